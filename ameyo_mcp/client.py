@@ -1,0 +1,293 @@
+"""AmeyoClient: the Customer Manager wire format, one typed method per command.
+
+The client knows nothing of sessions' lifetimes (see `session.py`) and nothing of models or text
+for people: it sends one command and returns a typed answer or raises one typed `AmeyoError`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import TypeAdapter, ValidationError
+
+from .config import Settings
+from .errors import (
+    AmeyoError,
+    AuthenticationFailed,
+    CommandFailed,
+    InvalidSession,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from .models import (
+    AddCallbackRequest,
+    Callback,
+    CallbackUploadResult,
+    Contact,
+    GetContactsRequest,
+    GetLeadsRequest,
+    Lead,
+    LoginInfo,
+    LoginRequest,
+    PingRequest,
+    PingResult,
+    RecordResult,
+    SessionRequest,
+    UploadContactsRequest,
+    UploadWithCallbacksRequest,
+)
+from .redact import SECRETS
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Commands that change Ameyo's data: an unanswered one may or may not have run.
+WRITE_COMMANDS = frozenset({"uploadContacts", "uploadContactAndAddCallback", "addCallback"})
+_INVALID_SESSION_KEY = "LogoutRemoterProcessorHelper.invalid.sessionid"
+_DEFAULT_TIMEOUT_S = 30.0
+
+
+def quiet_http_loggers() -> None:
+    """httpx logs every request's full URL at INFO; keep it (and httpcore's DEBUG chatter) out."""
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class AmeyoClient:
+    """One long-lived `httpx.AsyncClient` speaking `POST …/ameyowebaccess/command`."""
+
+    def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        quiet_http_loggers()
+        self.settings = settings
+        self.redactor = SECRETS
+        for secret in (settings.password, settings.hash_key):
+            if secret is not None:
+                self.redactor.add(secret.get_secret_value())
+        self.timeout_s = settings.timeout_s or _DEFAULT_TIMEOUT_S
+        headers = {"Accept": "application/json, text/plain, */*"}
+        if settings.token_auth and settings.hash_key is not None:
+            headers["hash-key"] = settings.hash_key.get_secret_value()
+            headers["policy-name"] = settings.policy_name
+            headers["requesting-host"] = settings.requesting_host or ""
+        self._http = httpx.AsyncClient(
+            headers=headers,
+            transport=transport,
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
+            follow_redirects=False,
+        )
+        self.requests_sent = 0
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def adopt_timings(self, info: LoginInfo) -> None:
+        """Use the server's own command timeout (plus a margin) unless the settings fix one."""
+        if self.settings.timeout_s is None:
+            self.timeout_s = info.command_timeout_ms / 1000 + 2.0
+
+    # -- the commands ------------------------------------------------------------------------
+
+    async def login(self) -> LoginInfo:
+        settings = self.settings
+        if settings.user_id is None or settings.password is None:
+            raise AuthenticationFailed("No Ameyo user is configured: set AMEYO_USER_ID and AMEYO_PASSWORD")
+        request = LoginRequest(
+            user_id=settings.user_id,
+            password=settings.password.get_secret_value(),
+            terminal=settings.terminal,
+            client_type=settings.client_type,
+        )
+        body = await self._send("login", request.wire())
+        if body is None:
+            raise AuthenticationFailed(
+                f"Ameyo refused the login of user {settings.user_id!r}: "
+                "check AMEYO_USER_ID and AMEYO_PASSWORD (the user must have the Customer Manager role)"
+            )
+        info = self._model("login", body, _LOGIN)
+        self.redactor.add(info.session_id)
+        self.adopt_timings(info)
+        return info
+
+    async def ping_session(self, session_id: str) -> PingResult:
+        self.redactor.add(session_id)
+        body = await self._send("ping-session", PingRequest(session_id=session_id).wire())
+        result = self._model("ping-session", body, _PING)
+        if not result.alive:
+            raise InvalidSession("The Ameyo session has ended (ping answered alive=false)")
+        return result
+
+    async def logout(self, session_id: str) -> None:
+        await self._send("logout", SessionRequest(session_id=session_id).wire())
+
+    async def get_contacts(self, request: GetContactsRequest) -> list[Contact]:
+        body = await self._send("getContacts", request.wire())
+        return self._model("getContacts", _bean_list(body), _CONTACTS)
+
+    async def upload_contacts(self, request: UploadContactsRequest) -> list[RecordResult]:
+        body = await self._send("uploadContacts", request.wire())
+        return self._model("uploadContacts", _bean_list(body), _RECORDS)
+
+    async def upload_contacts_with_callbacks(
+        self, request: UploadWithCallbacksRequest
+    ) -> list[CallbackUploadResult]:
+        body = await self._send("uploadContactAndAddCallback", request.wire())
+        return self._model("uploadContactAndAddCallback", _bean_list(body), _CALLBACK_ROWS)
+
+    async def get_leads(self, request: GetLeadsRequest) -> list[Lead]:
+        body = await self._send("getLeadsForCampaign", request.wire())
+        return self._model("getLeadsForCampaign", _bean_list(body), _LEADS)
+
+    async def add_callback(self, request: AddCallbackRequest) -> list[Callback]:
+        body = await self._send("addCallback", request.wire())
+        return self._model("addCallback", _bean_list(body), _CALLBACKS)
+
+    # -- the wire ----------------------------------------------------------------------------
+
+    async def _send(self, command: str, data: dict[str, Any]) -> Any:
+        """POST one command; return the decoded JSON body, or raise the matching AmeyoError."""
+        write = command in WRITE_COMMANDS
+        form = {"command": command, "data": json.dumps(data, ensure_ascii=False, separators=(",", ":"))}
+        self.requests_sent += 1
+        log.debug("ameyo command %s", command)
+        try:
+            response = await self._http.post(self.settings.command_url, data=form, timeout=self.timeout_s)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise UpstreamUnavailable(
+                f"Ameyo is unreachable at {self.settings.base_url} ({type(exc).__name__}): "
+                "check AMEYO_BASE_URL and that the server is up"
+            ) from None
+        except httpx.PoolTimeout:
+            raise UpstreamTimeout(
+                f"Too many Ameyo commands are waiting; {command} was not sent. Try again shortly."
+            ) from None
+        except httpx.TimeoutException:
+            raise UpstreamTimeout(
+                f"Ameyo did not answer {command} within {self.timeout_s:g} s" + _unknown_tail(write),
+                outcome_unknown=write,
+            ) from None
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(
+                f"The connection to Ameyo broke during {command} ({type(exc).__name__})"
+                + _unknown_tail(write),
+                outcome_unknown=write,
+            ) from None
+        return self._decode(command, response, write)
+
+    def _decode(self, command: str, response: httpx.Response, write: bool) -> Any:
+        status = response.status_code
+        text = response.text
+        try:
+            body = json.loads(text) if text.strip() else _NO_BODY
+        except ValueError:
+            body = _NO_BODY
+        if status in (401, 403) and self.settings.token_auth:
+            raise AuthenticationFailed(
+                f"Ameyo rejected the token authentication (HTTP {status}): "
+                "check AMEYO_HASH_KEY, AMEYO_POLICY_NAME and AMEYO_REQUESTING_HOST"
+            )
+        if body is not _NO_BODY:
+            error = self._error_in(command, body)
+            if error is not None:
+                raise error
+        if status == 404:
+            raise UpstreamUnavailable(
+                f"{self.settings.command_url} answered 404 Not Found: AMEYO_BASE_URL should be the server's "
+                "address only (http://host:port), without a path"
+            )
+        if body is _NO_BODY or status >= 400:
+            kind = "an HTML page" if "<html" in text[:512].lower() else "something that is not JSON"
+            if body is not _NO_BODY:
+                kind = "an error"
+            raise UpstreamUnavailable(
+                f"Ameyo answered {command} with {kind} (HTTP {status}); a proxy or the server may be down"
+                + _unknown_tail(write),
+                outcome_unknown=write,
+            )
+        return body
+
+    def _error_in(self, command: str, body: Any) -> AmeyoError | None:
+        """Recognise the three documented error shapes; `None` when the body is not an error."""
+        if not isinstance(body, dict):
+            return None
+        if body.get("status") == "error":
+            return self._classify(str(body.get("reason") or body.get("details") or "unknown error"), None, ())
+        if body.get("type") and "message" in body and body.get("isPopulated") is not None:
+            return self._classify(str(body.get("message") or body.get("type")), None, ())
+        if str(body.get("result", "")).lower().startswith("fail"):
+            comment = _comment_parts(body.get("comment"))
+            key = str(comment[0]) if comment else None
+            return self._classify(key or "the command failed", key, comment[1:])
+        return None
+
+    def _classify(self, text: str, key: str | None, args: list[Any] | tuple[Any, ...]) -> AmeyoError:
+        if (key and key.startswith(_INVALID_SESSION_KEY)) or "invalid session" in text.lower():
+            return InvalidSession("The Ameyo session is no longer valid", key=_INVALID_SESSION_KEY)
+        safe_args = [self.redactor.scrub(a) if isinstance(a, str) else a for a in args]
+        return CommandFailed(self.redactor.scrub(text), key=key, args=safe_args)
+
+    def _model(self, command: str, body: Any, adapter: TypeAdapter[T]) -> T:
+        try:
+            return adapter.validate_python(body)
+        except ValidationError as exc:
+            fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})[:5]
+            raise UpstreamUnavailable(
+                f"Ameyo answered {command} in an unexpected shape (fields: {', '.join(fields) or '?'})",
+                outcome_unknown=command in WRITE_COMMANDS,
+            ) from None
+
+
+_NO_BODY: Any = object()
+_LOGIN = TypeAdapter(LoginInfo)
+_PING = TypeAdapter(PingResult)
+_CONTACTS = TypeAdapter(list[Contact])
+_RECORDS = TypeAdapter(list[RecordResult])
+_CALLBACK_ROWS = TypeAdapter(list[CallbackUploadResult])
+_LEADS = TypeAdapter(list[Lead])
+_CALLBACKS = TypeAdapter(list[Callback])
+
+
+def _unknown_tail(write: bool) -> str:
+    if not write:
+        return ""
+    return (
+        "; the request was sent, so Ameyo may or may not have applied it: its outcome is unknown. "
+        "Check with ameyo_get_contacts before sending it again."
+    )
+
+
+def _bean_list(body: Any) -> Any:
+    """A list arrives bare or inside `beanResponse`; a single object is a list of one."""
+    if isinstance(body, dict):
+        for key in ("beanResponse", "BeanResponse", "beanresponse"):
+            if key in body:
+                inner = body[key]
+                if inner is None:
+                    return []
+                return inner if isinstance(inner, list) else [inner]
+        return [body]
+    if body is None:
+        return []
+    return body
+
+
+def _comment_parts(comment: Any) -> list[Any]:
+    """`comment` is `[key, arg…]`; the document's samples also fuse key and args in one string."""
+    if comment is None:
+        return []
+    if isinstance(comment, str):
+        comment = [comment]
+    if not isinstance(comment, list):
+        return [str(comment)]
+    parts: list[Any] = []
+    for item in comment:
+        if isinstance(item, str) and '",' in item:
+            parts.extend(p.strip().strip('"\\').strip() for p in item.split('",'))
+        elif isinstance(item, str):
+            parts.append(item.strip().strip('"\\'))
+        else:
+            parts.append(item)
+    return parts

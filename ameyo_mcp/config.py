@@ -1,0 +1,210 @@
+"""Settings, read once at start from the environment and an optional `.env` file.
+
+Nothing else in the package reads the environment: every layer gets a `Settings` object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from .errors import SettingsError
+
+DEFAULT_POLICY_NAME = "token-based-authorization-policy"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def machine_timezone() -> str:
+    """The machine's IANA zone name, best effort; UTC when it cannot be told."""
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz and _is_zone(tz):
+        return tz
+    try:
+        target = os.path.realpath("/etc/localtime")
+    except OSError:  # pragma: no cover - platform without /etc/localtime
+        return "UTC"
+    marker = "zoneinfo/"
+    if marker in target:
+        name = target.split(marker, 1)[1]
+        if _is_zone(name):
+            return name
+    return "UTC"
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+class Settings(BaseModel):
+    """Everything the server needs to reach Ameyo. Secrets are `SecretStr`: they never print."""
+
+    model_config = ConfigDict(frozen=True)
+
+    base_url: str
+    user_id: str | None = None
+    password: SecretStr | None = None
+    terminal: str = "127.0.0.1"
+    client_type: str | None = None
+    timezone: str = "UTC"
+    timeout_s: float | None = None
+    session_file: Path | None = None
+    hash_key: SecretStr | None = None
+    policy_name: str = DEFAULT_POLICY_NAME
+    requesting_host: str | None = None
+    idle_limit_s: float = 1800.0
+    read_only: bool = False
+    log_level: str = "WARNING"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def token_auth(self) -> bool:
+        return self.hash_key is not None
+
+    @property
+    def command_url(self) -> str:
+        return self.base_url.rstrip("/") + "/ameyowebaccess/command"
+
+    def resolved_session_file(self) -> Path | None:
+        """Where the live session is cached; one file per server and user so they never mix."""
+        if self.session_file is not None:
+            return self.session_file if str(self.session_file) not in ("", "-", "none") else None
+        if self.user_id is None:
+            return None
+        digest = hashlib.sha256(f"{self.base_url}|{self.user_id}".encode()).hexdigest()[:16]
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        return cache / "ameyo-mcp" / f"session-{digest}.json"
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _float(env: Mapping[str, str], name: str, *, minimum: float) -> float | None:
+    raw = _get(env, name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum:g}, not {raw!r}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")
+
+
+def _base_url(raw: str | None) -> str:
+    if raw is None:
+        raise SettingsError(
+            "AMEYO_BASE_URL is not set: give the Ameyo server's address, e.g. http://10.10.2.176:8888 "
+            "(or run with --demo to use the embedded simulator)"
+        )
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"AMEYO_BASE_URL must look like http://host:port, not {raw!r}")
+    if parts.username or parts.password:
+        raise SettingsError(
+            "AMEYO_BASE_URL must not carry a user or password: use AMEYO_USER_ID/AMEYO_PASSWORD"
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise SettingsError(f"AMEYO_BASE_URL has a malformed port: {raw!r}") from None
+    path = parts.path.rstrip("/")
+    # People paste the command URL from the vendor document; accept it and keep the base.
+    for suffix in ("/ameyowebaccess/command", "/ameyowebaccess"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_file: str | Path | None = ".env",
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build settings from a `.env` file (if present) under the real environment, which wins.
+
+    Raises `SettingsError` with one line that names the variable to fix.
+    """
+    env: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    env.update(os.environ if environ is None else environ)
+
+    values: dict[str, Any] = {"base_url": _base_url(_get(env, "AMEYO_BASE_URL"))}
+    user = _get(env, "AMEYO_USER_ID")
+    password = env.get("AMEYO_PASSWORD")
+    hash_key = _get(env, "AMEYO_HASH_KEY")
+    if hash_key is None:
+        if user is None:
+            raise SettingsError(
+                "AMEYO_USER_ID is not set: give the Customer Manager user (or AMEYO_HASH_KEY for token auth)"
+            )
+        if not password:
+            raise SettingsError(f"AMEYO_PASSWORD is not set: give the password of Ameyo user {user!r}")
+    else:
+        values["hash_key"] = SecretStr(hash_key)
+        host = _get(env, "AMEYO_REQUESTING_HOST")
+        if host is None:
+            raise SettingsError(
+                "AMEYO_REQUESTING_HOST is not set: token authentication (AMEYO_HASH_KEY) needs the host "
+                "name Ameyo knows this client by"
+            )
+        values["requesting_host"] = host
+        values["policy_name"] = _get(env, "AMEYO_POLICY_NAME") or DEFAULT_POLICY_NAME
+    if user is not None:
+        values["user_id"] = user
+    if password:
+        values["password"] = SecretStr(password)
+
+    zone = _get(env, "AMEYO_TIMEZONE") or machine_timezone()
+    if not _is_zone(zone):
+        raise SettingsError(f"AMEYO_TIMEZONE must be an IANA zone name such as Asia/Kolkata, not {zone!r}")
+    values["timezone"] = zone
+    values["terminal"] = _get(env, "AMEYO_TERMINAL") or "127.0.0.1"
+    values["client_type"] = _get(env, "AMEYO_CLIENT_TYPE")
+    values["timeout_s"] = _float(env, "AMEYO_TIMEOUT_S", minimum=0.1)
+    idle = _float(env, "AMEYO_IDLE_LIMIT_S", minimum=0)
+    if idle is not None:
+        values["idle_limit_s"] = idle
+    session_file = _get(env, "AMEYO_SESSION_FILE")
+    if session_file is not None:
+        values["session_file"] = Path(session_file).expanduser()
+    values["read_only"] = _bool(env, "AMEYO_READ_ONLY")
+    level = (_get(env, "AMEYO_LOG_LEVEL") or "WARNING").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise SettingsError(f"AMEYO_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}")
+    values["log_level"] = level
+    values.update(overrides or {})
+    return Settings(**values)

@@ -1,0 +1,316 @@
+"""Pydantic models of Ameyo's requests and answers.
+
+Requests are sent with the spellings the vendor document shows (`Status`, `numAttempts` as a string,
+`callBackTime`, …). Answers are read tolerantly: every spelling variant the samples show is
+accepted, ids may be numbers or strings, and dates come as Java's medium format or epoch ms.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
+
+# -- tolerant scalar types ---------------------------------------------------------------------
+
+_JAVA_MEDIUM = "%b %d, %Y %I:%M:%S %p"
+_SPACES = re.compile(r"[\s\u00a0\u202f]+")
+
+
+def parse_ameyo_time(value: object) -> datetime | None:
+    """Read a time as Ameyo writes it: `Mar 3, 2015 11:29:34 AM`, `2016-08-27 16:23:00`, epoch ms.
+
+    Returns a naive datetime in the Ameyo server's zone (epoch values become aware UTC).
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if not isinstance(value, str):
+        raise ValueError(f"not a time: {value!r}")
+    text = _SPACES.sub(" ", value).strip()
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    # Newer JDKs put a narrow no-break space before AM/PM; the sample also lost a space once.
+    text = re.sub(r"^(\d{4}-\d{2}-\d{2})(\d{2}:)", r"\1 \2", text)
+    for fmt in (_JAVA_MEDIUM, "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    raise ValueError(f"not a time Ameyo writes: {value!r}")
+
+
+def _to_bool(value: object) -> object:
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return value
+
+
+def _to_int_or_none(value: object) -> object:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return value
+
+
+AmeyoTime = Annotated[datetime | None, BeforeValidator(parse_ameyo_time)]
+LooseBool = Annotated[bool, BeforeValidator(_to_bool)]
+OptionalId = Annotated[int | None, BeforeValidator(_to_int_or_none)]
+
+
+class _Answer(BaseModel):
+    """Base of answer models: unknown fields are kept (`extra`), never fatal."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+# -- login / ping / logout ---------------------------------------------------------------------
+
+
+class LoginRequest(_Request):
+    user_id: str = Field(serialization_alias="userId")
+    password: str = Field(repr=False)
+    terminal: str
+    client_type: str | None = Field(default=None, serialization_alias="clientType")
+
+
+class CampaignInfo(_Answer):
+    campaign_name: str = Field(validation_alias=AliasChoices("campaignName", "name"))
+    campaign_id: int = Field(validation_alias=AliasChoices("campaignId", "id"))
+    campaign_type: str | None = Field(default=None, validation_alias=AliasChoices("campaignType", "type"))
+
+
+class LoginInfo(_Answer):
+    """The login answer. `session_id` is a secret: it is excluded from repr and from tool output."""
+
+    session_id: str = Field(alias="sessionId", repr=False)
+    user_id: str | None = Field(default=None, alias="userId")
+    user_type: str | None = Field(default=None, alias="userType")
+    terminal_info: str | None = Field(default=None, alias="terminalInfo")
+    campaign_infos: list[CampaignInfo] = Field(default_factory=list, alias="campaignInfos")
+    ping_interval_ms: int = Field(default=20000, alias="pingInterval")
+    session_timeout_ms: int = Field(default=180000, alias="sessionTimeout")
+    command_timeout_ms: int = Field(default=20000, alias="commandTimeout")
+    max_phone_length: int = Field(default=20, alias="maxPhoneLengthAllowed")
+    preferences: dict[str, Any] = Field(default_factory=dict)
+
+    def masks_phone(self, campaign_id: int) -> bool:
+        flags = self.preferences.get("_shouldMaskCustomerPhone") or {}
+        value = flags.get(str(campaign_id), False) if isinstance(flags, dict) else False
+        return bool(_to_bool(value))
+
+    def mask_value(self, campaign_id: int) -> str:
+        values = self.preferences.get("_maskCustomerPhoneWithValue") or {}
+        value = values.get(str(campaign_id)) if isinstance(values, dict) else None
+        return str(value) if value else "xxxxxxxxxx"
+
+
+class PingRequest(_Request):
+    session_id: str = Field(serialization_alias="sessionId", repr=False)
+    seq: str = Field(default="0", serialization_alias="sessionPushSeqNo")
+    seq_lower: str = Field(default="0", serialization_alias="sessionpushseqno")
+
+
+class PingResult(_Answer):
+    alive: LooseBool = True
+    server_time: AmeyoTime = Field(default=None, alias="serverTime")
+
+
+class SessionRequest(_Request):
+    session_id: str | None = Field(default=None, serialization_alias="sessionId", repr=False)
+
+
+# -- contacts ----------------------------------------------------------------------------------
+
+
+class GetContactsRequest(SessionRequest):
+    campaign_id: int = Field(serialization_alias="campaignId")
+    choose_enabled_leads: bool | None = Field(default=None, serialization_alias="chooseEnabledLeads")
+    customer_ids: list[str] | None = Field(default=None, serialization_alias="customerIds")
+    lead_ids: list[str] | None = Field(default=None, serialization_alias="leadIds")
+    other_columns: dict[str, str] | None = Field(default=None, serialization_alias="otherColumns")
+    order_by: str | None = Field(default=None, serialization_alias="orderBy")
+    limit_offset: str | None = Field(default=None, serialization_alias="limitOffset")
+
+
+class Contact(_Answer):
+    customer_id: int = Field(alias="customerId")
+    process_id: OptionalId = Field(default=None, alias="processId")
+    campaign_id: OptionalId = Field(default=None, alias="campaignId")
+    lead_id: OptionalId = Field(default=None, alias="leadId")
+    num_inbound_attempted: int = Field(default=0, alias="numInboundAttempted")
+    num_inbound_connected: int = Field(default=0, alias="numInboundConnected")
+    num_outbound_attempted: int = Field(default=0, alias="numOutboundAttempted")
+    num_outbound_connected: int = Field(default=0, alias="numOutboundConnected")
+    customer_data: dict[str, Any] = Field(default_factory=dict, alias="customerData")
+    extra_data: dict[str, Any] = Field(default_factory=dict, alias="extraData")
+
+    @field_validator("customer_data", "extra_data", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: object) -> object:
+        return {} if value is None else value
+
+
+# -- uploads -----------------------------------------------------------------------------------
+
+
+class UploadContactsRequest(SessionRequest):
+    # The document sends campaignId as a string here and as a number elsewhere; we follow it.
+    campaign_id: str = Field(serialization_alias="campaignId")
+    lead_id: int = Field(serialization_alias="leadId")
+    properties: dict[str, bool]
+    num_attempts: str = Field(default="0", serialization_alias="numAttempts")
+    status: str = Field(default="NOT_TRIED", serialization_alias="Status")
+    customer_records: list[dict[str, str]] = Field(serialization_alias="customerRecords")
+
+
+def _exception_parts(value: object) -> object:
+    """`exception` comes as `[key, arg…]`; the document also shows the key and arg fused by a
+    broken conversion (`"key\\",\\"phone1\\"`). Split that back apart."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list) and value and isinstance(value[0], str) and '",' in value[0]:
+        head, *rest = value
+        parts = [p.strip().strip('"\\') for p in head.split('",')]
+        value = [*parts, *rest]
+    return value
+
+
+class RecordResult(_Answer):
+    """One record's outcome in an upload, whatever the spelling of its fields."""
+
+    inserted: LooseBool = Field(
+        default=False, validation_alias=AliasChoices("inserted", "Inserted", "isInserted")
+    )
+    customer_id: OptionalId = Field(default=None, alias="customerId")
+    result_type: str | None = Field(
+        default=None, validation_alias=AliasChoices("resultTypeString", "resultType", "ResultTypeString")
+    )
+    crm_integrated: LooseBool | None = Field(default=None, alias="crmIntegrated")
+    crm_success: LooseBool | None = Field(default=None, alias="crmSuccess")
+    crm_result_type: str | None = Field(
+        default=None, validation_alias=AliasChoices("crmResultTypeString", "crmTypeString")
+    )
+    exception: Annotated[list[Any] | None, BeforeValidator(_exception_parts)] = None
+    message: str | None = None
+
+    @property
+    def failure_key(self) -> str | None:
+        if self.exception:
+            return str(self.exception[0])
+        return None
+
+    @property
+    def failure_args(self) -> list[Any]:
+        return list(self.exception[1:]) if self.exception else []
+
+
+class CallbackRecord(_Request):
+    call_back_time: str = Field(serialization_alias="callBackTime")
+    is_self_call_back: bool = Field(default=False, serialization_alias="isSelfCallBack")
+    user_id: str | None = Field(default=None, serialization_alias="userId")
+    call_back_phone: str | None = Field(default=None, serialization_alias="callBackPhone")
+    customer_id: str | None = Field(default=None, serialization_alias="customerId")
+    status: str | None = None
+
+
+class CustomerAndCallback(_Request):
+    customer_record: dict[str, str] = Field(serialization_alias="customerRecord")
+    callback_record: CallbackRecord = Field(serialization_alias="callbackRecord")
+
+
+class UploadWithCallbacksRequest(SessionRequest):
+    campaign_id: int = Field(serialization_alias="campaignId")
+    lead_id: int = Field(serialization_alias="leadId")
+    records: list[CustomerAndCallback] = Field(serialization_alias="customerAndCallbackRecords")
+    properties: dict[str, bool]
+    validity_time: str | None = Field(default=None, serialization_alias="validityTime")
+
+
+def _callback_properties(value: object) -> object:
+    # One sample sends an object, another a list of one object.
+    if isinstance(value, list):
+        return value[0] if value else {}
+    return {} if value is None else value
+
+
+class CallbackProperties(_Answer):
+    phone: str | None = None
+    customer_id: OptionalId = Field(default=None, alias="customerId")
+
+
+class CallbackFields(_Answer):
+    """The callback half of an answer row, shared by addCallback and uploadContactAndAddCallback."""
+
+    callback_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("id", "callbackId", "callBackId")
+    )
+    callback_time: AmeyoTime = Field(
+        default=None, validation_alias=AliasChoices("callbackTime", "callBackTime")
+    )
+    is_self_callback: LooseBool = Field(
+        default=False, validation_alias=AliasChoices("isSelfCallback", "selfCallback", "isSelfCallBack")
+    )
+    user_id: str | None = Field(default=None, alias="userId")
+    campaign_id: OptionalId = Field(default=None, alias="campaignId")
+    properties: Annotated[CallbackProperties, BeforeValidator(_callback_properties)] = Field(
+        default_factory=CallbackProperties,
+        validation_alias=AliasChoices("callbackProperties", "callBackProperties"),
+    )
+
+
+class CallbackUploadResult(RecordResult, CallbackFields):
+    """One row of uploadContactAndAddCallback's answer: the upload outcome and its callback."""
+
+
+class AddCallbackRequest(SessionRequest):
+    campaign_id: int = Field(serialization_alias="campaignId")
+    call_back_time: str = Field(serialization_alias="callBackTime")
+    # The document sends this flag as a string here, unlike everywhere else.
+    is_self_call_back: str = Field(default="false", serialization_alias="isSelfCallBack")
+    user_id: str | None = Field(default=None, serialization_alias="userId")
+    handler_type: str = Field(
+        default="voice.campaign.callback.handler", serialization_alias="callBackHandlerType"
+    )
+    properties: dict[str, str] = Field(serialization_alias="callBackProperties")
+
+
+class Callback(CallbackFields):
+    phone: str | None = None
+    customer_id: OptionalId = Field(default=None, alias="customerId")
+
+
+# -- leads -------------------------------------------------------------------------------------
+
+
+class GetLeadsRequest(SessionRequest):
+    campaign_id: int = Field(serialization_alias="campaignId")
+
+
+class Lead(_Answer):
+    lead_id: int = Field(validation_alias=AliasChoices("leadId", "id"))
+    campaign_id: OptionalId = Field(default=None, alias="campaignId")
+    priority: int | None = None
+    weightage: int | None = None
+    enabled: LooseBool = True
+    max_attempt: int | None = Field(default=None, alias="maxAttempt")
+    churn_count: int | None = Field(default=None, alias="churnCount")
+    fetch_order_details: list[dict[str, Any]] | None = Field(default=None, alias="fetchOrderDetails")
