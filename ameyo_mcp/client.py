@@ -198,6 +198,13 @@ class AmeyoClient:
                 f"{self.settings.command_url} answered 404 Not Found: AMEYO_BASE_URL should be the server's "
                 "address only (http://host:port), without a path"
             )
+        if body is None and command != "login":
+            # Only login uses `null` (refused credentials); anywhere else it is no answer at all,
+            # and reading it as "no results" would hide a failure.
+            raise UpstreamUnavailable(
+                f"Ameyo answered {command} with an empty body (null)" + _unknown_tail(write),
+                outcome_unknown=write,
+            )
         if body is _NO_BODY or status >= 400:
             kind = "an HTML page" if "<html" in text[:512].lower() else "something that is not JSON"
             if body is not _NO_BODY:

@@ -1,0 +1,88 @@
+"""The answer models read the vendor document's own samples, spelling variants and all."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import TypeAdapter
+
+from ameyo_mcp.client import _bean_list, _comment_parts
+from ameyo_mcp.models import Callback, CallbackUploadResult, Lead, RecordResult, parse_ameyo_time
+
+
+def test_upload_results_accept_every_spelling() -> None:
+    rows = TypeAdapter(list[RecordResult]).validate_python(
+        [
+            {
+                "inserted": True,
+                "customerId": 17821,
+                "resultTypeString": "ADDED",
+                "crmResultTypeString": "ADDED",
+            },
+            {
+                "Inserted": False,
+                "exception": ['CustomerManager.Column.name.cannot.be.missing.empty\\",\\"phone1\\"'],
+                "resultTypeString": "PREPROCESSOR_NOT_NULLABLE_COLUMN_GIVEN_NULL",
+            },
+            {
+                "isInserted": "true",
+                "customerId": "17924",
+                "resultTypeString": "ADDED",
+                "crmTypeString": "ADDED",
+            },
+        ]
+    )
+    assert [r.inserted for r in rows] == [True, False, True]
+    assert rows[1].failure_key == "CustomerManager.Column.name.cannot.be.missing.empty"
+    assert rows[1].failure_args == ["phone1"]
+    assert rows[2].customer_id == 17924 and rows[2].crm_result_type == "ADDED"
+
+
+def test_callback_rows_from_both_samples() -> None:
+    row = CallbackUploadResult.model_validate(
+        {
+            "callbackProperties": {"phone": "6601045038888", "customerId": "17924"},
+            "callbackTime": "Mar 3, 2015 11:29:34 AM",
+            "campaignId": 1,
+            "id": None,
+            "isSelfCallback": False,
+            "customerId": 17924,
+            "isInserted": True,
+            "resultTypeString": "ADDED",
+        }
+    )
+    assert row.callback_time == datetime(2015, 3, 3, 11, 29, 34)
+    assert row.properties.customer_id == 17924 and row.callback_id is None
+    callback = Callback.model_validate(
+        {
+            "id": "d431-54f54717-cm-2",
+            "callBackTime": "Mar 3, 2015 1:07:26\u202fPM",
+            "selfCallback": False,
+            "callBackProperties": [{"phone": "5555056887", "customerId": "112"}],
+            "customerId": 112,
+        }
+    )
+    assert callback.callback_time == datetime(2015, 3, 3, 13, 7, 26)
+    assert callback.properties.phone == "5555056887"
+
+
+def test_lists_bare_or_wrapped_and_fused_comments() -> None:
+    assert _bean_list({"beanResponse": [1, 2]}) == [1, 2]
+    assert _bean_list([3]) == [3]
+    leads = TypeAdapter(list[Lead]).validate_python(
+        [{"id": 35, "campaignId": 1, "leadId": 35, "enabled": False}]
+    )
+    assert leads[0].lead_id == 35 and not leads[0].enabled
+    assert _comment_parts(['CustomerManager.lead.not.in.camp.11\\"', 2, 1]) == [
+        "CustomerManager.lead.not.in.camp.11",
+        2,
+        1,
+    ]
+    assert _comment_parts(['LogoutRemoterProcessorHelper.invalid.sessionid\\",\\"d865-54eabe17-ses-x\\"'])[
+        0
+    ] == ("LogoutRemoterProcessorHelper.invalid.sessionid")
+
+
+def test_times() -> None:
+    assert parse_ameyo_time("2016-08-2716:23:00") == datetime(2016, 8, 27, 16, 23)
+    assert parse_ameyo_time(1425297998312) is not None

@@ -1,0 +1,192 @@
+"""The one living session: single-flight login, cache reuse, keepalive, retries, secrecy."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import stat
+from pathlib import Path
+
+import pytest
+
+from ameyo_mcp.errors import AuthenticationFailed, UpstreamTimeout
+from ameyo_mcp.models import AddCallbackRequest, GetContactsRequest, UploadContactsRequest
+from ameyo_mcp.service import Ameyo
+from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
+from tests.conftest import settings_for
+
+pytestmark = pytest.mark.anyio
+
+
+def contacts_request() -> GetContactsRequest:
+    return GetContactsRequest(campaign_id=1, limit_offset="LIMIT 5")
+
+
+async def test_fifty_concurrent_calls_on_an_expired_session_log_in_once(
+    ameyo: Ameyo, simulator: SimulatorThread
+) -> None:
+    await ameyo.get_contacts(contacts_request())
+    assert simulator.state.logins == 1
+    simulator.state.expire_all_sessions()
+    results = await asyncio.gather(*(ameyo.get_contacts(contacts_request()) for _ in range(50)))
+    assert all(len(r) == 5 for r in results)
+    assert simulator.state.logins == 2
+
+
+async def test_fifty_concurrent_first_calls_log_in_once(ameyo: Ameyo, simulator: SimulatorThread) -> None:
+    await asyncio.gather(*(ameyo.get_contacts(contacts_request()) for _ in range(50)))
+    assert simulator.state.logins == 1
+
+
+async def test_restart_with_live_cached_session_costs_no_login(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    settings = settings_for(simulator, tmp_path)
+    first = Ameyo(settings)
+    await first.get_contacts(contacts_request())
+    await first.aclose(logout=False)  # the process died: no clean logout
+    cache = tmp_path / "session.json"
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    second = Ameyo(settings)
+    try:
+        await second.get_contacts(contacts_request())
+        assert second.session.reused_sessions == 1
+    finally:
+        await second.aclose()
+    assert simulator.state.logins == 1
+    assert not cache.exists()  # logged out cleanly: nothing stale left behind
+
+
+async def test_stale_cached_session_is_replaced(simulator: SimulatorThread, tmp_path: Path) -> None:
+    settings = settings_for(simulator, tmp_path)
+    first = Ameyo(settings)
+    await first.get_contacts(contacts_request())
+    await first.aclose(logout=False)
+    simulator.state.expire_all_sessions()
+    second = Ameyo(settings)
+    try:
+        await second.get_contacts(contacts_request())
+    finally:
+        await second.aclose()
+    assert simulator.state.logins == 2
+
+
+@pytest.mark.parametrize(
+    "sim_config", [SimulatorConfig(session_timeout_ms=600, ping_interval_ms=150, contacts=20)], indirect=False
+)
+async def test_idle_session_is_kept_alive_then_released(simulator: SimulatorThread, tmp_path: Path) -> None:
+    # Time is scaled down: the session dies after 0.6 s idle, pings every 0.15 s, idle limit 2 s.
+    ameyo = Ameyo(settings_for(simulator, tmp_path, AMEYO_IDLE_LIMIT_S="2"))
+    try:
+        await ameyo.get_contacts(contacts_request())
+        await asyncio.sleep(1.5)  # 2.5 session lifetimes of idleness
+        assert simulator.state.pings >= 4
+        assert len(simulator.state.live_sessions()) == 1
+        await ameyo.get_contacts(contacts_request())
+        assert simulator.state.logins == 1
+        await asyncio.sleep(2.6)  # past the idle limit
+        assert simulator.state.live_sessions() == []
+        assert simulator.state.logouts == 1 and ameyo.session.idle_releases == 1
+        await ameyo.get_contacts(contacts_request())
+        assert simulator.state.logins == 2
+    finally:
+        await ameyo.aclose()
+
+
+@pytest.fixture
+def sim_config(request: pytest.FixtureRequest) -> SimulatorConfig:
+    return getattr(request, "param", None) or SimulatorConfig(contacts=50, password="pw-5ec2e7-simulated")
+
+
+async def test_no_pings_while_calls_flow(ameyo: Ameyo, simulator: SimulatorThread) -> None:
+    for _ in range(20):
+        await ameyo.get_contacts(contacts_request())
+    assert simulator.state.pings == 0
+
+
+async def test_write_answered_invalid_session_runs_once_after_relogin(
+    ameyo: Ameyo, simulator: SimulatorThread
+) -> None:
+    await ameyo.get_contacts(contacts_request())
+    simulator.state.expire_all_sessions()
+    results = await ameyo.upload_contacts(
+        UploadContactsRequest(
+            campaign_id="1",
+            lead_id=21,
+            properties={"update.customer": False, "migrate.customer": False},
+            customer_records=[{"phone1": "9876543210", "name": "Retry Once"}],
+        )
+    )
+    assert [r.result_type for r in results] == ["ADDED"]
+    assert simulator.state.logins == 2
+    assert simulator.state.executed["uploadContacts"] == 1
+    assert simulator.state.commands["uploadContacts"] == 2  # refused once, run once
+
+
+async def test_write_that_timed_out_is_not_resent(simulator: SimulatorThread, tmp_path: Path) -> None:
+    ameyo = Ameyo(settings_for(simulator, tmp_path, AMEYO_TIMEOUT_S="0.5"))
+    try:
+        await ameyo.get_contacts(contacts_request())
+        simulator.state.faults.commands = {"addCallback"}
+        simulator.state.faults.delay_s = 1.0
+        with pytest.raises(UpstreamTimeout) as caught:
+            await ameyo.add_callback(
+                AddCallbackRequest(
+                    campaign_id=1,
+                    call_back_time="2030-05-31 15:30:00",
+                    properties={"customerId": "12458", "phone": "0458681166572"},
+                )
+            )
+        await asyncio.sleep(1.2)
+    finally:
+        await ameyo.aclose()
+    assert caught.value.outcome_unknown
+    assert simulator.state.commands["addCallback"] == 1
+    assert simulator.state.executed["addCallback"] == 1
+
+
+async def test_wrong_password_is_not_retried_in_a_loop(simulator: SimulatorThread, tmp_path: Path) -> None:
+    ameyo = Ameyo(settings_for(simulator, tmp_path, AMEYO_PASSWORD="bad-password-123"))
+    try:
+        for _ in range(3):
+            with pytest.raises(AuthenticationFailed, match="AMEYO_PASSWORD"):
+                await ameyo.get_contacts(contacts_request())
+    finally:
+        await ameyo.aclose()
+    assert simulator.state.failed_logins == 1
+
+
+async def test_logout_on_clean_shutdown(simulator: SimulatorThread, tmp_path: Path) -> None:
+    ameyo = Ameyo(settings_for(simulator, tmp_path))
+    await ameyo.get_contacts(contacts_request())
+    await ameyo.aclose()
+    assert simulator.state.logouts == 1 and simulator.state.live_sessions() == []
+
+
+async def test_no_secret_in_logs_at_debug(
+    simulator: SimulatorThread, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    settings = settings_for(simulator, tmp_path)
+    ameyo = Ameyo(settings)
+    sessions: list[str] = []
+    try:
+        await ameyo.get_contacts(contacts_request())
+        sessions += simulator.state.live_sessions()
+        simulator.state.expire_all_sessions()
+        await ameyo.get_contacts(contacts_request())
+        sessions += simulator.state.live_sessions()
+        await ameyo.session.ping()
+    finally:
+        await ameyo.aclose()
+    bad = Ameyo(settings_for(simulator, tmp_path, AMEYO_PASSWORD="another-secret-pw"))
+    try:
+        with pytest.raises(AuthenticationFailed):
+            await bad.get_contacts(contacts_request())
+    finally:
+        await bad.aclose()
+    logged = caplog.text + "".join(repr(r.args) for r in caplog.records)
+    assert len(sessions) == 2 and caplog.records
+    for secret in (*sessions, "pw-5ec2e7-simulated", "another-secret-pw"):
+        assert secret not in logged
+    assert "pw-5ec2e7" not in repr(settings) and "another-secret-pw" not in repr(bad.settings)
