@@ -1,0 +1,63 @@
+"""`ameyo-mcp check`: try the settings against Ameyo and say, in one line per step, what to fix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .config import Settings
+from .errors import AmeyoError, AuthenticationFailed, UpstreamUnavailable
+from .models import GetLeadsRequest
+from .service import Ameyo
+
+
+def _advice(exc: AmeyoError, settings: Settings) -> str:
+    text = str(exc)
+    if isinstance(exc, AuthenticationFailed):
+        if settings.token_auth:
+            return f"token rejected: {text}"
+        return f"wrong user or password: {text}"
+    if isinstance(exc, UpstreamUnavailable):
+        if "404" in text:
+            return f"wrong path: {text}"
+        if "unreachable" in text:
+            return f"unreachable URL: {text}"
+        return f"not an Ameyo answer: {text}"
+    return text
+
+
+async def run_check(
+    settings: Settings, say: Callable[[str], None], *, campaign_id: int | None = None
+) -> bool:
+    """Log in, ping, list campaigns, log out; returns whether every step passed."""
+    ameyo = Ameyo(settings)
+    who = "token authentication" if settings.token_auth else f"user {settings.user_id}"
+    say(f"Ameyo at {settings.base_url} ({who})")
+    ok = True
+    try:
+        if ameyo.session.uses_sessions:
+            info = await ameyo.session.login()
+            say(f"  ok  login as {info.user_id} ({info.user_type})")
+            ping = await ameyo.session.ping()
+            say(f"  ok  ping: session alive, server time {ping.server_time}")
+            names = ", ".join(f"{c.campaign_name} ({c.campaign_id})" for c in info.campaign_infos)
+            say(f"  ok  campaigns: {names or 'none'}")
+        else:
+            target = campaign_id or 1
+            leads = await ameyo.run(
+                lambda sid: ameyo.client.get_leads(GetLeadsRequest(session_id=sid, campaign_id=target))
+            )
+            say(f"  ok  token accepted: campaign {target} has {len(leads)} leads")
+    except AmeyoError as exc:
+        ok = False
+        say(f"  FAIL {_advice(exc, settings)}")
+    finally:
+        ended = await ameyo.session.logout() if ameyo.session.active else False
+        if ended:
+            say("  ok  logout")
+        await ameyo.aclose(logout=False)
+    say(
+        "All checks passed."
+        if ok
+        else "Check failed: fix the setting named above and run `ameyo-mcp check` again."
+    )
+    return ok

@@ -1,0 +1,129 @@
+"""Customer records before and after an upload: checked locally first, then every outcome explained.
+
+Shared by the upload tools and the bulk uploader, so a record is judged the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from .models import CallbackUploadResult, RecordResult
+from .results import RecordOut
+from .sanitize import clean_text
+from .service import describe_failure
+from .times import show
+
+PRIMARY_COLUMN = "phone1"
+OK_RESULTS = frozenset({"ADDED", "UPDATED", "MIGRATED", "UPDATED_AND_MIGRATED"})
+_PHONE = re.compile(r"\+?\d+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_VALUE_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A record as it will be sent, or the reason it will not be."""
+
+    position: int
+    record: dict[str, str]
+    problem: str | None = None
+
+    @property
+    def phone(self) -> str | None:
+        return self.record.get(PRIMARY_COLUMN) or None
+
+
+def check_record(position: int, raw: Mapping[str, object], max_phone_length: int) -> Checked:
+    """Apply Ameyo's own preprocessing rules locally, so a bad record is named before sending."""
+    record: dict[str, str] = {}
+    for key, value in raw.items():
+        name = str(key).strip()
+        if not name or value is None:
+            continue
+        text = value if isinstance(value, str) else str(value)
+        record[name] = text.strip()
+    for name, text in record.items():
+        if _CONTROL.search(text) or _CONTROL.search(name):
+            return Checked(position, record, f"field {clean_text(name, 30)!r} contains control characters")
+        if len(text) > MAX_VALUE_CHARS:
+            return Checked(
+                position, record, f"field {clean_text(name, 30)!r} is longer than {MAX_VALUE_CHARS}"
+            )
+    phone = record.get(PRIMARY_COLUMN, "")
+    if not phone:
+        return Checked(position, record, f"{PRIMARY_COLUMN} is missing")
+    if not _PHONE.fullmatch(phone):
+        return Checked(position, record, f"{PRIMARY_COLUMN} {clean_text(phone, 30)!r} must be digits only")
+    if len(phone) > max_phone_length:
+        return Checked(
+            position,
+            record,
+            f"{PRIMARY_COLUMN} has {len(phone)} characters; Ameyo allows at most {max_phone_length}",
+        )
+    return Checked(position, record)
+
+
+def refused(checked: Checked) -> RecordOut:
+    return RecordOut(
+        position=checked.position,
+        phone=_shown_phone(checked.phone),
+        result="REFUSED",
+        ok=False,
+        reason=checked.problem,
+    )
+
+
+def would_send(checked: Checked) -> RecordOut:
+    return RecordOut(
+        position=checked.position, phone=_shown_phone(checked.phone), result="WOULD_SEND", ok=True
+    )
+
+
+def outcome(checked: Checked, result: RecordResult | None, zone: ZoneInfo | None = None) -> RecordOut:
+    """One record's outcome in plain words; a missing answer row is an unknown outcome, said so."""
+    phone = _shown_phone(checked.phone)
+    if result is None:
+        return RecordOut(
+            position=checked.position,
+            phone=phone,
+            result="NO_RESULT",
+            ok=False,
+            reason="Ameyo returned no result for this record: its outcome is unknown",
+        )
+    kind = result.result_type or "UNKNOWN"
+    ok = kind in OK_RESULTS
+    reason: str | None = None
+    if not ok:
+        if result.failure_key:
+            reason = describe_failure(result.failure_key, result.failure_args, fallback=kind)
+        else:
+            reason = describe_failure(kind, result.failure_args, fallback=kind)
+    out = RecordOut(
+        position=checked.position,
+        phone=phone,
+        result=kind,
+        ok=ok,
+        customer_id=result.customer_id,
+        reason=reason,
+    )
+    if isinstance(result, CallbackUploadResult):
+        out.callback_id = result.callback_id
+        if result.callback_time is not None:
+            out.callback_time = show(result.callback_time, zone)
+        if result.callback_id is None and ok:
+            note = clean_text(result.message, 120) if result.message else "no callback id returned"
+            out.reason = f"customer saved, but no callback was scheduled ({note})"
+            out.ok = False
+    return out
+
+
+def counts(records: Sequence[RecordOut]) -> dict[str, int]:
+    return dict(Counter(r.result for r in records).most_common())
+
+
+def _shown_phone(phone: str | None) -> str | None:
+    return clean_text(phone, 24) if phone else None

@@ -1,0 +1,111 @@
+"""The structured content of each tool's answer (its output schema).
+
+Kept deliberately flat and short: every schema is sent to the model in every conversation.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class CampaignOut(BaseModel):
+    id: int
+    name: str
+    type: str | None = None
+
+
+class LoginOut(BaseModel):
+    user: str | None
+    user_type: str | None
+    campaigns: list[CampaignOut]
+    ping_interval_s: float
+    session_timeout_s: float
+    command_timeout_s: float
+    max_phone_length: int
+    new_session: bool
+
+
+class PingOut(BaseModel):
+    alive: bool
+    server_time: str | None
+    timezone: str
+
+
+class LogoutOut(BaseModel):
+    ended: bool
+
+
+class CampaignsOut(BaseModel):
+    campaigns: list[CampaignOut]
+
+
+class LeadOut(BaseModel):
+    lead_id: int
+    enabled: bool
+    priority: int | None = None
+    max_attempt: int | None = None
+    churn_count: int | None = None
+
+
+class LeadsOut(BaseModel):
+    campaign: CampaignOut
+    leads: list[LeadOut]
+
+
+class ContactOut(BaseModel):
+    customer_id: int
+    lead_id: int | None
+    name: str | None
+    phone: str | None
+    status: str | None
+    attempts: int | None
+    disposition: str | None
+    last_dialed: str | None
+    data: dict[str, str] | None = None
+
+
+class ContactsOut(BaseModel):
+    campaign: CampaignOut
+    matched: int
+    scanned: int
+    scan_capped: bool
+    by_status: dict[str, int]
+    offset: int
+    next_offset: int | None
+    timezone: str
+    contacts: list[ContactOut]
+
+
+class RecordOut(BaseModel):
+    position: int
+    phone: str | None
+    result: str
+    ok: bool
+    customer_id: int | None = None
+    reason: str | None = None
+    callback_id: str | None = None
+    callback_time: str | None = None
+
+
+class UploadOut(BaseModel):
+    campaign: CampaignOut
+    lead_id: int
+    dry_run: bool
+    sent: int
+    refused: int
+    counts: dict[str, int]
+    added_customer_ids: list[int]
+    records: list[RecordOut]
+    timezone: str
+
+
+class CallbackOut(BaseModel):
+    campaign: CampaignOut
+    callback_id: str | None
+    customer_id: int | None
+    name: str | None
+    phone: str | None
+    time: str | None
+    timezone: str
+    assigned_to: str | None
+    self_callback: bool

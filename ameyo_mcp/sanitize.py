@@ -1,0 +1,45 @@
+"""Customer data is free text written by strangers: make it inert before a model reads it.
+
+Control and escape characters, zero-width and bidirectional marks are removed, whitespace is
+folded, and every value is capped. The server's own words never pass through here; everything
+that does is shown inside clearly delimited data lines.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+FIELD_CAP = 120
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]")
+_INVISIBLE = {
+    "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u180e",
+    "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069",
+    "\u200e", "\u200f", "\u061c",
+}  # fmt: skip
+_SPACE = re.compile(r"\s+")
+
+
+def clean_text(value: Any, cap: int = FIELD_CAP) -> str:
+    """One line of plain, visible text, at most `cap` characters."""
+    text = value if isinstance(value, str) else str(value)
+    text = _ANSI.sub("", text)
+    text = "".join(
+        " " if ch in "\t\n\r\v\f" else ch
+        for ch in text
+        if ch not in _INVISIBLE and (ch in "\t\n\r\v\f" or unicodedata.category(ch)[0] != "C")
+    )
+    text = _SPACE.sub(" ", text).strip()
+    if len(text) > cap:
+        text = text[: cap - 1].rstrip() + "…"
+    return text
+
+
+def clean_mapping(data: dict[str, Any], *, cap: int = FIELD_CAP, max_fields: int = 30) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in list(data.items())[:max_fields]:
+        if value is None:
+            continue
+        out[clean_text(key, 40)] = clean_text(value, cap)
+    return out

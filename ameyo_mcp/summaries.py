@@ -1,0 +1,155 @@
+"""Concise text for the model, rendered from the structured results.
+
+Counts come before lists, names stand beside ids, every time names its zone, every list is capped
+and says how to get the rest. Values that came from customer records are fenced inside
+`<customer-data>` so that they read as data, never as the server's (or anyone's) instructions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .results import (
+    CallbackOut,
+    CampaignOut,
+    ContactOut,
+    ContactsOut,
+    LeadsOut,
+    LoginOut,
+    PingOut,
+    UploadOut,
+)
+
+DATA_OPEN = "<customer-data>"
+DATA_CLOSE = "</customer-data>"
+MAX_FAILURE_LINES = 25
+MAX_IDS_SHOWN = 30
+
+
+def campaign_label(campaign: CampaignOut) -> str:
+    return f"{campaign.name} ({campaign.id})"
+
+
+def _fence(lines: Iterable[str]) -> list[str]:
+    return [DATA_OPEN, *lines, DATA_CLOSE]
+
+
+def login_text(out: LoginOut) -> str:
+    campaigns = ", ".join(f"{c.name} ({c.id}, {c.type or 'type unknown'})" for c in out.campaigns[:50])
+    state = "Started a new Ameyo session" if out.new_session else "Using the live Ameyo session"
+    return "\n".join(
+        [
+            f"{state} as {out.user} ({out.user_type}).",
+            f"Campaigns: {campaigns or 'none'}.",
+            f"Limits: phone numbers up to {out.max_phone_length} characters; session times out after "
+            f"{out.session_timeout_s:g} s idle (kept alive automatically); commands time out after "
+            f"{out.command_timeout_s:g} s.",
+        ]
+    )
+
+
+def ping_text(out: PingOut) -> str:
+    if not out.alive:
+        return "The Ameyo session is not alive; the next call logs in again."
+    return f"The Ameyo session is alive. Ameyo server time: {out.server_time}."
+
+
+def leads_text(out: LeadsOut) -> str:
+    lines = [f"{campaign_label(out.campaign)} has {len(out.leads)} leads:"]
+    for lead in out.leads[:100]:
+        state = "enabled" if lead.enabled else "DISABLED (not dialed)"
+        extra = f", priority {lead.priority}" if lead.priority is not None else ""
+        extra += f", max {lead.max_attempt} attempts" if lead.max_attempt is not None else ""
+        lines.append(f"- lead {lead.lead_id}: {state}{extra}")
+    if len(out.leads) > 100:
+        lines.append(f"{len(out.leads) - 100} more leads not shown.")
+    return "\n".join(lines)
+
+
+def contact_line(c: ContactOut) -> str:
+    parts = [
+        f"#{c.customer_id}",
+        c.name or "(no name)",
+        c.phone or "(no phone)",
+        f"lead {c.lead_id}" if c.lead_id is not None else "lead ?",
+        c.status or "status ?",
+        f"{c.attempts} attempts" if c.attempts is not None else "attempts ?",
+    ]
+    if c.disposition:
+        parts.append(f"disposition {c.disposition}")
+    if c.last_dialed:
+        parts.append(f"last dialed {c.last_dialed}")
+    line = " | ".join(parts)
+    if c.data:
+        line += " | " + "; ".join(f"{k}={v}" for k, v in c.data.items())
+    return line
+
+
+def contacts_text(out: ContactsOut, criteria: str) -> str:
+    label = campaign_label(out.campaign)
+    head = f"{label}: {out.matched} contact{'s' if out.matched != 1 else ''} match {criteria}"
+    head += f" (scanned {out.scanned}"
+    head += (
+        ", the scan cap: more may exist beyond it; narrow with lead_ids or customer_ids)."
+        if out.scan_capped
+        else ")."
+    )
+    lines = [head]
+    if out.by_status:
+        lines.append("By status: " + ", ".join(f"{k} {v}" for k, v in out.by_status.items()))
+    if not out.contacts:
+        if out.matched and out.offset >= out.matched:
+            lines.append(f"No contacts at offset {out.offset}: there are {out.matched}.")
+        return "\n".join(lines)
+    first, last = out.offset + 1, out.offset + len(out.contacts)
+    lines.append(f"Contacts {first}–{last} (times in {out.timezone}):")
+    lines.extend(_fence(contact_line(c) for c in out.contacts))
+    if out.next_offset is not None:
+        lines.append(f"{out.matched - out.next_offset} more: call again with offset={out.next_offset}.")
+    return "\n".join(lines)
+
+
+def upload_text(out: UploadOut) -> str:
+    label = campaign_label(out.campaign)
+    verb = "Dry run, nothing written" if out.dry_run else "Uploaded"
+    lines = [f"{verb}: {out.sent + out.refused} records for {label}, lead {out.lead_id}."]
+    if out.dry_run:
+        lines.append(f"Would send {out.sent}; would refuse {out.refused}.")
+    else:
+        counts = ", ".join(f"{k} {v}" for k, v in out.counts.items()) or "none"
+        lines.append(
+            f"Results: {counts}." + (f" Refused before sending: {out.refused}." if out.refused else "")
+        )
+    failures = [r for r in out.records if not r.ok]
+    if failures:
+        lines.append(f"Not done ({len(failures)}):")
+        shown = [
+            f"record {r.position}: {r.phone or '(no phone)'}: {r.reason or r.result}"
+            for r in failures[:MAX_FAILURE_LINES]
+        ]
+        lines.extend(_fence(shown))
+        if len(failures) > MAX_FAILURE_LINES:
+            lines.append(f"{len(failures) - MAX_FAILURE_LINES} more failures are in the structured result.")
+    callbacks = [r for r in out.records if r.ok and r.callback_id]
+    if callbacks:
+        lines.append(f"Callbacks scheduled ({out.timezone}):")
+        lines.extend(
+            f"record {r.position}: {r.callback_id} at {r.callback_time}"
+            for r in callbacks[:MAX_FAILURE_LINES]
+        )
+    if out.added_customer_ids:
+        ids = ", ".join(str(i) for i in out.added_customer_ids[:MAX_IDS_SHOWN])
+        more = len(out.added_customer_ids) - MAX_IDS_SHOWN
+        lines.append(f"Customer ids: {ids}" + (f" and {more} more." if more > 0 else "."))
+    return "\n".join(lines)
+
+
+def callback_text(out: CallbackOut) -> str:
+    who = out.name or "(no name)"
+    to = "the agent who set it (self callback)" if out.self_callback else (out.assigned_to or "any agent")
+    lines = [
+        f"Callback {out.callback_id or '(no id returned)'} scheduled in {campaign_label(out.campaign)}:",
+        *_fence([f"{who}, customer {out.customer_id}, phone {out.phone}"]),
+        f"When: {out.time} ({out.timezone}). Assigned to: {to}.",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,54 @@
+"""The MCP tools. Their names are the public interface: people's prompts and configs name them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mcp.server.mcpserver.tools import Tool
+from mcp.types import ToolAnnotations
+
+from .callbacks import ameyo_add_callback
+from .common import ADD, OVERWRITE, READ, SESSION, AppState
+from .contacts import ameyo_get_contacts
+from .schemas import compact
+from .session_tools import (
+    ameyo_get_leads,
+    ameyo_list_campaigns,
+    ameyo_login,
+    ameyo_logout,
+    ameyo_ping_session,
+)
+from .uploads import ameyo_upload_contacts, ameyo_upload_contacts_with_callbacks
+
+Entry = tuple[Callable[..., Any], str, ToolAnnotations]
+
+READ_TOOLS: tuple[Entry, ...] = (
+    (ameyo_login, "Ameyo login", SESSION),
+    (ameyo_ping_session, "Ping the Ameyo session", READ),
+    (ameyo_logout, "Log out of Ameyo", SESSION),
+    (ameyo_list_campaigns, "List campaigns", READ),
+    (ameyo_get_leads, "List a campaign's leads", READ),
+    (ameyo_get_contacts, "Find contacts", READ),
+)
+WRITE_TOOLS: tuple[Entry, ...] = (
+    (ameyo_upload_contacts, "Upload contacts", OVERWRITE),
+    (ameyo_upload_contacts_with_callbacks, "Upload contacts with callbacks", OVERWRITE),
+    (ameyo_add_callback, "Schedule a callback", ADD),
+)
+WRITE_TOOL_NAMES = frozenset(fn.__name__ for fn, _, _ in WRITE_TOOLS)
+
+
+def build_tools(*, read_only: bool) -> list[Tool]:
+    """Every read tool, and the write tools unless the server is read-only, with compact schemas."""
+    tools: list[Tool] = []
+    for fn, title, hints in READ_TOOLS if read_only else READ_TOOLS + WRITE_TOOLS:
+        tool = Tool.from_function(fn, name=fn.__name__, title=title, annotations=hints)
+        tool.parameters = compact(tool.parameters)
+        if tool.fn_metadata.output_schema is not None:
+            tool.fn_metadata.output_schema = compact(tool.fn_metadata.output_schema)
+        tools.append(tool)
+    return tools
+
+
+__all__ = ["WRITE_TOOL_NAMES", "AppState", "build_tools"]

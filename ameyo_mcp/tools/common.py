@@ -1,0 +1,76 @@
+"""What every tool shares: reaching the live `Ameyo`, shaping answers, turning failures into text."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel
+
+from ..errors import AmeyoError
+from ..models import CampaignInfo
+from ..results import CampaignOut
+from ..service import Ameyo
+from ..times import TimeInputError
+
+# Every answer is bounded: a model's context is precious and a runaway answer is a bug.
+MAX_ANSWER_CHARS = 20_000
+
+READ = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+SESSION = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+ADD = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
+OVERWRITE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
+)
+
+
+@dataclass
+class AppState:
+    """What the server's lifespan yields: the one Ameyo connection of this process."""
+
+    ameyo: Ameyo
+
+
+def ameyo_of(ctx: Context[Any, Any]) -> Ameyo:
+    state = ctx.request_context.lifespan_context
+    if not isinstance(state, AppState):  # pragma: no cover - wiring error, not a user error
+        raise ToolError("The server is not initialised")
+    return state.ameyo
+
+
+def answer(text: str, out: BaseModel) -> CallToolResult:
+    if len(text) > MAX_ANSWER_CHARS:
+        text = text[: MAX_ANSWER_CHARS - 60] + "\n… answer cut at the size limit; ask for less."
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=out.model_dump(mode="json"),
+    )
+
+
+def campaign_out(campaign: CampaignInfo) -> CampaignOut:
+    return CampaignOut(id=campaign.campaign_id, name=campaign.campaign_name, type=campaign.campaign_type)
+
+
+@asynccontextmanager
+async def explained(ameyo: Ameyo, campaign: CampaignInfo | None = None) -> AsyncIterator[None]:
+    """Turn our failures into a `ToolError`: in mcp 2.x only a ToolError's text reaches the model."""
+    try:
+        yield
+    except AmeyoError as exc:
+        text = await ameyo.explain(exc, campaign)
+        if exc.outcome_unknown and "unknown" not in text:
+            text += " (outcome unknown: check before repeating)"
+        raise ToolError(text) from None
+    except TimeInputError as exc:
+        raise ToolError(str(exc)) from None

@@ -1,0 +1,242 @@
+"""ameyo_get_contacts: the most common question, "what happened with this customer?"."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from ..models import CampaignInfo, Contact, GetContactsRequest, LoginInfo
+from ..results import ContactOut, ContactsOut
+from ..sanitize import clean_mapping, clean_text
+from ..service import CAMPAIGN_COLUMN
+from ..summaries import contacts_text
+from .common import MAX_ANSWER_CHARS, ameyo_of, answer, campaign_out, explained
+from .session_tools import CampaignArg
+
+# Section 4.6.2 of the vendor document: the campaign columns getContacts can add to a contact.
+_NUMBERED = ("last_status", "last_disposition", "last_user_id", "last_dialed_number", "last_dialed_time")
+COLUMNS = [
+    "attempts",
+    "last_dialed",
+    "status",
+    "last_churn_1",
+    "last_churn_2",
+    "disposition",
+    "last_churn_date",
+    "churn_count",
+    "last_user_id",
+    "num_inbound_attempted",
+    "num_outbound_attempted",
+    "num_inbound_connected",
+    "num_outbound_connected",
+    "last_connected_time",
+    "last_dialed_time",
+] + [f"{name}_{i}" for name in _NUMBERED for i in range(1, 5)]
+_SUMMARY_COLUMNS = ("status", "attempts", "disposition", "last_dialed_time")
+SCAN_CAP = 5000
+_NAME_KEYS = ("name", "customer_name", "customerName", "full_name", "fullName")
+
+
+async def ameyo_get_contacts(
+    ctx: Context[Any, Any],
+    campaign: CampaignArg,
+    phone: Annotated[
+        str | None, Field(description="Find by phone number, whole or its last digits (at least 4)")
+    ] = None,
+    search: Annotated[
+        str | None, Field(description="Free text matched in any customer field, e.g. a name")
+    ] = None,
+    status: Annotated[
+        list[str] | None, Field(description="Keep only these last call statuses, e.g. ['BUSY','NO_ANSWER']")
+    ] = None,
+    customer_ids: Annotated[list[int] | None, Field(description="Only these Ameyo customer ids")] = None,
+    lead_ids: Annotated[list[int] | None, Field(description="Only contacts in these leads")] = None,
+    enabled_leads_only: Annotated[bool, Field(description="Skip contacts in disabled leads")] = False,
+    columns: Annotated[
+        list[str] | None,
+        Field(description="Extra campaign columns by plain name, e.g. last_status_1, last_user_id (detail)"),
+    ] = None,
+    order_by: Annotated[
+        str | None, Field(description="Column to sort by, e.g. 'last_dialed_time desc' or 'customerId'")
+    ] = None,
+    limit: Annotated[int, Field(ge=1, le=100, description="Contacts to show")] = 20,
+    offset: Annotated[int, Field(ge=0, description="Skip this many matches (paging)")] = 0,
+    detail: Annotated[bool, Field(description="Include every customer field and extra column")] = False,
+) -> Annotated[CallToolResult, ContactsOut]:
+    """Find contacts in a campaign and how their calls went: counts by status, then one line per
+    contact (name, phone, lead, status, attempts, disposition). Filter by phone, text, status, ids
+    or leads; page with offset."""
+    ameyo = ameyo_of(ctx)
+    extra = _columns(columns or [])
+    async with explained(ameyo):
+        info = await ameyo.campaign(campaign)
+    wanted = dict.fromkeys([*_SUMMARY_COLUMNS, *extra])
+    request = GetContactsRequest(
+        campaign_id=info.campaign_id,
+        customer_ids=[str(i) for i in customer_ids] if customer_ids else None,
+        lead_ids=[str(i) for i in lead_ids] if lead_ids else None,
+        choose_enabled_leads=enabled_leads_only or None,
+        other_columns={CAMPAIGN_COLUMN + c: c for c in wanted},
+        order_by=_order_by(order_by),
+    )
+    keep = _matcher(phone, search, status)
+    async with explained(ameyo, info):
+        if customer_ids:
+            found = await ameyo.get_contacts(request)
+            matches, scanned, capped = [c for c in found if keep(c)], len(found), False
+        else:
+            scan = await ameyo.scan_contacts(request, keep, cap=SCAN_CAP)
+            matches, scanned, capped = scan.matches, scan.scanned, scan.capped
+        login = ameyo.session.info
+    by_status = Counter(str(c.extra_data.get("status") or "UNKNOWN") for c in matches)
+    page = matches[offset : offset + limit]
+    shown = [_contact_out(c, info, login, detail) for c in page]
+    out = ContactsOut(
+        campaign=campaign_out(info),
+        matched=len(matches),
+        scanned=scanned,
+        scan_capped=capped,
+        by_status=dict(by_status.most_common()),
+        offset=offset,
+        next_offset=offset + len(shown) if offset + len(shown) < len(matches) else None,
+        timezone=str(ameyo.settings.zone),
+        contacts=shown,
+    )
+    criteria = _criteria(phone, search, status, customer_ids, lead_ids, enabled_leads_only)
+    text = contacts_text(out, criteria)
+    # Detail mode can be wide: show fewer contacts rather than cut the answer mid-record.
+    while len(out.contacts) > 1 and max(len(text), len(out.model_dump_json())) > MAX_ANSWER_CHARS:
+        out.contacts = out.contacts[: max(1, len(out.contacts) * 3 // 4)]
+        out.next_offset = offset + len(out.contacts)
+        text = contacts_text(out, criteria)
+    return answer(text, out)
+
+
+def _columns(names: list[str]) -> list[str]:
+    cleaned = [n.strip().lower().removeprefix(CAMPAIGN_COLUMN) for n in names]
+    unknown = [n for n in cleaned if n not in COLUMNS]
+    if unknown:
+        raise ToolError(f"Unknown column(s) {', '.join(unknown[:5])}: the columns are {', '.join(COLUMNS)}")
+    return cleaned
+
+
+def _order_by(text: str | None) -> str | None:
+    if not text:
+        return None
+    match = re.fullmatch(r"\s*([A-Za-z_][\w.]*)\s*(asc|desc)?\s*", text, re.IGNORECASE)
+    if match is None:
+        raise ToolError(f"order_by must be a column name with optional asc/desc, not {text[:40]!r}")
+    column, direction = match.group(1), (match.group(2) or "").upper()
+    bare = column.lower().removeprefix(CAMPAIGN_COLUMN)
+    if bare in COLUMNS:
+        column = CAMPAIGN_COLUMN + bare
+    elif column not in ("customerId", "leadId"):
+        raise ToolError(
+            f"order_by column {column!r} is unknown: use customerId or one of {', '.join(COLUMNS)}"
+        )
+    return f"{column} {direction}".strip()
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+def _matcher(phone: str | None, search: str | None, status: list[str] | None) -> Any:
+    wanted_digits = _digits(phone) if phone else ""
+    if phone is not None and len(wanted_digits) < 4:
+        raise ToolError("phone must have at least 4 digits (the whole number or its last digits)")
+    needle = search.casefold().strip() if search else ""
+    statuses = {s.strip().upper() for s in status} if status else set()
+
+    def keep(contact: Contact) -> bool:
+        data = contact.customer_data
+        if wanted_digits and not any(
+            wanted_digits in _digits(str(v)) for k, v in data.items() if _is_phone_key(k) and v is not None
+        ):
+            return False
+        if needle and not any(needle in str(v).casefold() for v in data.values() if v is not None):
+            return False
+        return not statuses or str(contact.extra_data.get("status") or "").upper() in statuses
+
+    return keep
+
+
+def _is_phone_key(key: str) -> bool:
+    lowered = key.lower()
+    return "phone" in lowered or "mobile" in lowered
+
+
+def _name(data: dict[str, Any]) -> str | None:
+    for key in _NAME_KEYS:
+        if data.get(key):
+            return str(data[key])
+    first, last = (
+        data.get("first_name") or data.get("firstName"),
+        data.get("last_name") or data.get("lastName"),
+    )
+    if first or last:
+        return " ".join(str(p) for p in (first, last) if p)
+    return None
+
+
+def _data_text(value: Any, cap: int = 60) -> str:
+    # Angle brackets could fake the end of the <customer-data> fence.
+    return clean_text(value, cap).replace("<", "‹").replace(">", "›")
+
+
+def _contact_out(
+    contact: Contact, campaign: CampaignInfo, login: LoginInfo | None, detail: bool
+) -> ContactOut:
+    data, extra = contact.customer_data, contact.extra_data
+    masked = login is not None and login.masks_phone(campaign.campaign_id)
+    phone = data.get("phone1")
+    if masked and phone:
+        phone = login.mask_value(campaign.campaign_id) if login else None
+    attempts = extra.get("attempts")
+    full: dict[str, str] | None = None
+    if detail:
+        merged = {k: v for k, v in data.items() if not (masked and _is_phone_key(k))}
+        merged.update({k: v for k, v in extra.items() if k not in _SUMMARY_COLUMNS})
+        full = {k: v.replace("<", "‹").replace(">", "›") for k, v in clean_mapping(merged).items()}
+    name = _name(data)
+    return ContactOut(
+        customer_id=contact.customer_id,
+        lead_id=contact.lead_id,
+        name=_data_text(name) if name else None,
+        phone=_data_text(phone, 24) if phone else None,
+        status=_data_text(extra["status"], 30) if extra.get("status") else None,
+        attempts=int(str(attempts)) if str(attempts).isdigit() else None,
+        disposition=_data_text(extra["disposition"], 40) if extra.get("disposition") else None,
+        last_dialed=_data_text(extra["last_dialed_time"], 25) if extra.get("last_dialed_time") else None,
+        data=full,
+    )
+
+
+def _criteria(
+    phone: str | None,
+    search: str | None,
+    status: list[str] | None,
+    customer_ids: list[int] | None,
+    lead_ids: list[int] | None,
+    enabled_only: bool,
+) -> str:
+    parts = []
+    if phone:
+        parts.append(f"phone …{_digits(phone)[-10:]}")
+    if search:
+        parts.append(f"text {clean_text(search, 40)!r}")
+    if status:
+        parts.append("status " + "/".join(s.upper() for s in status[:10]))
+    if customer_ids:
+        parts.append(f"{len(customer_ids)} customer id(s)")
+    if lead_ids:
+        parts.append("lead " + "/".join(str(i) for i in lead_ids[:10]))
+    if enabled_only:
+        parts.append("enabled leads")
+    return ", ".join(parts) if parts else "(all)"

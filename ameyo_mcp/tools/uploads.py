@@ -1,0 +1,179 @@
+"""The write tools that upload customers: uploadContacts and uploadContactAndAddCallback."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
+from pydantic import BaseModel, Field
+
+from ..models import (
+    CallbackRecord,
+    CampaignInfo,
+    CustomerAndCallback,
+    UploadContactsRequest,
+    UploadWithCallbacksRequest,
+)
+from ..records import Checked, check_record, counts, outcome, refused, would_send
+from ..results import RecordOut, UploadOut
+from ..service import Ameyo
+from ..summaries import upload_text
+from ..times import parse_callback_time
+from .common import ameyo_of, answer, campaign_out, explained
+from .session_tools import CampaignArg
+
+MAX_RECORDS = 1000
+Value = str | int | float
+LeadArg = Annotated[int, Field(description="Lead id to upload into (see ameyo_get_leads)")]
+UpdateArg = Annotated[bool, Field(description="Update customers that already exist (matched by phone1)")]
+MigrateArg = Annotated[bool, Field(description="Move existing customers into this lead")]
+DryRunArg = Annotated[bool, Field(description="Only check and report what would be sent; write nothing")]
+
+
+class CallbackContact(BaseModel):
+    customer: dict[str, Value] = Field(description="Customer fields; phone1 is required")
+    callback_time: str = Field(description="ISO 8601; without an offset it is read in the server's zone")
+    agent: str | None = Field(default=None, description="Ameyo user id to route the callback to")
+    self_callback: bool = False
+    callback_phone: str | None = Field(default=None, description="Number to call; default phone1")
+    customer_id: int | None = Field(default=None, description="Existing customer to attach the callback to")
+
+
+async def ameyo_upload_contacts(
+    ctx: Context[Any, Any],
+    campaign: CampaignArg,
+    lead_id: LeadArg,
+    records: Annotated[
+        list[dict[str, Value]],
+        Field(
+            min_length=1,
+            max_length=MAX_RECORDS,
+            description="Customer records: field → value; phone1 required",
+        ),
+    ],
+    status: Annotated[str, Field(description="Status to give new contacts")] = "NOT_TRIED",
+    attempts: Annotated[int, Field(ge=0, description="Attempts already made")] = 0,
+    update_existing: UpdateArg = False,
+    migrate_existing: MigrateArg = False,
+    dry_run: DryRunArg = False,
+) -> Annotated[CallToolResult, UploadOut]:
+    """Upload customer records into a lead of a campaign. Records are checked first (phone1 present,
+    length within Ameyo's limit); every record's outcome is reported by its position."""
+    ameyo = ameyo_of(ctx)
+    info, max_len, disabled = await _target(ameyo, campaign, lead_id)
+    checked = [check_record(i, r, max_len) for i, r in enumerate(records, start=1)]
+    good = [c for c in checked if c.problem is None]
+    if dry_run or not good:
+        return _report(ameyo, info, lead_id, checked, None, dry_run, disabled)
+    request = UploadContactsRequest(
+        campaign_id=str(info.campaign_id),
+        lead_id=lead_id,
+        properties={"update.customer": update_existing, "migrate.customer": migrate_existing},
+        num_attempts=str(attempts),
+        status=status.strip().upper() or "NOT_TRIED",
+        customer_records=[c.record for c in good],
+    )
+    async with explained(ameyo, info):
+        results = await ameyo.upload_contacts(request)
+    outcomes = [outcome(c, results[i] if i < len(results) else None) for i, c in enumerate(good)]
+    return _report(ameyo, info, lead_id, checked, outcomes, False, disabled)
+
+
+async def ameyo_upload_contacts_with_callbacks(
+    ctx: Context[Any, Any],
+    campaign: CampaignArg,
+    lead_id: LeadArg,
+    records: Annotated[
+        list[CallbackContact],
+        Field(min_length=1, max_length=MAX_RECORDS, description="Customers and callbacks"),
+    ],
+    update_existing: UpdateArg = True,
+    migrate_existing: MigrateArg = False,
+    dry_run: DryRunArg = False,
+) -> Annotated[CallToolResult, UploadOut]:
+    """Upload customers and schedule a callback for each in one step (adds the customer if new).
+    Each record's upload result and callback id are reported by its position."""
+    ameyo = ameyo_of(ctx)
+    info, max_len, disabled = await _target(ameyo, campaign, lead_id)
+    zone = ameyo.settings.zone
+    checked: list[Checked] = []
+    callbacks: dict[int, CallbackRecord] = {}
+    for position, item in enumerate(records, start=1):
+        entry = check_record(position, item.customer, max_len)
+        if entry.problem is None:
+            try:
+                when = parse_callback_time(item.callback_time, zone)
+            except ValueError as exc:
+                entry = Checked(position, entry.record, str(exc))
+            else:
+                callbacks[position] = CallbackRecord(
+                    call_back_time=when.wire,
+                    is_self_call_back=item.self_callback,
+                    user_id=item.agent,
+                    call_back_phone=item.callback_phone or entry.phone,
+                    customer_id=str(item.customer_id) if item.customer_id is not None else None,
+                )
+        checked.append(entry)
+    good = [c for c in checked if c.problem is None]
+    if dry_run or not good:
+        return _report(ameyo, info, lead_id, checked, None, dry_run, disabled)
+    request = UploadWithCallbacksRequest(
+        campaign_id=info.campaign_id,
+        lead_id=lead_id,
+        records=[
+            CustomerAndCallback(customer_record=c.record, callback_record=callbacks[c.position]) for c in good
+        ],
+        properties={"update.customer": update_existing, "migrate.customer": migrate_existing},
+    )
+    async with explained(ameyo, info):
+        results = await ameyo.upload_with_callbacks(request)
+    outcomes = [outcome(c, results[i] if i < len(results) else None, zone) for i, c in enumerate(good)]
+    return _report(ameyo, info, lead_id, checked, outcomes, False, disabled)
+
+
+async def _target(ameyo: Ameyo, campaign: str | int, lead_id: int) -> tuple[CampaignInfo, int, bool]:
+    """The campaign, the phone length limit, and whether the lead is disabled; refuses a lead that is
+    not in the campaign before anything is sent."""
+    async with explained(ameyo):
+        info = await ameyo.campaign(campaign)
+    async with explained(ameyo, info):
+        lead = await ameyo.lead(info, lead_id)
+        login = ameyo.session.info
+    return info, login.max_phone_length if login else 20, not lead.enabled
+
+
+def _report(
+    ameyo: Ameyo,
+    info: CampaignInfo,
+    lead_id: int,
+    checked: list[Checked],
+    outcomes: list[RecordOut] | None,
+    dry_run: bool,
+    disabled: bool,
+) -> CallToolResult:
+    refusals = [refused(c) for c in checked if c.problem is not None]
+    if outcomes is None:
+        if not dry_run and not any(c.problem is None for c in checked):
+            reasons = "; ".join(f"record {r.position}: {r.reason}" for r in refusals[:10])
+            raise ToolError(f"Nothing was sent: every record was refused. {reasons}")
+        sent_like = [would_send(c) for c in checked if c.problem is None]
+    else:
+        sent_like = outcomes
+    records = sorted([*sent_like, *refusals], key=lambda r: r.position)
+    out = UploadOut(
+        campaign=campaign_out(info),
+        lead_id=lead_id,
+        dry_run=dry_run,
+        sent=len(sent_like),
+        refused=len(refusals),
+        counts=counts(sent_like) if outcomes is not None else {},
+        added_customer_ids=[r.customer_id for r in sent_like if r.ok and r.customer_id is not None],
+        records=[r for r in records if not r.ok or r.callback_id][:200],
+        timezone=str(ameyo.settings.zone),
+    )
+    text = upload_text(out)
+    if disabled:
+        text += f"\nNote: lead {lead_id} is disabled, so these contacts are not dialed until it is enabled."
+    return answer(text, out)
