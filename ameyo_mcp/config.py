@@ -68,6 +68,15 @@ class Settings(BaseModel):
     idle_limit_s: float = 1800.0
     read_only: bool = False
     log_level: str = "WARNING"
+    # Trust: writes, audit, HTTP transport.
+    repeat_window_s: float = 600.0
+    confirm_over: int = 100
+    audit_file: Path | None = None
+    http_token: SecretStr | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    max_request_bytes: int = 1_000_000
+    # Bulk uploads: the only folders the upload-file tool may read.
+    upload_dirs: tuple[Path, ...] = ()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -206,5 +215,30 @@ def load_settings(
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise SettingsError(f"AMEYO_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}")
     values["log_level"] = level
+    window = _float(env, "AMEYO_REPEAT_WINDOW_S", minimum=0)
+    if window is not None:
+        values["repeat_window_s"] = window
+    confirm = _float(env, "AMEYO_CONFIRM_OVER", minimum=0)
+    if confirm is not None:
+        values["confirm_over"] = int(confirm)
+    audit = _get(env, "AMEYO_AUDIT_FILE")
+    if audit is not None:
+        values["audit_file"] = Path(audit).expanduser()
+    token = _get(env, "AMEYO_HTTP_TOKEN")
+    if token is not None:
+        if len(token) < 16:
+            raise SettingsError("AMEYO_HTTP_TOKEN must be at least 16 characters long")
+        values["http_token"] = SecretStr(token)
+    hosts = _get(env, "AMEYO_ALLOWED_HOSTS")
+    if hosts is not None:
+        values["allowed_hosts"] = tuple(h.strip() for h in hosts.split(",") if h.strip())
+    size = _float(env, "AMEYO_MAX_REQUEST_BYTES", minimum=1024)
+    if size is not None:
+        values["max_request_bytes"] = int(size)
+    dirs = _get(env, "AMEYO_UPLOAD_DIRS")
+    if dirs is not None:
+        values["upload_dirs"] = tuple(
+            Path(d).expanduser().resolve() for d in dirs.split(os.pathsep) if d.strip()
+        )
     values.update(overrides or {})
     return Settings(**values)
