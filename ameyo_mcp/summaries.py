@@ -24,6 +24,7 @@ DATA_OPEN = "<customer-data>"
 DATA_CLOSE = "</customer-data>"
 MAX_FAILURE_LINES = 25
 MAX_IDS_SHOWN = 30
+MAX_STATUSES = 8
 
 
 def campaign_label(campaign: CampaignOut) -> str:
@@ -67,18 +68,17 @@ def leads_text(out: LeadsOut) -> str:
 
 
 def contact_line(c: ContactOut) -> str:
+    tries = f", {c.attempts} attempts" if c.attempts is not None else ""
     parts = [
-        f"#{c.customer_id}",
-        c.name or "(no name)",
+        f"#{c.customer_id} {c.name or '(no name)'}",
         c.phone or "(no phone)",
         f"lead {c.lead_id}" if c.lead_id is not None else "lead ?",
-        c.status or "status ?",
-        f"{c.attempts} attempts" if c.attempts is not None else "attempts ?",
+        f"{c.status or 'status ?'}{tries}",
     ]
     if c.disposition:
-        parts.append(f"disposition {c.disposition}")
+        parts.append(c.disposition)
     if c.last_dialed:
-        parts.append(f"last dialed {c.last_dialed}")
+        parts.append(f"last {c.last_dialed[:16]}")
     line = " | ".join(parts)
     if c.data:
         line += " | " + "; ".join(f"{k}={v}" for k, v in c.data.items())
@@ -96,13 +96,21 @@ def contacts_text(out: ContactsOut, criteria: str) -> str:
     )
     lines = [head]
     if out.by_status:
-        lines.append("By status: " + ", ".join(f"{k} {v}" for k, v in out.by_status.items()))
+        ranked = list(out.by_status.items())
+        shown = ", ".join(f"{k} {v}" for k, v in ranked[:MAX_STATUSES])
+        rest = sum(v for _, v in ranked[MAX_STATUSES:])
+        lines.append(
+            f"By status: {shown}" + (f", {len(ranked) - MAX_STATUSES} other statuses {rest}" if rest else "")
+        )
     if not out.contacts:
         if out.matched and out.offset >= out.matched:
             lines.append(f"No contacts at offset {out.offset}: there are {out.matched}.")
         return "\n".join(lines)
     first, last = out.offset + 1, out.offset + len(out.contacts)
-    lines.append(f"Contacts {first}–{last} (times in {out.timezone}):")
+    lines.append(
+        f"Contacts {first}–{last}: id name | phone | lead | status, attempts | disposition | "
+        f"last dialed ({out.timezone})"
+    )
     lines.extend(_fence(contact_line(c) for c in out.contacts))
     if out.next_offset is not None:
         lines.append(f"{out.matched - out.next_offset} more: call again with offset={out.next_offset}.")

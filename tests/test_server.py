@@ -1,0 +1,204 @@
+"""Every tool through a real MCP client session against the simulator (in memory)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from ameyo_mcp.server import create_server
+from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
+from tests.conftest import settings_for, text_of
+
+pytestmark = pytest.mark.anyio
+
+TOOLS = {
+    "ameyo_login",
+    "ameyo_ping_session",
+    "ameyo_logout",
+    "ameyo_list_campaigns",
+    "ameyo_get_leads",
+    "ameyo_get_contacts",
+    "ameyo_upload_contacts",
+    "ameyo_upload_contacts_with_callbacks",
+    "ameyo_add_callback",
+}
+WRITES = {"ameyo_upload_contacts", "ameyo_upload_contacts_with_callbacks", "ameyo_add_callback"}
+
+
+async def test_tools_listed_with_true_annotations_and_small_schemas(client: Client) -> None:
+    tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert set(tools) >= TOOLS
+    for name, tool in tools.items():
+        assert tool.annotations is not None and tool.output_schema is not None
+        assert tool.annotations.read_only_hint is (name not in WRITES | {"ameyo_login", "ameyo_logout"})
+        for prop in tool.input_schema.get("properties", {}).values():
+            assert prop.get("description"), f"{name} has an argument without a description"
+    assert tools["ameyo_upload_contacts"].annotations.destructive_hint  # type: ignore[union-attr]
+    assert not tools["ameyo_add_callback"].annotations.idempotent_hint  # type: ignore[union-attr]
+    size = sum(
+        len(json.dumps(t.model_dump(mode="json", by_alias=True, exclude_none=True))) for t in tools.values()
+    )
+    assert size < 16_000, f"tool schemas grew to {size} characters"
+
+
+async def test_login_ping_campaigns_leads_logout(client: Client, simulator: SimulatorThread) -> None:
+    login = await client.call_tool("ameyo_login", {})
+    text = text_of(login)
+    assert "MoviStarSurvey (1" in text and "20 characters" in text
+    assert not any(
+        s in text or s in json.dumps(login.structured_content) for s in simulator.state.live_sessions()
+    )
+    ping = await client.call_tool("ameyo_ping_session", {})
+    assert "alive" in text_of(ping) and "Asia/Kolkata" in text_of(ping)
+    campaigns = await client.call_tool("ameyo_list_campaigns", {})
+    assert [c["name"] for c in campaigns.structured_content["campaigns"]] == [  # type: ignore[index]
+        "MoviStarSurvey",
+        "MOSL_Frenchise",
+        "TestInbound",
+    ]
+    leads = await client.call_tool("ameyo_get_leads", {"campaign": "moviStarsurvey"})
+    assert "lead 35: DISABLED" in text_of(leads)
+    logout = await client.call_tool("ameyo_logout", {})
+    assert "seat is free" in text_of(logout)
+    assert simulator.state.logins == 1 and simulator.state.live_sessions() == []
+
+
+async def test_get_contacts_by_status_and_by_phone(client: Client) -> None:
+    busy = await client.call_tool("ameyo_get_contacts", {"campaign": "MoviStarSurvey", "status": ["busy"]})
+    out = busy.structured_content
+    assert out is not None and out["matched"] > 0
+    assert set(out["by_status"]) == {"BUSY"}
+    assert all(c["status"] == "BUSY" for c in out["contacts"])
+    assert "<customer-data>" in text_of(busy)
+    one = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "phone": "8681166572"})
+    assert one.structured_content is not None and one.structured_content["matched"] == 1
+    line = text_of(one)
+    assert "#12458" in line and "lead 1" in line and "BUSY, 5 attempts" in line
+
+
+@pytest.mark.parametrize("sim_config", [SimulatorConfig(contacts=100)])
+async def test_hundred_contacts_answer_is_concise_and_pages(client: Client) -> None:
+    result = await client.call_tool("ameyo_get_contacts", {"campaign": 1})
+    text = text_of(result)
+    out = result.structured_content
+    assert out is not None and out["matched"] >= 100
+    assert len(text) < 2_500, len(text)
+    assert f"{out['matched'] - 20} more: call again with offset=20" in text
+    page2 = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "offset": 20, "limit": 5})
+    ids1 = [c["customer_id"] for c in out["contacts"]]
+    ids2 = [c["customer_id"] for c in page2.structured_content["contacts"]]  # type: ignore[index]
+    assert len(ids2) == 5 and not set(ids1) & set(ids2)
+    detail = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "limit": 100, "detail": True})
+    assert len(text_of(detail)) <= 20_000
+    assert len(json.dumps(detail.structured_content)) <= 20_000
+
+
+async def test_errors_say_what_to_do_next(client: Client) -> None:
+    wrong_lead = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "lead_ids": [2]})
+    assert wrong_lead.is_error
+    assert "Lead 2 is not in campaign MoviStarSurvey (1); its leads are 1, 35, 21, 39" in text_of(wrong_lead)
+    unknown = await client.call_tool("ameyo_get_leads", {"campaign": "Nope"})
+    assert unknown.is_error and "MoviStarSurvey (1)" in text_of(unknown)
+    past = await client.call_tool(
+        "ameyo_add_callback", {"campaign": 1, "customer_id": 12458, "callback_time": "2020-01-01T10:00:00"}
+    )
+    assert past.is_error and "in the past" in text_of(past)
+    column = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "columns": ["shoe_size"]})
+    assert column.is_error and "last_status_1" in text_of(column)
+
+
+async def test_upload_reports_each_record(client: Client, simulator: SimulatorThread) -> None:
+    records = [
+        {"phone1": "9876512345", "name": "Asha"},
+        {"name": "No Phone"},
+        {"phone1": "1" * 25, "name": "Too Long"},
+        {"phone1": "0458681166572", "name": "Existing"},
+    ]
+    dry = await client.call_tool(
+        "ameyo_upload_contacts", {"campaign": 1, "lead_id": 1, "records": records, "dry_run": True}
+    )
+    assert "Would send 2; would refuse 2" in text_of(dry)
+    assert simulator.state.executed["uploadContacts"] == 0
+    result = await client.call_tool(
+        "ameyo_upload_contacts", {"campaign": 1, "lead_id": 1, "records": records}
+    )
+    text = text_of(result)
+    assert "ADDED 1" in text and "DUPLICATE_NOT_ADDED 1" in text
+    assert "record 2: (no phone): phone1 is missing" in text
+    assert "record 3:" in text and "at most 20" in text
+    assert "record 4: 0458681166572: already in the campaign" in text
+    out = result.structured_content
+    assert out is not None and len(out["added_customer_ids"]) == 1
+    assert [r["position"] for r in out["records"]] == [2, 3, 4]
+    assert simulator.state.executed["uploadContacts"] == 1
+
+
+async def test_callbacks(client: Client, simulator: SimulatorThread) -> None:
+    added = await client.call_tool(
+        "ameyo_add_callback",
+        {
+            "campaign": "MoviStarSurvey",
+            "phone": "0458681166572",
+            "callback_time": "2030-03-01T15:00:00",
+            "agent": "agent1",
+        },
+    )
+    text = text_of(added)
+    assert not added.is_error, text
+    assert "2030-03-01 15:00 Asia/Kolkata" in text and "agent1" in text and "customer 12458" in text
+    assert added.structured_content is not None and added.structured_content["callback_id"]
+    # An offset is honoured: 09:30 UTC is 15:00 in Kolkata.
+    utc = await client.call_tool(
+        "ameyo_add_callback", {"campaign": 1, "customer_id": 12458, "callback_time": "2030-03-02T09:30:00Z"}
+    )
+    assert "2030-03-02 15:00 Asia/Kolkata" in text_of(utc)
+    both = await client.call_tool(
+        "ameyo_upload_contacts_with_callbacks",
+        {
+            "campaign": 1,
+            "lead_id": 21,
+            "records": [
+                {
+                    "customer": {"phone1": "9000011111", "name": "Priya Nair"},
+                    "callback_time": "2030-03-03T10:00:00",
+                },
+                {"customer": {"name": "nobody"}, "callback_time": "2030-03-03T10:00:00"},
+                {"customer": {"phone1": "9000022222"}, "callback_time": "yesterday"},
+            ],
+        },
+    )
+    text = text_of(both)
+    assert "ADDED 1" in text and "record 2: (no phone): phone1 is missing" in text
+    assert "record 3: 9000022222: callback_time 'yesterday' is not an ISO 8601 time" in text
+    assert "record 1: d" in text and "2030-03-03 10:00 Asia/Kolkata" in text
+    assert simulator.state.executed["addCallback"] == 2
+
+
+async def test_prompts_and_resources(client: Client) -> None:
+    prompts = {p.name: p for p in (await client.list_prompts()).prompts}
+    assert {"ameyo_look_up_customer", "ameyo_schedule_callback", "ameyo_campaign_follow_up"} <= set(prompts)
+    rendered = await client.get_prompt(
+        "ameyo_schedule_callback", {"request": "call Priya back tomorrow at 3 pm"}
+    )
+    body = rendered.messages[0].content.text  # type: ignore[union-attr]
+    assert "call Priya back tomorrow at 3 pm" in body and "ameyo_add_callback" in body
+    campaigns = await client.read_resource("ameyo://campaigns")
+    assert "MoviStarSurvey" in campaigns.contents[0].text  # type: ignore[union-attr]
+    leads = await client.read_resource("ameyo://campaigns/MoviStarSurvey/leads")
+    assert json.loads(leads.contents[0].text)["campaign"]["id"] == 1  # type: ignore[union-attr]
+
+
+async def test_read_only_mode_lists_and_runs_no_write(simulator: SimulatorThread, tmp_path: Path) -> None:
+    settings = settings_for(simulator, tmp_path, AMEYO_READ_ONLY="true")
+    async with Client(create_server(settings)) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert not names & WRITES
+        refused = await client.call_tool(
+            "ameyo_add_callback",
+            {"campaign": 1, "customer_id": 12458, "callback_time": "2030-01-01T10:00:00"},
+        )
+        assert refused.is_error
+    assert simulator.state.executed["addCallback"] == 0
