@@ -1,0 +1,131 @@
+"""The real processes: `ameyo-mcp --demo` over stdio and over streamable HTTP, and `ameyo-mcp check`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+from ameyo_mcp.check import run_check
+from ameyo_mcp.simulator import SimulatorThread
+from tests.conftest import settings_for, text_of
+
+pytestmark = pytest.mark.anyio
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    """No AMEYO_* settings at all: the demo must work without any."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMEYO_")}
+    env["HOME"] = str(tmp_path)
+    return env
+
+
+async def conversation(client: Client) -> None:
+    names = {t.name for t in (await client.list_tools()).tools}
+    assert "ameyo_get_contacts" in names
+    busy = await client.call_tool("ameyo_get_contacts", {"campaign": "MoviStarSurvey", "status": ["BUSY"]})
+    assert not busy.is_error and "BUSY" in text_of(busy)
+    callback = await client.call_tool(
+        "ameyo_add_callback", {"campaign": 1, "customer_id": 12458, "callback_time": "2031-01-02T15:00:00"}
+    )
+    assert not callback.is_error, text_of(callback)
+    assert "2031-01-02 15:00 Asia/Kolkata" in text_of(callback)
+
+
+async def test_demo_over_stdio_with_no_settings(tmp_path: Path) -> None:
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "ameyo_mcp", "--demo"], env=clean_env(tmp_path), cwd=str(tmp_path)
+    )
+    async with Client(params) as client:
+        await conversation(client)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def http_server(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ameyo_mcp", "--demo", "--transport", "http", "--port", str(port)],
+        env=clean_env(tmp_path),
+        cwd=str(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def test_demo_over_streamable_http(http_server: str) -> None:
+    async with Client(http_server) as client:
+        await conversation(client)
+
+
+def test_check_cli_against_the_demo(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ameyo_mcp", "check", "--demo"],
+        env=clean_env(tmp_path),
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ok  login as CustomerManager" in done.stdout and "All checks passed." in done.stdout
+
+
+def test_missing_setting_fails_with_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ameyo_mcp", "check"],
+        env=clean_env(tmp_path),
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]
+    assert "AMEYO_BASE_URL is not set" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"AMEYO_BASE_URL": "http://127.0.0.1:9"}, "unreachable URL"),
+        ({"AMEYO_PASSWORD": "not-the-password"}, "wrong user or password"),
+        ({"AMEYO_HASH_KEY": "wrong-hash-key", "AMEYO_REQUESTING_HOST": "crm"}, "token rejected"),
+        ({"AMEYO_BASE_URL": "{base}/ameyo"}, "wrong path"),
+    ],
+)
+async def test_check_names_each_failure(
+    simulator: SimulatorThread, tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    env = {k: v.format(base=simulator.base_url) for k, v in env.items()}
+    lines: list[str] = []
+    ok = await run_check(settings_for(simulator, tmp_path, **env), lines.append)
+    assert not ok
+    failures = [line for line in lines if "FAIL" in line]
+    assert len(failures) == 1 and expected in failures[0], lines
+    assert "not-the-password" not in "\n".join(lines) and "wrong-hash-key" not in "\n".join(lines)
