@@ -1,0 +1,184 @@
+"""Run the simulator over real HTTP: in a background thread for tests and demos, or blocking for the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import sys
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from .app import COMMAND_PATH, ConnectionAborter, DeliberateDrop, create_app
+from .state import SimulatorConfig, SimulatorState
+
+_START_TIMEOUT_S = 5.0
+
+
+class SimulatorThread:
+    """A simulator served by uvicorn on its own event loop in a daemon thread.
+
+    ``port=0`` (the default) takes a free ephemeral port; the socket is bound before the thread
+    starts, so :attr:`base_url` is known at once, and :meth:`start` returns only once uvicorn serves.
+    """
+
+    def __init__(
+        self,
+        config: SimulatorConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state: SimulatorState | None = None,
+    ) -> None:
+        self.state = state or SimulatorState(config)
+        self.config = self.state.config
+        self.host = host
+        self._requested_port = port
+        self._port: int | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("simulator not started")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def command_url(self) -> str:
+        return self.base_url + COMMAND_PATH
+
+    def start(self) -> SimulatorThread:
+        if self._thread is not None:
+            raise RuntimeError("simulator already started")
+        sock = _bind(self.host, self._requested_port)
+        server = _make_server(self.state)
+        self._socket, self._server, self._port = sock, server, sock.getsockname()[1]
+        thread = threading.Thread(
+            target=asyncio.run, args=(server.serve(sockets=[sock]),), name="ameyo-simulator", daemon=True
+        )
+        self._thread = thread
+        thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the Ameyo simulator did not start")
+            time.sleep(0.005)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        server, thread = self._server, self._thread
+        if server is not None and thread is not None:
+            server.should_exit = True
+            thread.join(timeout)
+            if thread.is_alive():
+                server.force_exit = True
+                thread.join(timeout)
+        if self._socket is not None:
+            self._socket.close()
+        self._server = self._thread = self._socket = None
+
+    def __enter__(self) -> SimulatorThread:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def serve(config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 8888) -> None:
+    """Serve until interrupted; says where on stderr (stdout may carry an MCP stream)."""
+    state = SimulatorState(config)
+    cfg = state.config
+    sock = _bind(host, port)
+    server = _make_server(state)
+    shown_host = f"[{host}]" if ":" in host else host
+    sys.stderr.write(
+        f"Ameyo simulator listening on http://{shown_host}:{sock.getsockname()[1]}{COMMAND_PATH}"
+        f" (login userId={cfg.user_id!r} password={cfg.password!r}; server zone {cfg.timezone})\n"
+    )
+    sys.stderr.flush()
+    try:
+        asyncio.run(server.serve(sockets=[sock]))
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; exiting is what was asked
+        pass
+    finally:
+        sock.close()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)  # connections queue from now on, even before the loop runs
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _make_server(state: SimulatorState) -> uvicorn.Server:
+    app = create_app(state)
+    config = uvicorn.Config(
+        app,
+        log_config=None,  # leave the host program's logging alone
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+    )
+    server = _Server(config)
+    app.state.abort_connection = _aborter(server)
+    _quiet_deliberate_drops()
+    return server
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, noticing ``should_exit`` within 10 ms instead of 100 (tests stop it often)."""
+
+    async def main_loop(self) -> None:
+        counter = 0
+        while not await self.on_tick(counter):
+            # on_tick refreshes the Date header every 10th tick: now every 0.1 s rather than 1 s.
+            counter = (counter + 1) % 864_000
+            await asyncio.sleep(0.01)
+
+
+def _aborter(server: uvicorn.Server) -> ConnectionAborter:
+    """Cut a client's connection by finding its uvicorn protocol (ASGI gives no transport)."""
+
+    def abort(client: object) -> bool:
+        if client is None:
+            return False
+        for connection in list(server.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if getattr(connection, "client", None) == client and transport is not None:
+                transport.abort()
+                return True
+        return False
+
+    return abort
+
+
+class _DropFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DeliberateDrop))
+
+
+def _quiet_deliberate_drops() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _DropFilter) for f in logger.filters):
+        logger.addFilter(_DropFilter())
