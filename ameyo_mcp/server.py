@@ -11,8 +11,10 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 
 from . import __version__
+from .audit import AuditLog, default_audit_path
 from .config import Settings
 from .errors import AmeyoError
+from .guard import WriteGuard
 from .prompt_templates import register_prompts
 from .service import Ameyo
 from .tools import AppState, build_tools
@@ -44,8 +46,13 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
         # down, and the first call that needs a session logs in.
         ameyo = ameyo_factory(settings)
         live.append(ameyo)
+        guard = WriteGuard(
+            window_s=settings.repeat_window_s,
+            confirm_over=settings.confirm_over,
+            audit=AuditLog(settings.audit_file or default_audit_path()),
+        )
         try:
-            yield AppState(ameyo=ameyo)
+            yield AppState(ameyo=ameyo, guard=guard)
         finally:
             live.remove(ameyo)
             await ameyo.aclose()

@@ -39,6 +39,7 @@ def settings_for(sim: SimulatorThread, tmp_path: Path, **env: str) -> Settings:
         "AMEYO_TIMEZONE": sim.state.config.timezone,
         "AMEYO_SESSION_FILE": str(tmp_path / "session.json"),
         "AMEYO_TIMEOUT_S": "5",
+        "AMEYO_AUDIT_FILE": str(tmp_path / "audit.jsonl"),
     }
     values.update(env)
     return load_settings(values, env_file=None)

@@ -41,7 +41,7 @@ async def test_tools_listed_with_true_annotations_and_small_schemas(client: Clie
     size = sum(
         len(json.dumps(t.model_dump(mode="json", by_alias=True, exclude_none=True))) for t in tools.values()
     )
-    assert size < 16_000, f"tool schemas grew to {size} characters"
+    assert size < 17_000, f"tool schemas grew to {size} characters"
 
 
 async def test_login_ping_campaigns_leads_logout(client: Client, simulator: SimulatorThread) -> None:

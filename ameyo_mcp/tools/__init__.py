@@ -44,7 +44,8 @@ def build_tools(*, read_only: bool) -> list[Tool]:
     tools: list[Tool] = []
     for fn, title, hints in READ_TOOLS if read_only else READ_TOOLS + WRITE_TOOLS:
         tool = Tool.from_function(fn, name=fn.__name__, title=title, annotations=hints)
-        tool.parameters = compact(tool.parameters)
+        tool.parameters = compact(tool.parameters, optional_null=False)
+        tool.description = " ".join(tool.description.split())
         if tool.fn_metadata.output_schema is not None:
             tool.fn_metadata.output_schema = compact(tool.fn_metadata.output_schema)
         tools.append(tool)

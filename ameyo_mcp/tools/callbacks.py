@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -9,13 +10,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from ..models import AddCallbackRequest, CampaignInfo, Contact, GetContactsRequest
+from ..models import AddCallbackRequest, Callback, CampaignInfo, Contact, GetContactsRequest
 from ..results import CallbackOut
 from ..sanitize import clean_text
 from ..service import Ameyo
 from ..summaries import callback_text
 from ..times import parse_callback_time, show
-from .common import ameyo_of, answer, campaign_out, explained
+from .common import AllowRepeatArg, ameyo_of, answer, campaign_out, explained, state_of
 from .contacts import SCAN_CAP, _digits, _is_phone_key, _name
 from .session_tools import CampaignArg
 
@@ -38,6 +39,7 @@ async def ameyo_add_callback(
     ] = None,
     agent: Annotated[str | None, Field(description="Ameyo user id of the agent to route it to")] = None,
     self_callback: Annotated[bool, Field(description="Reserve it for that agent only")] = False,
+    allow_repeat: AllowRepeatArg = False,
 ) -> Annotated[CallToolResult, CallbackOut]:
     """Schedule a callback for an existing customer of a campaign, by customer id or phone number.
     For a customer not yet in Ameyo use ameyo_upload_contacts_with_callbacks."""
@@ -49,20 +51,45 @@ async def ameyo_add_callback(
     async with explained(ameyo, info):
         when = parse_callback_time(callback_time, ameyo.settings.zone)
         contact = await _find(ameyo, info, customer_id, phone)
-        number = phone or str(contact.customer_data.get("phone1") or "")
-        request = AddCallbackRequest(
-            campaign_id=info.campaign_id,
-            call_back_time=when.wire,
-            is_self_call_back="true" if self_callback else "false",
-            user_id=agent,
-            properties={"customerId": str(contact.customer_id), "phone": number},
-        )
-        created = await ameyo.add_callback(request)
+    number = phone or str(contact.customer_data.get("phone1") or "")
+    request = AddCallbackRequest(
+        campaign_id=info.campaign_id,
+        call_back_time=when.wire,
+        is_self_call_back="true" if self_callback else "false",
+        user_id=agent,
+        properties={"customerId": str(contact.customer_id), "phone": number},
+    )
+
+    async def write() -> CallToolResult:
+        async with explained(ameyo, info):
+            created = await ameyo.add_callback(request)
+        return _answer(ameyo, info, contact, created, number, when.at, agent)
+
+    return await state_of(ctx).guard.run(
+        ctx,
+        "ameyo_add_callback",
+        request.wire(),
+        records=1,
+        allow_repeat=allow_repeat,
+        confirm=True,
+        write=write,
+    )
+
+
+def _answer(
+    ameyo: Ameyo,
+    info: CampaignInfo,
+    contact: Contact,
+    created: list[Callback],
+    number: str,
+    at: datetime,
+    agent: str | None,
+) -> CallToolResult:
     if not created:
         raise ToolError("Ameyo accepted the callback but returned no record of it: check with the supervisor")
     callback = created[0]
     name = _name(contact.customer_data)
-    moment = callback.callback_time or when.at
+    moment = callback.callback_time or at
     out = CallbackOut(
         campaign=campaign_out(info),
         callback_id=callback.callback_id,

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..errors import AmeyoError
+from ..guard import WriteGuard
 from ..models import CampaignInfo
 from ..results import CampaignOut
 from ..service import Ameyo
@@ -30,6 +31,10 @@ SESSION = ToolAnnotations(
 ADD = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
+AllowRepeatArg = Annotated[
+    bool, Field(description="Really repeat a write identical to one made in the last minutes")
+]
+ConfirmArg = Annotated[bool, Field(description="The person confirmed this large write after a dry run")]
 OVERWRITE = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
 )
@@ -37,16 +42,22 @@ OVERWRITE = ToolAnnotations(
 
 @dataclass
 class AppState:
-    """What the server's lifespan yields: the one Ameyo connection of this process."""
+    """What the server's lifespan yields: the one Ameyo connection of this process and the guard
+    every write passes through."""
 
     ameyo: Ameyo
+    guard: WriteGuard
 
 
-def ameyo_of(ctx: Context[Any, Any]) -> Ameyo:
+def state_of(ctx: Context[Any, Any]) -> AppState:
     state = ctx.request_context.lifespan_context
     if not isinstance(state, AppState):  # pragma: no cover - wiring error, not a user error
         raise ToolError("The server is not initialised")
-    return state.ameyo
+    return state
+
+
+def ameyo_of(ctx: Context[Any, Any]) -> Ameyo:
+    return state_of(ctx).ameyo
 
 
 def answer(text: str, out: BaseModel) -> CallToolResult:

@@ -9,10 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 
-def compact(schema: Any) -> Any:
-    """The same schema (same validation), without titles and with short nullable types."""
+def compact(schema: Any, *, optional_null: bool = True) -> Any:
+    """The same schema without titles and with short nullable types.
+
+    With `optional_null=False` (for arguments) an optional argument loses its `null` alternative:
+    leaving it out means the same, and the arguments model still accepts an explicit null.
+    """
     if isinstance(schema, list):
-        return [compact(item) for item in schema]
+        return [compact(item, optional_null=optional_null) for item in schema]
     if not isinstance(schema, dict):
         return schema
     out: dict[str, Any] = {}
@@ -21,14 +25,20 @@ def compact(schema: Any) -> Any:
             continue
         if key == "default" and value is None:
             continue
-        if key == "properties" and isinstance(value, dict):
-            out[key] = {name: compact(sub) for name, sub in value.items()}
+        if key == "description" and isinstance(value, str):
+            out[key] = " ".join(value.split())
             continue
-        out[key] = compact(value)
+        if key == "properties" and isinstance(value, dict):
+            out[key] = {name: compact(sub, optional_null=optional_null) for name, sub in value.items()}
+            continue
+        out[key] = compact(value, optional_null=optional_null)
     options = out.get("anyOf")
     if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
         other = next(o for o in options if o != {"type": "null"})
-        if isinstance(other, dict) and set(other) == {"type"} and isinstance(other["type"], str):
+        if isinstance(other, dict) and not optional_null:
+            del out["anyOf"]
+            out.update(other)
+        elif isinstance(other, dict) and set(other) == {"type"} and isinstance(other["type"], str):
             del out["anyOf"]
             out["type"] = [other["type"], "null"]
     return out

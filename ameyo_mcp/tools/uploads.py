@@ -21,7 +21,7 @@ from ..results import RecordOut, UploadOut
 from ..service import Ameyo
 from ..summaries import upload_text
 from ..times import parse_callback_time
-from .common import ameyo_of, answer, campaign_out, explained
+from .common import AllowRepeatArg, ConfirmArg, ameyo_of, answer, campaign_out, explained, state_of
 from .session_tools import CampaignArg
 
 MAX_RECORDS = 1000
@@ -58,6 +58,8 @@ async def ameyo_upload_contacts(
     update_existing: UpdateArg = False,
     migrate_existing: MigrateArg = False,
     dry_run: DryRunArg = False,
+    confirm: ConfirmArg = False,
+    allow_repeat: AllowRepeatArg = False,
 ) -> Annotated[CallToolResult, UploadOut]:
     """Upload customer records into a lead of a campaign. Records are checked first (phone1 present,
     length within Ameyo's limit); every record's outcome is reported by its position."""
@@ -75,10 +77,22 @@ async def ameyo_upload_contacts(
         status=status.strip().upper() or "NOT_TRIED",
         customer_records=[c.record for c in good],
     )
-    async with explained(ameyo, info):
-        results = await ameyo.upload_contacts(request)
-    outcomes = [outcome(c, results[i] if i < len(results) else None) for i, c in enumerate(good)]
-    return _report(ameyo, info, lead_id, checked, outcomes, False, disabled)
+
+    async def write() -> CallToolResult:
+        async with explained(ameyo, info):
+            results = await ameyo.upload_contacts(request)
+        outcomes = [outcome(c, results[i] if i < len(results) else None) for i, c in enumerate(good)]
+        return _report(ameyo, info, lead_id, checked, outcomes, False, disabled)
+
+    return await state_of(ctx).guard.run(
+        ctx,
+        "ameyo_upload_contacts",
+        request.wire(),
+        records=len(good),
+        allow_repeat=allow_repeat,
+        confirm=confirm,
+        write=write,
+    )
 
 
 async def ameyo_upload_contacts_with_callbacks(
@@ -92,6 +106,8 @@ async def ameyo_upload_contacts_with_callbacks(
     update_existing: UpdateArg = True,
     migrate_existing: MigrateArg = False,
     dry_run: DryRunArg = False,
+    confirm: ConfirmArg = False,
+    allow_repeat: AllowRepeatArg = False,
 ) -> Annotated[CallToolResult, UploadOut]:
     """Upload customers and schedule a callback for each in one step (adds the customer if new).
     Each record's upload result and callback id are reported by its position."""
@@ -127,10 +143,22 @@ async def ameyo_upload_contacts_with_callbacks(
         ],
         properties={"update.customer": update_existing, "migrate.customer": migrate_existing},
     )
-    async with explained(ameyo, info):
-        results = await ameyo.upload_with_callbacks(request)
-    outcomes = [outcome(c, results[i] if i < len(results) else None, zone) for i, c in enumerate(good)]
-    return _report(ameyo, info, lead_id, checked, outcomes, False, disabled)
+
+    async def write() -> CallToolResult:
+        async with explained(ameyo, info):
+            results = await ameyo.upload_with_callbacks(request)
+        outcomes = [outcome(c, results[i] if i < len(results) else None, zone) for i, c in enumerate(good)]
+        return _report(ameyo, info, lead_id, checked, outcomes, False, disabled)
+
+    return await state_of(ctx).guard.run(
+        ctx,
+        "ameyo_upload_contacts_with_callbacks",
+        request.wire(),
+        records=len(good),
+        allow_repeat=allow_repeat,
+        confirm=confirm,
+        write=write,
+    )
 
 
 async def _target(ameyo: Ameyo, campaign: str | int, lead_id: int) -> tuple[CampaignInfo, int, bool]:
