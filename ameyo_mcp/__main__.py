@@ -76,8 +76,13 @@ def _run_server(settings: Settings, args: argparse.Namespace) -> None:
     if args.transport == "stdio":
         server.run("stdio")
     else:
+        import uvicorn
+
+        from .http import http_app
+
+        app = http_app(server, settings, args.host, args.port)
         print(f"ameyo-mcp: serving streamable HTTP at http://{args.host}:{args.port}/mcp", file=sys.stderr)
-        server.run("streamable-http", host=args.host, port=args.port)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 def _check(args: argparse.Namespace) -> int:
