@@ -22,6 +22,7 @@ OK_RESULTS = frozenset({"ADDED", "UPDATED", "MIGRATED", "UPDATED_AND_MIGRATED"})
 _PHONE = re.compile(r"\+?\d+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_VALUE_CHARS = 1000
+MAX_FIELDS = 60
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,10 @@ def check_record(position: int, raw: Mapping[str, object], max_phone_length: int
             continue
         text = value if isinstance(value, str) else str(value)
         record[name] = text.strip()
+    if len(record) > MAX_FIELDS:
+        return Checked(
+            position, record, f"the record has {len(record)} fields; at most {MAX_FIELDS} are accepted"
+        )
     for name, text in record.items():
         if _CONTROL.search(text) or _CONTROL.search(name):
             return Checked(position, record, f"field {clean_text(name, 30)!r} contains control characters")

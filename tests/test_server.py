@@ -191,14 +191,49 @@ async def test_prompts_and_resources(client: Client) -> None:
     assert json.loads(leads.contents[0].text)["campaign"]["id"] == 1  # type: ignore[union-attr]
 
 
-async def test_read_only_mode_lists_and_runs_no_write(simulator: SimulatorThread, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sim_config", [SimulatorConfig(masked_campaigns={1})])
+async def test_phone_masking_preference_is_respected(client: Client) -> None:
+    result = await client.call_tool(
+        "ameyo_get_contacts", {"campaign": 1, "phone": "8681166572", "detail": True}
+    )
+    text = text_of(result)
+    assert "0458681166572" not in text and "0458681166572" not in json.dumps(result.structured_content)
+    assert "xxxxxxxxxx" in text
+
+
+async def test_read_only_mode_changes_nothing(simulator: SimulatorThread, tmp_path: Path) -> None:
+    before = (simulator.state.contacts(), simulator.state.callbacks())
     settings = settings_for(simulator, tmp_path, AMEYO_READ_ONLY="true")
+    record = {"phone1": "9555500000", "name": "Should Not Exist"}
+    calls = [
+        ("ameyo_upload_contacts", {"campaign": 1, "lead_id": 21, "records": [record]}),
+        ("ameyo_upload_contacts", {"campaign": 1, "lead_id": 21, "records": [record], "confirm": True}),
+        (
+            "ameyo_upload_contacts_with_callbacks",
+            {
+                "campaign": 1,
+                "lead_id": 21,
+                "records": [{"customer": record, "callback_time": "2031-01-01T10:00"}],
+            },
+        ),
+        ("ameyo_add_callback", {"campaign": 1, "customer_id": 12458, "callback_time": "2031-01-01T10:00:00"}),
+        (
+            "ameyo_upload_contacts_file",
+            {"campaign": 1, "lead_id": 21, "path": "/tmp/x.csv", "dry_run": False},
+        ),
+        ("ameyo_get_contacts", {"campaign": 1, "status": ["BUSY"]}),
+        ("ameyo_get_leads", {"campaign": 1}),
+        ("ameyo_login", {"new_session": True}),
+        ("ameyo_ping_session", {}),
+        ("ameyo_logout", {}),
+    ]
     async with Client(create_server(settings)) as client:
         names = {t.name for t in (await client.list_tools()).tools}
-        assert not names & WRITES
-        refused = await client.call_tool(
-            "ameyo_add_callback",
-            {"campaign": 1, "customer_id": 12458, "callback_time": "2030-01-01T10:00:00"},
-        )
-        assert refused.is_error
-    assert simulator.state.executed["addCallback"] == 0
+        assert not names & (WRITES | {"ameyo_upload_contacts_file"})
+        for name, args in calls:
+            result = await client.call_tool(name, args)
+            assert result.is_error == (name not in names), name
+    assert (simulator.state.contacts(), simulator.state.callbacks()) == before
+    assert not any(
+        simulator.state.executed[c] for c in ("uploadContacts", "uploadContactAndAddCallback", "addCallback")
+    )

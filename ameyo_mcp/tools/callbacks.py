@@ -27,17 +27,20 @@ async def ameyo_add_callback(
     callback_time: Annotated[
         str,
         Field(
+            max_length=64,
             description="When to call, ISO 8601, e.g. 2026-11-28T15:00:00 (read in the Ameyo server's zone) "
-            "or with an offset; must be in the future"
+            "or with an offset; must be in the future",
         ),
     ],
     customer_id: Annotated[
         int | None, Field(description="Ameyo customer id (from ameyo_get_contacts)")
     ] = None,
     phone: Annotated[
-        str | None, Field(description="Number to call; finds the customer by it if no id")
+        str | None, Field(max_length=40, description="Number to call; finds the customer by it if no id")
     ] = None,
-    agent: Annotated[str | None, Field(description="Ameyo user id of the agent to route it to")] = None,
+    agent: Annotated[
+        str | None, Field(max_length=64, description="Ameyo user id of the agent to route it to")
+    ] = None,
     self_callback: Annotated[bool, Field(description="Reserve it for that agent only")] = False,
     allow_repeat: AllowRepeatArg = False,
 ) -> Annotated[CallToolResult, CallbackOut]:

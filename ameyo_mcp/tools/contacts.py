@@ -47,23 +47,33 @@ async def ameyo_get_contacts(
     ctx: Context[Any, Any],
     campaign: CampaignArg,
     phone: Annotated[
-        str | None, Field(description="Find by phone number, whole or its last digits (at least 4)")
+        str | None,
+        Field(max_length=40, description="Find by phone number, whole or its last digits (at least 4)"),
     ] = None,
     search: Annotated[
-        str | None, Field(description="Free text matched in any customer field, e.g. a name")
+        str | None, Field(max_length=200, description="Free text matched in any customer field, e.g. a name")
     ] = None,
     status: Annotated[
-        list[str] | None, Field(description="Keep only these last call statuses, e.g. ['BUSY','NO_ANSWER']")
+        list[str] | None,
+        Field(max_length=25, description="Keep only these last call statuses, e.g. ['BUSY','NO_ANSWER']"),
     ] = None,
-    customer_ids: Annotated[list[int] | None, Field(description="Only these Ameyo customer ids")] = None,
-    lead_ids: Annotated[list[int] | None, Field(description="Only contacts in these leads")] = None,
+    customer_ids: Annotated[
+        list[int] | None, Field(max_length=500, description="Only these Ameyo customer ids")
+    ] = None,
+    lead_ids: Annotated[
+        list[int] | None, Field(max_length=50, description="Only contacts in these leads")
+    ] = None,
     enabled_leads_only: Annotated[bool, Field(description="Skip contacts in disabled leads")] = False,
     columns: Annotated[
         list[str] | None,
-        Field(description="Extra campaign columns by plain name, e.g. last_status_1, last_user_id (detail)"),
+        Field(
+            max_length=35,
+            description="Extra campaign columns by plain name, e.g. last_status_1, last_user_id (detail)",
+        ),
     ] = None,
     order_by: Annotated[
-        str | None, Field(description="Column to sort by, e.g. 'last_dialed_time desc' or 'customerId'")
+        str | None,
+        Field(max_length=80, description="Column to sort by, e.g. 'last_dialed_time desc' or 'customerId'"),
     ] = None,
     limit: Annotated[int, Field(ge=1, le=100, description="Contacts to show")] = 20,
     offset: Annotated[int, Field(ge=0, description="Skip this many matches (paging)")] = 0,

@@ -14,7 +14,11 @@ from ..times import show
 from .common import ameyo_of, answer, campaign_out, explained
 
 CampaignArg = Annotated[
-    str | int, Field(description="Campaign name or id, e.g. 'MoviStarSurvey' or 1 (see ameyo_list_campaigns)")
+    str | int,
+    Field(
+        union_mode="left_to_right",
+        description="Campaign name or id, e.g. 'MoviStarSurvey' or 1 (see ameyo_list_campaigns)",
+    ),
 ]
 
 

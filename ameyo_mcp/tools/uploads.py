@@ -34,10 +34,16 @@ DryRunArg = Annotated[bool, Field(description="Only check and report what would 
 
 class CallbackContact(BaseModel):
     customer: dict[str, Value] = Field(description="Customer fields; phone1 is required")
-    callback_time: str = Field(description="ISO 8601; without an offset it is read in the server's zone")
-    agent: str | None = Field(default=None, description="Ameyo user id to route the callback to")
+    callback_time: str = Field(
+        max_length=64, description="ISO 8601; without an offset it is read in the server's zone"
+    )
+    agent: str | None = Field(
+        default=None, max_length=64, description="Ameyo user id to route the callback to"
+    )
     self_callback: bool = False
-    callback_phone: str | None = Field(default=None, description="Number to call; default phone1")
+    callback_phone: str | None = Field(
+        default=None, max_length=40, description="Number to call; default phone1"
+    )
     customer_id: int | None = Field(default=None, description="Existing customer to attach the callback to")
 
 
@@ -53,7 +59,7 @@ async def ameyo_upload_contacts(
             description="Customer records: field → value; phone1 required",
         ),
     ],
-    status: Annotated[str, Field(description="Status to give new contacts")] = "NOT_TRIED",
+    status: Annotated[str, Field(max_length=40, description="Status to give new contacts")] = "NOT_TRIED",
     attempts: Annotated[int, Field(ge=0, description="Attempts already made")] = 0,
     update_existing: UpdateArg = False,
     migrate_existing: MigrateArg = False,

@@ -1,0 +1,55 @@
+"""Settings: one clear line naming the variable, and secrets that never print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ameyo_mcp.config import load_settings
+from ameyo_mcp.errors import SettingsError
+
+BASE = {
+    "AMEYO_BASE_URL": "http://10.10.2.176:8888",
+    "AMEYO_USER_ID": "CustomerManager",
+    "AMEYO_PASSWORD": "pw-1234",
+}
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"AMEYO_BASE_URL": ""}, "AMEYO_BASE_URL is not set"),
+        ({"AMEYO_BASE_URL": "10.10.2.176:8888"}, "AMEYO_BASE_URL must look like http://host:port"),
+        ({"AMEYO_BASE_URL": "http://u:p@host:1"}, "AMEYO_BASE_URL must not carry a user"),
+        ({"AMEYO_USER_ID": ""}, "AMEYO_USER_ID is not set"),
+        ({"AMEYO_PASSWORD": ""}, "AMEYO_PASSWORD is not set"),
+        ({"AMEYO_TIMEZONE": "Mars/Olympus"}, "AMEYO_TIMEZONE must be an IANA zone"),
+        ({"AMEYO_TIMEOUT_S": "soon"}, "AMEYO_TIMEOUT_S must be a number"),
+        ({"AMEYO_READ_ONLY": "maybe"}, "AMEYO_READ_ONLY must be true or false"),
+        ({"AMEYO_HASH_KEY": "k" * 20, "AMEYO_USER_ID": ""}, "AMEYO_REQUESTING_HOST is not set"),
+        ({"AMEYO_HTTP_TOKEN": "short"}, "AMEYO_HTTP_TOKEN must be at least 16"),
+    ],
+)
+def test_bad_settings_name_the_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**BASE, **env}, env_file=None)
+    assert named in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_env_file_and_environment(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("AMEYO_BASE_URL=http://file:1/ameyowebaccess/command\nAMEYO_USER_ID=fromfile\n")
+    settings = load_settings({"AMEYO_PASSWORD": "pw-from-env", "AMEYO_USER_ID": "fromenv"}, env_file=env_file)
+    assert settings.base_url == "http://file:1"  # the pasted command URL is trimmed to the base
+    assert settings.user_id == "fromenv"  # the environment wins
+    assert "pw-from-env" not in repr(settings) and "pw-from-env" not in str(settings.model_dump())
+
+
+def test_session_file_is_per_server_and_user() -> None:
+    one = load_settings(BASE, env_file=None).resolved_session_file()
+    other = load_settings({**BASE, "AMEYO_USER_ID": "other"}, env_file=None).resolved_session_file()
+    assert one is not None and other is not None and one != other
+    assert (
+        load_settings({**BASE, "AMEYO_SESSION_FILE": "none"}, env_file=None).resolved_session_file() is None
+    )
