@@ -39,7 +39,7 @@ _LEADS_TTL_S = 60.0
 SCAN_PAGE = 500
 
 
-class LookupError_(CommandFailed):
+class NotFound(CommandFailed):
     """A name or id the caller gave does not exist in Ameyo; the message lists what does."""
 
 
@@ -85,7 +85,7 @@ class Ameyo:
             # Token authentication has no login answer to list campaigns: trust a numeric id.
             return CampaignInfo(campaign_name=f"campaign {text}", campaign_id=int(text))
         listing = ", ".join(f"{c.campaign_name} ({c.campaign_id})" for c in known) or "none visible"
-        raise LookupError_(f"Unknown campaign {text[:60]!r}: the campaigns of this user are {listing}")
+        raise NotFound(f"Unknown campaign {text[:60]!r}: the campaigns of this user are {listing}")
 
     async def leads(self, campaign_id: int, *, fresh: bool = False) -> list[Lead]:
         cached = self._leads.get(campaign_id)
@@ -102,7 +102,7 @@ class Ameyo:
         for lead in leads:
             if lead.lead_id == lead_id:
                 return lead
-        raise LookupError_(lead_not_in_campaign(lead_id, campaign, leads))
+        raise NotFound(lead_not_in_campaign(lead_id, campaign, leads))
 
     # -- commands with the session filled in -------------------------------------------------
 

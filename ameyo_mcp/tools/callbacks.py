@@ -10,6 +10,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from ..customers import digits, display_name, phones
 from ..models import AddCallbackRequest, Callback, CampaignInfo, Contact, GetContactsRequest
 from ..results import CallbackOut
 from ..sanitize import clean_text
@@ -17,7 +18,7 @@ from ..service import Ameyo
 from ..summaries import callback_text
 from ..times import parse_callback_time, show
 from .common import AllowRepeatArg, ameyo_of, answer, campaign_out, explained, state_of
-from .contacts import SCAN_CAP, _digits, _is_phone_key, _name
+from .contacts import SCAN_CAP
 from .session_tools import CampaignArg
 
 
@@ -91,7 +92,7 @@ def _answer(
     if not created:
         raise ToolError("Ameyo accepted the callback but returned no record of it: check with the supervisor")
     callback = created[0]
-    name = _name(contact.customer_data)
+    name = display_name(contact.customer_data)
     moment = callback.callback_time or at
     out = CallbackOut(
         campaign=campaign_out(info),
@@ -117,16 +118,13 @@ async def _find(ameyo: Ameyo, info: CampaignInfo, customer_id: int | None, phone
                 f"Customer {customer_id} is not in campaign {label}: look it up with ameyo_get_contacts"
             )
         return found[0]
-    digits = _digits(phone or "")
-    if len(digits) < 4:
+    wanted = digits(phone or "")
+    if len(wanted) < 4:
         raise ToolError("phone must have at least 4 digits")
 
     def same_phone(contact: Contact) -> bool:
-        return any(
-            _digits(str(v)).endswith(digits) or digits.endswith(_digits(str(v)) or "-")
-            for k, v in contact.customer_data.items()
-            if _is_phone_key(k) and v
-        )
+        # A number given with or without its country or trunk prefix is the same number.
+        return any(p and (p.endswith(wanted) or wanted.endswith(p)) for p in phones(contact))
 
     scan = await ameyo.scan_contacts(base, same_phone, cap=SCAN_CAP)
     if not scan.matches:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -11,6 +12,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from ..customers import digits, display_name, is_phone_key, phones
 from ..models import CampaignInfo, Contact, GetContactsRequest, LoginInfo
 from ..results import ContactOut, ContactsOut
 from ..sanitize import clean_mapping, clean_text
@@ -40,7 +42,6 @@ COLUMNS = [
 ] + [f"{name}_{i}" for name in _NUMBERED for i in range(1, 5)]
 _SUMMARY_COLUMNS = ("status", "attempts", "disposition", "last_dialed_time")
 SCAN_CAP = 5000
-_NAME_KEYS = ("name", "customer_name", "customerName", "full_name", "fullName")
 
 
 async def ameyo_get_contacts(
@@ -153,12 +154,8 @@ def _order_by(text: str | None) -> str | None:
     return f"{column} {direction}".strip()
 
 
-def _digits(text: str) -> str:
-    return re.sub(r"\D", "", text)
-
-
-def _matcher(phone: str | None, search: str | None, status: list[str] | None) -> Any:
-    wanted_digits = _digits(phone) if phone else ""
+def _matcher(phone: str | None, search: str | None, status: list[str] | None) -> Callable[[Contact], bool]:
+    wanted_digits = digits(phone) if phone else ""
     if phone is not None and len(wanted_digits) < 4:
         raise ToolError("phone must have at least 4 digits (the whole number or its last digits)")
     needle = search.casefold().strip() if search else ""
@@ -166,33 +163,13 @@ def _matcher(phone: str | None, search: str | None, status: list[str] | None) ->
 
     def keep(contact: Contact) -> bool:
         data = contact.customer_data
-        if wanted_digits and not any(
-            wanted_digits in _digits(str(v)) for k, v in data.items() if _is_phone_key(k) and v is not None
-        ):
+        if wanted_digits and not any(wanted_digits in p for p in phones(contact)):
             return False
         if needle and not any(needle in str(v).casefold() for v in data.values() if v is not None):
             return False
         return not statuses or str(contact.extra_data.get("status") or "").upper() in statuses
 
     return keep
-
-
-def _is_phone_key(key: str) -> bool:
-    lowered = key.lower()
-    return "phone" in lowered or "mobile" in lowered
-
-
-def _name(data: dict[str, Any]) -> str | None:
-    for key in _NAME_KEYS:
-        if data.get(key):
-            return str(data[key])
-    first, last = (
-        data.get("first_name") or data.get("firstName"),
-        data.get("last_name") or data.get("lastName"),
-    )
-    if first or last:
-        return " ".join(str(p) for p in (first, last) if p)
-    return None
 
 
 def _data_text(value: Any, cap: int = 60) -> str:
@@ -211,10 +188,10 @@ def _contact_out(
     attempts = extra.get("attempts")
     full: dict[str, str] | None = None
     if detail:
-        merged = {k: v for k, v in data.items() if not (masked and _is_phone_key(k))}
+        merged = {k: v for k, v in data.items() if not (masked and is_phone_key(k))}
         merged.update({k: v for k, v in extra.items() if k not in _SUMMARY_COLUMNS})
         full = {k: v.replace("<", "‹").replace(">", "›") for k, v in clean_mapping(merged).items()}
-    name = _name(data)
+    name = display_name(data)
     return ContactOut(
         customer_id=contact.customer_id,
         lead_id=contact.lead_id,
@@ -238,7 +215,7 @@ def _criteria(
 ) -> str:
     parts = []
     if phone:
-        parts.append(f"phone …{_digits(phone)[-10:]}")
+        parts.append(f"phone …{digits(phone)[-10:]}")
     if search:
         parts.append(f"text {clean_text(search, 40)!r}")
     if status:
