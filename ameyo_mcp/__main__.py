@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="log in, ping, list campaigns, log out, and report")
     check.add_argument("--demo", action="store_true", help="check against the embedded simulator")
     check.add_argument("--campaign", type=int, default=None, help="campaign id to try (token auth)")
+    _upload_parser(sub)
     simulator = sub.add_parser("simulator", help="run the Ameyo simulator over HTTP")
     simulator.add_argument("--host", default="127.0.0.1")
     simulator.add_argument("--port", type=int, default=8888)
@@ -37,6 +38,34 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _upload_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    upload = sub.add_parser(
+        "upload",
+        help="upload a contact file (CSV with a header row, or .jsonl) into a lead, resumably",
+        description="Rows are checked, sent in batches, and every row's outcome is written to a result "
+        "file. Run the same command again after an interruption: it continues from the journal.",
+    )
+    upload.add_argument("file", help="CSV file with a header row (phone1 required), or a .jsonl file")
+    upload.add_argument("--campaign", required=True, help="campaign id or name")
+    upload.add_argument("--lead", required=True, type=int, help="lead id")
+    upload.add_argument(
+        "--map", action="append", default=[], metavar="OLD=NEW", help="rename a column, e.g. Mobile=phone1"
+    )
+    upload.add_argument("--status", default="NOT_TRIED", help="status of new contacts (default NOT_TRIED)")
+    upload.add_argument("--attempts", type=int, default=0, help="attempts already made (default 0)")
+    upload.add_argument("--update", action="store_true", help="update customers that already exist")
+    upload.add_argument("--migrate", action="store_true", help="move existing customers into this lead")
+    upload.add_argument("--batch-size", type=int, default=500, help="rows per request (default 500)")
+    upload.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
+    upload.add_argument("--dry-run", action="store_true", help="check every row and write the report only")
+    upload.add_argument(
+        "--retry-unknown", action="store_true", help="resend rows whose outcome an earlier run never learnt"
+    )
+    upload.add_argument("--result", default=None, help="result CSV (default FILE.ameyo-result.csv)")
+    upload.add_argument("--journal", default=None, help="journal (default FILE.ameyo-journal)")
+    upload.add_argument("--env-file", default=".env", help="settings file (default .env)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -44,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _simulator(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "upload":
+            return _upload(args)
         return _serve(args)
     except SettingsError as exc:
         print(f"ameyo-mcp: {exc}", file=sys.stderr)
@@ -100,6 +131,66 @@ def _check(args: argparse.Namespace) -> int:
     settings = _settings(args)
     setup_logging(settings.log_level)
     return 0 if anyio.run(lambda: run_check(settings, say, campaign_id=args.campaign)) else 1
+
+
+def _upload(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .bulk import BulkOptions, bulk_text, upload_file
+    from .bulk.engine import JournalMismatch
+    from .bulk.reader import FileFormatError, parse_column_map
+    from .errors import AmeyoError
+    from .service import Ameyo
+
+    settings = _settings(args)
+    setup_logging(settings.log_level)
+    path = Path(args.file).expanduser().resolve()
+    if not path.is_file():
+        print(f"ameyo-mcp upload: {args.file} is not a file", file=sys.stderr)
+        return 2
+    try:
+        options = BulkOptions(
+            campaign=args.campaign,
+            lead_id=args.lead,
+            column_map=parse_column_map(args.map),
+            status=args.status,
+            attempts=args.attempts,
+            update_existing=args.update,
+            migrate_existing=args.migrate,
+            batch_size=args.batch_size,
+            concurrency=args.concurrency,
+            dry_run=args.dry_run,
+            retry_unknown=args.retry_unknown,
+            result_path=Path(args.result).expanduser() if args.result else None,
+            journal_path=Path(args.journal).expanduser() if args.journal else None,
+        )
+    except FileFormatError as exc:
+        print(f"ameyo-mcp upload: {exc}", file=sys.stderr)
+        return 2
+    tty = sys.stderr.isatty()
+
+    async def progress(done: int, total: int | None, message: str) -> None:
+        # A live line on a terminal; whole lines (one per report) when stderr is a log.
+        print(f"\r{message}   " if tty else message, end="" if tty else "\n", file=sys.stderr, flush=True)
+
+    async def run() -> int:
+        ameyo = Ameyo(settings)
+        try:
+            out = await upload_file(ameyo, path, options, progress)
+        except AmeyoError as exc:
+            print(f"\nameyo-mcp upload: {await ameyo.explain(exc)}", file=sys.stderr)
+            return 1
+        except (FileFormatError, JournalMismatch) as exc:
+            print(f"\nameyo-mcp upload: {path.name}: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            await ameyo.aclose()
+        if tty:
+            print(file=sys.stderr)
+        print(bulk_text(out), flush=True)  # the CLI's report for a person
+        return 0 if out.ok == out.rows else 1
+
+    return anyio.run(run)
 
 
 def _simulator(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
 
+from .bulk import ameyo_upload_contacts_file
 from .callbacks import ameyo_add_callback
 from .common import ADD, OVERWRITE, READ, SESSION, AppState
 from .contacts import ameyo_get_contacts
@@ -35,6 +36,7 @@ WRITE_TOOLS: tuple[Entry, ...] = (
     (ameyo_upload_contacts, "Upload contacts", OVERWRITE),
     (ameyo_upload_contacts_with_callbacks, "Upload contacts with callbacks", OVERWRITE),
     (ameyo_add_callback, "Schedule a callback", ADD),
+    (ameyo_upload_contacts_file, "Upload a contact file", OVERWRITE),
 )
 WRITE_TOOL_NAMES = frozenset(fn.__name__ for fn, _, _ in WRITE_TOOLS)
 

@@ -1,0 +1,145 @@
+"""Account of an upload: the result file (every row), and the concise summary for people and models.
+
+The result file holds every input row's outcome, written as rows are settled, so it is in the
+order the batches finished; its first column is the input line number to sort or join on.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from pydantic import BaseModel
+
+from ..results import CampaignOut
+from ..sanitize import clean_text
+from ..summaries import DATA_CLOSE, DATA_OPEN, campaign_label
+
+RESULT_COLUMNS = ("line", "phone1", "result", "ok", "customer_id", "reason", "callback_id", "callback_time")
+MAX_FAILURES = 20
+# Local outcomes, beside Ameyo's own result types (ADDED, DUPLICATE_NOT_ADDED, …).
+REFUSED = "REFUSED"
+WOULD_SEND = "WOULD_SEND"
+UNKNOWN = "OUTCOME_UNKNOWN"
+NOT_SENT = "NOT_SENT"
+FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class Settled:
+    line: int
+    phone: str | None
+    result: str
+    ok: bool
+    customer_id: int | None = None
+    reason: str | None = None
+    callback_id: str | None = None
+    callback_time: str | None = None
+
+
+class FailureOut(BaseModel):
+    line: int
+    phone: str | None
+    result: str
+    reason: str | None
+
+
+class BulkUploadOut(BaseModel):
+    campaign: CampaignOut
+    lead_id: int
+    file: str
+    dry_run: bool
+    rows: int
+    ok: int
+    counts: dict[str, int]
+    sent_now: int
+    from_earlier_runs: int
+    outcome_unknown: int
+    failures: list[FailureOut]
+    result_file: str
+    journal_file: str | None
+    notes: list[str]
+    elapsed_s: float
+
+
+class ResultFile:
+    """The per-row CSV, written as rows settle (never held in memory)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: TextIO = path.open("w", encoding="utf-8", newline="")
+        self._csv = csv.writer(self._handle)
+        self._csv.writerow(RESULT_COLUMNS)
+
+    def write(self, row: Settled) -> None:
+        self._csv.writerow(
+            (
+                row.line,
+                row.phone or "",
+                row.result,
+                "yes" if row.ok else "no",
+                "" if row.customer_id is None else row.customer_id,
+                row.reason or "",
+                row.callback_id or "",
+                row.callback_time or "",
+            )
+        )
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+@dataclass
+class Tally:
+    """Counts and the first failures, kept as rows settle: memory does not grow with the file."""
+
+    rows: int = 0
+    ok: int = 0
+    sent_now: int = 0
+    from_earlier_runs: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    failures: list[FailureOut] = field(default_factory=list)
+
+    def add(self, row: Settled) -> None:
+        self.rows += 1
+        self.counts[row.result] += 1
+        if row.ok:
+            self.ok += 1
+        elif len(self.failures) < MAX_FAILURES:
+            self.failures.append(
+                FailureOut(
+                    line=row.line,
+                    phone=clean_text(row.phone, 24) if row.phone else None,
+                    result=row.result,
+                    reason=clean_text(row.reason, 200) if row.reason else None,
+                )
+            )
+
+
+def bulk_text(out: BulkUploadOut) -> str:
+    label = campaign_label(out.campaign)
+    verb = "Dry run, nothing written" if out.dry_run else "Uploaded"
+    lines = [f"{verb}: {out.rows} rows of {out.file} for {label}, lead {out.lead_id}."]
+    counts = ", ".join(f"{k} {v}" for k, v in out.counts.items()) or "none"
+    lines.append(f"Results: {counts}. OK: {out.ok} of {out.rows}.")
+    if not out.dry_run:
+        lines.append(
+            f"Sent in this run: {out.sent_now}; answered in earlier runs (not resent): "
+            f"{out.from_earlier_runs}."
+        )
+    if out.failures:
+        bad = out.rows - out.ok
+        lines.append(f"First failures (of {bad}; line: phone1: reason):")
+        lines.append(DATA_OPEN)
+        lines.extend(
+            f"line {f.line}: {f.phone or '(no phone)'}: {f.reason or f.result}" for f in out.failures
+        )
+        lines.append(DATA_CLOSE)
+    lines.extend(out.notes)
+    lines.append(f"Every row's outcome is in {out.result_file}.")
+    if out.journal_file:
+        lines.append(f"Journal (for resuming): {out.journal_file}.")
+    return "\n".join(lines)

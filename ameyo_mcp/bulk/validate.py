@@ -1,0 +1,89 @@
+"""A file row judged before sending: the customer record and callback, or why it is refused.
+
+The record rules are `records.check_record`'s, shared with `ameyo_upload_contacts`; this adds what
+only a file has: callback columns, and duplicates of an earlier row's phone1.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from ..models import CallbackRecord
+from ..records import PRIMARY_COLUMN, check_record
+from ..sanitize import clean_text
+from ..times import parse_callback_time
+from .reader import Row
+from .seen import SeenPhones
+
+CALLBACK_TIME, CALLBACK_USER, CALLBACK_PHONE = "callback_time", "callback_user", "callback_phone"
+CALLBACK_COLUMNS = (CALLBACK_TIME, CALLBACK_USER, CALLBACK_PHONE)
+_PHONE = re.compile(r"\+?\d+")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    line: int
+    phone: str | None
+    record: dict[str, str]
+    problem: str | None = None
+    callback: CallbackRecord | None = None
+
+
+class Validator:
+    """Judges rows in file order; `now` is fixed so that a resumed upload judges them the same."""
+
+    def __init__(self, *, max_phone_length: int, zone: ZoneInfo, now: datetime, status: str) -> None:
+        self.max_phone_length = max_phone_length
+        self.zone = zone
+        self.now = now
+        self.status = status
+        self._seen = SeenPhones()
+
+    def check(self, row: Row) -> Prepared:
+        if row.fields is None:
+            return Prepared(row.line, None, {}, row.problem or "the line could not be read")
+        # An empty cell means "no value": sending "" would blank the field of an existing customer.
+        customer = {k: v for k, v in row.fields.items() if k not in CALLBACK_COLUMNS and v.strip()}
+        checked = check_record(row.line, customer, self.max_phone_length)
+        phone = checked.phone
+        if checked.problem is not None:
+            return Prepared(row.line, phone, checked.record, checked.problem)
+        callback: CallbackRecord | None = None
+        try:
+            callback = self._callback(row.fields, phone)
+        except ValueError as exc:
+            return Prepared(row.line, phone, checked.record, str(exc))
+        if phone is not None:
+            earlier = self._seen.first_line(phone, row.line)
+            if earlier is not None:
+                return Prepared(
+                    row.line, phone, checked.record, f"duplicate: {PRIMARY_COLUMN} already on line {earlier}"
+                )
+        return Prepared(row.line, phone, checked.record, None, callback)
+
+    def _callback(self, fields: dict[str, str], phone: str | None) -> CallbackRecord | None:
+        when_text = fields.get(CALLBACK_TIME, "").strip()
+        user = fields.get(CALLBACK_USER, "").strip() or None
+        callback_phone = fields.get(CALLBACK_PHONE, "").strip() or None
+        if not when_text:
+            if user or callback_phone:
+                raise ValueError(f"{CALLBACK_USER} or {CALLBACK_PHONE} given without {CALLBACK_TIME}")
+            return None
+        when = parse_callback_time(when_text, self.zone, now=self.now)
+        if callback_phone is not None:
+            if not _PHONE.fullmatch(callback_phone):
+                raise ValueError(f"{CALLBACK_PHONE} {clean_text(callback_phone, 30)!r} must be digits only")
+            if len(callback_phone) > self.max_phone_length:
+                raise ValueError(
+                    f"{CALLBACK_PHONE} has {len(callback_phone)} characters; "
+                    f"Ameyo allows at most {self.max_phone_length}"
+                )
+        return CallbackRecord(
+            call_back_time=when.wire,
+            user_id=user,
+            call_back_phone=callback_phone or phone,
+            status=self.status,
+        )

@@ -1,0 +1,110 @@
+"""The write tool that uploads a whole contact file: `ameyo_upload_contacts_file`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from ..bulk import (
+    BulkOptions,
+    BulkUploadOut,
+    PathRefused,
+    allowed_file,
+    allowed_output,
+    bulk_text,
+    upload_file,
+)
+from ..bulk.engine import (
+    DEFAULT_BATCH,
+    DEFAULT_CONCURRENCY,
+    MAX_BATCH,
+    MAX_CONCURRENCY,
+    JournalMismatch,
+    NeedsConfirmation,
+    journal_path_for,
+    result_path_for,
+)
+from ..bulk.reader import FileFormatError
+from .common import ameyo_of, answer, explained
+from .session_tools import CampaignArg
+from .uploads import LeadArg, MigrateArg, UpdateArg
+
+
+async def ameyo_upload_contacts_file(
+    ctx: Context[Any, Any],
+    file: Annotated[str, Field(description="CSV (header row) or .jsonl file under AMEYO_UPLOAD_DIRS")],
+    campaign: CampaignArg,
+    lead_id: LeadArg,
+    column_map: Annotated[
+        dict[str, str] | None, Field(description="Rename columns: file name → field, e.g. Mobile→phone1")
+    ] = None,
+    status: Annotated[str, Field(description="Status to give new contacts")] = "NOT_TRIED",
+    attempts: Annotated[int, Field(ge=0, description="Attempts already made")] = 0,
+    update_existing: UpdateArg = False,
+    migrate_existing: MigrateArg = False,
+    dry_run: Annotated[
+        bool, Field(description="Only check every row and write the report file; send nothing")
+    ] = True,
+    confirm: Annotated[bool, Field(description="The person confirmed this upload after a dry run")] = False,
+    retry_unknown: Annotated[
+        bool, Field(description="Resend rows whose earlier outcome is unknown (check them first)")
+    ] = False,
+    batch_size: Annotated[int, Field(ge=1, le=MAX_BATCH, description="Rows per request")] = DEFAULT_BATCH,
+    concurrency: Annotated[
+        int, Field(ge=1, le=MAX_CONCURRENCY, description="Requests in flight")
+    ] = DEFAULT_CONCURRENCY,
+    result_file: Annotated[
+        str | None, Field(description="Where to write every row's outcome (default: beside the file)")
+    ] = None,
+) -> Annotated[CallToolResult, BulkUploadOut]:
+    """Upload a contact file into a lead: every row is checked (phone1, length, duplicates, encoding),
+    good rows are sent in batches, and each row's outcome goes to a result CSV. Columns are customer
+    fields; callback_time/callback_user/callback_phone columns also schedule a callback. An
+    interrupted upload continues from its journal when run again, without resending answered rows.
+    Dry run by default."""
+    ameyo = ameyo_of(ctx)
+    dirs = ameyo.settings.upload_dirs
+    try:
+        path = allowed_file(file, dirs)
+        options = BulkOptions(
+            campaign=campaign,
+            lead_id=lead_id,
+            column_map=dict(column_map or {}),
+            status=status,
+            attempts=attempts,
+            update_existing=update_existing,
+            migrate_existing=migrate_existing,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            dry_run=dry_run,
+            retry_unknown=retry_unknown,
+            result_path=Path(result_file) if result_file else None,
+            confirm_over=ameyo.settings.confirm_over,
+            confirmed=confirm,
+        )
+        # Written files are held to the same folders as read ones (a link there is followed first).
+        options = replace(
+            options,
+            result_path=allowed_output(result_path_for(path, options), dirs),
+            journal_path=allowed_output(journal_path_for(path, options), dirs),
+        )
+    except PathRefused as exc:
+        raise ToolError(str(exc)) from None
+
+    async def progress(done: int, total: int | None, message: str) -> None:
+        await ctx.report_progress(done, total, message)
+
+    try:
+        async with explained(ameyo):
+            out = await upload_file(ameyo, path, options, progress)
+    except (FileFormatError, NeedsConfirmation, JournalMismatch) as exc:
+        raise ToolError(f"{path.name}: {exc}" if isinstance(exc, FileFormatError) else str(exc)) from None
+    except OSError as exc:
+        raise ToolError(f"Could not read or write beside {path.name}: {exc.strerror or exc}") from None
+    return answer(bulk_text(out), out)
