@@ -166,13 +166,13 @@ class AmeyoClient:
             ) from None
         except httpx.TimeoutException:
             raise UpstreamTimeout(
-                f"Ameyo did not answer {command} within {self.timeout_s:g} s" + _unknown_tail(write),
+                f"Ameyo did not answer {command} within {self.timeout_s:g} s" + _next_step(write),
                 outcome_unknown=write,
             ) from None
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(
                 f"The connection to Ameyo broke during {command} ({type(exc).__name__})"
-                + _unknown_tail(write),
+                + _next_step(write),
                 outcome_unknown=write,
             ) from None
         return self._decode(command, response, write)
@@ -202,7 +202,7 @@ class AmeyoClient:
             # Only login uses `null` (refused credentials); anywhere else it is no answer at all,
             # and reading it as "no results" would hide a failure.
             raise UpstreamUnavailable(
-                f"Ameyo answered {command} with an empty body (null)" + _unknown_tail(write),
+                f"Ameyo answered {command} with an empty body (null)" + _next_step(write),
                 outcome_unknown=write,
             )
         if body is _NO_BODY or status >= 400:
@@ -211,7 +211,7 @@ class AmeyoClient:
                 kind = "an error"
             raise UpstreamUnavailable(
                 f"Ameyo answered {command} with {kind} (HTTP {status}); a proxy or the server may be down"
-                + _unknown_tail(write),
+                + _next_step(write),
                 outcome_unknown=write,
             )
         return body
@@ -257,9 +257,13 @@ _LEADS = TypeAdapter(list[Lead])
 _CALLBACKS = TypeAdapter(list[Callback])
 
 
-def _unknown_tail(write: bool) -> str:
+def _next_step(write: bool) -> str:
+    """What to do after a failed exchange: a read can simply be tried again, a write may have run."""
     if not write:
-        return ""
+        return (
+            ". Nothing was changed: try again in a moment, and if it keeps failing tell the person that "
+            "Ameyo seems unavailable"
+        )
     return (
         "; the request was sent, so Ameyo may or may not have applied it: its outcome is unknown. "
         "Check with ameyo_get_contacts before sending it again."
