@@ -27,7 +27,7 @@ from ..models import (
     UploadContactsRequest,
     UploadWithCallbacksRequest,
 )
-from ..records import Checked, outcome
+from ..records import OK_RESULTS, Checked, outcome
 from ..results import CampaignOut
 from ..service import Ameyo
 from .batches import PLAIN, Batch, Batcher
@@ -44,7 +44,7 @@ from .report import (
     Tally,
 )
 from .report import UNKNOWN as UNKNOWN_RESULT
-from .validate import Prepared, Validator
+from .validate import CALLBACK_COLUMNS, Prepared, Validator
 
 DEFAULT_BATCH = 500
 DEFAULT_CONCURRENCY = 4
@@ -179,6 +179,7 @@ class _Run:
             zone=self.ameyo.settings.zone,
             now=now,
             status=self.status,
+            callbacks=self.reader.json_lines or any(c in CALLBACK_COLUMNS for c in self.reader.header()),
         )
         if not self.options.dry_run:
             self._check_confirmed()
@@ -234,9 +235,11 @@ class _Run:
 
     async def _send_all(self, validator: Validator) -> None:
         batcher = Batcher(self.batch_size)
-        send, receive = anyio.create_memory_object_stream[Batch](0)
+        workers = min(max(self.options.concurrency, 1), MAX_CONCURRENCY)
+        # Room for one ready batch per worker: reading and checking go on while requests are out.
+        send, receive = anyio.create_memory_object_stream[Batch](workers)
         async with anyio.create_task_group() as group:
-            for _ in range(min(max(self.options.concurrency, 1), MAX_CONCURRENCY)):
+            for _ in range(workers):
                 group.start_soon(self._worker, receive.clone())
             receive.close()
             async with send:
@@ -316,20 +319,12 @@ class _Run:
         settled: list[Settled] = []
         for index, row in enumerate(batch.rows):
             answer = results[index] if index < len(results) else None
-            out = outcome(Checked(row.line, row.record), answer, zone)
-            rows.append(
-                [
-                    row.line,
-                    out.result,
-                    out.ok,
-                    out.customer_id,
-                    out.reason,
-                    out.callback_id,
-                    out.callback_time,
-                ]
-            )
-            settled.append(
-                Settled(
+            if answer is not None and type(answer) is RecordResult and answer.result_type in OK_RESULTS:
+                # The common case, decided as `outcome` decides it, without its per-row text work.
+                item = Settled(row.line, row.phone, answer.result_type, True, answer.customer_id)
+            else:
+                out = outcome(Checked(row.line, row.record), answer, zone)
+                item = Settled(
                     row.line,
                     row.phone,
                     out.result,
@@ -339,7 +334,8 @@ class _Run:
                     out.callback_id,
                     out.callback_time,
                 )
-            )
+            settled.append(item)
+            rows.append(_journal_row(item))
         await self.journal.answered(batch.id, first, last, rows)
         self.tally.sent_now += len(settled)
         for item in settled:
@@ -471,6 +467,10 @@ class _Run:
             notes=notes,
             elapsed_s=round(elapsed, 2),
         )
+
+
+def _journal_row(row: Settled) -> JournalRow:
+    return [row.line, row.result, row.ok, row.customer_id, row.reason, row.callback_id, row.callback_time]
 
 
 def _refused(row: Prepared) -> Settled:

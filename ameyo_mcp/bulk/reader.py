@@ -100,6 +100,14 @@ class RowReader:
         self.columns: list[str] = []
         self._delimiter = ","
 
+    def header(self) -> list[str]:
+        """The CSV header's column names (after the column map); raises FileFormatError if unusable."""
+        if self.json_lines:
+            return []
+        with self.path.open("rb") as handle:
+            self._read_header(_lines(handle))
+        return list(self.columns)
+
     def __iter__(self) -> Iterator[Row]:
         with self.path.open("rb") as handle:
             lines = _lines(handle)
@@ -153,10 +161,15 @@ class RowReader:
         raise FileFormatError("the file is empty: it needs a header row naming the columns")
 
     def _csv_row(self, number: int, text: str) -> Row:
-        try:
-            values = next(csv.reader([text], delimiter=self._delimiter, strict=True))
-        except csv.Error as exc:
-            return Row(number, None, f"malformed CSV: {exc}")
+        if '"' not in text:
+            # Without quotes a CSV line is exactly its fields split on the delimiter; most lines
+            # of a contact list are like that, and splitting is several times faster than csv.
+            values = text.split(self._delimiter)
+        else:
+            try:
+                values = next(csv.reader([text], delimiter=self._delimiter, strict=True))
+            except csv.Error as exc:
+                return Row(number, None, f"malformed CSV: {exc}")
         if len(values) != len(self.columns):
             return Row(
                 number, None, f"malformed CSV: {len(values)} fields where the header has {len(self.columns)}"

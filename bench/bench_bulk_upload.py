@@ -1,0 +1,221 @@
+"""Benchmark of the bulk uploader against the simulator: throughput and peak memory.
+
+    /work/venv/bin/python bench/bench_bulk_upload.py [--rows 100000] [--small 10000]
+
+Each measurement runs in its own process against a fresh simulator process (so the simulator's
+work and the client's do not share one interpreter lock, and every row is a new contact):
+
+- baseline: the same batches (500 rows, 4 in flight) sent by a bare httpx loop, no checks,
+  no journal, no result file: the simulator's own rate for this traffic;
+- engine: `ameyo-mcp upload`'s engine on a CSV of the same rows;
+- memory: the engine's peak RSS (getrusage) for the small and the large file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BATCH = 500
+CONCURRENCY = 4
+PASSWORD = "bench-password"
+
+
+def phone(i: int) -> str:
+    return f"9{i:010d}"
+
+
+def write_csv(path: Path, rows: int) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("phone1,name,city\n")
+        for i in range(rows):
+            handle.write(f"{phone(i)},Customer {i},Pune\n")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Simulator:
+    """A fresh simulator in its own process."""
+
+    def __enter__(self) -> str:
+        self.port = free_port()
+        command = [sys.executable, "-m", "ameyo_mcp", "simulator", "--port", str(self.port)]
+        command += ["--contacts", "10", "--password", PASSWORD]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return f"http://127.0.0.1:{self.port}"
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("simulator did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def child(kind: str, base_url: str, rows: int, workdir: Path) -> dict[str, Any]:
+    """Run one measurement in this (fresh) process; print its figures as JSON."""
+    import anyio
+
+    if kind == "baseline":
+        return anyio.run(_baseline, base_url, rows)
+    return anyio.run(_engine, base_url, rows, workdir)
+
+
+async def _baseline(base_url: str, rows: int) -> dict[str, Any]:
+    import anyio
+    import httpx
+
+    url = base_url + "/ameyowebaccess/command"
+    async with httpx.AsyncClient(timeout=60) as http:
+        login = {"userId": "CustomerManager", "password": PASSWORD, "terminal": "127.0.0.1"}
+        answer = await http.post(url, data={"command": "login", "data": json.dumps(login)})
+        session = answer.json()["sessionId"]
+        batches = [range(start, min(start + BATCH, rows)) for start in range(0, rows, BATCH)]
+        added = 0
+        started = time.perf_counter()
+
+        async def send(numbers: range) -> None:
+            nonlocal added
+            data = {
+                "sessionId": session,
+                "campaignId": "1",
+                "leadId": 1,
+                "properties": {"update.customer": False, "migrate.customer": False},
+                "numAttempts": "0",
+                "Status": "NOT_TRIED",
+                "customerRecords": [
+                    {"phone1": phone(i), "name": f"Customer {i}", "city": "Pune"} for i in numbers
+                ],
+            }
+            reply = await http.post(url, data={"command": "uploadContacts", "data": json.dumps(data)})
+            body = reply.json()
+            added += sum(1 for r in body.get("beanResponse", body) if r.get("resultTypeString") == "ADDED")
+
+        limiter = anyio.Semaphore(CONCURRENCY)
+
+        async def guarded(numbers: range) -> None:
+            async with limiter:
+                await send(numbers)
+
+        async with anyio.create_task_group() as group:
+            for numbers in batches:
+                group.start_soon(guarded, numbers)
+        elapsed = time.perf_counter() - started
+    return {"elapsed_s": elapsed, "rows": rows, "ok": added, "rss_kb": _rss_kb()}
+
+
+async def _engine(base_url: str, rows: int, workdir: Path) -> dict[str, Any]:
+    from ameyo_mcp.bulk import BulkOptions, upload_file
+    from ameyo_mcp.config import load_settings
+    from ameyo_mcp.service import Ameyo
+
+    source = workdir / f"contacts-{rows}.csv"
+    write_csv(source, rows)
+    settings = load_settings(
+        {
+            "AMEYO_BASE_URL": base_url,
+            "AMEYO_USER_ID": "CustomerManager",
+            "AMEYO_PASSWORD": PASSWORD,
+            "AMEYO_TIMEZONE": "Asia/Kolkata",
+            "AMEYO_SESSION_FILE": str(workdir / "session.json"),
+        },
+        env_file=None,
+    )
+    ameyo = Ameyo(settings)
+    before = _rss_kb()
+    try:
+        started = time.perf_counter()
+        out = await upload_file(
+            ameyo, source, BulkOptions(campaign=1, lead_id=1, batch_size=BATCH, concurrency=CONCURRENCY)
+        )
+        elapsed = time.perf_counter() - started
+    finally:
+        await ameyo.aclose()
+    return {
+        "elapsed_s": elapsed,
+        "rows": out.rows,
+        "ok": out.ok,
+        "rss_kb": _rss_kb(),
+        "rss_before_kb": before,
+    }
+
+
+def _rss_kb() -> int:
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def measure(kind: str, rows: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as workdir, Simulator() as base_url:
+        command = [sys.executable, __file__, "--child", kind, "--url", base_url, "--rows", str(rows)]
+        command += ["--workdir", workdir]
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--child", choices=("baseline", "engine"))
+    parser.add_argument("--url")
+    parser.add_argument("--workdir")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.url, args.rows, Path(args.workdir))))
+        return
+
+    print(
+        f"bulk upload benchmark: batches of {BATCH}, {CONCURRENCY} in flight, Python {sys.version.split()[0]}"
+    )
+    base = measure("baseline", args.rows)
+    engine = measure("engine", args.rows)
+    small = measure("engine", args.small)
+    base_rate = base["rows"] / base["elapsed_s"]
+    engine_rate = engine["rows"] / engine["elapsed_s"]
+    print(
+        f"baseline (bare httpx loop): {args.rows} rows in {base['elapsed_s']:.2f} s = {base_rate:,.0f} rows/s"
+    )
+    print(
+        f"engine (check + journal + result file): {args.rows} rows in {engine['elapsed_s']:.2f} s = "
+        f"{engine_rate:,.0f} rows/s, {engine['ok']} ok"
+    )
+    ratio = engine_rate / base_rate
+    print(
+        f"throughput: {ratio:.0%} of the simulator's own rate (goal ≥ 80%): "
+        f"{'OK' if ratio >= 0.8 else 'MISSED'}"
+    )
+    growth = engine["rss_kb"] / small["rss_kb"] - 1
+    print(
+        f"peak RSS: {small['rss_kb'] / 1024:.1f} MB for {args.small} rows, "
+        f"{engine['rss_kb'] / 1024:.1f} MB for {args.rows} rows ({growth:+.0%}; goal within 20%): "
+        f"{'OK' if abs(growth) <= 0.2 else 'MISSED'}"
+    )
+    print(
+        f"  (RSS after imports, before the upload: {small['rss_before_kb'] / 1024:.1f} MB and "
+        f"{engine['rss_before_kb'] / 1024:.1f} MB; baseline process {base['rss_kb'] / 1024:.1f} MB)"
+    )
+    if os.environ.get("BENCH_JSON"):
+        print(json.dumps({"baseline": base, "engine": engine, "small": small}))
+
+
+if __name__ == "__main__":
+    main()

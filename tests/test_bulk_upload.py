@@ -1,0 +1,263 @@
+"""Issue #6: a whole contact file uploaded in batches, every row accounted for, resumable.
+
+Real loopback HTTP to the simulator throughout; the tool through a real MCP client session; the
+resume test kills a real CLI process with SIGKILL in the middle of an upload.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from ameyo_mcp.bulk import BulkOptions, upload_file
+from ameyo_mcp.server import create_server
+from ameyo_mcp.service import Ameyo
+from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
+from tests.conftest import settings_for, text_of
+
+pytestmark = pytest.mark.anyio
+
+CAMPAIGN, LEAD = 1, 1
+EXISTING = "0458681166572"  # a seeded contact of campaign 1
+
+
+def phone(i: int) -> str:
+    return f"97{i:08d}"
+
+
+def write_mixed_file(path: Path, good: int) -> dict[int, str]:
+    """`good` valid rows, then one bad row of each kind; returns line → expected reason fragment."""
+    lines = [b"phone1,name,city"]
+    lines += [f"{phone(i)},Name {i},Pune".encode() for i in range(good)]
+    bad = {
+        f"{phone(3)},Again,Pune".encode(): "duplicate: phone1 already on line 5",
+        b",No Phone,Pune": "phone1 is missing",
+        ("1" * 25 + ",Too Long,Pune").encode(): "phone1 has 25 characters; Ameyo allows at most 20",
+        b"9812345670,Caf\xe9,Pune": "not valid UTF-8 (byte 0xe9 at column 15)",
+        b'9812345671,"Open quote,Pune': "malformed CSV",
+        b"9812345672,Too,Many,Fields": "malformed CSV: 4 fields where the header has 3",
+    }
+    expected: dict[int, str] = {}
+    for raw, reason in bad.items():
+        lines.append(raw)
+        expected[len(lines)] = reason
+    lines.append(f"{phone(good)},Last,Pune".encode())  # a good row after the bad ones
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return expected
+
+
+def read_result(path: Path) -> dict[int, dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return {int(row["line"]): row for row in csv.DictReader(handle)}
+
+
+async def test_every_bad_row_is_named_by_line_and_reason(
+    ameyo: Ameyo, simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    source = tmp_path / "contacts.csv"
+    expected = write_mixed_file(source, good=40)
+    options = BulkOptions(campaign=CAMPAIGN, lead_id=LEAD, batch_size=15, dry_run=True)
+
+    dry = await upload_file(ameyo, source, options)
+    assert simulator.state.executed["uploadContacts"] == 0
+    assert dry.rows == 47 and dry.counts == {"WOULD_SEND": 41, "REFUSED": 6}
+    assert {f.line: f.reason for f in dry.failures}.keys() == expected.keys()
+    for failure in dry.failures:
+        assert failure.reason is not None and expected[failure.line] in failure.reason
+
+    real = await upload_file(ameyo, source, BulkOptions(campaign=CAMPAIGN, lead_id=LEAD, batch_size=15))
+    assert real.counts == {"ADDED": 41, "REFUSED": 6} and real.sent_now == 41
+    assert simulator.state.executed["uploadContacts"] == 3  # 41 rows in batches of 15
+    rows = read_result(Path(real.result_file))
+    assert sorted(rows) == list(range(2, 49))  # every input row, by its line
+    for line, reason in expected.items():
+        assert rows[line]["result"] == "REFUSED" and reason in rows[line]["reason"]
+    saved = {c.phone1: c for c in simulator.state.contacts(CAMPAIGN)}
+    assert rows[2]["customer_id"] == str(saved[phone(0)].customer_id)
+    assert phone(40) in saved and "9812345670" not in saved
+
+
+async def test_json_lines_column_map_and_callback_columns(
+    ameyo: Ameyo, simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    source = tmp_path / "leads.jsonl"
+    rows: list[dict[str, Any]] = [
+        {"Mobile": phone(100), "name": "Plain"},
+        {"Mobile": phone(101), "name": "Call me", "callback_time": "2031-02-10T11:00:00"},
+        {"Mobile": phone(102), "callback_time": "next week"},
+        {"Mobile": phone(103), "callback_user": "agent"},
+        {"Mobile": EXISTING, "name": "Known"},
+    ]
+    source.write_text("\n".join(json.dumps(r) for r in rows) + "\n{not json\n", encoding="utf-8")
+    out = await upload_file(
+        ameyo, source, BulkOptions(campaign=CAMPAIGN, lead_id=LEAD, column_map={"Mobile": "phone1"})
+    )
+    assert out.counts == {"ADDED": 2, "REFUSED": 3, "DUPLICATE_NOT_ADDED": 1}
+    reasons = {f.line: f.reason or "" for f in out.failures}
+    assert "not an ISO 8601 time" in reasons[3]
+    assert "callback_user or callback_phone given without callback_time" in reasons[4]
+    assert "already in the campaign" in reasons[5] and "not valid JSON" in reasons[6]
+    assert simulator.state.executed["uploadContactAndAddCallback"] == 1
+    assert simulator.state.executed["uploadContacts"] == 1
+    result = read_result(Path(out.result_file))
+    assert result[2]["callback_id"] and "2031-02-10 11:00" in result[2]["callback_time"]
+
+
+async def test_batch_without_answer_is_unknown_and_not_resent(
+    ameyo: Ameyo, simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    source = tmp_path / "contacts.csv"
+    write_mixed_file(source, good=30)
+    simulator.state.faults.commands = {"uploadContacts"}
+    simulator.state.faults.drop_after = 1  # the first batch runs, its answer is lost
+    options = BulkOptions(campaign=CAMPAIGN, lead_id=LEAD, batch_size=10, concurrency=1)
+    first = await upload_file(ameyo, source, options)
+    # Sending stops after a batch whose outcome is unknown, until a person has looked.
+    assert first.counts["OUTCOME_UNKNOWN"] == 10 and first.counts["NOT_SENT"] == 21
+    assert any("NOT resent automatically" in n for n in first.notes)
+    assert simulator.state.commands["uploadContacts"] == 1
+
+    second = await upload_file(ameyo, source, options)
+    assert second.counts == {"ADDED": 21, "OUTCOME_UNKNOWN": 10, "REFUSED": 6}
+    assert simulator.state.commands["uploadContacts"] == 4  # only the three unsent batches
+
+    third = await upload_file(ameyo, source, BulkOptions(**{**options.__dict__, "retry_unknown": True}))
+    assert third.counts == {"ADDED": 21, "DUPLICATE_NOT_ADDED": 10, "REFUSED": 6}
+    assert third.from_earlier_runs == 21 and third.sent_now == 10
+    assert sum(1 for w in simulator.state.records_written if w.detail == "ADDED") == 31
+
+
+def upload_env(sim: SimulatorThread, tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "AMEYO_BASE_URL": sim.base_url,
+        "AMEYO_USER_ID": sim.state.config.user_id,
+        "AMEYO_PASSWORD": sim.state.config.password,
+        "AMEYO_TIMEZONE": sim.state.config.timezone,
+        "AMEYO_SESSION_FILE": str(tmp_path / "session.json"),
+        "AMEYO_AUDIT_FILE": str(tmp_path / "audit.jsonl"),
+    }
+
+
+def test_killed_cli_resumes_without_sending_a_row_twice(tmp_path: Path) -> None:
+    rows, batch = 1200, 100
+    source = tmp_path / "big.csv"
+    source.write_text(
+        "phone1,name\n" + "".join(f"{phone(i)},Name {i}\n" for i in range(rows)), encoding="utf-8"
+    )
+    journal = tmp_path / "big.csv.ameyo-journal"
+    command = [sys.executable, "-m", "ameyo_mcp", "upload", str(source), "--campaign", "1", "--lead", "1"]
+    command += ["--batch-size", str(batch), "--concurrency", "2"]
+    with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
+        env = upload_env(sim, tmp_path)
+        sim.state.faults.commands = {"uploadContacts"}
+        sim.state.faults.delay_s = 0.4  # each batch runs at once, then its answer takes a while
+        process = subprocess.Popen(
+            command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            answers = journal.read_text().count('"t":"answer"') if journal.exists() else 0
+            if answers >= 3:
+                break
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+        first_sent = sim.state.commands["uploadContacts"]
+        assert 3 <= first_sent < rows // batch, "the kill should land mid-upload"
+
+        sim.state.faults.reset()
+        again = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+        assert "Resumed from the journal" in again.stdout, again.stderr
+        result = read_result(tmp_path / "big.csv.ameyo-result.csv")
+        assert sorted(result) == list(range(2, rows + 2))
+        unknown = [line for line, row in result.items() if row["result"] == "OUTCOME_UNKNOWN"]
+        assert unknown, "the kill should leave a batch sent and unanswered"
+        assert all(row["result"] in ("ADDED", "OUTCOME_UNKNOWN") for row in result.values())
+        assert "NOT resent automatically" in again.stdout
+        assert again.returncode == (1 if unknown else 0)
+        # No batch went out twice: one request per batch over both runs, at most.
+        assert sim.state.commands["uploadContacts"] <= rows // batch
+        written = [w.customer_id for w in sim.state.records_written if w.command == "uploadContacts"]
+        assert len(written) == len(set(written))
+        saved = [c.phone1 for c in sim.state.contacts(1) if c.phone1.startswith("97")]
+        assert len(saved) == len(set(saved))
+        # Every row Ameyo answered is there once; unanswered ones are there at most once.
+        answered = {phone(line - 2) for line, row in result.items() if row["result"] == "ADDED"}
+        assert answered <= set(saved) and len(saved) <= rows
+
+
+async def test_tool_upload_reports_summary_and_progress(simulator: SimulatorThread, tmp_path: Path) -> None:
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    source = folder / "contacts.csv"
+    expected = write_mixed_file(source, good=60)
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder), AMEYO_CONFIRM_OVER="50")
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        seen.append((done, total, message))
+
+    async with Client(create_server(settings)) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        hints = tools["ameyo_upload_contacts_file"].annotations
+        assert hints is not None and hints.destructive_hint and not hints.idempotent_hint
+        args: dict[str, Any] = {"file": "contacts.csv", "campaign": "MoviStarSurvey", "lead_id": LEAD}
+        dry = await client.call_tool("ameyo_upload_contacts_file", args)
+        assert not dry.is_error, text_of(dry)
+        assert "Dry run, nothing written" in text_of(dry) and "WOULD_SEND 61, REFUSED 6" in text_of(dry)
+        assert simulator.state.executed["uploadContacts"] == 0
+
+        unconfirmed = await client.call_tool("ameyo_upload_contacts_file", {**args, "dry_run": False})
+        assert unconfirmed.is_error and "confirm=true" in text_of(unconfirmed)
+        assert simulator.state.commands["uploadContacts"] == 0
+
+        real = await client.call_tool(
+            "ameyo_upload_contacts_file",
+            {**args, "dry_run": False, "confirm": True, "batch_size": 10, "concurrency": 2},
+            progress_callback=on_progress,
+        )
+    text = text_of(real)
+    assert not real.is_error, text
+    assert "ADDED 61, REFUSED 6" in text and len(text) < 20_000
+    for line in expected:
+        assert f"line {line}:" in text
+    out = real.structured_content
+    assert out is not None and out["ok"] == 61 and out["counts"]["REFUSED"] == 6
+    assert Path(out["result_file"]).parent == folder and await anyio.Path(out["result_file"]).exists()
+    assert simulator.state.executed["uploadContacts"] == 7
+    assert seen and seen[-1][0] == seen[-1][1] == 67
+    assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen)
+
+
+async def test_paths_outside_the_upload_folders_are_refused(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    outside = tmp_path / "secret.csv"
+    outside.write_text("phone1\n9811111111\n", encoding="utf-8")
+    (folder / "link.csv").symlink_to(outside)
+    args: dict[str, Any] = {"campaign": CAMPAIGN, "lead_id": LEAD}
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    async with Client(create_server(settings)) as client:
+        for path in (str(outside), "../secret.csv", str(folder / ".." / "secret.csv"), "link.csv"):
+            result = await client.call_tool("ameyo_upload_contacts_file", {**args, "file": path})
+            assert result.is_error and "AMEYO_UPLOAD_DIRS" in text_of(result), path
+            assert "outside" in text_of(result), path
+    bare = settings_for(simulator, tmp_path)
+    async with Client(create_server(bare)) as client:
+        result = await client.call_tool("ameyo_upload_contacts_file", {**args, "file": str(outside)})
+        assert result.is_error and "set AMEYO_UPLOAD_DIRS" in text_of(result)
+    assert simulator.state.commands["uploadContacts"] == 0
