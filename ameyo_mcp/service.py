@@ -34,7 +34,6 @@ from .session import SessionManager
 
 T = TypeVar("T")
 
-CAMPAIGN_COLUMN = "__campaign_customer_table_alias__."
 _LEADS_TTL_S = 60.0
 SCAN_PAGE = 500
 

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from ..columns import CAMPAIGN_COLUMNS
+
 # Every id the vendor's samples show starts with this server prefix (sessions and callbacks).
 SERVER_PREFIX = "d431-54f54717"
 
@@ -54,29 +56,6 @@ DISPOSITIONS: tuple[str, ...] = (
 
 AGENTS: tuple[str, ...] = ("agent1", "agent2", "agent3", "agent4", "agent5")
 
-# Section 4.6.2, in the document's order.
-CAMPAIGN_COLUMNS: tuple[str, ...] = (
-    "attempts",
-    "last_dialed",
-    "status",
-    "last_churn_1",
-    "last_churn_2",
-    "disposition",
-    "last_churn_date",
-    "churn_count",
-    "last_user_id",
-    "num_inbound_attempted",
-    "num_outbound_attempted",
-    "num_inbound_connected",
-    "num_outbound_connected",
-    "last_connected_time",
-    "last_dialed_time",
-    *(f"last_status_{k}" for k in range(1, 5)),
-    *(f"last_disposition_{k}" for k in range(1, 5)),
-    *(f"last_user_id_{k}" for k in range(1, 5)),
-    *(f"last_dialed_number_{k}" for k in range(1, 5)),
-    *(f"last_dialed_time_{k}" for k in range(1, 5)),
-)
 
 ColumnValue = str | int | datetime | None
 

@@ -21,9 +21,9 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..columns import CAMPAIGN_COLUMNS
 from .data import (
     CAMPAIGN_COLUMN_PREFIX,
-    CAMPAIGN_COLUMNS,
     SERVER_PREFIX,
     STATUSES,
     Callback,

@@ -12,34 +12,15 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from ..columns import CAMPAIGN_COLUMN_PREFIX, CAMPAIGN_COLUMNS
 from ..customers import digits, display_name, is_phone_key, phones
 from ..models import CampaignInfo, Contact, GetContactsRequest, LoginInfo
 from ..results import ContactOut, ContactsOut
 from ..sanitize import clean_mapping, clean_text
-from ..service import CAMPAIGN_COLUMN
 from ..summaries import contacts_text
 from .common import MAX_ANSWER_CHARS, ameyo_of, answer, campaign_out, explained
 from .session_tools import CampaignArg
 
-# Section 4.6.2 of the vendor document: the campaign columns getContacts can add to a contact.
-_NUMBERED = ("last_status", "last_disposition", "last_user_id", "last_dialed_number", "last_dialed_time")
-COLUMNS = [
-    "attempts",
-    "last_dialed",
-    "status",
-    "last_churn_1",
-    "last_churn_2",
-    "disposition",
-    "last_churn_date",
-    "churn_count",
-    "last_user_id",
-    "num_inbound_attempted",
-    "num_outbound_attempted",
-    "num_inbound_connected",
-    "num_outbound_connected",
-    "last_connected_time",
-    "last_dialed_time",
-] + [f"{name}_{i}" for name in _NUMBERED for i in range(1, 5)]
 _SUMMARY_COLUMNS = ("status", "attempts", "disposition", "last_dialed_time")
 SCAN_CAP = 5000
 
@@ -93,7 +74,7 @@ async def ameyo_get_contacts(
         customer_ids=[str(i) for i in customer_ids] if customer_ids else None,
         lead_ids=[str(i) for i in lead_ids] if lead_ids else None,
         choose_enabled_leads=enabled_leads_only or None,
-        other_columns={CAMPAIGN_COLUMN + c: c for c in wanted},
+        other_columns={CAMPAIGN_COLUMN_PREFIX + c: c for c in wanted},
         order_by=_order_by(order_by),
     )
     keep = _matcher(phone, search, status)
@@ -130,10 +111,12 @@ async def ameyo_get_contacts(
 
 
 def _columns(names: list[str]) -> list[str]:
-    cleaned = [n.strip().lower().removeprefix(CAMPAIGN_COLUMN) for n in names]
-    unknown = [n for n in cleaned if n not in COLUMNS]
+    cleaned = [n.strip().lower().removeprefix(CAMPAIGN_COLUMN_PREFIX) for n in names]
+    unknown = [n for n in cleaned if n not in CAMPAIGN_COLUMNS]
     if unknown:
-        raise ToolError(f"Unknown column(s) {', '.join(unknown[:5])}: the columns are {', '.join(COLUMNS)}")
+        raise ToolError(
+            f"Unknown column(s) {', '.join(unknown[:5])}: the columns are {', '.join(CAMPAIGN_COLUMNS)}"
+        )
     return cleaned
 
 
@@ -144,12 +127,12 @@ def _order_by(text: str | None) -> str | None:
     if match is None:
         raise ToolError(f"order_by must be a column name with optional asc/desc, not {text[:40]!r}")
     column, direction = match.group(1), (match.group(2) or "").upper()
-    bare = column.lower().removeprefix(CAMPAIGN_COLUMN)
-    if bare in COLUMNS:
-        column = CAMPAIGN_COLUMN + bare
+    bare = column.lower().removeprefix(CAMPAIGN_COLUMN_PREFIX)
+    if bare in CAMPAIGN_COLUMNS:
+        column = CAMPAIGN_COLUMN_PREFIX + bare
     elif column not in ("customerId", "leadId"):
         raise ToolError(
-            f"order_by column {column!r} is unknown: use customerId or one of {', '.join(COLUMNS)}"
+            f"order_by column {column!r} is unknown: use customerId or one of {', '.join(CAMPAIGN_COLUMNS)}"
         )
     return f"{column} {direction}".strip()
 

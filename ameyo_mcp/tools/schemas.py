@@ -9,6 +9,25 @@ from __future__ import annotations
 from typing import Any
 
 
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Replace `$ref`s to `$defs` by the definitions themselves: our models are not recursive, and a
+    validator resolving a `$ref` per list item is markedly slower than reading the schema in place."""
+    defs = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return resolve(defs[ref.removeprefix("#/$defs/")])
+        return {k: resolve(v) for k, v in node.items() if k != "$defs"}
+
+    result: dict[str, Any] = resolve(schema)
+    return result
+
+
 def compact(schema: Any, *, optional_null: bool = True) -> Any:
     """The same schema without titles and with short nullable types.
 

@@ -13,13 +13,7 @@ from ..summaries import campaign_label, leads_text, login_text, ping_text
 from ..times import show
 from .common import ameyo_of, answer, campaign_out, explained
 
-CampaignArg = Annotated[
-    str | int,
-    Field(
-        union_mode="left_to_right",
-        description="Campaign name or id, e.g. 'MoviStarSurvey' or 1 (see ameyo_list_campaigns)",
-    ),
-]
+CampaignArg = Annotated[str | int, Field(description="Campaign name or id, e.g. MoviStarSurvey or 1")]
 
 
 async def ameyo_login(

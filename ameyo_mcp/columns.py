@@ -1,0 +1,29 @@
+"""The campaign columns getContacts can add to a contact (section 4.6.2 of the vendor document)."""
+
+from __future__ import annotations
+
+CAMPAIGN_COLUMN_PREFIX = "__campaign_customer_table_alias__."
+
+# In the document's order.
+CAMPAIGN_COLUMNS: tuple[str, ...] = (
+    "attempts",
+    "last_dialed",
+    "status",
+    "last_churn_1",
+    "last_churn_2",
+    "disposition",
+    "last_churn_date",
+    "churn_count",
+    "last_user_id",
+    "num_inbound_attempted",
+    "num_outbound_attempted",
+    "num_inbound_connected",
+    "num_outbound_connected",
+    "last_connected_time",
+    "last_dialed_time",
+    *(f"last_status_{k}" for k in range(1, 5)),
+    *(f"last_disposition_{k}" for k in range(1, 5)),
+    *(f"last_user_id_{k}" for k in range(1, 5)),
+    *(f"last_dialed_number_{k}" for k in range(1, 5)),
+    *(f"last_dialed_time_{k}" for k in range(1, 5)),
+)
