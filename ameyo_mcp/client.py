@@ -171,8 +171,7 @@ class AmeyoClient:
             ) from None
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(
-                f"The connection to Ameyo broke during {command} ({type(exc).__name__})"
-                + _next_step(write),
+                f"The connection to Ameyo broke during {command} ({type(exc).__name__})" + _next_step(write),
                 outcome_unknown=write,
             ) from None
         return self._decode(command, response, write)

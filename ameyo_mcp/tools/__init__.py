@@ -12,7 +12,7 @@ from .bulk import ameyo_upload_contacts_file
 from .callbacks import ameyo_add_callback
 from .common import ADD, OVERWRITE, READ, SESSION, AppState
 from .contacts import ameyo_get_contacts
-from .schemas import compact
+from .schemas import compact, inline_refs
 from .session_tools import (
     ameyo_get_leads,
     ameyo_list_campaigns,
@@ -49,7 +49,7 @@ def build_tools(*, read_only: bool) -> list[Tool]:
         tool.parameters = compact(tool.parameters, optional_null=False)
         tool.description = " ".join(tool.description.split())
         if tool.fn_metadata.output_schema is not None:
-            tool.fn_metadata.output_schema = compact(tool.fn_metadata.output_schema)
+            tool.fn_metadata.output_schema = compact(inline_refs(tool.fn_metadata.output_schema))
         tools.append(tool)
     return tools
 
