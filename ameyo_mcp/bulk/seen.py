@@ -18,7 +18,7 @@ class SeenPhones:
     def __init__(self) -> None:
         self._size = 0
         self._keys = array("Q", bytes(8 * _START))
-        self._lines = array("L", bytes(array("L").itemsize * _START))
+        self._lines = array("I", bytes(4 * _START))
 
     def __len__(self) -> int:
         return self._size
@@ -44,7 +44,7 @@ class SeenPhones:
         old_keys, old_lines = self._keys, self._lines
         capacity = len(old_keys) * 2
         self._keys = keys = array("Q", bytes(8 * capacity))
-        self._lines = lines = array("L", bytes(old_lines.itemsize * capacity))
+        self._lines = lines = array("I", bytes(4 * capacity))
         mask = capacity - 1
         for key, line in zip(old_keys, old_lines, strict=True):
             if key:

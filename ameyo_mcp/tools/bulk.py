@@ -38,36 +38,28 @@ from .uploads import LeadArg, MigrateArg, UpdateArg
 
 async def ameyo_upload_contacts_file(
     ctx: Context[Any, Any],
-    file: Annotated[str, Field(description="CSV (header row) or .jsonl file under AMEYO_UPLOAD_DIRS")],
+    file: Annotated[str, Field(description="CSV with header, or .jsonl")],
     campaign: CampaignArg,
     lead_id: LeadArg,
     column_map: Annotated[
-        dict[str, str] | None, Field(description="Rename columns: file name → field, e.g. Mobile→phone1")
+        dict[str, str] | None, Field(description="Rename columns, e.g. {Mobile: phone1}")
     ] = None,
     status: Annotated[str, Field(description="Status to give new contacts")] = "NOT_TRIED",
     attempts: Annotated[int, Field(ge=0, description="Attempts already made")] = 0,
     update_existing: UpdateArg = False,
     migrate_existing: MigrateArg = False,
-    dry_run: Annotated[
-        bool, Field(description="Only check every row and write the report file; send nothing")
-    ] = True,
-    confirm: Annotated[bool, Field(description="The person confirmed this upload after a dry run")] = False,
-    retry_unknown: Annotated[
-        bool, Field(description="Resend rows whose earlier outcome is unknown (check them first)")
-    ] = False,
+    dry_run: Annotated[bool, Field(description="Only check rows; send nothing")] = True,
+    confirm: Annotated[bool, Field(description="The person confirmed after a dry run")] = False,
+    retry_unknown: Annotated[bool, Field(description="Resend rows of unknown outcome")] = False,
     batch_size: Annotated[int, Field(ge=1, le=MAX_BATCH, description="Rows per request")] = DEFAULT_BATCH,
     concurrency: Annotated[
         int, Field(ge=1, le=MAX_CONCURRENCY, description="Requests in flight")
     ] = DEFAULT_CONCURRENCY,
-    result_file: Annotated[
-        str | None, Field(description="Where to write every row's outcome (default: beside the file)")
-    ] = None,
+    result_file: Annotated[str | None, Field(description="Result CSV path")] = None,
 ) -> Annotated[CallToolResult, BulkUploadOut]:
-    """Upload a contact file into a lead: every row is checked (phone1, length, duplicates, encoding),
-    good rows are sent in batches, and each row's outcome goes to a result CSV. Columns are customer
-    fields; callback_time/callback_user/callback_phone columns also schedule a callback. An
-    interrupted upload continues from its journal when run again, without resending answered rows.
-    Dry run by default."""
+    """Upload a contact file into a lead. Rows are checked first (dry run by default), sent in
+    batches, and each row's outcome written to a result CSV. callback_time/_user/_phone columns add
+    callbacks. Run again to resume: answered rows are never resent."""
     ameyo = ameyo_of(ctx)
     dirs = ameyo.settings.upload_dirs
     try:
