@@ -136,9 +136,10 @@ def _check(args: argparse.Namespace) -> int:
 def _upload(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .bulk import BulkOptions, bulk_text, upload_file
-    from .bulk.engine import JournalMismatch
+    from .audit import AuditLog, default_audit_path
+    from .bulk.engine import BulkOptions, JournalMismatch, upload_file
     from .bulk.reader import FileFormatError, parse_column_map
+    from .bulk.report import bulk_text
     from .errors import AmeyoError
     from .service import Ameyo
 
@@ -176,7 +177,8 @@ def _upload(args: argparse.Namespace) -> int:
     async def run() -> int:
         ameyo = Ameyo(settings)
         try:
-            out = await upload_file(ameyo, path, options, progress)
+            audit = AuditLog(settings.audit_file or default_audit_path())
+            out = await upload_file(ameyo, path, options, progress, audit)
         except AmeyoError as exc:
             print(f"\nameyo-mcp upload: {await ameyo.explain(exc)}", file=sys.stderr)
             return 1

@@ -11,7 +11,7 @@ import logging
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from .config import Settings
 from .errors import (
@@ -247,13 +247,14 @@ class AmeyoClient:
 
 
 _NO_BODY: Any = object()
+_DEFERRED = ConfigDict(defer_build=True)
 _LOGIN = TypeAdapter(LoginInfo)
 _PING = TypeAdapter(PingResult)
-_CONTACTS = TypeAdapter(list[Contact])
-_RECORDS = TypeAdapter(list[RecordResult])
-_CALLBACK_ROWS = TypeAdapter(list[CallbackUploadResult])
-_LEADS = TypeAdapter(list[Lead])
-_CALLBACKS = TypeAdapter(list[Callback])
+_CONTACTS = TypeAdapter(list[Contact], config=_DEFERRED)
+_RECORDS = TypeAdapter(list[RecordResult], config=_DEFERRED)
+_CALLBACK_ROWS = TypeAdapter(list[CallbackUploadResult], config=_DEFERRED)
+_LEADS = TypeAdapter(list[Lead], config=_DEFERRED)
+_CALLBACKS = TypeAdapter(list[Callback], config=_DEFERRED)
 
 
 def _next_step(write: bool) -> str:

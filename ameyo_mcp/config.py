@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from .errors import SettingsError
@@ -168,6 +167,8 @@ def load_settings(
     """
     env: dict[str, str] = {}
     if env_file is not None and Path(env_file).is_file():
+        from dotenv import dotenv_values  # only when there is a file to read: it costs start-up time
+
         env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     env.update(os.environ if environ is None else environ)
 

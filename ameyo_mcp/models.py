@@ -72,11 +72,12 @@ OptionalId = Annotated[int | None, BeforeValidator(_to_int_or_none)]
 class _Answer(BaseModel):
     """Base of answer models: unknown fields are kept (`extra`), never fatal."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # Validators are built on first use, not at import: start-up delays every Claude Desktop launch.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True)

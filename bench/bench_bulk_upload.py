@@ -123,7 +123,7 @@ async def _baseline(base_url: str, rows: int) -> dict[str, Any]:
 
 
 async def _engine(base_url: str, rows: int, workdir: Path) -> dict[str, Any]:
-    from ameyo_mcp.bulk import BulkOptions, upload_file
+    from ameyo_mcp.bulk.engine import BulkOptions, upload_file
     from ameyo_mcp.config import load_settings
     from ameyo_mcp.service import Ameyo
 

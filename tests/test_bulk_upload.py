@@ -20,7 +20,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from ameyo_mcp.bulk import BulkOptions, upload_file
+from ameyo_mcp.bulk.engine import BulkOptions, upload_file
 from ameyo_mcp.server import create_server
 from ameyo_mcp.service import Ameyo
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread

@@ -10,6 +10,7 @@ as it does after any whole-batch failure, so that a person can look before more 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
+from ..audit import AuditLog
 from ..errors import AmeyoError, UpstreamUnavailable
 from ..models import (
     CampaignInfo,
@@ -32,6 +34,7 @@ from ..results import CampaignOut
 from ..service import Ameyo
 from .batches import PLAIN, Batch, Batcher
 from .journal import ANSWERED, FAILED, SENT, UNKNOWN, Journal, JournalRow, upload_key
+from .limits import DEFAULT_BATCH, DEFAULT_CONCURRENCY, MAX_BATCH, MAX_CONCURRENCY
 from .reader import FileFacts, RowReader, file_facts
 from .report import FAILED as FAILED_RESULT
 from .report import (
@@ -46,10 +49,6 @@ from .report import (
 from .report import UNKNOWN as UNKNOWN_RESULT
 from .validate import CALLBACK_COLUMNS, Prepared, Validator
 
-DEFAULT_BATCH = 500
-DEFAULT_CONCURRENCY = 4
-MAX_BATCH = 5000
-MAX_CONCURRENCY = 16  # the client's connection pool
 RETRY_DELAY_S = 1.0
 _CHECKPOINT_EVERY = 256
 
@@ -112,7 +111,11 @@ async def resolve_target(ameyo: Ameyo, campaign: str | int, lead_id: int) -> Tar
 
 
 async def upload_file(
-    ameyo: Ameyo, path: Path, options: BulkOptions, progress: Progress | None = None
+    ameyo: Ameyo,
+    path: Path,
+    options: BulkOptions,
+    progress: Progress | None = None,
+    audit: AuditLog | None = None,
 ) -> BulkUploadOut:
     started = time.monotonic()
     target = await resolve_target(ameyo, options.campaign, options.lead_id)
@@ -120,7 +123,7 @@ async def upload_file(
     journal = Journal.open(
         journal_path_for(path, options), upload_key(facts.sha256, target.campaign.campaign_id, target.lead_id)
     )
-    run = _Run(ameyo, path, options, target, facts, journal, progress)
+    run = _Run(ameyo, path, options, target, facts, journal, progress, audit)
     try:
         await run.go()
     finally:
@@ -144,8 +147,10 @@ class _Run:
         facts: FileFacts,
         journal: Journal,
         progress: Progress | None,
+        audit: AuditLog | None,
     ) -> None:
         self.ameyo = ameyo
+        self.audit = audit
         self.path = path
         self.options = options
         self.target = target
@@ -299,6 +304,7 @@ class _Run:
     async def _send(self, batch: Batch) -> None:
         first, last = batch.first_line, batch.last_line
         await self.journal.sent(batch.id, first, last, len(batch.rows))
+        self._audit("intent", batch, records=len(batch.rows))
         retried = False
         while True:
             try:
@@ -337,6 +343,14 @@ class _Run:
             settled.append(item)
             rows.append(_journal_row(item))
         await self.journal.answered(batch.id, first, last, rows)
+        self._audit(
+            "result",
+            batch,
+            outcome_unknown=False,
+            counts=dict(Counter(item.result for item in settled)),
+            customer_ids=[item.customer_id for item in settled if item.ok and item.customer_id is not None],
+            failed_lines=[item.line for item in settled if not item.ok],
+        )
         self.tally.sent_now += len(settled)
         for item in settled:
             self._settle(item)
@@ -378,6 +392,7 @@ class _Run:
         reason = await self.ameyo.explain(exc, self.target.campaign)
         status = UNKNOWN if exc.outcome_unknown else FAILED
         await self.journal.ended(batch.id, status, batch.first_line, batch.last_line, len(batch.rows), reason)
+        self._audit("error", batch, outcome_unknown=status == UNKNOWN, error=reason)
         result = UNKNOWN_RESULT if status == UNKNOWN else FAILED_RESULT
         tail = "" if status == UNKNOWN else " (Ameyo did not run it: the next run resends it)"
         for row in batch.rows:
@@ -385,6 +400,19 @@ class _Run:
         if self.stop_reason is None:
             self.stop_reason = (
                 f"batch {batch.id} (lines {batch.first_line}-{batch.last_line}) failed: {reason}"
+            )
+
+    def _audit(self, event: str, batch: Batch, **fields: object) -> None:
+        if self.audit is not None:
+            self.audit.write(
+                event,
+                tool="upload_file",
+                file=str(self.path),
+                campaign=self.target.campaign.campaign_id,
+                lead=self.target.lead_id,
+                batch=batch.id,
+                lines=[batch.first_line, batch.last_line],
+                **fields,
             )
 
     # -- accounting -------------------------------------------------------------------------

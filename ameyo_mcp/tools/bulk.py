@@ -11,27 +11,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from ..bulk import (
-    BulkOptions,
-    BulkUploadOut,
-    PathRefused,
-    allowed_file,
-    allowed_output,
-    bulk_text,
-    upload_file,
-)
-from ..bulk.engine import (
-    DEFAULT_BATCH,
-    DEFAULT_CONCURRENCY,
-    MAX_BATCH,
-    MAX_CONCURRENCY,
-    JournalMismatch,
-    NeedsConfirmation,
-    journal_path_for,
-    result_path_for,
-)
-from ..bulk.reader import FileFormatError
-from .common import ameyo_of, answer, explained
+from ..bulk.limits import DEFAULT_BATCH, DEFAULT_CONCURRENCY, MAX_BATCH, MAX_CONCURRENCY
+from ..bulk.report import BulkUploadOut, bulk_text
+from .common import ameyo_of, answer, explained, state_of
 from .session_tools import CampaignArg
 from .uploads import LeadArg, MigrateArg, UpdateArg
 
@@ -60,6 +42,18 @@ async def ameyo_upload_contacts_file(
     """Upload a contact file into a lead. Rows are checked first (dry run by default), sent in
     batches, and each row's outcome written to a result CSV. callback_time/_user/_phone columns add
     callbacks. Run again to resume: answered rows are never resent."""
+    # The engine loads on first use: most conversations never upload a file.
+    from ..bulk.engine import (
+        BulkOptions,
+        JournalMismatch,
+        NeedsConfirmation,
+        journal_path_for,
+        result_path_for,
+        upload_file,
+    )
+    from ..bulk.paths import PathRefused, allowed_file, allowed_output
+    from ..bulk.reader import FileFormatError
+
     ameyo = ameyo_of(ctx)
     dirs = ameyo.settings.upload_dirs
     try:
@@ -94,7 +88,7 @@ async def ameyo_upload_contacts_file(
 
     try:
         async with explained(ameyo):
-            out = await upload_file(ameyo, path, options, progress)
+            out = await upload_file(ameyo, path, options, progress, state_of(ctx).guard.audit)
     except (FileFormatError, NeedsConfirmation, JournalMismatch) as exc:
         raise ToolError(f"{path.name}: {exc}" if isinstance(exc, FileFormatError) else str(exc)) from None
     except OSError as exc:
