@@ -239,6 +239,12 @@ async def test_tool_upload_reports_summary_and_progress(simulator: SimulatorThre
     assert simulator.state.executed["uploadContacts"] == 7
     assert seen and seen[-1][0] == seen[-1][1] == 67
     assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen)
+    # Every batch is in the audit trail: an intent before it was sent and its result after.
+    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    batches = [e for e in audit if e.get("tool") == "upload_file"]
+    assert [e["event"] for e in batches].count("intent") == 7
+    results = [e for e in batches if e["event"] == "result"]
+    assert len(results) == 7 and sum(len(e["customer_ids"]) for e in results) == 61
 
 
 async def test_paths_outside_the_upload_folders_are_refused(
