@@ -150,11 +150,13 @@ class AmeyoClient:
     async def _send(self, command: str, data: dict[str, Any]) -> Any:
         """POST one command; return the decoded JSON body, or raise the matching AmeyoError."""
         write = command in WRITE_COMMANDS
-        form = {"command": command, "data": json.dumps(data, ensure_ascii=False, separators=(",", ":"))}
+        body = form_body(command, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
         self.requests_sent += 1
         log.debug("ameyo command %s", command)
         try:
-            response = await self._http.post(self.settings.command_url, data=form, timeout=self.timeout_s)
+            response = await self._http.post(
+                self.settings.command_url, content=body, headers=_FORM_HEADERS, timeout=self.timeout_s
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise UpstreamUnavailable(
                 f"Ameyo is unreachable at {self.settings.base_url} ({type(exc).__name__}): "
@@ -247,6 +249,22 @@ class AmeyoClient:
 
 
 _NO_BODY: Any = object()
+_FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+# application/x-www-form-urlencoded, as urllib's quote_plus writes it, but through str.translate:
+# quote_plus loops in Python over every byte, which cost 5 ms for one 500-record upload.
+_FORM_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_FORM_TABLE = {b: ("+" if b == 0x20 else f"%{b:02X}") for b in range(256) if b not in _FORM_SAFE}
+
+
+def form_quote(text: str) -> str:
+    return text.encode("utf-8").decode("latin-1").translate(_FORM_TABLE)
+
+
+def form_body(command: str, data: str) -> bytes:
+    """The request body `command=<id>&data=<json>`, URL-encoded as the vendor document says."""
+    return f"command={form_quote(command)}&data={form_quote(data)}".encode("ascii")
+
+
 _DEFERRED = ConfigDict(defer_build=True)
 _LOGIN = TypeAdapter(LoginInfo)
 _PING = TypeAdapter(PingResult)

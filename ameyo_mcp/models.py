@@ -198,15 +198,14 @@ def _exception_parts(value: object) -> object:
 class RecordResult(_Answer):
     """One record's outcome in an upload, whatever the spelling of its fields."""
 
-    inserted: LooseBool = Field(
-        default=False, validation_alias=AliasChoices("inserted", "Inserted", "isInserted")
-    )
+    # Plain bools here: pydantic reads "true"/"false" itself, in C, once per record of a bulk upload.
+    inserted: bool = Field(default=False, validation_alias=AliasChoices("inserted", "Inserted", "isInserted"))
     customer_id: OptionalId = Field(default=None, alias="customerId")
     result_type: str | None = Field(
         default=None, validation_alias=AliasChoices("resultTypeString", "resultType", "ResultTypeString")
     )
-    crm_integrated: LooseBool | None = Field(default=None, alias="crmIntegrated")
-    crm_success: LooseBool | None = Field(default=None, alias="crmSuccess")
+    crm_integrated: bool | None = Field(default=None, alias="crmIntegrated")
+    crm_success: bool | None = Field(default=None, alias="crmSuccess")
     crm_result_type: str | None = Field(
         default=None, validation_alias=AliasChoices("crmResultTypeString", "crmTypeString")
     )

@@ -25,7 +25,7 @@ MAX_VALUE_CHARS = 1000
 MAX_FIELDS = 60
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: one is made per row, and frozen ones cost ~4x to build
 class Checked:
     """A record as it will be sent, or the reason it will not be."""
 
@@ -42,22 +42,26 @@ def check_record(position: int, raw: Mapping[str, object], max_phone_length: int
     """Apply Ameyo's own preprocessing rules locally, so a bad record is named before sending."""
     record: dict[str, str] = {}
     for key, value in raw.items():
-        name = str(key).strip()
-        if not name or value is None:
+        if value is None:
             continue
-        text = value if isinstance(value, str) else str(value)
-        record[name] = text.strip()
+        name = (key if isinstance(key, str) else str(key)).strip()
+        if name:
+            record[name] = (value if isinstance(value, str) else str(value)).strip()
     if len(record) > MAX_FIELDS:
         return Checked(
             position, record, f"the record has {len(record)} fields; at most {MAX_FIELDS} are accepted"
         )
-    for name, text in record.items():
-        if _CONTROL.search(text) or _CONTROL.search(name):
-            return Checked(position, record, f"field {clean_text(name, 30)!r} contains control characters")
-        if len(text) > MAX_VALUE_CHARS:
-            return Checked(
-                position, record, f"field {clean_text(name, 30)!r} is longer than {MAX_VALUE_CHARS}"
-            )
+    # One scan over all names and values: a bulk upload checks every row of a large file, and
+    # isprintable (in C) clears the usual row before the regex has to look.
+    names, values = "".join(record), "".join(record.values())
+    if not (names.isprintable() and values.isprintable()) and (
+        _CONTROL.search(names) or _CONTROL.search(values)
+    ):
+        bad = next(n for n, t in record.items() if _CONTROL.search(n) or _CONTROL.search(t))
+        return Checked(position, record, f"field {clean_text(bad, 30)!r} contains control characters")
+    if record and max(map(len, record.values())) > MAX_VALUE_CHARS:
+        long = next(n for n, t in record.items() if len(t) > MAX_VALUE_CHARS)
+        return Checked(position, record, f"field {clean_text(long, 30)!r} is longer than {MAX_VALUE_CHARS}")
     phone = record.get(PRIMARY_COLUMN, "")
     if not phone:
         return Checked(position, record, f"{PRIMARY_COLUMN} is missing")

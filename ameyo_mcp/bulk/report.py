@@ -28,7 +28,7 @@ NOT_SENT = "NOT_SENT"
 FAILED = "FAILED"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: one is made per row, and frozen ones cost ~4x to build
 class Settled:
     line: int
     phone: str | None

@@ -23,7 +23,7 @@ CALLBACK_COLUMNS = (CALLBACK_TIME, CALLBACK_USER, CALLBACK_PHONE)
 _PHONE = re.compile(r"\+?\d+")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: one is made per row, and frozen ones cost ~4x to build
 class Prepared:
     line: int
     phone: str | None
