@@ -19,7 +19,6 @@ from mcp.client.stdio import StdioServerParameters
 
 from ameyo_mcp.config import Settings, load_settings
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
-from ameyo_mcp.simulator import runner as simulator_runner
 
 BENCH = Path(__file__).resolve().parent
 PYTHON = sys.executable
@@ -77,31 +76,8 @@ def table(rows: Sequence[Sequence[object]], head: Sequence[str]) -> None:
 # -- the simulator ----------------------------------------------------------------------------------
 
 
-def _bind_tcp(host: str, port: int) -> socket.socket:
-    """The simulator's listening socket, made with proto=IPPROTO_TCP.
-
-    The package's `simulator/runner.py:_bind` makes it with proto 0; asyncio then skips TCP_NODELAY on
-    every accepted connection (`_set_nodelay` checks `sock.proto == IPPROTO_TCP`), uvicorn writes the
-    response head and body separately, and Nagle + delayed ACK stall each request ~40 ms. Measured
-    here: a login round trip 48 ms as is, 2.2 ms with this socket. The benchmarks measure our server,
-    not that stall, so they serve the simulator from this socket (see bench/README.md).
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def simulator(config: SimulatorConfig | None = None, *, nodelay: bool = True) -> SimulatorThread:
+def simulator(config: SimulatorConfig | None = None) -> SimulatorThread:
     """A simulator on a loopback port, to use as a context manager (`with simulator(...) as sim`)."""
-    if nodelay:
-        simulator_runner._bind = _bind_tcp  # type: ignore[attr-defined]
     return SimulatorThread(config or SimulatorConfig(), host=LOOPBACK)
 
 

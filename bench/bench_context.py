@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ameyo_settings, header, run_async, simulator, table
 
 from ameyo_mcp.client import AmeyoClient
+from ameyo_mcp.columns import CAMPAIGN_COLUMN_PREFIX as CAMPAIGN_COLUMN
+from ameyo_mcp.columns import CAMPAIGN_COLUMNS as COLUMNS
 from ameyo_mcp.server import create_server
-from ameyo_mcp.service import CAMPAIGN_COLUMN
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
-from ameyo_mcp.tools.contacts import COLUMNS
 
 SIZES = (10, 100, 1000)
 SUMMARY_COLUMNS = ("status", "attempts", "disposition", "last_dialed_time")
@@ -144,6 +144,13 @@ async def schemas() -> None:
         f"   all {len(entries)} tool entries: {total:,} characters (goal < {SCHEMA_GOAL:,}: {verdict}); "
         f"outputSchemas {outputs:,}, descriptions {descriptions:,}"
     )
+    # A client hands the model each tool's name, description and input schema (the Anthropic and
+    # OpenAI tool formats have no place for an output schema): that part is the per-turn cost.
+    for_model = total - sum(
+        size(e["outputSchema"]) + len(',"outputSchema":') for e in entries if "outputSchema" in e
+    )
+    verdict = "met" if for_model < SCHEMA_GOAL else "MISSED"
+    print(f"   without outputSchemas (what a model is shown): {for_model:,} characters (goal: {verdict})")
     print("   costliest input fields:")
     table([(name, f"{n:,}") for n, name in sorted(fields, reverse=True)[:8]], ("field", "chars"))
 

@@ -46,9 +46,9 @@ from _common import (
 )
 
 from ameyo_mcp.client import AmeyoClient
+from ameyo_mcp.columns import CAMPAIGN_COLUMN_PREFIX as CAMPAIGN_COLUMN
 from ameyo_mcp.models import GetContactsRequest
 from ameyo_mcp.server import create_server
-from ameyo_mcp.service import CAMPAIGN_COLUMN
 from ameyo_mcp.simulator import SimulatorThread
 
 TRANSPORTS = ("stdio", "http", "memory")
