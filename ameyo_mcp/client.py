@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from .config import Settings
@@ -22,6 +21,7 @@ from .errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from .logs import quiet_http_loggers
 from .models import (
     AddCallbackRequest,
     Callback,
@@ -41,6 +41,9 @@ from .models import (
 )
 from .redact import SECRETS
 
+if TYPE_CHECKING:
+    import httpx
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -51,16 +54,14 @@ _INVALID_SESSION_KEY = "LogoutRemoterProcessorHelper.invalid.sessionid"
 _DEFAULT_TIMEOUT_S = 30.0
 
 
-def quiet_http_loggers() -> None:
-    """httpx logs every request's full URL at INFO; keep it (and httpcore's DEBUG chatter) out."""
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
 class AmeyoClient:
-    """One long-lived `httpx.AsyncClient` speaking `POST …/ameyowebaccess/command`."""
+    """One long-lived `httpx.AsyncClient` speaking `POST …/ameyowebaccess/command`.
 
-    def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    httpx is imported and the client built on the first command, not at start: the server answers
+    its first `tools/list` sooner, and a conversation that never calls Ameyo never pays for it.
+    """
+
+    def __init__(self, settings: Settings) -> None:
         quiet_http_loggers()
         self.settings = settings
         self.redactor = SECRETS
@@ -68,21 +69,29 @@ class AmeyoClient:
             if secret is not None:
                 self.redactor.add(secret.get_secret_value())
         self.timeout_s = settings.timeout_s or _DEFAULT_TIMEOUT_S
-        headers = {"Accept": "application/json, text/plain, */*"}
-        if settings.token_auth and settings.hash_key is not None:
-            headers["hash-key"] = settings.hash_key.get_secret_value()
-            headers["policy-name"] = settings.policy_name
-            headers["requesting-host"] = settings.requesting_host or ""
-        self._http = httpx.AsyncClient(
-            headers=headers,
-            transport=transport,
-            limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
-            follow_redirects=False,
-        )
+        self._http: httpx.AsyncClient | None = None
         self.requests_sent = 0
 
+    def _connection(self) -> httpx.AsyncClient:
+        if self._http is None:
+            import httpx
+
+            headers = {"Accept": "application/json, text/plain, */*", **_FORM_HEADERS}
+            settings = self.settings
+            if settings.token_auth and settings.hash_key is not None:
+                headers["hash-key"] = settings.hash_key.get_secret_value()
+                headers["policy-name"] = settings.policy_name
+                headers["requesting-host"] = settings.requesting_host or ""
+            self._http = httpx.AsyncClient(
+                headers=headers,
+                limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
+                follow_redirects=False,
+            )
+        return self._http
+
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
     def adopt_timings(self, info: LoginInfo) -> None:
         """Use the server's own command timeout (plus a margin) unless the settings fix one."""
@@ -153,10 +162,11 @@ class AmeyoClient:
         body = form_body(command, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
         self.requests_sent += 1
         log.debug("ameyo command %s", command)
+        http = self._connection()
+        import httpx  # already loaded by _connection; bound here for the except clauses
+
         try:
-            response = await self._http.post(
-                self.settings.command_url, content=body, headers=_FORM_HEADERS, timeout=self.timeout_s
-            )
+            response = await http.post(self.settings.command_url, content=body, timeout=self.timeout_s)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise UpstreamUnavailable(
                 f"Ameyo is unreachable at {self.settings.base_url} ({type(exc).__name__}): "

@@ -26,6 +26,10 @@ from pydantic import BaseModel, Field
 from .audit import AuditLog
 
 
+class OutcomeUnknown(ToolError):
+    """A write was sent and no answer came: Ameyo may or may not have applied it."""
+
+
 class Confirmation(BaseModel):
     confirm: bool = Field(description="Send these records to Ameyo now")
 
@@ -133,7 +137,7 @@ class WriteGuard:
         try:
             result = await write()
         except ToolError as exc:
-            unknown = "unknown" in str(exc)
+            unknown = isinstance(exc, OutcomeUnknown)
             if unknown:
                 self._done[key] = _Done(time.monotonic(), None, note="no answer came")
             if self.audit is not None:

@@ -5,8 +5,13 @@ from __future__ import annotations
 import logging
 import sys
 
-from .client import quiet_http_loggers
 from .redact import RedactingFilter
+
+
+def quiet_http_loggers() -> None:
+    """httpx logs every request's full URL at INFO; keep it (and httpcore's DEBUG chatter) out."""
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def setup_logging(level: str = "WARNING") -> None:

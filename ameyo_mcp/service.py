@@ -12,8 +12,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import httpx
-
 from .client import AmeyoClient
 from .config import Settings
 from .errors import AmeyoError, CommandFailed
@@ -50,9 +48,9 @@ class ScanResult:
 
 
 class Ameyo:
-    def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.client = AmeyoClient(settings, transport=transport)
+        self.client = AmeyoClient(settings)
         self.session = SessionManager(self.client, settings)
         self._leads: dict[int, tuple[float, list[Lead]]] = {}
 

@@ -13,7 +13,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from ..errors import AmeyoError
-from ..guard import WriteGuard
+from ..guard import OutcomeUnknown, WriteGuard
 from ..models import CampaignInfo
 from ..results import CampaignOut
 from ..service import Ameyo
@@ -80,8 +80,10 @@ async def explained(ameyo: Ameyo, campaign: CampaignInfo | None = None) -> Async
         yield
     except AmeyoError as exc:
         text = await ameyo.explain(exc, campaign)
-        if exc.outcome_unknown and "unknown" not in text:
-            text += " (outcome unknown: check before repeating)"
+        if exc.outcome_unknown:
+            if "unknown" not in text:
+                text += " (outcome unknown: check before repeating)"
+            raise OutcomeUnknown(text) from None
         raise ToolError(text) from None
     except TimeInputError as exc:
         raise ToolError(str(exc)) from None
