@@ -24,6 +24,10 @@ _SPACE = re.compile(r"\s+")
 def clean_text(value: Any, cap: int = FIELD_CAP) -> str:
     """One line of plain, visible text, at most `cap` characters."""
     text = value if isinstance(value, str) else str(value)
+    # The usual field is already plain: isprintable (in C) rules out control, escape, zero-width,
+    # bidirectional and non-ASCII space characters at once.
+    if len(text) <= cap and text.isprintable() and "  " not in text and text == text.strip():
+        return text
     text = _ANSI.sub("", text)
     text = "".join(
         " " if ch in "\t\n\r\v\f" else ch
