@@ -15,8 +15,8 @@ class CampaignOut(BaseModel):
 
 
 class LoginOut(BaseModel):
-    user: str | None
-    user_type: str | None
+    user: str | None = None
+    user_type: str | None = None
     campaigns: list[CampaignOut]
     ping_interval_s: float
     session_timeout_s: float
@@ -27,7 +27,7 @@ class LoginOut(BaseModel):
 
 class PingOut(BaseModel):
     alive: bool
-    server_time: str | None
+    server_time: str | None = None
     timezone: str
 
 
@@ -54,13 +54,13 @@ class LeadsOut(BaseModel):
 
 class ContactOut(BaseModel):
     customer_id: int
-    lead_id: int | None
-    name: str | None
-    phone: str | None
-    status: str | None
-    attempts: int | None
-    disposition: str | None
-    last_dialed: str | None
+    lead_id: int | None = None
+    name: str | None = None
+    phone: str | None = None
+    status: str | None = None
+    attempts: int | None = None
+    disposition: str | None = None
+    last_dialed: str | None = None
     data: dict[str, str] | None = None
 
 
@@ -71,14 +71,14 @@ class ContactsOut(BaseModel):
     scan_capped: bool
     by_status: dict[str, int]
     offset: int
-    next_offset: int | None
+    next_offset: int | None = None
     timezone: str
     contacts: list[ContactOut]
 
 
 class RecordOut(BaseModel):
     position: int
-    phone: str | None
+    phone: str | None = None
     result: str
     ok: bool
     customer_id: int | None = None
@@ -101,11 +101,11 @@ class UploadOut(BaseModel):
 
 class CallbackOut(BaseModel):
     campaign: CampaignOut
-    callback_id: str | None
-    customer_id: int | None
-    name: str | None
-    phone: str | None
-    time: str | None
+    callback_id: str | None = None
+    customer_id: int | None = None
+    name: str | None = None
+    phone: str | None = None
+    time: str | None = None
     timezone: str
-    assigned_to: str | None
+    assigned_to: str | None = None
     self_callback: bool

@@ -42,9 +42,9 @@ class Settled:
 
 class FailureOut(BaseModel):
     line: int
-    phone: str | None
+    phone: str | None = None
     result: str
-    reason: str | None
+    reason: str | None = None
 
 
 class BulkUploadOut(BaseModel):
@@ -60,7 +60,7 @@ class BulkUploadOut(BaseModel):
     outcome_unknown: int
     failures: list[FailureOut]
     result_file: str
-    journal_file: str | None
+    journal_file: str | None = None
     notes: list[str]
     elapsed_s: float
 

@@ -65,7 +65,7 @@ def answer(text: str, out: BaseModel) -> CallToolResult:
         text = text[: MAX_ANSWER_CHARS - 60] + "\n… answer cut at the size limit; ask for less."
     return CallToolResult(
         content=[TextContent(type="text", text=text)],
-        structured_content=out.model_dump(mode="json"),
+        structured_content=out.model_dump(mode="json", exclude_none=True),
     )
 
 
