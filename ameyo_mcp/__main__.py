@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import anyio
 
@@ -13,34 +14,54 @@ from .errors import SettingsError
 from .logs import setup_logging
 
 
+def _shared(*, top: bool) -> argparse.ArgumentParser:
+    """--demo and --env-file, accepted before or after the command's name."""
+    # Below the top level the defaults are suppressed, so that a value given before the command's
+    # name is not overwritten by the subcommand's own default.
+    default_demo: object = False if top else argparse.SUPPRESS
+    default_env: object = ".env" if top else argparse.SUPPRESS
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument(
+        "--demo",
+        action="store_true",
+        default=default_demo,
+        help="use the embedded Ameyo simulator and its sample data",
+    )
+    shared.add_argument("--env-file", default=default_env, help="settings file (default .env)")
+    return shared
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ameyo-mcp", description="MCP server for the Ameyo Customer Manager API"
+        prog="ameyo-mcp",
+        description="MCP server for the Ameyo Customer Manager API",
+        parents=[_shared(top=True)],
     )
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="default: stdio")
     parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
-    parser.add_argument(
-        "--demo", action="store_true", help="use the embedded Ameyo simulator and its sample data"
-    )
-    parser.add_argument("--env-file", default=".env", help="settings file (default .env)")
     sub = parser.add_subparsers(dest="command")
-    check = sub.add_parser("check", help="log in, ping, list campaigns, log out, and report")
-    check.add_argument("--demo", action="store_true", help="check against the embedded simulator")
+    shared = _shared(top=False)
+    check = sub.add_parser(
+        "check", help="log in, ping, list campaigns, log out, and report", parents=[shared]
+    )
     check.add_argument("--campaign", type=int, default=None, help="campaign id to try (token auth)")
-    _upload_parser(sub)
+    _upload_parser(sub, shared)
     simulator = sub.add_parser("simulator", help="run the Ameyo simulator over HTTP")
-    simulator.add_argument("--host", default="127.0.0.1")
-    simulator.add_argument("--port", type=int, default=8888)
-    simulator.add_argument("--user", default="CustomerManager")
-    simulator.add_argument("--password", default="simulator")
+    simulator.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    simulator.add_argument("--port", type=int, default=8888, help="port (default 8888)")
+    simulator.add_argument("--user", default="CustomerManager", help="login user (default CustomerManager)")
+    simulator.add_argument("--password", default="simulator", help="login password (default simulator)")
     simulator.add_argument("--contacts", type=int, default=300, help="sample contacts in MoviStarSurvey")
     return parser
 
 
-def _upload_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _upload_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], shared: argparse.ArgumentParser
+) -> None:
     upload = sub.add_parser(
         "upload",
+        parents=[shared],
         help="upload a contact file (CSV with a header row, or .jsonl) into a lead, resumably",
         description="Rows are checked, sent in batches, and every row's outcome is written to a result "
         "file. Run the same command again after an interruption: it continues from the journal.",
@@ -61,9 +82,12 @@ def _upload_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     upload.add_argument(
         "--retry-unknown", action="store_true", help="resend rows whose outcome an earlier run never learnt"
     )
-    upload.add_argument("--result", default=None, help="result CSV (default FILE.ameyo-result.csv)")
+    upload.add_argument(
+        "--result",
+        default=None,
+        help="result CSV (default FILE.ameyo-result.csv, or FILE.ameyo-check.csv for a dry run)",
+    )
     upload.add_argument("--journal", default=None, help="journal (default FILE.ameyo-journal)")
-    upload.add_argument("--env-file", default=".env", help="settings file (default .env)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,19 +107,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(env_file=getattr(args, "env_file", ".env"))
-
-
-def _serve(args: argparse.Namespace) -> int:
+@contextmanager
+def _settings(args: argparse.Namespace) -> Iterator[Settings]:
+    """The settings file's and environment's settings, or the embedded simulator's with --demo."""
     if args.demo:
         from .demo import demo_settings
 
         with demo_settings() as settings:
-            _run_server(settings, args)
-        return 0
-    settings = _settings(args)
-    _run_server(settings, args)
+            yield settings
+    else:
+        yield load_settings(env_file=args.env_file)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    with _settings(args) as settings:
+        _run_server(settings, args)
     return 0
 
 
@@ -122,15 +148,9 @@ def _check(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, flush=True)  # a CLI report for a person: never runs under stdio
 
-    if args.demo:
-        from .demo import demo_settings
-
-        with demo_settings() as settings:
-            setup_logging(settings.log_level)
-            return 0 if anyio.run(lambda: run_check(settings, say, campaign_id=args.campaign)) else 1
-    settings = _settings(args)
-    setup_logging(settings.log_level)
-    return 0 if anyio.run(lambda: run_check(settings, say, campaign_id=args.campaign)) else 1
+    with _settings(args) as settings:
+        setup_logging(settings.log_level)
+        return 0 if anyio.run(lambda: run_check(settings, say, campaign_id=args.campaign)) else 1
 
 
 def _upload(args: argparse.Namespace) -> int:
@@ -143,8 +163,6 @@ def _upload(args: argparse.Namespace) -> int:
     from .errors import AmeyoError
     from .service import Ameyo
 
-    settings = _settings(args)
-    setup_logging(settings.log_level)
     path = Path(args.file).expanduser().resolve()
     if not path.is_file():
         print(f"ameyo-mcp upload: {args.file} is not a file", file=sys.stderr)
@@ -169,15 +187,19 @@ def _upload(args: argparse.Namespace) -> int:
         print(f"ameyo-mcp upload: {exc}", file=sys.stderr)
         return 2
     tty = sys.stderr.isatty()
+    last: list[str] = [""]
 
     async def progress(done: int, total: int | None, message: str) -> None:
+        if message == last[0]:
+            return
+        last[0] = message
         # A live line on a terminal; whole lines (one per report) when stderr is a log.
         print(f"\r{message}   " if tty else message, end="" if tty else "\n", file=sys.stderr, flush=True)
 
-    async def run() -> int:
+    async def run(settings: Settings) -> int:
         ameyo = Ameyo(settings)
         try:
-            audit = AuditLog(settings.audit_file or default_audit_path())
+            audit = AuditLog(settings.audit_file or default_audit_path(), ameyo=settings.base_url)
             out = await upload_file(ameyo, path, options, progress, audit)
         except AmeyoError as exc:
             print(f"\nameyo-mcp upload: {await ameyo.explain(exc)}", file=sys.stderr)
@@ -192,7 +214,9 @@ def _upload(args: argparse.Namespace) -> int:
         print(bulk_text(out), flush=True)  # the CLI's report for a person
         return 0 if out.ok == out.rows else 1
 
-    return anyio.run(run)
+    with _settings(args) as settings:
+        setup_logging(settings.log_level)
+        return anyio.run(run, settings)
 
 
 def _simulator(args: argparse.Namespace) -> int:

@@ -25,12 +25,14 @@ def default_audit_path() -> Path:
 
 
 class AuditLog:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, ameyo: str) -> None:
         self.path = path
+        self.ameyo = ameyo  # which Ameyo server the writes went to: one trail may serve several
         self._lock = threading.Lock()
 
     def write(self, event: str, **fields: Any) -> None:
-        entry = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event, **fields}
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        entry = {"ts": now, "event": event, "ameyo": self.ameyo, **fields}
         line = SECRETS.scrub(json.dumps(entry, ensure_ascii=False, default=str)) + "\n"
         try:
             with self._lock:

@@ -8,6 +8,7 @@ from .config import Settings
 from .errors import AmeyoError, AuthenticationFailed, UpstreamUnavailable
 from .models import GetLeadsRequest
 from .service import Ameyo
+from .times import show
 
 
 def _advice(exc: AmeyoError, settings: Settings) -> str:
@@ -36,9 +37,10 @@ async def run_check(
     try:
         if ameyo.session.uses_sessions:
             info = await ameyo.session.login()
-            say(f"  ok  login as {info.user_id} ({info.user_type})")
+            say(f"  ok  login as {info.user_id} (user type {info.user_type})")
             ping = await ameyo.session.ping()
-            say(f"  ok  ping: session alive, server time {ping.server_time}")
+            when = show(ping.server_time, settings.zone) if ping.server_time else "not given"
+            say(f"  ok  ping: session alive, Ameyo server time {when}")
             names = ", ".join(f"{c.campaign_name} ({c.campaign_id})" for c in info.campaign_infos)
             say(f"  ok  campaigns: {names or 'none'}")
         else:

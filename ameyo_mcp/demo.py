@@ -4,21 +4,34 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 from .config import Settings, load_settings
 
 # The demo's settings come from the simulator; these would point it elsewhere.
-_IGNORED = ("AMEYO_BASE_URL", "AMEYO_USER_ID", "AMEYO_PASSWORD", "AMEYO_HASH_KEY", "AMEYO_SESSION_FILE")
+_IGNORED = (
+    "AMEYO_BASE_URL",
+    "AMEYO_USER_ID",
+    "AMEYO_PASSWORD",
+    "AMEYO_HASH_KEY",
+    "AMEYO_SESSION_FILE",
+    "AMEYO_AUDIT_FILE",
+    "AMEYO_TIMEZONE",
+)
 
 
 @contextmanager
 def demo_settings(environ: Mapping[str, str] | None = None) -> Iterator[Settings]:
+    """Settings for the embedded simulator. The demo's writes are sample data: they are audited in
+    a throwaway folder, never in the real trail, and its file uploads read the current folder
+    unless AMEYO_UPLOAD_DIRS says otherwise."""
     from .simulator import SimulatorConfig, SimulatorThread  # heavy: only on the demo path
 
     config = SimulatorConfig()
-    with SimulatorThread(config) as simulator:
+    with SimulatorThread(config) as simulator, tempfile.TemporaryDirectory(prefix="ameyo-demo-") as scratch:
         env = {k: v for k, v in (os.environ if environ is None else environ).items() if k not in _IGNORED}
         env.update(
             AMEYO_BASE_URL=simulator.base_url,
@@ -26,10 +39,13 @@ def demo_settings(environ: Mapping[str, str] | None = None) -> Iterator[Settings
             AMEYO_PASSWORD=config.password,
             AMEYO_TIMEZONE=config.timezone,
             AMEYO_SESSION_FILE="none",
+            AMEYO_AUDIT_FILE=str(Path(scratch) / "audit.jsonl"),
         )
+        env.setdefault("AMEYO_UPLOAD_DIRS", os.getcwd())
         print(
             f"ameyo-mcp: demo mode: using the embedded Ameyo simulator at {simulator.base_url} "
-            "with sample data (no real Ameyo is contacted)",
+            f"with sample data (no real Ameyo is contacted; server zone {config.timezone}; "
+            f"files may be uploaded from {env['AMEYO_UPLOAD_DIRS']})",
             file=sys.stderr,
         )
         yield load_settings(env, env_file=None)

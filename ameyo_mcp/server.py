@@ -49,7 +49,7 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
         guard = WriteGuard(
             window_s=settings.repeat_window_s,
             confirm_over=settings.confirm_over,
-            audit=AuditLog(settings.audit_file or default_audit_path()),
+            audit=AuditLog(settings.audit_file or default_audit_path(), ameyo=settings.base_url),
         )
         try:
             yield AppState(ameyo=ameyo, guard=guard)

@@ -68,7 +68,7 @@ def leads_text(out: LeadsOut) -> str:
 
 
 def contact_line(c: ContactOut) -> str:
-    tries = f", {c.attempts} attempts" if c.attempts is not None else ""
+    tries = "" if c.attempts is None else f", {c.attempts} attempt{'' if c.attempts == 1 else 's'}"
     parts = [
         f"#{c.customer_id} {c.name or '(no name)'}",
         c.phone or "(no phone)",
@@ -158,6 +158,6 @@ def callback_text(out: CallbackOut) -> str:
     lines = [
         f"Callback {out.callback_id or '(no id returned)'} scheduled in {campaign_label(out.campaign)}:",
         *_fence([f"{who}, customer {out.customer_id}, phone {out.phone}"]),
-        f"When: {out.time} ({out.timezone}). Assigned to: {to}.",
+        f"When: {out.time}. Assigned to: {to}.",
     ]
     return "\n".join(lines)

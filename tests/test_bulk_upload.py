@@ -267,3 +267,23 @@ async def test_paths_outside_the_upload_folders_are_refused(
         result = await client.call_tool("ameyo_upload_contacts_file", {**args, "file": str(outside)})
         assert result.is_error and "set AMEYO_UPLOAD_DIRS" in text_of(result)
     assert simulator.state.commands["uploadContacts"] == 0
+
+
+async def test_a_journal_from_another_ameyo_server_is_not_resumed(tmp_path: Path) -> None:
+    source = tmp_path / "list.csv"
+    source.write_text("phone1,name\n9100000001,One\n9100000002,Two\n")
+    options = BulkOptions(campaign=1, lead_id=LEAD)
+    with SimulatorThread(SimulatorConfig(contacts=10)) as staging:
+        ameyo = Ameyo(settings_for(staging, tmp_path))
+        try:
+            first = await upload_file(ameyo, source, options)
+        finally:
+            await ameyo.aclose()
+    with SimulatorThread(SimulatorConfig(contacts=10)) as production:
+        ameyo = Ameyo(settings_for(production, tmp_path))
+        try:
+            second = await upload_file(ameyo, source, options)
+        finally:
+            await ameyo.aclose()
+        assert production.state.executed["uploadContacts"] == 1
+    assert first.sent_now == second.sent_now == 2 and second.from_earlier_runs == 0

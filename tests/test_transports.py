@@ -129,3 +129,56 @@ async def test_check_names_each_failure(
     failures = [line for line in lines if "FAIL" in line]
     assert len(failures) == 1 and expected in failures[0], lines
     assert "not-the-password" not in "\n".join(lines) and "wrong-hash-key" not in "\n".join(lines)
+
+
+def test_env_file_and_demo_work_before_or_after_the_command(tmp_path: Path) -> None:
+    env_file = tmp_path / "unreachable.env"
+    env_file.write_text("AMEYO_BASE_URL=http://127.0.0.1:9\nAMEYO_USER_ID=u\nAMEYO_PASSWORD=p-123456\n")
+    for argv in (["check", "--env-file", str(env_file)], ["--env-file", str(env_file), "check"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "ameyo_mcp", *argv],
+            env=clean_env(tmp_path),
+            cwd=str(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 1 and "unreachable URL" in done.stdout, (argv, done.stdout, done.stderr)
+    for argv in (["--demo", "check"], ["check", "--demo"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "ameyo_mcp", *argv],
+            env=clean_env(tmp_path),
+            cwd=str(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0 and "All checks passed." in done.stdout, (argv, done.stderr)
+
+
+def test_demo_upload_of_a_file_in_the_current_folder(tmp_path: Path) -> None:
+    (tmp_path / "today.csv").write_text("phone1,name\n9123400001,Asha\n9123400002,Ravi\n,Nobody\n")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ameyo_mcp",
+            "--demo",
+            "upload",
+            "today.csv",
+            "--campaign",
+            "1",
+            "--lead",
+            "21",
+        ],
+        env=clean_env(tmp_path),
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr  # one row was refused
+    assert "ADDED 2" in done.stdout and "line 4" in done.stdout and "phone1 is missing" in done.stdout
+    assert (tmp_path / "today.csv.ameyo-result.csv").exists()
+    # The demo's writes are audited in a throwaway folder, not in the real trail under HOME.
+    assert not (tmp_path / ".local" / "state" / "ameyo-mcp" / "audit.jsonl").exists()

@@ -121,7 +121,8 @@ async def upload_file(
     target = await resolve_target(ameyo, options.campaign, options.lead_id)
     facts = await anyio.to_thread.run_sync(file_facts, path)
     journal = Journal.open(
-        journal_path_for(path, options), upload_key(facts.sha256, target.campaign.campaign_id, target.lead_id)
+        journal_path_for(path, options),
+        upload_key(facts.sha256, ameyo.settings.base_url, target.campaign.campaign_id, target.lead_id),
     )
     run = _Run(ameyo, path, options, target, facts, journal, progress, audit)
     try:

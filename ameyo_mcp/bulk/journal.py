@@ -24,8 +24,10 @@ ANSWERED, SENT, UNKNOWN, FAILED = "answered", "sent", "unknown", "failed"
 JournalRow = list[Any]
 
 
-def upload_key(file_sha256: str, campaign_id: int, lead_id: int) -> str:
-    return hashlib.sha256(f"{file_sha256}|{campaign_id}|{lead_id}".encode()).hexdigest()[:32]
+def upload_key(file_sha256: str, server: str, campaign_id: int, lead_id: int) -> str:
+    """Which upload a journal line belongs to. The Ameyo server is part of it: the same file tried
+    on a staging server and then sent to production is two uploads, not one to resume."""
+    return hashlib.sha256(f"{file_sha256}|{server}|{campaign_id}|{lead_id}".encode()).hexdigest()[:32]
 
 
 @dataclass
