@@ -81,7 +81,12 @@ class Ameyo:
         if not known and text.isdigit():
             # Token authentication has no login answer to list campaigns: trust a numeric id.
             return CampaignInfo(campaign_name=f"campaign {text}", campaign_id=int(text))
-        listing = ", ".join(f"{c.campaign_name} ({c.campaign_id})" for c in known) or "none visible"
+        if not known:
+            raise NotFound(
+                f"Unknown campaign {text[:60]!r}: with token authentication Ameyo lists no campaigns, "
+                "so give the campaign's numeric id"
+            )
+        listing = ", ".join(f"{c.campaign_name} ({c.campaign_id})" for c in known)
         raise NotFound(f"Unknown campaign {text[:60]!r}: the campaigns of this user are {listing}")
 
     async def leads(self, campaign_id: int, *, fresh: bool = False) -> list[Lead]:

@@ -245,3 +245,22 @@ async def test_read_only_mode_changes_nothing(simulator: SimulatorThread, tmp_pa
     assert not any(
         simulator.state.executed[c] for c in ("uploadContacts", "uploadContactAndAddCallback", "addCallback")
     )
+
+
+async def test_token_authentication_needs_no_session(simulator: SimulatorThread, tmp_path: Path) -> None:
+    settings = settings_for(
+        simulator,
+        tmp_path,
+        AMEYO_HASH_KEY="simulator-hash-key",
+        AMEYO_REQUESTING_HOST="crm.example",
+        AMEYO_USER_ID="",
+        AMEYO_PASSWORD="",
+    )
+    async with Client(create_server(settings)) as client:
+        leads = await client.call_tool("ameyo_get_leads", {"campaign": 1})
+        assert not leads.is_error and "lead 35: DISABLED" in text_of(leads)
+        contacts = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "phone": "8681166572"})
+        assert not contacts.is_error and "#12458" in text_of(contacts)
+        by_name = await client.call_tool("ameyo_get_leads", {"campaign": "MoviStarSurvey"})
+        assert by_name.is_error and "give the campaign's numeric id" in text_of(by_name)
+    assert simulator.state.logins == 0
