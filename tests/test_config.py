@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def test_env_file_and_environment(tmp_path: Path) -> None:
     settings = load_settings({"AMEYO_PASSWORD": "pw-from-env", "AMEYO_USER_ID": "fromenv"}, env_file=env_file)
     assert settings.base_url == "http://file:1"  # the pasted command URL is trimmed to the base
     assert settings.user_id == "fromenv"  # the environment wins
-    assert "pw-from-env" not in repr(settings) and "pw-from-env" not in str(settings.model_dump())
+    assert "pw-from-env" not in repr(settings) and "pw-from-env" not in str(dataclasses.asdict(settings))
 
 
 def test_session_file_is_per_server_and_user() -> None:
