@@ -168,7 +168,7 @@ class Ameyo:
 
 
 def lead_not_in_campaign(lead_id: int | None, campaign: CampaignInfo, leads: Sequence[Lead]) -> str:
-    listing = ", ".join(str(lead.lead_id) for lead in leads) or "unknown"
+    listing = ", ".join(str(i) for i in sorted(lead.lead_id for lead in leads)) or "unknown"
     return (
         f"Lead {lead_id} is not in campaign {campaign.campaign_name} ({campaign.campaign_id}); "
         f"its leads are {listing}"

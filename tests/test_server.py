@@ -107,7 +107,7 @@ async def test_hundred_contacts_answer_is_concise_and_pages(client: Client) -> N
 async def test_errors_say_what_to_do_next(client: Client) -> None:
     wrong_lead = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "lead_ids": [2]})
     assert wrong_lead.is_error
-    assert "Lead 2 is not in campaign MoviStarSurvey (1); its leads are 1, 35, 21, 39" in text_of(wrong_lead)
+    assert "Lead 2 is not in campaign MoviStarSurvey (1); its leads are 1, 21, 35, 39" in text_of(wrong_lead)
     unknown = await client.call_tool("ameyo_get_leads", {"campaign": "Nope"})
     assert unknown.is_error and "MoviStarSurvey (1)" in text_of(unknown)
     past = await client.call_tool(
