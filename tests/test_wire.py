@@ -22,3 +22,8 @@ def test_form_quote_matches_quote_plus(text: str) -> None:
 def test_form_body_round_trips(data: str) -> None:
     parsed = parse_qs(form_body("uploadContacts", data).decode("ascii"), keep_blank_values=True)
     assert parsed == {"command": ["uploadContacts"], "data": [data]}
+
+
+@given(st.text(st.characters(min_codepoint=0, max_codepoint=127)))
+def test_ascii_fast_path_matches_quote_plus(text: str) -> None:
+    assert form_quote(text) == quote_plus(text)

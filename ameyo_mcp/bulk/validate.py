@@ -1,6 +1,6 @@
 """A file row judged before sending: the customer record and callback, or why it is refused.
 
-The record rules are `records.check_record`'s, shared with `ameyo_upload_contacts`; this adds what
+The record rules are `records.check_values`'s, shared with `ameyo_upload_contacts`; this adds what
 only a file has: callback columns, and duplicates of an earlier row's phone1.
 """
 
@@ -12,7 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ..models import CallbackRecord
-from ..records import PRIMARY_COLUMN, check_record
+from ..records import PRIMARY_COLUMN, check_values
 from ..sanitize import clean_text
 from ..times import parse_callback_time
 from .reader import Row
@@ -50,8 +50,8 @@ class Validator:
         if row.fields is None:
             return Prepared(row.line, None, {}, row.problem or "the line could not be read")
         # An empty cell means "no value": sending "" would blank the field of an existing customer.
-        customer = {k: v for k, v in row.fields.items() if k not in CALLBACK_COLUMNS and v.strip()}
-        checked = check_record(row.line, customer, self.max_phone_length)
+        customer = {k: s for k, v in row.fields.items() if k not in CALLBACK_COLUMNS and (s := v.strip())}
+        checked = check_values(row.line, customer, self.max_phone_length)
         phone = checked.phone
         if checked.problem is not None:
             return Prepared(row.line, phone, checked.record, checked.problem)
