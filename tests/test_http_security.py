@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_transports import clean_env, free_port
+from tests.test_transports import clean_env, free_port, run_cli
 
 TOKEN = "t0ken-for-tests-0123456789"
 INIT = {
@@ -73,24 +73,6 @@ def test_token_host_and_size_are_enforced(guarded_server: str) -> None:
 
 
 def test_refuses_to_serve_off_loopback_without_token(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ameyo_mcp",
-            "--demo",
-            "--transport",
-            "http",
-            "--host",
-            "0.0.0.0",
-            "--port",
-            "0",
-        ],
-        env=clean_env(tmp_path),
-        cwd=str(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_cli(tmp_path, "--demo", "--transport", "http", "--host", "0.0.0.0", "--port", "0")
     assert done.returncode == 2
     assert "AMEYO_HTTP_TOKEN" in done.stderr

@@ -28,6 +28,18 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def run_cli(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """`ameyo-mcp ARGV` in a real process, in `tmp_path`, with no AMEYO_* settings."""
+    return subprocess.run(
+        [sys.executable, "-m", "ameyo_mcp", *argv],
+        env=clean_env(tmp_path),
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 async def conversation(client: Client) -> None:
     names = {t.name for t in (await client.list_tools()).tools}
     assert "ameyo_get_contacts" in names
@@ -84,27 +96,13 @@ async def test_demo_over_streamable_http(http_server: str) -> None:
 
 
 def test_check_cli_against_the_demo(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "ameyo_mcp", "check", "--demo"],
-        env=clean_env(tmp_path),
-        cwd=str(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_cli(tmp_path, "check", "--demo")
     assert done.returncode == 0, done.stderr
     assert "ok  login as CustomerManager" in done.stdout and "All checks passed." in done.stdout
 
 
 def test_missing_setting_fails_with_one_line(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "ameyo_mcp", "check"],
-        env=clean_env(tmp_path),
-        cwd=str(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_cli(tmp_path, "check")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [done.stderr.strip()]
     assert "AMEYO_BASE_URL is not set" in done.stderr
@@ -135,48 +133,16 @@ def test_env_file_and_demo_work_before_or_after_the_command(tmp_path: Path) -> N
     env_file = tmp_path / "unreachable.env"
     env_file.write_text("AMEYO_BASE_URL=http://127.0.0.1:9\nAMEYO_USER_ID=u\nAMEYO_PASSWORD=p-123456\n")
     for argv in (["check", "--env-file", str(env_file)], ["--env-file", str(env_file), "check"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "ameyo_mcp", *argv],
-            env=clean_env(tmp_path),
-            cwd=str(tmp_path),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = run_cli(tmp_path, *argv)
         assert done.returncode == 1 and "unreachable URL" in done.stdout, (argv, done.stdout, done.stderr)
     for argv in (["--demo", "check"], ["check", "--demo"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "ameyo_mcp", *argv],
-            env=clean_env(tmp_path),
-            cwd=str(tmp_path),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = run_cli(tmp_path, *argv)
         assert done.returncode == 0 and "All checks passed." in done.stdout, (argv, done.stderr)
 
 
 def test_demo_upload_of_a_file_in_the_current_folder(tmp_path: Path) -> None:
     (tmp_path / "today.csv").write_text("phone1,name\n9123400001,Asha\n9123400002,Ravi\n,Nobody\n")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ameyo_mcp",
-            "--demo",
-            "upload",
-            "today.csv",
-            "--campaign",
-            "1",
-            "--lead",
-            "21",
-        ],
-        env=clean_env(tmp_path),
-        cwd=str(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_cli(tmp_path, "--demo", "upload", "today.csv", "--campaign", "1", "--lead", "21")
     assert done.returncode == 1, done.stderr  # one row was refused
     assert "ADDED 2" in done.stdout and "line 4" in done.stdout and "phone1 is missing" in done.stdout
     assert (tmp_path / "today.csv.ameyo-result.csv").exists()
