@@ -25,7 +25,8 @@ from .uploads import ameyo_upload_contacts, ameyo_upload_contacts_with_callbacks
 Entry = tuple[Callable[..., Any], str, ToolAnnotations]
 
 READ_TOOLS: tuple[Entry, ...] = (
-    (ameyo_login, "Ameyo login", SESSION),
+    # Not idempotent: new_session=true replaces the live session each time.
+    (ameyo_login, "Ameyo login", ADD),
     (ameyo_ping_session, "Ping the Ameyo session", READ),
     (ameyo_logout, "Log out of Ameyo", SESSION),
     (ameyo_list_campaigns, "List campaigns", READ),
