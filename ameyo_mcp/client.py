@@ -71,7 +71,6 @@ class AmeyoClient:
                 self.redactor.add(secret.get_secret_value())
         self.timeout_s = settings.timeout_s or _DEFAULT_TIMEOUT_S
         self._http: httpx.AsyncClient | None = None
-        self.requests_sent = 0
 
     def _connection(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -161,7 +160,6 @@ class AmeyoClient:
         """POST one command; return the decoded JSON body, or raise the matching AmeyoError."""
         write = command in WRITE_COMMANDS
         body = form_body(command, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
-        self.requests_sent += 1
         log.debug("ameyo command %s", command)
         http = self._connection()
         import httpx  # already loaded by _connection; bound here for the except clauses

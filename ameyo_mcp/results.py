@@ -7,11 +7,17 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from .models import CampaignInfo
+
 
 class CampaignOut(BaseModel):
     id: int
     name: str
     type: str | None = None
+
+
+def campaign_out(campaign: CampaignInfo) -> CampaignOut:
+    return CampaignOut(id=campaign.campaign_id, name=campaign.campaign_name, type=campaign.campaign_type)
 
 
 class LoginOut(BaseModel):

@@ -40,6 +40,16 @@ class NotFound(CommandFailed):
     """A name or id the caller gave does not exist in Ameyo; the message lists what does."""
 
 
+@dataclass(frozen=True)
+class UploadTarget:
+    """Where an upload goes, checked before a record is sent."""
+
+    campaign: CampaignInfo
+    lead_id: int
+    max_phone_length: int
+    lead_enabled: bool
+
+
 @dataclass
 class ScanResult:
     matches: list[Contact] = field(default_factory=list)
@@ -105,6 +115,14 @@ class Ameyo:
             if lead.lead_id == lead_id:
                 return lead
         raise NotFound(lead_not_in_campaign(lead_id, campaign, leads))
+
+    async def upload_target(self, campaign: str | int, lead_id: int) -> UploadTarget:
+        """The campaign and lead of an upload, refusing a lead that is not in the campaign, and the
+        phone length limit from the login answer."""
+        info = await self.campaign(campaign)
+        lead = await self.lead(info, lead_id)
+        login = self.session.info
+        return UploadTarget(info, lead_id, login.max_phone_length if login else 20, lead.enabled)
 
     # -- commands with the session filled in -------------------------------------------------
 

@@ -50,7 +50,6 @@ class SessionManager:
         self.logins = 0
         self.reused_sessions = 0
         self.pings = 0
-        self.renewals = 0
         self.idle_releases = 0
 
     @property
@@ -152,7 +151,6 @@ class SessionManager:
             if self._sid == stale:
                 self._sid = None
                 self._forget_cache()
-                self.renewals += 1
             if self._sid is None:
                 await self._establish()
             return self._sid

@@ -152,6 +152,10 @@ def upload_text(out: UploadOut) -> str:
     return "\n".join(lines)
 
 
+def disabled_lead_note(lead_id: int) -> str:
+    return f"Note: lead {lead_id} is disabled, so these contacts are not dialed until it is enabled."
+
+
 def callback_text(out: CallbackOut) -> str:
     who = out.name or "(no name)"
     to = "the agent who set it (self callback)" if out.self_callback else (out.assigned_to or "any agent")

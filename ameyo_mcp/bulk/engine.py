@@ -23,15 +23,15 @@ import anyio.lowlevel
 from ..audit import AuditLog
 from ..errors import AmeyoError, UpstreamUnavailable
 from ..models import (
-    CampaignInfo,
     CustomerAndCallback,
     RecordResult,
     UploadContactsRequest,
     UploadWithCallbacksRequest,
 )
 from ..records import OK_RESULTS, Checked, outcome
-from ..results import CampaignOut
-from ..service import Ameyo
+from ..results import campaign_out
+from ..service import Ameyo, UploadTarget
+from ..summaries import disabled_lead_note
 from .batches import PLAIN, Batch, Batcher
 from .journal import ANSWERED, FAILED, SENT, UNKNOWN, Journal, JournalRow, upload_key
 from .limits import DEFAULT_BATCH, DEFAULT_CONCURRENCY, MAX_BATCH, MAX_CONCURRENCY
@@ -94,22 +94,6 @@ def journal_path_for(path: Path, options: BulkOptions) -> Path:
     return options.journal_path or path.with_name(path.name + ".ameyo-journal")
 
 
-@dataclass(frozen=True)
-class Target:
-    campaign: CampaignInfo
-    lead_id: int
-    max_phone_length: int
-    lead_enabled: bool
-
-
-async def resolve_target(ameyo: Ameyo, campaign: str | int, lead_id: int) -> Target:
-    """The campaign and lead, checked before a row is read; the phone limit from the login."""
-    info = await ameyo.campaign(campaign)
-    lead = await ameyo.lead(info, lead_id)
-    login = ameyo.session.info
-    return Target(info, lead_id, login.max_phone_length if login else 20, lead.enabled)
-
-
 async def upload_file(
     ameyo: Ameyo,
     path: Path,
@@ -118,7 +102,7 @@ async def upload_file(
     audit: AuditLog | None = None,
 ) -> BulkUploadOut:
     started = time.monotonic()
-    target = await resolve_target(ameyo, options.campaign, options.lead_id)
+    target = await ameyo.upload_target(options.campaign, options.lead_id)
     facts = await anyio.to_thread.run_sync(file_facts, path)
     journal = Journal.open(
         journal_path_for(path, options),
@@ -144,7 +128,7 @@ class _Run:
         ameyo: Ameyo,
         path: Path,
         options: BulkOptions,
-        target: Target,
+        target: UploadTarget,
         facts: FileFacts,
         journal: Journal,
         progress: Progress | None,
@@ -471,16 +455,9 @@ class _Run:
         tally = self.tally
         notes = list(self.notes)
         if not self.target.lead_enabled:
-            notes.append(
-                f"Note: lead {self.target.lead_id} is disabled, so these contacts are not dialed until "
-                "it is enabled."
-            )
+            notes.append(disabled_lead_note(self.target.lead_id))
         return BulkUploadOut(
-            campaign=CampaignOut(
-                id=self.target.campaign.campaign_id,
-                name=self.target.campaign.campaign_name,
-                type=self.target.campaign.campaign_type,
-            ),
+            campaign=campaign_out(self.target.campaign),
             lead_id=self.target.lead_id,
             file=str(self.path),
             dry_run=self.options.dry_run,

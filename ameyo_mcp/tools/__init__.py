@@ -39,7 +39,6 @@ WRITE_TOOLS: tuple[Entry, ...] = (
     (ameyo_add_callback, "Schedule a callback", ADD),
     (ameyo_upload_contacts_file, "Upload a contact file", OVERWRITE),
 )
-WRITE_TOOL_NAMES = frozenset(fn.__name__ for fn, _, _ in WRITE_TOOLS)
 
 
 def build_tools(*, read_only: bool) -> list[Tool]:
@@ -55,4 +54,4 @@ def build_tools(*, read_only: bool) -> list[Tool]:
     return tools
 
 
-__all__ = ["WRITE_TOOL_NAMES", "AppState", "build_tools"]
+__all__ = ["AppState", "build_tools"]

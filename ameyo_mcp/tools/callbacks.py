@@ -12,12 +12,12 @@ from pydantic import Field
 
 from ..customers import digits, display_name, phones
 from ..models import AddCallbackRequest, Callback, CampaignInfo, Contact, GetContactsRequest
-from ..results import CallbackOut
+from ..results import CallbackOut, campaign_out
 from ..sanitize import clean_text
 from ..service import Ameyo
 from ..summaries import callback_text
 from ..times import parse_callback_time, show
-from .common import AllowRepeatArg, ameyo_of, answer, campaign_out, explained, state_of
+from .common import AllowRepeatArg, ameyo_of, answer, explained, state_of
 from .contacts import SCAN_CAP
 from .session_tools import CampaignArg
 

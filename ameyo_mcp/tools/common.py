@@ -15,7 +15,6 @@ from pydantic import BaseModel, Field
 from ..errors import AmeyoError
 from ..guard import OutcomeUnknown, WriteGuard
 from ..models import CampaignInfo
-from ..results import CampaignOut
 from ..service import Ameyo
 from ..times import TimeInputError
 
@@ -67,10 +66,6 @@ def answer(text: str, out: BaseModel) -> CallToolResult:
         content=[TextContent(type="text", text=text)],
         structured_content=out.model_dump(mode="json", exclude_none=True),
     )
-
-
-def campaign_out(campaign: CampaignInfo) -> CampaignOut:
-    return CampaignOut(id=campaign.campaign_id, name=campaign.campaign_name, type=campaign.campaign_type)
 
 
 @asynccontextmanager

@@ -15,10 +15,10 @@ from pydantic import Field
 from ..columns import CAMPAIGN_COLUMN_PREFIX, CAMPAIGN_COLUMNS
 from ..customers import digits, display_name, is_phone_key, phones
 from ..models import CampaignInfo, Contact, GetContactsRequest, LoginInfo
-from ..results import ContactOut, ContactsOut
+from ..results import ContactOut, ContactsOut, campaign_out
 from ..sanitize import clean_mapping, clean_text
 from ..summaries import contacts_text
-from .common import MAX_ANSWER_CHARS, ameyo_of, answer, campaign_out, explained
+from .common import MAX_ANSWER_CHARS, ameyo_of, answer, explained
 from .session_tools import CampaignArg
 
 _SUMMARY_COLUMNS = ("status", "attempts", "disposition", "last_dialed_time")

@@ -8,10 +8,10 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from ..results import CampaignsOut, LeadOut, LeadsOut, LoginOut, LogoutOut, PingOut
+from ..results import CampaignsOut, LeadOut, LeadsOut, LoginOut, LogoutOut, PingOut, campaign_out
 from ..summaries import campaign_label, leads_text, login_text, ping_text
 from ..times import show
-from .common import ameyo_of, answer, campaign_out, explained
+from .common import ameyo_of, answer, explained
 
 CampaignArg = Annotated[str | int, Field(description="Campaign name or id, e.g. MoviStarSurvey or 1")]
 

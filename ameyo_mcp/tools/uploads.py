@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -11,17 +12,17 @@ from pydantic import BaseModel, Field
 
 from ..models import (
     CallbackRecord,
-    CampaignInfo,
     CustomerAndCallback,
+    RecordResult,
     UploadContactsRequest,
     UploadWithCallbacksRequest,
 )
 from ..records import Checked, check_record, counts, outcome, refused, would_send
-from ..results import RecordOut, UploadOut
-from ..service import Ameyo
-from ..summaries import upload_text
+from ..results import RecordOut, UploadOut, campaign_out
+from ..service import Ameyo, UploadTarget
+from ..summaries import disabled_lead_note, upload_text
 from ..times import parse_callback_time
-from .common import AllowRepeatArg, ConfirmArg, ameyo_of, answer, campaign_out, explained, state_of
+from .common import AllowRepeatArg, ConfirmArg, ameyo_of, answer, explained, state_of
 from .session_tools import CampaignArg
 
 MAX_RECORDS = 1000
@@ -70,34 +71,29 @@ async def ameyo_upload_contacts(
     """Upload customer records into a lead of a campaign. Records are checked first (phone1 present,
     length within Ameyo's limit); every record's outcome is reported by its position."""
     ameyo = ameyo_of(ctx)
-    info, max_len, disabled = await _target(ameyo, campaign, lead_id)
-    checked = [check_record(i, r, max_len) for i, r in enumerate(records, start=1)]
+    async with explained(ameyo):
+        target = await ameyo.upload_target(campaign, lead_id)
+    checked = [check_record(i, r, target.max_phone_length) for i, r in enumerate(records, start=1)]
     good = [c for c in checked if c.problem is None]
     if dry_run or not good:
-        return _report(ameyo, info, lead_id, checked, None, dry_run, disabled)
+        return _report(ameyo, target, checked, None, dry_run)
     request = UploadContactsRequest(
-        campaign_id=str(info.campaign_id),
+        campaign_id=str(target.campaign.campaign_id),
         lead_id=lead_id,
         properties={"update.customer": update_existing, "migrate.customer": migrate_existing},
         num_attempts=str(attempts),
         status=status.strip().upper() or "NOT_TRIED",
         customer_records=[c.record for c in good],
     )
-
-    async def write() -> CallToolResult:
-        async with explained(ameyo, info):
-            results = await ameyo.upload_contacts(request)
-        outcomes = [outcome(c, results[i] if i < len(results) else None) for i, c in enumerate(good)]
-        return _report(ameyo, info, lead_id, checked, outcomes, False, disabled)
-
-    return await state_of(ctx).guard.run(
+    return await _send(
         ctx,
         "ameyo_upload_contacts",
-        request.wire(),
-        records=len(good),
+        target,
+        checked,
+        request,
+        lambda: ameyo.upload_contacts(request),
         allow_repeat=allow_repeat,
         confirm=confirm,
-        write=write,
     )
 
 
@@ -118,12 +114,13 @@ async def ameyo_upload_contacts_with_callbacks(
     """Upload customers and schedule a callback for each in one step (adds the customer if new).
     Each record's upload result and callback id are reported by its position."""
     ameyo = ameyo_of(ctx)
-    info, max_len, disabled = await _target(ameyo, campaign, lead_id)
+    async with explained(ameyo):
+        target = await ameyo.upload_target(campaign, lead_id)
     zone = ameyo.settings.zone
     checked: list[Checked] = []
     callbacks: dict[int, CallbackRecord] = {}
     for position, item in enumerate(records, start=1):
-        entry = check_record(position, item.customer, max_len)
+        entry = check_record(position, item.customer, target.max_phone_length)
         if entry.problem is None:
             try:
                 when = parse_callback_time(item.callback_time, zone)
@@ -140,52 +137,60 @@ async def ameyo_upload_contacts_with_callbacks(
         checked.append(entry)
     good = [c for c in checked if c.problem is None]
     if dry_run or not good:
-        return _report(ameyo, info, lead_id, checked, None, dry_run, disabled)
+        return _report(ameyo, target, checked, None, dry_run)
     request = UploadWithCallbacksRequest(
-        campaign_id=info.campaign_id,
+        campaign_id=target.campaign.campaign_id,
         lead_id=lead_id,
         records=[
             CustomerAndCallback(customer_record=c.record, callback_record=callbacks[c.position]) for c in good
         ],
         properties={"update.customer": update_existing, "migrate.customer": migrate_existing},
     )
-
-    async def write() -> CallToolResult:
-        async with explained(ameyo, info):
-            results = await ameyo.upload_with_callbacks(request)
-        outcomes = [outcome(c, results[i] if i < len(results) else None, zone) for i, c in enumerate(good)]
-        return _report(ameyo, info, lead_id, checked, outcomes, False, disabled)
-
-    return await state_of(ctx).guard.run(
+    return await _send(
         ctx,
         "ameyo_upload_contacts_with_callbacks",
-        request.wire(),
-        records=len(good),
+        target,
+        checked,
+        request,
+        lambda: ameyo.upload_with_callbacks(request),
         allow_repeat=allow_repeat,
         confirm=confirm,
-        write=write,
     )
 
 
-async def _target(ameyo: Ameyo, campaign: str | int, lead_id: int) -> tuple[CampaignInfo, int, bool]:
-    """The campaign, the phone length limit, and whether the lead is disabled; refuses a lead that is
-    not in the campaign before anything is sent."""
-    async with explained(ameyo):
-        info = await ameyo.campaign(campaign)
-    async with explained(ameyo, info):
-        lead = await ameyo.lead(info, lead_id)
-        login = ameyo.session.info
-    return info, login.max_phone_length if login else 20, not lead.enabled
+async def _send(
+    ctx: Context[Any, Any],
+    tool: str,
+    target: UploadTarget,
+    checked: list[Checked],
+    request: UploadContactsRequest | UploadWithCallbacksRequest,
+    send: Callable[[], Awaitable[Sequence[RecordResult]]],
+    *,
+    allow_repeat: bool,
+    confirm: bool,
+) -> CallToolResult:
+    """Send the checked records through the write guard and report each one's outcome by position."""
+    ameyo = ameyo_of(ctx)
+    good = [c for c in checked if c.problem is None]
+
+    async def write() -> CallToolResult:
+        async with explained(ameyo, target.campaign):
+            results = await send()
+        zone = ameyo.settings.zone
+        outcomes = [outcome(c, results[i] if i < len(results) else None, zone) for i, c in enumerate(good)]
+        return _report(ameyo, target, checked, outcomes, False)
+
+    return await state_of(ctx).guard.run(
+        ctx, tool, request.wire(), records=len(good), allow_repeat=allow_repeat, confirm=confirm, write=write
+    )
 
 
 def _report(
     ameyo: Ameyo,
-    info: CampaignInfo,
-    lead_id: int,
+    target: UploadTarget,
     checked: list[Checked],
     outcomes: list[RecordOut] | None,
     dry_run: bool,
-    disabled: bool,
 ) -> CallToolResult:
     refusals = [refused(c) for c in checked if c.problem is not None]
     if outcomes is None:
@@ -197,8 +202,8 @@ def _report(
         sent_like = outcomes
     records = sorted([*sent_like, *refusals], key=lambda r: r.position)
     out = UploadOut(
-        campaign=campaign_out(info),
-        lead_id=lead_id,
+        campaign=campaign_out(target.campaign),
+        lead_id=target.lead_id,
         dry_run=dry_run,
         sent=len(sent_like),
         refused=len(refusals),
@@ -208,6 +213,6 @@ def _report(
         timezone=str(ameyo.settings.zone),
     )
     text = upload_text(out)
-    if disabled:
-        text += f"\nNote: lead {lead_id} is disabled, so these contacts are not dialed until it is enabled."
+    if not target.lead_enabled:
+        text += "\n" + disabled_lead_note(target.lead_id)
     return answer(text, out)
