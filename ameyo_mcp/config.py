@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr
 
+from . import phones
 from .errors import SettingsError
 
 DEFAULT_POLICY_NAME = "token-based-authorization-policy"
@@ -80,6 +81,10 @@ class Settings:
     max_request_bytes: int = 1_000_000
     # Bulk uploads: the only folders the upload-file tool may read.
     upload_dirs: tuple[Path, ...] = ()
+    # The phone rule (phones.py): the country of numbers written without one, and the spelling
+    # sent to Ameyo's dialer for numbers given in another form.
+    phone_region: str = "IN"
+    phone_format: str = "national"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -245,5 +250,20 @@ def load_settings(
         values["upload_dirs"] = tuple(
             Path(d).expanduser().resolve() for d in dirs.split(os.pathsep) if d.strip()
         )
+    values.update(_phone_settings(env))
     values.update(overrides or {})
     return Settings(**values)
+
+
+def _phone_settings(env: Mapping[str, str]) -> dict[str, str]:
+    # Only the shape of the region is checked here: whether libphonenumber knows it is checked on
+    # first use (phones.check_region) and by `ameyo-mcp check`, so start-up never loads the library.
+    region = (_get(env, "AMEYO_PHONE_REGION") or phones.DEFAULT_REGION).upper()
+    if not (len(region) == 2 and region.isascii() and region.isalpha()):
+        raise SettingsError(
+            f"AMEYO_PHONE_REGION must be a two-letter ISO country code such as IN, not {region!r}"
+        )
+    style = (_get(env, "AMEYO_PHONE_FORMAT") or phones.DEFAULT_STYLE).lower()
+    if style not in phones.STYLES:
+        raise SettingsError(f"AMEYO_PHONE_FORMAT must be one of {', '.join(phones.STYLES)}, not {style!r}")
+    return {"phone_region": region, "phone_format": style}
