@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,6 +52,26 @@ def _is_zone(name: str) -> bool:
 
 
 @dataclass(frozen=True)
+class CallingHours:
+    """When customers may be called, in the Ameyo server's zone: start inclusive, end exclusive."""
+
+    start: time
+    end: time
+
+
+def _calling_hours(raw: str | None) -> CallingHours:
+    if raw is None:
+        return CallingHours(time(9), time(21))
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in raw.split("-"))
+    except ValueError:
+        raise SettingsError(f"AMEYO_CALLING_HOURS must look like 09:00-21:00, not {raw!r}") from None
+    if not start < end:
+        raise SettingsError(f"AMEYO_CALLING_HOURS must start before it ends, not {raw!r}")
+    return CallingHours(start, end)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the server needs to reach Ameyo. Secrets are `SecretStr`: they never print.
 
@@ -85,6 +106,8 @@ class Settings:
     # sent to Ameyo's dialer for numbers given in another form.
     phone_region: str = "IN"
     phone_format: str = "national"
+    # Callbacks outside these hours (server time) need the person's explicit yes.
+    calling_hours: CallingHours = field(default_factory=lambda: CallingHours(time(9), time(21)))
 
     @property
     def zone(self) -> ZoneInfo:
@@ -251,6 +274,7 @@ def load_settings(
             Path(d).expanduser().resolve() for d in dirs.split(os.pathsep) if d.strip()
         )
     values.update(_phone_settings(env))
+    values["calling_hours"] = _calling_hours(_get(env, "AMEYO_CALLING_HOURS"))
     values.update(overrides or {})
     return Settings(**values)
 

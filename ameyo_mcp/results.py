@@ -103,6 +103,8 @@ class UploadOut(BaseModel):
     added_customer_ids: list[int]
     records: list[RecordOut]
     timezone: str
+    confirm_token: str | None = None
+    repeat_of_earlier_call: bool | None = None
 
 
 class CallbackOut(BaseModel):
@@ -115,3 +117,4 @@ class CallbackOut(BaseModel):
     timezone: str
     assigned_to: str | None = None
     self_callback: bool
+    repeat_of_earlier_call: bool | None = None

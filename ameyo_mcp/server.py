@@ -11,14 +11,13 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 
 from . import __version__
-from .audit import AuditLog, default_audit_path
 from .config import Settings
 from .errors import AmeyoError
-from .guard import WriteGuard
 from .prompt_templates import register_prompts
 from .service import Ameyo
 from .tools import AppState, build_tools
 from .tools.common import ameyo_of
+from .writes import WritePath
 
 INSTRUCTIONS = """\
 Ameyo contact center (Customer Manager API). The server logs in and keeps the session alive by
@@ -46,13 +45,8 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
         # down, and the first call that needs a session logs in.
         ameyo = ameyo_factory(settings)
         live.append(ameyo)
-        guard = WriteGuard(
-            window_s=settings.repeat_window_s,
-            confirm_over=settings.confirm_over,
-            audit=AuditLog(settings.audit_file or default_audit_path(), ameyo=settings.base_url),
-        )
         try:
-            yield AppState(ameyo=ameyo, guard=guard)
+            yield AppState(ameyo=ameyo, writes=WritePath.for_settings(ameyo))
         finally:
             live.remove(ameyo)
             await ameyo.aclose()
