@@ -123,6 +123,11 @@ def upload_text(out: UploadOut) -> str:
     lines = [f"{verb}: {out.sent + out.refused} records for {label}, lead {out.lead_id}."]
     if out.dry_run:
         lines.append(f"Would send {out.sent}; would refuse {out.refused}.")
+        if out.confirm_token:
+            lines.append(
+                f"Sending {out.sent} records needs the person's confirmation: show them this, and if they "
+                f'agree call again without dry_run and with confirm="{out.confirm_token}".'
+            )
     else:
         counts = ", ".join(f"{k} {v}" for k, v in out.counts.items()) or "none"
         lines.append(
@@ -158,7 +163,9 @@ def disabled_lead_note(lead_id: int) -> str:
 
 def callback_text(out: CallbackOut) -> str:
     who = out.name or "(no name)"
-    to = "the agent who set it (self callback)" if out.self_callback else (out.assigned_to or "any agent")
+    to = out.assigned_to or "any agent"
+    if out.self_callback:
+        to += " only (self callback)"
     lines = [
         f"Callback {out.callback_id or '(no id returned)'} scheduled in {campaign_label(out.campaign)}:",
         *_fence([f"{who}, customer {out.customer_id}, phone {out.phone}"]),
