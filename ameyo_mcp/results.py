@@ -103,6 +103,7 @@ class UploadOut(BaseModel):
     added_customer_ids: list[int]
     records: list[RecordOut]
     timezone: str
+    notes: list[str] = []
 
 
 class CallbackOut(BaseModel):
