@@ -114,6 +114,10 @@ class Settings:
         return ZoneInfo(self.timezone)
 
     @property
+    def phone_rule(self) -> phones.PhoneRule:
+        return phones.PhoneRule(self.phone_region, self.phone_format)
+
+    @property
     def token_auth(self) -> bool:
         return self.hash_key is not None
 

@@ -61,6 +61,14 @@ class Dialable:
 
 
 @dataclass(frozen=True, slots=True)
+class PhoneRule:
+    """The two phone settings together (AMEYO_PHONE_REGION, AMEYO_PHONE_FORMAT): `Settings.phone_rule`."""
+
+    region: str
+    style: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Facts:
     """What parsing a text found: country calling code, NSN, and whether it is a possible number."""
 
@@ -80,10 +88,17 @@ def key(raw: str, region: str) -> str | None:
     return facts.nsn if facts is not None else None
 
 
+def identity(raw: str, region: str) -> str | None:
+    """The number with its country code (`+919334419416`), or None: what `same_number` compares.
+    The key alone would make `+34 612345678` and `612345678` (in India) one number."""
+    facts = _facts(raw, region)
+    return f"+{facts.country_code}{facts.nsn}" if facts is not None else None
+
+
 def same_number(a: str, b: str, region: str) -> bool:
-    """Whether two texts are one number: same key, and the same country where both say one."""
-    fa, fb = _facts(a, region), _facts(b, region)
-    return fa is not None and fb is not None and fa.nsn == fb.nsn and fa.country_code == fb.country_code
+    """Whether two texts are one number: the same key in the same country."""
+    one = identity(a, region)
+    return one is not None and one == identity(b, region)
 
 
 def is_complete(raw: str, region: str) -> bool:
@@ -124,13 +139,18 @@ def for_ameyo(raw: str, region: str, style: str = DEFAULT_STYLE) -> Dialable:
     """The spelling sent to Ameyo's dialer for a number as people paste it (`+91 98765 43211`,
     `98-330-00004`, `(0) 98765 43211`). Raises PhoneError with the reason when it is not a
     complete phone number."""
+    return dial_and_identity(raw, region, style)[0]
+
+
+def dial_and_identity(raw: str, region: str, style: str = DEFAULT_STYLE) -> tuple[Dialable, str]:
+    """`for_ameyo` and `identity` in one parse, for uploads that check every row of a file."""
     if style not in STYLES:
         raise PhoneError(f"The phone format {style!r} is unknown; use one of {', '.join(STYLES)}.")
     text = raw.strip()
     if text.isdigit() and text.isascii():
         facts = _facts(text, region)
         if facts is not None and facts.possible:
-            return Dialable(text, text != raw)
+            return Dialable(text, text != raw), f"+{facts.country_code}{facts.nsn}"
     elif not text:
         raise PhoneError("The phone number is empty.")
     elif not _PASTED.fullmatch(text):
@@ -143,7 +163,7 @@ def for_ameyo(raw: str, region: str, style: str = DEFAULT_STYLE) -> Dialable:
     if not facts.possible:
         raise PhoneError(f"{_shown(raw)} is not a complete phone number: {_why_not(text, region)}.")
     value = _spell(facts, region, style)
-    return Dialable(value, value != raw)
+    return Dialable(value, value != raw), f"+{facts.country_code}{facts.nsn}"
 
 
 def check_region(region: str) -> str:

@@ -103,6 +103,7 @@ class UploadOut(BaseModel):
     added_customer_ids: list[int]
     records: list[RecordOut]
     timezone: str
+    notes: list[str] = []
     confirm_token: str | None = None
     repeat_of_earlier_call: bool | None = None
 

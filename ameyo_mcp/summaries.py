@@ -154,6 +154,7 @@ def upload_text(out: UploadOut) -> str:
         ids = ", ".join(str(i) for i in out.added_customer_ids[:MAX_IDS_SHOWN])
         more = len(out.added_customer_ids) - MAX_IDS_SHOWN
         lines.append(f"Customer ids: {ids}" + (f" and {more} more." if more > 0 else "."))
+    lines.extend(out.notes)
     return "\n".join(lines)
 
 

@@ -136,7 +136,7 @@ async def test_upload_reports_each_record(client: Client, simulator: SimulatorTh
     text = text_of(result)
     assert "ADDED 1" in text and "DUPLICATE_NOT_ADDED 1" in text
     assert "record 2: (no phone): phone1 is missing" in text
-    assert "record 3:" in text and "at most 20" in text
+    assert "record 3:" in text and "too many digits" in text
     assert "record 4: 0458681166572: already in the campaign" in text
     out = result.structured_content
     assert out is not None and len(out["added_customer_ids"]) == 1

@@ -12,8 +12,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from .. import phones
 from ..columns import CAMPAIGN_COLUMN_PREFIX, CAMPAIGN_COLUMNS
-from ..customers import digits, display_name, is_phone_key, phones
+from ..customers import display_name, is_phone_key, phone_values
 from ..models import CampaignInfo, Contact, GetContactsRequest, LoginInfo
 from ..results import ContactOut, ContactsOut, campaign_out
 from ..sanitize import clean_mapping, clean_text
@@ -77,7 +78,7 @@ async def ameyo_get_contacts(
         other_columns={CAMPAIGN_COLUMN_PREFIX + c: c for c in wanted},
         order_by=_order_by(order_by),
     )
-    keep = _matcher(phone, search, status)
+    keep = _matcher(phone, search, status, ameyo.settings.phone_region)
     async with explained(ameyo, info):
         if customer_ids:
             found = await ameyo.get_contacts(request)
@@ -137,16 +138,20 @@ def _order_by(text: str | None) -> str | None:
     return f"{column} {direction}".strip()
 
 
-def _matcher(phone: str | None, search: str | None, status: list[str] | None) -> Callable[[Contact], bool]:
-    wanted_digits = digits(phone) if phone else ""
-    if phone is not None and len(wanted_digits) < 4:
-        raise ToolError("phone must have at least 4 digits (the whole number or its last digits)")
+def _matcher(
+    phone: str | None, search: str | None, status: list[str] | None, region: str
+) -> Callable[[Contact], bool]:
+    # The whole number in any spelling, or its last digits: phones.ends_with matches both.
+    try:
+        same_phone = phones.ending_matcher(phone, region) if phone is not None else None
+    except phones.PhoneError as exc:
+        raise ToolError(f"phone: {exc}") from None
     needle = search.casefold().strip() if search else ""
     statuses = {s.strip().upper() for s in status} if status else set()
 
     def keep(contact: Contact) -> bool:
         data = contact.customer_data
-        if wanted_digits and not any(wanted_digits in p for p in phones(contact)):
+        if same_phone is not None and not any(same_phone(p) for p in phone_values(contact)):
             return False
         if needle and not any(needle in str(v).casefold() for v in data.values() if v is not None):
             return False
@@ -198,7 +203,7 @@ def _criteria(
 ) -> str:
     parts = []
     if phone:
-        parts.append(f"phone …{digits(phone)[-10:]}")
+        parts.append(f"phone …{phones.digits(phone)[-10:]}")
     if search:
         parts.append(f"text {clean_text(search, 40)!r}")
     if status:

@@ -10,9 +10,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from .. import writes
+from .. import phones, writes
 from ..models import CallbackRecord, RecordResult
-from ..records import Checked, check_record, counts, outcome, refused, would_send
+from ..records import Checked, check_record, counts, outcome, refused, rewritten_note, would_send
 from ..results import RecordOut, UploadOut, campaign_out
 from ..service import Ameyo, UploadTarget
 from ..summaries import disabled_lead_note, upload_text
@@ -77,7 +77,8 @@ async def ameyo_upload_contacts(
     ameyo = ameyo_of(ctx)
     async with explained(ameyo):
         target = await ameyo.upload_target(campaign, lead_id)
-    checked = [check_record(i, r, target.max_phone_length) for i, r in enumerate(records, start=1)]
+    rule = ameyo.settings.phone_rule
+    checked = [check_record(i, r, target.max_phone_length, rule) for i, r in enumerate(records, start=1)]
     good = [c for c in checked if c.problem is None]
     write = writes.plan_upload(
         ameyo.settings.base_url,
@@ -111,22 +112,29 @@ async def ameyo_upload_contacts_with_callbacks(
     ameyo = ameyo_of(ctx)
     async with explained(ameyo):
         target = await ameyo.upload_target(campaign, lead_id)
-    zone = ameyo.settings.zone
+    zone, rule = ameyo.settings.zone, ameyo.settings.phone_rule
     checked: list[Checked] = []
     callbacks: dict[int, CallbackRecord] = {}
     for position, item in enumerate(records, start=1):
-        entry = check_record(position, item.customer, target.max_phone_length)
+        entry = check_record(position, item.customer, target.max_phone_length, rule)
         if entry.problem is None:
             try:
                 when = parse_callback_time(item.callback_time, zone)
+                callback_phone = (
+                    phones.for_ameyo(item.callback_phone, rule.region, rule.style).value
+                    if item.callback_phone
+                    else entry.phone
+                )
+            except phones.PhoneError as exc:
+                entry = Checked(position, entry.record, f"callback_phone: {exc}", entry.given_phone)
             except ValueError as exc:
-                entry = Checked(position, entry.record, str(exc))
+                entry = Checked(position, entry.record, str(exc), entry.given_phone)
             else:
                 callbacks[position] = CallbackRecord(
                     call_back_time=when.wire,
                     is_self_call_back=item.self_callback,
                     user_id=item.agent,
-                    call_back_phone=item.callback_phone or entry.phone,
+                    call_back_phone=callback_phone,
                     customer_id=str(item.customer_id) if item.customer_id is not None else None,
                 )
         checked.append(entry)
@@ -187,6 +195,10 @@ def _report(
     else:
         sent_like = outcomes
     records = sorted([*sent_like, *refusals], key=lambda r: r.position)
+    rewritten = [c for c in checked if c.problem is None and c.given_phone is not None]
+    note = rewritten_note(
+        len(rewritten), rewritten[0] if rewritten else None, ameyo.settings.phone_rule, dry_run=dry_run
+    )
     out = UploadOut(
         campaign=campaign_out(target.campaign),
         lead_id=target.lead_id,
@@ -197,6 +209,7 @@ def _report(
         added_customer_ids=[r.customer_id for r in sent_like if r.ok and r.customer_id is not None],
         records=[r for r in records if not r.ok or r.callback_id][:200],
         timezone=str(ameyo.settings.zone),
+        notes=[note] if note else [],
         confirm_token=confirm_token,
         repeat_of_earlier_call=True if repeat is not None else None,
     )
