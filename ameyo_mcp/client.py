@@ -59,6 +59,9 @@ WRITE_COMMANDS = write_commands()
 ON_WIRE: ContextVar[list[bool] | None] = ContextVar("ameyo_on_wire", default=None)
 _INVALID_SESSION_KEY = "LogoutRemoterProcessorHelper.invalid.sessionid"
 _DEFAULT_TIMEOUT_S = 30.0
+# Every connection that may be open is also kept alive: with fewer idle slots than open ones, a
+# burst of calls closes the surplus and the next burst opens them again (a TLS handshake each).
+_MAX_CONNECTIONS = 16
 
 
 class AmeyoClient:
@@ -90,7 +93,9 @@ class AmeyoClient:
                 headers["requesting-host"] = settings.requesting_host or ""
             self._http = httpx.AsyncClient(
                 headers=headers,
-                limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
+                limits=httpx.Limits(
+                    max_connections=_MAX_CONNECTIONS, max_keepalive_connections=_MAX_CONNECTIONS
+                ),
                 follow_redirects=False,
             )
         return self._http

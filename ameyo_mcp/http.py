@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import sys
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
@@ -67,3 +68,11 @@ def http_app(server: MCPServer[Any], settings: Settings, host: str, port: int) -
     if settings.http_token is not None:
         app = BearerAuth(app, settings.http_token.get_secret_value())
     return app
+
+
+def serve_http(server: MCPServer[Any], settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    app = http_app(server, settings, host, port)
+    print(f"ameyo-mcp: serving streamable HTTP at http://{host}:{port}/mcp", file=sys.stderr)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
