@@ -94,13 +94,23 @@ class RecordOut(BaseModel):
 
 
 class UploadOut(BaseModel):
+    """Every record counted once: `sent` + `refused` (before sending) are all the records given, and
+    of those sent, `added` + `updated` + `moved` + `duplicate` + `failed` (all zero in a dry run)."""
+
     campaign: CampaignOut
     lead_id: int
     dry_run: bool
     sent: int
     refused: int
-    counts: dict[str, int]
-    added_customer_ids: list[int]
+    added: int = 0
+    updated: int = 0
+    moved: int = 0
+    duplicate: int = 0
+    failed: int = 0
+    callbacks: int = 0
+    counts: dict[str, int] = {}
+    added_customer_ids: list[int] = []
+    updated_customer_ids: list[int] = []
     records: list[RecordOut]
     timezone: str
 

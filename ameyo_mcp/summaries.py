@@ -7,6 +7,8 @@ and says how to get the rest. Values that came from customer records are fenced 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .results import (
     CallbackOut,
     CampaignOut,
@@ -110,17 +112,38 @@ def contacts_text(out: ContactsOut, criteria: str) -> str:
     return "\n".join(lines)
 
 
+def answered_text(tally: Mapping[str, int]) -> str:
+    """The counts of `records.answered` in words, leaving out a move nobody asked for."""
+    words = [f"added {tally['added']}", f"updated {tally['updated']}"]
+    if tally.get("moved"):
+        words.append(f"moved to this lead {tally['moved']}")
+    words += [f"duplicates left unchanged {tally['duplicate']}", f"failed {tally['failed']}"]
+    return ", ".join(words)
+
+
+def _records(n: int) -> str:
+    return f"{n} record{'' if n == 1 else 's'}"
+
+
+def _ids(label: str, ids: list[int]) -> str:
+    shown = ", ".join(str(i) for i in ids[:MAX_IDS_SHOWN])
+    more = len(ids) - MAX_IDS_SHOWN
+    return f"{label}: {shown}" + (f" and {more} more." if more > 0 else ".")
+
+
 def upload_text(out: UploadOut) -> str:
     label = campaign_label(out.campaign)
-    verb = "Dry run, nothing written" if out.dry_run else "Uploaded"
-    lines = [f"{verb}: {out.sent + out.refused} records for {label}, lead {out.lead_id}."]
+    refused = f"; {out.refused} refused before sending (below)" if out.refused else ""
     if out.dry_run:
-        lines.append(f"Would send {out.sent}; would refuse {out.refused}.")
+        lines = [
+            f"Dry run, nothing written: would send {_records(out.sent)} to {label}, lead {out.lead_id}"
+            f"{refused.replace('refused', 'would be refused')}."
+        ]
     else:
-        counts = ", ".join(f"{k} {v}" for k, v in out.counts.items()) or "none"
-        lines.append(
-            f"Results: {counts}." + (f" Refused before sending: {out.refused}." if out.refused else "")
-        )
+        lines = [f"Sent {_records(out.sent)} to {label}, lead {out.lead_id}{refused}."]
+        tally = {"added": out.added, "updated": out.updated, "moved": out.moved}
+        tally |= {"duplicate": out.duplicate, "failed": out.failed}
+        lines.append(f"Ameyo's answers: {answered_text(tally)}.")
     failures = [r for r in out.records if not r.ok]
     if failures:
         lines.append(f"Not done ({len(failures)}):")
@@ -133,15 +156,15 @@ def upload_text(out: UploadOut) -> str:
             lines.append(f"{len(failures) - MAX_FAILURE_LINES} more failures are in the structured result.")
     callbacks = [r for r in out.records if r.ok and r.callback_id]
     if callbacks:
-        lines.append(f"Callbacks scheduled ({out.timezone}):")
+        lines.append(f"Callbacks scheduled: {out.callbacks} ({out.timezone}):")
         lines.extend(
             f"record {r.position}: {r.callback_id} at {r.callback_time}"
             for r in callbacks[:MAX_FAILURE_LINES]
         )
     if out.added_customer_ids:
-        ids = ", ".join(str(i) for i in out.added_customer_ids[:MAX_IDS_SHOWN])
-        more = len(out.added_customer_ids) - MAX_IDS_SHOWN
-        lines.append(f"Customer ids: {ids}" + (f" and {more} more." if more > 0 else "."))
+        lines.append(_ids("Added customer ids", out.added_customer_ids))
+    if out.updated_customer_ids:
+        lines.append(_ids("Updated customer ids", out.updated_customer_ids))
     return "\n".join(lines)
 
 

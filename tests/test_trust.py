@@ -66,7 +66,7 @@ async def test_large_upload_needs_confirmation(simulator: SimulatorThread, tmp_p
         assert refused.is_error and "dry_run=true" in text_of(refused) and "confirm=true" in text_of(refused)
         assert simulator.state.executed["uploadContacts"] == 0
         done = await client.call_tool("ameyo_upload_contacts", {**args, "confirm": True})
-        assert "ADDED 5" in text_of(done)
+        assert "added 5," in text_of(done)
     audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     result = audit[-1]
     assert result["event"] == "result" and len(result["result"]["added_customer_ids"]) == 5

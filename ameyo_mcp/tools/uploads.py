@@ -17,7 +17,7 @@ from ..models import (
     UploadContactsRequest,
     UploadWithCallbacksRequest,
 )
-from ..records import Checked, check_record, counts, outcome, refused, would_send
+from ..records import Checked, check_record, outcome, refused, upload_tally, would_send
 from ..results import RecordOut, UploadOut, campaign_out
 from ..service import Ameyo, UploadTarget
 from ..summaries import disabled_lead_note, upload_text
@@ -207,10 +207,9 @@ def _report(
         dry_run=dry_run,
         sent=len(sent_like),
         refused=len(refusals),
-        counts=counts(sent_like) if outcomes is not None else {},
-        added_customer_ids=[r.customer_id for r in sent_like if r.ok and r.customer_id is not None],
         records=[r for r in records if not r.ok or r.callback_id][:200],
         timezone=str(ameyo.settings.zone),
+        **upload_tally(outcomes or []),
     )
     text = upload_text(out)
     if not target.lead_enabled:
