@@ -7,13 +7,28 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult
+from mcp.types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    Completion,
+    CompletionArgument,
+    CompletionContext,
+    EmptyResult,
+    GetPromptResult,
+    InputRequiredResult,
+    PromptReference,
+    ResourceTemplateReference,
+    SetLevelRequestParams,
+)
 
 from . import __version__
 from .audit import AuditLog, default_audit_path
+from .client_log import install as install_client_log
+from .completions import complete
 from .config import Settings
 from .errors import AmeyoError
 from .guard import WriteGuard
@@ -119,9 +134,35 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
         tools=build_tools(read_only=settings.read_only),
         log_level=settings.log_level,
     )
-    register_prompts(server, read_only=settings.read_only)  # type: ignore[arg-type]
+    offered = register_prompts(server, read_only=settings.read_only)  # type: ignore[arg-type]
     _register_resources(server, live)
+    _register_completions(server, live, frozenset(t.name for t in offered))
+    _register_logging(server)
     return server
+
+
+def _register_completions(server: MCPServer[AppState], live: list[Ameyo], prompts: frozenset[str]) -> None:
+    @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]  # the SDK leaves it untyped
+    async def completions(
+        ref: PromptReference | ResourceTemplateReference,
+        argument: CompletionArgument,
+        context: CompletionContext | None,
+    ) -> Completion | None:
+        # Completion handlers get no request context: the lifespan's Ameyo is found as resources do.
+        return await complete(live[-1] if live else None, ref, argument, context, prompts)
+
+
+def _register_logging(server: MCPServer[AppState]) -> None:
+    """The logging capability: warnings of a tool call reach the client (see client_log), at or above
+    the level it sets. Over HTTP the level is shared by the clients of the one server."""
+    install_client_log()
+
+    async def set_level(ctx: ServerRequestContext[AppState], params: SetLevelRequestParams) -> EmptyResult:
+        ctx.lifespan_context.client_log_level = params.level
+        return EmptyResult()
+
+    # MCPServer has no public way to serve logging/setLevel; the SDK points to the low-level server's.
+    server._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
 
 
 def _register_resources(server: MCPServer[AppState], live: list[Ameyo]) -> None:

@@ -1,8 +1,8 @@
 """A model's argument mistakes: harmless spellings accepted, the rest explained in one short sentence
 per argument (which one, what was wrong, what to send), never as validator text with library links.
 
-`ExplainedTool` is the SDK's `Tool` with this in front of its own validation; `build_tools` makes
-every tool one.
+`ExplainedTool` is the SDK's `Tool` with this in front of its own validation (and the warnings
+logged during the call passed on to the client); `build_tools` makes every tool one.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from pydantic import ValidationError
 
+from ..client_log import forwarded
 from ..sanitize import clean_text
 from .schemas import inline_refs
 
@@ -36,12 +37,21 @@ class ExplainedTool(Tool):
         if problems:
             raise ToolError(_message(self.name, problems))
         try:
-            return await super().run(arguments, context, convert_result)
+            async with forwarded(context, _log_threshold(context)):
+                return await super().run(arguments, context, convert_result)
         except ToolError as exc:
             if not isinstance(exc.__cause__, ValidationError):
                 raise
             # Chained to the ValidationError: the SDK then logs only the field names.
             raise ToolError(_message(self.name, explain(exc.__cause__, schema))) from exc.__cause__
+
+
+def _log_threshold(context: Context[Any, Any]) -> str:
+    try:
+        state = context.request_context.lifespan_context
+    except ValueError:  # called outside a request: nobody to send log notifications to
+        return "emergency"
+    return str(getattr(state, "client_log_level", "debug"))
 
 
 def _types(schema: Schema) -> set[str]:

@@ -46,6 +46,8 @@ class AppState:
 
     ameyo: Ameyo
     guard: WriteGuard
+    # Set by the client with logging/setLevel: the least severe log notification it wants.
+    client_log_level: str = "debug"
 
 
 def state_of(ctx: Context[Any, Any]) -> AppState:
