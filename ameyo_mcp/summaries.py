@@ -19,7 +19,7 @@ from .results import (
     PingOut,
     UploadOut,
 )
-from .sanitize import fence
+from .sanitize import data_text, fence
 
 MAX_FAILURE_LINES = 25
 MAX_IDS_SHOWN = 30
@@ -119,6 +119,15 @@ def answered_text(tally: Mapping[str, int]) -> str:
         words.append(f"moved to this lead {tally['moved']}")
     words += [f"duplicates left unchanged {tally['duplicate']}", f"failed {tally['failed']}"]
     return ", ".join(words)
+
+
+def dispositions_seen_note(seen: Mapping[str, int]) -> str:
+    """After a disposition filter matched nothing: the dispositions the scanned contacts do have."""
+    named = sorted(((n, d) for d, n in seen.items() if d.strip()), reverse=True)
+    if not named:
+        return "No scanned contact has any disposition."
+    shown = ", ".join(f"{data_text(d, 40)} {n}" for n, d in named[:15])
+    return f"No scanned contact has that disposition; the dispositions found are: {shown}."
 
 
 def _records(n: int) -> str:
