@@ -9,6 +9,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from . import phones
@@ -166,6 +167,65 @@ def outcome(checked: Checked, result: RecordResult | None, zone: ZoneInfo | None
 
 def counts(records: Sequence[RecordOut]) -> dict[str, int]:
     return dict(Counter(r.result for r in records).most_common())
+
+
+# What each of Ameyo's result types means for the customer, so that every answer counts a record once
+# and under the same name; anything else sent is a failure (Ameyo's *_FAILED, or no answer).
+ADDED = frozenset({"ADDED"})
+UPDATED = frozenset({"UPDATED", "UPDATED_AND_MIGRATED"})
+MOVED = frozenset({"MIGRATED"})
+UNCHANGED = frozenset({"DUPLICATE_NOT_ADDED", "NOT_MIGRATED"})
+
+
+def answered(by_result: Mapping[str, int]) -> dict[str, int]:
+    """Ameyo's answers to the records sent, by what happened: added, updated, moved, duplicate
+    (already there, left as it was) and failed; each record is counted under exactly one."""
+    out = {"added": 0, "updated": 0, "moved": 0, "duplicate": 0, "failed": 0}
+    for result, n in by_result.items():
+        if result in ADDED:
+            out["added"] += n
+        elif result in UPDATED:
+            out["updated"] += n
+        elif result in MOVED:
+            out["moved"] += n
+        elif result in UNCHANGED:
+            out["duplicate"] += n
+        else:
+            out["failed"] += n
+    return out
+
+
+class UploadTally(TypedDict):
+    added: int
+    updated: int
+    moved: int
+    duplicate: int
+    failed: int
+    callbacks: int
+    counts: dict[str, int]
+    added_customer_ids: list[int]
+    updated_customer_ids: list[int]
+
+
+def upload_tally(outcomes: Sequence[RecordOut]) -> UploadTally:
+    """The count fields of an upload's answer (`UploadOut`) from the outcomes of the records sent."""
+    by_result = counts(outcomes)
+    kinds = answered(by_result)
+    return UploadTally(
+        added=kinds["added"],
+        updated=kinds["updated"],
+        moved=kinds["moved"],
+        duplicate=kinds["duplicate"],
+        failed=kinds["failed"],
+        callbacks=sum(1 for r in outcomes if r.callback_id),
+        counts=by_result,
+        added_customer_ids=[
+            r.customer_id for r in outcomes if r.result in ADDED and r.customer_id is not None
+        ],
+        updated_customer_ids=[
+            r.customer_id for r in outcomes if r.result in UPDATED | MOVED and r.customer_id is not None
+        ],
+    )
 
 
 def _shown_phone(phone: str | None) -> str | None:

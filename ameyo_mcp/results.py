@@ -94,13 +94,22 @@ class RecordOut(BaseModel):
 
 
 class UploadOut(BaseModel):
+    """sent + refused = records given; sent = added + updated + moved + duplicate + failed."""
+
     campaign: CampaignOut
     lead_id: int
     dry_run: bool
     sent: int
     refused: int
-    counts: dict[str, int]
-    added_customer_ids: list[int]
+    added: int = 0
+    updated: int = 0
+    moved: int = 0
+    duplicate: int = 0
+    failed: int = 0
+    callbacks: int = 0
+    counts: dict[str, int] = {}
+    added_customer_ids: list[int] = []
+    updated_customer_ids: list[int] = []
     records: list[RecordOut]
     timezone: str
     notes: list[str] = []

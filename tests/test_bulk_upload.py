@@ -217,7 +217,9 @@ async def test_tool_upload_reports_summary_and_progress(simulator: SimulatorThre
         args: dict[str, Any] = {"file": "contacts.csv", "campaign": "MoviStarSurvey", "lead_id": LEAD}
         dry = await client.call_tool("ameyo_upload_contacts_file", args)
         assert not dry.is_error, text_of(dry)
-        assert "Dry run, nothing written" in text_of(dry) and "WOULD_SEND 61, REFUSED 6" in text_of(dry)
+        assert "Dry run, nothing written" in text_of(
+            dry
+        ) and "would send 61, refused before sending 6" in text_of(dry)
         assert simulator.state.executed["uploadContacts"] == 0
 
         unconfirmed = await client.call_tool("ameyo_upload_contacts_file", {**args, "dry_run": False})
@@ -231,7 +233,8 @@ async def test_tool_upload_reports_summary_and_progress(simulator: SimulatorThre
         )
     text = text_of(real)
     assert not real.is_error, text
-    assert "ADDED 61, REFUSED 6" in text and len(text) < 20_000
+    assert "refused before sending 6; sent in this run 61" in text and len(text) < 20_000
+    assert "added 61, updated 0, duplicates left unchanged 0, failed 0" in text
     for line in expected:
         assert f"line {line}:" in text
     out = real.structured_content

@@ -479,6 +479,7 @@ class _Run:
             sent_now=tally.sent_now,
             from_earlier_runs=tally.from_earlier_runs,
             outcome_unknown=tally.counts[UNKNOWN_RESULT],
+            callbacks=tally.callbacks,
             failures=tally.failures,
             result_file=str(self.result_path),
             journal_file=None if self.options.dry_run else str(self.journal.path),

@@ -37,8 +37,8 @@ async def ameyo_add_callback(
         str,
         Field(
             max_length=64,
-            description="When to call, ISO 8601 with a time of day, e.g. 2026-11-28T15:00:00 (server zone) "
-            "or with an offset; in the future",
+            description="When to call, ISO 8601 with time of day, e.g. 2026-11-28T15:00:00 (server zone) "
+            "or with offset",
         ),
     ],
     customer_id: Annotated[
@@ -48,8 +48,8 @@ async def ameyo_add_callback(
         str | None,
         Field(
             max_length=40,
-            description="No customer_id: find the customer by this number or its last digits. With it: "
-            "which of their numbers to call (default phone1)",
+            description="Finds the customer by number or last digits; with customer_id, which of "
+            "their numbers to call",
         ),
     ] = None,
     agent: Annotated[

@@ -31,9 +31,7 @@ SESSION = ToolAnnotations(
 ADD = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
-AllowRepeatArg = Annotated[
-    bool, Field(description="Really repeat a write identical to one made in the last minutes")
-]
+AllowRepeatArg = Annotated[bool, Field(description="Really repeat a write already made minutes ago")]
 ConfirmArg = Annotated[
     str | None,
     Field(
@@ -62,6 +60,8 @@ class AppState:
 
     ameyo: Ameyo
     writes: writes.WritePath
+    # Set by the client with logging/setLevel: the least severe log notification it wants.
+    client_log_level: str = "debug"
 
 
 def state_of(ctx: Context[Any, Any]) -> AppState:

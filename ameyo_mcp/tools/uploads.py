@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from .. import phones, writes
 from ..models import CallbackRecord, RecordResult
-from ..records import Checked, check_record, counts, outcome, refused, rewritten_note, would_send
+from ..records import Checked, check_record, outcome, refused, rewritten_note, upload_tally, would_send
 from ..results import RecordOut, UploadOut, campaign_out
 from ..service import Ameyo, UploadTarget
 from ..summaries import disabled_lead_note, upload_text
@@ -205,13 +205,12 @@ def _report(
         dry_run=dry_run,
         sent=len(sent_like),
         refused=len(refusals),
-        counts=counts(sent_like) if outcomes is not None else {},
-        added_customer_ids=[r.customer_id for r in sent_like if r.ok and r.customer_id is not None],
         records=[r for r in records if not r.ok or r.callback_id][:200],
         timezone=str(ameyo.settings.zone),
         notes=[note] if note else [],
         confirm_token=confirm_token,
         repeat_of_earlier_call=True if repeat is not None else None,
+        **upload_tally(outcomes or []),
     )
     text = repeat_note(repeat) + upload_text(out)
     if not target.lead_enabled:
