@@ -1,4 +1,5 @@
-"""Logging to stderr only (on stdio, stdout belongs to the protocol), with secrets masked."""
+"""Logging to stderr only (on stdio, stdout belongs to the protocol), with secrets masked and
+repeated warnings held back."""
 
 from __future__ import annotations
 
