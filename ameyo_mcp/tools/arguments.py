@@ -150,7 +150,7 @@ def _step(schema: Schema, part: str | int) -> tuple[Schema | None, str | None]:
 
 def _problem(kind: str, ctx: dict[str, Any], value: Any, schema: Schema, msg: str) -> str:
     got = _shown(value)
-    if kind == "missing":
+    if kind == "missing" or (value is None and kind.endswith("_type")):
         description = schema.get("description")
         return "is required" + (f": {description}" if description else "")
     if kind in ("int_type", "int_parsing", "int_from_float"):
