@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from pydantic import ValidationError
 
@@ -40,7 +40,9 @@ class ExplainedTool(Tool):
             async with forwarded(context, _log_threshold(context)):
                 return await super().run(arguments, context, convert_result)
         except ToolError as exc:
-            if not isinstance(exc.__cause__, ValidationError):
+            # Only the arguments' validation raises a plain ToolError caused by a ValidationError; a
+            # crash inside the tool is an UnexpectedToolError and keeps its generic text.
+            if isinstance(exc, UnexpectedToolError) or not isinstance(exc.__cause__, ValidationError):
                 raise
             # Chained to the ValidationError: the SDK then logs only the field names.
             raise ToolError(_message(self.name, explain(exc.__cause__, schema))) from exc.__cause__
@@ -150,7 +152,7 @@ def _step(schema: Schema, part: str | int) -> tuple[Schema | None, str | None]:
 
 def _problem(kind: str, ctx: dict[str, Any], value: Any, schema: Schema, msg: str) -> str:
     got = _shown(value)
-    if kind == "missing":
+    if kind == "missing" or (value is None and kind.endswith("_type")):
         description = schema.get("description")
         return "is required" + (f": {description}" if description else "")
     if kind in ("int_type", "int_parsing", "int_from_float"):
