@@ -38,6 +38,16 @@ def test_same_number() -> None:
     assert not same_number("", "", "IN")
 
 
+def test_identity_keeps_the_country() -> None:
+    assert {phones.identity(s, "IN") for s in ONE_NUMBER} == {"+919334419416"}
+    assert phones.identity("+34 612 34 56 78", "IN") == "+34612345678"
+    assert phones.identity("12", "IN") is None
+    assert phones.dial_and_identity("+91 98765 43211", "IN", "trunk") == (
+        Dialable("09876543211", True),
+        "+919876543211",
+    )
+
+
 def test_ends_with_matches_the_end_only() -> None:
     assert not ends_with("917485017980", "9174", "IN")
     assert ends_with("917485017980", "7980", "IN")
