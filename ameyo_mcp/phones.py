@@ -101,8 +101,11 @@ def same_number(a: str, b: str, region: str) -> bool:
 
 
 def is_complete(raw: str, region: str) -> bool:
-    """Whether the text is a possible full number (libphonenumber's is_possible_number), not a
-    partial one such as the last digits."""
+    """Whether the text is a possible full number, not a partial one such as the last digits.
+
+    libphonenumber's possible-number test by length, without its "possible local only" case:
+    six digits are an Indian landline without its area code, or the last six of a mobile, and
+    neither is a number to dial from a contact center."""
     facts = _facts(raw, region)
     return facts is not None and facts.possible
 
@@ -200,7 +203,8 @@ def _library_facts(text: str, region: str) -> _Facts | None:
     nsn: str = lib.national_significant_number(number)
     if len(nsn) < MIN_TAIL_DIGITS:
         return None
-    return _Facts(number.country_code, nsn, bool(lib.is_possible_number(number)))
+    possible = lib.is_possible_number_with_reason(number) == lib.ValidationResult.IS_POSSIBLE
+    return _Facts(number.country_code, nsn, possible)
 
 
 def _why_not(text: str, region: str) -> str:
@@ -306,14 +310,12 @@ class _Rule:
         pattern = meta.general_desc.national_number_pattern
         self.general = re.compile(pattern).fullmatch if pattern else None
         self.lengths = _length_results(meta.general_desc)
-        # is_possible_number reads the metadata of the country code's main region (US for CA).
+        # The possible-number test reads the metadata of the country code's main region (US for CA).
         main = lib.PhoneMetadata.metadata_for_region_or_calling_code(
             meta.country_code, lib.region_code_for_country_code(meta.country_code)
         )
         self.possible = frozenset(
-            n
-            for n, result in enumerate(_length_results(main.general_desc))
-            if result in (_POSSIBLE, _LOCAL_ONLY)
+            n for n, result in enumerate(_length_results(main.general_desc)) if result == _POSSIBLE
         )
 
     def _viable(self, number: str) -> bool:

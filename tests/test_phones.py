@@ -68,6 +68,8 @@ def test_is_complete() -> None:
     assert is_complete("09334419416", "IN")
     assert is_complete("+1 415 555 2671", "IN")
     assert not is_complete("9766", "IN")
+    # Possible only as a local number (no area code), or the last six digits of a mobile.
+    assert not is_complete("419416", "IN") and not is_complete("4419416", "IN")
     assert not is_complete("+91 9766", "IN")
     assert not is_complete("hello", "IN")
 
@@ -102,6 +104,7 @@ def test_for_ameyo_keeps_complete_digits_untouched(raw: str, style: str) -> None
     ("raw", "reason"),
     [
         ("9766", "not a complete phone number: it has too few digits"),
+        ("419416", "not a complete phone number: it has no area code"),
         ("", "empty"),
         ("98765 ext 4", "use digits"),
         ("+999 1234567", "country code"),
@@ -147,7 +150,8 @@ def _library(text: str, region: str) -> tuple[str | None, bool]:
     nsn = phonenumbers.national_significant_number(number)
     if len(nsn) < phones.MIN_TAIL_DIGITS:
         return None, False
-    return nsn, phonenumbers.is_possible_number(number)
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    return nsn, reason == phonenumbers.ValidationResult.IS_POSSIBLE
 
 
 @settings(max_examples=3000, deadline=None)
