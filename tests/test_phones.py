@@ -128,7 +128,8 @@ def test_unknown_style_and_region_are_named() -> None:
 
 def test_the_library_loads_on_first_use_only() -> None:
     code = (
-        "import sys, ameyo_mcp.phones as p; assert 'phonenumbers' not in sys.modules; "
+        "import sys, ameyo_mcp.__main__, ameyo_mcp.server, ameyo_mcp.phones as p; "
+        "assert 'phonenumbers' not in sys.modules; "
         "p.key('9876543211', 'IN'); assert 'phonenumbers' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
