@@ -112,8 +112,8 @@ class Settings:
     upload_dirs: tuple[Path, ...] = ()
     # The phone rule (phones.py): the country of numbers written without one, and the spelling
     # sent to Ameyo's dialer for numbers given in another form.
-    phone_region: str = "IN"
-    phone_format: str = "national"
+    phone_region: str = phones.DEFAULT_REGION
+    phone_format: str = phones.DEFAULT_STYLE
     # Callbacks outside these hours (server time) need the person's explicit yes.
     calling_hours: CallingHours = field(default_factory=lambda: CallingHours(time(9), time(21)))
 

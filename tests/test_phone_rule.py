@@ -72,21 +72,23 @@ async def test_uploads_accept_pasted_spellings_and_say_they_were_rewritten(
         {"phone1": "98-330-00004", "name": "Dashed"},
         {"phone1": "9812300005", "name": "Plain"},
         {"phone1": "9766", "name": "Partial"},
+        {"phone1": "+44 20 7946 0958", "name": "Londoner"},
     ]
     args: dict[str, Any] = {"campaign": 1, "lead_id": 1, "records": records}
     dry = await client.call_tool("ameyo_upload_contacts", {**args, "dry_run": True})
-    assert "would send 3 records" in text_of(dry) and "1 would be refused" in text_of(dry), text_of(dry)
-    assert "2 numbers would be rewritten" in text_of(dry)
+    assert "would send 4 records" in text_of(dry) and "1 would be refused" in text_of(dry), text_of(dry)
+    assert "3 numbers would be rewritten" in text_of(dry)
 
     result = await client.call_tool("ameyo_upload_contacts", args)
     text = text_of(result)
     assert not result.is_error, text
-    assert "added 3," in text
-    assert "2 numbers were rewritten to the form Ameyo dials (AMEYO_PHONE_FORMAT=national)" in text
+    assert "added 4," in text
+    assert "3 numbers were rewritten to the form Ameyo dials (AMEYO_PHONE_FORMAT=national)" in text
     assert "+91 98765 43211 → 9876543211" in text
     assert "record 4: 9766: phone1: '9766' is not a complete phone number" in text
     saved = {c.phone1 for c in simulator.state.contacts(1)}
-    assert {"9876543211", "9833000004", "9812300005"} <= saved
+    # Another country's number is sent as dialed from India: 00, its country code, the number.
+    assert {"9876543211", "9833000004", "9812300005", "00442079460958"} <= saved
     assert "9766" not in saved and not any("+" in p or "-" in p for p in saved)
 
 
