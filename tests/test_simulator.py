@@ -232,7 +232,7 @@ def test_get_contacts_filters_order_and_limits(sim: SimulatorThread, http: httpx
 
     stored = sim.state.contacts(1)
     assert ids() == [c.customer_id for c in stored] == sorted(c.customer_id for c in stored)
-    assert len(stored) == 60
+    assert len(stored) == 60 + 1  # the sample customers and the document's addCallback customer, 112
     assert set(ids(leadIds=[21, "39"])) == {c.customer_id for c in stored if c.lead_id in (21, 39)}
     enabled = ids(chooseEnabledLeads=True)
     assert enabled and set(enabled) == {c.customer_id for c in stored if c.lead_id != 35}
@@ -366,7 +366,7 @@ def test_upload_dedup_update_and_migrate(sim: SimulatorThread, http: httpx.Clien
     assert result(35, "nope", update=True, migrate=True) == ("NOT_MIGRATED", 39)  # lead 35 is disabled
     contact = sim.state.contact(cid)
     assert contact is not None and contact.customer_data["name"] == "Asha M."
-    assert len(sim.state.contacts(1)) == 61
+    assert len(sim.state.contacts(1)) == 60 + 1 + 1  # 60 sample customers, 112, and the one added
     kinds = [w.detail for w in sim.state.records_written]
     assert kinds == ["ADDED", "UPDATED", "UPDATED", "MIGRATED", "UPDATED_AND_MIGRATED"]
 
@@ -702,12 +702,13 @@ def test_fault_minus_one_means_every_request(sim: SimulatorThread, http: httpx.C
 # --- seed data, formats, and the blocking server ---------------------------------------------------
 
 
-def test_seed_data_is_deterministic_and_realistic() -> None:
+@pytest.mark.parametrize("size", [1200, 20_000])  # listed at start, and generated on demand
+def test_seed_data_is_deterministic_and_realistic(size: int) -> None:
     now = datetime(2025, 3, 3, 11, 29, 34, tzinfo=KOLKATA)
-    one, two = (SimulatorState(SimulatorConfig(contacts=1200, now=now)) for _ in range(2))
+    one, two = (SimulatorState(SimulatorConfig(contacts=size, now=now)) for _ in range(2))
     contacts = one.contacts()
     assert contacts == two.contacts() and one.callbacks() == two.callbacks()
-    assert len(one.contacts(1)) == 1200 and len(one.contacts(5)) == 40
+    assert len(one.contacts(1)) == size + 1 and len(one.contacts(5)) == 40
     phones = [c.phone1 for c in contacts]
     assert len(set(phones)) == len(phones) and all(p.isdigit() and 10 <= len(p) <= 13 for p in phones)
     assert any(c.customer_data.get("name") == "Priya Sharma" for c in contacts)
@@ -721,7 +722,7 @@ def test_seed_data_is_deterministic_and_realistic() -> None:
         assert cols["disposition"] is None or cols["num_outbound_connected"]
         dialed = cols["last_dialed_time"]
         assert dialed is None or (isinstance(dialed, datetime) and dialed < now)
-    different = SimulatorState(SimulatorConfig(contacts=1200, now=now, seed=8)).contacts()
+    different = SimulatorState(SimulatorConfig(contacts=size, now=now, seed=8)).contacts()
     assert [c.phone1 for c in different] != phones
 
 
