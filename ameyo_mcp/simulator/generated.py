@@ -48,6 +48,9 @@ _MULTIPLIER = 2_654_435_761
 
 _STATUS_TABLE: tuple[str, ...] = tuple(s for s, w in _STATUS_WEIGHTS.items() for _ in range(w))
 _LEAD_PATTERN_LENGTH = 97
+_AGENT_STATUSES = frozenset({"CONNECTED", "CALL_NOT_PICKED"})
+_GAPS = tuple(timedelta(hours=2, minutes=16 * x) for x in range(256))  # between two dials
+_SPANISH_REGIONS = tuple(f"REGIÓN {n}" for n in range(1, 7))
 _EMAIL_NAMES = {
     name: _ascii(name).lower()
     for name in (*_INDIAN_FIRST, *_INDIAN_LAST, *_SPANISH_FIRST, *_SPANISH_LAST, "Priya", "Sharma")
@@ -66,7 +69,7 @@ class GeneratedContacts:
     builds_contacts = True
 
     def __init__(self, count: int, seed: int, campaign_id: int, leads: dict[int, int], now: datetime) -> None:
-        if not 2 <= count <= MAX_CONTACTS:
+        if not 2 <= count <= MAX_CONTACTS + 1:  # + customer 112
             raise ValueError(f"a generated campaign holds 2 to {MAX_CONTACTS:,} contacts, not {count:,}")
         self.count = count
         self.campaign_id = campaign_id
@@ -145,16 +148,16 @@ class GeneratedContacts:
     def phone1_at(self, position: int) -> str:
         if position == 0 or position == self.doc_position:
             return self.contact_at(position).phone1
-        return self._phones(position, self._hash(position))[0]
+        return self._phones(position, self._digest(position))[0]
 
-    def _phones(self, position: int, h: int) -> tuple[str, str]:
-        if h % 10 < 6:
-            prefix = _ES_PREFIXES[(h >> 4) % 2]
+    def _phones(self, position: int, d: bytes) -> tuple[str, str]:
+        if d[0] % 10 < 6:
+            prefix = _ES_PREFIXES[d[1] % 2]
             return (
                 prefix + str(self._number("es1", _ES_PHONE1, position)),
                 prefix + str(self._number("es2", _ES_PHONE2, position)),
             )
-        prefix = _IN_PREFIXES[(h >> 4) % 3]
+        prefix = _IN_PREFIXES[d[1] % 3]
         return (
             prefix + str(self._number("in1", _IN_PHONE1, position)),
             prefix + str(self._number("in2", _IN_PHONE2, position)),
@@ -162,97 +165,89 @@ class GeneratedContacts:
 
     # --- contacts --------------------------------------------------------------------------------
 
-    def _hash(self, position: int) -> int:
-        digest = hashlib.blake2b(position.to_bytes(8, "little"), digest_size=32, key=self._key).digest()
-        return int.from_bytes(digest, "little")
+    def _digest(self, position: int) -> bytes:
+        """32 random bytes for ``position``; each field reads its own bytes (a page is built in ms)."""
+        return hashlib.blake2b(position.to_bytes(8, "little"), digest_size=32, key=self._key).digest()
 
     def contact_at(self, position: int) -> Contact:
         """A new Contact object for ``position`` (the caller may keep and change it)."""
         if position == 0:
             return document_sample_customer(self.campaign_id)
-        h = self._hash(position)
+        d = self._digest(position)
         customer_id = self.id_at(position)
         if position == self.doc_position:
-            return _document_customer(self.campaign_id, self.now, h)
-        spanish = h % 10 < 6
-        phone1, phone2 = self._phones(position, h)
-        h >>= 8
+            return _document_customer(self.campaign_id, self.now, d)
+        spanish = d[0] % 10 < 6
+        phone1, phone2 = self._phones(position, d)
         if position == 1:
             first, last = "Priya", "Sharma"
+        elif spanish:
+            first, last = _SPANISH_FIRST[d[2] % 15], _SPANISH_LAST[d[3] % 15]
         else:
-            h, a = divmod(h, 15)
-            h, b = divmod(h, 20)
-            first = _SPANISH_FIRST[a] if spanish else _INDIAN_FIRST[b]
-            h, c = divmod(h, 15)
-            last = _SPANISH_LAST[c] if spanish else _INDIAN_LAST[c]
+            first, last = _INDIAN_FIRST[d[2] % 20], _INDIAN_LAST[d[3] % 15]
         data: dict[str, str] = {"name": f"{first} {last}", "phone1": phone1}
-        h, r = divmod(h, 100)
-        if r < 30:
+        if d[4] < 77:  # 30%
             data["phone2"] = phone2
-        h, r = divmod(h, 100)
-        if r < 70:
-            data["email"] = f"{_EMAIL_NAMES[first]}.{_EMAIL_NAMES[last]}{r + 1}@example.com"
-        h, r = divmod(h, 80)
+        if d[5] < 179:  # 70%
+            data["email"] = f"{_EMAIL_NAMES[first]}.{_EMAIL_NAMES[last]}{d[6] % 99 + 1}@example.com"
         if spanish:
-            data["city"] = _SPANISH_CITIES[r % len(_SPANISH_CITIES)]
-            data["region"] = f"REGIÓN {r % 6 + 1}"
+            data["city"] = _SPANISH_CITIES[d[7] % len(_SPANISH_CITIES)]
+            data["region"] = _SPANISH_REGIONS[d[7] % 6]
         else:
-            data["city"], data["region"] = _INDIAN_CITIES[r % len(_INDIAN_CITIES)]
-        h, r = divmod(h, 1_000_000)
-        if r % 2:
-            data["login"] = str(100000 + r % 900000)
-        columns = _history(h, data, self.now)
+            data["city"], data["region"] = _INDIAN_CITIES[d[7] % len(_INDIAN_CITIES)]
+        if d[8] % 2:
+            data["login"] = str(100000 + (d[9] << 16 | d[10] << 8 | d[11]) % 900000)
+        columns = _history(d, data, self.now)
         return Contact(customer_id, self.campaign_id, self.lead_at(position), data, columns)
 
 
-def _document_customer(campaign_id: int, now: datetime, h: int) -> Contact:
+def _document_customer(campaign_id: int, now: datetime, d: bytes) -> Contact:
     # Sample 4.6.5, as in the listed seed: five attempts, the last one BUSY.
     data = {"region": "REGIÓN 4", "login": "504089", "phone1": "0458681166572"}
-    columns = _history(h, data, now, attempts=5, last_status="BUSY")
+    columns = _history(d, data, now, attempts=5, last_status="BUSY")
     columns.update(num_inbound_attempted=0, num_inbound_connected=0)
     return Contact(DOC_CUSTOMER_ID, campaign_id, 1, data, columns)
 
 
 def _history(
-    h: int, data: dict[str, str], now: datetime, attempts: int | None = None, last_status: str | None = None
+    d: bytes, data: dict[str, str], now: datetime, attempts: int | None = None, last_status: str | None = None
 ) -> dict[str, ColumnValue]:
-    """Dial history columns shaped like the listed seed's, drawn from the bits of ``h``."""
+    """Dial history columns shaped like the listed seed's, read from bytes 12-31 of ``d``."""
     if attempts is None:
-        h, r = divmod(h, 100)
+        r = d[12] % 100
         attempts = 0 if r < 30 else 1 + r % 10
     columns = fresh_columns(attempts=attempts)
     if attempts == 0:
         return columns
-    h, r = divmod(h, 21 * 86400 - 3600)
-    when = now - timedelta(seconds=3600 + r)
+    when = now - timedelta(seconds=3600 + (d[13] << 16 | d[14] << 8 | d[15]) % (20 * 86400))
     columns["last_dialed"] = columns["last_dialed_time"] = when
     numbers = (data["phone1"], data.get("phone2", data["phone1"]))
-    connected: list[datetime] = []
+    connected: datetime | None = None
     disposition: str | None = None
     last_user: str | None = None
+    outbound_connected = 0
     for k, (status_key, time_key, number_key, user_key, disposition_key) in enumerate(_KTH[:attempts]):
-        h, r = divmod(h, len(_STATUS_TABLE))
-        status = last_status if k == 0 and last_status else _STATUS_TABLE[r]
+        at = 16 + 4 * k
+        status = last_status if k == 0 and last_status else _STATUS_TABLE[d[at] % len(_STATUS_TABLE)]
         columns[status_key] = status
         columns[time_key] = when
-        h, r = divmod(h, 10)
-        columns[number_key] = numbers[0] if r < 8 else numbers[1]
-        if status in ("CONNECTED", "CALL_NOT_PICKED"):
-            h, r = divmod(h, len(AGENTS))
-            columns[user_key] = AGENTS[r]
-            last_user = last_user or AGENTS[r]
+        columns[number_key] = numbers[0] if d[at + 1] < 205 else numbers[1]  # 80% phone1
+        if status in _AGENT_STATUSES:
+            agent = AGENTS[d[at + 2] % len(AGENTS)]
+            columns[user_key] = agent
+            last_user = last_user or agent
         if status == "CONNECTED":
-            h, r = divmod(h, len(DISPOSITIONS))
-            columns[disposition_key] = DISPOSITIONS[r]
-            disposition = disposition or DISPOSITIONS[r]
-            connected.append(when)
-        h, r = divmod(h, 70 * 60)
-        when -= timedelta(hours=2, minutes=r)
+            chosen = DISPOSITIONS[d[at + 2] // len(AGENTS) % len(DISPOSITIONS)]
+            columns[disposition_key] = chosen
+            disposition = disposition or chosen
+            connected = connected or when
+            outbound_connected += 1
+        when -= _GAPS[d[at + 3]]
     columns.update(
         status=columns["last_status_1"],
         disposition=disposition,
         last_user_id=last_user,
-        last_connected_time=connected[0] if connected else None,
-        num_outbound_connected=len(connected),
+        last_connected_time=connected,
+        num_outbound_connected=outbound_connected,
     )
     return columns

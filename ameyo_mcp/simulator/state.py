@@ -13,7 +13,7 @@ import random
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..columns import CAMPAIGN_COLUMNS
+from .calls import Call, apply_call, draw_call, push_fields
 from .data import (
     CAMPAIGN_COLUMN_PREFIX,
     LEAD_WEIGHTS,
@@ -35,7 +36,7 @@ from .data import (
     fresh_columns,
     seed_data,
 )
-from .generated import GeneratedContacts
+from .generated import MAX_CONTACTS, GeneratedContacts
 from .table import ContactTable, ListedBase
 
 # Campaign 1 is built as Contact objects at start up to this size (the sample data, as it always was);
@@ -62,6 +63,27 @@ class SimulatorConfig:
     masked_campaigns: set[int] = field(default_factory=set)
     # The clock the seed data is built around (and stamped on writes); None means the real time.
     now: datetime | None = None
+    # The dialer: where each call's outcome is pushed (``?token=…`` in it is kept), how many calls a
+    # second (0 = only the calls a test asks for), in which shape ("get", "form", "json", "text" for
+    # JSON sent as text/plain, or "mixed": a shape drawn per call), and how often a push is retried.
+    push_url: str | None = None
+    push_rate: float = 1.0
+    push_shape: str = "mixed"
+    push_retries: int = 3
+    push_retry_delay_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.contacts <= MAX_CONTACTS:
+            raise ValueError(f"contacts must be between 0 and {MAX_CONTACTS:,}, not {self.contacts:,}")
+        if self.push_url is not None and not self.push_url.startswith(("http://", "https://")):
+            raise ValueError("push_url must be an http:// or https:// URL")
+        if self.push_shape not in PUSH_SHAPES:
+            raise ValueError(f"push_shape must be one of {', '.join(PUSH_SHAPES)}, not {self.push_shape!r}")
+        if self.push_rate < 0 or self.push_retries < 0 or self.push_retry_delay_s < 0:
+            raise ValueError("push_rate, push_retries and push_retry_delay_s cannot be negative")
+
+
+PUSH_SHAPES = ("mixed", "get", "form", "json", "text")
 
 
 _FAULT_COUNTS = ("html_502", "malformed", "truncated", "null_body", "drop_after", "drop_before")
@@ -144,6 +166,32 @@ class WriteRecord:
     campaign_id: int
     customer_id: int | None
     detail: str  # the result type, or the callback id
+
+
+# --- the dialer ------------------------------------------------------------------------------------
+
+PUSHED_KEPT = 100_000  # pushed calls remembered for tests (a long-running simulator forgets the oldest)
+
+
+@dataclass(frozen=True)
+class PlacedCall:
+    call: Call
+    fields: dict[str, str | int | None]  # as pushed; None is a field sent blank
+
+
+@dataclass(frozen=True)
+class PushedCall:
+    """One call's push: what was sent, in which shape, and how it ended."""
+
+    call: Call
+    fields: dict[str, str | int | None]
+    shape: str  # "get", "form", "json" or "text"
+    attempts: int
+    status: int | None  # the last answer's HTTP status; None when no answer came
+
+    @property
+    def delivered(self) -> bool:
+        return self.status == 200
 
 
 # --- uploads ---------------------------------------------------------------------------------------
@@ -321,6 +369,8 @@ class SimulatorState:
                 1,
                 GeneratedContacts(self.config.contacts + 1, self.config.seed, 1, LEAD_WEIGHTS, start),
             )
+        self._calls = 0
+        self._pushed: deque[PushedCall] = deque(maxlen=PUSHED_KEPT)
         self._callbacks = {cb.callback_id: cb for cb in seed.callbacks}
         self._next_customer_id = seed.next_customer_id
         self._next_callback = seed.next_callback_number
@@ -514,6 +564,29 @@ class SimulatorState:
                 )
                 for c in rows
             ]
+
+    # --- calls -------------------------------------------------------------------------------------
+
+    def place_call(self, rng: random.Random, web_host: str) -> PlacedCall:
+        """Dial a contact drawn from ``rng``: its columns record the outcome, as Ameyo's would."""
+        with self._lock:
+            self._calls += 1
+            tables = list(self._tables.values())
+            table = rng.choices(tables, weights=[len(t) for t in tables])[0]
+            contact = table.for_update(table.id_at(rng.randrange(len(table))))
+            call = draw_call(rng, self._calls, contact, self.now())
+            apply_call(contact, call)
+            fields = push_fields(rng, call, contact, contact.lead_id, self.server_id, web_host)
+            return PlacedCall(call, fields)
+
+    def note_pushed(self, pushed: PushedCall) -> None:
+        with self._lock:
+            self._pushed.append(pushed)
+
+    def pushed_calls(self) -> list[PushedCall]:
+        """The calls pushed so far (the latest 100,000), oldest first."""
+        with self._lock:
+            return list(self._pushed)
 
     # --- uploads -----------------------------------------------------------------------------------
 
