@@ -170,7 +170,7 @@ class WriteRecord:
 
 # --- the dialer ------------------------------------------------------------------------------------
 
-PUSHED_KEPT = 100_000  # pushed calls remembered for tests (a long-running simulator forgets the oldest)
+PUSHED_KEPT = 10_000  # pushed calls remembered for tests (a long-running simulator forgets the oldest)
 
 
 @dataclass(frozen=True)
@@ -330,7 +330,8 @@ class SimulatorState:
 
     Counters for tests: ``logins`` (successful), ``failed_logins``, ``pings`` and ``logouts``
     (successful), ``commands`` (every request received, by command id), ``executed`` (commands that
-    executed successfully) and ``records_written`` (every contact write and stored callback).
+    executed successfully) and ``records_written`` (every contact write and stored callback; calls
+    placed by the dialer are not in it: :meth:`pushed_calls` lists those).
     """
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
@@ -584,7 +585,7 @@ class SimulatorState:
             self._pushed.append(pushed)
 
     def pushed_calls(self) -> list[PushedCall]:
-        """The calls pushed so far (the latest 100,000), oldest first."""
+        """The calls pushed so far (the latest 10,000), oldest first."""
         with self._lock:
             return list(self._pushed)
 
