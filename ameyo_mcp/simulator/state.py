@@ -193,6 +193,12 @@ class PushedCall:
     def delivered(self) -> bool:
         return self.status == 200
 
+    def as_received(self) -> dict[str, str | int | None]:
+        """The fields as a receiver decodes them: text, blanks as "", from a query or form; JSON as sent."""
+        if self.shape in ("get", "form"):
+            return {k: "" if v is None else str(v) for k, v in self.fields.items()}
+        return dict(self.fields)
+
 
 # --- uploads ---------------------------------------------------------------------------------------
 
