@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from . import phones
 from .config import Settings
 from .errors import AmeyoError, AuthenticationFailed, UpstreamUnavailable
 from .models import GetLeadsRequest
@@ -34,6 +35,12 @@ async def run_check(
     who = "token authentication" if settings.token_auth else f"user {settings.user_id}"
     say(f"Ameyo at {settings.base_url} ({who})")
     ok = True
+    try:
+        phones.check_region(settings.phone_region)
+        say(f"  ok  phone numbers: region {settings.phone_region}, sent as {settings.phone_format}")
+    except phones.PhoneError as exc:
+        ok = False
+        say(f"  FAIL {exc}")
     try:
         if ameyo.session.uses_sessions:
             info = await ameyo.session.login()
