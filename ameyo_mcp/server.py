@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -51,11 +52,16 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
             confirm_over=settings.confirm_over,
             audit=AuditLog(settings.audit_file or default_audit_path(), ameyo=settings.base_url),
         )
+        state = AppState(ameyo=ameyo, guard=guard)
+        refresh = _background_sync(state, settings.sync_interval_s) if settings.sync_interval_s > 0 else None
         try:
-            yield AppState(ameyo=ameyo, guard=guard)
+            yield state
         finally:
+            if refresh is not None:
+                refresh.cancel()
             live.remove(ameyo)
             await ameyo.aclose()
+            state.close_store()
 
     server: MCPServer[AppState] = MCPServer(
         name="ameyo-mcp",
@@ -69,6 +75,18 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
     register_prompts(server)  # type: ignore[arg-type]
     _register_resources(server, live)
     return server
+
+
+def _background_sync(state: AppState, interval_s: float) -> asyncio.Task[None]:
+    """Keep the index fresh (AMEYO_SYNC_INTERVAL_S), starting a little after start-up."""
+
+    async def run() -> None:
+        await asyncio.sleep(min(5.0, interval_s))
+        from .sync import keep_fresh  # after start-up, which does not pay for the sync and store
+
+        await keep_fresh(state.ameyo, state.store, interval_s)
+
+    return asyncio.ensure_future(run())
 
 
 def _register_resources(server: MCPServer[AppState], live: list[Ameyo]) -> None:

@@ -79,6 +79,8 @@ def test_lookups_by_whole_number_last_digits_and_name(store: Store) -> None:
     assert store.search_names(CAMPAIGN, "arma") == []
     assert ids(store.search_names(CAMPAIGN, "arma", contains=True)) == [1]
     assert store.search_names(CAMPAIGN, "  ") == []
+    assert ids(store.contacts(CAMPAIGN)) == [1, 2, 3]
+    assert ids(store.contacts(CAMPAIGN, after=1, limit=1)) == [2]
     found = store.contact(CAMPAIGN, 1)
     assert found is not None
     assert found.phones == ("+919812345678", "+912212345678")

@@ -304,6 +304,18 @@ class Store:
             )
         return None if row is None else _contact(row)
 
+    def contacts(
+        self, campaign_id: int, *, after: int | None = None, limit: int = 1000
+    ) -> list[IndexedContact]:
+        """A campaign's contacts in customer id order, from after `after`: a page of the whole index."""
+        with self._read() as tx:
+            rows = tx.all(
+                f"SELECT {_CONTACT_COLUMNS} FROM contacts c WHERE c.campaign_id = ? AND c.customer_id > ? "
+                "ORDER BY c.customer_id LIMIT ?",
+                (campaign_id, -(2**62) if after is None else after, limit),
+            )
+        return [_contact(r) for r in rows]
+
     def find_by_phone(self, campaign_id: int, key: str, *, limit: int = 20) -> list[IndexedContact]:
         """Contacts with a phone column equal to `key` (a key made by the phone rule)."""
         return self._by_rkey(campaign_id, "p.rkey = ?", (_reverse(key),), limit)
