@@ -165,8 +165,8 @@ class Store:
             )
             if row is None or row[0] != number or row[1] is None:
                 raise StoreError(
-                    f"Sync pass {number} of campaign {campaign_id} is not the open one: another sync "
-                    "started a newer pass; run the sync again"
+                    f"Sync pass {number} of campaign {campaign_id} is no longer open: another sync "
+                    "finished or restarted it meanwhile; run the sync again if needed"
                 )
             stale = tx.all(
                 "SELECT customer_id, phones, names FROM contacts WHERE campaign_id = ? AND seen_pass < ?",
