@@ -19,7 +19,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -31,7 +31,7 @@ from . import phones
 from .config import Settings
 from .customers import is_phone_key
 from .errors import AmeyoError
-from .models import CampaignInfo, Contact, GetContactsRequest, parse_ameyo_time
+from .models import CampaignInfo, GetContactsRequest, parse_ameyo_time
 from .service import Ameyo
 from .store import ContactRow, Store, StoreError
 
@@ -123,32 +123,65 @@ class _Position:
             return cls()  # a cursor from another version: start the pass again
 
 
-def contact_row(contact: Contact, settings: Settings) -> ContactRow:
-    """What the index keeps of a contact: every phone column keyed by the phone rule, the name
-    fields, and the campaign columns of its last call."""
+def contact_row(contact: Mapping[str, Any], settings: Settings) -> ContactRow:
+    """What the index keeps of a contact (a dict as getContacts sent it): every phone column keyed
+    by the phone rule, the name fields, and the campaign columns of its last call.
+
+    Raises SyncError when the contact has no customer id."""
+    try:
+        customer_id = int(contact["customerId"])
+    except (KeyError, TypeError, ValueError):
+        raise SyncError("Ameyo answered getContacts with a contact that has no customer id") from None
     keys: list[str] = []
     names: list[str] = []
-    for field, value in contact.customer_data.items():
+    data = contact.get("customerData") or {}
+    for field, value in data.items() if isinstance(data, dict) else ():
         if value is None or value == "":
             continue
-        if is_phone_key(field):
+        kind = _kind(field)
+        if kind == "phone":
             key = phones.key(str(value), settings.phone_region)
             if key:
                 keys.append(key)
-        elif "name" in field.lower():
+        elif kind == "name":
             names.append(str(value))
-    extra = contact.extra_data
-    attempts = str(extra.get("attempts") or "")
+    extra = contact.get("extraData") or {}
+    if not isinstance(extra, dict):
+        extra = {}
+    attempts = _digits(extra.get("attempts"))
+    lead = _digits(contact.get("leadId"))
     return ContactRow(
-        customer_id=contact.customer_id,
-        lead_id=contact.lead_id,
+        customer_id=customer_id,
+        lead_id=lead,
         phones=keys,
         names=names,
         status=_text(extra.get("status")),
         disposition=_text(extra.get("disposition")),
-        attempts=int(attempts) if attempts.isdigit() else None,
+        attempts=attempts,
         dialled_at=_when(extra.get("last_dialed_time"), settings),
     )
+
+
+_KINDS: dict[str, str] = {}
+
+
+def _kind(field: str) -> str:
+    """Whether a customer field holds a phone, a name or neither; asked once per field name, since
+    every contact of a deployment has the same few fields."""
+    kind = _KINDS.get(field)
+    if kind is None:
+        kind = "phone" if is_phone_key(field) else "name" if "name" in field.lower() else ""
+        if len(_KINDS) < 10_000:
+            _KINDS[field] = kind
+    return kind
+
+
+def _digits(value: Any) -> int | None:
+    """A whole number sent as a number or as text (0 included); None for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value).strip() if value is not None else ""
+    return int(text) if text.isdigit() else None
 
 
 def _text(value: Any) -> str | None:
@@ -205,22 +238,21 @@ async def sync_campaign(
     pages = 0
     new = 0
 
-    async def fetch(at: int) -> list[Contact]:
+    async def fetch(at: int) -> list[dict[str, Any]]:
         nonlocal requests
         await pacer.wait()
         requests += 1
         # One row before the position: it must be one the pass has seen (see the module's note).
         start = max(at - 1, 0)
         limit = size + (at - start)
-        return await ameyo.get_contacts(
+        return await ameyo.get_contact_dicts(
             request.model_copy(update={"limit_offset": f"LIMIT {limit} OFFSET {start}"})
         )
 
-    def write(batch: list[Contact], cursor: str) -> int:
-        rows = [contact_row(c, settings) for c in batch]
+    def write(rows: list[ContactRow], cursor: str) -> int:
         return store.upsert_contacts(campaign.campaign_id, rows, pass_number=opened.number, cursor=cursor)
 
-    pending: deque[tuple[int, asyncio.Task[list[Contact]]]] = deque()
+    pending: deque[tuple[int, asyncio.Task[list[dict[str, Any]]]]] = deque()
 
     def cancel_pending() -> None:
         while pending:
@@ -233,7 +265,7 @@ async def sync_campaign(
                 pending.append((next_at, asyncio.ensure_future(fetch(next_at))))
                 next_at += size
             at, task = pending.popleft()
-            rows = await task
+            rows = [contact_row(c, settings) for c in await task]
             start = max(at - 1, 0)
             limit = size + (at - start)
             if any(a.customer_id >= b.customer_id for a, b in pairwise(rows)):
