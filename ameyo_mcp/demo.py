@@ -20,14 +20,15 @@ _IGNORED = (
     "AMEYO_SESSION_FILE",
     "AMEYO_AUDIT_FILE",
     "AMEYO_TIMEZONE",
+    "AMEYO_DATABASE_URL",
 )
 
 
 @contextmanager
 def demo_settings(environ: Mapping[str, str] | None = None) -> Iterator[Settings]:
-    """Settings for the embedded simulator. The demo's writes are sample data: they are audited in
-    a throwaway folder, never in the real trail, and its file uploads read the current folder
-    unless AMEYO_UPLOAD_DIRS says otherwise."""
+    """Settings for the embedded simulator. The demo's writes are sample data: they are audited
+    (and indexed) in a throwaway folder, never in the real trail or index, and its file uploads
+    read the current folder unless AMEYO_UPLOAD_DIRS says otherwise."""
     from .simulator import SimulatorConfig, SimulatorThread  # heavy: only on the demo path
 
     config = SimulatorConfig()
@@ -40,6 +41,7 @@ def demo_settings(environ: Mapping[str, str] | None = None) -> Iterator[Settings
             AMEYO_TIMEZONE=config.timezone,
             AMEYO_SESSION_FILE="none",
             AMEYO_AUDIT_FILE=str(Path(scratch) / "audit.jsonl"),
+            AMEYO_DATABASE_URL=str(Path(scratch) / "index.db"),
         )
         env.setdefault("AMEYO_UPLOAD_DIRS", os.getcwd())
         print(

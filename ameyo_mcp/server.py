@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -112,11 +113,16 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
         # down, and the first call that needs a session logs in.
         ameyo = ameyo_factory(settings)
         live.append(ameyo)
+        state = AppState(ameyo=ameyo, writes=WritePath.for_settings(ameyo))
+        refresh = _background_sync(state, settings.sync_interval_s) if settings.sync_interval_s > 0 else None
         try:
-            yield AppState(ameyo=ameyo, writes=WritePath.for_settings(ameyo))
+            yield state
         finally:
+            if refresh is not None:
+                refresh.cancel()
             live.remove(ameyo)
             await ameyo.aclose()
+            state.close_store()
 
     server = AmeyoServer(
         name="ameyo-mcp",
@@ -157,6 +163,18 @@ def _register_logging(server: MCPServer[AppState]) -> None:
 
     # MCPServer has no public way to serve logging/setLevel; the SDK points to the low-level server's.
     server._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
+
+
+def _background_sync(state: AppState, interval_s: float) -> asyncio.Task[None]:
+    """Keep the index fresh (AMEYO_SYNC_INTERVAL_S), starting a little after start-up."""
+
+    async def run() -> None:
+        await asyncio.sleep(min(5.0, interval_s))
+        from .sync import keep_fresh  # after start-up, which does not pay for the sync and store
+
+        await keep_fresh(state.ameyo, state.store, interval_s)
+
+    return asyncio.ensure_future(run())
 
 
 def _register_resources(server: MCPServer[AppState], live: list[Ameyo]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -18,6 +18,9 @@ from ..errors import AmeyoError
 from ..models import CampaignInfo
 from ..service import Ameyo
 from ..times import TimeInputError
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 # Every answer is bounded: a model's context is precious and a runaway answer is a bug.
 MAX_ANSWER_CHARS = 20_000
@@ -55,13 +58,27 @@ class Confirmation(BaseModel):
 
 @dataclass
 class AppState:
-    """What the server's lifespan yields: the one Ameyo connection of this process and the write
-    path every write passes through."""
+    """What the server's lifespan yields: the one Ameyo connection of this process, the write
+    path every write passes through, and the store (index and call history)."""
 
     ameyo: Ameyo
     writes: writes.WritePath
     # Set by the client with logging/setLevel: the least severe log notification it wants.
     client_log_level: str = "debug"
+    _store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        """The index and call history (AMEYO_DATABASE_URL), opened on first use."""
+        if self._store is None:
+            from ..store import open_store  # here: start-up does not pay for the store
+
+            self._store = open_store(self.ameyo.settings)
+        return self._store
+
+    def close_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
 
 
 def state_of(ctx: Context[Any, Any]) -> AppState:

@@ -1,0 +1,45 @@
+"""The name rule of the index: how a name is folded for case- and accent-free search."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Letters and digits only: the folded words never hold a LIKE wildcard (`%`, `_`) or a space.
+_WORD = re.compile(r"[^\W_]+")
+# A name is a few words; a field of free text must not bloat the index.
+MAX_WORDS = 12
+MAX_WORD = 40
+
+
+class _Marks(dict[int, int | None]):
+    """str.translate table that deletes combining marks (accents once NFKD splits them off); each
+    character is classified once, then looked up at C speed."""
+
+    def __missing__(self, char: int) -> int | None:
+        kept = None if unicodedata.combining(chr(char)) else char
+        if len(self) < 100_000:
+            self[char] = kept
+        return kept
+
+
+_MARKS = _Marks()
+
+
+def fold_words(*texts: str | None) -> list[str]:
+    """The folded words of some name fields, in order, without repeats: "Ñuño  O'Brien" → ñ is n,
+    case dropped, punctuation splits words: ["nuno", "o", "brien"]."""
+    words: list[str] = []
+    for text in texts:
+        if not text:
+            continue
+        plain = text.casefold()
+        if not plain.isascii():
+            plain = unicodedata.normalize("NFKD", plain).translate(_MARKS)
+        for word in _WORD.findall(plain):
+            word = word[:MAX_WORD]
+            if word not in words:
+                words.append(word)
+                if len(words) == MAX_WORDS:
+                    return words
+    return words
