@@ -77,7 +77,7 @@ class Validator:
             if user or callback_phone:
                 raise ValueError(f"{CALLBACK_USER} or {CALLBACK_PHONE} given without {CALLBACK_TIME}")
             return None
-        when = parse_callback_time(when_text, self.zone, now=self.now)
+        when = parse_callback_time(when_text, self.zone, now=self.now, quote=False)
         if callback_phone is not None:
             if not _PHONE.fullmatch(callback_phone):
                 raise ValueError(f"{CALLBACK_PHONE} {clean_text(callback_phone, 30)!r} must be digits only")
