@@ -178,16 +178,20 @@ async def _upload(
         )
     result_path, journal_path = result_path_for(path, options), journal_path_for(path, options)
     check_outputs(path, result_path, journal_path)
-    target = await ameyo.upload_target(options.campaign, options.lead_id)
-    facts = await anyio.to_thread.run_sync(file_facts, path)
-    key = upload_key(facts.sha256, ameyo.settings.base_url, target.campaign.campaign_id, target.lead_id)
+    journal = Journal(journal_path)
     try:
-        journal = Journal.open(journal_path, key, write=not options.dry_run)
         if not options.dry_run:
+            journal.lock()  # before anything else: a second run is refused before it even logs in
             sent.journal = journal.path
-        run = _Run(ameyo, path, options, target, facts, journal, progress, audit, sent)
-        run.result_path = result_path
         try:
+            target = await ameyo.upload_target(options.campaign, options.lead_id)
+            facts = await anyio.to_thread.run_sync(file_facts, path)
+            server, campaign_id = ameyo.settings.base_url, target.campaign.campaign_id
+            journal.load(
+                upload_key(facts.sha256, server, campaign_id, target.lead_id), strict=not options.dry_run
+            )
+            run = _Run(ameyo, path, options, target, facts, journal, progress, audit, sent)
+            run.result_path = result_path
             await run.go()
         finally:
             journal.close()

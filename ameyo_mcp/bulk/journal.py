@@ -72,30 +72,21 @@ class BatchState:
 @dataclass
 class Journal:
     path: Path
-    key: str
+    key: str = ""  # set by `load`, before anything is written
     start: dict[str, Any] | None = None
     batches: dict[str, BatchState] = field(default_factory=dict)
     torn: list[str] = field(default_factory=list)  # batches known only from a line cut short
     _fd: int = -1
 
-    @classmethod
-    def open(cls, path: Path, key: str, *, write: bool) -> Journal:
+    def load(self, key: str, *, strict: bool) -> None:
         """Read what earlier runs of this upload left; later lines about a batch override earlier
-        ones, except that an answer is final. With `write`, lock it for this run first."""
-        journal = cls(path, key)
-        if not write:
-            if path.exists():
-                journal._load(strict=False)
-            return journal
-        journal._lock()
-        try:
-            journal._load(strict=True)
-        except BaseException:
-            journal.close()
-            raise
-        return journal
+        ones, except that an answer is final. `strict` refuses a line it cannot judge."""
+        self.key = key
+        if self.path.exists():
+            self._load(strict=strict)
 
-    def _lock(self) -> None:
+    def lock(self) -> None:
+        """Hold the journal for this run, or refuse at once naming the process that holds it."""
         flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
             fd = os.open(self.path, flags, 0o600)
