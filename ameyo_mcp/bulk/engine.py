@@ -257,8 +257,8 @@ class _Run:
             self.batch_size = size
         if self.journal.torn:
             self.notes.append(
-                f"The journal's line about batch {', '.join(self.journal.torn)} was cut short (a crash or "
-                "a full disk): counted as sent, with an unknown outcome."
+                f"The journal's line about batch {', '.join(dict.fromkeys(self.journal.torn))} was cut "
+                "short (a crash or a full disk): counted as sent, with an unknown outcome."
             )
         validator = Validator(
             max_phone_length=self.target.max_phone_length,
@@ -614,7 +614,7 @@ class _Run:
                 f"resend those without a callback (a {DUPLICATE} answer then means the earlier run saved "
                 "the row, and counts as saved)."
             )
-        if self.held_callbacks or (unknown and self.options.retry_unknown):
+        if self.held_callbacks:
             self.notes.append(
                 f"{self.held_callbacks} rows of unknown outcome have callbacks and were not resent: Ameyo "
                 "may already have scheduled those callbacks. Only resend_callbacks_may_duplicate=true "
