@@ -116,14 +116,14 @@ def error_lines(stderr: str) -> list[str]:
 
 
 def test_a_second_cli_run_of_the_same_upload_is_refused_naming_the_first(tmp_path: Path) -> None:
-    rows, batch = 800, 100
+    rows, batch = 1000, 100
     source = plain_file(tmp_path / "list.csv", rows)
     journal = tmp_path / "list.csv.ameyo-journal"
     command = cli(source, "--batch-size", str(batch), "--concurrency", "1")
     with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
         env = upload_env(sim, tmp_path)
         sim.state.faults.commands = {"uploadContacts"}
-        sim.state.faults.delay_s = 0.5  # eight batches, one at a time: four seconds at least
+        sim.state.faults.delay_s = 0.6  # ten batches, one at a time: six seconds at least
         first = subprocess.Popen(
             command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
@@ -389,6 +389,24 @@ def test_cli_outputs_beside_the_file_and_refusals_in_one_line(tmp_path: Path) ->
         assert "notes.csv" in line or "contact file itself" in line, line
     assert unrelated.read_text() == "not,a,journal\n" and source.read_text().startswith("phone1,name\n")
     assert not (folder / "today.csv.ameyo-journal").exists()
+
+    def no_room() -> None:  # no file may grow at all: the journal cannot take its first line
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+    with SimulatorThread(SimulatorConfig(contacts=5)) as sim:  # the demo needs to write files itself
+        full = subprocess.run(
+            cli(source),
+            env=upload_env(sim, tmp_path),
+            cwd=elsewhere,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=no_room,
+        )
+    assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr
+    (line,) = error_lines(full.stderr)
+    assert "could not write" in line and "today.csv.ameyo-journal" in line, line
+    assert "Nothing was sent" in line and sim.state.commands["uploadContacts"] == 0, line
 
 
 # -- the file tool reads contact files only ------------------------------------------------------
