@@ -422,7 +422,9 @@ class _Run:
 
     async def _send(self, batch: Batch) -> None:
         first, last = batch.first_line, batch.last_line
-        await self.journal.sent(batch.id, first, last, len(batch.rows))  # if not written, not sent
+        # Shielded, so that a cancellation lands after the line is down, where it is marked below.
+        with anyio.CancelScope(shield=True):
+            await self.journal.sent(batch.id, first, last, len(batch.rows))  # if not written, not sent
         self.sent.requests += 1
         self.sent.rows += len(batch.rows)
         self._audit("intent", batch, records=len(batch.rows))
