@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -14,6 +15,9 @@ from . import __version__
 from .config import Settings, load_settings, timezone_warning
 from .errors import SettingsError
 from .logs import setup_logging
+
+if TYPE_CHECKING:
+    from .bulk.engine import BulkOptions
 
 
 def _shared(*, top: bool) -> argparse.ArgumentParser:
@@ -118,14 +122,25 @@ def _upload_parser(
     upload.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
     upload.add_argument("--dry-run", action="store_true", help="check every row and write the report only")
     upload.add_argument(
-        "--retry-unknown", action="store_true", help="resend rows whose outcome an earlier run never learnt"
+        "--retry-unknown",
+        action="store_true",
+        help="resend rows without callbacks whose outcome an earlier run never learnt",
+    )
+    upload.add_argument(
+        "--resend-callbacks-may-duplicate",
+        action="store_true",
+        help="with --retry-unknown, resend rows with callbacks too, accepting that Ameyo may then "
+        "schedule such a callback twice",
     )
     upload.add_argument(
         "--result",
         default=None,
-        help="result CSV (default FILE.ameyo-result.csv, or FILE.ameyo-check.csv for a dry run)",
+        help="result CSV, beside FILE if relative (default FILE.ameyo-result.csv, or "
+        "FILE.ameyo-check.csv for a dry run); an existing file is replaced only if it is a result file",
     )
-    upload.add_argument("--journal", default=None, help="journal (default FILE.ameyo-journal)")
+    upload.add_argument(
+        "--journal", default=None, help="journal, beside FILE if relative (default FILE.ameyo-journal)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -238,14 +253,8 @@ def _desktop_config(args: argparse.Namespace) -> int:
 
 
 def _upload(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from .audit import AuditLog, default_audit_path
-    from .bulk.engine import BulkOptions, JournalMismatch, upload_file
+    from .bulk.engine import BulkOptions
     from .bulk.reader import FileFormatError, parse_column_map
-    from .bulk.report import bulk_text
-    from .errors import AmeyoError
-    from .service import Ameyo
 
     path = Path(args.file).expanduser().resolve()
     if not path.is_file():
@@ -264,12 +273,55 @@ def _upload(args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             dry_run=args.dry_run,
             retry_unknown=args.retry_unknown,
-            result_path=Path(args.result).expanduser() if args.result else None,
-            journal_path=Path(args.journal).expanduser() if args.journal else None,
+            resend_callbacks_may_duplicate=args.resend_callbacks_may_duplicate,
+            # A relative path is read beside the contact file, not the current folder.
+            result_path=Path(args.result) if args.result else None,
+            journal_path=Path(args.journal) if args.journal else None,
         )
     except FileFormatError as exc:
         print(f"ameyo-mcp upload: {exc}", file=sys.stderr)
         return 2
+    with _settings(args) as settings:
+        setup_logging(settings.log_level)
+        return anyio.run(_upload_run, settings, path, options)
+
+
+async def _upload_run(settings: Settings, path: Path, options: BulkOptions) -> int:
+    """The upload, stopped cleanly by SIGTERM or Ctrl-C: the batches in flight are journaled as
+    outcome-unknown before the command ends, with one line saying what was sent."""
+    import signal
+
+    stop = anyio.Event()
+    caught: list[str] = []
+
+    async def on_signal() -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for number in signals:
+                caught.append(signal.Signals(number).name)
+                stop.set()
+                return  # a second signal ends the process the usual way
+
+    code = 1
+    async with anyio.create_task_group() as group:
+        group.start_soon(on_signal)
+        try:
+            code = await _upload_once(settings, path, options, stop, caught)
+        finally:
+            group.cancel_scope.cancel()
+    return code
+
+
+async def _upload_once(
+    settings: Settings, path: Path, options: BulkOptions, stop: anyio.Event, caught: list[str]
+) -> int:
+    from .audit import AuditLog, default_audit_path
+    from .bulk.engine import upload_file
+    from .bulk.errors import UploadRefused, UploadStopped
+    from .bulk.reader import FileFormatError
+    from .bulk.report import bulk_text
+    from .errors import AmeyoError
+    from .service import Ameyo
+
     tty = sys.stderr.isatty()
     last: list[str] = [""]
 
@@ -280,27 +332,37 @@ def _upload(args: argparse.Namespace) -> int:
         # A live line on a terminal; whole lines (one per report) when stderr is a log.
         print(f"\r{message}   " if tty else message, end="" if tty else "\n", file=sys.stderr, flush=True)
 
-    async def run(settings: Settings) -> int:
-        ameyo = Ameyo(settings)
-        try:
-            audit = AuditLog(settings.audit_file or default_audit_path(), ameyo=settings.base_url)
-            out = await upload_file(ameyo, path, options, progress, audit)
-        except AmeyoError as exc:
-            print(f"\nameyo-mcp upload: {await ameyo.explain(exc)}", file=sys.stderr)
-            return 1
-        except (FileFormatError, JournalMismatch) as exc:
-            print(f"\nameyo-mcp upload: {path.name}: {exc}", file=sys.stderr)
-            return 1
-        finally:
-            await ameyo.aclose()
-        if tty:
-            print(file=sys.stderr)
-        print(bulk_text(out), flush=True)  # the CLI's report for a person
-        return 0 if out.ok == out.rows else 1
+    def fail(message: str) -> None:
+        print(f"{chr(10) if tty else ''}ameyo-mcp upload: {message}", file=sys.stderr, flush=True)
 
-    with _settings(args) as settings:
-        setup_logging(settings.log_level)
-        return anyio.run(run, settings)
+    ameyo = Ameyo(settings)
+    try:
+        audit = AuditLog(settings.audit_file or default_audit_path(), ameyo=settings.base_url)
+        out = await upload_file(ameyo, path, options, progress, audit, stop)
+    except AmeyoError as exc:
+        fail(await ameyo.explain(exc))
+        return 1
+    except FileFormatError as exc:
+        fail(f"{path.name}: {exc}")
+        return 1
+    except UploadStopped as exc:
+        if exc.requested:
+            fail(f"stopped by {caught[0] if caught else 'request'}. {exc.account}")
+            return 130 if caught[:1] == ["SIGINT"] else 143
+        fail(str(exc))
+        return 1
+    except UploadRefused as exc:
+        fail(str(exc))
+        return 1
+    except OSError as exc:
+        fail(f"{exc.filename or path}: {exc.strerror or exc}; nothing was sent")
+        return 1
+    finally:
+        await ameyo.aclose()
+    if tty:
+        print(file=sys.stderr)
+    print(bulk_text(out), flush=True)  # the CLI's report for a person
+    return 0 if out.ok == out.rows else 1
 
 
 def _sync(args: argparse.Namespace) -> int:

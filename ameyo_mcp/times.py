@@ -43,9 +43,15 @@ def show(moment: datetime, zone: ZoneInfo | None = None) -> str:
 
 
 def parse_callback_time(
-    text: str, server_zone: ZoneInfo, *, input_zone: ZoneInfo | None = None, now: datetime | None = None
+    text: str,
+    server_zone: ZoneInfo,
+    *,
+    input_zone: ZoneInfo | None = None,
+    now: datetime | None = None,
+    quote: bool = True,
 ) -> CallbackTime:
-    """ISO 8601 with or without an offset; naive means `input_zone` (the server's by default)."""
+    """ISO 8601 with or without an offset; naive means `input_zone` (the server's by default).
+    `quote=False` keeps the text out of the error (a file's cell, not the caller's own words)."""
     raw = text.strip()
     if _DATE_ONLY.fullmatch(raw):
         raise TimeInputError(
@@ -55,8 +61,9 @@ def parse_callback_time(
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00") if raw.endswith("Z") else raw)
     except ValueError:
+        shown = f" {raw[:40]!r}" if quote else ""
         raise TimeInputError(
-            f"callback_time {raw[:40]!r} is not an ISO 8601 time: send e.g. 2026-11-28T15:00:00 "
+            f"callback_time{shown} is not an ISO 8601 time: send e.g. 2026-11-28T15:00:00 "
             f"(read in {server_zone}) or 2026-11-28T15:00:00+05:30"
         ) from None
     if moment.tzinfo is None:

@@ -135,6 +135,8 @@ async def test_batch_without_answer_is_unknown_and_not_resent(
     third = await upload_file(ameyo, source, BulkOptions(**{**options.__dict__, "retry_unknown": True}))
     assert third.counts == {"ADDED": 21, "DUPLICATE_NOT_ADDED": 10, "REFUSED": 6}
     assert third.from_earlier_runs == 21 and third.sent_now == 10
+    # "Already there" after an unknown outcome is the earlier run's save: counted as saved.
+    assert third.ok == 31
     assert sum(1 for w in simulator.state.records_written if w.detail == "ADDED") == 31
 
 

@@ -7,6 +7,7 @@ order the batches finished; its first column is the input line number to sort or
 from __future__ import annotations
 
 import csv
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +19,8 @@ from ..records import answered
 from ..results import CampaignOut
 from ..sanitize import clean_text, fence
 from ..summaries import answered_text, campaign_label
+from .outputs import RESULT_COLUMNS, OutputError, create_private
 
-RESULT_COLUMNS = ("line", "phone1", "result", "ok", "customer_id", "reason", "callback_id", "callback_time")
 MAX_FAILURES = 20
 # Local outcomes, beside Ameyo's own result types (ADDED, DUPLICATE_NOT_ADDED, …).
 REFUSED = "REFUSED"
@@ -68,30 +69,42 @@ class BulkUploadOut(BaseModel):
 
 
 class ResultFile:
-    """The per-row CSV, written as rows settle (never held in memory)."""
+    """The per-row CSV, written as rows settle (never held in memory), owner-only: it holds phones.
+
+    Its header row is what marks it as ours: an existing file is replaced only when it has it.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._handle: TextIO = path.open("w", encoding="utf-8", newline="")
-        self._csv = csv.writer(self._handle)
-        self._csv.writerow(RESULT_COLUMNS)
+        try:
+            self._handle: TextIO = os.fdopen(create_private(path), "w", encoding="utf-8", newline="")
+            self._csv = csv.writer(self._handle)
+            self._csv.writerow(RESULT_COLUMNS)
+        except OSError as exc:
+            raise OutputError(path, exc) from None
 
     def write(self, row: Settled) -> None:
-        self._csv.writerow(
-            (
-                row.line,
-                row.phone or "",
-                row.result,
-                "yes" if row.ok else "no",
-                "" if row.customer_id is None else row.customer_id,
-                row.reason or "",
-                row.callback_id or "",
-                row.callback_time or "",
+        try:
+            self._csv.writerow(
+                (
+                    row.line,
+                    row.phone or "",
+                    row.result,
+                    "yes" if row.ok else "no",
+                    "" if row.customer_id is None else row.customer_id,
+                    row.reason or "",
+                    row.callback_id or "",
+                    row.callback_time or "",
+                )
             )
-        )
+        except OSError as exc:
+            raise OutputError(self.path, exc) from None
 
     def close(self) -> None:
-        self._handle.close()
+        try:
+            self._handle.close()
+        except OSError as exc:
+            raise OutputError(self.path, exc) from None
 
 
 @dataclass

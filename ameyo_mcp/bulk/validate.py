@@ -90,7 +90,7 @@ class Validator:
             if user or callback_phone:
                 raise ValueError(f"{CALLBACK_USER} or {CALLBACK_PHONE} given without {CALLBACK_TIME}")
             return None
-        when = parse_callback_time(when_text, self.zone, now=self.now)
+        when = parse_callback_time(when_text, self.zone, now=self.now, quote=False)
         if callback_phone is not None:
             try:
                 callback_phone = phones.for_ameyo(callback_phone, self.rule.region, self.rule.style).value
