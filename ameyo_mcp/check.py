@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .config import Settings
+from . import phones
+from .config import Settings, timezone_warning
 from .errors import AmeyoError, AuthenticationFailed, UpstreamUnavailable
 from .models import GetLeadsRequest
 from .service import Ameyo
@@ -33,7 +34,15 @@ async def run_check(
     ameyo = Ameyo(settings)
     who = "token authentication" if settings.token_auth else f"user {settings.user_id}"
     say(f"Ameyo at {settings.base_url} ({who})")
+    if not settings.timezone_given:
+        say(f"  warn {timezone_warning(settings)}")
     ok = True
+    try:
+        phones.check_region(settings.phone_region)
+        say(f"  ok  phone numbers: region {settings.phone_region}, sent as {settings.phone_format}")
+    except phones.PhoneError as exc:
+        ok = False
+        say(f"  FAIL {exc}")
     try:
         if ameyo.session.uses_sessions:
             info = await ameyo.session.login()

@@ -30,6 +30,8 @@ BASE = {
         ({"AMEYO_READ_ONLY": "maybe"}, "AMEYO_READ_ONLY must be true or false"),
         ({"AMEYO_HASH_KEY": "k" * 20, "AMEYO_USER_ID": ""}, "AMEYO_REQUESTING_HOST is not set"),
         ({"AMEYO_HTTP_TOKEN": "short"}, "AMEYO_HTTP_TOKEN must be at least 16"),
+        ({"AMEYO_PHONE_REGION": "India"}, "AMEYO_PHONE_REGION must be a two-letter ISO country code"),
+        ({"AMEYO_PHONE_FORMAT": "+91"}, "AMEYO_PHONE_FORMAT must be one of national, trunk"),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], named: str) -> None:
@@ -54,3 +56,10 @@ def test_session_file_is_per_server_and_user() -> None:
     assert (
         load_settings({**BASE, "AMEYO_SESSION_FILE": "none"}, env_file=None).resolved_session_file() is None
     )
+
+
+def test_phone_settings() -> None:
+    default = load_settings(BASE, env_file=None)
+    assert (default.phone_region, default.phone_format) == ("IN", "national")
+    chosen = load_settings({**BASE, "AMEYO_PHONE_REGION": "es", "AMEYO_PHONE_FORMAT": "E164"}, env_file=None)
+    assert (chosen.phone_region, chosen.phone_format) == ("ES", "e164")

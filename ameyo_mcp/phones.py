@@ -1,0 +1,356 @@
+"""The one phone rule: how numbers are compared, matched by their ending, checked and sent to Ameyo.
+
+Built on Google's libphonenumber (the `phonenumberslite` port: the same parser as `phonenumbers`
+without the geocoder and carrier data, a ninth of the install; both import in ~20 ms here). The
+library is imported on first use only, because cold start is benchmarked and most calls never
+touch a phone.
+
+- A number's comparison `key` is its national significant number (NSN) as digits: formatting, a
+  country code and a trunk `0` do not matter (`+91 93344 19416`, `09334419416`, `919334419416` and
+  `0091 93344 19416` all give `9334419416` for region IN).
+- "Last digits" match the END of a number only (of its key or of its digits), and need at least
+  `MIN_TAIL_DIGITS` digits: fewer match too many customers to mean anything.
+- `for_ameyo` gives the spelling sent to Ameyo's dialer (`AMEYO_PHONE_FORMAT`, see `STYLES`).
+  A number that is already digits only and complete is sent untouched: Ameyo matches customers by
+  the exact text of `phone1`, so rewriting numbers of existing files would create new customers.
+
+Digits-only text (what bulk files hold, a row at a time) takes a fast path that replays the
+library's own parsing steps with the region's metadata; `tests/test_phones.py` checks it against
+the library with hypothesis.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+MIN_TAIL_DIGITS: Final = 4
+"""Fewest digits accepted as the end of a number (and fewest a key may have)."""
+
+STYLES: Final = {
+    "national": "the national significant number, digits only (9876543210)",
+    "trunk": "the trunk prefix and the national number (09876543210)",
+    "international": "the country code and the national number, digits only (919876543210)",
+    "e164": "E.164, + and the country code (+919876543210)",
+}
+DEFAULT_STYLE: Final = "national"
+DEFAULT_REGION: Final = "IN"
+
+_NON_DIGITS = re.compile(r"\D")
+# What people put between the digits of a number; anything else (letters, ;, #, *) is refused.
+_PASTED = re.compile(r"[\d\s+\-().\/\u00a0\u2010-\u2015]+")
+_MAX_NSN = 17  # libphonenumber's longest national number
+_MAX_TEXT = 250  # libphonenumber's longest input
+
+
+class PhoneError(ValueError):
+    """A text that cannot be used as a phone number; the message says why in one sentence."""
+
+
+@dataclass(frozen=True, slots=True)
+class Dialable:
+    """A number as it will be sent to Ameyo; `rewritten` when that differs from what was given."""
+
+    value: str
+    rewritten: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneRule:
+    """The two phone settings together (AMEYO_PHONE_REGION, AMEYO_PHONE_FORMAT): `Settings.phone_rule`."""
+
+    region: str
+    style: str
+
+
+class _Facts(NamedTuple):  # a tuple: made once per row of a bulk file, and 3x cheaper than a dataclass
+    """What parsing a text found: country calling code, NSN, and whether it is a possible number."""
+
+    country_code: int
+    nsn: str
+    possible: bool
+
+
+def digits(text: str) -> str:
+    """Every ASCII digit of a text, in order (for display and for matching ends)."""
+    return _NON_DIGITS.sub("", text)
+
+
+def key(raw: str, region: str) -> str | None:
+    """The comparison key: the national significant number as digits, or None if there is none."""
+    facts = _facts(raw, region)
+    return facts.nsn if facts is not None else None
+
+
+def identity(raw: str, region: str) -> str | None:
+    """The number with its country code (`+919334419416`), or None: what `same_number` compares.
+    The key alone would make `+34 612345678` and `612345678` (in India) one number."""
+    facts = _facts(raw, region)
+    return f"+{facts.country_code}{facts.nsn}" if facts is not None else None
+
+
+def same_number(a: str, b: str, region: str) -> bool:
+    """Whether two texts are one number: the same key in the same country."""
+    one = identity(a, region)
+    return one is not None and one == identity(b, region)
+
+
+def is_complete(raw: str, region: str) -> bool:
+    """Whether the text is a possible full number, not a partial one such as the last digits.
+
+    libphonenumber's possible-number test by length, without its "possible local only" case:
+    six digits are an Indian landline without its area code, or the last six of a mobile, and
+    neither is a number to dial from a contact center."""
+    facts = _facts(raw, region)
+    return facts is not None and facts.possible
+
+
+def ends_with(number: str, tail: str, region: str) -> bool:
+    """Whether `number` ends with `tail` (a whole number or its last digits): `9174` matches
+    `...9174`, never `917485017980`. Raises PhoneError when `tail` has too few digits."""
+    return ending_matcher(tail, region)(number)
+
+
+def ending_matcher(tail: str, region: str) -> Callable[[str], bool]:
+    """`ends_with` with `tail` checked once, for scanning many numbers."""
+    tail_digits = digits(tail)
+    if len(tail_digits) < MIN_TAIL_DIGITS:
+        raise PhoneError(
+            f"A phone number or its last digits needs at least {MIN_TAIL_DIGITS} digits; "
+            f"{_shown(tail)} has {len(tail_digits)}."
+        )
+    tail_key = key(tail, region)
+
+    def matches(number: str) -> bool:
+        if digits(number).endswith(tail_digits):
+            return True
+        if tail_key is None:
+            return False
+        number_key = key(number, region)
+        return number_key is not None and number_key.endswith(tail_key)
+
+    return matches
+
+
+def for_ameyo(raw: str, region: str, style: str = DEFAULT_STYLE) -> Dialable:
+    """The spelling sent to Ameyo's dialer for a number as people paste it (`+91 98765 43211`,
+    `98-330-00004`, `(0) 98765 43211`). Raises PhoneError with the reason when it is not a
+    complete phone number."""
+    return dial_and_identity(raw, region, style)[0]
+
+
+def dial_and_identity(raw: str, region: str, style: str = DEFAULT_STYLE) -> tuple[Dialable, str]:
+    """`for_ameyo` and `identity` in one parse, for uploads that check every row of a file."""
+    if style not in STYLES:
+        raise PhoneError(f"The phone format {style!r} is unknown; use one of {', '.join(STYLES)}.")
+    text = raw.strip()
+    if text.isdigit() and text.isascii():
+        rule = _rule(region)
+        facts = rule.digits_facts(text) if rule.fast else _library_facts(text, region)
+        if facts is not None and facts.possible:
+            return Dialable(text, text != raw), f"+{facts.country_code}{facts.nsn}"
+    elif not text:
+        raise PhoneError("The phone number is empty.")
+    elif not _PASTED.fullmatch(text):
+        raise PhoneError(
+            f"{_shown(raw)} is not a phone number: use digits, optionally with + and the country code."
+        )
+    facts = _facts(text, region)
+    if facts is None:
+        raise PhoneError(f"{_shown(raw)} is not a phone number: {_why_not(text, region)}.")
+    if not facts.possible:
+        raise PhoneError(f"{_shown(raw)} is not a complete phone number: {_why_not(text, region)}.")
+    value = _spell(facts, region, style)
+    return Dialable(value, value != raw), f"+{facts.country_code}{facts.nsn}"
+
+
+def check_region(region: str) -> str:
+    """The region code if libphonenumber knows it; PhoneError naming the setting otherwise."""
+    _rule(region)
+    return region
+
+
+# --- the library, loaded on first use ---------------------------------------------------------
+
+
+def _lib() -> Any:
+    import phonenumbers  # lazy: ~20 ms that most calls never need (see module docstring)
+
+    return phonenumbers
+
+
+def _facts(raw: str, region: str) -> _Facts | None:
+    text = raw.strip()
+    rule = _rule(region)
+    if text.isdigit() and text.isascii() and rule.fast:
+        return rule.digits_facts(text)
+    return _library_facts(text, region)
+
+
+def _library_facts(text: str, region: str) -> _Facts | None:
+    if not text or len(text) > _MAX_TEXT or any(c.isalpha() for c in text):
+        return None  # letters would be read as a vanity number (1-800-FLOWERS): never a customer's
+    lib = _lib()
+    try:
+        number = lib.parse(text, region)
+    except lib.NumberParseException:
+        return None
+    nsn: str = lib.national_significant_number(number)
+    if len(nsn) < MIN_TAIL_DIGITS:
+        return None
+    possible = lib.is_possible_number_with_reason(number) == lib.ValidationResult.IS_POSSIBLE
+    return _Facts(number.country_code, nsn, possible)
+
+
+def _why_not(text: str, region: str) -> str:
+    lib = _lib()
+    try:
+        number = lib.parse(text, region)
+    except lib.NumberParseException as exc:
+        reasons = {
+            lib.NumberParseException.INVALID_COUNTRY_CODE: "its country code is not one that exists",
+            lib.NumberParseException.TOO_LONG: "it has too many digits",
+        }
+        return reasons.get(exc.error_type, "it has too few digits")
+    reason = lib.is_possible_number_with_reason(number)
+    result = lib.ValidationResult
+    if reason == result.TOO_LONG:
+        return f"it has too many digits for a number of region {lib.region_code_for_number(number)}"
+    if reason == result.INVALID_COUNTRY_CODE:
+        return "its country code is not one that exists"
+    if reason == result.IS_POSSIBLE_LOCAL_ONLY:
+        return "it has no area code"
+    if len(lib.national_significant_number(number)) < MIN_TAIL_DIGITS:
+        return "it has too few digits"
+    return f"it has too few digits for a number of region {lib.region_code_for_number(number) or region}"
+
+
+def _spell(facts: _Facts, region: str, style: str) -> str:
+    lib = _lib()
+    home = lib.country_code_for_region(region)
+    if style == "e164":
+        return f"+{facts.country_code}{facts.nsn}"
+    if style == "international":
+        return f"{facts.country_code}{facts.nsn}"
+    if facts.country_code != home:
+        # Another country's number is dialed as from the region: its international prefix (00 in
+        # India), the country code, the number.
+        number = lib.parse(f"+{facts.country_code}{facts.nsn}", None)
+        spelled: str = lib.format_out_of_country_calling_number(number, region)
+        return ("+" if spelled.startswith("+") else "") + digits(spelled)
+    if style == "trunk":
+        prefix = lib.PhoneMetadata.metadata_for_region(region).national_prefix or ""
+        return f"{prefix}{facts.nsn}"
+    return facts.nsn
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 30 else text[:29] + "…")
+
+
+@lru_cache(maxsize=64)
+def _rule(region: str) -> _Rule:
+    lib = _lib()
+    if region not in lib.SUPPORTED_REGIONS:
+        raise PhoneError(
+            f"AMEYO_PHONE_REGION {region!r} is not a region libphonenumber knows: "
+            "use a two-letter ISO code such as IN."
+        )
+    return _Rule(lib, region)
+
+
+# --- the fast path for digits-only text -------------------------------------------------------
+
+_TOO_SHORT, _POSSIBLE, _LOCAL_ONLY, _INVALID_LENGTH, _TOO_LONG = range(5)
+_KEEP_PREFIX = frozenset({_TOO_SHORT, _LOCAL_ONLY, _INVALID_LENGTH})
+
+
+def _length_results(desc: Any) -> tuple[int, ...]:
+    """libphonenumber's `_test_number_length` for one general description, for every length up to
+    `_MAX_TEXT`: a bulk file's rows look their length up instead of testing it."""
+    possible = tuple(desc.possible_length)
+    local = frozenset(desc.possible_length_local_only)
+
+    def test(n: int) -> int:
+        if n in local:
+            return _LOCAL_ONLY
+        if n == possible[0]:
+            return _POSSIBLE
+        if n < possible[0]:
+            return _TOO_SHORT
+        if n > possible[-1]:
+            return _TOO_LONG
+        return _POSSIBLE if n in possible else _INVALID_LENGTH
+
+    return tuple(test(n) for n in range(_MAX_TEXT + 1))
+
+
+class _Rule:
+    """One region's parsing steps for digits-only text, as libphonenumber's `parse` takes them.
+
+    The fast path covers regions without a national prefix transform rule (213 of 245); for text
+    that starts with the international prefix and a country code it falls back to the library.
+    """
+
+    def __init__(self, lib: Any, region: str) -> None:
+        meta = lib.PhoneMetadata.metadata_for_region(region)
+        self.region = region
+        self.country_code: int = meta.country_code
+        self.cc_text = str(meta.country_code)
+        self.fast = not meta.national_prefix_transform_rule
+        self.idd = re.compile(meta.international_prefix).match if meta.international_prefix else None
+        self.prefix = (
+            re.compile(meta.national_prefix_for_parsing).match if meta.national_prefix_for_parsing else None
+        )
+        pattern = meta.general_desc.national_number_pattern
+        self.general = re.compile(pattern).fullmatch if pattern else None
+        self.lengths = _length_results(meta.general_desc)
+        # The possible-number test reads the metadata of the country code's main region (US for CA).
+        main = lib.PhoneMetadata.metadata_for_region_or_calling_code(
+            meta.country_code, lib.region_code_for_country_code(meta.country_code)
+        )
+        self.possible = frozenset(
+            n for n, result in enumerate(_length_results(main.general_desc)) if result == _POSSIBLE
+        )
+
+    def _viable(self, number: str) -> bool:
+        return self.general is not None and self.general(number) is not None
+
+    def _strip_prefix(self, number: str, match: re.Match[str]) -> str:
+        rest = number[match.end() :]
+        if self._viable(number) and not self._viable(rest):
+            return number
+        return rest
+
+    def digits_facts(self, text: str) -> _Facts | None:
+        size = len(text)
+        if size < 2 or size > _MAX_TEXT:
+            return None
+        if self.idd is not None:
+            idd = self.idd(text)
+            if idd is not None and text[idd.end() : idd.end() + 1] != "0":
+                return _library_facts(text, self.region)  # a country code follows the prefix
+        national = text
+        prefix = self.prefix
+        if text.startswith(self.cc_text):
+            stripped = text[len(self.cc_text) :]
+            match = prefix(stripped) if prefix is not None and stripped else None
+            if match is not None:
+                stripped = self._strip_prefix(stripped, match)
+            if (not self._viable(text) and self._viable(stripped)) or self.lengths[size] == _TOO_LONG:
+                national = stripped
+                if len(national) < 2:
+                    return None
+        match = prefix(national) if prefix is not None else None
+        if match is not None:
+            stripped = self._strip_prefix(national, match)
+            if self.lengths[len(stripped)] not in _KEEP_PREFIX:
+                national = stripped
+        if len(national) > _MAX_NSN or len(national) < MIN_TAIL_DIGITS:
+            return None
+        return _Facts(self.country_code, national, len(national) in self.possible)

@@ -1,0 +1,183 @@
+"""The phone rule (ameyo_mcp/phones.py): keys, endings, completeness, the dialer's spelling, and the
+digits-only fast path checked against libphonenumber itself."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import phonenumbers
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from ameyo_mcp import phones
+from ameyo_mcp.phones import Dialable, PhoneError, ends_with, for_ameyo, is_complete, key, same_number
+
+ONE_NUMBER = ["+91 93344 19416", "09334419416", "9334419416", "919334419416", "0091 93344 19416"]
+
+
+@pytest.mark.parametrize("spelling", ONE_NUMBER)
+def test_key_ignores_formatting_country_code_and_trunk_zero(spelling: str) -> None:
+    assert key(spelling, "IN") == "9334419416"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "12", "1-800-FLOWERS", "call me", "+", "9a8b7c6d5e4f"])
+def test_key_is_none_without_a_usable_number(text: str) -> None:
+    assert key(text, "IN") is None
+
+
+def test_same_number() -> None:
+    for a in ONE_NUMBER:
+        for b in ONE_NUMBER:
+            assert same_number(a, b, "IN")
+    assert same_number("+91 73080 59204", "7308059204", "IN")
+    assert not same_number("9334419416", "9334419417", "IN")
+    # The same digits in another country are another number.
+    assert not same_number("+34 612345678", "612345678", "IN")
+    assert not same_number("", "", "IN")
+
+
+def test_identity_keeps_the_country() -> None:
+    assert {phones.identity(s, "IN") for s in ONE_NUMBER} == {"+919334419416"}
+    assert phones.identity("+34 612 34 56 78", "IN") == "+34612345678"
+    assert phones.identity("12", "IN") is None
+    assert phones.dial_and_identity("+91 98765 43211", "IN", "trunk") == (
+        Dialable("09876543211", True),
+        "+919876543211",
+    )
+
+
+def test_ends_with_matches_the_end_only() -> None:
+    assert not ends_with("917485017980", "9174", "IN")
+    assert ends_with("917485017980", "7980", "IN")
+    assert ends_with("09334419416", "19416", "IN")
+    assert ends_with("09334419416", "+91 93344 19416", "IN")
+    assert ends_with("+91 93344 19416", "09334419416", "IN")
+    assert not ends_with("09334419416", "+91 93344 19417", "IN")
+
+
+@pytest.mark.parametrize("tail", ["", "916", "+9-1-6", "abc"])
+def test_ends_with_needs_four_digits(tail: str) -> None:
+    with pytest.raises(PhoneError, match="at least 4 digits"):
+        ends_with("09334419416", tail, "IN")
+
+
+def test_is_complete() -> None:
+    assert is_complete("+91 93344 19416", "IN")
+    assert is_complete("09334419416", "IN")
+    assert is_complete("+1 415 555 2671", "IN")
+    assert not is_complete("9766", "IN")
+    # Possible only as a local number (no area code), or the last six digits of a mobile.
+    assert not is_complete("419416", "IN") and not is_complete("4419416", "IN")
+    assert not is_complete("+91 9766", "IN")
+    assert not is_complete("hello", "IN")
+
+
+@pytest.mark.parametrize(
+    ("raw", "style", "value"),
+    [
+        ("+91 98765 43211", "national", "9876543211"),
+        ("98-330-00004", "national", "9833000004"),
+        ("(0) 98765 43211", "national", "9876543211"),
+        ("+91 98765 43211", "trunk", "09876543211"),
+        ("+91 98765 43211", "international", "919876543211"),
+        ("+91 98765 43211", "e164", "+919876543211"),
+        # Other countries' numbers: dialed from India through its international prefix.
+        ("+1 415 555 2671", "national", "0014155552671"),
+        ("+34 612 34 56 78", "trunk", "0034612345678"),
+        ("+34 612 34 56 78", "e164", "+34612345678"),
+    ],
+)
+def test_for_ameyo_rewrites_pasted_spellings(raw: str, style: str, value: str) -> None:
+    assert for_ameyo(raw, "IN", style) == Dialable(value, True)
+
+
+@pytest.mark.parametrize("raw", ["9876543211", "09876543211", "919876543211", "0034612345678"])
+@pytest.mark.parametrize("style", sorted(phones.STYLES))
+def test_for_ameyo_keeps_complete_digits_untouched(raw: str, style: str) -> None:
+    # Ameyo matches customers by phone1's text: rewriting these would make new customers.
+    assert for_ameyo(raw, "IN", style) == Dialable(raw, False)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("9766", "not a complete phone number: it has too few digits"),
+        ("419416", "not a complete phone number: it has no area code"),
+        ("", "empty"),
+        ("98765 ext 4", "use digits"),
+        ("+999 1234567", "country code"),
+        ("98765432112345678901", "too many digits"),
+        ("9876543211; DROP", "use digits"),
+    ],
+)
+def test_for_ameyo_refuses_with_a_reason(raw: str, reason: str) -> None:
+    with pytest.raises(PhoneError, match=reason) as caught:
+        for_ameyo(raw, "IN")
+    assert len(str(caught.value)) < 160
+
+
+def test_unknown_style_and_region_are_named() -> None:
+    with pytest.raises(PhoneError, match="national"):
+        for_ameyo("9876543211", "IN", "dialable")
+    with pytest.raises(PhoneError, match="AMEYO_PHONE_REGION 'XQ'"):
+        key("9876543211", "XQ")
+    assert phones.check_region("GB") == "GB"
+
+
+def test_the_library_loads_on_first_use_only() -> None:
+    code = (
+        "import sys, ameyo_mcp.__main__, ameyo_mcp.server, ameyo_mcp.phones as p; "
+        "assert 'phonenumbers' not in sys.modules; "
+        "p.key('9876543211', 'IN'); assert 'phonenumbers' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- the fast path for digits-only text agrees with the library -----------------------------------
+
+# Regions whose rules differ in the ways that matter: trunk 0 (IN, GB, ES), none (ES), trunk 1 and a
+# shared country code (US, CA), Italian leading zeros (IT), a 3-digit IDD (US: 011), short numbers.
+REGIONS = ["IN", "US", "CA", "GB", "ES", "IT", "DE", "CL", "SG", "AE", "FR", "JP"]
+_PREFIXES = ["", "0", "00", "011", "91", "091", "0091", "1", "34", "0034", "39", "44", "000", "9191"]
+
+
+def _library(text: str, region: str) -> tuple[str | None, bool]:
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None, False
+    nsn = phonenumbers.national_significant_number(number)
+    if len(nsn) < phones.MIN_TAIL_DIGITS:
+        return None, False
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    return nsn, reason == phonenumbers.ValidationResult.IS_POSSIBLE
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    region=st.sampled_from(REGIONS),
+    prefix=st.sampled_from(_PREFIXES),
+    body=st.text(alphabet="0123456789", min_size=0, max_size=18),
+)
+@example(region="IN", prefix="91", body="98765432")
+@example(region="IN", prefix="", body="9198765432")
+@example(region="IN", prefix="0", body="9334419416")
+@example(region="IN", prefix="0091", body="9334419416")
+@example(region="IT", prefix="", body="0212345678")
+@example(region="US", prefix="1", body="4155552671")
+@example(region="CA", prefix="011", body="919876543210")
+def test_fast_path_agrees_with_the_library(region: str, prefix: str, body: str) -> None:
+    text = prefix + body
+    nsn, possible = _library(text, region)
+    assert key(text, region) == nsn
+    assert is_complete(text, region) == possible
+    # And the same text with formatting, which always takes the library's path.
+    if len(text) >= 2:
+        assert key(f" {text[:2]}-{text[2:]} ", region) == nsn
+
+
+def test_fast_path_covers_the_usual_regions() -> None:
+    rule = phones._rule("IN")
+    assert rule.fast and phones._rule("US").fast and phones._rule("GB").fast
