@@ -68,6 +68,8 @@ class ListedBase:
 
 
 class ContactTable:
+    """A campaign's contacts by position (customer-id order): the base, the overlay, the added ones."""
+
     def __init__(self, campaign_id: int, base: Base) -> None:
         self.campaign_id = campaign_id
         self._base = base
