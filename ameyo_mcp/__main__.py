@@ -78,8 +78,8 @@ def _parser() -> argparse.ArgumentParser:
         "--contacts",
         type=int,
         default=300,
-        help="customers in MoviStarSurvey (default 300; above 10,000 they are generated as asked for, "
-        "up to 10,000,000)",
+        help="customers in MoviStarSurvey besides the document's customer 112 (default 300; above 10,000 "
+        "they are generated as asked for, up to 10,000,000)",
     )
     simulator.add_argument(
         "--push-url",

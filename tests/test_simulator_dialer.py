@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -198,6 +199,30 @@ def test_a_push_not_answered_200_is_retried(receiver: Receiver) -> None:
         assert len(receiver.wait_for(3 + 4)) == 7
 
 
+def test_a_push_nobody_answers_is_retried_then_given_up(receiver: Receiver) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/ameyo/status?token={TOKEN}"
+    with SimulatorThread(config(receiver, push_url=url, push_retries=2)) as sim:
+        [pushed] = sim.dial(1)
+    assert (pushed.attempts, pushed.status, pushed.delivered) == (3, None, False)
+
+
+def test_the_simulator_stops_promptly_while_pushes_hang() -> None:
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/ameyo/status"
+        sim = SimulatorThread(SimulatorConfig(contacts=20, push_url=url, push_rate=50)).start()
+        time.sleep(0.5)
+        began = time.monotonic()
+        sim.stop()
+        assert time.monotonic() - began < 4  # a second of grace for the pushes in flight, then cancelled
+    assert not any(t.name == "ameyo-simulator" for t in threading.enumerate())
+    cut = sim.state.pushed_calls()  # placed, sent, cut off by the stop: kept as not delivered
+    assert cut and all((p.status, p.delivered, p.attempts) == (None, False, 1) for p in cut)
+
+
 def test_the_same_seed_and_clock_push_the_same_calls(receiver: Receiver) -> None:
     def calls() -> list[tuple[Any, ...]]:
         with SimulatorThread(config(receiver, contacts=20_000)) as sim:
@@ -269,8 +294,6 @@ def test_the_simulator_command_dials_without_printing_the_token(receiver: Receiv
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

@@ -51,9 +51,7 @@ class Dialer:
         shape = self.state.config.push_shape
         if shape == "mixed":
             shape = self.rng.choice(SHAPES)
-        pushed = await self._push(placed, shape)
-        self.state.note_pushed(pushed)
-        return pushed
+        return await self._push(placed, shape)
 
     async def calls(self, count: int) -> list[PushedCall]:
         """``count`` calls one after another: with a fixed seed and clock, the same calls every run."""
@@ -91,23 +89,27 @@ class Dialer:
 
     async def _push(self, placed: PlacedCall, shape: str) -> PushedCall:
         config = self.state.config
+        number = placed.call.number
         attempts = 0
         status: int | None = None
-        while True:
-            attempts += 1
-            try:
-                response = await self._send(placed.fields, shape)
-                status = response.status_code
-            except httpx.HTTPError as exc:
-                status = None
-                logger.warning("push of call %s got no answer (%s)", placed.call.number, type(exc).__name__)
-            if status == 200 or attempts > config.push_retries:
-                break
-            await asyncio.sleep(config.push_retry_delay_s * 2 ** (attempts - 1))
-        if status != 200:
-            number = placed.call.number
-            logger.warning("push of call %s gave up after %d attempts (last %s)", number, attempts, status)
-        return PushedCall(placed.call, placed.fields, shape, attempts, status)
+        try:
+            while True:
+                attempts += 1
+                try:
+                    response = await self._send(placed.fields, shape)
+                    status = response.status_code
+                except httpx.HTTPError as exc:
+                    status = None
+                    logger.warning("push of call %s got no answer (%s)", number, type(exc).__name__)
+                if status == 200 or attempts > config.push_retries:
+                    break
+                await asyncio.sleep(config.push_retry_delay_s * 2 ** (attempts - 1))
+            if status != 200:
+                logger.warning("push of call %s gave up after %d attempts (%s)", number, attempts, status)
+        finally:  # a push cut off by a stop is kept too, as not delivered
+            pushed = PushedCall(placed.call, placed.fields, shape, attempts, status)
+            self.state.note_pushed(pushed)
+        return pushed
 
     async def _send(self, fields: dict[str, str | int | None], shape: str) -> httpx.Response:
         if shape in ("get", "form"):

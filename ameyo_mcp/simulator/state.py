@@ -379,11 +379,12 @@ class SimulatorState:
             for cid in self._campaigns
         }
         if not listed:
-            self._tables[1] = ContactTable(
-                # Position 0 is customer 112, as the listed campaign holds it beside its sample customers.
-                1,
-                GeneratedContacts(self.config.contacts + 1, self.config.seed, 1, LEAD_WEIGHTS, start),
-            )
+            # Position 0 is customer 112, as the listed campaign holds it beside its sample customers.
+            generated = GeneratedContacts(self.config.contacts + 1, self.config.seed, 1, LEAD_WEIGHTS, start)
+            table = ContactTable(1, generated)
+            for contact in sorted(self._tables[1], key=lambda c: c.customer_id):
+                table.add(contact)  # customers the seed lists beside the generated ones come after them
+            self._tables[1] = table
         self._calls = 0
         self._pushed: deque[PushedCall] = deque(maxlen=PUSHED_KEPT)
         self._callbacks = {cb.callback_id: cb for cb in seed.callbacks}

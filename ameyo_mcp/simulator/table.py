@@ -68,6 +68,8 @@ class ListedBase:
 
 
 class ContactTable:
+    """A campaign's contacts by position (customer-id order): the base, the overlay, the added ones."""
+
     def __init__(self, campaign_id: int, base: Base) -> None:
         self.campaign_id = campaign_id
         self._base = base
@@ -149,8 +151,18 @@ class ContactTable:
         return changed
 
     def add(self, contact: Contact) -> None:
-        if self._added and contact.customer_id <= self._added[-1]:
-            raise ValueError("contacts are added in increasing customer id order")
+        """Append a new contact; its id must be above every id the table holds (ids only grow)."""
+        last = (
+            self._added[-1]
+            if self._added
+            else self._base.id_at(self._base_len - 1)
+            if self._base_len
+            else None
+        )
+        if last is not None and contact.customer_id <= max(last, self._base.id_at(0)):
+            raise ValueError(
+                f"customer {contact.customer_id} is not above every id of campaign {self.campaign_id}"
+            )
         self._added_positions[contact.customer_id] = len(self._added)
         self._added.append(contact.customer_id)
         self._added_phones[contact.phone1] = contact.customer_id
