@@ -314,13 +314,13 @@ async def _upload_run(settings: Settings, path: Path, options: BulkOptions) -> i
 async def _upload_once(
     settings: Settings, path: Path, options: BulkOptions, stop: anyio.Event, caught: list[str]
 ) -> int:
-    from .audit import AuditLog, default_audit_path
     from .bulk.engine import upload_file
     from .bulk.errors import UploadRefused, UploadStopped
     from .bulk.reader import FileFormatError
     from .bulk.report import bulk_text
     from .errors import AmeyoError
     from .service import Ameyo
+    from .writes import WriteError, WritePath
 
     tty = sys.stderr.isatty()
     last: list[str] = [""]
@@ -337,10 +337,13 @@ async def _upload_once(
 
     ameyo = Ameyo(settings)
     try:
-        audit = AuditLog(settings.audit_file or default_audit_path(), ameyo=settings.base_url)
-        out = await upload_file(ameyo, path, options, progress, audit, stop)
+        # The person running the command confirmed the upload by running it.
+        out = await upload_file(WritePath.for_settings(ameyo, confirm=False), path, options, progress, stop)
     except AmeyoError as exc:
         fail(await ameyo.explain(exc))
+        return 1
+    except WriteError as exc:
+        fail(str(exc))
         return 1
     except FileFormatError as exc:
         fail(f"{path.name}: {exc}")

@@ -27,7 +27,7 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -57,6 +57,7 @@ UNKNOWN_KEPT_S = 24 * 3600.0
 # The ledger is bounded: a long-running HTTP server sees an endless stream of distinct writes.
 MAX_LEDGER = 10_000
 _AUDITED_CHARS = 20_000
+_AUDITED_RECORDS = 100
 
 
 class WriteError(Exception):
@@ -93,6 +94,8 @@ class Write:
     campaign: CampaignInfo
     lead_id: int | None
     label: str  # for questions and errors: "5 records into lead 21 of MoviStarSurvey (1)"
+    # Where it came from, kept in its audit lines (a bulk batch: file, batch id, lines).
+    context: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,7 @@ def plan_upload(
     attempts: int,
     update_existing: bool,
     migrate_existing: bool,
+    context: Mapping[str, object] | None = None,
 ) -> Write:
     request = UploadContactsRequest(
         campaign_id=str(campaign.campaign_id),
@@ -180,7 +184,8 @@ def plan_upload(
         customer_records=list(records),
     )
     label = upload_label(len(records), lead_id, campaign)
-    return Write(request, identity_of(server, request), len(records), campaign, lead_id, label)
+    identity = identity_of(server, request)
+    return Write(request, identity, len(records), campaign, lead_id, label, dict(context or {}))
 
 
 def plan_upload_with_callbacks(
@@ -191,6 +196,7 @@ def plan_upload_with_callbacks(
     *,
     update_existing: bool,
     migrate_existing: bool,
+    context: Mapping[str, object] | None = None,
 ) -> Write:
     request = UploadWithCallbacksRequest(
         campaign_id=campaign.campaign_id,
@@ -199,7 +205,8 @@ def plan_upload_with_callbacks(
         properties={"update.customer": update_existing, "migrate.customer": migrate_existing},
     )
     label = upload_label(len(records), lead_id, campaign) + ", each with a callback"
-    return Write(request, identity_of(server, request), len(records), campaign, lead_id, label)
+    identity = identity_of(server, request)
+    return Write(request, identity, len(records), campaign, lead_id, label, dict(context or {}))
 
 
 # -- the ledger ---------------------------------------------------------------------------------------
@@ -436,15 +443,13 @@ class WritePath:
         entry.settled.set()
         if not intent:
             return
+        command, context = write.request.command, write.context
         if state == "answered":
-            self._audit("result", call_id=call_id, command=write.request.command, **answer_summary(answer))
+            self._audit("result", call_id=call_id, command=command, **context, **answer_summary(answer))
         else:
+            unknown = state == "unknown"
             self._audit(
-                "error",
-                call_id=call_id,
-                command=write.request.command,
-                outcome_unknown=state == "unknown",
-                error=note,
+                "error", call_id=call_id, command=command, outcome_unknown=unknown, error=note, **context
             )
 
     async def _dispatch(self, request: WriteRequest) -> Sequence[Any]:
@@ -461,8 +466,9 @@ class WritePath:
         if self.audit is None:
             return
         request = write.request.wire()
-        text = _canonical(request)
-        if len(text) > _AUDITED_CHARS:
+        # What a person needs to reconcile: the request, unless it is large (a bulk batch, whose
+        # rows the contact file and its journal hold).
+        if write.records > _AUDITED_RECORDS or len(_canonical(request)) > _AUDITED_CHARS:
             request = {k: v for k, v in request.items() if not isinstance(v, list)} | {
                 "records": "(too large to keep)"
             }
@@ -475,6 +481,7 @@ class WritePath:
                 lead=write.lead_id,
                 records=write.records,
                 request=request,
+                **write.context,
             )
         except OSError as exc:
             raise AuditUnavailable(

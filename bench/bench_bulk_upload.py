@@ -126,6 +126,7 @@ async def _engine(base_url: str, rows: int, workdir: Path) -> dict[str, Any]:
     from ameyo_mcp.bulk.engine import BulkOptions, upload_file
     from ameyo_mcp.config import load_settings
     from ameyo_mcp.service import Ameyo
+    from ameyo_mcp.writes import WritePath
 
     source = workdir / f"contacts-{rows}.csv"
     write_csv(source, rows)
@@ -136,6 +137,8 @@ async def _engine(base_url: str, rows: int, workdir: Path) -> dict[str, Any]:
             "AMEYO_PASSWORD": PASSWORD,
             "AMEYO_TIMEZONE": "Asia/Kolkata",
             "AMEYO_SESSION_FILE": str(workdir / "session.json"),
+            # Every batch is audited, as in a real run, but not into the person's own trail.
+            "AMEYO_AUDIT_FILE": str(workdir / "audit.jsonl"),
         },
         env_file=None,
     )
@@ -144,7 +147,9 @@ async def _engine(base_url: str, rows: int, workdir: Path) -> dict[str, Any]:
     try:
         started = time.perf_counter()
         out = await upload_file(
-            ameyo, source, BulkOptions(campaign=1, lead_id=1, batch_size=BATCH, concurrency=CONCURRENCY)
+            WritePath.for_settings(ameyo, confirm=False),
+            source,
+            BulkOptions(campaign=1, lead_id=1, batch_size=BATCH, concurrency=CONCURRENCY),
         )
         elapsed = time.perf_counter() - started
     finally:

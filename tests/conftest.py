@@ -18,6 +18,7 @@ from ameyo_mcp.config import Settings, load_settings
 from ameyo_mcp.server import create_server
 from ameyo_mcp.service import Ameyo
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
+from ameyo_mcp.writes import WritePath
 
 
 @pytest.fixture
@@ -129,3 +130,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return str(tmp_path / "state" / "index.db")
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+def cli_writes(ameyo: Ameyo) -> WritePath:
+    """The write path as `ameyo-mcp upload` builds it: the person confirmed by running it."""
+    return WritePath.for_settings(ameyo, confirm=False)

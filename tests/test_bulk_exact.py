@@ -31,7 +31,7 @@ from ameyo_mcp.bulk.errors import UploadRefused
 from ameyo_mcp.server import create_server
 from ameyo_mcp.service import Ameyo
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
-from tests.conftest import settings_for, text_of
+from tests.conftest import cli_writes, settings_for, text_of
 from tests.test_bulk_upload import phone, read_result, upload_env
 
 pytestmark = pytest.mark.anyio
@@ -184,7 +184,7 @@ async def test_a_journal_line_cut_short_counts_its_batch_as_sent_with_unknown_ou
     source = plain_file(tmp_path / "list.csv", 50)
     journal = tmp_path / "list.csv.ameyo-journal"
     options = BulkOptions(campaign=1, lead_id=1, batch_size=10, concurrency=1)
-    first = await upload_file(ameyo, source, options)
+    first = await upload_file(cli_writes(ameyo), source, options)
     assert first.ok == 50 and simulator.state.commands["uploadContacts"] == 5
     # As a full disk left it before: batch p4 was sent, its "sent" line cut short, no answer line.
     lines = journal.read_bytes().splitlines(keepends=True)
@@ -192,7 +192,7 @@ async def test_a_journal_line_cut_short_counts_its_batch_as_sent_with_unknown_ou
     cut = lines[sent][: lines[sent].index(b'"batch":"p4"') + len(b'"batch":"p4"') + 5]
     journal.write_bytes(b"".join(lines[:sent]) + cut)
 
-    again = await upload_file(ameyo, source, options)
+    again = await upload_file(cli_writes(ameyo), source, options)
     assert simulator.state.commands["uploadContacts"] == 5, "batch p4 was sent again"
     assert again.counts == {"ADDED": 40, "OUTCOME_UNKNOWN": 10} and again.from_earlier_runs == 40
     assert any("batch p4 was cut short" in note for note in again.notes)
@@ -200,7 +200,9 @@ async def test_a_journal_line_cut_short_counts_its_batch_as_sent_with_unknown_ou
     assert all("cut short" in rows[line]["reason"] for line in range(42, 52))
 
     # Resent on request: Ameyo's "already there" is the earlier run's save, and counts as saved.
-    resent = await upload_file(ameyo, source, BulkOptions(**{**options.__dict__, "retry_unknown": True}))
+    resent = await upload_file(
+        cli_writes(ameyo), source, BulkOptions(**{**options.__dict__, "retry_unknown": True})
+    )
     assert resent.counts == {"ADDED": 40, "DUPLICATE_NOT_ADDED": 10} and resent.ok == 50
     assert simulator.state.commands["uploadContacts"] == 6
     assert sum(1 for w in simulator.state.records_written if w.detail == "ADDED") == 50
@@ -212,12 +214,12 @@ async def test_a_line_cut_before_its_batch_is_named_stops_the_resume(
     source = plain_file(tmp_path / "list.csv", 30)
     journal = tmp_path / "list.csv.ameyo-journal"
     options = BulkOptions(campaign=1, lead_id=1, batch_size=10, concurrency=1)
-    await upload_file(ameyo, source, options)
+    await upload_file(cli_writes(ameyo), source, options)
     lines = journal.read_bytes().splitlines(keepends=True)
     sent = next(i for i, line in enumerate(lines) if b'"batch":"p2"' in line)
     journal.write_bytes(b"".join(lines[:sent]) + lines[sent][:20])  # inside the upload's key
     with pytest.raises(UploadRefused, match=r"cut short .* cannot tell"):
-        await upload_file(ameyo, source, options)
+        await upload_file(cli_writes(ameyo), source, options)
     assert simulator.state.commands["uploadContacts"] == 3
 
 
@@ -279,7 +281,7 @@ async def test_retry_unknown_never_schedules_a_second_callback_silently(
     options = BulkOptions(campaign=1, lead_id=1, batch_size=5, concurrency=1)
     simulator.state.faults.commands = {command}
     simulator.state.faults.drop_after = 1  # batch c0 runs, its answer is lost
-    first = await upload_file(ameyo, source, options)
+    first = await upload_file(cli_writes(ameyo), source, options)
     assert first.counts == {"OUTCOME_UNKNOWN": 5, "NOT_SENT": 5}
     simulator.state.faults.reset()
 
@@ -287,7 +289,9 @@ async def test_retry_unknown_never_schedules_a_second_callback_silently(
         mine = {phone(500 + i) for i in range(10)}
         return Counter(c.phone for c in simulator.state.callbacks(1) if c.phone in mine)
 
-    retry = await upload_file(ameyo, source, BulkOptions(**{**options.__dict__, "retry_unknown": True}))
+    retry = await upload_file(
+        cli_writes(ameyo), source, BulkOptions(**{**options.__dict__, "retry_unknown": True})
+    )
     assert retry.counts == {"OUTCOME_UNKNOWN": 5, "ADDED": 5}
     assert simulator.state.commands[command] == 2 and set(callbacks().values()) == {1}
     assert any(
@@ -446,7 +450,9 @@ async def test_the_demo_offers_a_throwaway_folder_not_the_current_one(tmp_path: 
     base: dict[str, Any] = {"campaign": 1, "lead_id": 21}
     async with Client(params) as client:
         sample = await client.call_tool(TOOL, {**base, "file": "sample-contacts.csv"})
-        assert not sample.is_error and "would send 3, refused before sending 1" in text_of(sample), text_of(sample)
+        assert not sample.is_error and "would send 3, refused before sending 1" in text_of(sample), text_of(
+            sample
+        )
         mine = await client.call_tool(TOOL, {**base, "file": "mine.csv"})
         assert mine.is_error and "not a file in AMEYO_UPLOAD_DIRS" in text_of(mine), text_of(mine)
     with anyio.fail_after(60):

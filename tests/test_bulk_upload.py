@@ -24,7 +24,7 @@ from ameyo_mcp.bulk.engine import BulkOptions, upload_file
 from ameyo_mcp.server import create_server
 from ameyo_mcp.service import Ameyo
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
-from tests.conftest import settings_for, text_of
+from tests.conftest import cli_writes, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -69,14 +69,16 @@ async def test_every_bad_row_is_named_by_line_and_reason(
     expected = write_mixed_file(source, good=40)
     options = BulkOptions(campaign=CAMPAIGN, lead_id=LEAD, batch_size=15, dry_run=True)
 
-    dry = await upload_file(ameyo, source, options)
+    dry = await upload_file(cli_writes(ameyo), source, options)
     assert simulator.state.executed["uploadContacts"] == 0
     assert dry.rows == 47 and dry.counts == {"WOULD_SEND": 41, "REFUSED": 6}
     assert {f.line: f.reason for f in dry.failures}.keys() == expected.keys()
     for failure in dry.failures:
         assert failure.reason is not None and expected[failure.line] in failure.reason
 
-    real = await upload_file(ameyo, source, BulkOptions(campaign=CAMPAIGN, lead_id=LEAD, batch_size=15))
+    real = await upload_file(
+        cli_writes(ameyo), source, BulkOptions(campaign=CAMPAIGN, lead_id=LEAD, batch_size=15)
+    )
     assert real.counts == {"ADDED": 41, "REFUSED": 6} and real.sent_now == 41
     assert simulator.state.executed["uploadContacts"] == 3  # 41 rows in batches of 15
     rows = read_result(Path(real.result_file))
@@ -101,7 +103,9 @@ async def test_json_lines_column_map_and_callback_columns(
     ]
     source.write_text("\n".join(json.dumps(r) for r in rows) + "\n{not json\n", encoding="utf-8")
     out = await upload_file(
-        ameyo, source, BulkOptions(campaign=CAMPAIGN, lead_id=LEAD, column_map={"Mobile": "phone1"})
+        cli_writes(ameyo),
+        source,
+        BulkOptions(campaign=CAMPAIGN, lead_id=LEAD, column_map={"Mobile": "phone1"}),
     )
     assert out.counts == {"ADDED": 2, "REFUSED": 3, "DUPLICATE_NOT_ADDED": 1}
     reasons = {f.line: f.reason or "" for f in out.failures}
@@ -122,17 +126,19 @@ async def test_batch_without_answer_is_unknown_and_not_resent(
     simulator.state.faults.commands = {"uploadContacts"}
     simulator.state.faults.drop_after = 1  # the first batch runs, its answer is lost
     options = BulkOptions(campaign=CAMPAIGN, lead_id=LEAD, batch_size=10, concurrency=1)
-    first = await upload_file(ameyo, source, options)
+    first = await upload_file(cli_writes(ameyo), source, options)
     # Sending stops after a batch whose outcome is unknown, until a person has looked.
     assert first.counts["OUTCOME_UNKNOWN"] == 10 and first.counts["NOT_SENT"] == 21
     assert any("NOT resent automatically" in n for n in first.notes)
     assert simulator.state.commands["uploadContacts"] == 1
 
-    second = await upload_file(ameyo, source, options)
+    second = await upload_file(cli_writes(ameyo), source, options)
     assert second.counts == {"ADDED": 21, "OUTCOME_UNKNOWN": 10, "REFUSED": 6}
     assert simulator.state.commands["uploadContacts"] == 4  # only the three unsent batches
 
-    third = await upload_file(ameyo, source, BulkOptions(**{**options.__dict__, "retry_unknown": True}))
+    third = await upload_file(
+        cli_writes(ameyo), source, BulkOptions(**{**options.__dict__, "retry_unknown": True})
+    )
     assert third.counts == {"ADDED": 21, "DUPLICATE_NOT_ADDED": 10, "REFUSED": 6}
     assert third.from_earlier_runs == 21 and third.sent_now == 10
     # "Already there" after an unknown outcome is the earlier run's save: counted as saved.
@@ -225,12 +231,14 @@ async def test_tool_upload_reports_summary_and_progress(simulator: SimulatorThre
         assert simulator.state.executed["uploadContacts"] == 0
 
         unconfirmed = await client.call_tool("ameyo_upload_contacts_file", {**args, "dry_run": False})
-        assert unconfirmed.is_error and "confirm=true" in text_of(unconfirmed)
+        assert unconfirmed.is_error and "dry_run=true" in text_of(unconfirmed)
         assert simulator.state.commands["uploadContacts"] == 0
+        token = dry.structured_content["confirm_token"]  # type: ignore[index]
+        assert f'confirm="{token}"' in text_of(dry)
 
         real = await client.call_tool(
             "ameyo_upload_contacts_file",
-            {**args, "dry_run": False, "confirm": True, "batch_size": 10, "concurrency": 2},
+            {**args, "dry_run": False, "confirm": token, "batch_size": 10, "concurrency": 2},
             progress_callback=on_progress,
         )
     text = text_of(real)
@@ -247,7 +255,7 @@ async def test_tool_upload_reports_summary_and_progress(simulator: SimulatorThre
     assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen)
     # Every batch is in the audit trail: an intent before it was sent and its result after.
     audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    batches = [e for e in audit if e.get("tool") == "upload_file"]
+    batches = [e for e in audit if e.get("file", "").endswith("contacts.csv")]
     assert [e["event"] for e in batches].count("intent") == 7
     results = [e for e in batches if e["event"] == "result"]
     assert len(results) == 7 and sum(len(e["customer_ids"]) for e in results) == 61
@@ -282,13 +290,13 @@ async def test_a_journal_from_another_ameyo_server_is_not_resumed(tmp_path: Path
     with SimulatorThread(SimulatorConfig(contacts=10)) as staging:
         ameyo = Ameyo(settings_for(staging, tmp_path))
         try:
-            first = await upload_file(ameyo, source, options)
+            first = await upload_file(cli_writes(ameyo), source, options)
         finally:
             await ameyo.aclose()
     with SimulatorThread(SimulatorConfig(contacts=10)) as production:
         ameyo = Ameyo(settings_for(production, tmp_path))
         try:
-            second = await upload_file(ameyo, source, options)
+            second = await upload_file(cli_writes(ameyo), source, options)
         finally:
             await ameyo.aclose()
         assert production.state.executed["uploadContacts"] == 1

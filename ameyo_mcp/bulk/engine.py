@@ -14,7 +14,6 @@ journal: that bookkeeping runs in shielded scopes, so cancellation cannot skip i
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -25,15 +24,9 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
-from ..audit import AuditLog
+from .. import writes
 from ..errors import AmeyoError, UpstreamUnavailable
-from ..models import (
-    CallbackUploadResult,
-    CustomerAndCallback,
-    RecordResult,
-    UploadContactsRequest,
-    UploadWithCallbacksRequest,
-)
+from ..models import CallbackUploadResult, RecordResult
 from ..records import OK_RESULTS, Checked, outcome, rewritten_note
 from ..results import campaign_out
 from ..service import Ameyo, UploadTarget
@@ -67,10 +60,6 @@ _LINES_SHOWN = 30
 Progress = Callable[[int, int | None, str], Awaitable[None]]
 
 
-class NeedsConfirmation(UploadRefused):
-    """More rows than the confirmation threshold would be sent, and nobody confirmed."""
-
-
 class JournalMismatch(UploadRefused):
     """The journal's batches do not line up with the file any more; nothing more was sent."""
 
@@ -93,9 +82,9 @@ class BulkOptions:
     resend_callbacks_may_duplicate: bool = False
     result_path: Path | None = None  # a relative path is read beside the contact file
     journal_path: Path | None = None
-    # Refuse a real run of more rows than this unless `confirmed` (the tool's write safety).
-    confirm_over: int | None = None
-    confirmed: bool = False
+    # A run over AMEYO_CONFIRM_OVER rows: the token a dry run of this same upload returned, for
+    # callers that cannot ask the person (the write path's confirmation policy).
+    confirm_token: str | None = None
 
 
 def result_path_for(path: Path, options: BulkOptions) -> Path:
@@ -128,18 +117,20 @@ class _Sent:
 
 
 async def upload_file(
-    ameyo: Ameyo,
+    path_of_writes: writes.WritePath,
     path: Path,
     options: BulkOptions,
     progress: Progress | None = None,
-    audit: AuditLog | None = None,
     stop: anyio.Event | None = None,
+    ask: writes.Ask | None = None,
 ) -> BulkUploadOut:
-    """Check and send `path`. Raises UploadRefused (nothing sent), FileFormatError, or UploadStopped
-    when a file cannot be written or `stop` is set (batches in flight are then marked unknown)."""
+    """Check and send `path`, every batch through the write path. Raises UploadRefused (nothing
+    sent), FileFormatError, WriteError (confirmation refused, audit unwritable: nothing sent), or
+    UploadStopped when a file cannot be written or `stop` is set (batches in flight are then marked
+    unknown)."""
     sent = _Sent()
     if stop is None:
-        return await _upload(ameyo, path, options, progress, audit, sent)
+        return await _upload(path_of_writes, path, options, progress, sent, ask)
     done: list[BulkUploadOut] = []
     failed: list[Exception] = []
 
@@ -151,7 +142,7 @@ async def upload_file(
     async with anyio.create_task_group() as group:
         group.start_soon(watch, group.cancel_scope)
         try:
-            done.append(await _upload(ameyo, path, options, progress, audit, sent))
+            done.append(await _upload(path_of_writes, path, options, progress, sent, ask))
         except Exception as exc:
             failed.append(exc)
         group.cancel_scope.cancel()
@@ -163,14 +154,15 @@ async def upload_file(
 
 
 async def _upload(
-    ameyo: Ameyo,
+    path_of_writes: writes.WritePath,
     path: Path,
     options: BulkOptions,
     progress: Progress | None,
-    audit: AuditLog | None,
     sent: _Sent,
+    ask: writes.Ask | None,
 ) -> BulkUploadOut:
     started = time.monotonic()
+    ameyo = path_of_writes.ameyo
     if options.resend_callbacks_may_duplicate and not options.retry_unknown:
         raise UploadRefused(
             "resend_callbacks_may_duplicate (--resend-callbacks-may-duplicate) only applies together "
@@ -190,7 +182,7 @@ async def _upload(
             journal.load(
                 upload_key(facts.sha256, server, campaign_id, target.lead_id), strict=not options.dry_run
             )
-            run = _Run(ameyo, path, options, target, facts, journal, progress, audit, sent)
+            run = _Run(path_of_writes, path, options, target, facts, journal, progress, sent, ask)
             run.result_path = result_path
             await run.go()
         finally:
@@ -209,18 +201,20 @@ async def _upload(
 class _Run:
     def __init__(
         self,
-        ameyo: Ameyo,
+        path_of_writes: writes.WritePath,
         path: Path,
         options: BulkOptions,
         target: UploadTarget,
         facts: FileFacts,
         journal: Journal,
         progress: Progress | None,
-        audit: AuditLog | None,
         sent: _Sent,
+        ask: writes.Ask | None,
     ) -> None:
-        self.ameyo = ameyo
-        self.audit = audit
+        self.writes = path_of_writes
+        self.ameyo: Ameyo = path_of_writes.ameyo
+        self.ask = ask
+        self.approval: writes.Approval | None = None
         self.path = path
         self.options = options
         self.target = target
@@ -271,7 +265,15 @@ class _Run:
         )
         self.validator = validator
         if not self.options.dry_run:
-            self._check_confirmed()
+            left, target = self._left(), self.target
+            self.approval = await self.writes.approve(
+                records=left,
+                identity=self.identity(),
+                label=f"about {writes.upload_label(left, target.lead_id, target.campaign)} from "
+                f"{self.path.name}",
+                token=self.options.confirm_token,
+                ask=self.ask,
+            )
             if self.journal.start is None:
                 await self.journal.begin(
                     {
@@ -295,18 +297,28 @@ class _Run:
         self.result.close()
         await self._report(final=True)
 
-    def _check_confirmed(self) -> None:
-        limit = self.options.confirm_over
-        if limit is None or self.options.confirmed:
-            return
+    def _left(self) -> int:
+        """The rows a real run would send: the file's rows less those answered by earlier runs
+        (an estimate made before the rows are read, the same for a dry run and a real one)."""
         done = sum(b.count for b in self.journal.batches.values() if b.status == ANSWERED)
-        left = self.expected - done
-        if left > limit:
-            raise NeedsConfirmation(
-                f"Nothing was sent: about {left} rows would be sent, more than {limit} "
-                "(AMEYO_CONFIRM_OVER), which needs the person's confirmation. Run with dry_run=true, "
-                "show the person the result, and if they agree call again with confirm=true."
-            )
+        return max(self.expected - done, 0)
+
+    def identity(self) -> str:
+        """The whole upload as a write: this file's content to this target with these options, so
+        a dry run's confirmation token fits exactly the real run of the same upload."""
+        options = self.options
+        shape = (
+            self.facts.sha256,
+            self.ameyo.settings.base_url,
+            self.target.campaign.campaign_id,
+            self.target.lead_id,
+            sorted(options.column_map.items()),
+            self.status,
+            options.attempts,
+            options.update_existing,
+            options.migrate_existing,
+        )
+        return "upload-file:" + repr(shape)
 
     async def _check_only(self, validator: Validator) -> None:
         for count, row in enumerate(self.reader, start=1):
@@ -430,10 +442,9 @@ class _Run:
             await self.journal.sent(batch.id, first, last, len(batch.rows))  # if not written, not sent
         self.sent.requests += 1
         self.sent.rows += len(batch.rows)
-        self._audit("intent", batch, records=len(batch.rows))
         try:
-            results = await self._command_once_more(batch)
-        except AmeyoError as exc:
+            results = await self._send_once_more(batch, self._plan(batch))
+        except (AmeyoError, writes.WriteError) as exc:
             with anyio.CancelScope(shield=True):
                 await self._batch_failed(batch, exc)
             return
@@ -445,11 +456,40 @@ class _Run:
         with anyio.CancelScope(shield=True):
             await self._answered(batch, results)
 
-    async def _command_once_more(self, batch: Batch) -> list[RecordResult]:
+    def _plan(self, batch: Batch) -> writes.Write:
+        """The batch as a write of the one write path (which audits it with this context)."""
+        options, target = self.options, self.target
+        server = self.ameyo.settings.base_url
+        context = {"file": str(self.path), "batch": batch.id, "lines": [batch.first_line, batch.last_line]}
+        if batch.kind == PLAIN:
+            return writes.plan_upload(
+                server,
+                target.campaign,
+                target.lead_id,
+                [row.record for row in batch.rows],
+                status=self.status,
+                attempts=options.attempts,
+                update_existing=options.update_existing,
+                migrate_existing=options.migrate_existing,
+                context=context,
+            )
+        return writes.plan_upload_with_callbacks(
+            server,
+            target.campaign,
+            target.lead_id,
+            [(row.record, row.callback) for row in batch.rows if row.callback is not None],
+            update_existing=options.update_existing,
+            migrate_existing=options.migrate_existing,
+            context=context,
+        )
+
+    async def _send_once_more(self, batch: Batch, write: writes.Write) -> list[RecordResult]:
         retried = False
         while True:
             try:
-                return await self._command(batch)
+                # A batch resent after an unknown outcome is meant to be sent again (retry_unknown).
+                sent = await self.writes.send(write, allow_repeat=batch.resend, approval=self.approval)
+                return list(sent.answer)
             except UpstreamUnavailable as exc:
                 # Not even connected: Ameyo certainly did not run it, so one more try is safe.
                 if exc.outcome_unknown or retried:
@@ -488,14 +528,6 @@ class _Run:
             self.sent.unknown += len(batch.rows)  # its sent line stands: the next run counts it unknown
             raise
         self.sent.answered += len(batch.rows)
-        self._audit(
-            "result",
-            batch,
-            outcome_unknown=False,
-            counts=dict(Counter(item.result for item in settled)),
-            customer_ids=[item.customer_id for item in settled if item.ok and item.customer_id is not None],
-            failed_lines=[item.line for item in settled if not item.ok],
-        )
         self.tally.sent_now += len(settled)
         for item in settled:
             self._settle(item)
@@ -520,51 +552,21 @@ class _Run:
             await self.journal.ended(
                 batch.id, UNKNOWN, batch.first_line, batch.last_line, len(batch.rows), reason
             )
-        self._audit("error", batch, outcome_unknown=True, error=reason)
         with suppress(OutputError):
             for row in batch.rows:
                 self._settle(Settled(row.line, row.phone, UNKNOWN_RESULT, False, reason=reason))
 
-    async def _command(self, batch: Batch) -> list[RecordResult]:
-        options, campaign = self.options, self.target.campaign
-        properties = {
-            "update.customer": options.update_existing,
-            "migrate.customer": options.migrate_existing,
-        }
-        if batch.kind == PLAIN:
-            return await self.ameyo.upload_contacts(
-                UploadContactsRequest(
-                    campaign_id=str(campaign.campaign_id),
-                    lead_id=self.target.lead_id,
-                    properties=properties,
-                    num_attempts=str(options.attempts),
-                    status=self.status,
-                    customer_records=[row.record for row in batch.rows],
-                )
-            )
-        records = [
-            CustomerAndCallback(customer_record=row.record, callback_record=row.callback)
-            for row in batch.rows
-            if row.callback is not None
-        ]
-        answers = await self.ameyo.upload_with_callbacks(
-            UploadWithCallbacksRequest(
-                campaign_id=campaign.campaign_id,
-                lead_id=self.target.lead_id,
-                records=records,
-                properties=properties,
-            )
-        )
-        found: list[RecordResult] = list(answers)
-        return found
-
-    async def _batch_failed(self, batch: Batch, exc: AmeyoError) -> None:
-        reason = await self.ameyo.explain(exc, self.target.campaign)
-        status = UNKNOWN if exc.outcome_unknown else FAILED
+    async def _batch_failed(self, batch: Batch, exc: AmeyoError | writes.WriteError) -> None:
+        if isinstance(exc, AmeyoError):
+            reason = await self.ameyo.explain(exc, self.target.campaign)
+            unknown = exc.outcome_unknown
+        else:  # refused by the write path before sending, or sent and not answered usably
+            reason = str(exc)
+            unknown = isinstance(exc, writes.OutcomeUnknown | writes.EarlierOutcomeUnknown)
+        status = UNKNOWN if unknown else FAILED
         if status == UNKNOWN:
             self.sent.unknown += len(batch.rows)
         await self.journal.ended(batch.id, status, batch.first_line, batch.last_line, len(batch.rows), reason)
-        self._audit("error", batch, outcome_unknown=status == UNKNOWN, error=reason)
         result = UNKNOWN_RESULT if status == UNKNOWN else FAILED_RESULT
         tail = "" if status == UNKNOWN else " (Ameyo did not run it: the next run resends it)"
         for row in batch.rows:
@@ -572,19 +574,6 @@ class _Run:
         if self.stop_reason is None:
             self.stop_reason = (
                 f"batch {batch.id} (lines {batch.first_line}-{batch.last_line}) failed: {reason}"
-            )
-
-    def _audit(self, event: str, batch: Batch, **fields: object) -> None:
-        if self.audit is not None:
-            self.audit.write(
-                event,
-                tool="upload_file",
-                file=str(self.path),
-                campaign=self.target.campaign.campaign_id,
-                lead=self.target.lead_id,
-                batch=batch.id,
-                lines=[batch.first_line, batch.last_line],
-                **fields,
             )
 
     # -- accounting -------------------------------------------------------------------------
@@ -669,6 +658,9 @@ class _Run:
                 notes.append(note)
         if not self.target.lead_enabled:
             notes.append(disabled_lead_note(self.target.lead_id))
+        token = None
+        if self.options.dry_run and self.writes.needs_confirmation(self._left()):
+            token = self.writes.dry_run_token(self.identity())
         return BulkUploadOut(
             campaign=campaign_out(self.target.campaign),
             lead_id=self.target.lead_id,
@@ -686,6 +678,7 @@ class _Run:
             journal_file=None if self.options.dry_run else str(self.journal.path),
             notes=notes,
             elapsed_s=round(elapsed, 2),
+            confirm_token=token,
         )
 
 

@@ -66,6 +66,7 @@ class BulkUploadOut(BaseModel):
     journal_file: str | None = None
     notes: list[str]
     elapsed_s: float
+    confirm_token: str | None = None  # a dry run over AMEYO_CONFIRM_OVER rows: what a real run needs
 
 
 class ResultFile:
@@ -145,6 +146,11 @@ def bulk_text(out: BulkUploadOut) -> str:
             f"Dry run, nothing written: {out.rows} rows of {out.file} for {label}, lead {out.lead_id}: "
             f"would send {counts.get(WOULD_SEND, 0)}, refused before sending {refused}."
         ]
+        if out.confirm_token:
+            lines.append(
+                "Sending it needs the person's confirmation: show them this, and if they agree call again "
+                f'with dry_run=false and confirm="{out.confirm_token}".'
+            )
     else:
         lines = [
             f"{out.rows} rows of {out.file} for {label}, lead {out.lead_id}: refused before sending "

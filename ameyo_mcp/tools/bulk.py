@@ -13,7 +13,7 @@ from pydantic import Field
 
 from ..bulk.limits import DEFAULT_BATCH, DEFAULT_CONCURRENCY, MAX_BATCH, MAX_CONCURRENCY
 from ..bulk.report import BulkUploadOut, bulk_text
-from .common import ameyo_of, answer, explained, state_of
+from .common import ConfirmArg, ameyo_of, answer, asker, explained, state_of
 from .session_tools import CampaignArg
 from .uploads import LeadArg, MigrateArg, UpdateArg
 
@@ -31,13 +31,13 @@ async def ameyo_upload_contacts_file(
     update_existing: UpdateArg = False,
     migrate_existing: MigrateArg = False,
     dry_run: Annotated[bool, Field(description="Only check rows; send nothing")] = True,
-    confirm: Annotated[bool, Field(description="The person confirmed after a dry run")] = False,
+    confirm: ConfirmArg = None,
     retry_unknown: Annotated[
         bool, Field(description="Resend rows of unknown outcome (not callbacks)")
     ] = False,
     resend_callbacks_may_duplicate: Annotated[
         bool,
-        Field(description="With retry_unknown: resend callback rows too; a callback may be scheduled twice"),
+        Field(description="With retry_unknown: also resend callback rows (may schedule twice)"),
     ] = False,
     batch_size: Annotated[int, Field(ge=1, le=MAX_BATCH, description="Rows per request")] = DEFAULT_BATCH,
     concurrency: Annotated[
@@ -47,9 +47,8 @@ async def ameyo_upload_contacts_file(
         str | None, Field(description="Result CSV path, beside the file if relative")
     ] = None,
 ) -> Annotated[CallToolResult, BulkUploadOut]:
-    """Upload a contact file into a lead. Rows are checked first (dry run by default), sent in
-    batches, and each row's outcome written to a result CSV. callback_time/_user/_phone columns add
-    callbacks. Run again to resume: answered rows are never resent."""
+    """Upload a contact file into a lead in batches, dry run by default; every row's outcome goes to
+    a result CSV. callback_time/_user/_phone columns add callbacks. Run again to resume."""
     # The engine loads on first use: most conversations never upload a file.
     from ..bulk.engine import BulkOptions, journal_path_for, result_path_for, upload_file
     from ..bulk.errors import UploadRefused, UploadStopped
@@ -74,8 +73,7 @@ async def ameyo_upload_contacts_file(
             retry_unknown=retry_unknown,
             resend_callbacks_may_duplicate=resend_callbacks_may_duplicate,
             result_path=Path(result_file) if result_file else None,
-            confirm_over=ameyo.settings.confirm_over,
-            confirmed=confirm,
+            confirm_token=confirm,
         )
         # Written files are held to the same folders as read ones (a link there is followed first).
         options = replace(
@@ -91,7 +89,7 @@ async def ameyo_upload_contacts_file(
 
     try:
         async with explained(ameyo):
-            out = await upload_file(ameyo, path, options, progress, state_of(ctx).writes.audit)
+            out = await upload_file(state_of(ctx).writes, path, options, progress, ask=asker(ctx))
     except FileFormatError as exc:
         raise ToolError(f"{path.name}: {exc}") from None
     except (UploadRefused, UploadStopped) as exc:

@@ -39,8 +39,7 @@ ConfirmArg = Annotated[
     str | None,
     Field(
         max_length=64,
-        description="For large writes: the confirm_token of a dry run of this same call, once the "
-        "person agreed",
+        description="Large writes: confirm_token from this call's dry run, once the person agreed",
     ),
 ]
 OVERWRITE = ToolAnnotations(
