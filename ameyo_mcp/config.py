@@ -80,6 +80,13 @@ class Settings:
     max_request_bytes: int = 1_000_000
     # Bulk uploads: the only folders the upload-file tool may read.
     upload_dirs: tuple[Path, ...] = ()
+    # The index and call history (ameyo_mcp/store); None: a SQLite file per Ameyo server.
+    database_url: str | None = None
+    # Keeping the index in step with Ameyo: gentle by default, a production Ameyo serves agents first.
+    sync_interval_s: float = 3600.0
+    sync_page_size: int = 500
+    sync_pages_in_flight: int = 2
+    sync_rate: float = 5.0
 
     @property
     def zone(self) -> ZoneInfo:
@@ -102,6 +109,15 @@ class Settings:
         digest = hashlib.sha256(f"{self.base_url}|{self.user_id}".encode()).hexdigest()[:16]
         cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
         return cache / "ameyo-mcp" / f"session-{digest}.json"
+
+    def resolved_database_url(self) -> str:
+        """Where the index is: AMEYO_DATABASE_URL, or a SQLite file in the state folder, one per
+        Ameyo server (campaign and customer ids of two servers would mix in one)."""
+        if self.database_url is not None:
+            return self.database_url
+        digest = hashlib.sha256(self.base_url.encode()).hexdigest()[:16]
+        state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+        return str(state / "ameyo-mcp" / f"index-{digest}.db")
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -245,5 +261,33 @@ def load_settings(
         values["upload_dirs"] = tuple(
             Path(d).expanduser().resolve() for d in dirs.split(os.pathsep) if d.strip()
         )
+    database = _get(env, "AMEYO_DATABASE_URL")
+    if database is not None:
+        values["database_url"] = _database_url(database)
+    interval = _float(env, "AMEYO_SYNC_INTERVAL_S", minimum=0)
+    if interval is not None:
+        values["sync_interval_s"] = interval
+    page = _float(env, "AMEYO_SYNC_PAGE_SIZE", minimum=1)
+    if page is not None:
+        values["sync_page_size"] = min(int(page), 10_000)
+    in_flight = _float(env, "AMEYO_SYNC_PAGES_IN_FLIGHT", minimum=1)
+    if in_flight is not None:
+        values["sync_pages_in_flight"] = min(int(in_flight), 16)
+    rate = _float(env, "AMEYO_SYNC_RATE", minimum=0)
+    if rate is not None:
+        values["sync_rate"] = rate
     values.update(overrides or {})
     return Settings(**values)
+
+
+def _database_url(raw: str) -> str:
+    if raw.startswith(("postgresql://", "postgres://")):
+        return raw
+    if raw.startswith("sqlite:"):
+        return raw
+    if "://" in raw:
+        raise SettingsError(
+            "AMEYO_DATABASE_URL must be postgresql://user@host/db, sqlite:///path/to/file.db or a file "
+            f"path, not a {raw.split('://', 1)[0]!r} URL"
+        )
+    return str(Path(raw).expanduser())

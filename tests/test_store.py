@@ -1,0 +1,295 @@
+"""The store on a real SQLite file and a real PostgreSQL: the same tests, both backends."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ameyo_mcp.store import (
+    CallEvent,
+    CallQuery,
+    ContactRow,
+    Store,
+    StoreError,
+    fold_words,
+)
+from ameyo_mcp.store.records import RAW_CAP_BYTES
+from ameyo_mcp.store.schema import MIGRATIONS
+
+NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+CAMPAIGN = 7
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    with Store(database_url) as opened:
+        yield opened
+
+
+def row(cid: int, *phones: str, name: str = "", status: str = "NOT_TRIED", lead: int = 21) -> ContactRow:
+    return ContactRow(
+        customer_id=cid,
+        lead_id=lead,
+        phones=phones,
+        names=(name,),
+        status=status,
+        attempts=0,
+        dialled_at=NOW - timedelta(hours=1),
+    )
+
+
+def ids(found: list[object]) -> list[int]:
+    return [c.customer_id for c in found]  # type: ignore[attr-defined]
+
+
+def test_folding_drops_case_accents_and_punctuation() -> None:
+    assert fold_words("Ñuño  O'Brien", "JOSÉ", None, "nuno") == ["nuno", "o", "brien", "jose"]
+    assert fold_words("%_ ") == []
+
+
+def test_lookups_by_whole_number_last_digits_and_name(store: Store) -> None:
+    store.upsert_contacts(
+        CAMPAIGN,
+        [
+            row(1, "+919812345678", "+912212345678", name="Priya Sharma"),
+            row(2, "+919800045678", name="José Álvarez"),
+            row(3, "+14155550100", name="Priyanka Rao"),
+        ],
+        campaign_name="MoviStarSurvey",
+    )
+    assert ids(store.find_by_phone(CAMPAIGN, "+919812345678")) == [1]
+    assert ids(store.find_by_phone(CAMPAIGN, "+912212345678")) == [1]
+    assert store.find_by_phone(CAMPAIGN, "9812345678") == []
+    assert ids(store.find_by_tail(CAMPAIGN, "45678")) == [1, 2]
+    assert ids(store.find_by_tail(CAMPAIGN, "345678")) == [1]
+    assert ids(store.find_by_tail(CAMPAIGN, "0100")) == [3]
+    assert ids(store.find_by_tail(CAMPAIGN, "45678", limit=1)) in ([1], [2])
+    assert store.find_by_tail(CAMPAIGN + 1, "45678") == []
+    assert ids(store.search_names(CAMPAIGN, "priy")) == [1, 3]
+    assert ids(store.search_names(CAMPAIGN, "PRIYA sha")) == [1]
+    assert ids(store.search_names(CAMPAIGN, "jose alv")) == [2]
+    assert ids(store.search_names(CAMPAIGN, "ALVAREZ")) == [2]
+    assert store.search_names(CAMPAIGN, "arma") == []
+    assert ids(store.search_names(CAMPAIGN, "arma", contains=True)) == [1]
+    assert store.search_names(CAMPAIGN, "  ") == []
+    found = store.contact(CAMPAIGN, 1)
+    assert found is not None
+    assert found.phones == ("+919812345678", "+912212345678")
+    assert found.names == "priya sharma"
+    assert found.lead_id == 21 and found.status == "NOT_TRIED"
+    assert found.dialled_at == NOW - timedelta(hours=1)
+    with pytest.raises(ValueError, match="digit"):
+        store.find_by_tail(CAMPAIGN, "")
+
+
+def test_an_upsert_replaces_phones_and_names(store: Store) -> None:
+    store.upsert_contacts(CAMPAIGN, [row(1, "+911111111111", "+912222222222", name="Old Name")])
+    new = store.upsert_contacts(CAMPAIGN, [row(1, "+912222222222", "+913333333333", name="New Name")])
+    assert new == 0
+    assert store.find_by_phone(CAMPAIGN, "+911111111111") == []
+    assert ids(store.find_by_phone(CAMPAIGN, "+912222222222")) == [1]
+    assert ids(store.find_by_phone(CAMPAIGN, "+913333333333")) == [1]
+    assert store.search_names(CAMPAIGN, "old") == []
+    assert ids(store.search_names(CAMPAIGN, "new name")) == [1]
+    campaign = store.campaign(CAMPAIGN)
+    assert campaign is not None and campaign.contacts == 1
+
+
+def test_a_full_pass_removes_what_it_did_not_see_and_keeps_counts(store: Store) -> None:
+    first = store.begin_pass(CAMPAIGN, name="MoviStarSurvey", now=NOW)
+    assert (first.number, first.cursor, first.resumed) == (1, None, False)
+    store.upsert_contacts(
+        CAMPAIGN,
+        [row(i, f"+9198000000{i:02d}", status="BUSY" if i % 2 else "NOT_TRIED") for i in range(1, 11)],
+        pass_number=first.number,
+        cursor="10",
+    )
+    assert store.finish_pass(CAMPAIGN, first.number, now=NOW) == 0
+    done = store.campaign(CAMPAIGN)
+    assert done is not None
+    assert done.name == "MoviStarSurvey"
+    assert (done.contacts, done.synced_contacts, done.synced_at) == (10, 10, NOW)
+    assert dict(done.status_counts) == {"BUSY": 5, "NOT_TRIED": 5}
+    assert done.pass_in_progress is None and done.cursor is None
+
+    later = NOW + timedelta(hours=1)
+    second = store.begin_pass(CAMPAIGN, now=later)
+    assert second.number == 2
+    # An upload while the pass runs counts as seen by it.
+    store.upsert_contacts(CAMPAIGN, [row(99, "+919899999999")])
+    store.upsert_contacts(CAMPAIGN, [row(i, f"+9198000000{i:02d}") for i in range(1, 6)], pass_number=2)
+    assert store.finish_pass(CAMPAIGN, 2, now=later) == 5
+    assert store.find_by_phone(CAMPAIGN, "+919800000007") == []
+    assert ids(store.find_by_phone(CAMPAIGN, "+919899999999")) == [99]
+    after = store.campaign(CAMPAIGN)
+    assert after is not None
+    assert (after.contacts, after.synced_contacts, after.synced_at) == (6, 6, later)
+    assert dict(after.status_counts) == {"NOT_TRIED": 6}
+    with pytest.raises(StoreError, match="not the open one"):
+        store.finish_pass(CAMPAIGN, 2, now=later)
+
+
+def test_an_interrupted_pass_resumes_from_its_cursor(database_url: str) -> None:
+    with Store(database_url) as store:
+        opened = store.begin_pass(CAMPAIGN, now=NOW)
+        store.upsert_contacts(CAMPAIGN, [row(1, "+911")], pass_number=opened.number, cursor="page-1")
+        assert store.load_cursor(CAMPAIGN) == "page-1"
+    with Store(database_url) as store:  # another process, after a crash
+        resumed = store.begin_pass(CAMPAIGN, now=NOW)
+        assert (resumed.number, resumed.cursor, resumed.resumed) == (opened.number, "page-1", True)
+        store.save_cursor(CAMPAIGN, resumed.number, "page-2")
+        assert store.load_cursor(CAMPAIGN) == "page-2"
+        fresh = store.begin_pass(CAMPAIGN, restart=True, now=NOW)
+        assert (fresh.number, fresh.cursor) == (opened.number + 1, None)
+        assert store.load_cursor(CAMPAIGN) is None
+        # A cursor for a pass that is no longer open is not kept.
+        store.save_cursor(CAMPAIGN, opened.number, "stale")
+        assert store.load_cursor(CAMPAIGN) is None
+        assert [c.campaign_id for c in store.campaigns()] == [CAMPAIGN]
+
+
+def event(call_id: str | None, **fields: object) -> CallEvent:
+    values: dict[str, object] = {
+        "received_at": NOW,
+        "call_id": call_id,
+        "campaign_id": CAMPAIGN,
+        "customer_id": 1,
+        "phone": "+919812345678",
+        "agent": "agent1",
+        "disposition": "Interested",
+        "system_disposition": "CONNECTED",
+        "started_at": NOW - timedelta(minutes=5),
+        "talk_s": 42.5,
+        "raw": {"callId": call_id, "dispositionCode": "Interested"},
+    }
+    values.update(fields)
+    return CallEvent(**values)  # type: ignore[arg-type]
+
+
+def test_call_events_are_kept_once_and_queried(store: Store) -> None:
+    store.upsert_contacts(CAMPAIGN, [row(1, "+919812345678", status="NOT_TRIED")])
+    assert store.add_call(event("c1")) is True
+    assert store.add_call(event("c1")) is False  # a retried push
+    assert store.add_call(event("c1", disposition="Callback")) is True  # a new outcome of the call
+    assert (
+        store.add_call(
+            event(
+                "c2",
+                customer_id=2,
+                phone="+14155550100",
+                agent="agent2",
+                disposition=None,
+                system_disposition="NO_ANSWER",
+                started_at=NOW - timedelta(hours=30),
+            )
+        )
+        is True
+    )
+    assert store.add_call(event(None, raw={"phone": "98"})) is True
+    assert store.add_call(event(None, raw={"phone": "98"})) is False
+
+    today = store.call_history(CallQuery(since=NOW - timedelta(hours=24)))
+    assert today.total == 3
+    assert today.by_outcome == {"Interested": 2, "Callback": 1}
+    everything = store.call_history(CallQuery(limit=2))
+    assert everything.total == 4 and len(everything.calls) == 2
+    assert store.call_history(CallQuery(agent="agent2")).by_outcome == {"NO_ANSWER": 1}
+    assert store.call_history(CallQuery(system_disposition="NO_ANSWER")).total == 1
+    assert store.call_history(CallQuery(phone="+919812345678")).total == 3
+    assert store.call_history(CallQuery(phone_tail="50100")).total == 1
+    assert store.call_history(CallQuery(disposition="Callback", customer_id=1)).total == 1
+    assert store.call_history(CallQuery(campaign_id=CAMPAIGN + 1)).total == 0
+    assert store.call_history(CallQuery(until=NOW - timedelta(hours=24))).total == 1
+
+    last = store.last_call(2, campaign_id=CAMPAIGN)
+    assert last is not None
+    assert last.event.call_id == "c2" and last.event.talk_s == 42.5
+    assert last.event.started_at == NOW - timedelta(hours=30)
+    assert last.event.raw == {"callId": "c2", "dispositionCode": "Interested"}
+    assert store.last_call(3) is None
+    # The index learned the customer's last outcome from the newest call.
+    learned = store.contact(CAMPAIGN, 1)
+    assert learned is not None and learned.disposition in ("Interested", "Callback")
+    assert learned.dialled_at == NOW - timedelta(minutes=5)
+
+    assert store.prune_calls(older_than_days=1, now=NOW) == 1
+    assert store.call_history(CallQuery()).total == 3
+
+
+def test_raw_fields_are_capped(store: Store) -> None:
+    raw = {f"field{i}": "x" * 900 for i in range(40)} | {"huge": "y" * 50_000}
+    assert store.add_call(event("big", raw=raw))
+    kept = store.call_history(CallQuery()).calls[0].event.raw
+    assert kept["_truncated"] is True
+    assert len(str(kept)) <= RAW_CAP_BYTES + 200
+    assert "field0" in kept
+
+
+def test_naive_times_are_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="zone"):
+        store.add_call(event("c1", received_at=datetime(2026, 1, 1)))
+
+
+def test_schema_is_migrated_once_and_a_newer_one_is_refused(database_url: str) -> None:
+    with Store(database_url) as store:
+        assert store.campaigns() == []
+    with Store(database_url) as store:  # opening again migrates nothing
+        assert store.campaigns() == []
+    # A later ameyo-mcp migrated this database further: written behind the store's back.
+    execute_directly(database_url, f"INSERT INTO schema_version (version) VALUES ({len(MIGRATIONS) + 1})")
+    with Store(database_url) as store, pytest.raises(StoreError, match="newer than this ameyo-mcp"):
+        store.campaigns()
+
+
+def execute_directly(url: str, sql: str) -> None:
+    if url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.encode())
+    else:
+        import sqlite3
+
+        with sqlite3.connect(url) as conn:
+            conn.execute(sql)
+        conn.close()
+
+
+def test_sqlite_file_is_owner_only_and_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "ameyo-mcp" / "index.db"
+    with Store(str(path)) as store:
+        assert store.backend == "sqlite"
+        store.upsert_contacts(CAMPAIGN, [row(1, "+911")])
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        wal = path.with_name(path.name + "-wal")
+        assert wal.exists() and stat.S_IMODE(wal.stat().st_mode) == 0o600
+
+
+def test_an_unopenable_database_says_what_to_fix(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StoreError, match="AMEYO_DATABASE_URL"):
+        Store(str(blocker / "index.db")).campaigns()
+    with pytest.raises(StoreError, match="cannot be reached") as failed:
+        Store("postgresql://someone:s3cret-pw@127.0.0.1:1/nothing").campaigns()
+    assert "s3cret-pw" not in str(failed.value)
+
+
+def test_importing_the_store_opens_and_imports_nothing_heavy(tmp_path: Path) -> None:
+    code = (
+        "import sys, ameyo_mcp.store, ameyo_mcp.server\n"
+        "s = ameyo_mcp.store.Store(sys.argv[1])\n"
+        "heavy = [m for m in ('sqlite3', 'psycopg') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    target = tmp_path / "never.db"
+    subprocess.run([sys.executable, "-c", code, str(target)], check=True, env=os.environ.copy())
+    assert not target.exists()
