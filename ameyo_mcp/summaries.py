@@ -7,8 +7,6 @@ and says how to get the rest. Values that came from customer records are fenced 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from .results import (
     CallbackOut,
     CampaignOut,
@@ -19,9 +17,8 @@ from .results import (
     PingOut,
     UploadOut,
 )
+from .sanitize import fence
 
-DATA_OPEN = "<customer-data>"
-DATA_CLOSE = "</customer-data>"
 MAX_FAILURE_LINES = 25
 MAX_IDS_SHOWN = 30
 MAX_STATUSES = 8
@@ -29,10 +26,6 @@ MAX_STATUSES = 8
 
 def campaign_label(campaign: CampaignOut) -> str:
     return f"{campaign.name} ({campaign.id})"
-
-
-def _fence(lines: Iterable[str]) -> list[str]:
-    return [DATA_OPEN, *lines, DATA_CLOSE]
 
 
 def login_text(out: LoginOut) -> str:
@@ -111,7 +104,7 @@ def contacts_text(out: ContactsOut, criteria: str) -> str:
         f"Contacts {first}–{last}: id name | phone | lead | status, attempts | disposition | "
         f"last dialed ({out.timezone})"
     )
-    lines.extend(_fence(contact_line(c) for c in out.contacts))
+    lines.extend(fence(contact_line(c) for c in out.contacts))
     if out.next_offset is not None:
         lines.append(f"{out.matched - out.next_offset} more: call again with offset={out.next_offset}.")
     return "\n".join(lines)
@@ -135,7 +128,7 @@ def upload_text(out: UploadOut) -> str:
             f"record {r.position}: {r.phone or '(no phone)'}: {r.reason or r.result}"
             for r in failures[:MAX_FAILURE_LINES]
         ]
-        lines.extend(_fence(shown))
+        lines.extend(fence(shown))
         if len(failures) > MAX_FAILURE_LINES:
             lines.append(f"{len(failures) - MAX_FAILURE_LINES} more failures are in the structured result.")
     callbacks = [r for r in out.records if r.ok and r.callback_id]
@@ -161,7 +154,7 @@ def callback_text(out: CallbackOut) -> str:
     to = "the agent who set it (self callback)" if out.self_callback else (out.assigned_to or "any agent")
     lines = [
         f"Callback {out.callback_id or '(no id returned)'} scheduled in {campaign_label(out.campaign)}:",
-        *_fence([f"{who}, customer {out.customer_id}, phone {out.phone}"]),
+        *fence([f"{who}, customer {out.customer_id}, phone {out.phone}"]),
         f"When: {out.time}. Assigned to: {to}.",
     ]
     return "\n".join(lines)

@@ -15,8 +15,8 @@ from typing import TextIO
 from pydantic import BaseModel
 
 from ..results import CampaignOut
-from ..sanitize import clean_text
-from ..summaries import DATA_CLOSE, DATA_OPEN, campaign_label
+from ..sanitize import clean_text, fence
+from ..summaries import campaign_label
 
 RESULT_COLUMNS = ("line", "phone1", "result", "ok", "customer_id", "reason", "callback_id", "callback_time")
 MAX_FAILURES = 20
@@ -133,11 +133,9 @@ def bulk_text(out: BulkUploadOut) -> str:
     if out.failures:
         bad = out.rows - out.ok
         lines.append(f"First failures (of {bad}; line: phone1: reason):")
-        lines.append(DATA_OPEN)
         lines.extend(
-            f"line {f.line}: {f.phone or '(no phone)'}: {f.reason or f.result}" for f in out.failures
+            fence(f"line {f.line}: {f.phone or '(no phone)'}: {f.reason or f.result}" for f in out.failures)
         )
-        lines.append(DATA_CLOSE)
     lines.extend(out.notes)
     lines.append(f"Every row's outcome is in {out.result_file}.")
     if out.journal_file:

@@ -20,29 +20,6 @@ SERVER_PREFIX = "d431-54f54717"
 
 CAMPAIGN_COLUMN_PREFIX = "__campaign_customer_table_alias__."
 
-# Section 4.6.3 item 9, plus NOT_TRIED for contacts never dialed.
-DIAL_STATUSES: tuple[str, ...] = (
-    "BUSY",
-    "NO_ANSWER",
-    "CONNECTED",
-    "CALL_DROP",
-    "CALL_HANGUP",
-    "AMD",
-    "ATTEMPT_FAILED",
-    "TRANSFERRED_TO_CAMPAIGN",
-    "CALL_NOT_PICKED",
-    "NUMBER_FAILURE",
-    "NUMBER_TEMP_FAILURE",
-    "PROVIDER_FAILURE",
-    "PROVIDER_TEMP_FAILURE",
-    "SYSTEM_ERROR",
-    "FAILED",
-    "SIT_INTERCEPT",
-    "SIT_VACANT",
-    "SIT_NOCIRCUIT",
-    "SIT_REORDER",
-)
-STATUSES: tuple[str, ...] = ("NOT_TRIED", *DIAL_STATUSES)
 
 DISPOSITIONS: tuple[str, ...] = (
     "Sale",

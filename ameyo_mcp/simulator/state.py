@@ -21,11 +21,10 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..columns import CAMPAIGN_COLUMNS
+from ..columns import CAMPAIGN_COLUMNS, STATUSES
 from .data import (
     CAMPAIGN_COLUMN_PREFIX,
     SERVER_PREFIX,
-    STATUSES,
     Callback,
     Campaign,
     ColumnValue,
