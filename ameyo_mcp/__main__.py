@@ -1,4 +1,5 @@
-"""The `ameyo-mcp` command: serve over stdio or HTTP, try the settings, or run the simulator."""
+"""The `ameyo-mcp` command: serve over stdio or HTTP, try the settings, receive Ameyo's pushes, or run
+the simulator."""
 
 from __future__ import annotations
 
@@ -47,6 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--campaign", type=int, default=None, help="campaign id to try (token auth)")
     _upload_parser(sub, shared)
+    receiver = sub.add_parser(
+        "receiver",
+        parents=[shared],
+        help="receive Ameyo's call-outcome pushes at /ameyo/status into the store (needs AMEYO_PUSH_TOKEN)",
+    )
+    receiver.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    receiver.add_argument("--port", type=int, default=8010, help="port (default 8010)")
     simulator = sub.add_parser("simulator", help="run the Ameyo simulator over HTTP")
     simulator.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     simulator.add_argument("--port", type=int, default=8888, help="port (default 8888)")
@@ -99,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command == "upload":
             return _upload(args)
+        if args.command == "receiver":
+            return _receiver(args)
         return _serve(args)
     except SettingsError as exc:
         print(f"ameyo-mcp: {exc}", file=sys.stderr)
@@ -217,6 +227,15 @@ def _upload(args: argparse.Namespace) -> int:
     with _settings(args) as settings:
         setup_logging(settings.log_level)
         return anyio.run(run, settings)
+
+
+def _receiver(args: argparse.Namespace) -> int:
+    from .receiver.service import serve
+
+    with _settings(args) as settings:
+        setup_logging(settings.log_level)
+        serve(settings, args.host, args.port)
+    return 0
 
 
 def _simulator(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from .errors import SettingsError
 
 DEFAULT_POLICY_NAME = "token-based-authorization-policy"
+DEFAULT_HISTORY_DAYS = 90
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -87,6 +88,9 @@ class Settings:
     sync_page_size: int = 500
     sync_pages_in_flight: int = 2
     sync_rate: float = 5.0
+    # Ameyo's call-outcome pushes: the secret in the push URL, and how long call history is kept.
+    push_token: SecretStr | None = None
+    history_days: int = DEFAULT_HISTORY_DAYS
 
     @property
     def zone(self) -> ZoneInfo:
@@ -276,6 +280,16 @@ def load_settings(
     rate = _float(env, "AMEYO_SYNC_RATE", minimum=0)
     if rate is not None:
         values["sync_rate"] = rate
+    push = _get(env, "AMEYO_PUSH_TOKEN")
+    if push is not None:
+        if len(push) < 16 or not push.isascii() or not push.isprintable():
+            raise SettingsError(
+                "AMEYO_PUSH_TOKEN must be at least 16 printable ASCII characters (it travels in a URL)"
+            )
+        values["push_token"] = SecretStr(push)
+    days = _float(env, "AMEYO_HISTORY_DAYS", minimum=1)
+    if days is not None:
+        values["history_days"] = int(days)
     values.update(overrides or {})
     return Settings(**values)
 

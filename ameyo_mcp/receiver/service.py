@@ -1,0 +1,81 @@
+"""Wiring: the receiver over the store (`build_receiver`), and `ameyo-mcp receiver` running it alone."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import partial
+from typing import TYPE_CHECKING
+
+from starlette.types import ASGIApp
+
+from ..errors import SettingsError
+from ..redact import SECRETS
+from .app import Receiver, Stored
+from .writer import BatchWriter
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..store import Store
+    from ..store.records import CallEvent
+
+log = logging.getLogger(__name__)
+
+
+def build_receiver(
+    settings: Settings,
+    store: Store,
+    *,
+    fallback: ASGIApp | None = None,
+    on_stored: Stored | None = None,
+) -> tuple[Receiver, BatchWriter]:
+    """The `/ameyo/status` endpoint writing to `store`; other paths go to `fallback`."""
+    from .. import phones
+
+    if settings.push_token is None:
+        raise SettingsError(
+            "AMEYO_PUSH_TOKEN is not set: choose a long random string and give Ameyo the URL "
+            "http://HOST:PORT/ameyo/status?token=<it>"
+        )
+    token = settings.push_token.get_secret_value()
+    SECRETS.add(token)  # it travels in URLs: keep it out of every log line
+
+    def write(events: Sequence[CallEvent]) -> list[bool]:
+        return store.add_calls(events)
+
+    def prune() -> int:
+        return store.prune_calls(older_than_days=settings.history_days, now=datetime.now(UTC))
+
+    writer = BatchWriter(write, prune)
+    receiver = Receiver(
+        token,
+        writer,
+        zone=settings.zone,
+        phone_key=partial(phones.key, region=phones.DEFAULT_REGION),
+        on_stored=on_stored,
+        fallback=fallback,
+    )
+    return receiver, writer
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    """`ameyo-mcp receiver`: the endpoint alone, for deployments whose MCP server runs over stdio."""
+    import uvicorn
+
+    from ..store import open_store
+
+    store = open_store(settings)
+    receiver, writer = build_receiver(settings, store)
+    print(
+        f"ameyo-mcp: receiving Ameyo's call outcomes at http://{host}:{port}/ameyo/status "
+        f"(store: {store.where}; history kept {settings.history_days} days)",
+        file=sys.stderr,
+    )
+    try:
+        # No access log: each line would hold the push URL, token included.
+        uvicorn.run(receiver, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+    finally:
+        writer.close()
+        store.close()
