@@ -7,18 +7,24 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult
+from mcp_types import SubscribeRequestParams, UnsubscribeRequestParams
 
 from . import __version__
 from .audit import AuditLog, default_audit_path
+from .calls_today import URI as CALLS_TODAY_URI
+from .calls_today import CallsFeed, attach, today_json
 from .config import Settings
 from .errors import AmeyoError
 from .guard import WriteGuard
 from .prompt_templates import register_prompts
 from .service import Ameyo
+from .store import open_store
+from .store.records import CallHistory, CallQuery
 from .tools import WRITE_TOOL_NAMES, AppState, build_tools
 from .tools.common import ameyo_of
 
@@ -91,6 +97,12 @@ AmeyoFactory = Callable[[Settings], Ameyo]
 def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) -> MCPServer[AppState]:
     # Static resources get no request context, so they find the lifespan's Ameyo here.
     live: list[Ameyo] = []
+    store = open_store(settings)  # opened on first use, not here: start-up stays fast
+
+    async def history(query: CallQuery) -> CallHistory:
+        return await anyio.to_thread.run_sync(store.call_history, query)
+
+    feed = CallsFeed(history, settings.zone)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
@@ -104,10 +116,14 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
             audit=AuditLog(settings.audit_file or default_audit_path(), ameyo=settings.base_url),
         )
         try:
-            yield AppState(ameyo=ameyo, guard=guard)
+            async with anyio.create_task_group() as background:
+                background.start_soon(feed.run)
+                yield AppState(ameyo=ameyo, guard=guard, store=store)
+                background.cancel_scope.cancel()
         finally:
             live.remove(ameyo)
             await ameyo.aclose()
+            store.close()
 
     server = AmeyoServer(
         name="ameyo-mcp",
@@ -118,10 +134,34 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
         lifespan=lifespan,
         tools=build_tools(read_only=settings.read_only),
         log_level=settings.log_level,
+        subscriptions=feed.bus,
     )
     register_prompts(server, read_only=settings.read_only)  # type: ignore[arg-type]
     _register_resources(server, live)
+    _register_calls_today(server, feed, history, settings)
     return server
+
+
+def _register_calls_today(
+    server: MCPServer[AppState], feed: CallsFeed, history: Any, settings: Settings
+) -> None:
+    attach(server, feed)
+    # Clients before the 2026-07-28 protocol subscribe with resources/subscribe, which MCPServer
+    # does not serve; the lowlevel server is where the SDK says to add it back.
+    lowlevel = server._lowlevel_server
+    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, feed.on_subscribe)
+    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, feed.on_unsubscribe)
+
+    @server.resource(
+        CALLS_TODAY_URI,
+        name="calls_today",
+        title="Today's calls",
+        description="Call outcomes Ameyo pushed today (server's zone): counts by outcome and the newest "
+        "calls. Subscribe to hear when new outcomes arrive.",
+        mime_type="application/json",
+    )
+    async def calls_today() -> str:
+        return await today_json(history, settings.zone)
 
 
 def _register_resources(server: MCPServer[AppState], live: list[Ameyo]) -> None:

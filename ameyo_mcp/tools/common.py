@@ -16,6 +16,7 @@ from ..errors import AmeyoError
 from ..guard import OutcomeUnknown, WriteGuard
 from ..models import CampaignInfo
 from ..service import Ameyo
+from ..store import Store
 from ..times import TimeInputError
 
 # Every answer is bounded: a model's context is precious and a runaway answer is a bug.
@@ -46,6 +47,7 @@ class AppState:
 
     ameyo: Ameyo
     guard: WriteGuard
+    store: Store
 
 
 def state_of(ctx: Context[Any, Any]) -> AppState:
@@ -53,6 +55,10 @@ def state_of(ctx: Context[Any, Any]) -> AppState:
     if not isinstance(state, AppState):  # pragma: no cover - wiring error, not a user error
         raise ToolError("The server is not initialised")
     return state
+
+
+def store_of(ctx: Context[Any, Any]) -> Store:
+    return state_of(ctx).store
 
 
 def ameyo_of(ctx: Context[Any, Any]) -> Ameyo:
