@@ -29,6 +29,7 @@ URI = "ameyo://calls/today"
 POLL_S = 2.0
 MIN_GAP_S = 1.0  # a burst of pushes is one notification a second, not one per push
 RESOURCE_CALLS = 50
+MAX_SESSIONS = 1000
 
 History = Callable[[CallQuery], Awaitable[CallHistory]]
 
@@ -73,7 +74,9 @@ class CallsFeed:
         self._history = history
         self._zone = zone
         self._poll_s = poll_s
-        self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()  # resources/subscribe callers
+        # resources/subscribe callers. Held strongly: the SDK hands each request a session object that
+        # nothing else keeps. A client that has gone is dropped when a notification to it fails.
+        self._sessions: list[Any] = []
         self._wake = anyio.Event()
         self._last: tuple[int, int] | None = None
 
@@ -115,18 +118,24 @@ class CallsFeed:
             try:
                 await session.send_resource_updated(URI)
             except Exception:  # that client is gone
-                self._sessions.discard(session)
+                self._forget(session)
 
     async def on_subscribe(self, ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
-        if str(params.uri) == URI:
-            self._sessions.add(ctx.session)
+        if str(params.uri) == URI and ctx.session not in self._sessions:
+            if len(self._sessions) >= MAX_SESSIONS:
+                self._sessions.pop(0)
+            self._sessions.append(ctx.session)
             self._wake.set()
         return EmptyResult()
 
     async def on_unsubscribe(self, ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
         if str(params.uri) == URI:
-            self._sessions.discard(ctx.session)
+            self._forget(ctx.session)
         return EmptyResult()
+
+    def _forget(self, session: Any) -> None:
+        if session in self._sessions:
+            self._sessions.remove(session)
 
 
 def today_start(zone: ZoneInfo) -> datetime:
