@@ -60,7 +60,27 @@ def _parser() -> argparse.ArgumentParser:
     simulator.add_argument("--port", type=int, default=8888, help="port (default 8888)")
     simulator.add_argument("--user", default="CustomerManager", help="login user (default CustomerManager)")
     simulator.add_argument("--password", default="simulator", help="login password (default simulator)")
-    simulator.add_argument("--contacts", type=int, default=300, help="sample contacts in MoviStarSurvey")
+    simulator.add_argument(
+        "--contacts",
+        type=int,
+        default=300,
+        help="customers in MoviStarSurvey (default 300; above 10,000 they are generated as asked for, "
+        "up to 10,000,000)",
+    )
+    simulator.add_argument(
+        "--push-url",
+        default=None,
+        help="dial contacts and push each call's outcome to this URL (a ?token=... in it is kept)",
+    )
+    simulator.add_argument(
+        "--push-rate", type=float, default=1.0, help="calls pushed per second with --push-url (default 1)"
+    )
+    simulator.add_argument(
+        "--push-shape",
+        default="mixed",
+        choices=("mixed", "get", "form", "json", "text"),
+        help="how pushes are sent: GET query, form POST, JSON POST, JSON as text/plain, or mixed (default)",
+    )
     return parser
 
 
@@ -241,12 +261,20 @@ def _receiver(args: argparse.Namespace) -> int:
 def _simulator(args: argparse.Namespace) -> int:
     from .simulator import SimulatorConfig, serve
 
+    try:
+        config = SimulatorConfig(
+            user_id=args.user,
+            password=args.password,
+            contacts=args.contacts,
+            push_url=args.push_url,
+            push_rate=args.push_rate,
+            push_shape=args.push_shape,
+        )
+    except ValueError as exc:
+        print(f"ameyo-mcp simulator: {exc}", file=sys.stderr)
+        return 2
     setup_logging("INFO")
-    serve(
-        SimulatorConfig(user_id=args.user, password=args.password, contacts=args.contacts),
-        host=args.host,
-        port=args.port,
-    )
+    serve(config, host=args.host, port=args.port)
     return 0
 
 

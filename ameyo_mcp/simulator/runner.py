@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import uvicorn
 
 from .app import COMMAND_PATH, ConnectionAborter, DeliberateDrop, create_app
-from .state import SimulatorConfig, SimulatorState
+from .state import PushedCall, SimulatorConfig, SimulatorState
+
+if TYPE_CHECKING:
+    from .dialer import Dialer
 
 _START_TIMEOUT_S = 5.0
 
@@ -41,6 +47,8 @@ class SimulatorThread:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._dialer: Dialer | None = None
 
     @property
     def port(self) -> int:
@@ -63,8 +71,16 @@ class SimulatorThread:
         sock = _bind(self.host, self._requested_port)
         server = _make_server(self.state)
         self._socket, self._server, self._port = sock, server, sock.getsockname()[1]
+        web_host = f"{self.host}:{self._port}"
+
+        def ready(loop: asyncio.AbstractEventLoop, dialer: Dialer | None) -> None:
+            self._loop, self._dialer = loop, dialer
+
         thread = threading.Thread(
-            target=asyncio.run, args=(server.serve(sockets=[sock]),), name="ameyo-simulator", daemon=True
+            target=asyncio.run,
+            args=(_serve(server, sock, self.state, web_host, ready),),
+            name="ameyo-simulator",
+            daemon=True,
         )
         self._thread = thread
         thread.start()
@@ -87,6 +103,17 @@ class SimulatorThread:
         if self._socket is not None:
             self._socket.close()
         self._server = self._thread = self._socket = None
+        self._loop = self._dialer = None
+
+    def dial(self, count: int, timeout: float = 60.0) -> list[PushedCall]:
+        """Place ``count`` calls now, one after another, and push each (needs ``push_url``).
+
+        With ``push_rate=0`` nothing else dials, so a fixed seed and clock give the same calls every run.
+        """
+        loop, dialer = self._loop, self._dialer
+        if loop is None or dialer is None:
+            raise RuntimeError("the simulator is not running with a push_url")
+        return asyncio.run_coroutine_threadsafe(dialer.calls(count), loop).result(timeout)
 
     def __enter__(self) -> SimulatorThread:
         return self.start()
@@ -110,11 +137,41 @@ def serve(config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: 
     )
     sys.stderr.flush()
     try:
-        asyncio.run(server.serve(sockets=[sock]))
+        asyncio.run(_serve(server, sock, state, f"{shown_host}:{sock.getsockname()[1]}"))
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; exiting is what was asked
         pass
     finally:
         sock.close()
+
+
+async def _serve(
+    server: uvicorn.Server,
+    sock: socket.socket,
+    state: SimulatorState,
+    web_host: str,
+    ready: Callable[[asyncio.AbstractEventLoop, Dialer | None], None] | None = None,
+) -> None:
+    """Serve on ``sock``; with a push URL, the dialer runs beside the server and stops with it."""
+    config = state.config
+    dialer: Dialer | None = None
+    if config.push_url:
+        from .dialer import Dialer  # imports httpx: only when a push URL asks for it
+
+        dialer = Dialer(state, web_host)
+    if ready is not None:
+        ready(asyncio.get_running_loop(), dialer)
+    pacing = None
+    if dialer is not None and config.push_rate > 0:
+        pacing = asyncio.create_task(dialer.run(config.push_rate))
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        if pacing is not None:
+            pacing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pacing
+        if dialer is not None:
+            await dialer.close()
 
 
 def _bind(host: str, port: int) -> socket.socket:
