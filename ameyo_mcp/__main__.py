@@ -143,10 +143,22 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
     if args.demo:
         from .demo import demo_settings
 
-        with demo_settings() as settings:
+        # Serving, the demo dials: its call history fills from the first minute.
+        serving = args.command is None
+        http_url = (
+            f"http://{_connectable(args.host)}:{args.port}" if serving and args.transport == "http" else None
+        )
+        with demo_settings(dial=serving, http_url=http_url) as settings:
             yield settings
     else:
         yield load_settings(env_file=args.env_file)
+
+
+def _connectable(host: str) -> str:
+    """Where the demo's dialer reaches a server bound to `host`."""
+    if host in ("0.0.0.0", "", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -16,15 +16,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import anyio
 import httpx
 import pytest
 from mcp import Client
+from mcp.client.stdio import StdioServerParameters
 
 from ameyo_mcp.server import create_server
 from ameyo_mcp.simulator import SimulatorThread
 from ameyo_mcp.store import CallQuery, Store
 from tests.conftest import settings_for, text_of
-from tests.test_transports import clean_env, free_port
+from tests.test_transports import clean_env, free_port, http_server  # noqa: F401 - a fixture
 
 IST = ZoneInfo("Asia/Kolkata")
 TOKEN = "push-t0ken-for-tests-4242"
@@ -327,3 +329,30 @@ def test_sigkill_under_load_loses_no_push_answered_200(tmp_path: Path, database_
         again.proc.terminate()
         again.proc.wait(timeout=10)
     assert stored(database_url) == len(kept_ids)
+
+
+async def wait_for_calls(client: Client) -> str:
+    deadline = time.monotonic() + 30
+    while True:
+        found = await client.call_tool("ameyo_call_history", {})
+        if found.structured_content and found.structured_content["matched"] >= 3:
+            return text_of(found)
+        assert time.monotonic() < deadline, text_of(found)
+        await anyio.sleep(0.5)
+
+
+@pytest.mark.anyio
+async def test_the_demo_over_http_has_the_simulators_calls(http_server: str) -> None:  # noqa: F811
+    async with Client(http_server) as client:
+        text = await wait_for_calls(client)
+    assert "Calls pushed by Ameyo, " in text and "Asia/Kolkata" in text and "<customer-data>" in text
+
+
+@pytest.mark.anyio
+async def test_the_demo_over_stdio_has_the_simulators_calls(tmp_path: Path) -> None:
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "ameyo_mcp", "--demo"], env=clean_env(tmp_path), cwd=str(tmp_path)
+    )
+    async with Client(params) as client:
+        text = await wait_for_calls(client)
+    assert "By outcome: " in text

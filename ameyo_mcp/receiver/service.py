@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import socket
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING
@@ -79,3 +81,29 @@ def serve(settings: Settings, host: str, port: int) -> None:
     finally:
         writer.close()
         store.close()
+
+
+def serve_in_thread(settings: Settings, sock: socket.socket) -> Callable[[], None]:
+    """The receiver on an already bound socket, in a daemon thread; returns what stops it. For the
+    stdio demo, which has no HTTP server of its own to mount the receiver on."""
+    import uvicorn
+
+    from ..store import open_store
+
+    store = open_store(settings)
+    receiver, writer = build_receiver(settings, store)
+    config = uvicorn.Config(receiver, log_config=None, log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="ameyo-receiver", daemon=True
+    )
+    thread.start()
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=5)
+        writer.close()
+        store.close()
+        sock.close()
+
+    return stop
