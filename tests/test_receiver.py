@@ -356,3 +356,34 @@ async def test_the_demo_over_stdio_has_the_simulators_calls(tmp_path: Path) -> N
     async with Client(params) as client:
         text = await wait_for_calls(client)
     assert "By outcome: " in text
+
+
+@pytest.mark.anyio
+async def test_a_customers_contacts_answer_mentions_their_last_pushed_call(
+    receiver: Receiver, simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    settings = settings_for(simulator, tmp_path, AMEYO_DATABASE_URL=db_of(receiver))
+    async with Client(create_server(settings)) as client:
+        before = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "customer_ids": [12458]})
+        assert "Last call pushed" not in text_of(before)
+        async with httpx.AsyncClient(timeout=10) as http:
+            for call, outcome in (("p1", "NO_ANSWER"), ("p2", "CONNECTED")):
+                reply = await http.get(
+                    receiver.url,
+                    params={
+                        "token": TOKEN,
+                        "callId": call,
+                        "customerId": "12458",
+                        "campaignId": "1",
+                        "systemDisposition": outcome,
+                        "userId": "agent3",
+                        "callStartTime": ago(5 if call == "p2" else 50).strftime("%Y-%m-%d %H:%M:%S"),
+                    },
+                )
+                assert reply.status_code == 200
+        after = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "customer_ids": [12458]})
+        many = await client.call_tool("ameyo_get_contacts", {"campaign": 1})
+    text = text_of(after)
+    assert "Last call pushed by Ameyo (Asia/Kolkata):" in text
+    assert "| #12458 |" in text and "CONNECTED | agent3" in text and "NO_ANSWER" not in text
+    assert "Last call pushed" not in text_of(many)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -16,6 +17,8 @@ from ..sanitize import data_text, fence
 from ..store.records import CallHistory, CallQuery, StoredCall
 from ..times import show
 from .common import ameyo_of, answer, explained, store_of
+
+log = logging.getLogger(__name__)
 
 # Read from our own store, not from Ameyo: a closed world.
 HISTORY_READ = ToolAnnotations(
@@ -196,3 +199,19 @@ def _criteria(*values: Any) -> str:
     names = ("phone", "customer", "campaign", "lead", "agent", "disposition", "system disposition")
     parts = [f"{n} {data_text(v, 40)}" for n, v in zip(names, values, strict=True) if v is not None]
     return ", ".join(parts) if parts else "all calls"
+
+
+async def last_call_note(ctx: Context[Any, Any], customer_id: int, campaign_id: int) -> str:
+    """For an answer about one customer: their last call as Ameyo pushed it, or nothing. Never an
+    error: the contact's answer stands without it when the store cannot be read."""
+    store = store_of(ctx)
+    zone = ameyo_of(ctx).settings.zone
+    try:
+        last = await anyio.to_thread.run_sync(lambda: store.last_call(customer_id, campaign_id=campaign_id))
+    except Exception:
+        log.warning("could not read the last pushed call of customer %s", customer_id, exc_info=True)
+        return ""
+    if last is None:
+        return ""
+    line = call_line(call_out(last, zone), with_date=True)
+    return "\n".join(["", f"Last call pushed by Ameyo ({zone}):", *fence([line])])
