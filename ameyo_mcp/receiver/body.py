@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qsl
 
-from .fields import MAX_FIELDS, PushRejected
+from .fields import MAX_FIELDS, PushRejected, nesting
 
 MAX_BODY_BYTES = 64 * 1024
 TOKEN_FIELD = "token"
+MAX_JSON_DEPTH = 6
 
 
 def query_fields(query: bytes) -> dict[str, str]:
@@ -52,15 +53,7 @@ def _form(data: bytes, what: str) -> dict[str, str]:
 
 def _json(data: bytes) -> dict[str, str]:
     text = _text(data, "JSON body")
-    # Nesting is bounded before the parser sees it: a deeply nested document costs recursion.
-    depth = deepest = 0
-    for ch in text:
-        if ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    if deepest > 6:
+    if nesting(text) > MAX_JSON_DEPTH:
         raise PushRejected(400, "The JSON body is nested too deeply")
     try:
         document = json.loads(text)

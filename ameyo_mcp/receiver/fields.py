@@ -61,8 +61,9 @@ class _Fields:
     def __init__(self, fields: Mapping[str, str]) -> None:
         self._by_lower: dict[str, tuple[str, str]] = {}
         for name, value in fields.items():
-            if value.strip().lower() not in _MISSING:
-                self._by_lower.setdefault(name.lower(), (name, value.strip()))
+            value = value.strip()
+            if len(value) > 9 or value.lower() not in _MISSING:
+                self._by_lower.setdefault(name.lower(), (name, value))
 
     def get(self, *names: str) -> tuple[str, str] | None:
         for name in names:
@@ -155,7 +156,11 @@ def check_sizes(fields: Mapping[str, str]) -> None:
             raise PushRejected(413, f"A field name is over {MAX_NAME_CHARS} characters")
         if len(value) > MAX_VALUE_CHARS:
             raise PushRejected(413, f"Field {_shown(name)!r} is over {MAX_VALUE_CHARS} characters")
-        check_text(name, value)
+    # One search over every name and value (newlines between them are allowed characters); only
+    # a push that holds a control character pays for finding which field.
+    if _CONTROL.search("\n".join([*fields.keys(), *fields.values()])):
+        for name, value in fields.items():
+            check_text(name, value)
 
 
 # --- times ---------------------------------------------------------------------------------------
@@ -306,15 +311,24 @@ def decode_associations(hit: tuple[str, str] | None) -> tuple[dict[str, str], ..
     return tuple(out)
 
 
-def _loads(text: str, name: str, *, strict: bool) -> object:
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def nesting(text: str) -> int:
+    """How deep JSON brackets nest, counted before a parser (which recurses) sees the text.
+    Brackets inside strings count too: an overestimate only refuses a strange push."""
     depth = deepest = 0
-    for ch in text:
-        if ch in "[{":
+    for match in _BRACKETS.finditer(text):
+        if match.group() in "[{":
             depth += 1
             deepest = max(deepest, depth)
-        elif ch in "]}":
+        else:
             depth -= 1
-    if deepest > MAX_DEPTH:
+    return deepest
+
+
+def _loads(text: str, name: str, *, strict: bool) -> object:
+    if nesting(text) > MAX_DEPTH:
         if strict:
             raise PushRejected(422, f"{name} is nested deeper than {MAX_DEPTH} levels")
         return None
