@@ -14,14 +14,15 @@ import logging
 import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import anyio
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated, ServerEvent
 from mcp_types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 
-from .store.records import CallHistory, CallQuery
+if TYPE_CHECKING:
+    from .store import CallHistory, CallQuery
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ MIN_GAP_S = 1.0  # a burst of pushes is one notification a second, not one per p
 RESOURCE_CALLS = 50
 MAX_SESSIONS = 1000
 
-History = Callable[[CallQuery], Awaitable[CallHistory]]
+History = Callable[["CallQuery"], Awaitable["CallHistory"]]
 
 # The feed of each server, for an in-process receiver to wake (http.py); weak, as servers come and go.
 _FEEDS: weakref.WeakKeyDictionary[Any, CallsFeed] = weakref.WeakKeyDictionary()
@@ -108,6 +109,8 @@ class CallsFeed:
             self._last = marker
 
     async def _marker(self) -> tuple[int, int]:
+        from .store import CallQuery
+
         history = await self._history(CallQuery(since=today_start(self._zone), limit=1))
         newest = history.calls[0].id if history.calls else 0
         return history.total, newest
@@ -144,6 +147,7 @@ def today_start(zone: ZoneInfo) -> datetime:
 
 async def today_json(history: History, zone: ZoneInfo) -> str:
     """Today's calls: counts by outcome and the newest calls, for programs (the tool is for models)."""
+    from .store import CallQuery
     from .tools.history import call_out
 
     start = today_start(zone)

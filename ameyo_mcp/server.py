@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
@@ -23,8 +23,6 @@ from .errors import AmeyoError
 from .guard import WriteGuard
 from .prompt_templates import register_prompts
 from .service import Ameyo
-from .store import open_store
-from .store.records import CallHistory, CallQuery
 from .tools import WRITE_TOOL_NAMES, AppState, build_tools
 from .tools.common import ameyo_of
 
@@ -93,14 +91,25 @@ class AmeyoServer(MCPServer[AppState]):
 
 AmeyoFactory = Callable[[Settings], Ameyo]
 
+if TYPE_CHECKING:
+    from .store import CallHistory, CallQuery, Store
+
 
 def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) -> MCPServer[AppState]:
     # Static resources get no request context, so they find the lifespan's Ameyo here.
     live: list[Ameyo] = []
-    store = open_store(settings)  # opened on first use, not here: start-up stays fast
+    opened: list[Store] = []
+
+    def store() -> Store:
+        # The store's package is imported on first use, so that start-up (benchmarked) never pays.
+        if not opened:
+            from .store import open_store
+
+            opened.append(open_store(settings))
+        return opened[0]
 
     async def history(query: CallQuery) -> CallHistory:
-        return await anyio.to_thread.run_sync(store.call_history, query)
+        return await anyio.to_thread.run_sync(store().call_history, query)
 
     feed = CallsFeed(history, settings.zone)
 
@@ -123,7 +132,8 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
         finally:
             live.remove(ameyo)
             await ameyo.aclose()
-            store.close()
+            if opened:
+                opened[0].close()
 
     server = AmeyoServer(
         name="ameyo-mcp",

@@ -4,6 +4,8 @@ both protocol generations as notifications/resources/updated."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,3 +95,19 @@ async def test_resources_subscribe_clients_hear_of_new_outcomes(
         with anyio.fail_after(10):
             await heard.wait()
     assert uris == [URI]
+
+
+def test_starting_the_server_loads_neither_the_store_nor_the_receiver() -> None:
+    # Cold start is benchmarked: call history costs nothing until it is first asked for.
+    code = (
+        "import sys, ameyo_mcp.server, ameyo_mcp.http\n"
+        "from ameyo_mcp.config import load_settings\n"
+        "s = load_settings({'AMEYO_BASE_URL': 'http://127.0.0.1:9', 'AMEYO_USER_ID': 'u', "
+        "'AMEYO_PASSWORD': 'p'}, env_file=None)\n"
+        "ameyo_mcp.server.create_server(s)\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('ameyo_mcp.store', 'ameyo_mcp.receiver', "
+        "'ameyo_mcp.phones', 'sqlite3', 'psycopg'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -16,8 +16,10 @@ from ..errors import AmeyoError
 from ..guard import OutcomeUnknown, WriteGuard
 from ..models import CampaignInfo
 from ..service import Ameyo
-from ..store import Store
 from ..times import TimeInputError
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 # Every answer is bounded: a model's context is precious and a runaway answer is a bug.
 MAX_ANSWER_CHARS = 20_000
@@ -47,7 +49,7 @@ class AppState:
 
     ameyo: Ameyo
     guard: WriteGuard
-    store: Store
+    store: Callable[[], Store]  # opened (and its package imported) on first use
 
 
 def state_of(ctx: Context[Any, Any]) -> AppState:
@@ -58,7 +60,7 @@ def state_of(ctx: Context[Any, Any]) -> AppState:
 
 
 def store_of(ctx: Context[Any, Any]) -> Store:
-    return state_of(ctx).store
+    return state_of(ctx).store()
 
 
 def ameyo_of(ctx: Context[Any, Any]) -> Ameyo:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, time, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 import anyio
@@ -14,9 +14,11 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from ..sanitize import data_text, fence
-from ..store.records import CallHistory, CallQuery, StoredCall
 from ..times import show
 from .common import ameyo_of, answer, explained, store_of
+
+if TYPE_CHECKING:
+    from ..store import CallHistory, StoredCall
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,7 @@ async def ameyo_call_history(
     """Calls as Ameyo pushed them after each call: counts by outcome, then one line per call (when,
     customer, number, outcome, agent, talk time), newest first. Times in the server's zone."""
     from .. import phones
+    from ..store import CallQuery
 
     store = store_of(ctx)
     ameyo = ameyo_of(ctx)
