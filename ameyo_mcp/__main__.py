@@ -55,6 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     receiver.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     receiver.add_argument("--port", type=int, default=8010, help="port (default 8010)")
+    sync = sub.add_parser(
+        "sync",
+        parents=[shared],
+        help="bring the local index of contacts up to date with Ameyo (resumes an interrupted sync)",
+    )
+    sync.add_argument(
+        "--campaign", action="append", default=[], help="campaign name or id (repeatable; default: all)"
+    )
+    sync.add_argument("--restart", action="store_true", help="start a fresh pass instead of resuming")
     simulator = sub.add_parser("simulator", help="run the Ameyo simulator over HTTP")
     simulator.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     simulator.add_argument("--port", type=int, default=8888, help="port (default 8888)")
@@ -129,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _upload(args)
         if args.command == "receiver":
             return _receiver(args)
+        if args.command == "sync":
+            return _sync(args)
         return _serve(args)
     except SettingsError as exc:
         print(f"ameyo-mcp: {exc}", file=sys.stderr)
@@ -268,6 +279,54 @@ def _receiver(args: argparse.Namespace) -> int:
         setup_logging(settings.log_level)
         serve(settings, args.host, args.port)
     return 0
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from .errors import AmeyoError
+    from .service import Ameyo
+    from .store import StoreError, open_store
+    from .sync import SyncError, SyncProgress, SyncReport, sync_all
+
+    tty = sys.stderr.isatty()
+
+    def progress(step: SyncProgress) -> None:
+        if not tty or step.done:
+            return
+        name = step.campaign.campaign_name[:30]
+        if step.expected:
+            share = min(step.seen / step.expected, 1.0)
+            bar = "#" * int(share * 30)
+            line = f"{name} [{bar:<30}] {share:4.0%} {step.seen:,}/~{step.expected:,} contacts"
+        else:
+            line = f"{name} {step.seen:,} contacts read"
+        print(f"\r{line}   ", end="", file=sys.stderr, flush=True)
+
+    def done(report: SyncReport) -> None:
+        if tty:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+        print(report.line(), flush=True)  # the CLI's report for a person
+
+    async def run(settings: Settings) -> int:
+        ameyo = Ameyo(settings)
+        store = open_store(settings)
+        try:
+            await sync_all(
+                ameyo, store, args.campaign or None, restart=args.restart, progress=progress, done=done
+            )
+        except AmeyoError as exc:
+            print(f"\nameyo-mcp sync: {await ameyo.explain(exc)}", file=sys.stderr)
+            return 1
+        except (StoreError, SyncError) as exc:
+            print(f"\nameyo-mcp sync: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            await ameyo.aclose()
+            store.close()
+        return 0
+
+    with _settings(args) as settings:
+        setup_logging(settings.log_level)
+        return anyio.run(run, settings)
 
 
 def _simulator(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from . import phones
 from .config import Settings
 from .errors import AmeyoError, AuthenticationFailed, UpstreamUnavailable
 from .models import GetLeadsRequest
@@ -35,6 +36,12 @@ async def run_check(
     say(f"Ameyo at {settings.base_url} ({who})")
     ok = True
     try:
+        phones.check_region(settings.phone_region)
+        say(f"  ok  phone numbers: region {settings.phone_region}, sent as {settings.phone_format}")
+    except phones.PhoneError as exc:
+        ok = False
+        say(f"  FAIL {exc}")
+    try:
         if ameyo.session.uses_sessions:
             info = await ameyo.session.login()
             say(f"  ok  login as {info.user_id} (user type {info.user_type})")
@@ -57,9 +64,37 @@ async def run_check(
         if ended:
             say("  ok  logout")
         await ameyo.aclose(logout=False)
+    ok = _check_index(settings, say) and ok
     say(
         "All checks passed."
         if ok
         else "Check failed: fix the setting named above and run `ameyo-mcp check` again."
     )
     return ok
+
+
+def _check_index(settings: Settings, say: Callable[[str], None]) -> bool:
+    """Report the index: where it is, and per campaign its contacts and the age of its last sync."""
+    from .store import StoreError, open_store
+    from .sync import age_text
+
+    store = open_store(settings)
+    try:
+        campaigns = store.campaigns()
+    except StoreError as exc:
+        say(f"  FAIL index: {exc}")
+        return False
+    finally:
+        store.close()
+    if not campaigns:
+        say(f"  --  index at {store.where}: no campaign synced yet (run `ameyo-mcp sync`)")
+        return True
+    say(f"  ok  index at {store.where}:")
+    for c in campaigns:
+        name = c.name or f"campaign {c.campaign_id}"
+        synced = f"last synced {age_text(c.synced_at)}" if c.synced_at else "never synced completely"
+        if c.synced_at is not None:
+            synced += f" ({show(c.synced_at, settings.zone)})"
+        doing = ", a sync was interrupted (run `ameyo-mcp sync` to resume)" if c.pass_in_progress else ""
+        say(f"      {name} ({c.campaign_id}): {c.contacts:,} contacts, {synced}{doing}")
+    return True

@@ -136,6 +136,16 @@ class AmeyoClient:
         body = await self._send("getContacts", request.wire())
         return self._model("getContacts", _bean_list(body), _CONTACTS)
 
+    async def get_contacts_raw(self, request: GetContactsRequest) -> list[dict[str, Any]]:
+        """getContacts' contacts as Ameyo sent them, each a dict: for the index sync, which reads a
+        few fields of every contact and would pay about 20 µs a contact for the model."""
+        items = _bean_list(await self._send("getContacts", request.wire()))
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise UpstreamUnavailable(
+                "Ameyo answered getContacts in an unexpected shape (not a list of contacts)"
+            )
+        return items
+
     async def upload_contacts(self, request: UploadContactsRequest) -> list[RecordResult]:
         body = await self._send("uploadContacts", request.wire())
         return self._model("uploadContacts", _bean_list(body), _RECORDS)

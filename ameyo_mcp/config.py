@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr
 
+from . import phones
 from .errors import SettingsError
 
 DEFAULT_POLICY_NAME = "token-based-authorization-policy"
@@ -91,6 +92,10 @@ class Settings:
     # Ameyo's call-outcome pushes: the secret in the push URL, and how long call history is kept.
     push_token: SecretStr | None = None
     history_days: int = DEFAULT_HISTORY_DAYS
+    # The phone rule (phones.py): the country of numbers written without one, and the spelling
+    # sent to Ameyo's dialer for numbers given in another form.
+    phone_region: str = "IN"
+    phone_format: str = "national"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -290,6 +295,7 @@ def load_settings(
     days = _float(env, "AMEYO_HISTORY_DAYS", minimum=1)
     if days is not None:
         values["history_days"] = int(days)
+    values.update(_phone_settings(env))
     values.update(overrides or {})
     return Settings(**values)
 
@@ -305,3 +311,17 @@ def _database_url(raw: str) -> str:
             f"path, not a {raw.split('://', 1)[0]!r} URL"
         )
     return str(Path(raw).expanduser())
+
+
+def _phone_settings(env: Mapping[str, str]) -> dict[str, str]:
+    # Only the shape of the region is checked here: whether libphonenumber knows it is checked on
+    # first use (phones.check_region) and by `ameyo-mcp check`, so start-up never loads the library.
+    region = (_get(env, "AMEYO_PHONE_REGION") or phones.DEFAULT_REGION).upper()
+    if not (len(region) == 2 and region.isascii() and region.isalpha()):
+        raise SettingsError(
+            f"AMEYO_PHONE_REGION must be a two-letter ISO country code such as IN, not {region!r}"
+        )
+    style = (_get(env, "AMEYO_PHONE_FORMAT") or phones.DEFAULT_STYLE).lower()
+    if style not in phones.STYLES:
+        raise SettingsError(f"AMEYO_PHONE_FORMAT must be one of {', '.join(phones.STYLES)}, not {style!r}")
+    return {"phone_region": region, "phone_format": style}

@@ -35,9 +35,9 @@ DEMO_PUSH_RETRIES = 8
 def demo_settings(
     environ: Mapping[str, str] | None = None, *, dial: bool = False, http_url: str | None = None
 ) -> Iterator[Settings]:
-    """Settings for the embedded simulator. The demo's writes are sample data: they are audited in
-    a throwaway folder, never in the real trail, and its file uploads read the current folder
-    unless AMEYO_UPLOAD_DIRS says otherwise.
+    """Settings for the embedded simulator. The demo's writes are sample data: they are audited
+    (and indexed) in a throwaway folder, never in the real trail or index, and its file uploads
+    read the current folder unless AMEYO_UPLOAD_DIRS says otherwise.
 
     With `dial`, the simulator's dialer calls contacts and pushes each outcome to the demo's
     receiver, so that the call history fills from the first minute: to `http_url` (the demo's HTTP
@@ -69,7 +69,7 @@ def demo_settings(
             AMEYO_TIMEZONE=config.timezone,
             AMEYO_SESSION_FILE="none",
             AMEYO_AUDIT_FILE=str(Path(scratch) / "audit.jsonl"),
-            AMEYO_DATABASE_URL=str(Path(scratch) / "demo.db"),
+            AMEYO_DATABASE_URL=str(Path(scratch) / "index.db"),
         )
         if token is not None:
             env["AMEYO_PUSH_TOKEN"] = token

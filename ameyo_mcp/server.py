@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -92,24 +93,18 @@ class AmeyoServer(MCPServer[AppState]):
 AmeyoFactory = Callable[[Settings], Ameyo]
 
 if TYPE_CHECKING:
-    from .store import CallHistory, CallQuery, Store
+    from .store import CallHistory, CallQuery
 
 
 def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) -> MCPServer[AppState]:
     # Static resources get no request context, so they find the lifespan's Ameyo here.
     live: list[Ameyo] = []
-    opened: list[Store] = []
-
-    def store() -> Store:
-        # The store's package is imported on first use, so that start-up (benchmarked) never pays.
-        if not opened:
-            from .store import open_store
-
-            opened.append(open_store(settings))
-        return opened[0]
+    states: list[AppState] = []
 
     async def history(query: CallQuery) -> CallHistory:
-        return await anyio.to_thread.run_sync(store().call_history, query)
+        if not states:
+            raise ResourceError("The server is not started yet")
+        return await anyio.to_thread.run_sync(states[-1].store.call_history, query)
 
     feed = CallsFeed(history, settings.zone)
 
@@ -124,16 +119,22 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
             confirm_over=settings.confirm_over,
             audit=AuditLog(settings.audit_file or default_audit_path(), ameyo=settings.base_url),
         )
+        state = AppState(ameyo=ameyo, guard=guard)
+        refresh = _background_sync(state, settings.sync_interval_s) if settings.sync_interval_s > 0 else None
         try:
+            states.append(state)
             async with anyio.create_task_group() as background:
                 background.start_soon(feed.run)
-                yield AppState(ameyo=ameyo, guard=guard, store=store)
+                yield state
                 background.cancel_scope.cancel()
         finally:
+            if refresh is not None:
+                refresh.cancel()
             live.remove(ameyo)
             await ameyo.aclose()
-            if opened:
-                opened[0].close()
+            if state in states:
+                states.remove(state)
+            state.close_store()
 
     server = AmeyoServer(
         name="ameyo-mcp",
@@ -172,6 +173,18 @@ def _register_calls_today(
     )
     async def calls_today() -> str:
         return await today_json(history, settings.zone)
+
+
+def _background_sync(state: AppState, interval_s: float) -> asyncio.Task[None]:
+    """Keep the index fresh (AMEYO_SYNC_INTERVAL_S), starting a little after start-up."""
+
+    async def run() -> None:
+        await asyncio.sleep(min(5.0, interval_s))
+        from .sync import keep_fresh  # after start-up, which does not pay for the sync and store
+
+        await keep_fresh(state.ameyo, state.store, interval_s)
+
+    return asyncio.ensure_future(run())
 
 
 def _register_resources(server: MCPServer[AppState], live: list[Ameyo]) -> None:

@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .client import AmeyoClient
 from .config import Settings
@@ -129,6 +129,12 @@ class Ameyo:
     async def get_contacts(self, request: GetContactsRequest) -> list[Contact]:
         return await self.run(
             lambda sid: self.client.get_contacts(request.model_copy(update={"session_id": sid}))
+        )
+
+    async def get_contact_dicts(self, request: GetContactsRequest) -> list[dict[str, Any]]:
+        """getContacts with each contact as Ameyo sent it (see `AmeyoClient.get_contacts_raw`)."""
+        return await self.run(
+            lambda sid: self.client.get_contacts_raw(request.model_copy(update={"session_id": sid}))
         )
 
     async def scan_contacts(

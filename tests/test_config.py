@@ -30,6 +30,11 @@ BASE = {
         ({"AMEYO_READ_ONLY": "maybe"}, "AMEYO_READ_ONLY must be true or false"),
         ({"AMEYO_HASH_KEY": "k" * 20, "AMEYO_USER_ID": ""}, "AMEYO_REQUESTING_HOST is not set"),
         ({"AMEYO_HTTP_TOKEN": "short"}, "AMEYO_HTTP_TOKEN must be at least 16"),
+        ({"AMEYO_PHONE_REGION": "India"}, "AMEYO_PHONE_REGION must be a two-letter ISO country code"),
+        ({"AMEYO_PHONE_FORMAT": "+91"}, "AMEYO_PHONE_FORMAT must be one of national, trunk"),
+        ({"AMEYO_DATABASE_URL": "mysql://db/x"}, "AMEYO_DATABASE_URL must be postgresql://"),
+        ({"AMEYO_SYNC_INTERVAL_S": "-1"}, "AMEYO_SYNC_INTERVAL_S must be at least 0"),
+        ({"AMEYO_SYNC_PAGES_IN_FLIGHT": "0"}, "AMEYO_SYNC_PAGES_IN_FLIGHT must be at least 1"),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], named: str) -> None:
@@ -54,3 +59,25 @@ def test_session_file_is_per_server_and_user() -> None:
     assert (
         load_settings({**BASE, "AMEYO_SESSION_FILE": "none"}, env_file=None).resolved_session_file() is None
     )
+
+
+def test_phone_settings() -> None:
+    default = load_settings(BASE, env_file=None)
+    assert (default.phone_region, default.phone_format) == ("IN", "national")
+    chosen = load_settings({**BASE, "AMEYO_PHONE_REGION": "es", "AMEYO_PHONE_FORMAT": "E164"}, env_file=None)
+    assert (chosen.phone_region, chosen.phone_format) == ("ES", "e164")
+
+
+def test_the_index_is_a_sqlite_file_per_ameyo_server_unless_a_url_is_given(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    one = load_settings(BASE, env_file=None).resolved_database_url()
+    other = load_settings({**BASE, "AMEYO_BASE_URL": "http://10.0.0.9:8888"}, env_file=None)
+    assert one.startswith(str(tmp_path / "ameyo-mcp" / "index-")) and one.endswith(".db")
+    assert other.resolved_database_url() != one
+    given = load_settings({**BASE, "AMEYO_DATABASE_URL": "postgresql://ameyo@db/index"}, env_file=None)
+    assert given.resolved_database_url() == "postgresql://ameyo@db/index"
+    defaults = load_settings(BASE, env_file=None)
+    assert (defaults.sync_interval_s, defaults.sync_page_size) == (3600, 500)
+    assert defaults.sync_pages_in_flight == 2

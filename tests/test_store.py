@@ -52,6 +52,8 @@ def ids(found: list[object]) -> list[int]:
 def test_folding_drops_case_accents_and_punctuation() -> None:
     assert fold_words("Ñuño  O'Brien", "JOSÉ", None, "nuno") == ["nuno", "o", "brien", "jose"]
     assert fold_words("%_ ") == []
+    assert len(fold_words(" ".join(f"w{i}" for i in range(100)))) == 12
+    assert fold_words("x" * 500) == ["x" * 40]
 
 
 def test_lookups_by_whole_number_last_digits_and_name(store: Store) -> None:
@@ -79,6 +81,8 @@ def test_lookups_by_whole_number_last_digits_and_name(store: Store) -> None:
     assert store.search_names(CAMPAIGN, "arma") == []
     assert ids(store.search_names(CAMPAIGN, "arma", contains=True)) == [1]
     assert store.search_names(CAMPAIGN, "  ") == []
+    assert ids(store.contacts(CAMPAIGN)) == [1, 2, 3]
+    assert ids(store.contacts(CAMPAIGN, after=1, limit=1)) == [2]
     found = store.contact(CAMPAIGN, 1)
     assert found is not None
     assert found.phones == ("+919812345678", "+912212345678")
@@ -132,7 +136,7 @@ def test_a_full_pass_removes_what_it_did_not_see_and_keeps_counts(store: Store) 
     assert after is not None
     assert (after.contacts, after.synced_contacts, after.synced_at) == (6, 6, later)
     assert dict(after.status_counts) == {"NOT_TRIED": 6}
-    with pytest.raises(StoreError, match="not the open one"):
+    with pytest.raises(StoreError, match="no longer open"):
         store.finish_pass(CAMPAIGN, 2, now=later)
 
 

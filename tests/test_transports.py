@@ -115,6 +115,7 @@ def test_missing_setting_fails_with_one_line(tmp_path: Path) -> None:
         ({"AMEYO_PASSWORD": "not-the-password"}, "wrong user or password"),
         ({"AMEYO_HASH_KEY": "wrong-hash-key", "AMEYO_REQUESTING_HOST": "crm"}, "token rejected"),
         ({"AMEYO_BASE_URL": "{base}/ameyo"}, "wrong path"),
+        ({"AMEYO_PHONE_REGION": "XQ"}, "AMEYO_PHONE_REGION 'XQ' is not a region"),
     ],
 )
 async def test_check_names_each_failure(

@@ -55,7 +55,7 @@ def build_receiver(
         token,
         writer,
         zone=settings.zone,
-        phone_key=partial(phones.key, region=phones.DEFAULT_REGION),
+        phone_key=partial(phones.key, region=settings.phone_region),
         on_stored=on_stored,
         fallback=fallback,
     )

@@ -16,6 +16,7 @@ folded here, case and accents ignored):
     save_cursor(campaign_id, pass_number, cursor) / load_cursor(campaign_id) -> str | None
     finish_pass(campaign_id, pass_number, now=) -> int removed   # contacts the pass did not see go
     contact(campaign_id, customer_id) -> IndexedContact | None
+    contacts(campaign_id, after=None, limit=1000) -> list[IndexedContact]   # by customer id, paged
     find_by_phone(campaign_id, key, limit=20) -> list[IndexedContact]       # whole key, indexed
     find_by_tail(campaign_id, digits, limit=20) -> list[IndexedContact]     # last digits, indexed
     search_names(campaign_id, text, limit=20, contains=False) -> list[IndexedContact]

@@ -165,8 +165,8 @@ class Store:
             )
             if row is None or row[0] != number or row[1] is None:
                 raise StoreError(
-                    f"Sync pass {number} of campaign {campaign_id} is not the open one: another sync "
-                    "started a newer pass; run the sync again"
+                    f"Sync pass {number} of campaign {campaign_id} is no longer open: another sync "
+                    "finished or restarted it meanwhile; run the sync again if needed"
                 )
             stale = tx.all(
                 "SELECT customer_id, phones, names FROM contacts WHERE campaign_id = ? AND seen_pass < ?",
@@ -303,6 +303,18 @@ class Store:
                 (campaign_id, customer_id),
             )
         return None if row is None else _contact(row)
+
+    def contacts(
+        self, campaign_id: int, *, after: int | None = None, limit: int = 1000
+    ) -> list[IndexedContact]:
+        """A campaign's contacts in customer id order, from after `after`: a page of the whole index."""
+        with self._read() as tx:
+            rows = tx.all(
+                f"SELECT {_CONTACT_COLUMNS} FROM contacts c WHERE c.campaign_id = ? AND c.customer_id > ? "
+                "ORDER BY c.customer_id LIMIT ?",
+                (campaign_id, -(2**62) if after is None else after, limit),
+            )
+        return [_contact(r) for r in rows]
 
     def find_by_phone(self, campaign_id: int, key: str, *, limit: int = 20) -> list[IndexedContact]:
         """Contacts with a phone column equal to `key` (a key made by the phone rule)."""

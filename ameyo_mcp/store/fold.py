@@ -7,6 +7,9 @@ import unicodedata
 
 # Letters and digits only: the folded words never hold a LIKE wildcard (`%`, `_`) or a space.
 _WORD = re.compile(r"[^\W_]+")
+# A name is a few words; a field of free text must not bloat the index.
+MAX_WORDS = 12
+MAX_WORD = 40
 
 
 def fold_words(*texts: str | None) -> list[str]:
@@ -19,6 +22,9 @@ def fold_words(*texts: str | None) -> list[str]:
         plain = unicodedata.normalize("NFKD", text.casefold())
         plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
         for word in _WORD.findall(plain):
+            word = word[:MAX_WORD]
             if word not in words:
                 words.append(word)
+                if len(words) == MAX_WORDS:
+                    return words
     return words

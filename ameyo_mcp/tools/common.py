@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
@@ -44,12 +44,25 @@ OVERWRITE = ToolAnnotations(
 
 @dataclass
 class AppState:
-    """What the server's lifespan yields: the one Ameyo connection of this process and the guard
-    every write passes through."""
+    """What the server's lifespan yields: the one Ameyo connection of this process, the guard
+    every write passes through, and the store (index and call history)."""
 
     ameyo: Ameyo
     guard: WriteGuard
-    store: Callable[[], Store]  # opened (and its package imported) on first use
+    _store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        """The index and call history (AMEYO_DATABASE_URL), opened on first use."""
+        if self._store is None:
+            from ..store import open_store  # here: start-up does not pay for the store
+
+            self._store = open_store(self.ameyo.settings)
+        return self._store
+
+    def close_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
 
 
 def state_of(ctx: Context[Any, Any]) -> AppState:
@@ -60,7 +73,7 @@ def state_of(ctx: Context[Any, Any]) -> AppState:
 
 
 def store_of(ctx: Context[Any, Any]) -> Store:
-    return state_of(ctx).store()
+    return state_of(ctx).store
 
 
 def ameyo_of(ctx: Context[Any, Any]) -> Ameyo:

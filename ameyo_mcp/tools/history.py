@@ -91,8 +91,9 @@ async def ameyo_call_history(
                 f"phone must have at least {phones.MIN_TAIL_DIGITS} digits (the whole number or its end)"
             )
         # A complete number is matched by its key (any spelling); fewer digits match the end.
-        if phones.is_complete(phone, phones.DEFAULT_REGION):
-            whole = phones.key(phone, phones.DEFAULT_REGION)
+        region = ameyo.settings.phone_region
+        if phones.is_complete(phone, region):
+            whole = phones.key(phone, region)
         if whole is None:
             tail = given
     query = CallQuery(
