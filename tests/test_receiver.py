@@ -21,6 +21,8 @@ import httpx
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 from ameyo_mcp.server import create_server
 from ameyo_mcp.simulator import SimulatorThread
@@ -387,3 +389,56 @@ async def test_a_customers_contacts_answer_mentions_their_last_pushed_call(
     assert "Last call pushed by Ameyo (Asia/Kolkata):" in text
     assert "| #12458 |" in text and "CONNECTED | agent3" in text and "NO_ANSWER" not in text
     assert "Last call pushed" not in text_of(many)
+
+
+@pytest.mark.anyio
+async def test_the_http_transport_receives_pushes_beside_mcp_without_its_bearer_token(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    bearer = "http-bearer-t0ken-0123456789"
+    db = str(tmp_path / "calls.db")
+    port = free_port()
+    env = clean_env(tmp_path) | {
+        "AMEYO_BASE_URL": simulator.base_url,
+        "AMEYO_USER_ID": simulator.state.config.user_id,
+        "AMEYO_PASSWORD": simulator.state.config.password,
+        "AMEYO_TIMEZONE": "Asia/Kolkata",
+        "AMEYO_SESSION_FILE": "none",
+        "AMEYO_PUSH_TOKEN": TOKEN,
+        "AMEYO_HTTP_TOKEN": bearer,
+        "AMEYO_DATABASE_URL": db,
+        "AMEYO_SYNC_INTERVAL_S": "0",
+    }
+    proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything awaits
+        [sys.executable, "-m", "ameyo_mcp", "--transport", "http", "--port", str(port)],
+        env=env,
+        cwd=str(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert proc.poll() is None and time.monotonic() < deadline
+            await anyio.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(timeout=10) as http:
+            pushed = await http.post(
+                f"{base}/ameyo/status?token={TOKEN}", data={"callId": "h1", "customerId": "12458"}
+            )
+            assert pushed.status_code == 200, pushed.text
+            assert (await http.get(f"{base}/ameyo/status", params={"callId": "h2"})).status_code == 401
+            assert (await http.post(f"{base}/mcp", json={})).status_code == 401  # the bearer still guards MCP
+        http_client = create_mcp_http_client(headers={"Authorization": f"Bearer {bearer}"})
+        async with (
+            http_client,
+            Client(streamable_http_client(f"{base}/mcp", http_client=http_client)) as client,
+        ):
+            found = await client.call_tool("ameyo_call_history", {"customer_id": 12458})
+        assert found.structured_content["matched"] == 1  # type: ignore[index]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -76,8 +76,17 @@ def serve(settings: Settings, host: str, port: int) -> None:
         file=sys.stderr,
     )
     try:
-        # No access log: each line would hold the push URL, token included.
-        uvicorn.run(receiver, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+        # No access log: each line would hold the push URL, token included. No logging config of
+        # uvicorn's own: its records go through our handler, which masks secrets.
+        uvicorn.run(
+            receiver,
+            host=host,
+            port=port,
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
     finally:
         writer.close()
         store.close()
