@@ -250,7 +250,9 @@ async def sync_campaign(
         )
 
     def write(rows: list[ContactRow], cursor: str) -> int:
-        return store.upsert_contacts(campaign.campaign_id, rows, pass_number=opened.number, cursor=cursor)
+        return store.upsert_contacts(
+            campaign.campaign_id, rows, pass_number=opened.number, cursor=cursor, durable=False
+        )
 
     pending: deque[tuple[int, asyncio.Task[list[dict[str, Any]]]]] = deque()
 

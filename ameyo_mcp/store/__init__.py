@@ -21,7 +21,8 @@ folded here, case and accents ignored):
     find_by_tail(campaign_id, digits, limit=20) -> list[IndexedContact]     # last digits, indexed
     search_names(campaign_id, text, limit=20, contains=False) -> list[IndexedContact]
     campaign(campaign_id) -> CampaignIndex | None; campaigns() -> list[CampaignIndex]
-        # contacts now, last complete pass (synced_at), counts by status as of it, open pass
+        # contacts now, last complete pass (synced_at), counts by status as of it (no status:
+        # "UNKNOWN"), the open pass and its cursor
 
 Upserts without `pass_number` (an upload between syncs) count as seen by the current pass. The
 call history (pushed by Ameyo):

@@ -12,6 +12,20 @@ MAX_WORDS = 12
 MAX_WORD = 40
 
 
+class _Marks(dict[int, int | None]):
+    """str.translate table that deletes combining marks (accents once NFKD splits them off); each
+    character is classified once, then looked up at C speed."""
+
+    def __missing__(self, char: int) -> int | None:
+        kept = None if unicodedata.combining(chr(char)) else char
+        if len(self) < 100_000:
+            self[char] = kept
+        return kept
+
+
+_MARKS = _Marks()
+
+
 def fold_words(*texts: str | None) -> list[str]:
     """The folded words of some name fields, in order, without repeats: "Ñuño  O'Brien" → ñ is n,
     case dropped, punctuation splits words: ["nuno", "o", "brien"]."""
@@ -19,8 +33,9 @@ def fold_words(*texts: str | None) -> list[str]:
     for text in texts:
         if not text:
             continue
-        plain = unicodedata.normalize("NFKD", text.casefold())
-        plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
+        plain = text.casefold()
+        if not plain.isascii():
+            plain = unicodedata.normalize("NFKD", plain).translate(_MARKS)
         for word in _WORD.findall(plain):
             word = word[:MAX_WORD]
             if word not in words:
