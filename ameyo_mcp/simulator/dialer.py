@@ -65,7 +65,8 @@ class Dialer:
         interval = 1.0 / rate
         due = loop.time()
         while True:
-            due += interval
+            # A pace lost while every slot waited on a slow receiver is not made up in a burst.
+            due = max(due + interval, loop.time() - interval)
             await asyncio.sleep(max(0.0, due - loop.time()))
             await self._slots.acquire()
             task = asyncio.create_task(self.call())

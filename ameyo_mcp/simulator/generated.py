@@ -50,6 +50,7 @@ _STATUS_TABLE: tuple[str, ...] = tuple(s for s, w in _STATUS_WEIGHTS.items() for
 _LEAD_PATTERN_LENGTH = 97
 _AGENT_STATUSES = frozenset({"CONNECTED", "CALL_NOT_PICKED"})
 _GAPS = tuple(timedelta(hours=2, minutes=16 * x) for x in range(256))  # between two dials
+_FRESH = fresh_columns()
 _SPANISH_REGIONS = tuple(f"REGIÓN {n}" for n in range(1, 7))
 _EMAIL_NAMES = {
     name: _ascii(name).lower()
@@ -216,9 +217,10 @@ def _history(
     if attempts is None:
         r = d[12] % 100
         attempts = 0 if r < 30 else 1 + r % 10
-    columns = fresh_columns(attempts=attempts)
+    columns = _FRESH.copy()  # fresh_columns(attempts=attempts), at a tenth of the cost
     if attempts == 0:
         return columns
+    columns["attempts"] = columns["num_outbound_attempted"] = attempts
     when = now - timedelta(seconds=3600 + (d[13] << 16 | d[14] << 8 | d[15]) % (20 * 86400))
     columns["last_dialed"] = columns["last_dialed_time"] = when
     numbers = (data["phone1"], data.get("phone2", data["phone1"]))

@@ -169,7 +169,7 @@ class WriteRecord:
 
 # --- the dialer ------------------------------------------------------------------------------------
 
-PUSHED_KEPT = 100_000  # pushed calls remembered for tests (a long-running simulator forgets the oldest)
+PUSHED_KEPT = 10_000  # pushed calls remembered for tests (a long-running simulator forgets the oldest)
 
 
 @dataclass(frozen=True)
@@ -191,6 +191,12 @@ class PushedCall:
     @property
     def delivered(self) -> bool:
         return self.status == 200
+
+    def as_received(self) -> dict[str, str | int | None]:
+        """The fields as a receiver decodes them: text, blanks as "", from a query or form; JSON as sent."""
+        if self.shape in ("get", "form"):
+            return {k: "" if v is None else str(v) for k, v in self.fields.items()}
+        return dict(self.fields)
 
 
 # --- uploads ---------------------------------------------------------------------------------------
@@ -329,7 +335,8 @@ class SimulatorState:
 
     Counters for tests: ``logins`` (successful), ``failed_logins``, ``pings`` and ``logouts``
     (successful), ``commands`` (every request received, by command id), ``executed`` (commands that
-    executed successfully) and ``records_written`` (every contact write and stored callback).
+    executed successfully) and ``records_written`` (every contact write and stored callback; calls
+    placed by the dialer are not in it: :meth:`pushed_calls` lists those).
     """
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
@@ -583,7 +590,7 @@ class SimulatorState:
             self._pushed.append(pushed)
 
     def pushed_calls(self) -> list[PushedCall]:
-        """The calls pushed so far (the latest 100,000), oldest first."""
+        """The calls pushed so far (the latest 10,000), oldest first."""
         with self._lock:
             return list(self._pushed)
 
