@@ -24,8 +24,9 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
+from ameyo_mcp import phones
 from ameyo_mcp.server import create_server
-from ameyo_mcp.simulator import SimulatorThread
+from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.store import CallQuery, Store
 from tests.conftest import settings_for, text_of
 from tests.test_transports import clean_env, free_port, http_server  # noqa: F401 - a fixture
@@ -442,3 +443,35 @@ async def test_the_http_transport_receives_pushes_beside_mcp_without_its_bearer_
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_the_simulators_dialer_pushes_in_every_shape_and_each_call_is_kept_as_sent(tmp_path: Path) -> None:
+    db = str(tmp_path / "dialed.db")
+    running = start_receiver(tmp_path, db)
+    config = SimulatorConfig(push_url=f"{running.url}?token={TOKEN}", push_rate=0, push_shape="mixed")
+    try:
+        with SimulatorThread(config) as sim:
+            pushed = sim.dial(80)
+    finally:
+        running.proc.terminate()
+        running.proc.wait(timeout=10)
+    assert {p.shape for p in pushed} == {"get", "form", "json", "text"}
+    assert all(p.delivered for p in pushed), [(p.shape, p.status) for p in pushed if not p.delivered]
+    with Store(db) as store:
+        kept = {c.event.call_id: c.event for c in store.call_history(CallQuery(limit=1000)).calls}
+    assert len(kept) == len(pushed)
+    for p in pushed:
+        sent = {k: v for k, v in p.as_received().items() if v not in (None, "")}
+        event = kept[str(sent["callId"])]
+        assert event.customer_id == int(sent["customerId"])
+        assert event.disposition == sent.get("dispositionCode")
+        assert event.system_disposition == sent.get("systemDisposition")
+        if "talkTime" in sent:
+            assert event.talk_s == float(sent["talkTime"])
+        if "userId" in sent:
+            assert event.agent == sent["userId"]
+        if "phone" in sent:
+            assert event.phone == phones.key(str(sent["phone"]), "IN")
+        if "userAssociations" in sent:
+            assert event.raw["userAssociations"][0]["associationType"] == "call.owner"
+        assert set(sent) <= set(event.raw)
