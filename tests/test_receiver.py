@@ -475,3 +475,18 @@ def test_the_simulators_dialer_pushes_in_every_shape_and_each_call_is_kept_as_se
         if "userAssociations" in sent:
             assert event.raw["userAssociations"][0]["associationType"] == "call.owner"
         assert set(sent) <= set(event.raw)
+
+
+def test_a_store_that_cannot_be_written_gets_503_and_the_receiver_keeps_going(tmp_path: Path) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    running = start_receiver(tmp_path, str(tmp_path / "not-a-folder" / "calls.db"))
+    try:
+        with httpx.Client(timeout=10) as http:
+            for _ in range(2):
+                reply = http.get(running.url, params={"token": TOKEN, "callId": "s1", "customerId": "1"})
+                assert reply.status_code == 503 and "nothing was kept" in reply.text
+            assert running.proc.poll() is None
+    finally:
+        running.proc.terminate()
+        running.proc.wait(timeout=10)
+    assert TOKEN not in running.log.read_text()

@@ -70,6 +70,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
 
     store = open_store(settings)
     receiver, writer = build_receiver(settings, store)
+    writer.start()  # old history is pruned from the start, not from the first push
     print(
         f"ameyo-mcp: receiving Ameyo's call outcomes at http://{host}:{port}/ameyo/status "
         f"(store: {store.where}; history kept {settings.history_days} days)",

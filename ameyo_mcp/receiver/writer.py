@@ -56,7 +56,7 @@ class BatchWriter:
     async def add(self, event: CallEvent) -> bool:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
-        self._start()
+        self.start()
         self._jobs.put(_Job(event, loop, future))
         return await future
 
@@ -68,7 +68,8 @@ class BatchWriter:
             self._jobs.put(None)
             thread.join(timeout=30)
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Start the thread now (it also starts with the first push): pruning runs from here on."""
         if self._thread is not None:
             return
         with self._lock:
@@ -116,9 +117,11 @@ class BatchWriter:
                 log.exception("could not store a pushed call event")
                 _settle(batch[0], StoreFailed("the store could not commit the push"))
                 return
-            # One bad event must not cost the others: commit them one by one.
-            for job in batch:
-                self._commit([job])
+            # One bad event must not cost the others: halve the batch until it stands alone (a
+            # few commits more, not one per push).
+            half = len(batch) // 2
+            self._commit(batch[:half])
+            self._commit(batch[half:])
             return
         for job, new in zip(batch, results, strict=True):
             _settle(job, new)
