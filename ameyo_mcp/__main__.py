@@ -7,10 +7,12 @@ import argparse
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import anyio
 
-from .config import Settings, load_settings
+from . import __version__
+from .config import Settings, load_settings, timezone_warning
 from .errors import SettingsError
 from .logs import setup_logging
 
@@ -20,7 +22,8 @@ def _shared(*, top: bool) -> argparse.ArgumentParser:
     # Below the top level the defaults are suppressed, so that a value given before the command's
     # name is not overwritten by the subcommand's own default.
     default_demo: object = False if top else argparse.SUPPRESS
-    default_env: object = ".env" if top else argparse.SUPPRESS
+    # None: the default `.env`, read when present; a file named with --env-file must exist.
+    default_env: object = None if top else argparse.SUPPRESS
     shared = argparse.ArgumentParser(add_help=False)
     shared.add_argument(
         "--demo",
@@ -28,7 +31,7 @@ def _shared(*, top: bool) -> argparse.ArgumentParser:
         default=default_demo,
         help="use the embedded Ameyo simulator and its sample data",
     )
-    shared.add_argument("--env-file", default=default_env, help="settings file (default .env)")
+    shared.add_argument("--env-file", default=default_env, help="settings file (default .env, if present)")
     return shared
 
 
@@ -38,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
         description="MCP server for the Ameyo Customer Manager API",
         parents=[_shared(top=True)],
     )
+    parser.add_argument("--version", action="version", version=f"ameyo-mcp {__version__}")
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="default: stdio")
     parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
@@ -47,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="log in, ping, list campaigns, log out, and report", parents=[shared]
     )
     check.add_argument("--campaign", type=int, default=None, help="campaign id to try (token auth)")
+    sub.add_parser(
+        "config",
+        parents=[shared],
+        help="print a claude_desktop_config.json entry that starts this installation",
+    )
     _upload_parser(sub, shared)
     receiver = sub.add_parser(
         "receiver",
@@ -134,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _simulator(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "config":
+            return _desktop_config(args)
         if args.command == "upload":
             return _upload(args)
         if args.command == "receiver":
@@ -162,7 +173,22 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
         with demo_settings(dial=serving, http_url=http_url) as settings:
             yield settings
     else:
-        yield load_settings(env_file=args.env_file)
+        yield load_settings(env_file=_env_file(args))
+
+
+def _env_file(args: argparse.Namespace) -> Path:
+    """The settings file to read: the one named (which must exist), else `.env` when present."""
+    if args.env_file is None:
+        return Path(".env")
+    path = Path(args.env_file).expanduser()
+    if not path.is_file():
+        raise SettingsError(f"--env-file {args.env_file}: no such file ({path.resolve()})")
+    return path
+
+
+def _warn_about(settings: Settings) -> None:
+    if not settings.timezone_given:
+        print(f"ameyo-mcp: warning: {timezone_warning(settings)}", file=sys.stderr, flush=True)
 
 
 def _connectable(host: str) -> str:
@@ -182,17 +208,14 @@ def _run_server(settings: Settings, args: argparse.Namespace) -> None:
     from .server import create_server
 
     setup_logging(settings.log_level)
+    _warn_about(settings)
     server = create_server(settings)
     if args.transport == "stdio":
         server.run("stdio")
     else:
-        import uvicorn
+        from .http import serve_http
 
-        from .http import http_app
-
-        app = http_app(server, settings, args.host, args.port)
-        print(f"ameyo-mcp: serving streamable HTTP at http://{args.host}:{args.port}/mcp", file=sys.stderr)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        serve_http(server, settings, args.host, args.port)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -204,6 +227,36 @@ def _check(args: argparse.Namespace) -> int:
     with _settings(args) as settings:
         setup_logging(settings.log_level)
         return 0 if anyio.run(lambda: run_check(settings, say, campaign_id=args.campaign)) else 1
+
+
+def _desktop_config(args: argparse.Namespace) -> int:
+    """Claude Desktop starts servers from its own folder with its own PATH: the entry names this
+    installation's executable and the settings file by absolute paths."""
+    import json
+
+    if args.demo:
+        server_args = ["--demo"]
+    else:
+        env_file = _env_file(args).resolve()
+        if not env_file.is_file():
+            raise SettingsError(
+                f"{env_file} does not exist: create it (cp .env.example .env) or name one with --env-file"
+            )
+        server_args = ["--env-file", str(env_file)]
+    script = Path(sys.executable).with_name("ameyo-mcp.exe" if sys.platform == "win32" else "ameyo-mcp")
+    if script.is_file():
+        entry = {"command": str(script), "args": server_args}
+    else:
+        entry = {"command": sys.executable, "args": ["-m", "ameyo_mcp", *server_args]}
+    # The entry for a person to paste: this command never runs the stdio server.
+    print(json.dumps({"mcpServers": {"ameyo": entry}}, indent=2))
+    print(
+        "ameyo-mcp: add this to claude_desktop_config.json (Claude Desktop: Settings > Developer > "
+        "Edit Config; macOS ~/Library/Application Support/Claude/, Windows %APPDATA%\\Claude\\) "
+        "and restart Claude Desktop",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def _upload(args: argparse.Namespace) -> int:

@@ -9,23 +9,37 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult
+from mcp.types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    Completion,
+    CompletionArgument,
+    CompletionContext,
+    EmptyResult,
+    GetPromptResult,
+    InputRequiredResult,
+    PromptReference,
+    ResourceTemplateReference,
+    SetLevelRequestParams,
+)
 from mcp_types import SubscribeRequestParams, UnsubscribeRequestParams
 
 from . import __version__
-from .audit import AuditLog, default_audit_path
 from .calls_today import URI as CALLS_TODAY_URI
 from .calls_today import CallsFeed, attach, today_json
+from .client_log import install as install_client_log
+from .completions import complete
 from .config import Settings
 from .errors import AmeyoError
-from .guard import WriteGuard
 from .prompt_templates import register_prompts
 from .service import Ameyo
 from .tools import WRITE_TOOL_NAMES, AppState, build_tools
 from .tools.common import ameyo_of
+from .writes import WritePath
 
 INSTRUCTIONS = """\
 Ameyo contact center (Customer Manager API). The server logs in and keeps the session alive by
@@ -116,12 +130,7 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
         # down, and the first call that needs a session logs in.
         ameyo = ameyo_factory(settings)
         live.append(ameyo)
-        guard = WriteGuard(
-            window_s=settings.repeat_window_s,
-            confirm_over=settings.confirm_over,
-            audit=AuditLog(settings.audit_file or default_audit_path(), ameyo=settings.base_url),
-        )
-        state = AppState(ameyo=ameyo, guard=guard)
+        state = AppState(ameyo=ameyo, writes=WritePath.for_settings(ameyo))
         refresh = _background_sync(state, settings.sync_interval_s) if settings.sync_interval_s > 0 else None
         try:
             states.append(state)
@@ -149,9 +158,11 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
         log_level=settings.log_level,
         subscriptions=feed.bus,
     )
-    register_prompts(server, read_only=settings.read_only)  # type: ignore[arg-type]
+    offered = register_prompts(server, read_only=settings.read_only)  # type: ignore[arg-type]
     _register_resources(server, live)
     _register_calls_today(server, feed, history, settings)
+    _register_completions(server, live, frozenset(t.name for t in offered))
+    _register_logging(server)
     return server
 
 
@@ -175,6 +186,30 @@ def _register_calls_today(
     )
     async def calls_today() -> str:
         return await today_json(history, settings.zone)
+
+
+def _register_completions(server: MCPServer[AppState], live: list[Ameyo], prompts: frozenset[str]) -> None:
+    @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]  # the SDK leaves it untyped
+    async def completions(
+        ref: PromptReference | ResourceTemplateReference,
+        argument: CompletionArgument,
+        context: CompletionContext | None,
+    ) -> Completion | None:
+        # Completion handlers get no request context: the lifespan's Ameyo is found as resources do.
+        return await complete(live[-1] if live else None, ref, argument, context, prompts)
+
+
+def _register_logging(server: MCPServer[AppState]) -> None:
+    """The logging capability: warnings of a tool call reach the client (see client_log), at or above
+    the level it sets. Over HTTP the level is shared by the clients of the one server."""
+    install_client_log()
+
+    async def set_level(ctx: ServerRequestContext[AppState], params: SetLevelRequestParams) -> EmptyResult:
+        ctx.lifespan_context.client_log_level = params.level
+        return EmptyResult()
+
+    # MCPServer has no public way to serve logging/setLevel; the SDK points to the low-level server's.
+    server._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
 
 
 def _background_sync(state: AppState, interval_s: float) -> asyncio.Task[None]:

@@ -4,6 +4,7 @@ fenced, and upload answers whose counts add up. Through a real MCP client agains
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mcp import Client
@@ -57,6 +58,7 @@ async def test_contacts_filter_by_disposition(client: Client, simulator: Simulat
     assert "disposition dnc" in text_of(result)
     none = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "disposition": ["Call Back Later"]})
     assert none.structured_content is not None and none.structured_content["matched"] == 0
+    assert "the dispositions found are: " in text_of(none) and "DNC " in text_of(none)
 
 
 async def test_search_folds_case_and_accents(client: Client) -> None:
@@ -104,3 +106,49 @@ async def test_file_failure_lines_keep_customer_text_fenced(
             "ameyo_upload_contacts_file", {"file": "in.csv", "campaign": 1, "lead_id": 21}
         )
     assert_fenced(text_of(result), "SYSTEM")
+
+
+def assert_adds_up(out: dict[str, Any], given: int) -> None:
+    assert out["sent"] + out["refused"] == given, out
+    assert sum(out[k] for k in ("added", "updated", "moved", "duplicate", "failed")) == out["sent"], out
+
+
+async def test_upload_answers_add_up(client: Client) -> None:
+    records = [{"phone1": "9333300010", "name": "New"}, {"name": "No phone"}, {"phone1": "12ab"}]
+    result = await client.call_tool(
+        "ameyo_upload_contacts", {"campaign": 1, "lead_id": 1, "records": records}
+    )
+    text, out = text_of(result), result.structured_content
+    assert out is not None and (out["sent"], out["refused"], out["added"]) == (1, 2, 1)
+    assert_adds_up(out, 3)
+    assert "Sent 1 record to MoviStarSurvey (1), lead 1; 2 refused before sending" in text
+    assert "3 records" not in text
+
+    again = [{"phone1": "9333300010", "name": "New, renamed"}, {"phone1": "0458681166572", "name": "Seeded"}]
+    updated = await client.call_tool(
+        "ameyo_upload_contacts", {"campaign": 1, "lead_id": 1, "records": again, "update_existing": True}
+    )
+    text, out = text_of(updated), updated.structured_content
+    assert out is not None and out["added"] == 0 and out["updated"] == 2, out
+    assert_adds_up(out, 2)
+    assert out["added_customer_ids"] == [] and len(out["updated_customer_ids"]) == 2
+    assert (
+        "added 0, updated 2" in text and "Updated customer ids:" in text and "Added customer ids" not in text
+    )
+
+
+async def test_file_upload_says_callbacks_were_scheduled(simulator: SimulatorThread, tmp_path: Path) -> None:
+    (tmp_path / "cb.csv").write_text(
+        "phone1,name,callback_time\n9333300020,A,2031-02-01T10:00:00\n9333300021,B,2031-02-01T11:00:00\n"
+        "9333300022,C,\n",
+        encoding="utf-8",
+    )
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(tmp_path))
+    async with Client(create_server(settings)) as client:
+        result = await client.call_tool(
+            "ameyo_upload_contacts_file", {"file": "cb.csv", "campaign": 1, "lead_id": 21, "dry_run": False}
+        )
+    text, out = text_of(result), result.structured_content
+    assert not result.is_error, text
+    assert out is not None and out["callbacks"] == 2, out
+    assert "Callbacks scheduled: 2." in text and "added 3," in text, text

@@ -50,6 +50,7 @@ async def test_harmless_spellings_are_accepted(client: Client) -> None:
         ),
         ("ameyo_get_contacts", {"campaign": 1, "limit": 1000}, "limit must be at most 100, not 1000"),
         ("ameyo_get_leads", {}, "campaign is required: Campaign name"),
+        ("ameyo_get_leads", {"campaign": None}, "campaign is required: Campaign name"),
         (
             "ameyo_get_contacts",
             {"campaign": 1, "statuses": ["BUSY"]},

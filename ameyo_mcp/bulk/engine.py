@@ -28,7 +28,7 @@ from ..models import (
     UploadContactsRequest,
     UploadWithCallbacksRequest,
 )
-from ..records import OK_RESULTS, Checked, outcome
+from ..records import OK_RESULTS, Checked, outcome, rewritten_note
 from ..results import campaign_out
 from ..service import Ameyo, UploadTarget
 from ..summaries import disabled_lead_note
@@ -149,6 +149,7 @@ class _Run:
         self.result_path = result_path_for(path, options)
         self.result: ResultFile | None = None
         self.stop_reason: str | None = None
+        self.validator: Validator | None = None
         self.batch_size = min(max(options.batch_size, 1), MAX_BATCH)
         self.status = options.status.strip().upper() or "NOT_TRIED"
         self._reported = 0.0
@@ -169,8 +170,10 @@ class _Run:
             zone=self.ameyo.settings.zone,
             now=now,
             status=self.status,
+            rule=self.ameyo.settings.phone_rule,
             callbacks=self.reader.json_lines or any(c in CALLBACK_COLUMNS for c in self.reader.header()),
         )
+        self.validator = validator
         if not self.options.dry_run:
             self._check_confirmed()
             if self.journal.start is None:
@@ -454,6 +457,15 @@ class _Run:
     def summary(self, elapsed: float) -> BulkUploadOut:
         tally = self.tally
         notes = list(self.notes)
+        if self.validator is not None:
+            note = rewritten_note(
+                self.validator.rewritten,
+                self.validator.first_rewritten,
+                self.validator.rule,
+                dry_run=self.options.dry_run,
+            )
+            if note:
+                notes.append(note)
         if not self.target.lead_enabled:
             notes.append(disabled_lead_note(self.target.lead_id))
         return BulkUploadOut(
@@ -467,6 +479,7 @@ class _Run:
             sent_now=tally.sent_now,
             from_earlier_runs=tally.from_earlier_runs,
             outcome_unknown=tally.counts[UNKNOWN_RESULT],
+            callbacks=tally.callbacks,
             failures=tally.failures,
             result_file=str(self.result_path),
             journal_file=None if self.options.dry_run else str(self.journal.path),

@@ -14,9 +14,10 @@ from typing import TextIO
 
 from pydantic import BaseModel
 
+from ..records import answered
 from ..results import CampaignOut
 from ..sanitize import clean_text, fence
-from ..summaries import campaign_label
+from ..summaries import answered_text, campaign_label
 
 RESULT_COLUMNS = ("line", "phone1", "result", "ok", "customer_id", "reason", "callback_id", "callback_time")
 MAX_FAILURES = 20
@@ -58,6 +59,7 @@ class BulkUploadOut(BaseModel):
     sent_now: int
     from_earlier_runs: int
     outcome_unknown: int
+    callbacks: int = 0
     failures: list[FailureOut]
     result_file: str
     journal_file: str | None = None
@@ -100,6 +102,7 @@ class Tally:
     ok: int = 0
     sent_now: int = 0
     from_earlier_runs: int = 0
+    callbacks: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     failures: list[FailureOut] = field(default_factory=list)
 
@@ -108,6 +111,7 @@ class Tally:
         self.counts[row.result] += 1
         if row.ok:
             self.ok += 1
+            self.callbacks += row.callback_id is not None
         elif len(self.failures) < MAX_FAILURES:
             self.failures.append(
                 FailureOut(
@@ -121,15 +125,26 @@ class Tally:
 
 def bulk_text(out: BulkUploadOut) -> str:
     label = campaign_label(out.campaign)
-    verb = "Dry run, nothing written" if out.dry_run else "Uploaded"
-    lines = [f"{verb}: {out.rows} rows of {out.file} for {label}, lead {out.lead_id}."]
-    counts = ", ".join(f"{k} {v}" for k, v in out.counts.items()) or "none"
-    lines.append(f"Results: {counts}. OK: {out.ok} of {out.rows}.")
-    if not out.dry_run:
-        lines.append(
-            f"Sent in this run: {out.sent_now}; answered in earlier runs (not resent): "
+    counts = out.counts
+    refused = counts.get(REFUSED, 0)
+    if out.dry_run:
+        lines = [
+            f"Dry run, nothing written: {out.rows} rows of {out.file} for {label}, lead {out.lead_id}: "
+            f"would send {counts.get(WOULD_SEND, 0)}, refused before sending {refused}."
+        ]
+    else:
+        lines = [
+            f"{out.rows} rows of {out.file} for {label}, lead {out.lead_id}: refused before sending "
+            f"{refused}; sent in this run {out.sent_now}; answered in earlier runs (not resent) "
             f"{out.from_earlier_runs}."
-        )
+        ]
+        local = {REFUSED, WOULD_SEND, NOT_SENT, UNKNOWN}
+        answers = answered_text(answered({k: v for k, v in counts.items() if k not in local}))
+        if counts.get(UNKNOWN):
+            answers += f", outcome unknown {counts[UNKNOWN]}"
+        if counts.get(NOT_SENT):
+            answers += f", not sent {counts[NOT_SENT]}"
+        lines.append(f"Ameyo's answers: {answers}. Callbacks scheduled: {out.callbacks}.")
     if out.failures:
         bad = out.rows - out.ok
         lines.append(f"First failures (of {bad}; line: phone1: reason):")

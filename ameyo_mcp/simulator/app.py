@@ -90,6 +90,8 @@ async def _handle(state: SimulatorState, request: Request) -> Response:
         return _Dropped(text.encode()[: len(text) // 2], aborter)
     if faults.take("null_body", command):
         text = "null"
+    elif faults.take("empty_list", command):
+        text = '{"beanResponse":[]}'
     elif faults.take("malformed", command):
         text = _GARBAGE
     elif faults.take("truncated", command):

@@ -62,6 +62,11 @@ class SimulatorThread:
         return f"http://{host}:{self.port}"
 
     @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted so far: how well a client keeps its connections alive."""
+        return self._server.connections_accepted if isinstance(self._server, _Server) else 0
+
+    @property
     def command_url(self) -> str:
         return self.base_url + COMMAND_PATH
 
@@ -200,6 +205,7 @@ def _make_server(state: SimulatorState) -> uvicorn.Server:
         timeout_graceful_shutdown=1,
     )
     server = _Server(config)
+    config.http = _counting_protocol(server)
     app.state.abort_connection = _aborter(server)
     _quiet_deliberate_drops()
     return server
@@ -208,12 +214,25 @@ def _make_server(state: SimulatorState) -> uvicorn.Server:
 class _Server(uvicorn.Server):
     """uvicorn's server, noticing ``should_exit`` within 10 ms instead of 100 (tests stop it often)."""
 
+    connections_accepted = 0
+
     async def main_loop(self) -> None:
         counter = 0
         while not await self.on_tick(counter):
             # on_tick refreshes the Date header every 10th tick: now every 0.1 s rather than 1 s.
             counter = (counter + 1) % 864_000
             await asyncio.sleep(0.01)
+
+
+def _counting_protocol(server: _Server) -> type[asyncio.Protocol]:
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class CountingProtocol(H11Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            server.connections_accepted += 1
+            super().connection_made(transport)  # type: ignore[arg-type]
+
+    return CountingProtocol
 
 
 def _aborter(server: uvicorn.Server) -> ConnectionAborter:

@@ -85,7 +85,15 @@ class SimulatorConfig:
 PUSH_SHAPES = ("mixed", "get", "form", "json", "text")
 
 
-_FAULT_COUNTS = ("html_502", "malformed", "truncated", "null_body", "drop_after", "drop_before")
+_FAULT_COUNTS = (
+    "html_502",
+    "malformed",
+    "truncated",
+    "null_body",
+    "empty_list",
+    "drop_after",
+    "drop_before",
+)
 
 
 @dataclass
@@ -104,6 +112,7 @@ class Faults:
     malformed: int = 0
     truncated: int = 0
     null_body: int = 0
+    empty_list: int = 0  # {"beanResponse":[]}: executed, and nothing said about it
     drop_after: int = 0
     drop_before: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)

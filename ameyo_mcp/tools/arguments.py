@@ -1,18 +1,19 @@
 """A model's argument mistakes: harmless spellings accepted, the rest explained in one short sentence
 per argument (which one, what was wrong, what to send), never as validator text with library links.
 
-`ExplainedTool` is the SDK's `Tool` with this in front of its own validation; `build_tools` makes
-every tool one.
+`ExplainedTool` is the SDK's `Tool` with this in front of its own validation (and the warnings
+logged during the call passed on to the client); `build_tools` makes every tool one.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from pydantic import ValidationError
 
+from ..client_log import forwarded
 from ..sanitize import clean_text
 from .schemas import inline_refs
 
@@ -36,12 +37,23 @@ class ExplainedTool(Tool):
         if problems:
             raise ToolError(_message(self.name, problems))
         try:
-            return await super().run(arguments, context, convert_result)
+            async with forwarded(context, _log_threshold(context)):
+                return await super().run(arguments, context, convert_result)
         except ToolError as exc:
-            if not isinstance(exc.__cause__, ValidationError):
+            # Only the arguments' validation raises a plain ToolError caused by a ValidationError; a
+            # crash inside the tool is an UnexpectedToolError and keeps its generic text.
+            if isinstance(exc, UnexpectedToolError) or not isinstance(exc.__cause__, ValidationError):
                 raise
             # Chained to the ValidationError: the SDK then logs only the field names.
             raise ToolError(_message(self.name, explain(exc.__cause__, schema))) from exc.__cause__
+
+
+def _log_threshold(context: Context[Any, Any]) -> str:
+    try:
+        state = context.request_context.lifespan_context
+    except ValueError:  # called outside a request: nobody to send log notifications to
+        return "emergency"
+    return str(getattr(state, "client_log_level", "debug"))
 
 
 def _types(schema: Schema) -> set[str]:
@@ -140,7 +152,7 @@ def _step(schema: Schema, part: str | int) -> tuple[Schema | None, str | None]:
 
 def _problem(kind: str, ctx: dict[str, Any], value: Any, schema: Schema, msg: str) -> str:
     got = _shown(value)
-    if kind == "missing":
+    if kind == "missing" or (value is None and kind.endswith("_type")):
         description = schema.get("description")
         return "is required" + (f": {description}" if description else "")
     if kind in ("int_type", "int_parsing", "int_from_float"):

@@ -88,7 +88,7 @@ async def ameyo_upload_contacts_file(
 
     try:
         async with explained(ameyo):
-            out = await upload_file(ameyo, path, options, progress, state_of(ctx).guard.audit)
+            out = await upload_file(ameyo, path, options, progress, state_of(ctx).writes.audit)
     except (FileFormatError, NeedsConfirmation, JournalMismatch) as exc:
         raise ToolError(f"{path.name}: {exc}" if isinstance(exc, FileFormatError) else str(exc)) from None
     except OSError as exc:

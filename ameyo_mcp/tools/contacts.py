@@ -12,12 +12,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from .. import phones
 from ..columns import CAMPAIGN_COLUMN_PREFIX, CAMPAIGN_COLUMNS, STATUSES
-from ..customers import digits, display_name, is_phone_key, phones
+from ..customers import display_name, is_phone_key, phone_values
 from ..models import CampaignInfo, Contact, GetContactsRequest, LoginInfo
 from ..results import ContactOut, ContactsOut, campaign_out
 from ..sanitize import clean_mapping, clean_text, data_text, fold, inert
-from ..summaries import contacts_text
+from ..summaries import contacts_text, dispositions_seen_note
 from .common import MAX_ANSWER_CHARS, ameyo_of, answer, explained
 from .history import last_call_note
 from .session_tools import CampaignArg
@@ -82,7 +83,8 @@ async def ameyo_get_contacts(
         other_columns={CAMPAIGN_COLUMN_PREFIX + c: c for c in wanted},
         order_by=_order_by(order_by),
     )
-    keep = _matcher(phone, search, status, disposition)
+    seen: Counter[str] = Counter()
+    keep = _matcher(phone, search, status, disposition, seen, ameyo.settings.phone_region)
     async with explained(ameyo, info):
         if customer_ids:
             found = await ameyo.get_contacts(request)
@@ -107,6 +109,9 @@ async def ameyo_get_contacts(
     )
     criteria = _criteria(phone, search, status, disposition, customer_ids, lead_ids, enabled_leads_only)
     text = contacts_text(out, criteria)
+    if disposition and not matches:
+        # Dispositions are free text per deployment: say which exist rather than a bare zero.
+        text += "\n" + dispositions_seen_note(seen)
     # Detail mode can be wide: show fewer contacts rather than cut the answer mid-record.
     while len(out.contacts) > 1 and max(len(text), len(out.model_dump_json())) > MAX_ANSWER_CHARS:
         out.contacts = out.contacts[: max(1, len(out.contacts) * 3 // 4)]
@@ -157,23 +162,34 @@ def _statuses(given: list[str]) -> set[str]:
 
 
 def _matcher(
-    phone: str | None, search: str | None, status: list[str] | None, disposition: list[str] | None
+    phone: str | None,
+    search: str | None,
+    status: list[str] | None,
+    disposition: list[str] | None,
+    seen: Counter[str],
+    region: str,
 ) -> Callable[[Contact], bool]:
-    wanted_digits = digits(phone) if phone else ""
-    if phone is not None and len(wanted_digits) < 4:
-        raise ToolError("phone must have at least 4 digits (the whole number or its last digits)")
+    """The filter of a scan; the dispositions it meets are counted in `seen`."""
+    # The whole number in any spelling, or its last digits: phones.ending_matcher matches both.
+    try:
+        same_phone = phones.ending_matcher(phone, region) if phone is not None else None
+    except phones.PhoneError as exc:
+        raise ToolError(f"phone: {exc}") from None
     needle = fold(search) if search else ""
     statuses = _statuses(status) if status else set()
     dispositions = {fold(d) for d in disposition or [] if d.strip()}
 
     def keep(contact: Contact) -> bool:
         data, extra = contact.customer_data, contact.extra_data
-        if wanted_digits and not any(wanted_digits in p for p in phones(contact)):
+        if same_phone is not None and not any(same_phone(p) for p in phone_values(contact)):
             return False
         if needle and not any(needle in fold(str(v)) for v in data.values() if v is not None):
             return False
-        if dispositions and fold(str(extra.get("disposition") or "")) not in dispositions:
-            return False
+        if dispositions:
+            given = str(extra.get("disposition") or "")
+            seen[given] += 1
+            if fold(given) not in dispositions:
+                return False
         return not statuses or str(extra.get("status") or "").upper() in statuses
 
     return keep
@@ -218,7 +234,7 @@ def _criteria(
 ) -> str:
     parts = []
     if phone:
-        parts.append(f"phone …{digits(phone)[-10:]}")
+        parts.append(f"phone …{phones.digits(phone)[-10:]}")
     if search:
         parts.append(f"text {clean_text(search, 40)!r}")
     if status:
