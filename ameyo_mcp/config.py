@@ -352,9 +352,10 @@ def load_settings(
         values["sync_rate"] = rate
     push = _get(env, "AMEYO_PUSH_TOKEN")
     if push is not None:
-        if len(push) < 16 or not push.isascii() or not push.isprintable():
+        if len(push) < 16 or not push.isascii() or not push.isprintable() or " " in push:
             raise SettingsError(
-                "AMEYO_PUSH_TOKEN must be at least 16 printable ASCII characters (it travels in a URL)"
+                "AMEYO_PUSH_TOKEN must be at least 16 printable ASCII characters without spaces "
+                "(it travels in a URL)"
             )
         values["push_token"] = SecretStr(push)
     days = _float(env, "AMEYO_HISTORY_DAYS", minimum=1)
