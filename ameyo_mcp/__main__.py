@@ -1,4 +1,5 @@
-"""The `ameyo-mcp` command: serve over stdio or HTTP, try the settings, or run the simulator."""
+"""The `ameyo-mcp` command: serve over stdio or HTTP, try the settings, receive Ameyo's pushes, or run
+the simulator."""
 
 from __future__ import annotations
 
@@ -60,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
         help="print a claude_desktop_config.json entry that starts this installation",
     )
     _upload_parser(sub, shared)
+    receiver = sub.add_parser(
+        "receiver",
+        parents=[shared],
+        help="receive Ameyo's call-outcome pushes at /ameyo/status into the store (needs AMEYO_PUSH_TOKEN)",
+    )
+    receiver.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    receiver.add_argument("--port", type=int, default=8010, help="port (default 8010)")
     sync = sub.add_parser(
         "sync",
         parents=[shared],
@@ -154,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _desktop_config(args)
         if args.command == "upload":
             return _upload(args)
+        if args.command == "receiver":
+            return _receiver(args)
         if args.command == "sync":
             return _sync(args)
         return _serve(args)
@@ -170,7 +180,12 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
     if args.demo:
         from .demo import demo_settings
 
-        with demo_settings() as settings:
+        # Serving, the demo dials: its call history fills from the first minute.
+        serving = args.command is None
+        http_url = (
+            f"http://{_connectable(args.host)}:{args.port}" if serving and args.transport == "http" else None
+        )
+        with demo_settings(dial=serving, http_url=http_url) as settings:
             yield settings
     else:
         yield load_settings(env_file=_env_file(args))
@@ -189,6 +204,13 @@ def _env_file(args: argparse.Namespace) -> Path:
 def _warn_about(settings: Settings) -> None:
     if not settings.timezone_given:
         print(f"ameyo-mcp: warning: {timezone_warning(settings)}", file=sys.stderr, flush=True)
+
+
+def _connectable(host: str) -> str:
+    """Where the demo's dialer reaches a server bound to `host`."""
+    if host in ("0.0.0.0", "", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -366,6 +388,15 @@ async def _upload_once(
         print(file=sys.stderr)
     print(bulk_text(out), flush=True)  # the CLI's report for a person
     return 0 if out.ok == out.rows else 1
+
+
+def _receiver(args: argparse.Namespace) -> int:
+    from .receiver.service import serve
+
+    with _settings(args) as settings:
+        setup_logging(settings.log_level)
+        serve(settings, args.host, args.port)
+    return 0
 
 
 def _sync(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from . import phones
 from .errors import SettingsError
 
 DEFAULT_POLICY_NAME = "token-based-authorization-policy"
+DEFAULT_HISTORY_DAYS = 90
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -117,6 +118,9 @@ class Settings:
     sync_page_size: int = 500
     sync_pages_in_flight: int = 2
     sync_rate: float = 5.0
+    # Ameyo's call-outcome pushes: the secret in the push URL, and how long call history is kept.
+    push_token: SecretStr | None = None
+    history_days: int = DEFAULT_HISTORY_DAYS
     # The phone rule (phones.py): the country of numbers written without one, and the spelling
     # sent to Ameyo's dialer for numbers given in another form.
     phone_region: str = phones.DEFAULT_REGION
@@ -346,6 +350,17 @@ def load_settings(
     rate = _float(env, "AMEYO_SYNC_RATE", minimum=0)
     if rate is not None:
         values["sync_rate"] = rate
+    push = _get(env, "AMEYO_PUSH_TOKEN")
+    if push is not None:
+        if len(push) < 16 or not push.isascii() or not push.isprintable() or " " in push:
+            raise SettingsError(
+                "AMEYO_PUSH_TOKEN must be at least 16 printable ASCII characters without spaces "
+                "(it travels in a URL)"
+            )
+        values["push_token"] = SecretStr(push)
+    days = _float(env, "AMEYO_HISTORY_DAYS", minimum=1)
+    if days is not None:
+        values["history_days"] = int(days)
     values.update(_phone_settings(env))
     values["calling_hours"] = _calling_hours(_get(env, "AMEYO_CALLING_HOURS"))
     values.update(overrides or {})

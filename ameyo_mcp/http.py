@@ -1,6 +1,7 @@
 """The streamable HTTP transport, locked down: Host/Origin checks on every bind, a bearer token
 required off loopback, a request body limit enforced before anything reaches a tool, and bounds on
-connections and sessions (see `http_connections`, `http_sessions`)."""
+connections and sessions (see `http_connections`, `http_sessions`). With AMEYO_PUSH_TOKEN set,
+Ameyo's call-outcome receiver answers at /ameyo/status beside it."""
 
 from __future__ import annotations
 
@@ -220,6 +221,17 @@ def http_app(server: MCPServer[Any], settings: Settings, host: str, port: int) -
     app = HostCheck(app, host, port, settings.allowed_hosts)
     if settings.http_token is not None:
         app = BearerAuth(app, settings.http_token.get_secret_value())
+    if settings.push_token is not None:
+        # Ameyo's pushes carry their own token in the URL (Ameyo can send no bearer header), so
+        # /ameyo/status is answered before the bearer check; every other path goes on to it.
+        from .calls_today import feed_of
+        from .receiver.service import build_receiver
+        from .store import open_store
+
+        feed = feed_of(server)
+        app, _ = build_receiver(
+            settings, open_store(settings), fallback=app, on_stored=feed.stored if feed else None
+        )
     return app
 
 

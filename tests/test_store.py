@@ -227,6 +227,16 @@ def test_call_events_are_kept_once_and_queried(store: Store) -> None:
     assert store.call_history(CallQuery()).total == 3
 
 
+def test_a_batch_of_calls_is_one_transaction(store: Store) -> None:
+    # The receiver commits the pushes that arrive together as one batch: repeats inside the batch
+    # and against earlier batches are recognised, and a bad event keeps the whole batch out.
+    assert store.add_calls([event("b1"), event("b1"), event("b2")]) == [True, False, True]
+    assert store.add_calls([event("b2"), event("b3")]) == [False, True]
+    with pytest.raises(ValueError, match="zone"):
+        store.add_calls([event("b4"), event("b5", received_at=datetime(2026, 1, 1))])
+    assert store.call_history(CallQuery()).total == 3
+
+
 def test_raw_fields_are_capped(store: Store) -> None:
     raw = {f"field{i}": "x" * 900 for i in range(40)} | {"huge": "y" * 50_000}
     assert store.add_call(event("big", raw=raw))

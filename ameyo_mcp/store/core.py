@@ -451,46 +451,54 @@ class Store:
         """Keep a call event once: True when it is new, False when the same call and outcome were
         already kept (a retried push). Committed when this returns. A new event also updates the
         indexed contact's last outcome when it is newer than what the index holds."""
-        at = to_epoch(event.at)
+        return self.add_calls([event])[0]
+
+    def add_calls(self, events: Sequence[CallEvent]) -> list[bool]:
+        """`add_call` for many events in one transaction (one commit, one disk flush): all are kept
+        or none. The receiver batches the pushes that arrive while a commit is under way."""
         with self._tx() as tx:
+            return [self._add_call(tx, event) for event in events]
+
+    def _add_call(self, tx: _Tx, event: CallEvent) -> bool:
+        at = to_epoch(event.at)
+        tx.run(
+            f"INSERT INTO calls (dedup_key, at, {_CALL_COLUMNS.removeprefix('id, ')}) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (dedup_key) DO NOTHING",
+            (
+                event.dedup_key(),
+                at,
+                to_epoch(event.received_at),
+                event.call_id or None,
+                event.campaign_id,
+                event.lead_id,
+                event.customer_id,
+                event.phone or None,
+                event.agent or None,
+                event.disposition or None,
+                event.disposition_name or None,
+                event.system_disposition or None,
+                event.call_type or None,
+                to_epoch(event.dialled_at),
+                to_epoch(event.started_at),
+                to_epoch(event.ended_at),
+                event.talk_s,
+                event.attempts,
+                to_epoch(event.callback_at),
+                event.recording_url or None,
+                cap_raw(event.raw),
+            ),
+        )
+        new = bool(tx.rowcount)
+        if new and event.campaign_id is not None and event.customer_id is not None:
+            outcome = event.disposition or event.disposition_name or event.system_disposition
             tx.run(
-                f"INSERT INTO calls (dedup_key, at, {_CALL_COLUMNS.removeprefix('id, ')}) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (dedup_key) DO NOTHING",
-                (
-                    event.dedup_key(),
-                    at,
-                    to_epoch(event.received_at),
-                    event.call_id or None,
-                    event.campaign_id,
-                    event.lead_id,
-                    event.customer_id,
-                    event.phone or None,
-                    event.agent or None,
-                    event.disposition or None,
-                    event.disposition_name or None,
-                    event.system_disposition or None,
-                    event.call_type or None,
-                    to_epoch(event.dialled_at),
-                    to_epoch(event.started_at),
-                    to_epoch(event.ended_at),
-                    event.talk_s,
-                    event.attempts,
-                    to_epoch(event.callback_at),
-                    event.recording_url or None,
-                    cap_raw(event.raw),
-                ),
+                "UPDATE contacts SET disposition = COALESCE(?, disposition), dialled_at = ?, "
+                "attempts = COALESCE(?, attempts) WHERE campaign_id = ? AND customer_id = ? "
+                "AND (dialled_at IS NULL OR dialled_at <= ?)",
+                (outcome, at, event.attempts, event.campaign_id, event.customer_id, at),
             )
-            new = bool(tx.rowcount)
-            if new and event.campaign_id is not None and event.customer_id is not None:
-                outcome = event.disposition or event.disposition_name or event.system_disposition
-                tx.run(
-                    "UPDATE contacts SET disposition = COALESCE(?, disposition), dialled_at = ?, "
-                    "attempts = COALESCE(?, attempts) WHERE campaign_id = ? AND customer_id = ? "
-                    "AND (dialled_at IS NULL OR dialled_at <= ?)",
-                    (outcome, at, event.attempts, event.campaign_id, event.customer_id, at),
-                )
-            return new
+        return new
 
     def call_history(self, query: CallQuery) -> CallHistory:
         where, params = _call_filters(query)

@@ -13,6 +13,7 @@ from .bulk import ameyo_upload_contacts_file
 from .callbacks import ameyo_add_callback
 from .common import ADD, OVERWRITE, READ, SESSION, AppState
 from .contacts import ameyo_get_contacts
+from .history import HISTORY_READ, ameyo_call_history
 from .schemas import compact, inline_refs
 from .session_tools import (
     ameyo_get_leads,
@@ -33,6 +34,7 @@ READ_TOOLS: tuple[Entry, ...] = (
     (ameyo_list_campaigns, "List campaigns", READ),
     (ameyo_get_leads, "List a campaign's leads", READ),
     (ameyo_get_contacts, "Find contacts", READ),
+    (ameyo_call_history, "Call history pushed by Ameyo", HISTORY_READ),
 )
 WRITE_TOOLS: tuple[Entry, ...] = (
     (ameyo_upload_contacts, "Upload contacts", OVERWRITE),

@@ -87,6 +87,10 @@ def state_of(ctx: Context[Any, Any]) -> AppState:
     return state
 
 
+def store_of(ctx: Context[Any, Any]) -> Store:
+    return state_of(ctx).store
+
+
 def ameyo_of(ctx: Context[Any, Any]) -> Ameyo:
     return state_of(ctx).ameyo
 

@@ -20,6 +20,7 @@ from ..results import ContactOut, ContactsOut, campaign_out
 from ..sanitize import clean_mapping, clean_text, data_text, fold, inert
 from ..summaries import contacts_text, dispositions_seen_note
 from .common import MAX_ANSWER_CHARS, ameyo_of, answer, explained
+from .history import last_call_note
 from .session_tools import CampaignArg
 
 _SUMMARY_COLUMNS = ("status", "attempts", "disposition", "last_dialed_time")
@@ -116,6 +117,8 @@ async def ameyo_get_contacts(
         out.contacts = out.contacts[: max(1, len(out.contacts) * 3 // 4)]
         out.next_offset = offset + len(out.contacts)
         text = contacts_text(out, criteria)
+    if out.matched == 1 and len(out.contacts) == 1:
+        text += await last_call_note(ctx, out.contacts[0].customer_id, info.campaign_id)
     return answer(text, out)
 
 

@@ -32,9 +32,9 @@ from .session_tools import CampaignArg
 MAX_RECORDS = 1000
 Value = str | int | float
 LeadArg = Annotated[int, Field(description="Lead id to upload into (see ameyo_get_leads)")]
-UpdateArg = Annotated[bool, Field(description="Update customers that already exist (matched by phone1)")]
+UpdateArg = Annotated[bool, Field(description="Update existing customers (matched by phone1)")]
 MigrateArg = Annotated[bool, Field(description="Move existing customers into this lead")]
-DryRunArg = Annotated[bool, Field(description="Only check and report what would be sent; write nothing")]
+DryRunArg = Annotated[bool, Field(description="Only check and report; write nothing")]
 
 
 class CallbackContact(BaseModel):
@@ -72,8 +72,8 @@ async def ameyo_upload_contacts(
     confirm: ConfirmArg = None,
     allow_repeat: AllowRepeatArg = False,
 ) -> Annotated[CallToolResult, UploadOut]:
-    """Upload customer records into a lead of a campaign. Records are checked first (phone1 present,
-    length within Ameyo's limit); every record's outcome is reported by its position."""
+    """Upload customer records into a lead of a campaign; each is checked first, and its outcome
+    reported by position."""
     ameyo = ameyo_of(ctx)
     async with explained(ameyo):
         target = await ameyo.upload_target(campaign, lead_id)
@@ -107,8 +107,8 @@ async def ameyo_upload_contacts_with_callbacks(
     confirm: ConfirmArg = None,
     allow_repeat: AllowRepeatArg = False,
 ) -> Annotated[CallToolResult, UploadOut]:
-    """Upload customers and schedule a callback for each in one step (adds the customer if new).
-    Each record's upload result and callback id are reported by its position."""
+    """Upload customers and schedule a callback for each in one step; each record's result and
+    callback id are reported by position."""
     ameyo = ameyo_of(ctx)
     async with explained(ameyo):
         target = await ameyo.upload_target(campaign, lead_id)

@@ -1,0 +1,340 @@
+"""Pushed fields → a `CallEvent`: pure functions, no I/O. Every rule about what a push may hold is here.
+
+Ameyo gives no format for these pushes; these rules follow what live deployments receive. Field
+names are matched without regard to case (Ameyo spells `callbackTime` and `callBackTime` alike).
+Times are the Ameyo server's local time unless they carry a zone; durations are seconds.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..store.records import CallEvent
+
+PhoneKey = Callable[[str], str | None]
+
+# What one push may hold. A real push is a few hundred bytes; these leave room for the custom
+# customer fields Ameyo echoes back, and keep a hostile one from costing memory or time.
+MAX_FIELDS = 200
+MAX_NAME_CHARS = 100
+MAX_VALUE_CHARS = 4000
+MAX_ASSOCIATIONS_CHARS = 8000  # userAssociations, before and after decoding
+MAX_ASSOCIATIONS = 50
+MAX_DEPTH = 4
+_TEXT_CAP = 200  # a normalised text field (ids, codes, names)
+_URL_CAP = 1000
+
+
+class PushRejected(ValueError):
+    """A push we cannot use; `status` is the HTTP answer and the message says why, in one line."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+# C0 and C1 controls other than tab, newline and carriage return: no Ameyo field holds them, and a
+# field that does is trying something (terminal escapes, NUL truncation in a database).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_MISSING = {"", "null", "none", "undefined", "nan"}
+
+
+def check_text(name: str, value: str) -> None:
+    """Refuse control characters in a field name or value; callers check sizes first."""
+    if _CONTROL.search(name) or _CONTROL.search(value):
+        raise PushRejected(400, f"Field {_shown(name)!r} holds control characters; nothing was stored")
+
+
+def _shown(name: str) -> str:
+    return _CONTROL.sub("?", name)[:40]
+
+
+class _Fields:
+    """The push's fields by lower-case name; empty and 'null' values count as missing."""
+
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        self._by_lower: dict[str, tuple[str, str]] = {}
+        for name, value in fields.items():
+            value = value.strip()
+            if len(value) > 9 or value.lower() not in _MISSING:
+                self._by_lower.setdefault(name.lower(), (name, value))
+
+    def get(self, *names: str) -> tuple[str, str] | None:
+        for name in names:
+            hit = self._by_lower.get(name.lower())
+            if hit is not None:
+                return hit
+        return None
+
+    def text(self, *names: str, cap: int = _TEXT_CAP) -> str | None:
+        hit = self.get(*names)
+        if hit is None:
+            return None
+        value = " ".join(hit[1].split())
+        return value[:cap] or None
+
+    def integer(self, *names: str) -> int | None:
+        hit = self.get(*names)
+        if hit is None:
+            return None
+        name, value = hit
+        try:
+            number = float(value) if "." in value else int(value)
+        except ValueError:
+            raise PushRejected(422, f"{name} must be a whole number, not {value[:30]!r}") from None
+        if number != int(number) or not -(2**62) < number < 2**62:
+            raise PushRejected(422, f"{name} must be a whole number, not {value[:30]!r}")
+        return int(number)
+
+
+def normalise(
+    fields: Mapping[str, str], *, zone: ZoneInfo, phone_key: PhoneKey, now: datetime | None = None
+) -> CallEvent:
+    """The event a push describes, or `PushRejected` saying what is wrong with it.
+
+    The store's columns get the normalised values; `raw` keeps every field as sent (capped by the
+    store), except `userAssociations`, kept decoded. Ringing, setup and hold times are checked as
+    durations and kept in `raw`.
+    """
+    check_sizes(fields)
+    f = _Fields(fields)
+    phone = f.text("phone", "phone1", "phoneNumber", "customerPhone", "dialedNumber", cap=40)
+    key = phone_key(phone) if phone else None
+    pushed = f.get("userAssociations")
+    associations = decode_associations(pushed)
+    for name in ("ringingTime", "setupTime", "holdTime"):
+        _duration(f, name)
+    raw: dict[str, Any] = {name: value for name, value in fields.items() if name.lower() != "token"}
+    if pushed is not None:
+        raw[pushed[0]] = list(associations)
+    agent = f.text("userId", "agentId")
+    if agent is None and associations:
+        agent = " ".join(associations[0].get("userId", "").split())[:_TEXT_CAP] or None
+    event = CallEvent(
+        received_at=(now or datetime.now(UTC)).astimezone(zone),
+        call_id=f.text("callId"),
+        campaign_id=f.integer("campaignId"),
+        lead_id=f.integer("leadId"),
+        customer_id=f.integer("customerId", "customerCRTId"),
+        phone=key,
+        agent=agent,
+        disposition=f.text("dispositionCode", "disposition"),
+        disposition_name=f.text("dispositionName"),
+        system_disposition=f.text("systemDisposition"),
+        call_type=f.text("callType"),
+        dialled_at=_time(f, "dialedTime", "dialledTime", zone=zone),
+        started_at=_time(f, "callStartTime", zone=zone),
+        ended_at=_time(f, "callEndTime", zone=zone),
+        talk_s=_duration(f, "talkTime"),
+        attempts=f.integer("numAttempts", "attempts"),
+        callback_at=_time(f, "callbackTime", zone=zone),
+        recording_url=f.text("recordingFileUrl", "recordingUrl", cap=_URL_CAP),
+        raw=raw,
+    )
+    if event.call_id is None and event.customer_id is None and event.phone is None:
+        if phone is not None:
+            raise PushRejected(
+                422, f"phone {phone[:20]!r} is not a phone number, and there is no customerId or callId"
+            )
+        raise PushRejected(
+            422, "The push has no customerId, phone or callId: there is nothing to file it under"
+        )
+    return event
+
+
+def check_sizes(fields: Mapping[str, str]) -> None:
+    if len(fields) > MAX_FIELDS:
+        raise PushRejected(413, f"The push has {len(fields)} fields; at most {MAX_FIELDS} are accepted")
+    for name, value in fields.items():
+        if len(name) > MAX_NAME_CHARS:
+            raise PushRejected(413, f"A field name is over {MAX_NAME_CHARS} characters")
+        if len(value) > MAX_VALUE_CHARS:
+            raise PushRejected(413, f"Field {_shown(name)!r} is over {MAX_VALUE_CHARS} characters")
+    # One search over every name and value (newlines between them are allowed characters); only
+    # a push that holds a control character pays for finding which field.
+    if _CONTROL.search("\n".join([*fields.keys(), *fields.values()])):
+        for name, value in fields.items():
+            check_text(name, value)
+
+
+# --- times ---------------------------------------------------------------------------------------
+
+# The shapes the vendor document shows: `2017-05-31 15:30:00`, the same with its space lost
+# (`2016-08-2716:23:00`), with a zone abbreviation (`2010-04-13 22:30:00 IST`), Java's medium
+# format (`Mar 3, 2015 11:29:34 AM`) and epoch milliseconds (`1425297998312`); ISO 8601 as well.
+_NAIVE_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%d%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%b %d, %Y %I:%M:%S %p",
+    "%d/%m/%Y %H:%M:%S",
+)
+_UTC_NAMES = {"UTC", "GMT", "Z"}
+
+
+def parse_time(text: str, zone: ZoneInfo) -> datetime | None:
+    """A pushed time as an aware datetime in `zone`, or None when it is no time we know."""
+    value = " ".join(text.split())
+    if value.isascii() and value.isdigit():
+        number = int(value)
+        if len(value) == 13:
+            return datetime.fromtimestamp(number / 1000, zone)
+        if len(value) == 10:
+            return datetime.fromtimestamp(number, zone)
+        return None
+    try:
+        moment: datetime | None = datetime.fromisoformat(
+            value[:-1] + "+00:00" if value.endswith("Z") else value
+        )
+    except ValueError:
+        moment = _naive(value, zone)
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(zone)
+
+
+def _naive(value: str, zone: ZoneInfo) -> datetime | None:
+    head, _, suffix = value.rpartition(" ")
+    tz: ZoneInfo | None = None
+    # A trailing zone abbreviation: UTC/GMT mean UTC; any other (IST, …) is the server's own
+    # zone's name for itself, since abbreviations are ambiguous and Ameyo writes its local time.
+    if head and suffix.isalpha() and suffix.isupper() and suffix not in ("AM", "PM"):
+        value, tz = head, ZoneInfo("UTC") if suffix in _UTC_NAMES else zone
+    for fmt in _NAIVE_FORMATS:
+        try:
+            return datetime.strptime(value, fmt).replace(tzinfo=tz)
+        except ValueError:
+            continue
+    return None
+
+
+def _time(f: _Fields, *names: str, zone: ZoneInfo) -> datetime | None:
+    hit = f.get(*names)
+    if hit is None:
+        return None
+    name, value = hit
+    moment = parse_time(value, zone)
+    if moment is None:
+        raise PushRejected(
+            422,
+            f"{name} {value[:40]!r} is not a time: send yyyy-MM-dd HH:mm:ss (the Ameyo server's "
+            "local time), ISO 8601, or epoch milliseconds",
+        )
+    return moment
+
+
+# --- durations -----------------------------------------------------------------------------------
+
+_CLOCK = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)")
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds: `45`, `45.5`, `00:00:45`/`0:45`, or `45000ms`. None when it is none of these."""
+    value = text.strip().lower()
+    scale = 1.0
+    if value.endswith("ms"):
+        value, scale = value[:-2].strip(), 0.001
+    elif value.endswith("s"):
+        value = value[:-1].strip()
+    clock = _CLOCK.fullmatch(value)
+    if clock is not None and scale == 1.0:
+        hours, minutes, seconds = clock.groups()
+        return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
+    try:
+        number = float(value) * scale
+    except ValueError:
+        return None
+    if not 0 <= number < 10**7:  # negative or over 115 days is not a call
+        return None
+    return round(number, 3)
+
+
+def _duration(f: _Fields, *names: str) -> float | None:
+    hit = f.get(*names)
+    if hit is None:
+        return None
+    name, value = hit
+    seconds = parse_duration(value)
+    if seconds is None:
+        raise PushRejected(422, f"{name} {value[:30]!r} is not a duration: send seconds, e.g. 45")
+    return seconds
+
+
+# --- userAssociations ----------------------------------------------------------------------------
+
+
+def decode_associations(hit: tuple[str, str] | None) -> tuple[dict[str, str], ...]:
+    """`[{&quot;userId&quot;:…}]` → a tuple of flat string mappings.
+
+    Sizes are capped before decoding and after: entity decoding only ever shrinks text (and is
+    done at most twice, for a form that encoded it again), JSON nesting is bounded before
+    `json.loads` sees it, and control characters that entities spell out are refused.
+    """
+    if hit is None:
+        return ()
+    name, text = hit
+    if len(text) > MAX_ASSOCIATIONS_CHARS:
+        raise PushRejected(413, f"{name} is over {MAX_ASSOCIATIONS_CHARS} characters")
+    decoded = text
+    for _ in range(2):
+        if "&" not in decoded:
+            break
+        decoded = html.unescape(decoded)
+        if decoded[:1] in "[{" and _loads(decoded, name, strict=False) is not None:
+            break
+    check_text(name, decoded)
+    data = _loads(decoded, name, strict=True)
+    items = data if isinstance(data, list) else [data]
+    if len(items) > MAX_ASSOCIATIONS:
+        raise PushRejected(413, f"{name} lists {len(items)} entries; at most {MAX_ASSOCIATIONS}")
+    out: list[dict[str, str]] = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise PushRejected(422, f"{name} must be a JSON list of objects")
+        flat = {
+            str(k)[:MAX_NAME_CHARS]: (v if isinstance(v, str) else json.dumps(v))[:_TEXT_CAP]
+            for k, v in list(item.items())[:20]
+            if v is not None
+        }
+        for key, value in flat.items():  # JSON escapes (\u001b) spell control characters too
+            check_text(f"{name}.{key}", value)
+        out.append(flat)
+    return tuple(out)
+
+
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def nesting(text: str) -> int:
+    """How deep JSON brackets nest, counted before a parser (which recurses) sees the text.
+    Brackets inside strings count too: an overestimate only refuses a strange push."""
+    depth = deepest = 0
+    for match in _BRACKETS.finditer(text):
+        if match.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def _loads(text: str, name: str, *, strict: bool) -> object:
+    if nesting(text) > MAX_DEPTH:
+        if strict:
+            raise PushRejected(422, f"{name} is nested deeper than {MAX_DEPTH} levels")
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        if strict:
+            raise PushRejected(422, f"{name} is not JSON, even after decoding HTML entities") from None
+        return None

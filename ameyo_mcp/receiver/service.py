@@ -1,0 +1,119 @@
+"""Wiring: the receiver over the store (`build_receiver`), and `ameyo-mcp receiver` running it alone."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from functools import partial
+from typing import TYPE_CHECKING
+
+from starlette.types import ASGIApp
+
+from ..errors import SettingsError
+from ..redact import SECRETS
+from .app import Receiver, Stored
+from .writer import BatchWriter
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..store import Store
+    from ..store.records import CallEvent
+
+log = logging.getLogger(__name__)
+
+
+def build_receiver(
+    settings: Settings,
+    store: Store,
+    *,
+    fallback: ASGIApp | None = None,
+    on_stored: Stored | None = None,
+) -> tuple[Receiver, BatchWriter]:
+    """The `/ameyo/status` endpoint writing to `store`; other paths go to `fallback`."""
+    from .. import phones
+
+    if settings.push_token is None:
+        raise SettingsError(
+            "AMEYO_PUSH_TOKEN is not set: choose a long random string and give Ameyo the URL "
+            "http://HOST:PORT/ameyo/status?token=<it>"
+        )
+    token = settings.push_token.get_secret_value()
+    SECRETS.add(token)  # it travels in URLs: keep it out of every log line
+
+    def write(events: Sequence[CallEvent]) -> list[bool]:
+        return store.add_calls(events)
+
+    def prune() -> int:
+        return store.prune_calls(older_than_days=settings.history_days, now=datetime.now(UTC))
+
+    writer = BatchWriter(write, prune)
+    receiver = Receiver(
+        token,
+        writer,
+        zone=settings.zone,
+        phone_key=partial(phones.key, region=settings.phone_region),
+        on_stored=on_stored,
+        fallback=fallback,
+    )
+    return receiver, writer
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    """`ameyo-mcp receiver`: the endpoint alone, for deployments whose MCP server runs over stdio."""
+    import uvicorn
+
+    from ..store import open_store
+
+    store = open_store(settings)
+    receiver, writer = build_receiver(settings, store)
+    writer.start()  # old history is pruned from the start, not from the first push
+    print(
+        f"ameyo-mcp: receiving Ameyo's call outcomes at http://{host}:{port}/ameyo/status "
+        f"(store: {store.where}; history kept {settings.history_days} days)",
+        file=sys.stderr,
+    )
+    try:
+        # No access log: each line would hold the push URL, token included. No logging config of
+        # uvicorn's own: its records go through our handler, which masks secrets.
+        uvicorn.run(
+            receiver,
+            host=host,
+            port=port,
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+    finally:
+        writer.close()
+        store.close()
+
+
+def serve_in_thread(settings: Settings, sock: socket.socket) -> Callable[[], None]:
+    """The receiver on an already bound socket, in a daemon thread; returns what stops it. For the
+    stdio demo, which has no HTTP server of its own to mount the receiver on."""
+    import uvicorn
+
+    from ..store import open_store
+
+    store = open_store(settings)
+    receiver, writer = build_receiver(settings, store)
+    config = uvicorn.Config(receiver, log_config=None, log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="ameyo-receiver", daemon=True
+    )
+    thread.start()
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=5)
+        writer.close()
+        store.close()
+        sock.close()
+
+    return stop

@@ -1,0 +1,152 @@
+"""One thread writes every push to the store, many at a time: a commit per batch, not per push.
+
+Requests wait on a future that resolves only after their batch is committed, so a 200 always
+means durable; meanwhile the pushes that arrive during one commit make up the next batch, which is
+how a single SQLite file keeps up with hundreds of pushes a second. The same thread prunes old
+events now and then, so nothing else needs a schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..store.records import CallEvent
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 500
+PRUNE_EVERY_S = 3600.0
+
+WriteBatch = Callable[[Sequence[CallEvent]], list[bool]]
+Prune = Callable[[], int]
+
+
+@dataclass
+class _Job:
+    event: CallEvent
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[bool]
+
+
+class StoreFailed(RuntimeError):
+    """The store could not commit this push; nothing of it was kept."""
+
+
+class BatchWriter:
+    """`await writer.add(event)` → True when stored now, False when it was stored before."""
+
+    def __init__(
+        self, write: WriteBatch, prune: Prune | None = None, *, prune_every_s: float = PRUNE_EVERY_S
+    ):
+        self._write = write
+        self._prune = prune
+        self._prune_every_s = prune_every_s
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._next_prune = time.monotonic()
+
+    async def add(self, event: CallEvent) -> bool:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        self.start()
+        self._jobs.put(_Job(event, loop, future))
+        return await future
+
+    def close(self) -> None:
+        """Finish the batches already queued, then stop the thread."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._jobs.put(None)
+            thread.join(timeout=30)
+
+    def start(self) -> None:
+        """Start the thread now (it also starts with the first push): pruning runs from here on."""
+        if self._thread is not None:
+            return
+        with self._lock:
+            if self._thread is None:
+                # A daemon: a process that is stopping does not wait for pushes nobody was told
+                # were stored.
+                self._thread = threading.Thread(target=self._run, name="ameyo-receiver-writer", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                first = self._jobs.get(timeout=self._idle_wait())
+            except queue.Empty:
+                self._maybe_prune()
+                continue
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                    break
+                batch.append(job)
+            self._commit(batch)
+            self._maybe_prune()
+            if stop:
+                return
+
+    def _idle_wait(self) -> float | None:
+        if self._prune is None:
+            return None
+        return max(1.0, self._next_prune - time.monotonic())
+
+    def _commit(self, batch: list[_Job]) -> None:
+        try:
+            results = self._write([job.event for job in batch])
+        except Exception:
+            if len(batch) == 1:
+                log.exception("could not store a pushed call event")
+                _settle(batch[0], StoreFailed("the store could not commit the push"))
+                return
+            # One bad event must not cost the others: halve the batch until it stands alone (a
+            # few commits more, not one per push).
+            half = len(batch) // 2
+            self._commit(batch[:half])
+            self._commit(batch[half:])
+            return
+        for job, new in zip(batch, results, strict=True):
+            _settle(job, new)
+
+    def _maybe_prune(self) -> None:
+        if self._prune is None or time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + self._prune_every_s
+        try:
+            removed = self._prune()
+        except Exception:
+            log.exception("could not prune old call events")
+            return
+        if removed:
+            log.info("pruned %d call events past the retention", removed)
+
+
+def _settle(job: _Job, outcome: bool | BaseException) -> None:
+    def deliver() -> None:
+        if job.future.done():  # the request was cancelled (client gone): nothing to tell
+            return
+        if isinstance(outcome, BaseException):
+            job.future.set_exception(outcome)
+        else:
+            job.future.set_result(outcome)
+
+    with contextlib.suppress(RuntimeError):  # the loop has closed: the request is gone
+        job.loop.call_soon_threadsafe(deliver)

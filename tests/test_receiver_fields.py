@@ -1,0 +1,223 @@
+"""What a push may hold, as pure functions: every field shape Ameyo sends, and hostile ones refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import partial
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ameyo_mcp import phones
+from ameyo_mcp.receiver.body import MAX_BODY_BYTES, body_fields, query_fields
+from ameyo_mcp.receiver.fields import (
+    MAX_ASSOCIATIONS_CHARS,
+    PushRejected,
+    normalise,
+    parse_duration,
+    parse_time,
+)
+
+IST = ZoneInfo("Asia/Kolkata")
+NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+KEY = partial(phones.key, region="IN")
+CALL = datetime(2026, 11, 28, 14, 1, 5, tzinfo=IST)
+ASSOCIATIONS = "[{&quot;userId&quot;:&quot;agent7&quot;,&quot;crtObjectId&quot;:&quot;d1-2&quot;}]"
+
+
+def push(**fields: str) -> dict[str, str]:
+    return {"callId": "c-1", "customerId": "12458", "phone": "+91 98765 43210", **fields}
+
+
+def test_a_full_push_is_normalised() -> None:
+    event = normalise(
+        push(
+            campaignId="1",
+            leadId="21",
+            userId="agent7",
+            dispositionCode="Interested",
+            dispositionName="Interested in plan",
+            systemDisposition="CONNECTED",
+            callType="outbound.manual.dial",
+            dialedTime="2026-11-28 14:01:05",
+            callStartTime="2026-11-28 14:01:12",
+            callEndTime="Nov 28, 2026 2:03:00 PM",
+            callbackTime="2026-11-2916:23:00",
+            talkTime="95",
+            ringingTime="00:00:07",
+            holdTime="0",
+            numAttempts="2",
+            recordingFileUrl="http://ameyo/rec/1.wav",
+            userAssociations=ASSOCIATIONS,
+            token="must-not-be-kept",
+        ),
+        zone=IST,
+        phone_key=KEY,
+        now=NOW,
+    )
+    assert (event.call_id, event.customer_id, event.campaign_id, event.lead_id) == ("c-1", 12458, 1, 21)
+    assert event.phone == "9876543210"  # the phone rule's key, whatever the spelling
+    assert event.started_at == datetime(2026, 11, 28, 14, 1, 12, tzinfo=IST)
+    assert event.ended_at == datetime(2026, 11, 28, 14, 3, tzinfo=IST)
+    assert event.callback_at == datetime(2026, 11, 29, 16, 23, tzinfo=IST)
+    assert event.received_at == NOW and event.received_at.tzinfo == IST
+    assert event.talk_s == 95 and event.attempts == 2
+    assert event.outcome == "Interested" and event.system_disposition == "CONNECTED"
+    assert event.raw["userAssociations"] == [{"userId": "agent7", "crtObjectId": "d1-2"}]
+    assert event.raw["ringingTime"] == "00:00:07" and "token" not in event.raw
+
+
+def test_every_field_may_be_missing_but_one_of_the_three_ids() -> None:
+    assert normalise({"callId": "x"}, zone=IST, phone_key=KEY).call_id == "x"
+    assert normalise({"customerId": "5"}, zone=IST, phone_key=KEY).customer_id == 5
+    assert normalise({"phone": "09876543210"}, zone=IST, phone_key=KEY).phone == "9876543210"
+    with pytest.raises(PushRejected, match="no customerId, phone or callId") as info:
+        normalise({"dispositionCode": "Interested", "callId": "null", "phone": ""}, zone=IST, phone_key=KEY)
+    assert info.value.status == 422
+    with pytest.raises(PushRejected, match="not a phone number"):
+        normalise({"phone": "abc"}, zone=IST, phone_key=KEY)
+
+
+def test_agent_comes_from_the_associations_when_user_id_is_missing() -> None:
+    event = normalise(push(userAssociations=ASSOCIATIONS), zone=IST, phone_key=KEY)
+    assert event.agent == "agent7"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-28 14:01:05", datetime(2026, 11, 28, 14, 1, 5, tzinfo=IST)),
+        ("2026-11-2814:01:05", datetime(2026, 11, 28, 14, 1, 5, tzinfo=IST)),
+        ("2026-11-28 14:01:05 IST", datetime(2026, 11, 28, 14, 1, 5, tzinfo=IST)),
+        ("2026-11-28 08:31:05 UTC", datetime(2026, 11, 28, 14, 1, 5, tzinfo=IST)),
+        ("Nov 28, 2026 2:01:05 PM", datetime(2026, 11, 28, 14, 1, 5, tzinfo=IST)),
+        ("2026-11-28T14:01:05", datetime(2026, 11, 28, 14, 1, 5, tzinfo=IST)),
+        ("2026-11-28T08:31:05Z", datetime(2026, 11, 28, 14, 1, 5, tzinfo=IST)),
+        (str(int(CALL.timestamp() * 1000)), CALL),
+        ("2026-11-28 14:01:05.250", datetime(2026, 11, 28, 14, 1, 5, 250000, tzinfo=IST)),
+        ("tomorrow", None),
+        ("12345", None),
+    ],
+)
+def test_times_in_the_documents_shapes_are_read_in_the_servers_zone(text: str, expected: object) -> None:
+    moment = parse_time(text, IST)
+    assert moment == expected
+    if moment is not None:
+        assert moment.tzinfo == IST
+
+
+def test_an_unreadable_time_refuses_the_push_naming_the_field() -> None:
+    with pytest.raises(PushRejected, match="callStartTime 'yesterday' is not a time"):
+        normalise(push(callStartTime="yesterday"), zone=IST, phone_key=KEY)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("45", 45), ("45.5", 45.5), ("00:01:05", 65), ("1:05", 65), ("45000ms", 45), ("12s", 12), ("-3", None)],
+)
+def test_durations_are_seconds(text: str, seconds: float | None) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_a_bad_duration_or_number_refuses_the_push() -> None:
+    with pytest.raises(PushRejected, match="talkTime 'long' is not a duration"):
+        normalise(push(talkTime="long"), zone=IST, phone_key=KEY)
+    with pytest.raises(PushRejected, match="customerId must be a whole number"):
+        normalise(push(customerId="12x"), zone=IST, phone_key=KEY)
+    with pytest.raises(PushRejected, match="holdTime"):
+        normalise(push(holdTime="1e9"), zone=IST, phone_key=KEY)
+
+
+def test_entities_that_spell_control_characters_decode_to_nothing() -> None:
+    event = normalise(
+        push(userAssociations="[{&quot;userId&quot;:&quot;a&#27;[31m&#0;&quot;}]"), zone=IST, phone_key=KEY
+    )
+    assert event.raw["userAssociations"] == [{"userId": "a[31m\ufffd"}]
+
+
+def test_associations_sent_as_json_twice_encoded_or_plain_are_decoded() -> None:
+    twice = ASSOCIATIONS.replace("&", "&amp;")
+    plain = '[{"userId":"agent7"}]'
+    for text in (twice, plain, '{"userId":"agent7"}'):
+        event = normalise(push(userAssociations=text), zone=IST, phone_key=KEY)
+        assert event.raw["userAssociations"][0]["userId"] == "agent7"
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "reason"),
+    [
+        ({"userAssociations": "&amp;" * (MAX_ASSOCIATIONS_CHARS // 5 + 1)}, 413, "over"),
+        ({"userAssociations": "[" * 50 + "]" * 50}, 422, "nested deeper"),
+        ({"userAssociations": "&#91;" * 10 + "&#93;" * 10}, 422, "nested deeper"),
+        ({"userAssociations": "[{&quot;userId&quot;:&quot;a\\u001b[31m&quot;}]"}, 400, "control characters"),
+        ({"userAssociations": "not json"}, 422, "not JSON"),
+        ({"userAssociations": "[1, 2]"}, 422, "list of objects"),
+        ({"dispositionName": "ok\x1b[2J"}, 400, "control characters"),
+        ({"dispositionName": "ok\x00"}, 400, "control characters"),
+        ({"x\x07": "1"}, 400, "control characters"),
+        ({"dispositionName": "x" * 5000}, 413, "over 4000"),
+        ({f"f{i}": "1" for i in range(300)}, 413, "303 fields"),
+    ],
+)
+def test_hostile_fields_are_refused_with_a_reason(fields: dict[str, str], status: int, reason: str) -> None:
+    with pytest.raises(PushRejected, match=reason) as info:
+        normalise(push(**fields), zone=IST, phone_key=KEY)
+    assert info.value.status == status
+
+
+def test_body_shapes_give_the_same_fields() -> None:
+    form = body_fields("application/x-www-form-urlencoded", b"callId=c-1&phone=%2B91+98765+43210&talkTime=5")
+    as_json = body_fields("application/json", b'{"callId": "c-1", "phone": "+91 98765 43210", "talkTime": 5}')
+    as_text = body_fields("text/plain", b' {"callId": "c-1", "phone": "+91 98765 43210", "talkTime": 5}')
+    query = query_fields(b"callId=c-1&phone=%2B91%2098765%2043210&talkTime=5")
+    assert (
+        form == as_json == as_text == query == {"callId": "c-1", "phone": "+91 98765 43210", "talkTime": "5"}
+    )
+    nested = body_fields("application/json", b'{"callId": "c", "userAssociations": [{"userId": "a"}]}')
+    assert nested["userAssociations"] == '[{"userId":"a"}]'
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "reason"),
+    [
+        ("application/json", b'{"callId": ', 400, "not valid JSON"),
+        ("application/json", b'["callId"]', 400, "one object"),
+        ("application/json", b"[" * 100 + b"]" * 100, 400, "nested too deeply"),
+        ("application/json", b'{"callId": "\xff"}', 400, "not UTF-8"),
+        ("application/x-www-form-urlencoded", b"callId=%ff%fe", 400, "not UTF-8"),
+        ("application/x-www-form-urlencoded", b"&".join(b"f%d=1" % i for i in range(300)), 413, "more than"),
+        ("text/plain", b"x" * (MAX_BODY_BYTES + 1), 413, "over"),
+    ],
+)
+def test_malformed_bodies_are_refused(content_type: str, body: bytes, status: int, reason: str) -> None:
+    with pytest.raises(PushRejected, match=reason) as info:
+        body_fields(content_type, body)
+    assert info.value.status == status
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=30), st.text(max_size=60), max_size=12))
+def test_any_fields_give_an_event_or_a_reason_never_a_crash(fields: dict[str, str]) -> None:
+    try:
+        event = normalise({"callId": "c", **fields}, zone=IST, phone_key=KEY, now=NOW)
+    except PushRejected as exc:
+        assert 400 <= exc.status < 500 and str(exc)
+        return
+    for value in (event.agent, event.disposition, event.call_id, event.phone):
+        assert value is None or value.isprintable()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.binary(max_size=400),
+    st.sampled_from(["application/json", "text/plain", "", "application/x-www-form-urlencoded"]),
+)
+def test_any_body_gives_fields_or_a_reason(body: bytes, content_type: str) -> None:
+    try:
+        fields = body_fields(content_type, body)
+    except PushRejected as exc:
+        assert 400 <= exc.status < 500
+        return
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())

@@ -1,0 +1,63 @@
+"""The receiver's writer over a real store: batches, a bad push costing only itself, pruning."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ameyo_mcp.receiver.writer import BatchWriter, StoreFailed
+from ameyo_mcp.store import CallEvent, CallQuery, Store
+
+NOW = datetime.now(UTC)
+
+
+def event(call_id: str, **fields: object) -> CallEvent:
+    values: dict[str, object] = {"received_at": NOW, "call_id": call_id, "customer_id": 1}
+    values.update(fields)
+    return CallEvent(**values)  # type: ignore[arg-type]
+
+
+def test_pushes_together_are_kept_and_a_bad_one_costs_only_itself(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "calls.db"))
+    batches: list[int] = []
+
+    def write(events: object) -> list[bool]:
+        batches.append(len(events))  # type: ignore[arg-type]
+        return store.add_calls(events)  # type: ignore[arg-type]
+
+    writer = BatchWriter(write)
+
+    async def main() -> list[object]:
+        pushes = [event(f"c{i}") for i in range(200)] + [event("c0")]
+        pushes.insert(50, event("naive", received_at=datetime(2026, 1, 1)))  # the store refuses it
+        return await asyncio.gather(*(writer.add(p) for p in pushes), return_exceptions=True)
+
+    results = asyncio.run(main())
+    writer.close()
+    assert sum(1 for r in results if r is True) == 200
+    assert [r for r in results if r is False] == [False]  # c0 again: already kept
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert len(failed) == 1 and isinstance(failed[0], StoreFailed)
+    assert store.call_history(CallQuery(limit=1)).total == 200
+    assert max(batches) > 100 and len(batches) < 40, f"pushes that arrive together share commits: {batches}"
+    store.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_history_past_the_retention_is_pruned_when_the_writer_starts(database_url: str) -> None:
+    with Store(database_url) as store:
+        store.add_calls([event("old", started_at=NOW - timedelta(days=40)), event("new")])
+        writer = BatchWriter(
+            store.add_calls, lambda: store.prune_calls(older_than_days=30, now=datetime.now(UTC))
+        )
+        writer.start()
+        deadline = time.monotonic() + 5
+        while store.call_history(CallQuery()).total > 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        writer.close()
+        kept = store.call_history(CallQuery())
+    assert [c.event.call_id for c in kept.calls] == ["new"]
