@@ -6,12 +6,18 @@ import argparse
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
-from .config import Settings, load_settings
+from . import __version__
+from .config import Settings, load_settings, timezone_warning
 from .errors import SettingsError
 from .logs import setup_logging
+
+if TYPE_CHECKING:
+    from .bulk.engine import BulkOptions
 
 
 def _shared(*, top: bool) -> argparse.ArgumentParser:
@@ -19,7 +25,8 @@ def _shared(*, top: bool) -> argparse.ArgumentParser:
     # Below the top level the defaults are suppressed, so that a value given before the command's
     # name is not overwritten by the subcommand's own default.
     default_demo: object = False if top else argparse.SUPPRESS
-    default_env: object = ".env" if top else argparse.SUPPRESS
+    # None: the default `.env`, read when present; a file named with --env-file must exist.
+    default_env: object = None if top else argparse.SUPPRESS
     shared = argparse.ArgumentParser(add_help=False)
     shared.add_argument(
         "--demo",
@@ -27,7 +34,7 @@ def _shared(*, top: bool) -> argparse.ArgumentParser:
         default=default_demo,
         help="use the embedded Ameyo simulator and its sample data",
     )
-    shared.add_argument("--env-file", default=default_env, help="settings file (default .env)")
+    shared.add_argument("--env-file", default=default_env, help="settings file (default .env, if present)")
     return shared
 
 
@@ -37,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         description="MCP server for the Ameyo Customer Manager API",
         parents=[_shared(top=True)],
     )
+    parser.add_argument("--version", action="version", version=f"ameyo-mcp {__version__}")
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="default: stdio")
     parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
@@ -46,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="log in, ping, list campaigns, log out, and report", parents=[shared]
     )
     check.add_argument("--campaign", type=int, default=None, help="campaign id to try (token auth)")
+    sub.add_parser(
+        "config",
+        parents=[shared],
+        help="print a claude_desktop_config.json entry that starts this installation",
+    )
     _upload_parser(sub, shared)
     sync = sub.add_parser(
         "sync",
@@ -61,7 +74,27 @@ def _parser() -> argparse.ArgumentParser:
     simulator.add_argument("--port", type=int, default=8888, help="port (default 8888)")
     simulator.add_argument("--user", default="CustomerManager", help="login user (default CustomerManager)")
     simulator.add_argument("--password", default="simulator", help="login password (default simulator)")
-    simulator.add_argument("--contacts", type=int, default=300, help="sample contacts in MoviStarSurvey")
+    simulator.add_argument(
+        "--contacts",
+        type=int,
+        default=300,
+        help="customers in MoviStarSurvey besides the document's customer 112 (default 300; above 10,000 "
+        "they are generated as asked for, up to 10,000,000)",
+    )
+    simulator.add_argument(
+        "--push-url",
+        default=None,
+        help="dial contacts and push each call's outcome to this URL (a ?token=... in it is kept)",
+    )
+    simulator.add_argument(
+        "--push-rate", type=float, default=1.0, help="calls pushed per second with --push-url (default 1)"
+    )
+    simulator.add_argument(
+        "--push-shape",
+        default="mixed",
+        choices=("mixed", "get", "form", "json", "text"),
+        help="how pushes are sent: GET query, form POST, JSON POST, JSON as text/plain, or mixed (default)",
+    )
     return parser
 
 
@@ -89,14 +122,25 @@ def _upload_parser(
     upload.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
     upload.add_argument("--dry-run", action="store_true", help="check every row and write the report only")
     upload.add_argument(
-        "--retry-unknown", action="store_true", help="resend rows whose outcome an earlier run never learnt"
+        "--retry-unknown",
+        action="store_true",
+        help="resend rows without callbacks whose outcome an earlier run never learnt",
+    )
+    upload.add_argument(
+        "--resend-callbacks-may-duplicate",
+        action="store_true",
+        help="with --retry-unknown, resend rows with callbacks too, accepting that Ameyo may then "
+        "schedule such a callback twice",
     )
     upload.add_argument(
         "--result",
         default=None,
-        help="result CSV (default FILE.ameyo-result.csv, or FILE.ameyo-check.csv for a dry run)",
+        help="result CSV, beside FILE if relative (default FILE.ameyo-result.csv, or "
+        "FILE.ameyo-check.csv for a dry run); an existing file is replaced only if it is a result file",
     )
-    upload.add_argument("--journal", default=None, help="journal (default FILE.ameyo-journal)")
+    upload.add_argument(
+        "--journal", default=None, help="journal, beside FILE if relative (default FILE.ameyo-journal)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _simulator(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "config":
+            return _desktop_config(args)
         if args.command == "upload":
             return _upload(args)
         if args.command == "sync":
@@ -127,7 +173,22 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
         with demo_settings() as settings:
             yield settings
     else:
-        yield load_settings(env_file=args.env_file)
+        yield load_settings(env_file=_env_file(args))
+
+
+def _env_file(args: argparse.Namespace) -> Path:
+    """The settings file to read: the one named (which must exist), else `.env` when present."""
+    if args.env_file is None:
+        return Path(".env")
+    path = Path(args.env_file).expanduser()
+    if not path.is_file():
+        raise SettingsError(f"--env-file {args.env_file}: no such file ({path.resolve()})")
+    return path
+
+
+def _warn_about(settings: Settings) -> None:
+    if not settings.timezone_given:
+        print(f"ameyo-mcp: warning: {timezone_warning(settings)}", file=sys.stderr, flush=True)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -140,17 +201,14 @@ def _run_server(settings: Settings, args: argparse.Namespace) -> None:
     from .server import create_server
 
     setup_logging(settings.log_level)
+    _warn_about(settings)
     server = create_server(settings)
     if args.transport == "stdio":
         server.run("stdio")
     else:
-        import uvicorn
+        from .http import serve_http
 
-        from .http import http_app
-
-        app = http_app(server, settings, args.host, args.port)
-        print(f"ameyo-mcp: serving streamable HTTP at http://{args.host}:{args.port}/mcp", file=sys.stderr)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        serve_http(server, settings, args.host, args.port)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -164,15 +222,39 @@ def _check(args: argparse.Namespace) -> int:
         return 0 if anyio.run(lambda: run_check(settings, say, campaign_id=args.campaign)) else 1
 
 
-def _upload(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def _desktop_config(args: argparse.Namespace) -> int:
+    """Claude Desktop starts servers from its own folder with its own PATH: the entry names this
+    installation's executable and the settings file by absolute paths."""
+    import json
 
-    from .audit import AuditLog, default_audit_path
-    from .bulk.engine import BulkOptions, JournalMismatch, upload_file
+    if args.demo:
+        server_args = ["--demo"]
+    else:
+        env_file = _env_file(args).resolve()
+        if not env_file.is_file():
+            raise SettingsError(
+                f"{env_file} does not exist: create it (cp .env.example .env) or name one with --env-file"
+            )
+        server_args = ["--env-file", str(env_file)]
+    script = Path(sys.executable).with_name("ameyo-mcp.exe" if sys.platform == "win32" else "ameyo-mcp")
+    if script.is_file():
+        entry = {"command": str(script), "args": server_args}
+    else:
+        entry = {"command": sys.executable, "args": ["-m", "ameyo_mcp", *server_args]}
+    # The entry for a person to paste: this command never runs the stdio server.
+    print(json.dumps({"mcpServers": {"ameyo": entry}}, indent=2))
+    print(
+        "ameyo-mcp: add this to claude_desktop_config.json (Claude Desktop: Settings > Developer > "
+        "Edit Config; macOS ~/Library/Application Support/Claude/, Windows %APPDATA%\\Claude\\) "
+        "and restart Claude Desktop",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _upload(args: argparse.Namespace) -> int:
+    from .bulk.engine import BulkOptions
     from .bulk.reader import FileFormatError, parse_column_map
-    from .bulk.report import bulk_text
-    from .errors import AmeyoError
-    from .service import Ameyo
 
     path = Path(args.file).expanduser().resolve()
     if not path.is_file():
@@ -191,12 +273,55 @@ def _upload(args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             dry_run=args.dry_run,
             retry_unknown=args.retry_unknown,
-            result_path=Path(args.result).expanduser() if args.result else None,
-            journal_path=Path(args.journal).expanduser() if args.journal else None,
+            resend_callbacks_may_duplicate=args.resend_callbacks_may_duplicate,
+            # A relative path is read beside the contact file, not the current folder.
+            result_path=Path(args.result) if args.result else None,
+            journal_path=Path(args.journal) if args.journal else None,
         )
     except FileFormatError as exc:
         print(f"ameyo-mcp upload: {exc}", file=sys.stderr)
         return 2
+    with _settings(args) as settings:
+        setup_logging(settings.log_level)
+        return anyio.run(_upload_run, settings, path, options)
+
+
+async def _upload_run(settings: Settings, path: Path, options: BulkOptions) -> int:
+    """The upload, stopped cleanly by SIGTERM or Ctrl-C: the batches in flight are journaled as
+    outcome-unknown before the command ends, with one line saying what was sent."""
+    import signal
+
+    stop = anyio.Event()
+    caught: list[str] = []
+
+    async def on_signal() -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for number in signals:
+                caught.append(signal.Signals(number).name)
+                stop.set()
+                return  # a second signal ends the process the usual way
+
+    code = 1
+    async with anyio.create_task_group() as group:
+        group.start_soon(on_signal)
+        try:
+            code = await _upload_once(settings, path, options, stop, caught)
+        finally:
+            group.cancel_scope.cancel()
+    return code
+
+
+async def _upload_once(
+    settings: Settings, path: Path, options: BulkOptions, stop: anyio.Event, caught: list[str]
+) -> int:
+    from .audit import AuditLog, default_audit_path
+    from .bulk.engine import upload_file
+    from .bulk.errors import UploadRefused, UploadStopped
+    from .bulk.reader import FileFormatError
+    from .bulk.report import bulk_text
+    from .errors import AmeyoError
+    from .service import Ameyo
+
     tty = sys.stderr.isatty()
     last: list[str] = [""]
 
@@ -207,27 +332,37 @@ def _upload(args: argparse.Namespace) -> int:
         # A live line on a terminal; whole lines (one per report) when stderr is a log.
         print(f"\r{message}   " if tty else message, end="" if tty else "\n", file=sys.stderr, flush=True)
 
-    async def run(settings: Settings) -> int:
-        ameyo = Ameyo(settings)
-        try:
-            audit = AuditLog(settings.audit_file or default_audit_path(), ameyo=settings.base_url)
-            out = await upload_file(ameyo, path, options, progress, audit)
-        except AmeyoError as exc:
-            print(f"\nameyo-mcp upload: {await ameyo.explain(exc)}", file=sys.stderr)
-            return 1
-        except (FileFormatError, JournalMismatch) as exc:
-            print(f"\nameyo-mcp upload: {path.name}: {exc}", file=sys.stderr)
-            return 1
-        finally:
-            await ameyo.aclose()
-        if tty:
-            print(file=sys.stderr)
-        print(bulk_text(out), flush=True)  # the CLI's report for a person
-        return 0 if out.ok == out.rows else 1
+    def fail(message: str) -> None:
+        print(f"{chr(10) if tty else ''}ameyo-mcp upload: {message}", file=sys.stderr, flush=True)
 
-    with _settings(args) as settings:
-        setup_logging(settings.log_level)
-        return anyio.run(run, settings)
+    ameyo = Ameyo(settings)
+    try:
+        audit = AuditLog(settings.audit_file or default_audit_path(), ameyo=settings.base_url)
+        out = await upload_file(ameyo, path, options, progress, audit, stop)
+    except AmeyoError as exc:
+        fail(await ameyo.explain(exc))
+        return 1
+    except FileFormatError as exc:
+        fail(f"{path.name}: {exc}")
+        return 1
+    except UploadStopped as exc:
+        if exc.requested:
+            fail(f"stopped by {caught[0] if caught else 'request'}. {exc.account}")
+            return 130 if caught[:1] == ["SIGINT"] else 143
+        fail(str(exc))
+        return 1
+    except UploadRefused as exc:
+        fail(str(exc))
+        return 1
+    except OSError as exc:
+        fail(f"{exc.filename or path}: {exc.strerror or exc}; nothing was sent")
+        return 1
+    finally:
+        await ameyo.aclose()
+    if tty:
+        print(file=sys.stderr)
+    print(bulk_text(out), flush=True)  # the CLI's report for a person
+    return 0 if out.ok == out.rows else 1
 
 
 def _sync(args: argparse.Namespace) -> int:
@@ -281,12 +416,20 @@ def _sync(args: argparse.Namespace) -> int:
 def _simulator(args: argparse.Namespace) -> int:
     from .simulator import SimulatorConfig, serve
 
+    try:
+        config = SimulatorConfig(
+            user_id=args.user,
+            password=args.password,
+            contacts=args.contacts,
+            push_url=args.push_url,
+            push_rate=args.push_rate,
+            push_shape=args.push_shape,
+        )
+    except ValueError as exc:
+        print(f"ameyo-mcp simulator: {exc}", file=sys.stderr)
+        return 2
     setup_logging("INFO")
-    serve(
-        SimulatorConfig(user_id=args.user, password=args.password, contacts=args.contacts),
-        host=args.host,
-        port=args.port,
-    )
+    serve(config, host=args.host, port=args.port)
     return 0
 
 

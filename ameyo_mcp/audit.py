@@ -1,7 +1,8 @@
 """The audit trail: one JSON line per write event, flushed to disk before and after each write.
 
-An `intent` line is written before anything is sent and a `result` (or `error`) line after, so
-that after any crash a person can see which writes were started and never answered.
+An `intent` line is written before anything is sent (if it cannot be, nothing is sent) and a
+`result` (or `error`) line after, so that after any crash a person can see which writes were started
+and never answered.
 """
 
 from __future__ import annotations
@@ -30,19 +31,26 @@ class AuditLog:
         self.ameyo = ameyo  # which Ameyo server the writes went to: one trail may serve several
         self._lock = threading.Lock()
 
-    def write(self, event: str, **fields: Any) -> None:
+    def append(self, event: str, **fields: Any) -> None:
+        """Write one line and fsync it; an OSError means it is not on disk."""
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
         entry = {"ts": now, "event": event, "ameyo": self.ameyo, **fields}
-        line = SECRETS.scrub(json.dumps(entry, ensure_ascii=False, default=str)) + "\n"
+        data = (SECRETS.scrub(json.dumps(entry, ensure_ascii=False, default=str)) + "\n").encode("utf-8")
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                # A short write (a full disk) must not leave half a line that the next one continues.
+                while data:
+                    data = data[os.write(fd, data) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def write(self, event: str, **fields: Any) -> None:
+        """`append` for lines written after the fact (results): a write that was sent must still
+        be reported to its caller even when the trail cannot record it, so this only logs."""
         try:
-            with self._lock:
-                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-                try:
-                    os.write(fd, line.encode("utf-8"))
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+            self.append(event, **fields)
         except OSError as exc:
-            # The write itself must not fail because the trail cannot be written; say so loudly.
             log.error("Could not write the audit trail %s: %s", self.path, type(exc).__name__)

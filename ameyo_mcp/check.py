@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import phones
-from .config import Settings
+from .config import Settings, timezone_warning
 from .errors import AmeyoError, AuthenticationFailed, UpstreamUnavailable
 from .models import GetLeadsRequest
 from .service import Ameyo
@@ -34,6 +34,8 @@ async def run_check(
     ameyo = Ameyo(settings)
     who = "token authentication" if settings.token_auth else f"user {settings.user_id}"
     say(f"Ameyo at {settings.base_url} ({who})")
+    if not settings.timezone_given:
+        say(f"  warn {timezone_warning(settings)}")
     ok = True
     try:
         phones.check_region(settings.phone_region)

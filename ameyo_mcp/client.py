@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
@@ -39,6 +40,7 @@ from .models import (
     SessionRequest,
     UploadContactsRequest,
     UploadWithCallbacksRequest,
+    write_commands,
 )
 from .redact import SECRETS
 
@@ -50,9 +52,16 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Commands that change Ameyo's data: an unanswered one may or may not have run.
-WRITE_COMMANDS = frozenset({"uploadContacts", "uploadContactAndAddCallback", "addCallback"})
+WRITE_COMMANDS = write_commands()
+# Set by the write path around one write (a one-item list, False until then): set to True the moment
+# a write's request is handed to the network, so that a write cancelled while it waited (for a login,
+# a free connection) is known never to have reached Ameyo, and one cancelled later is an unknown outcome.
+ON_WIRE: ContextVar[list[bool] | None] = ContextVar("ameyo_on_wire", default=None)
 _INVALID_SESSION_KEY = "LogoutRemoterProcessorHelper.invalid.sessionid"
 _DEFAULT_TIMEOUT_S = 30.0
+# Every connection that may be open is also kept alive: with fewer idle slots than open ones, a
+# burst of calls closes the surplus and the next burst opens them again (a TLS handshake each).
+_MAX_CONNECTIONS = 16
 
 
 class AmeyoClient:
@@ -84,7 +93,9 @@ class AmeyoClient:
                 headers["requesting-host"] = settings.requesting_host or ""
             self._http = httpx.AsyncClient(
                 headers=headers,
-                limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
+                limits=httpx.Limits(
+                    max_connections=_MAX_CONNECTIONS, max_keepalive_connections=_MAX_CONNECTIONS
+                ),
                 follow_redirects=False,
             )
         return self._http
@@ -174,6 +185,9 @@ class AmeyoClient:
         http = self._connection()
         import httpx  # already loaded by _connection; bound here for the except clauses
 
+        mark = ON_WIRE.get() if write else None
+        if mark is not None:
+            mark[0] = True
         try:
             response = await http.post(self.settings.command_url, content=body, timeout=self.timeout_s)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:

@@ -1,4 +1,5 @@
-"""The campaign columns getContacts can add to a contact (section 4.6.2 of the vendor document)."""
+"""The campaign columns getContacts can add to a contact (section 4.6.2 of the vendor document), and the
+values of its `status` column (section 4.6.3 item 9)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,29 @@ CAMPAIGN_COLUMNS: tuple[str, ...] = (
     *(f"last_dialed_number_{k}" for k in range(1, 5)),
     *(f"last_dialed_time_{k}" for k in range(1, 5)),
 )
+
+# Section 4.6.3 item 9: a contact's last status is one of these, or NOT_TRIED when never dialed.
+DIAL_STATUSES: tuple[str, ...] = (
+    "BUSY",
+    "NO_ANSWER",
+    "CONNECTED",
+    "CALL_DROP",
+    "CALL_HANGUP",
+    "AMD",
+    "ATTEMPT_FAILED",
+    "TRANSFERRED_TO_CAMPAIGN",
+    "CALL_NOT_PICKED",
+    "NUMBER_FAILURE",
+    "NUMBER_TEMP_FAILURE",
+    "PROVIDER_FAILURE",
+    "PROVIDER_TEMP_FAILURE",
+    "SYSTEM_ERROR",
+    "FAILED",
+    "SIT_INTERCEPT",
+    "SIT_VACANT",
+    "SIT_NOCIRCUIT",
+    "SIT_REORDER",
+)
+STATUSES: tuple[str, ...] = ("NOT_TRIED", *DIAL_STATUSES)
+# Dispositions are set per deployment by agents; the document's examples (item 10) seed completions.
+EXAMPLE_DISPOSITIONS: tuple[str, ...] = ("Sale", "Foreign Language", "DNC")

@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,6 +52,26 @@ def _is_zone(name: str) -> bool:
 
 
 @dataclass(frozen=True)
+class CallingHours:
+    """When customers may be called, in the Ameyo server's zone: start inclusive, end exclusive."""
+
+    start: time
+    end: time
+
+
+def _calling_hours(raw: str | None) -> CallingHours:
+    if raw is None:
+        return CallingHours(time(9), time(21))
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in raw.split("-"))
+    except ValueError:
+        raise SettingsError(f"AMEYO_CALLING_HOURS must look like 09:00-21:00, not {raw!r}") from None
+    if not start < end:
+        raise SettingsError(f"AMEYO_CALLING_HOURS must start before it ends, not {raw!r}")
+    return CallingHours(start, end)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the server needs to reach Ameyo. Secrets are `SecretStr`: they never print.
 
@@ -64,12 +85,16 @@ class Settings:
     terminal: str = "127.0.0.1"
     client_type: str | None = None
     timezone: str = "UTC"
+    # False when AMEYO_TIMEZONE was not set and the machine's zone stands in for the server's.
+    timezone_given: bool = True
     timeout_s: float | None = None
     session_file: Path | None = None
     hash_key: SecretStr | None = None
     policy_name: str = DEFAULT_POLICY_NAME
     requesting_host: str | None = None
     idle_limit_s: float = 1800.0
+    # The document's flow keeps the session cached across restarts; this logs out on shutdown instead.
+    logout_on_exit: bool = False
     read_only: bool = False
     log_level: str = "WARNING"
     # Trust: writes, audit, HTTP transport.
@@ -79,6 +104,10 @@ class Settings:
     http_token: SecretStr | None = None
     allowed_hosts: tuple[str, ...] = ()
     max_request_bytes: int = 1_000_000
+    http_max_connections: int = 1000
+    http_read_timeout_s: float = 10.0
+    http_max_sessions: int = 1000
+    http_session_idle_s: float = 600.0
     # Bulk uploads: the only folders the upload-file tool may read.
     upload_dirs: tuple[Path, ...] = ()
     # The index and call history (ameyo_mcp/store); None: a SQLite file per Ameyo server.
@@ -90,12 +119,18 @@ class Settings:
     sync_rate: float = 5.0
     # The phone rule (phones.py): the country of numbers written without one, and the spelling
     # sent to Ameyo's dialer for numbers given in another form.
-    phone_region: str = "IN"
-    phone_format: str = "national"
+    phone_region: str = phones.DEFAULT_REGION
+    phone_format: str = phones.DEFAULT_STYLE
+    # Callbacks outside these hours (server time) need the person's explicit yes.
+    calling_hours: CallingHours = field(default_factory=lambda: CallingHours(time(9), time(21)))
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def phone_rule(self) -> phones.PhoneRule:
+        return phones.PhoneRule(self.phone_region, self.phone_format)
 
     @property
     def token_auth(self) -> bool:
@@ -125,6 +160,14 @@ class Settings:
         return str(state / "ameyo-mcp" / f"index-{digest}.db")
 
 
+def timezone_warning(settings: Settings) -> str:
+    return (
+        f"AMEYO_TIMEZONE is not set, so this machine's zone ({settings.timezone}) stands in for the "
+        "Ameyo server's: callback times without an offset are read in it. Set AMEYO_TIMEZONE to the "
+        "server's zone (e.g. Asia/Kolkata)."
+    )
+
+
 def _get(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name)
     if value is None:
@@ -144,6 +187,25 @@ def _float(env: Mapping[str, str], name: str, *, minimum: float) -> float | None
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum:g}, not {raw!r}")
     return value
+
+
+def _int(env: Mapping[str, str], name: str, *, minimum: int) -> int | None:
+    raw = _get(env, name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, not {raw!r}")
+    return value
+
+
+def _put(values: dict[str, Any], field: str, value: object) -> None:
+    """Set a field only when its variable was given, so the dataclass default stands otherwise."""
+    if value is not None:
+        values[field] = value
 
 
 def _bool(env: Mapping[str, str], name: str) -> bool:
@@ -223,7 +285,9 @@ def load_settings(
     if password:
         values["password"] = SecretStr(password)
 
-    zone = _get(env, "AMEYO_TIMEZONE") or machine_timezone()
+    zone = _get(env, "AMEYO_TIMEZONE")
+    values["timezone_given"] = zone is not None
+    zone = zone or machine_timezone()
     if not _is_zone(zone):
         raise SettingsError(f"AMEYO_TIMEZONE must be an IANA zone name such as Asia/Kolkata, not {zone!r}")
     values["timezone"] = zone
@@ -233,6 +297,7 @@ def load_settings(
     idle = _float(env, "AMEYO_IDLE_LIMIT_S", minimum=0)
     if idle is not None:
         values["idle_limit_s"] = idle
+    values["logout_on_exit"] = _bool(env, "AMEYO_LOGOUT_ON_EXIT")
     session_file = _get(env, "AMEYO_SESSION_FILE")
     if session_file is not None:
         values["session_file"] = Path(session_file).expanduser()
@@ -244,9 +309,7 @@ def load_settings(
     window = _float(env, "AMEYO_REPEAT_WINDOW_S", minimum=0)
     if window is not None:
         values["repeat_window_s"] = window
-    confirm = _float(env, "AMEYO_CONFIRM_OVER", minimum=0)
-    if confirm is not None:
-        values["confirm_over"] = int(confirm)
+    _put(values, "confirm_over", _int(env, "AMEYO_CONFIRM_OVER", minimum=0))
     audit = _get(env, "AMEYO_AUDIT_FILE")
     if audit is not None:
         values["audit_file"] = Path(audit).expanduser()
@@ -258,9 +321,11 @@ def load_settings(
     hosts = _get(env, "AMEYO_ALLOWED_HOSTS")
     if hosts is not None:
         values["allowed_hosts"] = tuple(h.strip() for h in hosts.split(",") if h.strip())
-    size = _float(env, "AMEYO_MAX_REQUEST_BYTES", minimum=1024)
-    if size is not None:
-        values["max_request_bytes"] = int(size)
+    _put(values, "max_request_bytes", _int(env, "AMEYO_MAX_REQUEST_BYTES", minimum=1024))
+    _put(values, "http_max_connections", _int(env, "AMEYO_HTTP_MAX_CONNECTIONS", minimum=1))
+    _put(values, "http_read_timeout_s", _float(env, "AMEYO_HTTP_READ_TIMEOUT_S", minimum=0.1))
+    _put(values, "http_max_sessions", _int(env, "AMEYO_HTTP_MAX_SESSIONS", minimum=1))
+    _put(values, "http_session_idle_s", _float(env, "AMEYO_HTTP_SESSION_IDLE_S", minimum=0.1))
     dirs = _get(env, "AMEYO_UPLOAD_DIRS")
     if dirs is not None:
         values["upload_dirs"] = tuple(
@@ -282,6 +347,7 @@ def load_settings(
     if rate is not None:
         values["sync_rate"] = rate
     values.update(_phone_settings(env))
+    values["calling_hours"] = _calling_hours(_get(env, "AMEYO_CALLING_HOURS"))
     values.update(overrides or {})
     return Settings(**values)
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .models import Contact
+from .phones import digits
 
 _NAME_KEYS = ("name", "customer_name", "customerName", "full_name", "fullName")
-_NON_DIGITS = re.compile(r"\D")
 
-
-def digits(text: str) -> str:
-    return _NON_DIGITS.sub("", text)
+__all__ = ["digits", "display_name", "is_phone_key", "phone_values", "phones"]
 
 
 def is_phone_key(key: str) -> bool:
@@ -20,9 +17,14 @@ def is_phone_key(key: str) -> bool:
     return "phone" in lowered or "mobile" in lowered
 
 
+def phone_values(contact: Contact) -> list[str]:
+    """Every phone-like field of a contact as Ameyo holds it; compare them with `phones`."""
+    return [str(v) for k, v in contact.customer_data.items() if is_phone_key(k) and v is not None]
+
+
 def phones(contact: Contact) -> list[str]:
     """The digits of every phone-like field of a contact."""
-    return [digits(str(v)) for k, v in contact.customer_data.items() if is_phone_key(k) and v is not None]
+    return [digits(v) for v in phone_values(contact)]
 
 
 def display_name(data: dict[str, Any]) -> str | None:

@@ -23,12 +23,23 @@ _IGNORED = (
     "AMEYO_DATABASE_URL",
 )
 
+SAMPLE_FILE = "sample-contacts.csv"
+# Lead 21 of campaign 1 takes them; the last row shows how a refused row is reported.
+SAMPLE_CONTACTS = (
+    "phone1,name,city,callback_time\n"
+    "9123400001,Asha Rao,Pune,\n"
+    "9123400002,Ravi Kumar,Mumbai,2031-01-05T10:00:00\n"
+    "9123400003,Meena Iyer,Chennai,\n"
+    ",Nobody,Delhi,\n"
+)
+
 
 @contextmanager
 def demo_settings(environ: Mapping[str, str] | None = None) -> Iterator[Settings]:
     """Settings for the embedded simulator. The demo's writes are sample data: they are audited
-    (and indexed) in a throwaway folder, never in the real trail or index, and its file uploads
-    read the current folder unless AMEYO_UPLOAD_DIRS says otherwise."""
+    (and indexed) in a throwaway folder, never in the real trail or index. Its file tool reads
+    another throwaway folder that holds a sample contact file, unless AMEYO_UPLOAD_DIRS says
+    otherwise: never the current folder, whose files a model has no business reading."""
     from .simulator import SimulatorConfig, SimulatorThread  # heavy: only on the demo path
 
     config = SimulatorConfig()
@@ -43,11 +54,17 @@ def demo_settings(environ: Mapping[str, str] | None = None) -> Iterator[Settings
             AMEYO_AUDIT_FILE=str(Path(scratch) / "audit.jsonl"),
             AMEYO_DATABASE_URL=str(Path(scratch) / "index.db"),
         )
-        env.setdefault("AMEYO_UPLOAD_DIRS", os.getcwd())
+        if "AMEYO_UPLOAD_DIRS" in env:
+            where = f"files may be uploaded from {env['AMEYO_UPLOAD_DIRS']}"
+        else:
+            uploads = Path(scratch) / "uploads"
+            uploads.mkdir()
+            (uploads / SAMPLE_FILE).write_text(SAMPLE_CONTACTS, encoding="utf-8")
+            env["AMEYO_UPLOAD_DIRS"] = str(uploads)
+            where = f"the file tool reads only the throwaway folder {uploads}, holding {SAMPLE_FILE}"
         print(
             f"ameyo-mcp: demo mode: using the embedded Ameyo simulator at {simulator.base_url} "
-            f"with sample data (no real Ameyo is contacted; server zone {config.timezone}; "
-            f"files may be uploaded from {env['AMEYO_UPLOAD_DIRS']})",
+            f"with sample data (no real Ameyo is contacted; server zone {config.timezone}; {where})",
             file=sys.stderr,
         )
         yield load_settings(env, env_file=None)

@@ -1,9 +1,11 @@
-"""Logging to stderr only (on stdio, stdout belongs to the protocol), with secrets masked."""
+"""Logging to stderr only (on stdio, stdout belongs to the protocol), with secrets masked and
+repeated warnings held back."""
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 
 from .redact import RedactingFilter
 
@@ -14,9 +16,48 @@ def quiet_http_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+class RepeatLimit(logging.Filter):
+    """At most `burst` warnings or errors of one kind (logger and message template) per `window_s`:
+    a flood of bad connections must not become a flood of lines. The last one let through says
+    that more are held back, and the next after the window says how many were."""
+
+    def __init__(self, burst: int = 5, window_s: float = 60.0) -> None:
+        super().__init__()
+        self.burst = burst
+        self.window_s = window_s
+        # (logger, template) -> [window start, records seen in it, held back in the last window]
+        self._seen: dict[tuple[str, str], list[float]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.name, str(record.msg))
+        now = time.monotonic()
+        state = self._seen.get(key)
+        if state is None or now - state[0] >= self.window_s:
+            held = int(state[1] - self.burst) if state is not None and state[1] > self.burst else 0
+            state = self._seen[key] = [now, 0.0]
+            if len(self._seen) > 1000:  # message templates are few; keys must not grow without end
+                self._seen = {key: state}
+            if held:
+                _append(record, f" ({held} more like this were held back in the last {self.window_s:g} s)")
+        state[1] += 1
+        if state[1] > self.burst:
+            return False
+        if state[1] == self.burst:
+            _append(record, f" (more like this are held back for {self.window_s:g} s)")
+        return True
+
+
+def _append(record: logging.LogRecord, note: str) -> None:
+    record.msg = record.getMessage() + note
+    record.args = None
+
+
 def setup_logging(level: str = "WARNING") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RepeatLimit())  # first: it keys on the message template, before masking
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AliasChoices,
@@ -77,7 +77,12 @@ class _Answer(BaseModel):
 
 
 class _Request(BaseModel):
+    """Base of request models. Each says its command id and whether it changes Ameyo's data, so the
+    list of write commands is derived from the models and cannot drift from them."""
+
     model_config = ConfigDict(populate_by_name=True, defer_build=True)
+    command: ClassVar[str] = ""
+    writes: ClassVar[bool] = False
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True)
@@ -87,6 +92,7 @@ class _Request(BaseModel):
 
 
 class LoginRequest(_Request):
+    command: ClassVar[str] = "login"
     user_id: str = Field(serialization_alias="userId")
     password: str = Field(repr=False)
     terminal: str
@@ -125,6 +131,7 @@ class LoginInfo(_Answer):
 
 
 class PingRequest(_Request):
+    command: ClassVar[str] = "ping-session"
     session_id: str = Field(serialization_alias="sessionId", repr=False)
     seq: str = Field(default="0", serialization_alias="sessionPushSeqNo")
     seq_lower: str = Field(default="0", serialization_alias="sessionpushseqno")
@@ -136,6 +143,9 @@ class PingResult(_Answer):
 
 
 class SessionRequest(_Request):
+    """A request that carries the session; alone, it is logout's."""
+
+    command: ClassVar[str] = "logout"
     session_id: str | None = Field(default=None, serialization_alias="sessionId", repr=False)
 
 
@@ -143,6 +153,7 @@ class SessionRequest(_Request):
 
 
 class GetContactsRequest(SessionRequest):
+    command: ClassVar[str] = "getContacts"
     campaign_id: int = Field(serialization_alias="campaignId")
     choose_enabled_leads: bool | None = Field(default=None, serialization_alias="chooseEnabledLeads")
     customer_ids: list[str] | None = Field(default=None, serialization_alias="customerIds")
@@ -174,6 +185,8 @@ class Contact(_Answer):
 
 
 class UploadContactsRequest(SessionRequest):
+    command: ClassVar[str] = "uploadContacts"
+    writes: ClassVar[bool] = True
     # The document sends campaignId as a string here and as a number elsewhere; we follow it.
     campaign_id: str = Field(serialization_alias="campaignId")
     lead_id: int = Field(serialization_alias="leadId")
@@ -238,6 +251,8 @@ class CustomerAndCallback(_Request):
 
 
 class UploadWithCallbacksRequest(SessionRequest):
+    command: ClassVar[str] = "uploadContactAndAddCallback"
+    writes: ClassVar[bool] = True
     campaign_id: int = Field(serialization_alias="campaignId")
     lead_id: int = Field(serialization_alias="leadId")
     records: list[CustomerAndCallback] = Field(serialization_alias="customerAndCallbackRecords")
@@ -282,6 +297,8 @@ class CallbackUploadResult(RecordResult, CallbackFields):
 
 
 class AddCallbackRequest(SessionRequest):
+    command: ClassVar[str] = "addCallback"
+    writes: ClassVar[bool] = True
     campaign_id: int = Field(serialization_alias="campaignId")
     call_back_time: str = Field(serialization_alias="callBackTime")
     # The document sends this flag as a string here, unlike everywhere else.
@@ -302,6 +319,7 @@ class Callback(CallbackFields):
 
 
 class GetLeadsRequest(SessionRequest):
+    command: ClassVar[str] = "getLeadsForCampaign"
     campaign_id: int = Field(serialization_alias="campaignId")
 
 
@@ -314,3 +332,15 @@ class Lead(_Answer):
     max_attempt: int | None = Field(default=None, alias="maxAttempt")
     churn_count: int | None = Field(default=None, alias="churnCount")
     fetch_order_details: list[dict[str, Any]] | None = Field(default=None, alias="fetchOrderDetails")
+
+
+def write_commands() -> frozenset[str]:
+    """The command ids of every request model that changes Ameyo's data."""
+    found: set[str] = set()
+    pending: list[type[_Request]] = [_Request]
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        if model.writes:
+            found.add(model.command)
+    return frozenset(found)

@@ -2,7 +2,8 @@
 
 A file is a small header between `---` lines (`name:`, `title:`, `description:`, and one
 `argument: name | required|optional | description` line per argument) and a body in which
-`{{argument}}` is replaced by the value given.
+`{{argument}}` is replaced by the value given. Text between `{{#writes}}` and `{{/writes}}` is
+left out when the server is read-only, and a header line `needs: writes` leaves the whole prompt out.
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
+from mcp.server.mcpserver.prompts.base import Message, Prompt, PromptArgument
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, InputRequiredResult
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+_WRITES = re.compile(r"\{\{#writes\}\}(.*?)\{\{/writes\}\}", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -24,13 +29,38 @@ class Template:
     description: str
     body: str
     arguments: list[PromptArgument] = field(default_factory=list)
+    needs_writes: bool = False
 
-    def render(self, **values: str) -> str:
+    def render(self, *, read_only: bool = False, **values: str) -> str:
         def fill(match: re.Match[str]) -> str:
             value = values.get(match.group(1))
             return value.strip() if value and value.strip() else "(not given)"
 
-        return _PLACEHOLDER.sub(fill, self.body).strip() + "\n"
+        body = _WRITES.sub("" if read_only else r"\1", self.body)
+        return _PLACEHOLDER.sub(fill, body).strip() + "\n"
+
+
+class TemplatePrompt(Prompt):
+    """A prompt whose caller's mistakes (a required argument missing, one it does not take) are
+    answered as invalid parameters in one sentence, not as an internal error with a traceback."""
+
+    async def render(
+        self, arguments: dict[str, Any] | None, context: Any
+    ) -> list[Message] | InputRequiredResult:
+        given = arguments or {}
+        declared = {a.name: a for a in self.arguments or []}
+        missing = [a for a in declared.values() if a.required and not str(given.get(a.name) or "").strip()]
+        unknown = sorted(set(given) - set(declared))
+        if missing or unknown:
+            problems = [f"it needs {a.name} ({a.description or 'required'})" for a in missing]
+            if unknown:
+                problems.append(f"it takes no {', '.join(unknown[:5])[:100]}")
+            raise MCPError(
+                code=INVALID_PARAMS,
+                message=f"Prompt {self.name}: {'; '.join(problems)}. Its arguments are "
+                + ", ".join(f"{n} ({'required' if a.required else 'optional'})" for n, a in declared.items()),
+            )
+        return await super().render(given, context)
 
 
 def prompts_dir() -> Path:
@@ -66,7 +96,10 @@ def parse_template(text: str, source: str) -> Template:
     used = set(_PLACEHOLDER.findall(body))
     if used - declared:
         raise ValueError(f"{source}: the body uses undeclared arguments {sorted(used - declared)}")
-    return Template(meta["name"], meta["title"], meta["description"], body, arguments)
+    needs = {n.strip() for n in meta.get("needs", "").split(",") if n.strip()}
+    if needs - {"writes"}:
+        raise ValueError(f"{source}: unknown needs {sorted(needs - {'writes'})}")
+    return Template(meta["name"], meta["title"], meta["description"], body, arguments, "writes" in needs)
 
 
 def load_templates(folder: Path | None = None) -> list[Template]:
@@ -74,14 +107,16 @@ def load_templates(folder: Path | None = None) -> list[Template]:
     return [parse_template(p.read_text(encoding="utf-8"), p.name) for p in sorted(folder.glob("*.md"))]
 
 
-def register_prompts(server: MCPServer[object]) -> None:
-    for template in load_templates():
+def register_prompts(server: MCPServer[object], *, read_only: bool = False) -> list[Template]:
+    """Offer every template the server can follow through (in read-only mode, none that writes)."""
+    offered = [t for t in load_templates() if not (read_only and t.needs_writes)]
+    for template in offered:
 
         def render(_template: Template = template, **values: str) -> str:
-            return _template.render(**values)
+            return _template.render(read_only=read_only, **values)
 
         server.add_prompt(
-            Prompt(
+            TemplatePrompt(
                 name=template.name,
                 title=template.title,
                 description=template.description,
@@ -90,3 +125,4 @@ def register_prompts(server: MCPServer[object]) -> None:
                 context_kwarg=None,
             )
         )
+    return offered

@@ -9,8 +9,10 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
+from . import phones
 from .models import CallbackUploadResult, RecordResult
 from .results import RecordOut
 from .sanitize import clean_text
@@ -19,7 +21,6 @@ from .times import show
 
 PRIMARY_COLUMN = "phone1"
 OK_RESULTS = frozenset({"ADDED", "UPDATED", "MIGRATED", "UPDATED_AND_MIGRATED"})
-_PHONE = re.compile(r"\+?\d+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_VALUE_CHARS = 1000
 MAX_FIELDS = 60
@@ -32,13 +33,19 @@ class Checked:
     position: int
     record: dict[str, str]
     problem: str | None = None
+    # phone1 as given, when it was rewritten to the form Ameyo dials (phones.for_ameyo).
+    given_phone: str | None = None
+    # phones.identity of phone1: what makes two rows the same number.
+    identity: str | None = None
 
     @property
     def phone(self) -> str | None:
         return self.record.get(PRIMARY_COLUMN) or None
 
 
-def check_record(position: int, raw: Mapping[str, object], max_phone_length: int) -> Checked:
+def check_record(
+    position: int, raw: Mapping[str, object], max_phone_length: int, rule: phones.PhoneRule
+) -> Checked:
     """Apply Ameyo's own preprocessing rules locally, so a bad record is named before sending."""
     record: dict[str, str] = {}
     for key, value in raw.items():
@@ -47,10 +54,12 @@ def check_record(position: int, raw: Mapping[str, object], max_phone_length: int
         name = (key if isinstance(key, str) else str(key)).strip()
         if name:
             record[name] = (value if isinstance(value, str) else str(value)).strip()
-    return check_values(position, record, max_phone_length)
+    return check_values(position, record, max_phone_length, rule)
 
 
-def check_values(position: int, record: dict[str, str], max_phone_length: int) -> Checked:
+def check_values(
+    position: int, record: dict[str, str], max_phone_length: int, rule: phones.PhoneRule
+) -> Checked:
     """The checks of `check_record`, for a record whose names and values are stripped strings
     already (the bulk reader's rows): a large file should not pay for normalising twice."""
     if len(record) > MAX_FIELDS:
@@ -71,15 +80,35 @@ def check_values(position: int, record: dict[str, str], max_phone_length: int) -
     phone = record.get(PRIMARY_COLUMN, "")
     if not phone:
         return Checked(position, record, f"{PRIMARY_COLUMN} is missing")
-    if not _PHONE.fullmatch(phone):
-        return Checked(position, record, f"{PRIMARY_COLUMN} {clean_text(phone, 30)!r} must be digits only")
-    if len(phone) > max_phone_length:
+    try:
+        dial, identity = phones.dial_and_identity(phone, rule.region, rule.style)
+    except phones.PhoneError as exc:
+        return Checked(position, record, f"{PRIMARY_COLUMN}: {exc}")
+    given = None
+    if dial.rewritten:
+        given, record[PRIMARY_COLUMN] = phone, dial.value
+    if len(dial.value) > max_phone_length:
         return Checked(
             position,
             record,
-            f"{PRIMARY_COLUMN} has {len(phone)} characters; Ameyo allows at most {max_phone_length}",
+            f"{PRIMARY_COLUMN} has {len(dial.value)} characters; Ameyo allows at most {max_phone_length}",
+            given,
         )
-    return Checked(position, record)
+    return Checked(position, record, None, given, identity)
+
+
+def rewritten_note(
+    count: int, example: Checked | None, rule: phones.PhoneRule, *, dry_run: bool = False
+) -> str | None:
+    """The line that tells the person their numbers are sent in another spelling than given."""
+    if not count or example is None or example.given_phone is None:
+        return None
+    numbers = "1 number" if count == 1 else f"{count} numbers"
+    verb = "would be" if dry_run else ("was" if count == 1 else "were")
+    return (
+        f"{numbers} {verb} rewritten to the form Ameyo dials (AMEYO_PHONE_FORMAT={rule.style}), e.g. "
+        f"{clean_text(example.given_phone, 30)} → {clean_text(example.phone, 24)}."
+    )
 
 
 def refused(checked: Checked) -> RecordOut:
@@ -138,6 +167,65 @@ def outcome(checked: Checked, result: RecordResult | None, zone: ZoneInfo | None
 
 def counts(records: Sequence[RecordOut]) -> dict[str, int]:
     return dict(Counter(r.result for r in records).most_common())
+
+
+# What each of Ameyo's result types means for the customer, so that every answer counts a record once
+# and under the same name; anything else sent is a failure (Ameyo's *_FAILED, or no answer).
+ADDED = frozenset({"ADDED"})
+UPDATED = frozenset({"UPDATED", "UPDATED_AND_MIGRATED"})
+MOVED = frozenset({"MIGRATED"})
+UNCHANGED = frozenset({"DUPLICATE_NOT_ADDED", "NOT_MIGRATED"})
+
+
+def answered(by_result: Mapping[str, int]) -> dict[str, int]:
+    """Ameyo's answers to the records sent, by what happened: added, updated, moved, duplicate
+    (already there, left as it was) and failed; each record is counted under exactly one."""
+    out = {"added": 0, "updated": 0, "moved": 0, "duplicate": 0, "failed": 0}
+    for result, n in by_result.items():
+        if result in ADDED:
+            out["added"] += n
+        elif result in UPDATED:
+            out["updated"] += n
+        elif result in MOVED:
+            out["moved"] += n
+        elif result in UNCHANGED:
+            out["duplicate"] += n
+        else:
+            out["failed"] += n
+    return out
+
+
+class UploadTally(TypedDict):
+    added: int
+    updated: int
+    moved: int
+    duplicate: int
+    failed: int
+    callbacks: int
+    counts: dict[str, int]
+    added_customer_ids: list[int]
+    updated_customer_ids: list[int]
+
+
+def upload_tally(outcomes: Sequence[RecordOut]) -> UploadTally:
+    """The count fields of an upload's answer (`UploadOut`) from the outcomes of the records sent."""
+    by_result = counts(outcomes)
+    kinds = answered(by_result)
+    return UploadTally(
+        added=kinds["added"],
+        updated=kinds["updated"],
+        moved=kinds["moved"],
+        duplicate=kinds["duplicate"],
+        failed=kinds["failed"],
+        callbacks=sum(1 for r in outcomes if r.callback_id),
+        counts=by_result,
+        added_customer_ids=[
+            r.customer_id for r in outcomes if r.result in ADDED and r.customer_id is not None
+        ],
+        updated_customer_ids=[
+            r.customer_id for r in outcomes if r.result in UPDATED | MOVED and r.customer_id is not None
+        ],
+    )
 
 
 def _shown_phone(phone: str | None) -> str | None:

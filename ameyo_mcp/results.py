@@ -94,15 +94,27 @@ class RecordOut(BaseModel):
 
 
 class UploadOut(BaseModel):
+    """sent + refused = records given; sent = added + updated + moved + duplicate + failed."""
+
     campaign: CampaignOut
     lead_id: int
     dry_run: bool
     sent: int
     refused: int
-    counts: dict[str, int]
-    added_customer_ids: list[int]
+    added: int = 0
+    updated: int = 0
+    moved: int = 0
+    duplicate: int = 0
+    failed: int = 0
+    callbacks: int = 0
+    counts: dict[str, int] = {}
+    added_customer_ids: list[int] = []
+    updated_customer_ids: list[int] = []
     records: list[RecordOut]
     timezone: str
+    notes: list[str] = []
+    confirm_token: str | None = None
+    repeat_of_earlier_call: bool | None = None
 
 
 class CallbackOut(BaseModel):
@@ -115,3 +127,4 @@ class CallbackOut(BaseModel):
     timezone: str
     assigned_to: str | None = None
     self_callback: bool
+    repeat_of_earlier_call: bool | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from typing import Any
 
 FIELD_CAP = 120
@@ -47,3 +48,33 @@ def clean_mapping(data: dict[str, Any], *, cap: int = FIELD_CAP, max_fields: int
             continue
         out[clean_text(key, 40)] = clean_text(value, cap)
     return out
+
+
+DATA_OPEN = "<customer-data>"
+DATA_CLOSE = "</customer-data>"
+
+
+def inert(text: str) -> str:
+    """Angle brackets swapped for look-alikes, so that no text can open or close a fence."""
+    return text.replace("<", "‹").replace(">", "›")
+
+
+def data_text(value: Any, cap: int = FIELD_CAP) -> str:
+    """A customer value as it may be shown: one clean line that cannot fake a fence."""
+    return inert(clean_text(value, cap))
+
+
+def fence(lines: Iterable[str]) -> list[str]:
+    """Lines that hold customer text, inside the `<customer-data>` fence that they cannot close.
+
+    The one place customer text is fenced: every answer that shows such text goes through here."""
+    return [DATA_OPEN, *(inert(line) for line in lines), DATA_CLOSE]
+
+
+def fold(text: str) -> str:
+    """Text for matching: case and accents folded ("García" and "GARCIA" are one), spaces squeezed."""
+    if text.isascii():  # the usual value, and the search of every scanned contact: skip Unicode work
+        return _SPACE.sub(" ", text.lower()).strip()
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SPACE.sub(" ", bare.casefold()).strip()

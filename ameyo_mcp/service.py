@@ -64,7 +64,7 @@ class Ameyo:
         self.session = SessionManager(self.client, settings)
         self._leads: dict[int, tuple[float, list[Lead]]] = {}
 
-    async def aclose(self, *, logout: bool = True) -> None:
+    async def aclose(self, *, logout: bool | None = None) -> None:
         try:
             await self.session.aclose(logout=logout)
         finally:

@@ -1,9 +1,11 @@
 """SessionManager: exactly one live Ameyo session per process.
 
 Customer Manager users are licensed seats, so the session is precious: it is created lazily with a
-single-flight login, reused across restarts through a cache file, kept alive by pings only while
-idle, released after a long idleness, renewed only when Ameyo says it is gone, and logged out on a
-clean shutdown. Nothing here ever hands the session id to a caller outside the package.
+single-flight login, kept alive by pings only while idle, released after a long idleness, and
+renewed only when Ameyo says it is gone. As the vendor document's flow has it, a clean shutdown
+leaves the session in the cache file for the next start (Ameyo ends it by itself after its
+inactivity timeout); it logs out instead when there is no cache or AMEYO_LOGOUT_ON_EXIT is set.
+Nothing here ever hands the session id to a caller outside the package.
 """
 
 from __future__ import annotations
@@ -132,10 +134,18 @@ class SessionManager:
             await self.client.logout(sid)
         return True
 
-    async def aclose(self, *, logout: bool = True) -> None:
-        """Stop keeping the session alive; log out unless told to leave it for a restart."""
+    @property
+    def logs_out_on_exit(self) -> bool:
+        """A session nobody can take up again (no cache file) would hold the seat until it times out."""
+        return self.settings.logout_on_exit or self.settings.resolved_session_file() is None
+
+    async def aclose(self, *, logout: bool | None = None) -> None:
+        """Stop keeping the session alive, and log out if `logout` (by default `logs_out_on_exit`);
+        otherwise the cached session is left for the next start."""
         self._closed = True
         self._stop_keepalive()
+        if logout is None:
+            logout = self.logs_out_on_exit
         if logout and self._sid is not None:
             try:
                 await asyncio.wait_for(self.logout(), _LOGOUT_TIMEOUT_S)

@@ -7,7 +7,7 @@ and says how to get the rest. Values that came from customer records are fenced 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 
 from .results import (
     CallbackOut,
@@ -19,9 +19,8 @@ from .results import (
     PingOut,
     UploadOut,
 )
+from .sanitize import data_text, fence
 
-DATA_OPEN = "<customer-data>"
-DATA_CLOSE = "</customer-data>"
 MAX_FAILURE_LINES = 25
 MAX_IDS_SHOWN = 30
 MAX_STATUSES = 8
@@ -29,10 +28,6 @@ MAX_STATUSES = 8
 
 def campaign_label(campaign: CampaignOut) -> str:
     return f"{campaign.name} ({campaign.id})"
-
-
-def _fence(lines: Iterable[str]) -> list[str]:
-    return [DATA_OPEN, *lines, DATA_CLOSE]
 
 
 def login_text(out: LoginOut) -> str:
@@ -111,23 +106,58 @@ def contacts_text(out: ContactsOut, criteria: str) -> str:
         f"Contacts {first}–{last}: id name | phone | lead | status, attempts | disposition | "
         f"last dialed ({out.timezone})"
     )
-    lines.extend(_fence(contact_line(c) for c in out.contacts))
+    lines.extend(fence(contact_line(c) for c in out.contacts))
     if out.next_offset is not None:
         lines.append(f"{out.matched - out.next_offset} more: call again with offset={out.next_offset}.")
     return "\n".join(lines)
 
 
+def answered_text(tally: Mapping[str, int]) -> str:
+    """The counts of `records.answered` in words, leaving out a move nobody asked for."""
+    words = [f"added {tally['added']}", f"updated {tally['updated']}"]
+    if tally.get("moved"):
+        words.append(f"moved to this lead {tally['moved']}")
+    words += [f"duplicates left unchanged {tally['duplicate']}", f"failed {tally['failed']}"]
+    return ", ".join(words)
+
+
+def dispositions_seen_note(seen: Mapping[str, int]) -> str:
+    """After a disposition filter matched nothing: the dispositions the scanned contacts do have."""
+    named = sorted(((n, d) for d, n in seen.items() if d.strip()), reverse=True)
+    if not named:
+        return "No scanned contact has any disposition."
+    shown = ", ".join(f"{data_text(d, 40)} {n}" for n, d in named[:15])
+    return f"No scanned contact has that disposition; the dispositions found are: {shown}."
+
+
+def _records(n: int) -> str:
+    return f"{n} record{'' if n == 1 else 's'}"
+
+
+def _ids(label: str, ids: list[int]) -> str:
+    shown = ", ".join(str(i) for i in ids[:MAX_IDS_SHOWN])
+    more = len(ids) - MAX_IDS_SHOWN
+    return f"{label}: {shown}" + (f" and {more} more." if more > 0 else ".")
+
+
 def upload_text(out: UploadOut) -> str:
     label = campaign_label(out.campaign)
-    verb = "Dry run, nothing written" if out.dry_run else "Uploaded"
-    lines = [f"{verb}: {out.sent + out.refused} records for {label}, lead {out.lead_id}."]
+    refused = f"; {out.refused} refused before sending (below)" if out.refused else ""
     if out.dry_run:
-        lines.append(f"Would send {out.sent}; would refuse {out.refused}.")
+        lines = [
+            f"Dry run, nothing written: would send {_records(out.sent)} to {label}, lead {out.lead_id}"
+            f"{refused.replace('refused', 'would be refused')}."
+        ]
+        if out.confirm_token:
+            lines.append(
+                f"Sending {_records(out.sent)} needs the person's confirmation: show them this, and if "
+                f'they agree call again without dry_run and with confirm="{out.confirm_token}".'
+            )
     else:
-        counts = ", ".join(f"{k} {v}" for k, v in out.counts.items()) or "none"
-        lines.append(
-            f"Results: {counts}." + (f" Refused before sending: {out.refused}." if out.refused else "")
-        )
+        lines = [f"Sent {_records(out.sent)} to {label}, lead {out.lead_id}{refused}."]
+        tally = {"added": out.added, "updated": out.updated, "moved": out.moved}
+        tally |= {"duplicate": out.duplicate, "failed": out.failed}
+        lines.append(f"Ameyo's answers: {answered_text(tally)}.")
     failures = [r for r in out.records if not r.ok]
     if failures:
         lines.append(f"Not done ({len(failures)}):")
@@ -135,20 +165,21 @@ def upload_text(out: UploadOut) -> str:
             f"record {r.position}: {r.phone or '(no phone)'}: {r.reason or r.result}"
             for r in failures[:MAX_FAILURE_LINES]
         ]
-        lines.extend(_fence(shown))
+        lines.extend(fence(shown))
         if len(failures) > MAX_FAILURE_LINES:
             lines.append(f"{len(failures) - MAX_FAILURE_LINES} more failures are in the structured result.")
     callbacks = [r for r in out.records if r.ok and r.callback_id]
     if callbacks:
-        lines.append(f"Callbacks scheduled ({out.timezone}):")
+        lines.append(f"Callbacks scheduled: {out.callbacks} ({out.timezone}):")
         lines.extend(
             f"record {r.position}: {r.callback_id} at {r.callback_time}"
             for r in callbacks[:MAX_FAILURE_LINES]
         )
     if out.added_customer_ids:
-        ids = ", ".join(str(i) for i in out.added_customer_ids[:MAX_IDS_SHOWN])
-        more = len(out.added_customer_ids) - MAX_IDS_SHOWN
-        lines.append(f"Customer ids: {ids}" + (f" and {more} more." if more > 0 else "."))
+        lines.append(_ids("Added customer ids", out.added_customer_ids))
+    if out.updated_customer_ids:
+        lines.append(_ids("Updated customer ids", out.updated_customer_ids))
+    lines.extend(out.notes)
     return "\n".join(lines)
 
 
@@ -158,10 +189,12 @@ def disabled_lead_note(lead_id: int) -> str:
 
 def callback_text(out: CallbackOut) -> str:
     who = out.name or "(no name)"
-    to = "the agent who set it (self callback)" if out.self_callback else (out.assigned_to or "any agent")
+    to = out.assigned_to or "any agent"
+    if out.self_callback:
+        to += " only (self callback)"
     lines = [
         f"Callback {out.callback_id or '(no id returned)'} scheduled in {campaign_label(out.campaign)}:",
-        *_fence([f"{who}, customer {out.customer_id}, phone {out.phone}"]),
+        *fence([f"{who}, customer {out.customer_id}, phone {out.phone}"]),
         f"When: {out.time}. Assigned to: {to}.",
     ]
     return "\n".join(lines)

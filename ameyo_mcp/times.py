@@ -6,6 +6,7 @@ every conversion names its zone explicitly.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 AMEYO_FORMAT = "%Y-%m-%d %H:%M:%S"
 # A callback a few seconds "in the past" because the model took its time is still meant for now.
 _PAST_GRACE = timedelta(minutes=1)
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class TimeInputError(ValueError):
@@ -41,15 +43,27 @@ def show(moment: datetime, zone: ZoneInfo | None = None) -> str:
 
 
 def parse_callback_time(
-    text: str, server_zone: ZoneInfo, *, input_zone: ZoneInfo | None = None, now: datetime | None = None
+    text: str,
+    server_zone: ZoneInfo,
+    *,
+    input_zone: ZoneInfo | None = None,
+    now: datetime | None = None,
+    quote: bool = True,
 ) -> CallbackTime:
-    """ISO 8601 with or without an offset; naive means `input_zone` (the server's by default)."""
+    """ISO 8601 with or without an offset; naive means `input_zone` (the server's by default).
+    `quote=False` keeps the text out of the error (a file's cell, not the caller's own words)."""
     raw = text.strip()
+    if _DATE_ONLY.fullmatch(raw):
+        raise TimeInputError(
+            f"callback_time {raw} has no time of day, and a callback at midnight is rarely meant: send "
+            f"the time too, e.g. {raw}T10:00:00 (read in {server_zone})"
+        )
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00") if raw.endswith("Z") else raw)
     except ValueError:
+        shown = f" {raw[:40]!r}" if quote else ""
         raise TimeInputError(
-            f"callback_time {raw[:40]!r} is not an ISO 8601 time: send e.g. 2026-11-28T15:00:00 "
+            f"callback_time{shown} is not an ISO 8601 time: send e.g. 2026-11-28T15:00:00 "
             f"(read in {server_zone}) or 2026-11-28T15:00:00+05:30"
         ) from None
     if moment.tzinfo is None:

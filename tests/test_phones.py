@@ -38,6 +38,16 @@ def test_same_number() -> None:
     assert not same_number("", "", "IN")
 
 
+def test_identity_keeps_the_country() -> None:
+    assert {phones.identity(s, "IN") for s in ONE_NUMBER} == {"+919334419416"}
+    assert phones.identity("+34 612 34 56 78", "IN") == "+34612345678"
+    assert phones.identity("12", "IN") is None
+    assert phones.dial_and_identity("+91 98765 43211", "IN", "trunk") == (
+        Dialable("09876543211", True),
+        "+919876543211",
+    )
+
+
 def test_ends_with_matches_the_end_only() -> None:
     assert not ends_with("917485017980", "9174", "IN")
     assert ends_with("917485017980", "7980", "IN")
@@ -58,6 +68,8 @@ def test_is_complete() -> None:
     assert is_complete("09334419416", "IN")
     assert is_complete("+1 415 555 2671", "IN")
     assert not is_complete("9766", "IN")
+    # Possible only as a local number (no area code), or the last six digits of a mobile.
+    assert not is_complete("419416", "IN") and not is_complete("4419416", "IN")
     assert not is_complete("+91 9766", "IN")
     assert not is_complete("hello", "IN")
 
@@ -92,6 +104,7 @@ def test_for_ameyo_keeps_complete_digits_untouched(raw: str, style: str) -> None
     ("raw", "reason"),
     [
         ("9766", "not a complete phone number: it has too few digits"),
+        ("419416", "not a complete phone number: it has no area code"),
         ("", "empty"),
         ("98765 ext 4", "use digits"),
         ("+999 1234567", "country code"),
@@ -115,7 +128,8 @@ def test_unknown_style_and_region_are_named() -> None:
 
 def test_the_library_loads_on_first_use_only() -> None:
     code = (
-        "import sys, ameyo_mcp.phones as p; assert 'phonenumbers' not in sys.modules; "
+        "import sys, ameyo_mcp.__main__, ameyo_mcp.server, ameyo_mcp.phones as p; "
+        "assert 'phonenumbers' not in sys.modules; "
         "p.key('9876543211', 'IN'); assert 'phonenumbers' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -137,7 +151,8 @@ def _library(text: str, region: str) -> tuple[str | None, bool]:
     nsn = phonenumbers.national_significant_number(number)
     if len(nsn) < phones.MIN_TAIL_DIGITS:
         return None, False
-    return nsn, phonenumbers.is_possible_number(number)
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    return nsn, reason == phonenumbers.ValidationResult.IS_POSSIBLE
 
 
 @settings(max_examples=3000, deadline=None)

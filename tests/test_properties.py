@@ -62,11 +62,19 @@ class Lines(logging.Handler):
 class Call:
     """One tool call the machine makes, and for a write what it should have left in Ameyo."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, customer: int = CUSTOMER, spelling: dict[str, Any] | None = None) -> None:
         self.kind = kind
         n = next(_unique)
         self.when = BASE_TIME + timedelta(minutes=n)
         self.phone = f"97{n:08d}"
+        self.customer = customer
+        self.spelling = spelling
+
+    def spelt(self, spelling: dict[str, Any]) -> Call:
+        """The same write, naming the customer another way."""
+        twin = Call(self.kind, self.customer, spelling)
+        twin.when = self.when
+        return twin
 
     def tool(self) -> tuple[str, dict[str, Any]]:
         if self.kind == "contacts":
@@ -75,7 +83,8 @@ class Call:
             return "ameyo_get_leads", {"campaign": 1}
         if self.kind == "callback":
             stamp = self.when.isoformat(timespec="seconds")
-            return "ameyo_add_callback", {"campaign": 1, "customer_id": CUSTOMER, "callback_time": stamp}
+            who = self.spelling or {"customer_id": self.customer}
+            return "ameyo_add_callback", {"campaign": 1, "callback_time": stamp, **who}
         record = {"phone1": self.phone, "name": f"Property {self.phone}"}
         return "ameyo_upload_contacts", {"campaign": 1, "lead_id": 21, "records": [record]}
 
@@ -84,7 +93,9 @@ class Call:
         state = sim.state
         if self.kind == "callback":
             when = self.when.replace(tzinfo=state.tz)
-            return sum(1 for c in state.callbacks(1) if c.customer_id == CUSTOMER and c.callback_time == when)
+            return sum(
+                1 for c in state.callbacks(1) if c.customer_id == self.customer and c.callback_time == when
+            )
         return sum(1 for c in state.contacts(1) if c.customer_data.get("phone1") == self.phone)
 
     def check_answer(self, result: Any) -> None:
@@ -95,9 +106,9 @@ class Call:
         elif self.kind == "leads":
             assert "lead 35" in text, text
         elif self.kind == "callback":
-            assert f"customer {CUSTOMER}" in text and result.structured_content["callback_id"], text
+            assert f"customer {self.customer}" in text and result.structured_content["callback_id"], text
         else:
-            assert "ADDED 1" in text, text
+            assert "added 1," in text, text
 
 
 class AmeyoUnderFaults(RuleBasedStateMachine):
@@ -222,6 +233,52 @@ class AmeyoUnderFaults(RuleBasedStateMachine):
             call.check_answer(result)
         if kind in WRITES:
             (self.maybe if hit else self.exact).append(call)
+
+    @rule(ways=st.lists(st.integers(0, 3), min_size=2, max_size=4))
+    def identical_writes_spelt_differently(self, ways: list[int]) -> None:
+        """Races the same callback named by id, by its stored number, and by +91 and trunk spellings."""
+        customer, phone = self.indian_customer()
+        spellings = [
+            {"customer_id": customer},
+            {"phone": phone},
+            {"phone": f"+91 {phone[:5]} {phone[5:]}"},
+            {"phone": f"0{phone}"},
+        ]
+        first = Call("callback", customer)
+        calls = [first.spelt(spellings[way]) for way in ways]
+        self.asked["addCallback"] -= len(calls) - 1  # one write, however many ways it is asked for
+        results = self.run_calls(calls)
+        for call, result in zip(calls, results, strict=True):
+            call.check_answer(result)
+        assert sum(text_of(r).startswith("REPEAT:") for r in results) == len(calls) - 1
+        self.exact.append(first)
+
+    @rule(kind=st.sampled_from(sorted(WRITES)), after=st.sampled_from((0.05, 0.3)))
+    def cancelled_write(self, kind: str, after: float) -> None:
+        """The client gives up on a write while Ameyo is still answering it."""
+        faults = self.sim.state.faults
+        faults.commands = {COMMAND[kind]}
+        faults.delay_s = 0.6
+        call = Call(kind)
+        self.asked[COMMAND[kind]] += 1
+        try:
+            self.portal.call(self._cancelled, call, after)
+        finally:
+            faults.reset()
+        self.maybe.append(call)
+
+    async def _cancelled(self, call: Call, after: float) -> None:
+        name, args = call.tool()
+        with anyio.move_on_after(after):
+            result = await self.client.call_tool(name, args)
+            self.outputs.append(text_of(result))
+
+    def indian_customer(self) -> tuple[int, str]:
+        for contact in self.sim.state.contacts(1):
+            phone = contact.customer_data.get("phone1", "")
+            if len(phone) == 10 and phone[0] in "6789" and contact.columns.get("disposition") != "DNC":
+                return contact.customer_id, phone
+        raise AssertionError("the sample data has no customer with a plain Indian number")
 
     # -- invariants ------------------------------------------------------------------------
 

@@ -52,9 +52,9 @@ async def test_restart_with_live_cached_session_costs_no_login(
         await second.get_contacts(contacts_request())
         assert second.session.reused_sessions == 1
     finally:
-        await second.aclose()
+        await second.aclose(logout=True)
     assert simulator.state.logins == 1
-    assert not cache.exists()  # logged out cleanly: nothing stale left behind
+    assert not cache.exists()  # logged out: nothing stale left behind
 
 
 async def test_stale_cached_session_is_replaced(simulator: SimulatorThread, tmp_path: Path) -> None:
@@ -156,11 +156,23 @@ async def test_wrong_password_is_not_retried_in_a_loop(simulator: SimulatorThrea
     assert simulator.state.failed_logins == 1
 
 
-async def test_logout_on_clean_shutdown(simulator: SimulatorThread, tmp_path: Path) -> None:
-    ameyo = Ameyo(settings_for(simulator, tmp_path))
+@pytest.mark.parametrize(
+    ("env", "logs_out"),
+    [
+        ({}, False),  # the document's flow: the cached session waits for the next start
+        ({"AMEYO_LOGOUT_ON_EXIT": "true"}, True),
+        ({"AMEYO_SESSION_FILE": "none"}, True),  # nobody could take it up: free the seat
+    ],
+)
+async def test_clean_shutdown(
+    simulator: SimulatorThread, tmp_path: Path, env: dict[str, str], logs_out: bool
+) -> None:
+    ameyo = Ameyo(settings_for(simulator, tmp_path, **env))
     await ameyo.get_contacts(contacts_request())
     await ameyo.aclose()
-    assert simulator.state.logouts == 1 and simulator.state.live_sessions() == []
+    assert simulator.state.logouts == int(logs_out)
+    assert len(simulator.state.live_sessions()) == int(not logs_out)
+    assert (tmp_path / "session.json").exists() is (not logs_out and not env)
 
 
 async def test_no_secret_in_logs_at_debug(
@@ -178,7 +190,7 @@ async def test_no_secret_in_logs_at_debug(
         sessions += simulator.state.live_sessions()
         await ameyo.session.ping()
     finally:
-        await ameyo.aclose()
+        await ameyo.aclose(logout=True)  # else the next user would take up the cached session
     bad = Ameyo(settings_for(simulator, tmp_path, AMEYO_PASSWORD="another-secret-pw"))
     try:
         with pytest.raises(AuthenticationFailed):

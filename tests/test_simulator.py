@@ -232,7 +232,7 @@ def test_get_contacts_filters_order_and_limits(sim: SimulatorThread, http: httpx
 
     stored = sim.state.contacts(1)
     assert ids() == [c.customer_id for c in stored] == sorted(c.customer_id for c in stored)
-    assert len(stored) == 60
+    assert len(stored) == 60 + 1  # the sample customers and the document's addCallback customer, 112
     assert set(ids(leadIds=[21, "39"])) == {c.customer_id for c in stored if c.lead_id in (21, 39)}
     enabled = ids(chooseEnabledLeads=True)
     assert enabled and set(enabled) == {c.customer_id for c in stored if c.lead_id != 35}
@@ -366,7 +366,7 @@ def test_upload_dedup_update_and_migrate(sim: SimulatorThread, http: httpx.Clien
     assert result(35, "nope", update=True, migrate=True) == ("NOT_MIGRATED", 39)  # lead 35 is disabled
     contact = sim.state.contact(cid)
     assert contact is not None and contact.customer_data["name"] == "Asha M."
-    assert len(sim.state.contacts(1)) == 61
+    assert len(sim.state.contacts(1)) == 60 + 1 + 1  # 60 sample customers, 112, and the one added
     kinds = [w.detail for w in sim.state.records_written]
     assert kinds == ["ADDED", "UPDATED", "UPDATED", "MIGRATED", "UPDATED_AND_MIGRATED"]
 
@@ -579,6 +579,29 @@ def test_add_callback(sim: SimulatorThread, http: httpx.Client) -> None:
     assert sim.state.executed["addCallback"] == 2
 
 
+@pytest.mark.parametrize(
+    "sim", [SimulatorConfig(contacts=60), SimulatorConfig(contacts=20_000)], indirect=True
+)
+def test_the_documents_add_callback_sample_runs_as_written(sim: SimulatorThread, http: httpx.Client) -> None:
+    sid = login(http, sim)
+    [customer] = run(http, "getContacts", {"sessionId": sid, "campaignId": 1, "customerIds": [112]})[
+        "beanResponse"
+    ]
+    assert (customer["customerId"], customer["customerData"]["phone1"]) == (112, "5555056887")
+    sample = {  # section 4.10.3, only the session id changed
+        "sessionId": sid,
+        "campaignId": 1,
+        "callBackTime": "2017-05-31 15:30:00",
+        "isSelfCallBack": "false",
+        "userId": "agent",
+        "callBackHandlerType": "voice.campaign.callback.handler",
+        "callBackProperties": {"customerId": "112", "phone": "5555056887"},
+    }
+    [row] = run(http, "addCallback", sample)["beanResponse"]
+    assert (row["customerId"], row["phone"]) == (112, "5555056887")
+    assert row["callBackProperties"] == [{"phone": "5555056887", "customerId": "112"}]
+
+
 def test_seed_callbacks_exist_and_are_well_formed(sim: SimulatorThread) -> None:
     callbacks = sim.state.callbacks()
     assert callbacks and all(CALLBACK_ID.match(cb.callback_id) for cb in callbacks)
@@ -702,12 +725,13 @@ def test_fault_minus_one_means_every_request(sim: SimulatorThread, http: httpx.C
 # --- seed data, formats, and the blocking server ---------------------------------------------------
 
 
-def test_seed_data_is_deterministic_and_realistic() -> None:
+@pytest.mark.parametrize("size", [1200, 20_000])  # listed at start, and generated on demand
+def test_seed_data_is_deterministic_and_realistic(size: int) -> None:
     now = datetime(2025, 3, 3, 11, 29, 34, tzinfo=KOLKATA)
-    one, two = (SimulatorState(SimulatorConfig(contacts=1200, now=now)) for _ in range(2))
+    one, two = (SimulatorState(SimulatorConfig(contacts=size, now=now)) for _ in range(2))
     contacts = one.contacts()
     assert contacts == two.contacts() and one.callbacks() == two.callbacks()
-    assert len(one.contacts(1)) == 1200 and len(one.contacts(5)) == 40
+    assert len(one.contacts(1)) == size + 1 and len(one.contacts(5)) == 40
     phones = [c.phone1 for c in contacts]
     assert len(set(phones)) == len(phones) and all(p.isdigit() and 10 <= len(p) <= 13 for p in phones)
     assert any(c.customer_data.get("name") == "Priya Sharma" for c in contacts)
@@ -721,7 +745,7 @@ def test_seed_data_is_deterministic_and_realistic() -> None:
         assert cols["disposition"] is None or cols["num_outbound_connected"]
         dialed = cols["last_dialed_time"]
         assert dialed is None or (isinstance(dialed, datetime) and dialed < now)
-    different = SimulatorState(SimulatorConfig(contacts=1200, now=now, seed=8)).contacts()
+    different = SimulatorState(SimulatorConfig(contacts=size, now=now, seed=8)).contacts()
     assert [c.phone1 for c in different] != phones
 
 
@@ -758,3 +782,88 @@ def test_serve_blocks_and_logs_one_line_to_stderr() -> None:
         proc.terminate()
         out, _ = proc.communicate(timeout=10)
     assert out == ""
+
+
+# --- campaigns too large to list: generated on demand ------------------------------------------------
+
+STATUS_COLUMN = {f"{ALIAS}status": "STATUS", f"{ALIAS}attempts": "ATTEMPTS"}
+
+
+@pytest.mark.parametrize("sim", [SimulatorConfig(contacts=100_000)], indirect=True)
+def test_paging_a_large_campaign_by_customer_id_gives_every_contact_once(
+    sim: SimulatorThread, http: httpx.Client
+) -> None:
+    sid = login(http, sim)
+    seen: list[int] = []
+    added: list[int] = []
+    offset = 0
+    while True:
+        query = {
+            "sessionId": sid,
+            "campaignId": 1,
+            "orderBy": "customerId",
+            "limitOffset": f"LIMIT 500 OFFSET {offset}",
+            "otherColumns": STATUS_COLUMN,
+        }
+        page = run(http, "getContacts", query)["beanResponse"]
+        if not page:
+            break
+        seen.extend(c["customerId"] for c in page)
+        offset += len(page)
+        if offset == 50_000:  # uploads while the pass runs: new contacts come after every old one
+            rows = upload(http, sid, 21, [{"phone1": "9000000001"}, {"phone1": "9000000002"}])
+            added = [r["customerId"] for r in rows]
+            assert [r["resultTypeString"] for r in rows] == ["ADDED", "ADDED"]
+    assert len(seen) == len(set(seen)) == 100_000 + 1 + 2
+    assert seen == sorted(seen) and seen[0] == 112 and seen[-2:] == added
+    assert 12458 in seen and seen[-3] == 12000 + 100_000
+
+    last = run(http, "getContacts", {"sessionId": sid, "campaignId": 1, "orderBy": "customerId desc",
+                                     "limitOffset": "LIMIT 3"})["beanResponse"]  # fmt: skip
+    assert [c["customerId"] for c in last] == [*reversed(added), 112_000]
+
+
+@pytest.mark.parametrize("sim", [SimulatorConfig(contacts=20_000)], indirect=True)
+def test_generated_campaign_filters_as_the_listed_one_does(sim: SimulatorThread, http: httpx.Client) -> None:
+    sid = login(http, sim)
+    stored = sim.state.contacts(1)
+
+    def ids(**query: Any) -> list[int]:
+        body = run(http, "getContacts", {"sessionId": sid, "campaignId": 1, **query})
+        return [c["customerId"] for c in body["beanResponse"]]
+
+    in_21_39 = [c.customer_id for c in stored if c.lead_id in (21, 39)]
+    assert ids(leadIds=[21, 39], limitOffset="LIMIT 300 OFFSET 7000") == in_21_39[7000:7300]
+    assert (
+        ids(leadIds=[21, 39], orderBy="customerId desc", limitOffset="LIMIT 300 OFFSET 10")
+        == (in_21_39[::-1][10:310])
+    )
+    assert ids(leadIds=[21], limitOffset="LIMIT 5 OFFSET 99999") == []
+    enabled = [c.customer_id for c in stored if c.lead_id != 35]
+    assert ids(chooseEnabledLeads=True, limitOffset="LIMIT 100 OFFSET 12345") == enabled[12345:12445]
+    assert ids(customerIds=[20_000, 12001, "5", 112], leadIds=[1, 21]) == [
+        c
+        for c in (112, 12001, 20_000)
+        if sim.state.contact(c).lead_id in (1, 21)  # type: ignore[union-attr]
+    ]
+    by_status = ids(orderBy=f"{ALIAS}attempts desc, customerId", limitOffset="LIMIT 5")
+    most = max(c.columns["attempts"] or 0 for c in stored)  # type: ignore[type-var]
+    assert all(sim.state.contact(i).columns["attempts"] == most for i in by_status)  # type: ignore[union-attr]
+
+    # An upload finds a generated customer by phone1, and a migrate moves it between leads.
+    target = next(c for c in stored[5000:] if c.lead_id == 1)
+    [dup] = upload(http, sid, 1, [{"phone1": target.phone1}])
+    assert (dup["resultTypeString"], dup["customerId"]) == ("DUPLICATE_NOT_ADDED", target.customer_id)
+    [moved] = upload(http, sid, 39, [{"phone1": target.phone1, "name": "Moved"}], update=True, migrate=True)
+    assert (moved["resultTypeString"], moved["customerId"]) == ("UPDATED_AND_MIGRATED", target.customer_id)
+    assert target.customer_id in ids(leadIds=[39]) and target.customer_id not in ids(leadIds=[1])
+    [row] = run(
+        http, "getContacts", {"sessionId": sid, "campaignId": 1, "customerIds": [target.customer_id]}
+    )["beanResponse"]
+    assert (row["leadId"], row["customerData"]["name"]) == (39, "Moved")
+
+
+def test_a_million_contact_campaign_holds_its_last_contact() -> None:
+    state = SimulatorState(SimulatorConfig(contacts=1_000_000))  # bench/bench_simulator.py times this
+    last = state.contact(12000 + 1_000_000)
+    assert last is not None and state.contact(12000 + 1_000_001) is None

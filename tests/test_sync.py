@@ -232,7 +232,8 @@ def test_sync_killed_mid_pass_resumes_and_the_index_equals_ameyo(
     env["AMEYO_SYNC_RATE"] = "0"
     resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert resumed.returncode == 0, resumed.stderr
-    assert "MoviStarSurvey (1): resumed and completed, 3,000 contacts indexed" in resumed.stdout
+    # 3,000 generated customers and the vendor document's own customer 112.
+    assert "MoviStarSurvey (1): resumed and completed, 3,001 contacts indexed" in resumed.stdout
     requests = int(re.search(r"([\d,]+) requests", resumed.stdout)[1])  # type: ignore[index]
     assert requests <= (3000 - killed.contacts) // 100 + 3  # it did not start over
 
@@ -243,7 +244,7 @@ def test_sync_killed_mid_pass_resumes_and_the_index_equals_ameyo(
     check = subprocess.run(
         [sys.executable, "-m", "ameyo_mcp", "check"], env=env, capture_output=True, text=True, timeout=60
     )
-    assert "MoviStarSurvey (1): 3,000 contacts, last synced just now" in check.stdout, check.stdout
+    assert "MoviStarSurvey (1): 3,001 contacts, last synced just now" in check.stdout, check.stdout
 
 
 @pytest.mark.anyio

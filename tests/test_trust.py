@@ -57,22 +57,6 @@ async def test_a_write_with_unknown_outcome_is_not_repeated_blindly(
     assert audit[1]["outcome_unknown"] is True and audit[0]["call_id"] == audit[1]["call_id"]
 
 
-async def test_large_upload_needs_confirmation(simulator: SimulatorThread, tmp_path: Path) -> None:
-    settings = settings_for(simulator, tmp_path, AMEYO_CONFIRM_OVER="3")
-    records = [{"phone1": f"98100000{i:02d}", "name": f"Bulk {i}"} for i in range(5)]
-    args = {"campaign": 1, "lead_id": 39, "records": records}
-    async with Client(create_server(settings)) as client:
-        refused = await client.call_tool("ameyo_upload_contacts", args)
-        assert refused.is_error and "dry_run=true" in text_of(refused) and "confirm=true" in text_of(refused)
-        assert simulator.state.executed["uploadContacts"] == 0
-        done = await client.call_tool("ameyo_upload_contacts", {**args, "confirm": True})
-        assert "ADDED 5" in text_of(done)
-    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    result = audit[-1]
-    assert result["event"] == "result" and len(result["result"]["added_customer_ids"]) == 5
-    assert "pw-5ec2e7" not in (tmp_path / "audit.jsonl").read_text()
-
-
 async def test_large_upload_confirmed_by_elicitation(simulator: SimulatorThread, tmp_path: Path) -> None:
     from mcp.types import ElicitResult
 

@@ -19,6 +19,7 @@ class Batch:
     id: str
     kind: str
     rows: list[Prepared] = field(default_factory=list)
+    resend: bool = False  # sent before by a run that did not learn the outcome
 
     @property
     def first_line(self) -> int:

@@ -5,6 +5,10 @@ once more to check and send; rows are never all in memory. Batches go out `concu
 A batch that fails as a whole is retried once only when Ameyo certainly did not run it (it could
 not be reached); if it may have run, its rows are OUTCOME_UNKNOWN and the upload stops sending,
 as it does after any whole-batch failure, so that a person can look before more is sent.
+
+Whatever ends a run (an answer, an error, a file that cannot be written, the caller's
+cancellation, a stop request) leaves every batch it sent answered or marked outcome-unknown in the
+journal: that bookkeeping runs in shielded scopes, so cancellation cannot skip it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,18 +28,21 @@ import anyio.lowlevel
 from ..audit import AuditLog
 from ..errors import AmeyoError, UpstreamUnavailable
 from ..models import (
+    CallbackUploadResult,
     CustomerAndCallback,
     RecordResult,
     UploadContactsRequest,
     UploadWithCallbacksRequest,
 )
-from ..records import OK_RESULTS, Checked, outcome
+from ..records import OK_RESULTS, Checked, outcome, rewritten_note
 from ..results import campaign_out
 from ..service import Ameyo, UploadTarget
 from ..summaries import disabled_lead_note
-from .batches import PLAIN, Batch, Batcher
+from .batches import CALLBACK, PLAIN, Batch, Batcher
+from .errors import UploadRefused, UploadStopped
 from .journal import ANSWERED, FAILED, SENT, UNKNOWN, Journal, JournalRow, upload_key
 from .limits import DEFAULT_BATCH, DEFAULT_CONCURRENCY, MAX_BATCH, MAX_CONCURRENCY
+from .outputs import OutputError, beside, check_outputs
 from .reader import FileFacts, RowReader, file_facts
 from .report import FAILED as FAILED_RESULT
 from .report import (
@@ -51,16 +59,20 @@ from .validate import CALLBACK_COLUMNS, Prepared, Validator
 
 RETRY_DELAY_S = 1.0
 _CHECKPOINT_EVERY = 256
+DUPLICATE = "DUPLICATE_NOT_ADDED"
+SAVED_EARLIER = "already in the campaign: saved by the earlier run whose answer was lost (or before it)"
+MAY_DUPLICATE = "resent after an unknown outcome, as asked: its callback may now be scheduled twice"
+_LINES_SHOWN = 30
 
 Progress = Callable[[int, int | None, str], Awaitable[None]]
 
 
-class NeedsConfirmation(ValueError):
+class NeedsConfirmation(UploadRefused):
     """More rows than the confirmation threshold would be sent, and nobody confirmed."""
 
 
-class JournalMismatch(ValueError):
-    """The journal's batches do not line up with the file any more; nothing was sent."""
+class JournalMismatch(UploadRefused):
+    """The journal's batches do not line up with the file any more; nothing more was sent."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +88,10 @@ class BulkOptions:
     concurrency: int = DEFAULT_CONCURRENCY
     dry_run: bool = False
     retry_unknown: bool = False
-    result_path: Path | None = None
+    # With retry_unknown, also resend rows with callbacks: the person accepts that Ameyo may
+    # schedule such a callback a second time (the earlier run may have scheduled it).
+    resend_callbacks_may_duplicate: bool = False
+    result_path: Path | None = None  # a relative path is read beside the contact file
     journal_path: Path | None = None
     # Refuse a real run of more rows than this unless `confirmed` (the tool's write safety).
     confirm_over: int | None = None
@@ -84,14 +99,32 @@ class BulkOptions:
 
 
 def result_path_for(path: Path, options: BulkOptions) -> Path:
-    if options.result_path is not None:
-        return options.result_path
     suffix = ".ameyo-check.csv" if options.dry_run else ".ameyo-result.csv"
-    return path.with_name(path.name + suffix)
+    return beside(path, options.result_path, suffix)
 
 
 def journal_path_for(path: Path, options: BulkOptions) -> Path:
-    return options.journal_path or path.with_name(path.name + ".ameyo-journal")
+    return beside(path, options.journal_path, ".ameyo-journal")
+
+
+@dataclass
+class _Sent:
+    """What this run has sent, for the account of a run that ends early."""
+
+    requests: int = 0
+    rows: int = 0
+    answered: int = 0
+    unknown: int = 0
+    journal: Path | None = None  # once this run holds it
+
+    def account(self) -> str:
+        if not self.requests:
+            return "Nothing was sent in this run."
+        return (
+            f"Sent in this run: {self.rows} rows in {self.requests} requests; Ameyo answered "
+            f"{self.answered} of them, {self.unknown} have an unknown outcome. The journal {self.journal} "
+            "records each batch: run the same upload again to continue."
+        )
 
 
 async def upload_file(
@@ -100,19 +133,70 @@ async def upload_file(
     options: BulkOptions,
     progress: Progress | None = None,
     audit: AuditLog | None = None,
+    stop: anyio.Event | None = None,
+) -> BulkUploadOut:
+    """Check and send `path`. Raises UploadRefused (nothing sent), FileFormatError, or UploadStopped
+    when a file cannot be written or `stop` is set (batches in flight are then marked unknown)."""
+    sent = _Sent()
+    if stop is None:
+        return await _upload(ameyo, path, options, progress, audit, sent)
+    done: list[BulkUploadOut] = []
+    failed: list[Exception] = []
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        await stop.wait()
+        scope.cancel()
+
+    # The run is the host of this group, so its own exceptions are caught here and not wrapped.
+    async with anyio.create_task_group() as group:
+        group.start_soon(watch, group.cancel_scope)
+        try:
+            done.append(await _upload(ameyo, path, options, progress, audit, sent))
+        except Exception as exc:
+            failed.append(exc)
+        group.cancel_scope.cancel()
+    if failed:
+        raise failed[0]
+    if not done:
+        raise UploadStopped("stopped on request", sent.account(), requested=True)
+    return done[0]
+
+
+async def _upload(
+    ameyo: Ameyo,
+    path: Path,
+    options: BulkOptions,
+    progress: Progress | None,
+    audit: AuditLog | None,
+    sent: _Sent,
 ) -> BulkUploadOut:
     started = time.monotonic()
-    target = await ameyo.upload_target(options.campaign, options.lead_id)
-    facts = await anyio.to_thread.run_sync(file_facts, path)
-    journal = Journal.open(
-        journal_path_for(path, options),
-        upload_key(facts.sha256, ameyo.settings.base_url, target.campaign.campaign_id, target.lead_id),
-    )
-    run = _Run(ameyo, path, options, target, facts, journal, progress, audit)
+    if options.resend_callbacks_may_duplicate and not options.retry_unknown:
+        raise UploadRefused(
+            "resend_callbacks_may_duplicate (--resend-callbacks-may-duplicate) only applies together "
+            "with retry_unknown (--retry-unknown); nothing was sent."
+        )
+    result_path, journal_path = result_path_for(path, options), journal_path_for(path, options)
+    check_outputs(path, result_path, journal_path)
+    journal = Journal(journal_path)
     try:
-        await run.go()
-    finally:
-        journal.close()
+        if not options.dry_run:
+            journal.lock()  # before anything else: a second run is refused before it even logs in
+            sent.journal = journal.path
+        try:
+            target = await ameyo.upload_target(options.campaign, options.lead_id)
+            facts = await anyio.to_thread.run_sync(file_facts, path)
+            server, campaign_id = ameyo.settings.base_url, target.campaign.campaign_id
+            journal.load(
+                upload_key(facts.sha256, server, campaign_id, target.lead_id), strict=not options.dry_run
+            )
+            run = _Run(ameyo, path, options, target, facts, journal, progress, audit, sent)
+            run.result_path = result_path
+            await run.go()
+        finally:
+            journal.close()
+    except OutputError as exc:
+        raise UploadStopped(str(exc), sent.account()) from None
     after = await anyio.to_thread.run_sync(file_facts, path)
     if after.sha256 != facts.sha256:
         run.notes.append(
@@ -133,6 +217,7 @@ class _Run:
         journal: Journal,
         progress: Progress | None,
         audit: AuditLog | None,
+        sent: _Sent,
     ) -> None:
         self.ameyo = ameyo
         self.audit = audit
@@ -141,6 +226,7 @@ class _Run:
         self.target = target
         self.journal = journal
         self.progress = progress
+        self.sent = sent
         self.reader = RowReader(path, options.column_map)
         self.expected = max(facts.lines - (0 if self.reader.json_lines else 1), 0)
         self.facts = facts
@@ -149,6 +235,12 @@ class _Run:
         self.result_path = result_path_for(path, options)
         self.result: ResultFile | None = None
         self.stop_reason: str | None = None
+        self.validator: Validator | None = None
+        # The first error that ends the run (a file not written, a journal not matching); the
+        # batches already out are still answered and journaled before it is raised.
+        self.failure: Exception | None = None
+        self.held_callbacks = 0
+        self.resent_callbacks: list[int] = []
         self.batch_size = min(max(options.batch_size, 1), MAX_BATCH)
         self.status = options.status.strip().upper() or "NOT_TRIED"
         self._reported = 0.0
@@ -164,13 +256,20 @@ class _Run:
             if size != self.batch_size and not self.options.dry_run:
                 self.notes.append(f"Resumed with the first run's batch size {size}.")
             self.batch_size = size
+        if self.journal.torn:
+            self.notes.append(
+                f"The journal's line about batch {', '.join(dict.fromkeys(self.journal.torn))} was cut "
+                "short (a crash or a full disk): counted as sent, with an unknown outcome."
+            )
         validator = Validator(
             max_phone_length=self.target.max_phone_length,
             zone=self.ameyo.settings.zone,
             now=now,
             status=self.status,
+            rule=self.ameyo.settings.phone_rule,
             callbacks=self.reader.json_lines or any(c in CALLBACK_COLUMNS for c in self.reader.header()),
         )
+        self.validator = validator
         if not self.options.dry_run:
             self._check_confirmed()
             if self.journal.start is None:
@@ -189,8 +288,11 @@ class _Run:
                 await self._check_only(validator)
             else:
                 await self._send_all(validator)
-        finally:
-            self.result.close()
+        except BaseException:
+            with suppress(OutputError):  # the error on its way out says more than this one
+                self.result.close()
+            raise
+        self.result.close()
         await self._report(final=True)
 
     def _check_confirmed(self) -> None:
@@ -233,27 +335,42 @@ class _Run:
                 group.start_soon(self._worker, receive.clone())
             receive.close()
             async with send:
-                for count, row in enumerate(self.reader, start=1):
-                    checked = validator.check(row)
-                    if checked.problem is not None:
-                        self._settle(_refused(checked))
+                try:
+                    for count, row in enumerate(self.reader, start=1):
+                        checked = validator.check(row)
+                        if checked.problem is not None:
+                            self._settle(_refused(checked))
+                        else:
+                            full = batcher.add(checked)
+                            if full is not None:
+                                await self._dispatch(full, send)
+                        if count % _CHECKPOINT_EVERY == 0:
+                            if self.failure is not None:
+                                break
+                            await anyio.lowlevel.checkpoint()
                     else:
-                        full = batcher.add(checked)
-                        if full is not None:
-                            await self._dispatch(full, send)
-                    if count % _CHECKPOINT_EVERY == 0:
-                        await anyio.lowlevel.checkpoint()
-                for batch in batcher.rest():
-                    await self._dispatch(batch, send)
+                        for batch in batcher.rest():
+                            await self._dispatch(batch, send)
+                except (OutputError, JournalMismatch) as exc:
+                    self._fail(exc)
+        if self.failure is not None:
+            raise self.failure
         self._explain_outcomes()
+
+    def _fail(self, exc: Exception) -> None:
+        """Stop sending more; the batches already out still finish and are journaled."""
+        if self.failure is None:
+            self.failure = exc
 
     async def _dispatch(self, batch: Batch, send: anyio.abc.ObjectSendStream[Batch]) -> None:
         """Settle a batch from the journal when an earlier run sent it; queue it otherwise."""
+        if self.failure is not None:
+            return
         state = self.journal.batches.get(batch.id)
-        if state is not None and (state.first, state.last, state.count) != (
-            batch.first_line,
-            batch.last_line,
-            len(batch.rows),
+        if (
+            state is not None
+            and state.first >= 0
+            and (state.first, state.last, state.count) != (batch.first_line, batch.last_line, len(batch.rows))
         ):
             raise JournalMismatch(
                 f"The journal {self.journal.path} does not match how the file splits into batches now "
@@ -264,47 +381,83 @@ class _Run:
             self._settle_answered(batch, self.journal.answered_rows(batch.id))
             await self._report()
             return
-        if state is not None and state.status in (SENT, UNKNOWN) and not self.options.retry_unknown:
-            reason = (
-                "sent by an earlier run that ended before Ameyo answered: outcome unknown, not resent"
-                if state.status == SENT
-                else f"outcome unknown in an earlier run ({state.reason}); not resent"
-            )
-            for row in batch.rows:
-                self._settle(Settled(row.line, row.phone, UNKNOWN_RESULT, False, reason=reason))
-            return
+        if state is not None and state.status in (SENT, UNKNOWN):
+            held = self._held_back(batch, state.status, state.reason)
+            if held is not None:
+                for row in batch.rows:
+                    self._settle(Settled(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
+                return
+            batch.resend = True
         await send.send(batch)
+
+    def _held_back(self, batch: Batch, status: str, reason: str | None) -> str | None:
+        """Why a batch of unknown outcome is not resent, or None to resend it."""
+        earlier = (
+            "sent by an earlier run that ended before Ameyo answered"
+            if status == SENT
+            else f"an earlier run did not learn its outcome ({reason})"
+        )
+        if not self.options.retry_unknown:
+            return f"outcome unknown: {earlier}; not resent"
+        if batch.kind == CALLBACK and not self.options.resend_callbacks_may_duplicate:
+            self.held_callbacks += len(batch.rows)
+            return (
+                f"outcome unknown: {earlier}; not resent, because Ameyo may already have scheduled its "
+                "callback (resend_callbacks_may_duplicate resends it, accepting that)"
+            )
+        return None
 
     async def _worker(self, receive: anyio.abc.ObjectReceiveStream[Batch]) -> None:
         async with receive:
             async for batch in receive:
-                if self.stop_reason is not None:
-                    reason = f"not sent: the upload stopped after {self.stop_reason}"
-                    for row in batch.rows:
-                        self._settle(Settled(row.line, row.phone, NOT_SENT, False, reason=reason))
-                else:
-                    await self._send(batch)
+                if self.failure is not None:
+                    continue  # the run is ending: what is queued is not sent
+                try:
+                    if self.stop_reason is not None:
+                        reason = f"not sent: the upload stopped after {self.stop_reason}"
+                        for row in batch.rows:
+                            self._settle(Settled(row.line, row.phone, NOT_SENT, False, reason=reason))
+                    else:
+                        await self._send(batch)
+                except OutputError as exc:
+                    self._fail(exc)
                 await self._report()
 
     async def _send(self, batch: Batch) -> None:
         first, last = batch.first_line, batch.last_line
-        await self.journal.sent(batch.id, first, last, len(batch.rows))
+        # Shielded, so that a cancellation lands after the line is down, where it is marked below.
+        with anyio.CancelScope(shield=True):
+            await self.journal.sent(batch.id, first, last, len(batch.rows))  # if not written, not sent
+        self.sent.requests += 1
+        self.sent.rows += len(batch.rows)
         self._audit("intent", batch, records=len(batch.rows))
+        try:
+            results = await self._command_once_more(batch)
+        except AmeyoError as exc:
+            with anyio.CancelScope(shield=True):
+                await self._batch_failed(batch, exc)
+            return
+        except BaseException:
+            # Cancelled, or stopped: the answer will never be read. Say so before leaving.
+            with anyio.CancelScope(shield=True):
+                await self._unanswered(batch)
+            raise
+        with anyio.CancelScope(shield=True):
+            await self._answered(batch, results)
+
+    async def _command_once_more(self, batch: Batch) -> list[RecordResult]:
         retried = False
         while True:
             try:
-                results = await self._command(batch)
-                break
+                return await self._command(batch)
             except UpstreamUnavailable as exc:
                 # Not even connected: Ameyo certainly did not run it, so one more try is safe.
                 if exc.outcome_unknown or retried:
-                    await self._batch_failed(batch, exc)
-                    return
+                    raise
                 retried = True
                 await anyio.sleep(RETRY_DELAY_S)
-            except AmeyoError as exc:
-                await self._batch_failed(batch, exc)
-                return
+
+    async def _answered(self, batch: Batch, results: list[RecordResult]) -> None:
         zone = self.ameyo.settings.zone
         rows: list[JournalRow] = []
         settled: list[Settled] = []
@@ -325,9 +478,16 @@ class _Run:
                     out.callback_id,
                     out.callback_time,
                 )
+            if batch.resend:
+                self._judge_resent(batch, item, answer)
             settled.append(item)
             rows.append(_journal_row(item))
-        await self.journal.answered(batch.id, first, last, rows)
+        try:
+            await self.journal.answered(batch.id, batch.first_line, batch.last_line, rows)
+        except OutputError:
+            self.sent.unknown += len(batch.rows)  # its sent line stands: the next run counts it unknown
+            raise
+        self.sent.answered += len(batch.rows)
         self._audit(
             "result",
             batch,
@@ -339,6 +499,31 @@ class _Run:
         self.tally.sent_now += len(settled)
         for item in settled:
             self._settle(item)
+
+    def _judge_resent(self, batch: Batch, item: Settled, answer: RecordResult | None) -> None:
+        """A row sent again after an unknown outcome: the earlier run may have saved it already."""
+        if batch.kind == PLAIN:
+            if item.result == DUPLICATE:
+                item.ok, item.reason = True, SAVED_EARLIER
+            return
+        self.resent_callbacks.append(item.line)
+        if item.result == DUPLICATE and isinstance(answer, CallbackUploadResult) and answer.callback_id:
+            item.ok = True
+        item.reason = f"{MAY_DUPLICATE}; {item.reason}" if item.reason else MAY_DUPLICATE
+
+    async def _unanswered(self, batch: Batch) -> None:
+        """Mark a batch whose answer will never be read; best effort, as the run is ending."""
+        reason = "the upload was stopped before Ameyo answered"
+        self.sent.unknown += len(batch.rows)
+        # If the journal cannot take it, the batch's sent line stands: a resume counts it unknown too.
+        with suppress(OutputError):
+            await self.journal.ended(
+                batch.id, UNKNOWN, batch.first_line, batch.last_line, len(batch.rows), reason
+            )
+        self._audit("error", batch, outcome_unknown=True, error=reason)
+        with suppress(OutputError):
+            for row in batch.rows:
+                self._settle(Settled(row.line, row.phone, UNKNOWN_RESULT, False, reason=reason))
 
     async def _command(self, batch: Batch) -> list[RecordResult]:
         options, campaign = self.options, self.target.campaign
@@ -376,6 +561,8 @@ class _Run:
     async def _batch_failed(self, batch: Batch, exc: AmeyoError) -> None:
         reason = await self.ameyo.explain(exc, self.target.campaign)
         status = UNKNOWN if exc.outcome_unknown else FAILED
+        if status == UNKNOWN:
+            self.sent.unknown += len(batch.rows)
         await self.journal.ended(batch.id, status, batch.first_line, batch.last_line, len(batch.rows), reason)
         self._audit("error", batch, outcome_unknown=status == UNKNOWN, error=reason)
         result = UNKNOWN_RESULT if status == UNKNOWN else FAILED_RESULT
@@ -423,12 +610,29 @@ class _Run:
                 f"Resumed from the journal: {self.tally.from_earlier_runs} rows Ameyo answered in "
                 "earlier runs were not sent again."
             )
-        if counts[UNKNOWN_RESULT]:
+        unknown = counts[UNKNOWN_RESULT]
+        if unknown and unknown > self.held_callbacks:
             self.notes.append(
-                f"{counts[UNKNOWN_RESULT]} rows are {UNKNOWN_RESULT}: their batch was sent but no answer "
-                "came, so Ameyo may have saved them. They are NOT resent automatically: check a few "
-                "with ameyo_get_contacts, then run again with retry_unknown=true (CLI: --retry-unknown) "
-                "to resend them."
+                f"{unknown} rows are {UNKNOWN_RESULT}: their batch was sent but no answer came, so Ameyo "
+                "may have saved them. They are NOT resent automatically: check a few with "
+                "ameyo_get_contacts, then run again with retry_unknown=true (CLI: --retry-unknown) to "
+                f"resend those without a callback (a {DUPLICATE} answer then means the earlier run saved "
+                "the row, and counts as saved)."
+            )
+        if self.held_callbacks:
+            self.notes.append(
+                f"{self.held_callbacks} rows of unknown outcome have callbacks and were not resent: Ameyo "
+                "may already have scheduled those callbacks. Only resend_callbacks_may_duplicate=true "
+                "(CLI: --resend-callbacks-may-duplicate) resends them, accepting that a callback may "
+                "then be scheduled twice."
+            )
+        if self.resent_callbacks:
+            lines = sorted(self.resent_callbacks)
+            shown = ", ".join(str(n) for n in lines[:_LINES_SHOWN])
+            more = f" and {len(lines) - _LINES_SHOWN} more" if len(lines) > _LINES_SHOWN else ""
+            self.notes.append(
+                f"Resent with their callbacks after an unknown outcome, as asked, so a callback may now "
+                f"be scheduled twice: lines {shown}{more} (each is marked in the result file)."
             )
         if self.stop_reason is not None:
             self.notes.append(f"Stopped sending after {self.stop_reason}.")
@@ -454,6 +658,15 @@ class _Run:
     def summary(self, elapsed: float) -> BulkUploadOut:
         tally = self.tally
         notes = list(self.notes)
+        if self.validator is not None:
+            note = rewritten_note(
+                self.validator.rewritten,
+                self.validator.first_rewritten,
+                self.validator.rule,
+                dry_run=self.options.dry_run,
+            )
+            if note:
+                notes.append(note)
         if not self.target.lead_enabled:
             notes.append(disabled_lead_note(self.target.lead_id))
         return BulkUploadOut(
@@ -467,6 +680,7 @@ class _Run:
             sent_now=tally.sent_now,
             from_earlier_runs=tally.from_earlier_runs,
             outcome_unknown=tally.counts[UNKNOWN_RESULT],
+            callbacks=tally.callbacks,
             failures=tally.failures,
             result_file=str(self.result_path),
             journal_file=None if self.options.dry_run else str(self.journal.path),

@@ -1,7 +1,9 @@
 """Which files the upload tool may read and write: only those under AMEYO_UPLOAD_DIRS.
 
 A model chooses the path, so every path is resolved (symlinks and `..` followed) before it is
-compared with the allowed folders: a link inside a folder that points outside it is refused.
+compared with the allowed folders: a link inside a folder that points outside it is refused. It
+reads contact files only (by their suffix), never dotfiles or files in dot-folders such as `.env`
+or `.git/`: an upload folder may hold other things, and error lines quote parts of what is read.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+CONTACT_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl")
+
 
 class PathRefused(ValueError):
     """The path is outside the allowed folders, or not a readable file; the message says which."""
@@ -17,6 +21,14 @@ class PathRefused(ValueError):
 
 def _inside(path: Path, dirs: Sequence[Path]) -> bool:
     return any(path == d or path.is_relative_to(d) for d in (x.resolve() for x in dirs))
+
+
+def _hidden(path: Path, dirs: Sequence[Path]) -> bool:
+    """A dotfile, or a file in a dot-folder, below the allowed folder it is in."""
+    for d in (x.resolve() for x in dirs):
+        if path == d or path.is_relative_to(d):
+            return any(part.startswith(".") for part in path.relative_to(d).parts)
+    return True
 
 
 def _listing(dirs: Sequence[Path]) -> str:
@@ -37,6 +49,11 @@ def allowed_file(raw: str, dirs: Sequence[Path]) -> Path:
         if not _inside(real, dirs):
             continue
         if real.is_file():
+            if real.suffix.lower() not in CONTACT_SUFFIXES or _hidden(real, dirs):
+                raise PathRefused(
+                    f"{raw[:200]!r} is not a contact file: only {', '.join(CONTACT_SUFFIXES)} files that "
+                    "are not hidden (no name starting with '.') may be uploaded"
+                )
             return real
     real = candidates[0].resolve()
     if not _inside(real, dirs):

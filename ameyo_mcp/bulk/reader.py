@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ KNOWN_COLUMNS = frozenset({PRIMARY_COLUMN, "callback_time", "callback_user", "ca
 _DELIMITERS = (",", ";", "\t", "|")
 _BOM = b"\xef\xbb\xbf"
 _HASH_CHUNK = 1 << 20
+_PHONE_LIKE = re.compile(r"(?i)phone|mobile|cell|msisdn|number|contact|tel")
 
 
 class FileFormatError(ValueError):
@@ -145,17 +147,13 @@ class RowReader:
             for index, name in enumerate(columns, start=1):
                 if not name:
                     raise FileFormatError(f"column {index} of the header (line {number}) has no name")
-            seen: set[str] = set()
-            for name in columns:
+            seen: dict[str, int] = {}
+            for index, name in enumerate(columns, start=1):
                 if name in seen:
-                    raise FileFormatError(f"the header names column {clean_text(name, 40)!r} twice")
-                seen.add(name)
+                    raise FileFormatError(f"columns {seen[name]} and {index} of the header have one name")
+                seen[name] = index
             if PRIMARY_COLUMN not in seen:
-                shown = ", ".join(clean_text(n, 30) for n in columns[:20])
-                raise FileFormatError(
-                    f"the header has no {PRIMARY_COLUMN} column (it has: {shown}); rename the phone "
-                    f"column with a column map, e.g. Mobile={PRIMARY_COLUMN}"
-                )
+                raise FileFormatError(_no_phone_column(number, columns))
             self.columns = columns
             return
         raise FileFormatError("the file is empty: it needs a header row naming the columns")
@@ -189,7 +187,7 @@ class RowReader:
             if item is None:
                 continue
             if isinstance(item, dict | list):
-                return Row(number, None, f"field {clean_text(name, 30)!r} is not a plain value")
+                return Row(number, None, "a field holds an object or a list, not a plain value")
             if isinstance(item, bool):
                 fields[name] = "true" if item else "false"
             else:
@@ -213,6 +211,18 @@ def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
             yield number, None
             continue
         yield number, raw.rstrip(b"\r\n")
+
+
+def _no_phone_column(number: int, columns: list[str]) -> str:
+    """Name only the columns that look like phone columns: the header of a file that is not a
+    contact list may hold anything, and an error line must not pass it on."""
+    likely = [clean_text(c, 30) for c in columns if _PHONE_LIKE.search(c) and len(c) <= 30]
+    hint = likely[0] if likely else "Mobile"
+    found = f"; columns that look like phones: {', '.join(likely[:5])}" if likely else ""
+    return (
+        f"the header (line {number}) has no {PRIMARY_COLUMN} column among its {len(columns)} columns"
+        f"{found}. Rename the phone column with a column map, e.g. {hint}={PRIMARY_COLUMN}"
+    )
 
 
 def _bad_bytes(raw: bytes, exc: UnicodeDecodeError) -> str:

@@ -7,6 +7,7 @@ order the batches finished; its first column is the input line number to sort or
 from __future__ import annotations
 
 import csv
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,11 +15,12 @@ from typing import TextIO
 
 from pydantic import BaseModel
 
+from ..records import answered
 from ..results import CampaignOut
-from ..sanitize import clean_text
-from ..summaries import DATA_CLOSE, DATA_OPEN, campaign_label
+from ..sanitize import clean_text, fence
+from ..summaries import answered_text, campaign_label
+from .outputs import RESULT_COLUMNS, OutputError, create_private
 
-RESULT_COLUMNS = ("line", "phone1", "result", "ok", "customer_id", "reason", "callback_id", "callback_time")
 MAX_FAILURES = 20
 # Local outcomes, beside Ameyo's own result types (ADDED, DUPLICATE_NOT_ADDED, …).
 REFUSED = "REFUSED"
@@ -58,6 +60,7 @@ class BulkUploadOut(BaseModel):
     sent_now: int
     from_earlier_runs: int
     outcome_unknown: int
+    callbacks: int = 0
     failures: list[FailureOut]
     result_file: str
     journal_file: str | None = None
@@ -66,30 +69,42 @@ class BulkUploadOut(BaseModel):
 
 
 class ResultFile:
-    """The per-row CSV, written as rows settle (never held in memory)."""
+    """The per-row CSV, written as rows settle (never held in memory), owner-only: it holds phones.
+
+    Its header row is what marks it as ours: an existing file is replaced only when it has it.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._handle: TextIO = path.open("w", encoding="utf-8", newline="")
-        self._csv = csv.writer(self._handle)
-        self._csv.writerow(RESULT_COLUMNS)
+        try:
+            self._handle: TextIO = os.fdopen(create_private(path), "w", encoding="utf-8", newline="")
+            self._csv = csv.writer(self._handle)
+            self._csv.writerow(RESULT_COLUMNS)
+        except OSError as exc:
+            raise OutputError(path, exc) from None
 
     def write(self, row: Settled) -> None:
-        self._csv.writerow(
-            (
-                row.line,
-                row.phone or "",
-                row.result,
-                "yes" if row.ok else "no",
-                "" if row.customer_id is None else row.customer_id,
-                row.reason or "",
-                row.callback_id or "",
-                row.callback_time or "",
+        try:
+            self._csv.writerow(
+                (
+                    row.line,
+                    row.phone or "",
+                    row.result,
+                    "yes" if row.ok else "no",
+                    "" if row.customer_id is None else row.customer_id,
+                    row.reason or "",
+                    row.callback_id or "",
+                    row.callback_time or "",
+                )
             )
-        )
+        except OSError as exc:
+            raise OutputError(self.path, exc) from None
 
     def close(self) -> None:
-        self._handle.close()
+        try:
+            self._handle.close()
+        except OSError as exc:
+            raise OutputError(self.path, exc) from None
 
 
 @dataclass
@@ -100,6 +115,7 @@ class Tally:
     ok: int = 0
     sent_now: int = 0
     from_earlier_runs: int = 0
+    callbacks: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     failures: list[FailureOut] = field(default_factory=list)
 
@@ -108,6 +124,7 @@ class Tally:
         self.counts[row.result] += 1
         if row.ok:
             self.ok += 1
+            self.callbacks += row.callback_id is not None
         elif len(self.failures) < MAX_FAILURES:
             self.failures.append(
                 FailureOut(
@@ -121,23 +138,32 @@ class Tally:
 
 def bulk_text(out: BulkUploadOut) -> str:
     label = campaign_label(out.campaign)
-    verb = "Dry run, nothing written" if out.dry_run else "Uploaded"
-    lines = [f"{verb}: {out.rows} rows of {out.file} for {label}, lead {out.lead_id}."]
-    counts = ", ".join(f"{k} {v}" for k, v in out.counts.items()) or "none"
-    lines.append(f"Results: {counts}. OK: {out.ok} of {out.rows}.")
-    if not out.dry_run:
-        lines.append(
-            f"Sent in this run: {out.sent_now}; answered in earlier runs (not resent): "
+    counts = out.counts
+    refused = counts.get(REFUSED, 0)
+    if out.dry_run:
+        lines = [
+            f"Dry run, nothing written: {out.rows} rows of {out.file} for {label}, lead {out.lead_id}: "
+            f"would send {counts.get(WOULD_SEND, 0)}, refused before sending {refused}."
+        ]
+    else:
+        lines = [
+            f"{out.rows} rows of {out.file} for {label}, lead {out.lead_id}: refused before sending "
+            f"{refused}; sent in this run {out.sent_now}; answered in earlier runs (not resent) "
             f"{out.from_earlier_runs}."
-        )
+        ]
+        local = {REFUSED, WOULD_SEND, NOT_SENT, UNKNOWN}
+        answers = answered_text(answered({k: v for k, v in counts.items() if k not in local}))
+        if counts.get(UNKNOWN):
+            answers += f", outcome unknown {counts[UNKNOWN]}"
+        if counts.get(NOT_SENT):
+            answers += f", not sent {counts[NOT_SENT]}"
+        lines.append(f"Ameyo's answers: {answers}. Callbacks scheduled: {out.callbacks}.")
     if out.failures:
         bad = out.rows - out.ok
         lines.append(f"First failures (of {bad}; line: phone1: reason):")
-        lines.append(DATA_OPEN)
         lines.extend(
-            f"line {f.line}: {f.phone or '(no phone)'}: {f.reason or f.result}" for f in out.failures
+            fence(f"line {f.line}: {f.phone or '(no phone)'}: {f.reason or f.result}" for f in out.failures)
         )
-        lines.append(DATA_CLOSE)
     lines.extend(out.notes)
     lines.append(f"Every row's outcome is in {out.result_file}.")
     if out.journal_file:

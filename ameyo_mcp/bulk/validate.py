@@ -6,21 +6,19 @@ only a file has: callback columns, and duplicates of an earlier row's phone1.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from .. import phones
 from ..models import CallbackRecord
-from ..records import PRIMARY_COLUMN, check_values
-from ..sanitize import clean_text
+from ..records import PRIMARY_COLUMN, Checked, check_values
 from ..times import parse_callback_time
 from .reader import Row
 from .seen import SeenPhones
 
 CALLBACK_TIME, CALLBACK_USER, CALLBACK_PHONE = "callback_time", "callback_user", "callback_phone"
 CALLBACK_COLUMNS = (CALLBACK_TIME, CALLBACK_USER, CALLBACK_PHONE)
-_PHONE = re.compile(r"\+?\d+")
 
 
 @dataclass(slots=True)  # not frozen: one is made per row, and frozen ones cost ~4x to build
@@ -36,9 +34,20 @@ class Validator:
     """Judges rows in file order; `now` is fixed so that a resumed upload judges them the same."""
 
     def __init__(
-        self, *, max_phone_length: int, zone: ZoneInfo, now: datetime, status: str, callbacks: bool = True
+        self,
+        *,
+        max_phone_length: int,
+        zone: ZoneInfo,
+        now: datetime,
+        status: str,
+        rule: phones.PhoneRule,
+        callbacks: bool = True,
     ) -> None:
         self.max_phone_length = max_phone_length
+        self.rule = rule
+        # Rows whose phone1 is sent in another spelling than the file's, and the first of them.
+        self.rewritten = 0
+        self.first_rewritten: Checked | None = None
         self.zone = zone
         self.now = now
         self.status = status
@@ -51,7 +60,7 @@ class Validator:
             return Prepared(row.line, None, {}, row.problem or "the line could not be read")
         # An empty cell means "no value": sending "" would blank the field of an existing customer.
         customer = {k: s for k, v in row.fields.items() if k not in CALLBACK_COLUMNS and (s := v.strip())}
-        checked = check_values(row.line, customer, self.max_phone_length)
+        checked = check_values(row.line, customer, self.max_phone_length, self.rule)
         phone = checked.phone
         if checked.problem is not None:
             return Prepared(row.line, phone, checked.record, checked.problem)
@@ -61,12 +70,16 @@ class Validator:
                 callback = self._callback(row.fields, phone)
             except ValueError as exc:
                 return Prepared(row.line, phone, checked.record, str(exc))
-        if phone is not None:
-            earlier = self._seen.first_line(phone, row.line)
+        if checked.identity is not None:
+            # One number however spelt: 09876543210 and +91 98765 43210 are duplicates.
+            earlier = self._seen.first_line(checked.identity, row.line)
             if earlier is not None:
                 return Prepared(
                     row.line, phone, checked.record, f"duplicate: {PRIMARY_COLUMN} already on line {earlier}"
                 )
+        if checked.given_phone is not None:
+            self.rewritten += 1
+            self.first_rewritten = self.first_rewritten or checked
         return Prepared(row.line, phone, checked.record, None, callback)
 
     def _callback(self, fields: dict[str, str], phone: str | None) -> CallbackRecord | None:
@@ -77,10 +90,12 @@ class Validator:
             if user or callback_phone:
                 raise ValueError(f"{CALLBACK_USER} or {CALLBACK_PHONE} given without {CALLBACK_TIME}")
             return None
-        when = parse_callback_time(when_text, self.zone, now=self.now)
+        when = parse_callback_time(when_text, self.zone, now=self.now, quote=False)
         if callback_phone is not None:
-            if not _PHONE.fullmatch(callback_phone):
-                raise ValueError(f"{CALLBACK_PHONE} {clean_text(callback_phone, 30)!r} must be digits only")
+            try:
+                callback_phone = phones.for_ameyo(callback_phone, self.rule.region, self.rule.style).value
+            except phones.PhoneError as exc:
+                raise ValueError(f"{CALLBACK_PHONE}: {exc}") from None
             if len(callback_phone) > self.max_phone_length:
                 raise ValueError(
                     f"{CALLBACK_PHONE} has {len(callback_phone)} characters; "

@@ -90,6 +90,8 @@ async def _handle(state: SimulatorState, request: Request) -> Response:
         return _Dropped(text.encode()[: len(text) // 2], aborter)
     if faults.take("null_body", command):
         text = "null"
+    elif faults.take("empty_list", command):
+        text = '{"beanResponse":[]}'
     elif faults.take("malformed", command):
         text = _GARBAGE
     elif faults.take("truncated", command):
@@ -341,7 +343,7 @@ def _upload_contact_and_add_callback(call: _Call) -> object:
     raw_items = data.get("customerAndCallbackRecords")
     if not isinstance(raw_items, list):
         raise invalid_request("customerAndCallbackRecords must be a list")
-    # validityTime is accepted and ignored: the simulator does no dialling it could stop.
+    # validityTime is accepted and ignored: the simulated dialer never dials callbacks it could stop.
     options = upload_options(_properties(data), None, None)
     items: list[tuple[object, CallbackRequest | None]] = []
     for item in raw_items:

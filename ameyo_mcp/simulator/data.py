@@ -20,29 +20,6 @@ SERVER_PREFIX = "d431-54f54717"
 
 CAMPAIGN_COLUMN_PREFIX = "__campaign_customer_table_alias__."
 
-# Section 4.6.3 item 9, plus NOT_TRIED for contacts never dialed.
-DIAL_STATUSES: tuple[str, ...] = (
-    "BUSY",
-    "NO_ANSWER",
-    "CONNECTED",
-    "CALL_DROP",
-    "CALL_HANGUP",
-    "AMD",
-    "ATTEMPT_FAILED",
-    "TRANSFERRED_TO_CAMPAIGN",
-    "CALL_NOT_PICKED",
-    "NUMBER_FAILURE",
-    "NUMBER_TEMP_FAILURE",
-    "PROVIDER_FAILURE",
-    "PROVIDER_TEMP_FAILURE",
-    "SYSTEM_ERROR",
-    "FAILED",
-    "SIT_INTERCEPT",
-    "SIT_VACANT",
-    "SIT_NOCIRCUIT",
-    "SIT_REORDER",
-)
-STATUSES: tuple[str, ...] = ("NOT_TRIED", *DIAL_STATUSES)
 
 DISPOSITIONS: tuple[str, ...] = (
     "Sale",
@@ -139,6 +116,7 @@ def fresh_columns(status: str = "NOT_TRIED", attempts: int = 0) -> dict[str, Col
 # --- seed generation -------------------------------------------------------------------------------
 
 DOC_CUSTOMER_ID = 12458
+DOC_SAMPLE_CALLBACK_CUSTOMER_ID = 112
 _FIRST_CUSTOMER_ID = 12000
 
 _INDIAN_FIRST = (
@@ -171,12 +149,18 @@ _STATUS_WEIGHTS: dict[str, int] = {
     "NUMBER_TEMP_FAILURE": 3, "PROVIDER_FAILURE": 1, "PROVIDER_TEMP_FAILURE": 2, "SYSTEM_ERROR": 1,
     "FAILED": 1, "SIT_INTERCEPT": 1, "SIT_VACANT": 1, "SIT_NOCIRCUIT": 1, "SIT_REORDER": 1,
 }  # fmt: skip
+# How campaign 1's customers spread over its leads.
+LEAD_WEIGHTS: dict[int, int] = {1: 40, 21: 30, 39: 22, 35: 8}
 # Agents are attached to the outcomes where the call reached one.
 _AGENT_STATUSES = frozenset({"CONNECTED", "CALL_NOT_PICKED"})
 
 
-def seed_data(contacts: int, seed: int, now: datetime) -> SeedData:
-    """Build the starting data: ``contacts`` customers in campaign 1, ~40 in 5, a few in 10."""
+def seed_data(contacts: int, seed: int, now: datetime, *, list_campaign_one: bool = True) -> SeedData:
+    """Build the starting data: ``contacts`` customers in campaign 1, ~40 in 5, a few in 10.
+
+    With ``list_campaign_one=False`` campaign 1 is left out (it is generated on demand, with ids up to
+    ``12000 + contacts``) and the other campaigns' customers take the ids after it.
+    """
     gen = _Generator(random.Random(seed), now)
     campaigns = [
         Campaign(1, "MoviStarSurvey", "Outbound Voice Campaign", 1),
@@ -193,18 +177,23 @@ def seed_data(contacts: int, seed: int, now: datetime) -> SeedData:
         Lead(101, 10, max_attempt=3),
     ]
     people: list[Contact] = []
+    if not list_campaign_one:
+        gen.skip_ids_to(_FIRST_CUSTOMER_ID + contacts)
     doc_slot = min(contacts - 1, contacts // 3)
-    for i in range(contacts):
+    for i in range(contacts if list_campaign_one else 0):
         if i == doc_slot:
             people.append(gen.document_customer())
         elif i == 0:
             people.append(gen.contact(1, 21, spanish=False, name=("Priya", "Sharma")))
         else:
-            lead = gen.rng.choices((1, 21, 39, 35), weights=(40, 30, 22, 8))[0]
+            lead = gen.rng.choices(tuple(LEAD_WEIGHTS), weights=tuple(LEAD_WEIGHTS.values()))[0]
             people.append(gen.contact(1, lead, spanish=gen.rng.random() < 0.6))
     people.extend(gen.contact(5, 51, spanish=gen.rng.random() < 0.1) for _ in range(40))
     people.extend(gen.contact(10, 101, spanish=gen.rng.random() < 0.5, attempts=0) for _ in range(6))
     callbacks = list(gen.callbacks(people))
+    if list_campaign_one:
+        # Added last, drawing nothing from the generator, so every other customer stays as it was.
+        people.append(document_sample_customer(1))
     return SeedData(
         campaigns=campaigns,
         leads=leads,
@@ -215,12 +204,20 @@ def seed_data(contacts: int, seed: int, now: datetime) -> SeedData:
     )
 
 
+def document_sample_customer(campaign_id: int) -> Contact:
+    """The customer of the document's addCallback sample (4.10.3): id 112, phone 5555056887, never dialled."""
+    return Contact(DOC_SAMPLE_CALLBACK_CUSTOMER_ID, campaign_id, 1, {"phone1": "5555056887"}, fresh_columns())
+
+
 class _Generator:
     def __init__(self, rng: random.Random, now: datetime) -> None:
         self.rng = rng
         self.now = now.replace(microsecond=0)
         self._last_id = _FIRST_CUSTOMER_ID
-        self._phones: set[str] = {"0458681166572"}
+        self._phones: set[str] = {"0458681166572", "5555056887"}
+
+    def skip_ids_to(self, last_id: int) -> None:
+        self._last_id = last_id
 
     def _customer_id(self) -> int:
         self._last_id += self.rng.choice((1, 1, 1, 2, 3))

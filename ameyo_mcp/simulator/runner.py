@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import uvicorn
 
 from .app import COMMAND_PATH, ConnectionAborter, DeliberateDrop, create_app
-from .state import SimulatorConfig, SimulatorState
+from .state import PushedCall, SimulatorConfig, SimulatorState
+
+if TYPE_CHECKING:
+    from .dialer import Dialer
 
 _START_TIMEOUT_S = 5.0
 
@@ -41,6 +47,8 @@ class SimulatorThread:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._dialer: Dialer | None = None
 
     @property
     def port(self) -> int:
@@ -54,6 +62,11 @@ class SimulatorThread:
         return f"http://{host}:{self.port}"
 
     @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted so far: how well a client keeps its connections alive."""
+        return self._server.connections_accepted if isinstance(self._server, _Server) else 0
+
+    @property
     def command_url(self) -> str:
         return self.base_url + COMMAND_PATH
 
@@ -63,8 +76,16 @@ class SimulatorThread:
         sock = _bind(self.host, self._requested_port)
         server = _make_server(self.state)
         self._socket, self._server, self._port = sock, server, sock.getsockname()[1]
+        web_host = f"{self.host}:{self._port}"
+
+        def ready(loop: asyncio.AbstractEventLoop, dialer: Dialer | None) -> None:
+            self._loop, self._dialer = loop, dialer
+
         thread = threading.Thread(
-            target=asyncio.run, args=(server.serve(sockets=[sock]),), name="ameyo-simulator", daemon=True
+            target=asyncio.run,
+            args=(_serve(server, sock, self.state, web_host, ready),),
+            name="ameyo-simulator",
+            daemon=True,
         )
         self._thread = thread
         thread.start()
@@ -87,6 +108,17 @@ class SimulatorThread:
         if self._socket is not None:
             self._socket.close()
         self._server = self._thread = self._socket = None
+        self._loop = self._dialer = None
+
+    def dial(self, count: int, timeout: float = 60.0) -> list[PushedCall]:
+        """Place ``count`` calls now, one after another, and push each (needs ``push_url``).
+
+        With ``push_rate=0`` nothing else dials, so a fixed seed and clock give the same calls every run.
+        """
+        loop, dialer = self._loop, self._dialer
+        if loop is None or dialer is None:
+            raise RuntimeError("the simulator is not running with a push_url")
+        return asyncio.run_coroutine_threadsafe(dialer.calls(count), loop).result(timeout)
 
     def __enter__(self) -> SimulatorThread:
         return self.start()
@@ -110,11 +142,41 @@ def serve(config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: 
     )
     sys.stderr.flush()
     try:
-        asyncio.run(server.serve(sockets=[sock]))
+        asyncio.run(_serve(server, sock, state, f"{shown_host}:{sock.getsockname()[1]}"))
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; exiting is what was asked
         pass
     finally:
         sock.close()
+
+
+async def _serve(
+    server: uvicorn.Server,
+    sock: socket.socket,
+    state: SimulatorState,
+    web_host: str,
+    ready: Callable[[asyncio.AbstractEventLoop, Dialer | None], None] | None = None,
+) -> None:
+    """Serve on ``sock``; with a push URL, the dialer runs beside the server and stops with it."""
+    config = state.config
+    dialer: Dialer | None = None
+    if config.push_url:
+        from .dialer import Dialer  # imports httpx: only when a push URL asks for it
+
+        dialer = Dialer(state, web_host)
+    if ready is not None:
+        ready(asyncio.get_running_loop(), dialer)
+    pacing = None
+    if dialer is not None and config.push_rate > 0:
+        pacing = asyncio.create_task(dialer.run(config.push_rate))
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        if pacing is not None:
+            pacing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pacing
+        if dialer is not None:
+            await dialer.close()
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -143,6 +205,7 @@ def _make_server(state: SimulatorState) -> uvicorn.Server:
         timeout_graceful_shutdown=1,
     )
     server = _Server(config)
+    config.http = _counting_protocol(server)
     app.state.abort_connection = _aborter(server)
     _quiet_deliberate_drops()
     return server
@@ -151,12 +214,25 @@ def _make_server(state: SimulatorState) -> uvicorn.Server:
 class _Server(uvicorn.Server):
     """uvicorn's server, noticing ``should_exit`` within 10 ms instead of 100 (tests stop it often)."""
 
+    connections_accepted = 0
+
     async def main_loop(self) -> None:
         counter = 0
         while not await self.on_tick(counter):
             # on_tick refreshes the Date header every 10th tick: now every 0.1 s rather than 1 s.
             counter = (counter + 1) % 864_000
             await asyncio.sleep(0.01)
+
+
+def _counting_protocol(server: _Server) -> type[asyncio.Protocol]:
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class CountingProtocol(H11Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            server.connections_accepted += 1
+            super().connection_made(transport)  # type: ignore[arg-type]
+
+    return CountingProtocol
 
 
 def _aborter(server: uvicorn.Server) -> ConnectionAborter:

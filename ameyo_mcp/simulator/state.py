@@ -13,7 +13,7 @@ import random
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
@@ -21,11 +21,12 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..columns import CAMPAIGN_COLUMNS
+from ..columns import CAMPAIGN_COLUMNS, STATUSES
+from .calls import Call, apply_call, draw_call, push_fields
 from .data import (
     CAMPAIGN_COLUMN_PREFIX,
+    LEAD_WEIGHTS,
     SERVER_PREFIX,
-    STATUSES,
     Callback,
     Campaign,
     ColumnValue,
@@ -34,6 +35,12 @@ from .data import (
     fresh_columns,
     seed_data,
 )
+from .generated import MAX_CONTACTS, GeneratedContacts
+from .table import ContactTable, ListedBase
+
+# Campaign 1 is built as Contact objects at start up to this size (the sample data, as it always was);
+# larger campaigns are generated from each contact's position when asked for.
+LISTED_UP_TO = 10_000
 
 
 @dataclass
@@ -55,9 +62,38 @@ class SimulatorConfig:
     masked_campaigns: set[int] = field(default_factory=set)
     # The clock the seed data is built around (and stamped on writes); None means the real time.
     now: datetime | None = None
+    # The dialer: where each call's outcome is pushed (``?token=…`` in it is kept), how many calls a
+    # second (0 = only the calls a test asks for), in which shape ("get", "form", "json", "text" for
+    # JSON sent as text/plain, or "mixed": a shape drawn per call), and how often a push is retried.
+    push_url: str | None = None
+    push_rate: float = 1.0
+    push_shape: str = "mixed"
+    push_retries: int = 3
+    push_retry_delay_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.contacts <= MAX_CONTACTS:
+            raise ValueError(f"contacts must be between 0 and {MAX_CONTACTS:,}, not {self.contacts:,}")
+        if self.push_url is not None and not self.push_url.startswith(("http://", "https://")):
+            raise ValueError("push_url must be an http:// or https:// URL")
+        if self.push_shape not in PUSH_SHAPES:
+            raise ValueError(f"push_shape must be one of {', '.join(PUSH_SHAPES)}, not {self.push_shape!r}")
+        if self.push_rate < 0 or self.push_retries < 0 or self.push_retry_delay_s < 0:
+            raise ValueError("push_rate, push_retries and push_retry_delay_s cannot be negative")
 
 
-_FAULT_COUNTS = ("html_502", "malformed", "truncated", "null_body", "drop_after", "drop_before")
+PUSH_SHAPES = ("mixed", "get", "form", "json", "text")
+
+
+_FAULT_COUNTS = (
+    "html_502",
+    "malformed",
+    "truncated",
+    "null_body",
+    "empty_list",
+    "drop_after",
+    "drop_before",
+)
 
 
 @dataclass
@@ -76,6 +112,7 @@ class Faults:
     malformed: int = 0
     truncated: int = 0
     null_body: int = 0
+    empty_list: int = 0  # {"beanResponse":[]}: executed, and nothing said about it
     drop_after: int = 0
     drop_before: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
@@ -137,6 +174,38 @@ class WriteRecord:
     campaign_id: int
     customer_id: int | None
     detail: str  # the result type, or the callback id
+
+
+# --- the dialer ------------------------------------------------------------------------------------
+
+PUSHED_KEPT = 10_000  # pushed calls remembered for tests (a long-running simulator forgets the oldest)
+
+
+@dataclass(frozen=True)
+class PlacedCall:
+    call: Call
+    fields: dict[str, str | int | None]  # as pushed; None is a field sent blank
+
+
+@dataclass(frozen=True)
+class PushedCall:
+    """One call's push: what was sent, in which shape, and how it ended."""
+
+    call: Call
+    fields: dict[str, str | int | None]
+    shape: str  # "get", "form", "json" or "text"
+    attempts: int
+    status: int | None  # the last answer's HTTP status; None when no answer came
+
+    @property
+    def delivered(self) -> bool:
+        return self.status == 200
+
+    def as_received(self) -> dict[str, str | int | None]:
+        """The fields as a receiver decodes them: text, blanks as "", from a query or form; JSON as sent."""
+        if self.shape in ("get", "form"):
+            return {k: "" if v is None else str(v) for k, v in self.fields.items()}
+        return dict(self.fields)
 
 
 # --- uploads ---------------------------------------------------------------------------------------
@@ -275,7 +344,8 @@ class SimulatorState:
 
     Counters for tests: ``logins`` (successful), ``failed_logins``, ``pings`` and ``logouts``
     (successful), ``commands`` (every request received, by command id), ``executed`` (commands that
-    executed successfully) and ``records_written`` (every contact write and stored callback).
+    executed successfully) and ``records_written`` (every contact write and stored callback; calls
+    placed by the dialer are not in it: :meth:`pushed_calls` lists those).
     """
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
@@ -299,13 +369,24 @@ class SimulatorState:
 
         self._sessions: dict[str, Session] = {}
         self._session_number = 0
-        seed = seed_data(self.config.contacts, self.config.seed, self.now())
+        start = self.now()
+        listed = self.config.contacts <= LISTED_UP_TO
+        seed = seed_data(self.config.contacts, self.config.seed, start, list_campaign_one=listed)
         self._campaigns = {c.campaign_id: c for c in seed.campaigns}
         self._leads = {lead.lead_id: lead for lead in seed.leads}
-        self._contacts = {c.customer_id: c for c in sorted(seed.contacts, key=lambda c: c.customer_id)}
-        self._by_phone: dict[int, dict[str, int]] = {cid: {} for cid in self._campaigns}
-        for contact in self._contacts.values():
-            self._by_phone[contact.campaign_id][contact.phone1] = contact.customer_id
+        self._tables = {
+            cid: ContactTable(cid, ListedBase(c for c in seed.contacts if c.campaign_id == cid))
+            for cid in self._campaigns
+        }
+        if not listed:
+            # Position 0 is customer 112, as the listed campaign holds it beside its sample customers.
+            generated = GeneratedContacts(self.config.contacts + 1, self.config.seed, 1, LEAD_WEIGHTS, start)
+            table = ContactTable(1, generated)
+            for contact in sorted(self._tables[1], key=lambda c: c.customer_id):
+                table.add(contact)  # customers the seed lists beside the generated ones come after them
+            self._tables[1] = table
+        self._calls = 0
+        self._pushed: deque[PushedCall] = deque(maxlen=PUSHED_KEPT)
         self._callbacks = {cb.callback_id: cb for cb in seed.callbacks}
         self._next_customer_id = seed.next_customer_id
         self._next_callback = seed.next_callback_number
@@ -429,16 +510,18 @@ class SimulatorState:
     def contacts(self, campaign_id: int | None = None) -> list[Contact]:
         """Copies of the stored contacts (of one campaign, or all), by customer id."""
         with self._lock:
-            return [
-                c.copy()
-                for c in self._contacts.values()
-                if campaign_id is None or c.campaign_id == campaign_id
-            ]
+            ids = self._campaigns if campaign_id is None else [campaign_id]
+            found = [c.copy() for cid in ids if cid in self._tables for c in self._tables[cid]]
+            return sorted(found, key=lambda c: c.customer_id)
 
     def contact(self, customer_id: int) -> Contact | None:
         with self._lock:
-            found = self._contacts.get(customer_id)
+            found = self._find(customer_id)
             return found.copy() if found else None
+
+    def _find(self, customer_id: int, campaign_id: int | None = None) -> Contact | None:
+        tables = self._tables.values() if campaign_id is None else [self._tables[campaign_id]]
+        return next((c for t in tables if (c := t.get(customer_id)) is not None), None)
 
     def callbacks(self, campaign_id: int | None = None) -> list[Callback]:
         with self._lock:
@@ -466,54 +549,60 @@ class SimulatorState:
             for lead_id in query.lead_ids:
                 self._lead_in(campaign.campaign_id, lead_id)
             columns = [(_campaign_column(key), alias) for key, alias in query.other_columns]
-            rows = [c for c in self._contacts.values() if c.campaign_id == campaign.campaign_id]
-            ordering = self._ordering(query.order_by, rows)
+            table = self._tables[campaign.campaign_id]
+            ordering = _ordering(query.order_by, table)
             start, count = _limit_offset(query.limit_offset)
-            if query.customer_ids:
-                wanted = set(query.customer_ids)
-                rows = [c for c in rows if c.customer_id in wanted]
-            if query.lead_ids:
-                leads = set(query.lead_ids)
-                rows = [c for c in rows if c.lead_id in leads]
+            leads: set[int] | None = set(query.lead_ids) if query.lead_ids else None
             if query.enabled_leads_only:
-                rows = [c for c in rows if self._leads[c.lead_id].enabled]
-            # Stable sorts from the last key to the first give a multi-key ORDER BY.
-            for key, descending in reversed(ordering):
-                rows.sort(key=partial(_null_first, key), reverse=descending)
-            rows = rows[start:] if count is None else rows[start : start + count]
+                enabled = {lead.lead_id for lead in self._leads.values() if lead.enabled}
+                leads = enabled if leads is None else leads & enabled
+            if not ordering or ordering[0][0] is _by_customer_id:
+                # Customer ids are unique, so any keys after them cannot change the order.
+                descending = bool(ordering) and ordering[0][1]
+                rows = table.page(
+                    customer_ids=query.customer_ids,
+                    leads=leads,
+                    descending=descending,
+                    start=start,
+                    count=count,
+                )
+            else:
+                rows = table.page(customer_ids=query.customer_ids, leads=leads)
+                # Stable sorts from the last key to the first give a multi-key ORDER BY.
+                for key, descending in reversed(ordering):
+                    rows.sort(key=partial(_null_first, key), reverse=descending)
+                rows = rows[start:] if count is None else rows[start : start + count]
             return [
                 ContactRow(
-                    c.copy(),
+                    c,
                     campaign.process_id,
                     {alias: c.columns[col] for col, alias in columns if c.columns.get(col) is not None},
                 )
                 for c in rows
             ]
 
-    def _ordering(self, order_by: str | None, rows: list[Contact]) -> list[tuple[_SortKey, bool]]:
-        if order_by is None or not order_by.strip():
-            return []
-        data_keys = {k.lower(): k for c in rows for k in c.customer_data}
-        ordering: list[tuple[_SortKey, bool]] = []
-        for part in order_by.split(","):
-            match = _ORDER_PART.match(part)
-            if match is None:
-                raise CommandFailed("CustomerManager.invalid.order.by", order_by)
-            name = match.group(2).lower()
-            descending = (match.group(3) or "asc").lower() == "desc"
-            key: _SortKey
-            if name in ("customerid", "customer_id", "id"):
-                key = _by_customer_id
-            elif name in ("leadid", "lead_id"):
-                key = _by_lead_id
-            elif name in CAMPAIGN_COLUMNS:
-                key = _ColumnKey(name)
-            elif name in data_keys:
-                key = _DataKey(data_keys[name])
-            else:
-                raise CommandFailed("CustomerManager.invalid.order.by", order_by)
-            ordering.append((key, descending))
-        return ordering
+    # --- calls -------------------------------------------------------------------------------------
+
+    def place_call(self, rng: random.Random, web_host: str) -> PlacedCall:
+        """Dial a contact drawn from ``rng``: its columns record the outcome, as Ameyo's would."""
+        with self._lock:
+            self._calls += 1
+            tables = list(self._tables.values())
+            table = rng.choices(tables, weights=[len(t) for t in tables])[0]
+            contact = table.for_update(table.id_at(rng.randrange(len(table))))
+            call = draw_call(rng, self._calls, contact, self.now())
+            apply_call(contact, call)
+            fields = push_fields(rng, call, contact, contact.lead_id, self.server_id, web_host)
+            return PlacedCall(call, fields)
+
+    def note_pushed(self, pushed: PushedCall) -> None:
+        with self._lock:
+            self._pushed.append(pushed)
+
+    def pushed_calls(self) -> list[PushedCall]:
+        """The calls pushed so far (the latest 10,000), oldest first."""
+        with self._lock:
+            return list(self._pushed)
 
     # --- uploads -----------------------------------------------------------------------------------
 
@@ -562,7 +651,8 @@ class SimulatorState:
         too_long = next((k for k, v in data.items() if len(v) > MAX_COLUMN_LENGTH), None)
         too_long_error = ("CustomerManager.column.value.too.long", too_long)
 
-        existing_id = self._by_phone[lead.campaign_id].get(phone)
+        table = self._tables[lead.campaign_id]
+        existing_id = table.find_phone(phone)
         if existing_id is None:
             if too_long:
                 return UploadOutcome("ADD_FAILED", exception=too_long_error)
@@ -574,11 +664,10 @@ class SimulatorState:
                 fresh_columns(options.status or "NOT_TRIED", options.num_attempts or 0),
             )
             self._next_customer_id += 1
-            self._contacts[contact.customer_id] = contact
-            self._by_phone[lead.campaign_id][phone] = contact.customer_id
+            table.add(contact)
             return self._written(command, contact, "ADDED")
 
-        contact = self._contacts[existing_id]
+        contact = table.for_update(existing_id)
         moving = options.migrate and contact.lead_id != lead.lead_id
         if not moving:
             if not options.update:
@@ -592,12 +681,12 @@ class SimulatorState:
                 "NOT_MIGRATED", existing_id, ("CustomerManager.lead.not.enabled", lead.lead_id)
             )
         if not options.update:
-            contact.lead_id = lead.lead_id
+            table.move(existing_id, lead.lead_id)
             return self._written(command, contact, "MIGRATED")
         if too_long:
             return UploadOutcome("UPDATE_AND_MIGRATE_FAILED", existing_id, too_long_error)
         self._apply_update(contact, data, options)
-        contact.lead_id = lead.lead_id
+        table.move(existing_id, lead.lead_id)
         return self._written(command, contact, "UPDATED_AND_MIGRATED")
 
     def _apply_update(self, contact: Contact, data: dict[str, str], options: UploadOptions) -> None:
@@ -662,13 +751,14 @@ class SimulatorState:
         default_phone: str | None = None
         if req.customer_id is not None:  # rule i
             customer_id = req.customer_id
-            target = self._contacts.get(req.customer_id)
-            if target is None or target.campaign_id != lead.campaign_id:
+            target = self._find(req.customer_id, lead.campaign_id)
+            if target is None:
                 return failed(f"Customer {req.customer_id} not found in campaign {lead.campaign_id}", when)
             default_phone = target.phone1
         elif upload.written and upload.customer_id is not None:  # rule ii
             customer_id = upload.customer_id
-            default_phone = self._contacts[upload.customer_id].phone1
+            written = self._find(upload.customer_id, lead.campaign_id)
+            default_phone = None if written is None else written.phone1
         elif isinstance(record, dict):  # rule iii: the phone number alone
             default_phone = _digits(_column_text(record.get("phone1") or ""))
         if when is None:
@@ -706,8 +796,8 @@ class SimulatorState:
             if req.phone and phone is None:
                 raise CommandFailed("CustomerManager.Phone.number.invalid", req.phone)
             if req.customer_id is not None:
-                target = self._contacts.get(req.customer_id)
-                if target is None or target.campaign_id != campaign_id:
+                target = self._find(req.customer_id, campaign_id)
+                if target is None:
                     raise CommandFailed("CustomerManager.customer.not.found", str(req.customer_id))
                 phone = phone or target.phone1
             if not phone:
@@ -746,6 +836,34 @@ class SimulatorState:
 
 
 # --- helpers ---------------------------------------------------------------------------------------
+
+
+def _ordering(order_by: str | None, table: ContactTable) -> list[tuple[_SortKey, bool]]:
+    if order_by is None or not order_by.strip():
+        return []
+    data_keys: dict[str, str] | None = None
+    ordering: list[tuple[_SortKey, bool]] = []
+    for part in order_by.split(","):
+        match = _ORDER_PART.match(part)
+        if match is None:
+            raise CommandFailed("CustomerManager.invalid.order.by", order_by)
+        name = match.group(2).lower()
+        descending = (match.group(3) or "asc").lower() == "desc"
+        key: _SortKey
+        if name in ("customerid", "customer_id", "id"):
+            key = _by_customer_id
+        elif name in ("leadid", "lead_id"):
+            key = _by_lead_id
+        elif name in CAMPAIGN_COLUMNS:
+            key = _ColumnKey(name)
+        else:
+            if data_keys is None:  # a customer field: only then are all of them looked at
+                data_keys = {k.lower(): k for c in table for k in c.customer_data}
+            if name not in data_keys:
+                raise CommandFailed("CustomerManager.invalid.order.by", order_by)
+            key = _DataKey(data_keys[name])
+        ordering.append((key, descending))
+    return ordering
 
 
 _SortKey = Callable[[Contact], Any]

@@ -8,6 +8,7 @@ from typing import Any
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
 
+from .arguments import ExplainedTool
 from .bulk import ameyo_upload_contacts_file
 from .callbacks import ameyo_add_callback
 from .common import ADD, OVERWRITE, READ, SESSION, AppState
@@ -40,12 +41,14 @@ WRITE_TOOLS: tuple[Entry, ...] = (
     (ameyo_upload_contacts_file, "Upload a contact file", OVERWRITE),
 )
 
+WRITE_TOOL_NAMES = frozenset(fn.__name__ for fn, _, _ in WRITE_TOOLS)
+
 
 def build_tools(*, read_only: bool) -> list[Tool]:
     """Every read tool, and the write tools unless the server is read-only, with compact schemas."""
     tools: list[Tool] = []
     for fn, title, hints in READ_TOOLS if read_only else READ_TOOLS + WRITE_TOOLS:
-        tool = Tool.from_function(fn, name=fn.__name__, title=title, annotations=hints)
+        tool = ExplainedTool.from_function(fn, name=fn.__name__, title=title, annotations=hints)
         tool.parameters = compact(tool.parameters, optional_null=False)
         tool.description = " ".join(tool.description.split())
         if tool.fn_metadata.output_schema is not None:
@@ -54,4 +57,4 @@ def build_tools(*, read_only: bool) -> list[Tool]:
     return tools
 
 
-__all__ = ["AppState", "build_tools"]
+__all__ = ["WRITE_TOOL_NAMES", "AppState", "build_tools"]

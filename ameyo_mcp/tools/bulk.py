@@ -20,7 +20,7 @@ from .uploads import LeadArg, MigrateArg, UpdateArg
 
 async def ameyo_upload_contacts_file(
     ctx: Context[Any, Any],
-    file: Annotated[str, Field(description="CSV with header, or .jsonl")],
+    file: Annotated[str, Field(description=".csv/.tsv/.txt with a header row, or .jsonl")],
     campaign: CampaignArg,
     lead_id: LeadArg,
     column_map: Annotated[
@@ -32,25 +32,27 @@ async def ameyo_upload_contacts_file(
     migrate_existing: MigrateArg = False,
     dry_run: Annotated[bool, Field(description="Only check rows; send nothing")] = True,
     confirm: Annotated[bool, Field(description="The person confirmed after a dry run")] = False,
-    retry_unknown: Annotated[bool, Field(description="Resend rows of unknown outcome")] = False,
+    retry_unknown: Annotated[
+        bool, Field(description="Resend rows of unknown outcome (not callbacks)")
+    ] = False,
+    resend_callbacks_may_duplicate: Annotated[
+        bool,
+        Field(description="With retry_unknown: resend callback rows too; a callback may be scheduled twice"),
+    ] = False,
     batch_size: Annotated[int, Field(ge=1, le=MAX_BATCH, description="Rows per request")] = DEFAULT_BATCH,
     concurrency: Annotated[
         int, Field(ge=1, le=MAX_CONCURRENCY, description="Requests in flight")
     ] = DEFAULT_CONCURRENCY,
-    result_file: Annotated[str | None, Field(description="Result CSV path")] = None,
+    result_file: Annotated[
+        str | None, Field(description="Result CSV path, beside the file if relative")
+    ] = None,
 ) -> Annotated[CallToolResult, BulkUploadOut]:
     """Upload a contact file into a lead. Rows are checked first (dry run by default), sent in
     batches, and each row's outcome written to a result CSV. callback_time/_user/_phone columns add
     callbacks. Run again to resume: answered rows are never resent."""
     # The engine loads on first use: most conversations never upload a file.
-    from ..bulk.engine import (
-        BulkOptions,
-        JournalMismatch,
-        NeedsConfirmation,
-        journal_path_for,
-        result_path_for,
-        upload_file,
-    )
+    from ..bulk.engine import BulkOptions, journal_path_for, result_path_for, upload_file
+    from ..bulk.errors import UploadRefused, UploadStopped
     from ..bulk.paths import PathRefused, allowed_file, allowed_output
     from ..bulk.reader import FileFormatError
 
@@ -70,6 +72,7 @@ async def ameyo_upload_contacts_file(
             concurrency=concurrency,
             dry_run=dry_run,
             retry_unknown=retry_unknown,
+            resend_callbacks_may_duplicate=resend_callbacks_may_duplicate,
             result_path=Path(result_file) if result_file else None,
             confirm_over=ameyo.settings.confirm_over,
             confirmed=confirm,
@@ -88,9 +91,11 @@ async def ameyo_upload_contacts_file(
 
     try:
         async with explained(ameyo):
-            out = await upload_file(ameyo, path, options, progress, state_of(ctx).guard.audit)
-    except (FileFormatError, NeedsConfirmation, JournalMismatch) as exc:
-        raise ToolError(f"{path.name}: {exc}" if isinstance(exc, FileFormatError) else str(exc)) from None
+            out = await upload_file(ameyo, path, options, progress, state_of(ctx).writes.audit)
+    except FileFormatError as exc:
+        raise ToolError(f"{path.name}: {exc}") from None
+    except (UploadRefused, UploadStopped) as exc:
+        raise ToolError(str(exc)) from None
     except OSError as exc:
         raise ToolError(f"Could not read or write beside {path.name}: {exc.strerror or exc}") from None
     return answer(bulk_text(out), out)

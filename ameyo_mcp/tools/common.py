@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from .. import writes
 from ..errors import AmeyoError
-from ..guard import OutcomeUnknown, WriteGuard
 from ..models import CampaignInfo
 from ..service import Ameyo
 from ..times import TimeInputError
@@ -33,22 +34,37 @@ SESSION = ToolAnnotations(
 ADD = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
-AllowRepeatArg = Annotated[
-    bool, Field(description="Really repeat a write identical to one made in the last minutes")
+AllowRepeatArg = Annotated[bool, Field(description="Really repeat a write already made minutes ago")]
+ConfirmArg = Annotated[
+    str | None,
+    Field(
+        max_length=64,
+        description="For large writes: the confirm_token of a dry run of this same call, once the "
+        "person agreed",
+    ),
 ]
-ConfirmArg = Annotated[bool, Field(description="The person confirmed this large write after a dry run")]
 OVERWRITE = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
 )
 
 
+class OutcomeUnknown(ToolError):
+    """A write was sent and no answer came: Ameyo may or may not have applied it."""
+
+
+class Confirmation(BaseModel):
+    confirm: bool = Field(description="Send these records to Ameyo now")
+
+
 @dataclass
 class AppState:
-    """What the server's lifespan yields: the one Ameyo connection of this process, the guard
-    every write passes through, and the store (index and call history)."""
+    """What the server's lifespan yields: the one Ameyo connection of this process, the write
+    path every write passes through, and the store (index and call history)."""
 
     ameyo: Ameyo
-    guard: WriteGuard
+    writes: writes.WritePath
+    # Set by the client with logging/setLevel: the least severe log notification it wants.
+    client_log_level: str = "debug"
     _store: Store | None = None
 
     @property
@@ -76,6 +92,49 @@ def ameyo_of(ctx: Context[Any, Any]) -> Ameyo:
     return state_of(ctx).ameyo
 
 
+def asker(ctx: Context[Any, Any]) -> writes.Ask | None:
+    """The write path's question to the person, by elicitation; None when the client cannot ask."""
+    capabilities = ctx.client_capabilities
+    if capabilities is None or capabilities.elicitation is None:
+        return None
+
+    async def ask(question: str) -> bool | None:
+        try:
+            answer = await ctx.elicit(question, Confirmation)
+        except MCPError:
+            return None  # this connection cannot ask back: the dry-run token still works
+        data = getattr(answer, "data", None)
+        return answer.action == "accept" and isinstance(data, Confirmation) and data.confirm
+
+    return ask
+
+
+async def send_write(
+    ctx: Context[Any, Any],
+    write: writes.Write,
+    *,
+    allow_repeat: bool,
+    token: str | None = None,
+    refused: int = 0,
+) -> writes.Sent:
+    """A tool's write, through the one write path, with its failures as tool errors."""
+    state = state_of(ctx)
+    async with explained(state.ameyo, write.campaign):
+        return await state.writes.send(
+            write, allow_repeat=allow_repeat, token=token, ask=asker(ctx), refused=refused
+        )
+
+
+def repeat_note(seconds_ago: float | None) -> str:
+    """The first line of an answer given again instead of writing again; empty for a new write."""
+    if seconds_ago is None:
+        return ""
+    return (
+        f"REPEAT: this same write was already done {seconds_ago:.0f} s ago, so nothing was sent "
+        "again (pass allow_repeat=true to really do it twice). The earlier result:\n"
+    )
+
+
 def answer(text: str, out: BaseModel) -> CallToolResult:
     if len(text) > MAX_ANSWER_CHARS:
         text = text[: MAX_ANSWER_CHARS - 60] + "\n… answer cut at the size limit; ask for less."
@@ -97,5 +156,7 @@ async def explained(ameyo: Ameyo, campaign: CampaignInfo | None = None) -> Async
                 text += " (outcome unknown: check before repeating)"
             raise OutcomeUnknown(text) from None
         raise ToolError(text) from None
-    except TimeInputError as exc:
+    except writes.OutcomeUnknown as exc:
+        raise OutcomeUnknown(str(exc)) from None
+    except (writes.WriteError, TimeInputError) as exc:
         raise ToolError(str(exc)) from None

@@ -12,12 +12,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from ..columns import CAMPAIGN_COLUMN_PREFIX, CAMPAIGN_COLUMNS
-from ..customers import digits, display_name, is_phone_key, phones
+from .. import phones
+from ..columns import CAMPAIGN_COLUMN_PREFIX, CAMPAIGN_COLUMNS, STATUSES
+from ..customers import display_name, is_phone_key, phone_values
 from ..models import CampaignInfo, Contact, GetContactsRequest, LoginInfo
 from ..results import ContactOut, ContactsOut, campaign_out
-from ..sanitize import clean_mapping, clean_text
-from ..summaries import contacts_text
+from ..sanitize import clean_mapping, clean_text, data_text, fold, inert
+from ..summaries import contacts_text, dispositions_seen_note
 from .common import MAX_ANSWER_CHARS, ameyo_of, answer, explained
 from .session_tools import CampaignArg
 
@@ -38,6 +39,10 @@ async def ameyo_get_contacts(
     status: Annotated[
         list[str] | None,
         Field(max_length=25, description="Keep only these last call statuses, e.g. ['BUSY','NO_ANSWER']"),
+    ] = None,
+    disposition: Annotated[
+        list[str] | None,
+        Field(max_length=25, description="Keep only these last agent dispositions, e.g. ['DNC']"),
     ] = None,
     customer_ids: Annotated[
         list[int] | None, Field(max_length=500, description="Only these Ameyo customer ids")
@@ -62,8 +67,8 @@ async def ameyo_get_contacts(
     detail: Annotated[bool, Field(description="Include every customer field and extra column")] = False,
 ) -> Annotated[CallToolResult, ContactsOut]:
     """Find contacts in a campaign and how their calls went: counts by status, then one line per
-    contact (name, phone, lead, status, attempts, disposition). Filter by phone, text, status, ids
-    or leads; page with offset."""
+    contact (name, phone, lead, status, attempts, disposition). Filter by phone, text, status,
+    disposition, ids or leads; page with offset."""
     ameyo = ameyo_of(ctx)
     extra = _columns(columns or [])
     async with explained(ameyo):
@@ -77,7 +82,8 @@ async def ameyo_get_contacts(
         other_columns={CAMPAIGN_COLUMN_PREFIX + c: c for c in wanted},
         order_by=_order_by(order_by),
     )
-    keep = _matcher(phone, search, status)
+    seen: Counter[str] = Counter()
+    keep = _matcher(phone, search, status, disposition, seen, ameyo.settings.phone_region)
     async with explained(ameyo, info):
         if customer_ids:
             found = await ameyo.get_contacts(request)
@@ -100,8 +106,11 @@ async def ameyo_get_contacts(
         timezone=str(ameyo.settings.zone),
         contacts=shown,
     )
-    criteria = _criteria(phone, search, status, customer_ids, lead_ids, enabled_leads_only)
+    criteria = _criteria(phone, search, status, disposition, customer_ids, lead_ids, enabled_leads_only)
     text = contacts_text(out, criteria)
+    if disposition and not matches:
+        # Dispositions are free text per deployment: say which exist rather than a bare zero.
+        text += "\n" + dispositions_seen_note(seen)
     # Detail mode can be wide: show fewer contacts rather than cut the answer mid-record.
     while len(out.contacts) > 1 and max(len(text), len(out.model_dump_json())) > MAX_ANSWER_CHARS:
         out.contacts = out.contacts[: max(1, len(out.contacts) * 3 // 4)]
@@ -137,27 +146,50 @@ def _order_by(text: str | None) -> str | None:
     return f"{column} {direction}".strip()
 
 
-def _matcher(phone: str | None, search: str | None, status: list[str] | None) -> Callable[[Contact], bool]:
-    wanted_digits = digits(phone) if phone else ""
-    if phone is not None and len(wanted_digits) < 4:
-        raise ToolError("phone must have at least 4 digits (the whole number or its last digits)")
-    needle = search.casefold().strip() if search else ""
-    statuses = {s.strip().upper() for s in status} if status else set()
+def _statuses(given: list[str]) -> set[str]:
+    wanted = {s.strip().upper().replace(" ", "_") for s in given if s.strip()}
+    unknown = sorted(wanted - set(STATUSES))
+    if unknown:
+        # A misspelt status would match nothing and read as "no such customers".
+        raise ToolError(
+            f"Unknown status {', '.join(clean_text(u, 30) for u in unknown[:5])}: "
+            f"the statuses are {', '.join(STATUSES)}"
+        )
+    return wanted
+
+
+def _matcher(
+    phone: str | None,
+    search: str | None,
+    status: list[str] | None,
+    disposition: list[str] | None,
+    seen: Counter[str],
+    region: str,
+) -> Callable[[Contact], bool]:
+    """The filter of a scan; the dispositions it meets are counted in `seen`."""
+    # The whole number in any spelling, or its last digits: phones.ending_matcher matches both.
+    try:
+        same_phone = phones.ending_matcher(phone, region) if phone is not None else None
+    except phones.PhoneError as exc:
+        raise ToolError(f"phone: {exc}") from None
+    needle = fold(search) if search else ""
+    statuses = _statuses(status) if status else set()
+    dispositions = {fold(d) for d in disposition or [] if d.strip()}
 
     def keep(contact: Contact) -> bool:
-        data = contact.customer_data
-        if wanted_digits and not any(wanted_digits in p for p in phones(contact)):
+        data, extra = contact.customer_data, contact.extra_data
+        if same_phone is not None and not any(same_phone(p) for p in phone_values(contact)):
             return False
-        if needle and not any(needle in str(v).casefold() for v in data.values() if v is not None):
+        if needle and not any(needle in fold(str(v)) for v in data.values() if v is not None):
             return False
-        return not statuses or str(contact.extra_data.get("status") or "").upper() in statuses
+        if dispositions:
+            given = str(extra.get("disposition") or "")
+            seen[given] += 1
+            if fold(given) not in dispositions:
+                return False
+        return not statuses or str(extra.get("status") or "").upper() in statuses
 
     return keep
-
-
-def _data_text(value: Any, cap: int = 60) -> str:
-    # Angle brackets could fake the end of the <customer-data> fence.
-    return clean_text(value, cap).replace("<", "‹").replace(">", "›")
 
 
 def _contact_out(
@@ -173,17 +205,17 @@ def _contact_out(
     if detail:
         merged = {k: v for k, v in data.items() if not (masked and is_phone_key(k))}
         merged.update({k: v for k, v in extra.items() if k not in _SUMMARY_COLUMNS})
-        full = {k: v.replace("<", "‹").replace(">", "›") for k, v in clean_mapping(merged).items()}
+        full = {k: inert(v) for k, v in clean_mapping(merged).items()}
     name = display_name(data)
     return ContactOut(
         customer_id=contact.customer_id,
         lead_id=contact.lead_id,
-        name=_data_text(name) if name else None,
-        phone=_data_text(phone, 24) if phone else None,
-        status=_data_text(extra["status"], 30) if extra.get("status") else None,
+        name=data_text(name, 60) if name else None,
+        phone=data_text(phone, 24) if phone else None,
+        status=data_text(extra["status"], 30) if extra.get("status") else None,
         attempts=int(str(attempts)) if str(attempts).isdigit() else None,
-        disposition=_data_text(extra["disposition"], 40) if extra.get("disposition") else None,
-        last_dialed=_data_text(extra["last_dialed_time"], 25) if extra.get("last_dialed_time") else None,
+        disposition=data_text(extra["disposition"], 40) if extra.get("disposition") else None,
+        last_dialed=data_text(extra["last_dialed_time"], 25) if extra.get("last_dialed_time") else None,
         data=full,
     )
 
@@ -192,17 +224,20 @@ def _criteria(
     phone: str | None,
     search: str | None,
     status: list[str] | None,
+    disposition: list[str] | None,
     customer_ids: list[int] | None,
     lead_ids: list[int] | None,
     enabled_only: bool,
 ) -> str:
     parts = []
     if phone:
-        parts.append(f"phone …{digits(phone)[-10:]}")
+        parts.append(f"phone …{phones.digits(phone)[-10:]}")
     if search:
         parts.append(f"text {clean_text(search, 40)!r}")
     if status:
         parts.append("status " + "/".join(s.upper() for s in status[:10]))
+    if disposition:
+        parts.append("disposition " + "/".join(clean_text(d, 30) for d in disposition[:10]))
     if customer_ids:
         parts.append(f"{len(customer_ids)} customer id(s)")
     if lead_ids:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -10,19 +10,23 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from ..models import (
-    CallbackRecord,
-    CustomerAndCallback,
-    RecordResult,
-    UploadContactsRequest,
-    UploadWithCallbacksRequest,
-)
-from ..records import Checked, check_record, counts, outcome, refused, would_send
+from .. import phones, writes
+from ..models import CallbackRecord, RecordResult
+from ..records import Checked, check_record, outcome, refused, rewritten_note, upload_tally, would_send
 from ..results import RecordOut, UploadOut, campaign_out
 from ..service import Ameyo, UploadTarget
 from ..summaries import disabled_lead_note, upload_text
 from ..times import parse_callback_time
-from .common import AllowRepeatArg, ConfirmArg, ameyo_of, answer, explained, state_of
+from .common import (
+    AllowRepeatArg,
+    ConfirmArg,
+    ameyo_of,
+    answer,
+    explained,
+    repeat_note,
+    send_write,
+    state_of,
+)
 from .session_tools import CampaignArg
 
 MAX_RECORDS = 1000
@@ -65,7 +69,7 @@ async def ameyo_upload_contacts(
     update_existing: UpdateArg = False,
     migrate_existing: MigrateArg = False,
     dry_run: DryRunArg = False,
-    confirm: ConfirmArg = False,
+    confirm: ConfirmArg = None,
     allow_repeat: AllowRepeatArg = False,
 ) -> Annotated[CallToolResult, UploadOut]:
     """Upload customer records into a lead of a campaign. Records are checked first (phone1 present,
@@ -73,28 +77,20 @@ async def ameyo_upload_contacts(
     ameyo = ameyo_of(ctx)
     async with explained(ameyo):
         target = await ameyo.upload_target(campaign, lead_id)
-    checked = [check_record(i, r, target.max_phone_length) for i, r in enumerate(records, start=1)]
+    rule = ameyo.settings.phone_rule
+    checked = [check_record(i, r, target.max_phone_length, rule) for i, r in enumerate(records, start=1)]
     good = [c for c in checked if c.problem is None]
-    if dry_run or not good:
-        return _report(ameyo, target, checked, None, dry_run)
-    request = UploadContactsRequest(
-        campaign_id=str(target.campaign.campaign_id),
-        lead_id=lead_id,
-        properties={"update.customer": update_existing, "migrate.customer": migrate_existing},
-        num_attempts=str(attempts),
-        status=status.strip().upper() or "NOT_TRIED",
-        customer_records=[c.record for c in good],
+    write = writes.plan_upload(
+        ameyo.settings.base_url,
+        target.campaign,
+        lead_id,
+        [c.record for c in good],
+        status=status,
+        attempts=attempts,
+        update_existing=update_existing,
+        migrate_existing=migrate_existing,
     )
-    return await _send(
-        ctx,
-        "ameyo_upload_contacts",
-        target,
-        checked,
-        request,
-        lambda: ameyo.upload_contacts(request),
-        allow_repeat=allow_repeat,
-        confirm=confirm,
-    )
+    return await _send(ctx, target, checked, write, dry_run=dry_run, allow_repeat=allow_repeat, token=confirm)
 
 
 async def ameyo_upload_contacts_with_callbacks(
@@ -108,7 +104,7 @@ async def ameyo_upload_contacts_with_callbacks(
     update_existing: UpdateArg = True,
     migrate_existing: MigrateArg = False,
     dry_run: DryRunArg = False,
-    confirm: ConfirmArg = False,
+    confirm: ConfirmArg = None,
     allow_repeat: AllowRepeatArg = False,
 ) -> Annotated[CallToolResult, UploadOut]:
     """Upload customers and schedule a callback for each in one step (adds the customer if new).
@@ -116,73 +112,68 @@ async def ameyo_upload_contacts_with_callbacks(
     ameyo = ameyo_of(ctx)
     async with explained(ameyo):
         target = await ameyo.upload_target(campaign, lead_id)
-    zone = ameyo.settings.zone
+    zone, rule = ameyo.settings.zone, ameyo.settings.phone_rule
     checked: list[Checked] = []
     callbacks: dict[int, CallbackRecord] = {}
     for position, item in enumerate(records, start=1):
-        entry = check_record(position, item.customer, target.max_phone_length)
+        entry = check_record(position, item.customer, target.max_phone_length, rule)
         if entry.problem is None:
             try:
                 when = parse_callback_time(item.callback_time, zone)
+                callback_phone = (
+                    phones.for_ameyo(item.callback_phone, rule.region, rule.style).value
+                    if item.callback_phone
+                    else entry.phone
+                )
+            except phones.PhoneError as exc:
+                entry = Checked(position, entry.record, f"callback_phone: {exc}", entry.given_phone)
             except ValueError as exc:
-                entry = Checked(position, entry.record, str(exc))
+                entry = Checked(position, entry.record, str(exc), entry.given_phone)
             else:
                 callbacks[position] = CallbackRecord(
                     call_back_time=when.wire,
                     is_self_call_back=item.self_callback,
                     user_id=item.agent,
-                    call_back_phone=item.callback_phone or entry.phone,
+                    call_back_phone=callback_phone,
                     customer_id=str(item.customer_id) if item.customer_id is not None else None,
                 )
         checked.append(entry)
     good = [c for c in checked if c.problem is None]
-    if dry_run or not good:
-        return _report(ameyo, target, checked, None, dry_run)
-    request = UploadWithCallbacksRequest(
-        campaign_id=target.campaign.campaign_id,
-        lead_id=lead_id,
-        records=[
-            CustomerAndCallback(customer_record=c.record, callback_record=callbacks[c.position]) for c in good
-        ],
-        properties={"update.customer": update_existing, "migrate.customer": migrate_existing},
+    write = writes.plan_upload_with_callbacks(
+        ameyo.settings.base_url,
+        target.campaign,
+        lead_id,
+        [(c.record, callbacks[c.position]) for c in good],
+        update_existing=update_existing,
+        migrate_existing=migrate_existing,
     )
-    return await _send(
-        ctx,
-        "ameyo_upload_contacts_with_callbacks",
-        target,
-        checked,
-        request,
-        lambda: ameyo.upload_with_callbacks(request),
-        allow_repeat=allow_repeat,
-        confirm=confirm,
-    )
+    return await _send(ctx, target, checked, write, dry_run=dry_run, allow_repeat=allow_repeat, token=confirm)
 
 
 async def _send(
     ctx: Context[Any, Any],
-    tool: str,
     target: UploadTarget,
     checked: list[Checked],
-    request: UploadContactsRequest | UploadWithCallbacksRequest,
-    send: Callable[[], Awaitable[Sequence[RecordResult]]],
+    write: writes.Write,
     *,
+    dry_run: bool,
     allow_repeat: bool,
-    confirm: bool,
+    token: str | None,
 ) -> CallToolResult:
-    """Send the checked records through the write guard and report each one's outcome by position."""
-    ameyo = ameyo_of(ctx)
+    """Send the checked records through the write path and report each one's outcome by position;
+    a dry run reports what would be sent, with the token a large write's confirmation needs."""
+    state = state_of(ctx)
     good = [c for c in checked if c.problem is None]
-
-    async def write() -> CallToolResult:
-        async with explained(ameyo, target.campaign):
-            results = await send()
-        zone = ameyo.settings.zone
-        outcomes = [outcome(c, results[i] if i < len(results) else None, zone) for i, c in enumerate(good)]
-        return _report(ameyo, target, checked, outcomes, False)
-
-    return await state_of(ctx).guard.run(
-        ctx, tool, request.wire(), records=len(good), allow_repeat=allow_repeat, confirm=confirm, write=write
-    )
+    if dry_run or not good:
+        needed = state.writes.needs_confirmation(write.records)
+        confirm_token = state.writes.dry_run_token(write.identity) if dry_run and needed else None
+        return _report(state.ameyo, target, checked, None, dry_run, confirm_token=confirm_token)
+    refused = len(checked) - len(good)
+    sent = await send_write(ctx, write, allow_repeat=allow_repeat, token=token, refused=refused)
+    results: Sequence[RecordResult] = sent.answer
+    zone = state.ameyo.settings.zone
+    outcomes = [outcome(c, results[i] if i < len(results) else None, zone) for i, c in enumerate(good)]
+    return _report(state.ameyo, target, checked, outcomes, False, repeat=sent.repeat_of_s)
 
 
 def _report(
@@ -191,6 +182,9 @@ def _report(
     checked: list[Checked],
     outcomes: list[RecordOut] | None,
     dry_run: bool,
+    *,
+    confirm_token: str | None = None,
+    repeat: float | None = None,
 ) -> CallToolResult:
     refusals = [refused(c) for c in checked if c.problem is not None]
     if outcomes is None:
@@ -201,18 +195,24 @@ def _report(
     else:
         sent_like = outcomes
     records = sorted([*sent_like, *refusals], key=lambda r: r.position)
+    rewritten = [c for c in checked if c.problem is None and c.given_phone is not None]
+    note = rewritten_note(
+        len(rewritten), rewritten[0] if rewritten else None, ameyo.settings.phone_rule, dry_run=dry_run
+    )
     out = UploadOut(
         campaign=campaign_out(target.campaign),
         lead_id=target.lead_id,
         dry_run=dry_run,
         sent=len(sent_like),
         refused=len(refusals),
-        counts=counts(sent_like) if outcomes is not None else {},
-        added_customer_ids=[r.customer_id for r in sent_like if r.ok and r.customer_id is not None],
         records=[r for r in records if not r.ok or r.callback_id][:200],
         timezone=str(ameyo.settings.zone),
+        notes=[note] if note else [],
+        confirm_token=confirm_token,
+        repeat_of_earlier_call=True if repeat is not None else None,
+        **upload_tally(outcomes or []),
     )
-    text = upload_text(out)
+    text = repeat_note(repeat) + upload_text(out)
     if not target.lead_enabled:
         text += "\n" + disabled_lead_note(target.lead_id)
     return answer(text, out)

@@ -1,0 +1,95 @@
+"""The files an upload writes (result, check and journal): where they may go, and how they are made.
+
+An output never destroys anything: it may not be the contact file, and an existing file is only
+replaced when it is one of our own result files (recognised by its header row) or appended to
+when it is a journal (journals are append-only and keep each upload's lines apart). Result and
+check files hold phone numbers, so like the journal they are created owner-only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import UploadRefused
+
+RESULT_COLUMNS = ("line", "phone1", "result", "ok", "customer_id", "reason", "callback_id", "callback_time")
+_RESULT_HEADER = ",".join(RESULT_COLUMNS).encode()
+JOURNAL_START = b'{"key":"'  # every journal line begins so
+_PRIVATE = 0o600
+
+
+class OutputRefused(UploadRefused):
+    """An output path would overwrite something that is not ours; nothing was written."""
+
+
+class OutputError(Exception):
+    """An output file could not be written (full disk, unwritable folder, file size limit)."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        self.path = path
+        self.reason = error.strerror or type(error).__name__
+        super().__init__(f"could not write {path}: {self.reason}")
+
+
+def beside(source: Path, given: Path | None, default_suffix: str) -> Path:
+    """An output's real path: as given, a relative one read beside the contact file, or the default."""
+    path = source.with_name(source.name + default_suffix) if given is None else given.expanduser()
+    return (path if path.is_absolute() else source.parent / path).resolve()
+
+
+def check_outputs(source: Path, result: Path, journal: Path) -> None:
+    """Refuse output paths that would overwrite the contact file, each other, or a file not ours."""
+    for what, path in (("result file", result), ("journal", journal)):
+        if _same(path, source):
+            raise OutputRefused(f"The {what} {path} is the contact file itself; give another path.")
+        if path.exists() and not path.is_file():
+            raise OutputRefused(f"The {what} {path} exists and is not a regular file; give a file path.")
+    if _same(result, journal):
+        raise OutputRefused(f"The result file and the journal are both {result}; give them different paths.")
+    head = _first_line(result)
+    if head and head.startswith(JOURNAL_START):
+        raise OutputRefused(
+            f"{result} is the journal of an upload, so it is not overwritten with a result file; "
+            "give another result path."
+        )
+    if head and head.rstrip(b"\r\n") != _RESULT_HEADER:
+        raise OutputRefused(
+            f"{result} already exists and is not an upload's result file, so it is not overwritten; "
+            "give a new result path or move that file away."
+        )
+    head = _first_line(journal)
+    if head and not head.startswith(JOURNAL_START):
+        raise OutputRefused(
+            f"{journal} already exists and is not an upload journal, so nothing is appended to it; "
+            "give another journal path."
+        )
+
+
+def create_private(path: Path) -> int:
+    """Open `path` for writing from empty, owner-only (an existing file's wider mode is narrowed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, _PRIVATE)
+    keep_private(fd)
+    return fd
+
+
+def keep_private(fd: int) -> None:
+    if os.fstat(fd).st_mode & 0o077:
+        os.fchmod(fd, _PRIVATE)
+
+
+def _same(a: Path, b: Path) -> bool:
+    if a == b:
+        return True
+    try:
+        return os.path.samefile(a, b)  # hard links, or paths spelt differently
+    except OSError:
+        return False
+
+
+def _first_line(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            return handle.readline(256)
+    except FileNotFoundError:
+        return b""

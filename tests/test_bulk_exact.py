@@ -1,0 +1,523 @@
+"""Issue #9, the bulk side: an upload runs alone, its journal is exact, and its outputs destroy nothing.
+
+Real boundaries throughout: CLI runs are real processes (two at once, SIGTERM, a file size limit),
+the tool goes through a real MCP client session, and every request reaches the simulator over
+loopback HTTP.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import resource
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+from ameyo_mcp.bulk.engine import BulkOptions, upload_file
+from ameyo_mcp.bulk.errors import UploadRefused
+from ameyo_mcp.server import create_server
+from ameyo_mcp.service import Ameyo
+from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
+from tests.conftest import settings_for, text_of
+from tests.test_bulk_upload import phone, read_result, upload_env
+
+pytestmark = pytest.mark.anyio
+
+TOOL = "ameyo_upload_contacts_file"
+
+
+def plain_file(path: Path, rows: int, first: int = 0) -> Path:
+    path.write_text(
+        "phone1,name\n" + "".join(f"{phone(i)},Name {i}\n" for i in range(first, first + rows)),
+        encoding="utf-8",
+    )
+    return path
+
+
+def entries(journal: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines() if line]
+
+
+def unsettled(journal: Path) -> set[str]:
+    """Batches whose last word in the journal is "sent": neither answered nor marked unknown."""
+    open_: set[str] = set()
+    for entry in entries(journal):
+        if entry["t"] == "sent":
+            open_.add(entry["batch"])
+        elif entry["t"] in ("answer", "unknown", "failed"):
+            open_.discard(entry["batch"])
+    return open_
+
+
+def in_flight(journal: Path) -> bool:
+    """Some batch answered, and another sent and not answered yet."""
+    text = journal.read_text(encoding="utf-8") if journal.exists() else ""
+    return text.count('"t":"answer"') >= 1 and text.count('"t":"sent"') > text.count('"t":"answer"')
+
+
+def lock_free(journal: Path) -> bool:
+    """No run holds the journal any more."""
+    fd = os.open(journal, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def wait_for(check: Callable[[], bool], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+async def await_for(check: Callable[[], bool], seconds: float = 20) -> None:
+    with anyio.fail_after(seconds):
+        while not check():  # noqa: ASYNC110 - the condition is a file another task writes
+            await anyio.sleep(0.02)
+
+
+def cli(source: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "ameyo_mcp",
+        "upload",
+        str(source),
+        "--campaign",
+        "1",
+        "--lead",
+        "1",
+        *extra,
+    ]
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("ameyo-mcp upload:")]
+
+
+# -- (3) one run at a time ------------------------------------------------------------------------
+
+
+def test_a_second_cli_run_of_the_same_upload_is_refused_naming_the_first(tmp_path: Path) -> None:
+    rows, batch = 1000, 100
+    source = plain_file(tmp_path / "list.csv", rows)
+    journal = tmp_path / "list.csv.ameyo-journal"
+    command = cli(source, "--batch-size", str(batch), "--concurrency", "1")
+    with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
+        env = upload_env(sim, tmp_path)
+        sim.state.faults.commands = {"uploadContacts"}
+        sim.state.faults.delay_s = 0.6  # ten batches, one at a time: six seconds at least
+        first = subprocess.Popen(
+            command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            wait_for(lambda: journal.exists() and '"t":"sent"' in journal.read_text())
+            second = subprocess.run(
+                command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30
+            )
+            assert first.poll() is None, "the second run should be refused while the first runs"
+        finally:
+            _, err = first.communicate(timeout=60)
+        assert second.returncode == 1 and "Traceback" not in second.stderr
+        (line,) = error_lines(second.stderr)
+        assert f"process {first.pid}" in line and "nothing was sent" in line, line
+        assert first.returncode == 0, err
+        # Every batch went out once: the refused run sent nothing.
+        # Every batch ran once: the refused run sent nothing. (Its logout on the way out may cost the
+        # first run one "invalid session" answer, which Ameyo did not run, hence `executed`.)
+        assert sim.state.executed["uploadContacts"] == rows // batch
+        written = [w.customer_id for w in sim.state.records_written if w.command == "uploadContacts"]
+        assert len(written) == len(set(written)) == rows
+
+
+async def test_a_second_tool_call_is_refused_while_the_first_runs(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    plain_file(folder / "list.csv", 300)
+    journal = folder / "list.csv.ameyo-journal"
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder), AMEYO_CONFIRM_OVER="100000")
+    args: dict[str, Any] = {"file": "list.csv", "campaign": 1, "lead_id": 1, "dry_run": False}
+    args |= {"batch_size": 50, "concurrency": 1}
+    simulator.state.faults.commands = {"uploadContacts"}
+    simulator.state.faults.delay_s = 0.3
+    answers: dict[str, Any] = {}
+    async with Client(create_server(settings)) as client:
+
+        async def first() -> None:
+            answers["first"] = await client.call_tool(TOOL, args)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(first)
+            await await_for(lambda: journal.exists() and '"t":"sent"' in journal.read_text())
+            second = await client.call_tool(TOOL, args)
+            assert "first" not in answers
+    assert second.is_error and f"process {os.getpid()}, this server" in text_of(second), text_of(second)
+    assert not answers["first"].is_error, text_of(answers["first"])
+    assert simulator.state.commands["uploadContacts"] == 6
+
+
+# -- (4) journal lines whole, or counted as sent --------------------------------------------------
+
+
+async def test_a_journal_line_cut_short_counts_its_batch_as_sent_with_unknown_outcome(
+    ameyo: Ameyo, simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    source = plain_file(tmp_path / "list.csv", 50)
+    journal = tmp_path / "list.csv.ameyo-journal"
+    options = BulkOptions(campaign=1, lead_id=1, batch_size=10, concurrency=1)
+    first = await upload_file(ameyo, source, options)
+    assert first.ok == 50 and simulator.state.commands["uploadContacts"] == 5
+    # As a full disk left it before: batch p4 was sent, its "sent" line cut short, no answer line.
+    lines = journal.read_bytes().splitlines(keepends=True)
+    sent = next(i for i, line in enumerate(lines) if b'"t":"sent","batch":"p4"' in line)
+    cut = lines[sent][: lines[sent].index(b'"batch":"p4"') + len(b'"batch":"p4"') + 5]
+    journal.write_bytes(b"".join(lines[:sent]) + cut)
+
+    again = await upload_file(ameyo, source, options)
+    assert simulator.state.commands["uploadContacts"] == 5, "batch p4 was sent again"
+    assert again.counts == {"ADDED": 40, "OUTCOME_UNKNOWN": 10} and again.from_earlier_runs == 40
+    assert any("batch p4 was cut short" in note for note in again.notes)
+    rows = read_result(Path(again.result_file))
+    assert all("cut short" in rows[line]["reason"] for line in range(42, 52))
+
+    # Resent on request: Ameyo's "already there" is the earlier run's save, and counts as saved.
+    resent = await upload_file(ameyo, source, BulkOptions(**{**options.__dict__, "retry_unknown": True}))
+    assert resent.counts == {"ADDED": 40, "DUPLICATE_NOT_ADDED": 10} and resent.ok == 50
+    assert simulator.state.commands["uploadContacts"] == 6
+    assert sum(1 for w in simulator.state.records_written if w.detail == "ADDED") == 50
+
+
+async def test_a_line_cut_before_its_batch_is_named_stops_the_resume(
+    ameyo: Ameyo, simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    source = plain_file(tmp_path / "list.csv", 30)
+    journal = tmp_path / "list.csv.ameyo-journal"
+    options = BulkOptions(campaign=1, lead_id=1, batch_size=10, concurrency=1)
+    await upload_file(ameyo, source, options)
+    lines = journal.read_bytes().splitlines(keepends=True)
+    sent = next(i for i, line in enumerate(lines) if b'"batch":"p2"' in line)
+    journal.write_bytes(b"".join(lines[:sent]) + lines[sent][:20])  # inside the upload's key
+    with pytest.raises(UploadRefused, match=r"cut short .* cannot tell"):
+        await upload_file(ameyo, source, options)
+    assert simulator.state.commands["uploadContacts"] == 3
+
+
+def test_a_full_disk_ends_the_cli_with_one_line_and_a_resumable_journal(tmp_path: Path) -> None:
+    rows, batch = 2000, 100
+    source = plain_file(tmp_path / "big.csv", rows)
+    journal = tmp_path / "big.csv.ameyo-journal"
+    command = cli(source, "--batch-size", str(batch), "--concurrency", "2")
+
+    def small_disk() -> None:  # every file this process writes stops growing at 30 kB
+        resource.setrlimit(resource.RLIMIT_FSIZE, (30_000, 30_000))
+
+    with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
+        env = upload_env(sim, tmp_path)
+        full = subprocess.run(
+            command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, preexec_fn=small_disk
+        )
+        assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr
+        (line,) = error_lines(full.stderr)
+        assert "could not write" in line and "File too large" in line, line
+        assert str(journal) in line or "big.csv.ameyo-result.csv" in line, line
+        assert "Sent in this run:" in line and "run the same upload again" in line, line
+        sent_first = sim.state.commands["uploadContacts"]
+        assert 0 < sent_first < rows // batch
+        # Whole lines only. A batch answered once the journal was full keeps its "sent" line alone,
+        # which the resume reads as an unknown outcome: not resent.
+        assert journal.read_bytes().endswith(b"\n")
+        open_batches = unsettled(journal)
+        open_lines = {
+            line
+            for e in entries(journal)
+            if e["t"] == "sent" and e["batch"] in open_batches
+            for line in range(e["first"], e["last"] + 1)
+        }
+
+        again = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        result = read_result(tmp_path / "big.csv.ameyo-result.csv")
+        assert sorted(result) == list(range(2, rows + 2)), again.stderr
+        written = [w.customer_id for w in sim.state.records_written if w.command == "uploadContacts"]
+        assert len(written) == len(set(written))
+        assert sim.state.commands["uploadContacts"] <= rows // batch
+        assert {r["result"] for r in result.values()} <= {"ADDED", "OUTCOME_UNKNOWN"}
+        assert {line for line, r in result.items() if r["result"] == "OUTCOME_UNKNOWN"} == open_lines
+
+
+# -- (7) resending rows of unknown outcome ------------------------------------------------------
+
+
+async def test_retry_unknown_never_schedules_a_second_callback_silently(
+    ameyo: Ameyo, simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    source = tmp_path / "calls.csv"
+    source.write_text(
+        "phone1,name,callback_time\n"
+        + "".join(f"{phone(500 + i)},Name {i},2031-03-0{1 + i % 5}T10:00:00\n" for i in range(10)),
+        encoding="utf-8",
+    )
+    command = "uploadContactAndAddCallback"
+    options = BulkOptions(campaign=1, lead_id=1, batch_size=5, concurrency=1)
+    simulator.state.faults.commands = {command}
+    simulator.state.faults.drop_after = 1  # batch c0 runs, its answer is lost
+    first = await upload_file(ameyo, source, options)
+    assert first.counts == {"OUTCOME_UNKNOWN": 5, "NOT_SENT": 5}
+    simulator.state.faults.reset()
+
+    def callbacks() -> Counter[str]:
+        mine = {phone(500 + i) for i in range(10)}
+        return Counter(c.phone for c in simulator.state.callbacks(1) if c.phone in mine)
+
+    retry = await upload_file(ameyo, source, BulkOptions(**{**options.__dict__, "retry_unknown": True}))
+    assert retry.counts == {"OUTCOME_UNKNOWN": 5, "ADDED": 5}
+    assert simulator.state.commands[command] == 2 and set(callbacks().values()) == {1}
+    assert any(
+        "resend_callbacks_may_duplicate" in n and "--resend-callbacks-may-duplicate" in n for n in retry.notes
+    )
+
+    # Only the person's explicit acceptance resends them, and the report names every such row.
+    with anyio.fail_after(60):
+        done = await anyio.run_process(
+            cli(source, "--batch-size", "5", "--retry-unknown", "--resend-callbacks-may-duplicate"),
+            env=upload_env(simulator, tmp_path),
+            check=False,
+        )
+    stdout = done.stdout.decode()
+    assert done.returncode == 0, stdout + done.stderr.decode()
+    assert "a callback may now be scheduled twice: lines 2, 3, 4, 5, 6 " in stdout, stdout
+    rows = read_result(tmp_path / "calls.csv.ameyo-result.csv")
+    for line in range(2, 7):
+        assert rows[line]["ok"] == "yes" and "scheduled twice" in rows[line]["reason"]
+    assert simulator.state.commands[command] == 3 and sorted(callbacks().values()) == [1] * 5 + [2] * 5
+
+
+def test_the_callback_resend_flag_alone_is_refused(tmp_path: Path) -> None:
+    source = plain_file(tmp_path / "list.csv", 3)
+    done = subprocess.run(
+        [*cli(source, "--resend-callbacks-may-duplicate"), "--demo"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and "only applies together with retry_unknown" in done.stderr
+    assert not (tmp_path / "list.csv.ameyo-journal").exists()
+
+
+# -- (8) output files ---------------------------------------------------------------------------
+
+
+async def test_output_paths_never_overwrite_what_is_not_theirs(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    source = plain_file(folder / "contacts.csv", 5)
+    other = plain_file(folder / "other.csv", 5, first=100)
+    unrelated = folder / "unrelated.csv"
+    unrelated.write_text("keep,me\n1,2\n", encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    base: dict[str, Any] = {"campaign": 1, "lead_id": 1}
+    async with Client(create_server(settings)) as client:
+        made = await client.call_tool(TOOL, {**base, "file": "other.csv", "dry_run": False})
+        assert not made.is_error, text_of(made)
+        other_journal = folder / "other.csv.ameyo-journal"
+        kept = {p: p.read_bytes() for p in (source, other, other_journal, unrelated)}
+        for target in ("contacts.csv", str(source), "other.csv.ameyo-journal", "unrelated.csv", "other.csv"):
+            for dry in (True, False):
+                refused = await client.call_tool(
+                    TOOL, {**base, "file": "contacts.csv", "result_file": target, "dry_run": dry}
+                )
+                assert refused.is_error, (target, dry, text_of(refused))
+        assert {p: p.read_bytes() for p in kept} == kept
+        assert simulator.state.commands["uploadContacts"] == 1  # other.csv's own upload
+
+        # A relative result file is written beside the contact file, owner-only; it is ours to replace.
+        for _ in range(2):
+            mine = await client.call_tool(TOOL, {**base, "file": "contacts.csv", "result_file": "mine.csv"})
+            assert not mine.is_error, text_of(mine)
+    for written in ("mine.csv", "other.csv.ameyo-result.csv", "other.csv.ameyo-journal"):
+        assert stat.S_IMODE((folder / written).stat().st_mode) == 0o600, written
+
+
+def test_cli_outputs_beside_the_file_and_refusals_in_one_line(tmp_path: Path) -> None:
+    folder, elsewhere = tmp_path / "lists", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    source = plain_file(folder / "today.csv", 3)
+    unrelated = folder / "notes.csv"
+    unrelated.write_text("not,a,journal\n", encoding="utf-8")
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AMEYO_")} | {"HOME": str(tmp_path)}
+        return subprocess.run(
+            [*cli(source, *extra), "--demo"],
+            env=env,
+            cwd=elsewhere,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    checked = run("--dry-run", "--result", "check.csv")
+    assert checked.returncode == 0, checked.stderr
+    assert (folder / "check.csv").exists() and not (elsewhere / "check.csv").exists()
+    assert stat.S_IMODE((folder / "check.csv").stat().st_mode) == 0o600
+    for extra in (("--journal", "notes.csv"), ("--result", "notes.csv"), ("--result", "today.csv")):
+        refused = run(*extra)
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+        (line,) = error_lines(refused.stderr)
+        assert "notes.csv" in line or "contact file itself" in line, line
+    assert unrelated.read_text() == "not,a,journal\n" and source.read_text().startswith("phone1,name\n")
+    assert not (folder / "today.csv.ameyo-journal").exists()
+
+    def no_room() -> None:  # no file may grow at all: the journal cannot take its first line
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+    with SimulatorThread(SimulatorConfig(contacts=5)) as sim:  # the demo needs to write files itself
+        full = subprocess.run(
+            cli(source),
+            env=upload_env(sim, tmp_path),
+            cwd=elsewhere,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=no_room,
+        )
+    assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr
+    (line,) = error_lines(full.stderr)
+    assert "could not write" in line and "today.csv.ameyo-journal" in line, line
+    assert "Nothing was sent" in line and sim.state.commands["uploadContacts"] == 0, line
+
+
+# -- the file tool reads contact files only ------------------------------------------------------
+
+
+async def test_the_file_tool_reads_contact_files_only(simulator: SimulatorThread, tmp_path: Path) -> None:
+    folder = tmp_path / "uploads"
+    (folder / ".git").mkdir(parents=True)
+    secret = "AMEYO_PASSWORD=hunter2"
+    (folder / ".env").write_text(f"phone1\n{secret}\n", encoding="utf-8")
+    (folder / "notes.md").write_text("phone1\n9811111111\n", encoding="utf-8")
+    (folder / ".hidden.csv").write_text("phone1\n9811111111\n", encoding="utf-8")
+    (folder / ".git" / "config.csv").write_text("phone1\n9811111111\n", encoding="utf-8")
+    (folder / "link.csv").symlink_to(folder / ".env")
+    (folder / "keys.csv").write_text(f"{secret},token\n1,2\n", encoding="utf-8")
+    (folder / "list.txt").write_text("Mobile\tname\n9811111111\tAsha\n", encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    base: dict[str, Any] = {"campaign": 1, "lead_id": 1}
+    async with Client(create_server(settings)) as client:
+        for name in (".env", "notes.md", ".hidden.csv", ".git/config.csv", "link.csv"):
+            refused = await client.call_tool(TOOL, {**base, "file": name})
+            assert refused.is_error and "not a contact file" in text_of(refused), (name, text_of(refused))
+            assert "hunter2" not in text_of(refused)
+        header = await client.call_tool(TOOL, {**base, "file": "keys.csv"})
+        assert header.is_error and "no phone1 column among its 2 columns" in text_of(header)
+        assert "hunter2" not in text_of(header)
+        tsv = await client.call_tool(TOOL, {**base, "file": "list.txt", "column_map": {"Mobile": "phone1"}})
+        assert not tsv.is_error and "would send 1, refused before sending 0" in text_of(tsv), text_of(tsv)
+
+
+async def test_the_demo_offers_a_throwaway_folder_not_the_current_one(tmp_path: Path) -> None:
+    (tmp_path / "mine.csv").write_text("phone1\n9811111111\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMEYO_")} | {"HOME": str(tmp_path)}
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "ameyo_mcp", "--demo"], env=env, cwd=str(tmp_path)
+    )
+    base: dict[str, Any] = {"campaign": 1, "lead_id": 21}
+    async with Client(params) as client:
+        sample = await client.call_tool(TOOL, {**base, "file": "sample-contacts.csv"})
+        said = text_of(sample)
+        assert not sample.is_error and "would send 3, refused before sending 1" in said, said
+        mine = await client.call_tool(TOOL, {**base, "file": "mine.csv"})
+        assert mine.is_error and "not a file in AMEYO_UPLOAD_DIRS" in text_of(mine), text_of(mine)
+    with anyio.fail_after(60):
+        done = await anyio.run_process(
+            [sys.executable, "-m", "ameyo_mcp", "check", "--demo"], env=env, cwd=tmp_path, check=False
+        )
+    said = done.stderr.decode()
+    assert "throwaway folder" in said and "sample-contacts.csv" in said, said
+
+
+# -- (2) every ending settles what was sent ------------------------------------------------------
+
+
+def test_sigterm_leaves_every_sent_batch_answered_or_marked_unknown(tmp_path: Path) -> None:
+    rows, batch = 1200, 100
+    source = plain_file(tmp_path / "big.csv", rows)
+    journal = tmp_path / "big.csv.ameyo-journal"
+    command = cli(source, "--batch-size", str(batch), "--concurrency", "2")
+    with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
+        env = upload_env(sim, tmp_path)
+        sim.state.faults.commands = {"uploadContacts"}
+        sim.state.faults.delay_s = 0.5
+        process = subprocess.Popen(
+            command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        wait_for(lambda: in_flight(journal))
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+        assert process.returncode == 143 and "Traceback" not in err, err
+        (line,) = error_lines(err)
+        assert line.startswith("ameyo-mcp upload: stopped by SIGTERM. Sent in this run:"), line
+        assert not unsettled(journal)  # (an answer that came in the meantime was journaled instead)
+
+        sim.state.faults.reset()
+        again = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert "OUTCOME_UNKNOWN" in again.stdout, again.stdout + again.stderr
+        assert sim.state.commands["uploadContacts"] <= rows // batch
+
+
+@pytest.mark.parametrize("how", ["cancel", "timeout"])
+async def test_a_tool_call_given_up_marks_its_batches_in_flight_unknown(
+    simulator: SimulatorThread, tmp_path: Path, how: str
+) -> None:
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    plain_file(folder / "list.csv", 400)
+    journal = folder / "list.csv.ameyo-journal"
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder), AMEYO_CONFIRM_OVER="100000")
+    args: dict[str, Any] = {"file": "list.csv", "campaign": 1, "lead_id": 1, "dry_run": False}
+    args |= {"batch_size": 50, "concurrency": 2}
+    simulator.state.faults.commands = {"uploadContacts"}
+    simulator.state.faults.delay_s = 0.8
+    async with Client(create_server(settings)) as client:
+        if how == "cancel":
+            async with anyio.create_task_group() as group:
+                group.start_soon(client.call_tool, TOOL, args)
+                await await_for(lambda: in_flight(journal))
+                group.cancel_scope.cancel()
+        else:
+            with pytest.raises(Exception):  # noqa: B017 - whatever the client raises on its timeout
+                await client.call_tool(TOOL, args, read_timeout_seconds=1.5)
+        # The server learns of it, and settles what it had sent before it lets go of the journal.
+        await await_for(lambda: lock_free(journal))
+        assert not unsettled(journal)
+        assert sum(e["t"] == "answer" for e in entries(journal)) < 8, "the call should have ended early"
+        # (Usually a batch was out and is marked; an answer that came first was journaled instead.)
+        marked = any(e["t"] == "unknown" for e in entries(journal))
+        simulator.state.faults.reset()
+        again = await client.call_tool(TOOL, args)
+    assert ("OUTCOME_UNKNOWN" in text_of(again)) == marked, text_of(again)
+    assert simulator.state.executed["uploadContacts"] <= 8
+    written = [w.customer_id for w in simulator.state.records_written if w.command == "uploadContacts"]
+    assert len(written) == len(set(written))

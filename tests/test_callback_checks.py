@@ -1,0 +1,70 @@
+"""What a person expects of a callback before anything is sent, through a real MCP client."""
+
+from __future__ import annotations
+
+import pytest
+from mcp import Client
+
+from ameyo_mcp.simulator import SimulatorThread
+from tests.conftest import text_of
+
+pytestmark = pytest.mark.anyio
+
+PRIYA = 12001  # Priya Sharma, lead 1
+DNC_CUSTOMER = 12005  # Karthik Joshi: last disposition DNC
+
+
+async def call(client: Client, **args: object) -> tuple[bool, str]:
+    result = await client.call_tool("ameyo_add_callback", {"campaign": 1, **args})
+    return result.is_error, text_of(result)
+
+
+async def test_a_date_without_a_time_of_day_is_refused(client: Client, simulator: SimulatorThread) -> None:
+    error, text = await call(client, customer_id=PRIYA, callback_time="2031-11-29")
+    assert error and "no time of day" in text and "2031-11-29T10:00:00" in text
+    assert simulator.state.executed["addCallback"] == 0
+
+
+async def test_outside_calling_hours_needs_the_persons_yes(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    error, text = await call(client, customer_id=PRIYA, callback_time="2031-05-01T02:00:00")
+    assert error and "outside calling hours" in text and "outside_calling_hours=true" in text
+    assert simulator.state.executed["addCallback"] == 0
+    error, text = await call(
+        client, customer_id=PRIYA, callback_time="2031-05-01T02:00:00", outside_calling_hours=True
+    )
+    assert not error and "outside calling hours" in text
+    assert simulator.state.executed["addCallback"] == 1
+
+
+async def test_a_do_not_call_customer_needs_the_persons_yes(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    error, text = await call(client, customer_id=DNC_CUSTOMER, callback_time="2031-05-01T11:00:00")
+    assert error and "DNC" in text and "despite_do_not_call=true" in text
+    assert simulator.state.executed["addCallback"] == 0
+    error, text = await call(
+        client, customer_id=DNC_CUSTOMER, callback_time="2031-05-01T11:00:00", despite_do_not_call=True
+    )
+    assert not error and "DNC" in text
+
+
+async def test_a_self_callback_needs_its_agent_before_anything_is_sent(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    error, text = await call(
+        client, customer_id=PRIYA, callback_time="2031-05-01T11:00:00", self_callback=True
+    )
+    assert error and "give agent" in text
+    assert simulator.state.executed["addCallback"] == 0
+    error, text = await call(
+        client, customer_id=PRIYA, callback_time="2031-05-01T11:00:00", self_callback=True, agent="agent2"
+    )
+    assert not error and "agent2 only (self callback)" in text and "Priya Sharma" in text
+
+
+async def test_a_disabled_lead_is_noted(client: Client, simulator: SimulatorThread) -> None:
+    customer = next(c for c in simulator.state.contacts(1) if c.lead_id == 35)
+    error, text = await call(client, customer_id=customer.customer_id, callback_time="2031-05-01T11:00:00")
+    assert not error and "lead 35 is disabled" in text

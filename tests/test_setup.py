@@ -1,0 +1,122 @@
+"""Set-up as a new user meets it, through the real `ameyo-mcp` process: --version, the Claude
+Desktop entry, a missing settings file, an unset server zone, whole-number settings."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+from ameyo_mcp import __version__
+from ameyo_mcp.simulator import SimulatorThread
+from tests.test_transports import clean_env, run_cli
+
+
+def sim_env_file(simulator: SimulatorThread, folder: Path, *extra: str) -> Path:
+    """A `.env` in `folder` for the simulator, without AMEYO_TIMEZONE unless given in `extra`."""
+    lines = [
+        f"AMEYO_BASE_URL={simulator.base_url}",
+        f"AMEYO_USER_ID={simulator.state.config.user_id}",
+        f"AMEYO_PASSWORD={simulator.state.config.password}",
+        "AMEYO_SESSION_FILE=none",
+        f"AMEYO_AUDIT_FILE={folder / 'audit.jsonl'}",
+        *extra,
+    ]
+    path = folder / ".env"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_version(tmp_path: Path) -> None:
+    done = run_cli(tmp_path, "--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"ameyo-mcp {__version__}"
+
+
+@pytest.mark.anyio
+async def test_desktop_config_starts_from_anywhere_without_path(tmp_path: Path) -> None:
+    """The printed entry works as Claude Desktop runs it: another folder, and no PATH at all."""
+    done = run_cli(tmp_path, "config", "--demo")
+    assert done.returncode == 0, done.stderr
+    entry = json.loads(done.stdout)["mcpServers"]["ameyo"]
+    assert Path(entry["command"]).is_absolute() and "--demo" in entry["args"]
+    assert "claude_desktop_config.json" in done.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {"HOME": str(tmp_path)}  # no PATH: only an absolute command can start
+    params = StdioServerParameters(command=entry["command"], args=entry["args"], env=env, cwd=str(elsewhere))
+    async with Client(params) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+    assert "ameyo_get_contacts" in names
+
+
+def test_desktop_config_names_the_settings_file_by_absolute_path(tmp_path: Path) -> None:
+    missing = run_cli(tmp_path, "config")
+    assert missing.returncode == 2 and str(tmp_path / ".env") in missing.stderr and not missing.stdout
+    (tmp_path / "prod.env").write_text("AMEYO_BASE_URL=http://127.0.0.1:9\n")
+    done = run_cli(tmp_path, "config", "--env-file", "prod.env")
+    assert done.returncode == 0, done.stderr
+    entry = json.loads(done.stdout)["mcpServers"]["ameyo"]
+    assert entry["args"][-2:] == ["--env-file", str(tmp_path / "prod.env")]
+
+
+@pytest.mark.parametrize("command", [[], ["check"]])
+def test_a_missing_env_file_is_named(tmp_path: Path, command: list[str]) -> None:
+    done = run_cli(tmp_path, *command, "--env-file", "nope.env")
+    assert done.returncode == 2
+    assert "--env-file nope.env: no such file" in done.stderr and "AMEYO_BASE_URL" not in done.stderr
+
+
+def test_check_warns_when_the_server_zone_is_not_set(simulator: SimulatorThread, tmp_path: Path) -> None:
+    sim_env_file(simulator, tmp_path)
+    done = run_cli(tmp_path, "check")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "warn AMEYO_TIMEZONE is not set" in done.stdout and "All checks passed." in done.stdout
+    sim_env_file(simulator, tmp_path, "AMEYO_TIMEZONE=Asia/Kolkata")
+    assert "AMEYO_TIMEZONE" not in run_cli(tmp_path, "check").stdout
+
+
+def test_server_warns_at_start_when_the_server_zone_is_not_set(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    sim_env_file(simulator, tmp_path)
+    # The stdio server, whose input ends at once: it starts, warns, and stops.
+    done = subprocess.run(
+        [sys.executable, "-m", "ameyo_mcp"],
+        env=clean_env(tmp_path),
+        cwd=str(tmp_path),
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "warning: AMEYO_TIMEZONE is not set" in done.stderr
+    assert done.stdout == ""  # stdout belongs to the protocol
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("AMEYO_CONFIRM_OVER=lots", "AMEYO_CONFIRM_OVER must be a whole number, not 'lots'"),
+        ("AMEYO_CONFIRM_OVER=2.7", "AMEYO_CONFIRM_OVER must be a whole number, not '2.7'"),
+        ("AMEYO_MAX_REQUEST_BYTES=1e6", "AMEYO_MAX_REQUEST_BYTES must be a whole number"),
+        ("AMEYO_TIMEOUT_S=soon", "AMEYO_TIMEOUT_S must be a number of seconds"),
+    ],
+)
+def test_whole_number_settings_refuse_other_values(
+    simulator: SimulatorThread, tmp_path: Path, setting: str, expected: str
+) -> None:
+    sim_env_file(simulator, tmp_path, "AMEYO_TIMEZONE=Asia/Kolkata", setting)
+    done = run_cli(tmp_path, "check")
+    assert done.returncode == 2 and expected in done.stderr, done.stderr
+
+
+def test_seconds_settings_take_decimals(simulator: SimulatorThread, tmp_path: Path) -> None:
+    sim_env_file(simulator, tmp_path, "AMEYO_TIMEZONE=Asia/Kolkata", "AMEYO_TIMEOUT_S=2.5")
+    done = run_cli(tmp_path, "check")
+    assert done.returncode == 0 and "All checks passed." in done.stdout, done.stdout + done.stderr

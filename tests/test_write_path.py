@@ -1,0 +1,227 @@
+"""The one write path, through a real MCP client against the simulator over loopback HTTP: every write
+keyed by what Ameyo will do, sent at most once, to a full number of the right customer, settled
+whatever ends the call, audited first, and confirmed by the person when large."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from ameyo_mcp.server import create_server
+from ameyo_mcp.simulator import SimulatorThread
+from tests.conftest import settings_for, text_of
+
+pytestmark = pytest.mark.anyio
+
+WHEN = "2031-05-01T11:00:00"
+PRIYA = 12001  # Priya Sharma: phone1 917308059204, phone2 09059650502
+PRIYA_PHONE = "917308059204"
+
+
+def audit_lines(tmp_path: Path) -> list[dict[str, Any]]:
+    path = tmp_path / "audit.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def callbacks_of(simulator: SimulatorThread, customer_id: int) -> list[Any]:
+    return [cb for cb in simulator.state.callbacks(1) if cb.customer_id == customer_id]
+
+
+async def test_a_partial_number_is_never_dialed(client: Client, simulator: SimulatorThread) -> None:
+    before = len(callbacks_of(simulator, 12068))
+    refused = await client.call_tool(
+        "ameyo_add_callback", {"campaign": 1, "customer_id": 12068, "phone": "9766", "callback_time": WHEN}
+    )
+    assert refused.is_error and "not a full number" in text_of(refused)
+    assert simulator.state.executed["addCallback"] == 0
+    done = await client.call_tool(
+        "ameyo_add_callback", {"campaign": 1, "customer_id": 12068, "callback_time": WHEN}
+    )
+    assert not done.is_error, text_of(done)
+    new = callbacks_of(simulator, 12068)[before:]
+    assert [cb.phone for cb in new] == ["917776244646"]  # the full stored phone1
+
+
+async def test_another_customers_number_is_refused_naming_both(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    refused = await client.call_tool(
+        "ameyo_add_callback",
+        {"campaign": 1, "customer_id": 12068, "phone": "+91 73080 59204", "callback_time": WHEN},
+    )
+    text = text_of(refused)
+    assert refused.is_error and "12001" in text and "12068" in text and "Priya Sharma" in text
+    assert simulator.state.executed["addCallback"] == 0
+
+
+async def test_one_of_the_customers_own_numbers_is_dialed_as_stored(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    done = await client.call_tool(
+        "ameyo_add_callback",
+        {"campaign": 1, "customer_id": PRIYA, "phone": "9059650502", "callback_time": WHEN},
+    )
+    assert not done.is_error, text_of(done)
+    assert callbacks_of(simulator, PRIYA)[-1].phone == "09059650502"
+
+
+async def test_the_same_write_spelt_four_ways_at_once_is_sent_once(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    spellings: list[dict[str, Any]] = [
+        {"customer_id": PRIYA},
+        {"phone": PRIYA_PHONE},
+        {"phone": "+91 73080 59204"},
+        {"phone": "7308059204"},
+    ]
+    results: list[Any] = []
+
+    async def one(extra: dict[str, Any]) -> None:
+        results.append(
+            await client.call_tool(
+                "ameyo_add_callback", {"campaign": "MoviStarSurvey", "callback_time": WHEN, **extra}
+            )
+        )
+
+    async with anyio.create_task_group() as group:
+        for extra in spellings:
+            group.start_soon(one, extra)
+    assert all(not r.is_error for r in results), [text_of(r) for r in results]
+    assert simulator.state.executed["addCallback"] == 1
+    assert sum(text_of(r).startswith("REPEAT:") for r in results) == 3
+    assert len({r.structured_content["callback_id"] for r in results}) == 1
+
+
+async def test_an_empty_answer_to_a_write_is_an_unknown_outcome(
+    client: Client, simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    args = {"campaign": 1, "customer_id": PRIYA, "callback_time": WHEN}
+    simulator.state.faults.commands = {"addCallback"}
+    simulator.state.faults.empty_list = 1
+    lost = await client.call_tool("ameyo_add_callback", args)
+    assert lost.is_error and "outcome unknown" in text_of(lost)
+    again = await client.call_tool("ameyo_add_callback", args)
+    assert again.is_error and "allow_repeat=true" in text_of(again)
+    assert simulator.state.executed["addCallback"] == 1
+    events = [(e["event"], e.get("outcome_unknown")) for e in audit_lines(tmp_path)]
+    assert events == [("intent", None), ("error", True)]
+
+
+@pytest.mark.parametrize("ending", ["cancelled", "read timeout"])
+async def test_a_write_the_client_gives_up_on_is_settled_as_unknown(
+    simulator: SimulatorThread, tmp_path: Path, ending: str
+) -> None:
+    settings = settings_for(simulator, tmp_path)
+    args = {"campaign": 1, "customer_id": PRIYA, "callback_time": WHEN}
+    async with Client(create_server(settings)) as client:
+        await client.call_tool("ameyo_login", {})
+        simulator.state.faults.commands = {"addCallback"}
+        simulator.state.faults.delay_s = 2.0  # executed at once, answered late
+        if ending == "cancelled":
+            with anyio.move_on_after(0.7):
+                await client.call_tool("ameyo_add_callback", args)
+                pytest.fail("the call was not cancelled")
+        else:
+            with pytest.raises(Exception):  # noqa: B017 - the SDK's timeout error type is not the point
+                await client.call_tool("ameyo_add_callback", args, read_timeout_seconds=0.7)
+        simulator.state.faults.delay_s = 0.0
+        again = await client.call_tool("ameyo_add_callback", args)
+        assert again.is_error and "unknown outcome" in text_of(again), text_of(again)
+        assert simulator.state.executed["addCallback"] == 1
+    events = [(e["event"], e.get("outcome_unknown")) for e in audit_lines(tmp_path)]
+    assert events == [("intent", None), ("error", True)]
+
+
+async def test_no_write_is_sent_unaudited(simulator: SimulatorThread, tmp_path: Path) -> None:
+    (tmp_path / "trail").mkdir()
+    settings = settings_for(simulator, tmp_path, AMEYO_AUDIT_FILE=str(tmp_path / "trail"))  # a folder
+    async with Client(create_server(settings)) as client:
+        refused = await client.call_tool(
+            "ameyo_add_callback", {"campaign": 1, "customer_id": PRIYA, "callback_time": WHEN}
+        )
+    assert refused.is_error and "audit trail" in text_of(refused) and "Nothing was sent" in text_of(refused)
+    assert simulator.state.executed["addCallback"] == 0
+
+
+async def test_a_large_write_needs_the_token_of_a_dry_run_of_the_same_records(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    settings = settings_for(simulator, tmp_path, AMEYO_CONFIRM_OVER="3")
+    records = [{"phone1": f"98100000{i:02d}", "name": f"Bulk {i}"} for i in range(5)]
+    args = {"campaign": 1, "lead_id": 39, "records": records}
+    async with Client(create_server(settings)) as client:
+        alone = await client.call_tool("ameyo_upload_contacts", {**args, "confirm": "true"})
+        assert alone.is_error and "dry_run=true" in text_of(alone)
+        dry = await client.call_tool("ameyo_upload_contacts", {**args, "dry_run": True})
+        token = dry.structured_content["confirm_token"]  # type: ignore[index]
+        assert token in text_of(dry)
+        other = await client.call_tool(
+            "ameyo_upload_contacts",
+            {**args, "records": [*records[:4], {"phone1": "9810000099"}], "confirm": token},
+        )
+        assert other.is_error and "does not match" in text_of(other)
+        assert simulator.state.executed["uploadContacts"] == 0
+        done = await client.call_tool("ameyo_upload_contacts", {**args, "confirm": token})
+        assert not done.is_error and "added 5," in text_of(done), text_of(done)
+    result = audit_lines(tmp_path)[-1]
+    assert result["event"] == "result" and len(result["customer_ids"]) == 5
+
+
+async def test_the_persons_question_names_campaign_lead_and_counts(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    from mcp.types import ElicitResult
+
+    asked: list[str] = []
+
+    async def elicit(_context: object, params: object) -> ElicitResult:
+        asked.append(str(getattr(params, "message", "")))
+        return ElicitResult(action="decline")
+
+    settings = settings_for(simulator, tmp_path, AMEYO_CONFIRM_OVER="1")
+    records = [{"phone1": f"98200000{i:02d}"} for i in range(2)] + [{"phone1": "12ab"}]
+    async with Client(
+        create_server(settings),
+        elicitation_callback=elicit,  # type: ignore[arg-type]
+        mode="legacy",
+    ) as client:
+        declined = await client.call_tool(
+            "ameyo_upload_contacts", {"campaign": 1, "lead_id": 39, "records": records}
+        )
+    assert declined.is_error and "did not confirm" in text_of(declined)
+    assert asked and "2 records into lead 39 of MoviStarSurvey (1)" in asked[0] and "1 more" in asked[0]
+    assert simulator.state.executed["uploadContacts"] == 0
+
+
+async def test_the_ledger_stays_bounded(simulator: SimulatorThread, tmp_path: Path) -> None:
+    from ameyo_mcp import writes
+    from ameyo_mcp.models import CampaignInfo
+    from ameyo_mcp.service import Ameyo
+
+    ameyo = Ameyo(settings_for(simulator, tmp_path, AMEYO_CONFIRM_OVER="100000"))
+    path = writes.WritePath(ameyo, audit=None, window_s=600, confirm_over=None, max_entries=20)
+    campaign = CampaignInfo(campaign_name="MoviStarSurvey", campaign_id=1)
+    try:
+        for i in range(60):
+            write = writes.plan_upload(
+                ameyo.settings.base_url,
+                campaign,
+                39,
+                [{"phone1": f"97700{i:05d}"}],
+                status="NOT_TRIED",
+                attempts=0,
+                update_existing=False,
+                migrate_existing=False,
+            )
+            await path.send(write)
+            assert len(path._ledger) <= 20
+        again = await path.send(write)  # the newest is still remembered
+        assert again.repeat_of_s is not None
+    finally:
+        await ameyo.aclose()
+    assert simulator.state.executed["uploadContacts"] == 60
