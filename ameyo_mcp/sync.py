@@ -249,6 +249,9 @@ async def sync_campaign(
             request.model_copy(update={"limit_offset": f"LIMIT {limit} OFFSET {start}"})
         )
 
+    def convert(answer: list[dict[str, Any]]) -> list[ContactRow]:
+        return [contact_row(c, settings) for c in answer]
+
     def write(rows: list[ContactRow], cursor: str) -> int:
         return store.upsert_contacts(
             campaign.campaign_id, rows, pass_number=opened.number, cursor=cursor, durable=False
@@ -267,7 +270,9 @@ async def sync_campaign(
                 pending.append((next_at, asyncio.ensure_future(fetch(next_at))))
                 next_at += size
             at, task = pending.popleft()
-            rows = [contact_row(c, settings) for c in await task]
+            answer = await task
+            # In a worker thread, like the write: the event loop keeps reading the pages in flight.
+            rows = await anyio.to_thread.run_sync(convert, answer)
             start = max(at - 1, 0)
             limit = size + (at - start)
             if any(a.customer_id >= b.customer_id for a, b in pairwise(rows)):

@@ -450,9 +450,8 @@ async def test_the_demo_offers_a_throwaway_folder_not_the_current_one(tmp_path: 
     base: dict[str, Any] = {"campaign": 1, "lead_id": 21}
     async with Client(params) as client:
         sample = await client.call_tool(TOOL, {**base, "file": "sample-contacts.csv"})
-        assert not sample.is_error and "would send 3, refused before sending 1" in text_of(sample), text_of(
-            sample
-        )
+        said = text_of(sample)
+        assert not sample.is_error and "would send 3, refused before sending 1" in said, said
         mine = await client.call_tool(TOOL, {**base, "file": "mine.csv"})
         assert mine.is_error and "not a file in AMEYO_UPLOAD_DIRS" in text_of(mine), text_of(mine)
     with anyio.fail_after(60):

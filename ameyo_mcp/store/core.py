@@ -169,15 +169,18 @@ class Store:
 
     def finish_pass(self, campaign_id: int, number: int, *, now: datetime) -> int:
         """Close a complete pass: contacts it did not see are gone from Ameyo and are removed, the
-        counts by status are kept as of `now`. Returns how many contacts were removed."""
+        counts by status are kept as of `now`. Returns how many contacts were removed (0 when
+        another process syncing the same pass closed it first)."""
         with self._tx() as tx:
             row = tx.first(
                 "SELECT pass_no, pass_started_at FROM campaigns WHERE campaign_id = ?", (campaign_id,)
             )
-            if row is None or row[0] != number or row[1] is None:
+            if row is not None and row[0] == number and row[1] is None:
+                return 0  # another sync of the same pass finished it first: nothing is left to do
+            if row is None or row[0] != number:
                 raise StoreError(
-                    f"Sync pass {number} of campaign {campaign_id} is no longer open: another sync "
-                    "finished or restarted it meanwhile; run the sync again if needed"
+                    f"Sync pass {number} of campaign {campaign_id} was replaced by a newer one that "
+                    "another sync started meanwhile (--restart); run the sync again if needed"
                 )
             stale = tx.all(
                 "SELECT customer_id, phones, names FROM contacts WHERE campaign_id = ? AND seen_pass < ?",
