@@ -127,10 +127,21 @@ def identity_of(server: str, request: WriteRequest) -> str:
     records in a canonical order (the same records in another order are the same write)."""
     wire = request.wire()
     wire.pop("sessionId", None)
-    for name in ("customerRecords", "customerAndCallbackRecords"):
-        if isinstance(wire.get(name), list):
-            wire[name] = sorted(wire[name], key=_canonical)
-    return hashlib.sha256(f"{server}\n{request.command}\n{_canonical(wire)}".encode()).hexdigest()
+    records = wire.pop("customerRecords", None) or wire.pop("customerAndCallbackRecords", None) or []
+    # Each record as the repr of its sorted items: canonical for these plain str/bool/None values,
+    # and a fifth of json.dumps' cost on a bulk batch of 500.
+    if isinstance(request, UploadContactsRequest):  # flat str → str records: the bulk case
+        lines = sorted(map(repr, map(sorted, map(dict.items, records))))
+    else:
+        lines = sorted(repr(_sorted_items(record)) for record in records)
+    text = "\n".join([server, request.command, _canonical(wire), *lines])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _sorted_items(value: object) -> object:
+    if isinstance(value, dict):
+        return sorted((k, _sorted_items(v)) for k, v in value.items())
+    return value
 
 
 def _canonical(value: object) -> str:
@@ -312,9 +323,13 @@ class WritePath:
         token: str | None = None,
         ask: Ask | None = None,
         refused: int = 0,
+        keep_answer: bool = True,
     ) -> Sent:
         """Send `write` at most once (see the module's map). Raises a `WriteError` or the
-        `AmeyoError` of a failure that certainly changed nothing."""
+        `AmeyoError` of a failure that certainly changed nothing. With `keep_answer=False` (a bulk
+        batch, whose answer the journal keeps) the ledger remembers that it was answered but not
+        the answer, so that a long upload does not hold every answer in memory: a repeat of it
+        then comes back with an empty `answer`."""
         if self.ameyo.settings.read_only:
             raise WriteError(
                 f"Nothing was sent: this server is read-only (AMEYO_READ_ONLY=true), so {write.label} "
@@ -362,7 +377,7 @@ class WritePath:
         finally:
             ON_WIRE.reset(reset)
             # No await from here on: a cancelled call cannot skip settling its write.
-            self._settle(write, entry, state, answer, call_id, note, intent)
+            self._settle(write, entry, state, answer, call_id, note, intent, keep_answer)
         if state == "unknown":
             raise OutcomeUnknown(
                 f"{note[:1].upper()}{note[1:]} for {write.label}: Ameyo may or may not have applied it "
@@ -428,18 +443,14 @@ class WritePath:
         call_id: str,
         note: str,
         intent: bool,
+        keep_answer: bool,
     ) -> None:
         if state is None:
             if self._ledger.get(write.identity) is entry:
                 del self._ledger[write.identity]
         else:
-            entry.state, entry.at, entry.answer, entry.call_id, entry.note = (
-                state,
-                self._clock(),
-                answer,
-                call_id,
-                note,
-            )
+            entry.state, entry.at, entry.call_id, entry.note = state, self._clock(), call_id, note
+            entry.answer = answer if keep_answer else ()
         entry.settled.set()
         if not intent:
             return

@@ -225,3 +225,36 @@ async def test_the_ledger_stays_bounded(simulator: SimulatorThread, tmp_path: Pa
     finally:
         await ameyo.aclose()
     assert simulator.state.executed["uploadContacts"] == 60
+
+
+async def test_a_file_upload_sends_no_batch_unaudited(simulator: SimulatorThread, tmp_path: Path) -> None:
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "list.csv").write_text("phone1,name\n9812300101,Asha\n9812300102,Ravi\n", encoding="utf-8")
+    (tmp_path / "trail").mkdir()
+    settings = settings_for(
+        simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder), AMEYO_AUDIT_FILE=str(tmp_path / "trail")
+    )
+    async with Client(create_server(settings)) as client:
+        done = await client.call_tool(
+            "ameyo_upload_contacts_file", {"file": "list.csv", "campaign": 1, "lead_id": 21, "dry_run": False}
+        )
+    text = text_of(done)
+    assert "audit trail" in text and "Nothing was sent" in text, text
+    assert simulator.state.executed["uploadContacts"] == 0
+
+
+async def test_the_same_rows_in_two_files_are_sent_once(simulator: SimulatorThread, tmp_path: Path) -> None:
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    rows = "phone1,name\n9812300201,Asha\n9812300202,Ravi\n"
+    (folder / "monday.csv").write_text(rows, encoding="utf-8")
+    (folder / "monday-copy.csv").write_text(rows, encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    base = {"campaign": 1, "lead_id": 21, "dry_run": False}
+    async with Client(create_server(settings)) as client:
+        first = await client.call_tool("ameyo_upload_contacts_file", {**base, "file": "monday.csv"})
+        second = await client.call_tool("ameyo_upload_contacts_file", {**base, "file": "monday-copy.csv"})
+    assert "added 2," in text_of(first), text_of(first)
+    assert "the same rows went to this lead" in text_of(second), text_of(second)
+    assert simulator.state.executed["uploadContacts"] == 1

@@ -60,6 +60,10 @@ _LINES_SHOWN = 30
 Progress = Callable[[int, int | None, str], Awaitable[None]]
 
 
+class RepeatedBatch(writes.WriteError):
+    """The write path answered a batch as a repeat of one sent moments ago: not sent again."""
+
+
 class JournalMismatch(UploadRefused):
     """The journal's batches do not line up with the file any more; nothing more was sent."""
 
@@ -488,7 +492,14 @@ class _Run:
         while True:
             try:
                 # A batch resent after an unknown outcome is meant to be sent again (retry_unknown).
-                sent = await self.writes.send(write, allow_repeat=batch.resend, approval=self.approval)
+                sent = await self.writes.send(
+                    write, allow_repeat=batch.resend, approval=self.approval, keep_answer=False
+                )
+                if sent.repeat_of_s is not None:
+                    raise RepeatedBatch(
+                        f"not sent: the same rows went to this lead {sent.repeat_of_s:.0f} s ago (another "
+                        "upload, or an earlier run whose journal line was lost), and Ameyo answered them"
+                    )
                 return list(sent.answer)
             except UpstreamUnavailable as exc:
                 # Not even connected: Ameyo certainly did not run it, so one more try is safe.
@@ -568,7 +579,12 @@ class _Run:
             self.sent.unknown += len(batch.rows)
         await self.journal.ended(batch.id, status, batch.first_line, batch.last_line, len(batch.rows), reason)
         result = UNKNOWN_RESULT if status == UNKNOWN else FAILED_RESULT
-        tail = "" if status == UNKNOWN else " (Ameyo did not run it: the next run resends it)"
+        if status == UNKNOWN:
+            tail = ""
+        elif isinstance(exc, RepeatedBatch):
+            tail = " (the next run sends it, once AMEYO_REPEAT_WINDOW_S has passed)"
+        else:
+            tail = " (Ameyo did not run it: the next run resends it)"
         for row in batch.rows:
             self._settle(Settled(row.line, row.phone, result, False, reason=reason + tail))
         if self.stop_reason is None:
