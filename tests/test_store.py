@@ -310,3 +310,19 @@ def test_importing_the_store_opens_and_imports_nothing_heavy(tmp_path: Path) -> 
     target = tmp_path / "never.db"
     subprocess.run([sys.executable, "-c", code, str(target)], check=True, env=os.environ.copy())
     assert not target.exists()
+
+
+def test_a_pushed_call_teaches_the_index_a_customers_number_until_a_sync_says_otherwise(
+    store: Store,
+) -> None:
+    store.upsert_contacts(CAMPAIGN, [row(1, "9812345678", name="Asha Rao")])
+    assert ids(store.find_by_phone(CAMPAIGN, "9822200011")) == []
+    assert store.add_call(event("learn", phone="9822200011"))  # Ameyo dialled a second number
+    assert ids(store.find_by_phone(CAMPAIGN, "9822200011")) == [1]
+    assert ids(store.find_by_tail(CAMPAIGN, "200011")) == [1]
+    assert ids(store.find_by_phone(CAMPAIGN, "9812345678")) == [1]  # the stored one still finds them
+    assert store.add_call(event("nobody", customer_id=99, phone="9833300011"))  # not indexed
+    assert ids(store.find_by_phone(CAMPAIGN, "9833300011")) == []
+    # A sync is Ameyo's word: a number Ameyo does not hold for the customer is dropped again.
+    store.upsert_contacts(CAMPAIGN, [row(1, "9812345678", name="Asha Rao")])
+    assert ids(store.find_by_phone(CAMPAIGN, "9822200011")) == []

@@ -494,6 +494,8 @@ class Store:
         )
         new = bool(tx.rowcount)
         if new and event.campaign_id is not None and event.customer_id is not None:
+            if event.phone:
+                self._learn_phone(tx, event.campaign_id, event.customer_id, event.phone)
             outcome = event.disposition or event.disposition_name or event.system_disposition
             tx.run(
                 "UPDATE contacts SET disposition = COALESCE(?, disposition), dialled_at = ?, "
@@ -502,6 +504,28 @@ class Store:
                 (outcome, at, event.attempts, event.campaign_id, event.customer_id, at),
             )
         return new
+
+    def _learn_phone(self, tx: _Tx, campaign_id: int, customer_id: int, key: str) -> None:
+        """A number Ameyo dialled for an indexed customer finds them from now on. It is kept in the
+        contact's phones, so the next sync keeps it where Ameyo holds it and drops it where not."""
+        row = tx.first(
+            "SELECT phones FROM contacts WHERE campaign_id = ? AND customer_id = ?",
+            (campaign_id, customer_id),
+        )
+        if row is None:
+            return  # not indexed yet: the next sync brings the customer with Ameyo's numbers
+        phones = (row[0] or "").split()
+        if key in phones:
+            return
+        tx.run(
+            "UPDATE contacts SET phones = ? WHERE campaign_id = ? AND customer_id = ?",
+            (" ".join([*phones, key]), campaign_id, customer_id),
+        )
+        tx.run(
+            "INSERT INTO contact_phones (campaign_id, rkey, customer_id) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (campaign_id, _reverse(key), customer_id),
+        )
 
     def call_history(self, query: CallQuery) -> CallHistory:
         where, params = _call_filters(query)
