@@ -364,9 +364,6 @@ async def _upload_once(
     except AmeyoError as exc:
         fail(await ameyo.explain(exc))
         return 1
-    except WriteError as exc:
-        fail(str(exc))
-        return 1
     except FileFormatError as exc:
         fail(f"{path.name}: {exc}")
         return 1
@@ -376,7 +373,7 @@ async def _upload_once(
             return 130 if caught[:1] == ["SIGINT"] else 143
         fail(str(exc))
         return 1
-    except UploadRefused as exc:
+    except (UploadRefused, WriteError) as exc:  # nothing was sent; the message says why
         fail(str(exc))
         return 1
     except OSError as exc:
