@@ -141,6 +141,11 @@ def _upload_parser(
         "schedule such a callback twice",
     )
     upload.add_argument(
+        "--outside-calling-hours",
+        action="store_true",
+        help="schedule the file's callbacks at their times even outside AMEYO_CALLING_HOURS",
+    )
+    upload.add_argument(
         "--result",
         default=None,
         help="result CSV, beside FILE if relative (default FILE.ameyo-result.csv, or "
@@ -296,6 +301,7 @@ def _upload(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             retry_unknown=args.retry_unknown,
             resend_callbacks_may_duplicate=args.resend_callbacks_may_duplicate,
+            outside_calling_hours=args.outside_calling_hours,
             # A relative path is read beside the contact file, not the current folder.
             result_path=Path(args.result) if args.result else None,
             journal_path=Path(args.journal) if args.journal else None,

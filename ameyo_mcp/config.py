@@ -243,7 +243,9 @@ def _base_url(raw: str | None) -> str:
     for suffix in ("/ameyowebaccess/command", "/ameyowebaccess"):
         if path.endswith(suffix):
             path = path[: -len(suffix)]
-    return f"{parts.scheme}://{parts.netloc}{path}"
+    # Host names ignore case: the base URL keys journals and the write ledger, so one spelling.
+    netloc = parts.netloc.lower()
+    return f"{parts.scheme.lower()}://{netloc}{path}"
 
 
 def load_settings(

@@ -21,6 +21,10 @@ from .times import show
 
 PRIMARY_COLUMN = "phone1"
 OK_RESULTS = frozenset({"ADDED", "UPDATED", "MIGRATED", "UPDATED_AND_MIGRATED"})
+# The customer existed and was left unchanged: not an error when the record's callback was scheduled.
+KEPT_AS_IS = frozenset({"DUPLICATE_NOT_ADDED", "NOT_MIGRATED"})
+# A record the answer left out (the bulk report's name for it too).
+OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_VALUE_CHARS = 1000
 MAX_FIELDS = 60
@@ -134,9 +138,10 @@ def outcome(checked: Checked, result: RecordResult | None, zone: ZoneInfo | None
         return RecordOut(
             position=checked.position,
             phone=phone,
-            result="NO_RESULT",
+            result=OUTCOME_UNKNOWN,
             ok=False,
-            reason="Ameyo returned no result for this record: its outcome is unknown",
+            reason="Ameyo's answer left this record out: its outcome is unknown (check it before "
+            "sending it again)",
         )
     kind = result.result_type or "UNKNOWN"
     ok = kind in OK_RESULTS
@@ -162,6 +167,11 @@ def outcome(checked: Checked, result: RecordResult | None, zone: ZoneInfo | None
             note = clean_text(result.message, 120) if result.message else "no callback id returned"
             out.reason = f"customer saved, but no callback was scheduled ({note})"
             out.ok = False
+        elif result.callback_id is not None and kind in KEPT_AS_IS:
+            # The customer was already there and left as it was, and the callback was scheduled:
+            # done, and sending it again (with update_existing) would schedule a second callback.
+            out.ok = True
+            out.reason = f"{reason}; its callback was scheduled" if reason else "its callback was scheduled"
     return out
 
 

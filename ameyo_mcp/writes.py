@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 import anyio
 
+from . import phones
 from .audit import AuditLog, default_audit_path
 from .client import ON_WIRE
 from .errors import AmeyoError
@@ -80,6 +81,10 @@ class EarlierOutcomeUnknown(WriteError):
     """The same write was sent before and its outcome is unknown."""
 
 
+class CallbackScheduled(WriteError):
+    """The same callback was scheduled moments ago by another write."""
+
+
 class OutcomeUnknown(WriteError):
     """This write was sent and no usable answer came: Ameyo may or may not have applied it."""
 
@@ -96,6 +101,10 @@ class Write:
     label: str  # for questions and errors: "5 records into lead 21 of MoviStarSurvey (1)"
     # Where it came from, kept in its audit lines (a bulk batch: file, batch id, lines).
     context: Mapping[str, object] = field(default_factory=dict)
+    # The callbacks it schedules for known customers, by `callback_key`, with words for them: the
+    # same callback asked for by another command (addCallback, then uploadContactAndAddCallback) is
+    # the same thing for Ameyo to do, and is not done twice either.
+    callbacks: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,24 @@ def _canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def callback_key(
+    server: str,
+    campaign_id: int,
+    customer_id: int | str,
+    number: str,
+    when_wire: str,
+    agent: str | None,
+    region: str,
+) -> tuple[str, str]:
+    """One callback as Ameyo will hold it, whichever command schedules it, and words for it. Agent
+    ids are compared without case: a second callback for agent1 and Agent1 is kept out too."""
+    phone = phones.key(number, region) or phones.digits(number)
+    agent = (agent or "").strip().casefold()
+    text = repr((server, campaign_id, str(customer_id), phone, when_wire, agent))
+    words = f"a callback to customer {customer_id} on {number} at {when_wire}"
+    return hashlib.sha256(text.encode()).hexdigest(), words
+
+
 def plan_callback(
     server: str,
     campaign: CampaignInfo,
@@ -157,6 +184,7 @@ def plan_callback(
     when_wire: str,
     agent: str | None,
     self_callback: bool,
+    region: str,
 ) -> Write:
     """A callback to a customer's full stored number (the caller has resolved it: see callbacks.py)."""
     request = AddCallbackRequest(
@@ -167,7 +195,8 @@ def plan_callback(
         properties={"customerId": str(customer_id), "phone": number},
     )
     label = f"a callback to customer {customer_id} in {campaign_label(campaign)} at {when_wire}"
-    return Write(request, identity_of(server, request), 1, campaign, None, label)
+    key = callback_key(server, campaign.campaign_id, customer_id, number, when_wire, agent, region)
+    return Write(request, identity_of(server, request), 1, campaign, None, label, callbacks=(key,))
 
 
 def upload_label(records: int, lead_id: int, campaign: CampaignInfo) -> str:
@@ -207,6 +236,7 @@ def plan_upload_with_callbacks(
     *,
     update_existing: bool,
     migrate_existing: bool,
+    region: str,
     context: Mapping[str, object] | None = None,
 ) -> Write:
     request = UploadWithCallbacksRequest(
@@ -217,7 +247,20 @@ def plan_upload_with_callbacks(
     )
     label = upload_label(len(records), lead_id, campaign) + ", each with a callback"
     identity = identity_of(server, request)
-    return Write(request, identity, len(records), campaign, lead_id, label, dict(context or {}))
+    keys = tuple(
+        callback_key(
+            server,
+            campaign.campaign_id,
+            callback.customer_id,
+            callback.call_back_phone or record.get("phone1", ""),
+            callback.call_back_time,
+            callback.user_id,
+            region,
+        )
+        for record, callback in records
+        if callback.customer_id  # a new customer's id is known from the answer (see `send`)
+    )
+    return Write(request, identity, len(records), campaign, lead_id, label, dict(context or {}), keys)
 
 
 # -- the ledger ---------------------------------------------------------------------------------------
@@ -335,7 +378,7 @@ class WritePath:
                 f"Nothing was sent: this server is read-only (AMEYO_READ_ONLY=true), so {write.label} "
                 "cannot be written. Tell the person; an administrator can change the setting."
             )
-        entry = await self._claim(write.identity, allow_repeat)
+        entry = await self._claim(write, allow_repeat)
         if entry.state != "flight":
             return self._again(write, entry)
         call_id = uuid.uuid4().hex[:12]
@@ -390,20 +433,44 @@ class WritePath:
             approval is not None and approval._key is self._approval_key and approval.records >= write.records
         )
 
-    async def _claim(self, identity: str, allow_repeat: bool) -> _Entry:
+    async def _claim(self, write: Write, allow_repeat: bool) -> _Entry:
         """The ledger entry of this write: an earlier settled one to answer from, or a fresh one
-        in flight that this call now owns. Identical writes in flight are waited for, not raced."""
+        in flight that this call now owns. Identical writes in flight are waited for, not raced,
+        and so are other writes that schedule one of its callbacks."""
+        ledger = self._ledger
         while True:
             self._prune()
-            entry = self._ledger.get(identity)
+            entry = ledger.get(write.identity)
             if entry is not None and entry.state == "flight":
                 await entry.settled.wait()
                 continue
             if entry is not None and not allow_repeat:
                 return entry
+            if not allow_repeat and await self._callback_done(write):
+                continue  # waited for a write in flight that schedules one of these callbacks
             fresh = _Entry("flight", self._clock())
-            self._ledger[identity] = fresh
+            ledger[write.identity] = fresh
+            for key, _ in write.callbacks:
+                ledger[key] = fresh
             return fresh
+
+    async def _callback_done(self, write: Write) -> bool:
+        """Waits for a write in flight that schedules one of `write`'s callbacks (True: look
+        again); refuses `write` when another write scheduled one of them, or may have."""
+        for key, words in write.callbacks:
+            other = self._ledger.get(key)
+            if other is None:
+                continue
+            if other.state == "flight":
+                await other.settled.wait()
+                return True
+            ago = self._clock() - other.at
+            maybe = " may have" if other.state == "unknown" else ""
+            raise CallbackScheduled(
+                f"Nothing was sent: another write{maybe} scheduled {words} {ago:.0f} s ago. Check it "
+                "(ameyo_get_contacts), and pass allow_repeat=true only if a second callback is meant."
+            )
+        return False
 
     def _again(self, write: Write, entry: _Entry) -> Sent:
         ago = self._clock() - entry.at
@@ -446,17 +513,24 @@ class WritePath:
         keep_answer: bool,
     ) -> None:
         if state is None:
-            if self._ledger.get(write.identity) is entry:
-                del self._ledger[write.identity]
+            for key in (write.identity, *(k for k, _ in write.callbacks)):
+                if self._ledger.get(key) is entry:
+                    del self._ledger[key]
         else:
             entry.state, entry.at, entry.call_id, entry.note = state, self._clock(), call_id, note
             entry.answer = answer if keep_answer else ()
+            settings = self.ameyo.settings
+            for key in _answered_callbacks(write, answer, settings.base_url, settings.phone_region):
+                self._ledger.setdefault(key, entry)
         entry.settled.set()
         if not intent:
             return
         command, context = write.request.command, write.context
         if state == "answered":
-            self._audit("result", call_id=call_id, command=command, **context, **answer_summary(answer))
+            summary = answer_summary(answer)
+            if len(answer) < write.records:  # the rows the answer left out have an unknown outcome
+                summary |= {"missing_rows": write.records - len(answer), "outcome_unknown": True}
+            self._audit("result", call_id=call_id, command=command, **context, **summary)
         else:
             unknown = state == "unknown"
             self._audit(
@@ -504,6 +578,31 @@ class WritePath:
     def _audit(self, event: str, **fields: Any) -> None:
         if self.audit is not None:
             self.audit.write(event, **fields)
+
+
+def _answered_callbacks(write: Write, answer: Sequence[Any], server: str, region: str) -> list[str]:
+    """The keys of callbacks an upload scheduled for customers whose id only the answer told."""
+    request = write.request
+    if not isinstance(request, UploadWithCallbacksRequest):
+        return []
+    keys: list[str] = []
+    for record, row in zip(request.records, answer, strict=False):
+        customer_id = getattr(row, "customer_id", None)
+        callback = record.callback_record
+        if customer_id is None or callback.customer_id or not getattr(row, "callback_id", None):
+            continue
+        number = callback.call_back_phone or record.customer_record.get("phone1", "")
+        key, _ = callback_key(
+            server,
+            write.campaign.campaign_id,
+            customer_id,
+            number,
+            callback.call_back_time,
+            callback.user_id,
+            region,
+        )
+        keys.append(key)
+    return keys
 
 
 def answer_summary(answer: Sequence[Any]) -> dict[str, Any]:

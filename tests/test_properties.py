@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -263,6 +264,9 @@ class AmeyoUnderFaults(RuleBasedStateMachine):
         self.asked[COMMAND[kind]] += 1
         try:
             self.portal.call(self._cancelled, call, after)
+            # The simulator is still answering the abandoned request, and takes a counted fault
+            # only after its delay: let it finish, so that it cannot take the next rule's fault.
+            time.sleep(faults.delay_s + 0.2)
         finally:
             faults.reset()
         self.maybe.append(call)

@@ -84,6 +84,8 @@ class BulkOptions:
     # With retry_unknown, also resend rows with callbacks: the person accepts that Ameyo may
     # schedule such a callback a second time (the earlier run may have scheduled it).
     resend_callbacks_may_duplicate: bool = False
+    # The person wants the file's callbacks at the times given, even outside AMEYO_CALLING_HOURS.
+    outside_calling_hours: bool = False
     result_path: Path | None = None  # a relative path is read beside the contact file
     journal_path: Path | None = None
     # A run over AMEYO_CONFIRM_OVER rows: the token a dry run of this same upload returned, for
@@ -238,6 +240,9 @@ class _Run:
         # batches already out are still answered and journaled before it is raised.
         self.failure: Exception | None = None
         self.held_callbacks = 0
+        # Rows that Ameyo's answer to their batch left out: unknown, and not resent by retry_unknown
+        # (their batch was answered), so they are named apart.
+        self.left_out = 0
         self.resent_callbacks: list[int] = []
         self.batch_size = min(max(options.batch_size, 1), MAX_BATCH)
         self.status = options.status.strip().upper() or "NOT_TRIED"
@@ -266,6 +271,7 @@ class _Run:
             status=self.status,
             rule=self.ameyo.settings.phone_rule,
             callbacks=self.reader.json_lines or any(c in CALLBACK_COLUMNS for c in self.reader.header()),
+            calling_hours=None if self.options.outside_calling_hours else self.ameyo.settings.calling_hours,
         )
         self.validator = validator
         if not self.options.dry_run:
@@ -321,6 +327,7 @@ class _Run:
             options.attempts,
             options.update_existing,
             options.migrate_existing,
+            options.outside_calling_hours,
         )
         return "upload-file:" + repr(shape)
 
@@ -484,6 +491,7 @@ class _Run:
             [(row.record, row.callback) for row in batch.rows if row.callback is not None],
             update_existing=options.update_existing,
             migrate_existing=options.migrate_existing,
+            region=self.ameyo.settings.phone_region,
             context=context,
         )
 
@@ -531,6 +539,8 @@ class _Run:
                 )
             if batch.resend:
                 self._judge_resent(batch, item, answer)
+            if answer is None:
+                self.left_out += 1
             settled.append(item)
             rows.append(_journal_row(item))
         try:
@@ -603,6 +613,7 @@ class _Run:
         by_line = {int(r[0]): r for r in rows}
         for row in batch.rows:
             line, result, ok, customer_id, reason, callback_id, callback_time = by_line[row.line]
+            self.left_out += result == UNKNOWN_RESULT
             self._settle(
                 Settled(line, row.phone, result, bool(ok), customer_id, reason, callback_id, callback_time)
             )
@@ -615,7 +626,13 @@ class _Run:
                 f"Resumed from the journal: {self.tally.from_earlier_runs} rows Ameyo answered in "
                 "earlier runs were not sent again."
             )
-        unknown = counts[UNKNOWN_RESULT]
+        unknown = counts[UNKNOWN_RESULT] - self.left_out
+        if self.left_out:
+            self.notes.append(
+                f"{self.left_out} rows were left out of Ameyo's answer to their batch, so their outcome is "
+                "unknown; retry_unknown does not resend them (their batch was answered). Check them (their "
+                "lines are in the result file) and upload those that are missing again."
+            )
         if unknown and unknown > self.held_callbacks:
             self.notes.append(
                 f"{unknown} rows are {UNKNOWN_RESULT}: their batch was sent but no answer came, so Ameyo "

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from pydantic import BaseModel
 
-from ..records import answered
+from ..records import OUTCOME_UNKNOWN, answered
 from ..results import CampaignOut
 from ..sanitize import clean_text, fence
 from ..summaries import answered_text, campaign_label
@@ -25,7 +25,7 @@ MAX_FAILURES = 20
 # Local outcomes, beside Ameyo's own result types (ADDED, DUPLICATE_NOT_ADDED, …).
 REFUSED = "REFUSED"
 WOULD_SEND = "WOULD_SEND"
-UNKNOWN = "OUTCOME_UNKNOWN"
+UNKNOWN = OUTCOME_UNKNOWN
 NOT_SENT = "NOT_SENT"
 FAILED = "FAILED"
 

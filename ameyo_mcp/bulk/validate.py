@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .. import phones
+from .. import callback_rules, phones
+from ..config import CallingHours
 from ..models import CallbackRecord
 from ..records import PRIMARY_COLUMN, Checked, check_values
 from ..times import parse_callback_time
@@ -42,6 +43,7 @@ class Validator:
         status: str,
         rule: phones.PhoneRule,
         callbacks: bool = True,
+        calling_hours: CallingHours | None = None,
     ) -> None:
         self.max_phone_length = max_phone_length
         self.rule = rule
@@ -53,6 +55,8 @@ class Validator:
         self.status = status
         # False when the file has no callback column at all (CSV), which spares every row a look.
         self.callbacks = callbacks
+        # None: the person accepted callbacks at any hour (--outside-calling-hours).
+        self.calling_hours = calling_hours
         self._seen = SeenPhones()
 
     def check(self, row: Row) -> Prepared:
@@ -67,7 +71,7 @@ class Validator:
         callback: CallbackRecord | None = None
         if self.callbacks:
             try:
-                callback = self._callback(row.fields, phone)
+                callback = self._callback(row.fields, phone, checked.record)
             except ValueError as exc:
                 return Prepared(row.line, phone, checked.record, str(exc))
         if checked.identity is not None:
@@ -82,7 +86,9 @@ class Validator:
             self.first_rewritten = self.first_rewritten or checked
         return Prepared(row.line, phone, checked.record, None, callback)
 
-    def _callback(self, fields: dict[str, str], phone: str | None) -> CallbackRecord | None:
+    def _callback(
+        self, fields: dict[str, str], phone: str | None, record: dict[str, str]
+    ) -> CallbackRecord | None:
         when_text = fields.get(CALLBACK_TIME, "").strip()
         user = fields.get(CALLBACK_USER, "").strip() or None
         callback_phone = fields.get(CALLBACK_PHONE, "").strip() or None
@@ -91,7 +97,13 @@ class Validator:
                 raise ValueError(f"{CALLBACK_USER} or {CALLBACK_PHONE} given without {CALLBACK_TIME}")
             return None
         when = parse_callback_time(when_text, self.zone, now=self.now, quote=False)
+        if self.calling_hours is not None:
+            late = callback_rules.outside_hours(when.at, self.calling_hours, self.zone)
+            if late is not None:
+                raise ValueError(f"{late}; pass --outside-calling-hours (outside_calling_hours) if meant")
         if callback_phone is not None:
+            if not callback_rules.own_number(callback_phone, record, self.rule.region):
+                raise ValueError(callback_rules.not_own_number(CALLBACK_PHONE, "given"))
             try:
                 callback_phone = phones.for_ameyo(callback_phone, self.rule.region, self.rule.style).value
             except phones.PhoneError as exc:

@@ -85,6 +85,8 @@ async def _handle(state: SimulatorState, request: Request) -> Response:
     delay = faults.delay_for(command)
     if delay:
         await asyncio.sleep(delay)
+    if faults.take("short_list", command):
+        payload = _without_last_row(payload)
     text = _dumps(payload)
     if faults.take("drop_after", command):
         return _Dropped(text.encode()[: len(text) // 2], aborter)
@@ -650,3 +652,12 @@ __all__ = [
     "java_medium",
     "sql_time",
 ]
+
+
+def _without_last_row(payload: Any) -> Any:
+    """An answer whose list (bare or in beanResponse) lost its last row."""
+    if isinstance(payload, dict) and isinstance(payload.get("beanResponse"), list):
+        return {**payload, "beanResponse": payload["beanResponse"][:-1]}
+    if isinstance(payload, list):
+        return payload[:-1]
+    return payload

@@ -91,6 +91,7 @@ _FAULT_COUNTS = (
     "truncated",
     "null_body",
     "empty_list",
+    "short_list",
     "drop_after",
     "drop_before",
 )
@@ -113,6 +114,7 @@ class Faults:
     truncated: int = 0
     null_body: int = 0
     empty_list: int = 0  # {"beanResponse":[]}: executed, and nothing said about it
+    short_list: int = 0  # executed, and the answer's last row left out
     drop_after: int = 0
     drop_before: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)

@@ -15,7 +15,7 @@ from ..bulk.limits import DEFAULT_BATCH, DEFAULT_CONCURRENCY, MAX_BATCH, MAX_CON
 from ..bulk.report import BulkUploadOut, bulk_text
 from .common import ConfirmArg, ameyo_of, answer, asker, explained, state_of
 from .session_tools import CampaignArg
-from .uploads import LeadArg, MigrateArg, UpdateArg
+from .uploads import LeadArg, MigrateArg, OutsideHoursArg, UpdateArg
 
 
 async def ameyo_upload_contacts_file(
@@ -30,6 +30,7 @@ async def ameyo_upload_contacts_file(
     attempts: Annotated[int, Field(ge=0, description="Attempts already made")] = 0,
     update_existing: UpdateArg = False,
     migrate_existing: MigrateArg = False,
+    outside_calling_hours: OutsideHoursArg = False,
     dry_run: Annotated[bool, Field(description="Only check rows; send nothing")] = True,
     confirm: ConfirmArg = None,
     retry_unknown: Annotated[
@@ -72,6 +73,7 @@ async def ameyo_upload_contacts_file(
             dry_run=dry_run,
             retry_unknown=retry_unknown,
             resend_callbacks_may_duplicate=resend_callbacks_may_duplicate,
+            outside_calling_hours=outside_calling_hours,
             result_path=Path(result_file) if result_file else None,
             confirm_token=confirm,
         )

@@ -11,13 +11,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from .. import writes
+from .. import callback_rules, writes
 from ..columns import CAMPAIGN_COLUMN_PREFIX
 from ..customers import display_name, is_phone_key
 from ..models import Callback, CampaignInfo, Contact, GetContactsRequest
 from ..phones import PhoneError, ending_matcher, is_complete, same_number
 from ..results import CallbackOut, campaign_out
-from ..sanitize import clean_text
+from ..sanitize import clean_text, data_text
 from ..service import Ameyo
 from ..summaries import callback_text
 from ..times import CallbackTime, parse_callback_time, show
@@ -89,6 +89,7 @@ async def ameyo_add_callback(
         when_wire=when.wire,
         agent=agent,
         self_callback=self_callback,
+        region=ameyo.settings.phone_region,
     )
     sent = await send_write(ctx, write, allow_repeat=allow_repeat)
     return _answer(ameyo, info, contact, sent, number, when.at, agent, notes)
@@ -126,16 +127,18 @@ def _answer(
     return answer(text, out)
 
 
-def _numbers(contact: Contact) -> list[str]:
-    """The customer's stored numbers, phone1 first, as Ameyo holds them."""
+def _numbers(contact: Contact, region: str) -> list[str]:
+    """The customer's stored full numbers, phone1 first, as Ameyo holds them: a field named like a
+    phone that holds no complete number (an extension, a partial) is never a number to dial."""
     data = contact.customer_data
     keys = sorted((k for k in data if is_phone_key(k) and data[k]), key=lambda k: (k != "phone1", k))
-    return [str(data[k]).strip() for k in keys]
+    values = [str(data[k]).strip() for k in keys]
+    return [v for v in values if is_complete(v, region)]
 
 
 def _who(contact: Contact) -> str:
     name = display_name(contact.customer_data)
-    return f"customer {contact.customer_id}" + (f" ({clean_text(name, 40)})" if name else "")
+    return f"customer {contact.customer_id}" + (f" ({data_text(name, 40)})" if name else "")
 
 
 async def _customer_and_number(
@@ -154,9 +157,9 @@ async def _customer_and_number(
             f"Customer {customer_id} is not in campaign {label}: look it up with ameyo_get_contacts"
         )
     contact = found[0]
-    numbers = _numbers(contact)
+    numbers = _numbers(contact, region)
     if not numbers:
-        raise ToolError(f"{_who(contact)} has no phone number in Ameyo: update the customer first")
+        raise ToolError(f"{_who(contact)} has no complete phone number in Ameyo: update the customer first")
     if not phone:
         return contact, numbers[0]
     try:
@@ -165,12 +168,12 @@ async def _customer_and_number(
         raise ToolError(f"phone: {exc}") from None
     if mine:
         return contact, mine[0]
-    shown = clean_text(phone, 24)
-    listing = ", ".join(clean_text(n, 24) for n in numbers)
+    shown = data_text(phone, 24)
+    listing = ", ".join(data_text(n, 24) for n in numbers)
     if not is_complete(phone, region):
         raise ToolError(
             f"phone {shown} is not a full number, and Ameyo must dial a full one. {_who(contact)} has "
-            f"{listing}: leave phone out to call {clean_text(numbers[0], 24)}, or give one of them in full."
+            f"{listing}: leave phone out to call {data_text(numbers[0], 24)}, or give one of them in full."
         )
     owners = [
         c for c in (await _scan(ameyo, info, phone, whole=True)) if c.customer_id != contact.customer_id
@@ -193,7 +196,7 @@ async def _by_phone(ameyo: Ameyo, info: CampaignInfo, phone: str) -> tuple[Conta
         matches = await _scan(ameyo, info, phone, whole=whole)
     except PhoneError as exc:
         raise ToolError(f"phone: {exc}") from None
-    shown = clean_text(phone, 24)
+    shown = data_text(phone, 24)
     label = writes.campaign_label(info)
     if not matches:
         raise ToolError(
@@ -206,7 +209,7 @@ async def _by_phone(ameyo: Ameyo, info: CampaignInfo, phone: str) -> tuple[Conta
         raise ToolError(f"Several customers have a number matching {shown} ({listing}): pass customer_id")
     contact = matches[0]
     same = _matcher(phone, region, whole)
-    return contact, next(n for n in _numbers(contact) if same(n))
+    return contact, next(n for n in _numbers(contact, region) if same(n))
 
 
 def _matcher(phone: str, region: str, whole: bool) -> Callable[[str], bool]:
@@ -217,10 +220,11 @@ def _matcher(phone: str, region: str, whole: bool) -> Callable[[str], bool]:
 
 
 async def _scan(ameyo: Ameyo, info: CampaignInfo, phone: str, *, whole: bool) -> list[Contact]:
-    same = _matcher(phone, ameyo.settings.phone_region, whole)
+    region = ameyo.settings.phone_region
+    same = _matcher(phone, region, whole)
 
     def keep(contact: Contact) -> bool:
-        return any(same(n) for n in _numbers(contact))
+        return any(same(n) for n in _numbers(contact, region))
 
     scan = await ameyo.scan_contacts(_request(info), keep, cap=SCAN_CAP)
     return scan.matches
@@ -242,27 +246,24 @@ async def _checks(
 ) -> list[str]:
     """What a person would want to know, or to confirm, before a customer is called."""
     notes: list[str] = []
-    hours = ameyo.settings.calling_hours
-    local = when.at.time()
-    if not hours.start <= local < hours.end:
-        span = f"{hours.start:%H:%M}-{hours.end:%H:%M} {ameyo.settings.zone}"
+    late = callback_rules.outside_hours(when.at, ameyo.settings.calling_hours, ameyo.settings.zone)
+    if late is not None:
         if not outside_hours:
             raise ToolError(
-                f"{show(when.at)} is outside calling hours ({span}, AMEYO_CALLING_HOURS). Nothing was "
-                "sent: ask the person for a time within them, or call again with outside_calling_hours=true "
-                "if they really want this time."
+                f"{late}. Nothing was sent: ask the person for a time within them, or call again with "
+                "outside_calling_hours=true if they really want this time."
             )
-        notes.append(f"Note: this time is outside calling hours ({span}), as the person asked.")
+        notes.append(f"Note: {late}; scheduled as the person asked.")
     disposition = str(contact.extra_data.get(_DISPOSITION) or "").strip()
     if disposition and disposition.lower() in DO_NOT_CALL:
         if not despite_dnc:
             raise ToolError(
-                f"{_who(contact)}'s last disposition is {clean_text(disposition, 30)!r} (do not call). "
+                f"{_who(contact)}'s last disposition is {data_text(disposition, 30)!r} (do not call). "
                 "Nothing was sent: ask the person, and call again with despite_do_not_call=true only if "
                 "the customer asked to be called."
             )
         notes.append(
-            f"Note: the customer's last disposition is {clean_text(disposition, 30)!r}; scheduled as the "
+            f"Note: the customer's last disposition is {data_text(disposition, 30)!r}; scheduled as the "
             "person confirmed."
         )
     if contact.lead_id is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -10,10 +11,11 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from .. import phones, writes
+from .. import callback_rules, phones, writes
 from ..models import CallbackRecord, RecordResult
 from ..records import Checked, check_record, outcome, refused, rewritten_note, upload_tally, would_send
 from ..results import RecordOut, UploadOut, campaign_out
+from ..sanitize import data_text
 from ..service import Ameyo, UploadTarget
 from ..summaries import disabled_lead_note, upload_text
 from ..times import parse_callback_time
@@ -34,6 +36,7 @@ Value = str | int | float
 LeadArg = Annotated[int, Field(description="Lead id to upload into (see ameyo_get_leads)")]
 UpdateArg = Annotated[bool, Field(description="Update existing customers (matched by phone1)")]
 MigrateArg = Annotated[bool, Field(description="Move existing customers into this lead")]
+OutsideHoursArg = Annotated[bool, Field(description="The person wants callbacks outside calling hours")]
 DryRunArg = Annotated[bool, Field(description="Only check and report; write nothing")]
 
 
@@ -103,6 +106,7 @@ async def ameyo_upload_contacts_with_callbacks(
     ],
     update_existing: UpdateArg = True,
     migrate_existing: MigrateArg = False,
+    outside_calling_hours: OutsideHoursArg = False,
     dry_run: DryRunArg = False,
     confirm: ConfirmArg = None,
     allow_repeat: AllowRepeatArg = False,
@@ -118,6 +122,7 @@ async def ameyo_upload_contacts_with_callbacks(
     for position, item in enumerate(records, start=1):
         entry = check_record(position, item.customer, target.max_phone_length, rule)
         if entry.problem is None:
+            problem: str | None
             try:
                 when = parse_callback_time(item.callback_time, zone)
                 callback_phone = (
@@ -125,15 +130,18 @@ async def ameyo_upload_contacts_with_callbacks(
                     if item.callback_phone
                     else entry.phone
                 )
+                problem = _callback_problem(item, entry, when.at, outside_calling_hours, ameyo)
             except phones.PhoneError as exc:
-                entry = Checked(position, entry.record, f"callback_phone: {exc}", entry.given_phone)
+                problem = f"callback_phone: {exc}"
             except ValueError as exc:
-                entry = Checked(position, entry.record, str(exc), entry.given_phone)
+                problem = str(exc)
+            if problem is not None:
+                entry = Checked(position, entry.record, problem, entry.given_phone)
             else:
                 callbacks[position] = CallbackRecord(
                     call_back_time=when.wire,
                     is_self_call_back=item.self_callback,
-                    user_id=item.agent,
+                    user_id=(item.agent or "").strip() or None,
                     call_back_phone=callback_phone,
                     customer_id=str(item.customer_id) if item.customer_id is not None else None,
                 )
@@ -146,8 +154,24 @@ async def ameyo_upload_contacts_with_callbacks(
         [(c.record, callbacks[c.position]) for c in good],
         update_existing=update_existing,
         migrate_existing=migrate_existing,
+        region=ameyo.settings.phone_region,
     )
     return await _send(ctx, target, checked, write, dry_run=dry_run, allow_repeat=allow_repeat, token=confirm)
+
+
+def _callback_problem(
+    item: CallbackContact, entry: Checked, at: datetime, outside_hours: bool, ameyo: Ameyo
+) -> str | None:
+    """The callback rules ameyo_add_callback applies too: the customer's own number, calling hours."""
+    settings = ameyo.settings
+    if item.callback_phone and not callback_rules.own_number(
+        item.callback_phone, entry.record, settings.phone_region
+    ):
+        return callback_rules.not_own_number("callback_phone", data_text(item.callback_phone, 24))
+    late = callback_rules.outside_hours(at, settings.calling_hours, settings.zone)
+    if late is not None and not outside_hours:
+        return f"{late}; pass outside_calling_hours=true if the person wants it"
+    return None
 
 
 async def _send(
