@@ -260,7 +260,8 @@ def _desktop_config(args: argparse.Namespace) -> int:
         env_file = _env_file(args).resolve()
         if not env_file.is_file():
             raise SettingsError(
-                f"{env_file} does not exist: create it (cp .env.example .env) or name one with --env-file"
+                f"{env_file} does not exist: create it with AMEYO_BASE_URL, AMEYO_USER_ID and AMEYO_PASSWORD "
+                "(see .env.example in the project) or name one with --env-file"
             )
         server_args = ["--env-file", str(env_file)]
     script = Path(sys.executable).with_name("ameyo-mcp.exe" if sys.platform == "win32" else "ameyo-mcp")

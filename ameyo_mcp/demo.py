@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import signal
 import socket
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,7 +74,11 @@ def demo_settings(
             push_rate=DEMO_PUSH_RATE,
             push_retries=DEMO_PUSH_RETRIES,
         )
-    with SimulatorThread(config) as simulator, tempfile.TemporaryDirectory(prefix="ameyo-demo-") as scratch:
+    with (
+        SimulatorThread(config) as simulator,
+        tempfile.TemporaryDirectory(prefix="ameyo-demo-") as scratch,
+        _removed_on_sigterm(Path(scratch)),
+    ):
         env = {k: v for k, v in (os.environ if environ is None else environ).items() if k not in _IGNORED}
         env.update(
             AMEYO_BASE_URL=simulator.base_url,
@@ -109,3 +116,23 @@ def demo_settings(
         finally:
             if stop is not None:
                 stop()
+
+
+@contextmanager
+def _removed_on_sigterm(folder: Path) -> Iterator[None]:
+    """SIGTERM (`kill`, a service manager) would end the process where it stands and leave the
+    throwaway folder, with its audit trail and index, behind: remove it first, then exit as the
+    signal would have. Only the main thread may set a signal handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum: int, _frame: object) -> None:
+        shutil.rmtree(folder, ignore_errors=True)
+        os._exit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

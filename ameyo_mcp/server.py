@@ -56,9 +56,10 @@ itself: never ask for or pass a session id.
 
 WRITES = """\
 - Writes: ameyo_upload_contacts (into a lead), ameyo_upload_contacts_with_callbacks (customer +
-  callback in one step), ameyo_add_callback (existing customer). Use dry_run=true to preview an
-  upload. Callback times are ISO 8601; without an offset they are in the Ameyo server's zone
-  ({zone}); ameyo_ping_session tells the server's current time."""
+  callback in one step), ameyo_add_callback (existing customer), ameyo_upload_contacts_file (a
+  contact file from the folders the server may read). Use dry_run=true to preview an upload.
+  Callback times are ISO 8601; without an offset they are in the Ameyo server's zone ({zone});
+  ameyo_ping_session tells the server's current time."""
 
 READ_ONLY = """\
 - This server is read-only: it cannot upload contacts or schedule callbacks. When asked to, say so

@@ -51,7 +51,8 @@ def ping_text(out: PingOut) -> str:
 
 
 def leads_text(out: LeadsOut) -> str:
-    lines = [f"{campaign_label(out.campaign)} has {len(out.leads)} leads:"]
+    count = len(out.leads)
+    lines = [f"{campaign_label(out.campaign)} has {count} lead{'' if count == 1 else 's'}:"]
     for lead in out.leads[:100]:
         state = "enabled" if lead.enabled else "DISABLED (not dialed)"
         extra = f", priority {lead.priority}" if lead.priority is not None else ""

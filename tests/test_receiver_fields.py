@@ -64,7 +64,8 @@ def test_a_full_push_is_normalised() -> None:
     assert event.callback_at == datetime(2026, 11, 29, 16, 23, tzinfo=IST)
     assert event.received_at == NOW and event.received_at.tzinfo == IST
     assert event.talk_s == 95 and event.attempts == 2
-    assert event.outcome == "Interested" and event.system_disposition == "CONNECTED"
+    # The outcome is the disposition as agents named it, as getContacts shows it.
+    assert event.outcome == "Interested in plan" and event.system_disposition == "CONNECTED"
     assert event.raw["userAssociations"] == [{"userId": "agent7", "crtObjectId": "d1-2"}]
     assert event.raw["ringingTime"] == "00:00:07" and "token" not in event.raw
 

@@ -326,3 +326,13 @@ def test_a_pushed_call_teaches_the_index_a_customers_number_until_a_sync_says_ot
     # A sync is Ameyo's word: a number Ameyo does not hold for the customer is dropped again.
     store.upsert_contacts(CAMPAIGN, [row(1, "9812345678", name="Asha Rao")])
     assert ids(store.find_by_phone(CAMPAIGN, "9822200011")) == []
+
+
+def test_a_disposition_is_found_by_its_code_or_its_name_and_counted_by_its_name(store: Store) -> None:
+    assert store.add_call(event("n1", disposition="FOREIGN_LANGUAGE", disposition_name="Foreign Language"))
+    assert store.add_call(event("n2", disposition="FOREIGN_LANGUAGE", disposition_name=None))
+    assert store.add_call(event("n3", disposition=None, disposition_name="Foreign Language"))
+    for spelling in ("Foreign Language", "FOREIGN_LANGUAGE", "foreign language"):
+        assert store.call_history(CallQuery(disposition=spelling)).total == 3, spelling
+    counts = store.call_history(CallQuery()).by_outcome
+    assert counts == {"Foreign Language": 2, "FOREIGN_LANGUAGE": 1}

@@ -149,3 +149,30 @@ def test_demo_upload_of_a_file_in_the_current_folder(tmp_path: Path) -> None:
     assert (tmp_path / "today.csv.ameyo-result.csv").exists()
     # The demo's writes are audited in a throwaway folder, not in the real trail under HOME.
     assert not (tmp_path / ".local" / "state" / "ameyo-mcp" / "audit.jsonl").exists()
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_sigterm_ends_the_demo_and_removes_its_throwaway_folder(tmp_path: Path, transport: str) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ameyo_mcp", "--demo", "--transport", transport, "--port", str(port)],
+        env=clean_env(tmp_path) | {"TMPDIR": str(scratch)},
+        cwd=str(tmp_path),
+        stdin=subprocess.PIPE,  # stdio: a client that is still connected
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not list(scratch.glob("ameyo-demo-*/audit.jsonl")) and not list(scratch.glob("ameyo-demo-*")):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        time.sleep(1.0)  # serving
+        proc.terminate()
+        assert proc.wait(timeout=15) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not list(scratch.glob("ameyo-demo-*")), "the demo's folder (audit trail, index) was left behind"

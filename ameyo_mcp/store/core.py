@@ -37,7 +37,12 @@ _CALL_COLUMNS = (
     "disposition_name, system_disposition, call_type, dialled_at, started_at, ended_at, talk_s, "
     "attempts, callback_at, recording_url, raw"
 )
-_OUTCOME = "COALESCE(disposition, disposition_name, system_disposition, 'unknown')"
+# Outcomes by the disposition's name, as agents chose it and as getContacts shows it; its code
+# where a push carried no name.
+_OUTCOME = "COALESCE(disposition_name, disposition, system_disposition, 'unknown')"
+# A disposition given as its code or its name, in any case, "_" or " ": FOREIGN_LANGUAGE is
+# Foreign Language.
+_FOLDED = "REPLACE(LOWER({}), '_', ' ')"
 
 
 def _reverse(key: str) -> str:
@@ -496,7 +501,7 @@ class Store:
         if new and event.campaign_id is not None and event.customer_id is not None:
             if event.phone:
                 self._learn_phone(tx, event.campaign_id, event.customer_id, event.phone)
-            outcome = event.disposition or event.disposition_name or event.system_disposition
+            outcome = event.disposition_name or event.disposition or event.system_disposition
             tx.run(
                 "UPDATE contacts SET disposition = COALESCE(?, disposition), dialled_at = ?, "
                 "attempts = COALESCE(?, attempts) WHERE campaign_id = ? AND customer_id = ? "
@@ -623,12 +628,16 @@ def _call_filters(query: CallQuery) -> tuple[str, tuple[Any, ...]]:
         ("campaign_id", query.campaign_id),
         ("lead_id", query.lead_id),
         ("agent", query.agent),
-        ("disposition", query.disposition),
         ("system_disposition", query.system_disposition),
     ):
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
+    if query.disposition is not None:
+        folded = query.disposition.lower().replace("_", " ")
+        code, name = _FOLDED.format("disposition"), _FOLDED.format("disposition_name")
+        clauses.append(f"({code} = ? OR {name} = ?)")
+        params += [folded, folded]
     if query.since is not None:
         clauses.append("at >= ?")
         params.append(to_epoch(query.since))

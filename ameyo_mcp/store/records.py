@@ -105,7 +105,8 @@ class CallEvent:
 
     @property
     def outcome(self) -> str:
-        return self.disposition or self.disposition_name or self.system_disposition or "unknown"
+        # The name agents chose, as getContacts shows it (the store's counts use the same order).
+        return self.disposition_name or self.disposition or self.system_disposition or "unknown"
 
     def dedup_key(self) -> str:
         """The same call and outcome pushed twice has the same key. With a call id, the call id and

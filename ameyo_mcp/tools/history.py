@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
@@ -152,7 +153,7 @@ def call_out(call: StoredCall, zone: ZoneInfo) -> CallOut:
     return CallOut(
         at=event.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
         customer_id=event.customer_id,
-        phone=data_text(event.phone, 24) if event.phone else None,
+        phone=data_text(_dialled(event.raw) or event.phone, 24) if event.phone else None,
         outcome=data_text(event.outcome, 60),
         system_disposition=data_text(event.system_disposition, 30) if event.system_disposition else None,
         agent=data_text(event.agent, 40) if event.agent else None,
@@ -160,6 +161,13 @@ def call_out(call: StoredCall, zone: ZoneInfo) -> CallOut:
         campaign_id=event.campaign_id,
         lead_id=event.lead_id,
     )
+
+
+def _dialled(raw: Mapping[str, Any]) -> str | None:
+    """The number as Ameyo sent it: the stored key drops a country code (0034640849423 is kept as
+    640849423), and a person needs the number that was dialled."""
+    value = raw.get("phone")
+    return str(value).strip() or None if value is not None else None
 
 
 def talk(seconds: float | None) -> str:
