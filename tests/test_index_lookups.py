@@ -238,3 +238,19 @@ async def test_lookups_and_upload_updates_on_either_backend(database_url: str, t
                 {"campaign": CAMPAIGN, "phone": "9876012399", "callback_time": CALLBACK_AT},
             )
             assert not result.is_error, text_of(result)
+
+
+@pytest.mark.anyio
+async def test_an_index_that_cannot_be_opened_costs_no_write_and_is_said(tmp_path: Path) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    with SimulatorThread(SimulatorConfig(password="pw-5ec2e7-simulated")) as sim:
+        settings = settings_for(sim, tmp_path, AMEYO_DATABASE_URL=str(tmp_path / "not-a-folder" / "index.db"))
+        async with Client(create_server(settings)) as session:
+            result = await session.call_tool(
+                "ameyo_upload_contacts",
+                {"campaign": CAMPAIGN, "lead_id": 21, "records": [{"phone1": "9876012388", "name": "Ila"}]},
+            )
+            assert not result.is_error, text_of(result)
+            assert any(c.customer_data.get("phone1") == "9876012388" for c in sim.state.contacts(CAMPAIGN))
+            text, _ = await get_contacts(session, sim, phone="9876012388")
+            assert "1 contact match" in text and "the index cannot be read" in text, text
