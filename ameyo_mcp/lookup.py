@@ -44,6 +44,7 @@ class Looked:
     scanned: int = 0
     scan_capped: bool = False
     newest: int | None = None  # newest contacts read live after the index found nothing
+    # The index had more candidates than were fetched: more may match beyond those shown.
     candidates_capped: bool = False
 
     def where(self, now: datetime | None = None) -> str:
@@ -128,15 +129,23 @@ class Finder:
         return await self._through_index(request, find, keep)
 
     async def by_name(
-        self, request: GetContactsRequest, text: str, keep: Keep, *, scan_keep: Keep | None = None
+        self,
+        request: GetContactsRequest,
+        text: str,
+        keep: Keep,
+        *,
+        want: int = CANDIDATES,
+        scan_keep: Keep | None = None,
     ) -> Found:
-        """Contacts whose name words start with the words of `text` (case and accents ignored);
-        without an index, a live scan keeps what `scan_keep` (default `keep`) accepts."""
+        """Contacts whose name words start with the words of `text` (case and accents ignored), the
+        first `want` of them: a common name has thousands, and each costs the index a join. Without
+        an index, a live scan keeps what `scan_keep` (default `keep`) accepts."""
+        want = max(1, min(want, CANDIDATES))
 
         def find(store: Store, campaign_id: int) -> list[IndexedContact]:
-            return store.search_names(campaign_id, text, limit=CANDIDATES)
+            return store.search_names(campaign_id, text, limit=want)
 
-        return await self._through_index(request, find, keep, scan_keep)
+        return await self._through_index(request, find, keep, scan_keep, want)
 
     async def scan(self, request: GetContactsRequest, keep: Keep, why_no_index: str | None) -> Found:
         """The bounded live scan that stands in for a missing index."""
@@ -150,6 +159,7 @@ class Finder:
         find: Callable[[Store, int], list[IndexedContact]],
         keep: Keep,
         scan_keep: Keep | None = None,
+        want: int = CANDIDATES,
     ) -> Found:
         index, why = await self.index(request.campaign_id)
         if index is None:
@@ -161,7 +171,7 @@ class Finder:
             ids = [str(c.customer_id) for c in candidates]
             live = await self.ameyo.get_contacts(request.model_copy(update={"customer_ids": ids}))
             matches = [c for c in live if keep(c)]
-        capped = len(candidates) >= CANDIDATES
+        capped = len(candidates) >= want
         if matches:
             return Found(matches, Looked(index=index, candidates_capped=capped))
         newest = await self.ameyo.get_contacts(

@@ -89,7 +89,8 @@ def _ranked(counts: Mapping[str, int]) -> str:
 
 def contacts_text(out: ContactsOut, criteria: str) -> str:
     label = campaign_label(out.campaign)
-    head = f"{label}: {out.matched} contact{'s' if out.matched != 1 else ''} match {criteria}"
+    count = f"{out.matched}+" if out.more else str(out.matched)
+    head = f"{label}: {count} contact{'s' if out.matched != 1 or out.more else ''} match {criteria}"
     head += f" (looked in: {out.looked_in})."
     lines = [head]
     if out.not_ruled_out and not out.matched:
@@ -118,7 +119,8 @@ def contacts_text(out: ContactsOut, criteria: str) -> str:
     )
     lines.extend(fence(contact_line(c) for c in out.contacts))
     if out.next_offset is not None:
-        lines.append(f"{out.matched - out.next_offset} more: call again with offset={out.next_offset}.")
+        left = "More" if out.more else f"{out.matched - out.next_offset} more"
+        lines.append(f"{left}: call again with offset={out.next_offset}.")
     return "\n".join(lines)
 
 

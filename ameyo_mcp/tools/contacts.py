@@ -106,6 +106,7 @@ async def ameyo_get_contacts(
                 request,
                 search,
                 lambda c: names(c) and rest(c),
+                want=offset + limit + 1,
                 scan_keep=lambda c: keep(c) or (names(c) and rest(c)),
             )
             matches, looked = result.matches, result.looked
@@ -128,9 +129,12 @@ async def ameyo_get_contacts(
         scan_capped=bool(looked and looked.scan_capped),
         looked_in=looked.where() if looked else "Ameyo, by customer id",
         not_ruled_out=(looked.missed() or None) if looked and not matches else None,
+        more=True if looked and looked.candidates_capped else None,
         by_status=dict(by_status.most_common()),
         offset=offset,
-        next_offset=offset + len(shown) if offset + len(shown) < len(matches) else None,
+        next_offset=offset + len(shown)
+        if offset + len(shown) < len(matches) or (looked and looked.candidates_capped and shown)
+        else None,
         timezone=str(ameyo.settings.zone),
         contacts=shown,
     )
