@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -14,7 +14,6 @@ from pydantic import Field
 from .. import writes
 from ..columns import CAMPAIGN_COLUMN_PREFIX
 from ..customers import display_name, is_phone_key
-from ..lookup import Finder, Found
 from ..models import Callback, CampaignInfo, Contact, GetContactsRequest
 from ..phones import PhoneError, ending_matcher, is_complete, same_number
 from ..results import CallbackOut, campaign_out
@@ -24,6 +23,9 @@ from ..summaries import callback_text
 from ..times import CallbackTime, parse_callback_time, show
 from .common import AllowRepeatArg, ameyo_of, answer, explained, repeat_note, send_write, state_of
 from .session_tools import CampaignArg
+
+if TYPE_CHECKING:
+    from ..lookup import Finder, Found
 
 # Dispositions by which a customer asked not to be called (compared without case).
 DO_NOT_CALL = ("dnc", "do not call", "do_not_call", "donotcall", "dnd")
@@ -79,6 +81,8 @@ async def ameyo_add_callback(
         info = await ameyo.campaign(campaign)
     async with explained(ameyo, info):
         when = parse_callback_time(callback_time, ameyo.settings.zone)
+        from ..lookup import Finder  # on the first call: start-up does not pay for it
+
         finder = Finder(ameyo, lambda: state_of(ctx).store)
         contact, number = await _customer_and_number(ameyo, finder, info, customer_id, phone)
         notes = await _checks(ameyo, info, contact, when, outside_calling_hours, despite_do_not_call)

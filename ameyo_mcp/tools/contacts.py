@@ -15,7 +15,6 @@ from pydantic import Field
 from .. import phones
 from ..columns import CAMPAIGN_COLUMN_PREFIX, CAMPAIGN_COLUMNS, STATUSES
 from ..customers import display_name, is_phone_key, phone_values
-from ..lookup import Finder, Looked, name_matcher, status_as_of
 from ..models import CampaignInfo, Contact, GetContactsRequest, LoginInfo
 from ..results import ContactOut, ContactsOut, campaign_out
 from ..sanitize import clean_mapping, clean_text, data_text, fold, inert
@@ -85,6 +84,9 @@ async def ameyo_get_contacts(
         other_columns={CAMPAIGN_COLUMN_PREFIX + c: c for c in wanted},
         order_by=_order_by(order_by),
     )
+    # Here, not at the top: start-up (benchmarked) does not pay for the lookups' module.
+    from ..lookup import Finder, Looked, name_matcher, status_as_of
+
     seen: Counter[str] = Counter()
     region = ameyo.settings.phone_region
     keep = _matcher(phone, search, status, disposition, seen, region)
