@@ -31,6 +31,8 @@ CANDIDATES = 500
 NEWEST = 500
 """Newest contacts read live when the index finds nothing: customers added since the sync."""
 _NO_INDEX = "the campaign has no index yet: run ameyo-mcp sync"
+LISTING = "a listing reads Ameyo itself; the whole campaign's counts by status are the index's"
+"""Why a listing or a status filter scans even where the campaign has an index."""
 
 Keep = Callable[[Contact], bool]
 
@@ -70,14 +72,16 @@ class Looked:
             if self.newest is not None and self.newest < NEWEST:
                 return ""  # the newest read covered the whole campaign
             return (
-                "A customer added to Ameyo after the sync, outside this server, may not be among "
-                "them: give customer_id, or sync again (ameyo-mcp sync)."
+                "A customer added in Ameyo after the sync, or whose number or name changed since, "
+                "outside this server, may not be among them: give customer_id, or sync again "
+                "(ameyo-mcp sync)."
             )
         if self.scan_capped:
+            why = self.why_no_index or _NO_INDEX
             return (
                 f"Contacts beyond the first {self.scanned:,} were not looked at, so this is not a "
-                "'not found'. Give customer_id, or narrow with lead_ids; "
-                f"{self.why_no_index or _NO_INDEX}."
+                "'not found'. Give customer_id, or narrow with lead_ids"
+                + (f"; {why}." if why != LISTING else ".")
             )
         return ""
 

@@ -12,7 +12,7 @@ work and the client's do not share one interpreter lock, and every row is a new 
 
 Baseline and engine are interleaved round by round (baseline first in odd rounds, engine first in
 even ones), so that a busy moment of a shared machine weighs on both; each round's ratio is shown
-and the goal is judged on the medians.
+and the goal is judged on the median of those ratios.
 """
 
 from __future__ import annotations
@@ -208,11 +208,15 @@ def main() -> None:
     engine_rate = statistics.median(e["rows"] / e["elapsed_s"] for e in engines)
     base = bases[len(bases) // 2]
     engine = max(engines, key=lambda e: e["rss_kb"])
-    ratio = engine_rate / base_rate
+    # Each round's two runs shared the machine's moment: their ratio is the figure, its median the verdict.
+    ratio = statistics.median(
+        (e["rows"] / e["elapsed_s"]) / (b["rows"] / b["elapsed_s"])
+        for b, e in zip(bases, engines, strict=True)
+    )
     print(
-        f"throughput (medians of {args.rounds} rounds, {args.rows} rows each): engine {engine_rate:,.0f} "
-        f"rows/s = {ratio:.0%} of the simulator's own rate {base_rate:,.0f} rows/s (goal ≥ 80%): "
-        f"{'OK' if ratio >= 0.8 else 'MISSED'}"
+        f"throughput over {args.rounds} rounds of {args.rows} rows: median of the rounds' ratios {ratio:.0%} "
+        f"of the simulator's own rate (goal ≥ 80%): {'OK' if ratio >= 0.8 else 'MISSED'}; median rates: "
+        f"engine {engine_rate:,.0f} rows/s, baseline {base_rate:,.0f} rows/s"
     )
     growth = engine["rss_kb"] / small["rss_kb"] - 1
     print(

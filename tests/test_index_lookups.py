@@ -191,7 +191,7 @@ async def test_a_customer_added_after_the_sync_is_found_among_the_newest(
     assert not result.is_error, text_of(result)
     # A number nobody has: the answer says what it could not rule out.
     text, _ = await get_contacts(client, big, phone="9000011111")
-    assert "0 contacts match" in text and "added to Ameyo after the sync" in text, text
+    assert "0 contacts match" in text and "added in Ameyo after the sync" in text, text
 
 
 @pytest.mark.anyio

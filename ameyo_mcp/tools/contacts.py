@@ -85,7 +85,7 @@ async def ameyo_get_contacts(
         order_by=_order_by(order_by),
     )
     # Here, not at the top: start-up (benchmarked) does not pay for the lookups' module.
-    from ..lookup import Finder, Looked, name_matcher, status_as_of
+    from ..lookup import LISTING, Finder, Looked, name_matcher, status_as_of
 
     seen: Counter[str] = Counter()
     region = ameyo.settings.phone_region
@@ -115,9 +115,7 @@ async def ameyo_get_contacts(
         else:
             index, why = await finder.index(info.campaign_id)
             if index is not None:
-                why = (
-                    "a listing reads Ameyo itself; the counts by status of the whole campaign are the index's"
-                )
+                why = LISTING
             result = await finder.scan(request, keep, why)
             matches, looked = result.matches, result.looked
         login = ameyo.session.info
