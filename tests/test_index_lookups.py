@@ -12,6 +12,7 @@ import anyio
 import pytest
 from mcp import Client
 
+from ameyo_mcp import phones
 from ameyo_mcp.config import Settings
 from ameyo_mcp.server import create_server
 from ameyo_mcp.service import Ameyo
@@ -255,3 +256,49 @@ async def test_an_index_that_cannot_be_opened_costs_no_write_and_is_said(tmp_pat
             assert any(c.customer_data.get("phone1") == "9876012388" for c in sim.state.contacts(CAMPAIGN))
             text, _ = await get_contacts(session, sim, phone="9876012388")
             assert "1 contact match" in text and "the index cannot be read" in text, text
+
+
+@pytest.mark.anyio
+async def test_uploads_with_callbacks_and_updates_reach_the_index(tmp_path: Path) -> None:
+    with SimulatorThread(SimulatorConfig(password="pw-5ec2e7-simulated", contacts=2000)) as sim:
+        settings = settings_for(sim, tmp_path)
+        await _sync(settings)
+        known = last_indian(sim)
+        async with Client(create_server(settings)) as session:
+            result = await session.call_tool(
+                "ameyo_upload_contacts_with_callbacks",
+                {
+                    "campaign": CAMPAIGN,
+                    "lead_id": 21,
+                    "records": [
+                        {
+                            "customer": {"phone1": "9876012377", "name": "Ravi Nuevo"},
+                            "callback_time": CALLBACK_AT,
+                        }
+                    ],
+                },
+            )
+            assert not result.is_error, text_of(result)
+            result = await session.call_tool(
+                "ameyo_upload_contacts",
+                {
+                    "campaign": CAMPAIGN,
+                    "lead_id": known.lead_id,
+                    "records": [{"phone1": str(known.customer_data["phone1"]), "name": "Renamed Person"}],
+                    "update_existing": True,
+                },
+            )
+            assert not result.is_error and "updated 1" in text_of(result), text_of(result)
+        store = open_store(settings)
+        try:
+            [new] = store.find_by_phone(CAMPAIGN, "9876012377")
+            updated = store.contact(CAMPAIGN, known.customer_id)
+        finally:
+            store.close()
+        assert new.names == "ravi nuevo"
+        assert updated is not None and updated.names == "renamed person"
+        # The other numbers Ameyo keeps for the customer stay in the index.
+        numbers = [str(v) for k, v in known.customer_data.items() if "phone" in k and v]
+        assert set(updated.phones) == {phones.key(n, settings.phone_region) for n in numbers}
+        live = sim.state.contact(known.customer_id)
+        assert live is not None and live.customer_data["name"] == "Renamed Person"
