@@ -201,7 +201,12 @@ class Store:
                 "synced_contacts = ?, status_counts = ? WHERE campaign_id = ?",
                 (to_epoch(now), total, json.dumps(counts, sort_keys=True), campaign_id),
             )
-            return len(stale)
+        if self._open()[1].name == "postgresql":
+            # A pass may have loaded a million rows before autovacuum looks: without fresh
+            # statistics PostgreSQL hash-joins a common name's 26,000 word rows (p99 24 ms, 3 ms after).
+            with self._tx() as tx:
+                tx.run("ANALYZE contacts, contact_words, contact_phones")
+        return len(stale)
 
     # -- contacts --------------------------------------------------------------------------------
 
