@@ -384,8 +384,7 @@ class Store:
             others = [w for w in words if w != lead]
             likes = "".join(" AND c.names LIKE ?" for _ in others)
             rows = tx.all(
-                f"SELECT {_CONTACT_COLUMNS} FROM contact_words w JOIN contacts c "
-                "ON c.campaign_id = w.campaign_id AND c.customer_id = w.customer_id "
+                f"SELECT {_CONTACT_COLUMNS} FROM contact_words w {tx.dialect.contact_of_word} "
                 f"WHERE w.campaign_id = ? AND w.word >= ? AND w.word < ?{likes} LIMIT ?",
                 (campaign_id, low, high, *(f"% {w}%" for w in others), limit * 4),
             )
