@@ -75,7 +75,17 @@ class ContactsOut(BaseModel):
     matched: int
     scanned: int
     scan_capped: bool
+    # Where the lookup looked, e.g. "index of 412,000 contacts, synced 14 min ago".
+    looked_in: str
+    # With no match: what the look could not rule out (None when it was complete).
+    not_ruled_out: str | None = None
+    # True: more contacts match than `matched` (the index was asked for one page and one more).
+    more: bool | None = None
     by_status: dict[str, int]
+    # The whole campaign by status as the index counted it at its last sync (`as_of`).
+    campaign_by_status: dict[str, int] | None = None
+    campaign_contacts: int | None = None
+    as_of: str | None = None
     offset: int
     next_offset: int | None = None
     timezone: str

@@ -131,7 +131,8 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
         # down, and the first call that needs a session logs in.
         ameyo = ameyo_factory(settings)
         live.append(ameyo)
-        state = AppState(ameyo=ameyo, writes=WritePath.for_settings(ameyo))
+        # Uploads add their customers to the index of the store this state opens (lazily).
+        state = AppState(ameyo=ameyo, writes=WritePath.for_settings(ameyo, store=lambda: state.store))
         refresh = _background_sync(state, settings.sync_interval_s) if settings.sync_interval_s > 0 else None
         try:
             states.append(state)

@@ -81,26 +81,37 @@ def contact_line(c: ContactOut) -> str:
     return line
 
 
+def _ranked(counts: Mapping[str, int]) -> str:
+    ranked = list(counts.items())
+    shown = ", ".join(f"{k} {v:,}" for k, v in ranked[:MAX_STATUSES])
+    rest = sum(v for _, v in ranked[MAX_STATUSES:])
+    return shown + (f", {len(ranked) - MAX_STATUSES} other statuses {rest:,}" if rest else "")
+
+
 def contacts_text(out: ContactsOut, criteria: str) -> str:
     label = campaign_label(out.campaign)
-    head = f"{label}: {out.matched} contact{'s' if out.matched != 1 else ''} match {criteria}"
-    head += f" (scanned {out.scanned}"
-    head += (
-        ", the scan cap: more may exist beyond it; narrow with lead_ids or customer_ids)."
-        if out.scan_capped
-        else ")."
-    )
+    count = f"{out.matched}+" if out.more else str(out.matched)
+    head = f"{label}: {count} contact{'s' if out.matched != 1 or out.more else ''} match {criteria}"
+    head += f" (looked in: {out.looked_in})."
     lines = [head]
-    if out.by_status:
-        ranked = list(out.by_status.items())
-        shown = ", ".join(f"{k} {v}" for k, v in ranked[:MAX_STATUSES])
-        rest = sum(v for _, v in ranked[MAX_STATUSES:])
+    if out.not_ruled_out and not out.matched:
+        lines.append(out.not_ruled_out)
+    elif out.scan_capped:
         lines.append(
-            f"By status: {shown}" + (f", {len(ranked) - MAX_STATUSES} other statuses {rest}" if rest else "")
+            f"More may match beyond the first {out.scanned:,} contacts: narrow with lead_ids or customer_ids."
+        )
+    if out.by_status:
+        lines.append("By status now: " + _ranked(out.by_status))
+    if out.campaign_by_status:
+        total = f"{out.campaign_contacts:,} contacts" if out.campaign_contacts is not None else "contacts"
+        lines.append(
+            f"Whole campaign by status, as of the index's sync {out.as_of} ({total}; calls since then "
+            f"are not counted): {_ranked(out.campaign_by_status)}"
         )
     if not out.contacts:
         if out.matched and out.offset >= out.matched:
-            lines.append(f"No contacts at offset {out.offset}: there are {out.matched}.")
+            among = f" among the first {out.scanned:,} read" if out.scan_capped else ""
+            lines.append(f"No contacts at offset {out.offset}: there are {out.matched}{among}.")
         return "\n".join(lines)
     first, last = out.offset + 1, out.offset + len(out.contacts)
     lines.append(
@@ -109,7 +120,8 @@ def contacts_text(out: ContactsOut, criteria: str) -> str:
     )
     lines.extend(fence(contact_line(c) for c in out.contacts))
     if out.next_offset is not None:
-        lines.append(f"{out.matched - out.next_offset} more: call again with offset={out.next_offset}.")
+        left = "More" if out.more else f"{out.matched - out.next_offset} more"
+        lines.append(f"{left}: call again with offset={out.next_offset}.")
     return "\n".join(lines)
 
 

@@ -24,12 +24,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
@@ -48,10 +49,18 @@ from .models import (
 )
 from .service import Ameyo
 
+if TYPE_CHECKING:
+    from .store import Store
+
+log = logging.getLogger(__name__)
+
 WriteRequest = UploadContactsRequest | UploadWithCallbacksRequest | AddCallbackRequest
 # What the person is asked; None when this connection cannot ask (the token is needed then).
 Ask = Callable[[str], Awaitable[bool | None]]
 
+# Told of each write Ameyo answered (not of an earlier answer given again), e.g. to add an upload's
+# customers to the index. Its failure is logged, never the write's.
+Answered = Callable[["Write", Sequence[Any]], Awaitable[None]]
 # An unknown outcome is remembered longer than an answer: forgetting it would let the same write
 # be sent blindly again.
 UNKNOWN_KEPT_S = 24 * 3600.0
@@ -302,18 +311,26 @@ class WritePath:
         # process: they cannot be guessed, and need no storage.
         self._token_key = secrets.token_bytes(32)
         self._approval_key = object()
+        self.on_answered: list[Answered] = []
 
     @classmethod
-    def for_settings(cls, ameyo: Ameyo, *, confirm: bool = True) -> WritePath:
+    def for_settings(
+        cls, ameyo: Ameyo, *, confirm: bool = True, store: Callable[[], Store] | None = None
+    ) -> WritePath:
         """The write path as the settings describe it; `confirm=False` for a person at a terminal,
-        who confirmed by running the command."""
+        who confirmed by running the command. Uploads it sends add their customers to the index of
+        `store` (the server's), or of a store of its own opened on first use."""
+        from .index_writes import index_answers
+
         settings = ameyo.settings
-        return cls(
+        path = cls(
             ameyo,
             audit=AuditLog(settings.audit_file or default_audit_path(), ameyo=settings.base_url),
             window_s=settings.repeat_window_s,
             confirm_over=settings.confirm_over if confirm else None,
         )
+        path.on_answered.append(index_answers(settings, store))
+        return path
 
     # -- confirmation ----------------------------------------------------------------------------
 
@@ -426,6 +443,11 @@ class WritePath:
                 f"{note[:1].upper()}{note[1:]} for {write.label}: Ameyo may or may not have applied it "
                 "(outcome unknown). Check with ameyo_get_contacts before sending it again."
             )
+        for hook in self.on_answered:
+            try:
+                await hook(write, answer)
+            except Exception as exc:  # the write is done and answered: a hook cannot undo that
+                log.warning("after %s: %s failed (%s)", write.label, hook, type(exc).__name__)
         return Sent(answer, call_id)
 
     def _covers(self, approval: Approval | None, write: Write) -> bool:

@@ -155,23 +155,26 @@ def test_demo_upload_of_a_file_in_the_current_folder(tmp_path: Path) -> None:
 def test_sigterm_ends_the_demo_and_removes_its_throwaway_folder(tmp_path: Path, transport: str) -> None:
     scratch = tmp_path / "tmp"
     scratch.mkdir()
+    said = tmp_path / "stderr.txt"
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ameyo_mcp", "--demo", "--transport", transport, "--port", str(port)],
-        env=clean_env(tmp_path) | {"TMPDIR": str(scratch)},
-        cwd=str(tmp_path),
-        stdin=subprocess.PIPE,  # stdio: a client that is still connected
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with said.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ameyo_mcp", "--demo", "--transport", transport, "--port", str(port)],
+            env=clean_env(tmp_path) | {"TMPDIR": str(scratch)},
+            cwd=str(tmp_path),
+            stdin=subprocess.PIPE,  # stdio: a client that is still connected
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     try:
-        deadline = time.monotonic() + 20
-        while not list(scratch.glob("ameyo-demo-*/audit.jsonl")) and not list(scratch.glob("ameyo-demo-*")):
-            assert time.monotonic() < deadline and proc.poll() is None
+        deadline = time.monotonic() + 60
+        # The demo's line is printed once its folder exists and is looked after.
+        while b"demo mode" not in said.read_bytes():
+            assert time.monotonic() < deadline and proc.poll() is None, said.read_text()
             time.sleep(0.1)
-        time.sleep(1.0)  # serving
+        assert list(scratch.glob("ameyo-demo-*"))
         proc.terminate()
-        assert proc.wait(timeout=15) != 0
+        assert proc.wait(timeout=30) != 0
     finally:
         if proc.poll() is None:
             proc.kill()

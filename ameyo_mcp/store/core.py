@@ -209,7 +209,12 @@ class Store:
                 "synced_contacts = ?, status_counts = ? WHERE campaign_id = ?",
                 (to_epoch(now), total, json.dumps(counts, sort_keys=True), campaign_id),
             )
-            return len(stale)
+        if self._open()[1].name == "postgresql":
+            # A pass may have loaded a million rows before autovacuum looks: without fresh
+            # statistics PostgreSQL hash-joins a common name's 26,000 word rows (p99 24 ms, 3 ms after).
+            with self._tx() as tx:
+                tx.run("ANALYZE contacts, contact_words, contact_phones")
+        return len(stale)
 
     # -- contacts --------------------------------------------------------------------------------
 
@@ -387,8 +392,7 @@ class Store:
             others = [w for w in words if w != lead]
             likes = "".join(" AND c.names LIKE ?" for _ in others)
             rows = tx.all(
-                f"SELECT {_CONTACT_COLUMNS} FROM contact_words w JOIN contacts c "
-                "ON c.campaign_id = w.campaign_id AND c.customer_id = w.customer_id "
+                f"SELECT {_CONTACT_COLUMNS} FROM contact_words w {tx.dialect.contact_of_word} "
                 f"WHERE w.campaign_id = ? AND w.word >= ? AND w.word < ?{likes} LIMIT ?",
                 (campaign_id, low, high, *(f"% {w}%" for w in others), limit * 4),
             )

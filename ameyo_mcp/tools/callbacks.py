@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -21,9 +21,11 @@ from ..sanitize import clean_text, data_text
 from ..service import Ameyo
 from ..summaries import callback_text
 from ..times import CallbackTime, parse_callback_time, show
-from .common import AllowRepeatArg, ameyo_of, answer, explained, repeat_note, send_write
-from .contacts import SCAN_CAP
+from .common import AllowRepeatArg, ameyo_of, answer, explained, repeat_note, send_write, state_of
 from .session_tools import CampaignArg
+
+if TYPE_CHECKING:
+    from ..lookup import Finder, Found
 
 # Dispositions by which a customer asked not to be called (compared without case).
 DO_NOT_CALL = ("dnc", "do not call", "do_not_call", "donotcall", "dnd")
@@ -79,7 +81,10 @@ async def ameyo_add_callback(
         info = await ameyo.campaign(campaign)
     async with explained(ameyo, info):
         when = parse_callback_time(callback_time, ameyo.settings.zone)
-        contact, number = await _customer_and_number(ameyo, info, customer_id, phone)
+        from ..lookup import Finder  # on the first call: start-up does not pay for it
+
+        finder = Finder(ameyo, lambda: state_of(ctx).store)
+        contact, number = await _customer_and_number(ameyo, finder, info, customer_id, phone)
         notes = await _checks(ameyo, info, contact, when, outside_calling_hours, despite_do_not_call)
     write = writes.plan_callback(
         ameyo.settings.base_url,
@@ -142,14 +147,14 @@ def _who(contact: Contact) -> str:
 
 
 async def _customer_and_number(
-    ameyo: Ameyo, info: CampaignInfo, customer_id: int | None, phone: str | None
+    ameyo: Ameyo, finder: Finder, info: CampaignInfo, customer_id: int | None, phone: str | None
 ) -> tuple[Contact, str]:
     """The customer and the full stored number Ameyo will dial: never a partial number, never a
     number of another customer."""
     region = ameyo.settings.phone_region
     label = writes.campaign_label(info)
     if customer_id is None:
-        contact, number = await _by_phone(ameyo, info, phone or "")
+        contact, number = await _by_phone(finder, info, phone or "")
         return contact, number
     found = await ameyo.get_contacts(_request(info, customer_ids=[str(customer_id)]))
     if not found:
@@ -176,7 +181,9 @@ async def _customer_and_number(
             f"{listing}: leave phone out to call {data_text(numbers[0], 24)}, or give one of them in full."
         )
     owners = [
-        c for c in (await _scan(ameyo, info, phone, whole=True)) if c.customer_id != contact.customer_id
+        c
+        for c in (await _scan(finder, info, phone, whole=True)).matches
+        if c.customer_id != contact.customer_id
     ]
     if owners:
         raise ToolError(
@@ -189,19 +196,22 @@ async def _customer_and_number(
     )
 
 
-async def _by_phone(ameyo: Ameyo, info: CampaignInfo, phone: str) -> tuple[Contact, str]:
-    region = ameyo.settings.phone_region
+async def _by_phone(finder: Finder, info: CampaignInfo, phone: str) -> tuple[Contact, str]:
+    region = finder.ameyo.settings.phone_region
     whole = is_complete(phone, region)
     try:
-        matches = await _scan(ameyo, info, phone, whole=whole)
+        found = await _scan(finder, info, phone, whole=whole)
     except PhoneError as exc:
         raise ToolError(f"phone: {exc}") from None
+    matches = found.matches
     shown = data_text(phone, 24)
     label = writes.campaign_label(info)
     if not matches:
+        missed = found.looked.missed()
         raise ToolError(
-            f"No customer with phone {shown} among the first {SCAN_CAP} contacts of campaign {label}. "
-            "Look them up with ameyo_get_contacts and pass customer_id; add them (and the callback "
+            f"No customer with phone {shown} in campaign {label}, looked in: {found.looked.where()}. "
+            + (f"{missed} " if missed else "")
+            + "Look them up with ameyo_get_contacts and pass customer_id; add them (and the callback "
             "together) with ameyo_upload_contacts_with_callbacks only if they are truly not in Ameyo."
         )
     if len(matches) > 1:
@@ -219,15 +229,16 @@ def _matcher(phone: str, region: str, whole: bool) -> Callable[[str], bool]:
     return ending_matcher(phone, region)
 
 
-async def _scan(ameyo: Ameyo, info: CampaignInfo, phone: str, *, whole: bool) -> list[Contact]:
-    region = ameyo.settings.phone_region
+async def _scan(finder: Finder, info: CampaignInfo, phone: str, *, whole: bool) -> Found:
+    """The customers with this number (`whole`) or ending with these digits: through the index,
+    or a bounded live scan when the campaign has none."""
+    region = finder.ameyo.settings.phone_region
     same = _matcher(phone, region, whole)
 
     def keep(contact: Contact) -> bool:
         return any(same(n) for n in _numbers(contact, region))
 
-    scan = await ameyo.scan_contacts(_request(info), keep, cap=SCAN_CAP)
-    return scan.matches
+    return await finder.by_phone(_request(info), phone, keep, whole=whole)
 
 
 def _request(info: CampaignInfo, **fields: Any) -> GetContactsRequest:

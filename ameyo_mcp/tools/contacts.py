@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -19,12 +19,14 @@ from ..models import CampaignInfo, Contact, GetContactsRequest, LoginInfo
 from ..results import ContactOut, ContactsOut, campaign_out
 from ..sanitize import clean_mapping, clean_text, data_text, fold, inert
 from ..summaries import contacts_text, dispositions_seen_note
-from .common import MAX_ANSWER_CHARS, ameyo_of, answer, explained
+from .common import MAX_ANSWER_CHARS, ameyo_of, answer, explained, state_of
 from .history import last_call_note
 from .session_tools import CampaignArg
 
+if TYPE_CHECKING:
+    from ..store import CampaignIndex
+
 _SUMMARY_COLUMNS = ("status", "attempts", "disposition", "last_dialed_time")
-SCAN_CAP = 5000
 
 
 async def ameyo_get_contacts(
@@ -35,7 +37,7 @@ async def ameyo_get_contacts(
         Field(max_length=40, description="Find by phone number, whole or its last digits (at least 4)"),
     ] = None,
     search: Annotated[
-        str | None, Field(max_length=200, description="Free text matched in any customer field, e.g. a name")
+        str | None, Field(max_length=200, description="A name, or the starts of its words, e.g. 'pri sha'")
     ] = None,
     status: Annotated[
         list[str] | None,
@@ -83,15 +85,40 @@ async def ameyo_get_contacts(
         other_columns={CAMPAIGN_COLUMN_PREFIX + c: c for c in wanted},
         order_by=_order_by(order_by),
     )
+    # Here, not at the top: start-up (benchmarked) does not pay for the lookups' module.
+    from ..lookup import LISTING, Finder, Looked, name_matcher, status_as_of
+
     seen: Counter[str] = Counter()
-    keep = _matcher(phone, search, status, disposition, seen, ameyo.settings.phone_region)
+    region = ameyo.settings.phone_region
+    keep = _matcher(phone, search, status, disposition, seen, region)
+    finder = Finder(ameyo, lambda: state_of(ctx).store)
+    index: CampaignIndex | None = None
     async with explained(ameyo, info):
         if customer_ids:
             found = await ameyo.get_contacts(request)
-            matches, scanned, capped = [c for c in found if keep(c)], len(found), False
+            matches, looked = [c for c in found if keep(c)], None
+        elif phone:
+            # The index found them by the phone rule; the text, when given too, is checked live.
+            result = await finder.by_phone(request, phone, keep, whole=False)
+            matches, looked = result.matches, result.looked
+        elif search:
+            # The index matches names by word starts ("pri sha"), checked again on Ameyo's answer;
+            # a live scan (no index) also matches the text anywhere in the customer's fields.
+            names, rest = name_matcher(search), _matcher(None, None, status, disposition, seen, region)
+            result = await finder.by_name(
+                request,
+                search,
+                lambda c: names(c) and rest(c),
+                want=offset + limit + 1,
+                scan_keep=lambda c: keep(c) or (names(c) and rest(c)),
+            )
+            matches, looked = result.matches, result.looked
         else:
-            scan = await ameyo.scan_contacts(request, keep, cap=SCAN_CAP)
-            matches, scanned, capped = scan.matches, scan.scanned, scan.capped
+            index, why = await finder.index(info.campaign_id)
+            if index is not None:
+                why = LISTING
+            result = await finder.scan(request, keep, why)
+            matches, looked = result.matches, result.looked
         login = ameyo.session.info
     by_status = Counter(str(c.extra_data.get("status") or "UNKNOWN") for c in matches)
     page = matches[offset : offset + limit]
@@ -99,14 +126,23 @@ async def ameyo_get_contacts(
     out = ContactsOut(
         campaign=campaign_out(info),
         matched=len(matches),
-        scanned=scanned,
-        scan_capped=capped,
+        scanned=looked.scanned if looked else len(matches),
+        scan_capped=bool(looked and looked.scan_capped),
+        looked_in=looked.where() if looked else "Ameyo, by customer id",
+        not_ruled_out=(looked.missed() or None) if looked and not matches else None,
+        more=True if looked and looked.candidates_capped else None,
         by_status=dict(by_status.most_common()),
         offset=offset,
-        next_offset=offset + len(shown) if offset + len(shown) < len(matches) else None,
+        next_offset=offset + len(shown)
+        if offset + len(shown) < len(matches) or (looked and looked.candidates_capped and shown)
+        else None,
         timezone=str(ameyo.settings.zone),
         contacts=shown,
     )
+    if index is not None:
+        out.campaign_by_status = status_as_of(index)
+        out.campaign_contacts = index.synced_contacts
+        out.as_of = Looked(index=index).synced_ago()
     criteria = _criteria(phone, search, status, disposition, customer_ids, lead_ids, enabled_leads_only)
     text = contacts_text(out, criteria)
     if disposition and not matches:

@@ -1,0 +1,109 @@
+"""The index kept in step with this process's own uploads: the customers Ameyo says it added or
+updated go into the campaign's index at once, from the records sent and Ameyo's answer to each.
+
+Registered on the write path (`WritePath.for_settings`), so every upload path feeds it. Imported
+at start-up, so the store and the sync's row maker are imported on the first upload only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .models import RecordResult, UploadContactsRequest, UploadWithCallbacksRequest
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .store import ContactRow, Store
+    from .writes import Write
+
+# Ameyo's result types for a record it saved as sent (records.py names them for answers).
+_ADDED = frozenset({"ADDED"})
+_CHANGED = frozenset({"UPDATED", "UPDATED_AND_MIGRATED", "MIGRATED"})
+
+
+def index_answers(
+    settings: Settings, store: Callable[[], Store] | None
+) -> Callable[[Write, Sequence[Any]], Awaitable[None]]:
+    """The write path's hook: add the customers of an answered upload to the index of `store`
+    (or of a store of its own, opened on first use)."""
+    own: list[Store] = []
+
+    def store_now() -> Store:
+        if store is not None:
+            return store()
+        if not own:
+            from .store import open_store
+
+            own.append(open_store(settings))
+        return own[0]
+
+    async def add(write: Write, answer: Sequence[Any]) -> None:
+        added, changed = upload_rows(write, answer, settings)
+        if not added and not changed:
+            return
+        campaign = write.campaign
+
+        def save() -> None:
+            target = store_now()
+            merged = [_merged(target, campaign.campaign_id, row) for row in changed]
+            target.upsert_contacts(
+                campaign.campaign_id, [*added, *merged], campaign_name=campaign.campaign_name
+            )
+
+        await anyio.to_thread.run_sync(save)
+
+    return add
+
+
+def upload_rows(
+    write: Write, answer: Sequence[Any], settings: Settings
+) -> tuple[list[ContactRow], list[ContactRow]]:
+    """The index rows of an upload's records: those Ameyo added, and those it updated or moved
+    (whose other fields Ameyo kept). Records it refused or left as they were are not indexed."""
+    from .sync import SyncError, contact_row
+
+    request = write.request
+    if isinstance(request, UploadContactsRequest):
+        records = request.customer_records
+        extra: dict[str, Any] = {"status": request.status, "attempts": request.num_attempts}
+    elif isinstance(request, UploadWithCallbacksRequest):
+        records = [r.customer_record for r in request.records]
+        extra = {}
+    else:
+        return [], []
+    added: list[ContactRow] = []
+    changed: list[ContactRow] = []
+    # Ameyo answers one result per record, in the order sent.
+    for record, result in zip(records, answer, strict=False):
+        if not isinstance(result, RecordResult) or result.customer_id is None:
+            continue
+        kind = result.result_type or ("ADDED" if result.inserted else "")
+        if kind not in _ADDED and kind not in _CHANGED:
+            continue
+        sent = {"customerId": result.customer_id, "leadId": write.lead_id, "customerData": record}
+        try:
+            row = contact_row({**sent, "extraData": extra if kind in _ADDED else {}}, settings)
+        except SyncError:
+            continue
+        (added if kind in _ADDED else changed).append(row)
+    return added, changed
+
+
+def _merged(store: Store, campaign_id: int, row: ContactRow) -> ContactRow:
+    """An updated customer: the fields sent replace theirs, the index keeps the rest."""
+    known = store.contact(campaign_id, row.customer_id)
+    if known is None:
+        return row
+    return replace(
+        row,
+        phones=list(dict.fromkeys([*known.phones, *row.phones])),
+        names=row.names or [known.names],
+        status=known.status,
+        disposition=known.disposition,
+        attempts=known.attempts,
+        dialled_at=known.dialled_at,
+    )
