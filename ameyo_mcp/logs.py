@@ -3,6 +3,7 @@ repeated warnings held back."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 import time
@@ -49,6 +50,18 @@ class RepeatLimit(logging.Filter):
         return True
 
 
+class NoTracebackForFullTable(logging.Filter):
+    """asyncio logs every accept() that finds the open-file table full with a traceback of its own
+    event loop: one line says all there is to say, and a flood of connections must stay a few."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+            _append(record, f" ({exc.strerror or 'too many open files'})")
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 def _append(record: logging.LogRecord, note: str) -> None:
     record.msg = record.getMessage() + note
     record.args = None
@@ -58,6 +71,7 @@ def setup_logging(level: str = "WARNING") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RepeatLimit())  # first: it keys on the message template, before masking
+    handler.addFilter(NoTracebackForFullTable())
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -97,6 +97,7 @@ def ameyo_env(sim: SimulatorThread, workdir: Path, **extra: str) -> dict[str, st
         AMEYO_SESSION_FILE="none",
         AMEYO_TIMEOUT_S="10",
         AMEYO_AUDIT_FILE=str(workdir / "audit.jsonl"),
+        AMEYO_DATABASE_URL=str(workdir / "index.db"),
     )
     env.update(extra)
     return env
@@ -126,6 +127,42 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_for_port(proc: subprocess.Popen[bytes], port: int, *, what: str, timeout_s: float = 30) -> None:
+    """Until `proc` accepts connections on `port`; its stderr (when piped) in the error if it dies."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with socket.socket() as sock:
+            if sock.connect_ex((LOOPBACK, port)) == 0:
+                return
+        if proc.poll() is not None or time.monotonic() > deadline:
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise RuntimeError(f"{what} did not start: {err[-2000:]}")
+        time.sleep(0.02)
+
+
+class SimulatorProcess:
+    """A simulator in its own process with `contacts` contacts in campaign 1; its base URL.
+    BENCH_SIMULATOR_PATH runs another build of it (e.g. the source tree of another branch)."""
+
+    def __init__(self, contacts: int, password: str, *, timeout_s: float = 600) -> None:
+        self.contacts, self.password, self.timeout_s = contacts, password, timeout_s
+
+    def __enter__(self) -> str:
+        self.port = free_port()
+        command = [PYTHON, "-m", "ameyo_mcp", "simulator", "--port", str(self.port)]
+        command += ["--contacts", str(self.contacts), "--password", self.password]
+        env = dict(os.environ)
+        if os.environ.get("BENCH_SIMULATOR_PATH"):
+            env["PYTHONPATH"] = os.environ["BENCH_SIMULATOR_PATH"]
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for_port(self.process, self.port, what="the simulator", timeout_s=self.timeout_s)
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
 @contextlib.contextmanager
 def http_server(cmd: Sequence[str], env: Mapping[str, str], workdir: Path) -> Iterator[tuple[str, int]]:
     """Start a server with `--transport http` on a free loopback port; yield its URL and pid."""
@@ -139,15 +176,7 @@ def http_server(cmd: Sequence[str], env: Mapping[str, str], workdir: Path) -> It
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex((LOOPBACK, port)) == 0:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise RuntimeError(f"{' '.join(cmd)} did not serve HTTP: {err[-2000:]}")
-            time.sleep(0.02)
+        wait_for_port(proc, port, what=f"{' '.join(cmd)} serving HTTP")
         yield f"http://{LOOPBACK}:{port}/mcp", proc.pid
     finally:
         proc.terminate()

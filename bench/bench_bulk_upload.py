@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,35 +43,6 @@ def write_csv(path: Path, rows: int) -> None:
         handle.write("phone1,name,city\n")
         for i in range(rows):
             handle.write(f"{phone(i)},Customer {i},Pune\n")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Simulator:
-    """A fresh simulator in its own process."""
-
-    def __enter__(self) -> str:
-        self.port = free_port()
-        command = [sys.executable, "-m", "ameyo_mcp", "simulator", "--port", str(self.port)]
-        command += ["--contacts", "10", "--password", PASSWORD]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return f"http://127.0.0.1:{self.port}"
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("simulator did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        self.process.terminate()
-        self.process.wait(10)
 
 
 def child(kind: str, base_url: str, rows: int, workdir: Path) -> dict[str, Any]:
@@ -144,6 +114,8 @@ async def _engine(base_url: str, rows: int, workdir: Path) -> dict[str, Any]:
             "AMEYO_SESSION_FILE": str(workdir / "session.json"),
             # Every batch is audited, as in a real run, but not into the person's own trail.
             "AMEYO_AUDIT_FILE": str(workdir / "audit.jsonl"),
+            # Uploads are indexed as in a real run, but not into the person's own index.
+            "AMEYO_DATABASE_URL": str(workdir / "index.db"),
         },
         env_file=None,
     )
@@ -173,7 +145,9 @@ def _rss_kb() -> int:
 
 
 def measure(kind: str, rows: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as workdir, Simulator() as base_url:
+    from _common import SimulatorProcess  # here: the engine's child process must not import it
+
+    with tempfile.TemporaryDirectory() as workdir, SimulatorProcess(10, PASSWORD, timeout_s=15) as base_url:
         command = [sys.executable, __file__, "--child", kind, "--url", base_url, "--rows", str(rows)]
         command += ["--workdir", workdir]
         done = subprocess.run(command, capture_output=True, text=True, check=True)

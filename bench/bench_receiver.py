@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import BENCH, LOOPBACK, PYTHON, free_port, header, median, table
+from _common import BENCH, LOOPBACK, PYTHON, free_port, header, median, table, wait_for_port
 
 from ameyo_mcp.store import CallQuery, Store
 
@@ -111,17 +111,7 @@ def kept(url: str) -> int:
 def process(cmd: list[str], env: dict[str, str], port: int, workdir: Path) -> Iterator[None]:
     proc = subprocess.Popen(cmd, env=env, cwd=str(workdir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 30
-        import socket
-
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex((LOOPBACK, port)) == 0:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise RuntimeError(f"{' '.join(cmd)} did not start: {err[-2000:]}")
-            time.sleep(0.05)
+        wait_for_port(proc, port, what=" ".join(cmd))
         yield
     finally:
         proc.terminate()

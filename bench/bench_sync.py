@@ -24,7 +24,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,42 +38,11 @@ COLUMNS = ("status", "disposition", "attempts", "last_dialed_time")
 PREFIX = "__campaign_customer_table_alias__."
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def Simulator(contacts: int) -> Any:
+    # Imported here: the sync's child processes import this module and must not pay for _common's.
+    from _common import SimulatorProcess
 
-
-class Simulator:
-    """A simulator in its own process with `contacts` contacts in campaign 1."""
-
-    def __init__(self, contacts: int) -> None:
-        self.contacts = contacts
-
-    def __enter__(self) -> str:
-        self.port = free_port()
-        command = [sys.executable, "-m", "ameyo_mcp", "simulator", "--port", str(self.port)]
-        command += ["--contacts", str(self.contacts), "--password", PASSWORD]
-        env = dict(os.environ)
-        if os.environ.get("BENCH_SIMULATOR_PATH"):
-            # Another simulator build (e.g. a source tree of another branch), for this process only.
-            env["PYTHONPATH"] = os.environ["BENCH_SIMULATOR_PATH"]
-        self.process = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return f"http://127.0.0.1:{self.port}"
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("simulator did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        self.process.terminate()
-        self.process.wait(10)
+    return SimulatorProcess(contacts, PASSWORD)
 
 
 def bare(base_url: str) -> dict[str, Any]:
