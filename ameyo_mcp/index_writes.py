@@ -42,10 +42,19 @@ def index_answers(
         return own[0]
 
     async def add(write: Write, answer: Sequence[Any]) -> None:
+        campaign = write.campaign
+
+        def indexed() -> bool:
+            known = store_now().campaign(campaign.campaign_id)
+            return known is not None and known.synced_at is not None
+
+        # Until a first complete sync, lookups in a campaign scan Ameyo live and the sync brings
+        # every contact anyway: rows added before it would cost every upload and serve no one.
+        if not await anyio.to_thread.run_sync(indexed):
+            return
         added, changed = upload_rows(write, answer, settings)
         if not added and not changed:
             return
-        campaign = write.campaign
 
         def save() -> None:
             target = store_now()

@@ -339,3 +339,22 @@ async def test_a_file_upload_adds_its_customers_to_the_index_at_once(tmp_path: P
         finally:
             store.close()
     assert [[c.names for c in f] for f in found] == [["asha filed"], ["ravi filed"]]
+
+
+@pytest.mark.anyio
+async def test_uploads_into_a_campaign_never_synced_leave_the_index_alone(tmp_path: Path) -> None:
+    with SimulatorThread(SimulatorConfig(password="pw-5ec2e7-simulated", contacts=200)) as sim:
+        settings = settings_for(sim, tmp_path)
+        async with Client(create_server(settings)) as session:
+            result = await session.call_tool(
+                "ameyo_upload_contacts",
+                {"campaign": CAMPAIGN, "lead_id": 21, "records": [{"phone1": "9876012501"}]},
+            )
+            assert "added 1," in text_of(result), text_of(result)
+        store = open_store(settings)
+        try:
+            # Lookups scan live until a first sync, which brings every contact: nothing to keep.
+            assert store.find_by_phone(CAMPAIGN, "9876012501") == []
+            assert store.campaign(CAMPAIGN) is None
+        finally:
+            store.close()
