@@ -5,11 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .models import Contact
-from .phones import digits
 
 _NAME_KEYS = ("name", "customer_name", "customerName", "full_name", "fullName")
-
-__all__ = ["digits", "display_name", "is_phone_key", "phone_values", "phones"]
 
 
 def is_phone_key(key: str) -> bool:
@@ -18,13 +15,8 @@ def is_phone_key(key: str) -> bool:
 
 
 def phone_values(contact: Contact) -> list[str]:
-    """Every phone-like field of a contact as Ameyo holds it; compare them with `phones`."""
+    """Every phone-like field of a contact as Ameyo holds it; compare them by the phone rule."""
     return [str(v) for k, v in contact.customer_data.items() if is_phone_key(k) and v is not None]
-
-
-def phones(contact: Contact) -> list[str]:
-    """The digits of every phone-like field of a contact."""
-    return [digits(v) for v in phone_values(contact)]
 
 
 def display_name(data: dict[str, Any]) -> str | None:

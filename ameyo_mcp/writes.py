@@ -407,11 +407,7 @@ class WritePath:
         on_wire = [False]
         reset = ON_WIRE.set(on_wire)
         try:
-            if (
-                approval is None
-                or approval._key is not self._approval_key
-                or approval.records < write.records
-            ):
+            if not self._covers(approval, write):
                 approval = await self.approve(
                     records=write.records,
                     identity=write.identity,

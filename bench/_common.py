@@ -179,12 +179,17 @@ def http_server(cmd: Sequence[str], env: Mapping[str, str], workdir: Path) -> It
         wait_for_port(proc, port, what=f"{' '.join(cmd)} serving HTTP")
         yield f"http://{LOOPBACK}:{port}/mcp", proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate, and kill what does not end within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def children() -> set[int]:

@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import BENCH, LOOPBACK, PYTHON, free_port, header, median, table, wait_for_port
+from _common import BENCH, LOOPBACK, PYTHON, free_port, header, median, stop, table, wait_for_port
 
 from ameyo_mcp.store import CallQuery, Store
 
@@ -114,12 +114,7 @@ def process(cmd: list[str], env: dict[str, str], port: int, workdir: Path) -> It
         wait_for_port(proc, port, what=" ".join(cmd))
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def receiver_env(workdir: Path, database_url: str) -> dict[str, str]:
