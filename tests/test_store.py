@@ -143,6 +143,45 @@ def test_a_full_pass_removes_what_it_did_not_see_and_keeps_counts(store: Store) 
         store.finish_pass(CAMPAIGN, 2, now=later)
 
 
+def test_a_first_pass_builds_its_keys_when_it_completes(database_url: str) -> None:
+    """A campaign's first pass writes contacts only; its completion makes the keys from what the
+    contacts hold then, whatever earlier interrupted passes or uploads left behind."""
+    with Store(database_url) as store:
+        store.upsert_contacts(CAMPAIGN + 1, [row(1, "+919800000001", name="Other Campaign")])
+        interrupted = store.begin_pass(CAMPAIGN, now=NOW)
+        store.upsert_contacts(
+            CAMPAIGN,
+            [row(1, "+919811111111", name="Old Name"), row(2, "+919822222222", name="Gone Soon")],
+            pass_number=interrupted.number,
+            cursor="2",
+        )
+    with Store(database_url) as store:  # another process restarts the pass
+        opened = store.begin_pass(CAMPAIGN, restart=True, now=NOW)
+        pages = [
+            [row(1, "+919833333333", "+912244444444", name="New Name")],
+            [row(i, f"+9198{i:08d}", name=f"Customer Number{i}") for i in range(3, 1203)],
+        ]
+        for n, page in enumerate(pages):
+            store.upsert_contacts(CAMPAIGN, page, pass_number=opened.number, cursor=str(n), durable=False)
+        assert store.find_by_phone(CAMPAIGN, "+919833333333") == []  # not yet: the pass is open
+        assert store.finish_pass(CAMPAIGN, opened.number, now=NOW) == 1
+        assert ids(store.find_by_phone(CAMPAIGN, "+919833333333")) == [1]
+        assert ids(store.find_by_phone(CAMPAIGN, "+912244444444")) == [1]
+        assert store.find_by_phone(CAMPAIGN, "+919811111111") == []
+        assert store.find_by_phone(CAMPAIGN, "+919822222222") == []
+        assert ids(store.find_by_tail(CAMPAIGN, "00001202")) == [1202]
+        assert ids(store.search_names(CAMPAIGN, "new name")) == [1]
+        assert store.search_names(CAMPAIGN, "old") == [] and store.search_names(CAMPAIGN, "gone") == []
+        assert ids(store.search_names(CAMPAIGN, "number1200")) == [1200]
+        assert len(store.search_names(CAMPAIGN, "customer", limit=5000)) == 1200
+        assert ids(store.find_by_phone(CAMPAIGN + 1, "+919800000001")) == [1]
+        # Later passes keep the keys page by page again.
+        later = store.begin_pass(CAMPAIGN, now=NOW)
+        store.upsert_contacts(CAMPAIGN, [row(1, "+919855555555")], pass_number=later.number)
+        assert ids(store.find_by_phone(CAMPAIGN, "+919855555555")) == [1]
+        assert store.find_by_phone(CAMPAIGN, "+919833333333") == []
+
+
 def test_an_interrupted_pass_resumes_from_its_cursor(database_url: str) -> None:
     with Store(database_url) as store:
         opened = store.begin_pass(CAMPAIGN, now=NOW)
