@@ -14,9 +14,10 @@ touch a phone.
   A number that is already digits only and complete is sent untouched: Ameyo matches customers by
   the exact text of `phone1`, so rewriting numbers of existing files would create new customers.
 
-Digits-only text (what bulk files hold, a row at a time) takes a fast path that replays the
-library's own parsing steps with the region's metadata; `tests/test_phones.py` checks it against
-the library with hypothesis.
+Digits-only text, with or without a leading `+` (what bulk files and Ameyo's contacts hold, a row
+at a time), takes a fast path that replays the library's own parsing steps with the metadata of the
+region or of the number's country code; `tests/test_phones.py` checks it against the library with
+hypothesis.
 """
 
 from __future__ import annotations
@@ -187,8 +188,11 @@ def _lib() -> Any:
 def _facts(raw: str, region: str) -> _Facts | None:
     text = raw.strip()
     rule = _rule(region)
-    if text.isdigit() and text.isascii() and rule.fast:
-        return rule.digits_facts(text)
+    if text.isascii():
+        if text.isdigit() and rule.fast:
+            return rule.digits_facts(text)
+        if text[:1] == "+" and text[1:].isdigit():
+            return _international_facts(text, text[1:], region)
     return _library_facts(text, region)
 
 
@@ -293,8 +297,8 @@ def _length_results(desc: Any) -> tuple[int, ...]:
 class _Rule:
     """One region's parsing steps for digits-only text, as libphonenumber's `parse` takes them.
 
-    The fast path covers regions without a national prefix transform rule (213 of 245); for text
-    that starts with the international prefix and a country code it falls back to the library.
+    The fast path covers regions without a national prefix transform rule (213 of 245), and numbers
+    given with a country code whose main region is one of them; anything else goes to the library.
     """
 
     def __init__(self, lib: Any, region: str) -> None:
@@ -334,7 +338,7 @@ class _Rule:
         if self.idd is not None:
             idd = self.idd(text)
             if idd is not None and text[idd.end() : idd.end() + 1] != "0":
-                return _library_facts(text, self.region)  # a country code follows the prefix
+                return _international_facts(text, text[idd.end() :], self.region)
         national = text
         prefix = self.prefix
         if text.startswith(self.cc_text):
@@ -346,6 +350,12 @@ class _Rule:
                 national = stripped
                 if len(national) < 2:
                     return None
+        return self.national_facts(national)
+
+    def national_facts(self, national: str) -> _Facts | None:
+        """The facts of a national number of this region, once any country code is gone: its
+        trunk prefix stripped where what is left still has a usable length."""
+        prefix = self.prefix
         match = prefix(national) if prefix is not None else None
         if match is not None:
             stripped = self._strip_prefix(national, match)
@@ -354,3 +364,43 @@ class _Rule:
         if len(national) > _MAX_NSN or len(national) < MIN_TAIL_DIGITS:
             return None
         return _Facts(self.country_code, national, len(national) in self.possible)
+
+
+def _international_facts(text: str, rest: str, region: str) -> _Facts | None:
+    """Digits after `+` or the region's international prefix: a country code, then a national
+    number of that country, parsed with its main region's rule (the library's own steps)."""
+    if len(rest) <= 2:
+        return None  # libphonenumber: too short after the international prefix
+    found = _country_code(rest)
+    if found is None:
+        return _library_facts(text, region)  # no known country code: the library says why
+    code, national = found
+    rule = _country_rule(code)
+    if rule is None:
+        return _library_facts(text, region)  # a non-geographic code, or a region outside the fast path
+    if len(national) < 2:
+        return None
+    return rule.national_facts(national)
+
+
+def _country_code(digits_: str) -> tuple[int, str] | None:
+    """libphonenumber's country code at the start of `digits_` (1 to 3 digits, never 0...), and the rest."""
+    if digits_[:1] == "0":
+        return None
+    known = _lib().COUNTRY_CODE_TO_REGION_CODE
+    for size in (1, 2, 3):
+        code = int(digits_[:size])
+        if code in known:
+            return code, digits_[size:]
+    return None
+
+
+@lru_cache(maxsize=512)
+def _country_rule(code: int) -> _Rule | None:
+    """The fast-path rule for numbers with this country code (its main region's), or None."""
+    lib = _lib()
+    main = lib.region_code_for_country_code(code)
+    if main not in lib.SUPPORTED_REGIONS:
+        return None
+    rule = _rule(main)
+    return rule if rule.fast and rule.country_code == code else None

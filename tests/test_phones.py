@@ -141,18 +141,19 @@ def test_the_library_loads_on_first_use_only() -> None:
 # shared country code (US, CA), Italian leading zeros (IT), a 3-digit IDD (US: 011), short numbers.
 REGIONS = ["IN", "US", "CA", "GB", "ES", "IT", "DE", "CL", "SG", "AE", "FR", "JP"]
 _PREFIXES = ["", "0", "00", "011", "91", "091", "0091", "1", "34", "0034", "39", "44", "000", "9191"]
+_PREFIXES += ["+", "+91", "+34", "+1", "+39", "+0", "+0091", "+44", "+800", "+7", "+262", "+999", "0039"]
 
 
-def _library(text: str, region: str) -> tuple[str | None, bool]:
+def _library(text: str, region: str) -> tuple[str | None, bool, str | None]:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        return None, False
+        return None, False, None
     nsn = phonenumbers.national_significant_number(number)
     if len(nsn) < phones.MIN_TAIL_DIGITS:
-        return None, False
+        return None, False, None
     reason = phonenumbers.is_possible_number_with_reason(number)
-    return nsn, reason == phonenumbers.ValidationResult.IS_POSSIBLE
+    return nsn, reason == phonenumbers.ValidationResult.IS_POSSIBLE, f"+{number.country_code}{nsn}"
 
 
 @settings(max_examples=3000, deadline=None)
@@ -168,11 +169,18 @@ def _library(text: str, region: str) -> tuple[str | None, bool]:
 @example(region="IT", prefix="", body="0212345678")
 @example(region="US", prefix="1", body="4155552671")
 @example(region="CA", prefix="011", body="919876543210")
+@example(region="CA", prefix="+1", body="4165550123")
+@example(region="IN", prefix="0034", body="612345678")
+@example(region="IN", prefix="+34", body="0612345678")
+@example(region="IN", prefix="+0091", body="9334419416")
+@example(region="IN", prefix="+", body="12")
+@example(region="IT", prefix="+39", body="0212345678")
 def test_fast_path_agrees_with_the_library(region: str, prefix: str, body: str) -> None:
     text = prefix + body
-    nsn, possible = _library(text, region)
+    nsn, possible, identity = _library(text, region)
     assert key(text, region) == nsn
     assert is_complete(text, region) == possible
+    assert phones.identity(text, region) == identity
     # And the same text with formatting, which always takes the library's path.
     if len(text) >= 2:
         assert key(f" {text[:2]}-{text[2:]} ", region) == nsn
