@@ -12,6 +12,7 @@ import re
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import orjson
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from .config import Settings
@@ -215,8 +216,8 @@ class AmeyoClient:
         status = response.status_code
         text = response.text
         try:
-            body = json.loads(text) if text.strip() else _NO_BODY
-        except ValueError:
+            body = orjson.loads(text) if text.strip() else _NO_BODY
+        except ValueError:  # orjson.JSONDecodeError is one
             body = _NO_BODY
         if status in (401, 403) and self.settings.token_auth:
             raise AuthenticationFailed(
