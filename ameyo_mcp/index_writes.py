@@ -8,7 +8,6 @@ at start-up, so the store and the sync's row maker are imported on the first upl
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -107,8 +106,7 @@ def _merged(store: Store, campaign_id: int, row: ContactRow) -> ContactRow:
     known = store.contact(campaign_id, row.customer_id)
     if known is None:
         return row
-    return replace(
-        row,
+    return row._replace(
         phones=list(dict.fromkeys([*known.phones, *row.phones])),
         names=row.names or [known.names],
         status=known.status,

@@ -249,13 +249,33 @@ async def sync_campaign(
             request.model_copy(update={"limit_offset": f"LIMIT {limit} OFFSET {start}"})
         )
 
-    def convert(answer: list[dict[str, Any]]) -> list[ContactRow]:
-        return [contact_row(c, settings) for c in answer]
-
-    def write(rows: list[ContactRow], cursor: str) -> int:
-        return store.upsert_contacts(
-            campaign.campaign_id, rows, pass_number=opened.number, cursor=cursor, durable=False
+    def take(at: int, answer: list[dict[str, Any]]) -> bool:
+        """Index a page read at offset `at` and move the position past it; False when the pass
+        must step back instead. In a worker thread, one hop a page: the event loop keeps reading
+        the pages in flight meanwhile, and nothing else touches `position` until this returns."""
+        nonlocal pages, new
+        rows = [contact_row(c, settings) for c in answer]
+        if any(a.customer_id >= b.customer_id for a, b in pairwise(rows)):
+            raise SyncError(
+                f"Ameyo did not return campaign {campaign.campaign_name}'s contacts in customer id "
+                f"order (orderBy {ORDER_BY!r}): the index cannot be synced from this server"
+            )
+        if at > 0 and position.last is not None and (not rows or rows[0].customer_id > position.last):
+            return False  # contacts before the position were deleted: what was there moved back
+        fresh = [c for c in rows if position.last is None or c.customer_id > position.last]
+        if rows and (position.last is None or rows[-1].customer_id > position.last):
+            position.last = rows[-1].customer_id
+        position.offset = max(at - 1, 0) + len(rows)
+        position.seen += len(fresh)
+        pages += 1
+        new += store.upsert_contacts(
+            campaign.campaign_id,
+            fresh,
+            pass_number=opened.number,
+            cursor=position.dump(),
+            durable=False,
         )
+        return True
 
     pending: deque[tuple[int, asyncio.Task[list[dict[str, Any]]]]] = deque()
 
@@ -271,31 +291,13 @@ async def sync_campaign(
                 next_at += size
             at, task = pending.popleft()
             answer = await task
-            # In a worker thread, like the write: the event loop keeps reading the pages in flight.
-            rows = await anyio.to_thread.run_sync(convert, answer)
-            start = max(at - 1, 0)
-            limit = size + (at - start)
-            if any(a.customer_id >= b.customer_id for a, b in pairwise(rows)):
-                raise SyncError(
-                    f"Ameyo did not return campaign {campaign.campaign_name}'s contacts in customer id "
-                    f"order (orderBy {ORDER_BY!r}): the index cannot be synced from this server"
-                )
-            if at > 0 and position.last is not None and (not rows or rows[0].customer_id > position.last):
-                # Contacts before the position were deleted: what was there moved back. Step back.
+            if not await anyio.to_thread.run_sync(take, at, answer):
                 cancel_pending()
                 next_at = max(at - size, 0)
                 continue
-            fresh = [c for c in rows if position.last is None or c.customer_id > position.last]
-            if rows and (position.last is None or rows[-1].customer_id > position.last):
-                position.last = rows[-1].customer_id
-            position.offset = start + len(rows)
-            position.seen += len(fresh)
-            pages += 1
-            cursor = position.dump()
-            new += await anyio.to_thread.run_sync(write, fresh, cursor)
             if progress is not None:
                 progress(SyncProgress(campaign, position.seen, expected, pages, opened.resumed))
-            if len(rows) < limit:
+            if len(answer) < size + (at - max(at - 1, 0)):
                 break
             if pending and pending[0][0] != position.offset:
                 cancel_pending()
