@@ -59,12 +59,18 @@ def _connect_sqlite(path: Path) -> Any:
         # FULL: a commit is on disk when it returns, so an event answered 200 survives a crash.
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=OFF")
+        # PostgreSQL's reverse(), which the key build uses (phone keys are kept reversed).
+        conn.create_function("reverse", 1, _reversed, deterministic=True)
     except (OSError, sqlite3.Error) as exc:
         raise StoreError(
             f"The index database {path} cannot be opened ({exc}): check that its folder is writable, "
             "or set AMEYO_DATABASE_URL to another file"
         ) from None
     return conn
+
+
+def _reversed(text: str | None) -> str | None:
+    return None if text is None else text[::-1]
 
 
 def _connect_postgres(url: str) -> Any:
