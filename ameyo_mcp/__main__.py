@@ -415,7 +415,9 @@ def _sync(args: argparse.Namespace) -> int:
         if not tty or step.done:
             return
         name = step.campaign.campaign_name[:30]
-        if step.expected:
+        if step.closing:
+            line = f"{name}: all {step.seen:,} contacts read; completing the index…"
+        elif step.expected:
             share = min(step.seen / step.expected, 1.0)
             bar = "#" * int(share * 30)
             line = f"{name} [{bar:<30}] {share:4.0%} {step.seen:,}/~{step.expected:,} contacts"

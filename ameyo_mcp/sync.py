@@ -58,6 +58,8 @@ class SyncProgress:
     pages: int
     resumed: bool
     done: bool = False
+    # Every page is read; the pass is being closed (a first pass builds its lookup keys then).
+    closing: bool = False
 
 
 @dataclass(frozen=True)
@@ -304,6 +306,8 @@ async def sync_campaign(
                 next_at = position.offset
     finally:
         cancel_pending()
+    if progress is not None:
+        progress(SyncProgress(campaign, position.seen, expected, pages, opened.resumed, closing=True))
     removed = await anyio.to_thread.run_sync(
         lambda: store.finish_pass(campaign.campaign_id, opened.number, now=datetime.now(UTC))
     )
