@@ -11,6 +11,7 @@ Against one simulator process holding `--contacts` contacts in MoviStarSurvey, i
   the same campaign columns, pages of 500, one at a time) and discards the answers;
 - sync: `ameyo-mcp sync --campaign 1` into an empty SQLite index (AMEYO_SYNC_RATE=0: the pacing is
   a deliberate limit, not a cost), the pass's own time as it reports it;
+- for each run, the CPU seconds of its process (start-up included) and of the simulator;
 - then: index bytes per contact (the SQLite file), the sync's peak RSS here and for `--small`
   contacts, and the store's own time for lookups (whole number, last 6 digits, name prefix);
   with `--postgres`, the same sync and lookups on an embedded PostgreSQL beside SQLite.
@@ -129,6 +130,18 @@ def peak_rss_kb(base_url: str, database_url: str) -> int:
     return int(out.stdout.strip().splitlines()[-1])
 
 
+def cpu_s(pid: int | None = None) -> float:
+    """CPU seconds (user + system) of a process by pid (Linux /proc), or of this one's waited-for
+    children."""
+    if pid is None:
+        import resource
+
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return used.ru_utime + used.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rate(result: dict[str, Any]) -> float:
     return float(result["contacts"]) / float(result["elapsed_s"])
 
@@ -192,12 +205,15 @@ def main() -> None:
     header(f"index sync, {args.contacts:,} contacts, pages of {PAGE}")
     work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
     try:
-        with Simulator(args.contacts) as url:
+        simulator = Simulator(args.contacts)
+        with simulator as url:
             bares: list[dict[str, Any]] = []
             syncs: list[dict[str, Any]] = []
             for n in range(args.rounds):
                 order = ("bare", "sync") if n % 2 == 0 else ("sync", "bare")
                 for kind in order:
+                    # Where the CPU went: the run's process (client) and the simulator, in seconds.
+                    before = (cpu_s(), cpu_s(simulator.process.pid))
                     if kind == "bare":
                         out = subprocess.run(
                             [sys.executable, __file__, "--child", "bare", "--url", url],
@@ -209,14 +225,21 @@ def main() -> None:
                     else:
                         db = work / f"index-{n}.db"
                         syncs.append(run_sync(url, str(db)) | {"bytes": db.stat().st_size})
+                    done = bares[-1] if kind == "bare" else syncs[-1]
+                    done["cpu"] = (cpu_s() - before[0], cpu_s(simulator.process.pid) - before[1])
             rows = [
-                [f"bare loop #{i + 1}", f"{b['contacts']:,}", f"{b['elapsed_s']:.1f} s", f"{rate(b):,.0f}/s"]
-                for i, b in enumerate(bares)
-            ] + [
-                [f"sync #{i + 1}", f"{s['contacts']:,}", f"{s['elapsed_s']:.1f} s", f"{rate(s):,.0f}/s"]
-                for i, s in enumerate(syncs)
+                [
+                    f"{name} #{i + 1}",
+                    f"{r['contacts']:,}",
+                    f"{r['elapsed_s']:.1f} s",
+                    f"{rate(r):,.0f}/s",
+                    f"{r['cpu'][0]:.1f} s",
+                    f"{r['cpu'][1]:.1f} s",
+                ]
+                for name, runs in (("bare loop", bares), ("sync", syncs))
+                for i, r in enumerate(runs)
             ]
-            table(rows, ["run", "contacts", "time", "rate"])
+            table(rows, ["run", "contacts", "time", "rate", "client CPU", "simulator CPU"])
             ratio = statistics.median(rate(s) for s in syncs) / statistics.median(rate(b) for b in bares)
             print(f"   sync rate / bare loop rate (medians): {ratio:.0%} (goal ≥ 80%)")
             per_contact = statistics.median(s["bytes"] / s["contacts"] for s in syncs)
