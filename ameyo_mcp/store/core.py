@@ -53,7 +53,11 @@ def _reverse(key: str) -> str:
 def _keys(phones: Iterable[str]) -> list[str]:
     """The phone keys a contact's column keeps, once each: ASCII without spaces, quotes or
     backslashes (the phone rule's keys are digits), so that `_build_keys` can split the column."""
-    return [p for p in dict.fromkeys(phones) if p and p.isascii() and p.isprintable() and _SAFE_KEY(p)]
+    return [
+        p
+        for p in dict.fromkeys(phones)
+        if p and p.isascii() and (p.isdigit() or (p.isprintable() and _SAFE_KEY(p)))
+    ]
 
 
 _SAFE_KEY = re.compile(r'[^\s"\\]+').fullmatch

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Letters and digits only: the folded words never hold a LIKE wildcard (`%`, `_`) or a space.
 _WORD = re.compile(r"[^\W_]+")
@@ -29,17 +30,23 @@ _MARKS = _Marks()
 def fold_words(*texts: str | None) -> list[str]:
     """The folded words of some name fields, in order, without repeats: "Ñuño  O'Brien" → ñ is n,
     case dropped, punctuation splits words: ["nuno", "o", "brien"]."""
+    if len(texts) == 1:
+        return list(_folded(texts[0])) if texts[0] else []
     words: list[str] = []
     for text in texts:
-        if not text:
-            continue
-        plain = text.casefold()
-        if not plain.isascii():
-            plain = unicodedata.normalize("NFKD", plain).translate(_MARKS)
-        for word in _WORD.findall(plain):
-            word = word[:MAX_WORD]
+        for word in _folded(text) if text else ():
             if word not in words:
                 words.append(word)
                 if len(words) == MAX_WORDS:
                     return words
     return words
+
+
+@lru_cache(maxsize=8192)
+def _folded(text: str) -> tuple[str, ...]:
+    """One text's folded words, without repeats, at most MAX_WORDS. Cached: a campaign's names
+    repeat (a sync folds every contact's name), and a miss costs a dictionary lookup."""
+    plain = text.casefold()
+    if not plain.isascii():
+        plain = unicodedata.normalize("NFKD", plain).translate(_MARKS)
+    return tuple(dict.fromkeys(word[:MAX_WORD] for word in _WORD.findall(plain)))[:MAX_WORDS]
