@@ -214,11 +214,10 @@ class AmeyoClient:
 
     def _decode(self, command: str, response: httpx.Response, write: bool) -> Any:
         status = response.status_code
-        text = response.text
-        try:
-            body = orjson.loads(text) if text.strip() else _NO_BODY
-        except ValueError:  # orjson.JSONDecodeError is one
-            body = _NO_BODY
+        body = _json(response.content) if response.charset_encoding in (None, "utf-8", "UTF-8") else _NO_BODY
+        if body is _NO_BODY:
+            # Another charset, or bytes that are not UTF-8: read as text, as httpx decodes it.
+            body = _json(response.text)
         if status in (401, 403) and self.settings.token_auth:
             raise AuthenticationFailed(
                 f"Ameyo rejected the token authentication (HTTP {status}): "
@@ -241,7 +240,7 @@ class AmeyoClient:
                 outcome_unknown=write,
             )
         if body is _NO_BODY or status >= 400:
-            kind = "an HTML page" if "<html" in text[:512].lower() else "something that is not JSON"
+            kind = "an HTML page" if "<html" in response.text[:512].lower() else "something that is not JSON"
             if body is not _NO_BODY:
                 kind = "an error"
             raise UpstreamUnavailable(
@@ -303,6 +302,14 @@ def form_quote(text: str) -> str:
         if _FORM_LEFT.search(out) is None:
             return out
     return text.encode("utf-8").decode("latin-1").translate(_FORM_TABLE)
+
+
+def _json(raw: bytes | str) -> Any:
+    """The decoded JSON of a body (orjson reads UTF-8 bytes without a decoding step), or _NO_BODY."""
+    try:
+        return orjson.loads(raw) if raw.strip() else _NO_BODY
+    except ValueError:  # orjson.JSONDecodeError is one
+        return _NO_BODY
 
 
 def form_body(command: str, data: str) -> bytes:
