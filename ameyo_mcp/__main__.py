@@ -435,7 +435,13 @@ def _sync(args: argparse.Namespace) -> int:
         store = open_store(settings)
         try:
             await sync_all(
-                ameyo, store, args.campaign or None, restart=args.restart, progress=progress, done=done
+                ameyo,
+                store,
+                args.campaign or None,
+                restart=args.restart,
+                progress=progress,
+                done=done,
+                on_loop=True,  # this loop serves the sync alone
             )
         except AmeyoError as exc:
             print(f"\nameyo-mcp sync: {await ameyo.explain(exc)}", file=sys.stderr)

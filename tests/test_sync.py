@@ -96,8 +96,9 @@ def shrinking() -> Iterator[SimulatorThread]:
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("on_loop", [False, True], ids=["worker thread", "on the loop"])
 async def test_contacts_deleted_during_a_pass_are_never_skipped(
-    shrinking: SimulatorThread, tmp_path: Path
+    shrinking: SimulatorThread, tmp_path: Path, on_loop: bool
 ) -> None:
     state = shrinking.state
     assert isinstance(state, Shrinking)
@@ -117,7 +118,8 @@ async def test_contacts_deleted_during_a_pass_are_never_skipped(
     ameyo = Ameyo(settings)
     with open_store(settings) as store:
         try:
-            report = await sync_campaign(ameyo, store, await ameyo.campaign(CAMPAIGN), progress=seen.append)
+            campaign = await ameyo.campaign(CAMPAIGN)
+            report = await sync_campaign(ameyo, store, campaign, progress=seen.append, on_loop=on_loop)
             # Nothing Ameyo still has was skipped; what vanished behind the pass goes at the next one.
             indexed = {c.customer_id for c in store.contacts(CAMPAIGN, limit=10_000)}
             assert set(ids) - state.gone <= indexed
@@ -126,7 +128,7 @@ async def test_contacts_deleted_during_a_pass_are_never_skipped(
             assert report.requests > len(ids) // 50  # it stepped back and read again
 
             state.before_page = None
-            again = await sync_campaign(ameyo, store, await ameyo.campaign(CAMPAIGN))
+            again = await sync_campaign(ameyo, store, campaign, on_loop=on_loop)
             assert again.removed == 30 and again.new == 0
             await assert_index_holds_ameyo(settings, store, CAMPAIGN)
             assert store.find_by_phone(CAMPAIGN, "0000") == []
