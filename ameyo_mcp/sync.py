@@ -136,17 +136,16 @@ def contact_row(contact: Mapping[str, Any], settings: Settings) -> ContactRow:
         raise SyncError("Ameyo answered getContacts with a contact that has no customer id") from None
     keys: list[str] = []
     names: list[str] = []
-    data = contact.get("customerData") or {}
-    for field, value in data.items() if isinstance(data, dict) else ():
-        if value is None or value == "":
-            continue
-        kind = _kind(field)
-        if kind == "phone":
-            key = phones.key(str(value), settings.phone_region)
-            if key:
-                keys.append(key)
-        elif kind == "name":
-            names.append(str(value))
+    data = contact.get("customerData")
+    if data and isinstance(data, dict):
+        phone_fields, name_fields = _fields(data)
+        for field in phone_fields:
+            value = data[field]
+            if value is not None and value != "":
+                key = phones.key(value if type(value) is str else str(value), settings.phone_region)
+                if key:
+                    keys.append(key)
+        names += (str(data[field]) for field in name_fields if data[field] not in (None, ""))
     extra = contact.get("extraData") or {}
     if not isinstance(extra, dict):
         extra = {}
@@ -164,18 +163,22 @@ def contact_row(contact: Mapping[str, Any], settings: Settings) -> ContactRow:
     )
 
 
-_KINDS: dict[str, str] = {}
+_FIELDS: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
 
-def _kind(field: str) -> str:
-    """Whether a customer field holds a phone, a name or neither; asked once per field name, since
-    every contact of a deployment has the same few fields."""
-    kind = _KINDS.get(field)
-    if kind is None:
-        kind = "phone" if is_phone_key(field) else "name" if "name" in field.lower() else ""
-        if len(_KINDS) < 10_000:
-            _KINDS[field] = kind
-    return kind
+def _fields(data: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Which of a contact's customer fields hold phones and which hold names; worked out once per
+    set of field names, since a deployment's contacts share a few of them."""
+    names = tuple(data)
+    found = _FIELDS.get(names)
+    if found is None:
+        found = (
+            tuple(f for f in names if is_phone_key(f)),
+            tuple(f for f in names if not is_phone_key(f) and "name" in f.lower()),
+        )
+        if len(_FIELDS) < 10_000:
+            _FIELDS[names] = found
+    return found
 
 
 def _digits(value: Any) -> int | None:
