@@ -323,6 +323,37 @@ def execute_directly(url: str, sql: str) -> None:
         conn.close()
 
 
+def test_an_index_of_the_first_schema_is_brought_forward(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index written before the phones column held its keys reversed reads the same after."""
+    import ameyo_mcp.store.core as core
+
+    with monkeypatch.context() as patched:
+        patched.setattr(core, "MIGRATIONS", MIGRATIONS[:1])
+        with Store(database_url) as store:
+            store.campaign(CAMPAIGN)  # opens it: schema version 1
+    execute_directly(
+        database_url,
+        "INSERT INTO contacts (campaign_id, customer_id, lead_id, phones, names, seen_pass) "
+        f"VALUES ({CAMPAIGN}, 1, 21, '919812345678 912212345678', ' priya sharma ', 1)",
+    )
+    execute_directly(
+        database_url,
+        "INSERT INTO contact_phones (campaign_id, rkey, customer_id) VALUES "
+        f"({CAMPAIGN}, '876543218919', 1), ({CAMPAIGN}, '876543212219', 1)",
+    )
+    with Store(database_url) as store:
+        found = store.contact(CAMPAIGN, 1)
+        assert found is not None and found.phones == ("919812345678", "912212345678")
+        assert ids(store.find_by_tail(CAMPAIGN, "45678")) == [1]
+        store.upsert_contacts(CAMPAIGN, [row(1, "912212345678", "917000000001", name="Priya Sharma")])
+        assert store.find_by_phone(CAMPAIGN, "919812345678") == []
+        assert ids(store.find_by_phone(CAMPAIGN, "917000000001")) == [1]
+        changed = store.contact(CAMPAIGN, 1)
+        assert changed is not None and changed.phones == ("912212345678", "917000000001")
+
+
 def test_sqlite_file_is_owner_only_and_in_wal_mode(tmp_path: Path) -> None:
     path = tmp_path / "state" / "ameyo-mcp" / "index.db"
     with Store(str(path)) as store:

@@ -61,7 +61,7 @@ def _connect_sqlite(path: Path) -> Any:
         conn.execute("PRAGMA foreign_keys=OFF")
         # A first pass's key build sorts millions of keys: a helper thread takes 16% off it.
         conn.execute("PRAGMA threads=2")
-        # PostgreSQL's reverse(), which the key build uses (phone keys are kept reversed).
+        # PostgreSQL's reverse(), which migration 2 uses (phone keys are kept reversed).
         conn.create_function("reverse", 1, _reversed, deterministic=True)
     except (OSError, sqlite3.Error) as exc:
         raise StoreError(

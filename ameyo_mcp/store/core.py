@@ -50,6 +50,17 @@ def _reverse(key: str) -> str:
     return key[::-1]
 
 
+def _phones_column(keys: Sequence[str]) -> str:
+    """A contact's phone keys as its `phones` column keeps them: the space-separated keys, the whole
+    text reversed, so that each word is a key as `contact_phones` holds it (see `_build_keys`)."""
+    return " ".join(keys)[::-1]
+
+
+def _column_phones(text: str | None) -> list[str]:
+    """The phone keys of a `phones` column, in their order."""
+    return (text or "")[::-1].split()
+
+
 def _keys(phones: Iterable[str]) -> list[str]:
     """The phone keys a contact's column keeps, once each: ASCII without spaces, quotes or
     backslashes (the phone rule's keys are digits), so that `_build_keys` can split the column."""
@@ -300,12 +311,11 @@ class Store:
             cid = item.customer_id
             phones = _keys(item.phones)
             words = fold_words(*item.names)
-            phones_text, names_text = " ".join(phones), _names_column(words)
+            phones_text, names_text = _phones_column(phones), _names_column(words)
             before = old.get(cid) if keys else None
             if keys and (before is None or before[0] != phones_text):
-                gone = set(before[0].split()) - set(phones) if before else set()
-                drop_phones += [(campaign_id, _reverse(p), cid) for p in gone]
-                had = set(before[0].split()) if before else set()
+                had = set(_column_phones(before[0])) if before else set()
+                drop_phones += [(campaign_id, _reverse(p), cid) for p in had - set(phones)]
                 add_phones += [(campaign_id, _reverse(p), cid) for p in phones if p not in had]
             if keys and (before is None or before[1] != names_text):
                 had_words = set(before[1].split()) if before else set()
@@ -357,10 +367,11 @@ class Store:
 
         A first pass leaves them out: added a page at a time, every phone key lands on a random
         page of the key b-tree, which at a million contacts cost three times the rest of the
-        page's write. Made here by the database from the contacts' own columns and sorted, they
-        are appended instead (about 3 s for a million contacts)."""
+        page's write. Made here by the database from the contacts' own columns (whose words are
+        the keys as the key tables hold them) and sorted, they are appended instead (about 3 s
+        for a million contacts)."""
         for table, column, source, key in (
-            ("contact_phones", "rkey", "c.phones", "reverse(j.value)"),
+            ("contact_phones", "rkey", "c.phones", "j.value"),
             ("contact_words", "word", "c.names", "j.value"),
         ):
             tx.run(f"DELETE FROM {table} WHERE campaign_id = ?", (campaign_id,))
@@ -498,7 +509,7 @@ class Store:
         if keys:
             tx.many(
                 "DELETE FROM contact_phones WHERE campaign_id = ? AND rkey = ? AND customer_id = ?",
-                [(campaign_id, _reverse(p), r[0]) for r in rows for p in r[1].split()],
+                [(campaign_id, _reverse(p), r[0]) for r in rows for p in _column_phones(r[1])],
             )
             tx.many(
                 "DELETE FROM contact_words WHERE campaign_id = ? AND word = ? AND customer_id = ?",
@@ -575,12 +586,12 @@ class Store:
         )
         if row is None:
             return  # not indexed yet: the next sync brings the customer with Ameyo's numbers
-        phones = (row[0] or "").split()
+        phones = _column_phones(row[0])
         if key in phones or not _keys([key]):
             return
         tx.run(
             "UPDATE contacts SET phones = ? WHERE campaign_id = ? AND customer_id = ?",
-            (" ".join([*phones, key]), campaign_id, customer_id),
+            (_phones_column([*phones, key]), campaign_id, customer_id),
         )
         tx.run(
             "INSERT INTO contact_phones (campaign_id, rkey, customer_id) VALUES (?, ?, ?) "
@@ -724,7 +735,7 @@ def _contact(row: tuple[Any, ...]) -> IndexedContact:
         campaign_id=row[0],
         customer_id=row[1],
         lead_id=row[2],
-        phones=tuple(row[3].split()),
+        phones=tuple(_column_phones(row[3])),
         names=row[4].strip(),
         status=row[5],
         disposition=row[6],

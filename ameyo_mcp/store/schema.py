@@ -128,4 +128,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX calls_phone ON calls (phone, at)",
         "CREATE INDEX calls_campaign ON calls (campaign_id, at)",
     ),
+    # 2: a contact's `phones` column holds its keys as the key table does, reversed (the whole text
+    # reversed: each word reversed, their order too), so a first pass's key build reads them as
+    # they are. SQLite connections get PostgreSQL's reverse() from the store.
+    ("UPDATE contacts SET phones = reverse(phones) WHERE phones <> ''",),
 )
