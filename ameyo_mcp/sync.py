@@ -193,7 +193,9 @@ def _text(value: Any) -> str | None:
     return str(value)[:100] if value not in (None, "") else None
 
 
-def _when(value: Any, settings: Settings) -> datetime | None:
+def _when(value: Any, settings: Settings) -> int | None:
+    """A contact's last dial as whole seconds since the epoch; Ameyo's times without a zone are in
+    AMEYO_TIMEZONE."""
     try:
         # Ameyo's usual `2026-11-17 08:34:06` at C speed (a tenth of a page's time otherwise).
         moment = datetime.fromisoformat(value) if isinstance(value, str) else parse_ameyo_time(value)
@@ -204,7 +206,15 @@ def _when(value: Any, settings: Settings) -> datetime | None:
             return None
     if moment is None:
         return None
-    return moment.replace(tzinfo=settings.zone) if moment.tzinfo is None else moment
+    if moment.tzinfo is not None:
+        return int(moment.timestamp())
+    # The zone's offset at that wall time (as replace(tzinfo=zone) would take it), without making
+    # an aware datetime: a third of the cost, for most contacts of a campaign.
+    offset = settings.zone.utcoffset(moment)
+    return int((moment - _EPOCH).total_seconds() - (offset.total_seconds() if offset else 0))
+
+
+_EPOCH = datetime(1970, 1, 1)
 
 
 def page_request(campaign_id: int) -> GetContactsRequest:

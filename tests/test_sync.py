@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
@@ -86,6 +86,32 @@ async def assert_index_holds_ameyo(settings: Settings, store: Store, campaign_id
         assert got.dialled_at == (datetime.fromisoformat(when).replace(tzinfo=zone) if when else None)
     stats = store.campaign(campaign_id)
     assert stats is not None and stats.contacts == len(contacts)
+
+
+@pytest.mark.parametrize("zone", ["Asia/Kolkata", "America/New_York", "Europe/Madrid", "UTC"])
+def test_a_last_dial_time_is_the_zones_wall_time_in_seconds(zone: str) -> None:
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    from ameyo_mcp.sync import _when
+
+    settings = SimpleNamespace(zone=ZoneInfo(zone))
+    # Ordinary times, both sides of a DST change, a time that happens twice, one that never does.
+    for text in (
+        "2026-11-17 08:34:06",
+        "2026-03-08 01:59:59",
+        "2026-03-08 03:00:00",
+        "2026-11-01 01:30:00",
+        "2026-03-08 02:30:00",
+        "2026-10-25 02:30:00",
+        "2026-03-29 02:30:00",
+        "1999-12-31 23:59:59.750000",
+    ):
+        aware = datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone))
+        assert _when(text, settings) == int(aware.timestamp()), text  # type: ignore[arg-type]
+    utc = datetime(2026, 11, 17, 3, 4, 6, tzinfo=UTC)
+    assert _when("2026-11-17T08:34:06+05:30", settings) == int(utc.timestamp())  # type: ignore[arg-type]
+    assert _when("not a time", settings) is None  # type: ignore[arg-type]
 
 
 @pytest.fixture

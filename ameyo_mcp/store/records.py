@@ -17,8 +17,10 @@ class ContactRow(NamedTuple):
     """One contact as the sync (or an upload) saw it in Ameyo.
 
     `phones` are keys already made by the phone rule (`phones.key`); `names` are the raw name
-    fields, folded by the store. Times are aware datetimes. A tuple: a sync makes a million of
-    them, and a frozen dataclass costs five times as much to make.
+    fields, folded by the store. `dialled_at` is an aware datetime, or whole seconds since the
+    epoch as the store keeps times (what the sync makes: an aware datetime costs three times as
+    much to make and to turn into seconds). A tuple: a sync makes a million of them, and a frozen
+    dataclass costs five times as much to make.
     """
 
     customer_id: int
@@ -28,7 +30,7 @@ class ContactRow(NamedTuple):
     status: str | None = None
     disposition: str | None = None
     attempts: int | None = None
-    dialled_at: datetime | None = None
+    dialled_at: datetime | int | None = None
 
 
 @dataclass(frozen=True)
@@ -183,9 +185,9 @@ def cap_raw(raw: Mapping[str, Any], cap: int = RAW_CAP_BYTES) -> str:
     return json.dumps(out, ensure_ascii=False, default=str)
 
 
-def to_epoch(value: datetime | None) -> int | None:
-    if value is None:
-        return None
+def to_epoch(value: datetime | int | None) -> int | None:
+    if value is None or isinstance(value, int):
+        return value
     if value.tzinfo is None:
         raise ValueError("the store keeps aware times only: give the datetime a zone")
     return int(value.timestamp())
