@@ -258,13 +258,17 @@ async def sync_campaign(
     pages = 0
     new = 0
 
+    def window(at: int) -> tuple[int, int]:
+        """The offset and limit of the page for position `at`: one row before it too, which must
+        be one the pass has seen (see the module's note)."""
+        start = max(at - 1, 0)
+        return start, size + (at - start)
+
     async def fetch(at: int) -> list[dict[str, Any]]:
         nonlocal requests
         await pacer.wait()
         requests += 1
-        # One row before the position: it must be one the pass has seen (see the module's note).
-        start = max(at - 1, 0)
-        limit = size + (at - start)
+        start, limit = window(at)
         return await ameyo.get_contact_dicts(
             request.model_copy(update={"limit_offset": f"LIMIT {limit} OFFSET {start}"})
         )
@@ -285,7 +289,7 @@ async def sync_campaign(
         fresh = [c for c in rows if position.last is None or c.customer_id > position.last]
         if rows and (position.last is None or rows[-1].customer_id > position.last):
             position.last = rows[-1].customer_id
-        position.offset = max(at - 1, 0) + len(rows)
+        position.offset = window(at)[0] + len(rows)
         position.seen += len(fresh)
         pages += 1
         new += store.upsert_contacts(
@@ -317,7 +321,7 @@ async def sync_campaign(
                 continue
             if progress is not None:
                 progress(SyncProgress(campaign, position.seen, expected, pages, opened.resumed))
-            if len(answer) < size + (at - max(at - 1, 0)):
+            if len(answer) < window(at)[1]:
                 break
             if pending and pending[0][0] != position.offset:
                 cancel_pending()

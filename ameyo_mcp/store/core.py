@@ -203,7 +203,8 @@ class Store:
         another process syncing the same pass closed it first)."""
         with self._tx() as tx:
             row = tx.first(
-                "SELECT pass_no, pass_started_at FROM campaigns WHERE campaign_id = ?", (campaign_id,)
+                "SELECT pass_no, pass_started_at, synced_at FROM campaigns WHERE campaign_id = ?",
+                (campaign_id,),
             )
             if row is not None and row[0] == number and row[1] is None:
                 return 0  # another sync of the same pass finished it first: nothing is left to do
@@ -212,7 +213,7 @@ class Store:
                     f"Sync pass {number} of campaign {campaign_id} was replaced by a newer one that "
                     "another sync started meanwhile (--restart); run the sync again if needed"
                 )
-            first = tx.one("SELECT synced_at FROM campaigns WHERE campaign_id = ?", (campaign_id,))[0] is None
+            first = row[2] is None  # the campaign's first pass: its keys are built below
             stale = tx.all(
                 "SELECT customer_id, phones, names FROM contacts WHERE campaign_id = ? AND seen_pass < ?",
                 (campaign_id, number),
