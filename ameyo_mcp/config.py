@@ -100,6 +100,8 @@ class Settings:
     log_level: str = "WARNING"
     # Trust: writes, audit, HTTP transport.
     repeat_window_s: float = 600.0
+    # How long the write ledger keeps settled writes (callbacks, file batches, unknown outcomes).
+    ledger_days: float = 30.0
     confirm_over: int = 100
     audit_file: Path | None = None
     http_token: SecretStr | None = None
@@ -315,6 +317,14 @@ def load_settings(
     window = _float(env, "AMEYO_REPEAT_WINDOW_S", minimum=0)
     if window is not None:
         values["repeat_window_s"] = window
+    kept = _get(env, "AMEYO_LEDGER_DAYS")
+    if kept is not None:
+        try:
+            values["ledger_days"] = float(kept)
+        except ValueError:
+            raise SettingsError(f"AMEYO_LEDGER_DAYS must be a number of days, not {kept!r}") from None
+        if values["ledger_days"] < 1:
+            raise SettingsError(f"AMEYO_LEDGER_DAYS must be at least 1 (day), not {kept!r}")
     _put(values, "confirm_over", _int(env, "AMEYO_CONFIRM_OVER", minimum=0))
     audit = _get(env, "AMEYO_AUDIT_FILE")
     if audit is not None:

@@ -21,19 +21,23 @@ turns these errors into tool errors.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import hmac
 import json
 import logging
+import os
 import secrets
+import socket
 import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
+from pydantic import BaseModel
 
 from . import phones
 from .audit import AuditLog, default_audit_path
@@ -41,7 +45,9 @@ from .client import ON_WIRE
 from .errors import AmeyoError
 from .models import (
     AddCallbackRequest,
+    Callback,
     CallbackRecord,
+    CallbackUploadResult,
     CampaignInfo,
     CustomerAndCallback,
     RecordResult,
@@ -51,7 +57,11 @@ from .models import (
 from .service import Ameyo
 
 if TYPE_CHECKING:
+    from .config import Settings
     from .store import Store
+    from .store.ledger import LedgerEntry
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +72,6 @@ Ask = Callable[[str], Awaitable[bool | None]]
 # Told of each write Ameyo answered (not of an earlier answer given again), e.g. to add an upload's
 # customers to the index. Its failure is logged, never the write's.
 Answered = Callable[["Write", Sequence[Any]], Awaitable[None]]
-# An unknown outcome is remembered longer than an answer: forgetting it would let the same write
-# be sent blindly again.
-UNKNOWN_KEPT_S = 24 * 3600.0
-# The ledger is bounded: a long-running HTTP server sees an endless stream of distinct writes.
-MAX_LEDGER = 10_000
 _AUDITED_CHARS = 20_000
 _AUDITED_RECORDS = 100
 
@@ -99,6 +104,10 @@ class OutcomeUnknown(WriteError):
     """This write was sent and no usable answer came: Ameyo may or may not have applied it."""
 
 
+class LedgerUnavailable(WriteError):
+    """The store's write ledger cannot be used, so nothing was sent."""
+
+
 @dataclass(frozen=True)
 class Write:
     """One write as Ameyo will run it, planned before anything is sent."""
@@ -115,6 +124,8 @@ class Write:
     # same callback asked for by another command (addCallback, then uploadContactAndAddCallback) is
     # the same thing for Ameyo to do, and is not done twice either.
     callbacks: tuple[tuple[str, str], ...] = ()
+    # A file's batch: remembered for the whole ledger, so that a copy of the file sends nothing twice.
+    lasting: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,6 +143,8 @@ class Sent:
     answer: Sequence[Any]
     call_id: str
     repeat_of_s: float | None = None
+    # Where the earlier write came from (a file's batch: file, batch, lines), for a repeat.
+    earlier: Mapping[str, Any] = field(default_factory=dict)
 
 
 # -- planning: the wire request and its identity ----------------------------------------------------
@@ -170,18 +183,22 @@ def _canonical(value: object) -> str:
 def callback_key(
     server: str,
     campaign_id: int,
-    customer_id: int | str,
+    customer_id: int | str | None,
     number: str,
     when_wire: str,
     agent: str | None,
     region: str,
 ) -> tuple[str, str]:
-    """One callback as Ameyo will hold it, whichever command schedules it, and words for it. Agent
-    ids are compared without case: a second callback for agent1 and Agent1 is kept out too."""
+    """One callback as Ameyo will hold it, whichever command schedules it, and words for it.
+
+    The customer is their number under the phone rule: Ameyo dials a number, and matches an
+    uploaded customer by it, so one person asked for by id in one tool and by a number in another
+    spelling in the next is one callback. Agent ids are compared without case."""
     phone = phones.key(number, region) or phones.digits(number)
     agent = (agent or "").strip().casefold()
-    text = repr((server, campaign_id, str(customer_id), phone, when_wire, agent))
-    words = f"a callback to customer {customer_id} on {number} at {when_wire}"
+    text = repr(("callback", server, campaign_id, phone, when_wire, agent))
+    who = f"customer {customer_id}" if customer_id else "the customer"
+    words = f"a callback to {who} on {number} at {when_wire}"
     return hashlib.sha256(text.encode()).hexdigest(), words
 
 
@@ -268,28 +285,30 @@ def plan_upload_with_callbacks(
             region,
         )
         for record, callback in records
-        if callback.customer_id  # a new customer's id is known from the answer (see `send`)
     )
     return Write(request, identity, len(records), campaign, lead_id, label, dict(context or {}), keys)
 
 
 # -- the ledger ---------------------------------------------------------------------------------------
 
-State = Literal["flight", "answered", "unknown"]
-
-
-@dataclass
-class _Entry:
-    state: State
-    at: float
-    answer: Sequence[Any] = ()
-    call_id: str = ""
-    note: str = ""
-    settled: anyio.Event = field(default_factory=anyio.Event)
+# An unknown outcome, a callback and a file's batch are remembered for the whole ledger (forgetting
+# them would let the same write go out blindly again); a small write's answer for the repeat window.
+DEFAULT_LEDGER_DAYS = 30.0
+# Dry-run tokens are good for a day: long enough for a person to decide.
+TOKEN_KEPT_S = 24 * 3600.0
+_PRUNE_EVERY_S = 3600.0
+_ANSWERS: dict[str, type[BaseModel]] = {
+    UploadContactsRequest.command: RecordResult,
+    UploadWithCallbacksRequest.command: CallbackUploadResult,
+    AddCallbackRequest.command: Callback,
+}
 
 
 class WritePath:
-    """The ledger, the confirmation policy and the audit around every write of this process."""
+    """The confirmation policy, the audit and the store's write ledger around every write.
+
+    The ledger is the store's (`store/ledger.py`): every process and tool on one store shares it,
+    so a write claimed by one is a repeat, a wait or a refusal for all the others."""
 
     def __init__(
         self,
@@ -298,19 +317,26 @@ class WritePath:
         audit: AuditLog | None,
         window_s: float,
         confirm_over: int | None,
-        clock: Callable[[], float] = time.monotonic,
-        max_entries: int = MAX_LEDGER,
+        store: Callable[[], Store],
+        ledger_days: float = DEFAULT_LEDGER_DAYS,
+        clock: Callable[[], float] = time.time,
+        lease_s: float | None = None,
     ) -> None:
         self.ameyo = ameyo
         self.audit = audit
         self.window_s = window_s
         self.confirm_over = confirm_over
+        self.ledger_s = ledger_days * 86400.0
+        self._store = store
         self._clock = clock
-        self._max_entries = max_entries
-        self._ledger: dict[str, _Entry] = {}
-        # Dry-run tokens are an HMAC of the write's identity under a key that lives and dies with the
-        # process: they cannot be guessed, and need no storage.
-        self._token_key = secrets.token_bytes(32)
+        # How long a write in flight is vouched for by its sender: a login, the request, a second
+        # login and the request again, each within the timeout. Past it, others call it unknown.
+        self.lease_s = lease_s if lease_s is not None else 4 * (ameyo.settings.timeout_s or 30.0) + 30
+        # Who holds a claim: host and process (to see a dead sender on this host at once), and a
+        # nonce, since a restarted container often gets the same process id.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._mine: dict[str, anyio.Event] = {}  # this process's writes in flight, to wait on
+        self._pruned = 0.0
         self._approval_key = object()
         self.on_answered: list[Answered] = []
 
@@ -319,16 +345,20 @@ class WritePath:
         cls, ameyo: Ameyo, *, confirm: bool = True, store: Callable[[], Store] | None = None
     ) -> WritePath:
         """The write path as the settings describe it; `confirm=False` for a person at a terminal,
-        who confirmed by running the command. Uploads it sends add their customers to the index of
-        `store` (the server's), or of a store of its own opened on first use."""
+        who confirmed by running the command. Its ledger, and the index that uploads feed, are the
+        store of `store` (the server's), or a store of its own opened on first use."""
         from .index_writes import index_answers
 
         settings = ameyo.settings
+        if store is None:
+            store = _own_store(settings)
         path = cls(
             ameyo,
             audit=AuditLog(settings.audit_file or default_audit_path(), ameyo=settings.base_url),
             window_s=settings.repeat_window_s,
             confirm_over=settings.confirm_over if confirm else None,
+            store=store,
+            ledger_days=settings.ledger_days,
         )
         path.on_answered.append(index_answers(settings, store))
         return path
@@ -339,8 +369,15 @@ class WritePath:
         return self.confirm_over is not None and records > self.confirm_over
 
     def dry_run_token(self, identity: str) -> str:
-        """The token a dry run of this write returns; a real run over the threshold must show it."""
-        return hmac.new(self._token_key, identity.encode(), hashlib.sha256).hexdigest()[:20]
+        """A token for a real run of exactly this write (same rows, same target): the store keeps
+        its digest, so it is accepted by any process on the store, for a day."""
+        token = secrets.token_hex(10)
+        self._store().add_confirm_token(_digest(token), identity, self._clock())
+        return token
+
+    def _token_fits(self, token: str, identity: str) -> bool:
+        since = self._clock() - TOKEN_KEPT_S
+        return self._store().confirm_token_fits(_digest(token), identity, since=since)
 
     async def approve(
         self,
@@ -363,9 +400,11 @@ class WritePath:
                 return Approval(records, self._approval_key)
             if answer is False:
                 raise NotConfirmed(f"The person did not confirm sending {label}; nothing was sent.")
-        if token and hmac.compare_digest(token, self.dry_run_token(identity)):
-            return Approval(records, self._approval_key)
-        why = "does not match a dry run of this same write" if token else "is missing"
+        if token is not None:
+            fits: bool = await self._ledger(self._token_fits, token, identity)
+            if fits:
+                return Approval(records, self._approval_key)
+        why = "does not match a dry run of these same records" if token else "is missing"
         raise NeedsConfirmation(
             f"Nothing was sent: {label} is more than {self.confirm_over} records (AMEYO_CONFIRM_OVER) and "
             f"the confirmation token {why}. Run the same call with dry_run=true, show the person what "
@@ -388,34 +427,40 @@ class WritePath:
     ) -> Sent:
         """Send `write` at most once (see the module's map). Raises a `WriteError` or the
         `AmeyoError` of a failure that certainly changed nothing. With `keep_answer=False` (a bulk
-        batch, whose answer the journal keeps) the ledger remembers that it was answered but not
-        the answer, so that a long upload does not hold every answer in memory: a repeat of it
-        then comes back with an empty `answer`."""
+        batch, whose answer the journal keeps) the ledger records that it was answered but not
+        the answer: a repeat of it comes back with an empty `answer` and the batch's context."""
         if self.ameyo.settings.read_only:
             raise WriteError(
                 f"Nothing was sent: this server is read-only (AMEYO_READ_ONLY=true), so {write.label} "
                 "cannot be written. Tell the person; an administrator can change the setting."
             )
-        entry = await self._claim(write, allow_repeat)
-        if entry.state != "flight":
-            return self._again(write, entry)
+        keys = [write.identity, *(k for k, _ in write.callbacks)]
+        if not allow_repeat:
+            # A settled repeat is answered (or refused) before the person is asked anything.
+            for entry in await self._ledger(self._store().ledger_entries, keys):
+                done = self._settled(write, entry)
+                if done is not None:
+                    return done
+        if not self._covers(approval, write):
+            approval = await self.approve(
+                records=write.records,
+                identity=write.identity,
+                label=write.label,
+                refused=refused,
+                token=token,
+                ask=ask,
+            )
         call_id = uuid.uuid4().hex[:12]
-        state: State | None = None  # None: not sent, so nothing to remember
+        again = await self._claim(write, keys, call_id, allow_repeat)
+        if again is not None:
+            return again
+        state: str | None = None  # None: not sent, so the claim is released
         answer: Sequence[Any] = ()
         note = ""
         intent = False
         on_wire = [False]
         reset = ON_WIRE.set(on_wire)
         try:
-            if not self._covers(approval, write):
-                approval = await self.approve(
-                    records=write.records,
-                    identity=write.identity,
-                    label=write.label,
-                    refused=refused,
-                    token=token,
-                    ask=ask,
-                )
             self._intent(write, call_id)
             intent = True
             answer = await self._dispatch(write.request)
@@ -434,7 +479,7 @@ class WritePath:
         finally:
             ON_WIRE.reset(reset)
             # No await from here on: a cancelled call cannot skip settling its write.
-            self._settle(write, entry, state, answer, call_id, note, intent, keep_answer)
+            self._settle(write, keys, state, answer, call_id, note, intent, keep_answer)
         if state == "unknown":
             raise OutcomeUnknown(
                 f"{note[:1].upper()}{note[1:]} for {write.label}: Ameyo may or may not have applied it "
@@ -452,96 +497,141 @@ class WritePath:
             approval is not None and approval._key is self._approval_key and approval.records >= write.records
         )
 
-    async def _claim(self, write: Write, allow_repeat: bool) -> _Entry:
-        """The ledger entry of this write: an earlier settled one to answer from, or a fresh one
-        in flight that this call now owns. Identical writes in flight are waited for, not raced,
-        and so are other writes that schedule one of its callbacks."""
-        ledger = self._ledger
+    async def _ledger(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A ledger call in a worker thread; a store that cannot take it refuses the write."""
+        try:
+            return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs))
+        except Exception as exc:
+            reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            raise LedgerUnavailable(
+                f"Nothing was sent: the write ledger in {self._store().where} cannot be used ({reason}), "
+                "and no write goes out unrecorded. Try again when the database is back."
+            ) from None
+
+    async def _claim(self, write: Write, keys: list[str], call_id: str, allow_repeat: bool) -> Sent | None:
+        """Claim the write's keys in the ledger (None: this call now owns it and sends it), or the
+        earlier answer of the same write. Writes in flight that hold one of the keys are waited
+        for, not raced, whichever process sends them."""
+        pause = 0.02
         while True:
-            self._prune()
-            entry = ledger.get(write.identity)
-            if entry is not None and entry.state == "flight":
-                await entry.settled.wait()
-                continue
-            if entry is not None and not allow_repeat:
-                return entry
-            if not allow_repeat and await self._callback_done(write):
-                continue  # waited for a write in flight that schedules one of these callbacks
-            fresh = _Entry("flight", self._clock())
-            ledger[write.identity] = fresh
-            for key, _ in write.callbacks:
-                ledger[key] = fresh
-            return fresh
-
-    async def _callback_done(self, write: Write) -> bool:
-        """Waits for a write in flight that schedules one of `write`'s callbacks (True: look
-        again); refuses `write` when another write scheduled one of them, or may have."""
-        for key, words in write.callbacks:
-            other = self._ledger.get(key)
-            if other is None:
-                continue
-            if other.state == "flight":
-                await other.settled.wait()
-                return True
-            ago = self._clock() - other.at
-            maybe = " may have" if other.state == "unknown" else ""
-            raise CallbackScheduled(
-                f"Nothing was sent: another write{maybe} scheduled {words} {ago:.0f} s ago. Check it "
-                "(ameyo_get_contacts), and pass allow_repeat=true only if a second callback is meant."
+            now = self._clock()
+            if now - self._pruned > _PRUNE_EVERY_S:
+                self._pruned = now
+                await self._ledger(
+                    self._store().prune_ledger, before=now - self.ledger_s, tokens_before=now - TOKEN_KEPT_S
+                )
+            claim = await self._ledger(
+                self._store().claim_write,
+                keys,
+                write_id=write.identity,
+                owner=self.owner,
+                now=now,
+                lease_s=self.lease_s,
+                call_id=call_id,
+                label=write.label,
+                context=dict(write.context),
+                allow_repeat=allow_repeat,
+                alive=self._alive,
+                orphan_hold_s=self.ledger_s,
             )
-        return False
+            if claim.won:
+                self._mine[write.identity] = anyio.Event()
+                return None
+            entry = claim.blocking
+            assert entry is not None
+            if entry.state != "flight":
+                done = self._settled(write, entry)
+                assert done is not None
+                return done
+            mine = self._mine.get(entry.write_id)
+            if mine is not None:
+                await mine.wait()
+            else:  # another process's write: look again, less and less often
+                await anyio.sleep(pause)
+                pause = min(pause * 2, 0.5)
 
-    def _again(self, write: Write, entry: _Entry) -> Sent:
-        ago = self._clock() - entry.at
-        if entry.state == "unknown":
-            raise EarlierOutcomeUnknown(
-                f"The same write ({write.label}) {ago:.0f} s ago ended with an unknown outcome "
-                f"({entry.note}). Check whether it happened (ameyo_get_contacts), then call again with "
-                "allow_repeat=true only if it did not."
-            )
-        self._audit(
-            "repeat", call_id=entry.call_id, command=write.request.command, seconds_since=round(ago, 1)
-        )
-        return Sent(entry.answer, entry.call_id, repeat_of_s=ago)
-
-    def _prune(self) -> None:
+    def _settled(self, write: Write, entry: LedgerEntry) -> Sent | None:
+        """What a settled ledger entry that holds one of `write`'s keys means for it: the same
+        write answered (a repeat), or a refusal; None when it no longer stands in the way."""
         now = self._clock()
-        ledger = self._ledger
-        for identity, entry in list(ledger.items()):
-            kept = UNKNOWN_KEPT_S if entry.state == "unknown" else self.window_s
-            if entry.state != "flight" and now - entry.at > kept:
-                del ledger[identity]
-        excess = len(ledger) + 1 - self._max_entries  # room for the write about to be claimed
-        if excess > 0:
-            # Oldest answered first; writes in flight and unknown outcomes are the last to go.
-            order = {"answered": 0, "unknown": 1, "flight": 2}
-            ranked = sorted(ledger.items(), key=lambda kv: (order[kv[1].state], kv[1].at))
-            for identity, _ in ranked[:excess]:
-                if ledger[identity].state != "flight":
-                    del ledger[identity]
+        if entry.state == "flight" or (entry.hold_until is not None and entry.hold_until <= now):
+            return None
+        seconds = now - (entry.settled_at or entry.claimed_at)
+        when = ago(seconds)
+        if entry.write_id == write.identity:
+            if entry.state == "unknown":
+                raise EarlierOutcomeUnknown(
+                    f"The same write ({write.label}) was sent {when} and ended with an unknown outcome "
+                    f"({entry.note}). Check whether it happened (ameyo_get_contacts), then call again "
+                    "with allow_repeat=true only if it did not."
+                )
+            self._audit(
+                "repeat",
+                call_id=entry.call_id,
+                command=write.request.command,
+                seconds_since=round(seconds, 1),
+            )
+            answer = _answer_from(write, entry.answer)
+            return Sent(answer, entry.call_id, repeat_of_s=seconds, earlier=entry.context)
+        words = dict(write.callbacks).get(entry.key, "one of its callbacks")
+        maybe = " may have" if entry.state == "unknown" else ""
+        raise CallbackScheduled(
+            f"Nothing was sent: another write{maybe} scheduled {words} {when} ({entry.label}). Check "
+            "it (ameyo_get_contacts), and pass allow_repeat=true only if a second callback is meant."
+        )
+
+    def _alive(self, owner: str) -> bool:
+        """Whether the sender of a write in flight may still answer it. On this host a sender whose
+        process is gone is seen at once; elsewhere its lease says."""
+        if owner == self.owner:
+            return True
+        host, _, rest = owner.partition(":")
+        pid_text, _, _nonce = rest.partition(":")
+        if host != socket.gethostname() or not pid_text.isdigit():
+            return True
+        pid = int(pid_text)
+        if pid == os.getpid():
+            return False  # an earlier life of this process id: a restart
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def unknown_outcomes(self, limit: int = 50) -> list[LedgerEntry]:
+        """Writes whose outcome is unknown, newest first, from every process on the store."""
+        return self._store().unknown_writes(limit=limit)
 
     def _settle(
         self,
         write: Write,
-        entry: _Entry,
-        state: State | None,
+        keys: list[str],
+        state: str | None,
         answer: Sequence[Any],
         call_id: str,
         note: str,
         intent: bool,
         keep_answer: bool,
     ) -> None:
-        if state is None:
-            for key in (write.identity, *(k for k, _ in write.callbacks)):
-                if self._ledger.get(key) is entry:
-                    del self._ledger[key]
-        else:
-            entry.state, entry.at, entry.call_id, entry.note = state, self._clock(), call_id, note
-            entry.answer = answer if keep_answer else ()
-            settings = self.ameyo.settings
-            for key in _answered_callbacks(write, answer, settings.base_url, settings.phone_region):
-                self._ledger.setdefault(key, entry)
-        entry.settled.set()
+        now = self._clock()
+        holds: dict[str, float] = {}
+        if state is not None:
+            long = now + self.ledger_s
+            kept = long if state == "unknown" or write.lasting else now + self.window_s
+            holds = {key: long for key in keys} | {write.identity: kept}
+        kept_answer = [_answer_row(row) for row in answer] if keep_answer and state == "answered" else None
+        from .store.ledger import Settlement  # loaded with the store, on the first write
+
+        how = Settlement(state, note, kept_answer, holds)
+        try:
+            self._store().settle_write(keys, write_id=write.identity, owner=self.owner, now=now, how=how)
+        except Exception as exc:  # the entry stays in flight, and reads as unknown once its lease ends
+            log.warning("the write ledger did not take how %s ended (%s)", write.label, type(exc).__name__)
+        mine = self._mine.pop(write.identity, None)
+        if mine is not None:
+            mine.set()
         if not intent:
             return
         command, context = write.request.command, write.context
@@ -599,29 +689,60 @@ class WritePath:
             self.audit.write(event, **fields)
 
 
-def _answered_callbacks(write: Write, answer: Sequence[Any], server: str, region: str) -> list[str]:
-    """The keys of callbacks an upload scheduled for customers whose id only the answer told."""
-    request = write.request
-    if not isinstance(request, UploadWithCallbacksRequest):
+def _own_store(settings: Settings) -> Callable[[], Store]:
+    """A store opened on first use, for a write path without a server (the CLI)."""
+    opened: list[Store] = []
+
+    def store() -> Store:
+        if not opened:
+            from .store import open_store
+
+            opened.append(open_store(settings))
+        return opened[0]
+
+    return store
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def ago(seconds: float) -> str:
+    """How long ago, in words a person reads at a glance."""
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h ago"
+    return f"{seconds / 86400:.0f} days ago"
+
+
+def _answer_row(row: Any) -> Any:
+    """An answer row as the ledger keeps it: its fields, times as Ameyo writes them."""
+    if not isinstance(row, BaseModel):
+        return row
+    return {k: _plain(v) for k, v in row.model_dump(exclude_none=True).items()}
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            return round(value.timestamp() * 1000)
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _answer_from(write: Write, rows: list[Any] | None) -> list[Any]:
+    """The answer rows a ledger entry kept, read back into the models the tools show."""
+    model = _ANSWERS.get(write.request.command)
+    if not rows or model is None:
         return []
-    keys: list[str] = []
-    for record, row in zip(request.records, answer, strict=False):
-        customer_id = getattr(row, "customer_id", None)
-        callback = record.callback_record
-        if customer_id is None or callback.customer_id or not getattr(row, "callback_id", None):
-            continue
-        number = callback.call_back_phone or record.customer_record.get("phone1", "")
-        key, _ = callback_key(
-            server,
-            write.campaign.campaign_id,
-            customer_id,
-            number,
-            callback.call_back_time,
-            callback.user_id,
-            region,
-        )
-        keys.append(key)
-    return keys
+    return [model.model_validate(row) if isinstance(row, dict) else row for row in rows]
 
 
 def answer_summary(answer: Sequence[Any]) -> dict[str, Any]:

@@ -21,6 +21,24 @@ from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.writes import WritePath
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _state_folder() -> Iterator[None]:
+    """Stores that tests and their processes open by default (one per simulator address) go to a
+    folder of this run: the write ledger keeps writes for days, and a later run whose simulator
+    happened to get the same port must not find them."""
+    folder = tempfile.mkdtemp(prefix="ameyo-state-")
+    before = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = folder
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("XDG_STATE_HOME", None)
+        else:
+            os.environ["XDG_STATE_HOME"] = before
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

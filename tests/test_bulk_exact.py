@@ -223,7 +223,11 @@ async def test_a_line_cut_before_its_batch_is_named_stops_the_resume(
     assert simulator.state.commands["uploadContacts"] == 3
 
 
-def test_a_full_disk_ends_the_cli_with_one_line_and_a_resumable_journal(tmp_path: Path) -> None:
+def test_a_full_disk_ends_the_cli_with_one_line_and_a_resumable_journal(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # The write ledger is in PostgreSQL here, off the full disk: the journal and result file are
+    # what fills it (with the store on that disk too, the ledger refuses the writes first).
     rows, batch = 2000, 100
     source = plain_file(tmp_path / "big.csv", rows)
     journal = tmp_path / "big.csv.ameyo-journal"
@@ -233,7 +237,7 @@ def test_a_full_disk_ends_the_cli_with_one_line_and_a_resumable_journal(tmp_path
         resource.setrlimit(resource.RLIMIT_FSIZE, (30_000, 30_000))
 
     with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
-        env = upload_env(sim, tmp_path)
+        env = upload_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": postgres_url}
         full = subprocess.run(
             command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, preexec_fn=small_disk
         )

@@ -5,6 +5,7 @@ whatever ends the call, audited first, and confirmed by the person when large.""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -198,33 +199,51 @@ async def test_the_persons_question_names_campaign_lead_and_counts(
     assert simulator.state.executed["uploadContacts"] == 0
 
 
-async def test_the_ledger_stays_bounded(simulator: SimulatorThread, tmp_path: Path) -> None:
+async def test_the_ledger_forgets_writes_after_its_days(simulator: SimulatorThread, tmp_path: Path) -> None:
     from ameyo_mcp import writes
     from ameyo_mcp.models import CampaignInfo
     from ameyo_mcp.service import Ameyo
+    from ameyo_mcp.store import Store
 
-    ameyo = Ameyo(settings_for(simulator, tmp_path, AMEYO_CONFIRM_OVER="100000"))
-    path = writes.WritePath(ameyo, audit=None, window_s=600, confirm_over=None, max_entries=20)
+    ameyo = Ameyo(settings_for(simulator, tmp_path))
+    store = Store(str(tmp_path / "ledger.db"))
+    now = [1_900_000_000.0]
+    path = writes.WritePath(
+        ameyo,
+        audit=None,
+        window_s=600,
+        confirm_over=None,
+        store=lambda: store,
+        ledger_days=1,
+        clock=lambda: now[0],
+    )
     campaign = CampaignInfo(campaign_name="MoviStarSurvey", campaign_id=1)
+
+    def upload(phone: str) -> writes.Write:
+        write = writes.plan_upload(
+            ameyo.settings.base_url,
+            campaign,
+            39,
+            [{"phone1": phone}],
+            status="NOT_TRIED",
+            attempts=0,
+            update_existing=False,
+            migrate_existing=False,
+        )
+        return replace(write, lasting=True)  # kept for the whole ledger, as a file's batch is
+
     try:
-        for i in range(60):
-            write = writes.plan_upload(
-                ameyo.settings.base_url,
-                campaign,
-                39,
-                [{"phone1": f"97700{i:05d}"}],
-                status="NOT_TRIED",
-                attempts=0,
-                update_existing=False,
-                migrate_existing=False,
-            )
-            await path.send(write)
-            assert len(path._ledger) <= 20
-        again = await path.send(write)  # the newest is still remembered
-        assert again.repeat_of_s is not None
+        await path.send(upload("9770000001"))
+        now[0] += 3600  # within the ledger's day: a repeat
+        assert (await path.send(upload("9770000001"))).repeat_of_s == 3600
+        now[0] += 2 * 86400  # past it: pruned when the next write is claimed, and sent again
+        await path.send(upload("9770000002"))
+        assert not store.ledger_entries([upload("9770000001").identity])
+        assert (await path.send(upload("9770000001"))).repeat_of_s is None
     finally:
         await ameyo.aclose()
-    assert simulator.state.executed["uploadContacts"] == 60
+        store.close()
+    assert simulator.state.executed["uploadContacts"] == 3
 
 
 async def test_a_file_upload_sends_no_batch_unaudited(simulator: SimulatorThread, tmp_path: Path) -> None:
@@ -256,5 +275,5 @@ async def test_the_same_rows_in_two_files_are_sent_once(simulator: SimulatorThre
         first = await client.call_tool("ameyo_upload_contacts_file", {**base, "file": "monday.csv"})
         second = await client.call_tool("ameyo_upload_contacts_file", {**base, "file": "monday-copy.csv"})
     assert "added 2," in text_of(first), text_of(first)
-    assert "the same rows went to this lead" in text_of(second), text_of(second)
+    assert "these same rows went to this lead by the upload of monday.csv" in text_of(second), text_of(second)
     assert simulator.state.executed["uploadContacts"] == 1

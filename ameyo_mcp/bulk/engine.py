@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -41,6 +41,7 @@ from .report import FAILED as FAILED_RESULT
 from .report import (
     NOT_SENT,
     REFUSED,
+    SENT_EARLIER,
     WOULD_SEND,
     BulkUploadOut,
     ResultFile,
@@ -56,12 +57,9 @@ DUPLICATE = "DUPLICATE_NOT_ADDED"
 SAVED_EARLIER = "already in the campaign: saved by the earlier run whose answer was lost (or before it)"
 MAY_DUPLICATE = "resent after an unknown outcome, as asked: its callback may now be scheduled twice"
 _LINES_SHOWN = 30
+_EARLIER_NOTES = 5
 
 Progress = Callable[[int, int | None, str], Awaitable[None]]
-
-
-class RepeatedBatch(writes.WriteError):
-    """The write path answered a batch as a repeat of one sent moments ago: not sent again."""
 
 
 class JournalMismatch(UploadRefused):
@@ -284,6 +282,15 @@ class _Run:
                 token=self.options.confirm_token,
                 ask=self.ask,
             )
+            # The yes (or the token) is for the rows the file held when it was asked for: a file
+            # replaced or edited meanwhile is not those rows.
+            now_facts = await anyio.to_thread.run_sync(file_facts, self.path)
+            if now_facts.sha256 != self.facts.sha256:
+                raise UploadRefused(
+                    f"Nothing was sent: {self.path.name} changed after it was read for the confirmation "
+                    f"({self.facts.lines} lines then, {now_facts.lines} now), so the rows confirmed are not "
+                    "the rows in it. Run the dry run again and ask the person about the file as it is now."
+                )
             if self.journal.start is None:
                 await self.journal.begin(
                     {
@@ -454,7 +461,7 @@ class _Run:
         self.sent.requests += 1
         self.sent.rows += len(batch.rows)
         try:
-            results = await self._send_once_more(batch, self._plan(batch))
+            sent = await self._send_once_more(batch, self._plan(batch))
         except (AmeyoError, writes.WriteError) as exc:
             with anyio.CancelScope(shield=True):
                 await self._batch_failed(batch, exc)
@@ -465,7 +472,10 @@ class _Run:
                 await self._unanswered(batch)
             raise
         with anyio.CancelScope(shield=True):
-            await self._answered(batch, results)
+            if sent.repeat_of_s is not None:
+                await self._sent_earlier(batch, sent)
+            else:
+                await self._answered(batch, list(sent.answer))
 
     def _plan(self, batch: Batch) -> writes.Write:
         """The batch as a write of the one write path (which audits it with this context)."""
@@ -473,7 +483,7 @@ class _Run:
         server = self.ameyo.settings.base_url
         context = {"file": str(self.path), "batch": batch.id, "lines": [batch.first_line, batch.last_line]}
         if batch.kind == PLAIN:
-            return writes.plan_upload(
+            write = writes.plan_upload(
                 server,
                 target.campaign,
                 target.lead_id,
@@ -484,37 +494,62 @@ class _Run:
                 migrate_existing=options.migrate_existing,
                 context=context,
             )
-        return writes.plan_upload_with_callbacks(
-            server,
-            target.campaign,
-            target.lead_id,
-            [(row.record, row.callback) for row in batch.rows if row.callback is not None],
-            update_existing=options.update_existing,
-            migrate_existing=options.migrate_existing,
-            region=self.ameyo.settings.phone_region,
-            context=context,
-        )
+        else:
+            write = writes.plan_upload_with_callbacks(
+                server,
+                target.campaign,
+                target.lead_id,
+                [(row.record, row.callback) for row in batch.rows if row.callback is not None],
+                update_existing=options.update_existing,
+                migrate_existing=options.migrate_existing,
+                region=self.ameyo.settings.phone_region,
+                context=context,
+            )
+        # A file's rows are the ledger's for as long as it keeps them: a copy, a link or a rename of
+        # the file, or another journal, finds them there and sends nothing twice.
+        return replace(write, lasting=True)
 
-    async def _send_once_more(self, batch: Batch, write: writes.Write) -> list[RecordResult]:
+    async def _send_once_more(self, batch: Batch, write: writes.Write) -> writes.Sent:
         retried = False
         while True:
             try:
                 # A batch resent after an unknown outcome is meant to be sent again (retry_unknown).
-                sent = await self.writes.send(
+                return await self.writes.send(
                     write, allow_repeat=batch.resend, approval=self.approval, keep_answer=False
                 )
-                if sent.repeat_of_s is not None:
-                    raise RepeatedBatch(
-                        f"not sent: the same rows went to this lead {sent.repeat_of_s:.0f} s ago (another "
-                        "upload, or an earlier run whose journal line was lost), and Ameyo answered them"
-                    )
-                return list(sent.answer)
             except UpstreamUnavailable as exc:
                 # Not even connected: Ameyo certainly did not run it, so one more try is safe.
                 if exc.outcome_unknown or retried:
                     raise
                 retried = True
                 await anyio.sleep(RETRY_DELAY_S)
+
+    async def _sent_earlier(self, batch: Batch, sent: writes.Sent) -> None:
+        """A batch whose very rows an earlier upload sent (this file under another name, a copy,
+        or a run whose journal was lost): not sent again, and said where they went."""
+        earlier = sent.earlier
+        where = ""
+        if earlier.get("file"):
+            lines = earlier.get("lines") or ["?", "?"]
+            where = (
+                f" by the upload of {Path(str(earlier['file'])).name} (its batch {earlier.get('batch')}, "
+                f"lines {lines[0]}-{lines[-1]})"
+            )
+        reason = (
+            f"not sent again: these same rows went to this lead{where} {writes.ago(sent.repeat_of_s or 0)}, "
+            "and Ameyo answered them then; that upload's result file has each row's outcome"
+        )
+        note = f"Rows of batch {batch.id} (lines {batch.first_line}-{batch.last_line}) were {reason}."
+        if len(self.notes) < _EARLIER_NOTES:
+            self.notes.append(note)
+        settled = [Settled(row.line, row.phone, SENT_EARLIER, True, reason=reason) for row in batch.rows]
+        await self.journal.answered(
+            batch.id, batch.first_line, batch.last_line, [_journal_row(item) for item in settled]
+        )
+        self.sent.requests -= 1  # nothing went out for it
+        self.sent.rows -= len(batch.rows)
+        for item in settled:
+            self._settle(item)
 
     async def _answered(self, batch: Batch, results: list[RecordResult]) -> None:
         zone = self.ameyo.settings.zone
@@ -589,12 +624,7 @@ class _Run:
             self.sent.unknown += len(batch.rows)
         await self.journal.ended(batch.id, status, batch.first_line, batch.last_line, len(batch.rows), reason)
         result = UNKNOWN_RESULT if status == UNKNOWN else FAILED_RESULT
-        if status == UNKNOWN:
-            tail = ""
-        elif isinstance(exc, RepeatedBatch):
-            tail = " (the next run sends it, once AMEYO_REPEAT_WINDOW_S has passed)"
-        else:
-            tail = " (Ameyo did not run it: the next run resends it)"
+        tail = "" if status == UNKNOWN else " (Ameyo did not run it: the next run resends it)"
         for row in batch.rows:
             self._settle(Settled(row.line, row.phone, result, False, reason=reason + tail))
         if self.stop_reason is None:

@@ -27,6 +27,8 @@ REFUSED = "REFUSED"
 WOULD_SEND = "WOULD_SEND"
 UNKNOWN = OUTCOME_UNKNOWN
 NOT_SENT = "NOT_SENT"
+# Rows an earlier upload sent (a copy of the file, another journal): not sent twice.
+SENT_EARLIER = "SENT_EARLIER"
 FAILED = "FAILED"
 
 
@@ -157,7 +159,12 @@ def bulk_text(out: BulkUploadOut) -> str:
             f"{refused}; sent in this run {out.sent_now}; answered in earlier runs (not resent) "
             f"{out.from_earlier_runs}."
         ]
-        local = {REFUSED, WOULD_SEND, NOT_SENT, UNKNOWN}
+        if counts.get(SENT_EARLIER):
+            lines.append(
+                f"Not sent again: {counts[SENT_EARLIER]} rows that an earlier upload already sent to this "
+                "lead (the same rows, in this file or another; see the notes)."
+            )
+        local = {REFUSED, WOULD_SEND, NOT_SENT, UNKNOWN, SENT_EARLIER}
         answers = answered_text(answered({k: v for k, v in counts.items() if k not in local}))
         if counts.get(UNKNOWN):
             answers += f", outcome unknown {counts[UNKNOWN]}"

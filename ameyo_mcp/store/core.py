@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+from . import ledger
 from .backends import StoreError, connect, describe
 from .fold import fold_words
 from .records import (
@@ -623,6 +624,68 @@ class Store:
         with self._tx() as tx:
             tx.run("DELETE FROM calls WHERE at < ?", (cutoff,))
             return int(tx.rowcount)
+
+    # -- the write ledger (SQL in ledger.py) --------------------------------------------------
+
+    def claim_write(
+        self,
+        keys: Sequence[str],
+        *,
+        write_id: str,
+        owner: str,
+        now: float,
+        lease_s: float,
+        call_id: str,
+        label: str,
+        context: dict[str, Any],
+        allow_repeat: bool,
+        alive: Callable[[str], bool],
+        orphan_hold_s: float,
+    ) -> ledger.Claim:
+        """Claim a write's keys before it is sent, durably: won, or what stands in the way."""
+        with self._tx() as tx:
+            return ledger.claim(
+                tx,
+                keys,
+                write_id=write_id,
+                owner=owner,
+                now=now,
+                lease_s=lease_s,
+                call_id=call_id,
+                label=label,
+                context=context,
+                allow_repeat=allow_repeat,
+                alive=alive,
+                orphan_hold_s=orphan_hold_s,
+            )
+
+    def settle_write(
+        self, keys: Sequence[str], *, write_id: str, owner: str, now: float, how: ledger.Settlement
+    ) -> None:
+        """Record how a claimed write ended. Not flushed to disk on its own: lost to a power cut,
+        the write stays in flight with its owner gone, which reads as an unknown outcome."""
+        with self._tx(durable=False) as tx:
+            ledger.settle(tx, keys, write_id=write_id, owner=owner, now=now, how=how)
+
+    def ledger_entries(self, keys: Sequence[str]) -> list[ledger.LedgerEntry]:
+        with self._read() as tx:
+            return ledger.entries(tx, keys)
+
+    def unknown_writes(self, *, limit: int = 50) -> list[ledger.LedgerEntry]:
+        with self._read() as tx:
+            return ledger.unknown(tx, limit=limit)
+
+    def prune_ledger(self, *, before: float, tokens_before: float) -> int:
+        with self._tx(durable=False) as tx:
+            return ledger.prune(tx, before=before, tokens_before=tokens_before)
+
+    def add_confirm_token(self, digest: str, write_id: str, now: float) -> None:
+        with self._tx() as tx:
+            ledger.add_token(tx, digest, write_id, now)
+
+    def confirm_token_fits(self, digest: str, write_id: str, *, since: float) -> bool:
+        with self._read() as tx:
+            return ledger.token_fits(tx, digest, write_id, since)
 
 
 class _Tx:

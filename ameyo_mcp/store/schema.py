@@ -132,4 +132,31 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # reversed: each word reversed, their order too), so a first pass's key build reads them as
     # they are. SQLite connections get PostgreSQL's reverse() from the store.
     ("UPDATE contacts SET phones = reverse(phones) WHERE phones <> ''",),
+    # 3: the write ledger (see ledger.py), and the dry-run tokens it accepts (their digests). Times are
+    # seconds since the epoch with a fraction: a repeat says how long ago, and leases are short.
+    (
+        """CREATE TABLE write_ledger (
+            key TEXT PRIMARY KEY,
+            write_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            claimed_at DOUBLE PRECISION NOT NULL,
+            lease_until DOUBLE PRECISION NOT NULL,
+            settled_at DOUBLE PRECISION,
+            hold_until DOUBLE PRECISION,
+            call_id TEXT,
+            label TEXT,
+            note TEXT,
+            answer TEXT,
+            context TEXT
+        )""",
+        "CREATE INDEX write_ledger_write ON write_ledger (write_id)",
+        "CREATE INDEX write_ledger_settled ON write_ledger (settled_at)",
+        "CREATE INDEX write_ledger_state ON write_ledger (state, claimed_at)",
+        """CREATE TABLE confirm_tokens (
+            digest TEXT PRIMARY KEY,
+            write_id TEXT NOT NULL,
+            made_at DOUBLE PRECISION NOT NULL
+        )""",
+    ),
 )

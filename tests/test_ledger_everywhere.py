@@ -1,0 +1,275 @@
+"""At most once everywhere: the write ledger in the store, shared by every tool, process and the CLI.
+
+Real server processes (over stdio and HTTP), the CLI as a real process and real MCP clients, against
+the simulator over loopback HTTP, on a SQLite file and on a real PostgreSQL. Each test names the
+way a customer used to be rung twice."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.types import ElicitRequestParams, ElicitResult
+
+from ameyo_mcp import phones
+from ameyo_mcp.simulator import SimulatorThread
+from tests.conftest import text_of
+
+pytestmark = pytest.mark.anyio
+
+WHEN = "2031-05-01T11:00:00"
+PRIYA, PRIYA_PHONE = 12001, "917308059204"  # Priya Sharma
+
+
+def env_for(sim: SimulatorThread, tmp_path: Path, database_url: str, **extra: str) -> dict[str, str]:
+    """One deployment's settings: every process given these shares the store (and the ledger)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMEYO_")}
+    env.update(
+        AMEYO_BASE_URL=sim.base_url,
+        AMEYO_USER_ID=sim.state.config.user_id,
+        AMEYO_PASSWORD=sim.state.config.password,
+        AMEYO_TIMEZONE=sim.state.config.timezone,
+        AMEYO_SESSION_FILE=str(tmp_path / "session.json"),
+        AMEYO_AUDIT_FILE=str(tmp_path / "audit.jsonl"),
+        AMEYO_DATABASE_URL=database_url,
+        AMEYO_SYNC_INTERVAL_S="0",
+        AMEYO_UPLOAD_DIRS=str(tmp_path / "uploads"),
+        AMEYO_TIMEOUT_S="10",
+        **extra,
+    )
+    (tmp_path / "uploads").mkdir(exist_ok=True)
+    return env
+
+
+def stdio_server(env: dict[str, str], tmp_path: Path) -> StdioServerParameters:
+    return StdioServerParameters(command=sys.executable, args=["-m", "ameyo_mcp"], env=env, cwd=str(tmp_path))
+
+
+@contextmanager
+def http_server(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ameyo_mcp", "--transport", "http", "--port", str(port)],
+        env=env,
+        cwd=str(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert proc.poll() is None, "the server process ended at start"
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/mcp", proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+        proc.wait(timeout=10)
+
+
+def callbacks_at(sim: SimulatorThread, number: str, when: str) -> int:
+    """Callbacks the simulator holds to `number` (any spelling) at `when`, whoever they are for."""
+    wanted = when.replace("T", " ")[:16]
+    return sum(
+        1
+        for cb in sim.state.callbacks(1)
+        if phones.same_number(str(cb.phone), number, "IN") and str(cb.callback_time).startswith(wanted)
+    )
+
+
+def callback_args(when: str = WHEN, **extra: Any) -> dict[str, Any]:
+    return {"campaign": 1, "customer_id": PRIYA, "callback_time": when, **extra}
+
+
+# -- 1, 2: processes ---------------------------------------------------------------------------
+
+
+async def test_three_server_processes_on_one_store_send_a_callback_once(
+    simulator: SimulatorThread, tmp_path: Path, database_url: str
+) -> None:
+    env = env_for(simulator, tmp_path, database_url)
+    params = stdio_server(env, tmp_path)
+    async with Client(params) as one, Client(params) as two, Client(params) as three:
+        # One after the other.
+        first = await one.call_tool("ameyo_add_callback", callback_args())
+        assert not first.is_error, text_of(first)
+        second = await two.call_tool("ameyo_add_callback", callback_args())
+        assert "REPEAT" in text_of(second) and "nothing was sent again" in text_of(second), text_of(second)
+        # At once, while Ameyo is slow: the others wait for the first and report its answer.
+        simulator.state.faults.commands = {"addCallback"}
+        simulator.state.faults.delay_s = 1.0
+        texts: list[str] = []
+
+        async def ask(client: Client) -> None:
+            done = await client.call_tool("ameyo_add_callback", callback_args("2031-05-01T12:00:00"))
+            texts.append(text_of(done))
+
+        async with anyio.create_task_group() as group:
+            for client in (one, two, three):
+                group.start_soon(ask, client)
+    assert sum("REPEAT" in t for t in texts) == 2, texts
+    assert simulator.state.executed["addCallback"] == 2
+    assert callbacks_at(simulator, PRIYA_PHONE, WHEN) == 1
+    assert callbacks_at(simulator, PRIYA_PHONE, "2031-05-01T12:00:00") == 1
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+async def test_a_callback_in_flight_when_its_server_dies_is_not_sent_again_by_the_next(
+    simulator: SimulatorThread, tmp_path: Path, how: str
+) -> None:
+    env = env_for(simulator, tmp_path, str(tmp_path / "state" / "index.db"))
+    simulator.state.faults.commands = {"addCallback"}
+    simulator.state.faults.delay_s = 3.0  # Ameyo runs it at once and answers late
+    with http_server(env, tmp_path) as (url, proc):
+        async with Client(url) as client:
+            with pytest.raises(Exception):  # noqa: B017 - the client gives up; its error type is not the point
+                await client.call_tool("ameyo_add_callback", callback_args(), read_timeout_seconds=1.0)
+        proc.send_signal(signal.SIGKILL if how == "SIGKILL" else signal.SIGTERM)
+        proc.wait(timeout=10)
+    simulator.state.faults.delay_s = 0.0
+    async with Client(stdio_server(env, tmp_path)) as client:
+        again = await client.call_tool("ameyo_add_callback", callback_args())
+    assert again.is_error and "unknown outcome" in text_of(again), text_of(again)
+    assert "allow_repeat=true" in text_of(again)
+    assert simulator.state.executed["addCallback"] == 1
+
+
+async def test_the_cli_beside_the_server_schedules_one_callback(
+    simulator: SimulatorThread, tmp_path: Path, database_url: str
+) -> None:
+    env = env_for(simulator, tmp_path, database_url)
+    source = tmp_path / "uploads" / "callbacks.csv"
+    source.write_text("phone1,name,callback_time\n+91 73080 59204,Priya Sharma,2031-05-01 11:00\n")
+    done = await anyio.run_process(
+        [sys.executable, "-m", "ameyo_mcp", "upload", str(source), "--campaign", "1", "--lead", "1"],
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    async with Client(stdio_server(env, tmp_path)) as client:
+        refused = await client.call_tool("ameyo_add_callback", callback_args())
+    assert refused.is_error and "another write scheduled" in text_of(refused), text_of(refused)
+    assert simulator.state.executed["addCallback"] == 0
+    assert simulator.state.executed["uploadContactAndAddCallback"] == 1
+
+
+# -- 3, 4: tools and spellings -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("order", ["add_callback first", "upload first"])
+async def test_one_callback_through_two_tools_in_another_spelling_is_sent_once(
+    client: Client, simulator: SimulatorThread, order: str
+) -> None:
+    upload = {
+        "campaign": 1,
+        "lead_id": 1,
+        "records": [{"customer": {"phone1": "+91 73080 59204"}, "callback_time": WHEN}],
+        "update_existing": True,
+    }
+    calls = [("ameyo_add_callback", callback_args()), ("ameyo_upload_contacts_with_callbacks", upload)]
+    if order == "upload first":
+        calls.reverse()
+    first = await client.call_tool(*calls[0])
+    assert not first.is_error, text_of(first)
+    second = await client.call_tool(*calls[1])
+    assert "scheduled a callback" in text_of(second), text_of(second)
+    assert callbacks_at(simulator, PRIYA_PHONE, WHEN) == 1, (text_of(first), simulator.state.callbacks(1))
+
+
+async def test_four_spellings_through_the_upload_tool_make_one_callback(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    for spelling in ("9876500011", "09876500011", "919876500011", "+91 98765 00011"):
+        await client.call_tool(
+            "ameyo_upload_contacts_with_callbacks",
+            {
+                "campaign": 1,
+                "lead_id": 1,
+                "records": [{"customer": {"phone1": spelling, "name": "Anil"}, "callback_time": WHEN}],
+            },
+        )
+    assert simulator.state.executed["uploadContactAndAddCallback"] == 1
+    assert callbacks_at(simulator, "9876500011", WHEN) == 1
+
+
+# -- 6, 7: files ---------------------------------------------------------------------------------
+
+
+def callback_file(path: Path, rows: int = 20) -> Path:
+    lines = "".join(f"98124{i:05d},Guest {i},2031-05-02 1{i % 8}:00\n" for i in range(rows))
+    path.write_text("phone1,name,callback_time\n" + lines, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("how", ["copy", "hard link", "rename", "second journal"])
+async def test_a_callback_file_under_another_name_sends_nothing_twice(
+    simulator: SimulatorThread, tmp_path: Path, how: str
+) -> None:
+    env = env_for(simulator, tmp_path, str(tmp_path / "state" / "index.db"))
+    folder = tmp_path / "uploads"
+    source = callback_file(folder / "monday.csv")
+    base = {"campaign": 1, "lead_id": 21, "dry_run": False}
+    async with Client(stdio_server(env, tmp_path)) as client:
+        first = await client.call_tool("ameyo_upload_contacts_file", {**base, "file": "monday.csv"})
+        assert first.structured_content is not None and first.structured_content["callbacks"] == 20
+        second_args = {**base, "file": "monday-again.csv"}
+        if how == "copy":
+            shutil.copy(source, folder / "monday-again.csv")
+        elif how == "hard link":
+            os.link(source, folder / "monday-again.csv")
+        elif how == "rename":
+            source.rename(folder / "monday-again.csv")
+        else:
+            second_args = {**base, "file": "monday.csv", "result_file": "again.csv"}
+            (folder / "monday.csv.ameyo-journal").rename(folder / "old-journal")
+        second = await client.call_tool("ameyo_upload_contacts_file", second_args)
+    text = text_of(second)
+    assert "Not sent again: 20 rows that an earlier upload already sent" in text, text
+    assert "by the upload of monday.csv" in text, text
+    assert simulator.state.executed["uploadContactAndAddCallback"] == 1
+    assert sum(1 for cb in simulator.state.callbacks(1) if str(cb.phone).startswith("98124")) <= 20
+
+
+async def test_a_file_replaced_while_the_person_is_asked_sends_nothing(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    env = env_for(simulator, tmp_path, str(tmp_path / "state" / "index.db"), AMEYO_CONFIRM_OVER="10")
+    folder = tmp_path / "uploads"
+    small = "phone1,name\n" + "".join(f"98125{i:05d},Guest {i}\n" for i in range(150))
+    big = "phone1,name\n" + "".join(f"98126{i:05d},Other {i}\n" for i in range(3000))
+    (folder / "d.csv").write_text(small, encoding="utf-8")
+    asked: list[str] = []
+
+    async def swap_then_agree(_context: object, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        (folder / "d.csv").write_text(big, encoding="utf-8")
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    async with Client(
+        stdio_server(env, tmp_path), elicitation_callback=swap_then_agree, mode="legacy"
+    ) as client:
+        done = await client.call_tool(
+            "ameyo_upload_contacts_file", {"file": "d.csv", "campaign": 1, "lead_id": 21, "dry_run": False}
+        )
+    assert asked and "about 150 records" in asked[0], asked
+    assert "changed after it was read for the confirmation" in text_of(done), text_of(done)
+    assert simulator.state.executed["uploadContacts"] == 0
