@@ -58,6 +58,10 @@ def _to_bool(value: object) -> object:
     return value
 
 
+def _blank_is_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 def _to_int_or_none(value: object) -> object:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -272,10 +276,23 @@ class CallbackProperties(_Answer):
     customer_id: OptionalId = Field(default=None, alias="customerId")
 
 
+def callback_scheduled(callback_id: object, callback_time: object) -> bool:
+    """Whether an answer row tells of a scheduled callback: the one rule every reader of such rows
+    (the upload tools, the bulk uploader, their counts and words) applies.
+
+    Ameyo gives a callback it scheduled its time, and its id when it has one: the document's own
+    answer to uploadContactAndAddCallback (4.8.5) is `"id": null` beside the callback time, and rule
+    4.8.2 5.b.iii adds the callback even for a customer not uploaded (DUPLICATE_NOT_ADDED). So a row
+    with either scheduled its callback, whatever its result type says of the customer. Takes the
+    values as an answer row, a tool's record or a journal line holds them (text or datetime).
+    """
+    return bool(callback_id) or bool(callback_time)
+
+
 class CallbackFields(_Answer):
     """The callback half of an answer row, shared by addCallback and uploadContactAndAddCallback."""
 
-    callback_id: str | None = Field(
+    callback_id: Annotated[str | None, BeforeValidator(_blank_is_none)] = Field(
         default=None, validation_alias=AliasChoices("id", "callbackId", "callBackId")
     )
     callback_time: AmeyoTime = Field(
@@ -290,6 +307,10 @@ class CallbackFields(_Answer):
         default_factory=CallbackProperties,
         validation_alias=AliasChoices("callbackProperties", "callBackProperties"),
     )
+
+    @property
+    def callback_scheduled(self) -> bool:
+        return callback_scheduled(self.callback_id, self.callback_time)
 
 
 class CallbackUploadResult(RecordResult, CallbackFields):

@@ -17,6 +17,7 @@ from .models import CallbackUploadResult, RecordResult
 from .results import RecordOut
 from .sanitize import clean_text
 from .service import describe_failure
+from .summaries import scheduled_callback_text
 from .times import show
 
 PRIMARY_COLUMN = "phone1"
@@ -163,16 +164,38 @@ def outcome(checked: Checked, result: RecordResult | None, zone: ZoneInfo | None
         out.callback_id = result.callback_id
         if result.callback_time is not None:
             out.callback_time = show(result.callback_time, zone)
-        if result.callback_id is None and ok:
-            note = clean_text(result.message, 120) if result.message else "no callback id returned"
+        if result.callback_scheduled:
+            out.reason = _scheduled_reason(out, kind, reason, result.message)
+            # The customer was already there and left as it was, and the callback was scheduled:
+            # done. A customer that failed is still not done, but its callback is.
+            out.ok = ok or kind in KEPT_AS_IS
+        elif ok:
+            note = "the answer gives it neither an id nor a time"
+            note = clean_text(result.message, 120) if result.message else note
             out.reason = f"customer saved, but no callback was scheduled ({note})"
             out.ok = False
-        elif result.callback_id is not None and kind in KEPT_AS_IS:
-            # The customer was already there and left as it was, and the callback was scheduled:
-            # done, and sending it again (with update_existing) would schedule a second callback.
-            out.ok = True
-            out.reason = f"{reason}; its callback was scheduled" if reason else "its callback was scheduled"
     return out
+
+
+# The customer left as it was, in words that do not invite sending the record again: with a
+# callback scheduled, that would schedule it a second time.
+_KEPT_WORDS = {
+    "DUPLICATE_NOT_ADDED": "already in the campaign, left as it was",
+    "NOT_MIGRATED": "already in another lead, not moved",
+}
+_TWICE = "sending this record again would schedule its callback a second time"
+
+
+def _scheduled_reason(out: RecordOut, kind: str, reason: str | None, message: str | None) -> str | None:
+    """What a record whose callback Ameyo scheduled needs said; None for the plain success."""
+    said = scheduled_callback_text(out.callback_id, out.callback_time)
+    if message:
+        said += f" (Ameyo said: {clean_text(message, 120)})"
+    if kind in KEPT_AS_IS:
+        return f"{_KEPT_WORDS[kind]}; {said}; {_TWICE}"
+    if reason is not None:  # the customer failed; rule 4.8.2 5.b.iii added the callback anyway
+        return f"{reason}; {said}; {_TWICE}"
+    return None if out.callback_id and not message else said
 
 
 def counts(records: Sequence[RecordOut]) -> dict[str, int]:
@@ -227,7 +250,7 @@ def upload_tally(outcomes: Sequence[RecordOut]) -> UploadTally:
         moved=kinds["moved"],
         duplicate=kinds["duplicate"],
         failed=kinds["failed"],
-        callbacks=sum(1 for r in outcomes if r.callback_id),
+        callbacks=sum(1 for r in outcomes if r.callback_scheduled),
         counts=by_result,
         added_customer_ids=[
             r.customer_id for r in outcomes if r.result in ADDED and r.customer_id is not None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from .models import CampaignInfo
+from .models import CampaignInfo, callback_scheduled
 
 
 class CampaignOut(BaseModel):
@@ -101,6 +101,10 @@ class RecordOut(BaseModel):
     reason: str | None = None
     callback_id: str | None = None
     callback_time: str | None = None
+
+    @property
+    def callback_scheduled(self) -> bool:
+        return callback_scheduled(self.callback_id, self.callback_time)
 
 
 class UploadOut(BaseModel):

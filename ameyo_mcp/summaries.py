@@ -17,6 +17,7 @@ from .results import (
     LeadsOut,
     LoginOut,
     PingOut,
+    RecordOut,
     UploadOut,
 )
 from .sanitize import data_text, fence
@@ -153,6 +154,20 @@ def _ids(label: str, ids: list[int]) -> str:
     return f"{label}: {shown}" + (f" and {more} more." if more > 0 else ".")
 
 
+def scheduled_callback_text(callback_id: str | None, callback_time: str | None) -> str:
+    """A callback Ameyo scheduled, in the words every upload answer uses for it."""
+    text = f"callback {callback_id} scheduled" if callback_id else "callback scheduled"
+    if callback_time:
+        text += f" at {callback_time}"
+    return text if callback_id else f"{text}; Ameyo gave it no id"
+
+
+def _callback_line(r: RecordOut) -> str:
+    if r.callback_id is None:
+        return f"record {r.position}: {scheduled_callback_text(None, r.callback_time)}"
+    return f"record {r.position}: {r.callback_id}" + (f" at {r.callback_time}" if r.callback_time else "")
+
+
 def upload_text(out: UploadOut) -> str:
     label = campaign_label(out.campaign)
     refused = f"; {out.refused} refused before sending (below)" if out.refused else ""
@@ -181,13 +196,17 @@ def upload_text(out: UploadOut) -> str:
         lines.extend(fence(shown))
         if len(failures) > MAX_FAILURE_LINES:
             lines.append(f"{len(failures) - MAX_FAILURE_LINES} more failures are in the structured result.")
-    callbacks = [r for r in out.records if r.ok and r.callback_id]
+    callbacks = [r for r in out.records if r.callback_scheduled]
     if callbacks:
         lines.append(f"Callbacks scheduled: {out.callbacks} ({out.timezone}):")
-        lines.extend(
-            f"record {r.position}: {r.callback_id} at {r.callback_time}"
-            for r in callbacks[:MAX_FAILURE_LINES]
-        )
+        lines.extend(_callback_line(r) for r in callbacks[:MAX_FAILURE_LINES])
+        if len(callbacks) > MAX_FAILURE_LINES:
+            lines.append(f"{len(callbacks) - MAX_FAILURE_LINES} more callbacks are in the structured result.")
+        if any(r.callback_id is None for r in callbacks):
+            lines.append(
+                "A callback without an id is scheduled all the same (Ameyo's documented answer gives "
+                "none): scheduling it again would ring the customer twice."
+            )
     if out.added_customer_ids:
         lines.append(_ids("Added customer ids", out.added_customer_ids))
     if out.updated_customer_ids:
@@ -206,7 +225,9 @@ def callback_text(out: CallbackOut) -> str:
     if out.self_callback:
         to += " only (self callback)"
     lines = [
-        f"Callback {out.callback_id or '(no id returned)'} scheduled in {campaign_label(out.campaign)}:",
+        f"Callback {out.callback_id} scheduled in {campaign_label(out.campaign)}:"
+        if out.callback_id
+        else f"Callback scheduled in {campaign_label(out.campaign)}; Ameyo gave it no id:",
         *fence([f"{who}, customer {out.customer_id}, phone {out.phone}"]),
         f"When: {out.time}. Assigned to: {to}.",
     ]

@@ -53,6 +53,9 @@ def test_callback_rows_from_both_samples() -> None:
     )
     assert row.callback_time == datetime(2015, 3, 3, 11, 29, 34)
     assert row.properties.customer_id == 17924 and row.callback_id is None
+    # The document's own answer: no id, and the callback scheduled all the same.
+    assert row.callback_scheduled
+    assert not CallbackUploadResult.model_validate({"id": "", "resultTypeString": "ADDED"}).callback_scheduled
     callback = Callback.model_validate(
         {
             "id": "d431-54f54717-cm-2",

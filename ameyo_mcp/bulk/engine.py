@@ -26,7 +26,7 @@ import anyio.lowlevel
 
 from .. import writes
 from ..errors import AmeyoError, UpstreamUnavailable
-from ..models import CallbackUploadResult, RecordResult
+from ..models import RecordResult
 from ..records import OK_RESULTS, Checked, outcome, rewritten_note
 from ..results import campaign_out
 from ..service import Ameyo, UploadTarget
@@ -573,7 +573,7 @@ class _Run:
                     out.callback_time,
                 )
             if batch.resend:
-                self._judge_resent(batch, item, answer)
+                self._judge_resent(batch, item)
             if answer is None:
                 self.left_out += 1
             settled.append(item)
@@ -588,15 +588,14 @@ class _Run:
         for item in settled:
             self._settle(item)
 
-    def _judge_resent(self, batch: Batch, item: Settled, answer: RecordResult | None) -> None:
+    def _judge_resent(self, batch: Batch, item: Settled) -> None:
         """A row sent again after an unknown outcome: the earlier run may have saved it already."""
         if batch.kind == PLAIN:
             if item.result == DUPLICATE:
                 item.ok, item.reason = True, SAVED_EARLIER
             return
+        # A duplicate whose callback was scheduled is done already: `outcome` said so.
         self.resent_callbacks.append(item.line)
-        if item.result == DUPLICATE and isinstance(answer, CallbackUploadResult) and answer.callback_id:
-            item.ok = True
         item.reason = f"{MAY_DUPLICATE}; {item.reason}" if item.reason else MAY_DUPLICATE
 
     async def _unanswered(self, batch: Batch) -> None:

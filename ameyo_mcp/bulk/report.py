@@ -15,6 +15,7 @@ from typing import TextIO
 
 from pydantic import BaseModel
 
+from ..models import callback_scheduled
 from ..records import OUTCOME_UNKNOWN, answered
 from ..results import CampaignOut
 from ..sanitize import clean_text, fence
@@ -42,6 +43,10 @@ class Settled:
     reason: str | None = None
     callback_id: str | None = None
     callback_time: str | None = None
+
+    @property
+    def callback_scheduled(self) -> bool:
+        return callback_scheduled(self.callback_id, self.callback_time)
 
 
 class FailureOut(BaseModel):
@@ -125,9 +130,10 @@ class Tally:
     def add(self, row: Settled) -> None:
         self.rows += 1
         self.counts[row.result] += 1
+        # A row whose customer failed may still have had its callback scheduled (4.8.2 5.b.iii).
+        self.callbacks += row.callback_scheduled
         if row.ok:
             self.ok += 1
-            self.callbacks += row.callback_id is not None
         elif len(self.failures) < MAX_FAILURES:
             self.failures.append(
                 FailureOut(

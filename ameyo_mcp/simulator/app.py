@@ -87,6 +87,8 @@ async def _handle(state: SimulatorState, request: Request) -> Response:
         await asyncio.sleep(delay)
     if faults.take("short_list", command):
         payload = _without_last_row(payload)
+    if faults.take("null_callback_ids", command):
+        payload = _without_callback_ids(payload)
     text = _dumps(payload)
     if faults.take("drop_after", command):
         return _Dropped(text.encode()[: len(text) // 2], aborter)
@@ -652,6 +654,20 @@ __all__ = [
     "java_medium",
     "sql_time",
 ]
+
+
+def _without_callback_ids(payload: Any) -> Any:
+    """An answer whose callback rows (bare or in beanResponse) carry `"id": null`."""
+
+    def blanked(row: Any) -> Any:
+        is_callback = isinstance(row, dict) and ("callbackProperties" in row or "callBackProperties" in row)
+        return {**row, "id": None} if is_callback else row
+
+    if isinstance(payload, dict) and isinstance(payload.get("beanResponse"), list):
+        return {**payload, "beanResponse": [blanked(r) for r in payload["beanResponse"]]}
+    if isinstance(payload, list):
+        return [blanked(r) for r in payload]
+    return payload
 
 
 def _without_last_row(payload: Any) -> Any:

@@ -229,7 +229,7 @@ def _report(
         dry_run=dry_run,
         sent=len(sent_like),
         refused=len(refusals),
-        records=[r for r in records if not r.ok or r.callback_id][:200],
+        records=[r for r in records if not r.ok or r.callback_scheduled][:200],
         timezone=str(ameyo.settings.zone),
         notes=[note] if note else [],
         confirm_token=confirm_token,
