@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ClientCapabilities, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from .. import writes
@@ -97,8 +97,7 @@ def ameyo_of(ctx: Context[Any, Any]) -> Ameyo:
 
 def asker(ctx: Context[Any, Any]) -> writes.Ask | None:
     """The write path's question to the person, by elicitation; None when the client cannot ask."""
-    capabilities = ctx.client_capabilities
-    if capabilities is None or capabilities.elicitation is None:
+    if not can_ask(ctx.client_capabilities):
         return None
 
     async def ask(question: str) -> bool | None:
@@ -106,10 +105,18 @@ def asker(ctx: Context[Any, Any]) -> writes.Ask | None:
             answer = await ctx.elicit(question, Confirmation)
         except MCPError:
             return None  # this connection cannot ask back: the dry-run token still works
+        except ValueError:
+            return False  # accepted without a readable yes: not a confirmation
         data = getattr(answer, "data", None)
         return answer.action == "accept" and isinstance(data, Confirmation) and data.confirm
 
     return ask
+
+
+def can_ask(capabilities: ClientCapabilities | None) -> bool:
+    """Whether the client declared form elicitation (a bare `elicitation: {}` is form)."""
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
 
 
 async def send_write(
