@@ -2,7 +2,8 @@
 per argument (which one, what was wrong, what to send), never as validator text with library links.
 
 `ExplainedTool` is the SDK's `Tool` with this in front of its own validation (and the warnings
-logged during the call passed on to the client); `build_tools` makes every tool one.
+logged during the call passed on to the client, and a question to the person ending the call as an
+input_required result); `build_tools` makes every tool one.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 
 from ..client_log import forwarded
 from ..sanitize import clean_text
+from .common import InputRequired
 from .schemas import inline_refs
 
 if TYPE_CHECKING:
@@ -39,6 +41,9 @@ class ExplainedTool(Tool):
         try:
             async with forwarded(context, _log_threshold(context)):
                 return await super().run(arguments, context, convert_result)
+        except InputRequired as asked:
+            # The person is asked inside the result, and the client calls again with the answer.
+            return asked.result
         except ToolError as exc:
             # Only the arguments' validation raises a plain ToolError caused by a ValidationError; a
             # crash inside the tool is an UnexpectedToolError and keeps its generic text.
