@@ -435,7 +435,7 @@ class WritePath:
                 "cannot be written. Tell the person; an administrator can change the setting."
             )
         keys = [write.identity, *(k for k, _ in write.callbacks)]
-        if not allow_repeat:
+        if not allow_repeat and not self._covers(approval, write) and self.needs_confirmation(write.records):
             # A settled repeat is answered (or refused) before the person is asked anything.
             for entry in await self._ledger(self._store().ledger_entries, keys):
                 done = self._settled(write, entry)

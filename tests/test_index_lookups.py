@@ -243,7 +243,7 @@ async def test_lookups_and_upload_updates_on_either_backend(database_url: str, t
 
 
 @pytest.mark.anyio
-async def test_an_index_that_cannot_be_opened_costs_no_write_and_is_said(tmp_path: Path) -> None:
+async def test_a_store_that_cannot_be_opened_refuses_writes_and_is_said(tmp_path: Path) -> None:
     (tmp_path / "not-a-folder").write_text("")
     with SimulatorThread(SimulatorConfig(password="pw-5ec2e7-simulated")) as sim:
         settings = settings_for(sim, tmp_path, AMEYO_DATABASE_URL=str(tmp_path / "not-a-folder" / "index.db"))
@@ -252,10 +252,13 @@ async def test_an_index_that_cannot_be_opened_costs_no_write_and_is_said(tmp_pat
                 "ameyo_upload_contacts",
                 {"campaign": CAMPAIGN, "lead_id": 21, "records": [{"phone1": "9876012388", "name": "Ila"}]},
             )
-            assert not result.is_error, text_of(result)
-            assert any(c.customer_data.get("phone1") == "9876012388" for c in sim.state.contacts(CAMPAIGN))
-            text, _ = await get_contacts(session, sim, phone="9876012388")
-            assert "1 contact match" in text and "the index cannot be read" in text, text
+            # The write ledger is in the store: a write it cannot record is not sent at all.
+            assert result.is_error, text_of(result)
+            assert "Nothing was sent: the write ledger in" in text_of(result), text_of(result)
+            assert "not-a-folder" in text_of(result) and "Traceback" not in text_of(result)
+            assert sim.state.executed["uploadContacts"] == 0
+            text, _ = await get_contacts(session, sim, phone="9876000001")
+            assert "the index cannot be read" in text, text
 
 
 @pytest.mark.anyio

@@ -31,12 +31,21 @@ async def test_repeated_callback_is_not_scheduled_twice(client: Client, simulato
     assert not meant.is_error and simulator.state.executed["addCallback"] == 2
 
 
-async def test_repeat_window_expires(simulator: SimulatorThread, tmp_path: Path) -> None:
+async def test_repeat_window_expires_but_a_callback_is_kept_for_the_ledger(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
     settings = settings_for(simulator, tmp_path, AMEYO_REPEAT_WINDOW_S="0")
+    upload = {"campaign": 1, "lead_id": 21, "records": [{"phone1": "9876012399"}], "update_existing": True}
     async with Client(create_server(settings)) as client:
+        await client.call_tool("ameyo_upload_contacts", upload)
+        await client.call_tool("ameyo_upload_contacts", upload)
         await client.call_tool("ameyo_add_callback", CALLBACK)
-        await client.call_tool("ameyo_add_callback", CALLBACK)
-    assert simulator.state.executed["addCallback"] == 2
+        again = await client.call_tool("ameyo_add_callback", CALLBACK)
+    # The same records again are a new write once the window has passed (an update); the same
+    # callback (customer, time, agent) stays the same thing for Ameyo to do for AMEYO_LEDGER_DAYS.
+    assert simulator.state.executed["uploadContacts"] == 2
+    assert text_of(again).startswith("REPEAT:"), text_of(again)
+    assert simulator.state.executed["addCallback"] == 1
 
 
 async def test_a_write_with_unknown_outcome_is_not_repeated_blindly(
