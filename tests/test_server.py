@@ -144,7 +144,7 @@ async def test_upload_reports_each_record(client: Client, simulator: SimulatorTh
     assert "Sent 2 records to MoviStarSurvey (1), lead 1; 2 refused before sending" in text
     assert "added 1, updated 0, duplicates left unchanged 1, failed 0" in text
     assert "record 2: (no phone): phone1 is missing" in text
-    assert "record 3:" in text and "too many digits" in text
+    assert "record 3: (no phone): phone1 has 25 digits, more than the 20 Ameyo allows" in text
     assert "record 4: 0458681166572: already in the campaign" in text
     out = result.structured_content
     assert out is not None and len(out["added_customer_ids"]) == 1

@@ -136,7 +136,7 @@ async def ameyo_upload_contacts_with_callbacks(
             except ValueError as exc:
                 problem = str(exc)
             if problem is not None:
-                entry = Checked(position, entry.record, problem, entry.given_phone)
+                entry = Checked(position, entry.record, problem, entry.given_phone, entry.identity)
             else:
                 callbacks[position] = CallbackRecord(
                     call_back_time=when.wire,
