@@ -132,6 +132,18 @@ def refusal(column: str, value: str, max_length: int, error: phones.PhoneError |
     return f"{column} has {count} digits and is {error.why or 'not a phone number'}"
 
 
+def dialed(column: str, value: str, rule: phones.PhoneRule, max_length: int) -> str:
+    """A number other than phone1 (callback_phone) as Ameyo dials it; ValueError with `refusal`'s
+    description when it will not do."""
+    try:
+        dial = phones.for_ameyo(value, rule.region, rule.style).value
+    except phones.PhoneError as exc:
+        raise ValueError(refusal(column, value, max_length, exc)) from None
+    if len(dial) > max_length:
+        raise ValueError(refusal(column, dial, max_length))
+    return dial
+
+
 def _accepted(record: Mapping[str, str], rule: phones.PhoneRule) -> str | None:
     """phone1's identity when the phone rule accepts it, for a record refused for another reason:
     its answer may then show the number."""

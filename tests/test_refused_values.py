@@ -169,3 +169,50 @@ async def test_upload_tool_describes_refused_values_and_never_quotes_them(
     none = await client.call_tool("ameyo_upload_contacts", {**args, "records": records[:3]})
     assert none.is_error and "record 1: phone1 has letters and symbols, 15 characters" in text_of(none)
     assert_nothing_quoted(text_of(none))
+
+
+async def test_callback_uploads_describe_refused_values_and_never_quote_them(
+    client: Client, simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    callbacks = await client.call_tool(
+        "ameyo_upload_contacts_with_callbacks",
+        {
+            "campaign": 1,
+            "lead_id": 21,
+            "records": [
+                {"customer": {"phone1": SECRET}, "callback_time": "2031-03-03T10:00:00"},
+                {"customer": {"phone1": "9000022231"}, "callback_time": SECRET},
+                {
+                    "customer": {"phone1": "9000022232"},
+                    "callback_time": "2031-03-03T10:00:00",
+                    "callback_phone": SECRET,
+                },
+                {"customer": {"phone1": "9000022233"}, "callback_time": "2031-03-03T10:00:00"},
+            ],
+        },
+    )
+    text = text_of(callbacks)
+    assert not callbacks.is_error, text
+    assert "record 1: (no phone): phone1 has letters and symbols, 15 characters" in text
+    assert "record 2: 9000022231: callback_time is not an ISO 8601 time" in text
+    assert "record 3: 9000022232: callback_phone has letters and symbols, 15 characters" in text
+    assert "Callbacks scheduled: 1" in text
+    assert_nothing_quoted(text + json.dumps(callbacks.structured_content))
+    assert simulator.state.executed["uploadContactAndAddCallback"] == 1
+
+    # A file's callback_phone column: a partial number that is the row's own phone2 (so it passes
+    # the own-number rule) is refused by the phone rule, and described the same way.
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    row = {"phone1": "9000022241", "phone2": PIN, "callback_time": "2031-03-03T10:00:00"}
+    (folder / "callbacks.jsonl").write_text(json.dumps({**row, "callback_phone": PIN}) + "\n")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    async with Client(create_server(settings)) as file_client:
+        dry = await file_client.call_tool(
+            "ameyo_upload_contacts_file", {"file": "callbacks.jsonl", "campaign": 1, "lead_id": 21}
+        )
+    text = text_of(dry)
+    assert not dry.is_error, text
+    assert "line 1: 9000022241: callback_phone has 6 digits and is not a complete phone number" in text
+    assert_nothing_quoted(text + json.dumps(dry.structured_content))
+    assert_nothing_quoted(files_text(folder, folder / "callbacks.jsonl"))
