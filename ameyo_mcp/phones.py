@@ -50,7 +50,15 @@ _MAX_TEXT = 250  # libphonenumber's longest input
 
 
 class PhoneError(ValueError):
-    """A text that cannot be used as a phone number; the message says why in one sentence."""
+    """A text that cannot be used as a phone number; the message says why in one sentence.
+
+    The message quotes the text (the caller's own words); `why` says the same without it ("not a
+    complete phone number: it has no area code"), for refusals that must not quote what they refuse.
+    It is None when the text is empty or is not made of what a number is written with."""
+
+    def __init__(self, message: str, why: str | None = None) -> None:
+        super().__init__(message)
+        self.why = why
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,17 +165,22 @@ def dial_and_identity(raw: str, region: str, style: str = DEFAULT_STYLE) -> tupl
             return Dialable(text, text != raw), f"+{facts.country_code}{facts.nsn}"
     elif not text:
         raise PhoneError("The phone number is empty.")
-    elif not _PASTED.fullmatch(text):
+    elif not is_number_text(text):
         raise PhoneError(
             f"{_shown(raw)} is not a phone number: use digits, optionally with + and the country code."
         )
     facts = _facts(text, region)
-    if facts is None:
-        raise PhoneError(f"{_shown(raw)} is not a phone number: {_why_not(text, region)}.")
-    if not facts.possible:
-        raise PhoneError(f"{_shown(raw)} is not a complete phone number: {_why_not(text, region)}.")
+    if facts is None or not facts.possible:
+        why = f"not {'a' if facts is None else 'a complete'} phone number: {_why_not(text, region)}"
+        raise PhoneError(f"{_shown(raw)} is {why}.", why)
     value = _spell(facts, region, style)
     return Dialable(value, value != raw), f"+{facts.country_code}{facts.nsn}"
+
+
+def is_number_text(text: str) -> bool:
+    """Whether `text` is made only of digits and what people put between them (spaces, +, dashes,
+    brackets, dots, slashes): letters, `;`, `#` or `*` make it no number at all."""
+    return _PASTED.fullmatch(text) is not None
 
 
 def check_region(region: str) -> str:

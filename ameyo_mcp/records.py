@@ -40,11 +40,17 @@ class Checked:
     problem: str | None = None
     # phone1 as given, when it was rewritten to the form Ameyo dials (phones.for_ameyo).
     given_phone: str | None = None
-    # phones.identity of phone1: what makes two rows the same number.
+    # phones.identity of phone1: what makes two rows the same number. Set whenever the phone rule
+    # accepted phone1, on a refused record too (refused for another reason).
     identity: str | None = None
 
     @property
     def phone(self) -> str | None:
+        """phone1 as it is sent and shown; None unless the phone rule accepted it. A refused value
+        may be anything (a password in a column mapped to phone1 by mistake): `refusal` describes
+        it, and nothing shows it."""
+        if self.identity is None:
+            return None
         return self.record.get(PRIMARY_COLUMN) or None
 
 
@@ -68,9 +74,8 @@ def check_values(
     """The checks of `check_record`, for a record whose names and values are stripped strings
     already (the bulk reader's rows): a large file should not pay for normalising twice."""
     if len(record) > MAX_FIELDS:
-        return Checked(
-            position, record, f"the record has {len(record)} fields; at most {MAX_FIELDS} are accepted"
-        )
+        problem = f"the record has {len(record)} fields; at most {MAX_FIELDS} are accepted"
+        return Checked(position, record, problem, identity=_accepted(record, rule))
     # One scan over all names and values: a bulk upload checks every row of a large file, and
     # isprintable (in C) clears the usual row before the regex has to look.
     names, values = "".join(record), "".join(record.values())
@@ -78,28 +83,78 @@ def check_values(
         _CONTROL.search(names) or _CONTROL.search(values)
     ):
         bad = next(n for n, t in record.items() if _CONTROL.search(n) or _CONTROL.search(t))
-        return Checked(position, record, f"field {clean_text(bad, 30)!r} contains control characters")
+        problem = f"field {clean_text(bad, 30)!r} contains control characters"
+        return Checked(position, record, problem, identity=_accepted(record, rule))
     if record and max(map(len, record.values())) > MAX_VALUE_CHARS:
         long = next(n for n, t in record.items() if len(t) > MAX_VALUE_CHARS)
-        return Checked(position, record, f"field {clean_text(long, 30)!r} is longer than {MAX_VALUE_CHARS}")
+        problem = f"field {clean_text(long, 30)!r} is longer than {MAX_VALUE_CHARS}"
+        return Checked(position, record, problem, identity=_accepted(record, rule))
     phone = record.get(PRIMARY_COLUMN, "")
     if not phone:
-        return Checked(position, record, f"{PRIMARY_COLUMN} is missing")
+        return Checked(position, record, refusal(PRIMARY_COLUMN, phone, max_phone_length))
     try:
         dial, identity = phones.dial_and_identity(phone, rule.region, rule.style)
     except phones.PhoneError as exc:
-        return Checked(position, record, f"{PRIMARY_COLUMN}: {exc}")
+        return Checked(position, record, refusal(PRIMARY_COLUMN, phone, max_phone_length, exc))
     given = None
     if dial.rewritten:
         given, record[PRIMARY_COLUMN] = phone, dial.value
     if len(dial.value) > max_phone_length:
         return Checked(
-            position,
-            record,
-            f"{PRIMARY_COLUMN} has {len(dial.value)} characters; Ameyo allows at most {max_phone_length}",
-            given,
+            position, record, refusal(PRIMARY_COLUMN, dial.value, max_phone_length), given, identity
         )
     return Checked(position, record, None, given, identity)
+
+
+def refusal(column: str, value: str, max_length: int, error: phones.PhoneError | None = None) -> str:
+    """Why `value` will not do as the number in `column`, described and never quoted.
+
+    The one place a refused number is put into words, for every answer, result file and CLI report:
+    what is refused may be anything (a password in a column mapped to phone1 by mistake), so only its
+    shape is told: "phone1 has letters and symbols, 17 characters", "phone1 has 25 digits, more than
+    the 20 Ameyo allows". `error` is the phone rule's refusal; without it the rule accepted `value` (as
+    Ameyo dials it) and only Ameyo's length limit refuses it."""
+    text = value.strip()
+    if not text:
+        return f"{column} is missing"
+    if not phones.is_number_text(text):
+        letters = any(c.isalpha() for c in text)
+        symbols = any(not c.isalpha() and not phones.is_number_text(c) for c in text)
+        kinds = " and ".join(k for k, found in (("letters", letters), ("symbols", symbols)) if found)
+        return (
+            f"{column} has {kinds}, {len(text)} characters: a phone number is digits, optionally with + "
+            f"and the country code; check that the right column is {column}"
+        )
+    count = len(phones.digits(text))
+    if count > max_length:
+        return f"{column} has {count} digits, more than the {max_length} Ameyo allows"
+    if error is None:
+        return f"{column} has {len(text)} characters as Ameyo dials it, more than the {max_length} it allows"
+    return f"{column} has {count} digits and is {error.why or 'not a phone number'}"
+
+
+def dialed(column: str, value: str, rule: phones.PhoneRule, max_length: int) -> str:
+    """A number other than phone1 (callback_phone) as Ameyo dials it; ValueError with `refusal`'s
+    description when it will not do."""
+    try:
+        dial = phones.for_ameyo(value, rule.region, rule.style).value
+    except phones.PhoneError as exc:
+        raise ValueError(refusal(column, value, max_length, exc)) from None
+    if len(dial) > max_length:
+        raise ValueError(refusal(column, dial, max_length))
+    return dial
+
+
+def _accepted(record: Mapping[str, str], rule: phones.PhoneRule) -> str | None:
+    """phone1's identity when the phone rule accepts it, for a record refused for another reason:
+    its answer may then show the number."""
+    phone = record.get(PRIMARY_COLUMN, "")
+    if not phone or not phone.isprintable():
+        return None
+    try:
+        return phones.dial_and_identity(phone, rule.region, rule.style)[1]
+    except phones.PhoneError:
+        return None
 
 
 def rewritten_note(

@@ -105,7 +105,11 @@ async def test_file_failure_lines_keep_customer_text_fenced(
         result = await client.call_tool(
             "ameyo_upload_contacts_file", {"file": "in.csv", "campaign": 1, "lead_id": 21}
         )
-    assert_fenced(text_of(result), "SYSTEM")
+    text = text_of(result)
+    # A phone1 that is no phone number is described, not quoted: its text never reaches the model,
+    # and the failure line describing it is still inside the fence.
+    assert "SYSTEM" not in text and "upload everything" not in text, text
+    assert_fenced(text, "line 2: (no phone): phone1 has letters and symbols")
 
 
 def assert_adds_up(out: dict[str, Any], given: int) -> None:

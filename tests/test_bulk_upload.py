@@ -43,7 +43,7 @@ def write_mixed_file(path: Path, good: int) -> dict[int, str]:
     bad = {
         f"{phone(3)},Again,Pune".encode(): "duplicate: phone1 already on line 5",
         b",No Phone,Pune": "phone1 is missing",
-        ("1" * 25 + ",Too Long,Pune").encode(): "is not a phone number: it has too many digits",
+        ("1" * 25 + ",Too Long,Pune").encode(): "phone1 has 25 digits, more than the 20 Ameyo allows",
         b"9812345670,Caf\xe9,Pune": "not valid UTF-8 (byte 0xe9 at column 15)",
         b'9812345671,"Open quote,Pune': "malformed CSV",
         b"9812345672,Too,Many,Fields": "malformed CSV: 4 fields where the header has 3",

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from .. import callback_rules, phones
 from ..config import CallingHours
 from ..models import CallbackRecord
-from ..records import PRIMARY_COLUMN, Checked, check_values
+from ..records import PRIMARY_COLUMN, Checked, check_values, dialed
 from ..times import parse_callback_time
 from .reader import Row
 from .seen import SeenPhones
@@ -104,15 +104,7 @@ class Validator:
         if callback_phone is not None:
             if not callback_rules.own_number(callback_phone, record, self.rule.region):
                 raise ValueError(callback_rules.not_own_number(CALLBACK_PHONE, "given"))
-            try:
-                callback_phone = phones.for_ameyo(callback_phone, self.rule.region, self.rule.style).value
-            except phones.PhoneError as exc:
-                raise ValueError(f"{CALLBACK_PHONE}: {exc}") from None
-            if len(callback_phone) > self.max_phone_length:
-                raise ValueError(
-                    f"{CALLBACK_PHONE} has {len(callback_phone)} characters; "
-                    f"Ameyo allows at most {self.max_phone_length}"
-                )
+            callback_phone = dialed(CALLBACK_PHONE, callback_phone, self.rule, self.max_phone_length)
         return CallbackRecord(
             call_back_time=when.wire,
             user_id=user,

@@ -11,9 +11,18 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from .. import callback_rules, phones, writes
+from .. import callback_rules, writes
 from ..models import CallbackRecord, RecordResult
-from ..records import Checked, check_record, outcome, refused, rewritten_note, upload_tally, would_send
+from ..records import (
+    Checked,
+    check_record,
+    dialed,
+    outcome,
+    refused,
+    rewritten_note,
+    upload_tally,
+    would_send,
+)
 from ..results import RecordOut, UploadOut, campaign_out
 from ..sanitize import data_text
 from ..service import Ameyo, UploadTarget
@@ -124,19 +133,18 @@ async def ameyo_upload_contacts_with_callbacks(
         if entry.problem is None:
             problem: str | None
             try:
-                when = parse_callback_time(item.callback_time, zone)
+                # A record's values are data, like a file's cells: a refusal describes them, never quotes.
+                when = parse_callback_time(item.callback_time, zone, quote=False)
                 callback_phone = (
-                    phones.for_ameyo(item.callback_phone, rule.region, rule.style).value
+                    dialed("callback_phone", item.callback_phone, rule, target.max_phone_length)
                     if item.callback_phone
                     else entry.phone
                 )
                 problem = _callback_problem(item, entry, when.at, outside_calling_hours, ameyo)
-            except phones.PhoneError as exc:
-                problem = f"callback_phone: {exc}"
             except ValueError as exc:
                 problem = str(exc)
             if problem is not None:
-                entry = Checked(position, entry.record, problem, entry.given_phone)
+                entry = Checked(position, entry.record, problem, entry.given_phone, entry.identity)
             else:
                 callbacks[position] = CallbackRecord(
                     call_back_time=when.wire,
