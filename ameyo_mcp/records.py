@@ -43,6 +43,8 @@ class Checked:
     # phones.identity of phone1: what makes two rows the same number. Set whenever the phone rule
     # accepted phone1, on a refused record too (refused for another reason).
     identity: str | None = None
+    # phone1 is sent as Ameyo already holds this number (see `one_record_per_number`).
+    held: bool = False
 
     @property
     def phone(self) -> str | None:
@@ -157,11 +159,60 @@ def _accepted(record: Mapping[str, str], rule: phones.PhoneRule) -> str | None:
         return None
 
 
+def one_record_per_number(checked: Sequence[Checked], held: Mapping[str, str]) -> list[Checked]:
+    """One person is one customer record, whatever the spelling of their number.
+
+    A record whose number Ameyo already holds in another spelling (`held`: phone1 by
+    `phones.identity`, from earlier uploads or the campaign's index) is sent in that spelling, so
+    Ameyo finds that customer instead of adding a second one; a second record of a number already
+    in this call is refused. `checked` is in position order; records are changed in place."""
+    first: dict[str, int] = {}
+    out: list[Checked] = []
+    for item in checked:
+        number = item.identity
+        if item.problem is None and number is not None:
+            earlier = first.get(number)
+            if earlier is not None:
+                item = Checked(
+                    item.position,
+                    item.record,
+                    f"{PRIMARY_COLUMN} is the same number as record {earlier}'s: one person is one "
+                    "customer record, so send them once (merge the two records)",
+                    item.given_phone,
+                    number,
+                )
+            else:
+                first[number] = item.position
+                spelling = held.get(number)
+                sent = item.record.get(PRIMARY_COLUMN, "")
+                if spelling and spelling != sent:
+                    item.given_phone = item.given_phone or sent
+                    item.record[PRIMARY_COLUMN] = spelling
+                    item.held = True
+        out.append(item)
+    return out
+
+
+def held_note(checked: Sequence[Checked], *, dry_run: bool = False) -> str | None:
+    """The line that says which numbers go out as Ameyo already holds them."""
+    held = [c for c in checked if c.problem is None and c.held]
+    if not held:
+        return None
+    example = held[0]
+    numbers = "1 number" if len(held) == 1 else f"{len(held)} numbers"
+    verb = "would be" if dry_run else ("was" if len(held) == 1 else "were")
+    return (
+        f"{numbers} {verb} sent as Ameyo already holds {'it' if len(held) == 1 else 'them'} (e.g. "
+        f"{clean_text(example.given_phone, 30)} → {clean_text(example.phone, 24)}), so Ameyo finds that "
+        "customer rather than adding a second record for the same person."
+    )
+
+
 def rewritten_note(
     count: int, example: Checked | None, rule: phones.PhoneRule, *, dry_run: bool = False
 ) -> str | None:
     """The line that tells the person their numbers are sent in another spelling than given."""
-    if not count or example is None or example.given_phone is None:
+    if not count or example is None or example.given_phone is None or example.held:
         return None
     numbers = "1 number" if count == 1 else f"{count} numbers"
     verb = "would be" if dry_run else ("was" if count == 1 else "were")

@@ -126,6 +126,9 @@ class Write:
     callbacks: tuple[tuple[str, str], ...] = ()
     # A file's batch: remembered for the whole ledger, so that a copy of the file sends nothing twice.
     lasting: bool = False
+    # The numbers an upload sends, as (phones.identity, phone1 as sent): the ledger keeps the first
+    # spelling of each, which later uploads of the same number send (see `WritePath.spellings`).
+    numbers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,7 @@ def plan_upload(
     update_existing: bool,
     migrate_existing: bool,
     context: Mapping[str, object] | None = None,
+    numbers: Sequence[tuple[str, str]] = (),
 ) -> Write:
     request = UploadContactsRequest(
         campaign_id=str(campaign.campaign_id),
@@ -252,7 +256,9 @@ def plan_upload(
     )
     label = upload_label(len(records), lead_id, campaign)
     identity = identity_of(server, request)
-    return Write(request, identity, len(records), campaign, lead_id, label, dict(context or {}))
+    return Write(
+        request, identity, len(records), campaign, lead_id, label, dict(context or {}), numbers=tuple(numbers)
+    )
 
 
 def plan_upload_with_callbacks(
@@ -265,6 +271,7 @@ def plan_upload_with_callbacks(
     migrate_existing: bool,
     region: str,
     context: Mapping[str, object] | None = None,
+    numbers: Sequence[tuple[str, str]] = (),
 ) -> Write:
     request = UploadWithCallbacksRequest(
         campaign_id=campaign.campaign_id,
@@ -286,7 +293,17 @@ def plan_upload_with_callbacks(
         )
         for record, callback in records
     )
-    return Write(request, identity, len(records), campaign, lead_id, label, dict(context or {}), keys)
+    return Write(
+        request,
+        identity,
+        len(records),
+        campaign,
+        lead_id,
+        label,
+        dict(context or {}),
+        keys,
+        numbers=tuple(numbers),
+    )
 
 
 # -- the ledger ---------------------------------------------------------------------------------------
@@ -513,6 +530,7 @@ class WritePath:
         earlier answer of the same write. Writes in flight that hold one of the keys are waited
         for, not raced, whichever process sends them."""
         pause = 0.02
+        server, campaign_id = self.ameyo.settings.base_url, write.campaign.campaign_id
         while True:
             now = self._clock()
             if now - self._pruned > _PRUNE_EVERY_S:
@@ -533,6 +551,7 @@ class WritePath:
                 allow_repeat=allow_repeat,
                 alive=self._alive,
                 orphan_hold_s=self.ledger_s,
+                numbers=[(server, campaign_id, number, sent) for number, sent in write.numbers],
             )
             if claim.won:
                 self._mine[write.identity] = anyio.Event()
@@ -599,6 +618,15 @@ class WritePath:
         except PermissionError:
             return True
         return True
+
+    async def spellings(self, campaign_id: int, numbers: Sequence[str]) -> dict[str, str]:
+        """phone1 as earlier uploads through any process on the store sent each of `numbers`
+        (`phones.identity`) to the campaign: what Ameyo holds, so what to send again."""
+        if not numbers:
+            return {}
+        server = self.ameyo.settings.base_url
+        found: dict[str, str] = await self._ledger(self._store().sent_spellings, server, campaign_id, numbers)
+        return found
 
     def unknown_outcomes(self, limit: int = 50) -> list[LedgerEntry]:
         """Writes whose outcome is unknown, newest first, from every process on the store."""

@@ -211,6 +211,71 @@ async def test_four_spellings_through_the_upload_tool_make_one_callback(
     assert callbacks_at(simulator, "9876500011", WHEN) == 1
 
 
+def records_of(sim: SimulatorThread, number: str) -> list[Any]:
+    return [c for c in sim.state.contacts(1) if phones.same_number(c.phone1, number, "IN")]
+
+
+async def test_one_new_person_in_four_spellings_over_four_calls_is_one_customer_record(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    texts = []
+    for spelling in ("9876500011", "09876500011", "919876500011", "+91 98765 00011"):
+        done = await client.call_tool(
+            "ameyo_upload_contacts",
+            {
+                "campaign": 1,
+                "lead_id": 1,
+                "records": [{"phone1": spelling, "name": "Anil"}],
+                "update_existing": True,
+            },
+        )
+        texts.append(text_of(done))
+    assert len(records_of(simulator, "9876500011")) == 1, texts
+    assert "sent as Ameyo already holds it (e.g. 09876500011 → 9876500011)" in texts[1], texts[1]
+
+
+async def test_two_spellings_of_one_number_in_one_call_are_one_record(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    done = await client.call_tool(
+        "ameyo_upload_contacts",
+        {"campaign": 1, "lead_id": 1, "records": [{"phone1": "9876500012"}, {"phone1": "+91 98765 00012"}]},
+    )
+    assert "the same number as record 1's" in text_of(done), text_of(done)
+    assert len(records_of(simulator, "9876500012")) == 1
+
+
+async def test_an_indexed_customer_in_another_spelling_is_updated_not_added(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    from ameyo_mcp.server import create_server
+    from ameyo_mcp.service import Ameyo
+    from ameyo_mcp.store import open_store
+    from ameyo_mcp.sync import sync_all
+    from tests.conftest import settings_for
+
+    settings = settings_for(simulator, tmp_path)
+    ameyo, store = Ameyo(settings), open_store(settings)
+    try:
+        await sync_all(ameyo, store, [1])
+    finally:
+        await ameyo.aclose()
+        store.close()
+    async with Client(create_server(settings)) as client:
+        done = await client.call_tool(
+            "ameyo_upload_contacts",
+            {
+                "campaign": 1,
+                "lead_id": 1,
+                "records": [{"phone1": "+91 73080 59204", "city": "Pune"}],
+                "update_existing": True,
+            },
+        )
+    assert "updated 1" in text_of(done) and "added 0" in text_of(done), text_of(done)
+    assert "sent as Ameyo already holds it" in text_of(done), text_of(done)
+    assert [c.customer_id for c in records_of(simulator, PRIYA_PHONE)] == [PRIYA]
+
+
 # -- 6, 7: files ---------------------------------------------------------------------------------
 
 

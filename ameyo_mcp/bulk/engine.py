@@ -27,7 +27,7 @@ import anyio.lowlevel
 from .. import writes
 from ..errors import AmeyoError, UpstreamUnavailable
 from ..models import RecordResult
-from ..records import OK_RESULTS, Checked, outcome, rewritten_note
+from ..records import OK_RESULTS, PRIMARY_COLUMN, Checked, outcome, rewritten_note
 from ..results import campaign_out
 from ..service import Ameyo, UploadTarget
 from ..summaries import disabled_lead_note
@@ -238,6 +238,8 @@ class _Run:
         # batches already out are still answered and journaled before it is raised.
         self.failure: Exception | None = None
         self.held_callbacks = 0
+        # Rows sent in the spelling an earlier upload gave their number (see `_as_held`).
+        self.held_numbers = 0
         # Rows that Ameyo's answer to their batch left out: unknown, and not resent by retry_unknown
         # (their batch was answered), so they are named apart.
         self.left_out = 0
@@ -461,6 +463,7 @@ class _Run:
         self.sent.requests += 1
         self.sent.rows += len(batch.rows)
         try:
+            await self._as_held(batch)
             sent = await self._send_once_more(batch, self._plan(batch))
         except (AmeyoError, writes.WriteError) as exc:
             with anyio.CancelScope(shield=True):
@@ -477,11 +480,29 @@ class _Run:
             else:
                 await self._answered(batch, list(sent.answer))
 
+    async def _as_held(self, batch: Batch) -> None:
+        """Numbers an earlier upload sent to this campaign in another spelling go out in that one,
+        so Ameyo finds its customer rather than adding a second record (and its callback dials it)."""
+        rows = [row for row in batch.rows if row.identity is not None]
+        held = await self.writes.spellings(self.target.campaign.campaign_id, [r.identity or "" for r in rows])
+        for row in rows:
+            spelling = held.get(row.identity or "")
+            sent = row.record[PRIMARY_COLUMN]
+            if spelling is None or spelling == sent:
+                continue
+            row.record[PRIMARY_COLUMN] = spelling
+            if row.callback is not None and row.callback.call_back_phone == sent:
+                row.callback = row.callback.model_copy(update={"call_back_phone": spelling})
+            self.held_numbers += 1
+
     def _plan(self, batch: Batch) -> writes.Write:
         """The batch as a write of the one write path (which audits it with this context)."""
         options, target = self.options, self.target
         server = self.ameyo.settings.base_url
         context = {"file": str(self.path), "batch": batch.id, "lines": [batch.first_line, batch.last_line]}
+        numbers = [
+            (row.identity, row.record[PRIMARY_COLUMN]) for row in batch.rows if row.identity is not None
+        ]
         if batch.kind == PLAIN:
             write = writes.plan_upload(
                 server,
@@ -493,6 +514,7 @@ class _Run:
                 update_existing=options.update_existing,
                 migrate_existing=options.migrate_existing,
                 context=context,
+                numbers=numbers,
             )
         else:
             write = writes.plan_upload_with_callbacks(
@@ -504,6 +526,7 @@ class _Run:
                 migrate_existing=options.migrate_existing,
                 region=self.ameyo.settings.phone_region,
                 context=context,
+                numbers=numbers,
             )
         # A file's rows are the ledger's for as long as it keeps them: a copy, a link or a rename of
         # the file, or another journal, finds them there and sends nothing twice.
@@ -718,6 +741,12 @@ class _Run:
             )
             if note:
                 notes.append(note)
+        if self.held_numbers:
+            notes.append(
+                f"{self.held_numbers} rows were sent with phone1 as an earlier upload to this campaign sent "
+                "that number (another spelling of it), so Ameyo finds that customer rather than adding a "
+                "second record for the same person."
+            )
         if not self.target.lead_enabled:
             notes.append(disabled_lead_note(self.target.lead_id))
         token = None

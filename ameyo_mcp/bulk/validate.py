@@ -29,6 +29,7 @@ class Prepared:
     record: dict[str, str]
     problem: str | None = None
     callback: CallbackRecord | None = None
+    identity: str | None = None  # phones.identity of phone1: the number, however spelt
 
 
 class Validator:
@@ -84,7 +85,7 @@ class Validator:
         if checked.given_phone is not None:
             self.rewritten += 1
             self.first_rewritten = self.first_rewritten or checked
-        return Prepared(row.line, phone, checked.record, None, callback)
+        return Prepared(row.line, phone, checked.record, None, callback, checked.identity)
 
     def _callback(
         self, fields: dict[str, str], phone: str | None, record: dict[str, str]

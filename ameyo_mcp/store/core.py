@@ -641,8 +641,10 @@ class Store:
         allow_repeat: bool,
         alive: Callable[[str], bool],
         orphan_hold_s: float,
+        numbers: Sequence[tuple[str, int, str, str]] = (),
     ) -> ledger.Claim:
-        """Claim a write's keys before it is sent, durably: won, or what stands in the way."""
+        """Claim a write's keys before it is sent, durably: won, or what stands in the way. With
+        it, the spellings of the numbers it uploads (server, campaign, number, phone1 as sent)."""
         with self._tx() as tx:
             return ledger.claim(
                 tx,
@@ -657,6 +659,7 @@ class Store:
                 allow_repeat=allow_repeat,
                 alive=alive,
                 orphan_hold_s=orphan_hold_s,
+                numbers=numbers,
             )
 
     def settle_write(
@@ -666,6 +669,10 @@ class Store:
         the write stays in flight with its owner gone, which reads as an unknown outcome."""
         with self._tx(durable=False) as tx:
             ledger.settle(tx, keys, write_id=write_id, owner=owner, now=now, how=how)
+
+    def sent_spellings(self, server: str, campaign_id: int, identities: Sequence[str]) -> dict[str, str]:
+        with self._read() as tx:
+            return ledger.spellings(tx, server, campaign_id, identities)
 
     def ledger_entries(self, keys: Sequence[str]) -> list[ledger.LedgerEntry]:
         with self._read() as tx:

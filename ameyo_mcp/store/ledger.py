@@ -26,6 +26,7 @@ _COLUMNS = (
     "key, write_id, state, owner, claimed_at, lease_until, settled_at, hold_until, call_id, label, "
     "note, answer, context"
 )
+_CHUNK = 400  # bound parameters per statement, under SQLite's oldest limit
 ORPHANED = "the process that sent it stopped before Ameyo answered"
 
 
@@ -81,6 +82,7 @@ def claim(
     allow_repeat: bool,
     alive: Callable[[str], bool],
     orphan_hold_s: float,
+    numbers: Sequence[tuple[str, int, str, str]] = (),
 ) -> Claim:
     """Claim `keys` for one write, or say what holds one of them. The write's own identity comes
     first in `keys`, so a settled copy of the same write is what a repeat is answered from."""
@@ -117,7 +119,30 @@ def claim(
         "answer = NULL, context = excluded.context",
         [(key, write_id, *row) for key in dict.fromkeys(keys)],
     )
+    # The first spelling sent of a number stays the one to send: Ameyo holds that one.
+    tx.many(
+        "INSERT INTO customer_numbers (server, campaign_id, identity, spelling, at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        [(*number, now) for number in numbers],
+    )
     return Claim(True)
+
+
+def spellings(tx: _Tx, server: str, campaign_id: int, identities: Sequence[str]) -> dict[str, str]:
+    """phone1 as earlier uploads to the campaign sent it, by number."""
+    found: dict[str, str] = {}
+    unique = list(dict.fromkeys(identities))
+    for start in range(0, len(unique), _CHUNK):
+        chunk = unique[start : start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        found.update(
+            tx.all(
+                "SELECT identity, spelling FROM customer_numbers WHERE server = ? AND campaign_id = ? "
+                f"AND identity IN ({marks})",
+                (server, campaign_id, *chunk),
+            )
+        )
+    return found
 
 
 def settle(tx: _Tx, keys: Sequence[str], *, write_id: str, owner: str, now: float, how: Settlement) -> None:
@@ -157,6 +182,7 @@ def prune(tx: _Tx, *, before: float, tokens_before: float) -> int:
     tx.run("DELETE FROM write_ledger WHERE state <> ? AND settled_at < ?", (FLIGHT, before))
     pruned = tx.rowcount
     tx.run("DELETE FROM confirm_tokens WHERE made_at < ?", (tokens_before,))
+    tx.run("DELETE FROM customer_numbers WHERE at < ?", (before,))
     return pruned
 
 

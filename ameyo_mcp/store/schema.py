@@ -153,6 +153,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX write_ledger_write ON write_ledger (write_id)",
         "CREATE INDEX write_ledger_settled ON write_ledger (settled_at)",
         "CREATE INDEX write_ledger_state ON write_ledger (state, claimed_at)",
+        # phone1 as it was sent to a campaign, by the number under the phone rule: an upload in
+        # another spelling sends this one, so Ameyo finds its customer rather than adding another.
+        """CREATE TABLE customer_numbers (
+            server TEXT NOT NULL,
+            campaign_id {bigint} NOT NULL,
+            identity TEXT NOT NULL,
+            spelling TEXT NOT NULL,
+            at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (server, campaign_id, identity)
+        )""",
+        "CREATE INDEX customer_numbers_at ON customer_numbers (at)",
         """CREATE TABLE confirm_tokens (
             digest TEXT PRIMARY KEY,
             write_id TEXT NOT NULL,

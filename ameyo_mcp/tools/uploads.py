@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from .. import callback_rules, writes
-from ..models import CallbackRecord, RecordResult
+from .. import callback_rules, phones, writes
+from ..errors import AmeyoError
+from ..models import CallbackRecord, GetContactsRequest, RecordResult
 from ..records import (
+    PRIMARY_COLUMN,
     Checked,
     check_record,
     dialed,
+    held_note,
+    one_record_per_number,
     outcome,
     refused,
     rewritten_note,
@@ -39,6 +44,9 @@ from .common import (
     state_of,
 )
 from .session_tools import CampaignArg
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 MAX_RECORDS = 1000
 Value = str | int | float
@@ -91,6 +99,7 @@ async def ameyo_upload_contacts(
         target = await ameyo.upload_target(campaign, lead_id)
     rule = ameyo.settings.phone_rule
     checked = [check_record(i, r, target.max_phone_length, rule) for i, r in enumerate(records, start=1)]
+    checked = await _one_per_number(ctx, target, checked)
     good = [c for c in checked if c.problem is None]
     write = writes.plan_upload(
         ameyo.settings.base_url,
@@ -101,6 +110,7 @@ async def ameyo_upload_contacts(
         attempts=attempts,
         update_existing=update_existing,
         migrate_existing=migrate_existing,
+        numbers=_numbers(good),
     )
     return await _send(ctx, target, checked, write, dry_run=dry_run, allow_repeat=allow_repeat, token=confirm)
 
@@ -128,8 +138,12 @@ async def ameyo_upload_contacts_with_callbacks(
     zone, rule = ameyo.settings.zone, ameyo.settings.phone_rule
     checked: list[Checked] = []
     callbacks: dict[int, CallbackRecord] = {}
-    for position, item in enumerate(records, start=1):
-        entry = check_record(position, item.customer, target.max_phone_length, rule)
+    entries = [
+        check_record(position, item.customer, target.max_phone_length, rule)
+        for position, item in enumerate(records, start=1)
+    ]
+    entries = await _one_per_number(ctx, target, entries)
+    for position, (item, entry) in enumerate(zip(records, entries, strict=True), start=1):
         if entry.problem is None:
             problem: str | None
             try:
@@ -144,7 +158,9 @@ async def ameyo_upload_contacts_with_callbacks(
             except ValueError as exc:
                 problem = str(exc)
             if problem is not None:
-                entry = Checked(position, entry.record, problem, entry.given_phone, entry.identity)
+                entry = Checked(
+                    position, entry.record, problem, entry.given_phone, entry.identity, entry.held
+                )
             else:
                 callbacks[position] = CallbackRecord(
                     call_back_time=when.wire,
@@ -163,8 +179,67 @@ async def ameyo_upload_contacts_with_callbacks(
         update_existing=update_existing,
         migrate_existing=migrate_existing,
         region=ameyo.settings.phone_region,
+        numbers=_numbers(good),
     )
     return await _send(ctx, target, checked, write, dry_run=dry_run, allow_repeat=allow_repeat, token=confirm)
+
+
+def _numbers(good: Sequence[Checked]) -> list[tuple[str, str]]:
+    return [(c.identity, c.record[PRIMARY_COLUMN]) for c in good if c.identity is not None]
+
+
+async def _one_per_number(
+    ctx: Context[Any, Any], target: UploadTarget, checked: list[Checked]
+) -> list[Checked]:
+    """`records.one_record_per_number`, with the spellings Ameyo holds: those earlier uploads sent
+    (the write ledger), else phone1 of the indexed customers with the same number (read live)."""
+    state = state_of(ctx)
+    numbers = {c.identity: c for c in checked if c.problem is None and c.identity is not None}
+    campaign_id = target.campaign.campaign_id
+    async with explained(state.ameyo, target.campaign):
+        held = await state.writes.spellings(campaign_id, list(numbers))
+    unknown = [c for number, c in numbers.items() if number not in held]
+    if unknown:
+        held |= await _indexed_spellings(state.ameyo, state.store, campaign_id, unknown)
+    return one_record_per_number(checked, held)
+
+
+async def _indexed_spellings(
+    ameyo: Ameyo, store: Store, campaign_id: int, unknown: Sequence[Checked]
+) -> dict[str, str]:
+    """phone1 as Ameyo holds it for the customers the campaign's index finds by these numbers. The
+    index is an aid here: when it cannot be read, or knows none of them, nothing is found."""
+    region = ameyo.settings.phone_region
+
+    def look() -> dict[int, list[Checked]]:
+        index = store.campaign(campaign_id)
+        if index is None or index.synced_at is None:
+            return {}
+        found: dict[int, list[Checked]] = {}
+        for item in unknown:
+            key = phones.key(item.record[PRIMARY_COLUMN], region)
+            for contact in store.find_by_phone(campaign_id, key, limit=3) if key else ():
+                found.setdefault(contact.customer_id, []).append(item)
+        return found
+
+    try:
+        candidates = await anyio.to_thread.run_sync(look)
+    except Exception:  # the store's own failure is said by the write that follows
+        return {}
+    if not candidates:
+        return {}
+    request = GetContactsRequest(campaign_id=campaign_id, customer_ids=[str(i) for i in candidates])
+    try:
+        contacts = await ameyo.get_contacts(request)
+    except AmeyoError:
+        return {}
+    held: dict[str, str] = {}
+    for contact in contacts:
+        stored = str(contact.customer_data.get(PRIMARY_COLUMN) or "")
+        for item in candidates.get(contact.customer_id, ()):
+            if stored and item.identity and phones.same_number(stored, item.record[PRIMARY_COLUMN], region):
+                held.setdefault(item.identity, stored)
+    return held
 
 
 def _callback_problem(
@@ -227,10 +302,13 @@ def _report(
     else:
         sent_like = outcomes
     records = sorted([*sent_like, *refusals], key=lambda r: r.position)
-    rewritten = [c for c in checked if c.problem is None and c.given_phone is not None]
-    note = rewritten_note(
-        len(rewritten), rewritten[0] if rewritten else None, ameyo.settings.phone_rule, dry_run=dry_run
-    )
+    rewritten = [c for c in checked if c.problem is None and c.given_phone is not None and not c.held]
+    notes = [
+        rewritten_note(
+            len(rewritten), rewritten[0] if rewritten else None, ameyo.settings.phone_rule, dry_run=dry_run
+        ),
+        held_note(checked, dry_run=dry_run),
+    ]
     out = UploadOut(
         campaign=campaign_out(target.campaign),
         lead_id=target.lead_id,
@@ -239,7 +317,7 @@ def _report(
         refused=len(refusals),
         records=[r for r in records if not r.ok or r.callback_scheduled][:200],
         timezone=str(ameyo.settings.zone),
-        notes=[note] if note else [],
+        notes=[note for note in notes if note],
         confirm_token=confirm_token,
         repeat_of_earlier_call=True if repeat is not None else None,
         **upload_tally(outcomes or []),
