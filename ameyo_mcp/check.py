@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from . import phones
@@ -10,6 +11,8 @@ from .errors import AmeyoError, AuthenticationFailed, UpstreamUnavailable
 from .models import GetLeadsRequest
 from .service import Ameyo
 from .times import show
+
+_UNKNOWN_SHOWN = 10
 
 
 def _advice(exc: AmeyoError, settings: Settings) -> str:
@@ -67,6 +70,7 @@ async def run_check(
             say("  ok  logout")
         await ameyo.aclose(logout=False)
     ok = _check_index(settings, say) and ok
+    _check_unknown_writes(settings, say)
     say(
         "All checks passed."
         if ok
@@ -100,3 +104,31 @@ def _check_index(settings: Settings, say: Callable[[str], None]) -> bool:
         doing = ", a sync was interrupted (run `ameyo-mcp sync` to resume)" if c.pass_in_progress else ""
         say(f"      {name} ({c.campaign_id}): {c.contacts:,} contacts, {synced}{doing}")
     return True
+
+
+def _check_unknown_writes(settings: Settings, say: Callable[[str], None]) -> None:
+    """Writes whose outcome is unknown, from every process on the store: each needs a person to
+    look in Ameyo before it is sent again (the write path refuses it until then)."""
+    from .store import StoreError, open_store
+    from .writes import ago
+
+    store = open_store(settings)
+    try:
+        unknown = store.unknown_writes(limit=_UNKNOWN_SHOWN + 1)
+    except StoreError:
+        return  # the index line above has said what is wrong with the store
+    finally:
+        store.close()
+    if not unknown:
+        return
+    count = f"{_UNKNOWN_SHOWN}+" if len(unknown) > _UNKNOWN_SHOWN else str(len(unknown))
+    say(
+        f"  warn {count} {'write has' if count == '1' else 'writes have'} an unknown outcome: Ameyo may "
+        "or may not have done them. Look each up in Ameyo (ameyo_get_contacts); send one again only if "
+        "it did not happen, with allow_repeat"
+    )
+    now = time.time()
+    for entry in unknown[:_UNKNOWN_SHOWN]:
+        say(
+            f"      {entry.label}, sent {ago(now - entry.claimed_at)}: {entry.note} (call id {entry.call_id})"
+        )

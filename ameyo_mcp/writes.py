@@ -779,6 +779,7 @@ def answer_summary(answer: Sequence[Any]) -> dict[str, Any]:
     counts: Counter[str] = Counter()
     customer_ids: list[int] = []
     callback_ids: list[str] = []
+    without_id: list[int] = []  # callbacks Ameyo scheduled and gave no id (its 4.8.5 sample)
     failed: list[int] = []
     for position, row in enumerate(answer, start=1):
         if isinstance(row, RecordResult):
@@ -791,11 +792,14 @@ def answer_summary(answer: Sequence[Any]) -> dict[str, Any]:
         callback_id = getattr(row, "callback_id", None)
         if callback_id:
             callback_ids.append(str(callback_id))
+        elif getattr(row, "callback_scheduled", False):
+            without_id.append(position)
     summary: dict[str, Any] = {"rows": len(answer)}
     for name, value in (
         ("counts", dict(counts)),
         ("customer_ids", customer_ids),
         ("callback_ids", callback_ids),
+        ("callbacks_without_id", without_id),
         ("failed_positions", failed),
     ):
         if value:

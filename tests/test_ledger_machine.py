@@ -163,5 +163,5 @@ def test_two_processes_on_one_store_schedule_each_callback_once(
     TwoProcesses.sim = shared_simulator
     TwoProcesses.folder = tmp_path
     run_state_machine_as_test(
-        TwoProcesses, settings=settings(max_examples=6, stateful_step_count=8, deadline=None)
+        TwoProcesses, settings=settings(max_examples=4, stateful_step_count=8, deadline=None)
     )
