@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +158,43 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def cli_writes(ameyo: Ameyo) -> WritePath:
     """The write path as `ameyo-mcp upload` builds it: the person confirmed by running it."""
     return WritePath.for_settings(ameyo, confirm=False)
+
+
+# -- real server processes over HTTP --------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def http_process(env: dict[str, str], cwd: Path, *argv: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`ameyo-mcp ARGV --transport http` in a real process on a free loopback port: its MCP URL once
+    it accepts connections, and the process (ended on leaving, if it still runs)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ameyo_mcp", *argv, "--transport", "http", "--port", str(port)],
+        env=env,
+        cwd=str(cwd),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None:
+                raise AssertionError(proc.stderr.read().decode() if proc.stderr else "the server ended")
+            assert time.monotonic() < deadline, "the HTTP server did not start"
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/mcp", proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stderr is not None:
+            proc.stderr.close()

@@ -6,7 +6,6 @@ once, no sends nothing, and nothing reaches Ameyo before the yes."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections import Counter
@@ -24,7 +23,7 @@ from ameyo_mcp.config import Settings
 from ameyo_mcp.http import http_app
 from ameyo_mcp.server import create_server
 from ameyo_mcp.simulator import SimulatorThread
-from tests.conftest import settings_for, text_of
+from tests.conftest import free_port, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -198,12 +197,6 @@ async def test_an_answer_counts_once_and_only_to_a_question_asked(
 
 
 # -- over streamable HTTP ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

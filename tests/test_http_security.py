@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.test_transports import clean_env, free_port, run_cli
+from tests.conftest import http_process
+from tests.test_transports import clean_env, run_cli
 
 TOKEN = "t0ken-for-tests-0123456789"
 INIT = {
@@ -31,26 +28,9 @@ HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "app
 
 @pytest.fixture
 def guarded_server(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
     env = clean_env(tmp_path) | {"AMEYO_HTTP_TOKEN": TOKEN, "AMEYO_MAX_REQUEST_BYTES": "4096"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ameyo_mcp", "--demo", "--transport", "http", "--port", str(port)],
-        env=env,
-        cwd=str(tmp_path),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and proc.poll() is None:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with http_process(env, tmp_path, "--demo") as (url, _):
+        yield url
 
 
 def test_token_host_and_size_are_enforced(guarded_server: str) -> None:

@@ -9,12 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +21,7 @@ from mcp.types import ElicitRequestParams, ElicitResult
 
 from ameyo_mcp import phones
 from ameyo_mcp.simulator import SimulatorThread
-from tests.conftest import text_of
+from tests.conftest import http_process, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -56,33 +51,6 @@ def env_for(sim: SimulatorThread, tmp_path: Path, database_url: str, **extra: st
 
 def stdio_server(env: dict[str, str], tmp_path: Path) -> StdioServerParameters:
     return StdioServerParameters(command=sys.executable, args=["-m", "ameyo_mcp"], env=env, cwd=str(tmp_path))
-
-
-@contextmanager
-def http_server(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ameyo_mcp", "--transport", "http", "--port", str(port)],
-        env=env,
-        cwd=str(tmp_path),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert proc.poll() is None, "the server process ended at start"
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/mcp", proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-        proc.wait(timeout=10)
 
 
 def callbacks_at(sim: SimulatorThread, number: str, when: str) -> int:
@@ -138,7 +106,7 @@ async def test_a_callback_in_flight_when_its_server_dies_is_not_sent_again_by_th
     env = env_for(simulator, tmp_path, str(tmp_path / "state" / "index.db"))
     simulator.state.faults.commands = {"addCallback"}
     simulator.state.faults.delay_s = 3.0  # Ameyo runs it at once and answers late
-    with http_server(env, tmp_path) as (url, proc):
+    with http_process(env, tmp_path) as (url, proc):
         async with Client(url) as client:
             with pytest.raises(Exception):  # noqa: B017 - the client gives up; its error type is not the point
                 await client.call_tool("ameyo_add_callback", callback_args(), read_timeout_seconds=1.0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from mcp.client.stdio import StdioServerParameters
 
 from ameyo_mcp.check import run_check
 from ameyo_mcp.simulator import SimulatorThread
-from tests.conftest import settings_for, text_of
+from tests.conftest import free_port, http_process, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -60,34 +59,10 @@ async def test_demo_over_stdio_with_no_settings(tmp_path: Path) -> None:
         await conversation(client)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def http_server(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ameyo_mcp", "--demo", "--transport", "http", "--port", str(port)],
-        env=clean_env(tmp_path),
-        cwd=str(tmp_path),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with http_process(clean_env(tmp_path), tmp_path, "--demo") as (url, _):
+        yield url
 
 
 async def test_demo_over_streamable_http(http_server: str) -> None:
