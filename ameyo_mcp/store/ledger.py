@@ -155,10 +155,12 @@ def settle(tx: _Tx, keys: Sequence[str], *, write_id: str, owner: str, now: floa
         return
     answer = json.dumps(how.answer, default=str) if how.answer is not None else None
     holds = how.holds or {}
+    # Only rows this sender still holds: a key taken over meanwhile (allow_repeat, after this write
+    # was found orphaned) is its new sender's to settle.
     tx.many(
         "UPDATE write_ledger SET state = ?, settled_at = ?, hold_until = ?, note = ?, answer = ? "
-        "WHERE key = ? AND write_id = ?",
-        [(how.state, now, holds.get(key), how.note or None, answer, key, write_id) for key in keys],
+        "WHERE key = ? AND write_id = ? AND owner = ?",
+        [(how.state, now, holds.get(key), how.note or None, answer, key, write_id, owner) for key in keys],
     )
 
 
