@@ -34,6 +34,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -59,7 +60,7 @@ from .service import Ameyo
 if TYPE_CHECKING:
     from .config import Settings
     from .store import Store
-    from .store.ledger import LedgerEntry
+    from .store.ledger import LedgerEntry, Settlement
 
 T = TypeVar("T")
 
@@ -67,7 +68,9 @@ log = logging.getLogger(__name__)
 
 WriteRequest = UploadContactsRequest | UploadWithCallbacksRequest | AddCallbackRequest
 # What the person is asked; None when this connection cannot ask (the token is needed then).
-Ask = Callable[[str], Awaitable[bool | None]]
+# Asked with the question and what it binds: the identity of the exact write (its rows), so that an
+# answer given to one write is never taken for another that reads the same.
+Ask = Callable[[str, str], Awaitable[bool | None]]
 
 # Told of each write Ameyo answered (not of an earlier answer given again), e.g. to add an upload's
 # customers to the index. Its failure is logged, never the write's.
@@ -106,6 +109,15 @@ class OutcomeUnknown(WriteError):
 
 class LedgerUnavailable(WriteError):
     """The store's write ledger cannot be used, so nothing was sent."""
+
+
+class Respelled(WriteError):
+    """Numbers of an upload were sent earlier, by a write committed first, in another spelling:
+    nothing was sent; plan the write again with `spellings` (phones.identity → phone1)."""
+
+    def __init__(self, spellings: dict[str, str]) -> None:
+        super().__init__("numbers already uploaded in another spelling: plan the write again with it")
+        self.spellings = spellings
 
 
 @dataclass(frozen=True)
@@ -351,8 +363,11 @@ class WritePath:
         self.lease_s = lease_s if lease_s is not None else 4 * (ameyo.settings.timeout_s or 30.0) + 30
         # Who holds a claim: host and process (to see a dead sender on this host at once), and a
         # nonce, since a restarted container often gets the same process id.
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-        self._mine: dict[str, anyio.Event] = {}  # this process's writes in flight, to wait on
+        self.owner = f"{_machine()}:{os.getpid()}:{secrets.token_hex(4)}"
+        # This process's writes in flight: to wait on, and the time their lease ends.
+        self._mine: dict[str, tuple[anyio.Event, float]] = {}
+        # Settlements the store did not take (a full disk): tried again before the next claim.
+        self._unsettled: dict[str, tuple[list[str], Settlement]] = {}
         self._pruned = 0.0
         self._approval_key = object()
         self.on_answered: list[Answered] = []
@@ -412,7 +427,7 @@ class WritePath:
             return Approval(records, self._approval_key)
         if ask is not None:
             extra = f" ({refused} more were refused by the checks and will not be sent)" if refused else ""
-            answer = await ask(f"Send {label} to Ameyo{extra}? Nothing is sent unless you confirm.")
+            answer = await ask(f"Send {label} to Ameyo{extra}? Nothing is sent unless you confirm.", identity)
             if answer is True:
                 return Approval(records, self._approval_key)
             if answer is False:
@@ -480,6 +495,7 @@ class WritePath:
         try:
             self._intent(write, call_id)
             intent = True
+            self._still_mine(write)
             answer = await self._dispatch(write.request)
             if answer:
                 state = "answered"
@@ -532,6 +548,8 @@ class WritePath:
         pause = 0.02
         server, campaign_id = self.ameyo.settings.base_url, write.campaign.campaign_id
         while True:
+            if self._unsettled:
+                await self._ledger(self._settle_again)
             now = self._clock()
             if now - self._pruned > _PRUNE_EVERY_S:
                 self._pruned = now
@@ -554,8 +572,10 @@ class WritePath:
                 numbers=[(server, campaign_id, number, sent) for number, sent in write.numbers],
             )
             if claim.won:
-                self._mine[write.identity] = anyio.Event()
+                self._mine[write.identity] = (anyio.Event(), now + self.lease_s)
                 return None
+            if claim.respell:
+                raise Respelled(claim.respell)
             entry = claim.blocking
             assert entry is not None
             if entry.state != "flight":
@@ -564,7 +584,7 @@ class WritePath:
                 return done
             mine = self._mine.get(entry.write_id)
             if mine is not None:
-                await mine.wait()
+                await mine[0].wait()
             else:  # another process's write: look again, less and less often
                 await anyio.sleep(pause)
                 pause = min(pause * 2, 0.5)
@@ -580,7 +600,8 @@ class WritePath:
         if entry.write_id == write.identity:
             if entry.state == "unknown":
                 raise EarlierOutcomeUnknown(
-                    f"The same write ({write.label}) was sent {when} and ended with an unknown outcome "
+                    f"The same write ({write.label}) was sent {ago(now - entry.claimed_at)} and ended "
+                    "with an unknown outcome "
                     f"({entry.note}). Check whether it happened (ameyo_get_contacts), then call again "
                     "with allow_repeat=true only if it did not."
                 )
@@ -594,6 +615,7 @@ class WritePath:
             return Sent(answer, entry.call_id, repeat_of_s=seconds, earlier=entry.context)
         words = dict(write.callbacks).get(entry.key, "one of its callbacks")
         maybe = " may have" if entry.state == "unknown" else ""
+        when = ago(now - entry.claimed_at) if entry.state == "unknown" else when
         raise CallbackScheduled(
             f"Nothing was sent: another write{maybe} scheduled {words} {when} ({entry.label}). Check "
             "it (ameyo_get_contacts), and pass allow_repeat=true only if a second callback is meant."
@@ -604,9 +626,9 @@ class WritePath:
         process is gone is seen at once; elsewhere its lease says."""
         if owner == self.owner:
             return True
-        host, _, rest = owner.partition(":")
+        machine, _, rest = owner.partition(":")
         pid_text, _, _nonce = rest.partition(":")
-        if host != socket.gethostname() or not pid_text.isdigit():
+        if machine != _machine() or not pid_text.isdigit():
             return True
         pid = int(pid_text)
         if pid == os.getpid():
@@ -618,6 +640,23 @@ class WritePath:
         except PermissionError:
             return True
         return True
+
+    def _still_mine(self, write: Write) -> None:
+        """Refuse to send a write whose lease has run half out since it was claimed (this process
+        was paused, or starved): others may soon call it unknown and be told to send it again."""
+        mine = self._mine.get(write.identity)
+        if mine is not None and self._clock() > mine[1] - self.lease_s / 2:
+            raise WriteError(
+                f"Nothing was sent: {write.label} waited too long between being claimed and being sent "
+                "(this server was paused or overloaded). Try again."
+            )
+
+    def _settle_again(self) -> None:
+        """The settlements the store did not take when they were made, given to it again."""
+        store = self._store()
+        for identity, (keys, how) in list(self._unsettled.items()):
+            store.settle_write(keys, write_id=identity, owner=self.owner, now=self._clock(), how=how)
+            del self._unsettled[identity]
 
     async def spellings(self, campaign_id: int, numbers: Sequence[str]) -> dict[str, str]:
         """phone1 as earlier uploads through any process on the store sent each of `numbers`
@@ -653,13 +692,17 @@ class WritePath:
         from .store.ledger import Settlement  # loaded with the store, on the first write
 
         how = Settlement(state, note, kept_answer, holds)
+        self._unsettled.pop(write.identity, None)
         try:
             self._store().settle_write(keys, write_id=write.identity, owner=self.owner, now=now, how=how)
-        except Exception as exc:  # the entry stays in flight, and reads as unknown once its lease ends
+        except Exception as exc:
+            # Kept, and given to the store again before this process claims anything else (so that
+            # its own retry finds the answer); meanwhile others read it as in flight, then unknown.
             log.warning("the write ledger did not take how %s ended (%s)", write.label, type(exc).__name__)
+            self._unsettled[write.identity] = (keys, how)
         mine = self._mine.pop(write.identity, None)
         if mine is not None:
-            mine.set()
+            mine[0].set()
         if not intent:
             return
         command, context = write.request.command, write.context
@@ -715,6 +758,20 @@ class WritePath:
     def _audit(self, event: str, **fields: Any) -> None:
         if self.audit is not None:
             self.audit.write(event, **fields)
+
+
+@functools.cache
+def _machine() -> str:
+    """This host, boot and process namespace: where a process id names the same process. (Two
+    containers may share a host name and reuse each other's process ids.)"""
+    parts = [socket.gethostname().replace(":", "-")]
+    for path, link in (("/proc/sys/kernel/random/boot_id", False), ("/proc/self/ns/pid", True)):
+        try:
+            text = os.readlink(path) if link else Path(path).read_text()
+        except OSError:
+            continue
+        parts.append(hashlib.sha256(text.strip().encode()).hexdigest()[:8])
+    return "/".join(parts)
 
 
 def _own_store(settings: Settings) -> Callable[[], Store]:

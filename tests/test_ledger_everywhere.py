@@ -249,6 +249,56 @@ async def test_an_indexed_customer_in_another_spelling_is_updated_not_added(
     assert [c.customer_id for c in records_of(simulator, PRIYA_PHONE)] == [PRIYA]
 
 
+async def test_one_new_person_in_two_spellings_from_two_processes_at_once_is_one_record(
+    simulator: SimulatorThread, tmp_path: Path, database_url: str
+) -> None:
+    params = stdio_server(env_for(simulator, tmp_path, database_url), tmp_path)
+    async with Client(params) as one, Client(params) as two:
+        for n in range(6):
+            spellings = (f"98130000{n:02d}", f"9198130000{n:02d}")
+
+            async def upload(client: Client, phone: str) -> None:
+                args = {"campaign": 1, "lead_id": 1, "records": [{"phone1": phone}], "update_existing": True}
+                await client.call_tool("ameyo_upload_contacts", args)
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(upload, one, spellings[n % 2])
+                group.start_soon(upload, two, spellings[1 - n % 2])
+            assert len(records_of(simulator, spellings[0])) == 1, (n, records_of(simulator, spellings[0]))
+
+
+async def test_an_upload_callback_naming_a_customer_must_dial_one_of_their_numbers(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    record = {"customer": {"phone1": "9876500001"}, "customer_id": PRIYA, "callback_time": WHEN}
+    refused = await client.call_tool(
+        "ameyo_upload_contacts_with_callbacks", {"campaign": 1, "lead_id": 1, "records": [record]}
+    )
+    assert "customer_id 12001's stored numbers do not include" in text_of(refused), text_of(refused)
+    assert simulator.state.executed["uploadContactAndAddCallback"] == 0
+    unknown = {**record, "customer_id": 999999}
+    refused = await client.call_tool(
+        "ameyo_upload_contacts_with_callbacks", {"campaign": 1, "lead_id": 1, "records": [unknown]}
+    )
+    assert "customer_id 999999 is not a customer of MoviStarSurvey (1)" in text_of(refused), text_of(refused)
+
+
+async def test_a_file_row_respelt_to_rows_sent_earlier_is_not_said_to_be_sent(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    env = env_for(simulator, tmp_path, str(tmp_path / "state" / "index.db"))
+    folder = tmp_path / "uploads"
+    (folder / "a.csv").write_text("phone1,name\n919813700001,Ravi\n", encoding="utf-8")
+    (folder / "b.csv").write_text("phone1,name\n9813700001,Ravi\n", encoding="utf-8")
+    base = {"campaign": 1, "lead_id": 21, "dry_run": False}
+    async with Client(stdio_server(env, tmp_path)) as client:
+        await client.call_tool("ameyo_upload_contacts_file", {**base, "file": "a.csv"})
+        second = await client.call_tool("ameyo_upload_contacts_file", {**base, "file": "b.csv"})
+    text = text_of(second)
+    assert "Not sent again: 1 rows" in text and "sent with phone1 as an earlier upload" not in text, text
+    assert simulator.state.executed["uploadContacts"] == 1
+
+
 # -- 6, 7: files ---------------------------------------------------------------------------------
 
 
@@ -294,14 +344,15 @@ async def test_a_file_replaced_while_the_person_is_asked_sends_nothing(
     env = env_for(simulator, tmp_path, str(tmp_path / "state" / "index.db"), AMEYO_CONFIRM_OVER="10")
     folder = tmp_path / "uploads"
     small = "phone1,name\n" + "".join(f"98125{i:05d},Guest {i}\n" for i in range(150))
-    big = "phone1,name\n" + "".join(f"98126{i:05d},Other {i}\n" for i in range(3000))
+    # As many rows, other people: the question reads the same, the rows are not the same.
+    other = "phone1,name\n" + "".join(f"98126{i:05d},Other {i}\n" for i in range(150))
     (folder / "d.csv").write_text(small, encoding="utf-8")
     asked: list[str] = []
 
     async def swap_then_agree(_context: object, params: ElicitRequestParams) -> ElicitResult:
         asked.append(params.message)
         if len(asked) == 1:
-            (folder / "d.csv").write_text(big, encoding="utf-8")
+            (folder / "d.csv").write_text(other, encoding="utf-8")
         return ElicitResult(action="accept", content={"confirm": True})
 
     async with Client(stdio_server(env, tmp_path), elicitation_callback=swap_then_agree, mode=era) as client:
@@ -312,6 +363,7 @@ async def test_a_file_replaced_while_the_person_is_asked_sends_nothing(
     if era == "legacy":  # asked within the call: the rows confirmed are not the file's any more
         assert "changed after it was read for the confirmation" in text_of(done), text_of(done)
         assert simulator.state.executed["uploadContacts"] == 0
-    else:  # the call is run again with the answer: the new rows are a new question
-        assert len(asked) == 2 and "about 3000 records" in asked[1], asked
-        assert simulator.state.commands["uploadContacts"] == 3000 // 500
+    else:  # the call is run again with the answer: the new rows are a new question, asked again
+        assert len(asked) == 2 and asked[1] == asked[0], asked
+        sent = {c.phone1 for c in simulator.state.contacts(1)}
+        assert "9812600000" in sent and "9812500000" not in sent

@@ -246,6 +246,87 @@ async def test_the_ledger_forgets_writes_after_its_days(simulator: SimulatorThre
     assert simulator.state.executed["uploadContacts"] == 3
 
 
+def _one_callback(ameyo: Any, when: str = "2031-05-02 11:00:00") -> Any:
+    from ameyo_mcp import writes
+    from ameyo_mcp.models import CampaignInfo
+
+    campaign = CampaignInfo(campaign_name="MoviStarSurvey", campaign_id=1)
+    return writes.plan_callback(
+        ameyo.settings.base_url,
+        campaign,
+        customer_id=PRIYA,
+        number=PRIYA_PHONE,
+        when_wire=when,
+        agent=None,
+        self_callback=False,
+        region=ameyo.settings.phone_region,
+    )
+
+
+async def test_a_write_claimed_long_before_it_could_be_sent_is_not_sent(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """A process paused between its claim and its request (past half its lease) sends nothing: by
+    then others may have been told the write's outcome is unknown, and be sending it themselves."""
+    from ameyo_mcp import writes
+    from ameyo_mcp.service import Ameyo
+    from ameyo_mcp.store import Store
+
+    ameyo = Ameyo(settings_for(simulator, tmp_path))
+    store = Store(str(tmp_path / "ledger.db"))
+    times = iter([1_900_000_000.0])  # the claim's time; every later look is 40 s on
+    path = writes.WritePath(
+        ameyo,
+        audit=None,
+        window_s=600,
+        confirm_over=None,
+        store=lambda: store,
+        lease_s=60,
+        clock=lambda: next(times, 1_900_000_040.0),
+    )
+    try:
+        with pytest.raises(writes.WriteError, match="waited too long between being claimed and being sent"):
+            await path.send(_one_callback(ameyo))
+        assert store.ledger_entries([_one_callback(ameyo).identity]) == []  # released: never sent
+        assert (await path.send(_one_callback(ameyo))).repeat_of_s is None
+    finally:
+        await ameyo.aclose()
+        store.close()
+    assert simulator.state.executed["addCallback"] == 1
+
+
+async def test_a_settlement_the_store_refused_is_given_again_before_the_next_claim(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    from ameyo_mcp import writes
+    from ameyo_mcp.service import Ameyo
+    from ameyo_mcp.store import Store
+
+    class FullOnce(Store):
+        """A store whose disk is full for one settlement (a real SQLite file otherwise)."""
+
+        full = True
+
+        def settle_write(self, *args: Any, **kwargs: Any) -> None:
+            if self.full:
+                self.full = False
+                raise OSError(28, "No space left on device")
+            super().settle_write(*args, **kwargs)
+
+    ameyo = Ameyo(settings_for(simulator, tmp_path))
+    store = FullOnce(str(tmp_path / "ledger.db"))
+    path = writes.WritePath(ameyo, audit=None, window_s=600, confirm_over=None, store=lambda: store)
+    try:
+        first = await path.send(_one_callback(ameyo))
+        with anyio.fail_after(5):  # not a wait for the lease: its own answer is given again
+            again = await path.send(_one_callback(ameyo))
+    finally:
+        await ameyo.aclose()
+        store.close()
+    assert again.repeat_of_s is not None and again.call_id == first.call_id
+    assert simulator.state.executed["addCallback"] == 1
+
+
 async def test_a_file_upload_sends_no_batch_unaudited(simulator: SimulatorThread, tmp_path: Path) -> None:
     folder = tmp_path / "uploads"
     folder.mkdir()

@@ -58,6 +58,7 @@ SAVED_EARLIER = "already in the campaign: saved by the earlier run whose answer 
 MAY_DUPLICATE = "resent after an unknown outcome, as asked: its callback may now be scheduled twice"
 _LINES_SHOWN = 30
 _EARLIER_NOTES = 5
+_RESPELL_TRIES = 3
 
 Progress = Callable[[int, int | None, str], Awaitable[None]]
 
@@ -463,8 +464,8 @@ class _Run:
         self.sent.requests += 1
         self.sent.rows += len(batch.rows)
         try:
-            await self._as_held(batch)
-            sent = await self._send_once_more(batch, self._plan(batch))
+            held = await self._as_held(batch)
+            sent = await self._send_once_more(batch)
         except (AmeyoError, writes.WriteError) as exc:
             with anyio.CancelScope(shield=True):
                 await self._batch_failed(batch, exc)
@@ -479,21 +480,14 @@ class _Run:
                 await self._sent_earlier(batch, sent)
             else:
                 await self._answered(batch, list(sent.answer))
+                self.held_numbers += held
 
-    async def _as_held(self, batch: Batch) -> None:
+    async def _as_held(self, batch: Batch) -> int:
         """Numbers an earlier upload sent to this campaign in another spelling go out in that one,
-        so Ameyo finds its customer rather than adding a second record (and its callback dials it)."""
+        so Ameyo finds its customer rather than adding a second record; how many were respelt."""
         rows = [row for row in batch.rows if row.identity is not None]
         held = await self.writes.spellings(self.target.campaign.campaign_id, [r.identity or "" for r in rows])
-        for row in rows:
-            spelling = held.get(row.identity or "")
-            sent = row.record[PRIMARY_COLUMN]
-            if spelling is None or spelling == sent:
-                continue
-            row.record[PRIMARY_COLUMN] = spelling
-            if row.callback is not None and row.callback.call_back_phone == sent:
-                row.callback = row.callback.model_copy(update={"call_back_phone": spelling})
-            self.held_numbers += 1
+        return _respell(batch, held)
 
     def _plan(self, batch: Batch) -> writes.Write:
         """The batch as a write of the one write path (which audits it with this context)."""
@@ -532,14 +526,22 @@ class _Run:
         # the file, or another journal, finds them there and sends nothing twice.
         return replace(write, lasting=True)
 
-    async def _send_once_more(self, batch: Batch, write: writes.Write) -> writes.Sent:
-        retried = False
+    async def _send_once_more(self, batch: Batch) -> writes.Sent:
+        retried, respelt = False, 0
+        write = self._plan(batch)
         while True:
             try:
                 # A batch resent after an unknown outcome is meant to be sent again (retry_unknown).
                 return await self.writes.send(
                     write, allow_repeat=batch.resend, approval=self.approval, keep_answer=False
                 )
+            except writes.Respelled as exc:
+                # An upload of some of these people in another spelling was claimed first: send theirs.
+                respelt += 1
+                if respelt > _RESPELL_TRIES:
+                    raise
+                _respell(batch, exc.spellings)
+                write = self._plan(batch)
             except UpstreamUnavailable as exc:
                 # Not even connected: Ameyo certainly did not run it, so one more try is safe.
                 if exc.outcome_unknown or retried:
@@ -771,6 +773,22 @@ class _Run:
             elapsed_s=round(elapsed, 2),
             confirm_token=token,
         )
+
+
+def _respell(batch: Batch, held: dict[str, str]) -> int:
+    """Give rows whose number is in `held` (phones.identity → phone1) that spelling, and their
+    callback to phone1 with it; how many rows changed."""
+    changed = 0
+    for row in batch.rows:
+        spelling = held.get(row.identity or "")
+        sent = row.record[PRIMARY_COLUMN]
+        if spelling is None or spelling == sent:
+            continue
+        row.record[PRIMARY_COLUMN] = spelling
+        if row.callback is not None and row.callback.call_back_phone == sent:
+            row.callback = row.callback.model_copy(update={"call_back_phone": spelling})
+        changed += 1
+    return changed
 
 
 def _journal_row(row: Settled) -> JournalRow:

@@ -27,7 +27,10 @@ _COLUMNS = (
     "note, answer, context"
 )
 _CHUNK = 400  # bound parameters per statement, under SQLite's oldest limit
-ORPHANED = "the process that sent it stopped before Ameyo answered"
+ORPHANED = (
+    "the process that sent it stopped, or did not settle it within its lease, before Ameyo's answer was "
+    "recorded"
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,9 @@ class Claim:
 
     won: bool
     blocking: LedgerEntry | None = None
+    # Numbers the write would send in another spelling than an earlier upload (committed first)
+    # sent them in: phones.identity → that spelling. The write is planned again with them.
+    respell: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,14 @@ def claim(
             continue  # settled long enough ago to be forgotten: the key is free
         if not allow_repeat:
             return Claim(False, entry)
+    if numbers:
+        # Looked at in the claim's own transaction: two uploads of one new person in two spellings
+        # at the same moment are serialised here, and the second is told the first's spelling.
+        server, campaign_id = numbers[0][0], numbers[0][1]
+        held = spellings(tx, server, campaign_id, [n[2] for n in numbers])
+        respell = {n[2]: held[n[2]] for n in numbers if held.get(n[2], n[3]) != n[3]}
+        if respell:
+            return Claim(False, respell=respell)
     row = (
         FLIGHT,
         owner,
@@ -121,9 +135,9 @@ def claim(
     )
     # The first spelling sent of a number stays the one to send: Ameyo holds that one.
     tx.many(
-        "INSERT INTO customer_numbers (server, campaign_id, identity, spelling, at) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT DO NOTHING",
-        [(*number, now) for number in numbers],
+        "INSERT INTO customer_numbers (server, campaign_id, identity, spelling, at, write_id) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [(*number, now, write_id) for number in numbers],
     )
     return Claim(True)
 
@@ -152,6 +166,8 @@ def settle(tx: _Tx, keys: Sequence[str], *, write_id: str, owner: str, now: floa
             "DELETE FROM write_ledger WHERE key = ? AND write_id = ? AND owner = ? AND state = ?",
             [(key, write_id, owner, FLIGHT) for key in keys],
         )
+        # Never sent: the spellings it was first to claim are not what Ameyo holds.
+        tx.run("DELETE FROM customer_numbers WHERE write_id = ?", (write_id,))
         return
     answer = json.dumps(how.answer, default=str) if how.answer is not None else None
     holds = how.holds or {}

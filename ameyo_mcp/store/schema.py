@@ -161,6 +161,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             identity TEXT NOT NULL,
             spelling TEXT NOT NULL,
             at DOUBLE PRECISION NOT NULL,
+            write_id TEXT NOT NULL,
             PRIMARY KEY (server, campaign_id, identity)
         )""",
         "CREATE INDEX customer_numbers_at ON customer_numbers (at)",

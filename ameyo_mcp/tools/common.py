@@ -171,7 +171,8 @@ def asker(ctx: Context[Any, Any]) -> writes.Ask | None:
     if version is not None and is_version_at_least(version, ROUND_TRIP_VERSION):
         return _round_trip_asker(ctx)
 
-    async def ask(question: str) -> bool | None:
+    async def ask(question: str, _binding: str) -> bool | None:
+        # Asked and answered within this one call: the answer cannot reach another write.
         try:
             answer = await ctx.elicit(question, Confirmation)
         except MCPError:
@@ -193,11 +194,13 @@ def can_ask(capabilities: ClientCapabilities | None) -> bool:
 def _round_trip_asker(ctx: Context[Any, Any]) -> writes.Ask:
     """Ask inside the call's result. The answer counts only on the retry of the call that asked
     (the SDK seals the request state to the tool and its arguments, and to this process), only for
-    the very question asked, and once; anything else asks again."""
+    the very question asked about the very same write, and once; anything else asks again."""
     questions = state_of(ctx).questions
 
-    async def ask(question: str) -> bool | None:
-        digest = hashlib.sha256(question.encode()).hexdigest()[:32]
+    async def ask(question: str, binding: str) -> bool | None:
+        # The question as it reads and the exact write it is about (for a file, its content):
+        # a file replaced by another of as many rows reads the same, and is asked about again.
+        digest = hashlib.sha256(f"{question}\n{binding}".encode()).hexdigest()[:32]
         asked = _asked_in(ctx.request_state)
         answer = (ctx.input_responses or {}).get(CONFIRM_KEY)
         # The question is closed only by an answer to it as it reads now (the file or the checks
@@ -286,5 +289,7 @@ async def explained(ameyo: Ameyo, campaign: CampaignInfo | None = None) -> Async
         raise ToolError(text) from None
     except writes.OutcomeUnknown as exc:
         raise OutcomeUnknown(str(exc)) from None
+    except writes.Respelled:
+        raise  # not a failure: the tool plans the write again with the spellings it carries
     except (writes.WriteError, TimeInputError) as exc:
         raise ToolError(str(exc)) from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from ..store import Store
 
 MAX_RECORDS = 1000
+_RESPELL_TRIES = 3
 Value = str | int | float
 LeadArg = Annotated[int, Field(description="Lead id to upload into (see ameyo_get_leads)")]
 UpdateArg = Annotated[bool, Field(description="Update existing customers (matched by phone1)")]
@@ -100,19 +101,21 @@ async def ameyo_upload_contacts(
     rule = ameyo.settings.phone_rule
     checked = [check_record(i, r, target.max_phone_length, rule) for i, r in enumerate(records, start=1)]
     checked = await _one_per_number(ctx, target, checked)
-    good = [c for c in checked if c.problem is None]
-    write = writes.plan_upload(
-        ameyo.settings.base_url,
-        target.campaign,
-        lead_id,
-        [c.record for c in good],
-        status=status,
-        attempts=attempts,
-        update_existing=update_existing,
-        migrate_existing=migrate_existing,
-        numbers=_numbers(good),
-    )
-    return await _send(ctx, target, checked, write, dry_run=dry_run, allow_repeat=allow_repeat, token=confirm)
+
+    def plan(good: list[Checked]) -> writes.Write:
+        return writes.plan_upload(
+            ameyo.settings.base_url,
+            target.campaign,
+            lead_id,
+            [c.record for c in good],
+            status=status,
+            attempts=attempts,
+            update_existing=update_existing,
+            migrate_existing=migrate_existing,
+            numbers=_numbers(good),
+        )
+
+    return await _send(ctx, target, checked, plan, dry_run=dry_run, allow_repeat=allow_repeat, token=confirm)
 
 
 async def ameyo_upload_contacts_with_callbacks(
@@ -143,6 +146,7 @@ async def ameyo_upload_contacts_with_callbacks(
         for position, item in enumerate(records, start=1)
     ]
     entries = await _one_per_number(ctx, target, entries)
+    named = await _named_customers(ameyo, target, records)
     for position, (item, entry) in enumerate(zip(records, entries, strict=True), start=1):
         if entry.problem is None:
             problem: str | None
@@ -154,7 +158,9 @@ async def ameyo_upload_contacts_with_callbacks(
                     if item.callback_phone
                     else entry.phone
                 )
-                problem = _callback_problem(item, entry, when.at, outside_calling_hours, ameyo)
+                problem = _callback_problem(
+                    item, entry, when.at, outside_calling_hours, ameyo
+                ) or _named_problem(item.customer_id, named, callback_phone or "", target, rule.region)
             except ValueError as exc:
                 problem = str(exc)
             if problem is not None:
@@ -170,18 +176,63 @@ async def ameyo_upload_contacts_with_callbacks(
                     customer_id=str(item.customer_id) if item.customer_id is not None else None,
                 )
         checked.append(entry)
-    good = [c for c in checked if c.problem is None]
-    write = writes.plan_upload_with_callbacks(
-        ameyo.settings.base_url,
-        target.campaign,
-        lead_id,
-        [(c.record, callbacks[c.position]) for c in good],
-        update_existing=update_existing,
-        migrate_existing=migrate_existing,
-        region=ameyo.settings.phone_region,
-        numbers=_numbers(good),
-    )
-    return await _send(ctx, target, checked, write, dry_run=dry_run, allow_repeat=allow_repeat, token=confirm)
+
+    def plan(good: list[Checked]) -> writes.Write:
+        return writes.plan_upload_with_callbacks(
+            ameyo.settings.base_url,
+            target.campaign,
+            lead_id,
+            [(c.record, _dialing(callbacks[c.position], c, rule.region)) for c in good],
+            update_existing=update_existing,
+            migrate_existing=migrate_existing,
+            region=rule.region,
+            numbers=_numbers(good),
+        )
+
+    return await _send(ctx, target, checked, plan, dry_run=dry_run, allow_repeat=allow_repeat, token=confirm)
+
+
+async def _named_customers(
+    ameyo: Ameyo, target: UploadTarget, records: Sequence[CallbackContact]
+) -> dict[int, dict[str, Any]]:
+    """The stored fields of the customers records name by `customer_id`, read live in one request:
+    Ameyo attaches such a record's callback to that customer, whatever number the record holds."""
+    ids = sorted({item.customer_id for item in records if item.customer_id is not None})
+    if not ids:
+        return {}
+    request = GetContactsRequest(campaign_id=target.campaign.campaign_id, customer_ids=[str(i) for i in ids])
+    async with explained(ameyo, target.campaign):
+        found = await ameyo.get_contacts(request)
+    return {contact.customer_id: contact.customer_data for contact in found}
+
+
+def _named_problem(
+    customer_id: int | None, named: dict[int, dict[str, Any]], number: str, target: UploadTarget, region: str
+) -> str | None:
+    """Why a record's callback may not go to the customer it names, or None."""
+    if customer_id is None:
+        return None
+    fields = named.get(customer_id)
+    if fields is None:
+        return (
+            f"customer_id {customer_id} is not a customer of {writes.campaign_label(target.campaign)}: "
+            "check the id (ameyo_get_contacts), or leave it out to match the customer by phone1"
+        )
+    if not callback_rules.own_number(number, fields, region):
+        return (
+            f"customer_id {customer_id}'s stored numbers do not include the number this callback would "
+            f"dial: Ameyo would schedule it for customer {customer_id} on another person's number. Give "
+            "that customer's own number, or leave customer_id out"
+        )
+    return None
+
+
+def _dialing(callback: CallbackRecord, record: Checked, region: str) -> CallbackRecord:
+    """A callback to the record's own phone1 dials it as sent (respelt as Ameyo holds it)."""
+    number, phone = callback.call_back_phone, record.phone
+    if number and phone and number != phone and phones.same_number(number, phone, region):
+        return callback.model_copy(update={"call_back_phone": phone})
+    return callback
 
 
 def _numbers(good: Sequence[Checked]) -> list[tuple[str, str]]:
@@ -261,22 +312,37 @@ async def _send(
     ctx: Context[Any, Any],
     target: UploadTarget,
     checked: list[Checked],
-    write: writes.Write,
+    plan: Callable[[list[Checked]], writes.Write],
     *,
     dry_run: bool,
     allow_repeat: bool,
     token: str | None,
 ) -> CallToolResult:
-    """Send the checked records through the write path and report each one's outcome by position;
-    a dry run reports what would be sent, with the token a large write's confirmation needs."""
+    """Send the checked records, as `plan` makes them a write, through the write path and report
+    each one's outcome by position; a dry run reports what would be sent, with the token a large
+    write's confirmation needs."""
     state = state_of(ctx)
     good = [c for c in checked if c.problem is None]
+    write = plan(good)
     if dry_run or not good:
         needed = state.writes.needs_confirmation(write.records)
         confirm_token = state.writes.dry_run_token(write.identity) if dry_run and needed else None
         return _report(state.ameyo, target, checked, None, dry_run, confirm_token=confirm_token)
     refused = len(checked) - len(good)
-    sent = await send_write(ctx, write, allow_repeat=allow_repeat, token=token, refused=refused)
+    for tries_left in range(_RESPELL_TRIES, 0, -1):
+        try:
+            sent = await send_write(ctx, write, allow_repeat=allow_repeat, token=token, refused=refused)
+            break
+        except writes.Respelled as exc:
+            # Another upload of the same person, in another spelling, was claimed first: send theirs.
+            if tries_left == 1:
+                raise ToolError(
+                    "Nothing was sent: other uploads kept changing how these numbers are spelt in Ameyo "
+                    "while this one was being sent. Try again."
+                ) from None
+            checked = one_record_per_number(checked, exc.spellings)
+            good = [c for c in checked if c.problem is None]
+            write = plan(good)
     results: Sequence[RecordResult] = sent.answer
     zone = state.ameyo.settings.zone
     outcomes = [outcome(c, results[i] if i < len(results) else None, zone) for i, c in enumerate(good)]
