@@ -110,6 +110,9 @@ def test_the_first_spelling_of_a_number_is_kept_and_pruned_with_the_ledger(datab
         numbers = [("srv", 1, "+919876500011", "9876500011")]
         assert claim(store, ["u1"], "a", numbers=numbers).won
         later = [("srv", 1, "+919876500011", "09876500011"), ("srv", 1, "+919876500012", "9876500012")]
+        respelt = claim(store, ["u2"], "a", numbers=later)  # another spelling: planned again with it
+        assert not respelt.won and respelt.respell == {"+919876500011": "9876500011"}
+        later[0] = ("srv", 1, "+919876500011", "9876500011")
         assert claim(store, ["u2"], "a", numbers=later).won
         found = store.sent_spellings("srv", 1, ["+919876500011", "+919876500012", "+910000000000"])
         assert found == {"+919876500011": "9876500011", "+919876500012": "9876500012"}
