@@ -101,9 +101,9 @@ async def test_three_server_processes_on_one_store_send_a_callback_once(
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
 async def test_a_callback_in_flight_when_its_server_dies_is_not_sent_again_by_the_next(
-    simulator: SimulatorThread, tmp_path: Path, how: str
+    simulator: SimulatorThread, tmp_path: Path, how: str, database_url: str
 ) -> None:
-    env = env_for(simulator, tmp_path, str(tmp_path / "state" / "index.db"))
+    env = env_for(simulator, tmp_path, database_url)
     simulator.state.faults.commands = {"addCallback"}
     simulator.state.faults.delay_s = 3.0  # Ameyo runs it at once and answers late
     with http_process(env, tmp_path) as (url, proc):
@@ -310,9 +310,9 @@ def callback_file(path: Path, rows: int = 20) -> Path:
 
 @pytest.mark.parametrize("how", ["copy", "hard link", "rename", "second journal"])
 async def test_a_callback_file_under_another_name_sends_nothing_twice(
-    simulator: SimulatorThread, tmp_path: Path, how: str
+    simulator: SimulatorThread, tmp_path: Path, how: str, database_url: str
 ) -> None:
-    env = env_for(simulator, tmp_path, str(tmp_path / "state" / "index.db"))
+    env = env_for(simulator, tmp_path, database_url)
     folder = tmp_path / "uploads"
     source = callback_file(folder / "monday.csv")
     base = {"campaign": 1, "lead_id": 21, "dry_run": False}

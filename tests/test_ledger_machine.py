@@ -43,6 +43,7 @@ def spelt(i: int) -> str:
 class TwoProcesses(RuleBasedStateMachine):
     sim: ClassVar[SimulatorThread]
     folder: ClassVar[Path]
+    database_url: ClassVar[str]
 
     def __init__(self) -> None:
         super().__init__()
@@ -60,7 +61,7 @@ class TwoProcesses(RuleBasedStateMachine):
             AMEYO_TIMEZONE=sim.state.config.timezone,
             AMEYO_SESSION_FILE=str(self.folder / "session.json"),
             AMEYO_AUDIT_FILE=str(self.folder / "audit.jsonl"),
-            AMEYO_DATABASE_URL=str(self.folder / "store.db"),
+            AMEYO_DATABASE_URL=self.database_url,
             AMEYO_SYNC_INTERVAL_S="0",
             AMEYO_TIMEOUT_S="10",
         )
@@ -158,10 +159,11 @@ def shared_simulator() -> Iterator[SimulatorThread]:
 
 
 def test_two_processes_on_one_store_schedule_each_callback_once(
-    shared_simulator: SimulatorThread, tmp_path: Path
+    shared_simulator: SimulatorThread, tmp_path: Path, database_url: str
 ) -> None:
     TwoProcesses.sim = shared_simulator
     TwoProcesses.folder = tmp_path
+    TwoProcesses.database_url = database_url
     run_state_machine_as_test(
         TwoProcesses, settings=settings(max_examples=4, stateful_step_count=8, deadline=None)
     )
