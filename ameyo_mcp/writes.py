@@ -5,14 +5,20 @@
     ameyo_upload_contacts_file, `ameyo-mcp upload` (per batch) ─┘        │
                                                                           ▼
     WritePath.send(write, …)
-      1. ledger, keyed by what Ameyo will do (the resolved request, records in any order): the same
-         write answered within the repeat window gives its answer again; one whose outcome is
-         unknown is refused until `allow_repeat`; one in flight is waited for, not raced
-      2. confirmation: over AMEYO_CONFIRM_OVER records the person says yes (elicitation), or the
-         caller shows the token of a dry run of this very write (`approve`)
+      1. confirmation: over AMEYO_CONFIRM_OVER records the person says yes (elicitation, or the
+         2026-07-28 input-required round trip), or the caller shows the token of a dry run of this
+         very write (`approve`); a settled repeat is answered before anyone is asked
+      2. the claim, in the store's write ledger (store/ledger.py), shared by every tool, process and
+         replica on the store: the write's identity (what Ameyo will do, records in any order) and
+         each callback's (the number under the phone rule, time, agent), in one transaction only one
+         claimant wins. A settled write is a repeat (answered: its answer again) or a refusal
+         (unknown: until `allow_repeat`); one in flight, in any process, is waited for; one whose
+         sender died or outlived its lease is unknown. An upload's numbers take the spelling the
+         ledger has for them (`Respelled`: plan it again)
       3. audit intent, fsynced: if it cannot be written, nothing is sent
       4. the request; whatever ends it (answer, error, timeout, drop, cancellation, shutdown) settles
-         the ledger and the audit as answered, failed (Ameyo certainly did not apply it) or unknown
+         the ledger and the audit as answered, failed (Ameyo certainly did not apply it: the claim is
+         released) or unknown
 
 A new write tool plans its `Write` with a `plan_*` function (or adds one here) and calls `send`;
 nothing else calls Ameyo's write commands. No MCP types here: tools/common.py adapts elicitation and
