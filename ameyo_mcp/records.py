@@ -193,18 +193,25 @@ def one_record_per_number(checked: Sequence[Checked], held: Mapping[str, str]) -
     return out
 
 
-def held_note(checked: Sequence[Checked], *, dry_run: bool = False) -> str | None:
-    """The line that says which numbers go out as Ameyo already holds them."""
+def held_note(checked: Sequence[Checked], *, dry_run: bool = False, repeat: bool = False) -> str | None:
+    """The line that says which numbers go out as Ameyo already holds them (or, for a write found
+    to be a repeat, that they made it the same write as the earlier one)."""
     held = [c for c in checked if c.problem is None and c.held]
     if not held:
         return None
     example = held[0]
-    numbers = "1 number" if len(held) == 1 else f"{len(held)} numbers"
-    verb = "would be" if dry_run else ("was" if len(held) == 1 else "were")
+    one = len(held) == 1
+    numbers = "1 number" if one else f"{len(held)} numbers"
+    shown = f"{clean_text(example.given_phone, 30)} → {clean_text(example.phone, 24)}"
+    if repeat:
+        return (
+            f"{numbers} {'is' if one else 'are'} spelt as uploaded earlier (e.g. {shown}): with that "
+            "spelling this is the same write as the earlier one, so nothing was sent again."
+        )
+    verb = "would be" if dry_run else ("was" if one else "were")
     return (
-        f"{numbers} {verb} sent as Ameyo already holds {'it' if len(held) == 1 else 'them'} (e.g. "
-        f"{clean_text(example.given_phone, 30)} → {clean_text(example.phone, 24)}), so Ameyo finds that "
-        "customer rather than adding a second record for the same person."
+        f"{numbers} {verb} sent as Ameyo already holds {'it' if one else 'them'} (e.g. {shown}), so Ameyo "
+        "finds that customer rather than adding a second record for the same person."
     )
 
 

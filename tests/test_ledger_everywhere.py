@@ -204,7 +204,21 @@ async def test_one_new_person_in_four_spellings_over_four_calls_is_one_customer_
         )
         texts.append(text_of(done))
     assert len(records_of(simulator, "9876500011")) == 1, texts
-    assert "sent as Ameyo already holds it (e.g. 09876500011 → 9876500011)" in texts[1], texts[1]
+    # Respelt, the second call is the first one again; the fourth, with other fields, is sent.
+    assert "spelt as uploaded earlier (e.g. 09876500011 → 9876500011)" in texts[1], texts[1]
+    assert "nothing was sent again" in texts[1], texts[1]
+    final = await client.call_tool(
+        "ameyo_upload_contacts",
+        {
+            "campaign": 1,
+            "lead_id": 1,
+            "records": [{"phone1": "09876500011", "name": "Anil K"}],
+            "update_existing": True,
+        },
+    )
+    assert "updated 1" in text_of(final), text_of(final)
+    assert "1 number was sent as Ameyo already holds it (e.g. 09876500011 → 9876500011)" in text_of(final)
+    assert len(records_of(simulator, "9876500011")) == 1
 
 
 async def test_two_spellings_of_one_number_in_one_call_are_one_record(

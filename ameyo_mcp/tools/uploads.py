@@ -373,7 +373,7 @@ def _report(
         rewritten_note(
             len(rewritten), rewritten[0] if rewritten else None, ameyo.settings.phone_rule, dry_run=dry_run
         ),
-        held_note(checked, dry_run=dry_run),
+        held_note(checked, dry_run=dry_run, repeat=repeat is not None),
     ]
     out = UploadOut(
         campaign=campaign_out(target.campaign),
