@@ -181,7 +181,7 @@ class AmeyoClient:
     async def _send(self, command: str, data: dict[str, Any]) -> Any:
         """POST one command; return the decoded JSON body, or raise the matching AmeyoError."""
         write = command in WRITE_COMMANDS
-        body = form_body(command, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+        body = request_body(command, data)
         log.debug("ameyo command %s", command)
         http = self._connection()
         import httpx  # already loaded by _connection; bound here for the except clauses
@@ -310,6 +310,11 @@ def _json(raw: bytes | str) -> Any:
         return orjson.loads(raw) if raw.strip() else _NO_BODY
     except ValueError:  # orjson.JSONDecodeError is one
         return _NO_BODY
+
+
+def request_body(command: str, data: dict[str, Any]) -> bytes:
+    """A command's request body: `data` as compact JSON, form-encoded (see `form_body`)."""
+    return form_body(command, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
 
 
 def form_body(command: str, data: str) -> bytes:
