@@ -687,13 +687,14 @@ class WritePath:
     def _intent(self, write: Write, call_id: str) -> None:
         if self.audit is None:
             return
-        request = write.request.wire()
         # What a person needs to reconcile: the request, unless it is large (a bulk batch, whose
-        # rows the contact file and its journal hold).
-        if write.records > _AUDITED_RECORDS or len(_canonical(request)) > _AUDITED_CHARS:
-            request = {k: v for k, v in request.items() if not isinstance(v, list)} | {
-                "records": "(too large to keep)"
-            }
+        # rows the contact file and its journal hold: they are not even copied for the line).
+        if write.records > _AUDITED_RECORDS:
+            request = write.request.wire(lists=False) | {"records": "(too large to keep)"}
+        else:
+            request = write.request.wire()
+            if len(_canonical(request)) > _AUDITED_CHARS:
+                request = write.request.wire(lists=False) | {"records": "(too large to keep)"}
         try:
             self.audit.append(
                 "intent",
@@ -788,7 +789,12 @@ def answer_summary(answer: Sequence[Any]) -> dict[str, Any]:
                 customer_ids.append(row.customer_id)
             if row.exception or kind.endswith("FAILED"):
                 failed.append(position)
-        callback_id = getattr(row, "callback_id", None)
+        if type(row) is RecordResult:
+            # A plain upload row has no callback field: only an extra one could hold an id. Asking
+            # the model for an attribute it lacks goes through pydantic's slow __getattr__.
+            callback_id = (row.model_extra or {}).get("callback_id")
+        else:
+            callback_id = getattr(row, "callback_id", None)
         if callback_id:
             callback_ids.append(str(callback_id))
     summary: dict[str, Any] = {"rows": len(answer)}
