@@ -157,15 +157,22 @@ def campaign_label(campaign: CampaignInfo) -> str:
     return f"{campaign.campaign_name} ({campaign.campaign_id})"
 
 
-def identity_of(server: str, request: WriteRequest) -> str:
+def identity_of(server: str, request: WriteRequest, *, ordered: bool = False) -> str:
     """What Ameyo will do, as a key: the server, the command and the resolved request, with
-    records in a canonical order (the same records in another order are the same write)."""
+    records in a canonical order (the same records in another order are the same write).
+
+    `ordered`: the records' order is part of the write, as in a file's batch, whose rows always
+    come in file order (a copy of the file makes the same batches). Its records are then hashed as
+    they come, a fifth of the cost of sorting them, and never match an unordered identity."""
     wire = request.wire()
     wire.pop("sessionId", None)
     records = wire.pop("customerRecords", None) or wire.pop("customerAndCallbackRecords", None) or []
-    # Each record as the repr of its sorted items: canonical for these plain str/bool/None values,
-    # and a fifth of json.dumps' cost on a bulk batch of 500.
-    if isinstance(request, UploadContactsRequest):  # flat str → str records: the bulk case
+    if ordered:
+        # The repr of plain str/bool/None values (and dicts of them) in their order: exact, in C.
+        lines = ["records in their order", repr(records)]
+    elif isinstance(request, UploadContactsRequest):  # flat str → str records
+        # Each record as the repr of its sorted items: canonical for these plain values, and a
+        # fifth of json.dumps' cost on a batch of 500.
         lines = sorted(map(repr, map(sorted, map(dict.items, records))))
     else:
         lines = sorted(repr(_sorted_items(record)) for record in records)
@@ -245,7 +252,10 @@ def plan_upload(
     migrate_existing: bool,
     context: Mapping[str, object] | None = None,
     numbers: Sequence[tuple[str, str]] = (),
+    ordered: bool = False,
 ) -> Write:
+    """Records uploaded to a lead. `ordered`: the records' order is part of the write (a file's
+    batch: see `identity_of`)."""
     request = UploadContactsRequest(
         campaign_id=str(campaign.campaign_id),
         lead_id=lead_id,
@@ -255,7 +265,7 @@ def plan_upload(
         customer_records=list(records),
     )
     label = upload_label(len(records), lead_id, campaign)
-    identity = identity_of(server, request)
+    identity = identity_of(server, request, ordered=ordered)
     return Write(
         request, identity, len(records), campaign, lead_id, label, dict(context or {}), numbers=tuple(numbers)
     )
@@ -272,7 +282,9 @@ def plan_upload_with_callbacks(
     region: str,
     context: Mapping[str, object] | None = None,
     numbers: Sequence[tuple[str, str]] = (),
+    ordered: bool = False,
 ) -> Write:
+    """Records uploaded with a callback each; `ordered` as for `plan_upload`."""
     request = UploadWithCallbacksRequest(
         campaign_id=campaign.campaign_id,
         lead_id=lead_id,
@@ -280,7 +292,7 @@ def plan_upload_with_callbacks(
         properties={"update.customer": update_existing, "migrate.customer": migrate_existing},
     )
     label = upload_label(len(records), lead_id, campaign) + ", each with a callback"
-    identity = identity_of(server, request)
+    identity = identity_of(server, request, ordered=ordered)
     keys = tuple(
         callback_key(
             server,

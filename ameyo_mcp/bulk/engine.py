@@ -496,7 +496,9 @@ class _Run:
             self.held_numbers += 1
 
     def _plan(self, batch: Batch) -> writes.Write:
-        """The batch as a write of the one write path (which audits it with this context)."""
+        """The batch as a write of the one write path (which audits it with this context). Its
+        identity is its rows' in file order: a copy of the file makes the same batches, and makes
+        them in the same order."""
         options, target = self.options, self.target
         server = self.ameyo.settings.base_url
         context = {"file": str(self.path), "batch": batch.id, "lines": [batch.first_line, batch.last_line]}
@@ -515,6 +517,7 @@ class _Run:
                 migrate_existing=options.migrate_existing,
                 context=context,
                 numbers=numbers,
+                ordered=True,
             )
         else:
             write = writes.plan_upload_with_callbacks(
@@ -527,6 +530,7 @@ class _Run:
                 region=self.ameyo.settings.phone_region,
                 context=context,
                 numbers=numbers,
+                ordered=True,
             )
         # A file's rows are the ledger's for as long as it keeps them: a copy, a link or a rename of
         # the file, or another journal, finds them there and sends nothing twice.
