@@ -69,6 +69,10 @@ WriteRequest = UploadContactsRequest | UploadWithCallbacksRequest | AddCallbackR
 # What the person is asked; None when this connection cannot ask (the token is needed then).
 Ask = Callable[[str], Awaitable[bool | None]]
 
+# A file's batch, once its claim is won: the write to send, its numbers as earlier uploads spelt them
+# (`WritePath.send`'s `respell`).
+Respell = Callable[[Mapping[str, str]], "Write"]
+
 # Told of each write Ameyo answered (not of an earlier answer given again), e.g. to add an upload's
 # customers to the index. Its failure is logged, never the write's.
 Answered = Callable[["Write", Sequence[Any]], Awaitable[None]]
@@ -453,11 +457,16 @@ class WritePath:
         ask: Ask | None = None,
         refused: int = 0,
         keep_answer: bool = True,
+        respell: Respell | None = None,
     ) -> Sent:
         """Send `write` at most once (see the module's map). Raises a `WriteError` or the
         `AmeyoError` of a failure that certainly changed nothing. With `keep_answer=False` (a bulk
         batch, whose answer the journal keeps) the ledger records that it was answered but not
-        the answer: a repeat of it comes back with an empty `answer` and the batch's context."""
+        the answer: a repeat of it comes back with an empty `answer` and the batch's context.
+
+        `respell` (a file's batch, claimed under the identity of its rows as the file has them):
+        the claim also reads how earlier uploads spelt the write's `numbers`, in its own
+        transaction, and `respell(held)` gives the write to send, with the same identity."""
         if self.ameyo.settings.read_only:
             raise WriteError(
                 f"Nothing was sent: this server is read-only (AMEYO_READ_ONLY=true), so {write.label} "
@@ -480,9 +489,9 @@ class WritePath:
                 ask=ask,
             )
         call_id = uuid.uuid4().hex[:12]
-        again = await self._claim(write, keys, call_id, allow_repeat)
-        if again is not None:
-            return again
+        claimed = await self._claim(write, keys, call_id, allow_repeat, spellings=respell is not None)
+        if isinstance(claimed, Sent):
+            return claimed
         state: str | None = None  # None: not sent, so the claim is released
         answer: Sequence[Any] = ()
         note = ""
@@ -490,6 +499,11 @@ class WritePath:
         on_wire = [False]
         reset = ON_WIRE.set(on_wire)
         try:
+            if respell is not None:
+                respelt = respell(claimed)
+                if respelt.identity != write.identity:
+                    raise ValueError("respell must keep the write's identity: it is claimed under it")
+                write = respelt
             self._intent(write, call_id)
             intent = True
             answer = await self._dispatch(write.request)
@@ -537,10 +551,13 @@ class WritePath:
                 "and no write goes out unrecorded. Try again when the database is back."
             ) from None
 
-    async def _claim(self, write: Write, keys: list[str], call_id: str, allow_repeat: bool) -> Sent | None:
-        """Claim the write's keys in the ledger (None: this call now owns it and sends it), or the
-        earlier answer of the same write. Writes in flight that hold one of the keys are waited
-        for, not raced, whichever process sends them."""
+    async def _claim(
+        self, write: Write, keys: list[str], call_id: str, allow_repeat: bool, *, spellings: bool = False
+    ) -> Sent | dict[str, str]:
+        """Claim the write's keys in the ledger, or give the earlier answer of the same write. Won,
+        this call owns the write and sends it: the spellings earlier uploads gave its numbers
+        come back (with `spellings`; empty otherwise). Writes in flight that hold one of the keys
+        are waited for, not raced, whichever process sends them."""
         pause = 0.02
         server, campaign_id = self.ameyo.settings.base_url, write.campaign.campaign_id
         while True:
@@ -564,10 +581,11 @@ class WritePath:
                 alive=self._alive,
                 orphan_hold_s=self.ledger_s,
                 numbers=[(server, campaign_id, number, sent) for number, sent in write.numbers],
+                spellings=spellings,
             )
             if claim.won:
                 self._mine[write.identity] = anyio.Event()
-                return None
+                return claim.held
             entry = claim.blocking
             assert entry is not None
             if entry.state != "flight":

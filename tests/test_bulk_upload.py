@@ -128,7 +128,10 @@ async def test_batch_without_answer_is_unknown_and_not_resent(
     options = BulkOptions(campaign=CAMPAIGN, lead_id=LEAD, batch_size=10, concurrency=1)
     first = await upload_file(cli_writes(ameyo), source, options)
     # Sending stops after a batch whose outcome is unknown, until a person has looked.
-    assert first.counts["OUTCOME_UNKNOWN"] == 10 and first.counts["NOT_SENT"] == 21
+    assert first.counts["OUTCOME_UNKNOWN"] == 10 and first.counts["NOT_SENT"] == 21, (
+        first.counts,
+        first.notes,
+    )
     assert any("NOT resent automatically" in n for n in first.notes)
     assert simulator.state.commands["uploadContacts"] == 1
 
@@ -301,3 +304,30 @@ async def test_a_journal_from_another_ameyo_server_is_not_resumed(tmp_path: Path
             await ameyo.aclose()
         assert production.state.executed["uploadContacts"] == 1
     assert first.sent_now == second.sent_now == 2 and second.from_earlier_runs == 0
+
+
+async def test_a_file_sends_a_number_as_an_earlier_upload_spelt_it(
+    simulator: SimulatorThread, tmp_path: Path, database_url: str
+) -> None:
+    """The ledger's spelling of a number is read in the batch's own claim: the batch goes out with
+    it (Ameyo finds its customer), its rows and result keep the file's, and a copy of the file
+    is still the same rows."""
+    settings = settings_for(simulator, tmp_path, AMEYO_DATABASE_URL=database_url)
+    first, second = tmp_path / "monday.csv", tmp_path / "tuesday.csv"
+    first.write_text("phone1,name\n09876500011,Anil\n9812300301,Asha\n", encoding="utf-8")
+    second.write_text("phone1,name\n+91 98765 00011,Anil\n9812300302,Ravi\n", encoding="utf-8")
+    options = BulkOptions(campaign=CAMPAIGN, lead_id=LEAD)
+    service = Ameyo(settings)
+    try:
+        await upload_file(cli_writes(service), first, options)
+        out = await upload_file(cli_writes(service), second, options)
+        (second.parent / "tuesday-copy.csv").write_bytes(second.read_bytes())
+        copy = await upload_file(cli_writes(service), second.parent / "tuesday-copy.csv", options)
+    finally:
+        await service.aclose()
+    assert out.counts == {"DUPLICATE_NOT_ADDED": 1, "ADDED": 1}, out.counts
+    assert any("1 rows were sent with phone1 as an earlier upload" in note for note in out.notes), out.notes
+    sent = [w for w in simulator.state.records_written if w.command == "uploadContacts"]
+    assert sum(1 for w in sent if w.detail == "ADDED") == 3  # Anil once, Asha, Ravi
+    assert read_result(Path(out.result_file))[2]["phone1"] == "9876500011"  # the file's, as dialled
+    assert copy.counts == {"SENT_EARLIER": 2} and simulator.state.executed["uploadContacts"] == 2

@@ -20,6 +20,7 @@ class Batch:
     kind: str
     rows: list[Prepared] = field(default_factory=list)
     resend: bool = False  # sent before by a run that did not learn the outcome
+    respelt: int = 0  # rows sent in the spelling an earlier upload gave their number
 
     @property
     def first_line(self) -> int:

@@ -14,7 +14,7 @@ journal: that bookkeeping runs in shielded scopes, so cancellation cannot skip i
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -238,7 +238,7 @@ class _Run:
         # batches already out are still answered and journaled before it is raised.
         self.failure: Exception | None = None
         self.held_callbacks = 0
-        # Rows sent in the spelling an earlier upload gave their number (see `_as_held`).
+        # Rows sent in the spelling an earlier upload gave their number (see `_respelt`).
         self.held_numbers = 0
         # Rows that Ameyo's answer to their batch left out: unknown, and not resent by retry_unknown
         # (their batch was answered), so they are named apart.
@@ -463,8 +463,10 @@ class _Run:
         self.sent.requests += 1
         self.sent.rows += len(batch.rows)
         try:
-            await self._as_held(batch)
-            sent = await self._send_once_more(batch, self._plan(batch))
+            try:
+                sent = await self._send_once_more(batch, self._plan(batch, batch.rows))
+            finally:
+                self.held_numbers += batch.respelt
         except (AmeyoError, writes.WriteError) as exc:
             with anyio.CancelScope(shield=True):
                 await self._batch_failed(batch, exc)
@@ -480,37 +482,43 @@ class _Run:
             else:
                 await self._answered(batch, list(sent.answer))
 
-    async def _as_held(self, batch: Batch) -> None:
-        """Numbers an earlier upload sent to this campaign in another spelling go out in that one,
-        so Ameyo finds its customer rather than adding a second record (and its callback dials it)."""
-        rows = [row for row in batch.rows if row.identity is not None]
-        held = await self.writes.spellings(self.target.campaign.campaign_id, [r.identity or "" for r in rows])
-        for row in rows:
-            spelling = held.get(row.identity or "")
+    def _respelt(self, batch: Batch, write: writes.Write, held: Mapping[str, str]) -> writes.Write:
+        """The batch as it goes out, once its claim is won: numbers an earlier upload sent to this
+        campaign in another spelling (`held`, read in the claim's transaction) go out in that one,
+        so Ameyo finds its customer rather than adding a second record (and its callback dials
+        it). The rows keep the file's spelling: the write keeps the identity it was claimed under."""
+        batch.respelt = 0
+        if not held:  # new numbers, or sent as spelt before: the usual batch
+            return write
+        rows: list[Prepared] = []
+        for row in batch.rows:
+            spelling = held.get(row.identity) if row.identity is not None else None
             sent = row.record[PRIMARY_COLUMN]
-            if spelling is None or spelling == sent:
-                continue
-            row.record[PRIMARY_COLUMN] = spelling
-            if row.callback is not None and row.callback.call_back_phone == sent:
-                row.callback = row.callback.model_copy(update={"call_back_phone": spelling})
-            self.held_numbers += 1
+            if spelling is not None and spelling != sent:
+                callback = row.callback
+                if callback is not None and callback.call_back_phone == sent:
+                    callback = callback.model_copy(update={"call_back_phone": spelling})
+                row = replace(row, record={**row.record, PRIMARY_COLUMN: spelling}, callback=callback)
+            rows.append(row)
+        batch.respelt = sum(a is not b for a, b in zip(rows, batch.rows, strict=True))
+        if not batch.respelt:
+            return write
+        return replace(write, request=self._plan(batch, rows).request)
 
-    def _plan(self, batch: Batch) -> writes.Write:
-        """The batch as a write of the one write path (which audits it with this context). Its
-        identity is its rows' in file order: a copy of the file makes the same batches, and makes
-        them in the same order."""
+    def _plan(self, batch: Batch, rows: list[Prepared]) -> writes.Write:
+        """The batch, its records as `rows` hold them, as a write of the one write path (which
+        audits it with this context). Its identity is its rows' in file order: a copy of the file
+        makes the same batches, and makes them in the same order."""
         options, target = self.options, self.target
         server = self.ameyo.settings.base_url
         context = {"file": str(self.path), "batch": batch.id, "lines": [batch.first_line, batch.last_line]}
-        numbers = [
-            (row.identity, row.record[PRIMARY_COLUMN]) for row in batch.rows if row.identity is not None
-        ]
+        numbers = [(row.identity, row.record[PRIMARY_COLUMN]) for row in rows if row.identity is not None]
         if batch.kind == PLAIN:
             write = writes.plan_upload(
                 server,
                 target.campaign,
                 target.lead_id,
-                [row.record for row in batch.rows],
+                [row.record for row in rows],
                 status=self.status,
                 attempts=options.attempts,
                 update_existing=options.update_existing,
@@ -524,7 +532,7 @@ class _Run:
                 server,
                 target.campaign,
                 target.lead_id,
-                [(row.record, row.callback) for row in batch.rows if row.callback is not None],
+                [(row.record, row.callback) for row in rows if row.callback is not None],
                 update_existing=options.update_existing,
                 migrate_existing=options.migrate_existing,
                 region=self.ameyo.settings.phone_region,
@@ -542,7 +550,11 @@ class _Run:
             try:
                 # A batch resent after an unknown outcome is meant to be sent again (retry_unknown).
                 return await self.writes.send(
-                    write, allow_repeat=batch.resend, approval=self.approval, keep_answer=False
+                    write,
+                    allow_repeat=batch.resend,
+                    approval=self.approval,
+                    keep_answer=False,
+                    respell=lambda held: self._respelt(batch, write, held),
                 )
             except UpstreamUnavailable as exc:
                 # Not even connected: Ameyo certainly did not run it, so one more try is safe.

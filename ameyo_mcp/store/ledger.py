@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -26,7 +26,6 @@ _COLUMNS = (
     "key, write_id, state, owner, claimed_at, lease_until, settled_at, hold_until, call_id, label, "
     "note, answer, context"
 )
-_CHUNK = 400  # bound parameters per statement, under SQLite's oldest limit
 ORPHANED = "the process that sent it stopped before Ameyo answered"
 
 
@@ -55,6 +54,8 @@ class Claim:
 
     won: bool
     blocking: LedgerEntry | None = None
+    # For a claim won with `spellings`: phone1 as earlier uploads sent its numbers, by number.
+    held: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,14 @@ def claim(
     alive: Callable[[str], bool],
     orphan_hold_s: float,
     numbers: Sequence[tuple[str, int, str, str]] = (),
+    spellings: bool = False,
 ) -> Claim:
     """Claim `keys` for one write, or say what holds one of them. The write's own identity comes
-    first in `keys`, so a settled copy of the same write is what a repeat is answered from."""
+    first in `keys`, so a settled copy of the same write is what a repeat is answered from.
+
+    `numbers` (server, campaign, number, phone1 as sent) are kept as the numbers' spellings where
+    none is kept yet; with `spellings`, a won claim also says which they already had, read in
+    this same transaction, before this write's are added."""
     if tx.dialect.name == "postgresql":
         tx.run("SELECT pg_advisory_xact_lock(?)", (_CLAIM_LOCK,))
     found = {e.key: e for e in _entries(tx, keys)}
@@ -119,30 +125,63 @@ def claim(
         "answer = NULL, context = excluded.context",
         [(key, write_id, *row) for key in dict.fromkeys(keys)],
     )
+    sent = _by_campaign(numbers)
+    held: dict[str, str] = {}
+    if spellings:
+        for (server, campaign_id), first in sent.items():
+            held |= _spellings(tx, server, campaign_id, list(first))
     # The first spelling sent of a number stays the one to send: Ameyo holds that one.
-    tx.many(
-        "INSERT INTO customer_numbers (server, campaign_id, identity, spelling, at) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT DO NOTHING",
-        [(*number, now) for number in numbers],
-    )
-    return Claim(True)
+    for (server, campaign_id), first in sent.items():
+        _keep_spellings(tx, server, campaign_id, first, now)
+    return Claim(True, held=held)
 
 
 def spellings(tx: _Tx, server: str, campaign_id: int, identities: Sequence[str]) -> dict[str, str]:
     """phone1 as earlier uploads to the campaign sent it, by number."""
-    found: dict[str, str] = {}
-    unique = list(dict.fromkeys(identities))
-    for start in range(0, len(unique), _CHUNK):
-        chunk = unique[start : start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
-        found.update(
-            tx.all(
-                "SELECT identity, spelling FROM customer_numbers WHERE server = ? AND campaign_id = ? "
-                f"AND identity IN ({marks})",
-                (server, campaign_id, *chunk),
-            )
-        )
+    return _spellings(tx, server, campaign_id, list(dict.fromkeys(identities)))
+
+
+# A batch of 500 numbers is one statement, its numbers one parameter (a JSON text on SQLite, an
+# array on PostgreSQL): a statement per number cost a round trip each on PostgreSQL, and on SQLite
+# a release and retaking of the interpreter lock each, which a busy event loop made slow to get back.
+
+
+def _by_campaign(numbers: Sequence[tuple[str, int, str, str]]) -> dict[tuple[str, int], dict[str, str]]:
+    """The first spelling given of each number, by server and campaign."""
+    found: dict[tuple[str, int], dict[str, str]] = {}
+    for server, campaign_id, number, spelling in numbers:
+        found.setdefault((server, campaign_id), {}).setdefault(number, spelling)
     return found
+
+
+def _spellings(tx: _Tx, server: str, campaign_id: int, identities: list[str]) -> dict[str, str]:
+    if not identities:
+        return {}
+    head = "SELECT identity, spelling FROM customer_numbers WHERE server = ? AND campaign_id = ? "
+    if tx.dialect.name == "postgresql":
+        rows = tx.all(head + "AND identity = ANY(?)", (server, campaign_id, identities))
+    else:
+        rows = tx.all(
+            head + "AND identity IN (SELECT value FROM json_each(?))",
+            (server, campaign_id, json.dumps(identities)),
+        )
+    return dict(rows)
+
+
+def _keep_spellings(tx: _Tx, server: str, campaign_id: int, first: dict[str, str], now: float) -> None:
+    head = "INSERT INTO customer_numbers (server, campaign_id, identity, spelling, at) SELECT ?, ?, "
+    if tx.dialect.name == "postgresql":
+        tx.run(
+            head + "n.identity, n.spelling, ? FROM unnest(?::text[], ?::text[]) AS n(identity, spelling) "
+            "ON CONFLICT DO NOTHING",
+            (server, campaign_id, now, list(first), list(first.values())),
+        )
+    else:
+        # WHERE true: SQLite's grammar needs it between an INSERT's SELECT and its ON CONFLICT.
+        tx.run(
+            head + "key, value, ? FROM json_each(?) WHERE true ON CONFLICT DO NOTHING",
+            (server, campaign_id, now, json.dumps(first)),
+        )
 
 
 def settle(tx: _Tx, keys: Sequence[str], *, write_id: str, owner: str, now: float, how: Settlement) -> None:
