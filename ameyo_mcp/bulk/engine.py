@@ -14,7 +14,7 @@ journal: that bookkeeping runs in shielded scopes, so cancellation cannot skip i
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -587,8 +587,7 @@ class _Run:
         )
         self.sent.requests -= 1  # nothing went out for it
         self.sent.rows -= len(batch.rows)
-        for item in settled:
-            self._settle(item)
+        self._settle_all(settled)
 
     async def _answered(self, batch: Batch, results: list[RecordResult]) -> None:
         zone = self.ameyo.settings.zone
@@ -624,8 +623,7 @@ class _Run:
             raise
         self.sent.answered += len(batch.rows)
         self.tally.sent_now += len(settled)
-        for item in settled:
-            self._settle(item)
+        self._settle_all(settled)
 
     def _judge_resent(self, batch: Batch, item: Settled) -> None:
         """A row sent again after an unknown outcome: the earlier run may have saved it already."""
@@ -673,9 +671,12 @@ class _Run:
     # -- accounting -------------------------------------------------------------------------
 
     def _settle(self, row: Settled) -> None:
+        self._settle_all((row,))
+
+    def _settle_all(self, rows: Sequence[Settled]) -> None:
         assert self.result is not None
-        self.result.write(row)
-        self.tally.add(row)
+        self.result.write_all(rows)
+        self.tally.add_all(rows)
 
     def _settle_answered(self, batch: Batch, rows: list[JournalRow]) -> None:
         by_line = {int(r[0]): r for r in rows}
