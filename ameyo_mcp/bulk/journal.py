@@ -29,6 +29,7 @@ from typing import Any
 
 import anyio
 
+from ..client import compact_json
 from .errors import UploadRefused
 from .outputs import JOURNAL_START, OutputError, keep_private
 
@@ -207,7 +208,8 @@ class Journal:
 
     def _line(self, entry: dict[str, Any]) -> bytes:
         entry = {"key": self.key, **entry, "at": datetime.now(UTC).isoformat(timespec="seconds")}
-        return (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        # An answer line holds its 500 rows: compact JSON at orjson's speed, the same text.
+        return (compact_json(entry) + "\n").encode()
 
     def _write(self, data: bytes) -> int:
         """Append `data` whole, or cut back what part of it was written and raise."""
