@@ -53,15 +53,17 @@ def test_the_bulk_baseline_sends_the_engines_requests(
     )
     records = [checker.check(row).record for row in RowReader(source)]
     campaign = CampaignInfo(campaign_name="bench", campaign_id=1)
-    write = plan_upload(
-        "http://ameyo",
-        campaign,
-        1,
-        records,
-        status="NOT_TRIED",
-        attempts=0,
-        update_existing=False,
-        migrate_existing=False,
-    )
-    engine = write.request.model_copy(update={"session_id": "s1"}).wire()
-    assert json.dumps(engine) == json.dumps(bench.batch_data("s1", range(7)))
+    for file_batch in (True, False):  # the engine's batch as planned, and as validated the long way
+        write = plan_upload(
+            "http://ameyo",
+            campaign,
+            1,
+            records,
+            status="NOT_TRIED",
+            attempts=0,
+            update_existing=False,
+            migrate_existing=False,
+            file_batch=file_batch,
+        )
+        engine = write.request.model_copy(update={"session_id": "s1"}).wire()
+        assert json.dumps(engine) == json.dumps(bench.batch_data("s1", range(7)))

@@ -525,7 +525,7 @@ class _Run:
                 migrate_existing=options.migrate_existing,
                 context=context,
                 numbers=numbers,
-                ordered=True,
+                file_batch=True,
             )
         else:
             write = writes.plan_upload_with_callbacks(
@@ -538,7 +538,7 @@ class _Run:
                 region=self.ameyo.settings.phone_region,
                 context=context,
                 numbers=numbers,
-                ordered=True,
+                file_batch=True,
             )
         # A file's rows are the ledger's for as long as it keeps them: a copy, a link or a rename of
         # the file, or another journal, finds them there and sends nothing twice.
