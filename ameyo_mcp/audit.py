@@ -18,6 +18,7 @@ from typing import Any
 from .redact import SECRETS
 
 log = logging.getLogger(__name__)
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 
 
 def default_audit_path() -> Path:
@@ -37,8 +38,11 @@ class AuditLog:
         entry = {"ts": now, "event": event, "ameyo": self.ameyo, **fields}
         data = (SECRETS.scrub(json.dumps(entry, ensure_ascii=False, default=str)) + "\n").encode("utf-8")
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                fd = os.open(self.path, _FLAGS, 0o600)
+            except FileNotFoundError:  # its folder is made once, not looked for at every line
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                fd = os.open(self.path, _FLAGS, 0o600)
             try:
                 # A short write (a full disk) must not leave half a line that the next one continues.
                 while data:

@@ -829,7 +829,8 @@ def answer_summary(answer: Sequence[Any]) -> dict[str, Any]:
         if type(row) is RecordResult:
             # A plain upload row has no callback field: only an extra one could hold an id. Asking
             # the model for an attribute it lacks goes through pydantic's slow __getattr__.
-            callback_id = (row.model_extra or {}).get("callback_id")
+            extra = row.__pydantic_extra__
+            callback_id = extra.get("callback_id") if extra else None
         else:
             callback_id = getattr(row, "callback_id", None)
         if callback_id:
