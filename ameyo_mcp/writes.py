@@ -32,6 +32,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -465,6 +466,7 @@ class WritePath:
         refused: int = 0,
         keep_answer: bool = True,
         respell: Respell | None = None,
+        window: Callable[[], AbstractAsyncContextManager[object]] | None = None,
     ) -> Sent:
         """Send `write` at most once (see the module's map). Raises a `WriteError` or the
         `AmeyoError` of a failure that certainly changed nothing. With `keep_answer=False` (a bulk
@@ -473,7 +475,13 @@ class WritePath:
 
         `respell` (a file's batch, claimed under the identity of its rows as the file has them):
         the claim also reads how earlier uploads spelt the write's `numbers`, in its own
-        transaction, and `respell(held)` gives the write to send, with the same identity."""
+        transaction, and `respell(held)` gives the write to send, with the same identity.
+
+        `window()` is entered when the request is ready to leave (claimed, audited) and left when
+        its answer is in: the caller's bound on its requests in flight, while it claims and
+        settles others (a file's batches). A request that fails (an error, or an answer that
+        leaves the outcome unknown) raises through it. An error raised by it sends nothing, as
+        any before the request leaves: the claim is released."""
         if self.ameyo.settings.read_only:
             raise WriteError(
                 f"Nothing was sent: this server is read-only (AMEYO_READ_ONLY=true), so {write.label} "
@@ -513,11 +521,17 @@ class WritePath:
                 write = respelt
             self._intent(write, call_id)
             intent = True
-            answer = await self._dispatch(write.request)
-            if answer:
-                state = "answered"
-            else:
-                state, note = "unknown", "Ameyo answered with an empty list"
+            async with window() if window is not None else nullcontext():
+                answer = await self._dispatch(write.request)
+                if not answer:  # raised within the window, which sees every request that failed
+                    state, note = "unknown", "Ameyo answered with an empty list"
+                    raise OutcomeUnknown(
+                        f"{note[:1].upper()}{note[1:]} for {write.label}: Ameyo may or may not have applied "
+                        "it (outcome unknown). Check with ameyo_get_contacts before sending it again."
+                    )
+            state = "answered"
+        except OutcomeUnknown:
+            raise  # its state and note are set
         except AmeyoError as exc:
             state = "unknown" if exc.outcome_unknown else None
             note = exc.message
@@ -530,11 +544,6 @@ class WritePath:
             ON_WIRE.reset(reset)
             # No await from here on: a cancelled call cannot skip settling its write.
             self._settle(write, keys, state, answer, call_id, note, intent, keep_answer)
-        if state == "unknown":
-            raise OutcomeUnknown(
-                f"{note[:1].upper()}{note[1:]} for {write.label}: Ameyo may or may not have applied it "
-                "(outcome unknown). Check with ameyo_get_contacts before sending it again."
-            )
         for hook in self.on_answered:
             try:
                 await hook(write, answer)

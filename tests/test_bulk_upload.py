@@ -149,6 +149,32 @@ async def test_batch_without_answer_is_unknown_and_not_resent(
     assert sum(1 for w in simulator.state.records_written if w.detail == "ADDED") == 31
 
 
+async def test_no_batch_leaves_after_one_whose_outcome_is_unknown(
+    ameyo: Ameyo, simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """Batches are journaled and claimed ahead of their request; one that fails stops the run before
+    any other leaves, and those held back are sent by the next run (the outcome-unknown one is not)."""
+    source = tmp_path / "contacts.csv"
+    source.write_text(
+        "phone1,name\n" + "".join(f"{phone(i)},Name {i}\n" for i in range(100)), encoding="utf-8"
+    )
+    simulator.state.faults.commands = {"uploadContacts"}
+    simulator.state.faults.empty_list = 1  # run, and answered with nothing: outcome unknown
+    simulator.state.faults.delay_s = 0.3  # the first two batches are out together
+    options = BulkOptions(campaign=CAMPAIGN, lead_id=LEAD, batch_size=10, concurrency=2)
+    first = await upload_file(cli_writes(ameyo), source, options)
+    # The second batch was out with the first; if it came back first, a third took its place before
+    # the first's answer was in. None left after that.
+    sent = simulator.state.commands["uploadContacts"]
+    assert sent in (2, 3), sent
+    assert first.counts["OUTCOME_UNKNOWN"] == 10 and first.counts["ADDED"] == 10 * (sent - 1), first.counts
+    assert first.counts["NOT_SENT"] == 100 - 10 * sent and first.rows == 100, first.counts
+    simulator.state.faults.reset()
+    second = await upload_file(cli_writes(ameyo), source, options)
+    assert second.counts == {"ADDED": 90, "OUTCOME_UNKNOWN": 10}, second.counts
+    assert simulator.state.commands["uploadContacts"] == 10  # the unknown batch is not sent again
+
+
 def upload_env(sim: SimulatorThread, tmp_path: Path) -> dict[str, str]:
     return {
         **os.environ,

@@ -14,8 +14,8 @@ journal: that bookkeeping runs in shielded scopes, so cancellation cannot skip i
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -52,6 +52,8 @@ from .report import UNKNOWN as UNKNOWN_RESULT
 from .validate import CALLBACK_COLUMNS, Prepared, Validator
 
 RETRY_DELAY_S = 1.0
+# Batches in hand per request in flight (see `_send_all`).
+_IN_HAND = 3
 _CHECKPOINT_EVERY = 256
 DUPLICATE = "DUPLICATE_NOT_ADDED"
 SAVED_EARLIER = "already in the campaign: saved by the earlier run whose answer was lost (or before it)"
@@ -64,6 +66,14 @@ Progress = Callable[[int, int | None, str], Awaitable[None]]
 
 class JournalMismatch(UploadRefused):
     """The journal's batches do not line up with the file any more; nothing more was sent."""
+
+
+class _HeldBack(Exception):
+    """A batch ready to leave, kept back because the run stopped sending meanwhile."""
+
+    def __init__(self, reason: str | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -245,6 +255,9 @@ class _Run:
         self.left_out = 0
         self.resent_callbacks: list[int] = []
         self.batch_size = min(max(options.batch_size, 1), MAX_BATCH)
+        # Requests in flight: a batch holds a place while its request is out (`_window`).
+        self.concurrency = min(max(options.concurrency, 1), MAX_CONCURRENCY)
+        self.wire = anyio.Semaphore(self.concurrency)
         self.status = options.status.strip().upper() or "NOT_TRIED"
         self._reported = 0.0
 
@@ -359,7 +372,13 @@ class _Run:
 
     async def _send_all(self, validator: Validator) -> None:
         batcher = Batcher(self.batch_size)
-        workers = min(max(self.options.concurrency, 1), MAX_CONCURRENCY)
+        # Requests in flight are `concurrency`; more batches than that are in hand, so that while
+        # those are out, the next ones are journaled and claimed and the answered ones settled
+        # (each a disk flush or a database commit in a worker thread, which waits for the
+        # interpreter while the rows are checked): the requests then follow each other as closely
+        # as a bare loop's.
+        # One request at a time stays one batch at a time, in file order, as asked.
+        workers = self.concurrency * _IN_HAND if self.concurrency > 1 else 1
         # Room for one ready batch per worker: reading and checking go on while requests are out.
         send, receive = anyio.create_memory_object_stream[Batch](workers)
         async with anyio.create_task_group() as group:
@@ -463,19 +482,11 @@ class _Run:
         self.sent.requests += 1
         self.sent.rows += len(batch.rows)
         try:
-            try:
-                sent = await self._send_once_more(batch, self._plan(batch, batch.rows))
-            finally:
-                self.held_numbers += batch.respelt
-        except (AmeyoError, writes.WriteError) as exc:
-            with anyio.CancelScope(shield=True):
-                await self._batch_failed(batch, exc)
+            sent = await self._sent(batch)
+        finally:
+            self._leave(batch)
+        if sent is None:
             return
-        except BaseException:
-            # Cancelled, or stopped: the answer will never be read. Say so before leaving.
-            with anyio.CancelScope(shield=True):
-                await self._unanswered(batch)
-            raise
         with anyio.CancelScope(shield=True):
             if sent.repeat_of_s is not None:
                 await self._sent_earlier(batch, sent)
@@ -544,6 +555,51 @@ class _Run:
         # the file, or another journal, finds them there and sends nothing twice.
         return replace(write, lasting=True)
 
+    async def _sent(self, batch: Batch) -> writes.Sent | None:
+        """The batch through the write path: its answer, or None when it failed or was held back
+        (journaled and settled here)."""
+        try:
+            try:
+                return await self._send_once_more(batch, self._plan(batch, batch.rows))
+            finally:
+                self.held_numbers += batch.respelt
+        except _HeldBack as held:
+            with anyio.CancelScope(shield=True):
+                await self._not_sent(batch, held.reason)
+        except (AmeyoError, writes.WriteError) as exc:
+            with anyio.CancelScope(shield=True):
+                await self._batch_failed(batch, exc)
+        except BaseException:
+            # Cancelled, or stopped: the answer will never be read. Say so before leaving.
+            with anyio.CancelScope(shield=True):
+                if batch.let_out:
+                    await self._unanswered(batch)
+                else:
+                    await self._not_sent(batch, "not sent: the upload was stopped before it went out")
+            raise
+        return None
+
+    @asynccontextmanager
+    async def _window(self, batch: Batch) -> AsyncIterator[None]:
+        """A place among the requests in flight, for a batch claimed and ready to leave; refused
+        (nothing is sent) when the run stopped sending meanwhile. A request that failed keeps its
+        place until `_send` has judged it: no batch leaves before the run knows whether to stop."""
+        if not batch.place:  # (a batch sent once more still holds it)
+            await self.wire.acquire()
+            batch.place = True
+        if self.failure is not None:
+            raise _HeldBack(None)
+        if self.stop_reason is not None:
+            raise _HeldBack(f"not sent: the upload stopped after {self.stop_reason}")
+        batch.let_out = True
+        yield
+        self._leave(batch)  # answered: the next batch may leave while this one is settled
+
+    def _leave(self, batch: Batch) -> None:
+        if batch.place:
+            batch.place = False
+            self.wire.release()
+
     async def _send_once_more(self, batch: Batch, write: writes.Write) -> writes.Sent:
         retried = False
         while True:
@@ -555,6 +611,7 @@ class _Run:
                     approval=self.approval,
                     keep_answer=False,
                     respell=lambda held: self._respelt(batch, write, held),
+                    window=lambda: self._window(batch),
                 )
             except UpstreamUnavailable as exc:
                 # Not even connected: Ameyo certainly did not run it, so one more try is safe.
@@ -647,6 +704,20 @@ class _Run:
         with suppress(OutputError):
             for row in batch.rows:
                 self._settle(Settled(row.line, row.phone, UNKNOWN_RESULT, False, reason=reason))
+
+    async def _not_sent(self, batch: Batch, reason: str | None) -> None:
+        """A batch journaled and claimed, but held back before its request left: the next run sends
+        it. Its rows are NOT_SENT for `reason` (None: the run is failing, with no result to give)."""
+        self.sent.requests -= 1
+        self.sent.rows -= len(batch.rows)
+        with suppress(OutputError):  # best effort, as the run is ending; a resume counts it unknown
+            await self.journal.ended(
+                batch.id, FAILED, batch.first_line, batch.last_line, len(batch.rows), reason or "not sent"
+            )
+        if reason is not None:
+            with suppress(OutputError):
+                for row in batch.rows:
+                    self._settle(Settled(row.line, row.phone, NOT_SENT, False, reason=reason))
 
     async def _batch_failed(self, batch: Batch, exc: AmeyoError | writes.WriteError) -> None:
         if isinstance(exc, AmeyoError):
