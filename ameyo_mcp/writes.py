@@ -467,6 +467,7 @@ class WritePath:
         keep_answer: bool = True,
         respell: Respell | None = None,
         window: Callable[[], AbstractAsyncContextManager[object]] | None = None,
+        in_place: bool = False,
     ) -> Sent:
         """Send `write` at most once (see the module's map). Raises a `WriteError` or the
         `AmeyoError` of a failure that certainly changed nothing. With `keep_answer=False` (a bulk
@@ -481,7 +482,13 @@ class WritePath:
         its answer is in: the caller's bound on its requests in flight, while it claims and
         settles others (a file's batches). A request that fails (an error, or an answer that
         leaves the outcome unknown) raises through it. An error raised by it sends nothing, as
-        any before the request leaves: the claim is released."""
+        any before the request leaves: the claim is released.
+
+        `in_place`: the claim runs on the event loop, not in a worker thread. For a file's
+        batches: the upload's loop is busy checking rows, so a worker thread waits for the
+        interpreter lock after each statement of the claim, and those hand-overs cost more than
+        the claim itself (one short transaction). A single write keeps the loop free for the
+        server's other calls, whatever the database's round trips cost."""
         if self.ameyo.settings.read_only:
             raise WriteError(
                 f"Nothing was sent: this server is read-only (AMEYO_READ_ONLY=true), so {write.label} "
@@ -504,7 +511,9 @@ class WritePath:
                 ask=ask,
             )
         call_id = uuid.uuid4().hex[:12]
-        claimed = await self._claim(write, keys, call_id, allow_repeat, spellings=respell is not None)
+        claimed = await self._claim(
+            write, keys, call_id, allow_repeat, spellings=respell is not None, in_place=in_place
+        )
         if isinstance(claimed, Sent):
             return claimed
         state: str | None = None  # None: not sent, so the claim is released
@@ -556,9 +565,12 @@ class WritePath:
             approval is not None and approval._key is self._approval_key and approval.records >= write.records
         )
 
-    async def _ledger(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """A ledger call in a worker thread; a store that cannot take it refuses the write."""
+    async def _ledger(self, call: Callable[..., T], *args: Any, in_place: bool = False, **kwargs: Any) -> T:
+        """A ledger call in a worker thread (or `in_place`: see `send`); a store that cannot take it
+        refuses the write."""
         try:
+            if in_place:
+                return call(*args, **kwargs)
             return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs))
         except Exception as exc:
             reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
@@ -568,7 +580,14 @@ class WritePath:
             ) from None
 
     async def _claim(
-        self, write: Write, keys: list[str], call_id: str, allow_repeat: bool, *, spellings: bool = False
+        self,
+        write: Write,
+        keys: list[str],
+        call_id: str,
+        allow_repeat: bool,
+        *,
+        spellings: bool = False,
+        in_place: bool = False,
     ) -> Sent | dict[str, str]:
         """Claim the write's keys in the ledger, or give the earlier answer of the same write. Won,
         this call owns the write and sends it: the spellings earlier uploads gave its numbers
@@ -598,6 +617,7 @@ class WritePath:
                 orphan_hold_s=self.ledger_s,
                 numbers=[(server, campaign_id, number, sent) for number, sent in write.numbers],
                 spellings=spellings,
+                in_place=in_place,
             )
             if claim.won:
                 self._mine[write.identity] = anyio.Event()

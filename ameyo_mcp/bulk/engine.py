@@ -612,6 +612,7 @@ class _Run:
                     keep_answer=False,
                     respell=lambda held: self._respelt(batch, write, held),
                     window=lambda: self._window(batch),
+                    in_place=True,
                 )
             except UpstreamUnavailable as exc:
                 # Not even connected: Ameyo certainly did not run it, so one more try is safe.
