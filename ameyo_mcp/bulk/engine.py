@@ -649,16 +649,17 @@ class _Run:
 
     async def _answered(self, batch: Batch, results: list[RecordResult]) -> None:
         zone = self.ameyo.settings.zone
-        rows: list[JournalRow] = []
+        answered = len(results)
         settled: list[Settled] = []
         for index, row in enumerate(batch.rows):
-            answer = results[index] if index < len(results) else None
+            answer = results[index] if index < answered else None
             if answer is not None and type(answer) is RecordResult and answer.result_type in OK_RESULTS:
                 # The common case, decided as `outcome` decides it, without its per-row text work.
-                item = Settled(row.line, row.phone, answer.result_type, True, answer.customer_id)
-            else:
-                out = outcome(Checked(row.line, row.record), answer, zone)
-                item = Settled(
+                settled.append(Settled(row.line, row.phone, answer.result_type, True, answer.customer_id))
+                continue
+            out = outcome(Checked(row.line, row.record), answer, zone)
+            settled.append(
+                Settled(
                     row.line,
                     row.phone,
                     out.result,
@@ -668,12 +669,12 @@ class _Run:
                     out.callback_id,
                     out.callback_time,
                 )
-            if batch.resend:
+            )
+        self.left_out += max(len(batch.rows) - answered, 0)
+        if batch.resend:
+            for item in settled:
                 self._judge_resent(batch, item)
-            if answer is None:
-                self.left_out += 1
-            settled.append(item)
-            rows.append(_journal_row(item))
+        rows = [_journal_row(item) for item in settled]
         try:
             await self.journal.answered(batch.id, batch.first_line, batch.last_line, rows)
         except OutputError:
