@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 if TYPE_CHECKING:
     from .core import _Tx
 
@@ -149,8 +151,8 @@ def spellings(tx: _Tx, server: str, campaign_id: int, identities: Sequence[str])
 def _by_campaign(numbers: Sequence[tuple[str, int, str, str]]) -> dict[tuple[str, int], dict[str, str]]:
     """The first spelling given of each number, by server and campaign."""
     found: dict[tuple[str, int], dict[str, str]] = {}
-    for server, campaign_id, number, spelling in numbers:
-        found.setdefault((server, campaign_id), {}).setdefault(number, spelling)
+    for server, campaign_id, number, spelling in reversed(numbers):  # the first given is set last
+        found.setdefault((server, campaign_id), {})[number] = spelling
     return found
 
 
@@ -163,9 +165,18 @@ def _spellings(tx: _Tx, server: str, campaign_id: int, identities: list[str]) ->
     else:
         rows = tx.all(
             head + "AND identity IN (SELECT value FROM json_each(?))",
-            (server, campaign_id, json.dumps(identities)),
+            (server, campaign_id, _json_text(identities)),
         )
     return dict(rows)
+
+
+def _json_text(value: list[str] | dict[str, str]) -> str:
+    """A batch's numbers as one JSON parameter, by orjson (500 of them at C speed); what orjson
+    does not take (a lone surrogate) goes the standard way."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # orjson.JSONEncodeError is one
+        return json.dumps(value)
 
 
 def _keep_spellings(tx: _Tx, server: str, campaign_id: int, first: dict[str, str], now: float) -> None:
@@ -180,7 +191,7 @@ def _keep_spellings(tx: _Tx, server: str, campaign_id: int, first: dict[str, str
         # WHERE true: SQLite's grammar needs it between an INSERT's SELECT and its ON CONFLICT.
         tx.run(
             head + "key, value, ? FROM json_each(?) WHERE true ON CONFLICT DO NOTHING",
-            (server, campaign_id, now, json.dumps(first)),
+            (server, campaign_id, now, _json_text(first)),
         )
 
 
