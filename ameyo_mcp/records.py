@@ -75,9 +75,19 @@ def check_values(
 ) -> Checked:
     """The checks of `check_record`, for a record whose names and values are stripped strings
     already (the bulk reader's rows): a large file should not pay for normalising twice."""
+    problem, given, identity = judge_values(record, max_phone_length, rule)
+    return Checked(position, record, problem, given, identity)
+
+
+def judge_values(
+    record: dict[str, str], max_phone_length: int, rule: phones.PhoneRule
+) -> tuple[str | None, str | None, str | None]:
+    """`check_values` as its three findings, for the bulk uploader, which keeps its own row: the
+    problem (None: fine), phone1 as given when it was rewritten, and phone1's identity (see
+    `Checked`). phone1 is rewritten in `record`."""
     if len(record) > MAX_FIELDS:
         problem = f"the record has {len(record)} fields; at most {MAX_FIELDS} are accepted"
-        return Checked(position, record, problem, identity=_accepted(record, rule))
+        return problem, None, _accepted(record, rule)
     # One scan over all names and values: a bulk upload checks every row of a large file, and
     # isprintable (in C) clears the usual row before the regex has to look.
     names, values = "".join(record), "".join(record.values())
@@ -85,27 +95,28 @@ def check_values(
         _CONTROL.search(names) or _CONTROL.search(values)
     ):
         bad = next(n for n, t in record.items() if _CONTROL.search(n) or _CONTROL.search(t))
-        problem = f"field {clean_text(bad, 30)!r} contains control characters"
-        return Checked(position, record, problem, identity=_accepted(record, rule))
-    if record and max(map(len, record.values())) > MAX_VALUE_CHARS:
+        return f"field {clean_text(bad, 30)!r} contains control characters", None, _accepted(record, rule)
+    # No value can be longer than all of them together: the usual row never looks at each one.
+    if len(values) > MAX_VALUE_CHARS and max(map(len, record.values())) > MAX_VALUE_CHARS:
         long = next(n for n, t in record.items() if len(t) > MAX_VALUE_CHARS)
-        problem = f"field {clean_text(long, 30)!r} is longer than {MAX_VALUE_CHARS}"
-        return Checked(position, record, problem, identity=_accepted(record, rule))
+        return (
+            f"field {clean_text(long, 30)!r} is longer than {MAX_VALUE_CHARS}",
+            None,
+            _accepted(record, rule),
+        )
     phone = record.get(PRIMARY_COLUMN, "")
     if not phone:
-        return Checked(position, record, refusal(PRIMARY_COLUMN, phone, max_phone_length))
+        return refusal(PRIMARY_COLUMN, phone, max_phone_length), None, None
     try:
         dial, identity = phones.dial_and_identity(phone, rule.region, rule.style)
     except phones.PhoneError as exc:
-        return Checked(position, record, refusal(PRIMARY_COLUMN, phone, max_phone_length, exc))
+        return refusal(PRIMARY_COLUMN, phone, max_phone_length, exc), None, None
     given = None
     if dial.rewritten:
         given, record[PRIMARY_COLUMN] = phone, dial.value
     if len(dial.value) > max_phone_length:
-        return Checked(
-            position, record, refusal(PRIMARY_COLUMN, dial.value, max_phone_length), given, identity
-        )
-    return Checked(position, record, None, given, identity)
+        return refusal(PRIMARY_COLUMN, dial.value, max_phone_length), given, identity
+    return None, given, identity
 
 
 def refusal(column: str, value: str, max_length: int, error: phones.PhoneError | None = None) -> str:

@@ -38,6 +38,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -48,7 +49,7 @@ from pydantic import BaseModel
 
 from . import phones
 from .audit import AuditLog, default_audit_path
-from .client import ON_WIRE
+from .client import ON_WIRE, compact_json
 from .errors import AmeyoError
 from .models import (
     AddCallbackRequest,
@@ -77,6 +78,10 @@ WriteRequest = UploadContactsRequest | UploadWithCallbacksRequest | AddCallbackR
 # Asked with the question and what it binds: the identity of the exact write (its rows), so that an
 # answer given to one write is never taken for another that reads the same.
 Ask = Callable[[str, str], Awaitable[bool | None]]
+
+# A file's batch, once its claim is won: the write to send, its numbers as earlier uploads spelt them
+# (`WritePath.send`'s `respell`).
+Respell = Callable[[Mapping[str, str]], "Write"]
 
 # Told of each write Ameyo answered (not of an earlier answer given again), e.g. to add an upload's
 # customers to the index. Its failure is logged, never the write's.
@@ -175,15 +180,22 @@ def campaign_label(campaign: CampaignInfo) -> str:
     return f"{campaign.campaign_name} ({campaign.campaign_id})"
 
 
-def identity_of(server: str, request: WriteRequest) -> str:
+def identity_of(server: str, request: WriteRequest, *, ordered: bool = False) -> str:
     """What Ameyo will do, as a key: the server, the command and the resolved request, with
-    records in a canonical order (the same records in another order are the same write)."""
+    records in a canonical order (the same records in another order are the same write).
+
+    `ordered`: the records' order is part of the write, as in a file's batch, whose rows always
+    come in file order (a copy of the file makes the same batches). Its records are then hashed as
+    they come, as their compact JSON (exact for these plain values, and a tenth of the cost of
+    sorting them), and never match an unordered identity."""
     wire = request.wire()
     wire.pop("sessionId", None)
     records = wire.pop("customerRecords", None) or wire.pop("customerAndCallbackRecords", None) or []
-    # Each record as the repr of its sorted items: canonical for these plain str/bool/None values,
-    # and a fifth of json.dumps' cost on a bulk batch of 500.
-    if isinstance(request, UploadContactsRequest):  # flat str → str records: the bulk case
+    if ordered:
+        lines = ["records in their order", compact_json(records)]
+    elif isinstance(request, UploadContactsRequest):  # flat str → str records
+        # Each record as the repr of its sorted items: canonical for these plain values, and a
+        # fifth of json.dumps' cost on a batch of 500.
         lines = sorted(map(repr, map(sorted, map(dict.items, records))))
     else:
         lines = sorted(repr(_sorted_items(record)) for record in records)
@@ -263,17 +275,26 @@ def plan_upload(
     migrate_existing: bool,
     context: Mapping[str, object] | None = None,
     numbers: Sequence[tuple[str, str]] = (),
+    file_batch: bool = False,
 ) -> Write:
-    request = UploadContactsRequest(
-        campaign_id=str(campaign.campaign_id),
-        lead_id=lead_id,
-        properties={"update.customer": update_existing, "migrate.customer": migrate_existing},
-        num_attempts=str(attempts),
-        status=status.strip().upper() or "NOT_TRIED",
-        customer_records=list(records),
-    )
+    """Records uploaded to a lead. `file_batch`: a file's batch, whose rows always come in file
+    order (its identity takes them in that order: see `identity_of`), and whose records are the
+    row checks' own str → str dicts, taken as they are rather than copied one by one by the
+    request's validation (a pydantic copy of each of 500 records)."""
+    fields: dict[str, Any] = {
+        "campaign_id": str(campaign.campaign_id),
+        "lead_id": lead_id,
+        "properties": {"update.customer": update_existing, "migrate.customer": migrate_existing},
+        "num_attempts": str(attempts),
+        "status": status.strip().upper() or "NOT_TRIED",
+        "customer_records": list(records),
+    }
+    if file_batch:
+        request = UploadContactsRequest.model_construct(**fields)
+    else:
+        request = UploadContactsRequest(**fields)
     label = upload_label(len(records), lead_id, campaign)
-    identity = identity_of(server, request)
+    identity = identity_of(server, request, ordered=file_batch)
     return Write(
         request, identity, len(records), campaign, lead_id, label, dict(context or {}), numbers=tuple(numbers)
     )
@@ -290,7 +311,10 @@ def plan_upload_with_callbacks(
     region: str,
     context: Mapping[str, object] | None = None,
     numbers: Sequence[tuple[str, str]] = (),
+    file_batch: bool = False,
 ) -> Write:
+    """Records uploaded with a callback each; a `file_batch`'s identity takes them in file order
+    (see `plan_upload`)."""
     request = UploadWithCallbacksRequest(
         campaign_id=campaign.campaign_id,
         lead_id=lead_id,
@@ -298,7 +322,7 @@ def plan_upload_with_callbacks(
         properties={"update.customer": update_existing, "migrate.customer": migrate_existing},
     )
     label = upload_label(len(records), lead_id, campaign) + ", each with a callback"
-    identity = identity_of(server, request)
+    identity = identity_of(server, request, ordered=file_batch)
     keys = tuple(
         callback_key(
             server,
@@ -462,11 +486,30 @@ class WritePath:
         ask: Ask | None = None,
         refused: int = 0,
         keep_answer: bool = True,
+        respell: Respell | None = None,
+        window: Callable[[], AbstractAsyncContextManager[object]] | None = None,
+        in_place: bool = False,
     ) -> Sent:
         """Send `write` at most once (see the module's map). Raises a `WriteError` or the
         `AmeyoError` of a failure that certainly changed nothing. With `keep_answer=False` (a bulk
         batch, whose answer the journal keeps) the ledger records that it was answered but not
-        the answer: a repeat of it comes back with an empty `answer` and the batch's context."""
+        the answer: a repeat of it comes back with an empty `answer` and the batch's context.
+
+        `respell` (a file's batch, claimed under the identity of its rows as the file has them):
+        the claim also reads how earlier uploads spelt the write's `numbers`, in its own
+        transaction, and `respell(held)` gives the write to send, with the same identity.
+
+        `window()` is entered when the request is ready to leave (claimed, audited) and left when
+        its answer is in: the caller's bound on its requests in flight, while it claims and
+        settles others (a file's batches). A request that fails (an error, or an answer that
+        leaves the outcome unknown) raises through it. An error raised by it sends nothing, as
+        any before the request leaves: the claim is released.
+
+        `in_place`: the claim runs on the event loop, not in a worker thread. For a file's
+        batches: the upload's loop is busy checking rows, so a worker thread waits for the
+        interpreter lock after each statement of the claim, and those hand-overs cost more than
+        the claim itself (one short transaction). A single write keeps the loop free for the
+        server's other calls, whatever the database's round trips cost."""
         if self.ameyo.settings.read_only:
             raise WriteError(
                 f"Nothing was sent: this server is read-only (AMEYO_READ_ONLY=true), so {write.label} "
@@ -489,9 +532,11 @@ class WritePath:
                 ask=ask,
             )
         call_id = uuid.uuid4().hex[:12]
-        again = await self._claim(write, keys, call_id, allow_repeat)
-        if again is not None:
-            return again
+        claimed = await self._claim(
+            write, keys, call_id, allow_repeat, spellings=respell is not None, in_place=in_place
+        )
+        if isinstance(claimed, Sent):
+            return claimed
         state: str | None = None  # None: not sent, so the claim is released
         answer: Sequence[Any] = ()
         note = ""
@@ -499,14 +544,25 @@ class WritePath:
         on_wire = [False]
         reset = ON_WIRE.set(on_wire)
         try:
+            if respell is not None:
+                respelt = respell(claimed)
+                if respelt.identity != write.identity:
+                    raise ValueError("respell must keep the write's identity: it is claimed under it")
+                write = respelt
             self._intent(write, call_id)
             intent = True
-            self._still_mine(write)
-            answer = await self._dispatch(write.request)
-            if answer:
-                state = "answered"
-            else:
-                state, note = "unknown", "Ameyo answered with an empty list"
+            async with window() if window is not None else nullcontext():
+                self._still_mine(write)  # in the window: waiting for it is part of the delay
+                answer = await self._dispatch(write.request)
+                if not answer:  # raised within the window, which sees every request that failed
+                    state, note = "unknown", "Ameyo answered with an empty list"
+                    raise OutcomeUnknown(
+                        f"{note[:1].upper()}{note[1:]} for {write.label}: Ameyo may or may not have applied "
+                        "it (outcome unknown). Check with ameyo_get_contacts before sending it again."
+                    )
+            state = "answered"
+        except OutcomeUnknown:
+            raise  # its state and note are set
         except AmeyoError as exc:
             state = "unknown" if exc.outcome_unknown else None
             note = exc.message
@@ -519,11 +575,6 @@ class WritePath:
             ON_WIRE.reset(reset)
             # No await from here on: a cancelled call cannot skip settling its write.
             self._settle(write, keys, state, answer, call_id, note, intent, keep_answer)
-        if state == "unknown":
-            raise OutcomeUnknown(
-                f"{note[:1].upper()}{note[1:]} for {write.label}: Ameyo may or may not have applied it "
-                "(outcome unknown). Check with ameyo_get_contacts before sending it again."
-            )
         for hook in self.on_answered:
             try:
                 await hook(write, answer)
@@ -536,9 +587,12 @@ class WritePath:
             approval is not None and approval._key is self._approval_key and approval.records >= write.records
         )
 
-    async def _ledger(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """A ledger call in a worker thread; a store that cannot take it refuses the write."""
+    async def _ledger(self, call: Callable[..., T], *args: Any, in_place: bool = False, **kwargs: Any) -> T:
+        """A ledger call in a worker thread (or `in_place`: see `send`); a store that cannot take it
+        refuses the write."""
         try:
+            if in_place:
+                return call(*args, **kwargs)
             return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs))
         except Exception as exc:
             reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
@@ -547,10 +601,20 @@ class WritePath:
                 "and no write goes out unrecorded. Try again when the database is back."
             ) from None
 
-    async def _claim(self, write: Write, keys: list[str], call_id: str, allow_repeat: bool) -> Sent | None:
-        """Claim the write's keys in the ledger (None: this call now owns it and sends it), or the
-        earlier answer of the same write. Writes in flight that hold one of the keys are waited
-        for, not raced, whichever process sends them."""
+    async def _claim(
+        self,
+        write: Write,
+        keys: list[str],
+        call_id: str,
+        allow_repeat: bool,
+        *,
+        spellings: bool = False,
+        in_place: bool = False,
+    ) -> Sent | dict[str, str]:
+        """Claim the write's keys in the ledger, or give the earlier answer of the same write. Won,
+        this call owns the write and sends it: the spellings earlier uploads gave its numbers
+        come back (with `spellings`; empty otherwise). Writes in flight that hold one of the keys
+        are waited for, not raced, whichever process sends them."""
         pause = 0.02
         server, campaign_id = self.ameyo.settings.base_url, write.campaign.campaign_id
         while True:
@@ -576,10 +640,12 @@ class WritePath:
                 alive=self._alive,
                 orphan_hold_s=self.ledger_s,
                 numbers=[(server, campaign_id, number, sent) for number, sent in write.numbers],
+                spellings=spellings,
+                in_place=in_place,
             )
             if claim.won:
                 self._mine[write.identity] = (anyio.Event(), now + self.lease_s)
-                return None
+                return claim.held
             if claim.respell:
                 raise Respelled(claim.respell)
             entry = claim.blocking
@@ -736,13 +802,14 @@ class WritePath:
     def _intent(self, write: Write, call_id: str) -> None:
         if self.audit is None:
             return
-        request = write.request.wire()
         # What a person needs to reconcile: the request, unless it is large (a bulk batch, whose
-        # rows the contact file and its journal hold).
-        if write.records > _AUDITED_RECORDS or len(_canonical(request)) > _AUDITED_CHARS:
-            request = {k: v for k, v in request.items() if not isinstance(v, list)} | {
-                "records": "(too large to keep)"
-            }
+        # rows the contact file and its journal hold: they are not even copied for the line).
+        if write.records > _AUDITED_RECORDS:
+            request = write.request.wire(lists=False) | {"records": "(too large to keep)"}
+        else:
+            request = write.request.wire()
+            if len(_canonical(request)) > _AUDITED_CHARS:
+                request = write.request.wire(lists=False) | {"records": "(too large to keep)"}
         try:
             self.audit.append(
                 "intent",
@@ -852,7 +919,13 @@ def answer_summary(answer: Sequence[Any]) -> dict[str, Any]:
                 customer_ids.append(row.customer_id)
             if row.exception or kind.endswith("FAILED"):
                 failed.append(position)
-        callback_id = getattr(row, "callback_id", None)
+        if type(row) is RecordResult:
+            # A plain upload row has no callback field: only an extra one could hold an id. Asking
+            # the model for an attribute it lacks goes through pydantic's slow __getattr__.
+            extra = row.__pydantic_extra__
+            callback_id = extra.get("callback_id") if extra else None
+        else:
+            callback_id = getattr(row, "callback_id", None)
         if callback_id:
             callback_ids.append(str(callback_id))
         elif getattr(row, "callback_scheduled", False):

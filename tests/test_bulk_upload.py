@@ -128,7 +128,10 @@ async def test_batch_without_answer_is_unknown_and_not_resent(
     options = BulkOptions(campaign=CAMPAIGN, lead_id=LEAD, batch_size=10, concurrency=1)
     first = await upload_file(cli_writes(ameyo), source, options)
     # Sending stops after a batch whose outcome is unknown, until a person has looked.
-    assert first.counts["OUTCOME_UNKNOWN"] == 10 and first.counts["NOT_SENT"] == 21
+    assert first.counts["OUTCOME_UNKNOWN"] == 10 and first.counts["NOT_SENT"] == 21, (
+        first.counts,
+        first.notes,
+    )
     assert any("NOT resent automatically" in n for n in first.notes)
     assert simulator.state.commands["uploadContacts"] == 1
 
@@ -144,6 +147,32 @@ async def test_batch_without_answer_is_unknown_and_not_resent(
     # "Already there" after an unknown outcome is the earlier run's save: counted as saved.
     assert third.ok == 31
     assert sum(1 for w in simulator.state.records_written if w.detail == "ADDED") == 31
+
+
+async def test_no_batch_leaves_after_one_whose_outcome_is_unknown(
+    ameyo: Ameyo, simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """Batches are journaled and claimed ahead of their request; one that fails stops the run before
+    any other leaves, and those held back are sent by the next run (the outcome-unknown one is not)."""
+    source = tmp_path / "contacts.csv"
+    source.write_text(
+        "phone1,name\n" + "".join(f"{phone(i)},Name {i}\n" for i in range(100)), encoding="utf-8"
+    )
+    simulator.state.faults.commands = {"uploadContacts"}
+    simulator.state.faults.empty_list = 1  # run, and answered with nothing: outcome unknown
+    simulator.state.faults.delay_s = 0.3  # the first two batches are out together
+    options = BulkOptions(campaign=CAMPAIGN, lead_id=LEAD, batch_size=10, concurrency=2)
+    first = await upload_file(cli_writes(ameyo), source, options)
+    # The second batch was out with the first; if it came back first, a third took its place before
+    # the first's answer was in. None left after that.
+    sent = simulator.state.commands["uploadContacts"]
+    assert sent in (2, 3), sent
+    assert first.counts["OUTCOME_UNKNOWN"] == 10 and first.counts["ADDED"] == 10 * (sent - 1), first.counts
+    assert first.counts["NOT_SENT"] == 100 - 10 * sent and first.rows == 100, first.counts
+    simulator.state.faults.reset()
+    second = await upload_file(cli_writes(ameyo), source, options)
+    assert second.counts == {"ADDED": 90, "OUTCOME_UNKNOWN": 10}, second.counts
+    assert simulator.state.commands["uploadContacts"] == 10  # the unknown batch is not sent again
 
 
 def upload_env(sim: SimulatorThread, tmp_path: Path) -> dict[str, str]:
@@ -301,3 +330,30 @@ async def test_a_journal_from_another_ameyo_server_is_not_resumed(tmp_path: Path
             await ameyo.aclose()
         assert production.state.executed["uploadContacts"] == 1
     assert first.sent_now == second.sent_now == 2 and second.from_earlier_runs == 0
+
+
+async def test_a_file_sends_a_number_as_an_earlier_upload_spelt_it(
+    simulator: SimulatorThread, tmp_path: Path, database_url: str
+) -> None:
+    """The ledger's spelling of a number is read in the batch's own claim: the batch goes out with
+    it (Ameyo finds its customer), its rows and result keep the file's, and a copy of the file
+    is still the same rows."""
+    settings = settings_for(simulator, tmp_path, AMEYO_DATABASE_URL=database_url)
+    first, second = tmp_path / "monday.csv", tmp_path / "tuesday.csv"
+    first.write_text("phone1,name\n09876500011,Anil\n9812300301,Asha\n", encoding="utf-8")
+    second.write_text("phone1,name\n+91 98765 00011,Anil\n9812300302,Ravi\n", encoding="utf-8")
+    options = BulkOptions(campaign=CAMPAIGN, lead_id=LEAD)
+    service = Ameyo(settings)
+    try:
+        await upload_file(cli_writes(service), first, options)
+        out = await upload_file(cli_writes(service), second, options)
+        (second.parent / "tuesday-copy.csv").write_bytes(second.read_bytes())
+        copy = await upload_file(cli_writes(service), second.parent / "tuesday-copy.csv", options)
+    finally:
+        await service.aclose()
+    assert out.counts == {"DUPLICATE_NOT_ADDED": 1, "ADDED": 1}, out.counts
+    assert any("1 rows were sent with phone1 as an earlier upload" in note for note in out.notes), out.notes
+    sent = [w for w in simulator.state.records_written if w.command == "uploadContacts"]
+    assert sum(1 for w in sent if w.detail == "ADDED") == 3  # Anil once, Asha, Ravi
+    assert read_result(Path(out.result_file))[2]["phone1"] == "9876500011"  # the file's, as dialled
+    assert copy.counts == {"SENT_EARLIER": 2} and simulator.state.executed["uploadContacts"] == 2

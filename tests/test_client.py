@@ -238,3 +238,56 @@ async def test_token_authentication(simulator: SimulatorThread, tmp_path: Path) 
     finally:
         await bad.aclose()
     assert "not-the-key" not in str(caught.value)
+
+
+UPLOAD_ANSWERS = [
+    b'{"beanResponse":[{"inserted":true,"customerId":7,"resultTypeString":"ADDED","crmIntegrated":true}]}',
+    b' [{"Inserted":false,"exception":["k\\\\",\\\\"phone1\\\\""],"resultTypeString":"FAILED"},'
+    b'{"isInserted":"true"}]',
+    b'{"BeanResponse":{"inserted":true,"customerId":"8","resultTypeString":"UPDATED"}}',
+    b'{"beanResponse":null}',
+    b'{"beanResponse":[],"status":"error","reason":"invalid session id"}',
+    b'{"status":"error","reason":"no such campaign"}',
+    b'{"result":"failure","comment":"LeadNotInCamp.lead.not.in.camp,21"}',
+    b'{"beanResponse":[{"customerId":"x"}]}',
+    b'{"beanResponse":[{"inserted":true}], "more": 1}',
+    b"null",
+    b"[1, 2]",
+    b"<html>proxy error</html>",
+]
+
+
+@pytest.mark.parametrize("status", [200, 500])
+@pytest.mark.parametrize("body", UPLOAD_ANSWERS)
+async def test_an_upload_answer_read_from_its_bytes_is_read_as_before(
+    settings: Settings, body: bytes, status: int
+) -> None:
+    """Upload answers are validated straight from the bytes when they are plainly rows; every answer
+    (rows, error shapes, garbage) must come out as the general reading makes it."""
+    import httpx
+
+    from ameyo_mcp.client import _RECORDS, _bean_list
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, content=body, headers={"content-type": "application/json"})
+
+    client = AmeyoClient(settings)
+    client._http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    request = UploadContactsRequest(
+        session_id="s", campaign_id="1", lead_id=1, properties={}, customer_records=[{"phone1": "9812300001"}]
+    )
+    try:
+        try:
+            fast: object = await client.upload_contacts(request)
+        except Exception as exc:
+            fast = (type(exc), str(exc), getattr(exc, "outcome_unknown", None))
+        response = await client._post("uploadContacts", request.wire())
+        try:
+            general: object = client._model(
+                "uploadContacts", _bean_list(client._decode("uploadContacts", response, True)), _RECORDS
+            )
+        except Exception as exc:
+            general = (type(exc), str(exc), getattr(exc, "outcome_unknown", None))
+    finally:
+        await client.aclose()
+    assert fast == general

@@ -297,20 +297,20 @@ async def test_an_upload_callback_naming_a_customer_must_dial_one_of_their_numbe
     assert "customer_id 999999 is not a customer of MoviStarSurvey (1)" in text_of(refused), text_of(refused)
 
 
-async def test_a_file_row_respelt_to_rows_sent_earlier_is_not_said_to_be_sent(
+async def test_a_file_row_in_another_spelling_goes_to_the_same_customer(
     simulator: SimulatorThread, tmp_path: Path
 ) -> None:
     env = env_for(simulator, tmp_path, str(tmp_path / "state" / "index.db"))
     folder = tmp_path / "uploads"
     (folder / "a.csv").write_text("phone1,name\n919813700001,Ravi\n", encoding="utf-8")
-    (folder / "b.csv").write_text("phone1,name\n9813700001,Ravi\n", encoding="utf-8")
-    base = {"campaign": 1, "lead_id": 21, "dry_run": False}
+    (folder / "b.csv").write_text("phone1,name,city\n9813700001,Ravi,Pune\n", encoding="utf-8")
+    base = {"campaign": 1, "lead_id": 21, "dry_run": False, "update_existing": True}
     async with Client(stdio_server(env, tmp_path)) as client:
         await client.call_tool("ameyo_upload_contacts_file", {**base, "file": "a.csv"})
         second = await client.call_tool("ameyo_upload_contacts_file", {**base, "file": "b.csv"})
     text = text_of(second)
-    assert "Not sent again: 1 rows" in text and "sent with phone1 as an earlier upload" not in text, text
-    assert simulator.state.executed["uploadContacts"] == 1
+    assert "updated 1" in text and "1 rows were sent with phone1 as an earlier upload" in text, text
+    assert [c.phone1 for c in records_of(simulator, "9813700001")] == ["919813700001"]
 
 
 # -- 6, 7: files ---------------------------------------------------------------------------------

@@ -20,6 +20,9 @@ class Batch:
     kind: str
     rows: list[Prepared] = field(default_factory=list)
     resend: bool = False  # sent before by a run that did not learn the outcome
+    respelt: int = 0  # rows sent in the spelling an earlier upload gave their number
+    let_out: bool = False  # its request may have left: without an answer, its outcome is unknown
+    place: bool = False  # it holds a place among the requests in flight (the engine's `_window`)
 
     @property
     def first_line(self) -> int:

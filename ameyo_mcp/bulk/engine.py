@@ -14,8 +14,8 @@ journal: that bookkeeping runs in shielded scopes, so cancellation cannot skip i
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -52,19 +52,28 @@ from .report import UNKNOWN as UNKNOWN_RESULT
 from .validate import CALLBACK_COLUMNS, Prepared, Validator
 
 RETRY_DELAY_S = 1.0
+# Batches in hand per request in flight (see `_send_all`).
+_IN_HAND = 3
 _CHECKPOINT_EVERY = 256
 DUPLICATE = "DUPLICATE_NOT_ADDED"
 SAVED_EARLIER = "already in the campaign: saved by the earlier run whose answer was lost (or before it)"
 MAY_DUPLICATE = "resent after an unknown outcome, as asked: its callback may now be scheduled twice"
 _LINES_SHOWN = 30
 _EARLIER_NOTES = 5
-_RESPELL_TRIES = 3
 
 Progress = Callable[[int, int | None, str], Awaitable[None]]
 
 
 class JournalMismatch(UploadRefused):
     """The journal's batches do not line up with the file any more; nothing more was sent."""
+
+
+class _HeldBack(Exception):
+    """A batch ready to leave, kept back because the run stopped sending meanwhile."""
+
+    def __init__(self, reason: str | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -239,13 +248,16 @@ class _Run:
         # batches already out are still answered and journaled before it is raised.
         self.failure: Exception | None = None
         self.held_callbacks = 0
-        # Rows sent in the spelling an earlier upload gave their number (see `_as_held`).
+        # Rows sent in the spelling an earlier upload gave their number (see `_respelt`).
         self.held_numbers = 0
         # Rows that Ameyo's answer to their batch left out: unknown, and not resent by retry_unknown
         # (their batch was answered), so they are named apart.
         self.left_out = 0
         self.resent_callbacks: list[int] = []
         self.batch_size = min(max(options.batch_size, 1), MAX_BATCH)
+        # Requests in flight: a batch holds a place while its request is out (`_window`).
+        self.concurrency = min(max(options.concurrency, 1), MAX_CONCURRENCY)
+        self.wire = anyio.Semaphore(self.concurrency)
         self.status = options.status.strip().upper() or "NOT_TRIED"
         self._reported = 0.0
 
@@ -360,7 +372,13 @@ class _Run:
 
     async def _send_all(self, validator: Validator) -> None:
         batcher = Batcher(self.batch_size)
-        workers = min(max(self.options.concurrency, 1), MAX_CONCURRENCY)
+        # Requests in flight are `concurrency`; more batches than that are in hand, so that while
+        # those are out, the next ones are journaled and claimed and the answered ones settled
+        # (each a disk flush or a database commit in a worker thread, which waits for the
+        # interpreter while the rows are checked): the requests then follow each other as closely
+        # as a bare loop's.
+        # One request at a time stays one batch at a time, in file order, as asked.
+        workers = self.concurrency * _IN_HAND if self.concurrency > 1 else 1
         # Room for one ready batch per worker: reading and checking go on while requests are out.
         send, receive = anyio.create_memory_object_stream[Batch](workers)
         async with anyio.create_task_group() as group:
@@ -464,84 +482,136 @@ class _Run:
         self.sent.requests += 1
         self.sent.rows += len(batch.rows)
         try:
-            held = await self._as_held(batch)
-            sent = await self._send_once_more(batch)
-        except (AmeyoError, writes.WriteError) as exc:
-            with anyio.CancelScope(shield=True):
-                await self._batch_failed(batch, exc)
+            sent = await self._sent(batch)
+        finally:
+            self._leave(batch)
+        if sent is None:
             return
-        except BaseException:
-            # Cancelled, or stopped: the answer will never be read. Say so before leaving.
-            with anyio.CancelScope(shield=True):
-                await self._unanswered(batch)
-            raise
         with anyio.CancelScope(shield=True):
             if sent.repeat_of_s is not None:
                 await self._sent_earlier(batch, sent)
             else:
                 await self._answered(batch, list(sent.answer))
-                self.held_numbers += held
+                self.held_numbers += batch.respelt  # only rows that went out count
 
-    async def _as_held(self, batch: Batch) -> int:
-        """Numbers an earlier upload sent to this campaign in another spelling go out in that one,
-        so Ameyo finds its customer rather than adding a second record; how many were respelt."""
-        rows = [row for row in batch.rows if row.identity is not None]
-        held = await self.writes.spellings(self.target.campaign.campaign_id, [r.identity or "" for r in rows])
-        return _respell(batch, held)
+    def _respelt(self, batch: Batch, write: writes.Write, held: Mapping[str, str]) -> writes.Write:
+        """The batch as it goes out, once its claim is won: numbers an earlier upload sent to this
+        campaign in another spelling (`held`, read in the claim's transaction) go out in that one,
+        so Ameyo finds its customer rather than adding a second record (and its callback dials
+        it). The rows keep the file's spelling: the write keeps the identity it was claimed under."""
+        batch.respelt = 0
+        if not held:  # new numbers, or sent as spelt before: the usual batch
+            return write
+        rows: list[Prepared] = []
+        for row in batch.rows:
+            spelling = held.get(row.identity) if row.identity is not None else None
+            sent = row.record[PRIMARY_COLUMN]
+            if spelling is not None and spelling != sent:
+                callback = row.callback
+                if callback is not None and callback.call_back_phone == sent:
+                    callback = callback.model_copy(update={"call_back_phone": spelling})
+                row = replace(row, record={**row.record, PRIMARY_COLUMN: spelling}, callback=callback)
+            rows.append(row)
+        batch.respelt = sum(a is not b for a, b in zip(rows, batch.rows, strict=True))
+        if not batch.respelt:
+            return write
+        return replace(write, request=self._plan(batch, rows).request)
 
-    def _plan(self, batch: Batch) -> writes.Write:
-        """The batch as a write of the one write path (which audits it with this context)."""
+    def _plan(self, batch: Batch, rows: list[Prepared]) -> writes.Write:
+        """The batch, its records as `rows` hold them, as a write of the one write path (which
+        audits it with this context). Its identity is its rows' in file order: a copy of the file
+        makes the same batches, and makes them in the same order."""
         options, target = self.options, self.target
         server = self.ameyo.settings.base_url
         context = {"file": str(self.path), "batch": batch.id, "lines": [batch.first_line, batch.last_line]}
-        numbers = [
-            (row.identity, row.record[PRIMARY_COLUMN]) for row in batch.rows if row.identity is not None
-        ]
+        numbers = [(row.identity, row.record[PRIMARY_COLUMN]) for row in rows if row.identity is not None]
         if batch.kind == PLAIN:
             write = writes.plan_upload(
                 server,
                 target.campaign,
                 target.lead_id,
-                [row.record for row in batch.rows],
+                [row.record for row in rows],
                 status=self.status,
                 attempts=options.attempts,
                 update_existing=options.update_existing,
                 migrate_existing=options.migrate_existing,
                 context=context,
                 numbers=numbers,
+                file_batch=True,
             )
         else:
             write = writes.plan_upload_with_callbacks(
                 server,
                 target.campaign,
                 target.lead_id,
-                [(row.record, row.callback) for row in batch.rows if row.callback is not None],
+                [(row.record, row.callback) for row in rows if row.callback is not None],
                 update_existing=options.update_existing,
                 migrate_existing=options.migrate_existing,
                 region=self.ameyo.settings.phone_region,
                 context=context,
                 numbers=numbers,
+                file_batch=True,
             )
         # A file's rows are the ledger's for as long as it keeps them: a copy, a link or a rename of
         # the file, or another journal, finds them there and sends nothing twice.
         return replace(write, lasting=True)
 
-    async def _send_once_more(self, batch: Batch) -> writes.Sent:
-        retried, respelt = False, 0
-        write = self._plan(batch)
+    async def _sent(self, batch: Batch) -> writes.Sent | None:
+        """The batch through the write path: its answer, or None when it failed or was held back
+        (journaled and settled here)."""
+        try:
+            return await self._send_once_more(batch, self._plan(batch, batch.rows))
+        except _HeldBack as held:
+            with anyio.CancelScope(shield=True):
+                await self._not_sent(batch, held.reason)
+        except (AmeyoError, writes.WriteError) as exc:
+            with anyio.CancelScope(shield=True):
+                await self._batch_failed(batch, exc)
+        except BaseException:
+            # Cancelled, or stopped: the answer will never be read. Say so before leaving.
+            with anyio.CancelScope(shield=True):
+                if batch.let_out:
+                    await self._unanswered(batch)
+                else:
+                    await self._not_sent(batch, "not sent: the upload was stopped before it went out")
+            raise
+        return None
+
+    @asynccontextmanager
+    async def _window(self, batch: Batch) -> AsyncIterator[None]:
+        """A place among the requests in flight, for a batch claimed and ready to leave; refused
+        (nothing is sent) when the run stopped sending meanwhile. A request that failed keeps its
+        place until `_send` has judged it: no batch leaves before the run knows whether to stop."""
+        if not batch.place:  # (a batch sent once more still holds it)
+            await self.wire.acquire()
+            batch.place = True
+        if self.failure is not None:
+            raise _HeldBack(None)
+        if self.stop_reason is not None:
+            raise _HeldBack(f"not sent: the upload stopped after {self.stop_reason}")
+        batch.let_out = True
+        yield
+        self._leave(batch)  # answered: the next batch may leave while this one is settled
+
+    def _leave(self, batch: Batch) -> None:
+        if batch.place:
+            batch.place = False
+            self.wire.release()
+
+    async def _send_once_more(self, batch: Batch, write: writes.Write) -> writes.Sent:
+        retried = False
         while True:
             try:
                 # A batch resent after an unknown outcome is meant to be sent again (retry_unknown).
                 return await self.writes.send(
-                    write, allow_repeat=batch.resend, approval=self.approval, keep_answer=False
+                    write,
+                    allow_repeat=batch.resend,
+                    approval=self.approval,
+                    keep_answer=False,
+                    respell=lambda held: self._respelt(batch, write, held),
+                    window=lambda: self._window(batch),
+                    in_place=True,
                 )
-            except writes.Respelled as exc:
-                # An upload of some of these people in another spelling was claimed first: send theirs.
-                respelt += 1
-                if respelt > _RESPELL_TRIES:
-                    raise
-                _respell(batch, exc.spellings)
-                write = self._plan(batch)
             except UpstreamUnavailable as exc:
                 # Not even connected: Ameyo certainly did not run it, so one more try is safe.
                 if exc.outcome_unknown or retried:
@@ -573,21 +643,21 @@ class _Run:
         )
         self.sent.requests -= 1  # nothing went out for it
         self.sent.rows -= len(batch.rows)
-        for item in settled:
-            self._settle(item)
+        self._settle_all(settled)
 
     async def _answered(self, batch: Batch, results: list[RecordResult]) -> None:
         zone = self.ameyo.settings.zone
-        rows: list[JournalRow] = []
+        answered = len(results)
         settled: list[Settled] = []
         for index, row in enumerate(batch.rows):
-            answer = results[index] if index < len(results) else None
+            answer = results[index] if index < answered else None
             if answer is not None and type(answer) is RecordResult and answer.result_type in OK_RESULTS:
                 # The common case, decided as `outcome` decides it, without its per-row text work.
-                item = Settled(row.line, row.phone, answer.result_type, True, answer.customer_id)
-            else:
-                out = outcome(Checked(row.line, row.record), answer, zone)
-                item = Settled(
+                settled.append(Settled(row.line, row.phone, answer.result_type, True, answer.customer_id))
+                continue
+            out = outcome(Checked(row.line, row.record), answer, zone)
+            settled.append(
+                Settled(
                     row.line,
                     row.phone,
                     out.result,
@@ -597,12 +667,12 @@ class _Run:
                     out.callback_id,
                     out.callback_time,
                 )
-            if batch.resend:
+            )
+        self.left_out += max(len(batch.rows) - answered, 0)
+        if batch.resend:
+            for item in settled:
                 self._judge_resent(batch, item)
-            if answer is None:
-                self.left_out += 1
-            settled.append(item)
-            rows.append(_journal_row(item))
+        rows = [_journal_row(item) for item in settled]
         try:
             await self.journal.answered(batch.id, batch.first_line, batch.last_line, rows)
         except OutputError:
@@ -610,8 +680,7 @@ class _Run:
             raise
         self.sent.answered += len(batch.rows)
         self.tally.sent_now += len(settled)
-        for item in settled:
-            self._settle(item)
+        self._settle_all(settled)
 
     def _judge_resent(self, batch: Batch, item: Settled) -> None:
         """A row sent again after an unknown outcome: the earlier run may have saved it already."""
@@ -636,6 +705,20 @@ class _Run:
             for row in batch.rows:
                 self._settle(Settled(row.line, row.phone, UNKNOWN_RESULT, False, reason=reason))
 
+    async def _not_sent(self, batch: Batch, reason: str | None) -> None:
+        """A batch journaled and claimed, but held back before its request left: the next run sends
+        it. Its rows are NOT_SENT for `reason` (None: the run is failing, with no result to give)."""
+        self.sent.requests -= 1
+        self.sent.rows -= len(batch.rows)
+        with suppress(OutputError):  # best effort, as the run is ending; a resume counts it unknown
+            await self.journal.ended(
+                batch.id, FAILED, batch.first_line, batch.last_line, len(batch.rows), reason or "not sent"
+            )
+        if reason is not None:
+            with suppress(OutputError):
+                for row in batch.rows:
+                    self._settle(Settled(row.line, row.phone, NOT_SENT, False, reason=reason))
+
     async def _batch_failed(self, batch: Batch, exc: AmeyoError | writes.WriteError) -> None:
         if isinstance(exc, AmeyoError):
             reason = await self.ameyo.explain(exc, self.target.campaign)
@@ -659,9 +742,12 @@ class _Run:
     # -- accounting -------------------------------------------------------------------------
 
     def _settle(self, row: Settled) -> None:
+        self._settle_all((row,))
+
+    def _settle_all(self, rows: Sequence[Settled]) -> None:
         assert self.result is not None
-        self.result.write(row)
-        self.tally.add(row)
+        self.result.write_all(rows)
+        self.tally.add_all(rows)
 
     def _settle_answered(self, batch: Batch, rows: list[JournalRow]) -> None:
         by_line = {int(r[0]): r for r in rows}
@@ -773,22 +859,6 @@ class _Run:
             elapsed_s=round(elapsed, 2),
             confirm_token=token,
         )
-
-
-def _respell(batch: Batch, held: dict[str, str]) -> int:
-    """Give rows whose number is in `held` (phones.identity → phone1) that spelling, and their
-    callback to phone1 with it; how many rows changed."""
-    changed = 0
-    for row in batch.rows:
-        spelling = held.get(row.identity or "")
-        sent = row.record[PRIMARY_COLUMN]
-        if spelling is None or spelling == sent:
-            continue
-        row.record[PRIMARY_COLUMN] = spelling
-        if row.callback is not None and row.callback.call_back_phone == sent:
-            row.callback = row.callback.model_copy(update={"call_back_phone": spelling})
-        changed += 1
-    return changed
 
 
 def _journal_row(row: Settled) -> JournalRow:

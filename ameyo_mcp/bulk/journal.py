@@ -1,7 +1,10 @@
 """The upload's journal: what was sent and what Ameyo answered, batch by batch, on disk.
 
-JSON lines appended to `<file>.ameyo-journal` and fsynced before a batch is sent and after its
-answer, so a killed process or a lost network loses nothing already answered. Every line carries
+JSON lines appended to `<file>.ameyo-journal`. A batch's `sent` line is fsynced before the batch is
+sent, and flushes with it every line written before it; an answer (or a batch's failure) is written
+at once and flushed with the next `sent` line or when the run ends. So a killed process or a lost
+network loses nothing already answered, and a power cut at most the last answers, whose batches
+then read as sent with an unknown outcome (they are not resent unless asked). Every line carries
 the key of its upload (file hash + server + campaign + lead): uploads of other files, or of this
 file to another lead, share the journal without mixing. A batch marked sent with no answer after
 it is an unknown outcome: Ameyo may have run it, so it is not resent unless the caller asks.
@@ -29,6 +32,7 @@ from typing import Any
 
 import anyio
 
+from ..client import compact_json
 from .errors import UploadRefused
 from .outputs import JOURNAL_START, OutputError, keep_private
 
@@ -207,7 +211,8 @@ class Journal:
 
     def _line(self, entry: dict[str, Any]) -> bytes:
         entry = {"key": self.key, **entry, "at": datetime.now(UTC).isoformat(timespec="seconds")}
-        return (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        # An answer line holds its 500 rows: compact JSON at orjson's speed, the same text.
+        return (compact_json(entry) + "\n").encode()
 
     def _write(self, data: bytes) -> int:
         """Append `data` whole, or cut back what part of it was written and raise."""
@@ -225,12 +230,13 @@ class Journal:
             raise
         return offset
 
-    async def _append(self, entry: dict[str, Any]) -> int:
+    async def _append(self, entry: dict[str, Any], *, flush: bool = True) -> int:
         # Lines are written from the event loop's one thread while the lock is held: whole lines
         # never interleave. The fsync (the slow part) runs in a worker thread.
         try:
             offset = self._write(self._line(entry))
-            await anyio.to_thread.run_sync(os.fsync, self._fd)
+            if flush:
+                await anyio.to_thread.run_sync(os.fsync, self._fd)
         except OSError as exc:
             raise OutputError(self.path, exc) from None
         return offset
@@ -245,18 +251,21 @@ class Journal:
 
     async def answered(self, batch: str, first: int, last: int, rows: list[JournalRow]) -> None:
         entry = {"t": "answer", "batch": batch, "first": first, "last": last, "n": len(rows), "rows": rows}
-        offset = await self._append(entry)
+        offset = await self._append(entry, flush=False)
         self.batches[batch] = BatchState(ANSWERED, first, last, len(rows), offset)
 
     async def ended(self, batch: str, status: str, first: int, last: int, count: int, reason: str) -> None:
         """A batch that failed as a whole: UNKNOWN (may have run) or FAILED (certainly did not)."""
         kind = "unknown" if status == UNKNOWN else "failed"
         await self._append(
-            {"t": kind, "batch": batch, "first": first, "last": last, "n": count, "reason": reason}
+            {"t": kind, "batch": batch, "first": first, "last": last, "n": count, "reason": reason},
+            flush=False,
         )
         self.batches[batch] = BatchState(status, first, last, count, reason=reason)
 
     def close(self) -> None:
         if self._fd >= 0:
+            with suppress(OSError):  # the lines are written; only their flush could still fail
+                os.fsync(self._fd)
             os.close(self._fd)  # closing the last descriptor releases the lock
             self._fd = -1

@@ -642,9 +642,11 @@ class Store:
         alive: Callable[[str], bool],
         orphan_hold_s: float,
         numbers: Sequence[tuple[str, int, str, str]] = (),
+        spellings: bool = False,
     ) -> ledger.Claim:
         """Claim a write's keys before it is sent, durably: won, or what stands in the way. With
-        it, the spellings of the numbers it uploads (server, campaign, number, phone1 as sent)."""
+        it, the spellings of the numbers it uploads (server, campaign, number, phone1 as sent),
+        and with `spellings` those earlier uploads sent them in, in the same transaction."""
         with self._tx() as tx:
             return ledger.claim(
                 tx,
@@ -660,6 +662,7 @@ class Store:
                 alive=alive,
                 orphan_hold_s=orphan_hold_s,
                 numbers=numbers,
+                spellings=spellings,
             )
 
     def settle_write(

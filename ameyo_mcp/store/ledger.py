@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 if TYPE_CHECKING:
     from .core import _Tx
@@ -26,7 +28,6 @@ _COLUMNS = (
     "key, write_id, state, owner, claimed_at, lease_until, settled_at, hold_until, call_id, label, "
     "note, answer, context"
 )
-_CHUNK = 400  # bound parameters per statement, under SQLite's oldest limit
 ORPHANED = (
     "the process that sent it stopped, or did not settle it within its lease, before Ameyo's answer was "
     "recorded"
@@ -58,8 +59,10 @@ class Claim:
 
     won: bool
     blocking: LedgerEntry | None = None
-    # Numbers the write would send in another spelling than an earlier upload (committed first)
-    # sent them in: phones.identity → that spelling. The write is planned again with them.
+    # A file's batch claimed `spellings`: phone1 as earlier uploads sent its numbers, by number.
+    held: dict[str, str] = field(default_factory=dict)
+    # A tool's write whose numbers an earlier upload (committed first) sent in another spelling:
+    # phones.identity → that spelling. Nothing was claimed; the write is planned again with them.
     respell: dict[str, str] | None = None
 
 
@@ -89,9 +92,14 @@ def claim(
     alive: Callable[[str], bool],
     orphan_hold_s: float,
     numbers: Sequence[tuple[str, int, str, str]] = (),
+    spellings: bool = False,
 ) -> Claim:
     """Claim `keys` for one write, or say what holds one of them. The write's own identity comes
-    first in `keys`, so a settled copy of the same write is what a repeat is answered from."""
+    first in `keys`, so a settled copy of the same write is what a repeat is answered from.
+
+    `numbers` (server, campaign, number, phone1 as sent) are kept as the numbers' spellings where
+    none is kept yet; with `spellings`, a won claim also says which they already had, read in
+    this same transaction, before this write's are added."""
     if tx.dialect.name == "postgresql":
         tx.run("SELECT pg_advisory_xact_lock(?)", (_CLAIM_LOCK,))
     found = {e.key: e for e in _entries(tx, keys)}
@@ -107,12 +115,14 @@ def claim(
             continue  # settled long enough ago to be forgotten: the key is free
         if not allow_repeat:
             return Claim(False, entry)
-    if numbers:
-        # Looked at in the claim's own transaction: two uploads of one new person in two spellings
-        # at the same moment are serialised here, and the second is told the first's spelling.
-        server, campaign_id = numbers[0][0], numbers[0][1]
-        held = spellings(tx, server, campaign_id, [n[2] for n in numbers])
-        respell = {n[2]: held[n[2]] for n in numbers if held.get(n[2], n[3]) != n[3]}
+    # The numbers' spellings are read in the claim's own transaction: two uploads of one new person
+    # in two spellings at the same moment are serialised here, and the second learns the first's.
+    sent = _by_campaign(numbers)
+    held: dict[str, str] = {}
+    for (server, campaign_id), first in sent.items():
+        held |= _spellings(tx, server, campaign_id, list(first))
+    if not spellings:  # a tool's write: planned again with the spellings, then claimed again
+        respell = {n: held[n] for first in sent.values() for n, sp in first.items() if held.get(n, sp) != sp}
         if respell:
             return Claim(False, respell=respell)
     row = (
@@ -134,29 +144,67 @@ def claim(
         [(key, write_id, *row) for key in dict.fromkeys(keys)],
     )
     # The first spelling sent of a number stays the one to send: Ameyo holds that one.
-    tx.many(
-        "INSERT INTO customer_numbers (server, campaign_id, identity, spelling, at, write_id) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        [(*number, now, write_id) for number in numbers],
-    )
-    return Claim(True)
+    for (server, campaign_id), first in sent.items():
+        _keep_spellings(tx, server, campaign_id, first, now, write_id)
+    return Claim(True, held=held if spellings else {})
 
 
 def spellings(tx: _Tx, server: str, campaign_id: int, identities: Sequence[str]) -> dict[str, str]:
     """phone1 as earlier uploads to the campaign sent it, by number."""
-    found: dict[str, str] = {}
-    unique = list(dict.fromkeys(identities))
-    for start in range(0, len(unique), _CHUNK):
-        chunk = unique[start : start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
-        found.update(
-            tx.all(
-                "SELECT identity, spelling FROM customer_numbers WHERE server = ? AND campaign_id = ? "
-                f"AND identity IN ({marks})",
-                (server, campaign_id, *chunk),
-            )
-        )
+    return _spellings(tx, server, campaign_id, list(dict.fromkeys(identities)))
+
+
+# A batch of 500 numbers is one statement, its numbers one JSON text parameter that the database
+# takes apart (json_each): a statement per number cost a round trip each on PostgreSQL, and on
+# SQLite a release and retaking of the interpreter lock each, which a busy event loop made slow to
+# get back; and psycopg turns a Python list of 500 strings into an array parameter at about 2 µs a
+# string, where one text is passed as it is.
+
+
+def _by_campaign(numbers: Sequence[tuple[str, int, str, str]]) -> dict[tuple[str, int], dict[str, str]]:
+    """The first spelling given of each number, by server and campaign."""
+    found: dict[tuple[str, int], dict[str, str]] = {}
+    for server, campaign_id, number, spelling in reversed(numbers):  # the first given is set last
+        found.setdefault((server, campaign_id), {})[number] = spelling
     return found
+
+
+def _spellings(tx: _Tx, server: str, campaign_id: int, identities: list[str]) -> dict[str, str]:
+    if not identities:
+        return {}
+    head = "SELECT identity, spelling FROM customer_numbers WHERE server = ? AND campaign_id = ? "
+    if tx.dialect.name == "postgresql":
+        # As an array, so that each number is an index lookup (an IN over the JSON's rows was
+        # planned as a scan of the campaign's numbers).
+        numbers = "ANY(ARRAY(SELECT json_array_elements_text(?::json)))"
+        rows = tx.all(head + f"AND identity = {numbers}", (server, campaign_id, _json_text(identities)))
+    else:
+        rows = tx.all(
+            head + "AND identity IN (SELECT value FROM json_each(?))",
+            (server, campaign_id, _json_text(identities)),
+        )
+    return dict(rows)
+
+
+def _json_text(value: list[str] | dict[str, str]) -> str:
+    """A batch's numbers as one JSON parameter, by orjson (500 of them at C speed); what orjson
+    does not take (a lone surrogate) goes the standard way."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # orjson.JSONEncodeError is one
+        return json.dumps(value)
+
+
+def _keep_spellings(
+    tx: _Tx, server: str, campaign_id: int, first: dict[str, str], now: float, write_id: str
+) -> None:
+    pairs = "json_each_text(?::json)" if tx.dialect.name == "postgresql" else "json_each(?)"
+    # WHERE true: SQLite's grammar needs it between an INSERT's SELECT and its ON CONFLICT.
+    tx.run(
+        "INSERT INTO customer_numbers (server, campaign_id, identity, spelling, at, write_id) "
+        f"SELECT ?, ?, key, value, ?, ? FROM {pairs} WHERE true ON CONFLICT DO NOTHING",
+        (server, campaign_id, now, write_id, _json_text(first)),
+    )
 
 
 def settle(tx: _Tx, keys: Sequence[str], *, write_id: str, owner: str, now: float, how: Settlement) -> None:
