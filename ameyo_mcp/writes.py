@@ -508,8 +508,10 @@ class WritePath:
         `in_place`: the claim runs on the event loop, not in a worker thread. For a file's
         batches: the upload's loop is busy checking rows, so a worker thread waits for the
         interpreter lock after each statement of the claim, and those hand-overs cost more than
-        the claim itself (one short transaction). A single write keeps the loop free for the
-        server's other calls, whatever the database's round trips cost."""
+        the claim itself (one short transaction). While another thread has the store (a sync
+        writing a page), the claim waits for it in a worker thread all the same: the loop never
+        waits for another thread. A single write keeps the loop free for the server's other
+        calls, whatever the database's round trips cost."""
         if self.ameyo.settings.read_only:
             raise WriteError(
                 f"Nothing was sent: this server is read-only (AMEYO_READ_ONLY=true), so {write.label} "
@@ -588,11 +590,17 @@ class WritePath:
         )
 
     async def _ledger(self, call: Callable[..., T], *args: Any, in_place: bool = False, **kwargs: Any) -> T:
-        """A ledger call in a worker thread (or `in_place`: see `send`); a store that cannot take it
-        refuses the write."""
+        """A ledger call in a worker thread; a store that cannot take it refuses the write.
+        `in_place` (see `send`; `call` takes `wait`): on the event loop, unless another thread has
+        the store, which the loop does not wait for."""
         try:
             if in_place:
-                return call(*args, **kwargs)
+                from .store.backends import StoreBusy  # loaded with the store, on the first write
+
+                try:
+                    return call(*args, wait=False, **kwargs)
+                except StoreBusy:
+                    pass  # another thread has the store (a sync's page): wait for it off the loop
             return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs))
         except Exception as exc:
             reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__

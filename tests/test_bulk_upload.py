@@ -7,11 +7,13 @@ resume test kills a real CLI process with SIGKILL in the middle of an upload.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ from ameyo_mcp.bulk.engine import BulkOptions, upload_file
 from ameyo_mcp.server import create_server
 from ameyo_mcp.service import Ameyo
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
+from ameyo_mcp.store import Store
+from ameyo_mcp.writes import WritePath
 from tests.conftest import cli_writes, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
@@ -173,6 +177,57 @@ async def test_no_batch_leaves_after_one_whose_outcome_is_unknown(
     second = await upload_file(cli_writes(ameyo), source, options)
     assert second.counts == {"ADDED": 90, "OUTCOME_UNKNOWN": 10}, second.counts
     assert simulator.state.commands["uploadContacts"] == 10  # the unknown batch is not sent again
+
+
+async def test_a_batch_claimed_on_the_loop_never_makes_it_wait_for_another_thread(
+    ameyo: Ameyo, simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """A file's batches are claimed on the event loop, except while another thread has the store
+    (a server's sync writing a page): then the claim waits in a worker thread, and the loop (the
+    server's other calls) goes on."""
+    store = Store(str(tmp_path / "state" / "index.db"))
+    source = tmp_path / "contacts.csv"
+    source.write_text(
+        "phone1,name\n" + "".join(f"{phone(i)},Name {i}\n" for i in range(30)), encoding="utf-8"
+    )
+    claiming, held = threading.Event(), threading.Event()
+    claim_write = store.claim_write
+
+    def claim(*args: Any, **kwargs: Any) -> Any:
+        claiming.set()
+        held.wait(10)  # the batch's claim comes just as a sync has taken the store
+        return claim_write(*args, **kwargs)
+
+    store.claim_write = claim  # type: ignore[method-assign]
+
+    def sync_page() -> None:
+        claiming.wait(10)
+        with store._lock:  # as a sync's transaction holds it, for a second
+            held.set()
+            time.sleep(1)
+
+    ticks: list[float] = []
+
+    async def loop_alive() -> None:
+        while True:
+            ticks.append(time.monotonic())
+            await anyio.sleep(0.01)
+
+    writer = threading.Thread(target=sync_page)
+    writer.start()
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(loop_alive)
+            path = WritePath.for_settings(ameyo, confirm=False, store=lambda: store)
+            with anyio.fail_after(20):
+                out = await upload_file(path, source, BulkOptions(campaign=CAMPAIGN, lead_id=LEAD))
+            group.cancel_scope.cancel()
+    finally:
+        writer.join()
+        store.close()
+    assert out.ok == 30 and simulator.state.executed["uploadContacts"] == 1
+    stalls = [b - a for a, b in itertools.pairwise(ticks)]
+    assert claiming.is_set() and max(stalls) < 0.5, max(stalls)  # the loop never waited that second
 
 
 def upload_env(sim: SimulatorThread, tmp_path: Path) -> dict[str, str]:

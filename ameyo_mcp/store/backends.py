@@ -17,6 +17,10 @@ class StoreError(Exception):
     """The index database cannot be opened or used; the message says which and what to do."""
 
 
+class StoreBusy(Exception):
+    """Another thread of this process is using the store (asked not to wait for it)."""
+
+
 def is_postgres(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import ledger
-from .backends import StoreError, connect, describe
+from .backends import StoreBusy, StoreError, connect, describe
 from .fold import fold_words
 from .records import (
     CallEvent,
@@ -133,11 +133,14 @@ class Store:
         return self._conn, self._dialect
 
     @contextmanager
-    def _tx(self, *, durable: bool = True) -> Iterator[_Tx]:
+    def _tx(self, *, durable: bool = True, wait: bool = True) -> Iterator[_Tx]:
         """One transaction, all or nothing, holding the store's lock. Not `durable`: its commit may
         be lost to a power cut (or a PostgreSQL crash), never half-applied; a killed process loses
-        nothing."""
-        with self._lock:
+        nothing. Not `wait`: StoreBusy at once, rather than waiting, while another thread has the
+        store (a sync writing a page)."""
+        if not self._lock.acquire(blocking=wait):
+            raise StoreBusy("another thread is using the store")
+        try:
             conn, dialect = self._open()
             cur = conn.cursor()
             relaxed = not durable and dialect.name == "sqlite"
@@ -156,6 +159,8 @@ class Store:
             finally:
                 if relaxed:
                     cur.execute("PRAGMA synchronous=FULL")
+        finally:
+            self._lock.release()
 
     @contextmanager
     def _read(self) -> Iterator[_Tx]:
@@ -643,11 +648,13 @@ class Store:
         orphan_hold_s: float,
         numbers: Sequence[tuple[str, int, str, str]] = (),
         spellings: bool = False,
+        wait: bool = True,
     ) -> ledger.Claim:
         """Claim a write's keys before it is sent, durably: won, or what stands in the way. With
         it, the spellings of the numbers it uploads (server, campaign, number, phone1 as sent),
-        and with `spellings` those earlier uploads sent them in, in the same transaction."""
-        with self._tx() as tx:
+        and with `spellings` those earlier uploads sent them in, in the same transaction. Not
+        `wait`: StoreBusy at once while another thread has the store."""
+        with self._tx(wait=wait) as tx:
             return ledger.claim(
                 tx,
                 keys,
