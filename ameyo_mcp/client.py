@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -318,9 +317,10 @@ _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 # marks, which str.replace handles at C speed; anything else goes through a 256-entry table.
 _FORM_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
 _FORM_TABLE = [chr(b) if b in _FORM_SAFE else ("+" if b == 0x20 else f"%{b:02X}") for b in range(256)]
-# "%" first, so that no escape is escaped again; "+" before " " becomes "+".
+# "%" first, so that no escape is escaped again; "+" before " " becomes "+". With the safe bytes
+# these are every printable ASCII character: what is left to escape in ASCII text is a control
+# character, which isprintable finds at C speed (a regex over a batch's 90 KB took 140 µs).
 _FORM_COMMON = tuple((ch, _FORM_TABLE[ord(ch)]) for ch in "%+\":,{}[] /&=@\\'()!*;?#$<>|^`")
-_FORM_LEFT = re.compile(r"[^A-Za-z0-9_.~%+\-]")
 
 
 def form_quote(text: str) -> str:
@@ -329,7 +329,7 @@ def form_quote(text: str) -> str:
         for char, escape in _FORM_COMMON:
             if char in out:
                 out = out.replace(char, escape)
-        if _FORM_LEFT.search(out) is None:
+        if out.isprintable():
             return out
     return text.encode("utf-8").decode("latin-1").translate(_FORM_TABLE)
 
