@@ -41,22 +41,25 @@ def index_answers(
         return own[0]
 
     async def add(write: Write, answer: Sequence[Any]) -> None:
+        from .store import StoreBusy
+
         campaign = write.campaign
-
-        def indexed() -> bool:
-            known = store_now().campaign(campaign.campaign_id)
-            return known is not None and known.synced_at is not None
-
+        target = store_now()
+        # One row read on the event loop (a worker thread per batch of a file upload cost more
+        # than the read), unless another thread has the store: then it is read off the loop.
+        try:
+            known = target.campaign(campaign.campaign_id, wait=False)
+        except StoreBusy:
+            known = await anyio.to_thread.run_sync(target.campaign, campaign.campaign_id)
         # Until a first complete sync, lookups in a campaign scan Ameyo live and the sync brings
         # every contact anyway: rows added before it would cost every upload and serve no one.
-        if not await anyio.to_thread.run_sync(indexed):
+        if known is None or known.synced_at is None:
             return
         added, changed = upload_rows(write, answer, settings)
         if not added and not changed:
             return
 
         def save() -> None:
-            target = store_now()
             merged = [_merged(target, campaign.campaign_id, row) for row in changed]
             target.upsert_contacts(
                 campaign.campaign_id, [*added, *merged], campaign_name=campaign.campaign_name

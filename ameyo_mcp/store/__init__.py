@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .backends import StoreError
+from .backends import StoreBusy, StoreError
 from .core import Store
 from .fold import fold_words
 from .records import (
@@ -66,6 +66,7 @@ __all__ = [
     "ContactRow",
     "IndexedContact",
     "Store",
+    "StoreBusy",
     "StoreError",
     "StoredCall",
     "SyncPass",

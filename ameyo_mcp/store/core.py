@@ -163,10 +163,15 @@ class Store:
             self._lock.release()
 
     @contextmanager
-    def _read(self) -> Iterator[_Tx]:
-        with self._lock:
+    def _read(self, *, wait: bool = True) -> Iterator[_Tx]:
+        """Reads holding the store's lock; not `wait`: StoreBusy at once while another thread has it."""
+        if not self._lock.acquire(blocking=wait):
+            raise StoreBusy("another thread is using the store")
+        try:
             conn, dialect = self._open()
             yield _Tx(conn.cursor(), dialect)
+        finally:
+            self._lock.release()
 
     # -- sync passes -----------------------------------------------------------------------------
 
@@ -467,15 +472,16 @@ class Store:
 
     # -- campaigns -------------------------------------------------------------------------------
 
-    def campaign(self, campaign_id: int) -> CampaignIndex | None:
-        found = self._campaigns("WHERE campaign_id = ?", (campaign_id,))
+    def campaign(self, campaign_id: int, *, wait: bool = True) -> CampaignIndex | None:
+        """A campaign's index; not `wait`: StoreBusy at once while another thread has the store."""
+        found = self._campaigns("WHERE campaign_id = ?", (campaign_id,), wait=wait)
         return found[0] if found else None
 
     def campaigns(self) -> list[CampaignIndex]:
         return self._campaigns("", ())
 
-    def _campaigns(self, where: str, params: tuple[Any, ...]) -> list[CampaignIndex]:
-        with self._read() as tx:
+    def _campaigns(self, where: str, params: tuple[Any, ...], *, wait: bool = True) -> list[CampaignIndex]:
+        with self._read(wait=wait) as tx:
             rows = tx.all(
                 "SELECT campaign_id, name, contacts, synced_at, synced_contacts, status_counts, pass_no, "
                 f"pass_started_at, cursor FROM campaigns {where} ORDER BY campaign_id",
