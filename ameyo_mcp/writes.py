@@ -636,24 +636,26 @@ class WritePath:
                 )
             # Shielded: a claim won in its thread must reach this call, which then owns it and
             # settles it (a cancellation lands at the next await, inside `send`'s settling).
+            from .store.ledger import Claimant  # loaded with the store, on the first write
+
+            who = Claimant(
+                write_id=write.identity,
+                owner=self.owner,
+                now=now,
+                lease_s=self.lease_s,
+                call_id=call_id,
+                label=write.label,
+                context=dict(write.context),
+                allow_repeat=allow_repeat,
+                alive=self._alive,
+                orphan_hold_s=self.ledger_s,
+                numbers=[(server, campaign_id, number, sent) for number, sent in write.numbers],
+                spellings=spellings,
+            )
+            # Shielded: a claim won in its thread must reach this call, which then owns it and
+            # settles it (a cancellation lands at the next await, inside `send`'s settling).
             with anyio.CancelScope(shield=True):
-                claim = await self._ledger(
-                    self._store().claim_write,
-                    keys,
-                    write_id=write.identity,
-                    owner=self.owner,
-                    now=now,
-                    lease_s=self.lease_s,
-                    call_id=call_id,
-                    label=write.label,
-                    context=dict(write.context),
-                    allow_repeat=allow_repeat,
-                    alive=self._alive,
-                    orphan_hold_s=self.ledger_s,
-                    numbers=[(server, campaign_id, number, sent) for number, sent in write.numbers],
-                    spellings=spellings,
-                    in_place=in_place,
-                )
+                claim = await self._ledger(self._store().claim_write, keys, who, in_place=in_place)
             if claim.won:
                 self._mine[write.identity] = (anyio.Event(), now + self.lease_s)
                 return claim.held

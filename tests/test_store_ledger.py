@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ameyo_mcp.store import Store
-from ameyo_mcp.store.ledger import ORPHANED, Settlement
+from ameyo_mcp.store.ledger import ORPHANED, Claimant, Settlement
 
 NOW = 1_900_000_000.0
 
@@ -27,7 +27,7 @@ def claim(store: Store, keys: list[str], owner: str, *, now: float = NOW, **extr
         "orphan_hold_s": 86400.0,
     }
     args.update(extra)
-    return store.claim_write(keys, **args)
+    return store.claim_write(keys, Claimant(**args))
 
 
 def race(stores: list[Store], key: str) -> list[str]:

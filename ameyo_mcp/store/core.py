@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -638,45 +638,11 @@ class Store:
 
     # -- the write ledger (SQL in ledger.py) --------------------------------------------------
 
-    def claim_write(
-        self,
-        keys: Sequence[str],
-        *,
-        write_id: str,
-        owner: str,
-        now: float,
-        lease_s: float,
-        call_id: str,
-        label: str,
-        context: dict[str, Any],
-        allow_repeat: bool,
-        alive: Callable[[str], bool],
-        orphan_hold_s: float,
-        numbers: Sequence[tuple[str, int, str, str]] = (),
-        spellings: bool = False,
-        wait: bool = True,
-    ) -> ledger.Claim:
-        """Claim a write's keys before it is sent, durably: won, or what stands in the way. With
-        it, the spellings of the numbers it uploads (server, campaign, number, phone1 as sent),
-        and with `spellings` those earlier uploads sent them in, in the same transaction. Not
-        `wait`: StoreBusy at once while another thread has the store."""
+    def claim_write(self, keys: Sequence[str], who: ledger.Claimant, *, wait: bool = True) -> ledger.Claim:
+        """Claim a write's keys before it is sent, durably: won, or what stands in the way (see
+        `ledger.claim`). Not `wait`: StoreBusy at once while another thread has the store."""
         with self._tx(wait=wait) as tx:
-            return ledger.claim(
-                tx,
-                keys,
-                write_id=write_id,
-                owner=owner,
-                now=now,
-                lease_s=lease_s,
-                call_id=call_id,
-                label=label,
-                context=context,
-                allow_repeat=allow_repeat,
-                alive=alive,
-                orphan_hold_s=orphan_hold_s,
-                numbers=numbers,
-                spellings=spellings,
-            )
+            return ledger.claim(tx, keys, who)
 
     def settle_write(
         self, keys: Sequence[str], *, write_id: str, owner: str, now: float, how: ledger.Settlement

@@ -77,29 +77,33 @@ class Settlement:
     holds: dict[str, float] | None = None
 
 
-def claim(
-    tx: _Tx,
-    keys: Sequence[str],
-    *,
-    write_id: str,
-    owner: str,
-    now: float,
-    lease_s: float,
-    call_id: str,
-    label: str,
-    context: dict[str, Any],
-    allow_repeat: bool,
-    alive: Callable[[str], bool],
-    orphan_hold_s: float,
-    numbers: Sequence[tuple[str, int, str, str]] = (),
-    spellings: bool = False,
-) -> Claim:
-    """Claim `keys` for one write, or say what holds one of them. The write's own identity comes
-    first in `keys`, so a settled copy of the same write is what a repeat is answered from.
+@dataclass(frozen=True)
+class Claimant:
+    """A claim's facts besides its keys: which write, whose, when, and on what terms.
 
     `numbers` (server, campaign, number, phone1 as sent) are kept as the numbers' spellings where
-    none is kept yet; with `spellings`, a won claim also says which they already had, read in
-    this same transaction, before this write's are added."""
+    none is kept yet. With `spellings` (a file's batch), a won claim also says which they already
+    had, read in this same transaction before this write's are added; without it (a tool's write),
+    a write that would send one in another spelling than kept is not claimed but told to respell."""
+
+    write_id: str
+    owner: str
+    now: float
+    lease_s: float
+    call_id: str
+    label: str
+    context: dict[str, Any]
+    allow_repeat: bool
+    alive: Callable[[str], bool]  # whether an owner may still settle its write in flight
+    orphan_hold_s: float
+    numbers: Sequence[tuple[str, int, str, str]] = ()
+    spellings: bool = False
+
+
+def claim(tx: _Tx, keys: Sequence[str], who: Claimant) -> Claim:
+    """Claim `keys` for one write, or say what holds one of them. The write's own identity comes
+    first in `keys`, so a settled copy of the same write is what a repeat is answered from."""
+    now, numbers, spellings = who.now, who.numbers, who.spellings
     if tx.dialect.name == "postgresql":
         tx.run("SELECT pg_advisory_xact_lock(?)", (_CLAIM_LOCK,))
     found = {e.key: e for e in _entries(tx, keys)}
@@ -108,12 +112,12 @@ def claim(
         if entry is None:
             continue
         if entry.state == FLIGHT:
-            if entry.lease_until > now and alive(entry.owner):
+            if entry.lease_until > now and who.alive(entry.owner):
                 return Claim(False, entry)
-            entry = _orphaned(tx, entry, now, orphan_hold_s)
+            entry = _orphaned(tx, entry, now, who.orphan_hold_s)
         if entry.hold_until is not None and entry.hold_until <= now:
             continue  # settled long enough ago to be forgotten: the key is free
-        if not allow_repeat:
+        if not who.allow_repeat:
             return Claim(False, entry)
     # The numbers' spellings are read in the claim's own transaction: two uploads of one new person
     # in two spellings at the same moment are serialised here, and the second learns the first's.
@@ -127,12 +131,12 @@ def claim(
             return Claim(False, respell=respell)
     row = (
         FLIGHT,
-        owner,
+        who.owner,
         now,
-        now + lease_s,
-        call_id,
-        label,
-        json.dumps(context, default=str) if context else None,
+        now + who.lease_s,
+        who.call_id,
+        who.label,
+        json.dumps(who.context, default=str) if who.context else None,
     )
     tx.many(
         "INSERT INTO write_ledger (key, write_id, state, owner, claimed_at, lease_until, call_id, label, "
@@ -141,11 +145,11 @@ def claim(
         "claimed_at = excluded.claimed_at, lease_until = excluded.lease_until, settled_at = NULL, "
         "hold_until = NULL, call_id = excluded.call_id, label = excluded.label, note = NULL, "
         "answer = NULL, context = excluded.context",
-        [(key, write_id, *row) for key in dict.fromkeys(keys)],
+        [(key, who.write_id, *row) for key in dict.fromkeys(keys)],
     )
     # The first spelling sent of a number stays the one to send: Ameyo holds that one.
     for (server, campaign_id), first in sent.items():
-        _keep_spellings(tx, server, campaign_id, first, now, write_id)
+        _keep_spellings(tx, server, campaign_id, first, now, who.write_id)
     return Claim(True, held=held if spellings else {})
 
 
