@@ -133,15 +133,22 @@ class Store:
         return self._conn, self._dialect
 
     @contextmanager
-    def _tx(self, *, durable: bool = True, wait: bool = True) -> Iterator[_Tx]:
-        """One transaction, all or nothing, holding the store's lock. Not `durable`: its commit may
-        be lost to a power cut (or a PostgreSQL crash), never half-applied; a killed process loses
-        nothing. Not `wait`: StoreBusy at once, rather than waiting, while another thread has the
-        store (a sync writing a page)."""
+    def _held(self, wait: bool) -> Iterator[tuple[Any, Dialect]]:
+        """The connection, holding the store's lock; not `wait`: StoreBusy at once, rather than
+        waiting, while another thread has the store (a sync writing a page)."""
         if not self._lock.acquire(blocking=wait):
             raise StoreBusy("another thread is using the store")
         try:
-            conn, dialect = self._open()
+            yield self._open()
+        finally:
+            self._lock.release()
+
+    @contextmanager
+    def _tx(self, *, durable: bool = True, wait: bool = True) -> Iterator[_Tx]:
+        """One transaction, all or nothing, holding the store's lock (`_held`). Not `durable`: its
+        commit may be lost to a power cut (or a PostgreSQL crash), never half-applied; a killed
+        process loses nothing."""
+        with self._held(wait) as (conn, dialect):
             cur = conn.cursor()
             relaxed = not durable and dialect.name == "sqlite"
             if relaxed:
@@ -159,19 +166,12 @@ class Store:
             finally:
                 if relaxed:
                     cur.execute("PRAGMA synchronous=FULL")
-        finally:
-            self._lock.release()
 
     @contextmanager
     def _read(self, *, wait: bool = True) -> Iterator[_Tx]:
-        """Reads holding the store's lock; not `wait`: StoreBusy at once while another thread has it."""
-        if not self._lock.acquire(blocking=wait):
-            raise StoreBusy("another thread is using the store")
-        try:
-            conn, dialect = self._open()
+        """Reads holding the store's lock (`_held`)."""
+        with self._held(wait) as (conn, dialect):
             yield _Tx(conn.cursor(), dialect)
-        finally:
-            self._lock.release()
 
     # -- sync passes -----------------------------------------------------------------------------
 
