@@ -10,7 +10,7 @@ from .config import Settings, timezone_warning
 from .errors import AmeyoError, AuthenticationFailed, UpstreamUnavailable
 from .models import GetLeadsRequest
 from .service import Ameyo
-from .times import show
+from .times import ago_text, show
 
 _UNKNOWN_SHOWN = 10
 
@@ -110,7 +110,6 @@ def _check_unknown_writes(settings: Settings, say: Callable[[str], None]) -> Non
     """Writes whose outcome is unknown, from every process on the store: each needs a person to
     look in Ameyo before it is sent again (the write path refuses it until then)."""
     from .store import StoreError, open_store
-    from .writes import ago
 
     store = open_store(settings)
     try:
@@ -129,6 +128,5 @@ def _check_unknown_writes(settings: Settings, say: Callable[[str], None]) -> Non
     )
     now = time.time()
     for entry in unknown[:_UNKNOWN_SHOWN]:
-        say(
-            f"      {entry.label}, sent {ago(now - entry.claimed_at)}: {entry.note} (call id {entry.call_id})"
-        )
+        when = ago_text(now - entry.claimed_at)
+        say(f"      {entry.label}, sent {when}: {entry.note} (call id {entry.call_id})")

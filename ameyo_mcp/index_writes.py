@@ -25,26 +25,16 @@ _CHANGED = frozenset({"UPDATED", "UPDATED_AND_MIGRATED", "MIGRATED"})
 
 
 def index_answers(
-    settings: Settings, store: Callable[[], Store] | None
+    settings: Settings, store: Callable[[], Store]
 ) -> Callable[[Write, Sequence[Any]], Awaitable[None]]:
     """The write path's hook: add the customers of an answered upload to the index of `store`
-    (or of a store of its own, opened on first use)."""
-    own: list[Store] = []
-
-    def store_now() -> Store:
-        if store is not None:
-            return store()
-        if not own:
-            from .store import open_store
-
-            own.append(open_store(settings))
-        return own[0]
+    (the write path's own, opened on first use)."""
 
     async def add(write: Write, answer: Sequence[Any]) -> None:
         from .store import StoreBusy
 
         campaign = write.campaign
-        target = store_now()
+        target = store()
         # One row read on the event loop (a worker thread per batch of a file upload cost more
         # than the read), unless another thread has the store: then it is read off the loop.
         try:

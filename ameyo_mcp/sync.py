@@ -34,6 +34,7 @@ from .errors import AmeyoError
 from .models import CampaignInfo, GetContactsRequest, parse_ameyo_time
 from .service import Ameyo
 from .store import ContactRow, Store, StoreError
+from .times import ago_text
 
 log = logging.getLogger(__name__)
 
@@ -387,14 +388,7 @@ def age_text(when: datetime | None, now: datetime | None = None) -> str:
     """How long ago a sync was, for people: "never", "just now", "14 min ago", "3 h ago", "2 days ago"."""
     if when is None:
         return "never"
-    seconds = ((now or datetime.now(UTC)) - when).total_seconds()
-    if seconds < 60:
-        return "just now"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
-    if seconds < 2 * 86400:
-        return f"{int(seconds // 3600)} h ago"
-    return f"{int(seconds // 86400)} days ago"
+    return ago_text(((now or datetime.now(UTC)) - when).total_seconds())
 
 
 async def keep_fresh(ameyo: Ameyo, store: Store, interval_s: float) -> None:

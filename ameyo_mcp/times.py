@@ -75,3 +75,14 @@ def parse_callback_time(
             f"callback_time {show(moment)} is in the past (it is now {show(current)}): ask for a future time"
         )
     return CallbackTime(moment)
+
+
+def ago_text(seconds: float) -> str:
+    """How long ago, for people: "just now", "14 min ago", "3 h ago", "2 days ago"."""
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 2 * 86400:
+        return f"{int(seconds // 3600)} h ago"
+    return f"{int(seconds // 86400)} days ago"

@@ -63,6 +63,7 @@ from .models import (
     UploadWithCallbacksRequest,
 )
 from .service import Ameyo
+from .times import ago_text
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -422,7 +423,7 @@ class WritePath:
             store=store,
             ledger_days=settings.ledger_days,
         )
-        path.on_answered.append(index_answers(settings, store))
+        path.on_answered.append(index_answers(settings, store))  # the same store as the ledger
         return path
 
     # -- confirmation ----------------------------------------------------------------------------
@@ -634,8 +635,6 @@ class WritePath:
                 await self._ledger(
                     self._store().prune_ledger, before=now - self.ledger_s, tokens_before=now - TOKEN_KEPT_S
                 )
-            # Shielded: a claim won in its thread must reach this call, which then owns it and
-            # settles it (a cancellation lands at the next await, inside `send`'s settling).
             from .store.ledger import Claimant  # loaded with the store, on the first write
 
             who = Claimant(
@@ -681,11 +680,12 @@ class WritePath:
         if entry.state == "flight" or (entry.hold_until is not None and entry.hold_until <= now):
             return None
         seconds = now - (entry.settled_at or entry.claimed_at)
-        when = ago(seconds)
+        # An unknown outcome is told from when it was sent; an answer from when it came.
+        when = ago_text(now - entry.claimed_at if entry.state == "unknown" else seconds)
         if entry.write_id == write.identity:
             if entry.state == "unknown":
                 raise EarlierOutcomeUnknown(
-                    f"The same write ({write.label}) was sent {ago(now - entry.claimed_at)} and ended "
+                    f"The same write ({write.label}) was sent {when} and ended "
                     "with an unknown outcome "
                     f"({entry.note}). Check whether it happened (ameyo_get_contacts), then call again "
                     "with allow_repeat=true only if it did not."
@@ -700,7 +700,6 @@ class WritePath:
             return Sent(answer, entry.call_id, repeat_of_s=seconds, earlier=entry.context)
         words = dict(write.callbacks).get(entry.key, "one of its callbacks")
         maybe = " may have" if entry.state == "unknown" else ""
-        when = ago(now - entry.claimed_at) if entry.state == "unknown" else when
         raise CallbackScheduled(
             f"Nothing was sent: another write{maybe} scheduled {words} {when} ({entry.label}). Check "
             "it (ameyo_get_contacts), and pass allow_repeat=true only if a second callback is meant."
@@ -751,10 +750,6 @@ class WritePath:
         server = self.ameyo.settings.base_url
         found: dict[str, str] = await self._ledger(self._store().sent_spellings, server, campaign_id, numbers)
         return found
-
-    def unknown_outcomes(self, limit: int = 50) -> list[LedgerEntry]:
-        """Writes whose outcome is unknown, newest first, from every process on the store."""
-        return self._store().unknown_writes(limit=limit)
 
     def _settle(
         self,
@@ -878,17 +873,6 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def ago(seconds: float) -> str:
-    """How long ago, in words a person reads at a glance."""
-    if seconds < 120:
-        return f"{seconds:.0f} s ago"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min ago"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.1f} h ago"
-    return f"{seconds / 86400:.0f} days ago"
-
-
 def _answer_row(row: Any) -> Any:
     """An answer row as the ledger keeps it: its fields, times as Ameyo writes them."""
     if not isinstance(row, BaseModel):
@@ -937,11 +921,13 @@ def answer_summary(answer: Sequence[Any]) -> dict[str, Any]:
             # the model for an attribute it lacks goes through pydantic's slow __getattr__.
             extra = row.__pydantic_extra__
             callback_id = extra.get("callback_id") if extra else None
+            scheduled = False
         else:
             callback_id = getattr(row, "callback_id", None)
+            scheduled = bool(getattr(row, "callback_scheduled", False))
         if callback_id:
             callback_ids.append(str(callback_id))
-        elif getattr(row, "callback_scheduled", False):
+        elif scheduled:
             without_id.append(position)
     summary: dict[str, Any] = {"rows": len(answer)}
     for name, value in (

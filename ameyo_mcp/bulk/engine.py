@@ -31,6 +31,7 @@ from ..records import OK_RESULTS, PRIMARY_COLUMN, Checked, outcome, rewritten_no
 from ..results import campaign_out
 from ..service import Ameyo, UploadTarget
 from ..summaries import disabled_lead_note
+from ..times import ago_text
 from .batches import CALLBACK, PLAIN, Batch, Batcher
 from .errors import UploadRefused, UploadStopped
 from .journal import ANSWERED, FAILED, SENT, UNKNOWN, Journal, JournalRow, upload_key
@@ -631,7 +632,7 @@ class _Run:
                 f"lines {lines[0]}-{lines[-1]})"
             )
         reason = (
-            f"not sent again: these same rows went to this lead{where} {writes.ago(sent.repeat_of_s or 0)}, "
+            f"not sent again: these same rows went to this lead{where} {ago_text(sent.repeat_of_s or 0)}, "
             "and Ameyo answered them then; that upload's result file has each row's outcome"
         )
         note = f"Rows of batch {batch.id} (lines {batch.first_line}-{batch.last_line}) were {reason}."
