@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr
 
-from . import phones
 from .errors import SettingsError
+from .rules import phones
 
 DEFAULT_POLICY_NAME = "token-based-authorization-policy"
 DEFAULT_HISTORY_DAYS = 90

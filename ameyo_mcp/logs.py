@@ -8,7 +8,7 @@ import logging
 import sys
 import time
 
-from .redact import RedactingFilter
+from .rules.redact import RedactingFilter
 
 
 def quiet_http_loggers() -> None:

@@ -86,7 +86,7 @@ async def _baseline(base_url: str, rows: int) -> dict[str, Any]:
 
     # The engine's own request encoding (compact JSON; a C-speed form translation, not urllib's
     # per-byte loop): the bytes on the wire are the same, and the baseline pays no more for them.
-    from ameyo_mcp.client import request_body
+    from ameyo_mcp.ameyo.client import request_body
 
     url = base_url + "/ameyowebaccess/command"
     headers = {
@@ -121,10 +121,10 @@ async def _baseline(base_url: str, rows: int) -> dict[str, Any]:
 
 
 async def _engine(base_url: str, rows: int, workdir: Path, store: str | None) -> dict[str, Any]:
-    from ameyo_mcp.bulk.engine import BulkOptions, upload_file
+    from ameyo_mcp.ameyo.service import Ameyo
     from ameyo_mcp.config import load_settings
-    from ameyo_mcp.service import Ameyo
-    from ameyo_mcp.writes import WritePath
+    from ameyo_mcp.writes.bulk.engine import BulkOptions, upload_file
+    from ameyo_mcp.writes.path import WritePath
 
     source = workdir / f"contacts-{rows}.csv"
     write_csv(source, rows)

@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import ameyo_settings, header, run_async, simulator, table
 
-from ameyo_mcp.client import AmeyoClient
-from ameyo_mcp.columns import CAMPAIGN_COLUMN_PREFIX as CAMPAIGN_COLUMN
-from ameyo_mcp.columns import CAMPAIGN_COLUMNS as COLUMNS
-from ameyo_mcp.server import create_server
+from ameyo_mcp.ameyo.client import AmeyoClient
+from ameyo_mcp.ameyo.columns import CAMPAIGN_COLUMN_PREFIX as CAMPAIGN_COLUMN
+from ameyo_mcp.ameyo.columns import CAMPAIGN_COLUMNS as COLUMNS
+from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 
 SIZES = (10, 100, 1000)

@@ -70,11 +70,11 @@ def percentile(values: Sequence[float], share: float) -> float:
 
 
 async def run(urls: dict[str, str], writes_n: int) -> None:
-    from ameyo_mcp import writes
+    from ameyo_mcp.ameyo.models import CampaignInfo
+    from ameyo_mcp.ameyo.service import Ameyo
     from ameyo_mcp.config import load_settings
-    from ameyo_mcp.models import CampaignInfo
-    from ameyo_mcp.service import Ameyo
     from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
+    from ameyo_mcp.writes import path as writes
 
     with (
         SimulatorThread(SimulatorConfig(password="bench-pw", contacts=50)) as sim,

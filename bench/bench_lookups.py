@@ -37,7 +37,7 @@ KINDS = ("whole number", "last 6 digits", "full name")
 
 def counted_ameyo(tally: dict[str, float]) -> Callable[[Any], Any]:
     """An `Ameyo` whose every request to Ameyo is counted and timed into `tally`."""
-    from ameyo_mcp.service import Ameyo
+    from ameyo_mcp.ameyo.service import Ameyo
 
     class Counted(Ameyo):
         async def run(self, command: Callable[[str | None], Awaitable[T]]) -> T:
@@ -93,7 +93,7 @@ async def measure(
     from mcp import Client
     from mcp.client.session import ClientSession
 
-    from ameyo_mcp.server import create_server
+    from ameyo_mcp.server.app import create_server
 
     checking = {"s": 0.0}
     check = ClientSession.validate_tool_result

@@ -45,10 +45,10 @@ from _common import (
     table,
 )
 
-from ameyo_mcp.client import AmeyoClient
-from ameyo_mcp.columns import CAMPAIGN_COLUMN_PREFIX as CAMPAIGN_COLUMN
-from ameyo_mcp.models import GetContactsRequest
-from ameyo_mcp.server import create_server
+from ameyo_mcp.ameyo.client import AmeyoClient
+from ameyo_mcp.ameyo.columns import CAMPAIGN_COLUMN_PREFIX as CAMPAIGN_COLUMN
+from ameyo_mcp.ameyo.models import GetContactsRequest
+from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorThread
 
 TRANSPORTS = ("stdio", "http", "memory")

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.config import Settings, load_settings
-from ameyo_mcp.server import create_server
-from ameyo_mcp.service import Ameyo
+from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
-from ameyo_mcp.writes import WritePath
+from ameyo_mcp.writes.path import WritePath
 
 
 @pytest.fixture(scope="session", autouse=True)

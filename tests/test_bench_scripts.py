@@ -33,11 +33,11 @@ def test_the_bulk_baseline_sends_the_engines_requests(
     monkeypatch.syspath_prepend(str(BENCH))
     import bench_bulk_upload as bench
 
-    from ameyo_mcp.bulk.reader import RowReader
-    from ameyo_mcp.bulk.validate import Validator
-    from ameyo_mcp.models import CampaignInfo
-    from ameyo_mcp.phones import PhoneRule
-    from ameyo_mcp.writes import plan_upload
+    from ameyo_mcp.ameyo.models import CampaignInfo
+    from ameyo_mcp.rules.phones import PhoneRule
+    from ameyo_mcp.writes.bulk.reader import RowReader
+    from ameyo_mcp.writes.bulk.validate import Validator
+    from ameyo_mcp.writes.path import plan_upload
 
     source = tmp_path / "rows.csv"
     bench.write_csv(source, 7)

@@ -22,12 +22,12 @@ import anyio
 import pytest
 from mcp import Client
 
-from ameyo_mcp.bulk.engine import BulkOptions, upload_file
-from ameyo_mcp.server import create_server
-from ameyo_mcp.service import Ameyo
+from ameyo_mcp.ameyo.service import Ameyo
+from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.store import Store
-from ameyo_mcp.writes import WritePath
+from ameyo_mcp.writes.bulk.engine import BulkOptions, upload_file
+from ameyo_mcp.writes.path import WritePath
 from tests.conftest import cli_writes, settings_for, text_of
 
 pytestmark = pytest.mark.anyio

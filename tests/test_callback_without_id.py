@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from ameyo_mcp.server import create_server
+from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorThread
 from tests.conftest import settings_for, text_of
 

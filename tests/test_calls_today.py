@@ -17,8 +17,8 @@ import pytest
 from mcp import Client
 from mcp.shared.subscriptions import ResourceUpdated
 
-from ameyo_mcp.calls_today import URI
-from ameyo_mcp.server import create_server
+from ameyo_mcp.server.app import create_server
+from ameyo_mcp.server.calls_today import URI
 from ameyo_mcp.simulator import SimulatorThread
 from tests.conftest import settings_for
 from tests.test_receiver import TOKEN, Receiver, start_receiver
@@ -100,11 +100,11 @@ async def test_resources_subscribe_clients_hear_of_new_outcomes(
 def test_starting_the_server_loads_neither_the_store_nor_the_receiver() -> None:
     # Cold start is benchmarked: call history costs nothing until it is first asked for.
     code = (
-        "import sys, ameyo_mcp.server, ameyo_mcp.http\n"
+        "import sys, ameyo_mcp.server.app, ameyo_mcp.server.http\n"
         "from ameyo_mcp.config import load_settings\n"
         "s = load_settings({'AMEYO_BASE_URL': 'http://127.0.0.1:9', 'AMEYO_USER_ID': 'u', "
         "'AMEYO_PASSWORD': 'p'}, env_file=None)\n"
-        "ameyo_mcp.server.create_server(s)\n"
+        "ameyo_mcp.server.app.create_server(s)\n"
         "print(sorted(m for m in sys.modules if m.startswith(('ameyo_mcp.store', 'ameyo_mcp.receiver', "
         "'sqlite3', 'psycopg'))))"
     )

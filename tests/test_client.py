@@ -6,16 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ameyo_mcp.client import AmeyoClient
-from ameyo_mcp.config import Settings
-from ameyo_mcp.errors import (
-    AuthenticationFailed,
-    CommandFailed,
-    InvalidSession,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
-from ameyo_mcp.models import (
+from ameyo_mcp.ameyo.client import AmeyoClient
+from ameyo_mcp.ameyo.models import (
     AddCallbackRequest,
     CallbackRecord,
     CustomerAndCallback,
@@ -23,6 +15,14 @@ from ameyo_mcp.models import (
     GetLeadsRequest,
     UploadContactsRequest,
     UploadWithCallbacksRequest,
+)
+from ameyo_mcp.config import Settings
+from ameyo_mcp.errors import (
+    AuthenticationFailed,
+    CommandFailed,
+    InvalidSession,
+    UpstreamTimeout,
+    UpstreamUnavailable,
 )
 from ameyo_mcp.simulator import SimulatorThread
 from tests.conftest import settings_for
@@ -266,7 +266,7 @@ async def test_an_upload_answer_read_from_its_bytes_is_read_as_before(
     (rows, error shapes, garbage) must come out as the general reading makes it."""
     import httpx
 
-    from ameyo_mcp.client import _RECORDS, _bean_list
+    from ameyo_mcp.ameyo.client import _RECORDS, _bean_list
 
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, content=body, headers={"content-type": "application/json"})

@@ -20,8 +20,8 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ElicitResult, InputRequiredResult
 
 from ameyo_mcp.config import Settings
-from ameyo_mcp.http import http_app
-from ameyo_mcp.server import create_server
+from ameyo_mcp.server.app import create_server
+from ameyo_mcp.server.http import http_app
 from ameyo_mcp.simulator import SimulatorThread
 from tests.conftest import free_port, settings_for, text_of
 

@@ -18,7 +18,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from ameyo_mcp.server import create_server
+from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorThread
 from tests.conftest import settings_for, text_of
 

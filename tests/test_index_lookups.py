@@ -12,14 +12,14 @@ import anyio
 import pytest
 from mcp import Client
 
-from ameyo_mcp import phones
+from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.config import Settings
-from ameyo_mcp.server import create_server
-from ameyo_mcp.service import Ameyo
+from ameyo_mcp.index.sync import sync_all
+from ameyo_mcp.rules import phones
+from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.simulator.state import Contact, UploadOptions
 from ameyo_mcp.store import open_store
-from ameyo_mcp.sync import sync_all
 from tests.conftest import settings_for, text_of
 
 CAMPAIGN = 1
@@ -324,8 +324,8 @@ async def test_a_file_upload_adds_its_customers_to_the_index_at_once(tmp_path: P
                 )
                 assert "added 2," in text_of(result), text_of(result)
         else:
-            from ameyo_mcp.bulk.engine import BulkOptions, upload_file
-            from ameyo_mcp.writes import WritePath
+            from ameyo_mcp.writes.bulk.engine import BulkOptions, upload_file
+            from ameyo_mcp.writes.path import WritePath
 
             ameyo = Ameyo(settings)
             try:

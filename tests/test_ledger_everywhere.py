@@ -19,7 +19,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.types import ElicitRequestParams, ElicitResult
 
-from ameyo_mcp import phones
+from ameyo_mcp.rules import phones
 from ameyo_mcp.simulator import SimulatorThread
 from tests.conftest import http_process, text_of
 
@@ -235,10 +235,10 @@ async def test_two_spellings_of_one_number_in_one_call_are_one_record(
 async def test_an_indexed_customer_in_another_spelling_is_updated_not_added(
     simulator: SimulatorThread, tmp_path: Path
 ) -> None:
-    from ameyo_mcp.server import create_server
-    from ameyo_mcp.service import Ameyo
+    from ameyo_mcp.ameyo.service import Ameyo
+    from ameyo_mcp.index.sync import sync_all
+    from ameyo_mcp.server.app import create_server
     from ameyo_mcp.store import open_store
-    from ameyo_mcp.sync import sync_all
     from tests.conftest import settings_for
 
     settings = settings_for(simulator, tmp_path)

@@ -29,7 +29,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-from ameyo_mcp import phones
+from ameyo_mcp.rules import phones
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 
 PRIYA, PRIYA_SPELLINGS = 12001, ("917308059204", "7308059204", "+91 73080 59204", "07308059204")

@@ -10,7 +10,7 @@ import pytest
 from mcp import Client
 from mcp.types import LoggingMessageNotificationParams, PromptReference, ResourceTemplateReference
 
-from ameyo_mcp.server import create_server
+from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorThread
 from tests.conftest import settings_for
 
@@ -64,7 +64,7 @@ async def test_warnings_reach_the_client_as_log_notifications(
             await client.set_logging_level("warning")
             login = await client.call_tool("ameyo_login", {})
             assert not login.is_error
-            assert [(m.level, m.logger) for m in received] == [("warning", "ameyo_mcp.session")]
+            assert [(m.level, m.logger) for m in received] == [("warning", "ameyo_mcp.ameyo.session")]
             assert "Could not write the session cache file" in str(received[0].data)
             await client.set_logging_level("error")
             await client.call_tool("ameyo_login", {"new_session": True})

@@ -11,9 +11,9 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from ameyo_mcp.server import create_server
+from ameyo_mcp.server.app import create_server
+from ameyo_mcp.server.tools import WRITE_TOOL_NAMES
 from ameyo_mcp.simulator import SimulatorThread
-from ameyo_mcp.tools import WRITE_TOOL_NAMES
 from tests.conftest import settings_for, text_of
 
 pytestmark = pytest.mark.anyio

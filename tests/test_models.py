@@ -6,8 +6,8 @@ from datetime import datetime
 
 from pydantic import TypeAdapter
 
-from ameyo_mcp.client import _bean_list, _comment_parts
-from ameyo_mcp.models import Callback, CallbackUploadResult, Lead, RecordResult, parse_ameyo_time
+from ameyo_mcp.ameyo.client import _bean_list, _comment_parts
+from ameyo_mcp.ameyo.models import Callback, CallbackUploadResult, Lead, RecordResult, parse_ameyo_time
 
 
 def test_upload_results_accept_every_spelling() -> None:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from ameyo_mcp.phones import ends_with
-from ameyo_mcp.server import create_server
+from ameyo_mcp.rules.phones import ends_with
+from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorThread
 from tests.conftest import settings_for, text_of
 

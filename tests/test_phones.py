@@ -1,4 +1,4 @@
-"""The phone rule (ameyo_mcp/phones.py): keys, endings, completeness, the dialer's spelling, and the
+"""The phone rule (ameyo_mcp/rules/phones.py): keys, endings, completeness, the dialer's spelling, and the
 digits-only fast path checked against libphonenumber itself."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ameyo_mcp import phones
-from ameyo_mcp.phones import Dialable, PhoneError, ends_with, for_ameyo, is_complete, key, same_number
+from ameyo_mcp.rules import phones
+from ameyo_mcp.rules.phones import Dialable, PhoneError, ends_with, for_ameyo, is_complete, key, same_number
 
 ONE_NUMBER = ["+91 93344 19416", "09334419416", "9334419416", "919334419416", "0091 93344 19416"]
 
@@ -128,7 +128,7 @@ def test_unknown_style_and_region_are_named() -> None:
 
 def test_the_library_loads_on_first_use_only() -> None:
     code = (
-        "import sys, ameyo_mcp.__main__, ameyo_mcp.server, ameyo_mcp.phones as p; "
+        "import sys, ameyo_mcp.cli.main, ameyo_mcp.server.app, ameyo_mcp.rules.phones as p; "
         "assert 'phonenumbers' not in sys.modules; "
         "p.key('9876543211', 'IN'); assert 'phonenumbers' in sys.modules"
     )

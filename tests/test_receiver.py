@@ -24,8 +24,8 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from ameyo_mcp import phones
-from ameyo_mcp.server import create_server
+from ameyo_mcp.rules import phones
+from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.store import CallQuery, Store
 from tests.conftest import settings_for, text_of

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ameyo_mcp import phones
 from ameyo_mcp.receiver.body import MAX_BODY_BYTES, body_fields, query_fields
 from ameyo_mcp.receiver.fields import (
     MAX_ASSOCIATIONS_CHARS,
@@ -19,6 +18,7 @@ from ameyo_mcp.receiver.fields import (
     parse_duration,
     parse_time,
 )
+from ameyo_mcp.rules import phones
 
 IST = ZoneInfo("Asia/Kolkata")
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)

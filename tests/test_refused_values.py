@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from ameyo_mcp.server import create_server
+from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from tests.conftest import settings_for, text_of
 from tests.test_bulk_upload import read_result, upload_env

@@ -7,7 +7,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ameyo_mcp.sanitize import clean_text
+from ameyo_mcp.rules.sanitize import clean_text
 
 
 @given(st.text(), st.integers(min_value=2, max_value=200))

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from ameyo_mcp.ameyo.models import AddCallbackRequest, GetContactsRequest, UploadContactsRequest
+from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.errors import AuthenticationFailed, UpstreamTimeout
-from ameyo_mcp.models import AddCallbackRequest, GetContactsRequest, UploadContactsRequest
-from ameyo_mcp.service import Ameyo
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from tests.conftest import settings_for
 

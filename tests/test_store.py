@@ -377,7 +377,7 @@ def test_an_unopenable_database_says_what_to_fix(tmp_path: Path) -> None:
 
 def test_importing_the_store_opens_and_imports_nothing_heavy(tmp_path: Path) -> None:
     code = (
-        "import sys, ameyo_mcp.store, ameyo_mcp.server\n"
+        "import sys, ameyo_mcp.store, ameyo_mcp.server.app\n"
         "s = ameyo_mcp.store.Store(sys.argv[1])\n"
         "heavy = [m for m in ('sqlite3', 'psycopg') if m in sys.modules]\n"
         "assert not heavy, heavy\n"

@@ -19,14 +19,14 @@ import anyio
 import pytest
 from mcp import Client
 
-from ameyo_mcp import phones
+from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.config import Settings, load_settings
-from ameyo_mcp.server import create_server
-from ameyo_mcp.service import Ameyo
+from ameyo_mcp.index.sync import SyncProgress, page_request, sync_all, sync_campaign
+from ameyo_mcp.rules import phones
+from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.simulator.state import ContactQuery, ContactRow, SimulatorState
 from ameyo_mcp.store import Store, fold_words, open_store
-from ameyo_mcp.sync import SyncProgress, page_request, sync_all, sync_campaign
 from tests.conftest import settings_for
 
 CAMPAIGN = 1  # MoviStarSurvey: the simulator's large campaign
@@ -93,7 +93,7 @@ def test_a_last_dial_time_is_the_zones_wall_time_in_seconds(zone: str) -> None:
     from types import SimpleNamespace
     from zoneinfo import ZoneInfo
 
-    from ameyo_mcp.sync import _when
+    from ameyo_mcp.index.sync import _when
 
     settings = SimpleNamespace(zone=ZoneInfo(zone))
     # Ordinary times, both sides of a DST change, a time that happens twice, one that never does.

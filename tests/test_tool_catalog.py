@@ -11,8 +11,8 @@ import pytest
 from mcp import Client
 
 from ameyo_mcp.config import load_settings
-from ameyo_mcp.server import create_server
-from ameyo_mcp.tools.catalog import CATALOG, describe_all, write_catalog
+from ameyo_mcp.server.app import create_server
+from ameyo_mcp.server.tools.catalog import CATALOG, describe_all, write_catalog
 
 
 def test_the_catalog_is_what_the_tool_functions_make() -> None:
@@ -22,7 +22,7 @@ def test_the_catalog_is_what_the_tool_functions_make() -> None:
     for old, new in zip(listed, made, strict=True):
         assert old == new, (
             f"ameyo_mcp/tools/catalog.json is out of date for {new['name']}: "
-            "run `python -m ameyo_mcp.tools` after changing a tool"
+            "run `python -m ameyo_mcp.server.tools` after changing a tool"
         )
 
 
@@ -37,7 +37,7 @@ def test_listing_the_tools_loads_no_tool_module() -> None:
         "import sys, anyio\n"
         "from mcp import Client\n"
         "from ameyo_mcp.config import load_settings\n"
-        "from ameyo_mcp.server import create_server\n"
+        "from ameyo_mcp.server.app import create_server\n"
         "s = load_settings({'AMEYO_BASE_URL': 'http://127.0.0.1:9', 'AMEYO_USER_ID': 'u', "
         "'AMEYO_PASSWORD': 'p', 'AMEYO_SESSION_FILE': 'none'}, env_file=None)\n"
         "async def main():\n"
@@ -45,7 +45,7 @@ def test_listing_the_tools_loads_no_tool_module() -> None:
         "        print(len((await client.list_tools()).tools))\n"
         "anyio.run(main)\n"
         "tools = ('contacts', 'uploads', 'callbacks', 'bulk', 'history', 'session_tools', 'arguments')\n"
-        "print(sorted(m for m in sys.modules if m.removeprefix('ameyo_mcp.tools.') in tools))"
+        "print(sorted(m for m in sys.modules if m.removeprefix('ameyo_mcp.server.tools.') in tools))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -13,7 +13,7 @@ import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-from ameyo_mcp.check import run_check
+from ameyo_mcp.cli.check import run_check
 from ameyo_mcp.simulator import SimulatorThread
 from tests.conftest import free_port, http_process, settings_for, text_of
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from ameyo_mcp.models import UploadContactsRequest
-from ameyo_mcp.server import create_server
-from ameyo_mcp.service import Ameyo
+from ameyo_mcp.ameyo.models import UploadContactsRequest
+from ameyo_mcp.ameyo.service import Ameyo
+from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorThread
 from tests.conftest import settings_for, text_of
 

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, quote_plus
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ameyo_mcp.client import form_body, form_quote
+from ameyo_mcp.ameyo.client import form_body, form_quote
 
 # Any text but lone surrogates, which no JSON document sent over the wire can hold.
 texts = st.text(st.characters(blacklist_categories=("Cs",)))

@@ -13,7 +13,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from ameyo_mcp.server import create_server
+from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorThread
 from tests.conftest import settings_for, text_of
 
@@ -200,10 +200,10 @@ async def test_the_persons_question_names_campaign_lead_and_counts(
 
 
 async def test_the_ledger_forgets_writes_after_its_days(simulator: SimulatorThread, tmp_path: Path) -> None:
-    from ameyo_mcp import writes
-    from ameyo_mcp.models import CampaignInfo
-    from ameyo_mcp.service import Ameyo
+    from ameyo_mcp.ameyo.models import CampaignInfo
+    from ameyo_mcp.ameyo.service import Ameyo
     from ameyo_mcp.store import Store
+    from ameyo_mcp.writes import path as writes
 
     ameyo = Ameyo(settings_for(simulator, tmp_path))
     store = Store(str(tmp_path / "ledger.db"))
@@ -247,8 +247,8 @@ async def test_the_ledger_forgets_writes_after_its_days(simulator: SimulatorThre
 
 
 def _one_callback(ameyo: Any, when: str = "2031-05-02 11:00:00") -> Any:
-    from ameyo_mcp import writes
-    from ameyo_mcp.models import CampaignInfo
+    from ameyo_mcp.ameyo.models import CampaignInfo
+    from ameyo_mcp.writes import path as writes
 
     campaign = CampaignInfo(campaign_name="MoviStarSurvey", campaign_id=1)
     return writes.plan_callback(
@@ -268,9 +268,9 @@ async def test_a_write_claimed_long_before_it_could_be_sent_is_not_sent(
 ) -> None:
     """A process paused between its claim and its request (past half its lease) sends nothing: by
     then others may have been told the write's outcome is unknown, and be sending it themselves."""
-    from ameyo_mcp import writes
-    from ameyo_mcp.service import Ameyo
+    from ameyo_mcp.ameyo.service import Ameyo
     from ameyo_mcp.store import Store
+    from ameyo_mcp.writes import path as writes
 
     ameyo = Ameyo(settings_for(simulator, tmp_path))
     store = Store(str(tmp_path / "ledger.db"))
@@ -298,9 +298,9 @@ async def test_a_write_claimed_long_before_it_could_be_sent_is_not_sent(
 async def test_a_settlement_the_store_refused_is_given_again_before_the_next_claim(
     simulator: SimulatorThread, tmp_path: Path
 ) -> None:
-    from ameyo_mcp import writes
-    from ameyo_mcp.service import Ameyo
+    from ameyo_mcp.ameyo.service import Ameyo
     from ameyo_mcp.store import Store
+    from ameyo_mcp.writes import path as writes
 
     class FullOnce(Store):
         """A store whose disk is full for one settlement (a real SQLite file otherwise)."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from starlette.types import ASGIApp
 
 from ..errors import SettingsError
-from ..redact import SECRETS
+from ..rules.redact import SECRETS
 from .app import Receiver, Stored
 from .writer import BatchWriter
 
@@ -34,7 +34,7 @@ def build_receiver(
     on_stored: Stored | None = None,
 ) -> tuple[Receiver, BatchWriter]:
     """The `/ameyo/status` endpoint writing to `store`; other paths go to `fallback`."""
-    from .. import phones
+    from ..rules import phones
 
     if settings.push_token is None:
         raise SettingsError(

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ..columns import CAMPAIGN_COLUMNS
+from ..ameyo.columns import CAMPAIGN_COLUMNS
 
 # Every id the vendor's samples show starts with this server prefix (sessions and callbacks).
 SERVER_PREFIX = "d431-54f54717"

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from ..redact import SECRETS
+from ..rules.redact import SECRETS
 from .state import PlacedCall, PushedCall, SimulatorState
 
 logger = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..columns import CAMPAIGN_COLUMNS, STATUSES
+from ..ameyo.columns import CAMPAIGN_COLUMNS, STATUSES
 from .calls import Call, apply_call, draw_call, push_fields
 from .data import (
     CAMPAIGN_COLUMN_PREFIX,

@@ -6,6 +6,7 @@ The drivers are imported here, when the store is first used: not when the packag
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -92,3 +93,37 @@ def _connect_postgres(url: str) -> Any:
     except psycopg.Error as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StoreError(f"The index database {describe(url)} cannot be reached: {reason[:300]}") from None
+
+
+class Tx:
+    """A cursor that speaks the store's SQL (`?` placeholders) in the connection's dialect."""
+
+    def __init__(self, cur: Any, dialect: Dialect) -> None:
+        self.cur = cur
+        self.dialect = dialect
+
+    @property
+    def rowcount(self) -> int:
+        return int(self.cur.rowcount)
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.cur.execute(self.dialect.sql(sql), tuple(params))
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.cur.executemany(self.dialect.sql(sql), rows)
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self.run(sql, params)
+        return list(self.cur.fetchall())
+
+    def first(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        self.run(sql, params)
+        row = self.cur.fetchone()
+        return None if row is None else tuple(row)
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
+        row = self.first(sql, params)
+        if row is None:
+            raise StoreError("The index database lost a row it had just written; run the command again")
+        return row

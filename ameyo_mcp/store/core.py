@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import ledger
-from .backends import StoreBusy, StoreError, connect, describe
+from .backends import StoreBusy, StoreError, Tx, connect, describe
 from .fold import fold_words
 from .records import (
     CallEvent,
@@ -144,7 +144,7 @@ class Store:
             self._lock.release()
 
     @contextmanager
-    def _tx(self, *, durable: bool = True, wait: bool = True) -> Iterator[_Tx]:
+    def _tx(self, *, durable: bool = True, wait: bool = True) -> Iterator[Tx]:
         """One transaction, all or nothing, holding the store's lock (`_held`). Not `durable`: its
         commit may be lost to a power cut (or a PostgreSQL crash), never half-applied; a killed
         process loses nothing."""
@@ -158,7 +158,7 @@ class Store:
                 if not durable and dialect.name == "postgresql":
                     cur.execute("SET LOCAL synchronous_commit TO OFF")
                 try:
-                    yield _Tx(cur, dialect)
+                    yield Tx(cur, dialect)
                 except BaseException:
                     cur.execute("ROLLBACK")
                     raise
@@ -168,10 +168,10 @@ class Store:
                     cur.execute("PRAGMA synchronous=FULL")
 
     @contextmanager
-    def _read(self, *, wait: bool = True) -> Iterator[_Tx]:
+    def _read(self, *, wait: bool = True) -> Iterator[Tx]:
         """Reads holding the store's lock (`_held`)."""
         with self._held(wait) as (conn, dialect):
-            yield _Tx(conn.cursor(), dialect)
+            yield Tx(conn.cursor(), dialect)
 
     # -- sync passes -----------------------------------------------------------------------------
 
@@ -301,7 +301,7 @@ class Store:
             return new
 
     def _upsert_chunk(
-        self, tx: _Tx, campaign_id: int, items: list[ContactRow], number: int, *, keys: bool
+        self, tx: Tx, campaign_id: int, items: list[ContactRow], number: int, *, keys: bool
     ) -> int:
         """Write contacts; with `keys`, also the lookup keys that changed (a first pass leaves them
         to `_build_keys`)."""
@@ -374,7 +374,7 @@ class Store:
         )
         return len(items) - len(old)
 
-    def _build_keys(self, tx: _Tx, campaign_id: int) -> None:
+    def _build_keys(self, tx: Tx, campaign_id: int) -> None:
         """The lookup keys of a campaign, made afresh from its contacts and added in key order.
 
         A first pass leaves them out: added a page at a time, every phone key lands on a random
@@ -501,7 +501,7 @@ class Store:
             for r in rows
         ]
 
-    def _ensure_campaign(self, tx: _Tx, campaign_id: int, name: str | None) -> None:
+    def _ensure_campaign(self, tx: Tx, campaign_id: int, name: str | None) -> None:
         tx.run(
             "INSERT INTO campaigns (campaign_id, name, contacts) VALUES (?, ?, 0) ON CONFLICT DO NOTHING",
             (campaign_id, name),
@@ -509,7 +509,7 @@ class Store:
         if name is not None:
             tx.run("UPDATE campaigns SET name = ? WHERE campaign_id = ?", (name, campaign_id))
 
-    def _set_cursor(self, tx: _Tx, campaign_id: int, number: int, cursor: str | None) -> None:
+    def _set_cursor(self, tx: Tx, campaign_id: int, number: int, cursor: str | None) -> None:
         tx.run(
             "UPDATE campaigns SET cursor = ? WHERE campaign_id = ? AND pass_no = ? "
             "AND pass_started_at IS NOT NULL",
@@ -517,7 +517,7 @@ class Store:
         )
 
     def _drop_keys(
-        self, tx: _Tx, campaign_id: int, rows: Sequence[Sequence[Any]], *, keys: bool = True
+        self, tx: Tx, campaign_id: int, rows: Sequence[Sequence[Any]], *, keys: bool = True
     ) -> None:
         if keys:
             tx.many(
@@ -547,7 +547,7 @@ class Store:
         with self._tx() as tx:
             return [self._add_call(tx, event) for event in events]
 
-    def _add_call(self, tx: _Tx, event: CallEvent) -> bool:
+    def _add_call(self, tx: Tx, event: CallEvent) -> bool:
         at = to_epoch(event.at)
         tx.run(
             f"INSERT INTO calls (dedup_key, at, {_CALL_COLUMNS.removeprefix('id, ')}) VALUES "
@@ -590,7 +590,7 @@ class Store:
             )
         return new
 
-    def _learn_phone(self, tx: _Tx, campaign_id: int, customer_id: int, key: str) -> None:
+    def _learn_phone(self, tx: Tx, campaign_id: int, customer_id: int, key: str) -> None:
         """A number Ameyo dialled for an indexed customer finds them from now on. It is kept in the
         contact's phones, so the next sync keeps it where Ameyo holds it and drops it where not."""
         row = tx.first(
@@ -677,45 +677,11 @@ class Store:
             return ledger.token_fits(tx, digest, write_id, since)
 
 
-class _Tx:
-    """A cursor that speaks the store's SQL (`?` placeholders) in the connection's dialect."""
-
-    def __init__(self, cur: Any, dialect: Dialect) -> None:
-        self.cur = cur
-        self.dialect = dialect
-
-    @property
-    def rowcount(self) -> int:
-        return int(self.cur.rowcount)
-
-    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.cur.execute(self.dialect.sql(sql), tuple(params))
-
-    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
-            self.cur.executemany(self.dialect.sql(sql), rows)
-
-    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        self.run(sql, params)
-        return list(self.cur.fetchall())
-
-    def first(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        self.run(sql, params)
-        row = self.cur.fetchone()
-        return None if row is None else tuple(row)
-
-    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
-        row = self.first(sql, params)
-        if row is None:
-            raise StoreError("The index database lost a row it had just written; run the command again")
-        return row
-
-
 def _migrate(conn: Any, dialect: Dialect) -> None:
     """Bring the schema forward to the latest version, once, even with several processes opening
     the same database at the same time."""
     cur = conn.cursor()
-    tx = _Tx(cur, dialect)
+    tx = Tx(cur, dialect)
     # SQLite waits (its busy timeout) while another opener holds the write lock and migrates.
     cur.execute("BEGIN IMMEDIATE" if dialect.name == "sqlite" else "BEGIN")
     try:

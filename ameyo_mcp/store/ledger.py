@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 if TYPE_CHECKING:
-    from .core import _Tx
+    from .backends import Tx
 
 FLIGHT, ANSWERED, UNKNOWN = "flight", "answered", "unknown"
 # PostgreSQL: the advisory lock every claim takes (the migrations use 7110451211).
@@ -100,7 +100,7 @@ class Claimant:
     spellings: bool = False
 
 
-def claim(tx: _Tx, keys: Sequence[str], who: Claimant) -> Claim:
+def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
     """Claim `keys` for one write, or say what holds one of them. The write's own identity comes
     first in `keys`, so a settled copy of the same write is what a repeat is answered from."""
     now, numbers, spellings = who.now, who.numbers, who.spellings
@@ -153,7 +153,7 @@ def claim(tx: _Tx, keys: Sequence[str], who: Claimant) -> Claim:
     return Claim(True, held=held if spellings else {})
 
 
-def spellings(tx: _Tx, server: str, campaign_id: int, identities: Sequence[str]) -> dict[str, str]:
+def spellings(tx: Tx, server: str, campaign_id: int, identities: Sequence[str]) -> dict[str, str]:
     """phone1 as earlier uploads to the campaign sent it, by number."""
     return _spellings(tx, server, campaign_id, list(dict.fromkeys(identities)))
 
@@ -173,7 +173,7 @@ def _by_campaign(numbers: Sequence[tuple[str, int, str, str]]) -> dict[tuple[str
     return found
 
 
-def _spellings(tx: _Tx, server: str, campaign_id: int, identities: list[str]) -> dict[str, str]:
+def _spellings(tx: Tx, server: str, campaign_id: int, identities: list[str]) -> dict[str, str]:
     if not identities:
         return {}
     head = "SELECT identity, spelling FROM customer_numbers WHERE server = ? AND campaign_id = ? "
@@ -200,7 +200,7 @@ def _json_text(value: list[str] | dict[str, str]) -> str:
 
 
 def _keep_spellings(
-    tx: _Tx, server: str, campaign_id: int, first: dict[str, str], now: float, write_id: str
+    tx: Tx, server: str, campaign_id: int, first: dict[str, str], now: float, write_id: str
 ) -> None:
     pairs = "json_each_text(?::json)" if tx.dialect.name == "postgresql" else "json_each(?)"
     # WHERE true: SQLite's grammar needs it between an INSERT's SELECT and its ON CONFLICT.
@@ -211,7 +211,7 @@ def _keep_spellings(
     )
 
 
-def settle(tx: _Tx, keys: Sequence[str], *, write_id: str, owner: str, now: float, how: Settlement) -> None:
+def settle(tx: Tx, keys: Sequence[str], *, write_id: str, owner: str, now: float, how: Settlement) -> None:
     """Record how the write that claimed `keys` ended (only rows it still holds are touched)."""
     if how.state is None:
         tx.many(
@@ -232,11 +232,11 @@ def settle(tx: _Tx, keys: Sequence[str], *, write_id: str, owner: str, now: floa
     )
 
 
-def entries(tx: _Tx, keys: Sequence[str]) -> list[LedgerEntry]:
+def entries(tx: Tx, keys: Sequence[str]) -> list[LedgerEntry]:
     return _entries(tx, keys)
 
 
-def unknown(tx: _Tx, *, limit: int) -> list[LedgerEntry]:
+def unknown(tx: Tx, *, limit: int) -> list[LedgerEntry]:
     """Writes whose outcome is unknown, newest first: one row per write (its identity's)."""
     rows = tx.all(
         f"SELECT {_COLUMNS} FROM write_ledger WHERE state = ? AND key = write_id "
@@ -246,7 +246,7 @@ def unknown(tx: _Tx, *, limit: int) -> list[LedgerEntry]:
     return [_entry(r) for r in rows]
 
 
-def prune(tx: _Tx, *, before: float, tokens_before: float) -> int:
+def prune(tx: Tx, *, before: float, tokens_before: float) -> int:
     """Forget writes settled before `before`, and tokens made before `tokens_before`; rows in
     flight stay until they are settled."""
     tx.run("DELETE FROM write_ledger WHERE state <> ? AND settled_at < ?", (FLIGHT, before))
@@ -256,7 +256,7 @@ def prune(tx: _Tx, *, before: float, tokens_before: float) -> int:
     return pruned
 
 
-def add_token(tx: _Tx, digest: str, write_id: str, now: float) -> None:
+def add_token(tx: Tx, digest: str, write_id: str, now: float) -> None:
     """A dry run's token, kept as its digest only: any process on the store accepts it."""
     tx.run(
         "INSERT INTO confirm_tokens (digest, write_id, made_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
@@ -264,12 +264,12 @@ def add_token(tx: _Tx, digest: str, write_id: str, now: float) -> None:
     )
 
 
-def token_fits(tx: _Tx, digest: str, write_id: str, since: float) -> bool:
+def token_fits(tx: Tx, digest: str, write_id: str, since: float) -> bool:
     row = tx.first("SELECT write_id, made_at FROM confirm_tokens WHERE digest = ?", (digest,))
     return row is not None and row[0] == write_id and float(row[1]) >= since
 
 
-def _orphaned(tx: _Tx, entry: LedgerEntry, now: float, hold_s: float) -> LedgerEntry:
+def _orphaned(tx: Tx, entry: LedgerEntry, now: float, hold_s: float) -> LedgerEntry:
     """A write in flight whose owner is gone: its outcome is unknown, for every key it holds."""
     tx.run(
         "UPDATE write_ledger SET state = ?, settled_at = ?, hold_until = ?, note = ? "
@@ -279,7 +279,7 @@ def _orphaned(tx: _Tx, entry: LedgerEntry, now: float, hold_s: float) -> LedgerE
     return replace(entry, state=UNKNOWN, settled_at=now, hold_until=now + hold_s, note=ORPHANED)
 
 
-def _entries(tx: _Tx, keys: Sequence[str]) -> list[LedgerEntry]:
+def _entries(tx: Tx, keys: Sequence[str]) -> list[LedgerEntry]:
     if not keys:
         return []
     marks = ",".join("?" * len(keys))

@@ -1,0 +1,239 @@
+"""Ameyo: the client and its one session, with the lookups every tool needs.
+
+Tools, the `check` command and the bulk uploader all go through this object; none of them builds a
+request with a session id or resolves a campaign name on its own.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ..config import Settings
+from ..errors import AmeyoError, CommandFailed
+from .client import AmeyoClient
+from .models import (
+    AddCallbackRequest,
+    Callback,
+    CallbackUploadResult,
+    CampaignInfo,
+    Contact,
+    GetContactsRequest,
+    GetLeadsRequest,
+    Lead,
+    RecordResult,
+    UploadContactsRequest,
+    UploadWithCallbacksRequest,
+)
+from .session import SessionManager
+
+T = TypeVar("T")
+
+_LEADS_TTL_S = 60.0
+SCAN_PAGE = 500
+
+
+class NotFound(CommandFailed):
+    """A name or id the caller gave does not exist in Ameyo; the message lists what does."""
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    """Where an upload goes, checked before a record is sent."""
+
+    campaign: CampaignInfo
+    lead_id: int
+    max_phone_length: int
+    lead_enabled: bool
+
+
+@dataclass
+class ScanResult:
+    matches: list[Contact] = field(default_factory=list)
+    scanned: int = 0
+    capped: bool = False
+
+
+class Ameyo:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = AmeyoClient(settings)
+        self.session = SessionManager(self.client, settings)
+        self._leads: dict[int, tuple[float, list[Lead]]] = {}
+
+    async def aclose(self, *, logout: bool | None = None) -> None:
+        try:
+            await self.session.aclose(logout=logout)
+        finally:
+            await self.client.aclose()
+
+    async def run(self, command: Callable[[str | None], Awaitable[T]]) -> T:
+        return await self.session.call(command)
+
+    # -- names and ids -----------------------------------------------------------------------
+
+    async def campaigns(self) -> list[CampaignInfo]:
+        if not self.session.uses_sessions:
+            return []
+        info = await self.session.login()
+        return list(info.campaign_infos)
+
+    async def campaign(self, ref: str | int) -> CampaignInfo:
+        """A campaign by id (1, "1") or name ("MoviStarSurvey", any case)."""
+        known = await self.campaigns()
+        text = str(ref).strip()
+        for item in known:
+            if text == str(item.campaign_id) or text.lower() == item.campaign_name.lower():
+                return item
+        if not known and text.isdigit():
+            # Token authentication has no login answer to list campaigns: trust a numeric id.
+            return CampaignInfo(campaign_name=f"campaign {text}", campaign_id=int(text))
+        if not known:
+            raise NotFound(
+                f"Unknown campaign {text[:60]!r}: with token authentication Ameyo lists no campaigns, "
+                "so give the campaign's numeric id"
+            )
+        listing = ", ".join(f"{c.campaign_name} ({c.campaign_id})" for c in known)
+        raise NotFound(f"Unknown campaign {text[:60]!r}: the campaigns of this user are {listing}")
+
+    async def leads(self, campaign_id: int, *, fresh: bool = False) -> list[Lead]:
+        cached = self._leads.get(campaign_id)
+        if cached is not None and not fresh and time.monotonic() - cached[0] < _LEADS_TTL_S:
+            return cached[1]
+        leads = await self.run(
+            lambda sid: self.client.get_leads(GetLeadsRequest(session_id=sid, campaign_id=campaign_id))
+        )
+        self._leads[campaign_id] = (time.monotonic(), leads)
+        return leads
+
+    async def lead(self, campaign: CampaignInfo, lead_id: int) -> Lead:
+        leads = await self.leads(campaign.campaign_id)
+        for lead in leads:
+            if lead.lead_id == lead_id:
+                return lead
+        raise NotFound(lead_not_in_campaign(lead_id, campaign, leads))
+
+    async def upload_target(self, campaign: str | int, lead_id: int) -> UploadTarget:
+        """The campaign and lead of an upload, refusing a lead that is not in the campaign, and the
+        phone length limit from the login answer."""
+        info = await self.campaign(campaign)
+        lead = await self.lead(info, lead_id)
+        login = self.session.info
+        return UploadTarget(info, lead_id, login.max_phone_length if login else 20, lead.enabled)
+
+    # -- commands with the session filled in -------------------------------------------------
+
+    async def get_contacts(self, request: GetContactsRequest) -> list[Contact]:
+        return await self.run(
+            lambda sid: self.client.get_contacts(request.model_copy(update={"session_id": sid}))
+        )
+
+    async def get_contact_dicts(self, request: GetContactsRequest) -> list[dict[str, Any]]:
+        """getContacts with each contact as Ameyo sent it (see `AmeyoClient.get_contacts_raw`)."""
+        return await self.run(
+            lambda sid: self.client.get_contacts_raw(request.model_copy(update={"session_id": sid}))
+        )
+
+    async def scan_contacts(
+        self,
+        request: GetContactsRequest,
+        keep: Callable[[Contact], bool],
+        *,
+        cap: int,
+        page: int = SCAN_PAGE,
+    ) -> ScanResult:
+        """Page through a campaign with `limitOffset` and keep what `keep` accepts, reading at most
+        `cap` contacts: getContacts itself can filter only by customer and lead ids."""
+        result = ScanResult()
+        offset = 0
+        while result.scanned < cap:
+            size = min(page, cap - result.scanned)
+            batch = await self.get_contacts(
+                request.model_copy(update={"limit_offset": f"LIMIT {size} OFFSET {offset}"})
+            )
+            result.scanned += len(batch)
+            result.matches.extend(c for c in batch if keep(c))
+            if len(batch) < size:
+                return result
+            offset += size
+        result.capped = True
+        return result
+
+    async def upload_contacts(self, request: UploadContactsRequest) -> list[RecordResult]:
+        return await self.run(
+            lambda sid: self.client.upload_contacts(request.model_copy(update={"session_id": sid}))
+        )
+
+    async def upload_with_callbacks(self, request: UploadWithCallbacksRequest) -> list[CallbackUploadResult]:
+        return await self.run(
+            lambda sid: self.client.upload_contacts_with_callbacks(
+                request.model_copy(update={"session_id": sid})
+            )
+        )
+
+    async def add_callback(self, request: AddCallbackRequest) -> list[Callback]:
+        return await self.run(
+            lambda sid: self.client.add_callback(request.model_copy(update={"session_id": sid}))
+        )
+
+    async def explain(self, error: AmeyoError, campaign: CampaignInfo | None = None) -> str:
+        """Ameyo's message key turned into a sentence that says what to do next."""
+        if error.key and ".lead.not.in.camp" in error.key and campaign is not None:
+            lead_id = _int(error.args_[0]) if error.args_ else None
+            try:
+                leads = await self.leads(campaign.campaign_id)
+            except AmeyoError:
+                leads = []
+            return lead_not_in_campaign(lead_id, campaign, leads)
+        return describe_failure(error.key, error.args_, fallback=error.message)
+
+
+def lead_not_in_campaign(lead_id: int | None, campaign: CampaignInfo, leads: Sequence[Lead]) -> str:
+    listing = ", ".join(str(i) for i in sorted(lead.lead_id for lead in leads)) or "unknown"
+    return (
+        f"Lead {lead_id} is not in campaign {campaign.campaign_name} ({campaign.campaign_id}); "
+        f"its leads are {listing}"
+    )
+
+
+_PLAIN: dict[str, str] = {
+    "PREPROCESSING_INVALID_LENGTH": "the phone number's length ({0}) is not valid",
+    "PREPROCESSOR_NOT_NULLABLE_COLUMN_GIVEN_NULL": "{0} is missing",
+    "DUPLICATE_NOT_ADDED": "already in the campaign, not added (pass update_existing=true to update it)",
+    "NOT_MIGRATED": "already in another lead and not moved (pass migrate_existing=true to move it)",
+    "INVALID_RECORD_FAILED": "Ameyo found the record invalid",
+    "ADD_FAILED": "Ameyo failed to add the customer",
+    "UPDATE_FAILED": "Ameyo failed to update the customer",
+    "MIGRATE_FAILED": "Ameyo failed to move the customer to the lead",
+    "UPDATE_AND_MIGRATE_FAILED": "Ameyo failed to update and move the customer",
+    "INVALID_CONFIGURATION": "the campaign's upload configuration is invalid (ask the Ameyo administrator)",
+}
+_KEYS: dict[str, str] = {
+    "Phone.number.does.not.have.valid.length": "the phone number's length ({0}) is not valid",
+    "Column.name.cannot.be.missing.empty": "{0} is missing",
+    "lead.not.in.camp": "lead {0} is not in campaign {1}",
+    "campaign.not.found": "campaign {0} does not exist",
+    "customer.not.found": "customer {0} does not exist in this campaign",
+}
+
+
+def describe_failure(key: str | None, args: Sequence[object], *, fallback: str) -> str:
+    """Plain words for a result type or message key; the raw key when we do not know it."""
+    if key is None:
+        return fallback
+    template = _PLAIN.get(key)
+    if template is None:
+        template = next((text for fragment, text in _KEYS.items() if fragment in key), None)
+    if template is None:
+        shown = ", ".join(str(a) for a in args)
+        return f"Ameyo said {key}" + (f" ({shown})" if shown else "")
+    padded = [*(str(a) for a in args), "?", "?"]
+    return template.format(*padded)
+
+
+def _int(value: object) -> int | None:
+    text = str(value)
+    return int(text) if re.fullmatch(r"-?\d+", text) else None

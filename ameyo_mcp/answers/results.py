@@ -1,0 +1,144 @@
+"""The structured content of each tool's answer (its output schema).
+
+Kept deliberately flat and short: every schema is sent to the model in every conversation.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from ..ameyo.models import CampaignInfo, callback_scheduled
+
+
+class CampaignOut(BaseModel):
+    id: int
+    name: str
+    type: str | None = None
+
+
+def campaign_out(campaign: CampaignInfo) -> CampaignOut:
+    return CampaignOut(id=campaign.campaign_id, name=campaign.campaign_name, type=campaign.campaign_type)
+
+
+class LoginOut(BaseModel):
+    user: str | None = None
+    user_type: str | None = None
+    campaigns: list[CampaignOut]
+    ping_interval_s: float
+    session_timeout_s: float
+    command_timeout_s: float
+    max_phone_length: int
+    new_session: bool
+
+
+class PingOut(BaseModel):
+    alive: bool
+    server_time: str | None = None
+    timezone: str
+
+
+class LogoutOut(BaseModel):
+    ended: bool
+
+
+class CampaignsOut(BaseModel):
+    campaigns: list[CampaignOut]
+
+
+class LeadOut(BaseModel):
+    lead_id: int
+    enabled: bool
+    priority: int | None = None
+    max_attempt: int | None = None
+    churn_count: int | None = None
+
+
+class LeadsOut(BaseModel):
+    campaign: CampaignOut
+    leads: list[LeadOut]
+
+
+class ContactOut(BaseModel):
+    customer_id: int
+    lead_id: int | None = None
+    name: str | None = None
+    phone: str | None = None
+    status: str | None = None
+    attempts: int | None = None
+    disposition: str | None = None
+    last_dialed: str | None = None
+    data: dict[str, str] | None = None
+
+
+class ContactsOut(BaseModel):
+    campaign: CampaignOut
+    matched: int
+    scanned: int
+    scan_capped: bool
+    # Where the lookup looked, e.g. "index of 412,000 contacts, synced 14 min ago".
+    looked_in: str
+    # With no match: what the look could not rule out (None when it was complete).
+    not_ruled_out: str | None = None
+    # True: more contacts match than `matched` (the index was asked for one page and one more).
+    more: bool | None = None
+    by_status: dict[str, int]
+    # The whole campaign by status as the index counted it at its last sync (`as_of`).
+    campaign_by_status: dict[str, int] | None = None
+    campaign_contacts: int | None = None
+    as_of: str | None = None
+    offset: int
+    next_offset: int | None = None
+    timezone: str
+    contacts: list[ContactOut]
+
+
+class RecordOut(BaseModel):
+    position: int
+    phone: str | None = None
+    result: str
+    ok: bool
+    customer_id: int | None = None
+    reason: str | None = None
+    callback_id: str | None = None
+    callback_time: str | None = None
+
+    @property
+    def callback_scheduled(self) -> bool:
+        return callback_scheduled(self.callback_id, self.callback_time)
+
+
+class UploadOut(BaseModel):
+    """sent + refused = records given; sent = added + updated + moved + duplicate + failed."""
+
+    campaign: CampaignOut
+    lead_id: int
+    dry_run: bool
+    sent: int
+    refused: int
+    added: int = 0
+    updated: int = 0
+    moved: int = 0
+    duplicate: int = 0
+    failed: int = 0
+    callbacks: int = 0
+    counts: dict[str, int] = {}
+    added_customer_ids: list[int] = []
+    updated_customer_ids: list[int] = []
+    records: list[RecordOut]
+    timezone: str
+    notes: list[str] = []
+    confirm_token: str | None = None
+    repeat_of_earlier_call: bool | None = None
+
+
+class CallbackOut(BaseModel):
+    campaign: CampaignOut
+    callback_id: str | None = None
+    customer_id: int | None = None
+    name: str | None = None
+    phone: str | None = None
+    time: str | None = None
+    timezone: str
+    assigned_to: str | None = None
+    self_callback: bool
+    repeat_of_earlier_call: bool | None = None

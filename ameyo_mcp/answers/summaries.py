@@ -1,0 +1,234 @@
+"""Concise text for the model, rendered from the structured results.
+
+Counts come before lists, names stand beside ids, every time names its zone, every list is capped
+and says how to get the rest. Values that came from customer records are fenced inside
+`<customer-data>` so that they read as data, never as the server's (or anyone's) instructions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..rules.sanitize import data_text, fence
+from .results import (
+    CallbackOut,
+    CampaignOut,
+    ContactOut,
+    ContactsOut,
+    LeadsOut,
+    LoginOut,
+    PingOut,
+    RecordOut,
+    UploadOut,
+)
+
+MAX_FAILURE_LINES = 25
+MAX_IDS_SHOWN = 30
+MAX_STATUSES = 8
+
+
+def campaign_label(campaign: CampaignOut) -> str:
+    return f"{campaign.name} ({campaign.id})"
+
+
+def login_text(out: LoginOut) -> str:
+    campaigns = ", ".join(f"{c.name} ({c.id}, {c.type or 'type unknown'})" for c in out.campaigns[:50])
+    state = "Started a new Ameyo session" if out.new_session else "Using the live Ameyo session"
+    return "\n".join(
+        [
+            f"{state} as {out.user} ({out.user_type}).",
+            f"Campaigns: {campaigns or 'none'}.",
+            f"Limits: phone numbers up to {out.max_phone_length} characters; session times out after "
+            f"{out.session_timeout_s:g} s idle (kept alive automatically); commands time out after "
+            f"{out.command_timeout_s:g} s.",
+        ]
+    )
+
+
+def ping_text(out: PingOut) -> str:
+    if not out.alive:
+        return "The Ameyo session is not alive; the next call logs in again."
+    return f"The Ameyo session is alive. Ameyo server time: {out.server_time}."
+
+
+def leads_text(out: LeadsOut) -> str:
+    count = len(out.leads)
+    lines = [f"{campaign_label(out.campaign)} has {count} lead{'' if count == 1 else 's'}:"]
+    for lead in out.leads[:100]:
+        state = "enabled" if lead.enabled else "DISABLED (not dialed)"
+        extra = f", priority {lead.priority}" if lead.priority is not None else ""
+        extra += f", max {lead.max_attempt} attempts" if lead.max_attempt is not None else ""
+        lines.append(f"- lead {lead.lead_id}: {state}{extra}")
+    if len(out.leads) > 100:
+        lines.append(f"{len(out.leads) - 100} more leads not shown.")
+    return "\n".join(lines)
+
+
+def contact_line(c: ContactOut) -> str:
+    tries = "" if c.attempts is None else f", {c.attempts} attempt{'' if c.attempts == 1 else 's'}"
+    parts = [
+        f"#{c.customer_id} {c.name or '(no name)'}",
+        c.phone or "(no phone)",
+        f"lead {c.lead_id}" if c.lead_id is not None else "lead ?",
+        f"{c.status or 'status ?'}{tries}",
+    ]
+    if c.disposition:
+        parts.append(c.disposition)
+    if c.last_dialed:
+        parts.append(f"last {c.last_dialed[:16]}")
+    line = " | ".join(parts)
+    if c.data:
+        line += " | " + "; ".join(f"{k}={v}" for k, v in c.data.items())
+    return line
+
+
+def _ranked(counts: Mapping[str, int]) -> str:
+    ranked = list(counts.items())
+    shown = ", ".join(f"{k} {v:,}" for k, v in ranked[:MAX_STATUSES])
+    rest = sum(v for _, v in ranked[MAX_STATUSES:])
+    return shown + (f", {len(ranked) - MAX_STATUSES} other statuses {rest:,}" if rest else "")
+
+
+def contacts_text(out: ContactsOut, criteria: str) -> str:
+    label = campaign_label(out.campaign)
+    count = f"{out.matched}+" if out.more else str(out.matched)
+    head = f"{label}: {count} contact{'s' if out.matched != 1 or out.more else ''} match {criteria}"
+    head += f" (looked in: {out.looked_in})."
+    lines = [head]
+    if out.not_ruled_out and not out.matched:
+        lines.append(out.not_ruled_out)
+    elif out.scan_capped:
+        lines.append(
+            f"More may match beyond the first {out.scanned:,} contacts: narrow with lead_ids or customer_ids."
+        )
+    if out.by_status:
+        lines.append("By status now: " + _ranked(out.by_status))
+    if out.campaign_by_status:
+        total = f"{out.campaign_contacts:,} contacts" if out.campaign_contacts is not None else "contacts"
+        lines.append(
+            f"Whole campaign by status, as of the index's sync {out.as_of} ({total}; calls since then "
+            f"are not counted): {_ranked(out.campaign_by_status)}"
+        )
+    if not out.contacts:
+        if out.matched and out.offset >= out.matched:
+            among = f" among the first {out.scanned:,} read" if out.scan_capped else ""
+            lines.append(f"No contacts at offset {out.offset}: there are {out.matched}{among}.")
+        return "\n".join(lines)
+    first, last = out.offset + 1, out.offset + len(out.contacts)
+    lines.append(
+        f"Contacts {first}–{last}: id name | phone | lead | status, attempts | disposition | "
+        f"last dialed ({out.timezone})"
+    )
+    lines.extend(fence(contact_line(c) for c in out.contacts))
+    if out.next_offset is not None:
+        left = "More" if out.more else f"{out.matched - out.next_offset} more"
+        lines.append(f"{left}: call again with offset={out.next_offset}.")
+    return "\n".join(lines)
+
+
+def answered_text(tally: Mapping[str, int]) -> str:
+    """The counts of `records.answered` in words, leaving out a move nobody asked for."""
+    words = [f"added {tally['added']}", f"updated {tally['updated']}"]
+    if tally.get("moved"):
+        words.append(f"moved to this lead {tally['moved']}")
+    words += [f"duplicates left unchanged {tally['duplicate']}", f"failed {tally['failed']}"]
+    return ", ".join(words)
+
+
+def dispositions_seen_note(seen: Mapping[str, int]) -> str:
+    """After a disposition filter matched nothing: the dispositions the scanned contacts do have."""
+    named = sorted(((n, d) for d, n in seen.items() if d.strip()), reverse=True)
+    if not named:
+        return "No scanned contact has any disposition."
+    shown = ", ".join(f"{data_text(d, 40)} {n}" for n, d in named[:15])
+    return f"No scanned contact has that disposition; the dispositions found are: {shown}."
+
+
+def _records(n: int) -> str:
+    return f"{n} record{'' if n == 1 else 's'}"
+
+
+def _ids(label: str, ids: list[int]) -> str:
+    shown = ", ".join(str(i) for i in ids[:MAX_IDS_SHOWN])
+    more = len(ids) - MAX_IDS_SHOWN
+    return f"{label}: {shown}" + (f" and {more} more." if more > 0 else ".")
+
+
+def scheduled_callback_text(callback_id: str | None, callback_time: str | None) -> str:
+    """A callback Ameyo scheduled, in the words every upload answer uses for it."""
+    text = f"callback {callback_id} scheduled" if callback_id else "callback scheduled"
+    if callback_time:
+        text += f" at {callback_time}"
+    return text if callback_id else f"{text}; Ameyo gave it no id"
+
+
+def _callback_line(r: RecordOut) -> str:
+    if r.callback_id is None:
+        return f"record {r.position}: {scheduled_callback_text(None, r.callback_time)}"
+    return f"record {r.position}: {r.callback_id}" + (f" at {r.callback_time}" if r.callback_time else "")
+
+
+def upload_text(out: UploadOut) -> str:
+    label = campaign_label(out.campaign)
+    refused = f"; {out.refused} refused before sending (below)" if out.refused else ""
+    if out.dry_run:
+        lines = [
+            f"Dry run, nothing written: would send {_records(out.sent)} to {label}, lead {out.lead_id}"
+            f"{refused.replace('refused', 'would be refused')}."
+        ]
+        if out.confirm_token:
+            lines.append(
+                f"Sending {_records(out.sent)} needs the person's confirmation: show them this, and if "
+                f'they agree call again without dry_run and with confirm="{out.confirm_token}".'
+            )
+    else:
+        lines = [f"Sent {_records(out.sent)} to {label}, lead {out.lead_id}{refused}."]
+        tally = {"added": out.added, "updated": out.updated, "moved": out.moved}
+        tally |= {"duplicate": out.duplicate, "failed": out.failed}
+        lines.append(f"Ameyo's answers: {answered_text(tally)}.")
+    failures = [r for r in out.records if not r.ok]
+    if failures:
+        lines.append(f"Not done ({len(failures)}):")
+        shown = [
+            f"record {r.position}: {r.phone or '(no phone)'}: {r.reason or r.result}"
+            for r in failures[:MAX_FAILURE_LINES]
+        ]
+        lines.extend(fence(shown))
+        if len(failures) > MAX_FAILURE_LINES:
+            lines.append(f"{len(failures) - MAX_FAILURE_LINES} more failures are in the structured result.")
+    callbacks = [r for r in out.records if r.callback_scheduled]
+    if callbacks:
+        lines.append(f"Callbacks scheduled: {out.callbacks} ({out.timezone}):")
+        lines.extend(_callback_line(r) for r in callbacks[:MAX_FAILURE_LINES])
+        if len(callbacks) > MAX_FAILURE_LINES:
+            lines.append(f"{len(callbacks) - MAX_FAILURE_LINES} more callbacks are in the structured result.")
+        if any(r.callback_id is None for r in callbacks):
+            lines.append(
+                "A callback without an id is scheduled all the same (Ameyo's documented answer gives "
+                "none): scheduling it again would ring the customer twice."
+            )
+    if out.added_customer_ids:
+        lines.append(_ids("Added customer ids", out.added_customer_ids))
+    if out.updated_customer_ids:
+        lines.append(_ids("Updated customer ids", out.updated_customer_ids))
+    lines.extend(out.notes)
+    return "\n".join(lines)
+
+
+def disabled_lead_note(lead_id: int) -> str:
+    return f"Note: lead {lead_id} is disabled, so these contacts are not dialed until it is enabled."
+
+
+def callback_text(out: CallbackOut) -> str:
+    who = out.name or "(no name)"
+    to = out.assigned_to or "any agent"
+    if out.self_callback:
+        to += " only (self callback)"
+    lines = [
+        f"Callback {out.callback_id} scheduled in {campaign_label(out.campaign)}:"
+        if out.callback_id
+        else f"Callback scheduled in {campaign_label(out.campaign)}; Ameyo gave it no id:",
+        *fence([f"{who}, customer {out.customer_id}, phone {out.phone}"]),
+        f"When: {out.time}. Assigned to: {to}.",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""The `ameyo-mcp` command and its subcommands."""

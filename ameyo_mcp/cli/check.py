@@ -1,0 +1,132 @@
+"""`ameyo-mcp check`: try the settings against Ameyo and say, in one line per step, what to fix."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from ..ameyo.models import GetLeadsRequest
+from ..ameyo.service import Ameyo
+from ..config import Settings, timezone_warning
+from ..errors import AmeyoError, AuthenticationFailed, UpstreamUnavailable
+from ..rules import phones
+from ..rules.times import ago_text, show
+
+_UNKNOWN_SHOWN = 10
+
+
+def _advice(exc: AmeyoError, settings: Settings) -> str:
+    text = str(exc)
+    if isinstance(exc, AuthenticationFailed):
+        if settings.token_auth:
+            return f"token rejected: {text}"
+        return f"wrong user or password: {text}"
+    if isinstance(exc, UpstreamUnavailable):
+        if "404" in text:
+            return f"wrong path: {text}"
+        if "unreachable" in text:
+            return f"unreachable URL: {text}"
+        return f"not an Ameyo answer: {text}"
+    return text
+
+
+async def run_check(
+    settings: Settings, say: Callable[[str], None], *, campaign_id: int | None = None
+) -> bool:
+    """Log in, ping, list campaigns, log out; returns whether every step passed."""
+    ameyo = Ameyo(settings)
+    who = "token authentication" if settings.token_auth else f"user {settings.user_id}"
+    say(f"Ameyo at {settings.base_url} ({who})")
+    if not settings.timezone_given:
+        say(f"  warn {timezone_warning(settings)}")
+    ok = True
+    try:
+        phones.check_region(settings.phone_region)
+        say(f"  ok  phone numbers: region {settings.phone_region}, sent as {settings.phone_format}")
+    except phones.PhoneError as exc:
+        ok = False
+        say(f"  FAIL {exc}")
+    try:
+        if ameyo.session.uses_sessions:
+            info = await ameyo.session.login()
+            say(f"  ok  login as {info.user_id} (user type {info.user_type})")
+            ping = await ameyo.session.ping()
+            when = show(ping.server_time, settings.zone) if ping.server_time else "not given"
+            say(f"  ok  ping: session alive, Ameyo server time {when}")
+            names = ", ".join(f"{c.campaign_name} ({c.campaign_id})" for c in info.campaign_infos)
+            say(f"  ok  campaigns: {names or 'none'}")
+        else:
+            target = campaign_id or 1
+            leads = await ameyo.run(
+                lambda sid: ameyo.client.get_leads(GetLeadsRequest(session_id=sid, campaign_id=target))
+            )
+            say(f"  ok  token accepted: campaign {target} has {len(leads)} leads")
+    except AmeyoError as exc:
+        ok = False
+        say(f"  FAIL {_advice(exc, settings)}")
+    finally:
+        ended = await ameyo.session.logout() if ameyo.session.active else False
+        if ended:
+            say("  ok  logout")
+        await ameyo.aclose(logout=False)
+    ok = _check_index(settings, say) and ok
+    _check_unknown_writes(settings, say)
+    say(
+        "All checks passed."
+        if ok
+        else "Check failed: fix the setting named above and run `ameyo-mcp check` again."
+    )
+    return ok
+
+
+def _check_index(settings: Settings, say: Callable[[str], None]) -> bool:
+    """Report the index: where it is, and per campaign its contacts and the age of its last sync."""
+    from ..index.sync import age_text
+    from ..store import StoreError, open_store
+
+    store = open_store(settings)
+    try:
+        campaigns = store.campaigns()
+    except StoreError as exc:
+        say(f"  FAIL index: {exc}")
+        return False
+    finally:
+        store.close()
+    if not campaigns:
+        say(f"  --  index at {store.where}: no campaign synced yet (run `ameyo-mcp sync`)")
+        return True
+    say(f"  ok  index at {store.where}:")
+    for c in campaigns:
+        name = c.name or f"campaign {c.campaign_id}"
+        synced = f"last synced {age_text(c.synced_at)}" if c.synced_at else "never synced completely"
+        if c.synced_at is not None:
+            synced += f" ({show(c.synced_at, settings.zone)})"
+        doing = ", a sync was interrupted (run `ameyo-mcp sync` to resume)" if c.pass_in_progress else ""
+        say(f"      {name} ({c.campaign_id}): {c.contacts:,} contacts, {synced}{doing}")
+    return True
+
+
+def _check_unknown_writes(settings: Settings, say: Callable[[str], None]) -> None:
+    """Writes whose outcome is unknown, from every process on the store: each needs a person to
+    look in Ameyo before it is sent again (the write path refuses it until then)."""
+    from ..store import StoreError, open_store
+
+    store = open_store(settings)
+    try:
+        unknown = store.unknown_writes(limit=_UNKNOWN_SHOWN + 1)
+    except StoreError:
+        return  # the index line above has said what is wrong with the store
+    finally:
+        store.close()
+    if not unknown:
+        return
+    count = f"{_UNKNOWN_SHOWN}+" if len(unknown) > _UNKNOWN_SHOWN else str(len(unknown))
+    say(
+        f"  warn {count} {'write has' if count == '1' else 'writes have'} an unknown outcome: Ameyo may "
+        "or may not have done them. Look each up in Ameyo (ameyo_get_contacts); send one again only if "
+        "it did not happen, with allow_repeat"
+    )
+    now = time.time()
+    for entry in unknown[:_UNKNOWN_SHOWN]:
+        when = ago_text(now - entry.claimed_at)
+        say(f"      {entry.label}, sent {when}: {entry.note} (call id {entry.call_id})")

@@ -1,0 +1,483 @@
+"""The `ameyo-mcp` command: serve over stdio or HTTP, try the settings, receive Ameyo's pushes, or run
+the simulator."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+
+from .. import __version__
+from ..config import Settings, load_settings, timezone_warning
+from ..errors import SettingsError
+from ..logs import setup_logging
+
+if TYPE_CHECKING:
+    from ..writes.bulk.engine import BulkOptions
+
+
+def _shared(*, top: bool) -> argparse.ArgumentParser:
+    """--demo and --env-file, accepted before or after the command's name."""
+    # Below the top level the defaults are suppressed, so that a value given before the command's
+    # name is not overwritten by the subcommand's own default.
+    default_demo: object = False if top else argparse.SUPPRESS
+    # None: the default `.env`, read when present; a file named with --env-file must exist.
+    default_env: object = None if top else argparse.SUPPRESS
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument(
+        "--demo",
+        action="store_true",
+        default=default_demo,
+        help="use the embedded Ameyo simulator and its sample data",
+    )
+    shared.add_argument("--env-file", default=default_env, help="settings file (default .env, if present)")
+    return shared
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ameyo-mcp",
+        description="MCP server for the Ameyo Customer Manager API",
+        parents=[_shared(top=True)],
+    )
+    parser.add_argument("--version", action="version", version=f"ameyo-mcp {__version__}")
+    parser.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="default: stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+    sub = parser.add_subparsers(dest="command")
+    shared = _shared(top=False)
+    check = sub.add_parser(
+        "check", help="log in, ping, list campaigns, log out, and report", parents=[shared]
+    )
+    check.add_argument("--campaign", type=int, default=None, help="campaign id to try (token auth)")
+    sub.add_parser(
+        "config",
+        parents=[shared],
+        help="print a claude_desktop_config.json entry that starts this installation",
+    )
+    _upload_parser(sub, shared)
+    receiver = sub.add_parser(
+        "receiver",
+        parents=[shared],
+        help="receive Ameyo's call-outcome pushes at /ameyo/status into the store (needs AMEYO_PUSH_TOKEN)",
+    )
+    receiver.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    receiver.add_argument("--port", type=int, default=8010, help="port (default 8010)")
+    sync = sub.add_parser(
+        "sync",
+        parents=[shared],
+        help="bring the local index of contacts up to date with Ameyo (resumes an interrupted sync)",
+    )
+    sync.add_argument(
+        "--campaign", action="append", default=[], help="campaign name or id (repeatable; default: all)"
+    )
+    sync.add_argument("--restart", action="store_true", help="start a fresh pass instead of resuming")
+    simulator = sub.add_parser("simulator", help="run the Ameyo simulator over HTTP")
+    simulator.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    simulator.add_argument("--port", type=int, default=8888, help="port (default 8888)")
+    simulator.add_argument("--user", default="CustomerManager", help="login user (default CustomerManager)")
+    simulator.add_argument("--password", default="simulator", help="login password (default simulator)")
+    simulator.add_argument(
+        "--contacts",
+        type=int,
+        default=300,
+        help="customers in MoviStarSurvey besides the document's customer 112 (default 300; above 10,000 "
+        "they are generated as asked for, up to 10,000,000)",
+    )
+    simulator.add_argument(
+        "--push-url",
+        default=None,
+        help="dial contacts and push each call's outcome to this URL (a ?token=... in it is kept)",
+    )
+    simulator.add_argument(
+        "--push-rate", type=float, default=1.0, help="calls pushed per second with --push-url (default 1)"
+    )
+    simulator.add_argument(
+        "--push-shape",
+        default="mixed",
+        choices=("mixed", "get", "form", "json", "text"),
+        help="how pushes are sent: GET query, form POST, JSON POST, JSON as text/plain, or mixed (default)",
+    )
+    return parser
+
+
+def _upload_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], shared: argparse.ArgumentParser
+) -> None:
+    upload = sub.add_parser(
+        "upload",
+        parents=[shared],
+        help="upload a contact file (CSV with a header row, or .jsonl) into a lead, resumably",
+        description="Rows are checked, sent in batches, and every row's outcome is written to a result "
+        "file. Run the same command again after an interruption: it continues from the journal.",
+    )
+    upload.add_argument("file", help="CSV file with a header row (phone1 required), or a .jsonl file")
+    upload.add_argument("--campaign", required=True, help="campaign id or name")
+    upload.add_argument("--lead", required=True, type=int, help="lead id")
+    upload.add_argument(
+        "--map", action="append", default=[], metavar="OLD=NEW", help="rename a column, e.g. Mobile=phone1"
+    )
+    upload.add_argument("--status", default="NOT_TRIED", help="status of new contacts (default NOT_TRIED)")
+    upload.add_argument("--attempts", type=int, default=0, help="attempts already made (default 0)")
+    upload.add_argument("--update", action="store_true", help="update customers that already exist")
+    upload.add_argument("--migrate", action="store_true", help="move existing customers into this lead")
+    upload.add_argument("--batch-size", type=int, default=500, help="rows per request (default 500)")
+    upload.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
+    upload.add_argument("--dry-run", action="store_true", help="check every row and write the report only")
+    upload.add_argument(
+        "--retry-unknown",
+        action="store_true",
+        help="resend rows without callbacks whose outcome an earlier run never learnt",
+    )
+    upload.add_argument(
+        "--resend-callbacks-may-duplicate",
+        action="store_true",
+        help="with --retry-unknown, resend rows with callbacks too, accepting that Ameyo may then "
+        "schedule such a callback twice",
+    )
+    upload.add_argument(
+        "--outside-calling-hours",
+        action="store_true",
+        help="schedule the file's callbacks at their times even outside AMEYO_CALLING_HOURS",
+    )
+    upload.add_argument(
+        "--result",
+        default=None,
+        help="result CSV, beside FILE if relative (default FILE.ameyo-result.csv, or "
+        "FILE.ameyo-check.csv for a dry run); an existing file is replaced only if it is a result file",
+    )
+    upload.add_argument(
+        "--journal", default=None, help="journal, beside FILE if relative (default FILE.ameyo-journal)"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "simulator":
+            return _simulator(args)
+        if args.command == "check":
+            return _check(args)
+        if args.command == "config":
+            return _desktop_config(args)
+        if args.command == "upload":
+            return _upload(args)
+        if args.command == "receiver":
+            return _receiver(args)
+        if args.command == "sync":
+            return _sync(args)
+        return _serve(args)
+    except SettingsError as exc:
+        print(f"ameyo-mcp: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+@contextmanager
+def _settings(args: argparse.Namespace) -> Iterator[Settings]:
+    """The settings file's and environment's settings, or the embedded simulator's with --demo."""
+    if args.demo:
+        from .demo import demo_settings
+
+        # Serving, the demo dials: its call history fills from the first minute.
+        serving = args.command is None
+        http_url = (
+            f"http://{_connectable(args.host)}:{args.port}" if serving and args.transport == "http" else None
+        )
+        with demo_settings(dial=serving, http_url=http_url) as settings:
+            yield settings
+    else:
+        yield load_settings(env_file=_env_file(args))
+
+
+def _env_file(args: argparse.Namespace) -> Path:
+    """The settings file to read: the one named (which must exist), else `.env` when present."""
+    if args.env_file is None:
+        return Path(".env")
+    path = Path(args.env_file).expanduser()
+    if not path.is_file():
+        raise SettingsError(f"--env-file {args.env_file}: no such file ({path.resolve()})")
+    return path
+
+
+def _warn_about(settings: Settings) -> None:
+    if not settings.timezone_given:
+        print(f"ameyo-mcp: warning: {timezone_warning(settings)}", file=sys.stderr, flush=True)
+
+
+def _connectable(host: str) -> str:
+    """Where the demo's dialer reaches a server bound to `host`."""
+    if host in ("0.0.0.0", "", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _serve(args: argparse.Namespace) -> int:
+    with _settings(args) as settings:
+        _run_server(settings, args)
+    return 0
+
+
+def _run_server(settings: Settings, args: argparse.Namespace) -> None:
+    from ..server.app import create_server
+
+    setup_logging(settings.log_level)
+    _warn_about(settings)
+    server = create_server(settings)
+    if args.transport == "stdio":
+        server.run("stdio")
+    else:
+        from ..server.http import serve_http
+
+        serve_http(server, settings, args.host, args.port)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .check import run_check
+
+    def say(line: str) -> None:
+        print(line, flush=True)  # a CLI report for a person: never runs under stdio
+
+    with _settings(args) as settings:
+        setup_logging(settings.log_level)
+        return 0 if anyio.run(lambda: run_check(settings, say, campaign_id=args.campaign)) else 1
+
+
+def _desktop_config(args: argparse.Namespace) -> int:
+    """Claude Desktop starts servers from its own folder with its own PATH: the entry names this
+    installation's executable and the settings file by absolute paths."""
+    import json
+
+    if args.demo:
+        server_args = ["--demo"]
+    else:
+        env_file = _env_file(args).resolve()
+        if not env_file.is_file():
+            raise SettingsError(
+                f"{env_file} does not exist: create it with AMEYO_BASE_URL, AMEYO_USER_ID and AMEYO_PASSWORD "
+                "(see .env.example in the project) or name one with --env-file"
+            )
+        server_args = ["--env-file", str(env_file)]
+    script = Path(sys.executable).with_name("ameyo-mcp.exe" if sys.platform == "win32" else "ameyo-mcp")
+    if script.is_file():
+        entry = {"command": str(script), "args": server_args}
+    else:
+        entry = {"command": sys.executable, "args": ["-m", "ameyo_mcp", *server_args]}
+    # The entry for a person to paste: this command never runs the stdio server.
+    print(json.dumps({"mcpServers": {"ameyo": entry}}, indent=2))
+    print(
+        "ameyo-mcp: add this to claude_desktop_config.json (Claude Desktop: Settings > Developer > "
+        "Edit Config; macOS ~/Library/Application Support/Claude/, Windows %APPDATA%\\Claude\\) "
+        "and restart Claude Desktop",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _upload(args: argparse.Namespace) -> int:
+    from ..writes.bulk.engine import BulkOptions
+    from ..writes.bulk.reader import FileFormatError, parse_column_map
+
+    path = Path(args.file).expanduser().resolve()
+    if not path.is_file():
+        print(f"ameyo-mcp upload: {args.file} is not a file", file=sys.stderr)
+        return 2
+    try:
+        options = BulkOptions(
+            campaign=args.campaign,
+            lead_id=args.lead,
+            column_map=parse_column_map(args.map),
+            status=args.status,
+            attempts=args.attempts,
+            update_existing=args.update,
+            migrate_existing=args.migrate,
+            batch_size=args.batch_size,
+            concurrency=args.concurrency,
+            dry_run=args.dry_run,
+            retry_unknown=args.retry_unknown,
+            resend_callbacks_may_duplicate=args.resend_callbacks_may_duplicate,
+            outside_calling_hours=args.outside_calling_hours,
+            # A relative path is read beside the contact file, not the current folder.
+            result_path=Path(args.result) if args.result else None,
+            journal_path=Path(args.journal) if args.journal else None,
+        )
+    except FileFormatError as exc:
+        print(f"ameyo-mcp upload: {exc}", file=sys.stderr)
+        return 2
+    with _settings(args) as settings:
+        setup_logging(settings.log_level)
+        return anyio.run(_upload_run, settings, path, options)
+
+
+async def _upload_run(settings: Settings, path: Path, options: BulkOptions) -> int:
+    """The upload, stopped cleanly by SIGTERM or Ctrl-C: the batches in flight are journaled as
+    outcome-unknown before the command ends, with one line saying what was sent."""
+    import signal
+
+    stop = anyio.Event()
+    caught: list[str] = []
+
+    async def on_signal() -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for number in signals:
+                caught.append(signal.Signals(number).name)
+                stop.set()
+                return  # a second signal ends the process the usual way
+
+    code = 1
+    async with anyio.create_task_group() as group:
+        group.start_soon(on_signal)
+        try:
+            code = await _upload_once(settings, path, options, stop, caught)
+        finally:
+            group.cancel_scope.cancel()
+    return code
+
+
+async def _upload_once(
+    settings: Settings, path: Path, options: BulkOptions, stop: anyio.Event, caught: list[str]
+) -> int:
+    from ..ameyo.service import Ameyo
+    from ..errors import AmeyoError
+    from ..writes.bulk.engine import upload_file
+    from ..writes.bulk.errors import UploadRefused, UploadStopped
+    from ..writes.bulk.reader import FileFormatError
+    from ..writes.bulk.report import bulk_text
+    from ..writes.path import WriteError, WritePath
+
+    tty = sys.stderr.isatty()
+    last: list[str] = [""]
+
+    async def progress(done: int, total: int | None, message: str) -> None:
+        if message == last[0]:
+            return
+        last[0] = message
+        # A live line on a terminal; whole lines (one per report) when stderr is a log.
+        print(f"\r{message}   " if tty else message, end="" if tty else "\n", file=sys.stderr, flush=True)
+
+    def fail(message: str) -> None:
+        print(f"{chr(10) if tty else ''}ameyo-mcp upload: {message}", file=sys.stderr, flush=True)
+
+    ameyo = Ameyo(settings)
+    try:
+        # The person running the command confirmed the upload by running it.
+        out = await upload_file(WritePath.for_settings(ameyo, confirm=False), path, options, progress, stop)
+    except AmeyoError as exc:
+        fail(await ameyo.explain(exc))
+        return 1
+    except FileFormatError as exc:
+        fail(f"{path.name}: {exc}")
+        return 1
+    except UploadStopped as exc:
+        if exc.requested:
+            fail(f"stopped by {caught[0] if caught else 'request'}. {exc.account}")
+            return 130 if caught[:1] == ["SIGINT"] else 143
+        fail(str(exc))
+        return 1
+    except (UploadRefused, WriteError) as exc:  # nothing was sent; the message says why
+        fail(str(exc))
+        return 1
+    except OSError as exc:
+        fail(f"{exc.filename or path}: {exc.strerror or exc}; nothing was sent")
+        return 1
+    finally:
+        await ameyo.aclose()
+    if tty:
+        print(file=sys.stderr)
+    print(bulk_text(out), flush=True)  # the CLI's report for a person
+    return 0 if out.ok == out.rows else 1
+
+
+def _receiver(args: argparse.Namespace) -> int:
+    from ..receiver.service import serve
+
+    with _settings(args) as settings:
+        setup_logging(settings.log_level)
+        serve(settings, args.host, args.port)
+    return 0
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from ..ameyo.service import Ameyo
+    from ..errors import AmeyoError
+    from ..index.sync import SyncError, SyncProgress, SyncReport, sync_all
+    from ..store import StoreError, open_store
+
+    tty = sys.stderr.isatty()
+
+    def progress(step: SyncProgress) -> None:
+        if not tty or step.done:
+            return
+        name = step.campaign.campaign_name[:30]
+        if step.closing:
+            line = f"{name}: all {step.seen:,} contacts read; completing the index…"
+        elif step.expected:
+            share = min(step.seen / step.expected, 1.0)
+            bar = "#" * int(share * 30)
+            line = f"{name} [{bar:<30}] {share:4.0%} {step.seen:,}/~{step.expected:,} contacts"
+        else:
+            line = f"{name} {step.seen:,} contacts read"
+        print(f"\r{line}   ", end="", file=sys.stderr, flush=True)
+
+    def done(report: SyncReport) -> None:
+        if tty:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+        print(report.line(), flush=True)  # the CLI's report for a person
+
+    async def run(settings: Settings) -> int:
+        ameyo = Ameyo(settings)
+        store = open_store(settings)
+        try:
+            await sync_all(
+                ameyo,
+                store,
+                args.campaign or None,
+                restart=args.restart,
+                progress=progress,
+                done=done,
+                on_loop=True,  # this loop serves the sync alone
+            )
+        except AmeyoError as exc:
+            print(f"\nameyo-mcp sync: {await ameyo.explain(exc)}", file=sys.stderr)
+            return 1
+        except (StoreError, SyncError) as exc:
+            print(f"\nameyo-mcp sync: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            await ameyo.aclose()
+            store.close()
+        return 0
+
+    with _settings(args) as settings:
+        setup_logging(settings.log_level)
+        return anyio.run(run, settings)
+
+
+def _simulator(args: argparse.Namespace) -> int:
+    from ..simulator import SimulatorConfig, serve
+
+    try:
+        config = SimulatorConfig(
+            user_id=args.user,
+            password=args.password,
+            contacts=args.contacts,
+            push_url=args.push_url,
+            push_rate=args.push_rate,
+            push_shape=args.push_shape,
+        )
+    except ValueError as exc:
+        print(f"ameyo-mcp simulator: {exc}", file=sys.stderr)
+        return 2
+    setup_logging("INFO")
+    serve(config, host=args.host, port=args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Finding a campaign's customers by phone or name: candidates from the index, their current state
+from Ameyo (one `getContacts` by customer ids), and where the lookup looked, in words.
+
+Without an index (never synced, or the store unusable) a bounded live scan stands in, and its
+limit is said: an answer never reads as "not found" for a customer it did not look at. When the
+index finds nothing, the newest contacts are read live too (customers added since the sync).
+The store is synchronous: it is called through a worker thread, and only when first needed
+(importing it, or the phone library, is not paid at start-up). No MCP types here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import anyio
+
+from ..ameyo.models import Contact, GetContactsRequest
+from ..rules import phones
+
+if TYPE_CHECKING:
+    from ..ameyo.service import Ameyo
+    from ..store import CampaignIndex, IndexedContact, Store
+
+SCAN_CAP = 5000
+"""Most contacts a live scan reads when there is no index."""
+CANDIDATES = 500
+"""Most index candidates fetched live at once (one getContacts by customer ids)."""
+NEWEST = 500
+"""Newest contacts read live when the index finds nothing: customers added since the sync."""
+_NO_INDEX = "the campaign has no index yet: run ameyo-mcp sync"
+LISTING = "a listing reads Ameyo itself; the whole campaign's counts by status are the index's"
+"""Why a listing or a status filter scans even where the campaign has an index."""
+
+Keep = Callable[[Contact], bool]
+
+
+@dataclass(frozen=True)
+class Looked:
+    """Where a lookup looked: the campaign's index (and the newest contacts), or a live scan."""
+
+    index: CampaignIndex | None = None
+    why_no_index: str | None = None
+    scanned: int = 0
+    scan_capped: bool = False
+    newest: int | None = None  # newest contacts read live after the index found nothing
+    # The index had more candidates than were fetched: more may match beyond those shown.
+    candidates_capped: bool = False
+
+    def where(self, now: datetime | None = None) -> str:
+        """E.g. "index of 412,000 contacts, synced 14 min ago"."""
+        if self.index is not None:
+            text = f"index of {self.index.contacts:,} contacts, synced {self.synced_ago(now)}"
+            if self.newest is not None:
+                text += f", and the {self.newest:,} newest contacts in Ameyo, read live"
+            return text
+        why = self.why_no_index or _NO_INDEX
+        if self.scan_capped:
+            return f"the first {self.scanned:,} contacts of the campaign, read live ({why})"
+        return f"all {self.scanned:,} contacts of the campaign, read live ({why})"
+
+    def synced_ago(self, now: datetime | None = None) -> str:
+        from .sync import age_text  # with the store: loaded on the first lookup, not at start-up
+
+        return age_text(self.index.synced_at if self.index else None, now)
+
+    def missed(self) -> str:
+        """What an empty answer cannot rule out; empty when the look was complete."""
+        if self.index is not None:
+            if self.newest is not None and self.newest < NEWEST:
+                return ""  # the newest read covered the whole campaign
+            return (
+                "A customer added in Ameyo after the sync, or whose number or name changed since, "
+                "outside this server, may not be among them: give customer_id, or sync again "
+                "(ameyo-mcp sync)."
+            )
+        if self.scan_capped:
+            why = self.why_no_index or _NO_INDEX
+            return (
+                f"Contacts beyond the first {self.scanned:,} were not looked at, so this is not a "
+                "'not found'. Give customer_id, or narrow with lead_ids"
+                + (f"; {why}." if why != LISTING else ".")
+            )
+        return ""
+
+
+@dataclass
+class Found:
+    """Contacts as Ameyo holds them now, and where the lookup looked."""
+
+    matches: list[Contact] = field(default_factory=list)
+    looked: Looked = field(default_factory=Looked)
+
+
+class Finder:
+    """Finds a campaign's customers through its index, else by a bounded live scan."""
+
+    def __init__(self, ameyo: Ameyo, store: Callable[[], Store]) -> None:
+        self.ameyo = ameyo
+        self._store = store
+
+    async def index(self, campaign_id: int) -> tuple[CampaignIndex | None, str | None]:
+        """The campaign's index when a full pass of it completed; else None and why not."""
+        from ..store import StoreError
+
+        try:
+            store = self._store()
+            known = await anyio.to_thread.run_sync(store.campaign, campaign_id)
+        except (StoreError, OSError) as exc:
+            return None, f"the index cannot be read ({str(exc)[:200]})"
+        if known is None or known.synced_at is None:
+            return None, _NO_INDEX
+        return known, None
+
+    async def by_phone(self, request: GetContactsRequest, phone: str, keep: Keep, *, whole: bool) -> Found:
+        """Contacts with a number equal to `phone` (`whole`), or ending with it; `keep` is applied to
+        what Ameyo answers now (it must check the number too)."""
+        region = self.ameyo.settings.phone_region
+        key = phones.key(phone, region)
+        tails = list(dict.fromkeys(t for t in (key, phones.digits(phone)) if t))
+
+        def find(store: Store, campaign_id: int) -> list[IndexedContact]:
+            if whole and key:
+                return store.find_by_phone(campaign_id, key, limit=CANDIDATES)
+            found: dict[int, IndexedContact] = {}
+            for tail in tails:
+                for contact in store.find_by_tail(campaign_id, tail, limit=CANDIDATES):
+                    found.setdefault(contact.customer_id, contact)
+            return sorted(found.values(), key=lambda c: c.customer_id)[:CANDIDATES]
+
+        return await self._through_index(request, find, keep)
+
+    async def by_name(
+        self,
+        request: GetContactsRequest,
+        text: str,
+        keep: Keep,
+        *,
+        want: int = CANDIDATES,
+        scan_keep: Keep | None = None,
+    ) -> Found:
+        """Contacts whose name words start with the words of `text` (case and accents ignored), the
+        first `want` of them: a common name has thousands, and each costs the index a join. Without
+        an index, a live scan keeps what `scan_keep` (default `keep`) accepts."""
+        want = max(1, min(want, CANDIDATES))
+
+        def find(store: Store, campaign_id: int) -> list[IndexedContact]:
+            return store.search_names(campaign_id, text, limit=want)
+
+        return await self._through_index(request, find, keep, scan_keep, want)
+
+    async def scan(self, request: GetContactsRequest, keep: Keep, why_no_index: str | None) -> Found:
+        """The bounded live scan that stands in for a missing index."""
+        scan = await self.ameyo.scan_contacts(request, keep, cap=SCAN_CAP)
+        looked = Looked(why_no_index=why_no_index, scanned=scan.scanned, scan_capped=scan.capped)
+        return Found(scan.matches, looked)
+
+    async def _through_index(
+        self,
+        request: GetContactsRequest,
+        find: Callable[[Store, int], list[IndexedContact]],
+        keep: Keep,
+        scan_keep: Keep | None = None,
+        want: int = CANDIDATES,
+    ) -> Found:
+        index, why = await self.index(request.campaign_id)
+        if index is None:
+            return await self.scan(request, scan_keep or keep, why)
+        store = self._store()
+        candidates = await anyio.to_thread.run_sync(find, store, request.campaign_id)
+        matches: list[Contact] = []
+        if candidates:
+            ids = [str(c.customer_id) for c in candidates]
+            live = await self.ameyo.get_contacts(request.model_copy(update={"customer_ids": ids}))
+            matches = [c for c in live if keep(c)]
+        capped = len(candidates) >= want
+        if matches:
+            return Found(matches, Looked(index=index, candidates_capped=capped))
+        newest = await self.ameyo.get_contacts(
+            request.model_copy(
+                update={"order_by": "customerId desc", "limit_offset": f"LIMIT {NEWEST} OFFSET 0"}
+            )
+        )
+        matches = sorted((c for c in newest if keep(c)), key=lambda c: c.customer_id)
+        return Found(matches, Looked(index=index, newest=len(newest), candidates_capped=capped))
+
+
+def name_matcher(text: str) -> Keep:
+    """Whether each word of `text` starts a word of a contact's name fields, folded as the index
+    folds them: what `by_name` finds, checked on the contact as Ameyo holds it now."""
+    from ..store import fold_words
+
+    wanted = fold_words(text)
+
+    def keep(contact: Contact) -> bool:
+        names = (str(v) for k, v in contact.customer_data.items() if v and "name" in k.lower())
+        words = fold_words(*names)
+        return bool(wanted) and all(any(w.startswith(x) for w in words) for x in wanted)
+
+    return keep
+
+
+def status_as_of(index: CampaignIndex) -> dict[str, int]:
+    """The campaign's counts by status as of its last complete sync, most first."""
+    return dict(sorted(index.status_counts.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -1,0 +1,121 @@
+"""The index kept in step with this process's own uploads: the customers Ameyo says it added or
+updated go into the campaign's index at once, from the records sent and Ameyo's answer to each.
+
+Registered on the write path (`WritePath.for_settings`), so every upload path feeds it. Imported
+at start-up, so the store and the sync's row maker are imported on the first upload only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import anyio
+
+from ..ameyo.models import CampaignInfo, RecordResult, UploadContactsRequest, UploadWithCallbacksRequest
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..store import ContactRow, Store
+
+
+class Write(Protocol):
+    """What the index needs of an answered write (the write path's `Write` has it): the index sits
+    below the write path and does not import it."""
+
+    @property
+    def request(self) -> object: ...
+    @property
+    def campaign(self) -> CampaignInfo: ...
+    @property
+    def lead_id(self) -> int | None: ...
+
+
+# Ameyo's result types for a record it saved as sent (records.py names them for answers).
+_ADDED = frozenset({"ADDED"})
+_CHANGED = frozenset({"UPDATED", "UPDATED_AND_MIGRATED", "MIGRATED"})
+
+
+def index_answers(
+    settings: Settings, store: Callable[[], Store]
+) -> Callable[[Write, Sequence[Any]], Awaitable[None]]:
+    """The write path's hook: add the customers of an answered upload to the index of `store`
+    (the write path's own, opened on first use)."""
+
+    async def add(write: Write, answer: Sequence[Any]) -> None:
+        from ..store import StoreBusy
+
+        campaign = write.campaign
+        target = store()
+        # One row read on the event loop (a worker thread per batch of a file upload cost more
+        # than the read), unless another thread has the store: then it is read off the loop.
+        try:
+            known = target.campaign(campaign.campaign_id, wait=False)
+        except StoreBusy:
+            known = await anyio.to_thread.run_sync(target.campaign, campaign.campaign_id)
+        # Until a first complete sync, lookups in a campaign scan Ameyo live and the sync brings
+        # every contact anyway: rows added before it would cost every upload and serve no one.
+        if known is None or known.synced_at is None:
+            return
+        added, changed = upload_rows(write, answer, settings)
+        if not added and not changed:
+            return
+
+        def save() -> None:
+            merged = [_merged(target, campaign.campaign_id, row) for row in changed]
+            target.upsert_contacts(
+                campaign.campaign_id, [*added, *merged], campaign_name=campaign.campaign_name
+            )
+
+        await anyio.to_thread.run_sync(save)
+
+    return add
+
+
+def upload_rows(
+    write: Write, answer: Sequence[Any], settings: Settings
+) -> tuple[list[ContactRow], list[ContactRow]]:
+    """The index rows of an upload's records: those Ameyo added, and those it updated or moved
+    (whose other fields Ameyo kept). Records it refused or left as they were are not indexed."""
+    from .sync import SyncError, contact_row
+
+    request = write.request
+    if isinstance(request, UploadContactsRequest):
+        records = request.customer_records
+        extra: dict[str, Any] = {"status": request.status, "attempts": request.num_attempts}
+    elif isinstance(request, UploadWithCallbacksRequest):
+        records = [r.customer_record for r in request.records]
+        extra = {}
+    else:
+        return [], []
+    added: list[ContactRow] = []
+    changed: list[ContactRow] = []
+    # Ameyo answers one result per record, in the order sent.
+    for record, result in zip(records, answer, strict=False):
+        if not isinstance(result, RecordResult) or result.customer_id is None:
+            continue
+        kind = result.result_type or ("ADDED" if result.inserted else "")
+        if kind not in _ADDED and kind not in _CHANGED:
+            continue
+        sent = {"customerId": result.customer_id, "leadId": write.lead_id, "customerData": record}
+        try:
+            row = contact_row({**sent, "extraData": extra if kind in _ADDED else {}}, settings)
+        except SyncError:
+            continue
+        (added if kind in _ADDED else changed).append(row)
+    return added, changed
+
+
+def _merged(store: Store, campaign_id: int, row: ContactRow) -> ContactRow:
+    """An updated customer: the fields sent replace theirs, the index keeps the rest."""
+    known = store.contact(campaign_id, row.customer_id)
+    if known is None:
+        return row
+    return row._replace(
+        phones=list(dict.fromkeys([*known.phones, *row.phones])),
+        names=row.names or [known.names],
+        status=known.status,
+        disposition=known.disposition,
+        attempts=known.attempts,
+        dialled_at=known.dialled_at,
+    )

@@ -1,0 +1,269 @@
+"""The streamable HTTP transport, locked down: Host/Origin checks on every bind, a bearer token
+required off loopback, a request body limit enforced before anything reaches a tool, and bounds on
+connections and sessions (see `http_connections`, `http_sessions`). With AMEYO_PUSH_TOKEN set,
+Ameyo's call-outcome receiver answers at /ameyo/status beside it."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import sys
+from typing import Any
+from urllib.parse import urlsplit
+
+from mcp.server.mcpserver import MCPServer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..config import Settings
+from ..errors import SettingsError
+
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_wildcard(host: str) -> bool:
+    return host in ("", "0.0.0.0", "::")
+
+
+async def _plain(
+    send: Send, status: int, text: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = text.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers") or []:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+class BearerAuth:
+    """Answers 401 to any request without `Authorization: Bearer <AMEYO_HTTP_TOKEN>` (the scheme is
+    case-insensitive, RFC 7235). The token guards this server only: it is never sent on to Ameyo."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self._expected = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not self._valid(_header(scope, b"authorization") or b""):
+            await _plain(send, 401, "Missing or wrong bearer token\n", [(b"www-authenticate", b"Bearer")])
+            return
+        await self.app(scope, receive, send)
+
+    def _valid(self, given: bytes) -> bool:
+        scheme, _, token = given.strip().partition(b" ")
+        # compare_digest even for a wrong scheme, so the answer takes the same time either way
+        matches = hmac.compare_digest(token.strip(), self._expected)
+        return scheme.lower() == b"bearer" and matches
+
+
+def _split_host(value: str) -> tuple[str, int | None]:
+    """`name[:port]` or `[v6][:port]` -> (lower-case name without brackets, port or None)."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        name, _, rest = value[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        name, _, port = value.rpartition(":") if value.count(":") == 1 else (value, "", "")
+    return name, int(port) if port.isdigit() else None
+
+
+class HostCheck:
+    """DNS-rebinding protection: the `Host` (and any `Origin`) must name this server.
+
+    Accepted: the loopback names and the bound address at the bound port; the address the request
+    actually arrived at (so a server bound to 0.0.0.0 answers requests to any of its own IPs, which
+    a rebinding attack, using a host name, cannot forge); and AMEYO_ALLOWED_HOSTS entries (`name`
+    for any port, or `name:port`)."""
+
+    def __init__(self, app: ASGIApp, bind_host: str, port: int, allowed: tuple[str, ...]) -> None:
+        self.app = app
+        self.port = port
+        names = set(_LOOPBACK_NAMES)
+        if not _is_wildcard(bind_host):
+            names.add(_split_host(bind_host)[0] if bind_host.startswith("[") else bind_host.lower())
+        self._own = names
+        self._any_port: set[str] = set()
+        self._exact: set[tuple[str, int]] = set()
+        for entry in allowed:
+            name, entry_port = _split_host(entry)
+            if entry_port is None:
+                self._any_port.add(name)
+            else:
+                self._exact.add((name, entry_port))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = (_header(scope, b"host") or b"").decode("latin-1")
+            if not self._accepts(host, None, scope):
+                await _plain(
+                    send,
+                    421,
+                    f"Host {host!r} is not a name this server answers to: address it by this machine's own "
+                    "IP or a loopback name, or add the name to AMEYO_ALLOWED_HOSTS on the server.\n",
+                )
+                return
+            origin = _header(scope, b"origin")
+            if origin is not None and not self._origin_ok(origin.decode("latin-1"), scope):
+                await _plain(
+                    send,
+                    403,
+                    f"Origin {origin.decode('latin-1')!r} is not allowed: add its host to "
+                    "AMEYO_ALLOWED_HOSTS on the server if it should be.\n",
+                )
+                return
+        await self.app(scope, receive, send)
+
+    def _origin_ok(self, origin: str, scope: Scope) -> bool:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return False
+        return self._accepts(parts.netloc, 443 if parts.scheme == "https" else 80, scope)
+
+    def _accepts(self, value: str, default_port: int | None, scope: Scope) -> bool:
+        if not value:
+            return False
+        name, port = _split_host(value)
+        port = port if port is not None else (default_port or 80)
+        if name in self._any_port or (name, port) in self._exact:
+            return True
+        if name in self._own and port == self.port:
+            return True
+        server = scope.get("server")
+        return server is not None and name == str(server[0]).lower() and port == server[1]
+
+
+class BodyLimitAnswer:
+    """The SDK refuses an oversized body with a bare 413 text, which an MCP client reports only as
+    "Server returned an error response"; this makes it a JSON-RPC error that states the limit."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        error = {
+            "code": -32600,
+            "message": f"Request too large: this server accepts at most {limit} bytes per request "
+            "(AMEYO_MAX_REQUEST_BYTES). Send less at once, e.g. fewer records per call.",
+        }
+        self._body = json.dumps({"jsonrpc": "2.0", "id": None, "error": error}).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replacing = False
+
+        async def answer(message: Message) -> None:
+            nonlocal replacing
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                replacing = True
+                headers = [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(self._body)).encode()),
+                ]
+                await send({"type": "http.response.start", "status": 413, "headers": headers})
+            elif not replacing:
+                await send(message)
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                await send({"type": "http.response.body", "body": self._body})
+
+        await self.app(scope, receive, answer)
+
+
+def http_app(server: MCPServer[Any], settings: Settings, host: str, port: int) -> ASGIApp:
+    from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+    from mcp.server.transport_security import TransportSecuritySettings
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from .http_sessions import EvictingSessionManager
+
+    if not is_loopback(host) and settings.http_token is None:
+        raise SettingsError(
+            f"Refusing to serve on {host}: off loopback the server needs AMEYO_HTTP_TOKEN "
+            "(a long random string clients send as a bearer token)"
+        )
+    manager = EvictingSessionManager(
+        server._lowlevel_server,  # the SDK's own streamable_http_app() builds its manager the same way
+        # Host and Origin are checked by HostCheck, which also knows the address a request came to.
+        security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        max_request_body_size=settings.max_request_bytes,
+        session_idle_timeout=settings.http_session_idle_s,
+        max_sessions=settings.http_max_sessions,
+    )
+    app: ASGIApp = Starlette(
+        routes=[Route("/mcp", endpoint=StreamableHTTPASGIApp(manager))],
+        lifespan=lambda _: manager.run(),
+    )
+    app = BodyLimitAnswer(app, settings.max_request_bytes)
+    app = HostCheck(app, host, port, settings.allowed_hosts)
+    if settings.http_token is not None:
+        app = BearerAuth(app, settings.http_token.get_secret_value())
+    if settings.push_token is not None:
+        # Ameyo's pushes carry their own token in the URL (Ameyo can send no bearer header), so
+        # /ameyo/status is answered before the bearer check; every other path goes on to it.
+        from ..receiver.service import build_receiver
+        from ..store import open_store
+        from .calls_today import feed_of
+
+        feed = feed_of(server)
+        app, _ = build_receiver(
+            settings, open_store(settings), fallback=app, on_stored=feed.stored if feed else None
+        )
+    return app
+
+
+def serve_http(server: MCPServer[Any], settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from .http_connections import BACKLOG, connection_cap, limited_protocol
+
+    app = http_app(server, settings, host, port)
+    cap = connection_cap(settings.http_max_connections)
+    shown = f"[{host}]" if ":" in host else host
+    notes = [f"at most {cap} connections"]
+    if cap < settings.http_max_connections:
+        notes[0] += f" (the open-file limit allows no more than AMEYO_HTTP_MAX_CONNECTIONS={cap})"
+    if not is_loopback(host):
+        notes.append(
+            "bearer token required; requests must be addressed to this machine's own IP, a loopback name "
+            "or a name in AMEYO_ALLOWED_HOSTS"
+        )
+    print(
+        f"ameyo-mcp: serving streamable HTTP at http://{shown}:{port}/mcp ({'; '.join(notes)})",
+        file=sys.stderr,
+    )
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=limited_protocol(cap, settings.http_read_timeout_s),
+        backlog=BACKLOG,
+        log_config=None,  # uvicorn's records go through our handler: secrets masked, floods held back
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=5,  # open event streams must not hold a shutdown (and its logout) forever
+    )
+    uvicorn.Server(config).run()

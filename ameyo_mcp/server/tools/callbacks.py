@@ -1,0 +1,289 @@
+"""ameyo_add_callback: "call Priya back tomorrow at 3 pm"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from ...ameyo.columns import CAMPAIGN_COLUMN_PREFIX
+from ...ameyo.customers import display_name, is_phone_key
+from ...ameyo.models import Callback, CampaignInfo, Contact, GetContactsRequest
+from ...ameyo.service import Ameyo
+from ...answers.results import CallbackOut, campaign_out
+from ...answers.summaries import callback_text
+from ...rules.phones import PhoneError, ending_matcher, is_complete, same_number
+from ...rules.sanitize import clean_text, data_text
+from ...rules.times import CallbackTime, parse_callback_time, show
+from ...writes import callback_rules
+from ...writes import path as writes
+from .common import AllowRepeatArg, ameyo_of, answer, explained, repeat_note, send_write, state_of
+from .session_tools import CampaignArg
+
+if TYPE_CHECKING:
+    from ...index.lookup import Finder, Found
+
+# Dispositions by which a customer asked not to be called (compared without case).
+DO_NOT_CALL = ("dnc", "do not call", "do_not_call", "donotcall", "dnd")
+_DISPOSITION = "disposition"
+
+
+async def ameyo_add_callback(
+    ctx: Context[Any, Any],
+    campaign: CampaignArg,
+    callback_time: Annotated[
+        str,
+        Field(
+            max_length=64,
+            description="When to call, ISO 8601 with time of day, e.g. 2026-11-28T15:00:00 (server zone) "
+            "or with offset",
+        ),
+    ],
+    customer_id: Annotated[
+        int | None, Field(description="Ameyo customer id (from ameyo_get_contacts)")
+    ] = None,
+    phone: Annotated[
+        str | None,
+        Field(
+            max_length=40,
+            description="Finds the customer by number or last digits; with customer_id, which of "
+            "their numbers to call",
+        ),
+    ] = None,
+    agent: Annotated[
+        str | None, Field(max_length=64, description="Ameyo user id of the agent to route it to")
+    ] = None,
+    self_callback: Annotated[bool, Field(description="Reserve it for that agent only")] = False,
+    outside_calling_hours: Annotated[
+        bool, Field(description="The person wants this time outside calling hours")
+    ] = False,
+    despite_do_not_call: Annotated[
+        bool, Field(description="The person confirmed calling a do-not-call customer")
+    ] = False,
+    allow_repeat: AllowRepeatArg = False,
+) -> Annotated[CallToolResult, CallbackOut]:
+    """Schedule a callback for an existing customer of a campaign, by customer id or phone; Ameyo
+    dials one of their full stored numbers. New customers: ameyo_upload_contacts_with_callbacks."""
+    ameyo = ameyo_of(ctx)
+    if customer_id is None and not phone:
+        raise ToolError("Give customer_id or phone: whom should Ameyo call back?")
+    agent = (agent or "").strip() or None
+    if self_callback and agent is None:
+        raise ToolError(
+            "A self callback is reserved for one agent: give agent (their Ameyo user id), or set "
+            "self_callback=false. Nothing was sent."
+        )
+    async with explained(ameyo):
+        info = await ameyo.campaign(campaign)
+    async with explained(ameyo, info):
+        when = parse_callback_time(callback_time, ameyo.settings.zone)
+        from ...index.lookup import Finder  # on the first call: start-up does not pay for it
+
+        finder = Finder(ameyo, lambda: state_of(ctx).store)
+        contact, number = await _customer_and_number(ameyo, finder, info, customer_id, phone)
+        notes = await _checks(ameyo, info, contact, when, outside_calling_hours, despite_do_not_call)
+    write = writes.plan_callback(
+        ameyo.settings.base_url,
+        info,
+        customer_id=contact.customer_id,
+        number=number,
+        when_wire=when.wire,
+        agent=agent,
+        self_callback=self_callback,
+        region=ameyo.settings.phone_region,
+    )
+    sent = await send_write(ctx, write, allow_repeat=allow_repeat)
+    return _answer(ameyo, info, contact, sent, number, when.at, agent, notes)
+
+
+def _answer(
+    ameyo: Ameyo,
+    info: CampaignInfo,
+    contact: Contact,
+    sent: writes.Sent,
+    number: str,
+    at: datetime,
+    agent: str | None,
+    notes: list[str],
+) -> CallToolResult:
+    created: Sequence[Callback] = sent.answer
+    callback = created[0]
+    name = display_name(contact.customer_data)
+    moment = callback.callback_time or at
+    out = CallbackOut(
+        campaign=campaign_out(info),
+        callback_id=callback.callback_id,
+        customer_id=callback.customer_id or callback.properties.customer_id or contact.customer_id,
+        name=clean_text(name, 60) if name else None,
+        phone=clean_text(callback.phone or callback.properties.phone or number, 24),
+        time=show(moment, ameyo.settings.zone),
+        timezone=str(ameyo.settings.zone),
+        assigned_to=callback.user_id or agent,
+        self_callback=callback.is_self_callback,
+        repeat_of_earlier_call=True if sent.repeat_of_s is not None else None,
+    )
+    text = repeat_note(sent.repeat_of_s) + callback_text(out)
+    if notes:
+        text += "\n" + "\n".join(notes)
+    return answer(text, out)
+
+
+def _numbers(contact: Contact, region: str) -> list[str]:
+    """The customer's stored full numbers, phone1 first, as Ameyo holds them: a field named like a
+    phone that holds no complete number (an extension, a partial) is never a number to dial."""
+    data = contact.customer_data
+    keys = sorted((k for k in data if is_phone_key(k) and data[k]), key=lambda k: (k != "phone1", k))
+    values = [str(data[k]).strip() for k in keys]
+    return [v for v in values if is_complete(v, region)]
+
+
+def _who(contact: Contact) -> str:
+    name = display_name(contact.customer_data)
+    return f"customer {contact.customer_id}" + (f" ({data_text(name, 40)})" if name else "")
+
+
+async def _customer_and_number(
+    ameyo: Ameyo, finder: Finder, info: CampaignInfo, customer_id: int | None, phone: str | None
+) -> tuple[Contact, str]:
+    """The customer and the full stored number Ameyo will dial: never a partial number, never a
+    number of another customer."""
+    region = ameyo.settings.phone_region
+    label = writes.campaign_label(info)
+    if customer_id is None:
+        contact, number = await _by_phone(finder, info, phone or "")
+        return contact, number
+    found = await ameyo.get_contacts(_request(info, customer_ids=[str(customer_id)]))
+    if not found:
+        raise ToolError(
+            f"Customer {customer_id} is not in campaign {label}: look it up with ameyo_get_contacts"
+        )
+    contact = found[0]
+    numbers = _numbers(contact, region)
+    if not numbers:
+        raise ToolError(f"{_who(contact)} has no complete phone number in Ameyo: update the customer first")
+    if not phone:
+        return contact, numbers[0]
+    try:
+        mine = [n for n in numbers if same_number(n, phone, region)]
+    except PhoneError as exc:
+        raise ToolError(f"phone: {exc}") from None
+    if mine:
+        return contact, mine[0]
+    shown = data_text(phone, 24)
+    listing = ", ".join(data_text(n, 24) for n in numbers)
+    if not is_complete(phone, region):
+        raise ToolError(
+            f"phone {shown} is not a full number, and Ameyo must dial a full one. {_who(contact)} has "
+            f"{listing}: leave phone out to call {data_text(numbers[0], 24)}, or give one of them in full."
+        )
+    owners = [
+        c
+        for c in (await _scan(finder, info, phone, whole=True)).matches
+        if c.customer_id != contact.customer_id
+    ]
+    if owners:
+        raise ToolError(
+            f"phone {shown} belongs to {_who(owners[0])}, not to {_who(contact)} (whose numbers are "
+            f"{listing}). Nothing was sent: pass the customer_id of the customer to call."
+        )
+    raise ToolError(
+        f"phone {shown} is not one of {_who(contact)}'s numbers ({listing}). Nothing was sent: leave "
+        "phone out to call their phone1, or update the customer's numbers first."
+    )
+
+
+async def _by_phone(finder: Finder, info: CampaignInfo, phone: str) -> tuple[Contact, str]:
+    region = finder.ameyo.settings.phone_region
+    whole = is_complete(phone, region)
+    try:
+        found = await _scan(finder, info, phone, whole=whole)
+    except PhoneError as exc:
+        raise ToolError(f"phone: {exc}") from None
+    matches = found.matches
+    shown = data_text(phone, 24)
+    label = writes.campaign_label(info)
+    if not matches:
+        missed = found.looked.missed()
+        raise ToolError(
+            f"No customer with phone {shown} in campaign {label}, looked in: {found.looked.where()}. "
+            + (f"{missed} " if missed else "")
+            + "Look them up with ameyo_get_contacts and pass customer_id; add them (and the callback "
+            "together) with ameyo_upload_contacts_with_callbacks only if they are truly not in Ameyo."
+        )
+    if len(matches) > 1:
+        listing = ", ".join(_who(c) for c in matches[:10])
+        raise ToolError(f"Several customers have a number matching {shown} ({listing}): pass customer_id")
+    contact = matches[0]
+    same = _matcher(phone, region, whole)
+    return contact, next(n for n in _numbers(contact, region) if same(n))
+
+
+def _matcher(phone: str, region: str, whole: bool) -> Callable[[str], bool]:
+    """Whole numbers match as one number; anything shorter matches the end of a number only."""
+    if whole:
+        return lambda number: same_number(number, phone, region)
+    return ending_matcher(phone, region)
+
+
+async def _scan(finder: Finder, info: CampaignInfo, phone: str, *, whole: bool) -> Found:
+    """The customers with this number (`whole`) or ending with these digits: through the index,
+    or a bounded live scan when the campaign has none."""
+    region = finder.ameyo.settings.phone_region
+    same = _matcher(phone, region, whole)
+
+    def keep(contact: Contact) -> bool:
+        return any(same(n) for n in _numbers(contact, region))
+
+    return await finder.by_phone(_request(info), phone, keep, whole=whole)
+
+
+def _request(info: CampaignInfo, **fields: Any) -> GetContactsRequest:
+    # The customer's last disposition decides whether they may be called.
+    columns = {CAMPAIGN_COLUMN_PREFIX + _DISPOSITION: _DISPOSITION}
+    return GetContactsRequest(campaign_id=info.campaign_id, other_columns=columns, **fields)
+
+
+async def _checks(
+    ameyo: Ameyo,
+    info: CampaignInfo,
+    contact: Contact,
+    when: CallbackTime,
+    outside_hours: bool,
+    despite_dnc: bool,
+) -> list[str]:
+    """What a person would want to know, or to confirm, before a customer is called."""
+    notes: list[str] = []
+    late = callback_rules.outside_hours(when.at, ameyo.settings.calling_hours, ameyo.settings.zone)
+    if late is not None:
+        if not outside_hours:
+            raise ToolError(
+                f"{late}. Nothing was sent: ask the person for a time within them, or call again with "
+                "outside_calling_hours=true if they really want this time."
+            )
+        notes.append(f"Note: {late}; scheduled as the person asked.")
+    disposition = str(contact.extra_data.get(_DISPOSITION) or "").strip()
+    if disposition and disposition.lower() in DO_NOT_CALL:
+        if not despite_dnc:
+            raise ToolError(
+                f"{_who(contact)}'s last disposition is {data_text(disposition, 30)!r} (do not call). "
+                "Nothing was sent: ask the person, and call again with despite_do_not_call=true only if "
+                "the customer asked to be called."
+            )
+        notes.append(
+            f"Note: the customer's last disposition is {data_text(disposition, 30)!r}; scheduled as the "
+            "person confirmed."
+        )
+    if contact.lead_id is not None:
+        leads = await ameyo.leads(info.campaign_id)
+        lead = next((x for x in leads if x.lead_id == contact.lead_id), None)
+        if lead is not None and not lead.enabled:
+            notes.append(
+                f"Note: the customer's lead {lead.lead_id} is disabled in Ameyo; the callback may not be "
+                "dialled until the lead is enabled."
+            )
+    return notes

@@ -1,0 +1,286 @@
+"""ameyo_get_contacts: the most common question, "what happened with this customer?"."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from ...ameyo.columns import CAMPAIGN_COLUMN_PREFIX, CAMPAIGN_COLUMNS, STATUSES
+from ...ameyo.customers import display_name, is_phone_key, phone_values
+from ...ameyo.models import CampaignInfo, Contact, GetContactsRequest, LoginInfo
+from ...answers.results import ContactOut, ContactsOut, campaign_out
+from ...answers.summaries import contacts_text, dispositions_seen_note
+from ...rules import phones
+from ...rules.sanitize import clean_mapping, clean_text, data_text, fold, inert
+from .common import MAX_ANSWER_CHARS, ameyo_of, answer, explained, state_of
+from .history import last_call_note
+from .session_tools import CampaignArg
+
+if TYPE_CHECKING:
+    from ...store import CampaignIndex
+
+_SUMMARY_COLUMNS = ("status", "attempts", "disposition", "last_dialed_time")
+
+
+async def ameyo_get_contacts(
+    ctx: Context[Any, Any],
+    campaign: CampaignArg,
+    phone: Annotated[
+        str | None,
+        Field(max_length=40, description="Find by phone number, whole or its last digits (at least 4)"),
+    ] = None,
+    search: Annotated[
+        str | None, Field(max_length=200, description="A name, or the starts of its words, e.g. 'pri sha'")
+    ] = None,
+    status: Annotated[
+        list[str] | None,
+        Field(max_length=25, description="Keep only these last call statuses, e.g. ['BUSY','NO_ANSWER']"),
+    ] = None,
+    disposition: Annotated[
+        list[str] | None,
+        Field(max_length=25, description="Keep only these last agent dispositions, e.g. ['DNC']"),
+    ] = None,
+    customer_ids: Annotated[
+        list[int] | None, Field(max_length=500, description="Only these Ameyo customer ids")
+    ] = None,
+    lead_ids: Annotated[
+        list[int] | None, Field(max_length=50, description="Only contacts in these leads")
+    ] = None,
+    enabled_leads_only: Annotated[bool, Field(description="Skip contacts in disabled leads")] = False,
+    columns: Annotated[
+        list[str] | None,
+        Field(
+            max_length=35,
+            description="Extra campaign columns by plain name, e.g. last_status_1, last_user_id (detail)",
+        ),
+    ] = None,
+    order_by: Annotated[
+        str | None,
+        Field(max_length=80, description="Column to sort by, e.g. 'last_dialed_time desc' or 'customerId'"),
+    ] = None,
+    limit: Annotated[int, Field(ge=1, le=100, description="Contacts to show")] = 20,
+    offset: Annotated[int, Field(ge=0, description="Skip this many matches (paging)")] = 0,
+    detail: Annotated[bool, Field(description="Include every customer field and extra column")] = False,
+) -> Annotated[CallToolResult, ContactsOut]:
+    """Find contacts in a campaign and how their calls went: counts by status, then one line per
+    contact (name, phone, lead, status, attempts, disposition). Filter by phone, text, status,
+    disposition, ids or leads; page with offset."""
+    ameyo = ameyo_of(ctx)
+    extra = _columns(columns or [])
+    async with explained(ameyo):
+        info = await ameyo.campaign(campaign)
+    wanted = dict.fromkeys([*_SUMMARY_COLUMNS, *extra])
+    request = GetContactsRequest(
+        campaign_id=info.campaign_id,
+        customer_ids=[str(i) for i in customer_ids] if customer_ids else None,
+        lead_ids=[str(i) for i in lead_ids] if lead_ids else None,
+        choose_enabled_leads=enabled_leads_only or None,
+        other_columns={CAMPAIGN_COLUMN_PREFIX + c: c for c in wanted},
+        order_by=_order_by(order_by),
+    )
+    # Here, not at the top: start-up (benchmarked) does not pay for the lookups' module.
+    from ...index.lookup import LISTING, Finder, Looked, name_matcher, status_as_of
+
+    seen: Counter[str] = Counter()
+    region = ameyo.settings.phone_region
+    keep = _matcher(phone, search, status, disposition, seen, region)
+    finder = Finder(ameyo, lambda: state_of(ctx).store)
+    index: CampaignIndex | None = None
+    async with explained(ameyo, info):
+        if customer_ids:
+            found = await ameyo.get_contacts(request)
+            matches, looked = [c for c in found if keep(c)], None
+        elif phone:
+            # The index found them by the phone rule; the text, when given too, is checked live.
+            result = await finder.by_phone(request, phone, keep, whole=False)
+            matches, looked = result.matches, result.looked
+        elif search:
+            # The index matches names by word starts ("pri sha"), checked again on Ameyo's answer;
+            # a live scan (no index) also matches the text anywhere in the customer's fields.
+            names, rest = name_matcher(search), _matcher(None, None, status, disposition, seen, region)
+            result = await finder.by_name(
+                request,
+                search,
+                lambda c: names(c) and rest(c),
+                want=offset + limit + 1,
+                scan_keep=lambda c: keep(c) or (names(c) and rest(c)),
+            )
+            matches, looked = result.matches, result.looked
+        else:
+            index, why = await finder.index(info.campaign_id)
+            if index is not None:
+                why = LISTING
+            result = await finder.scan(request, keep, why)
+            matches, looked = result.matches, result.looked
+        login = ameyo.session.info
+    by_status = Counter(str(c.extra_data.get("status") or "UNKNOWN") for c in matches)
+    page = matches[offset : offset + limit]
+    shown = [_contact_out(c, info, login, detail) for c in page]
+    out = ContactsOut(
+        campaign=campaign_out(info),
+        matched=len(matches),
+        scanned=looked.scanned if looked else len(matches),
+        scan_capped=bool(looked and looked.scan_capped),
+        looked_in=looked.where() if looked else "Ameyo, by customer id",
+        not_ruled_out=(looked.missed() or None) if looked and not matches else None,
+        more=True if looked and looked.candidates_capped else None,
+        by_status=dict(by_status.most_common()),
+        offset=offset,
+        next_offset=offset + len(shown)
+        if offset + len(shown) < len(matches) or (looked and looked.candidates_capped and shown)
+        else None,
+        timezone=str(ameyo.settings.zone),
+        contacts=shown,
+    )
+    if index is not None:
+        out.campaign_by_status = status_as_of(index)
+        out.campaign_contacts = index.synced_contacts
+        out.as_of = Looked(index=index).synced_ago()
+    criteria = _criteria(phone, search, status, disposition, customer_ids, lead_ids, enabled_leads_only)
+    text = contacts_text(out, criteria)
+    if disposition and not matches:
+        # Dispositions are free text per deployment: say which exist rather than a bare zero.
+        text += "\n" + dispositions_seen_note(seen)
+    # Detail mode can be wide: show fewer contacts rather than cut the answer mid-record.
+    while len(out.contacts) > 1 and max(len(text), len(out.model_dump_json())) > MAX_ANSWER_CHARS:
+        out.contacts = out.contacts[: max(1, len(out.contacts) * 3 // 4)]
+        out.next_offset = offset + len(out.contacts)
+        text = contacts_text(out, criteria)
+    if out.matched == 1 and len(out.contacts) == 1:
+        text += await last_call_note(ctx, out.contacts[0].customer_id, info.campaign_id)
+    return answer(text, out)
+
+
+def _columns(names: list[str]) -> list[str]:
+    cleaned = [n.strip().lower().removeprefix(CAMPAIGN_COLUMN_PREFIX) for n in names]
+    unknown = [n for n in cleaned if n not in CAMPAIGN_COLUMNS]
+    if unknown:
+        raise ToolError(
+            f"Unknown column(s) {', '.join(unknown[:5])}: the columns are {', '.join(CAMPAIGN_COLUMNS)}"
+        )
+    return cleaned
+
+
+def _order_by(text: str | None) -> str | None:
+    if not text:
+        return None
+    match = re.fullmatch(r"\s*([A-Za-z_][\w.]*)\s*(asc|desc)?\s*", text, re.IGNORECASE)
+    if match is None:
+        raise ToolError(f"order_by must be a column name with optional asc/desc, not {text[:40]!r}")
+    column, direction = match.group(1), (match.group(2) or "").upper()
+    bare = column.lower().removeprefix(CAMPAIGN_COLUMN_PREFIX)
+    if bare in CAMPAIGN_COLUMNS:
+        column = CAMPAIGN_COLUMN_PREFIX + bare
+    elif column not in ("customerId", "leadId"):
+        raise ToolError(
+            f"order_by column {column!r} is unknown: use customerId or one of {', '.join(CAMPAIGN_COLUMNS)}"
+        )
+    return f"{column} {direction}".strip()
+
+
+def _statuses(given: list[str]) -> set[str]:
+    wanted = {s.strip().upper().replace(" ", "_") for s in given if s.strip()}
+    unknown = sorted(wanted - set(STATUSES))
+    if unknown:
+        # A misspelt status would match nothing and read as "no such customers".
+        raise ToolError(
+            f"Unknown status {', '.join(clean_text(u, 30) for u in unknown[:5])}: "
+            f"the statuses are {', '.join(STATUSES)}"
+        )
+    return wanted
+
+
+def _matcher(
+    phone: str | None,
+    search: str | None,
+    status: list[str] | None,
+    disposition: list[str] | None,
+    seen: Counter[str],
+    region: str,
+) -> Callable[[Contact], bool]:
+    """The filter of a scan; the dispositions it meets are counted in `seen`."""
+    # The whole number in any spelling, or its last digits: phones.ending_matcher matches both.
+    try:
+        same_phone = phones.ending_matcher(phone, region) if phone is not None else None
+    except phones.PhoneError as exc:
+        raise ToolError(f"phone: {exc}") from None
+    needle = fold(search) if search else ""
+    statuses = _statuses(status) if status else set()
+    dispositions = {fold(d) for d in disposition or [] if d.strip()}
+
+    def keep(contact: Contact) -> bool:
+        data, extra = contact.customer_data, contact.extra_data
+        if same_phone is not None and not any(same_phone(p) for p in phone_values(contact)):
+            return False
+        if needle and not any(needle in fold(str(v)) for v in data.values() if v is not None):
+            return False
+        if dispositions:
+            given = str(extra.get("disposition") or "")
+            seen[given] += 1
+            if fold(given) not in dispositions:
+                return False
+        return not statuses or str(extra.get("status") or "").upper() in statuses
+
+    return keep
+
+
+def _contact_out(
+    contact: Contact, campaign: CampaignInfo, login: LoginInfo | None, detail: bool
+) -> ContactOut:
+    data, extra = contact.customer_data, contact.extra_data
+    masked = login is not None and login.masks_phone(campaign.campaign_id)
+    phone = data.get("phone1")
+    if masked and phone:
+        phone = login.mask_value(campaign.campaign_id) if login else None
+    attempts = extra.get("attempts")
+    full: dict[str, str] | None = None
+    if detail:
+        merged = {k: v for k, v in data.items() if not (masked and is_phone_key(k))}
+        merged.update({k: v for k, v in extra.items() if k not in _SUMMARY_COLUMNS})
+        full = {k: inert(v) for k, v in clean_mapping(merged).items()}
+    name = display_name(data)
+    return ContactOut(
+        customer_id=contact.customer_id,
+        lead_id=contact.lead_id,
+        name=data_text(name, 60) if name else None,
+        phone=data_text(phone, 24) if phone else None,
+        status=data_text(extra["status"], 30) if extra.get("status") else None,
+        attempts=int(str(attempts)) if str(attempts).isdigit() else None,
+        disposition=data_text(extra["disposition"], 40) if extra.get("disposition") else None,
+        last_dialed=data_text(extra["last_dialed_time"], 25) if extra.get("last_dialed_time") else None,
+        data=full,
+    )
+
+
+def _criteria(
+    phone: str | None,
+    search: str | None,
+    status: list[str] | None,
+    disposition: list[str] | None,
+    customer_ids: list[int] | None,
+    lead_ids: list[int] | None,
+    enabled_only: bool,
+) -> str:
+    parts = []
+    if phone:
+        parts.append(f"phone …{phones.digits(phone)[-10:]}")
+    if search:
+        parts.append(f"text {clean_text(search, 40)!r}")
+    if status:
+        parts.append("status " + "/".join(s.upper() for s in status[:10]))
+    if disposition:
+        parts.append("disposition " + "/".join(clean_text(d, 30) for d in disposition[:10]))
+    if customer_ids:
+        parts.append(f"{len(customer_ids)} customer id(s)")
+    if lead_ids:
+        parts.append("lead " + "/".join(str(i) for i in lead_ids[:10]))
+    if enabled_only:
+        parts.append("enabled leads")
+    return ", ".join(parts) if parts else "(all)"

@@ -1,0 +1,229 @@
+"""ameyo_call_history: what Ameyo pushed after each call ("did we reach Priya today?"), from the store."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo
+
+import anyio
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from ...rules.sanitize import data_text, fence
+from ...rules.times import show
+from .common import ameyo_of, answer, explained, store_of
+
+if TYPE_CHECKING:
+    from ...store import CallHistory, StoredCall
+
+log = logging.getLogger(__name__)
+
+# Read from our own store, not from Ameyo: a closed world.
+HISTORY_READ = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+MAX_LINES = 100
+MAX_OUTCOMES = 10
+
+
+class CallOut(BaseModel):
+    at: str
+    customer_id: int | None = None
+    phone: str | None = None
+    outcome: str
+    system_disposition: str | None = None
+    agent: str | None = None
+    talk_s: float | None = None
+    campaign_id: int | None = None
+    lead_id: int | None = None
+
+
+class CallHistoryOut(BaseModel):
+    since: str
+    until: str
+    timezone: str
+    matched: int
+    by_outcome: dict[str, int]
+    calls: list[CallOut]
+
+
+async def ameyo_call_history(
+    ctx: Context[Any, Any],
+    phone: Annotated[str | None, Field(max_length=40, description="Number, whole or last 4+ digits")] = None,
+    customer_id: Annotated[int | None, Field(description="Customer id")] = None,
+    campaign: Annotated[str | None, Field(max_length=80, description="Campaign name or id")] = None,
+    lead_id: Annotated[int | None, Field(description="Lead id")] = None,
+    agent: Annotated[str | None, Field(max_length=80, description="Agent's userId")] = None,
+    disposition: Annotated[str | None, Field(max_length=80, description="Disposition code")] = None,
+    system_disposition: Annotated[
+        str | None, Field(max_length=40, description="System disposition, e.g. BUSY")
+    ] = None,
+    since: Annotated[str | None, Field(max_length=40, description="ISO 8601; default today 00:00")] = None,
+    until: Annotated[str | None, Field(max_length=40, description="ISO 8601; default now")] = None,
+    limit: Annotated[int, Field(ge=1, le=MAX_LINES, description="Calls to list")] = 20,
+) -> Annotated[CallToolResult, CallHistoryOut]:
+    """Calls as Ameyo pushed them after each call: counts by outcome, then one line per call (when,
+    customer, number, outcome, agent, talk time), newest first. Times in the server's zone."""
+    from ...rules import phones
+    from ...store import CallQuery
+
+    store = store_of(ctx)
+    ameyo = ameyo_of(ctx)
+    zone = ameyo.settings.zone
+    start, end = _window(since, until, zone)
+    campaign_id: int | None = None
+    if campaign is not None:
+        if campaign.strip().isdigit():
+            campaign_id = int(campaign)
+        else:
+            async with explained(ameyo):
+                campaign_id = (await ameyo.campaign(campaign)).campaign_id
+    whole: str | None = None
+    tail: str | None = None
+    if phone is not None:
+        given = phones.digits(phone)
+        if len(given) < phones.MIN_TAIL_DIGITS:
+            raise ToolError(
+                f"phone must have at least {phones.MIN_TAIL_DIGITS} digits (the whole number or its end)"
+            )
+        # A complete number is matched by its key (any spelling); fewer digits match the end.
+        region = ameyo.settings.phone_region
+        if phones.is_complete(phone, region):
+            whole = phones.key(phone, region)
+        if whole is None:
+            tail = given
+    query = CallQuery(
+        since=start,
+        until=end,
+        phone=whole,
+        phone_tail=tail,
+        customer_id=customer_id,
+        campaign_id=campaign_id,
+        lead_id=lead_id,
+        agent=agent.strip() if agent else None,
+        disposition=disposition.strip() if disposition else None,
+        system_disposition=system_disposition.strip().upper() if system_disposition else None,
+        limit=limit,
+    )
+    history = await anyio.to_thread.run_sync(store.call_history, query)
+    out = history_out(history, start, end, zone)
+    criteria = _criteria(phone, customer_id, campaign, lead_id, agent, disposition, system_disposition)
+    return answer(history_text(out, criteria), out)
+
+
+def _window(since: str | None, until: str | None, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    now = datetime.now(zone)
+    start = _moment(since, "since", zone) if since else datetime.combine(now.date(), time(), zone)
+    end = _moment(until, "until", zone) if until else now + timedelta(seconds=1)
+    if end <= start:
+        raise ToolError(f"until ({show(end)}) must be after since ({show(start)})")
+    return start, end
+
+
+def _moment(text: str, name: str, zone: ZoneInfo) -> datetime:
+    raw = text.strip()
+    try:
+        moment = datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith("Z") else raw)
+    except ValueError:
+        raise ToolError(
+            f"{name} {raw[:40]!r} is not an ISO 8601 time: send e.g. 2026-11-28 or 2026-11-28T09:00 "
+            f"(read in {zone})"
+        ) from None
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+
+
+def history_out(history: CallHistory, start: datetime, end: datetime, zone: ZoneInfo) -> CallHistoryOut:
+    return CallHistoryOut(
+        since=show(start, zone),
+        until=show(end, zone),
+        timezone=str(zone),
+        matched=history.total,
+        by_outcome=dict(sorted(history.by_outcome.items(), key=lambda kv: (-kv[1], kv[0]))),
+        calls=[call_out(c, zone) for c in history.calls],
+    )
+
+
+def call_out(call: StoredCall, zone: ZoneInfo) -> CallOut:
+    event = call.event
+    return CallOut(
+        at=event.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+        customer_id=event.customer_id,
+        phone=data_text(_dialled(event.raw) or event.phone, 24) if event.phone else None,
+        outcome=data_text(event.outcome, 60),
+        system_disposition=data_text(event.system_disposition, 30) if event.system_disposition else None,
+        agent=data_text(event.agent, 40) if event.agent else None,
+        talk_s=event.talk_s,
+        campaign_id=event.campaign_id,
+        lead_id=event.lead_id,
+    )
+
+
+def _dialled(raw: Mapping[str, Any]) -> str | None:
+    """The number as Ameyo sent it: the stored key drops a country code (0034640849423 is kept as
+    640849423), and a person needs the number that was dialled."""
+    value = raw.get("phone")
+    return str(value).strip() or None if value is not None else None
+
+
+def talk(seconds: float | None) -> str:
+    if seconds is None:
+        return "talk ?"
+    whole = round(seconds)
+    return f"{whole // 60}m{whole % 60:02d}s" if whole >= 60 else f"{whole}s"
+
+
+def call_line(c: CallOut, *, with_date: bool) -> str:
+    when = c.at if with_date else c.at[11:]
+    outcome = c.outcome
+    if c.system_disposition and c.system_disposition != c.outcome:
+        outcome += f" ({c.system_disposition})"
+    who = f"#{c.customer_id}" if c.customer_id is not None else "#?"
+    return " | ".join([when, who, c.phone or "(no number)", outcome, c.agent or "(no agent)", talk(c.talk_s)])
+
+
+def history_text(out: CallHistoryOut, criteria: str) -> str:
+    head = f"Calls pushed by Ameyo, {out.since} to {out.until}, {criteria}: {out.matched}."
+    if not out.matched:
+        return head + " (Ameyo pushes each call's outcome to the receiver; none match.)"
+    ranked = list(out.by_outcome.items())
+    shown = ", ".join(f"{k} {v}" for k, v in ranked[:MAX_OUTCOMES])
+    rest = sum(v for _, v in ranked[MAX_OUTCOMES:])
+    lines = [head, "By outcome: " + shown + (f", {len(ranked) - MAX_OUTCOMES} others {rest}" if rest else "")]
+    one_day = out.since[:10] == out.until[:10]
+    lines.append(
+        f"{'time' if one_day else 'when'} ({out.timezone}) | customer | number | outcome | agent | talk"
+    )
+    lines.extend(fence(call_line(c, with_date=not one_day) for c in out.calls))
+    more = out.matched - len(out.calls)
+    if more > 0:
+        lines.append(
+            f"{more} more: narrow the filters or the time range, or raise limit (at most {MAX_LINES})."
+        )
+    return "\n".join(lines)
+
+
+def _criteria(*values: Any) -> str:
+    names = ("phone", "customer", "campaign", "lead", "agent", "disposition", "system disposition")
+    parts = [f"{n} {data_text(v, 40)}" for n, v in zip(names, values, strict=True) if v is not None]
+    return ", ".join(parts) if parts else "all calls"
+
+
+async def last_call_note(ctx: Context[Any, Any], customer_id: int, campaign_id: int) -> str:
+    """For an answer about one customer: their last call as Ameyo pushed it, or nothing. Never an
+    error: the contact's answer stands without it when the store cannot be read."""
+    store = store_of(ctx)
+    zone = ameyo_of(ctx).settings.zone
+    try:
+        last = await anyio.to_thread.run_sync(lambda: store.last_call(customer_id, campaign_id=campaign_id))
+    except Exception:
+        log.warning("could not read the last pushed call of customer %s", customer_id, exc_info=True)
+        return ""
+    if last is None:
+        return ""
+    line = call_line(call_out(last, zone), with_date=True)
+    return "\n".join(["", f"Last call pushed by Ameyo ({zone}):", *fence([line])])

@@ -1,0 +1,100 @@
+"""Tools for the session itself, the campaigns and the leads: everything that reads no customer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from ...answers.results import CampaignsOut, LeadOut, LeadsOut, LoginOut, LogoutOut, PingOut, campaign_out
+from ...answers.summaries import campaign_label, leads_text, login_text, ping_text
+from ...rules.times import show
+from .common import ameyo_of, answer, explained
+
+CampaignArg = Annotated[str | int, Field(description="Campaign name or id, e.g. MoviStarSurvey or 1")]
+
+
+async def ameyo_login(
+    ctx: Context[Any, Any],
+    new_session: Annotated[
+        bool, Field(description="End the live session and start a new one (rarely needed)")
+    ] = False,
+) -> Annotated[CallToolResult, LoginOut]:
+    """Show who the server is logged in to Ameyo as, the campaigns and limits. The server logs in by
+    itself when needed; call this only to inspect the session or to force a fresh one."""
+    ameyo = ameyo_of(ctx)
+    async with explained(ameyo):
+        before = ameyo.session.logins
+        info = await ameyo.session.login(new=new_session)
+    out = LoginOut(
+        user=info.user_id,
+        user_type=info.user_type,
+        campaigns=[campaign_out(c) for c in info.campaign_infos],
+        ping_interval_s=info.ping_interval_ms / 1000,
+        session_timeout_s=info.session_timeout_ms / 1000,
+        command_timeout_s=info.command_timeout_ms / 1000,
+        max_phone_length=info.max_phone_length,
+        new_session=ameyo.session.logins > before,
+    )
+    return answer(login_text(out), out)
+
+
+async def ameyo_ping_session(ctx: Context[Any, Any]) -> Annotated[CallToolResult, PingOut]:
+    """Check that the Ameyo session is alive and read the Ameyo server's current time (useful to
+    turn 'tomorrow at 3 pm' into a callback time)."""
+    ameyo = ameyo_of(ctx)
+    async with explained(ameyo):
+        result = await ameyo.session.ping()
+    zone = ameyo.settings.zone
+    shown = show(result.server_time, zone) if result.server_time is not None else None
+    out = PingOut(alive=result.alive, server_time=shown, timezone=str(zone))
+    return answer(ping_text(out), out)
+
+
+async def ameyo_logout(ctx: Context[Any, Any]) -> Annotated[CallToolResult, LogoutOut]:
+    """End the Ameyo session now and free its licensed seat. Any later call logs in again."""
+    ameyo = ameyo_of(ctx)
+    async with explained(ameyo):
+        ended = await ameyo.session.logout()
+    out = LogoutOut(ended=ended)
+    text = "Logged out of Ameyo; the seat is free." if ended else "There was no live Ameyo session."
+    return answer(text, out)
+
+
+async def ameyo_list_campaigns(ctx: Context[Any, Any]) -> Annotated[CallToolResult, CampaignsOut]:
+    """List the campaigns this Ameyo user works in, with their ids and types."""
+    ameyo = ameyo_of(ctx)
+    async with explained(ameyo):
+        campaigns = await ameyo.campaigns()
+    out = CampaignsOut(campaigns=[campaign_out(c) for c in campaigns])
+    if not campaigns:
+        return answer("No campaigns are visible to this user (token authentication lists none).", out)
+    lines = [f"{len(campaigns)} campaigns:"] + [f"- {campaign_label(c)}: {c.type}" for c in out.campaigns]
+    return answer("\n".join(lines), out)
+
+
+async def ameyo_get_leads(
+    ctx: Context[Any, Any], campaign: CampaignArg
+) -> Annotated[CallToolResult, LeadsOut]:
+    """List the leads (contact lists) of a campaign: which are enabled, their priority and attempts."""
+    ameyo = ameyo_of(ctx)
+    async with explained(ameyo):
+        info = await ameyo.campaign(campaign)
+    async with explained(ameyo, info):
+        leads = await ameyo.leads(info.campaign_id, fresh=True)
+    out = LeadsOut(
+        campaign=campaign_out(info),
+        leads=[
+            LeadOut(
+                lead_id=lead.lead_id,
+                enabled=lead.enabled,
+                priority=lead.priority,
+                max_attempt=lead.max_attempt,
+                churn_count=lead.churn_count,
+            )
+            for lead in leads
+        ],
+    )
+    return answer(leads_text(out), out)

@@ -1,0 +1,396 @@
+"""The write tools that upload customers: uploadContacts and uploadContactAndAddCallback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import anyio
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
+from pydantic import BaseModel, Field
+
+from ...ameyo.models import CallbackRecord, GetContactsRequest, RecordResult
+from ...ameyo.service import Ameyo, UploadTarget
+from ...answers.results import RecordOut, UploadOut, campaign_out
+from ...answers.summaries import disabled_lead_note, upload_text
+from ...errors import AmeyoError
+from ...rules import phones
+from ...rules.sanitize import data_text
+from ...rules.times import parse_callback_time
+from ...writes import callback_rules
+from ...writes import path as writes
+from ...writes.records import (
+    PRIMARY_COLUMN,
+    Checked,
+    check_record,
+    dialed,
+    held_note,
+    one_record_per_number,
+    outcome,
+    refused,
+    rewritten_note,
+    upload_tally,
+    would_send,
+)
+from .common import (
+    AllowRepeatArg,
+    ConfirmArg,
+    ameyo_of,
+    answer,
+    explained,
+    repeat_note,
+    send_write,
+    state_of,
+)
+from .session_tools import CampaignArg
+
+if TYPE_CHECKING:
+    from ...store import Store
+
+MAX_RECORDS = 1000
+_RESPELL_TRIES = 3
+Value = str | int | float
+LeadArg = Annotated[int, Field(description="Lead id to upload into (see ameyo_get_leads)")]
+UpdateArg = Annotated[bool, Field(description="Update existing customers (matched by phone1)")]
+MigrateArg = Annotated[bool, Field(description="Move existing customers into this lead")]
+OutsideHoursArg = Annotated[bool, Field(description="The person wants callbacks outside calling hours")]
+DryRunArg = Annotated[bool, Field(description="Only check and report; write nothing")]
+
+
+class CallbackContact(BaseModel):
+    customer: dict[str, Value] = Field(description="Customer fields; phone1 is required")
+    callback_time: str = Field(
+        max_length=64, description="ISO 8601; without an offset it is read in the server's zone"
+    )
+    agent: str | None = Field(
+        default=None, max_length=64, description="Ameyo user id to route the callback to"
+    )
+    self_callback: bool = False
+    callback_phone: str | None = Field(
+        default=None, max_length=40, description="Number to call; default phone1"
+    )
+    customer_id: int | None = Field(default=None, description="Existing customer to attach the callback to")
+
+
+async def ameyo_upload_contacts(
+    ctx: Context[Any, Any],
+    campaign: CampaignArg,
+    lead_id: LeadArg,
+    records: Annotated[
+        list[dict[str, Value]],
+        Field(
+            min_length=1,
+            max_length=MAX_RECORDS,
+            description="Customer records: field → value; phone1 required",
+        ),
+    ],
+    status: Annotated[str, Field(max_length=40, description="Status to give new contacts")] = "NOT_TRIED",
+    attempts: Annotated[int, Field(ge=0, description="Attempts already made")] = 0,
+    update_existing: UpdateArg = False,
+    migrate_existing: MigrateArg = False,
+    dry_run: DryRunArg = False,
+    confirm: ConfirmArg = None,
+    allow_repeat: AllowRepeatArg = False,
+) -> Annotated[CallToolResult, UploadOut]:
+    """Upload customer records into a lead of a campaign; each is checked first, and its outcome
+    reported by position."""
+    ameyo = ameyo_of(ctx)
+    async with explained(ameyo):
+        target = await ameyo.upload_target(campaign, lead_id)
+    rule = ameyo.settings.phone_rule
+    checked = [check_record(i, r, target.max_phone_length, rule) for i, r in enumerate(records, start=1)]
+    checked = await _one_per_number(ctx, target, checked)
+
+    def plan(good: list[Checked]) -> writes.Write:
+        return writes.plan_upload(
+            ameyo.settings.base_url,
+            target.campaign,
+            lead_id,
+            [c.record for c in good],
+            status=status,
+            attempts=attempts,
+            update_existing=update_existing,
+            migrate_existing=migrate_existing,
+            numbers=_numbers(good),
+        )
+
+    return await _send(ctx, target, checked, plan, dry_run=dry_run, allow_repeat=allow_repeat, token=confirm)
+
+
+async def ameyo_upload_contacts_with_callbacks(
+    ctx: Context[Any, Any],
+    campaign: CampaignArg,
+    lead_id: LeadArg,
+    records: Annotated[
+        list[CallbackContact],
+        Field(min_length=1, max_length=MAX_RECORDS, description="Customers and callbacks"),
+    ],
+    update_existing: UpdateArg = True,
+    migrate_existing: MigrateArg = False,
+    outside_calling_hours: OutsideHoursArg = False,
+    dry_run: DryRunArg = False,
+    confirm: ConfirmArg = None,
+    allow_repeat: AllowRepeatArg = False,
+) -> Annotated[CallToolResult, UploadOut]:
+    """Upload customers and schedule a callback for each in one step; each record's result and
+    callback id are reported by position."""
+    ameyo = ameyo_of(ctx)
+    async with explained(ameyo):
+        target = await ameyo.upload_target(campaign, lead_id)
+    zone, rule = ameyo.settings.zone, ameyo.settings.phone_rule
+    checked: list[Checked] = []
+    callbacks: dict[int, CallbackRecord] = {}
+    entries = [
+        check_record(position, item.customer, target.max_phone_length, rule)
+        for position, item in enumerate(records, start=1)
+    ]
+    entries = await _one_per_number(ctx, target, entries)
+    named = await _named_customers(ameyo, target, records)
+    for position, (item, entry) in enumerate(zip(records, entries, strict=True), start=1):
+        if entry.problem is None:
+            problem: str | None
+            try:
+                # A record's values are data, like a file's cells: a refusal describes them, never quotes.
+                when = parse_callback_time(item.callback_time, zone, quote=False)
+                callback_phone = (
+                    dialed("callback_phone", item.callback_phone, rule, target.max_phone_length)
+                    if item.callback_phone
+                    else entry.phone
+                )
+                problem = _callback_problem(
+                    item, entry, when.at, outside_calling_hours, ameyo
+                ) or _named_problem(item.customer_id, named, callback_phone or "", target, rule.region)
+            except ValueError as exc:
+                problem = str(exc)
+            if problem is not None:
+                entry = Checked(
+                    position, entry.record, problem, entry.given_phone, entry.identity, entry.held
+                )
+            else:
+                callbacks[position] = CallbackRecord(
+                    call_back_time=when.wire,
+                    is_self_call_back=item.self_callback,
+                    user_id=(item.agent or "").strip() or None,
+                    call_back_phone=callback_phone,
+                    customer_id=str(item.customer_id) if item.customer_id is not None else None,
+                )
+        checked.append(entry)
+
+    def plan(good: list[Checked]) -> writes.Write:
+        return writes.plan_upload_with_callbacks(
+            ameyo.settings.base_url,
+            target.campaign,
+            lead_id,
+            [(c.record, _dialing(callbacks[c.position], c, rule.region)) for c in good],
+            update_existing=update_existing,
+            migrate_existing=migrate_existing,
+            region=rule.region,
+            numbers=_numbers(good),
+        )
+
+    return await _send(ctx, target, checked, plan, dry_run=dry_run, allow_repeat=allow_repeat, token=confirm)
+
+
+async def _named_customers(
+    ameyo: Ameyo, target: UploadTarget, records: Sequence[CallbackContact]
+) -> dict[int, dict[str, Any]]:
+    """The stored fields of the customers records name by `customer_id`, read live in one request:
+    Ameyo attaches such a record's callback to that customer, whatever number the record holds."""
+    ids = sorted({item.customer_id for item in records if item.customer_id is not None})
+    if not ids:
+        return {}
+    request = GetContactsRequest(campaign_id=target.campaign.campaign_id, customer_ids=[str(i) for i in ids])
+    async with explained(ameyo, target.campaign):
+        found = await ameyo.get_contacts(request)
+    return {contact.customer_id: contact.customer_data for contact in found}
+
+
+def _named_problem(
+    customer_id: int | None, named: dict[int, dict[str, Any]], number: str, target: UploadTarget, region: str
+) -> str | None:
+    """Why a record's callback may not go to the customer it names, or None."""
+    if customer_id is None:
+        return None
+    fields = named.get(customer_id)
+    if fields is None:
+        return (
+            f"customer_id {customer_id} is not a customer of {writes.campaign_label(target.campaign)}: "
+            "check the id (ameyo_get_contacts), or leave it out to match the customer by phone1"
+        )
+    if not callback_rules.own_number(number, fields, region):
+        return (
+            f"customer_id {customer_id}'s stored numbers do not include the number this callback would "
+            f"dial: Ameyo would schedule it for customer {customer_id} on another person's number. Give "
+            "that customer's own number, or leave customer_id out"
+        )
+    return None
+
+
+def _dialing(callback: CallbackRecord, record: Checked, region: str) -> CallbackRecord:
+    """A callback to the record's own phone1 dials it as sent (respelt as Ameyo holds it)."""
+    number, phone = callback.call_back_phone, record.phone
+    if number and phone and number != phone and phones.same_number(number, phone, region):
+        return callback.model_copy(update={"call_back_phone": phone})
+    return callback
+
+
+def _numbers(good: Sequence[Checked]) -> list[tuple[str, str]]:
+    return [(c.identity, c.record[PRIMARY_COLUMN]) for c in good if c.identity is not None]
+
+
+async def _one_per_number(
+    ctx: Context[Any, Any], target: UploadTarget, checked: list[Checked]
+) -> list[Checked]:
+    """`records.one_record_per_number`, with the spellings Ameyo holds: those earlier uploads sent
+    (the write ledger), else phone1 of the indexed customers with the same number (read live)."""
+    state = state_of(ctx)
+    numbers = {c.identity: c for c in checked if c.problem is None and c.identity is not None}
+    campaign_id = target.campaign.campaign_id
+    async with explained(state.ameyo, target.campaign):
+        held = await state.writes.spellings(campaign_id, list(numbers))
+    unknown = [c for number, c in numbers.items() if number not in held]
+    if unknown:
+        held |= await _indexed_spellings(state.ameyo, state.store, campaign_id, unknown)
+    return one_record_per_number(checked, held)
+
+
+async def _indexed_spellings(
+    ameyo: Ameyo, store: Store, campaign_id: int, unknown: Sequence[Checked]
+) -> dict[str, str]:
+    """phone1 as Ameyo holds it for the customers the campaign's index finds by these numbers. The
+    index is an aid here: when it cannot be read, or knows none of them, nothing is found."""
+    region = ameyo.settings.phone_region
+
+    def look() -> dict[int, list[Checked]]:
+        index = store.campaign(campaign_id)
+        if index is None or index.synced_at is None:
+            return {}
+        found: dict[int, list[Checked]] = {}
+        for item in unknown:
+            key = phones.key(item.record[PRIMARY_COLUMN], region)
+            for contact in store.find_by_phone(campaign_id, key, limit=3) if key else ():
+                found.setdefault(contact.customer_id, []).append(item)
+        return found
+
+    try:
+        candidates = await anyio.to_thread.run_sync(look)
+    except Exception:  # the store's own failure is said by the write that follows
+        return {}
+    if not candidates:
+        return {}
+    request = GetContactsRequest(campaign_id=campaign_id, customer_ids=[str(i) for i in candidates])
+    try:
+        contacts = await ameyo.get_contacts(request)
+    except AmeyoError:
+        return {}
+    held: dict[str, str] = {}
+    for contact in contacts:
+        stored = str(contact.customer_data.get(PRIMARY_COLUMN) or "")
+        for item in candidates.get(contact.customer_id, ()):
+            if stored and item.identity and phones.same_number(stored, item.record[PRIMARY_COLUMN], region):
+                held.setdefault(item.identity, stored)
+    return held
+
+
+def _callback_problem(
+    item: CallbackContact, entry: Checked, at: datetime, outside_hours: bool, ameyo: Ameyo
+) -> str | None:
+    """The callback rules ameyo_add_callback applies too: the customer's own number, calling hours."""
+    settings = ameyo.settings
+    if item.callback_phone and not callback_rules.own_number(
+        item.callback_phone, entry.record, settings.phone_region
+    ):
+        return callback_rules.not_own_number("callback_phone", data_text(item.callback_phone, 24))
+    late = callback_rules.outside_hours(at, settings.calling_hours, settings.zone)
+    if late is not None and not outside_hours:
+        return f"{late}; pass outside_calling_hours=true if the person wants it"
+    return None
+
+
+async def _send(
+    ctx: Context[Any, Any],
+    target: UploadTarget,
+    checked: list[Checked],
+    plan: Callable[[list[Checked]], writes.Write],
+    *,
+    dry_run: bool,
+    allow_repeat: bool,
+    token: str | None,
+) -> CallToolResult:
+    """Send the checked records, as `plan` makes them a write, through the write path and report
+    each one's outcome by position; a dry run reports what would be sent, with the token a large
+    write's confirmation needs."""
+    state = state_of(ctx)
+    good = [c for c in checked if c.problem is None]
+    write = plan(good)
+    if dry_run or not good:
+        needed = state.writes.needs_confirmation(write.records)
+        confirm_token = state.writes.dry_run_token(write.identity) if dry_run and needed else None
+        return _report(state.ameyo, target, checked, None, dry_run, confirm_token=confirm_token)
+    refused = len(checked) - len(good)
+    for tries_left in range(_RESPELL_TRIES, 0, -1):
+        try:
+            sent = await send_write(ctx, write, allow_repeat=allow_repeat, token=token, refused=refused)
+            break
+        except writes.Respelled as exc:
+            # Another upload of the same person, in another spelling, was claimed first: send theirs.
+            if tries_left == 1:
+                raise ToolError(
+                    "Nothing was sent: other uploads kept changing how these numbers are spelt in Ameyo "
+                    "while this one was being sent. Try again."
+                ) from None
+            checked = one_record_per_number(checked, exc.spellings)
+            good = [c for c in checked if c.problem is None]
+            write = plan(good)
+    results: Sequence[RecordResult] = sent.answer
+    zone = state.ameyo.settings.zone
+    outcomes = [outcome(c, results[i] if i < len(results) else None, zone) for i, c in enumerate(good)]
+    return _report(state.ameyo, target, checked, outcomes, False, repeat=sent.repeat_of_s)
+
+
+def _report(
+    ameyo: Ameyo,
+    target: UploadTarget,
+    checked: list[Checked],
+    outcomes: list[RecordOut] | None,
+    dry_run: bool,
+    *,
+    confirm_token: str | None = None,
+    repeat: float | None = None,
+) -> CallToolResult:
+    refusals = [refused(c) for c in checked if c.problem is not None]
+    if outcomes is None:
+        if not dry_run and not any(c.problem is None for c in checked):
+            reasons = "; ".join(f"record {r.position}: {r.reason}" for r in refusals[:10])
+            raise ToolError(f"Nothing was sent: every record was refused. {reasons}")
+        sent_like = [would_send(c) for c in checked if c.problem is None]
+    else:
+        sent_like = outcomes
+    records = sorted([*sent_like, *refusals], key=lambda r: r.position)
+    rewritten = [c for c in checked if c.problem is None and c.given_phone is not None and not c.held]
+    notes = [
+        rewritten_note(
+            len(rewritten), rewritten[0] if rewritten else None, ameyo.settings.phone_rule, dry_run=dry_run
+        ),
+        held_note(checked, dry_run=dry_run, repeat=repeat is not None),
+    ]
+    out = UploadOut(
+        campaign=campaign_out(target.campaign),
+        lead_id=target.lead_id,
+        dry_run=dry_run,
+        sent=len(sent_like),
+        refused=len(refusals),
+        records=[r for r in records if not r.ok or r.callback_scheduled][:200],
+        timezone=str(ameyo.settings.zone),
+        notes=[note for note in notes if note],
+        confirm_token=confirm_token,
+        repeat_of_earlier_call=True if repeat is not None else None,
+        **upload_tally(outcomes or []),
+    )
+    text = repeat_note(repeat) + upload_text(out)
+    if not target.lead_enabled:
+        text += "\n" + disabled_lead_note(target.lead_id)
+    return answer(text, out)

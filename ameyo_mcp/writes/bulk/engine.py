@@ -1,0 +1,870 @@
+"""The bulk upload: stream the file, check every row, send good rows in journaled batches.
+
+One engine for the MCP tool and the CLI. The file is read once to hash it (the journal's key) and
+once more to check and send; rows are never all in memory. Batches go out `concurrency` at a time.
+A batch that fails as a whole is retried once only when Ameyo certainly did not run it (it could
+not be reached); if it may have run, its rows are OUTCOME_UNKNOWN and the upload stops sending,
+as it does after any whole-batch failure, so that a person can look before more is sent.
+
+Whatever ends a run (an answer, an error, a file that cannot be written, the caller's
+cancellation, a stop request) leaves every batch it sent answered or marked outcome-unknown in the
+journal: that bookkeeping runs in shielded scopes, so cancellation cannot skip it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+
+from ...ameyo.models import RecordResult
+from ...ameyo.service import Ameyo, UploadTarget
+from ...answers.results import campaign_out
+from ...answers.summaries import disabled_lead_note
+from ...errors import AmeyoError, UpstreamUnavailable
+from ...rules.times import ago_text
+from .. import path as writes
+from ..records import OK_RESULTS, PRIMARY_COLUMN, Checked, outcome, rewritten_note
+from .batches import CALLBACK, PLAIN, Batch, Batcher
+from .errors import UploadRefused, UploadStopped
+from .journal import ANSWERED, FAILED, SENT, UNKNOWN, Journal, JournalRow, upload_key
+from .limits import DEFAULT_BATCH, DEFAULT_CONCURRENCY, MAX_BATCH, MAX_CONCURRENCY
+from .outputs import OutputError, beside, check_outputs
+from .reader import FileFacts, RowReader, file_facts
+from .report import FAILED as FAILED_RESULT
+from .report import (
+    NOT_SENT,
+    REFUSED,
+    SENT_EARLIER,
+    WOULD_SEND,
+    BulkUploadOut,
+    ResultFile,
+    Settled,
+    Tally,
+)
+from .report import UNKNOWN as UNKNOWN_RESULT
+from .validate import CALLBACK_COLUMNS, Prepared, Validator
+
+RETRY_DELAY_S = 1.0
+# Batches in hand per request in flight (see `_send_all`).
+_IN_HAND = 3
+_CHECKPOINT_EVERY = 256
+DUPLICATE = "DUPLICATE_NOT_ADDED"
+SAVED_EARLIER = "already in the campaign: saved by the earlier run whose answer was lost (or before it)"
+MAY_DUPLICATE = "resent after an unknown outcome, as asked: its callback may now be scheduled twice"
+_LINES_SHOWN = 30
+_EARLIER_NOTES = 5
+
+Progress = Callable[[int, int | None, str], Awaitable[None]]
+
+
+class JournalMismatch(UploadRefused):
+    """The journal's batches do not line up with the file any more; nothing more was sent."""
+
+
+class _HeldBack(Exception):
+    """A batch ready to leave, kept back because the run stopped sending meanwhile."""
+
+    def __init__(self, reason: str | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class BulkOptions:
+    campaign: str | int
+    lead_id: int
+    column_map: dict[str, str] = field(default_factory=dict)
+    status: str = "NOT_TRIED"
+    attempts: int = 0
+    update_existing: bool = False
+    migrate_existing: bool = False
+    batch_size: int = DEFAULT_BATCH
+    concurrency: int = DEFAULT_CONCURRENCY
+    dry_run: bool = False
+    retry_unknown: bool = False
+    # With retry_unknown, also resend rows with callbacks: the person accepts that Ameyo may
+    # schedule such a callback a second time (the earlier run may have scheduled it).
+    resend_callbacks_may_duplicate: bool = False
+    # The person wants the file's callbacks at the times given, even outside AMEYO_CALLING_HOURS.
+    outside_calling_hours: bool = False
+    result_path: Path | None = None  # a relative path is read beside the contact file
+    journal_path: Path | None = None
+    # A run over AMEYO_CONFIRM_OVER rows: the token a dry run of this same upload returned, for
+    # callers that cannot ask the person (the write path's confirmation policy).
+    confirm_token: str | None = None
+
+
+def result_path_for(path: Path, options: BulkOptions) -> Path:
+    suffix = ".ameyo-check.csv" if options.dry_run else ".ameyo-result.csv"
+    return beside(path, options.result_path, suffix)
+
+
+def journal_path_for(path: Path, options: BulkOptions) -> Path:
+    return beside(path, options.journal_path, ".ameyo-journal")
+
+
+@dataclass
+class _Sent:
+    """What this run has sent, for the account of a run that ends early."""
+
+    requests: int = 0
+    rows: int = 0
+    answered: int = 0
+    unknown: int = 0
+    journal: Path | None = None  # once this run holds it
+
+    def account(self) -> str:
+        if not self.requests:
+            return "Nothing was sent in this run."
+        return (
+            f"Sent in this run: {self.rows} rows in {self.requests} requests; Ameyo answered "
+            f"{self.answered} of them, {self.unknown} have an unknown outcome. The journal {self.journal} "
+            "records each batch: run the same upload again to continue."
+        )
+
+
+async def upload_file(
+    path_of_writes: writes.WritePath,
+    path: Path,
+    options: BulkOptions,
+    progress: Progress | None = None,
+    stop: anyio.Event | None = None,
+    ask: writes.Ask | None = None,
+) -> BulkUploadOut:
+    """Check and send `path`, every batch through the write path. Raises UploadRefused (nothing
+    sent), FileFormatError, WriteError (confirmation refused, audit unwritable: nothing sent), or
+    UploadStopped when a file cannot be written or `stop` is set (batches in flight are then marked
+    unknown)."""
+    sent = _Sent()
+    if stop is None:
+        return await _upload(path_of_writes, path, options, progress, sent, ask)
+    done: list[BulkUploadOut] = []
+    failed: list[Exception] = []
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        await stop.wait()
+        scope.cancel()
+
+    # The run is the host of this group, so its own exceptions are caught here and not wrapped.
+    async with anyio.create_task_group() as group:
+        group.start_soon(watch, group.cancel_scope)
+        try:
+            done.append(await _upload(path_of_writes, path, options, progress, sent, ask))
+        except Exception as exc:
+            failed.append(exc)
+        group.cancel_scope.cancel()
+    if failed:
+        raise failed[0]
+    if not done:
+        raise UploadStopped("stopped on request", sent.account(), requested=True)
+    return done[0]
+
+
+async def _upload(
+    path_of_writes: writes.WritePath,
+    path: Path,
+    options: BulkOptions,
+    progress: Progress | None,
+    sent: _Sent,
+    ask: writes.Ask | None,
+) -> BulkUploadOut:
+    started = time.monotonic()
+    ameyo = path_of_writes.ameyo
+    if options.resend_callbacks_may_duplicate and not options.retry_unknown:
+        raise UploadRefused(
+            "resend_callbacks_may_duplicate (--resend-callbacks-may-duplicate) only applies together "
+            "with retry_unknown (--retry-unknown); nothing was sent."
+        )
+    result_path, journal_path = result_path_for(path, options), journal_path_for(path, options)
+    check_outputs(path, result_path, journal_path)
+    journal = Journal(journal_path)
+    try:
+        if not options.dry_run:
+            journal.lock()  # before anything else: a second run is refused before it even logs in
+            sent.journal = journal.path
+        try:
+            target = await ameyo.upload_target(options.campaign, options.lead_id)
+            facts = await anyio.to_thread.run_sync(file_facts, path)
+            server, campaign_id = ameyo.settings.base_url, target.campaign.campaign_id
+            journal.load(
+                upload_key(facts.sha256, server, campaign_id, target.lead_id), strict=not options.dry_run
+            )
+            run = _Run(path_of_writes, path, options, target, facts, journal, progress, sent, ask)
+            run.result_path = result_path
+            await run.go()
+        finally:
+            journal.close()
+    except OutputError as exc:
+        raise UploadStopped(str(exc), sent.account()) from None
+    after = await anyio.to_thread.run_sync(file_facts, path)
+    if after.sha256 != facts.sha256:
+        run.notes.append(
+            "Warning: the file changed while it was being uploaded; the result file follows the "
+            "file as it was read. Do not edit a file during an upload."
+        )
+    return run.summary(time.monotonic() - started)
+
+
+class _Run:
+    def __init__(
+        self,
+        path_of_writes: writes.WritePath,
+        path: Path,
+        options: BulkOptions,
+        target: UploadTarget,
+        facts: FileFacts,
+        journal: Journal,
+        progress: Progress | None,
+        sent: _Sent,
+        ask: writes.Ask | None,
+    ) -> None:
+        self.writes = path_of_writes
+        self.ameyo: Ameyo = path_of_writes.ameyo
+        self.ask = ask
+        self.approval: writes.Approval | None = None
+        self.path = path
+        self.options = options
+        self.target = target
+        self.journal = journal
+        self.progress = progress
+        self.sent = sent
+        self.reader = RowReader(path, options.column_map)
+        self.expected = max(facts.lines - (0 if self.reader.json_lines else 1), 0)
+        self.facts = facts
+        self.tally = Tally()
+        self.notes: list[str] = []
+        self.result_path = result_path_for(path, options)
+        self.result: ResultFile | None = None
+        self.stop_reason: str | None = None
+        self.validator: Validator | None = None
+        # The first error that ends the run (a file not written, a journal not matching); the
+        # batches already out are still answered and journaled before it is raised.
+        self.failure: Exception | None = None
+        self.held_callbacks = 0
+        # Rows sent in the spelling an earlier upload gave their number (see `_respelt`).
+        self.held_numbers = 0
+        # Rows that Ameyo's answer to their batch left out: unknown, and not resent by retry_unknown
+        # (their batch was answered), so they are named apart.
+        self.left_out = 0
+        self.resent_callbacks: list[int] = []
+        self.batch_size = min(max(options.batch_size, 1), MAX_BATCH)
+        # Requests in flight: a batch holds a place while its request is out (`_window`).
+        self.concurrency = min(max(options.concurrency, 1), MAX_CONCURRENCY)
+        self.wire = anyio.Semaphore(self.concurrency)
+        self.status = options.status.strip().upper() or "NOT_TRIED"
+        self._reported = 0.0
+
+    # -- the run ----------------------------------------------------------------------------
+
+    async def go(self) -> None:
+        now = datetime.now(self.ameyo.settings.zone).replace(microsecond=0)
+        if self.journal.start is not None:
+            # Judge rows as the first run did, so that every row lands in the same batch.
+            now = datetime.fromisoformat(str(self.journal.start["now"]))
+            size = int(self.journal.start["batch_size"])
+            if size != self.batch_size and not self.options.dry_run:
+                self.notes.append(f"Resumed with the first run's batch size {size}.")
+            self.batch_size = size
+        if self.journal.torn:
+            self.notes.append(
+                f"The journal's line about batch {', '.join(dict.fromkeys(self.journal.torn))} was cut "
+                "short (a crash or a full disk): counted as sent, with an unknown outcome."
+            )
+        validator = Validator(
+            max_phone_length=self.target.max_phone_length,
+            zone=self.ameyo.settings.zone,
+            now=now,
+            status=self.status,
+            rule=self.ameyo.settings.phone_rule,
+            callbacks=self.reader.json_lines or any(c in CALLBACK_COLUMNS for c in self.reader.header()),
+            calling_hours=None if self.options.outside_calling_hours else self.ameyo.settings.calling_hours,
+        )
+        self.validator = validator
+        if not self.options.dry_run:
+            left, target = self._left(), self.target
+            self.approval = await self.writes.approve(
+                records=left,
+                identity=self.identity(),
+                label=f"about {writes.upload_label(left, target.lead_id, target.campaign)} from "
+                f"{self.path.name}",
+                token=self.options.confirm_token,
+                ask=self.ask,
+            )
+            # The yes (or the token) is for the rows the file held when it was asked for: a file
+            # replaced or edited meanwhile is not those rows.
+            now_facts = await anyio.to_thread.run_sync(file_facts, self.path)
+            if now_facts.sha256 != self.facts.sha256:
+                raise UploadRefused(
+                    f"Nothing was sent: {self.path.name} changed after it was read for the confirmation "
+                    f"({self.facts.lines} lines then, {now_facts.lines} now), so the rows confirmed are not "
+                    "the rows in it. Run the dry run again and ask the person about the file as it is now."
+                )
+            if self.journal.start is None:
+                await self.journal.begin(
+                    {
+                        "file": self.facts.sha256,
+                        "campaign": self.target.campaign.campaign_id,
+                        "lead": self.target.lead_id,
+                        "batch_size": self.batch_size,
+                        "now": now.isoformat(),
+                    }
+                )
+        self.result = ResultFile(self.result_path)
+        try:
+            if self.options.dry_run:
+                await self._check_only(validator)
+            else:
+                await self._send_all(validator)
+        except BaseException:
+            with suppress(OutputError):  # the error on its way out says more than this one
+                self.result.close()
+            raise
+        self.result.close()
+        await self._report(final=True)
+
+    def _left(self) -> int:
+        """The rows a real run would send: the file's rows less those answered by earlier runs
+        (an estimate made before the rows are read, the same for a dry run and a real one)."""
+        done = sum(b.count for b in self.journal.batches.values() if b.status == ANSWERED)
+        return max(self.expected - done, 0)
+
+    def identity(self) -> str:
+        """The whole upload as a write: this file's content to this target with these options, so
+        a dry run's confirmation token fits exactly the real run of the same upload."""
+        options = self.options
+        shape = (
+            self.facts.sha256,
+            self.ameyo.settings.base_url,
+            self.target.campaign.campaign_id,
+            self.target.lead_id,
+            sorted(options.column_map.items()),
+            self.status,
+            options.attempts,
+            options.update_existing,
+            options.migrate_existing,
+            options.outside_calling_hours,
+        )
+        return "upload-file:" + repr(shape)
+
+    async def _check_only(self, validator: Validator) -> None:
+        for count, row in enumerate(self.reader, start=1):
+            checked = validator.check(row)
+            if checked.problem is not None:
+                self._settle(_refused(checked))
+            else:
+                self._settle(Settled(checked.line, checked.phone, WOULD_SEND, True))
+            if count % _CHECKPOINT_EVERY == 0:
+                await anyio.lowlevel.checkpoint()
+                await self._report()
+        answered = sum(b.count for b in self.journal.batches.values() if b.status == ANSWERED)
+        if answered:
+            self.notes.append(
+                f"A journal of an earlier run of this upload exists: {answered} rows were already "
+                "answered by Ameyo and will not be sent again."
+            )
+
+    async def _send_all(self, validator: Validator) -> None:
+        batcher = Batcher(self.batch_size)
+        # Requests in flight are `concurrency`; more batches than that are in hand, so that while
+        # those are out, the next ones are journaled and claimed and the answered ones settled
+        # (each a disk flush or a database commit in a worker thread, which waits for the
+        # interpreter while the rows are checked): the requests then follow each other as closely
+        # as a bare loop's.
+        # One request at a time stays one batch at a time, in file order, as asked.
+        workers = self.concurrency * _IN_HAND if self.concurrency > 1 else 1
+        # Room for one ready batch per worker: reading and checking go on while requests are out.
+        send, receive = anyio.create_memory_object_stream[Batch](workers)
+        async with anyio.create_task_group() as group:
+            for _ in range(workers):
+                group.start_soon(self._worker, receive.clone())
+            receive.close()
+            async with send:
+                try:
+                    for count, row in enumerate(self.reader, start=1):
+                        checked = validator.check(row)
+                        if checked.problem is not None:
+                            self._settle(_refused(checked))
+                        else:
+                            full = batcher.add(checked)
+                            if full is not None:
+                                await self._dispatch(full, send)
+                        if count % _CHECKPOINT_EVERY == 0:
+                            if self.failure is not None:
+                                break
+                            await anyio.lowlevel.checkpoint()
+                    else:
+                        for batch in batcher.rest():
+                            await self._dispatch(batch, send)
+                except (OutputError, JournalMismatch) as exc:
+                    self._fail(exc)
+        if self.failure is not None:
+            raise self.failure
+        self._explain_outcomes()
+
+    def _fail(self, exc: Exception) -> None:
+        """Stop sending more; the batches already out still finish and are journaled."""
+        if self.failure is None:
+            self.failure = exc
+
+    async def _dispatch(self, batch: Batch, send: anyio.abc.ObjectSendStream[Batch]) -> None:
+        """Settle a batch from the journal when an earlier run sent it; queue it otherwise."""
+        if self.failure is not None:
+            return
+        state = self.journal.batches.get(batch.id)
+        if (
+            state is not None
+            and state.first >= 0
+            and (state.first, state.last, state.count) != (batch.first_line, batch.last_line, len(batch.rows))
+        ):
+            raise JournalMismatch(
+                f"The journal {self.journal.path} does not match how the file splits into batches now "
+                f"(batch {batch.id}: lines {state.first}-{state.last} then, {batch.first_line}-"
+                f"{batch.last_line} now), so nothing more was sent. Was the phone length limit changed?"
+            )
+        if state is not None and state.status == ANSWERED:
+            self._settle_answered(batch, self.journal.answered_rows(batch.id))
+            await self._report()
+            return
+        if state is not None and state.status in (SENT, UNKNOWN):
+            held = self._held_back(batch, state.status, state.reason)
+            if held is not None:
+                for row in batch.rows:
+                    self._settle(Settled(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
+                return
+            batch.resend = True
+        await send.send(batch)
+
+    def _held_back(self, batch: Batch, status: str, reason: str | None) -> str | None:
+        """Why a batch of unknown outcome is not resent, or None to resend it."""
+        earlier = (
+            "sent by an earlier run that ended before Ameyo answered"
+            if status == SENT
+            else f"an earlier run did not learn its outcome ({reason})"
+        )
+        if not self.options.retry_unknown:
+            return f"outcome unknown: {earlier}; not resent"
+        if batch.kind == CALLBACK and not self.options.resend_callbacks_may_duplicate:
+            self.held_callbacks += len(batch.rows)
+            return (
+                f"outcome unknown: {earlier}; not resent, because Ameyo may already have scheduled its "
+                "callback (resend_callbacks_may_duplicate resends it, accepting that)"
+            )
+        return None
+
+    async def _worker(self, receive: anyio.abc.ObjectReceiveStream[Batch]) -> None:
+        async with receive:
+            async for batch in receive:
+                if self.failure is not None:
+                    continue  # the run is ending: what is queued is not sent
+                try:
+                    if self.stop_reason is not None:
+                        reason = f"not sent: the upload stopped after {self.stop_reason}"
+                        for row in batch.rows:
+                            self._settle(Settled(row.line, row.phone, NOT_SENT, False, reason=reason))
+                    else:
+                        await self._send(batch)
+                except OutputError as exc:
+                    self._fail(exc)
+                await self._report()
+
+    async def _send(self, batch: Batch) -> None:
+        first, last = batch.first_line, batch.last_line
+        # Shielded, so that a cancellation lands after the line is down, where it is marked below.
+        with anyio.CancelScope(shield=True):
+            await self.journal.sent(batch.id, first, last, len(batch.rows))  # if not written, not sent
+        self.sent.requests += 1
+        self.sent.rows += len(batch.rows)
+        try:
+            sent = await self._sent(batch)
+        finally:
+            self._leave(batch)
+        if sent is None:
+            return
+        with anyio.CancelScope(shield=True):
+            if sent.repeat_of_s is not None:
+                await self._sent_earlier(batch, sent)
+            else:
+                await self._answered(batch, list(sent.answer))
+                self.held_numbers += batch.respelt  # only rows that went out count
+
+    def _respelt(self, batch: Batch, write: writes.Write, held: Mapping[str, str]) -> writes.Write:
+        """The batch as it goes out, once its claim is won: numbers an earlier upload sent to this
+        campaign in another spelling (`held`, read in the claim's transaction) go out in that one,
+        so Ameyo finds its customer rather than adding a second record (and its callback dials
+        it). The rows keep the file's spelling: the write keeps the identity it was claimed under."""
+        batch.respelt = 0
+        if not held:  # new numbers, or sent as spelt before: the usual batch
+            return write
+        rows: list[Prepared] = []
+        for row in batch.rows:
+            spelling = held.get(row.identity) if row.identity is not None else None
+            sent = row.record[PRIMARY_COLUMN]
+            if spelling is not None and spelling != sent:
+                callback = row.callback
+                if callback is not None and callback.call_back_phone == sent:
+                    callback = callback.model_copy(update={"call_back_phone": spelling})
+                row = replace(row, record={**row.record, PRIMARY_COLUMN: spelling}, callback=callback)
+            rows.append(row)
+        batch.respelt = sum(a is not b for a, b in zip(rows, batch.rows, strict=True))
+        if not batch.respelt:
+            return write
+        return replace(write, request=self._plan(batch, rows).request)
+
+    def _plan(self, batch: Batch, rows: list[Prepared]) -> writes.Write:
+        """The batch, its records as `rows` hold them, as a write of the one write path (which
+        audits it with this context). Its identity is its rows' in file order: a copy of the file
+        makes the same batches, and makes them in the same order."""
+        options, target = self.options, self.target
+        server = self.ameyo.settings.base_url
+        context = {"file": str(self.path), "batch": batch.id, "lines": [batch.first_line, batch.last_line]}
+        numbers = [(row.identity, row.record[PRIMARY_COLUMN]) for row in rows if row.identity is not None]
+        if batch.kind == PLAIN:
+            write = writes.plan_upload(
+                server,
+                target.campaign,
+                target.lead_id,
+                [row.record for row in rows],
+                status=self.status,
+                attempts=options.attempts,
+                update_existing=options.update_existing,
+                migrate_existing=options.migrate_existing,
+                context=context,
+                numbers=numbers,
+                file_batch=True,
+            )
+        else:
+            write = writes.plan_upload_with_callbacks(
+                server,
+                target.campaign,
+                target.lead_id,
+                [(row.record, row.callback) for row in rows if row.callback is not None],
+                update_existing=options.update_existing,
+                migrate_existing=options.migrate_existing,
+                region=self.ameyo.settings.phone_region,
+                context=context,
+                numbers=numbers,
+                file_batch=True,
+            )
+        # A file's rows are the ledger's for as long as it keeps them: a copy, a link or a rename of
+        # the file, or another journal, finds them there and sends nothing twice.
+        return replace(write, lasting=True)
+
+    async def _sent(self, batch: Batch) -> writes.Sent | None:
+        """The batch through the write path: its answer, or None when it failed or was held back
+        (journaled and settled here)."""
+        try:
+            return await self._send_once_more(batch, self._plan(batch, batch.rows))
+        except _HeldBack as held:
+            with anyio.CancelScope(shield=True):
+                await self._not_sent(batch, held.reason)
+        except (AmeyoError, writes.WriteError) as exc:
+            with anyio.CancelScope(shield=True):
+                await self._batch_failed(batch, exc)
+        except BaseException:
+            # Cancelled, or stopped: the answer will never be read. Say so before leaving.
+            with anyio.CancelScope(shield=True):
+                if batch.let_out:
+                    await self._unanswered(batch)
+                else:
+                    await self._not_sent(batch, "not sent: the upload was stopped before it went out")
+            raise
+        return None
+
+    @asynccontextmanager
+    async def _window(self, batch: Batch) -> AsyncIterator[None]:
+        """A place among the requests in flight, for a batch claimed and ready to leave; refused
+        (nothing is sent) when the run stopped sending meanwhile. A request that failed keeps its
+        place until `_send` has judged it: no batch leaves before the run knows whether to stop."""
+        if not batch.place:  # (a batch sent once more still holds it)
+            await self.wire.acquire()
+            batch.place = True
+        if self.failure is not None:
+            raise _HeldBack(None)
+        if self.stop_reason is not None:
+            raise _HeldBack(f"not sent: the upload stopped after {self.stop_reason}")
+        batch.let_out = True
+        yield
+        self._leave(batch)  # answered: the next batch may leave while this one is settled
+
+    def _leave(self, batch: Batch) -> None:
+        if batch.place:
+            batch.place = False
+            self.wire.release()
+
+    async def _send_once_more(self, batch: Batch, write: writes.Write) -> writes.Sent:
+        retried = False
+        while True:
+            try:
+                # A batch resent after an unknown outcome is meant to be sent again (retry_unknown).
+                return await self.writes.send(
+                    write,
+                    allow_repeat=batch.resend,
+                    approval=self.approval,
+                    keep_answer=False,
+                    respell=lambda held: self._respelt(batch, write, held),
+                    window=lambda: self._window(batch),
+                    in_place=True,
+                )
+            except UpstreamUnavailable as exc:
+                # Not even connected: Ameyo certainly did not run it, so one more try is safe.
+                if exc.outcome_unknown or retried:
+                    raise
+                retried = True
+                await anyio.sleep(RETRY_DELAY_S)
+
+    async def _sent_earlier(self, batch: Batch, sent: writes.Sent) -> None:
+        """A batch whose very rows an earlier upload sent (this file under another name, a copy,
+        or a run whose journal was lost): not sent again, and said where they went."""
+        earlier = sent.earlier
+        where = ""
+        if earlier.get("file"):
+            lines = earlier.get("lines") or ["?", "?"]
+            where = (
+                f" by the upload of {Path(str(earlier['file'])).name} (its batch {earlier.get('batch')}, "
+                f"lines {lines[0]}-{lines[-1]})"
+            )
+        reason = (
+            f"not sent again: these same rows went to this lead{where} {ago_text(sent.repeat_of_s or 0)}, "
+            "and Ameyo answered them then; that upload's result file has each row's outcome"
+        )
+        note = f"Rows of batch {batch.id} (lines {batch.first_line}-{batch.last_line}) were {reason}."
+        if len(self.notes) < _EARLIER_NOTES:
+            self.notes.append(note)
+        settled = [Settled(row.line, row.phone, SENT_EARLIER, True, reason=reason) for row in batch.rows]
+        await self.journal.answered(
+            batch.id, batch.first_line, batch.last_line, [_journal_row(item) for item in settled]
+        )
+        self.sent.requests -= 1  # nothing went out for it
+        self.sent.rows -= len(batch.rows)
+        self._settle_all(settled)
+
+    async def _answered(self, batch: Batch, results: list[RecordResult]) -> None:
+        zone = self.ameyo.settings.zone
+        answered = len(results)
+        settled: list[Settled] = []
+        for index, row in enumerate(batch.rows):
+            answer = results[index] if index < answered else None
+            if answer is not None and type(answer) is RecordResult and answer.result_type in OK_RESULTS:
+                # The common case, decided as `outcome` decides it, without its per-row text work.
+                settled.append(Settled(row.line, row.phone, answer.result_type, True, answer.customer_id))
+                continue
+            out = outcome(Checked(row.line, row.record), answer, zone)
+            settled.append(
+                Settled(
+                    row.line,
+                    row.phone,
+                    out.result,
+                    out.ok,
+                    out.customer_id,
+                    out.reason,
+                    out.callback_id,
+                    out.callback_time,
+                )
+            )
+        self.left_out += max(len(batch.rows) - answered, 0)
+        if batch.resend:
+            for item in settled:
+                self._judge_resent(batch, item)
+        rows = [_journal_row(item) for item in settled]
+        try:
+            await self.journal.answered(batch.id, batch.first_line, batch.last_line, rows)
+        except OutputError:
+            self.sent.unknown += len(batch.rows)  # its sent line stands: the next run counts it unknown
+            raise
+        self.sent.answered += len(batch.rows)
+        self.tally.sent_now += len(settled)
+        self._settle_all(settled)
+
+    def _judge_resent(self, batch: Batch, item: Settled) -> None:
+        """A row sent again after an unknown outcome: the earlier run may have saved it already."""
+        if batch.kind == PLAIN:
+            if item.result == DUPLICATE:
+                item.ok, item.reason = True, SAVED_EARLIER
+            return
+        # A duplicate whose callback was scheduled is done already: `outcome` said so.
+        self.resent_callbacks.append(item.line)
+        item.reason = f"{MAY_DUPLICATE}; {item.reason}" if item.reason else MAY_DUPLICATE
+
+    async def _unanswered(self, batch: Batch) -> None:
+        """Mark a batch whose answer will never be read; best effort, as the run is ending."""
+        reason = "the upload was stopped before Ameyo answered"
+        self.sent.unknown += len(batch.rows)
+        # If the journal cannot take it, the batch's sent line stands: a resume counts it unknown too.
+        with suppress(OutputError):
+            await self.journal.ended(
+                batch.id, UNKNOWN, batch.first_line, batch.last_line, len(batch.rows), reason
+            )
+        with suppress(OutputError):
+            for row in batch.rows:
+                self._settle(Settled(row.line, row.phone, UNKNOWN_RESULT, False, reason=reason))
+
+    async def _not_sent(self, batch: Batch, reason: str | None) -> None:
+        """A batch journaled and claimed, but held back before its request left: the next run sends
+        it. Its rows are NOT_SENT for `reason` (None: the run is failing, with no result to give)."""
+        self.sent.requests -= 1
+        self.sent.rows -= len(batch.rows)
+        with suppress(OutputError):  # best effort, as the run is ending; a resume counts it unknown
+            await self.journal.ended(
+                batch.id, FAILED, batch.first_line, batch.last_line, len(batch.rows), reason or "not sent"
+            )
+        if reason is not None:
+            with suppress(OutputError):
+                for row in batch.rows:
+                    self._settle(Settled(row.line, row.phone, NOT_SENT, False, reason=reason))
+
+    async def _batch_failed(self, batch: Batch, exc: AmeyoError | writes.WriteError) -> None:
+        if isinstance(exc, AmeyoError):
+            reason = await self.ameyo.explain(exc, self.target.campaign)
+            unknown = exc.outcome_unknown
+        else:  # refused by the write path before sending, or sent and not answered usably
+            reason = str(exc)
+            unknown = isinstance(exc, writes.OutcomeUnknown | writes.EarlierOutcomeUnknown)
+        status = UNKNOWN if unknown else FAILED
+        if status == UNKNOWN:
+            self.sent.unknown += len(batch.rows)
+        await self.journal.ended(batch.id, status, batch.first_line, batch.last_line, len(batch.rows), reason)
+        result = UNKNOWN_RESULT if status == UNKNOWN else FAILED_RESULT
+        tail = "" if status == UNKNOWN else " (Ameyo did not run it: the next run resends it)"
+        for row in batch.rows:
+            self._settle(Settled(row.line, row.phone, result, False, reason=reason + tail))
+        if self.stop_reason is None:
+            self.stop_reason = (
+                f"batch {batch.id} (lines {batch.first_line}-{batch.last_line}) failed: {reason}"
+            )
+
+    # -- accounting -------------------------------------------------------------------------
+
+    def _settle(self, row: Settled) -> None:
+        self._settle_all((row,))
+
+    def _settle_all(self, rows: Sequence[Settled]) -> None:
+        assert self.result is not None
+        self.result.write_all(rows)
+        self.tally.add_all(rows)
+
+    def _settle_answered(self, batch: Batch, rows: list[JournalRow]) -> None:
+        by_line = {int(r[0]): r for r in rows}
+        for row in batch.rows:
+            line, result, ok, customer_id, reason, callback_id, callback_time = by_line[row.line]
+            self.left_out += result == UNKNOWN_RESULT
+            self._settle(
+                Settled(line, row.phone, result, bool(ok), customer_id, reason, callback_id, callback_time)
+            )
+        self.tally.from_earlier_runs += len(batch.rows)
+
+    def _explain_outcomes(self) -> None:
+        counts = self.tally.counts
+        if self.tally.from_earlier_runs:
+            self.notes.append(
+                f"Resumed from the journal: {self.tally.from_earlier_runs} rows Ameyo answered in "
+                "earlier runs were not sent again."
+            )
+        unknown = counts[UNKNOWN_RESULT] - self.left_out
+        if self.left_out:
+            self.notes.append(
+                f"{self.left_out} rows were left out of Ameyo's answer to their batch, so their outcome is "
+                "unknown; retry_unknown does not resend them (their batch was answered). Check them (their "
+                "lines are in the result file) and upload those that are missing again."
+            )
+        if unknown and unknown > self.held_callbacks:
+            self.notes.append(
+                f"{unknown} rows are {UNKNOWN_RESULT}: their batch was sent but no answer came, so Ameyo "
+                "may have saved them. They are NOT resent automatically: check a few with "
+                "ameyo_get_contacts, then run again with retry_unknown=true (CLI: --retry-unknown) to "
+                f"resend those without a callback (a {DUPLICATE} answer then means the earlier run saved "
+                "the row, and counts as saved)."
+            )
+        if self.held_callbacks:
+            self.notes.append(
+                f"{self.held_callbacks} rows of unknown outcome have callbacks and were not resent: Ameyo "
+                "may already have scheduled those callbacks. Only resend_callbacks_may_duplicate=true "
+                "(CLI: --resend-callbacks-may-duplicate) resends them, accepting that a callback may "
+                "then be scheduled twice."
+            )
+        if self.resent_callbacks:
+            lines = sorted(self.resent_callbacks)
+            shown = ", ".join(str(n) for n in lines[:_LINES_SHOWN])
+            more = f" and {len(lines) - _LINES_SHOWN} more" if len(lines) > _LINES_SHOWN else ""
+            self.notes.append(
+                f"Resent with their callbacks after an unknown outcome, as asked, so a callback may now "
+                f"be scheduled twice: lines {shown}{more} (each is marked in the result file)."
+            )
+        if self.stop_reason is not None:
+            self.notes.append(f"Stopped sending after {self.stop_reason}.")
+        if counts[NOT_SENT] or counts[FAILED_RESULT]:
+            self.notes.append(
+                f"{counts[NOT_SENT] + counts[FAILED_RESULT]} rows were not saved "
+                f"({NOT_SENT}/{FAILED_RESULT}); run the same upload again to send them: it continues "
+                "from the journal."
+            )
+
+    async def _report(self, *, final: bool = False) -> None:
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        if not final and now - self._reported < 0.2:
+            return
+        self._reported = now
+        done = self.tally.rows
+        total = done if final else max(self.expected, done)
+        verb = "checked" if self.options.dry_run else "settled"
+        await self.progress(done, total, f"{done} of {total} rows {verb}")
+
+    def summary(self, elapsed: float) -> BulkUploadOut:
+        tally = self.tally
+        notes = list(self.notes)
+        if self.validator is not None:
+            note = rewritten_note(
+                self.validator.rewritten,
+                self.validator.first_rewritten,
+                self.validator.rule,
+                dry_run=self.options.dry_run,
+            )
+            if note:
+                notes.append(note)
+        if self.held_numbers:
+            notes.append(
+                f"{self.held_numbers} rows were sent with phone1 as an earlier upload to this campaign sent "
+                "that number (another spelling of it), so Ameyo finds that customer rather than adding a "
+                "second record for the same person."
+            )
+        if not self.target.lead_enabled:
+            notes.append(disabled_lead_note(self.target.lead_id))
+        token = None
+        if self.options.dry_run and self.writes.needs_confirmation(self._left()):
+            token = self.writes.dry_run_token(self.identity())
+        return BulkUploadOut(
+            campaign=campaign_out(self.target.campaign),
+            lead_id=self.target.lead_id,
+            file=str(self.path),
+            dry_run=self.options.dry_run,
+            rows=tally.rows,
+            ok=tally.ok,
+            counts=dict(tally.counts.most_common()),
+            sent_now=tally.sent_now,
+            from_earlier_runs=tally.from_earlier_runs,
+            outcome_unknown=tally.counts[UNKNOWN_RESULT],
+            callbacks=tally.callbacks,
+            failures=tally.failures,
+            result_file=str(self.result_path),
+            journal_file=None if self.options.dry_run else str(self.journal.path),
+            notes=notes,
+            elapsed_s=round(elapsed, 2),
+            confirm_token=token,
+        )
+
+
+def _journal_row(row: Settled) -> JournalRow:
+    return [row.line, row.result, row.ok, row.customer_id, row.reason, row.callback_id, row.callback_time]
+
+
+def _refused(row: Prepared) -> Settled:
+    return Settled(row.line, row.phone, REFUSED, False, reason=row.problem)

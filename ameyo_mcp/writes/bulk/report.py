@@ -1,0 +1,202 @@
+"""Account of an upload: the result file (every row), and the concise summary for people and models.
+
+The result file holds every input row's outcome, written as rows are settled, so it is in the
+order the batches finished; its first column is the input line number to sort or join on.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from pydantic import BaseModel
+
+from ...ameyo.models import callback_scheduled
+from ...answers.results import CampaignOut
+from ...answers.summaries import answered_text, campaign_label
+from ...rules.sanitize import clean_text, fence
+from ..records import OUTCOME_UNKNOWN, answered
+from .outputs import RESULT_COLUMNS, OutputError, create_private
+
+MAX_FAILURES = 20
+# Local outcomes, beside Ameyo's own result types (ADDED, DUPLICATE_NOT_ADDED, …).
+REFUSED = "REFUSED"
+WOULD_SEND = "WOULD_SEND"
+UNKNOWN = OUTCOME_UNKNOWN
+NOT_SENT = "NOT_SENT"
+# Rows an earlier upload sent (a copy of the file, another journal): not sent twice.
+SENT_EARLIER = "SENT_EARLIER"
+FAILED = "FAILED"
+
+
+@dataclass(slots=True)  # not frozen: one is made per row, and frozen ones cost ~4x to build
+class Settled:
+    line: int
+    phone: str | None
+    result: str
+    ok: bool
+    customer_id: int | None = None
+    reason: str | None = None
+    callback_id: str | None = None
+    callback_time: str | None = None
+
+    @property
+    def callback_scheduled(self) -> bool:
+        return callback_scheduled(self.callback_id, self.callback_time)
+
+
+class FailureOut(BaseModel):
+    line: int
+    phone: str | None = None
+    result: str
+    reason: str | None = None
+
+
+class BulkUploadOut(BaseModel):
+    campaign: CampaignOut
+    lead_id: int
+    file: str
+    dry_run: bool
+    rows: int
+    ok: int
+    counts: dict[str, int]
+    sent_now: int
+    from_earlier_runs: int
+    outcome_unknown: int
+    callbacks: int = 0
+    failures: list[FailureOut]
+    result_file: str
+    journal_file: str | None = None
+    notes: list[str]
+    elapsed_s: float
+    confirm_token: str | None = None  # a dry run over AMEYO_CONFIRM_OVER rows: what a real run needs
+
+
+class ResultFile:
+    """The per-row CSV, written as rows settle (never held in memory), owner-only: it holds phones.
+
+    Its header row is what marks it as ours: an existing file is replaced only when it has it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._handle: TextIO = os.fdopen(create_private(path), "w", encoding="utf-8", newline="")
+            self._csv = csv.writer(self._handle)
+            self._csv.writerow(RESULT_COLUMNS)
+        except OSError as exc:
+            raise OutputError(path, exc) from None
+
+    def write(self, row: Settled) -> None:
+        self.write_all((row,))
+
+    def write_all(self, rows: Iterable[Settled]) -> None:
+        """Rows in one call: a batch's 500 answers go to the CSV writer at C speed."""
+        try:
+            self._csv.writerows(
+                (
+                    row.line,
+                    row.phone or "",
+                    row.result,
+                    "yes" if row.ok else "no",
+                    "" if row.customer_id is None else row.customer_id,
+                    row.reason or "",
+                    row.callback_id or "",
+                    row.callback_time or "",
+                )
+                for row in rows
+            )
+        except OSError as exc:
+            raise OutputError(self.path, exc) from None
+
+    def close(self) -> None:
+        try:
+            self._handle.close()
+        except OSError as exc:
+            raise OutputError(self.path, exc) from None
+
+
+@dataclass
+class Tally:
+    """Counts and the first failures, kept as rows settle: memory does not grow with the file."""
+
+    rows: int = 0
+    ok: int = 0
+    sent_now: int = 0
+    from_earlier_runs: int = 0
+    callbacks: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    failures: list[FailureOut] = field(default_factory=list)
+
+    def add(self, row: Settled) -> None:
+        self.add_all((row,))
+
+    def add_all(self, rows: Sequence[Settled]) -> None:
+        """Count rows settled together (a batch's answers): one pass, no call per row."""
+        self.rows += len(rows)
+        self.counts.update(row.result for row in rows)
+        for row in rows:
+            # A row whose customer failed may still have had its callback scheduled (4.8.2 5.b.iii).
+            if row.callback_id or row.callback_time:
+                self.callbacks += row.callback_scheduled
+            if row.ok:
+                self.ok += 1
+            elif len(self.failures) < MAX_FAILURES:
+                self.failures.append(
+                    FailureOut(
+                        line=row.line,
+                        phone=clean_text(row.phone, 24) if row.phone else None,
+                        result=row.result,
+                        reason=clean_text(row.reason, 200) if row.reason else None,
+                    )
+                )
+
+
+def bulk_text(out: BulkUploadOut) -> str:
+    label = campaign_label(out.campaign)
+    counts = out.counts
+    refused = counts.get(REFUSED, 0)
+    if out.dry_run:
+        lines = [
+            f"Dry run, nothing written: {out.rows} rows of {out.file} for {label}, lead {out.lead_id}: "
+            f"would send {counts.get(WOULD_SEND, 0)}, refused before sending {refused}."
+        ]
+        if out.confirm_token:
+            lines.append(
+                "Sending it needs the person's confirmation: show them this, and if they agree call again "
+                f'with dry_run=false and confirm="{out.confirm_token}".'
+            )
+    else:
+        lines = [
+            f"{out.rows} rows of {out.file} for {label}, lead {out.lead_id}: refused before sending "
+            f"{refused}; sent in this run {out.sent_now}; answered in earlier runs (not resent) "
+            f"{out.from_earlier_runs}."
+        ]
+        if counts.get(SENT_EARLIER):
+            lines.append(
+                f"Not sent again: {counts[SENT_EARLIER]} rows that an earlier upload already sent to this "
+                "lead (the same rows, in this file or another; see the notes)."
+            )
+        local = {REFUSED, WOULD_SEND, NOT_SENT, UNKNOWN, SENT_EARLIER}
+        answers = answered_text(answered({k: v for k, v in counts.items() if k not in local}))
+        if counts.get(UNKNOWN):
+            answers += f", outcome unknown {counts[UNKNOWN]}"
+        if counts.get(NOT_SENT):
+            answers += f", not sent {counts[NOT_SENT]}"
+        lines.append(f"Ameyo's answers: {answers}. Callbacks scheduled: {out.callbacks}.")
+    if out.failures:
+        bad = out.rows - out.ok
+        lines.append(f"First failures (of {bad}; line: phone1: reason):")
+        lines.extend(
+            fence(f"line {f.line}: {f.phone or '(no phone)'}: {f.reason or f.result}" for f in out.failures)
+        )
+    lines.extend(out.notes)
+    lines.append(f"Every row's outcome is in {out.result_file}.")
+    if out.journal_file:
+        lines.append(f"Journal (for resuming): {out.journal_file}.")
+    return "\n".join(lines)

@@ -1,0 +1,116 @@
+"""A file row judged before sending: the customer record and callback, or why it is refused.
+
+The record rules are `records.check_values`'s, shared with `ameyo_upload_contacts`; this adds what
+only a file has: callback columns, and duplicates of an earlier row's phone1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from ...ameyo.models import CallbackRecord
+from ...config import CallingHours
+from ...rules import phones
+from ...rules.times import parse_callback_time
+from .. import callback_rules
+from ..records import PRIMARY_COLUMN, Checked, dialed, judge_values
+from .reader import Row
+from .seen import SeenPhones
+
+CALLBACK_TIME, CALLBACK_USER, CALLBACK_PHONE = "callback_time", "callback_user", "callback_phone"
+CALLBACK_COLUMNS = (CALLBACK_TIME, CALLBACK_USER, CALLBACK_PHONE)
+
+
+@dataclass(slots=True)  # not frozen: one is made per row, and frozen ones cost ~4x to build
+class Prepared:
+    line: int
+    phone: str | None
+    record: dict[str, str]
+    problem: str | None = None
+    callback: CallbackRecord | None = None
+    identity: str | None = None  # phones.identity of phone1: the number, however spelt
+
+
+class Validator:
+    """Judges rows in file order; `now` is fixed so that a resumed upload judges them the same."""
+
+    def __init__(
+        self,
+        *,
+        max_phone_length: int,
+        zone: ZoneInfo,
+        now: datetime,
+        status: str,
+        rule: phones.PhoneRule,
+        callbacks: bool = True,
+        calling_hours: CallingHours | None = None,
+    ) -> None:
+        self.max_phone_length = max_phone_length
+        self.rule = rule
+        # Rows whose phone1 is sent in another spelling than the file's, and the first of them.
+        self.rewritten = 0
+        self.first_rewritten: Checked | None = None
+        self.zone = zone
+        self.now = now
+        self.status = status
+        # False when the file has no callback column at all (CSV), which spares every row a look.
+        self.callbacks = callbacks
+        # None: the person accepted callbacks at any hour (--outside-calling-hours).
+        self.calling_hours = calling_hours
+        self._seen = SeenPhones()
+
+    def check(self, row: Row) -> Prepared:
+        if row.fields is None:
+            return Prepared(row.line, None, {}, row.problem or "the line could not be read")
+        # An empty cell means "no value": sending "" would blank the field of an existing customer.
+        customer = {k: s for k, v in row.fields.items() if k not in CALLBACK_COLUMNS and (s := v.strip())}
+        # `check_values`' findings without its `Checked`: one object less per row of a large file.
+        problem, given, identity = judge_values(customer, self.max_phone_length, self.rule)
+        phone = (customer.get(PRIMARY_COLUMN) or None) if identity is not None else None  # `Checked.phone`
+        if problem is not None:
+            return Prepared(row.line, phone, customer, problem)
+        callback: CallbackRecord | None = None
+        if self.callbacks:
+            try:
+                callback = self._callback(row.fields, phone, customer)
+            except ValueError as exc:
+                return Prepared(row.line, phone, customer, str(exc))
+        if identity is not None:
+            # One number however spelt: 09876543210 and +91 98765 43210 are duplicates.
+            earlier = self._seen.first_line(identity, row.line)
+            if earlier is not None:
+                return Prepared(
+                    row.line, phone, customer, f"duplicate: {PRIMARY_COLUMN} already on line {earlier}"
+                )
+        if given is not None:
+            self.rewritten += 1
+            self.first_rewritten = self.first_rewritten or Checked(row.line, customer, None, given, identity)
+        return Prepared(row.line, phone, customer, None, callback, identity)
+
+    def _callback(
+        self, fields: dict[str, str], phone: str | None, record: dict[str, str]
+    ) -> CallbackRecord | None:
+        when_text = fields.get(CALLBACK_TIME, "").strip()
+        user = fields.get(CALLBACK_USER, "").strip() or None
+        callback_phone = fields.get(CALLBACK_PHONE, "").strip() or None
+        if not when_text:
+            if user or callback_phone:
+                raise ValueError(f"{CALLBACK_USER} or {CALLBACK_PHONE} given without {CALLBACK_TIME}")
+            return None
+        when = parse_callback_time(when_text, self.zone, now=self.now, quote=False)
+        if self.calling_hours is not None:
+            late = callback_rules.outside_hours(when.at, self.calling_hours, self.zone)
+            if late is not None:
+                raise ValueError(f"{late}; pass --outside-calling-hours (outside_calling_hours) if meant")
+        if callback_phone is not None:
+            if not callback_rules.own_number(callback_phone, record, self.rule.region):
+                raise ValueError(callback_rules.not_own_number(CALLBACK_PHONE, "given"))
+            callback_phone = dialed(CALLBACK_PHONE, callback_phone, self.rule, self.max_phone_length)
+        return CallbackRecord(
+            call_back_time=when.wire,
+            user_id=user,
+            call_back_phone=callback_phone or phone,
+            status=self.status,
+        )

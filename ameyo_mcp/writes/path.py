@@ -1,0 +1,942 @@
+"""The one write path: every change to Ameyo's data goes through here, whoever asks for it.
+
+    ameyo_add_callback ──────────┐
+    ameyo_upload_contacts(_with_callbacks) ─┼─► plan_*(): a `Write`, the wire request as Ameyo will run it
+    ameyo_upload_contacts_file, `ameyo-mcp upload` (per batch) ─┘        │
+                                                                          ▼
+    WritePath.send(write, …)
+      1. confirmation: over AMEYO_CONFIRM_OVER records the person says yes (elicitation, or the
+         2026-07-28 input-required round trip), or the caller shows the token of a dry run of this
+         very write (`approve`); a settled repeat is answered before anyone is asked
+      2. the claim, in the store's write ledger (store/ledger.py), shared by every tool, process and
+         replica on the store: the write's identity (what Ameyo will do, records in any order) and
+         each callback's (the number under the phone rule, time, agent), in one transaction only one
+         claimant wins. A settled write is a repeat (answered: its answer again) or a refusal
+         (unknown: until `allow_repeat`); one in flight, in any process, is waited for; one whose
+         sender died or outlived its lease is unknown. An upload's numbers take the spelling the
+         ledger has for them (`Respelled`: plan it again)
+      3. audit intent, fsynced: if it cannot be written, nothing is sent
+      4. the request; whatever ends it (answer, error, timeout, drop, cancellation, shutdown) settles
+         the ledger and the audit as answered, failed (Ameyo certainly did not apply it: the claim is
+         released) or unknown
+
+A new write tool plans its `Write` with a `plan_*` function (or adds one here) and calls `send`;
+nothing else calls Ameyo's write commands. No MCP types here: tools/common.py adapts elicitation and
+turns these errors into tool errors.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+from pydantic import BaseModel
+
+from ..ameyo.client import ON_WIRE, compact_json
+from ..ameyo.models import (
+    AddCallbackRequest,
+    Callback,
+    CallbackRecord,
+    CallbackUploadResult,
+    CampaignInfo,
+    CustomerAndCallback,
+    RecordResult,
+    UploadContactsRequest,
+    UploadWithCallbacksRequest,
+)
+from ..ameyo.service import Ameyo
+from ..errors import AmeyoError
+from ..rules import phones
+from ..rules.times import ago_text
+from .audit import AuditLog, default_audit_path
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..store import Store
+    from ..store.ledger import LedgerEntry, Settlement
+
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+WriteRequest = UploadContactsRequest | UploadWithCallbacksRequest | AddCallbackRequest
+# What the person is asked; None when this connection cannot ask (the token is needed then).
+# Asked with the question and what it binds: the identity of the exact write (its rows), so that an
+# answer given to one write is never taken for another that reads the same.
+Ask = Callable[[str, str], Awaitable[bool | None]]
+
+# A file's batch, once its claim is won: the write to send, its numbers as earlier uploads spelt them
+# (`WritePath.send`'s `respell`).
+Respell = Callable[[Mapping[str, str]], "Write"]
+
+# Told of each write Ameyo answered (not of an earlier answer given again), e.g. to add an upload's
+# customers to the index. Its failure is logged, never the write's.
+Answered = Callable[["Write", Sequence[Any]], Awaitable[None]]
+_AUDITED_CHARS = 20_000
+_AUDITED_RECORDS = 100
+
+
+class WriteError(Exception):
+    """A write was not done as asked; the message says what happened and what to do next."""
+
+
+class NeedsConfirmation(WriteError):
+    """Too many records to send without the person's confirmation."""
+
+
+class NotConfirmed(WriteError):
+    """The person was asked and said no."""
+
+
+class AuditUnavailable(WriteError):
+    """The audit trail cannot be written, so nothing was sent."""
+
+
+class EarlierOutcomeUnknown(WriteError):
+    """The same write was sent before and its outcome is unknown."""
+
+
+class CallbackScheduled(WriteError):
+    """The same callback was scheduled moments ago by another write."""
+
+
+class OutcomeUnknown(WriteError):
+    """This write was sent and no usable answer came: Ameyo may or may not have applied it."""
+
+
+class LedgerUnavailable(WriteError):
+    """The store's write ledger cannot be used, so nothing was sent."""
+
+
+class Respelled(WriteError):
+    """Numbers of an upload were sent earlier, by a write committed first, in another spelling:
+    nothing was sent; plan the write again with `spellings` (phones.identity → phone1)."""
+
+    def __init__(self, spellings: dict[str, str]) -> None:
+        super().__init__("numbers already uploaded in another spelling: plan the write again with it")
+        self.spellings = spellings
+
+
+@dataclass(frozen=True)
+class Write:
+    """One write as Ameyo will run it, planned before anything is sent."""
+
+    request: WriteRequest
+    identity: str
+    records: int
+    campaign: CampaignInfo
+    lead_id: int | None
+    label: str  # for questions and errors: "5 records into lead 21 of MoviStarSurvey (1)"
+    # Where it came from, kept in its audit lines (a bulk batch: file, batch id, lines).
+    context: Mapping[str, object] = field(default_factory=dict)
+    # The callbacks it schedules for known customers, by `callback_key`, with words for them: the
+    # same callback asked for by another command (addCallback, then uploadContactAndAddCallback) is
+    # the same thing for Ameyo to do, and is not done twice either.
+    callbacks: tuple[tuple[str, str], ...] = ()
+    # A file's batch: remembered for the whole ledger, so that a copy of the file sends nothing twice.
+    lasting: bool = False
+    # The numbers an upload sends, as (phones.identity, phone1 as sent): the ledger keeps the first
+    # spelling of each, which later uploads of the same number send (see `WritePath.spellings`).
+    numbers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Approval:
+    """Proof that a write of `records` records was confirmed; made only by `WritePath.approve`."""
+
+    records: int
+    _key: object = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """Ameyo's answer to a write, or to the identical earlier write when `repeat_of_s` is set."""
+
+    answer: Sequence[Any]
+    call_id: str
+    repeat_of_s: float | None = None
+    # Where the earlier write came from (a file's batch: file, batch, lines), for a repeat.
+    earlier: Mapping[str, Any] = field(default_factory=dict)
+
+
+# -- planning: the wire request and its identity ----------------------------------------------------
+
+
+def campaign_label(campaign: CampaignInfo) -> str:
+    return f"{campaign.campaign_name} ({campaign.campaign_id})"
+
+
+def identity_of(server: str, request: WriteRequest, *, ordered: bool = False) -> str:
+    """What Ameyo will do, as a key: the server, the command and the resolved request, with
+    records in a canonical order (the same records in another order are the same write).
+
+    `ordered`: the records' order is part of the write, as in a file's batch, whose rows always
+    come in file order (a copy of the file makes the same batches). Its records are then hashed as
+    they come, as their compact JSON (exact for these plain values, and a tenth of the cost of
+    sorting them), and never match an unordered identity."""
+    wire = request.wire()
+    wire.pop("sessionId", None)
+    records = wire.pop("customerRecords", None) or wire.pop("customerAndCallbackRecords", None) or []
+    if ordered:
+        lines = ["records in their order", compact_json(records)]
+    elif isinstance(request, UploadContactsRequest):  # flat str → str records
+        # Each record as the repr of its sorted items: canonical for these plain values, and a
+        # fifth of json.dumps' cost on a batch of 500.
+        lines = sorted(map(repr, map(sorted, map(dict.items, records))))
+    else:
+        lines = sorted(repr(_sorted_items(record)) for record in records)
+    text = "\n".join([server, request.command, _canonical(wire), *lines])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _sorted_items(value: object) -> object:
+    if isinstance(value, dict):
+        return sorted((k, _sorted_items(v)) for k, v in value.items())
+    return value
+
+
+def _canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def callback_key(
+    server: str,
+    campaign_id: int,
+    customer_id: int | str | None,
+    number: str,
+    when_wire: str,
+    agent: str | None,
+    region: str,
+) -> tuple[str, str]:
+    """One callback as Ameyo will hold it, whichever command schedules it, and words for it.
+
+    The customer is their number under the phone rule: Ameyo dials a number, and matches an
+    uploaded customer by it, so one person asked for by id in one tool and by a number in another
+    spelling in the next is one callback. Agent ids are compared without case."""
+    phone = phones.key(number, region) or phones.digits(number)
+    agent = (agent or "").strip().casefold()
+    text = repr(("callback", server, campaign_id, phone, when_wire, agent))
+    who = f"customer {customer_id}" if customer_id else "the customer"
+    words = f"a callback to {who} on {number} at {when_wire}"
+    return hashlib.sha256(text.encode()).hexdigest(), words
+
+
+def plan_callback(
+    server: str,
+    campaign: CampaignInfo,
+    *,
+    customer_id: int,
+    number: str,
+    when_wire: str,
+    agent: str | None,
+    self_callback: bool,
+    region: str,
+) -> Write:
+    """A callback to a customer's full stored number (the caller has resolved it: see callbacks.py)."""
+    request = AddCallbackRequest(
+        campaign_id=campaign.campaign_id,
+        call_back_time=when_wire,
+        is_self_call_back="true" if self_callback else "false",
+        user_id=agent or None,
+        properties={"customerId": str(customer_id), "phone": number},
+    )
+    label = f"a callback to customer {customer_id} in {campaign_label(campaign)} at {when_wire}"
+    key = callback_key(server, campaign.campaign_id, customer_id, number, when_wire, agent, region)
+    return Write(request, identity_of(server, request), 1, campaign, None, label, callbacks=(key,))
+
+
+def upload_label(records: int, lead_id: int, campaign: CampaignInfo) -> str:
+    return f"{records} record{'s' if records != 1 else ''} into lead {lead_id} of {campaign_label(campaign)}"
+
+
+def plan_upload(
+    server: str,
+    campaign: CampaignInfo,
+    lead_id: int,
+    records: Sequence[dict[str, str]],
+    *,
+    status: str,
+    attempts: int,
+    update_existing: bool,
+    migrate_existing: bool,
+    context: Mapping[str, object] | None = None,
+    numbers: Sequence[tuple[str, str]] = (),
+    file_batch: bool = False,
+) -> Write:
+    """Records uploaded to a lead. `file_batch`: a file's batch, whose rows always come in file
+    order (its identity takes them in that order: see `identity_of`), and whose records are the
+    row checks' own str → str dicts, taken as they are rather than copied one by one by the
+    request's validation (a pydantic copy of each of 500 records)."""
+    fields: dict[str, Any] = {
+        "campaign_id": str(campaign.campaign_id),
+        "lead_id": lead_id,
+        "properties": {"update.customer": update_existing, "migrate.customer": migrate_existing},
+        "num_attempts": str(attempts),
+        "status": status.strip().upper() or "NOT_TRIED",
+        "customer_records": list(records),
+    }
+    if file_batch:
+        request = UploadContactsRequest.model_construct(**fields)
+    else:
+        request = UploadContactsRequest(**fields)
+    label = upload_label(len(records), lead_id, campaign)
+    identity = identity_of(server, request, ordered=file_batch)
+    return Write(
+        request, identity, len(records), campaign, lead_id, label, dict(context or {}), numbers=tuple(numbers)
+    )
+
+
+def plan_upload_with_callbacks(
+    server: str,
+    campaign: CampaignInfo,
+    lead_id: int,
+    records: Sequence[tuple[dict[str, str], CallbackRecord]],
+    *,
+    update_existing: bool,
+    migrate_existing: bool,
+    region: str,
+    context: Mapping[str, object] | None = None,
+    numbers: Sequence[tuple[str, str]] = (),
+    file_batch: bool = False,
+) -> Write:
+    """Records uploaded with a callback each; a `file_batch`'s identity takes them in file order
+    (see `plan_upload`)."""
+    request = UploadWithCallbacksRequest(
+        campaign_id=campaign.campaign_id,
+        lead_id=lead_id,
+        records=[CustomerAndCallback(customer_record=r, callback_record=c) for r, c in records],
+        properties={"update.customer": update_existing, "migrate.customer": migrate_existing},
+    )
+    label = upload_label(len(records), lead_id, campaign) + ", each with a callback"
+    identity = identity_of(server, request, ordered=file_batch)
+    keys = tuple(
+        callback_key(
+            server,
+            campaign.campaign_id,
+            callback.customer_id,
+            callback.call_back_phone or record.get("phone1", ""),
+            callback.call_back_time,
+            callback.user_id,
+            region,
+        )
+        for record, callback in records
+    )
+    return Write(
+        request,
+        identity,
+        len(records),
+        campaign,
+        lead_id,
+        label,
+        dict(context or {}),
+        keys,
+        numbers=tuple(numbers),
+    )
+
+
+# -- the ledger ---------------------------------------------------------------------------------------
+
+# An unknown outcome, a callback and a file's batch are remembered for the whole ledger (forgetting
+# them would let the same write go out blindly again); a small write's answer for the repeat window.
+DEFAULT_LEDGER_DAYS = 30.0
+# Dry-run tokens are good for a day: long enough for a person to decide.
+TOKEN_KEPT_S = 24 * 3600.0
+_PRUNE_EVERY_S = 3600.0
+_ANSWERS: dict[str, type[BaseModel]] = {
+    UploadContactsRequest.command: RecordResult,
+    UploadWithCallbacksRequest.command: CallbackUploadResult,
+    AddCallbackRequest.command: Callback,
+}
+
+
+class WritePath:
+    """The confirmation policy, the audit and the store's write ledger around every write.
+
+    The ledger is the store's (`store/ledger.py`): every process and tool on one store shares it,
+    so a write claimed by one is a repeat, a wait or a refusal for all the others."""
+
+    def __init__(
+        self,
+        ameyo: Ameyo,
+        *,
+        audit: AuditLog | None,
+        window_s: float,
+        confirm_over: int | None,
+        store: Callable[[], Store],
+        ledger_days: float = DEFAULT_LEDGER_DAYS,
+        clock: Callable[[], float] = time.time,
+        lease_s: float | None = None,
+    ) -> None:
+        self.ameyo = ameyo
+        self.audit = audit
+        self.window_s = window_s
+        self.confirm_over = confirm_over
+        self.ledger_s = ledger_days * 86400.0
+        self._store = store
+        self._clock = clock
+        # How long a write in flight is vouched for by its sender: a login, the request, a second
+        # login and the request again, each within the timeout. Past it, others call it unknown.
+        self.lease_s = lease_s if lease_s is not None else 4 * (ameyo.settings.timeout_s or 30.0) + 30
+        # Who holds a claim: host and process (to see a dead sender on this host at once), and a
+        # nonce, since a restarted container often gets the same process id.
+        self.owner = f"{_machine()}:{os.getpid()}:{secrets.token_hex(4)}"
+        # This process's writes in flight: to wait on, and the time their lease ends.
+        self._mine: dict[str, tuple[anyio.Event, float]] = {}
+        # Settlements the store did not take (a full disk): tried again before the next claim.
+        self._unsettled: dict[str, tuple[list[str], Settlement]] = {}
+        self._pruned = 0.0
+        self._approval_key = object()
+        self.on_answered: list[Answered] = []
+
+    @classmethod
+    def for_settings(
+        cls, ameyo: Ameyo, *, confirm: bool = True, store: Callable[[], Store] | None = None
+    ) -> WritePath:
+        """The write path as the settings describe it; `confirm=False` for a person at a terminal,
+        who confirmed by running the command. Its ledger, and the index that uploads feed, are the
+        store of `store` (the server's), or a store of its own opened on first use."""
+        from ..index.updates import index_answers
+
+        settings = ameyo.settings
+        if store is None:
+            store = _own_store(settings)
+        path = cls(
+            ameyo,
+            audit=AuditLog(settings.audit_file or default_audit_path(), ameyo=settings.base_url),
+            window_s=settings.repeat_window_s,
+            confirm_over=settings.confirm_over if confirm else None,
+            store=store,
+            ledger_days=settings.ledger_days,
+        )
+        path.on_answered.append(index_answers(settings, store))  # the same store as the ledger
+        return path
+
+    # -- confirmation ----------------------------------------------------------------------------
+
+    def needs_confirmation(self, records: int) -> bool:
+        return self.confirm_over is not None and records > self.confirm_over
+
+    def dry_run_token(self, identity: str) -> str:
+        """A token for a real run of exactly this write (same rows, same target): the store keeps
+        its digest, so it is accepted by any process on the store, for a day."""
+        token = secrets.token_hex(10)
+        self._store().add_confirm_token(_digest(token), identity, self._clock())
+        return token
+
+    def _token_fits(self, token: str, identity: str) -> bool:
+        since = self._clock() - TOKEN_KEPT_S
+        return self._store().confirm_token_fits(_digest(token), identity, since=since)
+
+    async def approve(
+        self,
+        *,
+        records: int,
+        identity: str,
+        label: str,
+        refused: int = 0,
+        token: str | None = None,
+        ask: Ask | None = None,
+    ) -> Approval:
+        """Confirmation for a write of `records` records: none needed under the threshold; over it,
+        the person's yes by `ask`, or (when nobody can be asked) the dry-run token of this write."""
+        if not self.needs_confirmation(records):
+            return Approval(records, self._approval_key)
+        if ask is not None:
+            extra = f" ({refused} more were refused by the checks and will not be sent)" if refused else ""
+            answer = await ask(f"Send {label} to Ameyo{extra}? Nothing is sent unless you confirm.", identity)
+            if answer is True:
+                return Approval(records, self._approval_key)
+            if answer is False:
+                raise NotConfirmed(f"The person did not confirm sending {label}; nothing was sent.")
+        if token is not None:
+            fits: bool = await self._ledger(self._token_fits, token, identity)
+            if fits:
+                return Approval(records, self._approval_key)
+        why = "does not match a dry run of these same records" if token else "is missing"
+        raise NeedsConfirmation(
+            f"Nothing was sent: {label} is more than {self.confirm_over} records (AMEYO_CONFIRM_OVER) and "
+            f"the confirmation token {why}. Run the same call with dry_run=true, show the person what "
+            "would be sent and refused, and if they agree call again with confirm set to the "
+            "confirm_token that dry run returned."
+        )
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    async def send(
+        self,
+        write: Write,
+        *,
+        allow_repeat: bool = False,
+        approval: Approval | None = None,
+        token: str | None = None,
+        ask: Ask | None = None,
+        refused: int = 0,
+        keep_answer: bool = True,
+        respell: Respell | None = None,
+        window: Callable[[], AbstractAsyncContextManager[object]] | None = None,
+        in_place: bool = False,
+    ) -> Sent:
+        """Send `write` at most once (see the module's map). Raises a `WriteError` or the
+        `AmeyoError` of a failure that certainly changed nothing. With `keep_answer=False` (a bulk
+        batch, whose answer the journal keeps) the ledger records that it was answered but not
+        the answer: a repeat of it comes back with an empty `answer` and the batch's context.
+
+        `respell` (a file's batch, claimed under the identity of its rows as the file has them):
+        the claim also reads how earlier uploads spelt the write's `numbers`, in its own
+        transaction, and `respell(held)` gives the write to send, with the same identity.
+
+        `window()` is entered when the request is ready to leave (claimed, audited) and left when
+        its answer is in: the caller's bound on its requests in flight, while it claims and
+        settles others (a file's batches). A request that fails (an error, or an answer that
+        leaves the outcome unknown) raises through it. An error raised by it sends nothing, as
+        any before the request leaves: the claim is released.
+
+        `in_place`: the claim runs on the event loop, not in a worker thread. For a file's
+        batches: the upload's loop is busy checking rows, so a worker thread waits for the
+        interpreter lock after each statement of the claim, and those hand-overs cost more than
+        the claim itself (one short transaction). While another thread has the store (a sync
+        writing a page), the claim waits for it in a worker thread all the same: the loop never
+        waits for another thread. A single write keeps the loop free for the server's other
+        calls, whatever the database's round trips cost."""
+        if self.ameyo.settings.read_only:
+            raise WriteError(
+                f"Nothing was sent: this server is read-only (AMEYO_READ_ONLY=true), so {write.label} "
+                "cannot be written. Tell the person; an administrator can change the setting."
+            )
+        keys = [write.identity, *(k for k, _ in write.callbacks)]
+        if not allow_repeat and not self._covers(approval, write) and self.needs_confirmation(write.records):
+            # A settled repeat is answered (or refused) before the person is asked anything.
+            for entry in await self._ledger(self._store().ledger_entries, keys):
+                done = self._settled(write, entry)
+                if done is not None:
+                    return done
+        if not self._covers(approval, write):
+            approval = await self.approve(
+                records=write.records,
+                identity=write.identity,
+                label=write.label,
+                refused=refused,
+                token=token,
+                ask=ask,
+            )
+        call_id = uuid.uuid4().hex[:12]
+        claimed = await self._claim(
+            write, keys, call_id, allow_repeat, spellings=respell is not None, in_place=in_place
+        )
+        if isinstance(claimed, Sent):
+            return claimed
+        state: str | None = None  # None: not sent, so the claim is released
+        answer: Sequence[Any] = ()
+        note = ""
+        intent = False
+        on_wire = [False]
+        reset = ON_WIRE.set(on_wire)
+        try:
+            if respell is not None:
+                respelt = respell(claimed)
+                if respelt.identity != write.identity:
+                    raise ValueError("respell must keep the write's identity: it is claimed under it")
+                write = respelt
+            self._intent(write, call_id)
+            intent = True
+            async with window() if window is not None else nullcontext():
+                self._still_mine(write)  # in the window: waiting for it is part of the delay
+                answer = await self._dispatch(write.request)
+                if not answer:  # raised within the window, which sees every request that failed
+                    state, note = "unknown", "Ameyo answered with an empty list"
+                    raise OutcomeUnknown(
+                        f"{note[:1].upper()}{note[1:]} for {write.label}: Ameyo may or may not have applied "
+                        "it (outcome unknown). Check with ameyo_get_contacts before sending it again."
+                    )
+            state = "answered"
+        except OutcomeUnknown:
+            raise  # its state and note are set
+        except AmeyoError as exc:
+            state = "unknown" if exc.outcome_unknown else None
+            note = exc.message
+            raise
+        except BaseException as exc:  # cancellation, shutdown, a bug: the request may have left
+            state = "unknown" if on_wire[0] else None
+            note = f"the call ended before Ameyo answered ({type(exc).__name__})"
+            raise
+        finally:
+            ON_WIRE.reset(reset)
+            # No await from here on: a cancelled call cannot skip settling its write.
+            self._settle(write, keys, state, answer, call_id, note, intent, keep_answer)
+        for hook in self.on_answered:
+            try:
+                await hook(write, answer)
+            except Exception as exc:  # the write is done and answered: a hook cannot undo that
+                log.warning("after %s: %s failed (%s)", write.label, hook, type(exc).__name__)
+        return Sent(answer, call_id)
+
+    def _covers(self, approval: Approval | None, write: Write) -> bool:
+        return (
+            approval is not None and approval._key is self._approval_key and approval.records >= write.records
+        )
+
+    async def _ledger(self, call: Callable[..., T], *args: Any, in_place: bool = False, **kwargs: Any) -> T:
+        """A ledger call in a worker thread; a store that cannot take it refuses the write.
+        `in_place` (see `send`; `call` takes `wait`): on the event loop, unless another thread has
+        the store, which the loop does not wait for."""
+        try:
+            if in_place:
+                from ..store.backends import StoreBusy  # loaded with the store, on the first write
+
+                try:
+                    return call(*args, wait=False, **kwargs)
+                except StoreBusy:
+                    pass  # another thread has the store (a sync's page): wait for it off the loop
+            return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs))
+        except Exception as exc:
+            reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            raise LedgerUnavailable(
+                f"Nothing was sent: the write ledger in {self._store().where} cannot be used ({reason}), "
+                "and no write goes out unrecorded. Try again when the database is back."
+            ) from None
+
+    async def _claim(
+        self,
+        write: Write,
+        keys: list[str],
+        call_id: str,
+        allow_repeat: bool,
+        *,
+        spellings: bool = False,
+        in_place: bool = False,
+    ) -> Sent | dict[str, str]:
+        """Claim the write's keys in the ledger, or give the earlier answer of the same write. Won,
+        this call owns the write and sends it: the spellings earlier uploads gave its numbers
+        come back (with `spellings`; empty otherwise). Writes in flight that hold one of the keys
+        are waited for, not raced, whichever process sends them."""
+        pause = 0.02
+        server, campaign_id = self.ameyo.settings.base_url, write.campaign.campaign_id
+        while True:
+            if self._unsettled:
+                await self._ledger(self._settle_again)
+            now = self._clock()
+            if now - self._pruned > _PRUNE_EVERY_S:
+                self._pruned = now
+                await self._ledger(
+                    self._store().prune_ledger, before=now - self.ledger_s, tokens_before=now - TOKEN_KEPT_S
+                )
+            from ..store.ledger import Claimant  # loaded with the store, on the first write
+
+            who = Claimant(
+                write_id=write.identity,
+                owner=self.owner,
+                now=now,
+                lease_s=self.lease_s,
+                call_id=call_id,
+                label=write.label,
+                context=dict(write.context),
+                allow_repeat=allow_repeat,
+                alive=self._alive,
+                orphan_hold_s=self.ledger_s,
+                numbers=[(server, campaign_id, number, sent) for number, sent in write.numbers],
+                spellings=spellings,
+            )
+            # Shielded: a claim won in its thread must reach this call, which then owns it and
+            # settles it (a cancellation lands at the next await, inside `send`'s settling).
+            with anyio.CancelScope(shield=True):
+                claim = await self._ledger(self._store().claim_write, keys, who, in_place=in_place)
+            if claim.won:
+                self._mine[write.identity] = (anyio.Event(), now + self.lease_s)
+                return claim.held
+            if claim.respell:
+                raise Respelled(claim.respell)
+            entry = claim.blocking
+            assert entry is not None
+            if entry.state != "flight":
+                done = self._settled(write, entry)
+                assert done is not None
+                return done
+            mine = self._mine.get(entry.write_id)
+            if mine is not None:
+                await mine[0].wait()
+            else:  # another process's write: look again, less and less often
+                await anyio.sleep(pause)
+                pause = min(pause * 2, 0.5)
+
+    def _settled(self, write: Write, entry: LedgerEntry) -> Sent | None:
+        """What a settled ledger entry that holds one of `write`'s keys means for it: the same
+        write answered (a repeat), or a refusal; None when it no longer stands in the way."""
+        now = self._clock()
+        if entry.state == "flight" or (entry.hold_until is not None and entry.hold_until <= now):
+            return None
+        seconds = now - (entry.settled_at or entry.claimed_at)
+        # An unknown outcome is told from when it was sent; an answer from when it came.
+        when = ago_text(now - entry.claimed_at if entry.state == "unknown" else seconds)
+        if entry.write_id == write.identity:
+            if entry.state == "unknown":
+                raise EarlierOutcomeUnknown(
+                    f"The same write ({write.label}) was sent {when} and ended "
+                    "with an unknown outcome "
+                    f"({entry.note}). Check whether it happened (ameyo_get_contacts), then call again "
+                    "with allow_repeat=true only if it did not."
+                )
+            self._audit(
+                "repeat",
+                call_id=entry.call_id,
+                command=write.request.command,
+                seconds_since=round(seconds, 1),
+            )
+            answer = _answer_from(write, entry.answer)
+            return Sent(answer, entry.call_id, repeat_of_s=seconds, earlier=entry.context)
+        words = dict(write.callbacks).get(entry.key, "one of its callbacks")
+        maybe = " may have" if entry.state == "unknown" else ""
+        raise CallbackScheduled(
+            f"Nothing was sent: another write{maybe} scheduled {words} {when} ({entry.label}). Check "
+            "it (ameyo_get_contacts), and pass allow_repeat=true only if a second callback is meant."
+        )
+
+    def _alive(self, owner: str) -> bool:
+        """Whether the sender of a write in flight may still answer it. On this host a sender whose
+        process is gone is seen at once; elsewhere its lease says."""
+        if owner == self.owner:
+            return True
+        machine, _, rest = owner.partition(":")
+        pid_text, _, _nonce = rest.partition(":")
+        if machine != _machine() or not pid_text.isdigit():
+            return True
+        pid = int(pid_text)
+        if pid == os.getpid():
+            return False  # an earlier life of this process id: a restart
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def _still_mine(self, write: Write) -> None:
+        """Refuse to send a write whose lease has run half out since it was claimed (this process
+        was paused, or starved): others may soon call it unknown and be told to send it again."""
+        mine = self._mine.get(write.identity)
+        if mine is not None and self._clock() > mine[1] - self.lease_s / 2:
+            raise WriteError(
+                f"Nothing was sent: {write.label} waited too long between being claimed and being sent "
+                "(this server was paused or overloaded). Try again."
+            )
+
+    def _settle_again(self) -> None:
+        """The settlements the store did not take when they were made, given to it again."""
+        store = self._store()
+        for identity, (keys, how) in list(self._unsettled.items()):
+            store.settle_write(keys, write_id=identity, owner=self.owner, now=self._clock(), how=how)
+            del self._unsettled[identity]
+
+    async def spellings(self, campaign_id: int, numbers: Sequence[str]) -> dict[str, str]:
+        """phone1 as earlier uploads through any process on the store sent each of `numbers`
+        (`phones.identity`) to the campaign: what Ameyo holds, so what to send again."""
+        if not numbers:
+            return {}
+        server = self.ameyo.settings.base_url
+        found: dict[str, str] = await self._ledger(self._store().sent_spellings, server, campaign_id, numbers)
+        return found
+
+    def _settle(
+        self,
+        write: Write,
+        keys: list[str],
+        state: str | None,
+        answer: Sequence[Any],
+        call_id: str,
+        note: str,
+        intent: bool,
+        keep_answer: bool,
+    ) -> None:
+        now = self._clock()
+        holds: dict[str, float] = {}
+        if state is not None:
+            long = now + self.ledger_s
+            kept = long if state == "unknown" or write.lasting else now + self.window_s
+            holds = {key: long for key in keys} | {write.identity: kept}
+        kept_answer = [_answer_row(row) for row in answer] if keep_answer and state == "answered" else None
+        from ..store.ledger import Settlement  # loaded with the store, on the first write
+
+        how = Settlement(state, note, kept_answer, holds)
+        self._unsettled.pop(write.identity, None)
+        try:
+            self._store().settle_write(keys, write_id=write.identity, owner=self.owner, now=now, how=how)
+        except Exception as exc:
+            # Kept, and given to the store again before this process claims anything else (so that
+            # its own retry finds the answer); meanwhile others read it as in flight, then unknown.
+            log.warning("the write ledger did not take how %s ended (%s)", write.label, type(exc).__name__)
+            self._unsettled[write.identity] = (keys, how)
+        mine = self._mine.pop(write.identity, None)
+        if mine is not None:
+            mine[0].set()
+        if not intent:
+            return
+        command, context = write.request.command, write.context
+        if state == "answered":
+            summary = answer_summary(answer)
+            if len(answer) < write.records:  # the rows the answer left out have an unknown outcome
+                summary |= {"missing_rows": write.records - len(answer), "outcome_unknown": True}
+            self._audit("result", call_id=call_id, command=command, **context, **summary)
+        else:
+            unknown = state == "unknown"
+            self._audit(
+                "error", call_id=call_id, command=command, outcome_unknown=unknown, error=note, **context
+            )
+
+    async def _dispatch(self, request: WriteRequest) -> Sequence[Any]:
+        ameyo = self.ameyo
+        if isinstance(request, AddCallbackRequest):
+            return await ameyo.add_callback(request)
+        if isinstance(request, UploadWithCallbacksRequest):
+            return await ameyo.upload_with_callbacks(request)
+        return await ameyo.upload_contacts(request)
+
+    # -- the audit trail ---------------------------------------------------------------------------
+
+    def _intent(self, write: Write, call_id: str) -> None:
+        if self.audit is None:
+            return
+        # What a person needs to reconcile: the request, unless it is large (a bulk batch, whose
+        # rows the contact file and its journal hold: they are not even copied for the line).
+        if write.records > _AUDITED_RECORDS:
+            request = write.request.wire(lists=False) | {"records": "(too large to keep)"}
+        else:
+            request = write.request.wire()
+            if len(_canonical(request)) > _AUDITED_CHARS:
+                request = write.request.wire(lists=False) | {"records": "(too large to keep)"}
+        try:
+            self.audit.append(
+                "intent",
+                call_id=call_id,
+                command=write.request.command,
+                campaign=write.campaign.campaign_id,
+                lead=write.lead_id,
+                records=write.records,
+                request=request,
+                **write.context,
+            )
+        except OSError as exc:
+            raise AuditUnavailable(
+                f"Nothing was sent: the audit trail {self.audit.path} cannot be written "
+                f"({exc.strerror or type(exc).__name__}), and no write goes out unaudited. Free the disk or "
+                "fix AMEYO_AUDIT_FILE, then try again."
+            ) from None
+
+    def _audit(self, event: str, **fields: Any) -> None:
+        if self.audit is not None:
+            self.audit.write(event, **fields)
+
+
+@functools.cache
+def _machine() -> str:
+    """This host, boot and process namespace: where a process id names the same process. (Two
+    containers may share a host name and reuse each other's process ids.)"""
+    parts = [socket.gethostname().replace(":", "-")]
+    for path, link in (("/proc/sys/kernel/random/boot_id", False), ("/proc/self/ns/pid", True)):
+        try:
+            text = os.readlink(path) if link else Path(path).read_text()
+        except OSError:
+            continue
+        parts.append(hashlib.sha256(text.strip().encode()).hexdigest()[:8])
+    return "/".join(parts)
+
+
+def _own_store(settings: Settings) -> Callable[[], Store]:
+    """A store opened on first use, for a write path without a server (the CLI)."""
+    opened: list[Store] = []
+
+    def store() -> Store:
+        if not opened:
+            from ..store import open_store
+
+            opened.append(open_store(settings))
+        return opened[0]
+
+    return store
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _answer_row(row: Any) -> Any:
+    """An answer row as the ledger keeps it: its fields, times as Ameyo writes them."""
+    if not isinstance(row, BaseModel):
+        return row
+    return {k: _plain(v) for k, v in row.model_dump(exclude_none=True).items()}
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            return round(value.timestamp() * 1000)
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _answer_from(write: Write, rows: list[Any] | None) -> list[Any]:
+    """The answer rows a ledger entry kept, read back into the models the tools show."""
+    model = _ANSWERS.get(write.request.command)
+    if not rows or model is None:
+        return []
+    return [model.model_validate(row) if isinstance(row, dict) else row for row in rows]
+
+
+def answer_summary(answer: Sequence[Any]) -> dict[str, Any]:
+    """What a person reconciling the audit trail needs of an answer: counts, ids, failures (one
+    pass over the rows: a bulk batch's answer has 500)."""
+    counts: Counter[str] = Counter()
+    customer_ids: list[int] = []
+    callback_ids: list[str] = []
+    without_id: list[int] = []  # callbacks Ameyo scheduled and gave no id (its 4.8.5 sample)
+    failed: list[int] = []
+    for position, row in enumerate(answer, start=1):
+        if isinstance(row, RecordResult):
+            kind = row.result_type or ("INSERTED" if row.inserted else "UNKNOWN")
+            counts[kind] += 1
+            if row.customer_id is not None:
+                customer_ids.append(row.customer_id)
+            if row.exception or kind.endswith("FAILED"):
+                failed.append(position)
+        if type(row) is RecordResult:
+            # A plain upload row has no callback field: only an extra one could hold an id. Asking
+            # the model for an attribute it lacks goes through pydantic's slow __getattr__.
+            extra = row.__pydantic_extra__
+            callback_id = extra.get("callback_id") if extra else None
+            scheduled = False
+        else:
+            callback_id = getattr(row, "callback_id", None)
+            scheduled = bool(getattr(row, "callback_scheduled", False))
+        if callback_id:
+            callback_ids.append(str(callback_id))
+        elif scheduled:
+            without_id.append(position)
+    summary: dict[str, Any] = {"rows": len(answer)}
+    for name, value in (
+        ("counts", dict(counts)),
+        ("customer_ids", customer_ids),
+        ("callback_ids", callback_ids),
+        ("callbacks_without_id", without_id),
+        ("failed_positions", failed),
+    ):
+        if value:
+            summary[name] = value
+    return summary

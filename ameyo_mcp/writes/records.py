@@ -1,0 +1,389 @@
+"""Customer records before and after an upload: checked locally first, then every outcome explained.
+
+Shared by the upload tools and the bulk uploader, so a record is judged the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypedDict
+from zoneinfo import ZoneInfo
+
+from ..ameyo.models import CallbackUploadResult, RecordResult
+from ..ameyo.service import describe_failure
+from ..answers.results import RecordOut
+from ..answers.summaries import scheduled_callback_text
+from ..rules import phones
+from ..rules.sanitize import clean_text
+from ..rules.times import show
+
+PRIMARY_COLUMN = "phone1"
+OK_RESULTS = frozenset({"ADDED", "UPDATED", "MIGRATED", "UPDATED_AND_MIGRATED"})
+# The customer existed and was left unchanged: not an error when the record's callback was scheduled.
+KEPT_AS_IS = frozenset({"DUPLICATE_NOT_ADDED", "NOT_MIGRATED"})
+# A record the answer left out (the bulk report's name for it too).
+OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_VALUE_CHARS = 1000
+MAX_FIELDS = 60
+
+
+@dataclass(slots=True)  # not frozen: one is made per row, and frozen ones cost ~4x to build
+class Checked:
+    """A record as it will be sent, or the reason it will not be."""
+
+    position: int
+    record: dict[str, str]
+    problem: str | None = None
+    # phone1 as given, when it was rewritten to the form Ameyo dials (phones.for_ameyo).
+    given_phone: str | None = None
+    # phones.identity of phone1: what makes two rows the same number. Set whenever the phone rule
+    # accepted phone1, on a refused record too (refused for another reason).
+    identity: str | None = None
+    # phone1 is sent as Ameyo already holds this number (see `one_record_per_number`).
+    held: bool = False
+
+    @property
+    def phone(self) -> str | None:
+        """phone1 as it is sent and shown; None unless the phone rule accepted it. A refused value
+        may be anything (a password in a column mapped to phone1 by mistake): `refusal` describes
+        it, and nothing shows it."""
+        if self.identity is None:
+            return None
+        return self.record.get(PRIMARY_COLUMN) or None
+
+
+def check_record(
+    position: int, raw: Mapping[str, object], max_phone_length: int, rule: phones.PhoneRule
+) -> Checked:
+    """Apply Ameyo's own preprocessing rules locally, so a bad record is named before sending."""
+    record: dict[str, str] = {}
+    for key, value in raw.items():
+        if value is None:
+            continue
+        name = (key if isinstance(key, str) else str(key)).strip()
+        if name:
+            record[name] = (value if isinstance(value, str) else str(value)).strip()
+    return check_values(position, record, max_phone_length, rule)
+
+
+def check_values(
+    position: int, record: dict[str, str], max_phone_length: int, rule: phones.PhoneRule
+) -> Checked:
+    """The checks of `check_record`, for a record whose names and values are stripped strings
+    already (the bulk reader's rows): a large file should not pay for normalising twice."""
+    problem, given, identity = judge_values(record, max_phone_length, rule)
+    return Checked(position, record, problem, given, identity)
+
+
+def judge_values(
+    record: dict[str, str], max_phone_length: int, rule: phones.PhoneRule
+) -> tuple[str | None, str | None, str | None]:
+    """`check_values` as its three findings, for the bulk uploader, which keeps its own row: the
+    problem (None: fine), phone1 as given when it was rewritten, and phone1's identity (see
+    `Checked`). phone1 is rewritten in `record`."""
+    if len(record) > MAX_FIELDS:
+        problem = f"the record has {len(record)} fields; at most {MAX_FIELDS} are accepted"
+        return problem, None, _accepted(record, rule)
+    # One scan over all names and values: a bulk upload checks every row of a large file, and
+    # isprintable (in C) clears the usual row before the regex has to look.
+    names, values = "".join(record), "".join(record.values())
+    if not (names.isprintable() and values.isprintable()) and (
+        _CONTROL.search(names) or _CONTROL.search(values)
+    ):
+        bad = next(n for n, t in record.items() if _CONTROL.search(n) or _CONTROL.search(t))
+        return f"field {clean_text(bad, 30)!r} contains control characters", None, _accepted(record, rule)
+    # No value can be longer than all of them together: the usual row never looks at each one.
+    if len(values) > MAX_VALUE_CHARS and max(map(len, record.values())) > MAX_VALUE_CHARS:
+        long = next(n for n, t in record.items() if len(t) > MAX_VALUE_CHARS)
+        return (
+            f"field {clean_text(long, 30)!r} is longer than {MAX_VALUE_CHARS}",
+            None,
+            _accepted(record, rule),
+        )
+    phone = record.get(PRIMARY_COLUMN, "")
+    if not phone:
+        return refusal(PRIMARY_COLUMN, phone, max_phone_length), None, None
+    try:
+        dial, identity = phones.dial_and_identity(phone, rule.region, rule.style)
+    except phones.PhoneError as exc:
+        return refusal(PRIMARY_COLUMN, phone, max_phone_length, exc), None, None
+    given = None
+    if dial.rewritten:
+        given, record[PRIMARY_COLUMN] = phone, dial.value
+    if len(dial.value) > max_phone_length:
+        return refusal(PRIMARY_COLUMN, dial.value, max_phone_length), given, identity
+    return None, given, identity
+
+
+def refusal(column: str, value: str, max_length: int, error: phones.PhoneError | None = None) -> str:
+    """Why `value` will not do as the number in `column`, described and never quoted.
+
+    The one place a refused number is put into words, for every answer, result file and CLI report:
+    what is refused may be anything (a password in a column mapped to phone1 by mistake), so only its
+    shape is told: "phone1 has letters and symbols, 17 characters", "phone1 has 25 digits, more than
+    the 20 Ameyo allows". `error` is the phone rule's refusal; without it the rule accepted `value` (as
+    Ameyo dials it) and only Ameyo's length limit refuses it."""
+    text = value.strip()
+    if not text:
+        return f"{column} is missing"
+    if not phones.is_number_text(text):
+        letters = any(c.isalpha() for c in text)
+        symbols = any(not c.isalpha() and not phones.is_number_text(c) for c in text)
+        kinds = " and ".join(k for k, found in (("letters", letters), ("symbols", symbols)) if found)
+        return (
+            f"{column} has {kinds}, {len(text)} characters: a phone number is digits, optionally with + "
+            f"and the country code; check that the right column is {column}"
+        )
+    count = len(phones.digits(text))
+    if count > max_length:
+        return f"{column} has {count} digits, more than the {max_length} Ameyo allows"
+    if error is None:
+        return f"{column} has {len(text)} characters as Ameyo dials it, more than the {max_length} it allows"
+    return f"{column} has {count} digits and is {error.why or 'not a phone number'}"
+
+
+def dialed(column: str, value: str, rule: phones.PhoneRule, max_length: int) -> str:
+    """A number other than phone1 (callback_phone) as Ameyo dials it; ValueError with `refusal`'s
+    description when it will not do."""
+    try:
+        dial = phones.for_ameyo(value, rule.region, rule.style).value
+    except phones.PhoneError as exc:
+        raise ValueError(refusal(column, value, max_length, exc)) from None
+    if len(dial) > max_length:
+        raise ValueError(refusal(column, dial, max_length))
+    return dial
+
+
+def _accepted(record: Mapping[str, str], rule: phones.PhoneRule) -> str | None:
+    """phone1's identity when the phone rule accepts it, for a record refused for another reason:
+    its answer may then show the number."""
+    phone = record.get(PRIMARY_COLUMN, "")
+    if not phone or not phone.isprintable():
+        return None
+    try:
+        return phones.dial_and_identity(phone, rule.region, rule.style)[1]
+    except phones.PhoneError:
+        return None
+
+
+def one_record_per_number(checked: Sequence[Checked], held: Mapping[str, str]) -> list[Checked]:
+    """One person is one customer record, whatever the spelling of their number.
+
+    A record whose number Ameyo already holds in another spelling (`held`: phone1 by
+    `phones.identity`, from earlier uploads or the campaign's index) is sent in that spelling, so
+    Ameyo finds that customer instead of adding a second one; a second record of a number already
+    in this call is refused. `checked` is in position order; records are changed in place."""
+    first: dict[str, int] = {}
+    out: list[Checked] = []
+    for item in checked:
+        number = item.identity
+        if item.problem is None and number is not None:
+            earlier = first.get(number)
+            if earlier is not None:
+                item = Checked(
+                    item.position,
+                    item.record,
+                    f"{PRIMARY_COLUMN} is the same number as record {earlier}'s: one person is one "
+                    "customer record, so send them once (merge the two records)",
+                    item.given_phone,
+                    number,
+                )
+            else:
+                first[number] = item.position
+                spelling = held.get(number)
+                sent = item.record.get(PRIMARY_COLUMN, "")
+                if spelling and spelling != sent:
+                    item.given_phone = item.given_phone or sent
+                    item.record[PRIMARY_COLUMN] = spelling
+                    item.held = True
+        out.append(item)
+    return out
+
+
+def held_note(checked: Sequence[Checked], *, dry_run: bool = False, repeat: bool = False) -> str | None:
+    """The line that says which numbers go out as Ameyo already holds them (or, for a write found
+    to be a repeat, that they made it the same write as the earlier one)."""
+    held = [c for c in checked if c.problem is None and c.held]
+    if not held:
+        return None
+    example = held[0]
+    one = len(held) == 1
+    numbers = "1 number" if one else f"{len(held)} numbers"
+    shown = f"{clean_text(example.given_phone, 30)} → {clean_text(example.phone, 24)}"
+    if repeat:
+        return (
+            f"{numbers} {'is' if one else 'are'} spelt as uploaded earlier (e.g. {shown}): with that "
+            "spelling this is the same write as the earlier one, so nothing was sent again."
+        )
+    verb = "would be" if dry_run else ("was" if one else "were")
+    return (
+        f"{numbers} {verb} sent as Ameyo already holds {'it' if one else 'them'} (e.g. {shown}), so Ameyo "
+        "finds that customer rather than adding a second record for the same person."
+    )
+
+
+def rewritten_note(
+    count: int, example: Checked | None, rule: phones.PhoneRule, *, dry_run: bool = False
+) -> str | None:
+    """The line that tells the person their numbers are sent in another spelling than given."""
+    if not count or example is None or example.given_phone is None or example.held:
+        return None
+    numbers = "1 number" if count == 1 else f"{count} numbers"
+    verb = "would be" if dry_run else ("was" if count == 1 else "were")
+    return (
+        f"{numbers} {verb} rewritten to the form Ameyo dials (AMEYO_PHONE_FORMAT={rule.style}), e.g. "
+        f"{clean_text(example.given_phone, 30)} → {clean_text(example.phone, 24)}."
+    )
+
+
+def refused(checked: Checked) -> RecordOut:
+    return RecordOut(
+        position=checked.position,
+        phone=_shown_phone(checked.phone),
+        result="REFUSED",
+        ok=False,
+        reason=checked.problem,
+    )
+
+
+def would_send(checked: Checked) -> RecordOut:
+    return RecordOut(
+        position=checked.position, phone=_shown_phone(checked.phone), result="WOULD_SEND", ok=True
+    )
+
+
+def outcome(checked: Checked, result: RecordResult | None, zone: ZoneInfo | None = None) -> RecordOut:
+    """One record's outcome in plain words; a missing answer row is an unknown outcome, said so."""
+    phone = _shown_phone(checked.phone)
+    if result is None:
+        return RecordOut(
+            position=checked.position,
+            phone=phone,
+            result=OUTCOME_UNKNOWN,
+            ok=False,
+            reason="Ameyo's answer left this record out: its outcome is unknown (check it before "
+            "sending it again)",
+        )
+    kind = result.result_type or "UNKNOWN"
+    ok = kind in OK_RESULTS
+    reason: str | None = None
+    if not ok:
+        if result.failure_key:
+            reason = describe_failure(result.failure_key, result.failure_args, fallback=kind)
+        else:
+            reason = describe_failure(kind, result.failure_args, fallback=kind)
+    out = RecordOut(
+        position=checked.position,
+        phone=phone,
+        result=kind,
+        ok=ok,
+        customer_id=result.customer_id,
+        reason=reason,
+    )
+    if isinstance(result, CallbackUploadResult):
+        out.callback_id = result.callback_id
+        if result.callback_time is not None:
+            out.callback_time = show(result.callback_time, zone)
+        if result.callback_scheduled:
+            out.reason = _scheduled_reason(out, kind, reason, result.message)
+            # The customer was already there and left as it was, and the callback was scheduled:
+            # done. A customer that failed is still not done, but its callback is.
+            out.ok = ok or kind in KEPT_AS_IS
+        elif ok:
+            note = "the answer gives it neither an id nor a time"
+            note = clean_text(result.message, 120) if result.message else note
+            out.reason = f"customer saved, but no callback was scheduled ({note})"
+            out.ok = False
+    return out
+
+
+# The customer left as it was, in words that do not invite sending the record again: with a
+# callback scheduled, that would schedule it a second time.
+_KEPT_WORDS = {
+    "DUPLICATE_NOT_ADDED": "already in the campaign, left as it was",
+    "NOT_MIGRATED": "already in another lead, not moved",
+}
+_TWICE = "sending this record again would schedule its callback a second time"
+
+
+def _scheduled_reason(out: RecordOut, kind: str, reason: str | None, message: str | None) -> str | None:
+    """What a record whose callback Ameyo scheduled needs said; None for the plain success."""
+    said = scheduled_callback_text(out.callback_id, out.callback_time)
+    if message:
+        said += f" (Ameyo said: {clean_text(message, 120)})"
+    if kind in KEPT_AS_IS:
+        return f"{_KEPT_WORDS[kind]}; {said}; {_TWICE}"
+    if reason is not None:  # the customer failed; rule 4.8.2 5.b.iii added the callback anyway
+        return f"{reason}; {said}; {_TWICE}"
+    return None if out.callback_id and not message else said
+
+
+def counts(records: Sequence[RecordOut]) -> dict[str, int]:
+    return dict(Counter(r.result for r in records).most_common())
+
+
+# What each of Ameyo's result types means for the customer, so that every answer counts a record once
+# and under the same name; anything else sent is a failure (Ameyo's *_FAILED, or no answer).
+ADDED = frozenset({"ADDED"})
+UPDATED = frozenset({"UPDATED", "UPDATED_AND_MIGRATED"})
+MOVED = frozenset({"MIGRATED"})
+UNCHANGED = frozenset({"DUPLICATE_NOT_ADDED", "NOT_MIGRATED"})
+
+
+def answered(by_result: Mapping[str, int]) -> dict[str, int]:
+    """Ameyo's answers to the records sent, by what happened: added, updated, moved, duplicate
+    (already there, left as it was) and failed; each record is counted under exactly one."""
+    out = {"added": 0, "updated": 0, "moved": 0, "duplicate": 0, "failed": 0}
+    for result, n in by_result.items():
+        if result in ADDED:
+            out["added"] += n
+        elif result in UPDATED:
+            out["updated"] += n
+        elif result in MOVED:
+            out["moved"] += n
+        elif result in UNCHANGED:
+            out["duplicate"] += n
+        else:
+            out["failed"] += n
+    return out
+
+
+class UploadTally(TypedDict):
+    added: int
+    updated: int
+    moved: int
+    duplicate: int
+    failed: int
+    callbacks: int
+    counts: dict[str, int]
+    added_customer_ids: list[int]
+    updated_customer_ids: list[int]
+
+
+def upload_tally(outcomes: Sequence[RecordOut]) -> UploadTally:
+    """The count fields of an upload's answer (`UploadOut`) from the outcomes of the records sent."""
+    by_result = counts(outcomes)
+    kinds = answered(by_result)
+    return UploadTally(
+        added=kinds["added"],
+        updated=kinds["updated"],
+        moved=kinds["moved"],
+        duplicate=kinds["duplicate"],
+        failed=kinds["failed"],
+        callbacks=sum(1 for r in outcomes if r.callback_scheduled),
+        counts=by_result,
+        added_customer_ids=[
+            r.customer_id for r in outcomes if r.result in ADDED and r.customer_id is not None
+        ],
+        updated_customer_ids=[
+            r.customer_id for r in outcomes if r.result in UPDATED | MOVED and r.customer_id is not None
+        ],
+    )
+
+
+def _shown_phone(phone: str | None) -> str | None:
+    return clean_text(phone, 24) if phone else None
