@@ -162,8 +162,17 @@ class Settings:
         if self.database_url is not None:
             return self.database_url
         digest = hashlib.sha256(self.base_url.encode()).hexdigest()[:16]
-        state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-        return str(state / "ameyo-mcp" / f"index-{digest}.db")
+        return str(state_folder() / f"index-{digest}.db")
+
+    def resolved_audit_file(self) -> Path:
+        """Where the audit trail is: AMEYO_AUDIT_FILE, or `audit.jsonl` in the state folder."""
+        return self.audit_file or state_folder() / "audit.jsonl"
+
+
+def state_folder() -> Path:
+    """The folder of what the server keeps between runs, unless a setting names another place:
+    `$XDG_STATE_HOME/ameyo-mcp`, by default `~/.local/state/ameyo-mcp`."""
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "ameyo-mcp"
 
 
 def timezone_warning(settings: Settings) -> str:

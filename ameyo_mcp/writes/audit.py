@@ -24,11 +24,6 @@ log = logging.getLogger(__name__)
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 
 
-def default_audit_path() -> Path:
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "ameyo-mcp" / "audit.jsonl"
-
-
 class AuditLog:
     def __init__(self, path: Path, *, ameyo: str) -> None:
         self.path = path

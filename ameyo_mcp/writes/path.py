@@ -63,7 +63,7 @@ from ..ameyo.service import Ameyo
 from ..errors import AmeyoError
 from ..rules import phones
 from ..rules.times import ago_text
-from .audit import AuditLog, default_audit_path
+from .audit import AuditLog
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -417,7 +417,7 @@ class WritePath:
             store = _own_store(settings)
         path = cls(
             ameyo,
-            audit=AuditLog(settings.audit_file or default_audit_path(), ameyo=settings.base_url),
+            audit=AuditLog(settings.resolved_audit_file(), ameyo=settings.base_url),
             window_s=settings.repeat_window_s,
             confirm_over=settings.confirm_over if confirm else None,
             store=store,
