@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Protocol
 
 from pydantic import (
     AliasChoices,
@@ -112,6 +112,22 @@ class CampaignInfo(_Answer):
     campaign_name: str = Field(validation_alias=AliasChoices("campaignName", "name"))
     campaign_id: int = Field(validation_alias=AliasChoices("campaignId", "id"))
     campaign_type: str | None = Field(default=None, validation_alias=AliasChoices("campaignType", "type"))
+
+
+class NamedCampaign(Protocol):
+    """A campaign as a tool's answer holds it (`answers.results.CampaignOut`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def id(self) -> int: ...
+
+
+def campaign_label(campaign: CampaignInfo | NamedCampaign) -> str:
+    """A campaign as every answer, question and error names it: "MoviStarSurvey (1)"."""
+    if isinstance(campaign, CampaignInfo):
+        return f"{campaign.campaign_name} ({campaign.campaign_id})"
+    return f"{campaign.name} ({campaign.id})"
 
 
 class LoginInfo(_Answer):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..ameyo.models import campaign_label
 from ..rules.sanitize import data_text, fence
 from .results import (
     CallbackOut,
-    CampaignOut,
     ContactOut,
     ContactsOut,
     LeadsOut,
@@ -25,10 +25,6 @@ from .results import (
 MAX_FAILURE_LINES = 25
 MAX_IDS_SHOWN = 30
 MAX_STATUSES = 8
-
-
-def campaign_label(campaign: CampaignOut) -> str:
-    return f"{campaign.name} ({campaign.id})"
 
 
 def login_text(out: LoginOut) -> str:

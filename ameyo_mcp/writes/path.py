@@ -58,6 +58,7 @@ from ..ameyo.models import (
     RecordResult,
     UploadContactsRequest,
     UploadWithCallbacksRequest,
+    campaign_label,
 )
 from ..ameyo.service import Ameyo
 from ..errors import AmeyoError
@@ -175,10 +176,6 @@ class Sent:
 
 
 # -- planning: the wire request and its identity ----------------------------------------------------
-
-
-def campaign_label(campaign: CampaignInfo) -> str:
-    return f"{campaign.campaign_name} ({campaign.campaign_id})"
 
 
 def identity_of(server: str, request: WriteRequest, *, ordered: bool = False) -> str:

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from ...ameyo.columns import CAMPAIGN_COLUMN_PREFIX
 from ...ameyo.customers import display_name, is_phone_key
-from ...ameyo.models import Callback, CampaignInfo, Contact, GetContactsRequest
+from ...ameyo.models import Callback, CampaignInfo, Contact, GetContactsRequest, campaign_label
 from ...ameyo.service import Ameyo
 from ...answers.results import CallbackOut, campaign_out
 from ...answers.summaries import callback_text
@@ -153,7 +153,7 @@ async def _customer_and_number(
     """The customer and the full stored number Ameyo will dial: never a partial number, never a
     number of another customer."""
     region = ameyo.settings.phone_region
-    label = writes.campaign_label(info)
+    label = campaign_label(info)
     if customer_id is None:
         contact, number = await _by_phone(finder, info, phone or "")
         return contact, number
@@ -206,7 +206,7 @@ async def _by_phone(finder: Finder, info: CampaignInfo, phone: str) -> tuple[Con
         raise ToolError(f"phone: {exc}") from None
     matches = found.matches
     shown = data_text(phone, 24)
-    label = writes.campaign_label(info)
+    label = campaign_label(info)
     if not matches:
         missed = found.looked.missed()
         raise ToolError(

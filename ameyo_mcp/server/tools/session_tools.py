@@ -8,8 +8,9 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from ...ameyo.models import campaign_label
 from ...answers.results import CampaignsOut, LeadOut, LeadsOut, LoginOut, LogoutOut, PingOut, campaign_out
-from ...answers.summaries import campaign_label, leads_text, login_text, ping_text
+from ...answers.summaries import leads_text, login_text, ping_text
 from ...rules.times import show
 from .common import ameyo_of, answer, explained
 

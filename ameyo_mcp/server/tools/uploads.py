@@ -12,7 +12,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from ...ameyo.models import CallbackRecord, GetContactsRequest, RecordResult
+from ...ameyo.models import CallbackRecord, GetContactsRequest, RecordResult, campaign_label
 from ...ameyo.service import Ameyo, UploadTarget
 from ...answers.results import RecordOut, UploadOut, campaign_out
 from ...answers.summaries import disabled_lead_note, upload_text
@@ -217,7 +217,7 @@ def _named_problem(
     fields = named.get(customer_id)
     if fields is None:
         return (
-            f"customer_id {customer_id} is not a customer of {writes.campaign_label(target.campaign)}: "
+            f"customer_id {customer_id} is not a customer of {campaign_label(target.campaign)}: "
             "check the id (ameyo_get_contacts), or leave it out to match the customer by phone1"
         )
     if not callback_rules.own_number(number, fields, region):

@@ -16,9 +16,9 @@ from typing import TextIO
 
 from pydantic import BaseModel
 
-from ...ameyo.models import callback_scheduled
+from ...ameyo.models import callback_scheduled, campaign_label
 from ...answers.results import CampaignOut
-from ...answers.summaries import answered_text, campaign_label
+from ...answers.summaries import answered_text
 from ...rules.sanitize import clean_text, fence
 from ..records import OUTCOME_UNKNOWN, answered
 from .outputs import RESULT_COLUMNS, OutputError, create_private
