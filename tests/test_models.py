@@ -89,3 +89,28 @@ def test_lists_bare_or_wrapped_and_fused_comments() -> None:
 def test_times() -> None:
     assert parse_ameyo_time("2016-08-2716:23:00") == datetime(2016, 8, 27, 16, 23)
     assert parse_ameyo_time(1425297998312) is not None
+
+
+def test_a_row_without_a_result_type_is_counted_one_way_everywhere() -> None:
+    from ameyo_mcp.ameyo import result_types
+    from ameyo_mcp.writes.path import answer_summary
+    from ameyo_mcp.writes.records import Checked, answered, outcome
+
+    inserted = RecordResult.model_validate({"inserted": True, "customerId": 5})
+    unsaid = RecordResult.model_validate({"customerId": 6})
+    assert (inserted.kind, unsaid.kind) == ("ADDED", "UNKNOWN")
+    assert result_types.effect("UPDATED_AND_MIGRATED") == "updated"
+    assert result_types.effect("MIGRATED") == "moved"
+    assert result_types.effect("NOT_MIGRATED") == "duplicate"
+    assert result_types.effect("ADD_FAILED") == result_types.effect("UNKNOWN") == "failed"
+    # The tool's record, the audit trail's counts and the answer's tally agree on both rows.
+    first, second = outcome(Checked(1, {}), inserted), outcome(Checked(2, {}), unsaid)
+    assert (first.result, first.ok, second.result, second.ok) == ("ADDED", True, "UNKNOWN", False)
+    assert answer_summary([inserted, unsaid])["counts"] == {"ADDED": 1, "UNKNOWN": 1}
+    assert answered({"ADDED": 1, "UNKNOWN": 1}) == {
+        "added": 1,
+        "updated": 0,
+        "moved": 0,
+        "duplicate": 0,
+        "failed": 1,
+    }

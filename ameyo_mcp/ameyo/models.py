@@ -20,6 +20,8 @@ from pydantic import (
     field_validator,
 )
 
+from . import result_types
+
 # -- tolerant scalar types ---------------------------------------------------------------------
 
 _JAVA_MEDIUM = "%b %d, %Y %I:%M:%S %p"
@@ -258,6 +260,11 @@ class RecordResult(_Answer):
     )
     exception: Annotated[list[Any] | None, BeforeValidator(_exception_parts)] = None
     message: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """The row's result type, as every reader of the answer counts it (see `result_types`)."""
+        return result_types.kind(self.result_type, self.inserted)
 
     @property
     def failure_key(self) -> str | None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import anyio
 
 from ..ameyo.models import CampaignInfo, RecordResult, UploadContactsRequest, UploadWithCallbacksRequest
+from ..ameyo.result_types import effect
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -29,11 +30,6 @@ class Write(Protocol):
     def campaign(self) -> CampaignInfo: ...
     @property
     def lead_id(self) -> int | None: ...
-
-
-# Ameyo's result types for a record it saved as sent (records.py names them for answers).
-_ADDED = frozenset({"ADDED"})
-_CHANGED = frozenset({"UPDATED", "UPDATED_AND_MIGRATED", "MIGRATED"})
 
 
 def index_answers(
@@ -94,15 +90,15 @@ def upload_rows(
     for record, result in zip(records, answer, strict=False):
         if not isinstance(result, RecordResult) or result.customer_id is None:
             continue
-        kind = result.result_type or ("ADDED" if result.inserted else "")
-        if kind not in _ADDED and kind not in _CHANGED:
+        what = effect(result.kind)
+        if what not in ("added", "updated", "moved"):
             continue
         sent = {"customerId": result.customer_id, "leadId": write.lead_id, "customerData": record}
         try:
-            row = contact_row({**sent, "extraData": extra if kind in _ADDED else {}}, settings)
+            row = contact_row({**sent, "extraData": extra if what == "added" else {}}, settings)
         except SyncError:
             continue
-        (added if kind in _ADDED else changed).append(row)
+        (added if what == "added" else changed).append(row)
     return added, changed
 
 

@@ -907,7 +907,7 @@ def answer_summary(answer: Sequence[Any]) -> dict[str, Any]:
     failed: list[int] = []
     for position, row in enumerate(answer, start=1):
         if isinstance(row, RecordResult):
-            kind = row.result_type or ("INSERTED" if row.inserted else "UNKNOWN")
+            kind = row.kind
             counts[kind] += 1
             if row.customer_id is not None:
                 customer_ids.append(row.customer_id)

@@ -13,6 +13,7 @@ from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from ..ameyo.models import CallbackUploadResult, RecordResult
+from ..ameyo.result_types import KEPT_AS_IS, SAVED, effect
 from ..ameyo.service import describe_failure
 from ..answers.results import RecordOut
 from ..answers.summaries import scheduled_callback_text
@@ -21,9 +22,6 @@ from ..rules.sanitize import clean_text
 from ..rules.times import show
 
 PRIMARY_COLUMN = "phone1"
-OK_RESULTS = frozenset({"ADDED", "UPDATED", "MIGRATED", "UPDATED_AND_MIGRATED"})
-# The customer existed and was left unchanged: not an error when the record's callback was scheduled.
-KEPT_AS_IS = frozenset({"DUPLICATE_NOT_ADDED", "NOT_MIGRATED"})
 # A record the answer left out (the bulk report's name for it too).
 OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -268,8 +266,8 @@ def outcome(checked: Checked, result: RecordResult | None, zone: ZoneInfo | None
             reason="Ameyo's answer left this record out: its outcome is unknown (check it before "
             "sending it again)",
         )
-    kind = result.result_type or "UNKNOWN"
-    ok = kind in OK_RESULTS
+    kind = result.kind
+    ok = kind in SAVED
     reason: str | None = None
     if not ok:
         if result.failure_key:
@@ -326,29 +324,12 @@ def counts(records: Sequence[RecordOut]) -> dict[str, int]:
     return dict(Counter(r.result for r in records).most_common())
 
 
-# What each of Ameyo's result types means for the customer, so that every answer counts a record once
-# and under the same name; anything else sent is a failure (Ameyo's *_FAILED, or no answer).
-ADDED = frozenset({"ADDED"})
-UPDATED = frozenset({"UPDATED", "UPDATED_AND_MIGRATED"})
-MOVED = frozenset({"MIGRATED"})
-UNCHANGED = frozenset({"DUPLICATE_NOT_ADDED", "NOT_MIGRATED"})
-
-
 def answered(by_result: Mapping[str, int]) -> dict[str, int]:
-    """Ameyo's answers to the records sent, by what happened: added, updated, moved, duplicate
-    (already there, left as it was) and failed; each record is counted under exactly one."""
+    """Ameyo's answers to the records sent, by what happened (`result_types.effect`): added,
+    updated, moved, duplicate and failed; each record is counted under exactly one."""
     out = {"added": 0, "updated": 0, "moved": 0, "duplicate": 0, "failed": 0}
     for result, n in by_result.items():
-        if result in ADDED:
-            out["added"] += n
-        elif result in UPDATED:
-            out["updated"] += n
-        elif result in MOVED:
-            out["moved"] += n
-        elif result in UNCHANGED:
-            out["duplicate"] += n
-        else:
-            out["failed"] += n
+        out[effect(result)] += n
     return out
 
 
@@ -377,10 +358,12 @@ def upload_tally(outcomes: Sequence[RecordOut]) -> UploadTally:
         callbacks=sum(1 for r in outcomes if r.callback_scheduled),
         counts=by_result,
         added_customer_ids=[
-            r.customer_id for r in outcomes if r.result in ADDED and r.customer_id is not None
+            r.customer_id for r in outcomes if effect(r.result) == "added" and r.customer_id is not None
         ],
         updated_customer_ids=[
-            r.customer_id for r in outcomes if r.result in UPDATED | MOVED and r.customer_id is not None
+            r.customer_id
+            for r in outcomes
+            if effect(r.result) in ("updated", "moved") and r.customer_id is not None
         ],
     )
 

@@ -25,13 +25,14 @@ import anyio.abc
 import anyio.lowlevel
 
 from ...ameyo.models import RecordResult
+from ...ameyo.result_types import SAVED
 from ...ameyo.service import Ameyo, UploadTarget
 from ...answers.results import campaign_out
 from ...answers.summaries import disabled_lead_note
 from ...errors import AmeyoError, UpstreamUnavailable
 from ...rules.times import ago_text
 from .. import path as writes
-from ..records import OK_RESULTS, PRIMARY_COLUMN, Checked, outcome, rewritten_note
+from ..records import PRIMARY_COLUMN, Checked, outcome, rewritten_note
 from .batches import CALLBACK, PLAIN, Batch, Batcher
 from .errors import UploadRefused, UploadStopped
 from .journal import ANSWERED, FAILED, SENT, UNKNOWN, Journal, JournalRow, upload_key
@@ -652,7 +653,7 @@ class _Run:
         settled: list[Settled] = []
         for index, row in enumerate(batch.rows):
             answer = results[index] if index < answered else None
-            if answer is not None and type(answer) is RecordResult and answer.result_type in OK_RESULTS:
+            if answer is not None and type(answer) is RecordResult and answer.result_type in SAVED:
                 # The common case, decided as `outcome` decides it, without its per-row text work.
                 settled.append(Settled(row.line, row.phone, answer.result_type, True, answer.customer_id))
                 continue
