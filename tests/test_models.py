@@ -94,7 +94,7 @@ def test_times() -> None:
 def test_a_row_without_a_result_type_is_counted_one_way_everywhere() -> None:
     from ameyo_mcp.ameyo import result_types
     from ameyo_mcp.writes.path import answer_summary
-    from ameyo_mcp.writes.records import Checked, answered, outcome
+    from ameyo_mcp.writes.records import answered, outcome
 
     inserted = RecordResult.model_validate({"inserted": True, "customerId": 5})
     unsaid = RecordResult.model_validate({"customerId": 6})
@@ -104,7 +104,7 @@ def test_a_row_without_a_result_type_is_counted_one_way_everywhere() -> None:
     assert result_types.effect("NOT_MIGRATED") == "duplicate"
     assert result_types.effect("ADD_FAILED") == result_types.effect("UNKNOWN") == "failed"
     # The tool's record, the audit trail's counts and the answer's tally agree on both rows.
-    first, second = outcome(Checked(1, {}), inserted), outcome(Checked(2, {}), unsaid)
+    first, second = outcome(1, None, inserted), outcome(2, None, unsaid)
     assert (first.result, first.ok, second.result, second.ok) == ("ADDED", True, "UNKNOWN", False)
     assert answer_summary([inserted, unsaid])["counts"] == {"ADDED": 1, "UNKNOWN": 1}
     assert answered({"ADDED": 1, "UNKNOWN": 1}) == {

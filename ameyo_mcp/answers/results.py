@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from ..ameyo.models import CampaignInfo, callback_scheduled
+from ..ameyo.models import CampaignInfo
 
 
 class CampaignOut(BaseModel):
@@ -92,6 +92,8 @@ class ContactsOut(BaseModel):
     contacts: list[ContactOut]
 
 
+# A record in an upload tool's answer, made by `writes.outcome.Outcome.record_out`. (No docstring:
+# it would be sent in the output schema.)
 class RecordOut(BaseModel):
     position: int
     phone: str | None = None
@@ -102,9 +104,13 @@ class RecordOut(BaseModel):
     callback_id: str | None = None
     callback_time: str | None = None
 
-    @property
-    def callback_scheduled(self) -> bool:
-        return callback_scheduled(self.callback_id, self.callback_time)
+
+# A failed row in a file upload's answer, made by `writes.outcome.Outcome.failure_out`.
+class FailureOut(BaseModel):
+    line: int
+    phone: str | None = None
+    result: str
+    reason: str | None = None
 
 
 class UploadOut(BaseModel):

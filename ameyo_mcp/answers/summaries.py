@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..ameyo.models import campaign_label
+from ..ameyo.models import callback_scheduled, campaign_label
 from ..rules.sanitize import data_text, fence
 from .results import (
     CallbackOut,
@@ -192,7 +192,7 @@ def upload_text(out: UploadOut) -> str:
         lines.extend(fence(shown))
         if len(failures) > MAX_FAILURE_LINES:
             lines.append(f"{len(failures) - MAX_FAILURE_LINES} more failures are in the structured result.")
-    callbacks = [r for r in out.records if r.callback_scheduled]
+    callbacks = [r for r in out.records if callback_scheduled(r.callback_id, r.callback_time)]
     if callbacks:
         lines.append(f"Callbacks scheduled: {out.callbacks} ({out.timezone}):")
         lines.extend(_callback_line(r) for r in callbacks[:MAX_FAILURE_LINES])

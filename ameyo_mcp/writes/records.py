@@ -15,15 +15,13 @@ from zoneinfo import ZoneInfo
 from ..ameyo.models import CallbackUploadResult, RecordResult
 from ..ameyo.result_types import KEPT_AS_IS, SAVED, effect
 from ..ameyo.service import describe_failure
-from ..answers.results import RecordOut
 from ..answers.summaries import scheduled_callback_text
 from ..rules import phones
 from ..rules.sanitize import clean_text
 from ..rules.times import show
+from .outcome import OUTCOME_UNKNOWN, REFUSED, WOULD_SEND, Outcome
 
 PRIMARY_COLUMN = "phone1"
-# A record the answer left out (the bulk report's name for it too).
-OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_VALUE_CHARS = 1000
 MAX_FIELDS = 60
@@ -238,31 +236,24 @@ def rewritten_note(
     )
 
 
-def refused(checked: Checked) -> RecordOut:
-    return RecordOut(
-        position=checked.position,
-        phone=_shown_phone(checked.phone),
-        result="REFUSED",
-        ok=False,
-        reason=checked.problem,
-    )
+def refused(position: int, phone: str | None, problem: str | None) -> Outcome:
+    return Outcome(position, phone, REFUSED, False, reason=problem)
 
 
-def would_send(checked: Checked) -> RecordOut:
-    return RecordOut(
-        position=checked.position, phone=_shown_phone(checked.phone), result="WOULD_SEND", ok=True
-    )
+def would_send(position: int, phone: str | None) -> Outcome:
+    return Outcome(position, phone, WOULD_SEND, True)
 
 
-def outcome(checked: Checked, result: RecordResult | None, zone: ZoneInfo | None = None) -> RecordOut:
+def outcome(
+    position: int, phone: str | None, result: RecordResult | None, zone: ZoneInfo | None = None
+) -> Outcome:
     """One record's outcome in plain words; a missing answer row is an unknown outcome, said so."""
-    phone = _shown_phone(checked.phone)
     if result is None:
-        return RecordOut(
-            position=checked.position,
-            phone=phone,
-            result=OUTCOME_UNKNOWN,
-            ok=False,
+        return Outcome(
+            position,
+            phone,
+            OUTCOME_UNKNOWN,
+            False,
             reason="Ameyo's answer left this record out: its outcome is unknown (check it before "
             "sending it again)",
         )
@@ -274,14 +265,7 @@ def outcome(checked: Checked, result: RecordResult | None, zone: ZoneInfo | None
             reason = describe_failure(result.failure_key, result.failure_args, fallback=kind)
         else:
             reason = describe_failure(kind, result.failure_args, fallback=kind)
-    out = RecordOut(
-        position=checked.position,
-        phone=phone,
-        result=kind,
-        ok=ok,
-        customer_id=result.customer_id,
-        reason=reason,
-    )
+    out = Outcome(position, phone, kind, ok, result.customer_id, reason)
     if isinstance(result, CallbackUploadResult):
         out.callback_id = result.callback_id
         if result.callback_time is not None:
@@ -308,7 +292,7 @@ _KEPT_WORDS = {
 _TWICE = "sending this record again would schedule its callback a second time"
 
 
-def _scheduled_reason(out: RecordOut, kind: str, reason: str | None, message: str | None) -> str | None:
+def _scheduled_reason(out: Outcome, kind: str, reason: str | None, message: str | None) -> str | None:
     """What a record whose callback Ameyo scheduled needs said; None for the plain success."""
     said = scheduled_callback_text(out.callback_id, out.callback_time)
     if message:
@@ -320,7 +304,7 @@ def _scheduled_reason(out: RecordOut, kind: str, reason: str | None, message: st
     return None if out.callback_id and not message else said
 
 
-def counts(records: Sequence[RecordOut]) -> dict[str, int]:
+def counts(records: Sequence[Outcome]) -> dict[str, int]:
     return dict(Counter(r.result for r in records).most_common())
 
 
@@ -345,7 +329,7 @@ class UploadTally(TypedDict):
     updated_customer_ids: list[int]
 
 
-def upload_tally(outcomes: Sequence[RecordOut]) -> UploadTally:
+def upload_tally(outcomes: Sequence[Outcome]) -> UploadTally:
     """The count fields of an upload's answer (`UploadOut`) from the outcomes of the records sent."""
     by_result = counts(outcomes)
     kinds = answered(by_result)
@@ -366,7 +350,3 @@ def upload_tally(outcomes: Sequence[RecordOut]) -> UploadTally:
             if effect(r.result) in ("updated", "moved") and r.customer_id is not None
         ],
     )
-
-
-def _shown_phone(phone: str | None) -> str | None:
-    return clean_text(phone, 24) if phone else None

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from ...ameyo.models import CallbackRecord, GetContactsRequest, RecordResult, campaign_label
 from ...ameyo.service import Ameyo, UploadTarget
-from ...answers.results import RecordOut, UploadOut, campaign_out
+from ...answers.results import UploadOut, campaign_out
 from ...answers.summaries import disabled_lead_note, upload_text
 from ...errors import AmeyoError
 from ...rules import phones
@@ -22,6 +22,7 @@ from ...rules.sanitize import data_text
 from ...rules.times import parse_callback_time
 from ...writes import callback_rules
 from ...writes import path as writes
+from ...writes.outcome import Outcome
 from ...writes.records import (
     PRIMARY_COLUMN,
     Checked,
@@ -347,7 +348,10 @@ async def _send(
             write = plan(good)
     results: Sequence[RecordResult] = sent.answer
     zone = state.ameyo.settings.zone
-    outcomes = [outcome(c, results[i] if i < len(results) else None, zone) for i, c in enumerate(good)]
+    outcomes = [
+        outcome(c.position, c.phone, results[i] if i < len(results) else None, zone)
+        for i, c in enumerate(good)
+    ]
     return _report(state.ameyo, target, checked, outcomes, False, repeat=sent.repeat_of_s)
 
 
@@ -355,18 +359,18 @@ def _report(
     ameyo: Ameyo,
     target: UploadTarget,
     checked: list[Checked],
-    outcomes: list[RecordOut] | None,
+    outcomes: list[Outcome] | None,
     dry_run: bool,
     *,
     confirm_token: str | None = None,
     repeat: float | None = None,
 ) -> CallToolResult:
-    refusals = [refused(c) for c in checked if c.problem is not None]
+    refusals = [refused(c.position, c.phone, c.problem) for c in checked if c.problem is not None]
     if outcomes is None:
         if not dry_run and not any(c.problem is None for c in checked):
             reasons = "; ".join(f"record {r.position}: {r.reason}" for r in refusals[:10])
             raise ToolError(f"Nothing was sent: every record was refused. {reasons}")
-        sent_like = [would_send(c) for c in checked if c.problem is None]
+        sent_like = [would_send(c.position, c.phone) for c in checked if c.problem is None]
     else:
         sent_like = outcomes
     records = sorted([*sent_like, *refusals], key=lambda r: r.position)
@@ -383,7 +387,7 @@ def _report(
         dry_run=dry_run,
         sent=len(sent_like),
         refused=len(refusals),
-        records=[r for r in records if not r.ok or r.callback_scheduled][:200],
+        records=[r.record_out() for r in [r for r in records if not r.ok or r.callback_scheduled][:200]],
         timezone=str(ameyo.settings.zone),
         notes=[note for note in notes if note],
         confirm_token=confirm_token,

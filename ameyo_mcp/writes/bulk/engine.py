@@ -32,25 +32,17 @@ from ...answers.summaries import disabled_lead_note
 from ...errors import AmeyoError, UpstreamUnavailable
 from ...rules.times import ago_text
 from .. import path as writes
-from ..records import PRIMARY_COLUMN, Checked, outcome, rewritten_note
+from ..outcome import FAILED as FAILED_RESULT
+from ..outcome import NOT_SENT, SENT_EARLIER, WOULD_SEND, JournalRow, Outcome
+from ..outcome import OUTCOME_UNKNOWN as UNKNOWN_RESULT
+from ..records import PRIMARY_COLUMN, outcome, refused, rewritten_note
 from .batches import CALLBACK, PLAIN, Batch, Batcher
 from .errors import UploadRefused, UploadStopped
-from .journal import ANSWERED, FAILED, SENT, UNKNOWN, Journal, JournalRow, upload_key
+from .journal import ANSWERED, FAILED, SENT, UNKNOWN, Journal, upload_key
 from .limits import DEFAULT_BATCH, DEFAULT_CONCURRENCY, MAX_BATCH, MAX_CONCURRENCY
 from .outputs import OutputError, beside, check_outputs
 from .reader import FileFacts, RowReader, file_facts
-from .report import FAILED as FAILED_RESULT
-from .report import (
-    NOT_SENT,
-    REFUSED,
-    SENT_EARLIER,
-    WOULD_SEND,
-    BulkUploadOut,
-    ResultFile,
-    Settled,
-    Tally,
-)
-from .report import UNKNOWN as UNKNOWN_RESULT
+from .report import BulkUploadOut, ResultFile, Tally
 from .validate import CALLBACK_COLUMNS, Prepared, Validator
 
 RETRY_DELAY_S = 1.0
@@ -359,9 +351,9 @@ class _Run:
         for count, row in enumerate(self.reader, start=1):
             checked = validator.check(row)
             if checked.problem is not None:
-                self._settle(_refused(checked))
+                self._settle(refused(checked.line, checked.phone, checked.problem))
             else:
-                self._settle(Settled(checked.line, checked.phone, WOULD_SEND, True))
+                self._settle(Outcome(checked.line, checked.phone, WOULD_SEND, True))
             if count % _CHECKPOINT_EVERY == 0:
                 await anyio.lowlevel.checkpoint()
                 await self._report()
@@ -392,7 +384,7 @@ class _Run:
                     for count, row in enumerate(self.reader, start=1):
                         checked = validator.check(row)
                         if checked.problem is not None:
-                            self._settle(_refused(checked))
+                            self._settle(refused(checked.line, checked.phone, checked.problem))
                         else:
                             full = batcher.add(checked)
                             if full is not None:
@@ -438,7 +430,7 @@ class _Run:
             held = self._held_back(batch, state.status, state.reason)
             if held is not None:
                 for row in batch.rows:
-                    self._settle(Settled(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
+                    self._settle(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
                 return
             batch.resend = True
         await send.send(batch)
@@ -469,7 +461,7 @@ class _Run:
                     if self.stop_reason is not None:
                         reason = f"not sent: the upload stopped after {self.stop_reason}"
                         for row in batch.rows:
-                            self._settle(Settled(row.line, row.phone, NOT_SENT, False, reason=reason))
+                            self._settle(Outcome(row.line, row.phone, NOT_SENT, False, reason=reason))
                     else:
                         await self._send(batch)
                 except OutputError as exc:
@@ -639,9 +631,9 @@ class _Run:
         note = f"Rows of batch {batch.id} (lines {batch.first_line}-{batch.last_line}) were {reason}."
         if len(self.notes) < _EARLIER_NOTES:
             self.notes.append(note)
-        settled = [Settled(row.line, row.phone, SENT_EARLIER, True, reason=reason) for row in batch.rows]
+        settled = [Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason) for row in batch.rows]
         await self.journal.answered(
-            batch.id, batch.first_line, batch.last_line, [_journal_row(item) for item in settled]
+            batch.id, batch.first_line, batch.last_line, [item.journal_row() for item in settled]
         )
         self.sent.requests -= 1  # nothing went out for it
         self.sent.rows -= len(batch.rows)
@@ -650,31 +642,19 @@ class _Run:
     async def _answered(self, batch: Batch, results: list[RecordResult]) -> None:
         zone = self.ameyo.settings.zone
         answered = len(results)
-        settled: list[Settled] = []
+        settled: list[Outcome] = []
         for index, row in enumerate(batch.rows):
             answer = results[index] if index < answered else None
             if answer is not None and type(answer) is RecordResult and answer.result_type in SAVED:
                 # The common case, decided as `outcome` decides it, without its per-row text work.
-                settled.append(Settled(row.line, row.phone, answer.result_type, True, answer.customer_id))
+                settled.append(Outcome(row.line, row.phone, answer.result_type, True, answer.customer_id))
                 continue
-            out = outcome(Checked(row.line, row.record), answer, zone)
-            settled.append(
-                Settled(
-                    row.line,
-                    row.phone,
-                    out.result,
-                    out.ok,
-                    out.customer_id,
-                    out.reason,
-                    out.callback_id,
-                    out.callback_time,
-                )
-            )
+            settled.append(outcome(row.line, row.phone, answer, zone))
         self.left_out += max(len(batch.rows) - answered, 0)
         if batch.resend:
             for item in settled:
                 self._judge_resent(batch, item)
-        rows = [_journal_row(item) for item in settled]
+        rows = [item.journal_row() for item in settled]
         try:
             await self.journal.answered(batch.id, batch.first_line, batch.last_line, rows)
         except OutputError:
@@ -684,14 +664,14 @@ class _Run:
         self.tally.sent_now += len(settled)
         self._settle_all(settled)
 
-    def _judge_resent(self, batch: Batch, item: Settled) -> None:
+    def _judge_resent(self, batch: Batch, item: Outcome) -> None:
         """A row sent again after an unknown outcome: the earlier run may have saved it already."""
         if batch.kind == PLAIN:
             if item.result == DUPLICATE:
                 item.ok, item.reason = True, SAVED_EARLIER
             return
         # A duplicate whose callback was scheduled is done already: `outcome` said so.
-        self.resent_callbacks.append(item.line)
+        self.resent_callbacks.append(item.position)
         item.reason = f"{MAY_DUPLICATE}; {item.reason}" if item.reason else MAY_DUPLICATE
 
     async def _unanswered(self, batch: Batch) -> None:
@@ -705,7 +685,7 @@ class _Run:
             )
         with suppress(OutputError):
             for row in batch.rows:
-                self._settle(Settled(row.line, row.phone, UNKNOWN_RESULT, False, reason=reason))
+                self._settle(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=reason))
 
     async def _not_sent(self, batch: Batch, reason: str | None) -> None:
         """A batch journaled and claimed, but held back before its request left: the next run sends
@@ -719,7 +699,7 @@ class _Run:
         if reason is not None:
             with suppress(OutputError):
                 for row in batch.rows:
-                    self._settle(Settled(row.line, row.phone, NOT_SENT, False, reason=reason))
+                    self._settle(Outcome(row.line, row.phone, NOT_SENT, False, reason=reason))
 
     async def _batch_failed(self, batch: Batch, exc: AmeyoError | writes.WriteError) -> None:
         if isinstance(exc, AmeyoError):
@@ -735,7 +715,7 @@ class _Run:
         result = UNKNOWN_RESULT if status == UNKNOWN else FAILED_RESULT
         tail = "" if status == UNKNOWN else " (Ameyo did not run it: the next run resends it)"
         for row in batch.rows:
-            self._settle(Settled(row.line, row.phone, result, False, reason=reason + tail))
+            self._settle(Outcome(row.line, row.phone, result, False, reason=reason + tail))
         if self.stop_reason is None:
             self.stop_reason = (
                 f"batch {batch.id} (lines {batch.first_line}-{batch.last_line}) failed: {reason}"
@@ -743,10 +723,10 @@ class _Run:
 
     # -- accounting -------------------------------------------------------------------------
 
-    def _settle(self, row: Settled) -> None:
+    def _settle(self, row: Outcome) -> None:
         self._settle_all((row,))
 
-    def _settle_all(self, rows: Sequence[Settled]) -> None:
+    def _settle_all(self, rows: Sequence[Outcome]) -> None:
         assert self.result is not None
         self.result.write_all(rows)
         self.tally.add_all(rows)
@@ -754,11 +734,9 @@ class _Run:
     def _settle_answered(self, batch: Batch, rows: list[JournalRow]) -> None:
         by_line = {int(r[0]): r for r in rows}
         for row in batch.rows:
-            line, result, ok, customer_id, reason, callback_id, callback_time = by_line[row.line]
-            self.left_out += result == UNKNOWN_RESULT
-            self._settle(
-                Settled(line, row.phone, result, bool(ok), customer_id, reason, callback_id, callback_time)
-            )
+            earlier = Outcome.from_journal(by_line[row.line], row.phone)
+            self.left_out += earlier.result == UNKNOWN_RESULT
+            self._settle(earlier)
         self.tally.from_earlier_runs += len(batch.rows)
 
     def _explain_outcomes(self) -> None:
@@ -861,11 +839,3 @@ class _Run:
             elapsed_s=round(elapsed, 2),
             confirm_token=token,
         )
-
-
-def _journal_row(row: Settled) -> JournalRow:
-    return [row.line, row.result, row.ok, row.customer_id, row.reason, row.callback_id, row.callback_time]
-
-
-def _refused(row: Prepared) -> Settled:
-    return Settled(row.line, row.phone, REFUSED, False, reason=row.problem)

@@ -33,13 +33,12 @@ from typing import Any
 import anyio
 
 from ...ameyo.client import compact_json
+from ..outcome import JournalRow
 from .errors import UploadRefused
 from .outputs import JOURNAL_START, OutputError, keep_private
 
 ANSWERED, SENT, UNKNOWN, FAILED = "answered", "sent", "unknown", "failed"
 _STATUS = {"answer": ANSWERED, "sent": SENT, "unknown": UNKNOWN, "failed": FAILED}
-# One answered row: line, result, ok, customer id, reason, callback id, callback time.
-JournalRow = list[Any]
 # What a line cut short may still tell: whose it is, what kind, and which batch.
 _KEY = re.compile(rb'\{"key":"([0-9a-f]*)(")?')
 _KIND = re.compile(rb',"t":"([a-z]+)"')

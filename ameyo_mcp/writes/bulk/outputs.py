@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..outcome import RESULT_COLUMNS
 from .errors import UploadRefused
 
-RESULT_COLUMNS = ("line", "phone1", "result", "ok", "customer_id", "reason", "callback_id", "callback_time")
 _RESULT_HEADER = ",".join(RESULT_COLUMNS).encode()
 JOURNAL_START = b'{"key":"'  # every journal line begins so
 _PRIVATE = 0o600

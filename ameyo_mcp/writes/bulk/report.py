@@ -16,45 +16,15 @@ from typing import TextIO
 
 from pydantic import BaseModel
 
-from ...ameyo.models import callback_scheduled, campaign_label
-from ...answers.results import CampaignOut
+from ...ameyo.models import campaign_label
+from ...answers.results import CampaignOut, FailureOut
 from ...answers.summaries import answered_text
-from ...rules.sanitize import clean_text, fence
-from ..records import OUTCOME_UNKNOWN, answered
-from .outputs import RESULT_COLUMNS, OutputError, create_private
+from ...rules.sanitize import fence
+from ..outcome import NOT_SENT, OUTCOME_UNKNOWN, REFUSED, RESULT_COLUMNS, SENT_EARLIER, WOULD_SEND, Outcome
+from ..records import answered
+from .outputs import OutputError, create_private
 
 MAX_FAILURES = 20
-# Local outcomes, beside Ameyo's own result types (ADDED, DUPLICATE_NOT_ADDED, …).
-REFUSED = "REFUSED"
-WOULD_SEND = "WOULD_SEND"
-UNKNOWN = OUTCOME_UNKNOWN
-NOT_SENT = "NOT_SENT"
-# Rows an earlier upload sent (a copy of the file, another journal): not sent twice.
-SENT_EARLIER = "SENT_EARLIER"
-FAILED = "FAILED"
-
-
-@dataclass(slots=True)  # not frozen: one is made per row, and frozen ones cost ~4x to build
-class Settled:
-    line: int
-    phone: str | None
-    result: str
-    ok: bool
-    customer_id: int | None = None
-    reason: str | None = None
-    callback_id: str | None = None
-    callback_time: str | None = None
-
-    @property
-    def callback_scheduled(self) -> bool:
-        return callback_scheduled(self.callback_id, self.callback_time)
-
-
-class FailureOut(BaseModel):
-    line: int
-    phone: str | None = None
-    result: str
-    reason: str | None = None
 
 
 class BulkUploadOut(BaseModel):
@@ -92,25 +62,13 @@ class ResultFile:
         except OSError as exc:
             raise OutputError(path, exc) from None
 
-    def write(self, row: Settled) -> None:
+    def write(self, row: Outcome) -> None:
         self.write_all((row,))
 
-    def write_all(self, rows: Iterable[Settled]) -> None:
+    def write_all(self, rows: Iterable[Outcome]) -> None:
         """Rows in one call: a batch's 500 answers go to the CSV writer at C speed."""
         try:
-            self._csv.writerows(
-                (
-                    row.line,
-                    row.phone or "",
-                    row.result,
-                    "yes" if row.ok else "no",
-                    "" if row.customer_id is None else row.customer_id,
-                    row.reason or "",
-                    row.callback_id or "",
-                    row.callback_time or "",
-                )
-                for row in rows
-            )
+            self._csv.writerows(map(Outcome.csv_row, rows))
         except OSError as exc:
             raise OutputError(self.path, exc) from None
 
@@ -133,10 +91,10 @@ class Tally:
     counts: Counter[str] = field(default_factory=Counter)
     failures: list[FailureOut] = field(default_factory=list)
 
-    def add(self, row: Settled) -> None:
+    def add(self, row: Outcome) -> None:
         self.add_all((row,))
 
-    def add_all(self, rows: Sequence[Settled]) -> None:
+    def add_all(self, rows: Sequence[Outcome]) -> None:
         """Count rows settled together (a batch's answers): one pass, no call per row."""
         self.rows += len(rows)
         self.counts.update(row.result for row in rows)
@@ -147,14 +105,7 @@ class Tally:
             if row.ok:
                 self.ok += 1
             elif len(self.failures) < MAX_FAILURES:
-                self.failures.append(
-                    FailureOut(
-                        line=row.line,
-                        phone=clean_text(row.phone, 24) if row.phone else None,
-                        result=row.result,
-                        reason=clean_text(row.reason, 200) if row.reason else None,
-                    )
-                )
+                self.failures.append(row.failure_out())
 
 
 def bulk_text(out: BulkUploadOut) -> str:
@@ -182,10 +133,10 @@ def bulk_text(out: BulkUploadOut) -> str:
                 f"Not sent again: {counts[SENT_EARLIER]} rows that an earlier upload already sent to this "
                 "lead (the same rows, in this file or another; see the notes)."
             )
-        local = {REFUSED, WOULD_SEND, NOT_SENT, UNKNOWN, SENT_EARLIER}
+        local = {REFUSED, WOULD_SEND, NOT_SENT, OUTCOME_UNKNOWN, SENT_EARLIER}
         answers = answered_text(answered({k: v for k, v in counts.items() if k not in local}))
-        if counts.get(UNKNOWN):
-            answers += f", outcome unknown {counts[UNKNOWN]}"
+        if counts.get(OUTCOME_UNKNOWN):
+            answers += f", outcome unknown {counts[OUTCOME_UNKNOWN]}"
         if counts.get(NOT_SENT):
             answers += f", not sent {counts[NOT_SENT]}"
         lines.append(f"Ameyo's answers: {answers}. Callbacks scheduled: {out.callbacks}.")
