@@ -1,15 +1,25 @@
-"""What every callback must satisfy before it is sent, whichever tool or file asks for it."""
+"""What every callback must satisfy before it is sent, whichever tool or file asks for it.
+
+`RecordCallbacks.check` judges the callback of a record being uploaded, the same way for the
+upload tool's records and a contact file's rows; `ameyo_add_callback` applies `outside_hours` to
+the existing customer it calls back.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ..ameyo.customers import is_phone_key
 from ..config import CallingHours
-from ..rules.phones import same_number
-from ..rules.times import show
+from ..rules.phones import PhoneRule, same_number
+from ..rules.sanitize import data_text
+from ..rules.times import CallbackTime, parse_callback_time, show
+from .records import dialed
+
+CALLBACK_PHONE = "callback_phone"
 
 
 def outside_hours(at: datetime, hours: CallingHours, zone: ZoneInfo) -> str | None:
@@ -37,3 +47,42 @@ def not_own_number(field: str, number: str) -> str:
         f"{field} {number} is not one of this record's numbers: a callback dials the customer's own "
         "number. Put it in the record (e.g. as phone2) or leave it out to call phone1"
     )
+
+
+@dataclass(frozen=True)
+class RecordCallbacks:
+    """How the callbacks of the records of one upload are judged: in the server's zone, within its
+    calling hours, to one of the record's own numbers, and as Ameyo can dial it."""
+
+    zone: ZoneInfo
+    rule: PhoneRule
+    max_phone_length: int
+    # None: any hour, as the person asked (outside_calling_hours).
+    calling_hours: CallingHours | None
+    # What a refusal of a time outside calling hours tells the caller to do.
+    hours_hint: str
+    # A tool's caller typed the callback number, so its refusal shows it; a file's cell is data,
+    # described and never shown.
+    show_number: bool = False
+    # Fixed for a file, so that a resumed upload judges its rows as the first run did.
+    now: datetime | None = None
+
+    def check(
+        self, record: Mapping[str, str], phone: str | None, when: str, number: str | None
+    ) -> tuple[CallbackTime, str | None]:
+        """A record's callback at `when`, to `number` (phone1 when None): the time, and the number
+        as Ameyo dials it; ValueError with the reason when it may not be sent. `record` is the
+        record as it will be sent, `phone` its phone1."""
+        at = parse_callback_time(when, self.zone, now=self.now, quote=False)
+        dial = phone
+        if number:
+            dial = dialed(CALLBACK_PHONE, number, self.rule, self.max_phone_length)
+            if not own_number(number, record, self.rule.region):
+                raise ValueError(
+                    not_own_number(CALLBACK_PHONE, data_text(number, 24) if self.show_number else "given")
+                )
+        if self.calling_hours is not None:
+            late = outside_hours(at.at, self.calling_hours, self.zone)
+            if late is not None:
+                raise ValueError(f"{late}; {self.hours_hint}")
+        return at, dial

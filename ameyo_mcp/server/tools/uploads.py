@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
@@ -18,8 +17,6 @@ from ...answers.results import UploadOut, campaign_out
 from ...answers.summaries import disabled_lead_note, upload_text
 from ...errors import AmeyoError
 from ...rules import phones
-from ...rules.sanitize import data_text
-from ...rules.times import parse_callback_time
 from ...writes import callback_rules
 from ...writes import path as writes
 from ...writes.outcome import Outcome
@@ -27,7 +24,6 @@ from ...writes.records import (
     PRIMARY_COLUMN,
     Checked,
     check_record,
-    dialed,
     held_note,
     one_record_per_number,
     outcome,
@@ -141,7 +137,16 @@ async def ameyo_upload_contacts_with_callbacks(
     ameyo = ameyo_of(ctx)
     async with explained(ameyo):
         target = await ameyo.upload_target(campaign, lead_id)
-    zone, rule = ameyo.settings.zone, ameyo.settings.phone_rule
+    settings = ameyo.settings
+    rule = settings.phone_rule
+    rules = callback_rules.RecordCallbacks(
+        zone=settings.zone,
+        rule=rule,
+        max_phone_length=target.max_phone_length,
+        calling_hours=None if outside_calling_hours else settings.calling_hours,
+        hours_hint="pass outside_calling_hours=true if the person wants it",
+        show_number=True,
+    )
     checked: list[Checked] = []
     callbacks: dict[int, CallbackRecord] = {}
     entries = [
@@ -154,16 +159,8 @@ async def ameyo_upload_contacts_with_callbacks(
         if entry.problem is None:
             problem: str | None
             try:
-                # A record's values are data, like a file's cells: a refusal describes them, never quotes.
-                when = parse_callback_time(item.callback_time, zone, quote=False)
-                callback_phone = (
-                    dialed("callback_phone", item.callback_phone, rule, target.max_phone_length)
-                    if item.callback_phone
-                    else entry.phone
-                )
-                problem = _callback_problem(
-                    item, entry, when.at, outside_calling_hours, ameyo
-                ) or _named_problem(item.customer_id, named, callback_phone or "", target, rule.region)
+                when, dial = rules.check(entry.record, entry.phone, item.callback_time, item.callback_phone)
+                problem = _named_problem(item.customer_id, named, dial or "", target, rule.region)
             except ValueError as exc:
                 problem = str(exc)
             if problem is not None:
@@ -175,7 +172,7 @@ async def ameyo_upload_contacts_with_callbacks(
                     call_back_time=when.wire,
                     is_self_call_back=item.self_callback,
                     user_id=(item.agent or "").strip() or None,
-                    call_back_phone=callback_phone,
+                    call_back_phone=dial,
                     customer_id=str(item.customer_id) if item.customer_id is not None else None,
                 )
         checked.append(entry)
@@ -294,21 +291,6 @@ async def _indexed_spellings(
             if stored and item.identity and phones.same_number(stored, item.record[PRIMARY_COLUMN], region):
                 held.setdefault(item.identity, stored)
     return held
-
-
-def _callback_problem(
-    item: CallbackContact, entry: Checked, at: datetime, outside_hours: bool, ameyo: Ameyo
-) -> str | None:
-    """The callback rules ameyo_add_callback applies too: the customer's own number, calling hours."""
-    settings = ameyo.settings
-    if item.callback_phone and not callback_rules.own_number(
-        item.callback_phone, entry.record, settings.phone_region
-    ):
-        return callback_rules.not_own_number("callback_phone", data_text(item.callback_phone, 24))
-    late = callback_rules.outside_hours(at, settings.calling_hours, settings.zone)
-    if late is not None and not outside_hours:
-        return f"{late}; pass outside_calling_hours=true if the person wants it"
-    return None
 
 
 async def _send(

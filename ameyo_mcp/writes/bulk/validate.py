@@ -13,13 +13,12 @@ from zoneinfo import ZoneInfo
 from ...ameyo.models import CallbackRecord
 from ...config import CallingHours
 from ...rules import phones
-from ...rules.times import parse_callback_time
-from .. import callback_rules
-from ..records import PRIMARY_COLUMN, Checked, dialed, judge_values
+from ..callback_rules import CALLBACK_PHONE, RecordCallbacks
+from ..records import PRIMARY_COLUMN, Checked, judge_values
 from .reader import Row
 from .seen import SeenPhones
 
-CALLBACK_TIME, CALLBACK_USER, CALLBACK_PHONE = "callback_time", "callback_user", "callback_phone"
+CALLBACK_TIME, CALLBACK_USER = "callback_time", "callback_user"
 CALLBACK_COLUMNS = (CALLBACK_TIME, CALLBACK_USER, CALLBACK_PHONE)
 
 
@@ -34,7 +33,8 @@ class Prepared:
 
 
 class Validator:
-    """Judges rows in file order; `now` is fixed so that a resumed upload judges them the same."""
+    """Judges rows in file order; `now` is fixed so that a resumed upload judges them the same.
+    `calling_hours` None: the person accepted callbacks at any hour (--outside-calling-hours)."""
 
     def __init__(
         self,
@@ -49,16 +49,20 @@ class Validator:
     ) -> None:
         self.max_phone_length = max_phone_length
         self.rule = rule
+        self.callback_rules = RecordCallbacks(
+            zone=zone,
+            rule=rule,
+            max_phone_length=max_phone_length,
+            calling_hours=calling_hours,
+            hours_hint="pass --outside-calling-hours (outside_calling_hours) if meant",
+            now=now,
+        )
         # Rows whose phone1 is sent in another spelling than the file's, and the first of them.
         self.rewritten = 0
         self.first_rewritten: Checked | None = None
-        self.zone = zone
-        self.now = now
         self.status = status
         # False when the file has no callback column at all (CSV), which spares every row a look.
         self.callbacks = callbacks
-        # None: the person accepted callbacks at any hour (--outside-calling-hours).
-        self.calling_hours = calling_hours
         self._seen = SeenPhones()
 
     def check(self, row: Row) -> Prepared:
@@ -99,18 +103,7 @@ class Validator:
             if user or callback_phone:
                 raise ValueError(f"{CALLBACK_USER} or {CALLBACK_PHONE} given without {CALLBACK_TIME}")
             return None
-        when = parse_callback_time(when_text, self.zone, now=self.now, quote=False)
-        if self.calling_hours is not None:
-            late = callback_rules.outside_hours(when.at, self.calling_hours, self.zone)
-            if late is not None:
-                raise ValueError(f"{late}; pass --outside-calling-hours (outside_calling_hours) if meant")
-        if callback_phone is not None:
-            if not callback_rules.own_number(callback_phone, record, self.rule.region):
-                raise ValueError(callback_rules.not_own_number(CALLBACK_PHONE, "given"))
-            callback_phone = dialed(CALLBACK_PHONE, callback_phone, self.rule, self.max_phone_length)
+        when, dial = self.callback_rules.check(record, phone, when_text, callback_phone)
         return CallbackRecord(
-            call_back_time=when.wire,
-            user_id=user,
-            call_back_phone=callback_phone or phone,
-            status=self.status,
+            call_back_time=when.wire, user_id=user, call_back_phone=dial, status=self.status
         )
