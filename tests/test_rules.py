@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from ameyo_mcp.ameyo.models import Contact
 from ameyo_mcp.config import CallingHours
+from ameyo_mcp.index.lookup import contact_filter, name_matcher
+from ameyo_mcp.rules import phones
 from ameyo_mcp.rules.phones import PhoneRule
 from ameyo_mcp.writes.callback_rules import RecordCallbacks
 
@@ -58,3 +62,44 @@ def test_a_time_in_the_past_or_without_a_time_of_day_is_refused() -> None:
         callbacks().check(RECORD, "9876543210", "2031-04-30T11:00:00", None)
     with pytest.raises(ValueError, match="no time of day"):
         callbacks().check(RECORD, "9876543210", "2031-05-02", None)
+
+
+def test_a_number_finds_itself_in_any_spelling_and_the_numbers_that_end_with_it() -> None:
+    wanted = phones.search("+91 98765 43210", "IN")
+    assert wanted.whole and wanted.key == "9876543210"
+    assert wanted.matches("09876543210") and wanted.matches("9876543210")
+    assert not wanted.matches("919876543211") and not wanted.matches("98765432")
+    # A stored number may hold it after a prefix the rule does not strip (the document's 045).
+    assert phones.search("8681166572", "IN").matches("0458681166572")
+    # Last digits match the end of a number only.
+    tail = phones.search("3210", "IN")
+    assert not tail.whole and tail.digits == "3210"
+    assert tail.matches("+91 98765 43210") and not tail.matches("9876543201")
+    # Six digits are the end of a number too, never an Indian landline without its area code.
+    assert not phones.search("543210", "IN").whole
+    with pytest.raises(phones.PhoneError, match="at least 4 digits"):
+        phones.search("210", "IN")
+
+
+def contact(**data: object) -> Contact:
+    extra = {k: data.pop(k) for k in ("status", "disposition") if k in data}
+    return Contact.model_validate({"customerId": 1, "customerData": data, "extraData": extra})
+
+
+def test_a_name_matches_by_the_starts_of_its_words() -> None:
+    priya = contact(name="Priya Sharma", phone1="9876543210", city="Pune")
+    assert name_matcher("pri sha")(priya) and name_matcher("SHARMA")(priya)
+    assert not name_matcher("riya")(priya) and not name_matcher("pune")(priya)
+    assert name_matcher("jose")(contact(first_name="José", phone1="9876543210"))
+    assert not name_matcher("")(priya)
+
+
+def test_the_filter_of_a_scan_keeps_what_every_criterion_accepts() -> None:
+    seen: Counter[str] = Counter()
+    busy = contact(name="Ñuño García", phone1="9876543210", status="BUSY", disposition="Call Later")
+    number = phones.search("43210", "IN")
+    assert contact_filter(number, "garcia", {"BUSY"}, ["call later"], seen)(busy)
+    assert not contact_filter(number, None, {"NO_ANSWER"}, [], seen)(busy)
+    assert not contact_filter(phones.search("9876543211", "IN"), None, set(), [], seen)(busy)
+    assert not contact_filter(None, None, set(), ["DNC"], seen)(busy)
+    assert seen == Counter({"Call Later": 2})

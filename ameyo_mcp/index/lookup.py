@@ -10,15 +10,18 @@ The store is synchronous: it is called through a worker thread, and only when fi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import anyio
 
+from ..ameyo.customers import phone_values
 from ..ameyo.models import Contact, GetContactsRequest
 from ..rules import phones
+from ..rules.sanitize import fold
 
 if TYPE_CHECKING:
     from ..ameyo.service import Ameyo
@@ -114,16 +117,13 @@ class Finder:
             return None, _NO_INDEX
         return known, None
 
-    async def by_phone(self, request: GetContactsRequest, phone: str, keep: Keep, *, whole: bool) -> Found:
-        """Contacts with a number equal to `phone` (`whole`), or ending with it; `keep` is applied to
-        what Ameyo answers now (it must check the number too)."""
-        region = self.ameyo.settings.phone_region
-        key = phones.key(phone, region)
-        tails = list(dict.fromkeys(t for t in (key, phones.digits(phone)) if t))
+    async def by_phone(self, request: GetContactsRequest, phone: phones.PhoneSearch, keep: Keep) -> Found:
+        """Contacts with a number that `phone` finds (`phones.search`): their keys end with its key
+        or its digits. `keep` is applied to what Ameyo answers now (it must check the number too:
+        `phone.matches`)."""
+        tails = list(dict.fromkeys(t for t in (phone.key, phone.digits) if t))
 
         def find(store: Store, campaign_id: int) -> list[IndexedContact]:
-            if whole and key:
-                return store.find_by_phone(campaign_id, key, limit=CANDIDATES)
             found: dict[int, IndexedContact] = {}
             for tail in tails:
                 for contact in store.find_by_tail(campaign_id, tail, limit=CANDIDATES):
@@ -185,6 +185,35 @@ class Finder:
         )
         matches = sorted((c for c in newest if keep(c)), key=lambda c: c.customer_id)
         return Found(matches, Looked(index=index, newest=len(newest), candidates_capped=capped))
+
+
+def contact_filter(
+    phone: phones.PhoneSearch | None,
+    text: str | None,
+    statuses: Collection[str],
+    dispositions: Collection[str],
+    seen: Counter[str],
+) -> Keep:
+    """Whether a contact has the number searched for, `text` anywhere in its fields (case and
+    accents ignored), one of the `statuses` (upper case) and one of the `dispositions` (folded);
+    an empty criterion keeps every contact. The dispositions it meets are counted in `seen`."""
+    needle = fold(text) if text else ""
+    wanted = {fold(d) for d in dispositions if d.strip()}
+
+    def keep(contact: Contact) -> bool:
+        data, extra = contact.customer_data, contact.extra_data
+        if phone is not None and not any(phone.matches(p) for p in phone_values(contact)):
+            return False
+        if needle and not any(needle in fold(str(v)) for v in data.values() if v is not None):
+            return False
+        if wanted:
+            given = str(extra.get("disposition") or "")
+            seen[given] += 1
+            if fold(given) not in wanted:
+                return False
+        return not statuses or str(extra.get("status") or "").upper() in statuses
+
+    return keep
 
 
 def name_matcher(text: str) -> Keep:

@@ -145,6 +145,30 @@ def ending_matcher(tail: str, region: str) -> Callable[[str], bool]:
     return matches
 
 
+@dataclass(frozen=True, slots=True)
+class PhoneSearch:
+    """A number a person gives to find a customer or a call (see `search`)."""
+
+    whole: bool  # a complete number (`is_complete`), not only its last digits
+    key: str | None  # its comparison key, when it has one
+    digits: str  # its digits
+    matches: Callable[[str], bool]  # whether a stored number is one it finds
+
+
+def search(text: str, region: str) -> PhoneSearch:
+    """The one rule for a number given to find someone, "the whole number or its last digits".
+
+    It finds the numbers that end with it (`ends_with`): the same number in any spelling, a longer
+    one that holds it after a prefix the phone rule does not strip (the vendor document's own
+    `0458681166572` for `8681166572`) and, for last digits, any number that ends so. `whole` says
+    whether it is a complete number, which a place that keeps only keys (the call history) looks
+    up by `key`. Raises PhoneError when it has fewer than MIN_TAIL_DIGITS digits."""
+    matches = ending_matcher(text, region)
+    facts = _facts(text, region)
+    whole = facts is not None and facts.possible
+    return PhoneSearch(whole, facts.nsn if facts is not None else None, digits(text), matches)
+
+
 def for_ameyo(raw: str, region: str, style: str = DEFAULT_STYLE) -> Dialable:
     """The spelling sent to Ameyo's dialer for a number as people paste it (`+91 98765 43211`,
     `98-330-00004`, `(0) 98765 43211`). Raises PhoneError with the reason when it is not a

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,7 +17,8 @@ from ...ameyo.models import Callback, CampaignInfo, Contact, GetContactsRequest,
 from ...ameyo.service import Ameyo
 from ...answers.results import CallbackOut, campaign_out
 from ...answers.summaries import callback_text
-from ...rules.phones import PhoneError, ending_matcher, is_complete, same_number
+from ...rules import phones
+from ...rules.phones import PhoneError, is_complete, same_number
 from ...rules.sanitize import clean_text, data_text
 from ...rules.times import CallbackTime, parse_callback_time, show
 from ...writes import callback_rules
@@ -183,7 +184,7 @@ async def _customer_and_number(
         )
     owners = [
         c
-        for c in (await _scan(finder, info, phone, whole=True)).matches
+        for c in (await _scan(finder, info, phones.search(phone, region))).matches
         if c.customer_id != contact.customer_id
     ]
     if owners:
@@ -199,9 +200,9 @@ async def _customer_and_number(
 
 async def _by_phone(finder: Finder, info: CampaignInfo, phone: str) -> tuple[Contact, str]:
     region = finder.ameyo.settings.phone_region
-    whole = is_complete(phone, region)
     try:
-        found = await _scan(finder, info, phone, whole=whole)
+        wanted = phones.search(phone, region)
+        found = await _scan(finder, info, wanted)
     except PhoneError as exc:
         raise ToolError(f"phone: {exc}") from None
     matches = found.matches
@@ -219,27 +220,18 @@ async def _by_phone(finder: Finder, info: CampaignInfo, phone: str) -> tuple[Con
         listing = ", ".join(_who(c) for c in matches[:10])
         raise ToolError(f"Several customers have a number matching {shown} ({listing}): pass customer_id")
     contact = matches[0]
-    same = _matcher(phone, region, whole)
-    return contact, next(n for n in _numbers(contact, region) if same(n))
+    return contact, next(n for n in _numbers(contact, region) if wanted.matches(n))
 
 
-def _matcher(phone: str, region: str, whole: bool) -> Callable[[str], bool]:
-    """Whole numbers match as one number; anything shorter matches the end of a number only."""
-    if whole:
-        return lambda number: same_number(number, phone, region)
-    return ending_matcher(phone, region)
-
-
-async def _scan(finder: Finder, info: CampaignInfo, phone: str, *, whole: bool) -> Found:
-    """The customers with this number (`whole`) or ending with these digits: through the index,
+async def _scan(finder: Finder, info: CampaignInfo, wanted: phones.PhoneSearch) -> Found:
+    """The customers with the number searched for (whole, or its last digits): through the index,
     or a bounded live scan when the campaign has none."""
     region = finder.ameyo.settings.phone_region
-    same = _matcher(phone, region, whole)
 
     def keep(contact: Contact) -> bool:
-        return any(same(n) for n in _numbers(contact, region))
+        return any(wanted.matches(n) for n in _numbers(contact, region))
 
-    return await finder.by_phone(_request(info), phone, keep, whole=whole)
+    return await finder.by_phone(_request(info), wanted, keep)
 
 
 def _request(info: CampaignInfo, **fields: Any) -> GetContactsRequest:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -13,12 +12,12 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from ...ameyo.columns import CAMPAIGN_COLUMN_PREFIX, CAMPAIGN_COLUMNS, STATUSES
-from ...ameyo.customers import display_name, is_phone_key, phone_values
+from ...ameyo.customers import display_name, is_phone_key
 from ...ameyo.models import CampaignInfo, Contact, GetContactsRequest, LoginInfo
 from ...answers.results import ContactOut, ContactsOut, campaign_out
 from ...answers.summaries import contacts_text, dispositions_seen_note
 from ...rules import phones
-from ...rules.sanitize import clean_mapping, clean_text, data_text, fold, inert
+from ...rules.sanitize import clean_mapping, clean_text, data_text, inert
 from .common import MAX_ANSWER_CHARS, ameyo_of, answer, explained, state_of
 from .history import last_call_note
 from .session_tools import CampaignArg
@@ -86,25 +85,27 @@ async def ameyo_get_contacts(
         order_by=_order_by(order_by),
     )
     # Here, not at the top: start-up (benchmarked) does not pay for the lookups' module.
-    from ...index.lookup import LISTING, Finder, Looked, name_matcher, status_as_of
+    from ...index.lookup import LISTING, Finder, Looked, contact_filter, name_matcher, status_as_of
 
     seen: Counter[str] = Counter()
-    region = ameyo.settings.phone_region
-    keep = _matcher(phone, search, status, disposition, seen, region)
+    number = _phone_search(phone, ameyo.settings.phone_region)
+    statuses = _statuses(status) if status else set()
+    dispositions = disposition or []
+    keep = contact_filter(number, search, statuses, dispositions, seen)
     finder = Finder(ameyo, lambda: state_of(ctx).store)
     index: CampaignIndex | None = None
     async with explained(ameyo, info):
         if customer_ids:
             found = await ameyo.get_contacts(request)
             matches, looked = [c for c in found if keep(c)], None
-        elif phone:
+        elif number is not None:
             # The index found them by the phone rule; the text, when given too, is checked live.
-            result = await finder.by_phone(request, phone, keep, whole=False)
+            result = await finder.by_phone(request, number, keep)
             matches, looked = result.matches, result.looked
         elif search:
             # The index matches names by word starts ("pri sha"), checked again on Ameyo's answer;
             # a live scan (no index) also matches the text anywhere in the customer's fields.
-            names, rest = name_matcher(search), _matcher(None, None, status, disposition, seen, region)
+            names, rest = name_matcher(search), contact_filter(None, None, statuses, dispositions, seen)
             result = await finder.by_name(
                 request,
                 search,
@@ -197,38 +198,11 @@ def _statuses(given: list[str]) -> set[str]:
     return wanted
 
 
-def _matcher(
-    phone: str | None,
-    search: str | None,
-    status: list[str] | None,
-    disposition: list[str] | None,
-    seen: Counter[str],
-    region: str,
-) -> Callable[[Contact], bool]:
-    """The filter of a scan; the dispositions it meets are counted in `seen`."""
-    # The whole number in any spelling, or its last digits: phones.ending_matcher matches both.
+def _phone_search(phone: str | None, region: str) -> phones.PhoneSearch | None:
     try:
-        same_phone = phones.ending_matcher(phone, region) if phone is not None else None
+        return phones.search(phone, region) if phone is not None else None
     except phones.PhoneError as exc:
         raise ToolError(f"phone: {exc}") from None
-    needle = fold(search) if search else ""
-    statuses = _statuses(status) if status else set()
-    dispositions = {fold(d) for d in disposition or [] if d.strip()}
-
-    def keep(contact: Contact) -> bool:
-        data, extra = contact.customer_data, contact.extra_data
-        if same_phone is not None and not any(same_phone(p) for p in phone_values(contact)):
-            return False
-        if needle and not any(needle in fold(str(v)) for v in data.values() if v is not None):
-            return False
-        if dispositions:
-            given = str(extra.get("disposition") or "")
-            seen[given] += 1
-            if fold(given) not in dispositions:
-                return False
-        return not statuses or str(extra.get("status") or "").upper() in statuses
-
-    return keep
 
 
 def _contact_out(

@@ -86,17 +86,14 @@ async def ameyo_call_history(
     whole: str | None = None
     tail: str | None = None
     if phone is not None:
-        given = phones.digits(phone)
-        if len(given) < phones.MIN_TAIL_DIGITS:
+        try:
+            wanted = phones.search(phone, ameyo.settings.phone_region)
+        except phones.PhoneError:
             raise ToolError(
                 f"phone must have at least {phones.MIN_TAIL_DIGITS} digits (the whole number or its end)"
-            )
-        # A complete number is matched by its key (any spelling); fewer digits match the end.
-        region = ameyo.settings.phone_region
-        if phones.is_complete(phone, region):
-            whole = phones.key(phone, region)
-        if whole is None:
-            tail = given
+            ) from None
+        # The store keeps calls' numbers as keys: a whole number is its key, in any spelling.
+        whole, tail = (wanted.key, None) if wanted.whole else (None, wanted.digits)
     query = CallQuery(
         since=start,
         until=end,
