@@ -7,6 +7,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,14 +31,17 @@ from .schema import MIGRATIONS, Dialect
 
 # SQLite's limit on bound parameters is 32766 since 3.32 but 999 before: stay under both.
 _CHUNK = 400
-_CONTACT_COLUMNS = (
-    "c.campaign_id, c.customer_id, c.lead_id, c.phones, c.names, c.status, c.disposition, "
-    "c.attempts, c.dialled_at, c.seen_pass"
-)
-_CALL_COLUMNS = (
-    "id, received_at, call_id, campaign_id, lead_id, customer_id, phone, agent, disposition, "
-    "disposition_name, system_disposition, call_type, dialled_at, started_at, ended_at, talk_s, "
-    "attempts, callback_at, recording_url, raw"
+# The columns of `contacts` an IndexedContact is read from, each named as its field.
+_CONTACT_FIELDS = tuple(f.name for f in fields(IndexedContact))
+_CONTACT_COLUMNS = ", ".join(f"c.{name}" for name in _CONTACT_FIELDS)
+# The columns of `calls` that hold a CallEvent's fields, each named as its field; times are kept as
+# whole seconds since the epoch, and an empty text as NULL.
+_EVENT_COLUMNS = tuple(f.name for f in fields(CallEvent) if f.name != "raw")
+_EVENT_TIMES = frozenset(name for name in _EVENT_COLUMNS if name.endswith("_at"))
+_CALL_COLUMNS = ", ".join(("id", *_EVENT_COLUMNS, "raw"))
+_ADD_CALL = (
+    f"INSERT INTO calls (dedup_key, at, {', '.join(_EVENT_COLUMNS)}, raw) "
+    f"VALUES ({', '.join('?' * (len(_EVENT_COLUMNS) + 3))}) ON CONFLICT (dedup_key) DO NOTHING"
 )
 # Outcomes by the disposition's name, as agents chose it and as getContacts shows it; its code
 # where a push carried no name.
@@ -549,34 +553,8 @@ class Store:
 
     def _add_call(self, tx: Tx, event: CallEvent) -> bool:
         at = to_epoch(event.at)
-        tx.run(
-            f"INSERT INTO calls (dedup_key, at, {_CALL_COLUMNS.removeprefix('id, ')}) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (dedup_key) DO NOTHING",
-            (
-                event.dedup_key(),
-                at,
-                to_epoch(event.received_at),
-                event.call_id or None,
-                event.campaign_id,
-                event.lead_id,
-                event.customer_id,
-                event.phone or None,
-                event.agent or None,
-                event.disposition or None,
-                event.disposition_name or None,
-                event.system_disposition or None,
-                event.call_type or None,
-                to_epoch(event.dialled_at),
-                to_epoch(event.started_at),
-                to_epoch(event.ended_at),
-                event.talk_s,
-                event.attempts,
-                to_epoch(event.callback_at),
-                event.recording_url or None,
-                cap_raw(event.raw),
-            ),
-        )
+        values = (_column_value(name, getattr(event, name)) for name in _EVENT_COLUMNS)
+        tx.run(_ADD_CALL, (event.dedup_key(), at, *values, cap_raw(event.raw)))
         new = bool(tx.rowcount)
         if new and event.campaign_id is not None and event.customer_id is not None:
             if event.phone:
@@ -750,43 +728,26 @@ def _unique(rows: Iterable[tuple[Any, ...]], limit: int) -> list[IndexedContact]
 
 
 def _contact(row: tuple[Any, ...]) -> IndexedContact:
-    return IndexedContact(
-        campaign_id=row[0],
-        customer_id=row[1],
-        lead_id=row[2],
-        phones=tuple(_column_phones(row[3])),
-        names=row[4].strip(),
-        status=row[5],
-        disposition=row[6],
-        attempts=row[7],
-        dialled_at=from_epoch(row[8]),
-        seen_pass=row[9],
-    )
+    """A row of `_CONTACT_COLUMNS` read back: the columns by name into the contact's fields."""
+    contact = dict(zip(_CONTACT_FIELDS, row, strict=True))
+    contact["phones"] = tuple(_column_phones(contact["phones"]))
+    contact["names"] = contact["names"].strip()
+    contact["dialled_at"] = from_epoch(contact["dialled_at"])
+    return IndexedContact(**contact)
+
+
+def _column_value(name: str, value: Any) -> Any:
+    """A CallEvent's field as its column in `calls` keeps it."""
+    if name in _EVENT_TIMES:
+        return to_epoch(value)
+    return (value or None) if isinstance(value, str) else value
 
 
 def _call(row: tuple[Any, ...]) -> StoredCall:
-    raw = json.loads(row[19]) if row[19] else {}
-    return StoredCall(
-        id=row[0],
-        event=CallEvent(
-            received_at=from_epoch(row[1]) or datetime.fromtimestamp(0).astimezone(),
-            call_id=row[2],
-            campaign_id=row[3],
-            lead_id=row[4],
-            customer_id=row[5],
-            phone=row[6],
-            agent=row[7],
-            disposition=row[8],
-            disposition_name=row[9],
-            system_disposition=row[10],
-            call_type=row[11],
-            dialled_at=from_epoch(row[12]),
-            started_at=from_epoch(row[13]),
-            ended_at=from_epoch(row[14]),
-            talk_s=row[15],
-            attempts=row[16],
-            callback_at=from_epoch(row[17]),
-            recording_url=row[18],
-            raw=raw,
-        ),
-    )
+    """A row of `_CALL_COLUMNS` read back: the columns by name into the event's fields."""
+    call_id, *columns, raw = row
+    event = dict(zip(_EVENT_COLUMNS, columns, strict=True))
+    for name in _EVENT_TIMES:
+        event[name] = from_epoch(event[name])
+    event["received_at"] = event["received_at"] or datetime.fromtimestamp(0).astimezone()
+    return StoredCall(id=call_id, event=CallEvent(**event, raw=json.loads(raw) if raw else {}))

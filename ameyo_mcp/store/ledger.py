@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -24,10 +24,6 @@ if TYPE_CHECKING:
 FLIGHT, ANSWERED, UNKNOWN = "flight", "answered", "unknown"
 # PostgreSQL: the advisory lock every claim takes (the migrations use 7110451211).
 _CLAIM_LOCK = 7110451212
-_COLUMNS = (
-    "key, write_id, state, owner, claimed_at, lease_until, settled_at, hold_until, call_id, label, "
-    "note, answer, context"
-)
 ORPHANED = (
     "the process that sent it stopped, or did not settle it within its lease, before Ameyo's answer was "
     "recorded"
@@ -51,6 +47,11 @@ class LedgerEntry:
     note: str
     answer: list[Any] | None
     context: dict[str, Any]
+
+
+# The columns of `write_ledger` a LedgerEntry is read from, each named as its field.
+_FIELDS = tuple(f.name for f in fields(LedgerEntry))
+_COLUMNS = ", ".join(_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -288,18 +289,12 @@ def _entries(tx: Tx, keys: Sequence[str]) -> list[LedgerEntry]:
 
 
 def _entry(row: Sequence[Any]) -> LedgerEntry:
-    return LedgerEntry(
-        key=row[0],
-        write_id=row[1],
-        state=row[2],
-        owner=row[3],
-        claimed_at=float(row[4]),
-        lease_until=float(row[5]),
-        settled_at=None if row[6] is None else float(row[6]),
-        hold_until=None if row[7] is None else float(row[7]),
-        call_id=row[8] or "",
-        label=row[9] or "",
-        note=row[10] or "",
-        answer=json.loads(row[11]) if row[11] else None,
-        context=json.loads(row[12]) if row[12] else {},
-    )
+    """A row of `_COLUMNS` read back: the columns by name into the entry's fields."""
+    entry = dict(zip(_FIELDS, row, strict=True))
+    for name in ("claimed_at", "lease_until", "settled_at", "hold_until"):
+        entry[name] = None if entry[name] is None else float(entry[name])
+    for name in ("call_id", "label", "note"):
+        entry[name] = entry[name] or ""
+    entry["answer"] = json.loads(entry["answer"]) if entry["answer"] else None
+    entry["context"] = json.loads(entry["context"]) if entry["context"] else {}
+    return LedgerEntry(**entry)
