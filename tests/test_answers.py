@@ -71,7 +71,7 @@ async def test_search_folds_case_and_accents(client: Client) -> None:
 
 
 async def test_callback_answer_keeps_customer_text_fenced(client: Client, ameyo: Ameyo) -> None:
-    await ameyo.upload_contacts(
+    await ameyo.send(
         UploadContactsRequest(
             campaign_id="1",
             lead_id=21,

@@ -48,7 +48,7 @@ async def test_every_command_round_trips(settings: Settings, simulator: Simulato
     try:
         sid = (await client.login()).session_id
         assert (await client.ping_session(sid)).alive
-        contacts = await client.get_contacts(
+        contacts = await client.send(
             GetContactsRequest(
                 session_id=sid,
                 campaign_id=1,
@@ -59,9 +59,9 @@ async def test_every_command_round_trips(settings: Settings, simulator: Simulato
         assert [c.customer_id for c in contacts] == [12458]
         assert contacts[0].customer_data["phone1"] == "0458681166572"
         assert contacts[0].extra_data["STATUS"] == "BUSY"
-        leads = await client.get_leads(GetLeadsRequest(session_id=sid, campaign_id=1))
+        leads = await client.send(GetLeadsRequest(session_id=sid, campaign_id=1))
         assert {lead.lead_id: lead.enabled for lead in leads} == {1: True, 21: True, 35: False, 39: True}
-        uploaded = await client.upload_contacts(
+        uploaded = await client.send(
             UploadContactsRequest(
                 session_id=sid,
                 campaign_id="1",
@@ -74,7 +74,7 @@ async def test_every_command_round_trips(settings: Settings, simulator: Simulato
         assert uploaded[0].inserted and uploaded[0].customer_id
         assert uploaded[1].failure_key == "CustomerManager.Column.name.cannot.be.missing.empty"
         assert uploaded[1].failure_args == ["phone1"]
-        rows = await client.upload_contacts_with_callbacks(
+        rows = await client.send(
             UploadWithCallbacksRequest(
                 session_id=sid,
                 campaign_id=1,
@@ -90,7 +90,7 @@ async def test_every_command_round_trips(settings: Settings, simulator: Simulato
         )
         assert rows[0].result_type == "ADDED" and rows[0].callback_id
         assert rows[0].callback_time is not None and rows[0].callback_time.hour == 16
-        callbacks = await client.add_callback(
+        callbacks = await client.send(
             AddCallbackRequest(
                 session_id=sid,
                 campaign_id=1,
@@ -118,7 +118,7 @@ async def test_each_invalid_session_shape_is_invalid_session(settings: Settings)
         with pytest.raises(InvalidSession) as logout:  # message/type/isPopulated
             await client.logout(stale)
         with pytest.raises(InvalidSession) as contacts:  # result Failed./comment
-            await client.get_contacts(GetContactsRequest(session_id=stale, campaign_id=1))
+            await client.send(GetContactsRequest(session_id=stale, campaign_id=1))
     finally:
         await client.aclose()
     for error in (ping.value, logout.value, contacts.value):
@@ -130,7 +130,7 @@ async def test_lead_not_in_campaign_keeps_key_and_args(settings: Settings) -> No
     try:
         sid = (await client.login()).session_id
         with pytest.raises(CommandFailed) as caught:
-            await client.get_contacts(GetContactsRequest(session_id=sid, campaign_id=1, lead_ids=["2"]))
+            await client.send(GetContactsRequest(session_id=sid, campaign_id=1, lead_ids=["2"]))
     finally:
         await client.aclose()
     assert caught.value.key == "CustomerManager.lead.not.in.camp.11"
@@ -157,7 +157,7 @@ async def test_garbage_answers_are_upstream_unavailable(
         simulator.state.faults.commands = {"getContacts"}
         setattr(simulator.state.faults, fault, 1)
         with pytest.raises(UpstreamUnavailable) as caught:
-            await client.get_contacts(GetContactsRequest(session_id=sid, campaign_id=1))
+            await client.send(GetContactsRequest(session_id=sid, campaign_id=1))
     finally:
         await client.aclose()
     assert "<html" not in str(caught.value).lower()
@@ -171,7 +171,7 @@ async def test_timeout_on_a_write_says_outcome_unknown(simulator: SimulatorThrea
         simulator.state.faults.commands = {"addCallback"}
         simulator.state.faults.delay_s = 1.5
         with pytest.raises(UpstreamTimeout) as caught:
-            await client.add_callback(
+            await client.send(
                 AddCallbackRequest(
                     session_id=sid,
                     campaign_id=1,
@@ -193,7 +193,7 @@ async def test_dropped_connection_after_a_write_is_outcome_unknown(
         simulator.state.faults.commands = {"uploadContacts"}
         simulator.state.faults.drop_after = 1
         with pytest.raises(UpstreamUnavailable) as caught:
-            await client.upload_contacts(
+            await client.send(
                 UploadContactsRequest(
                     session_id=sid,
                     campaign_id="1",
@@ -227,14 +227,14 @@ async def test_token_authentication(simulator: SimulatorThread, tmp_path: Path) 
     token = {"AMEYO_HASH_KEY": "simulator-hash-key", "AMEYO_REQUESTING_HOST": "crm.example"}
     client = AmeyoClient(settings_for(simulator, tmp_path, **token))
     try:
-        leads = await client.get_leads(GetLeadsRequest(campaign_id=1))
+        leads = await client.send(GetLeadsRequest(campaign_id=1))
     finally:
         await client.aclose()
     assert len(leads) == 4
     bad = AmeyoClient(settings_for(simulator, tmp_path, **{**token, "AMEYO_HASH_KEY": "not-the-key"}))
     try:
         with pytest.raises(AuthenticationFailed, match="AMEYO_HASH_KEY") as caught:
-            await bad.get_leads(GetLeadsRequest(campaign_id=1))
+            await bad.send(GetLeadsRequest(campaign_id=1))
     finally:
         await bad.aclose()
     assert "not-the-key" not in str(caught.value)
@@ -266,7 +266,10 @@ async def test_an_upload_answer_read_from_its_bytes_is_read_as_before(
     (rows, error shapes, garbage) must come out as the general reading makes it."""
     import httpx
 
-    from ameyo_mcp.ameyo.client import _RECORDS, _bean_list
+    from ameyo_mcp.ameyo.models import RecordResult, Reply
+
+    # The same rows, read the general way only: decoded, checked for errors, then validated.
+    general_reading = Reply(lambda: list[RecordResult], rows=True)
 
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, content=body, headers={"content-type": "application/json"})
@@ -278,14 +281,11 @@ async def test_an_upload_answer_read_from_its_bytes_is_read_as_before(
     )
     try:
         try:
-            fast: object = await client.upload_contacts(request)
+            fast: object = await client.send(request)
         except Exception as exc:
             fast = (type(exc), str(exc), getattr(exc, "outcome_unknown", None))
-        response = await client._post("uploadContacts", request.wire())
         try:
-            general: object = client._model(
-                "uploadContacts", _bean_list(client._decode("uploadContacts", response, True)), _RECORDS
-            )
+            general: object = await client.send(request, general_reading)
         except Exception as exc:
             general = (type(exc), str(exc), getattr(exc, "outcome_unknown", None))
     finally:

@@ -114,3 +114,27 @@ def test_a_row_without_a_result_type_is_counted_one_way_everywhere() -> None:
         "duplicate": 0,
         "failed": 1,
     }
+
+
+def test_every_command_declares_how_its_answer_is_read() -> None:
+    from ameyo_mcp.ameyo import models
+
+    pending: list[type[models._Request]] = [models._Request]
+    commands: dict[str, bool] = {}
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        if model.command:
+            commands[model.command] = model.writes
+            assert isinstance(model.reply, models.Reply), model
+            model.reply.adapter  # noqa: B018  (its type resolves)
+    assert commands == {
+        "login": False,
+        "ping-session": False,
+        "logout": False,
+        "getContacts": False,
+        "getLeadsForCampaign": False,
+        "uploadContacts": True,
+        "uploadContactAndAddCallback": True,
+        "addCallback": True,
+    }

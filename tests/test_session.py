@@ -109,7 +109,7 @@ async def test_write_answered_invalid_session_runs_once_after_relogin(
 ) -> None:
     await ameyo.get_contacts(contacts_request())
     simulator.state.expire_all_sessions()
-    results = await ameyo.upload_contacts(
+    results = await ameyo.send(
         UploadContactsRequest(
             campaign_id="1",
             lead_id=21,
@@ -130,7 +130,7 @@ async def test_write_that_timed_out_is_not_resent(simulator: SimulatorThread, tm
         simulator.state.faults.commands = {"addCallback"}
         simulator.state.faults.delay_s = 1.0
         with pytest.raises(UpstreamTimeout) as caught:
-            await ameyo.add_callback(
+            await ameyo.send(
                 AddCallbackRequest(
                     campaign_id=1,
                     call_back_time="2030-05-31 15:30:00",

@@ -1,7 +1,8 @@
-"""AmeyoClient: the Customer Manager wire format, one typed method per command.
+"""AmeyoClient: the Customer Manager wire format, one way to send any command.
 
-The client knows nothing of sessions' lifetimes (see `session.py`) and nothing of models or text
-for people: it sends one command and returns a typed answer or raises one typed `AmeyoError`.
+The client knows nothing of sessions' lifetimes (see `session.py`) and nothing of text for people:
+`send` posts a request model (which names its command and how its answer is read, see
+`models.Reply`) and returns the typed answer or raises one typed `AmeyoError`.
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from __future__ import annotations
 import json
 import logging
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import orjson
-from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from ..config import Settings
 from ..errors import (
@@ -25,24 +26,7 @@ from ..errors import (
 )
 from ..logs import quiet_http_loggers
 from ..rules.redact import SECRETS
-from .models import (
-    AddCallbackRequest,
-    Callback,
-    CallbackUploadResult,
-    Contact,
-    GetContactsRequest,
-    GetLeadsRequest,
-    Lead,
-    LoginInfo,
-    LoginRequest,
-    PingRequest,
-    PingResult,
-    RecordResult,
-    SessionRequest,
-    UploadContactsRequest,
-    UploadWithCallbacksRequest,
-    write_commands,
-)
+from .models import Command, LoginInfo, LoginRequest, LogoutRequest, PingRequest, PingResult, Reply
 
 if TYPE_CHECKING:
     import httpx
@@ -50,9 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-# Commands that change Ameyo's data: an unanswered one may or may not have run.
-WRITE_COMMANDS = write_commands()
+U = TypeVar("U")
 # Set by the write path around one write (a one-item list, False until then): set to True the moment
 # a write's request is handed to the network, so that a write cancelled while it waited (for a login,
 # a free connection) is known never to have reached Ameyo, and one cancelled later is an unknown outcome.
@@ -121,95 +103,75 @@ class AmeyoClient:
             terminal=settings.terminal,
             client_type=settings.client_type,
         )
-        body = await self._send("login", request.wire())
-        if body is None:
+        info = await self.send(request)
+        if info is None:
             raise AuthenticationFailed(
                 f"Ameyo refused the login of user {settings.user_id!r}: "
                 "check AMEYO_USER_ID and AMEYO_PASSWORD (the user must have the Customer Manager role)"
             )
-        info = self._model("login", body, _LOGIN)
         self.redactor.add(info.session_id)
         self.adopt_timings(info)
         return info
 
     async def ping_session(self, session_id: str) -> PingResult:
         self.redactor.add(session_id)
-        body = await self._send("ping-session", PingRequest(session_id=session_id).wire())
-        result = self._model("ping-session", body, _PING)
+        result = await self.send(PingRequest(session_id=session_id))
         if not result.alive:
             raise InvalidSession("The Ameyo session has ended (ping answered alive=false)")
         return result
 
     async def logout(self, session_id: str) -> None:
-        await self._send("logout", SessionRequest(session_id=session_id).wire())
-
-    async def get_contacts(self, request: GetContactsRequest) -> list[Contact]:
-        body = await self._send("getContacts", request.wire())
-        return self._model("getContacts", _bean_list(body), _CONTACTS)
-
-    async def get_contacts_raw(self, request: GetContactsRequest) -> list[dict[str, Any]]:
-        """getContacts' contacts as Ameyo sent them, each a dict: for the index sync, which reads a
-        few fields of every contact and would pay about 20 µs a contact for the model."""
-        items = _bean_list(await self._send("getContacts", request.wire()))
-        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-            raise UpstreamUnavailable(
-                "Ameyo answered getContacts in an unexpected shape (not a list of contacts)"
-            )
-        return items
-
-    async def upload_contacts(self, request: UploadContactsRequest) -> list[RecordResult]:
-        response = await self._post("uploadContacts", request.wire())
-        return self._rows("uploadContacts", response, _RECORDS, _RECORDS_IN_BEAN)
-
-    async def upload_contacts_with_callbacks(
-        self, request: UploadWithCallbacksRequest
-    ) -> list[CallbackUploadResult]:
-        response = await self._post("uploadContactAndAddCallback", request.wire())
-        return self._rows("uploadContactAndAddCallback", response, _CALLBACK_ROWS, _CALLBACK_ROWS_IN_BEAN)
-
-    async def get_leads(self, request: GetLeadsRequest) -> list[Lead]:
-        body = await self._send("getLeadsForCampaign", request.wire())
-        return self._model("getLeadsForCampaign", _bean_list(body), _LEADS)
-
-    async def add_callback(self, request: AddCallbackRequest) -> list[Callback]:
-        body = await self._send("addCallback", request.wire())
-        return self._model("addCallback", _bean_list(body), _CALLBACKS)
+        await self.send(LogoutRequest(session_id=session_id))
 
     # -- the wire ----------------------------------------------------------------------------
 
-    async def _send(self, command: str, data: dict[str, Any]) -> Any:
-        """POST one command; return the decoded JSON body, or raise the matching AmeyoError."""
-        response = await self._post(command, data)
-        return self._decode(command, response, command in WRITE_COMMANDS)
+    @overload
+    async def send(self, request: Command[T]) -> T: ...
+    @overload
+    async def send(self, request: Command[Any], reply: Reply[U]) -> U: ...
+    async def send(self, request: Command[Any], reply: Reply[Any] | None = None) -> Any:
+        """POST one command and read its answer as `reply` says (the request's own by default):
+        the typed answer, or the matching AmeyoError."""
+        how = request.reply if reply is None else reply
+        command, write = request.command, request.writes
+        response = await self._post(command, request.wire(), write)
+        if how.from_bytes:
+            rows = self._plain_rows(response, how)
+            if rows is not None:
+                return rows
+        body = self._decode(command, response, write, null=how.null)
+        if how.rows:
+            body = _bean_list(body)
+        if how.as_sent is not None:
+            if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+                raise UpstreamUnavailable(
+                    f"Ameyo answered {command} in an unexpected shape (not a list of {how.as_sent})"
+                )
+            return body
+        return self._model(command, body, how.adapter, write)
 
-    def _rows(
-        self,
-        command: str,
-        response: httpx.Response,
-        rows: TypeAdapter[list[T]],
-        in_bean: TypeAdapter[dict[Literal["beanResponse"], list[T]]],
-    ) -> list[T]:
+    def _plain_rows(self, response: httpx.Response, reply: Reply[T]) -> T | None:
         """An answer's rows (an upload's 500), read straight from the bytes into the models when the
         answer is plainly rows: a UTF-8 body under HTTP 400 that is a bare JSON list or exactly
-        `{"beanResponse": [...]}`, which no error shape can be. Anything else, or anything those do
-        not validate, is read the general way (decoded, checked for errors, then validated), which
-        gives every answer the outcome it had; the common one skips making a dict per row first."""
+        `{"beanResponse": [...]}`, which no error shape can be. None for anything else, or anything
+        those do not validate: `send` reads it the general way (decoded, checked for errors, then
+        validated), which gives every answer the outcome it had; the common one skips making a dict
+        per row first."""
         if response.status_code < 400 and response.charset_encoding in (None, "utf-8", "UTF-8"):
             content = response.content
             try:
                 if content.lstrip()[:1] == b"[":
-                    return rows.validate_json(content)
-                found = in_bean.validate_json(content).get("beanResponse")
+                    return reply.adapter.validate_json(content)
+                found = reply.in_bean.validate_json(content).get("beanResponse")
                 if found is not None:
                     return found
             except ValidationError:
                 pass
-        body = self._decode(command, response, command in WRITE_COMMANDS)
-        return self._model(command, _bean_list(body), rows)
+        return None
 
-    async def _post(self, command: str, data: dict[str, Any]) -> httpx.Response:
-        """POST one command; its response, or the AmeyoError of a request that got none."""
-        write = command in WRITE_COMMANDS
+    async def _post(self, command: str, data: dict[str, Any], write: bool) -> httpx.Response:
+        """POST one command (`write`: it changes Ameyo's data); its response, or the AmeyoError of a
+        request that got none."""
         body = request_body(command, data)
         log.debug("ameyo command %s", command)
         http = self._connection()
@@ -241,7 +203,9 @@ class AmeyoClient:
             ) from None
         return response
 
-    def _decode(self, command: str, response: httpx.Response, write: bool) -> Any:
+    def _decode(self, command: str, response: httpx.Response, write: bool, *, null: bool = False) -> Any:
+        """The decoded JSON body of an answer, or the AmeyoError it is. `null`: a `null` body is an
+        answer of this command."""
         status = response.status_code
         body = _json(response.content) if response.charset_encoding in (None, "utf-8", "UTF-8") else _NO_BODY
         if body is _NO_BODY:
@@ -261,7 +225,7 @@ class AmeyoClient:
                 f"{self.settings.command_url} answered 404 Not Found: AMEYO_BASE_URL should be the server's "
                 "address only (http://host:port), without a path"
             )
-        if body is None and command != "login":
+        if body is None and not null:
             # Only login uses `null` (refused credentials); anywhere else it is no answer at all,
             # and reading it as "no results" would hide a failure.
             raise UpstreamUnavailable(
@@ -299,14 +263,14 @@ class AmeyoClient:
         safe_args = [self.redactor.scrub(a) if isinstance(a, str) else a for a in args]
         return CommandFailed(self.redactor.scrub(text), key=key, args=safe_args)
 
-    def _model(self, command: str, body: Any, adapter: TypeAdapter[T]) -> T:
+    def _model(self, command: str, body: Any, adapter: TypeAdapter[T], write: bool) -> T:
         try:
             return adapter.validate_python(body)
         except ValidationError as exc:
             fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})[:5]
             raise UpstreamUnavailable(
                 f"Ameyo answered {command} in an unexpected shape (fields: {', '.join(fields) or '?'})",
-                outcome_unknown=command in WRITE_COMMANDS,
+                outcome_unknown=write,
             ) from None
 
 
@@ -360,22 +324,6 @@ def compact_json(value: Any) -> str:
 def form_body(command: str, data: str) -> bytes:
     """The request body `command=<id>&data=<json>`, URL-encoded as the vendor document says."""
     return f"command={form_quote(command)}&data={form_quote(data)}".encode("ascii")
-
-
-_DEFERRED = ConfigDict(defer_build=True)
-_LOGIN = TypeAdapter(LoginInfo)
-_PING = TypeAdapter(PingResult)
-_CONTACTS = TypeAdapter(list[Contact], config=_DEFERRED)
-_RECORDS = TypeAdapter(list[RecordResult], config=_DEFERRED)
-_CALLBACK_ROWS = TypeAdapter(list[CallbackUploadResult], config=_DEFERRED)
-_LEADS = TypeAdapter(list[Lead], config=_DEFERRED)
-_CALLBACKS = TypeAdapter(list[Callback], config=_DEFERRED)
-
-# `{"beanResponse": [rows]}` and no other key: the usual answer to an upload.
-_RECORDS_IN_BEAN = TypeAdapter(dict[Literal["beanResponse"], list[RecordResult]], config=_DEFERRED)
-_CALLBACK_ROWS_IN_BEAN = TypeAdapter(
-    dict[Literal["beanResponse"], list[CallbackUploadResult]], config=_DEFERRED
-)
 
 
 def _next_step(write: bool) -> str:

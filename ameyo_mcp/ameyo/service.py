@@ -10,27 +10,25 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from ..config import Settings
 from ..errors import AmeyoError, CommandFailed
 from .client import AmeyoClient
 from .models import (
-    AddCallbackRequest,
-    Callback,
-    CallbackUploadResult,
+    CONTACTS_AS_SENT,
     CampaignInfo,
+    Command,
     Contact,
     GetContactsRequest,
     GetLeadsRequest,
     Lead,
-    RecordResult,
-    UploadContactsRequest,
-    UploadWithCallbacksRequest,
+    Reply,
 )
 from .session import SessionManager
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 _LEADS_TTL_S = 60.0
 SCAN_PAGE = 500
@@ -73,6 +71,19 @@ class Ameyo:
     async def run(self, command: Callable[[str | None], Awaitable[T]]) -> T:
         return await self.session.call(command)
 
+    @overload
+    async def send(self, request: Command[T]) -> T: ...
+    @overload
+    async def send(self, request: Command[Any], reply: Reply[U]) -> U: ...
+    async def send(self, request: Command[Any], reply: Reply[Any] | None = None) -> Any:
+        """Send a request in the session (logging in as needed), its answer read as `reply` says
+        (the request's own by default). Only the write path (writes/path.py) sends a write, once it
+        has claimed and audited it."""
+        how = request.reply if reply is None else reply
+        return await self.run(
+            lambda sid: self.client.send(request.model_copy(update={"session_id": sid}), how)
+        )
+
     # -- names and ids -----------------------------------------------------------------------
 
     async def campaigns(self) -> list[CampaignInfo]:
@@ -103,9 +114,7 @@ class Ameyo:
         cached = self._leads.get(campaign_id)
         if cached is not None and not fresh and time.monotonic() - cached[0] < _LEADS_TTL_S:
             return cached[1]
-        leads = await self.run(
-            lambda sid: self.client.get_leads(GetLeadsRequest(session_id=sid, campaign_id=campaign_id))
-        )
+        leads = await self.send(GetLeadsRequest(campaign_id=campaign_id))
         self._leads[campaign_id] = (time.monotonic(), leads)
         return leads
 
@@ -127,15 +136,11 @@ class Ameyo:
     # -- commands with the session filled in -------------------------------------------------
 
     async def get_contacts(self, request: GetContactsRequest) -> list[Contact]:
-        return await self.run(
-            lambda sid: self.client.get_contacts(request.model_copy(update={"session_id": sid}))
-        )
+        return await self.send(request)
 
     async def get_contact_dicts(self, request: GetContactsRequest) -> list[dict[str, Any]]:
-        """getContacts with each contact as Ameyo sent it (see `AmeyoClient.get_contacts_raw`)."""
-        return await self.run(
-            lambda sid: self.client.get_contacts_raw(request.model_copy(update={"session_id": sid}))
-        )
+        """getContacts with each contact as Ameyo sent it (see `models.CONTACTS_AS_SENT`)."""
+        return await self.send(request, CONTACTS_AS_SENT)
 
     async def scan_contacts(
         self,
@@ -161,23 +166,6 @@ class Ameyo:
             offset += size
         result.capped = True
         return result
-
-    async def upload_contacts(self, request: UploadContactsRequest) -> list[RecordResult]:
-        return await self.run(
-            lambda sid: self.client.upload_contacts(request.model_copy(update={"session_id": sid}))
-        )
-
-    async def upload_with_callbacks(self, request: UploadWithCallbacksRequest) -> list[CallbackUploadResult]:
-        return await self.run(
-            lambda sid: self.client.upload_contacts_with_callbacks(
-                request.model_copy(update={"session_id": sid})
-            )
-        )
-
-    async def add_callback(self, request: AddCallbackRequest) -> list[Callback]:
-        return await self.run(
-            lambda sid: self.client.add_callback(request.model_copy(update={"session_id": sid}))
-        )
 
     async def explain(self, error: AmeyoError, campaign: CampaignInfo | None = None) -> str:
         """Ameyo's message key turned into a sentence that says what to do next."""

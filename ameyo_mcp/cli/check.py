@@ -57,9 +57,7 @@ async def run_check(
             say(f"  ok  campaigns: {names or 'none'}")
         else:
             target = campaign_id or 1
-            leads = await ameyo.run(
-                lambda sid: ameyo.client.get_leads(GetLeadsRequest(session_id=sid, campaign_id=target))
-            )
+            leads = await ameyo.send(GetLeadsRequest(campaign_id=target))
             say(f"  ok  token accepted: campaign {target} has {len(leads)} leads")
     except AmeyoError as exc:
         ok = False

@@ -50,9 +50,7 @@ from pydantic import BaseModel
 from ..ameyo.client import ON_WIRE, compact_json
 from ..ameyo.models import (
     AddCallbackRequest,
-    Callback,
     CallbackRecord,
-    CallbackUploadResult,
     CampaignInfo,
     CustomerAndCallback,
     RecordResult,
@@ -354,11 +352,6 @@ DEFAULT_LEDGER_DAYS = 30.0
 # Dry-run tokens are good for a day: long enough for a person to decide.
 TOKEN_KEPT_S = 24 * 3600.0
 _PRUNE_EVERY_S = 3600.0
-_ANSWERS: dict[str, type[BaseModel]] = {
-    UploadContactsRequest.command: RecordResult,
-    UploadWithCallbacksRequest.command: CallbackUploadResult,
-    AddCallbackRequest.command: Callback,
-}
 
 
 class WritePath:
@@ -553,7 +546,7 @@ class WritePath:
             intent = True
             async with window() if window is not None else nullcontext():
                 self._still_mine(write)  # in the window: waiting for it is part of the delay
-                answer = await self._dispatch(write.request)
+                answer = await self.ameyo.send(write.request)
                 if not answer:  # raised within the window, which sees every request that failed
                     state, note = "unknown", "Ameyo answered with an empty list"
                     raise OutcomeUnknown(
@@ -794,14 +787,6 @@ class WritePath:
                 "error", call_id=call_id, command=command, outcome_unknown=unknown, error=note, **context
             )
 
-    async def _dispatch(self, request: WriteRequest) -> Sequence[Any]:
-        ameyo = self.ameyo
-        if isinstance(request, AddCallbackRequest):
-            return await ameyo.add_callback(request)
-        if isinstance(request, UploadWithCallbacksRequest):
-            return await ameyo.upload_with_callbacks(request)
-        return await ameyo.upload_contacts(request)
-
     # -- the audit trail ---------------------------------------------------------------------------
 
     def _intent(self, write: Write, call_id: str) -> None:
@@ -890,11 +875,12 @@ def _plain(value: object) -> object:
 
 
 def _answer_from(write: Write, rows: list[Any] | None) -> list[Any]:
-    """The answer rows a ledger entry kept, read back into the models the tools show."""
-    model = _ANSWERS.get(write.request.command)
-    if not rows or model is None:
+    """The answer rows a ledger entry kept, read back into the models the tools show (as the
+    request's answer is read: `models.Reply`)."""
+    if not rows:
         return []
-    return [model.model_validate(row) if isinstance(row, dict) else row for row in rows]
+    answer: list[Any] = write.request.reply.adapter.validate_python(rows)
+    return answer
 
 
 def answer_summary(answer: Sequence[Any]) -> dict[str, Any]:
