@@ -330,9 +330,7 @@ def _upload_contacts(call: _Call) -> object:
     _require_session(call)
     data = call.data
     campaign_id, lead_id = _int(data, "campaignId"), _int(data, "leadId")
-    records = data.get("customerRecords")
-    if not isinstance(records, list):
-        raise invalid_request("customerRecords must be a list")
+    records = _list(data, "customerRecords")
     options = upload_options(
         _properties(data), data.get("Status", data.get("status")), data.get("numAttempts")
     )
@@ -344,9 +342,7 @@ def _upload_contact_and_add_callback(call: _Call) -> object:
     _require_session(call)
     data = call.data
     campaign_id, lead_id = _int(data, "campaignId"), _int(data, "leadId")
-    raw_items = data.get("customerAndCallbackRecords")
-    if not isinstance(raw_items, list):
-        raise invalid_request("customerAndCallbackRecords must be a list")
+    raw_items = _list(data, "customerAndCallbackRecords")
     # validityTime is accepted and ignored: the simulated dialer never dials callbacks it could stop.
     options = upload_options(_properties(data), None, None)
     items: list[tuple[object, CallbackRequest | None]] = []
@@ -437,13 +433,17 @@ def _opt_int(value: object) -> int | None:
     return None
 
 
-def _ids(data: Mapping[str, Any], key: str) -> tuple[int, ...]:
+def _list(data: Mapping[str, Any], key: str) -> list[Any]:
     values = data.get(key)
-    if values is None:
-        return ()
     if not isinstance(values, list):
         raise invalid_request(f"{key} must be a list")
-    ids = tuple(_opt_int(v) for v in values)
+    return values
+
+
+def _ids(data: Mapping[str, Any], key: str) -> tuple[int, ...]:
+    if data.get(key) is None:
+        return ()
+    ids = tuple(_opt_int(v) for v in _list(data, key))
     if any(i is None for i in ids):
         raise invalid_request(f"{key} must hold numbers or numeric strings")
     return tuple(i for i in ids if i is not None)
