@@ -13,7 +13,7 @@ from ameyo_mcp.config import CallingHours
 from ameyo_mcp.index.lookup import contact_filter, name_matcher
 from ameyo_mcp.rules import phones
 from ameyo_mcp.rules.phones import PhoneRule
-from ameyo_mcp.writes.callback_rules import RecordCallbacks
+from ameyo_mcp.writes.callback_rules import RecordCallbacks, do_not_call, outside_hours
 
 ZONE = ZoneInfo("Asia/Kolkata")
 NOW = datetime(2031, 5, 1, 8, 0, tzinfo=ZONE)
@@ -55,6 +55,15 @@ def test_calling_hours_unless_the_person_asked_for_any_hour() -> None:
         callbacks().check(RECORD, "9876543210", "2031-05-01T22:30:00", None)
     when, _ = callbacks(any_hour=True).check(RECORD, "9876543210", "2031-05-01T22:30:00", None)
     assert when.wire == "2031-05-01 22:30:00"
+
+
+def test_calling_hours_and_do_not_call_for_an_existing_customer() -> None:
+    hours = CallingHours(time(9), time(21))
+    assert outside_hours(datetime(2031, 5, 1, 20, 59, tzinfo=ZONE), hours, ZONE) is None
+    late = outside_hours(datetime(2031, 5, 1, 21, 0, tzinfo=ZONE), hours, ZONE)
+    assert late is not None and "outside calling hours (09:00-21:00 Asia/Kolkata" in late
+    assert do_not_call(" DNC ") and do_not_call("Do Not Call") and do_not_call("dnd")
+    assert not do_not_call("") and not do_not_call("Call Later")
 
 
 def test_a_time_in_the_past_or_without_a_time_of_day_is_refused() -> None:

@@ -1,8 +1,8 @@
 """What every callback must satisfy before it is sent, whichever tool or file asks for it.
 
 `RecordCallbacks.check` judges the callback of a record being uploaded, the same way for the
-upload tool's records and a contact file's rows; `ameyo_add_callback` applies `outside_hours` to
-the existing customer it calls back.
+upload tool's records and a contact file's rows; `ameyo_add_callback` applies `outside_hours` and
+`do_not_call` to the existing customer it calls back.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from ..rules.times import CallbackTime, parse_callback_time, show
 from .records import dialed
 
 CALLBACK_PHONE = "callback_phone"
+# Dispositions by which a customer asked not to be called (compared without case).
+DO_NOT_CALL = ("dnc", "do not call", "do_not_call", "donotcall", "dnd")
 
 
 def outside_hours(at: datetime, hours: CallingHours, zone: ZoneInfo) -> str | None:
@@ -31,6 +33,12 @@ def outside_hours(at: datetime, hours: CallingHours, zone: ZoneInfo) -> str | No
         f"{show(at, zone)} is outside calling hours ({hours.start:%H:%M}-{hours.end:%H:%M} {zone}, "
         "AMEYO_CALLING_HOURS)"
     )
+
+
+def do_not_call(disposition: str) -> bool:
+    """Whether a customer's last disposition says they asked not to be called: a callback to them
+    needs the person's explicit yes."""
+    return disposition.strip().lower() in DO_NOT_CALL
 
 
 def own_number(number: str, record: Mapping[str, object], region: str) -> bool:

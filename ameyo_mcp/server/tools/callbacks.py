@@ -29,8 +29,6 @@ from .session_tools import CampaignArg
 if TYPE_CHECKING:
     from ...index.lookup import Finder, Found
 
-# Dispositions by which a customer asked not to be called (compared without case).
-DO_NOT_CALL = ("dnc", "do not call", "do_not_call", "donotcall", "dnd")
 _DISPOSITION = "disposition"
 
 
@@ -259,7 +257,7 @@ async def _checks(
             )
         notes.append(f"Note: {late}; scheduled as the person asked.")
     disposition = str(contact.extra_data.get(_DISPOSITION) or "").strip()
-    if disposition and disposition.lower() in DO_NOT_CALL:
+    if callback_rules.do_not_call(disposition):
         if not despite_dnc:
             raise ToolError(
                 f"{_who(contact)}'s last disposition is {data_text(disposition, 30)!r} (do not call). "
