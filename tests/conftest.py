@@ -1,4 +1,5 @@
-"""Fixtures: a real simulator over loopback HTTP, settings pointing at it, a real MCP client."""
+"""Fixtures: the simulator (served in this process through httpx's ASGI transport, or over real
+loopback HTTP where the network is the point), settings pointing at it, a real MCP client."""
 
 from __future__ import annotations
 
@@ -13,16 +14,19 @@ import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from mcp import Client
 
 from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.config import Settings, load_settings
 from ameyo_mcp.server.app import create_server
-from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
+from ameyo_mcp.simulator import SimulatorConfig, SimulatorState, SimulatorThread, create_app
+from ameyo_mcp.simulator.app import COMMAND_PATH
 from ameyo_mcp.writes.path import WritePath
 
 
@@ -54,13 +58,54 @@ def sim_config() -> SimulatorConfig:
     return SimulatorConfig(password="pw-5ec2e7-simulated")
 
 
+class InProcessSimulator:
+    """The simulator's app called in this process through `httpx.ASGITransport`: no socket, no
+    thread. Its address resolves nowhere, so only an `Ameyo` given its `transport` reaches it
+    (the `ameyo` and `client` fixtures, or `ameyo_of`)."""
+
+    base_url = "http://ameyo-simulator.invalid"
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.state = SimulatorState(config)
+        self.config = self.state.config
+        self.transport = httpx.ASGITransport(app=create_app(self.state))
+
+    @property
+    def command_url(self) -> str:
+        return self.base_url + COMMAND_PATH
+
+
+Simulator = InProcessSimulator | SimulatorThread
+
+
 @pytest.fixture
-def simulator(sim_config: SimulatorConfig) -> Iterator[SimulatorThread]:
+def simulator(request: pytest.FixtureRequest, sim_config: SimulatorConfig) -> Iterator[Simulator]:
+    """The simulator called in this process; tests marked `network` (other processes, connection
+    drops, timeouts: where the network is the point) get it served by uvicorn on a loopback port."""
+    if request.node.get_closest_marker("network") is None:
+        yield InProcessSimulator(sim_config)
+        return
     with SimulatorThread(sim_config) as sim:
         yield sim
 
 
-def settings_for(sim: SimulatorThread, tmp_path: Path, **env: str) -> Settings:
+def transport_of(sim: Simulator) -> httpx.AsyncBaseTransport | None:
+    # Not isinstance: pytest imports this file as `conftest`, the tests as `tests.conftest`.
+    transport: httpx.AsyncBaseTransport | None = getattr(sim, "transport", None)
+    return transport
+
+
+def ameyo_of(sim: Simulator, settings: Settings) -> Ameyo:
+    """An `Ameyo` for `settings` that reaches `sim` however it is served."""
+    return Ameyo(settings, transport=transport_of(sim))
+
+
+def server_of(sim: Simulator, settings: Settings) -> Any:
+    """The MCP server for `settings`, reaching `sim` however it is served."""
+    return create_server(settings, ameyo_factory=partial(Ameyo, transport=transport_of(sim)))
+
+
+def settings_for(sim: Simulator, tmp_path: Path, **env: str) -> Settings:
     values = {
         "AMEYO_BASE_URL": sim.base_url,
         "AMEYO_USER_ID": sim.state.config.user_id,
@@ -78,13 +123,13 @@ def settings_for(sim: SimulatorThread, tmp_path: Path, **env: str) -> Settings:
 
 
 @pytest.fixture
-def settings(simulator: SimulatorThread, tmp_path: Path) -> Settings:
+def settings(simulator: Simulator, tmp_path: Path) -> Settings:
     return settings_for(simulator, tmp_path)
 
 
 @pytest.fixture
-async def ameyo(settings: Settings) -> AsyncIterator[Ameyo]:
-    service = Ameyo(settings)
+async def ameyo(simulator: Simulator, settings: Settings) -> AsyncIterator[Ameyo]:
+    service = ameyo_of(simulator, settings)
     try:
         yield service
     finally:
@@ -92,8 +137,8 @@ async def ameyo(settings: Settings) -> AsyncIterator[Ameyo]:
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[Client]:
-    async with Client(create_server(settings)) as mcp_client:
+async def client(simulator: Simulator, settings: Settings) -> AsyncIterator[Client]:
+    async with Client(server_of(simulator, settings)) as mcp_client:
         yield mcp_client
 
 

@@ -12,9 +12,8 @@ from mcp import Client
 from ameyo_mcp.ameyo.columns import STATUSES
 from ameyo_mcp.ameyo.models import UploadContactsRequest
 from ameyo_mcp.ameyo.service import Ameyo
-from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorThread
-from tests.conftest import settings_for, text_of
+from tests.conftest import server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -101,7 +100,7 @@ async def test_file_failure_lines_keep_customer_text_fenced(
         f"phone1,name\n{HOSTILE.replace(chr(10), ' ')},Eve\n9333300005,Ok\n", encoding="utf-8"
     )
     settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(tmp_path))
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         result = await client.call_tool(
             "ameyo_upload_contacts_file", {"file": "in.csv", "campaign": 1, "lead_id": 21}
         )
@@ -148,7 +147,7 @@ async def test_file_upload_says_callbacks_were_scheduled(simulator: SimulatorThr
         encoding="utf-8",
     )
     settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(tmp_path))
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         result = await client.call_tool(
             "ameyo_upload_contacts_file", {"file": "cb.csv", "campaign": 1, "lead_id": 21, "dry_run": False}
         )

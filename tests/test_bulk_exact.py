@@ -27,11 +27,10 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from ameyo_mcp.ameyo.service import Ameyo
-from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.writes.bulk.engine import BulkOptions, upload_file
 from ameyo_mcp.writes.bulk.errors import UploadRefused
-from tests.conftest import cli_writes, settings_for, text_of
+from tests.conftest import cli_writes, server_of, settings_for, text_of
 from tests.test_bulk_upload import phone, read_result, upload_env
 
 pytestmark = pytest.mark.anyio
@@ -160,7 +159,7 @@ async def test_a_second_tool_call_is_refused_while_the_first_runs(
     simulator.state.faults.commands = {"uploadContacts"}
     simulator.state.faults.delay_s = 0.3
     answers: dict[str, Any] = {}
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
 
         async def first() -> None:
             answers["first"] = await client.call_tool(TOOL, args)
@@ -272,6 +271,7 @@ def test_a_full_disk_ends_the_cli_with_one_line_and_a_resumable_journal(
 # -- (7) resending rows of unknown outcome ------------------------------------------------------
 
 
+@pytest.mark.network
 async def test_retry_unknown_never_schedules_a_second_callback_silently(
     ameyo: Ameyo, simulator: SimulatorThread, tmp_path: Path
 ) -> None:
@@ -345,7 +345,7 @@ async def test_output_paths_never_overwrite_what_is_not_theirs(
     unrelated.write_text("keep,me\n1,2\n", encoding="utf-8")
     settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
     base: dict[str, Any] = {"campaign": 1, "lead_id": 1}
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         made = await client.call_tool(TOOL, {**base, "file": "other.csv", "dry_run": False})
         assert not made.is_error, text_of(made)
         other_journal = folder / "other.csv.ameyo-journal"
@@ -433,7 +433,7 @@ async def test_the_file_tool_reads_contact_files_only(simulator: SimulatorThread
     (folder / "list.txt").write_text("Mobile\tname\n9811111111\tAsha\n", encoding="utf-8")
     settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
     base: dict[str, Any] = {"campaign": 1, "lead_id": 1}
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         for name in (".env", "notes.md", ".hidden.csv", ".git/config.csv", "link.csv"):
             refused = await client.call_tool(TOOL, {**base, "file": name})
             assert refused.is_error and "not a contact file" in text_of(refused), (name, text_of(refused))
@@ -508,7 +508,7 @@ async def test_a_tool_call_given_up_marks_its_batches_in_flight_unknown(
     args |= {"batch_size": 50, "concurrency": 2}
     simulator.state.faults.commands = {"uploadContacts"}
     simulator.state.faults.delay_s = 0.8
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         if how == "cancel":
             async with anyio.create_task_group() as group:
                 group.start_soon(client.call_tool, TOOL, args)

@@ -23,12 +23,11 @@ import pytest
 from mcp import Client
 
 from ameyo_mcp.ameyo.service import Ameyo
-from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.store import Store
 from ameyo_mcp.writes.bulk.engine import BulkOptions, upload_file
 from ameyo_mcp.writes.path import WritePath
-from tests.conftest import cli_writes, settings_for, text_of
+from tests.conftest import ameyo_of, cli_writes, server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -122,6 +121,7 @@ async def test_json_lines_column_map_and_callback_columns(
     assert result[2]["callback_id"] and "2031-02-10 11:00" in result[2]["callback_time"]
 
 
+@pytest.mark.network
 async def test_batch_without_answer_is_unknown_and_not_resent(
     ameyo: Ameyo, simulator: SimulatorThread, tmp_path: Path
 ) -> None:
@@ -302,7 +302,7 @@ async def test_tool_upload_reports_summary_and_progress(simulator: SimulatorThre
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         seen.append((done, total, message))
 
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
         hints = tools["ameyo_upload_contacts_file"].annotations
         assert hints is not None and hints.destructive_hint and not hints.idempotent_hint
@@ -355,13 +355,13 @@ async def test_paths_outside_the_upload_folders_are_refused(
     (folder / "link.csv").symlink_to(outside)
     args: dict[str, Any] = {"campaign": CAMPAIGN, "lead_id": LEAD}
     settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         for path in (str(outside), "../secret.csv", str(folder / ".." / "secret.csv"), "link.csv"):
             result = await client.call_tool("ameyo_upload_contacts_file", {**args, "file": path})
             assert result.is_error and "AMEYO_UPLOAD_DIRS" in text_of(result), path
             assert "outside" in text_of(result), path
     bare = settings_for(simulator, tmp_path)
-    async with Client(create_server(bare)) as client:
+    async with Client(server_of(simulator, bare)) as client:
         result = await client.call_tool("ameyo_upload_contacts_file", {**args, "file": str(outside)})
         assert result.is_error and "set AMEYO_UPLOAD_DIRS" in text_of(result)
     assert simulator.state.commands["uploadContacts"] == 0
@@ -398,7 +398,7 @@ async def test_a_file_sends_a_number_as_an_earlier_upload_spelt_it(
     first.write_text("phone1,name\n09876500011,Anil\n9812300301,Asha\n", encoding="utf-8")
     second.write_text("phone1,name\n+91 98765 00011,Anil\n9812300302,Ravi\n", encoding="utf-8")
     options = BulkOptions(campaign=CAMPAIGN, lead_id=LEAD)
-    service = Ameyo(settings)
+    service = ameyo_of(simulator, settings)
     try:
         await upload_file(cli_writes(service), first, options)
         out = await upload_file(cli_writes(service), second, options)

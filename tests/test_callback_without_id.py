@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorThread
-from tests.conftest import settings_for, text_of
+from tests.conftest import server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -91,7 +90,7 @@ async def test_file_upload_reads_a_null_id_as_a_scheduled_callback(
     )
     answer_ids_null(simulator)
     settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(tmp_path))
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         result = await client.call_tool(
             "ameyo_upload_contacts_file", {"file": "cb.csv", "campaign": 1, "lead_id": 21, "dry_run": False}
         )

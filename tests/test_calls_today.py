@@ -17,10 +17,9 @@ import pytest
 from mcp import Client
 from mcp.shared.subscriptions import ResourceUpdated
 
-from ameyo_mcp.server.app import create_server
 from ameyo_mcp.server.calls_today import URI
 from ameyo_mcp.simulator import SimulatorThread
-from tests.conftest import settings_for
+from tests.conftest import server_of, settings_for
 from tests.test_receiver import TOKEN, Receiver, start_receiver
 
 pytestmark = pytest.mark.anyio
@@ -51,7 +50,7 @@ async def test_the_resource_counts_todays_calls(
     await push(receiver, "r1")
     await push(receiver, "r2")
     settings = settings_for(simulator, tmp_path, AMEYO_DATABASE_URL=str(tmp_path / "calls.db"))
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         listed = {str(r.uri) for r in (await client.list_resources()).resources}
         assert URI in listed
         content = (await client.read_resource(URI)).contents[0]
@@ -64,7 +63,10 @@ async def test_listen_subscribers_hear_of_new_outcomes(
     receiver: Receiver, simulator: SimulatorThread, tmp_path: Path
 ) -> None:
     settings = settings_for(simulator, tmp_path, AMEYO_DATABASE_URL=str(tmp_path / "calls.db"))
-    async with Client(create_server(settings)) as client, client.listen(resource_subscriptions=[URI]) as sub:
+    async with (
+        Client(server_of(simulator, settings)) as client,
+        client.listen(resource_subscriptions=[URI]) as sub,
+    ):
         await anyio.sleep(2.5)  # the feed has looked once: what it saw is not news
         await push(receiver, "n1")
         with anyio.fail_after(10):
@@ -85,7 +87,7 @@ async def test_resources_subscribe_clients_hear_of_new_outcomes(
             uris.append(str(params))
             heard.set()
 
-    async with Client(create_server(settings), mode="legacy", message_handler=on_message) as client:
+    async with Client(server_of(simulator, settings), mode="legacy", message_handler=on_message) as client:
         assert client.server_capabilities.resources.subscribe  # type: ignore[union-attr]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # resources/subscribe is the pre-2026 way, on purpose

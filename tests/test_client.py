@@ -25,13 +25,13 @@ from ameyo_mcp.errors import (
     UpstreamUnavailable,
 )
 from ameyo_mcp.simulator import SimulatorThread
-from tests.conftest import settings_for
+from tests.conftest import Simulator, settings_for, transport_of
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_login_returns_campaigns_and_timings(settings: Settings) -> None:
-    client = AmeyoClient(settings)
+async def test_login_returns_campaigns_and_timings(simulator: Simulator, settings: Settings) -> None:
+    client = AmeyoClient(settings, transport=transport_of(simulator))
     try:
         info = await client.login()
     finally:
@@ -44,7 +44,7 @@ async def test_login_returns_campaigns_and_timings(settings: Settings) -> None:
 
 
 async def test_every_command_round_trips(settings: Settings, simulator: SimulatorThread) -> None:
-    client = AmeyoClient(settings)
+    client = AmeyoClient(settings, transport=transport_of(simulator))
     try:
         sid = (await client.login()).session_id
         assert (await client.ping_session(sid)).alive
@@ -109,8 +109,10 @@ async def test_every_command_round_trips(settings: Settings, simulator: Simulato
     assert simulator.state.executed["addCallback"] == 1
 
 
-async def test_each_invalid_session_shape_is_invalid_session(settings: Settings) -> None:
-    client = AmeyoClient(settings)
+async def test_each_invalid_session_shape_is_invalid_session(
+    simulator: Simulator, settings: Settings
+) -> None:
+    client = AmeyoClient(settings, transport=transport_of(simulator))
     stale = "d547-54f428e8-ses-CustomerManager-3207-2"
     try:
         with pytest.raises(InvalidSession) as ping:  # status/reason/details
@@ -125,8 +127,8 @@ async def test_each_invalid_session_shape_is_invalid_session(settings: Settings)
         assert stale not in str(error)
 
 
-async def test_lead_not_in_campaign_keeps_key_and_args(settings: Settings) -> None:
-    client = AmeyoClient(settings)
+async def test_lead_not_in_campaign_keeps_key_and_args(simulator: Simulator, settings: Settings) -> None:
+    client = AmeyoClient(settings, transport=transport_of(simulator))
     try:
         sid = (await client.login()).session_id
         with pytest.raises(CommandFailed) as caught:
@@ -138,7 +140,9 @@ async def test_lead_not_in_campaign_keeps_key_and_args(settings: Settings) -> No
 
 
 async def test_wrong_password_is_authentication_failed(simulator: SimulatorThread, tmp_path: Path) -> None:
-    client = AmeyoClient(settings_for(simulator, tmp_path, AMEYO_PASSWORD="wrong-secret"))
+    client = AmeyoClient(
+        settings_for(simulator, tmp_path, AMEYO_PASSWORD="wrong-secret"), transport=transport_of(simulator)
+    )
     try:
         with pytest.raises(AuthenticationFailed) as caught:
             await client.login()
@@ -151,7 +155,7 @@ async def test_wrong_password_is_authentication_failed(simulator: SimulatorThrea
 async def test_garbage_answers_are_upstream_unavailable(
     settings: Settings, simulator: SimulatorThread, fault: str
 ) -> None:
-    client = AmeyoClient(settings)
+    client = AmeyoClient(settings, transport=transport_of(simulator))
     try:
         sid = (await client.login()).session_id
         simulator.state.faults.commands = {"getContacts"}
@@ -164,8 +168,11 @@ async def test_garbage_answers_are_upstream_unavailable(
     assert not caught.value.outcome_unknown  # a read: nothing to be unsure about
 
 
+@pytest.mark.network
 async def test_timeout_on_a_write_says_outcome_unknown(simulator: SimulatorThread, tmp_path: Path) -> None:
-    client = AmeyoClient(settings_for(simulator, tmp_path, AMEYO_TIMEOUT_S="0.5"))
+    client = AmeyoClient(
+        settings_for(simulator, tmp_path, AMEYO_TIMEOUT_S="0.5"), transport=transport_of(simulator)
+    )
     try:
         sid = (await client.login()).session_id
         simulator.state.faults.commands = {"addCallback"}
@@ -184,10 +191,11 @@ async def test_timeout_on_a_write_says_outcome_unknown(simulator: SimulatorThrea
     assert caught.value.outcome_unknown and "unknown" in str(caught.value)
 
 
+@pytest.mark.network
 async def test_dropped_connection_after_a_write_is_outcome_unknown(
     settings: Settings, simulator: SimulatorThread
 ) -> None:
-    client = AmeyoClient(settings)
+    client = AmeyoClient(settings, transport=transport_of(simulator))
     try:
         sid = (await client.login()).session_id
         simulator.state.faults.commands = {"uploadContacts"}
@@ -208,14 +216,21 @@ async def test_dropped_connection_after_a_write_is_outcome_unknown(
     assert simulator.state.executed["uploadContacts"] == 1
 
 
+@pytest.mark.network
 async def test_refused_connection_and_wrong_path(simulator: SimulatorThread, tmp_path: Path) -> None:
-    client = AmeyoClient(settings_for(simulator, tmp_path, AMEYO_BASE_URL="http://127.0.0.1:9"))
+    client = AmeyoClient(
+        settings_for(simulator, tmp_path, AMEYO_BASE_URL="http://127.0.0.1:9"),
+        transport=transport_of(simulator),
+    )
     try:
         with pytest.raises(UpstreamUnavailable, match="unreachable"):
             await client.login()
     finally:
         await client.aclose()
-    client = AmeyoClient(settings_for(simulator, tmp_path, AMEYO_BASE_URL=simulator.base_url + "/wrong"))
+    client = AmeyoClient(
+        settings_for(simulator, tmp_path, AMEYO_BASE_URL=simulator.base_url + "/wrong"),
+        transport=transport_of(simulator),
+    )
     try:
         with pytest.raises(UpstreamUnavailable, match="404"):
             await client.login()
@@ -225,13 +240,16 @@ async def test_refused_connection_and_wrong_path(simulator: SimulatorThread, tmp
 
 async def test_token_authentication(simulator: SimulatorThread, tmp_path: Path) -> None:
     token = {"AMEYO_HASH_KEY": "simulator-hash-key", "AMEYO_REQUESTING_HOST": "crm.example"}
-    client = AmeyoClient(settings_for(simulator, tmp_path, **token))
+    client = AmeyoClient(settings_for(simulator, tmp_path, **token), transport=transport_of(simulator))
     try:
         leads = await client.send(GetLeadsRequest(campaign_id=1))
     finally:
         await client.aclose()
     assert len(leads) == 4
-    bad = AmeyoClient(settings_for(simulator, tmp_path, **{**token, "AMEYO_HASH_KEY": "not-the-key"}))
+    bad = AmeyoClient(
+        settings_for(simulator, tmp_path, **{**token, "AMEYO_HASH_KEY": "not-the-key"}),
+        transport=transport_of(simulator),
+    )
     try:
         with pytest.raises(AuthenticationFailed, match="AMEYO_HASH_KEY") as caught:
             await bad.send(GetLeadsRequest(campaign_id=1))
@@ -260,7 +278,7 @@ UPLOAD_ANSWERS = [
 @pytest.mark.parametrize("status", [200, 500])
 @pytest.mark.parametrize("body", UPLOAD_ANSWERS)
 async def test_an_upload_answer_read_from_its_bytes_is_read_as_before(
-    settings: Settings, body: bytes, status: int
+    simulator: Simulator, settings: Settings, body: bytes, status: int
 ) -> None:
     """Upload answers are validated straight from the bytes when they are plainly rows; every answer
     (rows, error shapes, garbage) must come out as the general reading makes it."""
@@ -274,7 +292,7 @@ async def test_an_upload_answer_read_from_its_bytes_is_read_as_before(
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, content=body, headers={"content-type": "application/json"})
 
-    client = AmeyoClient(settings)
+    client = AmeyoClient(settings, transport=transport_of(simulator))
     client._http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
     request = UploadContactsRequest(
         session_id="s", campaign_id="1", lead_id=1, properties={}, customer_records=[{"phone1": "9812300001"}]

@@ -23,7 +23,7 @@ from ameyo_mcp.config import Settings
 from ameyo_mcp.server.app import create_server
 from ameyo_mcp.server.http import http_app
 from ameyo_mcp.simulator import SimulatorThread
-from tests.conftest import free_port, settings_for, text_of
+from tests.conftest import free_port, server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -69,7 +69,7 @@ def confirming(simulator: SimulatorThread, tmp_path: Path) -> Settings:
 def client_for(simulator: SimulatorThread, tmp_path: Path, era: str, person: Person | None = None) -> Client:
     """A real MCP client of `era`, in process; it can be asked (elicitation) when it has a `person`."""
     settings = confirming(simulator, tmp_path)
-    return Client(create_server(settings), elicitation_callback=person, mode=era)  # type: ignore[arg-type]
+    return Client(server_of(simulator, settings), elicitation_callback=person, mode=era)  # type: ignore[arg-type]
 
 
 def received(simulator: SimulatorThread) -> dict[str, int]:
@@ -220,6 +220,7 @@ def serving(settings: Settings) -> Iterator[str]:
         thread.join(timeout=20)
 
 
+@pytest.mark.network
 @pytest.mark.parametrize("era", ERAS)
 async def test_yes_over_http_sends_once(simulator: SimulatorThread, tmp_path: Path, era: str) -> None:
     tool, args, _ = large_writes(tmp_path)[0]

@@ -18,9 +18,8 @@ import anyio
 import pytest
 from mcp import Client
 
-from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorThread
-from tests.conftest import settings_for, text_of
+from tests.conftest import server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -104,6 +103,7 @@ def rec(client: Client, simulator: SimulatorThread) -> Recorder:
     return Recorder(client, simulator)
 
 
+@pytest.mark.network
 @pytest.mark.parametrize("fault", FAULTS)
 async def test_read_fault_is_a_clear_error_and_the_next_call_works(
     rec: Recorder, simulator: SimulatorThread, caplog: pytest.LogCaptureFixture, fault: str
@@ -124,6 +124,7 @@ async def test_read_fault_is_a_clear_error_and_the_next_call_works(
     rec.assert_no_secrets(caplog)
 
 
+@pytest.mark.network
 @pytest.mark.parametrize("fault", FAULTS)
 async def test_write_fault_says_outcome_unknown_and_is_never_resent(
     rec: Recorder, simulator: SimulatorThread, caplog: pytest.LogCaptureFixture, fault: str, tmp_path: Path
@@ -143,13 +144,14 @@ async def test_write_fault_says_outcome_unknown_and_is_never_resent(
     rec.assert_no_secrets(caplog, files=(tmp_path / "audit.jsonl",))
 
 
+@pytest.mark.network
 @pytest.mark.parametrize("fault", [*FAULTS, "timeout"])
 async def test_read_fault_text_says_what_to_do(
     simulator: SimulatorThread, tmp_path: Path, fault: str
 ) -> None:
     settings = settings_for(simulator, tmp_path, AMEYO_TIMEOUT_S="0.3")
     state = simulator.state
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         await client.call_tool("ameyo_get_contacts", READ_ARGS)
         state.faults.commands = {"getContacts"}
         if fault == "timeout":
@@ -165,13 +167,14 @@ async def test_read_fault_text_says_what_to_do(
     assert any(step in text for step in NEXT_STEP), f"no next step in {text!r}"
 
 
+@pytest.mark.network
 async def test_hang_past_the_timeout_answers_within_it(
     simulator: SimulatorThread, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = settings_for(simulator, tmp_path, AMEYO_TIMEOUT_S="0.5")
     state = simulator.state
     delay = 2.5
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         rec = Recorder(client, simulator)
         assert not (await rec.call("ameyo_get_leads", {"campaign": 1})).is_error
         state.faults.commands = {"getContacts"}
@@ -215,6 +218,7 @@ async def test_session_expired_between_two_calls_costs_one_login(
     rec.assert_no_secrets(caplog)
 
 
+@pytest.mark.network
 async def test_session_expired_amid_fifty_concurrent_calls_costs_one_login(
     rec: Recorder, simulator: SimulatorThread, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -253,7 +257,7 @@ async def test_wrong_password_is_clear_secret_and_not_retried(
 ) -> None:
     settings = settings_for(simulator, tmp_path, AMEYO_PASSWORD=WRONG_PASSWORD)
     state = simulator.state
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         rec = Recorder(client, simulator)
         calls = [
             ("ameyo_get_contacts", READ_ARGS),
@@ -278,12 +282,13 @@ def closed_port() -> int:
     return port
 
 
+@pytest.mark.network
 async def test_ameyo_down_at_start_server_still_lists_tools(
     simulator: SimulatorThread, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
     settings = settings_for(simulator, tmp_path, AMEYO_BASE_URL=url)
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         rec = Recorder(client, simulator)
         names = {t.name for t in (await client.list_tools()).tools}
         assert {"ameyo_get_contacts", "ameyo_add_callback", "ameyo_login"} <= names and len(names) >= 9

@@ -20,7 +20,7 @@ from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.simulator.state import Contact, UploadOptions
 from ameyo_mcp.store import open_store
-from tests.conftest import settings_for, text_of
+from tests.conftest import server_of, settings_for, text_of
 
 CAMPAIGN = 1
 SIZE = 100_000
@@ -155,7 +155,7 @@ async def test_without_an_index_the_answer_says_how_far_it_looked(
     settings = settings_for(big, tmp_path)  # a fresh store: never synced
     customer = last_indian(big)
     phone = str(customer.customer_data["phone1"])
-    async with Client(create_server(settings)) as session:
+    async with Client(server_of(big, settings)) as session:
         result = await session.call_tool("ameyo_get_contacts", {"campaign": CAMPAIGN, "phone": phone})
         text = text_of(result)
         assert "0 contacts match" in text

@@ -121,6 +121,10 @@ def test_every_exception_class_of_the_package_derives_from_the_root() -> None:
             continue
         module = importlib.import_module(info.name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
-            if cls.__module__ == info.name and issubclass(cls, BaseException) and not issubclass(cls, AmeyoError):
+            if (
+                cls.__module__ == info.name
+                and issubclass(cls, BaseException)
+                and not issubclass(cls, AmeyoError)
+            ):
                 strays.append(f"{info.name}.{cls.__name__}")
     assert strays == []

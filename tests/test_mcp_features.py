@@ -10,9 +10,8 @@ import pytest
 from mcp import Client
 from mcp.types import LoggingMessageNotificationParams, PromptReference, ResourceTemplateReference
 
-from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorThread
-from tests.conftest import settings_for
+from tests.conftest import server_of, settings_for
 
 pytestmark = pytest.mark.anyio
 
@@ -58,7 +57,7 @@ async def test_warnings_reach_the_client_as_log_notifications(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the SDK marks logging deprecated for the 2026 protocol
-        async with Client(create_server(settings), mode="legacy", logging_callback=on_log) as client:
+        async with Client(server_of(simulator, settings), mode="legacy", logging_callback=on_log) as client:
             caps = client.server_capabilities
             assert caps is not None and caps.logging is not None
             await client.set_logging_level("warning")
@@ -69,7 +68,9 @@ async def test_warnings_reach_the_client_as_log_notifications(
             await client.set_logging_level("error")
             await client.call_tool("ameyo_login", {"new_session": True})
             assert len(received) == 1
-        async with Client(create_server(settings), logging_callback=on_log, log_level="warning") as modern:
+        async with Client(
+            server_of(simulator, settings), logging_callback=on_log, log_level="warning"
+        ) as modern:
             await modern.call_tool("ameyo_login", {})
             assert len(received) == 2 and received[1].level == "warning"
     assert not any(simulator.state.config.password in str(m.data) for m in received)

@@ -11,10 +11,9 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from ameyo_mcp.server.app import create_server
 from ameyo_mcp.server.tools import WRITE_TOOL_NAMES
 from ameyo_mcp.simulator import SimulatorThread
-from tests.conftest import settings_for, text_of
+from tests.conftest import server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -98,7 +97,7 @@ async def test_a_wall_of_mistakes_is_capped(client: Client) -> None:
 
 async def test_a_nul_in_a_path_is_answered_plainly(simulator: SimulatorThread, tmp_path: Path) -> None:
     settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(tmp_path))
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         result = await client.call_tool(
             "ameyo_upload_contacts_file", {"file": "in\x00.csv", "campaign": 1, "lead_id": 21}
         )
@@ -120,7 +119,7 @@ async def test_prompt_mistakes_are_answered_without_a_traceback(
 
 async def test_read_only_server_speaks_read_only(simulator: SimulatorThread, tmp_path: Path) -> None:
     settings = settings_for(simulator, tmp_path, AMEYO_READ_ONLY="true")
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         told = client.instructions or ""
         assert "read-only" in told and not any(name in told for name in WRITE_TOOL_NAMES), told
         prompts = {p.name for p in (await client.list_prompts()).prompts}
@@ -138,7 +137,7 @@ async def test_read_only_server_speaks_read_only(simulator: SimulatorThread, tmp
         )
         assert write.is_error and "read-only" in text_of(write) and "Unknown tool" not in text_of(write)
     assert simulator.state.executed["addCallback"] == 0
-    async with Client(create_server(settings_for(simulator, tmp_path))) as client:
+    async with Client(server_of(simulator, settings_for(simulator, tmp_path))) as client:
         told = client.instructions or ""
         assert "ameyo_add_callback" in told and "read-only" not in told
         follow_up = await client.get_prompt("ameyo_campaign_follow_up", {"campaign": "1"})

@@ -11,9 +11,8 @@ import pytest
 from mcp import Client
 
 from ameyo_mcp.rules.phones import ends_with
-from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorThread
-from tests.conftest import settings_for, text_of
+from tests.conftest import server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -126,7 +125,7 @@ async def test_file_upload_rewrites_and_finds_duplicates_by_number(
     )
     settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
     args: dict[str, Any] = {"file": "pasted.csv", "campaign": 1, "lead_id": 1}
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         dry = await client.call_tool("ameyo_upload_contacts_file", args)
         assert "2 numbers would be rewritten" in text_of(dry), text_of(dry)
         real = await client.call_tool("ameyo_upload_contacts_file", {**args, "dry_run": False})

@@ -25,10 +25,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from ameyo_mcp.rules import phones
-from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.store import CallQuery, Store
-from tests.conftest import settings_for, text_of
+from tests.conftest import server_of, settings_for, text_of
 from tests.test_transports import clean_env, free_port, http_server  # noqa: F401 - a fixture
 
 IST = ZoneInfo("Asia/Kolkata")
@@ -98,7 +97,7 @@ def ago(minutes: int) -> datetime:
 
 async def history(simulator: SimulatorThread, tmp_path: Path, db: str, **arguments: object) -> object:
     settings = settings_for(simulator, tmp_path, AMEYO_DATABASE_URL=db)
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         return await client.call_tool("ameyo_call_history", arguments)
 
 
@@ -367,7 +366,7 @@ async def test_a_customers_contacts_answer_mentions_their_last_pushed_call(
     receiver: Receiver, simulator: SimulatorThread, tmp_path: Path
 ) -> None:
     settings = settings_for(simulator, tmp_path, AMEYO_DATABASE_URL=db_of(receiver))
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         before = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "customer_ids": [12458]})
         assert "Last call pushed" not in text_of(before)
         async with httpx.AsyncClient(timeout=10) as http:

@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
-from tests.conftest import settings_for, text_of
+from tests.conftest import server_of, settings_for, text_of
 from tests.test_bulk_upload import read_result, upload_env
 
 pytestmark = pytest.mark.anyio
@@ -88,7 +87,7 @@ async def test_file_tool_describes_a_password_column_and_never_quotes_it(
         "lead_id": 1,
         "column_map": {"Password": "phone1"},
     }
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         dry = await client.call_tool("ameyo_upload_contacts_file", args)
         dry_text = text_of(dry)
         assert not dry.is_error, dry_text
@@ -207,7 +206,7 @@ async def test_callback_uploads_describe_refused_values_and_never_quote_them(
     row = {"phone1": "9000022241", "phone2": PIN, "callback_time": "2031-03-03T10:00:00"}
     (folder / "callbacks.jsonl").write_text(json.dumps({**row, "callback_phone": PIN}) + "\n")
     settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
-    async with Client(create_server(settings)) as file_client:
+    async with Client(server_of(simulator, settings)) as file_client:
         dry = await file_client.call_tool(
             "ameyo_upload_contacts_file", {"file": "callbacks.jsonl", "campaign": 1, "lead_id": 21}
         )

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
-from tests.conftest import settings_for, text_of
+from tests.conftest import server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -244,7 +243,7 @@ async def test_read_only_mode_changes_nothing(simulator: SimulatorThread, tmp_pa
         ("ameyo_ping_session", {}),
         ("ameyo_logout", {}),
     ]
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         names = {t.name for t in (await client.list_tools()).tools}
         assert not names & WRITES
         for name, args in calls:
@@ -265,7 +264,7 @@ async def test_token_authentication_needs_no_session(simulator: SimulatorThread,
         AMEYO_USER_ID="",
         AMEYO_PASSWORD="",
     )
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         leads = await client.call_tool("ameyo_get_leads", {"campaign": 1})
         assert not leads.is_error and "lead 35: DISABLED" in text_of(leads)
         contacts = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "phone": "8681166572"})

@@ -13,7 +13,7 @@ from ameyo_mcp.ameyo.models import AddCallbackRequest, GetContactsRequest, Uploa
 from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.errors import AuthenticationFailed, UpstreamTimeout
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
-from tests.conftest import settings_for
+from tests.conftest import ameyo_of, settings_for
 
 pytestmark = pytest.mark.anyio
 
@@ -42,12 +42,12 @@ async def test_restart_with_live_cached_session_costs_no_login(
     simulator: SimulatorThread, tmp_path: Path
 ) -> None:
     settings = settings_for(simulator, tmp_path)
-    first = Ameyo(settings)
+    first = ameyo_of(simulator, settings)
     await first.get_contacts(contacts_request())
     await first.aclose(logout=False)  # the process died: no clean logout
     cache = tmp_path / "session.json"
     assert stat.S_IMODE(cache.stat().st_mode) == 0o600
-    second = Ameyo(settings)
+    second = ameyo_of(simulator, settings)
     try:
         await second.get_contacts(contacts_request())
         assert second.session.reused_sessions == 1
@@ -59,11 +59,11 @@ async def test_restart_with_live_cached_session_costs_no_login(
 
 async def test_stale_cached_session_is_replaced(simulator: SimulatorThread, tmp_path: Path) -> None:
     settings = settings_for(simulator, tmp_path)
-    first = Ameyo(settings)
+    first = ameyo_of(simulator, settings)
     await first.get_contacts(contacts_request())
     await first.aclose(logout=False)
     simulator.state.expire_all_sessions()
-    second = Ameyo(settings)
+    second = ameyo_of(simulator, settings)
     try:
         await second.get_contacts(contacts_request())
     finally:
@@ -76,7 +76,7 @@ async def test_stale_cached_session_is_replaced(simulator: SimulatorThread, tmp_
 )
 async def test_idle_session_is_kept_alive_then_released(simulator: SimulatorThread, tmp_path: Path) -> None:
     # Time is scaled down: the session dies after 0.6 s idle, pings every 0.15 s, idle limit 2 s.
-    ameyo = Ameyo(settings_for(simulator, tmp_path, AMEYO_IDLE_LIMIT_S="2"))
+    ameyo = ameyo_of(simulator, settings_for(simulator, tmp_path, AMEYO_IDLE_LIMIT_S="2"))
     try:
         await ameyo.get_contacts(contacts_request())
         await asyncio.sleep(1.5)  # 2.5 session lifetimes of idleness
@@ -123,8 +123,9 @@ async def test_write_answered_invalid_session_runs_once_after_relogin(
     assert simulator.state.commands["uploadContacts"] == 2  # refused once, run once
 
 
+@pytest.mark.network
 async def test_write_that_timed_out_is_not_resent(simulator: SimulatorThread, tmp_path: Path) -> None:
-    ameyo = Ameyo(settings_for(simulator, tmp_path, AMEYO_TIMEOUT_S="0.5"))
+    ameyo = ameyo_of(simulator, settings_for(simulator, tmp_path, AMEYO_TIMEOUT_S="0.5"))
     try:
         await ameyo.get_contacts(contacts_request())
         simulator.state.faults.commands = {"addCallback"}
@@ -146,7 +147,7 @@ async def test_write_that_timed_out_is_not_resent(simulator: SimulatorThread, tm
 
 
 async def test_wrong_password_is_not_retried_in_a_loop(simulator: SimulatorThread, tmp_path: Path) -> None:
-    ameyo = Ameyo(settings_for(simulator, tmp_path, AMEYO_PASSWORD="bad-password-123"))
+    ameyo = ameyo_of(simulator, settings_for(simulator, tmp_path, AMEYO_PASSWORD="bad-password-123"))
     try:
         for _ in range(3):
             with pytest.raises(AuthenticationFailed, match="AMEYO_PASSWORD"):
@@ -167,7 +168,7 @@ async def test_wrong_password_is_not_retried_in_a_loop(simulator: SimulatorThrea
 async def test_clean_shutdown(
     simulator: SimulatorThread, tmp_path: Path, env: dict[str, str], logs_out: bool
 ) -> None:
-    ameyo = Ameyo(settings_for(simulator, tmp_path, **env))
+    ameyo = ameyo_of(simulator, settings_for(simulator, tmp_path, **env))
     await ameyo.get_contacts(contacts_request())
     await ameyo.aclose()
     assert simulator.state.logouts == int(logs_out)
@@ -180,7 +181,7 @@ async def test_no_secret_in_logs_at_debug(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     settings = settings_for(simulator, tmp_path)
-    ameyo = Ameyo(settings)
+    ameyo = ameyo_of(simulator, settings)
     sessions: list[str] = []
     try:
         await ameyo.get_contacts(contacts_request())
@@ -191,7 +192,7 @@ async def test_no_secret_in_logs_at_debug(
         await ameyo.session.ping()
     finally:
         await ameyo.aclose(logout=True)  # else the next user would take up the cached session
-    bad = Ameyo(settings_for(simulator, tmp_path, AMEYO_PASSWORD="another-secret-pw"))
+    bad = ameyo_of(simulator, settings_for(simulator, tmp_path, AMEYO_PASSWORD="another-secret-pw"))
     try:
         with pytest.raises(AuthenticationFailed):
             await bad.get_contacts(contacts_request())

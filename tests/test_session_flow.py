@@ -14,7 +14,8 @@ from ameyo_mcp.simulator import SimulatorThread
 from tests.conftest import text_of
 from tests.test_transports import clean_env
 
-pytestmark = pytest.mark.anyio
+# Other processes and real connections are what these tests are about.
+pytestmark = [pytest.mark.anyio, pytest.mark.network]
 
 
 def server_params(simulator: SimulatorThread, tmp_path: Path, *extra: str) -> StdioServerParameters:

@@ -72,6 +72,7 @@ def test_a_missing_env_file_is_named(tmp_path: Path, command: list[str]) -> None
     assert "--env-file nope.env: no such file" in done.stderr and "AMEYO_BASE_URL" not in done.stderr
 
 
+@pytest.mark.network
 def test_check_warns_when_the_server_zone_is_not_set(simulator: SimulatorThread, tmp_path: Path) -> None:
     sim_env_file(simulator, tmp_path)
     done = run_cli(tmp_path, "check")
@@ -116,6 +117,7 @@ def test_whole_number_settings_refuse_other_values(
     assert done.returncode == 2 and expected in done.stderr, done.stderr
 
 
+@pytest.mark.network
 def test_seconds_settings_take_decimals(simulator: SimulatorThread, tmp_path: Path) -> None:
     sim_env_file(simulator, tmp_path, "AMEYO_TIMEZONE=Asia/Kolkata", "AMEYO_TIMEOUT_S=2.5")
     done = run_cli(tmp_path, "check")

@@ -150,6 +150,7 @@ def contact_row(sim: SimulatorThread, customer_id: int, campaign_id: int) -> dic
 def test_each_push_shape_carries_the_calls_fields_and_the_token(
     receiver: Receiver, shape: str, method: str, content_type: str
 ) -> None:
+
     with SimulatorThread(config(receiver, push_shape=shape)) as sim:
         pushed = sim.dial(12)
         got = receiver.wait_for(12)

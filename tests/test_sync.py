@@ -23,11 +23,10 @@ from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.config import Settings, load_settings
 from ameyo_mcp.index.sync import SyncProgress, page_request, sync_all, sync_campaign
 from ameyo_mcp.rules import phones
-from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.simulator.state import ContactQuery, ContactRow, SimulatorState
 from ameyo_mcp.store import Store, fold_words, open_store
-from tests.conftest import settings_for
+from tests.conftest import Simulator, ameyo_of, server_of, settings_for
 
 CAMPAIGN = 1  # MoviStarSurvey: the simulator's large campaign
 
@@ -54,9 +53,12 @@ class Shrinking(SimulatorState):
         return rows
 
 
-async def assert_index_holds_ameyo(settings: Settings, store: Store, campaign_id: int) -> None:
-    """Every contact Ameyo has is in the index, as Ameyo has it, and nothing else."""
-    ameyo = Ameyo(settings)
+async def assert_index_holds_ameyo(
+    sim: Simulator | None, settings: Settings, store: Store, campaign_id: int
+) -> None:
+    """Every contact Ameyo has (`sim`, or the simulator at the settings' address) is in the index,
+    as Ameyo has it, and nothing else."""
+    ameyo = Ameyo(settings) if sim is None else ameyo_of(sim, settings)
     try:
         contacts = await ameyo.get_contacts(page_request(campaign_id))
     finally:
@@ -141,7 +143,7 @@ async def test_contacts_deleted_during_a_pass_are_never_skipped(
 
     state.before_page = delete_behind
     seen: list[SyncProgress] = []
-    ameyo = Ameyo(settings)
+    ameyo = ameyo_of(shrinking, settings)
     with open_store(settings) as store:
         try:
             campaign = await ameyo.campaign(CAMPAIGN)
@@ -156,7 +158,7 @@ async def test_contacts_deleted_during_a_pass_are_never_skipped(
             state.before_page = None
             again = await sync_campaign(ameyo, store, campaign, on_loop=on_loop)
             assert again.removed == 30 and again.new == 0
-            await assert_index_holds_ameyo(settings, store, CAMPAIGN)
+            await assert_index_holds_ameyo(shrinking, settings, store, CAMPAIGN)
             assert store.find_by_phone(CAMPAIGN, "0000") == []
         finally:
             await ameyo.aclose()
@@ -167,7 +169,7 @@ async def test_sync_all_indexes_every_campaign_findable_by_phone_and_name(
     simulator: SimulatorThread, tmp_path: Path
 ) -> None:
     settings = settings_for(simulator, tmp_path, AMEYO_SYNC_PAGE_SIZE="40", AMEYO_SYNC_RATE="0")
-    ameyo = Ameyo(settings)
+    ameyo = ameyo_of(simulator, settings)
     with open_store(settings) as store:
         try:
             reports = await sync_all(ameyo, store)
@@ -178,7 +180,7 @@ async def test_sync_all_indexes_every_campaign_findable_by_phone_and_name(
             "MOSL_Frenchise",
             "TestInbound",
         }
-        await assert_index_holds_ameyo(settings, store, CAMPAIGN)
+        await assert_index_holds_ameyo(simulator, settings, store, CAMPAIGN)
         last = max(simulator.state.contacts(CAMPAIGN), key=lambda c: c.customer_id)
         key = contact_row_for(last, settings)
         assert [c.customer_id for c in store.find_by_phone(CAMPAIGN, key)] == [last.customer_id]
@@ -266,7 +268,7 @@ def test_sync_killed_mid_pass_resumes_and_the_index_equals_ameyo(
     assert requests <= (3000 - killed.contacts) // 100 + 3  # it did not start over
 
     settings = load_settings(env, env_file=None)
-    anyio.run(assert_index_holds_ameyo, settings, store, CAMPAIGN)
+    anyio.run(assert_index_holds_ameyo, None, settings, store, CAMPAIGN)
     store.close()
 
     check = subprocess.run(
@@ -281,7 +283,7 @@ async def test_the_server_keeps_the_index_fresh_in_the_background(
 ) -> None:
     settings = settings_for(simulator, tmp_path, AMEYO_SYNC_INTERVAL_S="1", AMEYO_SYNC_RATE="0")
     store = open_store(settings)
-    async with Client(create_server(settings)):
+    async with Client(server_of(simulator, settings)):
         for _ in range(200):
             synced = {c.campaign_id for c in store.campaigns() if c.synced_at is not None}
             if synced == {1, 5, 10}:

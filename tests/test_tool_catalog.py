@@ -11,8 +11,8 @@ import pytest
 from mcp import Client
 
 from ameyo_mcp.config import load_settings
-from ameyo_mcp.server.app import create_server
 from ameyo_mcp.server.tools.catalog import CATALOG, describe_all, write_catalog
+from tests.conftest import Simulator, server_of
 
 
 def test_the_catalog_is_what_the_tool_functions_make() -> None:
@@ -53,11 +53,11 @@ def test_listing_the_tools_loads_no_tool_module() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_listed_tool_runs_and_checks_its_arguments_as_built() -> None:
+async def test_a_listed_tool_runs_and_checks_its_arguments_as_built(simulator: Simulator) -> None:
     settings = load_settings(
         {"AMEYO_BASE_URL": "http://127.0.0.1:9", "AMEYO_USER_ID": "u", "AMEYO_PASSWORD": "p"}, env_file=None
     )
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         listed = {t.name: t for t in (await client.list_tools()).tools}
         assert listed["ameyo_get_contacts"].output_schema is not None
         result = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "limmit": 5})

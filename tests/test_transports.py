@@ -17,7 +17,8 @@ from ameyo_mcp.cli.check import run_check
 from ameyo_mcp.simulator import SimulatorThread
 from tests.conftest import free_port, http_process, settings_for, text_of
 
-pytestmark = pytest.mark.anyio
+# Other processes and real connections are what these tests are about.
+pytestmark = [pytest.mark.anyio, pytest.mark.network]
 
 
 def clean_env(tmp_path: Path) -> dict[str, str]:

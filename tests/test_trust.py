@@ -10,9 +10,8 @@ from mcp import Client
 
 from ameyo_mcp.ameyo.models import UploadContactsRequest
 from ameyo_mcp.ameyo.service import Ameyo
-from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorThread
-from tests.conftest import settings_for, text_of
+from tests.conftest import server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -36,7 +35,7 @@ async def test_repeat_window_expires_but_a_callback_is_kept_for_the_ledger(
 ) -> None:
     settings = settings_for(simulator, tmp_path, AMEYO_REPEAT_WINDOW_S="0")
     upload = {"campaign": 1, "lead_id": 21, "records": [{"phone1": "9876012399"}], "update_existing": True}
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         await client.call_tool("ameyo_upload_contacts", upload)
         await client.call_tool("ameyo_upload_contacts", upload)
         await client.call_tool("ameyo_add_callback", CALLBACK)
@@ -48,11 +47,12 @@ async def test_repeat_window_expires_but_a_callback_is_kept_for_the_ledger(
     assert simulator.state.executed["addCallback"] == 1
 
 
+@pytest.mark.network
 async def test_a_write_with_unknown_outcome_is_not_repeated_blindly(
     simulator: SimulatorThread, tmp_path: Path
 ) -> None:
     settings = settings_for(simulator, tmp_path, AMEYO_TIMEOUT_S="0.5")
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         await client.call_tool("ameyo_login", {})
         simulator.state.faults.commands = {"addCallback"}
         simulator.state.faults.drop_after = 1
@@ -79,7 +79,7 @@ async def test_large_upload_confirmed_by_elicitation(simulator: SimulatorThread,
     records = [{"phone1": f"98200000{i:02d}"} for i in range(2)]
     # Elicitation needs a back-channel: the handshake-era session has one.
     async with Client(
-        create_server(settings),
+        server_of(simulator, settings),
         elicitation_callback=elicit,  # type: ignore[arg-type]
         mode="legacy",
     ) as client:

@@ -11,7 +11,8 @@ from mcp import Client
 from ameyo_mcp.simulator import SimulatorThread
 from tests.conftest import text_of
 
-pytestmark = pytest.mark.anyio
+# Other processes and real connections are what these tests are about.
+pytestmark = [pytest.mark.anyio, pytest.mark.network]
 
 MAX_OPEN = 16  # the client's connection limit
 

@@ -13,9 +13,8 @@ import anyio
 import pytest
 from mcp import Client
 
-from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorThread
-from tests.conftest import settings_for, text_of
+from tests.conftest import ameyo_of, server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -119,7 +118,7 @@ async def test_a_write_the_client_gives_up_on_is_settled_as_unknown(
 ) -> None:
     settings = settings_for(simulator, tmp_path)
     args = {"campaign": 1, "customer_id": PRIYA, "callback_time": WHEN}
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         await client.call_tool("ameyo_login", {})
         simulator.state.faults.commands = {"addCallback"}
         simulator.state.faults.delay_s = 2.0  # executed at once, answered late
@@ -141,7 +140,7 @@ async def test_a_write_the_client_gives_up_on_is_settled_as_unknown(
 async def test_no_write_is_sent_unaudited(simulator: SimulatorThread, tmp_path: Path) -> None:
     (tmp_path / "trail").mkdir()
     settings = settings_for(simulator, tmp_path, AMEYO_AUDIT_FILE=str(tmp_path / "trail"))  # a folder
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         refused = await client.call_tool(
             "ameyo_add_callback", {"campaign": 1, "customer_id": PRIYA, "callback_time": WHEN}
         )
@@ -155,7 +154,7 @@ async def test_a_large_write_needs_the_token_of_a_dry_run_of_the_same_records(
     settings = settings_for(simulator, tmp_path, AMEYO_CONFIRM_OVER="3")
     records = [{"phone1": f"98100000{i:02d}", "name": f"Bulk {i}"} for i in range(5)]
     args = {"campaign": 1, "lead_id": 39, "records": records}
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         alone = await client.call_tool("ameyo_upload_contacts", {**args, "confirm": "true"})
         assert alone.is_error and "dry_run=true" in text_of(alone)
         dry = await client.call_tool("ameyo_upload_contacts", {**args, "dry_run": True})
@@ -187,7 +186,7 @@ async def test_the_persons_question_names_campaign_lead_and_counts(
     settings = settings_for(simulator, tmp_path, AMEYO_CONFIRM_OVER="1")
     records = [{"phone1": f"98200000{i:02d}"} for i in range(2)] + [{"phone1": "12ab"}]
     async with Client(
-        create_server(settings),
+        server_of(simulator, settings),
         elicitation_callback=elicit,  # type: ignore[arg-type]
         mode="legacy",
     ) as client:
@@ -201,11 +200,10 @@ async def test_the_persons_question_names_campaign_lead_and_counts(
 
 async def test_the_ledger_forgets_writes_after_its_days(simulator: SimulatorThread, tmp_path: Path) -> None:
     from ameyo_mcp.ameyo.models import CampaignInfo
-    from ameyo_mcp.ameyo.service import Ameyo
     from ameyo_mcp.store import Store
     from ameyo_mcp.writes import path as writes
 
-    ameyo = Ameyo(settings_for(simulator, tmp_path))
+    ameyo = ameyo_of(simulator, settings_for(simulator, tmp_path))
     store = Store(str(tmp_path / "ledger.db"))
     now = [1_900_000_000.0]
     path = writes.WritePath(
@@ -268,11 +266,10 @@ async def test_a_write_claimed_long_before_it_could_be_sent_is_not_sent(
 ) -> None:
     """A process paused between its claim and its request (past half its lease) sends nothing: by
     then others may have been told the write's outcome is unknown, and be sending it themselves."""
-    from ameyo_mcp.ameyo.service import Ameyo
     from ameyo_mcp.store import Store
     from ameyo_mcp.writes import path as writes
 
-    ameyo = Ameyo(settings_for(simulator, tmp_path))
+    ameyo = ameyo_of(simulator, settings_for(simulator, tmp_path))
     store = Store(str(tmp_path / "ledger.db"))
     times = iter([1_900_000_000.0])  # the claim's time; every later look is 40 s on
     path = writes.WritePath(
@@ -298,7 +295,6 @@ async def test_a_write_claimed_long_before_it_could_be_sent_is_not_sent(
 async def test_a_settlement_the_store_refused_is_given_again_before_the_next_claim(
     simulator: SimulatorThread, tmp_path: Path
 ) -> None:
-    from ameyo_mcp.ameyo.service import Ameyo
     from ameyo_mcp.store import Store
     from ameyo_mcp.writes import path as writes
 
@@ -313,7 +309,7 @@ async def test_a_settlement_the_store_refused_is_given_again_before_the_next_cla
                 raise OSError(28, "No space left on device")
             super().settle_write(*args, **kwargs)
 
-    ameyo = Ameyo(settings_for(simulator, tmp_path))
+    ameyo = ameyo_of(simulator, settings_for(simulator, tmp_path))
     store = FullOnce(str(tmp_path / "ledger.db"))
     path = writes.WritePath(ameyo, audit=None, window_s=600, confirm_over=None, store=lambda: store)
     try:
@@ -335,7 +331,7 @@ async def test_a_file_upload_sends_no_batch_unaudited(simulator: SimulatorThread
     settings = settings_for(
         simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder), AMEYO_AUDIT_FILE=str(tmp_path / "trail")
     )
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         done = await client.call_tool(
             "ameyo_upload_contacts_file", {"file": "list.csv", "campaign": 1, "lead_id": 21, "dry_run": False}
         )
@@ -352,7 +348,7 @@ async def test_the_same_rows_in_two_files_are_sent_once(simulator: SimulatorThre
     (folder / "monday-copy.csv").write_text(rows, encoding="utf-8")
     settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
     base = {"campaign": 1, "lead_id": 21, "dry_run": False}
-    async with Client(create_server(settings)) as client:
+    async with Client(server_of(simulator, settings)) as client:
         first = await client.call_tool("ameyo_upload_contacts_file", {**base, "file": "monday.csv"})
         second = await client.call_tool("ameyo_upload_contacts_file", {**base, "file": "monday-copy.csv"})
     assert "added 2," in text_of(first), text_of(first)

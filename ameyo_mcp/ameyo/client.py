@@ -53,9 +53,12 @@ class AmeyoClient:
     its first `tools/list` sooner, and a conversation that never calls Ameyo never pays for it.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         quiet_http_loggers()
         self.settings = settings
+        # Where requests go instead of the network, when given: tests serve the simulator's app
+        # through `httpx.ASGITransport`, as httpx itself is tested.
+        self._transport = transport
         self.redactor = SECRETS
         for secret in (settings.password, settings.hash_key):
             if secret is not None:
@@ -79,6 +82,7 @@ class AmeyoClient:
                     max_connections=_MAX_CONNECTIONS, max_keepalive_connections=_MAX_CONNECTIONS
                 ),
                 follow_redirects=False,
+                transport=self._transport,
             )
         return self._http
 

@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..config import Settings
 from ..errors import AmeyoError, CommandFailed
@@ -26,6 +26,9 @@ from .models import (
     Reply,
 )
 from .session import SessionManager
+
+if TYPE_CHECKING:
+    import httpx
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -56,10 +59,17 @@ class ScanResult:
 
 
 class Ameyo:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
-        self.client = AmeyoClient(settings)
-        self.session = SessionManager(self.client, settings)
+        self.client = AmeyoClient(settings, transport=transport)
+        self.session = SessionManager(self.client, settings, clock=clock)
+        self._clock = clock
         self._leads: dict[int, tuple[float, list[Lead]]] = {}
 
     async def aclose(self, *, logout: bool | None = None) -> None:
@@ -112,10 +122,10 @@ class Ameyo:
 
     async def leads(self, campaign_id: int, *, fresh: bool = False) -> list[Lead]:
         cached = self._leads.get(campaign_id)
-        if cached is not None and not fresh and time.monotonic() - cached[0] < _LEADS_TTL_S:
+        if cached is not None and not fresh and self._clock() - cached[0] < _LEADS_TTL_S:
             return cached[1]
         leads = await self.send(GetLeadsRequest(campaign_id=campaign_id))
-        self._leads[campaign_id] = (time.monotonic(), leads)
+        self._leads[campaign_id] = (self._clock(), leads)
         return leads
 
     async def lead(self, campaign: CampaignInfo, lead_id: int) -> Lead:

@@ -36,16 +36,27 @@ _LOGOUT_TIMEOUT_S = 5.0
 
 
 class SessionManager:
-    def __init__(self, client: AmeyoClient, settings: Settings) -> None:
+    def __init__(
+        self,
+        client: AmeyoClient,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        """`clock` and `sleep` measure and wait out the keepalive and idle limits (tests pass a
+        clock they move by hand)."""
         self.client = client
+        self._clock = clock
+        self._sleep = sleep
         self.settings = settings
         self.info: LoginInfo | None = None
         self._sid: str | None = None
         self._lock = asyncio.Lock()
         self._cache_checked = False
         self._auth_failure: tuple[float, AuthenticationFailed] | None = None
-        self._last_activity = time.monotonic()
-        self._last_use = time.monotonic()
+        self._last_activity = self._clock()
+        self._last_use = self._clock()
         self._keepalive: asyncio.Task[None] | None = None
         self._closed = False
         # Figures for tests, benchmarks and `ameyo_ping_session`.
@@ -72,7 +83,7 @@ class SessionManager:
         and writes alike, after a new login. Anything else propagates untouched: in particular a
         write whose answer never came is not resent.
         """
-        self._last_use = time.monotonic()
+        self._last_use = self._clock()
         sid = await self.session_id()
         try:
             result = await command(sid)
@@ -175,12 +186,12 @@ class SessionManager:
                 return
         if self._auth_failure is not None:
             failed_at, error = self._auth_failure
-            if time.monotonic() - failed_at < AUTH_FAILURE_COOLDOWN_S:
+            if self._clock() - failed_at < AUTH_FAILURE_COOLDOWN_S:
                 raise error
         try:
             info = await self.client.login()
         except AuthenticationFailed as exc:
-            self._auth_failure = (time.monotonic(), exc)
+            self._auth_failure = (self._clock(), exc)
             raise
         self._auth_failure = None
         self.logins += 1
@@ -193,11 +204,11 @@ class SessionManager:
         self.client.redactor.add(info.session_id)
         self.client.adopt_timings(info)
         self._touch()
-        self._last_use = time.monotonic()
+        self._last_use = self._clock()
         self._start_keepalive()
 
     def _touch(self) -> None:
-        self._last_activity = time.monotonic()
+        self._last_activity = self._clock()
 
     # -- the cache file: the document's "take the session from local storage" ----------------
 
@@ -263,7 +274,7 @@ class SessionManager:
         """Ping only when no command has touched the session for a ping interval, and give the
         session up once nobody has used the server for the idle limit."""
         while self._sid is not None and self.info is not None:
-            now = time.monotonic()
+            now = self._clock()
             interval = max(self.info.ping_interval_ms / 1000, 0.01)
             idle_deadline = self._last_use + self.settings.idle_limit_s
             if now >= idle_deadline:
@@ -288,7 +299,7 @@ class SessionManager:
                     log.warning("Keepalive ping failed: %s", exc)
                     self._touch()  # try again one interval later rather than in a tight loop
                 continue
-            await asyncio.sleep(min(ping_due, idle_deadline) - now)
+            await self._sleep(min(ping_due, idle_deadline) - now)
 
 
 def _current_task() -> asyncio.Task[object] | None:
