@@ -80,6 +80,7 @@ async def get_contacts(client: Client, sim: SimulatorThread, **args: object) -> 
     return text_of(result), sim.state.commands["getContacts"] - before
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_the_last_customer_is_found_by_any_spelling_with_one_request(
     client: Client, big: SimulatorThread
@@ -101,6 +102,7 @@ async def test_the_last_customer_is_found_by_any_spelling_with_one_request(
     assert "21+ contacts match" in text and "call again with offset=20" in text and requests == 1, text
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_a_callback_by_phone_reaches_the_customer_at_the_end(
     client: Client, big: SimulatorThread
@@ -121,6 +123,7 @@ async def test_a_callback_by_phone_reaches_the_customer_at_the_end(
     assert [cb.phone for cb in made] == [phone]  # the stored number in full, as Ameyo holds it
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_another_customers_number_is_refused_naming_both(client: Client, big: SimulatorThread) -> None:
     customer = last_indian(big)
@@ -139,6 +142,7 @@ async def test_another_customers_number_is_refused_naming_both(client: Client, b
     assert f"not to customer {other.customer_id}" in text
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_counts_by_status_of_the_whole_campaign_say_as_of(client: Client, big: SimulatorThread) -> None:
     text, _ = await get_contacts(client, big, limit=1)
@@ -148,6 +152,7 @@ async def test_counts_by_status_of_the_whole_campaign_say_as_of(client: Client, 
     assert sum(counts) >= SIZE  # every contact counted, not the first 5,000
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_without_an_index_the_answer_says_how_far_it_looked(
     big: SimulatorThread, tmp_path: Path
@@ -168,6 +173,7 @@ async def test_without_an_index_the_answer_says_how_far_it_looked(
         assert result.is_error and "the first 5,000 contacts" in text and "run ameyo-mcp sync" in text, text
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_a_customer_added_after_the_sync_is_found_among_the_newest(
     client: Client, synced: Settings, big: SimulatorThread
@@ -195,6 +201,7 @@ async def test_a_customer_added_after_the_sync_is_found_among_the_newest(
     assert "0 contacts match" in text and "added in Ameyo after the sync" in text, text
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_an_upload_adds_its_customers_to_the_index_at_once(
     client: Client, synced: Settings, big: SimulatorThread

@@ -158,6 +158,7 @@ def shared_simulator() -> Iterator[SimulatorThread]:
         yield sim
 
 
+@pytest.mark.slow
 def test_two_processes_on_one_store_schedule_each_callback_once(
     shared_simulator: SimulatorThread, tmp_path: Path, database_url: str
 ) -> None:

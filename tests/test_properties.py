@@ -314,6 +314,7 @@ def shared_simulator() -> Iterator[SimulatorThread]:
         yield sim
 
 
+@pytest.mark.slow
 def test_random_interleavings_keep_the_invariants(shared_simulator: SimulatorThread, tmp_path: Path) -> None:
     logs = Lines()
     root = logging.getLogger()
