@@ -76,8 +76,8 @@ def _calling_hours(raw: str | None) -> CallingHours:
 class Settings:
     """Everything the server needs to reach Ameyo. Secrets are `SecretStr`: they never print.
 
-    A plain dataclass: `load_settings` checks every value itself, and a pydantic model here cost
-    13 ms of every start-up.
+    A plain dataclass: `load_settings` checks every value itself, and a pydantic model here made
+    every start-up slower (bench/bench_coldstart.py).
     """
 
     base_url: str
@@ -257,6 +257,11 @@ def _base_url(raw: str | None) -> str:
     # Host names ignore case: the base URL keys journals and the write ledger, so one spelling.
     netloc = parts.netloc.lower()
     return f"{parts.scheme.lower()}://{netloc}{path}"
+
+
+def environment() -> dict[str, str]:
+    """The process's environment, for a caller that builds settings from it with changes (the demo)."""
+    return dict(os.environ)
 
 
 def load_settings(

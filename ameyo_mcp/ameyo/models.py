@@ -269,7 +269,7 @@ class GetContactsRequest(SessionRequest):
 
 
 # getContacts' contacts as Ameyo sent them, each a dict: for the index sync, which reads a few
-# fields of every contact and would pay about 20 µs a contact for the model.
+# fields of every contact and would pay for a model of each (bench/bench_sync.py).
 CONTACTS_AS_SENT: Reply[list[dict[str, Any]]] = Reply(
     lambda: list[dict[str, Any]], rows=True, as_sent="contacts"
 )

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..config import Settings, load_settings
+from ..config import Settings, environment, load_settings
 from ..rules.redact import SECRETS
 
 # The demo's settings come from the simulator; these would point it elsewhere.
@@ -79,7 +79,7 @@ def demo_settings(
         tempfile.TemporaryDirectory(prefix="ameyo-demo-") as scratch,
         _removed_on_sigterm(Path(scratch)),
     ):
-        env = {k: v for k, v in (os.environ if environ is None else environ).items() if k not in _IGNORED}
+        env = {k: v for k, v in (environment() if environ is None else environ).items() if k not in _IGNORED}
         env.update(
             AMEYO_BASE_URL=simulator.base_url,
             AMEYO_USER_ID=config.user_id,

@@ -1,7 +1,7 @@
 """The one phone rule: how numbers are compared, matched by their ending, checked and sent to Ameyo.
 
 Built on Google's libphonenumber (the `phonenumberslite` port: the same parser as `phonenumbers`
-without the geocoder and carrier data, a ninth of the install; both import in ~20 ms here). The
+without the geocoder and carrier data, a ninth of the install). The
 library is imported on first use only, because cold start is benchmarked and most calls never
 touch a phone.
 
@@ -76,7 +76,7 @@ class PhoneRule:
     style: str
 
 
-class _Facts(NamedTuple):  # a tuple: made once per row of a bulk file, and 3x cheaper than a dataclass
+class _Facts(NamedTuple):  # a tuple: made once per row of a bulk file, and cheaper to build than a dataclass
     """What parsing a text found: country calling code, NSN, and whether it is a possible number."""
 
     country_code: int
@@ -216,7 +216,7 @@ def check_region(region: str) -> str:
 
 
 def _lib() -> Any:
-    import phonenumbers  # lazy: ~20 ms that most calls never need (see module docstring)
+    import phonenumbers  # lazy: an import most calls never need (see module docstring)
 
     return phonenumbers
 

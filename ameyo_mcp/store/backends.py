@@ -64,7 +64,7 @@ def _connect_sqlite(path: Path) -> Any:
         # FULL: a commit is on disk when it returns, so an event answered 200 survives a crash.
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=OFF")
-        # A first pass's key build sorts millions of keys: a helper thread takes 16% off it.
+        # A first pass's key build sorts millions of keys: a helper thread shortens it.
         conn.execute("PRAGMA threads=2")
         # PostgreSQL's reverse(), which migration 2 uses (phone keys are kept reversed).
         conn.create_function("reverse", 1, _reversed, deterministic=True)

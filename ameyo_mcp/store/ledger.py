@@ -162,8 +162,8 @@ def spellings(tx: Tx, server: str, campaign_id: int, identities: Sequence[str]) 
 # A batch of 500 numbers is one statement, its numbers one JSON text parameter that the database
 # takes apart (json_each): a statement per number cost a round trip each on PostgreSQL, and on
 # SQLite a release and retaking of the interpreter lock each, which a busy event loop made slow to
-# get back; and psycopg turns a Python list of 500 strings into an array parameter at about 2 µs a
-# string, where one text is passed as it is.
+# get back; and psycopg turns a Python list of strings into an array parameter string by string,
+# where one text is passed as it is.
 
 
 def _by_campaign(numbers: Sequence[tuple[str, int, str, str]]) -> dict[tuple[str, int], dict[str, str]]:

@@ -21,8 +21,7 @@ class Dialect:
     clustered: str
     row_id: str
     # The contact of each `contact_words w` row, as `c`, looked up row by row: a search stops after a
-    # page, so PostgreSQL must not hash-join every row of a common word (it did: 9 ms p50, 17 ms p99
-    # at a million contacts; 2 and 4 ms this way).
+    # page, so PostgreSQL must not hash-join every row of a common word (bench/bench_lookups.py).
     contact_of_word: str
     # The words of a space-separated text column `{}` as rows of a table `j` with a column `value`
     # (the words are the store's own keys and folded names: digits and letters, never a quote).

@@ -29,7 +29,7 @@ RESULT_COLUMNS = ("line", "phone1", "result", "ok", "customer_id", "reason", "ca
 JournalRow = list[Any]
 
 
-@dataclass(slots=True)  # not frozen: one is made per row of a file, and frozen ones cost ~4x to build
+@dataclass(slots=True)  # not frozen: one is made per row of a file, and frozen ones cost more to build
 class Outcome:
     position: int  # the record's position among a call's records, or its line in a file
     phone: str | None  # phone1 as sent; None when the phone rule did not accept it

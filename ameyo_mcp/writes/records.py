@@ -27,7 +27,7 @@ MAX_VALUE_CHARS = 1000
 MAX_FIELDS = 60
 
 
-@dataclass(slots=True)  # not frozen: one is made per row, and frozen ones cost ~4x to build
+@dataclass(slots=True)  # not frozen: one is made per row, and frozen ones cost more to build
 class Checked:
     """A record as it will be sent, or the reason it will not be."""
 

@@ -2,7 +2,7 @@
 models are loaded on its first call.
 
 Building the eleven tools from their functions (pydantic argument and output models, then JSON
-schemas) and importing their modules took about 60 ms of every start, while `tools/list` needs
+schemas) and importing their modules was a large share of every start, while `tools/list` needs
 only the finished schemas. `catalog.json` holds them, generated from the functions by
 
     python -m ameyo_mcp.server.tools

@@ -35,7 +35,7 @@ class FileFormatError(ValueError):
     """The file as a whole cannot be read (no header, no phone1 column); nothing was sent."""
 
 
-@dataclass(slots=True)  # not frozen: one is made per row, and frozen ones cost ~4x to build
+@dataclass(slots=True)  # not frozen: one is made per row, and frozen ones cost more to build
 class Row:
     line: int
     fields: dict[str, str] | None  # None when the line itself could not be read

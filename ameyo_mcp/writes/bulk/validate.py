@@ -22,7 +22,7 @@ CALLBACK_TIME, CALLBACK_USER = "callback_time", "callback_user"
 CALLBACK_COLUMNS = (CALLBACK_TIME, CALLBACK_USER, CALLBACK_PHONE)
 
 
-@dataclass(slots=True)  # not frozen: one is made per row, and frozen ones cost ~4x to build
+@dataclass(slots=True)  # not frozen: one is made per row, and frozen ones cost more to build
 class Prepared:
     line: int
     phone: str | None
