@@ -10,7 +10,7 @@ import pkgutil
 from pathlib import Path
 
 import ameyo_mcp
-from ameyo_mcp.errors import AmeyoError
+from ameyo_mcp.errors import AmeyoMcpError
 
 PACKAGE = Path(ameyo_mcp.__file__).parent
 
@@ -121,6 +121,10 @@ def test_every_exception_class_of_the_package_derives_from_the_root() -> None:
             continue
         module = importlib.import_module(info.name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
-            if cls.__module__ == info.name and issubclass(cls, BaseException) and not issubclass(cls, AmeyoError):
+            if (
+                cls.__module__ == info.name
+                and issubclass(cls, BaseException)
+                and not issubclass(cls, AmeyoMcpError)
+            ):
                 strays.append(f"{info.name}.{cls.__name__}")
     assert strays == []

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ..config import Settings
-from ..errors import AmeyoError, CommandFailed
+from ..errors import AmeyoError, NotFound
 from .client import AmeyoClient
 from .models import (
     AddCallbackRequest,
@@ -34,10 +34,6 @@ T = TypeVar("T")
 
 _LEADS_TTL_S = 60.0
 SCAN_PAGE = 500
-
-
-class NotFound(CommandFailed):
-    """A name or id the caller gave does not exist in Ameyo; the message lists what does."""
 
 
 @dataclass(frozen=True)

@@ -281,8 +281,9 @@ def _desktop_config(args: argparse.Namespace) -> int:
 
 
 def _upload(args: argparse.Namespace) -> int:
+    from ..errors import FileFormatError
     from ..writes.bulk.engine import BulkOptions
-    from ..writes.bulk.reader import FileFormatError, parse_column_map
+    from ..writes.bulk.reader import parse_column_map
 
     path = Path(args.file).expanduser().resolve()
     if not path.is_file():
@@ -344,12 +345,10 @@ async def _upload_once(
     settings: Settings, path: Path, options: BulkOptions, stop: anyio.Event, caught: list[str]
 ) -> int:
     from ..ameyo.service import Ameyo
-    from ..errors import AmeyoError
+    from ..errors import AmeyoError, FileFormatError, UploadRefused, UploadStopped, WriteError
     from ..writes.bulk.engine import upload_file
-    from ..writes.bulk.errors import UploadRefused, UploadStopped
-    from ..writes.bulk.reader import FileFormatError
     from ..writes.bulk.report import bulk_text
-    from ..writes.path import WriteError, WritePath
+    from ..writes.path import WritePath
 
     tty = sys.stderr.isatty()
     last: list[str] = [""]
@@ -405,9 +404,9 @@ def _receiver(args: argparse.Namespace) -> int:
 
 def _sync(args: argparse.Namespace) -> int:
     from ..ameyo.service import Ameyo
-    from ..errors import AmeyoError
-    from ..index.sync import SyncError, SyncProgress, SyncReport, sync_all
-    from ..store import StoreError, open_store
+    from ..errors import AmeyoError, StoreError, SyncError
+    from ..index.sync import SyncProgress, SyncReport, sync_all
+    from ..store import open_store
 
     tty = sys.stderr.isatty()
 

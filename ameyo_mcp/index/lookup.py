@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ..ameyo.models import Contact, GetContactsRequest
+from ..errors import StoreError
 from ..rules import phones
 
 if TYPE_CHECKING:
@@ -103,8 +104,6 @@ class Finder:
 
     async def index(self, campaign_id: int) -> tuple[CampaignIndex | None, str | None]:
         """The campaign's index when a full pass of it completed; else None and why not."""
-        from ..store import StoreError
-
         try:
             store = self._store()
             known = await anyio.to_thread.run_sync(store.campaign, campaign_id)

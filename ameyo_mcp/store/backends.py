@@ -11,15 +11,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..errors import StoreError
 from .schema import POSTGRES, SQLITE, Dialect
-
-
-class StoreError(Exception):
-    """The index database cannot be opened or used; the message says which and what to do."""
-
-
-class StoreBusy(Exception):
-    """Another thread of this process is using the store (asked not to wait for it)."""
 
 
 def is_postgres(url: str) -> bool:

@@ -10,8 +10,9 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..errors import StoreBusy, StoreError
 from . import ledger
-from .backends import StoreBusy, StoreError, Tx, connect, describe
+from .backends import Tx, connect, describe
 from .fold import fold_words
 from .records import (
     CallEvent,

@@ -60,7 +60,19 @@ from ..ameyo.models import (
     UploadWithCallbacksRequest,
 )
 from ..ameyo.service import Ameyo
-from ..errors import AmeyoError
+from ..errors import (
+    AmeyoError,
+    AuditUnavailable,
+    CallbackScheduled,
+    EarlierOutcomeUnknown,
+    LedgerUnavailable,
+    NeedsConfirmation,
+    NotConfirmed,
+    OutcomeUnknown,
+    Respelled,
+    StoreBusy,
+    WriteError,
+)
 from ..rules import phones
 from ..rules.times import ago_text
 from .audit import AuditLog, default_audit_path
@@ -89,47 +101,6 @@ Respell = Callable[[Mapping[str, str]], "Write"]
 Answered = Callable[["Write", Sequence[Any]], Awaitable[None]]
 _AUDITED_CHARS = 20_000
 _AUDITED_RECORDS = 100
-
-
-class WriteError(Exception):
-    """A write was not done as asked; the message says what happened and what to do next."""
-
-
-class NeedsConfirmation(WriteError):
-    """Too many records to send without the person's confirmation."""
-
-
-class NotConfirmed(WriteError):
-    """The person was asked and said no."""
-
-
-class AuditUnavailable(WriteError):
-    """The audit trail cannot be written, so nothing was sent."""
-
-
-class EarlierOutcomeUnknown(WriteError):
-    """The same write was sent before and its outcome is unknown."""
-
-
-class CallbackScheduled(WriteError):
-    """The same callback was scheduled moments ago by another write."""
-
-
-class OutcomeUnknown(WriteError):
-    """This write was sent and no usable answer came: Ameyo may or may not have applied it."""
-
-
-class LedgerUnavailable(WriteError):
-    """The store's write ledger cannot be used, so nothing was sent."""
-
-
-class Respelled(WriteError):
-    """Numbers of an upload were sent earlier, by a write committed first, in another spelling:
-    nothing was sent; plan the write again with `spellings` (phones.identity → phone1)."""
-
-    def __init__(self, spellings: dict[str, str]) -> None:
-        super().__init__("numbers already uploaded in another spelling: plan the write again with it")
-        self.spellings = spellings
 
 
 @dataclass(frozen=True)
@@ -596,8 +567,6 @@ class WritePath:
         the store, which the loop does not wait for."""
         try:
             if in_place:
-                from ..store.backends import StoreBusy  # loaded with the store, on the first write
-
                 try:
                     return call(*args, wait=False, **kwargs)
                 except StoreBusy:

@@ -30,8 +30,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ...ameyo.models import CampaignInfo
 from ...ameyo.service import Ameyo
-from ...errors import AmeyoError
-from ...rules.times import TimeInputError
+from ...errors import AmeyoError, Respelled, TimeInputError, WriteError
+from ...errors import OutcomeUnknown as WriteOutcomeUnknown
 from ...writes import path as writes
 
 if TYPE_CHECKING:
@@ -287,9 +287,9 @@ async def explained(ameyo: Ameyo, campaign: CampaignInfo | None = None) -> Async
                 text += " (outcome unknown: check before repeating)"
             raise OutcomeUnknown(text) from None
         raise ToolError(text) from None
-    except writes.OutcomeUnknown as exc:
+    except WriteOutcomeUnknown as exc:
         raise OutcomeUnknown(str(exc)) from None
-    except writes.Respelled:
+    except Respelled:
         raise  # not a failure: the tool plans the write again with the spellings it carries
-    except (writes.WriteError, TimeInputError) as exc:
+    except (WriteError, TimeInputError) as exc:
         raise ToolError(str(exc)) from None

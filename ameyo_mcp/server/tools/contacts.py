@@ -17,6 +17,7 @@ from ...ameyo.customers import display_name, is_phone_key, phone_values
 from ...ameyo.models import CampaignInfo, Contact, GetContactsRequest, LoginInfo
 from ...answers.results import ContactOut, ContactsOut, campaign_out
 from ...answers.summaries import contacts_text, dispositions_seen_note
+from ...errors import PhoneError
 from ...rules import phones
 from ...rules.sanitize import clean_mapping, clean_text, data_text, fold, inert
 from .common import MAX_ANSWER_CHARS, ameyo_of, answer, explained, state_of
@@ -209,7 +210,7 @@ def _matcher(
     # The whole number in any spelling, or its last digits: phones.ending_matcher matches both.
     try:
         same_phone = phones.ending_matcher(phone, region) if phone is not None else None
-    except phones.PhoneError as exc:
+    except PhoneError as exc:
         raise ToolError(f"phone: {exc}") from None
     needle = fold(search) if search else ""
     statuses = _statuses(status) if status else set()

@@ -19,9 +19,10 @@ from pydantic import BaseModel
 from ...ameyo.models import callback_scheduled
 from ...answers.results import CampaignOut
 from ...answers.summaries import answered_text, campaign_label
+from ...errors import OutputError
 from ...rules.sanitize import clean_text, fence
 from ..records import OUTCOME_UNKNOWN, answered
-from .outputs import RESULT_COLUMNS, OutputError, create_private
+from .outputs import RESULT_COLUMNS, create_private
 
 MAX_FAILURES = 20
 # Local outcomes, beside Ameyo's own result types (ADDED, DUPLICATE_NOT_ADDED, …).
