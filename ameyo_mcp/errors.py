@@ -63,14 +63,15 @@ class AmeyoMcpError(Exception):
         self.outcome_unknown = outcome_unknown
 
     def __str__(self) -> str:
-        if not self._step_given or not self.next_step:
-            return self.message
-        return f"{_sentence(self.message)} {self.next_step}"
+        return with_step(self.message, self.next_step) if self._step_given else self.message
 
 
-def _sentence(text: str) -> str:
+def with_step(text: str, step: str) -> str:
+    """`text` followed by the sentence `step`, each ending as a sentence ends."""
     text = text.rstrip()
-    return text if text.endswith((".", "!", "?", ")")) else text + "."
+    if not step:
+        return text
+    return f"{text if text.endswith(('.', '!', '?')) else text + '.'} {step}"
 
 
 # -- settings -----------------------------------------------------------------------------------------
