@@ -66,6 +66,11 @@ class AmeyoMcpError(Exception):
         return with_step(self.message, self.next_step) if self._step_given else self.message
 
 
+def as_clause(text: str) -> str:
+    """A message to go on after a colon ("…: the index database … is damaged")."""
+    return text[:1].lower() + text[1:]
+
+
 def with_step(text: str, step: str) -> str:
     """`text` followed by the sentence `step`, each ending as a sentence ends."""
     text = text.rstrip()

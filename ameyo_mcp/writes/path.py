@@ -71,7 +71,9 @@ from ..errors import (
     OutcomeUnknown,
     Respelled,
     StoreBusy,
+    StoreError,
     WriteError,
+    as_clause,
 )
 from ..rules import phones
 from ..rules.times import ago_text
@@ -573,10 +575,16 @@ class WritePath:
                     pass  # another thread has the store (a sync's page): wait for it off the loop
             return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs))
         except Exception as exc:
-            reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            if isinstance(exc, StoreError):  # it names the database, and what to do about it
+                reason, step = as_clause(exc.message[:300]), exc.next_step
+            else:
+                log.warning("the write ledger failed unexpectedly", exc_info=True)
+                reason = f"{self._store().where}: {type(exc).__name__}"
+                step = LedgerUnavailable.next_step
             raise LedgerUnavailable(
-                f"Nothing was sent: the write ledger in {self._store().where} cannot be used ({reason}), "
-                "and no write goes out unrecorded. Try again when the database is back."
+                f"Nothing was sent: the write ledger cannot be used ({reason}), and no write goes out "
+                "unrecorded",
+                next_step=step,
             ) from None
 
     async def _claim(

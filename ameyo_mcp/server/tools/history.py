@@ -14,6 +14,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from ...errors import StoreError, as_clause, with_step
 from ...rules.sanitize import data_text, fence
 from ...rules.times import show
 from .common import ameyo_of, answer, explained, store_of
@@ -110,7 +111,13 @@ async def ameyo_call_history(
         system_disposition=system_disposition.strip().upper() if system_disposition else None,
         limit=limit,
     )
-    history = await anyio.to_thread.run_sync(store.call_history, query)
+    try:
+        history = await anyio.to_thread.run_sync(store.call_history, query)
+    except StoreError as exc:
+        # Only the store has the history: there is nothing else to look in.
+        raise ToolError(
+            with_step(f"The call history cannot be read: {as_clause(exc.message)}", exc.next_step)
+        ) from None
     out = history_out(history, start, end, zone)
     criteria = _criteria(phone, customer_id, campaign, lead_id, agent, disposition, system_disposition)
     return answer(history_text(out, criteria), out)
