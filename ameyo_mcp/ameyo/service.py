@@ -184,7 +184,7 @@ class Ameyo:
             except AmeyoError:
                 leads = []
             return lead_not_in_campaign(lead_id, campaign, leads)
-        return describe_failure(error.key, error.args_, fallback=error.message)
+        return describe_failure(error.key, error.args_, fallback=str(error))
 
 
 def lead_not_in_campaign(lead_id: int | None, campaign: CampaignInfo, leads: Sequence[Lead]) -> str:
