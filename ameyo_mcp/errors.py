@@ -67,8 +67,15 @@ class AmeyoMcpError(Exception):
 
 
 def as_clause(text: str) -> str:
-    """A message to go on after a colon ("…: the index database … is damaged")."""
+    """A message to go on after a colon ("…: the index database … is damaged"); a name stays as it
+    is ("…: Ameyo answered …", "…: AMEYO_BASE_URL …")."""
+    first = text.split(" ", 1)[0]
+    if first in _NAMES or not first[1:].islower():
+        return text
     return text[:1].lower() + text[1:]
+
+
+_NAMES = frozenset({"Ameyo", "PostgreSQL", "SQLite"})
 
 
 def with_step(text: str, step: str) -> str:
@@ -394,10 +401,12 @@ def explain(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, OSError):
         reason = exc.strerror or type(exc).__name__
-        return (
-            f"A file could not be read or written ({reason}). Check the disk and the folder's "
-            "permissions, then try again."
-        )
+        if exc.filename:
+            return (
+                f"{exc.filename} could not be read or written ({reason}). Check the disk and the "
+                "folder's permissions, then try again."
+            )
+        return f"The system refused ({reason}). Check the disk, the network and the permissions, then retry."
     return (
         f"Something unexpected went wrong ({type(exc).__name__}). Try again; if it fails the same "
         "way, tell whoever runs the server (its log has the details)."

@@ -1,7 +1,7 @@
 """The simulator's HTTP face: the document's wire format, response shapes and fault injection.
 
 Everything here is translation. Requests become calls on :class:`SimulatorState`; its results and
-:class:`CommandFailed` errors become the JSON shapes the vendor's samples show, sent the way live
+:class:`SimulatedFailure` errors become the JSON shapes the vendor's samples show, sent the way live
 servers send them (HTTP 200, ``text/plain;charset=UTF-8``), even for errors.
 """
 
