@@ -36,9 +36,11 @@ def describe(url: str) -> str:
     if not is_postgres(url):
         return str(sqlite_path(url))
     parts = urlsplit(url)
-    host = parts.hostname or "local socket"
+    path = parts.path or "/"
+    if not parts.hostname:
+        return f"PostgreSQL {path} (local socket)"
     port = f":{parts.port}" if parts.port else ""
-    return f"PostgreSQL {host}{port}{parts.path or '/'}"
+    return f"PostgreSQL {parts.hostname}{port}{path}"
 
 
 def connect(url: str) -> tuple[Any, Dialect]:
