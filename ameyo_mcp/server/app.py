@@ -94,7 +94,10 @@ class AmeyoServer(MCPServer[AppState]):
         except MCPError:
             raise  # a protocol error, answered as such
         except Exception as exc:
-            raise tool_error(_unwrapped(exc), tool=name, write=name in WRITE_TOOL_NAMES) from None
+            failure = _unwrapped(exc)
+            if failure is exc and isinstance(exc, ToolError):
+                raise  # ours as it is (an argument's mistake stays chained to its ValidationError)
+            raise tool_error(failure, tool=name, write=name in WRITE_TOOL_NAMES) from None
 
     async def get_prompt(
         self,
