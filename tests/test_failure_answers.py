@@ -29,6 +29,7 @@ import anyio
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
+from mcp.types import LoggingMessageNotificationParams
 
 from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.config import Settings
@@ -505,13 +506,22 @@ async def test_an_unexpected_failure_is_named_not_shown_and_its_traceback_logged
     sim: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A bug in a tool: the model reads what kind of failure and what to do, never its text (which
-    may hold anything); the log has the traceback, with secrets masked."""
+    may hold anything); the server's log has the traceback, with secrets masked, and the client's
+    log notices do not."""
 
     async def broken(self: Ameyo, campaign_id: int, *, fresh: bool = False) -> list[Any]:
         raise RuntimeError(f"cannot use {PASSWORD} here")
 
+    notices: list[LoggingMessageNotificationParams] = []
+
+    async def on_log(params: LoggingMessageNotificationParams) -> None:
+        notices.append(params)
+
     caplog.set_level(logging.ERROR)
-    async with Client(create_server(server_settings(sim, tmp_path))) as client:
+    client_of = Client(
+        create_server(server_settings(sim, tmp_path)), logging_callback=on_log, log_level="debug"
+    )
+    async with client_of as client:
         assert not (await client.call_tool("ameyo_login", {})).is_error  # the password is known
         monkeypatch.setattr(Ameyo, "leads", broken)
         read = await client.call_tool("ameyo_get_leads", {"campaign": CAMPAIGN})
@@ -524,6 +534,7 @@ async def test_an_unexpected_failure_is_named_not_shown_and_its_traceback_logged
     logged = [r for r in caplog.records if "failed unexpectedly" in r.getMessage()]
     assert logged and "Traceback" in logged[0].getMessage() and "cannot use [redacted] here" in caplog.text
     assert PASSWORD not in caplog.text
+    assert not any("Traceback" in str(n.data) or "cannot use" in str(n.data) for n in notices), notices
 
 
 def test_a_logged_traceback_is_masked_by_the_handlers_filter() -> None:

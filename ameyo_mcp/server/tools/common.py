@@ -37,6 +37,7 @@ from ...ameyo.service import Ameyo, describe_failure
 from ...errors import AmeyoError, AmeyoMcpError, explain, with_step
 from ...rules.redact import SECRETS
 from ...writes import path as writes
+from ..notices import SERVER_ONLY
 
 if TYPE_CHECKING:
     from ...store import Store
@@ -323,7 +324,7 @@ def failure_text(exc: BaseException, *, where: str, text: str | None = None, wri
             text = with_step(text, "Its outcome is unknown: check before repeating it.")
         return text
     trace = "".join(traceback.format_exception(exc))
-    log.error("%s failed unexpectedly:\n%s", where, SECRETS.scrub(trace))
+    log.error("%s failed unexpectedly:\n%s", where, SECRETS.scrub(trace), extra=SERVER_ONLY)
     text = explain(exc)
     if write:
         text = with_step(

@@ -227,6 +227,9 @@ async def last_call_note(ctx: Context[Any, Any], customer_id: int, campaign_id: 
     zone = ameyo_of(ctx).settings.zone
     try:
         last = await anyio.to_thread.run_sync(lambda: store.last_call(customer_id, campaign_id=campaign_id))
+    except StoreError as exc:  # said in full by the lookup, or by the call history when asked
+        log.info("could not read the last pushed call of customer %s: %s", customer_id, exc.message)
+        return ""
     except Exception:
         log.warning("could not read the last pushed call of customer %s", customer_id, exc_info=True)
         return ""
