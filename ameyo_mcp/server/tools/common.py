@@ -313,13 +313,12 @@ def failure_text(exc: BaseException, *, where: str, text: str | None = None, wri
     its kind to the model (`write`: it may have been sending a write). `where` names what failed
     (a tool, a resource), for the log."""
     if isinstance(exc, AmeyoMcpError):
-        keyed = isinstance(exc, AmeyoError) and exc.key is not None
-        if text is None and isinstance(exc, AmeyoError) and exc.key is not None:
-            text = describe_failure(exc.key, exc.args_, fallback=exc.message)
-        if text is None:
+        if isinstance(exc, AmeyoError) and exc.key is not None:
+            # Ameyo's own message key in words, which never say what to do: its step says it.
+            said = text or describe_failure(exc.key, exc.args_, fallback=exc.message)
+            text = with_step(said, exc.next_step)
+        elif text is None:
             text = str(exc)
-        elif keyed:
-            text = with_step(text, exc.next_step)  # Ameyo's words for a key never say what to do
         if exc.outcome_unknown and "unknown" not in text:
             text = with_step(text, "Its outcome is unknown: check before repeating it.")
         return text
