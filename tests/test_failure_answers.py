@@ -275,30 +275,32 @@ def disk_full(monkeypatch: pytest.MonkeyPatch, path: Path) -> Iterator[None]:
         conn.execute(f"PRAGMA max_page_count = {pages}")
         return conn
 
-    def filler() -> tuple[list[str], Claimant]:
-        key = uuid.uuid4().hex * 2  # as long as a write's identity
-        who = Claimant(
-            write_id=key,
-            owner="filler",
-            now=time.time(),
-            lease_s=1.0,
-            call_id="f",
-            label="",
-            context={},
-            allow_repeat=False,
-            alive=lambda _: False,
-            orphan_hold_s=0.0,
-        )
-        return [key], who
-
     monkeypatch.setattr(backends, "_connect_sqlite", limited)
     with Store(str(path)) as store:
         with contextlib.suppress(StoreError):  # "disk is full": the filling is done
             for _ in range(10_000):
-                store.claim_write(*filler())
+                store.claim_write(*a_claim())
         with pytest.raises(StoreError, match="disk is full"):
-            store.claim_write(*filler())
+            store.claim_write(*a_claim())
     yield
+
+
+def a_claim() -> tuple[list[str], Claimant]:
+    """The smallest claim of a write that is never sent: its key and its facts."""
+    key = uuid.uuid4().hex * 2  # as long as a write's identity
+    who = Claimant(
+        write_id=key,
+        owner="filler",
+        now=time.time(),
+        lease_s=1.0,
+        call_id="f",
+        label="",
+        context={},
+        allow_repeat=False,
+        alive=lambda _: False,
+        orphan_hold_s=0.0,
+    )
+    return [key], who
 
 
 @pytest.mark.parametrize("failure", ["unreachable", "damaged", "not a database", "disk full"])
@@ -393,6 +395,31 @@ async def test_every_tool_works_on_after_postgresql_ended_its_connections(
         again = await call_every_tool(client, sim, tmp_path)
     assert check(again, fail=set(), says="") == [], "\n".join(check(again, fail=set(), says=""))
     assert "(looked in: index of " in text_of(again["ameyo_get_contacts"])
+
+
+def test_a_claim_cut_off_by_postgresql_is_refused_not_run_again(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL ends the connection in the middle of a ledger claim: its outcome is not known
+    here, so the claim is not run again on a new connection; it fails, and the next one opens it."""
+    from ameyo_mcp.store import ledger
+
+    runs: list[int] = []
+    claim = ledger.claim
+
+    def cut_off(tx: Any, keys: Any, who: Claimant) -> Any:
+        runs.append(1)
+        end_connections(postgres_url)
+        return claim(tx, keys, who)
+
+    with Store(postgres_url) as store:
+        store.campaigns()  # the connection is open, and idle
+        monkeypatch.setattr(ledger, "claim", cut_off)
+        with pytest.raises(StoreError, match="cannot be reached"):
+            store.claim_write(*a_claim())
+        assert runs == [1]
+        monkeypatch.setattr(ledger, "claim", claim)
+        assert store.claim_write(*a_claim()).won
 
 
 @pytest.fixture(scope="module")
