@@ -27,9 +27,9 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from ameyo_mcp.ameyo.service import Ameyo
+from ameyo_mcp.errors import UploadRefused
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.writes.bulk.engine import BulkOptions, upload_file
-from ameyo_mcp.writes.bulk.errors import UploadRefused
 from tests.conftest import cli_writes, server_of, settings_for, text_of
 from tests.test_bulk_upload import phone, read_result, upload_env
 

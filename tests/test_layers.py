@@ -10,7 +10,7 @@ import pkgutil
 from pathlib import Path
 
 import ameyo_mcp
-from ameyo_mcp.errors import AmeyoError
+from ameyo_mcp.errors import AmeyoMcpError
 
 PACKAGE = Path(ameyo_mcp.__file__).parent
 
@@ -124,7 +124,7 @@ def test_every_exception_class_of_the_package_derives_from_the_root() -> None:
             if (
                 cls.__module__ == info.name
                 and issubclass(cls, BaseException)
-                and not issubclass(cls, AmeyoError)
+                and not issubclass(cls, AmeyoMcpError)
             ):
                 strays.append(f"{info.name}.{cls.__name__}")
     assert strays == []

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from ameyo_mcp.errors import PhoneError
 from ameyo_mcp.rules import phones
-from ameyo_mcp.rules.phones import Dialable, PhoneError, ends_with, for_ameyo, is_complete, key, same_number
+from ameyo_mcp.rules.phones import Dialable, ends_with, for_ameyo, is_complete, key, same_number
 
 ONE_NUMBER = ["+91 93344 19416", "09334419416", "9334419416", "919334419416", "0091 93344 19416"]
 

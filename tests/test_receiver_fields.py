@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ameyo_mcp.errors import PushRejected
 from ameyo_mcp.receiver.body import MAX_BODY_BYTES, body_fields, query_fields
 from ameyo_mcp.receiver.fields import (
     MAX_ASSOCIATIONS_CHARS,
-    PushRejected,
     normalise,
     parse_duration,
     parse_time,

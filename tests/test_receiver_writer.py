@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ameyo_mcp.receiver.writer import BatchWriter, StoreFailed
+from ameyo_mcp.errors import StoreFailed
+from ameyo_mcp.receiver.writer import BatchWriter
 from ameyo_mcp.store import CallEvent, CallQuery, Store
 
 NOW = datetime.now(UTC)

@@ -10,6 +10,7 @@ import pytest
 
 from ameyo_mcp.ameyo.models import Contact
 from ameyo_mcp.config import CallingHours
+from ameyo_mcp.errors import PhoneError
 from ameyo_mcp.index.lookup import contact_filter, name_matcher
 from ameyo_mcp.rules import phones
 from ameyo_mcp.rules.phones import PhoneRule
@@ -86,7 +87,7 @@ def test_a_number_finds_itself_in_any_spelling_and_the_numbers_that_end_with_it(
     assert tail.matches("+91 98765 43210") and not tail.matches("9876543201")
     # Six digits are the end of a number too, never an Indian landline without its area code.
     assert not phones.search("543210", "IN").whole
-    with pytest.raises(phones.PhoneError, match="at least 4 digits"):
+    with pytest.raises(PhoneError, match="at least 4 digits"):
         phones.search("210", "IN")
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from ameyo_mcp.errors import StoreError
 from ameyo_mcp.store import (
     CallEvent,
     CallQuery,
     ContactRow,
     Store,
-    StoreError,
     fold_words,
 )
 from ameyo_mcp.store.records import RAW_CAP_BYTES

@@ -266,6 +266,7 @@ async def test_a_write_claimed_long_before_it_could_be_sent_is_not_sent(
 ) -> None:
     """A process paused between its claim and its request (past half its lease) sends nothing: by
     then others may have been told the write's outcome is unknown, and be sending it themselves."""
+    from ameyo_mcp.errors import WriteError
     from ameyo_mcp.store import Store
     from ameyo_mcp.writes import path as writes
 
@@ -282,7 +283,7 @@ async def test_a_write_claimed_long_before_it_could_be_sent_is_not_sent(
         clock=lambda: next(times, 1_900_000_040.0),
     )
     try:
-        with pytest.raises(writes.WriteError, match="waited too long between being claimed and being sent"):
+        with pytest.raises(WriteError, match="waited too long between being claimed and being sent"):
             await path.send(_one_callback(ameyo))
         assert store.ledger_entries([_one_callback(ameyo).identity]) == []  # released: never sent
         assert (await path.send(_one_callback(ameyo))).repeat_of_s is None

@@ -197,12 +197,14 @@ class AmeyoClient:
             ) from None
         except httpx.TimeoutException:
             raise UpstreamTimeout(
-                f"Ameyo did not answer {command} within {self.timeout_s:g} s" + _next_step(write),
+                f"Ameyo did not answer {command} within {self.timeout_s:g} s",
+                next_step=_next_step(write),
                 outcome_unknown=write,
             ) from None
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(
-                f"The connection to Ameyo broke during {command} ({type(exc).__name__})" + _next_step(write),
+                f"The connection to Ameyo broke during {command} ({type(exc).__name__})",
+                next_step=_next_step(write),
                 outcome_unknown=write,
             ) from None
         return response
@@ -233,7 +235,8 @@ class AmeyoClient:
             # Only login uses `null` (refused credentials); anywhere else it is no answer at all,
             # and reading it as "no results" would hide a failure.
             raise UpstreamUnavailable(
-                f"Ameyo answered {command} with an empty body (null)" + _next_step(write),
+                f"Ameyo answered {command} with an empty body (null)",
+                next_step=_next_step(write),
                 outcome_unknown=write,
             )
         if body is _NO_BODY or status >= 400:
@@ -241,8 +244,8 @@ class AmeyoClient:
             if body is not _NO_BODY:
                 kind = "an error"
             raise UpstreamUnavailable(
-                f"Ameyo answered {command} with {kind} (HTTP {status}); a proxy or the server may be down"
-                + _next_step(write),
+                f"Ameyo answered {command} with {kind} (HTTP {status}); a proxy or the server may be down",
+                next_step=_next_step(write),
                 outcome_unknown=write,
             )
         return body
@@ -334,11 +337,11 @@ def _next_step(write: bool) -> str:
     """What to do after a failed exchange: a read can simply be tried again, a write may have run."""
     if not write:
         return (
-            ". Nothing was changed: try again in a moment, and if it keeps failing tell the person that "
-            "Ameyo seems unavailable"
+            "Nothing was changed: try again in a moment, and if it keeps failing tell the person that "
+            "Ameyo seems unavailable."
         )
     return (
-        "; the request was sent, so Ameyo may or may not have applied it: its outcome is unknown. "
+        "The request was sent, so Ameyo may or may not have applied it: its outcome is unknown. "
         "Check with ameyo_get_contacts before sending it again."
     )
 

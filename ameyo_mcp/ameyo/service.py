@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..config import Settings
-from ..errors import AmeyoError, CommandFailed
+from ..errors import AmeyoError, NotFound
 from .client import AmeyoClient
 from .models import (
     CONTACTS_AS_SENT,
@@ -35,10 +35,6 @@ U = TypeVar("U")
 
 _LEADS_TTL_S = 60.0
 SCAN_PAGE = 500
-
-
-class NotFound(CommandFailed):
-    """A name or id the caller gave does not exist in Ameyo; the message lists what does."""
 
 
 @dataclass(frozen=True)
@@ -186,7 +182,7 @@ class Ameyo:
             except AmeyoError:
                 leads = []
             return lead_not_in_campaign(lead_id, campaign, leads)
-        return describe_failure(error.key, error.args_, fallback=error.message)
+        return describe_failure(error.key, error.args_, fallback=str(error))
 
 
 def lead_not_in_campaign(lead_id: int | None, campaign: CampaignInfo, leads: Sequence[Lead]) -> str:

@@ -64,6 +64,8 @@ class SessionManager:
         self.reused_sessions = 0
         self.pings = 0
         self.idle_releases = 0
+        # Why Ameyo did not confirm the last logout (the session is forgotten here all the same).
+        self.logout_failure: AmeyoError | None = None
 
     @property
     def uses_sessions(self) -> bool:
@@ -134,15 +136,20 @@ class SessionManager:
         return result
 
     async def logout(self) -> bool:
-        """End the live session now; returns whether there was one."""
+        """End the live session now; returns whether there was one. It is forgotten here even when
+        Ameyo does not confirm the logout (`logout_failure` then says why): Ameyo ends it when it
+        times out, and the next call logs in afresh."""
         async with self._lock:
             sid, self._sid = self._sid, None
             self._forget_cache()
             self._stop_keepalive()
+        self.logout_failure = None
         if sid is None:
             return False
-        with contextlib.suppress(AmeyoError):
+        try:
             await self.client.logout(sid)
+        except AmeyoError as exc:
+            self.logout_failure = exc
         return True
 
     @property
@@ -160,7 +167,9 @@ class SessionManager:
         if logout and self._sid is not None:
             try:
                 await asyncio.wait_for(self.logout(), _LOGOUT_TIMEOUT_S)
-            except (TimeoutError, AmeyoError):
+            except TimeoutError:
+                self.logout_failure = AmeyoError("no answer")
+            if self.logout_failure is not None:
                 log.warning("Could not log out of Ameyo on shutdown; the session will time out by itself")
 
     # -- inside ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from ..ameyo.models import GetLeadsRequest
 from ..ameyo.service import Ameyo
 from ..config import Settings, timezone_warning
-from ..errors import AmeyoError, AuthenticationFailed, UpstreamUnavailable
+from ..errors import AmeyoError, AuthenticationFailed, PhoneError, StoreError, UpstreamUnavailable
 from ..rules import phones
 from ..rules.times import ago_text, show
 
@@ -43,7 +43,7 @@ async def run_check(
     try:
         phones.check_region(settings.phone_region)
         say(f"  ok  phone numbers: region {settings.phone_region}, sent as {settings.phone_format}")
-    except phones.PhoneError as exc:
+    except PhoneError as exc:
         ok = False
         say(f"  FAIL {exc}")
     try:
@@ -80,7 +80,7 @@ async def run_check(
 def _check_index(settings: Settings, say: Callable[[str], None]) -> bool:
     """Report the index: where it is, and per campaign its contacts and the age of its last sync."""
     from ..index.sync import age_text
-    from ..store import StoreError, open_store
+    from ..store import open_store
 
     store = open_store(settings)
     try:
@@ -107,7 +107,7 @@ def _check_index(settings: Settings, say: Callable[[str], None]) -> bool:
 def _check_unknown_writes(settings: Settings, say: Callable[[str], None]) -> None:
     """Writes whose outcome is unknown, from every process on the store: each needs a person to
     look in Ameyo before it is sent again (the write path refuses it until then)."""
-    from ..store import StoreError, open_store
+    from ..store import open_store
 
     store = open_store(settings)
     try:

@@ -4,6 +4,7 @@ the simulator."""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,11 +15,13 @@ import anyio
 
 from .. import __version__
 from ..config import Settings, load_settings, timezone_warning
-from ..errors import SettingsError
+from ..errors import AmeyoMcpError, SettingsError, explain
 from ..logs import setup_logging
 
 if TYPE_CHECKING:
     from ..writes.bulk.engine import BulkOptions
+
+log = logging.getLogger(__name__)
 
 
 def _shared(*, top: bool) -> argparse.ArgumentParser:
@@ -157,7 +160,10 @@ def _upload_parser(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command; a failure ends it with one or two sentences on stderr (what happened, what to
+    do) and a non-zero status, never a traceback: 2 for a setting to fix, 1 otherwise."""
     args = _parser().parse_args(argv)
+    name = f"ameyo-mcp {args.command}" if args.command else "ameyo-mcp"
     try:
         if args.command == "simulator":
             return _simulator(args)
@@ -172,11 +178,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sync":
             return _sync(args)
         return _serve(args)
-    except SettingsError as exc:
-        print(f"ameyo-mcp: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        return _failed(name, exc)
+
+
+def _failed(name: str, exc: BaseException) -> int:
+    """Say why the command ended, in its own words for an error of ours; for anything else only its
+    kind, with the traceback logged for whoever looks at a debug log."""
+    # A task group (anyio) hands back its one failure wrapped in a group.
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    if isinstance(exc, KeyboardInterrupt):
+        return 130
+    if isinstance(exc, SettingsError):
+        print(f"ameyo-mcp: {exc}", file=sys.stderr)
+        return 2
+    text = explain(exc)
+    if not isinstance(exc, AmeyoMcpError | OSError):
+        log.debug("%s failed", name, exc_info=exc)
+        text = (
+            f"Something unexpected went wrong ({type(exc).__name__}). Run it again with "
+            "AMEYO_LOG_LEVEL=DEBUG to see where, and tell whoever maintains ameyo-mcp."
+        )
+    print(f"{name}: {text}", file=sys.stderr)
+    return 1
 
 
 @contextmanager
@@ -281,8 +308,9 @@ def _desktop_config(args: argparse.Namespace) -> int:
 
 
 def _upload(args: argparse.Namespace) -> int:
+    from ..errors import FileFormatError
     from ..writes.bulk.engine import BulkOptions
-    from ..writes.bulk.reader import FileFormatError, parse_column_map
+    from ..writes.bulk.reader import parse_column_map
 
     path = Path(args.file).expanduser().resolve()
     if not path.is_file():
@@ -344,12 +372,10 @@ async def _upload_once(
     settings: Settings, path: Path, options: BulkOptions, stop: anyio.Event, caught: list[str]
 ) -> int:
     from ..ameyo.service import Ameyo
-    from ..errors import AmeyoError
+    from ..errors import AmeyoError, FileFormatError, UploadRefused, UploadStopped, WriteError
     from ..writes.bulk.engine import upload_file
-    from ..writes.bulk.errors import UploadRefused, UploadStopped
-    from ..writes.bulk.reader import FileFormatError
     from ..writes.bulk.report import bulk_text
-    from ..writes.path import WriteError, WritePath
+    from ..writes.path import WritePath
 
     tty = sys.stderr.isatty()
     last: list[str] = [""]
@@ -405,9 +431,9 @@ def _receiver(args: argparse.Namespace) -> int:
 
 def _sync(args: argparse.Namespace) -> int:
     from ..ameyo.service import Ameyo
-    from ..errors import AmeyoError
-    from ..index.sync import SyncError, SyncProgress, SyncReport, sync_all
-    from ..store import StoreError, open_store
+    from ..errors import AmeyoError, StoreError, SyncError
+    from ..index.sync import SyncProgress, SyncReport, sync_all
+    from ..store import open_store
 
     tty = sys.stderr.isatty()
 
@@ -450,8 +476,10 @@ def _sync(args: argparse.Namespace) -> int:
             print(f"\nameyo-mcp sync: {exc}", file=sys.stderr)
             return 1
         finally:
-            await ameyo.aclose()
-            store.close()
+            try:
+                await ameyo.aclose()
+            finally:
+                store.close()
         return 0
 
     with _settings(args) as settings:

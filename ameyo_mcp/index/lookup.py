@@ -1,15 +1,17 @@
 """Finding a campaign's customers by phone or name: candidates from the index, their current state
 from Ameyo (one `getContacts` by customer ids), and where the lookup looked, in words.
 
-Without an index (never synced, or the store unusable) a bounded live scan stands in, and its
-limit is said: an answer never reads as "not found" for a customer it did not look at. When the
-index finds nothing, the newest contacts are read live too (customers added since the sync).
+Without an index (never synced, or the store unusable: unreachable, damaged, restarting) a bounded
+live scan stands in, and its limit and the reason are said: an answer never reads as "not found"
+for a customer it did not look at. When the index finds nothing, the newest contacts are read live
+too (customers added since the sync).
 The store is synchronous: it is called through a worker thread, and only when first needed
 (importing it, or the phone library, is not paid at start-up). No MCP types here.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -20,12 +22,15 @@ import anyio
 
 from ..ameyo.customers import phone_values
 from ..ameyo.models import Contact, GetContactsRequest
+from ..errors import StoreError, as_clause
 from ..rules import phones
 from ..rules.sanitize import fold
 
 if TYPE_CHECKING:
     from ..ameyo.service import Ameyo
     from ..store import CampaignIndex, IndexedContact, Store
+
+log = logging.getLogger(__name__)
 
 SCAN_CAP = 5000
 """Most contacts a live scan reads when there is no index."""
@@ -34,6 +39,7 @@ CANDIDATES = 500
 NEWEST = 500
 """Newest contacts read live when the index finds nothing: customers added since the sync."""
 _NO_INDEX = "the campaign has no index yet: run ameyo-mcp sync"
+UNREADABLE = "the local index could not be read"
 LISTING = "a listing reads Ameyo itself; the whole campaign's counts by status are the index's"
 """Why a listing or a status filter scans even where the campaign has an index."""
 
@@ -60,6 +66,9 @@ class Looked:
                 text += f", and the {self.newest:,} newest contacts in Ameyo, read live"
             return text
         why = self.why_no_index or _NO_INDEX
+        if why.startswith(UNREADABLE):
+            which = "the first" if self.scan_capped else "all"
+            return f"{why}; searched Ameyo directly, {which} {self.scanned:,} contacts of the campaign"
         if self.scan_capped:
             return f"the first {self.scanned:,} contacts of the campaign, read live ({why})"
         return f"all {self.scanned:,} contacts of the campaign, read live ({why})"
@@ -106,13 +115,11 @@ class Finder:
 
     async def index(self, campaign_id: int) -> tuple[CampaignIndex | None, str | None]:
         """The campaign's index when a full pass of it completed; else None and why not."""
-        from ..store import StoreError
-
         try:
             store = self._store()
             known = await anyio.to_thread.run_sync(store.campaign, campaign_id)
         except (StoreError, OSError) as exc:
-            return None, f"the index cannot be read ({str(exc)[:200]})"
+            return None, unreadable(exc)
         if known is None or known.synced_at is None:
             return None, _NO_INDEX
         return known, None
@@ -168,8 +175,10 @@ class Finder:
         index, why = await self.index(request.campaign_id)
         if index is None:
             return await self.scan(request, scan_keep or keep, why)
-        store = self._store()
-        candidates = await anyio.to_thread.run_sync(find, store, request.campaign_id)
+        try:
+            candidates = await anyio.to_thread.run_sync(find, self._store(), request.campaign_id)
+        except (StoreError, OSError) as exc:
+            return await self.scan(request, scan_keep or keep, unreadable(exc))
         matches: list[Contact] = []
         if candidates:
             ids = [str(c.customer_id) for c in candidates]
@@ -214,6 +223,14 @@ def contact_filter(
         return not statuses or str(extra.get("status") or "").upper() in statuses
 
     return keep
+
+
+def unreadable(exc: StoreError | OSError) -> str:
+    """Why a lookup scans Ameyo instead of its index, in the words `Looked` shows; the database's
+    own next step goes to the log (and so to the client as a notice), for whoever runs the server."""
+    log.warning("%s; lookups search Ameyo directly meanwhile. %s", UNREADABLE, exc)
+    reason = exc.message if isinstance(exc, StoreError) else exc.strerror or type(exc).__name__
+    return f"{UNREADABLE}: {as_clause(reason[:300])}"
 
 
 def name_matcher(text: str) -> Keep:

@@ -31,10 +31,10 @@ from ..ameyo.customers import is_phone_key
 from ..ameyo.models import CampaignInfo, GetContactsRequest, parse_ameyo_time
 from ..ameyo.service import Ameyo
 from ..config import Settings
-from ..errors import AmeyoError
+from ..errors import AmeyoError, StoreError, SyncError
 from ..rules import phones
 from ..rules.times import ago_text
-from ..store import ContactRow, Store, StoreError
+from ..store import ContactRow, Store
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +42,6 @@ ORDER_BY = "customer_id"
 # The campaign columns the index keeps (section 4.6.2 of the vendor document).
 _COLUMN_PREFIX = "__campaign_customer_table_alias__."
 _COLUMNS = ("status", "disposition", "attempts", "last_dialed_time")
-
-
-class SyncError(Exception):
-    """A sync cannot go on; the message says why and what to do."""
 
 
 @dataclass

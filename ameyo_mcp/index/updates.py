@@ -14,6 +14,7 @@ import anyio
 
 from ..ameyo.models import CampaignInfo, RecordResult, UploadContactsRequest, UploadWithCallbacksRequest
 from ..ameyo.result_types import effect
+from ..errors import StoreBusy, SyncError
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -39,8 +40,6 @@ def index_answers(
     (the write path's own, opened on first use)."""
 
     async def add(write: Write, answer: Sequence[Any]) -> None:
-        from ..store import StoreBusy
-
         campaign = write.campaign
         target = store()
         # One row read on the event loop (a worker thread per batch of a file upload cost more
@@ -73,7 +72,7 @@ def upload_rows(
 ) -> tuple[list[ContactRow], list[ContactRow]]:
     """The index rows of an upload's records: those Ameyo added, and those it updated or moved
     (whose other fields Ameyo kept). Records it refused or left as they were are not indexed."""
-    from .sync import SyncError, contact_row
+    from .sync import contact_row
 
     request = write.request
     if isinstance(request, UploadContactsRequest):

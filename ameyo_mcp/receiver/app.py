@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..errors import PushRejected, StoreFailed
 from ..store.records import CallEvent
 from .body import MAX_BODY_BYTES, TOKEN_FIELD, body_fields, query_fields
-from .fields import PhoneKey, PushRejected, normalise
-from .writer import BatchWriter, StoreFailed
+from .fields import PhoneKey, normalise
+from .writer import BatchWriter
 
 log = logging.getLogger(__name__)
 

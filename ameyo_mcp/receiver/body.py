@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qsl
 
-from .fields import MAX_FIELDS, PushRejected, nesting
+from ..errors import PushRejected
+from .fields import MAX_FIELDS, nesting
 
 MAX_BODY_BYTES = 64 * 1024
 TOKEN_FIELD = "token"

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..errors import PushRejected
 from ..store.records import CallEvent
 
 PhoneKey = Callable[[str], str | None]
@@ -29,14 +30,6 @@ MAX_ASSOCIATIONS = 50
 MAX_DEPTH = 4
 _TEXT_CAP = 200  # a normalised text field (ids, codes, names)
 _URL_CAP = 1000
-
-
-class PushRejected(ValueError):
-    """A push we cannot use; `status` is the HTTP answer and the message says why, in one line."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
 
 
 # C0 and C1 controls other than tab, newline and carriage return: no Ameyo field holds them, and a

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..errors import StoreFailed
 from ..store.records import CallEvent
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,6 @@ class _Job:
     event: CallEvent
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[bool]
-
-
-class StoreFailed(RuntimeError):
-    """The store could not commit this push; nothing of it was kept."""
 
 
 class BatchWriter:

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
+from ..errors import PhoneError
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -47,18 +49,6 @@ _NON_DIGITS = re.compile(r"\D")
 _PASTED = re.compile(r"[\d\s+\-().\/\u00a0\u2010-\u2015]+")
 _MAX_NSN = 17  # libphonenumber's longest national number
 _MAX_TEXT = 250  # libphonenumber's longest input
-
-
-class PhoneError(ValueError):
-    """A text that cannot be used as a phone number; the message says why in one sentence.
-
-    The message quotes the text (the caller's own words); `why` says the same without it ("not a
-    complete phone number: it has no area code"), for refusals that must not quote what they refuse.
-    It is None when the text is empty or is not made of what a number is written with."""
-
-    def __init__(self, message: str, why: str | None = None) -> None:
-        super().__init__(message)
-        self.why = why
 
 
 class Dialable(NamedTuple):  # a tuple: made once per row of a bulk file, cheaper than a frozen dataclass

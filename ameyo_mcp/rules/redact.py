@@ -45,6 +45,13 @@ class RedactingFilter(logging.Filter):
         if clean != message:
             record.msg = clean
             record.args = None
+        if record.exc_info and not record.exc_text:
+            # The traceback as the handler's formatter would write it (it keeps this text): an
+            # exception's message may hold a secret too.
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = SECRETS.scrub(record.exc_text)
         return True
+
+
+_TRACEBACKS = logging.Formatter()

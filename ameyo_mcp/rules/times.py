@@ -11,14 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from ..errors import TimeInputError
+
 AMEYO_FORMAT = "%Y-%m-%d %H:%M:%S"
 # A callback a few seconds "in the past" because the model took its time is still meant for now.
 _PAST_GRACE = timedelta(minutes=1)
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-class TimeInputError(ValueError):
-    """The text is not a time we can schedule; the message says what to send instead."""
 
 
 @dataclass(frozen=True)

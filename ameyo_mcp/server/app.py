@@ -31,7 +31,6 @@ from mcp_types import SubscribeRequestParams, UnsubscribeRequestParams
 from .. import __version__
 from ..ameyo.service import Ameyo
 from ..config import Settings
-from ..errors import AmeyoError
 from ..writes.path import WritePath
 from .calls_today import URI as CALLS_TODAY_URI
 from .calls_today import CallsFeed, attach, today_json
@@ -39,7 +38,7 @@ from .completions import complete
 from .notices import install as install_client_log
 from .prompt_templates import register_prompts
 from .tools import WRITE_TOOL_NAMES, AppState, build_tools
-from .tools.common import ameyo_of
+from .tools.common import ameyo_of, resource_error, tool_error
 
 INSTRUCTIONS = """\
 Ameyo contact center (Customer Manager API). The server logs in and keeps the session alive by
@@ -75,7 +74,8 @@ def instructions(settings: Settings) -> str:
 
 class AmeyoServer(MCPServer[AppState]):
     """The SDK's server, with answers for what it would otherwise leave to a generic error: a write
-    tool called on a read-only server, and a prompt that does not exist."""
+    tool called on a read-only server, a prompt that does not exist, and any failure of a tool,
+    which the model reads as a sentence (`tool_error`), never as "Error executing tool …"."""
 
     def __init__(self, *args: Any, read_only: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -89,7 +89,15 @@ class AmeyoServer(MCPServer[AppState]):
                 f"This server is read-only (AMEYO_READ_ONLY=true): {name} is not available, and nothing "
                 "was sent to Ameyo. Ask whoever runs the server for one that may write."
             )
-        return await super().call_tool(name, arguments, context)
+        try:
+            return await super().call_tool(name, arguments, context)
+        except MCPError:
+            raise  # a protocol error, answered as such
+        except Exception as exc:
+            failure = _unwrapped(exc)
+            if failure is exc and isinstance(exc, ToolError):
+                raise  # ours as it is (an argument's mistake stays chained to its ValidationError)
+            raise tool_error(failure, tool=name, write=name in WRITE_TOOL_NAMES) from None
 
     async def get_prompt(
         self,
@@ -107,6 +115,19 @@ class AmeyoServer(MCPServer[AppState]):
         return await super().get_prompt(name, arguments, context)
 
 
+def _unwrapped(exc: BaseException) -> BaseException:
+    """What a tool raised, out of the SDK's wrappers: it wraps every failure of a tool in a
+    ToolError reading "Error executing tool <name>" (followed by the text of a ToolError; of anything
+    else, nothing), with what was raised as its cause."""
+    while (
+        isinstance(exc, ToolError | ResourceError)
+        and str(exc).startswith(("Error executing tool", "Error reading resource"))
+        and exc.__cause__ is not None
+    ):
+        exc = exc.__cause__
+    return exc
+
+
 AmeyoFactory = Callable[[Settings], Ameyo]
 
 if TYPE_CHECKING:
@@ -120,7 +141,7 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
 
     async def history(query: CallQuery) -> CallHistory:
         if not states:
-            raise ResourceError("The server is not started yet")
+            raise ResourceError("The server is not started yet: try again in a moment")
         return await anyio.to_thread.run_sync(states[-1].store.call_history, query)
 
     feed = CallsFeed(history, settings.zone)
@@ -187,7 +208,10 @@ def _register_calls_today(
         mime_type="application/json",
     )
     async def calls_today() -> str:
-        return await today_json(history, settings.zone)
+        try:
+            return await today_json(history, settings.zone)
+        except Exception as exc:
+            raise resource_error(exc, uri=CALLS_TODAY_URI) from None
 
 
 def _register_completions(server: MCPServer[AppState], live: list[Ameyo], prompts: frozenset[str]) -> None:
@@ -236,12 +260,12 @@ def _register_resources(server: MCPServer[AppState], live: list[Ameyo]) -> None:
     )
     async def campaigns() -> str:
         if not live:
-            raise ResourceError("The server is not connected to Ameyo yet")
+            raise ResourceError("The server is not connected to Ameyo yet: try again in a moment")
         ameyo = live[-1]
         try:
             items = await ameyo.campaigns()
-        except AmeyoError as exc:
-            raise ResourceError(str(exc)) from None
+        except Exception as exc:
+            raise resource_error(exc, uri="ameyo://campaigns") from None
         return json.dumps(
             [{"id": c.campaign_id, "name": c.campaign_name, "type": c.campaign_type} for c in items]
         )
@@ -258,8 +282,8 @@ def _register_resources(server: MCPServer[AppState], live: list[Ameyo]) -> None:
         try:
             info = await ameyo.campaign(campaign)
             items = await ameyo.leads(info.campaign_id)
-        except AmeyoError as exc:
-            raise ResourceError(str(exc)) from None
+        except Exception as exc:
+            raise resource_error(exc, uri=f"ameyo://campaigns/{campaign[:80]}/leads") from None
         return json.dumps(
             {
                 "campaign": {"id": info.campaign_id, "name": info.campaign_name},

@@ -42,8 +42,14 @@ def at_least(level: str, threshold: str) -> bool:
     return LEVELS.index(level) >= LEVELS.index(threshold) if threshold in LEVELS else True
 
 
+SERVER_ONLY = {"server_only": True}
+"""`extra` of a record that stays in the server's log: a traceback is for whoever runs the server,
+not for the client."""
+
+
 class ClientLogHandler(logging.Handler):
-    """Collects the records of the running call; outside a call it does nothing."""
+    """Collects the records of the running call (but those logged with `SERVER_ONLY`); outside a
+    call it does nothing."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -52,6 +58,8 @@ class ClientLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         pending = _pending.get()
+        if getattr(record, "server_only", False):
+            return
         if pending is not None and len(pending) < MAX_PER_CALL:
             pending.append((_level(record.levelno), record.name, record.getMessage()))
 

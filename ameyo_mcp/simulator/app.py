@@ -1,7 +1,7 @@
 """The simulator's HTTP face: the document's wire format, response shapes and fault injection.
 
 Everything here is translation. Requests become calls on :class:`SimulatorState`; its results and
-:class:`CommandFailed` errors become the JSON shapes the vendor's samples show, sent the way live
+:class:`SimulatedFailure` errors become the JSON shapes the vendor's samples show, sent the way live
 servers send them (HTTP 200, ``text/plain;charset=UTF-8``), even for errors.
 """
 
@@ -23,11 +23,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from ..errors import DeliberateDrop, SimulatedFailure, SimulatedRefusal
 from .data import ColumnValue, Lead
 from .state import (
     CallbackRequest,
     CallbackUploadOutcome,
-    CommandFailed,
     ContactQuery,
     ContactRow,
     Session,
@@ -49,6 +49,7 @@ _NGINX_502 = (
     "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.18.0</center>\r\n"
     "</body>\r\n</html>\r\n"
 )
+
 _GARBAGE = "<<garbage \x00\x01 upstream sent something that is not JSON"
 
 
@@ -127,18 +128,6 @@ def _dumps(payload: object) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
-class _Refused(Exception):
-    """A command-specific refusal whose body is not the generic Failed comment."""
-
-    def __init__(self, payload: object) -> None:
-        super().__init__(payload)
-        self.payload = payload
-
-
-class DeliberateDrop(Exception):
-    """Raised to cut a response when no aborter is available; runners silence its log line."""
-
-
 @dataclass
 class _Call:
     state: SimulatorState
@@ -163,9 +152,9 @@ def _run(
         )
     try:
         return 200, handler(_Call(state, _decode(raw), token)), True
-    except CommandFailed as exc:
+    except SimulatedFailure as exc:
         return 200, {"result": "Failed.", "comment": exc.comment}, False
-    except _Refused as exc:
+    except SimulatedRefusal as exc:
         return 200, exc.payload, False
 
 
@@ -202,7 +191,7 @@ def _login(call: _Call) -> object:
     data = call.data
     session = call.state.login(data.get("userId"), data.get("password"), data.get("terminal"))
     if session is None:
-        raise _Refused(None)  # a wrong user or password answers a bare `null`
+        raise SimulatedRefusal(None)  # a wrong user or password answers a bare `null`
     return _login_body(call.state, session)
 
 
@@ -210,7 +199,7 @@ def _ping(call: _Call) -> object:
     session_id = call.data.get("sessionId")
     if not (session_id is None and call.token) and not call.state.ping(session_id):
         reason = f"Invalid session Id: {_text(session_id)}"
-        raise _Refused({"status": "error", "reason": reason, "details": reason})
+        raise SimulatedRefusal({"status": "error", "reason": reason, "details": reason})
     return {"alive": True, "serverTime": int(time.time() * 1000)}
 
 
@@ -218,7 +207,7 @@ def _logout(call: _Call) -> object:
     session_id = call.data.get("sessionId")
     if not (session_id is None and call.token) and not call.state.logout(session_id):
         message = f"Invalid session Id: {_text(session_id)}"
-        raise _Refused({"message": message, "type": "ProcessingException", "isPopulated": True})
+        raise SimulatedRefusal({"message": message, "type": "ProcessingException", "isPopulated": True})
     return {}
 
 
@@ -227,7 +216,7 @@ def _require_session(call: _Call) -> None:
         return
     session_id = call.data.get("sessionId")
     if not call.state.touch(session_id):
-        raise CommandFailed("LogoutRemoterProcessorHelper.invalid.sessionid", session_id)
+        raise SimulatedFailure("LogoutRemoterProcessorHelper.invalid.sessionid", session_id)
 
 
 def _login_body(state: SimulatorState, session: Session) -> dict[str, Any]:
@@ -462,7 +451,7 @@ def _bool(value: object, key: str, default: bool = False) -> bool:
 def _properties(data: Mapping[str, Any]) -> dict[str, object]:
     properties = data.get("properties")
     if properties is None:  # "This field is not Nullable"
-        raise CommandFailed("CustomerManager.properties.cannot.be.null", "properties")
+        raise SimulatedFailure("CustomerManager.properties.cannot.be.null", "properties")
     if not isinstance(properties, dict):
         raise invalid_request("properties must be an object")
     return properties
@@ -649,7 +638,6 @@ __all__ = [
     "COMMAND_PATH",
     "CONTENT_TYPE",
     "ConnectionAborter",
-    "DeliberateDrop",
     "create_app",
     "java_medium",
     "sql_time",

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
-from .app import COMMAND_PATH, ConnectionAborter, DeliberateDrop, create_app
+from ..errors import DeliberateDrop
+from .app import COMMAND_PATH, ConnectionAborter, create_app
 from .state import PushedCall, SimulatorConfig, SimulatorState
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """Simulator state and the Customer Manager's business rules, with no HTTP in sight.
 
 ``app.py`` turns requests into calls here and turns the results into the document's JSON shapes.
-A whole command that fails raises :class:`CommandFailed`; per-record outcomes come back as values.
+A whole command that fails raises :class:`SimulatedFailure`; per-record outcomes come back as values.
 
 Every method that reads or changes shared data holds one ``threading.Lock``: the HTTP server runs in
 its own thread while tests read counters and contacts from theirs.
@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..ameyo.columns import CAMPAIGN_COLUMNS, STATUSES
+from ..errors import SimulatedFailure
 from .calls import Call, apply_call, draw_call, push_fields
 from .data import (
     CAMPAIGN_COLUMN_PREFIX,
@@ -151,16 +152,8 @@ class Faults:
                     setattr(self, f.name, f.default)
 
 
-class CommandFailed(Exception):
-    """The whole command failed: ``{"result":"Failed.","comment":[key, *args]}``."""
-
-    def __init__(self, key: str, *args: object) -> None:
-        super().__init__(key, *args)
-        self.comment: list[object] = [key, *args]
-
-
-def invalid_request(reason: str) -> CommandFailed:
-    return CommandFailed("CustomerManager.invalid.request", reason)
+def invalid_request(reason: str) -> SimulatedFailure:
+    return SimulatedFailure("CustomerManager.invalid.request", reason)
 
 
 @dataclass
@@ -538,13 +531,13 @@ class SimulatorState:
     def _campaign(self, campaign_id: int) -> Campaign:
         campaign = self._campaigns.get(campaign_id)
         if campaign is None:
-            raise CommandFailed("CustomerManager.campaign.not.found", campaign_id)
+            raise SimulatedFailure("CustomerManager.campaign.not.found", campaign_id)
         return campaign
 
     def _lead_in(self, campaign_id: int, lead_id: int) -> Lead:
         lead = self._leads.get(lead_id)
         if lead is None or lead.campaign_id != campaign_id:
-            raise CommandFailed("CustomerManager.lead.not.in.camp.11", lead_id, campaign_id)
+            raise SimulatedFailure("CustomerManager.lead.not.in.camp.11", lead_id, campaign_id)
         return lead
 
     # --- getContacts -------------------------------------------------------------------------------
@@ -797,21 +790,21 @@ class SimulatorState:
             self._campaign(campaign_id)
             when = self.parse_time(req.callback_time)
             if when is None:
-                raise CommandFailed("CustomerManager.invalid.callback.time", req.callback_time)
+                raise SimulatedFailure("CustomerManager.invalid.callback.time", req.callback_time)
             phone = _digits(req.phone) if req.phone else None
             if req.phone and phone is None:
-                raise CommandFailed("CustomerManager.Phone.number.invalid", req.phone)
+                raise SimulatedFailure("CustomerManager.Phone.number.invalid", req.phone)
             if req.customer_id is not None:
                 target = self._find(req.customer_id, campaign_id)
                 if target is None:
-                    raise CommandFailed("CustomerManager.customer.not.found", str(req.customer_id))
+                    raise SimulatedFailure("CustomerManager.customer.not.found", str(req.customer_id))
                 phone = phone or target.phone1
             if not phone:
-                raise CommandFailed("CustomerManager.callback.phone.missing")
+                raise SimulatedFailure("CustomerManager.callback.phone.missing")
             if not self._phone_length_ok(phone):
-                raise CommandFailed("CustomerManager.Phone.number.does.not.have.valid.length", len(phone))
+                raise SimulatedFailure("CustomerManager.Phone.number.does.not.have.valid.length", len(phone))
             if req.self_callback and not req.user_id:
-                raise CommandFailed("CustomerManager.self.callback.user.missing")
+                raise SimulatedFailure("CustomerManager.self.callback.user.missing")
             return self._store_callback("addCallback", campaign_id, when, phone, req.customer_id, req)
 
     def _store_callback(
@@ -852,7 +845,7 @@ def _ordering(order_by: str | None, table: ContactTable) -> list[tuple[_SortKey,
     for part in order_by.split(","):
         match = _ORDER_PART.match(part)
         if match is None:
-            raise CommandFailed("CustomerManager.invalid.order.by", order_by)
+            raise SimulatedFailure("CustomerManager.invalid.order.by", order_by)
         name = match.group(2).lower()
         descending = (match.group(3) or "asc").lower() == "desc"
         key: _SortKey
@@ -866,7 +859,7 @@ def _ordering(order_by: str | None, table: ContactTable) -> list[tuple[_SortKey,
             if data_keys is None:  # a customer field: only then are all of them looked at
                 data_keys = {k.lower(): k for c in table for k in c.customer_data}
             if name not in data_keys:
-                raise CommandFailed("CustomerManager.invalid.order.by", order_by)
+                raise SimulatedFailure("CustomerManager.invalid.order.by", order_by)
             key = _DataKey(data_keys[name])
         ordering.append((key, descending))
     return ordering
@@ -908,7 +901,7 @@ def _null_first(key: _SortKey, contact: Contact) -> tuple[int, Any]:
 def _campaign_column(key: str) -> str:
     column = key[len(CAMPAIGN_COLUMN_PREFIX) :] if key.startswith(CAMPAIGN_COLUMN_PREFIX) else ""
     if column not in CAMPAIGN_COLUMNS:
-        raise CommandFailed("CustomerManager.invalid.column.name", key)
+        raise SimulatedFailure("CustomerManager.invalid.column.name", key)
     return column
 
 
@@ -923,7 +916,7 @@ def _limit_offset(value: str | int | None) -> tuple[int, int | None]:
     match = _LIMIT_MYSQL.match(text)
     if match is not None:
         return int(match.group(1)), int(match.group(2))
-    raise CommandFailed("CustomerManager.invalid.limit.offset", text)
+    raise SimulatedFailure("CustomerManager.invalid.limit.offset", text)
 
 
 def _column_text(value: object) -> str:

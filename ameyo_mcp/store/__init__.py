@@ -34,14 +34,14 @@ call history (pushed by Ameyo):
 
 Every method is synchronous and thread-safe; async code calls them through a worker thread
 (`anyio.to_thread.run_sync`). Times are aware datetimes in, aware UTC datetimes out, whole seconds.
-Errors the person must act on are `StoreError`, with a message that says what to do.
+Every failure of the database is a `StoreError` (`ameyo_mcp.errors`), with a message that says
+what to do.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .backends import StoreBusy, StoreError
 from .core import Store
 from .fold import fold_words
 from .records import (
@@ -66,8 +66,6 @@ __all__ = [
     "ContactRow",
     "IndexedContact",
     "Store",
-    "StoreBusy",
-    "StoreError",
     "StoredCall",
     "SyncPass",
     "fold_words",

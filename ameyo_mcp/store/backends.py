@@ -1,4 +1,5 @@
-"""Opening a connection: a SQLite file (owner-only, WAL) or a PostgreSQL database.
+"""Opening a connection: a SQLite file (owner-only, WAL) or a PostgreSQL database; and the
+drivers' errors in words (`store_error`).
 
 The drivers are imported here, when the store is first used: not when the package is imported.
 """
@@ -6,20 +7,15 @@ The drivers are imported here, when the store is first used: not when the packag
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..errors import StoreError
+from ..rules.redact import SECRETS
 from .schema import POSTGRES, SQLITE, Dialect
-
-
-class StoreError(Exception):
-    """The index database cannot be opened or used; the message says which and what to do."""
-
-
-class StoreBusy(Exception):
-    """Another thread of this process is using the store (asked not to wait for it)."""
 
 
 def is_postgres(url: str) -> bool:
@@ -40,9 +36,11 @@ def describe(url: str) -> str:
     if not is_postgres(url):
         return str(sqlite_path(url))
     parts = urlsplit(url)
-    host = parts.hostname or "local socket"
+    path = parts.path or "/"
+    if not parts.hostname:
+        return f"PostgreSQL {path} (local socket)"
     port = f":{parts.port}" if parts.port else ""
-    return f"PostgreSQL {host}{port}{parts.path or '/'}"
+    return f"PostgreSQL {parts.hostname}{port}{path}"
 
 
 def connect(url: str) -> tuple[Any, Dialect]:
@@ -54,6 +52,7 @@ def connect(url: str) -> tuple[Any, Dialect]:
 def _connect_sqlite(path: Path) -> Any:
     import sqlite3  # here, not at import: cold start does not pay for it
 
+    conn: Any = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # The file is created owner-only before SQLite opens it; its -wal and -shm files copy its mode.
@@ -68,11 +67,15 @@ def _connect_sqlite(path: Path) -> Any:
         conn.execute("PRAGMA threads=2")
         # PostgreSQL's reverse(), which migration 2 uses (phone keys are kept reversed).
         conn.create_function("reverse", 1, _reversed, deterministic=True)
-    except (OSError, sqlite3.Error) as exc:
+    except OSError as exc:
         raise StoreError(
-            f"The index database {path} cannot be opened ({exc}): check that its folder is writable, "
-            "or set AMEYO_DATABASE_URL to another file"
+            f"The index database {path} cannot be opened ({exc.strerror or type(exc).__name__})",
+            next_step="Check that its folder is writable, or set AMEYO_DATABASE_URL to another file.",
         ) from None
+    except sqlite3.Error as exc:
+        if conn is not None:
+            conn.close()
+        raise store_error(exc, str(path)) from None
     return conn
 
 
@@ -91,8 +94,100 @@ def _connect_postgres(url: str) -> Any:
     try:
         return psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise StoreError(f"The index database {describe(url)} cannot be reached: {reason[:300]}") from None
+        raise StoreError(
+            f"The index database {describe(url)} cannot be reached ({_reason(exc)})",
+            next_step=_START_POSTGRES,
+        ) from None
+
+
+_START_POSTGRES = "Check that PostgreSQL is running and that AMEYO_DATABASE_URL names it, then try again."
+# SQLite's result codes (`sqlite_errorname`, without the extended part) by what a person does about them.
+_SQLITE_FULL = ("SQLITE_FULL",)
+_SQLITE_DAMAGED = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+_SQLITE_BUSY = ("SQLITE_BUSY", "SQLITE_LOCKED")
+_SQLITE_UNUSABLE = ("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_PERM", "SQLITE_AUTH")
+# PostgreSQL's SQLSTATEs: the connection is gone (08: connection exception; 57P01-3: shut down).
+_PG_GONE = ("08", "57P01", "57P02", "57P03")
+
+
+def is_driver_error(exc: BaseException) -> bool:
+    """Whether `exc` comes from the database driver (sqlite3 or psycopg), whichever is loaded."""
+    sqlite3 = sys.modules.get("sqlite3")
+    if sqlite3 is not None and isinstance(exc, sqlite3.Error):
+        return True
+    return type(exc).__module__.partition(".")[0] == "psycopg"
+
+
+def is_dead(conn: Any) -> bool:
+    """Whether the database closed this connection (PostgreSQL restarted or ended it): a new one
+    may work where it cannot. A SQLite connection never dies so."""
+    return bool(getattr(conn, "closed", False) or getattr(conn, "broken", False))
+
+
+def store_error(exc: BaseException, url: str) -> StoreError:
+    """A driver's error as a `StoreError` that says what happened to the database and what to do:
+    a full disk, a damaged file, a database that is gone or busy."""
+    where = describe(url)
+    reason = _reason(exc)
+    name = str(getattr(exc, "sqlite_errorname", "") or "")
+    if not is_postgres(url):
+        text = str(exc).lower()
+        if name.startswith(_SQLITE_FULL) or "disk is full" in text:
+            return StoreError(
+                f"The index database {where} cannot be written: its disk is full",
+                next_step="Free space on that disk (or set AMEYO_DATABASE_URL to a file on another one), "
+                "then try again.",
+            )
+        if name.startswith(_SQLITE_DAMAGED) or "malformed" in text or "not a database" in text:
+            return StoreError(
+                f"The index database {where} is damaged ({reason})",
+                next_step="Move the file aside (it holds the call history and the write ledger) and run "
+                "ameyo-mcp sync to build a new index, or set AMEYO_DATABASE_URL to another file.",
+            )
+        if name.startswith(_SQLITE_BUSY):
+            return StoreError(
+                f"The index database {where} is locked by another process ({reason})",
+                next_step="Try again in a moment.",
+            )
+        if name.startswith(_SQLITE_UNUSABLE):
+            return StoreError(
+                f"The index database {where} cannot be read or written ({reason})",
+                next_step="Check that its folder is writable and its disk healthy, or set "
+                "AMEYO_DATABASE_URL to another file.",
+            )
+        return StoreError(
+            f"The index database {where} failed ({reason})",
+            next_step="Try again; if it keeps failing, check the file AMEYO_DATABASE_URL names.",
+        )
+    state = str(getattr(exc, "sqlstate", "") or "")
+    # Without a SQLSTATE the driver itself failed: "the connection is closed", "server closed the
+    # connection unexpectedly".
+    client_side = not state and type(exc).__name__ in ("OperationalError", "InterfaceError")
+    if state.startswith(_PG_GONE) or client_side:
+        return StoreError(
+            f"The index database {where} cannot be reached ({reason})", next_step=_START_POSTGRES
+        )
+    if state == "53100":
+        return StoreError(
+            f"The index database {where} cannot be written: the PostgreSQL server's disk is full",
+            next_step="Ask whoever runs PostgreSQL to free space on it, then try again.",
+        )
+    if state.startswith("XX"):
+        return StoreError(
+            f"The index database {where} is damaged ({reason})",
+            next_step="Ask whoever runs PostgreSQL to check the database; its log names the damage.",
+        )
+    return StoreError(
+        f"The index database {where} refused a query ({reason})",
+        next_step="Try again; if it keeps failing, check PostgreSQL's log.",
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of a driver's message, short, with any secret masked."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return SECRETS.scrub(first[:200])
 
 
 class Tx:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from ..errors import StoreBusy, StoreError
 from . import ledger
-from .backends import StoreBusy, StoreError, Tx, connect, describe
+from .backends import Tx, connect, describe, is_dead, is_driver_error, store_error
 from .fold import fold_words
 from .records import (
     CallEvent,
@@ -28,6 +29,8 @@ from .records import (
     to_epoch,
 )
 from .schema import MIGRATIONS, Dialect
+
+T = TypeVar("T")
 
 # SQLite's limit on bound parameters is 32766 since 3.32 but 999 before: stay under both.
 _CHUNK = 400
@@ -93,7 +96,11 @@ class Store:
     """The contacts index and the call history, on SQLite or PostgreSQL.
 
     Nothing is opened until the first call. Methods are synchronous and thread-safe (one
-    connection, one lock); async code calls them through `anyio.to_thread.run_sync`.
+    connection, one lock); async code calls them through `anyio.to_thread.run_sync`. Every failure
+    of the database is a `StoreError` that says what to do (a full disk, a damaged file, a database
+    that cannot be reached). A connection the database closed (PostgreSQL restarted) is replaced
+    by a new one: a read is run again on it, and so is a transaction that had not begun; one that
+    had fails, and the next call opens the new connection.
     """
 
     def __init__(self, url: str) -> None:
@@ -113,9 +120,7 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._drop()
 
     def __enter__(self) -> Store:
         return self
@@ -130,20 +135,37 @@ class Store:
             conn, dialect = connect(self.url)
             try:
                 _migrate(conn, dialect)
-            except Exception:
-                conn.close()
+            except BaseException as exc:
+                with suppress(Exception):
+                    conn.close()
+                if is_driver_error(exc):
+                    raise store_error(exc, self.url) from None
                 raise
             self._conn, self._dialect = conn, dialect
         return self._conn, self._dialect
 
+    def _drop(self) -> None:
+        """Forget the connection, closing it quietly (it may be dead): the next use opens another."""
+        conn, self._conn, self._dialect = self._conn, None, None
+        if conn is not None:
+            with suppress(Exception):
+                conn.close()
+
     @contextmanager
     def _held(self, wait: bool) -> Iterator[tuple[Any, Dialect]]:
         """The connection, holding the store's lock; not `wait`: StoreBusy at once, rather than
-        waiting, while another thread has the store (a sync writing a page)."""
+        waiting, while another thread has the store (a sync writing a page). A driver's error
+        leaves as a `StoreError`; a connection the database closed is forgotten on the way."""
         if not self._lock.acquire(blocking=wait):
             raise StoreBusy("another thread is using the store")
         try:
             yield self._open()
+        except Exception as exc:
+            if not is_driver_error(exc):
+                raise
+            if self._conn is not None and is_dead(self._conn):
+                self._drop()
+            raise store_error(exc, self.url) from None
         finally:
             self._lock.release()
 
@@ -151,31 +173,46 @@ class Store:
     def _tx(self, *, durable: bool = True, wait: bool = True) -> Iterator[Tx]:
         """One transaction, all or nothing, holding the store's lock (`_held`). Not `durable`: its
         commit may be lost to a power cut (or a PostgreSQL crash), never half-applied; a killed
-        process loses nothing."""
+        process loses nothing. Begun on a connection the database closed, it begins again on a new
+        one (nothing of it ran); one that fails later is never run again here: its caller decides."""
         with self._held(wait) as (conn, dialect):
-            cur = conn.cursor()
-            relaxed = not durable and dialect.name == "sqlite"
-            if relaxed:
-                cur.execute("PRAGMA synchronous=NORMAL")
             try:
-                cur.execute("BEGIN IMMEDIATE" if dialect.name == "sqlite" else "BEGIN")
-                if not durable and dialect.name == "postgresql":
-                    cur.execute("SET LOCAL synchronous_commit TO OFF")
+                cur = _begin(conn, dialect, durable)
+            except Exception as exc:
+                if not (is_driver_error(exc) and is_dead(conn)):
+                    raise
+                self._drop()
+                conn, dialect = self._open()
+                cur = _begin(conn, dialect, durable)
+            try:
                 try:
                     yield Tx(cur, dialect)
                 except BaseException:
-                    cur.execute("ROLLBACK")
+                    # SQLite may have rolled it back itself (a full disk), and a dead connection
+                    # cannot: the error on its way out says more than this one.
+                    with suppress(Exception):
+                        cur.execute("ROLLBACK")
                     raise
                 cur.execute("COMMIT")
             finally:
-                if relaxed:
-                    cur.execute("PRAGMA synchronous=FULL")
+                if not durable and dialect.name == "sqlite":
+                    try:
+                        cur.execute("PRAGMA synchronous=FULL")
+                    except Exception:
+                        self._drop()  # a new connection starts with every commit flushed
 
-    @contextmanager
-    def _read(self, *, wait: bool = True) -> Iterator[Tx]:
-        """Reads holding the store's lock (`_held`)."""
+    def _reading(self, body: Callable[[Tx], T], *, wait: bool = True) -> T:
+        """`body`'s reads, holding the store's lock (`_held`); on a connection the database closed
+        (it restarted), once more on a new one: a read changes nothing."""
         with self._held(wait) as (conn, dialect):
-            yield Tx(conn.cursor(), dialect)
+            try:
+                return body(Tx(conn.cursor(), dialect))
+            except Exception as exc:
+                if not (is_driver_error(exc) and is_dead(conn)):
+                    raise
+            self._drop()
+            conn, dialect = self._open()
+            return body(Tx(conn.cursor(), dialect))
 
     # -- sync passes -----------------------------------------------------------------------------
 
@@ -205,11 +242,12 @@ class Store:
 
     def load_cursor(self, campaign_id: int) -> str | None:
         """Where the open pass of a campaign stopped; None when there is none or it is at its start."""
-        with self._read() as tx:
-            row = tx.first(
+        row = self._reading(
+            lambda tx: tx.first(
                 "SELECT cursor FROM campaigns WHERE campaign_id = ? AND pass_started_at IS NOT NULL",
                 (campaign_id,),
             )
+        )
         return None if row is None else row[0]
 
     def finish_pass(self, campaign_id: int, number: int, *, now: datetime) -> int:
@@ -401,23 +439,25 @@ class Store:
             )
 
     def contact(self, campaign_id: int, customer_id: int) -> IndexedContact | None:
-        with self._read() as tx:
-            row = tx.first(
+        row = self._reading(
+            lambda tx: tx.first(
                 f"SELECT {_CONTACT_COLUMNS} FROM contacts c WHERE c.campaign_id = ? AND c.customer_id = ?",
                 (campaign_id, customer_id),
             )
+        )
         return None if row is None else _contact(row)
 
     def contacts(
         self, campaign_id: int, *, after: int | None = None, limit: int = 1000
     ) -> list[IndexedContact]:
         """A campaign's contacts in customer id order, from after `after`: a page of the whole index."""
-        with self._read() as tx:
-            rows = tx.all(
+        rows = self._reading(
+            lambda tx: tx.all(
                 f"SELECT {_CONTACT_COLUMNS} FROM contacts c WHERE c.campaign_id = ? AND c.customer_id > ? "
                 "ORDER BY c.customer_id LIMIT ?",
                 (campaign_id, -(2**62) if after is None else after, limit),
             )
+        )
         return [_contact(r) for r in rows]
 
     def find_by_phone(self, campaign_id: int, key: str, *, limit: int = 20) -> list[IndexedContact]:
@@ -434,13 +474,14 @@ class Store:
     def _by_rkey(
         self, campaign_id: int, condition: str, params: tuple[Any, ...], limit: int
     ) -> list[IndexedContact]:
-        with self._read() as tx:
-            rows = tx.all(
+        rows = self._reading(
+            lambda tx: tx.all(
                 f"SELECT {_CONTACT_COLUMNS} FROM contact_phones p JOIN contacts c "
                 "ON c.campaign_id = p.campaign_id AND c.customer_id = p.customer_id "
                 f"WHERE p.campaign_id = ? AND {condition} LIMIT ?",
                 (campaign_id, *params, limit * 4),
             )
+        )
         return _unique(rows, limit)
 
     def search_names(
@@ -455,7 +496,8 @@ class Store:
         words = fold_words(text)
         if not words:
             return []
-        with self._read() as tx:
+
+        def read(tx: Tx) -> list[IndexedContact]:
             if contains:
                 likes = " AND ".join(["c.names LIKE ?"] * len(words))
                 rows = tx.all(
@@ -472,7 +514,9 @@ class Store:
                 f"WHERE w.campaign_id = ? AND w.word >= ? AND w.word < ?{likes} LIMIT ?",
                 (campaign_id, low, high, *(f"% {w}%" for w in others), limit * 4),
             )
-        return _unique(rows, limit)
+            return _unique(rows, limit)
+
+        return self._reading(read)
 
     # -- campaigns -------------------------------------------------------------------------------
 
@@ -485,12 +529,14 @@ class Store:
         return self._campaigns("", ())
 
     def _campaigns(self, where: str, params: tuple[Any, ...], *, wait: bool = True) -> list[CampaignIndex]:
-        with self._read(wait=wait) as tx:
-            rows = tx.all(
+        rows = self._reading(
+            lambda tx: tx.all(
                 "SELECT campaign_id, name, contacts, synced_at, synced_contacts, status_counts, pass_no, "
                 f"pass_started_at, cursor FROM campaigns {where} ORDER BY campaign_id",
                 params,
-            )
+            ),
+            wait=wait,
+        )
         return [
             CampaignIndex(
                 campaign_id=r[0],
@@ -592,7 +638,8 @@ class Store:
 
     def call_history(self, query: CallQuery) -> CallHistory:
         where, params = _call_filters(query)
-        with self._read() as tx:
+
+        def read(tx: Tx) -> CallHistory:
             counts = dict(
                 tx.all(f"SELECT {_OUTCOME}, COUNT(*) FROM calls{where} GROUP BY {_OUTCOME}", params)
             )
@@ -600,7 +647,9 @@ class Store:
                 f"SELECT {_CALL_COLUMNS} FROM calls{where} ORDER BY at DESC, id DESC LIMIT ?",
                 (*params, query.limit),
             )
-        return CallHistory([_call(r) for r in rows], sum(counts.values()), counts)
+            return CallHistory([_call(r) for r in rows], sum(counts.values()), counts)
+
+        return self._reading(read)
 
     def last_call(self, customer_id: int, *, campaign_id: int | None = None) -> StoredCall | None:
         """The latest call event of a customer (in a campaign, when given)."""
@@ -631,16 +680,13 @@ class Store:
             ledger.settle(tx, keys, write_id=write_id, owner=owner, now=now, how=how)
 
     def sent_spellings(self, server: str, campaign_id: int, identities: Sequence[str]) -> dict[str, str]:
-        with self._read() as tx:
-            return ledger.spellings(tx, server, campaign_id, identities)
+        return self._reading(lambda tx: ledger.spellings(tx, server, campaign_id, identities))
 
     def ledger_entries(self, keys: Sequence[str]) -> list[ledger.LedgerEntry]:
-        with self._read() as tx:
-            return ledger.entries(tx, keys)
+        return self._reading(lambda tx: ledger.entries(tx, keys))
 
     def unknown_writes(self, *, limit: int = 50) -> list[ledger.LedgerEntry]:
-        with self._read() as tx:
-            return ledger.unknown(tx, limit=limit)
+        return self._reading(lambda tx: ledger.unknown(tx, limit=limit))
 
     def prune_ledger(self, *, before: float, tokens_before: float) -> int:
         with self._tx(durable=False) as tx:
@@ -651,8 +697,32 @@ class Store:
             ledger.add_token(tx, digest, write_id, now)
 
     def confirm_token_fits(self, digest: str, write_id: str, *, since: float) -> bool:
-        with self._read() as tx:
-            return ledger.token_fits(tx, digest, write_id, since)
+        return self._reading(lambda tx: ledger.token_fits(tx, digest, write_id, since))
+
+
+def _begin(conn: Any, dialect: Dialect, durable: bool) -> Any:
+    """A cursor in a new transaction (see `Store._tx`)."""
+    cur = conn.cursor()
+    if dialect.name == "sqlite":
+        if not durable:
+            cur.execute("PRAGMA synchronous=NORMAL")
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            if not durable:
+                with suppress(Exception):
+                    cur.execute("PRAGMA synchronous=FULL")
+            raise
+        return cur
+    cur.execute("BEGIN")
+    if not durable:
+        try:
+            cur.execute("SET LOCAL synchronous_commit TO OFF")
+        except BaseException:
+            with suppress(Exception):
+                cur.execute("ROLLBACK")
+            raise
+    return cur
 
 
 def _migrate(conn: Any, dialect: Dialect) -> None:
@@ -678,7 +748,8 @@ def _migrate(conn: Any, dialect: Dialect) -> None:
                 cur.execute(dialect.ddl(statement))
             tx.run("INSERT INTO schema_version (version) VALUES (?)", (version,))
     except BaseException:
-        cur.execute("ROLLBACK")
+        with suppress(Exception):  # the error on its way out says more than this one
+            cur.execute("ROLLBACK")
         raise
     cur.execute("COMMIT")
 

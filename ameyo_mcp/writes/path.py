@@ -59,7 +59,21 @@ from ..ameyo.models import (
     campaign_label,
 )
 from ..ameyo.service import Ameyo
-from ..errors import AmeyoError
+from ..errors import (
+    AmeyoError,
+    AuditUnavailable,
+    CallbackScheduled,
+    EarlierOutcomeUnknown,
+    LedgerUnavailable,
+    NeedsConfirmation,
+    NotConfirmed,
+    OutcomeUnknown,
+    Respelled,
+    StoreBusy,
+    StoreError,
+    WriteError,
+    as_clause,
+)
 from ..rules import phones
 from ..rules.times import ago_text
 from .audit import AuditLog
@@ -88,47 +102,6 @@ Respell = Callable[[Mapping[str, str]], "Write"]
 Answered = Callable[["Write", Sequence[Any]], Awaitable[None]]
 _AUDITED_CHARS = 20_000
 _AUDITED_RECORDS = 100
-
-
-class WriteError(Exception):
-    """A write was not done as asked; the message says what happened and what to do next."""
-
-
-class NeedsConfirmation(WriteError):
-    """Too many records to send without the person's confirmation."""
-
-
-class NotConfirmed(WriteError):
-    """The person was asked and said no."""
-
-
-class AuditUnavailable(WriteError):
-    """The audit trail cannot be written, so nothing was sent."""
-
-
-class EarlierOutcomeUnknown(WriteError):
-    """The same write was sent before and its outcome is unknown."""
-
-
-class CallbackScheduled(WriteError):
-    """The same callback was scheduled moments ago by another write."""
-
-
-class OutcomeUnknown(WriteError):
-    """This write was sent and no usable answer came: Ameyo may or may not have applied it."""
-
-
-class LedgerUnavailable(WriteError):
-    """The store's write ledger cannot be used, so nothing was sent."""
-
-
-class Respelled(WriteError):
-    """Numbers of an upload were sent earlier, by a write committed first, in another spelling:
-    nothing was sent; plan the write again with `spellings` (phones.identity → phone1)."""
-
-    def __init__(self, spellings: dict[str, str]) -> None:
-        super().__init__("numbers already uploaded in another spelling: plan the write again with it")
-        self.spellings = spellings
 
 
 @dataclass(frozen=True)
@@ -586,18 +559,22 @@ class WritePath:
         the store, which the loop does not wait for."""
         try:
             if in_place:
-                from ..store.backends import StoreBusy  # loaded with the store, on the first write
-
                 try:
                     return call(*args, wait=False, **kwargs)
                 except StoreBusy:
                     pass  # another thread has the store (a sync's page): wait for it off the loop
             return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs))
         except Exception as exc:
-            reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            if isinstance(exc, StoreError):  # it names the database, and what to do about it
+                reason, step = as_clause(exc.message[:300]), exc.next_step
+            else:
+                log.warning("the write ledger failed unexpectedly", exc_info=True)
+                reason = f"{self._store().where}: {type(exc).__name__}"
+                step = LedgerUnavailable.next_step
             raise LedgerUnavailable(
-                f"Nothing was sent: the write ledger in {self._store().where} cannot be used ({reason}), "
-                "and no write goes out unrecorded. Try again when the database is back."
+                f"Nothing was sent: the write ledger cannot be used ({reason}), and no write goes out "
+                "unrecorded",
+                next_step=step,
             ) from None
 
     async def _claim(

@@ -16,6 +16,7 @@ from ..ameyo.models import CallbackUploadResult, RecordResult
 from ..ameyo.result_types import KEPT_AS_IS, SAVED, effect
 from ..ameyo.service import describe_failure
 from ..answers.summaries import scheduled_callback_text
+from ..errors import PhoneError
 from ..rules import phones
 from ..rules.sanitize import clean_text
 from ..rules.times import show
@@ -105,7 +106,7 @@ def judge_values(
         return refusal(PRIMARY_COLUMN, phone, max_phone_length), None, None
     try:
         dial, identity = phones.dial_and_identity(phone, rule.region, rule.style)
-    except phones.PhoneError as exc:
+    except PhoneError as exc:
         return refusal(PRIMARY_COLUMN, phone, max_phone_length, exc), None, None
     given = None
     if dial.rewritten:
@@ -115,7 +116,7 @@ def judge_values(
     return None, given, identity
 
 
-def refusal(column: str, value: str, max_length: int, error: phones.PhoneError | None = None) -> str:
+def refusal(column: str, value: str, max_length: int, error: PhoneError | None = None) -> str:
     """Why `value` will not do as the number in `column`, described and never quoted.
 
     The one place a refused number is put into words, for every answer, result file and CLI report:
@@ -147,7 +148,7 @@ def dialed(column: str, value: str, rule: phones.PhoneRule, max_length: int) -> 
     description when it will not do."""
     try:
         dial = phones.for_ameyo(value, rule.region, rule.style).value
-    except phones.PhoneError as exc:
+    except PhoneError as exc:
         raise ValueError(refusal(column, value, max_length, exc)) from None
     if len(dial) > max_length:
         raise ValueError(refusal(column, dial, max_length))
@@ -162,7 +163,7 @@ def _accepted(record: Mapping[str, str], rule: phones.PhoneRule) -> str | None:
         return None
     try:
         return phones.dial_and_identity(phone, rule.region, rule.style)[1]
-    except phones.PhoneError:
+    except PhoneError:
         return None
 
 

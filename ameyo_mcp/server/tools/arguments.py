@@ -3,7 +3,7 @@ per argument (which one, what was wrong, what to send), never as validator text 
 
 `ExplainedTool` is the SDK's `Tool` with this in front of its own validation (and the warnings
 logged during the call passed on to the client, and a question to the person ending the call as an
-input_required result); `build_tools` makes every tool one.
+input_required result: see `CallEnding`); `build_tools` makes every tool one.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from ...rules.sanitize import clean_text
 from ..notices import forwarded
-from .common import InputRequired
+from .common import ENDING, CallEnding
 from .schemas import inline_refs
 
 if TYPE_CHECKING:
@@ -38,12 +38,15 @@ class ExplainedTool(Tool):
         problems = unexpected(arguments, schema)
         if problems:
             raise ToolError(_message(self.name, problems))
+        ending = CallEnding()
         try:
             async with forwarded(context, _log_threshold(context)):
-                return await super().run(arguments, context, convert_result)
-        except InputRequired as asked:
-            # The person is asked inside the result, and the client calls again with the answer.
-            return asked.result
+                with ending.scope:
+                    token = ENDING.set(ending)
+                    try:
+                        return await super().run(arguments, context, convert_result)
+                    finally:
+                        ENDING.reset(token)
         except ToolError as exc:
             # Only the arguments' validation raises a plain ToolError caused by a ValidationError; a
             # crash inside the tool is an UnexpectedToolError and keeps its generic text.
@@ -51,6 +54,11 @@ class ExplainedTool(Tool):
                 raise
             # Chained to the ValidationError: the SDK then logs only the field names.
             raise ToolError(_message(self.name, explain(exc.__cause__, schema))) from exc.__cause__
+        # Only a question to the person cancels this scope: the call ends with it as its result,
+        # and the client calls again with the answer.
+        if ending.question is None:  # pragma: no cover - nothing else cancels it
+            raise RuntimeError("a tool call ended without its result")
+        return ending.question
 
 
 def _log_threshold(context: Context[Any, Any]) -> str:

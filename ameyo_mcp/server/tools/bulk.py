@@ -11,6 +11,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from ...errors import FileFormatError, PathRefused, UploadRefused, UploadStopped
 from ...writes.bulk.limits import DEFAULT_BATCH, DEFAULT_CONCURRENCY, MAX_BATCH, MAX_CONCURRENCY
 from ...writes.bulk.report import BulkUploadOut, bulk_text
 from .common import ConfirmArg, ameyo_of, answer, asker, explained, state_of
@@ -52,9 +53,7 @@ async def ameyo_upload_contacts_file(
     a result CSV. callback_time/_user/_phone columns add callbacks. Run again to resume."""
     # The engine loads on first use: most conversations never upload a file.
     from ...writes.bulk.engine import BulkOptions, journal_path_for, result_path_for, upload_file
-    from ...writes.bulk.errors import UploadRefused, UploadStopped
-    from ...writes.bulk.paths import PathRefused, allowed_file, allowed_output
-    from ...writes.bulk.reader import FileFormatError
+    from ...writes.bulk.paths import allowed_file, allowed_output
 
     ameyo = ameyo_of(ctx)
     dirs = ameyo.settings.upload_dirs

@@ -17,8 +17,9 @@ from ...ameyo.models import Callback, CampaignInfo, Contact, GetContactsRequest,
 from ...ameyo.service import Ameyo
 from ...answers.results import CallbackOut, campaign_out
 from ...answers.summaries import callback_text
+from ...errors import PhoneError
 from ...rules import phones
-from ...rules.phones import PhoneError, is_complete, same_number
+from ...rules.phones import is_complete, same_number
 from ...rules.sanitize import clean_text, data_text
 from ...rules.times import CallbackTime, parse_callback_time, show
 from ...writes import callback_rules

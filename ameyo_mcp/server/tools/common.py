@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import time
+import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
+import anyio
 from mcp.server.elicitation import render_elicitation_schema
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
     CallToolResult,
@@ -29,13 +33,16 @@ from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field, ValidationError
 
 from ...ameyo.models import CampaignInfo
-from ...ameyo.service import Ameyo
-from ...errors import AmeyoError
-from ...rules.times import TimeInputError
+from ...ameyo.service import Ameyo, describe_failure
+from ...errors import AmeyoError, AmeyoMcpError, explain, with_step
+from ...rules.redact import SECRETS
 from ...writes import path as writes
+from ..notices import SERVER_ONLY
 
 if TYPE_CHECKING:
     from ...store import Store
+
+log = logging.getLogger(__name__)
 
 # Every answer is bounded: a model's context is precious and a runaway answer is a bug.
 MAX_ANSWER_CHARS = 20_000
@@ -62,10 +69,6 @@ OVERWRITE = ToolAnnotations(
 )
 
 
-class OutcomeUnknown(ToolError):
-    """A write was sent and no answer came: Ameyo may or may not have applied it."""
-
-
 class Confirmation(BaseModel):
     confirm: bool = Field(description="Send these records to Ameyo now")
 
@@ -82,18 +85,33 @@ QUESTION_KEPT_S = 900.0
 MAX_OPEN_QUESTIONS = 1000
 
 
-class InputRequired(BaseException):
-    """Not an error: this call ends here with `result`, the question to the person, and the client
-    calls again with the person's answer (the 2026-07-28 input-required round trip). The tool then
-    runs again from the start and finds the answer; its write was not sent on the way out.
+@dataclass
+class CallEnding:
+    """Where a tool call ends when it asks the person (the 2026-07-28 input-required round trip):
+    its cancel scope, and the question, which becomes the call's result. The client calls again
+    with the person's answer; the tool then runs again from the start and finds it.
 
-    A BaseException, so that no `except Exception` on its way (ours, or the SDK's, which would
-    report a crash) takes it for a failure. `ExplainedTool.run` turns it into the call's result.
-    """
+    Not an exception: asking cancels the call, which unwinds every frame on its way as any
+    cancellation does (nothing is sent after the question, and whatever was started is settled as
+    for a cancelled call), and which no `except Exception`, ours or the SDK's, can take for a
+    failure. `ExplainedTool.run` opens the scope and returns the question."""
 
-    def __init__(self, result: InputRequiredResult) -> None:
-        super().__init__("input required")
-        self.result = result
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    question: InputRequiredResult | None = None
+
+
+ENDING: ContextVar[CallEnding | None] = ContextVar("ameyo_call_ending", default=None)
+
+
+async def end_call(question: InputRequiredResult) -> NoReturn:
+    """End this tool call with `question` as its result (see `CallEnding`)."""
+    ending = ENDING.get()
+    if ending is None:  # pragma: no cover - wiring error: only a tool call asks the person
+        raise RuntimeError("a question to the person can only end a tool call")
+    ending.question = question
+    ending.scope.cancel()
+    await anyio.sleep_forever()  # the cancellation lands here
+    raise RuntimeError("a cancelled call went on")  # pragma: no cover
 
 
 @dataclass
@@ -164,7 +182,7 @@ def ameyo_of(ctx: Context[Any, Any]) -> Ameyo:
 def asker(ctx: Context[Any, Any]) -> writes.Ask | None:
     """The write path's question to the person; None when the client cannot ask (the dry-run
     token is needed then). A 2025-11-25 session is asked by an elicitation request; a 2026-07-28
-    request by the input-required round trip (see `InputRequired`)."""
+    request by the input-required round trip (see `CallEnding`)."""
     if not can_ask(ctx.client_capabilities):
         return None
     version = ctx.protocol_version
@@ -215,7 +233,7 @@ def _round_trip_asker(ctx: Context[Any, Any]) -> writes.Ask:
         state = json.dumps({CONFIRM_KEY: {"n": questions.open(), "q": digest}})
         schema = render_elicitation_schema(Confirmation)
         request = ElicitRequest(params=ElicitRequestFormParams(message=question, requested_schema=schema))
-        raise InputRequired(InputRequiredResult(input_requests={CONFIRM_KEY: request}, request_state=state))
+        await end_call(InputRequiredResult(input_requests={CONFIRM_KEY: request}, request_state=state))
 
     return ask
 
@@ -277,19 +295,60 @@ def answer(text: str, out: BaseModel) -> CallToolResult:
 
 @asynccontextmanager
 async def explained(ameyo: Ameyo, campaign: CampaignInfo | None = None) -> AsyncIterator[None]:
-    """Turn our failures into a `ToolError`: in mcp 2.x only a ToolError's text reaches the model."""
+    """Ameyo's failures put into words that name the campaign's own leads (a lead not in the
+    campaign lists those that are). Every other failure goes on to the server's edge, which turns
+    it into a tool error with `tool_error` all the same."""
     try:
         yield
     except AmeyoError as exc:
-        text = await ameyo.explain(exc, campaign)
-        if exc.outcome_unknown:
-            if "unknown" not in text:
-                text += " (outcome unknown: check before repeating)"
-            raise OutcomeUnknown(text) from None
-        raise ToolError(text) from None
-    except writes.OutcomeUnknown as exc:
-        raise OutcomeUnknown(str(exc)) from None
-    except writes.Respelled:
-        raise  # not a failure: the tool plans the write again with the spellings it carries
-    except (writes.WriteError, TimeInputError) as exc:
-        raise ToolError(str(exc)) from None
+        text = await ameyo.explain(exc, campaign) if exc.key else None
+        raise tool_error(exc, text=text) from None
+
+
+def failure_text(exc: BaseException, *, where: str, text: str | None = None, write: bool = False) -> str:
+    """The one way a failure reaches the model or a person: a sentence that says what happened and
+    what to do. An error of the tree says it itself (or `text` says it in other words: Ameyo's
+    message key explained, which is given its next step); a write whose outcome is unknown says
+    so. Anything else is unexpected: its traceback goes to the log with secrets masked, and only
+    its kind to the model (`write`: it may have been sending a write). `where` names what failed
+    (a tool, a resource), for the log."""
+    if isinstance(exc, AmeyoMcpError):
+        if isinstance(exc, AmeyoError) and exc.key is not None:
+            # Ameyo's own message key in words, which never say what to do: its step says it.
+            said = text or describe_failure(exc.key, exc.args_, fallback=exc.message)
+            text = with_step(said, exc.next_step)
+        elif text is None:
+            text = str(exc)
+        if exc.outcome_unknown and "unknown" not in text:
+            text = with_step(text, "Its outcome is unknown: check before repeating it.")
+        return text
+    trace = "".join(traceback.format_exception(exc))
+    log.error("%s failed unexpectedly:\n%s", where, SECRETS.scrub(trace), extra=SERVER_ONLY)
+    text = explain(exc)
+    if write:
+        text = with_step(
+            text,
+            "If it was sending a write, Ameyo may or may not have applied it: check with "
+            "ameyo_get_contacts before sending it again.",
+        )
+    return text
+
+
+def tool_error(
+    exc: BaseException, *, tool: str = "a tool", text: str | None = None, write: bool = False
+) -> ToolError:
+    """Any failure as the tool error the model reads (in mcp 2.x only a ToolError's text reaches
+    it): see `failure_text`. A ToolError (ours, already a sentence) or a ResourceError read by the
+    tool stays as it is."""
+    if isinstance(exc, ToolError):
+        return exc
+    if isinstance(exc, ResourceError):
+        return ToolError(str(exc))
+    return ToolError(failure_text(exc, where=tool, text=text, write=write))
+
+
+def resource_error(exc: BaseException, *, uri: str) -> ResourceError:
+    """Any failure of a resource read as the error its client reads: see `failure_text`."""
+    if isinstance(exc, ResourceError):
+        return exc
+    return ResourceError(failure_text(exc, where=f"resource {uri}"))

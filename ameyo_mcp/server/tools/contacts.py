@@ -16,6 +16,7 @@ from ...ameyo.customers import display_name, is_phone_key
 from ...ameyo.models import CampaignInfo, Contact, GetContactsRequest, LoginInfo
 from ...answers.results import ContactOut, ContactsOut, campaign_out
 from ...answers.summaries import contacts_text, dispositions_seen_note
+from ...errors import PhoneError
 from ...rules import phones
 from ...rules.sanitize import clean_mapping, clean_text, data_text, inert
 from .common import MAX_ANSWER_CHARS, ameyo_of, answer, explained, state_of
@@ -201,7 +202,7 @@ def _statuses(given: list[str]) -> set[str]:
 def _phone_search(phone: str | None, region: str) -> phones.PhoneSearch | None:
     try:
         return phones.search(phone, region) if phone is not None else None
-    except phones.PhoneError as exc:
+    except PhoneError as exc:
         raise ToolError(f"phone: {exc}") from None
 
 

@@ -14,6 +14,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from ...errors import PhoneError, StoreError, as_clause, with_step
 from ...rules.sanitize import data_text, fence
 from ...rules.times import show
 from .common import ameyo_of, answer, explained, store_of
@@ -88,7 +89,7 @@ async def ameyo_call_history(
     if phone is not None:
         try:
             wanted = phones.search(phone, ameyo.settings.phone_region)
-        except phones.PhoneError:
+        except PhoneError:
             raise ToolError(
                 f"phone must have at least {phones.MIN_TAIL_DIGITS} digits (the whole number or its end)"
             ) from None
@@ -107,7 +108,13 @@ async def ameyo_call_history(
         system_disposition=system_disposition.strip().upper() if system_disposition else None,
         limit=limit,
     )
-    history = await anyio.to_thread.run_sync(store.call_history, query)
+    try:
+        history = await anyio.to_thread.run_sync(store.call_history, query)
+    except StoreError as exc:
+        # Only the store has the history: there is nothing else to look in.
+        raise ToolError(
+            with_step(f"The call history cannot be read: {as_clause(exc.message)}", exc.next_step)
+        ) from None
     out = history_out(history, start, end, zone)
     criteria = _criteria(phone, customer_id, campaign, lead_id, agent, disposition, system_disposition)
     return answer(history_text(out, criteria), out)
@@ -217,6 +224,9 @@ async def last_call_note(ctx: Context[Any, Any], customer_id: int, campaign_id: 
     zone = ameyo_of(ctx).settings.zone
     try:
         last = await anyio.to_thread.run_sync(lambda: store.last_call(customer_id, campaign_id=campaign_id))
+    except StoreError as exc:  # said in full by the lookup, or by the call history when asked
+        log.info("could not read the last pushed call of customer %s: %s", customer_id, exc.message)
+        return ""
     except Exception:
         log.warning("could not read the last pushed call of customer %s", customer_id, exc_info=True)
         return ""

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
 from ...ameyo.models import campaign_label
 from ...answers.results import CampaignsOut, LeadOut, LeadsOut, LoginOut, LogoutOut, PingOut, campaign_out
 from ...answers.summaries import leads_text, login_text, ping_text
+from ...errors import as_clause
 from ...rules.times import show
 from .common import ameyo_of, answer, explained
 
@@ -59,6 +61,13 @@ async def ameyo_logout(ctx: Context[Any, Any]) -> Annotated[CallToolResult, Logo
     ameyo = ameyo_of(ctx)
     async with explained(ameyo):
         ended = await ameyo.session.logout()
+    failure = ameyo.session.logout_failure
+    if failure is not None:
+        raise ToolError(
+            f"Ameyo did not confirm the logout: {as_clause(failure.message)}. The session is forgotten "
+            "here all the same (the next call logs in afresh); check in Ameyo that its seat is free if "
+            "that matters now, otherwise it frees itself when the session times out."
+        )
     out = LogoutOut(ended=ended)
     text = "Logged out of Ameyo; the seat is free." if ended else "There was no live Ameyo session."
     return answer(text, out)

@@ -15,7 +15,7 @@ from ...ameyo.models import CallbackRecord, GetContactsRequest, RecordResult, ca
 from ...ameyo.service import Ameyo, UploadTarget
 from ...answers.results import UploadOut, campaign_out
 from ...answers.summaries import disabled_lead_note, upload_text
-from ...errors import AmeyoError
+from ...errors import AmeyoError, Respelled
 from ...rules import phones
 from ...writes import callback_rules
 from ...writes import path as writes
@@ -318,7 +318,7 @@ async def _send(
         try:
             sent = await send_write(ctx, write, allow_repeat=allow_repeat, token=token, refused=refused)
             break
-        except writes.Respelled as exc:
+        except Respelled as exc:
             # Another upload of the same person, in another spelling, was claimed first: send theirs.
             if tries_left == 1:
                 raise ToolError(

@@ -29,7 +29,18 @@ from ...ameyo.result_types import SAVED
 from ...ameyo.service import Ameyo, UploadTarget
 from ...answers.results import campaign_out
 from ...answers.summaries import disabled_lead_note
-from ...errors import AmeyoError, UpstreamUnavailable
+from ...errors import (
+    AmeyoError,
+    EarlierOutcomeUnknown,
+    HeldBack,
+    JournalMismatch,
+    OutcomeUnknown,
+    OutputError,
+    UploadRefused,
+    UploadStopped,
+    UpstreamUnavailable,
+    WriteError,
+)
 from ...rules.times import ago_text
 from .. import path as writes
 from ..outcome import FAILED as FAILED_RESULT
@@ -37,10 +48,9 @@ from ..outcome import NOT_SENT, SENT_EARLIER, WOULD_SEND, JournalRow, Outcome
 from ..outcome import OUTCOME_UNKNOWN as UNKNOWN_RESULT
 from ..records import PRIMARY_COLUMN, outcome, refused, rewritten_note
 from .batches import CALLBACK, PLAIN, Batch, Batcher
-from .errors import UploadRefused, UploadStopped
 from .journal import ANSWERED, FAILED, SENT, UNKNOWN, Journal, upload_key
 from .limits import DEFAULT_BATCH, DEFAULT_CONCURRENCY, MAX_BATCH, MAX_CONCURRENCY
-from .outputs import OutputError, beside, check_outputs
+from .outputs import beside, check_outputs
 from .reader import FileFacts, RowReader, file_facts
 from .report import BulkUploadOut, ResultFile, Tally
 from .validate import CALLBACK_COLUMNS, Prepared, Validator
@@ -56,18 +66,6 @@ _LINES_SHOWN = 30
 _EARLIER_NOTES = 5
 
 Progress = Callable[[int, int | None, str], Awaitable[None]]
-
-
-class JournalMismatch(UploadRefused):
-    """The journal's batches do not line up with the file any more; nothing more was sent."""
-
-
-class _HeldBack(Exception):
-    """A batch ready to leave, kept back because the run stopped sending meanwhile."""
-
-    def __init__(self, reason: str | None) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -555,10 +553,10 @@ class _Run:
         (journaled and settled here)."""
         try:
             return await self._send_once_more(batch, self._plan(batch, batch.rows))
-        except _HeldBack as held:
+        except HeldBack as held:
             with anyio.CancelScope(shield=True):
                 await self._not_sent(batch, held.reason)
-        except (AmeyoError, writes.WriteError) as exc:
+        except (AmeyoError, WriteError) as exc:
             with anyio.CancelScope(shield=True):
                 await self._batch_failed(batch, exc)
         except BaseException:
@@ -580,9 +578,9 @@ class _Run:
             await self.wire.acquire()
             batch.place = True
         if self.failure is not None:
-            raise _HeldBack(None)
+            raise HeldBack(None)
         if self.stop_reason is not None:
-            raise _HeldBack(f"not sent: the upload stopped after {self.stop_reason}")
+            raise HeldBack(f"not sent: the upload stopped after {self.stop_reason}")
         batch.let_out = True
         yield
         self._leave(batch)  # answered: the next batch may leave while this one is settled
@@ -701,13 +699,13 @@ class _Run:
                 for row in batch.rows:
                     self._settle(Outcome(row.line, row.phone, NOT_SENT, False, reason=reason))
 
-    async def _batch_failed(self, batch: Batch, exc: AmeyoError | writes.WriteError) -> None:
+    async def _batch_failed(self, batch: Batch, exc: AmeyoError | WriteError) -> None:
         if isinstance(exc, AmeyoError):
             reason = await self.ameyo.explain(exc, self.target.campaign)
             unknown = exc.outcome_unknown
         else:  # refused by the write path before sending, or sent and not answered usably
             reason = str(exc)
-            unknown = isinstance(exc, writes.OutcomeUnknown | writes.EarlierOutcomeUnknown)
+            unknown = isinstance(exc, OutcomeUnknown | EarlierOutcomeUnknown)
         status = UNKNOWN if unknown else FAILED
         if status == UNKNOWN:
             self.sent.unknown += len(batch.rows)

@@ -33,9 +33,9 @@ from typing import Any
 import anyio
 
 from ...ameyo.client import compact_json
+from ...errors import JournalDamaged, OutputError, UploadBusy
 from ..outcome import JournalRow
-from .errors import UploadRefused
-from .outputs import JOURNAL_START, OutputError, keep_private
+from .outputs import JOURNAL_START, keep_private
 
 ANSWERED, SENT, UNKNOWN, FAILED = "answered", "sent", "unknown", "failed"
 _STATUS = {"answer": ANSWERED, "sent": SENT, "unknown": UNKNOWN, "failed": FAILED}
@@ -46,14 +46,6 @@ _BATCH = re.compile(rb',"batch":"([pc]\d+)"')
 _EXTENT = re.compile(rb',"first":(\d+),"last":(\d+),"n":(\d+)[,}]')
 _HOLDER = re.compile(rb'"t":"run","pid":(\d+)')
 TORN_REASON = "the journal line about it was cut short (a crash or a full disk), so it may have been sent"
-
-
-class UploadBusy(UploadRefused):
-    """Another run holds the journal's lock."""
-
-
-class JournalDamaged(UploadRefused):
-    """A journal line is cut short before it says which batch it is about."""
 
 
 def upload_key(file_sha256: str, server: str, campaign_id: int, lead_id: int) -> str:

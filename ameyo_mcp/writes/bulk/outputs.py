@@ -11,25 +11,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ...errors import OutputRefused
 from ..outcome import RESULT_COLUMNS
-from .errors import UploadRefused
 
 _RESULT_HEADER = ",".join(RESULT_COLUMNS).encode()
 JOURNAL_START = b'{"key":"'  # every journal line begins so
 _PRIVATE = 0o600
-
-
-class OutputRefused(UploadRefused):
-    """An output path would overwrite something that is not ours; nothing was written."""
-
-
-class OutputError(Exception):
-    """An output file could not be written (full disk, unwritable folder, file size limit)."""
-
-    def __init__(self, path: Path, error: OSError) -> None:
-        self.path = path
-        self.reason = error.strerror or type(error).__name__
-        super().__init__(f"could not write {path}: {self.reason}")
 
 
 def beside(source: Path, given: Path | None, default_suffix: str) -> Path:

@@ -12,11 +12,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from ...errors import PathRefused
+
 CONTACT_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl")
-
-
-class PathRefused(ValueError):
-    """The path is outside the allowed folders, or not a readable file; the message says which."""
 
 
 def _inside(path: Path, dirs: Sequence[Path]) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from ...errors import FileFormatError
 from ...rules.sanitize import clean_text
 from ..records import PRIMARY_COLUMN
 
@@ -29,10 +30,6 @@ _DELIMITERS = (",", ";", "\t", "|")
 _BOM = b"\xef\xbb\xbf"
 _HASH_CHUNK = 1 << 20
 _PHONE_LIKE = re.compile(r"(?i)phone|mobile|cell|msisdn|number|contact|tel")
-
-
-class FileFormatError(ValueError):
-    """The file as a whole cannot be read (no header, no phone1 column); nothing was sent."""
 
 
 @dataclass(slots=True)  # not frozen: one is made per row, and frozen ones cost more to build

@@ -19,10 +19,11 @@ from pydantic import BaseModel
 from ...ameyo.models import campaign_label
 from ...answers.results import CampaignOut, FailureOut
 from ...answers.summaries import answered_text
+from ...errors import OutputError
 from ...rules.sanitize import fence
 from ..outcome import NOT_SENT, OUTCOME_UNKNOWN, REFUSED, RESULT_COLUMNS, SENT_EARLIER, WOULD_SEND, Outcome
 from ..records import answered
-from .outputs import OutputError, create_private
+from .outputs import create_private
 
 MAX_FAILURES = 20
 
