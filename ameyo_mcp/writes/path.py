@@ -31,9 +31,7 @@ import functools
 import hashlib
 import json
 import logging
-import os
 import secrets
-import socket
 import time
 import uuid
 from collections import Counter
@@ -41,7 +39,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -76,10 +73,10 @@ from ..errors import (
 )
 from ..rules import phones
 from ..rules.times import ago_text
+from ..store.owners import new_owner, owner_alive
 from .audit import AuditLog
 
 if TYPE_CHECKING:
-    from ..config import Settings
     from ..store import Store
     from ..store.ledger import LedgerEntry, Settlement
 
@@ -357,7 +354,7 @@ class WritePath:
         self.lease_s = lease_s if lease_s is not None else 4 * (ameyo.settings.timeout_s or 30.0) + 30
         # Who holds a claim: host and process (to see a dead sender on this host at once), and a
         # nonce, since a restarted container often gets the same process id.
-        self.owner = f"{_machine()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.owner = new_owner()
         # This process's writes in flight: to wait on, and the time their lease ends.
         self._mine: dict[str, tuple[anyio.Event, float]] = {}
         # Settlements the store did not take (a full disk): tried again before the next claim.
@@ -372,12 +369,12 @@ class WritePath:
     ) -> WritePath:
         """The write path as the settings describe it; `confirm=False` for a person at a terminal,
         who confirmed by running the command. Its ledger, and the index that uploads feed, are the
-        store of `store` (the server's), or a store of its own opened on first use."""
+        store of `store` (the server's), or else the one `ameyo` keeps its session lease in."""
         from ..index.updates import index_answers
 
         settings = ameyo.settings
         if store is None:
-            store = _own_store(settings)
+            store = ameyo.store
         path = cls(
             ameyo,
             audit=AuditLog(settings.resolved_audit_file(), ameyo=settings.base_url),
@@ -674,23 +671,9 @@ class WritePath:
 
     def _alive(self, owner: str) -> bool:
         """Whether the sender of a write in flight may still answer it. On this host a sender whose
-        process is gone is seen at once; elsewhere its lease says."""
-        if owner == self.owner:
-            return True
-        machine, _, rest = owner.partition(":")
-        pid_text, _, _nonce = rest.partition(":")
-        if machine != _machine() or not pid_text.isdigit():
-            return True
-        pid = int(pid_text)
-        if pid == os.getpid():
-            return False  # an earlier life of this process id: a restart
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        process is gone is seen at once (an earlier life of this process id, too: a restart);
+        elsewhere its lease says."""
+        return owner_alive(owner, here=lambda other: other == self.owner)
 
     def _still_mine(self, write: Write) -> None:
         """Refuse to send a write whose lease has run half out since it was claimed (this process
@@ -798,34 +781,6 @@ class WritePath:
     def _audit(self, event: str, **fields: Any) -> None:
         if self.audit is not None:
             self.audit.write(event, **fields)
-
-
-@functools.cache
-def _machine() -> str:
-    """This host, boot and process namespace: where a process id names the same process. (Two
-    containers may share a host name and reuse each other's process ids.)"""
-    parts = [socket.gethostname().replace(":", "-")]
-    for path, link in (("/proc/sys/kernel/random/boot_id", False), ("/proc/self/ns/pid", True)):
-        try:
-            text = os.readlink(path) if link else Path(path).read_text()
-        except OSError:
-            continue
-        parts.append(hashlib.sha256(text.strip().encode()).hexdigest()[:8])
-    return "/".join(parts)
-
-
-def _own_store(settings: Settings) -> Callable[[], Store]:
-    """A store opened on first use, for a write path without a server (the CLI)."""
-    opened: list[Store] = []
-
-    def store() -> Store:
-        if not opened:
-            from ..store import open_store
-
-            opened.append(open_store(settings))
-        return opened[0]
-
-    return store
 
 
 def _digest(token: str) -> str:
