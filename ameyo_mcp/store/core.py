@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from ..errors import StoreBusy, StoreError
-from . import ledger
+from . import lease, ledger
 from .backends import Tx, connect, describe, is_dead, is_driver_error, store_error
 from .fold import fold_words
 from .records import (
@@ -698,6 +698,95 @@ class Store:
 
     def confirm_token_fits(self, digest: str, write_id: str, *, since: float) -> bool:
         return self._reading(lambda tx: ledger.token_fits(tx, digest, write_id, since))
+
+    # -- the shared Ameyo session (SQL in lease.py) --------------------------------------------
+
+    def session_lease(self, key: lease.LeaseKey) -> lease.Lease | None:
+        return self._reading(lambda tx: lease.read(tx, key))
+
+    def take_session(
+        self,
+        key: lease.LeaseKey,
+        who: str,
+        now: float,
+        *,
+        login_s: float,
+        grace: float,
+        unusable: int | None,
+        alive: Callable[[str], bool],
+    ) -> lease.Take:
+        """The shared session for `who`, or its turn to log in for all, or a wait, or the refusal
+        in force (see `lease.take`): decided by one process at a time."""
+        with self._tx() as tx:
+            return lease.take(tx, key, who, now, login_s=login_s, grace=grace, unusable=unusable, alive=alive)
+
+    def publish_session(
+        self, key: lease.LeaseKey, who: str, sealed: str, now: float, *, timeout_s: float, ping_every_s: float
+    ) -> lease.Lease | None:
+        with self._tx() as tx:
+            return lease.publish(tx, key, who, sealed, now, timeout_s=timeout_s, ping_every_s=ping_every_s)
+
+    def session_refused(self, key: lease.LeaseKey, who: str, *, until: float, message: str) -> None:
+        with self._tx() as tx:
+            lease.refused(tx, key, who, until=until, message=message)
+
+    def abandon_login(self, key: lease.LeaseKey, who: str) -> None:
+        with self._tx() as tx:
+            lease.abandon(tx, key, who)
+
+    def invalidate_session(self, key: lease.LeaseKey, generation: int, now: float) -> bool:
+        with self._tx() as tx:
+            return lease.invalidate(tx, key, generation, now)
+
+    def touch_session(self, key: lease.LeaseKey, generation: int, who: str, now: float) -> None:
+        """Record a use of the session; not flushed to disk on its own, and StoreBusy at once rather
+        than waiting while another thread has the store (a use is recorded again soon)."""
+        with self._tx(durable=False, wait=False) as tx:
+            lease.touch(tx, key, generation, who, now)
+
+    def look_at_session(self, key: lease.LeaseKey, who: str, now: float) -> lease.Lease | None:
+        with self._tx(durable=False, wait=False) as tx:
+            return lease.look(tx, key, who, now)
+
+    def claim_ping(
+        self, key: lease.LeaseKey, generation: int, who: str, now: float, *, hold_s: float
+    ) -> bool:
+        with self._tx(durable=False) as tx:
+            return lease.claim_ping(tx, key, generation, who, now, hold_s=hold_s)
+
+    def session_pinged(self, key: lease.LeaseKey, generation: int, who: str, now: float) -> None:
+        with self._tx(durable=False) as tx:
+            lease.pinged(tx, key, generation, who, now)
+
+    def release_session(
+        self,
+        key: lease.LeaseKey,
+        now: float,
+        *,
+        generation: int | None = None,
+        idle_before: float | None = None,
+    ) -> lease.Lease | None:
+        with self._tx() as tx:
+            return lease.release(tx, key, now, generation=generation, idle_before=idle_before)
+
+    def session_users(
+        self, key: lease.LeaseKey, *, stale_before: float, alive: Callable[[str], bool]
+    ) -> list[str]:
+        with self._tx(durable=False) as tx:
+            return lease.users(tx, key, stale_before=stale_before, alive=alive)
+
+    def leave_session(
+        self,
+        key: lease.LeaseKey,
+        who: str,
+        now: float,
+        *,
+        stale_before: float,
+        alive: Callable[[str], bool],
+        end: int | None,
+    ) -> tuple[list[str], lease.Lease | None]:
+        with self._tx() as tx:
+            return lease.leave(tx, key, who, now, stale_before=stale_before, alive=alive, end=end)
 
 
 def _begin(conn: Any, dialect: Dialect, durable: bool) -> Any:

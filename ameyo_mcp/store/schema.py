@@ -170,4 +170,37 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             made_at DOUBLE PRECISION NOT NULL
         )""",
     ),
+    # 4: the Ameyo session every process on the store shares, one per Ameyo server and user (see
+    # lease.py): the session id only sealed (encrypted) by the ameyo layer, who logged in and when,
+    # its last use and ping, who is logging in or pinging now, and the shared back-off after a
+    # refused login; and the processes using it, for "log out when the last one stops".
+    (
+        """CREATE TABLE session_lease (
+            server TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            generation {bigint} NOT NULL,
+            sealed TEXT,
+            timeout_s DOUBLE PRECISION,
+            ping_every_s DOUBLE PRECISION,
+            holder TEXT,
+            logged_in_at DOUBLE PRECISION,
+            last_used_at DOUBLE PRECISION,
+            last_ping_at DOUBLE PRECISION,
+            ping_by TEXT,
+            ping_until DOUBLE PRECISION,
+            invalidated_at DOUBLE PRECISION,
+            login_by TEXT,
+            login_until DOUBLE PRECISION,
+            refused_until DOUBLE PRECISION,
+            refusal TEXT,
+            PRIMARY KEY (server, user_id)
+        )""",
+        """CREATE TABLE session_users (
+            server TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            member TEXT NOT NULL,
+            seen_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (server, user_id, member)
+        )""",
+    ),
 )
