@@ -94,8 +94,10 @@ class Settings:
     policy_name: str = DEFAULT_POLICY_NAME
     requesting_host: str | None = None
     idle_limit_s: float = 1800.0
-    # The document's flow keeps the session cached across restarts; this logs out on shutdown instead.
+    # Log out on shutdown when no other process on the store uses the shared session.
     logout_on_exit: bool = False
+    # Seals the shared session id in the store; without it the key is derived from the credentials.
+    secret_key: SecretStr | None = None
     read_only: bool = False
     log_level: str = "WARNING"
     # Trust: writes, audit, HTTP transport.
@@ -147,7 +149,8 @@ class Settings:
         return self.base_url.rstrip("/") + "/ameyowebaccess/command"
 
     def resolved_session_file(self) -> Path | None:
-        """Where the live session is cached; one file per server and user so they never mix."""
+        """Where earlier versions cached the live session (one file per server and user): read once,
+        to take that session up, and no longer written."""
         if self.session_file is not None:
             return self.session_file if str(self.session_file) not in ("", "-", "none") else None
         if self.user_id is None:
@@ -320,6 +323,11 @@ def load_settings(
     if idle is not None:
         values["idle_limit_s"] = idle
     values["logout_on_exit"] = _bool(env, "AMEYO_LOGOUT_ON_EXIT")
+    secret = _get(env, "AMEYO_SECRET_KEY")
+    if secret is not None:
+        if len(secret) < 16:
+            raise SettingsError("AMEYO_SECRET_KEY must be at least 16 characters long")
+        values["secret_key"] = SecretStr(secret)
     session_file = _get(env, "AMEYO_SESSION_FILE")
     if session_file is not None:
         values["session_file"] = Path(session_file).expanduser()

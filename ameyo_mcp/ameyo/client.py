@@ -60,7 +60,7 @@ class AmeyoClient:
         # through `httpx.ASGITransport`, as httpx itself is tested.
         self._transport = transport
         self.redactor = SECRETS
-        for secret in (settings.password, settings.hash_key):
+        for secret in (settings.password, settings.hash_key, settings.secret_key):
             if secret is not None:
                 self.redactor.add(secret.get_secret_value())
         self.timeout_s = settings.timeout_s or _DEFAULT_TIMEOUT_S
