@@ -47,9 +47,9 @@ async def test_completions_for_campaigns_leads_statuses_and_dispositions(client:
 async def test_warnings_reach_the_client_as_log_notifications(
     simulator: SimulatorThread, tmp_path: Path
 ) -> None:
-    # A folder where the session cache file should be: every login warns that it cannot be written.
-    (tmp_path / "cache").mkdir()
-    settings = settings_for(simulator, tmp_path, AMEYO_SESSION_FILE=str(tmp_path / "cache"))
+    # A folder where the store should be: the session cannot be shared, and the login says so.
+    (tmp_path / "store").mkdir()
+    settings = settings_for(simulator, tmp_path, AMEYO_DATABASE_URL=str(tmp_path / "store"))
     received: list[LoggingMessageNotificationParams] = []
 
     async def on_log(params: LoggingMessageNotificationParams) -> None:
@@ -64,7 +64,7 @@ async def test_warnings_reach_the_client_as_log_notifications(
             login = await client.call_tool("ameyo_login", {})
             assert not login.is_error
             assert [(m.level, m.logger) for m in received] == [("warning", "ameyo_mcp.ameyo.session")]
-            assert "Could not write the session cache file" in str(received[0].data)
+            assert "cannot be shared through the store" in str(received[0].data)
             await client.set_logging_level("error")
             await client.call_tool("ameyo_login", {"new_session": True})
             assert len(received) == 1

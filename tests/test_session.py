@@ -1,10 +1,10 @@
-"""The one living session: single-flight login, cache reuse, keepalive, retries, secrecy."""
+"""The one living session: single-flight login, reuse across restarts, keepalive, retries, secrecy."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-import stat
 from pathlib import Path
 
 import pytest
@@ -38,23 +38,56 @@ async def test_fifty_concurrent_first_calls_log_in_once(ameyo: Ameyo, simulator:
     assert simulator.state.logins == 1
 
 
-async def test_restart_with_live_cached_session_costs_no_login(
+async def test_restart_with_a_live_session_in_the_lease_costs_no_login(
     simulator: SimulatorThread, tmp_path: Path
 ) -> None:
     settings = settings_for(simulator, tmp_path)
     first = ameyo_of(simulator, settings)
     await first.get_contacts(contacts_request())
     await first.aclose(logout=False)  # the process died: no clean logout
-    cache = tmp_path / "session.json"
-    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
     second = ameyo_of(simulator, settings)
     try:
         await second.get_contacts(contacts_request())
-        assert second.session.reused_sessions == 1
+        assert second.session.reused_sessions == 1 and second.session.logins == 0
     finally:
         await second.aclose(logout=True)
+    assert simulator.state.logins == 1 and simulator.state.logouts == 1
+    assert simulator.state.live_sessions() == []  # logged out: nothing stale left behind
+    assert not (tmp_path / "session.json").exists()  # the lease replaced the cache file
+
+
+async def test_a_session_file_of_an_earlier_version_is_taken_up_once(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    settings = settings_for(simulator, tmp_path)
+    cache = tmp_path / "session.json"
+    # What earlier versions left: the live session of a clean shutdown, owner-only.
+    earlier = ameyo_of(simulator, settings)
+    info = await earlier.client.login()
+    await earlier.client.aclose()
+    cache.write_text(
+        json.dumps(
+            {
+                "base_url": settings.base_url,
+                "user_id": settings.user_id,
+                "login": info.model_dump(mode="json", by_alias=True),
+            }
+        )
+    )
+    cache.chmod(0o600)
+    first, second = ameyo_of(simulator, settings), ameyo_of(simulator, settings)
+    try:
+        await first.get_contacts(contacts_request())
+        assert (first.session.logins, first.session.reused_sessions) == (0, 1)
+        assert not cache.exists()  # read once, and never written again
+        await second.get_contacts(contacts_request())  # from the lease, which took it up
+        assert (second.session.logins, second.session.reused_sessions) == (0, 1)
+    finally:
+        await first.aclose()
+        await second.aclose()
     assert simulator.state.logins == 1
-    assert not cache.exists()  # logged out: nothing stale left behind
+    assert simulator.state.live_sessions() == [info.session_id]
+    assert not cache.exists()
 
 
 async def test_stale_cached_session_is_replaced(simulator: SimulatorThread, tmp_path: Path) -> None:
@@ -160,20 +193,23 @@ async def test_wrong_password_is_not_retried_in_a_loop(simulator: SimulatorThrea
 @pytest.mark.parametrize(
     ("env", "logs_out"),
     [
-        ({}, False),  # the document's flow: the cached session waits for the next start
-        ({"AMEYO_LOGOUT_ON_EXIT": "true"}, True),
-        ({"AMEYO_SESSION_FILE": "none"}, True),  # nobody could take it up: free the seat
+        ({}, False),  # the document's flow: the session waits in the lease for the next start
+        ({"AMEYO_LOGOUT_ON_EXIT": "true"}, True),  # the only process using it
+        # No store to share it through: nobody could take it up, so the seat is freed.
+        ({"AMEYO_DATABASE_URL": "{tmp}"}, True),
     ],
 )
 async def test_clean_shutdown(
     simulator: SimulatorThread, tmp_path: Path, env: dict[str, str], logs_out: bool
 ) -> None:
+    env = {k: v.format(tmp=tmp_path) for k, v in env.items()}
     ameyo = ameyo_of(simulator, settings_for(simulator, tmp_path, **env))
     await ameyo.get_contacts(contacts_request())
+    assert ameyo.session.shared is ("AMEYO_DATABASE_URL" not in env)
     await ameyo.aclose()
     assert simulator.state.logouts == int(logs_out)
     assert len(simulator.state.live_sessions()) == int(not logs_out)
-    assert (tmp_path / "session.json").exists() is (not logs_out and not env)
+    assert not (tmp_path / "session.json").exists()
 
 
 async def test_no_secret_in_logs_at_debug(
@@ -191,7 +227,7 @@ async def test_no_secret_in_logs_at_debug(
         sessions += simulator.state.live_sessions()
         await ameyo.session.ping()
     finally:
-        await ameyo.aclose(logout=True)  # else the next user would take up the cached session
+        await ameyo.aclose(logout=True)  # else the next user would take up the session in the lease
     bad = ameyo_of(simulator, settings_for(simulator, tmp_path, AMEYO_PASSWORD="another-secret-pw"))
     try:
         with pytest.raises(AuthenticationFailed):

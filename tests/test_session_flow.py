@@ -1,5 +1,5 @@
 """The vendor document's session flow through real server processes: a clean shutdown leaves the
-session cached for the next start, unless AMEYO_LOGOUT_ON_EXIT asks for a logout."""
+session in the store's lease for the next start, unless AMEYO_LOGOUT_ON_EXIT asks for a logout."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def server_params(simulator: SimulatorThread, tmp_path: Path, *extra: str) -> St
                 f"AMEYO_TIMEZONE={simulator.state.config.timezone}",
                 f"AMEYO_SESSION_FILE={tmp_path / 'session.json'}",
                 f"AMEYO_AUDIT_FILE={tmp_path / 'audit.jsonl'}",
+                f"AMEYO_DATABASE_URL={tmp_path / 'index.db'}",
                 *extra,
             ]
         )
@@ -50,24 +51,24 @@ async def one_run(params: StdioServerParameters, *tools: str) -> None:
             assert not result.is_error, text_of(result)
 
 
-async def test_restart_reuses_the_cached_session(simulator: SimulatorThread, tmp_path: Path) -> None:
+async def test_restart_reuses_the_session_in_the_lease(simulator: SimulatorThread, tmp_path: Path) -> None:
     params = server_params(simulator, tmp_path)
-    cache = tmp_path / "session.json"
     await one_run(params, "ameyo_list_campaigns")
     assert simulator.state.logins == 1 and simulator.state.logouts == 0
-    assert cache.exists() and len(simulator.state.live_sessions()) == 1
+    assert len(simulator.state.live_sessions()) == 1
     await one_run(params, "ameyo_list_campaigns")
     assert simulator.state.logins == 1, "a restart must not cost a login"
-    # ameyo_logout still frees the seat, and forgets the cache.
+    # ameyo_logout still frees the seat, and empties the lease.
     await one_run(params, "ameyo_list_campaigns", "ameyo_logout")
     assert simulator.state.logouts == 1 and simulator.state.live_sessions() == []
-    assert not cache.exists()
+    await one_run(params, "ameyo_list_campaigns")
+    assert simulator.state.logins == 2
+    assert not (tmp_path / "session.json").exists()  # the lease replaced the cache file
 
 
 async def test_logout_on_exit_when_asked(simulator: SimulatorThread, tmp_path: Path) -> None:
     params = server_params(simulator, tmp_path, "AMEYO_LOGOUT_ON_EXIT=true")
     await one_run(params, "ameyo_list_campaigns")
     assert simulator.state.logouts == 1 and simulator.state.live_sessions() == []
-    assert not (tmp_path / "session.json").exists()
     await one_run(params, "ameyo_list_campaigns")
     assert simulator.state.logins == 2

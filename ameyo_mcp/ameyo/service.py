@@ -30,6 +30,8 @@ from .session import SessionManager
 if TYPE_CHECKING:
     import httpx
 
+    from ..store import Store
+
 T = TypeVar("T")
 U = TypeVar("U")
 
@@ -61,18 +63,36 @@ class Ameyo:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
+        store: Callable[[], Store] | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
+        """`store`: the store the session lease is shared in (the server's); by default one of
+        this object's own, opened on first use and closed with it. `wall`: the session's clock,
+        seconds since the epoch as every process on the store counts them."""
         self.settings = settings
         self.client = AmeyoClient(settings, transport=transport)
-        self.session = SessionManager(self.client, settings, clock=clock)
+        self._own_store: Store | None = None
+        self.store: Callable[[], Store] = store or self._opened_store
+        self.session = SessionManager(self.client, settings, clock=wall, store=self.store)
         self._clock = clock
         self._leads: dict[int, tuple[float, list[Lead]]] = {}
+
+    def _opened_store(self) -> Store:
+        if self._own_store is None:
+            from ..store import open_store  # here: start-up does not pay for the store
+
+            self._own_store = open_store(self.settings)
+        return self._own_store
 
     async def aclose(self, *, logout: bool | None = None) -> None:
         try:
             await self.session.aclose(logout=logout)
         finally:
-            await self.client.aclose()
+            try:
+                await self.client.aclose()
+            finally:
+                if self._own_store is not None:
+                    self._own_store.close()
 
     async def run(self, command: Callable[[str | None], Awaitable[T]]) -> T:
         return await self.session.call(command)

@@ -33,7 +33,8 @@ def _advice(exc: AmeyoError, settings: Settings) -> str:
 async def run_check(
     settings: Settings, say: Callable[[str], None], *, campaign_id: int | None = None
 ) -> bool:
-    """Log in, ping, list campaigns, log out; returns whether every step passed."""
+    """Log in (or take up the session the store's other processes share), ping, list campaigns,
+    log out (unless others use the session); returns whether every step passed."""
     ameyo = Ameyo(settings)
     who = "token authentication" if settings.token_auth else f"user {settings.user_id}"
     say(f"Ameyo at {settings.base_url} ({who})")
@@ -63,10 +64,16 @@ async def run_check(
         ok = False
         say(f"  FAIL {_advice(exc, settings)}")
     finally:
-        ended = await ameyo.session.logout() if ameyo.session.active else False
-        if ended:
+        # Log out unless other processes on the store use the same session: a server running
+        # beside this check keeps it.
+        held = ameyo.session.active
+        await ameyo.aclose(logout=True)
+        others = len(ameyo.session.left_to)
+        if held and others:
+            processes = "process" if others == 1 else "processes"
+            say(f"  ok  the session stays with the {others} other {processes} using it")
+        elif held and ameyo.session.logout_failure is None:
             say("  ok  logout")
-        await ameyo.aclose(logout=False)
     ok = _check_index(settings, say) and ok
     _check_unknown_writes(settings, say)
     say(

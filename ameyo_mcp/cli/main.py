@@ -457,8 +457,8 @@ def _sync(args: argparse.Namespace) -> int:
         print(report.line(), flush=True)  # the CLI's report for a person
 
     async def run(settings: Settings) -> int:
-        ameyo = Ameyo(settings)
         store = open_store(settings)
+        ameyo = Ameyo(settings, store=lambda: store)
         try:
             await sync_all(
                 ameyo,

@@ -165,10 +165,9 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
             if refresh is not None:
                 refresh.cancel()
             live.remove(ameyo)
-            await ameyo.aclose()
             if state in states:
                 states.remove(state)
-            state.close_store()
+            await ameyo.aclose()  # closes the store too, after the session's lease is left
 
     server = AmeyoServer(
         name="ameyo-mcp",

@@ -147,21 +147,13 @@ class AppState:
     writes: writes.WritePath
     # Set by the client with logging/setLevel: the least severe log notification it wants.
     client_log_level: str = "debug"
-    _store: Store | None = None
     questions: OpenQuestions = field(default_factory=OpenQuestions)
 
     @property
     def store(self) -> Store:
-        """The index and call history (AMEYO_DATABASE_URL), opened on first use."""
-        if self._store is None:
-            from ...store import open_store  # here: start-up does not pay for the store
-
-            self._store = open_store(self.ameyo.settings)
-        return self._store
-
-    def close_store(self) -> None:
-        if self._store is not None:
-            self._store.close()
+        """The index, call history, write ledger and session lease (AMEYO_DATABASE_URL): the store
+        the Ameyo connection keeps its session lease in, opened on first use and closed with it."""
+        return self.ameyo.store()
 
 
 def state_of(ctx: Context[Any, Any]) -> AppState:
