@@ -411,3 +411,29 @@ def test_a_disposition_is_found_by_its_code_or_its_name_and_counted_by_its_name(
         assert store.call_history(CallQuery(disposition=spelling)).total == 3, spelling
     counts = store.call_history(CallQuery()).by_outcome
     assert counts == {"Foreign Language": 2, "FOREIGN_LANGUAGE": 1}
+
+
+def test_a_new_sqlite_file_opened_by_several_at_once_opens_for_all(tmp_path: Path) -> None:
+    """Replicas starting together open a new store at the same moment; turning it to WAL needs the
+    file to itself, and SQLite answers "locked" at once rather than waiting its busy timeout."""
+    import threading
+
+    failures: list[BaseException] = []
+    for trial in range(40):
+        url = str(tmp_path / f"new-{trial}.db")
+        start = threading.Barrier(4)
+
+        def open_it(url: str = url, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                with Store(url) as store:
+                    store.campaigns()
+            except StoreError as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=open_it) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,8 @@ def _connect_sqlite(path: Path) -> Any:
         # The file is created owner-only before SQLite opens it; its -wal and -shm files copy its mode.
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         os.chmod(path, 0o600)
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=_SQLITE_WAIT_S)
+        _wal(conn)
         # FULL: a commit is on disk when it returns, so an event answered 200 survives a crash.
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=OFF")
@@ -77,6 +78,24 @@ def _connect_sqlite(path: Path) -> Any:
             conn.close()
         raise store_error(exc, str(path)) from None
     return conn
+
+
+def _wal(conn: Any) -> None:
+    """Turn WAL on. Turning a new file to WAL needs it to itself, and SQLite answers "database is
+    locked" at once rather than waiting (its busy timeout does not apply): processes opening a new
+    store at the same moment (replicas starting together) try again for a while."""
+    import sqlite3
+
+    deadline = time.monotonic() + _SQLITE_WAIT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = str(getattr(exc, "sqlite_errorname", "")).startswith(_SQLITE_BUSY)
+            if not (busy or "locked" in str(exc)) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
 
 
 def _reversed(text: str | None) -> str | None:
@@ -100,6 +119,8 @@ def _connect_postgres(url: str) -> Any:
         ) from None
 
 
+# How long SQLite waits for another connection's lock before answering "database is locked".
+_SQLITE_WAIT_S = 30.0
 _START_POSTGRES = "Check that PostgreSQL is running and that AMEYO_DATABASE_URL names it, then try again."
 # SQLite's result codes (`sqlite_errorname`, without the extended part) by what a person does about them.
 _SQLITE_FULL = ("SQLITE_FULL",)
