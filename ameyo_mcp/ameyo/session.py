@@ -425,8 +425,6 @@ class SessionManager:
             return
         try:
             await self._in_store(store.touch_session, self._key, generation, self.owner, now)
-        except StoreBusy:
-            pass  # another thread has the store: the next use is recorded instead
         except StoreError as exc:
             self._store_failed(exc)
 
@@ -597,16 +595,15 @@ class SessionManager:
         interval = max(info.ping_interval_ms / 1000, 0.01)
         store = self._lease_store()
         if store is not None and generation is None:
-            with contextlib.suppress(StoreError):  # still unusable: this process keeps its own
-                if await self._rejoin(store, sid, info):
-                    return None
+            async with self._lock:
+                with contextlib.suppress(StoreError):  # still unusable: this process keeps its own
+                    if self._sid == sid and self._generation is None and await self._rejoin(store, sid, info):
+                        return None
         if store is None or generation is None:
             return await self._keep_alone(sid, interval)
         now = self._clock()
         try:
             lease = await self._in_store(store.look_at_session, self._key, self.owner, now)
-        except StoreBusy:
-            return interval / 2
         except StoreError as exc:
             self._store_failed(exc)
             return await self._keep_alone(sid, interval, release=False)
@@ -652,7 +649,7 @@ class SessionManager:
             self._store_failed(exc)
             return interval
         if released is None:
-            return 0.01  # used, renewed or released elsewhere meanwhile: look again
+            return None  # used, renewed or released elsewhere meanwhile: look again
         log.info("No process used the Ameyo session for %.0f s: releasing it", idle)
         self.idle_releases += 1
         self._drop(sid)

@@ -739,13 +739,13 @@ class Store:
             return lease.invalidate(tx, key, generation, now)
 
     def touch_session(self, key: lease.LeaseKey, generation: int, who: str, now: float) -> None:
-        """Record a use of the session; not flushed to disk on its own, and StoreBusy at once rather
-        than waiting while another thread has the store (a use is recorded again soon)."""
-        with self._tx(durable=False, wait=False) as tx:
+        """Record a use of the session; not flushed to disk on its own (a use lost to a power cut
+        only makes the session look idle a little sooner)."""
+        with self._tx(durable=False) as tx:
             lease.touch(tx, key, generation, who, now)
 
     def look_at_session(self, key: lease.LeaseKey, who: str, now: float) -> lease.Lease | None:
-        with self._tx(durable=False, wait=False) as tx:
+        with self._tx(durable=False) as tx:
             return lease.look(tx, key, who, now)
 
     def claim_ping(
