@@ -129,6 +129,28 @@ async def test_a_process_late_to_meet_the_dead_session_does_not_end_the_new_one(
         assert len(simulator.state.live_sessions()) == 1
 
 
+async def test_a_session_nobody_used_for_a_while_is_checked_before_it_is_taken_up(
+    simulator: Simulator, tmp_path: Path, database_url: str
+) -> None:
+    clock = Clock()
+    interval = simulator.state.config.ping_interval_ms / 1000
+    async with processes(simulator, tmp_path, database_url, 1, clock=clock) as (earlier,):
+        await earlier.get_contacts(contacts())
+    # Fresh in the lease: taken on trust, no ping.
+    clock.advance(interval / 2)
+    async with processes(simulator, tmp_path, database_url, 1, clock=clock) as (fresh,):
+        await fresh.session.login()
+        assert (fresh.session.reused_sessions, simulator.state.pings) == (1, 0)
+    # Ameyo ended it meanwhile, and nobody has used it for over a ping interval: `ameyo_login` must
+    # not show as live a session Ameyo no longer knows.
+    simulator.state.expire_all_sessions()
+    clock.advance(interval * 2)
+    async with processes(simulator, tmp_path, database_url, 1, clock=clock) as (later,):
+        info = await later.session.login()
+        assert later.session.logins == 1 and simulator.state.logins == 2
+        assert simulator.state.live_sessions() == [info.session_id]
+
+
 async def test_a_refused_password_is_tried_once_for_all_within_the_back_off(
     simulator: Simulator, tmp_path: Path, database_url: str
 ) -> None:

@@ -277,6 +277,8 @@ class SessionManager:
                     self._tell_foreign_key()
                     unusable = lease.generation
                     continue
+                if not await self._still_known(store, info, lease, now):
+                    continue  # it was dropped from the lease: ask again
                 self.reused_sessions += 1
                 self._adopt(info, lease.generation)
                 return
@@ -293,6 +295,24 @@ class SessionManager:
             assert take.kind == LOGIN
             if await self._log_in_for_all(store):
                 return
+
+    async def _still_known(self, store: Store, info: LoginInfo, lease: Lease, now: float) -> bool:
+        """Whether Ameyo still knows the lease's session. One that no process used or pinged for a
+        ping interval (the last process stopped a while ago) is pinged before it is taken up, so
+        that nothing is shown as logged in on a session Ameyo ended; a fresh one is taken on trust
+        (a command meeting it dead renews it all the same)."""
+        if lease.ping_every_s is None or now - lease.last_alive < lease.ping_every_s:
+            return True
+        self.client.redactor.add(info.session_id)
+        try:
+            await self.client.ping_session(info.session_id)
+        except InvalidSession:
+            await self._in_store(store.invalidate_session, self._key, lease.generation, self._clock())
+            return False
+        self.pings += 1
+        with contextlib.suppress(StoreError):
+            await self._in_store(store.session_pinged, self._key, lease.generation, self.owner, self._clock())
+        return True
 
     async def _log_in_for_all(self, store: Store) -> bool:
         """Holding the login turn: log in (or take up an old cached session) and publish the session

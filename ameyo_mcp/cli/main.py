@@ -460,6 +460,8 @@ def _sync(args: argparse.Namespace) -> int:
         store = open_store(settings)
         ameyo = Ameyo(settings, store=lambda: store)
         try:
+            # The index must be usable before anything is asked of Ameyo (it holds the session lease).
+            await anyio.to_thread.run_sync(store.campaigns)
             await sync_all(
                 ameyo,
                 store,
