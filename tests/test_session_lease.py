@@ -24,6 +24,7 @@ import pytest
 from mcp import Client
 
 from ameyo_mcp.ameyo.models import GetContactsRequest
+from ameyo_mcp.ameyo.sealing import Sealer
 from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.errors import AuthenticationFailed, StoreError
 from ameyo_mcp.store import Store
@@ -357,6 +358,24 @@ async def test_processes_given_the_secret_key_share_the_session_and_others_canno
             await unkeyed.get_contacts(contacts())
             assert unkeyed.session.logins == 1
         assert simulator.state.logins == 2
+
+
+async def test_a_sealed_session_opens_only_for_its_server_and_user(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    key = {"AMEYO_SECRET_KEY": "shared-secret-key-0123456789"}
+    settings = settings_for(simulator, tmp_path, **key)
+    ameyo = Ameyo(settings, transport=transport_of(simulator))
+    try:
+        info = await ameyo.session.login()
+    finally:
+        await ameyo.aclose()
+    sealed = Sealer(settings).seal(info)
+    assert info.session_id not in sealed and Sealer(settings).open(sealed) == info
+    assert Sealer(settings).open(sealed[:-4] + "AAAA") is None  # tampered with
+    for other in ({"AMEYO_USER_ID": "Supervisor"}, {"AMEYO_BASE_URL": "http://ameyo-two.invalid"}):
+        assert Sealer(settings_for(simulator, tmp_path, **key, **other)).open(sealed) is None
+    assert Sealer(settings_for(simulator, tmp_path)).open(sealed) is None  # keyed by the password
 
 
 # -- the store down ----------------------------------------------------------------------------------

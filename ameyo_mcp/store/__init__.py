@@ -3,7 +3,8 @@
 SQLite by default (a file in the state folder, owner-only, WAL), PostgreSQL when
 `AMEYO_DATABASE_URL=postgresql://…` (`pip install 'ameyo-mcp[postgres]'`). Nothing is imported or
 opened until the first call, and the schema is migrated forward then. The store holds nothing
-secret: no session id, password or token is ever passed to it.
+secret in clear: no password or token is ever passed to it, and the shared Ameyo session (the
+session lease, `lease.py`) reaches it only sealed by the ameyo layer.
 
     store = open_store(settings)            # or Store("sqlite:///path.db" | "postgresql://…")
 
