@@ -27,9 +27,9 @@ from ameyo_mcp.ameyo.models import GetContactsRequest
 from ameyo_mcp.ameyo.sealing import Sealer
 from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.errors import AuthenticationFailed, StoreError
+from ameyo_mcp.rules.owners import machine
 from ameyo_mcp.store import Store
 from ameyo_mcp.store.lease import LeaseKey
-from ameyo_mcp.store.owners import machine
 from tests.conftest import Simulator, http_process, settings_for, text_of, transport_of
 from tests.test_ledger_everywhere import env_for
 

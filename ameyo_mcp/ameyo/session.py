@@ -42,14 +42,18 @@ import anyio
 
 from ..config import Settings
 from ..errors import AmeyoError, AuthenticationFailed, InvalidSession, StoreBusy, StoreError
-from ..store.lease import LOGIN, REFUSED, SESSION, WAIT, Lease, LeaseKey
-from ..store.owners import new_owner, owner_alive
+from ..rules.owners import new_owner, owner_alive
 from .client import AmeyoClient
 from .models import LoginInfo, PingResult
 from .sealing import Sealer
 
 if TYPE_CHECKING:
     from ..store import Store
+    from ..store.lease import Lease, LeaseKey
+
+# What the lease tells a process asking for the session (store/lease.py's `Take.kind`; the store
+# is not imported before a session is needed: start-up does not pay for it).
+SESSION, LOGIN, WAIT, REFUSED = "session", "login", "wait", "refused"
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +99,6 @@ class SessionManager:
         self._store = store
         self.owner = new_owner()
         _OPEN_HERE.add(self.owner)
-        self._key = LeaseKey(settings.base_url, settings.user_id or "")
         self._sealer = Sealer(settings)
         self.info: LoginInfo | None = None
         self._sid: str | None = None
@@ -124,6 +127,12 @@ class SessionManager:
         self.logout_failure: AmeyoError | None = None
         # On shutdown: the other processes on the store the session was left to.
         self.left_to: list[str] = []
+
+    @functools.cached_property
+    def _key(self) -> LeaseKey:
+        from ..store.lease import LeaseKey
+
+        return LeaseKey(self.settings.base_url, self.settings.user_id or "")
 
     @property
     def uses_sessions(self) -> bool:

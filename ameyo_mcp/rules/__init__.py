@@ -1,1 +1,2 @@
-"""Rules every layer may use: the one phone rule, times, and text safety (fences, redaction)."""
+"""Rules every layer may use: the one phone rule, times, text safety (fences, redaction), and how a
+process is named in the store (owners)."""

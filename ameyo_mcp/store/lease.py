@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 # PostgreSQL: the advisory lock every lease decision takes (the ledger's claims take 7110451212).
 _LEASE_LOCK = 7110451221
 
+# A `Take`'s kinds (ameyo/session.py spells them alike, not to import the store before it needs it).
 SESSION, LOGIN, WAIT, REFUSED = "session", "login", "wait", "refused"
 
 

@@ -72,8 +72,8 @@ from ..errors import (
     as_clause,
 )
 from ..rules import phones
+from ..rules.owners import new_owner, owner_alive
 from ..rules.times import ago_text
-from ..store.owners import new_owner, owner_alive
 from .audit import AuditLog
 
 if TYPE_CHECKING:

@@ -1,5 +1,6 @@
-"""Who holds a row of the store: a process, named so that any process on the store can tell, on its
-own host, whether that process still runs.
+"""Who holds a claim or a lease in the store: a process, named so that any process on the store can
+tell, on its own host, whether that process still runs. (A rule, not SQL: the write path and the
+session name their process by it without loading the store.)
 
 An owner is `machine:pid:nonce`. The machine part is the host name, its boot and its process
 namespace: where a process id names the same process (two containers may share a host name and
