@@ -31,6 +31,9 @@ call history (pushed by Ameyo):
     call_history(CallQuery(...)) -> CallHistory   # newest first up to a limit; counts by outcome
     last_call(customer_id, campaign_id=None) -> StoredCall | None
     prune_calls(older_than_days=, now=) -> int
+    call_marker(since) -> (count, newest row id)   # changes when a call of that time is stored
+    calls_changed(wait_s) -> bool          # stored by any process since the last look (a store of its
+                                           # own: PostgreSQL LISTEN waits, SQLite's data version is read)
 
 Every method is synchronous and thread-safe; async code calls them through a worker thread
 (`anyio.to_thread.run_sync`). Times are aware datetimes in, aware UTC datetimes out, whole seconds.

@@ -43,9 +43,11 @@ def describe(url: str) -> str:
     return f"PostgreSQL {parts.hostname}{port}{path}"
 
 
-def connect(url: str) -> tuple[Any, Dialect]:
+def connect(url: str, *, name: str = "ameyo-mcp") -> tuple[Any, Dialect]:
+    """A new connection; `name` is what PostgreSQL shows for it (`application_name`), unless the URL
+    sets its own."""
     if is_postgres(url):
-        return _connect_postgres(url), POSTGRES
+        return _connect_postgres(url, name), POSTGRES
     return _connect_sqlite(sqlite_path(url)), SQLITE
 
 
@@ -83,7 +85,7 @@ def _reversed(text: str | None) -> str | None:
     return None if text is None else text[::-1]
 
 
-def _connect_postgres(url: str) -> Any:
+def _connect_postgres(url: str, name: str) -> Any:
     try:
         import psycopg
     except ImportError:
@@ -92,7 +94,8 @@ def _connect_postgres(url: str) -> Any:
             "pip install 'ameyo-mcp[postgres]'"
         ) from None
     try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+        named: dict[str, Any] = {} if "application_name" in url else {"application_name": name}
+        return psycopg.connect(url, autocommit=True, connect_timeout=10, **named)
     except psycopg.Error as exc:
         raise StoreError(
             f"The index database {describe(url)} cannot be reached ({_reason(exc)})",

@@ -32,6 +32,9 @@ from .schema import MIGRATIONS, Dialect
 
 T = TypeVar("T")
 
+# PostgreSQL's channel for "calls were stored" (`add_calls` → `calls_changed`).
+CALLS_CHANNEL = "ameyo_calls"
+
 # SQLite's limit on bound parameters is 32766 since 3.32 but 999 before: stay under both.
 _CHUNK = 400
 # The columns of `contacts` an IndexedContact is read from, each named as its field.
@@ -103,11 +106,15 @@ class Store:
     had fails, and the next call opens the new connection.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, name: str = "ameyo-mcp") -> None:
         self.url = url
+        self._name = name  # what PostgreSQL shows for the connection (pg_stat_activity)
         self._conn: Any = None
         self._dialect: Dialect | None = None
         self._lock = threading.RLock()
+        # `calls_changed`: the connection it last looked on, and SQLite's data version there.
+        self._watched: Any = None
+        self._data_version: Any = None
 
     @property
     def where(self) -> str:
@@ -132,7 +139,7 @@ class Store:
 
     def _open(self) -> tuple[Any, Dialect]:
         if self._conn is None or self._dialect is None:
-            conn, dialect = connect(self.url)
+            conn, dialect = connect(self.url, name=self._name)
             try:
                 _migrate(conn, dialect)
             except BaseException as exc:
@@ -595,7 +602,11 @@ class Store:
         """`add_call` for many events in one transaction (one commit, one disk flush): all are kept
         or none. The receiver batches the pushes that arrive while a commit is under way."""
         with self._tx() as tx:
-            return [self._add_call(tx, event) for event in events]
+            added = [self._add_call(tx, event) for event in events]
+            if any(added) and tx.dialect.name == "postgresql":
+                # Delivered at commit, to every process listening (`calls_changed`).
+                tx.run(f"NOTIFY {CALLS_CHANNEL}")
+            return added
 
     def _add_call(self, tx: Tx, event: CallEvent) -> bool:
         at = to_epoch(event.at)
@@ -655,6 +666,55 @@ class Store:
         """The latest call event of a customer (in a campaign, when given)."""
         found = self.call_history(CallQuery(customer_id=customer_id, campaign_id=campaign_id, limit=1))
         return found.calls[0] if found.calls else None
+
+    def call_marker(self, since: datetime) -> tuple[int, int]:
+        """The calls since `since` in brief: how many, and the newest one's row id. It changes when
+        a call of that time is stored."""
+        count, newest = self._reading(
+            lambda tx: tx.one(
+                "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM calls WHERE at >= ?", (to_epoch(since),)
+            )
+        )
+        return int(count), int(newest)
+
+    @property
+    def hears_changes(self) -> bool:
+        """Whether `calls_changed` waits to be told of new calls (PostgreSQL); else it looks once
+        and its caller polls (SQLite)."""
+        return self.backend == "postgresql"
+
+    def calls_changed(self, wait_s: float) -> bool:
+        """Whether calls may have been stored, by any process, since the previous call of this method.
+
+        True on a new connection (the first call, or after the database closed the last one): what
+        happened while none listened is unknown, so the caller reads afresh. On PostgreSQL it listens
+        (`LISTEN`; `add_calls` notifies) and waits up to `wait_s` for a notice, then takes the rest
+        of a burst with it; on SQLite it compares the file's data version, which any other
+        connection's commit moves, without waiting. For a store of its own: it holds the store
+        while it waits. A connection that fails here is dropped, so the next call opens another.
+        """
+        with self._held(True) as (conn, dialect):
+            try:
+                if dialect.name == "sqlite":
+                    version = conn.execute("PRAGMA data_version").fetchone()[0]
+                    seen, self._data_version = self._data_version, version
+                    fresh, self._watched = self._watched is not conn, conn
+                    return fresh or version != seen
+                if self._watched is not conn:
+                    conn.execute(f"LISTEN {CALLS_CHANNEL}")
+                    self._watched = conn
+                    return True
+                heard = False
+                for _ in conn.notifies(timeout=wait_s, stop_after=1):
+                    heard = True
+                if heard:
+                    for _ in conn.notifies(timeout=0):
+                        pass  # the rest of a burst: one look covers them all
+                return heard
+            except Exception as exc:
+                if is_driver_error(exc):
+                    self._drop()  # a listening connection that failed is not trusted again
+                raise
 
     def prune_calls(self, *, older_than_days: float, now: datetime) -> int:
         """Remove call events from before `older_than_days` ago; returns how many."""
