@@ -131,7 +131,7 @@ def _unwrapped(exc: BaseException) -> BaseException:
 AmeyoFactory = Callable[[Settings], Ameyo]
 
 if TYPE_CHECKING:
-    from ..store import CallHistory, CallQuery
+    from ..store import CallHistory, CallQuery, Store
 
 
 def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) -> MCPServer[AppState]:
@@ -144,7 +144,12 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
             raise ResourceError("The server is not started yet: try again in a moment")
         return await anyio.to_thread.run_sync(states[-1].store.call_history, query)
 
-    feed = CallsFeed(history, settings.zone)
+    def watch_store() -> Store:
+        from ..store import Store  # when someone first subscribes: a start does not load the store
+
+        return Store(settings.resolved_database_url(), name="ameyo-mcp calls watch")
+
+    feed = CallsFeed(history, settings.zone, open_store=watch_store)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
