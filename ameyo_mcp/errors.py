@@ -17,7 +17,7 @@ id or token.
     │   ├── CommandFailed ── NotFound
     │   └── UpstreamUnavailable ── UpstreamTimeout
     ├── StoreError                    the index, call history and write ledger database
-    │   ├── StoreBusy, StoreFailed
+    │   ├── StoreBusy, StoreFailed, StoreUnreachable
     ├── SyncError                     the index cannot be brought in step with Ameyo
     ├── InputError (a ValueError)     a value we were given cannot be used
     │   ├── PhoneError, TimeInputError, PushRejected, FileFormatError, PathRefused
@@ -172,6 +172,13 @@ class StoreFailed(StoreError):
     """The store could not commit a pushed call event; nothing of it was kept."""
 
     next_step = "Send the push again."
+
+
+class StoreUnreachable(StoreError):
+    """The database cannot be reached now (PostgreSQL is down, restarting, or ended the connection):
+    the next call opens a new connection by itself."""
+
+    next_step = "Check that PostgreSQL is running and that AMEYO_DATABASE_URL names it, then try again."
 
 
 class SyncError(AmeyoMcpError):

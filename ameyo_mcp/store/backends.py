@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import StoreError
+from ..errors import StoreError, StoreUnreachable
 from ..rules.redact import SECRETS
 from .schema import POSTGRES, SQLITE, Dialect
 
@@ -97,7 +97,7 @@ def _connect_postgres(url: str, name: str) -> Any:
         named: dict[str, Any] = {} if "application_name" in url else {"application_name": name}
         return psycopg.connect(url, autocommit=True, connect_timeout=10, **named)
     except psycopg.Error as exc:
-        raise StoreError(
+        raise StoreUnreachable(
             f"The index database {describe(url)} cannot be reached ({_reason(exc)})",
             next_step=_START_POSTGRES,
         ) from None
@@ -167,7 +167,7 @@ def store_error(exc: BaseException, url: str) -> StoreError:
     # connection unexpectedly".
     client_side = not state and type(exc).__name__ in ("OperationalError", "InterfaceError")
     if state.startswith(_PG_GONE) or client_side:
-        return StoreError(
+        return StoreUnreachable(
             f"The index database {where} cannot be reached ({reason})", next_step=_START_POSTGRES
         )
     if state == "53100":
