@@ -14,7 +14,11 @@ folded here, case and accents ignored):
     upsert_contacts(campaign_id, rows: Iterable[ContactRow], pass_number=, cursor=, campaign_name=)
         -> int new                         # one transaction: the page and the resume cursor together
     save_cursor(campaign_id, pass_number, cursor) / load_cursor(campaign_id) -> str | None
-    finish_pass(campaign_id, pass_number, now=) -> int removed   # contacts the pass did not see go
+    finish_pass(campaign_id, pass_number, now=) -> int removed   # contacts the pass did not see go;
+                                           # the campaign's count is counted afresh from its rows
+    # With `lease=SyncLease(...)`, begin_pass takes the campaign's sync lease (SyncBusy when another
+    # process holds it), upsert_contacts renews it and finish_pass checks it (SyncLeaseLost):
+    release_sync_lease(campaign_id, holder) / sync_lease(campaign_id) -> LeaseHeld | None
     contact(campaign_id, customer_id) -> IndexedContact | None
     contacts(campaign_id, after=None, limit=1000) -> list[IndexedContact]   # by customer id, paged
     find_by_phone(campaign_id, key, limit=20) -> list[IndexedContact]       # whole key, indexed
@@ -55,6 +59,7 @@ from .records import (
     ContactRow,
     IndexedContact,
     StoredCall,
+    SyncLease,
     SyncPass,
 )
 
@@ -70,6 +75,7 @@ __all__ = [
     "IndexedContact",
     "Store",
     "StoredCall",
+    "SyncLease",
     "SyncPass",
     "fold_words",
     "open_store",

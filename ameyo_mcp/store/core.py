@@ -11,8 +11,8 @@ from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from ..errors import StoreBusy, StoreError
-from . import ledger
+from ..errors import StoreBusy, StoreError, SyncBusy, SyncLeaseLost
+from . import ledger, sync_leases
 from .backends import Tx, connect, describe, is_dead, is_driver_error, store_error
 from .fold import fold_words
 from .records import (
@@ -23,6 +23,7 @@ from .records import (
     ContactRow,
     IndexedContact,
     StoredCall,
+    SyncLease,
     SyncPass,
     cap_raw,
     from_epoch,
@@ -224,11 +225,22 @@ class Store:
     # -- sync passes -----------------------------------------------------------------------------
 
     def begin_pass(
-        self, campaign_id: int, *, name: str | None = None, restart: bool = False, now: datetime
+        self,
+        campaign_id: int,
+        *,
+        name: str | None = None,
+        restart: bool = False,
+        now: datetime,
+        lease: SyncLease | None = None,
     ) -> SyncPass:
         """Start a full pass over a campaign, or resume the one an interrupted sync left open
-        (`restart=True` abandons it and starts afresh)."""
+        (`restart=True` abandons it and starts afresh). With `lease`, take the campaign's sync lease
+        first, in the same transaction: SyncBusy, and nothing begun, while another process holds it."""
         with self._tx() as tx:
+            if lease is not None:
+                held = sync_leases.take(tx, campaign_id, lease)
+                if held is not None:
+                    raise SyncBusy(campaign_id, sync_leases.shown(held.holder), held.since)
             self._ensure_campaign(tx, campaign_id, name)
             number, started, cursor = tx.one(
                 "SELECT pass_no, pass_started_at, cursor FROM campaigns WHERE campaign_id = ?",
@@ -257,11 +269,16 @@ class Store:
         )
         return None if row is None else row[0]
 
-    def finish_pass(self, campaign_id: int, number: int, *, now: datetime) -> int:
+    def finish_pass(
+        self, campaign_id: int, number: int, *, now: datetime, lease: SyncLease | None = None
+    ) -> int:
         """Close a complete pass: contacts it did not see are gone from Ameyo and are removed, the
-        counts by status are kept as of `now`. Returns how many contacts were removed (0 when
-        another process syncing the same pass closed it first)."""
+        counts by status are kept as of `now`, and the campaign's count of contacts is counted
+        afresh from its rows. Returns how many contacts were removed (0 when another process
+        syncing the same pass closed it first). With `lease`: SyncLeaseLost, and nothing changed,
+        when another process has taken the campaign's sync over."""
         with self._tx() as tx:
+            self._renew(tx, campaign_id, lease)
             row = tx.first(
                 "SELECT pass_no, pass_started_at, synced_at FROM campaigns WHERE campaign_id = ?",
                 (campaign_id,),
@@ -293,10 +310,12 @@ class Store:
                 )
             )
             total = sum(counts.values())
+            # The count kept page by page can drift (writers at the same moment each counting a
+            # contact new): the rows say how many there are.
             tx.run(
                 "UPDATE campaigns SET pass_started_at = NULL, cursor = NULL, synced_at = ?, "
-                "synced_contacts = ?, status_counts = ? WHERE campaign_id = ?",
-                (to_epoch(now), total, json.dumps(counts, sort_keys=True), campaign_id),
+                "synced_contacts = ?, contacts = ?, status_counts = ? WHERE campaign_id = ?",
+                (to_epoch(now), total, total, json.dumps(counts, sort_keys=True), campaign_id),
             )
         if self._open()[1].name == "postgresql":
             # A pass may have loaded a million rows before autovacuum looks: without fresh
@@ -304,6 +323,24 @@ class Store:
             with self._tx() as tx:
                 tx.run("ANALYZE contacts, contact_words, contact_phones")
         return len(stale)
+
+    def release_sync_lease(self, campaign_id: int, holder: str) -> None:
+        """Let the campaign's sync lease go, if `holder` still has it."""
+        with self._tx(durable=False) as tx:
+            sync_leases.release(tx, campaign_id, holder)
+
+    def sync_lease(self, campaign_id: int) -> sync_leases.LeaseHeld | None:
+        """Who holds the campaign's sync lease (it may have run out)."""
+        return self._reading(lambda tx: sync_leases.held(tx, campaign_id))
+
+    def _renew(self, tx: Tx, campaign_id: int, lease: SyncLease | None) -> None:
+        if lease is not None and not sync_leases.renew(tx, campaign_id, lease):
+            held = sync_leases.held(tx, campaign_id)
+            who = f" ({sync_leases.shown(held.holder)})" if held is not None else ""
+            raise SyncLeaseLost(
+                f"The sync of campaign {campaign_id} stopped: another process{who} took it over after "
+                "this one went longer than its lease without a page"
+            )
 
     # -- contacts --------------------------------------------------------------------------------
 
@@ -316,10 +353,13 @@ class Store:
         cursor: str | None = None,
         campaign_name: str | None = None,
         durable: bool = True,
+        lease: SyncLease | None = None,
     ) -> int:
         """Add or replace contacts of a campaign, in one transaction, and (with `cursor`) move the
         open pass's resume point with them. Without `pass_number` they count as seen by the
-        campaign's current pass (an upload between syncs). Returns how many were new.
+        campaign's current pass (an upload between syncs). Returns how many were new. With `lease`
+        (a sync's page), the campaign's sync lease is renewed in the same transaction: SyncLeaseLost,
+        and nothing written, when another process has taken the sync over.
 
         `durable=False` (a sync's pages) skips the disk flush of each commit on SQLite: a power cut
         may lose the last pages, and their cursor with them, so the sync reads them again."""
@@ -327,6 +367,7 @@ class Store:
         for row in rows:
             latest[row.customer_id] = row
         with self._tx(durable=durable) as tx:
+            self._renew(tx, campaign_id, lease)
             if pass_number is None:
                 self._ensure_campaign(tx, campaign_id, campaign_name)
             number, synced_at = tx.one(

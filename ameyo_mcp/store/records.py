@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -57,6 +58,19 @@ class SyncPass:
     number: int
     cursor: str | None
     resumed: bool
+
+
+@dataclass(frozen=True)
+class SyncLease:
+    """A sync's hold on a campaign: only its holder syncs it while the hold lasts. Taken with the
+    pass, renewed for `lease_s` with every page, let go at the end; a holder that stops renewing
+    loses it when `lease_s` has passed, or at once when `alive` says its process is gone (on its host).
+    Times come from `clock` (seconds since the epoch)."""
+
+    holder: str
+    lease_s: float
+    alive: Callable[[str], bool]
+    clock: Callable[[], float] = time.time
 
 
 @dataclass(frozen=True)

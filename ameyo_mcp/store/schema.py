@@ -170,4 +170,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             made_at DOUBLE PRECISION NOT NULL
         )""",
     ),
+    # 4: the shared Ameyo session's tables, added by another change; empty here until it is merged.
+    (),
+    # 5: who syncs each campaign (see sync_leases.py): one process at a time, across processes and
+    # replicas, renewed with every page; a holder that stops renewing lets go when `until` passes.
+    (
+        """CREATE TABLE sync_leases (
+            campaign_id {bigint} PRIMARY KEY,
+            holder TEXT NOT NULL,
+            since DOUBLE PRECISION NOT NULL,
+            until DOUBLE PRECISION NOT NULL
+        )""",
+    ),
 )
