@@ -111,6 +111,10 @@ class Settings:
     http_read_timeout_s: float = 10.0
     http_max_sessions: int = 1000
     http_session_idle_s: float = 600.0
+    # The SDK's stateless streamable HTTP: no MCP session, any replica answers any request.
+    http_stateless: bool = False
+    # On SIGTERM, how long calls in flight may take to finish before the process ends them.
+    drain_s: float = 20.0
     # Bulk uploads: the only folders the upload-file tool may read.
     upload_dirs: tuple[Path, ...] = ()
     # The index and call history (ameyo_mcp/store); None: a SQLite file per Ameyo server.
@@ -356,6 +360,8 @@ def load_settings(
     _put(values, "http_read_timeout_s", _float(env, "AMEYO_HTTP_READ_TIMEOUT_S", minimum=0.1))
     _put(values, "http_max_sessions", _int(env, "AMEYO_HTTP_MAX_SESSIONS", minimum=1))
     _put(values, "http_session_idle_s", _float(env, "AMEYO_HTTP_SESSION_IDLE_S", minimum=0.1))
+    values["http_stateless"] = _bool(env, "AMEYO_HTTP_STATELESS")
+    _put(values, "drain_s", _float(env, "AMEYO_DRAIN_S", minimum=0))
     dirs = _get(env, "AMEYO_UPLOAD_DIRS")
     if dirs is not None:
         values["upload_dirs"] = tuple(
