@@ -9,9 +9,10 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from mcp.server.context import ServerRequestContext
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
     INVALID_PARAMS,
@@ -32,6 +33,7 @@ from .. import __version__
 from ..ameyo.service import Ameyo
 from ..config import Settings
 from ..health import Check, Drain, StoreProbe
+from ..rules.redact import SECRETS
 from ..writes.path import WritePath
 from .calls_today import URI as CALLS_TODAY_URI
 from .calls_today import CallsFeed, attach, today_json
@@ -190,7 +192,9 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
         tools=build_tools(read_only=settings.read_only),
         log_level=settings.log_level,
         subscriptions=feed.bus,
+        request_state_security=_request_state_security(settings),
     )
+    _explain_request_state_refusals(server)
     server.checks = _readiness_checks(states, live)
     offered = register_prompts(server, read_only=settings.read_only)  # type: ignore[arg-type]
     _register_resources(server, live)
@@ -198,6 +202,43 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
     _register_completions(server, live, frozenset(t.name for t in offered))
     _register_logging(server)
     return server
+
+
+def _request_state_security(settings: Settings) -> RequestStateSecurity | None:
+    """The SDK seals the state of an input-required round trip under a key; with AMEYO_SECRET_KEY it
+    is one every replica derives alike, so that the client's retry may reach any of them. Without
+    it the SDK's own key of this process (None), which only this process can open."""
+    key = settings.derived_key("request-state")
+    if key is None or settings.secret_key is None:
+        return None
+    SECRETS.add(settings.secret_key.get_secret_value())
+    return RequestStateSecurity(keys=[key])
+
+
+INVALID_REQUEST_STATE = (
+    "This call's requestState (the answer to an earlier question) cannot be used here: it was given "
+    "by a server with another AMEYO_SECRET_KEY (every replica needs the same one), more than 10 minutes "
+    "ago, or for other arguments. Nothing was sent. Call the tool again without it to be asked again; "
+    "if this keeps happening, ask whoever runs the server to give every replica the same AMEYO_SECRET_KEY."
+)
+
+
+def _explain_request_state_refusals(server: MCPServer[AppState]) -> None:
+    """The SDK refuses a request state it cannot open with a bare "Invalid or expired requestState";
+    this says what that means here and what to do (the reason stays in the server's log)."""
+
+    async def explain(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        try:
+            return await call_next(ctx)
+        except MCPError as exc:
+            data = exc.error.data
+            if isinstance(data, dict) and data.get("reason") == "invalid_request_state":
+                raise MCPError(code=exc.error.code, message=INVALID_REQUEST_STATE, data=data) from None
+            raise
+
+    chain = server.middleware
+    boundary = next((i for i, m in enumerate(chain) if isinstance(m, RequestStateBoundary)), len(chain))
+    chain.insert(boundary, explain)  # around the boundary, which raises the refusal
 
 
 def _readiness_checks(states: list[AppState], live: list[Ameyo]) -> dict[str, Check]:

@@ -732,6 +732,11 @@ class Store:
     def confirm_token_fits(self, digest: str, write_id: str, *, since: float) -> bool:
         return self._reading(lambda tx: ledger.token_fits(tx, digest, write_id, since))
 
+    def spend_confirm_token(self, digest: str, write_id: str, *, since: float) -> bool:
+        """Remove a token made since `since` for `write_id`: True once, for whoever removed it."""
+        with self._tx() as tx:
+            return ledger.spend_token(tx, digest, write_id, since)
+
 
 def _begin(conn: Any, dialect: Dialect, durable: bool) -> Any:
     """A cursor in a new transaction (see `Store._tx`)."""
