@@ -7,10 +7,10 @@ are answered before any token or Host check, and are cheap: a store is asked at 
 and Ameyo never (`Ameyo.ready` says what the session manager already knows).
 
 On SIGTERM the process drains (`DrainingServer`): /readyz turns 503 at once, the requests in flight
-(`Drain.working`) get up to AMEYO_DRAIN_S to finish, and the process then shuts down as on any
-other signal. What a new request gets meanwhile is the gate's choice in front of each app
-(`server/http.py` refuses new MCP requests; pushes are stored, being short). A second SIGTERM, or
-SIGINT, ends it at once.
+(`Drain.working`) get up to AMEYO_DRAIN_S to finish, and once nothing has been in flight for a
+second the process shuts down as on any other signal. What a new request gets meanwhile is the
+choice of the gate in front of each app (`server/http.py` refuses new MCP work; pushes are stored,
+being short). A second SIGTERM, or SIGINT, ends it at once.
 """
 
 from __future__ import annotations
@@ -34,17 +34,24 @@ HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
 # A readiness check: why it is not ready, in a few fixed words, or None when it is.
 Check = Callable[[], Awaitable[str | None]]
+# A drain ends once nothing has been in flight for this long: a client's follow-ups to a call just
+# answered (the tool list it checks the result against, the end of its session) still find the server.
+QUIET_S = 1.0
 
 
 class Drain:
     """A process's drain: whether it began, and the requests still in flight. Used on the event
     loop only (and begun from a signal handler, which runs there too)."""
 
-    def __init__(self, grace_s: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, grace_s: float, *, quiet_s: float = QUIET_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.grace_s = grace_s
+        self.quiet_s = quiet_s
         self._clock = clock
         self.began: float | None = None
         self.in_flight = 0
+        self._idle_since = clock()
 
     @property
     def draining(self) -> bool:
@@ -62,12 +69,20 @@ class Drain:
             yield
         finally:
             self.in_flight -= 1
+            if self.in_flight == 0:
+                self._idle_since = self._clock()
 
     def done(self) -> bool:
-        """Whether a drain that began may end: nothing is in flight, or its grace period is over."""
+        """Whether a drain that began may end: nothing has been in flight for `quiet_s`, counted
+        from the drain's start or the last request's end, whichever came later; or its grace
+        period is over."""
         if self.began is None:
             return False
-        return self.in_flight <= 0 or self._clock() - self.began >= self.grace_s
+        now = self._clock()
+        if now - self.began >= self.grace_s:
+            return True
+        quiet = now - max(self._idle_since, self.began) >= min(self.quiet_s, self.grace_s)
+        return self.in_flight <= 0 and quiet
 
 
 def counted(app: ASGIApp, drain: Drain, *, path: str | None = None) -> ASGIApp:

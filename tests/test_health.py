@@ -180,7 +180,7 @@ def request(method: str, request_id: int = 1) -> dict[str, Any]:
 
 async def test_a_draining_gate_refuses_new_work_and_lets_calls_in_flight_finish() -> None:
     reached = Reached()
-    drain = Drain(20.0)
+    drain = Drain(20.0, quiet_s=0.0)
     gate = DrainGate(reached, drain, 10_000)
     assert (await through(gate, "POST", request("tools/call")))[0] == 202
     drain.begin()
@@ -206,6 +206,31 @@ async def test_a_draining_gate_refuses_new_work_and_lets_calls_in_flight_finish(
     sent = [json.dumps(m).encode() if m is not None else b"" for _, m in passing]
     assert reached.bodies == [json.dumps(request("tools/call")).encode(), *sent]
     assert drain.in_flight == 0 and drain.done()
+
+
+def test_a_drain_ends_a_quiet_second_after_the_last_request_or_at_its_grace_period() -> None:
+    now = [100.0]
+    drain = Drain(20.0, clock=lambda: now[0])
+    assert not drain.done()  # not begun
+    drain.begin()
+    assert not drain.done()  # nothing in flight, but the drain has only just begun
+    now[0] += 1.0
+    assert drain.done()
+    with drain.working():  # a client's follow-up to its call, say
+        now[0] += 0.5
+        assert not drain.done()
+    now[0] += 0.9
+    assert not drain.done()
+    now[0] += 0.1
+    assert drain.done()
+    with drain.working():  # a call that outlasts the grace period
+        now[0] = 100.0 + 19.9
+        assert not drain.done()
+        now[0] = 100.0 + 20.0
+        assert drain.done()
+    at_once = Drain(0.0, clock=lambda: now[0])
+    at_once.begin()
+    assert at_once.done()
 
 
 # -- AMEYO_SECRET_KEY ---------------------------------------------------------------------------
