@@ -62,15 +62,23 @@ class Drain:
             self.began = self._clock()
 
     @contextmanager
-    def working(self) -> Iterator[None]:
-        """Count what runs inside as in flight: the drain waits for it."""
-        self.in_flight += 1
+    def working(self, *, follow_ups: bool = True) -> Iterator[None]:
+        """Count what runs inside as in flight: the drain waits for it (see `enter`)."""
+        self.enter()
         try:
             yield
         finally:
-            self.in_flight -= 1
-            if self.in_flight == 0:
-                self._idle_since = self._clock()
+            self.leave(follow_ups=follow_ups)
+
+    def enter(self) -> None:
+        self.in_flight += 1
+
+    def leave(self, *, follow_ups: bool = True) -> None:
+        """One thing in flight ended. `follow_ups`: its client may ask more at once (an MCP client
+        after a call's answer), so the quiet second restarts; a push has none."""
+        self.in_flight -= 1
+        if follow_ups:
+            self._idle_since = self._clock()
 
     def done(self) -> bool:
         """Whether a drain that began may end: nothing has been in flight for `quiet_s`, counted
@@ -86,13 +94,15 @@ class Drain:
 
 
 def counted(app: ASGIApp, drain: Drain, *, path: str | None = None) -> ASGIApp:
-    """`app` with its HTTP requests (those to `path` only, when given) counted in flight."""
+    """`app` with its HTTP requests (those to `path` only, when given) counted in flight: short
+    requests without follow-ups (Ameyo's pushes, which arrive a second apart in a busy campaign and
+    must not keep a drain from its quiet second)."""
 
     async def count(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or (path is not None and scope["path"].rstrip("/") != path):
             await app(scope, receive, send)
             return
-        with drain.working():
+        with drain.working(follow_ups=False):
             await app(scope, receive, send)
 
     return count

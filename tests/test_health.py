@@ -178,6 +178,25 @@ def request(method: str, request_id: int = 1) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "method": method, "params": {}}
 
 
+async def test_a_request_still_arriving_is_not_counted_in_flight() -> None:
+    drain = Drain(20.0, quiet_s=0.0)
+    seen: list[int] = []
+
+    async def stalled(scope: Any, receive: Any, send: Any) -> None:
+        await receive()  # the first part of its body; the rest never comes
+        seen.append(drain.in_flight)
+
+    async def first_part() -> Any:
+        return {"type": "http.request", "body": b'{"jsonrpc"', "more_body": True}
+
+    async def ignore(message: Any) -> None:
+        pass
+
+    scope = {"type": "http", "method": "POST", "path": "/mcp", "headers": []}
+    await DrainGate(stalled, drain, 10_000)(scope, first_part, ignore)
+    assert seen == [0]
+
+
 async def test_a_draining_gate_refuses_new_work_and_lets_calls_in_flight_finish() -> None:
     reached = Reached()
     drain = Drain(20.0, quiet_s=0.0)
@@ -228,6 +247,10 @@ def test_a_drain_ends_a_quiet_second_after_the_last_request_or_at_its_grace_peri
         assert not drain.done()
         now[0] = 100.0 + 20.0
         assert drain.done()
+    now[0] = 200.0
+    with drain.working(follow_ups=False):  # a push: short, and nothing follows it
+        now[0] += 0.5
+    assert drain.done()
     at_once = Drain(0.0, clock=lambda: now[0])
     at_once.begin()
     assert at_once.done()

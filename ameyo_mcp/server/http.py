@@ -208,12 +208,13 @@ DRAINING = (
 
 
 class DrainGate:
-    """In front of /mcp: counts the requests in flight, which a drain waits for (every POST but a
-    `subscriptions/listen` stream, which would never end by itself), and while draining refuses
-    every request that starts work (a tool call, a read, a new session or stream…) with 503 and a
-    JSON-RPC error saying to send it again. What clients of calls in flight still need goes through:
-    their answers to the server's questions (elicitation), their notifications (a cancellation),
-    requests answered at once (a tool list) and the end of a session (DELETE)."""
+    """In front of /mcp: counts the requests in flight, which a drain waits for (every POST, once its
+    body is in, but a `subscriptions/listen` stream, which would never end by itself), and while
+    draining refuses every request that starts work (a tool call, a read, a new session or
+    stream…) with 503 and a JSON-RPC error saying to send it again. What clients of calls in flight
+    still need goes through: their answers to the server's questions (elicitation), their
+    notifications (a cancellation), requests answered at once (a tool list) and the end of a
+    session (DELETE)."""
 
     def __init__(self, app: ASGIApp, drain: Drain, max_bytes: int) -> None:
         self.app = app
@@ -229,11 +230,26 @@ class DrainGate:
             if refused:
                 await self._refuse(send, refused[0])
                 return
-        if scope["method"] == "POST" and _header(scope, b"mcp-method") != _LISTEN:
-            with self.drain.working():
-                await self.app(scope, receive, send)
-        else:
+        if scope["method"] != "POST" or _header(scope, b"mcp-method") == _LISTEN:
             await self.app(scope, receive, send)
+            return
+        # Counted once its body is in: a request still arriving has started nothing, and one that
+        # never arrives (its client stalled) must not hold the drain.
+        arrived = False
+
+        async def counting() -> Message:
+            nonlocal arrived
+            message = await receive()
+            if not arrived and message["type"] == "http.request" and not message.get("more_body", False):
+                arrived = True
+                self.drain.enter()
+            return message
+
+        try:
+            await self.app(scope, counting, send)
+        finally:
+            if arrived:
+                self.drain.leave()
 
     async def _screen(self, scope: Scope, receive: Receive) -> tuple[list[object], Receive]:
         """While draining: the ids of the requests a message carries that would start work (a GET
