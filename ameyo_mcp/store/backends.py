@@ -6,6 +6,7 @@ The drivers are imported here, when the store is first used: not when the packag
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -43,9 +44,10 @@ def describe(url: str) -> str:
     return f"PostgreSQL {parts.hostname}{port}{path}"
 
 
-def connect(url: str) -> tuple[Any, Dialect]:
+def connect(url: str, *, timeout_s: float | None = None) -> tuple[Any, Dialect]:
+    """A new connection; `timeout_s` bounds the wait for PostgreSQL to accept it (default 10 s)."""
     if is_postgres(url):
-        return _connect_postgres(url), POSTGRES
+        return _connect_postgres(url, timeout_s), POSTGRES
     return _connect_sqlite(sqlite_path(url)), SQLITE
 
 
@@ -83,7 +85,7 @@ def _reversed(text: str | None) -> str | None:
     return None if text is None else text[::-1]
 
 
-def _connect_postgres(url: str) -> Any:
+def _connect_postgres(url: str, timeout_s: float | None = None) -> Any:
     try:
         import psycopg
     except ImportError:
@@ -92,7 +94,9 @@ def _connect_postgres(url: str) -> Any:
             "pip install 'ameyo-mcp[postgres]'"
         ) from None
     try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+        # libpq counts whole seconds, and treats less than 2 as 2.
+        wait = 10 if timeout_s is None else max(2, math.ceil(timeout_s))
+        return psycopg.connect(url, autocommit=True, connect_timeout=wait)
     except psycopg.Error as exc:
         raise StoreError(
             f"The index database {describe(url)} cannot be reached ({_reason(exc)})",
