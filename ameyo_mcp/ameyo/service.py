@@ -74,6 +74,10 @@ class Ameyo:
         finally:
             await self.client.aclose()
 
+    def ready(self) -> str | None:
+        """Why no Ameyo session can be had now (a few words), or None: see `SessionManager.ready`."""
+        return self.session.ready()
+
     async def run(self, command: Callable[[str | None], Awaitable[T]]) -> T:
         return await self.session.call(command)
 

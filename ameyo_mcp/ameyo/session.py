@@ -32,6 +32,9 @@ T = TypeVar("T")
 # After a refused login, calls fail fast for this long instead of hammering Ameyo (and risking a
 # locked account) with the same wrong password on every tool call.
 AUTH_FAILURE_COOLDOWN_S = 60.0
+# A command that found no Ameyo to connect to makes the session unobtainable for this long (or
+# until a command is answered): readiness reflects it without trying Ameyo itself.
+UNREACHABLE_S = 30.0
 _LOGOUT_TIMEOUT_S = 5.0
 
 
@@ -75,6 +78,18 @@ class SessionManager:
     @property
     def active(self) -> bool:
         return self._sid is not None
+
+    def ready(self) -> str | None:
+        """Why a session cannot be had now, in a few words, or None when it can. Cheap, and it never
+        contacts Ameyo: a readiness probe asks it every few seconds."""
+        if self._closed:
+            return "closed"
+        if self._auth_failure is not None and self._clock() - self._auth_failure[0] < AUTH_FAILURE_COOLDOWN_S:
+            return "login refused"
+        down = self.client.unreachable_at
+        if down is not None and time.monotonic() - down < UNREACHABLE_S:
+            return "unreachable"
+        return None
 
     # -- what callers use --------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ The drivers are imported here, when the store is first used: not when the packag
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -43,11 +44,11 @@ def describe(url: str) -> str:
     return f"PostgreSQL {parts.hostname}{port}{path}"
 
 
-def connect(url: str, *, name: str = "ameyo-mcp") -> tuple[Any, Dialect]:
-    """A new connection; `name` is what PostgreSQL shows for it (`application_name`), unless the URL
-    sets its own."""
+def connect(url: str, *, timeout_s: float | None = None, name: str = "ameyo-mcp") -> tuple[Any, Dialect]:
+    """A new connection; `timeout_s` bounds the wait for PostgreSQL to accept it (default 10 s), and
+    `name` is what PostgreSQL shows for it (`application_name`), unless the URL sets its own."""
     if is_postgres(url):
-        return _connect_postgres(url, name), POSTGRES
+        return _connect_postgres(url, timeout_s, name), POSTGRES
     return _connect_sqlite(sqlite_path(url)), SQLITE
 
 
@@ -85,7 +86,7 @@ def _reversed(text: str | None) -> str | None:
     return None if text is None else text[::-1]
 
 
-def _connect_postgres(url: str, name: str) -> Any:
+def _connect_postgres(url: str, timeout_s: float | None = None, name: str = "ameyo-mcp") -> Any:
     try:
         import psycopg
     except ImportError:
@@ -94,8 +95,10 @@ def _connect_postgres(url: str, name: str) -> Any:
             "pip install 'ameyo-mcp[postgres]'"
         ) from None
     try:
+        # libpq counts whole seconds, and treats less than 2 as 2.
+        wait = 10 if timeout_s is None else max(2, math.ceil(timeout_s))
         named: dict[str, Any] = {} if "application_name" in url else {"application_name": name}
-        return psycopg.connect(url, autocommit=True, connect_timeout=10, **named)
+        return psycopg.connect(url, autocommit=True, connect_timeout=wait, **named)
     except psycopg.Error as exc:
         raise StoreUnreachable(
             f"The index database {describe(url)} cannot be reached ({_reason(exc)})",

@@ -116,6 +116,9 @@ class Store:
         # `calls_changed`: the connection it last looked on, and SQLite's data version there.
         self._watched: Any = None
         self._data_version: Any = None
+        # `ping`'s own connection: a probe never waits behind the store's lock (a sync's page).
+        self._probe: tuple[Any, Dialect] | None = None
+        self._probe_lock = threading.Lock()
 
     @property
     def where(self) -> str:
@@ -129,6 +132,36 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._drop()
+        # A probe stuck on a database that does not answer keeps its connection; it drops it itself.
+        if self._probe_lock.acquire(timeout=1.0):
+            try:
+                self._drop_probe()
+            finally:
+                self._probe_lock.release()
+
+    def ping(self, *, timeout_s: float = 2.0) -> None:
+        """Whether the database answers now (for a readiness probe): one cheap query on a connection
+        of the probe's own, opened within `timeout_s` and opened again after any failure. Returns, or
+        raises the `StoreError` that says why not. It never migrates, and never waits for the store."""
+        with self._probe_lock:
+            try:
+                if self._probe is None:
+                    self._probe = connect(self.url, timeout_s=timeout_s)
+                conn, dialect = self._probe
+                # A round trip to the server (PostgreSQL); the file's schema page (SQLite).
+                query = "SELECT 1" if dialect.name == "postgresql" else "SELECT count(*) FROM sqlite_master"
+                conn.execute(query).fetchone()
+            except Exception as exc:
+                self._drop_probe()
+                if is_driver_error(exc):
+                    raise store_error(exc, self.url) from None
+                raise
+
+    def _drop_probe(self) -> None:
+        probe, self._probe = self._probe, None
+        if probe is not None:
+            with suppress(Exception):
+                probe[0].close()
 
     def __enter__(self) -> Store:
         return self
@@ -799,6 +832,11 @@ class Store:
 
     def confirm_token_fits(self, digest: str, write_id: str, *, since: float) -> bool:
         return self._reading(lambda tx: ledger.token_fits(tx, digest, write_id, since))
+
+    def spend_confirm_token(self, digest: str, write_id: str, *, since: float) -> bool:
+        """Remove a token made since `since` for `write_id`: True once, for whoever removed it."""
+        with self._tx() as tx:
+            return ledger.spend_token(tx, digest, write_id, since)
 
 
 def _begin(conn: Any, dialect: Dialect, durable: bool) -> Any:
