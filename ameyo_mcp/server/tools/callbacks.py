@@ -169,6 +169,7 @@ async def _customer_and_number(
     if not phone:
         return contact, numbers[0]
     try:
+        phones.search(phone, region)  # letters or too few digits are refused, never dropped
         mine = [n for n in numbers if same_number(n, phone, region)]
     except PhoneError as exc:
         raise ToolError(f"phone: {exc}") from None

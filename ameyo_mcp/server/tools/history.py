@@ -89,10 +89,8 @@ async def ameyo_call_history(
     if phone is not None:
         try:
             wanted = phones.search(phone, ameyo.settings.phone_region)
-        except PhoneError:
-            raise ToolError(
-                f"phone must have at least {phones.MIN_TAIL_DIGITS} digits (the whole number or its end)"
-            ) from None
+        except PhoneError as exc:
+            raise ToolError(f"phone: {exc}") from None
         # The store keeps calls' numbers as keys: a whole number is its key, in any spelling.
         whole, tail = (wanted.key, None) if wanted.whole else (None, wanted.digits)
     query = CallQuery(
