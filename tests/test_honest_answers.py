@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from mcp import Client
 
-from tests.conftest import text_of
+from tests.conftest import InProcessSimulator, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -28,3 +28,31 @@ async def test_letters_in_a_phone_are_refused_not_dropped(client: Client) -> Non
         assert result.is_error, (tool, text)
         assert "'98765abc' is not a phone number" in text, (tool, text)
         assert "…98765" not in text and "0 contacts" not in text
+
+
+async def test_a_record_field_given_as_null_is_a_field_left_out(
+    client: Client, simulator: InProcessSimulator
+) -> None:
+    record = {"phone1": "9876012301", "name": "Nil Email", "email": None}
+    result = await client.call_tool(
+        "ameyo_upload_contacts", {"campaign": 1, "lead_id": 21, "records": [record]}
+    )
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None and result.structured_content["added"] == 1
+    added = next(c for c in simulator.state.contacts(1) if c.phone1 == "9876012301")
+    assert added.customer_data.get("name") == "Nil Email" and "email" not in added.customer_data
+    with_callback = await client.call_tool(
+        "ameyo_upload_contacts_with_callbacks",
+        {
+            "campaign": 1,
+            "lead_id": 21,
+            "records": [{"customer": {"phone1": "9876012302", "email": None}, "callback_time": LATER}],
+            "dry_run": True,
+        },
+    )
+    assert not with_callback.is_error, text_of(with_callback)
+    no_phone = await client.call_tool(
+        "ameyo_upload_contacts",
+        {"campaign": 1, "lead_id": 21, "records": [{"phone1": None, "name": "x"}], "dry_run": True},
+    )
+    assert "phone1 is missing" in text_of(no_phone) and "is required" not in text_of(no_phone)
