@@ -4,10 +4,12 @@ that adds up. Through a real MCP client against the simulator."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from mcp import Client
 
-from tests.conftest import InProcessSimulator, text_of
+from tests.conftest import InProcessSimulator, server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -56,3 +58,18 @@ async def test_a_record_field_given_as_null_is_a_field_left_out(
         {"campaign": 1, "lead_id": 21, "records": [{"phone1": None, "name": "x"}], "dry_run": True},
     )
     assert "phone1 is missing" in text_of(no_phone) and "is required" not in text_of(no_phone)
+
+
+async def test_a_new_session_asked_for_first_is_new(simulator: InProcessSimulator, tmp_path: Path) -> None:
+    settings = settings_for(simulator, tmp_path)
+    async with Client(server_of(simulator, settings)) as first:
+        await first.call_tool("ameyo_list_campaigns", {})
+    cached = simulator.state.live_sessions()
+    assert len(cached) == 1, "a clean shutdown leaves the session cached for the next start"
+    async with Client(server_of(simulator, settings)) as second:
+        fresh = await second.call_tool("ameyo_login", {"new_session": True})
+        assert text_of(fresh).startswith("Started a new Ameyo session"), text_of(fresh)
+        assert fresh.structured_content is not None and fresh.structured_content["new_session"] is True
+        live = simulator.state.live_sessions()
+    assert simulator.state.executed["login"] == 2
+    assert len(live) == 1 and live != cached, "the cached session is ended, not kept beside the new one"
