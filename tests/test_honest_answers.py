@@ -73,3 +73,37 @@ async def test_a_new_session_asked_for_first_is_new(simulator: InProcessSimulato
         live = simulator.state.live_sessions()
     assert simulator.state.executed["login"] == 2
     assert len(live) == 1 and live != cached, "the cached session is ended, not kept beside the new one"
+
+
+async def test_an_upload_refuses_a_misspelt_status_as_the_contacts_filter_does(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    (tmp_path / "list.csv").write_text("phone1,name\n9876012311,Bea\n", encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(tmp_path))
+    records = [{"phone1": "9876012310", "name": "Al"}]
+    async with Client(server_of(simulator, settings)) as client:
+        answers = [
+            await client.call_tool("ameyo_get_contacts", {"campaign": 1, "status": ["BUSSY"]}),
+            await client.call_tool(
+                "ameyo_upload_contacts",
+                {"campaign": 1, "lead_id": 21, "records": records, "status": "BUSSY", "dry_run": True},
+            ),
+            await client.call_tool(
+                "ameyo_upload_contacts",
+                {"campaign": 1, "lead_id": 21, "records": records, "status": "BUSSY"},
+            ),
+            await client.call_tool(
+                "ameyo_upload_contacts_file",
+                {"file": "list.csv", "campaign": 1, "lead_id": 21, "status": "BUSSY"},
+            ),
+        ]
+        spaced = await client.call_tool(
+            "ameyo_upload_contacts", {"campaign": 1, "lead_id": 21, "records": records, "status": "no answer"}
+        )
+    listed = "Unknown status BUSSY: the statuses are NOT_TRIED, BUSY"
+    for refused in answers:
+        assert refused.is_error and listed in text_of(refused), text_of(refused)
+    assert simulator.state.commands["uploadContacts"] == 1
+    assert not spaced.is_error, text_of(spaced)
+    added = next(c for c in simulator.state.contacts(1) if c.phone1 == "9876012310")
+    assert added.columns.get("status") == "NO_ANSWER"

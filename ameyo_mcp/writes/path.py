@@ -48,6 +48,7 @@ import anyio
 from pydantic import BaseModel
 
 from ..ameyo.client import ON_WIRE, compact_json
+from ..ameyo.columns import status_of
 from ..ameyo.models import (
     AddCallbackRequest,
     CallbackRecord,
@@ -255,7 +256,7 @@ def plan_upload(
         "lead_id": lead_id,
         "properties": {"update.customer": update_existing, "migrate.customer": migrate_existing},
         "num_attempts": str(attempts),
-        "status": status.strip().upper() or "NOT_TRIED",
+        "status": status_of(status),
         "customer_records": list(records),
     }
     if file_batch:

@@ -11,7 +11,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from ...ameyo.columns import CAMPAIGN_COLUMN_PREFIX, CAMPAIGN_COLUMNS, STATUSES
+from ...ameyo.columns import CAMPAIGN_COLUMN_PREFIX, CAMPAIGN_COLUMNS, statuses_of
 from ...ameyo.customers import display_name, is_phone_key
 from ...ameyo.models import CampaignInfo, Contact, GetContactsRequest, LoginInfo
 from ...answers.results import ContactOut, ContactsOut, campaign_out
@@ -90,7 +90,7 @@ async def ameyo_get_contacts(
 
     seen: Counter[str] = Counter()
     number = _phone_search(phone, ameyo.settings.phone_region)
-    statuses = _statuses(status) if status else set()
+    statuses = set(statuses_of(status)) if status else set()
     dispositions = disposition or []
     keep = contact_filter(number, search, statuses, dispositions, seen)
     finder = Finder(ameyo, lambda: state_of(ctx).store)
@@ -185,18 +185,6 @@ def _order_by(text: str | None) -> str | None:
             f"order_by column {column!r} is unknown: use customerId or one of {', '.join(CAMPAIGN_COLUMNS)}"
         )
     return f"{column} {direction}".strip()
-
-
-def _statuses(given: list[str]) -> set[str]:
-    wanted = {s.strip().upper().replace(" ", "_") for s in given if s.strip()}
-    unknown = sorted(wanted - set(STATUSES))
-    if unknown:
-        # A misspelt status would match nothing and read as "no such customers".
-        raise ToolError(
-            f"Unknown status {', '.join(clean_text(u, 30) for u in unknown[:5])}: "
-            f"the statuses are {', '.join(STATUSES)}"
-        )
-    return wanted
 
 
 def _phone_search(phone: str | None, region: str) -> phones.PhoneSearch | None:

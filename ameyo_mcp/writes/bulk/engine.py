@@ -24,6 +24,7 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
+from ...ameyo.columns import status_of
 from ...ameyo.models import RecordResult
 from ...ameyo.result_types import SAVED
 from ...ameyo.service import Ameyo, UploadTarget
@@ -174,6 +175,7 @@ async def _upload(
             "resend_callbacks_may_duplicate (--resend-callbacks-may-duplicate) only applies together "
             "with retry_unknown (--retry-unknown); nothing was sent."
         )
+    status_of(options.status)  # a misspelt status is refused before anything, the dry run too
     result_path, journal_path = result_path_for(path, options), journal_path_for(path, options)
     check_outputs(path, result_path, journal_path)
     journal = Journal(journal_path)
@@ -250,7 +252,7 @@ class _Run:
         # Requests in flight: a batch holds a place while its request is out (`_window`).
         self.concurrency = min(max(options.concurrency, 1), MAX_CONCURRENCY)
         self.wire = anyio.Semaphore(self.concurrency)
-        self.status = options.status.strip().upper() or "NOT_TRIED"
+        self.status = status_of(options.status)
         self._reported = 0.0
 
     # -- the run ----------------------------------------------------------------------------
