@@ -4,7 +4,9 @@ that adds up. Through a real MCP client against the simulator."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from mcp import Client
@@ -107,3 +109,57 @@ async def test_an_upload_refuses_a_misspelt_status_as_the_contacts_filter_does(
     assert not spaced.is_error, text_of(spaced)
     added = next(c for c in simulator.state.contacts(1) if c.phone1 == "9876012310")
     assert added.columns.get("status") == "NO_ANSWER"
+
+
+def london_change(gap: bool) -> str:
+    """01:30 on the next day the clocks of Europe/London skip (`gap`) or repeat it, in ISO 8601."""
+    london = ZoneInfo("Europe/London")
+    day = datetime.now(london).date() + timedelta(days=2)
+    for _ in range(400):
+        wall = datetime.combine(day, time(1, 30))
+        first, second = wall.replace(tzinfo=london, fold=0), wall.replace(tzinfo=london, fold=1)
+        if first.utcoffset() != second.utcoffset():
+            skipped = first.astimezone(UTC).astimezone(london).replace(tzinfo=None) != wall
+            if skipped == gap:
+                return wall.isoformat()
+        day += timedelta(days=1)
+    raise AssertionError("no daylight saving change in Europe/London within a year")
+
+
+async def test_callback_times_that_cannot_be_meant_are_refused_before_sending(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    settings = settings_for(simulator, tmp_path, AMEYO_TIMEZONE="Europe/London")
+    callback = {"campaign": 1, "customer_id": 12458, "outside_calling_hours": True}
+    skipped, twice = london_change(gap=True), london_change(gap=False)
+    async with Client(server_of(simulator, settings)) as client:
+
+        async def refusal(when: str) -> str:
+            result = await client.call_tool("ameyo_add_callback", {**callback, "callback_time": when})
+            assert result.is_error, (when, text_of(result))
+            return text_of(result)
+
+        assert f"{skipped[:16].replace('T', ' ')} does not exist in Europe/London" in await refusal(skipped)
+        # One local time, an hour apart: Ameyo is sent the local time alone, and could ring at either.
+        for offset in ("+01:00", "+00:00", ""):
+            assert "happens twice in Europe/London" in await refusal(twice + offset)
+        assert "is more than five years ahead" in await refusal("2200-01-01T10:00:00")
+        for year_9999 in ("9999-12-31T23:00:00", "9999-12-31T23:00:00-05:00"):
+            text = await refusal(year_9999)
+            assert "check the year" in text and "unexpected" not in text.lower(), text
+        upload = {"campaign": 1, "lead_id": 21, "records": [{"phone1": "9876012320"}]}
+        attempts = await client.call_tool("ameyo_upload_contacts", {**upload, "attempts": 10**30})
+        assert attempts.is_error and "attempts must be from 0 to 1,000" in text_of(attempts)
+        huge = 2**70
+        for tool, args in (
+            ("ameyo_add_callback", {**callback, "customer_id": huge, "callback_time": LATER}),
+            ("ameyo_get_contacts", {"campaign": 1, "customer_ids": [12458, huge]}),
+            ("ameyo_call_history", {"customer_id": huge}),
+            ("ameyo_upload_contacts", {**upload, "lead_id": huge}),
+        ):
+            result = await client.call_tool(tool, args)
+            assert result.is_error and "an Ameyo id is a whole number from 1 to" in text_of(result), text_of(
+                result
+            )
+    assert not simulator.state.commands["addCallback"] and not simulator.state.commands["uploadContacts"]
+    assert not simulator.state.commands["getContacts"]

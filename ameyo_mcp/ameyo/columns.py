@@ -75,6 +75,27 @@ def statuses_of(given: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
+MAX_ID = 2**63 - 1
+"""Ameyo's customer and lead ids are Java longs: a larger number names nobody (2^70 would be sent
+as is, and read by Ameyo as another number or refused)."""
+MAX_ATTEMPTS = 1000
+"""Most attempts an upload may say were already made: a 31-digit count is a mistake, not a history."""
+
+
+def attempts_of(given: int) -> int:
+    """The attempts an upload says were already made (`numAttempts`), within 0 to `MAX_ATTEMPTS`."""
+    if not 0 <= given <= MAX_ATTEMPTS:
+        raise InputError(f"attempts must be from 0 to {MAX_ATTEMPTS:,}, not {clean_text(given, 40)}")
+    return given
+
+
+def id_of(given: int) -> int:
+    """A customer or lead id as Ameyo can hold it: a whole number from 1 to `MAX_ID`."""
+    if not 0 < given <= MAX_ID:
+        raise InputError(f"an Ameyo id is a whole number from 1 to {MAX_ID} (19 digits), not {given}")
+    return given
+
+
 def status_of(given: str) -> str:
     """The status an upload gives new contacts (`statuses_of`); blank is NOT_TRIED."""
     return next(iter(statuses_of([given])), "NOT_TRIED")

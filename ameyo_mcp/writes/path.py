@@ -48,7 +48,7 @@ import anyio
 from pydantic import BaseModel
 
 from ..ameyo.client import ON_WIRE, compact_json
-from ..ameyo.columns import status_of
+from ..ameyo.columns import attempts_of, status_of
 from ..ameyo.models import (
     AddCallbackRequest,
     CallbackRecord,
@@ -255,7 +255,7 @@ def plan_upload(
         "campaign_id": str(campaign.campaign_id),
         "lead_id": lead_id,
         "properties": {"update.customer": update_existing, "migrate.customer": migrate_existing},
-        "num_attempts": str(attempts),
+        "num_attempts": str(attempts_of(attempts)),
         "status": status_of(status),
         "customer_records": list(records),
     }

@@ -199,6 +199,8 @@ def _problem(kind: str, ctx: dict[str, Any], value: Any, schema: Schema, msg: st
         return f"takes at most {ctx.get('max_length')} items (it has {ctx.get('actual_length')}); send fewer"
     if kind == "too_short":
         return f"needs at least {ctx.get('min_length')} item(s)"
+    if kind == "value_error" and ctx.get("error") is not None:  # our own checks' sentence
+        return f"is refused: {clean_text(ctx['error'], 200).rstrip('.')}"
     return clean_text(msg, 120).rstrip(".")
 
 

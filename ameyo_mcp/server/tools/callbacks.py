@@ -25,7 +25,7 @@ from ...rules.times import CallbackTime, parse_callback_time, show
 from ...writes import callback_rules
 from ...writes import path as writes
 from .common import AllowRepeatArg, ameyo_of, answer, explained, repeat_note, send_write, state_of
-from .session_tools import CampaignArg
+from .session_tools import AmeyoId, CampaignArg
 
 if TYPE_CHECKING:
     from ...index.lookup import Finder, Found
@@ -45,7 +45,7 @@ async def ameyo_add_callback(
         ),
     ],
     customer_id: Annotated[
-        int | None, Field(description="Ameyo customer id (from ameyo_get_contacts)")
+        AmeyoId | None, Field(description="Ameyo customer id (from ameyo_get_contacts)")
     ] = None,
     phone: Annotated[
         str | None,

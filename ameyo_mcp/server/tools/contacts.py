@@ -21,7 +21,7 @@ from ...rules import phones
 from ...rules.sanitize import clean_mapping, clean_text, data_text, inert
 from .common import MAX_ANSWER_CHARS, ameyo_of, answer, explained, state_of
 from .history import last_call_note
-from .session_tools import CampaignArg
+from .session_tools import AmeyoId, CampaignArg
 
 if TYPE_CHECKING:
     from ...store import CampaignIndex
@@ -48,10 +48,10 @@ async def ameyo_get_contacts(
         Field(max_length=25, description="Keep only these last agent dispositions, e.g. ['DNC']"),
     ] = None,
     customer_ids: Annotated[
-        list[int] | None, Field(max_length=500, description="Only these Ameyo customer ids")
+        list[AmeyoId] | None, Field(max_length=500, description="Only these Ameyo customer ids")
     ] = None,
     lead_ids: Annotated[
-        list[int] | None, Field(max_length=50, description="Only contacts in these leads")
+        list[AmeyoId] | None, Field(max_length=50, description="Only contacts in these leads")
     ] = None,
     enabled_leads_only: Annotated[bool, Field(description="Skip contacts in disabled leads")] = False,
     columns: Annotated[

@@ -18,6 +18,7 @@ from ...errors import PhoneError, StoreError, as_clause, with_step
 from ...rules.sanitize import data_text, fence
 from ...rules.times import show
 from .common import ameyo_of, answer, explained, store_of
+from .session_tools import AmeyoId
 
 if TYPE_CHECKING:
     from ...store import CallHistory, StoredCall
@@ -56,9 +57,9 @@ class CallHistoryOut(BaseModel):
 async def ameyo_call_history(
     ctx: Context[Any, Any],
     phone: Annotated[str | None, Field(max_length=40, description="Number, whole or last 4+ digits")] = None,
-    customer_id: Annotated[int | None, Field(description="Customer id")] = None,
+    customer_id: Annotated[AmeyoId | None, Field(description="Customer id")] = None,
     campaign: Annotated[str | None, Field(max_length=80, description="Campaign name or id")] = None,
-    lead_id: Annotated[int | None, Field(description="Lead id")] = None,
+    lead_id: Annotated[AmeyoId | None, Field(description="Lead id")] = None,
     agent: Annotated[str | None, Field(max_length=80, description="Agent's userId")] = None,
     disposition: Annotated[str | None, Field(max_length=80, description="Disposition code")] = None,
     system_disposition: Annotated[
@@ -136,7 +137,10 @@ def _moment(text: str, name: str, zone: ZoneInfo) -> datetime:
             f"{name} {raw[:40]!r} is not an ISO 8601 time: send e.g. 2026-11-28 or 2026-11-28T09:00 "
             f"(read in {zone})"
         ) from None
-    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+    try:
+        return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+    except OverflowError:  # year 1 or 9999 moved across a zone
+        raise ToolError(f"{name} {raw[:40]!r} is too far from now: check the year") from None
 
 
 def history_out(history: CallHistory, start: datetime, end: datetime, zone: ZoneInfo) -> CallHistoryOut:

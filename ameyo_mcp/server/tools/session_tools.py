@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
+from ...ameyo.columns import id_of
 from ...ameyo.models import campaign_label
 from ...answers.results import CampaignsOut, LeadOut, LeadsOut, LoginOut, LogoutOut, PingOut, campaign_out
 from ...answers.summaries import leads_text, login_text, ping_text
@@ -17,6 +18,9 @@ from ...rules.times import show
 from .common import ameyo_of, answer, explained
 
 CampaignArg = Annotated[str | int, Field(description="Campaign name or id, e.g. MoviStarSurvey or 1")]
+# A customer or lead id; checked as the arguments are (no bound in the schema: it would cost every
+# conversation its characters for a mistake a refusal explains).
+AmeyoId = Annotated[int, AfterValidator(id_of)]
 
 
 async def ameyo_login(
