@@ -57,7 +57,7 @@ async def test_contacts_filter_by_disposition(client: Client, simulator: Simulat
     assert "disposition dnc" in text_of(result)
     none = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "disposition": ["Call Back Later"]})
     assert none.structured_content is not None and none.structured_content["matched"] == 0
-    assert "the dispositions found are: " in text_of(none) and "DNC " in text_of(none)
+    assert "the dispositions found are:\n<customer-data>\n" in text_of(none) and "DNC " in text_of(none)
 
 
 async def test_search_folds_case_and_accents(client: Client) -> None:

@@ -137,7 +137,8 @@ def dispositions_seen_note(seen: Mapping[str, int]) -> str:
     if not named:
         return "No scanned contact has any disposition."
     shown = ", ".join(f"{data_text(d, 40)} {n}" for n, d in named[:15])
-    return f"No scanned contact has that disposition; the dispositions found are: {shown}."
+    head = "No scanned contact has that disposition; the dispositions found are:"
+    return "\n".join([head, *fence([shown])])
 
 
 def _records(n: int) -> str:

@@ -20,7 +20,7 @@ from ...answers.summaries import callback_text
 from ...errors import PhoneError
 from ...rules import phones
 from ...rules.phones import is_complete, same_number
-from ...rules.sanitize import clean_text, data_text
+from ...rules.sanitize import data_text
 from ...rules.times import CallbackTime, parse_callback_time, show
 from ...writes import callback_rules
 from ...writes import path as writes
@@ -119,8 +119,8 @@ def _answer(
         campaign=campaign_out(info),
         callback_id=callback.callback_id,
         customer_id=callback.customer_id or callback.properties.customer_id or contact.customer_id,
-        name=clean_text(name, 60) if name else None,
-        phone=clean_text(callback.phone or callback.properties.phone or number, 24),
+        name=data_text(name, 60) if name else None,
+        phone=data_text(callback.phone or callback.properties.phone or number, 24),
         time=show(moment, ameyo.settings.zone),
         timezone=str(ameyo.settings.zone),
         assigned_to=callback.user_id or agent,

@@ -122,7 +122,7 @@ async def ameyo_get_contacts(
             result = await finder.scan(request, keep, why)
             matches, looked = result.matches, result.looked
         login = ameyo.session.info
-    by_status = Counter(str(c.extra_data.get("status") or "UNKNOWN") for c in matches)
+    by_status = Counter(data_text(c.extra_data.get("status") or "UNKNOWN", 30) for c in matches)
     page = matches[offset : offset + limit]
     shown = [_contact_out(c, info, login, detail) for c in page]
     out = ContactsOut(
@@ -207,7 +207,7 @@ def _contact_out(
     if detail:
         merged = {k: v for k, v in data.items() if not (masked and is_phone_key(k))}
         merged.update({k: v for k, v in extra.items() if k not in _SUMMARY_COLUMNS})
-        full = {k: inert(v) for k, v in clean_mapping(merged).items()}
+        full = {inert(k): inert(v) for k, v in clean_mapping(merged).items()}
     name = display_name(data)
     return ContactOut(
         customer_id=contact.customer_id,

@@ -15,6 +15,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from ...errors import PhoneError, StoreError, as_clause, with_step
+from ...rules.outcomes import outcome_counts
 from ...rules.sanitize import data_text, fence
 from ...rules.times import show
 from .common import ameyo_of, answer, explained, store_of
@@ -149,7 +150,7 @@ def history_out(history: CallHistory, start: datetime, end: datetime, zone: Zone
         until=show(end, zone),
         timezone=str(zone),
         matched=history.total,
-        by_outcome=dict(sorted(history.by_outcome.items(), key=lambda kv: (-kv[1], kv[0]))),
+        by_outcome=outcome_counts(history.by_outcome),
         calls=[call_out(c, zone) for c in history.calls],
     )
 
@@ -199,7 +200,12 @@ def history_text(out: CallHistoryOut, criteria: str) -> str:
     ranked = list(out.by_outcome.items())
     shown = ", ".join(f"{k} {v}" for k, v in ranked[:MAX_OUTCOMES])
     rest = sum(v for _, v in ranked[MAX_OUTCOMES:])
-    lines = [head, "By outcome: " + shown + (f", {len(ranked) - MAX_OUTCOMES} others {rest}" if rest else "")]
+    # Outcome names are what the pushes said: customer text, fenced like the calls.
+    lines = [
+        head,
+        "By outcome:",
+        *fence([shown + (f", {len(ranked) - MAX_OUTCOMES} others {rest}" if rest else "")]),
+    ]
     one_day = out.since[:10] == out.until[:10]
     lines.append(
         f"{'time' if one_day else 'when'} ({out.timezone}) | customer | number | outcome | agent | talk"
