@@ -12,6 +12,7 @@ import pytest
 from mcp import Client
 
 from tests.conftest import InProcessSimulator, server_of, settings_for, text_of
+from tests.test_fences import IST, TOKEN, receiver
 
 pytestmark = pytest.mark.anyio
 
@@ -163,3 +164,59 @@ async def test_callback_times_that_cannot_be_meant_are_refused_before_sending(
             )
     assert not simulator.state.commands["addCallback"] and not simulator.state.commands["uploadContacts"]
     assert not simulator.state.commands["getContacts"]
+
+
+def ist_ago(minutes: int) -> str:
+    return (datetime.now(IST) - timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+async def test_the_last_pushed_call_is_the_newest_whatever_fields_its_push_lacked(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    settings = settings_for(simulator, tmp_path, AMEYO_PUSH_TOKEN=TOKEN)
+    customer = next(c for c in simulator.state.contacts(1) if c.customer_id == 12458)
+    async with Client(server_of(simulator, settings)) as client:
+
+        async def last_call() -> str:
+            result = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "customer_ids": [12458]})
+            text = text_of(result)
+            return text.split("Last call pushed by Ameyo (Asia/Kolkata):\n", 1)[1]
+
+        async with receiver(settings) as push:
+            await push(
+                customerId="12458", campaignId="1", systemDisposition="BUSY", callStartTime=ist_ago(50)
+            )
+            assert "| BUSY |" in await last_call()
+            # The newest push had no campaignId: it is still this customer's newest call.
+            await push(
+                customerId="12458",
+                dispositionName="Sale",
+                systemDisposition="CONNECTED",
+                callStartTime=ist_ago(20),
+            )
+            shown = await last_call()
+            assert "| Sale (CONNECTED) |" in shown and "BUSY" not in shown, shown
+            # One with neither customerId nor campaignId: theirs by their number, in any spelling.
+            await push(
+                phone=f"+91 {customer.phone1}", systemDisposition="NO_ANSWER", callStartTime=ist_ago(10)
+            )
+            assert "| NO_ANSWER |" in await last_call()
+            # Newer calls of another campaign or another customer are not theirs.
+            await push(customerId="12458", campaignId="5", systemDisposition="AMD", callStartTime=ist_ago(5))
+            await push(
+                customerId="12459",
+                phone=str(customer.phone1),
+                systemDisposition="AMD",
+                callStartTime=ist_ago(4),
+            )
+            assert "| NO_ANSWER |" in await last_call()
+    # Only a push older than the last dial Ameyo itself shows: the status above is the current one.
+    alone = settings_for(simulator, tmp_path / "alone", AMEYO_PUSH_TOKEN=TOKEN)
+    dialled = customer.columns["last_dialed_time"]
+    assert isinstance(dialled, datetime)
+    async with receiver(alone) as push:
+        earlier = (dialled - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
+        await push(customerId="12458", campaignId="1", systemDisposition="NO_ANSWER", callStartTime=earlier)
+    async with Client(server_of(simulator, alone)) as client:
+        result = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "customer_ids": [12458]})
+    assert f"Ameyo's own record above is newer (last dialled {dialled:%Y-%m-%d %H:%M}" in text_of(result)

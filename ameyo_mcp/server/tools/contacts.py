@@ -156,7 +156,7 @@ async def ameyo_get_contacts(
         out.next_offset = offset + len(out.contacts)
         text = contacts_text(out, criteria)
     if out.matched == 1 and len(out.contacts) == 1:
-        text += await last_call_note(ctx, out.contacts[0].customer_id, info.campaign_id)
+        text += await last_call_note(ctx, page[0], info.campaign_id)
     return answer(text, out)
 
 

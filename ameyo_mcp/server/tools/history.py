@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
@@ -14,7 +14,10 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from ...ameyo.customers import phone_values
+from ...ameyo.models import parse_ameyo_time
 from ...errors import PhoneError, StoreError, as_clause, with_step
+from ...rules import phones
 from ...rules.outcomes import outcome_counts
 from ...rules.sanitize import data_text, fence
 from ...rules.times import show
@@ -22,7 +25,8 @@ from .common import ameyo_of, answer, explained, store_of
 from .session_tools import AmeyoId
 
 if TYPE_CHECKING:
-    from ...store import CallHistory, StoredCall
+    from ...ameyo.models import Contact
+    from ...store import CallHistory, Store, StoredCall
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +76,6 @@ async def ameyo_call_history(
 ) -> Annotated[CallToolResult, CallHistoryOut]:
     """Calls as Ameyo pushed them after each call: counts by outcome, then one line per call (when,
     customer, number, outcome, agent, talk time), newest first. Times in the server's zone."""
-    from ...rules import phones
     from ...store import CallQuery
 
     store = store_of(ctx)
@@ -225,20 +228,70 @@ def _criteria(*values: Any) -> str:
     return ", ".join(parts) if parts else "all calls"
 
 
-async def last_call_note(ctx: Context[Any, Any], customer_id: int, campaign_id: int) -> str:
+async def last_call_note(ctx: Context[Any, Any], contact: Contact, campaign_id: int) -> str:
     """For an answer about one customer: their last call as Ameyo pushed it, or nothing. Never an
     error: the contact's answer stands without it when the store cannot be read."""
     store = store_of(ctx)
-    zone = ameyo_of(ctx).settings.zone
+    settings = ameyo_of(ctx).settings
+    zone = settings.zone
+    numbers = [n for n in (phones.key(v, settings.phone_region) for v in phone_values(contact)) if n]
     try:
-        last = await anyio.to_thread.run_sync(lambda: store.last_call(customer_id, campaign_id=campaign_id))
+        last = await anyio.to_thread.run_sync(newest_call, store, contact.customer_id, campaign_id, numbers)
     except StoreError as exc:  # said in full by the lookup, or by the call history when asked
-        log.info("could not read the last pushed call of customer %s: %s", customer_id, exc.message)
+        log.info("could not read the last pushed call of customer %s: %s", contact.customer_id, exc.message)
         return ""
     except Exception:
-        log.warning("could not read the last pushed call of customer %s", customer_id, exc_info=True)
+        log.warning("could not read the last pushed call of customer %s", contact.customer_id, exc_info=True)
         return ""
     if last is None:
         return ""
     line = call_line(call_out(last, zone), with_date=True)
-    return "\n".join(["", f"Last call pushed by Ameyo ({zone}):", *fence([line])])
+    note = ["", f"Last call pushed by Ameyo ({zone}):", *fence([line])]
+    dialled = _last_dialled(contact, zone)
+    pushed = last.event.dialled_at or last.event.at
+    if dialled is not None and dialled > pushed + DIAL_TO_START:
+        note.append(
+            f"Ameyo's own record above is newer (last dialled {show(dialled, zone)}): the push of that "
+            "later call has not reached the receiver, so the status above is the current one."
+        )
+    return "\n".join(note)
+
+
+# Ameyo's "last dialled" is when the number was dialled, a push's time when the call began: the
+# ringing between them is not a later call.
+DIAL_TO_START = timedelta(minutes=2)
+_NEWER_LOOK = 20
+
+
+def newest_call(
+    store: Store, customer_id: int, campaign_id: int, numbers: Sequence[str]
+) -> StoredCall | None:
+    """A customer's newest pushed call in a campaign. Any field of a push may be missing: a push
+    without a campaignId is theirs by customer id, one without a customerId by one of their numbers
+    (phone keys), unless it names another campaign or customer."""
+    from ...store import CallQuery
+
+    found = store.last_call(customer_id, campaign_id=campaign_id)
+    since = found.event.at if found is not None else None
+    candidates = [found] if found is not None else []
+    queries = [CallQuery(customer_id=customer_id, since=since, limit=_NEWER_LOOK)]
+    queries += [CallQuery(phone=number, since=since, limit=_NEWER_LOOK) for number in numbers]
+    for query in queries:
+        for call in store.call_history(query).calls:
+            event = call.event
+            if event.campaign_id in (None, campaign_id) and event.customer_id in (None, customer_id):
+                candidates.append(call)
+                break
+    return max(candidates, key=lambda c: (c.event.at, c.id), default=None)
+
+
+def _last_dialled(contact: Contact, zone: ZoneInfo) -> datetime | None:
+    """When Ameyo says it last dialled the contact (its `last_dialed_time`), or None."""
+    raw = contact.extra_data.get("last_dialed_time")
+    try:
+        moment = parse_ameyo_time(raw)
+    except ValueError:
+        return None
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
