@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from mcp import Client
 
-from tests.conftest import InProcessSimulator, server_of, settings_for, text_of
+from ameyo_mcp.index.sync import sync_all
+from ameyo_mcp.store import open_store
+from tests.conftest import InProcessSimulator, ameyo_of, server_of, settings_for, text_of
 from tests.test_fences import IST, TOKEN, receiver
 
 pytestmark = pytest.mark.anyio
@@ -220,3 +222,39 @@ async def test_the_last_pushed_call_is_the_newest_whatever_fields_its_push_lacke
     async with Client(server_of(simulator, alone)) as client:
         result = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "customer_ids": [12458]})
     assert f"Ameyo's own record above is newer (last dialled {dialled:%Y-%m-%d %H:%M}" in text_of(result)
+
+
+async def test_the_call_history_finds_a_customer_by_name_and_shows_names_beside_ids(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    settings = settings_for(simulator, tmp_path, AMEYO_PUSH_TOKEN=TOKEN)
+    async with Client(server_of(simulator, settings)) as client:
+        unindexed = await client.call_tool("ameyo_call_history", {"name": "priya"})
+    assert unindexed.is_error and "run ameyo-mcp sync" in text_of(unindexed), text_of(unindexed)
+    ameyo, store = ameyo_of(simulator, settings), open_store(settings)
+    try:
+        await sync_all(ameyo, store, [1])
+    finally:
+        await ameyo.aclose()
+        store.close()
+    async with receiver(settings) as push:
+        # Priya Sharma (12001) and Priya Mehta (12002) are called; Ravi is not a Priya.
+        await push(customerId="12001", campaignId="1", systemDisposition="NO_ANSWER", talkTime="0")
+        await push(customerId="12002", campaignId="1", dispositionName="Sale", name="Priya Mehta")
+        await push(customerId="12458", campaignId="1", systemDisposition="BUSY")
+    async with Client(server_of(simulator, settings)) as client:
+        priyas = await client.call_tool("ameyo_call_history", {"name": "priya"})
+        sharma = await client.call_tool(
+            "ameyo_call_history", {"name": "pri sha", "campaign": "MoviStarSurvey"}
+        )
+        nobody = await client.call_tool("ameyo_call_history", {"name": "zebedee"})
+    text = text_of(priyas)
+    assert priyas.structured_content is not None and priyas.structured_content["matched"] == 2, text
+    assert "| #12001 Priya Sharma |" in text and "| #12002 Priya Mehta |" in text and "#12458" not in text
+    assert "talk ?: the push gave no talk time" in text and "| 0s" in text
+    assert sorted(c["name"] for c in priyas.structured_content["calls"]) == ["Priya Mehta", "Priya Sharma"]
+    assert sharma.structured_content is not None and sharma.structured_content["matched"] == 1, text_of(
+        sharma
+    )
+    assert "1 customer in the contacts index (MoviStarSurvey (1), synced just now)" in text_of(sharma)
+    assert not nobody.is_error and "No customer in the contacts index" in text_of(nobody)

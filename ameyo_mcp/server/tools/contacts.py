@@ -34,18 +34,18 @@ async def ameyo_get_contacts(
     campaign: CampaignArg,
     phone: Annotated[
         str | None,
-        Field(max_length=40, description="Find by phone number, whole or its last digits (at least 4)"),
+        Field(max_length=40, description="Phone number, whole or last 4+ digits"),
     ] = None,
     search: Annotated[
         str | None, Field(max_length=200, description="A name, or the starts of its words, e.g. 'pri sha'")
     ] = None,
     status: Annotated[
         list[str] | None,
-        Field(max_length=25, description="Keep only these last call statuses, e.g. ['BUSY','NO_ANSWER']"),
+        Field(max_length=25, description="Only these last call statuses, e.g. ['BUSY']"),
     ] = None,
     disposition: Annotated[
         list[str] | None,
-        Field(max_length=25, description="Keep only these last agent dispositions, e.g. ['DNC']"),
+        Field(max_length=25, description="Only these last dispositions, e.g. ['DNC']"),
     ] = None,
     customer_ids: Annotated[
         list[AmeyoId] | None, Field(max_length=500, description="Only these Ameyo customer ids")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
@@ -14,7 +15,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from ...ameyo.customers import phone_values
+from ...ameyo.customers import display_name, phone_values
 from ...ameyo.models import parse_ameyo_time
 from ...errors import PhoneError, StoreError, as_clause, with_step
 from ...rules import phones
@@ -26,7 +27,7 @@ from .session_tools import AmeyoId
 
 if TYPE_CHECKING:
     from ...ameyo.models import Contact
-    from ...store import CallHistory, Store, StoredCall
+    from ...store import CallHistory, CallQuery, CampaignIndex, Store, StoredCall
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ MAX_OUTCOMES = 10
 class CallOut(BaseModel):
     at: str
     customer_id: int | None = None
+    name: str | None = None
     phone: str | None = None
     outcome: str
     system_disposition: str | None = None
@@ -62,6 +64,7 @@ class CallHistoryOut(BaseModel):
 async def ameyo_call_history(
     ctx: Context[Any, Any],
     phone: Annotated[str | None, Field(max_length=40, description="Number, whole or last 4+ digits")] = None,
+    name: Annotated[str | None, Field(max_length=80, description="Customer's name, e.g. 'pri sha'")] = None,
     customer_id: Annotated[AmeyoId | None, Field(description="Customer id")] = None,
     campaign: Annotated[str | None, Field(max_length=80, description="Campaign name or id")] = None,
     lead_id: Annotated[AmeyoId | None, Field(description="Lead id")] = None,
@@ -76,7 +79,7 @@ async def ameyo_call_history(
 ) -> Annotated[CallToolResult, CallHistoryOut]:
     """Calls as Ameyo pushed them after each call: counts by outcome, then one line per call (when,
     customer, number, outcome, agent, talk time), newest first. Times in the server's zone."""
-    from ...store import CallQuery
+    from ...store import CallQuery  # here: start-up does not pay for the store
 
     store = store_of(ctx)
     ameyo = ameyo_of(ctx)
@@ -104,6 +107,8 @@ async def ameyo_call_history(
         phone=whole,
         phone_tail=tail,
         customer_id=customer_id,
+        # A name is looked up in the contacts index first (`_read`): its customers' ids.
+        customer_ids=() if name is not None else None,
         campaign_id=campaign_id,
         lead_id=lead_id,
         agent=agent.strip() if agent else None,
@@ -112,15 +117,107 @@ async def ameyo_call_history(
         limit=limit,
     )
     try:
-        history = await anyio.to_thread.run_sync(store.call_history, query)
+        read = await anyio.to_thread.run_sync(_read, store, query, name)
     except StoreError as exc:
         # Only the store has the history: there is nothing else to look in.
         raise ToolError(
             with_step(f"The call history cannot be read: {as_clause(exc.message)}", exc.next_step)
         ) from None
-    out = history_out(history, start, end, zone)
-    criteria = _criteria(phone, customer_id, campaign, lead_id, agent, disposition, system_disposition)
-    return answer(history_text(out, criteria), out)
+    out = history_out(read.history, start, end, zone, read.names)
+    criteria = _criteria(phone, name, customer_id, campaign, lead_id, agent, disposition, system_disposition)
+    text = history_text(out, criteria)
+    if read.named is not None:
+        text += "\n" + read.named.note(name or "")
+    return answer(text, out)
+
+
+NAMESAKES = 200
+"""Most customers a name's calls are read for: the index's first, in customer id order."""
+
+
+@dataclass(frozen=True)
+class Named:
+    """The customers a name found in the contacts index, and where it looked."""
+
+    ids: tuple[int, ...]
+    capped: bool
+    indexes: tuple[CampaignIndex, ...]
+
+    def note(self, name: str) -> str:
+        from ...index.sync import age_text  # with the store: loaded only when a name is given
+
+        where = "; ".join(
+            f"{i.name or 'campaign'} ({i.campaign_id}), synced {age_text(i.synced_at)}" for i in self.indexes
+        )
+        if not self.ids:
+            return (
+                f"No customer in the contacts index ({where}) has a name matching {data_text(name, 40)!r}; "
+                "one added in Ameyo since the sync is not in it: give their phone or customer_id."
+            )
+        many = f"the first {len(self.ids):,}" if self.capped else f"{len(self.ids):,}"
+        text = (
+            f"The name is {many} customer{'' if len(self.ids) == 1 else 's'} in the contacts index ({where})"
+        )
+        if self.capped:
+            return text + ": more have it, so give more of the name, the campaign, or the phone."
+        return text + "; calls pushed without a customer id are not among them (give the phone)."
+
+
+@dataclass(frozen=True)
+class _Read:
+    history: CallHistory
+    names: dict[int, str]  # customer names by call row id
+    named: Named | None
+
+
+def _read(store: Store, query: CallQuery, name: str | None) -> _Read:
+    """The calls `query` finds (for `name`: of the customers the contacts index finds by it), and
+    the names of their customers: as the push gave them, else as the index holds them."""
+    indexes: list[CampaignIndex] | None = None
+
+    def indexed() -> list[CampaignIndex]:
+        nonlocal indexes
+        if indexes is None:
+            wanted = (
+                [store.campaign(query.campaign_id)] if query.campaign_id is not None else store.campaigns()
+            )
+            indexes = [i for i in wanted if i is not None and i.synced_at is not None]
+        return indexes
+
+    named: Named | None = None
+    if name is not None:
+        if not indexed():
+            which = (
+                f"campaign {query.campaign_id} has" if query.campaign_id is not None else "no campaign has"
+            )
+            raise ToolError(
+                f"A name is looked up in the contacts index, and {which} one yet: run ameyo-mcp sync, or "
+                "give the customer's phone or customer_id."
+            )
+        ids: dict[int, None] = {}
+        for index in indexed():
+            for contact in store.search_names(index.campaign_id, name, limit=NAMESAKES + 1):
+                ids.setdefault(contact.customer_id)
+        found = sorted(ids)
+        named = Named(tuple(found[:NAMESAKES]), len(found) > NAMESAKES, tuple(indexed()))
+        query = replace(query, customer_ids=named.ids)
+    history = store.call_history(query)
+    names: dict[int, str] = {}
+    for call in history.calls:
+        event = call.event
+        given = display_name(dict(event.raw))
+        if not given and event.customer_id is not None:
+            where = (
+                [event.campaign_id] if event.campaign_id is not None else [i.campaign_id for i in indexed()]
+            )
+            for campaign_id in where:
+                held = store.contact(campaign_id, event.customer_id)
+                if held is not None and held.names:
+                    given = held.names.title()  # the index keeps names folded: "priya sharma"
+                    break
+        if given:
+            names[call.id] = given
+    return _Read(history, names, named)
 
 
 def _window(since: str | None, until: str | None, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -147,22 +244,29 @@ def _moment(text: str, name: str, zone: ZoneInfo) -> datetime:
         raise ToolError(f"{name} {raw[:40]!r} is too far from now: check the year") from None
 
 
-def history_out(history: CallHistory, start: datetime, end: datetime, zone: ZoneInfo) -> CallHistoryOut:
+def history_out(
+    history: CallHistory,
+    start: datetime,
+    end: datetime,
+    zone: ZoneInfo,
+    names: Mapping[int, str] | None = None,
+) -> CallHistoryOut:
     return CallHistoryOut(
         since=show(start, zone),
         until=show(end, zone),
         timezone=str(zone),
         matched=history.total,
         by_outcome=outcome_counts(history.by_outcome),
-        calls=[call_out(c, zone) for c in history.calls],
+        calls=[call_out(c, zone, (names or {}).get(c.id)) for c in history.calls],
     )
 
 
-def call_out(call: StoredCall, zone: ZoneInfo) -> CallOut:
+def call_out(call: StoredCall, zone: ZoneInfo, name: str | None = None) -> CallOut:
     event = call.event
     return CallOut(
         at=event.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
         customer_id=event.customer_id,
+        name=data_text(name, 40) if name else None,
         phone=data_text(_dialled(event.raw) or event.phone, 24) if event.phone else None,
         outcome=data_text(event.outcome, 60),
         system_disposition=data_text(event.system_disposition, 30) if event.system_disposition else None,
@@ -193,6 +297,8 @@ def call_line(c: CallOut, *, with_date: bool) -> str:
     if c.system_disposition and c.system_disposition != c.outcome:
         outcome += f" ({c.system_disposition})"
     who = f"#{c.customer_id}" if c.customer_id is not None else "#?"
+    if c.name:
+        who += f" {c.name}"
     return " | ".join([when, who, c.phone or "(no number)", outcome, c.agent or "(no agent)", talk(c.talk_s)])
 
 
@@ -214,6 +320,8 @@ def history_text(out: CallHistoryOut, criteria: str) -> str:
         f"{'time' if one_day else 'when'} ({out.timezone}) | customer | number | outcome | agent | talk"
     )
     lines.extend(fence(call_line(c, with_date=not one_day) for c in out.calls))
+    if any(c.talk_s is None for c in out.calls):
+        lines.append("talk ?: the push gave no talk time (0s: it gave zero, the call was not talked on).")
     more = out.matched - len(out.calls)
     if more > 0:
         lines.append(
@@ -223,7 +331,7 @@ def history_text(out: CallHistoryOut, criteria: str) -> str:
 
 
 def _criteria(*values: Any) -> str:
-    names = ("phone", "customer", "campaign", "lead", "agent", "disposition", "system disposition")
+    names = ("phone", "name", "customer", "campaign", "lead", "agent", "disposition", "system disposition")
     parts = [f"{n} {data_text(v, 40)}" for n, v in zip(names, values, strict=True) if v is not None]
     return ", ".join(parts) if parts else "all calls"
 
