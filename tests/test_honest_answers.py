@@ -4,6 +4,7 @@ that adds up. Through a real MCP client against the simulator."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,7 +12,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from mcp import Client
 
+from ameyo_mcp.config import Settings
+from ameyo_mcp.index import lookup
 from ameyo_mcp.index.sync import sync_all
+from ameyo_mcp.simulator import SimulatorConfig
 from ameyo_mcp.store import open_store
 from tests.conftest import InProcessSimulator, ameyo_of, server_of, settings_for, text_of
 from tests.test_fences import IST, TOKEN, receiver
@@ -258,3 +262,65 @@ async def test_the_call_history_finds_a_customer_by_name_and_shows_names_beside_
     )
     assert "1 customer in the contacts index (MoviStarSurvey (1), synced just now)" in text_of(sharma)
     assert not nobody.is_error and "No customer in the contacts index" in text_of(nobody)
+
+
+@pytest.mark.parametrize("sim_config", [SimulatorConfig(password="pw-5ec2e7-simulated", contacts=50_303)])
+async def test_a_capped_scan_says_at_least_never_a_count(client: Client) -> None:
+    result = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "limit": 2})
+    text = text_of(result)
+    out = result.structured_content
+    assert out is not None and out["matched"] == 5000 and out["more"] is True and out["scan_capped"] is True
+    head = text.splitlines()[0]
+    assert head.startswith(
+        "MoviStarSurvey (1): at least 5,000 contacts, no filter (looked in: the first 5,000"
+    ), head
+    assert "5000" not in text and "(all)" not in text
+    assert "By status now, among the first 5,000 contacts read: " in text
+    assert "More: call again with offset=2." in text and "4,998 more" not in text and "4998 more" not in text
+
+
+async def synced(simulator: InProcessSimulator, settings: Settings) -> None:
+    ameyo, store = ameyo_of(simulator, settings), open_store(settings)
+    try:
+        await sync_all(ameyo, store, [1])
+    finally:
+        await ameyo.aclose()
+        store.close()
+
+
+async def test_a_listing_reads_the_same_whatever_its_page(
+    simulator: InProcessSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(simulator, tmp_path)
+    await synced(simulator, settings)
+    contacts = simulator.state.contacts(1)
+    priyas = sum(1 for c in contacts if str(c.customer_data.get("name") or "").lower().startswith("priya "))
+    second = next(c for c in contacts if c.customer_data.get("phone2") not in (None, c.phone1))
+    async with Client(server_of(simulator, settings)) as client:
+
+        async def text(**args: object) -> str:
+            result = await client.call_tool("ameyo_get_contacts", {"campaign": 1, **args})
+            assert not result.is_error, text_of(result)
+            return text_of(result)
+
+        # One breakdown by status in a listing: every contact's now, or the index's whole campaign.
+        whole = await text(limit=2)
+        assert "By status now: " in whole and "Whole campaign by status" not in whole, whole
+        # Counts: a floor says so, whatever the page; one contact "matches".
+        page = await text(search="priya", limit=3)
+        assert "at least 4 contacts match text 'priya', counted only as far as this page" in page, page
+        assert f": {priyas} contacts match text 'priya' (looked in" in await text(search="priya", limit=100)
+        one = await text(customer_ids=[12001])
+        assert "1 contact matches 1 customer id (" in one and "Contact 1: id name" in one, one
+        # A match on phone2 shows the number that matched, not phone1 alone.
+        found = await text(phone=str(second.customer_data["phone2"]))
+        assert f"{second.phone1} (matched phone2 {second.customer_data['phone2']})" in found, found
+        # Fewer than asked for, with the reason.
+        detail = await text(limit=100, detail=True)
+        shown = re.search(r"Shown (\d+) of the 100 asked for: with every field \(detail\)", detail)
+        assert shown is not None and f"offset={shown.group(1)}." in detail, detail[-500:]
+        monkeypatch.setattr(lookup, "SCAN_CAP", 100)
+        capped = await text(limit=2)
+    assert "Whole campaign by status, as of the index's sync just now (301 contacts" in capped, capped
+    assert "By status now" not in capped and "at least 100 contacts, no filter" in capped
+

@@ -18,6 +18,7 @@ from ...answers.results import ContactOut, ContactsOut, campaign_out
 from ...answers.summaries import contacts_text, dispositions_seen_note
 from ...errors import PhoneError
 from ...rules import phones
+from ...rules.counts import counted
 from ...rules.sanitize import clean_mapping, clean_text, data_text, inert
 from .common import MAX_ANSWER_CHARS, ameyo_of, answer, explained, state_of
 from .history import last_call_note
@@ -124,7 +125,7 @@ async def ameyo_get_contacts(
         login = ameyo.session.info
     by_status = Counter(data_text(c.extra_data.get("status") or "UNKNOWN", 30) for c in matches)
     page = matches[offset : offset + limit]
-    shown = [_contact_out(c, info, login, detail) for c in page]
+    shown = [_contact_out(c, info, login, detail, number) for c in page]
     out = ContactsOut(
         campaign=campaign_out(info),
         matched=len(matches),
@@ -132,7 +133,7 @@ async def ameyo_get_contacts(
         scan_capped=bool(looked and looked.scan_capped),
         looked_in=looked.where() if looked else "Ameyo, by customer id",
         not_ruled_out=(looked.missed() or None) if looked and not matches else None,
-        more=True if looked and looked.candidates_capped else None,
+        more=True if looked and (looked.candidates_capped or looked.scan_capped) else None,
         by_status=dict(by_status.most_common()),
         offset=offset,
         next_offset=offset + len(shown)
@@ -154,10 +155,17 @@ async def ameyo_get_contacts(
     while len(out.contacts) > 1 and max(len(text), len(out.model_dump_json())) > MAX_ANSWER_CHARS:
         out.contacts = out.contacts[: max(1, len(out.contacts) * 3 // 4)]
         out.next_offset = offset + len(out.contacts)
-        text = contacts_text(out, criteria)
+        text = contacts_text(out, criteria) + "\n" + _fewer_note(len(out.contacts), len(shown))
     if out.matched == 1 and len(out.contacts) == 1:
         text += await last_call_note(ctx, page[0], info.campaign_id)
     return answer(text, out)
+
+
+def _fewer_note(shown: int, asked: int) -> str:
+    return (
+        f"Shown {shown:,} of the {asked:,} asked for: with every field (detail) they fill the "
+        f"{MAX_ANSWER_CHARS:,} characters an answer may have. The offset above continues."
+    )
 
 
 def _columns(names: list[str]) -> list[str]:
@@ -195,11 +203,20 @@ def _phone_search(phone: str | None, region: str) -> phones.PhoneSearch | None:
 
 
 def _contact_out(
-    contact: Contact, campaign: CampaignInfo, login: LoginInfo | None, detail: bool
+    contact: Contact,
+    campaign: CampaignInfo,
+    login: LoginInfo | None,
+    detail: bool,
+    number: phones.PhoneSearch | None = None,
 ) -> ContactOut:
     data, extra = contact.customer_data, contact.extra_data
     masked = login is not None and login.masks_phone(campaign.campaign_id)
     phone = data.get("phone1")
+    matched: str | None = None
+    if number is not None and not masked and not (phone and number.matches(str(phone))):
+        # Found by another of their numbers: phone1 alone would not show why they match.
+        field = next((k for k, v in data.items() if is_phone_key(k) and v and number.matches(str(v))), None)
+        matched = f"{data_text(field, 30)} {data_text(data[field], 24)}" if field else None
     if masked and phone:
         phone = login.mask_value(campaign.campaign_id) if login else None
     attempts = extra.get("attempts")
@@ -214,6 +231,7 @@ def _contact_out(
         lead_id=contact.lead_id,
         name=data_text(name, 60) if name else None,
         phone=data_text(phone, 24) if phone else None,
+        matched_phone=matched,
         status=data_text(extra["status"], 30) if extra.get("status") else None,
         attempts=int(str(attempts)) if str(attempts).isdigit() else None,
         disposition=data_text(extra["disposition"], 40) if extra.get("disposition") else None,
@@ -230,7 +248,7 @@ def _criteria(
     customer_ids: list[int] | None,
     lead_ids: list[int] | None,
     enabled_only: bool,
-) -> str:
+) -> str | None:
     parts = []
     if phone:
         parts.append(f"phone …{phones.digits(phone)[-10:]}")
@@ -241,9 +259,9 @@ def _criteria(
     if disposition:
         parts.append("disposition " + "/".join(clean_text(d, 30) for d in disposition[:10]))
     if customer_ids:
-        parts.append(f"{len(customer_ids)} customer id(s)")
+        parts.append(counted(len(customer_ids), "customer id"))
     if lead_ids:
         parts.append("lead " + "/".join(str(i) for i in lead_ids[:10]))
     if enabled_only:
         parts.append("enabled leads")
-    return ", ".join(parts) if parts else "(all)"
+    return ", ".join(parts) if parts else None

@@ -303,17 +303,17 @@ def call_line(c: CallOut, *, with_date: bool) -> str:
 
 
 def history_text(out: CallHistoryOut, criteria: str) -> str:
-    head = f"Calls pushed by Ameyo, {out.since} to {out.until}, {criteria}: {out.matched}."
+    head = f"Calls pushed by Ameyo, {out.since} to {out.until}, {criteria}: {out.matched:,}."
     if not out.matched:
         return head + " (Ameyo pushes each call's outcome to the receiver; none match.)"
     ranked = list(out.by_outcome.items())
-    shown = ", ".join(f"{k} {v}" for k, v in ranked[:MAX_OUTCOMES])
+    shown = ", ".join(f"{k} {v:,}" for k, v in ranked[:MAX_OUTCOMES])
     rest = sum(v for _, v in ranked[MAX_OUTCOMES:])
     # Outcome names are what the pushes said: customer text, fenced like the calls.
     lines = [
         head,
         "By outcome:",
-        *fence([shown + (f", {len(ranked) - MAX_OUTCOMES} others {rest}" if rest else "")]),
+        *fence([shown + (f", {len(ranked) - MAX_OUTCOMES:,} others {rest:,}" if rest else "")]),
     ]
     one_day = out.since[:10] == out.until[:10]
     lines.append(
@@ -325,7 +325,7 @@ def history_text(out: CallHistoryOut, criteria: str) -> str:
     more = out.matched - len(out.calls)
     if more > 0:
         lines.append(
-            f"{more} more: narrow the filters or the time range, or raise limit (at most {MAX_LINES})."
+            f"{more:,} more: narrow the filters or the time range, or raise limit (at most {MAX_LINES})."
         )
     return "\n".join(lines)
 
