@@ -324,3 +324,15 @@ async def test_a_listing_reads_the_same_whatever_its_page(
     assert "Whole campaign by status, as of the index's sync just now (301 contacts" in capped, capped
     assert "By status now" not in capped and "at least 100 contacts, no filter" in capped
 
+
+async def test_counts_agree_with_their_nouns_in_a_file_upload(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    (tmp_path / "one.csv").write_text("phone1,name\n9876012331,Una\n", encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(tmp_path))
+    args = {"file": "one.csv", "campaign": 1, "lead_id": 21}
+    async with Client(server_of(simulator, settings)) as client:
+        dry = await client.call_tool("ameyo_upload_contacts_file", args)
+        done = await client.call_tool("ameyo_upload_contacts_file", {**args, "dry_run": False})
+    assert text_of(dry).startswith("Dry run, nothing written: 1 row of "), text_of(dry)
+    assert text_of(done).startswith("1 row of ") and "1 rows" not in text_of(done), text_of(done)

@@ -18,6 +18,7 @@ from ..ameyo.service import describe_failure
 from ..answers.summaries import scheduled_callback_text
 from ..errors import PhoneError
 from ..rules import phones
+from ..rules.counts import counted
 from ..rules.sanitize import clean_text
 from ..rules.times import show
 from .outcome import OUTCOME_UNKNOWN, REFUSED, WOULD_SEND, Outcome
@@ -209,7 +210,7 @@ def held_note(checked: Sequence[Checked], *, dry_run: bool = False, repeat: bool
         return None
     example = held[0]
     one = len(held) == 1
-    numbers = "1 number" if one else f"{len(held)} numbers"
+    numbers = counted(len(held), "number")
     shown = f"{clean_text(example.given_phone, 30)} → {clean_text(example.phone, 24)}"
     if repeat:
         return (
@@ -229,7 +230,7 @@ def rewritten_note(
     """The line that tells the person their numbers are sent in another spelling than given."""
     if not count or example is None or example.given_phone is None or example.held:
         return None
-    numbers = "1 number" if count == 1 else f"{count} numbers"
+    numbers = counted(count, "number")
     verb = "would be" if dry_run else ("was" if count == 1 else "were")
     return (
         f"{numbers} {verb} rewritten to the form Ameyo dials (AMEYO_PHONE_FORMAT={rule.style}), e.g. "
