@@ -5,6 +5,8 @@ that adds up. Through a real MCP client against the simulator."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,9 +17,10 @@ from mcp import Client
 from ameyo_mcp.config import Settings
 from ameyo_mcp.index import lookup
 from ameyo_mcp.index.sync import sync_all
-from ameyo_mcp.simulator import SimulatorConfig
+from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.store import open_store
 from tests.conftest import InProcessSimulator, ameyo_of, server_of, settings_for, text_of
+from tests.test_bulk_upload import upload_env
 from tests.test_fences import IST, TOKEN, receiver
 
 pytestmark = pytest.mark.anyio
@@ -336,3 +339,67 @@ async def test_counts_agree_with_their_nouns_in_a_file_upload(
         done = await client.call_tool("ameyo_upload_contacts_file", {**args, "dry_run": False})
     assert text_of(dry).startswith("Dry run, nothing written: 1 row of "), text_of(dry)
     assert text_of(done).startswith("1 row of ") and "1 rows" not in text_of(done), text_of(done)
+
+
+async def test_what_to_do_about_a_refused_record_is_not_fenced_as_data(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    late = (datetime.now(IST) + timedelta(days=2)).strftime("%Y-%m-%dT23:30:00")
+    (tmp_path / "late.csv").write_text(
+        f"phone1,name,callback_time\n9876012341,Ana,{late}\n9876012342,Bo,\n", encoding="utf-8"
+    )
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(tmp_path))
+    record = {"customer": {"phone1": "9876012340", "name": "Late"}, "callback_time": late}
+    async with Client(server_of(simulator, settings)) as client:
+        upload = await client.call_tool(
+            "ameyo_upload_contacts_with_callbacks",
+            {
+                "campaign": 1,
+                "lead_id": 21,
+                "records": [
+                    record,
+                    {"customer": {"phone1": "9876012343"}, "callback_time": late[:11] + "11:00:00"},
+                ],
+            },
+        )
+        from_file = await client.call_tool(
+            "ameyo_upload_contacts_file", {"file": "late.csv", "campaign": 1, "lead_id": 21}
+        )
+    for result, advice in (
+        (upload, "pass outside_calling_hours=true if the person wants it"),
+        (from_file, "pass --outside-calling-hours (outside_calling_hours) if meant"),
+    ):
+        text = text_of(result)
+        assert not result.is_error and ("\nNot done (1):\n" in text or "First failures (of 1" in text), text
+        assert advice in text and "customer-data" not in text, text
+
+
+@pytest.mark.network
+def test_the_cli_report_for_a_person_has_no_fences(tmp_path: Path) -> None:
+    late = (datetime.now(IST) + timedelta(days=2)).strftime("%Y-%m-%dT23:30:00")
+    source = tmp_path / "late.csv"
+    source.write_text(f"phone1,name,callback_time\n9876012351,Ana,{late}\n9876012352,Bo,\n", encoding="utf-8")
+    with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ameyo_mcp",
+                "upload",
+                str(source),
+                "--campaign",
+                "1",
+                "--lead",
+                "21",
+                "--dry-run",
+            ],
+            env=upload_env(sim, tmp_path),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert "line 2: 9876012351: " in done.stdout and "pass --outside-calling-hours" in done.stdout, (
+        done.stdout
+    )
+    assert "customer-data" not in done.stdout + done.stderr

@@ -166,6 +166,14 @@ def dispositions_seen_note(seen: Mapping[str, int]) -> str:
     return "\n".join([head, *fence([shown])])
 
 
+def failure_line(what: str, position: int, phone: str | None, reason: str) -> str:
+    """A record or row that was not done, in the server's words: its position, its number (only
+    ever one the phone rule accepted: digits, never free text) and why, with what to do. Not fenced,
+    since the fence marks data and this is advice to follow; `data_text` keeps whatever a reason
+    quotes (a field's name, Ameyo's message) from faking a fence."""
+    return data_text(f"{what} {position}: {phone or '(no phone)'}: {reason}", 400)
+
+
 def _records(n: int) -> str:
     return counted(n, "record")
 
@@ -211,11 +219,10 @@ def upload_text(out: UploadOut) -> str:
     failures = [r for r in out.records if not r.ok]
     if failures:
         lines.append(f"Not done ({len(failures)}):")
-        shown = [
-            f"record {r.position}: {r.phone or '(no phone)'}: {r.reason or r.result}"
+        lines.extend(
+            failure_line("record", r.position, r.phone, r.reason or r.result)
             for r in failures[:MAX_FAILURE_LINES]
-        ]
-        lines.extend(fence(shown))
+        )
         if len(failures) > MAX_FAILURE_LINES:
             lines.append(f"{len(failures) - MAX_FAILURE_LINES} more failures are in the structured result.")
     callbacks = [r for r in out.records if callback_scheduled(r.callback_id, r.callback_time)]

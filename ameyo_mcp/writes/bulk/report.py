@@ -18,10 +18,9 @@ from pydantic import BaseModel
 
 from ...ameyo.models import campaign_label
 from ...answers.results import CampaignOut, FailureOut
-from ...answers.summaries import answered_text
+from ...answers.summaries import answered_text, failure_line
 from ...errors import OutputError
 from ...rules.counts import counted
-from ...rules.sanitize import fence
 from ..outcome import NOT_SENT, OUTCOME_UNKNOWN, REFUSED, RESULT_COLUMNS, SENT_EARLIER, WOULD_SEND, Outcome
 from ..records import answered
 from .outputs import create_private
@@ -148,9 +147,7 @@ def bulk_text(out: BulkUploadOut) -> str:
     if out.failures:
         bad = out.rows - out.ok
         lines.append(f"First failures (of {bad}; line: phone1: reason):")
-        lines.extend(
-            fence(f"line {f.line}: {f.phone or '(no phone)'}: {f.reason or f.result}" for f in out.failures)
-        )
+        lines.extend(failure_line("line", f.line, f.phone, f.reason or f.result) for f in out.failures)
     lines.extend(out.notes)
     lines.append(f"Every row's outcome is in {out.result_file}.")
     if out.journal_file:
