@@ -403,3 +403,12 @@ def test_the_cli_report_for_a_person_has_no_fences(tmp_path: Path) -> None:
         done.stdout
     )
     assert "customer-data" not in done.stdout + done.stderr
+
+
+async def test_the_server_time_comes_with_its_weekday(client: Client) -> None:
+    result = await client.call_tool("ameyo_ping_session", {})
+    out = result.structured_content
+    assert out is not None
+    day = datetime.strptime(out["server_time"][:10], "%Y-%m-%d").strftime("%A")
+    assert out["weekday"] == day
+    assert f"Ameyo server time: {day} {out['server_time']}." in text_of(result)

@@ -34,6 +34,7 @@ class LoginOut(BaseModel):
 class PingOut(BaseModel):
     alive: bool
     server_time: str | None = None
+    weekday: str | None = None
     timezone: str
 
 

@@ -45,7 +45,8 @@ def login_text(out: LoginOut) -> str:
 def ping_text(out: PingOut) -> str:
     if not out.alive:
         return "The Ameyo session is not alive; the next call logs in again."
-    return f"The Ameyo session is alive. Ameyo server time: {out.server_time}."
+    day = f"{out.weekday} " if out.weekday else ""
+    return f"The Ameyo session is alive. Ameyo server time: {day}{out.server_time}."
 
 
 def leads_text(out: LeadsOut) -> str:
