@@ -263,7 +263,7 @@ async def test_the_call_history_finds_a_customer_by_name_and_shows_names_beside_
     assert sharma.structured_content is not None and sharma.structured_content["matched"] == 1, text_of(
         sharma
     )
-    assert "1 customer in the contacts index (MoviStarSurvey (1), synced just now)" in text_of(sharma)
+    assert "matches 1 customer in the contacts index (MoviStarSurvey (1), synced just now)" in text_of(sharma)
     assert not nobody.is_error and "No customer in the contacts index" in text_of(nobody)
 
 

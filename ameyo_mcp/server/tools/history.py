@@ -19,6 +19,7 @@ from ...ameyo.customers import display_name, phone_values
 from ...ameyo.models import parse_ameyo_time
 from ...errors import PhoneError, StoreError, as_clause, with_step
 from ...rules import phones
+from ...rules.counts import counted
 from ...rules.outcomes import outcome_counts
 from ...rules.sanitize import data_text, fence
 from ...rules.times import show
@@ -154,13 +155,16 @@ class Named:
                 f"No customer in the contacts index ({where}) has a name matching {data_text(name, 40)!r}; "
                 "one added in Ameyo since the sync is not in it: give their phone or customer_id."
             )
-        many = f"the first {len(self.ids):,}" if self.capped else f"{len(self.ids):,}"
-        text = (
-            f"The name is {many} customer{'' if len(self.ids) == 1 else 's'} in the contacts index ({where})"
-        )
         if self.capped:
-            return text + ": more have it, so give more of the name, the campaign, or the phone."
-        return text + "; calls pushed without a customer id are not among them (give the phone)."
+            return (
+                f"The name matches more than {counted(len(self.ids), 'customer')} in the contacts index "
+                f"({where}): only the calls of the first {len(self.ids):,} are counted; give more of the "
+                "name, the campaign, or the phone."
+            )
+        return (
+            f"The name matches {counted(len(self.ids), 'customer')} in the contacts index ({where}); calls "
+            "pushed without a customer id are not among them (give the phone)."
+        )
 
 
 @dataclass(frozen=True)
