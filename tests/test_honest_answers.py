@@ -379,30 +379,25 @@ def test_the_cli_report_for_a_person_has_no_fences(tmp_path: Path) -> None:
     late = (datetime.now(IST) + timedelta(days=2)).strftime("%Y-%m-%dT23:30:00")
     source = tmp_path / "late.csv"
     source.write_text(f"phone1,name,callback_time\n9876012351,Ana,{late}\n9876012352,Bo,\n", encoding="utf-8")
+    command = [sys.executable, "-m", "ameyo_mcp", "upload", str(source), "--campaign", "1", "--dry-run"]
     with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ameyo_mcp",
-                "upload",
-                str(source),
-                "--campaign",
-                "1",
-                "--lead",
-                "21",
-                "--dry-run",
-            ],
-            env=upload_env(sim, tmp_path),
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        env = upload_env(sim, tmp_path)
+
+        def run(*extra: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*command, *extra], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+            )
+
+        done = run("--lead", "21")
+        before = sum(sim.state.commands.values())
+        huge = run("--lead", str(2**70))
+        after = sum(sim.state.commands.values())
     assert "line 2: 9876012351: " in done.stdout and "pass --outside-calling-hours" in done.stdout, (
         done.stdout
     )
     assert "customer-data" not in done.stdout + done.stderr
+    assert huge.returncode == 1 and "an Ameyo id is a whole number from 1 to" in huge.stderr, huge.stderr
+    assert after == before, "refused before anything is asked of Ameyo"
 
 
 async def test_the_server_time_comes_with_its_weekday(client: Client) -> None:

@@ -24,7 +24,7 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
-from ...ameyo.columns import attempts_of, status_of
+from ...ameyo.columns import attempts_of, id_of, status_of
 from ...ameyo.models import RecordResult
 from ...ameyo.result_types import SAVED
 from ...ameyo.service import Ameyo, UploadTarget
@@ -177,9 +177,10 @@ async def _upload(
             "resend_callbacks_may_duplicate (--resend-callbacks-may-duplicate) only applies together "
             "with retry_unknown (--retry-unknown); nothing was sent."
         )
-    # A misspelt status or an impossible count is refused before anything, the dry run too.
+    # A misspelt status or an impossible count or lead id is refused before anything, a dry run too.
     status_of(options.status)
     attempts_of(options.attempts)
+    id_of(options.lead_id)
     result_path, journal_path = result_path_for(path, options), journal_path_for(path, options)
     check_outputs(path, result_path, journal_path)
     journal = Journal(journal_path)
