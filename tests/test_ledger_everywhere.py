@@ -319,7 +319,7 @@ async def test_a_file_row_in_another_spelling_goes_to_the_same_customer(
         await client.call_tool("ameyo_upload_contacts_file", {**base, "file": "a.csv"})
         second = await client.call_tool("ameyo_upload_contacts_file", {**base, "file": "b.csv"})
     text = text_of(second)
-    assert "updated 1" in text and "1 rows were sent with phone1 as an earlier upload" in text, text
+    assert "updated 1" in text and "1 row was sent with phone1 as an earlier upload" in text, text
     assert [c.phone1 for c in records_of(simulator, "9813700001")] == ["919813700001"]
 
 

@@ -125,9 +125,15 @@ class SessionManager:
             return self._sid
 
     async def login(self, *, new: bool = False) -> LoginInfo:
-        """The login info of the live session; `new=True` ends it and starts another."""
-        if new and self._sid is not None:
-            await self.logout()
+        """The login info of the live session; `new=True` ends it and starts another. On a
+        process's first call the live session may be the cached one: it is taken up to be ended."""
+        if new:
+            async with self._lock:
+                if self._sid is None and not self._cache_checked:
+                    self._cache_checked = True
+                    await self._adopt_cached()
+            if self._sid is not None:
+                await self.logout()
         await self.session_id()
         if self.info is None:
             raise AuthenticationFailed(

@@ -252,6 +252,7 @@ def today_start(zone: ZoneInfo) -> datetime:
 
 async def today_json(history: History, zone: ZoneInfo) -> str:
     """Today's calls: counts by outcome and the newest calls, for programs (the tool is for models)."""
+    from ..rules.outcomes import outcome_counts
     from ..store import CallQuery
     from .tools.history import call_out
 
@@ -262,7 +263,7 @@ async def today_json(history: History, zone: ZoneInfo) -> str:
             "since": start.isoformat(),
             "timezone": str(zone),
             "calls": found.total,
-            "by_outcome": dict(sorted(found.by_outcome.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "by_outcome": outcome_counts(found.by_outcome),
             "newest": [call_out(c, zone).model_dump(exclude_none=True) for c in found.calls],
         },
         ensure_ascii=False,

@@ -912,6 +912,12 @@ def _call_filters(query: CallQuery) -> tuple[str, tuple[Any, ...]]:
         code, name = _FOLDED.format("disposition"), _FOLDED.format("disposition_name")
         clauses.append(f"({code} = ? OR {name} = ?)")
         params += [folded, folded]
+    if query.customer_ids is not None:
+        ids = query.customer_ids
+        if len(ids) > _CHUNK:
+            raise ValueError(f"at most {_CHUNK} customer ids in one call-history query")
+        clauses.append(f"customer_id IN ({', '.join('?' * len(ids))})" if ids else "1 = 0")
+        params += ids
     if query.since is not None:
         clauses.append("at >= ?")
         params.append(to_epoch(query.since))

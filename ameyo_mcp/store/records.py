@@ -152,13 +152,14 @@ class StoredCall:
 @dataclass(frozen=True)
 class CallQuery:
     """Filters of a call-history query; None means any. `phone` is a whole key; `phone_tail`
-    matches the last digits of the number."""
+    matches the last digits of the number; `customer_ids`, any of these customers (none: no call)."""
 
     since: datetime | None = None
     until: datetime | None = None
     phone: str | None = None
     phone_tail: str | None = None
     customer_id: int | None = None
+    customer_ids: tuple[int, ...] | None = None
     campaign_id: int | None = None
     lead_id: int | None = None
     agent: str | None = None
