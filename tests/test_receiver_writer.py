@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,3 +64,33 @@ def test_history_past_the_retention_is_pruned_when_the_writer_starts(database_ur
         writer.close()
         kept = store.call_history(CallQuery())
     assert [c.event.call_id for c in kept.calls] == ["new"]
+
+
+def test_a_store_that_cannot_be_reached_refuses_a_batch_at_once_and_says_so_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """PostgreSQL down: no push is to blame, so a batch is not halved push by push (each try would
+    wait for the database again); every push is refused (503), and the log says so in one line."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    store = Store(f"postgresql://ameyo@127.0.0.1:{closed}/ameyo")
+    batches: list[int] = []
+
+    def write(events: object) -> list[bool]:
+        batches.append(len(events))  # type: ignore[arg-type]
+        return store.add_calls(events)  # type: ignore[arg-type]
+
+    writer = BatchWriter(write)
+
+    async def main() -> list[object]:
+        return await asyncio.gather(*(writer.add(event(f"c{i}")) for i in range(200)), return_exceptions=True)
+
+    with caplog.at_level(logging.WARNING, logger="ameyo_mcp.receiver.writer"):
+        results = asyncio.run(main())
+        results += asyncio.run(main())
+    writer.close()
+    assert all(isinstance(r, StoreFailed) for r in results)
+    assert sum(batches) == 400 and len(batches) < 40, batches
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "cannot be reached" in lines[0] and not caplog.records[0].exc_info, lines

@@ -186,6 +186,24 @@ async def test_the_back_off_holds_for_a_process_that_starts_during_it(
     assert simulator.state.failed_logins == 1
 
 
+async def test_a_refusal_holds_back_only_the_processes_given_the_same_credentials(
+    simulator: Simulator, tmp_path: Path, database_url: str
+) -> None:
+    wrong = {"AMEYO_PASSWORD": "not-the-password"}
+    async with (
+        processes(simulator, tmp_path, database_url, 2, **wrong) as (first, second),
+        processes(simulator, tmp_path, database_url, 1) as (fixed,),
+    ):
+        with pytest.raises(AuthenticationFailed):
+            await first.get_contacts(contacts())
+        with pytest.raises(AuthenticationFailed, match="No process on this store tries"):
+            await second.get_contacts(contacts())
+        assert second.session.ready() == "login refused"
+        # A process given the right password (the fix rolled out to it first) is not held back.
+        await fixed.get_contacts(contacts())
+    assert (simulator.state.failed_logins, simulator.state.logins) == (1, 1)
+
+
 # -- the login turn --------------------------------------------------------------------------------
 
 
@@ -195,7 +213,14 @@ async def test_a_login_turn_left_by_a_dead_process_is_taken_over_at_once(
     dead = f"{machine()}:{_dead_pid()}:0000"  # a process of this host that no longer runs
     async with processes(simulator, tmp_path, database_url, 1) as (ameyo,):
         take = ameyo.store().take_session(
-            key_of(simulator), dead, time.time(), login_s=600, grace=5, unusable=None, alive=lambda _: True
+            key_of(simulator),
+            dead,
+            time.time(),
+            login_s=600,
+            grace=5,
+            unusable=None,
+            alive=lambda _: True,
+            credentials="x",
         )
         assert take.kind == "login"
         with anyio.fail_after(5):
@@ -210,7 +235,14 @@ async def test_a_login_turn_held_elsewhere_is_waited_for_until_it_ends(
     elsewhere = "another-host/1234abcd:77:0000"  # its liveness cannot be told from here
     async with processes(simulator, tmp_path, database_url, 1, clock=clock) as (ameyo,):
         ameyo.store().take_session(
-            key_of(simulator), elsewhere, clock(), login_s=10, grace=5, unusable=None, alive=lambda _: True
+            key_of(simulator),
+            elsewhere,
+            clock(),
+            login_s=10,
+            grace=5,
+            unusable=None,
+            alive=lambda _: True,
+            credentials="x",
         )
         call = asyncio.ensure_future(ameyo.get_contacts(contacts()))
         await asyncio.sleep(0.3)
@@ -336,8 +368,12 @@ async def test_a_lease_sealed_with_another_key_is_no_session(
 ) -> None:
     caplog.set_level(logging.WARNING)
     async with (
-        processes(simulator, tmp_path, database_url, 1, AMEYO_SECRET_KEY="first-secret-key-0123") as (one,),
-        processes(simulator, tmp_path, database_url, 1, AMEYO_SECRET_KEY="other-secret-key-4567") as (two,),
+        processes(
+            simulator, tmp_path, database_url, 1, AMEYO_SECRET_KEY="first-secret-key-0123456789-0123456789"
+        ) as (one,),
+        processes(
+            simulator, tmp_path, database_url, 1, AMEYO_SECRET_KEY="other-secret-key-4567890123-4567890123"
+        ) as (two,),
     ):
         await one.get_contacts(contacts())
         await two.get_contacts(contacts())
@@ -349,7 +385,7 @@ async def test_a_lease_sealed_with_another_key_is_no_session(
 async def test_processes_given_the_secret_key_share_the_session_and_others_cannot_open_it(
     simulator: Simulator, tmp_path: Path, database_url: str
 ) -> None:
-    key = "shared-secret-key-0123456789"
+    key = "shared-secret-key-0123456789-0123456789"
     async with processes(simulator, tmp_path, database_url, 2, AMEYO_SECRET_KEY=key) as group:
         await calls(group, 3)
         assert simulator.state.logins == 1
@@ -363,7 +399,7 @@ async def test_processes_given_the_secret_key_share_the_session_and_others_canno
 async def test_a_sealed_session_opens_only_for_its_server_and_user(
     simulator: Simulator, tmp_path: Path
 ) -> None:
-    key = {"AMEYO_SECRET_KEY": "shared-secret-key-0123456789"}
+    key = {"AMEYO_SECRET_KEY": "shared-secret-key-0123456789-0123456789"}
     settings = settings_for(simulator, tmp_path, **key)
     ameyo = Ameyo(settings, transport=transport_of(simulator))
     try:

@@ -176,15 +176,19 @@ def test_logout_ends_the_session(sim: SimulatorThread, http: httpx.Client) -> No
 def test_sessions_expire_without_activity_and_commands_renew_them(
     sim: SimulatorThread, http: httpx.Client
 ) -> None:
+    now = [1_000.0]
+    sim.state.clock = lambda: now[0]
     sid = login(http, sim)
     for _ in range(3):  # 600 ms in all, but never 300 ms idle
-        time.sleep(0.2)
+        now[0] += 0.2
         assert run(http, "getLeadsForCampaign", {"sessionId": sid, "campaignId": 1})[0]["leadId"] == 1
-    time.sleep(0.4)
+    now[0] += 0.4
     assert run(http, "getContacts", {"sessionId": sid, "campaignId": 1}) == invalid_session(sid)
     assert sim.state.live_sessions() == []
     sid = login(http, sim)
-    time.sleep(0.4)
+    now[0] += 0.299
+    assert run(http, "ping-session", {"sessionId": sid})["alive"] is True
+    now[0] += 0.4
     assert run(http, "ping-session", {"sessionId": sid})["status"] == "error"
 
 

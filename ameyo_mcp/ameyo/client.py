@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -65,6 +66,8 @@ class AmeyoClient:
                 self.redactor.add(secret.get_secret_value())
         self.timeout_s = settings.timeout_s or _DEFAULT_TIMEOUT_S
         self._http: httpx.AsyncClient | None = None
+        # When a command last found no Ameyo to connect to (monotonic), until any answer comes.
+        self.unreachable_at: float | None = None
 
     def _connection(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -187,6 +190,7 @@ class AmeyoClient:
         try:
             response = await http.post(self.settings.command_url, content=body, timeout=self.timeout_s)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            self.unreachable_at = time.monotonic()
             raise UpstreamUnavailable(
                 f"Ameyo is unreachable at {self.settings.base_url} ({type(exc).__name__}): "
                 "check AMEYO_BASE_URL and that the server is up"
@@ -207,6 +211,7 @@ class AmeyoClient:
                 next_step=_next_step(write),
                 outcome_unknown=write,
             ) from None
+        self.unreachable_at = None
         return response
 
     def _decode(self, command: str, response: httpx.Response, write: bool, *, null: bool = False) -> Any:

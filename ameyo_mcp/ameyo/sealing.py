@@ -2,8 +2,9 @@
 deployment derives alike, so that the store (a shared PostgreSQL, a SQLite file, their backups)
 never holds a session id in clear.
 
-The key comes from AMEYO_SECRET_KEY when it is set (HKDF-SHA256), and otherwise from what every
-replica already shares, the Ameyo password (scrypt, salted with the server and the user). Either
+The key comes from AMEYO_SECRET_KEY when it is set (its key for this purpose, `derived_key`), and
+otherwise from what every replica already shares, the Ameyo password (scrypt, salted with the
+server and the user). Either
 way it is bound to the Ameyo server and user, and so is each sealed text (its associated data): a
 text moved to another server's or user's row does not open. A text that does not open (sealed with
 another key, damaged) is no session: `open` answers None, never an error.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import hmac
 import json
 import os
 from typing import TYPE_CHECKING
@@ -42,23 +44,29 @@ class Sealer:
         self._bound = f"{settings.base_url}|{settings.user_id or ''}".encode()
         self._cipher: AESGCM | None = None
 
-    @property
-    def keyed_by_secret(self) -> bool:
-        return self._settings.secret_key is not None
-
     def _aead(self) -> AESGCM:
         if self._cipher is None:
             from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
             settings = self._settings
-            if settings.secret_key is not None:
-                key = _from_secret(settings.secret_key.get_secret_value(), self._bound)
-            elif settings.password is not None:
+            # AMEYO_SECRET_KEY's key for this purpose, else one from the password.
+            key = settings.derived_key("session-lease")
+            if key is None:
+                if settings.password is None:  # token authentication: no session, nothing to seal
+                    raise ValueError("no key: neither AMEYO_SECRET_KEY nor AMEYO_PASSWORD is set")
                 key = _from_password(settings.password.get_secret_value(), self._bound)
-            else:  # token authentication: no session, nothing to seal
-                raise ValueError("no key: neither AMEYO_SECRET_KEY nor AMEYO_PASSWORD is set")
             self._cipher = AESGCM(key)
         return self._cipher
+
+    def credentials_tag(self) -> str:
+        """A tag of the credentials this process logs in with, the same in every process given the
+        same (and the same key): a refused login makes the processes that share the tag back off,
+        and only them. It tells nothing of the password to whoever lacks the key."""
+        settings = self._settings
+        password = settings.password.get_secret_value() if settings.password is not None else ""
+        mine = _from_password(password, self._bound)
+        key = settings.derived_key("session-lease") or mine
+        return hmac.new(key, b"refused|" + mine, hashlib.sha256).hexdigest()[:32]
 
     def seal(self, info: LoginInfo) -> str:
         plain = json.dumps(info.model_dump(mode="json", by_alias=True)).encode()
@@ -79,14 +87,6 @@ class Sealer:
             return LoginInfo.model_validate(json.loads(plain))
         except (InvalidTag, ValueError, TypeError):
             return None
-
-
-@functools.lru_cache(maxsize=8)
-def _from_secret(secret: str, bound: bytes) -> bytes:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=_CONTEXT, info=bound).derive(secret.encode())
 
 
 @functools.lru_cache(maxsize=8)

@@ -94,6 +94,10 @@ class Ameyo:
                 if self._own_store is not None:
                     self._own_store.close()
 
+    def ready(self) -> str | None:
+        """Why no Ameyo session can be had now (a few words), or None: see `SessionManager.ready`."""
+        return self.session.ready()
+
     async def run(self, command: Callable[[str | None], Awaitable[T]]) -> T:
         return await self.session.call(command)
 

@@ -62,6 +62,9 @@ T = TypeVar("T")
 # After a refused login, no process on the store tries again for this long, instead of hammering
 # Ameyo (and risking a locked account) with the same wrong password on every tool call.
 AUTH_FAILURE_COOLDOWN_S = 60.0
+# A command that found no Ameyo to connect to makes the session unobtainable for this long (or
+# until a command is answered): readiness reflects it without trying Ameyo itself.
+UNREACHABLE_S = 30.0
 _LOGOUT_TIMEOUT_S = 5.0
 # A process records its use of the session in the lease at most this often (and at most every
 # quarter ping interval): a store write per command would cost more than the command.
@@ -134,6 +137,10 @@ class SessionManager:
 
         return LeaseKey(self.settings.base_url, self.settings.user_id or "")
 
+    @functools.cached_property
+    def _credentials(self) -> str:
+        return self._sealer.credentials_tag()
+
     @property
     def uses_sessions(self) -> bool:
         """Token authentication carries credentials on every request and needs no session."""
@@ -147,6 +154,18 @@ class SessionManager:
     def shared(self) -> bool:
         """Whether the session held is the lease's (False: none, or one of this process alone)."""
         return self._sid is not None and self._generation is not None
+
+    def ready(self) -> str | None:
+        """Why a session cannot be had now, in a few words, or None when it can. Cheap, and it never
+        contacts Ameyo: a readiness probe asks it every few seconds."""
+        if self._closed:
+            return "closed"
+        if self._auth_failure is not None and self._clock() - self._auth_failure[0] < AUTH_FAILURE_COOLDOWN_S:
+            return "login refused"
+        down = self.client.unreachable_at
+        if down is not None and time.monotonic() - down < UNREACHABLE_S:
+            return "unreachable"
+        return None
 
     # -- what callers use --------------------------------------------------------------------
 
@@ -182,7 +201,9 @@ class SessionManager:
             return self._sid
 
     async def login(self, *, new: bool = False) -> LoginInfo:
-        """The login info of the live session; `new=True` ends it (for every process) and starts another."""
+        """The login info of the live session; `new=True` ends it (for every process on the store)
+        and starts another. The live session may be the lease's, or on a process's first call the
+        one an earlier version cached: either is ended."""
         if new and self.uses_sessions:
             await self.logout()
         await self.session_id()
@@ -223,6 +244,9 @@ class SessionManager:
             shared = await self._release()
             if shared is not None:
                 ends.append(shared)
+            cached = await self._cached_session()  # an earlier version's, on the first call only
+            if cached is not None:
+                ends.append(cached.session_id)
             if sid is not None and (generation is None or (shared is None and self._store_down)):
                 ends.append(sid)  # this process's own, or the shared one while the store is down
         if not ends:
@@ -278,6 +302,7 @@ class SessionManager:
                 grace=_TOUCH_EVERY_S,
                 unusable=unusable,
                 alive=_alive,
+                credentials=self._credentials,
             )
             lease = take.lease
             if take.kind == SESSION:
@@ -292,7 +317,10 @@ class SessionManager:
                 self._adopt(info, lease.generation)
                 return
             if take.kind == REFUSED:
-                raise _refusal(lease, now)
+                error = _refusal(lease, now)
+                # Known here too, until the shared back-off ends: readiness says so without the store.
+                self._auth_failure = ((lease.refused_until or now) - AUTH_FAILURE_COOLDOWN_S, error)
+                raise error
             if take.kind == WAIT:
                 if not waited:
                     self.waits += 1
@@ -342,6 +370,7 @@ class SessionManager:
                             self.owner,
                             until=self._clock() + AUTH_FAILURE_COOLDOWN_S,
                             message=exc.message,
+                            credentials=self._credentials,
                         )
                         turn_done = True
                     raise
@@ -723,6 +752,7 @@ class SessionManager:
             grace=_TOUCH_EVERY_S,
             unusable=None,
             alive=_alive,
+            credentials=self._credentials,
         )
         if take.kind == SESSION:
             shared = self._sealer.open(take.lease.sealed)

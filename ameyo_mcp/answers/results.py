@@ -34,6 +34,7 @@ class LoginOut(BaseModel):
 class PingOut(BaseModel):
     alive: bool
     server_time: str | None = None
+    weekday: str | None = None
     timezone: str
 
 
@@ -63,6 +64,8 @@ class ContactOut(BaseModel):
     lead_id: int | None = None
     name: str | None = None
     phone: str | None = None
+    # The number a phone search matched, when it is not phone1: "phone2 9123456789".
+    matched_phone: str | None = None
     status: str | None = None
     attempts: int | None = None
     disposition: str | None = None
@@ -79,7 +82,8 @@ class ContactsOut(BaseModel):
     looked_in: str
     # With no match: what the look could not rule out (None when it was complete).
     not_ruled_out: str | None = None
-    # True: more contacts match than `matched` (the index was asked for one page and one more).
+    # True: `matched` is a floor, more may match (the index was asked for one page and one more, or
+    # a live scan stopped at its cap).
     more: bool | None = None
     by_status: dict[str, int]
     # The whole campaign by status as the index counted it at its last sync (`as_of`).

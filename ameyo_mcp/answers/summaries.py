@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..ameyo.models import callback_scheduled, campaign_label
+from ..rules.counts import at_least, counted
 from ..rules.sanitize import data_text, fence
 from .results import (
     CallbackOut,
@@ -44,12 +45,13 @@ def login_text(out: LoginOut) -> str:
 def ping_text(out: PingOut) -> str:
     if not out.alive:
         return "The Ameyo session is not alive; the next call logs in again."
-    return f"The Ameyo session is alive. Ameyo server time: {out.server_time}."
+    day = f"{out.weekday} " if out.weekday else ""
+    return f"The Ameyo session is alive. Ameyo server time: {day}{out.server_time}."
 
 
 def leads_text(out: LeadsOut) -> str:
     count = len(out.leads)
-    lines = [f"{campaign_label(out.campaign)} has {count} lead{'' if count == 1 else 's'}:"]
+    lines = [f"{campaign_label(out.campaign)} has {counted(count, 'lead')}:"]
     for lead in out.leads[:100]:
         state = "enabled" if lead.enabled else "DISABLED (not dialed)"
         extra = f", priority {lead.priority}" if lead.priority is not None else ""
@@ -61,10 +63,13 @@ def leads_text(out: LeadsOut) -> str:
 
 
 def contact_line(c: ContactOut) -> str:
-    tries = "" if c.attempts is None else f", {c.attempts} attempt{'' if c.attempts == 1 else 's'}"
+    tries = "" if c.attempts is None else f", {counted(c.attempts, 'attempt')}"
+    phone = c.phone or "(no phone)"
+    if c.matched_phone:
+        phone += f" (matched {c.matched_phone})"
     parts = [
         f"#{c.customer_id} {c.name or '(no name)'}",
-        c.phone or "(no phone)",
+        phone,
         f"lead {c.lead_id}" if c.lead_id is not None else "lead ?",
         f"{c.status or 'status ?'}{tries}",
     ]
@@ -85,41 +90,62 @@ def _ranked(counts: Mapping[str, int]) -> str:
     return shown + (f", {len(ranked) - MAX_STATUSES} other statuses {rest:,}" if rest else "")
 
 
-def contacts_text(out: ContactsOut, criteria: str) -> str:
+def contacts_text(out: ContactsOut, criteria: str | None) -> str:
+    """`criteria` None: a listing of the campaign with no filter."""
     label = campaign_label(out.campaign)
-    count = f"{out.matched}+" if out.more else str(out.matched)
-    head = f"{label}: {count} contact{'s' if out.matched != 1 or out.more else ''} match {criteria}"
-    head += f" (looked in: {out.looked_in})."
-    lines = [head]
+    # A count is a count only when every candidate was looked at: a capped scan, or an index asked
+    # for one page and one more, gives a floor.
+    floor = bool(out.more)
+    count = at_least(out.matched, "contact") if floor else counted(out.matched, "contact")
+    if criteria is None:
+        head = f"{label}: {count}, no filter"
+    else:
+        head = f"{label}: {count} {'matches' if out.matched == 1 and not floor else 'match'} {criteria}"
+    if floor and not out.scan_capped:
+        head += ", counted only as far as this page"
+    lines = [head + f" (looked in: {out.looked_in})."]
     if out.not_ruled_out and not out.matched:
         lines.append(out.not_ruled_out)
     elif out.scan_capped:
         lines.append(
             f"More may match beyond the first {out.scanned:,} contacts: narrow with lead_ids or customer_ids."
         )
-    if out.by_status:
-        lines.append("By status now: " + _ranked(out.by_status))
-    if out.campaign_by_status:
-        total = f"{out.campaign_contacts:,} contacts" if out.campaign_contacts is not None else "contacts"
-        lines.append(
-            f"Whole campaign by status, as of the index's sync {out.as_of} ({total}; calls since then "
-            f"are not counted): {_ranked(out.campaign_by_status)}"
-        )
+    lines.extend(_status_lines(out))
     if not out.contacts:
         if out.matched and out.offset >= out.matched:
             among = f" among the first {out.scanned:,} read" if out.scan_capped else ""
-            lines.append(f"No contacts at offset {out.offset}: there are {out.matched}{among}.")
+            lines.append(f"No contacts at offset {out.offset:,}: there are {out.matched:,}{among}.")
         return "\n".join(lines)
     first, last = out.offset + 1, out.offset + len(out.contacts)
+    which = f"Contact {first:,}" if first == last else f"Contacts {first:,}–{last:,}"
     lines.append(
-        f"Contacts {first}–{last}: id name | phone | lead | status, attempts | disposition | "
-        f"last dialed ({out.timezone})"
+        f"{which}: id name | phone | lead | status, attempts | disposition | last dialed ({out.timezone})"
     )
     lines.extend(fence(contact_line(c) for c in out.contacts))
     if out.next_offset is not None:
-        left = "More" if out.more else f"{out.matched - out.next_offset} more"
+        left = "More" if out.more else f"{out.matched - out.next_offset:,} more"
         lines.append(f"{left}: call again with offset={out.next_offset}.")
     return "\n".join(lines)
+
+
+def _status_lines(out: ContactsOut) -> list[str]:
+    """One breakdown by status, the one that covers the most: the matches' own when every one was
+    read, else the whole campaign's as the index counted it, else those read, said so."""
+    whole = not out.more
+    if out.by_status and (whole or not out.campaign_by_status):
+        among = ""
+        if out.scan_capped:
+            among = f", among the first {counted(out.scanned, 'contact')} read"
+        elif not whole:
+            among = f", of these {out.matched:,}"
+        return [f"By status now{among}: " + _ranked(out.by_status)]
+    if out.campaign_by_status:
+        total = f"{out.campaign_contacts:,} contacts" if out.campaign_contacts is not None else "contacts"
+        return [
+            f"Whole campaign by status, as of the index's sync {out.as_of} ({total}; calls since then "
+            f"are not counted): {_ranked(out.campaign_by_status)}"
+        ]
+    return []
 
 
 def answered_text(tally: Mapping[str, int]) -> str:
@@ -137,11 +163,20 @@ def dispositions_seen_note(seen: Mapping[str, int]) -> str:
     if not named:
         return "No scanned contact has any disposition."
     shown = ", ".join(f"{data_text(d, 40)} {n}" for n, d in named[:15])
-    return f"No scanned contact has that disposition; the dispositions found are: {shown}."
+    head = "No scanned contact has that disposition; the dispositions found are:"
+    return "\n".join([head, *fence([shown])])
+
+
+def failure_line(what: str, position: int, phone: str | None, reason: str) -> str:
+    """A record or row that was not done, in the server's words: its position, its number (only
+    ever one the phone rule accepted: digits, never free text) and why, with what to do. Not fenced,
+    since the fence marks data and this is advice to follow; `data_text` keeps whatever a reason
+    quotes (a field's name, Ameyo's message) from faking a fence."""
+    return data_text(f"{what} {position}: {phone or '(no phone)'}: {reason}", 400)
 
 
 def _records(n: int) -> str:
-    return f"{n} record{'' if n == 1 else 's'}"
+    return counted(n, "record")
 
 
 def _ids(label: str, ids: list[int]) -> str:
@@ -185,11 +220,10 @@ def upload_text(out: UploadOut) -> str:
     failures = [r for r in out.records if not r.ok]
     if failures:
         lines.append(f"Not done ({len(failures)}):")
-        shown = [
-            f"record {r.position}: {r.phone or '(no phone)'}: {r.reason or r.result}"
+        lines.extend(
+            failure_line("record", r.position, r.phone, r.reason or r.result)
             for r in failures[:MAX_FAILURE_LINES]
-        ]
-        lines.extend(fence(shown))
+        )
         if len(failures) > MAX_FAILURE_LINES:
             lines.append(f"{len(failures) - MAX_FAILURE_LINES} more failures are in the structured result.")
     callbacks = [r for r in out.records if callback_scheduled(r.callback_id, r.callback_time)]

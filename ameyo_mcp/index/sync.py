@@ -6,6 +6,11 @@ writes each page to the store together with its resume cursor, so that a killed 
 where it stopped. Memory holds the pages in flight, never the campaign. Only a complete pass
 removes contacts: those it did not see are gone from Ameyo.
 
+One process syncs a campaign at a time, whichever it is (a CLI run, a server's background sync, on
+any replica on the store): a pass holds the campaign's sync lease, renewed with every page; another
+sync of it skips it and says who holds it. A holder that stops renewing (killed, frozen) lets go when
+its lease runs out, or at once on its own host when its process is gone; the next sync resumes.
+
 Offsets shift when Ameyo deletes or adds contacts during a pass, so each page asks for one row
 before its position too: that row must be one already seen. When it is not, rows before the
 position were deleted and the pass steps back until it overlaps again; rows already seen are
@@ -20,6 +25,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -31,10 +37,11 @@ from ..ameyo.customers import is_phone_key
 from ..ameyo.models import CampaignInfo, GetContactsRequest, parse_ameyo_time
 from ..ameyo.service import Ameyo
 from ..config import Settings
-from ..errors import AmeyoError, StoreError, SyncError
+from ..errors import AmeyoError, StoreError, SyncBusy, SyncError
 from ..rules import phones
-from ..rules.times import ago_text
-from ..store import ContactRow, Store
+from ..rules.owners import new_owner, owner_alive
+from ..rules.times import ago_text, show
+from ..store import ContactRow, Store, SyncLease, SyncPass
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +75,12 @@ class SyncReport:
     seconds: float
     resumed: bool
     requests: int
+    # Why this sync skipped the campaign ("another process (host:pid) is syncing it since …").
+    skipped: str | None = None
 
     def line(self) -> str:
+        if self.skipped is not None:
+            return f"{self.campaign.campaign_name} ({self.campaign.campaign_id}): {self.skipped}; skipped"
         how = "resumed and completed" if self.resumed else "synced"
         return (
             f"{self.campaign.campaign_name} ({self.campaign.campaign_id}): {how}, {self.contacts:,} contacts "
@@ -214,6 +225,21 @@ def _when(value: Any, settings: Settings) -> int | None:
 _EPOCH = datetime(1970, 1, 1)
 
 
+def lease_seconds(settings: Settings) -> float:
+    """How long a sync holds its campaign without a page before another process may take it over:
+    a page waits at most for a login and its request, twice, each within the timeout."""
+    return 4 * (settings.timeout_s or 30.0) + 30
+
+
+# The sync leases this process holds now: another owner of this process's id is an earlier life.
+_HOLDING: set[str] = set()
+
+
+def _alive(holder: str) -> bool:
+    """Whether the holder of a campaign's sync lease may still be syncing it."""
+    return owner_alive(holder, here=_HOLDING.__contains__)
+
+
 def page_request(campaign_id: int) -> GetContactsRequest:
     """The request every page of a pass is cut from (with its `limitOffset`)."""
     return GetContactsRequest(
@@ -233,18 +259,65 @@ async def sync_campaign(
     on_loop: bool = False,
 ) -> SyncReport:
     """One full pass over a campaign (or the rest of an interrupted one), then the removal of
-    contacts Ameyo no longer has.
+    contacts Ameyo no longer has; or, while another process syncs the campaign, a report that says
+    so (`skipped`) and nothing else.
 
     `on_loop`: index each page on the event loop itself, for a loop that serves the sync alone
     (`ameyo-mcp sync`). Handing pages to a worker thread keeps a server's loop free for tool calls,
     but the two threads then take turns at the interpreter lock, which cost a fifth of the rate."""
     settings = ameyo.settings
     started = time.monotonic()
-    opened = await anyio.to_thread.run_sync(
-        lambda: store.begin_pass(
-            campaign.campaign_id, name=campaign.campaign_name, restart=restart, now=datetime.now(UTC)
+    lease = SyncLease(new_owner(), lease_seconds(settings), alive=_alive)
+    _HOLDING.add(lease.holder)
+    try:
+        opened = await anyio.to_thread.run_sync(
+            lambda: store.begin_pass(
+                campaign.campaign_id,
+                name=campaign.campaign_name,
+                restart=restart,
+                now=datetime.now(UTC),
+                lease=lease,
+            )
         )
-    )
+    except SyncBusy as busy:
+        _HOLDING.discard(lease.holder)
+        since = datetime.fromtimestamp(busy.since, UTC)
+        return SyncReport(
+            campaign=campaign,
+            contacts=0,
+            new=0,
+            removed=0,
+            seconds=time.monotonic() - started,
+            resumed=False,
+            requests=0,
+            skipped=f"another process ({busy.holder}) is syncing it since {show(since, settings.zone)} "
+            f"({age_text(since)})",
+        )
+    except BaseException:
+        _HOLDING.discard(lease.holder)
+        raise
+    try:
+        return await _run_pass(ameyo, store, campaign, opened, lease, started, progress, on_loop)
+    finally:
+        _HOLDING.discard(lease.holder)
+        # Let go at once, whatever ended the pass (a cancelled server task included): the next
+        # sync, here or elsewhere, need not wait for the lease to run out.
+        with anyio.CancelScope(shield=True), suppress(StoreError):
+            await anyio.to_thread.run_sync(store.release_sync_lease, campaign.campaign_id, lease.holder)
+
+
+async def _run_pass(
+    ameyo: Ameyo,
+    store: Store,
+    campaign: CampaignInfo,
+    opened: SyncPass,
+    lease: SyncLease,
+    started: float,
+    progress: Progress | None,
+    on_loop: bool,
+) -> SyncReport:
+    """The pages of a pass `sync_campaign` has opened, holding its lease, then its end."""
+    settings = ameyo.settings
     known = await anyio.to_thread.run_sync(store.campaign, campaign.campaign_id)
     expected = known.synced_contacts if known else None
     position = _Position.load(opened.cursor)
@@ -295,6 +368,7 @@ async def sync_campaign(
             pass_number=opened.number,
             cursor=position.dump(),
             durable=False,
+            lease=lease,
         )
         return True
 
@@ -328,7 +402,7 @@ async def sync_campaign(
     if progress is not None:
         progress(SyncProgress(campaign, position.seen, expected, pages, opened.resumed, closing=True))
     removed = await anyio.to_thread.run_sync(
-        lambda: store.finish_pass(campaign.campaign_id, opened.number, now=datetime.now(UTC))
+        lambda: store.finish_pass(campaign.campaign_id, opened.number, now=datetime.now(UTC), lease=lease)
     )
     done = await anyio.to_thread.run_sync(store.campaign, campaign.campaign_id)
     if progress is not None:
@@ -404,6 +478,9 @@ async def keep_fresh(ameyo: Ameyo, store: Store, interval_s: float) -> None:
                         continue
                 report = await sync_campaign(ameyo, store, campaign)
                 log.info("background sync: %s", report.line())
+                if report.skipped is not None:
+                    # Look again once a holder that stopped would have lost its lease.
+                    wait = min(wait, lease_seconds(ameyo.settings) + 1)
         except (AmeyoError, StoreError, SyncError) as exc:
             log.warning("background sync failed, will retry in %.0f s: %s", interval_s, exc)
         except Exception as exc:  # never let the refresh die silently: say what broke, try later

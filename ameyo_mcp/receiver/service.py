@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from starlette.types import ASGIApp
 
 from ..errors import SettingsError
+from ..health import Drain, DrainingServer, HealthRoutes, StoreProbe, counted
 from ..rules.redact import SECRETS
 from .app import Receiver, Stored
 from .writer import BatchWriter
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from ..store.records import CallEvent
 
 log = logging.getLogger(__name__)
+
+# How long /readyz waits for the store's answer before it calls it not answering.
+STORE_PROBE_S = 2.0
 
 
 def build_receiver(
@@ -73,21 +77,28 @@ def serve(settings: Settings, host: str, port: int) -> None:
     writer.start()  # old history is pruned from the start, not from the first push
     print(
         f"ameyo-mcp: receiving Ameyo's call outcomes at http://{host}:{port}/ameyo/status "
-        f"(store: {store.where}; history kept {settings.history_days} days)",
+        f"(store: {store.where}; history kept {settings.history_days} days; /healthz and /readyz "
+        "for a load balancer)",
         file=sys.stderr,
     )
+    # On SIGTERM, pushes being stored are waited for (a push is short; one refused might be lost).
+    drain = Drain(settings.drain_s)
+    probe = StoreProbe(lambda: store.ping(timeout_s=STORE_PROBE_S), timeout_s=STORE_PROBE_S)
+    app = HealthRoutes(counted(receiver, drain), drain, {"store": probe})
     try:
         # No access log: each line would hold the push URL, token included. No logging config of
         # uvicorn's own: its records go through our handler, which masks secrets.
-        uvicorn.run(
-            receiver,
+        config = uvicorn.Config(
+            app,
             host=host,
             port=port,
             log_config=None,
             log_level="warning",
             access_log=False,
             lifespan="off",
+            timeout_graceful_shutdown=5,
         )
+        DrainingServer(config, drain, name="the receiver").run()
     finally:
         writer.close()
         store.close()

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..errors import StoreFailed
+from ..errors import StoreError, StoreFailed, StoreUnreachable
 from ..store.records import CallEvent
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class BatchWriter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._next_prune = time.monotonic()
+        self._refused = 0  # pushes refused since the store last committed
 
     async def add(self, event: CallEvent) -> bool:
         loop = asyncio.get_running_loop()
@@ -109,9 +110,16 @@ class BatchWriter:
     def _commit(self, batch: list[_Job]) -> None:
         try:
             results = self._write([job.event for job in batch])
-        except Exception:
+        except StoreUnreachable as exc:
+            # No event is to blame, and each try would wait for the database again: the batch is
+            # refused at once (503), and the next push tries a new connection.
+            self._failed(len(batch), exc)
+            for job in batch:
+                _settle(job, StoreFailed("the store could not commit the push"))
+            return
+        except Exception as exc:
             if len(batch) == 1:
-                log.exception("could not store a pushed call event")
+                self._failed(1, exc)
                 _settle(batch[0], StoreFailed("the store could not commit the push"))
                 return
             # One bad event must not cost the others: halve the batch until it stands alone (a
@@ -120,8 +128,19 @@ class BatchWriter:
             self._commit(batch[:half])
             self._commit(batch[half:])
             return
+        if self._refused:
+            log.warning("storing pushed call events again (%d were refused meanwhile)", self._refused)
+            self._refused = 0
         for job, new in zip(batch, results, strict=True):
             _settle(job, new)
+
+    def _failed(self, count: int, exc: Exception) -> None:
+        """Say once that pushes are being refused, not once per push while the store is down."""
+        if not isinstance(exc, StoreError):
+            log.exception("could not store a pushed call event")
+        elif not self._refused:
+            log.warning("could not store pushed call events; answering 503 until it works again: %s", exc)
+        self._refused += count
 
     def _maybe_prune(self) -> None:
         if self._prune is None or time.monotonic() < self._next_prune:

@@ -152,7 +152,13 @@ def search(text: str, region: str) -> PhoneSearch:
     one that holds it after a prefix the phone rule does not strip (the vendor document's own
     `0458681166572` for `8681166572`) and, for last digits, any number that ends so. `whole` says
     whether it is a complete number, which a place that keeps only keys (the call history) looks
-    up by `key`. Raises PhoneError when it has fewer than MIN_TAIL_DIGITS digits."""
+    up by `key`. Raises PhoneError when it has fewer than MIN_TAIL_DIGITS digits, or anything but
+    what numbers are written with (`98765abc` is not `98765` with a typo left out)."""
+    if not is_number_text(text.strip()):
+        raise PhoneError(
+            f"{_shown(text)} is not a phone number: use digits (the whole number or its last "
+            f"{MIN_TAIL_DIGITS} or more), optionally with + and the country code."
+        )
     matches = ending_matcher(text, region)
     facts = _facts(text, region)
     whole = facts is not None and facts.possible

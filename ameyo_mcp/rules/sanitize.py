@@ -52,11 +52,29 @@ def clean_mapping(data: dict[str, Any], *, cap: int = FIELD_CAP, max_fields: int
 
 DATA_OPEN = "<customer-data>"
 DATA_CLOSE = "</customer-data>"
+# What reads as a fence's < or >, folded to ‹ and › (a text made of them cannot open or close a
+# fence): the ASCII brackets, their full-width and small forms (＜﹤), and Unicode's other
+# confusables of them (‹ ❮ ˂ ᐸ 〈 〈 ⟨ ❬ ⧼ and their closing twins). Slashes that read as "/" are
+# folded to it (／ ⁄ ∕ ⧸ ╱), and bidirectional and zero-width controls dropped: U+202E can show
+# "›atad-remotsuc/‹" reversed.
+_OPENS = "<\uff1c\ufe64\u2039\u276e\u02c2\u1438\u2329\u3008\u27e8\u276c\u29fc"
+_CLOSES = ">\uff1e\ufe65\u203a\u276f\u02c3\u1433\u232a\u3009\u27e9\u276d\u29fd"
+_SLASHES = "\uff0f\u2044\u2215\u29f8\u2571"
+_INERT = str.maketrans(
+    {
+        **dict.fromkeys(map(ord, _OPENS), "‹"),
+        **dict.fromkeys(map(ord, _CLOSES), "›"),
+        **dict.fromkeys(map(ord, _SLASHES), "/"),
+        **dict.fromkeys(map(ord, _INVISIBLE), None),
+    }
+)
+_LINE_CAP = 20_000
 
 
 def inert(text: str) -> str:
-    """Angle brackets swapped for look-alikes, so that no text can open or close a fence."""
-    return text.replace("<", "‹").replace(">", "›")
+    """Text that cannot open or close a fence, however it spells one: every look-alike of < and >
+    folded to ‹ and ›, slashes to /, bidirectional and zero-width controls dropped."""
+    return text.translate(_INERT)
 
 
 def data_text(value: Any, cap: int = FIELD_CAP) -> str:
@@ -65,10 +83,11 @@ def data_text(value: Any, cap: int = FIELD_CAP) -> str:
 
 
 def fence(lines: Iterable[str]) -> list[str]:
-    """Lines that hold customer text, inside the `<customer-data>` fence that they cannot close.
+    """Lines that hold customer text, inside the `<customer-data>` fence that they cannot close:
+    each one clean line (no control, escape or bidirectional characters) with `inert` brackets.
 
     The one place customer text is fenced: every answer that shows such text goes through here."""
-    return [DATA_OPEN, *(inert(line) for line in lines), DATA_CLOSE]
+    return [DATA_OPEN, *(data_text(line, _LINE_CAP) for line in lines), DATA_CLOSE]
 
 
 def fold(text: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ..errors import TimeInputError
@@ -16,6 +16,8 @@ from ..errors import TimeInputError
 AMEYO_FORMAT = "%Y-%m-%d %H:%M:%S"
 # A callback a few seconds "in the past" because the model took its time is still meant for now.
 _PAST_GRACE = timedelta(minutes=1)
+# A callback further ahead is a mistyped year (2200), not a plan.
+MAX_AHEAD = timedelta(days=5 * 366)
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -49,8 +51,13 @@ def parse_callback_time(
     quote: bool = True,
 ) -> CallbackTime:
     """ISO 8601 with or without an offset; naive means `input_zone` (the server's by default).
-    `quote=False` keeps the text out of the error (a file's cell, not the caller's own words)."""
+    `quote=False` keeps the text out of the error (a file's cell, not the caller's own words).
+
+    Refused with TimeInputError: a time in the past or more than `MAX_AHEAD` ahead (2200 is a
+    typo, not a plan), a local time the clocks skip, and one that happens twice in the server's
+    zone: Ameyo takes its local time without an offset, so it could ring at either."""
     raw = text.strip()
+    shown = f" {raw[:40]!r}" if quote else ""
     if _DATE_ONLY.fullmatch(raw):
         raise TimeInputError(
             f"callback_time {raw} has no time of day, and a callback at midnight is rarely meant: send "
@@ -59,20 +66,59 @@ def parse_callback_time(
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00") if raw.endswith("Z") else raw)
     except ValueError:
-        shown = f" {raw[:40]!r}" if quote else ""
         raise TimeInputError(
             f"callback_time{shown} is not an ISO 8601 time: send e.g. 2026-11-28T15:00:00 "
             f"(read in {server_zone}) or 2026-11-28T15:00:00+05:30"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=input_zone or server_zone)
-    moment = moment.astimezone(server_zone).replace(microsecond=0)
     current = (now or datetime.now(server_zone)).astimezone(server_zone)
+    if moment.tzinfo is None:
+        zone = input_zone or server_zone
+        wall, moment = moment, moment.replace(tzinfo=zone)
+        _exists(wall, zone)
+    try:
+        moment = moment.astimezone(server_zone).replace(microsecond=0)
+    except OverflowError:  # a year 1 or 9999 moved across a zone: no such time to call
+        raise TimeInputError(
+            f"callback_time{shown} is too far from now (it is now {show(current)}): check the year"
+        ) from None
+    if _twice(moment.replace(tzinfo=None), server_zone):
+        raise TimeInputError(
+            f"callback_time {moment:%Y-%m-%d %H:%M} happens twice in {server_zone} (the clocks go back "
+            "then), and Ameyo takes its local time without an offset, so it could ring at either: ask for "
+            "a time outside that hour"
+        )
     if moment < current - _PAST_GRACE:
         raise TimeInputError(
             f"callback_time {show(moment)} is in the past (it is now {show(current)}): ask for a future time"
         )
+    if moment > current + MAX_AHEAD:
+        raise TimeInputError(
+            f"callback_time {show(moment)} is more than five years ahead (it is now {show(current)}): "
+            "check the year with the person"
+        )
     return CallbackTime(moment)
+
+
+def _exists(wall: datetime, zone: ZoneInfo) -> None:
+    """TimeInputError when the clocks of `zone` skip the local time `wall` (a daylight saving gap)."""
+    try:
+        real = wall.replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
+    except OverflowError:
+        return  # at the ends of the calendar: the range checks say it
+    if real.replace(tzinfo=None) != wall:
+        raise TimeInputError(
+            f"callback_time {wall:%Y-%m-%d %H:%M} does not exist in {zone}: the clocks go forward then, "
+            f"so that hour is skipped. Ask for another time, e.g. {real:%H:%M}"
+        )
+
+
+def _twice(wall: datetime, zone: ZoneInfo) -> bool:
+    """Whether the local time `wall` happens twice in `zone` (the hour repeated when clocks go back)."""
+    try:
+        first, second = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
+        return first.utcoffset() != second.utcoffset() and first.astimezone(UTC) != second.astimezone(UTC)
+    except OverflowError:
+        return False
 
 
 def ago_text(seconds: float) -> str:

@@ -1,7 +1,8 @@
 """The streamable HTTP transport, locked down: Host/Origin checks on every bind, a bearer token
 required off loopback, a request body limit enforced before anything reaches a tool, and bounds on
 connections and sessions (see `http_connections`, `http_sessions`). With AMEYO_PUSH_TOKEN set,
-Ameyo's call-outcome receiver answers at /ameyo/status beside it."""
+Ameyo's call-outcome receiver answers at /ameyo/status beside it. `/healthz` and `/readyz` answer a
+load balancer before any of that, and SIGTERM drains the server (`health`, `DrainGate`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..config import Settings
 from ..errors import SettingsError
+from ..health import Drain
 
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
@@ -192,12 +194,126 @@ class BodyLimitAnswer:
         await self.app(scope, receive, answer)
 
 
+# The one MCP request that lasts as long as its client listens: not waited for by a drain.
+_LISTEN = b"subscriptions/listen"
+# Requests answered at once from what the process holds, which a draining server still answers: a
+# client checks a call's result against the tool list, and must not be told that call failed.
+_INSTANT = frozenset(
+    {"ping", "tools/list", "prompts/list", "resources/list", "resources/templates/list", "server/discover"}
+)
+DRAINING = (
+    "This server is shutting down and did not run the request. Send it again: a load balancer gives it "
+    "to another replica."
+)
+
+
+class DrainGate:
+    """In front of /mcp: counts the requests in flight, which a drain waits for (every POST, once its
+    body is in, but a `subscriptions/listen` stream, which would never end by itself), and while
+    draining refuses every request that starts work (a tool call, a read, a new session or
+    stream…) with 503 and a JSON-RPC error saying to send it again. What clients of calls in flight
+    still need goes through: their answers to the server's questions (elicitation), their
+    notifications (a cancellation), requests answered at once (a tool list) and the end of a
+    session (DELETE)."""
+
+    def __init__(self, app: ASGIApp, drain: Drain, max_bytes: int) -> None:
+        self.app = app
+        self.drain = drain
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.drain.draining:
+            refused, receive = await self._screen(scope, receive)
+            if refused:
+                await self._refuse(send, refused[0])
+                return
+        if scope["method"] != "POST" or _header(scope, b"mcp-method") == _LISTEN:
+            await self.app(scope, receive, send)
+            return
+        # Counted once its body is in: a request still arriving has started nothing, and one that
+        # never arrives (its client stalled) must not hold the drain.
+        arrived = False
+
+        async def counting() -> Message:
+            nonlocal arrived
+            message = await receive()
+            if not arrived and message["type"] == "http.request" and not message.get("more_body", False):
+                arrived = True
+                self.drain.enter()
+            return message
+
+        try:
+            await self.app(scope, counting, send)
+        finally:
+            if arrived:
+                self.drain.leave()
+
+    async def _screen(self, scope: Scope, receive: Receive) -> tuple[list[object], Receive]:
+        """While draining: the ids of the requests a message carries that would start work (a GET
+        stream counts as one), and the message's body to be read again by whoever it goes on to."""
+        method = scope["method"]
+        if method == "GET":
+            return [None], receive
+        if method != "POST":
+            return [], receive
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return [None], receive  # the client left: nothing to run
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                return [None], receive
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None  # the SDK answers what it cannot read
+        items = parsed if isinstance(parsed, list) else [parsed]
+        ids = [
+            i.get("id")
+            for i in items
+            if isinstance(i, dict) and "id" in i and "method" in i and i["method"] not in _INSTANT
+        ]
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return ids, replay
+
+    async def _refuse(self, send: Send, request_id: object) -> None:
+        error = {"code": -32000, "message": DRAINING}
+        body = json.dumps({"jsonrpc": "2.0", "id": request_id, "error": error}).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"retry-after", b"1"),
+            (b"connection", b"close"),
+        ]
+        await send({"type": "http.response.start", "status": 503, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
 def http_app(server: MCPServer[Any], settings: Settings, host: str, port: int) -> ASGIApp:
     from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
     from mcp.server.transport_security import TransportSecuritySettings
     from starlette.applications import Starlette
     from starlette.routing import Route
 
+    from ..health import HealthRoutes, counted
+    from .app import checks_of, drain_of
     from .http_sessions import EvictingSessionManager
 
     if not is_loopback(host) and settings.http_token is None:
@@ -212,18 +328,23 @@ def http_app(server: MCPServer[Any], settings: Settings, host: str, port: int) -
         max_request_body_size=settings.max_request_bytes,
         session_idle_timeout=settings.http_session_idle_s,
         max_sessions=settings.http_max_sessions,
+        # A 2025-11-25 request on any replica, without an MCP session (2026-07-28 requests need none).
+        stateless=settings.http_stateless,
     )
+    drain = drain_of(server)
     app: ASGIApp = Starlette(
         routes=[Route("/mcp", endpoint=StreamableHTTPASGIApp(manager))],
         lifespan=lambda _: manager.run(),
     )
     app = BodyLimitAnswer(app, settings.max_request_bytes)
+    app = DrainGate(app, drain, settings.max_request_bytes)
     app = HostCheck(app, host, port, settings.allowed_hosts)
     if settings.http_token is not None:
         app = BearerAuth(app, settings.http_token.get_secret_value())
     if settings.push_token is not None:
         # Ameyo's pushes carry their own token in the URL (Ameyo can send no bearer header), so
         # /ameyo/status is answered before the bearer check; every other path goes on to it.
+        from ..receiver.app import STATUS_PATH
         from ..receiver.service import build_receiver
         from ..store import open_store
         from .calls_today import feed_of
@@ -232,12 +353,17 @@ def http_app(server: MCPServer[Any], settings: Settings, host: str, port: int) -
         app, _ = build_receiver(
             settings, open_store(settings), fallback=app, on_stored=feed.stored if feed else None
         )
-    return app
+        app = counted(app, drain, path=STATUS_PATH)  # a push being stored is waited for, not refused
+    # A balancer's probes address the server by whatever name it knows, and carry no token: they are
+    # answered first, and say nothing a stranger may not know.
+    return HealthRoutes(app, drain, checks_of(server))
 
 
 def serve_http(server: MCPServer[Any], settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
+    from ..health import DrainingServer
+    from .app import drain_of
     from .http_connections import BACKLOG, connection_cap, limited_protocol
 
     app = http_app(server, settings, host, port)
@@ -246,6 +372,8 @@ def serve_http(server: MCPServer[Any], settings: Settings, host: str, port: int)
     notes = [f"at most {cap} connections"]
     if cap < settings.http_max_connections:
         notes[0] += f" (the open-file limit allows no more than AMEYO_HTTP_MAX_CONNECTIONS={cap})"
+    if settings.http_stateless:
+        notes.append("stateless: no MCP sessions")
     if not is_loopback(host):
         notes.append(
             "bearer token required; requests must be addressed to this machine's own IP, a loopback name "
@@ -264,6 +392,7 @@ def serve_http(server: MCPServer[Any], settings: Settings, host: str, port: int)
         log_config=None,  # uvicorn's records go through our handler: secrets masked, floods held back
         log_level="warning",
         access_log=False,
-        timeout_graceful_shutdown=5,  # open event streams must not hold a shutdown (and its logout) forever
+        # After the drain: open event streams must not hold a shutdown (and its logout) forever.
+        timeout_graceful_shutdown=5,
     )
-    uvicorn.Server(config).run()
+    DrainingServer(config, drain_of(server), name="the MCP server").run()

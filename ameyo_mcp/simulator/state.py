@@ -347,8 +347,12 @@ class SimulatorState:
     placed by the dialer are not in it: :meth:`pushed_calls` lists those).
     """
 
-    def __init__(self, config: SimulatorConfig | None = None) -> None:
+    def __init__(
+        self, config: SimulatorConfig | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.config = config or SimulatorConfig()
+        # What session timeouts are measured by: tests move a clock of their own.
+        self.clock = clock
         self.tz = ZoneInfo(self.config.timezone)
         self.faults = Faults()
         self._lock = threading.Lock()
@@ -438,7 +442,7 @@ class SimulatorState:
             self._session_number += 1
             serial = f"{self._session_rng.randint(1000, 9999)}-{self._session_number}"
             session_id = f"{self.server_id}-ses-{user_id}-{serial}"
-            session = Session(session_id, user_id, str(terminal or ""), time.monotonic())
+            session = Session(session_id, user_id, str(terminal or ""), self.clock())
             self._sessions[session_id] = session
             self.logins += 1
             return replace(session)
@@ -449,7 +453,7 @@ class SimulatorState:
         session = self._sessions.get(session_id)
         if session is None:
             return None
-        now = time.monotonic()
+        now = self.clock()
         if (now - session.last_seen) * 1000 > self.config.session_timeout_ms:
             del self._sessions[session_id]
             return None
@@ -480,7 +484,7 @@ class SimulatorState:
             return [s for s in list(self._sessions) if self._is_fresh(self._sessions[s])]
 
     def _is_fresh(self, session: Session) -> bool:
-        if (time.monotonic() - session.last_seen) * 1000 > self.config.session_timeout_ms:
+        if (self.clock() - session.last_seen) * 1000 > self.config.session_timeout_ms:
             del self._sessions[session.session_id]
             return False
         return True

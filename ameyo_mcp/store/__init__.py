@@ -15,7 +15,11 @@ folded here, case and accents ignored):
     upsert_contacts(campaign_id, rows: Iterable[ContactRow], pass_number=, cursor=, campaign_name=)
         -> int new                         # one transaction: the page and the resume cursor together
     save_cursor(campaign_id, pass_number, cursor) / load_cursor(campaign_id) -> str | None
-    finish_pass(campaign_id, pass_number, now=) -> int removed   # contacts the pass did not see go
+    finish_pass(campaign_id, pass_number, now=) -> int removed   # contacts the pass did not see go;
+                                           # the campaign's count is counted afresh from its rows
+    # With `lease=SyncLease(...)`, begin_pass takes the campaign's sync lease (SyncBusy when another
+    # process holds it), upsert_contacts renews it and finish_pass checks it (SyncLeaseLost):
+    release_sync_lease(campaign_id, holder) / sync_lease(campaign_id) -> LeaseHeld | None
     contact(campaign_id, customer_id) -> IndexedContact | None
     contacts(campaign_id, after=None, limit=1000) -> list[IndexedContact]   # by customer id, paged
     find_by_phone(campaign_id, key, limit=20) -> list[IndexedContact]       # whole key, indexed
@@ -32,6 +36,9 @@ call history (pushed by Ameyo):
     call_history(CallQuery(...)) -> CallHistory   # newest first up to a limit; counts by outcome
     last_call(customer_id, campaign_id=None) -> StoredCall | None
     prune_calls(older_than_days=, now=) -> int
+    call_marker(since) -> (count, newest row id)   # changes when a call of that time is stored
+    calls_changed(wait_s) -> bool          # stored by any process since the last look (a store of its
+                                           # own: PostgreSQL LISTEN waits, SQLite's data version is read)
 
 Every method is synchronous and thread-safe; async code calls them through a worker thread
 (`anyio.to_thread.run_sync`). Times are aware datetimes in, aware UTC datetimes out, whole seconds.
@@ -53,6 +60,7 @@ from .records import (
     ContactRow,
     IndexedContact,
     StoredCall,
+    SyncLease,
     SyncPass,
 )
 
@@ -68,6 +76,7 @@ __all__ = [
     "IndexedContact",
     "Store",
     "StoredCall",
+    "SyncLease",
     "SyncPass",
     "fold_words",
     "open_store",

@@ -6,6 +6,7 @@ The drivers are imported here, when the store is first used: not when the packag
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import StoreError
+from ..errors import StoreError, StoreUnreachable
 from ..rules.redact import SECRETS
 from .schema import POSTGRES, SQLITE, Dialect
 
@@ -44,9 +45,11 @@ def describe(url: str) -> str:
     return f"PostgreSQL {parts.hostname}{port}{path}"
 
 
-def connect(url: str) -> tuple[Any, Dialect]:
+def connect(url: str, *, timeout_s: float | None = None, name: str = "ameyo-mcp") -> tuple[Any, Dialect]:
+    """A new connection; `timeout_s` bounds the wait for PostgreSQL to accept it (default 10 s), and
+    `name` is what PostgreSQL shows for it (`application_name`), unless the URL sets its own."""
     if is_postgres(url):
-        return _connect_postgres(url), POSTGRES
+        return _connect_postgres(url, timeout_s, name), POSTGRES
     return _connect_sqlite(sqlite_path(url)), SQLITE
 
 
@@ -102,7 +105,7 @@ def _reversed(text: str | None) -> str | None:
     return None if text is None else text[::-1]
 
 
-def _connect_postgres(url: str) -> Any:
+def _connect_postgres(url: str, timeout_s: float | None = None, name: str = "ameyo-mcp") -> Any:
     try:
         import psycopg
     except ImportError:
@@ -111,9 +114,12 @@ def _connect_postgres(url: str) -> Any:
             "pip install 'ameyo-mcp[postgres]'"
         ) from None
     try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+        # libpq counts whole seconds, and treats less than 2 as 2.
+        wait = 10 if timeout_s is None else max(2, math.ceil(timeout_s))
+        named: dict[str, Any] = {} if "application_name" in url else {"application_name": name}
+        return psycopg.connect(url, autocommit=True, connect_timeout=wait, **named)
     except psycopg.Error as exc:
-        raise StoreError(
+        raise StoreUnreachable(
             f"The index database {describe(url)} cannot be reached ({_reason(exc)})",
             next_step=_START_POSTGRES,
         ) from None
@@ -185,7 +191,7 @@ def store_error(exc: BaseException, url: str) -> StoreError:
     # connection unexpectedly".
     client_side = not state and type(exc).__name__ in ("OperationalError", "InterfaceError")
     if state.startswith(_PG_GONE) or client_side:
-        return StoreError(
+        return StoreUnreachable(
             f"The index database {where} cannot be reached ({reason})", next_step=_START_POSTGRES
         )
     if state == "53100":

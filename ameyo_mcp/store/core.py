@@ -11,8 +11,8 @@ from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from ..errors import StoreBusy, StoreError
-from . import lease, ledger
+from ..errors import StoreBusy, StoreError, SyncBusy, SyncLeaseLost
+from . import lease, ledger, sync_leases
 from .backends import Tx, connect, describe, is_dead, is_driver_error, store_error
 from .fold import fold_words
 from .records import (
@@ -23,6 +23,7 @@ from .records import (
     ContactRow,
     IndexedContact,
     StoredCall,
+    SyncLease,
     SyncPass,
     cap_raw,
     from_epoch,
@@ -31,6 +32,9 @@ from .records import (
 from .schema import MIGRATIONS, Dialect
 
 T = TypeVar("T")
+
+# PostgreSQL's channel for "calls were stored" (`add_calls` → `calls_changed`).
+CALLS_CHANNEL = "ameyo_calls"
 
 # SQLite's limit on bound parameters is 32766 since 3.32 but 999 before: stay under both.
 _CHUNK = 400
@@ -103,11 +107,18 @@ class Store:
     had fails, and the next call opens the new connection.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, name: str = "ameyo-mcp") -> None:
         self.url = url
+        self._name = name  # what PostgreSQL shows for the connection (pg_stat_activity)
         self._conn: Any = None
         self._dialect: Dialect | None = None
         self._lock = threading.RLock()
+        # `calls_changed`: the connection it last looked on, and SQLite's data version there.
+        self._watched: Any = None
+        self._data_version: Any = None
+        # `ping`'s own connection: a probe never waits behind the store's lock (a sync's page).
+        self._probe: tuple[Any, Dialect] | None = None
+        self._probe_lock = threading.Lock()
 
     @property
     def where(self) -> str:
@@ -121,6 +132,36 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._drop()
+        # A probe stuck on a database that does not answer keeps its connection; it drops it itself.
+        if self._probe_lock.acquire(timeout=1.0):
+            try:
+                self._drop_probe()
+            finally:
+                self._probe_lock.release()
+
+    def ping(self, *, timeout_s: float = 2.0) -> None:
+        """Whether the database answers now (for a readiness probe): one cheap query on a connection
+        of the probe's own, opened within `timeout_s` and opened again after any failure. Returns, or
+        raises the `StoreError` that says why not. It never migrates, and never waits for the store."""
+        with self._probe_lock:
+            try:
+                if self._probe is None:
+                    self._probe = connect(self.url, timeout_s=timeout_s)
+                conn, dialect = self._probe
+                # A round trip to the server (PostgreSQL); the file's schema page (SQLite).
+                query = "SELECT 1" if dialect.name == "postgresql" else "SELECT count(*) FROM sqlite_master"
+                conn.execute(query).fetchone()
+            except Exception as exc:
+                self._drop_probe()
+                if is_driver_error(exc):
+                    raise store_error(exc, self.url) from None
+                raise
+
+    def _drop_probe(self) -> None:
+        probe, self._probe = self._probe, None
+        if probe is not None:
+            with suppress(Exception):
+                probe[0].close()
 
     def __enter__(self) -> Store:
         return self
@@ -132,7 +173,7 @@ class Store:
 
     def _open(self) -> tuple[Any, Dialect]:
         if self._conn is None or self._dialect is None:
-            conn, dialect = connect(self.url)
+            conn, dialect = connect(self.url, name=self._name)
             try:
                 _migrate(conn, dialect)
             except BaseException as exc:
@@ -217,11 +258,22 @@ class Store:
     # -- sync passes -----------------------------------------------------------------------------
 
     def begin_pass(
-        self, campaign_id: int, *, name: str | None = None, restart: bool = False, now: datetime
+        self,
+        campaign_id: int,
+        *,
+        name: str | None = None,
+        restart: bool = False,
+        now: datetime,
+        lease: SyncLease | None = None,
     ) -> SyncPass:
         """Start a full pass over a campaign, or resume the one an interrupted sync left open
-        (`restart=True` abandons it and starts afresh)."""
+        (`restart=True` abandons it and starts afresh). With `lease`, take the campaign's sync lease
+        first, in the same transaction: SyncBusy, and nothing begun, while another process holds it."""
         with self._tx() as tx:
+            if lease is not None:
+                held = sync_leases.take(tx, campaign_id, lease)
+                if held is not None:
+                    raise SyncBusy(campaign_id, sync_leases.shown(held.holder), held.since)
             self._ensure_campaign(tx, campaign_id, name)
             number, started, cursor = tx.one(
                 "SELECT pass_no, pass_started_at, cursor FROM campaigns WHERE campaign_id = ?",
@@ -250,11 +302,16 @@ class Store:
         )
         return None if row is None else row[0]
 
-    def finish_pass(self, campaign_id: int, number: int, *, now: datetime) -> int:
+    def finish_pass(
+        self, campaign_id: int, number: int, *, now: datetime, lease: SyncLease | None = None
+    ) -> int:
         """Close a complete pass: contacts it did not see are gone from Ameyo and are removed, the
-        counts by status are kept as of `now`. Returns how many contacts were removed (0 when
-        another process syncing the same pass closed it first)."""
+        counts by status are kept as of `now`, and the campaign's count of contacts is counted
+        afresh from its rows. Returns how many contacts were removed (0 when another process
+        syncing the same pass closed it first). With `lease`: SyncLeaseLost, and nothing changed,
+        when another process has taken the campaign's sync over."""
         with self._tx() as tx:
+            self._renew(tx, campaign_id, lease)
             row = tx.first(
                 "SELECT pass_no, pass_started_at, synced_at FROM campaigns WHERE campaign_id = ?",
                 (campaign_id,),
@@ -286,10 +343,12 @@ class Store:
                 )
             )
             total = sum(counts.values())
+            # The count kept page by page can drift (writers at the same moment each counting a
+            # contact new): the rows say how many there are.
             tx.run(
                 "UPDATE campaigns SET pass_started_at = NULL, cursor = NULL, synced_at = ?, "
-                "synced_contacts = ?, status_counts = ? WHERE campaign_id = ?",
-                (to_epoch(now), total, json.dumps(counts, sort_keys=True), campaign_id),
+                "synced_contacts = ?, contacts = ?, status_counts = ? WHERE campaign_id = ?",
+                (to_epoch(now), total, total, json.dumps(counts, sort_keys=True), campaign_id),
             )
         if self._open()[1].name == "postgresql":
             # A pass may have loaded a million rows before autovacuum looks: without fresh
@@ -297,6 +356,24 @@ class Store:
             with self._tx() as tx:
                 tx.run("ANALYZE contacts, contact_words, contact_phones")
         return len(stale)
+
+    def release_sync_lease(self, campaign_id: int, holder: str) -> None:
+        """Let the campaign's sync lease go, if `holder` still has it."""
+        with self._tx(durable=False) as tx:
+            sync_leases.release(tx, campaign_id, holder)
+
+    def sync_lease(self, campaign_id: int) -> sync_leases.LeaseHeld | None:
+        """Who holds the campaign's sync lease (it may have run out)."""
+        return self._reading(lambda tx: sync_leases.held(tx, campaign_id))
+
+    def _renew(self, tx: Tx, campaign_id: int, lease: SyncLease | None) -> None:
+        if lease is not None and not sync_leases.renew(tx, campaign_id, lease):
+            held = sync_leases.held(tx, campaign_id)
+            who = f" ({sync_leases.shown(held.holder)})" if held is not None else ""
+            raise SyncLeaseLost(
+                f"The sync of campaign {campaign_id} stopped: another process{who} took it over after "
+                "this one went longer than its lease without a page"
+            )
 
     # -- contacts --------------------------------------------------------------------------------
 
@@ -309,10 +386,13 @@ class Store:
         cursor: str | None = None,
         campaign_name: str | None = None,
         durable: bool = True,
+        lease: SyncLease | None = None,
     ) -> int:
         """Add or replace contacts of a campaign, in one transaction, and (with `cursor`) move the
         open pass's resume point with them. Without `pass_number` they count as seen by the
-        campaign's current pass (an upload between syncs). Returns how many were new.
+        campaign's current pass (an upload between syncs). Returns how many were new. With `lease`
+        (a sync's page), the campaign's sync lease is renewed in the same transaction: SyncLeaseLost,
+        and nothing written, when another process has taken the sync over.
 
         `durable=False` (a sync's pages) skips the disk flush of each commit on SQLite: a power cut
         may lose the last pages, and their cursor with them, so the sync reads them again."""
@@ -320,6 +400,7 @@ class Store:
         for row in rows:
             latest[row.customer_id] = row
         with self._tx(durable=durable) as tx:
+            self._renew(tx, campaign_id, lease)
             if pass_number is None:
                 self._ensure_campaign(tx, campaign_id, campaign_name)
             number, synced_at = tx.one(
@@ -595,7 +676,11 @@ class Store:
         """`add_call` for many events in one transaction (one commit, one disk flush): all are kept
         or none. The receiver batches the pushes that arrive while a commit is under way."""
         with self._tx() as tx:
-            return [self._add_call(tx, event) for event in events]
+            added = [self._add_call(tx, event) for event in events]
+            if any(added) and tx.dialect.name == "postgresql":
+                # Delivered at commit, to every process listening (`calls_changed`).
+                tx.run(f"NOTIFY {CALLS_CHANNEL}")
+            return added
 
     def _add_call(self, tx: Tx, event: CallEvent) -> bool:
         at = to_epoch(event.at)
@@ -656,6 +741,55 @@ class Store:
         found = self.call_history(CallQuery(customer_id=customer_id, campaign_id=campaign_id, limit=1))
         return found.calls[0] if found.calls else None
 
+    def call_marker(self, since: datetime) -> tuple[int, int]:
+        """The calls since `since` in brief: how many, and the newest one's row id. It changes when
+        a call of that time is stored."""
+        count, newest = self._reading(
+            lambda tx: tx.one(
+                "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM calls WHERE at >= ?", (to_epoch(since),)
+            )
+        )
+        return int(count), int(newest)
+
+    @property
+    def hears_changes(self) -> bool:
+        """Whether `calls_changed` waits to be told of new calls (PostgreSQL); else it looks once
+        and its caller polls (SQLite)."""
+        return self.backend == "postgresql"
+
+    def calls_changed(self, wait_s: float) -> bool:
+        """Whether calls may have been stored, by any process, since the previous call of this method.
+
+        True on a new connection (the first call, or after the database closed the last one): what
+        happened while none listened is unknown, so the caller reads afresh. On PostgreSQL it listens
+        (`LISTEN`; `add_calls` notifies) and waits up to `wait_s` for a notice, then takes the rest
+        of a burst with it; on SQLite it compares the file's data version, which any other
+        connection's commit moves, without waiting. For a store of its own: it holds the store
+        while it waits. A connection that fails here is dropped, so the next call opens another.
+        """
+        with self._held(True) as (conn, dialect):
+            try:
+                if dialect.name == "sqlite":
+                    version = conn.execute("PRAGMA data_version").fetchone()[0]
+                    seen, self._data_version = self._data_version, version
+                    fresh, self._watched = self._watched is not conn, conn
+                    return fresh or version != seen
+                if self._watched is not conn:
+                    conn.execute(f"LISTEN {CALLS_CHANNEL}")
+                    self._watched = conn
+                    return True
+                heard = False
+                for _ in conn.notifies(timeout=wait_s, stop_after=1):
+                    heard = True
+                if heard:
+                    for _ in conn.notifies(timeout=0):
+                        pass  # the rest of a burst: one look covers them all
+                return heard
+            except Exception as exc:
+                if is_driver_error(exc):
+                    self._drop()  # a listening connection that failed is not trusted again
+                raise
+
     def prune_calls(self, *, older_than_days: float, now: datetime) -> int:
         """Remove call events from before `older_than_days` ago; returns how many."""
         cutoff = to_epoch(now - timedelta(days=older_than_days))
@@ -699,6 +833,11 @@ class Store:
     def confirm_token_fits(self, digest: str, write_id: str, *, since: float) -> bool:
         return self._reading(lambda tx: ledger.token_fits(tx, digest, write_id, since))
 
+    def spend_confirm_token(self, digest: str, write_id: str, *, since: float) -> bool:
+        """Remove a token made since `since` for `write_id`: True once, for whoever removed it."""
+        with self._tx() as tx:
+            return ledger.spend_token(tx, digest, write_id, since)
+
     # -- the shared Ameyo session (SQL in lease.py) --------------------------------------------
 
     def session_lease(self, key: lease.LeaseKey) -> lease.Lease | None:
@@ -714,11 +853,22 @@ class Store:
         grace: float,
         unusable: int | None,
         alive: Callable[[str], bool],
+        credentials: str,
     ) -> lease.Take:
         """The shared session for `who`, or its turn to log in for all, or a wait, or the refusal
         in force (see `lease.take`): decided by one process at a time."""
         with self._tx() as tx:
-            return lease.take(tx, key, who, now, login_s=login_s, grace=grace, unusable=unusable, alive=alive)
+            return lease.take(
+                tx,
+                key,
+                who,
+                now,
+                login_s=login_s,
+                grace=grace,
+                unusable=unusable,
+                alive=alive,
+                credentials=credentials,
+            )
 
     def publish_session(
         self, key: lease.LeaseKey, who: str, sealed: str, now: float, *, timeout_s: float, ping_every_s: float
@@ -726,9 +876,11 @@ class Store:
         with self._tx() as tx:
             return lease.publish(tx, key, who, sealed, now, timeout_s=timeout_s, ping_every_s=ping_every_s)
 
-    def session_refused(self, key: lease.LeaseKey, who: str, *, until: float, message: str) -> None:
+    def session_refused(
+        self, key: lease.LeaseKey, who: str, *, until: float, message: str, credentials: str
+    ) -> None:
         with self._tx() as tx:
-            lease.refused(tx, key, who, until=until, message=message)
+            lease.refused(tx, key, who, until=until, message=message, credentials=credentials)
 
     def abandon_login(self, key: lease.LeaseKey, who: str) -> None:
         with self._tx() as tx:
@@ -862,6 +1014,12 @@ def _call_filters(query: CallQuery) -> tuple[str, tuple[Any, ...]]:
         code, name = _FOLDED.format("disposition"), _FOLDED.format("disposition_name")
         clauses.append(f"({code} = ? OR {name} = ?)")
         params += [folded, folded]
+    if query.customer_ids is not None:
+        ids = query.customer_ids
+        if len(ids) > _CHUNK:
+            raise ValueError(f"at most {_CHUNK} customer ids in one call-history query")
+        clauses.append(f"customer_id IN ({', '.join('?' * len(ids))})" if ids else "1 = 0")
+        params += ids
     if query.since is not None:
         clauses.append("at >= ?")
         params.append(to_epoch(query.since))

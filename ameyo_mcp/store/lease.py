@@ -61,6 +61,7 @@ class Lease:
     login_until: float | None
     refused_until: float | None  # no login is tried before this: the last one was refused
     refusal: str | None  # Ameyo's refusal, as the process that met it worded it (no secret)
+    refused_for: str | None  # which credentials were refused: a tag only their holders can make
 
     @property
     def last_alive(self) -> float:
@@ -142,16 +143,18 @@ def take(
     grace: float,
     unusable: int | None,
     alive: Callable[[str], bool],
+    credentials: str,
 ) -> Take:
     """The session for `who`: the live one, or the turn to log in for everyone (for `login_s`),
-    or a wait while another process logs in, or the refusal still in force. `unusable`: a
-    generation `who` cannot open (sealed with another key), taken as no session."""
+    or a wait while another process logs in, or the refusal still in force for `credentials` (the
+    tag of `who`'s: a process given other credentials tries its own). `unusable`: a generation `who`
+    cannot open (sealed with another key), taken as no session."""
     _lock(tx)
     lease = _ensure(tx, key)
     if lease.live(now, grace) and lease.generation != unusable:
         _seen(tx, key, who, now)
         return Take(SESSION, lease)
-    if lease.refused_until is not None and lease.refused_until > now:
+    if lease.refused_until is not None and lease.refused_until > now and lease.refused_for == credentials:
         return Take(REFUSED, lease)
     if (
         lease.login_by is not None
@@ -180,7 +183,8 @@ def publish(
     tx.run(
         "UPDATE session_lease SET generation = generation + 1, sealed = ?, timeout_s = ?, ping_every_s = ?, "
         "holder = ?, logged_in_at = ?, last_used_at = ?, last_ping_at = NULL, ping_by = NULL, "
-        "ping_until = NULL, login_by = NULL, login_until = NULL, refused_until = NULL, refusal = NULL "
+        "ping_until = NULL, login_by = NULL, login_until = NULL, refused_until = NULL, refusal = NULL, "
+        "refused_for = NULL "
         f"WHERE {_WHERE}",
         (sealed, timeout_s, ping_every_s, who, now, now, key.server, key.user_id),
     )
@@ -188,16 +192,17 @@ def publish(
     return _read(tx, key)
 
 
-def refused(tx: Tx, key: LeaseKey, who: str, *, until: float, message: str) -> None:
-    """Ameyo refused `who`'s login: no process logs in again before `until`."""
+def refused(tx: Tx, key: LeaseKey, who: str, *, until: float, message: str, credentials: str) -> None:
+    """Ameyo refused `who`'s login with `credentials` (their tag): no process given the same logs in
+    again before `until`."""
     _lock(tx)
     _ensure(tx, key)
     tx.run(
-        "UPDATE session_lease SET refused_until = ?, refusal = ?, "
+        "UPDATE session_lease SET refused_until = ?, refusal = ?, refused_for = ?, "
         "login_by = CASE WHEN login_by = ? THEN NULL ELSE login_by END, "
         "login_until = CASE WHEN login_by = ? THEN NULL ELSE login_until END "
         f"WHERE {_WHERE}",
-        (until, message, who, who, key.server, key.user_id),
+        (until, message, credentials, who, who, key.server, key.user_id),
     )
 
 

@@ -270,6 +270,16 @@ def token_fits(tx: Tx, digest: str, write_id: str, since: float) -> bool:
     return row is not None and row[0] == write_id and float(row[1]) >= since
 
 
+def spend_token(tx: Tx, digest: str, write_id: str, since: float) -> bool:
+    """Take a token that counts once (a question asked by round trip): True for the one caller, in
+    whichever process, whose transaction removes it."""
+    tx.run(
+        "DELETE FROM confirm_tokens WHERE digest = ? AND write_id = ? AND made_at >= ?",
+        (digest, write_id, since),
+    )
+    return tx.rowcount == 1
+
+
 def _orphaned(tx: Tx, entry: LedgerEntry, now: float, hold_s: float) -> LedgerEntry:
     """A write in flight whose owner is gone: its outcome is unknown, for every key it holds."""
     tx.run(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -57,6 +58,19 @@ class SyncPass:
     number: int
     cursor: str | None
     resumed: bool
+
+
+@dataclass(frozen=True)
+class SyncLease:
+    """A sync's hold on a campaign: only its holder syncs it while the hold lasts. Taken with the
+    pass, renewed for `lease_s` with every page, let go at the end; a holder that stops renewing
+    loses it when `lease_s` has passed, or at once when `alive` says its process is gone (on its host).
+    Times come from `clock` (seconds since the epoch)."""
+
+    holder: str
+    lease_s: float
+    alive: Callable[[str], bool]
+    clock: Callable[[], float] = time.time
 
 
 @dataclass(frozen=True)
@@ -138,13 +152,14 @@ class StoredCall:
 @dataclass(frozen=True)
 class CallQuery:
     """Filters of a call-history query; None means any. `phone` is a whole key; `phone_tail`
-    matches the last digits of the number."""
+    matches the last digits of the number; `customer_ids`, any of these customers (none: no call)."""
 
     since: datetime | None = None
     until: datetime | None = None
     phone: str | None = None
     phone_tail: str | None = None
     customer_id: int | None = None
+    customer_ids: tuple[int, ...] | None = None
     campaign_id: int | None = None
     lead_id: int | None = None
     agent: str | None = None

@@ -193,6 +193,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             login_until DOUBLE PRECISION,
             refused_until DOUBLE PRECISION,
             refusal TEXT,
+            refused_for TEXT,
             PRIMARY KEY (server, user_id)
         )""",
         """CREATE TABLE session_users (
@@ -201,6 +202,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             member TEXT NOT NULL,
             seen_at DOUBLE PRECISION NOT NULL,
             PRIMARY KEY (server, user_id, member)
+        )""",
+    ),
+    # 5: who syncs each campaign (see sync_leases.py): one process at a time, across processes and
+    # replicas, renewed with every page; a holder that stops renewing lets go when `until` passes.
+    (
+        """CREATE TABLE sync_leases (
+            campaign_id {bigint} PRIMARY KEY,
+            holder TEXT NOT NULL,
+            since DOUBLE PRECISION NOT NULL,
+            until DOUBLE PRECISION NOT NULL
         )""",
     ),
 )

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..ameyo.models import callback_scheduled
 from ..answers.results import FailureOut, RecordOut
-from ..rules.sanitize import clean_text
+from ..rules.sanitize import clean_text, data_text
 
 REFUSED = "REFUSED"  # refused by the checks, not sent
 WOULD_SEND = "WOULD_SEND"  # a dry run's record that passed the checks
@@ -82,7 +82,7 @@ class Outcome:
             result=self.result,
             ok=self.ok,
             customer_id=self.customer_id,
-            reason=self.reason,
+            reason=data_text(self.reason, 400) if self.reason else None,
             callback_id=self.callback_id,
             callback_time=self.callback_time,
         )
@@ -93,7 +93,7 @@ class Outcome:
             line=self.position,
             phone=_shown(self.phone),
             result=self.result,
-            reason=clean_text(self.reason, 200) if self.reason else None,
+            reason=data_text(self.reason, 200) if self.reason else None,
         )
 
 

@@ -45,6 +45,7 @@ import anyio
 from pydantic import BaseModel
 
 from ..ameyo.client import ON_WIRE, compact_json
+from ..ameyo.columns import attempts_of, status_of
 from ..ameyo.models import (
     AddCallbackRequest,
     CallbackRecord,
@@ -72,6 +73,7 @@ from ..errors import (
     as_clause,
 )
 from ..rules import phones
+from ..rules.counts import counted
 from ..rules.owners import new_owner, owner_alive
 from ..rules.times import ago_text
 from .audit import AuditLog
@@ -226,7 +228,7 @@ def plan_callback(
 
 
 def upload_label(records: int, lead_id: int, campaign: CampaignInfo) -> str:
-    return f"{records} record{'s' if records != 1 else ''} into lead {lead_id} of {campaign_label(campaign)}"
+    return f"{counted(records, 'record')} into lead {lead_id} of {campaign_label(campaign)}"
 
 
 def plan_upload(
@@ -251,8 +253,8 @@ def plan_upload(
         "campaign_id": str(campaign.campaign_id),
         "lead_id": lead_id,
         "properties": {"update.customer": update_existing, "migrate.customer": migrate_existing},
-        "num_attempts": str(attempts),
-        "status": status.strip().upper() or "NOT_TRIED",
+        "num_attempts": str(attempts_of(attempts)),
+        "status": status_of(status),
         "customer_records": list(records),
     }
     if file_batch:
@@ -429,7 +431,8 @@ class WritePath:
                 return Approval(records, self._approval_key)
         why = "does not match a dry run of these same records" if token else "is missing"
         raise NeedsConfirmation(
-            f"Nothing was sent: {label} is more than {self.confirm_over} records (AMEYO_CONFIRM_OVER) and "
+            f"Nothing was sent: {label} is more than {counted(self.confirm_over or 0, 'record')} "
+            "(AMEYO_CONFIRM_OVER) and "
             f"the confirmation token {why}. Run the same call with dry_run=true, show the person what "
             "would be sent and refused, and if they agree call again with confirm set to the "
             "confirm_token that dry run returned."

@@ -18,12 +18,14 @@ from ..ameyo.service import describe_failure
 from ..answers.summaries import scheduled_callback_text
 from ..errors import PhoneError
 from ..rules import phones
+from ..rules.counts import counted
 from ..rules.sanitize import clean_text
 from ..rules.times import show
 from .outcome import OUTCOME_UNKNOWN, REFUSED, WOULD_SEND, Outcome
 
 PRIMARY_COLUMN = "phone1"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
 MAX_VALUE_CHARS = 1000
 MAX_FIELDS = 60
 
@@ -92,12 +94,12 @@ def judge_values(
         _CONTROL.search(names) or _CONTROL.search(values)
     ):
         bad = next(n for n, t in record.items() if _CONTROL.search(n) or _CONTROL.search(t))
-        return f"field {clean_text(bad, 30)!r} contains control characters", None, _accepted(record, rule)
+        return f"{field_named(record, bad)} contains control characters", None, _accepted(record, rule)
     # No value can be longer than all of them together: the usual row never looks at each one.
     if len(values) > MAX_VALUE_CHARS and max(map(len, record.values())) > MAX_VALUE_CHARS:
         long = next(n for n, t in record.items() if len(t) > MAX_VALUE_CHARS)
         return (
-            f"field {clean_text(long, 30)!r} is longer than {MAX_VALUE_CHARS}",
+            f"{field_named(record, long)} is longer than {MAX_VALUE_CHARS:,} characters",
             None,
             _accepted(record, rule),
         )
@@ -114,6 +116,16 @@ def judge_values(
     if len(dial.value) > max_phone_length:
         return refusal(PRIMARY_COLUMN, dial.value, max_phone_length), given, identity
     return None, given, identity
+
+
+def field_named(record: Mapping[str, str], name: str) -> str:
+    """A field of a record in a refusal: by its name when that is a plain name (`email`,
+    `customer_name`), else by its place: a refusal is the server's advice, read outside any fence,
+    so it quotes no free text of the record."""
+    if _PLAIN_NAME.fullmatch(name):
+        return f"field {name!r}"
+    place = next(i for i, n in enumerate(record, start=1) if n == name)
+    return f"field {place} of the record (its name is not shown: it is not a plain name)"
 
 
 def refusal(column: str, value: str, max_length: int, error: PhoneError | None = None) -> str:
@@ -209,7 +221,7 @@ def held_note(checked: Sequence[Checked], *, dry_run: bool = False, repeat: bool
         return None
     example = held[0]
     one = len(held) == 1
-    numbers = "1 number" if one else f"{len(held)} numbers"
+    numbers = counted(len(held), "number")
     shown = f"{clean_text(example.given_phone, 30)} → {clean_text(example.phone, 24)}"
     if repeat:
         return (
@@ -229,7 +241,7 @@ def rewritten_note(
     """The line that tells the person their numbers are sent in another spelling than given."""
     if not count or example is None or example.given_phone is None or example.held:
         return None
-    numbers = "1 number" if count == 1 else f"{count} numbers"
+    numbers = counted(count, "number")
     verb = "would be" if dry_run else ("was" if count == 1 else "were")
     return (
         f"{numbers} {verb} rewritten to the form Ameyo dials (AMEYO_PHONE_FORMAT={rule.style}), e.g. "

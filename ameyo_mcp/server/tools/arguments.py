@@ -90,9 +90,14 @@ def _array_schema(schema: Schema) -> Schema | None:
 
 
 def tolerant(value: Any, schema: Schema) -> Any:
-    """The arguments with harmless spellings made right: a null for an optional argument left out, a
-    number where text is expected (a phone) made text, one value where a list is expected wrapped."""
+    """The arguments with harmless spellings made right: a null for an optional argument left out
+    (and a null field of a record, `"email": null`: no value, as an empty cell of a file), a number
+    where text is expected (a phone) made text, one value where a list is expected wrapped."""
     kinds = _types(schema)
+    extra = schema.get("additionalProperties")
+    if isinstance(value, dict) and "properties" not in schema and isinstance(extra, dict):
+        nullable = "null" in _types(extra)
+        return {k: tolerant(v, extra) for k, v in value.items() if v is not None or nullable}
     if isinstance(value, dict) and (obj := _object_schema(schema)) is not None:
         required = set(obj.get("required", ()))
         props: dict[str, Schema] = obj["properties"]
@@ -194,6 +199,8 @@ def _problem(kind: str, ctx: dict[str, Any], value: Any, schema: Schema, msg: st
         return f"takes at most {ctx.get('max_length')} items (it has {ctx.get('actual_length')}); send fewer"
     if kind == "too_short":
         return f"needs at least {ctx.get('min_length')} item(s)"
+    if kind == "value_error" and ctx.get("error") is not None:  # our own checks' sentence
+        return f"is refused: {clean_text(ctx['error'], 200).rstrip('.')}"
     return clean_text(msg, 120).rstrip(".")
 
 

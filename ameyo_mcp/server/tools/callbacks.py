@@ -20,12 +20,12 @@ from ...answers.summaries import callback_text
 from ...errors import PhoneError
 from ...rules import phones
 from ...rules.phones import is_complete, same_number
-from ...rules.sanitize import clean_text, data_text
+from ...rules.sanitize import data_text, fence
 from ...rules.times import CallbackTime, parse_callback_time, show
 from ...writes import callback_rules
 from ...writes import path as writes
 from .common import AllowRepeatArg, ameyo_of, answer, explained, repeat_note, send_write, state_of
-from .session_tools import CampaignArg
+from .session_tools import AmeyoId, CampaignArg
 
 if TYPE_CHECKING:
     from ...index.lookup import Finder, Found
@@ -45,7 +45,7 @@ async def ameyo_add_callback(
         ),
     ],
     customer_id: Annotated[
-        int | None, Field(description="Ameyo customer id (from ameyo_get_contacts)")
+        AmeyoId | None, Field(description="Ameyo customer id (from ameyo_get_contacts)")
     ] = None,
     phone: Annotated[
         str | None,
@@ -119,8 +119,8 @@ def _answer(
         campaign=campaign_out(info),
         callback_id=callback.callback_id,
         customer_id=callback.customer_id or callback.properties.customer_id or contact.customer_id,
-        name=clean_text(name, 60) if name else None,
-        phone=clean_text(callback.phone or callback.properties.phone or number, 24),
+        name=data_text(name, 60) if name else None,
+        phone=data_text(callback.phone or callback.properties.phone or number, 24),
         time=show(moment, ameyo.settings.zone),
         timezone=str(ameyo.settings.zone),
         assigned_to=callback.user_id or agent,
@@ -143,8 +143,15 @@ def _numbers(contact: Contact, region: str) -> list[str]:
 
 
 def _who(contact: Contact) -> str:
-    name = display_name(contact.customer_data)
-    return f"customer {contact.customer_id}" + (f" ({data_text(name, 40)})" if name else "")
+    return f"customer {contact.customer_id}"
+
+
+def _names(*contacts: Contact) -> str:
+    """The customers' names, for a refusal that names them by id: customer text, so fenced below
+    the sentence (never inside it); empty when none has a name."""
+    named = [(c.customer_id, display_name(c.customer_data)) for c in contacts]
+    lines = [f"customer {i}: {name}" for i, name in named if name]
+    return "\n" + "\n".join(["Their names in Ameyo:", *fence(lines)]) if lines else ""
 
 
 async def _customer_and_number(
@@ -165,10 +172,14 @@ async def _customer_and_number(
     contact = found[0]
     numbers = _numbers(contact, region)
     if not numbers:
-        raise ToolError(f"{_who(contact)} has no complete phone number in Ameyo: update the customer first")
+        raise ToolError(
+            f"{_who(contact)} has no complete phone number in Ameyo: update the customer first"
+            + _names(contact)
+        )
     if not phone:
         return contact, numbers[0]
     try:
+        phones.search(phone, region)  # letters or too few digits are refused, never dropped
         mine = [n for n in numbers if same_number(n, phone, region)]
     except PhoneError as exc:
         raise ToolError(f"phone: {exc}") from None
@@ -180,6 +191,7 @@ async def _customer_and_number(
         raise ToolError(
             f"phone {shown} is not a full number, and Ameyo must dial a full one. {_who(contact)} has "
             f"{listing}: leave phone out to call {data_text(numbers[0], 24)}, or give one of them in full."
+            + _names(contact)
         )
     owners = [
         c
@@ -190,10 +202,11 @@ async def _customer_and_number(
         raise ToolError(
             f"phone {shown} belongs to {_who(owners[0])}, not to {_who(contact)} (whose numbers are "
             f"{listing}). Nothing was sent: pass the customer_id of the customer to call."
+            + _names(owners[0], contact)
         )
     raise ToolError(
         f"phone {shown} is not one of {_who(contact)}'s numbers ({listing}). Nothing was sent: leave "
-        "phone out to call their phone1, or update the customer's numbers first."
+        "phone out to call their phone1, or update the customer's numbers first." + _names(contact)
     )
 
 
@@ -217,7 +230,11 @@ async def _by_phone(finder: Finder, info: CampaignInfo, phone: str) -> tuple[Con
         )
     if len(matches) > 1:
         listing = ", ".join(_who(c) for c in matches[:10])
-        raise ToolError(f"Several customers have a number matching {shown} ({listing}): pass customer_id")
+        more = f" and {len(matches) - 10:,} more" if len(matches) > 10 else ""
+        raise ToolError(
+            f"Several customers have a number matching {shown} ({listing}{more}): pass the customer_id of "
+            "the one to call." + _names(*matches[:10])
+        )
     contact = matches[0]
     return contact, next(n for n in _numbers(contact, region) if wanted.matches(n))
 
@@ -263,7 +280,7 @@ async def _checks(
             raise ToolError(
                 f"{_who(contact)}'s last disposition is {data_text(disposition, 30)!r} (do not call). "
                 "Nothing was sent: ask the person, and call again with despite_do_not_call=true only if "
-                "the customer asked to be called."
+                "the customer asked to be called." + _names(contact)
             )
         notes.append(
             f"Note: the customer's last disposition is {data_text(disposition, 30)!r}; scheduled as the "

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import secrets
 import time
 import traceback
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -82,7 +83,6 @@ CONFIRM_KEY = "ameyo_confirm"
 # A question is answered within the life of the SDK's sealed request state (600 s by default);
 # kept a little longer here, and then forgotten: an answer to it asks again.
 QUESTION_KEPT_S = 900.0
-MAX_OPEN_QUESTIONS = 1000
 
 
 @dataclass
@@ -116,26 +116,36 @@ async def end_call(question: InputRequiredResult) -> NoReturn:
 
 @dataclass
 class OpenQuestions:
-    """The confirmations this process asked by round trip and has not had answered: an answer
-    counts once, and only for a question asked here, so a repeated or replayed retry of the call
-    is asked again instead of writing again."""
+    """The confirmations asked by round trip and not answered yet, kept in the store as digests
+    (beside the dry-run tokens), so that the client's retry may reach any process on the store: an
+    answer counts once, only for a question asked (here or by another replica), about the very
+    question it answers; a repeated or replayed retry is asked again instead of writing again."""
 
-    _asked: dict[str, float] = field(default_factory=dict)
+    store: Callable[[], Store]
 
-    def open(self) -> str:
-        now = time.monotonic()
-        for nonce, at in list(self._asked.items()):  # oldest first
-            if now - at <= QUESTION_KEPT_S and len(self._asked) < MAX_OPEN_QUESTIONS:
-                break
-            del self._asked[nonce]
-        nonce = secrets.token_urlsafe(12)
-        self._asked[nonce] = now
+    async def open(self, question: str) -> str:
+        """A new question about `question` (its digest); the nonce that names it in the state."""
+        nonce = secrets.token_urlsafe(16)
+        await anyio.to_thread.run_sync(
+            self.store().add_confirm_token, _nonce_digest(nonce), _QUESTION + question, time.time()
+        )
         return nonce
 
-    def answer(self, nonce: str) -> bool:
-        """True once for a question asked here and still open; it is closed then."""
-        at = self._asked.pop(nonce, None)
-        return at is not None and time.monotonic() - at <= QUESTION_KEPT_S
+    async def answer(self, nonce: str, question: str) -> bool:
+        """True once for a question asked about `question` and still open; it is closed then."""
+        since = time.time() - QUESTION_KEPT_S
+        spend = functools.partial(
+            self.store().spend_confirm_token, _nonce_digest(nonce), _QUESTION + question, since=since
+        )
+        return await anyio.to_thread.run_sync(spend)
+
+
+# A question's row among the dry-run tokens: no write's identity starts so.
+_QUESTION = "question:"
+
+
+def _nonce_digest(nonce: str) -> str:
+    return hashlib.sha256(f"question {nonce}".encode()).hexdigest()
 
 
 @dataclass
@@ -147,13 +157,17 @@ class AppState:
     writes: writes.WritePath
     # Set by the client with logging/setLevel: the least severe log notification it wants.
     client_log_level: str = "debug"
-    questions: OpenQuestions = field(default_factory=OpenQuestions)
 
     @property
     def store(self) -> Store:
         """The index, call history, write ledger and session lease (AMEYO_DATABASE_URL): the store
         the Ameyo connection keeps its session lease in, opened on first use and closed with it."""
         return self.ameyo.store()
+
+    @property
+    def questions(self) -> OpenQuestions:
+        """The questions asked by round trip, in the store."""
+        return OpenQuestions(lambda: self.store)
 
 
 def state_of(ctx: Context[Any, Any]) -> AppState:
@@ -203,8 +217,9 @@ def can_ask(capabilities: ClientCapabilities | None) -> bool:
 
 def _round_trip_asker(ctx: Context[Any, Any]) -> writes.Ask:
     """Ask inside the call's result. The answer counts only on the retry of the call that asked
-    (the SDK seals the request state to the tool and its arguments, and to this process), only for
-    the very question asked about the very same write, and once; anything else asks again."""
+    (the SDK seals the request state to the tool and its arguments, under this process's key or
+    the replicas' shared one, AMEYO_SECRET_KEY), only for the very question asked about the very
+    same write, and once in every process on the store; anything else asks again."""
     questions = state_of(ctx).questions
 
     async def ask(question: str, binding: str) -> bool | None:
@@ -219,10 +234,10 @@ def _round_trip_asker(ctx: Context[Any, Any]) -> writes.Ask:
             asked is not None
             and answer is not None
             and asked.get("q") == digest
-            and questions.answer(str(asked.get("n")))
+            and await questions.answer(str(asked.get("n")), digest)
         ):
             return _confirmed(answer)
-        state = json.dumps({CONFIRM_KEY: {"n": questions.open(), "q": digest}})
+        state = json.dumps({CONFIRM_KEY: {"n": await questions.open(digest), "q": digest}})
         schema = render_elicitation_schema(Confirmation)
         request = ElicitRequest(params=ElicitRequestFormParams(message=question, requested_schema=schema))
         await end_call(InputRequiredResult(input_requests={CONFIRM_KEY: request}, request_state=state))

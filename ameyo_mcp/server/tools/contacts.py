@@ -11,17 +11,18 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from ...ameyo.columns import CAMPAIGN_COLUMN_PREFIX, CAMPAIGN_COLUMNS, STATUSES
+from ...ameyo.columns import CAMPAIGN_COLUMN_PREFIX, CAMPAIGN_COLUMNS, statuses_of
 from ...ameyo.customers import display_name, is_phone_key
 from ...ameyo.models import CampaignInfo, Contact, GetContactsRequest, LoginInfo
 from ...answers.results import ContactOut, ContactsOut, campaign_out
 from ...answers.summaries import contacts_text, dispositions_seen_note
 from ...errors import PhoneError
 from ...rules import phones
+from ...rules.counts import counted
 from ...rules.sanitize import clean_mapping, clean_text, data_text, inert
 from .common import MAX_ANSWER_CHARS, ameyo_of, answer, explained, state_of
 from .history import last_call_note
-from .session_tools import CampaignArg
+from .session_tools import AmeyoId, CampaignArg
 
 if TYPE_CHECKING:
     from ...store import CampaignIndex
@@ -34,24 +35,24 @@ async def ameyo_get_contacts(
     campaign: CampaignArg,
     phone: Annotated[
         str | None,
-        Field(max_length=40, description="Find by phone number, whole or its last digits (at least 4)"),
+        Field(max_length=40, description="Phone number, whole or last 4+ digits"),
     ] = None,
     search: Annotated[
         str | None, Field(max_length=200, description="A name, or the starts of its words, e.g. 'pri sha'")
     ] = None,
     status: Annotated[
         list[str] | None,
-        Field(max_length=25, description="Keep only these last call statuses, e.g. ['BUSY','NO_ANSWER']"),
+        Field(max_length=25, description="Only these last call statuses, e.g. ['BUSY']"),
     ] = None,
     disposition: Annotated[
         list[str] | None,
-        Field(max_length=25, description="Keep only these last agent dispositions, e.g. ['DNC']"),
+        Field(max_length=25, description="Only these last dispositions, e.g. ['DNC']"),
     ] = None,
     customer_ids: Annotated[
-        list[int] | None, Field(max_length=500, description="Only these Ameyo customer ids")
+        list[AmeyoId] | None, Field(max_length=500, description="Only these Ameyo customer ids")
     ] = None,
     lead_ids: Annotated[
-        list[int] | None, Field(max_length=50, description="Only contacts in these leads")
+        list[AmeyoId] | None, Field(max_length=50, description="Only contacts in these leads")
     ] = None,
     enabled_leads_only: Annotated[bool, Field(description="Skip contacts in disabled leads")] = False,
     columns: Annotated[
@@ -90,7 +91,7 @@ async def ameyo_get_contacts(
 
     seen: Counter[str] = Counter()
     number = _phone_search(phone, ameyo.settings.phone_region)
-    statuses = _statuses(status) if status else set()
+    statuses = set(statuses_of(status)) if status else set()
     dispositions = disposition or []
     keep = contact_filter(number, search, statuses, dispositions, seen)
     finder = Finder(ameyo, lambda: state_of(ctx).store)
@@ -122,9 +123,9 @@ async def ameyo_get_contacts(
             result = await finder.scan(request, keep, why)
             matches, looked = result.matches, result.looked
         login = ameyo.session.info
-    by_status = Counter(str(c.extra_data.get("status") or "UNKNOWN") for c in matches)
+    by_status = Counter(data_text(c.extra_data.get("status") or "UNKNOWN", 30) for c in matches)
     page = matches[offset : offset + limit]
-    shown = [_contact_out(c, info, login, detail) for c in page]
+    shown = [_contact_out(c, info, login, detail, number) for c in page]
     out = ContactsOut(
         campaign=campaign_out(info),
         matched=len(matches),
@@ -132,7 +133,7 @@ async def ameyo_get_contacts(
         scan_capped=bool(looked and looked.scan_capped),
         looked_in=looked.where() if looked else "Ameyo, by customer id",
         not_ruled_out=(looked.missed() or None) if looked and not matches else None,
-        more=True if looked and looked.candidates_capped else None,
+        more=True if looked and (looked.candidates_capped or looked.scan_capped) else None,
         by_status=dict(by_status.most_common()),
         offset=offset,
         next_offset=offset + len(shown)
@@ -154,10 +155,17 @@ async def ameyo_get_contacts(
     while len(out.contacts) > 1 and max(len(text), len(out.model_dump_json())) > MAX_ANSWER_CHARS:
         out.contacts = out.contacts[: max(1, len(out.contacts) * 3 // 4)]
         out.next_offset = offset + len(out.contacts)
-        text = contacts_text(out, criteria)
+        text = contacts_text(out, criteria) + "\n" + _fewer_note(len(out.contacts), len(shown))
     if out.matched == 1 and len(out.contacts) == 1:
-        text += await last_call_note(ctx, out.contacts[0].customer_id, info.campaign_id)
+        text += await last_call_note(ctx, page[0], info.campaign_id)
     return answer(text, out)
+
+
+def _fewer_note(shown: int, asked: int) -> str:
+    return (
+        f"Shown {shown:,} of the {asked:,} asked for: with every field (detail) they fill the "
+        f"{MAX_ANSWER_CHARS:,} characters an answer may have. The offset above continues."
+    )
 
 
 def _columns(names: list[str]) -> list[str]:
@@ -187,18 +195,6 @@ def _order_by(text: str | None) -> str | None:
     return f"{column} {direction}".strip()
 
 
-def _statuses(given: list[str]) -> set[str]:
-    wanted = {s.strip().upper().replace(" ", "_") for s in given if s.strip()}
-    unknown = sorted(wanted - set(STATUSES))
-    if unknown:
-        # A misspelt status would match nothing and read as "no such customers".
-        raise ToolError(
-            f"Unknown status {', '.join(clean_text(u, 30) for u in unknown[:5])}: "
-            f"the statuses are {', '.join(STATUSES)}"
-        )
-    return wanted
-
-
 def _phone_search(phone: str | None, region: str) -> phones.PhoneSearch | None:
     try:
         return phones.search(phone, region) if phone is not None else None
@@ -207,11 +203,20 @@ def _phone_search(phone: str | None, region: str) -> phones.PhoneSearch | None:
 
 
 def _contact_out(
-    contact: Contact, campaign: CampaignInfo, login: LoginInfo | None, detail: bool
+    contact: Contact,
+    campaign: CampaignInfo,
+    login: LoginInfo | None,
+    detail: bool,
+    number: phones.PhoneSearch | None = None,
 ) -> ContactOut:
     data, extra = contact.customer_data, contact.extra_data
     masked = login is not None and login.masks_phone(campaign.campaign_id)
     phone = data.get("phone1")
+    matched: str | None = None
+    if number is not None and not masked and not (phone and number.matches(str(phone))):
+        # Found by another of their numbers: phone1 alone would not show why they match.
+        field = next((k for k, v in data.items() if is_phone_key(k) and v and number.matches(str(v))), None)
+        matched = f"{data_text(field, 30)} {data_text(data[field], 24)}" if field else None
     if masked and phone:
         phone = login.mask_value(campaign.campaign_id) if login else None
     attempts = extra.get("attempts")
@@ -219,13 +224,14 @@ def _contact_out(
     if detail:
         merged = {k: v for k, v in data.items() if not (masked and is_phone_key(k))}
         merged.update({k: v for k, v in extra.items() if k not in _SUMMARY_COLUMNS})
-        full = {k: inert(v) for k, v in clean_mapping(merged).items()}
+        full = {inert(k): inert(v) for k, v in clean_mapping(merged).items()}
     name = display_name(data)
     return ContactOut(
         customer_id=contact.customer_id,
         lead_id=contact.lead_id,
         name=data_text(name, 60) if name else None,
         phone=data_text(phone, 24) if phone else None,
+        matched_phone=matched,
         status=data_text(extra["status"], 30) if extra.get("status") else None,
         attempts=int(str(attempts)) if str(attempts).isdigit() else None,
         disposition=data_text(extra["disposition"], 40) if extra.get("disposition") else None,
@@ -242,7 +248,7 @@ def _criteria(
     customer_ids: list[int] | None,
     lead_ids: list[int] | None,
     enabled_only: bool,
-) -> str:
+) -> str | None:
     parts = []
     if phone:
         parts.append(f"phone …{phones.digits(phone)[-10:]}")
@@ -253,9 +259,9 @@ def _criteria(
     if disposition:
         parts.append("disposition " + "/".join(clean_text(d, 30) for d in disposition[:10]))
     if customer_ids:
-        parts.append(f"{len(customer_ids)} customer id(s)")
+        parts.append(counted(len(customer_ids), "customer id"))
     if lead_ids:
         parts.append("lead " + "/".join(str(i) for i in lead_ids[:10]))
     if enabled_only:
         parts.append("enabled leads")
-    return ", ".join(parts) if parts else "(all)"
+    return ", ".join(parts) if parts else None

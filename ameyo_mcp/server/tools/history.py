@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
@@ -14,13 +15,20 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from ...ameyo.customers import display_name, phone_values
+from ...ameyo.models import parse_ameyo_time
 from ...errors import PhoneError, StoreError, as_clause, with_step
+from ...rules import phones
+from ...rules.counts import counted
+from ...rules.outcomes import outcome_counts
 from ...rules.sanitize import data_text, fence
 from ...rules.times import show
 from .common import ameyo_of, answer, explained, store_of
+from .session_tools import AmeyoId
 
 if TYPE_CHECKING:
-    from ...store import CallHistory, StoredCall
+    from ...ameyo.models import Contact
+    from ...store import CallHistory, CallQuery, CampaignIndex, Store, StoredCall
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +43,7 @@ MAX_OUTCOMES = 10
 class CallOut(BaseModel):
     at: str
     customer_id: int | None = None
+    name: str | None = None
     phone: str | None = None
     outcome: str
     system_disposition: str | None = None
@@ -56,9 +65,10 @@ class CallHistoryOut(BaseModel):
 async def ameyo_call_history(
     ctx: Context[Any, Any],
     phone: Annotated[str | None, Field(max_length=40, description="Number, whole or last 4+ digits")] = None,
-    customer_id: Annotated[int | None, Field(description="Customer id")] = None,
+    name: Annotated[str | None, Field(max_length=80, description="Customer's name, e.g. 'pri sha'")] = None,
+    customer_id: Annotated[AmeyoId | None, Field(description="Customer id")] = None,
     campaign: Annotated[str | None, Field(max_length=80, description="Campaign name or id")] = None,
-    lead_id: Annotated[int | None, Field(description="Lead id")] = None,
+    lead_id: Annotated[AmeyoId | None, Field(description="Lead id")] = None,
     agent: Annotated[str | None, Field(max_length=80, description="Agent's userId")] = None,
     disposition: Annotated[str | None, Field(max_length=80, description="Disposition code")] = None,
     system_disposition: Annotated[
@@ -70,8 +80,7 @@ async def ameyo_call_history(
 ) -> Annotated[CallToolResult, CallHistoryOut]:
     """Calls as Ameyo pushed them after each call: counts by outcome, then one line per call (when,
     customer, number, outcome, agent, talk time), newest first. Times in the server's zone."""
-    from ...rules import phones
-    from ...store import CallQuery
+    from ...store import CallQuery  # here: start-up does not pay for the store
 
     store = store_of(ctx)
     ameyo = ameyo_of(ctx)
@@ -89,10 +98,8 @@ async def ameyo_call_history(
     if phone is not None:
         try:
             wanted = phones.search(phone, ameyo.settings.phone_region)
-        except PhoneError:
-            raise ToolError(
-                f"phone must have at least {phones.MIN_TAIL_DIGITS} digits (the whole number or its end)"
-            ) from None
+        except PhoneError as exc:
+            raise ToolError(f"phone: {exc}") from None
         # The store keeps calls' numbers as keys: a whole number is its key, in any spelling.
         whole, tail = (wanted.key, None) if wanted.whole else (None, wanted.digits)
     query = CallQuery(
@@ -101,6 +108,8 @@ async def ameyo_call_history(
         phone=whole,
         phone_tail=tail,
         customer_id=customer_id,
+        # A name is looked up in the contacts index first (`_read`): its customers' ids.
+        customer_ids=() if name is not None else None,
         campaign_id=campaign_id,
         lead_id=lead_id,
         agent=agent.strip() if agent else None,
@@ -109,15 +118,110 @@ async def ameyo_call_history(
         limit=limit,
     )
     try:
-        history = await anyio.to_thread.run_sync(store.call_history, query)
+        read = await anyio.to_thread.run_sync(_read, store, query, name)
     except StoreError as exc:
         # Only the store has the history: there is nothing else to look in.
         raise ToolError(
             with_step(f"The call history cannot be read: {as_clause(exc.message)}", exc.next_step)
         ) from None
-    out = history_out(history, start, end, zone)
-    criteria = _criteria(phone, customer_id, campaign, lead_id, agent, disposition, system_disposition)
-    return answer(history_text(out, criteria), out)
+    out = history_out(read.history, start, end, zone, read.names)
+    criteria = _criteria(phone, name, customer_id, campaign, lead_id, agent, disposition, system_disposition)
+    text = history_text(out, criteria)
+    if read.named is not None:
+        text += "\n" + read.named.note(name or "")
+    return answer(text, out)
+
+
+NAMESAKES = 200
+"""Most customers a name's calls are read for: the index's first, in customer id order."""
+
+
+@dataclass(frozen=True)
+class Named:
+    """The customers a name found in the contacts index, and where it looked."""
+
+    ids: tuple[int, ...]
+    capped: bool
+    indexes: tuple[CampaignIndex, ...]
+
+    def note(self, name: str) -> str:
+        from ...index.sync import age_text  # with the store: loaded only when a name is given
+
+        where = "; ".join(
+            f"{i.name or 'campaign'} ({i.campaign_id}), synced {age_text(i.synced_at)}" for i in self.indexes
+        )
+        if not self.ids:
+            return (
+                f"No customer in the contacts index ({where}) has a name matching {data_text(name, 40)!r}; "
+                "one added in Ameyo since the sync is not in it: give their phone or customer_id."
+            )
+        if self.capped:
+            return (
+                f"The name matches more than {counted(len(self.ids), 'customer')} in the contacts index "
+                f"({where}): only the calls of the first {len(self.ids):,} are counted; give more of the "
+                "name, the campaign, or the phone."
+            )
+        return (
+            f"The name matches {counted(len(self.ids), 'customer')} in the contacts index ({where}); calls "
+            "pushed without a customer id are not among them (give the phone)."
+        )
+
+
+@dataclass(frozen=True)
+class _Read:
+    history: CallHistory
+    names: dict[int, str]  # customer names by call row id
+    named: Named | None
+
+
+def _read(store: Store, query: CallQuery, name: str | None) -> _Read:
+    """The calls `query` finds (for `name`: of the customers the contacts index finds by it), and
+    the names of their customers: as the push gave them, else as the index holds them."""
+    indexes: list[CampaignIndex] | None = None
+
+    def indexed() -> list[CampaignIndex]:
+        nonlocal indexes
+        if indexes is None:
+            wanted = (
+                [store.campaign(query.campaign_id)] if query.campaign_id is not None else store.campaigns()
+            )
+            indexes = [i for i in wanted if i is not None and i.synced_at is not None]
+        return indexes
+
+    named: Named | None = None
+    if name is not None:
+        if not indexed():
+            which = (
+                f"campaign {query.campaign_id} has" if query.campaign_id is not None else "no campaign has"
+            )
+            raise ToolError(
+                f"A name is looked up in the contacts index, and {which} one yet: run ameyo-mcp sync, or "
+                "give the customer's phone or customer_id."
+            )
+        ids: dict[int, None] = {}
+        for index in indexed():
+            for contact in store.search_names(index.campaign_id, name, limit=NAMESAKES + 1):
+                ids.setdefault(contact.customer_id)
+        found = sorted(ids)
+        named = Named(tuple(found[:NAMESAKES]), len(found) > NAMESAKES, tuple(indexed()))
+        query = replace(query, customer_ids=named.ids)
+    history = store.call_history(query)
+    names: dict[int, str] = {}
+    for call in history.calls:
+        event = call.event
+        given = display_name(dict(event.raw))
+        if not given and event.customer_id is not None:
+            where = (
+                [event.campaign_id] if event.campaign_id is not None else [i.campaign_id for i in indexed()]
+            )
+            for campaign_id in where:
+                held = store.contact(campaign_id, event.customer_id)
+                if held is not None and held.names:
+                    given = held.names.title()  # the index keeps names folded: "priya sharma"
+                    break
+        if given:
+            names[call.id] = given
+    return _Read(history, names, named)
 
 
 def _window(since: str | None, until: str | None, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -138,25 +242,35 @@ def _moment(text: str, name: str, zone: ZoneInfo) -> datetime:
             f"{name} {raw[:40]!r} is not an ISO 8601 time: send e.g. 2026-11-28 or 2026-11-28T09:00 "
             f"(read in {zone})"
         ) from None
-    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+    try:
+        return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+    except OverflowError:  # year 1 or 9999 moved across a zone
+        raise ToolError(f"{name} {raw[:40]!r} is too far from now: check the year") from None
 
 
-def history_out(history: CallHistory, start: datetime, end: datetime, zone: ZoneInfo) -> CallHistoryOut:
+def history_out(
+    history: CallHistory,
+    start: datetime,
+    end: datetime,
+    zone: ZoneInfo,
+    names: Mapping[int, str] | None = None,
+) -> CallHistoryOut:
     return CallHistoryOut(
         since=show(start, zone),
         until=show(end, zone),
         timezone=str(zone),
         matched=history.total,
-        by_outcome=dict(sorted(history.by_outcome.items(), key=lambda kv: (-kv[1], kv[0]))),
-        calls=[call_out(c, zone) for c in history.calls],
+        by_outcome=outcome_counts(history.by_outcome),
+        calls=[call_out(c, zone, (names or {}).get(c.id)) for c in history.calls],
     )
 
 
-def call_out(call: StoredCall, zone: ZoneInfo) -> CallOut:
+def call_out(call: StoredCall, zone: ZoneInfo, name: str | None = None) -> CallOut:
     event = call.event
     return CallOut(
         at=event.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
         customer_id=event.customer_id,
+        name=data_text(name, 40) if name else None,
         phone=data_text(_dialled(event.raw) or event.phone, 24) if event.phone else None,
         outcome=data_text(event.outcome, 60),
         system_disposition=data_text(event.system_disposition, 30) if event.system_disposition else None,
@@ -187,50 +301,109 @@ def call_line(c: CallOut, *, with_date: bool) -> str:
     if c.system_disposition and c.system_disposition != c.outcome:
         outcome += f" ({c.system_disposition})"
     who = f"#{c.customer_id}" if c.customer_id is not None else "#?"
+    if c.name:
+        who += f" {c.name}"
     return " | ".join([when, who, c.phone or "(no number)", outcome, c.agent or "(no agent)", talk(c.talk_s)])
 
 
 def history_text(out: CallHistoryOut, criteria: str) -> str:
-    head = f"Calls pushed by Ameyo, {out.since} to {out.until}, {criteria}: {out.matched}."
+    head = f"Calls pushed by Ameyo, {out.since} to {out.until}, {criteria}: {out.matched:,}."
     if not out.matched:
         return head + " (Ameyo pushes each call's outcome to the receiver; none match.)"
     ranked = list(out.by_outcome.items())
-    shown = ", ".join(f"{k} {v}" for k, v in ranked[:MAX_OUTCOMES])
+    shown = ", ".join(f"{k} {v:,}" for k, v in ranked[:MAX_OUTCOMES])
     rest = sum(v for _, v in ranked[MAX_OUTCOMES:])
-    lines = [head, "By outcome: " + shown + (f", {len(ranked) - MAX_OUTCOMES} others {rest}" if rest else "")]
+    # Outcome names are what the pushes said: customer text, fenced like the calls.
+    lines = [
+        head,
+        "By outcome:",
+        *fence([shown + (f", {len(ranked) - MAX_OUTCOMES:,} others {rest:,}" if rest else "")]),
+    ]
     one_day = out.since[:10] == out.until[:10]
     lines.append(
         f"{'time' if one_day else 'when'} ({out.timezone}) | customer | number | outcome | agent | talk"
     )
     lines.extend(fence(call_line(c, with_date=not one_day) for c in out.calls))
+    if any(c.talk_s is None for c in out.calls):
+        lines.append("talk ?: the push gave no talk time (0s: it gave zero, the call was not talked on).")
     more = out.matched - len(out.calls)
     if more > 0:
         lines.append(
-            f"{more} more: narrow the filters or the time range, or raise limit (at most {MAX_LINES})."
+            f"{more:,} more: narrow the filters or the time range, or raise limit (at most {MAX_LINES})."
         )
     return "\n".join(lines)
 
 
 def _criteria(*values: Any) -> str:
-    names = ("phone", "customer", "campaign", "lead", "agent", "disposition", "system disposition")
+    names = ("phone", "name", "customer", "campaign", "lead", "agent", "disposition", "system disposition")
     parts = [f"{n} {data_text(v, 40)}" for n, v in zip(names, values, strict=True) if v is not None]
     return ", ".join(parts) if parts else "all calls"
 
 
-async def last_call_note(ctx: Context[Any, Any], customer_id: int, campaign_id: int) -> str:
+async def last_call_note(ctx: Context[Any, Any], contact: Contact, campaign_id: int) -> str:
     """For an answer about one customer: their last call as Ameyo pushed it, or nothing. Never an
     error: the contact's answer stands without it when the store cannot be read."""
     store = store_of(ctx)
-    zone = ameyo_of(ctx).settings.zone
+    settings = ameyo_of(ctx).settings
+    zone = settings.zone
+    numbers = [n for n in (phones.key(v, settings.phone_region) for v in phone_values(contact)) if n]
     try:
-        last = await anyio.to_thread.run_sync(lambda: store.last_call(customer_id, campaign_id=campaign_id))
+        last = await anyio.to_thread.run_sync(newest_call, store, contact.customer_id, campaign_id, numbers)
     except StoreError as exc:  # said in full by the lookup, or by the call history when asked
-        log.info("could not read the last pushed call of customer %s: %s", customer_id, exc.message)
+        log.info("could not read the last pushed call of customer %s: %s", contact.customer_id, exc.message)
         return ""
     except Exception:
-        log.warning("could not read the last pushed call of customer %s", customer_id, exc_info=True)
+        log.warning("could not read the last pushed call of customer %s", contact.customer_id, exc_info=True)
         return ""
     if last is None:
         return ""
     line = call_line(call_out(last, zone), with_date=True)
-    return "\n".join(["", f"Last call pushed by Ameyo ({zone}):", *fence([line])])
+    note = ["", f"Last call pushed by Ameyo ({zone}):", *fence([line])]
+    dialled = _last_dialled(contact, zone)
+    pushed = last.event.dialled_at or last.event.at
+    if dialled is not None and dialled > pushed + DIAL_TO_START:
+        note.append(
+            f"Ameyo's own record above is newer (last dialled {show(dialled, zone)}): the push of that "
+            "later call has not reached the receiver, so the status above is the current one."
+        )
+    return "\n".join(note)
+
+
+# Ameyo's "last dialled" is when the number was dialled, a push's time when the call began: the
+# ringing between them is not a later call.
+DIAL_TO_START = timedelta(minutes=2)
+_NEWER_LOOK = 20
+
+
+def newest_call(
+    store: Store, customer_id: int, campaign_id: int, numbers: Sequence[str]
+) -> StoredCall | None:
+    """A customer's newest pushed call in a campaign. Any field of a push may be missing: a push
+    without a campaignId is theirs by customer id, one without a customerId by one of their numbers
+    (phone keys), unless it names another campaign or customer."""
+    from ...store import CallQuery
+
+    found = store.last_call(customer_id, campaign_id=campaign_id)
+    since = found.event.at if found is not None else None
+    candidates = [found] if found is not None else []
+    queries = [CallQuery(customer_id=customer_id, since=since, limit=_NEWER_LOOK)]
+    queries += [CallQuery(phone=number, since=since, limit=_NEWER_LOOK) for number in numbers]
+    for query in queries:
+        for call in store.call_history(query).calls:
+            event = call.event
+            if event.campaign_id in (None, campaign_id) and event.customer_id in (None, customer_id):
+                candidates.append(call)
+                break
+    return max(candidates, key=lambda c: (c.event.at, c.id), default=None)
+
+
+def _last_dialled(contact: Contact, zone: ZoneInfo) -> datetime | None:
+    """When Ameyo says it last dialled the contact (its `last_dialed_time`), or None."""
+    raw = contact.extra_data.get("last_dialed_time")
+    try:
+        moment = parse_ameyo_time(raw)
+    except ValueError:
+        return None
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
+from ...ameyo.columns import id_of
 from ...ameyo.models import campaign_label
 from ...answers.results import CampaignsOut, LeadOut, LeadsOut, LoginOut, LogoutOut, PingOut, campaign_out
 from ...answers.summaries import leads_text, login_text, ping_text
@@ -17,6 +18,9 @@ from ...rules.times import show
 from .common import ameyo_of, answer, explained
 
 CampaignArg = Annotated[str | int, Field(description="Campaign name or id, e.g. MoviStarSurvey or 1")]
+# A customer or lead id; checked as the arguments are (no bound in the schema: it would cost every
+# conversation its characters for a mistake a refusal explains).
+AmeyoId = Annotated[int, AfterValidator(id_of)]
 
 
 async def ameyo_login(
@@ -45,14 +49,19 @@ async def ameyo_login(
 
 
 async def ameyo_ping_session(ctx: Context[Any, Any]) -> Annotated[CallToolResult, PingOut]:
-    """Check that the Ameyo session is alive and read the Ameyo server's current time (useful to
-    turn 'tomorrow at 3 pm' into a callback time)."""
+    """Check that the Ameyo session is alive and read the Ameyo server's current time and weekday
+    (useful to turn 'Monday at 10' into a callback time)."""
     ameyo = ameyo_of(ctx)
     async with explained(ameyo):
         result = await ameyo.session.ping()
     zone = ameyo.settings.zone
-    shown = show(result.server_time, zone) if result.server_time is not None else None
-    out = PingOut(alive=result.alive, server_time=shown, timezone=str(zone))
+    shown = weekday = None
+    if result.server_time is not None:
+        moment = result.server_time
+        moment = moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+        # "Monday at 10" needs today's weekday, in the server's zone.
+        shown, weekday = show(moment, zone), f"{moment:%A}"
+    out = PingOut(alive=result.alive, server_time=shown, weekday=weekday, timezone=str(zone))
     return answer(ping_text(out), out)
 
 

@@ -42,7 +42,7 @@ from .common import (
     send_write,
     state_of,
 )
-from .session_tools import CampaignArg
+from .session_tools import AmeyoId, CampaignArg
 
 if TYPE_CHECKING:
     from ...store import Store
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 MAX_RECORDS = 1000
 _RESPELL_TRIES = 3
 Value = str | int | float
-LeadArg = Annotated[int, Field(description="Lead id to upload into (see ameyo_get_leads)")]
+LeadArg = Annotated[AmeyoId, Field(description="Lead id to upload into (see ameyo_get_leads)")]
 UpdateArg = Annotated[bool, Field(description="Update existing customers (matched by phone1)")]
 MigrateArg = Annotated[bool, Field(description="Move existing customers into this lead")]
 OutsideHoursArg = Annotated[bool, Field(description="The person wants callbacks outside calling hours")]
@@ -69,7 +69,9 @@ class CallbackContact(BaseModel):
     callback_phone: str | None = Field(
         default=None, max_length=40, description="Number to call; default phone1"
     )
-    customer_id: int | None = Field(default=None, description="Existing customer to attach the callback to")
+    customer_id: AmeyoId | None = Field(
+        default=None, description="Existing customer to attach the callback to"
+    )
 
 
 async def ameyo_upload_contacts(

@@ -24,6 +24,7 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
+from ...ameyo.columns import attempts_of, id_of, status_of
 from ...ameyo.models import RecordResult
 from ...ameyo.result_types import SAVED
 from ...ameyo.service import Ameyo, UploadTarget
@@ -41,6 +42,7 @@ from ...errors import (
     UpstreamUnavailable,
     WriteError,
 )
+from ...rules.counts import agreeing, counted
 from ...rules.times import ago_text
 from .. import path as writes
 from ..outcome import FAILED as FAILED_RESULT
@@ -116,8 +118,9 @@ class _Sent:
         if not self.requests:
             return "Nothing was sent in this run."
         return (
-            f"Sent in this run: {self.rows} rows in {self.requests} requests; Ameyo answered "
-            f"{self.answered} of them, {self.unknown} have an unknown outcome. The journal {self.journal} "
+            f"Sent in this run: {counted(self.rows, 'row')} in {counted(self.requests, 'request')}; Ameyo "
+            f"answered {self.answered:,} of them, {self.unknown:,} {agreeing(self.unknown, 'has', 'have')} "
+            f"an unknown outcome. The journal {self.journal} "
             "records each batch: run the same upload again to continue."
         )
 
@@ -174,6 +177,10 @@ async def _upload(
             "resend_callbacks_may_duplicate (--resend-callbacks-may-duplicate) only applies together "
             "with retry_unknown (--retry-unknown); nothing was sent."
         )
+    # A misspelt status or an impossible count or lead id is refused before anything, a dry run too.
+    status_of(options.status)
+    attempts_of(options.attempts)
+    id_of(options.lead_id)
     result_path, journal_path = result_path_for(path, options), journal_path_for(path, options)
     check_outputs(path, result_path, journal_path)
     journal = Journal(journal_path)
@@ -250,7 +257,7 @@ class _Run:
         # Requests in flight: a batch holds a place while its request is out (`_window`).
         self.concurrency = min(max(options.concurrency, 1), MAX_CONCURRENCY)
         self.wire = anyio.Semaphore(self.concurrency)
-        self.status = options.status.strip().upper() or "NOT_TRIED"
+        self.status = status_of(options.status)
         self._reported = 0.0
 
     # -- the run ----------------------------------------------------------------------------
@@ -295,7 +302,8 @@ class _Run:
             if now_facts.sha256 != self.facts.sha256:
                 raise UploadRefused(
                     f"Nothing was sent: {self.path.name} changed after it was read for the confirmation "
-                    f"({self.facts.lines} lines then, {now_facts.lines} now), so the rows confirmed are not "
+                    f"({counted(self.facts.lines, 'line')} then, {now_facts.lines:,} now), so the rows "
+                    "confirmed are not "
                     "the rows in it. Run the dry run again and ask the person about the file as it is now."
                 )
             if self.journal.start is None:
@@ -358,8 +366,8 @@ class _Run:
         answered = sum(b.count for b in self.journal.batches.values() if b.status == ANSWERED)
         if answered:
             self.notes.append(
-                f"A journal of an earlier run of this upload exists: {answered} rows were already "
-                "answered by Ameyo and will not be sent again."
+                f"A journal of an earlier run of this upload exists: {counted(answered, 'row')} "
+                f"{agreeing(answered, 'was', 'were')} already answered by Ameyo and will not be sent again."
             )
 
     async def _send_all(self, validator: Validator) -> None:
@@ -741,19 +749,21 @@ class _Run:
         counts = self.tally.counts
         if self.tally.from_earlier_runs:
             self.notes.append(
-                f"Resumed from the journal: {self.tally.from_earlier_runs} rows Ameyo answered in "
-                "earlier runs were not sent again."
+                f"Resumed from the journal: {counted(self.tally.from_earlier_runs, 'row')} Ameyo answered in "
+                f"earlier runs {agreeing(self.tally.from_earlier_runs, 'was', 'were')} not sent again."
             )
         unknown = counts[UNKNOWN_RESULT] - self.left_out
         if self.left_out:
             self.notes.append(
-                f"{self.left_out} rows were left out of Ameyo's answer to their batch, so their outcome is "
+                f"{counted(self.left_out, 'row')} {agreeing(self.left_out, 'was', 'were')} left out of "
+                "Ameyo's answer to their batch, so their outcome is "
                 "unknown; retry_unknown does not resend them (their batch was answered). Check them (their "
                 "lines are in the result file) and upload those that are missing again."
             )
         if unknown and unknown > self.held_callbacks:
             self.notes.append(
-                f"{unknown} rows are {UNKNOWN_RESULT}: their batch was sent but no answer came, so Ameyo "
+                f"{counted(unknown, 'row')} {agreeing(unknown, 'is', 'are')} {UNKNOWN_RESULT}: their batch "
+                "was sent but no answer came, so Ameyo "
                 "may have saved them. They are NOT resent automatically: check a few with "
                 "ameyo_get_contacts, then run again with retry_unknown=true (CLI: --retry-unknown) to "
                 f"resend those without a callback (a {DUPLICATE} answer then means the earlier run saved "
@@ -761,7 +771,9 @@ class _Run:
             )
         if self.held_callbacks:
             self.notes.append(
-                f"{self.held_callbacks} rows of unknown outcome have callbacks and were not resent: Ameyo "
+                f"{counted(self.held_callbacks, 'row')} of unknown outcome "
+                f"{agreeing(self.held_callbacks, 'has callbacks and was', 'have callbacks and were')} "
+                "not resent: Ameyo "
                 "may already have scheduled those callbacks. Only resend_callbacks_may_duplicate=true "
                 "(CLI: --resend-callbacks-may-duplicate) resends them, accepting that a callback may "
                 "then be scheduled twice."
@@ -778,7 +790,8 @@ class _Run:
             self.notes.append(f"Stopped sending after {self.stop_reason}.")
         if counts[NOT_SENT] or counts[FAILED_RESULT]:
             self.notes.append(
-                f"{counts[NOT_SENT] + counts[FAILED_RESULT]} rows were not saved "
+                f"{counted(counts[NOT_SENT] + counts[FAILED_RESULT], 'row')} "
+                f"{agreeing(counts[NOT_SENT] + counts[FAILED_RESULT], 'was', 'were')} not saved "
                 f"({NOT_SENT}/{FAILED_RESULT}); run the same upload again to send them: it continues "
                 "from the journal."
             )
@@ -793,7 +806,7 @@ class _Run:
         done = self.tally.rows
         total = done if final else max(self.expected, done)
         verb = "checked" if self.options.dry_run else "settled"
-        await self.progress(done, total, f"{done} of {total} rows {verb}")
+        await self.progress(done, total, f"{done:,} of {counted(total, 'row')} {verb}")
 
     def summary(self, elapsed: float) -> BulkUploadOut:
         tally = self.tally
@@ -809,7 +822,8 @@ class _Run:
                 notes.append(note)
         if self.held_numbers:
             notes.append(
-                f"{self.held_numbers} rows were sent with phone1 as an earlier upload to this campaign sent "
+                f"{counted(self.held_numbers, 'row')} {agreeing(self.held_numbers, 'was', 'were')} sent with "
+                "phone1 as an earlier upload to this campaign sent "
                 "that number (another spelling of it), so Ameyo finds that customer rather than adding a "
                 "second record for the same person."
             )

@@ -18,9 +18,9 @@ from pydantic import BaseModel
 
 from ...ameyo.models import campaign_label
 from ...answers.results import CampaignOut, FailureOut
-from ...answers.summaries import answered_text
+from ...answers.summaries import answered_text, failure_line
 from ...errors import OutputError
-from ...rules.sanitize import fence
+from ...rules.counts import counted
 from ..outcome import NOT_SENT, OUTCOME_UNKNOWN, REFUSED, RESULT_COLUMNS, SENT_EARLIER, WOULD_SEND, Outcome
 from ..records import answered
 from .outputs import create_private
@@ -115,7 +115,8 @@ def bulk_text(out: BulkUploadOut) -> str:
     refused = counts.get(REFUSED, 0)
     if out.dry_run:
         lines = [
-            f"Dry run, nothing written: {out.rows} rows of {out.file} for {label}, lead {out.lead_id}: "
+            f"Dry run, nothing written: {counted(out.rows, 'row')} of {out.file} for {label}, "
+            f"lead {out.lead_id}: "
             f"would send {counts.get(WOULD_SEND, 0)}, refused before sending {refused}."
         ]
         if out.confirm_token:
@@ -125,13 +126,15 @@ def bulk_text(out: BulkUploadOut) -> str:
             )
     else:
         lines = [
-            f"{out.rows} rows of {out.file} for {label}, lead {out.lead_id}: refused before sending "
+            f"{counted(out.rows, 'row')} of {out.file} for {label}, lead {out.lead_id}: refused before "
+            "sending "
             f"{refused}; sent in this run {out.sent_now}; answered in earlier runs (not resent) "
             f"{out.from_earlier_runs}."
         ]
         if counts.get(SENT_EARLIER):
             lines.append(
-                f"Not sent again: {counts[SENT_EARLIER]} rows that an earlier upload already sent to this "
+                f"Not sent again: {counted(counts[SENT_EARLIER], 'row')} that an earlier upload already "
+                "sent to this "
                 "lead (the same rows, in this file or another; see the notes)."
             )
         local = {REFUSED, WOULD_SEND, NOT_SENT, OUTCOME_UNKNOWN, SENT_EARLIER}
@@ -144,9 +147,7 @@ def bulk_text(out: BulkUploadOut) -> str:
     if out.failures:
         bad = out.rows - out.ok
         lines.append(f"First failures (of {bad}; line: phone1: reason):")
-        lines.extend(
-            fence(f"line {f.line}: {f.phone or '(no phone)'}: {f.reason or f.result}" for f in out.failures)
-        )
+        lines.extend(failure_line("line", f.line, f.phone, f.reason or f.result) for f in out.failures)
     lines.extend(out.notes)
     lines.append(f"Every row's outcome is in {out.result_file}.")
     if out.journal_file:

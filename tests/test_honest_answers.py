@@ -1,0 +1,409 @@
+"""Answers a person can take at their word (issue 19): counts that are counts, the newest call as the
+last one, one outcome under one name, refusals of what Ameyo would refuse or misread, and wording
+that adds up. Through a real MCP client against the simulator."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from mcp import Client
+
+from ameyo_mcp.config import Settings
+from ameyo_mcp.index import lookup
+from ameyo_mcp.index.sync import sync_all
+from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
+from ameyo_mcp.store import open_store
+from tests.conftest import InProcessSimulator, ameyo_of, server_of, settings_for, text_of
+from tests.test_bulk_upload import upload_env
+from tests.test_fences import IST, TOKEN, receiver
+
+pytestmark = pytest.mark.anyio
+
+
+LATER = "2031-05-01T11:00:00"
+
+
+async def test_letters_in_a_phone_are_refused_not_dropped(client: Client) -> None:
+    bad = "98765abc"
+    for tool, args in (
+        ("ameyo_get_contacts", {"campaign": 1, "phone": bad}),
+        ("ameyo_call_history", {"phone": bad}),
+        ("ameyo_add_callback", {"campaign": 1, "phone": bad, "callback_time": LATER}),
+        ("ameyo_add_callback", {"campaign": 1, "phone": bad, "customer_id": 12458, "callback_time": LATER}),
+    ):
+        result = await client.call_tool(tool, args)
+        text = text_of(result)
+        assert result.is_error, (tool, text)
+        assert "'98765abc' is not a phone number" in text, (tool, text)
+        assert "…98765" not in text and "0 contacts" not in text
+
+
+async def test_a_record_field_given_as_null_is_a_field_left_out(
+    client: Client, simulator: InProcessSimulator
+) -> None:
+    record = {"phone1": "9876012301", "name": "Nil Email", "email": None}
+    result = await client.call_tool(
+        "ameyo_upload_contacts", {"campaign": 1, "lead_id": 21, "records": [record]}
+    )
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None and result.structured_content["added"] == 1
+    added = next(c for c in simulator.state.contacts(1) if c.phone1 == "9876012301")
+    assert added.customer_data.get("name") == "Nil Email" and "email" not in added.customer_data
+    with_callback = await client.call_tool(
+        "ameyo_upload_contacts_with_callbacks",
+        {
+            "campaign": 1,
+            "lead_id": 21,
+            "records": [{"customer": {"phone1": "9876012302", "email": None}, "callback_time": LATER}],
+            "dry_run": True,
+        },
+    )
+    assert not with_callback.is_error, text_of(with_callback)
+    no_phone = await client.call_tool(
+        "ameyo_upload_contacts",
+        {"campaign": 1, "lead_id": 21, "records": [{"phone1": None, "name": "x"}], "dry_run": True},
+    )
+    assert "phone1 is missing" in text_of(no_phone) and "is required" not in text_of(no_phone)
+
+
+async def test_a_new_session_asked_for_first_is_new(simulator: InProcessSimulator, tmp_path: Path) -> None:
+    settings = settings_for(simulator, tmp_path)
+    async with Client(server_of(simulator, settings)) as first:
+        await first.call_tool("ameyo_list_campaigns", {})
+    cached = simulator.state.live_sessions()
+    assert len(cached) == 1, "a clean shutdown leaves the session cached for the next start"
+    async with Client(server_of(simulator, settings)) as second:
+        fresh = await second.call_tool("ameyo_login", {"new_session": True})
+        assert text_of(fresh).startswith("Started a new Ameyo session"), text_of(fresh)
+        assert fresh.structured_content is not None and fresh.structured_content["new_session"] is True
+        live = simulator.state.live_sessions()
+    assert simulator.state.executed["login"] == 2
+    assert len(live) == 1 and live != cached, "the cached session is ended, not kept beside the new one"
+
+
+async def test_an_upload_refuses_a_misspelt_status_as_the_contacts_filter_does(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    (tmp_path / "list.csv").write_text("phone1,name\n9876012311,Bea\n", encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(tmp_path))
+    records = [{"phone1": "9876012310", "name": "Al"}]
+    async with Client(server_of(simulator, settings)) as client:
+        answers = [
+            await client.call_tool("ameyo_get_contacts", {"campaign": 1, "status": ["BUSSY"]}),
+            await client.call_tool(
+                "ameyo_upload_contacts",
+                {"campaign": 1, "lead_id": 21, "records": records, "status": "BUSSY", "dry_run": True},
+            ),
+            await client.call_tool(
+                "ameyo_upload_contacts",
+                {"campaign": 1, "lead_id": 21, "records": records, "status": "BUSSY"},
+            ),
+            await client.call_tool(
+                "ameyo_upload_contacts_file",
+                {"file": "list.csv", "campaign": 1, "lead_id": 21, "status": "BUSSY"},
+            ),
+        ]
+        spaced = await client.call_tool(
+            "ameyo_upload_contacts", {"campaign": 1, "lead_id": 21, "records": records, "status": "no answer"}
+        )
+    listed = "Unknown status BUSSY: the statuses are NOT_TRIED, BUSY"
+    for refused in answers:
+        assert refused.is_error and listed in text_of(refused), text_of(refused)
+    assert simulator.state.commands["uploadContacts"] == 1
+    assert not spaced.is_error, text_of(spaced)
+    added = next(c for c in simulator.state.contacts(1) if c.phone1 == "9876012310")
+    assert added.columns.get("status") == "NO_ANSWER"
+
+
+def london_change(gap: bool) -> str:
+    """01:30 on the next day the clocks of Europe/London skip (`gap`) or repeat it, in ISO 8601."""
+    london = ZoneInfo("Europe/London")
+    day = datetime.now(london).date() + timedelta(days=2)
+    for _ in range(400):
+        wall = datetime.combine(day, time(1, 30))
+        first, second = wall.replace(tzinfo=london, fold=0), wall.replace(tzinfo=london, fold=1)
+        if first.utcoffset() != second.utcoffset():
+            skipped = first.astimezone(UTC).astimezone(london).replace(tzinfo=None) != wall
+            if skipped == gap:
+                return wall.isoformat()
+        day += timedelta(days=1)
+    raise AssertionError("no daylight saving change in Europe/London within a year")
+
+
+async def test_callback_times_that_cannot_be_meant_are_refused_before_sending(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    settings = settings_for(simulator, tmp_path, AMEYO_TIMEZONE="Europe/London")
+    callback = {"campaign": 1, "customer_id": 12458, "outside_calling_hours": True}
+    skipped, twice = london_change(gap=True), london_change(gap=False)
+    async with Client(server_of(simulator, settings)) as client:
+
+        async def refusal(when: str) -> str:
+            result = await client.call_tool("ameyo_add_callback", {**callback, "callback_time": when})
+            assert result.is_error, (when, text_of(result))
+            return text_of(result)
+
+        assert f"{skipped[:16].replace('T', ' ')} does not exist in Europe/London" in await refusal(skipped)
+        # One local time, an hour apart: Ameyo is sent the local time alone, and could ring at either.
+        for offset in ("+01:00", "+00:00", ""):
+            assert "happens twice in Europe/London" in await refusal(twice + offset)
+        assert "is more than five years ahead" in await refusal("2200-01-01T10:00:00")
+        for year_9999 in ("9999-12-31T23:00:00", "9999-12-31T23:00:00-05:00"):
+            text = await refusal(year_9999)
+            assert "check the year" in text and "unexpected" not in text.lower(), text
+        upload = {"campaign": 1, "lead_id": 21, "records": [{"phone1": "9876012320"}]}
+        attempts = await client.call_tool("ameyo_upload_contacts", {**upload, "attempts": 10**30})
+        assert attempts.is_error and "attempts must be from 0 to 1,000" in text_of(attempts)
+        huge = 2**70
+        for tool, args in (
+            ("ameyo_add_callback", {**callback, "customer_id": huge, "callback_time": LATER}),
+            ("ameyo_get_contacts", {"campaign": 1, "customer_ids": [12458, huge]}),
+            ("ameyo_call_history", {"customer_id": huge}),
+            ("ameyo_upload_contacts", {**upload, "lead_id": huge}),
+        ):
+            result = await client.call_tool(tool, args)
+            assert result.is_error and "an Ameyo id is a whole number from 1 to" in text_of(result), text_of(
+                result
+            )
+    assert not simulator.state.commands["addCallback"] and not simulator.state.commands["uploadContacts"]
+    assert not simulator.state.commands["getContacts"]
+
+
+def ist_ago(minutes: int) -> str:
+    return (datetime.now(IST) - timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+async def test_the_last_pushed_call_is_the_newest_whatever_fields_its_push_lacked(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    settings = settings_for(simulator, tmp_path, AMEYO_PUSH_TOKEN=TOKEN)
+    customer = next(c for c in simulator.state.contacts(1) if c.customer_id == 12458)
+    async with Client(server_of(simulator, settings)) as client:
+
+        async def last_call() -> str:
+            result = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "customer_ids": [12458]})
+            text = text_of(result)
+            return text.split("Last call pushed by Ameyo (Asia/Kolkata):\n", 1)[1]
+
+        async with receiver(settings) as push:
+            await push(
+                customerId="12458", campaignId="1", systemDisposition="BUSY", callStartTime=ist_ago(50)
+            )
+            assert "| BUSY |" in await last_call()
+            # The newest push had no campaignId: it is still this customer's newest call.
+            await push(
+                customerId="12458",
+                dispositionName="Sale",
+                systemDisposition="CONNECTED",
+                callStartTime=ist_ago(20),
+            )
+            shown = await last_call()
+            assert "| Sale (CONNECTED) |" in shown and "BUSY" not in shown, shown
+            # One with neither customerId nor campaignId: theirs by their number, in any spelling.
+            await push(
+                phone=f"+91 {customer.phone1}", systemDisposition="NO_ANSWER", callStartTime=ist_ago(10)
+            )
+            assert "| NO_ANSWER |" in await last_call()
+            # Newer calls of another campaign or another customer are not theirs.
+            await push(customerId="12458", campaignId="5", systemDisposition="AMD", callStartTime=ist_ago(5))
+            await push(
+                customerId="12459",
+                phone=str(customer.phone1),
+                systemDisposition="AMD",
+                callStartTime=ist_ago(4),
+            )
+            assert "| NO_ANSWER |" in await last_call()
+    # Only a push older than the last dial Ameyo itself shows: the status above is the current one.
+    alone = settings_for(simulator, tmp_path / "alone", AMEYO_PUSH_TOKEN=TOKEN)
+    dialled = customer.columns["last_dialed_time"]
+    assert isinstance(dialled, datetime)
+    async with receiver(alone) as push:
+        earlier = (dialled - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
+        await push(customerId="12458", campaignId="1", systemDisposition="NO_ANSWER", callStartTime=earlier)
+    async with Client(server_of(simulator, alone)) as client:
+        result = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "customer_ids": [12458]})
+    assert f"Ameyo's own record above is newer (last dialled {dialled:%Y-%m-%d %H:%M}" in text_of(result)
+
+
+async def test_the_call_history_finds_a_customer_by_name_and_shows_names_beside_ids(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    settings = settings_for(simulator, tmp_path, AMEYO_PUSH_TOKEN=TOKEN)
+    async with Client(server_of(simulator, settings)) as client:
+        unindexed = await client.call_tool("ameyo_call_history", {"name": "priya"})
+    assert unindexed.is_error and "run ameyo-mcp sync" in text_of(unindexed), text_of(unindexed)
+    ameyo, store = ameyo_of(simulator, settings), open_store(settings)
+    try:
+        await sync_all(ameyo, store, [1])
+    finally:
+        await ameyo.aclose()
+        store.close()
+    async with receiver(settings) as push:
+        # Priya Sharma (12001) and Priya Mehta (12002) are called; Ravi is not a Priya.
+        await push(customerId="12001", campaignId="1", systemDisposition="NO_ANSWER", talkTime="0")
+        await push(customerId="12002", campaignId="1", dispositionName="Sale", name="Priya Mehta")
+        await push(customerId="12458", campaignId="1", systemDisposition="BUSY")
+    async with Client(server_of(simulator, settings)) as client:
+        priyas = await client.call_tool("ameyo_call_history", {"name": "priya"})
+        sharma = await client.call_tool(
+            "ameyo_call_history", {"name": "pri sha", "campaign": "MoviStarSurvey"}
+        )
+        nobody = await client.call_tool("ameyo_call_history", {"name": "zebedee"})
+    text = text_of(priyas)
+    assert priyas.structured_content is not None and priyas.structured_content["matched"] == 2, text
+    assert "| #12001 Priya Sharma |" in text and "| #12002 Priya Mehta |" in text and "#12458" not in text
+    assert "talk ?: the push gave no talk time" in text and "| 0s" in text
+    assert sorted(c["name"] for c in priyas.structured_content["calls"]) == ["Priya Mehta", "Priya Sharma"]
+    assert sharma.structured_content is not None and sharma.structured_content["matched"] == 1, text_of(
+        sharma
+    )
+    assert "matches 1 customer in the contacts index (MoviStarSurvey (1), synced just now)" in text_of(sharma)
+    assert not nobody.is_error and "No customer in the contacts index" in text_of(nobody)
+
+
+@pytest.mark.parametrize("sim_config", [SimulatorConfig(password="pw-5ec2e7-simulated", contacts=50_303)])
+async def test_a_capped_scan_says_at_least_never_a_count(client: Client) -> None:
+    result = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "limit": 2})
+    text = text_of(result)
+    out = result.structured_content
+    assert out is not None and out["matched"] == 5000 and out["more"] is True and out["scan_capped"] is True
+    head = text.splitlines()[0]
+    assert head.startswith(
+        "MoviStarSurvey (1): at least 5,000 contacts, no filter (looked in: the first 5,000"
+    ), head
+    assert "5000" not in text and "(all)" not in text
+    assert "By status now, among the first 5,000 contacts read: " in text
+    assert "More: call again with offset=2." in text and "4,998 more" not in text and "4998 more" not in text
+
+
+async def synced(simulator: InProcessSimulator, settings: Settings) -> None:
+    ameyo, store = ameyo_of(simulator, settings), open_store(settings)
+    try:
+        await sync_all(ameyo, store, [1])
+    finally:
+        await ameyo.aclose()
+        store.close()
+
+
+async def test_a_listing_reads_the_same_whatever_its_page(
+    simulator: InProcessSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(simulator, tmp_path)
+    await synced(simulator, settings)
+    contacts = simulator.state.contacts(1)
+    priyas = sum(1 for c in contacts if str(c.customer_data.get("name") or "").lower().startswith("priya "))
+    second = next(c for c in contacts if c.customer_data.get("phone2") not in (None, c.phone1))
+    async with Client(server_of(simulator, settings)) as client:
+
+        async def text(**args: object) -> str:
+            result = await client.call_tool("ameyo_get_contacts", {"campaign": 1, **args})
+            assert not result.is_error, text_of(result)
+            return text_of(result)
+
+        # One breakdown by status in a listing: every contact's now, or the index's whole campaign.
+        whole = await text(limit=2)
+        assert "By status now: " in whole and "Whole campaign by status" not in whole, whole
+        # Counts: a floor says so, whatever the page; one contact "matches".
+        page = await text(search="priya", limit=3)
+        assert "at least 4 contacts match text 'priya', counted only as far as this page" in page, page
+        assert f": {priyas} contacts match text 'priya' (looked in" in await text(search="priya", limit=100)
+        one = await text(customer_ids=[12001])
+        assert "1 contact matches 1 customer id (" in one and "Contact 1: id name" in one, one
+        # A match on phone2 shows the number that matched, not phone1 alone.
+        found = await text(phone=str(second.customer_data["phone2"]))
+        assert f"{second.phone1} (matched phone2 {second.customer_data['phone2']})" in found, found
+        # Fewer than asked for, with the reason.
+        detail = await text(limit=100, detail=True)
+        shown = re.search(r"Shown (\d+) of the 100 asked for: with every field \(detail\)", detail)
+        assert shown is not None and f"offset={shown.group(1)}." in detail, detail[-500:]
+        monkeypatch.setattr(lookup, "SCAN_CAP", 100)
+        capped = await text(limit=2)
+    assert "Whole campaign by status, as of the index's sync just now (301 contacts" in capped, capped
+    assert "By status now" not in capped and "at least 100 contacts, no filter" in capped
+
+
+async def test_counts_agree_with_their_nouns_in_a_file_upload(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    (tmp_path / "one.csv").write_text("phone1,name\n9876012331,Una\n", encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(tmp_path))
+    args = {"file": "one.csv", "campaign": 1, "lead_id": 21}
+    async with Client(server_of(simulator, settings)) as client:
+        dry = await client.call_tool("ameyo_upload_contacts_file", args)
+        done = await client.call_tool("ameyo_upload_contacts_file", {**args, "dry_run": False})
+    assert text_of(dry).startswith("Dry run, nothing written: 1 row of "), text_of(dry)
+    assert text_of(done).startswith("1 row of ") and "1 rows" not in text_of(done), text_of(done)
+
+
+async def test_what_to_do_about_a_refused_record_is_not_fenced_as_data(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    late = (datetime.now(IST) + timedelta(days=2)).strftime("%Y-%m-%dT23:30:00")
+    (tmp_path / "late.csv").write_text(
+        f"phone1,name,callback_time\n9876012341,Ana,{late}\n9876012342,Bo,\n", encoding="utf-8"
+    )
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(tmp_path))
+    record = {"customer": {"phone1": "9876012340", "name": "Late"}, "callback_time": late}
+    async with Client(server_of(simulator, settings)) as client:
+        upload = await client.call_tool(
+            "ameyo_upload_contacts_with_callbacks",
+            {
+                "campaign": 1,
+                "lead_id": 21,
+                "records": [
+                    record,
+                    {"customer": {"phone1": "9876012343"}, "callback_time": late[:11] + "11:00:00"},
+                ],
+            },
+        )
+        from_file = await client.call_tool(
+            "ameyo_upload_contacts_file", {"file": "late.csv", "campaign": 1, "lead_id": 21}
+        )
+    for result, advice in (
+        (upload, "pass outside_calling_hours=true if the person wants it"),
+        (from_file, "pass --outside-calling-hours (outside_calling_hours) if meant"),
+    ):
+        text = text_of(result)
+        assert not result.is_error and ("\nNot done (1):\n" in text or "First failures (of 1" in text), text
+        assert advice in text and "customer-data" not in text, text
+
+
+@pytest.mark.network
+def test_the_cli_report_for_a_person_has_no_fences(tmp_path: Path) -> None:
+    late = (datetime.now(IST) + timedelta(days=2)).strftime("%Y-%m-%dT23:30:00")
+    source = tmp_path / "late.csv"
+    source.write_text(f"phone1,name,callback_time\n9876012351,Ana,{late}\n9876012352,Bo,\n", encoding="utf-8")
+    command = [sys.executable, "-m", "ameyo_mcp", "upload", str(source), "--campaign", "1", "--dry-run"]
+    with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
+        env = upload_env(sim, tmp_path)
+
+        def run(*extra: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*command, *extra], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+            )
+
+        done = run("--lead", "21")
+        before = sum(sim.state.commands.values())
+        huge = run("--lead", str(2**70))
+        after = sum(sim.state.commands.values())
+    assert "line 2: 9876012351: " in done.stdout and "pass --outside-calling-hours" in done.stdout, (
+        done.stdout
+    )
+    assert "customer-data" not in done.stdout + done.stderr
+    assert huge.returncode == 1 and "an Ameyo id is a whole number from 1 to" in huge.stderr, huge.stderr
+    assert after == before, "refused before anything is asked of Ameyo"
+
+
+async def test_the_server_time_comes_with_its_weekday(client: Client) -> None:
+    result = await client.call_tool("ameyo_ping_session", {})
+    out = result.structured_content
+    assert out is not None
+    day = datetime.strptime(out["server_time"][:10], "%Y-%m-%d").strftime("%A")
+    assert out["weekday"] == day
+    assert f"Ameyo server time: {day} {out['server_time']}." in text_of(result)

@@ -1,0 +1,72 @@
+"""After PostgreSQL stops and starts again, everything on it comes back by itself: the receiver answers
+503 while the store is down and 200 within 2 s after it is back, and a server's subscribers hear of
+the pushes stored after the restart.
+
+Real processes on a PostgreSQL of this module's own (`own_postgres`), stopped and started with
+`pg_ctl`, as an administrator's restart does.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from tests.conftest import http_process, start_postgres, stop_postgres
+from tests.test_calls_across import push, receiver_on, server_env, subscribed
+from tests.test_receiver import TOKEN
+
+pytestmark = [pytest.mark.anyio, pytest.mark.network]
+
+
+async def status_of(http: httpx.AsyncClient, url: str, call_id: str) -> int:
+    reply = await http.get(url, params={"token": TOKEN, "callId": call_id, "customerId": "7"})
+    return reply.status_code
+
+
+async def test_the_receiver_answers_503_while_postgresql_is_down_and_200_soon_after_it_is_back(
+    own_postgres: Any, tmp_path: Path
+) -> None:
+    with receiver_on(tmp_path, own_postgres.get_uri()) as receiver:
+        async with httpx.AsyncClient(timeout=30) as http:
+            assert await status_of(http, receiver.url, "up") == 200
+            stop_postgres(own_postgres)
+            try:
+                down = [await status_of(http, receiver.url, f"down{n}") for n in range(3)]
+            finally:
+                start_postgres(own_postgres)
+            back = time.monotonic()
+            answers = []
+            while (status := await status_of(http, receiver.url, f"back{len(answers)}")) != 200:
+                answers.append(status)
+                assert time.monotonic() - back < 10, answers
+                await anyio.sleep(0.05)
+            took = time.monotonic() - back
+    assert down == [503, 503, 503]
+    assert set(answers) <= {503}
+    assert took < 2.0, (took, answers)
+    assert "Traceback" not in receiver.log.read_text()  # a store that is down is said in a line
+
+
+async def test_subscribers_hear_of_pushes_after_postgresql_restarted(
+    own_postgres: Any, tmp_path: Path
+) -> None:
+    url = own_postgres.get_uri()
+    with (
+        receiver_on(tmp_path, url) as receiver,
+        http_process(server_env(tmp_path, url), tmp_path) as (mcp_url, _),
+    ):
+        async with subscribed(mcp_url) as heard, httpx.AsyncClient(timeout=30) as http:
+            await push(http, receiver, "before-restart")
+            await heard.next_after(0)
+            stop_postgres(own_postgres)
+            start_postgres(own_postgres)
+            await anyio.sleep(1.5)  # the server's watch has its new connection
+            pushed = time.monotonic()
+            await push(http, receiver, "after-restart")
+            delay = await heard.next_after(pushed, within_s=5)
+    assert delay < 1.0, delay
