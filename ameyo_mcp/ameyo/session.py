@@ -244,7 +244,9 @@ class SessionManager:
             shared = await self._release()
             if shared is not None:
                 ends.append(shared)
-            cached = await self._cached_session()  # an earlier version's, on the first call only
+            cached = None
+            with contextlib.suppress(AmeyoError):  # unanswered: the logouts below say so
+                cached = await self._cached_session()  # an earlier version's, on the first call only
             if cached is not None:
                 ends.append(cached.session_id)
             if sid is not None and (generation is None or (shared is None and self._store_down)):
