@@ -28,7 +28,8 @@ from ameyo_mcp.store import CallEvent, Store
 from tests.conftest import http_process
 from tests.test_receiver import TOKEN, Receiver, start_receiver
 
-pytestmark = [pytest.mark.anyio, pytest.mark.network]
+# Real processes end to end, for a minute in all: run with -m slow (and by .ci/run).
+pytestmark = [pytest.mark.anyio, pytest.mark.network, pytest.mark.slow]
 
 # The bound README states for a push stored by another process to reach a subscriber.
 WITHIN_S = 0.5

@@ -101,6 +101,7 @@ async def test_three_server_processes_on_one_store_send_a_callback_once(
     assert callbacks_at(simulator, PRIYA_PHONE, "2031-05-01T12:00:00") == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
 async def test_a_callback_in_flight_when_its_server_dies_is_not_sent_again_by_the_next(
     simulator: SimulatorThread, tmp_path: Path, how: str, database_url: str

@@ -34,7 +34,8 @@ from ameyo_mcp.store import Store
 from ameyo_mcp.store.lease import LeaseKey
 from tests.conftest import free_port, http_process, start_postgres, stop_postgres, text_of
 
-pytestmark = [pytest.mark.anyio, pytest.mark.network]
+# Real processes end to end, for a minute in all: run with -m slow (and by .ci/run).
+pytestmark = [pytest.mark.anyio, pytest.mark.network, pytest.mark.slow]
 
 TOKEN = "bearer-for-replica-tests-0123456789"
 PUSH = "push-token-for-replica-tests-42"

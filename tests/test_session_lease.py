@@ -475,6 +475,7 @@ async def test_a_session_of_its_own_is_handed_to_the_lease_when_the_store_is_bac
 # -- real processes ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.network
 async def test_two_server_processes_and_the_cli_on_one_store_log_in_once(
     simulator: Simulator, tmp_path: Path, database_url: str

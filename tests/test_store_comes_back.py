@@ -20,7 +20,8 @@ from tests.conftest import http_process, start_postgres, stop_postgres
 from tests.test_calls_across import push, receiver_on, server_env, subscribed
 from tests.test_receiver import TOKEN
 
-pytestmark = [pytest.mark.anyio, pytest.mark.network]
+# Real processes end to end, for a minute in all: run with -m slow (and by .ci/run).
+pytestmark = [pytest.mark.anyio, pytest.mark.network, pytest.mark.slow]
 
 
 async def status_of(http: httpx.AsyncClient, url: str, call_id: str) -> int:

@@ -79,6 +79,7 @@ SKIPPED = re.compile(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.network
 def test_two_syncs_at_once_read_one_pass_and_the_second_says_who_syncs(
     sim: SimulatorThread, database_url: str, tmp_path: Path

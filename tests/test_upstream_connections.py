@@ -27,6 +27,7 @@ def settings(simulator: SimulatorThread, tmp_path: Path) -> Settings:
 MAX_OPEN = 16  # the client's connection limit
 
 
+@pytest.mark.slow
 async def test_bursts_of_fifty_calls_reuse_connections(client: Client, simulator: SimulatorThread) -> None:
     await client.call_tool("ameyo_list_campaigns", {})
     before = simulator.connections_accepted
