@@ -7,7 +7,6 @@ The deployment the README's "Running several replicas" describes, with real proc
 
 from __future__ import annotations
 
-import os
 import secrets
 import signal
 import subprocess
@@ -26,6 +25,7 @@ from mcp import Client
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from tests.conftest import http_process, start_postgres, stop_postgres, text_of
 from tests.proxy import round_robin
+from tests.test_replicas import replica_env
 
 pytestmark = [pytest.mark.anyio, pytest.mark.network, pytest.mark.slow]
 
@@ -46,24 +46,17 @@ def sim() -> Iterator[SimulatorThread]:
 
 
 def deployment_env(sim: SimulatorThread, folder: Path, database_url: str) -> dict[str, str]:
-    """What every replica is given: the same store, secret key, bearer-less loopback, push token."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AMEYO_")}
-    env.update(
-        AMEYO_BASE_URL=sim.base_url,
-        AMEYO_USER_ID=sim.state.config.user_id,
-        AMEYO_PASSWORD=sim.state.config.password,
-        AMEYO_TIMEZONE=sim.state.config.timezone,
-        AMEYO_DATABASE_URL=database_url,
+    """What every replica is given: the same store, secret key and push token, stateless HTTP."""
+    (folder / "uploads").mkdir(parents=True, exist_ok=True)
+    return replica_env(
+        sim,
+        folder,
+        database_url,
         AMEYO_SECRET_KEY="k" * 40,
         AMEYO_HTTP_STATELESS="true",
         AMEYO_PUSH_TOKEN=PUSH_TOKEN,
-        AMEYO_SYNC_INTERVAL_S="0",
-        AMEYO_TIMEOUT_S="20",
-        AMEYO_AUDIT_FILE=str(folder / "audit.jsonl"),
         AMEYO_UPLOAD_DIRS=str(folder / "uploads"),
     )
-    (folder / "uploads").mkdir(exist_ok=True)
-    return env
 
 
 class Deployment:

@@ -49,7 +49,7 @@ from .sealing import Sealer
 
 if TYPE_CHECKING:
     from ..store import Store
-    from ..store.lease import Lease, LeaseKey
+    from ..store.lease import Lease, LeaseKey, Take
 
 # What the lease tells a process asking for the session (store/lease.py's `Take.kind`; the store
 # is not imported before a session is needed: start-up does not pay for it).
@@ -289,23 +289,27 @@ class SessionManager:
                 self._store_failed(exc)
         await self._establish_alone()
 
+    async def _take(self, store: Store, now: float, *, unusable: int | None) -> Take:
+        """The lease's answer for this process: the session, its turn to log in, or a wait."""
+        return await self._in_store(
+            store.take_session,
+            self._key,
+            self.owner,
+            now,
+            login_s=self.client.timeout_s + 5.0,
+            grace=_TOUCH_EVERY_S,
+            unusable=unusable,
+            alive=_alive,
+            credentials=self._credentials,
+        )
+
     async def _from_lease(self, store: Store) -> None:
         unusable: int | None = None
         delay = _POLL_FIRST_S
         waited = False
         while True:
             now = self._clock()
-            take = await self._in_store(
-                store.take_session,
-                self._key,
-                self.owner,
-                now,
-                login_s=self.client.timeout_s + 5.0,
-                grace=_TOUCH_EVERY_S,
-                unusable=unusable,
-                alive=_alive,
-                credentials=self._credentials,
-            )
+            take = await self._take(store, now, unusable=unusable)
             lease = take.lease
             if take.kind == SESSION:
                 info = self._sealer.open(lease.sealed)
@@ -745,17 +749,7 @@ class SessionManager:
         """The store is back while this process holds a session of its own: use the lease's session
         if it has one (ending this one, which nobody else uses), else publish this one in it."""
         now = self._clock()
-        take = await self._in_store(
-            store.take_session,
-            self._key,
-            self.owner,
-            now,
-            login_s=self.client.timeout_s + 5.0,
-            grace=_TOUCH_EVERY_S,
-            unusable=None,
-            alive=_alive,
-            credentials=self._credentials,
-        )
+        take = await self._take(store, now, unusable=None)
         if take.kind == SESSION:
             shared = self._sealer.open(take.lease.sealed)
             if shared is None or self._sid != sid:
