@@ -431,6 +431,12 @@ def explain(exc: BaseException) -> str:
     may hold anything (a path, a value, a secret), and where it came from is for the log."""
     if isinstance(exc, AmeyoMcpError):
         return str(exc)
+    if isinstance(exc, ImportError):
+        return (
+            "This part of ameyo-mcp could not be loaded: its installed files changed while the server "
+            "was running (the package was reinstalled or upgraded). Restart the server "
+            "(in Claude Desktop: quit and reopen it) so that it runs the installed version."
+        )
     if isinstance(exc, OSError):
         reason = exc.strerror or type(exc).__name__
         if exc.filename:

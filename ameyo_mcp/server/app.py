@@ -27,6 +27,7 @@ from mcp.types import (
     ResourceTemplateReference,
     SetLevelRequestParams,
 )
+from mcp.types import Tool as MCPTool
 from mcp_types import SubscribeRequestParams, UnsubscribeRequestParams
 
 from .. import __version__
@@ -39,6 +40,7 @@ from .calls_today import URI as CALLS_TODAY_URI
 from .calls_today import CallsFeed, attach, today_json
 from .completions import complete
 from .notices import install as install_client_log
+from .preload import preload
 from .prompt_templates import register_prompts
 from .tools import WRITE_TOOL_NAMES, AppState, build_tools
 from .tools.common import ameyo_of, resource_error, tool_error
@@ -89,6 +91,14 @@ class AmeyoServer(MCPServer[AppState]):
         self._read_only = read_only
         self.drain = drain
         self.checks: dict[str, Check] = {}
+        # Set by the first tools/list once the lifespan has made it: what `preload` waits for.
+        self.listed: anyio.Event | None = None
+
+    async def list_tools(self) -> list[MCPTool]:
+        listed = await super().list_tools()
+        if self.listed is not None:
+            self.listed.set()
+        return listed
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
@@ -164,7 +174,7 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
     feed = CallsFeed(history, settings.zone, open_store=watch_store)
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
+    async def lifespan(served: MCPServer[AppState]) -> AsyncIterator[AppState]:
         # Nothing contacts Ameyo here: the server starts (and lists its tools) even when Ameyo is
         # down, and the first call that needs a session logs in.
         ameyo = ameyo_factory(settings)
@@ -176,6 +186,9 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
             states.append(state)
             async with anyio.create_task_group() as background:
                 background.start_soon(feed.run)
+                if isinstance(served, AmeyoServer):
+                    served.listed = anyio.Event()
+                    background.start_soon(preload, served.listed, tools)
                 yield state
                 background.cancel_scope.cancel()
         finally:
@@ -186,6 +199,7 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
                 states.remove(state)
             await ameyo.aclose()  # closes the store too, after the session's lease is left
 
+    tools = build_tools(read_only=settings.read_only)
     server = AmeyoServer(
         name="ameyo-mcp",
         title="Ameyo contact center",
@@ -194,7 +208,7 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
         read_only=settings.read_only,
         drain=Drain(settings.drain_s),
         lifespan=lifespan,
-        tools=build_tools(read_only=settings.read_only),
+        tools=tools,
         log_level=settings.log_level,
         subscriptions=feed.bus,
         request_state_security=_request_state_security(settings),
