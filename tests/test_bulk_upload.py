@@ -47,7 +47,7 @@ def write_mixed_file(path: Path, good: int) -> dict[int, str]:
         f"{phone(3)},Again,Pune".encode(): "duplicate: phone1 already on line 5",
         b",No Phone,Pune": "phone1 is missing",
         ("1" * 25 + ",Too Long,Pune").encode(): "phone1 has 25 digits, more than the 20 Ameyo allows",
-        b"9812345670,Caf\xe9,Pune": "not valid UTF-8 (byte 0xe9 at column 15)",
+        b"9812345670,Caf" + b"e" * 70_000 + b",Pune": "line is longer than 65536 bytes",
         b'9812345671,"Open quote,Pune': "malformed CSV",
         b"9812345672,Too,Many,Fields": "malformed CSV: 4 fields where the header has 3",
     }

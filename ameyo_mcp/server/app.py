@@ -62,9 +62,9 @@ itself: never ask for or pass a session id.
 WRITES = """\
 - Writes: ameyo_upload_contacts (into a lead), ameyo_upload_contacts_with_callbacks (customer +
   callback in one step), ameyo_add_callback (existing customer), ameyo_upload_contacts_file (a
-  contact file from the folders the server may read). Use dry_run=true to preview an upload.
-  Callback times are ISO 8601; without an offset they are in the Ameyo server's zone ({zone});
-  ameyo_ping_session tells the server's current time and weekday."""
+  contact file from the folders the server may read: ameyo://files lists them). Use dry_run=true
+  to preview an upload. Callback times are ISO 8601; without an offset they are in the Ameyo
+  server's zone ({zone}); ameyo_ping_session tells the server's current time and weekday."""
 
 READ_ONLY = """\
 - This server is read-only: it cannot upload contacts or schedule callbacks. When asked to, say so
@@ -149,6 +149,7 @@ def _unwrapped(exc: BaseException) -> BaseException:
 
 
 AmeyoFactory = Callable[[Settings], Ameyo]
+FILES_URI = "ameyo://files"
 # How long /readyz waits for the store's answer before it calls it not answering.
 STORE_PROBE_S = 2.0
 
@@ -217,6 +218,8 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
     server.checks = _readiness_checks(states, live)
     offered = register_prompts(server, read_only=settings.read_only)  # type: ignore[arg-type]
     _register_resources(server, live)
+    if not settings.read_only:
+        _register_files(server, settings)
     _register_calls_today(server, feed, history, settings)
     _register_completions(server, live, frozenset(t.name for t in offered))
     _register_logging(server)
@@ -346,6 +349,37 @@ def _background_sync(state: AppState, interval_s: float) -> asyncio.Task[None]:
         await keep_fresh(state.ameyo, state.store, interval_s)
 
     return asyncio.ensure_future(run())
+
+
+def _register_files(server: MCPServer[AppState], settings: Settings) -> None:
+    @server.resource(
+        FILES_URI,
+        name="contact_files",
+        title="Contact files the upload tool may read",
+        description="The newest contact files in the folders ameyo_upload_contacts_file may read",
+        mime_type="application/json",
+    )
+    async def files() -> str:
+        from ..rules.sanitize import data_text
+        from ..writes.bulk.paths import contact_files
+
+        listing = await anyio.to_thread.run_sync(contact_files, settings.upload_dirs)
+        return json.dumps(
+            {
+                "folders": [str(d) for d in settings.upload_dirs],
+                "files": [
+                    {
+                        "file": data_text(f.name, 300),
+                        "folder": f.folder,
+                        "bytes": f.size,
+                        "modified": f.modified.isoformat(timespec="seconds"),
+                    }
+                    for f in listing.files
+                ],
+                "total": listing.total,
+                "complete": listing.complete,
+            }
+        )
 
 
 def _register_resources(server: MCPServer[AppState], live: list[Ameyo]) -> None:

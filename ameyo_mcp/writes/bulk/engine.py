@@ -827,6 +827,14 @@ class _Run:
                 "that number (another spelling of it), so Ameyo finds that customer rather than adding a "
                 "second record for the same person."
             )
+        if self.reader.legacy_lines:
+            lines = self.reader.legacy_lines
+            notes.append(
+                f"{counted(lines, 'line')} of the file {agreeing(lines, 'was', 'were')} not UTF-8 and "
+                f"{agreeing(lines, 'was', 'were')} read as Windows-1252 (Latin-1), as Excel saves CSV, "
+                f"starting at line {self.reader.first_legacy_line}: check a name with accents there; if "
+                'it reads wrong, save the file as "CSV UTF-8" and upload it again.'
+            )
         if not self.target.lead_enabled:
             notes.append(disabled_lead_note(self.target.lead_id))
         token = None

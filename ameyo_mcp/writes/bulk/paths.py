@@ -10,11 +10,90 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ...errors import PathRefused
+from ...rules.counts import at_least, counted
+from ...rules.sanitize import data_text, fence
+from .reader import SPREADSHEET_ADVICE
 
 CONTACT_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl")
+SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
+# A listing names the newest files; it looks at no more entries than this, however big the folders.
+LISTED_FILES = 20
+_SCANNED_ENTRIES = 5_000
+_DEPTH = 3
+
+
+@dataclass(frozen=True)
+class ContactFile:
+    """A file the upload tool may read: its path as the tool takes it, its folder, size, and age."""
+
+    name: str
+    folder: str
+    size: int
+    modified: datetime
+
+
+@dataclass(frozen=True)
+class Listing:
+    files: list[ContactFile]  # the newest `limit`
+    total: int
+    complete: bool  # False when the folders held more entries than were looked at
+
+
+def contact_files(dirs: Sequence[Path], limit: int = LISTED_FILES) -> Listing:
+    """The newest contact files under `dirs`, not hidden, a few folders deep; at most
+    `_SCANNED_ENTRIES` entries are looked at, however big the folders."""
+    found: list[ContactFile] = []
+    scanned = 0
+    for top in dirs:
+        root = top.resolve()
+        for folder, subfolders, files in os.walk(root):
+            here = Path(folder)
+            depth = len(here.relative_to(root).parts)
+            subfolders[:] = [] if depth >= _DEPTH else sorted(d for d in subfolders if not d.startswith("."))
+            for name in files:
+                scanned += 1
+                if name.startswith(".") or Path(name).suffix.lower() not in CONTACT_SUFFIXES:
+                    continue
+                path = here / name
+                try:
+                    facts = path.stat()
+                except OSError:
+                    continue
+                if not path.resolve().is_relative_to(root):  # a link out of the folder
+                    continue
+                modified = datetime.fromtimestamp(facts.st_mtime, UTC)
+                found.append(ContactFile(str(path.relative_to(root)), str(root), facts.st_size, modified))
+            if scanned >= _SCANNED_ENTRIES:
+                break
+        if scanned >= _SCANNED_ENTRIES:
+            break
+    found.sort(key=lambda f: f.modified, reverse=True)
+    return Listing(found[:limit], len(found), scanned < _SCANNED_ENTRIES)
+
+
+def files_text(dirs: Sequence[Path]) -> str:
+    """The files the upload tool may read, newest first, for a refusal or the files resource."""
+    if not dirs:
+        return "No folder is allowed for contact files (AMEYO_UPLOAD_DIRS is not set)."
+    listing = contact_files(dirs)
+    where = f"AMEYO_UPLOAD_DIRS: {_listing(dirs)}"
+    if not listing.files:
+        return (
+            f"There is no contact file ({', '.join(CONTACT_SUFFIXES)}) in the folders it may read ({where})."
+        )
+    count = counted(listing.total, "file") if listing.complete else at_least(listing.total, "file")
+    more = f"; the {len(listing.files)} newest are" if listing.total > len(listing.files) else ""
+    lines = [f"{f.name}  ({_size(f.size)}, {f.modified:%Y-%m-%d %H:%M} UTC)" for f in listing.files]
+    return "\n".join([f"The contact files it may read ({where}): {count}{more}", *fence(lines)])
+
+
+def _size(size: int) -> str:
+    return f"{size:,} bytes" if size < 10_000 else f"{size / 1024:,.0f} KB"
 
 
 def _inside(path: Path, dirs: Sequence[Path]) -> bool:
@@ -47,6 +126,8 @@ def allowed_file(raw: str, dirs: Sequence[Path]) -> Path:
         if not _inside(real, dirs):
             continue
         if real.is_file():
+            if real.suffix.lower() in SPREADSHEET_SUFFIXES:
+                raise PathRefused(f"{data_text(real.name, 200)} {SPREADSHEET_ADVICE}")
             if real.suffix.lower() not in CONTACT_SUFFIXES or _hidden(real, dirs):
                 raise PathRefused(
                     f"{raw[:200]!r} is not a contact file: only {', '.join(CONTACT_SUFFIXES)} files that "
@@ -56,10 +137,10 @@ def allowed_file(raw: str, dirs: Sequence[Path]) -> Path:
     real = candidates[0].resolve()
     if not _inside(real, dirs):
         raise PathRefused(
-            f"{raw[:200]!r} is outside the folders this server may read (AMEYO_UPLOAD_DIRS: "
-            f"{_listing(dirs)}); links and '..' are followed before checking"
+            f"{raw[:200]!r} is outside the folders this server may read; links and '..' are followed "
+            f"before checking. {files_text(dirs)}"
         )
-    raise PathRefused(f"{raw[:200]!r} is not a file in AMEYO_UPLOAD_DIRS ({_listing(dirs)})")
+    raise PathRefused(f"{raw[:200]!r} is not a file in AMEYO_UPLOAD_DIRS. {files_text(dirs)}")
 
 
 def allowed_output(raw: str | Path, dirs: Sequence[Path]) -> Path:

@@ -1,10 +1,14 @@
 """Rows of a contact file, one at a time, with the physical line each came from.
 
-The file is read as bytes, line by line, and each line is decoded on its own: a bad byte or a stray
-quote spoils only its own line, which comes back with the reason instead of its fields. A quoted
-field may therefore not span lines; contact lists do not need that, and a lone quote cannot
-swallow the rest of the file. Memory stays flat: one line is held at a time, and a line longer than
-`MAX_LINE_BYTES` is skipped in pieces rather than read whole.
+The file is read as bytes, line by line, and each line is decoded on its own, as UTF-8 or else as
+Windows-1252 (what Excel saves as "CSV" on Windows; the reader counts such lines, and the upload says
+so). A stray quote spoils only its own line, which comes back with the reason instead of its fields.
+A quoted field may hold line breaks (an address typed in a spreadsheet cell; they become spaces): a
+line that does not parse is joined with the next ones, up to `MAX_JOINED_LINES` and
+`MAX_LINE_BYTES`, only when that makes one well-formed row, so a lone quote cannot swallow the rows
+after it. Memory stays flat: one
+row is held at a time, and a line longer than `MAX_LINE_BYTES` is skipped in pieces rather than read
+whole.
 """
 
 from __future__ import annotations
@@ -23,11 +27,19 @@ from ...rules.sanitize import clean_text
 from ..records import PRIMARY_COLUMN
 
 MAX_LINE_BYTES = 64 * 1024
+# Lines a quoted field may span: an address or a note, not a document.
+MAX_JOINED_LINES = 20
 JSON_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 # Names matched whatever their case, because people write "Phone1" and mean phone1.
 KNOWN_COLUMNS = frozenset({PRIMARY_COLUMN, "callback_time", "callback_user", "callback_phone"})
 _DELIMITERS = (",", ";", "\t", "|")
 _BOM = b"\xef\xbb\xbf"
+# The first bytes of spreadsheet files (.xlsx/.ods are zip archives; .xls is an OLE2 document).
+_SPREADSHEET_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+SPREADSHEET_ADVICE = (
+    "is a spreadsheet, not a text file: open it and save it as CSV (in Excel: File > Save As > "
+    '"CSV UTF-8"), then upload the .csv file'
+)
 _HASH_CHUNK = 1 << 20
 _PHONE_LIKE = re.compile(r"(?i)phone|mobile|cell|msisdn|number|contact|tel")
 
@@ -98,41 +110,85 @@ class RowReader:
         self.json_lines = path.suffix.lower() in JSON_SUFFIXES
         self.columns: list[str] = []
         self._delimiter = ","
+        # Lines that were not UTF-8 and were read as Windows-1252, and the first of them.
+        self.legacy_lines = 0
+        self.first_legacy_line: int | None = None
 
     def header(self) -> list[str]:
         """The CSV header's column names (after the column map); raises FileFormatError if unusable."""
         if self.json_lines:
             return []
         with self.path.open("rb") as handle:
-            self._read_header(_lines(handle))
+            self._read_header(_Lines(handle))
         return list(self.columns)
 
     def __iter__(self) -> Iterator[Row]:
         with self.path.open("rb") as handle:
-            lines = _lines(handle)
+            lines = _Lines(handle)
             if not self.json_lines:
                 self._read_header(lines)
             for number, raw in lines:
                 if raw is None:
                     yield Row(number, None, f"line is longer than {MAX_LINE_BYTES} bytes")
                     continue
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    yield Row(number, None, _bad_bytes(raw, exc))
-                    continue
+                text = self._decoded(number, raw)
                 if not text.strip():
                     continue
-                yield self._json_row(number, text) if self.json_lines else self._csv_row(number, text)
+                if self.json_lines:
+                    yield self._json_row(number, text)
+                    continue
+                row = self._csv_row(number, text)
+                if row.fields is None and text.count('"') % 2:
+                    row = self._joined(number, text, lines) or row
+                yield row
+
+    def _decoded(self, number: int, raw: bytes) -> str:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.legacy_lines += 1
+            if self.first_legacy_line is None:
+                self.first_legacy_line = number
+            try:
+                return raw.decode("cp1252")
+            except UnicodeDecodeError:  # the five bytes cp1252 leaves out: control characters
+                return raw.decode("latin-1")
+
+    def _joined(self, number: int, text: str, lines: _Lines) -> Row | None:
+        """The row that starts at `text` and goes on over the next lines (a quoted field holding a
+        line break), if joining them makes one well-formed row; else None, and the lines stay."""
+        taken: list[tuple[int, bytes | None]] = []
+        size = len(text)
+        for next_number, raw in lines:
+            taken.append((next_number, raw))
+            if raw is None or len(taken) >= MAX_JOINED_LINES:
+                break
+            try:
+                more = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                break
+            size += len(more) + 1
+            if size > MAX_LINE_BYTES:
+                break
+            text = f"{text}\n{more}"
+            if text.count('"') % 2 == 0:
+                row = self._csv_row(number, text)
+                if row.fields is None:
+                    break
+                # A contact field is one line (Ameyo's columns, and the rule that refuses control
+                # characters): the cell's line breaks become spaces.
+                row.fields = {k: " ".join(v.splitlines()) if "\n" in v else v for k, v in row.fields.items()}
+                return row
+        lines.put_back(taken)
+        return None
 
     def _read_header(self, lines: Iterator[tuple[int, bytes | None]]) -> None:
         for number, raw in lines:
+            if number == 1 and raw is not None and raw.startswith(_SPREADSHEET_MAGIC):
+                raise FileFormatError(f"the file {SPREADSHEET_ADVICE}")
             if raw is None:
                 raise FileFormatError(f"the header (line {number}) is longer than {MAX_LINE_BYTES} bytes")
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise FileFormatError(f"the header (line {number}) is {_bad_bytes(raw, exc)}") from None
+            text = self._decoded(number, raw)
             if not text.strip():
                 continue
             self._delimiter = max(_DELIMITERS, key=text.count)
@@ -192,22 +248,35 @@ class RowReader:
         return Row(number, fields)
 
 
-def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
-    """(line number, bytes without the line end); None for a line too long to hold."""
-    number = 0
-    while True:
-        raw = handle.readline(MAX_LINE_BYTES + 1)
+class _Lines:
+    """(line number, bytes without the line end) of a file; None for a line too long to hold. Lines
+    read ahead can be put back, to be read again in order."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self._number = 0
+        self._back: list[tuple[int, bytes | None]] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> tuple[int, bytes | None]:
+        if self._back:
+            return self._back.pop()
+        raw = self._handle.readline(MAX_LINE_BYTES + 1)
         if not raw:
-            return
-        number += 1
-        if number == 1 and raw.startswith(_BOM):
+            raise StopIteration
+        self._number += 1
+        if self._number == 1 and raw.startswith(_BOM):
             raw = raw[len(_BOM) :]
         if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-            while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+            while (rest := self._handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
                 pass
-            yield number, None
-            continue
-        yield number, raw.rstrip(b"\r\n")
+            return self._number, None
+        return self._number, raw.rstrip(b"\r\n")
+
+    def put_back(self, taken: list[tuple[int, bytes | None]]) -> None:
+        self._back.extend(reversed(taken))
 
 
 def _no_phone_column(number: int, columns: list[str]) -> str:
@@ -220,7 +289,3 @@ def _no_phone_column(number: int, columns: list[str]) -> str:
         f"the header (line {number}) has no {PRIMARY_COLUMN} column among its {len(columns)} columns"
         f"{found}. Rename the phone column with a column map, e.g. {hint}={PRIMARY_COLUMN}"
     )
-
-
-def _bad_bytes(raw: bytes, exc: UnicodeDecodeError) -> str:
-    return f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}): save the file as UTF-8"
