@@ -21,9 +21,7 @@ from .uploads import LeadArg, MigrateArg, OutsideHoursArg, UpdateArg
 
 async def ameyo_upload_contacts_file(
     ctx: Context[Any, Any],
-    file: Annotated[
-        str, Field(description=".csv/.tsv/.txt with a header row, or .jsonl; ameyo://files lists them")
-    ],
+    file: Annotated[str, Field(description=".csv/.tsv/.txt with a header row, or .jsonl")],
     campaign: CampaignArg,
     lead_id: LeadArg,
     column_map: Annotated[
