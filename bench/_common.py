@@ -144,13 +144,14 @@ class SimulatorProcess:
     """A simulator in its own process with `contacts` contacts in campaign 1; its base URL.
     BENCH_SIMULATOR_PATH runs another build of it (e.g. the source tree of another branch)."""
 
-    def __init__(self, contacts: int, password: str, *, timeout_s: float = 600) -> None:
+    def __init__(self, contacts: int, password: str, *extra: str, timeout_s: float = 600) -> None:
         self.contacts, self.password, self.timeout_s = contacts, password, timeout_s
+        self.extra = extra  # more of `ameyo-mcp simulator`'s options, e.g. "--names", "few-first"
 
     def __enter__(self) -> str:
         self.port = free_port()
         command = [PYTHON, "-m", "ameyo_mcp", "simulator", "--port", str(self.port)]
-        command += ["--contacts", str(self.contacts), "--password", self.password]
+        command += ["--contacts", str(self.contacts), "--password", self.password, *self.extra]
         env = dict(os.environ)
         if os.environ.get("BENCH_SIMULATOR_PATH"):
             env["PYTHONPATH"] = os.environ["BENCH_SIMULATOR_PATH"]

@@ -93,6 +93,13 @@ def _parser() -> argparse.ArgumentParser:
         "they are generated as asked for, up to 10,000,000)",
     )
     simulator.add_argument(
+        "--names",
+        choices=("varied", "few-first"),
+        default="varied",
+        help="names of generated customers: varied (default), or few-first: one of six first names "
+        'and a number ("Sofia 4595"), the hard case of a name search',
+    )
+    simulator.add_argument(
         "--push-url",
         default=None,
         help="dial contacts and push each call's outcome to this URL (a ?token=... in it is kept)",
@@ -497,6 +504,7 @@ def _simulator(args: argparse.Namespace) -> int:
             user_id=args.user,
             password=args.password,
             contacts=args.contacts,
+            names=args.names,
             push_url=args.push_url,
             push_rate=args.push_rate,
             push_shape=args.push_shape,

@@ -52,9 +52,11 @@ _AGENT_STATUSES = frozenset({"CONNECTED", "CALL_NOT_PICKED"})
 _GAPS = tuple(timedelta(hours=2, minutes=16 * x) for x in range(256))  # between two dials
 _FRESH = fresh_columns()
 _SPANISH_REGIONS = tuple(f"REGIÓN {n}" for n in range(1, 7))
+# The first names of the "few-first" distribution: six, each a sixth of the campaign.
+_FEW_FIRST = ("Sofia", "Priya", "Maria", "Rahul", "Carmen", "Amit")
 _EMAIL_NAMES = {
     name: _ascii(name).lower()
-    for name in (*_INDIAN_FIRST, *_INDIAN_LAST, *_SPANISH_FIRST, *_SPANISH_LAST, "Priya", "Sharma")
+    for name in (*_INDIAN_FIRST, *_INDIAN_LAST, *_SPANISH_FIRST, *_SPANISH_LAST, *_FEW_FIRST, "Sharma")
 }
 # Column names of the k-th last call, k = 1..4.
 _KTH = tuple(
@@ -69,11 +71,21 @@ class GeneratedContacts:
 
     builds_contacts = True
 
-    def __init__(self, count: int, seed: int, campaign_id: int, leads: dict[int, int], now: datetime) -> None:
+    def __init__(
+        self,
+        count: int,
+        seed: int,
+        campaign_id: int,
+        leads: dict[int, int],
+        now: datetime,
+        *,
+        names: str = "varied",
+    ) -> None:
         if not 2 <= count <= MAX_CONTACTS + 1:  # + customer 112
             raise ValueError(f"a generated campaign holds 2 to {MAX_CONTACTS:,} contacts, not {count:,}")
         self.count = count
         self.campaign_id = campaign_id
+        self.few_first = names == "few-first"
         self.now = now.replace(microsecond=0)
         self._key = hashlib.blake2b(f"ameyo-simulator-{seed}".encode(), digest_size=16).digest()
         rng = random.Random(f"generated-{seed}")
@@ -182,6 +194,8 @@ class GeneratedContacts:
         phone1, phone2 = self._phones(position, d)
         if position == 1:
             first, last = "Priya", "Sharma"
+        elif self.few_first:
+            first, last = _FEW_FIRST[d[2] % len(_FEW_FIRST)], str(position)
         elif spanish:
             first, last = _SPANISH_FIRST[d[2] % 15], _SPANISH_LAST[d[3] % 15]
         else:
@@ -190,7 +204,7 @@ class GeneratedContacts:
         if d[4] < 77:  # 30%
             data["phone2"] = phone2
         if d[5] < 179:  # 70%
-            data["email"] = f"{_EMAIL_NAMES[first]}.{_EMAIL_NAMES[last]}{d[6] % 99 + 1}@example.com"
+            data["email"] = f"{_EMAIL_NAMES[first]}.{_EMAIL_NAMES.get(last, last)}{d[6] % 99 + 1}@example.com"
         if spanish:
             data["city"] = _SPANISH_CITIES[d[7] % len(_SPANISH_CITIES)]
             data["region"] = _SPANISH_REGIONS[d[7] % 6]

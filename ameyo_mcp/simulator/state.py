@@ -71,6 +71,9 @@ class SimulatorConfig:
     push_shape: str = "mixed"
     push_retries: int = 3
     push_retry_delay_s: float = 0.5
+    # "few-first": the generated campaign's names are one of six first names and a number ("Sofia
+    # 4595"), a sixth of the contacts sharing each first word: the hard case of a name search.
+    names: str = "varied"
 
     def __post_init__(self) -> None:
         if not 0 <= self.contacts <= MAX_CONTACTS:
@@ -81,9 +84,16 @@ class SimulatorConfig:
             raise ValueError(f"push_shape must be one of {', '.join(PUSH_SHAPES)}, not {self.push_shape!r}")
         if self.push_rate < 0 or self.push_retries < 0 or self.push_retry_delay_s < 0:
             raise ValueError("push_rate, push_retries and push_retry_delay_s cannot be negative")
+        if self.names not in NAME_DISTRIBUTIONS:
+            raise ValueError(f"names must be one of {', '.join(NAME_DISTRIBUTIONS)}, not {self.names!r}")
+        if self.names != "varied" and self.contacts <= LISTED_UP_TO:
+            raise ValueError(
+                f"names={self.names} is for generated campaigns: more than {LISTED_UP_TO:,} contacts"
+            )
 
 
 PUSH_SHAPES = ("mixed", "get", "form", "json", "text")
+NAME_DISTRIBUTIONS = ("varied", "few-first")
 
 
 _FAULT_COUNTS = (
@@ -383,7 +393,9 @@ class SimulatorState:
         }
         if not listed:
             # Position 0 is customer 112, as the listed campaign holds it beside its sample customers.
-            generated = GeneratedContacts(self.config.contacts + 1, self.config.seed, 1, LEAD_WEIGHTS, start)
+            generated = GeneratedContacts(
+                self.config.contacts + 1, self.config.seed, 1, LEAD_WEIGHTS, start, names=self.config.names
+            )
             table = ContactTable(1, generated)
             for contact in sorted(self._tables[1], key=lambda c: c.customer_id):
                 table.add(contact)  # customers the seed lists beside the generated ones come after them

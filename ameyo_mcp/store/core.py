@@ -96,6 +96,35 @@ def _names_column(words: Sequence[str]) -> str:
     return " " + " ".join(words) + " " if words else ""
 
 
+# A name search walks the index range of its rarest word. Each word's range is counted up to a cap
+# to find it (an index-only walk of at most that many rows per word): first a short one, which
+# tells a rare word from common ones; when every word is past it, a longer one, since the walk of
+# the less common of two common words ends sooner ("sofia 45": 45… is rarer than sofia…).
+WORD_COUNT_CAP = 256
+TIE_COUNT_CAP = 16_384
+
+
+def _range_sizes(tx: Tx, campaign_id: int, words: Sequence[str], cap: int) -> list[int]:
+    """How many contacts each word's prefix range holds, counted up to `cap`, in one query."""
+    sized = ", ".join(
+        "(SELECT count(*) FROM (SELECT 1 FROM contact_words WHERE campaign_id = ? AND word >= ? "
+        f"AND word < ? LIMIT ?) r{i})"
+        for i in range(len(words))
+    )
+    params: list[Any] = []
+    for word in words:
+        params += [campaign_id, *_prefix_range(word), cap]
+    return [int(n) for n in tx.one(f"SELECT {sized}", params)]
+
+
+def _rarest(tx: Tx, campaign_id: int, words: Sequence[str]) -> tuple[str, int]:
+    """The word of a name search whose range holds the fewest contacts, and that number."""
+    sizes = _range_sizes(tx, campaign_id, words, WORD_COUNT_CAP)
+    if len(words) > 1 and min(sizes) >= WORD_COUNT_CAP:
+        sizes = _range_sizes(tx, campaign_id, words, TIE_COUNT_CAP)
+    return min(zip(words, sizes, strict=True), key=lambda pair: (pair[1], -len(pair[0])))
+
+
 class Store:
     """The contacts index and the call history, on SQLite or PostgreSQL.
 
@@ -571,7 +600,8 @@ class Store:
         """Contacts whose name fields match `text`, folded (case and accents ignored).
 
         By default every word of `text` must start a word of the name ("pri sha" finds Priya
-        Sharma) and the lookup is an index range. `contains=True` matches anywhere in the name
+        Sharma) and the lookup is an index range: that of the rarest word (`name_search_lead`),
+        whose contacts are checked for the others. `contains=True` matches anywhere in the name
         words; that is a scan of the campaign, stopped at `limit` matches.
         """
         words = fold_words(text)
@@ -586,18 +616,36 @@ class Store:
                     (campaign_id, *(f"%{w}%" for w in words), limit),
                 )
                 return _unique(rows, limit)
-            lead = max(words, key=len)
+            # One word leads by itself: counting its range would only add a query.
+            lead = words[0] if len(words) == 1 else _rarest(tx, campaign_id, words)[0]
             low, high = _prefix_range(lead)
             others = [w for w in words if w != lead]
             likes = "".join(" AND c.names LIKE ?" for _ in others)
-            rows = tx.all(
+            sql = (
                 f"SELECT {_CONTACT_COLUMNS} FROM contact_words w {tx.dialect.contact_of_word} "
-                f"WHERE w.campaign_id = ? AND w.word >= ? AND w.word < ?{likes} LIMIT ?",
-                (campaign_id, low, high, *(f"% {w}%" for w in others), limit * 4),
+                f"WHERE w.campaign_id = ? AND w.word >= ? AND w.word < ?{likes} LIMIT ?"
             )
-            return _unique(rows, limit)
+            params = (campaign_id, low, high, *(f"% {w}%" for w in others))
+            # A contact is in the range once per name word that starts with `lead` ("Maria Mariana"
+            # twice): a few rows more than asked for are almost always enough, and the walk, which
+            # stops at the limit, stays short when the other words match one contact in many.
+            wanted = limit + 4
+            while True:
+                rows = tx.all(sql, (*params, wanted))
+                found = _unique(rows, limit)
+                if len(found) >= limit or len(rows) < wanted:
+                    return found
+                wanted *= 4
 
         return self._reading(read)
+
+    def name_search_lead(self, campaign_id: int, text: str) -> tuple[str, int] | None:
+        """The word whose index range a name search for `text` walks, and how many contacts that
+        range holds (counted up to `WORD_COUNT_CAP`): what the search costs, whatever the timing."""
+        words = fold_words(text)
+        if not words:
+            return None
+        return self._reading(lambda tx: _rarest(tx, campaign_id, words))
 
     # -- campaigns -------------------------------------------------------------------------------
 
