@@ -1,6 +1,6 @@
 """The streamable HTTP transport, locked down: Host/Origin checks on every bind, a bearer token
 required off loopback, a request body limit enforced before anything reaches a tool, and bounds on
-connections and sessions (see `http_connections`, `http_sessions`). With AMEYO_PUSH_TOKEN set,
+connections and sessions (see `..listener`, `http_sessions`). With AMEYO_PUSH_TOKEN set,
 Ameyo's call-outcome receiver answers at /ameyo/status beside it. `/healthz` and `/readyz` answer a
 load balancer before any of that, and SIGTERM drains the server (`health`, `DrainGate`)."""
 
@@ -359,19 +359,20 @@ def http_app(server: MCPServer[Any], settings: Settings, host: str, port: int) -
     return HealthRoutes(app, drain, checks_of(server))
 
 
-def serve_http(server: MCPServer[Any], settings: Settings, host: str, port: int) -> None:
-    import uvicorn
+# What the MCP server opens besides its connections: the listening socket, the Ameyo client's
+# connections, the store and session cache, the audit trail, the demo's simulator.
+OWN_FILES = 128
 
+
+def serve_http(server: MCPServer[Any], settings: Settings, host: str, port: int) -> None:
     from ..health import DrainingServer
+    from ..listener import cap_note, connection_cap, listener_config
     from .app import drain_of
-    from .http_connections import BACKLOG, connection_cap, limited_protocol
 
     app = http_app(server, settings, host, port)
-    cap = connection_cap(settings.http_max_connections)
+    cap = connection_cap(settings.http_max_connections, OWN_FILES)
     shown = f"[{host}]" if ":" in host else host
-    notes = [f"at most {cap} connections"]
-    if cap < settings.http_max_connections:
-        notes[0] += f" (the open-file limit allows no more than AMEYO_HTTP_MAX_CONNECTIONS={cap})"
+    notes = [cap_note(cap, settings.http_max_connections)]
     if settings.http_stateless:
         notes.append("stateless: no MCP sessions")
     if not is_loopback(host):
@@ -383,16 +384,7 @@ def serve_http(server: MCPServer[Any], settings: Settings, host: str, port: int)
         f"ameyo-mcp: serving streamable HTTP at http://{shown}:{port}/mcp ({'; '.join(notes)})",
         file=sys.stderr,
     )
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        http=limited_protocol(cap, settings.http_read_timeout_s),
-        backlog=BACKLOG,
-        log_config=None,  # uvicorn's records go through our handler: secrets masked, floods held back
-        log_level="warning",
-        access_log=False,
-        # After the drain: open event streams must not hold a shutdown (and its logout) forever.
-        timeout_graceful_shutdown=5,
+    config = listener_config(
+        app, host, port, max_connections=cap, read_timeout_s=settings.http_read_timeout_s
     )
     DrainingServer(config, drain_of(server), name="the MCP server").run()
