@@ -114,6 +114,9 @@ class Settings:
     http_read_timeout_s: float = 10.0
     http_max_sessions: int = 1000
     http_session_idle_s: float = 600.0
+    # Event streams held open (GET streams, subscriptions/listen); lowered to half the connections
+    # and half the sessions, so that requests always find both.
+    http_max_streams: int = 500
     # The SDK's stateless streamable HTTP: no MCP session, any replica answers any request.
     http_stateless: bool = False
     # On SIGTERM, how long calls in flight may take to finish before the process ends them.
@@ -375,6 +378,7 @@ def load_settings(
     _put(values, "http_read_timeout_s", _float(env, "AMEYO_HTTP_READ_TIMEOUT_S", minimum=0.1))
     _put(values, "http_max_sessions", _int(env, "AMEYO_HTTP_MAX_SESSIONS", minimum=1))
     _put(values, "http_session_idle_s", _float(env, "AMEYO_HTTP_SESSION_IDLE_S", minimum=0.1))
+    _put(values, "http_max_streams", _int(env, "AMEYO_HTTP_MAX_STREAMS", minimum=1))
     values["http_stateless"] = _bool(env, "AMEYO_HTTP_STATELESS")
     _put(values, "drain_s", _float(env, "AMEYO_DRAIN_S", minimum=0))
     secret = _get(env, "AMEYO_SECRET_KEY")

@@ -1,6 +1,7 @@
 """The HTTP transport under abuse, in a real `ameyo-mcp --transport http` process over loopback:
-floods of silent and half-sent connections, sessions never closed, garbage that would flood the
-log, the bearer scheme's spelling, oversized bodies, and a server bound to every address."""
+floods of silent and half-sent connections, sessions never closed, event streams held open,
+garbage that would flood the log, the bearer scheme's spelling, oversized bodies, and a server bound
+to every address."""
 
 from __future__ import annotations
 
@@ -189,3 +190,82 @@ def test_a_server_bound_to_every_address_answers_its_own(tmp_path: Path) -> None
         started = log.read_text()
     assert "AMEYO_ALLOWED_HOSTS" in started and TOKEN not in started
     assert json.dumps(TOKEN) not in own.text
+
+
+def hold_event_stream(port: int, session_id: str) -> tuple[socket.socket, bytes]:
+    """The session's GET stream (the standalone SSE stream), held open on a socket of its own; the
+    answer's head, and its body unless it is the stream (b"" when the server closed the connection
+    instead)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=3)
+    sock.sendall(
+        f"GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n"
+        f"Mcp-Session-Id: {session_id}\r\nMcp-Protocol-Version: 2025-06-18\r\n\r\n".encode()
+    )
+    answer = b""
+    with contextlib.suppress(OSError):
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+        while not answer.startswith(b"HTTP/1.1 200 ") and (chunk := sock.recv(4096)):
+            answer += chunk  # a refusal, read to its end
+    return sock, answer
+
+
+def held_streams(port: int, count: int) -> tuple[list[socket.socket], list[bytes]]:
+    """`count` sessions, each initialized and asking for its GET stream; what each was answered."""
+    url = f"http://127.0.0.1:{port}/mcp"
+    sockets: list[socket.socket] = []
+    answers: list[bytes] = []
+    with httpx.Client(timeout=3) as http:
+        for _ in range(count):
+            try:
+                session_id = initialize(http, url)
+                headers = HEADERS | {"mcp-session-id": session_id, "mcp-protocol-version": "2025-06-18"}
+                notice = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+                assert http.post(url, json=notice, headers=headers).status_code == 202
+            except (httpx.HTTPError, AssertionError):
+                answers.append(b"")  # locked out before its stream was asked for
+                continue
+            sock, answer = hold_event_stream(port, session_id)
+            sockets.append(sock)
+            answers.append(answer)
+    return sockets, answers
+
+
+@pytest.mark.anyio
+async def test_event_streams_held_open_lock_no_client_out(tmp_path: Path) -> None:
+    """More sessions holding their GET stream than the server has connections and sessions for:
+    streams past the cap (half of each) are refused at once with 503, listen streams too, and a new
+    client still initializes and calls a tool."""
+    env = {"AMEYO_HTTP_MAX_CONNECTIONS": "40", "AMEYO_HTTP_MAX_SESSIONS": "40"}
+    with server(tmp_path, env=env) as (port, log):
+        url = f"http://127.0.0.1:{port}/mcp"
+        streams, answers = held_streams(port, 50)
+        try:
+            with anyio.fail_after(8):
+                async with Client(url, mode="legacy") as client:  # initialize, and a session of its own
+                    found = await client.call_tool("ameyo_get_contacts", {"campaign": "MoviStarSurvey"})
+                    assert not found.is_error, found
+                async with Client(url) as client:  # 2026-07-28, whose stream is subscriptions/listen
+                    found = await client.call_tool("ameyo_get_contacts", {"campaign": "MoviStarSurvey"})
+                    assert not found.is_error, found
+                    with pytest.raises(MCPError, match="AMEYO_HTTP_MAX_STREAMS"):
+                        async with client.listen(resource_subscriptions=["ameyo://calls/today"]):
+                            pass
+            held = [a for a in answers if a.startswith(b"HTTP/1.1 200 ")]
+            refused = [a for a in answers if a.startswith(b"HTTP/1.1 503 ")]
+            assert (len(held), len(refused)) == (20, 30), answers
+            assert b"retry-after: " in refused[0].lower() and b"AMEYO_HTTP_MAX_STREAMS" in refused[0]
+            for sock in streams[:5]:  # a stream that ends makes room for another
+                sock.close()
+            await anyio.sleep(0.3)
+            with httpx.Client(timeout=3) as http:
+                _, again = hold_event_stream(port, initialize(http, url))
+            assert again.startswith(b"HTTP/1.1 200 "), again
+        finally:
+            for sock in streams:
+                sock.close()
+        started = log.read_text()
+    assert "at most 20 event streams" in started, started

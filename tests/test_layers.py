@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "config": 1,
     "logs": 1,
     "health": 1,
+    "listener": 1,
     "store": 2,
     "ameyo": 3,
     "simulator": 4,

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -42,7 +43,10 @@ class Receiver:
     log: Path
 
 
-def start_receiver(tmp_path: Path, database_url: str, **env: str) -> Receiver:
+def start_receiver(
+    tmp_path: Path, database_url: str, *, open_files: int | None = None, **env: str
+) -> Receiver:
+    """`ameyo-mcp receiver` on a free port; `open_files` lowers its open-file limit (soft and hard)."""
     port = free_port()
     log = tmp_path / f"receiver-{port}.log"
     variables = clean_env(tmp_path) | {
@@ -61,6 +65,7 @@ def start_receiver(tmp_path: Path, database_url: str, **env: str) -> Receiver:
             cwd=str(tmp_path),
             stdout=subprocess.DEVNULL,
             stderr=err,
+            preexec_fn=None if open_files is None else partial(limit_open_files, open_files),
         )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -70,6 +75,12 @@ def start_receiver(tmp_path: Path, database_url: str, **env: str) -> Receiver:
                 break
         time.sleep(0.05)
     return Receiver(f"http://127.0.0.1:{port}/ameyo/status", proc, log)
+
+
+def limit_open_files(count: int) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
 
 
 @pytest.fixture

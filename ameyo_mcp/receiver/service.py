@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 # How long /readyz waits for the store's answer before it calls it not answering.
 STORE_PROBE_S = 2.0
+# What the receiver opens besides its connections: the listening socket, the store's two (the
+# writer's and the readiness probe's, three files each on SQLite), the log.
+OWN_FILES = 32
 
 
 def build_receiver(
@@ -68,17 +71,17 @@ def build_receiver(
 
 def serve(settings: Settings, host: str, port: int) -> None:
     """`ameyo-mcp receiver`: the endpoint alone, for deployments whose MCP server runs over stdio."""
-    import uvicorn
-
+    from ..listener import cap_note, connection_cap, listener_config
     from ..store import open_store
 
     store = open_store(settings)
     receiver, writer = build_receiver(settings, store)
     writer.start()  # old history is pruned from the start, not from the first push
+    cap = connection_cap(settings.http_max_connections, OWN_FILES)
     print(
         f"ameyo-mcp: receiving Ameyo's call outcomes at http://{host}:{port}/ameyo/status "
-        f"(store: {store.where}; history kept {settings.history_days} days; /healthz and /readyz "
-        "for a load balancer)",
+        f"(store: {store.where}; history kept {settings.history_days} days; "
+        f"{cap_note(cap, settings.http_max_connections)}; /healthz and /readyz for a load balancer)",
         file=sys.stderr,
     )
     # On SIGTERM, pushes being stored are waited for (a push is short; one refused might be lost).
@@ -86,17 +89,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
     probe = StoreProbe(lambda: store.ping(timeout_s=STORE_PROBE_S), timeout_s=STORE_PROBE_S)
     app = HealthRoutes(counted(receiver, drain), drain, {"store": probe})
     try:
-        # No access log: each line would hold the push URL, token included. No logging config of
-        # uvicorn's own: its records go through our handler, which masks secrets.
-        config = uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=5,
+        config = listener_config(
+            app, host, port, max_connections=cap, read_timeout_s=settings.http_read_timeout_s, lifespan="off"
         )
         DrainingServer(config, drain, name="the receiver").run()
     finally:
@@ -109,11 +103,16 @@ def serve_in_thread(settings: Settings, sock: socket.socket) -> Callable[[], Non
     stdio demo, which has no HTTP server of its own to mount the receiver on."""
     import uvicorn
 
+    from ..listener import connection_cap, listener_config
     from ..store import open_store
 
     store = open_store(settings)
     receiver, writer = build_receiver(settings, store)
-    config = uvicorn.Config(receiver, log_config=None, log_level="warning", access_log=False, lifespan="off")
+    host, port = sock.getsockname()[:2]
+    cap = connection_cap(settings.http_max_connections, OWN_FILES)
+    config = listener_config(
+        receiver, host, port, max_connections=cap, read_timeout_s=settings.http_read_timeout_s, lifespan="off"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="ameyo-receiver", daemon=True

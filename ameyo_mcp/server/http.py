@@ -1,8 +1,9 @@
 """The streamable HTTP transport, locked down: Host/Origin checks on every bind, a bearer token
 required off loopback, a request body limit enforced before anything reaches a tool, and bounds on
-connections and sessions (see `http_connections`, `http_sessions`). With AMEYO_PUSH_TOKEN set,
-Ameyo's call-outcome receiver answers at /ameyo/status beside it. `/healthz` and `/readyz` answer a
-load balancer before any of that, and SIGTERM drains the server (`health`, `DrainGate`)."""
+connections, sessions and event streams (see `..listener`, `http_sessions`, `http_streams`). With
+AMEYO_PUSH_TOKEN set, Ameyo's call-outcome receiver answers at /ameyo/status beside it. `/healthz`
+and `/readyz` answer a load balancer before any of that, and SIGTERM drains the server (`health`,
+`DrainGate`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..config import Settings
 from ..errors import SettingsError
 from ..health import Drain
+from .http_answers import header, plain, refuse
+from .http_streams import LISTEN, StreamCap, stream_cap, stream_note
 
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
@@ -36,31 +39,6 @@ def _is_wildcard(host: str) -> bool:
     return host in ("", "0.0.0.0", "::")
 
 
-async def _plain(
-    send: Send, status: int, text: str, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    body = text.encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                *(headers or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope.get("headers") or []:
-        if key == name:
-            return bytes(value)
-    return None
-
-
 class BearerAuth:
     """Answers 401 to any request without `Authorization: Bearer <AMEYO_HTTP_TOKEN>` (the scheme is
     case-insensitive, RFC 7235). The token guards this server only: it is never sent on to Ameyo."""
@@ -70,8 +48,8 @@ class BearerAuth:
         self._expected = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not self._valid(_header(scope, b"authorization") or b""):
-            await _plain(send, 401, "Missing or wrong bearer token\n", [(b"www-authenticate", b"Bearer")])
+        if scope["type"] == "http" and not self._valid(header(scope, b"authorization") or b""):
+            await plain(send, 401, "Missing or wrong bearer token\n", [(b"www-authenticate", b"Bearer")])
             return
         await self.app(scope, receive, send)
 
@@ -119,18 +97,18 @@ class HostCheck:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            host = (_header(scope, b"host") or b"").decode("latin-1")
+            host = (header(scope, b"host") or b"").decode("latin-1")
             if not self._accepts(host, None, scope):
-                await _plain(
+                await plain(
                     send,
                     421,
                     f"Host {host!r} is not a name this server answers to: address it by this machine's own "
                     "IP or a loopback name, or add the name to AMEYO_ALLOWED_HOSTS on the server.\n",
                 )
                 return
-            origin = _header(scope, b"origin")
+            origin = header(scope, b"origin")
             if origin is not None and not self._origin_ok(origin.decode("latin-1"), scope):
-                await _plain(
+                await plain(
                     send,
                     403,
                     f"Origin {origin.decode('latin-1')!r} is not allowed: add its host to "
@@ -194,8 +172,6 @@ class BodyLimitAnswer:
         await self.app(scope, receive, answer)
 
 
-# The one MCP request that lasts as long as its client listens: not waited for by a drain.
-_LISTEN = b"subscriptions/listen"
 # Requests answered at once from what the process holds, which a draining server still answers: a
 # client checks a call's result against the tool list, and must not be told that call failed.
 _INSTANT = frozenset(
@@ -228,9 +204,9 @@ class DrainGate:
         if self.drain.draining:
             refused, receive = await self._screen(scope, receive)
             if refused:
-                await self._refuse(send, refused[0])
+                await refuse(send, refused[0], DRAINING, retry_after_s=1)
                 return
-        if scope["method"] != "POST" or _header(scope, b"mcp-method") == _LISTEN:
+        if scope["method"] != "POST" or header(scope, b"mcp-method") == LISTEN:
             await self.app(scope, receive, send)
             return
         # Counted once its body is in: a request still arriving has started nothing, and one that
@@ -293,20 +269,12 @@ class DrainGate:
 
         return ids, replay
 
-    async def _refuse(self, send: Send, request_id: object) -> None:
-        error = {"code": -32000, "message": DRAINING}
-        body = json.dumps({"jsonrpc": "2.0", "id": request_id, "error": error}).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"retry-after", b"1"),
-            (b"connection", b"close"),
-        ]
-        await send({"type": "http.response.start", "status": 503, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
 
-
-def http_app(server: MCPServer[Any], settings: Settings, host: str, port: int) -> ASGIApp:
+def http_app(
+    server: MCPServer[Any], settings: Settings, host: str, port: int, *, max_streams: int | None = None
+) -> ASGIApp:
+    """The transport's ASGI app; `max_streams` defaults to the cap that AMEYO_HTTP_MAX_CONNECTIONS
+    allows (`serve_http` gives the one that the open-file limit allows)."""
     from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
     from mcp.server.transport_security import TransportSecuritySettings
     from starlette.applications import Starlette
@@ -337,6 +305,9 @@ def http_app(server: MCPServer[Any], settings: Settings, host: str, port: int) -
         lifespan=lambda _: manager.run(),
     )
     app = BodyLimitAnswer(app, settings.max_request_bytes)
+    if max_streams is None:
+        max_streams = stream_cap(settings, settings.http_max_connections)
+    app = StreamCap(app, max_streams)
     app = DrainGate(app, drain, settings.max_request_bytes)
     app = HostCheck(app, host, port, settings.allowed_hosts)
     if settings.http_token is not None:
@@ -359,19 +330,21 @@ def http_app(server: MCPServer[Any], settings: Settings, host: str, port: int) -
     return HealthRoutes(app, drain, checks_of(server))
 
 
+# What the MCP server opens besides its connections: the listening socket, the Ameyo client's
+# connections, the store and session cache, the audit trail, the demo's simulator.
+OWN_FILES = 128
+
+
 def serve_http(server: MCPServer[Any], settings: Settings, host: str, port: int) -> None:
-    import uvicorn
-
     from ..health import DrainingServer
+    from ..listener import cap_note, connection_cap, listener_config
     from .app import drain_of
-    from .http_connections import BACKLOG, connection_cap, limited_protocol
 
-    app = http_app(server, settings, host, port)
-    cap = connection_cap(settings.http_max_connections)
+    cap = connection_cap(settings.http_max_connections, OWN_FILES)
+    streams = stream_cap(settings, cap)
+    app = http_app(server, settings, host, port, max_streams=streams)
     shown = f"[{host}]" if ":" in host else host
-    notes = [f"at most {cap} connections"]
-    if cap < settings.http_max_connections:
-        notes[0] += f" (the open-file limit allows no more than AMEYO_HTTP_MAX_CONNECTIONS={cap})"
+    notes = [cap_note(cap, settings.http_max_connections), stream_note(streams, settings)]
     if settings.http_stateless:
         notes.append("stateless: no MCP sessions")
     if not is_loopback(host):
@@ -383,16 +356,7 @@ def serve_http(server: MCPServer[Any], settings: Settings, host: str, port: int)
         f"ameyo-mcp: serving streamable HTTP at http://{shown}:{port}/mcp ({'; '.join(notes)})",
         file=sys.stderr,
     )
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        http=limited_protocol(cap, settings.http_read_timeout_s),
-        backlog=BACKLOG,
-        log_config=None,  # uvicorn's records go through our handler: secrets masked, floods held back
-        log_level="warning",
-        access_log=False,
-        # After the drain: open event streams must not hold a shutdown (and its logout) forever.
-        timeout_graceful_shutdown=5,
+    config = listener_config(
+        app, host, port, max_connections=cap, read_timeout_s=settings.http_read_timeout_s
     )
     DrainingServer(config, drain_of(server), name="the MCP server").run()

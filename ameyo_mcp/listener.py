@@ -1,33 +1,36 @@
-"""The HTTP listener's connection limits, in uvicorn's HTTP/1.1 protocol: a connection must deliver
-a whole request within a deadline, and past a cap the oldest connection with no request being
-served makes room for a new one, so idle or half-open connections can neither pile up nor starve
-the requests that come after them."""
+"""The HTTP listener that faces Ameyo and clients, for the HTTP transport and `ameyo-mcp receiver`
+alike: uvicorn, in an HTTP/1.1 protocol whose connections must deliver a whole request (headers and
+body) within a deadline, and past a cap the oldest connection with no request being served makes
+room for a new one, so idle or half-open connections can neither pile up nor starve the requests
+that come after them. The cap stays below the open-file limit: past that limit accept() fails and
+new connections wait in the backlog, never served."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-# The listen backlog, which is also how many connections asyncio accepts in one go before any of
-# them reaches `connection_made` (where the cap is enforced): the open-file limit must leave room
-# for one such burst beyond the cap.
-BACKLOG = 128
-# File descriptors kept free beyond that: the listening socket, the Ameyo client's connections, the
-# session cache, the audit trail, the demo's simulator.
-FD_RESERVE = 128 + BACKLOG
+import uvicorn
+from starlette.types import ASGIApp
+
+# The listen backlog, which is also how many connections asyncio accepts in one go (one loop turn).
+# A connection reaches `connection_made`, where the cap is enforced, two turns after its accept,
+# and one it closes there releases its file a turn later: three such bursts can hold files beyond
+# the cap at once, and the open-file limit must leave room for them and the process's own files.
+BACKLOG = 64
+ACCEPTS_IN_FLIGHT = 3 * BACKLOG
 
 
-def connection_cap(wanted: int) -> int:
-    """Raise the open-file limit to fit `wanted` connections if allowed; the cap that fits in it.
-
-    Past the limit, accept() fails with EMFILE and new connections wait in the backlog, never
-    served: the cap must stay below it so that making room still works.
-    """
+def connection_cap(wanted: int, own_files: int) -> int:
+    """Raise the open-file limit to fit `wanted` connections if allowed; the cap that fits in it,
+    leaving `own_files` (what the process opens besides connections) and the accepts in flight free."""
     try:
         import resource
     except ImportError:  # pragma: no cover - Windows has no such limit to fit in
         return wanted
+    reserve = own_files + ACCEPTS_IN_FLIGHT
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    needed = wanted + FD_RESERVE
+    needed = wanted + reserve
     if soft != resource.RLIM_INFINITY and soft < needed:
         raised = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
         try:
@@ -37,7 +40,38 @@ def connection_cap(wanted: int) -> int:
             pass
     if soft == resource.RLIM_INFINITY:
         return wanted
-    return max(1, min(wanted, soft - FD_RESERVE))
+    return max(1, min(wanted, soft - reserve))
+
+
+def cap_note(cap: int, wanted: int) -> str:
+    """The cap as the startup line states it."""
+    if cap < wanted:
+        return (
+            f"at most {cap} connections: AMEYO_HTTP_MAX_CONNECTIONS={wanted} lowered to fit the "
+            "open-file limit"
+        )
+    return f"at most {cap} connections"
+
+
+def listener_config(
+    app: ASGIApp, host: str, port: int, *, max_connections: int, read_timeout_s: float, **options: Any
+) -> uvicorn.Config:
+    """uvicorn's configuration for a listener with these limits; `options` go on to uvicorn."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=limited_protocol(max_connections, read_timeout_s),
+        backlog=BACKLOG,
+        # No access log: a push's URL holds its token. No logging config of uvicorn's own: its
+        # records go through our handler, which masks secrets and holds floods back.
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        # After a drain: open event streams must not hold a shutdown (and its logout) forever.
+        timeout_graceful_shutdown=5,
+        **options,
+    )
 
 
 def limited_protocol(max_connections: int, read_timeout_s: float) -> type[asyncio.Protocol]:
