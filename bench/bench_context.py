@@ -35,6 +35,7 @@ from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 SIZES = (10, 100, 1000)
 SUMMARY_COLUMNS = ("status", "attempts", "disposition", "last_dialed_time")
 ANSWER_GOAL = 0.10
+FULL_PAGE_GOAL = 0.15
 SCHEMA_GOAL = 12_000
 
 
@@ -61,6 +62,7 @@ def wire_chars(result: Any) -> int:
 async def answers() -> None:
     rows = []
     goal_ratio: float | None = None
+    full_ratio, shown = 0.0, 0
     for size in SIZES:
         with simulator(SimulatorConfig(contacts=size)) as sim, tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
@@ -71,12 +73,14 @@ async def answers() -> None:
                 concise = await client.call_tool("ameyo_get_contacts", {"campaign": 1})
                 pages = sim.state.commands["getContacts"] - before
                 full = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "limit": 100})
-        assert not concise.is_error and concise.structured_content["matched"] == size, concise.content
+        assert not concise.is_error and concise.structured_content["matched"] == size + 1, concise.content
         text = concise.content[0].text
         structured = len(json.dumps(concise.structured_content, ensure_ascii=False, separators=(",", ":")))
         ratio = len(text) / raw
         if size == 100:
             goal_ratio = ratio
+            shown = len(full.structured_content["contacts"])
+            full_ratio = len(full.content[0].text) / raw
         rows.append(
             (
                 size,
@@ -87,7 +91,7 @@ async def answers() -> None:
                 f"{ratio:.1%}",
                 f"{structured:,}",
                 f"{wire_chars(concise):,}",
-                f"{len(full.content[0].text):,}",
+                f"{len(full.content[0].text):,} ({len(full.structured_content['contacts'])} shown)",
             )
         )
     print("   concise = {'campaign': 1}: counts over all N, lines for the first 20 (default limit)")
@@ -108,6 +112,11 @@ async def answers() -> None:
     assert goal_ratio is not None
     verdict = "met" if goal_ratio < ANSWER_GOAL else "MISSED"
     print(f"   at 100 contacts the answer text is {goal_ratio:.1%} of the raw JSON (goal < 10%: {verdict})")
+    verdict = "met" if full_ratio <= FULL_PAGE_GOAL and shown == 100 else "MISSED"
+    print(
+        f"   with limit=100 ({shown} shown) the answer text is {full_ratio:.1%} of the raw JSON of the "
+        f"campaign's 101 contacts (goal ≤ 15% with 100 shown: {verdict})"
+    )
 
 
 def size(value: Any) -> int:

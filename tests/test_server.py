@@ -107,7 +107,15 @@ async def test_hundred_contacts_answer_is_concise_and_pages(client: Client) -> N
     assert len(ids2) == 5 and not set(ids1) & set(ids2)
     detail = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "limit": 100, "detail": True})
     assert len(text_of(detail)) <= 20_000
-    assert len(json.dumps(detail.structured_content)) <= 20_000
+    assert len(json.dumps(detail.structured_content)) <= 40_000
+    # A page of 100 is a table, with every contact.
+    page = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "limit": 100})
+    table = text_of(page)
+    assert page.structured_content is not None and len(page.structured_content["contacts"]) == 100
+    assert "grouped by status; columns: id|name|phone|lead|attempts|disposition (letter)|last dialed" in table
+    assert len(table) < 6_000, len(table)
+    for contact in page.structured_content["contacts"]:
+        assert f"\n{contact['customer_id']}|{contact.get('name') or '(no name)'}|" in table
 
 
 async def test_errors_say_what_to_do_next(client: Client) -> None:

@@ -7,7 +7,7 @@ and says how to get the rest. Values that came from customer records are fenced 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from ..ameyo.models import callback_scheduled, campaign_label
 from ..rules.counts import at_least, counted
@@ -26,6 +26,9 @@ from .results import (
 MAX_FAILURE_LINES = 25
 MAX_IDS_SHOWN = 30
 MAX_STATUSES = 8
+# Past this many contacts a listing is a table: the columns that vary, values that every shown
+# contact shares said once, contacts grouped by status (a page of 100 in a sixth of Ameyo's JSON).
+COMPACT_OVER = 20
 
 
 def login_text(out: LoginOut) -> str:
@@ -64,12 +67,9 @@ def leads_text(out: LeadsOut) -> str:
 
 def contact_line(c: ContactOut) -> str:
     tries = "" if c.attempts is None else f", {counted(c.attempts, 'attempt')}"
-    phone = c.phone or "(no phone)"
-    if c.matched_phone:
-        phone += f" (matched {c.matched_phone})"
     parts = [
         f"#{c.customer_id} {c.name or '(no name)'}",
-        phone,
+        _phone(c),
         f"lead {c.lead_id}" if c.lead_id is not None else "lead ?",
         f"{c.status or 'status ?'}{tries}",
     ]
@@ -81,6 +81,83 @@ def contact_line(c: ContactOut) -> str:
     if c.data:
         line += " | " + "; ".join(f"{k}={v}" for k, v in c.data.items())
     return line
+
+
+def _phone(c: ContactOut) -> str:
+    phone = c.phone or "(no phone)"
+    return f"{phone} (matched {c.matched_phone})" if c.matched_phone else phone
+
+
+_COLUMNS: dict[str, Callable[[ContactOut], str]] = {
+    "id": lambda c: str(c.customer_id),
+    "name": lambda c: c.name or "(no name)",
+    "phone": _phone,
+    "lead": lambda c: "?" if c.lead_id is None else str(c.lead_id),
+    "attempts": lambda c: "?" if c.attempts is None else str(c.attempts),
+    "disposition": lambda c: c.disposition or "",
+    "last dialed": lambda c: (c.last_dialed or "")[:16],
+    "data": lambda c: "; ".join(f"{k}={v}" for k, v in (c.data or {}).items()),
+}
+# Said once when every shown contact has the same one ("all shown: lead 21, 0 attempts").
+_SHAREABLE = ("lead", "attempts", "disposition", "last dialed", "data")
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _lettered(values: dict[str, list[str]], name: str) -> str:
+    """A column of a few values repeated down the table (dispositions), each written as a letter
+    and said once in a legend, when that is shorter; the legend ("a Sale; b DNC"), or ""."""
+    column = values.get(name)
+    if column is None:
+        return ""
+    distinct = list(dict.fromkeys(v for v in column if v))
+    if not distinct or len(distinct) > len(_LETTERS):
+        return ""
+    letters = dict(zip(distinct, _LETTERS, strict=False))
+    legend = "; ".join(f"{letters[v]} {v}" for v in distinct)
+    if len(legend) + sum(1 for v in column if v) >= sum(len(v) for v in column):
+        return ""
+    values[f"{name} (letter)"] = [letters.get(v, "") for v in column]
+    # The letters take the column's own place, so that the table's order stays as named.
+    order = list(values)
+    order.remove(f"{name} (letter)")
+    order[order.index(name)] = f"{name} (letter)"
+    replaced = {key: values[key] for key in order}
+    values.clear()
+    values.update(replaced)
+    return legend
+
+
+def _table(contacts: list[ContactOut], which: str, zone: str) -> list[str]:
+    """Many contacts as a table grouped by status: one line each of the columns that vary, joined
+    by |, empty cells at the end left off; a column every contact shares is said once."""
+    values = {name: [cell(c) for c in contacts] for name, cell in _COLUMNS.items()}
+    shared: list[str] = []
+    for name in _SHAREABLE:
+        column = values[name]
+        if len(set(column)) == 1:
+            del values[name]
+            if column[0]:
+                shared.append(f"{name} {column[0]}")
+    legend = _lettered(values, "disposition")
+    year = ""
+    dialed = values.get("last dialed")
+    if dialed is not None and len({d[:4] for d in dialed if d}) == 1:
+        year = next(d[:4] for d in dialed if d) + ", "
+        values["last dialed"] = [d[5:] for d in dialed]
+    columns = "|".join(values)
+    if "last dialed" in values:
+        columns += f" ({year}{zone})"
+    head = f"{which}, grouped by status; columns: {columns}."
+    groups: dict[str, list[int]] = {}
+    for index, c in enumerate(contacts):
+        groups.setdefault(c.status or "status ?", []).append(index)
+    rows = [f"All shown: {', '.join(shared)}"] if shared else []
+    if legend:
+        rows.append(f"Dispositions by letter: {legend}")
+    for status, members in sorted(groups.items(), key=lambda g: -len(g[1])):
+        rows.append(f"{status} ({len(members)}):")
+        rows.extend("|".join(v[i] for v in values.values()).rstrip("|") for i in members)
+    return [head, *fence(rows)]
 
 
 def _ranked(counts: Mapping[str, int]) -> str:
@@ -118,10 +195,13 @@ def contacts_text(out: ContactsOut, criteria: str | None) -> str:
         return "\n".join(lines)
     first, last = out.offset + 1, out.offset + len(out.contacts)
     which = f"Contact {first:,}" if first == last else f"Contacts {first:,}–{last:,}"
-    lines.append(
-        f"{which}: id name | phone | lead | status, attempts | disposition | last dialed ({out.timezone})"
-    )
-    lines.extend(fence(contact_line(c) for c in out.contacts))
+    if len(out.contacts) > COMPACT_OVER:
+        lines.extend(_table(out.contacts, which, out.timezone))
+    else:
+        lines.append(
+            f"{which}: id name | phone | lead | status, attempts | disposition | last dialed ({out.timezone})"
+        )
+        lines.extend(fence(contact_line(c) for c in out.contacts))
     if out.next_offset is not None:
         left = "More" if out.more else f"{out.matched - out.next_offset:,} more"
         lines.append(f"{left}: call again with offset={out.next_offset}.")

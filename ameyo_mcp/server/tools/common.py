@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 # Every answer is bounded: a model's context is precious and a runaway answer is a bug.
 MAX_ANSWER_CHARS = 20_000
+# The structured data beside it is for programs, and states every field by name: a page of 100
+# contacts takes about 21,000 characters, which the text says in a quarter of that.
+MAX_STRUCTURED_CHARS = 2 * MAX_ANSWER_CHARS
 
 READ = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True

@@ -20,7 +20,7 @@ from ...errors import PhoneError
 from ...rules import phones
 from ...rules.counts import counted
 from ...rules.sanitize import clean_mapping, clean_text, data_text, inert
-from .common import MAX_ANSWER_CHARS, ameyo_of, answer, explained, state_of
+from .common import MAX_ANSWER_CHARS, MAX_STRUCTURED_CHARS, ameyo_of, answer, explained, state_of
 from .history import last_call_note
 from .session_tools import AmeyoId, CampaignArg
 
@@ -152,7 +152,9 @@ async def ameyo_get_contacts(
         # Dispositions are free text per deployment: say which exist rather than a bare zero.
         text += "\n" + dispositions_seen_note(seen)
     # Detail mode can be wide: show fewer contacts rather than cut the answer mid-record.
-    while len(out.contacts) > 1 and max(len(text), len(out.model_dump_json())) > MAX_ANSWER_CHARS:
+    while len(out.contacts) > 1 and (
+        len(text) > MAX_ANSWER_CHARS or len(out.model_dump_json()) > MAX_STRUCTURED_CHARS
+    ):
         out.contacts = out.contacts[: max(1, len(out.contacts) * 3 // 4)]
         out.next_offset = offset + len(out.contacts)
         text = contacts_text(out, criteria) + "\n" + _fewer_note(len(out.contacts), len(shown))
@@ -163,8 +165,9 @@ async def ameyo_get_contacts(
 
 def _fewer_note(shown: int, asked: int) -> str:
     return (
-        f"Shown {shown:,} of the {asked:,} asked for: with every field (detail) they fill the "
-        f"{MAX_ANSWER_CHARS:,} characters an answer may have. The offset above continues."
+        f"Shown {shown:,} of the {asked:,} asked for: with every field (detail) they fill what an answer "
+        f"may hold ({MAX_ANSWER_CHARS:,} characters of text, {MAX_STRUCTURED_CHARS:,} of data). The offset "
+        "above continues."
     )
 
 
