@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
-from pydantic import ValidationError
+from mcp.types import CallToolResult
+from pydantic import PrivateAttr, ValidationError
 
 from ...rules.sanitize import clean_text
 from ..notices import forwarded
@@ -30,10 +31,15 @@ Schema = dict[str, Any]
 class ExplainedTool(Tool):
     """A tool that forgives harmless spellings and explains the rest of a model's mistakes."""
 
+    # The input schema with its references inlined, made on the first call (`explain` reads it).
+    _inlined: Schema | None = PrivateAttr(None)
+
     async def run(
         self, arguments: dict[str, Any], context: Context[Any, Any], convert_result: bool = False
     ) -> Any:
-        schema = inline_refs(self.parameters)
+        if self._inlined is None:
+            self._inlined = inline_refs(self.parameters)
+        schema = self._inlined
         arguments = tolerant(arguments, schema)
         problems = unexpected(arguments, schema)
         if problems:
@@ -44,9 +50,18 @@ class ExplainedTool(Tool):
                 with ending.scope:
                     token = ENDING.set(ending)
                     try:
-                        return await super().run(arguments, context, convert_result)
+                        result = await super().run(arguments, context, convert_result=False)
                     finally:
                         ENDING.reset(token)
+                    if isinstance(result, CallToolResult) or not convert_result:
+                        # The tools' answers are made from their validated output models
+                        # (`common.answer`): the SDK's check of the same data against the same
+                        # model would be a second validation of every answer.
+                        return result
+                    try:
+                        return self.fn_metadata.convert_result(result)
+                    except Exception as exc:
+                        raise UnexpectedToolError(f"Error executing tool {self.name}") from exc
         except ToolError as exc:
             # Only the arguments' validation raises a plain ToolError caused by a ValidationError; a
             # crash inside the tool is an UnexpectedToolError and keeps its generic text.
