@@ -3,9 +3,10 @@ the same 10, 100 and 1,000 contacts, and the size of all tool schemas together.
 
     /work/venv/bin/python bench/bench_context.py
 
-Each size is a fresh simulator with `SimulatorConfig(contacts=N)`: campaign 1 then holds exactly N
-contacts. The concise answer is `{"campaign": 1}` (the campaign filter, default limit 20): counts by
-status over all N, then one line per contact for the first 20. A full page (`limit=100`) is shown
+Each size is a fresh simulator with `SimulatorConfig(contacts=N)`: campaign 1 then holds N
+contacts and, beside them, the document's addCallback customer 112 (N + 1 in all). The concise
+answer is `{"campaign": 1}` (the campaign filter, default limit 20): counts by status over all of
+them, then one line per contact for the first 20. A full page (`limit=100`) is shown
 too. The raw baseline is one getContacts of the whole campaign with the same four columns the tool
 asks for (the smallest raw answer that carries the same facts), and with every campaign column.
 Schemas: `json.dumps` of each tools/list entry (by alias, no nulls), summed.
@@ -73,6 +74,7 @@ async def answers() -> None:
                 concise = await client.call_tool("ameyo_get_contacts", {"campaign": 1})
                 pages = sim.state.commands["getContacts"] - before
                 full = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "limit": 100})
+        # Campaign 1 holds the N contacts and customer 112 (the document's addCallback sample).
         assert not concise.is_error and concise.structured_content["matched"] == size + 1, concise.content
         text = concise.content[0].text
         structured = len(json.dumps(concise.structured_content, ensure_ascii=False, separators=(",", ":")))
