@@ -80,7 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     header(f"name search in the store, {args.contacts:,} contacts, {args.rounds} rounds")
     from ameyo_mcp.store import Store
-    from ameyo_mcp.store.core import TIE_COUNT_CAP
+    from ameyo_mcp.store.core import WORD_COUNT_CAP
 
     work = Path(tempfile.mkdtemp(prefix="bench-names-"))
     server = None
@@ -124,7 +124,7 @@ def main() -> None:
                 "search (store)",
                 "p50",
                 "p99",
-                f"leading word's range: median / max rows (counted up to {TIE_COUNT_CAP:,})",
+                f"leading word's range: median / max rows (counted up to {WORD_COUNT_CAP})",
             ],
         )
         print("   goal: p99 ≤ 5 ms on both backends, both distributions")

@@ -96,16 +96,16 @@ def _names_column(words: Sequence[str]) -> str:
     return " " + " ".join(words) + " " if words else ""
 
 
-# A name search walks the index range of its rarest word. Each word's range is counted up to a cap
-# to find it (an index-only walk of at most that many rows per word): first a short one, which
-# tells a rare word from common ones; when every word is past it, a longer one, since the walk of
-# the less common of two common words ends sooner ("sofia 45": 45… is rarer than sofia…).
+# A name search walks the index range of its rarest word. Each word's range is counted up to this
+# cap to find it (an index-only walk of at most that many rows per word). When every word is past
+# it, the walk that ends soonest is the one whose contacts most often have the other words too
+# ("sofia 45": one "45…" in six is a Sofia, one "sofia…" in ninety has a "45…"): the first rows of
+# each word's range are read as a sample, and the word whose sample matched most leads.
 WORD_COUNT_CAP = 256
-TIE_COUNT_CAP = 16_384
 
 
-def _range_sizes(tx: Tx, campaign_id: int, words: Sequence[str], cap: int) -> list[int]:
-    """How many contacts each word's prefix range holds, counted up to `cap`, in one query."""
+def _range_sizes(tx: Tx, campaign_id: int, words: Sequence[str]) -> list[int]:
+    """How many contacts each word's prefix range holds, counted up to `WORD_COUNT_CAP`, in one query."""
     sized = ", ".join(
         "(SELECT count(*) FROM (SELECT 1 FROM contact_words WHERE campaign_id = ? AND word >= ? "
         f"AND word < ? LIMIT ?) r{i})"
@@ -113,16 +113,36 @@ def _range_sizes(tx: Tx, campaign_id: int, words: Sequence[str], cap: int) -> li
     )
     params: list[Any] = []
     for word in words:
-        params += [campaign_id, *_prefix_range(word), cap]
+        params += [campaign_id, *_prefix_range(word), WORD_COUNT_CAP]
     return [int(n) for n in tx.one(f"SELECT {sized}", params)]
 
 
+def _sampled_matches(tx: Tx, campaign_id: int, words: Sequence[str]) -> list[int]:
+    """For each word, how many of the first `WORD_COUNT_CAP` contacts of its range have every other
+    word too, in one query."""
+    samples = []
+    params: list[Any] = []
+    for lead in words:
+        others = [w for w in words if w != lead]
+        likes = " AND ".join(["s.names LIKE ?"] * len(others)) or "1 = 1"
+        samples.append(
+            "(SELECT count(*) FROM (SELECT c.names AS names FROM contact_words w "
+            f"{tx.dialect.contact_of_word} WHERE w.campaign_id = ? AND w.word >= ? AND w.word < ? "
+            f"LIMIT ?) s WHERE {likes})"
+        )
+        params += [campaign_id, *_prefix_range(lead), WORD_COUNT_CAP, *(f"% {w}%" for w in others)]
+    return [int(n) for n in tx.one(f"SELECT {', '.join(samples)}", params)]
+
+
 def _rarest(tx: Tx, campaign_id: int, words: Sequence[str]) -> tuple[str, int]:
-    """The word of a name search whose range holds the fewest contacts, and that number."""
-    sizes = _range_sizes(tx, campaign_id, words, WORD_COUNT_CAP)
-    if len(words) > 1 and min(sizes) >= WORD_COUNT_CAP:
-        sizes = _range_sizes(tx, campaign_id, words, TIE_COUNT_CAP)
-    return min(zip(words, sizes, strict=True), key=lambda pair: (pair[1], -len(pair[0])))
+    """The word of a name search whose range the search walks, and how many contacts that range
+    holds (counted up to the cap)."""
+    sizes = _range_sizes(tx, campaign_id, words)
+    if len(words) == 1 or min(sizes) < WORD_COUNT_CAP:
+        return min(zip(words, sizes, strict=True), key=lambda pair: (pair[1], -len(pair[0])))
+    matches = _sampled_matches(tx, campaign_id, words)
+    best = max(range(len(words)), key=lambda i: (matches[i], len(words[i])))
+    return words[best], sizes[best]
 
 
 class Store:
