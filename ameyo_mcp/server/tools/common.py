@@ -47,8 +47,9 @@ log = logging.getLogger(__name__)
 
 # Every answer is bounded: a model's context is precious and a runaway answer is a bug.
 MAX_ANSWER_CHARS = 20_000
-# The structured data beside it is for programs, and states every field by name: a page of 100
-# contacts takes about 21,000 characters, which the text says in a quarter of that.
+# The structured data beside it is for programs and names every field, so the same contacts take it
+# a few times the text's characters: it has a bound of its own (measured as sent, empty fields left
+# out), and a page of the most contacts a tool shows fits both.
 MAX_STRUCTURED_CHARS = 2 * MAX_ANSWER_CHARS
 
 READ = ToolAnnotations(

@@ -153,7 +153,7 @@ async def ameyo_get_contacts(
         text += "\n" + dispositions_seen_note(seen)
     # Detail mode can be wide: show fewer contacts rather than cut the answer mid-record.
     while len(out.contacts) > 1 and (
-        len(text) > MAX_ANSWER_CHARS or len(out.model_dump_json()) > MAX_STRUCTURED_CHARS
+        len(text) > MAX_ANSWER_CHARS or len(out.model_dump_json(exclude_none=True)) > MAX_STRUCTURED_CHARS
     ):
         out.contacts = out.contacts[: max(1, len(out.contacts) * 3 // 4)]
         out.next_offset = offset + len(out.contacts)
