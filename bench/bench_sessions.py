@@ -22,7 +22,7 @@ from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ameyo_settings, header, run_async, simulator, table
+from _common import ameyo_settings, header, run_async, simulator, table, text_of
 
 from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig
@@ -51,6 +51,8 @@ async def run(calls: int, concurrency: int, idle_s: float) -> None:
                     arguments = {"campaign": 1, "customer_ids": [ids[index % len(ids)]]}
                     result = await client.call_tool("ameyo_get_contacts", arguments)
                     errors += bool(result.is_error)
+                    if result.is_error and errors <= 3:
+                        print(f"   an error: {text_of(result)[:300]}")
                     done += 1
                     if done % 100 == 0 and done < calls:
                         expiries += state.expire_all_sessions() > 0

@@ -66,6 +66,9 @@ AUTH_FAILURE_COOLDOWN_S = 60.0
 # until a command is answered): readiness reflects it without trying Ameyo itself.
 UNREACHABLE_S = 30.0
 _LOGOUT_TIMEOUT_S = 5.0
+# Renewals one command may wait for: each is a login, and a session that ends again at once that
+# many times is not one that the next renewal will keep.
+RENEWALS_PER_CALL = 3
 # A process records its use of the session in the lease at most this often (and at most every
 # quarter ping interval): a store write per command would cost more than the command.
 _TOUCH_EVERY_S = 5.0
@@ -172,20 +175,25 @@ class SessionManager:
     async def call(self, command: Callable[[str | None], Awaitable[T]]) -> T:
         """Run one command with the live session (taking it up or logging in if needed).
 
-        A command answered "invalid session" was not run by Ameyo, so it is retried once, reads
-        and writes alike, after the session is renewed. Anything else propagates untouched: in
-        particular a write whose answer never came is not resent.
+        A command answered "invalid session" was not run by Ameyo, so it is sent again, reads and
+        writes alike, after the session is renewed; again if the renewed session ended too before
+        the command reached it (many calls in flight, a short session timeout), up to
+        `RENEWALS_PER_CALL` times. Anything else propagates untouched: in particular a write whose
+        answer never came is not resent.
         """
         self._last_use = self._clock()
         sid = await self.session_id()
-        try:
-            result = await command(sid)
-        except InvalidSession:
-            if not self.uses_sessions:
-                raise
-            log.info("Ameyo says the session is gone; renewing it")
-            sid = await self._renew(stale=sid)
-            result = await command(sid)
+        renewals = 0
+        while True:
+            try:
+                result = await command(sid)
+                break
+            except InvalidSession:
+                if not self.uses_sessions or renewals == RENEWALS_PER_CALL:
+                    raise
+                renewals += 1
+                log.info("Ameyo says the session is gone; renewing it")
+                sid = await self._renew(stale=sid)
         self._used()
         return result
 
