@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -253,23 +254,42 @@ def _connectable(host: str) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    with _settings(args) as settings:
-        _run_server(settings, args)
+    if args.transport == "stdio":
+        with _settings(args) as settings:
+            _run_server(settings, args, None)
+        return 0
+    # First of all: a port in use is told before anything starts (the demo's simulator, whose
+    # dialer then finds the port listening) or claims to serve.
+    with _listening(args.host, args.port) as sock:
+        args.port = sock.getsockname()[1]
+        with _settings(args) as settings:
+            _run_server(settings, args, sock)
     return 0
 
 
-def _run_server(settings: Settings, args: argparse.Namespace) -> None:
+@contextmanager
+def _listening(host: str, port: int) -> Iterator[socket.socket]:
+    from ..listener import listening_socket
+
+    sock = listening_socket(host, port)
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+def _run_server(settings: Settings, args: argparse.Namespace, sock: socket.socket | None) -> None:
     from ..server.app import create_server
 
     setup_logging(settings.log_level)
     _warn_about(settings)
     server = create_server(settings)
-    if args.transport == "stdio":
+    if sock is None:
         server.run("stdio")
     else:
         from ..server.http import serve_http
 
-        serve_http(server, settings, args.host, args.port)
+        serve_http(server, settings, args.host, sock)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -430,9 +450,9 @@ async def _upload_once(
 def _receiver(args: argparse.Namespace) -> int:
     from ..receiver.service import serve
 
-    with _settings(args) as settings:
+    with _listening(args.host, args.port) as sock, _settings(args) as settings:
         setup_logging(settings.log_level)
-        serve(settings, args.host, args.port)
+        serve(settings, args.host, sock)
     return 0
 
 
