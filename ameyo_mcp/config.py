@@ -142,6 +142,8 @@ class Settings:
     phone_format: str = phones.DEFAULT_STYLE
     # Callbacks outside these hours (server time) need the person's explicit yes.
     calling_hours: CallingHours = field(default_factory=lambda: CallingHours(time(9), time(21)))
+    # --demo: the embedded simulator, with a throwaway index and audit trail and no settings file.
+    demo: bool = False
 
     @property
     def zone(self) -> ZoneInfo:

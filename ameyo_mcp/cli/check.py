@@ -86,6 +86,7 @@ async def run_check(
 
 def _check_index(settings: Settings, say: Callable[[str], None]) -> bool:
     """Report the index: where it is, and per campaign its contacts and the age of its last sync."""
+    from ..index.lookup import sync_advice
     from ..index.sync import age_text
     from ..store import open_store
 
@@ -98,7 +99,7 @@ def _check_index(settings: Settings, say: Callable[[str], None]) -> bool:
     finally:
         store.close()
     if not campaigns:
-        say(f"  --  index at {store.where}: no campaign synced yet (run `ameyo-mcp sync`)")
+        say(f"  --  index at {store.where}: no campaign synced yet ({sync_advice(settings)})")
         return True
     say(f"  ok  index at {store.where}:")
     for c in campaigns:

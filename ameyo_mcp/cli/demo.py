@@ -104,7 +104,7 @@ def demo_settings(
             f"with sample data (no real Ameyo is contacted; server zone {config.timezone}; {where}).{calls}",
             file=sys.stderr,
         )
-        settings = load_settings(env, env_file=None)
+        settings = load_settings(env, env_file=None, overrides={"demo": True})
         stop = None
         if sock is not None:
             from ..receiver.service import serve_in_thread
@@ -113,6 +113,8 @@ def demo_settings(
         try:
             yield settings
         finally:
+            # The dialer first: pushing on to a receiver that has stopped, it would only complain.
+            simulator.stop()
             if stop is not None:
                 stop()
 
