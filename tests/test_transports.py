@@ -107,11 +107,13 @@ async def test_the_demo_starts_quietly_with_its_calls_from_the_first_second(tmp_
     assert "WARNING" not in said and "push of call" not in said, said
 
 
-def test_missing_setting_fails_with_one_line(tmp_path: Path) -> None:
+def test_missing_settings_fail_with_one_line_each(tmp_path: Path) -> None:
     done = run_cli(tmp_path, "check")
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [done.stderr.strip()]
-    assert "AMEYO_BASE_URL is not set" in done.stderr
+    assert done.returncode == 2 and done.stdout == ""
+    first, *each = done.stderr.strip().splitlines()
+    assert first == "ameyo-mcp: 3 settings need fixing:", done.stderr
+    assert [line.split()[0] for line in each] == ["AMEYO_BASE_URL", "AMEYO_USER_ID", "AMEYO_PASSWORD"]
+    assert all(" is not set: give " in line for line in each), done.stderr
 
 
 @pytest.mark.parametrize(
@@ -120,7 +122,7 @@ def test_missing_setting_fails_with_one_line(tmp_path: Path) -> None:
         ({"AMEYO_BASE_URL": "http://127.0.0.1:9"}, "unreachable URL"),
         ({"AMEYO_PASSWORD": "not-the-password"}, "wrong user or password"),
         ({"AMEYO_HASH_KEY": "wrong-hash-key", "AMEYO_REQUESTING_HOST": "crm"}, "token rejected"),
-        ({"AMEYO_BASE_URL": "{base}/ameyo"}, "wrong path"),
+        ({"AMEYO_BASE_URL": "{base}/ameyo"}, "AMEYO_BASE_URL has a path (/ameyo)"),
         ({"AMEYO_PHONE_REGION": "XQ"}, "AMEYO_PHONE_REGION 'XQ' is not a region"),
     ],
 )

@@ -23,7 +23,7 @@ def _advice(exc: AmeyoError, settings: Settings) -> str:
         return f"wrong user or password: {text}"
     if isinstance(exc, UpstreamUnavailable):
         if "404" in text:
-            return f"wrong path: {text}"
+            return text  # it says what in AMEYO_BASE_URL to look at
         if "unreachable" in text:
             return f"unreachable URL: {text}"
         return f"not an Ameyo answer: {text}"

@@ -10,7 +10,7 @@ import socket
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,7 +46,11 @@ SAMPLE_CONTACTS = (
 
 @contextmanager
 def demo_settings(
-    environ: Mapping[str, str] | None = None, *, dial: bool = False, http_url: str | None = None
+    environ: Mapping[str, str] | None = None,
+    *,
+    dial: bool = False,
+    http_url: str | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Iterator[Settings]:
     """Settings for the embedded simulator. The demo's writes are sample data: they are audited
     (and indexed) in a throwaway folder, never in the real trail or index. Its file tool reads
@@ -104,7 +108,7 @@ def demo_settings(
             f"with sample data (no real Ameyo is contacted; server zone {config.timezone}; {where}).{calls}",
             file=sys.stderr,
         )
-        settings = load_settings(env, env_file=None, overrides={"demo": True})
+        settings = load_settings(env, env_file=None, overrides={"demo": True}, warn=warn)
         stop = None
         if sock is not None:
             from ..receiver.service import serve_in_thread

@@ -225,10 +225,14 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
         http_url = (
             f"http://{_connectable(args.host)}:{args.port}" if serving and args.transport == "http" else None
         )
-        with demo_settings(dial=serving, http_url=http_url) as settings:
+        with demo_settings(dial=serving, http_url=http_url, warn=_warn) as settings:
             yield settings
     else:
-        yield load_settings(env_file=_env_file(args))
+        yield load_settings(env_file=_env_file(args), warn=_warn)
+
+
+def _warn(line: str) -> None:
+    print(f"ameyo-mcp: warning: {line}", file=sys.stderr, flush=True)
 
 
 def _env_file(args: argparse.Namespace) -> Path:
@@ -243,7 +247,7 @@ def _env_file(args: argparse.Namespace) -> Path:
 
 def _warn_about(settings: Settings) -> None:
     if not settings.timezone_given:
-        print(f"ameyo-mcp: warning: {timezone_warning(settings)}", file=sys.stderr, flush=True)
+        _warn(timezone_warning(settings))
 
 
 def _connectable(host: str) -> str:
