@@ -114,8 +114,8 @@ class AmeyoClient:
         info = await self.send(request)
         if info is None:
             raise AuthenticationFailed(
-                f"Ameyo refused the login of user {settings.user_id!r}: "
-                "check AMEYO_USER_ID and AMEYO_PASSWORD (the user must have the Customer Manager role)"
+                f"Ameyo refused the login of user {settings.user_id!r}: the password (AMEYO_PASSWORD) or "
+                "the user (AMEYO_USER_ID) is wrong, or the user lacks the Customer Manager role"
             )
         self.redactor.add(info.session_id)
         self.adopt_timings(info)

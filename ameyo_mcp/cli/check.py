@@ -7,12 +7,21 @@ from collections.abc import Callable
 
 from ..ameyo.models import GetLeadsRequest
 from ..ameyo.service import Ameyo
+from ..ameyo.session import PROVED_LOGIN, PROVED_OWN, PROVED_SHARED
 from ..config import Settings, timezone_warning
 from ..errors import AmeyoError, AuthenticationFailed, PhoneError, StoreError, UpstreamUnavailable
 from ..rules import phones
 from ..rules.times import ago_text, show
 
 _UNKNOWN_SHOWN = 10
+
+
+_PROVED = {
+    PROVED_SHARED: ": the session the store's processes share was logged in with these credentials "
+    "(taken up, no second login)",
+    PROVED_LOGIN: "",
+    PROVED_OWN: " (a session of its own, logged out at the end of the check)",
+}
 
 
 def _advice(exc: AmeyoError, settings: Settings) -> str:
@@ -49,8 +58,16 @@ async def run_check(
         say(f"  FAIL {exc}")
     try:
         if ameyo.session.uses_sessions:
-            info = await ameyo.session.login()
-            say(f"  ok  login as {info.user_id} (user type {info.user_type})")
+            # The credentials themselves, never only a session someone else logged in.
+            proved = await ameyo.session.verify_login()
+            info = ameyo.session.info
+            assert info is not None
+            say(f"  ok  login as {info.user_id} (user type {info.user_type}){_PROVED[proved]}")
+            if proved == PROVED_OWN:
+                say(
+                    "  warn the session this store's processes share was logged in with other credentials "
+                    "(another AMEYO_PASSWORD or AMEYO_SECRET_KEY): give every process on the store the same"
+                )
             ping = await ameyo.session.ping()
             when = show(ping.server_time, settings.zone) if ping.server_time else "not given"
             say(f"  ok  ping: session alive, Ameyo server time {when}")
