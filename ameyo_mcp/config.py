@@ -133,6 +133,8 @@ class Settings:
     sync_page_size: int = 500
     sync_pages_in_flight: int = 2
     sync_rate: float = 5.0
+    # Long CLI work (sync, upload) with stderr not a terminal: a progress line this often.
+    progress_every_s: float = 10.0
     # Ameyo's call-outcome pushes: the secret in the push URL, and how long call history is kept.
     push_token: SecretStr | None = None
     history_days: int = DEFAULT_HISTORY_DAYS
@@ -371,6 +373,7 @@ NAMES = (
     "AMEYO_SYNC_PAGE_SIZE",
     "AMEYO_SYNC_PAGES_IN_FLIGHT",
     "AMEYO_SYNC_RATE",
+    "AMEYO_PROGRESS_EVERY_S",
 )
 _PREFIX = "AMEYO_"
 
@@ -591,6 +594,7 @@ _READERS: tuple[_Reader, ...] = (
     _one("AMEYO_SYNC_PAGE_SIZE", "sync_page_size", _capped(1, 10_000)),
     _one("AMEYO_SYNC_PAGES_IN_FLIGHT", "sync_pages_in_flight", _capped(1, 16)),
     _one("AMEYO_SYNC_RATE", "sync_rate", _seconds(0)),
+    _one("AMEYO_PROGRESS_EVERY_S", "progress_every_s", _seconds(0)),
     _one("AMEYO_PUSH_TOKEN", "push_token", _push_token),
     _one("AMEYO_HISTORY_DAYS", "history_days", _days),
     lambda env: _phone_settings(env),

@@ -102,14 +102,16 @@ async def run_check(
 
 
 def _check_index(settings: Settings, say: Callable[[str], None]) -> bool:
-    """Report the index: where it is, and per campaign its contacts and the age of its last sync."""
+    """Report the index: where it is, and per campaign its contacts, the age of its last sync, and
+    a sync running now (how far) or one that stopped midway."""
     from ..index.lookup import sync_advice
-    from ..index.sync import age_text
+    from ..index.sync import age_text, running_sync
     from ..store import open_store
 
     store = open_store(settings)
     try:
         campaigns = store.campaigns()
+        running = {c.campaign_id: running_sync(store, c, settings) for c in campaigns}
     except StoreError as exc:
         say(f"  FAIL index: {exc}")
         return False
@@ -124,7 +126,11 @@ def _check_index(settings: Settings, say: Callable[[str], None]) -> bool:
         synced = f"last synced {age_text(c.synced_at)}" if c.synced_at else "never synced completely"
         if c.synced_at is not None:
             synced += f" ({show(c.synced_at, settings.zone)})"
-        doing = ", a sync was interrupted (run `ameyo-mcp sync` to resume)" if c.pass_in_progress else ""
+        doing = ""
+        if running[c.campaign_id] is not None:
+            doing = f", a sync is running ({running[c.campaign_id]})"
+        elif c.pass_in_progress:
+            doing = ", a sync was interrupted (run `ameyo-mcp sync` to resume)"
         say(f"      {name} ({c.campaign_id}): {c.contacts:,} contacts, {synced}{doing}")
     return True
 
