@@ -3,7 +3,7 @@ alike: uvicorn, in an HTTP/1.1 protocol whose connections must deliver a whole r
 body) within a deadline, and past a cap the oldest connection with no request being served makes
 room for a new one, so idle or half-open connections can neither pile up nor starve the requests
 that come after them. The cap stays below the open-file limit: past that limit accept() fails and
-new connections wait in the backlog, never served. Its socket is bound first (`listening_socket`),
+new connections wait in the backlog, never served. Its socket is bound first (`server_socket`),
 so that a port in use is told before anything claims to serve."""
 
 from __future__ import annotations
@@ -150,23 +150,27 @@ def limited_protocol(max_connections: int, read_timeout_s: float) -> type[asynci
     return LimitedProtocol
 
 
-def listening_socket(host: str, port: int, *, backlog: int = BACKLOG) -> socket.socket:
-    """A TCP socket bound to `host`:`port` and listening; CannotListen says why it cannot be.
+def server_socket(host: str, port: int, *, backlog: int | None = None) -> socket.socket:
+    """A TCP socket bound to `host`:`port`; CannotListen says why it cannot be.
 
     Every command that serves HTTP (the MCP server, the demo, the receiver, the simulator) binds
-    it before it says it serves, and hands it to uvicorn: a port already taken is told in one line
-    naming the option to change, not after "serving at …" by a server's traceback. Connections
-    queue on it from the moment it is bound, until the server accepts them: a client (the demo's
-    dialer) that connects while the server is still starting waits, and is not refused."""
+    it before it says it serves, and hands it to uvicorn: a port already taken (a socket listening
+    on it) is told in one line naming the option to change, not after "serving at …" by a
+    server's traceback. It listens only when uvicorn serves on it, so that a port that accepts a
+    connection is a server that answers (a balancer's or a script's TCP probe, a client with a
+    short timeout); with `backlog` it listens at once, and connections queue until the server
+    accepts them (the simulator, the stdio demo's receiver)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto must say TCP: asyncio sets TCP_NODELAY on accepted connections only when the listening
     # socket's proto is IPPROTO_TCP, and without it every answer waits ~40 ms on Nagle + delayed ACK.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        # As uvicorn does: a port left in TIME_WAIT by a process that just stopped can be bound again.
+        # As uvicorn does: a port left in TIME_WAIT by a process that just stopped can be bound
+        # again; one that a socket listens on cannot.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-        sock.listen(backlog)
+        if backlog is not None:
+            sock.listen(backlog)
     except OSError as exc:
         sock.close()
         raise CannotListen(_why(exc, host, port)) from None

@@ -61,7 +61,7 @@ def demo_settings(
     receiver, so that the call history fills from the first minute: to `http_url` (the demo's HTTP
     server, which mounts the receiver), or, over stdio, to a receiver on a loopback port of its own.
     """
-    from ..listener import listening_socket
+    from ..listener import server_socket
     from ..simulator import SimulatorConfig, SimulatorThread  # heavy: only on the demo path
 
     token = secrets.token_urlsafe(24) if dial else None
@@ -70,7 +70,7 @@ def demo_settings(
     if token is not None:
         SECRETS.add(token)
         if http_url is None:
-            sock = listening_socket("127.0.0.1", 0)  # pushes queue until the receiver serves
+            sock = server_socket("127.0.0.1", 0, backlog=128)  # pushes queue until the receiver serves
             http_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         config = SimulatorConfig(
             push_url=f"{http_url}/ameyo/status?token={token}",

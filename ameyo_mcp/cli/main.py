@@ -262,9 +262,9 @@ def _serve(args: argparse.Namespace) -> int:
         with _settings(args) as settings:
             _run_server(settings, args, None)
         return 0
-    # First of all: a port in use is told before anything starts (the demo's simulator, whose
-    # dialer then finds the port listening) or claims to serve.
-    with _listening(args.host, args.port) as sock:
+    # First of all: a port in use is told before anything starts (the demo's simulator) or claims
+    # to serve.
+    with _bound(args.host, args.port) as sock:
         args.port = sock.getsockname()[1]
         with _settings(args) as settings:
             _run_server(settings, args, sock)
@@ -272,10 +272,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _listening(host: str, port: int) -> Iterator[socket.socket]:
-    from ..listener import listening_socket
+def _bound(host: str, port: int) -> Iterator[socket.socket]:
+    from ..listener import server_socket
 
-    sock = listening_socket(host, port)
+    sock = server_socket(host, port)
     try:
         yield sock
     finally:
@@ -437,7 +437,7 @@ async def _upload_once(
 def _receiver(args: argparse.Namespace) -> int:
     from ..receiver.service import serve
 
-    with _listening(args.host, args.port) as sock, _settings(args) as settings:
+    with _bound(args.host, args.port) as sock, _settings(args) as settings:
         setup_logging(settings.log_level)
         serve(settings, args.host, sock)
     return 0

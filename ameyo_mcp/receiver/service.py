@@ -71,7 +71,7 @@ def build_receiver(
 
 def serve(settings: Settings, host: str, sock: socket.socket) -> None:
     """`ameyo-mcp receiver`: the endpoint alone, for deployments whose MCP server runs over stdio;
-    on `sock`, already bound to `host` (`listener.listening_socket`)."""
+    on `sock`, already bound to `host` (`listener.server_socket`)."""
     from ..listener import cap_note, connection_cap, listener_config
     from ..store import open_store
 

@@ -337,7 +337,7 @@ OWN_FILES = 128
 
 
 def serve_http(server: MCPServer[Any], settings: Settings, host: str, sock: socket.socket) -> None:
-    """Serve on `sock`, already bound to `host` (`listener.listening_socket`): a port in use was
+    """Serve on `sock`, already bound to `host` (`listener.server_socket`): a port in use was
     told before this says it serves."""
     from ..health import DrainingServer
     from ..listener import cap_note, connection_cap, listener_config

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 from ..errors import DeliberateDrop
-from ..listener import listening_socket
+from ..listener import server_socket
 from .app import COMMAND_PATH, ConnectionAborter, create_app
 from .state import PushedCall, SimulatorConfig, SimulatorState
 
@@ -75,7 +75,7 @@ class SimulatorThread:
     def start(self) -> SimulatorThread:
         if self._thread is not None:
             raise RuntimeError("simulator already started")
-        sock = listening_socket(self.host, self._requested_port)
+        sock = server_socket(self.host, self._requested_port, backlog=128)
         server = _make_server(self.state)
         self._socket, self._server, self._port = sock, server, sock.getsockname()[1]
         web_host = f"{self.host}:{self._port}"
@@ -135,7 +135,7 @@ def serve(config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: 
     """Serve until interrupted; says where on stderr (stdout may carry an MCP stream)."""
     state = SimulatorState(config)
     cfg = state.config
-    sock = listening_socket(host, port)
+    sock = server_socket(host, port, backlog=128)
     server = _make_server(state)
     shown_host = f"[{host}]" if ":" in host else host
     sys.stderr.write(
