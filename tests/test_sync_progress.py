@@ -40,15 +40,16 @@ def wait_until_read(sync: subprocess.Popen[str], database: str, contacts: int) -
 def test_a_sync_shows_progress_check_sees_it_running_and_ctrl_c_says_where_it_stopped(
     tmp_path: Path,
 ) -> None:
-    with SimulatorThread(SimulatorConfig(contacts=3000)) as sim:
+    with SimulatorThread(SimulatorConfig(contacts=8000)) as sim:
         database = str(tmp_path / "index.db")
         # Synced before, so that the size of the campaign is known: the time left can be told.
         with Store(database) as store:
             opened = store.begin_pass(CAMPAIGN, name="MoviStarSurvey", now=datetime.now(UTC))
-            rows = [ContactRow(customer_id) for customer_id in range(1, 3002)]
+            rows = [ContactRow(customer_id) for customer_id in range(1, 8002)]
             store.upsert_contacts(CAMPAIGN, rows, pass_number=opened.number)
             store.finish_pass(CAMPAIGN, opened.number, now=datetime.now(UTC))
-        # stderr is a pipe, not a terminal: plain lines, here every 0.2 s instead of every 10 s.
+        # stderr is a pipe, not a terminal: plain lines, here every 0.2 s instead of every 10 s. A
+        # pass takes about 10 s (800 contacts a second): it is stopped long before its end.
         env = sync_env(sim, database, AMEYO_SYNC_RATE="8", AMEYO_PROGRESS_EVERY_S="0.2")
         sync = subprocess.Popen(
             [sys.executable, "-m", "ameyo_mcp", "sync", "--campaign", "MoviStarSurvey"],
@@ -76,14 +77,14 @@ def test_a_sync_shows_progress_check_sees_it_running_and_ctrl_c_says_where_it_st
             if sync.poll() is None:
                 sync.kill()
     line = next(x for x in check.stdout.splitlines() if x.strip().startswith("MoviStarSurvey (1)"))
-    running = rf"a sync is running \(process [^ :]+:{sync.pid} since .+, [\d,]+ of ~3,001 contacts read\)"
+    running = rf"a sync is running \(process [^ :]+:{sync.pid} since .+, [\d,]+ of ~8,001 contacts read\)"
     assert re.search(running, line), line
     assert "interrupted" not in line
 
     assert sync.returncode == 130, err
     assert out == ""  # no campaign was completed
     lines = err.strip().splitlines()
-    progress = [x for x in lines if re.fullmatch(r"MoviStarSurvey: [\d,]+ of ~3,001 contacts read.*", x)]
+    progress = [x for x in lines if re.fullmatch(r"MoviStarSurvey: [\d,]+ of ~8,001 contacts read.*", x)]
     assert len(progress) >= 2, err
     assert any(re.search(r"[\d,]+ a second, about .+ left", x) for x in progress), err
     stopped = lines[-1]
