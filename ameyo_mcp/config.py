@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
@@ -133,6 +133,8 @@ class Settings:
     sync_page_size: int = 500
     sync_pages_in_flight: int = 2
     sync_rate: float = 5.0
+    # Long CLI work (sync, upload) with stderr not a terminal: a progress line this often.
+    progress_every_s: float = 10.0
     # Ameyo's call-outcome pushes: the secret in the push URL, and how long call history is kept.
     push_token: SecretStr | None = None
     history_days: int = DEFAULT_HISTORY_DAYS
@@ -142,6 +144,8 @@ class Settings:
     phone_format: str = phones.DEFAULT_STYLE
     # Callbacks outside these hours (server time) need the person's explicit yes.
     calling_hours: CallingHours = field(default_factory=lambda: CallingHours(time(9), time(21)))
+    # --demo: the embedded simulator, with a throwaway index and audit trail and no settings file.
+    demo: bool = False
 
     @property
     def zone(self) -> ZoneInfo:
@@ -239,12 +243,6 @@ def _int(env: Mapping[str, str], name: str, *, minimum: int) -> int | None:
     return value
 
 
-def _put(values: dict[str, Any], field: str, value: object) -> None:
-    """Set a field only when its variable was given, so the dataclass default stands otherwise."""
-    if value is not None:
-        values[field] = value
-
-
 def _bool(env: Mapping[str, str], name: str) -> bool:
     raw = (env.get(name) or "").strip().lower()
     if raw in _TRUE:
@@ -262,7 +260,9 @@ def _base_url(raw: str | None) -> str:
         )
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingsError(f"AMEYO_BASE_URL must look like http://host:port, not {raw!r}")
+        # A URL with an @ may carry a password: it is described, never quoted.
+        shown = "a URL with a user or password in it" if "@" in raw else repr(raw)
+        raise SettingsError(f"AMEYO_BASE_URL must look like http://host:port, not {shown}")
     if parts.username or parts.password:
         raise SettingsError(
             "AMEYO_BASE_URL must not carry a user or password: use AMEYO_USER_ID/AMEYO_PASSWORD"
@@ -291,29 +291,136 @@ def load_settings(
     *,
     env_file: str | Path | None = ".env",
     overrides: Mapping[str, Any] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Settings:
     """Build settings from a `.env` file (if present) under the real environment, which wins.
 
-    Raises `SettingsError` with one line that names the variable to fix.
+    Raises `SettingsError` naming every setting to fix, one line each. `warn` is told, one line
+    each, of names that look meant for ameyo-mcp and are not its settings (never their values).
     """
     env: dict[str, str] = {}
+    from_file: dict[str, str] = {}
     if env_file is not None and Path(env_file).is_file():
         from dotenv import dotenv_values  # only when there is a file to read: it costs start-up time
 
-        env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    env.update(os.environ if environ is None else environ)
+        from_file = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+        env.update(from_file)
+    environment_given = os.environ if environ is None else environ
+    env.update(environment_given)
+    if warn is not None:
+        where = Path(env_file).name if env_file is not None else ".env"
+        for line in unknown_names(from_file, where=where, all_unknown=True):
+            warn(line)
+        for line in unknown_names(environment_given, where="the environment", all_unknown=False):
+            warn(line)
 
-    values: dict[str, Any] = {"base_url": _base_url(_get(env, "AMEYO_BASE_URL"))}
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for read in _READERS:
+        try:
+            values.update(read(env))
+        except SettingsError as exc:
+            problems.append(exc.message)
+    if len(problems) == 1:
+        raise SettingsError(problems[0])
+    if problems:
+        listed = "\n".join(f"  {problem}" for problem in problems)
+        raise SettingsError(f"{len(problems)} settings need fixing:\n{listed}")
+    values.update(overrides or {})
+    return Settings(**values)
+
+
+# Every setting ameyo-mcp reads (the README's table lists them all, and a test holds the two alike).
+NAMES = (
+    "AMEYO_BASE_URL",
+    "AMEYO_USER_ID",
+    "AMEYO_PASSWORD",
+    "AMEYO_TERMINAL",
+    "AMEYO_CLIENT_TYPE",
+    "AMEYO_TIMEZONE",
+    "AMEYO_TIMEOUT_S",
+    "AMEYO_SESSION_FILE",
+    "AMEYO_IDLE_LIMIT_S",
+    "AMEYO_LOGOUT_ON_EXIT",
+    "AMEYO_HASH_KEY",
+    "AMEYO_POLICY_NAME",
+    "AMEYO_REQUESTING_HOST",
+    "AMEYO_READ_ONLY",
+    "AMEYO_REPEAT_WINDOW_S",
+    "AMEYO_LEDGER_DAYS",
+    "AMEYO_CONFIRM_OVER",
+    "AMEYO_CALLING_HOURS",
+    "AMEYO_AUDIT_FILE",
+    "AMEYO_HTTP_TOKEN",
+    "AMEYO_ALLOWED_HOSTS",
+    "AMEYO_MAX_REQUEST_BYTES",
+    "AMEYO_PHONE_REGION",
+    "AMEYO_PHONE_FORMAT",
+    "AMEYO_HTTP_MAX_CONNECTIONS",
+    "AMEYO_HTTP_READ_TIMEOUT_S",
+    "AMEYO_HTTP_MAX_SESSIONS",
+    "AMEYO_HTTP_SESSION_IDLE_S",
+    "AMEYO_HTTP_MAX_STREAMS",
+    "AMEYO_HTTP_STATELESS",
+    "AMEYO_DRAIN_S",
+    "AMEYO_SECRET_KEY",
+    "AMEYO_UPLOAD_DIRS",
+    "AMEYO_PUSH_TOKEN",
+    "AMEYO_HISTORY_DAYS",
+    "AMEYO_LOG_LEVEL",
+    "AMEYO_DATABASE_URL",
+    "AMEYO_SYNC_INTERVAL_S",
+    "AMEYO_SYNC_PAGE_SIZE",
+    "AMEYO_SYNC_PAGES_IN_FLIGHT",
+    "AMEYO_SYNC_RATE",
+    "AMEYO_PROGRESS_EVERY_S",
+)
+_PREFIX = "AMEYO_"
+
+
+def unknown_names(given: Mapping[str, str], *, where: str, all_unknown: bool) -> list[str]:
+    """A warning for each name in `given` that is close to a setting (`AMEO_PASSWORD`, "did you
+    mean AMEYO_PASSWORD?") and, with `all_unknown`, for each other `AMEYO_` name that is none. A
+    settings file is ameyo-mcp's own; the environment is shared (a Kubernetes Service named ameyo
+    puts AMEYO_SERVICE_HOST in it), so there only near misses are told."""
+    known = set(NAMES)
+    strangers = [name for name in given if name not in known]
+    if not strangers:
+        return []
+    import difflib  # only when a name is not a setting: start-up does not pay for it
+
+    lines = []
+    for name in strangers:
+        near = difflib.get_close_matches(name.upper(), NAMES, n=1, cutoff=0.8)
+        if near:
+            lines.append(f"{name} in {where} is not a setting of ameyo-mcp: did you mean {near[0]}?")
+        elif all_unknown and name.upper().startswith(_PREFIX):
+            lines.append(f"{name} in {where} is an unknown setting and is ignored (the README lists them)")
+    return lines
+
+
+def _server(env: Mapping[str, str]) -> dict[str, Any]:
+    return {"base_url": _base_url(_get(env, "AMEYO_BASE_URL"))}
+
+
+def _user(env: Mapping[str, str]) -> dict[str, Any]:
+    user = _get(env, "AMEYO_USER_ID")
+    if user is None and _get(env, "AMEYO_HASH_KEY") is None:
+        raise SettingsError(
+            "AMEYO_USER_ID is not set: give the Customer Manager user (or AMEYO_HASH_KEY for token auth)"
+        )
+    return {} if user is None else {"user_id": user}
+
+
+def _credentials(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
     user = _get(env, "AMEYO_USER_ID")
     password = env.get("AMEYO_PASSWORD")
     hash_key = _get(env, "AMEYO_HASH_KEY")
     if hash_key is None:
-        if user is None:
-            raise SettingsError(
-                "AMEYO_USER_ID is not set: give the Customer Manager user (or AMEYO_HASH_KEY for token auth)"
-            )
         if not password:
-            raise SettingsError(f"AMEYO_PASSWORD is not set: give the password of Ameyo user {user!r}")
+            whose = f"Ameyo user {user!r}" if user is not None else "the Ameyo user"
+            raise SettingsError(f"AMEYO_PASSWORD is not set: give the password of {whose}")
     else:
         values["hash_key"] = SecretStr(hash_key)
         host = _get(env, "AMEYO_REQUESTING_HOST")
@@ -324,106 +431,175 @@ def load_settings(
             )
         values["requesting_host"] = host
         values["policy_name"] = _get(env, "AMEYO_POLICY_NAME") or DEFAULT_POLICY_NAME
-    if user is not None:
-        values["user_id"] = user
     if password:
         values["password"] = SecretStr(password)
-
-    zone = _get(env, "AMEYO_TIMEZONE")
-    values["timezone_given"] = zone is not None
-    zone = zone or machine_timezone()
-    if not _is_zone(zone):
-        raise SettingsError(f"AMEYO_TIMEZONE must be an IANA zone name such as Asia/Kolkata, not {zone!r}")
-    values["timezone"] = zone
     values["terminal"] = _get(env, "AMEYO_TERMINAL") or "127.0.0.1"
     values["client_type"] = _get(env, "AMEYO_CLIENT_TYPE")
-    values["timeout_s"] = _float(env, "AMEYO_TIMEOUT_S", minimum=0.1)
-    idle = _float(env, "AMEYO_IDLE_LIMIT_S", minimum=0)
-    if idle is not None:
-        values["idle_limit_s"] = idle
-    values["logout_on_exit"] = _bool(env, "AMEYO_LOGOUT_ON_EXIT")
-    session_file = _get(env, "AMEYO_SESSION_FILE")
-    if session_file is not None:
-        values["session_file"] = Path(session_file).expanduser()
-    values["read_only"] = _bool(env, "AMEYO_READ_ONLY")
-    level = (_get(env, "AMEYO_LOG_LEVEL") or "WARNING").upper()
+    return values
+
+
+def _zone(env: Mapping[str, str]) -> dict[str, Any]:
+    given = _get(env, "AMEYO_TIMEZONE")
+    zone = given or machine_timezone()
+    if not _is_zone(zone):
+        raise SettingsError(f"AMEYO_TIMEZONE must be an IANA zone name such as Asia/Kolkata, not {zone!r}")
+    return {"timezone": zone, "timezone_given": given is not None}
+
+
+def _one(name: str, field: str, read: Callable[[Mapping[str, str], str], object]) -> _Reader:
+    """A reader of one setting into one field, which keeps its default when the setting is not given."""
+
+    def reader(env: Mapping[str, str]) -> dict[str, Any]:
+        value = read(env, name)
+        return {} if value is None else {field: value}
+
+    return reader
+
+
+def _seconds(minimum: float) -> Callable[[Mapping[str, str], str], float | None]:
+    return lambda env, name: _float(env, name, minimum=minimum)
+
+
+def _count(minimum: int) -> Callable[[Mapping[str, str], str], int | None]:
+    return lambda env, name: _int(env, name, minimum=minimum)
+
+
+def _session_file(env: Mapping[str, str], name: str) -> Path | None:
+    raw = _get(env, name)
+    return None if raw is None else Path(raw).expanduser()
+
+
+def _log_level(env: Mapping[str, str], name: str) -> str:
+    level = (_get(env, name) or "WARNING").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise SettingsError(f"AMEYO_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}")
-    values["log_level"] = level
-    window = _float(env, "AMEYO_REPEAT_WINDOW_S", minimum=0)
-    if window is not None:
-        values["repeat_window_s"] = window
-    kept = _get(env, "AMEYO_LEDGER_DAYS")
-    if kept is not None:
-        try:
-            values["ledger_days"] = float(kept)
-        except ValueError:
-            raise SettingsError(f"AMEYO_LEDGER_DAYS must be a number of days, not {kept!r}") from None
-        if values["ledger_days"] < 1:
-            raise SettingsError(f"AMEYO_LEDGER_DAYS must be at least 1 (day), not {kept!r}")
-    _put(values, "confirm_over", _int(env, "AMEYO_CONFIRM_OVER", minimum=0))
-    audit = _get(env, "AMEYO_AUDIT_FILE")
-    if audit is not None:
-        values["audit_file"] = Path(audit).expanduser()
-    token = _get(env, "AMEYO_HTTP_TOKEN")
-    if token is not None:
-        if len(token) < 16:
-            raise SettingsError("AMEYO_HTTP_TOKEN must be at least 16 characters long")
-        values["http_token"] = SecretStr(token)
-    hosts = _get(env, "AMEYO_ALLOWED_HOSTS")
-    if hosts is not None:
-        values["allowed_hosts"] = tuple(h.strip() for h in hosts.split(",") if h.strip())
-    _put(values, "max_request_bytes", _int(env, "AMEYO_MAX_REQUEST_BYTES", minimum=1024))
-    _put(values, "http_max_connections", _int(env, "AMEYO_HTTP_MAX_CONNECTIONS", minimum=1))
-    _put(values, "http_read_timeout_s", _float(env, "AMEYO_HTTP_READ_TIMEOUT_S", minimum=0.1))
-    _put(values, "http_max_sessions", _int(env, "AMEYO_HTTP_MAX_SESSIONS", minimum=1))
-    _put(values, "http_session_idle_s", _float(env, "AMEYO_HTTP_SESSION_IDLE_S", minimum=0.1))
-    _put(values, "http_max_streams", _int(env, "AMEYO_HTTP_MAX_STREAMS", minimum=1))
-    values["http_stateless"] = _bool(env, "AMEYO_HTTP_STATELESS")
-    _put(values, "drain_s", _float(env, "AMEYO_DRAIN_S", minimum=0))
-    secret = _get(env, "AMEYO_SECRET_KEY")
-    if secret is not None:
-        if len(secret) < MIN_SECRET_KEY:
-            raise SettingsError(
-                f"AMEYO_SECRET_KEY must be at least {MIN_SECRET_KEY} characters long (e.g. the output of "
-                "python -c 'import secrets; print(secrets.token_hex(32))'), the same on every replica"
-            )
-        values["secret_key"] = SecretStr(secret)
-    dirs = _get(env, "AMEYO_UPLOAD_DIRS")
-    if dirs is not None:
-        values["upload_dirs"] = tuple(
-            Path(d).expanduser().resolve() for d in dirs.split(os.pathsep) if d.strip()
+        raise SettingsError(f"{name} must be DEBUG, INFO, WARNING or ERROR, not {level!r}")
+    return level
+
+
+def _ledger_days(env: Mapping[str, str], name: str) -> float | None:
+    kept = _get(env, name)
+    if kept is None:
+        return None
+    try:
+        days = float(kept)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of days, not {kept!r}") from None
+    if days < 1:
+        raise SettingsError(f"{name} must be at least 1 (day), not {kept!r}")
+    return days
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = _get(env, name)
+    return None if raw is None else Path(raw).expanduser()
+
+
+def _http_token(env: Mapping[str, str], name: str) -> SecretStr | None:
+    token = _get(env, name)
+    if token is None:
+        return None
+    if len(token) < 16:
+        raise SettingsError(f"{name} must be at least 16 characters long")
+    return SecretStr(token)
+
+
+def _hosts(env: Mapping[str, str], name: str) -> tuple[str, ...] | None:
+    hosts = _get(env, name)
+    return None if hosts is None else tuple(h.strip() for h in hosts.split(",") if h.strip())
+
+
+def _secret_key(env: Mapping[str, str], name: str) -> SecretStr | None:
+    secret = _get(env, name)
+    if secret is None:
+        return None
+    if len(secret) < MIN_SECRET_KEY:
+        raise SettingsError(
+            f"{name} must be at least {MIN_SECRET_KEY} characters long (e.g. the output of "
+            "python -c 'import secrets; print(secrets.token_hex(32))'), the same on every replica"
         )
-    database = _get(env, "AMEYO_DATABASE_URL")
-    if database is not None:
-        values["database_url"] = _database_url(database)
-    interval = _float(env, "AMEYO_SYNC_INTERVAL_S", minimum=0)
-    if interval is not None:
-        values["sync_interval_s"] = interval
-    page = _float(env, "AMEYO_SYNC_PAGE_SIZE", minimum=1)
-    if page is not None:
-        values["sync_page_size"] = min(int(page), 10_000)
-    in_flight = _float(env, "AMEYO_SYNC_PAGES_IN_FLIGHT", minimum=1)
-    if in_flight is not None:
-        values["sync_pages_in_flight"] = min(int(in_flight), 16)
-    rate = _float(env, "AMEYO_SYNC_RATE", minimum=0)
-    if rate is not None:
-        values["sync_rate"] = rate
-    push = _get(env, "AMEYO_PUSH_TOKEN")
-    if push is not None:
-        if len(push) < 16 or not push.isascii() or not push.isprintable() or " " in push:
-            raise SettingsError(
-                "AMEYO_PUSH_TOKEN must be at least 16 printable ASCII characters without spaces "
-                "(it travels in a URL)"
-            )
-        values["push_token"] = SecretStr(push)
-    days = _float(env, "AMEYO_HISTORY_DAYS", minimum=1)
-    if days is not None:
-        values["history_days"] = int(days)
-    values.update(_phone_settings(env))
-    values["calling_hours"] = _calling_hours(_get(env, "AMEYO_CALLING_HOURS"))
-    values.update(overrides or {})
-    return Settings(**values)
+    return SecretStr(secret)
+
+
+def _folders(env: Mapping[str, str], name: str) -> tuple[Path, ...] | None:
+    dirs = _get(env, name)
+    if dirs is None:
+        return None
+    return tuple(Path(d).expanduser().resolve() for d in dirs.split(os.pathsep) if d.strip())
+
+
+def _database(env: Mapping[str, str], name: str) -> str | None:
+    raw = _get(env, name)
+    return None if raw is None else _database_url(raw)
+
+
+def _capped(minimum: float, most: int) -> Callable[[Mapping[str, str], str], int | None]:
+    def read(env: Mapping[str, str], name: str) -> int | None:
+        value = _float(env, name, minimum=minimum)
+        return None if value is None else min(int(value), most)
+
+    return read
+
+
+def _push_token(env: Mapping[str, str], name: str) -> SecretStr | None:
+    push = _get(env, name)
+    if push is None:
+        return None
+    if len(push) < 16 or not push.isascii() or not push.isprintable() or " " in push:
+        raise SettingsError(
+            f"{name} must be at least 16 printable ASCII characters without spaces (it travels in a URL)"
+        )
+    return SecretStr(push)
+
+
+def _days(env: Mapping[str, str], name: str) -> int | None:
+    days = _float(env, name, minimum=1)
+    return None if days is None else int(days)
+
+
+def _hours(env: Mapping[str, str], name: str) -> CallingHours:
+    return _calling_hours(_get(env, name))
+
+
+_Reader = Callable[[Mapping[str, str]], dict[str, Any]]
+# In the order their problems are told.
+_READERS: tuple[_Reader, ...] = (
+    _server,
+    _user,
+    _credentials,
+    _zone,
+    _one("AMEYO_TIMEOUT_S", "timeout_s", _seconds(0.1)),
+    _one("AMEYO_IDLE_LIMIT_S", "idle_limit_s", _seconds(0)),
+    _one("AMEYO_LOGOUT_ON_EXIT", "logout_on_exit", _bool),
+    _one("AMEYO_SESSION_FILE", "session_file", _session_file),
+    _one("AMEYO_READ_ONLY", "read_only", _bool),
+    _one("AMEYO_LOG_LEVEL", "log_level", _log_level),
+    _one("AMEYO_REPEAT_WINDOW_S", "repeat_window_s", _seconds(0)),
+    _one("AMEYO_LEDGER_DAYS", "ledger_days", _ledger_days),
+    _one("AMEYO_CONFIRM_OVER", "confirm_over", _count(0)),
+    _one("AMEYO_AUDIT_FILE", "audit_file", _path),
+    _one("AMEYO_HTTP_TOKEN", "http_token", _http_token),
+    _one("AMEYO_ALLOWED_HOSTS", "allowed_hosts", _hosts),
+    _one("AMEYO_MAX_REQUEST_BYTES", "max_request_bytes", _count(1024)),
+    _one("AMEYO_HTTP_MAX_CONNECTIONS", "http_max_connections", _count(1)),
+    _one("AMEYO_HTTP_READ_TIMEOUT_S", "http_read_timeout_s", _seconds(0.1)),
+    _one("AMEYO_HTTP_MAX_SESSIONS", "http_max_sessions", _count(1)),
+    _one("AMEYO_HTTP_SESSION_IDLE_S", "http_session_idle_s", _seconds(0.1)),
+    _one("AMEYO_HTTP_MAX_STREAMS", "http_max_streams", _count(1)),
+    _one("AMEYO_HTTP_STATELESS", "http_stateless", _bool),
+    _one("AMEYO_DRAIN_S", "drain_s", _seconds(0)),
+    _one("AMEYO_SECRET_KEY", "secret_key", _secret_key),
+    _one("AMEYO_UPLOAD_DIRS", "upload_dirs", _folders),
+    _one("AMEYO_DATABASE_URL", "database_url", _database),
+    _one("AMEYO_SYNC_INTERVAL_S", "sync_interval_s", _seconds(0)),
+    _one("AMEYO_SYNC_PAGE_SIZE", "sync_page_size", _capped(1, 10_000)),
+    _one("AMEYO_SYNC_PAGES_IN_FLIGHT", "sync_pages_in_flight", _capped(1, 16)),
+    _one("AMEYO_SYNC_RATE", "sync_rate", _seconds(0)),
+    _one("AMEYO_PROGRESS_EVERY_S", "progress_every_s", _seconds(0)),
+    _one("AMEYO_PUSH_TOKEN", "push_token", _push_token),
+    _one("AMEYO_HISTORY_DAYS", "history_days", _days),
+    lambda env: _phone_settings(env),
+    _one("AMEYO_CALLING_HOURS", "calling_hours", _hours),
+)
 
 
 def _database_url(raw: str) -> str:

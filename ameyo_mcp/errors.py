@@ -12,6 +12,7 @@ id or token.
 
     AmeyoMcpError
     ├── SettingsError                 a setting is missing or malformed
+    │   └── CannotListen              the address or port to serve on cannot be had
     ├── AmeyoError                    talking to Ameyo: its message key and arguments
     │   ├── AuthenticationFailed, InvalidSession
     │   ├── CommandFailed ── NotFound
@@ -94,6 +95,13 @@ class SettingsError(AmeyoMcpError):
     """A setting is missing or malformed; the message names the variable to fix."""
 
     next_step = "Fix that setting (in the environment or the .env file) and start ameyo-mcp again."
+
+
+class CannotListen(SettingsError):
+    """The address or port a command was told to serve on cannot be had (taken, not this machine's,
+    privileged); the message names the option to change."""
+
+    next_step = "Choose another --host or --port and start it again."
 
 
 # -- talking to Ameyo -----------------------------------------------------------------------------------

@@ -3,15 +3,20 @@ alike: uvicorn, in an HTTP/1.1 protocol whose connections must deliver a whole r
 body) within a deadline, and past a cap the oldest connection with no request being served makes
 room for a new one, so idle or half-open connections can neither pile up nor starve the requests
 that come after them. The cap stays below the open-file limit: past that limit accept() fails and
-new connections wait in the backlog, never served."""
+new connections wait in the backlog, never served. Its socket is bound first (`server_socket`),
+so that a port in use is told before anything claims to serve."""
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
+
+from .errors import CannotListen
 
 # The listen backlog, which is also how many connections asyncio accepts in one go (one loop turn).
 # A connection reaches `connection_made`, where the cap is enforced, two turns after its accept,
@@ -143,3 +148,53 @@ def limited_protocol(max_connections: int, read_timeout_s: float) -> type[asynci
                 self._read_timer = None
 
     return LimitedProtocol
+
+
+def server_socket(host: str, port: int, *, backlog: int | None = None) -> socket.socket:
+    """A TCP socket bound to `host`:`port`; CannotListen says why it cannot be.
+
+    Every command that serves HTTP (the MCP server, the demo, the receiver, the simulator) binds
+    it before it says it serves, and hands it to uvicorn: a port already taken (a socket listening
+    on it) is told in one line naming the option to change, not after "serving at …" by a
+    server's traceback. It listens only when uvicorn serves on it, so that a port that accepts a
+    connection is a server that answers (a balancer's or a script's TCP probe, a client with a
+    short timeout); with `backlog` it listens at once, and connections queue until the server
+    accepts them (the simulator, the stdio demo's receiver)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto must say TCP: asyncio sets TCP_NODELAY on accepted connections only when the listening
+    # socket's proto is IPPROTO_TCP, and without it every answer waits ~40 ms on Nagle + delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        # As uvicorn does: a port left in TIME_WAIT by a process that just stopped can be bound
+        # again; one that a socket listens on cannot.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        if backlog is not None:
+            sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        raise CannotListen(_why(exc, host, port)) from None
+    return sock
+
+
+def _why(exc: OSError, host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    if isinstance(exc, socket.gaierror):
+        return f"{host!r} is not a host name or address this machine can listen on: give another with --host."
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"Port {port} on {shown} is already in use (another ameyo-mcp, or another program, listens "
+            "there): stop that one, or choose another port with --port."
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"Port {port} on {shown} needs privileges this user does not have (ports below 1024 usually "
+            "do): choose a port above 1023 with --port."
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"{shown} is not an address of this machine: give one of its own with --host (127.0.0.1 "
+            "for this machine only, 0.0.0.0 for every network it is on)."
+        )
+    reason = exc.strerror or type(exc).__name__
+    return f"Cannot listen on {shown}:{port} ({reason}): choose another --host or --port."

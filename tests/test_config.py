@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
 
+from ameyo_mcp import config
 from ameyo_mcp.config import load_settings
 from ameyo_mcp.errors import SettingsError
 
@@ -94,3 +96,35 @@ def test_the_index_is_a_sqlite_file_per_ameyo_server_unless_a_url_is_given(
     defaults = load_settings(BASE, env_file=None)
     assert (defaults.sync_interval_s, defaults.sync_page_size) == (3600, 500)
     assert defaults.sync_pages_in_flight == 2
+
+
+def test_the_settings_known_are_the_ones_read_and_documented() -> None:
+    """A setting added without its name in NAMES would be warned about as unknown; one missing
+    from the README's table would be undocumented."""
+    source = (Path(config.__file__)).read_text()
+    read = set(re.findall(r'"(AMEYO_[A-Z_]+)"', source))
+    readme = (Path(config.__file__).parents[1] / "README.md").read_text()
+    table = readme.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    documented = {
+        name
+        for row in table.splitlines()
+        if row.startswith("| `")
+        for name in re.findall(r"`(AMEYO_[A-Z_]+)`", row.split("|")[1])
+    }
+    assert read == set(config.NAMES) == documented
+
+
+def test_names_close_to_a_setting_are_pointed_out_and_other_names_only_in_the_file() -> None:
+    found = config.unknown_names(
+        {"AMEYO_PASWORD": "x", "ameyo_timezone": "x", "AMEYO_SERVICE_HOST": "x", "HOME": "x"},
+        where="the environment",
+        all_unknown=False,
+    )
+    assert found == [
+        "AMEYO_PASWORD in the environment is not a setting of ameyo-mcp: did you mean AMEYO_PASSWORD?",
+        "ameyo_timezone in the environment is not a setting of ameyo-mcp: did you mean AMEYO_TIMEZONE?",
+    ]
+    in_file = config.unknown_names({"AMEYO_SERVICE_HOST": "x", "OTHER": "x"}, where=".env", all_unknown=True)
+    assert in_file == [
+        "AMEYO_SERVICE_HOST in .env is an unknown setting and is ignored (the README lists them)"
+    ]

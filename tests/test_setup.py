@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -122,3 +124,62 @@ def test_seconds_settings_take_decimals(simulator: SimulatorThread, tmp_path: Pa
     sim_env_file(simulator, tmp_path, "AMEYO_TIMEZONE=Asia/Kolkata", "AMEYO_TIMEOUT_S=2.5")
     done = run_cli(tmp_path, "check")
     assert done.returncode == 0 and "All checks passed." in done.stdout, done.stdout + done.stderr
+
+
+def test_every_bad_setting_is_told_at_once_and_misspelt_names_are_pointed_out(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "AMEYO_BASE_URL=http://127.0.0.1:9\n"
+        "AMEYO_USER_ID=CustomerManager\n"
+        "AMEYO_PASSWORD=pw-the-right-one-77\n"
+        "AMEYO_TIMEOUT_S=soon\n"
+        "AMEYO_LOG_LEVEL=chatty\n"
+        "AMEYO_CALLING_HOURS=9-5pm\n"
+        "AMEYO_SECRET_KEY=too-short-secret-31\n"
+        "AMEYO_TYPO_SETTING=1\n"
+        "AMEO_PASSWORD=misplaced-secret-42\n"
+    )
+    done = run_cli(tmp_path, "check")
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    said = done.stderr
+    for name in ("AMEYO_TIMEOUT_S", "AMEYO_LOG_LEVEL", "AMEYO_CALLING_HOURS", "AMEYO_SECRET_KEY"):
+        assert name in said, said
+    assert "4 settings" in said, said
+    warnings = [line for line in said.splitlines() if "warning:" in line]
+    assert len(warnings) == 2, said
+    assert any("AMEYO_TYPO_SETTING" in w and "unknown" in w for w in warnings), said
+    assert any("AMEO_PASSWORD" in w and "did you mean AMEYO_PASSWORD?" in w for w in warnings), said
+    for secret in ("pw-the-right-one-77", "too-short-secret-31", "misplaced-secret-42"):
+        assert secret not in said
+
+
+class _NotAmeyo(BaseHTTPRequestHandler):
+    """Another web server on the port AMEYO_BASE_URL names: Not Found for everything."""
+
+    def do_POST(self) -> None:
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.network
+def test_a_404_is_explained_by_the_url_actually_configured(tmp_path: Path) -> None:
+    web = ThreadingHTTPServer(("127.0.0.1", 0), _NotAmeyo)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{web.server_address[1]}"
+    try:
+        (tmp_path / ".env").write_text(
+            f"AMEYO_BASE_URL={base}\nAMEYO_USER_ID=CustomerManager\nAMEYO_PASSWORD=pw-123456\n"
+            "AMEYO_TIMEZONE=Asia/Kolkata\nAMEYO_SESSION_FILE=none\n"
+        )
+        done = run_cli(tmp_path, "check")
+    finally:
+        web.shutdown()
+        web.server_close()
+    assert done.returncode == 1, done.stdout + done.stderr
+    failure = next(line for line in done.stdout.splitlines() if "FAIL" in line)
+    # The URL has no path to remove: what answered is not Ameyo, or not on that port.
+    assert "without a path" not in failure and "has a path" not in failure, failure
+    assert f"{base}/ameyowebaccess/command answered 404" in failure and "host and port" in failure, failure

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
@@ -75,13 +77,43 @@ def test_check_cli_against_the_demo(tmp_path: Path) -> None:
     done = run_cli(tmp_path, "check", "--demo")
     assert done.returncode == 0, done.stderr
     assert "ok  login as CustomerManager" in done.stdout and "All checks passed." in done.stdout
+    # The demo's index is throwaway and it reads no settings file: `ameyo-mcp sync` is no advice
+    # for it (it would fill another throwaway index).
+    assert "no campaign synced yet (a demo server builds its own" in done.stdout, done.stdout
+    assert "ameyo-mcp sync" not in done.stdout
 
 
-def test_missing_setting_fails_with_one_line(tmp_path: Path) -> None:
+async def test_the_demo_starts_quietly_with_its_calls_from_the_first_second(tmp_path: Path) -> None:
+    """Its dialer starts with it and pushes to the demo's own HTTP server: the pushes made while
+    that server starts wait for it (no warnings, none lost), and its advice is the demo's."""
+    with http_process(clean_env(tmp_path), tmp_path, "--demo") as (url, proc):
+        async with Client(url) as client:
+            # Within the first seconds the demo's server has not built its index yet.
+            by_name = await client.call_tool("ameyo_call_history", {"name": "priya"})
+            said = text_of(by_name)
+            assert by_name.is_error and "ameyo-mcp sync" not in said, said
+            assert "a demo server builds its own throwaway index" in said, said
+            matched = 0
+            deadline = time.monotonic() + 20
+            while matched < 2:
+                assert time.monotonic() < deadline, "the demo's call history stayed empty"
+                await anyio.sleep(0.2)
+                history = await client.call_tool("ameyo_call_history", {})
+                assert not history.is_error, text_of(history)
+                matched = (history.structured_content or {})["matched"]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) is not None and proc.stderr is not None
+        said = proc.stderr.read().decode()
+    assert "WARNING" not in said and "push of call" not in said, said
+
+
+def test_missing_settings_fail_with_one_line_each(tmp_path: Path) -> None:
     done = run_cli(tmp_path, "check")
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [done.stderr.strip()]
-    assert "AMEYO_BASE_URL is not set" in done.stderr
+    assert done.returncode == 2 and done.stdout == ""
+    first, *each = done.stderr.strip().splitlines()
+    assert first == "ameyo-mcp: 3 settings need fixing:", done.stderr
+    assert [line.split()[0] for line in each] == ["AMEYO_BASE_URL", "AMEYO_USER_ID", "AMEYO_PASSWORD"]
+    assert all(" is not set: give " in line for line in each), done.stderr
 
 
 @pytest.mark.parametrize(
@@ -90,7 +122,7 @@ def test_missing_setting_fails_with_one_line(tmp_path: Path) -> None:
         ({"AMEYO_BASE_URL": "http://127.0.0.1:9"}, "unreachable URL"),
         ({"AMEYO_PASSWORD": "not-the-password"}, "wrong user or password"),
         ({"AMEYO_HASH_KEY": "wrong-hash-key", "AMEYO_REQUESTING_HOST": "crm"}, "token rejected"),
-        ({"AMEYO_BASE_URL": "{base}/ameyo"}, "wrong path"),
+        ({"AMEYO_BASE_URL": "{base}/ameyo"}, "AMEYO_BASE_URL has a path (/ameyo)"),
         ({"AMEYO_PHONE_REGION": "XQ"}, "AMEYO_PHONE_REGION 'XQ' is not a region"),
     ],
 )

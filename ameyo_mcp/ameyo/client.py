@@ -12,6 +12,7 @@ import logging
 import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, overload
+from urllib.parse import urlsplit
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
@@ -113,8 +114,8 @@ class AmeyoClient:
         info = await self.send(request)
         if info is None:
             raise AuthenticationFailed(
-                f"Ameyo refused the login of user {settings.user_id!r}: "
-                "check AMEYO_USER_ID and AMEYO_PASSWORD (the user must have the Customer Manager role)"
+                f"Ameyo refused the login of user {settings.user_id!r}: the password (AMEYO_PASSWORD) or "
+                "the user (AMEYO_USER_ID) is wrong, or the user lacks the Customer Manager role"
             )
         self.redactor.add(info.session_id)
         self.adopt_timings(info)
@@ -232,10 +233,7 @@ class AmeyoClient:
             if error is not None:
                 raise error
         if status == 404:
-            raise UpstreamUnavailable(
-                f"{self.settings.command_url} answered 404 Not Found: AMEYO_BASE_URL should be the server's "
-                "address only (http://host:port), without a path"
-            )
+            raise UpstreamUnavailable(_not_found(self.settings))
         if body is None and not null:
             # Only login uses `null` (refused credentials); anywhere else it is no answer at all,
             # and reading it as "no results" would hide a failure.
@@ -383,3 +381,19 @@ def _comment_parts(comment: Any) -> list[Any]:
         else:
             parts.append(item)
     return parts
+
+
+def _not_found(settings: Settings) -> str:
+    """Why the command URL answered 404, by the AMEYO_BASE_URL actually configured: a path in it
+    is the likely cause; without one, what answered is not Ameyo (another server, another port)."""
+    said = f"{settings.command_url} answered 404 Not Found"
+    path = urlsplit(settings.base_url).path
+    if path:
+        return (
+            f"{said}: AMEYO_BASE_URL has a path ({path}); it should be the Ameyo server's address only "
+            "(http://host:port)"
+        )
+    return (
+        f"{said}: what answers at {settings.base_url} is not Ameyo's web access; check that "
+        "AMEYO_BASE_URL names the Ameyo server's host and port"
+    )

@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 # What the lease tells a process asking for the session (store/lease.py's `Take.kind`; the store
 # is not imported before a session is needed: start-up does not pay for it).
 SESSION, LOGIN, WAIT, REFUSED = "session", "login", "wait", "refused"
+# How `verify_login` proved the credentials.
+PROVED_SHARED, PROVED_LOGIN, PROVED_OWN = "shared", "login", "own"
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +222,81 @@ class SessionManager:
                 "Token authentication is configured (AMEYO_HASH_KEY): there is no login session to show"
             )
         return self.info
+
+    async def verify_login(self) -> str:
+        """Prove this process's credentials to Ameyo (`ameyo-mcp check`), taking no seat from the
+        processes that share the session. Returns how:
+
+        - `PROVED_SHARED`: the lease holds a live session logged in with these very credentials;
+          it is taken up, and its login is the proof. No second login.
+        - `PROVED_LOGIN`: no live session: this process logs in for all, as any would.
+        - `PROVED_OWN`: the live session was logged in with other credentials (another password,
+          another AMEYO_SECRET_KEY), which prove nothing of these: this process logs in with its
+          own, a session of its own that never enters the lease (so the shared one is neither
+          replaced nor ended) and that `aclose` logs out.
+
+        A refused login raises AuthenticationFailed, and the back-off holds the processes given the
+        same credentials, as after any refused login."""
+        if not self.uses_sessions:
+            raise AuthenticationFailed("Token authentication needs no login to verify")
+        self._cache_checked = True  # an earlier version's cached session proves no password
+        async with self._lock:
+            lease = await self._live_lease()
+            if lease is None or lease.login_for == self._credentials:
+                before = self.logins
+                if self._sid is None:
+                    await self._establish()
+                if self.logins > before:
+                    return PROVED_LOGIN
+                lease = await self._live_lease()
+                if lease is not None and lease.generation == self._generation:
+                    if lease.login_for == self._credentials:
+                        return PROVED_SHARED
+                    self._drop(self._sid)  # another's session, taken up meanwhile: let go, no logout
+            await self._own_login(lease)
+            return PROVED_OWN
+
+    async def _live_lease(self) -> Lease | None:
+        """The lease if it holds a session Ameyo should still know; None otherwise, or without a
+        usable store."""
+        store = self._lease_store()
+        if store is None:
+            return None
+        try:
+            lease = await self._in_store(store.session_lease, self._key)
+        except StoreError as exc:
+            self._store_failed(exc)
+            return None
+        if lease is None or not lease.live(self._clock(), _TOUCH_EVERY_S):
+            return None
+        return lease
+
+    async def _own_login(self, lease: Lease | None) -> None:
+        """A login of this process's own, outside the lease, honouring and recording the shared
+        back-off of a refused login."""
+        now = self._clock()
+        if (
+            lease is not None
+            and lease.refused_for == self._credentials
+            and lease.refused_until is not None
+            and lease.refused_until > now
+        ):
+            raise _refusal(lease, now)
+        try:
+            await self._establish_alone()
+        except AuthenticationFailed as exc:
+            store = self._lease_store()
+            if store is not None:
+                with contextlib.suppress(StoreError):
+                    await self._in_store(
+                        store.session_refused,
+                        self._key,
+                        self.owner,
+                        until=self._clock() + AUTH_FAILURE_COOLDOWN_S,
+                        message=exc.message,
+                        credentials=self._credentials,
+                    )
+            raise
 
     async def ping(self) -> PingResult:
         """Ping the live session (taking one up first if there is none)."""
@@ -401,6 +478,7 @@ class SessionManager:
                     self._clock(),
                     timeout_s=info.session_timeout_ms / 1000,
                     ping_every_s=info.ping_interval_ms / 1000,
+                    credentials=self._credentials,
                 )
             except StoreError as exc:
                 self._store_failed(exc)
@@ -778,6 +856,7 @@ class SessionManager:
                 now,
                 timeout_s=info.session_timeout_ms / 1000,
                 ping_every_s=info.ping_interval_ms / 1000,
+                credentials=self._credentials,
             )
         finally:
             if published is None:

@@ -7,12 +7,21 @@ from collections.abc import Callable
 
 from ..ameyo.models import GetLeadsRequest
 from ..ameyo.service import Ameyo
+from ..ameyo.session import PROVED_LOGIN, PROVED_OWN, PROVED_SHARED
 from ..config import Settings, timezone_warning
 from ..errors import AmeyoError, AuthenticationFailed, PhoneError, StoreError, UpstreamUnavailable
 from ..rules import phones
 from ..rules.times import ago_text, show
 
 _UNKNOWN_SHOWN = 10
+
+
+_PROVED = {
+    PROVED_SHARED: ": the session the store's processes share was logged in with these credentials "
+    "(taken up, no second login)",
+    PROVED_LOGIN: "",
+    PROVED_OWN: " (a session of its own, logged out at the end of the check)",
+}
 
 
 def _advice(exc: AmeyoError, settings: Settings) -> str:
@@ -23,7 +32,7 @@ def _advice(exc: AmeyoError, settings: Settings) -> str:
         return f"wrong user or password: {text}"
     if isinstance(exc, UpstreamUnavailable):
         if "404" in text:
-            return f"wrong path: {text}"
+            return text  # it says what in AMEYO_BASE_URL to look at
         if "unreachable" in text:
             return f"unreachable URL: {text}"
         return f"not an Ameyo answer: {text}"
@@ -49,8 +58,16 @@ async def run_check(
         say(f"  FAIL {exc}")
     try:
         if ameyo.session.uses_sessions:
-            info = await ameyo.session.login()
-            say(f"  ok  login as {info.user_id} (user type {info.user_type})")
+            # The credentials themselves, never only a session someone else logged in.
+            proved = await ameyo.session.verify_login()
+            info = ameyo.session.info
+            assert info is not None
+            say(f"  ok  login as {info.user_id} (user type {info.user_type}){_PROVED[proved]}")
+            if proved == PROVED_OWN:
+                say(
+                    "  warn the session this store's processes share was logged in with other credentials "
+                    "(another AMEYO_PASSWORD or AMEYO_SECRET_KEY): give every process on the store the same"
+                )
             ping = await ameyo.session.ping()
             when = show(ping.server_time, settings.zone) if ping.server_time else "not given"
             say(f"  ok  ping: session alive, Ameyo server time {when}")
@@ -85,20 +102,23 @@ async def run_check(
 
 
 def _check_index(settings: Settings, say: Callable[[str], None]) -> bool:
-    """Report the index: where it is, and per campaign its contacts and the age of its last sync."""
-    from ..index.sync import age_text
+    """Report the index: where it is, and per campaign its contacts, the age of its last sync, and
+    a sync running now (how far) or one that stopped midway."""
+    from ..index.lookup import sync_advice
+    from ..index.sync import age_text, running_sync
     from ..store import open_store
 
     store = open_store(settings)
     try:
         campaigns = store.campaigns()
+        running = {c.campaign_id: running_sync(store, c, settings) for c in campaigns}
     except StoreError as exc:
         say(f"  FAIL index: {exc}")
         return False
     finally:
         store.close()
     if not campaigns:
-        say(f"  --  index at {store.where}: no campaign synced yet (run `ameyo-mcp sync`)")
+        say(f"  --  index at {store.where}: no campaign synced yet ({sync_advice(settings)})")
         return True
     say(f"  ok  index at {store.where}:")
     for c in campaigns:
@@ -106,7 +126,11 @@ def _check_index(settings: Settings, say: Callable[[str], None]) -> bool:
         synced = f"last synced {age_text(c.synced_at)}" if c.synced_at else "never synced completely"
         if c.synced_at is not None:
             synced += f" ({show(c.synced_at, settings.zone)})"
-        doing = ", a sync was interrupted (run `ameyo-mcp sync` to resume)" if c.pass_in_progress else ""
+        doing = ""
+        if running[c.campaign_id] is not None:
+            doing = f", a sync is running ({running[c.campaign_id]})"
+        elif c.pass_in_progress:
+            doing = ", a sync was interrupted (run `ameyo-mcp sync` to resume)"
         say(f"      {name} ({c.campaign_id}): {c.contacts:,} contacts, {synced}{doing}")
     return True
 

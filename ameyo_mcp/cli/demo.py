@@ -10,7 +10,7 @@ import socket
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,7 +46,11 @@ SAMPLE_CONTACTS = (
 
 @contextmanager
 def demo_settings(
-    environ: Mapping[str, str] | None = None, *, dial: bool = False, http_url: str | None = None
+    environ: Mapping[str, str] | None = None,
+    *,
+    dial: bool = False,
+    http_url: str | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Iterator[Settings]:
     """Settings for the embedded simulator. The demo's writes are sample data: they are audited
     (and indexed) in a throwaway folder, never in the real trail or index. Its file tool reads
@@ -57,6 +61,7 @@ def demo_settings(
     receiver, so that the call history fills from the first minute: to `http_url` (the demo's HTTP
     server, which mounts the receiver), or, over stdio, to a receiver on a loopback port of its own.
     """
+    from ..listener import server_socket
     from ..simulator import SimulatorConfig, SimulatorThread  # heavy: only on the demo path
 
     token = secrets.token_urlsafe(24) if dial else None
@@ -65,9 +70,7 @@ def demo_settings(
     if token is not None:
         SECRETS.add(token)
         if http_url is None:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-            sock.bind(("127.0.0.1", 0))
-            sock.listen(128)  # pushes queue until the receiver serves
+            sock = server_socket("127.0.0.1", 0, backlog=128)  # pushes queue until the receiver serves
             http_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         config = SimulatorConfig(
             push_url=f"{http_url}/ameyo/status?token={token}",
@@ -105,7 +108,7 @@ def demo_settings(
             f"with sample data (no real Ameyo is contacted; server zone {config.timezone}; {where}).{calls}",
             file=sys.stderr,
         )
-        settings = load_settings(env, env_file=None)
+        settings = load_settings(env, env_file=None, overrides={"demo": True}, warn=warn)
         stop = None
         if sock is not None:
             from ..receiver.service import serve_in_thread
@@ -114,6 +117,8 @@ def demo_settings(
         try:
             yield settings
         finally:
+            # The dialer first: pushing on to a receiver that has stopped, it would only complain.
+            simulator.stop()
             if stop is not None:
                 stop()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -224,10 +225,14 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
         http_url = (
             f"http://{_connectable(args.host)}:{args.port}" if serving and args.transport == "http" else None
         )
-        with demo_settings(dial=serving, http_url=http_url) as settings:
+        with demo_settings(dial=serving, http_url=http_url, warn=_warn) as settings:
             yield settings
     else:
-        yield load_settings(env_file=_env_file(args))
+        yield load_settings(env_file=_env_file(args), warn=_warn)
+
+
+def _warn(line: str) -> None:
+    print(f"ameyo-mcp: warning: {line}", file=sys.stderr, flush=True)
 
 
 def _env_file(args: argparse.Namespace) -> Path:
@@ -242,7 +247,7 @@ def _env_file(args: argparse.Namespace) -> Path:
 
 def _warn_about(settings: Settings) -> None:
     if not settings.timezone_given:
-        print(f"ameyo-mcp: warning: {timezone_warning(settings)}", file=sys.stderr, flush=True)
+        _warn(timezone_warning(settings))
 
 
 def _connectable(host: str) -> str:
@@ -253,23 +258,42 @@ def _connectable(host: str) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    with _settings(args) as settings:
-        _run_server(settings, args)
+    if args.transport == "stdio":
+        with _settings(args) as settings:
+            _run_server(settings, args, None)
+        return 0
+    # First of all: a port in use is told before anything starts (the demo's simulator) or claims
+    # to serve.
+    with _bound(args.host, args.port) as sock:
+        args.port = sock.getsockname()[1]
+        with _settings(args) as settings:
+            _run_server(settings, args, sock)
     return 0
 
 
-def _run_server(settings: Settings, args: argparse.Namespace) -> None:
+@contextmanager
+def _bound(host: str, port: int) -> Iterator[socket.socket]:
+    from ..listener import server_socket
+
+    sock = server_socket(host, port)
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+def _run_server(settings: Settings, args: argparse.Namespace, sock: socket.socket | None) -> None:
     from ..server.app import create_server
 
     setup_logging(settings.log_level)
     _warn_about(settings)
     server = create_server(settings)
-    if args.transport == "stdio":
+    if sock is None:
         server.run("stdio")
     else:
         from ..server.http import serve_http
 
-        serve_http(server, settings, args.host, args.port)
+        serve_http(server, settings, args.host, sock)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -353,26 +377,11 @@ def _upload(args: argparse.Namespace) -> int:
 async def _upload_run(settings: Settings, path: Path, options: BulkOptions) -> int:
     """The upload, stopped cleanly by SIGTERM or Ctrl-C: the batches in flight are journaled as
     outcome-unknown before the command ends, with one line saying what was sent."""
-    import signal
+    from .stopping import stop_on_signals
 
     stop = anyio.Event()
-    caught: list[str] = []
-
-    async def on_signal() -> None:
-        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            async for number in signals:
-                caught.append(signal.Signals(number).name)
-                stop.set()
-                return  # a second signal ends the process the usual way
-
-    code = 1
-    async with anyio.create_task_group() as group:
-        group.start_soon(on_signal)
-        try:
-            code = await _upload_once(settings, path, options, stop, caught)
-        finally:
-            group.cancel_scope.cancel()
-    return code
+    async with stop_on_signals(stop.set) as caught:
+        return await _upload_once(settings, path, options, stop, caught)
 
 
 async def _upload_once(
@@ -383,19 +392,18 @@ async def _upload_once(
     from ..writes.bulk.engine import upload_file
     from ..writes.bulk.report import bulk_text
     from ..writes.path import WritePath
+    from .progress import Progress
+    from .stopping import exit_status, signal_words
 
-    tty = sys.stderr.isatty()
-    last: list[str] = [""]
+    shown = Progress(settings.progress_every_s)
+    unit = "rows checked" if options.dry_run else "rows settled"
 
-    async def progress(done: int, total: int | None, message: str) -> None:
-        if message == last[0]:
-            return
-        last[0] = message
-        # A live line on a terminal; whole lines (one per report) when stderr is a log.
-        print(f"\r{message}   " if tty else message, end="" if tty else "\n", file=sys.stderr, flush=True)
+    async def progress(done: int, total: int | None, _message: str) -> None:
+        shown.step(path.name, done, total, unit)
 
     def fail(message: str) -> None:
-        print(f"{chr(10) if tty else ''}ameyo-mcp upload: {message}", file=sys.stderr, flush=True)
+        shown.clear()
+        print(f"ameyo-mcp upload: {message}", file=sys.stderr, flush=True)
 
     ameyo = Ameyo(settings)
     try:
@@ -409,8 +417,8 @@ async def _upload_once(
         return 1
     except UploadStopped as exc:
         if exc.requested:
-            fail(f"stopped by {caught[0] if caught else 'request'}. {exc.account}")
-            return 130 if caught[:1] == ["SIGINT"] else 143
+            fail(f"stopped by {signal_words(caught[0]) if caught else 'request'}. {exc.account}")
+            return exit_status(caught[0]) if caught else 1
         fail(str(exc))
         return 1
     except (UploadRefused, WriteError) as exc:  # nothing was sent; the message says why
@@ -421,8 +429,7 @@ async def _upload_once(
         return 1
     finally:
         await ameyo.aclose()
-    if tty:
-        print(file=sys.stderr)
+    shown.clear()
     print(bulk_text(out), flush=True)  # the CLI's report for a person
     return 0 if out.ok == out.rows else 1
 
@@ -430,70 +437,18 @@ async def _upload_once(
 def _receiver(args: argparse.Namespace) -> int:
     from ..receiver.service import serve
 
-    with _settings(args) as settings:
+    with _bound(args.host, args.port) as sock, _settings(args) as settings:
         setup_logging(settings.log_level)
-        serve(settings, args.host, args.port)
+        serve(settings, args.host, sock)
     return 0
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from ..ameyo.service import Ameyo
-    from ..errors import AmeyoError, StoreError, SyncError
-    from ..index.sync import SyncProgress, SyncReport, sync_all
-    from ..store import open_store
-
-    tty = sys.stderr.isatty()
-
-    def progress(step: SyncProgress) -> None:
-        if not tty or step.done:
-            return
-        name = step.campaign.campaign_name[:30]
-        if step.closing:
-            line = f"{name}: all {step.seen:,} contacts read; completing the index…"
-        elif step.expected:
-            share = min(step.seen / step.expected, 1.0)
-            bar = "#" * int(share * 30)
-            line = f"{name} [{bar:<30}] {share:4.0%} {step.seen:,}/~{step.expected:,} contacts"
-        else:
-            line = f"{name} {step.seen:,} contacts read"
-        print(f"\r{line}   ", end="", file=sys.stderr, flush=True)
-
-    def done(report: SyncReport) -> None:
-        if tty:
-            print("\r\033[K", end="", file=sys.stderr, flush=True)
-        print(report.line(), flush=True)  # the CLI's report for a person
-
-    async def run(settings: Settings) -> int:
-        store = open_store(settings)
-        ameyo = Ameyo(settings, store=lambda: store)
-        try:
-            # The index must be usable before anything is asked of Ameyo (it holds the session lease).
-            await anyio.to_thread.run_sync(store.campaigns)
-            await sync_all(
-                ameyo,
-                store,
-                args.campaign or None,
-                restart=args.restart,
-                progress=progress,
-                done=done,
-                on_loop=True,  # this loop serves the sync alone
-            )
-        except AmeyoError as exc:
-            print(f"\nameyo-mcp sync: {await ameyo.explain(exc)}", file=sys.stderr)
-            return 1
-        except (StoreError, SyncError) as exc:
-            print(f"\nameyo-mcp sync: {exc}", file=sys.stderr)
-            return 1
-        finally:
-            try:
-                await ameyo.aclose()
-            finally:
-                store.close()
-        return 0
+    from .sync import sync_command
 
     with _settings(args) as settings:
         setup_logging(settings.log_level)
-        return anyio.run(run, settings)
+        return anyio.run(lambda: sync_command(settings, args.campaign, restart=args.restart))
 
 
 def _simulator(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ from ..rules.sanitize import fold
 
 if TYPE_CHECKING:
     from ..ameyo.service import Ameyo
+    from ..config import Settings
     from ..store import CampaignIndex, IndexedContact, Store
 
 log = logging.getLogger(__name__)
@@ -38,12 +39,26 @@ CANDIDATES = 500
 """Most index candidates fetched live at once (one getContacts by customer ids)."""
 NEWEST = 500
 """Newest contacts read live when the index finds nothing: customers added since the sync."""
-_NO_INDEX = "the campaign has no index yet: run ameyo-mcp sync"
+SYNC_ADVICE = "run ameyo-mcp sync"
+NO_INDEX = "the campaign has no index yet"
 UNREADABLE = "the local index could not be read"
 LISTING = "a listing reads Ameyo itself; the whole campaign's counts by status are the index's"
 """Why a listing or a status filter scans even where the campaign has an index."""
 
 Keep = Callable[[Contact], bool]
+
+
+def sync_advice(settings: Settings, *, again: bool = False) -> str:
+    """What builds a campaign's index (`again`: brings it up to date), in words an answer ends with."""
+    if not settings.demo:
+        return "sync again (ameyo-mcp sync)" if again else SYNC_ADVICE
+    # The demo's index is throwaway and the demo reads no settings file: `ameyo-mcp sync` would
+    # fill another throwaway index, never the demo server's.
+    if settings.sync_interval_s <= 0:
+        return "AMEYO_SYNC_INTERVAL_S=0 keeps a demo server from building its own throwaway index"
+    if again:
+        return "wait for the demo server's next sync of its index (AMEYO_SYNC_INTERVAL_S)"
+    return "a demo server builds its own throwaway index a few seconds after it starts"
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,8 @@ class Looked:
 
     index: CampaignIndex | None = None
     why_no_index: str | None = None
+    # What brings the index up to date (`sync_advice`).
+    again: str = "sync again (ameyo-mcp sync)"
     scanned: int = 0
     scan_capped: bool = False
     newest: int | None = None  # newest contacts read live after the index found nothing
@@ -65,7 +82,7 @@ class Looked:
             if self.newest is not None:
                 text += f", and the {self.newest:,} newest contacts in Ameyo, read live"
             return text
-        why = self.why_no_index or _NO_INDEX
+        why = self.why_no_index or NO_INDEX
         if why.startswith(UNREADABLE):
             which = "the first" if self.scan_capped else "all"
             return f"{why}; searched Ameyo directly, {which} {self.scanned:,} contacts of the campaign"
@@ -85,11 +102,10 @@ class Looked:
                 return ""  # the newest read covered the whole campaign
             return (
                 "A customer added in Ameyo after the sync, or whose number or name changed since, "
-                "outside this server, may not be among them: give customer_id, or sync again "
-                "(ameyo-mcp sync)."
+                f"outside this server, may not be among them: give customer_id, or {self.again}."
             )
         if self.scan_capped:
-            why = self.why_no_index or _NO_INDEX
+            why = self.why_no_index or NO_INDEX
             return (
                 f"Contacts beyond the first {self.scanned:,} were not looked at, so this is not a "
                 "'not found'. Give customer_id, or narrow with lead_ids"
@@ -121,7 +137,7 @@ class Finder:
         except (StoreError, OSError) as exc:
             return None, unreadable(exc)
         if known is None or known.synced_at is None:
-            return None, _NO_INDEX
+            return None, f"{NO_INDEX}: {sync_advice(self.ameyo.settings)}"
         return known, None
 
     async def by_phone(self, request: GetContactsRequest, phone: phones.PhoneSearch, keep: Keep) -> Found:
@@ -185,15 +201,16 @@ class Finder:
             live = await self.ameyo.get_contacts(request.model_copy(update={"customer_ids": ids}))
             matches = [c for c in live if keep(c)]
         capped = len(candidates) >= want
+        again = sync_advice(self.ameyo.settings, again=True)
         if matches:
-            return Found(matches, Looked(index=index, candidates_capped=capped))
+            return Found(matches, Looked(index=index, candidates_capped=capped, again=again))
         newest = await self.ameyo.get_contacts(
             request.model_copy(
                 update={"order_by": "customerId desc", "limit_offset": f"LIMIT {NEWEST} OFFSET 0"}
             )
         )
         matches = sorted((c for c in newest if keep(c)), key=lambda c: c.customer_id)
-        return Found(matches, Looked(index=index, newest=len(newest), candidates_capped=capped))
+        return Found(matches, Looked(index=index, newest=len(newest), candidates_capped=capped, again=again))
 
 
 def contact_filter(

@@ -41,7 +41,8 @@ from ..errors import AmeyoError, StoreError, SyncBusy, SyncError
 from ..rules import phones
 from ..rules.owners import new_owner, owner_alive
 from ..rules.times import ago_text, show
-from ..store import ContactRow, Store, SyncLease, SyncPass
+from ..store import CampaignIndex, ContactRow, Store, SyncLease, SyncPass
+from ..store.sync_leases import shown
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +282,6 @@ async def sync_campaign(
         )
     except SyncBusy as busy:
         _HOLDING.discard(lease.holder)
-        since = datetime.fromtimestamp(busy.since, UTC)
         return SyncReport(
             campaign=campaign,
             contacts=0,
@@ -290,8 +290,7 @@ async def sync_campaign(
             seconds=time.monotonic() - started,
             resumed=False,
             requests=0,
-            skipped=f"another process ({busy.holder}) is syncing it since {show(since, settings.zone)} "
-            f"({age_text(since)})",
+            skipped=f"another process ({busy.holder}) is syncing it {_since(busy.since, settings)}",
         )
     except BaseException:
         _HOLDING.discard(lease.holder)
@@ -452,6 +451,23 @@ async def sync_all(
         if done is not None:
             done(report)
     return reports
+
+
+def running_sync(store: Store, campaign: CampaignIndex, settings: Settings) -> str | None:
+    """Which process syncs `campaign` now and how far its pass is, in words ("process host:4242
+    since 2026-11-27 02:30 Asia/Kolkata (just now), 12,000 of ~200,000 contacts read"); None when
+    none does (a pass left open by a sync that stopped is not running: the next sync resumes it)."""
+    held = store.sync_lease(campaign.campaign_id)
+    if held is None or held.until <= time.time() or not _alive(held.holder):
+        return None
+    seen = _Position.load(campaign.cursor).seen if campaign.pass_in_progress is not None else 0
+    expected = f" of ~{campaign.synced_contacts:,}" if campaign.synced_contacts else ""
+    return f"process {shown(held.holder)} {_since(held.since, settings)}, {seen:,}{expected} contacts read"
+
+
+def _since(epoch: float, settings: Settings) -> str:
+    since = datetime.fromtimestamp(epoch, UTC)
+    return f"since {show(since, settings.zone)} ({age_text(since)})"
 
 
 def age_text(when: datetime | None, now: datetime | None = None) -> str:

@@ -69,11 +69,13 @@ def build_receiver(
     return receiver, writer
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
-    """`ameyo-mcp receiver`: the endpoint alone, for deployments whose MCP server runs over stdio."""
+def serve(settings: Settings, host: str, sock: socket.socket) -> None:
+    """`ameyo-mcp receiver`: the endpoint alone, for deployments whose MCP server runs over stdio;
+    on `sock`, already bound to `host` (`listener.server_socket`)."""
     from ..listener import cap_note, connection_cap, listener_config
     from ..store import open_store
 
+    port = int(sock.getsockname()[1])
     store = open_store(settings)
     receiver, writer = build_receiver(settings, store)
     writer.start()  # old history is pruned from the start, not from the first push
@@ -92,7 +94,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
         config = listener_config(
             app, host, port, max_connections=cap, read_timeout_s=settings.http_read_timeout_s, lifespan="off"
         )
-        DrainingServer(config, drain, name="the receiver").run()
+        DrainingServer(config, drain, name="the receiver").run(sockets=[sock])
     finally:
         writer.close()
         store.close()

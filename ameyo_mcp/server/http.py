@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import socket
 import sys
 from typing import Any
 from urllib.parse import urlsplit
@@ -335,11 +336,14 @@ def http_app(
 OWN_FILES = 128
 
 
-def serve_http(server: MCPServer[Any], settings: Settings, host: str, port: int) -> None:
+def serve_http(server: MCPServer[Any], settings: Settings, host: str, sock: socket.socket) -> None:
+    """Serve on `sock`, already bound to `host` (`listener.server_socket`): a port in use was
+    told before this says it serves."""
     from ..health import DrainingServer
     from ..listener import cap_note, connection_cap, listener_config
     from .app import drain_of
 
+    port = int(sock.getsockname()[1])
     cap = connection_cap(settings.http_max_connections, OWN_FILES)
     streams = stream_cap(settings, cap)
     app = http_app(server, settings, host, port, max_streams=streams)
@@ -359,4 +363,4 @@ def serve_http(server: MCPServer[Any], settings: Settings, host: str, port: int)
     config = listener_config(
         app, host, port, max_connections=cap, read_timeout_s=settings.http_read_timeout_s
     )
-    DrainingServer(config, drain_of(server), name="the MCP server").run()
+    DrainingServer(config, drain_of(server), name="the MCP server").run(sockets=[sock])

@@ -100,7 +100,8 @@ class Dialer:
                     status = response.status_code
                 except httpx.HTTPError as exc:
                     status = None
-                    logger.warning("push of call %s got no answer (%s)", number, type(exc).__name__)
+                    # Retried below: only a push given up on is worth a warning.
+                    logger.info("push of call %s got no answer (%s)", number, type(exc).__name__)
                 if status == 200 or attempts > config.push_retries:
                     break
                 await asyncio.sleep(config.push_retry_delay_s * 2 ** (attempts - 1))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 from ..errors import DeliberateDrop
+from ..listener import server_socket
 from .app import COMMAND_PATH, ConnectionAborter, create_app
 from .state import PushedCall, SimulatorConfig, SimulatorState
 
@@ -74,7 +75,7 @@ class SimulatorThread:
     def start(self) -> SimulatorThread:
         if self._thread is not None:
             raise RuntimeError("simulator already started")
-        sock = _bind(self.host, self._requested_port)
+        sock = server_socket(self.host, self._requested_port, backlog=128)
         server = _make_server(self.state)
         self._socket, self._server, self._port = sock, server, sock.getsockname()[1]
         web_host = f"{self.host}:{self._port}"
@@ -134,7 +135,7 @@ def serve(config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: 
     """Serve until interrupted; says where on stderr (stdout may carry an MCP stream)."""
     state = SimulatorState(config)
     cfg = state.config
-    sock = _bind(host, port)
+    sock = server_socket(host, port, backlog=128)
     server = _make_server(state)
     shown_host = f"[{host}]" if ":" in host else host
     sys.stderr.write(
@@ -178,21 +179,6 @@ async def _serve(
                 await pacing
         if dialer is not None:
             await dialer.close()
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto must say TCP: asyncio sets TCP_NODELAY on accepted connections only when the listening
-    # socket's proto is IPPROTO_TCP, and without it every answer waits ~40 ms on Nagle + delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)  # connections queue from now on, even before the loop runs
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 def _make_server(state: SimulatorState) -> uvicorn.Server:

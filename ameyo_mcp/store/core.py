@@ -939,10 +939,27 @@ class Store:
             )
 
     def publish_session(
-        self, key: lease.LeaseKey, who: str, sealed: str, now: float, *, timeout_s: float, ping_every_s: float
+        self,
+        key: lease.LeaseKey,
+        who: str,
+        sealed: str,
+        now: float,
+        *,
+        timeout_s: float,
+        ping_every_s: float,
+        credentials: str,
     ) -> lease.Lease | None:
         with self._tx() as tx:
-            return lease.publish(tx, key, who, sealed, now, timeout_s=timeout_s, ping_every_s=ping_every_s)
+            return lease.publish(
+                tx,
+                key,
+                who,
+                sealed,
+                now,
+                timeout_s=timeout_s,
+                ping_every_s=ping_every_s,
+                credentials=credentials,
+            )
 
     def session_refused(
         self, key: lease.LeaseKey, who: str, *, until: float, message: str, credentials: str

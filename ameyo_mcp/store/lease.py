@@ -62,6 +62,7 @@ class Lease:
     refused_until: float | None  # no login is tried before this: the last one was refused
     refusal: str | None  # Ameyo's refusal, as the process that met it worded it (no secret)
     refused_for: str | None  # which credentials were refused: a tag only their holders can make
+    login_for: str | None  # which credentials logged the session in (the same kind of tag)
 
     @property
     def last_alive(self) -> float:
@@ -172,10 +173,19 @@ def take(
 
 
 def publish(
-    tx: Tx, key: LeaseKey, who: str, sealed: str, now: float, *, timeout_s: float, ping_every_s: float
+    tx: Tx,
+    key: LeaseKey,
+    who: str,
+    sealed: str,
+    now: float,
+    *,
+    timeout_s: float,
+    ping_every_s: float,
+    credentials: str,
 ) -> Lease | None:
-    """Put the session `who` logged in with in the lease, if `who` still holds the login turn (None
-    otherwise: another process took the turn over, and this session is for no one)."""
+    """Put the session `who` logged in with `credentials` (their tag) in the lease, if `who` still
+    holds the login turn (None otherwise: another process took the turn over, and this session is
+    for no one)."""
     _lock(tx)
     lease = _read(tx, key)
     if lease is None or lease.login_by != who:
@@ -184,9 +194,9 @@ def publish(
         "UPDATE session_lease SET generation = generation + 1, sealed = ?, timeout_s = ?, ping_every_s = ?, "
         "holder = ?, logged_in_at = ?, last_used_at = ?, last_ping_at = NULL, ping_by = NULL, "
         "ping_until = NULL, login_by = NULL, login_until = NULL, refused_until = NULL, refusal = NULL, "
-        "refused_for = NULL "
+        "refused_for = NULL, login_for = ? "
         f"WHERE {_WHERE}",
-        (sealed, timeout_s, ping_every_s, who, now, now, key.server, key.user_id),
+        (sealed, timeout_s, ping_every_s, who, now, now, credentials, key.server, key.user_id),
     )
     _seen(tx, key, who, now)
     return _read(tx, key)

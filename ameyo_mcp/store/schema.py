@@ -214,4 +214,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             until DOUBLE PRECISION NOT NULL
         )""",
     ),
+    # 6: which credentials logged the shared session in (their tag, as `refused_for`): a process
+    # checking its own (`ameyo-mcp check`) is proved by that login only when they are the same.
+    ("ALTER TABLE session_lease ADD COLUMN login_for TEXT",),
 )

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from ...ameyo.customers import display_name, phone_values
 from ...ameyo.models import parse_ameyo_time
 from ...errors import PhoneError, StoreError, as_clause, with_step
+from ...index.lookup import sync_advice
 from ...rules import phones
 from ...rules.counts import counted
 from ...rules.outcomes import outcome_counts
@@ -28,6 +29,7 @@ from .session_tools import AmeyoId
 
 if TYPE_CHECKING:
     from ...ameyo.models import Contact
+    from ...config import Settings
     from ...store import CallHistory, CallQuery, CampaignIndex, Store, StoredCall
 
 log = logging.getLogger(__name__)
@@ -118,7 +120,7 @@ async def ameyo_call_history(
         limit=limit,
     )
     try:
-        read = await anyio.to_thread.run_sync(_read, store, query, name)
+        read = await anyio.to_thread.run_sync(_read, store, query, name, ameyo.settings)
     except StoreError as exc:
         # Only the store has the history: there is nothing else to look in.
         raise ToolError(
@@ -174,7 +176,7 @@ class _Read:
     named: Named | None
 
 
-def _read(store: Store, query: CallQuery, name: str | None) -> _Read:
+def _read(store: Store, query: CallQuery, name: str | None, settings: Settings) -> _Read:
     """The calls `query` finds (for `name`: of the customers the contacts index finds by it), and
     the names of their customers: as the push gave them, else as the index holds them."""
     indexes: list[CampaignIndex] | None = None
@@ -195,7 +197,7 @@ def _read(store: Store, query: CallQuery, name: str | None) -> _Read:
                 f"campaign {query.campaign_id} has" if query.campaign_id is not None else "no campaign has"
             )
             raise ToolError(
-                f"A name is looked up in the contacts index, and {which} one yet: run ameyo-mcp sync, or "
+                f"A name is looked up in the contacts index, and {which} one yet ({sync_advice(settings)}): "
                 "give the customer's phone or customer_id."
             )
         ids: dict[int, None] = {}
