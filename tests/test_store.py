@@ -398,9 +398,21 @@ def test_a_pushed_call_teaches_the_index_a_customers_number_until_a_sync_says_ot
     assert ids(store.find_by_phone(CAMPAIGN, "9812345678")) == [1]  # the stored one still finds them
     assert store.add_call(event("nobody", customer_id=99, phone="9833300011"))  # not indexed
     assert ids(store.find_by_phone(CAMPAIGN, "9833300011")) == []
+    # Two numbers dialled for one customer in one batch of pushes are both learned.
+    assert store.add_calls([event("two", phone="9844400011"), event("three", phone="9855500011")]) == [
+        True,
+        True,
+    ]
+    assert (
+        ids(store.find_by_phone(CAMPAIGN, "9844400011"))
+        == ids(store.find_by_phone(CAMPAIGN, "9855500011"))
+        == [1]
+    )
+    assert ids(store.find_by_phone(CAMPAIGN, "9822200011")) == [1]
     # A sync is Ameyo's word: a number Ameyo does not hold for the customer is dropped again.
     store.upsert_contacts(CAMPAIGN, [row(1, "9812345678", name="Asha Rao")])
     assert ids(store.find_by_phone(CAMPAIGN, "9822200011")) == []
+    assert ids(store.find_by_phone(CAMPAIGN, "9855500011")) == []
 
 
 def test_a_disposition_is_found_by_its_code_or_its_name_and_counted_by_its_name(store: Store) -> None:

@@ -46,10 +46,6 @@ _CONTACT_COLUMNS = ", ".join(f"c.{name}" for name in _CONTACT_FIELDS)
 _EVENT_COLUMNS = tuple(f.name for f in fields(CallEvent) if f.name != "raw")
 _EVENT_TIMES = frozenset(name for name in _EVENT_COLUMNS if name.endswith("_at"))
 _CALL_COLUMNS = ", ".join(("id", *_EVENT_COLUMNS, "raw"))
-_ADD_CALL = (
-    f"INSERT INTO calls (dedup_key, at, {', '.join(_EVENT_COLUMNS)}, raw) "
-    f"VALUES ({', '.join('?' * (len(_EVENT_COLUMNS) + 3))}) ON CONFLICT (dedup_key) DO NOTHING"
-)
 # Outcomes by the disposition's name, as agents chose it and as getContacts shows it; its code
 # where a push carried no name.
 _OUTCOME = "COALESCE(disposition_name, disposition, system_disposition, 'unknown')"
@@ -143,6 +139,75 @@ def _rarest(tx: Tx, campaign_id: int, words: Sequence[str]) -> tuple[str, int]:
     matches = _sampled_matches(tx, campaign_id, words)
     best = max(range(len(words)), key=lambda i: (matches[i], len(words[i])))
     return words[best], sizes[best]
+
+
+# Pushes per INSERT statement: well under SQLite's 32,766 parameters at the calls table's width.
+_CALLS_PER_INSERT = 400
+_PAIRS_PER_SELECT = 400
+
+
+def _insert_calls(tx: Tx, events: Sequence[CallEvent]) -> list[bool]:
+    """Insert the events not kept yet, many per statement; for each, whether it was new. Of two
+    pushes of one call in a batch, the first is new and the second a repeat, as one by one."""
+    added: list[bool] = []
+    width = len(_EVENT_COLUMNS) + 3
+    for start in range(0, len(events), _CALLS_PER_INSERT):
+        chunk = events[start : start + _CALLS_PER_INSERT]
+        rows = [
+            (
+                event.dedup_key(),
+                to_epoch(event.at),
+                *(_column_value(name, getattr(event, name)) for name in _EVENT_COLUMNS),
+                cap_raw(event.raw),
+            )
+            for event in chunk
+        ]
+        values = ", ".join(["(" + ", ".join("?" * width) + ")"] * len(rows))
+        kept = {
+            row[0]
+            for row in tx.all(
+                f"INSERT INTO calls (dedup_key, at, {', '.join(_EVENT_COLUMNS)}, raw) VALUES {values} "
+                "ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key",
+                [value for row in rows for value in row],
+            )
+        }
+        for row in rows:
+            added.append(row[0] in kept)
+            kept.discard(row[0])
+    return added
+
+
+def _learn_phones(tx: Tx, events: Sequence[CallEvent]) -> None:
+    """A number Ameyo dialled for an indexed customer finds them from now on. It is kept in the
+    contact's phones, so the next sync keeps it where Ameyo holds it and drops it where not. A
+    customer not indexed yet is left to the next sync, which brings Ameyo's numbers."""
+    wanted: dict[tuple[int, int], list[str]] = {}
+    for event in events:
+        assert event.campaign_id is not None and event.customer_id is not None and event.phone
+        wanted.setdefault((event.campaign_id, event.customer_id), []).append(event.phone)
+    pairs = list(wanted)
+    known: dict[tuple[int, int], list[str]] = {}
+    for start in range(0, len(pairs), _PAIRS_PER_SELECT):
+        chunk = pairs[start : start + _PAIRS_PER_SELECT]
+        listed = ", ".join(["(?, ?)"] * len(chunk))
+        for campaign_id, customer_id, phones in tx.all(
+            "SELECT campaign_id, customer_id, phones FROM contacts "
+            f"WHERE (campaign_id, customer_id) IN (VALUES {listed})",
+            [value for pair in chunk for value in pair],
+        ):
+            known[(int(campaign_id), int(customer_id))] = _column_phones(phones)
+    changed: list[tuple[str, int, int]] = []
+    keys: list[tuple[int, str, int]] = []
+    for (campaign_id, customer_id), phones in known.items():
+        new = [k for k in _keys(wanted[(campaign_id, customer_id)]) if k not in phones]
+        if new:
+            changed.append((_phones_column([*phones, *new]), campaign_id, customer_id))
+            keys += [(campaign_id, _reverse(k), customer_id) for k in new]
+    tx.many("UPDATE contacts SET phones = ? WHERE campaign_id = ? AND customer_id = ?", changed)
+    tx.many(
+        "INSERT INTO contact_phones (campaign_id, rkey, customer_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        keys,
+    )
 
 
 class Store:
@@ -742,52 +807,36 @@ class Store:
 
     def add_calls(self, events: Sequence[CallEvent]) -> list[bool]:
         """`add_call` for many events in one transaction (one commit, one disk flush): all are kept
-        or none. The receiver batches the pushes that arrive while a commit is under way."""
+        or none. The receiver batches the pushes that arrive while a commit is under way; a batch
+        is a few statements, not a few per push."""
         with self._tx() as tx:
-            added = [self._add_call(tx, event) for event in events]
+            added = _insert_calls(tx, events)
+            fresh = [
+                e
+                for e, new in zip(events, added, strict=True)
+                if new and e.campaign_id is not None and e.customer_id is not None
+            ]
+            _learn_phones(tx, [e for e in fresh if e.phone])
+            tx.many(
+                "UPDATE contacts SET disposition = COALESCE(?, disposition), dialled_at = ?, "
+                "attempts = COALESCE(?, attempts) WHERE campaign_id = ? AND customer_id = ? "
+                "AND (dialled_at IS NULL OR dialled_at <= ?)",
+                [
+                    (
+                        e.disposition_name or e.disposition or e.system_disposition,
+                        to_epoch(e.at),
+                        e.attempts,
+                        e.campaign_id,
+                        e.customer_id,
+                        to_epoch(e.at),
+                    )
+                    for e in fresh
+                ],
+            )
             if any(added) and tx.dialect.name == "postgresql":
                 # Delivered at commit, to every process listening (`calls_changed`).
                 tx.run(f"NOTIFY {CALLS_CHANNEL}")
             return added
-
-    def _add_call(self, tx: Tx, event: CallEvent) -> bool:
-        at = to_epoch(event.at)
-        values = (_column_value(name, getattr(event, name)) for name in _EVENT_COLUMNS)
-        tx.run(_ADD_CALL, (event.dedup_key(), at, *values, cap_raw(event.raw)))
-        new = bool(tx.rowcount)
-        if new and event.campaign_id is not None and event.customer_id is not None:
-            if event.phone:
-                self._learn_phone(tx, event.campaign_id, event.customer_id, event.phone)
-            outcome = event.disposition_name or event.disposition or event.system_disposition
-            tx.run(
-                "UPDATE contacts SET disposition = COALESCE(?, disposition), dialled_at = ?, "
-                "attempts = COALESCE(?, attempts) WHERE campaign_id = ? AND customer_id = ? "
-                "AND (dialled_at IS NULL OR dialled_at <= ?)",
-                (outcome, at, event.attempts, event.campaign_id, event.customer_id, at),
-            )
-        return new
-
-    def _learn_phone(self, tx: Tx, campaign_id: int, customer_id: int, key: str) -> None:
-        """A number Ameyo dialled for an indexed customer finds them from now on. It is kept in the
-        contact's phones, so the next sync keeps it where Ameyo holds it and drops it where not."""
-        row = tx.first(
-            "SELECT phones FROM contacts WHERE campaign_id = ? AND customer_id = ?",
-            (campaign_id, customer_id),
-        )
-        if row is None:
-            return  # not indexed yet: the next sync brings the customer with Ameyo's numbers
-        phones = _column_phones(row[0])
-        if key in phones or not _keys([key]):
-            return
-        tx.run(
-            "UPDATE contacts SET phones = ? WHERE campaign_id = ? AND customer_id = ?",
-            (_phones_column([*phones, key]), campaign_id, customer_id),
-        )
-        tx.run(
-            "INSERT INTO contact_phones (campaign_id, rkey, customer_id) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            (campaign_id, _reverse(key), customer_id),
-        )
 
     def call_history(self, query: CallQuery) -> CallHistory:
         where, params = _call_filters(query)
