@@ -288,14 +288,7 @@ class SessionManager:
             store = self._lease_store()
             if store is not None:
                 with contextlib.suppress(StoreError):
-                    await self._in_store(
-                        store.session_refused,
-                        self._key,
-                        self.owner,
-                        until=self._clock() + AUTH_FAILURE_COOLDOWN_S,
-                        message=exc.message,
-                        credentials=self._credentials,
-                    )
+                    await self._record_refusal(store, exc)
             raise
 
     async def ping(self) -> PingResult:
@@ -455,14 +448,7 @@ class SessionManager:
                 except AuthenticationFailed as exc:
                     self._auth_failure = (self._clock(), exc)
                     with contextlib.suppress(StoreError):
-                        await self._in_store(
-                            store.session_refused,
-                            self._key,
-                            self.owner,
-                            until=self._clock() + AUTH_FAILURE_COOLDOWN_S,
-                            message=exc.message,
-                            credentials=self._credentials,
-                        )
+                        await self._record_refusal(store, exc)
                         turn_done = True
                     raise
                 self._auth_failure = None
@@ -649,6 +635,18 @@ class SessionManager:
 
     def _lease_store(self) -> Store | None:
         return None if self._store is None else self._store()
+
+    async def _record_refusal(self, store: Store, exc: AuthenticationFailed) -> None:
+        """Tell every process on the store that these credentials were refused: none tries them
+        again before the back-off ends."""
+        await self._in_store(
+            store.session_refused,
+            self._key,
+            self.owner,
+            until=self._clock() + AUTH_FAILURE_COOLDOWN_S,
+            message=exc.message,
+            credentials=self._credentials,
+        )
 
     async def _in_store(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A store method, in a worker thread (the store is synchronous)."""
