@@ -109,7 +109,7 @@ def test_an_upsert_replaces_phones_and_names(store: Store) -> None:
 def test_batches_larger_than_a_write_keep_every_row_and_key_as_given(store: Store) -> None:
     # More contacts than one write takes (they go in several, through one staging table on
     # PostgreSQL), with text that COPY must escape: every row, key and removal lands once.
-    odd = "tab\there, back\\slash\\N, new\nline, quote' \"Ñandú\" \\."
+    odd = 'tab\there, back\\slash\\N, new\nline, quote\' "Ñandú" \\.'
     many = [row(i, f"+9197{i:08d}", name=f"Ana {i}", status=f"{odd} {i}") for i in range(1, 2_001)]
     assert store.upsert_contacts(CAMPAIGN, many) == 2_000
     for cid in (1, 900, 901, 2_000):
