@@ -2,7 +2,8 @@
 
     python bench/bench_sync.py [--contacts 100000] [--small 10000] [--rounds 2] [--postgres]
 
-(BENCH_SIMULATOR_PATH=DIR runs the simulator from another source tree, e.g. a faster build.)
+(BENCH_SIMULATOR_PATH=DIR runs the simulator from another source tree, e.g. a faster build; `--also DIR`
+runs every sync a second time from another source tree, e.g. an earlier commit's, interleaved.)
 
 Against one simulator process holding `--contacts` contacts in MoviStarSurvey, interleaved
 (bare, SQLite, PostgreSQL, PostgreSQL, SQLite, bare, …), each in its own fresh process:
@@ -120,12 +121,18 @@ def sync_env(base_url: str, database_url: str, in_flight: int = IN_FLIGHT) -> di
     return env
 
 
-def run_sync(base_url: str, database_url: str, in_flight: int = IN_FLIGHT) -> dict[str, Any]:
-    """`ameyo-mcp sync --campaign 1` in its own process: the pass's time and contacts."""
+def run_sync(
+    base_url: str, database_url: str, in_flight: int = IN_FLIGHT, source: str | None = None
+) -> dict[str, Any]:
+    """`ameyo-mcp sync --campaign 1` in its own process (from the source tree `source`, when
+    given): the pass's time and contacts."""
     command = [sys.executable, "-m", "ameyo_mcp", "sync", "--campaign", "1", "--restart"]
+    env = sync_env(base_url, database_url, in_flight)
+    if source is not None:
+        env["PYTHONPATH"] = source
     process = subprocess.Popen(
         command,
-        env=sync_env(base_url, database_url, in_flight),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -237,6 +244,9 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument(
+        "--also", metavar="DIR", help="also run each sync from this source tree (e.g. an earlier commit's)"
+    )
     parser.add_argument("--child", choices=("bare",))
     parser.add_argument("--url")
     args = parser.parse_args()
@@ -255,6 +265,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
     server: Any = None
     kinds = ["bare", "sqlite"] + (["postgres"] if args.postgres else [])
+    if args.also:
+        kinds += [f"{kind} (also)" for kind in kinds[1:]]
     try:
         if args.postgres:
             server, pg_server_url = start_postgres(work)
@@ -274,16 +286,24 @@ def main() -> None:
                             check=True,
                         )
                         done = json.loads(out.stdout)
-                    elif kind == "sqlite":
-                        db = work / f"index-{n}.db"
-                        done = run_sync(url, str(db)) | {"bytes": db.stat().st_size}
+                    elif kind.startswith("sqlite"):
+                        db = work / f"index-{n}{'-also' if 'also' in kind else ''}.db"
+                        source = args.also if "also" in kind else None
+                        done = run_sync(url, str(db), source=source) | {"bytes": db.stat().st_size}
                     else:
-                        pg_url = fresh_database(pg_server_url, f"index_{n}")
-                        done = run_sync(url, pg_url) | {"url": pg_url}
+                        pg_url = fresh_database(
+                            pg_server_url, f"index_{n}{'_also' if 'also' in kind else ''}"
+                        )
+                        done = run_sync(url, pg_url, source=args.also if "also" in kind else None)
+                        done["url"] = pg_url
                     done["cpu"] = (cpu_s() - before[0], cpu_s(simulator.process.pid) - before[1])
                     done["round"] = n
                     runs[kind].append(done)
             names = {"bare": "bare loop", "sqlite": "sync, SQLite", "postgres": "sync, PostgreSQL"}
+            if args.also:
+                names |= {
+                    f"{k} (also)": f"{names[k]} ({Path(args.also).name})" for k in ("sqlite", "postgres")
+                }
             rows = [
                 [
                     f"{names[kind]} #{i + 1}",
@@ -298,7 +318,8 @@ def main() -> None:
             ]
             table(rows, ["run", "contacts", "time", "rate", "client CPU", "simulator CPU"])
             bare_rate = statistics.median(rate(b) for b in runs["bare"])
-            for kind, goal in (("sqlite", "80%"), ("postgres", "60%")):
+            for kind in kinds[1:]:
+                goal = "80%" if kind.startswith("sqlite") else "60%"
                 if runs.get(kind):
                     ratio = statistics.median(rate(s) for s in runs[kind]) / bare_rate
                     each = ", ".join(
@@ -309,6 +330,9 @@ def main() -> None:
                         f"(round by round: {each}; goal ≥ {goal})"
                     )
             per_contact = statistics.median(s["bytes"] / s["contacts"] for s in runs["sqlite"])
+            if args.also:
+                also = statistics.median(s["bytes"] / s["contacts"] for s in runs["sqlite (also)"])
+                print(f"   index on disk from {args.also}: {also:.0f} bytes per contact")
             print(f"   index on disk: {per_contact:.0f} bytes per contact (SQLite; goal ≤ 300)")
             big_rss = {"sqlite": peak_rss_kb(url, str(work / "rss-big.db"))}
             if args.postgres:
