@@ -127,12 +127,11 @@ def run_sync(
     """`ameyo-mcp sync --campaign 1` in its own process (from the source tree `source`, when
     given): the pass's time and contacts."""
     command = [sys.executable, "-m", "ameyo_mcp", "sync", "--campaign", "1", "--restart"]
-    env = sync_env(base_url, database_url, in_flight)
-    if source is not None:
-        env["PYTHONPATH"] = source
     process = subprocess.Popen(
         command,
-        env=env,
+        # `-m` looks in the working folder first, before PYTHONPATH and the installed package.
+        cwd=source,
+        env=sync_env(base_url, database_url, in_flight),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -495,12 +495,10 @@ def _sync(args: argparse.Namespace) -> int:
     with _settings(args) as settings:
         setup_logging(settings.log_level)
         # A pass makes thousands of short-lived containers per page (the answer's dicts, the
-        # rows), all freed by reference counting; at the default thresholds the cycle collector
-        # kept running over them, its full collections walking every object of start-up (see
-        # bench/README.md, index sync). Start-up's objects are set aside for good, and the
-        # collector runs less often.
+        # rows), so the cycle collector runs often, and each of its full collections walked every
+        # object of start-up too (see bench/README.md, index sync): those are set aside for good.
+        # (Running it less often instead kept more pages' garbage alive: a larger peak RSS.)
         gc.freeze()
-        gc.set_threshold(10_000, 50, 100)
         return anyio.run(run, settings)
 
 
