@@ -2,19 +2,24 @@
 
     python bench/bench_sync.py [--contacts 100000] [--small 10000] [--rounds 2] [--postgres]
 
-(BENCH_SIMULATOR_PATH=DIR runs the simulator from another source tree, e.g. a faster build.)
+(BENCH_SIMULATOR_PATH=DIR runs the simulator from another source tree, e.g. a faster build; `--also DIR`
+runs every sync a second time from another source tree, e.g. an earlier commit's, interleaved.)
 
 Against one simulator process holding `--contacts` contacts in MoviStarSurvey, interleaved
-(bare, sync, sync, bare, …), each in its own fresh process:
+(bare, SQLite, PostgreSQL, PostgreSQL, SQLite, bare, …), each in its own fresh process:
 
-- bare: an httpx loop that pages through getContacts (the sync's own request: orderBy customer_id,
-  the same campaign columns, pages of 500, one at a time) and discards the answers;
-- sync: `ameyo-mcp sync --campaign 1` into an empty SQLite index (AMEYO_SYNC_RATE=0: the pacing is
-  a deliberate limit, not a cost), the pass's own time as it reports it;
+- bare: the sync's own getContacts requests on the wire and nothing more (`bare`): the same bodies
+  (orderBy customer_id, the same campaign columns, pages of 500 plus the one row before each page
+  that the sync asks for), the same window (`IN_FLIGHT` pages out at once, the sync's default),
+  one `httpx.AsyncClient`; the answers are discarded. (Before 2026-12-06 this loop kept one page
+  in flight against the sync's two, which flattered the sync's ratio.)
+- sync: `ameyo-mcp sync --campaign 1` into an empty SQLite index, and with `--postgres` into an
+  empty database on an embedded PostgreSQL (AMEYO_SYNC_RATE=0: the pacing is a deliberate limit,
+  not a cost), the pass's own time as it reports it;
 - for each run, the CPU seconds of its process (start-up included) and of the simulator;
 - then: index bytes per contact (the SQLite file), the sync's peak RSS here and for `--small`
-  contacts, and the store's own time for lookups (whole number, last 6 digits, name prefix);
-  with `--postgres`, the same sync and lookups on an embedded PostgreSQL beside SQLite.
+  contacts (each backend), and the store's own time for lookups (whole number, last 6 digits,
+  name prefix).
 """
 
 from __future__ import annotations
@@ -34,9 +39,9 @@ from pathlib import Path
 from typing import Any
 
 PAGE = 500
+# The sync's window: pages in flight (AMEYO_SYNC_PAGES_IN_FLIGHT, its default), the baseline's too.
+IN_FLIGHT = 2
 PASSWORD = os.environ.get("BENCH_PASSWORD", "bench-password")
-COLUMNS = ("status", "disposition", "attempts", "last_dialed_time")
-PREFIX = "__campaign_customer_table_alias__."
 
 
 def Simulator(contacts: int) -> Any:
@@ -46,35 +51,61 @@ def Simulator(contacts: int) -> Any:
     return SimulatorProcess(contacts, PASSWORD)
 
 
-def bare(base_url: str) -> dict[str, Any]:
-    """The baseline, in this (fresh) process: page through campaign 1 and discard every answer."""
+def bare(base_url: str, in_flight: int = IN_FLIGHT) -> dict[str, Any]:
+    """The baseline, in this (fresh) process: the sync's own requests on the wire and nothing else.
+
+    Each page is the request the sync sends for it, byte for byte (`page_request`, its
+    `limitOffset` with the one row before the position, `request_body`), `in_flight` of them out at
+    once as the sync keeps them (a queue in offset order: the oldest is awaited, then the window is
+    filled again), over one `httpx.AsyncClient`; each answer is discarded, only its rows counted to
+    know when the campaign ends."""
+    import asyncio
+    from collections import deque
+
     import httpx
 
+    from ameyo_mcp.ameyo.client import request_body
+    from ameyo_mcp.index.sync import page_request
+
     url = base_url + "/ameyowebaccess/command"
-    with httpx.Client(timeout=120) as http:
-        login = {"userId": "CustomerManager", "password": PASSWORD, "terminal": "127.0.0.1"}
-        session = http.post(url, data={"command": "login", "data": json.dumps(login)}).json()["sessionId"]
-        started = time.perf_counter()
-        offset = pages = 0
-        while True:
-            data = {
-                "sessionId": session,
-                "campaignId": 1,
-                "orderBy": "customer_id",
-                "otherColumns": {PREFIX + c: c for c in COLUMNS},
-                "limitOffset": f"LIMIT {PAGE} OFFSET {offset}",
-            }
-            body = http.post(url, data={"command": "getContacts", "data": json.dumps(data)}).content
-            pages += 1
-            # The answer is discarded; only its length is looked at, to know when the campaign ends.
-            if body.count(b'"customerId"') < PAGE:
-                break
-            offset += PAGE
-        elapsed = time.perf_counter() - started
-    return {"elapsed_s": elapsed, "contacts": offset + body.count(b'"customerId"'), "pages": pages}
+    headers = {
+        "Accept": "application/json, text/plain, */*",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+    async def loop() -> dict[str, Any]:
+        async with httpx.AsyncClient(headers=headers, timeout=120) as http:
+            login = {"userId": "CustomerManager", "password": PASSWORD, "terminal": "127.0.0.1"}
+            answer = await http.post(url, content=request_body("login", login))
+            template = page_request(1).model_copy(update={"session_id": answer.json()["sessionId"]})
+
+            async def fetch(at: int) -> tuple[int, int, int]:
+                start = max(at - 1, 0)
+                limit = PAGE + (at - start)
+                page = template.model_copy(update={"limit_offset": f"LIMIT {limit} OFFSET {start}"})
+                body = (await http.post(url, content=request_body(page.command, page.wire()))).content
+                return start, limit, body.count(b'"customerId"')
+
+            started = time.perf_counter()
+            pending: deque[asyncio.Task[tuple[int, int, int]]] = deque()
+            next_at = pages = 0
+            while True:
+                while len(pending) < in_flight:
+                    pending.append(asyncio.ensure_future(fetch(next_at)))
+                    next_at += PAGE
+                start, limit, rows = await pending.popleft()
+                pages += 1
+                if rows < limit:
+                    break
+            elapsed = time.perf_counter() - started
+            for task in pending:
+                task.cancel()
+        return {"elapsed_s": elapsed, "contacts": start + rows, "pages": pages}
+
+    return asyncio.run(loop())
 
 
-def sync_env(base_url: str, database_url: str, in_flight: int = 2) -> dict[str, str]:
+def sync_env(base_url: str, database_url: str, in_flight: int = IN_FLIGHT) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMEYO_")}
     env |= {
         "AMEYO_BASE_URL": base_url,
@@ -90,11 +121,16 @@ def sync_env(base_url: str, database_url: str, in_flight: int = 2) -> dict[str, 
     return env
 
 
-def run_sync(base_url: str, database_url: str, in_flight: int = 2) -> dict[str, Any]:
-    """`ameyo-mcp sync --campaign 1` in its own process: the pass's time and contacts."""
+def run_sync(
+    base_url: str, database_url: str, in_flight: int = IN_FLIGHT, source: str | None = None
+) -> dict[str, Any]:
+    """`ameyo-mcp sync --campaign 1` in its own process (from the source tree `source`, when
+    given): the pass's time and contacts."""
     command = [sys.executable, "-m", "ameyo_mcp", "sync", "--campaign", "1", "--restart"]
     process = subprocess.Popen(
         command,
+        # `-m` looks in the working folder first, before PYTHONPATH and the installed package.
+        cwd=source,
         env=sync_env(base_url, database_url, in_flight),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -187,12 +223,29 @@ def start_postgres(base: Path) -> tuple[Any, str]:
     return server, server.get_uri()
 
 
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def fresh_database(server_url: str, name: str) -> str:
+    """A new, empty database on the bench's PostgreSQL: every sync starts from an empty index."""
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return server_url.replace("/postgres?", f"/{name}?", 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument(
+        "--also", metavar="DIR", help="also run each sync from this source tree (e.g. an earlier commit's)"
+    )
     parser.add_argument("--child", choices=("bare",))
     parser.add_argument("--url")
     args = parser.parse_args()
@@ -202,16 +255,26 @@ def main() -> None:
 
     from _common import header, table
 
-    header(f"index sync, {args.contacts:,} contacts, pages of {PAGE}")
+    header(f"index sync, {args.contacts:,} contacts, pages of {PAGE}, {IN_FLIGHT} pages in flight")
+    print(
+        f"   baseline: an httpx.AsyncClient loop sending the sync's own getContacts requests (same bodies,\n"
+        f"   pages of {PAGE} plus the row before each, {IN_FLIGHT} in flight) and discarding the answers"
+    )
+    print(f"   load average at start: {load()}")
     work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    server: Any = None
+    kinds = ["bare", "sqlite"] + (["postgres"] if args.postgres else [])
+    if args.also:
+        kinds += [f"{kind} (also)" for kind in kinds[1:]]
     try:
+        if args.postgres:
+            server, pg_server_url = start_postgres(work)
         simulator = Simulator(args.contacts)
         with simulator as url:
-            bares: list[dict[str, Any]] = []
-            syncs: list[dict[str, Any]] = []
+            runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
             for n in range(args.rounds):
-                order = ("bare", "sync") if n % 2 == 0 else ("sync", "bare")
-                for kind in order:
+                # bare, sqlite, postgres, postgres, sqlite, bare, …: each kind's runs meet the same load.
+                for kind in kinds if n % 2 == 0 else kinds[::-1]:
                     # Where the CPU went: the run's process (client) and the simulator, in seconds.
                     before = (cpu_s(), cpu_s(simulator.process.pid))
                     if kind == "bare":
@@ -221,59 +284,85 @@ def main() -> None:
                             text=True,
                             check=True,
                         )
-                        bares.append(json.loads(out.stdout))
+                        done = json.loads(out.stdout)
+                    elif kind.startswith("sqlite"):
+                        db = work / f"index-{n}{'-also' if 'also' in kind else ''}.db"
+                        source = args.also if "also" in kind else None
+                        done = run_sync(url, str(db), source=source) | {"bytes": db.stat().st_size}
                     else:
-                        db = work / f"index-{n}.db"
-                        syncs.append(run_sync(url, str(db)) | {"bytes": db.stat().st_size})
-                    done = bares[-1] if kind == "bare" else syncs[-1]
+                        pg_url = fresh_database(
+                            pg_server_url, f"index_{n}{'_also' if 'also' in kind else ''}"
+                        )
+                        done = run_sync(url, pg_url, source=args.also if "also" in kind else None)
+                        done["url"] = pg_url
                     done["cpu"] = (cpu_s() - before[0], cpu_s(simulator.process.pid) - before[1])
+                    done["round"] = n
+                    runs[kind].append(done)
+            names = {"bare": "bare loop", "sqlite": "sync, SQLite", "postgres": "sync, PostgreSQL"}
+            if args.also:
+                names |= {
+                    f"{k} (also)": f"{names[k]} ({Path(args.also).name})" for k in ("sqlite", "postgres")
+                }
             rows = [
                 [
-                    f"{name} #{i + 1}",
+                    f"{names[kind]} #{i + 1}",
                     f"{r['contacts']:,}",
                     f"{r['elapsed_s']:.1f} s",
                     f"{rate(r):,.0f}/s",
                     f"{r['cpu'][0]:.1f} s",
                     f"{r['cpu'][1]:.1f} s",
                 ]
-                for name, runs in (("bare loop", bares), ("sync", syncs))
-                for i, r in enumerate(runs)
+                for kind in kinds
+                for i, r in enumerate(runs[kind])
             ]
             table(rows, ["run", "contacts", "time", "rate", "client CPU", "simulator CPU"])
-            ratio = statistics.median(rate(s) for s in syncs) / statistics.median(rate(b) for b in bares)
-            print(f"   sync rate / bare loop rate (medians): {ratio:.0%} (goal ≥ 80%)")
-            per_contact = statistics.median(s["bytes"] / s["contacts"] for s in syncs)
+            bare_rate = statistics.median(rate(b) for b in runs["bare"])
+            for kind in kinds[1:]:
+                goal = "80%" if kind.startswith("sqlite") else "60%"
+                if runs.get(kind):
+                    ratio = statistics.median(rate(s) for s in runs[kind]) / bare_rate
+                    each = ", ".join(
+                        f"{rate(s) / rate(b):.0%}" for s, b in zip(runs[kind], runs["bare"], strict=True)
+                    )
+                    print(
+                        f"   {names[kind]} rate / bare loop rate (medians): {ratio:.0%} "
+                        f"(round by round: {each}; goal ≥ {goal})"
+                    )
+            per_contact = statistics.median(s["bytes"] / s["contacts"] for s in runs["sqlite"])
+            if args.also:
+                also = statistics.median(s["bytes"] / s["contacts"] for s in runs["sqlite (also)"])
+                print(f"   index on disk from {args.also}: {also:.0f} bytes per contact")
             print(f"   index on disk: {per_contact:.0f} bytes per contact (SQLite; goal ≤ 300)")
-            big_rss = peak_rss_kb(url, str(work / "rss-big.db"))
-            sqlite_lookups = lookups(str(work / "index-0.db"))
-            pg: dict[str, Any] = {}
+            big_rss = {"sqlite": peak_rss_kb(url, str(work / "rss-big.db"))}
             if args.postgres:
-                server, pg_url = start_postgres(work)
-                try:
-                    pg["sync"] = run_sync(url, pg_url)
-                    pg["lookups"] = lookups(pg_url)
-                finally:
-                    server.cleanup()
+                big_rss["postgres"] = peak_rss_kb(url, fresh_database(pg_server_url, "rss_big"))
+            sqlite_lookups = lookups(str(work / "index-0.db"))
+            pg_lookups = lookups(runs["postgres"][-1]["url"]) if args.postgres else {}
         with Simulator(args.small) as url:
-            small_rss = peak_rss_kb(url, str(work / "rss-small.db"))
-        print(
-            f"   sync peak RSS: {small_rss / 1024:.0f} MiB at {args.small:,} contacts, "
-            f"{big_rss / 1024:.0f} MiB at {args.contacts:,} ({big_rss / small_rss - 1:+.0%}; goal within 20%)"
-        )
-        if pg:
-            print(f"   PostgreSQL sync: {pg['sync']['contacts']:,} contacts at {rate(pg['sync']):,.0f}/s")
+            small_rss = {"sqlite": peak_rss_kb(url, str(work / "rss-small.db"))}
+            if args.postgres:
+                small_rss["postgres"] = peak_rss_kb(url, fresh_database(pg_server_url, "rss_small"))
+        for kind, big in big_rss.items():
+            small = small_rss[kind]
+            print(
+                f"   {names[kind]} peak RSS: {small / 1024:.0f} MiB at {args.small:,} contacts, "
+                f"{big / 1024:.0f} MiB at {args.contacts:,} ({big / small - 1:+.0%}; goal within 20%)"
+            )
+        print(f"   load average at end: {load()}")
         head = ["lookup (store's own time)", "SQLite p50", "SQLite p99"]
-        if pg:
+        if pg_lookups:
             head += ["PostgreSQL p50", "PostgreSQL p99"]
         rows = []
         for name, (p50, p99) in sqlite_lookups.items():
             row = [name, f"{p50:.3f} ms", f"{p99:.3f} ms"]
-            if pg:
-                q50, q99 = pg["lookups"][name]
+            if pg_lookups:
+                q50, q99 = pg_lookups[name]
                 row += [f"{q50:.3f} ms", f"{q99:.3f} ms"]
             rows.append(row)
         table(rows, head)
     finally:
+        if server is not None:
+            server.cleanup()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -106,6 +106,35 @@ def test_an_upsert_replaces_phones_and_names(store: Store) -> None:
     assert campaign is not None and campaign.contacts == 1
 
 
+def test_batches_larger_than_a_write_keep_every_row_and_key_as_given(store: Store) -> None:
+    # More contacts than one write takes (they go in several, through one staging table on
+    # PostgreSQL), with text that COPY must escape: every row, key and removal lands once.
+    odd = 'tab\there, back\\slash\\N, new\nline, quote\' "Ñandú" \\.'
+    many = [row(i, f"+9197{i:08d}", name=f"Ana {i}", status=f"{odd} {i}") for i in range(1, 2_001)]
+    assert store.upsert_contacts(CAMPAIGN, many) == 2_000
+    for cid in (1, 900, 901, 2_000):
+        found = store.contact(CAMPAIGN, cid)
+        assert found is not None and found.status == f"{odd} {cid}"
+        assert ids(store.find_by_phone(CAMPAIGN, f"+9197{cid:08d}")) == [cid]
+    # Every contact changes its number and name: the old keys go, the new ones come, in bulk.
+    moved = [row(i, f"+9196{i:08d}", name=f"Eva {i}") for i in range(1, 2_001)]
+    assert store.upsert_contacts(CAMPAIGN, moved) == 0
+    assert store.find_by_phone(CAMPAIGN, "+919700001500") == []
+    assert ids(store.find_by_phone(CAMPAIGN, "+919600001500")) == [1_500]
+    assert store.search_names(CAMPAIGN, "ana") == []
+    assert len(store.search_names(CAMPAIGN, "eva", limit=5_000)) == 2_000
+    # A complete pass that sees a tenth of them removes the rest, with their keys.
+    opened = store.begin_pass(CAMPAIGN, now=NOW)
+    kept = [row(i, f"+9196{i:08d}", name=f"Eva {i}") for i in range(1, 2_001, 10)]
+    store.upsert_contacts(CAMPAIGN, kept, pass_number=opened.number)
+    assert store.finish_pass(CAMPAIGN, opened.number, now=NOW) == 1_800
+    assert store.find_by_phone(CAMPAIGN, "+919600001500") == []
+    assert ids(store.find_by_phone(CAMPAIGN, "+919600001501")) == [1_501]
+    assert len(store.search_names(CAMPAIGN, "eva", limit=5_000)) == 200
+    done = store.campaign(CAMPAIGN)
+    assert done is not None and done.contacts == 200
+
+
 def test_a_full_pass_removes_what_it_did_not_see_and_keeps_counts(store: Store) -> None:
     first = store.begin_pass(CAMPAIGN, name="MoviStarSurvey", now=NOW)
     assert (first.number, first.cursor, first.resumed) == (1, None, False)

@@ -263,9 +263,10 @@ async def sync_campaign(
     contacts Ameyo no longer has; or, while another process syncs the campaign, a report that says
     so (`skipped`) and nothing else.
 
-    `on_loop`: index each page on the event loop itself, for a loop that serves the sync alone
-    (`ameyo-mcp sync`). Handing pages to a worker thread keeps a server's loop free for tool calls,
-    but the two threads then take turns at the interpreter lock, which cost a fifth of the rate."""
+    `on_loop`: turn each page into index rows on the event loop itself, for a loop that serves the
+    sync alone (`ameyo-mcp sync`). Doing it in a worker thread keeps a server's loop free for tool
+    calls, but the two threads then take turns at the interpreter lock, which cost a fifth of the
+    rate. Either way the rows are written by a worker thread, while the next page is read."""
     settings = ameyo.settings
     started = time.monotonic()
     lease = SyncLease(new_owner(), lease_seconds(settings), alive=_alive)
@@ -342,11 +343,12 @@ async def _run_pass(
             request.model_copy(update={"limit_offset": f"LIMIT {limit} OFFSET {start}"})
         )
 
-    def take(at: int, answer: list[dict[str, Any]]) -> bool:
-        """Index a page read at offset `at` and move the position past it; False when the pass
-        must step back instead. Nothing else touches `position` until this returns (in a worker
-        thread the event loop keeps reading the pages in flight meanwhile)."""
-        nonlocal pages, new
+    def take(at: int, answer: list[dict[str, Any]]) -> tuple[list[ContactRow], str] | None:
+        """A page read at offset `at` as the rows to index and the cursor to save with them, the
+        position moved past it; None when the pass must step back instead. Nothing else touches
+        `position` until this returns (in a worker thread the event loop keeps reading the pages
+        in flight meanwhile)."""
+        nonlocal pages
         rows = [contact_row(c, settings) for c in answer]
         if any(a.customer_id >= b.customer_id for a, b in pairwise(rows)):
             raise SyncError(
@@ -354,24 +356,38 @@ async def _run_pass(
                 f"order (orderBy {ORDER_BY!r}): the index cannot be synced from this server"
             )
         if at > 0 and position.last is not None and (not rows or rows[0].customer_id > position.last):
-            return False  # contacts before the position were deleted: what was there moved back
+            return None  # contacts before the position were deleted: what was there moved back
         fresh = [c for c in rows if position.last is None or c.customer_id > position.last]
         if rows and (position.last is None or rows[-1].customer_id > position.last):
             position.last = rows[-1].customer_id
         position.offset = window(at)[0] + len(rows)
         position.seen += len(fresh)
         pages += 1
-        new += store.upsert_contacts(
+        return fresh, position.dump()
+
+    def write(fresh: list[ContactRow], cursor: str) -> int:
+        return store.upsert_contacts(
             campaign.campaign_id,
             fresh,
             pass_number=opened.number,
-            cursor=position.dump(),
+            cursor=cursor,
             durable=False,
             lease=lease,
         )
-        return True
 
     pending: deque[tuple[int, asyncio.Task[list[dict[str, Any]]]]] = deque()
+    # The last page's write, in a worker thread: the store's time (SQLite's, PostgreSQL's round
+    # trips) passes while the loop reads and converts the next page. One write at a time, in page
+    # order, each with its own cursor: a killed sync resumes after the last page written.
+    writing: asyncio.Future[int] | None = None
+
+    async def written() -> None:
+        nonlocal writing, new
+        if writing is not None:
+            try:
+                new += await writing
+            finally:
+                writing = None
 
     def cancel_pending() -> None:
         while pending:
@@ -385,10 +401,13 @@ async def _run_pass(
                 next_at += size
             at, task = pending.popleft()
             answer = await task
-            if not (take(at, answer) if on_loop else await anyio.to_thread.run_sync(take, at, answer)):
+            taken = take(at, answer) if on_loop else await anyio.to_thread.run_sync(take, at, answer)
+            if taken is None:
                 cancel_pending()
                 next_at = max(at - size, 0)
                 continue
+            await written()
+            writing = asyncio.ensure_future(anyio.to_thread.run_sync(write, *taken))
             if progress is not None:
                 progress(SyncProgress(campaign, position.seen, expected, pages, opened.resumed))
             if len(answer) < window(at)[1]:
@@ -396,8 +415,14 @@ async def _run_pass(
             if pending and pending[0][0] != position.offset:
                 cancel_pending()
                 next_at = position.offset
+        await written()
     finally:
         cancel_pending()
+        if writing is not None:
+            # A write under way runs to its end in its thread whatever happens here; the pass ends
+            # (and lets its lease go) only after it, with whatever error it met already on its way.
+            with anyio.CancelScope(shield=True), suppress(Exception):
+                await writing
     if progress is not None:
         progress(SyncProgress(campaign, position.seen, expected, pages, opened.resumed, closing=True))
     removed = await anyio.to_thread.run_sync(

@@ -10,6 +10,7 @@ import math
 import os
 import sys
 import time
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -234,6 +235,70 @@ class Tx:
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             self.cur.executemany(self.dialect.sql(sql), rows)
+
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], tail: str = ""
+    ) -> None:
+        """Insert `rows` (values of `columns`) into `table`, `tail` (its `ON CONFLICT …`) deciding
+        what a conflict does. The rows must not repeat a key an `ON CONFLICT DO UPDATE` acts on
+        (PostgreSQL refuses to update a row twice in one statement).
+
+        PostgreSQL gets them by COPY into a staging table, then one statement: a statement per
+        row costs a message and a server round of its own for each, and sending them as arrays
+        makes the driver quote every value in Python. SQLite runs the statement per row in C
+        (executemany), which is as cheap as its own bulk paths."""
+        if not rows:
+            return
+        names = ", ".join(columns)
+        if self.dialect.name == "sqlite":
+            self.cur.executemany(
+                f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))}) {tail}", rows
+            )
+            return
+        staging = self._staged(table, columns, rows)
+        self.cur.execute(
+            f"WITH staged AS (DELETE FROM {staging} RETURNING {names}) "
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM staged {tail}"
+        )
+
+    def delete_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Delete the rows of `table` whose `columns` equal one of `rows`; on PostgreSQL in one
+        statement (see `insert_rows`)."""
+        if not rows:
+            return
+        if self.dialect.name == "sqlite":
+            self.cur.executemany(
+                f"DELETE FROM {table} WHERE {' AND '.join(f'{c} = ?' for c in columns)}", rows
+            )
+            return
+        staging = self._staged(table, columns, rows)
+        match = " AND ".join(f"t.{c} = s.{c}" for c in columns)
+        self.cur.execute(
+            f"WITH staged AS (DELETE FROM {staging} RETURNING {', '.join(columns)}) "
+            f"DELETE FROM {table} t USING staged s WHERE {match}"
+        )
+
+    def _staged(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+        """PostgreSQL: `rows` copied into a temporary table of `columns` (typed as `table`'s), empty
+        before (each use empties it, and a commit or rollback too); its name."""
+        names = ", ".join(columns)
+        staging = f"staging_{table}_{zlib.crc32(names.encode()):08x}"
+        self.cur.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS "
+            f"AS SELECT {names} FROM {table} WITH NO DATA"
+        )
+        with self.cur.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return staging
+
+    def among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """The condition "`column` is one of `values`" and its parameters. PostgreSQL takes the
+        values as one array: the driver parses a statement of many placeholders anew every time
+        (longer ones than it caches), which costs more than the query."""
+        if self.dialect.name == "postgresql":
+            return f"{column} = ANY(?)", [list(values)]
+        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         self.run(sql, params)

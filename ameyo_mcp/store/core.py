@@ -38,6 +38,9 @@ CALLS_CHANNEL = "ameyo_calls"
 
 # SQLite's limit on bound parameters is 32766 since 3.32 but 999 before: stay under both.
 _CHUNK = 400
+# Contacts written together (the ids of a chunk are looked up in one statement, within that limit
+# too): a sync's page of 500, and the row before it, in one go.
+_WRITE_CHUNK = 900
 # The columns of `contacts` an IndexedContact is read from, each named as its field.
 _CONTACT_FIELDS = tuple(f.name for f in fields(IndexedContact))
 _CONTACT_COLUMNS = ", ".join(f"c.{name}" for name in _CONTACT_FIELDS)
@@ -46,6 +49,27 @@ _CONTACT_COLUMNS = ", ".join(f"c.{name}" for name in _CONTACT_FIELDS)
 _EVENT_COLUMNS = tuple(f.name for f in fields(CallEvent) if f.name != "raw")
 _EVENT_TIMES = frozenset(name for name in _EVENT_COLUMNS if name.endswith("_at"))
 _CALL_COLUMNS = ", ".join(("id", *_EVENT_COLUMNS, "raw"))
+# A contact's columns as the sync writes them; an indexed contact takes the new values of all but its key.
+_CONTACT_ROW = (
+    "campaign_id",
+    "customer_id",
+    "lead_id",
+    "phones",
+    "names",
+    "status",
+    "disposition",
+    "attempts",
+    "dialled_at",
+    "seen_pass",
+)
+_REPLACE_CONTACT = "ON CONFLICT (campaign_id, customer_id) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in _CONTACT_ROW[2:]
+)
+# The columns of each lookup-key table.
+_KEY_COLUMNS = {
+    "contact_phones": ("campaign_id", "rkey", "customer_id"),
+    "contact_words": ("campaign_id", "word", "customer_id"),
+}
 # Outcomes by the disposition's name, as agents chose it and as getContacts shows it; its code
 # where a push carried no name.
 _OUTCOME = "COALESCE(disposition_name, disposition, system_disposition, 'unknown')"
@@ -443,8 +467,9 @@ class Store:
                 (campaign_id, number),
             )
             self._drop_keys(tx, campaign_id, stale, keys=not first)
-            tx.many(
-                "DELETE FROM contacts WHERE campaign_id = ? AND customer_id = ?",
+            tx.delete_rows(
+                "contacts",
+                ("campaign_id", "customer_id"),
                 [(campaign_id, r[0]) for r in stale],
             )
             if first:
@@ -526,8 +551,8 @@ class Store:
                 pass_number = number
             new = 0
             items = list(latest.values())
-            for start in range(0, len(items), _CHUNK):
-                chunk = items[start : start + _CHUNK]
+            for start in range(0, len(items), _WRITE_CHUNK):
+                chunk = items[start : start + _WRITE_CHUNK]
                 new += self._upsert_chunk(tx, campaign_id, chunk, pass_number, keys=keys)
             if new:
                 tx.run(
@@ -542,13 +567,12 @@ class Store:
     ) -> int:
         """Write contacts; with `keys`, also the lookup keys that changed (a first pass leaves them
         to `_build_keys`)."""
-        marks = ",".join("?" * len(items))
+        among, ids = tx.among("customer_id", [i.customer_id for i in items])
         old = {
             r[0]: (r[1], r[2])
             for r in tx.all(
-                f"SELECT customer_id, phones, names FROM contacts WHERE campaign_id = ? "
-                f"AND customer_id IN ({marks})",
-                (campaign_id, *(i.customer_id for i in items)),
+                f"SELECT customer_id, phones, names FROM contacts WHERE campaign_id = ? AND {among}",
+                (campaign_id, *ids),
             )
         }
         drop_phones: list[tuple[int, str, int]] = []
@@ -584,31 +608,13 @@ class Store:
                     number,
                 )
             )
-        tx.many(
-            "DELETE FROM contact_phones WHERE campaign_id = ? AND rkey = ? AND customer_id = ?", drop_phones
-        )
-        tx.many(
-            "DELETE FROM contact_words WHERE campaign_id = ? AND word = ? AND customer_id = ?", drop_words
-        )
-        tx.many(
-            "INSERT INTO contact_phones (campaign_id, rkey, customer_id) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            add_phones,
-        )
-        tx.many(
-            "INSERT INTO contact_words (campaign_id, word, customer_id) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            add_words,
-        )
-        tx.many(
-            "INSERT INTO contacts (campaign_id, customer_id, lead_id, phones, names, status, disposition, "
-            "attempts, dialled_at, seen_pass) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (campaign_id, customer_id) DO UPDATE SET lead_id = excluded.lead_id, "
-            "phones = excluded.phones, names = excluded.names, status = excluded.status, "
-            "disposition = excluded.disposition, attempts = excluded.attempts, "
-            "dialled_at = excluded.dialled_at, seen_pass = excluded.seen_pass",
-            values,
-        )
+        for table, drop, add in (
+            ("contact_phones", drop_phones, add_phones),
+            ("contact_words", drop_words, add_words),
+        ):
+            tx.delete_rows(table, _KEY_COLUMNS[table], drop)
+            tx.insert_rows(table, _KEY_COLUMNS[table], add, "ON CONFLICT DO NOTHING")
+        tx.insert_rows("contacts", _CONTACT_ROW, values, _REPLACE_CONTACT)
         return len(items) - len(old)
 
     def _build_keys(self, tx: Tx, campaign_id: int) -> None:
@@ -784,12 +790,14 @@ class Store:
         self, tx: Tx, campaign_id: int, rows: Sequence[Sequence[Any]], *, keys: bool = True
     ) -> None:
         if keys:
-            tx.many(
-                "DELETE FROM contact_phones WHERE campaign_id = ? AND rkey = ? AND customer_id = ?",
+            tx.delete_rows(
+                "contact_phones",
+                _KEY_COLUMNS["contact_phones"],
                 [(campaign_id, _reverse(p), r[0]) for r in rows for p in _column_phones(r[1])],
             )
-            tx.many(
-                "DELETE FROM contact_words WHERE campaign_id = ? AND word = ? AND customer_id = ?",
+            tx.delete_rows(
+                "contact_words",
+                _KEY_COLUMNS["contact_words"],
                 [(campaign_id, w, r[0]) for r in rows for w in r[2].split()],
             )
         if rows:
