@@ -85,6 +85,7 @@ async def list_tools(url: str, timeout_s: float) -> set[str]:
             return {tool.name for tool in (await client.list_tools()).tools}
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_a_flood_of_idle_and_half_sent_connections_starves_nobody(tmp_path: Path) -> None:
     """1,100 connections that send nothing or half a request, against the usual 1,024-file limit:
@@ -126,6 +127,7 @@ def ping(http: httpx.Client, url: str, session_id: str) -> int:
     return http.post(url, json={"jsonrpc": "2.0", "id": 2, "method": "ping"}, headers=headers).status_code
 
 
+@pytest.mark.slow
 def test_sessions_never_closed_make_room_and_expire(tmp_path: Path) -> None:
     env = {"AMEYO_HTTP_MAX_SESSIONS": "5", "AMEYO_HTTP_SESSION_IDLE_S": "3"}
     with server(tmp_path, env=env) as (port, _), httpx.Client(timeout=10) as http:
@@ -234,6 +236,7 @@ def held_streams(port: int, count: int) -> tuple[list[socket.socket], list[bytes
     return sockets, answers
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_event_streams_held_open_lock_no_client_out(tmp_path: Path) -> None:
     """More sessions holding their GET stream than the server has connections and sessions for:

@@ -72,6 +72,7 @@ def callback_args(when: str = WHEN, **extra: Any) -> dict[str, Any]:
 # -- 1, 2: processes ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_three_server_processes_on_one_store_send_a_callback_once(
     simulator: SimulatorThread, tmp_path: Path, database_url: str
 ) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from tests.test_http_abuse import open_sockets
 from tests.test_receiver import TOKEN, Receiver, start_receiver, stored
@@ -32,6 +33,7 @@ def closed_by_server(sock: socket.socket, within_s: float) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_a_flood_past_the_open_file_limit_leaves_room_for_real_pushes(tmp_path: Path) -> None:
     """350 idle and half-sent connections against a 256-file limit: without a cap below the limit,
     accept() fails with "Too many open files" and every later push waits unanswered."""
