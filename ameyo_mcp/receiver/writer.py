@@ -131,8 +131,7 @@ class BatchWriter:
         if self._refused:
             log.warning("storing pushed call events again (%d were refused meanwhile)", self._refused)
             self._refused = 0
-        for job, new in zip(batch, results, strict=True):
-            _settle(job, new)
+        _settle_all(batch, results)
 
     def _failed(self, count: int, exc: Exception) -> None:
         """Say once that pushes are being refused, not once per push while the store is down."""
@@ -153,6 +152,23 @@ class BatchWriter:
             return
         if removed:
             log.info("pruned %d call events past the retention", removed)
+
+
+def _settle_all(batch: list[_Job], outcomes: list[bool]) -> None:
+    """Tell each request of a committed batch its outcome: one wake-up of each event loop for the
+    whole batch, not one per push (each is a write to the loop's self-pipe)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, bool]]] = {}
+    for job, outcome in zip(batch, outcomes, strict=True):
+        by_loop.setdefault(job.loop, []).append((job, outcome))
+
+    def deliver(settled: list[tuple[_Job, bool]]) -> None:
+        for job, outcome in settled:
+            if not job.future.done():  # a request cancelled (client gone) has nobody to tell
+                job.future.set_result(outcome)
+
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the requests are gone
+            loop.call_soon_threadsafe(deliver, settled)
 
 
 def _settle(job: _Job, outcome: bool | BaseException) -> None:
