@@ -122,6 +122,7 @@ def _names_column(words: Sequence[str]) -> str:
 # ("sofia 45": one "45…" in six is a Sofia, one "sofia…" in ninety has a "45…"): the first rows of
 # each word's range are read as a sample, and the word whose sample matched most leads.
 WORD_COUNT_CAP = 256
+SAMPLE_ROWS = 128
 
 
 def _range_sizes(tx: Tx, campaign_id: int, words: Sequence[str]) -> list[int]:
@@ -138,7 +139,7 @@ def _range_sizes(tx: Tx, campaign_id: int, words: Sequence[str]) -> list[int]:
 
 
 def _sampled_matches(tx: Tx, campaign_id: int, words: Sequence[str]) -> list[int]:
-    """For each word, how many of the first `WORD_COUNT_CAP` contacts of its range have every other
+    """For each word, how many of the first `SAMPLE_ROWS` contacts of its range have every other
     word too, in one query."""
     samples = []
     params: list[Any] = []
@@ -150,7 +151,7 @@ def _sampled_matches(tx: Tx, campaign_id: int, words: Sequence[str]) -> list[int
             f"{tx.dialect.contact_of_word} WHERE w.campaign_id = ? AND w.word >= ? AND w.word < ? "
             f"LIMIT ?) s WHERE {likes})"
         )
-        params += [campaign_id, *_prefix_range(lead), WORD_COUNT_CAP, *(f"% {w}%" for w in others)]
+        params += [campaign_id, *_prefix_range(lead), SAMPLE_ROWS, *(f"% {w}%" for w in others)]
     return [int(n) for n in tx.one(f"SELECT {', '.join(samples)}", params)]
 
 
