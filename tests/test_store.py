@@ -308,9 +308,12 @@ def test_a_batch_of_calls_is_one_transaction(store: Store) -> None:
     # and against earlier batches are recognised, and a bad event keeps the whole batch out.
     assert store.add_calls([event("b1"), event("b1"), event("b2")]) == [True, False, True]
     assert store.add_calls([event("b2"), event("b3")]) == [False, True]
+    # A batch larger than one statement holds: a repeat across statements is still a repeat.
+    many = [event(f"m{i}") for i in range(120)] + [event("m3")]
+    assert store.add_calls(many) == [True] * 120 + [False]
     with pytest.raises(ValueError, match="zone"):
         store.add_calls([event("b4"), event("b5", received_at=datetime(2026, 1, 1))])
-    assert store.call_history(CallQuery()).total == 3
+    assert store.call_history(CallQuery()).total == 123
 
 
 def test_raw_fields_are_capped(store: Store) -> None:

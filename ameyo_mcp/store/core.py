@@ -37,6 +37,7 @@ T = TypeVar("T")
 CALLS_CHANNEL = "ameyo_calls"
 
 # SQLite's limit on bound parameters is 32766 since 3.32 but 999 before: stay under both.
+_PARAMETERS = 999
 _CHUNK = 400
 # Contacts written together (the ids of a chunk are looked up in one statement, within that limit
 # too): a sync's page of 500, and the row before it, in one go.
@@ -166,9 +167,8 @@ def _rarest(tx: Tx, campaign_id: int, words: Sequence[str]) -> tuple[str, int]:
     return words[best], sizes[best]
 
 
-# Pushes per INSERT statement: well under SQLite's 32,766 parameters at the calls table's width.
-_CALLS_PER_INSERT = 400
-_PAIRS_PER_SELECT = 400
+# Pushes per INSERT statement: as many as the parameter limit takes at the calls table's width.
+_CALLS_PER_INSERT = _PARAMETERS // (len(_EVENT_COLUMNS) + 3)
 
 
 def _insert_calls(tx: Tx, events: Sequence[CallEvent]) -> list[bool]:
@@ -212,8 +212,8 @@ def _learn_phones(tx: Tx, events: Sequence[CallEvent]) -> None:
         wanted.setdefault((event.campaign_id, event.customer_id), []).append(event.phone)
     pairs = list(wanted)
     known: dict[tuple[int, int], list[str]] = {}
-    for start in range(0, len(pairs), _PAIRS_PER_SELECT):
-        chunk = pairs[start : start + _PAIRS_PER_SELECT]
+    for start in range(0, len(pairs), _CHUNK):
+        chunk = pairs[start : start + _CHUNK]
         listed = ", ".join(["(?, ?)"] * len(chunk))
         for campaign_id, customer_id, phones in tx.all(
             "SELECT campaign_id, customer_id, phones FROM contacts "
