@@ -57,14 +57,14 @@ def contact_files(dirs: Sequence[Path], limit: int = LISTED_FILES) -> Listing:
             subfolders[:] = [] if depth >= _DEPTH else sorted(d for d in subfolders if not d.startswith("."))
             for name in files:
                 scanned += 1
-                if name.startswith(".") or Path(name).suffix.lower() not in CONTACT_SUFFIXES:
-                    continue
                 path = here / name
-                try:
-                    facts = path.stat()
-                except OSError:
+                # Listed only what `allowed_file` would read, by its own rules (a link is followed).
+                real = path.resolve()
+                if not _inside(real, dirs) or not _contact_file(real, dirs):
                     continue
-                if not path.resolve().is_relative_to(root):  # a link out of the folder
+                try:
+                    facts = real.stat()
+                except OSError:
                     continue
                 modified = datetime.fromtimestamp(facts.st_mtime, UTC)
                 found.append(ContactFile(str(path.relative_to(root)), str(root), facts.st_size, modified))
@@ -108,6 +108,11 @@ def _hidden(path: Path, dirs: Sequence[Path]) -> bool:
     return True
 
 
+def _contact_file(real: Path, dirs: Sequence[Path]) -> bool:
+    """A file the tool reads by its name: a contact file's suffix, and not hidden."""
+    return real.suffix.lower() in CONTACT_SUFFIXES and not _hidden(real, dirs)
+
+
 def _listing(dirs: Sequence[Path]) -> str:
     return os.pathsep.join(str(d) for d in dirs)
 
@@ -128,7 +133,7 @@ def allowed_file(raw: str, dirs: Sequence[Path]) -> Path:
         if real.is_file():
             if real.suffix.lower() in SPREADSHEET_SUFFIXES:
                 raise PathRefused(f"{data_text(real.name, 200)} {SPREADSHEET_ADVICE}")
-            if real.suffix.lower() not in CONTACT_SUFFIXES or _hidden(real, dirs):
+            if not _contact_file(real, dirs):
                 raise PathRefused(
                     f"{raw[:200]!r} is not a contact file: only {', '.join(CONTACT_SUFFIXES)} files that "
                     "are not hidden (no name starting with '.') may be uploaded"
