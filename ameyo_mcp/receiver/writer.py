@@ -114,13 +114,12 @@ class BatchWriter:
             # No event is to blame, and each try would wait for the database again: the batch is
             # refused at once (503), and the next push tries a new connection.
             self._failed(len(batch), exc)
-            for job in batch:
-                _settle(job, StoreFailed("the store could not commit the push"))
+            _settle_all(batch, [StoreFailed("the store could not commit the push")] * len(batch))
             return
         except Exception as exc:
             if len(batch) == 1:
                 self._failed(1, exc)
-                _settle(batch[0], StoreFailed("the store could not commit the push"))
+                _settle_all(batch, [StoreFailed("the store could not commit the push")])
                 return
             # One bad event must not cost the others: halve the batch until it stands alone (a
             # few commits more, not one per push).
@@ -154,31 +153,22 @@ class BatchWriter:
             log.info("pruned %d call events past the retention", removed)
 
 
-def _settle_all(batch: list[_Job], outcomes: list[bool]) -> None:
-    """Tell each request of a committed batch its outcome: one wake-up of each event loop for the
-    whole batch, not one per push (each is a write to the loop's self-pipe)."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, bool]]] = {}
+def _settle_all(batch: list[_Job], outcomes: Sequence[bool | BaseException]) -> None:
+    """Tell each request of a batch its outcome: one wake-up of each event loop for the whole
+    batch, not one per push (each is a write to the loop's self-pipe)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, bool | BaseException]]] = {}
     for job, outcome in zip(batch, outcomes, strict=True):
         by_loop.setdefault(job.loop, []).append((job, outcome))
 
-    def deliver(settled: list[tuple[_Job, bool]]) -> None:
+    def deliver(settled: list[tuple[_Job, bool | BaseException]]) -> None:
         for job, outcome in settled:
-            if not job.future.done():  # a request cancelled (client gone) has nobody to tell
+            if job.future.done():  # a request cancelled (client gone) has nobody to tell
+                continue
+            if isinstance(outcome, BaseException):
+                job.future.set_exception(outcome)
+            else:
                 job.future.set_result(outcome)
 
     for loop, settled in by_loop.items():
         with contextlib.suppress(RuntimeError):  # the loop has closed: the requests are gone
             loop.call_soon_threadsafe(deliver, settled)
-
-
-def _settle(job: _Job, outcome: bool | BaseException) -> None:
-    def deliver() -> None:
-        if job.future.done():  # the request was cancelled (client gone): nothing to tell
-            return
-        if isinstance(outcome, BaseException):
-            job.future.set_exception(outcome)
-        else:
-            job.future.set_result(outcome)
-
-    with contextlib.suppress(RuntimeError):  # the loop has closed: the request is gone
-        job.loop.call_soon_threadsafe(deliver)
