@@ -103,28 +103,17 @@ _SHAREABLE = ("lead", "attempts", "disposition", "last dialed", "data")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
-def _lettered(values: dict[str, list[str]], name: str) -> str:
-    """A column of a few values repeated down the table (dispositions), each written as a letter
-    and said once in a legend, when that is shorter; the legend ("a Sale; b DNC"), or ""."""
-    column = values.get(name)
-    if column is None:
-        return ""
+def _lettered(column: list[str]) -> tuple[list[str], str] | None:
+    """A column of a few values repeated down the table (dispositions) written as letters, and
+    the legend that says each once ("a Sale; b DNC"), when that is shorter; else None."""
     distinct = list(dict.fromkeys(v for v in column if v))
     if not distinct or len(distinct) > len(_LETTERS):
-        return ""
+        return None
     letters = dict(zip(distinct, _LETTERS, strict=False))
     legend = "; ".join(f"{letters[v]} {v}" for v in distinct)
     if len(legend) + sum(1 for v in column if v) >= sum(len(v) for v in column):
-        return ""
-    values[f"{name} (letter)"] = [letters.get(v, "") for v in column]
-    # The letters take the column's own place, so that the table's order stays as named.
-    order = list(values)
-    order.remove(f"{name} (letter)")
-    order[order.index(name)] = f"{name} (letter)"
-    replaced = {key: values[key] for key in order}
-    values.clear()
-    values.update(replaced)
-    return legend
+        return None
+    return [letters.get(v, "") for v in column], legend
 
 
 def _table(contacts: list[ContactOut], which: str, zone: str) -> list[str]:
@@ -138,7 +127,13 @@ def _table(contacts: list[ContactOut], which: str, zone: str) -> list[str]:
             del values[name]
             if column[0]:
                 shared.append(f"{name} {column[0]}")
-    legend = _lettered(values, "disposition")
+    lettered = _lettered(values["disposition"]) if "disposition" in values else None
+    legend = ""
+    if lettered is not None:
+        # The letters take the column's own place, so that the table's order stays as named.
+        column, legend = lettered
+        values = {("disposition (letter)" if k == "disposition" else k): v for k, v in values.items()}
+        values["disposition (letter)"] = column
     year = ""
     dialed = values.get("last dialed")
     if dialed is not None and len({d[:4] for d in dialed if d}) == 1:
