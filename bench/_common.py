@@ -164,6 +164,24 @@ class SimulatorProcess:
         self.process.wait(10)
 
 
+def server_env(base_url: str, password: str, folder: Path, **extra: str) -> dict[str, str]:
+    """This process's environment without its AMEYO_* settings, for a server of ours against the
+    simulator process at `base_url`, its files in `folder`; `extra` adds or replaces settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMEYO_")}
+    env.update(
+        HOME=str(folder),
+        AMEYO_BASE_URL=base_url,
+        AMEYO_USER_ID="CustomerManager",
+        AMEYO_PASSWORD=password,
+        AMEYO_TIMEZONE="Asia/Kolkata",
+        AMEYO_AUDIT_FILE=str(folder / "audit.jsonl"),
+        AMEYO_SYNC_INTERVAL_S="0",
+        AMEYO_TIMEOUT_S="30",
+    )
+    env.update(extra)
+    return env
+
+
 @contextlib.contextmanager
 def http_server(cmd: Sequence[str], env: Mapping[str, str], workdir: Path) -> Iterator[tuple[str, int]]:
     """Start a server with `--transport http` on a free loopback port; yield its URL and pid."""

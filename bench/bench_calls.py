@@ -17,7 +17,6 @@ Goal: our server's CPU per call ≤ 2.5× the bare server's.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import BENCH, PYTHON, SimulatorProcess, header, http_server, median, run_async, table
+from _common import BENCH, PYTHON, SimulatorProcess, header, http_server, median, run_async, server_env, table
 from bench_replicas import SimulatorPid, cpu_s
 
 PASSWORD = "pw-bench-calls"
@@ -69,18 +68,7 @@ def main() -> None:
         folder = Path(tmp)
         sim_url = stack.enter_context(SimulatorProcess(2_000, PASSWORD))
         sim_pid = stack.enter_context(SimulatorPid())
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AMEYO_")}
-        env.update(
-            HOME=str(folder),
-            AMEYO_BASE_URL=sim_url,
-            AMEYO_USER_ID="CustomerManager",
-            AMEYO_PASSWORD=PASSWORD,
-            AMEYO_TIMEZONE="Asia/Kolkata",
-            AMEYO_DATABASE_URL=str(folder / "index.db"),
-            AMEYO_AUDIT_FILE=str(folder / "audit.jsonl"),
-            AMEYO_SYNC_INTERVAL_S="0",
-            AMEYO_TIMEOUT_S="30",
-        )
+        env = server_env(sim_url, PASSWORD, folder, AMEYO_DATABASE_URL=str(folder / "index.db"))
         ours = stack.enter_context(http_server([PYTHON, "-m", "ameyo_mcp"], env, folder))
         bare = stack.enter_context(http_server([PYTHON, str(BENCH / "bare_server.py")], env, folder))
         variants = {

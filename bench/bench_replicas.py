@@ -28,7 +28,7 @@ from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import PYTHON, SimulatorProcess, header, http_server, median, run_async, table
+from _common import PYTHON, SimulatorProcess, header, http_server, median, run_async, server_env, table
 
 PASSWORD = "pw-bench-replicas"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -83,19 +83,13 @@ def main() -> None:
         stack.callback(postgres.cleanup)
         sim_url = stack.enter_context(SimulatorProcess(2_000, PASSWORD))
         sim_pid = stack.enter_context(SimulatorPid())
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AMEYO_")}
-        env.update(
-            HOME=str(folder),
-            AMEYO_BASE_URL=sim_url,
-            AMEYO_USER_ID="CustomerManager",
-            AMEYO_PASSWORD=PASSWORD,
-            AMEYO_TIMEZONE="Asia/Kolkata",
+        env = server_env(
+            sim_url,
+            PASSWORD,
+            folder,
             AMEYO_DATABASE_URL=postgres.get_uri(),
             AMEYO_SECRET_KEY="bench-replicas-" + "k" * 32,
             AMEYO_HTTP_STATELESS="true",
-            AMEYO_AUDIT_FILE=str(folder / "audit.jsonl"),
-            AMEYO_SYNC_INTERVAL_S="0",
-            AMEYO_TIMEOUT_S="30",
         )
         replicas = [
             stack.enter_context(http_server([PYTHON, "-m", "ameyo_mcp"], env, folder)) for _ in range(3)
