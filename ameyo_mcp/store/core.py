@@ -948,6 +948,10 @@ class Store:
     def unknown_writes(self, *, limit: int = 50) -> list[ledger.LedgerEntry]:
         return self._reading(lambda tx: ledger.unknown(tx, limit=limit))
 
+    def writes_since(self, since: float, *, limit: int = 10_000) -> list[ledger.LedgerEntry]:
+        """Writes claimed since `since` (seconds since the epoch), newest first, one entry each."""
+        return self._reading(lambda tx: ledger.claimed_since(tx, since, limit=limit))
+
     def prune_ledger(self, *, before: float, tokens_before: float) -> int:
         with self._tx(durable=False) as tx:
             return ledger.prune(tx, before=before, tokens_before=tokens_before)
