@@ -108,13 +108,20 @@ def _append(record: logging.LogRecord, note: str) -> None:
     record.args = None
 
 
-def setup_logging(level: str = "WARNING") -> None:
+def stderr_handler() -> logging.Handler:
+    """The log's handler: lines to stderr, repeats held back, secrets masked, the last warnings and
+    errors kept for the operator's page."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RepeatLimit())  # first: it keys on the message template, before masking
     handler.addFilter(NoTracebackForFullTable())
     handler.addFilter(RedactingFilter())
     handler.addFilter(RECENT_ERRORS)  # last: it keeps what the log shows
+    return handler
+
+
+def setup_logging(level: str = "WARNING") -> None:
+    handler = stderr_handler()
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -436,11 +436,15 @@ async def _upload_once(
 
 
 def _receiver(args: argparse.Namespace) -> int:
+    from functools import partial
+
     from ..receiver.service import serve
+    from ..server.page import receiver_page
 
     with _bound(args.host, args.port) as sock, _settings(args) as settings:
         setup_logging(settings.log_level)
-        serve(settings, args.host, sock)
+        page = partial(receiver_page, settings, args.host, int(sock.getsockname()[1]))
+        serve(settings, args.host, sock, page=page)
     return 0
 
 
