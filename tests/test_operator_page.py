@@ -262,3 +262,29 @@ async def test_the_status_tells_each_section_from_the_store(
     assert mine and TOKEN not in mine[0]["message"] and "[redacted]" in mine[0]["message"]
     assert mine[0]["level"] == "ERROR" and mine[0]["when"]["ago"] == "just now"
     assert any(e.message == mine[0]["message"] for e in RECENT_ERRORS.entries())
+
+
+@pytest.mark.network
+def test_ameyo_mcp_receiver_serves_the_page_behind_the_http_token(tmp_path: Path) -> None:
+    from tests.test_receiver import TOKEN as RECEIVER_PUSH_TOKEN
+    from tests.test_receiver import start_receiver
+
+    running = start_receiver(tmp_path, str(tmp_path / "calls.db"), AMEYO_HTTP_TOKEN=TOKEN)
+    base = running.url.removesuffix("/ameyo/status")
+    try:
+        with httpx.Client(base_url=base, timeout=10) as http:
+            assert http.get("/").status_code == 401
+            assert http.get("/operator/status").status_code == 401
+            pushed = http.post(
+                f"/ameyo/status?token={RECEIVER_PUSH_TOKEN}", data={"callId": "r1", "customerId": "7"}
+            )
+            assert pushed.status_code == 200, pushed.text
+            status = http.get("/operator/status", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+            assert http.get("/elsewhere").status_code == 404
+    finally:
+        running.proc.terminate()
+        running.proc.wait(timeout=10)
+    assert status["server"]["transport"] == "receiver" and status["server"]["read_only"] is None
+    assert status["server"]["checks"] == {"store": True} and status["ameyo"]["reachable"] is None
+    assert status["today"]["pushes"] == 1
+    assert TOKEN not in running.log.read_text()
