@@ -288,3 +288,38 @@ def test_ameyo_mcp_receiver_serves_the_page_behind_the_http_token(tmp_path: Path
     assert status["server"]["checks"] == {"store": True} and status["ameyo"]["reachable"] is None
     assert status["today"]["pushes"] == 1
     assert TOKEN not in running.log.read_text()
+
+
+@pytest.mark.slow
+def test_a_built_wheel_ships_the_page(tmp_path: Path) -> None:
+    """`pip install .` (not editable) must serve the page as a checkout does: its files are package data."""
+    import subprocess
+    import sys
+    import zipfile
+
+    import ameyo_mcp.server.page as page
+
+    folder = Path(page.__file__).parent
+    assets = sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix != ".py")
+    assert {"index.html", "sign-in.html", "page.js", "page.css"} <= set(assets)
+    root = Path(__file__).parent.parent
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--quiet",
+            "--wheel-dir",
+            str(tmp_path),
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = tmp_path.glob("ameyo_mcp-*.whl")
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    assert {f"ameyo_mcp/server/page/{name}" for name in assets} <= shipped
