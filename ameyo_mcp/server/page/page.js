@@ -299,11 +299,18 @@ function draw(status) {
   drawPushes(status.today);
   drawWrites(status.today, status.unknown);
   drawErrors(status.errors || []);
-  const summary = document.getElementById("summary");
-  summary.replaceChildren(status.server.ready ? state(true, "Ready", "") : state(false, "", "Not ready"),
+  say(status.server.ready ? state(true, "Ready", "") : state(false, "", "Not ready"),
     ` · ${status.server.transport} · ${status.server.version}`);
   document.getElementById("updated").textContent =
     `Updated at ${new Date().toLocaleTimeString()} (server time ${status.now}); every ${EVERY_MS / 1000} s unless paused.`;
+}
+
+// The summary is a live region: changed only when its words change, so that a screen reader is not
+// told the same thing at every refresh.
+function say(...parts) {
+  const summary = document.getElementById("summary");
+  const next = el("span", {}, ...parts);
+  if (summary.textContent !== next.textContent) summary.replaceChildren(...next.childNodes);
 }
 
 async function refresh() {
@@ -318,7 +325,7 @@ async function refresh() {
     if (!answer.ok) throw new Error(`the server answered ${answer.status}`);
     draw(await answer.json());
   } catch (error) {
-    document.getElementById("summary").replaceChildren(state(false, "", "Cannot reach the server"), ` (${error.message}); trying again…`);
+    say(state(false, "", "Cannot reach the server"), ` (${error.message}); trying again…`);
   }
   if (!paused) timer = window.setTimeout(refresh, EVERY_MS);
 }
