@@ -173,10 +173,10 @@ function byHourChart(today, series) {
   const words = hours.map((h, i) => (totals[i] ? `${h.hour}: ${num(totals[i])}` : null)).filter(Boolean).join(", ");
   const chart = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-labelledby": "hours-title" },
     svg("title", { id: "hours-title" }, `Calls by hour today${words ? `: ${words}` : ": none yet"}`));
-  for (const frac of [0, 0.5, 1]) {
-    const y = H - bottom - frac * most * scale;
+  for (const tick of new Set([0, Math.round(most / 2), most])) {
+    const y = H - bottom - tick * scale;
     chart.append(svg("line", { class: "grid", x1: left, x2: W, y1: y, y2: y }),
-      svg("text", { x: left - 4, y: y + 4, "text-anchor": "end" }, num(Math.round(frac * most))));
+      svg("text", { x: left - 4, y: y + 4, "text-anchor": "end" }, num(tick)));
   }
   hours.forEach((h, i) => {
     let y = H - bottom;
