@@ -80,13 +80,12 @@ class AmeyoClient:
                 headers["hash-key"] = settings.hash_key.get_secret_value()
                 headers["policy-name"] = settings.policy_name
                 headers["requesting-host"] = settings.requesting_host or ""
+            from .pool import OneOriginTransport
+
             self._http = httpx.AsyncClient(
                 headers=headers,
-                limits=httpx.Limits(
-                    max_connections=_MAX_CONNECTIONS, max_keepalive_connections=_MAX_CONNECTIONS
-                ),
                 follow_redirects=False,
-                transport=self._transport,
+                transport=self._transport or OneOriginTransport(limit=_MAX_CONNECTIONS),
             )
         return self._http
 
