@@ -45,7 +45,7 @@ _INVALID_SESSION_KEY = "LogoutRemoterProcessorHelper.invalid.sessionid"
 _DEFAULT_TIMEOUT_S = 30.0
 # Every connection that may be open is also kept alive: with fewer idle slots than open ones, a
 # burst of calls closes the surplus and the next burst opens them again (a TLS handshake each).
-_MAX_CONNECTIONS = 16
+MAX_CONNECTIONS = 16
 
 
 class AmeyoClient:
@@ -85,7 +85,7 @@ class AmeyoClient:
             self._http = httpx.AsyncClient(
                 headers=headers,
                 follow_redirects=False,
-                transport=self._transport or OneOriginTransport(limit=_MAX_CONNECTIONS),
+                transport=self._transport or OneOriginTransport(limit=MAX_CONNECTIONS),
             )
         return self._http
 
