@@ -40,6 +40,7 @@ from ..writes.path import WritePath
 from .calls_today import URI as CALLS_TODAY_URI
 from .calls_today import CallsFeed, attach, today_json
 from .completions import complete
+from .icons import server_icons
 from .notices import install as install_client_log
 from .preload import preload
 from .prompt_templates import register_prompts
@@ -206,6 +207,7 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
         name="ameyo-mcp",
         title="Ameyo contact center",
         version=__version__,
+        icons=list(server_icons()),
         instructions=instructions(settings),
         read_only=settings.read_only,
         drain=Drain(settings.drain_s),
