@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import io
 import re
+import subprocess
+import sys
 from datetime import datetime, time, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -159,3 +161,18 @@ def test_hours_follow_the_zone_and_a_long_range_is_drawn_by_the_day() -> None:
     assert unit == "day" and len(spans) == 11 and spans[1].label == "2026-03-08"
     assert periods(start, start + timedelta(days=90), IST) is None
     assert re.fullmatch(r"\d\d:00", periods(start, start + timedelta(minutes=20), IST)[1][0].label)  # type: ignore[index]
+
+
+def test_the_plotting_library_is_loaded_by_the_first_chart_not_by_a_start_or_the_preload() -> None:
+    code = (
+        "import sys\n"
+        "from ameyo_mcp.server.preload import load_everything\n"
+        "from ameyo_mcp.answers.call_chart import CallCounts, chart_png\n"
+        "assert load_everything([]) == 0\n"
+        "print('matplotlib' in sys.modules, 'numpy' in sys.modules)\n"
+        "chart_png(CallCounts('calls', 'UTC', 'hour', ('09:00',), ({'BUSY': 1},)))\n"
+        "print('matplotlib' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False", "True"]
