@@ -85,6 +85,8 @@ async def test_the_page_is_refused_without_the_token_and_a_browser_signs_in_once
     script = await ask("GET", "/operator/page.js")
     assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
     assert "default-src 'none'" in script.headers["content-security-policy"]
+    icon = await ask("GET", "/operator/icon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
 
     wrong = await ask("POST", "/operator/sign-in", data={"token": "not-the-token-at-all"})
     assert wrong.status_code == 401 and "set-cookie" not in wrong.headers and "not this server" in wrong.text
@@ -297,12 +299,10 @@ def test_a_built_wheel_ships_the_page(tmp_path: Path) -> None:
     import sys
     import zipfile
 
-    import ameyo_mcp.server.page as page
+    from ameyo_mcp.server.page.app import FILES
 
-    folder = Path(page.__file__).parent
-    assets = sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix != ".py")
-    assert {"index.html", "sign-in.html", "page.js", "page.css"} <= set(assets)
     root = Path(__file__).parent.parent
+    assert all((root / "ameyo_mcp" / "server" / path).is_file() for path in FILES)
     built = subprocess.run(
         [
             sys.executable,
@@ -322,4 +322,4 @@ def test_a_built_wheel_ships_the_page(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stderr[-2000:]
     (wheel,) = tmp_path.glob("ameyo_mcp-*.whl")
     shipped = set(zipfile.ZipFile(wheel).namelist())
-    assert {f"ameyo_mcp/server/page/{name}" for name in assets} <= shipped
+    assert {f"ameyo_mcp/server/{path}" for path in FILES} <= shipped

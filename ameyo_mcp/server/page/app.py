@@ -32,11 +32,16 @@ PREFIX = "/operator/"
 STATUS = "/operator/status"
 SIGN_IN = "/operator/sign-in"
 SIGN_OUT = "/operator/sign-out"
+# Files of the server's package (`ameyo_mcp/server`), answered without the token: they hold nothing of
+# the server's, and the sign-in form needs them. The icon is the server's own (`icons.py`).
 ASSETS = {
-    "/operator/page.js": ("page.js", "text/javascript; charset=utf-8"),
-    "/operator/page.css": ("page.css", "text/css; charset=utf-8"),
-    "/operator/icon.svg": ("icon.svg", "image/svg+xml"),
+    "/operator/page.js": ("page/page.js", "text/javascript; charset=utf-8"),
+    "/operator/page.css": ("page/page.css", "text/css; charset=utf-8"),
+    "/operator/icon.svg": ("assets/ameyo-mcp.svg", "image/svg+xml"),
 }
+INDEX, SIGN_IN_FORM = "page/index.html", "page/sign-in.html"
+# Every file of the package the page reads (a wheel must ship them all).
+FILES = (INDEX, SIGN_IN_FORM, *(path for path, _ in ASSETS.values()))
 COOKIE = "ameyo_operator"
 COOKIE_S = 12 * 3600
 MAX_FORM_BYTES = 4096
@@ -87,8 +92,8 @@ async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
         await _answer(send, 404, b"Not found\n", "text/plain; charset=utf-8", scope["method"])
 
 
-def _asset(name: str) -> bytes:
-    return resources.files(__package__).joinpath(name).read_bytes()
+def _asset(path: str) -> bytes:
+    return resources.files("ameyo_mcp.server").joinpath(path).read_bytes()
 
 
 class OperatorPage:
@@ -108,8 +113,8 @@ class OperatorPage:
         self.open = check is not None or open_without_token
         self._clock = clock
         self._files = {path: (_asset(name), kind) for path, (name, kind) in ASSETS.items()}
-        self._page = _asset("index.html")
-        self._sign_in = _asset("sign-in.html").decode()
+        self._page = _asset(INDEX)
+        self._sign_in = _asset(SIGN_IN_FORM).decode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path, method = scope["path"], scope["method"]
