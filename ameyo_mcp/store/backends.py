@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from ..errors import StoreError, StoreUnreachable
 from ..rules.redact import SECRETS
+from . import explain
 from .schema import POSTGRES, SQLITE, Dialect
 
 
@@ -230,7 +231,10 @@ class Tx:
         return int(self.cur.rowcount)
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.cur.execute(self.dialect.sql(sql), tuple(params))
+        text = self.dialect.sql(sql)
+        if explain.recording():
+            explain.record(self.cur, self.dialect.name, text, params)
+        self.cur.execute(text, tuple(params))
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:

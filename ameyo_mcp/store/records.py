@@ -169,6 +169,18 @@ class CallQuery:
 
 
 @dataclass(frozen=True)
+class QueryPlan:
+    """How the database ran one of the store's reads (see `explain.py`): the statement as sent, the
+    plan's lines as the backend printed them, and on SQLite the virtual machine instructions the
+    read took (PostgreSQL's lines say how many rows each step visited)."""
+
+    sql: str
+    backend: str
+    lines: tuple[str, ...]
+    steps: int | None = None
+
+
+@dataclass(frozen=True)
 class CallHistory:
     """The calls matching a query, newest first, up to its limit; `total` and `by_outcome` count
     every match, not only those returned."""
