@@ -51,7 +51,8 @@ def campaign_of(customer_id: int) -> int:
 
 
 def calls(zone: ZoneInfo) -> list[CallEvent]:
-    """The month: TODAY calls between today's midnight and now, the rest over the 29 days before."""
+    """The month, oldest first as they are pushed: TODAY calls between today's midnight and now,
+    the rest over the 29 days before."""
     start = today_start(zone)
     elapsed = max(1, int((datetime.now(zone) - start).total_seconds()))
     month = 29 * 86400
@@ -79,7 +80,7 @@ def calls(zone: ZoneInfo) -> list[CallEvent]:
                 raw={"callId": f"call-{i}", "customerId": str(customer_id)},
             )
         )
-    return events
+    return sorted(events, key=lambda e: e.at)
 
 
 def load(url: str, events: Sequence[CallEvent]) -> None:
@@ -106,15 +107,21 @@ def analyze(url: str) -> None:
 
 
 _ROWS = re.compile(r"actual rows=([\d.]+) loops=(\d+)")
+_REMOVED = re.compile(r"Rows Removed by (?:Filter|Index Recheck): (\d+)")
 
 
 def rows_visited(plan: QueryPlan) -> int:
-    """PostgreSQL: the rows every scan step of the plan returned, over all its loops."""
-    total = 0
+    """PostgreSQL: the rows every scan step of the plan read, kept or filtered out, over all its loops."""
+    total = loops = 0
     for line in plan.lines:
-        found = _ROWS.search(line)
-        if "Scan" in line and found:
-            total += round(float(found[1])) * int(found[2])
+        scanned, removed = _ROWS.search(line), _REMOVED.search(line)
+        if "Scan" in line and scanned:
+            loops = int(scanned[2])
+            total += round(float(scanned[1])) * loops
+        elif removed and loops:
+            total += int(removed[1]) * loops  # the scan above it read these too
+        elif "->" in line:
+            loops = 0  # a step that is not a scan: what it filters out, it did not read itself
     return total
 
 
@@ -125,8 +132,8 @@ def assert_bounded(plans: list[QueryPlan], *, index: str | None = None) -> None:
     for plan in plans:
         shown = f"{plan.sql}\n" + "\n".join(plan.lines)
         for line in plan.lines:
-            assert not re.search(r"^SCAN (calls|call_tally|contacts)\b", line), shown
-            assert not re.search(r"Seq Scan on (calls|call_tally|contacts)\b", line), shown
+            assert not re.search(r"^SCAN (calls|call_tally)\b", line), shown
+            assert not re.search(r"Seq Scan on (calls|call_tally)\b", line), shown
         if plan.backend == "sqlite":
             reads_calls = [line for line in plan.lines if re.search(r"\bcalls\b", line)]
             assert all(line.startswith("SEARCH calls USING ") for line in reads_calls), shown
