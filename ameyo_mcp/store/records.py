@@ -190,6 +190,32 @@ class CallHistory:
     by_outcome: dict[str, int]
 
 
+@dataclass(frozen=True)
+class HourTally:
+    """One hour of a `DayTally`, from `start` (UTC): how many calls, and how many of each outcome."""
+
+    start: datetime
+    calls: int
+    by_outcome: dict[str, int]
+
+
+@dataclass(frozen=True)
+class DayTally:
+    """The calls pushed for a span of time (a day, usually), as the store counts them when they are
+    stored: in all; by outcome (the disposition's name, else its code, else the system disposition,
+    else "unknown", as `CallHistory` counts them); by campaign (None: pushed without one); and hour
+    by hour from `since`, every hour listed, the last one cut short by `until` when the span is not
+    whole hours. Most first. Exact whatever the span; so is each hour when `since` is on a quarter
+    hour (a day's start in any zone is), else a quarter hour astride two hours counts in the first."""
+
+    since: datetime
+    until: datetime
+    calls: int
+    by_outcome: dict[str, int]
+    by_campaign: dict[int | None, int]
+    hours: tuple[HourTally, ...]
+
+
 def cap_raw(raw: Mapping[str, Any], cap: int = RAW_CAP_BYTES) -> str:
     """The raw fields as JSON of at most `cap` bytes: long values cut, then whole fields dropped
     (in order) with `"_truncated": true` saying so."""
