@@ -855,7 +855,7 @@ class Store:
                     for e in fresh
                 ],
             )
-            # Last: the tally's rows of the hour are every writer's, and are held only until the commit.
+            # Last: the tally's rows of this quarter hour are every writer's, held from here to the commit.
             tally.add(tx, [(e, i) for e, i in zip(events, ids, strict=True) if i is not None])
             if any(added) and tx.dialect.name == "postgresql":
                 # Delivered at commit, to every process listening (`calls_changed`).
@@ -953,7 +953,8 @@ class Store:
             tally.prune(tx, cutoff)
             tx.run("DELETE FROM calls WHERE at < ?", (cutoff,))
             removed = int(tx.rowcount)
-        self.optimize()
+        with suppress(StoreError):  # the statistics help; the prune is done either way
+            self.optimize()
         return removed
 
     # -- the write ledger (SQL in ledger.py) --------------------------------------------------

@@ -94,8 +94,8 @@ def answers(query: CallQuery) -> bool:
 
 
 def counts(tx: Tx, query: CallQuery, by: Sequence[Dimension]) -> dict[tuple[Any, ...], int]:
-    """How many calls `query` matches (one the tally `answers`), by `by`; a campaign as the tally
-    keeps it (NO_CAMPAIGN: none). Nothing counted is left out: no count is 0."""
+    """How many calls `query` matches (one the tally `answers`), by `by` (one dimension or more); a
+    campaign as the tally keeps it (NO_CAMPAIGN: none). No count is 0."""
     since, until = to_epoch(query.since), to_epoch(query.until)
     if since is not None and until is not None and since >= until:
         return {}
@@ -107,13 +107,9 @@ def counts(tx: Tx, query: CallQuery, by: Sequence[Dimension]) -> dict[tuple[Any,
     where = " WHERE " + " AND ".join(clauses)
     columns = ", ".join(_IN_TALLY[d] for d in by)
     found: dict[tuple[Any, ...], int] = {}
-    if by:
-        sql = f"SELECT {columns}, SUM(calls) FROM call_tally{where} GROUP BY {columns}"
-    else:
-        sql = f"SELECT SUM(calls) FROM call_tally{where}"
+    sql = f"SELECT {columns}, SUM(calls) FROM call_tally{where} GROUP BY {columns}"
     for *values, count in tx.all(sql, params):
-        if count is not None:
-            found[tuple(values)] = int(count)
+        found[tuple(values)] = int(count)
     for start, end in ((low, since), (until, high)):
         if start is None or end is None or start >= end:
             continue
