@@ -4,8 +4,8 @@ figures cost the same at a hundred pushes and at two hundred thousand; and being
 are every process's.
 
 A span that does not begin or end on a quarter hour takes its end slots whole, less the calls of
-their parts outside it, read from the calls themselves: a quarter hour's at most, and none for a day
-or an hour in any zone, or for a span that ends now (no call is kept ahead of its time).
+their parts outside it, read from the calls themselves: a quarter hour's at most; none for a day or
+an hour in any zone, and for a span that ends now only calls pushed with a time ahead of now.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from .schema import NO_CAMPAIGN, QUARTER_S
 # The columns that say which calls a tally row counts.
 KEY = ("slot", "campaign_id", "disposition", "disposition_name", "system_disposition")
 _KEY = ", ".join(KEY)
+# Rows per INSERT: under SQLite's oldest limit of 999 parameters, as the store's other inserts.
 _ROWS_PER_INSERT = 999 // (len(KEY) + 2)
 # A tally row's outcome, as `OUTCOME` of the calls it counts ('' is a missing value there).
 _OUTCOME = (
