@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from ..errors import StoreError, StoreUnreachable
 from ..rules.redact import SECRETS
+from . import explain
 from .schema import POSTGRES, SQLITE, Dialect
 
 
@@ -70,6 +71,9 @@ def _connect_sqlite(path: Path) -> Any:
         conn.execute("PRAGMA foreign_keys=OFF")
         # A first pass's key build sorts millions of keys: a helper thread shortens it.
         conn.execute("PRAGMA threads=2")
+        # Statistics (ANALYZE, which `PRAGMA optimize` runs) from a sample of each index, not all of
+        # it: a month of calls is millions of rows, and every commit waits while it runs.
+        conn.execute("PRAGMA analysis_limit=400")
         # PostgreSQL's reverse(), which migration 2 uses (phone keys are kept reversed).
         conn.create_function("reverse", 1, _reversed, deterministic=True)
     except OSError as exc:
@@ -230,7 +234,10 @@ class Tx:
         return int(self.cur.rowcount)
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.cur.execute(self.dialect.sql(sql), tuple(params))
+        text = self.dialect.sql(sql)
+        if explain.recording():
+            explain.record(self.cur, self.dialect.name, text, params)
+        self.cur.execute(text, tuple(params))
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
