@@ -1,8 +1,9 @@
 """Today's figures for the operator's page, read in one place: the pushes (how many, their outcomes
 by hour and in all, the last few calls) and the writes (by kind and state, repeats stopped).
 
-Read from the call history and the write ledger as they are; `today` is the one function that does,
-so that a store of ready-made daily counts can take its place.
+The pushes are read from the counts the store keeps as they are stored (`Store.day_tallies`, and
+the call history's totals, which come from the same counts), so a refresh costs the same at 100
+pushes and at 200,000; the writes from the ledger.
 """
 
 from __future__ import annotations
@@ -39,11 +40,8 @@ def today(store: Store, zone: ZoneInfo, now: datetime) -> Today:
 
     since = datetime.combine(now.astimezone(zone).date(), time(), zone)
     found = store.call_history(CallQuery(since=since, limit=LAST_CALLS))
-    by_hour = []
-    for hour in range(now.astimezone(zone).hour + 1):
-        start = since + timedelta(hours=hour)
-        counted = store.call_history(CallQuery(since=start, until=start + timedelta(hours=1), limit=0))
-        by_hour.append(outcome_counts(counted.by_outcome))
+    hours = store.day_tallies(since, since + timedelta(hours=now.astimezone(zone).hour + 1)).hours
+    by_hour = [outcome_counts(hour.by_outcome) for hour in hours]
     writes: dict[str, Counter[str]] = {}
     for entry in store.writes_since(since.timestamp()):
         writes.setdefault(write_kind(entry.label, entry.context), Counter())[entry.state] += 1
