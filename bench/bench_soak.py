@@ -2,7 +2,8 @@
 window, so that answers slowing down, memory or disk growing, or descriptors leaking show as a trend.
 
     python bench/bench_soak.py [--minutes 60] [--window 60] [--clients 10] [--calls 13] [--pushes 20]
-                               [--writes 30] [--contacts 2000] [--json FILE] [--probe] [--trim-every S]
+                               [--writes 30] [--contacts 2000] [--reconnect-every S] [--json FILE]
+                               [--probe] [--trim-every S] [--arena-max N]
 
 The simulator (`--contacts` in campaign 1) and the server (SQLite store, the receiver on beside the
 HTTP transport) run in their own processes; the campaign is indexed first by `ameyo-mcp sync`, as a
@@ -12,7 +13,8 @@ server's receiver, mixed GET / form / JSON as Ameyo does. `--clients` MCP client
 second in all, each at its own steady pace: `ameyo_get_contacts` by a customer's phone (5 in 13),
 `ameyo_call_history` for today (4 in 13) and a read of `ameyo://calls/today` (4 in 13); one more
 client makes `--writes` `ameyo_add_callback` a minute (each a new callback: the ledger and the audit
-trail grow as in use), and one subscriber listens to `ameyo://calls/today`.
+trail grow as in use), and one subscriber listens to `ameyo://calls/today`. With `--reconnect-every`,
+each reading client opens a new session that often (staggered), as new conversations do.
 
 Every `--window` seconds a line: p50/p95 of each call in the window, calls and pushes a second,
 notices heard, and of the server process (from /proc): RSS, open descriptors, threads, established
@@ -159,6 +161,7 @@ class Record:
         self.errors: list[str] = []
         self.notices = 0
         self.writes = 0
+        self.sessions = 0  # sessions opened again by clients that reconnect
         self.started = time.monotonic()
 
     def add(self, kind: str, seconds: float) -> None:
@@ -192,13 +195,31 @@ def client_for(url: str, era: str) -> Client:
 
 
 async def reader(
-    url: str, era: str, rate: float, until: float, offset: float, phones: list[str], rec: Record
+    url: str,
+    era: str,
+    rate: float,
+    until: float,
+    offset: float,
+    phones: list[str],
+    rec: Record,
+    reconnect_s: float = 0.0,
 ) -> None:
+    """One client's share of the reads, at its own pace; with `reconnect_s`, a new session (a new
+    client) that often, as people start new conversations."""
     order = [kind for kind, share in MIX for _ in range(share)]
     rng = random.Random(offset)
     rng.shuffle(order)
-    async with client_for(url, era) as client:
+    client = client_for(url, era)
+    await client.__aenter__()
+    renew_at = time.monotonic() + reconnect_s * (0.5 + rng.random()) if reconnect_s else float("inf")
+    try:
         async for n in paced(rate, until, offset):
+            if time.monotonic() >= renew_at:
+                await client.__aexit__(None, None, None)
+                client = client_for(url, era)
+                await client.__aenter__()
+                rec.sessions += 1
+                renew_at = time.monotonic() + reconnect_s
             kind = order[n % len(order)]
             start = time.perf_counter()
             try:
@@ -219,6 +240,9 @@ async def reader(
                 rec.errors.append(f"{kind}: {failed}")
             else:
                 rec.add(kind, time.perf_counter() - start)
+    finally:
+        with contextlib.suppress(Exception):
+            await client.__aexit__(None, None, None)
 
 
 async def writer(url: str, per_minute: float, until: float, customers: list[int], rec: Record) -> None:
@@ -410,7 +434,9 @@ async def soak(options: argparse.Namespace, setup: Setup) -> tuple[list[Window],
     load_until = until + 30
     rate = options.calls / options.clients
     tasks = [
-        asyncio.create_task(reader(setup.url, era, rate, load_until, k / options.calls, phones, rec))
+        asyncio.create_task(
+            reader(setup.url, era, rate, load_until, k / options.calls, phones, rec, options.reconnect_every)
+        )
         for k, era in enumerate(eras)
     ]
     if options.writes > 0:
@@ -537,6 +563,7 @@ def summary(options: argparse.Namespace, windows: list[Window], rec: Record) -> 
         "audit_mib_per_h": slope_per_hour([(w.end_s, w.audit_mib) for w in windows]),
         "stored": windows[-1].stored,
         "writes": rec.writes,
+        "sessions_renewed": rec.sessions,
         "errors": len(rec.errors),
         "error_samples": sorted(set(rec.errors))[:5],
     }
@@ -590,6 +617,8 @@ def print_summary(out: dict[str, Any]) -> None:
     for kind, figures in out["p50_ratio"].items():
         first, last, ratio = figures["first_ms"], figures["last_ms"], figures["ratio"]
         print(f"     {kind:9} {first:7.1f} → {last:7.1f} ms   {ratio:.2f}×")
+    if out["sessions_renewed"]:
+        print(f"   sessions opened again by reconnecting clients: {out['sessions_renewed']:,}")
     print(f"   errors: {out['errors']}")
     for sample in out["error_samples"]:
         print(f"     {sample}")
@@ -604,6 +633,12 @@ def main() -> None:
     parser.add_argument("--pushes", type=float, default=20.0, help="call outcomes pushed a second")
     parser.add_argument("--writes", type=float, default=30.0, help="callbacks written a minute (0: none)")
     parser.add_argument("--contacts", type=int, default=2000, help="contacts in campaign 1")
+    parser.add_argument(
+        "--reconnect-every",
+        type=float,
+        default=0.0,
+        help="seconds before a client opens a new session (0: never)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="save the windows and the summary here")
     parser.add_argument("--probe", action="store_true", help="report what Python holds in the server")
     parser.add_argument(
