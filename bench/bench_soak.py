@@ -545,6 +545,13 @@ def print_window(w: Window) -> None:
     line = "   " + "  ".join(cell.rjust(width) for cell, (_, width) in zip(cells, COLUMNS, strict=True))
     if w.probe:
         held = f"   python: {w.probe['blocks']:,} blocks, {w.probe['objects']:,} objects"
+        if "pymalloc_arenas_kib" in w.probe:
+            arenas, used = w.probe["pymalloc_arenas_kib"] / 1024, w.probe["pymalloc_used_kib"] / 1024
+            held += f", pymalloc {used:.1f} MiB used in {arenas:.1f} MiB of arenas"
+        if "malloc_used_kib" in w.probe:
+            used, free = w.probe["malloc_used_kib"] / 1024, w.probe["malloc_free_kib"] / 1024
+            held += f"; malloc: {used:.1f} MiB used, {free:.1f} MiB free and kept"
+            held += f", {w.probe['malloc_mapped_kib'] / 1024:.1f} MiB mapped apart"
         if "traced_kib" in w.probe:
             held += f", traced {w.probe['traced_kib'] / 1024:.1f} MiB"
         if "trim_kib" in w.probe:
