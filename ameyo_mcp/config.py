@@ -23,6 +23,7 @@ from .rules import phones
 
 DEFAULT_POLICY_NAME = "token-based-authorization-policy"
 DEFAULT_HISTORY_DAYS = 90
+DEFAULT_AUDIT_DAYS = 30
 # The SDK's request-state keys need 32 bytes of secret; a shorter secret is refused at start.
 MIN_SECRET_KEY = 32
 
@@ -107,6 +108,8 @@ class Settings:
     ledger_days: float = 30.0
     confirm_over: int = 100
     audit_file: Path | None = None
+    # How many days of the audit trail are kept besides today's (a file a UTC day).
+    audit_days: int = DEFAULT_AUDIT_DAYS
     http_token: SecretStr | None = None
     allowed_hosts: tuple[str, ...] = ()
     max_request_bytes: int = 1_000_000
@@ -191,7 +194,8 @@ class Settings:
         return str(state_folder() / f"index-{digest}.db")
 
     def resolved_audit_file(self) -> Path:
-        """Where the audit trail is: AMEYO_AUDIT_FILE, or `audit.jsonl` in the state folder."""
+        """The audit trail's name: AMEYO_AUDIT_FILE, or `audit.jsonl` in the state folder. Its lines
+        are in a file a day beside it (`audit-2026-12-06.jsonl`)."""
         return self.audit_file or state_folder() / "audit.jsonl"
 
 
@@ -351,6 +355,7 @@ NAMES = (
     "AMEYO_CONFIRM_OVER",
     "AMEYO_CALLING_HOURS",
     "AMEYO_AUDIT_FILE",
+    "AMEYO_AUDIT_DAYS",
     "AMEYO_HTTP_TOKEN",
     "AMEYO_ALLOWED_HOSTS",
     "AMEYO_MAX_REQUEST_BYTES",
@@ -552,8 +557,16 @@ def _push_token(env: Mapping[str, str], name: str) -> SecretStr | None:
 
 
 def _days(env: Mapping[str, str], name: str) -> int | None:
-    days = _float(env, name, minimum=1)
-    return None if days is None else int(days)
+    raw = _get(env, name)
+    if raw is None:
+        return None
+    try:
+        days = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of days, not {raw!r}") from None
+    if days < 1:
+        raise SettingsError(f"{name} must be at least 1, not {raw!r}")
+    return int(days)
 
 
 def _hours(env: Mapping[str, str], name: str) -> CallingHours:
@@ -577,6 +590,7 @@ _READERS: tuple[_Reader, ...] = (
     _one("AMEYO_LEDGER_DAYS", "ledger_days", _ledger_days),
     _one("AMEYO_CONFIRM_OVER", "confirm_over", _count(0)),
     _one("AMEYO_AUDIT_FILE", "audit_file", _path),
+    _one("AMEYO_AUDIT_DAYS", "audit_days", _days),
     _one("AMEYO_HTTP_TOKEN", "http_token", _http_token),
     _one("AMEYO_ALLOWED_HOSTS", "allowed_hosts", _hosts),
     _one("AMEYO_MAX_REQUEST_BYTES", "max_request_bytes", _count(1024)),

@@ -25,6 +25,7 @@ from mcp import Client
 from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.store import Store
+from ameyo_mcp.writes.audit import read_trail
 from ameyo_mcp.writes.bulk.engine import BulkOptions, upload_file
 from ameyo_mcp.writes.path import WritePath
 from tests.conftest import ameyo_of, cli_writes, server_of, settings_for, text_of
@@ -338,7 +339,7 @@ async def test_tool_upload_reports_summary_and_progress(simulator: SimulatorThre
     assert seen and seen[-1][0] == seen[-1][1] == 67
     assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen)
     # Every batch is in the audit trail: an intent before it was sent and its result after.
-    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    audit = list(read_trail(tmp_path / "audit.jsonl"))
     batches = [e for e in audit if e.get("file", "").endswith("contacts.csv")]
     assert [e["event"] for e in batches].count("intent") == 7
     results = [e for e in batches if e["event"] == "result"]

@@ -36,6 +36,8 @@ BASE = {
         ({"AMEYO_PUSH_TOKEN": "long-enough-but-has space"}, "AMEYO_PUSH_TOKEN must be at least 16"),
         ({"AMEYO_HISTORY_DAYS": "forever"}, "AMEYO_HISTORY_DAYS must be a number"),
         ({"AMEYO_HISTORY_DAYS": "0"}, "AMEYO_HISTORY_DAYS must be at least 1"),
+        ({"AMEYO_AUDIT_DAYS": "a month"}, "AMEYO_AUDIT_DAYS must be a number of days"),
+        ({"AMEYO_AUDIT_DAYS": "0.5"}, "AMEYO_AUDIT_DAYS must be at least 1"),
         ({"AMEYO_PHONE_REGION": "India"}, "AMEYO_PHONE_REGION must be a two-letter ISO country code"),
         ({"AMEYO_PHONE_FORMAT": "+91"}, "AMEYO_PHONE_FORMAT must be one of national, trunk"),
         ({"AMEYO_DATABASE_URL": "mysql://db/x"}, "AMEYO_DATABASE_URL must be postgresql://"),

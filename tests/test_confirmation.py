@@ -5,7 +5,6 @@ once, no sends nothing, and nothing reaches Ameyo before the yes."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter
@@ -23,6 +22,7 @@ from ameyo_mcp.config import Settings
 from ameyo_mcp.server.app import create_server
 from ameyo_mcp.server.http import http_app
 from ameyo_mcp.simulator import SimulatorThread
+from ameyo_mcp.writes.audit import read_trail
 from tests.conftest import free_port, server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
@@ -107,8 +107,7 @@ async def test_yes_sends_each_large_write_once(simulator: SimulatorThread, tmp_p
             sent_before = received(simulator)
     assert len(person.asked) == len(writes)  # each asked once, even where the call was run twice
     # The round that asked left nothing in the audit trail: it sent nothing, and failed nothing.
-    trail = (tmp_path / "audit.jsonl").read_text().splitlines()
-    events = Counter(json.loads(line)["event"] for line in trail)
+    events = Counter(line["event"] for line in read_trail(tmp_path / "audit.jsonl"))
     assert events == {"intent": 3, "result": 3}
     assert received(simulator) == {"uploadContacts": 2, "uploadContactAndAddCallback": 1}
     assert simulator.state.executed["uploadContacts"] == 2

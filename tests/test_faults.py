@@ -19,6 +19,7 @@ import pytest
 from mcp import Client
 
 from ameyo_mcp.simulator import SimulatorThread
+from ameyo_mcp.writes.audit import trail_files
 from tests.conftest import server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
@@ -69,11 +70,12 @@ class Recorder:
         return result
 
     def assert_no_secrets(
-        self, caplog: pytest.LogCaptureFixture, *extra: str, files: tuple[Path, ...] = ()
+        self, caplog: pytest.LogCaptureFixture, *extra: str, trail: Path | None = None
     ) -> None:
         self.snapshot()
         logged = caplog.text + "".join(repr(r.args) + str(r.exc_text) for r in caplog.records)
-        texts = [*self.outputs, logged, *(p.read_text() for p in files if p.exists())]
+        files = trail_files(trail) if trail is not None else []
+        texts = [*self.outputs, logged, *(file.read_text() for file in files)]
         for secret in (PASSWORD, *extra, *self.sessions):
             for text in texts:
                 assert secret not in text, f"a secret leaked into: {text[:300]!r}"
@@ -141,7 +143,7 @@ async def test_write_fault_says_outcome_unknown_and_is_never_resent(
     repeat = await rec.call("ameyo_add_callback", callback_args(3))
     assert_clear_error(repeat, "unknown outcome", "allow_repeat=true")
     assert state.commands["addCallback"] == 1
-    rec.assert_no_secrets(caplog, files=(tmp_path / "audit.jsonl",))
+    rec.assert_no_secrets(caplog, trail=tmp_path / "audit.jsonl")
 
 
 @pytest.mark.network
@@ -272,7 +274,7 @@ async def test_wrong_password_is_clear_secret_and_not_retried(
             assert "refused the login" in text
     assert state.failed_logins == 1 and state.logins == 0
     assert sum(state.commands.values()) == 1  # the one login: nothing else was sent
-    rec.assert_no_secrets(caplog, WRONG_PASSWORD, files=(tmp_path / "audit.jsonl",))
+    rec.assert_no_secrets(caplog, WRONG_PASSWORD, trail=tmp_path / "audit.jsonl")
 
 
 def closed_port() -> int:
@@ -334,4 +336,4 @@ async def test_no_secret_in_any_result_or_debug_log(
     state.faults.reset()
     await rec.call("ameyo_logout", {})
     assert len(rec.sessions) >= 2 and caplog.records
-    rec.assert_no_secrets(caplog, files=(tmp_path / "audit.jsonl",))
+    rec.assert_no_secrets(caplog, trail=tmp_path / "audit.jsonl")

@@ -32,6 +32,7 @@ from mcp import Client
 
 from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
+from ameyo_mcp.writes.audit import trail_files
 from tests.conftest import settings_for, text_of
 
 PASSWORD = "pw-9d41c0-property"
@@ -183,8 +184,7 @@ class AmeyoUnderFaults(RuleBasedStateMachine):
 
     def check_secrets(self) -> None:
         texts = [*self.outputs, *self.logs.lines]
-        if self.audit.exists():
-            texts.append(self.audit.read_text())
+        texts += [file.read_text() for file in trail_files(self.audit)]
         for secret in (PASSWORD, *self.sessions):
             for text in texts:
                 assert secret not in text, f"secret leaked into {text[:300]!r}"

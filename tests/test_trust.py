@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from mcp import Client
 from ameyo_mcp.ameyo.models import UploadContactsRequest
 from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.simulator import SimulatorThread
+from ameyo_mcp.writes.audit import read_trail
 from tests.conftest import server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
@@ -61,7 +61,7 @@ async def test_a_write_with_unknown_outcome_is_not_repeated_blindly(
         again = await client.call_tool("ameyo_add_callback", CALLBACK)
         assert again.is_error and "allow_repeat=true" in text_of(again)
         assert simulator.state.executed["addCallback"] == 1
-    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    audit = list(read_trail(tmp_path / "audit.jsonl"))
     assert [e["event"] for e in audit] == ["intent", "error"]
     assert audit[1]["outcome_unknown"] is True and audit[0]["call_id"] == audit[1]["call_id"]
 

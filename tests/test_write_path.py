@@ -4,7 +4,6 @@ whatever ends the call, audited first, and confirmed by the person when large.""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 from mcp import Client
 
 from ameyo_mcp.simulator import SimulatorThread
+from ameyo_mcp.writes.audit import read_trail
 from tests.conftest import ameyo_of, server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
@@ -24,8 +24,7 @@ PRIYA_PHONE = "917308059204"
 
 
 def audit_lines(tmp_path: Path) -> list[dict[str, Any]]:
-    path = tmp_path / "audit.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return list(read_trail(tmp_path / "audit.jsonl"))
 
 
 def callbacks_of(simulator: SimulatorThread, customer_id: int) -> list[Any]:
@@ -138,8 +137,8 @@ async def test_a_write_the_client_gives_up_on_is_settled_as_unknown(
 
 
 async def test_no_write_is_sent_unaudited(simulator: SimulatorThread, tmp_path: Path) -> None:
-    (tmp_path / "trail").mkdir()
-    settings = settings_for(simulator, tmp_path, AMEYO_AUDIT_FILE=str(tmp_path / "trail"))  # a folder
+    (tmp_path / "trail").write_text("")  # a file where the trail's folder should be
+    settings = settings_for(simulator, tmp_path, AMEYO_AUDIT_FILE=str(tmp_path / "trail" / "audit.jsonl"))
     async with Client(server_of(simulator, settings)) as client:
         refused = await client.call_tool(
             "ameyo_add_callback", {"campaign": 1, "customer_id": PRIYA, "callback_time": WHEN}
@@ -328,9 +327,12 @@ async def test_a_file_upload_sends_no_batch_unaudited(simulator: SimulatorThread
     folder = tmp_path / "uploads"
     folder.mkdir()
     (folder / "list.csv").write_text("phone1,name\n9812300101,Asha\n9812300102,Ravi\n", encoding="utf-8")
-    (tmp_path / "trail").mkdir()
+    (tmp_path / "trail").write_text("")  # a file where the trail's folder should be
     settings = settings_for(
-        simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder), AMEYO_AUDIT_FILE=str(tmp_path / "trail")
+        simulator,
+        tmp_path,
+        AMEYO_UPLOAD_DIRS=str(folder),
+        AMEYO_AUDIT_FILE=str(tmp_path / "trail" / "audit.jsonl"),
     )
     async with Client(server_of(simulator, settings)) as client:
         done = await client.call_tool(

@@ -10,6 +10,7 @@ from mcp import Client
 
 from ameyo_mcp.config import load_settings
 from ameyo_mcp.simulator import SimulatorThread
+from ameyo_mcp.writes.audit import read_trail
 from tests.conftest import text_of
 from tests.test_answers import assert_fenced
 
@@ -141,9 +142,7 @@ async def test_records_left_out_of_an_answer_are_unknown_not_failed(
     out = result.structured_content
     assert out is not None and out["counts"].get("OUTCOME_UNKNOWN") == 1, text_of(result)
     assert "outcome is unknown" in text_of(result)
-    import json
-
-    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    audit = list(read_trail(tmp_path / "audit.jsonl"))
     assert audit[-1]["event"] == "result" and audit[-1]["missing_rows"] == 1
 
 

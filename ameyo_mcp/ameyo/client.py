@@ -116,12 +116,12 @@ class AmeyoClient:
                 f"Ameyo refused the login of user {settings.user_id!r}: the password (AMEYO_PASSWORD) or "
                 "the user (AMEYO_USER_ID) is wrong, or the user lacks the Customer Manager role"
             )
-        self.redactor.add(info.session_id)
+        self.redactor.add_session(info.session_id)
         self.adopt_timings(info)
         return info
 
     async def ping_session(self, session_id: str) -> PingResult:
-        self.redactor.add(session_id)
+        self.redactor.add_session(session_id)
         result = await self.send(PingRequest(session_id=session_id))
         if not result.alive:
             raise InvalidSession("The Ameyo session has ended (ping answered alive=false)")

@@ -424,7 +424,7 @@ class SessionManager:
         (a command meeting it dead renews it all the same)."""
         if lease.ping_every_s is None or now - lease.last_alive < lease.ping_every_s:
             return True
-        self.client.redactor.add(info.session_id)
+        self.client.redactor.add_session(info.session_id)
         try:
             await self.client.ping_session(info.session_id)
         except InvalidSession:
@@ -512,7 +512,7 @@ class SessionManager:
         self._sid = info.session_id
         self._generation = generation
         self._joined = self._joined or generation is not None
-        self.client.redactor.add(info.session_id)
+        self.client.redactor.add_session(info.session_id)
         self.client.adopt_timings(info)
         now = self._clock()
         self._last_activity = self._last_use = self._last_recorded = now
@@ -586,7 +586,7 @@ class SessionManager:
         if info is None:
             self._tell_foreign_key()
             return None
-        self.client.redactor.add(info.session_id)
+        self.client.redactor.add_session(info.session_id)
         return info.session_id
 
     async def _leave(self, logout: bool, asked: bool | None) -> None:
@@ -701,7 +701,7 @@ class SessionManager:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             log.warning("Ignoring an unreadable session cache file")
             return None
-        self.client.redactor.add(info.session_id)
+        self.client.redactor.add_session(info.session_id)
         try:
             await self.client.ping_session(info.session_id)
         except InvalidSession:

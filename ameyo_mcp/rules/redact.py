@@ -12,22 +12,46 @@ import threading
 _MASK = "[redacted]"
 # Shorter values would turn ordinary words into masks; no real secret is that short.
 _MIN_LENGTH = 4
+# Session ids kept to mask: the newest. Every login adds one, and a server that runs for months
+# logs in thousands of times; each scrub looks for every kept value, so all of them would make
+# every scrubbed text (audit lines, log records) slower by the month. An id this many logins old
+# belongs to a session long ended, which no request or answer carries any more.
+RECENT_SESSIONS = 64
 
 
 class Redactor:
     def __init__(self) -> None:
-        self._secrets: set[str] = set()
+        self._lasting: set[str] = set()
+        self._sessions: dict[str, None] = {}  # oldest first
         self._lock = threading.Lock()
+        self._longest_first: tuple[str, ...] = ()
 
     def add(self, secret: str | None) -> None:
+        """A secret of the settings (password, keys, tokens): masked for the life of the process."""
         if secret and len(secret) >= _MIN_LENGTH:
             with self._lock:
-                self._secrets.add(secret)
+                if secret not in self._lasting:
+                    self._lasting.add(secret)
+                    self._order()
+
+    def add_session(self, session_id: str | None) -> None:
+        """A session id: masked until `RECENT_SESSIONS` newer ones have been added."""
+        if session_id and len(session_id) >= _MIN_LENGTH:
+            with self._lock:
+                if session_id in self._sessions:
+                    self._sessions[session_id] = self._sessions.pop(session_id)  # the newest again
+                    return
+                self._sessions[session_id] = None
+                while len(self._sessions) > RECENT_SESSIONS:
+                    del self._sessions[next(iter(self._sessions))]
+                self._order()
+
+    def _order(self) -> None:
+        # Longest first, so that a secret containing another is masked whole.
+        self._longest_first = tuple(sorted(self._lasting | self._sessions.keys(), key=len, reverse=True))
 
     def scrub(self, text: str) -> str:
-        with self._lock:
-            secrets = sorted(self._secrets, key=len, reverse=True)
-        for secret in secrets:
+        for secret in self._longest_first:  # a tuple replaced whole on change: no lock to read it
             if secret in text:
                 text = text.replace(secret, _MASK)
         return text

@@ -437,7 +437,7 @@ class WritePath:
             store = ameyo.store
         path = cls(
             ameyo,
-            audit=AuditLog(settings.resolved_audit_file(), ameyo=settings.base_url),
+            audit=AuditLog(settings.resolved_audit_file(), ameyo=settings.base_url, days=settings.audit_days),
             window_s=settings.repeat_window_s,
             confirm_over=settings.confirm_over if confirm else None,
             store=store,
@@ -835,7 +835,7 @@ class WritePath:
             )
         except OSError as exc:
             raise AuditUnavailable(
-                f"Nothing was sent: the audit trail {self.audit.path} cannot be written "
+                f"Nothing was sent: the audit trail {self.audit.current} cannot be written "
                 f"({exc.strerror or type(exc).__name__}), and no write goes out unaudited. Free the disk or "
                 "fix AMEYO_AUDIT_FILE, then try again."
             ) from None

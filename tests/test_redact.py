@@ -1,0 +1,39 @@
+"""The secrets registry over a long life: every login adds a session id, and a server that runs for
+months must not scan thousands of ended sessions' ids in every text it scrubs."""
+
+from __future__ import annotations
+
+import secrets
+
+from ameyo_mcp.rules.redact import RECENT_SESSIONS, Redactor
+
+
+def test_the_settings_secrets_are_masked_for_good_and_session_ids_while_they_are_recent() -> None:
+    redactor = Redactor()
+    redactor.add("the-password")
+    sessions = [secrets.token_hex(16) for _ in range(1000)]  # a month of logins
+    for session_id in sessions:
+        redactor.add_session(session_id)
+    recent, ended = sessions[-RECENT_SESSIONS:], sessions[:-RECENT_SESSIONS]
+    text = " ".join(["the-password", *recent])
+    assert redactor.scrub(text) == " ".join(["[redacted]"] * (1 + RECENT_SESSIONS))
+    assert redactor.scrub(ended[-1]) == ended[-1]  # a session that ended 64 logins ago
+    assert len(redactor._longest_first) == 1 + RECENT_SESSIONS
+
+
+def test_a_session_id_seen_again_is_the_newest_again() -> None:
+    redactor = Redactor()
+    shared = secrets.token_hex(16)  # the store's shared session, taken up again and again
+    redactor.add_session(shared)
+    for _ in range(RECENT_SESSIONS - 1):
+        redactor.add_session(secrets.token_hex(16))
+    redactor.add_session(shared)
+    redactor.add_session(secrets.token_hex(16))
+    assert redactor.scrub(f"sid={shared}") == "sid=[redacted]"
+
+
+def test_a_secret_that_holds_another_is_masked_whole() -> None:
+    redactor = Redactor()
+    redactor.add_session("abcd1234")
+    redactor.add("xyz-abcd1234-xyz")
+    assert redactor.scrub("token xyz-abcd1234-xyz and abcd1234") == "token [redacted] and [redacted]"
