@@ -6,6 +6,7 @@ The drivers are imported here, when the store is first used: not when the packag
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -62,7 +63,13 @@ def _connect_sqlite(path: Path) -> Any:
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # The file is created owner-only before SQLite opens it; its -wal and -shm files copy its mode.
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        # Only a file that is not there yet is opened here: closing a descriptor of the file drops
+        # every POSIX lock this process holds on it, those of its open SQLite connections too, and
+        # another process closing its own connection would then take itself for the last one and
+        # delete the WAL that this one still writes to.
+        if not path.exists():
+            with contextlib.suppress(FileExistsError):  # another thread or process made it first
+                os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         os.chmod(path, 0o600)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=_SQLITE_WAIT_S)
         _wal(conn)
