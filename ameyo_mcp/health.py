@@ -172,24 +172,29 @@ class HealthRoutes:
         await _json(send, 200 if report["ready"] else 503, report, head=scope["method"] == "HEAD")
 
     async def readiness(self) -> dict[str, object]:
-        """{"ready": …, "draining": …, one boolean per check, and "why" when not ready}."""
-        if self.drain.draining:
-            return {"ready": False, "draining": True, "why": ["draining"]}
-        report: dict[str, object] = {"ready": True, "draining": False}
-        why: list[str] = []
-        for name, check in self.checks.items():
-            try:
-                reason = await check()
-            except Exception:
-                log.warning("readiness check %s failed", name, exc_info=True)
-                reason = "check failed"
-            report[name] = reason is None
-            if reason is not None:
-                why.append(f"{name} {reason}")
-        if why:
-            report["ready"] = False
-            report["why"] = why
-        return report
+        return await readiness(self.drain, self.checks)
+
+
+async def readiness(drain: Drain, checks: Mapping[str, Check]) -> dict[str, object]:
+    """{"ready": …, "draining": …, one boolean per check, and "why" when not ready}: what /readyz
+    answers, and what the operator's page shows."""
+    if drain.draining:
+        return {"ready": False, "draining": True, "why": ["draining"]}
+    report: dict[str, object] = {"ready": True, "draining": False}
+    why: list[str] = []
+    for name, check in checks.items():
+        try:
+            reason = await check()
+        except Exception:
+            log.warning("readiness check %s failed", name, exc_info=True)
+            reason = "check failed"
+        report[name] = reason is None
+        if reason is not None:
+            why.append(f"{name} {reason}")
+    if why:
+        report["ready"] = False
+        report["why"] = why
+    return report
 
 
 async def _json(

@@ -7,6 +7,8 @@ import errno
 import logging
 import sys
 import time
+from collections import deque
+from dataclasses import dataclass
 
 from .rules.redact import RedactingFilter
 
@@ -62,17 +64,64 @@ class NoTracebackForFullTable(logging.Filter):
         return True
 
 
+@dataclass(frozen=True)
+class Logged:
+    """A warning or error as the log showed it."""
+
+    at: float  # seconds since the epoch
+    level: str
+    source: str  # the logger's name
+    message: str
+
+
+class RecentErrors(logging.Filter):
+    """The last warnings and errors the log showed, for the operator's page. A tap, not a filter:
+    the last of the stderr handler's filters, it keeps what passed the repeat limit and had its
+    secrets masked, and lets everything through. A message keeps its first line and, of a
+    traceback, the exception's own line, at most `cap` characters."""
+
+    def __init__(self, keep: int = 50, cap: int = 500) -> None:
+        super().__init__()
+        self.cap = cap
+        self._kept: deque[Logged] = deque(maxlen=keep)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            lines = record.getMessage().strip().splitlines() or [""]
+            if len(lines) > 1 or record.exc_text:
+                last = (record.exc_text or "").strip().splitlines() or lines
+                lines = [lines[0], last[-1]]
+            message = " … ".join(dict.fromkeys(lines))
+            self._kept.append(Logged(record.created, record.levelname, record.name, message[: self.cap]))
+        return True
+
+    def entries(self) -> list[Logged]:
+        """Oldest first."""
+        return list(self._kept)
+
+
+RECENT_ERRORS = RecentErrors()
+
+
 def _append(record: logging.LogRecord, note: str) -> None:
     record.msg = record.getMessage() + note
     record.args = None
 
 
-def setup_logging(level: str = "WARNING") -> None:
+def stderr_handler() -> logging.Handler:
+    """The log's handler: lines to stderr, repeats held back, secrets masked, the last warnings and
+    errors kept for the operator's page."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RepeatLimit())  # first: it keys on the message template, before masking
     handler.addFilter(NoTracebackForFullTable())
     handler.addFilter(RedactingFilter())
+    handler.addFilter(RECENT_ERRORS)  # last: it keeps what the log shows
+    return handler
+
+
+def setup_logging(level: str = "WARNING") -> None:
+    handler = stderr_handler()
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

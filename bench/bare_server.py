@@ -1,4 +1,9 @@
-"""The baseline: a bare `MCPServer` with one trivial echo tool, served the way `ameyo-mcp` serves.
+"""The baseline: a bare `MCPServer` with a trivial echo tool, served the way `ameyo-mcp` serves.
+
+`relay` is the echo plus the one request a contacts lookup sends to Ameyo: it POSTs a form body it is
+given over one long-lived `httpx.AsyncClient` (with `ameyo-mcp`'s connection limits), decodes the
+JSON answer and answers 2,000 characters of it, so that a benchmark can show what one upstream
+request costs a bare server.
 
 python bench/bare_server.py [--transport stdio|http] [--host 127.0.0.1] [--port 8000]
 """
@@ -6,6 +11,7 @@ python bench/bare_server.py [--transport stdio|http] [--host 127.0.0.1] [--port 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
@@ -16,6 +22,29 @@ server = MCPServer(name="bare", version="0.0.0", log_level="WARNING")
 def echo(text: str) -> str:
     """Answer the text it is given."""
     return text
+
+
+_http: Any = None
+
+
+@server.tool()
+async def relay(url: str, body: str) -> str:
+    """POST a form body to a URL and answer the start of its JSON answer."""
+    global _http
+    if _http is None:
+        import httpx
+
+        _http = httpx.AsyncClient(
+            headers={
+                "Accept": "application/json, text/plain, */*",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+            timeout=30,
+        )
+    response = await _http.post(url, content=body)
+    response.json()
+    return response.text[:2_000]
 
 
 def main() -> None:

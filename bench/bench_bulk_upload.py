@@ -85,15 +85,18 @@ async def _baseline(base_url: str, rows: int) -> dict[str, Any]:
     import orjson
 
     # The engine's own request encoding (compact JSON; a C-speed form translation, not urllib's
-    # per-byte loop): the bytes on the wire are the same, and the baseline pays no more for them.
-    from ameyo_mcp.ameyo.client import request_body
+    # per-byte loop) and its connections (a request in one write): the bytes on the wire and the
+    # simulator's work are the same, and the baseline pays no more for them.
+    from ameyo_mcp.ameyo.client import MAX_CONNECTIONS, request_body
+    from ameyo_mcp.ameyo.pool import OneOriginTransport
 
     url = base_url + "/ameyowebaccess/command"
     headers = {
         "Accept": "application/json, text/plain, */*",
         "Content-Type": "application/x-www-form-urlencoded",
     }
-    async with httpx.AsyncClient(timeout=60, headers=headers) as http:
+    transport = OneOriginTransport(limit=MAX_CONNECTIONS)
+    async with httpx.AsyncClient(timeout=60, headers=headers, transport=transport) as http:
         login = {"userId": "CustomerManager", "password": PASSWORD, "terminal": "127.0.0.1"}
         answer = await http.post(url, content=request_body("login", login))
         session = answer.json()["sessionId"]

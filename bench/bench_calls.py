@@ -8,10 +8,13 @@ order: `--clients` MCP clients (the mcp client's default protocol, each its own 
 to back for `--seconds`. Ours: `ameyo_get_contacts` by 20 customer ids (one getContacts to the
 simulator, 20 contacts parsed, answered as text and structured data). The baseline: the bare server's
 `echo` with a 2,000-character text (about our answer's text), which is all the MCP and HTTP work
-and none of ours. Printed: calls per second and each server process's CPU per call (from /proc);
-ours also shows the simulator's CPU per call, which is Ameyo's work, not ours.
+and none of ours. Beside them, for what the one upstream request costs: the bare server's `relay`,
+which POSTs the very getContacts body ours sends (built by the same code, with a session of its
+own) over one `httpx.AsyncClient` with our connection limits, decodes the JSON and answers 2,000
+characters of it. Printed: calls per second and each server process's CPU per call (from /proc);
+ours and the relay also show the simulator's CPU per call, which is Ameyo's work, not the server's.
 
-Goal: our server's CPU per call ≤ 2.5× the bare server's.
+Goal: our server's CPU per call ≤ 2.5× the bare server's echo.
 """
 
 from __future__ import annotations
@@ -71,13 +74,11 @@ def main() -> None:
         env = server_env(sim_url, PASSWORD, folder, AMEYO_DATABASE_URL=str(folder / "index.db"))
         ours = stack.enter_context(http_server([PYTHON, "-m", "ameyo_mcp"], env, folder))
         bare = stack.enter_context(http_server([PYTHON, str(BENCH / "bare_server.py")], env, folder))
+        ids = list(range(12001, 12021))
         variants = {
-            "ameyo-mcp": (
-                ours,
-                "ameyo_get_contacts",
-                {"campaign": 1, "customer_ids": list(range(12001, 12021))},
-            ),
+            "ameyo-mcp": (ours, "ameyo_get_contacts", {"campaign": 1, "customer_ids": ids}),
             "bare MCPServer": (bare, "echo", {"text": "x" * 2_000}),
+            "bare + relay": (bare, "relay", relay_args(sim_url, ids)),
         }
         for (url, _), tool, args in variants.values():  # warm up: sessions, login, imports
             run_async(lambda url=url, tool=tool, args=args: _once(url, tool, args))
@@ -117,7 +118,7 @@ def main() -> None:
                     name,
                     f"{median(rates[name]):,.0f}",
                     f"{server_ms:.2f}",
-                    f"{median([c[1] for c in cpu[name]]):.2f}" if name == "ameyo-mcp" else "–",
+                    f"{median([c[1] for c in cpu[name]]):.2f}" if name != "bare MCPServer" else "–",
                     str(failed[name]),
                 ]
             )
@@ -125,6 +126,31 @@ def main() -> None:
         ratio = median([c[0] for c in cpu["ameyo-mcp"]]) / median([c[0] for c in cpu["bare MCPServer"]])
         verdict = "met" if ratio <= GOAL else "MISSED"
         print(f"   our CPU per call is {ratio:.2f}× the bare server's (goal ≤ {GOAL}×: {verdict})")
+        relay = median([c[0] for c in cpu["bare + relay"]]) / median([c[0] for c in cpu["bare MCPServer"]])
+        print(f"   the bare server with the one upstream request: {relay:.2f}× its echo")
+
+
+def relay_args(sim_url: str, ids: list[int]) -> dict[str, Any]:
+    """The relay's arguments: the getContacts body `ameyo_get_contacts` sends for `ids` in campaign
+    1 (the same request model, columns and encoding), with a session logged in here."""
+    import httpx
+
+    from ameyo_mcp.ameyo.client import request_body
+    from ameyo_mcp.ameyo.columns import CAMPAIGN_COLUMN_PREFIX
+    from ameyo_mcp.ameyo.models import GetContactsRequest
+    from ameyo_mcp.server.tools.contacts import SUMMARY_COLUMNS
+
+    url = sim_url + "/ameyowebaccess/command"
+    login = {"userId": "CustomerManager", "password": PASSWORD, "terminal": "127.0.0.1"}
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    session = httpx.post(url, content=request_body("login", login), headers=form).json()["sessionId"]
+    request = GetContactsRequest(
+        campaign_id=1,
+        customer_ids=[str(i) for i in ids],
+        other_columns={CAMPAIGN_COLUMN_PREFIX + c: c for c in SUMMARY_COLUMNS},
+        session_id=session,
+    )
+    return {"url": url, "body": request_body(request.command, request.wire()).decode()}
 
 
 async def _once(url: str, tool: str, args: dict[str, Any]) -> None:

@@ -11,8 +11,9 @@ Against one simulator process holding `--contacts` contacts in MoviStarSurvey, i
 - bare: the sync's own getContacts requests on the wire and nothing more (`bare`): the same bodies
   (orderBy customer_id, the same campaign columns, pages of 500 plus the one row before each page
   that the sync asks for), the same window (`IN_FLIGHT` pages out at once, the sync's default),
-  one `httpx.AsyncClient`; the answers are discarded. (Before 2026-12-06 this loop kept one page
-  in flight against the sync's two, which flattered the sync's ratio.)
+  one `httpx.AsyncClient` over the sync's own connections (`OneOriginTransport`: a request in one
+  write, so the simulator's work per page is the same); the answers are discarded. (Before
+  2026-12-06 this loop kept one page in flight against the sync's two, which flattered the sync.)
 - sync: `ameyo-mcp sync --campaign 1` into an empty SQLite index, and with `--postgres` into an
   empty database on an embedded PostgreSQL (AMEYO_SYNC_RATE=0: the pacing is a deliberate limit,
   not a cost), the pass's own time as it reports it;
@@ -64,7 +65,8 @@ def bare(base_url: str, in_flight: int = IN_FLIGHT) -> dict[str, Any]:
 
     import httpx
 
-    from ameyo_mcp.ameyo.client import request_body
+    from ameyo_mcp.ameyo.client import MAX_CONNECTIONS, request_body
+    from ameyo_mcp.ameyo.pool import OneOriginTransport
     from ameyo_mcp.index.sync import page_request
 
     url = base_url + "/ameyowebaccess/command"
@@ -74,7 +76,8 @@ def bare(base_url: str, in_flight: int = IN_FLIGHT) -> dict[str, Any]:
     }
 
     async def loop() -> dict[str, Any]:
-        async with httpx.AsyncClient(headers=headers, timeout=120) as http:
+        transport = OneOriginTransport(limit=MAX_CONNECTIONS)
+        async with httpx.AsyncClient(headers=headers, timeout=120, transport=transport) as http:
             login = {"userId": "CustomerManager", "password": PASSWORD, "terminal": "127.0.0.1"}
             answer = await http.post(url, content=request_body("login", login))
             template = page_request(1).model_copy(update={"session_id": answer.json()["sessionId"]})
@@ -257,8 +260,9 @@ def main() -> None:
 
     header(f"index sync, {args.contacts:,} contacts, pages of {PAGE}, {IN_FLIGHT} pages in flight")
     print(
-        f"   baseline: an httpx.AsyncClient loop sending the sync's own getContacts requests (same bodies,\n"
-        f"   pages of {PAGE} plus the row before each, {IN_FLIGHT} in flight) and discarding the answers"
+        f"   baseline: an httpx.AsyncClient loop over the sync's own connections sending the sync's own\n"
+        f"   getContacts requests (same bodies, pages of {PAGE} plus the row before each, {IN_FLIGHT}\n"
+        f"   in flight) and discarding the answers"
     )
     print(f"   load average at start: {load()}")
     work = Path(tempfile.mkdtemp(prefix="bench-sync-"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import sysconfig
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -65,6 +66,69 @@ def test_desktop_config_names_the_settings_file_by_absolute_path(tmp_path: Path)
     assert done.returncode == 0, done.stderr
     entry = json.loads(done.stdout)["mcpServers"]["ameyo"]
     assert entry["args"][-2:] == ["--env-file", str(tmp_path / "prod.env")]
+
+
+def uvx_environment(tmp_path: Path, *, from_index: bool) -> tuple[Path, Path]:
+    """An environment laid out as uvx lays one out, in a uv cache of `tmp_path`, that runs this
+    checkout; with `from_index`, recorded as installed from the package index (no direct URL).
+    Returns its python and the uvx beside a uv, as uv names it to what it runs (`UV`)."""
+    here = Path(sysconfig.get_paths()["purelib"])
+    env = tmp_path / "uv-cache" / "archive-v0" / "AbC123xyz"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True, timeout=60)
+    site = Path(
+        subprocess.run(
+            [str(env / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.strip()
+    )
+    (site / "_checkout.pth").write_text(f"import site; site.addsitedir({str(here)!r})\n")
+    if from_index:
+        record = site / f"ameyo_mcp-{__version__}.dist-info"
+        record.mkdir()
+        (record / "METADATA").write_text(f"Metadata-Version: 2.1\nName: ameyo-mcp\nVersion: {__version__}\n")
+    tools = tmp_path / "uv-bin"
+    tools.mkdir()
+    for name in ("uv", "uvx"):
+        (tools / name).write_text("#!/bin/sh\nexit 0\n")
+        (tools / name).chmod(0o755)
+    return env / "bin" / "python", tools / "uvx"
+
+
+@pytest.mark.parametrize("from_index", [False, True])
+def test_desktop_config_under_uvx_names_uvx_and_the_package_not_the_cache(
+    tmp_path: Path, from_index: bool
+) -> None:
+    python, uvx = uvx_environment(tmp_path, from_index=from_index)
+    env = clean_env(tmp_path) | {"UV": str(uvx.with_name("uv")), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [str(python), "-m", "ameyo_mcp", "config", "--demo"],
+        env=env,
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    entry = json.loads(done.stdout)["mcpServers"]["ameyo"]
+    checkout = str(Path(__file__).resolve().parents[1])
+    spec = f"ameyo-mcp=={__version__}" if from_index else checkout
+    assert entry == {"command": str(uvx), "args": ["--from", spec, "ameyo-mcp", "--demo"]}
+    assert "uv-cache" not in done.stdout
+    # Not run by uv, and no uvx on PATH: the bare name, and what to do about it.
+    del env["UV"]
+    bare = subprocess.run(
+        [str(python), "-m", "ameyo_mcp", "config", "--demo"],
+        env=env,
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert json.loads(bare.stdout)["mcpServers"]["ameyo"]["command"] == "uvx"
+    assert "uvx is not on PATH here: write its full path in the entry" in bare.stderr
 
 
 @pytest.mark.parametrize("command", [[], ["check"]])

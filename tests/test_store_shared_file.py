@@ -9,8 +9,6 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from ameyo_mcp.store import CallEvent, Store
 
 COUNT = """
@@ -28,13 +26,6 @@ def counted_elsewhere(database: Path) -> int:
     return int(done.stdout)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store/backends.py opens and closes the database file itself before each SQLite "
-    "connection; closing a descriptor drops every POSIX lock the process holds on the file, so the "
-    "next process to close believes itself the last, checkpoints and deletes the WAL the server "
-    "still writes to",
-)
 def test_what_the_server_stores_after_a_cli_command_came_and_went_reaches_other_processes(
     tmp_path: Path,
 ) -> None:

@@ -45,7 +45,7 @@ _INVALID_SESSION_KEY = "LogoutRemoterProcessorHelper.invalid.sessionid"
 _DEFAULT_TIMEOUT_S = 30.0
 # Every connection that may be open is also kept alive: with fewer idle slots than open ones, a
 # burst of calls closes the surplus and the next burst opens them again (a TLS handshake each).
-_MAX_CONNECTIONS = 16
+MAX_CONNECTIONS = 16
 
 
 class AmeyoClient:
@@ -80,13 +80,12 @@ class AmeyoClient:
                 headers["hash-key"] = settings.hash_key.get_secret_value()
                 headers["policy-name"] = settings.policy_name
                 headers["requesting-host"] = settings.requesting_host or ""
+            from .pool import OneOriginTransport
+
             self._http = httpx.AsyncClient(
                 headers=headers,
-                limits=httpx.Limits(
-                    max_connections=_MAX_CONNECTIONS, max_keepalive_connections=_MAX_CONNECTIONS
-                ),
                 follow_redirects=False,
-                transport=self._transport,
+                transport=self._transport or OneOriginTransport(limit=MAX_CONNECTIONS),
             )
         return self._http
 

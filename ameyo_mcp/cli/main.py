@@ -310,7 +310,8 @@ def _check(args: argparse.Namespace) -> int:
 
 def _desktop_config(args: argparse.Namespace) -> int:
     """Claude Desktop starts servers from its own folder with its own PATH: the entry names this
-    installation's executable and the settings file by absolute paths."""
+    installation's executable (or, for one uvx made, uvx and the package) and the settings file by
+    absolute paths."""
     import json
 
     if args.demo:
@@ -323,13 +324,17 @@ def _desktop_config(args: argparse.Namespace) -> int:
                 "(see .env.example in the project) or name one with --env-file"
             )
         server_args = ["--env-file", str(env_file)]
-    script = Path(sys.executable).with_name("ameyo-mcp.exe" if sys.platform == "win32" else "ameyo-mcp")
-    if script.is_file():
-        entry = {"command": str(script), "args": server_args}
-    else:
-        entry = {"command": sys.executable, "args": ["-m", "ameyo_mcp", *server_args]}
+    from .desktop import command
+
+    entry = command(server_args)
     # The entry for a person to paste: this command never runs the stdio server.
     print(json.dumps({"mcpServers": {"ameyo": entry}}, indent=2))
+    if not Path(str(entry["command"])).is_absolute():
+        print(
+            f"ameyo-mcp: {entry['command']} is not on PATH here: write its full path in the entry "
+            "(Claude Desktop does not search your shell's PATH)",
+            file=sys.stderr,
+        )
     print(
         "ameyo-mcp: add this to claude_desktop_config.json (Claude Desktop: Settings > Developer > "
         "Edit Config; macOS ~/Library/Application Support/Claude/, Windows %APPDATA%\\Claude\\) "
@@ -436,11 +441,15 @@ async def _upload_once(
 
 
 def _receiver(args: argparse.Namespace) -> int:
+    from functools import partial
+
     from ..receiver.service import serve
+    from ..server.page import receiver_page
 
     with _bound(args.host, args.port) as sock, _settings(args) as settings:
         setup_logging(settings.log_level)
-        serve(settings, args.host, sock)
+        page = partial(receiver_page, settings, args.host, int(sock.getsockname()[1]))
+        serve(settings, args.host, sock, page=page)
     return 0
 
 

@@ -478,16 +478,38 @@ async def sync_all(
     return reports
 
 
-def running_sync(store: Store, campaign: CampaignIndex, settings: Settings) -> str | None:
-    """Which process syncs `campaign` now and how far its pass is, in words ("process host:4242
-    since 2026-11-27 02:30 Asia/Kolkata (just now), 12,000 of ~200,000 contacts read"); None when
-    none does (a pass left open by a sync that stopped is not running: the next sync resumes it)."""
+@dataclass(frozen=True)
+class RunningSync:
+    """A sync at work on a campaign: which process (`host:pid`), since when (seconds since the
+    epoch), contacts its pass has read, and the campaign's size at its last complete pass."""
+
+    process: str
+    since: float
+    seen: int
+    expected: int | None
+
+
+def sync_running(store: Store, campaign: CampaignIndex) -> RunningSync | None:
+    """The sync at work on `campaign` now; None when none is (a pass left open by a sync that
+    stopped is not running: the next sync resumes it)."""
     held = store.sync_lease(campaign.campaign_id)
     if held is None or held.until <= time.time() or not _alive(held.holder):
         return None
     seen = _Position.load(campaign.cursor).seen if campaign.pass_in_progress is not None else 0
-    expected = f" of ~{campaign.synced_contacts:,}" if campaign.synced_contacts else ""
-    return f"process {shown(held.holder)} {_since(held.since, settings)}, {seen:,}{expected} contacts read"
+    return RunningSync(shown(held.holder), held.since, seen, campaign.synced_contacts or None)
+
+
+def running_sync(store: Store, campaign: CampaignIndex, settings: Settings) -> str | None:
+    """`sync_running` in words ("process host:4242 since 2026-11-27 02:30 Asia/Kolkata (just now),
+    12,000 of ~200,000 contacts read")."""
+    running = sync_running(store, campaign)
+    if running is None:
+        return None
+    expected = f" of ~{running.expected:,}" if running.expected else ""
+    return (
+        f"process {running.process} {_since(running.since, settings)}, {running.seen:,}{expected} "
+        "contacts read"
+    )
 
 
 def _since(epoch: float, settings: Settings) -> str:

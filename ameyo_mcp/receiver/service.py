@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from starlette.types import ASGIApp
 
 from ..errors import SettingsError
-from ..health import Drain, DrainingServer, HealthRoutes, StoreProbe, counted
+from ..health import Check, Drain, DrainingServer, HealthRoutes, StoreProbe, counted
 from ..rules.redact import SECRETS
 from .app import Receiver, Stored
 from .writer import BatchWriter
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The operator's page of a process (it lives in the server's layer, which hands it in), given the
+# drain and the readiness checks its /readyz answers from.
+PageOf = Callable[[Drain, dict[str, Check]], ASGIApp]
 # How long /readyz waits for the store's answer before it calls it not answering.
 STORE_PROBE_S = 2.0
 # What the receiver opens besides its connections: the listening socket, the store's two (the
@@ -69,27 +72,31 @@ def build_receiver(
     return receiver, writer
 
 
-def serve(settings: Settings, host: str, sock: socket.socket) -> None:
+def serve(settings: Settings, host: str, sock: socket.socket, *, page: PageOf | None = None) -> None:
     """`ameyo-mcp receiver`: the endpoint alone, for deployments whose MCP server runs over stdio;
-    on `sock`, already bound to `host` (`listener.server_socket`)."""
+    on `sock`, already bound to `host` (`listener.server_socket`). `page`: what answers other paths
+    (the operator's page), given the drain and the readiness checks /readyz answers from."""
     from ..listener import cap_note, connection_cap, listener_config
     from ..store import open_store
 
     port = int(sock.getsockname()[1])
     store = open_store(settings)
-    receiver, writer = build_receiver(settings, store)
-    writer.start()  # old history is pruned from the start, not from the first push
-    cap = connection_cap(settings.http_max_connections, OWN_FILES)
-    print(
-        f"ameyo-mcp: receiving Ameyo's call outcomes at http://{host}:{port}/ameyo/status "
-        f"(store: {store.where}; history kept {settings.history_days} days; "
-        f"{cap_note(cap, settings.http_max_connections)}; /healthz and /readyz for a load balancer)",
-        file=sys.stderr,
-    )
     # On SIGTERM, pushes being stored are waited for (a push is short; one refused might be lost).
     drain = Drain(settings.drain_s)
     probe = StoreProbe(lambda: store.ping(timeout_s=STORE_PROBE_S), timeout_s=STORE_PROBE_S)
-    app = HealthRoutes(counted(receiver, drain), drain, {"store": probe})
+    checks: dict[str, Check] = {"store": probe}
+    fallback = page(drain, checks) if page is not None else None
+    receiver, writer = build_receiver(settings, store, fallback=fallback)
+    writer.start()  # old history is pruned from the start, not from the first push
+    cap = connection_cap(settings.http_max_connections, OWN_FILES)
+    shown = f"; the operator's page at http://{host}:{port}/" if page is not None else ""
+    print(
+        f"ameyo-mcp: receiving Ameyo's call outcomes at http://{host}:{port}/ameyo/status "
+        f"(store: {store.where}; history kept {settings.history_days} days; "
+        f"{cap_note(cap, settings.http_max_connections)}; /healthz and /readyz for a load balancer){shown}",
+        file=sys.stderr,
+    )
+    app = HealthRoutes(counted(receiver, drain), drain, checks)
     try:
         config = listener_config(
             app, host, port, max_connections=cap, read_timeout_s=settings.http_read_timeout_s, lifespan="off"

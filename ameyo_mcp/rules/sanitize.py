@@ -74,6 +74,8 @@ _LINE_CAP = 20_000
 def inert(text: str) -> str:
     """Text that cannot open or close a fence, however it spells one: every look-alike of < and >
     folded to ‹ and ›, slashes to /, bidirectional and zero-width controls dropped."""
+    if text.isascii():  # the usual line: of all the table folds, ASCII holds only < and >
+        return text.replace("<", "‹").replace(">", "›") if "<" in text or ">" in text else text
     return text.translate(_INERT)
 
 

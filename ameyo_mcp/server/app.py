@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from mcp.types import (
     Completion,
     CompletionArgument,
     CompletionContext,
+    ContentBlock,
     EmptyResult,
     GetPromptResult,
     InputRequiredResult,
@@ -39,6 +40,7 @@ from ..writes.path import WritePath
 from .calls_today import URI as CALLS_TODAY_URI
 from .calls_today import CallsFeed, attach, today_json
 from .completions import complete
+from .icons import server_icons
 from .notices import install as install_client_log
 from .preload import preload
 from .prompt_templates import register_prompts
@@ -205,6 +207,7 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
         name="ameyo-mcp",
         title="Ameyo contact center",
         version=__version__,
+        icons=list(server_icons()),
         instructions=instructions(settings),
         read_only=settings.read_only,
         drain=Drain(settings.drain_s),
@@ -216,7 +219,11 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
     )
     _explain_request_state_refusals(server)
     server.checks = _readiness_checks(states, live)
-    offered = register_prompts(server, read_only=settings.read_only)  # type: ignore[arg-type]
+    offered = register_prompts(
+        server,  # type: ignore[arg-type]
+        read_only=settings.read_only,
+        attachments={"calls_chart": _calls_chart},
+    )
     _register_resources(server, live)
     if not settings.read_only:
         _register_files(server, settings)
@@ -224,6 +231,13 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
     _register_completions(server, live, frozenset(t.name for t in offered))
     _register_logging(server)
     return server
+
+
+async def _calls_chart(ctx: Context[AppState, Any], arguments: Mapping[str, str]) -> list[ContentBlock]:
+    """A prompt's chart of today's calls in its campaign (and lead)."""
+    from .tools.history import todays_chart  # on first use: a start does not load the tool
+
+    return await todays_chart(ctx, arguments.get("campaign"), arguments.get("lead"))
 
 
 def _request_state_security(settings: Settings) -> RequestStateSecurity | None:

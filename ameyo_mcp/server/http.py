@@ -1,19 +1,16 @@
 """The streamable HTTP transport, locked down: Host/Origin checks on every bind, a bearer token
 required off loopback, a request body limit enforced before anything reaches a tool, and bounds on
-connections, sessions and event streams (see `..listener`, `http_sessions`, `http_streams`). With
-AMEYO_PUSH_TOKEN set, Ameyo's call-outcome receiver answers at /ameyo/status beside it. `/healthz`
-and `/readyz` answer a load balancer before any of that, and SIGTERM drains the server (`health`,
-`DrainGate`)."""
+connections, sessions and event streams (see `..listener`, `http_sessions`, `http_streams`). Beside
+it: the operator's page at `/` (`page`), behind the same token and Host checks, and, with
+AMEYO_PUSH_TOKEN set, Ameyo's call-outcome receiver at /ameyo/status. `/healthz` and `/readyz`
+answer a load balancer before any of that, and SIGTERM drains the server (`health`, `DrainGate`)."""
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import json
 import socket
 import sys
 from typing import Any
-from urllib.parse import urlsplit
 
 from mcp.server.mcpserver import MCPServer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,120 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..config import Settings
 from ..errors import SettingsError
 from ..health import Drain
-from .http_answers import header, plain, refuse
+from .http_access import BearerAuth, HostCheck, TokenCheck, is_loopback
+from .http_answers import header, refuse
 from .http_streams import LISTEN, StreamCap, stream_cap, stream_note
-
-_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _is_wildcard(host: str) -> bool:
-    return host in ("", "0.0.0.0", "::")
-
-
-class BearerAuth:
-    """Answers 401 to any request without `Authorization: Bearer <AMEYO_HTTP_TOKEN>` (the scheme is
-    case-insensitive, RFC 7235). The token guards this server only: it is never sent on to Ameyo."""
-
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app = app
-        self._expected = token.encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not self._valid(header(scope, b"authorization") or b""):
-            await plain(send, 401, "Missing or wrong bearer token\n", [(b"www-authenticate", b"Bearer")])
-            return
-        await self.app(scope, receive, send)
-
-    def _valid(self, given: bytes) -> bool:
-        scheme, _, token = given.strip().partition(b" ")
-        # compare_digest even for a wrong scheme, so the answer takes the same time either way
-        matches = hmac.compare_digest(token.strip(), self._expected)
-        return scheme.lower() == b"bearer" and matches
-
-
-def _split_host(value: str) -> tuple[str, int | None]:
-    """`name[:port]` or `[v6][:port]` -> (lower-case name without brackets, port or None)."""
-    value = value.strip().lower()
-    if value.startswith("["):
-        name, _, rest = value[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    else:
-        name, _, port = value.rpartition(":") if value.count(":") == 1 else (value, "", "")
-    return name, int(port) if port.isdigit() else None
-
-
-class HostCheck:
-    """DNS-rebinding protection: the `Host` (and any `Origin`) must name this server.
-
-    Accepted: the loopback names and the bound address at the bound port; the address the request
-    actually arrived at (so a server bound to 0.0.0.0 answers requests to any of its own IPs, which
-    a rebinding attack, using a host name, cannot forge); and AMEYO_ALLOWED_HOSTS entries (`name`
-    for any port, or `name:port`)."""
-
-    def __init__(self, app: ASGIApp, bind_host: str, port: int, allowed: tuple[str, ...]) -> None:
-        self.app = app
-        self.port = port
-        names = set(_LOOPBACK_NAMES)
-        if not _is_wildcard(bind_host):
-            names.add(_split_host(bind_host)[0] if bind_host.startswith("[") else bind_host.lower())
-        self._own = names
-        self._any_port: set[str] = set()
-        self._exact: set[tuple[str, int]] = set()
-        for entry in allowed:
-            name, entry_port = _split_host(entry)
-            if entry_port is None:
-                self._any_port.add(name)
-            else:
-                self._exact.add((name, entry_port))
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            host = (header(scope, b"host") or b"").decode("latin-1")
-            if not self._accepts(host, None, scope):
-                await plain(
-                    send,
-                    421,
-                    f"Host {host!r} is not a name this server answers to: address it by this machine's own "
-                    "IP or a loopback name, or add the name to AMEYO_ALLOWED_HOSTS on the server.\n",
-                )
-                return
-            origin = header(scope, b"origin")
-            if origin is not None and not self._origin_ok(origin.decode("latin-1"), scope):
-                await plain(
-                    send,
-                    403,
-                    f"Origin {origin.decode('latin-1')!r} is not allowed: add its host to "
-                    "AMEYO_ALLOWED_HOSTS on the server if it should be.\n",
-                )
-                return
-        await self.app(scope, receive, send)
-
-    def _origin_ok(self, origin: str, scope: Scope) -> bool:
-        parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            return False
-        return self._accepts(parts.netloc, 443 if parts.scheme == "https" else 80, scope)
-
-    def _accepts(self, value: str, default_port: int | None, scope: Scope) -> bool:
-        if not value:
-            return False
-        name, port = _split_host(value)
-        port = port if port is not None else (default_port or 80)
-        if name in self._any_port or (name, port) in self._exact:
-            return True
-        if name in self._own and port == self.port:
-            return True
-        server = scope.get("server")
-        return server is not None and name == str(server[0]).lower() and port == server[1]
 
 
 class BodyLimitAnswer:
@@ -311,8 +197,23 @@ def http_app(
     app = StreamCap(app, max_streams)
     app = DrainGate(app, drain, settings.max_request_bytes)
     app = HostCheck(app, host, port, settings.allowed_hosts)
-    if settings.http_token is not None:
-        app = BearerAuth(app, settings.http_token.get_secret_value())
+    check = TokenCheck(settings.http_token.get_secret_value()) if settings.http_token is not None else None
+    if check is not None:
+        app = BearerAuth(app, check)
+    # The operator's page signs a browser in with the same token, and holds it by a cookie.
+    from .page import Mounted, operator_page
+
+    page = operator_page(
+        settings,
+        host,
+        port,
+        transport="streamable HTTP",
+        read_only=settings.read_only,
+        drain=drain,
+        checks=checks_of(server),
+        check=check,
+    )
+    app = Mounted(app, page)
     if settings.push_token is not None:
         # Ameyo's pushes carry their own token in the URL (Ameyo can send no bearer header), so
         # /ameyo/status is answered before the bearer check; every other path goes on to it.
@@ -357,7 +258,8 @@ def serve_http(server: MCPServer[Any], settings: Settings, host: str, sock: sock
             "or a name in AMEYO_ALLOWED_HOSTS"
         )
     print(
-        f"ameyo-mcp: serving streamable HTTP at http://{shown}:{port}/mcp ({'; '.join(notes)})",
+        f"ameyo-mcp: serving streamable HTTP at http://{shown}:{port}/mcp ({'; '.join(notes)}); the "
+        f"operator's page at http://{shown}:{port}/",
         file=sys.stderr,
     )
     config = listener_config(

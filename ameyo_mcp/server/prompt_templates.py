@@ -4,19 +4,23 @@ A file is a small header between `---` lines (`name:`, `title:`, `description:`,
 `argument: name | required|optional | description` line per argument) and a body in which
 `{{argument}}` is replaced by the value given. Text between `{{#writes}}` and `{{/writes}}` is
 left out when the server is read-only, and a header line `needs: writes` leaves the whole prompt out.
+A header line `attach: NAME` adds, after the text, the messages the server's attachment of that name
+makes from the arguments (`calls_chart`: a chart of today's calls).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.prompts.base import Message, Prompt, PromptArgument
+from mcp.server.mcpserver.prompts.base import Message, Prompt, PromptArgument, UserMessage
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, InputRequiredResult
+from mcp.types import INVALID_PARAMS, ContentBlock, InputRequiredResult
+from pydantic import Field
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _WRITES = re.compile(r"\{\{#writes\}\}(.*?)\{\{/writes\}\}", re.DOTALL)
@@ -30,6 +34,7 @@ class Template:
     body: str
     arguments: list[PromptArgument] = field(default_factory=list)
     needs_writes: bool = False
+    attach: str | None = None
 
     def render(self, *, read_only: bool = False, **values: str) -> str:
         def fill(match: re.Match[str]) -> str:
@@ -40,9 +45,15 @@ class Template:
         return _PLACEHOLDER.sub(fill, body).strip() + "\n"
 
 
+# Content made for a prompt from its request's context and arguments, shown after its text.
+Attachment = Callable[[Any, Mapping[str, str]], Awaitable[list[ContentBlock]]]
+
+
 class TemplatePrompt(Prompt):
     """A prompt whose caller's mistakes (a required argument missing, one it does not take) are
     answered as invalid parameters in one sentence, not as an internal error with a traceback."""
+
+    attach: Attachment | None = Field(default=None, exclude=True)
 
     async def render(
         self, arguments: dict[str, Any] | None, context: Any
@@ -60,7 +71,11 @@ class TemplatePrompt(Prompt):
                 message=f"Prompt {self.name}: {'; '.join(problems)}. Its arguments are "
                 + ", ".join(f"{n} ({'required' if a.required else 'optional'})" for n, a in declared.items()),
             )
-        return await super().render(given, context)
+        messages = await super().render(given, context)
+        if self.attach is None or isinstance(messages, InputRequiredResult):
+            return messages
+        extra = await self.attach(context, {k: str(v) for k, v in given.items()})
+        return [*messages, *(UserMessage(block) for block in extra)]
 
 
 def prompts_dir() -> Path:
@@ -99,7 +114,15 @@ def parse_template(text: str, source: str) -> Template:
     needs = {n.strip() for n in meta.get("needs", "").split(",") if n.strip()}
     if needs - {"writes"}:
         raise ValueError(f"{source}: unknown needs {sorted(needs - {'writes'})}")
-    return Template(meta["name"], meta["title"], meta["description"], body, arguments, "writes" in needs)
+    return Template(
+        meta["name"],
+        meta["title"],
+        meta["description"],
+        body,
+        arguments,
+        "writes" in needs,
+        meta.get("attach") or None,
+    )
 
 
 def load_templates(folder: Path | None = None) -> list[Template]:
@@ -107,10 +130,19 @@ def load_templates(folder: Path | None = None) -> list[Template]:
     return [parse_template(p.read_text(encoding="utf-8"), p.name) for p in sorted(folder.glob("*.md"))]
 
 
-def register_prompts(server: MCPServer[object], *, read_only: bool = False) -> list[Template]:
-    """Offer every template the server can follow through (in read-only mode, none that writes)."""
+def register_prompts(
+    server: MCPServer[object],
+    *,
+    read_only: bool = False,
+    attachments: Mapping[str, Attachment] | None = None,
+) -> list[Template]:
+    """Offer every template the server can follow through (in read-only mode, none that writes),
+    each with the attachment its header names."""
     offered = [t for t in load_templates() if not (read_only and t.needs_writes)]
+    known = attachments or {}
     for template in offered:
+        if template.attach is not None and template.attach not in known:
+            raise ValueError(f"prompt {template.name}: no attachment named {template.attach!r}")
 
         def render(_template: Template = template, **values: str) -> str:
             return _template.render(read_only=read_only, **values)
@@ -123,6 +155,7 @@ def register_prompts(server: MCPServer[object], *, read_only: bool = False) -> l
                 arguments=template.arguments,
                 fn=render,
                 context_kwarg=None,
+                attach=known.get(template.attach) if template.attach else None,
             )
         )
     return offered

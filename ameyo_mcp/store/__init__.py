@@ -35,10 +35,16 @@ call history (pushed by Ameyo):
     add_call(event: CallEvent) -> bool     # False: the same call and outcome were already kept
     call_history(CallQuery(...)) -> CallHistory   # newest first up to a limit; counts by outcome
     last_call(customer_id, campaign_id=None) -> StoredCall | None
+    day_tallies(since, until) -> DayTally  # in all, by outcome, by campaign, hour by hour
     prune_calls(older_than_days=, now=) -> int
     call_marker(since) -> (count, newest row id)   # changes when a call of that time is stored
     calls_changed(wait_s) -> bool          # stored by any process since the last look (a store of its
                                            # own: PostgreSQL LISTEN waits, SQLite's data version is read)
+
+The calls are counted as they are stored (`tally.py`: by quarter hour, campaign and disposition),
+so that today's figures, the call marker and a day's tallies read a day's counts, never its calls;
+each hot read has an index in its own order (see `schema.py`, migration 7), whatever the
+statistics say. `explain.explaining()` shows how the database runs the store's reads.
 
 Every method is synchronous and thread-safe; async code calls them through a worker thread
 (`anyio.to_thread.run_sync`). Times are aware datetimes in, aware UTC datetimes out, whole seconds.
@@ -58,6 +64,8 @@ from .records import (
     CallQuery,
     CampaignIndex,
     ContactRow,
+    DayTally,
+    HourTally,
     IndexedContact,
     StoredCall,
     SyncLease,
@@ -73,6 +81,8 @@ __all__ = [
     "CallQuery",
     "CampaignIndex",
     "ContactRow",
+    "DayTally",
+    "HourTally",
     "IndexedContact",
     "Store",
     "StoredCall",

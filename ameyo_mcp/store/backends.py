@@ -6,6 +6,7 @@ The drivers are imported here, when the store is first used: not when the packag
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 
 from ..errors import StoreError, StoreUnreachable
 from ..rules.redact import SECRETS
+from . import explain
 from .schema import POSTGRES, SQLITE, Dialect
 
 
@@ -61,7 +63,13 @@ def _connect_sqlite(path: Path) -> Any:
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # The file is created owner-only before SQLite opens it; its -wal and -shm files copy its mode.
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        # Only a file that is not there yet is opened here: closing a descriptor of the file drops
+        # every POSIX lock this process holds on it, those of its open SQLite connections too, and
+        # another process closing its own connection would then take itself for the last one and
+        # delete the WAL that this one still writes to.
+        if not path.exists():
+            with contextlib.suppress(FileExistsError):  # another thread or process made it first
+                os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         os.chmod(path, 0o600)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=_SQLITE_WAIT_S)
         _wal(conn)
@@ -70,6 +78,9 @@ def _connect_sqlite(path: Path) -> Any:
         conn.execute("PRAGMA foreign_keys=OFF")
         # A first pass's key build sorts millions of keys: a helper thread shortens it.
         conn.execute("PRAGMA threads=2")
+        # Statistics (ANALYZE, which `PRAGMA optimize` runs) from a sample of each index, not all of
+        # it: a month of calls is millions of rows, and every commit waits while it runs.
+        conn.execute("PRAGMA analysis_limit=400")
         # PostgreSQL's reverse(), which migration 2 uses (phone keys are kept reversed).
         conn.create_function("reverse", 1, _reversed, deterministic=True)
     except OSError as exc:
@@ -230,7 +241,10 @@ class Tx:
         return int(self.cur.rowcount)
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.cur.execute(self.dialect.sql(sql), tuple(params))
+        text = self.dialect.sql(sql)
+        if explain.recording():
+            explain.record(self.cur, self.dialect.name, text, params)
+        self.cur.execute(text, tuple(params))
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:

@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from ..errors import StoreBusy, StoreError, SyncBusy, SyncLeaseLost
-from . import lease, ledger, sync_leases
+from . import lease, ledger, sync_leases, tally
 from .backends import Tx, connect, describe, is_dead, is_driver_error, store_error
+from .call_filters import OUTCOME, call_filters, newest_first
 from .fold import fold_words
 from .records import (
     CallEvent,
@@ -21,6 +22,7 @@ from .records import (
     CallQuery,
     CampaignIndex,
     ContactRow,
+    DayTally,
     IndexedContact,
     StoredCall,
     SyncLease,
@@ -36,6 +38,8 @@ T = TypeVar("T")
 # PostgreSQL's channel for "calls were stored" (`add_calls` → `calls_changed`).
 CALLS_CHANNEL = "ameyo_calls"
 
+# How long a closing store waits for the file to gather statistics (`PRAGMA optimize`).
+_OPTIMIZE_WAIT_MS = 200
 # SQLite's limit on bound parameters is 32766 since 3.32 but 999 before: stay under both.
 _PARAMETERS = 999
 _CHUNK = 400
@@ -71,12 +75,6 @@ _KEY_COLUMNS = {
     "contact_phones": ("campaign_id", "rkey", "customer_id"),
     "contact_words": ("campaign_id", "word", "customer_id"),
 }
-# Outcomes by the disposition's name, as agents chose it and as getContacts shows it; its code
-# where a push carried no name.
-_OUTCOME = "COALESCE(disposition_name, disposition, system_disposition, 'unknown')"
-# A disposition given as its code or its name, in any case, "_" or " ": FOREIGN_LANGUAGE is
-# Foreign Language.
-_FOLDED = "REPLACE(LOWER({}), '_', ' ')"
 
 
 def _reverse(key: str) -> str:
@@ -171,10 +169,11 @@ def _rarest(tx: Tx, campaign_id: int, words: Sequence[str]) -> tuple[str, int]:
 _CALLS_PER_INSERT = _PARAMETERS // (len(_EVENT_COLUMNS) + 3)
 
 
-def _insert_calls(tx: Tx, events: Sequence[CallEvent]) -> list[bool]:
-    """Insert the events not kept yet, many per statement; for each, whether it was new. Of two
-    pushes of one call in a batch, the first is new and the second a repeat, as one by one."""
-    added: list[bool] = []
+def _insert_calls(tx: Tx, events: Sequence[CallEvent]) -> list[int | None]:
+    """Insert the events not kept yet, many per statement; for each, its row id when it was new,
+    else None. Of two pushes of one call in a batch, the first is new and the second a repeat, as
+    one by one."""
+    added: list[int | None] = []
     width = len(_EVENT_COLUMNS) + 3
     for start in range(0, len(events), _CALLS_PER_INSERT):
         chunk = events[start : start + _CALLS_PER_INSERT]
@@ -188,17 +187,15 @@ def _insert_calls(tx: Tx, events: Sequence[CallEvent]) -> list[bool]:
             for event in chunk
         ]
         values = ", ".join(["(" + ", ".join("?" * width) + ")"] * len(rows))
-        kept = {
-            row[0]
-            for row in tx.all(
+        kept = dict(
+            tx.all(
                 f"INSERT INTO calls (dedup_key, at, {', '.join(_EVENT_COLUMNS)}, raw) VALUES {values} "
-                "ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key",
+                "ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key, id",
                 [value for row in rows for value in row],
             )
-        }
+        )
         for row in rows:
-            added.append(row[0] in kept)
-            kept.discard(row[0])
+            added.append(kept.pop(row[0], None))
     return added
 
 
@@ -270,6 +267,11 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
+            if self._conn is not None and self._dialect is not None and self._dialect.name == "sqlite":
+                with suppress(Exception):  # it only ever helps: a busy or broken file is let be
+                    # Not long: another process may be writing, and this one is stopping.
+                    self._conn.execute(f"PRAGMA busy_timeout={_OPTIMIZE_WAIT_MS}")
+                    self._conn.execute("PRAGMA optimize")
             self._drop()
         # A probe stuck on a database that does not answer keeps its connection; it drops it itself.
         if self._probe_lock.acquire(timeout=1.0):
@@ -277,6 +279,16 @@ class Store:
                 self._drop_probe()
             finally:
                 self._probe_lock.release()
+
+    def optimize(self) -> None:
+        """Keep the planner's statistics in step with the tables as they grow. SQLite gathers them
+        (`PRAGMA optimize`, sampled: see `backends`) for the tables this connection read that have
+        none yet or have grown many times since; also when a store closes. PostgreSQL's autovacuum
+        does this by itself. The indexes serve the hot reads whatever the statistics say: these
+        only help the planner with the rest."""
+        with self._held(True) as (conn, dialect):
+            if dialect.name == "sqlite":
+                conn.execute("PRAGMA optimize")
 
     def ping(self, *, timeout_s: float = 2.0) -> None:
         """Whether the database answers now (for a readiness probe): one cheap query on a connection
@@ -819,7 +831,8 @@ class Store:
         or none. The receiver batches the pushes that arrive while a commit is under way; a batch
         is a few statements, not a few per push."""
         with self._tx() as tx:
-            added = _insert_calls(tx, events)
+            ids = _insert_calls(tx, events)
+            added = [row_id is not None for row_id in ids]
             fresh = [
                 e
                 for e, new in zip(events, added, strict=True)
@@ -842,20 +855,28 @@ class Store:
                     for e in fresh
                 ],
             )
+            # Last: the tally's rows of this quarter hour are every writer's, held from here to the commit.
+            tally.add(tx, [(e, i) for e, i in zip(events, ids, strict=True) if i is not None])
             if any(added) and tx.dialect.name == "postgresql":
                 # Delivered at commit, to every process listening (`calls_changed`).
                 tx.run(f"NOTIFY {CALLS_CHANNEL}")
             return added
 
     def call_history(self, query: CallQuery) -> CallHistory:
-        where, params = _call_filters(query)
+        """The calls `query` matches, newest first up to its limit, and how many of each outcome.
+        Counted by the tally when only times, a campaign and dispositions filter them (today's
+        calls, a campaign's week): its slots are read, not the calls."""
+        where, params = call_filters(query)
 
         def read(tx: Tx) -> CallHistory:
-            counts = dict(
-                tx.all(f"SELECT {_OUTCOME}, COUNT(*) FROM calls{where} GROUP BY {_OUTCOME}", params)
-            )
+            if tally.answers(query):
+                counts = {key[0]: n for key, n in tally.counts(tx, query, ("outcome",)).items()}
+            else:
+                counts = dict(
+                    tx.all(f"SELECT {OUTCOME}, COUNT(*) FROM calls{where} GROUP BY {OUTCOME}", params)
+                )
             rows = tx.all(
-                f"SELECT {_CALL_COLUMNS} FROM calls{where} ORDER BY at DESC, id DESC LIMIT ?",
+                f"SELECT {_CALL_COLUMNS} FROM calls{where} ORDER BY {newest_first(query)} LIMIT ?",
                 (*params, query.limit),
             )
             return CallHistory([_call(r) for r in rows], sum(counts.values()), counts)
@@ -863,19 +884,27 @@ class Store:
         return self._reading(read)
 
     def last_call(self, customer_id: int, *, campaign_id: int | None = None) -> StoredCall | None:
-        """The latest call event of a customer (in a campaign, when given)."""
-        found = self.call_history(CallQuery(customer_id=customer_id, campaign_id=campaign_id, limit=1))
-        return found.calls[0] if found.calls else None
+        """The latest call event of a customer (in a campaign, when given): the first entry of
+        calls_customer_campaign's (or calls_customer's) range for them."""
+        where, params = call_filters(CallQuery(customer_id=customer_id, campaign_id=campaign_id))
+        row = self._reading(
+            lambda tx: tx.first(
+                f"SELECT {_CALL_COLUMNS} FROM calls{where} ORDER BY at DESC, id DESC LIMIT 1", params
+            )
+        )
+        return None if row is None else _call(row)
+
+    def day_tallies(self, since: datetime, until: datetime) -> DayTally:
+        """The calls from `since` to `until` (a day, usually): in all, by outcome, by campaign and
+        hour by hour, as counted when they were stored (their slots are read, never the calls)."""
+        return self._reading(lambda tx: tally.day(tx, since, until))
 
     def call_marker(self, since: datetime) -> tuple[int, int]:
         """The calls since `since` in brief: how many, and the newest one's row id. It changes when
-        a call of that time is stored."""
-        count, newest = self._reading(
-            lambda tx: tx.one(
-                "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM calls WHERE at >= ?", (to_epoch(since),)
-            )
-        )
-        return int(count), int(newest)
+        a call of that time is stored. Read from the tally."""
+        epoch = to_epoch(since)
+        assert epoch is not None
+        return self._reading(lambda tx: tally.marker(tx, epoch))
 
     @property
     def hears_changes(self) -> bool:
@@ -919,9 +948,14 @@ class Store:
     def prune_calls(self, *, older_than_days: float, now: datetime) -> int:
         """Remove call events from before `older_than_days` ago; returns how many."""
         cutoff = to_epoch(now - timedelta(days=older_than_days))
+        assert cutoff is not None
         with self._tx() as tx:
+            tally.prune(tx, cutoff)
             tx.run("DELETE FROM calls WHERE at < ?", (cutoff,))
-            return int(tx.rowcount)
+            removed = int(tx.rowcount)
+        with suppress(StoreError):  # the statistics help; the prune is done either way
+            self.optimize()
+        return removed
 
     # -- the write ledger (SQL in ledger.py) --------------------------------------------------
 
@@ -947,6 +981,10 @@ class Store:
 
     def unknown_writes(self, *, limit: int = 50) -> list[ledger.LedgerEntry]:
         return self._reading(lambda tx: ledger.unknown(tx, limit=limit))
+
+    def writes_since(self, since: float, *, limit: int = 10_000) -> list[ledger.LedgerEntry]:
+        """Writes claimed since `since` (seconds since the epoch), newest first, one entry each."""
+        return self._reading(lambda tx: ledger.claimed_since(tx, since, limit=limit))
 
     def prune_ledger(self, *, before: float, tokens_before: float) -> int:
         with self._tx(durable=False) as tx:
@@ -1136,45 +1174,6 @@ def _migrate(conn: Any, dialect: Dialect) -> None:
             cur.execute("ROLLBACK")
         raise
     cur.execute("COMMIT")
-
-
-def _call_filters(query: CallQuery) -> tuple[str, tuple[Any, ...]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    for column, value in (
-        ("phone", query.phone),
-        ("customer_id", query.customer_id),
-        ("campaign_id", query.campaign_id),
-        ("lead_id", query.lead_id),
-        ("agent", query.agent),
-        ("system_disposition", query.system_disposition),
-    ):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    if query.disposition is not None:
-        folded = query.disposition.lower().replace("_", " ")
-        code, name = _FOLDED.format("disposition"), _FOLDED.format("disposition_name")
-        clauses.append(f"({code} = ? OR {name} = ?)")
-        params += [folded, folded]
-    if query.customer_ids is not None:
-        ids = query.customer_ids
-        if len(ids) > _CHUNK:
-            raise ValueError(f"at most {_CHUNK} customer ids in one call-history query")
-        clauses.append(f"customer_id IN ({', '.join('?' * len(ids))})" if ids else "1 = 0")
-        params += ids
-    if query.since is not None:
-        clauses.append("at >= ?")
-        params.append(to_epoch(query.since))
-    if query.until is not None:
-        clauses.append("at < ?")
-        params.append(to_epoch(query.until))
-    if query.phone_tail:
-        if not query.phone_tail.isdigit():
-            raise ValueError("phone_tail must be digits only")
-        clauses.append("phone LIKE ?")
-        params.append("%" + query.phone_tail)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
 
 
 def _unique(rows: Iterable[tuple[Any, ...]], limit: int) -> list[IndexedContact]:

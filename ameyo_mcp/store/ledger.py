@@ -247,6 +247,17 @@ def unknown(tx: Tx, *, limit: int) -> list[LedgerEntry]:
     return [_entry(r) for r in rows]
 
 
+def claimed_since(tx: Tx, since: float, *, limit: int) -> list[LedgerEntry]:
+    """Writes claimed since `since`, in flight or settled (a failed one, released, is gone), newest
+    first: one row per write (its identity's)."""
+    rows = tx.all(
+        f"SELECT {_COLUMNS} FROM write_ledger WHERE state IN (?, ?, ?) AND claimed_at >= ? "
+        "AND key = write_id ORDER BY claimed_at DESC LIMIT ?",
+        (FLIGHT, ANSWERED, UNKNOWN, since, limit),
+    )
+    return [_entry(r) for r in rows]
+
+
 def prune(tx: Tx, *, before: float, tokens_before: float) -> int:
     """Forget writes settled before `before`, and tokens made before `tokens_before`; rows in
     flight stay until they are settled."""

@@ -169,6 +169,18 @@ class CallQuery:
 
 
 @dataclass(frozen=True)
+class QueryPlan:
+    """How the database ran one of the store's reads (see `explain.py`): the statement as sent, the
+    plan's lines as the backend printed them, and on SQLite the virtual machine instructions the
+    read took (PostgreSQL's lines say how many rows each step visited)."""
+
+    sql: str
+    backend: str
+    lines: tuple[str, ...]
+    steps: int | None = None
+
+
+@dataclass(frozen=True)
 class CallHistory:
     """The calls matching a query, newest first, up to its limit; `total` and `by_outcome` count
     every match, not only those returned."""
@@ -176,6 +188,32 @@ class CallHistory:
     calls: list[StoredCall]
     total: int
     by_outcome: dict[str, int]
+
+
+@dataclass(frozen=True)
+class HourTally:
+    """One hour of a `DayTally`, from `start` (UTC): how many calls, and how many of each outcome."""
+
+    start: datetime
+    calls: int
+    by_outcome: dict[str, int]
+
+
+@dataclass(frozen=True)
+class DayTally:
+    """The calls pushed for a span of time (a day, usually), as the store counts them when they are
+    stored: in all; by outcome (the disposition's name, else its code, else the system disposition,
+    else "unknown", as `CallHistory` counts them); by campaign (None: pushed without one); and hour
+    by hour from `since`, every hour listed, the last one cut short by `until` when the span is not
+    whole hours. Most first. Exact whatever the span; so is each hour when `since` is on a quarter
+    hour (a day's start in any zone is), else a quarter hour astride two hours counts in the first."""
+
+    since: datetime
+    until: datetime
+    calls: int
+    by_outcome: dict[str, int]
+    by_campaign: dict[int | None, int]
+    hours: tuple[HourTally, ...]
 
 
 def cap_raw(raw: Mapping[str, Any], cap: int = RAW_CAP_BYTES) -> str:

@@ -26,6 +26,8 @@ class Dialect:
     # The words of a space-separated text column `{}` as rows of a table `j` with a column `value`
     # (the words are the store's own keys and folded names: digits and letters, never a quote).
     words_of: str
+    # The larger of two values (SQLite's two-argument max()).
+    greatest: str
 
     def sql(self, text: str) -> str:
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
@@ -43,6 +45,7 @@ SQLITE = Dialect(
     row_id="INTEGER PRIMARY KEY",
     contact_of_word="JOIN contacts c ON c.campaign_id = w.campaign_id AND c.customer_id = w.customer_id",
     words_of="""json_each('["' || replace(trim({}), ' ', '","') || '"]') j""",
+    greatest="max",
 )
 POSTGRES = Dialect(
     name="postgresql",
@@ -55,7 +58,14 @@ POSTGRES = Dialect(
     contact_of_word="CROSS JOIN LATERAL (SELECT * FROM contacts c0 WHERE c0.campaign_id = w.campaign_id "
     "AND c0.customer_id = w.customer_id LIMIT 1) c",
     words_of="unnest(string_to_array(btrim({}), ' ')) AS j(value)",
+    greatest="GREATEST",
 )
+
+# The call tally's time slots: quarter hours since the epoch. Every zone's midnight and hours fall on
+# one (offsets are whole quarter hours), so a day or an hour in any of them is whole slots.
+QUARTER_S = 900
+# The tally's key for a call without a campaign: the receiver takes no id this far from zero.
+NO_CAMPAIGN = -(2**62)
 
 # Times are whole seconds since the epoch (UTC). Phone keys are stored reversed (`rkey`), so that a
 # lookup by the last digits is a prefix range on an index, and a whole number is an equality.
@@ -217,4 +227,27 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 6: which credentials logged the shared session in (their tag, as `refused_for`): a process
     # checking its own (`ameyo-mcp check`) is proved by that login only when they are the same.
     ("ALTER TABLE session_lease ADD COLUMN login_for TEXT",),
+    # 7: a customer's last call read by customer and campaign, newest first, whatever the statistics
+    # say (by calls_campaign it read every call of the campaign). And the calls counted as they are
+    # stored, so that a question about a day reads that day's slots, never its calls: how many, and
+    # the newest row id, by quarter hour, campaign and disposition. A missing text is kept as '' (the
+    # calls never hold '') and a missing campaign as NO_CAMPAIGN, each one key. The calls kept so far
+    # are counted in here.
+    (
+        "CREATE INDEX calls_customer_campaign ON calls (customer_id, campaign_id, at, id)",
+        """CREATE TABLE call_tally (
+            slot {bigint} NOT NULL,
+            campaign_id {bigint} NOT NULL,
+            disposition TEXT NOT NULL,
+            disposition_name TEXT NOT NULL,
+            system_disposition TEXT NOT NULL,
+            calls {bigint} NOT NULL,
+            newest {bigint} NOT NULL,
+            PRIMARY KEY (slot, campaign_id, disposition, disposition_name, system_disposition)
+        ){clustered}""",
+        "INSERT INTO call_tally (slot, campaign_id, disposition, disposition_name, system_disposition, "
+        f"calls, newest) SELECT at - ((at % {QUARTER_S}) + {QUARTER_S}) % {QUARTER_S}, "
+        f"COALESCE(campaign_id, {NO_CAMPAIGN}), COALESCE(disposition, ''), COALESCE(disposition_name, ''), "
+        "COALESCE(system_disposition, ''), COUNT(*), MAX(id) FROM calls GROUP BY 1, 2, 3, 4, 5",
+    ),
 )

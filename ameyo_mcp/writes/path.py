@@ -34,7 +34,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -222,9 +222,47 @@ def plan_callback(
         user_id=agent or None,
         properties={"customerId": str(customer_id), "phone": number},
     )
-    label = f"a callback to customer {customer_id} in {campaign_label(campaign)} at {when_wire}"
+    label = f"{_CALLBACK} {customer_id} in {campaign_label(campaign)} at {when_wire}"
     key = callback_key(server, campaign.campaign_id, customer_id, number, when_wire, agent, region)
     return Write(request, identity_of(server, request), 1, campaign, None, label, callbacks=(key,))
+
+
+# How the labels below begin and end by kind of write, which `write_kind` reads back from the ledger.
+_CALLBACK = "a callback to customer"
+_WITH_CALLBACKS = ", each with a callback"
+UPLOAD, CALLBACK, FILE_BATCH = "upload", "callback", "file batch"
+UPLOAD_WITH_CALLBACKS = "upload with callbacks"
+
+
+def write_kind(label: str, context: Mapping[str, object]) -> str:
+    """A write's kind, from the label and context its planner gave it (as the ledger keeps them)."""
+    if "file" in context:
+        return FILE_BATCH
+    if label.startswith(_CALLBACK):
+        return CALLBACK
+    return UPLOAD_WITH_CALLBACKS if label.endswith(_WITH_CALLBACKS) else UPLOAD
+
+
+def what_to_check(label: str, context: Mapping[str, object]) -> str:
+    """What a person checks in Ameyo about a write whose outcome is unknown, before anything is sent
+    again (the write path refuses the same write until then)."""
+    kind = write_kind(label, context)
+    if kind == FILE_BATCH:
+        lines = context.get("lines")
+        where = f"lines {lines[0]}-{lines[1]} of " if isinstance(lines, list) and len(lines) == 2 else ""
+        return (
+            f"Look the customers of {where}{context.get('file')} up in Ameyo (ameyo_get_contacts); if "
+            "they are not there, run the same upload again with --retry-unknown."
+        )
+    if kind == CALLBACK:
+        return (
+            "Look the customer up in Ameyo (ameyo_get_contacts) for this callback; schedule it again, with "
+            "allow_repeat=true, only if it is not there."
+        )
+    return (
+        "Look these customers up in the lead (ameyo_get_contacts, by phone); upload again, with "
+        "allow_repeat=true, only those that are not there."
+    )
 
 
 def upload_label(records: int, lead_id: int, campaign: CampaignInfo) -> str:
@@ -289,7 +327,7 @@ def plan_upload_with_callbacks(
         records=[CustomerAndCallback(customer_record=r, callback_record=c) for r, c in records],
         properties={"update.customer": update_existing, "migrate.customer": migrate_existing},
     )
-    label = upload_label(len(records), lead_id, campaign) + ", each with a callback"
+    label = upload_label(len(records), lead_id, campaign) + _WITH_CALLBACKS
     identity = identity_of(server, request, ordered=file_batch)
     keys = tuple(
         callback_key(
@@ -324,6 +362,26 @@ DEFAULT_LEDGER_DAYS = 30.0
 # Dry-run tokens are good for a day: long enough for a person to decide.
 TOKEN_KEPT_S = 24 * 3600.0
 _PRUNE_EVERY_S = 3600.0
+
+
+class Repeats:
+    """The repeats the ledger stopped in this process, by when: answered from it (the earlier answer
+    given again, nothing sent) or refused (an earlier outcome unknown, a callback already scheduled).
+    The ledger keeps no row for them; the operator's page counts today's."""
+
+    def __init__(self, keep: int = 10_000) -> None:
+        self._answered: deque[float] = deque(maxlen=keep)
+        self._refused: deque[float] = deque(maxlen=keep)
+
+    def add(self, at: float, *, refused: bool) -> None:
+        (self._refused if refused else self._answered).append(at)
+
+    def since(self, at: float) -> tuple[int, int]:
+        """(answered, refused) since `at`, seconds since the epoch."""
+        return sum(t >= at for t in list(self._answered)), sum(t >= at for t in list(self._refused))
+
+
+REPEATS = Repeats()
 
 
 class WritePath:
@@ -649,6 +707,7 @@ class WritePath:
         seconds = now - (entry.settled_at or entry.claimed_at)
         # An unknown outcome is told from when it was sent; an answer from when it came.
         when = ago_text(now - entry.claimed_at if entry.state == "unknown" else seconds)
+        REPEATS.add(now, refused=entry.write_id != write.identity or entry.state == "unknown")
         if entry.write_id == write.identity:
             if entry.state == "unknown":
                 raise EarlierOutcomeUnknown(

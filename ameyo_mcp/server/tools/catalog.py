@@ -23,6 +23,8 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
 from pydantic import PrivateAttr
 
+from ..icons import tool_icons
+
 CATALOG = Path(__file__).with_name("catalog.json")
 
 # (module under ameyo_mcp.server.tools, function, title, name of its annotations in that module or in
@@ -130,6 +132,7 @@ def catalog_tools(*, read_only: bool) -> list[Tool]:
             description=entry["description"],
             parameters=entry["parameters"],
             annotations=ToolAnnotations(**entry["annotations"]) if entry["annotations"] else None,
+            icons=list(tool_icons()),
             is_async=True,
         )
         tool._module = entry["module"]

@@ -27,7 +27,7 @@ from .session_tools import AmeyoId, CampaignArg
 if TYPE_CHECKING:
     from ...store import CampaignIndex
 
-_SUMMARY_COLUMNS = ("status", "attempts", "disposition", "last_dialed_time")
+SUMMARY_COLUMNS = ("status", "attempts", "disposition", "last_dialed_time")
 
 
 async def ameyo_get_contacts(
@@ -77,7 +77,7 @@ async def ameyo_get_contacts(
     extra = _columns(columns or [])
     async with explained(ameyo):
         info = await ameyo.campaign(campaign)
-    wanted = dict.fromkeys([*_SUMMARY_COLUMNS, *extra])
+    wanted = dict.fromkeys([*SUMMARY_COLUMNS, *extra])
     request = GetContactsRequest(
         campaign_id=info.campaign_id,
         customer_ids=[str(i) for i in customer_ids] if customer_ids else None,
@@ -226,7 +226,7 @@ def _contact_out(
     full: dict[str, str] | None = None
     if detail:
         merged = {k: v for k, v in data.items() if not (masked and is_phone_key(k))}
-        merged.update({k: v for k, v in extra.items() if k not in _SUMMARY_COLUMNS})
+        merged.update({k: v for k, v in extra.items() if k not in SUMMARY_COLUMNS})
         full = {inert(k): inert(v) for k, v in clean_mapping(merged).items()}
     name = display_name(data)
     return ContactOut(

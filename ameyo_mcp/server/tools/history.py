@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -12,11 +13,12 @@ from zoneinfo import ZoneInfo
 import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, ToolAnnotations
+from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from ...ameyo.customers import display_name, phone_values
 from ...ameyo.models import parse_ameyo_time
+from ...answers.call_chart import CHART_HEAD, MAX_PERIODS, CallCounts, chart_png, chart_text, periods
 from ...errors import PhoneError, StoreError, as_clause, with_step
 from ...index.lookup import sync_advice
 from ...rules import phones
@@ -24,7 +26,7 @@ from ...rules.counts import counted
 from ...rules.outcomes import outcome_counts
 from ...rules.sanitize import data_text, fence
 from ...rules.times import show
-from .common import ameyo_of, answer, explained, store_of
+from .common import ameyo_of, answer, explained, store_of, tool_error
 from .session_tools import AmeyoId
 
 if TYPE_CHECKING:
@@ -62,6 +64,8 @@ class CallHistoryOut(BaseModel):
     matched: int
     by_outcome: dict[str, int]
     calls: list[CallOut]
+    # With chart=true: the calls of each hour (or day) the chart draws.
+    by_period: dict[str, int] | None = None
 
 
 async def ameyo_call_history(
@@ -79,6 +83,7 @@ async def ameyo_call_history(
     since: Annotated[str | None, Field(max_length=40, description="ISO 8601; default today 00:00")] = None,
     until: Annotated[str | None, Field(max_length=40, description="ISO 8601; default now")] = None,
     limit: Annotated[int, Field(ge=1, le=MAX_LINES, description="Calls to list")] = 20,
+    chart: Annotated[bool, Field(description="Add a PNG chart by hour and outcome")] = False,
 ) -> Annotated[CallToolResult, CallHistoryOut]:
     """Calls as Ameyo pushed them after each call: counts by outcome, then one line per call (when,
     customer, number, outcome, agent, talk time), newest first. Times in the server's zone."""
@@ -119,19 +124,68 @@ async def ameyo_call_history(
         system_disposition=system_disposition.strip().upper() if system_disposition else None,
         limit=limit,
     )
+    criteria = _criteria(phone, name, customer_id, campaign, lead_id, agent, disposition, system_disposition)
+    charted = (
+        (f"Calls pushed by Ameyo, {show(start, zone)} to {show(end, zone)}, {criteria}", zone)
+        if chart
+        else None
+    )
     try:
-        read = await anyio.to_thread.run_sync(_read, store, query, name, ameyo.settings)
+        read = await anyio.to_thread.run_sync(_read, store, query, name, ameyo.settings, charted)
     except StoreError as exc:
         # Only the store has the history: there is nothing else to look in.
         raise ToolError(
             with_step(f"The call history cannot be read: {as_clause(exc.message)}", exc.next_step)
         ) from None
-    out = history_out(read.history, start, end, zone, read.names)
-    criteria = _criteria(phone, name, customer_id, campaign, lead_id, agent, disposition, system_disposition)
+    history, counts = read.history, read.counts
+    if counts is not None:
+        # The counts of the text are the chart's, read in the same pass.
+        history = replace(history, total=counts.total, by_outcome=counts.raw_total())
+    out = history_out(history, start, end, zone, read.names)
+    if counts is not None:
+        out.by_period = dict(zip(counts.labels, counts.totals(), strict=True))
     text = history_text(out, criteria)
     if read.named is not None:
         text += "\n" + read.named.note(name or "")
-    return answer(text, out)
+    if not chart:
+        return answer(text, out)
+    if counts is None:
+        text += f"\nNo chart: a chart draws at most {MAX_PERIODS} days; narrow since and until."
+    elif not counts.total:
+        text += "\nNo chart: no call matches."
+    else:
+        text += "\n" + chart_text(counts)
+    result = answer(text, out)
+    if counts is not None and counts.total:
+        result.content.append(await chart_image(counts))
+    return result
+
+
+async def todays_chart(ctx: Context[Any, Any], campaign: str | None, lead: str | None) -> list[ContentBlock]:
+    """For a prompt: the chart of today's calls in `campaign` (and `lead`) and its text, as the call
+    history draws it; a sentence instead when there is none."""
+    lead_id = int(lead) if lead and lead.strip().isdigit() else None
+    if lead and lead_id is None:
+        return [
+            TextContent(
+                type="text", text=f"No chart of today's calls: lead {data_text(lead, 40)!r} is not an id."
+            )
+        ]
+    try:
+        result = await ameyo_call_history(ctx, campaign=campaign, lead_id=lead_id, chart=True, limit=1)
+    except Exception as exc:
+        return [
+            TextContent(type="text", text=f"No chart of today's calls: {tool_error(exc, tool='the chart')}")
+        ]
+    text = next(b.text for b in result.content if isinstance(b, TextContent))
+    said = text[text.index(CHART_HEAD) :] if CHART_HEAD in text else text[text.rindex("No chart: ") :]
+    return [TextContent(type="text", text=said), *(b for b in result.content if isinstance(b, ImageContent))]
+
+
+async def chart_image(counts: CallCounts) -> ImageContent:
+    """The chart of `counts` as an image block, drawn in a worker thread."""
+    png = await anyio.to_thread.run_sync(chart_png, counts)
+    return ImageContent(type="image", data=base64.b64encode(png).decode("ascii"), mime_type="image/png")
 
 
 NAMESAKES = 200
@@ -174,11 +228,19 @@ class _Read:
     history: CallHistory
     names: dict[int, str]  # customer names by call row id
     named: Named | None
+    counts: CallCounts | None = None
 
 
-def _read(store: Store, query: CallQuery, name: str | None, settings: Settings) -> _Read:
+def _read(
+    store: Store,
+    query: CallQuery,
+    name: str | None,
+    settings: Settings,
+    charted: tuple[str, ZoneInfo] | None = None,
+) -> _Read:
     """The calls `query` finds (for `name`: of the customers the contacts index finds by it), and
-    the names of their customers: as the push gave them, else as the index holds them."""
+    the names of their customers: as the push gave them, else as the index holds them. With
+    `charted` (the chart's heading and zone), also their counts by hour and outcome."""
     indexes: list[CampaignIndex] | None = None
 
     def indexed() -> list[CampaignIndex]:
@@ -223,7 +285,22 @@ def _read(store: Store, query: CallQuery, name: str | None, settings: Settings) 
                     break
         if given:
             names[call.id] = given
-    return _Read(history, names, named)
+    counts = period_counts(store, query, *charted) if charted is not None else None
+    return _Read(history, names, named, counts)
+
+
+def period_counts(store: Store, query: CallQuery, heading: str, zone: ZoneInfo) -> CallCounts | None:
+    """The calls `query` finds from its `since` to its `until`, counted by hour (or by day) and
+    outcome, one count of the store per period; None when the range has too many days to draw."""
+    assert query.since is not None and query.until is not None
+    found = periods(query.since, query.until, zone)
+    if found is None:
+        return None
+    unit, spans = found
+    raw = tuple(
+        store.call_history(replace(query, since=p.start, until=p.end, limit=0)).by_outcome for p in spans
+    )
+    return CallCounts(heading, str(zone), unit, tuple(p.label for p in spans), raw)
 
 
 def _window(since: str | None, until: str | None, zone: ZoneInfo) -> tuple[datetime, datetime]:

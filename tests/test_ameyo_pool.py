@@ -1,0 +1,143 @@
+"""The client's connections to Ameyo, over real loopback sockets: a connection the server closed while
+idle is never used again, a burst keeps to the connection limit, and a request that was cancelled
+or broken gives its slot back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from ameyo_mcp.ameyo.client import AmeyoClient
+from ameyo_mcp.config import load_settings
+
+pytestmark = [pytest.mark.anyio, pytest.mark.network]
+
+PING = b'{"alive":true}'
+LIMIT = 16  # the client's connection limit
+
+Answer = Callable[[int, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[bool]]
+
+
+class RawServer:
+    """An HTTP/1.1 server of a few lines, told per request what to do; it counts connections."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.connections = 0
+        self.requests = 0
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                await reader.readexactly(length)
+                self.requests += 1
+                if not await self.answer(self.requests, reader, writer):
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def answer_ping(writer: asyncio.StreamWriter) -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(PING)
+    writer.write(head + PING)
+    await writer.drain()
+
+
+@asynccontextmanager
+async def client_of(server: RawServer, tmp_path: Path, timeout_s: str = "5") -> AsyncIterator[AmeyoClient]:
+    listener = await asyncio.start_server(server.serve, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    settings = load_settings(
+        {
+            "AMEYO_BASE_URL": f"http://127.0.0.1:{port}",
+            "AMEYO_USER_ID": "u",
+            "AMEYO_PASSWORD": "pw-pool",
+            "AMEYO_TIMEZONE": "Asia/Kolkata",
+            "AMEYO_TIMEOUT_S": timeout_s,
+            "AMEYO_AUDIT_FILE": str(tmp_path / "audit.jsonl"),
+            "AMEYO_DATABASE_URL": str(tmp_path / "index.db"),
+        },
+        env_file=None,
+    )
+    client = AmeyoClient(settings)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+        listener.close()
+        await listener.wait_closed()
+
+
+async def test_a_connection_the_server_closed_while_idle_is_not_used_again(tmp_path: Path) -> None:
+    async def answer_then_close(_: int, __: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        await answer_ping(writer)
+        return False  # as a server whose keep-alive ran out: it closes without saying so
+
+    server = RawServer(answer_then_close)
+    async with client_of(server, tmp_path) as client:
+        for _ in range(5):
+            assert (await client.ping_session("s-1")).alive
+            await asyncio.sleep(0.05)  # the close reaches the client before its next command
+    assert (server.requests, server.connections) == (5, 5)
+
+
+async def test_connections_are_kept_and_reused_up_to_the_limit(tmp_path: Path) -> None:
+    async def slow_ping(_: int, __: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        await asyncio.sleep(0.01)
+        await answer_ping(writer)
+        return True
+
+    server = RawServer(slow_ping)
+    async with client_of(server, tmp_path) as client:
+        for _ in range(3):
+            results = await asyncio.gather(*(client.ping_session("s-1") for _ in range(50)))
+            assert all(r.alive for r in results)
+    assert server.requests == 150
+    assert server.connections == LIMIT
+
+
+async def test_cancelled_and_broken_requests_give_their_connections_back(tmp_path: Path) -> None:
+    hold, all_held = asyncio.Event(), asyncio.Event()
+
+    async def held_then_broken(n: int, __: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        if n <= LIMIT:
+            if n == LIMIT:
+                all_held.set()
+            await hold.wait()  # the first LIMIT requests are never answered
+            return False
+        if n <= 2 * LIMIT:
+            return False  # the next LIMIT: the connection breaks without an answer
+        await answer_ping(writer)
+        return True
+
+    server = RawServer(held_then_broken)
+    async with client_of(server, tmp_path) as client:
+        hung = [asyncio.ensure_future(client.ping_session("s-1")) for _ in range(LIMIT)]
+        await asyncio.wait_for(all_held.wait(), 10)
+        waiting = asyncio.ensure_future(client.ping_session("s-1"))  # no slot is free for it
+        await asyncio.sleep(0.1)
+        assert not waiting.done() and server.requests == LIMIT
+        for task in hung:
+            task.cancel()
+        await asyncio.gather(*hung, return_exceptions=True)
+        hold.set()
+        broken = await asyncio.gather(
+            *(client.ping_session("s-1") for _ in range(LIMIT - 1)), waiting, return_exceptions=True
+        )
+        assert all(isinstance(b, Exception) and "broke" in str(b) for b in broken), broken
+        # Every slot came back: a full set of requests goes through at once.
+        results = await asyncio.gather(*(client.ping_session("s-1") for _ in range(LIMIT)))
+        assert all(r.alive for r in results)
