@@ -25,7 +25,8 @@ level off), disk per push and per write, and each call's p50 in the last 10 minu
 
 `--probe` runs the server under `bench/soak_probe.py` and adds what Python holds (pymalloc blocks,
 tracked objects) to each line, to tell objects kept from memory the allocator keeps; `--trim-every S`
-has the probe call `malloc_trim(0)` that often; `--arena-max N` sets MALLOC_ARENA_MAX for the server.
+has the probe call `malloc_trim(0)` that often; `--arena-max N` sets MALLOC_ARENA_MAX for the server
+(which otherwise keeps 2 glibc arenas: `--arena-max 16` is glibc's own default on two cores).
 """
 
 from __future__ import annotations
@@ -655,7 +656,9 @@ def main() -> None:
     parser.add_argument(
         "--trim-every", type=float, default=0.0, help="seconds between malloc_trim(0) (probe)"
     )
-    parser.add_argument("--arena-max", type=int, default=0, help="MALLOC_ARENA_MAX for the server")
+    parser.add_argument(
+        "--arena-max", type=int, default=0, help="MALLOC_ARENA_MAX for the server (default: the server's 2)"
+    )
     options = parser.parse_args()
     header(
         f"soak: {options.minutes:g} min, {options.clients} clients ({options.calls:g} calls/s), "
