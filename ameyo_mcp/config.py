@@ -48,6 +48,11 @@ def machine_timezone() -> str:
     return "UTC"
 
 
+def malloc_arenas_given() -> bool:
+    """Whether the environment sets glibc's MALLOC_ARENA_MAX: the person's choice then stands."""
+    return "MALLOC_ARENA_MAX" in os.environ
+
+
 def _is_zone(name: str) -> bool:
     try:
         ZoneInfo(name)

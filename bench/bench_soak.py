@@ -25,7 +25,8 @@ level off), disk per push and per write, and each call's p50 in the last 10 minu
 
 `--probe` runs the server under `bench/soak_probe.py` and adds what Python holds (pymalloc blocks,
 tracked objects) to each line, to tell objects kept from memory the allocator keeps; `--trim-every S`
-has the probe call `malloc_trim(0)` that often; `--arena-max N` sets MALLOC_ARENA_MAX for the server.
+has the probe call `malloc_trim(0)` that often; `--arena-max N` sets MALLOC_ARENA_MAX for the server
+(which otherwise keeps 2 glibc arenas: `--arena-max 16` is glibc's own default on two cores).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import random
 import subprocess
@@ -162,6 +164,7 @@ class Record:
         self.notices = 0
         self.writes = 0
         self.sessions = 0  # sessions opened again by clients that reconnect
+        self.until = float("inf")  # when the load stops (monotonic)
         self.started = time.monotonic()
 
     def add(self, kind: str, seconds: float) -> None:
@@ -174,15 +177,15 @@ class Record:
 # -- the load -------------------------------------------------------------------------------------
 
 
-async def paced(rate: float, until: float, offset: float) -> AsyncIterator[int]:
-    """Ticks at `rate` a second until `until`, starting `offset` seconds in; a tick missed while a
-    call was slow is not made up in a burst."""
+async def paced(rate: float, rec: Record, offset: float) -> AsyncIterator[int]:
+    """Ticks at `rate` a second until `rec.until`, starting `offset` seconds in; a tick missed while
+    a call was slow is not made up in a burst."""
     interval = 1.0 / rate
     due = time.monotonic() + offset
     n = 0
     while True:
         due = max(due + interval, time.monotonic() - interval) if n else due
-        if due >= until:
+        if due >= rec.until or time.monotonic() >= rec.until:
             return
         await asyncio.sleep(max(0.0, due - time.monotonic()))
         yield n
@@ -198,7 +201,6 @@ async def reader(
     url: str,
     era: str,
     rate: float,
-    until: float,
     offset: float,
     phones: list[str],
     rec: Record,
@@ -213,7 +215,7 @@ async def reader(
     await client.__aenter__()
     renew_at = time.monotonic() + reconnect_s * (0.5 + rng.random()) if reconnect_s else float("inf")
     try:
-        async for n in paced(rate, until, offset):
+        async for n in paced(rate, rec, offset):
             if time.monotonic() >= renew_at:
                 await client.__aexit__(None, None, None)
                 client = client_for(url, era)
@@ -245,11 +247,11 @@ async def reader(
             await client.__aexit__(None, None, None)
 
 
-async def writer(url: str, per_minute: float, until: float, customers: list[int], rec: Record) -> None:
+async def writer(url: str, per_minute: float, customers: list[int], rec: Record) -> None:
     """Callbacks, each a new one: another customer or another time, inside the calling hours."""
     first = datetime(2031, 1, 1, 9, 0)
     async with client_for(url, "2026-07-28") as client:
-        async for n in paced(per_minute / 60, until, 0.5):
+        async for n in paced(per_minute / 60, rec, 0.5):
             when = first + timedelta(days=n // 720, minutes=n % 720)
             # Some simulated customers' last disposition is do-not-call: these are test data.
             args = {
@@ -271,12 +273,11 @@ async def writer(url: str, per_minute: float, until: float, customers: list[int]
                 rec.writes += 1
 
 
-async def subscriber(url: str, until: float, rec: Record) -> None:
+async def subscriber(url: str, rec: Record) -> None:
+    """Listens until cancelled."""
     async with client_for(url, "2026-07-28") as client, client.listen(resource_subscriptions=[URI]) as events:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(max(0.0, until - time.monotonic())):
-                async for _ in events:
-                    rec.notices += 1
+        async for _ in events:
+            rec.notices += 1
 
 
 def _text(result: Any) -> str:
@@ -430,18 +431,17 @@ async def soak(options: argparse.Namespace, setup: Setup) -> tuple[list[Window],
             await client.read_resource(URI)
     rec = Record()
     until = rec.started + options.minutes * 60
-    # The load goes on a little past the last window, which then sees it whole; it is cancelled after.
-    load_until = until + 30
     rate = options.calls / options.clients
     tasks = [
         asyncio.create_task(
-            reader(setup.url, era, rate, load_until, k / options.calls, phones, rec, options.reconnect_every)
+            reader(setup.url, era, rate, k / options.calls, phones, rec, options.reconnect_every)
         )
         for k, era in enumerate(eras)
     ]
     if options.writes > 0:
-        tasks.append(asyncio.create_task(writer(setup.url, options.writes, load_until, ids, rec)))
-    tasks.append(asyncio.create_task(subscriber(setup.url, load_until, rec)))
+        tasks.append(asyncio.create_task(writer(setup.url, options.writes, ids, rec)))
+    listening = asyncio.create_task(subscriber(setup.url, rec))
+    tasks.append(listening)
     windows: list[Window] = []
     last_t, last_cpu = rec.started, cpu_s(setup.pid)
     last_stored = stored_calls(setup.counter)
@@ -490,6 +490,11 @@ async def soak(options: argparse.Namespace, setup: Setup) -> tuple[list[Window],
         print_window(window)
         last_t, last_cpu, last_stored = now, cpu, stored
         last_notices, last_writes, last_errors = rec.notices, rec.writes, len(rec.errors)
+    # The load goes on until the last window is taken, which then sees it whole. The clients end
+    # their sessions themselves, so the server stops with nothing in flight.
+    rec.until = time.monotonic()
+    await asyncio.wait([t for t in tasks if t is not listening], timeout=30)
+    logging.getLogger("mcp").setLevel(logging.CRITICAL)  # the listener's stream, cut below, is no error
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -651,7 +656,9 @@ def main() -> None:
     parser.add_argument(
         "--trim-every", type=float, default=0.0, help="seconds between malloc_trim(0) (probe)"
     )
-    parser.add_argument("--arena-max", type=int, default=0, help="MALLOC_ARENA_MAX for the server")
+    parser.add_argument(
+        "--arena-max", type=int, default=0, help="MALLOC_ARENA_MAX for the server (default: the server's 2)"
+    )
     options = parser.parse_args()
     header(
         f"soak: {options.minutes:g} min, {options.clients} clients ({options.calls:g} calls/s), "

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 import anyio
 
 from .. import __version__
-from ..config import Settings, load_settings, timezone_warning
+from ..config import Settings, load_settings, malloc_arenas_given, timezone_warning
 from ..errors import AmeyoMcpError, SettingsError, explain
 from ..logs import setup_logging
+from .allocator import fewer_arenas
 
 if TYPE_CHECKING:
     from ..writes.bulk.engine import BulkOptions
@@ -286,6 +287,7 @@ def _bound(host: str, port: int) -> Iterator[socket.socket]:
 def _run_server(settings: Settings, args: argparse.Namespace, sock: socket.socket | None) -> None:
     from ..server.app import create_server
 
+    fewer_arenas(given_by_environment=malloc_arenas_given())
     setup_logging(settings.log_level)
     _warn_about(settings)
     server = create_server(settings)
@@ -447,6 +449,7 @@ def _receiver(args: argparse.Namespace) -> int:
     from ..server.page import receiver_page
 
     with _bound(args.host, args.port) as sock, _settings(args) as settings:
+        fewer_arenas(given_by_environment=malloc_arenas_given())
         setup_logging(settings.log_level)
         page = partial(receiver_page, settings, args.host, int(sock.getsockname()[1]))
         serve(settings, args.host, sock, page=page)
