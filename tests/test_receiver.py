@@ -116,9 +116,12 @@ async def history(simulator: SimulatorThread, tmp_path: Path, db: str, **argumen
 async def test_pushes_in_every_shape_are_read_back_through_the_tool(
     receiver: Receiver, simulator: SimulatorThread, tmp_path: Path
 ) -> None:
-    start = ago(10).strftime("%Y-%m-%d %H:%M:%S")
-    java = ago(20).strftime("%b %-d, %Y %-I:%M:%S %p")
-    epoch_ms = str(int(ago(30).timestamp() * 1000))
+    # Seconds ago, not minutes: the tool's default is today in the server's zone, and calls of a few
+    # minutes ago are yesterday's for that long after midnight.
+    now = datetime.now(IST)
+    start = (now - timedelta(seconds=10)).strftime("%Y-%m-%d %H:%M:%S")
+    java = (now - timedelta(seconds=20)).strftime("%b %-d, %Y %-I:%M:%S %p")
+    epoch_ms = str(int((now - timedelta(seconds=30)).timestamp() * 1000))
     async with httpx.AsyncClient(timeout=10) as http:
         answers = [
             await http.get(
