@@ -12,7 +12,7 @@ import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -240,6 +240,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def listening(port: int, proc: subprocess.Popen[bytes], why_it_ended: Callable[[], str]) -> None:
+    """Wait up to 20 s for `proc` to accept connections on the loopback `port`; fail with
+    `why_it_ended()` if it ends first."""
+    deadline = time.monotonic() + 20
+    while True:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if proc.poll() is not None:
+            raise AssertionError(why_it_ended())
+        assert time.monotonic() < deadline, f"nothing listens on port {port} after 20 s"
+        time.sleep(0.05)
+
+
 @contextmanager
 def http_process(env: dict[str, str], cwd: Path, *argv: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`ameyo-mcp ARGV --transport http` in a real process on a free loopback port: its MCP URL once
@@ -253,15 +267,7 @@ def http_process(env: dict[str, str], cwd: Path, *argv: str) -> Iterator[tuple[s
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if proc.poll() is not None:
-                raise AssertionError(proc.stderr.read().decode() if proc.stderr else "the server ended")
-            assert time.monotonic() < deadline, "the HTTP server did not start"
-            time.sleep(0.1)
+        listening(port, proc, lambda: proc.stderr.read().decode() if proc.stderr else "the server ended")
         yield f"http://127.0.0.1:{port}/mcp", proc
     finally:
         if proc.poll() is None:

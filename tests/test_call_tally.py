@@ -277,3 +277,37 @@ def test_the_hot_reads_are_planned_on_their_indexes_whatever_the_statistics(tmp_
                 )
                 for line in plan.lines
             ), (gathered, plan)
+
+
+def test_a_store_that_was_small_once_still_reads_a_customer_by_index_once_it_has_grown(
+    tmp_path: Path,
+) -> None:
+    """A store opened and closed while it held a call or two (a CLI sync before the first push, a
+    test run) must leave nothing that tells SQLite the calls table is tiny: with statistics that
+    said so, every look for a customer's or a number's calls scanned the whole table, and a day's
+    soak slowed each answer as the calls piled up."""
+    url = str(tmp_path / "calls.db")
+
+    def call(i: int) -> CallEvent:
+        return CallEvent(
+            received_at=NOW - timedelta(seconds=i),
+            call_id=f"s{i}",
+            campaign_id=1,
+            customer_id=i % 500,
+            phone=f"9198{i % 500:08d}",
+            system_disposition="BUSY",
+            raw={"callId": f"s{i}"},
+        )
+
+    with Store(url) as store:
+        store.add_calls([call(0)])
+        store.call_history(CallQuery(phone="919800000007", limit=20))  # a look while it is small
+    with Store(url) as store:
+        store.add_calls([call(i) for i in range(1, 5000)])
+    with Store(url) as store, explaining() as plans:
+        store.last_call(7, campaign_id=1)
+        store.call_history(CallQuery(customer_id=7, since=NOW - timedelta(hours=1), limit=20))
+        store.call_history(CallQuery(phone="919800000007", since=NOW - timedelta(hours=1), limit=20))
+        store.call_history(CallQuery(phone="919800000007", limit=20))
+    scans = [(p.sql, line) for p in plans for line in p.lines if line.startswith("SCAN calls")]
+    assert scans == []

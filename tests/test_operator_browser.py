@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -24,7 +23,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from tests.conftest import free_port, http_process, text_of
+from tests.conftest import free_port, http_process, listening, text_of
 from tests.test_transports import clean_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.network, pytest.mark.anyio]
@@ -79,14 +78,7 @@ def simulator_process(tmp_path: Path, port: int, push_url: str) -> Iterator[None
         stderr=log,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert proc.poll() is None, (tmp_path / "simulator.log").read_text()
-            assert time.monotonic() < deadline, "the simulator did not start"
-            time.sleep(0.05)
+        listening(port, proc, (tmp_path / "simulator.log").read_text)
         yield
     finally:
         proc.terminate()

@@ -78,9 +78,6 @@ def _connect_sqlite(path: Path) -> Any:
         conn.execute("PRAGMA foreign_keys=OFF")
         # A first pass's key build sorts millions of keys: a helper thread shortens it.
         conn.execute("PRAGMA threads=2")
-        # Statistics (ANALYZE, which `PRAGMA optimize` runs) from a sample of each index, not all of
-        # it: a month of calls is millions of rows, and every commit waits while it runs.
-        conn.execute("PRAGMA analysis_limit=400")
         # PostgreSQL's reverse(), which migration 2 uses (phone keys are kept reversed).
         conn.create_function("reverse", 1, _reversed, deterministic=True)
     except OSError as exc:

@@ -38,8 +38,6 @@ T = TypeVar("T")
 # PostgreSQL's channel for "calls were stored" (`add_calls` → `calls_changed`).
 CALLS_CHANNEL = "ameyo_calls"
 
-# How long a closing store waits for the file to gather statistics (`PRAGMA optimize`).
-_OPTIMIZE_WAIT_MS = 200
 # SQLite's limit on bound parameters is 32766 since 3.32 but 999 before: stay under both.
 _PARAMETERS = 999
 _CHUNK = 400
@@ -267,11 +265,6 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None and self._dialect is not None and self._dialect.name == "sqlite":
-                with suppress(Exception):  # it only ever helps: a busy or broken file is let be
-                    # Not long: another process may be writing, and this one is stopping.
-                    self._conn.execute(f"PRAGMA busy_timeout={_OPTIMIZE_WAIT_MS}")
-                    self._conn.execute("PRAGMA optimize")
             self._drop()
         # A probe stuck on a database that does not answer keeps its connection; it drops it itself.
         if self._probe_lock.acquire(timeout=1.0):
@@ -279,16 +272,6 @@ class Store:
                 self._drop_probe()
             finally:
                 self._probe_lock.release()
-
-    def optimize(self) -> None:
-        """Keep the planner's statistics in step with the tables as they grow. SQLite gathers them
-        (`PRAGMA optimize`, sampled: see `backends`) for the tables this connection read that have
-        none yet or have grown many times since; also when a store closes. PostgreSQL's autovacuum
-        does this by itself. The indexes serve the hot reads whatever the statistics say: these
-        only help the planner with the rest."""
-        with self._held(True) as (conn, dialect):
-            if dialect.name == "sqlite":
-                conn.execute("PRAGMA optimize")
 
     def ping(self, *, timeout_s: float = 2.0) -> None:
         """Whether the database answers now (for a readiness probe): one cheap query on a connection
@@ -953,8 +936,6 @@ class Store:
             tally.prune(tx, cutoff)
             tx.run("DELETE FROM calls WHERE at < ?", (cutoff,))
             removed = int(tx.rowcount)
-        with suppress(StoreError):  # the statistics help; the prune is done either way
-            self.optimize()
         return removed
 
     # -- the write ledger (SQL in ledger.py) --------------------------------------------------
