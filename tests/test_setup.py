@@ -103,14 +103,18 @@ def test_desktop_config_under_uvx_names_uvx_and_the_package_not_the_cache(
 ) -> None:
     python, uvx = uvx_environment(tmp_path, from_index=from_index)
     env = clean_env(tmp_path) | {"UV": str(uvx.with_name("uv")), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run(
-        [str(python), "-m", "ameyo_mcp", "config", "--demo"],
-        env=env,
-        cwd=str(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+
+    def config_demo() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(python), "-m", "ameyo_mcp", "config", "--demo"],
+            env=env,
+            cwd=str(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    done = config_demo()
     assert done.returncode == 0, done.stderr
     entry = json.loads(done.stdout)["mcpServers"]["ameyo"]
     checkout = str(Path(__file__).resolve().parents[1])
@@ -119,14 +123,7 @@ def test_desktop_config_under_uvx_names_uvx_and_the_package_not_the_cache(
     assert "uv-cache" not in done.stdout
     # Not run by uv, and no uvx on PATH: the bare name, and what to do about it.
     del env["UV"]
-    bare = subprocess.run(
-        [str(python), "-m", "ameyo_mcp", "config", "--demo"],
-        env=env,
-        cwd=str(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    bare = config_demo()
     assert json.loads(bare.stdout)["mcpServers"]["ameyo"]["command"] == "uvx"
     assert "uvx is not on PATH here: write its full path in the entry" in bare.stderr
 
