@@ -278,14 +278,18 @@ def decode_associations(hit: tuple[str, str] | None) -> tuple[dict[str, str], ..
     if len(text) > MAX_ASSOCIATIONS_CHARS:
         raise PushRejected(413, f"{name} is over {MAX_ASSOCIATIONS_CHARS} characters")
     decoded = text
+    data: object = None
     for _ in range(2):
         if "&" not in decoded:
             break
         decoded = html.unescape(decoded)
-        if decoded[:1] in "[{" and _loads(decoded, name, strict=False) is not None:
-            break
+        if decoded[:1] in "[{":
+            data = _loads(decoded, name, strict=False)
+            if data is not None:
+                break
     check_text(name, decoded)
-    data = _loads(decoded, name, strict=True)
+    if data is None:
+        data = _loads(decoded, name, strict=True)
     items = data if isinstance(data, list) else [data]
     if len(items) > MAX_ASSOCIATIONS:
         raise PushRejected(413, f"{name} lists {len(items)} entries; at most {MAX_ASSOCIATIONS}")
