@@ -67,6 +67,8 @@ class AmeyoClient:
                 self.redactor.add(secret.get_secret_value())
         self.timeout_s = settings.timeout_s or _DEFAULT_TIMEOUT_S
         self._http: httpx.AsyncClient | None = None
+        self._url: httpx.URL | None = None
+        self._timeout_built: tuple[float, httpx.Timeout] | None = None
         # When a command last found no Ameyo to connect to (monotonic), until any answer comes.
         self.unreachable_at: float | None = None
 
@@ -87,7 +89,17 @@ class AmeyoClient:
                 follow_redirects=False,
                 transport=self._transport or OneOriginTransport(limit=MAX_CONNECTIONS),
             )
+            # Parsed once: a URL string and a float timeout are parsed and built again by httpx on
+            # every request, a sixth of its client's own time a command.
+            self._url = httpx.URL(settings.command_url)
         return self._http
+
+    def _timeout(self) -> httpx.Timeout:
+        if self._timeout_built is None or self._timeout_built[0] != self.timeout_s:
+            import httpx
+
+            self._timeout_built = (self.timeout_s, httpx.Timeout(self.timeout_s))
+        return self._timeout_built[1]
 
     async def aclose(self) -> None:
         if self._http is not None:
@@ -188,7 +200,8 @@ class AmeyoClient:
         if mark is not None:
             mark[0] = True
         try:
-            response = await http.post(self.settings.command_url, content=body, timeout=self.timeout_s)
+            url = self._url or self.settings.command_url
+            response = await http.post(url, content=body, timeout=self._timeout())
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             self.unreachable_at = time.monotonic()
             raise UpstreamUnavailable(
