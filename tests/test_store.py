@@ -316,6 +316,43 @@ def test_a_batch_of_calls_is_one_transaction(store: Store) -> None:
     assert store.call_history(CallQuery()).total == 123
 
 
+def test_sqlite_without_returning_keeps_calls_as_sqlite_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite before 3.35 (Debian 11's, RHEL 9's) has no INSERT … RETURNING: the store reads the keys
+    # already kept first. The same batches must give the same answers and the same rows.
+    from ameyo_mcp.store import backends
+
+    seen = {}
+    for version in ((3, 35, 0), (3, 34, 1)):
+        monkeypatch.setattr(backends, "_sqlite_version", lambda v=version: v)
+        with Store(str(tmp_path / f"{version[1]}.db")) as store:
+            seen[version] = (
+                store.add_calls([event("b1"), event("b1"), event("b2")]),
+                store.add_calls([event("b2"), event("b3")]),
+                store.add_calls([event(f"m{i}") for i in range(120)] + [event("m3"), event("b1")]),
+                [(c.id, c.event.call_id) for c in store.call_history(CallQuery(limit=500)).calls],
+            )
+    assert seen[(3, 34, 1)] == seen[(3, 35, 0)]
+    assert seen[(3, 34, 1)][:3] == ([True, False, True], [False, True], [True] * 120 + [False, False])
+
+
+def test_an_sqlite_older_than_the_store_needs_is_refused_saying_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    with pytest.raises(
+        StoreError, match=r"SQLite is 3\.31\.1; the index needs SQLite 3\.34\.0 or newer"
+    ) as info:
+        with Store(str(tmp_path / "old.db")) as store:
+            store.campaigns()
+    assert "PostgreSQL" in str(info.value.next_step)
+    assert not (tmp_path / "old.db").exists()
+
+
 def test_raw_fields_are_capped(store: Store) -> None:
     raw = {f"field{i}": "x" * 900 for i in range(40)} | {"huge": "y" * 50_000}
     assert store.add_call(event("big", raw=raw))

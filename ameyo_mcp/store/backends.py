@@ -59,6 +59,13 @@ def connect(url: str, *, timeout_s: float | None = None, name: str = "ameyo-mcp"
 def _connect_sqlite(path: Path) -> Any:
     import sqlite3  # here, not at import: cold start does not pay for it
 
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        raise StoreError(
+            f"This Python's SQLite is {sqlite3.sqlite_version}; the index needs SQLite "
+            f"{'.'.join(map(str, MIN_SQLITE))} or newer.",
+            next_step="Run ameyo-mcp with a Python built with a newer SQLite (python.org's, or uv's "
+            "`uv python install`), or keep the index in PostgreSQL (AMEYO_DATABASE_URL=postgresql://…).",
+        )
     conn: Any = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -136,6 +143,8 @@ def _connect_postgres(url: str, timeout_s: float | None = None, name: str = "ame
 
 # How long SQLite waits for another connection's lock before answering "database is locked".
 _SQLITE_WAIT_S = 30.0
+# The oldest SQLite the store is tested on (Debian 11's, RHEL 9's): the test suite runs against it.
+MIN_SQLITE = (3, 34, 0)
 _START_POSTGRES = "Check that PostgreSQL is running and that AMEYO_DATABASE_URL names it, then try again."
 # SQLite's result codes (`sqlite_errorname`, without the extended part) by what a person does about them.
 _SQLITE_FULL = ("SQLITE_FULL",)
@@ -144,6 +153,12 @@ _SQLITE_BUSY = ("SQLITE_BUSY", "SQLITE_LOCKED")
 _SQLITE_UNUSABLE = ("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_PERM", "SQLITE_AUTH")
 # PostgreSQL's SQLSTATEs: the connection is gone (08: connection exception; 57P01-3: shut down).
 _PG_GONE = ("08", "57P01", "57P02", "57P03")
+
+
+def _sqlite_version() -> tuple[int, ...]:
+    import sqlite3
+
+    return tuple(sqlite3.sqlite_version_info)
 
 
 def is_driver_error(exc: BaseException) -> bool:
@@ -232,6 +247,11 @@ class Tx:
     def __init__(self, cur: Any, dialect: Dialect) -> None:
         self.cur = cur
         self.dialect = dialect
+
+    @property
+    def returning(self) -> bool:
+        """Whether `INSERT … RETURNING` works here: PostgreSQL, and SQLite from 3.35."""
+        return self.dialect.name != "sqlite" or _sqlite_version() >= (3, 35, 0)
 
     @property
     def rowcount(self) -> int:

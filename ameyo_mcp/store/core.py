@@ -185,16 +185,32 @@ def _insert_calls(tx: Tx, events: Sequence[CallEvent]) -> list[int | None]:
             for event in chunk
         ]
         values = ", ".join(["(" + ", ".join("?" * width) + ")"] * len(rows))
-        kept = dict(
-            tx.all(
-                f"INSERT INTO calls (dedup_key, at, {', '.join(_EVENT_COLUMNS)}, raw) VALUES {values} "
-                "ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key, id",
-                [value for row in rows for value in row],
-            )
+        insert = (
+            f"INSERT INTO calls (dedup_key, at, {', '.join(_EVENT_COLUMNS)}, raw) VALUES {values} "
+            "ON CONFLICT (dedup_key) DO NOTHING"
         )
+        params = [value for row in rows for value in row]
+        if tx.returning:
+            kept = dict(tx.all(insert + " RETURNING dedup_key, id", params))
+        else:
+            kept = _inserted_without_returning(tx, insert, params, [row[0] for row in rows])
         for row in rows:
             added.append(kept.pop(row[0], None))
     return added
+
+
+def _inserted_without_returning(tx: Tx, insert: str, params: list[Any], keys: list[str]) -> dict[str, int]:
+    """What `insert … RETURNING dedup_key, id` answers, for SQLite before 3.35, which has no
+    RETURNING: the keys already kept are read first. The store's SQLite transactions hold the write
+    lock from their start (BEGIN IMMEDIATE), so no other writer comes between the three."""
+    listed = ", ".join("?" * len(keys))
+    before = {key for (key,) in tx.all(f"SELECT dedup_key FROM calls WHERE dedup_key IN ({listed})", keys)}
+    tx.run(insert, params)
+    fresh = [key for key in dict.fromkeys(keys) if key not in before]
+    if not fresh:
+        return {}
+    listed = ", ".join("?" * len(fresh))
+    return dict(tx.all(f"SELECT dedup_key, id FROM calls WHERE dedup_key IN ({listed})", fresh))
 
 
 def _learn_phones(tx: Tx, events: Sequence[CallEvent]) -> None:

@@ -10,6 +10,7 @@ how many rows each step visited.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -45,7 +46,8 @@ def record(cur: Any, backend: str, sql: str, params: Sequence[Any]) -> None:
     steps: int | None = None
     if backend == "sqlite":
         cur.execute("EXPLAIN QUERY PLAN " + sql, tuple(params))
-        lines = tuple(str(row[3]) for row in cur.fetchall())
+        # SQLite before 3.36 says "SEARCH TABLE calls …" for what later ones say "SEARCH calls …".
+        lines = tuple(_OLD_WORDING.sub(r"\1 ", str(row[3])) for row in cur.fetchall())
         steps = _steps(cur, sql, params)
     else:
         cur.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql, tuple(params))
@@ -56,6 +58,7 @@ def record(cur: Any, backend: str, sql: str, params: Sequence[Any]) -> None:
             plans.append(plan)
 
 
+_OLD_WORDING = re.compile(r"^(SCAN|SEARCH) TABLE ")
 # SQLite calls the progress handler every this many instructions.
 _EVERY = 100
 
