@@ -92,12 +92,11 @@ async def assert_index_holds_ameyo(
 
 @pytest.mark.parametrize("zone", ["Asia/Kolkata", "America/New_York", "Europe/Madrid", "UTC"])
 def test_a_last_dial_time_is_the_zones_wall_time_in_seconds(zone: str) -> None:
-    from types import SimpleNamespace
     from zoneinfo import ZoneInfo
 
     from ameyo_mcp.index.sync import _when
 
-    settings = SimpleNamespace(zone=ZoneInfo(zone))
+    where = ZoneInfo(zone)
     # Ordinary times, both sides of a DST change, a time that happens twice, one that never does.
     for text in (
         "2026-11-17 08:34:06",
@@ -110,10 +109,10 @@ def test_a_last_dial_time_is_the_zones_wall_time_in_seconds(zone: str) -> None:
         "1999-12-31 23:59:59.750000",
     ):
         aware = datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone))
-        assert _when(text, settings) == int(aware.timestamp()), text  # type: ignore[arg-type]
+        assert _when(text, where) == int(aware.timestamp()), text
     utc = datetime(2026, 11, 17, 3, 4, 6, tzinfo=UTC)
-    assert _when("2026-11-17T08:34:06+05:30", settings) == int(utc.timestamp())  # type: ignore[arg-type]
-    assert _when("not a time", settings) is None  # type: ignore[arg-type]
+    assert _when("2026-11-17T08:34:06+05:30", where) == int(utc.timestamp())
+    assert _when("not a time", where) is None
 
 
 @pytest.fixture

@@ -24,12 +24,13 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import anyio
 
@@ -139,37 +140,57 @@ def contact_row(contact: Mapping[str, Any], settings: Settings) -> ContactRow:
     by the phone rule, the name fields, and the campaign columns of its last call.
 
     Raises SyncError when the contact has no customer id."""
-    try:
-        customer_id = int(contact["customerId"])
-    except (KeyError, TypeError, ValueError):
-        raise SyncError("Ameyo answered getContacts with a contact that has no customer id") from None
-    keys: list[str] = []
-    names: list[str] = []
-    data = contact.get("customerData")
-    if data and isinstance(data, dict):
-        phone_fields, name_fields = _fields(data)
-        for field in phone_fields:
-            value = data[field]
-            if value is not None and value != "":
-                key = phones.key(value if type(value) is str else str(value), settings.phone_region)
-                if key:
-                    keys.append(key)
-        names += (str(data[field]) for field in name_fields if data[field] not in (None, ""))
-    extra = contact.get("extraData") or {}
-    if not isinstance(extra, dict):
-        extra = {}
-    attempts = _digits(extra.get("attempts"))
-    lead = _digits(contact.get("leadId"))
-    return ContactRow(
-        customer_id=customer_id,
-        lead_id=lead,
-        phones=keys,
-        names=names,
-        status=_text(extra.get("status")),
-        disposition=_text(extra.get("disposition")),
-        attempts=attempts,
-        dialled_at=_when(extra.get("last_dialed_time"), settings),
-    )
+    return contact_rows((contact,), settings)[0]
+
+
+def contact_rows(contacts: Iterable[Mapping[str, Any]], settings: Settings) -> list[ContactRow]:
+    """`contact_row` of each contact of a page. One loop with the settings read once: a sync turns
+    a million contacts into rows, about half of its event loop's time."""
+    region, zone = settings.phone_region, settings.zone
+    key = phones.key
+    rows: list[ContactRow] = []
+    for contact in contacts:
+        try:
+            customer_id = contact["customerId"]
+            if type(customer_id) is not int:
+                customer_id = int(customer_id)
+        except (KeyError, TypeError, ValueError):
+            raise SyncError("Ameyo answered getContacts with a contact that has no customer id") from None
+        keys: list[str] = []
+        names: list[str] = []
+        data = contact.get("customerData")
+        if data and isinstance(data, dict):
+            phone_fields, name_fields = _fields(data)
+            for field in phone_fields:
+                value = data[field]
+                if value is not None and value != "":
+                    found = key(value if type(value) is str else str(value), region)
+                    if found:
+                        keys.append(found)
+            if name_fields:
+                names = [str(data[field]) for field in name_fields if data[field] not in (None, "")]
+        extra = contact.get("extraData") or _NOTHING
+        if not isinstance(extra, dict):
+            extra = _NOTHING
+        attempts = extra.get("attempts")
+        lead = contact.get("leadId")
+        dialled = extra.get("last_dialed_time")
+        rows.append(
+            ContactRow(
+                customer_id,
+                lead if type(lead) is int else _digits(lead),
+                keys,
+                names,
+                _text(extra.get("status")),
+                _text(extra.get("disposition")),
+                attempts if type(attempts) is int else _digits(attempts),
+                None if dialled is None else _when(dialled, zone),
+            )
+        )
+    return rows
+
+
+_NOTHING: dict[str, Any] = {}
 
 
 _FIELDS: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
@@ -202,7 +223,7 @@ def _text(value: Any) -> str | None:
     return str(value)[:100] if value not in (None, "") else None
 
 
-def _when(value: Any, settings: Settings) -> int | None:
+def _when(value: Any, zone: ZoneInfo) -> int | None:
     """A contact's last dial as whole seconds since the epoch; Ameyo's times without a zone are in
     AMEYO_TIMEZONE."""
     try:
@@ -219,7 +240,7 @@ def _when(value: Any, settings: Settings) -> int | None:
         return int(moment.timestamp())
     # The zone's offset at that wall time (as replace(tzinfo=zone) would take it), without making
     # an aware datetime: a third of the cost, for most contacts of a campaign.
-    offset = settings.zone.utcoffset(moment)
+    offset = zone.utcoffset(moment)
     return int((moment - _EPOCH).total_seconds() - (offset.total_seconds() if offset else 0))
 
 
@@ -349,7 +370,7 @@ async def _run_pass(
         `position` until this returns (in a worker thread the event loop keeps reading the pages
         in flight meanwhile)."""
         nonlocal pages
-        rows = [contact_row(c, settings) for c in answer]
+        rows = contact_rows(answer, settings)
         if any(a.customer_id >= b.customer_id for a, b in pairwise(rows)):
             raise SyncError(
                 f"Ameyo did not return campaign {campaign.campaign_name}'s contacts in customer id "
