@@ -113,3 +113,28 @@ def test_starting_the_server_loads_neither_the_store_nor_the_receiver() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.network
+async def test_without_mcp_sessions_resources_subscribe_is_not_offered(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    # AMEYO_HTTP_STATELESS: a 2025-11-25 request's session ends with its answer, so nobody who
+    # subscribed that way could be told of anything; 2026-07-28 clients listen on their own stream.
+    from mcp.shared.exceptions import MCPError
+
+    from tests.conftest import http_process
+    from tests.test_replicas import replica_env
+
+    env = replica_env(simulator, tmp_path / "state", str(tmp_path / "calls.db"), AMEYO_HTTP_STATELESS="true")
+    with http_process(env, tmp_path) as (url, _):
+        async with Client(url, mode="legacy") as old:
+            assert old.server_capabilities.resources is not None
+            assert not old.server_capabilities.resources.subscribe
+            with warnings.catch_warnings(), pytest.raises(MCPError, match=r"(?i)method not found"):
+                warnings.simplefilter("ignore")  # resources/subscribe is the pre-2026 way, on purpose
+                await old.subscribe_resource(URI)
+            assert (await old.read_resource(URI)).contents  # the resource itself is still there
+        async with Client(url) as new:
+            assert new.server_capabilities.resources is not None
+            assert new.server_capabilities.resources.subscribe

@@ -344,11 +344,13 @@ def test_an_sqlite_older_than_the_store_needs_is_refused_saying_what_to_do(
 
     monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
     monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
-    with pytest.raises(
-        StoreError, match=r"SQLite is 3\.31\.1; the index needs SQLite 3\.34\.0 or newer"
-    ) as info:
-        with Store(str(tmp_path / "old.db")) as store:
-            store.campaigns()
+    with (
+        pytest.raises(
+            StoreError, match=r"SQLite is 3\.31\.1; the index needs SQLite 3\.34\.0 or newer"
+        ) as info,
+        Store(str(tmp_path / "old.db")) as store,
+    ):
+        store.campaigns()
     assert "PostgreSQL" in str(info.value.next_step)
     assert not (tmp_path / "old.db").exists()
 

@@ -290,7 +290,7 @@ def _run_server(settings: Settings, args: argparse.Namespace, sock: socket.socke
     fewer_arenas(given_by_environment=malloc_arenas_given())
     setup_logging(settings.log_level)
     _warn_about(settings)
-    server = create_server(settings)
+    server = create_server(settings, stateless_http=sock is not None and settings.http_stateless)
     if sock is None:
         server.run("stdio")
     else:

@@ -159,7 +159,11 @@ if TYPE_CHECKING:
     from ..store import CallHistory, CallQuery, Store
 
 
-def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) -> MCPServer[AppState]:
+def create_server(
+    settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo, stateless_http: bool = False
+) -> MCPServer[AppState]:
+    """The server. `stateless_http`: it will be served over HTTP without MCP sessions
+    (AMEYO_HTTP_STATELESS), where a 2025-11-25 client that subscribed could never be told."""
     # Static resources get no request context, so they find the lifespan's Ameyo here.
     live: list[Ameyo] = []
     states: list[AppState] = []
@@ -227,7 +231,7 @@ def create_server(settings: Settings, *, ameyo_factory: AmeyoFactory = Ameyo) ->
     _register_resources(server, live)
     if not settings.read_only:
         _register_files(server, settings)
-    _register_calls_today(server, feed, history, settings)
+    _register_calls_today(server, feed, history, settings, legacy_subscriptions=not stateless_http)
     _register_completions(server, live, frozenset(t.name for t in offered))
     _register_logging(server)
     return server
@@ -305,14 +309,22 @@ def checks_of(server: MCPServer[Any]) -> dict[str, Check]:
 
 
 def _register_calls_today(
-    server: MCPServer[AppState], feed: CallsFeed, history: Any, settings: Settings
+    server: MCPServer[AppState],
+    feed: CallsFeed,
+    history: Any,
+    settings: Settings,
+    *,
+    legacy_subscriptions: bool,
 ) -> None:
     attach(server, feed)
     # Clients before the 2026-07-28 protocol subscribe with resources/subscribe, which MCPServer
-    # does not serve; the lowlevel server is where the SDK says to add it back.
-    lowlevel = server._lowlevel_server
-    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, feed.on_subscribe)
-    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, feed.on_unsubscribe)
+    # does not serve; the lowlevel server is where the SDK says to add it back. Not without MCP
+    # sessions: each request's session ends with its answer, so a subscriber would never hear of
+    # anything; unserved, the method is not offered in the capabilities either.
+    if legacy_subscriptions:
+        lowlevel = server._lowlevel_server
+        lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, feed.on_subscribe)
+        lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, feed.on_unsubscribe)
 
     @server.resource(
         CALLS_TODAY_URI,
