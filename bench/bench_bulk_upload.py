@@ -5,7 +5,8 @@
 Each measurement runs in its own process against a fresh simulator process (so the simulator's
 work and the client's do not share one interpreter lock, and every row is a new contact):
 
-- baseline: the same batches (500 rows, 4 in flight) sent by a bare httpx loop, no checks, no
+- baseline: the same batches (500 rows, 4 in flight) sent by a bare loop the engine's own way to the
+  wire (`ameyo_mcp.ameyo.sender.Sender`), no checks, no
   journal, no ledger, no result file: the simulator's own rate for this traffic. Its requests are
   byte for byte the engine's (the same JSON, form-encoded the same way, the same headers), and it
   decodes each answer as the engine does (orjson), so it is not slowed by work the engine skips;
@@ -81,24 +82,24 @@ def batch_data(session: str, numbers: range) -> dict[str, Any]:
 
 async def _baseline(base_url: str, rows: int) -> dict[str, Any]:
     import anyio
-    import httpx
     import orjson
 
     # The engine's own request encoding (compact JSON; a C-speed form translation, not urllib's
-    # per-byte loop) and its connections (a request in one write): the bytes on the wire and the
-    # simulator's work are the same, and the baseline pays no more for them.
-    from ameyo_mcp.ameyo.client import MAX_CONNECTIONS, request_body
-    from ameyo_mcp.ameyo.pool import OneOriginTransport
+    # per-byte loop) and its way to the wire (`Sender`: its connections, a request in one write):
+    # the bytes on the wire and the simulator's work are the same, and the baseline pays no more
+    # for them.
+    from ameyo_mcp.ameyo.client import request_body
+    from ameyo_mcp.ameyo.sender import Sender
 
     url = base_url + "/ameyowebaccess/command"
     headers = {
         "Accept": "application/json, text/plain, */*",
         "Content-Type": "application/x-www-form-urlencoded",
     }
-    transport = OneOriginTransport(limit=MAX_CONNECTIONS)
-    async with httpx.AsyncClient(timeout=60, headers=headers, transport=transport) as http:
+    http = Sender(url, headers)
+    try:
         login = {"userId": "CustomerManager", "password": PASSWORD, "terminal": "127.0.0.1"}
-        answer = await http.post(url, content=request_body("login", login))
+        answer = await http.post(request_body("login", login), 60)
         session = answer.json()["sessionId"]
         batches = [range(start, min(start + BATCH, rows)) for start in range(0, rows, BATCH)]
         added = 0
@@ -106,7 +107,7 @@ async def _baseline(base_url: str, rows: int) -> dict[str, Any]:
 
         async def send(numbers: range) -> None:
             nonlocal added
-            reply = await http.post(url, content=request_body("uploadContacts", batch_data(session, numbers)))
+            reply = await http.post(request_body("uploadContacts", batch_data(session, numbers)), 60)
             body = orjson.loads(reply.content)
             added += sum(1 for r in body.get("beanResponse", body) if r.get("resultTypeString") == "ADDED")
 
@@ -120,6 +121,8 @@ async def _baseline(base_url: str, rows: int) -> dict[str, Any]:
             for numbers in batches:
                 group.start_soon(guarded, numbers)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        await http.aclose()
     return {"elapsed_s": elapsed, "cpu_s": cpu, "rows": rows, "ok": added, "rss_kb": _peak_rss_kb()}
 
 

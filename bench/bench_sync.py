@@ -11,7 +11,7 @@ Against one simulator process holding `--contacts` contacts in MoviStarSurvey, i
 - bare: the sync's own getContacts requests on the wire and nothing more (`bare`): the same bodies
   (orderBy customer_id, the same campaign columns, pages of 500 plus the one row before each page
   that the sync asks for), the same window (`IN_FLIGHT` pages out at once, the sync's default),
-  one `httpx.AsyncClient` over the sync's own connections (`OneOriginTransport`: a request in one
+  sent the sync's own way (`ameyo_mcp.ameyo.sender.Sender`: its connections, a request in one
   write, so the simulator's work per page is the same); the answers are discarded. (Before
   2026-12-06 this loop kept one page in flight against the sync's two, which flattered the sync.)
 - sync: `ameyo-mcp sync --campaign 1` into an empty SQLite index, and with `--postgres` into an
@@ -58,15 +58,13 @@ def bare(base_url: str, in_flight: int = IN_FLIGHT) -> dict[str, Any]:
     Each page is the request the sync sends for it, byte for byte (`page_request`, its
     `limitOffset` with the one row before the position, `request_body`), `in_flight` of them out at
     once as the sync keeps them (a queue in offset order: the oldest is awaited, then the window is
-    filled again), over one `httpx.AsyncClient`; each answer is discarded, only its rows counted to
+    filled again), sent as the sync sends them (`Sender`); each answer is discarded, only its rows counted to
     know when the campaign ends."""
     import asyncio
     from collections import deque
 
-    import httpx
-
-    from ameyo_mcp.ameyo.client import MAX_CONNECTIONS, request_body
-    from ameyo_mcp.ameyo.pool import OneOriginTransport
+    from ameyo_mcp.ameyo.client import request_body
+    from ameyo_mcp.ameyo.sender import Sender
     from ameyo_mcp.index.sync import page_request
 
     url = base_url + "/ameyowebaccess/command"
@@ -76,17 +74,17 @@ def bare(base_url: str, in_flight: int = IN_FLIGHT) -> dict[str, Any]:
     }
 
     async def loop() -> dict[str, Any]:
-        transport = OneOriginTransport(limit=MAX_CONNECTIONS)
-        async with httpx.AsyncClient(headers=headers, timeout=120, transport=transport) as http:
+        http = Sender(url, headers)
+        try:
             login = {"userId": "CustomerManager", "password": PASSWORD, "terminal": "127.0.0.1"}
-            answer = await http.post(url, content=request_body("login", login))
+            answer = await http.post(request_body("login", login), 120)
             template = page_request(1).model_copy(update={"session_id": answer.json()["sessionId"]})
 
             async def fetch(at: int) -> tuple[int, int, int]:
                 start = max(at - 1, 0)
                 limit = PAGE + (at - start)
                 page = template.model_copy(update={"limit_offset": f"LIMIT {limit} OFFSET {start}"})
-                body = (await http.post(url, content=request_body(page.command, page.wire()))).content
+                body = (await http.post(request_body(page.command, page.wire()), 120)).content
                 return start, limit, body.count(b'"customerId"')
 
             started = time.perf_counter()
@@ -103,6 +101,8 @@ def bare(base_url: str, in_flight: int = IN_FLIGHT) -> dict[str, Any]:
             elapsed = time.perf_counter() - started
             for task in pending:
                 task.cancel()
+        finally:
+            await http.aclose()
         return {"elapsed_s": elapsed, "contacts": start + rows, "pages": pages}
 
     return asyncio.run(loop())
@@ -260,7 +260,7 @@ def main() -> None:
 
     header(f"index sync, {args.contacts:,} contacts, pages of {PAGE}, {IN_FLIGHT} pages in flight")
     print(
-        f"   baseline: an httpx.AsyncClient loop over the sync's own connections sending the sync's own\n"
+        f"   baseline: a loop sending, the sync's own way (Sender), the sync's own\n"
         f"   getContacts requests (same bodies, pages of {PAGE} plus the row before each, {IN_FLIGHT}\n"
         f"   in flight) and discarding the answers"
     )

@@ -29,6 +29,8 @@ class RawServer:
         self.answer = answer
         self.connections = 0
         self.requests = 0
+        self.heads: list[bytes] = []
+        self.port = 0
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -41,6 +43,7 @@ class RawServer:
                     if line.lower().startswith(b"content-length:")
                 )
                 await reader.readexactly(length)
+                self.heads.append(head)
                 self.requests += 1
                 if not await self.answer(self.requests, reader, writer):
                     break
@@ -50,19 +53,22 @@ class RawServer:
             writer.close()
 
 
-async def answer_ping(writer: asyncio.StreamWriter) -> None:
-    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(PING)
-    writer.write(head + PING)
+async def answer_ping(writer: asyncio.StreamWriter, extra: bytes = b"") -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n" % len(PING)
+    writer.write(head + extra + b"\r\n" + PING)
     await writer.drain()
 
 
 @asynccontextmanager
-async def client_of(server: RawServer, tmp_path: Path, timeout_s: str = "5") -> AsyncIterator[AmeyoClient]:
+async def client_of(
+    server: RawServer, tmp_path: Path, timeout_s: str = "5", base_url: str | None = None
+) -> AsyncIterator[AmeyoClient]:
     listener = await asyncio.start_server(server.serve, "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
+    server.port = port
     settings = load_settings(
         {
-            "AMEYO_BASE_URL": f"http://127.0.0.1:{port}",
+            "AMEYO_BASE_URL": base_url or f"http://127.0.0.1:{port}",
             "AMEYO_USER_ID": "u",
             "AMEYO_PASSWORD": "pw-pool",
             "AMEYO_TIMEZONE": "Asia/Kolkata",
@@ -141,3 +147,51 @@ async def test_cancelled_and_broken_requests_give_their_connections_back(tmp_pat
         # Every slot came back: a full set of requests goes through at once.
         results = await asyncio.gather(*(client.ping_session("s-1") for _ in range(LIMIT)))
         assert all(r.alive for r in results)
+
+
+async def test_cookies_ameyo_sets_are_sent_back(tmp_path: Path) -> None:
+    # A balancer's stickiness or a servlet container's session: kept as httpx's client keeps them.
+    async def ping_with_cookie(n: int, __: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        await answer_ping(writer, b"Set-Cookie: JSESSIONID=abc123; Path=/\r\n" if n == 1 else b"")
+        return True
+
+    server = RawServer(ping_with_cookie)
+    async with client_of(server, tmp_path) as client:
+        for _ in range(3):
+            assert (await client.ping_session("s-1")).alive
+    cookies = [
+        [line for line in head.split(b"\r\n") if line.lower().startswith(b"cookie:")] for head in server.heads
+    ]
+    assert cookies == [[], [b"Cookie: JSESSIONID=abc123"], [b"Cookie: JSESSIONID=abc123"]]
+
+
+async def test_a_proxy_named_in_the_environment_carries_the_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def as_proxy(_: int, __: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        await answer_ping(writer)
+        return True
+
+    for name in (
+        "NO_PROXY",
+        "no_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "http_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    proxy = RawServer(as_proxy)
+    listener = await asyncio.start_server(proxy.serve, "127.0.0.1", 0)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}")
+    try:
+        # A name that resolves nowhere: only the proxy can have answered.
+        async with client_of(RawServer(as_proxy), tmp_path, base_url="http://ameyo.invalid:8080") as client:
+            assert (await client.ping_session("s-1")).alive
+    finally:
+        listener.close()
+        await listener.wait_closed()
+    assert [head.split(b"\r\n")[0] for head in proxy.heads] == [
+        b"POST http://ameyo.invalid:8080/ameyowebaccess/command HTTP/1.1"
+    ]

@@ -292,8 +292,7 @@ async def test_an_upload_answer_read_from_its_bytes_is_read_as_before(
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, content=body, headers={"content-type": "application/json"})
 
-    client = AmeyoClient(settings, transport=transport_of(simulator))
-    client._http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    client = AmeyoClient(settings, transport=httpx.MockTransport(answer))
     request = UploadContactsRequest(
         session_id="s", campaign_id="1", lead_id=1, properties={}, customer_records=[{"phone1": "9812300001"}]
     )

@@ -33,6 +33,8 @@ from .models import Command, LoginInfo, LoginRequest, LogoutRequest, PingRequest
 if TYPE_CHECKING:
     import httpx
 
+    from .sender import Sender
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -43,9 +45,6 @@ U = TypeVar("U")
 ON_WIRE: ContextVar[list[bool] | None] = ContextVar("ameyo_on_wire", default=None)
 _INVALID_SESSION_KEY = "LogoutRemoterProcessorHelper.invalid.sessionid"
 _DEFAULT_TIMEOUT_S = 30.0
-# Every connection that may be open is also kept alive: with fewer idle slots than open ones, a
-# burst of calls closes the surplus and the next burst opens them again (a TLS handshake each).
-MAX_CONNECTIONS = 16
 
 
 class AmeyoClient:
@@ -66,15 +65,13 @@ class AmeyoClient:
             if secret is not None:
                 self.redactor.add(secret.get_secret_value())
         self.timeout_s = settings.timeout_s or _DEFAULT_TIMEOUT_S
-        self._http: httpx.AsyncClient | None = None
-        self._url: httpx.URL | None = None
-        self._timeout_built: tuple[float, httpx.Timeout] | None = None
+        self._sender: Sender | None = None
         # When a command last found no Ameyo to connect to (monotonic), until any answer comes.
         self.unreachable_at: float | None = None
 
-    def _connection(self) -> httpx.AsyncClient:
-        if self._http is None:
-            import httpx
+    def _connection(self) -> Sender:
+        if self._sender is None:
+            from .sender import Sender
 
             headers = {"Accept": "application/json, text/plain, */*", **_FORM_HEADERS}
             settings = self.settings
@@ -82,28 +79,12 @@ class AmeyoClient:
                 headers["hash-key"] = settings.hash_key.get_secret_value()
                 headers["policy-name"] = settings.policy_name
                 headers["requesting-host"] = settings.requesting_host or ""
-            from .pool import OneOriginTransport
-
-            self._http = httpx.AsyncClient(
-                headers=headers,
-                follow_redirects=False,
-                transport=self._transport or OneOriginTransport(limit=MAX_CONNECTIONS),
-            )
-            # Parsed once: a URL string and a float timeout are parsed and built again by httpx on
-            # every request, a sixth of its client's own time a command.
-            self._url = httpx.URL(settings.command_url)
-        return self._http
-
-    def _timeout(self) -> httpx.Timeout:
-        if self._timeout_built is None or self._timeout_built[0] != self.timeout_s:
-            import httpx
-
-            self._timeout_built = (self.timeout_s, httpx.Timeout(self.timeout_s))
-        return self._timeout_built[1]
+            self._sender = Sender(settings.command_url, headers, self._transport)
+        return self._sender
 
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
+        if self._sender is not None:
+            await self._sender.aclose()
 
     def adopt_timings(self, info: LoginInfo) -> None:
         """Use the server's own command timeout (plus a margin) unless the settings fix one."""
@@ -193,15 +174,14 @@ class AmeyoClient:
         request that got none."""
         body = request_body(command, data)
         log.debug("ameyo command %s", command)
-        http = self._connection()
+        sender = self._connection()
         import httpx  # already loaded by _connection; bound here for the except clauses
 
         mark = ON_WIRE.get() if write else None
         if mark is not None:
             mark[0] = True
         try:
-            url = self._url or self.settings.command_url
-            response = await http.post(url, content=body, timeout=self._timeout())
+            response = await sender.post(body, self.timeout_s)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             self.unreachable_at = time.monotonic()
             raise UpstreamUnavailable(
