@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import partial
-from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -224,25 +223,6 @@ def test_any_body_gives_fields_or_a_reason(body: bytes, content_type: str) -> No
         assert 400 <= exc.status < 500
         return
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
-
-
-_FORM_TEXT = st.text(alphabet=st.sampled_from(list("ab=&+% 9fFzé%2B%26%3D%C3%A9%ff")), max_size=80)
-
-
-@settings(max_examples=500, deadline=None)
-@given(st.one_of(_FORM_TEXT, st.text(max_size=60)))
-def test_a_form_is_read_as_the_standard_library_reads_it(text: str) -> None:
-    data = text.encode()
-    try:
-        expected = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS + 1, errors="strict")
-    except (UnicodeDecodeError, ValueError):
-        with pytest.raises(PushRejected):
-            query_fields(data)
-        return
-    first: dict[str, str] = {}
-    for name, value in expected:
-        first.setdefault(name, value)
-    assert query_fields(data) == first
 
 
 def test_a_form_of_exactly_the_most_fields_is_read_and_one_more_refused() -> None:
