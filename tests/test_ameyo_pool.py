@@ -30,7 +30,6 @@ class RawServer:
         self.connections = 0
         self.requests = 0
         self.heads: list[bytes] = []
-        self.port = 0
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -65,7 +64,6 @@ async def client_of(
 ) -> AsyncIterator[AmeyoClient]:
     listener = await asyncio.start_server(server.serve, "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
-    server.port = port
     settings = load_settings(
         {
             "AMEYO_BASE_URL": base_url or f"http://127.0.0.1:{port}",

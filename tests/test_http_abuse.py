@@ -20,6 +20,7 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
+from tests.conftest import listening
 from tests.test_http_security import HEADERS, INIT
 from tests.test_transports import clean_env, free_port
 
@@ -50,13 +51,7 @@ def server(
             preexec_fn=limit_open_files,
         )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
+        listening(port, proc, log.read_text)
         yield port, log
     finally:
         proc.terminate()

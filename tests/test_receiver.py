@@ -28,7 +28,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from ameyo_mcp.rules import phones
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.store import CallQuery, Store
-from tests.conftest import server_of, settings_for, text_of
+from tests.conftest import listening, server_of, settings_for, text_of
 from tests.test_transports import clean_env, free_port, http_server  # noqa: F401 - a fixture
 
 IST = ZoneInfo("Asia/Kolkata")
@@ -67,13 +67,7 @@ def start_receiver(
             stderr=err,
             preexec_fn=None if open_files is None else partial(limit_open_files, open_files),
         )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
+    listening(port, proc, log.read_text)
     return Receiver(f"http://127.0.0.1:{port}/ameyo/status", proc, log)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,7 +31,7 @@ from mcp.types import CallToolResult, ElicitResult, InputRequiredResult
 from ameyo_mcp.simulator import SimulatorThread
 from ameyo_mcp.store import Store
 from ameyo_mcp.store.lease import LeaseKey
-from tests.conftest import free_port, http_process, start_postgres, stop_postgres, text_of
+from tests.conftest import free_port, http_process, listening, start_postgres, stop_postgres, text_of
 
 # Real processes end to end, for a minute in all: run with -m slow (and by .ci/run).
 pytestmark = [pytest.mark.anyio, pytest.mark.network, pytest.mark.slow]
@@ -97,14 +96,7 @@ def receiver_process(env: dict[str, str], cwd: Path) -> Iterator[str]:
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "the receiver ended"
-            assert time.monotonic() < deadline, "the receiver did not start"
-            time.sleep(0.05)
+        listening(port, proc, lambda: proc.stderr.read().decode() if proc.stderr else "the receiver ended")
         yield f"http://127.0.0.1:{port}"
     finally:
         if proc.poll() is None:
