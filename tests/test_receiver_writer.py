@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,6 +49,35 @@ def test_pushes_together_are_kept_and_a_bad_one_costs_only_itself(tmp_path: Path
     assert store.call_history(CallQuery(limit=1)).total == 200
     assert max(batches) > 100 and len(batches) < 40, f"pushes that arrive together share commits: {batches}"
     store.close()
+
+
+def test_the_pushes_of_one_turn_of_the_loop_are_one_commit(tmp_path: Path) -> None:
+    """Handed over one by one, the thread woke for the first push of a burst and committed it
+    alone: two commits and two disk flushes where one does."""
+    store = Store(str(tmp_path / "calls.db"))
+    batches: list[int] = []
+
+    def write(events: object) -> list[bool]:
+        batches.append(len(events))  # type: ignore[arg-type]
+        return store.add_calls(events)  # type: ignore[arg-type]
+
+    writer = BatchWriter(write)
+
+    async def main() -> None:
+        for burst in range(20):
+            stored = await asyncio.gather(*(writer.add(event(f"b{burst}-{i}")) for i in range(32)))
+            assert all(stored)
+
+    # A busy process: the interpreter offers the writer's thread a turn after every few bytecodes.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        asyncio.run(main())
+    finally:
+        sys.setswitchinterval(interval)
+    writer.close()
+    store.close()
+    assert batches == [32] * 20
 
 
 @pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)

@@ -2,8 +2,10 @@
 
 Requests wait on a future that resolves only after their batch is committed, so a 200 always
 means durable; meanwhile the pushes that arrive during one commit make up the next batch, which is
-how a single SQLite file keeps up with hundreds of pushes a second. The same thread prunes old
-events now and then, so nothing else needs a schedule.
+how a single SQLite file keeps up with hundreds of pushes a second. The pushes of one turn of an
+event loop are handed over together: handed one by one, the thread woke for the first of a burst
+and committed it alone, a commit (and a disk flush) more for every burst. The same thread prunes
+old events now and then, so nothing else needs a schedule.
 """
 
 from __future__ import annotations
@@ -45,7 +47,10 @@ class BatchWriter:
         self._write = write
         self._prune = prune
         self._prune_every_s = prune_every_s
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
+        # Each event loop's pushes of its current turn, handed over at the end of the turn. Only
+        # that loop's thread touches its entry.
+        self._turn: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._next_prune = time.monotonic()
@@ -54,9 +59,17 @@ class BatchWriter:
     async def add(self, event: CallEvent) -> bool:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
-        self.start()
-        self._jobs.put(_Job(event, loop, future))
+        jobs = self._turn.get(loop)
+        if jobs is None:
+            jobs = self._turn[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        jobs.append(_Job(event, loop, future))
         return await future
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        jobs = self._turn.pop(loop)
+        self.start()
+        self._jobs.put(jobs)
 
     def close(self) -> None:
         """Finish the batches already queued, then stop the thread."""
@@ -86,18 +99,19 @@ class BatchWriter:
                 continue
             if first is None:
                 return
-            batch = [first]
+            batch = first
             stop = False
             while len(batch) < MAX_BATCH:
                 try:
-                    job = self._jobs.get_nowait()
+                    jobs = self._jobs.get_nowait()
                 except queue.Empty:
                     break
-                if job is None:
+                if jobs is None:
                     stop = True
                     break
-                batch.append(job)
-            self._commit(batch)
+                batch.extend(jobs)
+            for start in range(0, len(batch), MAX_BATCH):
+                self._commit(batch[start : start + MAX_BATCH])
             self._maybe_prune()
             if stop:
                 return
