@@ -364,6 +364,13 @@ def test_raw_fields_are_capped(store: Store) -> None:
     assert "field0" in kept
 
 
+def test_raw_fields_of_any_json_value_are_kept_as_given(store: Store) -> None:
+    """orjson writes the raw fields; what it refuses (an integer past 64 bits) is kept all the same."""
+    raw = {"huge": 2**70, "name": "Priya Ñandú 😀", "nested": [{"userId": "agent7"}], "when": 1.5}
+    assert store.add_call(event("any", raw=raw))
+    assert store.call_history(CallQuery()).calls[0].event.raw == raw
+
+
 def test_naive_times_are_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="zone"):
         store.add_call(event("c1", received_at=datetime(2026, 1, 1)))

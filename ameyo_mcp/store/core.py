@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import fields
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from ..errors import StoreBusy, StoreError, SyncBusy, SyncLeaseLost
@@ -51,6 +52,8 @@ _CONTACT_COLUMNS = ", ".join(f"c.{name}" for name in _CONTACT_FIELDS)
 # whole seconds since the epoch, and an empty text as NULL.
 _EVENT_COLUMNS = tuple(f.name for f in fields(CallEvent) if f.name != "raw")
 _EVENT_TIMES = frozenset(name for name in _EVENT_COLUMNS if name.endswith("_at"))
+_TIME_INDEXES = tuple(i for i, name in enumerate(_EVENT_COLUMNS) if name in _EVENT_TIMES)
+_event_values = attrgetter(*_EVENT_COLUMNS)
 _CALL_COLUMNS = ", ".join(("id", *_EVENT_COLUMNS, "raw"))
 # A contact's columns as the sync writes them; an indexed contact takes the new values of all but its key.
 _CONTACT_ROW = (
@@ -175,15 +178,7 @@ def _insert_calls(tx: Tx, events: Sequence[CallEvent]) -> list[int | None]:
     width = len(_EVENT_COLUMNS) + 3
     for start in range(0, len(events), _CALLS_PER_INSERT):
         chunk = events[start : start + _CALLS_PER_INSERT]
-        rows = [
-            (
-                event.dedup_key(),
-                to_epoch(event.at),
-                *(_column_value(name, getattr(event, name)) for name in _EVENT_COLUMNS),
-                cap_raw(event.raw),
-            )
-            for event in chunk
-        ]
+        rows = [_call_row(event) for event in chunk]
         values = ", ".join(["(" + ", ".join("?" * width) + ")"] * len(rows))
         insert = (
             f"INSERT INTO calls (dedup_key, at, {', '.join(_EVENT_COLUMNS)}, raw) VALUES {values} "
@@ -197,6 +192,17 @@ def _insert_calls(tx: Tx, events: Sequence[CallEvent]) -> list[int | None]:
         for row in rows:
             added.append(kept.pop(row[0], None))
     return added
+
+
+def _call_row(event: CallEvent) -> tuple[Any, ...]:
+    """The event as `_insert_calls` inserts it: dedup_key, at, the `_EVENT_COLUMNS` (times as epoch
+    seconds, empty text as NULL), raw. No call per column: pushes are stored thousands a second."""
+    values: list[Any] = [
+        (value or None) if isinstance(value, str) else value for value in _event_values(event)
+    ]
+    for i in _TIME_INDEXES:
+        values[i] = to_epoch(values[i])
+    return (event.dedup_key(), to_epoch(event.at), *values, cap_raw(event.raw))
 
 
 def _inserted_without_returning(tx: Tx, insert: str, params: list[Any], keys: list[str]) -> dict[str, int]:
@@ -1191,13 +1197,6 @@ def _contact(row: tuple[Any, ...]) -> IndexedContact:
     contact["names"] = contact["names"].strip()
     contact["dialled_at"] = from_epoch(contact["dialled_at"])
     return IndexedContact(**contact)
-
-
-def _column_value(name: str, value: Any) -> Any:
-    """A CallEvent's field as its column in `calls` keeps it."""
-    if name in _EVENT_TIMES:
-        return to_epoch(value)
-    return (value or None) if isinstance(value, str) else value
 
 
 def _call(row: tuple[Any, ...]) -> StoredCall:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import orjson
+
 RAW_CAP_BYTES = 8192
 _RAW_VALUE_CAP = 1000
 
@@ -224,18 +226,27 @@ def cap_raw(raw: Mapping[str, Any], cap: int = RAW_CAP_BYTES) -> str:
         if isinstance(value, str) and len(value) > _RAW_VALUE_CAP:
             value = value[:_RAW_VALUE_CAP] + "…"
         kept[str(key)[:200]] = value
-    text = json.dumps(kept, ensure_ascii=False, default=str)
-    if len(text.encode()) <= cap:
-        return text
+    encoded = _json_bytes(kept)
+    if len(encoded) <= cap:
+        return encoded.decode()
     out: dict[str, Any] = {"_truncated": True}
-    size = len(json.dumps(out))
+    size = len(_json_bytes(out))
     for key, value in kept.items():
-        piece = len(json.dumps({key: value}, ensure_ascii=False, default=str).encode())
+        piece = len(_json_bytes({key: value}))
         if size + piece > cap:
             continue
         out[key] = value
         size += piece
-    return json.dumps(out, ensure_ascii=False, default=str)
+    return _json_bytes(out).decode()
+
+
+def _json_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON; orjson (a push is stored at thousands a second), and `json` for what
+    orjson refuses (integers past 64 bits)."""
+    try:
+        return orjson.dumps(value, default=str)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":")).encode()
 
 
 def to_epoch(value: datetime | int | None) -> int | None:
