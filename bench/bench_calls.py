@@ -33,7 +33,8 @@ from mcp import Client
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import BENCH, PYTHON, SimulatorProcess, header, http_server, median, run_async, server_env, table
-from bench_replicas import SimulatorPid, cpu_s
+from _cpu import cpu_s
+from bench_replicas import SimulatorPid
 
 PASSWORD = "pw-bench-calls"
 GOAL = 2.5

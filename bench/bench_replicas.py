@@ -29,17 +29,9 @@ from mcp import Client
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import PYTHON, SimulatorProcess, header, http_server, median, run_async, server_env, table
+from _cpu import cpu_s
 
 PASSWORD = "pw-bench-replicas"
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_s(pid: int) -> float:
-    """User and system CPU seconds of process `pid` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
 ERRORS: list[str] = []
 
 

@@ -53,7 +53,7 @@ from mcp import Client
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import BENCH, LOOPBACK, PYTHON, free_port, header, machine, server_env, stop, wait_for_port
-from bench_replicas import cpu_s
+from _cpu import cpu_s
 
 from ameyo_mcp.store import CallQuery, Store
 

@@ -39,6 +39,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _cpu import ceiling, children_cpu_s, cpu_s, postgres_cpu_s
+
 PAGE = 500
 # The sync's window: pages in flight (AMEYO_SYNC_PAGES_IN_FLIGHT, its default), the baseline's too.
 IN_FLIGHT = 2
@@ -169,18 +171,6 @@ def peak_rss_kb(base_url: str, database_url: str) -> int:
     return int(out.stdout.strip().splitlines()[-1])
 
 
-def cpu_s(pid: int | None = None) -> float:
-    """CPU seconds (user + system) of a process by pid (Linux /proc), or of this one's waited-for
-    children."""
-    if pid is None:
-        import resource
-
-        used = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return used.ru_utime + used.ru_stime
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def rate(result: dict[str, Any]) -> float:
     return float(result["contacts"]) / float(result["elapsed_s"])
 
@@ -273,14 +263,19 @@ def main() -> None:
     try:
         if args.postgres:
             server, pg_server_url = start_postgres(work)
+
+        def pg_cpu() -> float:
+            return postgres_cpu_s(work / "pgdata") if args.postgres else 0.0
+
         simulator = Simulator(args.contacts)
         with simulator as url:
             runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
             for n in range(args.rounds):
                 # bare, sqlite, postgres, postgres, sqlite, bare, …: each kind's runs meet the same load.
                 for kind in kinds if n % 2 == 0 else kinds[::-1]:
-                    # Where the CPU went: the run's process (client) and the simulator, in seconds.
-                    before = (cpu_s(), cpu_s(simulator.process.pid))
+                    # Where the CPU went: the run's process (client), the simulator and the
+                    # PostgreSQL server, in seconds.
+                    before = (children_cpu_s(), cpu_s(simulator.process.pid), pg_cpu())
                     if kind == "bare":
                         out = subprocess.run(
                             [sys.executable, __file__, "--child", "bare", "--url", url],
@@ -299,7 +294,11 @@ def main() -> None:
                         )
                         done = run_sync(url, pg_url, source=args.also if "also" in kind else None)
                         done["url"] = pg_url
-                    done["cpu"] = (cpu_s() - before[0], cpu_s(simulator.process.pid) - before[1])
+                    done["cpu"] = (
+                        children_cpu_s() - before[0],
+                        cpu_s(simulator.process.pid) - before[1],
+                        pg_cpu() - before[2],
+                    )
                     done["round"] = n
                     runs[kind].append(done)
             names = {"bare": "bare loop", "sqlite": "sync, SQLite", "postgres": "sync, PostgreSQL"}
@@ -315,11 +314,20 @@ def main() -> None:
                     f"{rate(r):,.0f}/s",
                     f"{r['cpu'][0]:.1f} s",
                     f"{r['cpu'][1]:.1f} s",
+                    f"{r['cpu'][2]:.1f} s" if "postgres" in kind else "-",
+                    f"{ceiling(sum(r['cpu']) / r['contacts']):,.0f}/s",
                 ]
                 for kind in kinds
                 for i, r in enumerate(runs[kind])
             ]
-            table(rows, ["run", "contacts", "time", "rate", "client CPU", "simulator CPU"])
+            head = ["run", "contacts", "time", "rate", "client CPU", "simulator CPU", "PostgreSQL CPU"]
+            table(rows, [*head, "cores allow"])
+            print(
+                f"   cores allow: the rate at which the run's CPU (client, simulator, PostgreSQL)\n"
+                f"   would keep all {os.cpu_count()} cores busy: no run that costs as much can be faster.\n"
+                f"   Each process's start-up (its imports, ~0.5 s) is counted too: small runs\n"
+                f"   understate this figure"
+            )
             bare_rate = statistics.median(rate(b) for b in runs["bare"])
             for kind in kinds[1:]:
                 goal = "80%" if kind.startswith("sqlite") else "60%"
@@ -328,9 +336,11 @@ def main() -> None:
                     each = ", ".join(
                         f"{rate(s) / rate(b):.0%}" for s, b in zip(runs[kind], runs["bare"], strict=True)
                     )
+                    allowed = statistics.median(ceiling(sum(s["cpu"]) / s["contacts"]) for s in runs[kind])
                     print(
                         f"   {names[kind]} rate / bare loop rate (medians): {ratio:.0%} "
-                        f"(round by round: {each}; goal ≥ {goal})"
+                        f"(round by round: {each}; goal ≥ {goal}); its CPU would allow at most "
+                        f"{allowed / bare_rate:.0%}"
                     )
             per_contact = statistics.median(s["bytes"] / s["contacts"] for s in runs["sqlite"])
             if args.also:
