@@ -7,6 +7,7 @@ import logging
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,15 +26,20 @@ def event(call_id: str, **fields: object) -> CallEvent:
     return CallEvent(**values)  # type: ignore[arg-type]
 
 
-def test_pushes_together_are_kept_and_a_bad_one_costs_only_itself(tmp_path: Path) -> None:
-    store = Store(str(tmp_path / "calls.db"))
+def counting_writer(store: Store) -> tuple[BatchWriter, list[int]]:
+    """A writer to `store`, and the sizes of the batches it commits."""
     batches: list[int] = []
 
-    def write(events: object) -> list[bool]:
-        batches.append(len(events))  # type: ignore[arg-type]
-        return store.add_calls(events)  # type: ignore[arg-type]
+    def write(events: Sequence[CallEvent]) -> list[bool]:
+        batches.append(len(events))
+        return store.add_calls(events)
 
-    writer = BatchWriter(write)
+    return BatchWriter(write), batches
+
+
+def test_pushes_together_are_kept_and_a_bad_one_costs_only_itself(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "calls.db"))
+    writer, batches = counting_writer(store)
 
     async def main() -> list[object]:
         pushes = [event(f"c{i}") for i in range(200)] + [event("c0")]
@@ -55,13 +61,7 @@ def test_the_pushes_of_one_turn_of_the_loop_are_one_commit(tmp_path: Path) -> No
     """Handed over one by one, the thread woke for the first push of a burst and committed it
     alone: two commits and two disk flushes where one does."""
     store = Store(str(tmp_path / "calls.db"))
-    batches: list[int] = []
-
-    def write(events: object) -> list[bool]:
-        batches.append(len(events))  # type: ignore[arg-type]
-        return store.add_calls(events)  # type: ignore[arg-type]
-
-    writer = BatchWriter(write)
+    writer, batches = counting_writer(store)
 
     async def main() -> None:
         for burst in range(20):
@@ -105,13 +105,7 @@ def test_a_store_that_cannot_be_reached_refuses_a_batch_at_once_and_says_so_once
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]
     store = Store(f"postgresql://ameyo@127.0.0.1:{closed}/ameyo")
-    batches: list[int] = []
-
-    def write(events: object) -> list[bool]:
-        batches.append(len(events))  # type: ignore[arg-type]
-        return store.add_calls(events)  # type: ignore[arg-type]
-
-    writer = BatchWriter(write)
+    writer, batches = counting_writer(store)
 
     async def main() -> list[object]:
         return await asyncio.gather(*(writer.add(event(f"c{i}")) for i in range(200)), return_exceptions=True)
