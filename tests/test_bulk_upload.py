@@ -292,6 +292,23 @@ def test_killed_cli_resumes_without_sending_a_row_twice(tmp_path: Path) -> None:
         assert answered <= set(saved) and len(saved) <= rows
 
 
+def test_the_cli_refuses_to_upload_a_file_an_upload_wrote(tmp_path: Path) -> None:
+    source = tmp_path / "few.csv"
+    source.write_text("phone1,name\n9876500201,Ana\n9876500202,Bo\n", encoding="utf-8")
+    with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
+        env = upload_env(sim, tmp_path)
+        command = [sys.executable, "-m", "ameyo_mcp", "upload", "--campaign", "1", "--lead", "1"]
+        first = subprocess.run([*command, str(source)], env=env, capture_output=True, text=True, timeout=60)
+        assert first.returncode == 0, first.stderr
+        sent = sim.state.commands["uploadContacts"]
+        result = tmp_path / "few.csv.ameyo-result.csv"
+        again = subprocess.run([*command, str(result)], env=env, capture_output=True, text=True, timeout=60)
+        assert again.returncode != 0
+        assert "few.csv.ameyo-result.csv is a file an upload wrote" in again.stderr, again.stderr
+        assert "nothing was sent" in again.stderr
+        assert sim.state.commands["uploadContacts"] == sent
+
+
 async def test_tool_upload_reports_summary_and_progress(simulator: SimulatorThread, tmp_path: Path) -> None:
     folder = tmp_path / "uploads"
     folder.mkdir()

@@ -118,3 +118,34 @@ async def test_a_quoted_line_break_is_one_row_and_a_stray_quote_spoils_only_its_
     assert stored(simulator, "9876500121")["address"] == "12 Main St Flat 4 Pune"
     assert stored(simulator, "9876500122")["name"] == 'Bo "B" Rao'
     assert stored(simulator, "9876500124")["name"] == "Cy"
+
+
+async def test_the_files_an_upload_writes_are_neither_listed_nor_uploaded(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """Newest first, a result file came before the contact file it answers; uploaded, it would send
+    its own answer columns (line, result, ok, reason) as customer fields."""
+    folder = upload_folder(tmp_path)
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    async with Client(server_of(simulator, settings)) as client:
+        checked = await client.call_tool(TOOL, BASE | {"file": "new-contacts.csv"})
+        sent = await client.call_tool(TOOL, BASE | {"file": "new-contacts.csv", "dry_run": False})
+        assert not checked.is_error and not sent.is_error, text_of(sent)
+        written = {"new-contacts.csv.ameyo-check.csv", "new-contacts.csv.ameyo-result.csv"}
+        assert written <= {p.name for p in folder.iterdir()}
+        # Copied under a name of its own, a result file is still known by its header row.
+        (folder / "answers.csv").write_bytes((folder / "new-contacts.csv.ameyo-result.csv").read_bytes())
+        listed = await client.read_resource("ameyo://files")
+        names = {f["file"] for f in json.loads(listed.contents[0].text)["files"]}  # type: ignore[union-attr]
+        assert "new-contacts.csv" in names and not names & (written | {"answers.csv"}), names
+        executed = simulator.state.executed["uploadContacts"]
+        for name in (*written, "answers.csv"):
+            refused = await client.call_tool(TOOL, BASE | {"file": name, "dry_run": False})
+            assert refused.is_error, text_of(refused)
+            text = text_of(refused)
+            assert "is a file an upload wrote" in text and "new-contacts.csv (26 bytes" in text, text
+            instead = (
+                "give another" if name == "answers.csv" else "upload new-contacts.csv itself, or another"
+            )
+            assert f"{instead} contact file" in text, text
+    assert simulator.state.executed["uploadContacts"] == executed

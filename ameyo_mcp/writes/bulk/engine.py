@@ -52,7 +52,7 @@ from ..records import PRIMARY_COLUMN, outcome, refused, rewritten_note
 from .batches import CALLBACK, PLAIN, Batch, Batcher
 from .journal import ANSWERED, FAILED, SENT, UNKNOWN, Journal, upload_key
 from .limits import DEFAULT_BATCH, DEFAULT_CONCURRENCY, MAX_BATCH, MAX_CONCURRENCY
-from .outputs import beside, check_outputs
+from .outputs import CHECK_SUFFIX, JOURNAL_SUFFIX, RESULT_SUFFIX, beside, check_outputs, written_by_upload
 from .reader import FileFacts, RowReader, file_facts
 from .report import BulkUploadOut, ResultFile, Tally
 from .validate import CALLBACK_COLUMNS, Prepared, Validator
@@ -96,12 +96,12 @@ class BulkOptions:
 
 
 def result_path_for(path: Path, options: BulkOptions) -> Path:
-    suffix = ".ameyo-check.csv" if options.dry_run else ".ameyo-result.csv"
+    suffix = CHECK_SUFFIX if options.dry_run else RESULT_SUFFIX
     return beside(path, options.result_path, suffix)
 
 
 def journal_path_for(path: Path, options: BulkOptions) -> Path:
-    return beside(path, options.journal_path, ".ameyo-journal")
+    return beside(path, options.journal_path, JOURNAL_SUFFIX)
 
 
 @dataclass
@@ -176,6 +176,11 @@ async def _upload(
         raise UploadRefused(
             "resend_callbacks_may_duplicate (--resend-callbacks-may-duplicate) only applies together "
             "with retry_unknown (--retry-unknown); nothing was sent."
+        )
+    if written_by_upload(path):
+        raise UploadRefused(
+            f"{path.name} is a file an upload wrote (its answer for each row), not a contact file; "
+            "nothing was sent. Upload the contact file it answers instead."
         )
     # A misspelt status or an impossible count or lead id is refused before anything, a dry run too.
     status_of(options.status)

@@ -4,6 +4,7 @@ A model chooses the path, so every path is resolved (symlinks and `..` followed)
 compared with the allowed folders: a link inside a folder that points outside it is refused. It
 reads contact files only (by their suffix), never dotfiles or files in dot-folders such as `.env`
 or `.git/`: an upload folder may hold other things, and error lines quote parts of what is read.
+Nor the files uploads write beside a contact file (results, checks, journals): `written_by_upload`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from ...errors import PathRefused
 from ...rules.counts import at_least, counted
 from ...rules.sanitize import data_text, fence
+from .outputs import contact_file_of, written_by_upload
 from .reader import SPREADSHEET_ADVICE
 
 CONTACT_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl")
@@ -109,8 +111,8 @@ def _hidden(path: Path, dirs: Sequence[Path]) -> bool:
 
 
 def _contact_file(real: Path, dirs: Sequence[Path]) -> bool:
-    """A file the tool reads by its name: a contact file's suffix, and not hidden."""
-    return real.suffix.lower() in CONTACT_SUFFIXES and not _hidden(real, dirs)
+    """A file the tool reads: a contact file's suffix, not hidden, and not one an upload wrote."""
+    return real.suffix.lower() in CONTACT_SUFFIXES and not _hidden(real, dirs) and not written_by_upload(real)
 
 
 def _listing(dirs: Sequence[Path]) -> str:
@@ -133,6 +135,13 @@ def allowed_file(raw: str, dirs: Sequence[Path]) -> Path:
         if real.is_file():
             if real.suffix.lower() in SPREADSHEET_SUFFIXES:
                 raise PathRefused(f"{data_text(real.name, 200)} {SPREADSHEET_ADVICE}")
+            if written_by_upload(real):
+                source = contact_file_of(real)
+                instead = f"upload {data_text(source, 200)} itself, or" if source else "give"
+                raise PathRefused(
+                    f"{raw[:200]!r} is a file an upload wrote (its answer for each row), not a contact "
+                    f"file: {instead} another contact file. {files_text(dirs)}"
+                )
             if not _contact_file(real, dirs):
                 raise PathRefused(
                     f"{raw[:200]!r} is not a contact file: only {', '.join(CONTACT_SUFFIXES)} files that "
