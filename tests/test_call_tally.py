@@ -311,3 +311,26 @@ def test_a_store_that_was_small_once_still_reads_a_customer_by_index_once_it_has
         store.call_history(CallQuery(phone="919800000007", limit=20))
     scans = [(p.sql, line) for p in plans for line in p.lines if line.startswith("SCAN calls")]
     assert scans == []
+
+
+def test_the_history_s_span_and_its_agents_in_any_case(store: Store) -> None:
+    assert store.calls_held() is None and store.agents(CallQuery()) == []
+    events = [
+        CallEvent(received_at=NOW - timedelta(minutes=i), call_id=f"a{i}", campaign_id=1 + i % 2, agent=agent)
+        for i, agent in enumerate(["agent3", "Agent3", "agent1", None, "AGENT3", "agent1", "zed"])
+    ]
+    store.add_calls(events)
+    assert store.calls_held() == (NOW - timedelta(minutes=6), NOW)
+    assert store.call_history(CallQuery(agent="agent3")).total == 3
+    assert store.call_history(CallQuery(agent="AGENT3", campaign_id=1)).total == 2
+    # Whatever agent the query names, and within its other filters; most calls first.
+    everyone = store.agents(CallQuery(agent="nobody"))
+    assert everyone[0] == ("agent1", 2)
+    assert set(everyone[1:]) == {("agent3", 1), ("Agent3", 1), ("AGENT3", 1), ("zed", 1)}
+    assert set(store.agents(CallQuery(campaign_id=1))) == {
+        ("agent3", 1),
+        ("agent1", 1),
+        ("AGENT3", 1),
+        ("zed", 1),
+    }
+    assert store.agents(CallQuery(), limit=1) == [("agent1", 2)]

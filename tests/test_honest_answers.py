@@ -409,3 +409,41 @@ async def test_the_server_time_comes_with_its_weekday(client: Client) -> None:
     day = datetime.strptime(out["server_time"][:10], "%Y-%m-%d").strftime("%A")
     assert out["weekday"] == day
     assert f"Ameyo server time: {day} {out['server_time']}." in text_of(result)
+
+
+async def test_an_empty_call_history_says_what_it_was_measured_against(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """A bare "0" reads as "nobody called": the answer says where the history starts, and for an
+    agent or a disposition that found nothing, the ones the span does have."""
+    settings = settings_for(simulator, tmp_path, AMEYO_PUSH_TOKEN=TOKEN)
+    async with Client(server_of(simulator, settings)) as client:
+        empty = await client.call_tool("ameyo_call_history", {})
+    assert "No call outcome has been pushed to this server yet" in text_of(empty), text_of(empty)
+    assert empty.structured_content is not None and "history_starts" not in empty.structured_content
+    async with receiver(settings) as push:
+        await push(customerId="12001", campaignId="1", userId="agent3", dispositionName="Sale")
+        await push(customerId="12002", campaignId="1", userId="agent3", systemDisposition="BUSY")
+        await push(customerId="12003", campaignId="1", userId="agent1", systemDisposition="NO_ANSWER")
+    week_ago = (datetime.now(IST) - timedelta(days=7)).date().isoformat()
+    async with Client(server_of(simulator, settings)) as client:
+        cased = await client.call_tool("ameyo_call_history", {"agent": "Agent3"})
+        nobody = await client.call_tool("ameyo_call_history", {"agent": "agent9"})
+        no_such = await client.call_tool("ameyo_call_history", {"disposition": "Sail"})
+        week = await client.call_tool("ameyo_call_history", {"since": week_ago})
+        since_then = {"since": datetime.now(IST).replace(tzinfo=None).isoformat(timespec="seconds")}
+        later = await client.call_tool("ameyo_call_history", since_then)
+    assert cased.structured_content is not None and cased.structured_content["matched"] == 2, text_of(cased)
+    text = text_of(nobody)
+    assert "No call by agent 'agent9' (in any case); agents with calls here:" in text, text
+    assert "agent3 2, agent1 1" in text
+    text = text_of(no_such)
+    assert "Outcomes these calls do have" in text and "Sale 1" in text and "BUSY 1" in text, text
+    # A week asked for, a history that began today: the answer says so, in text and in structure.
+    text = text_of(week)
+    assert week.structured_content is not None and week.structured_content["matched"] == 3
+    starts = week.structured_content["history_starts"]
+    assert starts and f"The history starts at {starts}, the oldest call pushed to this server" in text, text
+    # A span within the history: no word about its start.
+    assert later.structured_content is not None and later.structured_content["matched"] == 0
+    assert "history starts" not in text_of(later), text_of(later)

@@ -34,6 +34,8 @@ call history (pushed by Ameyo):
 
     add_call(event: CallEvent) -> bool     # False: the same call and outcome were already kept
     call_history(CallQuery(...)) -> CallHistory   # newest first up to a limit; counts by outcome
+    calls_held() -> (oldest, newest) | None   # the span the history holds
+    agents(CallQuery(...)) -> [(agent, calls)]   # who the query's calls were by, whatever its agent
     last_call(customer_id, campaign_id=None) -> StoredCall | None
     day_tallies(since, until) -> DayTally  # in all, by outcome, by campaign, hour by hour
     prune_calls(older_than_days=, now=) -> int

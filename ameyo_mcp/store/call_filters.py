@@ -44,12 +44,14 @@ def call_filters(query: CallQuery) -> tuple[str, tuple[Any, ...]]:
         ("customer_id", query.customer_id),
         ("+campaign_id" if narrow else "campaign_id", query.campaign_id),
         ("lead_id", query.lead_id),
-        ("agent", query.agent),
         ("system_disposition", query.system_disposition),
     ):
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
+    if query.agent is not None:  # userIds as people type them: agent3 is Agent3
+        clauses.append("LOWER(agent) = LOWER(?)")
+        params.append(query.agent)
     if query.disposition is not None:
         code, name = FOLDED.format("disposition"), FOLDED.format("disposition_name")
         clauses.append(f"({code} = ? OR {name} = ?)")

@@ -7,7 +7,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any, TypeVar
@@ -898,6 +898,33 @@ class Store:
             )
         )
         return None if row is None else _call(row)
+
+    def calls_held(self) -> tuple[datetime, datetime] | None:
+        """The times of the oldest and the newest call the history holds (None: it holds none):
+        what an empty answer is measured against. Two ends of calls_at."""
+        row = self._reading(
+            lambda tx: tx.first("SELECT (SELECT MIN(at) FROM calls), (SELECT MAX(at) FROM calls)")
+        )
+        if row is None or row[0] is None:
+            return None
+        oldest, newest = from_epoch(row[0]), from_epoch(row[1])
+        assert oldest is not None and newest is not None
+        return oldest, newest
+
+    def agents(self, query: CallQuery, *, limit: int = 10) -> list[tuple[str, int]]:
+        """The agents of the calls `query` finds, whatever its agent, most calls first: who there
+        is when an agent's name finds none."""
+        where, params = call_filters(replace(query, agent=None))
+        listed = f"{where} AND agent IS NOT NULL" if where else " WHERE agent IS NOT NULL"
+        return [
+            (str(agent), int(count))
+            for agent, count in self._reading(
+                lambda tx: tx.all(
+                    f"SELECT agent, COUNT(*) FROM calls{listed} GROUP BY agent ORDER BY 2 DESC, 1 LIMIT ?",
+                    (*params, limit),
+                )
+            )
+        ]
 
     def day_tallies(self, since: datetime, until: datetime) -> DayTally:
         """The calls from `since` to `until` (a day, usually): in all, by outcome, by campaign and

@@ -66,6 +66,8 @@ class CallHistoryOut(BaseModel):
     calls: list[CallOut]
     # With chart=true: the calls of each hour (or day) the chart draws.
     by_period: dict[str, int] | None = None
+    # The oldest call the history holds: nothing before it was pushed to this server (or kept).
+    history_starts: str | None = None
 
 
 async def ameyo_call_history(
@@ -144,7 +146,9 @@ async def ameyo_call_history(
     out = history_out(history, start, end, zone, read.names)
     if counts is not None:
         out.by_period = dict(zip(counts.labels, counts.totals(), strict=True))
-    text = history_text(out, criteria)
+    if read.held is not None:
+        out.history_starts = show(read.held[0], zone)
+    text = "\n".join([history_text(out, criteria), *coverage(read, query, agent, zone)])
     if read.named is not None:
         text += "\n" + read.named.note(name or "")
     if not chart:
@@ -229,6 +233,11 @@ class _Read:
     names: dict[int, str]  # customer names by call row id
     named: Named | None
     counts: CallCounts | None = None
+    held: tuple[datetime, datetime] | None = None  # the oldest and newest call the history holds
+    # When nothing matched: who had calls in the span (an agent was asked for), and its outcomes
+    # (a disposition was).
+    agents: tuple[tuple[str, int], ...] = ()
+    outcomes: Mapping[str, int] | None = None
 
 
 def _read(
@@ -286,7 +295,45 @@ def _read(
         if given:
             names[call.id] = given
     counts = period_counts(store, query, *charted) if charted is not None else None
-    return _Read(history, names, named, counts)
+    agents: tuple[tuple[str, int], ...] = ()
+    outcomes: Mapping[str, int] | None = None
+    if not history.total and query.agent is not None:
+        agents = tuple(store.agents(query))
+    if not history.total and query.disposition is not None:
+        outcomes = store.call_history(replace(query, disposition=None, limit=0)).by_outcome
+    return _Read(history, names, named, counts, store.calls_held(), agents, outcomes)
+
+
+def coverage(read: _Read, query: CallQuery, agent: str | None, zone: ZoneInfo) -> list[str]:
+    """What an answer's count is measured against: where the history starts when the span reaches
+    before it (the history holds only what was pushed to this server), and when nothing matched
+    an agent or a disposition, the ones the span does have. A model told "0" alone reports that
+    nobody called."""
+    lines: list[str] = []
+    if read.held is None:
+        lines.append(
+            "No call outcome has been pushed to this server yet: Ameyo sends them once its push URL "
+            "points at this server's /ameyo/status (README: Call outcomes pushed by Ameyo)."
+        )
+    elif query.since is not None and query.since < read.held[0]:
+        lines.append(
+            f"The history starts at {show(read.held[0], zone)}, the oldest call pushed to this server "
+            "and kept: calls before it are not in it, whatever Ameyo holds (ameyo_get_contacts shows "
+            "Ameyo's own last dial of a customer)."
+        )
+    if read.agents and agent is not None:
+        shown = ", ".join(f"{name} {calls:,}" for name, calls in read.agents)
+        lines += [
+            f"No call by agent {data_text(agent, 40)!r} (in any case); agents with calls here:",
+            *fence([shown]),
+        ]
+    if read.outcomes:
+        shown = ", ".join(f"{k} {v:,}" for k, v in list(outcome_counts(read.outcomes).items())[:MAX_OUTCOMES])
+        lines += [
+            "Outcomes these calls do have (a disposition's code or name, in any case):",
+            *fence([shown]),
+        ]
+    return lines
 
 
 def period_counts(store: Store, query: CallQuery, heading: str, zone: ZoneInfo) -> CallCounts | None:
