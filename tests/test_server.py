@@ -58,8 +58,8 @@ async def test_tools_listed_with_true_annotations_and_small_schemas(client: Clie
     # ameyo_call_history's: 2,350 in all; where a lookup looked and what it could not rule out: 150;
     # customers' names beside their ids in the call history, the number a phone search matched and
     # the weekday of the server's time: 140; the chart's argument and counts by hour: 190; where
-    # the call history starts (an empty answer is measured against it): 80.
-    assert sum(len(json.dumps(d)) for d in dumped) < 23_450
+    # the call history starts (an empty answer is measured against it): 80; whether a ping logged in: 50.
+    assert sum(len(json.dumps(d)) for d in dumped) < 23_500
 
 
 async def test_login_ping_campaigns_leads_logout(client: Client, simulator: SimulatorThread) -> None:
@@ -70,7 +70,8 @@ async def test_login_ping_campaigns_leads_logout(client: Client, simulator: Simu
         s in text or s in json.dumps(login.structured_content) for s in simulator.state.live_sessions()
     )
     ping = await client.call_tool("ameyo_ping_session", {})
-    assert "alive" in text_of(ping) and "Asia/Kolkata" in text_of(ping)
+    assert "The Ameyo session is alive" in text_of(ping) and "Asia/Kolkata" in text_of(ping)
+    assert ping.structured_content is not None and not ping.structured_content["logged_in"]
     campaigns = await client.call_tool("ameyo_list_campaigns", {})
     assert [c["name"] for c in campaigns.structured_content["campaigns"]] == [  # type: ignore[index]
         "MoviStarSurvey",
@@ -82,6 +83,11 @@ async def test_login_ping_campaigns_leads_logout(client: Client, simulator: Simu
     logout = await client.call_tool("ameyo_logout", {})
     assert "seat is free" in text_of(logout)
     assert simulator.state.logins == 1 and simulator.state.live_sessions() == []
+    # A ping after a logout takes a seat again: it says so, not "alive" as if nothing happened.
+    again = await client.call_tool("ameyo_ping_session", {})
+    assert again.structured_content is not None and again.structured_content["logged_in"], text_of(again)
+    assert "There was no live Ameyo session, so this ping logged in" in text_of(again)
+    assert simulator.state.logins == 2 and len(simulator.state.live_sessions()) == 1
 
 
 async def test_get_contacts_by_status_and_by_phone(client: Client) -> None:

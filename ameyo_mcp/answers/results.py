@@ -36,6 +36,8 @@ class PingOut(BaseModel):
     server_time: str | None = None
     weekday: str | None = None
     timezone: str
+    # There was no live session (a logout, or none yet): the ping logged in, taking a seat.
+    logged_in: bool = False
 
 
 class LogoutOut(BaseModel):

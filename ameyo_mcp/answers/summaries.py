@@ -49,7 +49,13 @@ def ping_text(out: PingOut) -> str:
     if not out.alive:
         return "The Ameyo session is not alive; the next call logs in again."
     day = f"{out.weekday} " if out.weekday else ""
-    return f"The Ameyo session is alive. Ameyo server time: {day}{out.server_time}."
+    state = (
+        "There was no live Ameyo session, so this ping logged in: the session holds a licensed seat "
+        "until ameyo_logout, or until it is released after AMEYO_IDLE_LIMIT_S idle."
+        if out.logged_in
+        else "The Ameyo session is alive."
+    )
+    return f"{state} Ameyo server time: {day}{out.server_time}."
 
 
 def leads_text(out: LeadsOut) -> str:

@@ -52,6 +52,7 @@ async def ameyo_ping_session(ctx: Context[Any, Any]) -> Annotated[CallToolResult
     """Check that the Ameyo session is alive and read the Ameyo server's current time and weekday
     (useful to turn 'Monday at 10' into a callback time)."""
     ameyo = ameyo_of(ctx)
+    logins = ameyo.session.logins
     async with explained(ameyo):
         result = await ameyo.session.ping()
     zone = ameyo.settings.zone
@@ -61,7 +62,13 @@ async def ameyo_ping_session(ctx: Context[Any, Any]) -> Annotated[CallToolResult
         moment = moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
         # "Monday at 10" needs today's weekday, in the server's zone.
         shown, weekday = show(moment, zone), f"{moment:%A}"
-    out = PingOut(alive=result.alive, server_time=shown, weekday=weekday, timezone=str(zone))
+    out = PingOut(
+        alive=result.alive,
+        server_time=shown,
+        weekday=weekday,
+        timezone=str(zone),
+        logged_in=ameyo.session.logins > logins,
+    )
     return answer(ping_text(out), out)
 
 
