@@ -447,3 +447,41 @@ async def test_an_empty_call_history_says_what_it_was_measured_against(
     # A span within the history: no word about its start.
     assert later.structured_content is not None and later.structured_content["matched"] == 0
     assert "history starts" not in text_of(later), text_of(later)
+
+
+async def test_a_customer_of_another_campaign_is_said_to_be_there_not_missing(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """Ameyo keeps each campaign's customers apart: a number or id that another campaign holds is
+    said to be there, so a model does not add the person to this campaign as "not in Ameyo"."""
+    settings = settings_for(simulator, tmp_path)
+    other = next(c for c in simulator.state.contacts(5) if c.phone1)
+    ameyo, store = ameyo_of(simulator, settings), open_store(settings)
+    try:
+        await sync_all(ameyo, store, [1, 5])
+    finally:
+        await ameyo.aclose()
+        store.close()
+    where = f"customer {other.customer_id} in MOSL_Frenchise (5): "
+    async with Client(server_of(simulator, settings)) as client:
+        by_phone = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "phone": other.phone1})
+        by_id = await client.call_tool(
+            "ameyo_get_contacts", {"campaign": 1, "customer_ids": [other.customer_id]}
+        )
+        callback = await client.call_tool(
+            "ameyo_add_callback", {"campaign": 1, "phone": other.phone1, "callback_time": LATER}
+        )
+        by_id_callback = await client.call_tool(
+            "ameyo_add_callback", {"campaign": 1, "customer_id": other.customer_id, "callback_time": LATER}
+        )
+        own = await client.call_tool("ameyo_get_contacts", {"campaign": 5, "phone": other.phone1})
+    for answer in (by_phone, by_id, callback, by_id_callback):
+        text = text_of(answer)
+        assert "Not in this campaign, but in the contacts index of another" in text, text
+        assert where in text and other.phone1[-10:] in text, text
+    assert callback.is_error and by_id_callback.is_error
+    assert "truly not in this campaign" in text_of(callback)
+    assert simulator.state.executed["addCallback"] == 0
+    # Found in its own campaign: no word of elsewhere.
+    assert own.structured_content is not None and own.structured_content["matched"] == 1
+    assert "another" not in text_of(own)

@@ -24,7 +24,7 @@ from ..ameyo.customers import phone_values
 from ..ameyo.models import Contact, GetContactsRequest
 from ..errors import StoreError, as_clause
 from ..rules import phones
-from ..rules.sanitize import fold
+from ..rules.sanitize import fence, fold
 
 if TYPE_CHECKING:
     from ..ameyo.service import Ameyo
@@ -42,6 +42,8 @@ NEWEST = 500
 SYNC_ADVICE = "run ameyo-mcp sync"
 NO_INDEX = "the campaign has no index yet"
 UNREADABLE = "the local index could not be read"
+ELSEWHERE = 5
+"""Most customers of other campaigns named when a lookup found none in its own."""
 LISTING = "a listing reads Ameyo itself; the whole campaign's counts by status are the index's"
 """Why a listing or a status filter scans even where the campaign has an index."""
 
@@ -154,6 +156,38 @@ class Finder:
             return sorted(found.values(), key=lambda c: c.customer_id)[:CANDIDATES]
 
         return await self._through_index(request, find, keep)
+
+    async def elsewhere(
+        self,
+        campaign_id: int,
+        *,
+        phone: phones.PhoneSearch | None = None,
+        customer_ids: Collection[int] = (),
+    ) -> list[tuple[CampaignIndex, IndexedContact]]:
+        """The customers of the other indexed campaigns that `phone` (as `by_phone` finds them) or
+        `customer_ids` name, for a lookup that found none in its own campaign: Ameyo keeps each
+        campaign's customers apart, and "not in this campaign" is not "not in Ameyo". From the
+        index alone; nothing when it cannot be read."""
+        tails = list(dict.fromkeys(t for t in (phone.key, phone.digits) if t)) if phone else []
+        ids = list(customer_ids)[:ELSEWHERE]
+
+        def find(store: Store) -> list[tuple[CampaignIndex, IndexedContact]]:
+            hits: dict[tuple[int, int], tuple[CampaignIndex, IndexedContact]] = {}
+            for index in store.campaigns():
+                if index.campaign_id == campaign_id or index.synced_at is None:
+                    continue
+                found = [
+                    c for tail in tails for c in store.find_by_tail(index.campaign_id, tail, limit=ELSEWHERE)
+                ]
+                found += [c for i in ids if (c := store.contact(index.campaign_id, i)) is not None]
+                for contact in found:
+                    hits.setdefault((index.campaign_id, contact.customer_id), (index, contact))
+            return list(hits.values())[:ELSEWHERE]
+
+        try:
+            return await anyio.to_thread.run_sync(find, self._store())
+        except (StoreError, OSError):
+            return []
 
     async def by_name(
         self,
@@ -268,3 +302,22 @@ def name_matcher(text: str) -> Keep:
 def status_as_of(index: CampaignIndex) -> dict[str, int]:
     """The campaign's counts by status as of its last complete sync, most first."""
     return dict(sorted(index.status_counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def elsewhere_note(hits: Collection[tuple[CampaignIndex, IndexedContact]]) -> str:
+    """Where a customer a lookup did not find in its campaign is, in other campaigns' indexes (empty
+    when nowhere): names and numbers are customer text, fenced below the sentence."""
+    if not hits:
+        return ""
+    lines = [
+        f"customer {c.customer_id} in {i.name or 'campaign'} ({i.campaign_id}): "
+        + ", ".join(part for part in (c.names.title(), *c.phones) if part)
+        for i, c in hits
+    ]
+    return "\n".join(
+        [
+            "Not in this campaign, but in the contacts index of another (Ameyo keeps each campaign's "
+            "customers apart): give that campaign if it is the one meant.",
+            *fence(lines),
+        ]
+    )

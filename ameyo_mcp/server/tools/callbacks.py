@@ -166,8 +166,12 @@ async def _customer_and_number(
         return contact, number
     found = await ameyo.get_contacts(_request(info, customer_ids=[str(customer_id)]))
     if not found:
+        from ...index.lookup import elsewhere_note  # loaded already, with the finder
+
+        other = elsewhere_note(await finder.elsewhere(info.campaign_id, customer_ids=[customer_id]))
         raise ToolError(
-            f"Customer {customer_id} is not in campaign {label}: look it up with ameyo_get_contacts"
+            f"Customer {customer_id} is not in campaign {label}. Nothing was sent: look it up with "
+            "ameyo_get_contacts." + (f"\n{other}" if other else "")
         )
     contact = found[0]
     numbers = _numbers(contact, region)
@@ -221,12 +225,16 @@ async def _by_phone(finder: Finder, info: CampaignInfo, phone: str) -> tuple[Con
     shown = data_text(phone, 24)
     label = campaign_label(info)
     if not matches:
+        from ...index.lookup import elsewhere_note  # loaded already, with the finder
+
         missed = found.looked.missed()
+        other = elsewhere_note(await finder.elsewhere(info.campaign_id, phone=wanted))
         raise ToolError(
             f"No customer with phone {shown} in campaign {label}, looked in: {found.looked.where()}. "
             + (f"{missed} " if missed else "")
-            + "Look them up with ameyo_get_contacts and pass customer_id; add them (and the callback "
-            "together) with ameyo_upload_contacts_with_callbacks only if they are truly not in Ameyo."
+            + "Nothing was sent. Look them up with ameyo_get_contacts and pass customer_id; add them (and "
+            "the callback together) with ameyo_upload_contacts_with_callbacks only if they are truly not "
+            "in this campaign." + (f"\n{other}" if other else "")
         )
     if len(matches) > 1:
         listing = ", ".join(_who(c) for c in matches[:10])

@@ -87,7 +87,15 @@ async def ameyo_get_contacts(
         order_by=_order_by(order_by),
     )
     # Here, not at the top: start-up (benchmarked) does not pay for the lookups' module.
-    from ...index.lookup import LISTING, Finder, Looked, contact_filter, name_matcher, status_as_of
+    from ...index.lookup import (
+        LISTING,
+        Finder,
+        Looked,
+        contact_filter,
+        elsewhere_note,
+        name_matcher,
+        status_as_of,
+    )
 
     seen: Counter[str] = Counter()
     number = _phone_search(phone, ameyo.settings.phone_region)
@@ -151,6 +159,14 @@ async def ameyo_get_contacts(
     if disposition and not matches:
         # Dispositions are free text per deployment: say which exist rather than a bare zero.
         text += "\n" + dispositions_seen_note(seen)
+    only = search or status or disposition or lead_ids or enabled_leads_only
+    if not matches and (number is not None or customer_ids) and not only:
+        # Not in this campaign is not "not in Ameyo": another campaign's index may hold them.
+        hits = await finder.elsewhere(
+            info.campaign_id, phone=number, customer_ids=[int(i) for i in customer_ids or ()]
+        )
+        if hits:
+            text += "\n" + elsewhere_note(hits)
     # Detail mode can be wide: show fewer contacts rather than cut the answer mid-record.
     while len(out.contacts) > 1 and (
         len(text) > MAX_ANSWER_CHARS or len(out.model_dump_json(exclude_none=True)) > MAX_STRUCTURED_CHARS
