@@ -485,3 +485,32 @@ async def test_a_customer_of_another_campaign_is_said_to_be_there_not_missing(
     # Found in its own campaign: no word of elsewhere.
     assert own.structured_content is not None and own.structured_content["matched"] == 1
     assert "another" not in text_of(own)
+
+
+async def test_a_move_into_a_disabled_lead_is_said_to_have_not_happened(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """Ameyo answers NOT_MIGRATED for a move into a disabled lead: counted as a duplicate "left
+    unchanged", with a note that "these contacts" wait there for the lead to be enabled, it read
+    as done."""
+    settings = settings_for(simulator, tmp_path)
+    existing = next(c for c in simulator.state.contacts(1) if c.lead_id == 21 and c.phone1)
+    move = {"campaign": 1, "lead_id": 35, "migrate_existing": True}
+    async with Client(server_of(simulator, settings)) as client:
+        checked = await client.call_tool(
+            "ameyo_upload_contacts", move | {"records": [{"phone1": existing.phone1}], "dry_run": True}
+        )
+        moved = await client.call_tool(
+            "ameyo_upload_contacts", move | {"records": [{"phone1": existing.phone1}]}
+        )
+        added = await client.call_tool(
+            "ameyo_upload_contacts", move | {"records": [{"phone1": "9876500311", "name": "Ana"}]}
+        )
+    assert "Ameyo moves no existing customer into it" in text_of(checked), text_of(checked)
+    text = text_of(moved)
+    assert "not moved to this lead 1, failed 0" in text and "duplicates left unchanged" not in text, text
+    assert "lead 35 is disabled, and Ameyo moves no customer into a disabled lead: enable it" in text
+    assert "not dialed until" not in text and "CustomerManager.lead.not.enabled" not in text
+    assert simulator.state.contact(existing.customer_id).lead_id == 21  # type: ignore[union-attr]
+    text = text_of(added)
+    assert "added 1" in text and "lead 35 is disabled, so the 1 contact now in it is not dialed" in text, text

@@ -14,6 +14,10 @@ UNKNOWN: Final = "UNKNOWN"
 SAVED: Final = frozenset({"ADDED", "UPDATED", "MIGRATED", "UPDATED_AND_MIGRATED"})
 # The customer existed and was left unchanged: not an error when the record's callback was scheduled.
 KEPT_AS_IS: Final = frozenset({"DUPLICATE_NOT_ADDED", "NOT_MIGRATED"})
+# The move into the lead that was asked for did not happen (counted with the duplicates).
+NOT_MOVED: Final = "NOT_MIGRATED"
+# The customer is now in the lead the records were sent to: what a disabled lead keeps from the dialer.
+IN_THE_LEAD: Final = frozenset({"ADDED", "MIGRATED", "UPDATED_AND_MIGRATED"})
 
 Effect = Literal["added", "updated", "moved", "duplicate", "failed"]
 _EFFECTS: Final[dict[str, Effect]] = {

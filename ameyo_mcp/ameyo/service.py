@@ -233,6 +233,10 @@ _KEYS: dict[str, str] = {
     "Phone.number.does.not.have.valid.length": "the phone number's length ({0}) is not valid",
     "Column.name.cannot.be.missing.empty": "{0} is missing",
     "lead.not.in.camp": "lead {0} is not in campaign {1}",
+    "lead.not.enabled": (
+        "lead {0} is disabled, and Ameyo moves no customer into a disabled lead: enable it in Ameyo, "
+        "or choose an enabled lead (ameyo_get_leads)"
+    ),
     "campaign.not.found": "campaign {0} does not exist",
     "customer.not.found": "customer {0} does not exist in this campaign",
 }

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from ..ameyo.models import callback_scheduled, campaign_label
-from ..rules.counts import at_least, counted
+from ..ameyo.result_types import IN_THE_LEAD, NOT_MOVED
+from ..rules.counts import agreeing, at_least, counted
 from ..rules.sanitize import data_text, fence
 from .results import (
     CallbackOut,
@@ -229,12 +230,17 @@ def _status_lines(out: ContactsOut) -> list[str]:
     return []
 
 
-def answered_text(tally: Mapping[str, int]) -> str:
-    """The counts of `records.answered` in words, leaving out a move nobody asked for."""
+def answered_text(tally: Mapping[str, int], not_moved: int = 0) -> str:
+    """The counts of `records.answered` in words, leaving out a move nobody asked for; of the
+    duplicates, `not_moved` (NOT_MIGRATED) are said apart: a move was asked for and did not happen."""
     words = [f"added {tally['added']}", f"updated {tally['updated']}"]
     if tally.get("moved"):
         words.append(f"moved to this lead {tally['moved']}")
-    words += [f"duplicates left unchanged {tally['duplicate']}", f"failed {tally['failed']}"]
+    if not_moved:
+        words.append(f"not moved to this lead {not_moved}")
+    if tally["duplicate"] - not_moved or not not_moved:
+        words.append(f"duplicates left unchanged {tally['duplicate'] - not_moved}")
+    words.append(f"failed {tally['failed']}")
     return ", ".join(words)
 
 
@@ -297,7 +303,7 @@ def upload_text(out: UploadOut) -> str:
         lines = [f"Sent {_records(out.sent)} to {label}, lead {out.lead_id}{refused}."]
         tally = {"added": out.added, "updated": out.updated, "moved": out.moved}
         tally |= {"duplicate": out.duplicate, "failed": out.failed}
-        lines.append(f"Ameyo's answers: {answered_text(tally)}.")
+        lines.append(f"Ameyo's answers: {answered_text(tally, out.counts.get(NOT_MOVED, 0))}.")
     failures = [r for r in out.records if not r.ok]
     if failures:
         lines.append(f"Not done ({len(failures)}):")
@@ -326,8 +332,21 @@ def upload_text(out: UploadOut) -> str:
     return "\n".join(lines)
 
 
-def disabled_lead_note(lead_id: int) -> str:
-    return f"Note: lead {lead_id} is disabled, so these contacts are not dialed until it is enabled."
+def disabled_lead_note(lead_id: int, counts: Mapping[str, int] | None) -> str:
+    """For an upload to a disabled lead: what that means for the records (`counts`: Ameyo's answers
+    by result type; None before sending); empty when none of them is in the lead."""
+    if counts is None:
+        return (
+            f"Note: lead {lead_id} is disabled: contacts added to it are not dialed until it is "
+            "enabled, and Ameyo moves no existing customer into it."
+        )
+    placed = sum(n for result, n in counts.items() if result in IN_THE_LEAD)
+    if not placed:
+        return ""
+    return (
+        f"Note: lead {lead_id} is disabled, so the {counted(placed, 'contact')} now in it "
+        f"{agreeing(placed, 'is', 'are')} not dialed until it is enabled."
+    )
 
 
 def callback_text(out: CallbackOut) -> str:

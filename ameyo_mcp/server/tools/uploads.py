@@ -379,6 +379,7 @@ def _report(
         **upload_tally(outcomes or []),
     )
     text = repeat_note(repeat) + upload_text(out)
-    if not target.lead_enabled:
-        text += "\n" + disabled_lead_note(target.lead_id)
+    note = "" if target.lead_enabled else disabled_lead_note(target.lead_id, None if dry_run else out.counts)
+    if note:
+        text += "\n" + note
     return answer(text, out)

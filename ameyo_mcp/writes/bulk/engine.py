@@ -841,7 +841,9 @@ class _Run:
                 'it reads wrong, save the file as "CSV UTF-8" and upload it again.'
             )
         if not self.target.lead_enabled:
-            notes.append(disabled_lead_note(self.target.lead_id))
+            counts = None if self.options.dry_run else dict(tally.counts)
+            if note := disabled_lead_note(self.target.lead_id, counts):
+                notes.append(note)
         token = None
         if self.options.dry_run and self.writes.needs_confirmation(self._left()):
             token = self.writes.dry_run_token(self.identity())
