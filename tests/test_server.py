@@ -292,3 +292,19 @@ async def test_token_authentication_needs_no_session(simulator: SimulatorThread,
         by_name = await client.call_tool("ameyo_get_leads", {"campaign": "MoviStarSurvey"})
         assert by_name.is_error and "give the campaign's numeric id" in text_of(by_name)
     assert simulator.state.logins == 0
+
+
+async def test_columns_asked_for_are_shown_without_detail(client: Client, simulator: SimulatorThread) -> None:
+    called = next(c for c in simulator.state.contacts(1) if c.columns.get("last_user_id"))
+    answer = await client.call_tool(
+        "ameyo_get_contacts",
+        {"campaign": 1, "customer_ids": [called.customer_id], "columns": ["last_user_id", "last_status_1"]},
+    )
+    out = answer.structured_content
+    assert out is not None and out["contacts"][0]["data"]["last_user_id"] == called.columns["last_user_id"]
+    assert f"last_user_id={called.columns['last_user_id']}" in text_of(answer)
+    # Without columns, a line stays a line: no field beyond the summary's.
+    plain = await client.call_tool(
+        "ameyo_get_contacts", {"campaign": 1, "customer_ids": [called.customer_id]}
+    )
+    assert plain.structured_content is not None and "data" not in plain.structured_content["contacts"][0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -59,7 +60,7 @@ async def ameyo_get_contacts(
         list[str] | None,
         Field(
             max_length=35,
-            description="Extra campaign columns by plain name, e.g. last_status_1, last_user_id (detail)",
+            description="Extra campaign columns by plain name, e.g. last_status_1, last_user_id",
         ),
     ] = None,
     order_by: Annotated[
@@ -133,7 +134,7 @@ async def ameyo_get_contacts(
         login = ameyo.session.info
     by_status = Counter(data_text(c.extra_data.get("status") or "UNKNOWN", 30) for c in matches)
     page = matches[offset : offset + limit]
-    shown = [_contact_out(c, info, login, detail, number) for c in page]
+    shown = [_contact_out(c, info, login, detail, number, extra) for c in page]
     out = ContactsOut(
         campaign=campaign_out(info),
         matched=len(matches),
@@ -227,6 +228,7 @@ def _contact_out(
     login: LoginInfo | None,
     detail: bool,
     number: phones.PhoneSearch | None = None,
+    columns: Sequence[str] = (),
 ) -> ContactOut:
     data, extra = contact.customer_data, contact.extra_data
     masked = login is not None and login.masks_phone(campaign.campaign_id)
@@ -244,6 +246,9 @@ def _contact_out(
         merged = {k: v for k, v in data.items() if not (masked and is_phone_key(k))}
         merged.update({k: v for k, v in extra.items() if k not in SUMMARY_COLUMNS})
         full = {inert(k): inert(v) for k, v in clean_mapping(merged).items()}
+    elif columns:  # asked for by name: shown without every other field
+        asked = {c: extra[c] for c in columns if c not in SUMMARY_COLUMNS and extra.get(c) not in (None, "")}
+        full = {inert(k): inert(v) for k, v in clean_mapping(asked).items()} or None
     name = display_name(data)
     return ContactOut(
         customer_id=contact.customer_id,
