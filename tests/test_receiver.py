@@ -219,6 +219,13 @@ async def test_pushes_in_every_shape_are_read_back_through_the_tool(
     assert day_before.structured_content["matched"] == 0  # type: ignore[attr-defined]
     backwards = await history(simulator, tmp_path, db, until=ago(60 * 24).isoformat())
     assert backwards.is_error and "must be after since" in text_of(backwards)  # type: ignore[attr-defined]
+    # One day given as both ends: the end is exclusive, and the answer says how to ask for the day.
+    day = ago(60 * 24).date().isoformat()
+    same = await history(simulator, tmp_path, db, since=day, until=day)
+    after = (ago(60 * 24) + timedelta(days=1)).date().isoformat()
+    assert same.is_error and f"For the whole of {day} give until {after}" in text_of(same)  # type: ignore[attr-defined]
+    ahead = await history(simulator, tmp_path, db, since=(ago(-120)).isoformat())
+    assert ahead.is_error and "is in the future" in text_of(ahead)  # type: ignore[attr-defined]
     limited = await history(simulator, tmp_path, db, limit=2)
     assert "3 more: narrow the filters" in text_of(limited)
 

@@ -354,9 +354,17 @@ def _window(since: str | None, until: str | None, zone: ZoneInfo) -> tuple[datet
     now = datetime.now(zone)
     start = _moment(since, "since", zone) if since else datetime.combine(now.date(), time(), zone)
     end = _moment(until, "until", zone) if until else now + timedelta(seconds=1)
-    if end <= start:
-        raise ToolError(f"until ({show(end)}) must be after since ({show(start)})")
-    return start, end
+    if end > start:
+        return start, end
+    if until is None:
+        raise ToolError(f"since ({show(start)}) is in the future: the history holds calls up to now.")
+    if end == start and len(until.strip()) == 10:
+        after = (start + timedelta(days=1)).date().isoformat()
+        raise ToolError(
+            f"until is where the span ends, not its last day: a date means its midnight. For the whole "
+            f"of {start.date().isoformat()} give until {after}, or leave until out for a day up to now."
+        )
+    raise ToolError(f"until ({show(end)}) must be after since ({show(start)})")
 
 
 def _moment(text: str, name: str, zone: ZoneInfo) -> datetime:
