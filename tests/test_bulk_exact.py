@@ -455,7 +455,11 @@ async def test_the_demo_offers_a_throwaway_folder_not_the_current_one(tmp_path: 
     async with Client(params) as client:
         sample = await client.call_tool(TOOL, {**base, "file": "sample-contacts.csv"})
         said = text_of(sample)
-        assert not sample.is_error and "would send 3, refused before sending 1" in said, said
+        assert (
+            not sample.is_error
+            and "would send 3 (with 1 callback to schedule), refused before sending 1" in said
+        ), said
+        assert sample.structured_content is not None and sample.structured_content["callbacks"] == 1
         mine = await client.call_tool(TOOL, {**base, "file": "mine.csv"})
         assert mine.is_error and "not a file in AMEYO_UPLOAD_DIRS" in text_of(mine), text_of(mine)
     with anyio.fail_after(60):

@@ -364,7 +364,9 @@ class _Run:
             if checked.problem is not None:
                 self._settle(refused(checked.line, checked.phone, checked.problem))
             else:
-                self._settle(Outcome(checked.line, checked.phone, WOULD_SEND, True))
+                # The callback it would schedule, in the check file and counted as the run's would be.
+                at = checked.callback.call_back_time if checked.callback is not None else None
+                self._settle(Outcome(checked.line, checked.phone, WOULD_SEND, True, callback_time=at))
             if count % _CHECKPOINT_EVERY == 0:
                 await anyio.lowlevel.checkpoint()
                 await self._report()

@@ -40,7 +40,7 @@ class BulkUploadOut(BaseModel):
     sent_now: int
     from_earlier_runs: int
     outcome_unknown: int
-    callbacks: int = 0
+    callbacks: int = 0  # scheduled; in a dry run, those the rows would schedule
     failures: list[FailureOut]
     result_file: str
     journal_file: str | None = None
@@ -89,7 +89,7 @@ class Tally:
     ok: int = 0
     sent_now: int = 0
     from_earlier_runs: int = 0
-    callbacks: int = 0
+    callbacks: int = 0  # scheduled; in a dry run, those the rows would schedule
     counts: Counter[str] = field(default_factory=Counter)
     failures: list[FailureOut] = field(default_factory=list)
 
@@ -118,7 +118,9 @@ def bulk_text(out: BulkUploadOut) -> str:
         lines = [
             f"Dry run, nothing written: {counted(out.rows, 'row')} of {out.file} for {label}, "
             f"lead {out.lead_id}: "
-            f"would send {counts.get(WOULD_SEND, 0)}, refused before sending {refused}."
+            f"would send {counts.get(WOULD_SEND, 0)}"
+            + (f" (with {counted(out.callbacks, 'callback')} to schedule)" if out.callbacks else "")
+            + f", refused before sending {refused}."
         ]
         if out.confirm_token:
             lines.append(
