@@ -220,7 +220,10 @@ def lead_not_in_campaign(lead_id: int | None, campaign: CampaignInfo, leads: Seq
 _PLAIN: dict[str, str] = {
     "PREPROCESSING_INVALID_LENGTH": "the phone number's length ({0}) is not valid",
     "PREPROCESSOR_NOT_NULLABLE_COLUMN_GIVEN_NULL": "{0} is missing",
-    "DUPLICATE_NOT_ADDED": "already in the campaign, not added (pass update_existing=true to update it)",
+    "DUPLICATE_NOT_ADDED": (
+        "already in the campaign, left as it was (update_existing=true updates their fields, "
+        "migrate_existing=true moves them into this lead)"
+    ),
     "NOT_MIGRATED": "already in another lead and not moved (pass migrate_existing=true to move it)",
     "INVALID_RECORD_FAILED": "Ameyo found the record invalid",
     "ADD_FAILED": "Ameyo failed to add the customer",

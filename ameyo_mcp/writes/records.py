@@ -278,6 +278,8 @@ def outcome(
             reason = describe_failure(result.failure_key, result.failure_args, fallback=kind)
         else:
             reason = describe_failure(kind, result.failure_args, fallback=kind)
+        if kind in KEPT_AS_IS and result.customer_id is not None:
+            reason = f"customer {result.customer_id} {reason}"  # which one: the person may not know
     out = Outcome(position, phone, kind, ok, result.customer_id, reason)
     if isinstance(result, CallbackUploadResult):
         out.callback_id = result.callback_id
