@@ -149,3 +149,36 @@ async def test_the_files_an_upload_writes_are_neither_listed_nor_uploaded(
             )
             assert f"{instead} contact file" in text, text
     assert simulator.state.executed["uploadContacts"] == executed
+
+
+async def test_a_callback_an_earlier_write_scheduled_holds_back_its_row_alone_and_says_what_to_do(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """The same file into a second lead: its callback is the one already scheduled (a callback is
+    known by campaign, customer, time and agent, not by lead). The file tool has no allow_repeat,
+    so it must not advise it, nor stop the rest of the file, nor promise that a run again sends it."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "calls.csv").write_text(
+        "phone1,name,callback_time\n9876500401,Ana,\n9876500402,Bo,2031-01-05 10:00\n9876500403,Cy,\n",
+        encoding="utf-8",
+    )
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    args: dict[str, Any] = {"file": "calls.csv", "campaign": 1, "dry_run": False, "batch_size": 1}
+    async with Client(server_of(simulator, settings)) as client:
+        first = await client.call_tool(TOOL, args | {"lead_id": 21})
+        assert not first.is_error and first.structured_content is not None, text_of(first)
+        assert first.structured_content["callbacks"] == 1
+        second = await client.call_tool(TOOL, args | {"lead_id": 39})
+        again = await client.call_tool(TOOL, args | {"lead_id": 39})
+    text = text_of(second)
+    assert "allow_repeat" not in text.replace("ameyo_add_callback with allow_repeat=true", ""), text
+    assert "1 row was not sent because an earlier write already scheduled a callback" in text, text
+    assert "running the same upload again does not send them" in text and "Stopped sending" not in text
+    assert "run the same upload again to send them" not in text
+    assert simulator.state.executed["uploadContactAndAddCallback"] == 1  # the first run's, alone
+    result = (folder / "calls.csv.ameyo-result.csv").read_text(encoding="utf-8")
+    assert "the next run resends it" not in result and "give the row another callback_time" in result
+    # Run again: the other rows were answered and are not sent twice; the held one is held alike.
+    assert "1 row was not sent because an earlier write already scheduled" in text_of(again), text_of(again)
+    assert simulator.state.executed["uploadContactAndAddCallback"] == 1

@@ -726,9 +726,11 @@ class WritePath:
             return Sent(answer, entry.call_id, repeat_of_s=seconds, earlier=entry.context)
         words = dict(write.callbacks).get(entry.key, "one of its callbacks")
         maybe = " may have" if entry.state == "unknown" else ""
+        # The fact apart from the step: a file upload, which has no allow_repeat, says its own.
         raise CallbackScheduled(
-            f"Nothing was sent: another write{maybe} scheduled {words} {when} ({entry.label}). Check "
-            "it (ameyo_get_contacts), and pass allow_repeat=true only if a second callback is meant."
+            f"Nothing was sent: another write{maybe} scheduled {words} {when} ({entry.label}).",
+            next_step="Check it (ameyo_get_contacts), and pass allow_repeat=true only if a second "
+            "callback is meant.",
         )
 
     def _alive(self, owner: str) -> bool:

@@ -32,6 +32,7 @@ from ...answers.results import campaign_out
 from ...answers.summaries import disabled_lead_note
 from ...errors import (
     AmeyoError,
+    CallbackScheduled,
     EarlierOutcomeUnknown,
     HeldBack,
     JournalMismatch,
@@ -93,6 +94,14 @@ class BulkOptions:
     # A run over AMEYO_CONFIRM_OVER rows: the token a dry run of this same upload returned, for
     # callers that cannot ask the person (the write path's confirmation policy).
     confirm_token: str | None = None
+
+
+# What a row refused for a callback the ledger holds can do: the file upload has no allow_repeat.
+HELD_CALLBACK_STEP = (
+    "A file upload never schedules a second callback: if one is meant, give the row another "
+    "callback_time (or leave it out) and run the upload again; ameyo_add_callback with "
+    "allow_repeat=true schedules it on purpose."
+)
 
 
 def result_path_for(path: Path, options: BulkOptions) -> Path:
@@ -252,6 +261,7 @@ class _Run:
         # batches already out are still answered and journaled before it is raised.
         self.failure: Exception | None = None
         self.held_callbacks = 0
+        self.held_by_ledger = 0  # rows of batches refused because an earlier write has their callback
         # Rows sent in the spelling an earlier upload gave their number (see `_respelt`).
         self.held_numbers = 0
         # Rows that Ameyo's answer to their batch left out: unknown, and not resent by retry_unknown
@@ -715,9 +725,14 @@ class _Run:
                     self._settle(Outcome(row.line, row.phone, NOT_SENT, False, reason=reason))
 
     async def _batch_failed(self, batch: Batch, exc: AmeyoError | WriteError) -> None:
+        held = isinstance(exc, CallbackScheduled)
         if isinstance(exc, AmeyoError):
             reason = await self.ameyo.explain(exc, self.target.campaign)
             unknown = exc.outcome_unknown
+        elif held:  # the ledger holds a callback of the batch: every run is refused it alike
+            reason = f"{exc.message} {HELD_CALLBACK_STEP}"
+            unknown = False
+            self.held_by_ledger += len(batch.rows)
         else:  # refused by the write path before sending, or sent and not answered usably
             reason = str(exc)
             unknown = isinstance(exc, OutcomeUnknown | EarlierOutcomeUnknown)
@@ -726,10 +741,13 @@ class _Run:
             self.sent.unknown += len(batch.rows)
         await self.journal.ended(batch.id, status, batch.first_line, batch.last_line, len(batch.rows), reason)
         result = UNKNOWN_RESULT if status == UNKNOWN else FAILED_RESULT
-        tail = "" if status == UNKNOWN else " (Ameyo did not run it: the next run resends it)"
+        tail = "" if status == UNKNOWN or held else " (Ameyo did not run it: the next run resends it)"
         for row in batch.rows:
             self._settle(Outcome(row.line, row.phone, result, False, reason=reason + tail))
-        if self.stop_reason is None:
+        # A held callback is this batch's alone, and every run meets it alike: stopping there would
+        # hold back the rest of the file on every run. Anything else (Ameyo refusing, no answer)
+        # may be the next batch's lot too, and stops the run.
+        if self.stop_reason is None and not held:
             self.stop_reason = (
                 f"batch {batch.id} (lines {batch.first_line}-{batch.last_line}) failed: {reason}"
             )
@@ -795,10 +813,16 @@ class _Run:
             )
         if self.stop_reason is not None:
             self.notes.append(f"Stopped sending after {self.stop_reason}.")
-        if counts[NOT_SENT] or counts[FAILED_RESULT]:
+        if self.held_by_ledger:
             self.notes.append(
-                f"{counted(counts[NOT_SENT] + counts[FAILED_RESULT], 'row')} "
-                f"{agreeing(counts[NOT_SENT] + counts[FAILED_RESULT], 'was', 'were')} not saved "
+                f"{counted(self.held_by_ledger, 'row')} {agreeing(self.held_by_ledger, 'was', 'were')} "
+                "not sent because an earlier write already scheduled a callback their batch holds (see "
+                f"their lines): running the same upload again does not send them. {HELD_CALLBACK_STEP}"
+            )
+        resend = counts[NOT_SENT] + counts[FAILED_RESULT] - self.held_by_ledger
+        if resend > 0:
+            self.notes.append(
+                f"{counted(resend, 'row')} {agreeing(resend, 'was', 'were')} not saved "
                 f"({NOT_SENT}/{FAILED_RESULT}); run the same upload again to send them: it continues "
                 "from the journal."
             )
