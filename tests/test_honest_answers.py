@@ -514,3 +514,38 @@ async def test_a_move_into_a_disabled_lead_is_said_to_have_not_happened(
     assert simulator.state.contact(existing.customer_id).lead_id == 21  # type: ignore[union-attr]
     text = text_of(added)
     assert "added 1" in text and "lead 35 is disabled, so the 1 contact now in it is not dialed" in text, text
+
+
+async def test_a_do_not_call_customer_needs_the_persons_yes_through_the_upload_too(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """ameyo_add_callback refuses a callback to a DNC customer without the person's yes: the upload
+    with callbacks must not be the way round it (for customers the campaign's index knows)."""
+    settings = settings_for(simulator, tmp_path)
+    dnc = simulator.state.contact(12005)  # Karthik Joshi: last disposition DNC
+    assert dnc is not None and dnc.columns.get("disposition") == "DNC"
+    ameyo, store = ameyo_of(simulator, settings), open_store(settings)
+    try:
+        await sync_all(ameyo, store, [1])
+    finally:
+        await ameyo.aclose()
+        store.close()
+    record = {
+        "customer": {"phone1": "+" + dnc.phone1 if dnc.phone1.startswith("91") else dnc.phone1},
+        "callback_time": LATER,
+    }
+    args = {"campaign": 1, "lead_id": dnc.lead_id, "records": [record]}
+    async with Client(server_of(simulator, settings)) as client:
+        checked = await client.call_tool("ameyo_upload_contacts_with_callbacks", args | {"dry_run": True})
+        refused = await client.call_tool("ameyo_upload_contacts_with_callbacks", args)
+        assert simulator.state.executed["uploadContactAndAddCallback"] == 0
+        confirmed = await client.call_tool(
+            "ameyo_upload_contacts_with_callbacks", args | {"despite_do_not_call": True}
+        )
+    for answer in (checked, refused):
+        text = text_of(answer)
+        assert "customer 12005's last disposition is 'DNC' (do not call)" in text, text
+        assert "despite_do_not_call=true" in text
+    text = text_of(confirmed)
+    assert not confirmed.is_error and "scheduled as the person confirmed" in text, text
+    assert simulator.state.executed["uploadContactAndAddCallback"] == 1

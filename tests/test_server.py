@@ -52,14 +52,17 @@ async def test_tools_listed_with_true_annotations_and_small_schemas(client: Clie
     assert all(0 < len(json.dumps(i)) < 600 for i in icons), "each tool has a small icon"
     for_model = sum(len(json.dumps({k: v for k, v in d.items() if k != "outputSchema"})) for d in dumped)
     # Under 12,000 before ameyo_call_history, whose ten filters cost 1,300 more, the callback
-    # checks' flags (outside_calling_hours, despite_do_not_call) about 300, and its chart 100.
-    assert for_model < 13_700, f"tool definitions grew to {for_model} characters"
+    # checks' flags (outside_calling_hours, despite_do_not_call) about 300, and its chart 100; the
+    # upload with callbacks' despite_do_not_call (a do-not-call customer needs the person's yes
+    # there too) 120.
+    assert for_model < 13_850, f"tool definitions grew to {for_model} characters"
     # Output schemas grew with upload counts that add up, confirmation tokens and repeat flags.
     # ameyo_call_history's: 2,350 in all; where a lookup looked and what it could not rule out: 150;
     # customers' names beside their ids in the call history, the number a phone search matched and
     # the weekday of the server's time: 140; the chart's argument and counts by hour: 190; where
-    # the call history starts (an empty answer is measured against it): 80; whether a ping logged in: 50.
-    assert sum(len(json.dumps(d)) for d in dumped) < 23_500
+    # the call history starts (an empty answer is measured against it): 80; whether a ping logged in: 50;
+    # and the model's part above grows the whole (despite_do_not_call of the upload: 120).
+    assert sum(len(json.dumps(d)) for d in dumped) < 23_650
 
 
 async def test_login_ping_campaigns_leads_logout(client: Client, simulator: SimulatorThread) -> None:

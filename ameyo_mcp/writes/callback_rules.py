@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 from zoneinfo import ZoneInfo
 
+from ..ameyo.columns import CAMPAIGN_COLUMN_PREFIX
 from ..ameyo.customers import is_phone_key
 from ..config import CallingHours
 from ..rules.phones import PhoneRule, same_number
@@ -22,6 +24,14 @@ from .records import dialed
 CALLBACK_PHONE = "callback_phone"
 # Dispositions by which a customer asked not to be called (compared without case).
 DO_NOT_CALL = ("dnc", "do not call", "do_not_call", "donotcall", "dnd")
+_DISPOSITION = "disposition"
+# What a getContacts must ask for so that `last_disposition` can be read of its contacts.
+DISPOSITION_COLUMNS: Final = {CAMPAIGN_COLUMN_PREFIX + _DISPOSITION: _DISPOSITION}
+
+
+def last_disposition(extra_data: Mapping[str, object]) -> str:
+    """A contact's last disposition, from a getContacts that asked for `DISPOSITION_COLUMNS`."""
+    return str(extra_data.get(_DISPOSITION) or "").strip()
 
 
 def outside_hours(at: datetime, hours: CallingHours, zone: ZoneInfo) -> str | None:

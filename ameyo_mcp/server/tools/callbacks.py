@@ -11,7 +11,6 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from ...ameyo.columns import CAMPAIGN_COLUMN_PREFIX
 from ...ameyo.customers import display_name, is_phone_key
 from ...ameyo.models import Callback, CampaignInfo, Contact, GetContactsRequest, campaign_label
 from ...ameyo.service import Ameyo
@@ -29,8 +28,6 @@ from .session_tools import AmeyoId, CampaignArg
 
 if TYPE_CHECKING:
     from ...index.lookup import Finder, Found
-
-_DISPOSITION = "disposition"
 
 
 async def ameyo_add_callback(
@@ -260,7 +257,7 @@ async def _scan(finder: Finder, info: CampaignInfo, wanted: phones.PhoneSearch) 
 
 def _request(info: CampaignInfo, **fields: Any) -> GetContactsRequest:
     # The customer's last disposition decides whether they may be called.
-    columns = {CAMPAIGN_COLUMN_PREFIX + _DISPOSITION: _DISPOSITION}
+    columns = callback_rules.DISPOSITION_COLUMNS
     return GetContactsRequest(campaign_id=info.campaign_id, other_columns=columns, **fields)
 
 
@@ -282,7 +279,7 @@ async def _checks(
                 "outside_calling_hours=true if they really want this time."
             )
         notes.append(f"Note: {late}; scheduled as the person asked.")
-    disposition = str(contact.extra_data.get(_DISPOSITION) or "").strip()
+    disposition = callback_rules.last_disposition(contact.extra_data)
     if callback_rules.do_not_call(disposition):
         if not despite_dnc:
             raise ToolError(

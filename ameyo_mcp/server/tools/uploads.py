@@ -17,6 +17,7 @@ from ...answers.results import UploadOut, campaign_out
 from ...answers.summaries import disabled_lead_note, upload_text
 from ...errors import AmeyoError, Respelled
 from ...rules import phones
+from ...rules.sanitize import data_text
 from ...writes import callback_rules
 from ...writes import path as writes
 from ...writes.outcome import Outcome
@@ -45,6 +46,7 @@ from .common import (
 from .session_tools import AmeyoId, CampaignArg
 
 if TYPE_CHECKING:
+    from ...ameyo.models import Contact
     from ...store import Store
 
 MAX_RECORDS = 1000
@@ -55,6 +57,7 @@ UpdateArg = Annotated[bool, Field(description="Update existing customers (matche
 MigrateArg = Annotated[bool, Field(description="Move existing customers into this lead")]
 OutsideHoursArg = Annotated[bool, Field(description="The person wants callbacks outside calling hours")]
 DryRunArg = Annotated[bool, Field(description="Only check and report; write nothing")]
+DespiteDncArg = Annotated[bool, Field(description="The person confirmed calling do-not-call customers")]
 
 
 class CallbackContact(BaseModel):
@@ -130,6 +133,7 @@ async def ameyo_upload_contacts_with_callbacks(
     update_existing: UpdateArg = True,
     migrate_existing: MigrateArg = False,
     outside_calling_hours: OutsideHoursArg = False,
+    despite_do_not_call: DespiteDncArg = False,
     dry_run: DryRunArg = False,
     confirm: ConfirmArg = None,
     allow_repeat: AllowRepeatArg = False,
@@ -178,6 +182,27 @@ async def ameyo_upload_contacts_with_callbacks(
                     customer_id=str(item.customer_id) if item.customer_id is not None else None,
                 )
         checked.append(entry)
+    dnc = await _do_not_call(
+        ameyo, state_of(ctx).store, target, [c for c in checked if c.position in callbacks]
+    )
+    notes: list[str] = []
+    for position, (customer_id, disposition) in dnc.items():
+        said = f"customer {customer_id}'s last disposition is {data_text(disposition, 30)!r} (do not call)"
+        if despite_do_not_call:
+            notes.append(
+                f"Note: record {position}: {said}; its callback is scheduled as the person confirmed."
+            )
+            continue
+        entry = checked[position - 1]
+        checked[position - 1] = Checked(
+            position,
+            entry.record,
+            f"{said}: ask the person, and send it again with despite_do_not_call=true only if the "
+            "customer asked to be called",
+            entry.given_phone,
+            entry.identity,
+            entry.held,
+        )
 
     def plan(good: list[Checked]) -> writes.Write:
         return writes.plan_upload_with_callbacks(
@@ -191,7 +216,24 @@ async def ameyo_upload_contacts_with_callbacks(
             numbers=_numbers(good),
         )
 
-    return await _send(ctx, target, checked, plan, dry_run=dry_run, allow_repeat=allow_repeat, token=confirm)
+    return await _send(
+        ctx, target, checked, plan, dry_run=dry_run, allow_repeat=allow_repeat, token=confirm, notes=notes
+    )
+
+
+async def _do_not_call(
+    ameyo: Ameyo, store: Store, target: UploadTarget, items: Sequence[Checked]
+) -> dict[int, tuple[int, str]]:
+    """The records among `items` whose number is an existing customer's (as the campaign's index
+    finds them, read live) whose last disposition says do not call: customer id and disposition by
+    position. `ameyo_add_callback` refuses such a callback without the person's yes; so does this."""
+    dnc: dict[int, tuple[int, str]] = {}
+    for contact, found in await _indexed_customers(ameyo, store, target.campaign.campaign_id, items):
+        disposition = callback_rules.last_disposition(contact.extra_data)
+        if callback_rules.do_not_call(disposition):
+            for item in found:
+                dnc.setdefault(item.position, (contact.customer_id, disposition))
+    return dnc
 
 
 async def _named_customers(
@@ -260,8 +302,24 @@ async def _one_per_number(
 async def _indexed_spellings(
     ameyo: Ameyo, store: Store, campaign_id: int, unknown: Sequence[Checked]
 ) -> dict[str, str]:
-    """phone1 as Ameyo holds it for the customers the campaign's index finds by these numbers. The
+    """phone1 as Ameyo holds it for the customers the campaign's index finds by these numbers."""
+    held: dict[str, str] = {}
+    for contact, found in await _indexed_customers(ameyo, store, campaign_id, unknown):
+        stored = str(contact.customer_data.get(PRIMARY_COLUMN) or "")
+        for item in found:
+            if stored and item.identity:
+                held.setdefault(item.identity, stored)
+    return held
+
+
+async def _indexed_customers(
+    ameyo: Ameyo, store: Store, campaign_id: int, items: Sequence[Checked]
+) -> list[tuple[Contact, list[Checked]]]:
+    """The customers the campaign's index finds by the records' phone1, as Ameyo holds them now
+    (one request), each with the records whose phone1 is their phone1 under the phone rule. The
     index is an aid here: when it cannot be read, or knows none of them, nothing is found."""
+    if not items:
+        return []
     region = ameyo.settings.phone_region
 
     def look() -> dict[int, list[Checked]]:
@@ -269,7 +327,7 @@ async def _indexed_spellings(
         if index is None or index.synced_at is None:
             return {}
         found: dict[int, list[Checked]] = {}
-        for item in unknown:
+        for item in items:
             key = phones.key(item.record[PRIMARY_COLUMN], region)
             for contact in store.find_by_phone(campaign_id, key, limit=3) if key else ():
                 found.setdefault(contact.customer_id, []).append(item)
@@ -278,21 +336,30 @@ async def _indexed_spellings(
     try:
         candidates = await anyio.to_thread.run_sync(look)
     except Exception:  # the store's own failure is said by the write that follows
-        return {}
+        return []
     if not candidates:
-        return {}
-    request = GetContactsRequest(campaign_id=campaign_id, customer_ids=[str(i) for i in candidates])
+        return []
+    # With the last disposition: whether they may be called back (`_do_not_call`).
+    request = GetContactsRequest(
+        campaign_id=campaign_id,
+        customer_ids=[str(i) for i in candidates],
+        other_columns=callback_rules.DISPOSITION_COLUMNS,
+    )
     try:
         contacts = await ameyo.get_contacts(request)
     except AmeyoError:
-        return {}
-    held: dict[str, str] = {}
+        return []
+    out: list[tuple[Contact, list[Checked]]] = []
     for contact in contacts:
         stored = str(contact.customer_data.get(PRIMARY_COLUMN) or "")
-        for item in candidates.get(contact.customer_id, ()):
-            if stored and item.identity and phones.same_number(stored, item.record[PRIMARY_COLUMN], region):
-                held.setdefault(item.identity, stored)
-    return held
+        same = [
+            item
+            for item in candidates.get(contact.customer_id, ())
+            if stored and phones.same_number(stored, item.record[PRIMARY_COLUMN], region)
+        ]
+        if same:
+            out.append((contact, same))
+    return out
 
 
 async def _send(
@@ -304,17 +371,18 @@ async def _send(
     dry_run: bool,
     allow_repeat: bool,
     token: str | None,
+    notes: Sequence[str] = (),
 ) -> CallToolResult:
     """Send the checked records, as `plan` makes them a write, through the write path and report
-    each one's outcome by position; a dry run reports what would be sent, with the token a large
-    write's confirmation needs."""
+    each one's outcome by position (with `notes`); a dry run reports what would be sent, with the
+    token a large write's confirmation needs."""
     state = state_of(ctx)
     good = [c for c in checked if c.problem is None]
     write = plan(good)
     if dry_run or not good:
         needed = state.writes.needs_confirmation(write.records)
         confirm_token = state.writes.dry_run_token(write.identity) if dry_run and needed else None
-        return _report(state.ameyo, target, checked, None, dry_run, confirm_token=confirm_token)
+        return _report(state.ameyo, target, checked, None, dry_run, confirm_token=confirm_token, notes=notes)
     refused = len(checked) - len(good)
     for tries_left in range(_RESPELL_TRIES, 0, -1):
         try:
@@ -336,7 +404,7 @@ async def _send(
         outcome(c.position, c.phone, results[i] if i < len(results) else None, zone)
         for i, c in enumerate(good)
     ]
-    return _report(state.ameyo, target, checked, outcomes, False, repeat=sent.repeat_of_s)
+    return _report(state.ameyo, target, checked, outcomes, False, repeat=sent.repeat_of_s, notes=notes)
 
 
 def _report(
@@ -348,6 +416,7 @@ def _report(
     *,
     confirm_token: str | None = None,
     repeat: float | None = None,
+    notes: Sequence[str] = (),
 ) -> CallToolResult:
     refusals = [refused(c.position, c.phone, c.problem) for c in checked if c.problem is not None]
     if outcomes is None:
@@ -359,11 +428,12 @@ def _report(
         sent_like = outcomes
     records = sorted([*sent_like, *refusals], key=lambda r: r.position)
     rewritten = [c for c in checked if c.problem is None and c.given_phone is not None and not c.held]
-    notes = [
+    said: list[str | None] = [
         rewritten_note(
             len(rewritten), rewritten[0] if rewritten else None, ameyo.settings.phone_rule, dry_run=dry_run
         ),
         held_note(checked, dry_run=dry_run, repeat=repeat is not None),
+        *notes,
     ]
     out = UploadOut(
         campaign=campaign_out(target.campaign),
@@ -373,7 +443,7 @@ def _report(
         refused=len(refusals),
         records=[r.record_out() for r in [r for r in records if not r.ok or r.callback_scheduled][:200]],
         timezone=str(ameyo.settings.zone),
-        notes=[note for note in notes if note],
+        notes=[note for note in said if note],
         confirm_token=confirm_token,
         repeat_of_earlier_call=True if repeat is not None else None,
         **upload_tally(outcomes or []),
