@@ -182,3 +182,24 @@ async def test_a_callback_an_earlier_write_scheduled_holds_back_its_row_alone_an
     # Run again: the other rows were answered and are not sent twice; the held one is held alike.
     assert "1 row was not sent because an earlier write already scheduled" in text_of(again), text_of(again)
     assert simulator.state.executed["uploadContactAndAddCallback"] == 1
+
+
+async def test_a_dry_run_after_an_upload_counts_the_rows_already_answered_apart(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """A dry run of a file already uploaded said "would send 2"; the real run then sent nothing."""
+    folder = upload_folder(tmp_path)
+    (folder / "two.csv").write_text("phone1,name\n9876500501,Ana\n9876500502,Bo\n", encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    async with Client(server_of(simulator, settings)) as client:
+        sent = await client.call_tool(TOOL, BASE | {"file": "two.csv", "dry_run": False})
+        assert not sent.is_error, text_of(sent)
+        checked = await client.call_tool(TOOL, BASE | {"file": "two.csv"})
+        again = await client.call_tool(TOOL, BASE | {"file": "two.csv", "dry_run": False})
+    text = text_of(checked)
+    assert "would send 0, refused before sending 0, answered in an earlier run (not sent again) 2." in text, (
+        text
+    )
+    out = checked.structured_content
+    assert out is not None and out["from_earlier_runs"] == 2 and out["counts"] == {"SENT_EARLIER": 2}
+    assert again.structured_content is not None and again.structured_content["sent_now"] == 0

@@ -14,6 +14,7 @@ journal: that bookkeeping runs in shielded scopes, so cancellation cannot skip i
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -96,6 +97,7 @@ class BulkOptions:
     confirm_token: str | None = None
 
 
+_ANSWERED_EARLIER = "answered in an earlier run of this upload (see its journal): not sent again"
 # What a row refused for a callback the ledger holds can do: the file upload has no allow_repeat.
 HELD_CALLBACK_STEP = (
     "A file upload never schedules a second callback: if one is meant, give the row another "
@@ -369,10 +371,21 @@ class _Run:
         return "upload-file:" + repr(shape)
 
     async def _check_only(self, validator: Validator) -> None:
+        # The lines an earlier run of this upload had answered: a real run would not send them again.
+        spans = sorted(
+            (b.first, b.last) for b in self.journal.batches.values() if b.status == ANSWERED and b.first >= 0
+        )
+        starts = [first for first, _ in spans]
         for count, row in enumerate(self.reader, start=1):
             checked = validator.check(row)
+            span = bisect_right(starts, checked.line) - 1
             if checked.problem is not None:
                 self._settle(refused(checked.line, checked.phone, checked.problem))
+            elif span >= 0 and checked.line <= spans[span][1]:
+                self._settle(
+                    Outcome(checked.line, checked.phone, SENT_EARLIER, True, reason=_ANSWERED_EARLIER)
+                )
+                self.tally.from_earlier_runs += 1
             else:
                 # The callback it would schedule, in the check file and counted as the run's would be.
                 at = checked.callback.call_back_time if checked.callback is not None else None

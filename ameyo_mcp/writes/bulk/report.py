@@ -120,7 +120,12 @@ def bulk_text(out: BulkUploadOut) -> str:
             f"lead {out.lead_id}: "
             f"would send {counts.get(WOULD_SEND, 0)}"
             + (f" (with {counted(out.callbacks, 'callback')} to schedule)" if out.callbacks else "")
-            + f", refused before sending {refused}."
+            + f", refused before sending {refused}"
+            + (
+                f", answered in an earlier run (not sent again) {out.from_earlier_runs}."
+                if out.from_earlier_runs
+                else "."
+            )
         ]
         if out.confirm_token:
             lines.append(
