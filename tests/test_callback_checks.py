@@ -68,3 +68,18 @@ async def test_a_disabled_lead_is_noted(client: Client, simulator: SimulatorThre
     customer = next(c for c in simulator.state.contacts(1) if c.lead_id == 35)
     error, text = await call(client, customer_id=customer.customer_id, callback_time="2031-05-01T11:00:00")
     assert not error and "lead 35 is disabled" in text
+
+
+async def test_a_self_callback_without_its_agent_is_refused_by_the_upload_too(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    """The upload with callbacks saved the customer and scheduled nothing ("A self callback needs a
+    userId"), after a dry run that accepted the record."""
+    record = {"customer": {"phone1": "9876500601", "name": "Ana"}, "callback_time": "2031-05-01T11:00:00"}
+    args = {"campaign": 1, "lead_id": 21, "records": [record | {"self_callback": True}]}
+    for dry_run in (True, False):
+        answer = await client.call_tool("ameyo_upload_contacts_with_callbacks", args | {"dry_run": dry_run})
+        assert "record 1: 9876500601: A self callback is reserved for one agent: give agent" in text_of(
+            answer
+        )
+    assert simulator.state.executed["uploadContactAndAddCallback"] == 0

@@ -34,6 +34,17 @@ def last_disposition(extra_data: Mapping[str, object]) -> str:
     return str(extra_data.get(_DISPOSITION) or "").strip()
 
 
+def self_callback_problem(self_callback: bool, agent: str | None) -> str | None:
+    """Why a callback cannot be sent as a self callback, or None: it is reserved for one agent, so
+    it needs that agent (Ameyo schedules none without it)."""
+    if self_callback and not (agent or "").strip():
+        return (
+            "A self callback is reserved for one agent: give agent (their Ameyo user id), or set "
+            "self_callback=false"
+        )
+    return None
+
+
 def outside_hours(at: datetime, hours: CallingHours, zone: ZoneInfo) -> str | None:
     """Why `at` (in the server's zone) needs the person's explicit yes, or None within hours."""
     local = at.astimezone(zone).time()

@@ -70,11 +70,9 @@ async def ameyo_add_callback(
     if customer_id is None and not phone:
         raise ToolError("Give customer_id or phone: whom should Ameyo call back?")
     agent = (agent or "").strip() or None
-    if self_callback and agent is None:
-        raise ToolError(
-            "A self callback is reserved for one agent: give agent (their Ameyo user id), or set "
-            "self_callback=false. Nothing was sent."
-        )
+    unsent = callback_rules.self_callback_problem(self_callback, agent)
+    if unsent is not None:
+        raise ToolError(f"{unsent}. Nothing was sent.")
     async with explained(ameyo):
         info = await ameyo.campaign(campaign)
     async with explained(ameyo, info):

@@ -166,7 +166,9 @@ async def ameyo_upload_contacts_with_callbacks(
             problem: str | None
             try:
                 when, dial = rules.check(entry.record, entry.phone, item.callback_time, item.callback_phone)
-                problem = _named_problem(item.customer_id, named, dial or "", target, rule.region)
+                problem = callback_rules.self_callback_problem(item.self_callback, item.agent) or (
+                    _named_problem(item.customer_id, named, dial or "", target, rule.region)
+                )
             except ValueError as exc:
                 problem = str(exc)
             if problem is not None:
