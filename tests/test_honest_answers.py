@@ -425,23 +425,30 @@ async def test_an_empty_call_history_says_what_it_was_measured_against(
         await push(customerId="12001", campaignId="1", userId="agent3", dispositionName="Sale")
         await push(customerId="12002", campaignId="1", userId="agent3", systemDisposition="BUSY")
         await push(customerId="12003", campaignId="1", userId="agent1", systemDisposition="NO_ANSWER")
+        await push(customerId="12004", leadId="21", userId="agent1", systemDisposition="BUSY")  # no campaign
     week_ago = (datetime.now(IST) - timedelta(days=7)).date().isoformat()
     async with Client(server_of(simulator, settings)) as client:
         cased = await client.call_tool("ameyo_call_history", {"agent": "Agent3"})
         nobody = await client.call_tool("ameyo_call_history", {"agent": "agent9"})
         no_such = await client.call_tool("ameyo_call_history", {"disposition": "Sail"})
+        campaign = await client.call_tool("ameyo_call_history", {"campaign": "1"})
         week = await client.call_tool("ameyo_call_history", {"since": week_ago})
         since_then = {"since": datetime.now(IST).replace(tzinfo=None).isoformat(timespec="seconds")}
         later = await client.call_tool("ameyo_call_history", since_then)
     assert cased.structured_content is not None and cased.structured_content["matched"] == 2, text_of(cased)
     text = text_of(nobody)
     assert "No call by agent 'agent9' (in any case); agents with calls here:" in text, text
-    assert "agent3 2, agent1 1" in text
+    assert "agent1 2, agent3 2" in text
     text = text_of(no_such)
-    assert "Outcomes these calls do have" in text and "Sale 1" in text and "BUSY 1" in text, text
+    assert "Outcomes these calls do have" in text and "Sale 1" in text and "BUSY 2" in text, text
+    # Asked by campaign: the call pushed without one is in no campaign's count, and said to be.
+    assert campaign.structured_content is not None and campaign.structured_content["matched"] == 3
+    assert "1 call of this span was pushed without a campaignId and is in no campaign's count" in text_of(
+        campaign
+    )
     # A week asked for, a history that began today: the answer says so, in text and in structure.
     text = text_of(week)
-    assert week.structured_content is not None and week.structured_content["matched"] == 3
+    assert week.structured_content is not None and week.structured_content["matched"] == 4
     starts = week.structured_content["history_starts"]
     assert starts and f"The history starts at {starts}, the oldest call pushed to this server" in text, text
     # A span within the history: no word about its start.

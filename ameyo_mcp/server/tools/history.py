@@ -22,7 +22,7 @@ from ...answers.call_chart import CHART_HEAD, MAX_PERIODS, CallCounts, chart_png
 from ...errors import PhoneError, StoreError, as_clause, with_step
 from ...index.lookup import sync_advice
 from ...rules import phones
-from ...rules.counts import counted
+from ...rules.counts import agreeing, counted
 from ...rules.outcomes import outcome_counts
 from ...rules.sanitize import data_text, fence
 from ...rules.times import show
@@ -238,6 +238,8 @@ class _Read:
     # (a disposition was).
     agents: tuple[tuple[str, int], ...] = ()
     outcomes: Mapping[str, int] | None = None
+    # Asked by campaign: the span's calls pushed without a campaignId, which no campaign counts.
+    unfiled: int = 0
 
 
 def _read(
@@ -301,7 +303,10 @@ def _read(
         agents = tuple(store.agents(query))
     if not history.total and query.disposition is not None:
         outcomes = store.call_history(replace(query, disposition=None, limit=0)).by_outcome
-    return _Read(history, names, named, counts, store.calls_held(), agents, outcomes)
+    unfiled = 0
+    if query.campaign_id is not None and query.since is not None and query.until is not None:
+        unfiled = store.day_tallies(query.since, query.until).by_campaign.get(None, 0)
+    return _Read(history, names, named, counts, store.calls_held(), agents, outcomes, unfiled)
 
 
 def coverage(read: _Read, query: CallQuery, agent: str | None, zone: ZoneInfo) -> list[str]:
@@ -320,6 +325,13 @@ def coverage(read: _Read, query: CallQuery, agent: str | None, zone: ZoneInfo) -
             f"The history starts at {show(read.held[0], zone)}, the oldest call pushed to this server "
             "and kept: calls before it are not in it, whatever Ameyo holds (ameyo_get_contacts shows "
             "Ameyo's own last dial of a customer)."
+        )
+    if read.unfiled:
+        n = read.unfiled
+        lines.append(
+            f"{counted(n, 'call')} of this span {agreeing(n, 'was', 'were')} pushed without a campaignId "
+            f"and {agreeing(n, 'is', 'are')} in no campaign's count: ask by lead_id, customer or phone, or "
+            f"without a campaign, to see {agreeing(n, 'it', 'them')}."
         )
     if read.agents and agent is not None:
         shown = ", ".join(f"{name} {calls:,}" for name, calls in read.agents)
