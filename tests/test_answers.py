@@ -141,6 +141,14 @@ async def test_upload_answers_add_up(client: Client) -> None:
     assert (
         "added 0, updated 2" in text and "Updated customer ids:" in text and "Added customer ids" not in text
     )
+    # Updated into another lead's upload, a customer stays where it was: said, not left to be assumed.
+    elsewhere = await client.call_tool(
+        "ameyo_upload_contacts", {"campaign": 1, "lead_id": 39, "records": again[:1], "update_existing": True}
+    )
+    assert (
+        "An updated customer stays in the lead it was in (migrate_existing=true moves it into lead 39)"
+        in (text_of(elsewhere))
+    ), text_of(elsewhere)
 
 
 async def test_file_upload_says_callbacks_were_scheduled(simulator: SimulatorThread, tmp_path: Path) -> None:

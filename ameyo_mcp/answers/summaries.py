@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from ..ameyo.models import callback_scheduled, campaign_label
-from ..ameyo.result_types import IN_THE_LEAD, NOT_MOVED
+from ..ameyo.result_types import IN_THE_LEAD, NOT_MOVED, UPDATED_IN_PLACE
 from ..rules.counts import agreeing, at_least, counted
 from ..rules.sanitize import data_text, fence
 from .results import (
@@ -328,6 +328,12 @@ def upload_text(out: UploadOut) -> str:
         lines.append(_ids("Added customer ids", out.added_customer_ids))
     if out.updated_customer_ids:
         lines.append(_ids("Updated customer ids", out.updated_customer_ids))
+        if out.counts.get(UPDATED_IN_PLACE):
+            # "updated" in an upload to lead N reads as "now in lead N": Ameyo did not move them.
+            lines.append(
+                f"An updated customer stays in the lead it was in (migrate_existing=true moves it into "
+                f"lead {out.lead_id})."
+            )
     lines.extend(out.notes)
     return "\n".join(lines)
 
