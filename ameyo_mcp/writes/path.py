@@ -199,7 +199,7 @@ def callback_key(
     agent = (agent or "").strip().casefold()
     text = repr(("callback", server, campaign_id, phone, when_wire, agent))
     who = f"customer {customer_id}" if customer_id else "the customer"
-    words = f"a callback to {who} on {number} at {when_wire}"
+    words = f"a callback to {who} on {number} at {when_wire} (the Ameyo server's time)"
     return hashlib.sha256(text.encode()).hexdigest(), words
 
 
