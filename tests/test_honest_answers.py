@@ -462,7 +462,12 @@ async def test_a_customer_of_another_campaign_is_said_to_be_there_not_missing(
     """Ameyo keeps each campaign's customers apart: a number or id that another campaign holds is
     said to be there, so a model does not add the person to this campaign as "not in Ameyo"."""
     settings = settings_for(simulator, tmp_path)
-    other = next(c for c in simulator.state.contacts(5) if c.phone1)
+    taken = {str(c.customer_data.get("name", "")).lower() for c in simulator.state.contacts(1)}
+    other = next(
+        c
+        for c in simulator.state.contacts(5)
+        if c.phone1 and str(c.customer_data.get("name", "")).lower() not in taken
+    )
     ameyo, store = ameyo_of(simulator, settings), open_store(settings)
     try:
         await sync_all(ameyo, store, [1, 5])
@@ -482,7 +487,11 @@ async def test_a_customer_of_another_campaign_is_said_to_be_there_not_missing(
             "ameyo_add_callback", {"campaign": 1, "customer_id": other.customer_id, "callback_time": LATER}
         )
         own = await client.call_tool("ameyo_get_contacts", {"campaign": 5, "phone": other.phone1})
-    for answer in (by_phone, by_id, callback, by_id_callback):
+        name = " ".join(
+            str(other.customer_data.get(k, "")) for k in ("name", "firstName", "lastName")
+        ).strip()
+        by_name = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "search": name})
+    for answer in (by_phone, by_id, callback, by_id_callback, by_name):
         text = text_of(answer)
         assert "Not in this campaign, but in the contacts index of another" in text, text
         assert where in text and other.phone1[-10:] in text, text

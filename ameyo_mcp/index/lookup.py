@@ -163,11 +163,12 @@ class Finder:
         *,
         phone: phones.PhoneSearch | None = None,
         customer_ids: Collection[int] = (),
+        name: str | None = None,
     ) -> list[tuple[CampaignIndex, IndexedContact]]:
-        """The customers of the other indexed campaigns that `phone` (as `by_phone` finds them) or
-        `customer_ids` name, for a lookup that found none in its own campaign: Ameyo keeps each
-        campaign's customers apart, and "not in this campaign" is not "not in Ameyo". From the
-        index alone; nothing when it cannot be read."""
+        """The customers of the other indexed campaigns that `phone` (as `by_phone` finds them),
+        `customer_ids` or `name` (as `by_name` finds them) name, for a lookup that found none in its
+        own campaign: Ameyo keeps each campaign's customers apart, and "not in this campaign" is not
+        "not in Ameyo". From the index alone; nothing when it cannot be read."""
         tails = list(dict.fromkeys(t for t in (phone.key, phone.digits) if t)) if phone else []
         ids = list(customer_ids)[:ELSEWHERE]
 
@@ -180,6 +181,8 @@ class Finder:
                     c for tail in tails for c in store.find_by_tail(index.campaign_id, tail, limit=ELSEWHERE)
                 ]
                 found += [c for i in ids if (c := store.contact(index.campaign_id, i)) is not None]
+                if name:
+                    found += store.search_names(index.campaign_id, name, limit=ELSEWHERE)
                 for contact in found:
                     hits.setdefault((index.campaign_id, contact.customer_id), (index, contact))
             return list(hits.values())[:ELSEWHERE]

@@ -160,11 +160,14 @@ async def ameyo_get_contacts(
     if disposition and not matches:
         # Dispositions are free text per deployment: say which exist rather than a bare zero.
         text += "\n" + dispositions_seen_note(seen)
-    only = search or status or disposition or lead_ids or enabled_leads_only
-    if not matches and (number is not None or customer_ids) and not only:
+    only = status or disposition or lead_ids or enabled_leads_only
+    if not matches and (number is not None or customer_ids or search) and not only:
         # Not in this campaign is not "not in Ameyo": another campaign's index may hold them.
         hits = await finder.elsewhere(
-            info.campaign_id, phone=number, customer_ids=[int(i) for i in customer_ids or ()]
+            info.campaign_id,
+            phone=number,
+            customer_ids=[int(i) for i in customer_ids or ()],
+            name=search if number is None and not customer_ids else None,
         )
         if hits:
             text += "\n" + elsewhere_note(hits)
