@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -239,12 +240,7 @@ async def test_the_call_history_finds_a_customer_by_name_and_shows_names_beside_
     async with Client(server_of(simulator, settings)) as client:
         unindexed = await client.call_tool("ameyo_call_history", {"name": "priya"})
     assert unindexed.is_error and "run ameyo-mcp sync" in text_of(unindexed), text_of(unindexed)
-    ameyo, store = ameyo_of(simulator, settings), open_store(settings)
-    try:
-        await sync_all(ameyo, store, [1])
-    finally:
-        await ameyo.aclose()
-        store.close()
+    await synced(simulator, settings)
     async with receiver(settings) as push:
         # Priya Sharma (12001) and Priya Mehta (12002) are called; Ravi is not a Priya.
         await push(customerId="12001", campaignId="1", systemDisposition="NO_ANSWER", talkTime="0")
@@ -283,10 +279,11 @@ async def test_a_capped_scan_says_at_least_never_a_count(client: Client) -> None
     assert "More: call again with offset=2." in text and "4,998 more" not in text and "4998 more" not in text
 
 
-async def synced(simulator: InProcessSimulator, settings: Settings) -> None:
+async def synced(simulator: InProcessSimulator, settings: Settings, campaigns: Sequence[int] = (1,)) -> None:
+    """The contacts index of `campaigns`, built as `ameyo-mcp sync` builds it."""
     ameyo, store = ameyo_of(simulator, settings), open_store(settings)
     try:
-        await sync_all(ameyo, store, [1])
+        await sync_all(ameyo, store, list(campaigns))
     finally:
         await ameyo.aclose()
         store.close()
@@ -468,12 +465,7 @@ async def test_a_customer_of_another_campaign_is_said_to_be_there_not_missing(
         for c in simulator.state.contacts(5)
         if c.phone1 and str(c.customer_data.get("name", "")).lower() not in taken
     )
-    ameyo, store = ameyo_of(simulator, settings), open_store(settings)
-    try:
-        await sync_all(ameyo, store, [1, 5])
-    finally:
-        await ameyo.aclose()
-        store.close()
+    await synced(simulator, settings, [1, 5])
     where = f"customer {other.customer_id} in MOSL_Frenchise (5): "
     async with Client(server_of(simulator, settings)) as client:
         by_phone = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "phone": other.phone1})
@@ -540,12 +532,7 @@ async def test_a_do_not_call_customer_needs_the_persons_yes_through_the_upload_t
     settings = settings_for(simulator, tmp_path)
     dnc = simulator.state.contact(12005)  # Karthik Joshi: last disposition DNC
     assert dnc is not None and dnc.columns.get("disposition") == "DNC"
-    ameyo, store = ameyo_of(simulator, settings), open_store(settings)
-    try:
-        await sync_all(ameyo, store, [1])
-    finally:
-        await ameyo.aclose()
-        store.close()
+    await synced(simulator, settings)
     record = {
         "customer": {"phone1": "+" + dnc.phone1 if dnc.phone1.startswith("91") else dnc.phone1},
         "callback_time": LATER,
