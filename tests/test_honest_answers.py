@@ -552,3 +552,15 @@ async def test_a_do_not_call_customer_needs_the_persons_yes_through_the_upload_t
     text = text_of(confirmed)
     assert not confirmed.is_error and "scheduled as the person confirmed" in text, text
     assert simulator.state.executed["uploadContactAndAddCallback"] == 1
+
+
+async def test_outcomes_beyond_the_ten_shown_are_counted_in_words(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    settings = settings_for(simulator, tmp_path, AMEYO_PUSH_TOKEN=TOKEN)
+    async with receiver(settings) as push:
+        for i in range(12):
+            await push(customerId=str(12001 + i), campaignId="1", dispositionName=f"Outcome {i:02d}")
+    async with Client(server_of(simulator, settings)) as client:
+        text = text_of(await client.call_tool("ameyo_call_history", {}))
+    assert ", 2 other outcomes: 2 calls" in text, text

@@ -104,6 +104,10 @@ async def test_get_contacts_by_status_and_by_phone(client: Client) -> None:
     assert one.structured_content is not None and one.structured_content["matched"] == 1
     line = text_of(one)
     assert "#12458" in line and "lead 1" in line and "BUSY, 5 attempts" in line
+    # A whole number is not shown as if it were its last digits.
+    assert "matches phone 8681166572 (any spelling)" in line, line
+    tail = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "phone": "6572"})
+    assert "phone ending …6572" in text_of(tail), text_of(tail)
 
 
 @pytest.mark.parametrize("sim_config", [SimulatorConfig(contacts=100)])

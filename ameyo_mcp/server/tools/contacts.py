@@ -155,7 +155,7 @@ async def ameyo_get_contacts(
         out.campaign_by_status = status_as_of(index)
         out.campaign_contacts = index.synced_contacts
         out.as_of = Looked(index=index).synced_ago()
-    criteria = _criteria(phone, search, status, disposition, customer_ids, lead_ids, enabled_leads_only)
+    criteria = _criteria(number, search, status, disposition, customer_ids, lead_ids, enabled_leads_only)
     text = contacts_text(out, criteria)
     if disposition and not matches:
         # Dispositions are free text per deployment: say which exist rather than a bare zero.
@@ -268,7 +268,7 @@ def _contact_out(
 
 
 def _criteria(
-    phone: str | None,
+    number: phones.PhoneSearch | None,
     search: str | None,
     status: list[str] | None,
     disposition: list[str] | None,
@@ -277,8 +277,10 @@ def _criteria(
     enabled_only: bool,
 ) -> str | None:
     parts = []
-    if phone:
-        parts.append(f"phone …{phones.digits(phone)[-10:]}")
+    if number is not None:
+        # A whole number is found in any spelling; last digits at the end of any number.
+        shown = number.digits[-15:]
+        parts.append(f"phone {shown} (any spelling)" if number.whole else f"phone ending …{shown}")
     if search:
         parts.append(f"text {clean_text(search, 40)!r}")
     if status:

@@ -463,7 +463,16 @@ def history_text(out: CallHistoryOut, criteria: str) -> str:
     lines = [
         head,
         "By outcome:",
-        *fence([shown + (f", {len(ranked) - MAX_OUTCOMES:,} others {rest:,}" if rest else "")]),
+        *fence(
+            [
+                shown
+                + (
+                    f", {counted(len(ranked) - MAX_OUTCOMES, 'other outcome')}: {counted(rest, 'call')}"
+                    if rest
+                    else ""
+                )
+            ]
+        ),
     ]
     one_day = out.since[:10] == out.until[:10]
     lines.append(
