@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
@@ -172,9 +173,7 @@ async def ameyo_upload_contacts_with_callbacks(
             except ValueError as exc:
                 problem = str(exc)
             if problem is not None:
-                entry = Checked(
-                    position, entry.record, problem, entry.given_phone, entry.identity, entry.held
-                )
+                entry = replace(entry, problem=problem)
             else:
                 callbacks[position] = CallbackRecord(
                     call_back_time=when.wire,
@@ -195,15 +194,10 @@ async def ameyo_upload_contacts_with_callbacks(
                 f"Note: record {position}: {said}; its callback is scheduled as the person confirmed."
             )
             continue
-        entry = checked[position - 1]
-        checked[position - 1] = Checked(
-            position,
-            entry.record,
-            f"{said}: ask the person, and send it again with despite_do_not_call=true only if the "
-            "customer asked to be called",
-            entry.given_phone,
-            entry.identity,
-            entry.held,
+        checked[position - 1] = replace(
+            checked[position - 1],
+            problem=f"{said}: ask the person, and send it again with despite_do_not_call=true only if "
+            "the customer asked to be called",
         )
 
     def plan(good: list[Checked]) -> writes.Write:
