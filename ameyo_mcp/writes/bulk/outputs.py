@@ -19,13 +19,14 @@ JOURNAL_START = b'{"key":"'  # every journal line begins so
 _PRIVATE = 0o600
 # What a result file, a dry run's check file and a journal are called beside their contact file.
 RESULT_SUFFIX, CHECK_SUFFIX, JOURNAL_SUFFIX = ".ameyo-result.csv", ".ameyo-check.csv", ".ameyo-journal"
+_OUTPUT_SUFFIXES = (RESULT_SUFFIX, CHECK_SUFFIX, JOURNAL_SUFFIX)
 
 
 def written_by_upload(path: Path) -> bool:
     """Whether `path` is a file an upload wrote (a result or check file, by its default name or its
     header row, or a journal): never a contact file. Listed newest first, a result file came before
     the file it answers, and uploaded it sends its own answer columns as customer fields."""
-    if path.name.endswith((RESULT_SUFFIX, CHECK_SUFFIX, JOURNAL_SUFFIX)):
+    if path.name.endswith(_OUTPUT_SUFFIXES):
         return True
     head = _first_line(path)
     return head.rstrip(b"\r\n") == _RESULT_HEADER or head.startswith(JOURNAL_START)
@@ -33,7 +34,7 @@ def written_by_upload(path: Path) -> bool:
 
 def contact_file_of(path: Path) -> str | None:
     """The contact file an output was named after (`d.csv` for `d.csv.ameyo-result.csv`), if any."""
-    for suffix in (RESULT_SUFFIX, CHECK_SUFFIX, JOURNAL_SUFFIX):
+    for suffix in _OUTPUT_SUFFIXES:
         if path.name.endswith(suffix) and len(path.name) > len(suffix):
             return path.name[: -len(suffix)]
     return None

@@ -135,6 +135,8 @@ def allowed_file(raw: str, dirs: Sequence[Path]) -> Path:
         if real.is_file():
             if real.suffix.lower() in SPREADSHEET_SUFFIXES:
                 raise PathRefused(f"{data_text(real.name, 200)} {SPREADSHEET_ADVICE}")
+            if _contact_file(real, dirs):
+                return real
             if written_by_upload(real):
                 source = contact_file_of(real)
                 instead = f"upload {data_text(source, 200)} itself, or" if source else "give"
@@ -142,12 +144,10 @@ def allowed_file(raw: str, dirs: Sequence[Path]) -> Path:
                     f"{raw[:200]!r} is a file an upload wrote (its answer for each row), not a contact "
                     f"file: {instead} another contact file. {files_text(dirs)}"
                 )
-            if not _contact_file(real, dirs):
-                raise PathRefused(
-                    f"{raw[:200]!r} is not a contact file: only {', '.join(CONTACT_SUFFIXES)} files that "
-                    "are not hidden (no name starting with '.') may be uploaded"
-                )
-            return real
+            raise PathRefused(
+                f"{raw[:200]!r} is not a contact file: only {', '.join(CONTACT_SUFFIXES)} files that "
+                "are not hidden (no name starting with '.') may be uploaded"
+            )
     real = candidates[0].resolve()
     if not _inside(real, dirs):
         raise PathRefused(
