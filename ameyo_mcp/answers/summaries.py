@@ -236,10 +236,11 @@ def answered_text(tally: Mapping[str, int], not_moved: int = 0) -> str:
     words = [f"added {tally['added']}", f"updated {tally['updated']}"]
     if tally.get("moved"):
         words.append(f"moved to this lead {tally['moved']}")
+    left = tally["duplicate"] - not_moved
     if not_moved:
         words.append(f"not moved to this lead {not_moved}")
-    if tally["duplicate"] - not_moved or not not_moved:
-        words.append(f"duplicates left unchanged {tally['duplicate'] - not_moved}")
+    if left or not not_moved:  # "duplicates left unchanged 0" is said unless moves stand in for it
+        words.append(f"duplicates left unchanged {left}")
     words.append(f"failed {tally['failed']}")
     return ", ".join(words)
 

@@ -148,7 +148,7 @@ async def ameyo_call_history(
         out.by_period = dict(zip(counts.labels, counts.totals(), strict=True))
     if read.held is not None:
         out.history_starts = show(read.held[0], zone)
-    text = "\n".join([history_text(out, criteria), *coverage(read, query, agent, zone)])
+    text = "\n".join([history_text(out, criteria), *coverage(read, query, zone)])
     if read.named is not None:
         text += "\n" + read.named.note(name or "")
     if not chart:
@@ -309,7 +309,7 @@ def _read(
     return _Read(history, names, named, counts, store.calls_held(), agents, outcomes, unfiled)
 
 
-def coverage(read: _Read, query: CallQuery, agent: str | None, zone: ZoneInfo) -> list[str]:
+def coverage(read: _Read, query: CallQuery, zone: ZoneInfo) -> list[str]:
     """What an answer's count is measured against: where the history starts when the span reaches
     before it (the history holds only what was pushed to this server), and when nothing matched
     an agent or a disposition, the ones the span does have. A model told "0" alone reports that
@@ -333,10 +333,10 @@ def coverage(read: _Read, query: CallQuery, agent: str | None, zone: ZoneInfo) -
             f"and {agreeing(n, 'is', 'are')} in no campaign's count: ask by lead_id, customer or phone, or "
             f"without a campaign, to see {agreeing(n, 'it', 'them')}."
         )
-    if read.agents and agent is not None:
+    if read.agents:  # read only when an agent was asked for and found nothing
         shown = ", ".join(f"{name} {calls:,}" for name, calls in read.agents)
         lines += [
-            f"No call by agent {data_text(agent, 40)!r} (in any case); agents with calls here:",
+            f"No call by agent {data_text(query.agent or '', 40)!r} (in any case); agents with calls here:",
             *fence([shown]),
         ]
     if read.outcomes:
@@ -460,20 +460,9 @@ def history_text(out: CallHistoryOut, criteria: str) -> str:
     shown = ", ".join(f"{k} {v:,}" for k, v in ranked[:MAX_OUTCOMES])
     rest = sum(v for _, v in ranked[MAX_OUTCOMES:])
     # Outcome names are what the pushes said: customer text, fenced like the calls.
-    lines = [
-        head,
-        "By outcome:",
-        *fence(
-            [
-                shown
-                + (
-                    f", {counted(len(ranked) - MAX_OUTCOMES, 'other outcome')}: {counted(rest, 'call')}"
-                    if rest
-                    else ""
-                )
-            ]
-        ),
-    ]
+    if rest:
+        shown += f", {counted(len(ranked) - MAX_OUTCOMES, 'other outcome')}: {counted(rest, 'call')}"
+    lines = [head, "By outcome:", *fence([shown])]
     one_day = out.since[:10] == out.until[:10]
     lines.append(
         f"{'time' if one_day else 'when'} ({out.timezone}) | customer | number | outcome | agent | talk"
