@@ -248,7 +248,7 @@ class PhoneError(InputError):
 class TimeInputError(InputError):
     """The text is not a time we can schedule; the message says what to send instead."""
 
-    next_step = "Send an ISO 8601 time with its time of day, e.g. 2026-11-28T15:00:00."
+    next_step = "Send an ISO 8601 time with its date and time of day: YYYY-MM-DDTHH:MM:SS."
 
 
 class PushRejected(InputError):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from mcp import Client
@@ -199,6 +201,15 @@ async def test_callbacks(client: Client, simulator: SimulatorThread) -> None:
         "ameyo_add_callback", {"campaign": 1, "customer_id": 12458, "callback_time": "2030-03-02T09:30:00Z"}
     )
     assert "2030-03-02 15:00 Asia/Kolkata" in text_of(utc)
+    # Words are the model's to turn into a time: the refusal gives today's date on the server's
+    # clock and tomorrow at 3 pm spelled as the tool takes it.
+    words = await client.call_tool(
+        "ameyo_add_callback", {"campaign": 1, "customer_id": 12458, "callback_time": "tomorrow 3pm"}
+    )
+    today = datetime.now(ZoneInfo("Asia/Kolkata"))
+    tomorrow = f"{today + timedelta(days=1):%Y-%m-%d}T15:00:00"
+    assert words.is_error and f"It is now {today:%Y-%m-%d}" in text_of(words), text_of(words)
+    assert f"tomorrow at 3 pm is {tomorrow} (read in Asia/Kolkata)" in text_of(words)
     both = await client.call_tool(
         "ameyo_upload_contacts_with_callbacks",
         {

@@ -63,14 +63,19 @@ def parse_callback_time(
             f"callback_time {raw} has no time of day, and a callback at midnight is rarely meant: send "
             f"the time too, e.g. {raw}T10:00:00 (read in {server_zone})"
         )
+    current = (now or datetime.now(server_zone)).astimezone(server_zone)
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00") if raw.endswith("Z") else raw)
     except ValueError:
+        # Words such as "tomorrow 3pm" are the model's to turn into a date: today's date in the
+        # server's zone, and an example built on it, are what it needs to do that.
+        tomorrow = (current + timedelta(days=1)).replace(hour=15, minute=0, second=0, microsecond=0)
+        example = f"{tomorrow:%Y-%m-%dT%H:%M:%S}"
         raise TimeInputError(
-            f"callback_time{shown} is not an ISO 8601 time: send e.g. 2026-11-28T15:00:00 "
-            f"(read in {server_zone}) or 2026-11-28T15:00:00+05:30"
+            f"callback_time{shown} is not an ISO 8601 time with a date and a time of day. It is now "
+            f"{show(current)}: tomorrow at 3 pm is {example} (read in {server_zone}), or with its "
+            f"offset {tomorrow.isoformat()}."
         ) from None
-    current = (now or datetime.now(server_zone)).astimezone(server_zone)
     if moment.tzinfo is None:
         zone = input_zone or server_zone
         wall, moment = moment, moment.replace(tzinfo=zone)

@@ -37,7 +37,7 @@ async def ameyo_add_callback(
         str,
         Field(
             max_length=64,
-            description="When to call, ISO 8601 with time of day, e.g. 2026-11-28T15:00:00 (server zone) "
+            description="When to call, ISO 8601 with time of day, YYYY-MM-DDTHH:MM:SS (server zone) "
             "or with offset",
         ),
     ],

@@ -385,8 +385,8 @@ def _moment(text: str, name: str, zone: ZoneInfo) -> datetime:
         moment = datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith("Z") else raw)
     except ValueError:
         raise ToolError(
-            f"{name} {raw[:40]!r} is not an ISO 8601 time: send e.g. 2026-11-28 or 2026-11-28T09:00 "
-            f"(read in {zone})"
+            f"{name} {raw[:40]!r} is not an ISO 8601 time: send a date or a date and time, e.g. "
+            f"{datetime.now(zone):%Y-%m-%d} or {datetime.now(zone):%Y-%m-%d}T09:00 (read in {zone})"
         ) from None
     try:
         return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
