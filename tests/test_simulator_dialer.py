@@ -298,3 +298,13 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_the_dialer_never_calls_a_contact_of_a_disabled_lead(receiver: Receiver) -> None:
+    with SimulatorThread(config(receiver, contacts=2_000)) as sim:
+        disabled = {lead.lead_id for lead in sim.state.leads(1) if not lead.enabled}
+        held = [sim.state.contact(i) for i in range(1, 20_000)]
+        assert disabled and any(c is not None and c.lead_id in disabled for c in held)  # a test that can fail
+        pushed = sim.dial(300)
+        leads = {sim.state.contact(int(p.fields["customerId"])).lead_id for p in pushed}  # type: ignore[union-attr]
+    assert leads and not leads & disabled

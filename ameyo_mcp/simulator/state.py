@@ -187,6 +187,7 @@ class WriteRecord:
 
 # --- the dialer ------------------------------------------------------------------------------------
 
+_DIAL_DRAWS = 20
 PUSHED_KEPT = 10_000  # pushed calls remembered for tests (a long-running simulator forgets the oldest)
 
 
@@ -604,7 +605,16 @@ class SimulatorState:
             self._calls += 1
             tables = list(self._tables.values())
             table = rng.choices(tables, weights=[len(t) for t in tables])[0]
-            contact = table.for_update(table.id_at(rng.randrange(len(table))))
+            customer_id = table.id_at(rng.randrange(len(table)))
+            # A disabled lead's contacts are not dialled (a few draws, so a campaign of only
+            # disabled leads still gets its calls): the demo shows no call Ameyo would not place.
+            for _ in range(_DIAL_DRAWS):
+                found = table.get(customer_id)
+                lead = self._leads.get(found.lead_id) if found is not None else None
+                if lead is None or lead.enabled:
+                    break
+                customer_id = table.id_at(rng.randrange(len(table)))
+            contact = table.for_update(customer_id)
             call = draw_call(rng, self._calls, contact, self.now())
             apply_call(contact, call)
             fields = push_fields(rng, call, contact, contact.lead_id, self.server_id, web_host)
