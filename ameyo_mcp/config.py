@@ -635,13 +635,15 @@ def _database_url(raw: str) -> str:
 
 
 def _phone_settings(env: Mapping[str, str]) -> dict[str, str]:
-    # Only the shape of the region is checked here: whether libphonenumber knows it is checked on
-    # first use (phones.check_region) and by `ameyo-mcp check`, so start-up never loads the library.
+    # Whether libphonenumber knows the region is told from its files (start-up never loads the
+    # library); its first use and `ameyo-mcp check` ask the library itself.
     region = (_get(env, "AMEYO_PHONE_REGION") or phones.DEFAULT_REGION).upper()
     if not (len(region) == 2 and region.isascii() and region.isalpha()):
         raise SettingsError(
             f"AMEYO_PHONE_REGION must be a two-letter ISO country code such as IN, not {region!r}"
         )
+    if phones.region_unknown(region):
+        raise phones.unknown_region(region)
     style = (_get(env, "AMEYO_PHONE_FORMAT") or phones.DEFAULT_STYLE).lower()
     if style not in phones.STYLES:
         raise SettingsError(f"AMEYO_PHONE_FORMAT must be one of {', '.join(phones.STYLES)}, not {style!r}")

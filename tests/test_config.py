@@ -39,6 +39,7 @@ BASE = {
         ({"AMEYO_AUDIT_DAYS": "a month"}, "AMEYO_AUDIT_DAYS must be a number of days"),
         ({"AMEYO_AUDIT_DAYS": "0.5"}, "AMEYO_AUDIT_DAYS must be at least 1"),
         ({"AMEYO_PHONE_REGION": "India"}, "AMEYO_PHONE_REGION must be a two-letter ISO country code"),
+        ({"AMEYO_PHONE_REGION": "xx"}, "AMEYO_PHONE_REGION 'XX' is not a region libphonenumber knows"),
         ({"AMEYO_PHONE_FORMAT": "+91"}, "AMEYO_PHONE_FORMAT must be one of national, trunk"),
         ({"AMEYO_DATABASE_URL": "mysql://db/x"}, "AMEYO_DATABASE_URL must be postgresql://"),
         ({"AMEYO_SYNC_INTERVAL_S": "-1"}, "AMEYO_SYNC_INTERVAL_S must be at least 0"),

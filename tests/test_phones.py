@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ameyo_mcp.errors import PhoneError
+from ameyo_mcp.errors import PhoneError, SettingsError
 from ameyo_mcp.rules import phones
 from ameyo_mcp.rules.phones import Dialable, ends_with, for_ameyo, is_complete, key, same_number
 
@@ -122,8 +122,9 @@ def test_for_ameyo_refuses_with_a_reason(raw: str, reason: str) -> None:
 def test_unknown_style_and_region_are_named() -> None:
     with pytest.raises(PhoneError, match="national"):
         for_ameyo("9876543211", "IN", "dialable")
-    with pytest.raises(PhoneError, match="AMEYO_PHONE_REGION 'XQ'"):
+    with pytest.raises(SettingsError, match="AMEYO_PHONE_REGION 'XQ'"):
         key("9876543211", "XQ")
+    assert phones.region_unknown("XQ") and not phones.region_unknown("GB")
     assert phones.check_region("GB") == "GB"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from mcp.client.stdio import StdioServerParameters
 
 from ameyo_mcp.cli.check import run_check
 from ameyo_mcp.simulator import SimulatorThread
-from tests.conftest import free_port, http_process, settings_for, text_of
+from tests.conftest import free_port, http_process, server_of, settings_for, text_of
 
 # Other processes and real connections are what these tests are about.
 pytestmark = [pytest.mark.anyio, pytest.mark.network]
@@ -130,8 +131,14 @@ async def test_check_names_each_failure(
     simulator: SimulatorThread, tmp_path: Path, env: dict[str, str], expected: str
 ) -> None:
     env = {k: v.format(base=simulator.base_url) for k, v in env.items()}
+    # An unknown region stops the server at start (test_config); `check` asks the library itself,
+    # for an installation whose files the start-up look cannot read.
+    region = env.pop("AMEYO_PHONE_REGION", None)
+    settings = settings_for(simulator, tmp_path, **env)
+    if region is not None:
+        settings = dataclasses.replace(settings, phone_region=region)
     lines: list[str] = []
-    ok = await run_check(settings_for(simulator, tmp_path, **env), lines.append)
+    ok = await run_check(settings, lines.append)
     assert not ok
     failures = [line for line in lines if "FAIL" in line]
     assert len(failures) == 1 and expected in failures[0], lines
@@ -187,3 +194,16 @@ def test_sigterm_ends_the_demo_and_removes_its_throwaway_folder(tmp_path: Path, 
         if proc.poll() is None:
             proc.kill()
     assert not list(scratch.glob("ameyo-demo-*")), "the demo's folder (audit trail, index) was left behind"
+
+
+async def test_a_region_the_phone_rule_lacks_is_named_not_blamed_on_the_rows(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    settings = dataclasses.replace(settings_for(simulator, tmp_path), phone_region="XQ")
+    async with Client(server_of(simulator, settings)) as client:
+        tried = await client.call_tool(
+            "ameyo_upload_contacts",
+            {"campaign": 1, "lead_id": 21, "dry_run": True, "records": [{"phone1": "+91 98765 43219"}]},
+        )
+    assert tried.is_error and "AMEYO_PHONE_REGION 'XQ' is not a region" in text_of(tried), text_of(tried)
+    assert "digits" not in text_of(tried)

@@ -9,7 +9,7 @@ from ..ameyo.models import GetLeadsRequest
 from ..ameyo.service import Ameyo
 from ..ameyo.session import PROVED_LOGIN, PROVED_OWN, PROVED_SHARED
 from ..config import Settings, timezone_warning
-from ..errors import AmeyoError, AuthenticationFailed, PhoneError, StoreError, UpstreamUnavailable
+from ..errors import AmeyoError, AuthenticationFailed, SettingsError, StoreError, UpstreamUnavailable
 from ..rules import phones
 from ..rules.times import ago_text, show
 
@@ -53,7 +53,7 @@ async def run_check(
     try:
         phones.check_region(settings.phone_region)
         say(f"  ok  phone numbers: region {settings.phone_region}, sent as {settings.phone_format}")
-    except PhoneError as exc:
+    except SettingsError as exc:
         ok = False
         say(f"  FAIL {exc}")
     try:

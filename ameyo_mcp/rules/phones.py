@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from ..errors import PhoneError
+from ..errors import PhoneError, SettingsError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -203,9 +203,32 @@ def is_number_text(text: str) -> bool:
 
 
 def check_region(region: str) -> str:
-    """The region code if libphonenumber knows it; PhoneError naming the setting otherwise."""
+    """The region code if libphonenumber knows it; SettingsError naming the setting otherwise."""
     _rule(region)
     return region
+
+
+def region_unknown(region: str) -> bool:
+    """Whether libphonenumber surely has no metadata for `region`, told from its data files without
+    importing it (start-up never loads the library). False when that cannot be told so (a layout
+    of the library's files not seen before): the first use of the rule then refuses the region."""
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    spec = find_spec("phonenumbers")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    data = Path(next(iter(spec.submodule_search_locations))) / "data"
+    if not (data / f"region_{DEFAULT_REGION}.py").is_file():
+        return False
+    return not (data / f"region_{region}.py").is_file()
+
+
+def unknown_region(region: str) -> SettingsError:
+    return SettingsError(
+        f"AMEYO_PHONE_REGION {region!r} is not a region libphonenumber knows: "
+        "use a two-letter ISO code such as IN."
+    )
 
 
 # --- the library, loaded on first use ---------------------------------------------------------
@@ -293,10 +316,8 @@ def _shown(text: str) -> str:
 def _rule(region: str) -> _Rule:
     lib = _lib()
     if region not in lib.SUPPORTED_REGIONS:
-        raise PhoneError(
-            f"AMEYO_PHONE_REGION {region!r} is not a region libphonenumber knows: "
-            "use a two-letter ISO code such as IN."
-        )
+        # A setting, not the number: refused as a phone, every row would blame its own data.
+        raise unknown_region(region)
     return _Rule(lib, region)
 
 
