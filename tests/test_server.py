@@ -231,6 +231,23 @@ async def test_callbacks(client: Client, simulator: SimulatorThread) -> None:
     assert "record 3: 9000022222: callback_time is not an ISO 8601 time" in text
     assert "record 1: d" in text and "2030-03-03 10:00 Asia/Kolkata" in text
     assert simulator.state.executed["addCallback"] == 2
+    # A dry run shows the time each callback would be scheduled at, as the server reads it: the
+    # step where the person confirms "3 pm, in which zone".
+    dry = await client.call_tool(
+        "ameyo_upload_contacts_with_callbacks",
+        {
+            "campaign": 1,
+            "lead_id": 21,
+            "dry_run": True,
+            "records": [{"customer": {"phone1": "9000033333"}, "callback_time": "2030-03-04T05:30:00Z"}],
+        },
+    )
+    assert "would send 1 record (with 1 callback to schedule)" in text_of(dry), text_of(dry)
+    assert "record 1: 9000033333 at 2030-03-04 11:00 Asia/Kolkata" in text_of(dry)
+    assert dry.structured_content is not None and dry.structured_content["callbacks"] == 0
+    [planned] = dry.structured_content["records"]
+    assert planned["result"] == "WOULD_SEND" and planned["callback_time"] == "2030-03-04 11:00 Asia/Kolkata"
+    assert simulator.state.executed["addCallback"] == 2
 
 
 async def test_prompts_and_resources(client: Client) -> None:

@@ -290,10 +290,12 @@ def _callback_line(r: RecordOut) -> str:
 def upload_text(out: UploadOut) -> str:
     label = campaign_label(out.campaign)
     refused = f"; {out.refused} refused before sending (below)" if out.refused else ""
+    planned = [r for r in out.records if out.dry_run and r.ok and r.callback_time]
     if out.dry_run:
+        with_callbacks = f" (with {counted(len(planned), 'callback')} to schedule)" if planned else ""
         lines = [
-            f"Dry run, nothing written: would send {_records(out.sent)} to {label}, lead {out.lead_id}"
-            f"{refused.replace('refused', 'would be refused')}."
+            f"Dry run, nothing written: would send {_records(out.sent)}{with_callbacks} to {label}, "
+            f"lead {out.lead_id}{refused.replace('refused', 'would be refused')}."
         ]
         if out.confirm_token:
             lines.append(
@@ -314,7 +316,17 @@ def upload_text(out: UploadOut) -> str:
         )
         if len(failures) > MAX_FAILURE_LINES:
             lines.append(f"{len(failures) - MAX_FAILURE_LINES} more failures are in the structured result.")
-    callbacks = [r for r in out.records if callback_scheduled(r.callback_id, r.callback_time)]
+    if planned:
+        # The time as the server reads it is what the person confirms: "3 pm" in which zone.
+        lines.append("Callbacks it would schedule:")
+        lines.extend(
+            f"record {r.position}: {r.phone} at {r.callback_time}" for r in planned[:MAX_FAILURE_LINES]
+        )
+        if len(planned) > MAX_FAILURE_LINES:
+            lines.append(f"{len(planned) - MAX_FAILURE_LINES} more are in the structured result.")
+    callbacks = [
+        r for r in out.records if not out.dry_run and callback_scheduled(r.callback_id, r.callback_time)
+    ]
     if callbacks:
         lines.append(f"Callbacks scheduled: {out.callbacks} ({out.timezone}):")
         lines.extend(_callback_line(r) for r in callbacks[:MAX_FAILURE_LINES])

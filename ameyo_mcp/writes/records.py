@@ -253,8 +253,9 @@ def refused(position: int, phone: str | None, problem: str | None) -> Outcome:
     return Outcome(position, phone, REFUSED, False, reason=problem)
 
 
-def would_send(position: int, phone: str | None) -> Outcome:
-    return Outcome(position, phone, WOULD_SEND, True)
+def would_send(position: int, phone: str | None, callback_time: str | None = None) -> Outcome:
+    """A dry run's record that passed the checks, with the time of the callback it would schedule."""
+    return Outcome(position, phone, WOULD_SEND, True, callback_time=callback_time)
 
 
 def outcome(

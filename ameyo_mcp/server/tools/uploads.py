@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -156,6 +156,7 @@ async def ameyo_upload_contacts_with_callbacks(
     )
     checked: list[Checked] = []
     callbacks: dict[int, CallbackRecord] = {}
+    planned: dict[int, str] = {}  # each callback's time as shown, for a dry run to say
     entries = [
         check_record(position, item.customer, target.max_phone_length, rule)
         for position, item in enumerate(records, start=1)
@@ -175,6 +176,7 @@ async def ameyo_upload_contacts_with_callbacks(
             if problem is not None:
                 entry = replace(entry, problem=problem)
             else:
+                planned[position] = when.shown
                 callbacks[position] = CallbackRecord(
                     call_back_time=when.wire,
                     is_self_call_back=item.self_callback,
@@ -213,7 +215,15 @@ async def ameyo_upload_contacts_with_callbacks(
         )
 
     return await _send(
-        ctx, target, checked, plan, dry_run=dry_run, allow_repeat=allow_repeat, token=confirm, notes=notes
+        ctx,
+        target,
+        checked,
+        plan,
+        dry_run=dry_run,
+        allow_repeat=allow_repeat,
+        token=confirm,
+        notes=notes,
+        planned=planned,
     )
 
 
@@ -368,17 +378,28 @@ async def _send(
     allow_repeat: bool,
     token: str | None,
     notes: Sequence[str] = (),
+    planned: Mapping[int, str] | None = None,
 ) -> CallToolResult:
     """Send the checked records, as `plan` makes them a write, through the write path and report
     each one's outcome by position (with `notes`); a dry run reports what would be sent, with the
-    token a large write's confirmation needs."""
+    time of each callback it would schedule (`planned`, by position) and the token a large
+    write's confirmation needs."""
     state = state_of(ctx)
     good = [c for c in checked if c.problem is None]
     write = plan(good)
     if dry_run or not good:
         needed = state.writes.needs_confirmation(write.records)
         confirm_token = state.writes.dry_run_token(write.identity) if dry_run and needed else None
-        return _report(state.ameyo, target, checked, None, dry_run, confirm_token=confirm_token, notes=notes)
+        return _report(
+            state.ameyo,
+            target,
+            checked,
+            None,
+            dry_run,
+            confirm_token=confirm_token,
+            notes=notes,
+            planned=planned or {},
+        )
     refused = len(checked) - len(good)
     for tries_left in range(_RESPELL_TRIES, 0, -1):
         try:
@@ -413,13 +434,17 @@ def _report(
     confirm_token: str | None = None,
     repeat: float | None = None,
     notes: Sequence[str] = (),
+    planned: Mapping[int, str] | None = None,
 ) -> CallToolResult:
     refusals = [refused(c.position, c.phone, c.problem) for c in checked if c.problem is not None]
     if outcomes is None:
         if not dry_run and not any(c.problem is None for c in checked):
             reasons = "; ".join(f"record {r.position}: {r.reason}" for r in refusals[:10])
             raise ToolError(f"Nothing was sent: every record was refused. {reasons}")
-        sent_like = [would_send(c.position, c.phone) for c in checked if c.problem is None]
+        planned = planned or {}
+        sent_like = [
+            would_send(c.position, c.phone, planned.get(c.position)) for c in checked if c.problem is None
+        ]
     else:
         sent_like = outcomes
     records = sorted([*sent_like, *refusals], key=lambda r: r.position)
