@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from mcp import Client
+from mcp.shared.exceptions import MCPError
 
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from tests.conftest import server_of, settings_for, text_of
@@ -258,6 +259,18 @@ async def test_prompts_and_resources(client: Client) -> None:
     )
     body = rendered.messages[0].content.text  # type: ignore[union-attr]
     assert "call Priya back tomorrow at 3 pm" in body and "ameyo_add_callback" in body
+    clock = rendered.messages[-1].content.text  # type: ignore[union-attr]
+    assert "the Ameyo server's zone and the person's" in clock and "Asia/Kolkata" in clock, clock
+    # "tomorrow" is the person's: their date and offset, not the server's.
+    asked = {"request": "call Priya back tomorrow at 3 pm", "timezone": "Europe/London"}
+    london = await client.get_prompt("ameyo_schedule_callback", asked)
+    clock = london.messages[-1].content.text  # type: ignore[union-attr]
+    here = datetime.now(ZoneInfo("Europe/London"))
+    tomorrow = (here + timedelta(days=1)).replace(hour=15, minute=0, second=0, microsecond=0)
+    assert f"in Europe/London (UTC{here.isoformat()[-6:]})" in clock, clock
+    assert f"Tomorrow at 3 pm for the person is {tomorrow.isoformat()}." in clock
+    with pytest.raises(MCPError, match="'Mars/Base' is not an IANA zone name"):
+        await client.get_prompt("ameyo_schedule_callback", {"request": "call", "timezone": "Mars/Base"})
     campaigns = await client.read_resource("ameyo://campaigns")
     assert "MoviStarSurvey" in campaigns.contents[0].text  # type: ignore[union-attr]
     leads = await client.read_resource("ameyo://campaigns/MoviStarSurvey/leads")

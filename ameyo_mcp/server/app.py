@@ -27,6 +27,7 @@ from mcp.types import (
     PromptReference,
     ResourceTemplateReference,
     SetLevelRequestParams,
+    TextContent,
 )
 from mcp.types import Tool as MCPTool
 from mcp_types import SubscribeRequestParams, UnsubscribeRequestParams
@@ -226,7 +227,7 @@ def create_server(
     offered = register_prompts(
         server,  # type: ignore[arg-type]
         read_only=settings.read_only,
-        attachments={"calls_chart": _calls_chart},
+        attachments={"calls_chart": _calls_chart, "person_clock": _person_clock},
     )
     _register_resources(server, live)
     if not settings.read_only:
@@ -242,6 +243,36 @@ async def _calls_chart(ctx: Context[AppState, Any], arguments: Mapping[str, str]
     from .tools.history import todays_chart  # on first use: a start does not load the tool
 
     return await todays_chart(ctx, arguments.get("campaign"), arguments.get("lead"))
+
+
+async def _person_clock(ctx: Context[AppState, Any], arguments: Mapping[str, str]) -> list[ContentBlock]:
+    """A prompt's clock of the person it acts for: "tomorrow" is their date, not the server's."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from ..rules.sanitize import data_text
+
+    server_zone = ameyo_of(ctx).settings.zone
+    named = (arguments.get("timezone") or "").strip()
+    try:
+        zone = ZoneInfo(named) if named else server_zone
+    except (ZoneInfoNotFoundError, ValueError):
+        raise MCPError(
+            code=INVALID_PARAMS,
+            message=f"timezone {data_text(named, 40)!r} is not an IANA zone name such as Europe/London; "
+            "leave it out when the person is in the Ameyo server's zone.",
+        ) from None
+    here, there = datetime.now(zone), datetime.now(server_zone)
+    example = (here + timedelta(days=1)).replace(hour=15, minute=0, second=0, microsecond=0)
+    if str(zone) == str(server_zone):
+        text = f"It is now {there:%a %Y-%m-%d %H:%M} {server_zone}, the Ameyo server's zone and the person's."
+    else:
+        text = (
+            f"The person's clock: it is now {here:%a %Y-%m-%d %H:%M} in {zone} "
+            f"(UTC{here.isoformat()[-6:]}); the Ameyo server's: {there:%a %Y-%m-%d %H:%M} {server_zone}."
+        )
+    text += f" Tomorrow at 3 pm for the person is {example.isoformat()}."
+    return [TextContent(type="text", text=text)]
 
 
 def _request_state_security(settings: Settings) -> RequestStateSecurity | None:
