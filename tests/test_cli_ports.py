@@ -54,3 +54,24 @@ def test_a_taken_port_is_named_before_anything_claims_to_serve(tmp_path: Path) -
         assert len(err.strip().splitlines()) <= 2 and "Traceback" not in err, said
         # Nothing claims to serve, nor starts the demo's simulator, before the port is known free.
         assert not any(word in err for word in ("serving", "receiving", "listening", "demo mode")), said
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--port", "99999"], "argument --port: '99999' is not a whole number from 1 to 65535"),
+        (["receiver", "--port", "0"], "argument --port: '0' is not a whole number from 1 to 65535"),
+        (["upload", "f.csv", "--campaign", "1", "--lead", "21", "--batch-size", "0"], "--batch-size: '0'"),
+        (["upload", "f.csv", "--campaign", "1", "--lead", "21", "--concurrency", "-1"], "from 1 to 16"),
+    ],
+)
+def test_numbers_out_of_range_are_refused_not_clamped(tmp_path: Path, argv: list[str], said: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ameyo_mcp", *argv],
+        env=clean_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr, done.stderr

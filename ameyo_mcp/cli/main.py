@@ -8,7 +8,7 @@ import gc
 import logging
 import socket
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +19,7 @@ from .. import __version__
 from ..config import Settings, load_settings, malloc_arenas_given, timezone_warning
 from ..errors import AmeyoMcpError, SettingsError, explain
 from ..logs import setup_logging
+from ..writes.bulk.limits import DEFAULT_BATCH, DEFAULT_CONCURRENCY, MAX_BATCH, MAX_CONCURRENCY
 from .allocator import fewer_arenas
 
 if TYPE_CHECKING:
@@ -45,6 +46,25 @@ def _shared(*, top: bool) -> argparse.ArgumentParser:
     return shared
 
 
+def _whole(low: int, high: int) -> Callable[[str], int]:
+    """An argument type for a whole number from `low` to `high`: anything else is refused by
+    argparse in one line, never clamped in silence (the file tool refuses the same values)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from {low} to {high}")
+        return value
+
+    return parse
+
+
+_PORT = _whole(1, 65535)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ameyo-mcp",
@@ -54,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ameyo-mcp {__version__}")
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="default: stdio")
     parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+    parser.add_argument("--port", type=_PORT, default=8000, help="HTTP port (default 8000)")
     sub = parser.add_subparsers(dest="command")
     shared = _shared(top=False)
     check = sub.add_parser(
@@ -73,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
         help="receive Ameyo's call-outcome pushes at /ameyo/status into the store (needs AMEYO_PUSH_TOKEN)",
     )
     receiver.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    receiver.add_argument("--port", type=int, default=8010, help="port (default 8010)")
+    receiver.add_argument("--port", type=_PORT, default=8010, help="port (default 8010)")
     sync = sub.add_parser(
         "sync",
         parents=[shared],
@@ -85,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--restart", action="store_true", help="start a fresh pass instead of resuming")
     simulator = sub.add_parser("simulator", help="run the Ameyo simulator over HTTP")
     simulator.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    simulator.add_argument("--port", type=int, default=8888, help="port (default 8888)")
+    simulator.add_argument("--port", type=_PORT, default=8888, help="port (default 8888)")
     simulator.add_argument("--user", default="CustomerManager", help="login user (default CustomerManager)")
     simulator.add_argument("--password", default="simulator", help="login password (default simulator)")
     simulator.add_argument(
@@ -139,8 +159,18 @@ def _upload_parser(
     upload.add_argument("--attempts", type=int, default=0, help="attempts already made (default 0)")
     upload.add_argument("--update", action="store_true", help="update customers that already exist")
     upload.add_argument("--migrate", action="store_true", help="move existing customers into this lead")
-    upload.add_argument("--batch-size", type=int, default=500, help="rows per request (default 500)")
-    upload.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
+    upload.add_argument(
+        "--batch-size",
+        type=_whole(1, MAX_BATCH),
+        default=DEFAULT_BATCH,
+        help=f"rows per request (default {DEFAULT_BATCH}, at most {MAX_BATCH:,})",
+    )
+    upload.add_argument(
+        "--concurrency",
+        type=_whole(1, MAX_CONCURRENCY),
+        default=DEFAULT_CONCURRENCY,
+        help=f"requests in flight (default {DEFAULT_CONCURRENCY}, at most {MAX_CONCURRENCY})",
+    )
     upload.add_argument("--dry-run", action="store_true", help="check every row and write the report only")
     upload.add_argument(
         "--retry-unknown",

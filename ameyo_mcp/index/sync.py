@@ -40,6 +40,7 @@ from ..ameyo.service import Ameyo
 from ..config import Settings
 from ..errors import AmeyoError, StoreError, SyncBusy, SyncError
 from ..rules import phones
+from ..rules.counts import counted
 from ..rules.owners import new_owner, owner_alive
 from ..rules.times import ago_text, show
 from ..store import CampaignIndex, ContactRow, Store, SyncLease, SyncPass
@@ -85,9 +86,9 @@ class SyncReport:
             return f"{self.campaign.campaign_name} ({self.campaign.campaign_id}): {self.skipped}; skipped"
         how = "resumed and completed" if self.resumed else "synced"
         return (
-            f"{self.campaign.campaign_name} ({self.campaign.campaign_id}): {how}, {self.contacts:,} contacts "
-            f"indexed ({self.new:,} new, {self.removed:,} removed) in {self.seconds:.1f} s, "
-            f"{self.requests:,} requests"
+            f"{self.campaign.campaign_name} ({self.campaign.campaign_id}): {how}, "
+            f"{counted(self.contacts, 'contact')} indexed ({self.new:,} new, {self.removed:,} removed) in "
+            f"{self.seconds:.1f} s, {counted(self.requests, 'request')}"
         )
 
 
