@@ -670,9 +670,10 @@ class SessionManager:
         if not self._foreign_key_told:
             self._foreign_key_told = True
             log.warning(
-                "The shared Ameyo session in the store was sealed with another key: this process logs "
-                "in anew. Give every process of this deployment the same AMEYO_SECRET_KEY (or the "
-                "same AMEYO_PASSWORD when none is set)."
+                "The shared Ameyo session in the store was sealed with another key: the process that "
+                "saved it has another AMEYO_SECRET_KEY or, when none is set, another AMEYO_PASSWORD (one "
+                "changed since, or mistyped here: a refused login below says so). This process logs in "
+                "anew; every process of this deployment needs the same key."
             )
 
     def _stale_s(self) -> float:
