@@ -121,6 +121,8 @@ def test_missing_settings_fail_with_one_line_each(tmp_path: Path) -> None:
     ("env", "expected"),
     [
         ({"AMEYO_BASE_URL": "http://127.0.0.1:9"}, "unreachable URL"),
+        ({"AMEYO_BASE_URL": "http://127.0.0.1:9"}, "(nothing listens at that port)"),
+        ({"AMEYO_BASE_URL": "{tls}"}, "(the TLS handshake failed: an https:// URL for a port that speaks"),
         ({"AMEYO_PASSWORD": "not-the-password"}, "wrong user or password"),
         ({"AMEYO_HASH_KEY": "wrong-hash-key", "AMEYO_REQUESTING_HOST": "crm"}, "token rejected"),
         ({"AMEYO_BASE_URL": "{base}/ameyo"}, "AMEYO_BASE_URL has a path (/ameyo)"),
@@ -130,7 +132,8 @@ def test_missing_settings_fail_with_one_line_each(tmp_path: Path) -> None:
 async def test_check_names_each_failure(
     simulator: SimulatorThread, tmp_path: Path, env: dict[str, str], expected: str
 ) -> None:
-    env = {k: v.format(base=simulator.base_url) for k, v in env.items()}
+    tls = simulator.base_url.replace("http://", "https://")
+    env = {k: v.format(base=simulator.base_url, tls=tls) for k, v in env.items()}
     # An unknown region stops the server at start (test_config); `check` asks the library itself,
     # for an installation whose files the start-up look cannot read.
     region = env.pop("AMEYO_PHONE_REGION", None)
@@ -142,6 +145,7 @@ async def test_check_names_each_failure(
     assert not ok
     failures = [line for line in lines if "FAIL" in line]
     assert len(failures) == 1 and expected in failures[0], lines
+    assert "tell the person" not in "\n".join(lines)  # a model's next step, not the person's
     assert "not-the-password" not in "\n".join(lines) and "wrong-hash-key" not in "\n".join(lines)
 
 

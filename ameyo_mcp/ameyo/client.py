@@ -185,7 +185,7 @@ class AmeyoClient:
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             self.unreachable_at = time.monotonic()
             raise UpstreamUnavailable(
-                f"Ameyo is unreachable at {self.settings.base_url} ({type(exc).__name__}): "
+                f"Ameyo is unreachable at {self.settings.base_url} ({_unreachable_why(exc)}): "
                 "check AMEYO_BASE_URL and that the server is up"
             ) from None
         except httpx.PoolTimeout:
@@ -326,6 +326,28 @@ def compact_json(value: Any) -> str:
 def form_body(command: str, data: str) -> bytes:
     """The request body `command=<id>&data=<json>`, URL-encoded as the vendor document says."""
     return f"command={form_quote(command)}&data={form_quote(data)}".encode("ascii")
+
+
+def _unreachable_why(exc: BaseException) -> str:
+    """What kept the connection from being made, from the errors under httpx's: a TLS handshake
+    with a plain HTTP port, a host name that does not resolve, a port nobody listens on."""
+    import socket
+    import ssl
+
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            break
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return "its TLS certificate is not trusted"
+        if isinstance(seen, ssl.SSLError):
+            return "the TLS handshake failed: an https:// URL for a port that speaks plain http?"
+        if isinstance(seen, socket.gaierror):
+            return "its host name does not resolve"
+        if isinstance(seen, ConnectionRefusedError):
+            return "nothing listens at that port"
+        seen = seen.__cause__ or seen.__context__
+    return type(exc).__name__
 
 
 def _next_step(write: bool) -> str:

@@ -9,7 +9,14 @@ from ..ameyo.models import GetLeadsRequest
 from ..ameyo.service import Ameyo
 from ..ameyo.session import PROVED_LOGIN, PROVED_OWN, PROVED_SHARED
 from ..config import Settings, timezone_warning
-from ..errors import AmeyoError, AuthenticationFailed, SettingsError, StoreError, UpstreamUnavailable
+from ..errors import (
+    AmeyoError,
+    AuthenticationFailed,
+    SettingsError,
+    StoreError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from ..rules import phones
 from ..rules.times import ago_text, show
 
@@ -25,17 +32,21 @@ _PROVED = {
 
 
 def _advice(exc: AmeyoError, settings: Settings) -> str:
-    text = str(exc)
+    """The failure for the person running the check: its own words, without the next step written
+    for a model ("tell the person that Ameyo seems unavailable")."""
+    text = exc.message if isinstance(exc, UpstreamUnavailable) else str(exc)
     if isinstance(exc, AuthenticationFailed):
         if settings.token_auth:
             return f"token rejected: {text}"
         return f"wrong user or password: {text}"
+    if isinstance(exc, UpstreamTimeout):
+        return f"no answer in time: {text} (AMEYO_TIMEOUT_S); is AMEYO_BASE_URL the Ameyo server?"
     if isinstance(exc, UpstreamUnavailable):
         if "404" in text:
             return text  # it says what in AMEYO_BASE_URL to look at
         if "unreachable" in text:
             return f"unreachable URL: {text}"
-        return f"not an Ameyo answer: {text}"
+        return f"not an Ameyo answer: {text}; is AMEYO_BASE_URL the Ameyo server?"
     return text
 
 
@@ -70,7 +81,8 @@ async def run_check(
                 )
             ping = await ameyo.session.ping()
             when = show(ping.server_time, settings.zone) if ping.server_time else "not given"
-            say(f"  ok  ping: session alive, Ameyo server time {when}")
+            # Ameyo's ping gives the instant, not its zone: the zone is the setting's, to compare.
+            say(f"  ok  ping: session alive, Ameyo server time {when} (AMEYO_TIMEZONE: the server's?)")
             names = ", ".join(f"{c.campaign_name} ({c.campaign_id})" for c in info.campaign_infos)
             say(f"  ok  campaigns: {names or 'none'}")
         else:
@@ -96,7 +108,7 @@ async def run_check(
     say(
         "All checks passed."
         if ok
-        else "Check failed: fix the setting named above and run `ameyo-mcp check` again."
+        else "Check failed: fix what is named above and run `ameyo-mcp check` again."
     )
     return ok
 
