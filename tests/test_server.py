@@ -143,7 +143,16 @@ async def test_errors_say_what_to_do_next(client: Client) -> None:
     assert wrong_lead.is_error
     assert "Lead 2 is not in campaign MoviStarSurvey (1); its leads are 1, 21, 35, 39" in text_of(wrong_lead)
     unknown = await client.call_tool("ameyo_get_leads", {"campaign": "Nope"})
-    assert unknown.is_error and "MoviStarSurvey (1)" in text_of(unknown)
+    assert (
+        unknown.is_error
+        and "MoviStarSurvey (1)" in text_of(unknown)
+        and "did you mean" not in text_of(unknown)
+    )
+    typo = await client.call_tool("ameyo_get_leads", {"campaign": "moviestarsurvey"})
+    assert "Unknown campaign 'moviestarsurvey' (did you mean MoviStarSurvey?)" in text_of(typo)
+    assert "Unknown campaign" not in text_of(
+        await client.call_tool("ameyo_get_leads", {"campaign": "movistarsurvey"})
+    )
     past = await client.call_tool(
         "ameyo_add_callback", {"campaign": 1, "customer_id": 12458, "callback_time": "2020-01-01T10:00:00"}
     )

@@ -6,6 +6,7 @@ request with a session id or resolves a campaign name on its own.
 
 from __future__ import annotations
 
+import difflib
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -138,7 +139,10 @@ class Ameyo:
                 "so give the campaign's numeric id"
             )
         listing = ", ".join(f"{c.campaign_name} ({c.campaign_id})" for c in known)
-        raise NotFound(f"Unknown campaign {text[:60]!r}: the campaigns of this user are {listing}")
+        by_name = {c.campaign_name.lower(): c.campaign_name for c in known}
+        close = difflib.get_close_matches(text.lower(), list(by_name), n=1)
+        guess = f" (did you mean {by_name[close[0]]}?)" if close else ""
+        raise NotFound(f"Unknown campaign {text[:60]!r}{guess}: the campaigns of this user are {listing}")
 
     async def leads(self, campaign_id: int, *, fresh: bool = False) -> list[Lead]:
         cached = self._leads.get(campaign_id)
