@@ -66,6 +66,11 @@ async def test_harmless_spellings_are_accepted(client: Client) -> None:
             {"campaign": 1, "lead_id": 21, "records": [{"customer": {"phone1": "9"}, "callback_time": 5.5}]},
             "records[0].callback_time must be text, not 5.5",
         ),
+        (
+            "ameyo_upload_contacts_with_callbacks",
+            {"campaign": 1, "lead_id": 21, "records": [{"phone1": "9000011111", "callback_time": "x"}]},
+            'records[0] is refused: the customer\'s fields (phone1) go inside customer: {"customer"',
+        ),
     ],
 )
 async def test_each_mistake_is_one_short_sentence(

@@ -10,7 +10,7 @@ import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from ...ameyo.models import CallbackRecord, GetContactsRequest, RecordResult, campaign_label
 from ...ameyo.service import Ameyo, UploadTarget
@@ -18,7 +18,7 @@ from ...answers.results import UploadOut, campaign_out
 from ...answers.summaries import disabled_lead_note, upload_text
 from ...errors import AmeyoError, Respelled
 from ...rules import phones
-from ...rules.sanitize import data_text
+from ...rules.sanitize import clean_text, data_text
 from ...writes import callback_rules
 from ...writes import path as writes
 from ...writes.outcome import Outcome
@@ -76,6 +76,21 @@ class CallbackContact(BaseModel):
     customer_id: AmeyoId | None = Field(
         default=None, description="Existing customer to attach the callback to"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _customer_fields_inside(cls, data: Any) -> Any:
+        """A record written flat ({"phone1": …, "callback_time": …}) is told where its customer's
+        fields go, rather than that `customer` is missing."""
+        if isinstance(data, dict) and "customer" not in data:
+            stray = [k for k in data if k not in cls.model_fields]
+            if stray:
+                named = ", ".join(clean_text(k, 30) for k in stray[:3])
+                raise ValueError(
+                    f"the customer's fields ({named}) go inside customer: "
+                    '{"customer": {"phone1": "…", "name": "…"}, "callback_time": "…"}'
+                )
+        return data
 
 
 async def ameyo_upload_contacts(
