@@ -252,7 +252,10 @@ async def test_the_call_history_finds_a_customer_by_name_and_shows_names_beside_
             "ameyo_call_history", {"name": "pri sha", "campaign": "MoviStarSurvey"}
         )
         nobody = await client.call_tool("ameyo_call_history", {"name": "zebedee"})
+        blank = await client.call_tool("ameyo_call_history", {"name": " ", "agent": "", "phone": ""})
     text = text_of(priyas)
+    # Blank filters are none (as ameyo_get_contacts takes search=""): all three calls.
+    assert blank.structured_content is not None and blank.structured_content["matched"] == 3, text_of(blank)
     assert priyas.structured_content is not None and priyas.structured_content["matched"] == 2, text
     assert "| #12001 Priya Sharma |" in text and "| #12002 Priya Mehta |" in text and "#12458" not in text
     assert "talk ?: the push gave no talk time" in text and "| 0s" in text

@@ -91,6 +91,11 @@ async def ameyo_call_history(
     customer, number, outcome, agent, talk time), newest first. Times in the server's zone."""
     from ...store import CallQuery  # here: start-up does not pay for the store
 
+    # A blank filter is no filter (as ameyo_get_contacts takes search=""): not a search for ''.
+    phone, name, campaign, agent, disposition, system_disposition, since, until = (
+        text if text is not None and text.strip() else None
+        for text in (phone, name, campaign, agent, disposition, system_disposition, since, until)
+    )
     store = store_of(ctx)
     ameyo = ameyo_of(ctx)
     zone = ameyo.settings.zone
