@@ -42,6 +42,9 @@ async def test_completions_for_campaigns_leads_statuses_and_dispositions(client:
         PromptReference(type="ref/prompt", name="nope"), {"name": "status", "value": ""}
     )
     assert other.completion.values == []
+    # Only the arguments a prompt takes: the follow-up prompt has no status.
+    unasked = await client.complete(FOLLOW_UP, {"name": "status", "value": "no"})
+    assert unasked.completion.values == []
 
 
 async def test_warnings_reach_the_client_as_log_notifications(

@@ -233,7 +233,7 @@ def create_server(
     if not settings.read_only:
         _register_files(server, settings)
     _register_calls_today(server, feed, history, settings, legacy_subscriptions=not stateless_http)
-    _register_completions(server, live, frozenset(t.name for t in offered))
+    _register_completions(server, live, {t.name: frozenset(a.name for a in t.arguments) for t in offered})
     _register_logging(server)
     return server
 
@@ -372,7 +372,9 @@ def _register_calls_today(
             raise resource_error(exc, uri=CALLS_TODAY_URI) from None
 
 
-def _register_completions(server: MCPServer[AppState], live: list[Ameyo], prompts: frozenset[str]) -> None:
+def _register_completions(
+    server: MCPServer[AppState], live: list[Ameyo], prompts: Mapping[str, frozenset[str]]
+) -> None:
     @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]  # the SDK leaves it untyped
     async def completions(
         ref: PromptReference | ResourceTemplateReference,

@@ -7,7 +7,7 @@ never an error.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from mcp.types import (
     Completion,
@@ -42,10 +42,14 @@ async def complete(
     ref: PromptReference | ResourceTemplateReference,
     argument: CompletionArgument,
     context: CompletionContext | None,
-    prompts: frozenset[str],
+    prompts: Mapping[str, frozenset[str]],
 ) -> Completion | None:
-    """Values for one argument of one of our prompts or templates, starting with what was typed."""
-    ours = ref.name in prompts if isinstance(ref, PromptReference) else ref.uri in TEMPLATES
+    """Values for one argument of one of our prompts (`prompts`: each one's arguments) or
+    templates, starting with what was typed; none for an argument the prompt does not take."""
+    if isinstance(ref, PromptReference):
+        ours = argument.name in prompts.get(ref.name, frozenset())
+    else:
+        ours = ref.uri in TEMPLATES and argument.name == "campaign"
     if not ours:
         return None
     given = dict(context.arguments or {}) if context else {}
