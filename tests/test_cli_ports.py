@@ -59,8 +59,8 @@ def test_a_taken_port_is_named_before_anything_claims_to_serve(tmp_path: Path) -
 @pytest.mark.parametrize(
     ("argv", "said"),
     [
-        (["--port", "99999"], "argument --port: '99999' is not a whole number from 1 to 65535"),
-        (["receiver", "--port", "0"], "argument --port: '0' is not a whole number from 1 to 65535"),
+        (["--port", "99999"], "argument --port: '99999' is not a whole number from 0 to 65535"),
+        (["receiver", "--port", "-1"], "argument --port: '-1' is not a whole number from 0 to 65535"),
         (["upload", "f.csv", "--campaign", "1", "--lead", "21", "--batch-size", "0"], "--batch-size: '0'"),
         (["upload", "f.csv", "--campaign", "1", "--lead", "21", "--concurrency", "-1"], "from 1 to 16"),
     ],

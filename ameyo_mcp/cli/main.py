@@ -62,7 +62,7 @@ def _whole(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-_PORT = _whole(1, 65535)
+_PORT = _whole(0, 65535)  # 0: any free port
 
 
 def _parser() -> argparse.ArgumentParser:
