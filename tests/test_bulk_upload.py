@@ -430,3 +430,20 @@ async def test_a_file_sends_a_number_as_an_earlier_upload_spelt_it(
     assert sum(1 for w in sent if w.detail == "ADDED") == 3  # Anil once, Asha, Ravi
     assert read_result(Path(out.result_file))[2]["phone1"] == "9876500011"  # the file's, as dialled
     assert copy.counts == {"SENT_EARLIER": 2} and simulator.state.executed["uploadContacts"] == 2
+
+
+async def test_a_file_that_updates_says_its_customers_are_dialled_again(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    existing = next(c for c in simulator.state.contacts(1) if c.phone1 and c.lead_id == LEAD)
+    (folder / "fix.csv").write_text(f"phone1,city\n{existing.phone1},Chennai\n", encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    args: dict[str, Any] = {"file": "fix.csv", "campaign": 1, "lead_id": LEAD, "update_existing": True}
+    async with Client(server_of(simulator, settings)) as client:
+        dry = await client.call_tool("ameyo_upload_contacts_file", args)
+        real = await client.call_tool("ameyo_upload_contacts_file", args | {"dry_run": False})
+    assert "each existing customer Ameyo updates gets this upload's status NOT_TRIED" in text_of(dry)
+    assert "updated 1" in text_of(real), text_of(real)
+    assert "the 1 updated customer got this upload's status NOT_TRIED and 0 attempts" in text_of(real)

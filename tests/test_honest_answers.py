@@ -567,3 +567,61 @@ async def test_outcomes_beyond_the_ten_shown_are_counted_in_words(
     async with Client(server_of(simulator, settings)) as client:
         text = text_of(await client.call_tool("ameyo_call_history", {}))
     assert ", 2 other outcomes: 2 calls" in text, text
+
+
+async def test_an_update_says_it_puts_the_customer_back_in_the_dialling_queue(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """Ameyo gives a customer it updates the upload's status and attempts: "fix her city" with
+    update_existing put a customer who had used their attempts back in the queue, and said
+    nothing of it. A customer and callback upload updates nobody unless asked."""
+    settings = settings_for(simulator, tmp_path)
+    existing = next(
+        c
+        for c in simulator.state.contacts(1)
+        if c.phone1 and c.columns.get("status") not in (None, "NOT_TRIED")
+    )
+    status, attempts = existing.columns["status"], existing.columns["attempts"]
+    fix = {"campaign": 1, "lead_id": existing.lead_id, "update_existing": True}
+    async with Client(server_of(simulator, settings)) as client:
+        checked = await client.call_tool(
+            "ameyo_upload_contacts", fix | {"dry_run": True, "records": [{"phone1": existing.phone1}]}
+        )
+        updated = await client.call_tool(
+            "ameyo_upload_contacts", fix | {"records": [{"phone1": existing.phone1, "city": "Chennai"}]}
+        )
+        requeued = simulator.state.contact(existing.customer_id)
+        kept = await client.call_tool(
+            "ameyo_upload_contacts",
+            fix
+            | {
+                "status": status,
+                "attempts": attempts,
+                "records": [{"phone1": existing.phone1, "city": "Pune"}],
+            },
+        )
+        callback = await client.call_tool(
+            "ameyo_upload_contacts_with_callbacks",
+            {
+                "campaign": 1,
+                "lead_id": existing.lead_id,
+                "records": [
+                    {"customer": {"phone1": existing.phone1, "city": "Delhi"}, "callback_time": LATER}
+                ],
+            },
+        )
+    said = "each existing customer Ameyo updates gets this upload's status NOT_TRIED and 0 attempts"
+    assert said in text_of(checked), text_of(checked)
+    text = text_of(updated)
+    assert "the 1 updated customer got this upload's status NOT_TRIED and 0 attempts" in text, text
+    assert "it is dialled again as if new" in text and "with the status and attempts they have now" in text
+    assert (
+        requeued is not None
+        and requeued.columns["status"] == "NOT_TRIED"
+        and requeued.columns["attempts"] == 0
+    )
+    assert f"status {status} and {attempts} attempts" in text_of(kept)
+    after = simulator.state.contact(existing.customer_id)
+    assert after is not None and after.columns["status"] == status and after.columns["attempts"] == attempts
+    assert not callback.is_error and "duplicates left unchanged 1" in text_of(callback), text_of(callback)
+    assert after.customer_data["city"] == "Pune" and "got this upload's status" not in text_of(callback)

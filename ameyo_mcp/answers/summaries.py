@@ -368,6 +368,28 @@ def disabled_lead_note(lead_id: int, counts: Mapping[str, int] | None) -> str:
     )
 
 
+def requeued_note(status: str, attempts: int, updated: int | None) -> str:
+    """For an upload with update_existing: Ameyo gives a customer it updates the upload's status and
+    attempts, as it gives new ones (the document's "churn"), so an update puts them back in the
+    dialling queue. `updated`: how many were (None before sending); empty when none was."""
+    given = f"status {status} and {counted(attempts, 'attempt')}"
+    keep = (
+        "To correct a customer's fields without that, upload them alone with the status and attempts "
+        "they have now."
+    )
+    if updated is None:
+        return (
+            f"Note: with update_existing, each existing customer Ameyo updates gets this upload's {given}, "
+            f"as new ones do: they would be dialled again as if new. {keep}"
+        )
+    if not updated:
+        return ""
+    return (
+        f"Note: the {counted(updated, 'updated customer')} got this upload's {given}, as new ones do: "
+        f"{agreeing(updated, 'it is', 'they are')} dialled again as if new. {keep}"
+    )
+
+
 def callback_text(out: CallbackOut) -> str:
     who = out.name or "(no name)"
     to = out.assigned_to or "any agent"

@@ -27,7 +27,7 @@ async def ameyo_upload_contacts_file(
     column_map: Annotated[
         dict[str, str] | None, Field(description="Rename columns, e.g. {Mobile: phone1}")
     ] = None,
-    status: Annotated[str, Field(description="Status to give new contacts")] = "NOT_TRIED",
+    status: Annotated[str, Field(description="Status of new and updated contacts")] = "NOT_TRIED",
     attempts: Annotated[int, Field(ge=0, description="Attempts already made")] = 0,
     update_existing: UpdateArg = False,
     migrate_existing: MigrateArg = False,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, model_validator
 from ...ameyo.models import CallbackRecord, GetContactsRequest, RecordResult, campaign_label
 from ...ameyo.service import Ameyo, UploadTarget
 from ...answers.results import UploadOut, campaign_out
-from ...answers.summaries import disabled_lead_note, upload_text
+from ...answers.summaries import disabled_lead_note, requeued_note, upload_text
 from ...errors import AmeyoError, Respelled
 from ...rules import phones
 from ...rules.sanitize import clean_text, data_text
@@ -105,7 +105,9 @@ async def ameyo_upload_contacts(
             description="Customer records: field → value; phone1 required",
         ),
     ],
-    status: Annotated[str, Field(max_length=40, description="Status to give new contacts")] = "NOT_TRIED",
+    status: Annotated[
+        str, Field(max_length=40, description="Status of new and updated contacts")
+    ] = "NOT_TRIED",
     attempts: Annotated[int, Field(ge=0, description="Attempts already made")] = 0,
     update_existing: UpdateArg = False,
     migrate_existing: MigrateArg = False,
@@ -135,7 +137,16 @@ async def ameyo_upload_contacts(
             numbers=_numbers(good),
         )
 
-    return await _send(ctx, target, checked, plan, dry_run=dry_run, allow_repeat=allow_repeat, token=confirm)
+    return await _send(
+        ctx,
+        target,
+        checked,
+        plan,
+        dry_run=dry_run,
+        allow_repeat=allow_repeat,
+        token=confirm,
+        requeued=(status, attempts) if update_existing else None,
+    )
 
 
 async def ameyo_upload_contacts_with_callbacks(
@@ -146,7 +157,7 @@ async def ameyo_upload_contacts_with_callbacks(
         list[CallbackContact],
         Field(min_length=1, max_length=MAX_RECORDS, description="Customers and callbacks"),
     ],
-    update_existing: UpdateArg = True,
+    update_existing: UpdateArg = False,
     migrate_existing: MigrateArg = False,
     outside_calling_hours: OutsideHoursArg = False,
     despite_do_not_call: DespiteDncArg = False,
@@ -394,6 +405,7 @@ async def _send(
     token: str | None,
     notes: Sequence[str] = (),
     planned: Mapping[int, str] | None = None,
+    requeued: tuple[str, int] | None = None,
 ) -> CallToolResult:
     """Send the checked records, as `plan` makes them a write, through the write path and report
     each one's outcome by position (with `notes`); a dry run reports what would be sent, with the
@@ -414,6 +426,7 @@ async def _send(
             confirm_token=confirm_token,
             notes=notes,
             planned=planned or {},
+            requeued=requeued,
         )
     refused = len(checked) - len(good)
     for tries_left in range(_RESPELL_TRIES, 0, -1):
@@ -436,7 +449,9 @@ async def _send(
         outcome(c.position, c.phone, results[i] if i < len(results) else None, zone)
         for i, c in enumerate(good)
     ]
-    return _report(state.ameyo, target, checked, outcomes, False, repeat=sent.repeat_of_s, notes=notes)
+    return _report(
+        state.ameyo, target, checked, outcomes, False, repeat=sent.repeat_of_s, notes=notes, requeued=requeued
+    )
 
 
 def _report(
@@ -450,7 +465,9 @@ def _report(
     repeat: float | None = None,
     notes: Sequence[str] = (),
     planned: Mapping[int, str] | None = None,
+    requeued: tuple[str, int] | None = None,
 ) -> CallToolResult:
+    """An upload's answer. `requeued`: the status and attempts an update gives existing customers."""
     refusals = [refused(c.position, c.phone, c.problem) for c in checked if c.problem is not None]
     if outcomes is None:
         if not dry_run and not any(c.problem is None for c in checked):
@@ -487,5 +504,7 @@ def _report(
     text = repeat_note(repeat) + upload_text(out)
     note = "" if target.lead_enabled else disabled_lead_note(target.lead_id, None if dry_run else out.counts)
     if note:
+        text += "\n" + note
+    if requeued is not None and (note := requeued_note(*requeued, None if dry_run else out.updated)):
         text += "\n" + note
     return answer(text, out)

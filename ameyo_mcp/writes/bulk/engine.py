@@ -27,10 +27,10 @@ import anyio.lowlevel
 
 from ...ameyo.columns import attempts_of, id_of, status_of
 from ...ameyo.models import RecordResult
-from ...ameyo.result_types import SAVED
+from ...ameyo.result_types import SAVED, effect
 from ...ameyo.service import Ameyo, UploadTarget
 from ...answers.results import campaign_out
-from ...answers.summaries import disabled_lead_note
+from ...answers.summaries import disabled_lead_note, requeued_note
 from ...errors import (
     AmeyoError,
     CallbackScheduled,
@@ -264,6 +264,7 @@ class _Run:
         self.failure: Exception | None = None
         self.held_callbacks = 0
         self.held_by_ledger = 0  # rows of batches refused because an earlier write has their callback
+        self.requeued = 0  # customers updated with the upload's status and attempts (plain batches)
         # Rows sent in the spelling an earlier upload gave their number (see `_respelt`).
         self.held_numbers = 0
         # Rows that Ameyo's answer to their batch left out: unknown, and not resent by retry_unknown
@@ -687,6 +688,9 @@ class _Run:
                 continue
             settled.append(outcome(row.line, row.phone, answer, zone))
         self.left_out += max(len(batch.rows) - answered, 0)
+        if batch.kind == PLAIN and self.options.update_existing:
+            # uploadContacts gives a customer it updates the request's status and attempts.
+            self.requeued += sum(effect(item.result) == "updated" for item in settled)
         if batch.resend:
             for item in settled:
                 self._judge_resent(batch, item)
@@ -882,6 +886,10 @@ class _Run:
         if not self.target.lead_enabled:
             counts = None if self.options.dry_run else dict(tally.counts)
             if note := disabled_lead_note(self.target.lead_id, counts):
+                notes.append(note)
+        if self.options.update_existing:
+            updated = None if self.options.dry_run else self.requeued
+            if note := requeued_note(self.status, self.options.attempts, updated):
                 notes.append(note)
         token = None
         if self.options.dry_run and self.writes.needs_confirmation(self._left()):
