@@ -243,7 +243,7 @@ def test_a_full_disk_ends_the_cli_with_one_line_and_a_resumable_journal(
         assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr
         (line,) = error_lines(full.stderr)
         assert "could not write" in line and "File too large" in line, line
-        assert str(journal) in line or "big.csv.ameyo-result.csv" in line, line
+        assert str(journal) in line or "big.csv.lead-1.ameyo-result.csv" in line, line
         assert "Sent in this run:" in line and "run the same upload again" in line, line
         sent_first = sim.state.commands["uploadContacts"]
         assert 0 < sent_first < rows // batch
@@ -259,7 +259,7 @@ def test_a_full_disk_ends_the_cli_with_one_line_and_a_resumable_journal(
         }
 
         again = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
-        result = read_result(tmp_path / "big.csv.ameyo-result.csv")
+        result = read_result(tmp_path / "big.csv.lead-1.ameyo-result.csv")
         assert sorted(result) == list(range(2, rows + 2)), again.stderr
         written = [w.customer_id for w in sim.state.records_written if w.command == "uploadContacts"]
         assert len(written) == len(set(written))
@@ -312,7 +312,7 @@ async def test_retry_unknown_never_schedules_a_second_callback_silently(
     stdout = done.stdout.decode()
     assert done.returncode == 0, stdout + done.stderr.decode()
     assert "a callback may now be scheduled twice: lines 2, 3, 4, 5, 6 " in stdout, stdout
-    rows = read_result(tmp_path / "calls.csv.ameyo-result.csv")
+    rows = read_result(tmp_path / "calls.csv.lead-1.ameyo-result.csv")
     for line in range(2, 7):
         assert rows[line]["ok"] == "yes" and "scheduled twice" in rows[line]["reason"]
     assert simulator.state.commands[command] == 3 and sorted(callbacks().values()) == [1] * 5 + [2] * 5
@@ -363,7 +363,7 @@ async def test_output_paths_never_overwrite_what_is_not_theirs(
         for _ in range(2):
             mine = await client.call_tool(TOOL, {**base, "file": "contacts.csv", "result_file": "mine.csv"})
             assert not mine.is_error, text_of(mine)
-    for written in ("mine.csv", "other.csv.ameyo-result.csv", "other.csv.ameyo-journal"):
+    for written in ("mine.csv", "other.csv.lead-1.ameyo-result.csv", "other.csv.ameyo-journal"):
         assert stat.S_IMODE((folder / written).stat().st_mode) == 0o600, written
 
 

@@ -274,7 +274,7 @@ def test_killed_cli_resumes_without_sending_a_row_twice(tmp_path: Path) -> None:
         sim.state.faults.reset()
         again = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
         assert "Resumed from the journal" in again.stdout, again.stderr
-        result = read_result(tmp_path / "big.csv.ameyo-result.csv")
+        result = read_result(tmp_path / "big.csv.lead-1.ameyo-result.csv")
         assert sorted(result) == list(range(2, rows + 2))
         unknown = [line for line, row in result.items() if row["result"] == "OUTCOME_UNKNOWN"]
         assert unknown, "the kill should leave a batch sent and unanswered"
@@ -301,10 +301,10 @@ def test_the_cli_refuses_to_upload_a_file_an_upload_wrote(tmp_path: Path) -> Non
         first = subprocess.run([*command, str(source)], env=env, capture_output=True, text=True, timeout=60)
         assert first.returncode == 0, first.stderr
         sent = sim.state.commands["uploadContacts"]
-        result = tmp_path / "few.csv.ameyo-result.csv"
+        result = tmp_path / "few.csv.lead-1.ameyo-result.csv"
         again = subprocess.run([*command, str(result)], env=env, capture_output=True, text=True, timeout=60)
         assert again.returncode != 0
-        assert "few.csv.ameyo-result.csv is a file an upload wrote" in again.stderr, again.stderr
+        assert "few.csv.lead-1.ameyo-result.csv is a file an upload wrote" in again.stderr, again.stderr
         assert "nothing was sent" in again.stderr
         assert sim.state.commands["uploadContacts"] == sent
 

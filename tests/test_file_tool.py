@@ -131,10 +131,12 @@ async def test_the_files_an_upload_writes_are_neither_listed_nor_uploaded(
         checked = await client.call_tool(TOOL, BASE | {"file": "new-contacts.csv"})
         sent = await client.call_tool(TOOL, BASE | {"file": "new-contacts.csv", "dry_run": False})
         assert not checked.is_error and not sent.is_error, text_of(sent)
-        written = {"new-contacts.csv.ameyo-check.csv", "new-contacts.csv.ameyo-result.csv"}
+        written = {"new-contacts.csv.lead-1.ameyo-check.csv", "new-contacts.csv.lead-1.ameyo-result.csv"}
         assert written <= {p.name for p in folder.iterdir()}
         # Copied under a name of its own, a result file is still known by its header row.
-        (folder / "answers.csv").write_bytes((folder / "new-contacts.csv.ameyo-result.csv").read_bytes())
+        (folder / "answers.csv").write_bytes(
+            (folder / "new-contacts.csv.lead-1.ameyo-result.csv").read_bytes()
+        )
         listed = await client.read_resource("ameyo://files")
         names = {f["file"] for f in json.loads(listed.contents[0].text)["files"]}  # type: ignore[union-attr]
         assert "new-contacts.csv" in names and not names & (written | {"answers.csv"}), names
@@ -177,7 +179,7 @@ async def test_a_callback_an_earlier_write_scheduled_holds_back_its_row_alone_an
     assert "running the same upload again does not send them" in text and "Stopped sending" not in text
     assert "run the same upload again to send them" not in text
     assert simulator.state.executed["uploadContactAndAddCallback"] == 1  # the first run's, alone
-    result = (folder / "calls.csv.ameyo-result.csv").read_text(encoding="utf-8")
+    result = (folder / "calls.csv.lead-39.ameyo-result.csv").read_text(encoding="utf-8")
     assert "the next run resends it" not in result and "give the row another callback_time" in result
     # Run again: the other rows were answered and are not sent twice; the held one is held alike.
     assert "1 row was not sent because an earlier write already scheduled" in text_of(again), text_of(again)
@@ -203,3 +205,30 @@ async def test_a_dry_run_after_an_upload_counts_the_rows_already_answered_apart(
     out = checked.structured_content
     assert out is not None and out["from_earlier_runs"] == 2 and out["counts"] == {"SENT_EARLIER": 2}
     assert again.structured_content is not None and again.structured_content["sent_now"] == 0
+
+
+async def test_one_file_into_two_leads_keeps_two_results_and_other_options_send_again(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """The same file into lead 21 and then lead 39 replaced lead 21's result file; sent again with
+    migrate_existing, it was found "answered in earlier runs" and the answer advised the very flag."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "plain.csv").write_text("phone1,name\n9876500501,Ana\n9876500502,Bo\n", encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    args: dict[str, Any] = {"file": "plain.csv", "campaign": 1, "dry_run": False}
+    async with Client(server_of(simulator, settings)) as client:
+        first = await client.call_tool(TOOL, args | {"lead_id": 21})
+        second = await client.call_tool(TOOL, args | {"lead_id": 39})
+        moved = await client.call_tool(TOOL, args | {"lead_id": 39, "migrate_existing": True})
+        again = await client.call_tool(TOOL, args | {"lead_id": 39, "migrate_existing": True})
+    assert "added 2," in text_of(first), text_of(first)
+    assert "duplicates left unchanged 2" in text_of(second), text_of(second)
+    results = {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.ameyo-result.csv")}
+    assert set(results) == {"plain.csv.lead-21.ameyo-result.csv", "plain.csv.lead-39.ameyo-result.csv"}
+    assert results["plain.csv.lead-21.ameyo-result.csv"].count(",ADDED,") == 2
+    assert "sent in this run 2" in text_of(moved) and "moved to this lead 2" in text_of(moved), text_of(moved)
+    assert {c.lead_id for c in simulator.state.contacts(1) if c.phone1 in ("9876500501", "9876500502")} == {
+        39
+    }
+    assert "sent in this run 0; answered in earlier runs (not resent) 2" in text_of(again), text_of(again)

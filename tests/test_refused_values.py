@@ -121,8 +121,8 @@ def test_cli_upload_describes_a_password_column_and_never_quotes_it(tmp_path: Pa
     with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
         env = upload_env(sim, tmp_path)
         for extra, result_name in (
-            (["--dry-run"], "contacts.csv.ameyo-check.csv"),
-            ([], "contacts.csv.ameyo-result.csv"),
+            (["--dry-run"], "contacts.csv.lead-1.ameyo-check.csv"),
+            ([], "contacts.csv.lead-1.ameyo-result.csv"),
         ):
             done = subprocess.run(
                 [*command, *extra], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60

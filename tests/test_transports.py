@@ -165,7 +165,7 @@ def test_demo_upload_of_a_file_in_the_current_folder(tmp_path: Path) -> None:
     done = run_cli(tmp_path, "--demo", "upload", "today.csv", "--campaign", "1", "--lead", "21")
     assert done.returncode == 1, done.stderr  # one row was refused
     assert "added 2," in done.stdout and "line 4" in done.stdout and "phone1 is missing" in done.stdout
-    assert (tmp_path / "today.csv.ameyo-result.csv").exists()
+    assert (tmp_path / "today.csv.lead-21.ameyo-result.csv").exists()
     # The demo's writes are audited in a throwaway folder, not in the real trail under HOME.
     assert not list((tmp_path / ".local" / "state" / "ameyo-mcp").glob("audit*"))
 

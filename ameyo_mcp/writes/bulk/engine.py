@@ -54,7 +54,15 @@ from ..records import PRIMARY_COLUMN, outcome, refused, rewritten_note
 from .batches import CALLBACK, PLAIN, Batch, Batcher
 from .journal import ANSWERED, FAILED, SENT, UNKNOWN, Journal, upload_key
 from .limits import DEFAULT_BATCH, DEFAULT_CONCURRENCY, MAX_BATCH, MAX_CONCURRENCY
-from .outputs import CHECK_SUFFIX, JOURNAL_SUFFIX, RESULT_SUFFIX, beside, check_outputs, written_by_upload
+from .outputs import (
+    CHECK_SUFFIX,
+    JOURNAL_SUFFIX,
+    LEAD_PART,
+    RESULT_SUFFIX,
+    beside,
+    check_outputs,
+    written_by_upload,
+)
 from .reader import FileFacts, RowReader, file_facts
 from .report import BulkUploadOut, ResultFile, Tally
 from .validate import CALLBACK_COLUMNS, Prepared, Validator
@@ -107,8 +115,10 @@ HELD_CALLBACK_STEP = (
 
 
 def result_path_for(path: Path, options: BulkOptions) -> Path:
+    """Where a run's per-row outcomes go: as given, else beside the file and named for its lead
+    (the same file sent to two leads has two results, neither replacing the other)."""
     suffix = CHECK_SUFFIX if options.dry_run else RESULT_SUFFIX
-    return beside(path, options.result_path, suffix)
+    return beside(path, options.result_path, f"{LEAD_PART.format(options.lead_id)}{suffix}")
 
 
 def journal_path_for(path: Path, options: BulkOptions) -> Path:
@@ -208,8 +218,12 @@ async def _upload(
             target = await ameyo.upload_target(options.campaign, options.lead_id)
             facts = await anyio.to_thread.run_sync(file_facts, path)
             server, campaign_id = ameyo.settings.base_url, target.campaign.campaign_id
+            how = (
+                f"update={options.update_existing}|migrate={options.migrate_existing}|"
+                f"status={status_of(options.status)}|attempts={options.attempts}"
+            )
             journal.load(
-                upload_key(facts.sha256, server, campaign_id, target.lead_id), strict=not options.dry_run
+                upload_key(facts.sha256, server, campaign_id, target.lead_id, how), strict=not options.dry_run
             )
             run = _Run(path_of_writes, path, options, target, facts, journal, progress, sent, ask)
             run.result_path = result_path
@@ -663,7 +677,8 @@ class _Run:
             )
         reason = (
             f"not sent again: these same rows went to this lead{where} {ago_text(sent.repeat_of_s or 0)}, "
-            "and Ameyo answered them then; that upload's result file has each row's outcome"
+            "and Ameyo answered them then (that upload's result file and the audit trail have each "
+            "row's outcome)"
         )
         note = f"Rows of batch {batch.id} (lines {batch.first_line}-{batch.last_line}) were {reason}."
         if len(self.notes) < _EARLIER_NOTES:

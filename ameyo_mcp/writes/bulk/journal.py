@@ -5,9 +5,10 @@ sent, and flushes with it every line written before it; an answer (or a batch's 
 at once and flushed with the next `sent` line or when the run ends. So a killed process or a lost
 network loses nothing already answered, and a power cut at most the last answers, whose batches
 then read as sent with an unknown outcome (they are not resent unless asked). Every line carries
-the key of its upload (file hash + server + campaign + lead): uploads of other files, or of this
-file to another lead, share the journal without mixing. A batch marked sent with no answer after
-it is an unknown outcome: Ameyo may have run it, so it is not resent unless the caller asks.
+the key of its upload (file hash + server + campaign + lead + what it asks of Ameyo): uploads of
+other files, or of this file to another lead or with other options, share the journal without
+mixing. A batch marked sent with no answer after it is an unknown outcome: Ameyo may have run it,
+so it is not resent unless the caller asks.
 
 A run holds an exclusive OS lock (flock) on the journal for its whole life and writes its process
 id into it, so a second run of the same upload is refused at once and told which process has it.
@@ -48,10 +49,13 @@ _HOLDER = re.compile(rb'"t":"run","pid":(\d+)')
 TORN_REASON = "the journal line about it was cut short (a crash or a full disk), so it may have been sent"
 
 
-def upload_key(file_sha256: str, server: str, campaign_id: int, lead_id: int) -> str:
+def upload_key(file_sha256: str, server: str, campaign_id: int, lead_id: int, how: str = "") -> str:
     """Which upload a journal line belongs to. The Ameyo server is part of it: the same file tried
-    on a staging server and then sent to production is two uploads, not one to resume."""
-    return hashlib.sha256(f"{file_sha256}|{server}|{campaign_id}|{lead_id}".encode()).hexdigest()[:32]
+    on a staging server and then sent to production is two uploads, not one to resume. So is `how`
+    (what the rows ask of Ameyo: update, move, status): the file sent again with migrate_existing
+    is a new upload that sends its rows, not a resumed one that finds them answered."""
+    text = f"{file_sha256}|{server}|{campaign_id}|{lead_id}" + (f"|{how}" if how else "")
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 @dataclass

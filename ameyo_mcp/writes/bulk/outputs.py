@@ -9,6 +9,7 @@ check files hold phone numbers, so like the journal they are created owner-only.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from ...errors import OutputRefused
@@ -20,6 +21,9 @@ _PRIVATE = 0o600
 # What a result file, a dry run's check file and a journal are called beside their contact file.
 RESULT_SUFFIX, CHECK_SUFFIX, JOURNAL_SUFFIX = ".ameyo-result.csv", ".ameyo-check.csv", ".ameyo-journal"
 _OUTPUT_SUFFIXES = (RESULT_SUFFIX, CHECK_SUFFIX, JOURNAL_SUFFIX)
+# A result or check file's name carries its lead: d.csv.lead-21.ameyo-result.csv.
+LEAD_PART = ".lead-{}"
+_LEAD_NAMED = re.compile(r"\.lead-\d+\Z")
 
 
 def written_by_upload(path: Path) -> bool:
@@ -33,10 +37,11 @@ def written_by_upload(path: Path) -> bool:
 
 
 def contact_file_of(path: Path) -> str | None:
-    """The contact file an output was named after (`d.csv` for `d.csv.ameyo-result.csv`), if any."""
+    """The contact file an output was named after (`d.csv` for `d.csv.lead-21.ameyo-result.csv`),
+    if any."""
     for suffix in _OUTPUT_SUFFIXES:
         if path.name.endswith(suffix) and len(path.name) > len(suffix):
-            return path.name[: -len(suffix)]
+            return _LEAD_NAMED.sub("", path.name[: -len(suffix)]) or None
     return None
 
 
