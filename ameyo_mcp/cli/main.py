@@ -191,8 +191,9 @@ def _upload_parser(
     upload.add_argument(
         "--result",
         default=None,
-        help="result CSV, beside FILE if relative (default FILE.ameyo-result.csv, or "
-        "FILE.ameyo-check.csv for a dry run); an existing file is replaced only if it is a result file",
+        help="result CSV, beside FILE if relative (default FILE.lead-N.ameyo-result.csv, or "
+        "FILE.lead-N.ameyo-check.csv for a dry run); an existing file is replaced only if it is a "
+        "result file",
     )
     upload.add_argument(
         "--journal", default=None, help="journal, beside FILE if relative (default FILE.ameyo-journal)"
