@@ -120,6 +120,25 @@ async def test_a_quoted_line_break_is_one_row_and_a_stray_quote_spoils_only_its_
     assert stored(simulator, "9876500124")["name"] == "Cy"
 
 
+async def test_excels_text_formula_cells_are_read_as_their_text(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """Excel keeps a leading 0 by saving ="09876500131": refused as "phone1 has symbols", with
+    advice to check the column, which was right."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "excel.csv").write_text(
+        'phone1,name\n"=""09876500131""",Ana\n="09876500132","=""Bo"""\n', encoding="utf-8"
+    )
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    async with Client(server_of(simulator, settings)) as client:
+        real = await client.call_tool(TOOL, BASE | {"file": "excel.csv", "dry_run": False})
+    out = real.structured_content
+    assert not real.is_error and out is not None and out["counts"] == {"ADDED": 2}, text_of(real)
+    assert stored(simulator, "9876500131")["name"] == "Ana"
+    assert stored(simulator, "9876500132")["name"] == "Bo"
+
+
 async def test_the_files_an_upload_writes_are_neither_listed_nor_uploaded(
     simulator: SimulatorThread, tmp_path: Path
 ) -> None:

@@ -221,6 +221,9 @@ class RowReader:
                 values = next(csv.reader([text], delimiter=self._delimiter, strict=True))
             except csv.Error as exc:
                 return Row(number, None, f"malformed CSV: {exc}")
+            # Excel keeps a leading 0 by writing the cell as a formula, ="09876500001": its value
+            # is the text inside (only a line with quotes can hold one).
+            values = [_excel_text(v) if v[:2] == '="' else v for v in values]
         if len(values) != len(self.columns):
             return Row(
                 number, None, f"malformed CSV: {len(values)} fields where the header has {len(self.columns)}"
@@ -277,6 +280,13 @@ class _Lines:
 
     def put_back(self, taken: list[tuple[int, bytes | None]]) -> None:
         self._back.extend(reversed(taken))
+
+
+def _excel_text(cell: str) -> str:
+    """The text of an Excel text formula (="0987", its quotes doubled inside), else the cell."""
+    if len(cell) >= 3 and cell[-1] == '"':
+        return cell[2:-1].replace('""', '"')
+    return cell
 
 
 def _no_phone_column(number: int, columns: list[str]) -> str:
