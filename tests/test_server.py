@@ -77,7 +77,7 @@ async def test_login_ping_campaigns_leads_logout(client: Client, simulator: Simu
     )
     ping = await client.call_tool("ameyo_ping_session", {})
     assert "The Ameyo session is alive" in text_of(ping) and "Asia/Kolkata" in text_of(ping)
-    assert ping.structured_content is not None and not ping.structured_content["logged_in"]
+    assert ping.structured_content is not None and not ping.structured_content["new_session"]
     campaigns = await client.call_tool("ameyo_list_campaigns", {})
     assert [c["name"] for c in campaigns.structured_content["campaigns"]] == [  # type: ignore[index]
         "MoviStarSurvey",
@@ -91,7 +91,7 @@ async def test_login_ping_campaigns_leads_logout(client: Client, simulator: Simu
     assert simulator.state.logins == 1 and simulator.state.live_sessions() == []
     # A ping after a logout takes a seat again: it says so, not "alive" as if nothing happened.
     again = await client.call_tool("ameyo_ping_session", {})
-    assert again.structured_content is not None and again.structured_content["logged_in"], text_of(again)
+    assert again.structured_content is not None and again.structured_content["new_session"], text_of(again)
     assert "There was no live Ameyo session, so this ping logged in" in text_of(again)
     assert simulator.state.logins == 2 and len(simulator.state.live_sessions()) == 1
 

@@ -37,7 +37,7 @@ class PingOut(BaseModel):
     weekday: str | None = None
     timezone: str
     # There was no live session (a logout, or none yet): the ping logged in, taking a seat.
-    logged_in: bool = False
+    new_session: bool = False
 
 
 class LogoutOut(BaseModel):

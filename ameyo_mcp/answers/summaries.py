@@ -53,7 +53,7 @@ def ping_text(out: PingOut) -> str:
     state = (
         "There was no live Ameyo session, so this ping logged in: the session holds a licensed seat "
         "until ameyo_logout, or until it is released after AMEYO_IDLE_LIMIT_S idle."
-        if out.logged_in
+        if out.new_session
         else "The Ameyo session is alive."
     )
     return f"{state} Ameyo server time: {day}{out.server_time}."

@@ -67,7 +67,7 @@ async def ameyo_ping_session(ctx: Context[Any, Any]) -> Annotated[CallToolResult
         server_time=shown,
         weekday=weekday,
         timezone=str(zone),
-        logged_in=ameyo.session.logins > logins,
+        new_session=ameyo.session.logins > logins,
     )
     return answer(ping_text(out), out)
 
