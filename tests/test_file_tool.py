@@ -251,3 +251,24 @@ async def test_one_file_into_two_leads_keeps_two_results_and_other_options_send_
         39
     }
     assert "sent in this run 0; answered in earlier runs (not resent) 2" in text_of(again), text_of(again)
+
+
+async def test_what_the_listing_shows_is_what_the_tool_takes(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """A renamed spreadsheet was listed and then refused; a name with < > was listed through the
+    fence rule (‹ ›) and refused under that name; a spreadsheet's empty row (;;) was a refused row."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    with zipfile.ZipFile(folder / "sheet.csv", "w") as sheet:
+        sheet.writestr("xl/workbook.xml", "<workbook/>")
+    (folder / "list <new>.csv").write_text("phone1;name\n9876500141;Ana\n;;\n;\n", encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    async with Client(server_of(simulator, settings)) as client:
+        listed = await client.read_resource("ameyo://files")
+        files = json.loads(listed.contents[0].text)["files"]  # type: ignore[union-attr]
+        assert [f["file"] for f in files] == ["list ‹new›.csv"], files
+        real = await client.call_tool(TOOL, BASE | {"file": files[0]["file"], "dry_run": False})
+    out = real.structured_content
+    assert not real.is_error and out is not None and out["counts"] == {"ADDED": 1}, text_of(real)
+    assert out["rows"] == 1 and stored(simulator, "9876500141")["name"] == "Ana"

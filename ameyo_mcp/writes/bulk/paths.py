@@ -19,7 +19,7 @@ from ...errors import PathRefused
 from ...rules.counts import at_least, counted
 from ...rules.sanitize import data_text, fence
 from .outputs import contact_file_of, written_by_upload
-from .reader import SPREADSHEET_ADVICE
+from .reader import SPREADSHEET_ADVICE, is_spreadsheet
 
 CONTACT_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl")
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
@@ -62,7 +62,7 @@ def contact_files(dirs: Sequence[Path], limit: int = LISTED_FILES) -> Listing:
                 path = here / name
                 # Listed only what `allowed_file` would read, by its own rules (a link is followed).
                 real = path.resolve()
-                if not _inside(real, dirs) or not _contact_file(real, dirs):
+                if not _inside(real, dirs) or not _contact_file(real, dirs) or is_spreadsheet(real):
                     continue
                 try:
                     facts = real.stat()
@@ -148,6 +148,9 @@ def allowed_file(raw: str, dirs: Sequence[Path]) -> Path:
                 f"{raw[:200]!r} is not a contact file: only {', '.join(CONTACT_SUFFIXES)} files that "
                 "are not hidden (no name starting with '.') may be uploaded"
             )
+    listed = _listed_as(raw.strip(), dirs)
+    if listed is not None:
+        return allowed_file(str(listed), dirs)
     real = candidates[0].resolve()
     if not _inside(real, dirs):
         raise PathRefused(
@@ -155,6 +158,13 @@ def allowed_file(raw: str, dirs: Sequence[Path]) -> Path:
             f"before checking. {files_text(dirs)}"
         )
     raise PathRefused(f"{raw[:200]!r} is not a file in AMEYO_UPLOAD_DIRS. {files_text(dirs)}")
+
+
+def _listed_as(name: str, dirs: Sequence[Path]) -> Path | None:
+    """The file whose name the listing showed as `name` ("list ‹new›.csv" for "list <new>.csv": a
+    file's name is shown through the fence rule), when exactly one was."""
+    shown = [f for f in contact_files(dirs).files if data_text(f.name, 300) == name]
+    return Path(shown[0].folder) / shown[0].name if len(shown) == 1 else None
 
 
 def allowed_output(raw: str | Path, dirs: Sequence[Path]) -> Path:

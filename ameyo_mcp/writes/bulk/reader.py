@@ -137,6 +137,8 @@ class RowReader:
                 if self.json_lines:
                     yield self._json_row(number, text)
                     continue
+                if text[0] == self._delimiter and not text.replace(self._delimiter, "").strip():
+                    continue  # a spreadsheet's empty row (;;): no row at all, not one missing phone1
                 row = self._csv_row(number, text)
                 if row.fields is None and text.count('"') % 2:
                     row = self._joined(number, text, lines) or row
@@ -280,6 +282,15 @@ class _Lines:
 
     def put_back(self, taken: list[tuple[int, bytes | None]]) -> None:
         self._back.extend(reversed(taken))
+
+
+def is_spreadsheet(path: Path) -> bool:
+    """Whether the file is a spreadsheet whatever its name says (an .xlsx renamed .csv)."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(8).startswith(_SPREADSHEET_MAGIC)
+    except OSError:
+        return False
 
 
 def _excel_text(cell: str) -> str:
