@@ -272,3 +272,23 @@ async def test_what_the_listing_shows_is_what_the_tool_takes(
     out = real.structured_content
     assert not real.is_error and out is not None and out["counts"] == {"ADDED": 1}, text_of(real)
     assert out["rows"] == 1 and stored(simulator, "9876500141")["name"] == "Ana"
+
+
+async def test_a_column_map_takes_a_header_name_in_any_case_and_names_one_it_misses(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "mobiles.csv").write_text("Mobile,Name\n9876500151,Ana\n", encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    async with Client(server_of(simulator, settings)) as client:
+        lower = await client.call_tool(
+            TOOL, BASE | {"file": "mobiles.csv", "column_map": {"mobile": "phone1"}}
+        )
+        wrong = await client.call_tool(
+            TOOL, BASE | {"file": "mobiles.csv", "column_map": {"Phone": "phone1"}}
+        )
+    assert not lower.is_error and "would send 1" in text_of(lower), text_of(lower)
+    text = text_of(wrong)
+    assert wrong.is_error and "the column map names 'Phone', which is no column of it" in text, text
+    assert 'column_map {"Mobile": "phone1"} (ameyo-mcp upload: --map Mobile=phone1)' in text

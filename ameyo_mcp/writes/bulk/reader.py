@@ -198,7 +198,8 @@ class RowReader:
                 names = next(csv.reader([text], delimiter=self._delimiter, strict=True))
             except csv.Error as exc:
                 raise FileFormatError(f"the header (line {number}) is malformed CSV: {exc}") from None
-            columns = [_column_name(n, self.mapping) for n in names]
+            mapping, unmatched = _map_for(self.mapping, [n.strip() for n in names])
+            columns = [_column_name(n, mapping) for n in names]
             for index, name in enumerate(columns, start=1):
                 if not name:
                     raise FileFormatError(f"column {index} of the header (line {number}) has no name")
@@ -208,7 +209,7 @@ class RowReader:
                     raise FileFormatError(f"columns {seen[name]} and {index} of the header have one name")
                 seen[name] = index
             if PRIMARY_COLUMN not in seen:
-                raise FileFormatError(_no_phone_column(number, columns))
+                raise FileFormatError(_no_phone_column(number, columns, unmatched))
             self.columns = columns
             return
         raise FileFormatError("the file is empty: it needs a header row naming the columns")
@@ -300,13 +301,41 @@ def _excel_text(cell: str) -> str:
     return cell
 
 
-def _no_phone_column(number: int, columns: list[str]) -> str:
+def _map_for(mapping: Mapping[str, str], names: list[str]) -> tuple[dict[str, str], list[str]]:
+    """The column map as the header spells its columns: a name given in another case ("mobile"
+    for "Mobile") is the column with that name in any case when just one has it. Also the names
+    the map gives that are no column of the header."""
+    exact = set(names)
+    folded: dict[str, list[str]] = {}
+    for name in names:
+        folded.setdefault(name.casefold(), []).append(name)
+    out: dict[str, str] = {}
+    unmatched: list[str] = []
+    for old, new in mapping.items():
+        same = folded.get(old.casefold(), [])
+        if old in exact:
+            out[old] = new
+        elif len(same) == 1:
+            out[same[0]] = new
+        else:
+            unmatched.append(old)
+    return out, unmatched
+
+
+def _no_phone_column(number: int, columns: list[str], unmatched: list[str]) -> str:
     """Name only the columns that look like phone columns: the header of a file that is not a
     contact list may hold anything, and an error line must not pass it on."""
     likely = [clean_text(c, 30) for c in columns if _PHONE_LIKE.search(c) and len(c) <= 30]
     hint = likely[0] if likely else "Mobile"
     found = f"; columns that look like phones: {', '.join(likely[:5])}" if likely else ""
+    missed = (
+        f"; the column map names {', '.join(repr(clean_text(u, 30)) for u in unmatched[:3])}, which "
+        f"{'is' if len(unmatched) == 1 else 'are'} no column of it"
+        if unmatched
+        else ""
+    )
     return (
         f"the header (line {number}) has no {PRIMARY_COLUMN} column among its {len(columns)} columns"
-        f"{found}. Rename the phone column with a column map, e.g. {hint}={PRIMARY_COLUMN}"
+        f"{found}{missed}. Rename the phone column with a column map: column_map "
+        f'{{"{hint}": "{PRIMARY_COLUMN}"}} (ameyo-mcp upload: --map {hint}={PRIMARY_COLUMN})'
     )
