@@ -362,6 +362,13 @@ async def test_columns_asked_for_are_shown_without_detail(client: Client, simula
     out = answer.structured_content
     assert out is not None and out["contacts"][0]["data"]["last_user_id"] == called.columns["last_user_id"]
     assert f"last_user_id={called.columns['last_user_id']}" in text_of(answer)
+    # One without a value is said to have none, not left out as if never asked for.
+    never = next(c for c in simulator.state.contacts(1) if not c.columns.get("last_user_id"))
+    unset = await client.call_tool(
+        "ameyo_get_contacts",
+        {"campaign": 1, "customer_ids": [never.customer_id], "columns": ["last_user_id"], "detail": True},
+    )
+    assert "last_user_id=(not set)" in text_of(unset), text_of(unset)
     # Without columns, a line stays a line: no field beyond the summary's.
     plain = await client.call_tool(
         "ameyo_get_contacts", {"campaign": 1, "customer_ids": [called.customer_id]}

@@ -225,6 +225,9 @@ def _phone_search(phone: str | None, region: str) -> phones.PhoneSearch | None:
         raise ToolError(f"phone: {exc}") from None
 
 
+NOT_SET = "(not set)"
+
+
 def _contact_out(
     contact: Contact,
     campaign: CampaignInfo,
@@ -252,6 +255,11 @@ def _contact_out(
     elif columns:  # asked for by name: shown without every other field
         asked = {c: extra[c] for c in columns if c not in SUMMARY_COLUMNS and extra.get(c) not in (None, "")}
         full = {inert(k): inert(v) for k, v in clean_mapping(asked).items()} or None
+    if columns:
+        # Ameyo leaves a column without a value out of its answer: one asked for by name says so,
+        # rather than being missing as if it had not been asked for.
+        unset = {c: NOT_SET for c in columns if c not in SUMMARY_COLUMNS and extra.get(c) in (None, "")}
+        full = {**(full or {}), **unset} or None
     name = display_name(data)
     return ContactOut(
         customer_id=contact.customer_id,
