@@ -625,3 +625,22 @@ async def test_an_update_says_it_puts_the_customer_back_in_the_dialling_queue(
     assert after is not None and after.columns["status"] == status and after.columns["attempts"] == attempts
     assert not callback.is_error and "duplicates left unchanged 1" in text_of(callback), text_of(callback)
     assert after.customer_data["city"] == "Pune" and "got this upload's status" not in text_of(callback)
+
+
+async def test_a_dry_run_says_which_numbers_are_customers_already(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """ "would send 3" read as three new customers when the index knew all three."""
+    settings = settings_for(simulator, tmp_path)
+    await synced(simulator, settings)
+    held = [c.phone1 for c in simulator.state.contacts(1) if c.phone1][:2]
+    records = [{"phone1": p} for p in held] + [{"phone1": "9876500161"}]
+    base = {"campaign": 1, "lead_id": 39, "dry_run": True, "records": records}
+    async with Client(server_of(simulator, settings)) as client:
+        plain = await client.call_tool("ameyo_upload_contacts", base)
+        update = await client.call_tool("ameyo_upload_contacts", base | {"update_existing": True})
+    text = text_of(plain)
+    assert "would send 3 records" in text, text
+    assert "Note: 2 of these numbers are customers the campaign's index holds (synced just now)" in text
+    assert "Ameyo would leave them as they are (update_existing=true updates them" in text
+    assert "Ameyo would update them." in text_of(update), text_of(update)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
@@ -18,6 +19,7 @@ from ...answers.results import UploadOut, campaign_out
 from ...answers.summaries import disabled_lead_note, requeued_note, upload_text
 from ...errors import AmeyoError, Respelled
 from ...rules import phones
+from ...rules.counts import agreeing
 from ...rules.sanitize import clean_text, data_text
 from ...writes import callback_rules
 from ...writes import path as writes
@@ -137,6 +139,7 @@ async def ameyo_upload_contacts(
             numbers=_numbers(good),
         )
 
+    known = await _known_note(ctx, target, checked, update=update_existing, migrate=migrate_existing)
     return await _send(
         ctx,
         target,
@@ -145,6 +148,7 @@ async def ameyo_upload_contacts(
         dry_run=dry_run,
         allow_repeat=allow_repeat,
         token=confirm,
+        notes=known if dry_run else (),
         requeued=(status, attempts) if update_existing else None,
     )
 
@@ -240,6 +244,8 @@ async def ameyo_upload_contacts_with_callbacks(
             numbers=_numbers(good),
         )
 
+    if dry_run:
+        notes += await _known_note(ctx, target, checked, update=update_existing, migrate=migrate_existing)
     return await _send(
         ctx,
         target,
@@ -342,6 +348,44 @@ async def _indexed_spellings(
             if stored and item.identity:
                 held.setdefault(item.identity, stored)
     return held
+
+
+async def _known_note(
+    ctx: Context[Any, Any], target: UploadTarget, checked: Sequence[Checked], *, update: bool, migrate: bool
+) -> list[str]:
+    """For a dry run: how many records are customers the campaign's index already holds, and what
+    Ameyo would do with them. "would send 3" alone read as three new customers."""
+    from ...index.sync import age_text
+
+    campaign_id = target.campaign.campaign_id
+    store, region = state_of(ctx).store, ameyo_of(ctx).settings.phone_region
+
+    def look() -> tuple[int, datetime | None]:
+        index = store.campaign(campaign_id)
+        if index is None or index.synced_at is None:
+            return 0, None
+        keys = {phones.key(c.record[PRIMARY_COLUMN], region) for c in checked if c.problem is None}
+        return sum(1 for k in keys if k and store.find_by_phone(campaign_id, k, limit=1)), index.synced_at
+
+    try:
+        known, synced_at = await anyio.to_thread.run_sync(look)
+    except Exception:  # the index is an aid: the write that follows says what the store cannot do
+        return []
+    if not known:
+        return []
+    done = (
+        "update them and move them into this lead"
+        if update and migrate
+        else "update them"
+        if update
+        else "move them into this lead"
+        if migrate
+        else "leave them as they are (update_existing=true updates them, migrate_existing=true moves them)"
+    )
+    return [
+        f"Note: {known:,} of these {agreeing(known, 'numbers is a customer', 'numbers are customers')} "
+        f"the campaign's index holds (synced {age_text(synced_at)}): Ameyo would {done}."
+    ]
 
 
 async def _indexed_customers(
