@@ -6,6 +6,7 @@ import json
 from urllib.parse import parse_qsl
 
 from ..errors import PushRejected
+from ..rules.encodings import LEGACY_ENCODINGS, legacy_text
 from .fields import MAX_FIELDS, nesting
 
 MAX_BODY_BYTES = 64 * 1024
@@ -28,24 +29,33 @@ def body_fields(content_type: str, body: bytes) -> dict[str, str]:
     return _form(body, "form body")
 
 
-def _text(data: bytes, what: str) -> str:
+def _text(data: bytes) -> str:
+    """UTF-8, else the legacy rule: Ameyo does not send a push again after a 4xx, so one from a
+    system that writes Windows-1252 is read, not refused and lost."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise PushRejected(400, f"The {what} is not UTF-8 text") from None
+        return legacy_text(data)
 
 
 def _form(data: bytes, what: str) -> dict[str, str]:
     if not data:
         return {}
-    try:
-        pairs = parse_qsl(
-            _text(data, what), keep_blank_values=True, max_num_fields=MAX_FIELDS + 1, errors="strict"
-        )
-    except UnicodeDecodeError:
-        raise PushRejected(400, f"The {what} holds percent-escapes that are not UTF-8") from None
-    except ValueError:
-        raise PushRejected(413, f"The {what} has more than {MAX_FIELDS} fields") from None
+    text = _text(data)
+    for encoding in ("utf-8", *LEGACY_ENCODINGS):  # of the percent-escapes, as of the bytes
+        try:
+            pairs = parse_qsl(
+                text,
+                keep_blank_values=True,
+                max_num_fields=MAX_FIELDS + 1,
+                encoding=encoding,
+                errors="strict",
+            )
+            break
+        except UnicodeDecodeError:
+            continue
+        except ValueError:
+            raise PushRejected(413, f"The {what} has more than {MAX_FIELDS} fields") from None
     fields: dict[str, str] = {}
     for name, value in pairs:
         fields.setdefault(name, value)  # a repeated field: the first one counts
@@ -53,7 +63,7 @@ def _form(data: bytes, what: str) -> dict[str, str]:
 
 
 def _json(data: bytes) -> dict[str, str]:
-    text = _text(data, "JSON body")
+    text = _text(data)
     if nesting(text) > MAX_JSON_DEPTH:
         raise PushRejected(400, "The JSON body is nested too deeply")
     try:

@@ -26,6 +26,7 @@ MAX_FIELDS = 200
 MAX_NAME_CHARS = 100
 MAX_VALUE_CHARS = 4000
 MAX_ASSOCIATIONS_CHARS = 8000  # userAssociations, before and after decoding
+ASSOCIATIONS = "userAssociations"
 MAX_ASSOCIATIONS = 50
 MAX_DEPTH = 4
 _TEXT_CAP = 200  # a normalised text field (ids, codes, names)
@@ -99,7 +100,7 @@ def normalise(
     f = _Fields(fields)
     phone = f.text("phone", "phone1", "phoneNumber", "customerPhone", "dialedNumber", cap=40)
     key = phone_key(phone) if phone else None
-    pushed = f.get("userAssociations")
+    pushed = f.get(ASSOCIATIONS)
     associations = decode_associations(pushed)
     for name in ("ringingTime", "setupTime", "holdTime"):
         _duration(f, name)
@@ -147,7 +148,8 @@ def check_sizes(fields: Mapping[str, str]) -> None:
     for name, value in fields.items():
         if len(name) > MAX_NAME_CHARS:
             raise PushRejected(413, f"A field name is over {MAX_NAME_CHARS} characters")
-        if len(value) > MAX_VALUE_CHARS:
+        # userAssociations has a cap of its own, checked when it is decoded.
+        if len(value) > MAX_VALUE_CHARS and name.lower() != ASSOCIATIONS.lower():
             raise PushRejected(413, f"Field {_shown(name)!r} is over {MAX_VALUE_CHARS} characters")
     # One search over every name and value (newlines between them are allowed characters); only
     # a push that holds a control character pays for finding which field.

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ...errors import FileFormatError
+from ...rules.encodings import legacy_text
 from ...rules.sanitize import clean_text
 from ..records import PRIMARY_COLUMN
 
@@ -151,10 +152,7 @@ class RowReader:
             self.legacy_lines += 1
             if self.first_legacy_line is None:
                 self.first_legacy_line = number
-            try:
-                return raw.decode("cp1252")
-            except UnicodeDecodeError:  # the five bytes cp1252 leaves out: control characters
-                return raw.decode("latin-1")
+            return legacy_text(raw)
 
     def _joined(self, number: int, text: str, lines: _Lines) -> Row | None:
         """The row that starts at `text` and goes on over the next lines (a quoted field holding a
