@@ -4,6 +4,7 @@ that adds up. Through a real MCP client against the simulator."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -644,3 +645,31 @@ async def test_a_dry_run_says_which_numbers_are_customers_already(
     assert "Note: 2 of these numbers are customers the campaign's index holds (synced just now)" in text
     assert "Ameyo would leave them as they are (update_existing=true updates them" in text
     assert "Ameyo would update them." in text_of(update), text_of(update)
+
+
+async def test_calls_dated_after_now_are_said_and_every_today_counts_alike(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """Pushes dated in the future counted as today's newest in the resource and on the operator's
+    page, not in the tool: three views of "today", three answers, and no word of the odd times."""
+    from ameyo_mcp.server.page.today import today
+
+    settings = settings_for(simulator, tmp_path, AMEYO_PUSH_TOKEN=TOKEN)
+    ahead = datetime.now(IST) + timedelta(days=2)
+    async with receiver(settings) as push:
+        await push(customerId="12001", campaignId="1", systemDisposition="BUSY")
+        await push(customerId="12002", campaignId="1", callStartTime=ahead.strftime("%Y-%m-%d %H:%M:%S"))
+    async with Client(server_of(simulator, settings)) as client:
+        told = await client.call_tool("ameyo_call_history", {})
+        resource = await client.read_resource("ameyo://calls/today")
+    text = text_of(told)
+    assert told.structured_content is not None and told.structured_content["matched"] == 1, text
+    assert "1 call pushed to this server is dated after now (the latest at" in text, text
+    assert "no span that ends now counts it" in text
+    assert json.loads(resource.contents[0].text)["calls"] == 1  # type: ignore[union-attr]
+    store = open_store(settings)
+    try:
+        page = today(store, IST, datetime.now(IST))
+    finally:
+        store.close()
+    assert page.pushes == 1 and sum(sum(h.values()) for h in page.by_hour) == 1

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from mcp import Client
 
-from ameyo_mcp.server.calls_today import URI, today_start
+from ameyo_mcp.rules.times import day_so_far
+from ameyo_mcp.server.calls_today import URI
 from ameyo_mcp.store import CallEvent, Store
 from ameyo_mcp.store.explain import explaining
 from ameyo_mcp.store.records import QueryPlan
@@ -53,7 +54,7 @@ def campaign_of(customer_id: int) -> int:
 def calls(zone: ZoneInfo) -> list[CallEvent]:
     """The month, oldest first as they are pushed: TODAY calls between today's midnight and now,
     the rest over the 29 days before."""
-    start = today_start(zone)
+    start = day_so_far(zone)[0]
     elapsed = max(1, int((datetime.now(zone) - start).total_seconds()))
     month = 29 * 86400
     events = []

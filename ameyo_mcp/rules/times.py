@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ..errors import TimeInputError
@@ -32,6 +32,14 @@ class CallbackTime:
     @property
     def shown(self) -> str:
         return show(self.at)
+
+
+def day_so_far(zone: ZoneInfo, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """Today from midnight up to now (exclusive end, a second past now), in `zone`: the one span
+    "today" means in the call history, its resource and the operator's page. A call dated later
+    (a push's time or Ameyo's clock off) is not today's yet."""
+    current = (now or datetime.now(zone)).astimezone(zone)
+    return datetime.combine(current.date(), time(), zone), current + timedelta(seconds=1)
 
 
 def show(moment: datetime, zone: ZoneInfo | None = None) -> str:

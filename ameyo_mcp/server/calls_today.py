@@ -23,7 +23,7 @@ import time as clock
 import weakref
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from datetime import datetime, time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -218,7 +218,9 @@ class CallsFeed:
                 self._watch = None
 
     def _today(self) -> datetime:
-        return today_start(self._zone)
+        from ..rules.times import day_so_far
+
+        return day_so_far(self._zone)[0]
 
     async def _notify(self) -> None:
         await self.bus.publish(ResourceUpdated(uri=URI))
@@ -246,18 +248,15 @@ class CallsFeed:
             self._sessions.remove(session)
 
 
-def today_start(zone: ZoneInfo) -> datetime:
-    return datetime.combine(datetime.now(zone).date(), time(), zone)
-
-
 async def today_json(history: History, zone: ZoneInfo) -> str:
     """Today's calls: counts by outcome and the newest calls, for programs (the tool is for models)."""
     from ..rules.outcomes import outcome_counts
+    from ..rules.times import day_so_far
     from ..store import CallQuery
     from .tools.history import call_out
 
-    start = today_start(zone)
-    found = await history(CallQuery(since=start, limit=RESOURCE_CALLS))
+    start, now = day_so_far(zone)
+    found = await history(CallQuery(since=start, until=now, limit=RESOURCE_CALLS))
     return json.dumps(
         {
             "since": start.isoformat(),

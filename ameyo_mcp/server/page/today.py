@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from ...rules.outcomes import outcome_counts
+from ...rules.times import day_so_far
 from ...writes.path import REPEATS, write_kind
 
 if TYPE_CHECKING:
@@ -38,9 +39,9 @@ class Today:
 def today(store: Store, zone: ZoneInfo, now: datetime) -> Today:
     from ...store import CallQuery
 
-    since = datetime.combine(now.astimezone(zone).date(), time(), zone)
-    found = store.call_history(CallQuery(since=since, limit=LAST_CALLS))
-    hours = store.day_tallies(since, since + timedelta(hours=now.astimezone(zone).hour + 1)).hours
+    since, until = day_so_far(zone, now)
+    found = store.call_history(CallQuery(since=since, until=until, limit=LAST_CALLS))
+    hours = store.day_tallies(since, until).hours
     by_hour = [outcome_counts(hour.by_outcome) for hour in hours]
     writes: dict[str, Counter[str]] = {}
     for entry in store.writes_since(since.timestamp()):

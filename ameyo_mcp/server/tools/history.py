@@ -6,7 +6,7 @@ import base64
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,7 @@ from ...rules import phones
 from ...rules.counts import agreeing, counted
 from ...rules.outcomes import outcome_counts
 from ...rules.sanitize import data_text, fence
-from ...rules.times import show
+from ...rules.times import day_so_far, show
 from .common import ameyo_of, answer, explained, store_of, tool_error
 from .session_tools import AmeyoId
 
@@ -245,6 +245,8 @@ class _Read:
     outcomes: Mapping[str, int] | None = None
     # Asked by campaign: the span's calls pushed without a campaignId, which no campaign counts.
     unfiled: int = 0
+    # Calls dated after now, when the span ends now: no span up to now counts them.
+    ahead: int = 0
 
 
 def _read(
@@ -311,7 +313,16 @@ def _read(
     unfiled = 0
     if query.campaign_id is not None and query.since is not None and query.until is not None:
         unfiled = store.day_tallies(query.since, query.until).by_campaign.get(None, 0)
-    return _Read(history, names, named, counts, store.calls_held(), agents, outcomes, unfiled)
+    from ...store import CallQuery
+
+    kept = store.calls_held()
+    ahead = 0
+    later = datetime.now(UTC) + AHEAD_GRACE
+    if kept is not None and kept[1] > later and (query.until is None or query.until >= later - AHEAD_GRACE):
+        # A span that ends now leaves out calls dated later: a push's time, or the zone it was read
+        # in, is off. Said, or the count reads as every call there is.
+        ahead = store.call_history(CallQuery(since=later, limit=0)).total
+    return _Read(history, names, named, counts, kept, agents, outcomes, unfiled, ahead)
 
 
 def coverage(read: _Read, query: CallQuery, zone: ZoneInfo) -> list[str]:
@@ -337,6 +348,13 @@ def coverage(read: _Read, query: CallQuery, zone: ZoneInfo) -> list[str]:
             f"{counted(n, 'call')} of this span {agreeing(n, 'was', 'were')} pushed without a campaignId "
             f"and {agreeing(n, 'is', 'are')} in no campaign's count: ask by lead_id, customer or phone, or "
             f"without a campaign, to see {agreeing(n, 'it', 'them')}."
+        )
+    if read.ahead and read.held is not None:
+        n = read.ahead
+        lines.append(
+            f"{counted(n, 'call')} pushed to this server {agreeing(n, 'is', 'are')} dated after now (the "
+            f"latest at {show(read.held[1], zone)}): the pushes' times, or the zone they are read in "
+            f"(AMEYO_TIMEZONE), are off, and no span that ends now counts {agreeing(n, 'it', 'them')}."
         )
     if read.agents:  # read only when an agent was asked for and found nothing
         shown = ", ".join(f"{name} {calls:,}" for name, calls in read.agents)
@@ -367,10 +385,14 @@ def period_counts(store: Store, query: CallQuery, heading: str, zone: ZoneInfo) 
     return CallCounts(heading, str(zone), unit, tuple(p.label for p in spans), raw)
 
 
+# How far ahead of this server's clock a pushed call may be dated before it is said to be ahead.
+AHEAD_GRACE = timedelta(minutes=5)
+
+
 def _window(since: str | None, until: str | None, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    now = datetime.now(zone)
-    start = _moment(since, "since", zone) if since else datetime.combine(now.date(), time(), zone)
-    end = _moment(until, "until", zone) if until else now + timedelta(seconds=1)
+    midnight, now = day_so_far(zone)
+    start = _moment(since, "since", zone) if since else midnight
+    end = _moment(until, "until", zone) if until else now
     if end > start:
         return start, end
     if until is None:
