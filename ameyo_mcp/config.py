@@ -312,7 +312,12 @@ def load_settings(
     if env_file is not None and Path(env_file).is_file():
         from dotenv import dotenv_values  # only when there is a file to read: it costs start-up time
 
-        from_file = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+        folder = Path(env_file).resolve().parent
+        from_file = {
+            k: _beside(k, v, folder) if k in _PATH_SETTINGS else v
+            for k, v in dotenv_values(env_file).items()
+            if v is not None
+        }
         env.update(from_file)
     environment_given = os.environ if environ is None else environ
     env.update(environment_given)
@@ -337,6 +342,33 @@ def load_settings(
         raise SettingsError(f"{len(problems)} settings need fixing:\n{listed}")
     values.update(overrides or {})
     return Settings(**values)
+
+
+# Settings that name files or folders. Read from a settings file, a relative one is beside that
+# file: Claude Desktop starts the server in a folder of its own choosing, and `ameyo-mcp sync` run
+# from the settings' folder must open the store the server opens.
+_PATH_SETTINGS = frozenset(
+    {"AMEYO_SESSION_FILE", "AMEYO_AUDIT_FILE", "AMEYO_UPLOAD_DIRS", "AMEYO_DATABASE_URL"}
+)
+
+
+def _beside(name: str, value: str, folder: Path) -> str:
+    """`value` of the path setting `name`, its relative paths made absolute against `folder`."""
+    if name == "AMEYO_UPLOAD_DIRS":
+        return os.pathsep.join(_beside_one(part, folder) for part in value.split(os.pathsep))
+    if name == "AMEYO_DATABASE_URL":
+        if "://" in value:  # PostgreSQL, or sqlite:///an/absolute/path
+            return value
+        if value.startswith("sqlite:"):
+            return "sqlite:" + _beside_one(value.removeprefix("sqlite:"), folder)
+    return _beside_one(value, folder)
+
+
+def _beside_one(path: str, folder: Path) -> str:
+    text = path.strip()
+    if not text or text.startswith("~") or Path(text).is_absolute():
+        return path
+    return str(folder / text)
 
 
 # Every setting ameyo-mcp reads (the README's table lists them all, and a test holds the two alike).

@@ -131,3 +131,40 @@ def test_names_close_to_a_setting_are_pointed_out_and_other_names_only_in_the_fi
     assert in_file == [
         "AMEYO_SERVICE_HOST in .env is an unknown setting and is ignored (the README lists them)"
     ]
+
+
+def test_relative_paths_in_a_settings_file_are_beside_it_whatever_the_working_folder(tmp_path: Path) -> None:
+    """Claude Desktop starts the server in a folder of its own: rel.db in the settings file made a
+    store there (/rel.db), apart from the one `ameyo-mcp sync` run beside the file used."""
+    import os
+    import subprocess
+    import sys
+
+    from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
+
+    (tmp_path / "settings").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    env_file = tmp_path / "settings" / "r.env"
+    with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
+        env_file.write_text(
+            f"AMEYO_BASE_URL={sim.base_url}\nAMEYO_USER_ID={sim.state.config.user_id}\n"
+            f"AMEYO_PASSWORD={sim.state.config.password}\nAMEYO_TIMEZONE=Asia/Kolkata\n"
+            "AMEYO_DATABASE_URL=rel.db\nAMEYO_AUDIT_FILE=logs/audit.jsonl\nAMEYO_UPLOAD_DIRS=uploads\n",
+            encoding="utf-8",
+        )
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("AMEYO_")} | {"HOME": str(tmp_path)}
+        done = subprocess.run(
+            [sys.executable, "-m", "ameyo_mcp", "sync", "--env-file", str(env_file), "--campaign", "1"],
+            cwd=tmp_path / "elsewhere",
+            env=clean,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "settings" / "rel.db").exists() and not (tmp_path / "elsewhere" / "rel.db").exists()
+    settings = load_settings({}, env_file=env_file)
+    assert settings.upload_dirs == ((tmp_path / "settings" / "uploads").resolve(),)
+    assert settings.audit_file == tmp_path / "settings" / "logs" / "audit.jsonl"
+    # The environment's own relative paths stay the working folder's, as a shell's do.
+    assert load_settings({"AMEYO_DATABASE_URL": "env.db"}, env_file=env_file).database_url == "env.db"
