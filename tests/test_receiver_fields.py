@@ -111,6 +111,17 @@ def test_times_in_the_documents_shapes_are_read_in_the_servers_zone(text: str, e
         assert moment.tzinfo == IST
 
 
+def test_a_zone_abbreviation_the_servers_zone_does_not_use_is_refused_not_misread() -> None:
+    """EST was read as the server's own zone (Asia/Kolkata): stored 10½ hours off, without a word."""
+    with pytest.raises(
+        PushRejected, match=r"EST is not in this server's zone: .* Asia/Kolkata \(IST\)"
+    ) as info:
+        normalise(push(callStartTime="2026-11-28 14:01:05 EST"), zone=IST, phone_key=KEY)
+    assert info.value.status == 422 and "AMEYO_TIMEZONE" in str(info.value)
+    york = ZoneInfo("America/New_York")
+    assert parse_time("2026-11-28 14:01:05 EST", york) == datetime(2026, 11, 28, 14, 1, 5, tzinfo=york)
+
+
 def test_an_unreadable_time_refuses_the_push_naming_the_field() -> None:
     with pytest.raises(PushRejected, match="callStartTime 'yesterday' is not a time"):
         normalise(push(callStartTime="yesterday"), zone=IST, phone_key=KEY)

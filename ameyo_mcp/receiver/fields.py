@@ -200,16 +200,38 @@ def parse_time(text: str, zone: ZoneInfo) -> datetime | None:
 def _naive(value: str, zone: ZoneInfo) -> datetime | None:
     head, _, suffix = value.rpartition(" ")
     tz: ZoneInfo | None = None
-    # A trailing zone abbreviation: UTC/GMT mean UTC; any other (IST, …) is the server's own
-    # zone's name for itself, since abbreviations are ambiguous and Ameyo writes its local time.
+    named: str | None = None
+    # A trailing zone abbreviation: UTC/GMT mean UTC; any other must be one the server's zone goes
+    # by (IST for Asia/Kolkata): abbreviations are ambiguous, and read as the server's zone an EST
+    # time would be hours off without a word.
     if head and suffix.isalpha() and suffix.isupper() and suffix not in ("AM", "PM"):
         value, tz = head, ZoneInfo("UTC") if suffix in _UTC_NAMES else zone
+        named = None if suffix in _UTC_NAMES else suffix
     for fmt in _NAIVE_FORMATS:
         try:
-            return datetime.strptime(value, fmt).replace(tzinfo=tz)
+            moment = datetime.strptime(value, fmt).replace(tzinfo=tz)
         except ValueError:
             continue
+        if named is not None and named not in _abbreviations(zone, moment.year):
+            raise PushRejected(
+                422,
+                f"The time {value[:30]!r} {named} is not in this server's zone: it reads Ameyo's times in "
+                f"{zone} ({'/'.join(sorted(_abbreviations(zone, moment.year)))}); set AMEYO_TIMEZONE to "
+                "the Ameyo server's zone",
+            )
+        return moment
     return None
+
+
+def _abbreviations(zone: ZoneInfo, year: int) -> set[str]:
+    """The abbreviations `zone` goes by in `year` (IST; EST and EDT), sampled month by month."""
+    names: set[str] = set()
+    for month in range(1, 13):
+        try:
+            names.add(datetime(year, month, 15, 12, tzinfo=zone).tzname() or "")
+        except (OverflowError, ValueError):
+            continue
+    return names - {""}
 
 
 def _time(f: _Fields, *names: str, zone: ZoneInfo) -> datetime | None:
