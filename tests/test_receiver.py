@@ -175,7 +175,7 @@ async def test_pushes_in_every_shape_are_read_back_through_the_tool(
             await http.get(
                 receiver.url,
                 params={"customerId": "105", "dispositionName": "Wrong number"},
-                headers={"Authorization": f"Bearer {TOKEN}"},
+                headers={"Authorization": f"bearer {TOKEN}"},  # the scheme in any case, as on /mcp
             ),
         ]
     assert [a.status_code for a in answers] == [200] * 5, [a.text for a in answers]

@@ -65,7 +65,10 @@ class Receiver:
             return exc.status, f"{exc}\n"
         # The token is checked before the body is read: an outsider costs us nothing more.
         if not self._authorised(fields.pop(TOKEN_FIELD, None), headers):
-            return 401, "Missing or wrong push token: add ?token=… (AMEYO_PUSH_TOKEN) to the URL\n"
+            return 401, (
+                "Missing or wrong push token: give AMEYO_PUSH_TOKEN as ?token=… in the URL, an "
+                "X-Ameyo-Token header or Authorization: Bearer …\n"
+            )
         try:
             if method == "POST":
                 body = await _read_body(headers, receive)
@@ -98,8 +101,8 @@ class Receiver:
             given = query_token.encode()
         elif b"x-ameyo-token" in headers:
             given = headers[b"x-ameyo-token"]
-        elif headers.get(b"authorization", b"").startswith(b"Bearer "):
-            given = headers[b"authorization"][7:]
+        elif headers.get(b"authorization", b"")[:7].lower() == b"bearer ":  # the scheme in any case
+            given = headers[b"authorization"][7:].strip()
         return given is not None and hmac.compare_digest(given, self._token)
 
 
