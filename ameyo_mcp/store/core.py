@@ -913,14 +913,16 @@ class Store:
 
     def agents(self, query: CallQuery, *, limit: int = 10) -> list[tuple[str, int]]:
         """The agents of the calls `query` finds, whatever its agent, most calls first: who there
-        is when an agent's name finds none."""
+        is when an agent's name finds none. One agent in any case (as an agent is matched), under
+        one of its spellings."""
         where, params = call_filters(replace(query, agent=None))
         listed = f"{where} AND agent IS NOT NULL" if where else " WHERE agent IS NOT NULL"
         return [
             (str(agent), int(count))
             for agent, count in self._reading(
                 lambda tx: tx.all(
-                    f"SELECT agent, COUNT(*) FROM calls{listed} GROUP BY agent ORDER BY 2 DESC, 1 LIMIT ?",
+                    f"SELECT MIN(agent), COUNT(*) FROM calls{listed} GROUP BY LOWER(agent) "
+                    "ORDER BY 2 DESC, 1 LIMIT ?",
                     (*params, limit),
                 )
             )
