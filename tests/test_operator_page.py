@@ -156,7 +156,10 @@ async def test_without_a_token_the_page_is_open_on_loopback_and_closed_beyond(
     for host, status in (("127.0.0.1", 200), ("0.0.0.0", 403)):
         app = receiver_page(settings, host, 8000, drain, {})
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http:
-            assert (await http.get("/")).status_code == status
+            page = await http.get("/")
+            assert page.status_code == status
+            if status == 200:  # without JavaScript it says where the figures are, not "Loading…" alone
+                assert "<noscript>" in page.text and 'href="/operator/status"' in page.text
             answer = await http.get("/operator/status")
             assert answer.status_code == status, answer.text
             if status == 403:
