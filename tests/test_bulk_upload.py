@@ -140,7 +140,18 @@ async def test_batch_without_answer_is_unknown_and_not_resent(
     assert any("NOT resent automatically" in n for n in first.notes)
     assert simulator.state.commands["uploadContacts"] == 1
 
-    second = await upload_file(cli_writes(ameyo), source, options)
+    # Asked to confirm, the person hears of the rows the run would send: not the batch of unknown
+    # outcome, which is not resent (it asked "about 37 records", then sent none of those 10).
+    asked: list[str] = []
+
+    async def person(question: str, _binding: str) -> bool:
+        asked.append(question)
+        return True
+
+    confirming = WritePath.for_settings(ameyo)
+    confirming.confirm_over = 1
+    second = await upload_file(confirming, source, options, ask=person)
+    assert len(asked) == 1 and "about 27 records" in asked[0], asked
     assert second.counts == {"ADDED": 21, "OUTCOME_UNKNOWN": 10, "REFUSED": 6}
     assert simulator.state.commands["uploadContacts"] == 4  # only the three unsent batches
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, ElicitResult, InputRequiredResult
+from mcp.types import CallToolResult, ElicitResult, ErrorData, InputRequiredResult
 
 from ameyo_mcp.config import Settings
 from ameyo_mcp.server.app import create_server
@@ -116,8 +116,12 @@ async def test_yes_sends_each_large_write_once(simulator: SimulatorThread, tmp_p
 
 @pytest.mark.parametrize(
     "answer",
-    [ElicitResult(action="decline"), ElicitResult(action="accept", content={"confirm": False})],
-    ids=["declined", "unticked"],
+    [
+        ElicitResult(action="decline"),
+        ElicitResult(action="accept", content={"confirm": False}),
+        ElicitResult(action="accept", content={"confirm": "yes"}),  # not the boolean asked for
+    ],
+    ids=["declined", "unticked", "a string yes"],
 )
 @pytest.mark.parametrize("era", ERAS)
 async def test_no_sends_nothing(
@@ -131,6 +135,30 @@ async def test_no_sends_nothing(
             text = text_of(refused)
             assert refused.is_error and "did not confirm" in text and "nothing was sent" in text, text
     assert len(person.asked) == len(writes)
+    assert received(simulator) == {}
+
+
+async def test_a_question_the_client_fails_to_put_is_no_yes_and_no_token_gets_round_it(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """A client that declared it can ask, then answered the question with an error (a person who
+    closed the dialog, perhaps), was treated as one that cannot ask: the dry-run token then sent
+    the rows nobody had said yes to."""
+
+    async def failing(_context: object, _params: Any) -> ErrorData:
+        return ErrorData(code=-32603, message="the dialog was closed")
+
+    tool, args, _ = large_writes(tmp_path)[0]
+    settings = confirming(simulator, tmp_path)
+    async with Client(server_of(simulator, settings), elicitation_callback=failing, mode="legacy") as client:
+        refused = await client.call_tool(tool, args)
+        dry = await client.call_tool(tool, {**args, "dry_run": True})
+    text = text_of(refused)
+    assert refused.is_error and "could not put the question to the person" in text, text
+    assert "the dialog was closed" in text and "nothing was sent" in text
+    # A client that can ask is asked when the rows are sent: its dry run offers no token around that.
+    assert dry.structured_content is not None and "confirm_token" not in dry.structured_content
+    assert "confirm=" not in text_of(dry)
     assert received(simulator) == {}
 
 

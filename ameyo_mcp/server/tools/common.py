@@ -35,8 +35,9 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ...ameyo.models import CampaignInfo
 from ...ameyo.service import Ameyo, describe_failure
-from ...errors import AmeyoError, AmeyoMcpError, explain, with_step
+from ...errors import AmeyoError, AmeyoMcpError, NotConfirmed, explain, with_step
 from ...rules.redact import SECRETS
+from ...rules.sanitize import clean_text
 from ...writes import path as writes
 from ..notices import SERVER_ONLY
 
@@ -75,7 +76,8 @@ OVERWRITE = ToolAnnotations(
 
 
 class Confirmation(BaseModel):
-    confirm: bool = Field(description="Send these records to Ameyo now")
+    # Strict: a yes is the boolean true the form asks for, never a string pydantic would coerce.
+    confirm: bool = Field(strict=True, description="Send these records to Ameyo now")
 
 
 # From this protocol version on, a server asks the person inside the call's result (an
@@ -203,8 +205,13 @@ def asker(ctx: Context[Any, Any]) -> writes.Ask | None:
         # Asked and answered within this one call: the answer cannot reach another write.
         try:
             answer = await ctx.elicit(question, Confirmation)
-        except MCPError:
-            return None  # this connection cannot ask back: the dry-run token still works
+        except MCPError as exc:
+            # The client declared it can ask and then answered with an error: perhaps the person
+            # closed the question. Not a yes, and no way round it by the dry-run token either.
+            raise NotConfirmed(
+                "The client could not put the question to the person (it answered with an error: "
+                f"{clean_text(exc.error.message, 80)}); nothing was sent."
+            ) from None
         except ValueError:
             return False  # accepted without a readable yes: not a confirmation
         data = getattr(answer, "data", None)

@@ -41,6 +41,7 @@ from .common import (
     ConfirmArg,
     ameyo_of,
     answer,
+    asker,
     explained,
     repeat_note,
     send_write,
@@ -460,7 +461,11 @@ async def _send(
     write = plan(good)
     if dry_run or not good:
         needed = state.writes.needs_confirmation(write.records)
-        confirm_token = state.writes.dry_run_token(write.identity) if dry_run and needed else None
+        # A token only for a client that cannot ask the person: one that can asks them when sending.
+        can_ask = asker(ctx) is not None
+        confirm_token = (
+            state.writes.dry_run_token(write.identity) if dry_run and needed and not can_ask else None
+        )
         return _report(
             state.ameyo,
             target,

@@ -362,9 +362,11 @@ class _Run:
         await self._report(final=True)
 
     def _left(self) -> int:
-        """The rows a real run would send: the file's rows less those answered by earlier runs
-        (an estimate made before the rows are read, the same for a dry run and a real one)."""
-        done = sum(b.count for b in self.journal.batches.values() if b.status == ANSWERED)
+        """The rows a real run would send: the file's rows less those answered by earlier runs and
+        those whose outcome an earlier run never learnt (not resent without retry_unknown). An
+        estimate made before the rows are read, the same for a dry run and a real one."""
+        settled = {ANSWERED} if self.options.retry_unknown else {ANSWERED, SENT, UNKNOWN}
+        done = sum(b.count for b in self.journal.batches.values() if b.status in settled)
         return max(self.expected - done, 0)
 
     def identity(self) -> str:
@@ -907,7 +909,8 @@ class _Run:
             if note := requeued_note(self.status, self.options.attempts, updated):
                 notes.append(note)
         token = None
-        if self.options.dry_run and self.writes.needs_confirmation(self._left()):
+        # Only for a client that cannot ask the person: one that can asks them when the rows are sent.
+        if self.options.dry_run and self.ask is None and self.writes.needs_confirmation(self._left()):
             token = self.writes.dry_run_token(self.identity())
         return BulkUploadOut(
             campaign=campaign_out(self.target.campaign),
