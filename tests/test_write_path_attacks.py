@@ -142,6 +142,9 @@ async def test_records_left_out_of_an_answer_are_unknown_not_failed(
     out = result.structured_content
     assert out is not None and out["counts"].get("OUTCOME_UNKNOWN") == 1, text_of(result)
     assert "outcome is unknown" in text_of(result)
+    # Counted apart, never as failed: a client reading "failed" sends the record again.
+    assert out["failed"] == 0 and out["outcome_unknown"] == 1 and out["added"] == 2
+    assert "failed 0, outcome unknown 1." in text_of(result), text_of(result)
     audit = list(read_trail(tmp_path / "audit.jsonl"))
     assert audit[-1]["event"] == "result" and audit[-1]["missing_rows"] == 1
 

@@ -120,7 +120,8 @@ class FailureOut(BaseModel):
 
 
 class UploadOut(BaseModel):
-    """sent + refused = records given; sent = added + updated + moved + duplicate + failed."""
+    """sent + refused = records given; sent = added + updated + moved + duplicate + failed +
+    outcome_unknown."""
 
     campaign: CampaignOut
     lead_id: int
@@ -132,6 +133,7 @@ class UploadOut(BaseModel):
     moved: int = 0
     duplicate: int = 0
     failed: int = 0
+    outcome_unknown: int = 0
     callbacks: int = 0
     counts: dict[str, int] = {}
     added_customer_ids: list[int] = []

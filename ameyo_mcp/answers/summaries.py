@@ -306,7 +306,8 @@ def upload_text(out: UploadOut) -> str:
         lines = [f"Sent {_records(out.sent)} to {label}, lead {out.lead_id}{refused}."]
         tally = {"added": out.added, "updated": out.updated, "moved": out.moved}
         tally |= {"duplicate": out.duplicate, "failed": out.failed}
-        lines.append(f"Ameyo's answers: {answered_text(tally, out.counts.get(NOT_MOVED, 0))}.")
+        unknown = f", outcome unknown {out.outcome_unknown}" if out.outcome_unknown else ""
+        lines.append(f"Ameyo's answers: {answered_text(tally, out.counts.get(NOT_MOVED, 0))}{unknown}.")
     failures = [r for r in out.records if not r.ok]
     if failures:
         lines.append(f"Not done ({len(failures)}):")

@@ -339,6 +339,7 @@ class UploadTally(TypedDict):
     moved: int
     duplicate: int
     failed: int
+    outcome_unknown: int
     callbacks: int
     counts: dict[str, int]
     added_customer_ids: list[int]
@@ -348,13 +349,16 @@ class UploadTally(TypedDict):
 def upload_tally(outcomes: Sequence[Outcome]) -> UploadTally:
     """The count fields of an upload's answer (`UploadOut`) from the outcomes of the records sent."""
     by_result = counts(outcomes)
-    kinds = answered(by_result)
+    # A record Ameyo's answer left out may have been saved: counted apart, never as failed (a
+    # client reading "failed" would send it again).
+    kinds = answered({k: v for k, v in by_result.items() if k != OUTCOME_UNKNOWN})
     return UploadTally(
         added=kinds["added"],
         updated=kinds["updated"],
         moved=kinds["moved"],
         duplicate=kinds["duplicate"],
         failed=kinds["failed"],
+        outcome_unknown=by_result.get(OUTCOME_UNKNOWN, 0),
         callbacks=sum(1 for r in outcomes if r.callback_scheduled),
         counts=by_result,
         added_customer_ids=[
