@@ -200,7 +200,7 @@ class AmeyoClient:
             ) from None
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(
-                f"The connection to Ameyo broke during {command} ({type(exc).__name__})",
+                f"The connection to Ameyo broke during {command} ({_broken_why(exc)})",
                 next_step=_next_step(write),
                 outcome_unknown=write,
             ) from None
@@ -348,6 +348,17 @@ def _unreachable_why(exc: BaseException) -> str:
             return "nothing listens at that port"
         seen = seen.__cause__ or seen.__context__
     return type(exc).__name__
+
+
+def _broken_why(exc: BaseException) -> str:
+    """A connection that broke mid-exchange, in words: what httpx's error class says of it."""
+    import httpx
+
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "Ameyo closed it without a whole answer"
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return "it was cut while the request or its answer was on the way"
+    return f"{type(exc).__name__}"
 
 
 def _next_step(write: bool) -> str:

@@ -593,7 +593,7 @@ class WritePath:
             raise
         except BaseException as exc:  # cancellation, shutdown, a bug: the request may have left
             state = "unknown" if on_wire[0] else None
-            note = f"the call ended before Ameyo answered ({type(exc).__name__})"
+            note = f"the call ended before Ameyo answered ({_ending(exc)})"
             raise
         finally:
             ON_WIRE.reset(reset)
@@ -919,3 +919,12 @@ def answer_summary(answer: Sequence[Any]) -> dict[str, Any]:
         if value:
             summary[name] = value
     return summary
+
+
+def _ending(exc: BaseException) -> str:
+    """How a call ended without Ameyo's answer, in words a person reads in a later refusal."""
+    import anyio
+
+    if isinstance(exc, anyio.get_cancelled_exc_class() | KeyboardInterrupt | SystemExit):
+        return "the client cancelled it, or the server stopped"
+    return f"an unexpected failure, {type(exc).__name__}"
