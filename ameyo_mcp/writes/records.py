@@ -144,15 +144,18 @@ def refusal(column: str, value: str, max_length: int, error: PhoneError | None =
         symbols = any(not c.isalpha() and not phones.is_number_text(c) for c in text)
         kinds = " and ".join(k for k, found in (("letters", letters), ("symbols", symbols)) if found)
         return (
-            f"{column} has {kinds}, {len(text)} characters: a phone number is digits, optionally with + "
-            f"and the country code; check that the right column is {column}"
+            f"{column} has {kinds}, {counted(len(text), 'character')}: a phone number is digits, "
+            f"optionally with + and the country code; check that the right column is {column}"
         )
     count = len(phones.digits(text))
     if count > max_length:
         return f"{column} has {count} digits, more than the {max_length} Ameyo allows"
     if error is None:
-        return f"{column} has {len(text)} characters as Ameyo dials it, more than the {max_length} it allows"
-    return f"{column} has {count} digits and is {error.why or 'not a phone number'}"
+        return (
+            f"{column} has {counted(len(text), 'character')} as Ameyo dials it, more than the "
+            f"{max_length} it allows"
+        )
+    return f"{column} has {counted(count, 'digit')} and is {error.why or 'not a phone number'}"
 
 
 def dialed(column: str, value: str, rule: phones.PhoneRule, max_length: int) -> str:
