@@ -15,6 +15,7 @@ import anyio
 import httpx
 import pytest
 from mcp import Client
+from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourceUpdated
 
 from ameyo_mcp.server.calls_today import URI
@@ -92,6 +93,9 @@ async def test_resources_subscribe_clients_hear_of_new_outcomes(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # resources/subscribe is the pre-2026 way, on purpose
             await client.subscribe_resource(URI)
+            # Nothing else changes while the server runs: subscribed to, it would never be heard of.
+            with pytest.raises(MCPError, match="Only ameyo://calls/today can be subscribed to"):
+                await client.subscribe_resource("ameyo://campaigns")
         await anyio.sleep(2.5)
         await push(receiver, "n2")
         with anyio.fail_after(10):

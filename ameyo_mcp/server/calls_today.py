@@ -29,9 +29,12 @@ from zoneinfo import ZoneInfo
 
 import anyio
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated, ServerEvent
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
 from mcp_types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 
 from ..errors import StoreError
+from ..rules.sanitize import clean_text
 
 if TYPE_CHECKING:
     from ..store import CallHistory, CallQuery, Store
@@ -231,7 +234,14 @@ class CallsFeed:
                 self._forget(session)
 
     async def on_subscribe(self, ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
-        if str(params.uri) == URI and ctx.session not in self._sessions:
+        if str(params.uri) != URI:
+            # Accepted, a subscription to anything else would wait for news that never comes.
+            raise MCPError(
+                code=INVALID_PARAMS,
+                message=f"Only {URI} can be subscribed to: it changes as Ameyo pushes call outcomes; "
+                f"{clean_text(str(params.uri), 80)!r} does not change while the server runs.",
+            )
+        if ctx.session not in self._sessions:
             if len(self._sessions) >= MAX_SESSIONS:
                 self._sessions.pop(0)
             self._sessions.append(ctx.session)
