@@ -46,6 +46,8 @@ async def test_tools_listed_with_true_annotations_and_small_schemas(client: Clie
         for prop in tool.input_schema.get("properties", {}).values():
             assert prop.get("description"), f"{name} has an argument without a description"
     assert tools["ameyo_upload_contacts"].annotations.destructive_hint  # type: ignore[union-attr]
+    # Logging out ends the session every process on the store shares: not an additive update.
+    assert tools["ameyo_logout"].annotations.destructive_hint  # type: ignore[union-attr]
     assert not tools["ameyo_add_callback"].annotations.idempotent_hint  # type: ignore[union-attr]
     # What reaches a model's context: names, descriptions, input schemas and hints (clients hand the
     # model no output schema, and show icons to people only). The output schemas are for programs,

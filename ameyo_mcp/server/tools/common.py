@@ -56,8 +56,9 @@ MAX_STRUCTURED_CHARS = 2 * MAX_ANSWER_CHARS
 READ = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
+# Logging out ends the one session every process on the store shares: not an additive update.
 SESSION = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
 )
 ADD = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
