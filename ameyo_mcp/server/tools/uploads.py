@@ -140,7 +140,6 @@ async def ameyo_upload_contacts(
             numbers=_numbers(good),
         )
 
-    known = await _known_note(ctx, target, checked, update=update_existing, migrate=migrate_existing)
     return await _send(
         ctx,
         target,
@@ -149,7 +148,7 @@ async def ameyo_upload_contacts(
         dry_run=dry_run,
         allow_repeat=allow_repeat,
         token=confirm,
-        notes=known if dry_run else (),
+        existing=(update_existing, migrate_existing),
         requeued=(status, attempts) if update_existing else None,
     )
 
@@ -245,8 +244,6 @@ async def ameyo_upload_contacts_with_callbacks(
             numbers=_numbers(good),
         )
 
-    if dry_run:
-        notes += await _known_note(ctx, target, checked, update=update_existing, migrate=migrate_existing)
     return await _send(
         ctx,
         target,
@@ -255,6 +252,7 @@ async def ameyo_upload_contacts_with_callbacks(
         dry_run=dry_run,
         allow_repeat=allow_repeat,
         token=confirm,
+        existing=(update_existing, migrate_existing),
         notes=notes,
         planned=planned,
     )
@@ -448,18 +446,23 @@ async def _send(
     dry_run: bool,
     allow_repeat: bool,
     token: str | None,
+    existing: tuple[bool, bool],
     notes: Sequence[str] = (),
     planned: Mapping[int, str] | None = None,
     requeued: tuple[str, int] | None = None,
 ) -> CallToolResult:
     """Send the checked records, as `plan` makes them a write, through the write path and report
     each one's outcome by position (with `notes`); a dry run reports what would be sent, with the
-    time of each callback it would schedule (`planned`, by position) and the token a large
+    time of each callback it would schedule (`planned`, by position), what Ameyo would do with the
+    customers the index knows (`existing`: update_existing, migrate_existing) and the token a large
     write's confirmation needs."""
     state = state_of(ctx)
     good = [c for c in checked if c.problem is None]
     write = plan(good)
     if dry_run or not good:
+        if dry_run:  # what Ameyo would do with the customers the index knows (update, move)
+            update, migrate = existing
+            notes = [*notes, *await _known_note(ctx, target, checked, update=update, migrate=migrate)]
         needed = state.writes.needs_confirmation(write.records)
         # A token only for a client that cannot ask the person: one that can asks them when sending.
         can_ask = asker(ctx) is not None
