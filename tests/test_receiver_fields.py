@@ -200,6 +200,9 @@ def test_a_push_that_is_not_utf8_is_read_as_windows_1252_not_refused_and_lost() 
     assert body_fields("application/x-www-form-urlencoded", b"callId=c1&name=Jos\xe9")["name"] == "José"
     assert body_fields("application/json", b'{"callId": "c1", "name": "Jos\xe9"}')["name"] == "José"
     assert query_fields(b"callId=c1&name=%93Ana%94")["name"] == "\u201cAna\u201d"
+    # Field by field: one field of another system does not garble a UTF-8 one beside it.
+    mixed = body_fields("application/x-www-form-urlencoded", b"name=Jos%C3%A9&city=M%FCnchen")
+    assert mixed == {"name": "José", "city": "München"}
 
 
 @pytest.mark.parametrize(

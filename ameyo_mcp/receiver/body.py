@@ -6,7 +6,7 @@ import json
 from urllib.parse import parse_qsl
 
 from ..errors import PushRejected
-from ..rules.encodings import LEGACY_ENCODINGS, legacy_text
+from ..rules.encodings import legacy_text
 from .fields import MAX_FIELDS, nesting
 
 MAX_BODY_BYTES = 64 * 1024
@@ -38,27 +38,35 @@ def _text(data: bytes) -> str:
         return legacy_text(data)
 
 
+def _field_text(value: str) -> str:
+    """A form field read with its bytes that are not UTF-8 kept aside (surrogate escapes): UTF-8
+    as it is, else the legacy rule for this field alone, so one field from another system does not
+    garble the rest (José in UTF-8 beside München in Windows-1252)."""
+    if value.isascii() or value.isprintable():
+        return value
+    raw = value.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return legacy_text(raw)
+
+
 def _form(data: bytes, what: str) -> dict[str, str]:
     if not data:
         return {}
-    text = _text(data)
-    for encoding in ("utf-8", *LEGACY_ENCODINGS):  # of the percent-escapes, as of the bytes
-        try:
-            pairs = parse_qsl(
-                text,
-                keep_blank_values=True,
-                max_num_fields=MAX_FIELDS + 1,
-                encoding=encoding,
-                errors="strict",
-            )
-            break
-        except UnicodeDecodeError:
-            continue
-        except ValueError:
-            raise PushRejected(413, f"The {what} has more than {MAX_FIELDS} fields") from None
+    try:
+        pairs = parse_qsl(
+            data.decode("utf-8", "surrogateescape"),
+            keep_blank_values=True,
+            max_num_fields=MAX_FIELDS + 1,
+            encoding="utf-8",
+            errors="surrogateescape",
+        )
+    except ValueError:
+        raise PushRejected(413, f"The {what} has more than {MAX_FIELDS} fields") from None
     fields: dict[str, str] = {}
     for name, value in pairs:
-        fields.setdefault(name, value)  # a repeated field: the first one counts
+        fields.setdefault(_field_text(name), _field_text(value))  # a repeated field: the first counts
     return fields
 
 
