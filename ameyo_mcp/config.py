@@ -366,7 +366,8 @@ def _beside(name: str, value: str, folder: Path) -> str:
 
 def _beside_one(path: str, folder: Path) -> str:
     text = path.strip()
-    if not text or text.startswith("~") or Path(text).is_absolute():
+    # "none" and "-" are no path (AMEYO_SESSION_FILE=none: no session file to read).
+    if not text or text in ("-", "none") or text.startswith("~") or Path(text).is_absolute():
         return path
     return str(folder / text)
 

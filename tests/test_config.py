@@ -166,5 +166,9 @@ def test_relative_paths_in_a_settings_file_are_beside_it_whatever_the_working_fo
     settings = load_settings({}, env_file=env_file)
     assert settings.upload_dirs == ((tmp_path / "settings" / "uploads").resolve(),)
     assert settings.audit_file == tmp_path / "settings" / "logs" / "audit.jsonl"
+    # "none" is no file, wherever it is written.
+    none_file = tmp_path / "settings" / "none.env"
+    none_file.write_text("AMEYO_SESSION_FILE=none\n", encoding="utf-8")
+    assert load_settings(BASE, env_file=none_file).resolved_session_file() is None
     # The environment's own relative paths stay the working folder's, as a shell's do.
     assert load_settings({"AMEYO_DATABASE_URL": "env.db"}, env_file=env_file).database_url == "env.db"

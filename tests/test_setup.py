@@ -143,7 +143,13 @@ def test_check_warns_when_the_server_zone_is_not_set(simulator: SimulatorThread,
     assert "warn AMEYO_TIMEZONE is not set" in done.stdout
     assert "All checks passed, with the warnings above." in done.stdout
     sim_env_file(simulator, tmp_path, "AMEYO_TIMEZONE=Asia/Kolkata")
-    assert "AMEYO_TIMEZONE" not in run_cli(tmp_path, "check").stdout
+    clean = run_cli(tmp_path, "check").stdout
+    assert "AMEYO_TIMEZONE" not in clean and clean.rstrip().endswith("All checks passed.")
+    # A name in the settings file that is no setting is a warning too: the setting meant is unset.
+    sim_env_file(simulator, tmp_path, "AMEYO_TIMEZONE=Asia/Kolkata", "AMEYO_AUDIT_DIR=audit")
+    typo = run_cli(tmp_path, "check")
+    assert "AMEYO_AUDIT_DIR" in typo.stderr, typo.stderr
+    assert typo.stdout.rstrip().endswith("All checks passed, with the warnings above."), typo.stdout
 
 
 def test_server_warns_at_start_when_the_server_zone_is_not_set(

@@ -264,7 +264,11 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
         yield load_settings(env_file=_env_file(args), warn=_warn)
 
 
+_WARNED: list[str] = []  # this process's warnings, for check's last line
+
+
 def _warn(line: str) -> None:
+    _WARNED.append(line)
     print(f"ameyo-mcp: warning: {line}", file=sys.stderr, flush=True)
 
 
@@ -338,7 +342,8 @@ def _check(args: argparse.Namespace) -> int:
 
     with _settings(args) as settings:
         setup_logging(settings.log_level)
-        return 0 if anyio.run(lambda: run_check(settings, say, campaign_id=args.campaign)) else 1
+        passed = anyio.run(lambda: run_check(settings, say, campaign_id=args.campaign, warned=bool(_WARNED)))
+        return 0 if passed else 1
 
 
 def _desktop_config(args: argparse.Namespace) -> int:
