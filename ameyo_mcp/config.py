@@ -658,6 +658,13 @@ def _database_url(raw: str) -> str:
     if raw.startswith(("postgresql://", "postgres://")):
         return raw
     if raw.startswith("sqlite:"):
+        rest = raw.removeprefix("sqlite:")
+        if rest.startswith("//") and not rest.startswith("///"):
+            # sqlite://name.db reads as a host, not a file: say which two forms are files.
+            raise SettingsError(
+                f"AMEYO_DATABASE_URL {raw[:60]!r} names no file: give sqlite:///an/absolute/path.db "
+                "(the path after the third slash is absolute) or a plain file path"
+            )
         return raw
     if "://" in raw:
         raise SettingsError(

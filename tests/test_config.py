@@ -42,6 +42,7 @@ BASE = {
         ({"AMEYO_PHONE_REGION": "xx"}, "AMEYO_PHONE_REGION 'XX' is not a region libphonenumber knows"),
         ({"AMEYO_PHONE_FORMAT": "+91"}, "AMEYO_PHONE_FORMAT must be one of national, trunk"),
         ({"AMEYO_DATABASE_URL": "mysql://db/x"}, "AMEYO_DATABASE_URL must be postgresql://"),
+        ({"AMEYO_DATABASE_URL": "sqlite://rel.db"}, "AMEYO_DATABASE_URL 'sqlite://rel.db' names no file"),
         ({"AMEYO_SYNC_INTERVAL_S": "-1"}, "AMEYO_SYNC_INTERVAL_S must be at least 0"),
         ({"AMEYO_SYNC_PAGES_IN_FLIGHT": "0"}, "AMEYO_SYNC_PAGES_IN_FLIGHT must be at least 1"),
     ],

@@ -622,6 +622,8 @@ async def test_an_update_says_it_puts_the_customer_back_in_the_dialling_queue(
         and requeued.columns["attempts"] == 0
     )
     assert f"status {status} and {attempts} attempts" in text_of(kept)
+    assert "its own status and attempts are gone" in text_of(kept)  # not "dialled again as if new"
+    assert any("got this upload's status" in n for n in updated.structured_content["notes"])  # type: ignore[index]
     after = simulator.state.contact(existing.customer_id)
     assert after is not None and after.columns["status"] == status and after.columns["attempts"] == attempts
     assert not callback.is_error and "duplicates left unchanged 1" in text_of(callback), text_of(callback)
@@ -640,11 +642,17 @@ async def test_a_dry_run_says_which_numbers_are_customers_already(
     async with Client(server_of(simulator, settings)) as client:
         plain = await client.call_tool("ameyo_upload_contacts", base)
         update = await client.call_tool("ameyo_upload_contacts", base | {"update_existing": True})
+        disabled = await client.call_tool(
+            "ameyo_upload_contacts", base | {"lead_id": 35, "migrate_existing": True}
+        )
     text = text_of(plain)
     assert "would send 3 records" in text, text
     assert "Note: 2 of these numbers are customers the campaign's index holds (synced just now)" in text
     assert "Ameyo would leave them as they are (update_existing=true updates them" in text
     assert "Ameyo would update them." in text_of(update), text_of(update)
+    # A move into a disabled lead is not one Ameyo makes: the note does not promise it.
+    text = text_of(disabled)
+    assert "would leave them as they are (lead 35 is disabled" in text and "would move" not in text, text
 
 
 async def test_calls_dated_after_now_are_said_and_every_today_counts_alike(
@@ -662,11 +670,14 @@ async def test_calls_dated_after_now_are_said_and_every_today_counts_alike(
     async with Client(server_of(simulator, settings)) as client:
         told = await client.call_tool("ameyo_call_history", {})
         resource = await client.read_resource("ameyo://calls/today")
+        later = (ahead + timedelta(days=1)).date().isoformat()
+        through = await client.call_tool("ameyo_call_history", {"until": later})
     text = text_of(told)
     assert told.structured_content is not None and told.structured_content["matched"] == 1, text
     assert "1 call pushed to this server is dated after now (the latest at" in text, text
     assert "no span that ends now counts it" in text
     assert json.loads(resource.contents[0].text)["calls"] == 1  # type: ignore[union-attr]
+    assert "dated after now" not in text_of(through), text_of(through)  # a span that counts it
     store = open_store(settings)
     try:
         page = today(store, IST, datetime.now(IST))

@@ -378,16 +378,23 @@ def requeued_note(status: str, attempts: int, updated: int | None) -> str:
         "To correct a customer's fields without that, upload them alone with the status and attempts "
         "they have now."
     )
+    fresh = status == "NOT_TRIED" and attempts == 0  # what the dialer takes for a contact never called
     if updated is None:
+        then = "they would be dialled again as if new" if fresh else "their own status and attempts are gone"
         return (
             f"Note: with update_existing, each existing customer Ameyo updates gets this upload's {given}, "
-            f"as new ones do: they would be dialled again as if new. {keep}"
+            f"as new ones do: {then}. {keep}"
         )
     if not updated:
         return ""
+    then = (
+        f"{agreeing(updated, 'it is', 'they are')} dialled again as if new"
+        if fresh
+        else f"{agreeing(updated, 'its', 'their')} own status and attempts are gone"
+    )
     return (
         f"Note: the {counted(updated, 'updated customer')} got this upload's {given}, as new ones do: "
-        f"{agreeing(updated, 'it is', 'they are')} dialled again as if new. {keep}"
+        f"{then}. {keep}"
     )
 
 

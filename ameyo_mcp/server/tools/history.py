@@ -318,7 +318,7 @@ def _read(
     kept = store.calls_held()
     ahead = 0
     later = datetime.now(UTC) + AHEAD_GRACE
-    if kept is not None and kept[1] > later and (query.until is None or query.until >= later - AHEAD_GRACE):
+    if kept is not None and kept[1] > later and (query.until is None or query.until <= later):
         # A span that ends now leaves out calls dated later: a push's time, or the zone it was read
         # in, is off. Said, or the count reads as every call there is.
         ahead = store.call_history(CallQuery(since=later, limit=0)).total

@@ -372,6 +372,7 @@ async def _known_note(
         return []
     if not known:
         return []
+    migrate = migrate and target.lead_enabled  # Ameyo moves no customer into a disabled lead
     done = (
         "update them and move them into this lead"
         if update and migrate
@@ -379,7 +380,12 @@ async def _known_note(
         if update
         else "move them into this lead"
         if migrate
-        else "leave them as they are (update_existing=true updates them, migrate_existing=true moves them)"
+        else "leave them as they are"
+        + (
+            " (update_existing=true updates them, migrate_existing=true moves them)"
+            if target.lead_enabled
+            else f" (lead {target.lead_id} is disabled: update_existing=true updates them where they are)"
+        )
     )
     return [
         f"Note: {known:,} of these {agreeing(known, 'numbers is a customer', 'numbers are customers')} "
@@ -553,10 +559,10 @@ def _report(
         repeat_of_earlier_call=True if repeat is not None else None,
         **upload_tally(outcomes or []),
     )
-    text = repeat_note(repeat) + upload_text(out)
+    # Notes that need Ameyo's answers, in the structured notes as in the text.
     note = "" if target.lead_enabled else disabled_lead_note(target.lead_id, None if dry_run else out.counts)
     if note:
-        text += "\n" + note
+        out.notes.append(note)
     if requeued is not None and (note := requeued_note(*requeued, None if dry_run else out.updated)):
-        text += "\n" + note
-    return answer(text, out)
+        out.notes.append(note)
+    return answer(repeat_note(repeat) + upload_text(out), out)
