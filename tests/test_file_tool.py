@@ -262,7 +262,9 @@ async def test_what_the_listing_shows_is_what_the_tool_takes(
     folder.mkdir()
     with zipfile.ZipFile(folder / "sheet.csv", "w") as sheet:
         sheet.writestr("xl/workbook.xml", "<workbook/>")
-    (folder / "list <new>.csv").write_text("phone1;name\n9876500141;Ana\n;;\n;\n", encoding="utf-8")
+    (folder / "list <new>.csv").write_text(
+        'phone1;name\n9876500141;Ana\n;;\n;\n ; \n"";""\n', encoding="utf-8"
+    )
     settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
     async with Client(server_of(simulator, settings)) as client:
         listed = await client.read_resource("ameyo://files")

@@ -138,8 +138,8 @@ class RowReader:
                 if self.json_lines:
                     yield self._json_row(number, text)
                     continue
-                if text[0] == self._delimiter and not text.replace(self._delimiter, "").strip():
-                    continue  # a spreadsheet's empty row (;;): no row at all, not one missing phone1
+                if text[0] in (self._delimiter, " ", "\t", '"') and _empty_row(text, self._delimiter):
+                    continue  # a spreadsheet's empty row (;; or "";""): no row, not one missing phone1
                 row = self._csv_row(number, text)
                 if row.fields is None and text.count('"') % 2:
                     row = self._joined(number, text, lines) or row
@@ -290,6 +290,11 @@ def is_spreadsheet(path: Path) -> bool:
             return handle.read(8).startswith(_SPREADSHEET_MAGIC)
     except OSError:
         return False
+
+
+def _empty_row(text: str, delimiter: str) -> bool:
+    """Whether a line holds only separators, blanks and empty quotes: a spreadsheet's empty row."""
+    return not text.replace(delimiter, "").replace('"', "").strip()
 
 
 def _excel_text(cell: str) -> str:
