@@ -665,7 +665,7 @@ async def test_calls_dated_after_now_are_said_and_every_today_counts_alike(
     settings = settings_for(simulator, tmp_path, AMEYO_PUSH_TOKEN=TOKEN)
     ahead = datetime.now(IST) + timedelta(days=2)
     async with receiver(settings) as push:
-        await push(customerId="12001", campaignId="1", systemDisposition="BUSY")
+        await push(customerId="12001", campaignId="1", systemDisposition="BUSY", name="Priya Sharma")
         await push(customerId="12002", campaignId="1", callStartTime=ahead.strftime("%Y-%m-%d %H:%M:%S"))
     async with Client(server_of(simulator, settings)) as client:
         told = await client.call_tool("ameyo_call_history", {})
@@ -676,7 +676,8 @@ async def test_calls_dated_after_now_are_said_and_every_today_counts_alike(
     assert told.structured_content is not None and told.structured_content["matched"] == 1, text
     assert "1 call pushed to this server is dated after now (the latest at" in text, text
     assert "no span that ends now counts it" in text
-    assert json.loads(resource.contents[0].text)["calls"] == 1  # type: ignore[union-attr]
+    today_calls = json.loads(resource.contents[0].text)  # type: ignore[union-attr]
+    assert today_calls["calls"] == 1 and today_calls["newest"][0]["name"] == "Priya Sharma"
     assert "dated after now" not in text_of(through), text_of(through)  # a span that counts it
     store = open_store(settings)
     try:

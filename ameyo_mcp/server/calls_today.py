@@ -260,6 +260,7 @@ class CallsFeed:
 
 async def today_json(history: History, zone: ZoneInfo) -> str:
     """Today's calls: counts by outcome and the newest calls, for programs (the tool is for models)."""
+    from ..ameyo.customers import display_name
     from ..rules.outcomes import outcome_counts
     from ..rules.times import day_so_far
     from ..store import CallQuery
@@ -273,7 +274,11 @@ async def today_json(history: History, zone: ZoneInfo) -> str:
             "timezone": str(zone),
             "calls": found.total,
             "by_outcome": outcome_counts(found.by_outcome),
-            "newest": [call_out(c, zone).model_dump(exclude_none=True) for c in found.calls],
+            # With the name the push carried, as the operator's page shows it.
+            "newest": [
+                call_out(c, zone, display_name(dict(c.event.raw))).model_dump(exclude_none=True)
+                for c in found.calls
+            ],
         },
         ensure_ascii=False,
     )
