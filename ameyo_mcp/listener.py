@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import socket
 from typing import Any
 
@@ -17,6 +18,17 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from .errors import CannotListen
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address reaches this machine only (what needs no token to listen on)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
 
 # The listen backlog, which is also how many connections asyncio accepts in one go (one loop turn).
 # A connection reaches `connection_made`, where the cap is enforced, two turns after its accept,

@@ -293,6 +293,24 @@ def test_ameyo_mcp_receiver_serves_the_page_behind_the_http_token(tmp_path: Path
     assert status["server"]["checks"] == {"store": True} and status["ameyo"]["reachable"] is None
     assert status["today"]["pushes"] == 1
     assert TOKEN not in running.log.read_text()
+    assert "the operator's page at http://127.0.0.1:" in running.log.read_text()
+    assert "is closed until" not in running.log.read_text()
+
+
+@pytest.mark.network
+def test_the_receiver_beyond_loopback_without_a_token_says_its_page_is_closed(tmp_path: Path) -> None:
+    """It advertised "the operator's page at http://0.0.0.0:…/", which then answered 403."""
+    from tests.test_receiver import start_receiver
+
+    running = start_receiver(tmp_path, str(tmp_path / "calls.db"), host="0.0.0.0")
+    try:
+        with httpx.Client(base_url=running.url.removesuffix("/ameyo/status"), timeout=10) as http:
+            assert http.get("/").status_code == 403
+    finally:
+        running.proc.terminate()
+        running.proc.wait(timeout=10)
+    said = running.log.read_text()
+    assert "is closed until AMEYO_HTTP_TOKEN is set (it listens beyond this machine)" in said, said
 
 
 @pytest.mark.slow

@@ -44,7 +44,7 @@ class Receiver:
 
 
 def start_receiver(
-    tmp_path: Path, database_url: str, *, open_files: int | None = None, **env: str
+    tmp_path: Path, database_url: str, *, open_files: int | None = None, host: str = "127.0.0.1", **env: str
 ) -> Receiver:
     """`ameyo-mcp receiver` on a free port; `open_files` lowers its open-file limit (soft and hard)."""
     port = free_port()
@@ -60,7 +60,7 @@ def start_receiver(
     }
     with log.open("wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ameyo_mcp", "receiver", "--port", str(port)],
+            [sys.executable, "-m", "ameyo_mcp", "receiver", "--host", host, "--port", str(port)],
             env=variables,
             cwd=str(tmp_path),
             stdout=subprocess.DEVNULL,

@@ -76,7 +76,7 @@ def serve(settings: Settings, host: str, sock: socket.socket, *, page: PageOf | 
     """`ameyo-mcp receiver`: the endpoint alone, for deployments whose MCP server runs over stdio;
     on `sock`, already bound to `host` (`listener.server_socket`). `page`: what answers other paths
     (the operator's page), given the drain and the readiness checks /readyz answers from."""
-    from ..listener import cap_note, connection_cap, listener_config
+    from ..listener import cap_note, connection_cap, is_loopback, listener_config
     from ..store import open_store
 
     port = int(sock.getsockname()[1])
@@ -89,7 +89,13 @@ def serve(settings: Settings, host: str, sock: socket.socket, *, page: PageOf | 
     receiver, writer = build_receiver(settings, store, fallback=fallback)
     writer.start()  # old history is pruned from the start, not from the first push
     cap = connection_cap(settings.http_max_connections, OWN_FILES)
-    shown = f"; the operator's page at http://{host}:{port}/" if page is not None else ""
+    shown = ""
+    if page is not None:
+        # Beyond loopback without a token the page answers 403: said so, not advertised as open.
+        closed = not is_loopback(host) and settings.http_token is None
+        shown = f"; the operator's page at http://{host}:{port}/" + (
+            " is closed until AMEYO_HTTP_TOKEN is set (it listens beyond this machine)" if closed else ""
+        )
     print(
         f"ameyo-mcp: receiving Ameyo's call outcomes at http://{host}:{port}/ameyo/status "
         f"(store: {store.where}; history kept {settings.history_days} days; "

@@ -18,7 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..config import Settings
 from ..errors import SettingsError
 from ..health import Drain
-from .http_access import BearerAuth, HostCheck, TokenCheck, is_loopback
+from ..listener import is_loopback
+from .http_access import BearerAuth, HostCheck, TokenCheck
 from .http_answers import header, refuse
 from .http_streams import LISTEN, StreamCap, stream_cap, stream_note
 

@@ -10,7 +10,8 @@ from starlette.types import ASGIApp
 
 from ...config import Settings
 from ...health import Check, Drain, readiness
-from ..http_access import HostCheck, TokenCheck, is_loopback
+from ...listener import is_loopback
+from ..http_access import HostCheck, TokenCheck
 from .app import Mounted, OperatorPage, is_page_path, not_found
 from .status import Serving, Status
 
