@@ -533,3 +533,12 @@ async def test_a_tool_call_given_up_marks_its_batches_in_flight_unknown(
     assert simulator.state.executed["uploadContacts"] <= 8
     written = [w.customer_id for w in simulator.state.records_written if w.command == "uploadContacts"]
     assert len(written) == len(set(written))
+
+
+def test_the_demos_sample_callback_is_always_ahead() -> None:
+    """A fixed 2031 date would be refused as past one day: the sample's callback is a week ahead."""
+    from datetime import date
+
+    from ameyo_mcp.cli.demo import sample_contacts
+
+    assert "9123400002,Ravi Kumar,Mumbai,2040-01-08T10:00:00" in sample_contacts(date(2040, 1, 1))

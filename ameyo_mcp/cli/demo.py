@@ -12,6 +12,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import date, timedelta
 from pathlib import Path
 
 from ..config import Settings, environment, load_settings
@@ -34,14 +35,19 @@ DEMO_PUSH_RATE = 1.0
 DEMO_PUSH_RETRIES = 8
 
 SAMPLE_FILE = "sample-contacts.csv"
-# Lead 21 of campaign 1 takes them; the last row shows how a refused row is reported.
-SAMPLE_CONTACTS = (
-    "phone1,name,city,callback_time\n"
-    "9123400001,Asha Rao,Pune,\n"
-    "9123400002,Ravi Kumar,Mumbai,2031-01-05T10:00:00\n"
-    "9123400003,Meena Iyer,Chennai,\n"
-    ",Nobody,Delhi,\n"
-)
+
+
+def sample_contacts(today: date) -> str:
+    """Lead 21 of campaign 1 takes them; the last row shows how a refused row is reported. The
+    callback is a week ahead of the day the demo starts: a fixed date would one day be refused as past."""
+    when = today + timedelta(days=7)
+    return (
+        "phone1,name,city,callback_time\n"
+        "9123400001,Asha Rao,Pune,\n"
+        f"9123400002,Ravi Kumar,Mumbai,{when.isoformat()}T10:00:00\n"
+        "9123400003,Meena Iyer,Chennai,\n"
+        ",Nobody,Delhi,\n"
+    )
 
 
 @contextmanager
@@ -99,7 +105,7 @@ def demo_settings(
         else:
             uploads = Path(scratch) / "uploads"
             uploads.mkdir()
-            (uploads / SAMPLE_FILE).write_text(SAMPLE_CONTACTS, encoding="utf-8")
+            (uploads / SAMPLE_FILE).write_text(sample_contacts(date.today()), encoding="utf-8")
             env["AMEYO_UPLOAD_DIRS"] = str(uploads)
             where = f"the file tool reads only the throwaway folder {uploads}, holding {SAMPLE_FILE}"
         calls = " Its dialer pushes a call outcome a second to the call history." if dial else ""
