@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -223,15 +224,17 @@ def _naive(value: str, zone: ZoneInfo) -> datetime | None:
     return None
 
 
-def _abbreviations(zone: ZoneInfo, year: int) -> set[str]:
-    """The abbreviations `zone` goes by in `year` (IST; EST and EDT), sampled month by month."""
+@lru_cache(maxsize=64)
+def _abbreviations(zone: ZoneInfo, year: int) -> frozenset[str]:
+    """The abbreviations `zone` goes by in `year` (IST; EST and EDT), sampled month by month; kept,
+    as every push whose times carry "IST" asks again."""
     names: set[str] = set()
     for month in range(1, 13):
         try:
             names.add(datetime(year, month, 15, 12, tzinfo=zone).tzname() or "")
         except (OverflowError, ValueError):
             continue
-    return names - {""}
+    return frozenset(names - {""})
 
 
 def _time(f: _Fields, *names: str, zone: ZoneInfo) -> datetime | None:
