@@ -42,6 +42,11 @@ def day_so_far(zone: ZoneInfo, now: datetime | None = None) -> tuple[datetime, d
     return datetime.combine(current.date(), time(), zone), current + timedelta(seconds=1)
 
 
+def tomorrow_at_3pm(now: datetime) -> datetime:
+    """The example every answer about a time in words gives: tomorrow at 3 pm on `now`'s clock."""
+    return (now + timedelta(days=1)).replace(hour=15, minute=0, second=0, microsecond=0)
+
+
 def show(moment: datetime, zone: ZoneInfo | None = None) -> str:
     """`2026-11-28 15:00 Asia/Kolkata`: every time we show carries its zone."""
     if zone is not None:
@@ -77,7 +82,7 @@ def parse_callback_time(
     except ValueError:
         # Words such as "tomorrow 3pm" are the model's to turn into a date: today's date in the
         # server's zone, and an example built on it, are what it needs to do that.
-        tomorrow = (current + timedelta(days=1)).replace(hour=15, minute=0, second=0, microsecond=0)
+        tomorrow = tomorrow_at_3pm(current)
         example = f"{tomorrow:%Y-%m-%dT%H:%M:%S}"
         raise TimeInputError(
             f"callback_time{shown} is not an ISO 8601 time with a date and a time of day. It is now "

@@ -247,10 +247,11 @@ async def _calls_chart(ctx: Context[AppState, Any], arguments: Mapping[str, str]
 
 async def _person_clock(ctx: Context[AppState, Any], arguments: Mapping[str, str]) -> list[ContentBlock]:
     """A prompt's clock of the person it acts for: "tomorrow" is their date, not the server's."""
-    from datetime import datetime, timedelta
+    from datetime import datetime
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from ..rules.sanitize import data_text
+    from ..rules.times import tomorrow_at_3pm
 
     server_zone = ameyo_of(ctx).settings.zone
     named = (arguments.get("timezone") or "").strip()
@@ -263,7 +264,7 @@ async def _person_clock(ctx: Context[AppState, Any], arguments: Mapping[str, str
             "leave it out when the person is in the Ameyo server's zone.",
         ) from None
     here, there = datetime.now(zone), datetime.now(server_zone)
-    example = (here + timedelta(days=1)).replace(hour=15, minute=0, second=0, microsecond=0)
+    example = tomorrow_at_3pm(here)
     if str(zone) == str(server_zone):
         text = f"It is now {there:%a %Y-%m-%d %H:%M} {server_zone}, the Ameyo server's zone and the person's."
     else:
