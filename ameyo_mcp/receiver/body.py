@@ -44,11 +44,7 @@ def _field_text(value: str) -> str:
     garble the rest (José in UTF-8 beside München in Windows-1252)."""
     if value.isascii() or value.isprintable():
         return value
-    raw = value.encode("utf-8", "surrogateescape")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return legacy_text(raw)
+    return _text(value.encode("utf-8", "surrogateescape"))
 
 
 def _form(data: bytes, what: str) -> dict[str, str]:
