@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
@@ -51,7 +50,7 @@ from .session_tools import AmeyoId, CampaignArg
 
 if TYPE_CHECKING:
     from ...ameyo.models import Contact
-    from ...store import Store
+    from ...store import CampaignIndex, Store
 
 MAX_RECORDS = 1000
 _RESPELL_TRIES = 3
@@ -356,22 +355,22 @@ async def _known_note(
     Ameyo would do with them. "would send 3" alone read as three new customers."""
     from ...index.sync import age_text
 
-    campaign_id = target.campaign.campaign_id
-    store, region = state_of(ctx).store, ameyo_of(ctx).settings.phone_region
-
-    def look() -> tuple[int, datetime | None]:
-        index = store.campaign(campaign_id)
-        if index is None or index.synced_at is None:
-            return 0, None
-        keys = {phones.key(c.record[PRIMARY_COLUMN], region) for c in checked if c.problem is None}
-        return sum(1 for k in keys if k and store.find_by_phone(campaign_id, k, limit=1)), index.synced_at
-
+    good = [c for c in checked if c.problem is None]
     try:
-        known, synced_at = await anyio.to_thread.run_sync(look)
+        index, found = await anyio.to_thread.run_sync(
+            _index_hits,
+            state_of(ctx).store,
+            target.campaign.campaign_id,
+            good,
+            ameyo_of(ctx).settings.phone_region,
+        )
     except Exception:  # the index is an aid: the write that follows says what the store cannot do
         return []
-    if not known:
+    # The numbers, not the customers: one number may be two customers' in Ameyo.
+    known = len({item.identity for items in found.values() for item in items})
+    if index is None or index.synced_at is None or not known:
         return []
+    synced_at = index.synced_at
     migrate = migrate and target.lead_enabled  # Ameyo moves no customer into a disabled lead
     done = (
         "update them and move them into this lead"
@@ -393,6 +392,22 @@ async def _known_note(
     ]
 
 
+def _index_hits(
+    store: Store, campaign_id: int, items: Sequence[Checked], region: str
+) -> tuple[CampaignIndex | None, dict[int, list[Checked]]]:
+    """The campaign's index (None: never synced) and the customers it finds by the records' phone1,
+    each with its records: what a dry run's note and the live checks of an upload start from."""
+    index = store.campaign(campaign_id)
+    if index is None or index.synced_at is None:
+        return None, {}
+    found: dict[int, list[Checked]] = {}
+    for item in items:
+        key = phones.key(item.record[PRIMARY_COLUMN], region)
+        for contact in store.find_by_phone(campaign_id, key, limit=3) if key else ():
+            found.setdefault(contact.customer_id, []).append(item)
+    return index, found
+
+
 async def _indexed_customers(
     ameyo: Ameyo, store: Store, campaign_id: int, items: Sequence[Checked]
 ) -> list[tuple[Contact, list[Checked]]]:
@@ -402,20 +417,8 @@ async def _indexed_customers(
     if not items:
         return []
     region = ameyo.settings.phone_region
-
-    def look() -> dict[int, list[Checked]]:
-        index = store.campaign(campaign_id)
-        if index is None or index.synced_at is None:
-            return {}
-        found: dict[int, list[Checked]] = {}
-        for item in items:
-            key = phones.key(item.record[PRIMARY_COLUMN], region)
-            for contact in store.find_by_phone(campaign_id, key, limit=3) if key else ():
-                found.setdefault(contact.customer_id, []).append(item)
-        return found
-
     try:
-        candidates = await anyio.to_thread.run_sync(look)
+        _, candidates = await anyio.to_thread.run_sync(_index_hits, store, campaign_id, items, region)
     except Exception:  # the store's own failure is said by the write that follows
         return []
     if not candidates:
