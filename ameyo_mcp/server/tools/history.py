@@ -259,6 +259,8 @@ def _read(
     """The calls `query` finds (for `name`: of the customers the contacts index finds by it), and
     the names of their customers: as the push gave them, else as the index holds them. With
     `charted` (the chart's heading and zone), also their counts by hour and outcome."""
+    from ...store import CallQuery  # loaded with the store, which the tool has opened already
+
     indexes: list[CampaignIndex] | None = None
 
     def indexed() -> list[CampaignIndex]:
@@ -313,8 +315,6 @@ def _read(
     unfiled = 0
     if query.campaign_id is not None and query.since is not None and query.until is not None:
         unfiled = store.day_tallies(query.since, query.until).by_campaign.get(None, 0)
-    from ...store import CallQuery
-
     kept = store.calls_held()
     ahead = 0
     later = datetime.now(UTC) + AHEAD_GRACE
@@ -411,9 +411,10 @@ def _moment(text: str, name: str, zone: ZoneInfo) -> datetime:
     try:
         moment = datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith("Z") else raw)
     except ValueError:
+        today = f"{datetime.now(zone):%Y-%m-%d}"
         raise ToolError(
             f"{name} {raw[:40]!r} is not an ISO 8601 time: send a date or a date and time, e.g. "
-            f"{datetime.now(zone):%Y-%m-%d} or {datetime.now(zone):%Y-%m-%d}T09:00 (read in {zone})"
+            f"{today} or {today}T09:00 (read in {zone})"
         ) from None
     try:
         return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
