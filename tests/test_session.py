@@ -7,6 +7,7 @@ import json
 import logging
 from pathlib import Path
 
+import anyio
 import pytest
 
 from ameyo_mcp.ameyo.models import AddCallbackRequest, GetContactsRequest, UploadContactsRequest
@@ -239,3 +240,27 @@ async def test_no_secret_in_logs_at_debug(
     for secret in (*sessions, "pw-5ec2e7-simulated", "another-secret-pw"):
         assert secret not in logged
     assert "pw-5ec2e7" not in repr(settings) and "another-secret-pw" not in repr(bad.settings)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+async def test_a_call_cancelled_during_its_login_leaves_the_session_for_the_next(
+    simulator: SimulatorThread, tmp_path: Path, shared: bool
+) -> None:
+    """Ameyo logged in (a seat taken) but the call that asked for it was given up on before the
+    answer came: the session is still taken up (and published in the lease), not left for Ameyo to
+    time out while the next call takes a second seat. With or without a store to share it through."""
+    env = {} if shared else {"AMEYO_DATABASE_URL": str(tmp_path)}  # a folder: no usable store
+    ameyo = ameyo_of(simulator, settings_for(simulator, tmp_path, **env))
+    simulator.state.faults.commands = {"login"}
+    simulator.state.faults.delay_s = 0.4
+    try:
+        with anyio.move_on_after(0.1):
+            await ameyo.get_contacts(contacts_request())
+        simulator.state.faults.reset()
+        await asyncio.sleep(0.5)  # the login's answer arrives meanwhile
+        await ameyo.get_contacts(contacts_request())
+        assert ameyo.session.shared is shared
+    finally:
+        await ameyo.aclose(logout=False)
+    assert simulator.state.logins == 1
+    assert len(simulator.state.live_sessions()) == 1

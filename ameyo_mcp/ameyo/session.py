@@ -414,7 +414,11 @@ class SessionManager:
                 delay = min(delay * 1.5, _POLL_LAST_S)
                 continue
             assert take.kind == LOGIN
-            if await self._log_in_for_all(store):
+            # A login Ameyo has run holds a seat: a caller given up on meanwhile must not leave it
+            # unpublished for Ameyo to time out while the next call takes another seat.
+            with anyio.CancelScope(shield=True):
+                logged_in = await self._log_in_for_all(store)
+            if logged_in:
                 return
 
     async def _still_known(self, store: Store, info: LoginInfo, lease: Lease, now: float) -> bool:
@@ -490,14 +494,15 @@ class SessionManager:
             self._adopt(info, None)
             return
         self._refused_here()
-        try:
-            info = await self.client.login()
-        except AuthenticationFailed as exc:
-            self._auth_failure = (self._clock(), exc)
-            raise
-        self._auth_failure = None
-        self.logins += 1
-        self._adopt(info, None)
+        with anyio.CancelScope(shield=True):  # as in _from_lease: the seat is kept, not leaked
+            try:
+                info = await self.client.login()
+            except AuthenticationFailed as exc:
+                self._auth_failure = (self._clock(), exc)
+                raise
+            self._auth_failure = None
+            self.logins += 1
+            self._adopt(info, None)
 
     def _refused_here(self) -> None:
         """Raise this process's own refused login while its back-off lasts (the store may not have
