@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 from .errors import SettingsError
 from .rules import phones
+from .rules.redact import SECRETS
 
 DEFAULT_POLICY_NAME = "token-based-authorization-policy"
 DEFAULT_HISTORY_DAYS = 90
@@ -155,6 +156,13 @@ class Settings:
     # --demo: the embedded simulator, with a throwaway index and audit trail and no settings file.
     demo: bool = False
 
+    def __post_init__(self) -> None:
+        # Every secret of the settings is masked from the moment they exist, whatever this process
+        # goes on to serve: a bearer token quoted in an upload's record over stdio too.
+        for secret in (self.password, self.hash_key, self.http_token, self.secret_key, self.push_token):
+            if secret is not None:
+                SECRETS.add(secret.get_secret_value())
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -261,17 +269,24 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     raise SettingsError(f"{name} must be true or false, not {raw!r}")
 
 
+def _shown(url: str) -> str:
+    """A URL setting as an error quotes it: one with an @ may carry a password, so it is described,
+    never quoted."""
+    return "a URL with a user or password in it" if "@" in url else repr(url[:80])
+
+
 def _base_url(raw: str | None) -> str:
     if raw is None:
         raise SettingsError(
             "AMEYO_BASE_URL is not set: give the Ameyo server's address, e.g. http://10.10.2.176:8888 "
             "(or run with --demo to use the embedded simulator)"
         )
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # an unclosed [ of an IPv6 address
+        raise SettingsError(f"AMEYO_BASE_URL must look like http://host:port, not {_shown(raw)}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        # A URL with an @ may carry a password: it is described, never quoted.
-        shown = "a URL with a user or password in it" if "@" in raw else repr(raw)
-        raise SettingsError(f"AMEYO_BASE_URL must look like http://host:port, not {shown}")
+        raise SettingsError(f"AMEYO_BASE_URL must look like http://host:port, not {_shown(raw)}")
     if parts.username or parts.password:
         raise SettingsError(
             "AMEYO_BASE_URL must not carry a user or password: use AMEYO_USER_ID/AMEYO_PASSWORD"
@@ -662,7 +677,7 @@ def _database_url(raw: str) -> str:
         if rest.startswith("//") and not rest.startswith("///"):
             # sqlite://name.db reads as a host, not a file: say which two forms are files.
             raise SettingsError(
-                f"AMEYO_DATABASE_URL {raw[:60]!r} names no file: give sqlite:///an/absolute/path.db "
+                f"AMEYO_DATABASE_URL {_shown(raw)} names no file: give sqlite:///an/absolute/path.db "
                 "(the path after the third slash is absolute) or a plain file path"
             )
         return raw

@@ -43,6 +43,9 @@ BASE = {
         ({"AMEYO_PHONE_FORMAT": "+91"}, "AMEYO_PHONE_FORMAT must be one of national, trunk"),
         ({"AMEYO_DATABASE_URL": "mysql://db/x"}, "AMEYO_DATABASE_URL must be postgresql://"),
         ({"AMEYO_DATABASE_URL": "sqlite://rel.db"}, "AMEYO_DATABASE_URL 'sqlite://rel.db' names no file"),
+        # A password in a URL setting is never quoted back.
+        ({"AMEYO_DATABASE_URL": "sqlite://u:pw-9@host/x.db"}, "AMEYO_DATABASE_URL a URL with a user or"),
+        ({"AMEYO_BASE_URL": "http://[x"}, "AMEYO_BASE_URL must look like http://host:port, not 'http://[x'"),
         ({"AMEYO_SYNC_INTERVAL_S": "-1"}, "AMEYO_SYNC_INTERVAL_S must be at least 0"),
         ({"AMEYO_SYNC_PAGES_IN_FLIGHT": "0"}, "AMEYO_SYNC_PAGES_IN_FLIGHT must be at least 1"),
     ],

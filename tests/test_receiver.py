@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -254,6 +255,36 @@ def test_a_push_sent_twice_is_stored_once(receiver: Receiver) -> None:
         other = http.get(receiver.url, params=push | {"dispositionCode": "Callback"})  # a new outcome
     assert (first.text, again.text, other.text) == ("OK stored\n", "OK already stored\n", "OK stored\n")
     assert stored(db_of(receiver)) == 2
+
+
+def test_the_push_token_given_again_in_other_fields_is_not_stored(receiver: Receiver) -> None:
+    """Ameyo's push URL is configured by hand: the token pasted into another field, a recording's
+    URL or the body's JSON is masked before anything is kept or logged."""
+    auth = {"token": TOKEN}
+    recording = f"http://rec.example/r1.wav?token={TOKEN}"
+    with httpx.Client(timeout=10) as http:
+        answers = [
+            http.get(receiver.url, params=auth | {"callId": "k1", "customerId": "1", "url": recording}),
+            http.get(
+                receiver.url, params=auth | {"callId": "k2", "customerId": "1", "recordingUrl": recording}
+            ),
+            http.post(
+                receiver.url, params=auth, json={"callId": "k3", "customerId": "1", "x-ameyo-token": TOKEN}
+            ),
+            http.get(receiver.url, params=auth | {"callId": "k4", "customerId": "1", "token ": TOKEN}),
+            http.get(receiver.url, params=auth | {"phone": TOKEN}),  # refused: not a phone number
+        ]
+    assert [a.status_code for a in answers] == [200, 200, 200, 200, 422], [a.text for a in answers]
+    assert all(TOKEN not in a.text for a in answers)
+    receiver.proc.terminate()
+    receiver.proc.wait(timeout=10)
+    with sqlite3.connect(db_of(receiver)) as db:
+        rows = [str(row) for row in db.execute("SELECT * FROM calls")]
+    kept = "\n".join(rows)
+    assert len(rows) == 4 and all("[redacted]" in row for row in rows), kept
+    assert TOKEN not in kept and TOKEN[:12] not in kept
+    log = receiver.log.read_text()
+    assert "refused a push" in log and TOKEN[:12] not in log
 
 
 def test_hostile_pushes_store_nothing_and_the_receiver_keeps_answering(receiver: Receiver) -> None:

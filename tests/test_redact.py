@@ -3,7 +3,10 @@ months must not scan thousands of ended sessions' ids in every text it scrubs.""
 
 from __future__ import annotations
 
+import html
+import json
 import secrets
+from urllib.parse import quote, quote_plus
 
 from ameyo_mcp.rules.redact import RECENT_SESSIONS, Redactor
 
@@ -37,3 +40,20 @@ def test_a_secret_that_holds_another_is_masked_whole() -> None:
     redactor.add_session("abcd1234")
     redactor.add("xyz-abcd1234-xyz")
     assert redactor.scrub("token xyz-abcd1234-xyz and abcd1234") == "token [redacted] and [redacted]"
+
+
+def test_a_secret_is_masked_as_a_request_or_an_echo_of_one_spells_it() -> None:
+    redactor = Redactor()
+    secret = 'pw&k="q\\é <x>'
+    redactor.add(secret)
+    data = json.dumps({"password": secret})
+    texts = [
+        quote_plus(data),  # the login's form body
+        data,
+        json.dumps(data),  # that JSON quoted in another
+        json.dumps(data, ensure_ascii=False),
+        html.escape(secret),  # an HTML error page
+        quote(secret),
+    ]
+    for text in texts:
+        assert "pw&k" not in redactor.scrub(text) and "pw%26k" not in redactor.scrub(text), text

@@ -60,10 +60,7 @@ class AmeyoClient:
         # Where requests go instead of the network, when given: tests serve the simulator's app
         # through `httpx.ASGITransport`, as httpx itself is tested.
         self._transport = transport
-        self.redactor = SECRETS
-        for secret in (settings.password, settings.hash_key, settings.secret_key):
-            if secret is not None:
-                self.redactor.add(secret.get_secret_value())
+        self.redactor = SECRETS  # the settings' secrets are in it already (Settings registers them)
         self.timeout_s = settings.timeout_s or _DEFAULT_TIMEOUT_S
         self._sender: Sender | None = None
         # When a command last found no Ameyo to connect to (monotonic), until any answer comes.

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..errors import PushRejected
+from ..rules.redact import SECRETS
 from ..store.records import CallEvent
 
 PhoneKey = Callable[[str], str | None]
@@ -98,6 +99,9 @@ def normalise(
     durations and kept in `raw`.
     """
     check_sizes(fields)
+    # A push token (or another secret) given again under another name, or inside a recording's
+    # URL, is kept masked: the store holds no secret.
+    fields = SECRETS.scrub_values(fields)
     f = _Fields(fields)
     phone = f.text("phone", "phone1", "phoneNumber", "customerPhone", "dialedNumber", cap=40)
     key = phone_key(phone) if phone else None

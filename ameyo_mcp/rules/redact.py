@@ -1,13 +1,19 @@
 """Keeps secrets (password, hash key, session ids) out of every text that leaves the process.
 
 Values are registered as soon as they are known; `scrub` replaces them in any text, and
-`RedactingFilter` does the same for every log record that passes a handler.
+`RedactingFilter` does the same for every log record that passes a handler. A value is masked as
+written and as a request carries it: Ameyo's error texts may echo the login's form body, a password
+in it URL-encoded inside a JSON string.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import logging
 import threading
+from collections.abc import Mapping
+from urllib.parse import quote, quote_plus
 
 _MASK = "[redacted]"
 # Shorter values would turn ordinary words into masks; no real secret is that short.
@@ -17,6 +23,19 @@ _MIN_LENGTH = 4
 # every scrubbed text (audit lines, log records) slower by the month. An id this many logins old
 # belongs to a session long ended, which no request or answer carries any more.
 RECENT_SESSIONS = 64
+
+
+def spellings(secret: str) -> set[str]:
+    """The secret as written and as a text may carry it: a JSON string's content (escaped once,
+    or twice when a JSON body is quoted inside another), each of these form- or URL-encoded (as
+    Python and as Java's URLEncoder write it) or HTML-escaped."""
+    escaped = {json.dumps(secret, ensure_ascii=ascii)[1:-1] for ascii in (True, False)}
+    nested = {json.dumps(text, ensure_ascii=ascii)[1:-1] for text in escaped for ascii in (True, False)}
+    found: set[str] = set()
+    for text in {secret, *escaped, *nested}:
+        found |= {text, quote(text), quote(text, safe=""), quote_plus(text), quote_plus(text, safe="*")}
+        found.add(html.escape(text))
+    return found
 
 
 class Redactor:
@@ -48,13 +67,22 @@ class Redactor:
 
     def _order(self) -> None:
         # Longest first, so that a secret containing another is masked whole.
-        self._longest_first = tuple(sorted(self._lasting | self._sessions.keys(), key=len, reverse=True))
+        every = {form for secret in self._lasting | self._sessions.keys() for form in spellings(secret)}
+        self._longest_first = tuple(sorted(every, key=len, reverse=True))
 
     def scrub(self, text: str) -> str:
         for secret in self._longest_first:  # a tuple replaced whole on change: no lock to read it
             if secret in text:
                 text = text.replace(secret, _MASK)
         return text
+
+    def scrub_values(self, values: Mapping[str, str]) -> Mapping[str, str]:
+        """`values` with every secret masked in each value; the same mapping when none holds one
+        (one search over them all: pushes come thousands a second)."""
+        joined = "\x00".join(values.values())
+        if self.scrub(joined) == joined:
+            return values
+        return {name: self.scrub(value) for name, value in values.items()}
 
 
 SECRETS = Redactor()

@@ -36,7 +36,6 @@ from .. import __version__
 from ..ameyo.service import Ameyo
 from ..config import Settings
 from ..health import Check, Drain, StoreProbe
-from ..rules.redact import SECRETS
 from ..writes.path import WritePath
 from .calls_today import URI as CALLS_TODAY_URI
 from .calls_today import CallsFeed, attach, today_json
@@ -283,7 +282,6 @@ def _request_state_security(settings: Settings) -> RequestStateSecurity | None:
     key = settings.derived_key("request-state")
     if key is None or settings.secret_key is None:
         return None
-    SECRETS.add(settings.secret_key.get_secret_value())
     return RequestStateSecurity(keys=[key])
 
 

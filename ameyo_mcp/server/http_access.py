@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..rules.redact import SECRETS
 from .http_answers import header, plain
 
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
@@ -27,7 +26,6 @@ class TokenCheck:
 
     def __init__(self, token: str) -> None:
         self._expected = token.encode()
-        SECRETS.add(token)
 
     def matches(self, given: bytes) -> bool:
         return hmac.compare_digest(given, self._expected)

@@ -239,7 +239,7 @@ def _reason(exc: BaseException) -> str:
     """The first line of a driver's message, short, with any secret masked."""
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
-    return SECRETS.scrub(first[:200])
+    return SECRETS.scrub(first)[:200]  # masked before it is cut: a cut secret would not be found
 
 
 class Tx:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ..rules.redact import SECRETS
+
 if TYPE_CHECKING:
     from .backends import Tx
 
@@ -222,7 +224,8 @@ def settle(tx: Tx, keys: Sequence[str], *, write_id: str, owner: str, now: float
         # Never sent: the spellings it was first to claim are not what Ameyo holds.
         tx.run("DELETE FROM customer_numbers WHERE write_id = ?", (write_id,))
         return
-    answer = json.dumps(how.answer, default=str) if how.answer is not None else None
+    # Ameyo's answer as kept for repeats: a secret it echoed (a session id) is kept masked.
+    answer = SECRETS.scrub(json.dumps(how.answer, default=str)) if how.answer is not None else None
     holds = how.holds or {}
     # Only rows this sender still holds: a key taken over meanwhile (allow_repeat, after this write
     # was found orphaned) is its new sender's to settle.

@@ -1,0 +1,117 @@
+"""Secrets as other programs echo them: Ameyo's error texts quoting the request that carried the
+password (form-encoded, inside JSON), a push token under another field's name, a session id in a
+write's answer. None of them reaches a tool result, a log line or the store."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import sqlite3
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+from mcp import Client
+
+from ameyo_mcp.ameyo.service import Ameyo
+from ameyo_mcp.config import load_settings
+from ameyo_mcp.server.app import create_server
+from ameyo_mcp.writes.audit import trail_files
+from tests.conftest import server_of, settings_for, text_of, transport_of
+
+pytestmark = pytest.mark.anyio
+
+PASSWORD = 'PW-canary-7731&k="q\\é'
+
+
+async def echoing_ameyo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """An Ameyo that refuses every request with an error quoting it: the raw form body, its JSON
+    `data`, and that JSON quoted once more, as Java servers' messages do."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    data = parse_qs(body.decode()).get("data", [""])[0]
+    reason = f"bad request {body.decode()} data={data} quoted={json.dumps(data)}"
+    answer = json.dumps({"status": "error", "reason": reason, "details": reason}).encode()
+    await send(
+        {"type": "http.response.start", "status": 500, "headers": [(b"content-type", b"application/json")]}
+    )
+    await send({"type": "http.response.body", "body": answer})
+
+
+async def test_a_password_ameyo_echoes_encoded_is_masked(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = load_settings(
+        {
+            "AMEYO_BASE_URL": "http://ameyo.test",
+            "AMEYO_USER_ID": "CustomerManager",
+            "AMEYO_PASSWORD": PASSWORD,
+            "AMEYO_TIMEZONE": "Asia/Kolkata",
+            "AMEYO_DATABASE_URL": str(tmp_path / "index.db"),
+            "AMEYO_AUDIT_FILE": str(tmp_path / "audit.jsonl"),
+            "AMEYO_SYNC_INTERVAL_S": "0",
+        },
+        env_file=None,
+    )
+    transport = httpx.ASGITransport(app=echoing_ameyo)
+    caplog.set_level(logging.DEBUG)
+    async with Client(create_server(settings, ameyo_factory=partial(Ameyo, transport=transport))) as client:
+        result = await client.call_tool("ameyo_login", {})
+    text = text_of(result) + json.dumps(result.structured_content)
+    assert result.is_error
+    assert "PW-canary" not in text and "PW-canary" not in caplog.text
+
+
+class EchoingSession(httpx.AsyncBaseTransport):
+    """The simulator, whose addCallback answers quote the request's session id in a customer
+    field, as a misconfigured Ameyo (or a proxy's error page) may."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        form = parse_qs((await request.aread()).decode())
+        response = await self.inner.handle_async_request(request)
+        if form.get("command") != ["addCallback"]:
+            return response
+        body = json.loads(await response.aread())
+        session = json.loads(form["data"][0])["sessionId"]
+        for row in body["beanResponse"]:
+            row["callBackProperties"][0]["name"] = f"sid={session}"
+        return httpx.Response(response.status_code, json=body)
+
+
+async def test_a_session_id_echoed_in_a_writes_answer_is_not_kept(simulator: Any, tmp_path: Path) -> None:
+    settings = settings_for(simulator, tmp_path)
+    transport = EchoingSession(transport_of(simulator))
+    callback = {"campaign": 1, "customer_id": 12458, "callback_time": "2031-05-01T11:00:00"}
+    async with Client(create_server(settings, ameyo_factory=partial(Ameyo, transport=transport))) as client:
+        result = await client.call_tool("ameyo_add_callback", callback)
+    assert not result.is_error, text_of(result)
+    (session,) = simulator.state.live_sessions()
+    with sqlite3.connect(tmp_path / "index.db") as db:
+        kept = "\n".join(str(row) for row in db.execute("SELECT answer FROM write_ledger"))
+    assert "sid=[redacted]" in kept and session not in kept
+    assert session not in text_of(result) + json.dumps(result.structured_content)
+
+
+async def test_the_http_and_push_tokens_are_masked_on_stdio_too(simulator: Any, tmp_path: Path) -> None:
+    """A server on stdio neither checks a bearer token nor receives pushes, yet its settings file may
+    hold both (one file for every transport): quoted in a record, they are masked all the same."""
+    bearer, push = f"bearer-{secrets.token_hex(8)}", f"push-{secrets.token_hex(8)}"
+    settings = settings_for(simulator, tmp_path, AMEYO_HTTP_TOKEN=bearer, AMEYO_PUSH_TOKEN=push)
+    record = {"phone1": "9876512340", "name": bearer, "email": f"{push}@example.com"}
+    upload = {"campaign": 1, "lead_id": 21, "records": [record]}
+    async with Client(server_of(simulator, settings)) as client:
+        result = await client.call_tool("ameyo_upload_contacts", upload)
+    assert not result.is_error, text_of(result)
+    trail = "".join(file.read_text() for file in trail_files(tmp_path / "audit.jsonl"))
+    assert "[redacted]" in trail and bearer not in trail and push not in trail
