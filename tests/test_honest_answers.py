@@ -308,13 +308,14 @@ async def test_a_listing_reads_the_same_whatever_its_page(
             assert not result.is_error, text_of(result)
             return text_of(result)
 
-        # One breakdown by status in a listing: every contact's now, or the index's whole campaign.
+        # One breakdown by status in a listing: the index's, as of its sync.
         whole = await text(limit=2)
-        assert "By status now: " in whole and "Whole campaign by status" not in whole, whole
-        # Counts: a floor says so, whatever the page; one contact "matches".
-        page = await text(search="priya", limit=3)
-        assert "at least 4 contacts match text 'priya', counted only as far as this page" in page, page
-        assert f": {priyas} contacts match text 'priya' (looked in" in await text(search="priya", limit=100)
+        assert "By status as of the index's sync just now: " in whole, whole
+        assert "Whole campaign by status" not in whole and "By status now" not in whole, whole
+        # The index counts the matches, whatever the page; one contact "matches".
+        counted_here = f": {priyas} contacts match text 'priya' as the index holds them (looked in"
+        assert counted_here in await text(search="priya", limit=3)
+        assert counted_here in await text(search="priya", limit=100)
         one = await text(customer_ids=[12001])
         assert "1 contact matches 1 customer id (" in one and "Contact 1: id name" in one, one
         # A match on phone2 shows the number that matched, not phone1 alone.
@@ -326,7 +327,7 @@ async def test_a_listing_reads_the_same_whatever_its_page(
         shown = re.search(r"Shown (\d+) of the 100 asked for: with every field \(detail\)", detail)
         assert shown is not None and f"offset={shown.group(1)}." in detail, detail[-500:]
         monkeypatch.setattr(lookup, "SCAN_CAP", 100)
-        capped = await text(limit=2)
+        capped = await text(limit=2, order_by="customerId desc")  # Ameyo's order: read live
     assert "Whole campaign by status, as of the index's sync just now (301 contacts" in capped, capped
     assert "By status now" not in capped and "at least 100 contacts, no filter" in capped
 
@@ -685,3 +686,64 @@ async def test_calls_dated_after_now_are_said_and_every_today_counts_alike(
     finally:
         store.close()
     assert page.pushes == 1 and sum(sum(h.values()) for h in page.by_hour) == 1
+
+
+async def test_filtered_listings_count_every_match_and_page_to_the_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Names shared by a sixth of the campaign, with a status, a disposition or a lead: the index
+    counts every match and pages to the last one. A live read stopped at its cap (here 100) and an
+    index asked for the first page and one more had answered "at least 19" for 2,678, "there are
+    500" at offset 500, and pages that contradicted the one before."""
+    sim = InProcessSimulator(SimulatorConfig(contacts=10_001, names="few-first"))  # its least
+    settings = settings_for(sim, tmp_path)
+    await synced(sim, settings)
+    monkeypatch.setattr(lookup, "SCAN_CAP", 100)
+    monkeypatch.setattr(lookup, "CANDIDATES", 50)
+    contacts = sim.state.contacts(1)
+
+    def truth(first: str = "", status: str = "", lead: int | None = None) -> list[int]:
+        return [
+            c.customer_id
+            for c in contacts
+            if str(c.customer_data.get("name") or "").startswith(first)
+            and (not status or c.columns.get("status") == status)
+            and (lead is None or c.lead_id == lead)
+        ]
+
+    async with Client(server_of(sim, settings)) as client:
+
+        async def listing(**args: object) -> tuple[str, dict[str, object]]:
+            result = await client.call_tool("ameyo_get_contacts", {"campaign": 1, **args})
+            assert not result.is_error, text_of(result)
+            assert result.structured_content is not None
+            return text_of(result), result.structured_content
+
+        for args, ids in (
+            ({"search": "Carmen", "status": ["BUSY"]}, truth("Carmen ", "BUSY")),
+            ({"status": ["BUSY"]}, truth(status="BUSY")),
+            ({"search": "priya"}, truth("Priya ")),
+            ({"lead_ids": [35]}, truth(lead=35)),
+        ):
+            assert len(ids) > 100, (args, len(ids))
+            text, data = await listing(limit=5, **args)
+            assert data["matched"] == len(ids) and "more" not in data, (args, text)
+            assert f"{len(ids) - 5:,} more: call again with offset=5." in text, text
+            text, data = await listing(limit=5, offset=len(ids) - 1, **args)
+            assert [c["customer_id"] for c in data["contacts"]] in ([i] for i in ids), text  # type: ignore[union-attr]
+            assert "next_offset" not in data, text
+            text, data = await listing(limit=5, offset=len(ids), **args)
+            assert f"No contacts at offset {len(ids):,}: there are {len(ids):,}." in text, text
+
+        # Changed in Ameyo since the sync: left out of the page, and said.
+        busy = truth(status="BUSY")
+        sim.state.change_columns(busy[1], status="CONNECTED")
+        text, data = await listing(status=["BUSY"], limit=3)
+        shown = [c["customer_id"] for c in data["contacts"]]  # type: ignore[union-attr]
+        assert shown == [busy[0], busy[2]] and data["changed_since_sync"] == 1, text
+        assert (
+            "Left out of this page: 1 contact the index still holds as matching but Ameyo no longer" in text
+        )
+        # A disposition nobody has: the index's own dispositions are named.
+        text, _ = await listing(disposition=["no such outcome"])
+        assert "the dispositions found are:" in text and "Wrong Number" in text, text

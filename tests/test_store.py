@@ -6,7 +6,7 @@ import os
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from ameyo_mcp.errors import StoreError
 from ameyo_mcp.store import (
     CallEvent,
     CallQuery,
+    ContactQuery,
     ContactRow,
     Store,
     fold_words,
@@ -527,3 +528,48 @@ def test_a_new_sqlite_file_opened_by_several_at_once_opens_for_all(tmp_path: Pat
         for thread in threads:
             thread.join()
     assert failures == []
+
+
+def test_a_listing_pages_and_counts_by_name_status_disposition_and_lead(store: Store) -> None:
+    rows = [
+        ContactRow(
+            customer_id=i,
+            lead_id=21 if i % 3 else 35,
+            phones=(f"+9198000{i:05d}",),
+            names=("Maria Mariana" if i == 7 else f"{'Maria' if i % 2 else 'Rahul'} {i}",),
+            status="BUSY" if i % 4 == 0 else "NOT_TRIED",
+            disposition="Call Back" if i % 5 == 0 else None,
+        )
+        for i in range(1, 41)
+    ]
+    store.upsert_contacts(CAMPAIGN, rows)
+
+    def listed(query: ContactQuery) -> list[int]:
+        every = [ids(store.list_contacts(query, offset=o, limit=3)) for o in range(0, 45, 3)]
+        return [i for page in every for i in page]
+
+    def truth(keep: Callable[[ContactRow], bool]) -> list[int]:
+        return [r.customer_id for r in rows if keep(r)]
+
+    cases = [
+        (ContactQuery(CAMPAIGN), truth(lambda r: True)),
+        (ContactQuery(CAMPAIGN, words=("mari",)), truth(lambda r: r.customer_id % 2 == 1)),
+        (
+            ContactQuery(CAMPAIGN, words=("maria", "2")),
+            truth(lambda r: str(r.names[0]).startswith("Maria 2")),
+        ),
+        (
+            ContactQuery(CAMPAIGN, statuses=("BUSY",), lead_ids=(35,)),
+            truth(lambda r: r.customer_id % 12 == 0),
+        ),
+        (ContactQuery(CAMPAIGN, dispositions=("call back",)), truth(lambda r: r.customer_id % 5 == 0)),
+    ]
+    for query, expected in cases:
+        assert sorted(listed(query)) == expected, query  # each match on one page, none twice
+        counts = store.count_contacts(query, cap=1000)
+        assert sum(counts.values()) == len(expected), (query, counts)
+    busy = store.count_contacts(ContactQuery(CAMPAIGN, words=("mari",)), cap=1000)
+    assert busy == {"NOT_TRIED": 20}  # odd ids: never a multiple of 4; Maria Mariana once
+    assert sum(store.count_contacts(ContactQuery(CAMPAIGN), cap=5).values()) == 6  # counted to the cap + 1
+    by = store.count_contacts(ContactQuery(CAMPAIGN), cap=1000, by="disposition")
+    assert by == {"Call Back": 8, None: 32}

@@ -91,7 +91,10 @@ class ContactsOut(BaseModel):
     # The whole campaign by status as the index counted it at its last sync (`as_of`).
     campaign_by_status: dict[str, int] | None = None
     campaign_contacts: int | None = None
+    # Set when the index counted the matches (`matched`, `by_status`) as of its sync this long ago.
     as_of: str | None = None
+    # Of the page the index found, those Ameyo no longer holds as matching (left out).
+    changed_since_sync: int | None = None
     offset: int
     next_offset: int | None = None
     timezone: str

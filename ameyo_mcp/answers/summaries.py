@@ -180,7 +180,10 @@ def contacts_text(out: ContactsOut, criteria: str | None) -> str:
         head = f"{label}: {count}, no filter"
     else:
         head = f"{label}: {count} {'matches' if out.matched == 1 and not floor else 'match'} {criteria}"
-    if floor and not out.scan_capped:
+    indexed = out.as_of is not None and out.campaign_by_status is None
+    if indexed and criteria is not None:
+        head += " as the index holds them"  # its counts: status as of its sync, dispositions pushed
+    elif floor and not out.scan_capped:
         head += ", counted only as far as this page"
     lines = [head + f" (looked in: {out.looked_in})."]
     if out.not_ruled_out and not out.matched:
@@ -190,20 +193,24 @@ def contacts_text(out: ContactsOut, criteria: str | None) -> str:
             f"More may match beyond the first {out.scanned:,} contacts: narrow with lead_ids or customer_ids."
         )
     lines.extend(_status_lines(out))
-    if not out.contacts:
-        if out.matched and out.offset >= out.matched:
-            among = f" among the first {out.scanned:,} read" if out.scan_capped else ""
-            lines.append(f"No contacts at offset {out.offset:,}: there are {out.matched:,}{among}.")
+    if not out.contacts and out.matched and out.offset >= out.matched:
+        among = f" among the first {out.scanned:,} read" if out.scan_capped else ""
+        lines.append(f"No contacts at offset {out.offset:,}: there are {out.matched:,}{among}.")
         return "\n".join(lines)
-    first, last = out.offset + 1, out.offset + len(out.contacts)
-    which = f"Contact {first:,}" if first == last else f"Contacts {first:,}–{last:,}"
-    if len(out.contacts) > COMPACT_OVER:
-        lines.extend(_table(out.contacts, which, out.timezone))
-    else:
+    if out.contacts:
+        first, last = out.offset + 1, out.offset + len(out.contacts)
+        which = f"Contact {first:,}" if first == last else f"Contacts {first:,}–{last:,}"
+        if len(out.contacts) > COMPACT_OVER:
+            lines.extend(_table(out.contacts, which, out.timezone))
+        else:
+            columns = "id name | phone | lead | status, attempts | disposition | last dialed"
+            lines.append(f"{which}: {columns} ({out.timezone})")
+            lines.extend(fence(contact_line(c) for c in out.contacts))
+    if out.changed_since_sync:
         lines.append(
-            f"{which}: id name | phone | lead | status, attempts | disposition | last dialed ({out.timezone})"
+            f"Left out of this page: {counted(out.changed_since_sync, 'contact')} the index still holds as "
+            "matching but Ameyo no longer does (changed or removed since the sync)."
         )
-        lines.extend(fence(contact_line(c) for c in out.contacts))
     if out.next_offset is not None:
         left = "More" if out.more else f"{out.matched - out.next_offset:,} more"
         lines.append(f"{left}: call again with offset={out.next_offset}.")
@@ -214,6 +221,9 @@ def _status_lines(out: ContactsOut) -> list[str]:
     """One breakdown by status, the one that covers the most: the matches' own when every one was
     read, else the whole campaign's as the index counted it, else those read, said so."""
     whole = not out.more
+    if out.as_of is not None and out.campaign_by_status is None and out.by_status:
+        past = f"; counted up to {out.scanned:,}" if out.more else ""
+        return [f"By status as of the index's sync {out.as_of}{past}: " + _ranked(out.by_status)]
     if out.by_status and (whole or not out.campaign_by_status):
         among = ""
         if out.scan_capped:

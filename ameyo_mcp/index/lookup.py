@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -29,7 +29,7 @@ from ..rules.sanitize import fence, fold
 if TYPE_CHECKING:
     from ..ameyo.service import Ameyo
     from ..config import Settings
-    from ..store import CampaignIndex, IndexedContact, Store
+    from ..store import CampaignIndex, ContactQuery, IndexedContact, Store
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,8 @@ SCAN_CAP = 5000
 """Most contacts a live scan reads when there is no index."""
 CANDIDATES = 500
 """Most index candidates fetched live at once (one getContacts by customer ids)."""
+COUNT_CAP = 100_000
+"""Most matches a listing through the index counts (a walk of the campaign's contacts)."""
 NEWEST = 500
 """Newest contacts read live when the index finds nothing: customers added since the sync."""
 SYNC_ADVICE = "run ameyo-mcp sync"
@@ -118,10 +120,18 @@ class Looked:
 
 @dataclass
 class Found:
-    """Contacts as Ameyo holds them now, and where the lookup looked."""
+    """Contacts as Ameyo holds them now, and where the lookup looked. A listing through the index
+    (`Finder.listing`) finds one page: `total` then counts the index's matches (as of its sync, up
+    to COUNT_CAP + 1) by status in `by_status`, and `changed` the page's index matches that Ameyo
+    no longer holds as matching."""
 
     matches: list[Contact] = field(default_factory=list)
     looked: Looked = field(default_factory=Looked)
+    total: int | None = None
+    by_status: dict[str, int] = field(default_factory=dict)
+    changed: int = 0
+    # A disposition filter that matched nothing in the index: the dispositions it does hold.
+    dispositions: Counter[str] = field(default_factory=Counter)
 
 
 class Finder:
@@ -211,6 +221,62 @@ class Finder:
 
         return await self._through_index(request, find, keep, scan_keep, want)
 
+    async def listing(
+        self,
+        request: GetContactsRequest,
+        query: ContactQuery,
+        keep: Keep,
+        *,
+        offset: int,
+        limit: int,
+        scan_keep: Keep | None = None,
+    ) -> Found:
+        """The page from `offset` of the contacts the index holds as matching `query`, as Ameyo holds
+        them now (`keep` checks them again), and how many match in the index by status. Name words
+        that match nobody in the index: the newest contacts are read live (added since the sync).
+        Without an index, a live scan keeps what `scan_keep` (default `keep`) accepts."""
+        index, why = await self.index(request.campaign_id)
+        if index is None:
+            return await self.scan(request, scan_keep or keep, why)
+
+        held: Counter[str] = Counter()
+
+        def find(store: Store) -> tuple[list[IndexedContact], dict[str | None, int]]:
+            counts = store.count_contacts(query, cap=COUNT_CAP)
+            if not counts and query.dispositions:  # none: say which dispositions there are
+                others = store.count_contacts(
+                    replace(query, dispositions=()), cap=COUNT_CAP, by="disposition"
+                )
+                held.update({(d or ""): n for d, n in others.items()})
+            return store.list_contacts(query, offset=offset, limit=limit + 1), counts
+
+        try:
+            candidates, counts = await anyio.to_thread.run_sync(find, self._store())
+        except (StoreError, OSError) as exc:
+            return await self.scan(request, scan_keep or keep, unreadable(exc))
+        again = sync_advice(self.ameyo.settings, again=True)
+        total = sum(counts.values())
+        if not total and query.words:
+            return await self._newest(request, keep, index, again, capped=False)
+        page = candidates[:limit]
+        matches: list[Contact] = []
+        if page:
+            ids = [str(c.customer_id) for c in page]
+            live = await self.ameyo.get_contacts(request.model_copy(update={"customer_ids": ids}))
+            order = {c.customer_id: i for i, c in enumerate(page)}
+            matches = sorted((c for c in live if keep(c)), key=lambda c: order.get(c.customer_id, 0))
+        by_status = Counter({(status or "UNKNOWN"): n for status, n in counts.items()})
+        return Found(
+            matches,
+            Looked(
+                index=index, scanned=min(total, COUNT_CAP), candidates_capped=total > COUNT_CAP, again=again
+            ),
+            total=total,
+            by_status=dict(by_status.most_common()),
+            changed=len(page) - len(matches),
+            dispositions=held,
+        )
+
     async def scan(self, request: GetContactsRequest, keep: Keep, why_no_index: str | None) -> Found:
         """The bounded live scan that stands in for a missing index."""
         scan = await self.ameyo.scan_contacts(request, keep, cap=SCAN_CAP)
@@ -241,6 +307,13 @@ class Finder:
         again = sync_advice(self.ameyo.settings, again=True)
         if matches:
             return Found(matches, Looked(index=index, candidates_capped=capped, again=again))
+        return await self._newest(request, keep, index, again, capped=capped)
+
+    async def _newest(
+        self, request: GetContactsRequest, keep: Keep, index: CampaignIndex, again: str, *, capped: bool
+    ) -> Found:
+        """The newest contacts in Ameyo that `keep` accepts: where the index found none, customers
+        added since its sync."""
         newest = await self.ameyo.get_contacts(
             request.model_copy(
                 update={"order_by": "customerId desc", "limit_offset": f"LIMIT {NEWEST} OFFSET 0"}

@@ -523,6 +523,16 @@ class SimulatorState:
         with self._lock:
             self._leads[lead_id].enabled = enabled
 
+    def change_columns(self, customer_id: int, **columns: str | int | datetime | None) -> None:
+        """Change a contact's campaign columns as Ameyo's own screens or dialer would, behind the
+        back of any index of them."""
+        with self._lock:
+            for table in self._tables.values():
+                if table.get(customer_id) is not None:
+                    table.for_update(customer_id).columns.update(columns)
+                    return
+        raise KeyError(customer_id)
+
     def contacts(self, campaign_id: int | None = None) -> list[Contact]:
         """Copies of the stored contacts (of one campaign, or all), by customer id."""
         with self._lock:

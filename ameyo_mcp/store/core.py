@@ -10,10 +10,10 @@ from contextlib import contextmanager, suppress
 from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from operator import attrgetter
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from ..errors import StoreBusy, StoreError, SyncBusy, SyncLeaseLost
-from . import lease, ledger, sync_leases, tally
+from . import lease, ledger, listing, sync_leases, tally
 from .backends import Tx, connect, describe, is_dead, is_driver_error, store_error
 from .call_filters import OUTCOME, call_filters, newest_first
 from .fold import fold_words
@@ -22,6 +22,7 @@ from .records import (
     CallHistory,
     CallQuery,
     CampaignIndex,
+    ContactQuery,
     ContactRow,
     DayTally,
     IndexedContact,
@@ -164,6 +165,14 @@ def _rarest(tx: Tx, campaign_id: int, words: Sequence[str]) -> tuple[str, int]:
     matches = _sampled_matches(tx, campaign_id, words)
     best = max(range(len(words)), key=lambda i: (matches[i], len(words[i])))
     return words[best], sizes[best]
+
+
+def _lead_range(tx: Tx, query: ContactQuery) -> tuple[str, str] | None:
+    """The range of name words a listing walks: its rarest word's (None: no name words)."""
+    words = query.words
+    if not words:
+        return None
+    return _prefix_range(words[0] if len(words) == 1 else _rarest(tx, query.campaign_id, words)[0])
 
 
 # Pushes per INSERT statement: as many as the parameter limit takes at the calls table's width.
@@ -745,6 +754,63 @@ class Store:
                 if len(found) >= limit or len(rows) < wanted:
                     return found
                 wanted *= 4
+
+        return self._reading(read)
+
+    def list_contacts(self, query: ContactQuery, *, offset: int, limit: int) -> list[IndexedContact]:
+        """A page of the contacts `query` wants, from `offset`, in the stable order of `listing`."""
+
+        def read(tx: Tx) -> list[IndexedContact]:
+            lead = _lead_range(tx, query)
+            where, params = listing.matching(query, lead, tx.dialect.contact_of_word)
+            if lead is None:
+                sql = f"SELECT {_CONTACT_COLUMNS} {where} {listing.order(lead)} LIMIT ? OFFSET ?"
+                return [_contact(r) for r in tx.all(sql, (*params, limit, offset))]
+            # A contact is in the range once per name word that starts with the lead ("Maria
+            # Mariana"): the walk's ids are told apart here, so that no one is on two pages.
+            sql = f"SELECT c.customer_id {where} {listing.order(lead)} LIMIT ?"
+            wanted = offset + limit + 4
+            while True:
+                rows = tx.all(sql, (*params, wanted))
+                walked = list(dict.fromkeys(int(r[0]) for r in rows))
+                if len(walked) >= offset + limit or len(rows) < wanted:
+                    break
+                wanted *= 2
+            page = walked[offset : offset + limit]
+            if not page:
+                return []
+            found = {
+                c.customer_id: c
+                for c in map(
+                    _contact,
+                    tx.all(
+                        f"SELECT {_CONTACT_COLUMNS} FROM contacts c WHERE c.campaign_id = ? "
+                        f"AND c.customer_id IN ({', '.join('?' * len(page))})",
+                        (query.campaign_id, *page),
+                    ),
+                )
+            }
+            return [found[i] for i in page if i in found]
+
+        return self._reading(read)
+
+    def count_contacts(
+        self, query: ContactQuery, *, cap: int, by: Literal["status", "disposition"] = "status"
+    ) -> dict[str | None, int]:
+        """How many contacts `query` wants, by status (or disposition), counted up to `cap` + 1: a
+        sum past `cap` says only that more match."""
+
+        def read(tx: Tx) -> dict[str | None, int]:
+            lead = _lead_range(tx, query)
+            where, params = listing.matching(query, lead, tx.dialect.contact_of_word)
+            # A contact is in a word's range once per name word starting with it ("Maria Mariana").
+            distinct = "" if lead is None else "DISTINCT "
+            rows = tx.all(
+                f"SELECT s.{by}, count(*) FROM (SELECT {distinct}c.customer_id, c.{by} {where} "
+                f"LIMIT ?) s GROUP BY s.{by}",
+                (*params, cap + 1),
+            )
+            return {status: int(n) for status, n in rows}
 
         return self._reading(read)
 

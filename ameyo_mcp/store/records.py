@@ -37,6 +37,20 @@ class ContactRow(NamedTuple):
 
 
 @dataclass(frozen=True)
+class ContactQuery:
+    """Which of a campaign's indexed contacts a listing wants: each of `words` (folded) starts a word
+    of the name, the status is one of `statuses` (as Ameyo writes them), the disposition one of
+    `dispositions` (case ignored), the lead one of `lead_ids`; an empty criterion keeps every
+    contact."""
+
+    campaign_id: int
+    words: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    dispositions: tuple[str, ...] = ()
+    lead_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class IndexedContact:
     """A contact as the index holds it, with the sync pass that last saw it."""
 

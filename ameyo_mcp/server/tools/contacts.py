@@ -91,12 +91,14 @@ async def ameyo_get_contacts(
     from ...index.lookup import (
         LISTING,
         Finder,
+        Found,
         Looked,
         contact_filter,
         elsewhere_note,
         name_matcher,
         status_as_of,
     )
+    from ...store import ContactQuery, fold_words
 
     seen: Counter[str] = Counter()
     number = _phone_search(phone, ameyo.settings.phone_region)
@@ -105,6 +107,8 @@ async def ameyo_get_contacts(
     keep = contact_filter(number, search, statuses, dispositions, seen)
     finder = Finder(ameyo, lambda: state_of(ctx).store)
     index: CampaignIndex | None = None
+    result: Found | None = None
+    words = fold_words(search) if search else []
     async with explained(ameyo, info):
         if customer_ids:
             found = await ameyo.get_contacts(request)
@@ -113,9 +117,30 @@ async def ameyo_get_contacts(
             # The index found them by the phone rule; the text, when given too, is checked live.
             result = await finder.by_phone(request, number, keep)
             matches, looked = result.matches, result.looked
+        elif (words or not search) and not order_by and not enabled_leads_only:
+            # The index holds each contact's name words, lead, status and disposition as of its
+            # sync: it counts the matches and finds the page, which Ameyo's answer checks again. A
+            # live scan (no index) also matches the text anywhere in the customer's fields.
+            names, rest = name_matcher(search or ""), contact_filter(None, None, statuses, dispositions, seen)
+            query = ContactQuery(
+                info.campaign_id,
+                words=tuple(words),
+                statuses=tuple(sorted(statuses)),
+                dispositions=tuple(d.strip() for d in dispositions if d.strip()),
+                lead_ids=tuple(lead_ids or ()),
+            )
+            result = await finder.listing(
+                request,
+                query,
+                (lambda c: names(c) and rest(c)) if search else keep,
+                offset=offset,
+                limit=limit,
+                scan_keep=(lambda c: keep(c) or (names(c) and rest(c))) if search else keep,
+            )
+            matches, looked = result.matches, result.looked
         elif search:
-            # The index matches names by word starts ("pri sha"), checked again on Ameyo's answer;
-            # a live scan (no index) also matches the text anywhere in the customer's fields.
+            # A name of no letters or digits, or an order or the enabled leads asked for: the
+            # index's candidates by name (in its order), checked and ordered by Ameyo's answer.
             names, rest = name_matcher(search), contact_filter(None, None, statuses, dispositions, seen)
             result = await finder.by_name(
                 request,
@@ -132,34 +157,55 @@ async def ameyo_get_contacts(
             result = await finder.scan(request, keep, why)
             matches, looked = result.matches, result.looked
         login = ameyo.session.info
-    by_status = Counter(data_text(c.extra_data.get("status") or "UNKNOWN", 30) for c in matches)
-    page = matches[offset : offset + limit]
-    shown = [_contact_out(c, info, login, detail, number, extra) for c in page]
-    out = ContactsOut(
-        campaign=campaign_out(info),
-        matched=len(matches),
-        scanned=looked.scanned if looked else len(matches),
-        scan_capped=bool(looked and looked.scan_capped),
-        looked_in=looked.where() if looked else "Ameyo, by customer id",
-        not_ruled_out=(looked.missed() or None) if looked and not matches else None,
-        more=True if looked and (looked.candidates_capped or looked.scan_capped) else None,
-        by_status=dict(by_status.most_common()),
-        offset=offset,
-        next_offset=offset + len(shown)
-        if offset + len(shown) < len(matches) or (looked and looked.candidates_capped and shown)
-        else None,
-        timezone=str(ameyo.settings.zone),
-        contacts=shown,
-    )
+    if result is not None and result.total is not None:
+        # One page, found and counted (by status, as of the sync) by the index.
+        page, total, index_look = matches, result.total, result.looked
+        shown = [_contact_out(c, info, login, detail, number, extra) for c in page]
+        out = ContactsOut(
+            campaign=campaign_out(info),
+            matched=total,
+            scanned=index_look.scanned,
+            scan_capped=False,
+            looked_in=index_look.where(),
+            not_ruled_out=(index_look.missed() or None) if not total else None,
+            more=True if index_look.candidates_capped else None,
+            by_status={data_text(k, 30): n for k, n in result.by_status.items()},
+            as_of=index_look.synced_ago(),
+            changed_since_sync=result.changed or None,
+            offset=offset,
+            next_offset=offset + limit if offset + limit < total else None,
+            timezone=str(ameyo.settings.zone),
+            contacts=shown,
+        )
+    else:
+        by_status = Counter(data_text(c.extra_data.get("status") or "UNKNOWN", 30) for c in matches)
+        page = matches[offset : offset + limit]
+        shown = [_contact_out(c, info, login, detail, number, extra) for c in page]
+        out = ContactsOut(
+            campaign=campaign_out(info),
+            matched=len(matches),
+            scanned=looked.scanned if looked else len(matches),
+            scan_capped=bool(looked and looked.scan_capped),
+            looked_in=looked.where() if looked else "Ameyo, by customer id",
+            not_ruled_out=(looked.missed() or None) if looked and not matches else None,
+            more=True if looked and (looked.candidates_capped or looked.scan_capped) else None,
+            by_status=dict(by_status.most_common()),
+            offset=offset,
+            next_offset=offset + len(shown)
+            if offset + len(shown) < len(matches) or (looked and looked.candidates_capped and shown)
+            else None,
+            timezone=str(ameyo.settings.zone),
+            contacts=shown,
+        )
     if index is not None:
         out.campaign_by_status = status_as_of(index)
         out.campaign_contacts = index.synced_contacts
         out.as_of = Looked(index=index).synced_ago()
     criteria = _criteria(number, search, status, disposition, customer_ids, lead_ids, enabled_leads_only)
     text = contacts_text(out, criteria)
-    if disposition and not matches:
+    if disposition and not matches and not out.matched:
         # Dispositions are free text per deployment: say which exist rather than a bare zero.
-        text += "\n" + dispositions_seen_note(seen)
+        text += "\n" + dispositions_seen_note(result.dispositions if result and result.dispositions else seen)
     only = status or disposition or lead_ids or enabled_leads_only
     if not matches and (number is not None or customer_ids or search) and not only:
         # Not in this campaign is not "not in Ameyo": another campaign's index may hold them.
