@@ -436,7 +436,9 @@ async def test_a_file_sends_a_number_as_an_earlier_upload_spelt_it(
     finally:
         await service.aclose()
     assert out.counts == {"DUPLICATE_NOT_ADDED": 1, "ADDED": 1}, out.counts
-    assert any("1 row was sent with phone1 as an earlier upload" in note for note in out.notes), out.notes
+    assert any(
+        "1 row was sent with phone1 as Ameyo already holds that number" in note for note in out.notes
+    ), out.notes
     sent = [w for w in simulator.state.records_written if w.command == "uploadContacts"]
     assert sum(1 for w in sent if w.detail == "ADDED") == 3  # Anil once, Asha, Ravi
     assert read_result(Path(out.result_file))[2]["phone1"] == "9876500011"  # the file's, as dialled

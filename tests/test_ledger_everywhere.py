@@ -275,6 +275,41 @@ async def test_an_indexed_customer_in_another_spelling_is_updated_not_added(
     assert [c.customer_id for c in records_of(simulator, PRIYA_PHONE)] == [PRIYA]
 
 
+@pytest.mark.parametrize("through", ["file tool", "cli"])
+async def test_an_indexed_customer_in_another_spelling_in_a_file_is_updated_not_added(
+    simulator: SimulatorThread, tmp_path: Path, through: str
+) -> None:
+    """As the record tools do: a file's row (and its callback) for an indexed customer in another
+    spelling goes out as Ameyo holds the number. It had added a second customer beside the first."""
+    from ameyo_mcp.config import load_settings
+    from ameyo_mcp.index.sync import sync_all
+    from ameyo_mcp.store import open_store
+
+    env = env_for(simulator, tmp_path, str(tmp_path / "index.db"))
+    settings = load_settings(env, env_file=None)
+    ameyo, store = ameyo_of(simulator, settings), open_store(settings)
+    try:
+        await sync_all(ameyo, store, [1])
+    finally:
+        await ameyo.aclose()
+        store.close()
+    (tmp_path / "uploads" / "priya.csv").write_text(
+        f"phone1,name,callback_time\n+91 73080 59204,Priya Sharma,{WHEN}\n", encoding="utf-8"
+    )
+    if through == "cli":
+        command = [sys.executable, "-m", "ameyo_mcp", "upload", str(tmp_path / "uploads" / "priya.csv")]
+        done = await anyio.run_process([*command, "--campaign", "1", "--lead", "21"], env=env, check=False)
+        text = done.stdout.decode() + done.stderr.decode()
+        assert done.returncode == 0, text
+    else:
+        args = {"file": "priya.csv", "campaign": 1, "lead_id": 21, "dry_run": False}
+        async with Client(server_of(simulator, settings)) as client:
+            text = text_of(await client.call_tool("ameyo_upload_contacts_file", args))
+    assert [c.customer_id for c in records_of(simulator, PRIYA_PHONE)] == [PRIYA], text
+    assert "1 row was sent with phone1 as" in text, text
+    assert callbacks_at(simulator, PRIYA_PHONE, WHEN) == 1
+
+
 async def test_one_new_person_in_two_spellings_from_two_processes_at_once_is_one_record(
     simulator: SimulatorThread, tmp_path: Path, database_url: str
 ) -> None:
@@ -321,7 +356,9 @@ async def test_a_file_row_in_another_spelling_goes_to_the_same_customer(
         await client.call_tool("ameyo_upload_contacts_file", {**base, "file": "a.csv"})
         second = await client.call_tool("ameyo_upload_contacts_file", {**base, "file": "b.csv"})
     text = text_of(second)
-    assert "updated 1" in text and "1 row was sent with phone1 as an earlier upload" in text, text
+    assert "updated 1" in text and "1 row was sent with phone1 as Ameyo already holds that number" in text, (
+        text
+    )
     assert [c.phone1 for c in records_of(simulator, "9813700001")] == ["919813700001"]
 
 

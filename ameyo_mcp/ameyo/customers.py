@@ -6,6 +6,8 @@ from typing import Any
 
 from .models import Contact
 
+# The one field every customer record has: the number Ameyo dials and matches customers by.
+PRIMARY_COLUMN = "phone1"
 _NAME_KEYS = ("name", "customer_name", "customerName", "full_name", "fullName")
 
 

@@ -72,6 +72,7 @@ from ..errors import (
     WriteError,
     as_clause,
 )
+from ..index.held import held_spellings
 from ..rules import phones
 from ..rules.counts import counted
 from ..rules.owners import new_owner, owner_alive
@@ -756,14 +757,30 @@ class WritePath:
             store.settle_write(keys, write_id=identity, owner=self.owner, now=self._clock(), how=how)
             del self._unsettled[identity]
 
-    async def spellings(self, campaign_id: int, numbers: Sequence[str]) -> dict[str, str]:
-        """phone1 as earlier uploads through any process on the store sent each of `numbers`
-        (`phones.identity`) to the campaign: what Ameyo holds, so what to send again."""
+    async def spellings(self, campaign_id: int, numbers: Sequence[tuple[str, str]]) -> dict[str, str]:
+        """phone1 as Ameyo holds it, by identity, for the (`phones.identity`, phone1) of an upload:
+        as earlier uploads through any process on the store sent it to the campaign, else as the
+        campaign's index finds it a customer's phone1 (`indexed_spellings`). What to send again."""
         if not numbers:
             return {}
         server = self.ameyo.settings.base_url
-        found: dict[str, str] = await self._ledger(self._store().sent_spellings, server, campaign_id, numbers)
-        return found
+        identities = [identity for identity, _ in numbers]
+        found: dict[str, str] = await self._ledger(
+            self._store().sent_spellings, server, campaign_id, identities
+        )
+        unknown = [(identity, phone) for identity, phone in numbers if identity not in found]
+        return found | await self.indexed_spellings(campaign_id, unknown)
+
+    async def indexed_spellings(self, campaign_id: int, numbers: Sequence[tuple[str, str]]) -> dict[str, str]:
+        """phone1 as Ameyo holds it now for those of `numbers` the campaign's index knows as a
+        customer's phone1 in another spelling (`index.held`): nothing when it cannot tell."""
+        if not numbers:
+            return {}
+        try:
+            store = self._store()
+        except (StoreError, OSError):
+            return {}
+        return await held_spellings(self.ameyo, store, campaign_id, numbers)
 
     def _settle(
         self,

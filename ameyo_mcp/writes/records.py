@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TypedDict
 from zoneinfo import ZoneInfo
 
+from ..ameyo.customers import PRIMARY_COLUMN
 from ..ameyo.models import CallbackUploadResult, RecordResult
 from ..ameyo.result_types import KEPT_AS_IS, SAVED, effect
 from ..ameyo.service import describe_failure
@@ -23,7 +24,6 @@ from ..rules.sanitize import clean_text
 from ..rules.times import show
 from .outcome import OUTCOME_UNKNOWN, REFUSED, WOULD_SEND, Outcome
 
-PRIMARY_COLUMN = "phone1"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
 MAX_VALUE_CHARS = 1000

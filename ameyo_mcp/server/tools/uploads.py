@@ -12,11 +12,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field, model_validator
 
+from ...ameyo.customers import PRIMARY_COLUMN
 from ...ameyo.models import CallbackRecord, GetContactsRequest, RecordResult, campaign_label
 from ...ameyo.service import Ameyo, UploadTarget
 from ...answers.results import UploadOut, campaign_out
 from ...answers.summaries import disabled_lead_note, requeued_note, upload_text
-from ...errors import AmeyoError, Respelled
+from ...errors import Respelled
+from ...index.held import index_hits, indexed_customers
 from ...rules import phones
 from ...rules.counts import agreeing
 from ...rules.sanitize import clean_text, data_text
@@ -24,7 +26,6 @@ from ...writes import callback_rules
 from ...writes import path as writes
 from ...writes.outcome import Outcome
 from ...writes.records import (
-    PRIMARY_COLUMN,
     Checked,
     check_record,
     held_note,
@@ -49,8 +50,7 @@ from .common import (
 from .session_tools import AmeyoId, CampaignArg
 
 if TYPE_CHECKING:
-    from ...ameyo.models import Contact
-    from ...store import CampaignIndex, Store
+    from ...store import Store
 
 MAX_RECORDS = 1000
 _RESPELL_TRIES = 3
@@ -264,11 +264,15 @@ async def _do_not_call(
     finds them, read live) whose last disposition says do not call: customer id and disposition by
     position. `ameyo_add_callback` refuses such a callback without the person's yes; so does this."""
     dnc: dict[int, tuple[int, str]] = {}
-    for contact, found in await _indexed_customers(ameyo, store, target.campaign.campaign_id, items):
+    numbers = [item.record[PRIMARY_COLUMN] for item in items]
+    # With the last disposition: whether they may be called back.
+    columns = callback_rules.DISPOSITION_COLUMNS
+    found = await indexed_customers(ameyo, store, target.campaign.campaign_id, numbers, columns=columns)
+    for contact, positions in found:
         disposition = callback_rules.last_disposition(contact.extra_data)
         if callback_rules.do_not_call(disposition):
-            for item in found:
-                dnc.setdefault(item.position, (contact.customer_id, disposition))
+            for position in positions:
+                dnc.setdefault(items[position].position, (contact.customer_id, disposition))
     return dnc
 
 
@@ -328,24 +332,10 @@ async def _one_per_number(
     numbers = {c.identity: c for c in checked if c.problem is None and c.identity is not None}
     campaign_id = target.campaign.campaign_id
     async with explained(state.ameyo, target.campaign):
-        held = await state.writes.spellings(campaign_id, list(numbers))
-    unknown = [c for number, c in numbers.items() if number not in held]
-    if unknown:
-        held |= await _indexed_spellings(state.ameyo, state.store, campaign_id, unknown)
+        held = await state.writes.spellings(
+            campaign_id, [(n, c.record[PRIMARY_COLUMN]) for n, c in numbers.items()]
+        )
     return one_record_per_number(checked, held)
-
-
-async def _indexed_spellings(
-    ameyo: Ameyo, store: Store, campaign_id: int, unknown: Sequence[Checked]
-) -> dict[str, str]:
-    """phone1 as Ameyo holds it for the customers the campaign's index finds by these numbers."""
-    held: dict[str, str] = {}
-    for contact, found in await _indexed_customers(ameyo, store, campaign_id, unknown):
-        stored = str(contact.customer_data.get(PRIMARY_COLUMN) or "")
-        for item in found:
-            if stored and item.identity:
-                held.setdefault(item.identity, stored)
-    return held
 
 
 async def _known_note(
@@ -358,16 +348,16 @@ async def _known_note(
     good = [c for c in checked if c.problem is None]
     try:
         index, found = await anyio.to_thread.run_sync(
-            _index_hits,
+            index_hits,
             state_of(ctx).store,
             target.campaign.campaign_id,
-            good,
+            [c.record[PRIMARY_COLUMN] for c in good],
             ameyo_of(ctx).settings.phone_region,
         )
     except Exception:  # the index is an aid: the write that follows says what the store cannot do
         return []
     # The numbers, not the customers: one number may be two customers' in Ameyo.
-    known = len({item.identity for items in found.values() for item in items})
+    known = len({good[p].identity for positions in found.values() for p in positions})
     if index is None or index.synced_at is None or not known:
         return []
     synced_at = index.synced_at
@@ -390,60 +380,6 @@ async def _known_note(
         f"Note: {known:,} of these {agreeing(known, 'numbers is a customer', 'numbers are customers')} "
         f"the campaign's index holds (synced {age_text(synced_at)}): Ameyo would {done}."
     ]
-
-
-def _index_hits(
-    store: Store, campaign_id: int, items: Sequence[Checked], region: str
-) -> tuple[CampaignIndex | None, dict[int, list[Checked]]]:
-    """The campaign's index (None: never synced) and the customers it finds by the records' phone1,
-    each with its records: what a dry run's note and the live checks of an upload start from."""
-    index = store.campaign(campaign_id)
-    if index is None or index.synced_at is None:
-        return None, {}
-    found: dict[int, list[Checked]] = {}
-    for item in items:
-        key = phones.key(item.record[PRIMARY_COLUMN], region)
-        for contact in store.find_by_phone(campaign_id, key, limit=3) if key else ():
-            found.setdefault(contact.customer_id, []).append(item)
-    return index, found
-
-
-async def _indexed_customers(
-    ameyo: Ameyo, store: Store, campaign_id: int, items: Sequence[Checked]
-) -> list[tuple[Contact, list[Checked]]]:
-    """The customers the campaign's index finds by the records' phone1, as Ameyo holds them now
-    (one request), each with the records whose phone1 is their phone1 under the phone rule. The
-    index is an aid here: when it cannot be read, or knows none of them, nothing is found."""
-    if not items:
-        return []
-    region = ameyo.settings.phone_region
-    try:
-        _, candidates = await anyio.to_thread.run_sync(_index_hits, store, campaign_id, items, region)
-    except Exception:  # the store's own failure is said by the write that follows
-        return []
-    if not candidates:
-        return []
-    # With the last disposition: whether they may be called back (`_do_not_call`).
-    request = GetContactsRequest(
-        campaign_id=campaign_id,
-        customer_ids=[str(i) for i in candidates],
-        other_columns=callback_rules.DISPOSITION_COLUMNS,
-    )
-    try:
-        contacts = await ameyo.get_contacts(request)
-    except AmeyoError:
-        return []
-    out: list[tuple[Contact, list[Checked]]] = []
-    for contact in contacts:
-        stored = str(contact.customer_data.get(PRIMARY_COLUMN) or "")
-        same = [
-            item
-            for item in candidates.get(contact.customer_id, ())
-            if stored and phones.same_number(stored, item.record[PRIMARY_COLUMN], region)
-        ]
-        if same:
-            out.append((contact, same))
-    return out
 
 
 async def _send(

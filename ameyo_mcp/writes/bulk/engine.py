@@ -26,6 +26,7 @@ import anyio.abc
 import anyio.lowlevel
 
 from ...ameyo.columns import attempts_of, id_of, status_of
+from ...ameyo.customers import PRIMARY_COLUMN
 from ...ameyo.models import RecordResult
 from ...ameyo.result_types import SAVED, effect
 from ...ameyo.service import Ameyo, UploadTarget
@@ -50,7 +51,7 @@ from .. import path as writes
 from ..outcome import FAILED as FAILED_RESULT
 from ..outcome import NOT_SENT, SENT_EARLIER, WOULD_SEND, JournalRow, Outcome
 from ..outcome import OUTCOME_UNKNOWN as UNKNOWN_RESULT
-from ..records import PRIMARY_COLUMN, outcome, refused, rewritten_note
+from ..records import outcome, refused, rewritten_note
 from .batches import CALLBACK, PLAIN, Batch, Batcher
 from .journal import ANSWERED, FAILED, SENT, UNKNOWN, Journal, upload_key
 from .limits import DEFAULT_BATCH, DEFAULT_CONCURRENCY, MAX_BATCH, MAX_CONCURRENCY
@@ -607,7 +608,11 @@ class _Run:
         """The batch through the write path: its answer, or None when it failed or was held back
         (journaled and settled here)."""
         try:
-            return await self._send_once_more(batch, self._plan(batch, batch.rows))
+            # Numbers the campaign's index knows as a customer's phone1 in another spelling go out
+            # in Ameyo's (the ledger's spellings, read in the claim, come first).
+            numbers = [(row.identity, row.record[PRIMARY_COLUMN]) for row in batch.rows if row.identity]
+            indexed = await self.writes.indexed_spellings(self.target.campaign.campaign_id, numbers)
+            return await self._send_once_more(batch, self._plan(batch, batch.rows), indexed)
         except HeldBack as held:
             with anyio.CancelScope(shield=True):
                 await self._not_sent(batch, held.reason)
@@ -645,7 +650,9 @@ class _Run:
             batch.place = False
             self.wire.release()
 
-    async def _send_once_more(self, batch: Batch, write: writes.Write) -> writes.Sent:
+    async def _send_once_more(
+        self, batch: Batch, write: writes.Write, indexed: Mapping[str, str]
+    ) -> writes.Sent:
         retried = False
         while True:
             try:
@@ -655,7 +662,7 @@ class _Run:
                     allow_repeat=batch.resend,
                     approval=self.approval,
                     keep_answer=False,
-                    respell=lambda held: self._respelt(batch, write, held),
+                    respell=lambda held: self._respelt(batch, write, {**indexed, **held}),
                     window=lambda: self._window(batch),
                     in_place=True,
                 )
@@ -888,9 +895,9 @@ class _Run:
         if self.held_numbers:
             notes.append(
                 f"{counted(self.held_numbers, 'row')} {agreeing(self.held_numbers, 'was', 'were')} sent with "
-                "phone1 as an earlier upload to this campaign sent "
-                "that number (another spelling of it), so Ameyo finds that customer rather than adding a "
-                "second record for the same person."
+                "phone1 as Ameyo already holds that number (another spelling of it: an earlier upload "
+                "to this campaign sent it so, or the campaign's index has a customer with it), so Ameyo "
+                "finds that customer rather than adding a second record for the same person."
             )
         if self.reader.legacy_lines:
             lines = self.reader.legacy_lines

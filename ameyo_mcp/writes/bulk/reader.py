@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from ...ameyo.customers import PRIMARY_COLUMN
 from ...errors import FileFormatError
 from ...rules.encodings import legacy_text
 from ...rules.sanitize import clean_text
-from ..records import PRIMARY_COLUMN
 
 MAX_LINE_BYTES = 64 * 1024
 # Lines a quoted field may span: an address or a note, not a document.

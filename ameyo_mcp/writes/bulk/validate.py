@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from ...ameyo.customers import PRIMARY_COLUMN
 from ...ameyo.models import CallbackRecord
 from ...config import CallingHours
 from ...rules import phones
 from ..callback_rules import CALLBACK_PHONE, RecordCallbacks
-from ..records import PRIMARY_COLUMN, Checked, judge_values
+from ..records import Checked, judge_values
 from .reader import Row
 from .seen import SeenPhones
 

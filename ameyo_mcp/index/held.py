@@ -1,0 +1,98 @@
+"""The customers a campaign's index finds by an upload's numbers, as Ameyo holds them now: so that
+a number sent in another spelling than Ameyo's updates its customer rather than adding a second
+record. Every upload asks here, from the record tools, the file tool and the CLI alike. The index is
+an aid: when it cannot be read, is not built, or Ameyo cannot be asked, nothing is found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import anyio
+
+from ..ameyo.customers import PRIMARY_COLUMN
+from ..ameyo.models import Contact, GetContactsRequest
+from ..errors import AmeyoError, StoreError
+from ..rules import phones
+
+if TYPE_CHECKING:
+    from ..ameyo.service import Ameyo
+    from ..store import CampaignIndex, Store
+
+# Customers asked of Ameyo at once: one getContacts by customer ids, as a lookup's candidates.
+_PER_REQUEST = 500
+
+
+def index_hits(
+    store: Store, campaign_id: int, numbers: Sequence[str], region: str
+) -> tuple[CampaignIndex | None, dict[int, list[int]]]:
+    """The campaign's index (None: never synced) and the customers it finds by `numbers`, each with
+    the positions of the numbers that found it."""
+    index = store.campaign(campaign_id)
+    if index is None or index.synced_at is None:
+        return None, {}
+    keys = [phones.key(number, region) for number in numbers]
+    customers = store.customers_by_phone(campaign_id, [k for k in keys if k])
+    found: dict[int, list[int]] = {}
+    for position, key in enumerate(keys):
+        for customer_id in customers.get(key, ()) if key else ():
+            found.setdefault(customer_id, []).append(position)
+    return index, found
+
+
+async def indexed_customers(
+    ameyo: Ameyo,
+    store: Store,
+    campaign_id: int,
+    numbers: Sequence[str],
+    *,
+    columns: dict[str, str] | None = None,
+) -> list[tuple[Contact, list[int]]]:
+    """The customers the index finds by `numbers` (phone1 of records), as Ameyo holds them now
+    (with `columns`), each with the positions of the numbers that are its phone1 under the phone
+    rule (a customer found by another of its numbers is not that record's)."""
+    if not numbers:
+        return []
+    region = ameyo.settings.phone_region
+    try:
+        _, candidates = await anyio.to_thread.run_sync(index_hits, store, campaign_id, numbers, region)
+    except (StoreError, OSError):  # the store's own failure is said by the write that follows
+        return []
+    ids = list(candidates)
+    contacts: list[Contact] = []
+    try:
+        for start in range(0, len(ids), _PER_REQUEST):
+            request = GetContactsRequest(
+                campaign_id=campaign_id,
+                customer_ids=[str(i) for i in ids[start : start + _PER_REQUEST]],
+                other_columns=columns,
+            )
+            contacts += await ameyo.get_contacts(request)
+    except AmeyoError:
+        return []
+    out: list[tuple[Contact, list[int]]] = []
+    for contact in contacts:
+        stored = str(contact.customer_data.get(PRIMARY_COLUMN) or "")
+        same = [
+            position
+            for position in candidates.get(contact.customer_id, ())
+            if stored and phones.same_number(stored, numbers[position], region)
+        ]
+        if same:
+            out.append((contact, same))
+    return out
+
+
+async def held_spellings(
+    ameyo: Ameyo, store: Store, campaign_id: int, numbers: Sequence[tuple[str, str]]
+) -> dict[str, str]:
+    """phone1 as Ameyo holds it, by identity (`phones.identity`), for the (identity, phone1) of an
+    upload whose number the campaign's index knows as a customer's phone1."""
+    held: dict[str, str] = {}
+    spelt = [phone for _, phone in numbers]
+    for contact, positions in await indexed_customers(ameyo, store, campaign_id, spelt):
+        stored = str(contact.customer_data.get(PRIMARY_COLUMN) or "")
+        for position in positions:
+            held.setdefault(numbers[position][0], stored)
+    return held
