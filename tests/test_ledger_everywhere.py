@@ -127,16 +127,17 @@ async def test_a_callback_in_flight_when_its_server_dies_is_not_sent_again_by_th
             await anyio.to_thread.run_sync(lambda: proc.wait(timeout=10))
             group.cancel_scope.cancel()
     simulator.state.faults.delay_s = 0.0
+    # The person who runs the deployment is shown it at once, with what to do: not only once someone
+    # has asked for the same write again.
+    check = await anyio.run_process([sys.executable, "-m", "ameyo_mcp", "check"], env=env, check=False)
+    said = check.stdout.decode()
+    assert "1 write has an unknown outcome" in said, said
+    assert "a callback to customer 12001 in MoviStarSurvey (1) at 2031-05-01 11:00:00, sent" in said, said
     async with Client(stdio_server(env, tmp_path)) as client:
         again = await client.call_tool("ameyo_add_callback", callback_args())
     assert again.is_error and "unknown outcome" in text_of(again), text_of(again)
     assert "allow_repeat=true" in text_of(again)
     assert simulator.state.executed["addCallback"] == 1
-    # The person who runs the deployment is shown it, with what to do.
-    check = await anyio.run_process([sys.executable, "-m", "ameyo_mcp", "check"], env=env, check=False)
-    said = check.stdout.decode()
-    assert "1 write has an unknown outcome" in said, said
-    assert "a callback to customer 12001 in MoviStarSurvey (1) at 2031-05-01 11:00:00, sent" in said, said
 
 
 async def test_the_cli_beside_the_server_schedules_one_callback(

@@ -84,6 +84,23 @@ def test_a_write_whose_sender_is_gone_becomes_unknown_for_all_its_keys(database_
         assert claim(store, ["x"], "near", now=NOW + 61).blocking.state == "unknown"
 
 
+def test_a_write_whose_sender_is_gone_is_listed_unknown_before_anyone_asks_again(database_url: str) -> None:
+    """`ameyo-mcp check` and the operator's page list it: they had shown it in flight for good."""
+    with Store(database_url) as store:
+        assert claim(store, ["w", "cb"], "killed").won
+        assert claim(store, ["v"], "elsewhere").won
+        everyone: Callable[[str], bool] = lambda owner: True  # noqa: E731
+        assert store.unknown_writes(now=NOW + 1, alive=everyone) == []  # at work, within their leases
+        gone: Callable[[str], bool] = lambda owner: owner != "killed"  # noqa: E731
+        (dead,) = store.unknown_writes(now=NOW + 1, alive=gone)
+        assert (dead.write_id, dead.state, dead.note) == ("w", "unknown", ORPHANED)
+        late = store.unknown_writes(now=NOW + 61, alive=everyone)  # both leases ran out
+        assert sorted(e.write_id for e in late) == ["v", "w"]
+        # Only read: the ledger itself is changed by the next claim, as before.
+        (entry,) = store.ledger_entries(["w"])
+        assert entry.state == "flight"
+
+
 def test_settled_keys_are_held_until_their_hold_then_free(database_url: str) -> None:
     with Store(database_url) as store:
         assert claim(store, ["w", "cb"], "a").won

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import fields, replace
@@ -13,6 +14,7 @@ from operator import attrgetter
 from typing import Any, Literal, TypeVar
 
 from ..errors import StoreBusy, StoreError, SyncBusy, SyncLeaseLost
+from ..rules.owners import owner_alive
 from . import lease, ledger, listing, sync_leases, tally
 from .backends import Tx, connect, describe, is_dead, is_driver_error, store_error
 from .call_filters import OUTCOME, call_filters, newest_first
@@ -165,6 +167,12 @@ def _rarest(tx: Tx, campaign_id: int, words: Sequence[str]) -> tuple[str, int]:
     matches = _sampled_matches(tx, campaign_id, words)
     best = max(range(len(words)), key=lambda i: (matches[i], len(words[i])))
     return words[best], sizes[best]
+
+
+def _sender_alive(owner: str) -> bool:
+    """Whether a write's sender may still settle it: on this host, whether its process runs (one of
+    this very process is taken to)."""
+    return owner_alive(owner, here=lambda _: True)
 
 
 def _lead_range(tx: Tx, query: ContactQuery) -> tuple[str, str] | None:
@@ -1097,12 +1105,23 @@ class Store:
     def ledger_entries(self, keys: Sequence[str]) -> list[ledger.LedgerEntry]:
         return self._reading(lambda tx: ledger.entries(tx, keys))
 
-    def unknown_writes(self, *, limit: int = 50) -> list[ledger.LedgerEntry]:
-        return self._reading(lambda tx: ledger.unknown(tx, limit=limit))
+    def unknown_writes(
+        self, *, limit: int = 50, now: float | None = None, alive: Callable[[str], bool] | None = None
+    ) -> list[ledger.LedgerEntry]:
+        """Writes of unknown outcome, those whose sender is gone before it settled them included.
+        `alive`: whether a sender may still settle its write (default: on this host, whether its
+        process runs; one of this process is taken to)."""
+        at = time.time() if now is None else now
+        living = alive or _sender_alive
+        return self._reading(lambda tx: ledger.unknown(tx, limit=limit, now=at, alive=living))
 
     def writes_since(self, since: float, *, limit: int = 10_000) -> list[ledger.LedgerEntry]:
-        """Writes claimed since `since` (seconds since the epoch), newest first, one entry each."""
-        return self._reading(lambda tx: ledger.claimed_since(tx, since, limit=limit))
+        """Writes claimed since `since` (seconds since the epoch), newest first, one entry each; one
+        whose sender is gone before it settled it is of unknown outcome."""
+        at = time.time()
+        return self._reading(
+            lambda tx: ledger.claimed_since(tx, since, limit=limit, now=at, alive=_sender_alive)
+        )
 
     def prune_ledger(self, *, before: float, tokens_before: float) -> int:
         with self._tx(durable=False) as tx:

@@ -240,25 +240,45 @@ def entries(tx: Tx, keys: Sequence[str]) -> list[LedgerEntry]:
     return _entries(tx, keys)
 
 
-def unknown(tx: Tx, *, limit: int) -> list[LedgerEntry]:
-    """Writes whose outcome is unknown, newest first: one row per write (its identity's)."""
+def unknown(tx: Tx, *, limit: int, now: float, alive: Callable[[str], bool]) -> list[LedgerEntry]:
+    """Writes whose outcome is unknown, newest first: one row per write (its identity's). A write
+    in flight whose sender is gone is one of them (`_as_seen`)."""
     rows = tx.all(
-        f"SELECT {_COLUMNS} FROM write_ledger WHERE state = ? AND key = write_id "
-        "ORDER BY claimed_at DESC LIMIT ?",
-        (UNKNOWN, limit),
+        f"SELECT {_COLUMNS} FROM write_ledger WHERE key = write_id AND (state = ? OR (state = ? AND "
+        "lease_until <= ?)) ORDER BY claimed_at DESC LIMIT ?",
+        (UNKNOWN, FLIGHT, now, limit),
     )
-    return [_entry(r) for r in rows]
+    flying = tx.all(
+        f"SELECT {_COLUMNS} FROM write_ledger WHERE key = write_id AND state = ? AND lease_until > ?",
+        (FLIGHT, now),
+    )
+    found = _as_seen([_entry(r) for r in [*rows, *flying]], now, alive)
+    return sorted((e for e in found if e.state == UNKNOWN), key=lambda e: e.claimed_at, reverse=True)[:limit]
 
 
-def claimed_since(tx: Tx, since: float, *, limit: int) -> list[LedgerEntry]:
+def claimed_since(
+    tx: Tx, since: float, *, limit: int, now: float, alive: Callable[[str], bool]
+) -> list[LedgerEntry]:
     """Writes claimed since `since`, in flight or settled (a failed one, released, is gone), newest
-    first: one row per write (its identity's)."""
+    first: one row per write (its identity's), seen as `_as_seen` tells."""
     rows = tx.all(
         f"SELECT {_COLUMNS} FROM write_ledger WHERE state IN (?, ?, ?) AND claimed_at >= ? "
         "AND key = write_id ORDER BY claimed_at DESC LIMIT ?",
         (FLIGHT, ANSWERED, UNKNOWN, since, limit),
     )
-    return [_entry(r) for r in rows]
+    return _as_seen([_entry(r) for r in rows], now, alive)
+
+
+def _as_seen(entries: list[LedgerEntry], now: float, alive: Callable[[str], bool]) -> list[LedgerEntry]:
+    """The entries as the next claim of each would find them: a write in flight whose sender is gone
+    (its lease passed, or `alive` says its process stopped) is of unknown outcome (`_orphaned`).
+    Said to whoever looks (the check, the operator's page) before anyone asks for it again."""
+    return [
+        replace(e, state=UNKNOWN, note=ORPHANED)
+        if e.state == FLIGHT and (e.lease_until <= now or not alive(e.owner))
+        else e
+        for e in entries
+    ]
 
 
 def prune(tx: Tx, *, before: float, tokens_before: float) -> int:
