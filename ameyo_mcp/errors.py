@@ -67,6 +67,12 @@ class AmeyoMcpError(Exception):
     def __str__(self) -> str:
         return with_step(self.message, self.next_step) if self._step_given else self.message
 
+    def step_instead(self, next_step: str) -> None:
+        """Say `next_step` instead: a layer above knows better what to do (what to look up in Ameyo
+        about a write whose outcome is unknown depends on what the write was)."""
+        self.next_step = next_step
+        self._step_given = True
+
 
 def as_clause(text: str) -> str:
     """A message to go on after a colon ("…: the index database … is damaged"); a name stays as it
@@ -303,17 +309,13 @@ class AuditUnavailable(WriteError):
 class EarlierOutcomeUnknown(WriteError):
     """The same write was sent before and its outcome is unknown."""
 
-    next_step = (
-        "Check whether it happened (ameyo_get_contacts); repeat it with allow_repeat=true only if it did not."
-    )
+    next_step = "Check whether it happened in Ameyo; repeat it with allow_repeat=true only if it did not."
 
 
 class CallbackScheduled(WriteError):
     """The same callback was scheduled moments ago by another write."""
 
-    next_step = (
-        "Check it (ameyo_get_contacts), and pass allow_repeat=true only if a second callback is meant."
-    )
+    next_step = "Check it in Ameyo, and pass allow_repeat=true only if a second callback is meant."
 
 
 class OutcomeUnknown(WriteError):

@@ -136,13 +136,14 @@ async def test_write_fault_says_outcome_unknown_and_is_never_resent(
     state.faults.commands = {"addCallback"}
     setattr(state.faults, fault, 1)
     failed = await rec.call("ameyo_add_callback", callback_args(3))
-    text = assert_clear_error(failed, "addCallback", SAYS[fault], UNKNOWN, "ameyo_get_contacts")
-    assert "before sending it again" in text
+    # Where to see it: no Customer Manager command lists callbacks, so not ameyo_get_contacts.
+    text = assert_clear_error(failed, "addCallback", SAYS[fault], UNKNOWN, "Ameyo's own callback list")
+    assert "before sending it again" in text and "Check with ameyo_get_contacts" not in text
     assert state.commands["addCallback"] == 1  # sent once, never resent by the server
     assert state.executed["addCallback"] == (0 if fault in NOT_RUN else 1)
     # The agent repeats the identical call: refused until it checks and says allow_repeat.
     repeat = await rec.call("ameyo_add_callback", callback_args(3))
-    assert_clear_error(repeat, "unknown outcome", "allow_repeat=true")
+    assert_clear_error(repeat, "unknown outcome", "allow_repeat=true", "Ameyo's own callback list")
     assert state.commands["addCallback"] == 1
     rec.assert_no_secrets(caplog, trail=tmp_path / "audit.jsonl")
 

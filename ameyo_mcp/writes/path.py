@@ -257,13 +257,25 @@ def what_to_check(label: str, context: Mapping[str, object]) -> str:
         )
     if kind == CALLBACK:
         return (
-            "Look the customer up in Ameyo (ameyo_get_contacts) for this callback; schedule it again, with "
-            "allow_repeat=true, only if it is not there."
+            f"{CALLBACKS_ARE_IN_AMEYO}; schedule it again, with allow_repeat=true, only if it is not there."
+        )
+    if kind == UPLOAD_WITH_CALLBACKS:
+        return (
+            "Look these customers up in the lead (ameyo_get_contacts, by phone), and their callbacks in "
+            "Ameyo's own callback list (the Customer Manager API cannot list callbacks); upload again, "
+            "with allow_repeat=true, only those that are not there."
         )
     return (
         "Look these customers up in the lead (ameyo_get_contacts, by phone); upload again, with "
         "allow_repeat=true, only those that are not there."
     )
+
+
+# Where a callback is seen: no Customer Manager command lists callbacks, and getContacts shows none.
+CALLBACKS_ARE_IN_AMEYO = (
+    "Look for this callback in Ameyo's own callback list (its web console: the Customer Manager API "
+    "cannot list callbacks, and ameyo_get_contacts does not show them)"
+)
 
 
 def upload_label(records: int, lead_id: int, campaign: CampaignInfo) -> str:
@@ -581,9 +593,11 @@ class WritePath:
                 answer = await self.ameyo.send(write.request)
                 if not answer:  # raised within the window, which sees every request that failed
                     state, note = "unknown", "Ameyo answered with an empty list"
+                    look = what_to_check(write.label, write.context)
                     raise OutcomeUnknown(
                         f"{note[:1].upper()}{note[1:]} for {write.label}: Ameyo may or may not have applied "
-                        "it (outcome unknown). Check with ameyo_get_contacts before sending it again."
+                        "it (outcome unknown).",
+                        next_step=f"Check before sending it again: {look[:1].lower()}{look[1:]}",
                     )
             state = "answered"
         except OutcomeUnknown:
@@ -591,6 +605,12 @@ class WritePath:
         except AmeyoError as exc:
             state = "unknown" if exc.outcome_unknown else None
             note = exc.message
+            if exc.outcome_unknown:
+                look = what_to_check(write.label, write.context)
+                exc.step_instead(
+                    "The request was sent, so Ameyo may or may not have applied it: its outcome is "
+                    f"unknown. Check before sending it again: {look[:1].lower()}{look[1:]}"
+                )
             raise
         except BaseException as exc:  # cancellation, shutdown, a bug: the request may have left
             state = "unknown" if on_wire[0] else None
@@ -712,10 +732,9 @@ class WritePath:
         if entry.write_id == write.identity:
             if entry.state == "unknown":
                 raise EarlierOutcomeUnknown(
-                    f"The same write ({write.label}) was sent {when} and ended "
-                    "with an unknown outcome "
-                    f"({entry.note}). Check whether it happened (ameyo_get_contacts), then call again "
-                    "with allow_repeat=true only if it did not."
+                    f"The same write ({write.label}) was sent {when} and ended with an unknown outcome "
+                    f"({entry.note}).",
+                    next_step=what_to_check(write.label, write.context),
                 )
             self._audit(
                 "repeat",
@@ -730,8 +749,7 @@ class WritePath:
         # The fact apart from the step: a file upload, which has no allow_repeat, says its own.
         raise CallbackScheduled(
             f"Nothing was sent: another write{maybe} scheduled {words} {when} ({entry.label}).",
-            next_step="Check it (ameyo_get_contacts), and pass allow_repeat=true only if a second "
-            "callback is meant.",
+            next_step=f"{CALLBACKS_ARE_IN_AMEYO}; pass allow_repeat=true only if a second callback is meant.",
         )
 
     def _alive(self, owner: str) -> bool:

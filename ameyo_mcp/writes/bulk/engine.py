@@ -780,6 +780,8 @@ class _Run:
         status = UNKNOWN if unknown else FAILED
         if status == UNKNOWN:
             self.sent.unknown += len(batch.rows)
+            if not isinstance(exc, EarlierOutcomeUnknown):  # it went out in this run, unanswered
+                self.tally.sent_now += len(batch.rows)
         await self.journal.ended(batch.id, status, batch.first_line, batch.last_line, len(batch.rows), reason)
         result = UNKNOWN_RESULT if status == UNKNOWN else FAILED_RESULT
         tail = "" if status == UNKNOWN or held else " (Ameyo did not run it: the next run resends it)"
@@ -853,7 +855,7 @@ class _Run:
                 f"be scheduled twice: lines {shown}{more} (each is marked in the result file)."
             )
         if self.stop_reason is not None:
-            self.notes.append(f"Stopped sending after {self.stop_reason}.")
+            self.notes.append(f"Stopped sending after {self.stop_reason.rstrip('.')}.")
         if self.held_by_ledger:
             self.notes.append(
                 f"{counted(self.held_by_ledger, 'row')} {agreeing(self.held_by_ledger, 'was', 'were')} "
