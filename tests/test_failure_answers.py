@@ -240,6 +240,10 @@ async def test_every_tool_says_what_an_ameyo_fault_means(
     for name, result in written.items():  # sent, and not answered: Ameyo may have applied it
         if "outcome is unknown" not in text_of(result) and "unknown outcome" not in text_of(result):
             wrong.append(f"{name}: does not say the outcome is unknown: {text_of(result)[:300]!r}")
+    if "sent in this run 1;" not in text_of(written["ameyo_upload_contacts_file"]):  # sent, unanswered
+        wrong.append(
+            f"the file's row is not counted as sent: {text_of(written['ameyo_upload_contacts_file'])}"
+        )
     assert wrong == [], "\n".join(wrong)
 
 
