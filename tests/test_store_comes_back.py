@@ -71,3 +71,49 @@ async def test_subscribers_hear_of_pushes_after_postgresql_restarted(
             await push(http, receiver, "after-restart")
             delay = await heard.next_after(pushed, within_s=5)
     assert delay < 1.0, delay
+
+
+async def test_a_write_answered_while_postgresql_was_down_is_settled_soon_after_it_is_back(
+    own_postgres: Any, tmp_path: Path
+) -> None:
+    """Ameyo answered the callback while the store could not take it: the server gives the answer
+    to the ledger again by itself, so that the other replicas waiting on the write read it (they had
+    waited out its lease, 2 minutes and more, then called it unknown), as of when Ameyo answered."""
+    from mcp import Client
+
+    from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
+    from ameyo_mcp.store import Store
+    from tests.test_ledger_everywhere import callback_args, env_for
+
+    url = own_postgres.get_uri()
+    with SimulatorThread(SimulatorConfig()) as sim:
+        env = env_for(sim, tmp_path, url)
+        sim.state.faults.commands = {"addCallback"}
+        sim.state.faults.delay_s = 3.0  # Ameyo runs it at once and answers late
+        with http_process(env, tmp_path) as (mcp_url, _proc):
+            async with Client(mcp_url) as client:
+                async with anyio.create_task_group() as group:
+                    texts: list[str] = []
+
+                    async def call() -> None:
+                        result = await client.call_tool("ameyo_add_callback", callback_args())
+                        texts.append(str(result.content[0].text))  # type: ignore[union-attr]
+
+                    group.start_soon(call)
+                    with anyio.fail_after(20):
+                        while sim.state.executed["addCallback"] < 1:  # noqa: ASYNC110 - another thread counts
+                            await anyio.sleep(0.02)
+                    stop_postgres(own_postgres)
+                answered_at = time.time()
+                start_postgres(own_postgres)
+                assert "scheduled" in texts[0], texts
+                back = time.monotonic()
+                with Store(url) as store:
+                    while True:
+                        entries = store.writes_since(0)
+                        if entries and entries[0].state == "answered":
+                            break
+                        assert time.monotonic() - back < 10, entries
+                        await anyio.sleep(0.2)
+    (entry,) = entries
+    assert entry.settled_at is not None and entry.settled_at <= answered_at + 1

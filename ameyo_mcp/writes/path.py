@@ -32,6 +32,7 @@ import hashlib
 import json
 import logging
 import secrets
+import threading
 import time
 import uuid
 from collections import Counter, deque
@@ -375,6 +376,8 @@ DEFAULT_LEDGER_DAYS = 30.0
 # Dry-run tokens are good for a day: long enough for a person to decide.
 TOKEN_KEPT_S = 24 * 3600.0
 _PRUNE_EVERY_S = 3600.0
+# How often a settlement the store did not take (it was down) is given to it again.
+_SETTLE_RETRY_S = 2.0
 
 
 class Repeats:
@@ -430,8 +433,12 @@ class WritePath:
         self.owner = new_owner()
         # This process's writes in flight: to wait on, and the time their lease ends.
         self._mine: dict[str, tuple[anyio.Event, float]] = {}
-        # Settlements the store did not take (a full disk): tried again before the next claim.
-        self._unsettled: dict[str, tuple[list[str], Settlement]] = {}
+        # Settlements the store did not take (a full disk, a database restarting), with when they
+        # were made: tried again every few seconds by a thread of their own, and before the next
+        # claim, so that others waiting on the write read its answer soon after the store is back.
+        self._unsettled: dict[str, tuple[list[str], Settlement, float]] = {}
+        self._unsettled_lock = threading.Lock()
+        self._retrying: threading.Thread | None = None
         self._pruned = 0.0
         self._approval_key = object()
         self.on_answered: list[Answered] = []
@@ -769,11 +776,38 @@ class WritePath:
             )
 
     def _settle_again(self) -> None:
-        """The settlements the store did not take when they were made, given to it again."""
+        """The settlements the store did not take when they were made, given to it again (as of
+        when they were made: a repeat says how long ago Ameyo answered, not when the store took it)."""
         store = self._store()
-        for identity, (keys, how) in list(self._unsettled.items()):
-            store.settle_write(keys, write_id=identity, owner=self.owner, now=self._clock(), how=how)
-            del self._unsettled[identity]
+        with self._unsettled_lock:
+            waiting = list(self._unsettled.items())
+        for identity, pending in waiting:
+            keys, how, at = pending
+            store.settle_write(keys, write_id=identity, owner=self.owner, now=at, how=how)
+            with self._unsettled_lock:
+                if self._unsettled.get(identity) is pending:
+                    del self._unsettled[identity]
+
+    def _keep_unsettled(self, identity: str, keys: list[str], how: Settlement, at: float) -> None:
+        """Hold a settlement the store did not take, and keep giving it to the store until it does."""
+        with self._unsettled_lock:
+            self._unsettled[identity] = (keys, how, at)
+            if self._retrying is not None and self._retrying.is_alive():
+                return
+            self._retrying = threading.Thread(target=self._retry_settling, name="ledger-settle", daemon=True)
+            self._retrying.start()
+
+    def _retry_settling(self) -> None:
+        while True:
+            time.sleep(_SETTLE_RETRY_S)
+            try:
+                self._settle_again()
+            except Exception:  # still down: the next round tries again
+                continue
+            with self._unsettled_lock:
+                if not self._unsettled:
+                    self._retrying = None
+                    return
 
     async def spellings(self, campaign_id: int, numbers: Sequence[tuple[str, str]]) -> dict[str, str]:
         """phone1 as Ameyo holds it, by identity, for the (`phones.identity`, phone1) of an upload:
@@ -821,14 +855,15 @@ class WritePath:
         from ..store.ledger import Settlement  # loaded with the store, on the first write
 
         how = Settlement(state, note, kept_answer, holds)
-        self._unsettled.pop(write.identity, None)
+        with self._unsettled_lock:
+            self._unsettled.pop(write.identity, None)
         try:
             self._store().settle_write(keys, write_id=write.identity, owner=self.owner, now=now, how=how)
         except Exception as exc:
-            # Kept, and given to the store again before this process claims anything else (so that
-            # its own retry finds the answer); meanwhile others read it as in flight, then unknown.
+            # Kept, and given to the store again until it takes it (and before this process claims
+            # anything else, so that its own retry finds the answer); meanwhile others wait on it.
             log.warning("the write ledger did not take how %s ended (%s)", write.label, type(exc).__name__)
-            self._unsettled[write.identity] = (keys, how)
+            self._keep_unsettled(write.identity, keys, how, now)
         mine = self._mine.pop(write.identity, None)
         if mine is not None:
             mine[0].set()
