@@ -30,6 +30,7 @@ from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.errors import UploadRefused
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.writes.bulk.engine import BulkOptions, upload_file
+from ameyo_mcp.writes.bulk.report import bulk_text
 from tests.conftest import cli_writes, server_of, settings_for, text_of
 from tests.test_bulk_upload import phone, read_result, upload_env
 
@@ -191,6 +192,10 @@ async def test_a_journal_line_cut_short_counts_its_batch_as_sent_with_unknown_ou
     cut = lines[sent][: lines[sent].index(b'"batch":"p4"') + len(b'"batch":"p4"') + 5]
     journal.write_bytes(b"".join(lines[:sent]) + cut)
 
+    # The dry run says what the run will do: it had said "would send 10", and the run sent none.
+    dry = await upload_file(cli_writes(ameyo), source, BulkOptions(**{**options.__dict__, "dry_run": True}))
+    assert dry.counts == {"SENT_EARLIER": 40, "OUTCOME_UNKNOWN": 10}, dry.counts
+    assert "would send 0, " in bulk_text(dry) and "(not resent without retry_unknown) 10." in bulk_text(dry)
     again = await upload_file(cli_writes(ameyo), source, options)
     assert simulator.state.commands["uploadContacts"] == 5, "batch p4 was sent again"
     assert again.counts == {"ADDED": 40, "OUTCOME_UNKNOWN": 10} and again.from_earlier_runs == 40

@@ -14,7 +14,6 @@ journal: that bookkeeping runs in shielded scopes, so cancellation cannot skip i
 from __future__ import annotations
 
 import time
-from bisect import bisect_right
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -107,6 +106,15 @@ class BulkOptions:
 
 
 _ANSWERED_EARLIER = "answered in an earlier run of this upload (see its journal): not sent again"
+
+
+def _earlier(status: str, reason: str | None) -> str:
+    """How an earlier run left a batch it sent without learning the outcome (journal `status`)."""
+    if status == SENT:
+        return "sent by an earlier run that ended before Ameyo answered"
+    return f"an earlier run did not learn its outcome ({reason})"
+
+
 # What a row refused for a callback the ledger holds can do: the file upload has no allow_repeat.
 HELD_CALLBACK_STEP = (
     "A file upload never schedules a second callback: if one is meant, give the row another "
@@ -389,34 +397,44 @@ class _Run:
         return "upload-file:" + repr(shape)
 
     async def _check_only(self, validator: Validator) -> None:
-        # The lines an earlier run of this upload had answered: a real run would not send them again.
-        spans = sorted(
-            (b.first, b.last) for b in self.journal.batches.values() if b.status == ANSWERED and b.first >= 0
-        )
-        starts = [first for first, _ in spans]
+        # The rows batched as a real run batches them, each batch judged by the journal as a real
+        # run judges it: answered by an earlier run (not sent again), sent without learning the
+        # outcome (not resent without retry_unknown), or to send.
+        batcher = Batcher(self.batch_size)
         for count, row in enumerate(self.reader, start=1):
             checked = validator.check(row)
-            span = bisect_right(starts, checked.line) - 1
             if checked.problem is not None:
                 self._settle(refused(checked.line, checked.phone, checked.problem))
-            elif span >= 0 and checked.line <= spans[span][1]:
-                self._settle(
-                    Outcome(checked.line, checked.phone, SENT_EARLIER, True, reason=_ANSWERED_EARLIER)
-                )
-                self.tally.from_earlier_runs += 1
-            else:
-                # The callback it would schedule, in the check file and counted as the run's would be.
-                at = checked.callback.call_back_time if checked.callback is not None else None
-                self._settle(Outcome(checked.line, checked.phone, WOULD_SEND, True, callback_time=at))
+            elif (full := batcher.add(checked)) is not None:
+                self._check_batch(full)
             if count % _CHECKPOINT_EVERY == 0:
                 await anyio.lowlevel.checkpoint()
                 await self._report()
+        for batch in batcher.rest():
+            self._check_batch(batch)
         answered = sum(b.count for b in self.journal.batches.values() if b.status == ANSWERED)
         if answered:
             self.notes.append(
                 f"A journal of an earlier run of this upload exists: {counted(answered, 'row')} "
                 f"{agreeing(answered, 'was', 'were')} already answered by Ameyo and will not be sent again."
             )
+
+    def _check_batch(self, batch: Batch) -> None:
+        """A dry run's batch: what a real run would do with it (see `_dispatch`)."""
+        state = self.journal.batches.get(batch.id)
+        if state is not None and state.status == ANSWERED:
+            for row in batch.rows:
+                self._settle(Outcome(row.line, row.phone, SENT_EARLIER, True, reason=_ANSWERED_EARLIER))
+            self.tally.from_earlier_runs += len(batch.rows)
+        elif state is not None and state.status in (SENT, UNKNOWN) and not self.options.retry_unknown:
+            held = self._held_back_reason(state.status, state.reason)
+            for row in batch.rows:
+                self._settle(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
+        else:
+            for row in batch.rows:
+                # The callback it would schedule, in the check file and counted as the run's would be.
+                at = row.callback.call_back_time if row.callback is not None else None
+                self._settle(Outcome(row.line, row.phone, WOULD_SEND, True, callback_time=at))
 
     async def _send_all(self, validator: Validator) -> None:
         batcher = Batcher(self.batch_size)
@@ -489,15 +507,16 @@ class _Run:
             batch.resend = True
         await send.send(batch)
 
+    @staticmethod
+    def _held_back_reason(status: str, reason: str | None) -> str:
+        """Why a batch an earlier run sent without learning its outcome is not resent."""
+        return f"outcome unknown: {_earlier(status, reason)}; not resent"
+
     def _held_back(self, batch: Batch, status: str, reason: str | None) -> str | None:
         """Why a batch of unknown outcome is not resent, or None to resend it."""
-        earlier = (
-            "sent by an earlier run that ended before Ameyo answered"
-            if status == SENT
-            else f"an earlier run did not learn its outcome ({reason})"
-        )
         if not self.options.retry_unknown:
-            return f"outcome unknown: {earlier}; not resent"
+            return self._held_back_reason(status, reason)
+        earlier = _earlier(status, reason)
         if batch.kind == CALLBACK and not self.options.resend_callbacks_may_duplicate:
             self.held_callbacks += len(batch.rows)
             return (

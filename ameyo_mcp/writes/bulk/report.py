@@ -122,8 +122,14 @@ def bulk_text(out: BulkUploadOut) -> str:
             + (f" (with {counted(out.callbacks, 'callback')} to schedule)" if out.callbacks else "")
             + f", refused before sending {refused}"
             + (
-                f", answered in an earlier run (not sent again) {out.from_earlier_runs}."
+                f", answered in an earlier run (not sent again) {out.from_earlier_runs}"
                 if out.from_earlier_runs
+                else ""
+            )
+            + (
+                f", sent by an earlier run that never learnt the outcome (not resent without "
+                f"retry_unknown) {counts[OUTCOME_UNKNOWN]}."
+                if counts.get(OUTCOME_UNKNOWN)
                 else "."
             )
         ]
