@@ -666,8 +666,9 @@ class SessionManager:
             return
         self._store_down = True
         log.warning(
-            "The Ameyo session cannot be shared through the store (%s): this process keeps one of its "
-            "own, which takes one more licensed seat, until the store can be used again",
+            "The Ameyo session cannot be shared through the store (%s): this process goes on with the "
+            "session it holds; a login it needs meanwhile is its own, and takes one more licensed seat "
+            "until the store can be used again",
             exc.message,
         )
 

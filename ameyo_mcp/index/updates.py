@@ -39,7 +39,7 @@ def index_answers(
     """The write path's hook: add the customers of an answered upload to the index of `store`
     (the write path's own, opened on first use)."""
 
-    async def add(write: Write, answer: Sequence[Any]) -> None:
+    async def updating_the_contacts_index(write: Write, answer: Sequence[Any]) -> None:
         campaign = write.campaign
         target = store()
         # One row read on the event loop (a worker thread per batch of a file upload cost more
@@ -64,7 +64,7 @@ def index_answers(
 
         await anyio.to_thread.run_sync(save)
 
-    return add
+    return updating_the_contacts_index
 
 
 def upload_rows(

@@ -60,6 +60,7 @@ from ..ameyo.models import (
 from ..ameyo.service import Ameyo
 from ..errors import (
     AmeyoError,
+    AmeyoMcpError,
     AuditUnavailable,
     CallbackScheduled,
     EarlierOutcomeUnknown,
@@ -631,7 +632,9 @@ class WritePath:
             try:
                 await hook(write, answer)
             except Exception as exc:  # the write is done and answered: a hook cannot undo that
-                log.warning("after %s: %s failed (%s)", write.label, hook, type(exc).__name__)
+                what = getattr(hook, "__name__", "a follow-up").replace("_", " ")
+                why = exc.message if isinstance(exc, AmeyoMcpError) else type(exc).__name__
+                log.warning("after %s: %s failed (%s)", write.label, what, why)
         return Sent(answer, call_id)
 
     def _covers(self, approval: Approval | None, write: Write) -> bool:
