@@ -20,6 +20,7 @@ from ameyo_mcp.config import Settings
 from ameyo_mcp.index import lookup
 from ameyo_mcp.index.sync import sync_all
 from ameyo_mcp.server.tools import contacts as contacts_tool
+from ameyo_mcp.server.tools import history as history_tool
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.store import open_store
 from tests.conftest import InProcessSimulator, ameyo_of, server_of, settings_for, text_of
@@ -235,7 +236,7 @@ async def test_the_last_pushed_call_is_the_newest_whatever_fields_its_push_lacke
 
 
 async def test_the_call_history_finds_a_customer_by_name_and_shows_names_beside_ids(
-    simulator: InProcessSimulator, tmp_path: Path
+    simulator: InProcessSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = settings_for(simulator, tmp_path, AMEYO_PUSH_TOKEN=TOKEN)
     async with Client(server_of(simulator, settings)) as client:
@@ -266,6 +267,12 @@ async def test_the_call_history_finds_a_customer_by_name_and_shows_names_beside_
     )
     assert "matches 1 customer in the contacts index (MoviStarSurvey (1), synced just now)" in text_of(sharma)
     assert not nobody.is_error and "No customer in the contacts index" in text_of(nobody)
+    # More namesakes than are read: said with the count, not only at the end.
+    monkeypatch.setattr(history_tool, "NAMESAKES", 1)
+    async with Client(server_of(simulator, settings)) as client:
+        capped = text_of(await client.call_tool("ameyo_call_history", {"name": "priya"}))
+    head = capped.splitlines()[0]
+    assert "name priya (its first 1 customer only, of more in the index)" in head, capped
 
 
 @pytest.mark.parametrize("sim_config", [SimulatorConfig(password="pw-5ec2e7-simulated", contacts=50_303)])
@@ -664,28 +671,38 @@ async def test_calls_dated_after_now_are_said_and_every_today_counts_alike(
     from ameyo_mcp.server.page.today import today
 
     settings = settings_for(simulator, tmp_path, AMEYO_PUSH_TOKEN=TOKEN)
-    ahead = datetime.now(IST) + timedelta(days=2)
+    now = datetime.now(IST)
+    ahead, soon = now + timedelta(days=2), now + timedelta(minutes=2)
     async with receiver(settings) as push:
         await push(customerId="12001", campaignId="1", systemDisposition="BUSY", name="Priya Sharma")
         await push(customerId="12002", campaignId="1", callStartTime=ahead.strftime("%Y-%m-%d %H:%M:%S"))
+        # Ameyo's clock two minutes ahead of this server's: a call that happened, and today's.
+        await push(customerId="12458", campaignId="1", callStartTime=soon.strftime("%Y-%m-%d %H:%M:%S"))
     async with Client(server_of(simulator, settings)) as client:
-        told = await client.call_tool("ameyo_call_history", {})
+        skewed = await client.call_tool("ameyo_call_history", {"customer_id": 12458})
+        told = await client.call_tool("ameyo_call_history", {"customer_id": 12001})
         resource = await client.read_resource("ameyo://calls/today")
         later = (ahead + timedelta(days=1)).date().isoformat()
         through = await client.call_tool("ameyo_call_history", {"until": later})
+    if soon.date() == now.date():  # (not past midnight)
+        assert skewed.structured_content is not None and skewed.structured_content["matched"] == 1, text_of(
+            skewed
+        )
     text = text_of(told)
     assert told.structured_content is not None and told.structured_content["matched"] == 1, text
     assert "1 call pushed to this server is dated after now (the latest at" in text, text
     assert "no span that ends now counts it" in text
     today_calls = json.loads(resource.contents[0].text)  # type: ignore[union-attr]
-    assert today_calls["calls"] == 1 and today_calls["newest"][0]["name"] == "Priya Sharma"
+    counted_today = 2 if soon.date() == now.date() else 1  # the skewed call, unless past midnight
+    assert today_calls["calls"] == counted_today, today_calls
+    assert "Priya Sharma" in [c.get("name") for c in today_calls["newest"]], today_calls
     assert "dated after now" not in text_of(through), text_of(through)  # a span that counts it
     store = open_store(settings)
     try:
         page = today(store, IST, datetime.now(IST))
     finally:
         store.close()
-    assert page.pushes == 1 and sum(sum(h.values()) for h in page.by_hour) == 1
+    assert page.pushes == counted_today and sum(sum(h.values()) for h in page.by_hour) == counted_today
 
 
 async def test_filtered_listings_count_every_match_and_page_to_the_last(

@@ -34,12 +34,20 @@ class CallbackTime:
         return show(self.at)
 
 
+# Ameyo's clock and this server's may differ by a few minutes: a call Ameyo dates up to this far
+# ahead of this server's now has happened all the same.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
 def day_so_far(zone: ZoneInfo, now: datetime | None = None) -> tuple[datetime, datetime]:
-    """Today from midnight up to now (exclusive end, a second past now), in `zone`: the one span
-    "today" means in the call history, its resource and the operator's page. A call dated later
-    (a push's time or Ameyo's clock off) is not today's yet."""
+    """Today from midnight up to now, in `zone` (exclusive end: `CLOCK_SKEW` past now, never past
+    midnight): the one span "today" means in the call history, its resource and the operator's
+    page. A call dated later than that (a push's time, or the zone it is read in, off) is not
+    today's yet, and the call history says so."""
     current = (now or datetime.now(zone)).astimezone(zone)
-    return datetime.combine(current.date(), time(), zone), current + timedelta(seconds=1)
+    midnight = datetime.combine(current.date(), time(), zone)
+    tomorrow = datetime.combine(current.date() + timedelta(days=1), time(), zone)
+    return midnight, min(current + CLOCK_SKEW, tomorrow)
 
 
 def tomorrow_at_3pm(now: datetime) -> datetime:

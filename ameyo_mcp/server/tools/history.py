@@ -25,7 +25,7 @@ from ...rules import phones
 from ...rules.counts import agreeing, counted
 from ...rules.outcomes import outcome_counts
 from ...rules.sanitize import data_text, fence
-from ...rules.times import day_so_far, show
+from ...rules.times import CLOCK_SKEW, day_so_far, show
 from .common import ameyo_of, answer, explained, store_of, tool_error
 from .session_tools import AmeyoId
 
@@ -153,6 +153,14 @@ async def ameyo_call_history(
         out.by_period = dict(zip(counts.labels, counts.totals(), strict=True))
     if read.held is not None:
         out.history_starts = show(read.held[0], zone)
+    if read.named is not None and read.named.capped:
+        # Said with the count, not after it: "name Priya: 3" alone read as every Priya's calls.
+        shown = f"name {data_text(name or '', 40)}"
+        criteria = criteria.replace(
+            shown,
+            f"{shown} (its first {counted(len(read.named.ids), 'customer')} only, of more in the index)",
+            1,
+        )
     text = "\n".join([history_text(out, criteria), *coverage(read, query, zone)])
     if read.named is not None:
         text += "\n" + read.named.note(name or "")
@@ -317,7 +325,7 @@ def _read(
         unfiled = store.day_tallies(query.since, query.until).by_campaign.get(None, 0)
     kept = store.calls_held()
     ahead = 0
-    later = datetime.now(UTC) + AHEAD_GRACE
+    later = datetime.now(UTC) + CLOCK_SKEW
     if kept is not None and kept[1] > later and (query.until is None or query.until <= later):
         # A span that ends now leaves out calls dated later: a push's time, or the zone it was read
         # in, is off. Said, or the count reads as every call there is.
@@ -383,10 +391,6 @@ def period_counts(store: Store, query: CallQuery, heading: str, zone: ZoneInfo) 
         store.call_history(replace(query, since=p.start, until=p.end, limit=0)).by_outcome for p in spans
     )
     return CallCounts(heading, str(zone), unit, tuple(p.label for p in spans), raw)
-
-
-# How far ahead of this server's clock a pushed call may be dated before it is said to be ahead.
-AHEAD_GRACE = timedelta(minutes=5)
 
 
 def _window(since: str | None, until: str | None, zone: ZoneInfo) -> tuple[datetime, datetime]:
