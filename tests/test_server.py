@@ -113,6 +113,8 @@ async def test_get_contacts_by_status_and_by_phone(client: Client) -> None:
     assert "#12458" in line and "lead 1" in line and "BUSY, 5 attempts" in line
     # A whole number is not shown as if it were its last digits.
     assert "matches phone 8681166572 (any spelling)" in line, line
+    spelt = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "phone": "+91 86811 66572"})
+    assert "matches phone +91 86811 66572 (any spelling)" in text_of(spelt), text_of(spelt)
     tail = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "phone": "6572"})
     assert "phone ending …6572" in text_of(tail), text_of(tail)
 

@@ -201,7 +201,9 @@ async def ameyo_get_contacts(
         out.campaign_by_status = status_as_of(index)
         out.campaign_contacts = index.synced_contacts
         out.as_of = Looked(index=index).synced_ago()
-    criteria = _criteria(number, search, status, disposition, customer_ids, lead_ids, enabled_leads_only)
+    criteria = _criteria(
+        number, phone, search, status, disposition, customer_ids, lead_ids, enabled_leads_only
+    )
     text = contacts_text(out, criteria)
     if disposition and not matches and not out.matched:
         # Dispositions are free text per deployment: say which exist rather than a bare zero.
@@ -323,6 +325,7 @@ def _contact_out(
 
 def _criteria(
     number: phones.PhoneSearch | None,
+    given: str | None,
     search: str | None,
     status: list[str] | None,
     disposition: list[str] | None,
@@ -332,9 +335,12 @@ def _criteria(
 ) -> str | None:
     parts = []
     if number is not None:
-        # A whole number is found in any spelling; last digits at the end of any number.
-        shown = number.digits[-15:]
-        parts.append(f"phone {shown} (any spelling)" if number.whole else f"phone ending …{shown}")
+        # A whole number is found in any spelling (shown as given: "+91 98178 70362", not its
+        # digits run together); last digits at the end of any number.
+        if number.whole:
+            parts.append(f"phone {clean_text(given or number.digits, 30)} (any spelling)")
+        else:
+            parts.append(f"phone ending …{number.digits[-15:]}")
     if search:
         parts.append(f"text {clean_text(search, 40)!r}")
     if status:
