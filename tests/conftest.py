@@ -12,7 +12,7 @@ import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -140,6 +140,29 @@ async def ameyo(simulator: Simulator, settings: Settings) -> AsyncIterator[Ameyo
 async def client(simulator: Simulator, settings: Settings) -> AsyncIterator[Client]:
     async with Client(server_of(simulator, settings)) as mcp_client:
         yield mcp_client
+
+
+async def synced(sim: Simulator, settings: Settings, campaigns: Sequence[int] = (1,)) -> None:
+    """The contacts index of `campaigns`, built as `ameyo-mcp sync` builds it."""
+    from ameyo_mcp.index.sync import sync_all
+    from ameyo_mcp.store import open_store
+
+    ameyo, store = ameyo_of(sim, settings), open_store(settings)
+    try:
+        await sync_all(ameyo, store, list(campaigns))
+    finally:
+        await ameyo.aclose()
+        store.close()
+
+
+async def read_body(receive: Any) -> bytes:
+    """An ASGI request's whole body."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
 
 
 def text_of(result: Any) -> str:

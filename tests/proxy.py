@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import uvicorn
 
-from tests.conftest import free_port
+from tests.conftest import free_port, read_body
 
 # Hop-by-hop headers are the proxy's own business on each side.
 _HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer", b"upgrade", b"host"}
@@ -39,12 +39,7 @@ class RoundRobin:
             return
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, read=None))
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         query = ("?" + scope["query_string"].decode()) if scope.get("query_string") else ""
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP]
         # A replica that refuses connections is skipped, as a balancer that retries elsewhere does.

@@ -33,12 +33,11 @@ from mcp.types import LoggingMessageNotificationParams
 from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.config import Settings
 from ameyo_mcp.errors import StoreError
-from ameyo_mcp.index.sync import sync_all
 from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
-from ameyo_mcp.store import Store, backends, open_store
+from ameyo_mcp.store import Store, backends
 from ameyo_mcp.store.ledger import Claimant
-from tests.conftest import settings_for, start_postgres, stop_postgres, text_of
+from tests.conftest import settings_for, start_postgres, stop_postgres, synced, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -94,12 +93,7 @@ async def synced_index(sim: SimulatorThread, tmp_path_factory: pytest.TempPathFa
     phone then go through it, as they do in a server that has synced."""
     folder = tmp_path_factory.mktemp("synced")
     settings = settings_for(sim, folder)
-    ameyo, store = Ameyo(settings), open_store(settings)
-    try:
-        await sync_all(ameyo, store, [CAMPAIGN])
-    finally:
-        await ameyo.aclose()
-        store.close()
+    await synced(sim, settings, [CAMPAIGN])
     path = folder / "index.db"
     with contextlib.closing(sqlite3.connect(path)) as conn:
         conn.execute("VACUUM")  # no free pages: a full disk is full for every table
@@ -384,12 +378,7 @@ async def test_every_tool_works_on_after_postgresql_ended_its_connections(
     sim: SimulatorThread, tmp_path: Path, postgres_url: str
 ) -> None:
     settings = server_settings(sim, tmp_path, AMEYO_DATABASE_URL=postgres_url)
-    ameyo, store = Ameyo(settings), open_store(settings)
-    try:
-        await sync_all(ameyo, store, [CAMPAIGN])
-    finally:
-        await ameyo.aclose()
-        store.close()
+    await synced(sim, settings, [CAMPAIGN])
     async with Client(create_server(settings)) as client:
         first = await call_every_tool(client, sim, tmp_path)
         assert check(first, fail=set(), says="") == []

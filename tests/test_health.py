@@ -23,7 +23,7 @@ from ameyo_mcp.health import Drain, StoreProbe
 from ameyo_mcp.server.app import checks_of, create_server
 from ameyo_mcp.server.http import DrainGate
 from ameyo_mcp.store import Store
-from tests.conftest import Simulator, ameyo_of, free_port, server_of, settings_for, text_of
+from tests.conftest import Simulator, ameyo_of, free_port, read_body, server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -142,13 +142,7 @@ class Reached:
         self.bodies: list[bytes] = []
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        self.bodies.append(body)
+        self.bodies.append(await read_body(receive))
         await send({"type": "http.response.start", "status": 202, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 

@@ -8,7 +8,6 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,14 +15,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from mcp import Client
 
-from ameyo_mcp.config import Settings
 from ameyo_mcp.index import lookup
-from ameyo_mcp.index.sync import sync_all
 from ameyo_mcp.server.tools import contacts as contacts_tool
 from ameyo_mcp.server.tools import history as history_tool
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.store import open_store
-from tests.conftest import InProcessSimulator, ameyo_of, server_of, settings_for, text_of
+from tests.conftest import InProcessSimulator, server_of, settings_for, synced, text_of
 from tests.test_bulk_upload import upload_env
 from tests.test_fences import IST, TOKEN, receiver
 
@@ -288,16 +285,6 @@ async def test_a_capped_scan_says_at_least_never_a_count(client: Client) -> None
     assert "5000" not in text and "(all)" not in text
     assert "By status now, among the first 5,000 contacts read: " in text
     assert "More: call again with offset=2." in text and "4,998 more" not in text and "4998 more" not in text
-
-
-async def synced(simulator: InProcessSimulator, settings: Settings, campaigns: Sequence[int] = (1,)) -> None:
-    """The contacts index of `campaigns`, built as `ameyo-mcp sync` builds it."""
-    ameyo, store = ameyo_of(simulator, settings), open_store(settings)
-    try:
-        await sync_all(ameyo, store, list(campaigns))
-    finally:
-        await ameyo.aclose()
-        store.close()
 
 
 async def test_a_listing_reads_the_same_whatever_its_page(

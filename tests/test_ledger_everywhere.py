@@ -22,7 +22,7 @@ from mcp.types import ElicitRequestParams, ElicitResult
 
 from ameyo_mcp.rules import phones
 from ameyo_mcp.simulator import SimulatorThread
-from tests.conftest import ameyo_of, http_process, server_of, text_of
+from tests.conftest import http_process, server_of, settings_for, synced, text_of
 
 # Other processes and real connections are what these tests are about.
 pytestmark = [pytest.mark.anyio, pytest.mark.network]
@@ -250,17 +250,8 @@ async def test_two_spellings_of_one_number_in_one_call_are_one_record(
 async def test_an_indexed_customer_in_another_spelling_is_updated_not_added(
     simulator: SimulatorThread, tmp_path: Path
 ) -> None:
-    from ameyo_mcp.index.sync import sync_all
-    from ameyo_mcp.store import open_store
-    from tests.conftest import settings_for
-
     settings = settings_for(simulator, tmp_path)
-    ameyo, store = ameyo_of(simulator, settings), open_store(settings)
-    try:
-        await sync_all(ameyo, store, [1])
-    finally:
-        await ameyo.aclose()
-        store.close()
+    await synced(simulator, settings)
     async with Client(server_of(simulator, settings)) as client:
         done = await client.call_tool(
             "ameyo_upload_contacts",
@@ -283,17 +274,10 @@ async def test_an_indexed_customer_in_another_spelling_in_a_file_is_updated_not_
     """As the record tools do: a file's row (and its callback) for an indexed customer in another
     spelling goes out as Ameyo holds the number. It had added a second customer beside the first."""
     from ameyo_mcp.config import load_settings
-    from ameyo_mcp.index.sync import sync_all
-    from ameyo_mcp.store import open_store
 
     env = env_for(simulator, tmp_path, str(tmp_path / "index.db"))
     settings = load_settings(env, env_file=None)
-    ameyo, store = ameyo_of(simulator, settings), open_store(settings)
-    try:
-        await sync_all(ameyo, store, [1])
-    finally:
-        await ameyo.aclose()
-        store.close()
+    await synced(simulator, settings)
     (tmp_path / "uploads" / "priya.csv").write_text(
         f"phone1,name,callback_time\n+91 73080 59204,Priya Sharma,{WHEN}\n", encoding="utf-8"
     )

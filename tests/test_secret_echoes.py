@@ -21,7 +21,7 @@ from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.config import load_settings
 from ameyo_mcp.server.app import create_server
 from ameyo_mcp.writes.audit import trail_files
-from tests.conftest import server_of, settings_for, text_of, transport_of
+from tests.conftest import read_body, server_of, settings_for, text_of, transport_of
 
 pytestmark = pytest.mark.anyio
 
@@ -31,12 +31,7 @@ PASSWORD = 'PW-canary-7731&k="q\\é'
 async def echoing_ameyo(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """An Ameyo that refuses every request with an error quoting it: the raw form body, its JSON
     `data`, and that JSON quoted once more, as Java servers' messages do."""
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+    body = await read_body(receive)
     data = parse_qs(body.decode()).get("data", [""])[0]
     reason = f"bad request {body.decode()} data={data} quoted={json.dumps(data)}"
     answer = json.dumps({"status": "error", "reason": reason, "details": reason}).encode()
