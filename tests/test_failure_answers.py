@@ -427,6 +427,9 @@ async def test_postgresql_stopped_is_said_and_started_again_is_used(
         try:
             down = await client.call_tool("ameyo_call_history", {})
             refused = await client.call_tool("ameyo_add_callback", callback)
+            filed = await client.call_tool(
+                "ameyo_upload_contacts_file", calls(sim, tmp_path)["ameyo_upload_contacts_file"]
+            )
             found = await client.call_tool("ameyo_get_contacts", calls(sim, tmp_path)["ameyo_get_contacts"])
         finally:
             start_postgres(own_postgres)
@@ -435,6 +438,9 @@ async def test_postgresql_stopped_is_said_and_started_again_is_used(
     assert down.is_error and problems_with(text_of(down), says="cannot be reached") == [], text_of(down)
     assert "Check that PostgreSQL is running" in text_of(down)
     assert refused.is_error and "Nothing was sent: the write ledger cannot be used" in text_of(refused)
+    # A row the ledger refused is not sent, not one of "Ameyo's answers" failing.
+    assert "failed 0, not sent 1." in text_of(filed), text_of(filed)
+    assert "the write ledger cannot be used" in text_of(filed), text_of(filed)
     assert not found.is_error and "the local index could not be read" in text_of(found), text_of(found)
     assert not back.is_error, text_of(back)
     assert not sent.is_error and "REPEAT" not in text_of(sent), text_of(sent)

@@ -34,6 +34,7 @@ from ...answers.summaries import disabled_lead_note, requeued_note
 from ...errors import (
     AmeyoError,
     CallbackScheduled,
+    CommandFailed,
     EarlierOutcomeUnknown,
     HeldBack,
     JournalMismatch,
@@ -802,7 +803,15 @@ class _Run:
             if not isinstance(exc, EarlierOutcomeUnknown):  # it went out in this run, unanswered
                 self.tally.sent_now += len(batch.rows)
         await self.journal.ended(batch.id, status, batch.first_line, batch.last_line, len(batch.rows), reason)
-        result = UNKNOWN_RESULT if status == UNKNOWN else FAILED_RESULT
+        # Ameyo's answer is a failure only when Ameyo gave it: a batch refused before it left (the
+        # ledger, the audit, no connection) is not sent, and is not among "Ameyo's answers".
+        result = (
+            UNKNOWN_RESULT
+            if status == UNKNOWN
+            else FAILED_RESULT
+            if isinstance(exc, CommandFailed)
+            else NOT_SENT
+        )
         tail = "" if status == UNKNOWN or held else " (Ameyo did not run it: the next run resends it)"
         for row in batch.rows:
             self._settle(Outcome(row.line, row.phone, result, False, reason=reason + tail))
