@@ -701,6 +701,11 @@ async def test_filtered_listings_count_every_match_and_page_to_the_last(
     500" at offset 500, and pages that contradicted the one before."""
     sim = InProcessSimulator(SimulatorConfig(contacts=10_001, names="few-first"))  # its least
     settings = settings_for(sim, tmp_path)
+    # One disposition in three spellings: the live filter folds case and accents, and so does the
+    # index's (SQLite's lower() had left "BAÑO" out of every spelling of it).
+    spelt = {12100: "Baño", 12101: "BAÑO", 12102: "bano"}
+    for customer_id, spelling in spelt.items():
+        sim.state.change_columns(customer_id, disposition=spelling)
     await synced(sim, settings)
     monkeypatch.setattr(lookup, "SCAN_CAP", 100)
     monkeypatch.setattr(lookup, "CANDIDATES", 50)
@@ -748,6 +753,14 @@ async def test_filtered_listings_count_every_match_and_page_to_the_last(
         assert (
             "Left out of this page: 1 contact the index still holds as matching but Ameyo no longer" in text
         )
+        for spelling in ("bano", "BAÑO", "Bano"):
+            _, data = await listing(disposition=[spelling])
+            assert data["matched"] == 3, (spelling, data)
+        # A count past its cap is a floor, and the walk still pages on past it.
+        monkeypatch.setattr(lookup, "COUNT_CAP", 50)
+        text, data = await listing(lead_ids=[35], limit=5, offset=60)
+        assert data["more"] and data["matched"] == 51 and data["next_offset"] == 65, text
+        assert "at least 51 contacts match lead 35" in text and "More: call again with offset=65." in text
         # A disposition nobody has: the index's own dispositions are named.
         text, _ = await listing(disposition=["no such outcome"])
         assert "the dispositions found are:" in text and "Wrong Number" in text, text

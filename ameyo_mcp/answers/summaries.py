@@ -183,7 +183,7 @@ def contacts_text(out: ContactsOut, criteria: str | None) -> str:
     indexed = out.as_of is not None and out.campaign_by_status is None
     if indexed and criteria is not None:
         head += " as the index holds them"  # its counts: status as of its sync, dispositions pushed
-    elif floor and not out.scan_capped:
+    elif floor and not out.scan_capped and not indexed:
         head += ", counted only as far as this page"
     lines = [head + f" (looked in: {out.looked_in})."]
     if out.not_ruled_out and not out.matched:
@@ -195,7 +195,8 @@ def contacts_text(out: ContactsOut, criteria: str | None) -> str:
     lines.extend(_status_lines(out))
     if not out.contacts and out.matched and out.offset >= out.matched:
         among = f" among the first {out.scanned:,} read" if out.scan_capped else ""
-        lines.append(f"No contacts at offset {out.offset:,}: there are {out.matched:,}{among}.")
+        there = "" if out.more and not out.scan_capped else f": there are {out.matched:,}{among}"
+        lines.append(f"No contacts at offset {out.offset:,}{there}.")
         return "\n".join(lines)
     if out.contacts:
         first, last = out.offset + 1, out.offset + len(out.contacts)
@@ -212,7 +213,8 @@ def contacts_text(out: ContactsOut, criteria: str | None) -> str:
             "matching but Ameyo no longer does (changed or removed since the sync)."
         )
     if out.next_offset is not None:
-        left = "More" if out.more else f"{out.matched - out.next_offset:,} more"
+        counted_all = not out.more and out.next_offset < out.matched
+        left = f"{out.matched - out.next_offset:,} more" if counted_all else "More"
         lines.append(f"{left}: call again with offset={out.next_offset}.")
     return "\n".join(lines)
 
@@ -222,7 +224,7 @@ def _status_lines(out: ContactsOut) -> list[str]:
     read, else the whole campaign's as the index counted it, else those read, said so."""
     whole = not out.more
     if out.as_of is not None and out.campaign_by_status is None and out.by_status:
-        past = f"; counted up to {out.scanned:,}" if out.more else ""
+        past = f"; the first {out.scanned:,} counted" if out.more else ""
         return [f"By status as of the index's sync {out.as_of}{past}: " + _ranked(out.by_status)]
     if out.by_status and (whole or not out.campaign_by_status):
         among = ""

@@ -132,6 +132,8 @@ class Found:
     changed: int = 0
     # A disposition filter that matched nothing in the index: the dispositions it does hold.
     dispositions: Counter[str] = field(default_factory=Counter)
+    # The index holds more matches past this page (found by the walk itself, not by the count).
+    more: bool = False
 
 
 class Finder:
@@ -242,13 +244,27 @@ class Finder:
         held: Counter[str] = Counter()
 
         def find(store: Store) -> tuple[list[IndexedContact], dict[str | None, int]]:
-            counts = store.count_contacts(query, cap=COUNT_CAP)
-            if not counts and query.dispositions:  # none: say which dispositions there are
-                others = store.count_contacts(
-                    replace(query, dispositions=()), cap=COUNT_CAP, by="disposition"
-                )
-                held.update({(d or ""): n for d, n in others.items()})
-            return store.list_contacts(query, offset=offset, limit=limit + 1), counts
+            asked = query
+            if query.dispositions:
+                # Dispositions are matched by the one rule of the live filter (case and accents
+                # folded): the spellings the index holds that it accepts, then those exactly.
+                wanted = {fold(d) for d in query.dispositions}
+                every = store.dispositions(query.campaign_id)
+                exact = tuple(sorted(d for d in every if fold(d) in wanted))
+                if not exact:
+                    held.update(every)
+                    return [], {}
+                asked = replace(query, dispositions=exact)
+            if not (asked.words or asked.dispositions or asked.lead_ids):
+                # The sync counted the campaign by status: a listing by status alone reads that.
+                counts: dict[str | None, int] = {
+                    (None if s == "UNKNOWN" else s): n
+                    for s, n in index.status_counts.items()
+                    if not asked.statuses or s in asked.statuses
+                }
+            else:
+                counts = store.count_contacts(asked, cap=COUNT_CAP)
+            return store.list_contacts(asked, offset=offset, limit=limit + 1), counts
 
         try:
             candidates, counts = await anyio.to_thread.run_sync(find, self._store())
@@ -256,7 +272,7 @@ class Finder:
             return await self.scan(request, scan_keep or keep, unreadable(exc))
         again = sync_advice(self.ameyo.settings, again=True)
         total = sum(counts.values())
-        if not total and query.words:
+        if not total and not candidates and query.words:
             return await self._newest(request, keep, index, again, capped=False)
         page = candidates[:limit]
         matches: list[Contact] = []
@@ -266,15 +282,15 @@ class Finder:
             order = {c.customer_id: i for i, c in enumerate(page)}
             matches = sorted((c for c in live if keep(c)), key=lambda c: order.get(c.customer_id, 0))
         by_status = Counter({(status or "UNKNOWN"): n for status, n in counts.items()})
+        looked = Looked(index=index, scanned=total, candidates_capped=total > COUNT_CAP, again=again)
         return Found(
             matches,
-            Looked(
-                index=index, scanned=min(total, COUNT_CAP), candidates_capped=total > COUNT_CAP, again=again
-            ),
+            looked,
             total=total,
             by_status=dict(by_status.most_common()),
             changed=len(page) - len(matches),
             dispositions=held,
+            more=len(candidates) > limit,
         )
 
     async def scan(self, request: GetContactsRequest, keep: Keep, why_no_index: str | None) -> Found:

@@ -11,7 +11,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from operator import attrgetter
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from ..errors import StoreBusy, StoreError, SyncBusy, SyncLeaseLost
 from ..rules.owners import owner_alive
@@ -822,11 +822,9 @@ class Store:
 
         return self._reading(read)
 
-    def count_contacts(
-        self, query: ContactQuery, *, cap: int, by: Literal["status", "disposition"] = "status"
-    ) -> dict[str | None, int]:
-        """How many contacts `query` wants, by status (or disposition), counted up to `cap` + 1: a
-        sum past `cap` says only that more match."""
+    def count_contacts(self, query: ContactQuery, *, cap: int) -> dict[str | None, int]:
+        """How many contacts `query` wants, by status, counted up to `cap` + 1: a sum past `cap`
+        says only that more match."""
 
         def read(tx: Tx) -> dict[str | None, int]:
             lead = _lead_range(tx, query)
@@ -834,13 +832,24 @@ class Store:
             # A contact is in a word's range once per name word starting with it ("Maria Mariana").
             distinct = "" if lead is None else "DISTINCT "
             rows = tx.all(
-                f"SELECT s.{by}, count(*) FROM (SELECT {distinct}c.customer_id, c.{by} {where} "
-                f"LIMIT ?) s GROUP BY s.{by}",
+                f"SELECT s.status, count(*) FROM (SELECT {distinct}c.customer_id, c.status {where} "
+                "LIMIT ?) s GROUP BY s.status",
                 (*params, cap + 1),
             )
             return {status: int(n) for status, n in rows}
 
         return self._reading(read)
+
+    def dispositions(self, campaign_id: int) -> dict[str, int]:
+        """The dispositions the campaign's contacts have, each spelling as held, with how many."""
+        rows = self._reading(
+            lambda tx: tx.all(
+                "SELECT disposition, count(*) FROM contacts WHERE campaign_id = ? "
+                "AND disposition IS NOT NULL GROUP BY disposition",
+                (campaign_id,),
+            )
+        )
+        return {str(d): int(n) for d, n in rows}
 
     def name_search_lead(self, campaign_id: int, text: str) -> tuple[str, int] | None:
         """The word whose index range a name search for `text` walks, and how many contacts that

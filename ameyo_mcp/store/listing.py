@@ -28,7 +28,7 @@ def matching(
                 params.append(f"% {word}%")
     for column, values in (
         ("c.status", query.statuses),
-        ("lower(c.disposition)", tuple(d.lower() for d in query.dispositions)),
+        ("c.disposition", query.dispositions),
         ("c.lead_id", query.lead_ids),
     ):
         if values:

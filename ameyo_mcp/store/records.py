@@ -39,9 +39,8 @@ class ContactRow(NamedTuple):
 @dataclass(frozen=True)
 class ContactQuery:
     """Which of a campaign's indexed contacts a listing wants: each of `words` (folded) starts a word
-    of the name, the status is one of `statuses` (as Ameyo writes them), the disposition one of
-    `dispositions` (case ignored), the lead one of `lead_ids`; an empty criterion keeps every
-    contact."""
+    of the name, the status is one of `statuses` and the disposition one of `dispositions` (each as
+    the index holds it), the lead one of `lead_ids`; an empty criterion keeps every contact."""
 
     campaign_id: int
     words: tuple[str, ...] = ()

@@ -173,7 +173,7 @@ async def ameyo_get_contacts(
             as_of=index_look.synced_ago(),
             changed_since_sync=result.changed or None,
             offset=offset,
-            next_offset=offset + limit if offset + limit < total else None,
+            next_offset=offset + limit if result.more else None,
             timezone=str(ameyo.settings.zone),
             contacts=shown,
         )
