@@ -272,16 +272,17 @@ def test_the_push_token_given_again_in_other_fields_is_not_stored(receiver: Rece
                 receiver.url, params=auth, json={"callId": "k3", "customerId": "1", "x-ameyo-token": TOKEN}
             ),
             http.get(receiver.url, params=auth | {"callId": "k4", "customerId": "1", "token ": TOKEN}),
+            http.get(receiver.url, params=auth | {"callId": "k5", "customerId": "1", f"n_{TOKEN}": "1"}),
             http.get(receiver.url, params=auth | {"phone": TOKEN}),  # refused: not a phone number
         ]
-    assert [a.status_code for a in answers] == [200, 200, 200, 200, 422], [a.text for a in answers]
+    assert [a.status_code for a in answers] == [200, 200, 200, 200, 200, 422], [a.text for a in answers]
     assert all(TOKEN not in a.text for a in answers)
     receiver.proc.terminate()
     receiver.proc.wait(timeout=10)
     with sqlite3.connect(db_of(receiver)) as db:
         rows = [str(row) for row in db.execute("SELECT * FROM calls")]
     kept = "\n".join(rows)
-    assert len(rows) == 4 and all("[redacted]" in row for row in rows), kept
+    assert len(rows) == 5 and all("[redacted]" in row for row in rows), kept
     assert TOKEN not in kept and TOKEN[:12] not in kept
     log = receiver.log.read_text()
     assert "refused a push" in log and TOKEN[:12] not in log

@@ -8,14 +8,18 @@ in it URL-encoded inside a JSON string.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import logging
+import re
 import threading
 from collections.abc import Mapping
 from urllib.parse import quote, quote_plus
 
 _MASK = "[redacted]"
+# A secret's runs of letters and digits, four or more long: what its spellings keep of it.
+_RUN = re.compile(r"[0-9A-Za-z]{4,}")
 # Shorter values would turn ordinary words into masks; no real secret is that short.
 _MIN_LENGTH = 4
 # Session ids kept to mask: the newest. Every login adds one, and a server that runs for months
@@ -26,16 +30,43 @@ RECENT_SESSIONS = 64
 
 
 def spellings(secret: str) -> set[str]:
-    """The secret as written and as a text may carry it: a JSON string's content (escaped once,
-    or twice when a JSON body is quoted inside another), each of these form- or URL-encoded (as
-    Python and as Java's URLEncoder write it) or HTML-escaped."""
+    """The secret as written and as a text may carry it: a JSON string's content (escaped once, or
+    twice when a JSON body is quoted inside another; as Python, Gson's HTML-safe escapes, `\\/`,
+    upper-case hex), each of these form- or URL-encoded (Python's, Java's URLEncoder,
+    JavaScript's encodeURIComponent; Latin-1 or UTF-8 bytes; hex in either case) or HTML-escaped."""
     escaped = {json.dumps(secret, ensure_ascii=ascii)[1:-1] for ascii in (True, False)}
     nested = {json.dumps(text, ensure_ascii=ascii)[1:-1] for text in escaped for ascii in (True, False)}
+    texts = {secret, *escaped, *nested}
+    for text in list(texts):
+        texts.add(text.translate(_GSON_SAFE))
+    for text in list(texts - {secret}):
+        texts |= {text.replace("/", "\\/"), _UNICODE_ESCAPE.sub(_upper_hex, text)}
     found: set[str] = set()
-    for text in {secret, *escaped, *nested}:
-        found |= {text, quote(text), quote(text, safe=""), quote_plus(text), quote_plus(text, safe="*")}
-        found.add(html.escape(text))
+    for text in texts:
+        encoded = {quote(text), quote(text, safe=""), quote_plus(text), quote_plus(text, safe="*")}
+        encoded.add(quote(text, safe="-_.!~*'()"))
+        with contextlib.suppress(UnicodeEncodeError):
+            encoded.add(quote(text, safe="", encoding="latin-1"))
+        encoded |= {_PERCENT.sub(lambda m: m.group().lower(), e) for e in encoded}
+        marked = html.escape(text)
+        found |= {
+            text,
+            *encoded,
+            marked,
+            marked.replace("&#x27;", "&#39;"),
+            marked.replace("&#x27;", "&apos;"),
+        }
     return found
+
+
+def _upper_hex(match: re.Match[str]) -> str:
+    return "\\u" + match.group()[2:].upper()
+
+
+_UNICODE_ESCAPE = re.compile(r"\\u[0-9a-f]{4}")
+_PERCENT = re.compile(r"%[0-9A-F]{2}")
+# Gson's default escaping of characters that are special in HTML.
+_GSON_SAFE = {ord(c): f"\\u{ord(c):04x}" for c in "<>&='"}
 
 
 class Redactor:
@@ -43,7 +74,7 @@ class Redactor:
         self._lasting: set[str] = set()
         self._sessions: dict[str, None] = {}  # oldest first
         self._lock = threading.Lock()
-        self._longest_first: tuple[str, ...] = ()
+        self._probes: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def add(self, secret: str | None) -> None:
         """A secret of the settings (password, keys, tokens): masked for the life of the process."""
@@ -66,23 +97,33 @@ class Redactor:
                 self._order()
 
     def _order(self) -> None:
-        # Longest first, so that a secret containing another is masked whole.
+        # Longest first, so that a secret containing another is masked whole. A secret's spellings
+        # mostly differ in its punctuation: they are looked for only where one of their runs of
+        # letters and digits is in the text, so a text without any costs a look per run, not one
+        # per spelling (pushes are scrubbed thousands a second).
         every = {form for secret in self._lasting | self._sessions.keys() for form in spellings(secret)}
-        self._longest_first = tuple(sorted(every, key=len, reverse=True))
+        probes: dict[str, list[str]] = {}
+        for form in sorted(every, key=len, reverse=True):
+            runs = _RUN.findall(form)
+            probes.setdefault(max(runs, key=len) if runs else form, []).append(form)
+        self._probes = tuple((probe, tuple(forms)) for probe, forms in probes.items())
 
     def scrub(self, text: str) -> str:
-        for secret in self._longest_first:  # a tuple replaced whole on change: no lock to read it
-            if secret in text:
-                text = text.replace(secret, _MASK)
+        found = [form for probe, forms in self._probes if probe in text for form in forms]
+        if len(found) > 1:
+            found.sort(key=len, reverse=True)
+        for form in found:
+            if form in text:
+                text = text.replace(form, _MASK)
         return text
 
     def scrub_values(self, values: Mapping[str, str]) -> Mapping[str, str]:
-        """`values` with every secret masked in each value; the same mapping when none holds one
-        (one search over them all: pushes come thousands a second)."""
-        joined = "\x00".join(values.values())
+        """`values` with every secret masked in each name and value; the same mapping when none
+        holds one (one search over them all: pushes come thousands a second)."""
+        joined = "\x00".join([*values.keys(), *values.values()])
         if self.scrub(joined) == joined:
             return values
-        return {name: self.scrub(value) for name, value in values.items()}
+        return {self.scrub(name): self.scrub(value) for name, value in values.items()}
 
 
 SECRETS = Redactor()
