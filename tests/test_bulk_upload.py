@@ -27,6 +27,7 @@ from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.store import Store
 from ameyo_mcp.writes.audit import read_trail
 from ameyo_mcp.writes.bulk.engine import BulkOptions, upload_file
+from ameyo_mcp.writes.bulk.report import bulk_text
 from ameyo_mcp.writes.path import WritePath
 from tests.conftest import ameyo_of, cli_writes, server_of, settings_for, text_of
 
@@ -432,9 +433,14 @@ async def test_a_file_sends_a_number_as_an_earlier_upload_spelt_it(
         await upload_file(cli_writes(service), first, options)
         out = await upload_file(cli_writes(service), second, options)
         (second.parent / "tuesday-copy.csv").write_bytes(second.read_bytes())
+        # The dry run of the copy says what its run will do: send nothing (it had said "would send 2").
+        dry_options = BulkOptions(campaign=CAMPAIGN, lead_id=LEAD, dry_run=True)
+        dry = await upload_file(cli_writes(service), second.parent / "tuesday-copy.csv", dry_options)
         copy = await upload_file(cli_writes(service), second.parent / "tuesday-copy.csv", options)
     finally:
         await service.aclose()
+    assert dry.counts == {"SENT_EARLIER": 2}, dry.counts
+    assert "would send 0," in bulk_text(dry) and "Would not be sent again: 2 rows" in bulk_text(dry)
     assert out.counts == {"DUPLICATE_NOT_ADDED": 1, "ADDED": 1}, out.counts
     assert any(
         "1 row was sent with phone1 as Ameyo already holds that number" in note for note in out.notes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import pytest
 from mcp import Client
 
@@ -116,3 +117,26 @@ async def test_customer_text_comes_back_inert(client: Client, ameyo: Ameyo) -> N
     name = result.structured_content["contacts"][0]["name"]  # type: ignore[index]
     assert len(name) <= 60 and "\x1b" not in name
     assert all(len(v) <= 120 for v in result.structured_content["contacts"][0]["data"].values())  # type: ignore[index]
+
+
+async def test_repeats_asked_for_at_the_same_moment_are_one_repeat(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    """Three calls with allow_repeat=true at once (three people told to schedule it again): the
+    first is sent, the others wait for it and answer with it. Each had been sent."""
+    await client.call_tool("ameyo_add_callback", CALLBACK)
+    simulator.state.faults.commands = {"addCallback"}
+    simulator.state.faults.delay_s = 0.5  # the three overlap while Ameyo answers the first
+    texts: list[str] = []
+
+    async def again() -> None:
+        texts.append(
+            text_of(await client.call_tool("ameyo_add_callback", {**CALLBACK, "allow_repeat": True}))
+        )
+
+    async with anyio.create_task_group() as group:
+        for _ in range(3):
+            group.start_soon(again)
+    simulator.state.faults.reset()
+    assert simulator.state.executed["addCallback"] == 2, texts
+    assert sum(t.startswith("REPEAT:") for t in texts) == 2, texts

@@ -722,12 +722,31 @@ class WritePath:
                 done = self._settled(write, entry)
                 assert done is not None
                 return done
+            if entry.write_id == write.identity:
+                # The same write, sent by another call at this very moment (allow_repeat too): the
+                # repeat asked for is that one, and its answer is this call's. Three clients told
+                # "allow_repeat=true" at once had each sent one.
+                allow_repeat = False
             mine = self._mine.get(entry.write_id)
             if mine is not None:
                 await mine[0].wait()
             else:  # another process's write: look again, less and less often
                 await anyio.sleep(pause)
                 pause = min(pause * 2, 0.5)
+
+    async def standing(self, write: Write) -> LedgerEntry | None:
+        """The ledger's settled entry of this very write while it stands (a repeat of it would be
+        answered from it, or refused while its outcome is unknown): what a dry run tells of it."""
+        entries = await self._ledger(self._store().ledger_entries, [write.identity])
+        now = self._clock()
+        return next(
+            (e for e in entries if e.state != "flight" and (e.hold_until is None or e.hold_until > now)),
+            None,
+        )
+
+    def clock(self) -> float:
+        """Now, as the ledger's times are kept (seconds since the epoch)."""
+        return self._clock()
 
     def _settled(self, write: Write, entry: LedgerEntry) -> Sent | None:
         """What a settled ledger entry that holds one of `write`'s keys means for it: the same

@@ -109,6 +109,22 @@ class BulkOptions:
 _ANSWERED_EARLIER = "answered in an earlier run of this upload (see its journal): not sent again"
 
 
+def _sent_earlier_reason(earlier: Mapping[str, object], seconds: float) -> str:
+    """Why a batch whose very rows an earlier upload sent is not sent again, and where they went."""
+    where = ""
+    if earlier.get("file"):
+        lines = earlier.get("lines")
+        first, last = (lines[0], lines[-1]) if isinstance(lines, list) and lines else ("?", "?")
+        where = (
+            f" by the upload of {Path(str(earlier['file'])).name} (its batch {earlier.get('batch')}, "
+            f"lines {first}-{last})"
+        )
+    return (
+        f"not sent again: these same rows went to this lead{where} {ago_text(seconds)}, and Ameyo "
+        "answered them then (that upload's result file and the audit trail have each row's outcome)"
+    )
+
+
 def _earlier(status: str, reason: str | None) -> str:
     """How an earlier run left a batch it sent without learning the outcome (journal `status`)."""
     if status == SENT:
@@ -407,12 +423,12 @@ class _Run:
             if checked.problem is not None:
                 self._settle(refused(checked.line, checked.phone, checked.problem))
             elif (full := batcher.add(checked)) is not None:
-                self._check_batch(full)
+                await self._check_batch(full)
             if count % _CHECKPOINT_EVERY == 0:
                 await anyio.lowlevel.checkpoint()
                 await self._report()
         for batch in batcher.rest():
-            self._check_batch(batch)
+            await self._check_batch(batch)
         answered = sum(b.count for b in self.journal.batches.values() if b.status == ANSWERED)
         if answered:
             self.notes.append(
@@ -420,9 +436,11 @@ class _Run:
                 f"{agreeing(answered, 'was', 'were')} already answered by Ameyo and will not be sent again."
             )
 
-    def _check_batch(self, batch: Batch) -> None:
-        """A dry run's batch: what a real run would do with it (see `_dispatch`)."""
+    async def _check_batch(self, batch: Batch) -> None:
+        """A dry run's batch: what a real run would do with it (see `_dispatch`, and the write
+        path's claim: rows an earlier upload of another file, a copy, already sent are not sent)."""
         state = self.journal.batches.get(batch.id)
+        earlier = None if state is not None else await self.writes.standing(self._plan(batch, batch.rows))
         if state is not None and state.status == ANSWERED:
             for row in batch.rows:
                 self._settle(Outcome(row.line, row.phone, SENT_EARLIER, True, reason=_ANSWERED_EARLIER))
@@ -431,6 +449,12 @@ class _Run:
             held = self._held_back_reason(state.status, state.reason)
             for row in batch.rows:
                 self._settle(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
+        elif earlier is not None and earlier.state == "answered":
+            reason = _sent_earlier_reason(
+                earlier.context or {}, self.writes.clock() - (earlier.settled_at or 0)
+            )
+            for row in batch.rows:
+                self._settle(Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason))
         else:
             for row in batch.rows:
                 # The callback it would schedule, in the check file and counted as the run's would be.
@@ -696,19 +720,7 @@ class _Run:
     async def _sent_earlier(self, batch: Batch, sent: writes.Sent) -> None:
         """A batch whose very rows an earlier upload sent (this file under another name, a copy,
         or a run whose journal was lost): not sent again, and said where they went."""
-        earlier = sent.earlier
-        where = ""
-        if earlier.get("file"):
-            lines = earlier.get("lines") or ["?", "?"]
-            where = (
-                f" by the upload of {Path(str(earlier['file'])).name} (its batch {earlier.get('batch')}, "
-                f"lines {lines[0]}-{lines[-1]})"
-            )
-        reason = (
-            f"not sent again: these same rows went to this lead{where} {ago_text(sent.repeat_of_s or 0)}, "
-            "and Ameyo answered them then (that upload's result file and the audit trail have each "
-            "row's outcome)"
-        )
+        reason = _sent_earlier_reason(sent.earlier, sent.repeat_of_s or 0)
         note = f"Rows of batch {batch.id} (lines {batch.first_line}-{batch.last_line}) were {reason}."
         if len(self.notes) < _EARLIER_NOTES:
             self.notes.append(note)

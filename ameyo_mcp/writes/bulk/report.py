@@ -133,6 +133,12 @@ def bulk_text(out: BulkUploadOut) -> str:
                 else "."
             )
         ]
+        by_ledger = counts.get(SENT_EARLIER, 0) - out.from_earlier_runs
+        if by_ledger:
+            lines.append(
+                f"Would not be sent again: {counted(by_ledger, 'row')} that an earlier upload already sent "
+                "to this lead (the same rows, in this file or another; see the check file)."
+            )
         if out.confirm_token:
             lines.append(
                 "Sending it needs the person's confirmation: show them this, and if they agree call again "
