@@ -133,6 +133,7 @@ async def test_a_callback_in_flight_when_its_server_dies_is_not_sent_again_by_th
     said = check.stdout.decode()
     assert "1 write has an unknown outcome" in said, said
     assert "a callback to customer 12001 in MoviStarSurvey (1) at 2031-05-01 11:00:00, sent" in said, said
+    assert "Look for this callback in Ameyo's own callback list" in said, said  # not ameyo_get_contacts
     async with Client(stdio_server(env, tmp_path)) as client:
         again = await client.call_tool("ameyo_add_callback", callback_args())
     assert again.is_error and "unknown outcome" in text_of(again), text_of(again)

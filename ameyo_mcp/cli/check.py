@@ -175,10 +175,12 @@ def _check_unknown_writes(settings: Settings, say: Callable[[str], None]) -> Non
     count = f"{_UNKNOWN_SHOWN}+" if len(unknown) > _UNKNOWN_SHOWN else str(len(unknown))
     say(
         f"  warn {count} {'write has' if count == '1' else 'writes have'} an unknown outcome: Ameyo may "
-        "or may not have done them. Look each up in Ameyo (ameyo_get_contacts); send one again only if "
-        "it did not happen, with allow_repeat"
+        "or may not have done them. Each is refused until someone checks it, as said under it"
     )
+    from ..writes.path import what_to_check
+
     now = time.time()
     for entry in unknown[:_UNKNOWN_SHOWN]:
         when = ago_text(now - entry.claimed_at)
-        say(f"      {entry.label}, sent {when}: {entry.note} (call id {entry.call_id})")
+        say(f"      {entry.label}, sent {when}: {entry.note} (call id {entry.call_id}).")
+        say(f"        {what_to_check(entry.label, entry.context or {})}")
