@@ -117,3 +117,38 @@ async def test_a_write_answered_while_postgresql_was_down_is_settled_soon_after_
                         await anyio.sleep(0.2)
     (entry,) = entries
     assert entry.settled_at is not None and entry.settled_at <= answered_at + 1
+
+
+async def test_a_server_stopped_while_postgresql_is_down_waits_to_settle_what_ameyo_answered(
+    own_postgres: Any, tmp_path: Path
+) -> None:
+    """SIGTERM while the store cannot take a write Ameyo answered: the server gives it to the store
+    for up to AMEYO_DRAIN_S before it exits (it had exited at once, and the write read as unknown)."""
+    import signal
+
+    from mcp import Client
+
+    from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
+    from ameyo_mcp.store import Store
+    from tests.test_ledger_everywhere import callback_args, env_for
+
+    url = own_postgres.get_uri()
+    with SimulatorThread(SimulatorConfig()) as sim:
+        env = env_for(sim, tmp_path, url, AMEYO_DRAIN_S="20")
+        sim.state.faults.commands = {"addCallback"}
+        sim.state.faults.delay_s = 3.0
+        with http_process(env, tmp_path) as (mcp_url, proc):
+            async with Client(mcp_url) as client, anyio.create_task_group() as group:
+                group.start_soon(client.call_tool, "ameyo_add_callback", callback_args())
+                with anyio.fail_after(20):
+                    while sim.state.executed["addCallback"] < 1:  # noqa: ASYNC110 - another thread counts
+                        await anyio.sleep(0.02)
+                stop_postgres(own_postgres)
+            proc.send_signal(signal.SIGTERM)
+            await anyio.sleep(2.0)
+            assert proc.poll() is None, "the server stopped without settling what Ameyo answered"
+            start_postgres(own_postgres)
+            await anyio.to_thread.run_sync(lambda: proc.wait(timeout=20))
+    with Store(url) as store:
+        entries = store.writes_since(0)
+    assert [e.state for e in entries] == ["answered"], entries

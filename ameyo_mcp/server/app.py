@@ -201,6 +201,8 @@ def create_server(
         finally:
             if refresh is not None:
                 refresh.cancel()
+            with anyio.CancelScope(shield=True):  # what Ameyo answered while the store was down
+                await state.writes.finish(within=settings.drain_s)
             live.remove(ameyo)
             if state in states:
                 states.remove(state)

@@ -27,6 +27,7 @@ turns these errors into tool errors.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -437,7 +438,7 @@ class WritePath:
         # Settlements the store did not take (a full disk, a database restarting), with when they
         # were made: tried again every few seconds by a thread of their own, and before the next
         # claim, so that others waiting on the write read its answer soon after the store is back.
-        self._unsettled: dict[str, tuple[list[str], Settlement, float]] = {}
+        self._unsettled: dict[str, tuple[list[str], Settlement, float, str]] = {}
         self._unsettled_lock = threading.Lock()
         self._retrying: threading.Thread | None = None
         self._pruned = 0.0
@@ -804,16 +805,36 @@ class WritePath:
         with self._unsettled_lock:
             waiting = list(self._unsettled.items())
         for identity, pending in waiting:
-            keys, how, at = pending
+            keys, how, at, _label = pending
             store.settle_write(keys, write_id=identity, owner=self.owner, now=at, how=how)
             with self._unsettled_lock:
                 if self._unsettled.get(identity) is pending:
                     del self._unsettled[identity]
 
-    def _keep_unsettled(self, identity: str, keys: list[str], how: Settlement, at: float) -> None:
+    async def finish(self, within: float) -> None:
+        """Before the process ends: give the store what it has not taken yet, for up to `within`
+        seconds, and say which writes it never took. They will read as unknown to the others,
+        though Ameyo answered them: the log keeps their call ids for whoever checks."""
+        deadline = self._clock() + within
+        while self._unsettled and self._clock() < deadline:
+            with contextlib.suppress(Exception):
+                await anyio.to_thread.run_sync(self._settle_again)
+            if self._unsettled:
+                await anyio.sleep(min(_SETTLE_RETRY_S / 4, max(deadline - self._clock(), 0)))
+        with self._unsettled_lock:
+            left = list(self._unsettled.items())
+        for _identity, (_keys, how, _at, label) in left:
+            log.warning(
+                "The write ledger never took how %s ended (%s) before this process stopped: other "
+                "processes will read it as of unknown outcome; the audit trail has Ameyo's answer",
+                label,
+                how.state,
+            )
+
+    def _keep_unsettled(self, identity: str, keys: list[str], how: Settlement, at: float, label: str) -> None:
         """Hold a settlement the store did not take, and keep giving it to the store until it does."""
         with self._unsettled_lock:
-            self._unsettled[identity] = (keys, how, at)
+            self._unsettled[identity] = (keys, how, at, label)
             if self._retrying is not None and self._retrying.is_alive():
                 return
             self._retrying = threading.Thread(target=self._retry_settling, name="ledger-settle", daemon=True)
@@ -885,7 +906,7 @@ class WritePath:
             # Kept, and given to the store again until it takes it (and before this process claims
             # anything else, so that its own retry finds the answer); meanwhile others wait on it.
             log.warning("the write ledger did not take how %s ended (%s)", write.label, type(exc).__name__)
-            self._keep_unsettled(write.identity, keys, how, now)
+            self._keep_unsettled(write.identity, keys, how, now, write.label)
         mine = self._mine.pop(write.identity, None)
         if mine is not None:
             mine[0].set()
