@@ -86,6 +86,7 @@ async def test_a_write_answered_while_postgresql_was_down_is_settled_soon_after_
     from tests.test_ledger_everywhere import callback_args, env_for
 
     url = own_postgres.get_uri()
+    began = time.time()  # the module's PostgreSQL holds the other tests' writes too
     with SimulatorThread(SimulatorConfig()) as sim:
         env = env_for(sim, tmp_path, url)
         sim.state.faults.commands = {"addCallback"}
@@ -110,7 +111,7 @@ async def test_a_write_answered_while_postgresql_was_down_is_settled_soon_after_
                 back = time.monotonic()
                 with Store(url) as store:
                     while True:
-                        entries = store.writes_since(0)
+                        entries = store.writes_since(began)
                         if entries and entries[0].state == "answered":
                             break
                         assert time.monotonic() - back < 10, entries
@@ -133,6 +134,7 @@ async def test_a_server_stopped_while_postgresql_is_down_waits_to_settle_what_am
     from tests.test_ledger_everywhere import callback_args, env_for
 
     url = own_postgres.get_uri()
+    began = time.time()  # the module's PostgreSQL holds the other tests' writes too
     with SimulatorThread(SimulatorConfig()) as sim:
         env = env_for(sim, tmp_path, url, AMEYO_DRAIN_S="60")  # a loaded machine restarts slowly
         sim.state.faults.commands = {"addCallback"}
@@ -151,5 +153,5 @@ async def test_a_server_stopped_while_postgresql_is_down_waits_to_settle_what_am
             await anyio.to_thread.run_sync(lambda: proc.wait(timeout=90))
             said = proc.stderr.read().decode() if proc.stderr else ""
     with Store(url) as store:
-        entries = store.writes_since(0)
+        entries = store.writes_since(began)
     assert [e.state for e in entries] == ["answered"], (entries, said[-2000:])
