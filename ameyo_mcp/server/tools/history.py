@@ -100,6 +100,9 @@ async def ameyo_call_history(
     ameyo = ameyo_of(ctx)
     zone = ameyo.settings.zone
     start, end = _window(since, until, zone)
+    # A span that ends now is shown ending now: it counts calls Ameyo's clock dated a few minutes
+    # ahead too (`day_so_far`), which "to 09:48" at 09:43 would read as a time to come.
+    shown_end = min(end, datetime.now(zone)) if until is None else end
     campaign_id: int | None = None
     if campaign is not None:
         if campaign.strip().isdigit():
@@ -133,7 +136,7 @@ async def ameyo_call_history(
     )
     criteria = _criteria(phone, name, customer_id, campaign, lead_id, agent, disposition, system_disposition)
     charted = (
-        (f"Calls pushed by Ameyo, {show(start, zone)} to {show(end, zone)}, {criteria}", zone)
+        (f"Calls pushed by Ameyo, {show(start, zone)} to {show(shown_end, zone)}, {criteria}", zone)
         if chart
         else None
     )
@@ -148,7 +151,7 @@ async def ameyo_call_history(
     if counts is not None:
         # The counts of the text are the chart's, read in the same pass.
         history = replace(history, total=counts.total, by_outcome=counts.raw_total())
-    out = history_out(history, start, end, zone, read.names)
+    out = history_out(history, start, shown_end, zone, read.names)
     if counts is not None:
         out.by_period = dict(zip(counts.labels, counts.totals(), strict=True))
     if read.held is not None:
