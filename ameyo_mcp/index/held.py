@@ -13,7 +13,7 @@ import anyio
 
 from ..ameyo.customers import PRIMARY_COLUMN
 from ..ameyo.models import Contact, GetContactsRequest
-from ..errors import AmeyoError, StoreError
+from ..errors import AmeyoError, StoreBusy, StoreError
 from ..rules import phones
 
 if TYPE_CHECKING:
@@ -24,6 +24,17 @@ if TYPE_CHECKING:
 _PER_REQUEST = 500
 
 
+async def synced_index(store: Store, campaign_id: int) -> CampaignIndex | None:
+    """The campaign's index once a first complete sync made it, else None. One row read on the
+    event loop (a worker thread per batch of a file upload cost more than the read), unless
+    another thread has the store: then it is read off the loop."""
+    try:
+        known = store.campaign(campaign_id, wait=False)
+    except StoreBusy:
+        known = await anyio.to_thread.run_sync(store.campaign, campaign_id)
+    return known if known is not None and known.synced_at is not None else None
+
+
 def index_hits(
     store: Store, campaign_id: int, numbers: Sequence[str], region: str
 ) -> tuple[CampaignIndex | None, dict[int, list[int]]]:
@@ -32,13 +43,17 @@ def index_hits(
     index = store.campaign(campaign_id)
     if index is None or index.synced_at is None:
         return None, {}
+    return index, _hits(store, campaign_id, numbers, region)
+
+
+def _hits(store: Store, campaign_id: int, numbers: Sequence[str], region: str) -> dict[int, list[int]]:
     keys = [phones.key(number, region) for number in numbers]
     customers = store.customers_by_phone(campaign_id, [k for k in keys if k])
     found: dict[int, list[int]] = {}
     for position, key in enumerate(keys):
         for customer_id in customers.get(key, ()) if key else ():
             found.setdefault(customer_id, []).append(position)
-    return index, found
+    return found
 
 
 async def indexed_customers(
@@ -56,7 +71,10 @@ async def indexed_customers(
         return []
     region = ameyo.settings.phone_region
     try:
-        _, candidates = await anyio.to_thread.run_sync(index_hits, store, campaign_id, numbers, region)
+        # An upload's every batch asks: a campaign never synced costs it no worker thread.
+        if await synced_index(store, campaign_id) is None:
+            return []
+        candidates = await anyio.to_thread.run_sync(_hits, store, campaign_id, numbers, region)
     except (StoreError, OSError):  # the store's own failure is said by the write that follows
         return []
     ids = list(candidates)

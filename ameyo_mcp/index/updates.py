@@ -14,7 +14,8 @@ import anyio
 
 from ..ameyo.models import CampaignInfo, RecordResult, UploadContactsRequest, UploadWithCallbacksRequest
 from ..ameyo.result_types import effect
-from ..errors import StoreBusy, SyncError
+from ..errors import SyncError
+from .held import synced_index
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -42,15 +43,9 @@ def index_answers(
     async def updating_the_contacts_index(write: Write, answer: Sequence[Any]) -> None:
         campaign = write.campaign
         target = store()
-        # One row read on the event loop (a worker thread per batch of a file upload cost more
-        # than the read), unless another thread has the store: then it is read off the loop.
-        try:
-            known = target.campaign(campaign.campaign_id, wait=False)
-        except StoreBusy:
-            known = await anyio.to_thread.run_sync(target.campaign, campaign.campaign_id)
         # Until a first complete sync, lookups in a campaign scan Ameyo live and the sync brings
         # every contact anyway: rows added before it would cost every upload and serve no one.
-        if known is None or known.synced_at is None:
+        if await synced_index(target, campaign.campaign_id) is None:
             return
         added, changed = upload_rows(write, answer, settings)
         if not added and not changed:

@@ -281,6 +281,11 @@ CALLBACKS_ARE_IN_AMEYO = (
 )
 
 
+def _check_again(write: Write) -> str:
+    """The step after a write of unknown outcome: what to look at first (`what_to_check`)."""
+    return f"Check before sending it again: {as_clause(what_to_check(write.label, write.context))}"
+
+
 def upload_label(records: int, lead_id: int, campaign: CampaignInfo) -> str:
     return f"{counted(records, 'record')} into lead {lead_id} of {campaign_label(campaign)}"
 
@@ -602,11 +607,10 @@ class WritePath:
                 answer = await self.ameyo.send(write.request)
                 if not answer:  # raised within the window, which sees every request that failed
                     state, note = "unknown", "Ameyo answered with an empty list"
-                    look = what_to_check(write.label, write.context)
                     raise OutcomeUnknown(
                         f"{note[:1].upper()}{note[1:]} for {write.label}: Ameyo may or may not have applied "
                         "it (outcome unknown).",
-                        next_step=f"Check before sending it again: {look[:1].lower()}{look[1:]}",
+                        next_step=_check_again(write),
                     )
             state = "answered"
         except OutcomeUnknown:
@@ -615,10 +619,9 @@ class WritePath:
             state = "unknown" if exc.outcome_unknown else None
             note = exc.message
             if exc.outcome_unknown:
-                look = what_to_check(write.label, write.context)
                 exc.step_instead(
                     "The request was sent, so Ameyo may or may not have applied it: its outcome is "
-                    f"unknown. Check before sending it again: {look[:1].lower()}{look[1:]}"
+                    f"unknown. {_check_again(write)}"
                 )
             raise
         except BaseException as exc:  # cancellation, shutdown, a bug: the request may have left
