@@ -28,6 +28,7 @@ from ..errors import (
 )
 from ..logs import quiet_http_loggers
 from ..rules.redact import SECRETS
+from ..rules.sanitize import data_text
 from .models import Command, LoginInfo, LoginRequest, LogoutRequest, PingRequest, PingResult, Reply
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ U = TypeVar("U")
 ON_WIRE: ContextVar[list[bool] | None] = ContextVar("ameyo_on_wire", default=None)
 _INVALID_SESSION_KEY = "LogoutRemoterProcessorHelper.invalid.sessionid"
 _DEFAULT_TIMEOUT_S = 30.0
+# The most of an Ameyo error text (or one of its arguments) passed on: its reasons are a sentence.
+_SAID_CAP = 300
 
 
 class AmeyoClient:
@@ -247,20 +250,28 @@ class AmeyoClient:
         if not isinstance(body, dict):
             return None
         if body.get("status") == "error":
-            return self._classify(str(body.get("reason") or body.get("details") or "unknown error"), None, ())
+            said = body.get("reason") or body.get("details") or "unknown error"
+            return self._classify(command, str(said), None, ())
         if body.get("type") and "message" in body and body.get("isPopulated") is not None:
-            return self._classify(str(body.get("message") or body.get("type")), None, ())
+            return self._classify(command, str(body.get("message") or body.get("type")), None, ())
         if str(body.get("result", "")).lower().startswith("fail"):
             comment = _comment_parts(body.get("comment"))
             key = str(comment[0]) if comment else None
-            return self._classify(key or "the command failed", key, comment[1:])
+            return self._classify(command, key or "the command failed", key, comment[1:])
         return None
 
-    def _classify(self, text: str, key: str | None, args: list[Any] | tuple[Any, ...]) -> AmeyoError:
+    def _classify(
+        self, command: str, text: str, key: str | None, args: list[Any] | tuple[Any, ...]
+    ) -> AmeyoError:
         if (key and key.startswith(_INVALID_SESSION_KEY)) or "invalid session" in text.lower():
             return InvalidSession("The Ameyo session is no longer valid", key=_INVALID_SESSION_KEY)
-        safe_args = [self.redactor.scrub(a) if isinstance(a, str) else a for a in args]
-        return CommandFailed(self.redactor.scrub(text), key=key, args=safe_args)
+        # Ameyo's texts may echo what a customer or another application wrote: shown as customer
+        # text is (one clean line that cannot fake a fence), with secrets masked first.
+        safe_args = [data_text(self.redactor.scrub(a), _SAID_CAP) if isinstance(a, str) else a for a in args]
+        shown = data_text(self.redactor.scrub(text), _SAID_CAP)
+        if key is None:  # Ameyo's sentence alone, which never says what to do
+            return CommandFailed(f"Ameyo refused {command}: {shown}", next_step=CommandFailed.next_step)
+        return CommandFailed(shown, key=data_text(key, _SAID_CAP), args=safe_args)
 
     def _model(self, command: str, body: Any, adapter: TypeAdapter[T], write: bool) -> T:
         try:
