@@ -155,3 +155,57 @@ async def test_a_server_stopped_while_postgresql_is_down_waits_to_settle_what_am
     with Store(url) as store:
         entries = store.writes_since(began)
     assert [e.state for e in entries] == ["answered"], (entries, said[-2000:])
+
+
+async def test_a_cli_upload_ending_while_postgresql_is_down_waits_to_settle_what_ameyo_answered(
+    own_postgres: Any, tmp_path: Path
+) -> None:
+    """As the server does at SIGTERM: `ameyo-mcp upload` gives the ledger Ameyo's answer for up to
+    AMEYO_DRAIN_S before it exits (it had exited at once, and its batch read as unknown to all)."""
+    import sys
+
+    from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
+    from ameyo_mcp.store import Store
+    from tests.test_ledger_everywhere import env_for
+
+    url = own_postgres.get_uri()
+    began = time.time()
+    with SimulatorThread(SimulatorConfig()) as sim:
+        env = env_for(sim, tmp_path, url, AMEYO_DRAIN_S="60")
+        source = tmp_path / "uploads" / "list.csv"
+        source.write_text("phone1,name\n9812300501,Asha\n9812300502,Ravi\n", encoding="utf-8")
+        sim.state.faults.commands = {"uploadContacts"}
+        sim.state.faults.delay_s = 3.0
+        command = [
+            sys.executable,
+            "-m",
+            "ameyo_mcp",
+            "upload",
+            str(source),
+            "--campaign",
+            "1",
+            "--lead",
+            "21",
+        ]
+        log = tmp_path / "upload.log"
+        with log.open("wb") as output:
+            proc = await anyio.open_process(command, env=env, stdout=output, stderr=output)
+        try:
+            with anyio.fail_after(30):
+                while sim.state.executed["uploadContacts"] < 1:  # noqa: ASYNC110 - another thread counts
+                    await anyio.sleep(0.02)
+            stop_postgres(own_postgres)
+            await anyio.sleep(5.0)  # the answer came (after 3 s) while the store was down
+            assert proc.returncode is None, "the upload ended without settling what Ameyo answered"
+            start_postgres(own_postgres)
+            with anyio.fail_after(90):
+                await proc.wait()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            start_postgres(own_postgres)  # (running already, unless an assertion came first)
+    with Store(url) as store:
+        entries = store.writes_since(began)
+    assert [e.state for e in entries] == ["answered"], (entries, log.read_text()[-2000:])
+    assert sim.state.executed["uploadContacts"] == 1

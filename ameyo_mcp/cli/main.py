@@ -450,9 +450,10 @@ async def _upload_once(
         print(f"ameyo-mcp upload: {message}", file=sys.stderr, flush=True)
 
     ameyo = Ameyo(settings)
+    writes = WritePath.for_settings(ameyo, confirm=False)
     try:
         # The person running the command confirmed the upload by running it.
-        out = await upload_file(WritePath.for_settings(ameyo, confirm=False), path, options, progress, stop)
+        out = await upload_file(writes, path, options, progress, stop)
     except AmeyoError as exc:
         fail(await ameyo.explain(exc))
         return 1
@@ -472,6 +473,8 @@ async def _upload_once(
         fail(f"{exc.filename or path}: {exc.strerror or exc}; nothing was sent")
         return 1
     finally:
+        with anyio.CancelScope(shield=True):  # what Ameyo answered while the store was down
+            await writes.finish(within=settings.drain_s)
         await ameyo.aclose()
     shown.clear()
     print(bulk_text(out), flush=True)  # the CLI's report for a person
