@@ -195,7 +195,10 @@ async def test_a_journal_line_cut_short_counts_its_batch_as_sent_with_unknown_ou
     # The dry run says what the run will do: it had said "would send 10", and the run sent none.
     dry = await upload_file(cli_writes(ameyo), source, BulkOptions(**{**options.__dict__, "dry_run": True}))
     assert dry.counts == {"SENT_EARLIER": 40, "OUTCOME_UNKNOWN": 10}, dry.counts
-    assert "would send 0, " in bulk_text(dry) and "(not resent without retry_unknown) 10." in bulk_text(dry)
+    assert "would send 0, " in bulk_text(
+        dry
+    ) and "without learning the outcome (not sent again) 10." in bulk_text(dry)
+    assert "retry_unknown (--retry-unknown) resends them" in bulk_text(dry), bulk_text(dry)
     again = await upload_file(cli_writes(ameyo), source, options)
     assert simulator.state.commands["uploadContacts"] == 5, "batch p4 was sent again"
     assert again.counts == {"ADDED": 40, "OUTCOME_UNKNOWN": 10} and again.from_earlier_runs == 40
@@ -210,6 +213,30 @@ async def test_a_journal_line_cut_short_counts_its_batch_as_sent_with_unknown_ou
     assert resent.counts == {"ADDED": 40, "DUPLICATE_NOT_ADDED": 10} and resent.ok == 50
     assert simulator.state.commands["uploadContacts"] == 6
     assert sum(1 for w in simulator.state.records_written if w.detail == "ADDED") == 50
+
+
+async def test_a_dry_run_of_a_copy_of_rows_of_unknown_outcome_says_they_will_not_be_sent(
+    ameyo: Ameyo, simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """The copy's journal knows nothing of them, but the ledger holds their outcome unknown: the
+    run refuses them, and so must the dry run say (it had said "would send 10")."""
+    source = plain_file(tmp_path / "list.csv", 10)
+    options = BulkOptions(campaign=1, lead_id=1, batch_size=10, concurrency=1)
+    simulator.state.faults.commands = {"uploadContacts"}
+    simulator.state.faults.empty_list = 1
+    first = await upload_file(cli_writes(ameyo), source, options)
+    assert first.counts == {"OUTCOME_UNKNOWN": 10}, first.counts
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(source.read_bytes())
+    dry = await upload_file(cli_writes(ameyo), copy, BulkOptions(**{**options.__dict__, "dry_run": True}))
+    real = await upload_file(cli_writes(ameyo), copy, options)
+    assert real.counts == {"OUTCOME_UNKNOWN": 10} and real.sent_now == 0, real.counts
+    assert dry.counts == {"OUTCOME_UNKNOWN": 10}, dry.counts
+    assert "would send 0, " in bulk_text(dry), bulk_text(dry)
+    assert "no run of this file sends them, retry_unknown included" in bulk_text(dry), bulk_text(dry)
+    reason = read_result(Path(dry.result_file))[2]["reason"]
+    assert "by the upload of list.csv" in reason and "unknown" in reason, reason
+    assert simulator.state.commands["uploadContacts"] == 1
 
 
 async def test_a_line_cut_before_its_batch_is_named_stops_the_resume(

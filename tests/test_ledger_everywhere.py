@@ -294,6 +294,14 @@ async def test_an_indexed_customer_in_another_spelling_in_a_file_is_updated_not_
     assert [c.customer_id for c in records_of(simulator, PRIYA_PHONE)] == [PRIYA], text
     assert "1 row was sent with phone1 as" in text, text
     assert callbacks_at(simulator, PRIYA_PHONE, WHEN) == 1
+    # The ledger keeps the spelling that went out, which later uploads of the number send again:
+    # it had kept the file's, and the next upload added the second customer after all.
+    async with Client(server_of(simulator, settings)) as client:
+        record = {"phone1": "07308059204", "city": "Agra"}
+        args = {"campaign": 1, "lead_id": 21, "records": [record], "update_existing": True}
+        again = text_of(await client.call_tool("ameyo_upload_contacts", args))
+    assert [c.customer_id for c in records_of(simulator, PRIYA_PHONE)] == [PRIYA], again
+    assert "updated 1" in again, again
 
 
 async def test_one_new_person_in_two_spellings_from_two_processes_at_once_is_one_record(

@@ -111,17 +111,32 @@ _ANSWERED_EARLIER = "answered in an earlier run of this upload (see its journal)
 
 def _sent_earlier_reason(earlier: Mapping[str, object], seconds: float) -> str:
     """Why a batch whose very rows an earlier upload sent is not sent again, and where they went."""
-    where = ""
-    if earlier.get("file"):
-        lines = earlier.get("lines")
-        first, last = (lines[0], lines[-1]) if isinstance(lines, list) and lines else ("?", "?")
-        where = (
-            f" by the upload of {Path(str(earlier['file'])).name} (its batch {earlier.get('batch')}, "
-            f"lines {first}-{last})"
-        )
     return (
-        f"not sent again: these same rows went to this lead{where} {ago_text(seconds)}, and Ameyo "
-        "answered them then (that upload's result file and the audit trail have each row's outcome)"
+        f"not sent again: these same rows went to this lead{_by_upload(earlier)} {ago_text(seconds)}, "
+        "and Ameyo answered them then (that upload's result file and the audit trail have each row's "
+        "outcome)"
+    )
+
+
+def _unknown_earlier_reason(earlier: Mapping[str, object], seconds: float, note: str | None) -> str:
+    """Why a dry run's batch whose very rows an earlier upload sent without learning the outcome
+    would not be sent: the write path refuses them (`EarlierOutcomeUnknown`)."""
+    why = f" ({note})" if note else ""
+    return (
+        f"outcome unknown: these same rows went to this lead{_by_upload(earlier)} {ago_text(seconds)} "
+        f"and Ameyo's answer was never read{why}; not sent again"
+    )
+
+
+def _by_upload(earlier: Mapping[str, object]) -> str:
+    """Which upload sent a batch's rows, from its ledger entry's context ("" when not a file's)."""
+    if not earlier.get("file"):
+        return ""
+    lines = earlier.get("lines")
+    first, last = (lines[0], lines[-1]) if isinstance(lines, list) and lines else ("?", "?")
+    return (
+        f" by the upload of {Path(str(earlier['file'])).name} (its batch {earlier.get('batch')}, "
+        f"lines {first}-{last})"
     )
 
 
@@ -303,6 +318,9 @@ class _Run:
         # batches already out are still answered and journaled before it is raised.
         self.failure: Exception | None = None
         self.held_callbacks = 0
+        # A dry run's rows of unknown outcome: sent by an earlier run of this upload (its journal),
+        # or by another upload of the same rows (the ledger).
+        self.unknown_in_journal = self.unknown_elsewhere = 0
         self.held_by_ledger = 0  # rows of batches refused because an earlier write has their callback
         self.requeued = 0  # customers updated with the upload's status and attempts (plain batches)
         # Rows sent in the spelling an earlier upload gave their number (see `_respelt`).
@@ -429,6 +447,19 @@ class _Run:
                 await self._report()
         for batch in batcher.rest():
             await self._check_batch(batch)
+        if self.unknown_in_journal and not self.options.retry_unknown:
+            self.notes.append(
+                f"{counted(self.unknown_in_journal, 'row')} an earlier run of this upload sent without "
+                "learning the outcome would not be sent: retry_unknown (--retry-unknown) resends them, "
+                "once they are checked in Ameyo."
+            )
+        if self.unknown_elsewhere:
+            self.notes.append(
+                f"{counted(self.unknown_elsewhere, 'row')} went out in another upload of the same rows "
+                "whose outcome is unknown (the check file names it): no run of this file sends them, "
+                "retry_unknown included. Check them in Ameyo; the upload that sent them resends them "
+                "with retry_unknown."
+            )
         answered = sum(b.count for b in self.journal.batches.values() if b.status == ANSWERED)
         if answered:
             self.notes.append(
@@ -447,6 +478,7 @@ class _Run:
             self.tally.from_earlier_runs += len(batch.rows)
         elif state is not None and state.status in (SENT, UNKNOWN) and not self.options.retry_unknown:
             held = self._held_back_reason(state.status, state.reason)
+            self.unknown_in_journal += len(batch.rows)
             for row in batch.rows:
                 self._settle(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
         elif earlier is not None and earlier.state == "answered":
@@ -455,6 +487,12 @@ class _Run:
             )
             for row in batch.rows:
                 self._settle(Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason))
+        elif earlier is not None and earlier.state == "unknown":
+            seconds = self.writes.clock() - earlier.claimed_at
+            reason = _unknown_earlier_reason(earlier.context or {}, seconds, earlier.note)
+            self.unknown_elsewhere += len(batch.rows)
+            for row in batch.rows:
+                self._settle(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=reason))
         else:
             for row in batch.rows:
                 # The callback it would schedule, in the check file and counted as the run's would be.
@@ -656,7 +694,11 @@ class _Run:
             # in Ameyo's (the ledger's spellings, read in the claim, come first).
             numbers = [(row.identity, row.record[PRIMARY_COLUMN]) for row in batch.rows if row.identity]
             indexed = await self.writes.indexed_spellings(self.target.campaign.campaign_id, numbers)
-            return await self._send_once_more(batch, self._plan(batch, batch.rows), indexed)
+            write = self._plan(batch, batch.rows)
+            if indexed:  # the claim keeps, for later uploads, the spelling that goes out
+                going = tuple((number, indexed.get(number, spelt)) for number, spelt in write.numbers)
+                write = replace(write, numbers=going)
+            return await self._send_once_more(batch, write, indexed)
         except HeldBack as held:
             with anyio.CancelScope(shield=True):
                 await self._not_sent(batch, held.reason)

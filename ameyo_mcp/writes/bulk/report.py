@@ -127,8 +127,7 @@ def bulk_text(out: BulkUploadOut) -> str:
                 else ""
             )
             + (
-                f", sent by an earlier run that never learnt the outcome (not resent without "
-                f"retry_unknown) {counts[OUTCOME_UNKNOWN]}."
+                f", sent earlier without learning the outcome (not sent again) {counts[OUTCOME_UNKNOWN]}."
                 if counts.get(OUTCOME_UNKNOWN)
                 else "."
             )
