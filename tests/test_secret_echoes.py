@@ -8,6 +8,7 @@ import json
 import logging
 import secrets
 import sqlite3
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -110,3 +111,33 @@ async def test_the_http_and_push_tokens_are_masked_on_stdio_too(simulator: Any, 
     assert not result.is_error, text_of(result)
     trail = "".join(file.read_text() for file in trail_files(tmp_path / "audit.jsonl"))
     assert "[redacted]" in trail and bearer not in trail and push not in trail
+
+
+async def test_a_password_that_spells_a_number_in_an_answer_keeps_the_ledger_readable(tmp_path: Path) -> None:
+    """A password of digits that is also the id Ameyo gives a new customer: the kept answer is
+    masked value by value, and stays JSON. Masked in its text, it was `"customerId": [redacted]`,
+    which no read of the ledger could parse: the repeat was refused as "ledger cannot be used",
+    and the operator's page failed."""
+    from ameyo_mcp.server.page.today import today
+    from ameyo_mcp.simulator import SimulatorConfig
+    from ameyo_mcp.store import open_store
+    from tests.conftest import InProcessSimulator
+
+    next_id = InProcessSimulator(SimulatorConfig()).state._next_customer_id
+    simulator = InProcessSimulator(SimulatorConfig(password=str(next_id)))
+    settings = settings_for(simulator, tmp_path)
+    args = {"campaign": 1, "lead_id": 1, "records": [{"phone1": "9876500000", "name": "Zed"}]}
+    async with Client(server_of(simulator, settings)) as client:
+        first = await client.call_tool("ameyo_upload_contacts", args)
+        again = await client.call_tool("ameyo_upload_contacts", args)
+    assert not first.is_error and f"#{next_id}" not in text_of(first), text_of(first)
+    assert not again.is_error and text_of(again).startswith("REPEAT:"), text_of(again)
+    assert simulator.state.executed["uploadContacts"] == 1
+    store = open_store(settings)
+    try:
+        assert [w.state for w in store.writes_since(0)] == ["answered"]
+        today(store, settings.zone, datetime.now(settings.zone))
+    finally:
+        store.close()
+    lines = [line for path in trail_files(settings.audit_file) for line in path.read_text().splitlines()]
+    assert len(lines) >= 2 and all(json.loads(line) for line in lines)

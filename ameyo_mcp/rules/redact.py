@@ -15,6 +15,7 @@ import logging
 import re
 import threading
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 _MASK = "[redacted]"
@@ -124,6 +125,26 @@ class Redactor:
         if self.scrub(joined) == joined:
             return values
         return {self.scrub(name): self.scrub(value) for name, value in values.items()}
+
+    def json_text(self, value: Any, **dumps: Any) -> str:
+        """`value` as JSON text (`json.dumps` with `dumps`) with every secret masked in its strings
+        and names. Masked in the values, not in the text: a number or a JSON word (`null`, `true`)
+        that spells a secret stays what it is, and the text stays JSON that reads back."""
+        text = json.dumps(value, **dumps)
+        if self.scrub(text) == text:  # the usual value: one search of the whole text
+            return text
+        return json.dumps(self._masked(value), **dumps)
+
+    def _masked(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, Mapping):
+            return {self.scrub(str(k)): self._masked(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._masked(v) for v in value]
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        return self.scrub(str(value))  # what `default=str` would write
 
 
 SECRETS = Redactor()

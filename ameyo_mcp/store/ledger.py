@@ -225,7 +225,7 @@ def settle(tx: Tx, keys: Sequence[str], *, write_id: str, owner: str, now: float
         tx.run("DELETE FROM customer_numbers WHERE write_id = ?", (write_id,))
         return
     # Ameyo's answer as kept for repeats: a secret it echoed (a session id) is kept masked.
-    answer = SECRETS.scrub(json.dumps(how.answer, default=str)) if how.answer is not None else None
+    answer = SECRETS.json_text(how.answer, default=str) if how.answer is not None else None
     holds = how.holds or {}
     # Only rows this sender still holds: a key taken over meanwhile (allow_repeat, after this write
     # was found orphaned) is its new sender's to settle.

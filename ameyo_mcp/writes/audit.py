@@ -78,7 +78,7 @@ class AuditLog:
     def _put(self, event: str, fields: dict[str, Any], *, flush: bool) -> None:
         now = self._clock().astimezone(UTC).isoformat(timespec="milliseconds")
         entry = {"ts": now, "event": event, "ameyo": self.ameyo, **fields}
-        data = (SECRETS.scrub(json.dumps(entry, ensure_ascii=False, default=str)) + "\n").encode("utf-8")
+        data = (SECRETS.json_text(entry, ensure_ascii=False, default=str) + "\n").encode("utf-8")
         with self._lock:
             if now[:10] != self._day:
                 self._turn(now[:10])
