@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr
@@ -162,6 +162,8 @@ class Settings:
         for secret in (self.password, self.hash_key, self.http_token, self.secret_key, self.push_token):
             if secret is not None:
                 SECRETS.add(secret.get_secret_value())
+        for secret in _url_passwords(self.database_url):  # a driver's message may quote it
+            SECRETS.add(secret)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -667,6 +669,19 @@ _READERS: tuple[_Reader, ...] = (
     lambda env: _phone_settings(env),
     _one("AMEYO_CALLING_HOURS", "calling_hours", _hours),
 )
+
+
+def _url_passwords(url: str | None) -> set[str]:
+    """The password a database URL carries, in its userinfo or as `?password=`: as written there
+    and decoded."""
+    if not url or "://" not in url:
+        return set()
+    try:
+        parts = urlsplit(url)
+        given = [parts.password or "", *parse_qs(parts.query).get("password", [])]
+    except ValueError:  # refused with its own message where the URL is read
+        return set()
+    return {form for value in given if value for form in (value, unquote(value))}
 
 
 def _database_url(raw: str) -> str:

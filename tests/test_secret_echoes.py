@@ -141,3 +141,19 @@ async def test_a_password_that_spells_a_number_in_an_answer_keeps_the_ledger_rea
         store.close()
     lines = [line for path in trail_files(settings.audit_file) for line in path.read_text().splitlines()]
     assert len(lines) >= 2 and all(json.loads(line) for line in lines)
+
+
+async def test_the_database_password_is_masked_where_its_driver_quotes_it(
+    simulator: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A raw `%` in the password of AMEYO_DATABASE_URL: psycopg refuses the URL quoting the password,
+    and that message went into the tool's answer and the log."""
+    password = "s3cr%zzet-" + secrets.token_hex(4)
+    url = f"postgresql://bob:{password}@127.0.0.1:1/db"
+    settings = settings_for(simulator, tmp_path, AMEYO_DATABASE_URL=url)
+    with caplog.at_level(logging.DEBUG):
+        async with Client(server_of(simulator, settings)) as client:
+            result = await client.call_tool("ameyo_call_history", {"phone": "9876500000"})
+    said = text_of(result) + json.dumps(result.structured_content) + caplog.text
+    assert "cannot be reached" in text_of(result), text_of(result)
+    assert password not in said and password.split("%")[1] not in said, said
