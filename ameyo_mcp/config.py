@@ -162,8 +162,8 @@ class Settings:
         for secret in (self.password, self.hash_key, self.http_token, self.secret_key, self.push_token):
             if secret is not None:
                 SECRETS.add(secret.get_secret_value())
-        for secret in _url_passwords(self.database_url):  # a driver's message may quote it
-            SECRETS.add(secret)
+        for given in _url_passwords(self.database_url):  # a driver's message may quote it
+            SECRETS.add(given)
 
     @property
     def zone(self) -> ZoneInfo:
