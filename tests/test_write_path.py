@@ -69,6 +69,26 @@ async def test_one_of_the_customers_own_numbers_is_dialed_as_stored(
     assert callbacks_of(simulator, PRIYA)[-1].phone == "09059650502"
 
 
+async def test_callbacks_to_two_countries_numbers_with_the_same_digits_are_two_callbacks(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    """A callback is one per number with its country: +44 7911 123456 and 7911123456 (in India)
+    are two people. Keyed by the national digits alone, the second was refused as already
+    scheduled for the first."""
+    records = [{"phone1": "+447911123456", "name": "Ann"}, {"phone1": "7911123456", "name": "Anil"}]
+    added = await client.call_tool(
+        "ameyo_upload_contacts", {"campaign": 1, "lead_id": 21, "records": records}
+    )
+    ids = added.structured_content["added_customer_ids"]  # type: ignore[index]
+    assert len(ids) == 2, text_of(added)
+    for customer_id in ids:
+        done = await client.call_tool(
+            "ameyo_add_callback", {"campaign": 1, "customer_id": customer_id, "callback_time": WHEN}
+        )
+        assert not done.is_error, text_of(done)
+    assert simulator.state.executed["addCallback"] == 2
+
+
 async def test_the_same_write_spelt_four_ways_at_once_is_sent_once(
     client: Client, simulator: SimulatorThread
 ) -> None:

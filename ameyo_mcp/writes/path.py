@@ -196,10 +196,12 @@ def callback_key(
 ) -> tuple[str, str]:
     """One callback as Ameyo will hold it, whichever command schedules it, and words for it.
 
-    The customer is their number under the phone rule: Ameyo dials a number, and matches an
-    uploaded customer by it, so one person asked for by id in one tool and by a number in another
-    spelling in the next is one callback. Agent ids are compared without case."""
-    phone = phones.key(number, region) or phones.digits(number)
+    The customer is their number under the phone rule (`phones.identity`): Ameyo dials a number,
+    and matches an uploaded customer by it, so one person asked for by id in one tool and by a
+    number in another spelling in the next is one callback. Agent ids are compared without case."""
+    # With its country: the national digits alone made +44 7911 123456 and (in India) 7911123456
+    # one callback, and refused the second person's.
+    phone = phones.identity(number, region) or phones.digits(number)
     agent = (agent or "").strip().casefold()
     text = repr(("callback", server, campaign_id, phone, when_wire, agent))
     who = f"customer {customer_id}" if customer_id else "the customer"
