@@ -16,7 +16,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -188,6 +188,9 @@ class WriteRecord:
 # --- the dialer ------------------------------------------------------------------------------------
 
 _DIAL_DRAWS = 20
+# A contact is not dialled again this soon after its last dial (a campaign's retry delay): longer
+# than any call the dialer draws, so that a customer's calls never overlap (their times order them).
+REDIAL_GAP = timedelta(minutes=15)
 PUSHED_KEPT = 10_000  # pushed calls remembered for tests (a long-running simulator forgets the oldest)
 
 
@@ -616,12 +619,15 @@ class SimulatorState:
             tables = list(self._tables.values())
             table = rng.choices(tables, weights=[len(t) for t in tables])[0]
             customer_id = table.id_at(rng.randrange(len(table)))
-            # A disabled lead's contacts are not dialled (a few draws, so a campaign of only
-            # disabled leads still gets its calls): the demo shows no call Ameyo would not place.
+            # A disabled lead's contacts are not dialled, nor a contact dialled in the last
+            # REDIAL_GAP (a few draws, so a campaign of only such contacts still gets its calls):
+            # the demo shows no call Ameyo would not place.
+            recent = self.now() - REDIAL_GAP
             for _ in range(_DIAL_DRAWS):
                 found = table.get(customer_id)
                 lead = self._leads.get(found.lead_id) if found is not None else None
-                if lead is None or lead.enabled:
+                last = found.columns.get("last_dialed_time") if found is not None else None
+                if (lead is None or lead.enabled) and not (isinstance(last, datetime) and last > recent):
                     break
                 customer_id = table.id_at(rng.randrange(len(table)))
             contact = table.for_update(customer_id)
