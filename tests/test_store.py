@@ -572,3 +572,69 @@ def test_a_listing_pages_and_counts_by_name_status_disposition_and_lead(store: S
     assert busy == {"NOT_TRIED": 20}  # odd ids: never a multiple of 4; Maria Mariana once
     assert sum(store.count_contacts(ContactQuery(CAMPAIGN), cap=5).values()) == 6  # counted to the cap + 1
     assert store.dispositions(CAMPAIGN) == {"Call Back": 8}
+
+
+def test_a_pushed_call_updates_its_customers_status_and_disposition_and_the_counts(store: Store) -> None:
+    """The record a call leaves in Ameyo (the document, 4.6.3): the status is the system's outcome
+    (the push's lastStatus, else a dialled call's system disposition), the disposition an agent's
+    choice; a code that repeats the system's outcome is none. The counts by status follow."""
+    opened = store.begin_pass(CAMPAIGN, now=NOW)
+    store.upsert_contacts(
+        CAMPAIGN,
+        [
+            row(1, "9812300001"),
+            row(2, "9812300002"),
+            row(3, "9812300003"),
+            row(4, "9812300004", status="busy"),
+        ],
+        pass_number=opened.number,
+    )
+    store.finish_pass(CAMPAIGN, opened.number, now=NOW)
+    assert store.status_counts(CAMPAIGN) == {"NOT_TRIED": 3, "busy": 1}  # (a sync writes it BUSY)
+    raw = {"callId": "x"}
+    store.add_calls(
+        [
+            # No lastStatus: the dialled call's system disposition; its code is no disposition.
+            event(
+                "b1",
+                customer_id=1,
+                system_disposition="BUSY",
+                disposition="BUSY",
+                call_type="auto.dial.customer",
+                raw=raw,
+            ),
+            # The customer's campaign left out of the push: the one campaign holding the customer.
+            event(
+                "c2",
+                customer_id=2,
+                campaign_id=None,
+                disposition_name="Sale",
+                status_after="CONNECTED",
+                raw=raw,
+            ),
+            # An inbound call dials no one: the status stays.
+            event(
+                "i3", customer_id=3, system_disposition="CONNECTED", call_type="inbound.call.dial", raw=raw
+            ),
+            # Older than the last dial the index holds: it changes nothing.
+            event("o4", customer_id=4, status_after="DNC", started_at=NOW - timedelta(days=2), raw=raw),
+        ]
+    )
+    held = {c: store.contact(CAMPAIGN, c) for c in (1, 2, 3, 4)}
+    assert [(h.status, h.disposition) for h in held.values() if h] == [
+        ("BUSY", None),
+        ("CONNECTED", "Sale"),
+        ("NOT_TRIED", "Interested"),
+        ("busy", None),
+    ]
+    assert store.status_counts(CAMPAIGN) == {"NOT_TRIED": 1, "BUSY": 1, "CONNECTED": 1, "busy": 1}
+    store.upsert_contacts(CAMPAIGN, [row(5, "9812300005", status="BUSY")])  # an upload
+    assert store.status_counts(CAMPAIGN) == {"NOT_TRIED": 1, "BUSY": 2, "CONNECTED": 1, "busy": 1}
+    again = store.begin_pass(CAMPAIGN, now=NOW)
+    store.upsert_contacts(
+        CAMPAIGN,
+        [row(c, f"98123000{c:02d}", status="NO_ANSWER") for c in (1, 2, 3)],
+        pass_number=again.number,
+    )
+    store.finish_pass(CAMPAIGN, again.number, now=NOW)  # Ameyo's word: 4 and 5 are gone
+    assert store.status_counts(CAMPAIGN) == {"NO_ANSWER": 3}

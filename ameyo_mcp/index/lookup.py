@@ -244,6 +244,8 @@ class Finder:
         held: Counter[str] = Counter()
 
         def find(store: Store) -> tuple[list[IndexedContact], dict[str | None, int]]:
+            from ..store.schema import UNKNOWN_STATUS  # (the store is loaded by now)
+
             asked = query
             if query.dispositions:
                 # Dispositions are matched by the one rule of the live filter (case and accents
@@ -256,10 +258,11 @@ class Finder:
                     return [], {}
                 asked = replace(query, dispositions=exact)
             if not (asked.words or asked.dispositions or asked.lead_ids):
-                # The sync counted the campaign by status: a listing by status alone reads that.
+                # The campaign is counted by status (by the sync, and kept up by the calls and
+                # uploads since): a listing by status alone reads that, as its walk reads the rows.
                 counts: dict[str | None, int] = {
-                    (None if s == "UNKNOWN" else s): n
-                    for s, n in index.status_counts.items()
+                    (None if s == UNKNOWN_STATUS else s): n
+                    for s, n in store.status_counts(query.campaign_id).items()
                     if not asked.statuses or s in asked.statuses
                 }
             else:

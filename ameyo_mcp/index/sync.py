@@ -182,7 +182,7 @@ def contact_rows(contacts: Iterable[Mapping[str, Any]], settings: Settings) -> l
                 lead if type(lead) is int else _digits(lead),
                 keys,
                 names,
-                _text(extra.get("status")),
+                _status(extra.get("status")),
                 _text(extra.get("disposition")),
                 attempts if type(attempts) is int else _digits(attempts),
                 None if dialled is None else _when(dialled, zone),
@@ -222,6 +222,12 @@ def _digits(value: Any) -> int | None:
 
 def _text(value: Any) -> str | None:
     return str(value)[:100] if value not in (None, "") else None
+
+
+def _status(value: Any) -> str | None:
+    """A status in upper case, as the live filter compares it and the document lists them."""
+    text = _text(value)
+    return text.upper() if text is not None else None
 
 
 def _when(value: Any, zone: ZoneInfo) -> int | None:

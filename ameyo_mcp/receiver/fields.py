@@ -126,6 +126,7 @@ def normalise(
         disposition=f.text("dispositionCode", "disposition"),
         disposition_name=f.text("dispositionName"),
         system_disposition=f.text("systemDisposition"),
+        status_after=f.text("lastStatus"),
         call_type=f.text("callType"),
         dialled_at=_time(f, "dialedTime", "dialledTime", zone=zone),
         started_at=_time(f, "callStartTime", zone=zone),

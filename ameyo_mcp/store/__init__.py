@@ -28,6 +28,9 @@ folded here, case and accents ignored):
     campaign(campaign_id) -> CampaignIndex | None; campaigns() -> list[CampaignIndex]
         # contacts now, last complete pass (synced_at), counts by status as of it (no status:
         # "UNKNOWN"), the open pass and its cursor
+    status_counts(campaign_id) -> {status: n}   # as of the sync, with the changes pushed calls and
+                                           # uploads made since (a pushed call's status and
+                                           # disposition update its indexed contact)
 
 Upserts without `pass_number` (an upload between syncs) count as seen by the current pass. The
 call history (pushed by Ameyo):

@@ -6,7 +6,8 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import fields, replace
 from datetime import datetime, timedelta
@@ -35,7 +36,7 @@ from .records import (
     from_epoch,
     to_epoch,
 )
-from .schema import MIGRATIONS, Dialect
+from .schema import MIGRATIONS, UNKNOWN_STATUS, Dialect
 
 T = TypeVar("T")
 
@@ -53,7 +54,9 @@ _CONTACT_FIELDS = tuple(f.name for f in fields(IndexedContact))
 _CONTACT_COLUMNS = ", ".join(f"c.{name}" for name in _CONTACT_FIELDS)
 # The columns of `calls` that hold a CallEvent's fields, each named as its field; times are kept as
 # whole seconds since the epoch, and an empty text as NULL.
-_EVENT_COLUMNS = tuple(f.name for f in fields(CallEvent) if f.name != "raw")
+_EVENT_COLUMNS = tuple(
+    f.name for f in fields(CallEvent) if f.name != "raw" and f.metadata.get("column", True)
+)
 _EVENT_TIMES = frozenset(name for name in _EVENT_COLUMNS if name.endswith("_at"))
 _TIME_INDEXES = tuple(i for i, name in enumerate(_EVENT_COLUMNS) if name in _EVENT_TIMES)
 _event_values = attrgetter(*_EVENT_COLUMNS)
@@ -266,6 +269,91 @@ def _learn_phones(tx: Tx, events: Sequence[CallEvent]) -> None:
     tx.many(
         "INSERT INTO contact_phones (campaign_id, rkey, customer_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         keys,
+    )
+
+
+def _with_campaigns(tx: Tx, events: list[CallEvent]) -> list[CallEvent]:
+    """The events with a campaign: a push that left its campaign out is its customer's campaign
+    where the index holds that customer in one campaign only (as kept in the history, it stays
+    without one: what Ameyo sent)."""
+    missing = list(dict.fromkeys(e.customer_id for e in events if e.campaign_id is None))
+    if not missing:
+        return events
+    campaigns = [int(c) for (c,) in tx.all("SELECT campaign_id FROM campaigns")]
+    pairs = [(c, customer) for c in campaigns for customer in missing]
+    found: dict[int, list[int]] = {}
+    for start in range(0, len(pairs), _CHUNK):
+        chunk = pairs[start : start + _CHUNK]
+        listed = ", ".join(["(?, ?)"] * len(chunk))
+        for campaign_id, customer_id in tx.all(
+            "SELECT campaign_id, customer_id FROM contacts "
+            f"WHERE (campaign_id, customer_id) IN (VALUES {listed})",
+            [value for pair in chunk for value in pair],
+        ):
+            found.setdefault(int(customer_id), []).append(int(campaign_id))
+    out: list[CallEvent] = []
+    for event in events:
+        if event.campaign_id is None:
+            held = found.get(event.customer_id or 0, [])
+            if len(held) != 1:
+                continue
+            event = replace(event, campaign_id=held[0])
+        out.append(event)
+    return out
+
+
+def _record_calls(tx: Tx, events: Sequence[CallEvent]) -> None:
+    """What the calls made of their indexed customers' records (`CallEvent.record_after`): the
+    status, the disposition an agent chose, the last dial and the attempts, where a call is no
+    older than the last dial the index holds; and the counts by status changed with them. A
+    customer not indexed yet is left to the next sync."""
+    if not events:
+        return
+    pairs = list(dict.fromkeys((e.campaign_id, e.customer_id) for e in events))
+    held: dict[tuple[int, int], tuple[str | None, int | None]] = {}
+    for start in range(0, len(pairs), _CHUNK):
+        chunk = pairs[start : start + _CHUNK]
+        listed = ", ".join(["(?, ?)"] * len(chunk))
+        for campaign_id, customer_id, status, dialled in tx.all(
+            "SELECT campaign_id, customer_id, status, dialled_at FROM contacts "
+            f"WHERE (campaign_id, customer_id) IN (VALUES {listed})",
+            [value for pair in chunk for value in pair],
+        ):
+            held[(int(campaign_id), int(customer_id))] = (status, dialled)
+    updates: list[tuple[Any, ...]] = []
+    changes: dict[int, Counter[str]] = {}
+    for event in events:  # in order: a later call of the same customer sees the earlier's status
+        assert event.campaign_id is not None and event.customer_id is not None
+        pair = (event.campaign_id, event.customer_id)
+        known = held.get(pair)
+        at = to_epoch(event.at)
+        if known is None or at is None or (known[1] is not None and known[1] > at):
+            continue
+        status, disposition = event.record_after()
+        if status is not None and status != known[0]:
+            counts = changes.setdefault(event.campaign_id, Counter())
+            counts[known[0] or UNKNOWN_STATUS] -= 1
+            counts[status] += 1
+        held[pair] = (status or known[0], at)
+        updates.append((status, disposition, at, event.attempts, *pair, at))
+    # The last dial compared again in the statement: another writer may have moved it since the read.
+    tx.many(
+        "UPDATE contacts SET status = COALESCE(?, status), disposition = COALESCE(?, disposition), "
+        "dialled_at = ?, attempts = COALESCE(?, attempts) WHERE campaign_id = ? AND customer_id = ? "
+        "AND (dialled_at IS NULL OR dialled_at <= ?)",
+        updates,
+    )
+    _count_changes(tx, changes)
+
+
+def _count_changes(tx: Tx, changes: Mapping[int, Counter[str]]) -> None:
+    """Add to the campaigns' counts by status since their last sync (`status_changes`): one row a
+    campaign and status, added to in place, so that writers at the same moment lose none."""
+    rows = [(c, status, n) for c, counts in changes.items() for status, n in counts.items() if n]
+    tx.many(
+        "INSERT INTO status_changes (campaign_id, status, n) VALUES (?, ?, ?) "
+        "ON CONFLICT (campaign_id, status) DO UPDATE SET n = status_changes.n + excluded.n",
+        rows,
     )
 
 
@@ -511,8 +599,8 @@ class Store:
                 self._build_keys(tx, campaign_id)
             counts = dict(
                 tx.all(
-                    "SELECT COALESCE(status, 'UNKNOWN'), COUNT(*) FROM contacts WHERE campaign_id = ? "
-                    "GROUP BY COALESCE(status, 'UNKNOWN')",
+                    f"SELECT COALESCE(status, '{UNKNOWN_STATUS}'), COUNT(*) FROM contacts "
+                    f"WHERE campaign_id = ? GROUP BY COALESCE(status, '{UNKNOWN_STATUS}')",
                     (campaign_id,),
                 )
             )
@@ -524,6 +612,8 @@ class Store:
                 "synced_contacts = ?, contacts = ?, status_counts = ? WHERE campaign_id = ?",
                 (to_epoch(now), total, total, json.dumps(counts, sort_keys=True), campaign_id),
             )
+            # The counts just made from the rows hold every change written to them until now.
+            tx.run("DELETE FROM status_changes WHERE campaign_id = ?", (campaign_id,))
         if self._open()[1].name == "postgresql":
             # A pass may have loaded a million rows before autovacuum looks: without fresh
             # statistics PostgreSQL hash-joins every word row of a common name.
@@ -582,13 +672,17 @@ class Store:
             )
             # The pages of a campaign's first pass write no keys: `finish_pass` builds them at once.
             keys = pass_number is None or synced_at is not None or pass_number != number
+            # A sync's pages are counted by status when its pass ends; an upload's, as it is written.
+            changes: Counter[str] | None = Counter() if pass_number is None else None
             if pass_number is None:
                 pass_number = number
             new = 0
             items = list(latest.values())
             for start in range(0, len(items), _WRITE_CHUNK):
                 chunk = items[start : start + _WRITE_CHUNK]
-                new += self._upsert_chunk(tx, campaign_id, chunk, pass_number, keys=keys)
+                new += self._upsert_chunk(tx, campaign_id, chunk, pass_number, keys=keys, changes=changes)
+            if changes:
+                _count_changes(tx, {campaign_id: changes})
             if new:
                 tx.run(
                     "UPDATE campaigns SET contacts = contacts + ? WHERE campaign_id = ?", (new, campaign_id)
@@ -598,18 +692,32 @@ class Store:
             return new
 
     def _upsert_chunk(
-        self, tx: Tx, campaign_id: int, items: list[ContactRow], number: int, *, keys: bool
+        self,
+        tx: Tx,
+        campaign_id: int,
+        items: list[ContactRow],
+        number: int,
+        *,
+        keys: bool,
+        changes: Counter[str] | None = None,
     ) -> int:
         """Write contacts; with `keys`, also the lookup keys that changed (a first pass leaves them
-        to `_build_keys`)."""
+        to `_build_keys`); with `changes`, how the counts by status change (`_count_changes`)."""
         among, ids = tx.among("customer_id", [i.customer_id for i in items])
         old = {
-            r[0]: (r[1], r[2])
+            r[0]: (r[1], r[2], r[3])
             for r in tx.all(
-                f"SELECT customer_id, phones, names FROM contacts WHERE campaign_id = ? AND {among}",
+                f"SELECT customer_id, phones, names, status FROM contacts WHERE campaign_id = ? AND {among}",
                 (campaign_id, *ids),
             )
         }
+        if changes is not None:
+            for item in items:
+                earlier = old.get(item.customer_id)
+                if earlier is None or earlier[2] != item.status:
+                    changes[item.status or UNKNOWN_STATUS] += 1
+                    if earlier is not None:
+                        changes[earlier[2] or UNKNOWN_STATUS] -= 1
         drop_phones: list[tuple[int, str, int]] = []
         add_phones: list[tuple[int, str, int]] = []
         drop_words: list[tuple[int, str, int]] = []
@@ -869,6 +977,21 @@ class Store:
     def campaigns(self) -> list[CampaignIndex]:
         return self._campaigns("", ())
 
+    def status_counts(self, campaign_id: int) -> dict[str, int]:
+        """A synced campaign's contacts by status as the index holds them now: the last sync's
+        counts and the changes pushed calls and uploads made since (`_count_changes`)."""
+
+        def read(tx: Tx) -> dict[str, int]:
+            row = tx.first("SELECT status_counts FROM campaigns WHERE campaign_id = ?", (campaign_id,))
+            counts: Counter[str] = Counter(json.loads(row[0]) if row is not None and row[0] else {})
+            for status, n in tx.all(
+                "SELECT status, n FROM status_changes WHERE campaign_id = ?", (campaign_id,)
+            ):
+                counts[str(status)] += int(n)
+            return {status: n for status, n in counts.items() if n > 0}
+
+        return self._reading(read)
+
     def _campaigns(self, where: str, params: tuple[Any, ...], *, wait: bool = True) -> list[CampaignIndex]:
         rows = self._reading(
             lambda tx: tx.all(
@@ -941,28 +1064,10 @@ class Store:
         with self._tx() as tx:
             ids = _insert_calls(tx, events)
             added = [row_id is not None for row_id in ids]
-            fresh = [
-                e
-                for e, new in zip(events, added, strict=True)
-                if new and e.campaign_id is not None and e.customer_id is not None
-            ]
+            fresh = [e for e, new in zip(events, added, strict=True) if new and e.customer_id is not None]
+            fresh = _with_campaigns(tx, fresh)
             _learn_phones(tx, [e for e in fresh if e.phone])
-            tx.many(
-                "UPDATE contacts SET disposition = COALESCE(?, disposition), dialled_at = ?, "
-                "attempts = COALESCE(?, attempts) WHERE campaign_id = ? AND customer_id = ? "
-                "AND (dialled_at IS NULL OR dialled_at <= ?)",
-                [
-                    (
-                        e.disposition_name or e.disposition or e.system_disposition,
-                        to_epoch(e.at),
-                        e.attempts,
-                        e.campaign_id,
-                        e.customer_id,
-                        to_epoch(e.at),
-                    )
-                    for e in fresh
-                ],
-            )
+            _record_calls(tx, fresh)
             # Last: the tally's rows of this quarter hour are every writer's, held from here to the commit.
             tally.add(tx, [(e, i) for e, i in zip(events, ids, strict=True) if i is not None])
             if any(added) and tx.dialect.name == "postgresql":

@@ -128,6 +128,9 @@ class CallEvent:
     callback_at: datetime | None = None
     recording_url: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    # The customer's status after the call, where the push says it (`lastStatus`): not a column of
+    # the call history (`raw` keeps it), but what the contacts index takes.
+    status_after: str | None = field(default=None, metadata={"column": False})
 
     @property
     def at(self) -> datetime:
@@ -138,6 +141,20 @@ class CallEvent:
     def outcome(self) -> str:
         # The name agents chose, as getContacts shows it (the store's counts use the same order).
         return self.disposition_name or self.disposition or self.system_disposition or "unknown"
+
+    def record_after(self) -> tuple[str | None, str | None]:
+        """What the call made of the customer's record in Ameyo, as getContacts shows it: its
+        status (the outcome with respect to the system, upper case) and its disposition (the one an
+        agent chose); None where the push does not tell. The status is the push's `lastStatus`,
+        else a dialled call's system disposition (an inbound call dials no one); a disposition
+        code that only repeats the system's outcome is no agent's choice (the document, 4.6.3)."""
+        status = self.status_after
+        if status is None and self.system_disposition and "inbound" not in (self.call_type or "").lower():
+            status = self.system_disposition
+        chosen = self.disposition_name
+        if chosen is None and self.disposition and self.disposition != self.system_disposition:
+            chosen = self.disposition
+        return (status.upper() if status else None), chosen
 
     def dedup_key(self) -> str:
         """The same call and outcome pushed twice has the same key. With a call id, the call id and

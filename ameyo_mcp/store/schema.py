@@ -250,4 +250,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         f"COALESCE(campaign_id, {NO_CAMPAIGN}), COALESCE(disposition, ''), COALESCE(disposition_name, ''), "
         "COALESCE(system_disposition, ''), COUNT(*), MAX(id) FROM calls GROUP BY 1, 2, 3, 4, 5",
     ),
+    # 8: how the counts by status of an indexed campaign changed since its last sync (pushed calls,
+    # uploads): the counts are the sync's (`campaigns.status_counts`) plus these, which the next
+    # sync folds in. A missing status is counted as UNKNOWN_STATUS, as the sync counts it.
+    (
+        """CREATE TABLE status_changes (
+            campaign_id {bigint} NOT NULL,
+            status TEXT NOT NULL,
+            n {bigint} NOT NULL,
+            PRIMARY KEY (campaign_id, status)
+        )""",
+    ),
 )
+# A contact without a status, in the counts by status.
+UNKNOWN_STATUS = "UNKNOWN"
