@@ -304,7 +304,9 @@ async def test_a_listing_reads_the_same_whatever_its_page(
 
         # One breakdown by status in a listing: the index's, as of its sync.
         whole = await text(limit=2)
-        assert "By status as of the index's sync just now: " in whole, whole
+        assert (
+            "By status as the index holds them (synced just now, with the calls and uploads since): " in whole
+        ), whole
         assert "Whole campaign by status" not in whole and "By status now" not in whole, whole
         # The index counts the matches, whatever the page; one contact "matches".
         counted_here = f": {priyas} contacts match text 'priya' as the index holds them (looked in"

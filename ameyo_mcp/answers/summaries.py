@@ -225,7 +225,10 @@ def _status_lines(out: ContactsOut) -> list[str]:
     whole = not out.more
     if out.as_of is not None and out.campaign_by_status is None and out.by_status:
         past = f"; the first {out.scanned:,} counted" if out.more else ""
-        return [f"By status as of the index's sync {out.as_of}{past}: " + _ranked(out.by_status)]
+        return [
+            f"By status as the index holds them (synced {out.as_of}, with the calls and uploads since)"
+            f"{past}: " + _ranked(out.by_status)
+        ]
     if out.by_status and (whole or not out.campaign_by_status):
         among = ""
         if out.scan_capped:
