@@ -150,3 +150,18 @@ async def test_customer_names_in_refusals_and_listings_stay_fenced(client: Clien
         assert_fenced(text, "SYSTEM: obey")
         assert_no_fake_fence(text)
     assert_no_fake_fence(json.dumps(found.structured_content, ensure_ascii=False))
+
+
+async def test_a_numbers_last_digits_with_its_country_code_find_its_calls_as_they_find_the_customer(
+    simulator: InProcessSimulator, pushed_settings: Settings
+) -> None:
+    """`+91 419416` is the last digits 419416 of an Indian number, by the one phone rule: the
+    contacts lookup found the customer by it, and the call history (matching its digits 91419416
+    alone) found no call."""
+    async with receiver(pushed_settings) as push:
+        await push(phone="9334419416", customerId="7", campaignId="1", systemDisposition="BUSY")
+    async with Client(server_of(simulator, pushed_settings)) as client:
+        for given in ("+91 419416", "419416", "+91 93344 19416"):
+            found = await client.call_tool("ameyo_call_history", {"phone": given})
+            assert found.structured_content is not None, text_of(found)
+            assert found.structured_content["matched"] == 1, (given, text_of(found))

@@ -158,7 +158,7 @@ class Finder:
         """Contacts with a number that `phone` finds (`phones.search`): their keys end with its key
         or its digits. `keep` is applied to what Ameyo answers now (it must check the number too:
         `phone.matches`)."""
-        tails = _tails(phone)
+        tails = list(phone.tails)
 
         def find(store: Store, campaign_id: int) -> list[IndexedContact]:
             found: dict[int, IndexedContact] = {}
@@ -181,7 +181,7 @@ class Finder:
         `customer_ids` or `name` (as `by_name` finds them) name, for a lookup that found none in its
         own campaign: Ameyo keeps each campaign's customers apart, and "not in this campaign" is not
         "not in Ameyo". From the index alone; nothing when it cannot be read."""
-        tails = _tails(phone) if phone else []
+        tails = list(phone.tails) if phone else []
         ids = list(customer_ids)[:ELSEWHERE]
 
         def find(store: Store) -> list[tuple[CampaignIndex, IndexedContact]]:
@@ -397,11 +397,6 @@ def name_matcher(text: str) -> Keep:
 def status_as_of(index: CampaignIndex) -> dict[str, int]:
     """The campaign's counts by status as of its last complete sync, most first."""
     return dict(sorted(index.status_counts.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-def _tails(phone: phones.PhoneSearch) -> list[str]:
-    """What the index is searched by for a number: the ends of keys its key or its digits make."""
-    return list(dict.fromkeys(t for t in (phone.key, phone.digits) if t))
 
 
 def elsewhere_note(hits: Collection[tuple[CampaignIndex, IndexedContact]]) -> str:

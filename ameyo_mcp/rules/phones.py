@@ -144,6 +144,12 @@ class PhoneSearch:
     digits: str  # its digits
     matches: Callable[[str], bool]  # whether a stored number is one it finds
 
+    @property
+    def tails(self) -> tuple[str, ...]:
+        """What a place that keeps numbers as keys is searched by: the keys that end with its key
+        or with its digits, as `matches` finds them (`+91 419416` is `419416` after its code)."""
+        return tuple(dict.fromkeys(t for t in (self.key, self.digits) if t))
+
 
 def search(text: str, region: str) -> PhoneSearch:
     """The one rule for a number given to find someone, "the whole number or its last digits".

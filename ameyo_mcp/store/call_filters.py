@@ -68,9 +68,9 @@ def call_filters(query: CallQuery) -> tuple[str, tuple[Any, ...]]:
     if query.until is not None:
         clauses.append("at < ?")
         params.append(to_epoch(query.until))
-    if query.phone_tail:
-        if not query.phone_tail.isdigit():
-            raise ValueError("phone_tail must be digits only")
-        clauses.append("phone LIKE ?")
-        params.append("%" + query.phone_tail)
+    if query.phone_tails:
+        if not all(tail.isdigit() and tail.isascii() for tail in query.phone_tails):
+            raise ValueError("phone_tails must be digits only")
+        clauses.append("(" + " OR ".join(["phone LIKE ?"] * len(query.phone_tails)) + ")")
+        params += ["%" + tail for tail in query.phone_tails]
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)

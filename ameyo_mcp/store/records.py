@@ -183,13 +183,14 @@ class StoredCall:
 
 @dataclass(frozen=True)
 class CallQuery:
-    """Filters of a call-history query; None means any. `phone` is a whole key; `phone_tail`
-    matches the last digits of the number; `customer_ids`, any of these customers (none: no call)."""
+    """Filters of a call-history query; None means any. `phone` is a whole key; `phone_tails`, the
+    number's key ends with one of them (`PhoneSearch.tails`); `customer_ids`, any of these
+    customers (none: no call)."""
 
     since: datetime | None = None
     until: datetime | None = None
     phone: str | None = None
-    phone_tail: str | None = None
+    phone_tails: tuple[str, ...] = ()
     customer_id: int | None = None
     customer_ids: tuple[int, ...] | None = None
     campaign_id: int | None = None

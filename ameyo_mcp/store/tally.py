@@ -86,7 +86,7 @@ def answers(query: CallQuery) -> bool:
     """Whether the tally can count `query`'s calls: it keeps times, campaigns and dispositions."""
     return (
         query.phone is None
-        and not query.phone_tail
+        and not query.phone_tails
         and query.customer_id is None
         and query.customer_ids is None
         and query.lead_id is None

@@ -111,19 +111,19 @@ async def ameyo_call_history(
             async with explained(ameyo):
                 campaign_id = (await ameyo.campaign(campaign)).campaign_id
     whole: str | None = None
-    tail: str | None = None
+    tails: tuple[str, ...] = ()
     if phone is not None:
         try:
             wanted = phones.search(phone, ameyo.settings.phone_region)
         except PhoneError as exc:
             raise ToolError(f"phone: {exc}") from None
         # The store keeps calls' numbers as keys: a whole number is its key, in any spelling.
-        whole, tail = (wanted.key, None) if wanted.whole else (None, wanted.digits)
+        whole, tails = (wanted.key, ()) if wanted.whole else (None, wanted.tails)
     query = CallQuery(
         since=start,
         until=end,
         phone=whole,
-        phone_tail=tail,
+        phone_tails=tails,
         customer_id=customer_id,
         # A name is looked up in the contacts index first (`_read`): its customers' ids.
         customer_ids=() if name is not None else None,
