@@ -45,6 +45,25 @@ async def test_letters_in_a_phone_are_refused_not_dropped(client: Client) -> Non
         assert "…98765" not in text and "0 contacts" not in text
 
 
+async def test_a_campaign_that_is_no_id_is_looked_up_by_name_in_every_tool(client: Client) -> None:
+    """The call history took any text `isdigit` calls digits for an id: `²` failed in int() and a
+    20-digit number in the database, both as "something unexpected went wrong"."""
+    for given in ("²", "99999999999999999999"):
+        for tool, args in (
+            ("ameyo_call_history", {"campaign": given}),
+            ("ameyo_get_leads", {"campaign": given}),
+        ):
+            result = await client.call_tool(tool, args)
+            text = text_of(result)
+            assert result.is_error and "Unknown campaign" in text and "MoviStarSurvey (1)" in text, (
+                tool,
+                text,
+            )
+    for tool, args in (("ameyo_call_history", {"campaign": "001"}), ("ameyo_get_leads", {"campaign": "001"})):
+        result = await client.call_tool(tool, args)
+        assert not result.is_error, (tool, text_of(result))  # campaign 1, in both
+
+
 async def test_a_record_field_given_as_null_is_a_field_left_out(
     client: Client, simulator: InProcessSimulator
 ) -> None:

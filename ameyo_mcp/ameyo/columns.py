@@ -89,6 +89,16 @@ def attempts_of(given: int) -> int:
     return given
 
 
+def id_in(text: str) -> int | None:
+    """The Ameyo id a text spells (ASCII digits, from 1 to `MAX_ID`), or None: `²` and a 20-digit
+    number are no id, and `007` is 7."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text.lstrip("0")) > len(str(MAX_ID)):
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
 def id_of(given: int) -> int:
     """A customer or lead id as Ameyo can hold it: a whole number from 1 to `MAX_ID`."""
     if not 0 < given <= MAX_ID:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from ..config import Settings
 from ..errors import AmeyoError, NotFound
 from .client import AmeyoClient
+from .columns import id_in
 from .models import (
     CONTACTS_AS_SENT,
     CampaignInfo,
@@ -127,12 +128,13 @@ class Ameyo:
         """A campaign by id (1, "1") or name ("MoviStarSurvey", any case)."""
         known = await self.campaigns()
         text = str(ref).strip()
+        number = id_in(text)
         for item in known:
-            if text == str(item.campaign_id) or text.lower() == item.campaign_name.lower():
+            if number == item.campaign_id or text.lower() == item.campaign_name.lower():
                 return item
-        if not known and text.isdigit():
+        if not known and number is not None:
             # Token authentication has no login answer to list campaigns: trust a numeric id.
-            return CampaignInfo(campaign_name=f"campaign {text}", campaign_id=int(text))
+            return CampaignInfo(campaign_name=f"campaign {number}", campaign_id=number)
         if not known:
             raise NotFound(
                 f"Unknown campaign {text[:60]!r}: with token authentication Ameyo lists no campaigns, "

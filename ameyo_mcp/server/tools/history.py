@@ -16,6 +16,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from ...ameyo.columns import id_in
 from ...ameyo.customers import display_name, phone_values
 from ...ameyo.models import parse_ameyo_time
 from ...answers.call_chart import CHART_HEAD, MAX_PERIODS, CallCounts, chart_png, chart_text, periods
@@ -105,9 +106,9 @@ async def ameyo_call_history(
     shown_end = min(end, datetime.now(zone)) if until is None else end
     campaign_id: int | None = None
     if campaign is not None:
-        if campaign.strip().isdigit():
-            campaign_id = int(campaign)
-        else:
+        # An id is taken as it is (the history is read while Ameyo is away); a name is Ameyo's.
+        campaign_id = id_in(campaign)
+        if campaign_id is None:
             async with explained(ameyo):
                 campaign_id = (await ameyo.campaign(campaign)).campaign_id
     whole: str | None = None
@@ -184,7 +185,7 @@ async def ameyo_call_history(
 async def todays_chart(ctx: Context[Any, Any], campaign: str | None, lead: str | None) -> list[ContentBlock]:
     """For a prompt: the chart of today's calls in `campaign` (and `lead`) and its text, as the call
     history draws it; a sentence instead when there is none."""
-    lead_id = int(lead) if lead and lead.strip().isdigit() else None
+    lead_id = id_in(lead) if lead else None
     if lead and lead_id is None:
         return [
             TextContent(
