@@ -25,7 +25,7 @@ from typing import BinaryIO
 from ...ameyo.customers import PRIMARY_COLUMN
 from ...errors import FileFormatError
 from ...rules.encodings import legacy_text
-from ...rules.sanitize import clean_text
+from ...rules.sanitize import data_text
 
 MAX_LINE_BYTES = 64 * 1024
 # Lines a quoted field may span: an address or a note, not a document.
@@ -328,11 +328,11 @@ def _map_for(mapping: Mapping[str, str], names: list[str]) -> tuple[dict[str, st
 def _no_phone_column(number: int, columns: list[str], unmatched: list[str]) -> str:
     """Name only the columns that look like phone columns: the header of a file that is not a
     contact list may hold anything, and an error line must not pass it on."""
-    likely = [clean_text(c, 30) for c in columns if _PHONE_LIKE.search(c) and len(c) <= 30]
+    likely = [data_text(c, 30) for c in columns if _PHONE_LIKE.search(c) and len(c) <= 30]
     hint = likely[0] if likely else "Mobile"
     found = f"; columns that look like phones: {', '.join(likely[:5])}" if likely else ""
     missed = (
-        f"; the column map names {', '.join(repr(clean_text(u, 30)) for u in unmatched[:3])}, which "
+        f"; the column map names {', '.join(repr(data_text(u, 30)) for u in unmatched[:3])}, which "
         f"{'is' if len(unmatched) == 1 else 'are'} no column of it"
         if unmatched
         else ""
