@@ -74,3 +74,22 @@ def test_a_secret_is_masked_as_a_request_or_an_echo_of_one_spells_it() -> None:
             text,
             scrubbed,
         )
+
+
+def test_a_secret_is_masked_as_java_form_encodes_it_and_with_only_its_slashes_escaped() -> None:
+    """Java's URLEncoder writes `~` as %7E and a space as `+` in any charset; a secret whose only JSON
+    escape is `\\/` was masked only in the spellings that had another escape too."""
+    redactor = Redactor()
+    slashed, tilde, spaced = "Pass/word99", "abc~defg", "pässw ord+99"
+    for secret in (slashed, tilde, spaced):
+        redactor.add(secret)
+    texts = [
+        '{"password":"Pass\\/word99"}',
+        "password=abc%7Edefg",
+        "password=abc%7edefg",
+        "password=" + quote_plus(spaced, encoding="latin-1"),
+        "password=" + quote_plus(spaced, encoding="latin-1").lower(),
+    ]
+    for text in texts:
+        scrubbed = redactor.scrub(text)
+        assert scrubbed.endswith("[redacted]") or scrubbed.endswith('[redacted]"}'), (text, scrubbed)

@@ -33,21 +33,25 @@ RECENT_SESSIONS = 64
 def spellings(secret: str) -> set[str]:
     """The secret as written and as a text may carry it: a JSON string's content (escaped once, or
     twice when a JSON body is quoted inside another; as Python, Gson's HTML-safe escapes, `\\/`,
-    upper-case hex), each of these form- or URL-encoded (Python's, Java's URLEncoder,
-    JavaScript's encodeURIComponent; Latin-1 or UTF-8 bytes; hex in either case) or HTML-escaped."""
+    upper-case hex), each of these form- or URL-encoded (Python's, Java's URLEncoder with its `~`
+    as %7E, JavaScript's encodeURIComponent; Latin-1 or UTF-8 bytes; hex in either case) or
+    HTML-escaped."""
     escaped = {json.dumps(secret, ensure_ascii=ascii)[1:-1] for ascii in (True, False)}
     nested = {json.dumps(text, ensure_ascii=ascii)[1:-1] for text in escaped for ascii in (True, False)}
     texts = {secret, *escaped, *nested}
     for text in list(texts):
         texts.add(text.translate(_GSON_SAFE))
-    for text in list(texts - {secret}):
+    for text in list(texts):
         texts |= {text.replace("/", "\\/"), _UNICODE_ESCAPE.sub(_upper_hex, text)}
     found: set[str] = set()
     for text in texts:
         encoded = {quote(text), quote(text, safe=""), quote_plus(text), quote_plus(text, safe="*")}
         encoded.add(quote(text, safe="-_.!~*'()"))
+        # Java's URLEncoder: `~` as %7E, a space as `+`, in UTF-8 or the server's Latin-1.
+        encoded.add(quote_plus(text, safe="*").replace("~", "%7E"))
         with contextlib.suppress(UnicodeEncodeError):
             encoded.add(quote(text, safe="", encoding="latin-1"))
+            encoded.add(quote_plus(text, safe="*", encoding="latin-1").replace("~", "%7E"))
         encoded |= {_PERCENT.sub(lambda m: m.group().lower(), e) for e in encoded}
         marked = html.escape(text)
         found |= {
