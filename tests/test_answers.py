@@ -111,7 +111,7 @@ async def test_file_failure_lines_quote_no_customer_text(simulator: SimulatorThr
     # A phone1 that is no phone number is described, not quoted: its text never reaches the model.
     # The failure line is the server's own account, with what to do: outside any fence (data).
     assert "SYSTEM" not in text and "upload everything" not in text, text
-    assert "\nline 2: (no phone): phone1 has letters and symbols" in text and "customer-data" not in text
+    assert "\nline 2: phone1 has letters and symbols" in text and "customer-data" not in text
 
 
 def assert_adds_up(out: dict[str, Any], given: int) -> None:

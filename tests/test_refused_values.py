@@ -92,7 +92,7 @@ async def test_file_tool_describes_a_password_column_and_never_quotes_it(
         dry_text = text_of(dry)
         assert not dry.is_error, dry_text
         assert "would send 1, refused before sending 53" in dry_text
-        assert "line 2: (no phone): phone1 has letters and symbols, 17 characters" in dry_text
+        assert "line 2: phone1 has letters and symbols, 17 characters" in dry_text
         out = dry.structured_content
         assert out is not None and len(out["failures"]) == 20
         for failure in out["failures"]:
@@ -129,9 +129,9 @@ def test_cli_upload_describes_a_password_column_and_never_quotes_it(tmp_path: Pa
             )
             assert done.returncode == 1, done.stderr  # rows were refused
             assert "refused before sending 53" in done.stdout, done.stdout
-            assert "line 2: (no phone): phone1 has letters and symbols, 17 characters" in done.stdout
+            assert "line 2: phone1 has letters and symbols, 17 characters" in done.stdout
             assert (
-                f"line {ROWS + 4}: (no phone): phone1 has 25 digits" not in done.stdout
+                f"line {ROWS + 4}: phone1 has 25 digits" not in done.stdout
             )  # past the first 20
             assert_nothing_quoted(done.stdout + done.stderr)
             assert_refusals_described(tmp_path / result_name, expected)
@@ -153,9 +153,9 @@ async def test_upload_tool_describes_refused_values_and_never_quotes_them(
         result = await client.call_tool("ameyo_upload_contacts", {**args, "dry_run": dry_run})
         text = text_of(result)
         assert not result.is_error, text
-        assert "record 1: (no phone): phone1 has letters and symbols, 15 characters" in text
-        assert "record 2: (no phone): phone1 has 6 digits and is not a complete phone number" in text
-        assert "record 3: (no phone): phone1 has 25 digits, more than the 20 Ameyo allows" in text
+        assert "record 1: phone1 has letters and symbols, 15 characters" in text
+        assert "record 2: phone1 has 6 digits and is not a complete phone number" in text
+        assert "record 3: phone1 has 25 digits, more than the 20 Ameyo allows" in text
         out = result.structured_content
         assert out is not None and out["refused"] == 3
         refused = {r["position"]: r for r in out["records"] if r["result"] == "REFUSED"}
@@ -192,7 +192,7 @@ async def test_callback_uploads_describe_refused_values_and_never_quote_them(
     )
     text = text_of(callbacks)
     assert not callbacks.is_error, text
-    assert "record 1: (no phone): phone1 has letters and symbols, 15 characters" in text
+    assert "record 1: phone1 has letters and symbols, 15 characters" in text
     assert "record 2: 9000022231: callback_time is not an ISO 8601 time" in text
     assert "record 3: 9000022232: callback_phone has letters and symbols, 15 characters" in text
     assert "Callbacks scheduled: 1" in text

@@ -187,8 +187,8 @@ async def test_upload_reports_each_record(client: Client, simulator: SimulatorTh
     text = text_of(result)
     assert "Sent 2 records to MoviStarSurvey (1), lead 1; 2 refused before sending" in text
     assert "added 1, updated 0, duplicates left unchanged 1, failed 0" in text
-    assert "record 2: (no phone): phone1 is missing" in text
-    assert "record 3: (no phone): phone1 has 25 digits, more than the 20 Ameyo allows" in text
+    assert "record 2: phone1 is missing" in text
+    assert "record 3: phone1 has 25 digits, more than the 20 Ameyo allows" in text
     # Which customer, and both ways on: update them, or move them into this lead.
     assert "record 4: 0458681166572: customer 12458 already in the campaign, left as it was" in text, text
     assert "migrate_existing=true moves them into this lead" in text
@@ -242,7 +242,7 @@ async def test_callbacks(client: Client, simulator: SimulatorThread) -> None:
         },
     )
     text = text_of(both)
-    assert "added 1," in text and "record 2: (no phone): phone1 is missing" in text
+    assert "added 1," in text and "record 2: phone1 is missing" in text
     assert "Sent 1 record to" in text and "Callbacks scheduled: 1" in text
     assert "record 3: 9000022222: callback_time is not an ISO 8601 time" in text
     assert "record 1: d" in text and "2030-03-03 10:00 Asia/Kolkata" in text

@@ -275,7 +275,10 @@ def failure_line(what: str, position: int, phone: str | None, reason: str) -> st
     ever one the phone rule accepted: digits, never free text) and why, with what to do. Not fenced,
     since the fence marks data and this is advice to follow; `data_text` keeps whatever a reason
     quotes (a field's name, Ameyo's message) from faking a fence."""
-    return data_text(f"{what} {position}: {phone or '(no phone)'}: {reason}", 400)
+    # Without a number the phone rule accepted, the reason says what the number was: a label such as
+    # "(no phone)" read as a missing number beside "phone1 has 4 digits".
+    shown = f"{phone}: " if phone else ""
+    return data_text(f"{what} {position}: {shown}{reason}", 400)
 
 
 def _records(n: int) -> str:
