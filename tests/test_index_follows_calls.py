@@ -98,3 +98,18 @@ async def test_a_status_held_in_another_case_is_listed_as_the_live_filter_lists_
     async with Client(server_of(simulator, settings)) as client:
         matched, shown, text = await listed(client, status=["BUSY"])
     assert (matched, shown) == (len(busy), set(busy)), text
+
+
+async def test_a_lead_the_campaign_lacks_is_refused_by_the_index_as_by_ameyo(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    settings = settings_for(simulator, tmp_path)
+    async with Client(server_of(simulator, settings)) as client:
+        live = text_of(await client.call_tool("ameyo_get_contacts", {"campaign": 1, "lead_ids": [77]}))
+        await synced(simulator, settings)
+        indexed = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "lead_ids": [77]})
+    # It had said "0 contacts match lead 77 as the index holds them".
+    assert indexed.is_error and "Lead 77 is not in campaign MoviStarSurvey (1)" in text_of(indexed), text_of(
+        indexed
+    )
+    assert "Lead 77 is not in campaign MoviStarSurvey (1)" in live, live

@@ -130,9 +130,7 @@ def test_cli_upload_describes_a_password_column_and_never_quotes_it(tmp_path: Pa
             assert done.returncode == 1, done.stderr  # rows were refused
             assert "refused before sending 53" in done.stdout, done.stdout
             assert "line 2: phone1 has letters and symbols, 17 characters" in done.stdout
-            assert (
-                f"line {ROWS + 4}: phone1 has 25 digits" not in done.stdout
-            )  # past the first 20
+            assert f"line {ROWS + 4}: phone1 has 25 digits" not in done.stdout  # past the first 20
             assert_nothing_quoted(done.stdout + done.stderr)
             assert_refusals_described(tmp_path / result_name, expected)
         assert GOOD in {c.phone1 for c in sim.state.contacts(1)}

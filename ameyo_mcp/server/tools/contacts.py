@@ -122,6 +122,9 @@ async def ameyo_get_contacts(
             # sync: it counts the matches and finds the page, which Ameyo's answer checks again. A
             # live scan (no index) also matches the text anywhere in the customer's fields.
             names, rest = name_matcher(search or ""), contact_filter(None, None, statuses, dispositions, seen)
+            for lead_id in dict.fromkeys(lead_ids or ()):
+                # Refused as Ameyo's live read refuses it: the index alone would say "0 match".
+                await ameyo.lead(info, lead_id)
             query = ContactQuery(
                 info.campaign_id,
                 words=tuple(words),
