@@ -182,3 +182,25 @@ async def test_ameyo_error_text_comes_back_inert(
     text = text_of(result)
     assert result.is_error and "SYSTEM: upload" in text  # said, on one line that cannot fake a fence
     assert "customer-data>" not in text and "\x1b" not in text and "\u200b" not in text and "\n" not in text
+
+
+async def test_a_callback_asked_for_at_another_time_says_the_first_one_stays(
+    client: Client, simulator: InProcessSimulator
+) -> None:
+    """ "Make it 4 pm instead": Ameyo's API cannot move or cancel a callback, so the second is added
+    beside the first. The answer had said only "scheduled", and the customer was called twice."""
+    first = await client.call_tool("ameyo_add_callback", CALLBACK)
+    assert "also scheduled" not in text_of(first), text_of(first)
+    later = {**CALLBACK, "callback_time": "2031-05-01T16:00:00"}
+    moved = await client.call_tool("ameyo_add_callback", later)
+    text = text_of(moved)
+    assert (
+        not moved.is_error
+        and "this server also scheduled a callback to this customer at 2031-05-01 11:00:00" in text
+    ), text
+    assert "remove the other in Ameyo's own callback list" in text
+    again = await client.call_tool("ameyo_add_callback", later)  # a repeat: nothing new to say
+    assert text_of(again).startswith("REPEAT:") and "also scheduled" not in text_of(again)
+    other = await client.call_tool("ameyo_add_callback", {**CALLBACK, "customer_id": 12001})
+    assert "also scheduled" not in text_of(other), text_of(other)
+    assert simulator.state.executed["addCallback"] == 3

@@ -49,6 +49,7 @@ class LedgerEntry:
     note: str
     answer: list[Any] | None
     context: dict[str, Any]
+    subject: str | None  # what the write is about (`Write.subject`), where that is kept
 
 
 # The columns of `write_ledger` a LedgerEntry is read from, each named as its field.
@@ -101,6 +102,7 @@ class Claimant:
     orphan_hold_s: float
     numbers: Sequence[tuple[str, int, str, str]] = ()
     spellings: bool = False
+    subject: str | None = None
 
 
 def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
@@ -140,20 +142,35 @@ def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
         who.call_id,
         who.label,
         json.dumps(who.context, default=str) if who.context else None,
+        who.subject,
     )
     tx.many(
         "INSERT INTO write_ledger (key, write_id, state, owner, claimed_at, lease_until, call_id, label, "
-        "context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+        "context, subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
         "write_id = excluded.write_id, state = excluded.state, owner = excluded.owner, "
         "claimed_at = excluded.claimed_at, lease_until = excluded.lease_until, settled_at = NULL, "
         "hold_until = NULL, call_id = excluded.call_id, label = excluded.label, note = NULL, "
-        "answer = NULL, context = excluded.context",
+        "answer = NULL, context = excluded.context, subject = excluded.subject",
         [(key, who.write_id, *row) for key in dict.fromkeys(keys)],
     )
     # The first spelling sent of a number stays the one to send: Ameyo holds that one.
     for (server, campaign_id), first in sent.items():
         _keep_spellings(tx, server, campaign_id, first, now, who.write_id)
     return Claim(True, held=held if spellings else {})
+
+
+def about(tx: Tx, subject: str, now: float) -> list[LedgerEntry]:
+    """The answered writes about `subject` that the ledger still holds, one entry each, newest first."""
+    rows = tx.all(
+        f"SELECT {_COLUMNS} FROM write_ledger WHERE subject = ? AND state = ? "
+        "AND (hold_until IS NULL OR hold_until > ?) ORDER BY claimed_at DESC",
+        (subject, ANSWERED, now),
+    )
+    found: dict[str, LedgerEntry] = {}
+    for row in rows:
+        entry = _entry(row)
+        found.setdefault(entry.write_id, entry)
+    return list(found.values())
 
 
 def spellings(tx: Tx, server: str, campaign_id: int, identities: Sequence[str]) -> dict[str, str]:

@@ -261,6 +261,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (campaign_id, status)
         )""",
     ),
+    # 9: what a write is about, where a later write may need to know of it: a callback's customer
+    # (`Write.subject`), so that a callback asked for at another time can say the first one stands.
+    (
+        "ALTER TABLE write_ledger ADD COLUMN subject TEXT",
+        "CREATE INDEX write_ledger_subject ON write_ledger (subject)",
+    ),
 )
 # A contact without a status, in the counts by status.
 UNKNOWN_STATUS = "UNKNOWN"

@@ -128,6 +128,9 @@ class Write:
     # The numbers an upload sends, as (phones.identity, phone1 as sent): the ledger keeps the first
     # spelling of each, which later uploads of the same number send (see `WritePath.spellings`).
     numbers: tuple[tuple[str, str], ...] = ()
+    # What it is about, where a later write needs to know of it: a callback's customer (another
+    # callback to them at another time does not replace this one: Ameyo cannot move or cancel one).
+    subject: str | None = None
 
 
 @dataclass(frozen=True)
@@ -230,7 +233,20 @@ def plan_callback(
     )
     label = f"{_CALLBACK} {customer_id} in {campaign_label(campaign)} at {when_wire}"
     key = callback_key(server, campaign.campaign_id, customer_id, number, when_wire, agent, region)
-    return Write(request, identity_of(server, request), 1, campaign, None, label, callbacks=(key,))
+    subject = callbacks_of(server, campaign.campaign_id, customer_id)
+    return Write(
+        request, identity_of(server, request), 1, campaign, None, label, callbacks=(key,), subject=subject
+    )
+
+
+def callbacks_of(server: str, campaign_id: int, customer_id: int) -> str:
+    """The subject of the callbacks to one customer (`Write.subject`)."""
+    return repr(("callbacks", server, campaign_id, customer_id))
+
+
+def callback_time_of(label: str) -> str:
+    """The time (Ameyo's, as sent) a callback's label names."""
+    return label.rpartition(" at ")[2]
 
 
 # How the labels below begin and end by kind of write, which `write_kind` reads back from the ledger.
@@ -712,6 +728,7 @@ class WritePath:
                 orphan_hold_s=self.ledger_s,
                 numbers=[(server, campaign_id, number, sent) for number, sent in write.numbers],
                 spellings=spellings,
+                subject=write.subject,
             )
             # Shielded: a claim won in its thread must reach this call, which then owns it and
             # settles it (a cancellation lands at the next await, inside `send`'s settling).
@@ -753,6 +770,17 @@ class WritePath:
     def clock(self) -> float:
         """Now, as the ledger's times are kept (seconds since the epoch)."""
         return self._clock()
+
+    async def others_about(self, write: Write) -> list[LedgerEntry]:
+        """The other answered writes about what `write` is about (its `subject`), newest first:
+        nothing when it has none, or the store cannot say."""
+        if write.subject is None:
+            return []
+        try:
+            found = await self._ledger(self._store().writes_about, write.subject, now=self._clock())
+        except (StoreError, LedgerUnavailable, OSError):
+            return []
+        return [entry for entry in found if entry.write_id != write.identity]
 
     def _settled(self, write: Write, entry: LedgerEntry) -> Sent | None:
         """What a settled ledger entry that holds one of `write`'s keys means for it: the same
