@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
+import pytest
 from pydantic import TypeAdapter
 
 from ameyo_mcp.ameyo.client import _bean_list, _comment_parts
 from ameyo_mcp.ameyo.models import Callback, CallbackUploadResult, Lead, RecordResult, parse_ameyo_time
+from ameyo_mcp.receiver.fields import parse_time
+
+IST = ZoneInfo("Asia/Kolkata")
 
 
 def test_upload_results_accept_every_spelling() -> None:
@@ -138,3 +143,23 @@ def test_every_command_declares_how_its_answer_is_read() -> None:
         "uploadContactAndAddCallback": True,
         "addCallback": True,
     }
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [
+        ("1425297998", datetime(2015, 3, 2, 12, 6, 38, tzinfo=UTC)),  # seconds, as a push may send
+        ("1425297998312", datetime(2015, 3, 2, 12, 6, 38, 312000, tzinfo=UTC)),  # milliseconds
+        (1425297998, datetime(2015, 3, 2, 12, 6, 38, tzinfo=UTC)),
+        ("2016-08-27T16:23:00+05:30", datetime(2016, 8, 27, 10, 53, tzinfo=UTC)),
+        ("2016-08-27 16:23:00.5", datetime(2016, 8, 27, 16, 23, 0, 500000, tzinfo=IST)),
+    ],
+)
+def test_a_time_ameyo_writes_is_read_alike_in_an_answer_and_a_push(given: object, meant: datetime) -> None:
+    """One reading of Ameyo's times: a contact's last dial read 1970 (seconds taken for
+    milliseconds) or nothing (an offset, a fraction) in the call history, and the right time in a push."""
+    read = parse_ameyo_time(given)
+    assert read is not None
+    moment = read if read.tzinfo is not None else read.replace(tzinfo=IST)
+    assert moment == meant
+    assert parse_time(str(given), IST) == meant

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Generic, Literal, Protocol, Self, TypeVar
 
 from pydantic import (
@@ -26,6 +26,7 @@ from pydantic import (
     field_validator,
 )
 
+from ..rules.times import from_epoch
 from . import result_types
 
 # -- tolerant scalar types ---------------------------------------------------------------------
@@ -44,12 +45,12 @@ def parse_ameyo_time(value: object) -> datetime | None:
     if isinstance(value, datetime):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
+        return from_epoch(value)
     if not isinstance(value, str):
         raise ValueError(f"not a time: {value!r}")
     text = _SPACES.sub(" ", value).strip()
-    if text.isdigit():
-        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    if text.isascii() and text.isdigit() and len(text) in (10, 13):
+        return from_epoch(int(text))
     # Newer JDKs put a narrow no-break space before AM/PM; the sample also lost a space once.
     text = re.sub(r"^(\d{4}-\d{2}-\d{2})(\d{2}:)", r"\1 \2", text)
     for fmt in (_JAVA_MEDIUM, "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"):
@@ -57,7 +58,10 @@ def parse_ameyo_time(value: object) -> datetime | None:
             return datetime.strptime(text, fmt)
         except ValueError:
             continue
-    raise ValueError(f"not a time Ameyo writes: {value!r}")
+    try:  # ISO 8601 with a fraction or an offset (`2016-08-27T16:23:00+05:30`), as a push may be
+        return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        raise ValueError(f"not a time Ameyo writes: {value!r}") from None
 
 
 def _to_bool(value: object) -> object:

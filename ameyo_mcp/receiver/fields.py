@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from ..errors import PushRejected
 from ..rules.redact import SECRETS
+from ..rules.times import from_epoch
 from ..store.records import CallEvent
 
 PhoneKey = Callable[[str], str | None]
@@ -184,12 +185,7 @@ def parse_time(text: str, zone: ZoneInfo) -> datetime | None:
     """A pushed time as an aware datetime in `zone`, or None when it is no time we know."""
     value = " ".join(text.split())
     if value.isascii() and value.isdigit():
-        number = int(value)
-        if len(value) == 13:
-            return datetime.fromtimestamp(number / 1000, zone)
-        if len(value) == 10:
-            return datetime.fromtimestamp(number, zone)
-        return None
+        return from_epoch(int(value)).astimezone(zone) if len(value) in (10, 13) else None
     try:
         moment: datetime | None = datetime.fromisoformat(
             value[:-1] + "+00:00" if value.endswith("Z") else value

@@ -39,6 +39,13 @@ class CallbackTime:
 CLOCK_SKEW = timedelta(minutes=5)
 
 
+def from_epoch(number: int | float) -> datetime:
+    """A time Ameyo gives as a number since the epoch, in UTC: milliseconds (`serverTime`, 13
+    digits) or seconds (10 digits), told apart by size. The one reading of such a number, for the
+    command answers, the index's sync and the pushes alike."""
+    return datetime.fromtimestamp(number / 1000 if abs(number) >= 10**11 else number, tz=UTC)
+
+
 def day_so_far(zone: ZoneInfo, now: datetime | None = None) -> tuple[datetime, datetime]:
     """Today from midnight up to now, in `zone` (exclusive end: `CLOCK_SKEW` past now, never past
     midnight): the one span "today" means in the call history, its resource and the operator's
