@@ -6,7 +6,9 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -603,11 +605,13 @@ def test_a_pushed_call_updates_its_customers_status_and_disposition_and_the_coun
                 call_type="auto.dial.customer",
                 raw=raw,
             ),
-            # The customer's campaign left out of the push: the one campaign holding the customer.
+            # The customer's campaign left out of the push: the one campaign holding the customer
+            # with the number dialled.
             event(
                 "c2",
                 customer_id=2,
                 campaign_id=None,
+                phone="9812300002",
                 disposition_name="Sale",
                 status_after="CONNECTED",
                 raw=raw,
@@ -638,3 +642,121 @@ def test_a_pushed_call_updates_its_customers_status_and_disposition_and_the_coun
     )
     store.finish_pass(CAMPAIGN, again.number, now=NOW)  # Ameyo's word: 4 and 5 are gone
     assert store.status_counts(CAMPAIGN) == {"NO_ANSWER": 3}
+
+
+def rows_by_status(store: Store) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for contact in store.contacts(CAMPAIGN, limit=100_000):
+        counts[contact.status or "UNKNOWN"] = counts.get(contact.status or "UNKNOWN", 0) + 1
+    return counts
+
+
+def test_a_push_whose_code_is_the_systems_outcome_keeps_the_customers_disposition(store: Store) -> None:
+    """A push with its system disposition left blank carries the outcome in its code: NO_ANSWER there
+    had been written over the customer's DNC, and they left the do-not-call listing."""
+    opened = store.begin_pass(CAMPAIGN, now=NOW)
+    held = row(1, "9812300001")._replace(disposition="DNC")
+    store.upsert_contacts(CAMPAIGN, [held], pass_number=opened.number)
+    store.finish_pass(CAMPAIGN, opened.number, now=NOW)
+    blank = event("n1", disposition="NO_ANSWER", system_disposition=None, call_type="auto.dial.customer")
+    store.add_calls([replace(blank, raw={"callId": "n1"})])
+    after = store.contact(CAMPAIGN, 1)
+    assert after is not None and (after.status, after.disposition) == ("NO_ANSWER", "DNC")
+
+
+def test_the_counts_by_status_agree_with_the_rows_while_a_pass_is_open(store: Store) -> None:
+    """A sync's page changes statuses too: a push after it counted its change from the page's status
+    while the counts knew only the last sync's, and 10 contacts were counted 11."""
+    opened = store.begin_pass(CAMPAIGN, now=NOW)
+    store.upsert_contacts(
+        CAMPAIGN, [row(c, f"98123001{c:02d}") for c in range(10)], pass_number=opened.number
+    )
+    store.finish_pass(CAMPAIGN, opened.number, now=NOW)
+    again = store.begin_pass(CAMPAIGN, now=NOW)
+    store.upsert_contacts(CAMPAIGN, [row(1, "9812300101", status="BUSY")], pass_number=again.number)
+    store.add_calls([event("p1", customer_id=1, status_after="CONNECTED", raw={"callId": "p1"})])
+    assert store.status_counts(CAMPAIGN) == rows_by_status(store) == {"NOT_TRIED": 9, "CONNECTED": 1}
+
+
+def test_a_push_without_its_campaign_is_tied_only_to_the_customer_it_dialled(store: Store) -> None:
+    """Customer ids of a campaign never synced may be another's: an id alone had put a stranger's
+    outcome, and their number, on campaign 7's customer 1."""
+    opened = store.begin_pass(CAMPAIGN, now=NOW)
+    store.upsert_contacts(CAMPAIGN, [row(1, "9812300001")], pass_number=opened.number)
+    store.finish_pass(CAMPAIGN, opened.number, now=NOW)
+    stranger = event(
+        "s1", customer_id=1, campaign_id=None, phone="7700000000", status_after="DNC", raw={"c": "s1"}
+    )
+    ours = event(
+        "o1", customer_id=1, campaign_id=None, phone="9812300001", status_after="BUSY", raw={"c": "o1"}
+    )
+    store.add_calls([stranger])
+    held = store.contact(CAMPAIGN, 1)
+    assert held is not None and held.status == "NOT_TRIED" and held.phones == ("9812300001",)
+    store.add_calls([ours])
+    held = store.contact(CAMPAIGN, 1)
+    assert held is not None and held.status == "BUSY"
+
+
+def test_the_counts_by_status_hold_under_receivers_and_syncs_at_once(database_url: str) -> None:
+    """Two receivers' pushes and sync passes at the same moment, each with its own connection: on
+    PostgreSQL a pass's end cleared changes committed after its count, and two pushes of one
+    customer each counted a change from the same status."""
+    import random
+    import threading
+
+    contacts = 400
+    with Store(database_url) as setup:
+        opened = setup.begin_pass(CAMPAIGN, now=NOW)
+        setup.upsert_contacts(
+            CAMPAIGN, [row(c, f"981230{c:04d}") for c in range(contacts)], pass_number=opened.number
+        )
+        setup.finish_pass(CAMPAIGN, opened.number, now=NOW)
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def receiver(seed: int) -> None:
+        rng = random.Random(seed)
+        with Store(database_url) as store:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                batch = [
+                    event(
+                        f"r{seed}-{n}-{k}",
+                        customer_id=rng.randrange(8),  # a few customers: the same one at once
+                        status_after=rng.choice(("BUSY", "CONNECTED", "NO_ANSWER")),
+                        started_at=NOW + timedelta(seconds=n * 10 + k),
+                        raw={"c": f"r{seed}-{n}-{k}"},
+                    )
+                    for k in range(5)
+                ]
+                try:
+                    store.add_calls(batch)
+                except BaseException as exc:
+                    failures.append(exc)
+                    return
+
+    def syncer() -> None:
+        with Store(database_url) as store:
+            while not stop.is_set():
+                opened = store.begin_pass(CAMPAIGN, now=NOW)
+                page = [row(c, f"981230{c:04d}", status="NOT_TRIED") for c in range(8, contacts)]
+                store.upsert_contacts(CAMPAIGN, page, pass_number=opened.number)
+                store.upsert_contacts(
+                    CAMPAIGN, [row(c, f"981230{c:04d}") for c in range(8)], pass_number=opened.number
+                )
+                store.finish_pass(CAMPAIGN, opened.number, now=NOW)
+
+    threads = [threading.Thread(target=receiver, args=(i,)) for i in range(2)] + [
+        threading.Thread(target=syncer)
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(3.0)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not failures, failures
+    with Store(database_url) as store:
+        assert store.status_counts(CAMPAIGN) == rows_by_status(store)

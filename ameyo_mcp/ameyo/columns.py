@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..errors import InputError
+from ..rules.outcomes import DIAL_STATUSES
 from ..rules.sanitize import clean_text
 
 CAMPAIGN_COLUMN_PREFIX = "__campaign_customer_table_alias__."
@@ -34,28 +35,6 @@ CAMPAIGN_COLUMNS: tuple[str, ...] = (
     *(f"last_dialed_time_{k}" for k in range(1, 5)),
 )
 
-# Section 4.6.3 item 9: a contact's last status is one of these, or NOT_TRIED when never dialed.
-DIAL_STATUSES: tuple[str, ...] = (
-    "BUSY",
-    "NO_ANSWER",
-    "CONNECTED",
-    "CALL_DROP",
-    "CALL_HANGUP",
-    "AMD",
-    "ATTEMPT_FAILED",
-    "TRANSFERRED_TO_CAMPAIGN",
-    "CALL_NOT_PICKED",
-    "NUMBER_FAILURE",
-    "NUMBER_TEMP_FAILURE",
-    "PROVIDER_FAILURE",
-    "PROVIDER_TEMP_FAILURE",
-    "SYSTEM_ERROR",
-    "FAILED",
-    "SIT_INTERCEPT",
-    "SIT_VACANT",
-    "SIT_NOCIRCUIT",
-    "SIT_REORDER",
-)
 STATUSES: tuple[str, ...] = ("NOT_TRIED", *DIAL_STATUSES)
 # Dispositions are set per deployment by agents; the document's examples (item 10) seed completions.
 EXAMPLE_DISPOSITIONS: tuple[str, ...] = ("Sale", "Foreign Language", "DNC")

@@ -15,6 +15,29 @@ from .sanitize import data_text, fold
 
 OUTCOME_CAP = 60
 
+# Section 4.6.3 item 9: a contact's last status is one of these, or NOT_TRIED when never dialed.
+DIAL_STATUSES: tuple[str, ...] = (
+    "BUSY",
+    "NO_ANSWER",
+    "CONNECTED",
+    "CALL_DROP",
+    "CALL_HANGUP",
+    "AMD",
+    "ATTEMPT_FAILED",
+    "TRANSFERRED_TO_CAMPAIGN",
+    "CALL_NOT_PICKED",
+    "NUMBER_FAILURE",
+    "NUMBER_TEMP_FAILURE",
+    "PROVIDER_FAILURE",
+    "PROVIDER_TEMP_FAILURE",
+    "SYSTEM_ERROR",
+    "FAILED",
+    "SIT_INTERCEPT",
+    "SIT_VACANT",
+    "SIT_NOCIRCUIT",
+    "SIT_REORDER",
+)
+
 
 def outcome_key(name: str) -> str:
     """What makes two spellings one outcome: "Sale" and "SALE", "Not Interested" and

@@ -49,6 +49,11 @@ _CHUNK = 400
 # Contacts written together (the ids of a chunk are looked up in one statement, within that limit
 # too): a sync's page of 500, and the row before it, in one go.
 _WRITE_CHUNK = 900
+# PostgreSQL's advisory locks of the counts by status: this space, and the campaign's id.
+_STATUS_LOCK_SPACE = 711045
+# A batch of pushes without their campaign looks for their customers in so many campaign and
+# customer pairs at most (a few campaigns and a batch's customers): the rest stay unplaced.
+_UNPLACED_PAIRS = 4_000
 # The columns of `contacts` an IndexedContact is read from, each named as its field.
 _CONTACT_FIELDS = tuple(f.name for f in fields(IndexedContact))
 _CONTACT_COLUMNS = ", ".join(f"c.{name}" for name in _CONTACT_FIELDS)
@@ -272,29 +277,42 @@ def _learn_phones(tx: Tx, events: Sequence[CallEvent]) -> None:
     )
 
 
+def _lock_statuses(tx: Tx, campaign_ids: Iterable[int]) -> None:
+    """The campaigns' indexed contacts and counts by status to this transaction alone until it ends,
+    taken before it touches a contact: a push, a sync's page or an upload reads a status and counts
+    its change from it, and a sync's end counts the rows and clears the changes. PostgreSQL's own
+    lock, in campaign order; a writing SQLite transaction has the whole database to itself."""
+    if tx.dialect.name == "postgresql":
+        for campaign_id in sorted(set(campaign_ids)):
+            tx.run(
+                "SELECT pg_advisory_xact_lock(?::int, ?::int)", (_STATUS_LOCK_SPACE, campaign_id & 0x7FFFFFFF)
+            )
+
+
 def _with_campaigns(tx: Tx, events: list[CallEvent]) -> list[CallEvent]:
     """The events with a campaign: a push that left its campaign out is its customer's campaign
-    where the index holds that customer in one campaign only (as kept in the history, it stays
-    without one: what Ameyo sent)."""
-    missing = list(dict.fromkeys(e.customer_id for e in events if e.campaign_id is None))
-    if not missing:
-        return events
-    campaigns = [int(c) for (c,) in tx.all("SELECT campaign_id FROM campaigns")]
+    where the index holds that customer, with the number the push dialled, in one campaign only
+    (an id alone may be another campaign's customer). In the history it stays without one: what
+    Ameyo sent. Looked for in at most `_UNPLACED_PAIRS` campaign and customer pairs a batch."""
+    missing = list(dict.fromkeys(e.customer_id for e in events if e.campaign_id is None and e.phone))
+    campaigns = [int(c) for (c,) in tx.all("SELECT campaign_id FROM campaigns")] if missing else []
+    if len(missing) * len(campaigns) > _UNPLACED_PAIRS:
+        missing = missing[: max(_UNPLACED_PAIRS // len(campaigns), 0)]
     pairs = [(c, customer) for c in campaigns for customer in missing]
-    found: dict[int, list[int]] = {}
+    found: dict[int, list[tuple[int, list[str]]]] = {}
     for start in range(0, len(pairs), _CHUNK):
         chunk = pairs[start : start + _CHUNK]
         listed = ", ".join(["(?, ?)"] * len(chunk))
-        for campaign_id, customer_id in tx.all(
-            "SELECT campaign_id, customer_id FROM contacts "
+        for campaign_id, customer_id, phones in tx.all(
+            "SELECT campaign_id, customer_id, phones FROM contacts "
             f"WHERE (campaign_id, customer_id) IN (VALUES {listed})",
             [value for pair in chunk for value in pair],
         ):
-            found.setdefault(int(customer_id), []).append(int(campaign_id))
+            found.setdefault(int(customer_id), []).append((int(campaign_id), _column_phones(phones)))
     out: list[CallEvent] = []
     for event in events:
         if event.campaign_id is None:
-            held = found.get(event.customer_id or 0, [])
+            held = [c for c, phones in found.get(event.customer_id or 0, []) if event.phone in phones]
             if len(held) != 1:
                 continue
             event = replace(event, campaign_id=held[0])
@@ -572,6 +590,7 @@ class Store:
         syncing the same pass closed it first). With `lease`: SyncLeaseLost, and nothing changed,
         when another process has taken the campaign's sync over."""
         with self._tx() as tx:
+            _lock_statuses(tx, [campaign_id])  # no push's change lands between the count and the clearing
             self._renew(tx, campaign_id, lease)
             row = tx.first(
                 "SELECT pass_no, pass_started_at, synced_at FROM campaigns WHERE campaign_id = ?",
@@ -664,6 +683,7 @@ class Store:
         for row in rows:
             latest[row.customer_id] = row
         with self._tx(durable=durable) as tx:
+            _lock_statuses(tx, [campaign_id])
             self._renew(tx, campaign_id, lease)
             if pass_number is None:
                 self._ensure_campaign(tx, campaign_id, campaign_name)
@@ -672,8 +692,9 @@ class Store:
             )
             # The pages of a campaign's first pass write no keys: `finish_pass` builds them at once.
             keys = pass_number is None or synced_at is not None or pass_number != number
-            # A sync's pages are counted by status when its pass ends; an upload's, as it is written.
-            changes: Counter[str] | None = Counter() if pass_number is None else None
+            # Every change of a status is counted as it is written, a sync's page's as an upload's:
+            # the counts then agree with the rows while a pass is open (its end counts them afresh).
+            changes: Counter[str] = Counter()
             if pass_number is None:
                 pass_number = number
             new = 0
@@ -1066,6 +1087,7 @@ class Store:
             added = [row_id is not None for row_id in ids]
             fresh = [e for e, new in zip(events, added, strict=True) if new and e.customer_id is not None]
             fresh = _with_campaigns(tx, fresh)
+            _lock_statuses(tx, (e.campaign_id for e in fresh if e.campaign_id is not None))
             _learn_phones(tx, [e for e in fresh if e.phone])
             _record_calls(tx, fresh)
             # Last: the tally's rows of this quarter hour are every writer's, held from here to the commit.

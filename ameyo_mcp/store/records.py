@@ -12,6 +12,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from ..rules.outcomes import DIAL_STATUSES
+
 RAW_CAP_BYTES = 8192
 _RAW_VALUE_CAP = 1000
 
@@ -147,13 +149,17 @@ class CallEvent:
         status (the outcome with respect to the system, upper case) and its disposition (the one an
         agent chose); None where the push does not tell. The status is the push's `lastStatus`,
         else a dialled call's system disposition (an inbound call dials no one); a disposition
-        code that only repeats the system's outcome is no agent's choice (the document, 4.6.3)."""
+        code that is one of the system's outcomes is no agent's choice (the document, 4.6.3)."""
+        code = self.disposition
+        # A code that is one of the system's outcomes (a push without its agent's disposition
+        # carries the outcome there) is no agent's choice: it is the system disposition.
+        systems = code if code is not None and code.upper() in DIAL_STATUSES else None
         status = self.status_after
-        if status is None and self.system_disposition and "inbound" not in (self.call_type or "").lower():
-            status = self.system_disposition
+        if status is None and "inbound" not in (self.call_type or "").lower():
+            status = self.system_disposition or systems
         chosen = self.disposition_name
-        if chosen is None and self.disposition and self.disposition != self.system_disposition:
-            chosen = self.disposition
+        if chosen is None and code is not None and systems is None and code != self.system_disposition:
+            chosen = code
         return (status.upper() if status else None), chosen
 
     def dedup_key(self) -> str:
