@@ -5,6 +5,7 @@ Nothing else in the package reads the environment: every layer gets a `Settings`
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -676,16 +677,24 @@ def _url_passwords(url: str | None) -> set[str]:
     and decoded."""
     if not url or "://" not in url:
         return set()
-    try:
-        parts = urlsplit(url)
-        given = [parts.password or "", *parse_qs(parts.query).get("password", [])]
-    except ValueError:  # refused with its own message where the URL is read
-        return set()
+    # As written up to the last @ (a ? or # in it ends urlsplit's user part early), and as a query
+    # parameter.
+    userinfo = url.split("://", 1)[1].rpartition("@")[0]
+    given = [userinfo.partition(":")[2]]
+    with contextlib.suppress(ValueError):
+        given += parse_qs(urlsplit(url).query).get("password", [])
     return {form for value in given if value for form in (value, unquote(value))}
 
 
 def _database_url(raw: str) -> str:
     if raw.startswith(("postgresql://", "postgres://")):
+        try:
+            urlsplit(raw).port  # noqa: B018 - read to be checked: a ? or # in the password ends the host early
+        except ValueError:
+            raise SettingsError(
+                "AMEYO_DATABASE_URL cannot be read: its host or port is not one (a ?, # or / in the "
+                "user name or password must be written %3F, %23 or %2F)"
+            ) from None
         return raw
     if raw.startswith("sqlite:"):
         rest = raw.removeprefix("sqlite:")

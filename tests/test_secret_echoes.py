@@ -157,3 +157,24 @@ async def test_the_database_password_is_masked_where_its_driver_quotes_it(
     said = text_of(result) + json.dumps(result.structured_content) + caplog.text
     assert "cannot be reached" in text_of(result), text_of(result)
     assert password not in said and password.split("%")[1] not in said, said
+
+
+def test_a_database_url_whose_password_ends_its_host_early_is_refused_without_it() -> None:
+    """A ? or # in the password ends the URL's host there: every command had ended in "something
+    unexpected (ValueError)", with the password's first part in the logged traceback."""
+    from ameyo_mcp.errors import SettingsError
+
+    password = "Hunter2?Xy#" + secrets.token_hex(4)
+    env = {
+        "AMEYO_BASE_URL": "http://ameyo.test",
+        "AMEYO_USER_ID": "CustomerManager",
+        "AMEYO_PASSWORD": "pw-" + secrets.token_hex(6),
+        "AMEYO_TIMEZONE": "Asia/Kolkata",
+        "AMEYO_DATABASE_URL": f"postgresql://app:{password}@127.0.0.1:5432/db",
+    }
+    with pytest.raises(SettingsError) as refused:
+        load_settings(env, env_file=None)
+    assert "%3F, %23" in str(refused.value) and "Hunter2" not in str(refused.value)
+    from ameyo_mcp.store import Store
+
+    assert "Hunter2" not in Store(env["AMEYO_DATABASE_URL"]).where

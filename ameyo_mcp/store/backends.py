@@ -42,10 +42,13 @@ def describe(url: str) -> str:
         return str(sqlite_path(url))
     parts = urlsplit(url)
     path = parts.path or "/"
-    if not parts.hostname:
+    try:
+        host, port = parts.hostname, f":{parts.port}" if parts.port else ""
+    except ValueError:  # its message quotes the text it took for a port: a password's, maybe
+        return "PostgreSQL (a URL whose host or port cannot be read)"
+    if not host:
         return f"PostgreSQL {path} (local socket)"
-    port = f":{parts.port}" if parts.port else ""
-    return f"PostgreSQL {parts.hostname}{port}{path}"
+    return f"PostgreSQL {host}{port}{path}"
 
 
 def connect(url: str, *, timeout_s: float | None = None, name: str = "ameyo-mcp") -> tuple[Any, Dialect]:
