@@ -68,8 +68,9 @@ async def test_tools_listed_with_true_annotations_and_small_schemas(client: Clie
     # the call history starts (an empty answer is measured against it): 80; whether a ping logged in: 50;
     # and the model's part above grows the whole (despite_do_not_call of the upload: 120); the
     # record uploads' outcome_unknown, counted apart from failed (a client resends what failed): 70;
-    # a listing's page contacts the index held as matching and Ameyo no longer does: 80.
-    assert sum(len(json.dumps(d)) for d in dumped) < 23_850
+    # a listing's page contacts the index held as matching and Ameyo no longer does: 80; a
+    # callback's other callbacks to the customer still to come, which stay beside it: 60.
+    assert sum(len(json.dumps(d)) for d in dumped) < 23_910
 
 
 async def test_login_ping_campaigns_leads_logout(client: Client, simulator: SimulatorThread) -> None:

@@ -188,19 +188,36 @@ async def test_a_callback_asked_for_at_another_time_says_the_first_one_stays(
     client: Client, simulator: InProcessSimulator
 ) -> None:
     """ "Make it 4 pm instead": Ameyo's API cannot move or cancel a callback, so the second is added
-    beside the first. The answer had said only "scheduled", and the customer was called twice."""
+    beside the first, by whichever tool either was asked. The answer had said only "scheduled", and
+    the customer was called twice."""
     first = await client.call_tool("ameyo_add_callback", CALLBACK)
-    assert "also scheduled" not in text_of(first), text_of(first)
+    assert "also has" not in text_of(first), text_of(first)
     later = {**CALLBACK, "callback_time": "2031-05-01T16:00:00"}
     moved = await client.call_tool("ameyo_add_callback", later)
     text = text_of(moved)
-    assert (
-        not moved.is_error
-        and "this server also scheduled a callback to this customer at 2031-05-01 11:00:00" in text
-    ), text
-    assert "remove the other in Ameyo's own callback list" in text
+    assert not moved.is_error, text
+    assert "this customer also has a callback that this server scheduled earlier, still to come at " in text
+    assert "2031-05-01 11:00:00" in text and "remove it in Ameyo's own callback list" in text, text
+    assert moved.structured_content is not None
+    assert moved.structured_content["also_scheduled"] == ["2031-05-01 11:00:00"]
     again = await client.call_tool("ameyo_add_callback", later)  # a repeat: nothing new to say
-    assert text_of(again).startswith("REPEAT:") and "also scheduled" not in text_of(again)
+    assert text_of(again).startswith("REPEAT:") and "also has" not in text_of(again)
     other = await client.call_tool("ameyo_add_callback", {**CALLBACK, "customer_id": 12001})
-    assert "also scheduled" not in text_of(other), text_of(other)
+    assert "also has" not in text_of(other), text_of(other)
     assert simulator.state.executed["addCallback"] == 3
+
+    # Through the upload tool, by the customer's number in another spelling, either way round.
+    phone = next(c.phone1 for c in simulator.state.contacts(1) if c.customer_id == 12458)
+    record = {"customer": {"phone1": phone}, "callback_time": "2031-05-01T17:00:00"}
+    upload = {"campaign": 1, "lead_id": 21, "records": [record]}
+    uploaded = await client.call_tool("ameyo_upload_contacts_with_callbacks", upload)
+    said = text_of(uploaded)
+    assert "still to come at 2031-05-01 11:00:00, 2031-05-01 16:00:00" in said, said
+    assert "By record: record 1: 2031-05-01 11:00:00, 2031-05-01 16:00:00" in said, said
+    last = await client.call_tool("ameyo_add_callback", {**CALLBACK, "callback_time": "2031-05-01T18:00:00"})
+    assert last.structured_content is not None, text_of(last)
+    assert last.structured_content["also_scheduled"] == [
+        "2031-05-01 11:00:00",
+        "2031-05-01 16:00:00",
+        "2031-05-01 17:00:00",
+    ], text_of(last)

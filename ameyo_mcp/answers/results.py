@@ -159,3 +159,5 @@ class CallbackOut(BaseModel):
     assigned_to: str | None = None
     self_callback: bool
     repeat_of_earlier_call: bool | None = None
+    # Other callbacks to the customer still to come (Ameyo server's time): they stay scheduled.
+    also_scheduled: list[str] | None = None

@@ -7,7 +7,7 @@ and says how to get the rest. Values that came from customer records are fenced 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from ..ameyo.models import callback_scheduled, campaign_label
 from ..ameyo.result_types import IN_THE_LEAD, NOT_MOVED, UPDATED_IN_PLACE
@@ -429,3 +429,17 @@ def callback_text(out: CallbackOut) -> str:
         f"When: {out.time}. Assigned to: {to}.",
     ]
     return "\n".join(lines)
+
+
+def also_scheduled_note(times: Sequence[str], whom: str, this: str) -> str:
+    """What to do about the callbacks still to come that stay beside a new one: Ameyo's API can
+    neither move nor cancel a callback ("make it 4 pm instead" adds one)."""
+    shown = ", ".join(times[:5]) + (f" and {len(times) - 5} more" if len(times) > 5 else "")
+    one = len(times) == 1
+    return (
+        f"Note: {whom} also has {'a callback' if one else 'callbacks'} that this server scheduled "
+        f"earlier, still to come at {shown} (the Ameyo server's time), which {'stays' if one else 'stay'} "
+        f"scheduled beside {this}: the Customer Manager API can neither move nor cancel a callback. If "
+        f"{this} replaces {'it' if one else 'them'}, remove {'it' if one else 'them'} in Ameyo's own "
+        "callback list (its web console)."
+    )

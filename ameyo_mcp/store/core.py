@@ -1241,9 +1241,9 @@ class Store:
     def ledger_entries(self, keys: Sequence[str]) -> list[ledger.LedgerEntry]:
         return self._reading(lambda tx: ledger.entries(tx, keys))
 
-    def writes_about(self, subject: str, *, now: float) -> list[ledger.LedgerEntry]:
-        """The answered writes about `subject` (`Write.subject`) the ledger holds, newest first."""
-        return self._reading(lambda tx: ledger.about(tx, subject, now))
+    def callbacks_to(self, subjects: Sequence[str], *, now: float) -> list[ledger.LedgerEntry]:
+        """The answered callback keys of `subjects` (`Write.subjects`) the ledger holds, newest first."""
+        return self._reading(lambda tx: ledger.about(tx, subjects, now))
 
     def unknown_writes(
         self, *, limit: int = 50, now: float | None = None, alive: Callable[[str], bool] | None = None

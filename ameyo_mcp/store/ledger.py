@@ -12,7 +12,7 @@ where a file batch came from, the answer of a small write), nothing secret.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +49,8 @@ class LedgerEntry:
     note: str
     answer: list[Any] | None
     context: dict[str, Any]
-    subject: str | None  # what the write is about (`Write.subject`), where that is kept
+    subject: str | None  # who the callback of this key dials (`Write.subjects`), for callback keys
+    subject_at: str | None  # and when, as sent to Ameyo
 
 
 # The columns of `write_ledger` a LedgerEntry is read from, each named as its field.
@@ -102,7 +103,7 @@ class Claimant:
     orphan_hold_s: float
     numbers: Sequence[tuple[str, int, str, str]] = ()
     spellings: bool = False
-    subject: str | None = None
+    subjects: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # key: (subject, when)
 
 
 def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
@@ -142,16 +143,16 @@ def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
         who.call_id,
         who.label,
         json.dumps(who.context, default=str) if who.context else None,
-        who.subject,
     )
     tx.many(
         "INSERT INTO write_ledger (key, write_id, state, owner, claimed_at, lease_until, call_id, label, "
-        "context, subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-        "write_id = excluded.write_id, state = excluded.state, owner = excluded.owner, "
+        "context, subject, subject_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO "
+        "UPDATE SET write_id = excluded.write_id, state = excluded.state, owner = excluded.owner, "
         "claimed_at = excluded.claimed_at, lease_until = excluded.lease_until, settled_at = NULL, "
         "hold_until = NULL, call_id = excluded.call_id, label = excluded.label, note = NULL, "
-        "answer = NULL, context = excluded.context, subject = excluded.subject",
-        [(key, who.write_id, *row) for key in dict.fromkeys(keys)],
+        "answer = NULL, context = excluded.context, subject = excluded.subject, "
+        "subject_at = excluded.subject_at",
+        [(key, who.write_id, *row, *who.subjects.get(key, (None, None))) for key in dict.fromkeys(keys)],
     )
     # The first spelling sent of a number stays the one to send: Ameyo holds that one.
     for (server, campaign_id), first in sent.items():
@@ -159,18 +160,19 @@ def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
     return Claim(True, held=held if spellings else {})
 
 
-def about(tx: Tx, subject: str, now: float) -> list[LedgerEntry]:
-    """The answered writes about `subject` that the ledger still holds, one entry each, newest first."""
-    rows = tx.all(
-        f"SELECT {_COLUMNS} FROM write_ledger WHERE subject = ? AND state = ? "
-        "AND (hold_until IS NULL OR hold_until > ?) ORDER BY claimed_at DESC",
-        (subject, ANSWERED, now),
-    )
-    found: dict[str, LedgerEntry] = {}
-    for row in rows:
-        entry = _entry(row)
-        found.setdefault(entry.write_id, entry)
-    return list(found.values())
+def about(tx: Tx, subjects: Sequence[str], now: float) -> list[LedgerEntry]:
+    """The answered callback keys of `subjects` that the ledger still holds, newest first."""
+    if not subjects:
+        return []
+    marks = ", ".join("?" * len(subjects))
+    return [
+        _entry(row)
+        for row in tx.all(
+            f"SELECT {_COLUMNS} FROM write_ledger WHERE subject IN ({marks}) AND state = ? "
+            "AND (hold_until IS NULL OR hold_until > ?) ORDER BY claimed_at DESC",
+            (*subjects, ANSWERED, now),
+        )
+    ]
 
 
 def spellings(tx: Tx, server: str, campaign_id: int, identities: Sequence[str]) -> dict[str, str]:

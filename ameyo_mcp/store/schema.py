@@ -261,10 +261,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (campaign_id, status)
         )""",
     ),
-    # 9: what a write is about, where a later write may need to know of it: a callback's customer
-    # (`Write.subject`), so that a callback asked for at another time can say the first one stands.
+    # 9: who a callback key's callback dials and when (`Write.subjects`): a callback asked for at
+    # another time, by any tool, names those still to come, which stay beside it.
     (
         "ALTER TABLE write_ledger ADD COLUMN subject TEXT",
+        "ALTER TABLE write_ledger ADD COLUMN subject_at TEXT",
         "CREATE INDEX write_ledger_subject ON write_ledger (subject)",
     ),
 )

@@ -79,7 +79,7 @@ from ..index.held import held_spellings
 from ..rules import phones
 from ..rules.counts import counted
 from ..rules.owners import new_owner, owner_alive
-from ..rules.times import ago_text
+from ..rules.times import AMEYO_FORMAT, ago_text
 from .audit import AuditLog
 
 if TYPE_CHECKING:
@@ -128,9 +128,9 @@ class Write:
     # The numbers an upload sends, as (phones.identity, phone1 as sent): the ledger keeps the first
     # spelling of each, which later uploads of the same number send (see `WritePath.spellings`).
     numbers: tuple[tuple[str, str], ...] = ()
-    # What it is about, where a later write needs to know of it: a callback's customer (another
-    # callback to them at another time does not replace this one: Ameyo cannot move or cancel one).
-    subject: str | None = None
+    # Who each callback dials and when, by its key: another callback to them at another time, by
+    # any tool, does not replace it (Ameyo cannot move or cancel one), and says so.
+    subjects: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -233,20 +233,16 @@ def plan_callback(
     )
     label = f"{_CALLBACK} {customer_id} in {campaign_label(campaign)} at {when_wire}"
     key = callback_key(server, campaign.campaign_id, customer_id, number, when_wire, agent, region)
-    subject = callbacks_of(server, campaign.campaign_id, customer_id)
+    subject = (key[0], callbacks_to(server, campaign.campaign_id, number, region), when_wire)
     return Write(
-        request, identity_of(server, request), 1, campaign, None, label, callbacks=(key,), subject=subject
+        request, identity_of(server, request), 1, campaign, None, label, callbacks=(key,), subjects=(subject,)
     )
 
 
-def callbacks_of(server: str, campaign_id: int, customer_id: int) -> str:
-    """The subject of the callbacks to one customer (`Write.subject`)."""
-    return repr(("callbacks", server, campaign_id, customer_id))
-
-
-def callback_time_of(label: str) -> str:
-    """The time (Ameyo's, as sent) a callback's label names."""
-    return label.rpartition(" at ")[2]
+def callbacks_to(server: str, campaign_id: int, number: str, region: str) -> str:
+    """Who a callback dials, as the ledger keeps it (`Write.subjects`): its number under the phone
+    rule, whichever tool scheduled it and however the number was spelt."""
+    return repr(("callbacks", server, campaign_id, phones.identity(number, region) or phones.digits(number)))
 
 
 # How the labels below begin and end by kind of write, which `write_kind` reads back from the ledger.
@@ -368,17 +364,25 @@ def plan_upload_with_callbacks(
     )
     label = upload_label(len(records), lead_id, campaign) + _WITH_CALLBACKS
     identity = identity_of(server, request, ordered=file_batch)
+    dialled = [
+        (record, callback, callback.call_back_phone or record.get("phone1", ""))
+        for record, callback in records
+    ]
     keys = tuple(
         callback_key(
             server,
             campaign.campaign_id,
             callback.customer_id,
-            callback.call_back_phone or record.get("phone1", ""),
+            number,
             callback.call_back_time,
             callback.user_id,
             region,
         )
-        for record, callback in records
+        for _, callback, number in dialled
+    )
+    subjects = tuple(
+        (key, callbacks_to(server, campaign.campaign_id, number, region), callback.call_back_time)
+        for (key, _), (_, callback, number) in zip(keys, dialled, strict=True)
     )
     return Write(
         request,
@@ -390,6 +394,7 @@ def plan_upload_with_callbacks(
         dict(context or {}),
         keys,
         numbers=tuple(numbers),
+        subjects=subjects,
     )
 
 
@@ -728,7 +733,7 @@ class WritePath:
                 orphan_hold_s=self.ledger_s,
                 numbers=[(server, campaign_id, number, sent) for number, sent in write.numbers],
                 spellings=spellings,
-                subject=write.subject,
+                subjects={key: (subject, at) for key, subject, at in write.subjects},
             )
             # Shielded: a claim won in its thread must reach this call, which then owns it and
             # settles it (a cancellation lands at the next await, inside `send`'s settling).
@@ -771,16 +776,25 @@ class WritePath:
         """Now, as the ledger's times are kept (seconds since the epoch)."""
         return self._clock()
 
-    async def others_about(self, write: Write) -> list[LedgerEntry]:
-        """The other answered writes about what `write` is about (its `subject`), newest first:
-        nothing when it has none, or the store cannot say."""
-        if write.subject is None:
-            return []
+    async def other_callbacks(self, write: Write) -> dict[str, list[str]]:
+        """By who `write`'s callbacks dial (`callbacks_to`): the times of the other callbacks to them
+        that writes through the ledger scheduled and that are still to come, soonest first. Empty
+        when it schedules none, or the store cannot say."""
+        mine = {subject for _, subject, _ in write.subjects}
+        if not mine:
+            return {}
         try:
-            found = await self._ledger(self._store().writes_about, write.subject, now=self._clock())
+            found = await self._ledger(self._store().callbacks_to, sorted(mine), now=self._clock())
         except (StoreError, LedgerUnavailable, OSError):
-            return []
-        return [entry for entry in found if entry.write_id != write.identity]
+            return {}
+        mine_keys = {key for key, _, _ in write.subjects}
+        now = datetime.fromtimestamp(self._clock(), self.ameyo.settings.zone).strftime(AMEYO_FORMAT)
+        times: dict[str, set[str]] = {}
+        for entry in found:
+            at = entry.subject_at or ""
+            if entry.subject and entry.write_id != write.identity and entry.key not in mine_keys and at > now:
+                times.setdefault(entry.subject, set()).add(at)
+        return {subject: sorted(at) for subject, at in times.items()}
 
     def _settled(self, write: Write, entry: LedgerEntry) -> Sent | None:
         """What a settled ledger entry that holds one of `write`'s keys means for it: the same

@@ -15,12 +15,12 @@ from ...ameyo.customers import display_name, is_phone_key
 from ...ameyo.models import Callback, CampaignInfo, Contact, GetContactsRequest, campaign_label
 from ...ameyo.service import Ameyo
 from ...answers.results import CallbackOut, campaign_out
-from ...answers.summaries import callback_text
+from ...answers.summaries import also_scheduled_note, callback_text
 from ...errors import PhoneError
 from ...rules import phones
 from ...rules.phones import is_complete, same_number
 from ...rules.sanitize import data_text, fence
-from ...rules.times import AMEYO_FORMAT, CallbackTime, parse_callback_time, show
+from ...rules.times import CallbackTime, parse_callback_time, show
 from ...writes import callback_rules
 from ...writes import path as writes
 from .common import AllowRepeatArg, ameyo_of, answer, explained, repeat_note, send_write, state_of
@@ -93,32 +93,12 @@ async def ameyo_add_callback(
         region=ameyo.settings.phone_region,
     )
     sent = await send_write(ctx, write, allow_repeat=allow_repeat)
+    others: list[str] = []
     if sent.repeat_of_s is None:
-        notes += await _others_standing(ctx, ameyo, write)
-    return _answer(ameyo, info, contact, sent, number, when.at, agent, notes)
-
-
-async def _others_standing(ctx: Context[Any, Any], ameyo: Ameyo, write: writes.Write) -> list[str]:
-    """The callbacks to the same customer at other times that this deployment scheduled and that
-    are still to come: asked for "at 4 pm instead", the new one is added beside them, since the
-    Customer Manager API can neither move nor cancel a callback."""
-    now = datetime.now(ameyo.settings.zone).strftime(AMEYO_FORMAT)
-    later = sorted(
-        {
-            t
-            for e in await state_of(ctx).writes.others_about(write)
-            if (t := writes.callback_time_of(e.label)) > now
-        }
-    )
-    if not later:
-        return []
-    times = ", ".join(later[:5]) + (f" and {len(later) - 5} more" if len(later) > 5 else "")
-    return [
-        f"Note: this server also scheduled {'a callback' if len(later) == 1 else 'callbacks'} to this "
-        f"customer at {times} (the Ameyo server's time), which {'stays' if len(later) == 1 else 'stay'} "
-        "scheduled beside this one: the Customer Manager API can neither move nor cancel a callback. If "
-        "this one replaces it, remove the other in Ameyo's own callback list (its web console)."
-    ]
+        others = next(iter((await state_of(ctx).writes.other_callbacks(write)).values()), [])
+        if others:
+            notes.append(also_scheduled_note(others, "this customer", "this one"))
+    return _answer(ameyo, info, contact, sent, number, when.at, agent, notes, others)
 
 
 def _answer(
@@ -130,6 +110,7 @@ def _answer(
     at: datetime,
     agent: str | None,
     notes: list[str],
+    others: list[str],
 ) -> CallToolResult:
     created: Sequence[Callback] = sent.answer
     callback = created[0]
@@ -146,6 +127,7 @@ def _answer(
         assigned_to=callback.user_id or agent,
         self_callback=callback.is_self_callback,
         repeat_of_earlier_call=True if sent.repeat_of_s is not None else None,
+        also_scheduled=others or None,
     )
     text = repeat_note(sent.repeat_of_s) + callback_text(out)
     if notes:

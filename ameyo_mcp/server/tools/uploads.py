@@ -16,7 +16,7 @@ from ...ameyo.customers import PRIMARY_COLUMN
 from ...ameyo.models import CallbackRecord, GetContactsRequest, RecordResult, campaign_label
 from ...ameyo.service import Ameyo, UploadTarget
 from ...answers.results import UploadOut, campaign_out
-from ...answers.summaries import disabled_lead_note, requeued_note, upload_text
+from ...answers.summaries import also_scheduled_note, disabled_lead_note, requeued_note, upload_text
 from ...errors import Respelled
 from ...index.held import index_hits, indexed_customers
 from ...rules import phones
@@ -441,6 +441,8 @@ async def _send(
             good = [c for c in checked if c.problem is None]
             write = plan(good)
     results: Sequence[RecordResult] = sent.answer
+    if sent.repeat_of_s is None and write.subjects:
+        notes = [*notes, *await _other_callbacks_note(state.writes, write, good)]
     zone = state.ameyo.settings.zone
     outcomes = [
         outcome(c.position, c.phone, results[i] if i < len(results) else None, zone)
@@ -449,6 +451,24 @@ async def _send(
     return _report(
         state.ameyo, target, checked, outcomes, False, repeat=sent.repeat_of_s, notes=notes, requeued=requeued
     )
+
+
+async def _other_callbacks_note(
+    writes_path: writes.WritePath, write: writes.Write, good: Sequence[Any]
+) -> list[str]:
+    """The records whose customers have other callbacks still to come that this server scheduled:
+    they stay beside the new ones (`also_scheduled_note`)."""
+    others = await writes_path.other_callbacks(write)
+    if not others:
+        return []
+    shown: list[str] = []
+    for (_, subject, _), record in zip(write.subjects, good, strict=False):
+        if subject in others:
+            shown.append(f"record {record.position}: {', '.join(others[subject][:3])}")
+    whom = "some of these customers" if len(shown) > 1 else "this record's customer"
+    every = sorted({t for times in others.values() for t in times})
+    by_record = " By record: " + "; ".join(shown[:10]) + "."
+    return [also_scheduled_note(every, whom, "the new ones") + by_record]
 
 
 def _report(
