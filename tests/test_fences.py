@@ -165,3 +165,23 @@ async def test_a_numbers_last_digits_with_its_country_code_find_its_calls_as_the
             found = await client.call_tool("ameyo_call_history", {"phone": given})
             assert found.structured_content is not None, text_of(found)
             assert found.structured_content["matched"] == 1, (given, text_of(found))
+
+
+async def test_the_callback_a_calls_outcome_asked_for_is_shown_with_the_call(
+    simulator: InProcessSimulator, pushed_settings: Settings
+) -> None:
+    """Ameyo's API cannot list callbacks; a pushed call that asked for one carries its time, which the
+    history kept and never showed."""
+    async with receiver(pushed_settings) as push:
+        await push(
+            phone="9334419416",
+            customerId="7",
+            campaignId="1",
+            dispositionName="Callback Requested",
+            callbackTime="2031-05-02 10:00:00",
+        )
+    async with Client(server_of(simulator, pushed_settings)) as client:
+        found = await client.call_tool("ameyo_call_history", {"phone": "9334419416"})
+    assert "Callback Requested, callback 2031-05-02 10:00:00" in text_of(found), text_of(found)
+    assert found.structured_content is not None
+    assert found.structured_content["calls"][0]["callback_at"] == "2031-05-02 10:00:00"

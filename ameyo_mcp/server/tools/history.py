@@ -56,6 +56,7 @@ class CallOut(BaseModel):
     talk_s: float | None = None
     campaign_id: int | None = None
     lead_id: int | None = None
+    callback_at: str | None = None  # the callback the call's outcome asked for, as Ameyo pushed it
 
 
 class CallHistoryOut(BaseModel):
@@ -460,6 +461,9 @@ def call_out(call: StoredCall, zone: ZoneInfo, name: str | None = None) -> CallO
         talk_s=event.talk_s,
         campaign_id=event.campaign_id,
         lead_id=event.lead_id,
+        callback_at=event.callback_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+        if event.callback_at
+        else None,
     )
 
 
@@ -485,6 +489,8 @@ def call_line(c: CallOut, *, with_date: bool) -> str:
     who = f"#{c.customer_id}" if c.customer_id is not None else "#?"
     if c.name:
         who += f" {c.name}"
+    if c.callback_at:
+        outcome += f", callback {c.callback_at}"
     return " | ".join([when, who, c.phone or "(no number)", outcome, c.agent or "(no agent)", talk(c.talk_s)])
 
 
