@@ -130,6 +130,7 @@ async def test_the_how_did_today_go_prompt_shows_todays_chart(
         ):
             await push(customerId="12458", campaignId="1", **fields)
         await push(customerId="12458", campaignId="2", dispositionName="Sale")  # another campaign
+        await push(customerId="99999", dispositionName="Sale")  # no campaign: said beside the chart
     async with Client(server_of(simulator, pushed_settings)) as client:
         prompt = await client.get_prompt("ameyo_how_did_today_go", {"campaign": "MoviStarSurvey"})
         history = await client.call_tool("ameyo_call_history", {"campaign": "1", "chart": True})
@@ -140,8 +141,9 @@ async def test_the_how_did_today_go_prompt_shows_todays_chart(
     assert len(chart_texts) == 1 and len(images) == 1
     said = chart_texts[0]
     assert "3 calls, by hour (Asia/Kolkata)" in said and "Sale 2, BUSY 1" in said
+    assert "1 call of this span was pushed without a campaignId and is in no campaign's count" in said, said
     # The tool's chart of the same calls says the same.
-    assert said.split("\n", 1)[1] in text_of(history)
+    assert said.split("\n", 1)[1].rsplit("\n", 1)[0] in text_of(history)
     image = decoded(images[0])
     assert image.size == (WIDTH_PX, HEIGHT_PX) and len(colours_of(image)) > 20
 

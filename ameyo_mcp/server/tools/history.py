@@ -201,6 +201,8 @@ async def todays_chart(ctx: Context[Any, Any], campaign: str | None, lead: str |
         ]
     text = next(b.text for b in result.content if isinstance(b, TextContent))
     said = text[text.index(CHART_HEAD) :] if CHART_HEAD in text else text[text.rindex("No chart: ") :]
+    # The calls no campaign counts are said beside the chart too: it had shown 35 of 40 without a word.
+    said += "".join(f"\n{line}" for line in text.splitlines() if UNFILED in line)
     return [TextContent(type="text", text=said), *(b for b in result.content if isinstance(b, ImageContent))]
 
 
@@ -209,6 +211,9 @@ async def chart_image(counts: CallCounts) -> ImageContent:
     png = await anyio.to_thread.run_sync(chart_png, counts)
     return ImageContent(type="image", data=base64.b64encode(png).decode("ascii"), mime_type="image/png")
 
+
+# How a span's calls that no campaign counts are named, in the history's answer and beside its chart.
+UNFILED = "pushed without a campaignId"
 
 NAMESAKES = 200
 """Most customers a name's calls are read for: the index's first, in customer id order."""
@@ -358,7 +363,7 @@ def coverage(read: _Read, query: CallQuery, zone: ZoneInfo) -> list[str]:
     if read.unfiled:
         n = read.unfiled
         lines.append(
-            f"{counted(n, 'call')} of this span {agreeing(n, 'was', 'were')} pushed without a campaignId "
+            f"{counted(n, 'call')} of this span {agreeing(n, 'was', 'were')} {UNFILED} "
             f"and {agreeing(n, 'is', 'are')} in no campaign's count: ask by lead_id, customer or phone, or "
             f"without a campaign, to see {agreeing(n, 'it', 'them')}."
         )
