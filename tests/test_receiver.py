@@ -191,7 +191,7 @@ async def test_pushes_in_every_shape_are_read_back_through_the_tool(
     for outcome in ("Interested 1", "Callback 1", "BUSY 1", "NO_ANSWER 1", "Wrong number 1"):
         assert outcome in text
     assert f"{start[11:]} | #101 | +91 98765 00001 | Interested (CONNECTED) | agentG | 1m05s" in text
-    assert "#102 | 09876500002 | Callback (CONNECTED) | agentF | 30s" in text
+    assert "#102 | 09876500002 | Callback (CONNECTED), callback 2031-01-02 15:00:00 | agentF | 30s" in text
     assert "#103 | 919876500003 | BUSY | agentJ | talk ?" in text
     assert "#? | 98765 00004 | NO_ANSWER | (no agent)" in text
     # Customer text is fenced, and what the fence holds cannot close it.
