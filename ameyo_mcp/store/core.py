@@ -244,6 +244,24 @@ def _inserted_without_returning(tx: Tx, insert: str, params: list[Any], keys: li
     return dict(tx.all(f"SELECT dedup_key, id FROM calls WHERE dedup_key IN ({listed})", fresh))
 
 
+def _contacts_at(
+    tx: Tx, pairs: Sequence[tuple[int, int]], columns: str
+) -> dict[tuple[int, int], tuple[Any, ...]]:
+    """`columns` of the indexed contacts at (campaign, customer) `pairs`, by pair: one statement a
+    chunk, each pair an index lookup."""
+    found: dict[tuple[int, int], tuple[Any, ...]] = {}
+    for start in range(0, len(pairs), _CHUNK):
+        chunk = pairs[start : start + _CHUNK]
+        listed = ", ".join(["(?, ?)"] * len(chunk))
+        for row in tx.all(
+            f"SELECT campaign_id, customer_id, {columns} FROM contacts "
+            f"WHERE (campaign_id, customer_id) IN (VALUES {listed})",
+            [value for pair in chunk for value in pair],
+        ):
+            found[(int(row[0]), int(row[1]))] = tuple(row[2:])
+    return found
+
+
 def _learn_phones(tx: Tx, events: Sequence[CallEvent]) -> None:
     """A number Ameyo dialled for an indexed customer finds them from now on. It is kept in the
     contact's phones, so the next sync keeps it where Ameyo holds it and drops it where not. A
@@ -252,17 +270,7 @@ def _learn_phones(tx: Tx, events: Sequence[CallEvent]) -> None:
     for event in events:
         assert event.campaign_id is not None and event.customer_id is not None and event.phone
         wanted.setdefault((event.campaign_id, event.customer_id), []).append(event.phone)
-    pairs = list(wanted)
-    known: dict[tuple[int, int], list[str]] = {}
-    for start in range(0, len(pairs), _CHUNK):
-        chunk = pairs[start : start + _CHUNK]
-        listed = ", ".join(["(?, ?)"] * len(chunk))
-        for campaign_id, customer_id, phones in tx.all(
-            "SELECT campaign_id, customer_id, phones FROM contacts "
-            f"WHERE (campaign_id, customer_id) IN (VALUES {listed})",
-            [value for pair in chunk for value in pair],
-        ):
-            known[(int(campaign_id), int(customer_id))] = _column_phones(phones)
+    known = {pair: _column_phones(row[0]) for pair, row in _contacts_at(tx, list(wanted), "phones").items()}
     changed: list[tuple[str, int, int]] = []
     keys: list[tuple[int, str, int]] = []
     for (campaign_id, customer_id), phones in known.items():
@@ -294,21 +302,16 @@ def _with_campaigns(tx: Tx, events: list[CallEvent]) -> list[CallEvent]:
     where the index holds that customer, with the number the push dialled, in one campaign only
     (an id alone may be another campaign's customer). In the history it stays without one: what
     Ameyo sent. Looked for in at most `_UNPLACED_PAIRS` campaign and customer pairs a batch."""
-    missing = list(dict.fromkeys(e.customer_id for e in events if e.campaign_id is None and e.phone))
+    missing = list(
+        dict.fromkeys(e.customer_id for e in events if e.campaign_id is None and e.phone and e.customer_id)
+    )
     campaigns = [int(c) for (c,) in tx.all("SELECT campaign_id FROM campaigns")] if missing else []
     if len(missing) * len(campaigns) > _UNPLACED_PAIRS:
         missing = missing[: max(_UNPLACED_PAIRS // len(campaigns), 0)]
     pairs = [(c, customer) for c in campaigns for customer in missing]
     found: dict[int, list[tuple[int, list[str]]]] = {}
-    for start in range(0, len(pairs), _CHUNK):
-        chunk = pairs[start : start + _CHUNK]
-        listed = ", ".join(["(?, ?)"] * len(chunk))
-        for campaign_id, customer_id, phones in tx.all(
-            "SELECT campaign_id, customer_id, phones FROM contacts "
-            f"WHERE (campaign_id, customer_id) IN (VALUES {listed})",
-            [value for pair in chunk for value in pair],
-        ):
-            found.setdefault(int(customer_id), []).append((int(campaign_id), _column_phones(phones)))
+    for (campaign_id, customer_id), row in _contacts_at(tx, pairs, "phones").items():
+        found.setdefault(customer_id, []).append((campaign_id, _column_phones(row[0])))
     out: list[CallEvent] = []
     for event in events:
         if event.campaign_id is None:
@@ -327,17 +330,8 @@ def _record_calls(tx: Tx, events: Sequence[CallEvent]) -> None:
     customer not indexed yet is left to the next sync."""
     if not events:
         return
-    pairs = list(dict.fromkeys((e.campaign_id, e.customer_id) for e in events))
-    held: dict[tuple[int, int], tuple[str | None, int | None]] = {}
-    for start in range(0, len(pairs), _CHUNK):
-        chunk = pairs[start : start + _CHUNK]
-        listed = ", ".join(["(?, ?)"] * len(chunk))
-        for campaign_id, customer_id, status, dialled in tx.all(
-            "SELECT campaign_id, customer_id, status, dialled_at FROM contacts "
-            f"WHERE (campaign_id, customer_id) IN (VALUES {listed})",
-            [value for pair in chunk for value in pair],
-        ):
-            held[(int(campaign_id), int(customer_id))] = (status, dialled)
+    pairs = list(dict.fromkeys((e.campaign_id or 0, e.customer_id or 0) for e in events))
+    held: dict[tuple[int, int], tuple[Any, ...]] = _contacts_at(tx, pairs, "status, dialled_at")
     updates: list[tuple[Any, ...]] = []
     changes: dict[int, Counter[str]] = {}
     for event in events:  # in order: a later call of the same customer sees the earlier's status
