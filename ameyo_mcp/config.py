@@ -677,12 +677,14 @@ def _url_passwords(url: str | None) -> set[str]:
     and decoded."""
     if not url or "://" not in url:
         return set()
-    # As written up to the last @ (a ? or # in it ends urlsplit's user part early), and as a query
-    # parameter.
-    userinfo = url.split("://", 1)[1].rpartition("@")[0]
-    given = [userinfo.partition(":")[2]]
+    # As the URL's parser reads it, and as written before the host's @ (an unencoded ? or # ends the
+    # parser's user part early: such a URL is refused, with a message that does not quote it), and
+    # as a query parameter.
+    rest = url.split("://", 1)[1]
+    given = [rest.split("/", 1)[0].rpartition("@")[0].partition(":")[2]]
     with contextlib.suppress(ValueError):
-        given += parse_qs(urlsplit(url).query).get("password", [])
+        parts = urlsplit(url)
+        given += [parts.password or "", *parse_qs(parts.query).get("password", [])]
     return {form for value in given if value for form in (value, unquote(value))}
 
 

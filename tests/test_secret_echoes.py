@@ -178,3 +178,19 @@ def test_a_database_url_whose_password_ends_its_host_early_is_refused_without_it
     from ameyo_mcp.store import Store
 
     assert "Hunter2" not in Store(env["AMEYO_DATABASE_URL"]).where
+
+
+def test_the_database_password_is_registered_whatever_else_the_url_holds() -> None:
+    from ameyo_mcp.rules.redact import SECRETS
+
+    password = "Pw%zz" + secrets.token_hex(4)
+    env = {
+        "AMEYO_BASE_URL": "http://ameyo.test",
+        "AMEYO_USER_ID": "CustomerManager",
+        "AMEYO_PASSWORD": "pw-" + secrets.token_hex(6),
+        "AMEYO_TIMEZONE": "Asia/Kolkata",
+        # An @ after the host (in a parameter) had made everything before it the "password".
+        "AMEYO_DATABASE_URL": f"postgresql://app:{password}@127.0.0.1:1/ameyo?application_name=ops@night",
+    }
+    load_settings(env, env_file=None)
+    assert password not in SECRETS.scrub(f'invalid percent-encoded token: "{password}"')
