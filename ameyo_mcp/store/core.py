@@ -584,7 +584,6 @@ class Store:
         syncing the same pass closed it first). With `lease`: SyncLeaseLost, and nothing changed,
         when another process has taken the campaign's sync over."""
         with self._tx() as tx:
-            _lock_statuses(tx, [campaign_id])  # no push's change lands between the count and the clearing
             self._renew(tx, campaign_id, lease)
             row = tx.first(
                 "SELECT pass_no, pass_started_at, synced_at FROM campaigns WHERE campaign_id = ?",
@@ -610,6 +609,18 @@ class Store:
             )
             if first:
                 self._build_keys(tx, campaign_id)
+            (total,) = tx.one("SELECT COUNT(*) FROM contacts WHERE campaign_id = ?", (campaign_id,))
+            # The count kept page by page can drift (writers at the same moment each counting a
+            # contact new): the rows say how many there are.
+            tx.run(
+                "UPDATE campaigns SET pass_started_at = NULL, cursor = NULL, synced_at = ?, "
+                "synced_contacts = ?, contacts = ? WHERE campaign_id = ?",
+                (to_epoch(now), total, total, campaign_id),
+            )
+        # Counted apart, under the campaign's lock: pushes wait for a count, not for the whole
+        # pass's end (its removals and keys took seconds at 200,000 contacts).
+        with self._tx() as tx:
+            _lock_statuses(tx, [campaign_id])  # no push's change lands between the count and the clearing
             counts = dict(
                 tx.all(
                     f"SELECT COALESCE(status, '{UNKNOWN_STATUS}'), COUNT(*) FROM contacts "
@@ -617,13 +628,9 @@ class Store:
                     (campaign_id,),
                 )
             )
-            total = sum(counts.values())
-            # The count kept page by page can drift (writers at the same moment each counting a
-            # contact new): the rows say how many there are.
             tx.run(
-                "UPDATE campaigns SET pass_started_at = NULL, cursor = NULL, synced_at = ?, "
-                "synced_contacts = ?, contacts = ?, status_counts = ? WHERE campaign_id = ?",
-                (to_epoch(now), total, total, json.dumps(counts, sort_keys=True), campaign_id),
+                "UPDATE campaigns SET status_counts = ? WHERE campaign_id = ?",
+                (json.dumps(counts, sort_keys=True), campaign_id),
             )
             # The counts just made from the rows hold every change written to them until now.
             tx.run("DELETE FROM status_changes WHERE campaign_id = ?", (campaign_id,))
