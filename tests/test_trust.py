@@ -212,8 +212,8 @@ async def test_a_callback_asked_for_at_another_time_says_the_first_one_stays(
     upload = {"campaign": 1, "lead_id": 21, "records": [record]}
     uploaded = await client.call_tool("ameyo_upload_contacts_with_callbacks", upload)
     said = text_of(uploaded)
-    assert "still to come at 2031-05-01 11:00:00, 2031-05-01 16:00:00" in said, said
-    assert "By record: record 1: 2031-05-01 11:00:00, 2031-05-01 16:00:00" in said, said
+    assert "still to come for these records' customers" in said, said
+    assert "record 1 at 2031-05-01 11:00:00, 2031-05-01 16:00:00. Remove any" in said, said
     last = await client.call_tool("ameyo_add_callback", {**CALLBACK, "callback_time": "2031-05-01T18:00:00"})
     assert last.structured_content is not None, text_of(last)
     assert last.structured_content["also_scheduled"] == [
@@ -221,3 +221,34 @@ async def test_a_callback_asked_for_at_another_time_says_the_first_one_stays(
         "2031-05-01 16:00:00",
         "2031-05-01 17:00:00",
     ], text_of(last)
+    # A callback to another of the customer's numbers is theirs too.
+    phone2 = {
+        **CALLBACK,
+        "customer_id": 12001,
+        "phone": "09059650502",
+        "callback_time": "2031-05-02T11:00:00",
+    }
+    assert not (await client.call_tool("ameyo_add_callback", phone2)).is_error
+    on_phone1 = await client.call_tool(
+        "ameyo_add_callback", {**phone2, "phone": None, "callback_time": "2031-05-02T16:00:00"}
+    )
+    assert on_phone1.structured_content is not None, text_of(on_phone1)
+    assert on_phone1.structured_content["also_scheduled"] == ["2031-05-01 11:00:00", "2031-05-02 11:00:00"]
+
+
+async def test_a_callback_ameyo_did_not_schedule_is_never_named_as_still_to_come(
+    client: Client, simulator: InProcessSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upload's row Ameyo failed had its callback key settled as answered: a later callback to
+    the same number named it as "still to come", and the same callback asked again was refused."""
+    number = "9876012345"
+    allowed = simulator.state._phone_length_ok
+    monkeypatch.setattr(simulator.state, "_phone_length_ok", lambda phone: phone != number and allowed(phone))
+    record = {"customer": {"phone1": number, "name": "Zed"}, "callback_time": "2031-05-01T17:00:00"}
+    upload = {"campaign": 1, "lead_id": 21, "records": [record]}
+    failed = await client.call_tool("ameyo_upload_contacts_with_callbacks", upload)
+    assert "failed 1" in text_of(failed), text_of(failed)
+    monkeypatch.setattr(simulator.state, "_phone_length_ok", allowed)
+    later = {**upload, "records": [{**record, "callback_time": "2031-05-01T18:00:00"}]}
+    done = await client.call_tool("ameyo_upload_contacts_with_callbacks", later)
+    assert "added 1" in text_of(done) and "still to come" not in text_of(done), text_of(done)

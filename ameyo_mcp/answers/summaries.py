@@ -443,3 +443,13 @@ def also_scheduled_note(times: Sequence[str], whom: str, this: str) -> str:
         f"{this} replaces {'it' if one else 'them'}, remove {'it' if one else 'them'} in Ameyo's own "
         "callback list (its web console)."
     )
+
+
+def also_scheduled_by_record(shown: Sequence[str]) -> str:
+    """`also_scheduled_note` for an upload's records: each record with its customer's callbacks."""
+    return (
+        "Note: still to come for these records' customers, scheduled earlier by this server and staying "
+        "beside the new ones (the Customer Manager API can neither move nor cancel a callback): "
+        + "; ".join(shown)
+        + ". Remove any that a new one replaces in Ameyo's own callback list (its web console)."
+    )

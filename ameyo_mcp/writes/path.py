@@ -776,13 +776,16 @@ class WritePath:
         """Now, as the ledger's times are kept (seconds since the epoch)."""
         return self._clock()
 
-    async def other_callbacks(self, write: Write) -> dict[str, list[str]]:
-        """By who `write`'s callbacks dial (`callbacks_to`): the times of the other callbacks to them
-        that writes through the ledger scheduled and that are still to come, soonest first. Empty
-        when it schedules none, or the store cannot say."""
+    async def other_callbacks(self, write: Write, numbers: Sequence[str] = ()) -> dict[str, list[str]]:
+        """By who `write`'s callbacks dial (`callbacks_to`), and who `numbers` (the customer's other
+        numbers) are: the times of the other callbacks to them that writes through the ledger
+        scheduled and that are still to come, soonest first. Empty when it schedules none, or the
+        store cannot say."""
         mine = {subject for _, subject, _ in write.subjects}
         if not mine:
             return {}
+        server, region = self.ameyo.settings.base_url, self.ameyo.settings.phone_region
+        mine |= {callbacks_to(server, write.campaign.campaign_id, number, region) for number in numbers}
         try:
             found = await self._ledger(self._store().callbacks_to, sorted(mine), now=self._clock())
         except (StoreError, LedgerUnavailable, OSError):
@@ -941,6 +944,10 @@ class WritePath:
             long = now + self.ledger_s
             kept = long if state == "unknown" or write.lasting else now + self.window_s
             holds = {key: long for key in keys} | {write.identity: kept}
+            if state == "answered":
+                # A callback Ameyo's answer did not schedule stands in no one's way, and is named to
+                # no one as still to come: it may be asked for again.
+                holds |= {key: now for key in _not_scheduled(write, answer)}
         kept_answer = [_answer_row(row) for row in answer] if keep_answer and state == "answered" else None
         from ..store.ledger import Settlement  # loaded with the store, on the first write
 
@@ -1009,6 +1016,17 @@ class WritePath:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _not_scheduled(write: Write, answer: Sequence[Any]) -> list[str]:
+    """The callback keys of `write` whose row of Ameyo's answer (one a record, in order) tells of no
+    scheduled callback (`models.callback_scheduled`). A row the answer left out is of unknown
+    outcome, and keeps its key."""
+    return [
+        key
+        for (key, _, _), row in zip(write.subjects, answer, strict=False)
+        if not getattr(row, "callback_scheduled", False)
+    ]
 
 
 def _answer_row(row: Any) -> Any:

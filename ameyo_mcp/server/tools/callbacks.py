@@ -11,7 +11,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from ...ameyo.customers import display_name, is_phone_key
+from ...ameyo.customers import display_name, is_phone_key, phone_values
 from ...ameyo.models import Callback, CampaignInfo, Contact, GetContactsRequest, campaign_label
 from ...ameyo.service import Ameyo
 from ...answers.results import CallbackOut, campaign_out
@@ -95,7 +95,9 @@ async def ameyo_add_callback(
     sent = await send_write(ctx, write, allow_repeat=allow_repeat)
     others: list[str] = []
     if sent.repeat_of_s is None:
-        others = next(iter((await state_of(ctx).writes.other_callbacks(write)).values()), [])
+        # By any of the customer's numbers: a callback to their phone2 is theirs too.
+        found = await state_of(ctx).writes.other_callbacks(write, phone_values(contact))
+        others = sorted({at for times in found.values() for at in times})
         if others:
             notes.append(also_scheduled_note(others, "this customer", "this one"))
     return _answer(ameyo, info, contact, sent, number, when.at, agent, notes, others)

@@ -16,7 +16,7 @@ from ...ameyo.customers import PRIMARY_COLUMN
 from ...ameyo.models import CallbackRecord, GetContactsRequest, RecordResult, campaign_label
 from ...ameyo.service import Ameyo, UploadTarget
 from ...answers.results import UploadOut, campaign_out
-from ...answers.summaries import also_scheduled_note, disabled_lead_note, requeued_note, upload_text
+from ...answers.summaries import also_scheduled_by_record, disabled_lead_note, requeued_note, upload_text
 from ...errors import Respelled
 from ...index.held import index_hits, indexed_customers
 from ...rules import phones
@@ -457,18 +457,18 @@ async def _other_callbacks_note(
     writes_path: writes.WritePath, write: writes.Write, good: Sequence[Any]
 ) -> list[str]:
     """The records whose customers have other callbacks still to come that this server scheduled:
-    they stay beside the new ones (`also_scheduled_note`)."""
+    they stay beside the new ones (`also_scheduled_by_record`)."""
     others = await writes_path.other_callbacks(write)
-    if not others:
+    shown = [
+        f"record {record.position} at {', '.join(others[subject][:3])}"
+        + (f" and {len(others[subject]) - 3} more" if len(others[subject]) > 3 else "")
+        for (_, subject, _), record in zip(write.subjects, good, strict=False)
+        if subject in others
+    ]
+    if not shown:
         return []
-    shown: list[str] = []
-    for (_, subject, _), record in zip(write.subjects, good, strict=False):
-        if subject in others:
-            shown.append(f"record {record.position}: {', '.join(others[subject][:3])}")
-    whom = "some of these customers" if len(shown) > 1 else "this record's customer"
-    every = sorted({t for times in others.values() for t in times})
-    by_record = " By record: " + "; ".join(shown[:10]) + "."
-    return [also_scheduled_note(every, whom, "the new ones") + by_record]
+    more = [f"and {len(shown) - 10} more records"] if len(shown) > 10 else []
+    return [also_scheduled_by_record([*shown[:10], *more])]
 
 
 def _report(
