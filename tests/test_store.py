@@ -751,12 +751,14 @@ def test_the_counts_by_status_hold_under_receivers_and_syncs_at_once(database_ur
     threads = [threading.Thread(target=receiver, args=(i,)) for i in range(2)] + [
         threading.Thread(target=syncer)
     ]
-    for thread in threads:
-        thread.start()
-    time.sleep(3.0)
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=30)
+    try:
+        for thread in threads:
+            thread.start()
+        time.sleep(3.0)
+    finally:  # the threads run until told, whatever happened here
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
     assert not failures, failures
     with Store(database_url) as store:
         assert store.status_counts(CAMPAIGN) == rows_by_status(store)
