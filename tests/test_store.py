@@ -754,7 +754,7 @@ def test_the_counts_by_status_hold_under_receivers_and_syncs_at_once(database_ur
     try:
         for thread in threads:
             thread.start()
-        time.sleep(3.0)
+        time.sleep(1.5)
     finally:  # the threads run until told, whatever happened here
         stop.set()
         for thread in threads:
