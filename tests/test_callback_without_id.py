@@ -79,6 +79,10 @@ async def test_upload_with_callbacks_reads_a_null_id_as_a_scheduled_callback(
     assert "Callbacks scheduled: 2" in text and "Not done" not in text, text
     assert "callback scheduled at 2031-02-01 10:00" in text, text
     assert "callback scheduled at 2031-02-01 11:00" in text, text
+    # The customer was left as it was: Ameyo put that callback on the number alone (4.8.2 5.b.iii).
+    held = [cb for cb in simulator.state.callbacks(1) if cb.phone == EXISTING]
+    assert [cb.customer_id for cb in held] == [None]
+    assert "Ameyo put the callback on the number alone, not on customer 12458's record" in text, text
 
 
 async def test_file_upload_reads_a_null_id_as_a_scheduled_callback(

@@ -299,10 +299,23 @@ def scheduled_callback_text(callback_id: str | None, callback_time: str | None) 
     return text if callback_id else f"{text}; Ameyo gave it no id"
 
 
+# A callback Ameyo put on the number alone, its customer not uploaded (4.8.2 5.b.iii): the record's
+# reason says it, and its callback line too.
+NUMBER_ALONE = "Ameyo put the callback on the number alone"
+
+
+def number_alone(customer_id: int) -> str:
+    return f"{NUMBER_ALONE}, not on customer {customer_id}'s record (its rule for a customer not uploaded)"
+
+
 def _callback_line(r: RecordOut) -> str:
     if r.callback_id is None:
-        return f"record {r.position}: {scheduled_callback_text(None, r.callback_time)}"
-    return f"record {r.position}: {r.callback_id}" + (f" at {r.callback_time}" if r.callback_time else "")
+        line = f"record {r.position}: {scheduled_callback_text(None, r.callback_time)}"
+    else:
+        line = f"record {r.position}: {r.callback_id}" + (f" at {r.callback_time}" if r.callback_time else "")
+    if r.reason and NUMBER_ALONE in r.reason and r.customer_id is not None:
+        line += f"; {number_alone(r.customer_id)}"
+    return line
 
 
 def upload_text(out: UploadOut) -> str:

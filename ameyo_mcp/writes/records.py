@@ -16,7 +16,7 @@ from ..ameyo.customers import PRIMARY_COLUMN
 from ..ameyo.models import CallbackUploadResult, RecordResult
 from ..ameyo.result_types import KEPT_AS_IS, SAVED, effect
 from ..ameyo.service import describe_failure
-from ..answers.summaries import scheduled_callback_text
+from ..answers.summaries import number_alone, scheduled_callback_text
 from ..errors import PhoneError
 from ..rules import phones
 from ..rules.counts import counted
@@ -291,6 +291,13 @@ def outcome(
             out.callback_time = show(result.callback_time, zone)
         if result.callback_scheduled:
             out.reason = _scheduled_reason(out, kind, reason, result.message)
+            if (
+                kind in KEPT_AS_IS
+                and result.customer_id is not None
+                and result.properties.customer_id is None
+            ):
+                # Rule 4.8.2 5.b.iii: a customer not uploaded has the callback on the number alone.
+                out.reason = f"{out.reason or ''}; {number_alone(result.customer_id)}"
             # The customer was already there and left as it was, and the callback was scheduled:
             # done. A customer that failed is still not done, but its callback is.
             out.ok = ok or kind in KEPT_AS_IS
