@@ -159,19 +159,24 @@ async def test_the_database_password_is_masked_where_its_driver_quotes_it(
     assert password not in said and password.split("%")[1] not in said, said
 
 
+def with_database(url: str) -> dict[str, str]:
+    """Settings of an Ameyo nobody reaches, with AMEYO_DATABASE_URL `url`."""
+    return {
+        "AMEYO_BASE_URL": "http://ameyo.test",
+        "AMEYO_USER_ID": "CustomerManager",
+        "AMEYO_PASSWORD": "pw-" + secrets.token_hex(6),
+        "AMEYO_TIMEZONE": "Asia/Kolkata",
+        "AMEYO_DATABASE_URL": url,
+    }
+
+
 def test_a_database_url_whose_password_ends_its_host_early_is_refused_without_it() -> None:
     """A ? or # in the password ends the URL's host there: every command had ended in "something
     unexpected (ValueError)", with the password's first part in the logged traceback."""
     from ameyo_mcp.errors import SettingsError
 
     password = "Hunter2?Xy#" + secrets.token_hex(4)
-    env = {
-        "AMEYO_BASE_URL": "http://ameyo.test",
-        "AMEYO_USER_ID": "CustomerManager",
-        "AMEYO_PASSWORD": "pw-" + secrets.token_hex(6),
-        "AMEYO_TIMEZONE": "Asia/Kolkata",
-        "AMEYO_DATABASE_URL": f"postgresql://app:{password}@127.0.0.1:5432/db",
-    }
+    env = with_database(f"postgresql://app:{password}@127.0.0.1:5432/db")
     with pytest.raises(SettingsError) as refused:
         load_settings(env, env_file=None)
     assert "%3F, %23" in str(refused.value) and "Hunter2" not in str(refused.value)
@@ -184,13 +189,9 @@ def test_the_database_password_is_registered_whatever_else_the_url_holds() -> No
     from ameyo_mcp.rules.redact import SECRETS
 
     password = "Pw%zz" + secrets.token_hex(4)
-    env = {
-        "AMEYO_BASE_URL": "http://ameyo.test",
-        "AMEYO_USER_ID": "CustomerManager",
-        "AMEYO_PASSWORD": "pw-" + secrets.token_hex(6),
-        "AMEYO_TIMEZONE": "Asia/Kolkata",
-        # An @ after the host (in a parameter) had made everything before it the "password".
-        "AMEYO_DATABASE_URL": f"postgresql://app:{password}@127.0.0.1:1/ameyo?application_name=ops@night",
-    }
-    load_settings(env, env_file=None)
+    # An @ after the host (in a parameter) had made everything before it the "password".
+    load_settings(
+        with_database(f"postgresql://app:{password}@127.0.0.1:1/ameyo?application_name=ops@night"),
+        env_file=None,
+    )
     assert password not in SECRETS.scrub(f'invalid percent-encoded token: "{password}"')
