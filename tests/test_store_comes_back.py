@@ -162,10 +162,9 @@ async def test_a_cli_upload_ending_while_postgresql_is_down_waits_to_settle_what
 ) -> None:
     """As the server does at SIGTERM: `ameyo-mcp upload` gives the ledger Ameyo's answer for up to
     AMEYO_DRAIN_S before it exits (it had exited at once, and its batch read as unknown to all)."""
-    import sys
-
     from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
     from ameyo_mcp.store import Store
+    from tests.test_bulk_exact import cli
     from tests.test_ledger_everywhere import env_for
 
     url = own_postgres.get_uri()
@@ -176,17 +175,7 @@ async def test_a_cli_upload_ending_while_postgresql_is_down_waits_to_settle_what
         source.write_text("phone1,name\n9812300501,Asha\n9812300502,Ravi\n", encoding="utf-8")
         sim.state.faults.commands = {"uploadContacts"}
         sim.state.faults.delay_s = 3.0
-        command = [
-            sys.executable,
-            "-m",
-            "ameyo_mcp",
-            "upload",
-            str(source),
-            "--campaign",
-            "1",
-            "--lead",
-            "21",
-        ]
+        command = cli(source)  # into lead 1 of campaign 1
         log = tmp_path / "upload.log"
         with log.open("wb") as output:
             proc = await anyio.open_process(command, env=env, stdout=output, stderr=output)
