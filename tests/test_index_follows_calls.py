@@ -113,3 +113,30 @@ async def test_a_lead_the_campaign_lacks_is_refused_by_the_index_as_by_ameyo(
         indexed
     )
     assert "Lead 77 is not in campaign MoviStarSurvey (1)" in live, live
+
+
+async def test_a_disposition_pushed_as_its_code_is_listed_under_its_name(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """A push that left the disposition's name out carries its code (NOT_INTERESTED), which the
+    index then holds: a listing by "Not Interested" left that customer out."""
+    settings = settings_for(simulator, tmp_path, AMEYO_PUSH_TOKEN=TOKEN)
+    await synced(simulator, settings)
+    customer = next(
+        c for c in simulator.state.contacts(1) if c.columns.get("disposition") != "Not Interested"
+    )
+    held = simulator.state._tables[1].for_update(customer.customer_id)  # the call, as Ameyo records it
+    held.columns.update(disposition="Not Interested", status="CONNECTED")
+    async with receiver(settings) as push:
+        await push(
+            customerId=str(customer.customer_id),
+            campaignId="1",
+            phone=customer.phone1,
+            dispositionCode="NOT_INTERESTED",
+            systemDisposition="CONNECTED",
+            lastStatus="CONNECTED",
+        )
+    holding = truth(simulator, "disposition", "Not Interested")
+    async with Client(server_of(simulator, settings)) as client:
+        matched, shown, text = await listed(client, disposition=["Not Interested"])
+    assert customer.customer_id in holding and (matched, shown) == (len(holding), holding), text

@@ -24,6 +24,7 @@ from ..ameyo.customers import phone_values
 from ..ameyo.models import Contact, GetContactsRequest
 from ..errors import StoreError, as_clause
 from ..rules import phones
+from ..rules.outcomes import outcome_key
 from ..rules.sanitize import fence, fold
 
 if TYPE_CHECKING:
@@ -248,11 +249,12 @@ class Finder:
 
             asked = query
             if query.dispositions:
-                # Dispositions are matched by the one rule of the live filter (case and accents
-                # folded): the spellings the index holds that it accepts, then those exactly.
-                wanted = {fold(d) for d in query.dispositions}
+                # Dispositions are matched by the one rule of the live filter (`outcome_key`: case,
+                # accents and "_" for a space): the spellings the index holds that it accepts, then
+                # those exactly.
+                wanted = {outcome_key(d) for d in query.dispositions}
                 every = store.dispositions(query.campaign_id)
-                exact = tuple(sorted(d for d in every if fold(d) in wanted))
+                exact = tuple(sorted(d for d in every if outcome_key(d) in wanted))
                 if not exact:
                     held.update(every)
                     return [], {}
@@ -350,10 +352,11 @@ def contact_filter(
     seen: Counter[str],
 ) -> Keep:
     """Whether a contact has the number searched for, `text` anywhere in its fields (case and
-    accents ignored), one of the `statuses` (upper case) and one of the `dispositions` (folded);
-    an empty criterion keeps every contact. The dispositions it meets are counted in `seen`."""
+    accents ignored), one of the `statuses` (upper case) and one of the `dispositions` (one outcome
+    however spelt: `outcome_key`); an empty criterion keeps every contact. The dispositions it meets
+    are counted in `seen`."""
     needle = fold(text) if text else ""
-    wanted = {fold(d) for d in dispositions if d.strip()}
+    wanted = {outcome_key(d) for d in dispositions if d.strip()}
 
     def keep(contact: Contact) -> bool:
         data, extra = contact.customer_data, contact.extra_data
@@ -364,7 +367,7 @@ def contact_filter(
         if wanted:
             given = str(extra.get("disposition") or "")
             seen[given] += 1
-            if fold(given) not in wanted:
+            if outcome_key(given) not in wanted:
                 return False
         return not statuses or str(extra.get("status") or "").upper() in statuses
 
