@@ -8,7 +8,7 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ameyo_mcp.errors import PushRejected
@@ -223,6 +223,8 @@ def test_malformed_bodies_are_refused(content_type: str, body: bytes, status: in
 
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.text(max_size=30), st.text(max_size=60), max_size=12))
+# A character this Python's Unicode does not know (unassigned in its tables): it had been kept.
+@example(fields={"AGENTID": "\U00016b46"})
 def test_any_fields_give_an_event_or_a_reason_never_a_crash(fields: dict[str, str]) -> None:
     try:
         event = normalise({"callId": "c", **fields}, zone=IST, phone_key=KEY, now=NOW)

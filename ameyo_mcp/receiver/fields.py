@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from ..errors import PushRejected
 from ..rules.redact import SECRETS
+from ..rules.sanitize import clean_text
 from ..rules.times import from_epoch
 from ..store.records import CallEvent
 
@@ -73,8 +74,10 @@ class _Fields:
         hit = self.get(*names)
         if hit is None:
             return None
-        value = " ".join(hit[1].split())
-        return value[:cap] or None
+        # One plain line: a character this Python's Unicode does not know (unassigned, private)
+        # is no more shown than a control one, which the push is refused for.
+        value = clean_text(" ".join(hit[1].split()), cap)
+        return value or None
 
     def integer(self, *names: str) -> int | None:
         hit = self.get(*names)
