@@ -24,7 +24,7 @@ from ..ameyo.customers import phone_values
 from ..ameyo.models import Contact, GetContactsRequest
 from ..errors import StoreError, as_clause
 from ..rules import phones
-from ..rules.outcomes import outcome_key
+from ..rules.outcomes import UNKNOWN_STATUS, outcome_key
 from ..rules.sanitize import fence, fold
 
 if TYPE_CHECKING:
@@ -245,8 +245,6 @@ class Finder:
         held: Counter[str] = Counter()
 
         def find(store: Store) -> tuple[list[IndexedContact], dict[str | None, int]]:
-            from ..store.schema import UNKNOWN_STATUS  # (the store is loaded by now)
-
             asked = query
             if query.dispositions:
                 # Dispositions are matched by the one rule of the live filter (`outcome_key`: case,
@@ -286,7 +284,7 @@ class Finder:
             live = await self.ameyo.get_contacts(request.model_copy(update={"customer_ids": ids}))
             order = {c.customer_id: i for i, c in enumerate(page)}
             matches = sorted((c for c in live if keep(c)), key=lambda c: order.get(c.customer_id, 0))
-        by_status = Counter({(status or "UNKNOWN"): n for status, n in counts.items()})
+        by_status = Counter({(status or UNKNOWN_STATUS): n for status, n in counts.items()})
         looked = Looked(index=index, scanned=total, candidates_capped=total > COUNT_CAP, again=again)
         return Found(
             matches,

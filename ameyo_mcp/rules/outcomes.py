@@ -37,6 +37,8 @@ DIAL_STATUSES: tuple[str, ...] = (
     "SIT_NOCIRCUIT",
     "SIT_REORDER",
 )
+# A contact without a status, in the counts by status (the sync's, the index's and a live read's).
+UNKNOWN_STATUS = "UNKNOWN"
 
 
 def outcome_key(name: str) -> str:

@@ -15,6 +15,7 @@ from operator import attrgetter
 from typing import Any, TypeVar
 
 from ..errors import StoreBusy, StoreError, SyncBusy, SyncLeaseLost
+from ..rules.outcomes import UNKNOWN_STATUS
 from ..rules.owners import owner_alive
 from . import lease, ledger, listing, sync_leases, tally
 from .backends import Tx, connect, describe, is_dead, is_driver_error, store_error
@@ -36,7 +37,7 @@ from .records import (
     from_epoch,
     to_epoch,
 )
-from .schema import MIGRATIONS, UNKNOWN_STATUS, Dialect
+from .schema import MIGRATIONS, Dialect
 
 T = TypeVar("T")
 
@@ -721,10 +722,10 @@ class Store:
         number: int,
         *,
         keys: bool,
-        changes: Counter[str] | None = None,
+        changes: Counter[str],
     ) -> int:
         """Write contacts; with `keys`, also the lookup keys that changed (a first pass leaves them
-        to `_build_keys`); with `changes`, how the counts by status change (`_count_changes`)."""
+        to `_build_keys`). Adds to `changes` how the counts by status change (`_count_changes`)."""
         among, ids = tx.among("customer_id", [i.customer_id for i in items])
         old = {
             r[0]: (r[1], r[2], r[3])
@@ -733,13 +734,12 @@ class Store:
                 (campaign_id, *ids),
             )
         }
-        if changes is not None:
-            for item in items:
-                earlier = old.get(item.customer_id)
-                if earlier is None or earlier[2] != item.status:
-                    changes[item.status or UNKNOWN_STATUS] += 1
-                    if earlier is not None:
-                        changes[earlier[2] or UNKNOWN_STATUS] -= 1
+        for item in items:
+            earlier = old.get(item.customer_id)
+            if earlier is None or earlier[2] != item.status:
+                changes[item.status or UNKNOWN_STATUS] += 1
+                if earlier is not None:
+                    changes[earlier[2] or UNKNOWN_STATUS] -= 1
         drop_phones: list[tuple[int, str, int]] = []
         add_phones: list[tuple[int, str, int]] = []
         drop_words: list[tuple[int, str, int]] = []

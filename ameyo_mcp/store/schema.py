@@ -252,7 +252,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 8: how the counts by status of an indexed campaign changed since its last sync (pushed calls,
     # uploads): the counts are the sync's (`campaigns.status_counts`) plus these, which the next
-    # sync folds in. A missing status is counted as UNKNOWN_STATUS, as the sync counts it.
+    # sync folds in. A missing status is counted as `rules.outcomes.UNKNOWN_STATUS`, as the sync counts it.
     (
         """CREATE TABLE status_changes (
             campaign_id {bigint} NOT NULL,
@@ -269,5 +269,3 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX write_ledger_subject ON write_ledger (subject)",
     ),
 )
-# A contact without a status, in the counts by status.
-UNKNOWN_STATUS = "UNKNOWN"

@@ -20,6 +20,7 @@ from ...answers.summaries import contacts_text, dispositions_seen_note
 from ...errors import PhoneError
 from ...rules import phones
 from ...rules.counts import counted
+from ...rules.outcomes import UNKNOWN_STATUS
 from ...rules.sanitize import clean_mapping, clean_text, data_text, inert
 from .common import MAX_ANSWER_CHARS, MAX_STRUCTURED_CHARS, ameyo_of, answer, explained, state_of
 from .history import last_call_note
@@ -181,7 +182,7 @@ async def ameyo_get_contacts(
             contacts=shown,
         )
     else:
-        by_status = Counter(data_text(c.extra_data.get("status") or "UNKNOWN", 30) for c in matches)
+        by_status = Counter(data_text(c.extra_data.get("status") or UNKNOWN_STATUS, 30) for c in matches)
         page = matches[offset : offset + limit]
         shown = [_contact_out(c, info, login, detail, number, extra) for c in page]
         out = ContactsOut(
