@@ -202,11 +202,8 @@ def callback_key(
     The customer is their number under the phone rule (`phones.identity`): Ameyo dials a number,
     and matches an uploaded customer by it, so one person asked for by id in one tool and by a
     number in another spelling in the next is one callback. Agent ids are compared without case."""
-    # With its country: the national digits alone made +44 7911 123456 and (in India) 7911123456
-    # one callback, and refused the second person's.
-    phone = phones.identity(number, region) or phones.digits(number)
     agent = (agent or "").strip().casefold()
-    text = repr(("callback", server, campaign_id, phone, when_wire, agent))
+    text = repr(("callback", server, campaign_id, _dialled(number, region), when_wire, agent))
     who = f"customer {customer_id}" if customer_id else "the customer"
     words = f"a callback to {who} on {number} at {when_wire} (the Ameyo server's time)"
     return hashlib.sha256(text.encode()).hexdigest(), words
@@ -242,7 +239,14 @@ def plan_callback(
 def callbacks_to(server: str, campaign_id: int, number: str, region: str) -> str:
     """Who a callback dials, as the ledger keeps it (`Write.subjects`): its number under the phone
     rule, whichever tool scheduled it and however the number was spelt."""
-    return repr(("callbacks", server, campaign_id, phones.identity(number, region) or phones.digits(number)))
+    return repr(("callbacks", server, campaign_id, _dialled(number, region)))
+
+
+def _dialled(number: str, region: str) -> str:
+    """The number a callback dials, as callbacks are told apart: with its country (the national
+    digits alone made +44 7911 123456 and, in India, 7911123456 one callback, and refused the
+    second person's), or its digits where the phone rule reads no number."""
+    return phones.identity(number, region) or phones.digits(number)
 
 
 # How the labels below begin and end by kind of write, which `write_kind` reads back from the ledger.
@@ -790,12 +794,11 @@ class WritePath:
             found = await self._ledger(self._store().callbacks_to, sorted(mine), now=self._clock())
         except (StoreError, LedgerUnavailable, OSError):
             return {}
-        mine_keys = {key for key, _, _ in write.subjects}
         now = datetime.fromtimestamp(self._clock(), self.ameyo.settings.zone).strftime(AMEYO_FORMAT)
         times: dict[str, set[str]] = {}
-        for entry in found:
+        for entry in found:  # (this write's own keys are claimed under its identity)
             at = entry.subject_at or ""
-            if entry.subject and entry.write_id != write.identity and entry.key not in mine_keys and at > now:
+            if entry.subject and entry.write_id != write.identity and at > now:
                 times.setdefault(entry.subject, set()).add(at)
         return {subject: sorted(at) for subject, at in times.items()}
 
