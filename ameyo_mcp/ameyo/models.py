@@ -26,7 +26,7 @@ from pydantic import (
     field_validator,
 )
 
-from ..rules.times import from_epoch
+from ..rules.times import epoch_in, from_epoch
 from . import result_types
 
 # -- tolerant scalar types ---------------------------------------------------------------------
@@ -49,8 +49,8 @@ def parse_ameyo_time(value: object) -> datetime | None:
     if not isinstance(value, str):
         raise ValueError(f"not a time: {value!r}")
     text = _SPACES.sub(" ", value).strip()
-    if text.isascii() and text.isdigit() and len(text) in (10, 13):
-        return from_epoch(int(text))
+    if (moment := epoch_in(text)) is not None:
+        return moment
     # Newer JDKs put a narrow no-break space before AM/PM; the sample also lost a space once.
     text = re.sub(r"^(\d{4}-\d{2}-\d{2})(\d{2}:)", r"\1 \2", text)
     for fmt in (_JAVA_MEDIUM, "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"):

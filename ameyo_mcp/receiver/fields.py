@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from ..errors import PushRejected
 from ..rules.redact import SECRETS
 from ..rules.sanitize import clean_text
-from ..rules.times import from_epoch
+from ..rules.times import epoch_in
 from ..store.records import CallEvent
 
 PhoneKey = Callable[[str], str | None]
@@ -187,12 +187,12 @@ _UTC_NAMES = {"UTC", "GMT", "Z"}
 def parse_time(text: str, zone: ZoneInfo) -> datetime | None:
     """A pushed time as an aware datetime in `zone`, or None when it is no time we know."""
     value = " ".join(text.split())
+    moment: datetime | None
     if value.isascii() and value.isdigit():
-        return from_epoch(int(value)).astimezone(zone) if len(value) in (10, 13) else None
+        moment = epoch_in(value)  # other runs of digits are no time we know
+        return moment.astimezone(zone) if moment is not None else None
     try:
-        moment: datetime | None = datetime.fromisoformat(
-            value[:-1] + "+00:00" if value.endswith("Z") else value
-        )
+        moment = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
     except ValueError:
         moment = _naive(value, zone)
     if moment is None:

@@ -46,6 +46,11 @@ def from_epoch(number: int | float) -> datetime:
     return datetime.fromtimestamp(number / 1000 if abs(number) >= 10**11 else number, tz=UTC)
 
 
+def epoch_in(text: str) -> datetime | None:
+    """The time a text of 10 or 13 ASCII digits gives (`from_epoch`); None for any other text."""
+    return from_epoch(int(text)) if len(text) in (10, 13) and text.isascii() and text.isdigit() else None
+
+
 def day_so_far(zone: ZoneInfo, now: datetime | None = None) -> tuple[datetime, datetime]:
     """Today from midnight up to now, in `zone` (exclusive end: `CLOCK_SKEW` past now, never past
     midnight): the one span "today" means in the call history, its resource and the operator's
