@@ -184,7 +184,10 @@ async def test_a_cli_upload_ending_while_postgresql_is_down_waits_to_settle_what
                 while sim.state.executed["uploadContacts"] < 1:  # noqa: ASYNC110 - another thread counts
                     await anyio.sleep(0.02)
             stop_postgres(own_postgres)
-            await anyio.sleep(5.0)  # the answer came (after 3 s) while the store was down
+            with anyio.fail_after(30):  # the answer came (after 3 s) while the store was down
+                while "the write ledger did not take" not in log.read_text():  # noqa: ASYNC110 - a file
+                    await anyio.sleep(0.05)
+            await anyio.sleep(1.0)  # (the run's end, had it not waited, comes right after that line)
             assert proc.returncode is None, "the upload ended without settling what Ameyo answered"
             start_postgres(own_postgres)
             with anyio.fail_after(90):
