@@ -252,3 +252,34 @@ async def test_a_callback_ameyo_did_not_schedule_is_never_named_as_still_to_come
     later = {**upload, "records": [{**record, "callback_time": "2031-05-01T18:00:00"}]}
     done = await client.call_tool("ameyo_upload_contacts_with_callbacks", later)
     assert "added 1" in text_of(done) and "still to come" not in text_of(done), text_of(done)
+
+
+@pytest.mark.network
+async def test_a_callback_of_unknown_outcome_is_named_as_perhaps_still_to_come(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    """ "Make it 4 pm" after a request for 11:00 whose answer was lost: Ameyo may hold the 11:00
+    callback, and the answer had said nothing of it, as if it did not exist."""
+    simulator.state.faults.commands = {"addCallback", "uploadContactAndAddCallback"}
+    simulator.state.faults.drop_after = 1
+    lost = await client.call_tool("ameyo_add_callback", CALLBACK)
+    assert lost.is_error and "unknown" in text_of(lost), text_of(lost)
+    later = await client.call_tool("ameyo_add_callback", {**CALLBACK, "callback_time": "2031-05-01T16:00:00"})
+    text = text_of(later)
+    assert not later.is_error and later.structured_content is not None, text
+    assert later.structured_content.get("also_scheduled") is None, text
+    assert later.structured_content["maybe_scheduled"] == ["2031-05-01 11:00:00"], text
+    assert "this customer may also have a callback still to come at 2031-05-01 11:00:00" in text, text
+    assert "Ameyo's answer never came" in text and "also has" not in text, text
+
+    # Through the upload tool, by the customer's number: the one answered and the one unknown.
+    phone = next(c.phone1 for c in simulator.state.contacts(1) if c.customer_id == 12458)
+    record = {"customer": {"phone1": phone}, "callback_time": "2031-05-01T17:00:00"}
+    uploaded = await client.call_tool(
+        "ameyo_upload_contacts_with_callbacks", {"campaign": 1, "lead_id": 21, "records": [record]}
+    )
+    said = text_of(uploaded)
+    shown = "record 1 at 2031-05-01 16:00:00 and perhaps at 2031-05-01 11:00:00 (outcome unknown)"
+    assert shown in said, said
+    assert "one of unknown outcome is there only if Ameyo scheduled it" in said, said
+    assert simulator.state.executed["addCallback"] == 2

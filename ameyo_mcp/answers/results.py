@@ -161,3 +161,5 @@ class CallbackOut(BaseModel):
     repeat_of_earlier_call: bool | None = None
     # Other callbacks to the customer still to come (Ameyo server's time): they stay scheduled.
     also_scheduled: list[str] | None = None
+    # Those this server asked for whose answer never came: Ameyo's own list says if they are there.
+    maybe_scheduled: list[str] | None = None

@@ -458,11 +458,30 @@ def also_scheduled_note(times: Sequence[str], whom: str, this: str) -> str:
     )
 
 
-def also_scheduled_by_record(shown: Sequence[str]) -> str:
-    """`also_scheduled_note` for an upload's records: each record with its customer's callbacks."""
+def maybe_scheduled_note(times: Sequence[str], whom: str, this: str) -> str:
+    """The callbacks to the customer still to come that this server may have scheduled: Ameyo's
+    answer to them never came (outcome unknown), so only Ameyo's own list can say."""
+    shown = ", ".join(times[:5]) + (f" and {len(times) - 5} more" if len(times) > 5 else "")
+    one = len(times) == 1
+    return (
+        f"Note: {whom} may also have {'a callback' if one else 'callbacks'} still to come at {shown} (the "
+        f"Ameyo server's time): this server asked for {'it' if one else 'them'} earlier and Ameyo's answer "
+        f"never came. Look in Ameyo's own callback list (its web console): whatever is there stays "
+        f"scheduled beside {this}, as the Customer Manager API can neither move nor cancel a callback."
+    )
+
+
+def also_scheduled_by_record(shown: Sequence[str], *, unsure: bool) -> str:
+    """`also_scheduled_note` for an upload's records: each record with its customer's callbacks;
+    `unsure`: some of them are of unknown outcome (`maybe_scheduled_note`)."""
     return (
         "Note: still to come for these records' customers, scheduled earlier by this server and staying "
         "beside the new ones (the Customer Manager API can neither move nor cancel a callback): "
         + "; ".join(shown)
-        + ". Remove any that a new one replaces in Ameyo's own callback list (its web console)."
+        + ". Remove any that a new one replaces in Ameyo's own callback list (its web console)"
+        + (
+            "; one of unknown outcome is there only if Ameyo scheduled it, which that list shows."
+            if unsure
+            else "."
+        )
     )

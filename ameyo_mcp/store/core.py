@@ -1243,7 +1243,7 @@ class Store:
         return self._reading(lambda tx: ledger.entries(tx, keys))
 
     def callbacks_to(self, subjects: Sequence[str], *, now: float) -> list[ledger.LedgerEntry]:
-        """The answered callback keys of `subjects` (`Write.subjects`) the ledger holds, newest first."""
+        """The callback keys of `subjects` (`Write.subjects`) the ledger holds (`ledger.about`)."""
         return self._reading(lambda tx: ledger.about(tx, subjects, now))
 
     def unknown_writes(

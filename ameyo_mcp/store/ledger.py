@@ -161,16 +161,17 @@ def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
 
 
 def about(tx: Tx, subjects: Sequence[str], now: float) -> list[LedgerEntry]:
-    """The answered callback keys of `subjects` that the ledger still holds, newest first."""
+    """The callback keys of `subjects` that the ledger still holds, newest first: answered, and
+    those that may have been scheduled (in flight, or of unknown outcome)."""
     if not subjects:
         return []
     marks = ", ".join("?" * len(subjects))
     return [
         _entry(row)
         for row in tx.all(
-            f"SELECT {_COLUMNS} FROM write_ledger WHERE subject IN ({marks}) AND state = ? "
+            f"SELECT {_COLUMNS} FROM write_ledger WHERE subject IN ({marks}) "
             "AND (hold_until IS NULL OR hold_until > ?) ORDER BY claimed_at DESC",
-            (*subjects, ANSWERED, now),
+            (*subjects, now),
         )
     ]
 

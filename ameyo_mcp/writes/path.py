@@ -37,7 +37,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -150,6 +150,22 @@ class Sent:
     repeat_of_s: float | None = None
     # Where the earlier write came from (a file's batch: file, batch, lines), for a repeat.
     earlier: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StillToCome:
+    """Callbacks to one customer still to come, by their times (Ameyo server's time): those Ameyo
+    answered as scheduled, and those it may have scheduled (in flight, or of unknown outcome)."""
+
+    scheduled: list[str]
+    maybe: list[str]
+
+    @classmethod
+    def of_all(cls, each: Iterable[StillToCome]) -> StillToCome:
+        """One customer's, from those of each of their numbers."""
+        found = list(each)
+        scheduled = {at for times in found for at in times.scheduled}
+        return cls(sorted(scheduled), sorted({at for times in found for at in times.maybe} - scheduled))
 
 
 # -- planning: the wire request and its identity ----------------------------------------------------
@@ -780,11 +796,11 @@ class WritePath:
         """Now, as the ledger's times are kept (seconds since the epoch)."""
         return self._clock()
 
-    async def other_callbacks(self, write: Write, numbers: Sequence[str] = ()) -> dict[str, list[str]]:
+    async def other_callbacks(self, write: Write, numbers: Sequence[str] = ()) -> dict[str, StillToCome]:
         """By who `write`'s callbacks dial (`callbacks_to`), and who `numbers` (the customer's other
-        numbers) are: the times of the other callbacks to them that writes through the ledger
-        scheduled and that are still to come, soonest first. Empty when it schedules none, or the
-        store cannot say."""
+        numbers) are: the other callbacks to them that writes through the ledger scheduled, or may
+        have (in flight, or of unknown outcome), and that are still to come. Empty when it schedules
+        none, or the store cannot say."""
         mine = {subject for _, subject, _ in write.subjects}
         if not mine:
             return {}
@@ -795,12 +811,18 @@ class WritePath:
         except (StoreError, LedgerUnavailable, OSError):
             return {}
         now = datetime.fromtimestamp(self._clock(), self.ameyo.settings.zone).strftime(AMEYO_FORMAT)
-        times: dict[str, set[str]] = {}
+        sure: dict[str, set[str]] = {}
+        maybe: dict[str, set[str]] = {}
         for entry in found:  # (this write's own keys are claimed under its identity)
             at = entry.subject_at or ""
             if entry.subject and entry.write_id != write.identity and at > now:
-                times.setdefault(entry.subject, set()).add(at)
-        return {subject: sorted(at) for subject, at in times.items()}
+                (sure if entry.state == "answered" else maybe).setdefault(entry.subject, set()).add(at)
+        return {
+            subject: StillToCome(
+                sorted(sure.get(subject, ())), sorted(maybe.get(subject, set()) - sure.get(subject, set()))
+            )
+            for subject in sure.keys() | maybe.keys()
+        }
 
     def _settled(self, write: Write, entry: LedgerEntry) -> Sent | None:
         """What a settled ledger entry that holds one of `write`'s keys means for it: the same

@@ -15,7 +15,7 @@ from ...ameyo.customers import display_name, is_phone_key, phone_values
 from ...ameyo.models import Callback, CampaignInfo, Contact, GetContactsRequest, campaign_label
 from ...ameyo.service import Ameyo
 from ...answers.results import CallbackOut, campaign_out
-from ...answers.summaries import also_scheduled_note, callback_text
+from ...answers.summaries import also_scheduled_note, callback_text, maybe_scheduled_note
 from ...errors import PhoneError
 from ...rules import phones
 from ...rules.phones import is_complete, same_number
@@ -93,13 +93,18 @@ async def ameyo_add_callback(
         region=ameyo.settings.phone_region,
     )
     sent = await send_write(ctx, write, allow_repeat=allow_repeat)
-    others: list[str] = []
+    others = writes.StillToCome([], [])
     if sent.repeat_of_s is None:
         # By any of the customer's numbers: a callback to their phone2 is theirs too.
-        found = await state_of(ctx).writes.other_callbacks(write, phone_values(contact))
-        others = sorted({at for times in found.values() for at in times})
-        if others:
-            notes.append(also_scheduled_note(others, "this customer", "this one"))
+        found = (await state_of(ctx).writes.other_callbacks(write, phone_values(contact))).values()
+        scheduled = {at for times in found for at in times.scheduled}
+        others = writes.StillToCome(
+            sorted(scheduled), sorted({at for t in found for at in t.maybe} - scheduled)
+        )
+        if others.scheduled:
+            notes.append(also_scheduled_note(others.scheduled, "this customer", "this one"))
+        if others.maybe:
+            notes.append(maybe_scheduled_note(others.maybe, "this customer", "this one"))
     return _answer(ameyo, info, contact, sent, number, when.at, agent, notes, others)
 
 
@@ -112,7 +117,7 @@ def _answer(
     at: datetime,
     agent: str | None,
     notes: list[str],
-    others: list[str],
+    others: writes.StillToCome,
 ) -> CallToolResult:
     created: Sequence[Callback] = sent.answer
     callback = created[0]
@@ -129,7 +134,8 @@ def _answer(
         assigned_to=callback.user_id or agent,
         self_callback=callback.is_self_callback,
         repeat_of_earlier_call=True if sent.repeat_of_s is not None else None,
-        also_scheduled=others or None,
+        also_scheduled=others.scheduled or None,
+        maybe_scheduled=others.maybe or None,
     )
     text = repeat_note(sent.repeat_of_s) + callback_text(out)
     if notes:

@@ -456,19 +456,28 @@ async def _send(
 async def _other_callbacks_note(
     writes_path: writes.WritePath, write: writes.Write, good: Sequence[Any]
 ) -> list[str]:
-    """The records whose customers have other callbacks still to come that this server scheduled:
-    they stay beside the new ones (`also_scheduled_by_record`)."""
+    """The records whose customers have other callbacks still to come that this server scheduled,
+    or may have: they stay beside the new ones (`also_scheduled_by_record`)."""
     others = await writes_path.other_callbacks(write)
     shown = [
-        f"record {record.position} at {', '.join(others[subject][:3])}"
-        + (f" and {len(others[subject]) - 3} more" if len(others[subject]) > 3 else "")
+        _still_to_come(record.position, others[subject])
         for (_, subject, _), record in zip(write.subjects, good, strict=False)
         if subject in others
     ]
     if not shown:
         return []
     more = [f"and {len(shown) - 10} more records"] if len(shown) > 10 else []
-    return [also_scheduled_by_record([*shown[:10], *more])]
+    unsure = any(others[subject].maybe for _, subject, _ in write.subjects if subject in others)
+    return [also_scheduled_by_record([*shown[:10], *more], unsure=unsure)]
+
+
+def _still_to_come(position: int, times: writes.StillToCome) -> str:
+    def listed(at: list[str]) -> str:
+        return ", ".join(at[:3]) + (f" and {len(at) - 3} more" if len(at) > 3 else "")
+
+    parts = [f"at {listed(times.scheduled)}"] if times.scheduled else []
+    parts += [f"perhaps at {listed(times.maybe)} (outcome unknown)"] if times.maybe else []
+    return f"record {position} " + " and ".join(parts)
 
 
 def _report(
