@@ -269,7 +269,7 @@ def test_the_hot_reads_are_planned_on_their_indexes_whatever_the_statistics(tmp_
             store.call_history(
                 CallQuery(customer_ids=tuple(range(0, 37, 3)), campaign_id=1, since=DAY, limit=20)
             )
-            store.call_history(CallQuery(phone="919812345678", campaign_id=1, since=DAY, limit=20))
+            store.call_history(CallQuery(phones=("919812345678",), campaign_id=1, since=DAY, limit=20))
         for plan in [p for p in plans if " FROM calls" in p.sql]:
             assert any(
                 line.startswith(
@@ -301,14 +301,14 @@ def test_a_store_that_was_small_once_still_reads_a_customer_by_index_once_it_has
 
     with Store(url) as store:
         store.add_calls([call(0)])
-        store.call_history(CallQuery(phone="919800000007", limit=20))  # a look while it is small
+        store.call_history(CallQuery(phones=("919800000007",), limit=20))  # a look while it is small
     with Store(url) as store:
         store.add_calls([call(i) for i in range(1, 5000)])
     with Store(url) as store, explaining() as plans:
         store.last_call(7, campaign_id=1)
         store.call_history(CallQuery(customer_id=7, since=NOW - timedelta(hours=1), limit=20))
-        store.call_history(CallQuery(phone="919800000007", since=NOW - timedelta(hours=1), limit=20))
-        store.call_history(CallQuery(phone="919800000007", limit=20))
+        store.call_history(CallQuery(phones=("919800000007",), since=NOW - timedelta(hours=1), limit=20))
+        store.call_history(CallQuery(phones=("919800000007",), limit=20))
     scans = [(p.sql, line) for p in plans for line in p.lines if line.startswith("SCAN calls")]
     assert scans == []
 

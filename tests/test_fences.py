@@ -22,7 +22,7 @@ from ameyo_mcp.config import Settings
 from ameyo_mcp.receiver.service import build_receiver
 from ameyo_mcp.server.calls_today import URI
 from ameyo_mcp.store import open_store
-from tests.conftest import InProcessSimulator, server_of, settings_for, text_of
+from tests.conftest import InProcessSimulator, server_of, settings_for, synced, text_of
 from tests.test_answers import assert_fenced
 
 pytestmark = pytest.mark.anyio
@@ -165,6 +165,40 @@ async def test_a_numbers_last_digits_with_its_country_code_find_its_calls_as_the
             found = await client.call_tool("ameyo_call_history", {"phone": given})
             assert found.structured_content is not None, text_of(found)
             assert found.structured_content["matched"] == 1, (given, text_of(found))
+
+
+async def test_a_foreign_number_is_found_however_its_country_code_was_written(
+    simulator: InProcessSimulator, pushed_settings: Settings
+) -> None:
+    """Ameyo writes Spain's +34 697 91 20 72 as `34697912072`, which the Indian rule reads as one
+    long national number, and also as `0034…`: the call history said "none match" to the spellings
+    a person gives (`+34 697 91 20 72`, `0034…`), and to `34745009287` for a call pushed as
+    `0034745009287`; the contacts index missed the last too."""
+    async with receiver(pushed_settings) as push:
+        await push(phone="34697912072", customerId="12015", campaignId="1", systemDisposition="BUSY")
+        await push(phone="0034745009287", customerId="12057", campaignId="1", systemDisposition="BUSY")
+    await synced(simulator, pushed_settings)
+    async with Client(server_of(simulator, pushed_settings)) as client:
+        for given, customer in (
+            ("+34 697 91 20 72", 12015),
+            ("0034697912072", 12015),
+            ("+34697912072", 12015),
+            ("34697912072", 12015),
+            ("34745009287", 12057),
+            ("+34 745 00 92 87", 12057),
+        ):
+            found = await client.call_tool("ameyo_call_history", {"phone": given})
+            assert found.structured_content is not None, text_of(found)
+            assert found.structured_content["matched"] == 1, (given, text_of(found))
+            assert found.structured_content["calls"][0]["customer_id"] == customer, (given, text_of(found))
+            if customer == 12057:  # the contacts index: the customer Ameyo holds as 0034745009287
+                held = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "phone": given})
+                assert "read live" not in text_of(held), (given, text_of(held))
+                assert [c["customer_id"] for c in held.structured_content["contacts"]] == [12057], given  # type: ignore[index]
+        # Not an Indian number that ends with a Spanish one's digits.
+        for given in ("9697912072", "+91 96979 12072"):
+            none = await client.call_tool("ameyo_call_history", {"phone": given})
+            assert none.structured_content is not None and none.structured_content["matched"] == 0, given
 
 
 async def test_the_callback_a_calls_outcome_asked_for_is_shown_with_the_call(

@@ -285,7 +285,7 @@ def test_call_events_are_kept_once_and_queried(store: Store) -> None:
     assert everything.total == 4 and len(everything.calls) == 2
     assert store.call_history(CallQuery(agent="agent2")).by_outcome == {"NO_ANSWER": 1}
     assert store.call_history(CallQuery(system_disposition="NO_ANSWER")).total == 1
-    assert store.call_history(CallQuery(phone="+919812345678")).total == 3
+    assert store.call_history(CallQuery(phones=("+919812345678",))).total == 3
     assert store.call_history(CallQuery(phone_tails=("50100",))).total == 1
     assert store.call_history(CallQuery(disposition="Callback", customer_id=1)).total == 1
     assert store.call_history(CallQuery(campaign_id=CAMPAIGN + 1)).total == 0

@@ -143,12 +143,15 @@ class PhoneSearch:
     key: str | None  # its comparison key, when it has one
     digits: str  # its digits
     matches: Callable[[str], bool]  # whether a stored number is one it finds
+    # A whole number's keys in every spelling a place that keeps keys may hold it in (`_keys_of`).
+    keys: tuple[str, ...] = ()
 
     @property
     def tails(self) -> tuple[str, ...]:
-        """What a place that keeps numbers as keys is searched by: the keys that end with its key
-        or with its digits, as `matches` finds them (`+91 419416` is `419416` after its code)."""
-        return tuple(dict.fromkeys(t for t in (self.key, self.digits) if t))
+        """What a place that keeps numbers as keys is searched by: the keys that end with one of
+        its keys or with its digits, as `matches` finds them (`+91 419416` is `419416` after its
+        code)."""
+        return tuple(dict.fromkeys(t for t in (self.key, *self.keys, self.digits) if t))
 
 
 def search(text: str, region: str) -> PhoneSearch:
@@ -168,7 +171,37 @@ def search(text: str, region: str) -> PhoneSearch:
     matches = ending_matcher(text, region)
     facts = _facts(text, region)
     whole = facts is not None and facts.possible
-    return PhoneSearch(whole, facts.nsn if facts is not None else None, digits(text), matches)
+    keys = _keys_of(text, facts, region) if whole else ()
+    return PhoneSearch(whole, facts.nsn if facts is not None else None, digits(text), matches, keys)
+
+
+def _keys_of(text: str, facts: _Facts | None, region: str) -> tuple[str, ...]:
+    """The keys of a whole number in the spellings numbers are stored in: its own; that of its
+    country code and number run together without `+` (Ameyo's `34697912072` for Spain's
+    `+34 697 91 20 72`, which the region's rule reads as one long national number); and, for such a
+    run of digits given, that of the foreign number it is (`_with_plus`)."""
+    found = [facts.nsn] if facts is not None else []
+    if facts is not None and (run := key(f"{facts.country_code}{facts.nsn}", region)):
+        found.append(run)
+    if (foreign := _with_plus(text, region)) is not None:
+        found.append(foreign.nsn)
+    return tuple(dict.fromkeys(found))
+
+
+def _with_plus(text: str, region: str) -> _Facts | None:
+    """A run of digits (no `+`, no trunk `0`) that is no valid number of `region` but a valid one
+    with `+` before it: a foreign number written without its `+`, as Ameyo's pushes write them."""
+    text = text.strip()
+    if not (text.isdigit() and text.isascii()) or text.startswith("0") or len(text) > _MAX_NSN + 3:
+        return None
+    lib = _lib()
+    try:
+        regional, foreign = lib.parse(text, region), lib.parse(f"+{text}", region)
+    except lib.NumberParseException:
+        return None
+    if lib.is_valid_number(regional) or not lib.is_valid_number(foreign):
+        return None
+    return _Facts(foreign.country_code, lib.national_significant_number(foreign), True)
 
 
 def for_ameyo(raw: str, region: str, style: str = DEFAULT_STYLE) -> Dialable:

@@ -38,9 +38,11 @@ def call_filters(query: CallQuery) -> tuple[str, tuple[Any, ...]]:
     calls_customer_campaign, which holds both."""
     clauses: list[str] = []
     params: list[Any] = []
-    narrow = query.customer_id is None and (query.phone is not None or query.customer_ids is not None)
+    narrow = query.customer_id is None and (bool(query.phones) or query.customer_ids is not None)
+    if query.phones:
+        clauses.append(f"phone IN ({', '.join('?' * len(query.phones))})")
+        params += query.phones
     for column, value in (
-        ("phone", query.phone),
         ("customer_id", query.customer_id),
         ("+campaign_id" if narrow else "campaign_id", query.campaign_id),
         ("lead_id", query.lead_id),

@@ -189,13 +189,13 @@ class StoredCall:
 
 @dataclass(frozen=True)
 class CallQuery:
-    """Filters of a call-history query; None means any. `phone` is a whole key; `phone_tails`, the
-    number's key ends with one of them (`PhoneSearch.tails`); `customer_ids`, any of these
-    customers (none: no call)."""
+    """Filters of a call-history query; None (or nothing) means any. `phones`: the number's key is
+    one of these whole keys (`PhoneSearch.keys`); `phone_tails`, it ends with one of them
+    (`PhoneSearch.tails`); `customer_ids`, any of these customers (none: no call)."""
 
     since: datetime | None = None
     until: datetime | None = None
-    phone: str | None = None
+    phones: tuple[str, ...] = ()
     phone_tails: tuple[str, ...] = ()
     customer_id: int | None = None
     customer_ids: tuple[int, ...] | None = None

@@ -85,7 +85,7 @@ def add(tx: Tx, stored: Sequence[tuple[CallEvent, int]]) -> None:
 def answers(query: CallQuery) -> bool:
     """Whether the tally can count `query`'s calls: it keeps times, campaigns and dispositions."""
     return (
-        query.phone is None
+        not query.phones
         and not query.phone_tails
         and query.customer_id is None
         and query.customer_ids is None

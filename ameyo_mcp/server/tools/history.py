@@ -112,19 +112,19 @@ async def ameyo_call_history(
         if campaign_id is None:
             async with explained(ameyo):
                 campaign_id = (await ameyo.campaign(campaign)).campaign_id
-    whole: str | None = None
+    whole: tuple[str, ...] = ()
     tails: tuple[str, ...] = ()
     if phone is not None:
         try:
             wanted = phones.search(phone, ameyo.settings.phone_region)
         except PhoneError as exc:
             raise ToolError(f"phone: {exc}") from None
-        # The store keeps calls' numbers as keys: a whole number is its key, in any spelling.
-        whole, tails = (wanted.key, ()) if wanted.whole else (None, wanted.tails)
+        # The store keeps calls' numbers as keys: a whole number is its keys, in any spelling.
+        whole, tails = (wanted.keys, ()) if wanted.whole else ((), wanted.tails)
     query = CallQuery(
         since=start,
         until=end,
-        phone=whole,
+        phones=whole,
         phone_tails=tails,
         customer_id=customer_id,
         # A name is looked up in the contacts index first (`_read`): its customers' ids.
@@ -578,7 +578,7 @@ def newest_call(
     since = found.event.at if found is not None else None
     candidates = [found] if found is not None else []
     queries = [CallQuery(customer_id=customer_id, since=since, limit=_NEWER_LOOK)]
-    queries += [CallQuery(phone=number, since=since, limit=_NEWER_LOOK) for number in numbers]
+    queries += [CallQuery(phones=(number,), since=since, limit=_NEWER_LOOK) for number in numbers]
     for query in queries:
         for call in store.call_history(query).calls:
             event = call.event
