@@ -82,3 +82,20 @@ async def test_a_self_callback_without_its_agent_is_refused_by_the_upload_too(
         text = text_of(answer)
         assert "A self callback is reserved for one agent: give agent" in text and "record 1: " in text, text
     assert simulator.state.executed["uploadContactAndAddCallback"] == 0
+
+
+async def test_namesakes_a_number_matches_are_told_apart_by_number_and_lead(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    """Two Priya Nairs whose numbers end in 0777: the refusal listed "customer 12527: Priya Nair"
+    twice, and the person had nothing to choose by."""
+    for lead, number in ((21, "9870010777"), (35, "9870020777")):
+        added = await client.call_tool(
+            "ameyo_upload_contacts",
+            {"campaign": 1, "lead_id": lead, "records": [{"phone1": number, "name": "Priya Nair"}]},
+        )
+        assert not added.is_error, text_of(added)
+    error, text = await call(client, phone="0777", callback_time="2031-05-01T11:00:00")
+    assert error and "Several customers have a number matching 0777" in text, text
+    assert "Priya Nair, 9870010777, lead 21" in text and "Priya Nair, 9870020777, lead 35" in text, text
+    assert simulator.state.executed["addCallback"] == 0

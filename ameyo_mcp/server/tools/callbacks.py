@@ -164,6 +164,21 @@ def _names(*contacts: Contact) -> str:
     return "\n" + "\n".join(["Their names in Ameyo:", *fence(lines)]) if lines else ""
 
 
+def _told_apart(contacts: Sequence[Contact], wanted: phones.PhoneSearch, region: str) -> str:
+    """Customers a number matches, each with what tells them apart (name, the number it matched,
+    lead): two namesakes by id alone leave the person nothing to choose by. Fenced, as `_names`."""
+    lines = []
+    for c in contacts:
+        number = next((n for n in _numbers(c, region) if wanted.matches(n)), None)
+        parts = [
+            display_name(c.customer_data) or "(no name)",
+            number,
+            f"lead {c.lead_id}" if c.lead_id else None,
+        ]
+        lines.append(f"customer {c.customer_id}: " + ", ".join(p for p in parts if p))
+    return "\n" + "\n".join(["Who they are in Ameyo:", *fence(lines)])
+
+
 async def _customer_and_number(
     ameyo: Ameyo, finder: Finder, info: CampaignInfo, customer_id: int | None, phone: str | None
 ) -> tuple[Contact, str]:
@@ -251,7 +266,7 @@ async def _by_phone(finder: Finder, info: CampaignInfo, phone: str) -> tuple[Con
         more = f" and {len(matches) - 10:,} more" if len(matches) > 10 else ""
         raise ToolError(
             f"Several customers have a number matching {shown} ({listing}{more}): pass the customer_id of "
-            "the one to call." + _names(*matches[:10])
+            "the one to call." + _told_apart(matches[:10], wanted, region)
         )
     contact = matches[0]
     return contact, next(n for n in _numbers(contact, region) if wanted.matches(n))
