@@ -146,8 +146,8 @@ async def test_upload_answers_add_up(client: Client) -> None:
         "ameyo_upload_contacts", {"campaign": 1, "lead_id": 39, "records": again[:1], "update_existing": True}
     )
     assert (
-        "An updated customer stays in the lead it was in (migrate_existing=true moves it into lead 39)"
-        in (text_of(elsewhere))
+        "An updated customer that was in another lead stays in it (migrate_existing=true moves it into "
+        "lead 39)" in (text_of(elsewhere))
     ), text_of(elsewhere)
 
 

@@ -376,8 +376,8 @@ def upload_text(out: UploadOut) -> str:
         if out.counts.get(UPDATED_IN_PLACE):
             # "updated" in an upload to lead N reads as "now in lead N": Ameyo did not move them.
             lines.append(
-                f"An updated customer stays in the lead it was in (migrate_existing=true moves it into "
-                f"lead {out.lead_id})."
+                "An updated customer that was in another lead stays in it (migrate_existing=true moves it "
+                f"into lead {out.lead_id})."
             )
     lines.extend(out.notes)
     return "\n".join(lines)
