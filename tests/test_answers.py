@@ -55,6 +55,9 @@ async def test_contacts_filter_by_disposition(client: Client, simulator: Simulat
     assert {c["customer_id"] for c in out["contacts"]} <= dnc
     assert all(c["disposition"] == "DNC" for c in out["contacts"])
     assert "disposition dnc" in text_of(result)
+    # An agent's choice that stays until the next, not the last call's outcome (the status).
+    one = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "customer_ids": [min(dnc)]})
+    assert "status, attempts | agent's last disposition | last dialed" in text_of(one), text_of(one)
     none = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "disposition": ["Call Back Later"]})
     assert none.structured_content is not None and none.structured_content["matched"] == 0
     assert "the dispositions found are:\n<customer-data>\n" in text_of(none) and "DNC " in text_of(none)

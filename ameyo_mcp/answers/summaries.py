@@ -204,7 +204,8 @@ def contacts_text(out: ContactsOut, criteria: str | None) -> str:
         if len(out.contacts) > COMPACT_OVER:
             lines.extend(_table(out.contacts, which, out.timezone))
         else:
-            columns = "id name | phone | lead | status, attempts | disposition | last dialed"
+            # The disposition is the last one an agent chose, not the last call's outcome (its status).
+            columns = "id name | phone | lead | status, attempts | agent's last disposition | last dialed"
             lines.append(f"{which}: {columns} ({out.timezone})")
             lines.extend(fence(contact_line(c) for c in out.contacts))
     if out.changed_since_sync:
