@@ -4,6 +4,8 @@ loopback HTTP where the network is the point), settings pointing at it, a real M
 from __future__ import annotations
 
 import os
+import re
+import select
 import shutil
 import socket
 import subprocess
@@ -277,20 +279,40 @@ def listening(port: int, proc: subprocess.Popen[bytes], why_it_ended: Callable[[
         time.sleep(0.05)
 
 
+def announced_port(proc: subprocess.Popen[bytes], says: bytes, within: float = 20) -> tuple[int, str]:
+    """The port that `proc`, started with --port 0, says on stderr it serves on (`says`: the text
+    before the port), and what it said until then. Its own bind chose the port, so no other process
+    can take it first, as one can a `free_port()` between that call and the process's bind: a
+    simulator or receiver of another test there answered /mcp 404 "Not Found"."""
+    assert proc.stderr is not None
+    pattern = re.compile(re.escape(says) + rb"(\d+)")
+    fd, said = proc.stderr.fileno(), b""
+    deadline = time.monotonic() + within
+    while (found := pattern.search(said)) is None:
+        left = deadline - time.monotonic()
+        assert left > 0, f"the process named no port after {within:g} s: {said.decode(errors='replace')}"
+        if select.select([fd], [], [], left)[0]:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise AssertionError(said.decode(errors="replace") or "the process ended")
+            said += chunk
+    return int(found.group(1)), said.decode(errors="replace")
+
+
 @contextmanager
 def http_process(env: dict[str, str], cwd: Path, *argv: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`ameyo-mcp ARGV --transport http` in a real process on a free loopback port: its MCP URL once
-    it accepts connections, and the process (ended on leaving, if it still runs)."""
-    port = free_port()
+    """`ameyo-mcp ARGV --transport http` in a real process on a loopback port it chose: its MCP URL
+    once it accepts connections, and the process (ended on leaving, if it still runs)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ameyo_mcp", *argv, "--transport", "http", "--port", str(port)],
+        [sys.executable, "-m", "ameyo_mcp", *argv, "--transport", "http", "--port", "0"],
         env=env,
         cwd=str(cwd),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:
-        listening(port, proc, lambda: proc.stderr.read().decode() if proc.stderr else "the server ended")
+        port, said = announced_port(proc, b"serving streamable HTTP at http://127.0.0.1:")
+        listening(port, proc, lambda: said + (proc.stderr.read().decode() if proc.stderr else ""))
         yield f"http://127.0.0.1:{port}/mcp", proc
     finally:
         if proc.poll() is None:

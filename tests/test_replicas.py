@@ -31,7 +31,7 @@ from mcp.types import CallToolResult, ElicitResult, InputRequiredResult
 from ameyo_mcp.simulator import SimulatorThread
 from ameyo_mcp.store import Store
 from ameyo_mcp.store.lease import LeaseKey
-from tests.conftest import free_port, http_process, listening, start_postgres, stop_postgres, text_of
+from tests.conftest import announced_port, http_process, listening, start_postgres, stop_postgres, text_of
 
 # Real processes end to end, for a minute in all: run with -m slow (and by .ci/run).
 pytestmark = [pytest.mark.anyio, pytest.mark.network, pytest.mark.slow]
@@ -86,17 +86,17 @@ def uploads(sim: SimulatorThread) -> int:
 
 @contextmanager
 def receiver_process(env: dict[str, str], cwd: Path) -> Iterator[str]:
-    """`ameyo-mcp receiver` in a real process on a free loopback port: its base URL."""
-    port = free_port()
+    """`ameyo-mcp receiver` in a real process on a loopback port it chose: its base URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ameyo_mcp", "receiver", "--port", str(port)],
+        [sys.executable, "-m", "ameyo_mcp", "receiver", "--port", "0"],
         env=env,
         cwd=str(cwd),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:
-        listening(port, proc, lambda: proc.stderr.read().decode() if proc.stderr else "the receiver ended")
+        port, said = announced_port(proc, b"receiving Ameyo's call outcomes at http://127.0.0.1:")
+        listening(port, proc, lambda: said + (proc.stderr.read().decode() if proc.stderr else ""))
         yield f"http://127.0.0.1:{port}"
     finally:
         if proc.poll() is None:
