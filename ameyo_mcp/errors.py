@@ -26,7 +26,7 @@ id or token.
     ├── WriteError                    a write was not done as asked
     │   ├── NeedsConfirmation, NotConfirmed, AuditUnavailable, EarlierOutcomeUnknown,
     │   ├── CallbackScheduled, OutcomeUnknown, LedgerUnavailable, Respelled
-    ├── UploadRefused ── OutputRefused, JournalMismatch, UploadBusy, JournalDamaged
+    ├── UploadRefused ── OutputRefused, UploadBusy, JournalDamaged
     ├── UploadStopped, OutputError, HeldBack   a file's upload
     └── SimulatorError                the stand-in Ameyo's own
         └── SimulatedFailure, SimulatedRefusal, DeliberateDrop
@@ -354,10 +354,6 @@ class UploadRefused(AmeyoMcpError):
 
 class OutputRefused(UploadRefused):
     """An output path would overwrite something that is not ours; nothing was written."""
-
-
-class JournalMismatch(UploadRefused):
-    """The journal's batches do not line up with the file any more; nothing more was sent."""
 
 
 class UploadBusy(UploadRefused):

@@ -574,3 +574,97 @@ def test_the_demos_sample_callback_is_always_ahead() -> None:
     from ameyo_mcp.cli.demo import sample_contacts
 
     assert "9123400002,Ravi Kumar,Mumbai,2040-01-08T10:00:00" in sample_contacts(date(2040, 1, 1))
+
+
+# -- (8) rows refused before sending that a later run sends ------------------------------------
+
+
+def callback_file(path: Path, times: list[str], first: int = 700) -> Path:
+    rows = "".join(f"{phone(first + i)},Name {i},{at}\n" for i, at in enumerate(times))
+    path.write_text("phone1,name,callback_time\n" + rows, encoding="utf-8")
+    return path
+
+
+async def test_a_row_refused_outside_calling_hours_is_sent_once_the_person_allows_it(
+    ameyo: Ameyo, simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """The file's own advice ("pass outside_calling_hours if meant") led to a dead end: the rows
+    refused before sending had changed, batch c0 no longer matched its journal, and nothing more
+    was sent; the dry run had counted the new row as answered by the earlier run."""
+    source = callback_file(
+        tmp_path / "calls.csv",
+        ["2031-05-01 11:00", "2031-05-01 02:00", "2031-05-01 12:00", "2031-05-01 14:00"],
+    )
+    command = "uploadContactAndAddCallback"
+    options = BulkOptions(campaign=1, lead_id=1, batch_size=10, concurrency=1)
+    first = await upload_file(cli_writes(ameyo), source, options)
+    assert first.counts == {"ADDED": 3, "REFUSED": 1}, first.counts
+    allowed = BulkOptions(**{**options.__dict__, "outside_calling_hours": True})
+    dry = await upload_file(cli_writes(ameyo), source, BulkOptions(**{**allowed.__dict__, "dry_run": True}))
+    assert dry.counts == {"SENT_EARLIER": 3, "WOULD_SEND": 1} and dry.from_earlier_runs == 3, dry.counts
+    second = await upload_file(cli_writes(ameyo), source, allowed)
+    assert second.counts == {"ADDED": 4} and second.sent_now == 1 and second.from_earlier_runs == 3, second
+    assert simulator.state.commands[command] == 2
+    rows = read_result(tmp_path / "calls.csv.lead-1.ameyo-result.csv")
+    assert rows[3]["ok"] == "yes" and "02:00" in rows[3]["callback_time"], rows[3]
+    # Either way again: everything is in the journal, nothing goes out.
+    for again in (allowed, options):
+        done = await upload_file(cli_writes(ameyo), source, again)
+        assert done.sent_now == 0 and done.counts.get("ADDED", 0) >= 3, done.counts
+    assert simulator.state.commands[command] == 2
+    callbacks = Counter(c.phone for c in simulator.state.callbacks(1))
+    assert [callbacks[phone(700 + i)] for i in range(4)] == [1, 1, 1, 1]
+
+
+async def test_a_corrected_file_sends_its_corrected_rows_and_sets_aside_those_already_scheduled(
+    ameyo: Ameyo, simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """A callback file with a bad number, corrected and uploaded again (a new upload: its content
+    changed): its batch held callbacks the first run scheduled, and the whole batch was refused,
+    the corrected row with it, on every run."""
+    times = ["2031-05-02 11:00", "2031-05-02 12:00", "2031-05-02 13:00"]
+    source = callback_file(tmp_path / "calls.csv", times, first=800)
+    text = source.read_text(encoding="utf-8")
+    source.write_text(text.replace(phone(801), "98765"), encoding="utf-8")
+    options = BulkOptions(campaign=1, lead_id=1, batch_size=10, concurrency=1)
+    first = await upload_file(cli_writes(ameyo), source, options)
+    assert first.counts == {"ADDED": 2, "REFUSED": 1}, first.counts
+    source.write_text(text, encoding="utf-8")  # corrected
+    dry = await upload_file(cli_writes(ameyo), source, BulkOptions(**{**options.__dict__, "dry_run": True}))
+    assert dry.counts == {"SENT_EARLIER": 2, "WOULD_SEND": 1}, dry.counts
+    second = await upload_file(cli_writes(ameyo), source, options)
+    assert second.counts == {"SENT_EARLIER": 2, "ADDED": 1} and second.sent_now == 1, second.counts
+    said = bulk_text(second)
+    assert "Not sent again: 2 rows that an earlier upload already sent" in said, said
+    rows = read_result(tmp_path / "calls.csv.lead-1.ameyo-result.csv")
+    assert "was scheduled" in rows[2]["reason"] and rows[3]["result"] == "ADDED", rows
+    third = await upload_file(cli_writes(ameyo), source, options)
+    assert third.sent_now == 0 and third.counts == {"SENT_EARLIER": 2, "ADDED": 1}, third.counts
+    callbacks = Counter(c.phone for c in simulator.state.callbacks(1))
+    assert [callbacks[phone(800 + i)] for i in range(3)] == [1, 1, 1]
+    assert simulator.state.commands["uploadContactAndAddCallback"] == 2
+
+
+@pytest.mark.network
+async def test_rows_an_earlier_batch_sent_without_an_answer_stay_held_when_the_batches_change(
+    ameyo: Ameyo, simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """Judged row by row, a row of a batch whose answer was lost is still not resent; a row that
+    batch never held (refused then) is sent."""
+    source = callback_file(
+        tmp_path / "calls.csv",
+        ["2031-05-03 11:00", "2031-05-03 02:00", "2031-05-03 12:00", "2031-05-03 14:00"],
+    )
+    command = "uploadContactAndAddCallback"
+    options = BulkOptions(campaign=1, lead_id=1, batch_size=10, concurrency=1)
+    simulator.state.faults.commands = {command}
+    simulator.state.faults.drop_after = 1  # batch c0 (lines 2, 4, 5) runs, its answer is lost
+    first = await upload_file(cli_writes(ameyo), source, options)
+    assert first.counts == {"OUTCOME_UNKNOWN": 3, "REFUSED": 1}, first.counts
+    simulator.state.faults.reset()
+    allowed = BulkOptions(**{**options.__dict__, "outside_calling_hours": True})
+    second = await upload_file(cli_writes(ameyo), source, allowed)
+    assert second.counts == {"OUTCOME_UNKNOWN": 3, "ADDED": 1} and second.sent_now == 1, second.counts
+    rows = read_result(tmp_path / "calls.csv.lead-1.ameyo-result.csv")
+    assert rows[3]["result"] == "ADDED" and all(rows[n]["result"] == "OUTCOME_UNKNOWN" for n in (2, 4, 5))
+    assert simulator.state.commands[command] == 2

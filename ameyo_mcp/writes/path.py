@@ -792,6 +792,23 @@ class WritePath:
             None,
         )
 
+    async def held_callbacks(self, write: Write) -> dict[str, LedgerEntry]:
+        """By callback key, the settled entries of other writes that hold `write`'s callbacks while
+        they stand (answered, or of unknown outcome): what its claim would be refused for
+        (`CallbackScheduled`). A file's batch sets those rows aside and sends the others."""
+        keys = [key for key, _ in write.callbacks]
+        if not keys:
+            return {}
+        entries = await self._ledger(self._store().ledger_entries, keys)
+        now = self._clock()
+        return {
+            e.key: e
+            for e in entries
+            if e.state != "flight"
+            and e.write_id != write.identity
+            and (e.hold_until is None or e.hold_until > now)
+        }
+
     def clock(self) -> float:
         """Now, as the ledger's times are kept (seconds since the epoch)."""
         return self._clock()

@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
@@ -37,7 +38,6 @@ from ...errors import (
     CommandFailed,
     EarlierOutcomeUnknown,
     HeldBack,
-    JournalMismatch,
     OutcomeUnknown,
     OutputError,
     UploadRefused,
@@ -53,7 +53,7 @@ from ..outcome import NOT_SENT, SENT_EARLIER, WOULD_SEND, JournalRow, Outcome
 from ..outcome import OUTCOME_UNKNOWN as UNKNOWN_RESULT
 from ..records import outcome, refused, rewritten_note
 from .batches import CALLBACK, PLAIN, Batch, Batcher
-from .journal import ANSWERED, FAILED, SENT, UNKNOWN, Journal, upload_key
+from .journal import ANSWERED, FAILED, SENT, UNKNOWN, BatchState, Journal, upload_key
 from .limits import DEFAULT_BATCH, DEFAULT_CONCURRENCY, MAX_BATCH, MAX_CONCURRENCY
 from .outputs import (
     CHECK_SUFFIX,
@@ -67,6 +67,9 @@ from .outputs import (
 from .reader import FileFacts, RowReader, file_facts
 from .report import BulkUploadOut, ResultFile, Tally
 from .validate import CALLBACK_COLUMNS, Prepared, Validator
+
+if TYPE_CHECKING:
+    from ...store.ledger import LedgerEntry
 
 RETRY_DELAY_S = 1.0
 # Batches in hand per request in flight (see `_send_all`).
@@ -329,6 +332,7 @@ class _Run:
         # (their batch was answered), so they are named apart.
         self.left_out = 0
         self.resent_callbacks: list[int] = []
+        self._ids: set[str] = set()  # of batches of some rows of another, sent apart (`_new_id`)
         self.batch_size = min(max(options.batch_size, 1), MAX_BATCH)
         # Requests in flight: a batch holds a place while its request is out (`_window`).
         self.concurrency = min(max(options.concurrency, 1), MAX_CONCURRENCY)
@@ -471,7 +475,18 @@ class _Run:
         """A dry run's batch: what a real run would do with it (see `_dispatch`, and the write
         path's claim: rows an earlier upload of another file, a copy, already sent are not sent)."""
         state = self.journal.batches.get(batch.id)
-        earlier = None if state is not None else await self.writes.standing(self._plan(batch, batch.rows))
+        if state is not None and self._not_as_journaled(batch, state):
+            rest = self._by_rows(batch, dry=True)
+            if rest is None:
+                return
+            batch, state = rest, None
+        write = self._plan(batch, batch.rows) if state is None else None
+        earlier = None if write is None else await self.writes.standing(write)
+        if write is not None and earlier is None and batch.kind == CALLBACK:
+            _, rest = self._set_aside(batch, write, await self.writes.held_callbacks(write))
+            if rest is None:
+                return
+            batch = rest
         if state is not None and state.status == ANSWERED:
             for row in batch.rows:
                 self._settle(Outcome(row.line, row.phone, SENT_EARLIER, True, reason=_ANSWERED_EARLIER))
@@ -531,7 +546,7 @@ class _Run:
                     else:
                         for batch in batcher.rest():
                             await self._dispatch(batch, send)
-                except (OutputError, JournalMismatch) as exc:
+                except OutputError as exc:
                     self._fail(exc)
         if self.failure is not None:
             raise self.failure
@@ -547,22 +562,18 @@ class _Run:
         if self.failure is not None:
             return
         state = self.journal.batches.get(batch.id)
-        if (
-            state is not None
-            and state.first >= 0
-            and (state.first, state.last, state.count) != (batch.first_line, batch.last_line, len(batch.rows))
-        ):
-            raise JournalMismatch(
-                f"The journal {self.journal.path} does not match how the file splits into batches now "
-                f"(batch {batch.id}: lines {state.first}-{state.last} then, {batch.first_line}-"
-                f"{batch.last_line} now), so nothing more was sent. Was the phone length limit changed?"
-            )
+        if state is not None and self._not_as_journaled(batch, state):
+            rest = self._by_rows(batch, dry=False)
+            if rest is None:
+                await self._report()
+                return
+            batch, state = rest, None
         if state is not None and state.status == ANSWERED:
             self._settle_answered(batch, self.journal.answered_rows(batch.id))
             await self._report()
             return
         if state is not None and state.status in (SENT, UNKNOWN):
-            held = self._held_back(batch, state.status, state.reason)
+            held = self._held_back(batch.kind, len(batch.rows), state.status, state.reason)
             if held is not None:
                 for row in batch.rows:
                     self._settle(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
@@ -571,17 +582,107 @@ class _Run:
         await send.send(batch)
 
     @staticmethod
+    def _not_as_journaled(batch: Batch, state: BatchState) -> bool:
+        """Whether the batch an earlier run journaled under this id held other rows: the rows refused
+        before sending changed between the runs (outside_calling_hours given, another phone length
+        limit, a calling-hours setting), and every batch after the change may hold others."""
+        extent = (batch.first_line, batch.last_line, len(batch.rows))
+        return state.first >= 0 and (state.first, state.last, state.count) != extent
+
+    def _by_rows(self, batch: Batch, *, dry: bool) -> Batch | None:
+        """A batch that is not the one an earlier run journaled under its id, judged row by row: a
+        row an earlier run's answer holds is settled from it, one an earlier batch sent without an
+        answer is held back as that batch would be, and the others are a batch of their own (None
+        when none is left)."""
+        earlier = self.journal.earlier_rows()
+        settled: list[Outcome] = []
+        fresh: list[Prepared] = []
+        resend = False
+        for row in batch.rows:
+            answer = earlier.answered.get(row.line)
+            if answer is not None:
+                done = Outcome.from_journal(answer, row.phone)
+                if dry:
+                    done = Outcome(row.line, row.phone, SENT_EARLIER, True, reason=_ANSWERED_EARLIER)
+                else:
+                    self.left_out += done.result == UNKNOWN_RESULT
+                self.tally.from_earlier_runs += 1
+                settled.append(done)
+                continue
+            unsure = earlier.unsure_of(batch.kind, row.line)
+            if unsure is not None:
+                held = self._held_back(batch.kind, 1, unsure.status, unsure.reason)
+                if held is not None:
+                    self.unknown_in_journal += dry
+                    settled.append(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
+                    continue
+                resend = True
+            fresh.append(row)
+        self._settle_all(settled)
+        if not fresh:
+            return None
+        return Batch(self._new_id(batch.id), batch.kind, fresh, resend=resend)
+
+    def _new_id(self, batch_id: str) -> str:
+        """An id for some of a batch's rows, sent apart: `c0.1`, `c0.2`, … (one no run has used)."""
+        base = batch_id.split(".")[0]
+        number = 1
+        while f"{base}.{number}" in self.journal.batches or f"{base}.{number}" in self._ids:
+            number += 1
+        self._ids.add(f"{base}.{number}")
+        return f"{base}.{number}"
+
+    def _set_aside(
+        self, batch: Batch, write: writes.Write, held: Mapping[str, LedgerEntry]
+    ) -> tuple[list[Outcome], Batch | None]:
+        """The rows of a batch whose callbacks other writes hold (`WritePath.held_callbacks`) set
+        aside, so that the others still go: one an upload of a file to this lead scheduled is done
+        (SENT_EARLIER: that upload sent its customer here too); any other is not sent, and said
+        why. Those rows, settled here, and the batch itself when none is held, else its other rows
+        as a batch of their own (None when none is left)."""
+        if not held:
+            return [], batch
+        now = self.writes.clock()
+        aside: list[Outcome] = []
+        fresh: list[Prepared] = []
+        for row, (key, words) in zip(batch.rows, write.callbacks, strict=True):
+            entry = held.get(key)
+            if entry is None:
+                fresh.append(row)
+                continue
+            earlier = entry.context or {}
+            if (
+                entry.state == "answered"
+                and earlier.get("file")
+                and earlier.get("into_lead") == self.target.lead_id
+            ):
+                seconds = now - (entry.settled_at or now)
+                reason = f"not sent again: {words} was scheduled{_by_upload(earlier)} {ago_text(seconds)}"
+                aside.append(Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason))
+                continue
+            self.held_by_ledger += 1
+            maybe = " may have" if entry.state == "unknown" else ""
+            when = ago_text(now - (entry.claimed_at if maybe else entry.settled_at or now))
+            said = f"another write{maybe} scheduled {words} {when} ({entry.label})"
+            reason = f"not sent: {said}. {HELD_CALLBACK_STEP}"
+            aside.append(Outcome(row.line, row.phone, NOT_SENT, False, reason=reason))
+        self._settle_all(aside)
+        if not fresh:
+            return aside, None
+        return aside, Batch(self._new_id(batch.id), batch.kind, fresh, resend=batch.resend)
+
+    @staticmethod
     def _held_back_reason(status: str, reason: str | None) -> str:
         """Why a batch an earlier run sent without learning its outcome is not resent."""
         return f"outcome unknown: {_earlier(status, reason)}; not resent"
 
-    def _held_back(self, batch: Batch, status: str, reason: str | None) -> str | None:
-        """Why a batch of unknown outcome is not resent, or None to resend it."""
+    def _held_back(self, kind: str, rows: int, status: str, reason: str | None) -> str | None:
+        """Why `rows` rows of a batch of unknown outcome are not resent, or None to resend them."""
         if not self.options.retry_unknown:
             return self._held_back_reason(status, reason)
         earlier = _earlier(status, reason)
-        if batch.kind == CALLBACK and not self.options.resend_callbacks_may_duplicate:
-            self.held_callbacks += len(batch.rows)
+        if kind == CALLBACK and not self.options.resend_callbacks_may_duplicate:
+            self.held_callbacks += rows
             return (
                 f"outcome unknown: {earlier}; not resent, because Ameyo may already have scheduled its "
                 "callback (resend_callbacks_may_duplicate resends it, accepting that)"
@@ -605,16 +706,18 @@ class _Run:
                 await self._report()
 
     async def _send(self, batch: Batch) -> None:
-        first, last = batch.first_line, batch.last_line
         # Shielded, so that a cancellation lands after the line is down, where it is marked below.
         with anyio.CancelScope(shield=True):
-            await self.journal.sent(batch.id, first, last, len(batch.rows))  # if not written, not sent
+            await self.journal.sent(batch.id, [row.line for row in batch.rows])  # if not written, not sent
         self.sent.requests += 1
         self.sent.rows += len(batch.rows)
         try:
             sent = await self._sent(batch)
         finally:
             self._leave(batch)
+        if isinstance(sent, Batch):  # some rows set aside: the others go as a batch of their own
+            await self._send(sent)
+            return
         if sent is None:
             return
         with anyio.CancelScope(shield=True):
@@ -653,7 +756,12 @@ class _Run:
         makes the same batches, and makes them in the same order."""
         options, target = self.options, self.target
         server = self.ameyo.settings.base_url
-        context = {"file": str(self.path), "batch": batch.id, "lines": [batch.first_line, batch.last_line]}
+        context = {
+            "file": str(self.path),
+            "batch": batch.id,
+            "lines": [batch.first_line, batch.last_line],
+            "into_lead": self.target.lead_id,
+        }
         numbers = [(row.identity, row.record[PRIMARY_COLUMN]) for row in rows if row.identity is not None]
         if batch.kind == PLAIN:
             write = writes.plan_upload(
@@ -686,9 +794,11 @@ class _Run:
         # the file, or another journal, finds them there and sends nothing twice.
         return replace(write, lasting=True)
 
-    async def _sent(self, batch: Batch) -> writes.Sent | None:
-        """The batch through the write path: its answer, or None when it failed or was held back
-        (journaled and settled here)."""
+    async def _sent(self, batch: Batch) -> writes.Sent | Batch | None:
+        """The batch through the write path: its answer; or None when it failed or was held back
+        (journaled and settled here); or, when other writes hold some of its rows' callbacks, its
+        other rows as a batch of their own to send (those rows journaled and settled here)."""
+        write: writes.Write | None = None
         try:
             # Numbers the campaign's index knows as a customer's phone1 in another spelling go out
             # in Ameyo's (the ledger's spellings, read in the claim, come first).
@@ -702,6 +812,26 @@ class _Run:
         except HeldBack as held:
             with anyio.CancelScope(shield=True):
                 await self._not_sent(batch, held.reason)
+        except CallbackScheduled as exc:
+            with anyio.CancelScope(shield=True):
+                assert write is not None
+                held_by = await self.writes.held_callbacks(write)
+                if not held_by:  # no longer held, or not by a settled write: the batch is refused
+                    await self._batch_failed(batch, exc)
+                    return None
+                aside, rest = self._set_aside(batch, write, held_by)
+                self.sent.requests -= 1  # nothing went out for it
+                self.sent.rows -= len(batch.rows)
+                # The rows done are journaled as answered; one not sent is judged again by each run.
+                first, last = batch.first_line, batch.last_line
+                done = [item.journal_row() for item in aside if item.result == SENT_EARLIER]
+                if done:
+                    await self.journal.answered(batch.id, first, last, done)
+                else:
+                    await self.journal.ended(
+                        batch.id, FAILED, first, last, len(batch.rows), "held by the ledger"
+                    )
+                return rest
         except (AmeyoError, WriteError) as exc:
             with anyio.CancelScope(shield=True):
                 await self._batch_failed(batch, exc)
@@ -941,8 +1071,9 @@ class _Run:
         if self.held_by_ledger:
             self.notes.append(
                 f"{counted(self.held_by_ledger, 'row')} {agreeing(self.held_by_ledger, 'was', 'were')} "
-                "not sent because an earlier write already scheduled a callback their batch holds (see "
-                f"their lines): running the same upload again does not send them. {HELD_CALLBACK_STEP}"
+                "not sent because an earlier write already scheduled the callback "
+                f"{agreeing(self.held_by_ledger, 'it asks', 'they ask')} for, or may have (see their lines): "
+                f"running the same upload again does not send them. {HELD_CALLBACK_STEP}"
             )
         resend = counts[NOT_SENT] + counts[FAILED_RESULT] - self.held_by_ledger
         if resend > 0:

@@ -43,7 +43,7 @@ _STATUS = {"answer": ANSWERED, "sent": SENT, "unknown": UNKNOWN, "failed": FAILE
 # What a line cut short may still tell: whose it is, what kind, and which batch.
 _KEY = re.compile(rb'\{"key":"([0-9a-f]*)(")?')
 _KIND = re.compile(rb',"t":"([a-z]+)"')
-_BATCH = re.compile(rb',"batch":"([pc]\d+)"')
+_BATCH = re.compile(rb',"batch":"([pc]\d+(?:\.\d+)?)"')
 _EXTENT = re.compile(rb',"first":(\d+),"last":(\d+),"n":(\d+)[,}]')
 _HOLDER = re.compile(rb'"t":"run","pid":(\d+)')
 TORN_REASON = "the journal line about it was cut short (a crash or a full disk), so it may have been sent"
@@ -66,6 +66,29 @@ class BatchState:
     count: int
     offset: int = -1  # of the answer line, for ANSWERED
     reason: str | None = None
+    lines: frozenset[int] | None = None  # its rows' lines, where its `sent` line says them
+
+
+@dataclass(frozen=True)
+class EarlierRows:
+    """Line by line, what the earlier runs of this upload did: for a batch of this run that is not
+    the one an earlier run sent under its id (the rows refused before sending changed between the
+    runs), whose rows are then judged one by one."""
+
+    answered: dict[int, JournalRow]
+    # Batches sent without an answer, by kind: their rows may have gone out (`BatchState.lines`; a
+    # journal without them, any row of the kind between the batch's first and last lines; and a
+    # line cut short before it said even those, every row of the kind).
+    unsure: list[tuple[str, BatchState]]
+
+    def unsure_of(self, kind: str, line: int) -> BatchState | None:
+        return next((s for k, s in self.unsure if k == kind and _holds(s, line)), None)
+
+
+def _holds(state: BatchState, line: int) -> bool:
+    if state.lines is not None:
+        return line in state.lines
+    return state.first < 0 or state.first <= line <= state.last
 
 
 @dataclass
@@ -76,6 +99,8 @@ class Journal:
     batches: dict[str, BatchState] = field(default_factory=dict)
     torn: list[str] = field(default_factory=list)  # batches known only from a line cut short
     _fd: int = -1
+    _loaded: dict[str, BatchState] = field(default_factory=dict)  # as the earlier runs left them
+    _earlier: EarlierRows | None = None
 
     def load(self, key: str, *, strict: bool) -> None:
         """Read what earlier runs of this upload left; later lines about a batch override earlier
@@ -83,6 +108,20 @@ class Journal:
         self.key = key
         if self.path.exists():
             self._load(strict=strict)
+        self._loaded = dict(self.batches)
+
+    def earlier_rows(self) -> EarlierRows:
+        """What the earlier runs did with each line (read once, when a batch first needs it)."""
+        if self._earlier is None:
+            answered: dict[int, JournalRow] = {}
+            unsure: list[tuple[str, BatchState]] = []
+            for name, state in self._loaded.items():
+                if state.status == ANSWERED:
+                    answered.update((int(row[0]), row) for row in self.answered_rows(name))
+                elif state.status in (SENT, UNKNOWN):
+                    unsure.append((name[0], state))
+            self._earlier = EarlierRows(answered, unsure)
+        return self._earlier
 
     def lock(self) -> None:
         """Hold the journal for this run, or refuse at once naming the process that holds it."""
@@ -148,6 +187,9 @@ class Journal:
                 known = self.batches.get(batch)
                 if known is not None and known.status == ANSWERED:
                     continue
+                lines = entry.get("lines")
+                if not isinstance(lines, list):  # an `unknown` line: its `sent` line said them
+                    lines = known.lines if known is not None else None
                 self.batches[batch] = BatchState(
                     status,
                     int(entry.get("first", 0)),
@@ -155,6 +197,11 @@ class Journal:
                     int(entry.get("n", 0)),
                     here if status == ANSWERED else -1,
                     entry.get("reason"),
+                    frozenset(int(n) for n in lines)
+                    if isinstance(lines, list)
+                    else known.lines
+                    if known
+                    else None,
                 )
 
     def _cut_short(self, raw: bytes, offset: int, *, strict: bool) -> None:
@@ -240,9 +287,12 @@ class Journal:
         self.start = {"t": "start", **meta}
         await self._append(self.start)
 
-    async def sent(self, batch: str, first: int, last: int, count: int) -> None:
-        await self._append({"t": "sent", "batch": batch, "first": first, "last": last, "n": count})
-        self.batches[batch] = BatchState(SENT, first, last, count)
+    async def sent(self, batch: str, lines: list[int]) -> None:
+        """Before the batch of rows on `lines` (in file order) is sent: fsynced, with the lines before."""
+        first, last, count = lines[0], lines[-1], len(lines)
+        entry = {"t": "sent", "batch": batch, "first": first, "last": last, "n": count, "lines": lines}
+        await self._append(entry)
+        self.batches[batch] = BatchState(SENT, first, last, count, lines=frozenset(lines))
 
     async def answered(self, batch: str, first: int, last: int, rows: list[JournalRow]) -> None:
         entry = {"t": "answer", "batch": batch, "first": first, "last": last, "n": len(rows), "rows": rows}
