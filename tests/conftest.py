@@ -299,6 +299,23 @@ def announced_port(proc: subprocess.Popen[bytes], says: bytes, within: float = 2
     return int(found.group(1)), said.decode(errors="replace")
 
 
+def logged_port(log: Path, proc: subprocess.Popen[bytes], says: bytes, within: float = 20) -> int:
+    """`announced_port` for a process whose stderr goes to the file `log` (read by the test later)."""
+    pattern = re.compile(re.escape(says) + rb"(\d+)")
+    deadline = time.monotonic() + within
+    while True:
+        ended = proc.poll() is not None
+        said = log.read_bytes()
+        if (found := pattern.search(said)) is not None:
+            return int(found.group(1))
+        if ended:
+            raise AssertionError(said.decode(errors="replace") or "the process ended")
+        assert time.monotonic() < deadline, (
+            f"the process named no port after {within:g} s: {said.decode(errors='replace')}"
+        )
+        time.sleep(0.05)
+
+
 @contextmanager
 def http_process(env: dict[str, str], cwd: Path, *argv: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`ameyo-mcp ARGV --transport http` in a real process on a loopback port it chose: its MCP URL

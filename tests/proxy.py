@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 import httpx
 import uvicorn
 
-from tests.conftest import free_port, read_body
+from ameyo_mcp.listener import server_socket
+from tests.conftest import read_body
 
 # Hop-by-hop headers are the proxy's own business on each side.
 _HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer", b"upgrade", b"host"}
@@ -76,9 +77,12 @@ class RoundRobin:
 def round_robin(backends: Sequence[str]) -> Iterator[tuple[str, RoundRobin]]:
     """The proxy on a free loopback port: its base URL (`http://127.0.0.1:PORT`) and its app."""
     app = RoundRobin(backends)
-    port = free_port()
+    sock = server_socket("127.0.0.1", 0)  # bound here, so that no other process takes its port
+    port = int(sock.getsockname()[1])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True, name="round-robin-proxy")
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="round-robin-proxy"
+    )
     thread.start()
     try:
         deadline = time.monotonic() + 20
@@ -89,3 +93,4 @@ def round_robin(backends: Sequence[str]) -> Iterator[tuple[str, RoundRobin]]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()

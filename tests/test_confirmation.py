@@ -19,11 +19,12 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ElicitResult, ErrorData, InputRequiredResult
 
 from ameyo_mcp.config import Settings
+from ameyo_mcp.listener import server_socket
 from ameyo_mcp.server.app import create_server
 from ameyo_mcp.server.http import http_app
 from ameyo_mcp.simulator import SimulatorThread
 from ameyo_mcp.writes.audit import read_trail
-from tests.conftest import free_port, server_of, settings_for, text_of
+from tests.conftest import server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -231,10 +232,11 @@ def serving(settings: Settings) -> Iterator[str]:
     """The server's own HTTP app (`ameyo-mcp --transport http`), in this process, on loopback."""
     import uvicorn
 
-    port = free_port()
+    sock = server_socket("127.0.0.1", 0)  # bound here, so that no other process takes its port
+    port = int(sock.getsockname()[1])
     app = http_app(create_server(settings), settings, "127.0.0.1", port)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
         deadline = time.monotonic() + 20
@@ -245,6 +247,7 @@ def serving(settings: Settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+        sock.close()
 
 
 @pytest.mark.network

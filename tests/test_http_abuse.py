@@ -20,9 +20,9 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from tests.conftest import listening
+from tests.conftest import listening, logged_port
 from tests.test_http_security import HEADERS, INIT
-from tests.test_transports import clean_env, free_port
+from tests.test_transports import clean_env
 
 TOKEN = "t0ken-for-abuse-tests-0123456789"
 
@@ -31,9 +31,9 @@ TOKEN = "t0ken-for-abuse-tests-0123456789"
 def server(
     tmp_path: Path, *args: str, env: dict[str, str] | None = None, open_files: int | None = None
 ) -> Iterator[tuple[int, Path]]:
-    """`ameyo-mcp --demo --transport http` on a free port; yields the port and its stderr file."""
-    port = free_port()
-    log = tmp_path / f"server-{port}.log"
+    """`ameyo-mcp --demo --transport http` on a port it chose; yields the port and its stderr file."""
+    log = tmp_path / f"server-{len(list(tmp_path.glob('server-*.log')))}.log"
+    host = args[args.index("--host") + 1] if "--host" in args else "127.0.0.1"
 
     def limit_open_files() -> None:  # the common default limit of 1024 open files
         import resource
@@ -43,7 +43,7 @@ def server(
 
     with log.open("w") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ameyo_mcp", "--demo", "--transport", "http", "--port", str(port), *args],
+            [sys.executable, "-m", "ameyo_mcp", "--demo", "--transport", "http", "--port", "0", *args],
             env=clean_env(tmp_path) | (env or {}),
             cwd=str(tmp_path),
             stdout=subprocess.DEVNULL,
@@ -51,6 +51,7 @@ def server(
             preexec_fn=limit_open_files,
         )
     try:
+        port = logged_port(log, proc, f"serving streamable HTTP at http://{host}:".encode())
         listening(port, proc, log.read_text)
         yield port, log
     finally:

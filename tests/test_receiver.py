@@ -29,8 +29,8 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from ameyo_mcp.rules import phones
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.store import CallQuery, Store
-from tests.conftest import listening, server_of, settings_for, text_of
-from tests.test_transports import clean_env, free_port, http_server  # noqa: F401 - a fixture
+from tests.conftest import announced_port, listening, logged_port, server_of, settings_for, text_of
+from tests.test_transports import clean_env, http_server  # noqa: F401 - a fixture
 
 IST = ZoneInfo("Asia/Kolkata")
 TOKEN = "push-t0ken-for-tests-4242"
@@ -47,9 +47,8 @@ class Receiver:
 def start_receiver(
     tmp_path: Path, database_url: str, *, open_files: int | None = None, host: str = "127.0.0.1", **env: str
 ) -> Receiver:
-    """`ameyo-mcp receiver` on a free port; `open_files` lowers its open-file limit (soft and hard)."""
-    port = free_port()
-    log = tmp_path / f"receiver-{port}.log"
+    """`ameyo-mcp receiver` on a port it chose; `open_files` lowers its open-file limit (soft and hard)."""
+    log = tmp_path / f"receiver-{len(list(tmp_path.glob('receiver-*.log')))}.log"
     variables = clean_env(tmp_path) | {
         "AMEYO_BASE_URL": "http://127.0.0.1:9",  # never contacted: the receiver only writes the store
         "AMEYO_USER_ID": "CustomerManager",
@@ -61,13 +60,14 @@ def start_receiver(
     }
     with log.open("wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ameyo_mcp", "receiver", "--host", host, "--port", str(port)],
+            [sys.executable, "-m", "ameyo_mcp", "receiver", "--host", host, "--port", "0"],
             env=variables,
             cwd=str(tmp_path),
             stdout=subprocess.DEVNULL,
             stderr=err,
             preexec_fn=None if open_files is None else partial(limit_open_files, open_files),
         )
+    port = logged_port(log, proc, f"receiving Ameyo's call outcomes at http://{host}:".encode())
     listening(port, proc, log.read_text)
     return Receiver(f"http://127.0.0.1:{port}/ameyo/status", proc, log)
 
@@ -444,7 +444,6 @@ async def test_the_http_transport_receives_pushes_beside_mcp_without_its_bearer_
 ) -> None:
     bearer = "http-bearer-t0ken-0123456789"
     db = str(tmp_path / "calls.db")
-    port = free_port()
     env = clean_env(tmp_path) | {
         "AMEYO_BASE_URL": simulator.base_url,
         "AMEYO_USER_ID": simulator.state.config.user_id,
@@ -457,19 +456,20 @@ async def test_the_http_transport_receives_pushes_beside_mcp_without_its_bearer_
         "AMEYO_SYNC_INTERVAL_S": "0",
     }
     proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything awaits
-        [sys.executable, "-m", "ameyo_mcp", "--transport", "http", "--port", str(port)],
+        [sys.executable, "-m", "ameyo_mcp", "--transport", "http", "--port", "0"],
         env=env,
         cwd=str(tmp_path),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
+        port, said = announced_port(proc, b"serving streamable HTTP at http://127.0.0.1:")
         deadline = time.monotonic() + 20
         while True:
             with socket.socket() as sock:
                 if sock.connect_ex(("127.0.0.1", port)) == 0:
                     break
-            assert proc.poll() is None and time.monotonic() < deadline
+            assert proc.poll() is None and time.monotonic() < deadline, said
             await anyio.sleep(0.05)
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(timeout=10) as http:
@@ -489,6 +489,8 @@ async def test_the_http_transport_receives_pushes_beside_mcp_without_its_bearer_
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        if proc.stderr is not None:
+            proc.stderr.close()
 
 
 def test_the_simulators_dialer_pushes_in_every_shape_and_each_call_is_kept_as_sent(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from ameyo_mcp.rules import phones
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.simulator.state import ContactQuery, ContactRow, SimulatorState
 from ameyo_mcp.store import Store, fold_words, open_store
-from tests.conftest import Simulator, ameyo_of, server_of, settings_for
+from tests.conftest import Simulator, ameyo_of, logged_port, server_of, settings_for
 
 CAMPAIGN = 1  # MoviStarSurvey: the simulator's large campaign
 
@@ -196,29 +195,19 @@ def contact_row_for(contact: object, settings: Settings) -> str:
     return phones.key(str(contact.customer_data["phone1"]), settings.phone_region) or ""  # type: ignore[attr-defined]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def simulator_process() -> Iterator[str]:
+def simulator_process(tmp_path: Path) -> Iterator[str]:
     """`ameyo-mcp simulator` as its own process, with a few thousand contacts; its base URL."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ameyo_mcp", "simulator", "--port", str(port), "--contacts", "3000"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = tmp_path / "simulator.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ameyo_mcp", "simulator", "--port", "0", "--contacts", "3000"],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert proc.poll() is None, "the simulator did not start"
-            time.sleep(0.1)
+        # It listens before it says so: connections queue until it serves.
+        port = logged_port(log, proc, b"Ameyo simulator listening on http://127.0.0.1:", within=30)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()

@@ -25,7 +25,6 @@ import pytest
 from ameyo_mcp.errors import SyncBusy, SyncLeaseLost
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.store import ContactRow, Store, SyncLease
-from tests.conftest import free_port
 
 CAMPAIGN = 1  # MoviStarSurvey
 CONTACTS = 4000  # and the vendor document's own customer 112
@@ -162,7 +161,7 @@ def test_a_server_syncing_in_the_background_skips_what_a_cli_sync_holds_and_says
     log = tmp_path / "server.log"
     with log.open("wb") as err:
         server = subprocess.Popen(
-            [sys.executable, "-m", "ameyo_mcp", "--transport", "http", "--port", str(free_port())],
+            [sys.executable, "-m", "ameyo_mcp", "--transport", "http", "--port", "0"],
             env=server_env,
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,

@@ -18,7 +18,7 @@ from mcp.client.stdio import StdioServerParameters
 
 from ameyo_mcp.cli.check import run_check
 from ameyo_mcp.simulator import SimulatorThread
-from tests.conftest import free_port, http_process, server_of, settings_for, text_of
+from tests.conftest import http_process, server_of, settings_for, text_of
 
 # Other processes and real connections are what these tests are about.
 pytestmark = [pytest.mark.anyio, pytest.mark.network]
@@ -175,10 +175,9 @@ def test_sigterm_ends_the_demo_and_removes_its_throwaway_folder(tmp_path: Path, 
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     said = tmp_path / "stderr.txt"
-    port = free_port()
     with said.open("wb") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ameyo_mcp", "--demo", "--transport", transport, "--port", str(port)],
+            [sys.executable, "-m", "ameyo_mcp", "--demo", "--transport", transport, "--port", "0"],
             env=clean_env(tmp_path) | {"TMPDIR": str(scratch)},
             cwd=str(tmp_path),
             stdin=subprocess.PIPE,  # stdio: a client that is still connected
