@@ -117,6 +117,12 @@ async def test_a_chart_of_nothing_is_not_drawn_and_says_so(
     assert "No chart: no call matches." in text_of(empty)
     assert [type(b) for b in years.content] == [TextContent]
     assert "No chart: a chart draws at most 62 days; narrow since and until." in text_of(years)
+    # Its days are counted before any is made: to the last hours of 9999 it ran past the calendar.
+    async with Client(server_of(simulator, pushed_settings)) as client:
+        ages = await client.call_tool(
+            "ameyo_call_history", {"chart": True, "since": "1990-01-01", "until": "9999-12-31T23:00:00"}
+        )
+    assert "No chart: a chart draws at most 62 days" in text_of(ages), text_of(ages)
 
 
 async def test_the_how_did_today_go_prompt_shows_todays_chart(

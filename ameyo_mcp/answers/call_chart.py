@@ -56,6 +56,8 @@ def periods(start: datetime, end: datetime, zone: ZoneInfo) -> tuple[str, list[P
             found.append(Period(max(moment, start), min(after, end), moment.strftime(shape)))
             moment = after
         return "hour", found
+    if (end - start).days > MAX_PERIODS:  # counted before a day is made: 1990 to 9999 took 30 s
+        return None
     day, found = start.date(), []
     while (begin := datetime.combine(day, time(), zone)) < end:
         after = datetime.combine(day + timedelta(days=1), time(), zone)
