@@ -128,6 +128,35 @@ def test_an_unreadable_time_refuses_the_push_naming_the_field() -> None:
 
 
 @pytest.mark.parametrize(
+    ("field", "text"),
+    [
+        ("callStartTime", "0001-01-01 00:00:00"),  # year 0 in UTC: no datetime holds it
+        ("callStartTime", "9999-12-31 23:59:59"),  # every customer's "last call" for good
+        ("callEndTime", "9999999999999"),  # epoch milliseconds of 2286
+        ("dialedTime", "1999-12-31 23:59:59"),
+        ("callStartTime", "2026-11-29 15:00:00"),  # a call more than a day past its push
+        ("callbackTime", "2037-01-01 10:00:00"),  # a callback more than ten years ahead
+    ],
+)
+def test_a_time_out_of_range_refuses_the_push_naming_the_field(field: str, text: str) -> None:
+    """A far-off time was kept, and the call history then failed on every question (ValueError)."""
+    with pytest.raises(PushRejected, match=f"{field} '{text}' is out of range") as info:
+        normalise(push(**{field: text}), zone=IST, phone_key=KEY, now=NOW)
+    assert info.value.status == 422
+
+
+def test_a_callback_months_ahead_and_a_call_minutes_ahead_are_kept() -> None:
+    event = normalise(
+        push(callStartTime="2026-11-28 14:35:00", callbackTime="2027-03-01 10:00:00"),
+        zone=IST,
+        phone_key=KEY,
+        now=NOW,
+    )
+    assert event.started_at == datetime(2026, 11, 28, 14, 35, tzinfo=IST)
+    assert event.callback_at == datetime(2027, 3, 1, 10, tzinfo=IST)
+
+
+@pytest.mark.parametrize(
     ("text", "seconds"),
     [("45", 45), ("45.5", 45.5), ("00:01:05", 65), ("1:05", 65), ("45000ms", 45), ("12s", 12), ("-3", None)],
 )

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -317,6 +318,23 @@ def test_a_batch_of_calls_is_one_transaction(store: Store) -> None:
     with pytest.raises(ValueError, match="zone"):
         store.add_calls([event("b4"), event("b5", received_at=datetime(2026, 1, 1))])
     assert store.call_history(CallQuery()).total == 123
+
+
+def test_a_far_off_time_stored_before_the_receiver_refused_them_is_read_not_failed_on(store: Store) -> None:
+    """Year 1 in Asia/Kolkata is year 0 in UTC, which no datetime holds: every call-history question
+    failed (ValueError) until the row was pruned, and one dated 9999 never was."""
+    kolkata = ZoneInfo("Asia/Kolkata")
+    store.add_calls(
+        [
+            event("far-back", started_at=datetime(1, 1, 1, tzinfo=kolkata)),
+            event("far-ahead", started_at=datetime(9999, 12, 31, 23, 59, tzinfo=kolkata)),
+            event("now"),
+        ]
+    )
+    held = store.calls_held()
+    assert held is not None and held[0].year == 1 and held[1].year == 9999
+    found = store.call_history(CallQuery(customer_id=1))
+    assert [c.event.call_id for c in found.calls] == ["far-ahead", "now", "far-back"]
 
 
 def test_sqlite_without_returning_keeps_calls_as_sqlite_with_it(

@@ -11,7 +11,7 @@ import html
 import json
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from ..errors import PushRejected
 from ..rules.redact import SECRETS
 from ..rules.sanitize import clean_text
-from ..rules.times import epoch_in
+from ..rules.times import epoch_in, show
 from ..store.records import CallEvent
 
 PhoneKey = Callable[[str], str | None]
@@ -119,8 +119,9 @@ def normalise(
     agent = f.text("userId", "agentId")
     if agent is None and associations:
         agent = " ".join(associations[0].get("userId", "").split())[:_TEXT_CAP] or None
+    received = (now or datetime.now(UTC)).astimezone(zone)
     event = CallEvent(
-        received_at=(now or datetime.now(UTC)).astimezone(zone),
+        received_at=received,
         call_id=f.text("callId"),
         campaign_id=f.integer("campaignId"),
         lead_id=f.integer("leadId"),
@@ -132,12 +133,12 @@ def normalise(
         system_disposition=f.text("systemDisposition"),
         status_after=f.text("lastStatus"),
         call_type=f.text("callType"),
-        dialled_at=_time(f, "dialedTime", "dialledTime", zone=zone),
-        started_at=_time(f, "callStartTime", zone=zone),
-        ended_at=_time(f, "callEndTime", zone=zone),
+        dialled_at=_time(f, "dialedTime", "dialledTime", zone=zone, until=received + CALL_AHEAD),
+        started_at=_time(f, "callStartTime", zone=zone, until=received + CALL_AHEAD),
+        ended_at=_time(f, "callEndTime", zone=zone, until=received + CALL_AHEAD),
         talk_s=_duration(f, "talkTime"),
         attempts=f.integer("numAttempts", "attempts"),
-        callback_at=_time(f, "callbackTime", zone=zone),
+        callback_at=_time(f, "callbackTime", zone=zone, until=received + CALLBACK_AHEAD),
         recording_url=f.text("recordingFileUrl", "recordingUrl", cap=_URL_CAP),
         raw=raw,
     )
@@ -241,17 +242,35 @@ def _abbreviations(zone: ZoneInfo, year: int) -> frozenset[str]:
     return frozenset(names - {""})
 
 
-def _time(f: _Fields, *names: str, zone: ZoneInfo) -> datetime | None:
+# The times a push may carry: none before 2000; a call's own no later than a day past the push
+# (Ameyo's clock may run ahead), a callback it asks for no later than ten years. Year 1 read in
+# Asia/Kolkata is year 0 in UTC, which no datetime holds, and a call dated 9999 stayed every
+# customer's "last call".
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+CALL_AHEAD = timedelta(days=1)
+CALLBACK_AHEAD = timedelta(days=3653)
+
+
+def _time(f: _Fields, *names: str, zone: ZoneInfo, until: datetime) -> datetime | None:
     hit = f.get(*names)
     if hit is None:
         return None
     name, value = hit
-    moment = parse_time(value, zone)
+    try:
+        moment = parse_time(value, zone)
+    except OverflowError:  # a date the calendar has, beyond it in the server's zone
+        moment = None
     if moment is None:
         raise PushRejected(
             422,
             f"{name} {value[:40]!r} is not a time: send yyyy-MM-dd HH:mm:ss (the Ameyo server's "
             "local time), ISO 8601, or epoch milliseconds",
+        )
+    if not EARLIEST <= moment <= until:
+        raise PushRejected(
+            422,
+            f"{name} {value[:40]!r} is out of range: it may be from 2000 to {show(until, zone)} (check "
+            "the Ameyo server's clock and the time's format)",
         )
     return moment
 

@@ -294,5 +294,15 @@ def to_epoch(value: datetime | int | None) -> int | None:
     return int(value.timestamp())
 
 
+# The ends of what a datetime holds: a far-off time stored before the receiver refused them (year 1
+# in Asia/Kolkata is year 0 in UTC) is read as one of them, not failed on in every question.
+_FIRST, _LAST = datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC)
+
+
 def from_epoch(value: int | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, tz=UTC)
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return _FIRST if value < 0 else _LAST
