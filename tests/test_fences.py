@@ -201,6 +201,24 @@ async def test_a_foreign_number_is_found_however_its_country_code_was_written(
             assert none.structured_content is not None and none.structured_content["matched"] == 0, given
 
 
+async def test_a_call_pushed_without_a_name_shows_the_customers_name_as_ameyo_holds_it(
+    simulator: InProcessSimulator, pushed_settings: Settings
+) -> None:
+    """The index keeps names folded, to search by: a call whose push carried no name showed
+    "Lucia Gomez" for Lucía Gómez, and today's calls showed no name at all."""
+    async with receiver(pushed_settings) as push:
+        await push(phone="34697912072", customerId="12015", campaignId="1", systemDisposition="BUSY")
+        await push(phone="34697912072", customerId="12015", systemDisposition="NO_ANSWER")  # no campaign
+    await synced(simulator, pushed_settings)
+    async with Client(server_of(simulator, pushed_settings)) as client:
+        found = await client.call_tool("ameyo_call_history", {"customer_id": 12015})
+        today = json.loads((await client.read_resource(URI)).contents[0].text)  # type: ignore[union-attr]
+    assert found.structured_content is not None, text_of(found)
+    assert [c["name"] for c in found.structured_content["calls"]] == ["Lucía Gómez"] * 2, text_of(found)
+    assert "Lucía Gómez" in text_of(found) and "Lucia Gomez" not in text_of(found)
+    assert [c.get("name") for c in today["newest"]] == ["Lucía Gómez"] * 2, today
+
+
 async def test_the_callback_a_calls_outcome_asked_for_is_shown_with_the_call(
     simulator: InProcessSimulator, pushed_settings: Settings
 ) -> None:

@@ -407,7 +407,7 @@ def elsewhere_note(hits: Collection[tuple[CampaignIndex, IndexedContact]]) -> st
         return ""
     lines = [
         f"customer {c.customer_id} in {i.name or 'campaign'} ({i.campaign_id}): "
-        + ", ".join(part for part in (c.names.title(), *c.phones) if part)
+        + ", ".join(part for part in (c.shown_name, *c.phones) if part)
         for i, c in hits
     ]
     return "\n".join(

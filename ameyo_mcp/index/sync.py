@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 import anyio
 
-from ..ameyo.customers import is_phone_key
+from ..ameyo.customers import display_name, is_phone_key
 from ..ameyo.models import CampaignInfo, GetContactsRequest, parse_ameyo_time
 from ..ameyo.service import Ameyo
 from ..config import Settings
@@ -159,6 +159,7 @@ def contact_rows(contacts: Iterable[Mapping[str, Any]], settings: Settings) -> l
             raise SyncError("Ameyo answered getContacts with a contact that has no customer id") from None
         keys: list[str] = []
         names: list[str] = []
+        name: str | None = None
         data = contact.get("customerData")
         if data and isinstance(data, dict):
             phone_fields, name_fields = _fields(data)
@@ -170,6 +171,7 @@ def contact_rows(contacts: Iterable[Mapping[str, Any]], settings: Settings) -> l
                         keys.append(found)
             if name_fields:
                 names = [str(data[field]) for field in name_fields if data[field] not in (None, "")]
+                name = display_name(data)
         extra = contact.get("extraData") or _NOTHING
         if not isinstance(extra, dict):
             extra = _NOTHING
@@ -186,6 +188,7 @@ def contact_rows(contacts: Iterable[Mapping[str, Any]], settings: Settings) -> l
                 _text(extra.get("disposition")),
                 attempts if type(attempts) is int else _digits(attempts),
                 None if dialled is None else _when(dialled, zone),
+                name,
             )
         )
     return rows

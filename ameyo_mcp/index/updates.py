@@ -104,6 +104,7 @@ def _merged(store: Store, campaign_id: int, row: ContactRow) -> ContactRow:
     return row._replace(
         phones=list(dict.fromkeys([*known.phones, *row.phones])),
         names=row.names or [known.names],
+        name=row.name or known.name,
         status=known.status,
         disposition=known.disposition,
         attempts=known.attempts,

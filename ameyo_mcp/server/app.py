@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -158,7 +158,7 @@ FILES_URI = "ameyo://files"
 STORE_PROBE_S = 2.0
 
 if TYPE_CHECKING:
-    from ..store import CallHistory, CallQuery, Store
+    from ..store import CallHistory, CallQuery, Store, StoredCall
 
 
 def create_server(
@@ -174,6 +174,11 @@ def create_server(
         if not states:
             raise ResourceError("The server is not started yet: try again in a moment")
         return await anyio.to_thread.run_sync(states[-1].store.call_history, query)
+
+    async def names(calls: Sequence[StoredCall]) -> dict[int, str]:
+        from .tools.history import call_names
+
+        return await anyio.to_thread.run_sync(call_names, states[-1].store, calls)
 
     def watch_store() -> Store:
         from ..store import Store  # when someone first subscribes: a start does not load the store
@@ -235,7 +240,7 @@ def create_server(
     _register_resources(server, live)
     if not settings.read_only:
         _register_files(server, settings)
-    _register_calls_today(server, feed, history, settings, legacy_subscriptions=not stateless_http)
+    _register_calls_today(server, feed, history, names, settings, legacy_subscriptions=not stateless_http)
     _register_completions(server, live, {t.name: frozenset(a.name for a in t.arguments) for t in offered})
     _register_logging(server)
     return server
@@ -346,6 +351,7 @@ def _register_calls_today(
     server: MCPServer[AppState],
     feed: CallsFeed,
     history: Any,
+    names: Any,
     settings: Settings,
     *,
     legacy_subscriptions: bool,
@@ -370,7 +376,7 @@ def _register_calls_today(
     )
     async def calls_today() -> str:
         try:
-            return await today_json(history, settings.zone)
+            return await today_json(history, settings.zone, names)
         except Exception as exc:
             raise resource_error(exc, uri=CALLS_TODAY_URI) from None
 

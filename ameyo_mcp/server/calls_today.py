@@ -21,7 +21,7 @@ import logging
 import threading
 import time as clock
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -37,7 +37,7 @@ from ..errors import StoreError
 from ..rules.sanitize import clean_text
 
 if TYPE_CHECKING:
-    from ..store import CallHistory, CallQuery, Store
+    from ..store import CallHistory, CallQuery, Store, StoredCall
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,8 @@ RESOURCE_CALLS = 50
 MAX_SESSIONS = 1000
 
 History = Callable[["CallQuery"], Awaitable["CallHistory"]]
+# The names of calls' customers, by call (`tools.history.call_names`).
+Names = Callable[[Sequence["StoredCall"]], Awaitable[dict[int, str]]]
 # A store of the watch's own (its connection waits on the database).
 OpenStore = Callable[[], "Store"]
 
@@ -258,9 +260,9 @@ class CallsFeed:
             self._sessions.remove(session)
 
 
-async def today_json(history: History, zone: ZoneInfo) -> str:
-    """Today's calls: counts by outcome and the newest calls, for programs (the tool is for models)."""
-    from ..ameyo.customers import display_name
+async def today_json(history: History, zone: ZoneInfo, names: Names) -> str:
+    """Today's calls: counts by outcome and the newest calls, for programs (the tool is for models),
+    with their customers' names (`names`: as the call history names them)."""
     from ..rules.outcomes import outcome_counts
     from ..rules.times import day_so_far
     from ..store import CallQuery
@@ -268,17 +270,14 @@ async def today_json(history: History, zone: ZoneInfo) -> str:
 
     start, now = day_so_far(zone)
     found = await history(CallQuery(since=start, until=now, limit=RESOURCE_CALLS))
+    named = await names(found.calls)
     return json.dumps(
         {
             "since": start.isoformat(),
             "timezone": str(zone),
             "calls": found.total,
             "by_outcome": outcome_counts(found.by_outcome),
-            # With the name the push carried, as the operator's page shows it.
-            "newest": [
-                call_out(c, zone, display_name(dict(c.event.raw))).model_dump(exclude_none=True)
-                for c in found.calls
-            ],
+            "newest": [call_out(c, zone, named.get(c.id)).model_dump(exclude_none=True) for c in found.calls],
         },
         ensure_ascii=False,
     )

@@ -55,6 +55,8 @@ _STATUS_LOCK_SPACE = 711045
 # A batch of pushes without their campaign looks for their customers in so many campaign and
 # customer pairs at most (a few campaigns and a batch's customers): the rest stay unplaced.
 _UNPLACED_PAIRS = 4_000
+# Characters of a contact's name kept to show.
+_NAME_CAP = 200
 # The columns of `contacts` an IndexedContact is read from, each named as its field.
 _CONTACT_FIELDS = tuple(f.name for f in fields(IndexedContact))
 _CONTACT_COLUMNS = ", ".join(f"c.{name}" for name in _CONTACT_FIELDS)
@@ -79,6 +81,7 @@ _CONTACT_ROW = (
     "attempts",
     "dialled_at",
     "seen_pass",
+    "name",
 )
 _REPLACE_CONTACT = "ON CONFLICT (campaign_id, customer_id) DO UPDATE SET " + ", ".join(
     f"{c} = excluded.{c}" for c in _CONTACT_ROW[2:]
@@ -771,6 +774,7 @@ class Store:
                     item.attempts,
                     to_epoch(item.dialled_at),
                     number,
+                    item.name[:_NAME_CAP] if item.name else None,
                 )
             )
         for table, drop, add in (

@@ -36,6 +36,7 @@ class ContactRow(NamedTuple):
     disposition: str | None = None
     attempts: int | None = None
     dialled_at: datetime | int | None = None
+    name: str | None = None  # the name to show, as Ameyo holds it (`names` are searched by)
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,19 @@ class IndexedContact:
     customer_id: int
     lead_id: int | None
     phones: tuple[str, ...]
-    names: str
+    names: str  # folded words, to search by
     status: str | None
     disposition: str | None
     attempts: int | None
     dialled_at: datetime | None
     seen_pass: int
+    name: str | None = None  # as Ameyo holds it, to show (None: the index has not read it yet)
+
+    @property
+    def shown_name(self) -> str:
+        """The name to show: as Ameyo holds it, else (an index synced before it kept that) its
+        folded words, capitalised ("" for none)."""
+        return self.name or self.names.title()
 
 
 @dataclass(frozen=True)

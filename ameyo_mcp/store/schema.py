@@ -268,4 +268,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE write_ledger ADD COLUMN subject_at TEXT",
         "CREATE INDEX write_ledger_subject ON write_ledger (subject)",
     ),
+    # 10: a contact's name as Ameyo holds it, accents and all, to show: `names` holds its folded
+    # words, to search by ("Lucía Gómez" is "lucia gomez" there).
+    ("ALTER TABLE contacts ADD COLUMN name TEXT",),
 )

@@ -223,19 +223,18 @@ def _index(store: Store, settings: Settings, now: datetime) -> dict[str, Any]:
 
 
 def _today(store: Store, settings: Settings, now: datetime) -> dict[str, Any]:
-    from ...ameyo.customers import display_name
-    from ..tools.history import call_out
+    from ..tools.history import call_names, call_out
     from .today import today
 
     figures = today(store, settings.zone, now)
+    names = call_names(store, figures.last)
     return {
         "since": show(figures.since, settings.zone),
         "pushes": figures.pushes,
         "by_outcome": figures.by_outcome,
         "by_hour": [{"hour": f"{h:02d}:00", "counts": counts} for h, counts in enumerate(figures.by_hour)],
         "last": [
-            call_out(c, settings.zone, display_name(dict(c.event.raw))).model_dump(exclude_none=True)
-            for c in figures.last
+            call_out(c, settings.zone, names.get(c.id)).model_dump(exclude_none=True) for c in figures.last
         ],
         "writes": figures.writes,
         "repeats_answered": figures.repeats_answered,

@@ -308,21 +308,7 @@ def _read(
         named = Named(tuple(found[:NAMESAKES]), len(found) > NAMESAKES, tuple(indexed()))
         query = replace(query, customer_ids=named.ids)
     history = store.call_history(query)
-    names: dict[int, str] = {}
-    for call in history.calls:
-        event = call.event
-        given = display_name(dict(event.raw))
-        if not given and event.customer_id is not None:
-            where = (
-                [event.campaign_id] if event.campaign_id is not None else [i.campaign_id for i in indexed()]
-            )
-            for campaign_id in where:
-                held = store.contact(campaign_id, event.customer_id)
-                if held is not None and held.names:
-                    given = held.names.title()  # the index keeps names folded: "priya sharma"
-                    break
-        if given:
-            names[call.id] = given
+    names = call_names(store, history.calls, [i.campaign_id for i in indexed()])
     counts = period_counts(store, query, *charted) if charted is not None else None
     agents: tuple[tuple[str, int], ...] = ()
     outcomes: Mapping[str, int] | None = None
@@ -451,6 +437,33 @@ def history_out(
         by_outcome=outcome_counts(history.by_outcome),
         calls=[call_out(c, zone, (names or {}).get(c.id)) for c in history.calls],
     )
+
+
+def call_names(
+    store: Store, calls: Sequence[StoredCall], campaigns: Sequence[int] | None = None
+) -> dict[int, str]:
+    """The names of the calls' customers, by call: as the push gave it, else as the contacts index
+    holds it, in the call's campaign (a call pushed without one: in `campaigns`, or every indexed
+    one). The call history, today's calls and the operator's page name them alike."""
+    names: dict[int, str] = {}
+    for call in calls:
+        event = call.event
+        given = display_name(dict(event.raw))
+        if not given and event.customer_id is not None:
+            if event.campaign_id is not None:
+                where = [event.campaign_id]
+            else:
+                if campaigns is None:
+                    campaigns = [i.campaign_id for i in store.campaigns() if i.synced_at is not None]
+                where = list(campaigns)
+            for campaign_id in where:
+                held = store.contact(campaign_id, event.customer_id)
+                if held is not None and held.shown_name:
+                    given = held.shown_name
+                    break
+        if given:
+            names[call.id] = given
+    return names
 
 
 def call_out(call: StoredCall, zone: ZoneInfo, name: str | None = None) -> CallOut:
