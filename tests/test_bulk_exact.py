@@ -31,7 +31,7 @@ from ameyo_mcp.errors import UploadRefused
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.writes.bulk.engine import BulkOptions, upload_file
 from ameyo_mcp.writes.bulk.report import bulk_text
-from tests.conftest import cli_writes, server_of, settings_for, text_of
+from tests.conftest import ameyo_of, cli_writes, server_of, settings_for, text_of
 from tests.test_bulk_upload import phone, read_result, upload_env
 
 pytestmark = pytest.mark.anyio
@@ -668,3 +668,52 @@ async def test_rows_an_earlier_batch_sent_without_an_answer_stay_held_when_the_b
     rows = read_result(tmp_path / "calls.csv.lead-1.ameyo-result.csv")
     assert rows[3]["result"] == "ADDED" and all(rows[n]["result"] == "OUTCOME_UNKNOWN" for n in (2, 4, 5))
     assert simulator.state.commands[command] == 2
+
+
+async def test_rows_an_earlier_run_answered_are_not_sent_again_when_the_batches_shift(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """A limit raised between runs lets a refused row in, and the rows after it move into batches
+    (p2) that no run journaled: they were sent whole, answered rows again among them."""
+    source = tmp_path / "plain.csv"
+    numbers = [phone(950), "9712345678901", phone(952), phone(953), phone(954)]
+    source.write_text(
+        "phone1,name\n" + "".join(f"{n},N{i}\n" for i, n in enumerate(numbers)), encoding="utf-8"
+    )
+    options = BulkOptions(campaign=1, lead_id=1, batch_size=2, concurrency=1)
+    simulator.state.config.max_phone_length = 12
+    first = await upload_file(
+        cli_writes(ameyo_of(simulator, settings_for(simulator, tmp_path))), source, options
+    )
+    assert first.counts == {"ADDED": 4, "REFUSED": 1}, first.counts
+    simulator.state.config.max_phone_length = 20  # read at the next sign-in
+    settings = settings_for(simulator, tmp_path / "later")
+    dry_options = BulkOptions(**{**options.__dict__, "dry_run": True})
+    dry = await upload_file(cli_writes(ameyo_of(simulator, settings)), source, dry_options)
+    assert dry.counts == {"SENT_EARLIER": 4, "WOULD_SEND": 1}, dry.counts
+    second = await upload_file(cli_writes(ameyo_of(simulator, settings)), source, options)
+    assert second.counts == {"ADDED": 5} and (second.sent_now, second.from_earlier_runs) == (1, 4), second
+    assert simulator.state.executed["uploadContacts"] == 3
+
+
+async def test_a_batch_of_the_same_extent_and_other_rows_is_judged_row_by_row(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """Other calling hours refuse line 4 for line 3: batch c0 spans lines 2-5 with three rows either
+    way, and was taken for the one journaled (a KeyError, and a dry run counting line 4 as sent)."""
+    source = callback_file(
+        tmp_path / "calls.csv",
+        ["2031-05-04 11:00", "2031-05-04 20:00", "2031-05-04 07:00", "2031-05-04 12:00"],
+    )
+    options = BulkOptions(campaign=1, lead_id=1, batch_size=10, concurrency=1)
+    day = ameyo_of(simulator, settings_for(simulator, tmp_path, AMEYO_CALLING_HOURS="09:00-21:00"))
+    first = await upload_file(cli_writes(day), source, options)
+    assert first.counts == {"ADDED": 3, "REFUSED": 1}, first.counts
+    early = ameyo_of(simulator, settings_for(simulator, tmp_path, AMEYO_CALLING_HOURS="06:00-18:00"))
+    dry = await upload_file(cli_writes(early), source, BulkOptions(**{**options.__dict__, "dry_run": True}))
+    # Line 3, refused now, went out in the first run: said so, not "refused".
+    assert dry.counts == {"SENT_EARLIER": 3, "WOULD_SEND": 1}, dry.counts
+    second = await upload_file(cli_writes(early), source, options)
+    assert second.counts == {"ADDED": 4} and (second.sent_now, second.from_earlier_runs) == (1, 3), second
+    callbacks = Counter(c.phone for c in simulator.state.callbacks(1))
+    assert [callbacks[phone(700 + i)] for i in range(4)] == [1, 1, 1, 1]

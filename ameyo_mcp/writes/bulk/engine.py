@@ -443,7 +443,7 @@ class _Run:
         for count, row in enumerate(self.reader, start=1):
             checked = validator.check(row)
             if checked.problem is not None:
-                self._settle(refused(checked.line, checked.phone, checked.problem))
+                self._settle(self._refused(checked))
             elif (full := batcher.add(checked)) is not None:
                 await self._check_batch(full)
             if count % _CHECKPOINT_EVERY == 0:
@@ -474,35 +474,41 @@ class _Run:
     async def _check_batch(self, batch: Batch) -> None:
         """A dry run's batch: what a real run would do with it (see `_dispatch`, and the write
         path's claim: rows an earlier upload of another file, a copy, already sent are not sent)."""
-        state = self.journal.batches.get(batch.id)
-        if state is not None and self._not_as_journaled(batch, state):
-            rest = self._by_rows(batch, dry=True)
-            if rest is None:
+        state = self._as_journaled(batch)
+        if state is None or state.status == FAILED:
+            for part in self._by_rows(batch, dry=True):
+                await self._check_to_send(part)
+        elif state.status == ANSWERED:
+            for row in batch.rows:
+                self._settle(Outcome(row.line, row.phone, SENT_EARLIER, True, reason=_ANSWERED_EARLIER))
+            self.tally.from_earlier_runs += len(batch.rows)
+        else:
+            held = self._held_back(batch.kind, len(batch.rows), state.status, state.reason)
+            if held is None:
+                batch.resend = True
+                await self._check_to_send(batch)
                 return
-            batch, state = rest, None
-        write = self._plan(batch, batch.rows) if state is None else None
-        earlier = None if write is None else await self.writes.standing(write)
-        if write is not None and earlier is None and batch.kind == CALLBACK:
+            self.unknown_in_journal += len(batch.rows)
+            for row in batch.rows:
+                self._settle(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
+
+    async def _check_to_send(self, batch: Batch) -> None:
+        """A dry run's batch that a real run would send: what the write path would do with it."""
+        write = self._plan(batch, batch.rows)
+        earlier = await self.writes.standing(write)
+        if earlier is None and batch.kind == CALLBACK and not batch.resend:
+            # (A batch resent after an unknown outcome is sent with allow_repeat, past the ledger.)
             _, rest = self._set_aside(batch, write, await self.writes.held_callbacks(write))
             if rest is None:
                 return
             batch = rest
-        if state is not None and state.status == ANSWERED:
-            for row in batch.rows:
-                self._settle(Outcome(row.line, row.phone, SENT_EARLIER, True, reason=_ANSWERED_EARLIER))
-            self.tally.from_earlier_runs += len(batch.rows)
-        elif state is not None and state.status in (SENT, UNKNOWN) and not self.options.retry_unknown:
-            held = self._held_back_reason(state.status, state.reason)
-            self.unknown_in_journal += len(batch.rows)
-            for row in batch.rows:
-                self._settle(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
-        elif earlier is not None and earlier.state == "answered":
+        if earlier is not None and earlier.state == "answered":
             reason = _sent_earlier_reason(
                 earlier.context or {}, self.writes.clock() - (earlier.settled_at or 0)
             )
             for row in batch.rows:
                 self._settle(Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason))
-        elif earlier is not None and earlier.state == "unknown":
+        elif earlier is not None and earlier.state == "unknown" and not batch.resend:
             seconds = self.writes.clock() - earlier.claimed_at
             reason = _unknown_earlier_reason(earlier.context or {}, seconds, earlier.note)
             self.unknown_elsewhere += len(batch.rows)
@@ -534,7 +540,7 @@ class _Run:
                     for count, row in enumerate(self.reader, start=1):
                         checked = validator.check(row)
                         if checked.problem is not None:
-                            self._settle(refused(checked.line, checked.phone, checked.problem))
+                            self._settle(self._refused(checked))
                         else:
                             full = batcher.add(checked)
                             if full is not None:
@@ -561,43 +567,58 @@ class _Run:
         """Settle a batch from the journal when an earlier run sent it; queue it otherwise."""
         if self.failure is not None:
             return
-        state = self.journal.batches.get(batch.id)
-        if state is not None and self._not_as_journaled(batch, state):
-            rest = self._by_rows(batch, dry=False)
-            if rest is None:
-                await self._report()
-                return
-            batch, state = rest, None
-        if state is not None and state.status == ANSWERED:
+        state = self._as_journaled(batch)
+        if state is None or state.status == FAILED:
+            for part in self._by_rows(batch, dry=False):
+                await send.send(part)
+            await self._report()
+            return
+        if state.status == ANSWERED:
             self._settle_answered(batch, self.journal.answered_rows(batch.id))
             await self._report()
             return
-        if state is not None and state.status in (SENT, UNKNOWN):
-            held = self._held_back(batch.kind, len(batch.rows), state.status, state.reason)
-            if held is not None:
-                for row in batch.rows:
-                    self._settle(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
-                return
-            batch.resend = True
+        held = self._held_back(batch.kind, len(batch.rows), state.status, state.reason)
+        if held is not None:
+            for row in batch.rows:
+                self._settle(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
+            return
+        batch.resend = True
         await send.send(batch)
 
-    @staticmethod
-    def _not_as_journaled(batch: Batch, state: BatchState) -> bool:
-        """Whether the batch an earlier run journaled under this id held other rows: the rows refused
-        before sending changed between the runs (outside_calling_hours given, another phone length
-        limit, a calling-hours setting), and every batch after the change may hold others."""
-        extent = (batch.first_line, batch.last_line, len(batch.rows))
-        return state.first >= 0 and (state.first, state.last, state.count) != extent
+    def _as_journaled(self, batch: Batch) -> BatchState | None:
+        """The journal's state of this very batch: its id, holding the same rows (answered: each of
+        them). None when an earlier run journaled none under its id, or one of other rows: the
+        rows refused before sending changed between the runs (outside_calling_hours given, another
+        phone length limit or calling hours), so every batch after the change may hold others, or
+        some of its rows were set aside (`_set_aside`)."""
+        state = self.journal.batches.get(batch.id)
+        if state is None:
+            return None
+        lines = [row.line for row in batch.rows]
+        if state.lines is not None:
+            same = state.lines == frozenset(lines)
+        else:  # a journal from before lines were kept, or a line cut short (which may say no extent)
+            same = state.first < 0 or (state.first, state.last, state.count) == (
+                lines[0],
+                lines[-1],
+                len(lines),
+            )
+        if not same or (state.status == ANSWERED and state.count != len(lines)):
+            return None
+        return state
 
-    def _by_rows(self, batch: Batch, *, dry: bool) -> Batch | None:
-        """A batch that is not the one an earlier run journaled under its id, judged row by row: a
-        row an earlier run's answer holds is settled from it, one an earlier batch sent without an
-        answer is held back as that batch would be, and the others are a batch of their own (None
-        when none is left)."""
+    def _by_rows(self, batch: Batch, *, dry: bool) -> list[Batch]:
+        """A batch that is not one an earlier run journaled (`_as_journaled`), or one whose request
+        certainly failed, judged row by row against what the earlier runs did: a row an earlier
+        answer holds is settled from it; one an earlier batch sent without an answer is held back
+        as that batch would be, or resent (retry_unknown) in a batch apart; the others are sent.
+        The batches to send in its place: itself when the journal knows none of its rows."""
         earlier = self.journal.earlier_rows()
+        if not earlier.answered and not earlier.unsure:
+            return [batch]
         settled: list[Outcome] = []
         fresh: list[Prepared] = []
-        resend = False
+        again: list[Prepared] = []
         for row in batch.rows:
             answer = earlier.answered.get(row.line)
             if answer is not None:
@@ -610,18 +631,40 @@ class _Run:
                 settled.append(done)
                 continue
             unsure = earlier.unsure_of(batch.kind, row.line)
-            if unsure is not None:
-                held = self._held_back(batch.kind, 1, unsure.status, unsure.reason)
-                if held is not None:
-                    self.unknown_in_journal += dry
-                    settled.append(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
-                    continue
-                resend = True
-            fresh.append(row)
+            if unsure is None:
+                fresh.append(row)
+                continue
+            held = self._held_back(batch.kind, 1, unsure.status, unsure.reason)
+            if held is None:
+                again.append(row)
+                continue
+            self.unknown_in_journal += dry
+            settled.append(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
+        if not settled and not again and len(fresh) == len(batch.rows):
+            return [batch]  # none of its rows is the journal's: the batch as it is
         self._settle_all(settled)
-        if not fresh:
-            return None
-        return Batch(self._new_id(batch.id), batch.kind, fresh, resend=resend)
+        parts = [Batch(self._new_id(batch.id), batch.kind, fresh)] if fresh else []
+        return parts + ([Batch(self._new_id(batch.id), batch.kind, again, resend=True)] if again else [])
+
+    def _refused(self, checked: Prepared) -> Outcome:
+        """A row the checks refuse, unless an earlier run sent it (the checks changed between the
+        runs: shorter calling hours, another phone length limit): then what became of it then."""
+        assert checked.problem is not None
+        earlier = self.journal.earlier_rows()
+        answer = earlier.answered.get(checked.line)
+        if answer is not None:
+            self.tally.from_earlier_runs += 1
+            if self.options.dry_run:
+                return Outcome(checked.line, checked.phone, SENT_EARLIER, True, reason=_ANSWERED_EARLIER)
+            return Outcome.from_journal(answer, checked.phone)
+        kind = CALLBACK if checked.callback is not None else PLAIN
+        unsure = earlier.unsure_of(kind, checked.line)
+        if unsure is not None:  # refused now, never resent: an earlier run may have sent it
+            why = (
+                f"outcome unknown: {_earlier(unsure.status, unsure.reason)}; refused now ({checked.problem})"
+            )
+            return Outcome(checked.line, checked.phone, UNKNOWN_RESULT, False, reason=why)
+        return refused(checked.line, checked.phone, checked.problem)
 
     def _new_id(self, batch_id: str) -> str:
         """An id for some of a batch's rows, sent apart: `c0.1`, `c0.2`, … (one no run has used)."""
