@@ -134,7 +134,7 @@ def test_an_unreadable_time_refuses_the_push_naming_the_field() -> None:
         ("callStartTime", "9999-12-31 23:59:59"),  # every customer's "last call" for good
         ("callEndTime", "9999999999999"),  # epoch milliseconds of 2286
         ("dialedTime", "1999-12-31 23:59:59"),
-        ("callStartTime", "2026-11-29 15:00:00"),  # a call more than a day past its push
+        ("callStartTime", "2026-12-01 15:00:00"),  # a call more than three days past its push
         ("callbackTime", "2037-01-01 10:00:00"),  # a callback more than ten years ahead
     ],
 )

@@ -242,12 +242,13 @@ def _abbreviations(zone: ZoneInfo, year: int) -> frozenset[str]:
     return frozenset(names - {""})
 
 
-# The times a push may carry: none before 2000; a call's own no later than a day past the push
-# (Ameyo's clock may run ahead), a callback it asks for no later than ten years. Year 1 read in
+# The times a push may carry: none before 2000; a call's own no later than three days past the push
+# (Ameyo's clock may run ahead, or its zone be taken for another: the history says so of a call
+# dated after now), a callback it asks for no later than ten years. Year 1 read in
 # Asia/Kolkata is year 0 in UTC, which no datetime holds, and a call dated 9999 stayed every
 # customer's "last call".
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-CALL_AHEAD = timedelta(days=1)
+CALL_AHEAD = timedelta(days=3)
 CALLBACK_AHEAD = timedelta(days=3653)
 
 
