@@ -51,6 +51,8 @@ async def test_a_wrong_name_is_answered_with_the_files_it_may_read(
     assert wrong.is_error and "not a file in AMEYO_UPLOAD_DIRS" in text
     assert "The contact files it may read" in text and "3 files" in text
     assert "new-contacts.csv" in text and "march/leads.csv" in text
+    # How long ago, not a time of this host's clock and zone (UTC beside the server's Asia/Kolkata).
+    assert "(26 bytes, modified just now)" in text and "UTC" not in text, text
     assert ".env" not in text and "notes.pdf" not in text and "never-listed" not in text
     # A file's name is data: fenced, and it cannot close the fence.
     assert text.count("</customer-data>") == 1 and text.rstrip().endswith("</customer-data>")

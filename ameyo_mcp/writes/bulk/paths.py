@@ -18,6 +18,7 @@ from pathlib import Path
 from ...errors import PathRefused
 from ...rules.counts import at_least, counted
 from ...rules.sanitize import data_text, fence
+from ...rules.times import ago_text
 from .outputs import contact_file_of, written_by_upload
 from .reader import SPREADSHEET_ADVICE, is_spreadsheet
 
@@ -90,7 +91,13 @@ def files_text(dirs: Sequence[Path]) -> str:
         )
     count = counted(listing.total, "file") if listing.complete else at_least(listing.total, "file")
     more = f"; the {len(listing.files)} newest are" if listing.total > len(listing.files) else ""
-    lines = [f"{f.name}  ({_size(f.size)}, {f.modified:%Y-%m-%d %H:%M} UTC)" for f in listing.files]
+    # How long ago, not a clock time: this host's clock and zone are not the Ameyo server's, in
+    # which every other time is shown.
+    now = datetime.now(UTC)
+    lines = [
+        f"{f.name}  ({_size(f.size)}, modified {ago_text((now - f.modified).total_seconds())})"
+        for f in listing.files
+    ]
     return "\n".join([f"The contact files it may read ({where}): {count}{more}", *fence(lines)])
 
 
