@@ -607,10 +607,12 @@ async def test_a_row_refused_outside_calling_hours_is_sent_once_the_person_allow
     assert simulator.state.commands[command] == 2
     rows = read_result(tmp_path / "calls.csv.lead-1.ameyo-result.csv")
     assert rows[3]["ok"] == "yes" and "02:00" in rows[3]["callback_time"], rows[3]
-    # Either way again: everything is in the journal, nothing goes out.
+    # Either way again: everything is in the journal, nothing goes out, and the answers are said
+    # to be the earlier runs' too.
     for again in (allowed, options):
         done = await upload_file(cli_writes(ameyo), source, again)
         assert done.sent_now == 0 and done.counts.get("ADDED", 0) >= 3, done.counts
+        assert "Ameyo's answers (in this run and earlier ones): added " in bulk_text(done), bulk_text(done)
     assert simulator.state.commands[command] == 2
     callbacks = Counter(c.phone for c in simulator.state.callbacks(1))
     assert [callbacks[phone(700 + i)] for i in range(4)] == [1, 1, 1, 1]

@@ -164,7 +164,9 @@ def bulk_text(out: BulkUploadOut) -> str:
             answers += f", outcome unknown {counts[OUTCOME_UNKNOWN]}"
         if counts.get(NOT_SENT):
             answers += f", not sent {counts[NOT_SENT]}"
-        lines.append(f"Ameyo's answers: {answers}. Callbacks scheduled: {out.callbacks}.")
+        # A resumed run's answers include the earlier runs': said, so that none reads as just done.
+        runs = " (in this run and earlier ones)" if out.from_earlier_runs else ""
+        lines.append(f"Ameyo's answers{runs}: {answers}. Callbacks scheduled: {out.callbacks}.")
     if out.failures:
         bad = out.rows - out.ok
         lines.append(f"First failures (of {bad}; line: phone1: reason):")
