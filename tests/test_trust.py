@@ -197,7 +197,8 @@ async def test_a_callback_asked_for_at_another_time_says_the_first_one_stays(
     text = text_of(moved)
     assert not moved.is_error, text
     assert "this customer also has a callback that this server scheduled earlier, still to come at " in text
-    assert "2031-05-01 11:00:00" in text and "remove it in Ameyo's own callback list" in text, text
+    assert "2031-05-01 11:00:00 (Asia/Kolkata, the Ameyo server's zone)" in text, text
+    assert "remove it in Ameyo's own callback list" in text, text
     assert moved.structured_content is not None
     assert moved.structured_content["also_scheduled"] == ["2031-05-01 11:00:00"]
     again = await client.call_tool("ameyo_add_callback", later)  # a repeat: nothing new to say

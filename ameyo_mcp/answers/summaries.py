@@ -445,31 +445,35 @@ def callback_text(out: CallbackOut) -> str:
     return "\n".join(lines)
 
 
-def also_scheduled_note(times: Sequence[str], whom: str, this: str) -> str:
+def also_scheduled_note(times: Sequence[str], whom: str, this: str, zone: str) -> str:
     """What to do about the callbacks still to come that stay beside a new one: Ameyo's API can
-    neither move nor cancel a callback ("make it 4 pm instead" adds one)."""
-    shown = ", ".join(times[:5]) + (f" and {len(times) - 5} more" if len(times) > 5 else "")
+    neither move nor cancel a callback ("make it 4 pm instead" adds one). `zone`: the Ameyo
+    server's, whose times `times` are."""
     one = len(times) == 1
     return (
         f"Note: {whom} also has {'a callback' if one else 'callbacks'} that this server scheduled "
-        f"earlier, still to come at {shown} (the Ameyo server's time), which {'stays' if one else 'stay'} "
+        f"earlier, still to come at {_times(times, zone)}, which {'stays' if one else 'stay'} "
         f"scheduled beside {this}: the Customer Manager API can neither move nor cancel a callback. If "
         f"{this} replaces {'it' if one else 'them'}, remove {'it' if one else 'them'} in Ameyo's own "
         "callback list (its web console)."
     )
 
 
-def maybe_scheduled_note(times: Sequence[str], whom: str, this: str) -> str:
+def maybe_scheduled_note(times: Sequence[str], whom: str, this: str, zone: str) -> str:
     """The callbacks to the customer still to come that this server may have scheduled: Ameyo's
     answer to them never came (outcome unknown), so only Ameyo's own list can say."""
-    shown = ", ".join(times[:5]) + (f" and {len(times) - 5} more" if len(times) > 5 else "")
     one = len(times) == 1
     return (
-        f"Note: {whom} may also have {'a callback' if one else 'callbacks'} still to come at {shown} (the "
-        f"Ameyo server's time): this server asked for {'it' if one else 'them'} earlier and Ameyo's answer "
-        f"never came. Look in Ameyo's own callback list (its web console): whatever is there stays "
-        f"scheduled beside {this}, as the Customer Manager API can neither move nor cancel a callback."
+        f"Note: {whom} may also have {'a callback' if one else 'callbacks'} still to come at "
+        f"{_times(times, zone)}: this server asked for {'it' if one else 'them'} earlier and Ameyo's "
+        f"answer never came. Look in Ameyo's own callback list (its web console): whatever is there "
+        f"stays scheduled beside {this}, as the Customer Manager API can neither move nor cancel a callback."
     )
+
+
+def _times(times: Sequence[str], zone: str) -> str:
+    more = f" and {len(times) - 5} more" if len(times) > 5 else ""
+    return f"{', '.join(times[:5])}{more} ({zone}, the Ameyo server's zone)"
 
 
 def also_scheduled_by_record(shown: Sequence[str], *, unsure: bool) -> str:

@@ -96,15 +96,13 @@ async def ameyo_add_callback(
     others = writes.StillToCome([], [])
     if sent.repeat_of_s is None:
         # By any of the customer's numbers: a callback to their phone2 is theirs too.
-        found = (await state_of(ctx).writes.other_callbacks(write, phone_values(contact))).values()
-        scheduled = {at for times in found for at in times.scheduled}
-        others = writes.StillToCome(
-            sorted(scheduled), sorted({at for t in found for at in t.maybe} - scheduled)
-        )
+        found = await state_of(ctx).writes.other_callbacks(write, phone_values(contact))
+        others = writes.StillToCome.of_all(found.values())
+        zone = str(ameyo.settings.zone)
         if others.scheduled:
-            notes.append(also_scheduled_note(others.scheduled, "this customer", "this one"))
+            notes.append(also_scheduled_note(others.scheduled, "this customer", "this one", zone))
         if others.maybe:
-            notes.append(maybe_scheduled_note(others.maybe, "this customer", "this one"))
+            notes.append(maybe_scheduled_note(others.maybe, "this customer", "this one", zone))
     return _answer(ameyo, info, contact, sent, number, when.at, agent, notes, others)
 
 
