@@ -27,12 +27,13 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from ameyo_mcp.ameyo.service import Ameyo
+from ameyo_mcp.config import Settings
 from ameyo_mcp.errors import UploadRefused
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.writes.bulk.engine import BulkOptions, upload_file
 from ameyo_mcp.writes.bulk.report import bulk_text
-from tests.conftest import ameyo_of, cli_writes, server_of, settings_for, text_of
-from tests.test_bulk_upload import phone, read_result, upload_env
+from tests.conftest import ameyo_of, cli_writes, server_of, settings_for, synced, text_of
+from tests.test_bulk_upload import EXISTING, phone, read_result, upload_env
 
 pytestmark = pytest.mark.anyio
 
@@ -719,3 +720,23 @@ async def test_a_batch_of_the_same_extent_and_other_rows_is_judged_row_by_row(
     assert second.counts == {"ADDED": 4} and (second.sent_now, second.from_earlier_runs) == (1, 3), second
     callbacks = Counter(c.phone for c in simulator.state.callbacks(1))
     assert [callbacks[phone(700 + i)] for i in range(4)] == [1, 1, 1, 1]
+
+
+async def test_a_files_dry_run_says_which_rows_are_customers_the_index_holds(
+    ameyo: Ameyo, simulator: SimulatorThread, settings: Settings, tmp_path: Path
+) -> None:
+    """ "Would send 3", then "customer 12521 already in the campaign, left as it was": the upload
+    tools' dry runs said so beforehand, the file's did not."""
+    await synced(simulator, settings)
+    source = tmp_path / "mixed.csv"
+    source.write_text(
+        f"phone1,name\n{EXISTING},Known\n{phone(960)},New\n{phone(961)},New\n", encoding="utf-8"
+    )
+    options = BulkOptions(campaign=1, lead_id=1, dry_run=True)
+    dry = await upload_file(cli_writes(ameyo), source, options)
+    assert dry.counts == {"WOULD_SEND": 3}, dry.counts
+    said = bulk_text(dry)
+    assert "Note: 1 of these numbers is a customer the campaign's index holds (synced " in said, said
+    assert "Ameyo would leave them as they are (update_existing=true (--update) updates them" in said, said
+    real = await upload_file(cli_writes(ameyo), source, BulkOptions(**{**options.__dict__, "dry_run": False}))
+    assert real.counts == {"ADDED": 2, "DUPLICATE_NOT_ADDED": 1}, real.counts

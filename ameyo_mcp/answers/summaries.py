@@ -8,11 +8,16 @@ and says how to get the rest. Values that came from customer records are fenced 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from ..ameyo.models import callback_scheduled, campaign_label
 from ..ameyo.result_types import IN_THE_LEAD, NOT_MOVED, UPDATED_IN_PLACE
 from ..rules.counts import agreeing, at_least, counted
 from ..rules.sanitize import data_text, fence
+
+if TYPE_CHECKING:
+    from ..ameyo.service import UploadTarget
+
 from .results import (
     CallbackOut,
     ContactOut,
@@ -382,6 +387,33 @@ def upload_text(out: UploadOut) -> str:
             )
     lines.extend(out.notes)
     return "\n".join(lines)
+
+
+def known_customers_note(
+    known: int, synced: str, target: UploadTarget, *, update: bool, migrate: bool, flags: tuple[str, str]
+) -> str:
+    """For a dry run: `known` of its numbers are customers the campaign's index (synced `synced`)
+    holds, and what Ameyo would do with them: "would send 3" alone read as three new customers.
+    `flags`: how the caller names the update and the move ("update_existing=true", …)."""
+    migrate = migrate and target.lead_enabled  # Ameyo moves no customer into a disabled lead
+    done = (
+        "update them and move them into this lead"
+        if update and migrate
+        else "update them"
+        if update
+        else "move them into this lead"
+        if migrate
+        else "leave them as they are"
+        + (
+            f" ({flags[0]} updates them, {flags[1]} moves them)"
+            if target.lead_enabled
+            else f" (lead {target.lead_id} is disabled: {flags[0]} updates them where they are)"
+        )
+    )
+    return (
+        f"Note: {known:,} of these {agreeing(known, 'numbers is a customer', 'numbers are customers')} "
+        f"the campaign's index holds (synced {synced}): Ameyo would {done}."
+    )
 
 
 def disabled_lead_note(lead_id: int, counts: Mapping[str, int] | None) -> str:

@@ -75,7 +75,7 @@ from ..errors import (
     WriteError,
     as_clause,
 )
-from ..index.held import held_spellings
+from ..index.held import held_spellings, index_hits
 from ..rules import phones
 from ..rules.counts import counted
 from ..rules.owners import new_owner, owner_alive
@@ -968,6 +968,20 @@ class WritePath:
         except (StoreError, OSError):
             return {}
         return await held_spellings(self.ameyo, store, campaign_id, numbers)
+
+    async def indexed(self, campaign_id: int, numbers: Sequence[str]) -> tuple[datetime | None, int]:
+        """When the campaign's index was synced (None: never, or the store cannot say), and how
+        many of `numbers` (phone1 as an upload sends them) are numbers of customers it holds."""
+        region = self.ameyo.settings.phone_region
+        try:
+            index, found = await anyio.to_thread.run_sync(
+                index_hits, self._store(), campaign_id, list(numbers), region
+            )
+        except (StoreError, OSError):
+            return None, 0
+        if index is None or index.synced_at is None:
+            return None, 0
+        return index.synced_at, len({p for positions in found.values() for p in positions})
 
     def _settle(
         self,

@@ -16,11 +16,16 @@ from ...ameyo.customers import PRIMARY_COLUMN
 from ...ameyo.models import CallbackRecord, GetContactsRequest, RecordResult, campaign_label
 from ...ameyo.service import Ameyo, UploadTarget
 from ...answers.results import UploadOut, campaign_out
-from ...answers.summaries import also_scheduled_by_record, disabled_lead_note, requeued_note, upload_text
+from ...answers.summaries import (
+    also_scheduled_by_record,
+    disabled_lead_note,
+    known_customers_note,
+    requeued_note,
+    upload_text,
+)
 from ...errors import Respelled
 from ...index.held import index_hits, indexed_customers
 from ...rules import phones
-from ...rules.counts import agreeing
 from ...rules.sanitize import clean_text, data_text
 from ...writes import callback_rules
 from ...writes import path as writes
@@ -360,26 +365,9 @@ async def _known_note(
     known = len({good[p].identity for positions in found.values() for p in positions})
     if index is None or index.synced_at is None or not known:
         return []
-    synced_at = index.synced_at
-    migrate = migrate and target.lead_enabled  # Ameyo moves no customer into a disabled lead
-    done = (
-        "update them and move them into this lead"
-        if update and migrate
-        else "update them"
-        if update
-        else "move them into this lead"
-        if migrate
-        else "leave them as they are"
-        + (
-            " (update_existing=true updates them, migrate_existing=true moves them)"
-            if target.lead_enabled
-            else f" (lead {target.lead_id} is disabled: update_existing=true updates them where they are)"
-        )
-    )
-    return [
-        f"Note: {known:,} of these {agreeing(known, 'numbers is a customer', 'numbers are customers')} "
-        f"the campaign's index holds (synced {age_text(synced_at)}): Ameyo would {done}."
-    ]
+    flags = ("update_existing=true", "migrate_existing=true")
+    synced = age_text(index.synced_at)
+    return [known_customers_note(known, synced, target, update=update, migrate=migrate, flags=flags)]
 
 
 async def _send(

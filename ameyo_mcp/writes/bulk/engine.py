@@ -31,7 +31,7 @@ from ...ameyo.models import RecordResult
 from ...ameyo.result_types import SAVED, effect
 from ...ameyo.service import Ameyo, UploadTarget
 from ...answers.results import campaign_out
-from ...answers.summaries import disabled_lead_note, requeued_note
+from ...answers.summaries import disabled_lead_note, known_customers_note, requeued_note
 from ...errors import (
     AmeyoError,
     CallbackScheduled,
@@ -333,6 +333,9 @@ class _Run:
         self.left_out = 0
         self.resent_callbacks: list[int] = []
         self._ids: set[str] = set()  # of batches of some rows of another, sent apart (`_new_id`)
+        # A dry run's rows to send whose numbers the campaign's index holds, and when it was synced.
+        self.known = 0
+        self.synced: datetime | None = None
         self.batch_size = min(max(options.batch_size, 1), MAX_BATCH)
         # Requests in flight: a batch holds a place while its request is out (`_window`).
         self.concurrency = min(max(options.concurrency, 1), MAX_CONCURRENCY)
@@ -464,11 +467,25 @@ class _Run:
                 "retry_unknown included. Check them in Ameyo; the upload that sent them resends them "
                 "with retry_unknown."
             )
-        answered = sum(b.count for b in self.journal.batches.values() if b.status == ANSWERED)
+        answered = self.tally.from_earlier_runs
         if answered:
             self.notes.append(
                 f"A journal of an earlier run of this upload exists: {counted(answered, 'row')} "
                 f"{agreeing(answered, 'was', 'were')} already answered by Ameyo and will not be sent again."
+            )
+        if self.known and self.synced is not None:
+            from ...index.sync import age_text  # loaded with the store, which the write path opened
+
+            options = self.options
+            self.notes.append(
+                known_customers_note(
+                    self.known,
+                    age_text(self.synced),
+                    self.target,
+                    update=options.update_existing,
+                    migrate=options.migrate_existing,
+                    flags=("update_existing=true (--update)", "migrate_existing=true (--migrate)"),
+                )
             )
 
     async def _check_batch(self, batch: Batch) -> None:
@@ -519,6 +536,10 @@ class _Run:
                 # The callback it would schedule, in the check file and counted as the run's would be.
                 at = row.callback.call_back_time if row.callback is not None else None
                 self._settle(Outcome(row.line, row.phone, WOULD_SEND, True, callback_time=at))
+            numbers = [row.record[PRIMARY_COLUMN] for row in batch.rows]
+            synced, known = await self.writes.indexed(self.target.campaign.campaign_id, numbers)
+            self.known += known
+            self.synced = synced or self.synced
 
     async def _send_all(self, validator: Validator) -> None:
         batcher = Batcher(self.batch_size)
