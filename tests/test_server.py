@@ -100,6 +100,7 @@ async def test_login_ping_campaigns_leads_logout(client: Client, simulator: Simu
     again = await client.call_tool("ameyo_ping_session", {})
     assert again.structured_content is not None and again.structured_content["new_session"], text_of(again)
     assert "There was no live Ameyo session, so this ping logged in" in text_of(again)
+    assert "released after 30 minutes without use" in text_of(again), text_of(again)  # not a setting's name
     assert simulator.state.logins == 2 and len(simulator.state.live_sessions()) == 1
 
 

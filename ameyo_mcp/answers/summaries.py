@@ -51,13 +51,15 @@ def login_text(out: LoginOut) -> str:
     )
 
 
-def ping_text(out: PingOut) -> str:
+def ping_text(out: PingOut, idle_s: float) -> str:
+    """`idle_s`: after how long without use the session is released (AMEYO_IDLE_LIMIT_S)."""
     if not out.alive:
         return "The Ameyo session is not alive; the next call logs in again."
     day = f"{out.weekday} " if out.weekday else ""
+    idle = f"{idle_s / 60:g} minutes" if idle_s >= 60 else f"{idle_s:g} seconds"
     state = (
         "There was no live Ameyo session, so this ping logged in: the session holds a licensed seat "
-        "until ameyo_logout, or until it is released after AMEYO_IDLE_LIMIT_S idle."
+        f"until ameyo_logout, or until it is released after {idle} without use."
         if out.new_session
         else "The Ameyo session is alive."
     )

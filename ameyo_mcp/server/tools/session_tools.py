@@ -69,7 +69,7 @@ async def ameyo_ping_session(ctx: Context[Any, Any]) -> Annotated[CallToolResult
         timezone=str(zone),
         new_session=ameyo.session.logins > logins,
     )
-    return answer(ping_text(out), out)
+    return answer(ping_text(out, ameyo.settings.idle_limit_s), out)
 
 
 async def ameyo_logout(ctx: Context[Any, Any]) -> Annotated[CallToolResult, LogoutOut]:
