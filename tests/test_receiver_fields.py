@@ -135,7 +135,6 @@ def test_an_unreadable_time_refuses_the_push_naming_the_field() -> None:
         ("callEndTime", "9999999999999"),  # epoch milliseconds of 2286
         ("dialedTime", "1999-12-31 23:59:59"),
         ("callStartTime", "2026-12-01 15:00:00"),  # a call more than three days past its push
-        ("callbackTime", "2037-01-01 10:00:00"),  # a callback more than ten years ahead
     ],
 )
 def test_a_time_out_of_range_refuses_the_push_naming_the_field(field: str, text: str) -> None:
@@ -143,6 +142,17 @@ def test_a_time_out_of_range_refuses_the_push_naming_the_field(field: str, text:
     with pytest.raises(PushRejected, match=f"{field} '{text}' is out of range") as info:
         normalise(push(**{field: text}), zone=IST, phone_key=KEY, now=NOW)
     assert info.value.status == 422
+
+
+@pytest.mark.parametrize(
+    "text", ["1970-01-01 05:30:00", "0000000000", "2099-12-31 00:00:00", "9999-12-31 23:59:59"]
+)
+def test_a_callback_time_out_of_range_is_no_callback_and_the_call_is_kept(text: str) -> None:
+    """Epoch 0 and 2099-12-31 stand for "none" in some dialers: the whole push had been refused,
+    and the call's outcome lost with it."""
+    event = normalise(push(callbackTime=text, systemDisposition="BUSY"), zone=IST, phone_key=KEY, now=NOW)
+    assert event.callback_at is None and event.raw["callbackTime"] == text
+    assert event.system_disposition == "BUSY"
 
 
 def test_a_callback_months_ahead_and_a_call_minutes_ahead_are_kept() -> None:

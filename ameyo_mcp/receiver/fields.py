@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from ..errors import PushRejected
@@ -138,7 +138,9 @@ def normalise(
         ended_at=_time(f, "callEndTime", zone=zone, until=received + CALL_AHEAD),
         talk_s=_duration(f, "talkTime"),
         attempts=f.integer("numAttempts", "attempts"),
-        callback_at=_time(f, "callbackTime", zone=zone, until=received + CALLBACK_AHEAD),
+        # Out of range, "none" in some dialers (epoch 0, 2099-12-31): kept in `raw`, and the call's
+        # outcome kept with it, not refused over a field beside it.
+        callback_at=_time(f, "callbackTime", zone=zone, until=received + CALLBACK_AHEAD, far="none"),
         recording_url=f.text("recordingFileUrl", "recordingUrl", cap=_URL_CAP),
         raw=raw,
     )
@@ -247,12 +249,19 @@ def _abbreviations(zone: ZoneInfo, year: int) -> frozenset[str]:
 # dated after now), a callback it asks for no later than ten years. Year 1 read in
 # Asia/Kolkata is year 0 in UTC, which no datetime holds, and a call dated 9999 stayed every
 # customer's "last call".
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+EARLIEST_YEAR = 2000
 CALL_AHEAD = timedelta(days=3)
 CALLBACK_AHEAD = timedelta(days=3653)
 
 
-def _time(f: _Fields, *names: str, zone: ZoneInfo, until: datetime) -> datetime | None:
+def _in_range(moment: datetime, until: datetime, zone: ZoneInfo) -> bool:
+    return datetime(EARLIEST_YEAR, 1, 1, tzinfo=zone) <= moment <= until
+
+
+def _time(
+    f: _Fields, *names: str, zone: ZoneInfo, until: datetime, far: Literal["refused", "none"] = "refused"
+) -> datetime | None:
+    """The time a field gives; one out of range refuses the push, or with `far="none"` is no time."""
     hit = f.get(*names)
     if hit is None:
         return None
@@ -260,6 +269,8 @@ def _time(f: _Fields, *names: str, zone: ZoneInfo, until: datetime) -> datetime 
     try:
         moment = parse_time(value, zone)
     except OverflowError:  # a date the calendar has, beyond it in the server's zone
+        if far == "none":
+            return None
         moment = None
     if moment is None:
         raise PushRejected(
@@ -267,7 +278,9 @@ def _time(f: _Fields, *names: str, zone: ZoneInfo, until: datetime) -> datetime 
             f"{name} {value[:40]!r} is not a time: send yyyy-MM-dd HH:mm:ss (the Ameyo server's "
             "local time), ISO 8601, or epoch milliseconds",
         )
-    if not EARLIEST <= moment <= until:
+    if not _in_range(moment, until, zone):
+        if far == "none":
+            return None
         raise PushRejected(
             422,
             f"{name} {value[:40]!r} is out of range: it may be from 2000 to {show(until, zone)} (check "

@@ -302,15 +302,16 @@ def to_epoch(value: datetime | int | None) -> int | None:
     return int(value.timestamp())
 
 
-# The ends of what a datetime holds: a far-off time stored before the receiver refused them (year 1
-# in Asia/Kolkata is year 0 in UTC) is read as one of them, not failed on in every question.
+# The ends of what a datetime holds in any zone: a far-off time stored before the receiver refused
+# them (year 1 in Asia/Kolkata is year 0 in UTC; 9999-12-31 20:00 UTC is past the calendar in
+# Asia/Kolkata) is read as one of them, not failed on in every question.
 _FIRST, _LAST = datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC)
+_FIRST_S, _LAST_S = int(_FIRST.timestamp()), int(_LAST.timestamp())
 
 
 def from_epoch(value: int | None) -> datetime | None:
     if value is None:
         return None
-    try:
-        return datetime.fromtimestamp(value, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return _FIRST if value < 0 else _LAST
+    if not _FIRST_S <= value <= _LAST_S:
+        return _FIRST if value < _FIRST_S else _LAST
+    return datetime.fromtimestamp(value, tz=UTC)
