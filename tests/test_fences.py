@@ -177,6 +177,7 @@ async def test_a_foreign_number_is_found_however_its_country_code_was_written(
     async with receiver(pushed_settings) as push:
         await push(phone="34697912072", customerId="12015", campaignId="1", systemDisposition="BUSY")
         await push(phone="0034745009287", customerId="12057", campaignId="1", systemDisposition="BUSY")
+        await push(phone="8662648345", customerId="12001", campaignId="1", systemDisposition="BUSY")
     await synced(simulator, pushed_settings)
     async with Client(server_of(simulator, pushed_settings)) as client:
         for given, customer in (
@@ -186,6 +187,7 @@ async def test_a_foreign_number_is_found_however_its_country_code_was_written(
             ("34697912072", 12015),
             ("34745009287", 12057),
             ("+34 745 00 92 87", 12057),
+            ("34 697 91 20 72", 12015),  # the run, spaced
         ):
             found = await client.call_tool("ameyo_call_history", {"phone": given})
             assert found.structured_content is not None, text_of(found)
@@ -195,8 +197,9 @@ async def test_a_foreign_number_is_found_however_its_country_code_was_written(
                 held = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "phone": given})
                 assert "read live" not in text_of(held), (given, text_of(held))
                 assert [c["customer_id"] for c in held.structured_content["contacts"]] == [12057], given  # type: ignore[index]
-        # Not an Indian number that ends with a Spanish one's digits.
-        for given in ("9697912072", "+91 96979 12072"):
+        # Not an Indian number that ends with a Spanish one's digits, nor a US number run together
+        # whose national digits are an Indian customer's (pushed below).
+        for given in ("9697912072", "+91 96979 12072", "18662648345"):
             none = await client.call_tool("ameyo_call_history", {"phone": given})
             assert none.structured_content is not None and none.structured_content["matched"] == 0, given
 

@@ -191,3 +191,15 @@ def test_fast_path_agrees_with_the_library(region: str, prefix: str, body: str) 
 def test_fast_path_covers_the_usual_regions() -> None:
     rule = phones._rule("IN")
     assert rule.fast and phones._rule("US").fast and phones._rule("GB").fast
+
+
+def test_a_foreign_run_of_digits_holds_its_own_keys_and_not_the_regions_that_end_alike() -> None:
+    """Ameyo's `34697912072` is Spain's +34 697 91 20 72 (its national digits end India's
+    9697912072 too); `18662648345` is a US number whose national digits are a valid Indian number,
+    and is not searched by them."""
+    spain = phones.search("34 697 91 20 72", "IN")
+    assert spain.whole and "697912072" in spain.keys and "34697912072" in spain.keys
+    assert spain.holds("697912072") and spain.holds("34697912072") and not spain.holds("9697912072")
+    us = phones.search("18662648345", "IN")
+    assert "8662648345" not in us.keys and not us.holds("8662648345")
+    assert phones.search("34697912072", "US").keys == ("697912072", "34697912072")

@@ -191,7 +191,10 @@ class Finder:
                 if index.campaign_id == campaign_id or index.synced_at is None:
                     continue
                 found = [
-                    c for tail in tails for c in store.find_by_tail(index.campaign_id, tail, limit=ELSEWHERE)
+                    c
+                    for tail in tails
+                    for c in store.find_by_tail(index.campaign_id, tail, limit=ELSEWHERE)
+                    if phone is not None and any(phone.holds(k) for k in c.phones)
                 ]
                 found += [c for i in ids if (c := store.contact(index.campaign_id, i)) is not None]
                 if name:

@@ -153,6 +153,12 @@ class PhoneSearch:
         code)."""
         return tuple(dict.fromkeys(t for t in (self.key, *self.keys, self.digits) if t))
 
+    def holds(self, stored: str) -> bool:
+        """Whether a key a place keeps (`key`) is of a number this search finds, where nothing else
+        checks the number: one of its whole keys, or a key ending with its own key or digits (a
+        foreign number's national digits end many of the region's numbers)."""
+        return stored in self.keys or any(stored.endswith(t) for t in (self.key, self.digits) if t)
+
 
 def search(text: str, region: str) -> PhoneSearch:
     """The one rule for a number given to find someone, "the whole number or its last digits".
@@ -170,38 +176,51 @@ def search(text: str, region: str) -> PhoneSearch:
         )
     matches = ending_matcher(text, region)
     facts = _facts(text, region)
-    whole = facts is not None and facts.possible
-    keys = _keys_of(text, facts, region) if whole else ()
-    return PhoneSearch(whole, facts.nsn if facts is not None else None, digits(text), matches, keys)
+    foreign = _with_plus(text, region)
+    regional = facts is not None and facts.possible
+    keys = _keys_of(facts if regional else None, foreign, region)
+    return PhoneSearch(
+        regional or foreign is not None, facts.nsn if facts else None, digits(text), matches, keys
+    )
 
 
-def _keys_of(text: str, facts: _Facts | None, region: str) -> tuple[str, ...]:
+def _keys_of(regional: _Facts | None, foreign: _Facts | None, region: str) -> tuple[str, ...]:
     """The keys of a whole number in the spellings numbers are stored in: its own; that of its
     country code and number run together without `+` (Ameyo's `34697912072` for Spain's
     `+34 697 91 20 72`, which the region's rule reads as one long national number); and, for such a
-    run of digits given, that of the foreign number it is (`_with_plus`)."""
-    found = [facts.nsn] if facts is not None else []
-    if facts is not None and (run := key(f"{facts.country_code}{facts.nsn}", region)):
-        found.append(run)
-    if (foreign := _with_plus(text, region)) is not None:
-        found.append(foreign.nsn)
+    run of digits given, those of the foreign number it is (`_with_plus`)."""
+    found: list[str] = []
+    for facts in (regional, foreign):
+        if facts is not None:
+            found.append(facts.nsn)
+            if run := key(f"{facts.country_code}{facts.nsn}", region):
+                found.append(run)
     return tuple(dict.fromkeys(found))
 
 
 def _with_plus(text: str, region: str) -> _Facts | None:
-    """A run of digits (no `+`, no trunk `0`) that is no valid number of `region` but a valid one
-    with `+` before it: a foreign number written without its `+`, as Ameyo's pushes write them."""
+    """Digits without `+` or a trunk `0` (spaces and the like between them) that are no valid number
+    of `region` but a valid one with `+` before them: a foreign number written without its `+`, as
+    Ameyo's pushes write them. Not when its national number is a valid number of `region` too:
+    its key would find that region's customers (`18662648345`, a US number, is not India's
+    `8662648345`)."""
     text = text.strip()
-    if not (text.isdigit() and text.isascii()) or text.startswith("0") or len(text) > _MAX_NSN + 3:
+    if text[:1] in ("+", "0") or not is_number_text(text):
+        return None
+    run = digits(text)
+    if not 8 <= len(run) <= _MAX_NSN + 3:
         return None
     lib = _lib()
     try:
-        regional, foreign = lib.parse(text, region), lib.parse(f"+{text}", region)
+        regional, foreign = lib.parse(run, region), lib.parse(f"+{run}", region)
     except lib.NumberParseException:
         return None
     if lib.is_valid_number(regional) or not lib.is_valid_number(foreign):
         return None
-    return _Facts(foreign.country_code, lib.national_significant_number(foreign), True)
+    nsn: str = lib.national_significant_number(foreign)
+    if lib.is_valid_number(lib.parse(nsn, region)):
+        return None
+    return _Facts(foreign.country_code, nsn, True)
 
 
 def for_ameyo(raw: str, region: str, style: str = DEFAULT_STYLE) -> Dialable:
