@@ -740,3 +740,20 @@ async def test_a_files_dry_run_says_which_rows_are_customers_the_index_holds(
     assert "Ameyo would leave them as they are (update_existing=true (--update) updates them" in said, said
     real = await upload_file(cli_writes(ameyo), source, BulkOptions(**{**options.__dict__, "dry_run": False}))
     assert real.counts == {"ADDED": 2, "DUPLICATE_NOT_ADDED": 1}, real.counts
+
+
+async def test_a_dry_run_tells_a_row_an_earlier_answer_left_out_as_the_real_run_does(
+    ameyo: Ameyo, simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """A row Ameyo's answer left out is of unknown outcome: the dry run after it said "answered in
+    an earlier run" (SENT_EARLIER), the real run OUTCOME_UNKNOWN."""
+    source = plain_file(tmp_path / "few.csv", 3, first=970)
+    options = BulkOptions(campaign=1, lead_id=1, batch_size=10, concurrency=1)
+    simulator.state.faults.commands = {"uploadContacts"}
+    simulator.state.faults.short_list = 1
+    first = await upload_file(cli_writes(ameyo), source, options)
+    assert first.counts == {"ADDED": 2, "OUTCOME_UNKNOWN": 1}, first.counts
+    dry = await upload_file(cli_writes(ameyo), source, BulkOptions(**{**options.__dict__, "dry_run": True}))
+    real = await upload_file(cli_writes(ameyo), source, options)
+    assert dry.counts == {"SENT_EARLIER": 2, "OUTCOME_UNKNOWN": 1}, dry.counts
+    assert real.counts == {"ADDED": 2, "OUTCOME_UNKNOWN": 1} and real.sent_now == 0, real.counts

@@ -496,9 +496,7 @@ class _Run:
             for part in self._by_rows(batch, dry=True):
                 await self._check_to_send(part)
         elif state.status == ANSWERED:
-            for row in batch.rows:
-                self._settle(Outcome(row.line, row.phone, SENT_EARLIER, True, reason=_ANSWERED_EARLIER))
-            self.tally.from_earlier_runs += len(batch.rows)
+            self._settle_answered(batch, self.journal.answered_rows(batch.id))
         else:
             held = self._held_back(batch.kind, len(batch.rows), state.status, state.reason)
             if held is None:
@@ -643,13 +641,8 @@ class _Run:
         for row in batch.rows:
             answer = earlier.answered.get(row.line)
             if answer is not None:
-                done = Outcome.from_journal(answer, row.phone)
-                if dry:
-                    done = Outcome(row.line, row.phone, SENT_EARLIER, True, reason=_ANSWERED_EARLIER)
-                else:
-                    self.left_out += done.result == UNKNOWN_RESULT
+                settled.append(self._journaled(answer, row.phone))
                 self.tally.from_earlier_runs += 1
-                settled.append(done)
                 continue
             unsure = earlier.unsure_of(batch.kind, row.line)
             if unsure is None:
@@ -667,6 +660,17 @@ class _Run:
         parts = [Batch(self._new_id(batch.id), batch.kind, fresh)] if fresh else []
         return parts + ([Batch(self._new_id(batch.id), batch.kind, again, resend=True)] if again else [])
 
+    def _journaled(self, answer: JournalRow, phone: str | None) -> Outcome:
+        """A row an earlier run's answer holds, as this run tells it: as answered then (a dry run:
+        not sent again), or of unknown outcome when that answer left it out."""
+        earlier = Outcome.from_journal(answer, phone)
+        if earlier.result == UNKNOWN_RESULT:
+            self.left_out += not self.options.dry_run
+            return earlier
+        if self.options.dry_run:
+            return Outcome(earlier.position, phone, SENT_EARLIER, True, reason=_ANSWERED_EARLIER)
+        return earlier
+
     def _refused(self, checked: Prepared) -> Outcome:
         """A row the checks refuse, unless an earlier run sent it (the checks changed between the
         runs: shorter calling hours, another phone length limit): then what became of it then."""
@@ -675,9 +679,7 @@ class _Run:
         answer = earlier.answered.get(checked.line)
         if answer is not None:
             self.tally.from_earlier_runs += 1
-            if self.options.dry_run:
-                return Outcome(checked.line, checked.phone, SENT_EARLIER, True, reason=_ANSWERED_EARLIER)
-            return Outcome.from_journal(answer, checked.phone)
+            return self._journaled(answer, checked.phone)
         kind = CALLBACK if checked.callback is not None else PLAIN
         unsure = earlier.unsure_of(kind, checked.line)
         if unsure is not None:  # refused now, never resent: an earlier run may have sent it
@@ -1084,9 +1086,7 @@ class _Run:
     def _settle_answered(self, batch: Batch, rows: list[JournalRow]) -> None:
         by_line = {int(r[0]): r for r in rows}
         for row in batch.rows:
-            earlier = Outcome.from_journal(by_line[row.line], row.phone)
-            self.left_out += earlier.result == UNKNOWN_RESULT
-            self._settle(earlier)
+            self._settle(self._journaled(by_line[row.line], row.phone))
         self.tally.from_earlier_runs += len(batch.rows)
 
     def _explain_outcomes(self) -> None:
