@@ -97,6 +97,17 @@ def test_lookups_by_whole_number_last_digits_and_name(store: Store) -> None:
         store.find_by_tail(CAMPAIGN, "")
 
 
+def test_contacts_are_read_by_campaign_and_customer_in_one_go_with_their_names_as_given(store: Store) -> None:
+    store.upsert_contacts(
+        CAMPAIGN, [row(1, "+911111111111", name="Lucía Gómez")._replace(name="Lucía Gómez")]
+    )
+    store.upsert_contacts(CAMPAIGN, [row(2, "+912222222222", name="Old Index")])  # as an index before names
+    found = store.contacts_at([(CAMPAIGN, 1), (CAMPAIGN, 2), (CAMPAIGN, 3), (CAMPAIGN + 1, 1), (CAMPAIGN, 1)])
+    assert sorted(found) == [(CAMPAIGN, 1), (CAMPAIGN, 2)]
+    assert found[(CAMPAIGN, 1)].shown_name == "Lucía Gómez" and found[(CAMPAIGN, 1)].names == "lucia gomez"
+    assert found[(CAMPAIGN, 2)].name is None and found[(CAMPAIGN, 2)].shown_name == "Old Index"
+
+
 def test_an_upsert_replaces_phones_and_names(store: Store) -> None:
     store.upsert_contacts(CAMPAIGN, [row(1, "+911111111111", "+912222222222", name="Old Name")])
     new = store.upsert_contacts(CAMPAIGN, [row(1, "+912222222222", "+913333333333", name="New Name")])

@@ -817,6 +817,14 @@ class Store:
         )
         return None if row is None else _contact(row)
 
+    def contacts_at(self, pairs: Sequence[tuple[int, int]]) -> dict[tuple[int, int], IndexedContact]:
+        """The indexed contacts at (campaign, customer) `pairs`, by pair, in one read."""
+        wanted = list(dict.fromkeys(pairs))
+        columns = ", ".join(_CONTACT_FIELDS)
+        return self._reading(
+            lambda tx: {pair: _contact(row) for pair, row in _contacts_at(tx, wanted, columns).items()}
+        )
+
     def contacts(
         self, campaign_id: int, *, after: int | None = None, limit: int = 1000
     ) -> list[IndexedContact]:

@@ -444,25 +444,24 @@ def call_names(
 ) -> dict[int, str]:
     """The names of the calls' customers, by call: as the push gave it, else as the contacts index
     holds it, in the call's campaign (a call pushed without one: in `campaigns`, or every indexed
-    one). The call history, today's calls and the operator's page name them alike."""
+    one), read in one go. The call history, today's calls and the operator's page name them alike."""
     names: dict[int, str] = {}
+    unnamed: dict[int, list[tuple[int, int]]] = {}  # by call: where its customer may be indexed
     for call in calls:
         event = call.event
         given = display_name(dict(event.raw))
-        if not given and event.customer_id is not None:
-            if event.campaign_id is not None:
-                where = [event.campaign_id]
-            else:
-                if campaigns is None:
-                    campaigns = [i.campaign_id for i in store.campaigns() if i.synced_at is not None]
-                where = list(campaigns)
-            for campaign_id in where:
-                held = store.contact(campaign_id, event.customer_id)
-                if held is not None and held.shown_name:
-                    given = held.shown_name
-                    break
         if given:
             names[call.id] = given
+        elif event.customer_id is not None:
+            if event.campaign_id is None and campaigns is None:
+                campaigns = [i.campaign_id for i in store.campaigns() if i.synced_at is not None]
+            where = [event.campaign_id] if event.campaign_id is not None else list(campaigns or ())
+            unnamed[call.id] = [(campaign_id, event.customer_id) for campaign_id in where]
+    held = store.contacts_at([pair for pairs in unnamed.values() for pair in pairs]) if unnamed else {}
+    for call_id, pairs in unnamed.items():
+        shown = next((c.shown_name for pair in pairs if (c := held.get(pair)) and c.shown_name), None)
+        if shown:
+            names[call_id] = shown
     return names
 
 
