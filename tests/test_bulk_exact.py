@@ -757,3 +757,52 @@ async def test_a_dry_run_tells_a_row_an_earlier_answer_left_out_as_the_real_run_
     real = await upload_file(cli_writes(ameyo), source, options)
     assert dry.counts == {"SENT_EARLIER": 2, "OUTCOME_UNKNOWN": 1}, dry.counts
     assert real.counts == {"ADDED": 2, "OUTCOME_UNKNOWN": 1} and real.sent_now == 0, real.counts
+
+
+async def test_a_copy_cut_into_other_batches_updates_no_customer_twice(
+    ameyo: Ameyo, simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """A copy of the file is its rows: run with another batch size, its batches were new writes to
+    the ledger, and every customer was updated (and put back to NOT_TRIED) a second time."""
+    source = plain_file(tmp_path / "list.csv", 6, first=980)
+    options = BulkOptions(campaign=1, lead_id=1, batch_size=2, concurrency=1, update_existing=True)
+    first = await upload_file(cli_writes(ameyo), source, options)
+    assert first.counts == {"ADDED": 6}, first.counts
+    copy = tmp_path / "list-copy.csv"
+    copy.write_bytes(source.read_bytes())
+    other = BulkOptions(**{**options.__dict__, "batch_size": 4})
+    dry = await upload_file(cli_writes(ameyo), copy, BulkOptions(**{**other.__dict__, "dry_run": True}))
+    again = await upload_file(cli_writes(ameyo), copy, other)
+    assert dry.counts == {"SENT_EARLIER": 6} and again.counts == {"SENT_EARLIER": 6}, (
+        dry.counts,
+        again.counts,
+    )
+    assert again.sent_now == 0 and simulator.state.executed["uploadContacts"] == 3
+    assert (
+        "by the upload of list.csv (its batch p"
+        in read_result(copy.with_name("list-copy.csv.lead-1.ameyo-result.csv"))[2]["reason"]
+    )
+    # A row changed in the copy is another row, and goes.
+    copy.write_text(copy.read_text(encoding="utf-8").replace("Name 980", "Name Zero"), encoding="utf-8")
+    changed = await upload_file(cli_writes(ameyo), copy, other)
+    assert changed.counts == {"UPDATED": 1, "SENT_EARLIER": 5}, changed.counts
+
+
+async def test_rows_of_unknown_outcome_are_not_resent_by_an_upload_with_other_options(
+    ameyo: Ameyo, simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """update_existing makes another upload of the file (its own journal lines): the rows whose
+    answer was lost went out again without retry_unknown, and their customers were written twice."""
+    source = plain_file(tmp_path / "list.csv", 6, first=990)
+    options = BulkOptions(campaign=1, lead_id=1, batch_size=2, concurrency=1)
+    simulator.state.faults.commands = {"uploadContacts"}
+    simulator.state.faults.truncated = 1  # batch p0 runs, its answer is unreadable
+    first = await upload_file(cli_writes(ameyo), source, options)
+    assert first.counts == {"OUTCOME_UNKNOWN": 2, "NOT_SENT": 4}, first.counts
+    simulator.state.faults.reset()
+    updating = BulkOptions(**{**options.__dict__, "update_existing": True})
+    dry = await upload_file(cli_writes(ameyo), source, BulkOptions(**{**updating.__dict__, "dry_run": True}))
+    second = await upload_file(cli_writes(ameyo), source, updating)
+    assert dry.counts == {"OUTCOME_UNKNOWN": 2, "WOULD_SEND": 4}, dry.counts
+    assert second.counts == {"OUTCOME_UNKNOWN": 2, "ADDED": 4}, second.counts
+    assert simulator.state.executed["uploadContacts"] == 3

@@ -102,6 +102,9 @@ class Claimant:
     alive: Callable[[str], bool]  # whether an owner may still settle its write in flight
     orphan_hold_s: float
     numbers: Sequence[tuple[str, int, str, str]] = ()
+    # A file's plain rows, as (server, campaign, number, digest of the row): kept as the last row
+    # that sent each number (`rows_sent`).
+    rows: Sequence[tuple[str, int, str, str]] = ()
     spellings: bool = False
     subjects: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # key: (subject, when)
 
@@ -157,6 +160,8 @@ def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
     # The first spelling sent of a number stays the one to send: Ameyo holds that one.
     for (server, campaign_id), first in sent.items():
         _keep_spellings(tx, server, campaign_id, first, now, who.write_id)
+    for (server, campaign_id), digests in _by_campaign(who.rows).items():
+        _keep_rows(tx, server, campaign_id, digests, who.write_id)
     return Claim(True, held=held if spellings else {})
 
 
@@ -234,6 +239,32 @@ def _keep_spellings(
     )
 
 
+def _keep_rows(tx: Tx, server: str, campaign_id: int, digests: dict[str, str], write_id: str) -> None:
+    """The row each number was last sent in by a file's batch (its spelling row is kept already)."""
+    rows = "json_each_text(?::json)" if tx.dialect.name == "postgresql" else "json_each(?)"
+    tx.run(
+        f"UPDATE customer_numbers SET row_digest = (SELECT value FROM {rows} WHERE key = identity), "
+        f"row_write = ? WHERE server = ? AND campaign_id = ? AND identity IN (SELECT key FROM {rows})",
+        (_json_text(digests), write_id, server, campaign_id, _json_text(digests)),
+    )
+
+
+def rows_sent(tx: Tx, server: str, campaign_id: int, identities: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """By number, the digest of the row a file's batch last sent it in and that write's identity."""
+    if not identities:
+        return {}
+    head = (
+        "SELECT identity, row_digest, row_write FROM customer_numbers WHERE server = ? AND campaign_id = ? "
+    )
+    if tx.dialect.name == "postgresql":
+        numbers = "ANY(ARRAY(SELECT json_array_elements_text(?::json)))"
+        where = f"AND identity = {numbers} AND row_write IS NOT NULL"
+    else:
+        where = "AND identity IN (SELECT value FROM json_each(?)) AND row_write IS NOT NULL"
+    rows = tx.all(head + where, (server, campaign_id, _json_text(list(dict.fromkeys(identities)))))
+    return {str(identity): (str(digest), str(write)) for identity, digest, write in rows}
+
+
 def settle(tx: Tx, keys: Sequence[str], *, write_id: str, owner: str, now: float, how: Settlement) -> None:
     """Record how the write that claimed `keys` ended (only rows it still holds are touched)."""
     if how.state is None:
@@ -241,8 +272,11 @@ def settle(tx: Tx, keys: Sequence[str], *, write_id: str, owner: str, now: float
             "DELETE FROM write_ledger WHERE key = ? AND write_id = ? AND owner = ? AND state = ?",
             [(key, write_id, owner, FLIGHT) for key in keys],
         )
-        # Never sent: the spellings it was first to claim are not what Ameyo holds.
+        # Never sent: the spellings it was first to claim are not what Ameyo holds, nor its rows.
         tx.run("DELETE FROM customer_numbers WHERE write_id = ?", (write_id,))
+        tx.run(
+            "UPDATE customer_numbers SET row_digest = NULL, row_write = NULL WHERE row_write = ?", (write_id,)
+        )
         return
     # Ameyo's answer as kept for repeats: a secret it echoed (a session id) is kept masked.
     answer = SECRETS.json_text(how.answer, default=str) if how.answer is not None else None

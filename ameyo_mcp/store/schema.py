@@ -271,4 +271,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 10: a contact's name as Ameyo holds it, accents and all, to show: `names` holds its folded
     # words, to search by ("Lucía Gómez" is "lucia gomez" there).
     ("ALTER TABLE contacts ADD COLUMN name TEXT",),
+    # 11: the last row of a file upload that sent a number to a campaign (a digest of the row with
+    # its lead and options), and the write that sent it: a copy of the file cut into other batches
+    # (another batch size, other rows refused) finds its rows there, as a copy cut alike finds its
+    # batches by their identity.
+    (
+        "ALTER TABLE customer_numbers ADD COLUMN row_digest TEXT",
+        "ALTER TABLE customer_numbers ADD COLUMN row_write TEXT",
+    ),
 )

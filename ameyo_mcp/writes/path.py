@@ -128,6 +128,10 @@ class Write:
     # The numbers an upload sends, as (phones.identity, phone1 as sent): the ledger keeps the first
     # spelling of each, which later uploads of the same number send (see `WritePath.spellings`).
     numbers: tuple[tuple[str, str], ...] = ()
+    # A file's plain rows, as (phones.identity, digest of the row with its lead and options): the
+    # ledger keeps the last row that sent each number, which a copy of the file cut into other
+    # batches finds (`WritePath.rows_sent`).
+    rows: tuple[tuple[str, str], ...] = ()
     # Who each callback dials and when, by its key: another callback to them at another time, by
     # any tool, does not replace it (Ameyo cannot move or cancel one), and says so.
     subjects: tuple[tuple[str, str, str], ...] = ()
@@ -356,9 +360,28 @@ def plan_upload(
         request = UploadContactsRequest(**fields)
     label = upload_label(len(records), lead_id, campaign)
     identity = identity_of(server, request, ordered=file_batch)
+    rows: tuple[tuple[str, str], ...] = ()
+    if file_batch and len(numbers) == len(records):  # (a file's good rows each have a number)
+        head = server + "\n" + _canonical({k: v for k, v in fields.items() if k != "customer_records"})
+        digests = (row_digest(head, record) for record in records)
+        rows = tuple((number, digest) for (number, _), digest in zip(numbers, digests, strict=True))
     return Write(
-        request, identity, len(records), campaign, lead_id, label, dict(context or {}), numbers=tuple(numbers)
+        request,
+        identity,
+        len(records),
+        campaign,
+        lead_id,
+        label,
+        dict(context or {}),
+        numbers=tuple(numbers),
+        rows=rows,
     )
+
+
+def row_digest(head: str, record: Mapping[str, str]) -> str:
+    """One row of a file's plain batch with what it asks of Ameyo (`head`: server, campaign,
+    lead and options), as a short digest."""
+    return hashlib.blake2b(f"{head}\n{compact_json(record)}".encode(), digest_size=16).hexdigest()
 
 
 def plan_upload_with_callbacks(
@@ -752,6 +775,7 @@ class WritePath:
                 alive=self._alive,
                 orphan_hold_s=self.ledger_s,
                 numbers=[(server, campaign_id, number, sent) for number, sent in write.numbers],
+                rows=[(server, campaign_id, number, digest) for number, digest in write.rows],
                 spellings=spellings,
                 subjects={key: (subject, at) for key, subject, at in write.subjects},
             )
@@ -791,6 +815,31 @@ class WritePath:
             (e for e in entries if e.state != "flight" and (e.hold_until is None or e.hold_until > now)),
             None,
         )
+
+    async def rows_sent(self, write: Write, *, unknown: bool) -> dict[str, LedgerEntry]:
+        """By number, the entries of other writes that sent rows of this file's batch (`Write.rows`)
+        while they stand: the same row, answered; and with `unknown`, any row of the number whose
+        outcome is unknown, or which is in flight. A copy of the file cut into other batches (another
+        batch size, other rows refused) sends none of them again."""
+        if not write.rows:
+            return {}
+        server, campaign_id = self.ameyo.settings.base_url, write.campaign.campaign_id
+        found, entries = await self._ledger(
+            self._store().rows_sent, server, campaign_id, [number for number, _ in write.rows]
+        )
+        by_write = {e.key: e for e in entries}
+        now = self._clock()
+        held: dict[str, LedgerEntry] = {}
+        for number, digest in write.rows:
+            sent = found.get(number)
+            entry = by_write.get(sent[1]) if sent is not None else None
+            if sent is None or entry is None or entry.write_id == write.identity:
+                continue
+            if entry.hold_until is not None and entry.hold_until <= now:
+                continue
+            if (entry.state == "answered" and sent[0] == digest) or (entry.state != "answered" and unknown):
+                held[number] = entry
+        return held
 
     async def held_callbacks(self, write: Write) -> dict[str, LedgerEntry]:
         """By callback key, the settled entries of other writes that hold `write`'s callbacks while

@@ -511,12 +511,16 @@ class _Run:
         """A dry run's batch that a real run would send: what the write path would do with it."""
         write = self._plan(batch, batch.rows)
         earlier = await self.writes.standing(write)
-        if earlier is None and batch.kind == CALLBACK and not batch.resend:
-            # (A batch resent after an unknown outcome is sent with allow_repeat, past the ledger.)
-            _, rest = self._set_aside(batch, write, await self.writes.held_callbacks(write))
-            if rest is None:
-                return
-            batch = rest
+        if earlier is None:
+            aside = self._rows_aside(batch, await self._rows_sent(batch, write))
+            if batch.kind == CALLBACK and not batch.resend:
+                # (A batch resent after an unknown outcome is sent with allow_repeat, past the ledger.)
+                aside |= self._callbacks_aside(batch, write, await self.writes.held_callbacks(write))
+            if aside:
+                rest = self._split(batch, aside)
+                if rest is None:
+                    return
+                batch = rest
         if earlier is not None and earlier.state == "answered":
             reason = _sent_earlier_reason(
                 earlier.context or {}, self.writes.clock() - (earlier.settled_at or 0)
@@ -609,7 +613,7 @@ class _Run:
         them). None when an earlier run journaled none under its id, or one of other rows: the
         rows refused before sending changed between the runs (outside_calling_hours given, another
         phone length limit or calling hours), so every batch after the change may hold others, or
-        some of its rows were set aside (`_set_aside`)."""
+        some of its rows were set aside (`_put_aside`)."""
         state = self.journal.batches.get(batch.id)
         if state is None:
             return None
@@ -689,6 +693,12 @@ class _Run:
             return Outcome(checked.line, checked.phone, UNKNOWN_RESULT, False, reason=why)
         return refused(checked.line, checked.phone, checked.problem)
 
+    async def _rows_sent(self, batch: Batch, write: writes.Write) -> dict[str, LedgerEntry]:
+        """`WritePath.rows_sent` for a batch: rows of unknown outcome are held unless resent on
+        purpose (retry_unknown)."""
+        resending = batch.resend or self.options.retry_unknown
+        return await self.writes.rows_sent(write, unknown=not resending)
+
     def _new_id(self, batch_id: str) -> str:
         """An id for some of a batch's rows, sent apart: `c0.1`, `c0.2`, … (one no run has used)."""
         base = batch_id.split(".")[0]
@@ -698,23 +708,17 @@ class _Run:
         self._ids.add(f"{base}.{number}")
         return f"{base}.{number}"
 
-    def _set_aside(
+    def _callbacks_aside(
         self, batch: Batch, write: writes.Write, held: Mapping[str, LedgerEntry]
-    ) -> tuple[list[Outcome], Batch | None]:
-        """The rows of a batch whose callbacks other writes hold (`WritePath.held_callbacks`) set
-        aside, so that the others still go: one an upload of a file to this lead scheduled is done
-        (SENT_EARLIER: that upload sent its customer here too); any other is not sent, and said
-        why. Those rows, settled here, and the batch itself when none is held, else its other rows
-        as a batch of their own (None when none is left)."""
-        if not held:
-            return [], batch
+    ) -> dict[int, Outcome]:
+        """By line, the rows of a batch whose callbacks other writes hold (`WritePath.held_callbacks`),
+        to set aside so that the others still go: one an upload of a file to this lead scheduled is
+        done (SENT_EARLIER: that upload sent its customer here too); any other is not sent, said why."""
         now = self.writes.clock()
-        aside: list[Outcome] = []
-        fresh: list[Prepared] = []
+        aside: dict[int, Outcome] = {}
         for row, (key, words) in zip(batch.rows, write.callbacks, strict=True):
             entry = held.get(key)
             if entry is None:
-                fresh.append(row)
                 continue
             earlier = entry.context or {}
             if (
@@ -724,18 +728,55 @@ class _Run:
             ):
                 seconds = now - (entry.settled_at or now)
                 reason = f"not sent again: {words} was scheduled{_by_upload(earlier)} {ago_text(seconds)}"
-                aside.append(Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason))
+                aside[row.line] = Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason)
                 continue
             self.held_by_ledger += 1
             maybe = " may have" if entry.state == "unknown" else ""
             when = ago_text(now - (entry.claimed_at if maybe else entry.settled_at or now))
             said = f"another write{maybe} scheduled {words} {when} ({entry.label})"
             reason = f"not sent: {said}. {HELD_CALLBACK_STEP}"
-            aside.append(Outcome(row.line, row.phone, NOT_SENT, False, reason=reason))
-        self._settle_all(aside)
-        if not fresh:
-            return aside, None
-        return aside, Batch(self._new_id(batch.id), batch.kind, fresh, resend=batch.resend)
+            aside[row.line] = Outcome(row.line, row.phone, NOT_SENT, False, reason=reason)
+        return aside
+
+    def _rows_aside(self, batch: Batch, held: Mapping[str, LedgerEntry]) -> dict[int, Outcome]:
+        """By line, the rows of a batch that other uploads of a file sent (`WritePath.rows_sent`):
+        the same row answered is not sent again; a row of unknown outcome is not resent."""
+        now = self.writes.clock()
+        aside: dict[int, Outcome] = {}
+        for row in batch.rows:
+            entry = held.get(row.identity) if row.identity is not None else None
+            if entry is None:
+                continue
+            earlier = entry.context or {}
+            if entry.state == "answered":
+                reason = _sent_earlier_reason(earlier, now - (entry.settled_at or now))
+                aside[row.line] = Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason)
+            else:
+                self.unknown_elsewhere += 1
+                reason = _unknown_earlier_reason(earlier, now - entry.claimed_at, entry.note)
+                aside[row.line] = Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=reason)
+        return aside
+
+    def _split(self, batch: Batch, aside: Mapping[int, Outcome]) -> Batch | None:
+        """Settle the rows set aside; the batch's others as a batch of their own (None: none left)."""
+        self._settle_all(list(aside.values()))
+        fresh = [row for row in batch.rows if row.line not in aside]
+        return Batch(self._new_id(batch.id), batch.kind, fresh, resend=batch.resend) if fresh else None
+
+    async def _put_aside(self, batch: Batch, aside: Mapping[int, Outcome]) -> Batch | None:
+        """A real run's batch some rows of which are set aside: those settled and, when done
+        (SENT_EARLIER), journaled as its answer (one not sent is judged again by each run), the
+        batch closed; its other rows, to send as a batch of their own."""
+        rest = self._split(batch, aside)
+        self.sent.requests -= 1  # nothing went out for it
+        self.sent.rows -= len(batch.rows)
+        first, last = batch.first_line, batch.last_line
+        done = [item.journal_row() for item in aside.values() if item.result == SENT_EARLIER]
+        if done:
+            await self.journal.answered(batch.id, first, last, done)
+        else:
+            await self.journal.ended(batch.id, FAILED, first, last, len(batch.rows), "its rows set aside")
+        return rest
 
     @staticmethod
     def _held_back_reason(status: str, reason: str | None) -> str:
@@ -868,9 +909,13 @@ class _Run:
         try:
             # Numbers the campaign's index knows as a customer's phone1 in another spelling go out
             # in Ameyo's (the ledger's spellings, read in the claim, come first).
+            write = self._plan(batch, batch.rows)
+            aside = self._rows_aside(batch, await self._rows_sent(batch, write))
+            if aside:
+                with anyio.CancelScope(shield=True):
+                    return await self._put_aside(batch, aside)
             numbers = [(row.identity, row.record[PRIMARY_COLUMN]) for row in batch.rows if row.identity]
             indexed = await self.writes.indexed_spellings(self.target.campaign.campaign_id, numbers)
-            write = self._plan(batch, batch.rows)
             if indexed:  # the claim keeps, for later uploads, the spelling that goes out
                 going = tuple((number, indexed.get(number, spelt)) for number, spelt in write.numbers)
                 write = replace(write, numbers=going)
@@ -881,23 +926,11 @@ class _Run:
         except CallbackScheduled as exc:
             with anyio.CancelScope(shield=True):
                 assert write is not None
-                held_by = await self.writes.held_callbacks(write)
-                if not held_by:  # no longer held, or not by a settled write: the batch is refused
+                aside = self._callbacks_aside(batch, write, await self.writes.held_callbacks(write))
+                if not aside:  # no longer held, or not by a settled write: the batch is refused
                     await self._batch_failed(batch, exc)
                     return None
-                aside, rest = self._set_aside(batch, write, held_by)
-                self.sent.requests -= 1  # nothing went out for it
-                self.sent.rows -= len(batch.rows)
-                # The rows done are journaled as answered; one not sent is judged again by each run.
-                first, last = batch.first_line, batch.last_line
-                done = [item.journal_row() for item in aside if item.result == SENT_EARLIER]
-                if done:
-                    await self.journal.answered(batch.id, first, last, done)
-                else:
-                    await self.journal.ended(
-                        batch.id, FAILED, first, last, len(batch.rows), "held by the ledger"
-                    )
-                return rest
+                return await self._put_aside(batch, aside)
         except (AmeyoError, WriteError) as exc:
             with anyio.CancelScope(shield=True):
                 await self._batch_failed(batch, exc)
