@@ -140,6 +140,30 @@ def test_the_first_spelling_of_a_number_is_kept_and_pruned_with_the_ledger(datab
         assert [e.key for e in store.ledger_entries(["u1", "u2"])] == ["u2"]  # in flight: kept
 
 
+def test_the_last_file_row_that_sent_a_number_is_kept_with_its_write(database_url: str) -> None:
+    with Store(database_url) as store:
+        one, two = "+919876500021", "+919876500022"
+        numbers = [("srv", 1, one, "9876500021"), ("srv", 1, two, "9876500022")]
+        rows = [("srv", 1, one, "digest-a"), ("srv", 1, two, "digest-b")]
+        assert claim(store, ["f1"], "a", numbers=numbers, rows=rows, spellings=True).won
+        found, entries = store.rows_sent("srv", 1, [one, two, "+910000000000"])
+        assert found == {one: ("digest-a", "f1"), two: ("digest-b", "f1")}
+        assert [e.key for e in entries] == ["f1"]
+        # A later file row of the number replaces it; a tool's write of it (no row) does not.
+        assert claim(
+            store, ["f2"], "a", numbers=numbers[:1], rows=[("srv", 1, one, "digest-c")], spellings=True
+        ).won
+        assert claim(store, ["t1"], "a", numbers=numbers[1:], spellings=True).won
+        found, _ = store.rows_sent("srv", 1, [one, two])
+        assert found == {one: ("digest-c", "f2"), two: ("digest-b", "f1")}
+        # Never sent: its rows are not what Ameyo holds.
+        store.settle_write(["f2"], write_id="f2", owner="a", now=NOW, how=Settlement(None))
+        found, _ = store.rows_sent("srv", 1, [one, two])
+        assert found == {two: ("digest-b", "f1")} and store.sent_spellings("srv", 1, [one]) == {
+            one: "9876500021"
+        }
+
+
 def test_a_dry_run_token_fits_only_its_write_and_only_for_its_time(database_url: str) -> None:
     with Store(database_url) as store:
         store.add_confirm_token("digest-1", "write-1", NOW)

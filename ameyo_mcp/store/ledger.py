@@ -158,10 +158,11 @@ def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
         [(key, who.write_id, *row, *who.subjects.get(key, (None, None))) for key in dict.fromkeys(keys)],
     )
     # The first spelling sent of a number stays the one to send: Ameyo holds that one.
+    rows = _by_campaign(who.rows)
     for (server, campaign_id), first in sent.items():
-        _keep_spellings(tx, server, campaign_id, first, now, who.write_id)
-    for (server, campaign_id), digests in _by_campaign(who.rows).items():
-        _keep_rows(tx, server, campaign_id, digests, who.write_id)
+        _keep_spellings(
+            tx, server, campaign_id, first, now, who.write_id, rows.get((server, campaign_id), {})
+        )
     return Claim(True, held=held if spellings else {})
 
 
@@ -218,7 +219,7 @@ def _spellings(tx: Tx, server: str, campaign_id: int, identities: list[str]) -> 
     return dict(rows)
 
 
-def _json_text(value: list[str] | dict[str, str]) -> str:
+def _json_text(value: list[str] | dict[str, str] | dict[str, list[str | None]]) -> str:
     """A batch's numbers as one JSON parameter, by orjson (500 of them at C speed); what orjson
     does not take (a lone surrogate) goes the standard way."""
     try:
@@ -228,24 +229,40 @@ def _json_text(value: list[str] | dict[str, str]) -> str:
 
 
 def _keep_spellings(
-    tx: Tx, server: str, campaign_id: int, first: dict[str, str], now: float, write_id: str
+    tx: Tx,
+    server: str,
+    campaign_id: int,
+    first: dict[str, str],
+    now: float,
+    write_id: str,
+    rows: dict[str, str],
 ) -> None:
-    pairs = "json_each_text(?::json)" if tx.dialect.name == "postgresql" else "json_each(?)"
-    # WHERE true: SQLite's grammar needs it between an INSERT's SELECT and its ON CONFLICT.
+    """Keep the numbers' spellings where none is kept yet, and for a file's batch (`rows`: each
+    number's row digest) the row that last sent each: one statement, an index lookup a number."""
+    if not rows:
+        pairs = "json_each_text(?::json)" if tx.dialect.name == "postgresql" else "json_each(?)"
+        # WHERE true: SQLite's grammar needs it between an INSERT's SELECT and its ON CONFLICT.
+        tx.run(
+            "INSERT INTO customer_numbers (server, campaign_id, identity, spelling, at, write_id) "
+            f"SELECT ?, ?, key, value, ?, ? FROM {pairs} WHERE true ON CONFLICT DO NOTHING",
+            (server, campaign_id, now, write_id, _json_text(first)),
+        )
+        return
+    if tx.dialect.name == "postgresql":
+        source, spelling, digest = "json_each(?::json)", "value->>0", "value->>1"
+    else:
+        source, spelling, digest = (
+            "json_each(?)",
+            "json_extract(value, '$[0]')",
+            "json_extract(value, '$[1]')",
+        )
+    both = {number: [spelt, rows.get(number)] for number, spelt in first.items()}
     tx.run(
-        "INSERT INTO customer_numbers (server, campaign_id, identity, spelling, at, write_id) "
-        f"SELECT ?, ?, key, value, ?, ? FROM {pairs} WHERE true ON CONFLICT DO NOTHING",
-        (server, campaign_id, now, write_id, _json_text(first)),
-    )
-
-
-def _keep_rows(tx: Tx, server: str, campaign_id: int, digests: dict[str, str], write_id: str) -> None:
-    """The row each number was last sent in by a file's batch (its spelling row is kept already)."""
-    rows = "json_each_text(?::json)" if tx.dialect.name == "postgresql" else "json_each(?)"
-    tx.run(
-        f"UPDATE customer_numbers SET row_digest = (SELECT value FROM {rows} WHERE key = identity), "
-        f"row_write = ? WHERE server = ? AND campaign_id = ? AND identity IN (SELECT key FROM {rows})",
-        (_json_text(digests), write_id, server, campaign_id, _json_text(digests)),
+        "INSERT INTO customer_numbers (server, campaign_id, identity, spelling, at, write_id, row_digest, "
+        f"row_write) SELECT ?, ?, key, {spelling}, ?, ?, {digest}, ? FROM {source} WHERE true "
+        "ON CONFLICT (server, campaign_id, identity) DO UPDATE SET row_digest = excluded.row_digest, "
+        "row_write = excluded.row_write WHERE excluded.row_digest IS NOT NULL",
+        (server, campaign_id, now, write_id, write_id, _json_text(both)),
     )
 
 
