@@ -25,7 +25,7 @@ id or token.
     │   ├── PhoneError, TimeInputError, PushRejected, FileFormatError, PathRefused
     ├── WriteError                    a write was not done as asked
     │   ├── NeedsConfirmation, NotConfirmed, AuditUnavailable, EarlierOutcomeUnknown,
-    │   ├── CallbackScheduled, OutcomeUnknown, LedgerUnavailable, Respelled
+    │   ├── CallbackScheduled, OutcomeUnknown, LedgerUnavailable, Respelled, RowsSent
     ├── UploadRefused ── OutputRefused, UploadBusy, JournalDamaged
     ├── UploadStopped, OutputError, HeldBack   a file's upload
     └── SimulatorError                the stand-in Ameyo's own
@@ -39,7 +39,7 @@ failure.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -341,6 +341,16 @@ class Respelled(WriteError):
     def __init__(self, spellings: dict[str, str]) -> None:
         super().__init__("numbers already uploaded in another spelling: plan the write again with it")
         self.spellings = spellings
+
+
+class RowsSent(WriteError):
+    """Rows of a file's batch that other file batches sent (a copy of the file cut into other
+    batches): nothing was claimed; the batch goes without them. `rows`: phones.identity → the
+    ledger entry of the write that sent it. Not a failure a person sees."""
+
+    def __init__(self, rows: dict[str, Any]) -> None:
+        super().__init__("rows of this batch were sent by another upload of the file: set them aside")
+        self.rows = rows
 
 
 # -- a file's upload ------------------------------------------------------------------------------------

@@ -140,28 +140,33 @@ def test_the_first_spelling_of_a_number_is_kept_and_pruned_with_the_ledger(datab
         assert [e.key for e in store.ledger_entries(["u1", "u2"])] == ["u2"]  # in flight: kept
 
 
-def test_the_last_file_row_that_sent_a_number_is_kept_with_its_write(database_url: str) -> None:
+def test_a_file_row_sent_by_another_batch_is_held_by_its_claim(database_url: str) -> None:
+    """A copy of a file cut into other batches: its batch's identity is new, its rows are not."""
+    answered = Settlement("answered", holds={"f1": NOW + 86400})
     with Store(database_url) as store:
         one, two = "+919876500021", "+919876500022"
         numbers = [("srv", 1, one, "9876500021"), ("srv", 1, two, "9876500022")]
-        rows = [("srv", 1, one, "digest-a"), ("srv", 1, two, "digest-b")]
+        rows = [("srv", 1, one, "row-a"), ("srv", 1, two, "row-b")]
         assert claim(store, ["f1"], "a", numbers=numbers, rows=rows, spellings=True).won
-        found, entries = store.rows_sent("srv", 1, [one, two, "+910000000000"])
-        assert found == {one: ("digest-a", "f1"), two: ("digest-b", "f1")}
-        assert [e.key for e in entries] == ["f1"]
-        # A later file row of the number replaces it; a tool's write of it (no row) does not.
-        assert claim(
-            store, ["f2"], "a", numbers=numbers[:1], rows=[("srv", 1, one, "digest-c")], spellings=True
-        ).won
-        assert claim(store, ["t1"], "a", numbers=numbers[1:], spellings=True).won
-        found, _ = store.rows_sent("srv", 1, [one, two])
-        assert found == {one: ("digest-c", "f2"), two: ("digest-b", "f1")}
-        # Never sent: its rows are not what Ameyo holds.
-        store.settle_write(["f2"], write_id="f2", owner="a", now=NOW, how=Settlement(None))
-        found, _ = store.rows_sent("srv", 1, [one, two])
-        assert found == {two: ("digest-b", "f1")} and store.sent_spellings("srv", 1, [one]) == {
-            one: "9876500021"
-        }
+        # In flight, it holds both rows (unless resent on purpose); then answered, the same rows.
+        copy = claim(store, ["f2"], "a", numbers=numbers, rows=rows, spellings=True)
+        assert not copy.won and copy.rows is not None and set(copy.rows) == {one, two}
+        assert copy.rows[one].key == "f1" and copy.rows[one].state == "flight"
+        store.settle_write(["f1"], write_id="f1", owner="a", now=NOW, how=answered)
+        other = [("srv", 1, one, "row-a"), ("srv", 1, two, "row-b changed")]
+        held = claim(store, ["f2"], "a", numbers=numbers, rows=other, spellings=True)
+        assert not held.won and held.rows is not None and set(held.rows) == {one}
+        assert (
+            store.rows_held("srv", 1, dict((n, d) for _, _, n, d in other), "f2", now=NOW, unknown=True)
+            == held.rows
+        )
+        # Without the same row: the claim is won, and the number's row is now the new one.
+        assert claim(store, ["f3"], "a", numbers=numbers[1:], rows=other[1:], spellings=True).won
+        assert store.rows_held("srv", 1, {two: "row-b"}, "f4", now=NOW, unknown=True)[two].key == "f3"
+        # Never sent: its rows are not what Ameyo holds (the number's spelling stays).
+        store.settle_write(["f3"], write_id="f3", owner="a", now=NOW, how=Settlement(None))
+        assert store.rows_held("srv", 1, {two: "row-b changed"}, "f4", now=NOW, unknown=True) == {}
+        assert store.sent_spellings("srv", 1, [two]) == {two: "9876500022"}
 
 
 def test_a_dry_run_token_fits_only_its_write_and_only_for_its_time(database_url: str) -> None:

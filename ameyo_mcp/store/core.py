@@ -1254,17 +1254,14 @@ class Store:
     def ledger_entries(self, keys: Sequence[str]) -> list[ledger.LedgerEntry]:
         return self._reading(lambda tx: ledger.entries(tx, keys))
 
-    def rows_sent(
-        self, server: str, campaign_id: int, identities: Sequence[str]
-    ) -> tuple[dict[str, tuple[str, str]], list[ledger.LedgerEntry]]:
-        """By number, the row a file's batch last sent it to the campaign in (digest, write), and
-        the ledger's entries of those writes, in one read (`ledger.rows_sent`)."""
-
-        def read(tx: Tx) -> tuple[dict[str, tuple[str, str]], list[ledger.LedgerEntry]]:
-            found = ledger.rows_sent(tx, server, campaign_id, identities)
-            return found, ledger.entries(tx, sorted({write for _, write in found.values()}))
-
-        return self._reading(read)
+    def rows_held(
+        self, server: str, campaign_id: int, rows: dict[str, str], write_id: str, *, now: float, unknown: bool
+    ) -> dict[str, ledger.LedgerEntry]:
+        """The writes of other file batches that sent these rows (number → row digest), by number,
+        as a claim would find them (`ledger.rows_held`)."""
+        return self._reading(
+            lambda tx: ledger.rows_held(tx, server, campaign_id, rows, write_id, now=now, unknown=unknown)
+        )
 
     def callbacks_to(self, subjects: Sequence[str], *, now: float) -> list[ledger.LedgerEntry]:
         """The callback keys of `subjects` (`Write.subjects`) the ledger holds (`ledger.about`)."""

@@ -69,6 +69,9 @@ class Claim:
     # A tool's write whose numbers an earlier upload (committed first) sent in another spelling:
     # phones.identity → that spelling. Nothing was claimed; the write is planned again with them.
     respell: dict[str, str] | None = None
+    # A file's batch some rows of which other writes sent (`rows_held`), by number: nothing was
+    # claimed; the batch goes without them.
+    rows: dict[str, LedgerEntry] | None = None
 
 
 @dataclass(frozen=True)
@@ -103,8 +106,10 @@ class Claimant:
     orphan_hold_s: float
     numbers: Sequence[tuple[str, int, str, str]] = ()
     # A file's plain rows, as (server, campaign, number, digest of the row): kept as the last row
-    # that sent each number (`rows_sent`).
+    # that sent each number (`rows_held`).
     rows: Sequence[tuple[str, int, str, str]] = ()
+    # A file's batch resending rows of unknown outcome on purpose (retry_unknown): not held for them.
+    resend_unknown: bool = False
     spellings: bool = False
     subjects: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # key: (subject, when)
 
@@ -131,9 +136,16 @@ def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
     # The numbers' spellings are read in the claim's own transaction: two uploads of one new person
     # in two spellings at the same moment are serialised here, and the second learns the first's.
     sent = _by_campaign(numbers)
+    digests = _by_campaign(who.rows)
     held: dict[str, str] = {}
+    taken: dict[str, LedgerEntry] = {}
     for (server, campaign_id), first in sent.items():
-        held |= _spellings(tx, server, campaign_id, list(first))
+        kept = _kept(tx, server, campaign_id, list(first))
+        held |= {number: spelling for number, (spelling, _, _) in kept.items()}
+        if rows := digests.get((server, campaign_id)):
+            taken |= _rows_held(tx, kept, rows, who.write_id, now=now, unknown=not who.resend_unknown)
+    if taken:
+        return Claim(False, rows=taken)
     if not spellings:  # a tool's write: planned again with the spellings, then claimed again
         respell = {n: held[n] for first in sent.values() for n, sp in first.items() if held.get(n, sp) != sp}
         if respell:
@@ -158,11 +170,9 @@ def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
         [(key, who.write_id, *row, *who.subjects.get(key, (None, None))) for key in dict.fromkeys(keys)],
     )
     # The first spelling sent of a number stays the one to send: Ameyo holds that one.
-    rows = _by_campaign(who.rows)
     for (server, campaign_id), first in sent.items():
-        _keep_spellings(
-            tx, server, campaign_id, first, now, who.write_id, rows.get((server, campaign_id), {})
-        )
+        kept_rows = digests.get((server, campaign_id), {})
+        _keep_spellings(tx, server, campaign_id, first, now, who.write_id, kept_rows)
     return Claim(True, held=held if spellings else {})
 
 
@@ -203,9 +213,22 @@ def _by_campaign(numbers: Sequence[tuple[str, int, str, str]]) -> dict[tuple[str
 
 
 def _spellings(tx: Tx, server: str, campaign_id: int, identities: list[str]) -> dict[str, str]:
+    return {
+        number: spelling for number, (spelling, _, _) in _kept(tx, server, campaign_id, identities).items()
+    }
+
+
+def _kept(
+    tx: Tx, server: str, campaign_id: int, identities: list[str]
+) -> dict[str, tuple[str, str | None, str | None]]:
+    """By number: its first spelling sent, and the digest of the file row that last sent it and
+    that row's write (None: no file's row)."""
     if not identities:
         return {}
-    head = "SELECT identity, spelling FROM customer_numbers WHERE server = ? AND campaign_id = ? "
+    head = (
+        "SELECT identity, spelling, row_digest, row_write FROM customer_numbers "
+        "WHERE server = ? AND campaign_id = ? "
+    )
     if tx.dialect.name == "postgresql":
         # As an array, so that each number is an index lookup (an IN over the JSON's rows was
         # planned as a scan of the campaign's numbers).
@@ -216,7 +239,44 @@ def _spellings(tx: Tx, server: str, campaign_id: int, identities: list[str]) -> 
             head + "AND identity IN (SELECT value FROM json_each(?))",
             (server, campaign_id, _json_text(identities)),
         )
-    return dict(rows)
+    return {str(r[0]): (str(r[1]), r[2], r[3]) for r in rows}
+
+
+def _rows_held(
+    tx: Tx,
+    kept: dict[str, tuple[str, str | None, str | None]],
+    rows: dict[str, str],
+    write_id: str,
+    *,
+    now: float,
+    unknown: bool,
+) -> dict[str, LedgerEntry]:
+    """By number, the writes of other file batches that sent `rows` (number → row digest) while
+    they stand: the same row answered; with `unknown`, any row of the number whose outcome is
+    unknown or which is in flight (the one rule for a copy of a file cut into other batches)."""
+    writes = {w for _, _, w in kept.values() if w is not None and w != write_id}
+    if not writes:
+        return {}
+    entries = {e.key: e for e in _entries(tx, sorted(writes))}
+    taken: dict[str, LedgerEntry] = {}
+    for number, digest in rows.items():
+        _, sent, write = kept.get(number, ("", None, None))
+        entry = entries.get(write) if write is not None else None
+        if entry is None or entry.write_id == write_id:
+            continue
+        if entry.hold_until is not None and entry.hold_until <= now:
+            continue
+        if (entry.state == ANSWERED and sent == digest) or (entry.state != ANSWERED and unknown):
+            taken[number] = entry
+    return taken
+
+
+def rows_held(
+    tx: Tx, server: str, campaign_id: int, rows: dict[str, str], write_id: str, *, now: float, unknown: bool
+) -> dict[str, LedgerEntry]:
+    """`_rows_held` as a read (a dry run's), for one campaign's rows."""
+    kept = _kept(tx, server, campaign_id, list(rows))
+    return _rows_held(tx, kept, rows, write_id, now=now, unknown=unknown)
 
 
 def _json_text(value: list[str] | dict[str, str] | dict[str, list[str | None]]) -> str:
@@ -264,22 +324,6 @@ def _keep_spellings(
         "row_write = excluded.row_write WHERE excluded.row_digest IS NOT NULL",
         (server, campaign_id, now, write_id, write_id, _json_text(both)),
     )
-
-
-def rows_sent(tx: Tx, server: str, campaign_id: int, identities: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """By number, the digest of the row a file's batch last sent it in and that write's identity."""
-    if not identities:
-        return {}
-    head = (
-        "SELECT identity, row_digest, row_write FROM customer_numbers WHERE server = ? AND campaign_id = ? "
-    )
-    if tx.dialect.name == "postgresql":
-        numbers = "ANY(ARRAY(SELECT json_array_elements_text(?::json)))"
-        where = f"AND identity = {numbers} AND row_write IS NOT NULL"
-    else:
-        where = "AND identity IN (SELECT value FROM json_each(?)) AND row_write IS NOT NULL"
-    rows = tx.all(head + where, (server, campaign_id, _json_text(list(dict.fromkeys(identities)))))
-    return {str(identity): (str(digest), str(write)) for identity, digest, write in rows}
 
 
 def settle(tx: Tx, keys: Sequence[str], *, write_id: str, owner: str, now: float, how: Settlement) -> None:

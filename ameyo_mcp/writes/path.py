@@ -70,6 +70,7 @@ from ..errors import (
     NotConfirmed,
     OutcomeUnknown,
     Respelled,
+    RowsSent,
     StoreBusy,
     StoreError,
     WriteError,
@@ -130,8 +131,10 @@ class Write:
     numbers: tuple[tuple[str, str], ...] = ()
     # A file's plain rows, as (phones.identity, digest of the row with its lead and options): the
     # ledger keeps the last row that sent each number, which a copy of the file cut into other
-    # batches finds (`WritePath.rows_sent`).
+    # batches finds (`RowsSent`).
     rows: tuple[tuple[str, str], ...] = ()
+    # Rows of unknown outcome that other file batches sent are resent (retry_unknown), not held.
+    resend_unknown: bool = False
     # Who each callback dials and when, by its key: another callback to them at another time, by
     # any tool, does not replace it (Ameyo cannot move or cancel one), and says so.
     subjects: tuple[tuple[str, str, str], ...] = ()
@@ -776,6 +779,7 @@ class WritePath:
                 orphan_hold_s=self.ledger_s,
                 numbers=[(server, campaign_id, number, sent) for number, sent in write.numbers],
                 rows=[(server, campaign_id, number, digest) for number, digest in write.rows],
+                resend_unknown=write.resend_unknown,
                 spellings=spellings,
                 subjects={key: (subject, at) for key, subject, at in write.subjects},
             )
@@ -788,6 +792,8 @@ class WritePath:
                 return claim.held
             if claim.respell:
                 raise Respelled(claim.respell)
+            if claim.rows:
+                raise RowsSent(claim.rows)
             entry = claim.blocking
             assert entry is not None
             if entry.state != "flight":
@@ -816,30 +822,23 @@ class WritePath:
             None,
         )
 
-    async def rows_sent(self, write: Write, *, unknown: bool) -> dict[str, LedgerEntry]:
-        """By number, the entries of other writes that sent rows of this file's batch (`Write.rows`)
-        while they stand: the same row, answered; and with `unknown`, any row of the number whose
-        outcome is unknown, or which is in flight. A copy of the file cut into other batches (another
-        batch size, other rows refused) sends none of them again."""
+    async def rows_held(self, write: Write, *, unknown: bool) -> dict[str, LedgerEntry]:
+        """For a dry run: by number, the writes of other file batches that sent rows of this file's
+        batch (`Write.rows`), as its claim would find them (`RowsSent`): the same row answered, and
+        with `unknown`, any row of the number whose outcome is unknown or which is in flight."""
         if not write.rows:
             return {}
         server, campaign_id = self.ameyo.settings.base_url, write.campaign.campaign_id
-        found, entries = await self._ledger(
-            self._store().rows_sent, server, campaign_id, [number for number, _ in write.rows]
+        rows = dict(write.rows)
+        return await self._ledger(
+            self._store().rows_held,
+            server,
+            campaign_id,
+            rows,
+            write.identity,
+            now=self._clock(),
+            unknown=unknown,
         )
-        by_write = {e.key: e for e in entries}
-        now = self._clock()
-        held: dict[str, LedgerEntry] = {}
-        for number, digest in write.rows:
-            sent = found.get(number)
-            entry = by_write.get(sent[1]) if sent is not None else None
-            if sent is None or entry is None or entry.write_id == write.identity:
-                continue
-            if entry.hold_until is not None and entry.hold_until <= now:
-                continue
-            if (entry.state == "answered" and sent[0] == digest) or (entry.state != "answered" and unknown):
-                held[number] = entry
-        return held
 
     async def held_callbacks(self, write: Write) -> dict[str, LedgerEntry]:
         """By callback key, the settled entries of other writes that hold `write`'s callbacks while

@@ -40,6 +40,7 @@ from ...errors import (
     HeldBack,
     OutcomeUnknown,
     OutputError,
+    RowsSent,
     UploadRefused,
     UploadStopped,
     UpstreamUnavailable,
@@ -512,7 +513,8 @@ class _Run:
         write = self._plan(batch, batch.rows)
         earlier = await self.writes.standing(write)
         if earlier is None:
-            aside = self._rows_aside(batch, await self._rows_sent(batch, write))
+            unknown = not write.resend_unknown
+            aside = self._rows_aside(batch, await self.writes.rows_held(write, unknown=unknown))
             if batch.kind == CALLBACK and not batch.resend:
                 # (A batch resent after an unknown outcome is sent with allow_repeat, past the ledger.)
                 aside |= self._callbacks_aside(batch, write, await self.writes.held_callbacks(write))
@@ -693,12 +695,6 @@ class _Run:
             return Outcome(checked.line, checked.phone, UNKNOWN_RESULT, False, reason=why)
         return refused(checked.line, checked.phone, checked.problem)
 
-    async def _rows_sent(self, batch: Batch, write: writes.Write) -> dict[str, LedgerEntry]:
-        """`WritePath.rows_sent` for a batch: rows of unknown outcome are held unless resent on
-        purpose (retry_unknown)."""
-        resending = batch.resend or self.options.retry_unknown
-        return await self.writes.rows_sent(write, unknown=not resending)
-
     def _new_id(self, batch_id: str) -> str:
         """An id for some of a batch's rows, sent apart: `c0.1`, `c0.2`, … (one no run has used)."""
         base = batch_id.split(".")[0]
@@ -739,7 +735,7 @@ class _Run:
         return aside
 
     def _rows_aside(self, batch: Batch, held: Mapping[str, LedgerEntry]) -> dict[int, Outcome]:
-        """By line, the rows of a batch that other uploads of a file sent (`WritePath.rows_sent`):
+        """By line, the rows of a batch that other uploads of a file sent (`RowsSent`):
         the same row answered is not sent again; a row of unknown outcome is not resent."""
         now = self.writes.clock()
         aside: dict[int, Outcome] = {}
@@ -898,8 +894,9 @@ class _Run:
                 file_batch=True,
             )
         # A file's rows are the ledger's for as long as it keeps them: a copy, a link or a rename of
-        # the file, or another journal, finds them there and sends nothing twice.
-        return replace(write, lasting=True)
+        # the file, or another journal, finds them there and sends nothing twice; rows of unknown
+        # outcome only when resent on purpose (retry_unknown).
+        return replace(write, lasting=True, resend_unknown=batch.resend or options.retry_unknown)
 
     async def _sent(self, batch: Batch) -> writes.Sent | Batch | None:
         """The batch through the write path: its answer; or None when it failed or was held back
@@ -910,10 +907,6 @@ class _Run:
             # Numbers the campaign's index knows as a customer's phone1 in another spelling go out
             # in Ameyo's (the ledger's spellings, read in the claim, come first).
             write = self._plan(batch, batch.rows)
-            aside = self._rows_aside(batch, await self._rows_sent(batch, write))
-            if aside:
-                with anyio.CancelScope(shield=True):
-                    return await self._put_aside(batch, aside)
             numbers = [(row.identity, row.record[PRIMARY_COLUMN]) for row in batch.rows if row.identity]
             indexed = await self.writes.indexed_spellings(self.target.campaign.campaign_id, numbers)
             if indexed:  # the claim keeps, for later uploads, the spelling that goes out
@@ -923,6 +916,9 @@ class _Run:
         except HeldBack as held:
             with anyio.CancelScope(shield=True):
                 await self._not_sent(batch, held.reason)
+        except RowsSent as sent:
+            with anyio.CancelScope(shield=True):
+                return await self._put_aside(batch, self._rows_aside(batch, sent.rows))
         except CallbackScheduled as exc:
             with anyio.CancelScope(shield=True):
                 assert write is not None
