@@ -148,25 +148,28 @@ def test_a_file_row_sent_by_another_batch_is_held_by_its_claim(database_url: str
         numbers = [("srv", 1, one, "9876500021"), ("srv", 1, two, "9876500022")]
         rows = [("srv", 1, one, "row-a"), ("srv", 1, two, "row-b")]
         assert claim(store, ["f1"], "a", numbers=numbers, rows=rows, spellings=True).won
-        # In flight, it holds both rows (unless resent on purpose); then answered, the same rows.
-        copy = claim(store, ["f2"], "a", numbers=numbers, rows=rows, spellings=True)
-        assert not copy.won and copy.rows is not None and set(copy.rows) == {one, two}
-        assert copy.rows[one].key == "f1" and copy.rows[one].state == "flight"
+        # In flight, its sender alive: waited for (the claim names it), whatever is asked.
+        for resend in (False, True):
+            wait = claim(
+                store, ["f2"], "a", numbers=numbers, rows=rows, spellings=True, resend_unknown=resend
+            )
+            assert not wait.won and wait.blocking is not None and wait.blocking.key == "f1"
+        # Its sender gone: of unknown outcome, held unless resent on purpose.
+        gone = claim(store, ["f2"], "a", numbers=numbers, rows=rows, spellings=True, alive=lambda _o: False)
+        assert not gone.won and gone.rows is not None and set(gone.rows) == {one, two}
         store.settle_write(["f1"], write_id="f1", owner="a", now=NOW, how=answered)
         other = [("srv", 1, one, "row-a"), ("srv", 1, two, "row-b changed")]
         held = claim(store, ["f2"], "a", numbers=numbers, rows=other, spellings=True)
         assert not held.won and held.rows is not None and set(held.rows) == {one}
-        assert (
-            store.rows_held("srv", 1, dict((n, d) for _, _, n, d in other), "f2", now=NOW, unknown=True)
-            == held.rows
-        )
-        # Without the same row: the claim is won, and the number's row is now the new one.
+        # A changed row goes; the row sent first stays held beside it, for a copy of either file.
         assert claim(store, ["f3"], "a", numbers=numbers[1:], rows=other[1:], spellings=True).won
-        assert store.rows_held("srv", 1, {two: "row-b"}, "f4", now=NOW, unknown=True)[two].key == "f3"
-        # Never sent: its rows are not what Ameyo holds (the number's spelling stays).
-        store.settle_write(["f3"], write_id="f3", owner="a", now=NOW, how=Settlement(None))
-        assert store.rows_held("srv", 1, {two: "row-b changed"}, "f4", now=NOW, unknown=True) == {}
+        store.settle_write(["f3"], write_id="f3", owner="a", now=NOW, how=Settlement(None))  # never sent
+        again = claim(store, ["f4"], "a", numbers=numbers, rows=rows, spellings=True)
+        assert not again.won and again.rows is not None and set(again.rows) == {one, two}
         assert store.sent_spellings("srv", 1, [two]) == {two: "9876500022"}
+        # Pruned with the ledger.
+        assert store.prune_ledger(before=NOW + 1, tokens_before=NOW + 1) >= 1
+        assert claim(store, ["f5"], "a", numbers=numbers, rows=rows, spellings=True, now=NOW + 2).won
 
 
 def test_a_dry_run_token_fits_only_its_write_and_only_for_its_time(database_url: str) -> None:

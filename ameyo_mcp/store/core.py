@@ -1255,13 +1255,11 @@ class Store:
         return self._reading(lambda tx: ledger.entries(tx, keys))
 
     def rows_held(
-        self, server: str, campaign_id: int, rows: dict[str, str], write_id: str, *, now: float, unknown: bool
+        self, server: str, campaign_id: int, rows: dict[str, str], who: ledger.Claimant
     ) -> dict[str, ledger.LedgerEntry]:
         """The writes of other file batches that sent these rows (number → row digest), by number,
-        as a claim would find them (`ledger.rows_held`)."""
-        return self._reading(
-            lambda tx: ledger.rows_held(tx, server, campaign_id, rows, write_id, now=now, unknown=unknown)
-        )
+        as `who`'s claim would find them (`ledger.rows_held`)."""
+        return self._reading(lambda tx: ledger.rows_held(tx, server, campaign_id, rows, who))
 
     def callbacks_to(self, subjects: Sequence[str], *, now: float) -> list[ledger.LedgerEntry]:
         """The callback keys of `subjects` (`Write.subjects`) the ledger holds (`ledger.about`)."""

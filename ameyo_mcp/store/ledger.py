@@ -136,14 +136,16 @@ def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
     # The numbers' spellings are read in the claim's own transaction: two uploads of one new person
     # in two spellings at the same moment are serialised here, and the second learns the first's.
     sent = _by_campaign(numbers)
-    digests = _by_campaign(who.rows)
     held: dict[str, str] = {}
-    taken: dict[str, LedgerEntry] = {}
     for (server, campaign_id), first in sent.items():
-        kept = _kept(tx, server, campaign_id, list(first))
-        held |= {number: spelling for number, (spelling, _, _) in kept.items()}
-        if rows := digests.get((server, campaign_id)):
-            taken |= _rows_held(tx, kept, rows, who.write_id, now=now, unknown=not who.resend_unknown)
+        held |= _spellings(tx, server, campaign_id, list(first))
+    digests = _by_campaign(who.rows)
+    taken: dict[str, LedgerEntry] = {}
+    for (server, campaign_id), rows in digests.items():
+        sent_by = _rows_held(tx, server, campaign_id, rows, who, now=now)
+        if isinstance(sent_by, LedgerEntry):
+            return Claim(False, sent_by)  # sent by a batch in flight: waited for, then judged again
+        taken |= sent_by
     if taken:
         return Claim(False, rows=taken)
     if not spellings:  # a tool's write: planned again with the spellings, then claimed again
@@ -171,8 +173,9 @@ def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
     )
     # The first spelling sent of a number stays the one to send: Ameyo holds that one.
     for (server, campaign_id), first in sent.items():
-        kept_rows = digests.get((server, campaign_id), {})
-        _keep_spellings(tx, server, campaign_id, first, now, who.write_id, kept_rows)
+        _keep_spellings(tx, server, campaign_id, first, now, who.write_id)
+    for (server, campaign_id), rows in digests.items():
+        _keep_rows(tx, server, campaign_id, rows, now, who.write_id)
     return Claim(True, held=held if spellings else {})
 
 
@@ -213,73 +216,63 @@ def _by_campaign(numbers: Sequence[tuple[str, int, str, str]]) -> dict[tuple[str
 
 
 def _spellings(tx: Tx, server: str, campaign_id: int, identities: list[str]) -> dict[str, str]:
-    return {
-        number: spelling for number, (spelling, _, _) in _kept(tx, server, campaign_id, identities).items()
-    }
-
-
-def _kept(
-    tx: Tx, server: str, campaign_id: int, identities: list[str]
-) -> dict[str, tuple[str, str | None, str | None]]:
-    """By number: its first spelling sent, and the digest of the file row that last sent it and
-    that row's write (None: no file's row)."""
     if not identities:
         return {}
-    head = (
-        "SELECT identity, spelling, row_digest, row_write FROM customer_numbers "
-        "WHERE server = ? AND campaign_id = ? "
-    )
+    head = "SELECT identity, spelling FROM customer_numbers WHERE server = ? AND campaign_id = ? "
+    return dict(tx.all(head + _any_identity(tx), (server, campaign_id, _json_text(identities))))
+
+
+def _any_identity(tx: Tx) -> str:
+    """`AND identity` is one of a JSON array's texts (the one parameter)."""
     if tx.dialect.name == "postgresql":
         # As an array, so that each number is an index lookup (an IN over the JSON's rows was
         # planned as a scan of the campaign's numbers).
-        numbers = "ANY(ARRAY(SELECT json_array_elements_text(?::json)))"
-        rows = tx.all(head + f"AND identity = {numbers}", (server, campaign_id, _json_text(identities)))
-    else:
-        rows = tx.all(
-            head + "AND identity IN (SELECT value FROM json_each(?))",
-            (server, campaign_id, _json_text(identities)),
-        )
-    return {str(r[0]): (str(r[1]), r[2], r[3]) for r in rows}
+        return "AND identity = ANY(ARRAY(SELECT json_array_elements_text(?::json)))"
+    return "AND identity IN (SELECT value FROM json_each(?))"
 
 
 def _rows_held(
-    tx: Tx,
-    kept: dict[str, tuple[str, str | None, str | None]],
-    rows: dict[str, str],
-    write_id: str,
-    *,
-    now: float,
-    unknown: bool,
-) -> dict[str, LedgerEntry]:
+    tx: Tx, server: str, campaign_id: int, rows: dict[str, str], who: Claimant, *, now: float
+) -> dict[str, LedgerEntry] | LedgerEntry:
     """By number, the writes of other file batches that sent `rows` (number → row digest) while
-    they stand: the same row answered; with `unknown`, any row of the number whose outcome is
-    unknown or which is in flight (the one rule for a copy of a file cut into other batches)."""
-    writes = {w for _, _, w in kept.values() if w is not None and w != write_id}
+    they stand: the same row answered; unless resent on purpose (`resend_unknown`), any row of the
+    number whose outcome is unknown. A batch that has one in flight, its sender alive, is returned
+    alone, to be waited for. The one rule for a copy of a file cut into other batches."""
+    sent = tx.all(
+        "SELECT identity, write_id, digest FROM file_rows WHERE server = ? AND campaign_id = ? "
+        + _any_identity(tx),
+        (server, campaign_id, _json_text(list(rows))),
+    )
+    writes = sorted({str(w) for _, w, _ in sent if w != who.write_id})
     if not writes:
         return {}
-    entries = {e.key: e for e in _entries(tx, sorted(writes))}
+    entries = {e.key: e for e in _entries(tx, writes)}
     taken: dict[str, LedgerEntry] = {}
-    for number, digest in rows.items():
-        _, sent, write = kept.get(number, ("", None, None))
-        entry = entries.get(write) if write is not None else None
-        if entry is None or entry.write_id == write_id:
+    for number, write, digest in sent:
+        entry = entries.get(write)
+        if entry is None or entry.write_id == who.write_id:
             continue
+        if entry.state == FLIGHT and entry.lease_until > now and who.alive(entry.owner):
+            return entry
         if entry.hold_until is not None and entry.hold_until <= now:
             continue
-        if (entry.state == ANSWERED and sent == digest) or (entry.state != ANSWERED and unknown):
-            taken[number] = entry
+        if (entry.state == ANSWERED and digest == rows.get(number)) or (
+            entry.state != ANSWERED and not who.resend_unknown
+        ):
+            taken.setdefault(number, entry)
     return taken
 
 
 def rows_held(
-    tx: Tx, server: str, campaign_id: int, rows: dict[str, str], write_id: str, *, now: float, unknown: bool
+    tx: Tx, server: str, campaign_id: int, rows: dict[str, str], who: Claimant
 ) -> dict[str, LedgerEntry]:
-    """`_rows_held` as a read (a dry run's), for one campaign's rows."""
-    kept = _kept(tx, server, campaign_id, list(rows))
-    return _rows_held(tx, kept, rows, write_id, now=now, unknown=unknown)
+    """`_rows_held` as a read (a dry run's): a batch in flight holds its rows as of unknown outcome."""
+    found = _rows_held(tx, server, campaign_id, rows, replace(who, alive=lambda _owner: False), now=who.now)
+    assert not isinstance(found, LedgerEntry)
+    return found
 
 
-def _json_text(value: list[str] | dict[str, str] | dict[str, list[str | None]]) -> str:
+def _json_text(value: list[str] | dict[str, str]) -> str:
     """A batch's numbers as one JSON parameter, by orjson (500 of them at C speed); what orjson
     does not take (a lone surrogate) goes the standard way."""
     try:
@@ -289,40 +282,26 @@ def _json_text(value: list[str] | dict[str, str] | dict[str, list[str | None]]) 
 
 
 def _keep_spellings(
-    tx: Tx,
-    server: str,
-    campaign_id: int,
-    first: dict[str, str],
-    now: float,
-    write_id: str,
-    rows: dict[str, str],
+    tx: Tx, server: str, campaign_id: int, first: dict[str, str], now: float, write_id: str
 ) -> None:
-    """Keep the numbers' spellings where none is kept yet, and for a file's batch (`rows`: each
-    number's row digest) the row that last sent each: one statement, an index lookup a number."""
-    if not rows:
-        pairs = "json_each_text(?::json)" if tx.dialect.name == "postgresql" else "json_each(?)"
-        # WHERE true: SQLite's grammar needs it between an INSERT's SELECT and its ON CONFLICT.
-        tx.run(
-            "INSERT INTO customer_numbers (server, campaign_id, identity, spelling, at, write_id) "
-            f"SELECT ?, ?, key, value, ?, ? FROM {pairs} WHERE true ON CONFLICT DO NOTHING",
-            (server, campaign_id, now, write_id, _json_text(first)),
-        )
-        return
-    if tx.dialect.name == "postgresql":
-        source, spelling, digest = "json_each(?::json)", "value->>0", "value->>1"
-    else:
-        source, spelling, digest = (
-            "json_each(?)",
-            "json_extract(value, '$[0]')",
-            "json_extract(value, '$[1]')",
-        )
-    both = {number: [spelt, rows.get(number)] for number, spelt in first.items()}
+    pairs = "json_each_text(?::json)" if tx.dialect.name == "postgresql" else "json_each(?)"
+    # WHERE true: SQLite's grammar needs it between an INSERT's SELECT and its ON CONFLICT.
     tx.run(
-        "INSERT INTO customer_numbers (server, campaign_id, identity, spelling, at, write_id, row_digest, "
-        f"row_write) SELECT ?, ?, key, {spelling}, ?, ?, {digest}, ? FROM {source} WHERE true "
-        "ON CONFLICT (server, campaign_id, identity) DO UPDATE SET row_digest = excluded.row_digest, "
-        "row_write = excluded.row_write WHERE excluded.row_digest IS NOT NULL",
-        (server, campaign_id, now, write_id, write_id, _json_text(both)),
+        "INSERT INTO customer_numbers (server, campaign_id, identity, spelling, at, write_id) "
+        f"SELECT ?, ?, key, value, ?, ? FROM {pairs} WHERE true ON CONFLICT DO NOTHING",
+        (server, campaign_id, now, write_id, _json_text(first)),
+    )
+
+
+def _keep_rows(
+    tx: Tx, server: str, campaign_id: int, rows: dict[str, str], now: float, write_id: str
+) -> None:
+    """The rows a file's batch sends, by number (`file_rows`)."""
+    pairs = "json_each_text(?::json)" if tx.dialect.name == "postgresql" else "json_each(?)"
+    tx.run(
+        "INSERT INTO file_rows (server, campaign_id, identity, write_id, digest, at) "
+        f"SELECT ?, ?, key, ?, value, ? FROM {pairs} WHERE true ON CONFLICT DO NOTHING",
+        (server, campaign_id, write_id, now, _json_text(rows)),
     )
 
 
@@ -335,9 +314,7 @@ def settle(tx: Tx, keys: Sequence[str], *, write_id: str, owner: str, now: float
         )
         # Never sent: the spellings it was first to claim are not what Ameyo holds, nor its rows.
         tx.run("DELETE FROM customer_numbers WHERE write_id = ?", (write_id,))
-        tx.run(
-            "UPDATE customer_numbers SET row_digest = NULL, row_write = NULL WHERE row_write = ?", (write_id,)
-        )
+        tx.run("DELETE FROM file_rows WHERE write_id = ?", (write_id,))
         return
     # Ameyo's answer as kept for repeats: a secret it echoed (a session id) is kept masked.
     answer = SECRETS.json_text(how.answer, default=str) if how.answer is not None else None
@@ -403,6 +380,7 @@ def prune(tx: Tx, *, before: float, tokens_before: float) -> int:
     pruned = tx.rowcount
     tx.run("DELETE FROM confirm_tokens WHERE made_at < ?", (tokens_before,))
     tx.run("DELETE FROM customer_numbers WHERE at < ?", (before,))
+    tx.run("DELETE FROM file_rows WHERE at < ?", (before,))
     return pruned
 
 

@@ -271,12 +271,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 10: a contact's name as Ameyo holds it, accents and all, to show: `names` holds its folded
     # words, to search by ("Lucía Gómez" is "lucia gomez" there).
     ("ALTER TABLE contacts ADD COLUMN name TEXT",),
-    # 11: the last row of a file upload that sent a number to a campaign (a digest of the row with
-    # its lead and options), and the write that sent it: a copy of the file cut into other batches
-    # (another batch size, other rows refused) finds its rows there, as a copy cut alike finds its
-    # batches by their identity.
+    # 11: the rows a file's batches sent, by number (a digest of the row with its lead and options)
+    # and batch: a copy of the file cut into other batches (another batch size, other rows refused)
+    # finds its rows here, as a copy cut alike finds its batches by their identity. Kept with the
+    # ledger (`AMEYO_LEDGER_DAYS`), and dropped with a batch that was never sent.
     (
-        "ALTER TABLE customer_numbers ADD COLUMN row_digest TEXT",
-        "ALTER TABLE customer_numbers ADD COLUMN row_write TEXT",
+        """CREATE TABLE file_rows (
+            server TEXT NOT NULL,
+            campaign_id {bigint} NOT NULL,
+            identity TEXT NOT NULL,
+            write_id TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (server, campaign_id, identity, write_id)
+        )""",
+        "CREATE INDEX file_rows_write ON file_rows (write_id)",
+        "CREATE INDEX file_rows_at ON file_rows (at)",
     ),
 )

@@ -822,23 +822,29 @@ class WritePath:
             None,
         )
 
-    async def rows_held(self, write: Write, *, unknown: bool) -> dict[str, LedgerEntry]:
+    async def rows_held(self, write: Write) -> dict[str, LedgerEntry]:
         """For a dry run: by number, the writes of other file batches that sent rows of this file's
-        batch (`Write.rows`), as its claim would find them (`RowsSent`): the same row answered, and
-        with `unknown`, any row of the number whose outcome is unknown or which is in flight."""
+        batch (`Write.rows`), as its claim would find them (`RowsSent`); one in flight, as of
+        unknown outcome."""
         if not write.rows:
             return {}
+        from ..store.ledger import Claimant  # loaded with the store, on the first write
+
         server, campaign_id = self.ameyo.settings.base_url, write.campaign.campaign_id
-        rows = dict(write.rows)
-        return await self._ledger(
-            self._store().rows_held,
-            server,
-            campaign_id,
-            rows,
-            write.identity,
+        who = Claimant(
+            write_id=write.identity,
+            owner=self.owner,
             now=self._clock(),
-            unknown=unknown,
+            lease_s=self.lease_s,
+            call_id="",
+            label=write.label,
+            context={},
+            allow_repeat=False,
+            alive=self._alive,
+            orphan_hold_s=self.ledger_s,
+            resend_unknown=write.resend_unknown,
         )
+        return await self._ledger(self._store().rows_held, server, campaign_id, dict(write.rows), who)
 
     async def held_callbacks(self, write: Write) -> dict[str, LedgerEntry]:
         """By callback key, the settled entries of other writes that hold `write`'s callbacks while

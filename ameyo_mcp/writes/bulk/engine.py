@@ -513,8 +513,7 @@ class _Run:
         write = self._plan(batch, batch.rows)
         earlier = await self.writes.standing(write)
         if earlier is None:
-            unknown = not write.resend_unknown
-            aside = self._rows_aside(batch, await self.writes.rows_held(write, unknown=unknown))
+            aside = self._rows_aside(batch, await self.writes.rows_held(write))
             if batch.kind == CALLBACK and not batch.resend:
                 # (A batch resent after an unknown outcome is sent with allow_repeat, past the ledger.)
                 aside |= self._callbacks_aside(batch, write, await self.writes.held_callbacks(write))
