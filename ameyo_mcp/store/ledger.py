@@ -284,24 +284,33 @@ def _json_text(value: list[str] | dict[str, str]) -> str:
 def _keep_spellings(
     tx: Tx, server: str, campaign_id: int, first: dict[str, str], now: float, write_id: str
 ) -> None:
-    pairs = "json_each_text(?::json)" if tx.dialect.name == "postgresql" else "json_each(?)"
-    # WHERE true: SQLite's grammar needs it between an INSERT's SELECT and its ON CONFLICT.
-    tx.run(
-        "INSERT INTO customer_numbers (server, campaign_id, identity, spelling, at, write_id) "
-        f"SELECT ?, ?, key, value, ?, ? FROM {pairs} WHERE true ON CONFLICT DO NOTHING",
-        (server, campaign_id, now, write_id, _json_text(first)),
-    )
+    _keep(tx, "customer_numbers", "spelling", server, campaign_id, first, now, write_id)
 
 
 def _keep_rows(
     tx: Tx, server: str, campaign_id: int, rows: dict[str, str], now: float, write_id: str
 ) -> None:
     """The rows a file's batch sends, by number (`file_rows`)."""
+    _keep(tx, "file_rows", "digest", server, campaign_id, rows, now, write_id)
+
+
+def _keep(
+    tx: Tx,
+    table: str,
+    column: str,
+    server: str,
+    campaign_id: int,
+    values: dict[str, str],
+    now: float,
+    write_id: str,
+) -> None:
+    """`column` by number in `table`, where none is kept yet: one statement for a batch's numbers."""
     pairs = "json_each_text(?::json)" if tx.dialect.name == "postgresql" else "json_each(?)"
+    # WHERE true: SQLite's grammar needs it between an INSERT's SELECT and its ON CONFLICT.
     tx.run(
-        "INSERT INTO file_rows (server, campaign_id, identity, write_id, digest, at) "
-        f"SELECT ?, ?, key, ?, value, ? FROM {pairs} WHERE true ON CONFLICT DO NOTHING",
-        (server, campaign_id, write_id, now, _json_text(rows)),
+        f"INSERT INTO {table} (server, campaign_id, identity, {column}, at, write_id) "
+        f"SELECT ?, ?, key, value, ?, ? FROM {pairs} WHERE true ON CONFLICT DO NOTHING",
+        (server, campaign_id, now, write_id, _json_text(values)),
     )
 
 
