@@ -314,6 +314,9 @@ async def test_uploads_with_callbacks_and_updates_reach_the_index(tmp_path: Path
         finally:
             store.close()
         assert new.names == "ravi nuevo"
+        # As Ameyo holds a customer a callback upload added: not "UNKNOWN", which no listing asks for.
+        assert (new.status, new.attempts) == ("NOT_TRIED", 0)
+        assert sim.state.contact(new.customer_id).columns["status"] == "NOT_TRIED"  # type: ignore[union-attr]
         assert updated is not None and updated.names == "renamed person"
         # The other numbers Ameyo keeps for the customer stay in the index.
         numbers = [str(v) for k, v in known.customer_data.items() if "phone" in k and v]

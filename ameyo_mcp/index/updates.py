@@ -75,7 +75,10 @@ def upload_rows(
         extra: dict[str, Any] = {"status": request.status, "attempts": request.num_attempts}
     elif isinstance(request, UploadWithCallbacksRequest):
         records = [r.customer_record for r in request.records]
-        extra = {}
+        # The command takes no status: a customer it adds is a new one, never tried (the document's
+        # own example of a new contact's status; the next sync says otherwise if Ameyo does). Left
+        # without one, it was counted under a status no listing can ask for ("UNKNOWN").
+        extra = {"status": "NOT_TRIED", "attempts": 0}
     else:
         return [], []
     added: list[ContactRow] = []
