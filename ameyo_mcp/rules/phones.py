@@ -145,6 +145,10 @@ class PhoneSearch:
     matches: Callable[[str], bool]  # whether a stored number is one it finds
     # A whole number's keys in every spelling a place that keeps keys may hold it in (`_keys_of`).
     keys: tuple[str, ...] = ()
+    # A valid number, not only one of a possible length: nine digits are a possible Indian number
+    # and, far more often, the end of a mobile's. A place that keeps keys looks a valid one up by
+    # `keys`, any other by `tails`.
+    valid: bool = False
 
     @property
     def tails(self) -> tuple[str, ...]:
@@ -179,9 +183,17 @@ def search(text: str, region: str) -> PhoneSearch:
     foreign = _with_plus(text, region)
     regional = facts is not None and facts.possible
     keys = _keys_of(facts if regional else None, foreign, region)
-    return PhoneSearch(
-        regional or foreign is not None, facts.nsn if facts else None, digits(text), matches, keys
-    )
+    whole = regional or foreign is not None
+    valid = foreign is not None or (regional and _valid(text, region))
+    return PhoneSearch(whole, facts.nsn if facts else None, digits(text), matches, keys, valid)
+
+
+def _valid(text: str, region: str) -> bool:
+    lib = _lib()
+    try:
+        return bool(lib.is_valid_number(lib.parse(text, region)))
+    except lib.NumberParseException:
+        return False
 
 
 def _keys_of(regional: _Facts | None, foreign: _Facts | None, region: str) -> tuple[str, ...]:

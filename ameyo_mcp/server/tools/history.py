@@ -119,8 +119,9 @@ async def ameyo_call_history(
             wanted = phones.search(phone, ameyo.settings.phone_region)
         except PhoneError as exc:
             raise ToolError(f"phone: {exc}") from None
-        # The store keeps calls' numbers as keys: a whole number is its keys, in any spelling.
-        whole, tails = (wanted.keys, ()) if wanted.whole else ((), wanted.tails)
+        # The store keeps calls' numbers as keys: a valid number is its keys, in any spelling; any
+        # other, the keys that end with it (849059005 is the end of 917849059005).
+        whole, tails = (wanted.keys, ()) if wanted.valid else ((), wanted.tails)
     query = CallQuery(
         since=start,
         until=end,
