@@ -117,8 +117,8 @@ def _sent_earlier_reason(earlier: Mapping[str, object], seconds: float) -> str:
     """Why a batch whose very rows an earlier upload sent is not sent again, and where they went."""
     return (
         f"not sent again: these same rows went to this lead{_by_upload(earlier)} {ago_text(seconds)}, "
-        "and Ameyo answered them then (that upload's result file and the audit trail have each row's "
-        "outcome)"
+        "and Ameyo answered them then (the audit trail keeps those answers; a result file of the same "
+        "name now holds this run's)"
     )
 
 

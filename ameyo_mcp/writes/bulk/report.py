@@ -154,7 +154,8 @@ def bulk_text(out: BulkUploadOut) -> str:
             lines.append(
                 f"Not sent again: {counted(counts[SENT_EARLIER], 'row')} that an earlier upload already "
                 "sent to this "
-                "lead (the same rows, in this file or another; see the notes)."
+                "lead (the same rows, in this file or another; the result file names the upload that sent "
+                "each)."
             )
         local = {REFUSED, WOULD_SEND, NOT_SENT, OUTCOME_UNKNOWN, SENT_EARLIER}
         answers = answered_text(
