@@ -6,7 +6,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
-import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
@@ -24,7 +23,7 @@ from ...answers.summaries import (
     upload_text,
 )
 from ...errors import Respelled
-from ...index.held import index_hits, indexed_customers
+from ...index.held import indexed_customers
 from ...rules import phones
 from ...rules.sanitize import clean_text, data_text
 from ...writes import callback_rules
@@ -350,23 +349,16 @@ async def _known_note(
     Ameyo would do with them. "would send 3" alone read as three new customers."""
     from ...index.sync import age_text
 
-    good = [c for c in checked if c.problem is None]
+    # The good records are one a number (`one_record_per_number`): counted by number, not customer.
+    numbers = [c.record[PRIMARY_COLUMN] for c in checked if c.problem is None]
     try:
-        index, found = await anyio.to_thread.run_sync(
-            index_hits,
-            state_of(ctx).store,
-            target.campaign.campaign_id,
-            [c.record[PRIMARY_COLUMN] for c in good],
-            ameyo_of(ctx).settings.phone_region,
-        )
+        synced_at, known = await state_of(ctx).writes.indexed(target.campaign.campaign_id, numbers)
     except Exception:  # the index is an aid: the write that follows says what the store cannot do
         return []
-    # The numbers, not the customers: one number may be two customers' in Ameyo.
-    known = len({good[p].identity for positions in found.values() for p in positions})
-    if index is None or index.synced_at is None or not known:
+    if synced_at is None or not known:
         return []
     flags = ("update_existing=true", "migrate_existing=true")
-    synced = age_text(index.synced_at)
+    synced = age_text(synced_at)
     return [known_customers_note(known, synced, target, update=update, migrate=migrate, flags=flags)]
 
 
