@@ -1255,11 +1255,22 @@ class Store:
         return self._reading(lambda tx: ledger.entries(tx, keys))
 
     def rows_held(
-        self, server: str, campaign_id: int, rows: dict[str, str], who: ledger.Claimant
+        self,
+        server: str,
+        campaign_id: int,
+        rows: dict[str, str],
+        write_id: str,
+        *,
+        now: float,
+        resend_unknown: bool,
     ) -> dict[str, ledger.LedgerEntry]:
         """The writes of other file batches that sent these rows (number → row digest), by number,
-        as `who`'s claim would find them (`ledger.rows_held`)."""
-        return self._reading(lambda tx: ledger.rows_held(tx, server, campaign_id, rows, who))
+        as the claim of `write_id` would find them (`ledger.rows_held`)."""
+        return self._reading(
+            lambda tx: ledger.rows_held(
+                tx, server, campaign_id, rows, write_id, now=now, resend_unknown=resend_unknown
+            )
+        )
 
     def callbacks_to(self, subjects: Sequence[str], *, now: float) -> list[ledger.LedgerEntry]:
         """The callback keys of `subjects` (`Write.subjects`) the ledger holds (`ledger.about`)."""

@@ -105,8 +105,8 @@ class Claimant:
     alive: Callable[[str], bool]  # whether an owner may still settle its write in flight
     orphan_hold_s: float
     numbers: Sequence[tuple[str, int, str, str]] = ()
-    # A file's plain rows, as (server, campaign, number, digest of the row): kept as the last row
-    # that sent each number (`rows_held`).
+    # A file's plain rows, as (server, campaign, number, digest of the row): kept in `file_rows`,
+    # where another batch's claim finds them (`_rows_held`).
     rows: Sequence[tuple[str, int, str, str]] = ()
     # A file's batch resending rows of unknown outcome on purpose (retry_unknown): not held for them.
     resend_unknown: bool = False
@@ -142,7 +142,16 @@ def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
     digests = _by_campaign(who.rows)
     taken: dict[str, LedgerEntry] = {}
     for (server, campaign_id), rows in digests.items():
-        sent_by = _rows_held(tx, server, campaign_id, rows, who, now=now)
+        sent_by = _rows_held(
+            tx,
+            server,
+            campaign_id,
+            rows,
+            who.write_id,
+            now=now,
+            alive=who.alive,
+            resend_unknown=who.resend_unknown,
+        )
         if isinstance(sent_by, LedgerEntry):
             return Claim(False, sent_by)  # sent by a batch in flight: waited for, then judged again
         taken |= sent_by
@@ -232,42 +241,66 @@ def _any_identity(tx: Tx) -> str:
 
 
 def _rows_held(
-    tx: Tx, server: str, campaign_id: int, rows: dict[str, str], who: Claimant, *, now: float
+    tx: Tx,
+    server: str,
+    campaign_id: int,
+    rows: dict[str, str],
+    write_id: str,
+    *,
+    now: float,
+    alive: Callable[[str], bool],
+    resend_unknown: bool,
 ) -> dict[str, LedgerEntry] | LedgerEntry:
     """By number, the writes of other file batches that sent `rows` (number → row digest) while
     they stand: the same row answered; unless resent on purpose (`resend_unknown`), any row of the
-    number whose outcome is unknown. A batch that has one in flight, its sender alive, is returned
+    number whose outcome is unknown. A batch that has one in flight, its sender `alive`, is returned
     alone, to be waited for. The one rule for a copy of a file cut into other batches."""
     sent = tx.all(
         "SELECT identity, write_id, digest FROM file_rows WHERE server = ? AND campaign_id = ? "
         + _any_identity(tx),
         (server, campaign_id, _json_text(list(rows))),
     )
-    writes = sorted({str(w) for _, w, _ in sent if w != who.write_id})
+    writes = sorted({str(w) for _, w, _ in sent if w != write_id})
     if not writes:
         return {}
     entries = {e.key: e for e in _entries(tx, writes)}
     taken: dict[str, LedgerEntry] = {}
     for number, write, digest in sent:
-        entry = entries.get(write)
-        if entry is None or entry.write_id == who.write_id:
+        entry = entries.get(write)  # (none for this batch's own rows: `writes` leaves it out)
+        if entry is None:
             continue
-        if entry.state == FLIGHT and entry.lease_until > now and who.alive(entry.owner):
+        if entry.state == FLIGHT and entry.lease_until > now and alive(entry.owner):
             return entry
         if entry.hold_until is not None and entry.hold_until <= now:
             continue
         if (entry.state == ANSWERED and digest == rows.get(number)) or (
-            entry.state != ANSWERED and not who.resend_unknown
+            entry.state != ANSWERED and not resend_unknown
         ):
             taken.setdefault(number, entry)
     return taken
 
 
 def rows_held(
-    tx: Tx, server: str, campaign_id: int, rows: dict[str, str], who: Claimant
+    tx: Tx,
+    server: str,
+    campaign_id: int,
+    rows: dict[str, str],
+    write_id: str,
+    *,
+    now: float,
+    resend_unknown: bool,
 ) -> dict[str, LedgerEntry]:
     """`_rows_held` as a read (a dry run's): a batch in flight holds its rows as of unknown outcome."""
-    found = _rows_held(tx, server, campaign_id, rows, replace(who, alive=lambda _owner: False), now=who.now)
+    found = _rows_held(
+        tx,
+        server,
+        campaign_id,
+        rows,
+        write_id,
+        now=now,
+        alive=lambda _owner: False,
+        resend_unknown=resend_unknown,
+    )
     assert not isinstance(found, LedgerEntry)
     return found
 

@@ -130,8 +130,7 @@ class Write:
     # spelling of each, which later uploads of the same number send (see `WritePath.spellings`).
     numbers: tuple[tuple[str, str], ...] = ()
     # A file's plain rows, as (phones.identity, digest of the row with its lead and options): the
-    # ledger keeps the last row that sent each number, which a copy of the file cut into other
-    # batches finds (`RowsSent`).
+    # ledger keeps each, and a copy of the file cut into other batches finds them (`RowsSent`).
     rows: tuple[tuple[str, str], ...] = ()
     # Rows of unknown outcome that other file batches sent are resent (retry_unknown), not held.
     resend_unknown: bool = False
@@ -818,10 +817,7 @@ class WritePath:
         answered from it, or refused while its outcome is unknown): what a dry run tells of it."""
         entries = await self._ledger(self._store().ledger_entries, [write.identity])
         now = self._clock()
-        return next(
-            (e for e in entries if e.state != "flight" and (e.hold_until is None or e.hold_until > now)),
-            None,
-        )
+        return next((e for e in entries if _stands(e, now)), None)
 
     async def rows_held(self, write: Write) -> dict[str, LedgerEntry]:
         """For a dry run: by number, the writes of other file batches that sent rows of this file's
@@ -829,23 +825,16 @@ class WritePath:
         unknown outcome."""
         if not write.rows:
             return {}
-        from ..store.ledger import Claimant  # loaded with the store, on the first write
-
         server, campaign_id = self.ameyo.settings.base_url, write.campaign.campaign_id
-        who = Claimant(
-            write_id=write.identity,
-            owner=self.owner,
+        return await self._ledger(
+            self._store().rows_held,
+            server,
+            campaign_id,
+            dict(write.rows),
+            write.identity,
             now=self._clock(),
-            lease_s=self.lease_s,
-            call_id="",
-            label=write.label,
-            context={},
-            allow_repeat=False,
-            alive=self._alive,
-            orphan_hold_s=self.ledger_s,
             resend_unknown=write.resend_unknown,
         )
-        return await self._ledger(self._store().rows_held, server, campaign_id, dict(write.rows), who)
 
     async def held_callbacks(self, write: Write) -> dict[str, LedgerEntry]:
         """By callback key, the settled entries of other writes that hold `write`'s callbacks while
@@ -856,13 +845,7 @@ class WritePath:
             return {}
         entries = await self._ledger(self._store().ledger_entries, keys)
         now = self._clock()
-        return {
-            e.key: e
-            for e in entries
-            if e.state != "flight"
-            and e.write_id != write.identity
-            and (e.hold_until is None or e.hold_until > now)
-        }
+        return {e.key: e for e in entries if e.write_id != write.identity and _stands(e, now)}
 
     def clock(self) -> float:
         """Now, as the ledger's times are kept (seconds since the epoch)."""
@@ -900,7 +883,7 @@ class WritePath:
         """What a settled ledger entry that holds one of `write`'s keys means for it: the same
         write answered (a repeat), or a refusal; None when it no longer stands in the way."""
         now = self._clock()
-        if entry.state == "flight" or (entry.hold_until is not None and entry.hold_until <= now):
+        if not _stands(entry, now):
             return None
         seconds = now - (entry.settled_at or entry.claimed_at)
         # An unknown outcome is told from when it was sent; an answer from when it came.
@@ -1127,6 +1110,12 @@ class WritePath:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _stands(entry: LedgerEntry, now: float) -> bool:
+    """Whether a ledger entry is settled and still stands in the way of the same keys (its hold
+    has not run out): what a repeat is answered from, or refused for."""
+    return entry.state != "flight" and (entry.hold_until is None or entry.hold_until > now)
 
 
 def _not_scheduled(write: Write, answer: Sequence[Any]) -> list[str]:
