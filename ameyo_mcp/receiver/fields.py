@@ -268,10 +268,8 @@ def _time(
     name, value = hit
     try:
         moment = parse_time(value, zone)
-    except OverflowError:  # a date the calendar has, beyond it in the server's zone
-        if far == "none":
-            return None
-        moment = None
+    except OverflowError:  # a date the calendar has, beyond it in the server's zone: out of range
+        moment = datetime.max.replace(tzinfo=zone)
     if moment is None:
         raise PushRejected(
             422,

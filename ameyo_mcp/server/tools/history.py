@@ -112,7 +112,7 @@ async def ameyo_call_history(
         if campaign_id is None:
             async with explained(ameyo):
                 campaign_id = (await ameyo.campaign(campaign)).campaign_id
-    whole: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
     tails: tuple[str, ...] = ()
     if phone is not None:
         try:
@@ -121,11 +121,11 @@ async def ameyo_call_history(
             raise ToolError(f"phone: {exc}") from None
         # The store keeps calls' numbers as keys: a valid number is its keys, in any spelling; any
         # other, the keys that end with it (849059005 is the end of 917849059005).
-        whole, tails = (wanted.keys, ()) if wanted.valid else ((), wanted.tails)
+        keys, tails = (wanted.keys, ()) if wanted.valid else ((), wanted.tails)
     query = CallQuery(
         since=start,
         until=end,
-        phones=whole,
+        phones=keys,
         phone_tails=tails,
         customer_id=customer_id,
         # A name is looked up in the contacts index first (`_read`): its customers' ids.
