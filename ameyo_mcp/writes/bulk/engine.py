@@ -644,10 +644,9 @@ class _Run:
         fresh: list[Prepared] = []
         again: list[Prepared] = []
         for row in batch.rows:
-            answer = earlier.answered.get(row.line)
-            if answer is not None:
-                settled.append(self._journaled(answer, row.phone))
-                self.tally.from_earlier_runs += 1
+            done = self._answered_earlier(row)
+            if done is not None:
+                settled.append(done)
                 continue
             unsure = earlier.unsure_of(batch.kind, row.line)
             if unsure is None:
@@ -676,15 +675,22 @@ class _Run:
             return Outcome(earlier.position, phone, SENT_EARLIER, True, reason=_ANSWERED_EARLIER)
         return earlier
 
+    def _answered_earlier(self, row: Prepared) -> Outcome | None:
+        """A row an earlier run's answer holds, counted as from earlier runs; None for any other."""
+        answer = self.journal.earlier_rows().answered.get(row.line)
+        if answer is None:
+            return None
+        self.tally.from_earlier_runs += 1
+        return self._journaled(answer, row.phone)
+
     def _refused(self, checked: Prepared) -> Outcome:
         """A row the checks refuse, unless an earlier run sent it (the checks changed between the
         runs: shorter calling hours, another phone length limit): then what became of it then."""
         assert checked.problem is not None
+        done = self._answered_earlier(checked)
+        if done is not None:
+            return done
         earlier = self.journal.earlier_rows()
-        answer = earlier.answered.get(checked.line)
-        if answer is not None:
-            self.tally.from_earlier_runs += 1
-            return self._journaled(answer, checked.phone)
         kind = CALLBACK if checked.callback is not None else PLAIN
         unsure = earlier.unsure_of(kind, checked.line)
         if unsure is not None:  # refused now, never resent: an earlier run may have sent it
