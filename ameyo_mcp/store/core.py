@@ -1265,12 +1265,24 @@ class Store:
         resend_unknown: bool,
     ) -> dict[str, ledger.LedgerEntry]:
         """The writes of other file batches that sent these rows (number → row digest), by number,
-        as the claim of `write_id` would find them (`ledger.rows_held`)."""
-        return self._reading(
-            lambda tx: ledger.rows_held(
-                tx, server, campaign_id, rows, write_id, now=now, resend_unknown=resend_unknown
+        as the claim of `write_id` would find them (`ledger.rows_held`); for a read (a dry run's),
+        a batch in flight holds its rows as of unknown outcome."""
+
+        def read(tx: Tx) -> dict[str, ledger.LedgerEntry]:
+            found = ledger.rows_held(
+                tx,
+                server,
+                campaign_id,
+                rows,
+                write_id,
+                now=now,
+                alive=lambda _: False,
+                resend_unknown=resend_unknown,
             )
-        )
+            assert not isinstance(found, ledger.LedgerEntry)  # none is alive, so none is waited for
+            return found
+
+        return self._reading(read)
 
     def callbacks_to(self, subjects: Sequence[str], *, now: float) -> list[ledger.LedgerEntry]:
         """The callback keys of `subjects` (`Write.subjects`) the ledger holds (`ledger.about`)."""

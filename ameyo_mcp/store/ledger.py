@@ -106,7 +106,7 @@ class Claimant:
     orphan_hold_s: float
     numbers: Sequence[tuple[str, int, str, str]] = ()
     # A file's plain rows, as (server, campaign, number, digest of the row): kept in `file_rows`,
-    # where another batch's claim finds them (`_rows_held`).
+    # where another batch's claim finds them (`rows_held`).
     rows: Sequence[tuple[str, int, str, str]] = ()
     # A file's batch resending rows of unknown outcome on purpose (retry_unknown): not held for them.
     resend_unknown: bool = False
@@ -142,7 +142,7 @@ def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
     digests = _by_campaign(who.rows)
     taken: dict[str, LedgerEntry] = {}
     for (server, campaign_id), rows in digests.items():
-        sent_by = _rows_held(
+        sent_by = rows_held(
             tx,
             server,
             campaign_id,
@@ -240,7 +240,7 @@ def _any_identity(tx: Tx) -> str:
     return "AND identity IN (SELECT value FROM json_each(?))"
 
 
-def _rows_held(
+def rows_held(
     tx: Tx,
     server: str,
     campaign_id: int,
@@ -278,31 +278,6 @@ def _rows_held(
         ):
             taken.setdefault(number, entry)
     return taken
-
-
-def rows_held(
-    tx: Tx,
-    server: str,
-    campaign_id: int,
-    rows: dict[str, str],
-    write_id: str,
-    *,
-    now: float,
-    resend_unknown: bool,
-) -> dict[str, LedgerEntry]:
-    """`_rows_held` as a read (a dry run's): a batch in flight holds its rows as of unknown outcome."""
-    found = _rows_held(
-        tx,
-        server,
-        campaign_id,
-        rows,
-        write_id,
-        now=now,
-        alive=lambda _owner: False,
-        resend_unknown=resend_unknown,
-    )
-    assert not isinstance(found, LedgerEntry)
-    return found
 
 
 def _json_text(value: list[str] | dict[str, str]) -> str:
