@@ -99,3 +99,25 @@ async def test_namesakes_a_number_matches_are_told_apart_by_number_and_lead(
     assert error and "Several customers have a number matching 0777" in text, text
     assert "Priya Nair, 9870010777, lead 21" in text and "Priya Nair, 9870020777, lead 35" in text, text
     assert simulator.state.executed["addCallback"] == 0
+
+
+async def test_a_foreign_customers_number_is_theirs_in_any_spelling(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    """Ameyo holds Spain's +34 697 91 20 72 as `34697912072`, which the Indian rule reads as one
+    long national number: a callback to such a customer on `+34 697…` was refused as "not one of
+    their numbers", and the spelling Ameyo holds is the one dialled."""
+    spanish = next(
+        c
+        for c in simulator.state.contacts(1)
+        if c.phone1.startswith("346") and len(c.phone1) == 11 and c.customer_data.get("phone2") in (None, "")
+    )  # a Spanish mobile, a valid number
+    national = spanish.phone1[2:]
+    for given in (f"+34 {national[:3]} {national[3:6]} {national[6:]}", f"0034{national}"):
+        error, text = await call(
+            client, customer_id=spanish.customer_id, phone=given, callback_time="2031-05-01T11:00:00"
+        )
+        assert not error, (given, text)
+        assert simulator.state.executed["addCallback"] == 1, text
+    sent = [cb for cb in simulator.state.callbacks(1) if cb.customer_id == spanish.customer_id]
+    assert sent and sent[-1].phone == spanish.phone1, sent

@@ -203,3 +203,13 @@ def test_a_foreign_run_of_digits_holds_its_own_keys_and_not_the_regions_that_end
     us = phones.search("18662648345", "IN")
     assert "8662648345" not in us.keys and not us.holds("8662648345")
     assert phones.search("34697912072", "US").keys == ("697912072", "34697912072")
+
+
+def test_a_foreign_run_of_digits_is_the_same_number_as_its_spelling_with_plus() -> None:
+    for spelt in ("+34 697 91 20 72", "0034697912072", "34697912072"):
+        assert phones.same_number("34697912072", spelt, "IN")
+        assert phones.same_number(spelt, "34697912072", "IN")
+    assert not phones.same_number("34697912072", "9697912072", "IN")
+    # A run whose national digits are a valid number of the region stays the region's reading.
+    assert not phones.same_number("18662648345", "+1 866 264 8345", "IN")
+    assert not phones.same_number("18662648345", "8662648345", "IN")

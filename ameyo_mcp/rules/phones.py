@@ -93,9 +93,20 @@ def identity(raw: str, region: str) -> str | None:
 
 
 def same_number(a: str, b: str, region: str) -> bool:
-    """Whether two texts are one number: the same key in the same country."""
+    """Whether two texts are one number: the same key in the same country. A foreign number run
+    together without its `+` (Ameyo's `34697912072`) is also the number it spells (`_with_plus`)."""
     one = identity(a, region)
-    return one is not None and one == identity(b, region)
+    if one is None:
+        return False
+    other = identity(b, region)
+    if one == other:
+        return True
+    return other is not None and not _identities(a, region, one).isdisjoint(_identities(b, region, other))
+
+
+def _identities(text: str, region: str, own: str) -> set[str]:
+    foreign = _with_plus(text, region)
+    return {own, f"+{foreign.country_code}{foreign.nsn}"} if foreign is not None else {own}
 
 
 def is_complete(raw: str, region: str) -> bool:
