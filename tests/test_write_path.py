@@ -377,3 +377,38 @@ async def test_the_same_rows_in_two_files_are_sent_once(simulator: SimulatorThre
     assert "added 2," in text_of(first), text_of(first)
     assert "these same rows went to this lead by the upload of monday.csv" in text_of(second), text_of(second)
     assert simulator.state.executed["uploadContacts"] == 1
+
+
+async def test_two_write_paths_of_one_process_wait_for_each_others_writes(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """A write path took another of its own process for a dead sender (it knew only its own name),
+    and told the person a write still being answered was of unknown outcome. Several share a
+    process where a server and a tool of its own run side by side, and in tests."""
+    from ameyo_mcp.store import Store
+    from ameyo_mcp.writes import path as writes
+
+    ameyo = ameyo_of(simulator, settings_for(simulator, tmp_path))
+    store = Store(str(tmp_path / "ledger.db"))
+    one, two = (
+        writes.WritePath(ameyo, audit=None, window_s=600, confirm_over=None, store=lambda: store)
+        for _ in range(2)
+    )
+    answers: list[Any] = []
+    simulator.state.faults.delay_s = 1.5  # executed at once, answered late
+    try:
+        async with anyio.create_task_group() as tg:
+
+            async def first() -> None:
+                answers.append(await one.send(_one_callback(ameyo)))
+
+            tg.start_soon(first)
+            await anyio.sleep(0.5)  # claimed and in flight
+            answers.append(await two.send(_one_callback(ameyo)))
+    finally:
+        simulator.state.faults.delay_s = 0.0
+        await ameyo.aclose()
+        store.close()
+    assert len(answers) == 2 and answers[1].repeat_of_s is not None, answers
+    assert answers[0].call_id == answers[1].call_id
+    assert simulator.state.executed["addCallback"] == 1

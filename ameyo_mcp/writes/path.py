@@ -36,6 +36,7 @@ import secrets
 import threading
 import time
 import uuid
+import weakref
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
@@ -454,6 +455,10 @@ TOKEN_KEPT_S = 24 * 3600.0
 _PRUNE_EVERY_S = 3600.0
 # How often a settlement the store did not take (it was down) is given to it again.
 _SETTLE_RETRY_S = 2.0
+# The write paths of this process, by owner: a write in flight of one of them is waited for by the
+# others (a server and a tool of its own, tests). Held weakly: a path nothing holds any more sends
+# nothing, and its writes in flight are its process's lost ones.
+_PATHS_HERE: weakref.WeakValueDictionary[str, WritePath] = weakref.WeakValueDictionary()
 
 
 class Repeats:
@@ -507,6 +512,7 @@ class WritePath:
         # Who holds a claim: host and process (to see a dead sender on this host at once), and a
         # nonce, since a restarted container often gets the same process id.
         self.owner = new_owner()
+        _PATHS_HERE[self.owner] = self
         # This process's writes in flight: to wait on, and the time their lease ends.
         self._mine: dict[str, tuple[anyio.Event, float]] = {}
         # Settlements the store did not take (a full disk, a database restarting), with when they
@@ -916,7 +922,7 @@ class WritePath:
         """Whether the sender of a write in flight may still answer it. On this host a sender whose
         process is gone is seen at once (an earlier life of this process id, too: a restart);
         elsewhere its lease says."""
-        return owner_alive(owner, here=lambda other: other == self.owner)
+        return owner_alive(owner, here=_PATHS_HERE.__contains__)
 
     def _still_mine(self, write: Write) -> None:
         """Refuse to send a write whose lease has run half out since it was claimed (this process
