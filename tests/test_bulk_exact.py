@@ -30,7 +30,8 @@ from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.config import Settings
 from ameyo_mcp.errors import UploadRefused
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
-from ameyo_mcp.writes.bulk.engine import BulkOptions, upload_file
+from ameyo_mcp.writes.bulk.engine import upload_file
+from ameyo_mcp.writes.bulk.options import BulkOptions
 from ameyo_mcp.writes.bulk.report import bulk_text
 from tests.conftest import ameyo_of, cli_writes, server_of, settings_for, synced, text_of
 from tests.test_bulk_upload import EXISTING, phone, read_result, upload_env

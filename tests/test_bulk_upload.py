@@ -26,7 +26,8 @@ from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.store import Store
 from ameyo_mcp.writes.audit import read_trail
-from ameyo_mcp.writes.bulk.engine import BulkOptions, upload_file
+from ameyo_mcp.writes.bulk.engine import upload_file
+from ameyo_mcp.writes.bulk.options import BulkOptions
 from ameyo_mcp.writes.bulk.report import bulk_text
 from ameyo_mcp.writes.path import WritePath
 from tests.conftest import ameyo_of, cli_writes, server_of, settings_for, text_of

@@ -342,7 +342,8 @@ async def test_a_file_upload_adds_its_customers_to_the_index_at_once(tmp_path: P
                 )
                 assert "added 2," in text_of(result), text_of(result)
         else:
-            from ameyo_mcp.writes.bulk.engine import BulkOptions, upload_file
+            from ameyo_mcp.writes.bulk.engine import upload_file
+            from ameyo_mcp.writes.bulk.options import BulkOptions
             from ameyo_mcp.writes.path import WritePath
 
             ameyo = Ameyo(settings)

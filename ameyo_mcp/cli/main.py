@@ -23,7 +23,7 @@ from ..writes.bulk.limits import DEFAULT_BATCH, DEFAULT_CONCURRENCY, MAX_BATCH, 
 from .allocator import fewer_arenas
 
 if TYPE_CHECKING:
-    from ..writes.bulk.engine import BulkOptions
+    from ..writes.bulk.options import BulkOptions
 
 log = logging.getLogger(__name__)
 
@@ -384,7 +384,7 @@ def _desktop_config(args: argparse.Namespace) -> int:
 
 def _upload(args: argparse.Namespace) -> int:
     from ..errors import FileFormatError
-    from ..writes.bulk.engine import BulkOptions
+    from ..writes.bulk.options import BulkOptions
     from ..writes.bulk.reader import parse_column_map
 
     path = Path(args.file).expanduser().resolve()

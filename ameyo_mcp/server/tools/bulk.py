@@ -52,7 +52,8 @@ async def ameyo_upload_contacts_file(
     """Upload a contact file into a lead in batches, dry run by default; every row's outcome goes to
     a result CSV. callback_time/_user/_phone columns add callbacks. Run again to resume."""
     # The engine loads on first use: most conversations never upload a file.
-    from ...writes.bulk.engine import BulkOptions, journal_path_for, result_path_for, upload_file
+    from ...writes.bulk.engine import journal_path_for, result_path_for, upload_file
+    from ...writes.bulk.options import BulkOptions
     from ...writes.bulk.paths import allowed_file, allowed_output
 
     ameyo = ameyo_of(ctx)

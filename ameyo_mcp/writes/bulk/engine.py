@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,15 +47,16 @@ from ...errors import (
     WriteError,
 )
 from ...rules.counts import agreeing, counted
-from ...rules.times import ago_text
 from .. import path as writes
 from ..outcome import FAILED as FAILED_RESULT
 from ..outcome import NOT_SENT, SENT_EARLIER, WOULD_SEND, JournalRow, Outcome
 from ..outcome import OUTCOME_UNKNOWN as UNKNOWN_RESULT
-from ..records import outcome, refused, rewritten_note
+from ..records import outcome, rewritten_note
 from .batches import CALLBACK, PLAIN, Batch, Batcher
-from .journal import ANSWERED, FAILED, SENT, UNKNOWN, BatchState, Journal, upload_key
-from .limits import DEFAULT_BATCH, DEFAULT_CONCURRENCY, MAX_BATCH, MAX_CONCURRENCY
+from .earlier import HELD_CALLBACK_STEP, Earlier, sent_earlier_reason, unknown_earlier_reason
+from .journal import ANSWERED, FAILED, SENT, UNKNOWN, Journal, upload_key
+from .limits import MAX_BATCH, MAX_CONCURRENCY
+from .options import BulkOptions
 from .outputs import (
     CHECK_SUFFIX,
     JOURNAL_SUFFIX,
@@ -70,7 +71,7 @@ from .report import BulkUploadOut, ResultFile, Tally
 from .validate import CALLBACK_COLUMNS, Prepared, Validator
 
 if TYPE_CHECKING:
-    from ...store.ledger import LedgerEntry
+    pass
 
 RETRY_DELAY_S = 1.0
 # Batches in hand per request in flight (see `_send_all`).
@@ -83,80 +84,6 @@ _LINES_SHOWN = 30
 _EARLIER_NOTES = 5
 
 Progress = Callable[[int, int | None, str], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class BulkOptions:
-    campaign: str | int
-    lead_id: int
-    column_map: dict[str, str] = field(default_factory=dict)
-    status: str = "NOT_TRIED"
-    attempts: int = 0
-    update_existing: bool = False
-    migrate_existing: bool = False
-    batch_size: int = DEFAULT_BATCH
-    concurrency: int = DEFAULT_CONCURRENCY
-    dry_run: bool = False
-    retry_unknown: bool = False
-    # With retry_unknown, also resend rows with callbacks: the person accepts that Ameyo may
-    # schedule such a callback a second time (the earlier run may have scheduled it).
-    resend_callbacks_may_duplicate: bool = False
-    # The person wants the file's callbacks at the times given, even outside AMEYO_CALLING_HOURS.
-    outside_calling_hours: bool = False
-    result_path: Path | None = None  # a relative path is read beside the contact file
-    journal_path: Path | None = None
-    # A run over AMEYO_CONFIRM_OVER rows: the token a dry run of this same upload returned, for
-    # callers that cannot ask the person (the write path's confirmation policy).
-    confirm_token: str | None = None
-
-
-_ANSWERED_EARLIER = "answered in an earlier run of this upload (see its journal): not sent again"
-
-
-def _sent_earlier_reason(earlier: Mapping[str, object], seconds: float) -> str:
-    """Why a batch whose very rows an earlier upload sent is not sent again, and where they went."""
-    return (
-        f"not sent again: these same rows went to this lead{_by_upload(earlier)} {ago_text(seconds)}, "
-        "and Ameyo answered them then (the audit trail keeps those answers; a result file of the same "
-        "name now holds this run's)"
-    )
-
-
-def _unknown_earlier_reason(earlier: Mapping[str, object], seconds: float, note: str | None) -> str:
-    """Why a dry run's batch whose very rows an earlier upload sent without learning the outcome
-    would not be sent: the write path refuses them (`EarlierOutcomeUnknown`)."""
-    why = f" ({note})" if note else ""
-    return (
-        f"outcome unknown: these same rows went to this lead{_by_upload(earlier)} {ago_text(seconds)} "
-        f"and Ameyo's answer was never read{why}; not sent again"
-    )
-
-
-def _by_upload(earlier: Mapping[str, object]) -> str:
-    """Which upload sent a batch's rows, from its ledger entry's context ("" when not a file's)."""
-    if not earlier.get("file"):
-        return ""
-    lines = earlier.get("lines")
-    first, last = (lines[0], lines[-1]) if isinstance(lines, list) and lines else ("?", "?")
-    return (
-        f" by the upload of {Path(str(earlier['file'])).name} (its batch {earlier.get('batch')}, "
-        f"lines {first}-{last})"
-    )
-
-
-def _earlier(status: str, reason: str | None) -> str:
-    """How an earlier run left a batch it sent without learning the outcome (journal `status`)."""
-    if status == SENT:
-        return "sent by an earlier run that ended before Ameyo answered"
-    return f"an earlier run did not learn its outcome ({reason})"
-
-
-# What a row refused for a callback the ledger holds can do: the file upload has no allow_repeat.
-HELD_CALLBACK_STEP = (
-    "A file upload never schedules a second callback: if one is meant, give the row another "
-    "callback_time (or leave it out) and run the upload again; ameyo_add_callback with "
-    "allow_repeat=true schedules it on purpose."
-)
 
 
 def result_path_for(path: Path, options: BulkOptions) -> Path:
@@ -313,6 +240,7 @@ class _Run:
         self.expected = max(facts.lines - (0 if self.reader.json_lines else 1), 0)
         self.facts = facts
         self.tally = Tally()
+        self.earlier = Earlier(journal, options, self.tally, target.lead_id, path_of_writes.clock)
         self.notes: list[str] = []
         self.result_path = result_path_for(path, options)
         self.result: ResultFile | None = None
@@ -321,19 +249,10 @@ class _Run:
         # The first error that ends the run (a file not written, a journal not matching); the
         # batches already out are still answered and journaled before it is raised.
         self.failure: Exception | None = None
-        self.held_callbacks = 0
-        # A dry run's rows of unknown outcome: sent by an earlier run of this upload (its journal),
-        # or by another upload of the same rows (the ledger).
-        self.unknown_in_journal = self.unknown_elsewhere = 0
-        self.held_by_ledger = 0  # rows of batches refused because an earlier write has their callback
         self.requeued = 0  # customers updated with the upload's status and attempts (plain batches)
         # Rows sent in the spelling an earlier upload gave their number (see `_respelt`).
         self.held_numbers = 0
-        # Rows that Ameyo's answer to their batch left out: unknown, and not resent by retry_unknown
-        # (their batch was answered), so they are named apart.
-        self.left_out = 0
         self.resent_callbacks: list[int] = []
-        self._ids: set[str] = set()  # of batches of some rows of another, sent apart (`_new_id`)
         # A dry run's rows to send whose numbers the campaign's index holds, and when it was synced.
         self.known = 0
         self.synced: datetime | None = None
@@ -447,7 +366,7 @@ class _Run:
         for count, row in enumerate(self.reader, start=1):
             checked = validator.check(row)
             if checked.problem is not None:
-                self._settle(self._refused(checked))
+                self._settle(self.earlier.refused(checked))
             elif (full := batcher.add(checked)) is not None:
                 await self._check_batch(full)
             if count % _CHECKPOINT_EVERY == 0:
@@ -455,19 +374,7 @@ class _Run:
                 await self._report()
         for batch in batcher.rest():
             await self._check_batch(batch)
-        if self.unknown_in_journal and not self.options.retry_unknown:
-            self.notes.append(
-                f"{counted(self.unknown_in_journal, 'row')} an earlier run of this upload sent without "
-                "learning the outcome would not be sent: retry_unknown (--retry-unknown) resends them, "
-                "once they are checked in Ameyo."
-            )
-        if self.unknown_elsewhere:
-            self.notes.append(
-                f"{counted(self.unknown_elsewhere, 'row')} went out in another upload of the same rows "
-                "whose outcome is unknown (the check file names it): no run of this file sends them, "
-                "retry_unknown included. Check them in Ameyo; the upload that sent them resends them "
-                "with retry_unknown."
-            )
+        self.notes += self.earlier.dry_run_notes()
         answered = self.tally.from_earlier_runs
         if answered:
             self.notes.append(
@@ -492,19 +399,21 @@ class _Run:
     async def _check_batch(self, batch: Batch) -> None:
         """A dry run's batch: what a real run would do with it (see `_dispatch`, and the write
         path's claim: rows an earlier upload of another file, a copy, already sent are not sent)."""
-        state = self._as_journaled(batch)
+        state = self.earlier.as_journaled(batch)
         if state is None or state.status == FAILED:
-            for part in self._by_rows(batch, dry=True):
+            settled, parts = self.earlier.by_rows(batch, dry=True)
+            self._settle_all(settled)
+            for part in parts:
                 await self._check_to_send(part)
         elif state.status == ANSWERED:
             self._settle_answered(batch, self.journal.answered_rows(batch.id))
         else:
-            held = self._held_back(batch.kind, len(batch.rows), state.status, state.reason)
+            held = self.earlier.held_back(batch.kind, len(batch.rows), state.status, state.reason)
             if held is None:
                 batch.resend = True
                 await self._check_to_send(batch)
                 return
-            self.unknown_in_journal += len(batch.rows)
+            self.earlier.unknown_in_journal += len(batch.rows)
             for row in batch.rows:
                 self._settle(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
 
@@ -513,25 +422,25 @@ class _Run:
         write = self._plan(batch, batch.rows)
         earlier = await self.writes.standing(write)
         if earlier is None:
-            aside = self._rows_aside(batch, await self.writes.rows_held(write))
+            aside = self.earlier.rows_aside(batch, await self.writes.rows_held(write))
             if batch.kind == CALLBACK and not batch.resend:
                 # (A batch resent after an unknown outcome is sent with allow_repeat, past the ledger.)
-                aside |= self._callbacks_aside(batch, write, await self.writes.held_callbacks(write))
+                aside |= self.earlier.callbacks_aside(batch, write, await self.writes.held_callbacks(write))
             if aside:
                 rest = self._split(batch, aside)
                 if rest is None:
                     return
                 batch = rest
         if earlier is not None and earlier.state == "answered":
-            reason = _sent_earlier_reason(
+            reason = sent_earlier_reason(
                 earlier.context or {}, self.writes.clock() - (earlier.settled_at or 0)
             )
             for row in batch.rows:
                 self._settle(Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason))
         elif earlier is not None and earlier.state == "unknown" and not batch.resend:
             seconds = self.writes.clock() - earlier.claimed_at
-            reason = _unknown_earlier_reason(earlier.context or {}, seconds, earlier.note)
-            self.unknown_elsewhere += len(batch.rows)
+            reason = unknown_earlier_reason(earlier.context or {}, seconds, earlier.note)
+            self.earlier.unknown_elsewhere += len(batch.rows)
             for row in batch.rows:
                 self._settle(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=reason))
         else:
@@ -564,7 +473,7 @@ class _Run:
                     for count, row in enumerate(self.reader, start=1):
                         checked = validator.check(row)
                         if checked.problem is not None:
-                            self._settle(self._refused(checked))
+                            self._settle(self.earlier.refused(checked))
                         else:
                             full = batcher.add(checked)
                             if full is not None:
@@ -591,9 +500,11 @@ class _Run:
         """Settle a batch from the journal when an earlier run sent it; queue it otherwise."""
         if self.failure is not None:
             return
-        state = self._as_journaled(batch)
+        state = self.earlier.as_journaled(batch)
         if state is None or state.status == FAILED:
-            for part in self._by_rows(batch, dry=False):
+            settled, parts = self.earlier.by_rows(batch, dry=False)
+            self._settle_all(settled)
+            for part in parts:
                 await send.send(part)
             await self._report()
             return
@@ -601,7 +512,7 @@ class _Run:
             self._settle_answered(batch, self.journal.answered_rows(batch.id))
             await self._report()
             return
-        held = self._held_back(batch.kind, len(batch.rows), state.status, state.reason)
+        held = self.earlier.held_back(batch.kind, len(batch.rows), state.status, state.reason)
         if held is not None:
             for row in batch.rows:
                 self._settle(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
@@ -609,160 +520,11 @@ class _Run:
         batch.resend = True
         await send.send(batch)
 
-    def _as_journaled(self, batch: Batch) -> BatchState | None:
-        """The journal's state of this very batch: its id, holding the same rows (answered: each of
-        them). None when an earlier run journaled none under its id, or one of other rows: the
-        rows refused before sending changed between the runs (outside_calling_hours given, another
-        phone length limit or calling hours), so every batch after the change may hold others, or
-        some of its rows were set aside (`_put_aside`)."""
-        state = self.journal.batches.get(batch.id)
-        if state is None:
-            return None
-        lines = [row.line for row in batch.rows]
-        if state.lines is not None:
-            same = state.lines == frozenset(lines)
-        else:  # a journal from before lines were kept, or a line cut short (which may say no extent)
-            same = state.first < 0 or (state.first, state.last, state.count) == (
-                lines[0],
-                lines[-1],
-                len(lines),
-            )
-        if not same or (state.status == ANSWERED and state.count != len(lines)):
-            return None
-        return state
-
-    def _by_rows(self, batch: Batch, *, dry: bool) -> list[Batch]:
-        """A batch that is not one an earlier run journaled (`_as_journaled`), or one whose request
-        certainly failed, judged row by row against what the earlier runs did: a row an earlier
-        answer holds is settled from it; one an earlier batch sent without an answer is held back
-        as that batch would be, or resent (retry_unknown) in a batch apart; the others are sent.
-        The batches to send in its place: itself when the journal knows none of its rows."""
-        earlier = self.journal.earlier_rows()
-        if not earlier.answered and not earlier.unsure:
-            return [batch]
-        settled: list[Outcome] = []
-        fresh: list[Prepared] = []
-        again: list[Prepared] = []
-        for row in batch.rows:
-            done = self._answered_earlier(row)
-            if done is not None:
-                settled.append(done)
-                continue
-            unsure = earlier.unsure_of(batch.kind, row.line)
-            if unsure is None:
-                fresh.append(row)
-                continue
-            held = self._held_back(batch.kind, 1, unsure.status, unsure.reason)
-            if held is None:
-                again.append(row)
-                continue
-            self.unknown_in_journal += dry
-            settled.append(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
-        if not settled and not again and len(fresh) == len(batch.rows):
-            return [batch]  # none of its rows is the journal's: the batch as it is
-        self._settle_all(settled)
-        parts = [Batch(self._new_id(batch.id), batch.kind, fresh)] if fresh else []
-        return parts + ([Batch(self._new_id(batch.id), batch.kind, again, resend=True)] if again else [])
-
-    def _journaled(self, answer: JournalRow, phone: str | None) -> Outcome:
-        """A row an earlier run's answer holds, as this run tells it: as answered then (a dry run:
-        not sent again), or of unknown outcome when that answer left it out."""
-        earlier = Outcome.from_journal(answer, phone)
-        if earlier.result == UNKNOWN_RESULT:
-            self.left_out += not self.options.dry_run
-            return earlier
-        if self.options.dry_run:
-            return Outcome(earlier.position, phone, SENT_EARLIER, True, reason=_ANSWERED_EARLIER)
-        return earlier
-
-    def _answered_earlier(self, row: Prepared) -> Outcome | None:
-        """A row an earlier run's answer holds, counted as from earlier runs; None for any other."""
-        answer = self.journal.earlier_rows().answered.get(row.line)
-        if answer is None:
-            return None
-        self.tally.from_earlier_runs += 1
-        return self._journaled(answer, row.phone)
-
-    def _refused(self, checked: Prepared) -> Outcome:
-        """A row the checks refuse, unless an earlier run sent it (the checks changed between the
-        runs: shorter calling hours, another phone length limit): then what became of it then."""
-        assert checked.problem is not None
-        done = self._answered_earlier(checked)
-        if done is not None:
-            return done
-        earlier = self.journal.earlier_rows()
-        kind = CALLBACK if checked.callback is not None else PLAIN
-        unsure = earlier.unsure_of(kind, checked.line)
-        if unsure is not None:  # refused now, never resent: an earlier run may have sent it
-            why = (
-                f"outcome unknown: {_earlier(unsure.status, unsure.reason)}; refused now ({checked.problem})"
-            )
-            return Outcome(checked.line, checked.phone, UNKNOWN_RESULT, False, reason=why)
-        return refused(checked.line, checked.phone, checked.problem)
-
-    def _new_id(self, batch_id: str) -> str:
-        """An id for some of a batch's rows, sent apart: `c0.1`, `c0.2`, … (one no run has used)."""
-        base = batch_id.split(".")[0]
-        number = 1
-        while f"{base}.{number}" in self.journal.batches or f"{base}.{number}" in self._ids:
-            number += 1
-        self._ids.add(f"{base}.{number}")
-        return f"{base}.{number}"
-
-    def _callbacks_aside(
-        self, batch: Batch, write: writes.Write, held: Mapping[str, LedgerEntry]
-    ) -> dict[int, Outcome]:
-        """By line, the rows of a batch whose callbacks other writes hold (`WritePath.held_callbacks`),
-        to set aside so that the others still go: one an upload of a file to this lead scheduled is
-        done (SENT_EARLIER: that upload sent its customer here too); any other is not sent, said why."""
-        now = self.writes.clock()
-        aside: dict[int, Outcome] = {}
-        for row, (key, words) in zip(batch.rows, write.callbacks, strict=True):
-            entry = held.get(key)
-            if entry is None:
-                continue
-            earlier = entry.context or {}
-            if (
-                entry.state == "answered"
-                and earlier.get("file")
-                and earlier.get("into_lead") == self.target.lead_id
-            ):
-                seconds = now - (entry.settled_at or now)
-                reason = f"not sent again: {words} was scheduled{_by_upload(earlier)} {ago_text(seconds)}"
-                aside[row.line] = Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason)
-                continue
-            self.held_by_ledger += 1
-            maybe = " may have" if entry.state == "unknown" else ""
-            when = ago_text(now - (entry.claimed_at if maybe else entry.settled_at or now))
-            said = f"another write{maybe} scheduled {words} {when} ({entry.label})"
-            reason = f"not sent: {said}. {HELD_CALLBACK_STEP}"
-            aside[row.line] = Outcome(row.line, row.phone, NOT_SENT, False, reason=reason)
-        return aside
-
-    def _rows_aside(self, batch: Batch, held: Mapping[str, LedgerEntry]) -> dict[int, Outcome]:
-        """By line, the rows of a batch that other uploads of a file sent (`RowsSent`):
-        the same row answered is not sent again; a row of unknown outcome is not resent."""
-        now = self.writes.clock()
-        aside: dict[int, Outcome] = {}
-        for row in batch.rows:
-            entry = held.get(row.identity) if row.identity is not None else None
-            if entry is None:
-                continue
-            earlier = entry.context or {}
-            if entry.state == "answered":
-                reason = _sent_earlier_reason(earlier, now - (entry.settled_at or now))
-                aside[row.line] = Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason)
-            else:
-                self.unknown_elsewhere += 1
-                reason = _unknown_earlier_reason(earlier, now - entry.claimed_at, entry.note)
-                aside[row.line] = Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=reason)
-        return aside
-
     def _split(self, batch: Batch, aside: Mapping[int, Outcome]) -> Batch | None:
         """Settle the rows set aside; the batch's others as a batch of their own (None: none left)."""
         self._settle_all(list(aside.values()))
         fresh = [row for row in batch.rows if row.line not in aside]
-        return Batch(self._new_id(batch.id), batch.kind, fresh, resend=batch.resend) if fresh else None
+        return Batch(self.earlier.new_id(batch.id), batch.kind, fresh, resend=batch.resend) if fresh else None
 
     async def _put_aside(self, batch: Batch, aside: Mapping[int, Outcome]) -> Batch | None:
         """A real run's batch some rows of which are set aside: those settled and, when done
@@ -778,24 +540,6 @@ class _Run:
         else:
             await self.journal.ended(batch.id, FAILED, first, last, len(batch.rows), "its rows set aside")
         return rest
-
-    @staticmethod
-    def _held_back_reason(status: str, reason: str | None) -> str:
-        """Why a batch an earlier run sent without learning its outcome is not resent."""
-        return f"outcome unknown: {_earlier(status, reason)}; not resent"
-
-    def _held_back(self, kind: str, rows: int, status: str, reason: str | None) -> str | None:
-        """Why `rows` rows of a batch of unknown outcome are not resent, or None to resend them."""
-        if not self.options.retry_unknown:
-            return self._held_back_reason(status, reason)
-        earlier = _earlier(status, reason)
-        if kind == CALLBACK and not self.options.resend_callbacks_may_duplicate:
-            self.held_callbacks += rows
-            return (
-                f"outcome unknown: {earlier}; not resent, because Ameyo may already have scheduled its "
-                "callback (resend_callbacks_may_duplicate resends it, accepting that)"
-            )
-        return None
 
     async def _worker(self, receive: anyio.abc.ObjectReceiveStream[Batch]) -> None:
         async with receive:
@@ -923,11 +667,11 @@ class _Run:
                 await self._not_sent(batch, held.reason)
         except RowsSent as sent:
             with anyio.CancelScope(shield=True):
-                return await self._put_aside(batch, self._rows_aside(batch, sent.rows))
+                return await self._put_aside(batch, self.earlier.rows_aside(batch, sent.rows))
         except CallbackScheduled as exc:
             with anyio.CancelScope(shield=True):
                 assert write is not None
-                aside = self._callbacks_aside(batch, write, await self.writes.held_callbacks(write))
+                aside = self.earlier.callbacks_aside(batch, write, await self.writes.held_callbacks(write))
                 if not aside:  # no longer held, or not by a settled write: the batch is refused
                     await self._batch_failed(batch, exc)
                     return None
@@ -992,7 +736,7 @@ class _Run:
     async def _sent_earlier(self, batch: Batch, sent: writes.Sent) -> None:
         """A batch whose very rows an earlier upload sent (this file under another name, a copy,
         or a run whose journal was lost): not sent again, and said where they went."""
-        reason = _sent_earlier_reason(sent.earlier, sent.repeat_of_s or 0)
+        reason = sent_earlier_reason(sent.earlier, sent.repeat_of_s or 0)
         note = f"Rows of batch {batch.id} (lines {batch.first_line}-{batch.last_line}) were {reason}."
         if len(self.notes) < _EARLIER_NOTES:
             self.notes.append(note)
@@ -1015,7 +759,7 @@ class _Run:
                 settled.append(Outcome(row.line, row.phone, answer.result_type, True, answer.customer_id))
                 continue
             settled.append(outcome(row.line, row.phone, answer, zone))
-        self.left_out += max(len(batch.rows) - answered, 0)
+        self.earlier.left_out += max(len(batch.rows) - answered, 0)
         if batch.kind == PLAIN and self.options.update_existing:
             # uploadContacts gives a customer it updates the request's status and attempts.
             self.requeued += sum(effect(item.result) == "updated" for item in settled)
@@ -1077,7 +821,7 @@ class _Run:
         elif held:  # the ledger holds a callback of the batch: every run is refused it alike
             reason = f"{exc.message} {HELD_CALLBACK_STEP}"
             unknown = False
-            self.held_by_ledger += len(batch.rows)
+            self.earlier.held_by_ledger += len(batch.rows)
         else:  # refused by the write path before sending, or sent and not answered usably
             reason = str(exc)
             unknown = isinstance(exc, OutcomeUnknown | EarlierOutcomeUnknown)
@@ -1120,25 +864,27 @@ class _Run:
     def _settle_answered(self, batch: Batch, rows: list[JournalRow]) -> None:
         by_line = {int(r[0]): r for r in rows}
         for row in batch.rows:
-            self._settle(self._journaled(by_line[row.line], row.phone))
+            self._settle(self.earlier.journaled(by_line[row.line], row.phone))
         self.tally.from_earlier_runs += len(batch.rows)
 
     def _explain_outcomes(self) -> None:
         counts = self.tally.counts
+        left_out, held_callbacks = self.earlier.left_out, self.earlier.held_callbacks
+        held_by_ledger = self.earlier.held_by_ledger
         if self.tally.from_earlier_runs:
             self.notes.append(
                 f"Resumed from the journal: {counted(self.tally.from_earlier_runs, 'row')} Ameyo answered in "
                 f"earlier runs {agreeing(self.tally.from_earlier_runs, 'was', 'were')} not sent again."
             )
-        unknown = counts[UNKNOWN_RESULT] - self.left_out
-        if self.left_out:
+        unknown = counts[UNKNOWN_RESULT] - left_out
+        if left_out:
             self.notes.append(
-                f"{counted(self.left_out, 'row')} {agreeing(self.left_out, 'was', 'were')} left out of "
+                f"{counted(left_out, 'row')} {agreeing(left_out, 'was', 'were')} left out of "
                 "Ameyo's answer to their batch, so their outcome is "
                 "unknown; retry_unknown does not resend them (their batch was answered). Check them (their "
                 "lines are in the result file) and upload those that are missing again."
             )
-        if unknown and unknown > self.held_callbacks:
+        if unknown and unknown > held_callbacks:
             self.notes.append(
                 f"{counted(unknown, 'row')} {agreeing(unknown, 'is', 'are')} {UNKNOWN_RESULT}: their batch "
                 "was sent but no answer came, so Ameyo "
@@ -1147,10 +893,10 @@ class _Run:
                 f"resend those without a callback (a {DUPLICATE} answer then means the earlier run saved "
                 "the row, and counts as saved)."
             )
-        if self.held_callbacks:
+        if held_callbacks:
             self.notes.append(
-                f"{counted(self.held_callbacks, 'row')} of unknown outcome "
-                f"{agreeing(self.held_callbacks, 'has callbacks and was', 'have callbacks and were')} "
+                f"{counted(held_callbacks, 'row')} of unknown outcome "
+                f"{agreeing(held_callbacks, 'has callbacks and was', 'have callbacks and were')} "
                 "not resent: Ameyo "
                 "may already have scheduled those callbacks. Only resend_callbacks_may_duplicate=true "
                 "(CLI: --resend-callbacks-may-duplicate) resends them, accepting that a callback may "
@@ -1166,14 +912,14 @@ class _Run:
             )
         if self.stop_reason is not None:
             self.notes.append(f"Stopped sending after {self.stop_reason.rstrip('.')}.")
-        if self.held_by_ledger:
+        if held_by_ledger:
             self.notes.append(
-                f"{counted(self.held_by_ledger, 'row')} {agreeing(self.held_by_ledger, 'was', 'were')} "
+                f"{counted(held_by_ledger, 'row')} {agreeing(held_by_ledger, 'was', 'were')} "
                 "not sent because an earlier write already scheduled the callback "
-                f"{agreeing(self.held_by_ledger, 'it asks', 'they ask')} for, or may have (see their lines): "
+                f"{agreeing(held_by_ledger, 'it asks', 'they ask')} for, or may have (see their lines): "
                 f"running the same upload again does not send them. {HELD_CALLBACK_STEP}"
             )
-        resend = counts[NOT_SENT] + counts[FAILED_RESULT] - self.held_by_ledger
+        resend = counts[NOT_SENT] + counts[FAILED_RESULT] - held_by_ledger
         if resend > 0:
             self.notes.append(
                 f"{counted(resend, 'row')} {agreeing(resend, 'was', 'were')} not saved "

@@ -1,0 +1,277 @@
+"""What earlier runs of a file upload (its journal) and other uploads of the same rows (the
+write ledger) did with a batch's rows, and what this run therefore does with them: settle a row
+from an earlier answer, hold back one of unknown outcome, set aside one whose rows or callback
+another upload holds, or send it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ...rules.counts import counted
+from ...rules.times import ago_text
+from .. import path as writes
+from ..outcome import NOT_SENT, SENT_EARLIER, JournalRow, Outcome
+from ..outcome import OUTCOME_UNKNOWN as UNKNOWN_RESULT
+from ..records import refused
+from .batches import CALLBACK, PLAIN, Batch
+from .journal import ANSWERED, SENT, BatchState, Journal
+from .report import Tally
+from .validate import Prepared
+
+if TYPE_CHECKING:
+    from ...store.ledger import LedgerEntry
+    from .options import BulkOptions
+
+_ANSWERED_EARLIER = "answered in an earlier run of this upload (see its journal): not sent again"
+
+
+def sent_earlier_reason(earlier: Mapping[str, object], seconds: float) -> str:
+    """Why a batch whose very rows an earlier upload sent is not sent again, and where they went."""
+    return (
+        f"not sent again: these same rows went to this lead{_by_upload(earlier)} {ago_text(seconds)}, "
+        "and Ameyo answered them then (the audit trail keeps those answers; a result file of the same "
+        "name now holds this run's)"
+    )
+
+
+def unknown_earlier_reason(earlier: Mapping[str, object], seconds: float, note: str | None) -> str:
+    """Why a dry run's batch whose very rows an earlier upload sent without learning the outcome
+    would not be sent: the write path refuses them (`EarlierOutcomeUnknown`)."""
+    why = f" ({note})" if note else ""
+    return (
+        f"outcome unknown: these same rows went to this lead{_by_upload(earlier)} {ago_text(seconds)} "
+        f"and Ameyo's answer was never read{why}; not sent again"
+    )
+
+
+def _by_upload(earlier: Mapping[str, object]) -> str:
+    """Which upload sent a batch's rows, from its ledger entry's context ("" when not a file's)."""
+    if not earlier.get("file"):
+        return ""
+    lines = earlier.get("lines")
+    first, last = (lines[0], lines[-1]) if isinstance(lines, list) and lines else ("?", "?")
+    return (
+        f" by the upload of {Path(str(earlier['file'])).name} (its batch {earlier.get('batch')}, "
+        f"lines {first}-{last})"
+    )
+
+
+def _earlier(status: str, reason: str | None) -> str:
+    """How an earlier run left a batch it sent without learning the outcome (journal `status`)."""
+    if status == SENT:
+        return "sent by an earlier run that ended before Ameyo answered"
+    return f"an earlier run did not learn its outcome ({reason})"
+
+
+# What a row refused for a callback the ledger holds can do: the file upload has no allow_repeat.
+HELD_CALLBACK_STEP = (
+    "A file upload never schedules a second callback: if one is meant, give the row another "
+    "callback_time (or leave it out) and run the upload again; ameyo_add_callback with "
+    "allow_repeat=true schedules it on purpose."
+)
+
+
+class Earlier:
+    """The earlier runs of one upload and the uploads of the same rows, as one run meets them. It
+    counts what it holds back, for the run's notes."""
+
+    def __init__(
+        self, journal: Journal, options: BulkOptions, tally: Tally, lead_id: int, clock: Callable[[], float]
+    ) -> None:
+        self.journal = journal
+        self.options = options
+        self.tally = tally
+        self.lead_id = lead_id
+        self.clock = clock
+        # Rows of unknown outcome not resent because they have callbacks (retry_unknown without
+        # resend_callbacks_may_duplicate).
+        self.held_callbacks = 0
+        # A dry run's rows of unknown outcome: sent by an earlier run of this upload (its journal),
+        # or by another upload of the same rows (the ledger).
+        self.unknown_in_journal = self.unknown_elsewhere = 0
+        self.held_by_ledger = 0  # rows of batches refused because an earlier write has their callback
+        # Rows that Ameyo's answer to their batch left out: unknown, and not resent by retry_unknown
+        # (their batch was answered), so they are named apart.
+        self.left_out = 0
+        self._ids: set[str] = set()  # of batches of some rows of another, sent apart (`new_id`)
+
+    def as_journaled(self, batch: Batch) -> BatchState | None:
+        """The journal's state of this very batch: its id, holding the same rows (answered: each of
+        them). None when an earlier run journaled none under its id, or one of other rows: the
+        rows refused before sending changed between the runs (outside_calling_hours given, another
+        phone length limit or calling hours), so every batch after the change may hold others, or
+        some of its rows were set aside (`_put_aside`)."""
+        state = self.journal.batches.get(batch.id)
+        if state is None:
+            return None
+        lines = [row.line for row in batch.rows]
+        if state.lines is not None:
+            same = state.lines == frozenset(lines)
+        else:  # a journal from before lines were kept, or a line cut short (which may say no extent)
+            same = state.first < 0 or (state.first, state.last, state.count) == (
+                lines[0],
+                lines[-1],
+                len(lines),
+            )
+        if not same or (state.status == ANSWERED and state.count != len(lines)):
+            return None
+        return state
+
+    def by_rows(self, batch: Batch, *, dry: bool) -> tuple[list[Outcome], list[Batch]]:
+        """A batch that is not one an earlier run journaled (`_as_journaled`), or one whose request
+        certainly failed, judged row by row against what the earlier runs did: a row an earlier
+        answer holds is settled from it; one an earlier batch sent without an answer is held back
+        as that batch would be, or resent (retry_unknown) in a batch apart; the others are sent.
+        Returns the rows settled, and the batches to send in its place (itself when the journal
+        knows none of its rows)."""
+        earlier = self.journal.earlier_rows()
+        if not earlier.answered and not earlier.unsure:
+            return [], [batch]
+        settled: list[Outcome] = []
+        fresh: list[Prepared] = []
+        again: list[Prepared] = []
+        for row in batch.rows:
+            done = self.answered_earlier(row)
+            if done is not None:
+                settled.append(done)
+                continue
+            unsure = earlier.unsure_of(batch.kind, row.line)
+            if unsure is None:
+                fresh.append(row)
+                continue
+            held = self.held_back(batch.kind, 1, unsure.status, unsure.reason)
+            if held is None:
+                again.append(row)
+                continue
+            self.unknown_in_journal += dry
+            settled.append(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
+        if not settled and not again and len(fresh) == len(batch.rows):
+            return [], [batch]  # none of its rows is the journal's: the batch as it is
+        parts = [Batch(self.new_id(batch.id), batch.kind, fresh)] if fresh else []
+        if again:
+            parts.append(Batch(self.new_id(batch.id), batch.kind, again, resend=True))
+        return settled, parts
+
+    def journaled(self, answer: JournalRow, phone: str | None) -> Outcome:
+        """A row an earlier run's answer holds, as this run tells it: as answered then (a dry run:
+        not sent again), or of unknown outcome when that answer left it out."""
+        earlier = Outcome.from_journal(answer, phone)
+        if earlier.result == UNKNOWN_RESULT:
+            self.left_out += not self.options.dry_run
+            return earlier
+        if self.options.dry_run:
+            return Outcome(earlier.position, phone, SENT_EARLIER, True, reason=_ANSWERED_EARLIER)
+        return earlier
+
+    def answered_earlier(self, row: Prepared) -> Outcome | None:
+        """A row an earlier run's answer holds, counted as from earlier runs; None for any other."""
+        answer = self.journal.earlier_rows().answered.get(row.line)
+        if answer is None:
+            return None
+        self.tally.from_earlier_runs += 1
+        return self.journaled(answer, row.phone)
+
+    def refused(self, checked: Prepared) -> Outcome:
+        """A row the checks refuse, unless an earlier run sent it (the checks changed between the
+        runs: shorter calling hours, another phone length limit): then what became of it then."""
+        assert checked.problem is not None
+        done = self.answered_earlier(checked)
+        if done is not None:
+            return done
+        earlier = self.journal.earlier_rows()
+        kind = CALLBACK if checked.callback is not None else PLAIN
+        unsure = earlier.unsure_of(kind, checked.line)
+        if unsure is not None:  # refused now, never resent: an earlier run may have sent it
+            why = (
+                f"outcome unknown: {_earlier(unsure.status, unsure.reason)}; refused now ({checked.problem})"
+            )
+            return Outcome(checked.line, checked.phone, UNKNOWN_RESULT, False, reason=why)
+        return refused(checked.line, checked.phone, checked.problem)
+
+    def new_id(self, batch_id: str) -> str:
+        """An id for some of a batch's rows, sent apart: `c0.1`, `c0.2`, … (one no run has used)."""
+        base = batch_id.split(".")[0]
+        number = 1
+        while f"{base}.{number}" in self.journal.batches or f"{base}.{number}" in self._ids:
+            number += 1
+        self._ids.add(f"{base}.{number}")
+        return f"{base}.{number}"
+
+    def callbacks_aside(
+        self, batch: Batch, write: writes.Write, held: Mapping[str, LedgerEntry]
+    ) -> dict[int, Outcome]:
+        """By line, the rows of a batch whose callbacks other writes hold (`WritePath.held_callbacks`),
+        to set aside so that the others still go: one an upload of a file to this lead scheduled is
+        done (SENT_EARLIER: that upload sent its customer here too); any other is not sent, said why."""
+        now = self.clock()
+        aside: dict[int, Outcome] = {}
+        for row, (key, words) in zip(batch.rows, write.callbacks, strict=True):
+            entry = held.get(key)
+            if entry is None:
+                continue
+            earlier = entry.context or {}
+            if entry.state == "answered" and earlier.get("file") and earlier.get("into_lead") == self.lead_id:
+                seconds = now - (entry.settled_at or now)
+                reason = f"not sent again: {words} was scheduled{_by_upload(earlier)} {ago_text(seconds)}"
+                aside[row.line] = Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason)
+                continue
+            self.held_by_ledger += 1
+            maybe = " may have" if entry.state == "unknown" else ""
+            when = ago_text(now - (entry.claimed_at if maybe else entry.settled_at or now))
+            said = f"another write{maybe} scheduled {words} {when} ({entry.label})"
+            reason = f"not sent: {said}. {HELD_CALLBACK_STEP}"
+            aside[row.line] = Outcome(row.line, row.phone, NOT_SENT, False, reason=reason)
+        return aside
+
+    def rows_aside(self, batch: Batch, held: Mapping[str, LedgerEntry]) -> dict[int, Outcome]:
+        """By line, the rows of a batch that other uploads of a file sent (`RowsSent`):
+        the same row answered is not sent again; a row of unknown outcome is not resent."""
+        now = self.clock()
+        aside: dict[int, Outcome] = {}
+        for row in batch.rows:
+            entry = held.get(row.identity) if row.identity is not None else None
+            if entry is None:
+                continue
+            earlier = entry.context or {}
+            if entry.state == "answered":
+                reason = sent_earlier_reason(earlier, now - (entry.settled_at or now))
+                aside[row.line] = Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason)
+            else:
+                self.unknown_elsewhere += 1
+                reason = unknown_earlier_reason(earlier, now - entry.claimed_at, entry.note)
+                aside[row.line] = Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=reason)
+        return aside
+
+    def held_back(self, kind: str, rows: int, status: str, reason: str | None) -> str | None:
+        """Why `rows` rows of a batch of unknown outcome are not resent, or None to resend them."""
+        earlier = _earlier(status, reason)
+        if not self.options.retry_unknown:
+            return f"outcome unknown: {earlier}; not resent"
+        if kind == CALLBACK and not self.options.resend_callbacks_may_duplicate:
+            self.held_callbacks += rows
+            return (
+                f"outcome unknown: {earlier}; not resent, because Ameyo may already have scheduled its "
+                "callback (resend_callbacks_may_duplicate resends it, accepting that)"
+            )
+        return None
+
+    def dry_run_notes(self) -> list[str]:
+        """What a dry run says of the rows earlier uploads sent without learning the outcome."""
+        notes: list[str] = []
+        if self.unknown_in_journal and not self.options.retry_unknown:
+            notes.append(
+                f"{counted(self.unknown_in_journal, 'row')} an earlier run of this upload sent without "
+                "learning the outcome would not be sent: retry_unknown (--retry-unknown) resends them, "
+                "once they are checked in Ameyo."
+            )
+        if self.unknown_elsewhere:
+            notes.append(
+                f"{counted(self.unknown_elsewhere, 'row')} went out in another upload of the same rows "
+                "whose outcome is unknown (the check file names it): no run of this file sends them, "
+                "retry_unknown included. Check them in Ameyo; the upload that sent them resends them "
+                "with retry_unknown."
+            )
+        return notes
