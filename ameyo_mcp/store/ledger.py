@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -157,6 +157,13 @@ def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
         taken |= sent_by
     if taken:
         return Claim(False, rows=taken)
+    # Entries this claim takes over (sent again on purpose), as they stand: put back if it sends
+    # nothing (`settle`).
+    priors = {
+        e.key: json.dumps(asdict(e))
+        for e in (_entries(tx, [k for k in keys if k in found]) if found else ())
+        if e.hold_until is None or e.hold_until > now
+    }
     if not spellings:  # a tool's write: planned again with the spellings, then claimed again
         respell = {n: held[n] for first in sent.values() for n, sp in first.items() if held.get(n, sp) != sp}
         if respell:
@@ -172,13 +179,16 @@ def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
     )
     tx.many(
         "INSERT INTO write_ledger (key, write_id, state, owner, claimed_at, lease_until, call_id, label, "
-        "context, subject, subject_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO "
-        "UPDATE SET write_id = excluded.write_id, state = excluded.state, owner = excluded.owner, "
-        "claimed_at = excluded.claimed_at, lease_until = excluded.lease_until, settled_at = NULL, "
-        "hold_until = NULL, call_id = excluded.call_id, label = excluded.label, note = NULL, "
-        "answer = NULL, context = excluded.context, subject = excluded.subject, "
-        "subject_at = excluded.subject_at",
-        [(key, who.write_id, *row, *who.subjects.get(key, (None, None))) for key in dict.fromkeys(keys)],
+        "context, subject, subject_at, prior) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET write_id = excluded.write_id, state = excluded.state, "
+        "owner = excluded.owner, claimed_at = excluded.claimed_at, lease_until = excluded.lease_until, "
+        "settled_at = NULL, hold_until = NULL, call_id = excluded.call_id, label = excluded.label, "
+        "note = NULL, answer = NULL, context = excluded.context, subject = excluded.subject, "
+        "subject_at = excluded.subject_at, prior = excluded.prior",
+        [
+            (key, who.write_id, *row, *who.subjects.get(key, (None, None)), priors.get(key))
+            for key in dict.fromkeys(keys)
+        ],
     )
     # The first spelling sent of a number stays the one to send: Ameyo holds that one.
     for (server, campaign_id), first in sent.items():
@@ -325,13 +335,7 @@ def _keep(
 def settle(tx: Tx, keys: Sequence[str], *, write_id: str, owner: str, now: float, how: Settlement) -> None:
     """Record how the write that claimed `keys` ended (only rows it still holds are touched)."""
     if how.state is None:
-        tx.many(
-            "DELETE FROM write_ledger WHERE key = ? AND write_id = ? AND owner = ? AND state = ?",
-            [(key, write_id, owner, FLIGHT) for key in keys],
-        )
-        # Never sent: the spellings it was first to claim are not what Ameyo holds, nor its rows.
-        tx.run("DELETE FROM customer_numbers WHERE write_id = ?", (write_id,))
-        tx.run("DELETE FROM file_rows WHERE write_id = ?", (write_id,))
+        _release(tx, keys, write_id=write_id, owner=owner)
         return
     # Ameyo's answer as kept for repeats: a secret it echoed (a session id) is kept masked.
     answer = SECRETS.json_text(how.answer, default=str) if how.answer is not None else None
@@ -339,10 +343,45 @@ def settle(tx: Tx, keys: Sequence[str], *, write_id: str, owner: str, now: float
     # Only rows this sender still holds: a key taken over meanwhile (allow_repeat, after this write
     # was found orphaned) is its new sender's to settle.
     tx.many(
-        "UPDATE write_ledger SET state = ?, settled_at = ?, hold_until = ?, note = ?, answer = ? "
-        "WHERE key = ? AND write_id = ? AND owner = ?",
+        "UPDATE write_ledger SET state = ?, settled_at = ?, hold_until = ?, note = ?, answer = ?, "
+        "prior = NULL WHERE key = ? AND write_id = ? AND owner = ?",
         [(how.state, now, holds.get(key), how.note or None, answer, key, write_id, owner) for key in keys],
     )
+
+
+def _release(tx: Tx, keys: Sequence[str], *, write_id: str, owner: str) -> None:
+    """A claimed write that was never sent: its keys are free again, or, where it took over an
+    earlier entry (sent again on purpose), that entry is put back as it stood: a retry that sent
+    nothing leaves an unknown outcome unknown."""
+    marks = ",".join("?" * len(keys))
+    held = tx.all(
+        f"SELECT key, prior FROM write_ledger WHERE key IN ({marks}) AND write_id = ? AND owner = ? "
+        "AND state = ?",
+        (*keys, write_id, owner, FLIGHT),
+    )
+    back = [(key, json.loads(prior)) for key, prior in held if prior]
+    free = [key for key, prior in held if not prior]
+    if free:
+        tx.many("DELETE FROM write_ledger WHERE key = ? AND write_id = ?", [(key, write_id) for key in free])
+    if back:
+        names = [f for f in _FIELDS if f != "key"]
+        tx.many(
+            f"UPDATE write_ledger SET {', '.join(f'{n} = ?' for n in names)}, prior = NULL WHERE key = ?",
+            [(*(_column(n, e[n]) for n in names), key) for key, e in back],
+        )
+    else:
+        # Never sent, and nothing sent it before: the spellings it was first to claim are not what
+        # Ameyo holds, nor its rows. (Where it took over a write of the same identity, they are
+        # that write's too, and stay.)
+        tx.run("DELETE FROM customer_numbers WHERE write_id = ?", (write_id,))
+        tx.run("DELETE FROM file_rows WHERE write_id = ?", (write_id,))
+
+
+def _column(name: str, value: Any) -> Any:
+    """A field of an entry as its column holds it (`_entry` read backwards)."""
+    if name in ("answer", "context"):
+        return json.dumps(value) if value else None
+    return value
 
 
 def entries(tx: Tx, keys: Sequence[str]) -> list[LedgerEntry]:

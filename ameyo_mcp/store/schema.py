@@ -288,4 +288,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # No other index: a row costs its key's bytes once. The hourly prune (by `at`) and the
         # release of a batch never sent (by `write_id`, rare) read the table through.
     ),
+    # 12: the entry a claim took over (a write sent again on purpose: allow_repeat, retry_unknown),
+    # as JSON: put back when the new claim sends nothing, so that an unknown outcome stays unknown.
+    ("ALTER TABLE write_ledger ADD COLUMN prior TEXT",),
 )

@@ -825,10 +825,18 @@ class _Run:
         else:  # refused by the write path before sending, or sent and not answered usably
             reason = str(exc)
             unknown = isinstance(exc, OutcomeUnknown | EarlierOutcomeUnknown)
-        status = UNKNOWN if unknown else FAILED
+        # A batch resent after an unknown outcome that Ameyo did not run: its rows' earlier sending
+        # is still of unknown outcome (the ledger puts it back), not a failure to resend blindly.
+        still_unknown = batch.resend and not unknown and not held
+        if still_unknown:
+            reason = (
+                f"outcome unknown: resent as asked, but {reason} (Ameyo did not run it), so whether its "
+                "earlier sending saved these rows is still unknown"
+            )
+        status = UNKNOWN if unknown or still_unknown else FAILED
         if status == UNKNOWN:
             self.sent.unknown += len(batch.rows)
-            if not isinstance(exc, EarlierOutcomeUnknown):  # it went out in this run, unanswered
+            if unknown and not isinstance(exc, EarlierOutcomeUnknown):  # out in this run, unanswered
                 self.tally.sent_now += len(batch.rows)
         await self.journal.ended(batch.id, status, batch.first_line, batch.last_line, len(batch.rows), reason)
         # Ameyo's answer is a failure only when Ameyo gave it: a batch refused before it left (the
