@@ -169,3 +169,26 @@ async def test_file_upload_says_callbacks_were_scheduled(simulator: SimulatorThr
     assert not result.is_error, text
     assert out is not None and out["callbacks"] == 2, out
     assert "Callbacks scheduled: 2." in text and "added 3," in text, text
+
+
+async def test_a_name_holding_the_cell_separator_shifts_no_cell(client: Client) -> None:
+    """Listings join cells with |: a name "Ravi | 9999999999" made the model read 9999999999 as
+    his phone, in the table of many contacts and in the short listing alike."""
+    records = [{"phone1": f"98770{i:05d}", "name": f"Name{i}"} for i in range(24)]
+    records[3]["name"] = "Ravi | 9999999999"
+    up = await client.call_tool("ameyo_upload_contacts", {"campaign": 1, "lead_id": 39, "records": records})
+    assert up.structured_content is not None, text_of(up)
+    ids = up.structured_content["added_customer_ids"]
+    for shown in (ids, ids[3:4]):  # a table, and the short listing
+        listing = await client.call_tool(
+            "ameyo_get_contacts", {"campaign": 1, "customer_ids": shown, "limit": 30}
+        )
+        text = text_of(listing)
+        [row] = [line for line in text.splitlines() if "Ravi" in line]
+        if len(shown) > 20:
+            head = text.split("columns: ")[1].split(".")[0].split(" (")[0].split("|")
+            cells = row.split("|")
+        else:
+            head, cells = ["name", "phone"], row.split(" | ")
+        assert cells[head.index("phone")].strip() == "9877000003", (head, row)
+        assert "Ravi ¦ 9999999999" in row, row
