@@ -46,7 +46,8 @@ def call_filters(query: CallQuery) -> tuple[str, tuple[Any, ...]]:
         ("customer_id", query.customer_id),
         ("+campaign_id" if narrow else "campaign_id", query.campaign_id),
         ("lead_id", query.lead_id),
-        ("system_disposition", query.system_disposition),
+        # Pushed as Ameyo spells it (busy, BUSY): asked for in capitals, as the counts fold it.
+        ("UPPER(system_disposition)", query.system_disposition),
     ):
         if value is not None:
             clauses.append(f"{column} = ?")

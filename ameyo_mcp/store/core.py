@@ -1158,13 +1158,21 @@ class Store:
         """The agents of the calls `query` finds, whatever its agent, most calls first: who there
         is when an agent's name finds none. One agent in any case (as an agent is matched), under
         one of its spellings."""
-        where, params = call_filters(replace(query, agent=None))
-        listed = f"{where} AND agent IS NOT NULL" if where else " WHERE agent IS NOT NULL"
+        return self._spread(replace(query, agent=None), "agent", limit)
+
+    def system_dispositions(self, query: CallQuery, *, limit: int = 10) -> list[tuple[str, int]]:
+        """The system dispositions (Ameyo's dial outcomes) of the calls `query` finds, whatever its
+        own, most calls first, as `agents` are."""
+        return self._spread(replace(query, system_disposition=None), "system_disposition", limit)
+
+    def _spread(self, query: CallQuery, column: str, limit: int) -> list[tuple[str, int]]:
+        where, params = call_filters(query)
+        listed = f"{where} AND {column} IS NOT NULL" if where else f" WHERE {column} IS NOT NULL"
         return [
-            (str(agent), int(count))
-            for agent, count in self._reading(
+            (str(value), int(count))
+            for value, count in self._reading(
                 lambda tx: tx.all(
-                    f"SELECT MIN(agent), COUNT(*) FROM calls{listed} GROUP BY LOWER(agent) "
+                    f"SELECT MIN({column}), COUNT(*) FROM calls{listed} GROUP BY LOWER({column}) "
                     "ORDER BY 2 DESC, 1 LIMIT ?",
                     (*params, limit),
                 )

@@ -144,7 +144,7 @@ def _filters(query: CallQuery) -> tuple[list[str], list[Any]]:
         clauses.append("campaign_id = ?")
         params.append(query.campaign_id)
     if query.system_disposition is not None:
-        clauses.append("NULLIF(system_disposition, '') = ?")
+        clauses.append("UPPER(NULLIF(system_disposition, '')) = ?")
         params.append(query.system_disposition)
     if query.disposition is not None:
         code = FOLDED.format("NULLIF(disposition, '')")

@@ -266,6 +266,8 @@ class _Read:
     unfiled: int = 0
     # Calls dated after now, when the span ends now: no span up to now counts them.
     ahead: int = 0
+    # When nothing matched a system disposition: the span's system dispositions.
+    systems: tuple[tuple[str, int], ...] = ()
 
 
 def _read(
@@ -317,6 +319,9 @@ def _read(
         agents = tuple(store.agents(query))
     if not history.total and query.disposition is not None:
         outcomes = store.call_history(replace(query, disposition=None, limit=0)).by_outcome
+    systems: tuple[tuple[str, int], ...] = ()
+    if not history.total and query.system_disposition is not None:
+        systems = tuple(store.system_dispositions(query))
     unfiled = 0
     if query.campaign_id is not None and query.since is not None and query.until is not None:
         unfiled = store.day_tallies(query.since, query.until).by_campaign.get(None, 0)
@@ -327,7 +332,7 @@ def _read(
         # A span that ends now leaves out calls dated later: a push's time, or the zone it was read
         # in, is off. Said, or the count reads as every call there is.
         ahead = store.call_history(CallQuery(since=later, limit=0)).total
-    return _Read(history, names, named, counts, kept, agents, outcomes, unfiled, ahead)
+    return _Read(history, names, named, counts, kept, agents, outcomes, unfiled, ahead, systems)
 
 
 def coverage(read: _Read, query: CallQuery, zone: ZoneInfo) -> list[str]:
@@ -365,6 +370,13 @@ def coverage(read: _Read, query: CallQuery, zone: ZoneInfo) -> list[str]:
         shown = ", ".join(f"{name} {calls:,}" for name, calls in read.agents)
         lines += [
             f"No call by agent {data_text(query.agent or '', 40)!r} (in any case); agents with calls here:",
+            *fence([shown]),
+        ]
+    if read.systems:
+        shown = ", ".join(f"{name} {calls:,}" for name, calls in read.systems)
+        lines += [
+            f"No call with system disposition {data_text(query.system_disposition or '', 40)!r} (in any "
+            "case); the system dispositions of these calls:",
             *fence([shown]),
         ]
     if read.outcomes:
