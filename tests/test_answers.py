@@ -192,3 +192,32 @@ async def test_a_name_holding_the_cell_separator_shifts_no_cell(client: Client) 
             head, cells = ["name", "phone"], row.split(" | ")
         assert cells[head.index("phone")].strip() == "9877000003", (head, row)
         assert "Ravi ¦ 9999999999" in row, row
+
+
+async def test_customers_moved_are_said_to_be_moved_not_updated(client: Client) -> None:
+    """migrate_existing alone (Ameyo answers MIGRATED: fields untouched) said "updated 0, moved to
+    this lead 2" and then "Updated customer ids: 12006, 12001"; with update_existing too
+    (UPDATED_AND_MIGRATED), "updated 2" and nothing of the move asked for."""
+    existing = [{"phone1": "09334419416"}, {"phone1": "917308059204"}]  # customers 12006, 12001
+    moved = await client.call_tool(
+        "ameyo_upload_contacts", {"campaign": 1, "lead_id": 1, "records": existing, "migrate_existing": True}
+    )
+    out, text = moved.structured_content, text_of(moved)
+    assert out is not None and out["counts"] == {"MIGRATED": 2}, text
+    assert out["updated_customer_ids"] == [] and sorted(out["moved_customer_ids"]) == [12001, 12006], out
+    assert "updated 0, moved to this lead 2" in text and "Updated customer ids" not in text, text
+    assert "Moved customer ids (fields left as they were): " in text, text
+    both = await client.call_tool(
+        "ameyo_upload_contacts",
+        {
+            "campaign": 1,
+            "lead_id": 39,
+            "records": existing,
+            "migrate_existing": True,
+            "update_existing": True,
+        },
+    )
+    out, text = both.structured_content, text_of(both)
+    assert out is not None and out["counts"] == {"UPDATED_AND_MIGRATED": 2}, text
+    assert "updated 2 (all also moved to this lead)" in text, text
+    assert sorted(out["updated_customer_ids"]) == [12001, 12006] and out["moved_customer_ids"] == [], out

@@ -16,6 +16,8 @@ SAVED: Final = frozenset({"ADDED", "UPDATED", "MIGRATED", "UPDATED_AND_MIGRATED"
 KEPT_AS_IS: Final = frozenset({"DUPLICATE_NOT_ADDED", "NOT_MIGRATED"})
 # The move into the lead that was asked for did not happen (counted with the duplicates).
 NOT_MOVED: Final = "NOT_MIGRATED"
+# Updated and moved into the lead, as both were asked for (counted with the updated).
+UPDATED_AND_MOVED: Final = "UPDATED_AND_MIGRATED"
 # Updated where it is: an existing customer's fields, in whichever lead holds it.
 UPDATED_IN_PLACE: Final = "UPDATED"
 # The customer is now in the lead the records were sent to: what a disabled lead keeps from the dialer.

@@ -141,6 +141,7 @@ class UploadOut(BaseModel):
     counts: dict[str, int] = {}
     added_customer_ids: list[int] = []
     updated_customer_ids: list[int] = []
+    moved_customer_ids: list[int] = []  # moved into the lead, their fields left as they were
     records: list[RecordOut]
     timezone: str
     notes: list[str] = []

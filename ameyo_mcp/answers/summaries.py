@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ..ameyo.models import callback_scheduled, campaign_label
-from ..ameyo.result_types import IN_THE_LEAD, NOT_MOVED, UPDATED_IN_PLACE
+from ..ameyo.result_types import IN_THE_LEAD, NOT_MOVED, UPDATED_AND_MOVED, UPDATED_IN_PLACE
 from ..rules.counts import agreeing, at_least, counted
 from ..rules.sanitize import data_text, fence
 
@@ -258,10 +258,14 @@ def _status_lines(out: ContactsOut) -> list[str]:
     return []
 
 
-def answered_text(tally: Mapping[str, int], not_moved: int = 0) -> str:
+def answered_text(tally: Mapping[str, int], counts: Mapping[str, int]) -> str:
     """The counts of `records.answered` in words, leaving out a move nobody asked for; of the
-    duplicates, `not_moved` (NOT_MIGRATED) are said apart: a move was asked for and did not happen."""
+    duplicates, those not moved (NOT_MIGRATED) are said apart: a move was asked for and did not
+    happen; of the updated, those moved too (UPDATED_AND_MIGRATED), as a move was asked for."""
+    not_moved = counts.get(NOT_MOVED, 0)
     words = [f"added {tally['added']}", f"updated {tally['updated']}"]
+    if both := counts.get(UPDATED_AND_MOVED, 0):
+        words[-1] += f" ({'all' if both == tally['updated'] else both} also moved to this lead)"
     if tally.get("moved"):
         words.append(f"moved to this lead {tally['moved']}")
     left = tally["duplicate"] - not_moved
@@ -351,7 +355,7 @@ def upload_text(out: UploadOut) -> str:
         tally = {"added": out.added, "updated": out.updated, "moved": out.moved}
         tally |= {"duplicate": out.duplicate, "failed": out.failed}
         unknown = f", outcome unknown {out.outcome_unknown}" if out.outcome_unknown else ""
-        lines.append(f"Ameyo's answers: {answered_text(tally, out.counts.get(NOT_MOVED, 0))}{unknown}.")
+        lines.append(f"Ameyo's answers: {answered_text(tally, out.counts)}{unknown}.")
     failures = [r for r in out.records if not r.ok]
     if failures:
         lines.append(f"Not done ({len(failures)}):")
@@ -384,6 +388,8 @@ def upload_text(out: UploadOut) -> str:
             )
     if out.added_customer_ids:
         lines.append(_ids("Added customer ids", out.added_customer_ids))
+    if out.moved_customer_ids:
+        lines.append(_ids("Moved customer ids (fields left as they were)", out.moved_customer_ids))
     if out.updated_customer_ids:
         lines.append(_ids("Updated customer ids", out.updated_customer_ids))
         if out.counts.get(UPDATED_IN_PLACE):

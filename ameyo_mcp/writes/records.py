@@ -354,6 +354,7 @@ class UploadTally(TypedDict):
     counts: dict[str, int]
     added_customer_ids: list[int]
     updated_customer_ids: list[int]
+    moved_customer_ids: list[int]
 
 
 def upload_tally(outcomes: Sequence[Outcome]) -> UploadTally:
@@ -375,8 +376,9 @@ def upload_tally(outcomes: Sequence[Outcome]) -> UploadTally:
             r.customer_id for r in outcomes if effect(r.result) == "added" and r.customer_id is not None
         ],
         updated_customer_ids=[
-            r.customer_id
-            for r in outcomes
-            if effect(r.result) in ("updated", "moved") and r.customer_id is not None
+            r.customer_id for r in outcomes if effect(r.result) == "updated" and r.customer_id is not None
+        ],
+        moved_customer_ids=[
+            r.customer_id for r in outcomes if effect(r.result) == "moved" and r.customer_id is not None
         ],
     )

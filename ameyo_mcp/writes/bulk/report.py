@@ -17,7 +17,6 @@ from typing import TextIO
 from pydantic import BaseModel
 
 from ...ameyo.models import campaign_label
-from ...ameyo.result_types import NOT_MOVED
 from ...answers.results import CampaignOut, FailureOut
 from ...answers.summaries import answered_text, failure_line
 from ...errors import OutputError
@@ -158,9 +157,7 @@ def bulk_text(out: BulkUploadOut) -> str:
                 "each)."
             )
         local = {REFUSED, WOULD_SEND, NOT_SENT, OUTCOME_UNKNOWN, SENT_EARLIER}
-        answers = answered_text(
-            answered({k: v for k, v in counts.items() if k not in local}), counts.get(NOT_MOVED, 0)
-        )
+        answers = answered_text(answered({k: v for k, v in counts.items() if k not in local}), counts)
         if counts.get(OUTCOME_UNKNOWN):
             answers += f", outcome unknown {counts[OUTCOME_UNKNOWN]}"
         if counts.get(NOT_SENT):
