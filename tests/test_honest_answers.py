@@ -542,10 +542,21 @@ async def test_a_move_into_a_disabled_lead_is_said_to_have_not_happened(
         added = await client.call_tool(
             "ameyo_upload_contacts", move | {"records": [{"phone1": "9876500311", "name": "Ana"}]}
         )
+        kept = await client.call_tool(
+            "ameyo_upload_contacts",
+            move | {"migrate_existing": False, "records": [{"phone1": existing.phone1}]},
+        )
     assert "Ameyo moves no existing customer into it" in text_of(checked), text_of(checked)
     text = text_of(moved)
     assert "not moved to this lead 1, failed 0" in text and "duplicates left unchanged" not in text, text
-    assert "lead 35 is disabled, and Ameyo moves no customer into a disabled lead: enable it" in text
+    assert (
+        f"customer {existing.customer_id} not moved: lead 35 is disabled, and Ameyo moves no customer "
+        "into a disabled lead: enable it"
+    ) in text, text
+    # Left as it was without a move asked for: no move offered that would fail the same way.
+    text = text_of(kept)
+    assert "left as it was" in text and "migrate_existing=true" not in text, text
+    assert "this lead is disabled, and Ameyo moves no customer into it" in text, text
     assert "not dialed until" not in text and "CustomerManager.lead.not.enabled" not in text
     assert simulator.state.contact(existing.customer_id).lead_id == 21  # type: ignore[union-attr]
     text = text_of(added)

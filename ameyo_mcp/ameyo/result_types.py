@@ -14,6 +14,8 @@ UNKNOWN: Final = "UNKNOWN"
 SAVED: Final = frozenset({"ADDED", "UPDATED", "MIGRATED", "UPDATED_AND_MIGRATED"})
 # The customer existed and was left unchanged: not an error when the record's callback was scheduled.
 KEPT_AS_IS: Final = frozenset({"DUPLICATE_NOT_ADDED", "NOT_MIGRATED"})
+# Already in the campaign, left as it was.
+DUPLICATE: Final = "DUPLICATE_NOT_ADDED"
 # The move into the lead that was asked for did not happen (counted with the duplicates).
 NOT_MOVED: Final = "NOT_MIGRATED"
 # Updated and moved into the lead, as both were asked for (counted with the updated).

@@ -223,6 +223,11 @@ def lead_not_in_campaign(lead_id: int | None, campaign: CampaignInfo, leads: Seq
     )
 
 
+# A duplicate in an upload to a disabled lead: no move to offer, Ameyo makes none into it.
+DUPLICATE_IN_DISABLED_LEAD = (
+    "already in the campaign, left as it was (update_existing=true updates their fields; this lead "
+    "is disabled, and Ameyo moves no customer into it)"
+)
 _PLAIN: dict[str, str] = {
     "PREPROCESSING_INVALID_LENGTH": "the phone number's length ({0}) is not valid",
     "PREPROCESSOR_NOT_NULLABLE_COLUMN_GIVEN_NULL": "{0} is missing",

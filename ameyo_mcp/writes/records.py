@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from ..ameyo.customers import PRIMARY_COLUMN
 from ..ameyo.models import CallbackUploadResult, RecordResult
-from ..ameyo.result_types import KEPT_AS_IS, SAVED, effect
-from ..ameyo.service import describe_failure
+from ..ameyo.result_types import DUPLICATE, KEPT_AS_IS, NOT_MOVED, SAVED, effect
+from ..ameyo.service import DUPLICATE_IN_DISABLED_LEAD, describe_failure
 from ..answers.summaries import number_alone, scheduled_callback_text
 from ..errors import PhoneError
 from ..rules import phones
@@ -262,9 +262,15 @@ def would_send(position: int, phone: str | None, callback_time: str | None = Non
 
 
 def outcome(
-    position: int, phone: str | None, result: RecordResult | None, zone: ZoneInfo | None = None
+    position: int,
+    phone: str | None,
+    result: RecordResult | None,
+    zone: ZoneInfo | None = None,
+    *,
+    lead_enabled: bool = True,
 ) -> Outcome:
-    """One record's outcome in plain words; a missing answer row is an unknown outcome, said so."""
+    """One record's outcome in plain words; a missing answer row is an unknown outcome, said so.
+    Into a disabled lead (`lead_enabled` False) no move is offered: Ameyo moves no customer there."""
     if result is None:
         return Outcome(
             position,
@@ -282,8 +288,12 @@ def outcome(
             reason = describe_failure(result.failure_key, result.failure_args, fallback=kind)
         else:
             reason = describe_failure(kind, result.failure_args, fallback=kind)
+        if kind == DUPLICATE and not lead_enabled:
+            reason = DUPLICATE_IN_DISABLED_LEAD
         if kind in KEPT_AS_IS and result.customer_id is not None:
-            reason = f"customer {result.customer_id} {reason}"  # which one: the person may not know
+            # Which one: the person may not know. Ameyo's own reason for a move refused is a clause.
+            moved = " not moved:" if kind == NOT_MOVED and result.failure_key else ""
+            reason = f"customer {result.customer_id}{moved} {reason}"
     out = Outcome(position, phone, kind, ok, result.customer_id, reason)
     if isinstance(result, CallbackUploadResult):
         out.callback_id = result.callback_id

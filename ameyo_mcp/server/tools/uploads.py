@@ -423,9 +423,9 @@ async def _send(
     results: Sequence[RecordResult] = sent.answer
     if sent.repeat_of_s is None and write.subjects:
         notes = [*notes, *await _other_callbacks_note(state.writes, write, good)]
-    zone = state.ameyo.settings.zone
+    zone, enabled = state.ameyo.settings.zone, target.lead_enabled
     outcomes = [
-        outcome(c.position, c.phone, results[i] if i < len(results) else None, zone)
+        outcome(c.position, c.phone, results[i] if i < len(results) else None, zone, lead_enabled=enabled)
         for i, c in enumerate(good)
     ]
     return _report(

@@ -28,7 +28,7 @@ import anyio.lowlevel
 from ...ameyo.columns import attempts_of, id_of, status_of
 from ...ameyo.customers import PRIMARY_COLUMN
 from ...ameyo.models import RecordResult
-from ...ameyo.result_types import SAVED, effect
+from ...ameyo.result_types import DUPLICATE, SAVED, effect
 from ...ameyo.service import Ameyo, UploadTarget
 from ...answers.results import campaign_out
 from ...answers.summaries import disabled_lead_note, known_customers_note, requeued_note
@@ -77,7 +77,6 @@ RETRY_DELAY_S = 1.0
 # Batches in hand per request in flight (see `_send_all`).
 _IN_HAND = 3
 _CHECKPOINT_EVERY = 256
-DUPLICATE = "DUPLICATE_NOT_ADDED"
 SAVED_EARLIER = "already in the campaign: saved by the earlier run whose answer was lost (or before it)"
 MAY_DUPLICATE = "resent after an unknown outcome, as asked: its callback may now be scheduled twice"
 _LINES_SHOWN = 30
@@ -758,7 +757,7 @@ class _Run:
                 # The common case, decided as `outcome` decides it, without its per-row text work.
                 settled.append(Outcome(row.line, row.phone, answer.result_type, True, answer.customer_id))
                 continue
-            settled.append(outcome(row.line, row.phone, answer, zone))
+            settled.append(outcome(row.line, row.phone, answer, zone, lead_enabled=self.target.lead_enabled))
         self.earlier.left_out += max(len(batch.rows) - answered, 0)
         if batch.kind == PLAIN and self.options.update_existing:
             # uploadContacts gives a customer it updates the request's status and attempts.
