@@ -807,3 +807,16 @@ async def test_filtered_listings_count_every_match_and_page_to_the_last(
         # A disposition nobody has: the index's own dispositions are named.
         text, _ = await listing(disposition=["no such outcome"])
         assert "the dispositions found are:" in text and "Wrong Number" in text, text
+
+
+async def test_a_live_scan_of_some_leads_says_it_read_those_leads(client: Client) -> None:
+    """Without an index, a listing of the enabled leads said "looked in: all 283 contacts of the
+    campaign", which holds more: the count is of what Ameyo was asked for."""
+    enabled = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "enabled_leads_only": True})
+    whole = await client.call_tool("ameyo_get_contacts", {"campaign": 1})
+    leads = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "lead_ids": [21, 39]})
+    assert re.search(r"looked in: all [\d,]+ contacts of its enabled leads, read live", text_of(enabled))
+    assert re.search(r"looked in: all [\d,]+ contacts of the campaign, read live", text_of(whole))
+    assert re.search(r"looked in: all [\d,]+ contacts of leads 21, 39, read live", text_of(leads)), text_of(
+        leads
+    )

@@ -79,6 +79,8 @@ class Looked:
     newest: int | None = None  # newest contacts read live after the index found nothing
     # The index had more candidates than were fetched: more may match beyond those shown.
     candidates_capped: bool = False
+    # What a live scan read: the campaign, or the leads its request asked Ameyo for.
+    of: str = "the campaign"
 
     def where(self, now: datetime | None = None) -> str:
         """E.g. "index of 412,000 contacts, synced 14 min ago"."""
@@ -90,10 +92,10 @@ class Looked:
         why = self.why_no_index or NO_INDEX
         if why.startswith(UNREADABLE):
             which = "the first" if self.scan_capped else "all"
-            return f"{why}; searched Ameyo directly, {which} {self.scanned:,} contacts of the campaign"
+            return f"{why}; searched Ameyo directly, {which} {self.scanned:,} contacts of {self.of}"
         if self.scan_capped:
-            return f"the first {self.scanned:,} contacts of the campaign, read live ({why})"
-        return f"all {self.scanned:,} contacts of the campaign, read live ({why})"
+            return f"the first {self.scanned:,} contacts of {self.of}, read live ({why})"
+        return f"all {self.scanned:,} contacts of {self.of}, read live ({why})"
 
     def synced_ago(self, now: datetime | None = None) -> str:
         from .sync import age_text  # with the store: loaded on the first lookup, not at start-up
@@ -302,7 +304,9 @@ class Finder:
     async def scan(self, request: GetContactsRequest, keep: Keep, why_no_index: str | None) -> Found:
         """The bounded live scan that stands in for a missing index."""
         scan = await self.ameyo.scan_contacts(request, keep, cap=SCAN_CAP)
-        looked = Looked(why_no_index=why_no_index, scanned=scan.scanned, scan_capped=scan.capped)
+        looked = Looked(
+            why_no_index=why_no_index, scanned=scan.scanned, scan_capped=scan.capped, of=_read_of(request)
+        )
         return Found(scan.matches, looked)
 
     async def _through_index(
@@ -420,3 +424,11 @@ def elsewhere_note(hits: Collection[tuple[CampaignIndex, IndexedContact]]) -> st
             *fence(lines),
         ]
     )
+
+
+def _read_of(request: GetContactsRequest) -> str:
+    """What a getContacts request reads of its campaign, as a scan's answer names it."""
+    if request.lead_ids:
+        leads = ", ".join(request.lead_ids[:10]) + (", …" if len(request.lead_ids) > 10 else "")
+        return f"lead{'s' if len(request.lead_ids) > 1 else ''} {leads}"
+    return "its enabled leads" if request.choose_enabled_leads else "the campaign"
