@@ -184,3 +184,26 @@ def test_the_plotting_library_is_loaded_by_the_first_chart_not_by_a_start_or_the
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False", "True"]
+
+
+async def test_an_outcome_spelt_like_a_formula_is_drawn_as_the_text_pushed(
+    simulator: InProcessSimulator, pushed_settings: Settings
+) -> None:
+    """matplotlib reads `$…$` as a formula: one pushed disposition it cannot parse made every chart of
+    a span holding it 'Something unexpected went wrong (ValueError)', and the prompt lost its chart."""
+    formula = "$\\undefinedcmd{x}$"
+    async with receiver(pushed_settings) as push:
+        await push(customerId="12458", campaignId="1", dispositionName="Sale")
+        await push(customerId="12459", campaignId="1", dispositionCode=formula)
+    async with Client(server_of(simulator, pushed_settings)) as client:
+        history = await client.call_tool("ameyo_call_history", {"campaign": "1", "chart": True})
+        # Asked for by that outcome, the chart's own title holds it too.
+        asked = await client.call_tool(
+            "ameyo_call_history", {"campaign": "1", "disposition": formula, "chart": True}
+        )
+        prompt = await client.get_prompt("ameyo_how_did_today_go", {"campaign": "1"})
+    for result in (history, asked):
+        assert not result.is_error, text_of(result)
+        assert [type(b) for b in result.content] == [TextContent, ImageContent], text_of(result)
+        assert formula in text_of(result)
+    assert sum(isinstance(m.content, ImageContent) for m in prompt.messages) == 1

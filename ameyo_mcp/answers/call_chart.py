@@ -136,7 +136,12 @@ def chart_png(counts: CallCounts) -> bytes:
 
     Drawn with matplotlib's object interface (no pyplot, whose global state is not for servers), one
     chart at a time."""
-    with _DRAWING, warnings.catch_warnings():
+    from matplotlib import rc_context
+
+    # Outcome names and the heading's filters are what a push or a user wrote: matplotlib would read
+    # `$…$` in them as a formula, drawing other text than was sent, and one it cannot parse failed
+    # every chart of a span holding it. Set for the whole drawing, tick labels made by savefig too.
+    with _DRAWING, warnings.catch_warnings(), rc_context({"text.parse_math": False}):
         # A name in a script the bundled font lacks is drawn as boxes, not worth a warning each time.
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
         return _draw(counts)
