@@ -207,3 +207,27 @@ async def test_an_outcome_spelt_like_a_formula_is_drawn_as_the_text_pushed(
         assert [type(b) for b in result.content] == [TextContent, ImageContent], text_of(result)
         assert formula in text_of(result)
     assert sum(isinstance(m.content, ImageContent) for m in prompt.messages) == 1
+
+
+@pytest.mark.parametrize(
+    "span",
+    [
+        {"since": "0001-01-01", "until": "0001-01-02"},
+        {"since": "9999-12-30", "until": "9999-12-31T23:59:59"},
+        {"since": "9999-11-15", "until": "9999-12-31T23:59:59"},
+    ],
+)
+async def test_a_chart_at_the_calendars_edge_is_answered_like_any_other(
+    simulator: InProcessSimulator, pushed_settings: Settings, span: dict[str, str]
+) -> None:
+    """The chart's hours are stepped in UTC, which has no time for the first hours of year 1 in a
+    zone east of Greenwich nor past the last of 9999: such a span, answered without a chart, was
+    'Something unexpected went wrong (OverflowError). Try again' with one, and again when tried."""
+    async with Client(server_of(simulator, pushed_settings)) as client:
+        charted = await client.call_tool("ameyo_call_history", {**span, "chart": True})
+    assert not charted.is_error, text_of(charted)
+    assert "No chart: no call matches." in text_of(charted), text_of(charted)
+    since, until = (datetime.fromisoformat(span[k]).replace(tzinfo=IST) for k in ("since", "until"))
+    unit, spans = periods(since, until, IST) or ("", [])
+    assert unit and spans[0].start == since and spans[-1].end == until
+    assert all(a.end == b.start for a, b in pairwise(spans))

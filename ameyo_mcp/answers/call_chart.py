@@ -13,7 +13,7 @@ import warnings
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ..rules.counts import counted
@@ -51,8 +51,7 @@ def periods(start: datetime, end: datetime, zone: ZoneInfo) -> tuple[str, list[P
         shape = "%H:00" if one_day else "%m-%d %H:00"
         moment, found = start.replace(minute=0, second=0, microsecond=0), []
         while moment < end:
-            # Stepped in UTC: a day with a clock change has 23 or 25 hours.
-            after = (moment.astimezone(UTC) + timedelta(hours=1)).astimezone(zone)
+            after = _hour_after(moment, zone, end)
             found.append(Period(max(moment, start), min(after, end), moment.strftime(shape)))
             moment = after
         return "hour", found
@@ -60,10 +59,28 @@ def periods(start: datetime, end: datetime, zone: ZoneInfo) -> tuple[str, list[P
         return None
     day, found = start.date(), []
     while (begin := datetime.combine(day, time(), zone)) < end:
-        after = datetime.combine(day + timedelta(days=1), time(), zone)
-        found.append(Period(max(begin, start), min(after, end), f"{day:%Y-%m-%d}"))
+        last = day == date.max  # 9999-12-31 has no next day to end at: it ends with the span
+        after = end if last else datetime.combine(day + timedelta(days=1), time(), zone)
+        found.append(Period(max(begin, start), min(after, end), day.isoformat()))
+        if last:
+            break
         day += timedelta(days=1)
     return ("day", found) if len(found) <= MAX_PERIODS else None
+
+
+def _hour_after(moment: datetime, zone: ZoneInfo, end: datetime) -> datetime:
+    """The hour after `moment`, stepped in UTC as a day with a clock change has 23 or 25 hours. At
+    the calendar's edges UTC has no such time (the first hours of year 1 east of Greenwich, the last
+    of 9999 west of it) and the step overflowed, failing every chart there: there no clock changes,
+    so the step is by the zone's clock, and past 9999 the span's end."""
+    try:
+        return (moment.astimezone(UTC) + timedelta(hours=1)).astimezone(zone)
+    except OverflowError:
+        pass
+    try:
+        return moment + timedelta(hours=1)
+    except OverflowError:
+        return end
 
 
 @dataclass(frozen=True)
