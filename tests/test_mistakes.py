@@ -100,6 +100,24 @@ async def test_a_wall_of_mistakes_is_capped(client: Client) -> None:
     assert_plain(text)
 
 
+async def test_unknown_columns_are_quoted_short_and_clean(client: Client) -> None:
+    """The refusal quoted each unknown column whole: five 4,000-character names made an error of
+    20,000 characters, and escape and bidirectional characters reached the model as sent."""
+    long = await client.call_tool(
+        "ameyo_get_contacts", {"campaign": 1, "columns": [f"{'x' * 4000}{i}" for i in range(7)]}
+    )
+    text = text_of(long)
+    assert long.is_error and "column" in text and "x" * 100 not in text, text
+    assert_plain(text)
+    odd = await client.call_tool(
+        "ameyo_get_contacts", {"campaign": 1, "columns": ["last_status_1\x1b[2J\u202eevil", "shoe_size"]}
+    )
+    text = text_of(odd)
+    assert odd.is_error and "'last_status_1evil', 'shoe_size'" in text and "last_status_2" in text, text
+    assert "\x1b" not in text and "\u202e" not in text
+    assert_plain(text)
+
+
 async def test_a_nul_in_a_path_is_answered_plainly(simulator: SimulatorThread, tmp_path: Path) -> None:
     settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(tmp_path))
     async with Client(server_of(simulator, settings)) as client:

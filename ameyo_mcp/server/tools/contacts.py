@@ -247,9 +247,11 @@ def _columns(names: list[str]) -> list[str]:
     cleaned = [n.strip().lower().removeprefix(CAMPAIGN_COLUMN_PREFIX) for n in names]
     unknown = [n for n in cleaned if n not in CAMPAIGN_COLUMNS]
     if unknown:
-        raise ToolError(
-            f"Unknown column(s) {', '.join(unknown[:5])}: the columns are {', '.join(CAMPAIGN_COLUMNS)}"
-        )
+        # Quoted as the other arguments are, capped and cleaned: whole, five long names made an
+        # error of 20,000 characters, and escape or bidirectional characters reached the model.
+        shown = ", ".join(repr(data_text(n, 40)) for n in unknown[:5])
+        more = f" and {len(unknown) - 5:,} more" if len(unknown) > 5 else ""
+        raise ToolError(f"Unknown column(s) {shown}{more}: the columns are {', '.join(CAMPAIGN_COLUMNS)}")
     return cleaned
 
 
