@@ -56,6 +56,11 @@ async def test_harmless_spellings_are_accepted(client: Client) -> None:
             "statuses is not an argument of this tool",
         ),
         ("ameyo_get_contacts", {"campaign": 1, "detail": "very"}, "detail must be true or false, not 'very'"),
+        (  # the calendar's last day has no next midnight: the hint overflowed into 'unexpected'
+            "ameyo_call_history",
+            {"since": "9999-12-31", "until": "9999-12-31"},
+            "For the whole of 9999-12-31 give until 9999-12-31T23:59:59,",
+        ),
         (
             "ameyo_get_contacts",
             {"campaign": 1, "lead_ids": ["x"]},

@@ -6,7 +6,7 @@ import base64
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -411,7 +411,9 @@ def _window(since: str | None, until: str | None, zone: ZoneInfo) -> tuple[datet
     if until is None:
         raise ToolError(f"since ({show(start)}) is in the future: the history holds calls up to now.")
     if end == start and len(until.strip()) == 10:
-        after = (start + timedelta(days=1)).date().isoformat()
+        day = start.date()
+        # 9999-12-31 has no next midnight: working it out overflowed into 'something unexpected'.
+        after = (day + timedelta(days=1)).isoformat() if day < date.max else f"{day}T23:59:59"
         raise ToolError(
             f"until is where the span ends, not its last day: a date means its midnight. For the whole "
             f"of {start.date().isoformat()} give until {after}, or leave until out for a day up to now."
