@@ -183,6 +183,15 @@ def test_a_bad_duration_or_number_refuses_the_push() -> None:
         normalise(push(holdTime="1e9"), zone=IST, phone_key=KEY)
 
 
+@pytest.mark.parametrize("field", ["customerId", "campaignId", "leadId", "numAttempts"])
+def test_a_number_past_a_float_refuses_the_push_naming_the_field(field: str) -> None:
+    """'1.0e400' reads as infinity, and int() of it raised OverflowError: a bare 500."""
+    for text in ("1.0e400", "-1.0e400"):
+        with pytest.raises(PushRejected, match=f"{field} must be a whole number") as info:
+            normalise(push(**{field: text}), zone=IST, phone_key=KEY)
+        assert info.value.status == 422
+
+
 def test_entities_that_spell_control_characters_decode_to_nothing() -> None:
     event = normalise(
         push(userAssociations="[{&quot;userId&quot;:&quot;a&#27;[31m&#0;&quot;}]"), zone=IST, phone_key=KEY

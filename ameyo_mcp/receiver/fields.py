@@ -88,7 +88,8 @@ class _Fields:
             number = float(value) if "." in value else int(value)
         except ValueError:
             raise PushRejected(422, f"{name} must be a whole number, not {value[:30]!r}") from None
-        if number != int(number) or not -(2**62) < number < 2**62:
+        # The range first: '1e400' reads as infinity, which int() cannot convert.
+        if not -(2**62) < number < 2**62 or number != int(number):
             raise PushRejected(422, f"{name} must be a whole number, not {value[:30]!r}")
         return int(number)
 
