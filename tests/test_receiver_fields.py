@@ -229,6 +229,20 @@ def test_hostile_fields_are_refused_with_a_reason(fields: dict[str, str], status
     assert info.value.status == status
 
 
+def test_a_lone_surrogate_is_kept_as_a_replacement_character_not_failing_the_store_for_ever() -> None:
+    """JSON spells half of a UTF-16 pair alone (`\\ud800`); no database encoding holds one, and the
+    push was answered 503 "send it again" for ever. The call is kept, the half as U+FFFD."""
+    body = b'{"callId":"c-1","customerId":112,"name":"Priya \\ud800 Sharma","\\udc00x":"1"}'
+    associations = '[{"userId":"agent\\ud83d","crtObjectId":"d1"}]'
+    fields = body_fields("application/json", body) | {"userAssociations": associations}
+    event = normalise(fields, zone=IST, phone_key=KEY)
+    assert event.raw["name"] == "Priya \ufffd Sharma" and event.raw["\ufffdx"] == "1"
+    assert event.raw["userAssociations"] == [{"userId": "agent\ufffd", "crtObjectId": "d1"}]
+    json.dumps(event.raw, ensure_ascii=False).encode("utf-8")  # what the store writes
+    # An emoji whose halves are both there is one character, kept as it is.
+    assert normalise(push(name="\U0001f600"), zone=IST, phone_key=KEY).raw["name"] == "\U0001f600"
+
+
 def test_body_shapes_give_the_same_fields() -> None:
     form = body_fields("application/x-www-form-urlencoded", b"callId=c-1&phone=%2B91+98765+43210&talkTime=5")
     as_json = body_fields("application/json", b'{"callId": "c-1", "phone": "+91 98765 43210", "talkTime": 5}')

@@ -41,12 +41,24 @@ _URL_CAP = 1000
 # field that does is trying something (terminal escapes, NUL truncation in a database).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _MISSING = {"", "null", "none", "undefined", "nan"}
+# Half of a UTF-16 pair standing alone, which JSON can spell (`\ud800`: a system that cut a name
+# between an emoji's two halves). No database encoding holds one: the store's write failed, and
+# the push was answered 503 "send it again" for ever. It is kept as U+FFFD, and the call with it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def check_text(name: str, value: str) -> None:
     """Refuse control characters in a field name or value; callers check sizes first."""
     if _CONTROL.search(name) or _CONTROL.search(value):
         raise PushRejected(400, f"Field {_shown(name)!r} holds control characters; nothing was stored")
+
+
+def whole_characters(fields: Mapping[str, str]) -> Mapping[str, str]:
+    """`fields` with every lone surrogate in a name or value replaced by U+FFFD; the same mapping
+    when none holds one (one search over them all)."""
+    if not _SURROGATE.search("".join([*fields.keys(), *fields.values()])):
+        return fields
+    return {_SURROGATE.sub("\ufffd", name): _SURROGATE.sub("\ufffd", value) for name, value in fields.items()}
 
 
 def _shown(name: str) -> str:
@@ -104,6 +116,7 @@ def normalise(
     durations and kept in `raw`.
     """
     check_sizes(fields)
+    fields = whole_characters(fields)
     # A push token (or another secret) given again under another name, or inside a recording's
     # URL, is kept masked: the store holds no secret.
     fields = SECRETS.scrub_values(fields)
@@ -360,14 +373,16 @@ def decode_associations(hit: tuple[str, str] | None) -> tuple[dict[str, str], ..
     for item in items:
         if not isinstance(item, dict):
             raise PushRejected(422, f"{name} must be a JSON list of objects")
-        flat = {
-            str(k)[:MAX_NAME_CHARS]: (v if isinstance(v, str) else json.dumps(v))[:_TEXT_CAP]
-            for k, v in list(item.items())[:20]
-            if v is not None
-        }
+        flat = whole_characters(
+            {
+                str(k)[:MAX_NAME_CHARS]: (v if isinstance(v, str) else json.dumps(v))[:_TEXT_CAP]
+                for k, v in list(item.items())[:20]
+                if v is not None
+            }
+        )
         for key, value in flat.items():  # JSON escapes (\u001b) spell control characters too
             check_text(f"{name}.{key}", value)
-        out.append(flat)
+        out.append(dict(flat))
     return tuple(out)
 
 
