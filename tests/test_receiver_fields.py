@@ -21,6 +21,7 @@ from ameyo_mcp.receiver.fields import (
     parse_time,
 )
 from ameyo_mcp.rules import phones
+from ameyo_mcp.rules.redact import SECRETS
 
 IST = ZoneInfo("Asia/Kolkata")
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -241,6 +242,23 @@ def test_a_lone_surrogate_is_kept_as_a_replacement_character_not_failing_the_sto
     json.dumps(event.raw, ensure_ascii=False).encode("utf-8")  # what the store writes
     # An emoji whose halves are both there is one character, kept as it is.
     assert normalise(push(name="\U0001f600"), zone=IST, phone_key=KEY).raw["name"] == "\U0001f600"
+
+
+def test_a_secret_spelt_with_escapes_in_the_associations_is_masked_as_decoded() -> None:
+    """The push's values are masked before userAssociations is decoded: a password spelt with a
+    JSON escape or an HTML entity was decoded after, and kept whole as the agent and in `raw`."""
+    secret = "Pw-SECRETassoc-9f8e7d"
+    SECRETS.add(secret)
+    escaped = f"\\u{ord(secret[0]):04x}{secret[1:]}"
+    entity = f"&#{ord(secret[0])};{secret[1:]}"
+    for text in (
+        f'[{{"userId":"{escaped}","crtObjectId":"{escaped}"}}]',
+        f"[{{&quot;userId&quot;:&quot;{entity}&quot;,&quot;{entity}&quot;:&quot;d1&quot;}}]",
+        f"[{{&quot;userId&quot;:&quot;{escaped}&quot;}}]",
+    ):
+        event = normalise(push(userAssociations=text), zone=IST, phone_key=KEY)
+        kept = json.dumps([event.agent, event.raw], ensure_ascii=False)
+        assert secret not in kept and "[redacted]" in kept, kept
 
 
 def test_body_shapes_give_the_same_fields() -> None:

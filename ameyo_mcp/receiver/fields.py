@@ -124,7 +124,9 @@ def normalise(
     phone = f.text("phone", "phone1", "phoneNumber", "customerPhone", "dialedNumber", cap=40)
     key = phone_key(phone) if phone else None
     pushed = f.get(ASSOCIATIONS)
-    associations = decode_associations(pushed)
+    # Decoded after the masking above, which saw `&#80;w-…` or `\u0050w-…`, not the secret they
+    # spell: masked again as decoded, as it is kept and shown.
+    associations = tuple(dict(SECRETS.scrub_values(item)) for item in decode_associations(pushed))
     for name in ("ringingTime", "setupTime", "holdTime"):
         _duration(f, name)
     raw: dict[str, Any] = {name: value for name, value in fields.items() if name.lower() != "token"}
