@@ -261,6 +261,23 @@ def test_a_secret_spelt_with_escapes_in_the_associations_is_masked_as_decoded() 
         assert secret not in kept and "[redacted]" in kept, kept
 
 
+def test_a_secret_split_by_characters_the_history_drops_is_masked_as_shown() -> None:
+    """Masking saw `Pw-SECRET\\u200b…`; the columns keep text with zero-width and control
+    characters dropped, and the password was kept whole as the call's agent."""
+    secret = "Pw-SECRETsplit-9f8e7d"
+    SECRETS.add(secret)
+    for split in (
+        f"{secret[:9]}\u200b{secret[9:]}",
+        f"{secret[:9]}\u00ad{secret[9:]}",
+        f"{secret[:3]}\u2060{secret[3:]}",
+    ):
+        event = normalise(push(userId=split, dispositionName=split), zone=IST, phone_key=KEY)
+        assert event.agent == event.disposition_name == "[redacted]"
+        assert event.raw["userId"] == "[redacted]"
+    plain = normalise(push(userId="agent\u200b7"), zone=IST, phone_key=KEY)
+    assert plain.raw["userId"] == "agent\u200b7"  # kept as sent when it hides no secret
+
+
 def test_body_shapes_give_the_same_fields() -> None:
     form = body_fields("application/x-www-form-urlencoded", b"callId=c-1&phone=%2B91+98765+43210&talkTime=5")
     as_json = body_fields("application/json", b'{"callId": "c-1", "phone": "+91 98765 43210", "talkTime": 5}')

@@ -119,7 +119,7 @@ def normalise(
     fields = whole_characters(fields)
     # A push token (or another secret) given again under another name, or inside a recording's
     # URL, is kept masked: the store holds no secret.
-    fields = SECRETS.scrub_values(fields)
+    fields = _masked(fields)
     f = _Fields(fields)
     phone = f.text("phone", "phone1", "phoneNumber", "customerPhone", "dialedNumber", cap=40)
     key = phone_key(phone) if phone else None
@@ -169,6 +169,22 @@ def normalise(
             422, "The push has no customerId, phone or callId: there is nothing to file it under"
         )
     return event
+
+
+def _masked(fields: Mapping[str, str]) -> Mapping[str, str]:
+    """`fields` with every secret masked as sent and as shown. The columns and the history show a
+    value with its zero-width and control characters dropped, which joins a secret they split
+    (`Pw-SECRET\u200b…`): a value that holds one so is kept as shown, masked."""
+    fields = SECRETS.scrub_values(fields)
+    unsplit: dict[str, str] = {}
+    for name, value in fields.items():
+        if value.isprintable():  # the usual value: nothing to drop
+            continue
+        shown = clean_text(value, len(value))
+        masked = SECRETS.scrub(shown)
+        if masked != shown:
+            unsplit[name] = masked
+    return {**fields, **unsplit} if unsplit else fields
 
 
 def check_sizes(fields: Mapping[str, str]) -> None:
