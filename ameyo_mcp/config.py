@@ -609,7 +609,19 @@ def _push_token(env: Mapping[str, str], name: str) -> SecretStr | None:
         raise SettingsError(
             f"{name} must be at least 16 printable ASCII characters without spaces (it travels in a URL)"
         )
+    # Ameyo is given the URL with the token as written: a `+` in it reads as a space, which the
+    # receiver takes back (a token holds none), but these no query carries as written.
+    broken = sorted({c for c in push if c in _URL_BREAKS})
+    if broken:
+        raise SettingsError(
+            f"{name} holds {' '.join(broken)}, which the URL Ameyo calls (?token=…) cannot carry as "
+            "written ('&' and '#' end the token, '%' starts an escape), so every push would be "
+            "refused: choose another, e.g. the output of `openssl rand -hex 24`"
+        )
     return SecretStr(push)
+
+
+_URL_BREAKS = frozenset("&#%")
 
 
 def _days(env: Mapping[str, str], name: str) -> int | None:

@@ -34,6 +34,9 @@ BASE = {
         ({"AMEYO_HTTP_TOKEN": "short"}, "AMEYO_HTTP_TOKEN must be at least 16"),
         ({"AMEYO_PUSH_TOKEN": "short"}, "AMEYO_PUSH_TOKEN must be at least 16 printable ASCII"),
         ({"AMEYO_PUSH_TOKEN": "long-enough-but-has space"}, "AMEYO_PUSH_TOKEN must be at least 16"),
+        # The URL Ameyo calls cannot carry these as written: every push was answered 401.
+        ({"AMEYO_PUSH_TOKEN": "long-enough&token=x"}, "AMEYO_PUSH_TOKEN holds &, which the URL"),
+        ({"AMEYO_PUSH_TOKEN": "long-enough#50%-token"}, "AMEYO_PUSH_TOKEN holds # %, which the URL"),
         ({"AMEYO_HISTORY_DAYS": "forever"}, "AMEYO_HISTORY_DAYS must be a number"),
         ({"AMEYO_HISTORY_DAYS": "0"}, "AMEYO_HISTORY_DAYS must be at least 1"),
         ({"AMEYO_AUDIT_DAYS": "a month"}, "AMEYO_AUDIT_DAYS must be a number of days"),

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -26,9 +26,12 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
+from ameyo_mcp.receiver.app import Receiver as PushApp
+from ameyo_mcp.receiver.writer import BatchWriter
 from ameyo_mcp.rules import phones
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.store import CallQuery, Store
+from ameyo_mcp.store.records import CallEvent
 from tests.conftest import announced_port, listening, logged_port, server_of, settings_for, text_of
 from tests.test_transports import clean_env, http_server  # noqa: F401 - a fixture
 
@@ -243,6 +246,33 @@ def test_a_wrong_or_missing_token_is_refused_and_nothing_is_stored(receiver: Rec
             http.get(receiver.url, params=push, headers={"Authorization": "Bearer nope"}).status_code == 401
         )
     assert stored(db_of(receiver)) == 0
+
+
+@pytest.mark.anyio
+async def test_a_base64_push_token_works_in_the_url_as_written() -> None:
+    """`openssl rand -base64` gives + / =: written in the URL Ameyo calls, a `+` reads as a space,
+    and every push was answered 401 (Ameyo does not send it again: every outcome was lost)."""
+    token = "Ab3+xY9/zQ==aB7kq12w"
+    kept: list[str | None] = []
+
+    def write(events: Sequence[CallEvent]) -> list[bool]:
+        kept.extend(event.call_id for event in events)
+        return [True] * len(events)
+
+    writer = BatchWriter(write)
+    app = PushApp(token, writer, zone=IST, phone_key=partial(phones.key, region="IN"))
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ameyo.test") as http:
+            written = await http.get(f"/ameyo/status?token={token}&callId=t-1&customerId=5")
+            encoded = await http.get(
+                "/ameyo/status", params={"token": token, "callId": "t-2", "customerId": "5"}
+            )
+            other = await http.get(f"/ameyo/status?token={token.replace('+', '-')}&callId=t-3&customerId=5")
+    finally:
+        writer.close()
+    assert [written.status_code, encoded.status_code, other.status_code] == [200, 200, 401], written.text
+    assert kept == ["t-1", "t-2"]
 
 
 def test_a_push_sent_twice_is_stored_once(receiver: Receiver) -> None:
