@@ -169,7 +169,21 @@ def test_a_callback_months_ahead_and_a_call_minutes_ahead_are_kept() -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("45", 45), ("45.5", 45.5), ("00:01:05", 65), ("1:05", 65), ("45000ms", 45), ("12s", 12), ("-3", None)],
+    [
+        ("45", 45),
+        ("45.5", 45.5),
+        ("00:01:05", 65),
+        ("1:05", 65),
+        ("45000ms", 45),
+        ("12s", 12),
+        ("-3", None),
+        # The range of seconds holds for hours:minutes:seconds too: 10000000 seconds was refused,
+        # and the same written as a clock kept, shown as a call talked for millions of minutes.
+        ("10000000", None),
+        ("2777:46:40", None),
+        ("99999999999999999999:00:00", None),
+        ("2777:46:39", 9_999_999),
+    ],
 )
 def test_durations_are_seconds(text: str, seconds: float | None) -> None:
     assert parse_duration(text) == seconds

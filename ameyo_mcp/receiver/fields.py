@@ -335,12 +335,14 @@ def parse_duration(text: str) -> float | None:
     clock = _CLOCK.fullmatch(value)
     if clock is not None and scale == 1.0:
         hours, minutes, seconds = clock.groups()
-        return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
-    try:
-        number = float(value) * scale
-    except ValueError:
-        return None
-    if not 0 <= number < 10**7:  # negative or over 115 days is not a call
+        number = int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
+    else:
+        try:
+            number = float(value) * scale
+        except ValueError:
+            return None
+    # Negative or over 115 days is not a call, written as seconds or as hours:minutes:seconds.
+    if not 0 <= number < 10**7:
         return None
     return round(number, 3)
 
