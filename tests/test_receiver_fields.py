@@ -304,6 +304,15 @@ def test_body_shapes_give_the_same_fields() -> None:
     assert nested["userAssociations"] == '[{"userId":"a"}]'
 
 
+def test_a_body_written_with_a_byte_order_mark_is_read() -> None:
+    """A JSON body starting with UTF-8's byte-order mark was refused as not JSON: the outcome lost."""
+    bom = b"\xef\xbb\xbf"
+    expected = {"callId": "c-1", "customerId": "7"}
+    assert body_fields("application/json", bom + b'{"callId": "c-1", "customerId": 7}') == expected
+    assert body_fields("text/plain", bom + b' {"callId": "c-1", "customerId": 7}') == expected
+    assert body_fields("application/x-www-form-urlencoded", bom + b"callId=c-1&customerId=7") == expected
+
+
 def test_a_push_that_is_not_utf8_is_read_as_windows_1252_not_refused_and_lost() -> None:
     """Ameyo does not send a push again after a 4xx: a system writing Windows-1252 lost every call
     of a customer with an accent in their name. A raw byte in a form (not_utf8) was answered 413."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from urllib.parse import parse_qsl
 
@@ -23,6 +24,9 @@ def body_fields(content_type: str, body: bytes) -> dict[str, str]:
     says, by a body that starts with `{` (Ameyo deployments send JSON as text/plain)."""
     if len(body) > MAX_BODY_BYTES:
         raise PushRejected(413, f"The push is over {MAX_BODY_BYTES} bytes")
+    # Windows tools write UTF-8 with a byte-order mark first: JSON so written was refused as not
+    # JSON (and Ameyo does not send a push again after a 4xx), a form's first name misread.
+    body = body.removeprefix(codecs.BOM_UTF8)
     stripped = body.lstrip()
     if "json" in content_type.lower() or stripped[:1] in (b"{", b"["):
         return _json(stripped)
