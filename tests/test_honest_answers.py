@@ -820,3 +820,35 @@ async def test_a_live_scan_of_some_leads_says_it_read_those_leads(client: Client
     assert re.search(r"looked in: all [\d,]+ contacts of leads 21, 39, read live", text_of(leads)), text_of(
         leads
     )
+
+
+async def test_a_field_no_customer_of_the_campaign_has_is_said_before_and_after_sending(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """A record's "Name" (a CSV header's case) or "nmae" was sent without a word, and the customer
+    showed "(no name)": the fields the campaign's customers have are known from its index."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "mobile.csv").write_text("Mobile,Name,city\n9123400101,A One,Pune\n", encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    await synced(simulator, settings)
+    record = {"phone1": "9876500401", "Name": "A One", "nmae": "Typo", "city": "Pune"}
+    upload = {"campaign": 1, "lead_id": 39, "records": [record]}
+    async with Client(server_of(simulator, settings)) as client:
+        dry = await client.call_tool("ameyo_upload_contacts", upload | {"dry_run": True})
+        sent = await client.call_tool("ameyo_upload_contacts", upload)
+        fine = await client.call_tool(
+            "ameyo_upload_contacts",
+            {"campaign": 1, "lead_id": 39, "records": [{"phone1": "9876500402", "name": "B Two"}]},
+        )
+        file = {"file": "mobile.csv", "campaign": 1, "lead_id": 39, "column_map": {"mobile": "phone1"}}
+        checked = await client.call_tool("ameyo_upload_contacts_file", file)
+        sent_file = await client.call_tool("ameyo_upload_contacts_file", file | {"dry_run": False})
+    text = text_of(dry)
+    assert "Note: fields 'Name' (the campaign's is 'name') and 'nmae' are not fields this campaign's" in text
+    assert "Ameyo may not keep their values; rename them before sending" in text and "'city'" not in text
+    assert "Ameyo may not have kept their values" in text_of(sent), text_of(sent)
+    assert "this campaign's customers have" not in text_of(fine), text_of(fine)
+    said = "Note: column 'Name' (the campaign's is 'name') is not a field this campaign's customers have"
+    assert said in text_of(checked) and "rename it before sending" in text_of(checked), text_of(checked)
+    assert said in text_of(sent_file) and "may not have kept its values" in text_of(sent_file)

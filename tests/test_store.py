@@ -446,7 +446,7 @@ def test_an_index_of_the_first_schema_is_brought_forward(
     with monkeypatch.context() as patched:
         patched.setattr(core, "MIGRATIONS", MIGRATIONS[:1])
         with Store(database_url) as store:
-            store.campaign(CAMPAIGN)  # opens it: schema version 1
+            store.calls_held()  # opens it: schema version 1
     execute_directly(
         database_url,
         "INSERT INTO contacts (campaign_id, customer_id, lead_id, phones, names, seen_pass) "

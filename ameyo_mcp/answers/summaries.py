@@ -7,7 +7,7 @@ and says how to get the rest. Values that came from customer records are fenced 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ..ameyo.models import callback_scheduled, campaign_label
@@ -426,6 +426,43 @@ def known_customers_note(
     return (
         f"Note: {known:,} of these {agreeing(known, 'numbers is a customer', 'numbers are customers')} "
         f"the campaign's index holds (synced {synced}): Ameyo would {done}."
+    )
+
+
+def unknown_fields_note(
+    given: Iterable[str], known: Sequence[str], synced: str, *, dry_run: bool, what: str = "field"
+) -> str | None:
+    """For an upload whose records hold customer fields that none of the campaign's contacts has
+    (as its index, synced `synced`, saw them: `known`): a misspelt or miscased field ("Name" for
+    "name") is a value Ameyo may not keep, and the upload's answer said nothing of it. `what`:
+    how the caller names a field ("column" for a file). None when every field is known, or none is."""
+    if not known:
+        return None
+    kept = set(known)
+    folded = {name.lower(): name for name in known}
+    odd = [name for name in dict.fromkeys(given) if name not in kept]
+    if not odd:
+        return None
+    shown = []
+    for name in odd[:8]:
+        twin = folded.get(name.strip().lower())
+        shown.append(f"{data_text(name, 40)!r}" + (f" (the campaign's is {twin!r})" if twin else ""))
+    listed = ", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]
+    more = f" and {len(odd) - 8} more" if len(odd) > 8 else ""
+    fields = ", ".join(data_text(name, 40) for name in list(known)[:20]) + (", …" if len(known) > 20 else "")
+    many = len(odd) > 1
+    values = "their values" if many else "its values"
+    if dry_run:
+        step = f"Ameyo may not keep {values}; rename {'them' if many else 'it'} before sending"
+    else:
+        step = (
+            f"Ameyo may not have kept {values}: check a customer in Ameyo, and upload again with the "
+            "names corrected if the values are missing"
+        )
+    subject, verb = (f"{what}s", "are not fields") if many else (what, "is not a field")
+    return (
+        f"Note: {subject} {listed}{more} {verb} this campaign's customers have (its index, synced "
+        f"{synced}, knows {fields}): {step}."
     )
 
 

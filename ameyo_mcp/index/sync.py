@@ -144,9 +144,12 @@ def contact_row(contact: Mapping[str, Any], settings: Settings) -> ContactRow:
     return contact_rows((contact,), settings)[0]
 
 
-def contact_rows(contacts: Iterable[Mapping[str, Any]], settings: Settings) -> list[ContactRow]:
+def contact_rows(
+    contacts: Iterable[Mapping[str, Any]], settings: Settings, shapes: set[tuple[str, ...]] | None = None
+) -> list[ContactRow]:
     """`contact_row` of each contact of a page. One loop with the settings read once: a sync turns
-    a million contacts into rows, about half of its event loop's time."""
+    a million contacts into rows, about half of its event loop's time. `shapes` gathers the sets
+    of customer field names the contacts have."""
     region, zone = settings.phone_region, settings.zone
     key = phones.key
     rows: list[ContactRow] = []
@@ -162,6 +165,8 @@ def contact_rows(contacts: Iterable[Mapping[str, Any]], settings: Settings) -> l
         name: str | None = None
         data = contact.get("customerData")
         if data and isinstance(data, dict):
+            if shapes is not None:
+                shapes.add(tuple(data))
             phone_fields, name_fields = _fields(data)
             for field in phone_fields:
                 value = data[field]
@@ -374,13 +379,15 @@ async def _run_pass(
             request.model_copy(update={"limit_offset": f"LIMIT {limit} OFFSET {start}"})
         )
 
+    shapes: set[tuple[str, ...]] = set()  # the sets of customer field names seen (`contact_rows`)
+
     def take(at: int, answer: list[dict[str, Any]]) -> tuple[list[ContactRow], str] | None:
         """A page read at offset `at` as the rows to index and the cursor to save with them, the
         position moved past it; None when the pass must step back instead. Nothing else touches
         `position` until this returns (in a worker thread the event loop keeps reading the pages
         in flight meanwhile)."""
         nonlocal pages
-        rows = contact_rows(answer, settings)
+        rows = contact_rows(answer, settings, shapes)
         if any(a.customer_id >= b.customer_id for a, b in pairwise(rows)):
             raise SyncError(
                 f"Ameyo did not return campaign {campaign.campaign_name}'s contacts in customer id "
@@ -457,7 +464,13 @@ async def _run_pass(
     if progress is not None:
         progress(SyncProgress(campaign, position.seen, expected, pages, opened.resumed, closing=True))
     removed = await anyio.to_thread.run_sync(
-        lambda: store.finish_pass(campaign.campaign_id, opened.number, now=datetime.now(UTC), lease=lease)
+        lambda: store.finish_pass(
+            campaign.campaign_id,
+            opened.number,
+            now=datetime.now(UTC),
+            lease=lease,
+            customer_fields={str(name) for shape in shapes for name in shape},
+        )
     )
     done = await anyio.to_thread.run_sync(store.campaign, campaign.campaign_id)
     if progress is not None:

@@ -57,6 +57,8 @@ _STATUS_LOCK_SPACE = 711045
 _UNPLACED_PAIRS = 4_000
 # Characters of a contact's name kept to show.
 _NAME_CAP = 200
+# Most customer field names kept of a campaign (a deployment has a few dozen columns).
+MAX_FIELDS = 200
 # The columns of `contacts` an IndexedContact is read from, each named as its field.
 _CONTACT_FIELDS = tuple(f.name for f in fields(IndexedContact))
 _CONTACT_COLUMNS = ", ".join(f"c.{name}" for name in _CONTACT_FIELDS)
@@ -580,13 +582,20 @@ class Store:
         return None if row is None else row[0]
 
     def finish_pass(
-        self, campaign_id: int, number: int, *, now: datetime, lease: SyncLease | None = None
+        self,
+        campaign_id: int,
+        number: int,
+        *,
+        now: datetime,
+        lease: SyncLease | None = None,
+        customer_fields: Iterable[str] = (),
     ) -> int:
         """Close a complete pass: contacts it did not see are gone from Ameyo and are removed, the
         counts by status are kept as of `now`, and the campaign's count of contacts is counted
-        afresh from its rows. Returns how many contacts were removed (0 when another process
-        syncing the same pass closed it first). With `lease`: SyncLeaseLost, and nothing changed,
-        when another process has taken the campaign's sync over."""
+        afresh from its rows; the `customer_fields` this process saw in it are added to those kept
+        (a resumed pass sees only its part). Returns how many contacts were removed (0 when
+        another process syncing the same pass closed it first). With `lease`: SyncLeaseLost, and
+        nothing changed, when another process has taken the campaign's sync over."""
         with self._tx() as tx:
             self._renew(tx, campaign_id, lease)
             row = tx.first(
@@ -616,10 +625,13 @@ class Store:
             (total,) = tx.one("SELECT COUNT(*) FROM contacts WHERE campaign_id = ?", (campaign_id,))
             # The count kept page by page can drift (writers at the same moment each counting a
             # contact new): the rows say how many there are.
+            kept = tx.first("SELECT fields FROM campaigns WHERE campaign_id = ?", (campaign_id,))
+            seen = {*(json.loads(kept[0]) if kept and kept[0] else ()), *customer_fields}
+            known = sorted(seen)[:MAX_FIELDS]
             tx.run(
                 "UPDATE campaigns SET pass_started_at = NULL, cursor = NULL, synced_at = ?, "
-                "synced_contacts = ?, contacts = ? WHERE campaign_id = ?",
-                (to_epoch(now), total, total, campaign_id),
+                "synced_contacts = ?, contacts = ?, fields = ? WHERE campaign_id = ?",
+                (to_epoch(now), total, total, json.dumps(known) if known else None, campaign_id),
             )
         # Counted apart, under the campaign's lock: pushes wait for a count, not for the whole
         # pass's end (its removals and keys took seconds at 200,000 contacts).
@@ -1030,7 +1042,7 @@ class Store:
         rows = self._reading(
             lambda tx: tx.all(
                 "SELECT campaign_id, name, contacts, synced_at, synced_contacts, status_counts, pass_no, "
-                f"pass_started_at, cursor FROM campaigns {where} ORDER BY campaign_id",
+                f"pass_started_at, cursor, fields FROM campaigns {where} ORDER BY campaign_id",
                 params,
             ),
             wait=wait,
@@ -1045,6 +1057,7 @@ class Store:
                 status_counts=json.loads(r[5]) if r[5] else {},
                 pass_in_progress=r[6] if r[7] is not None else None,
                 cursor=r[8],
+                fields=tuple(json.loads(r[9])) if r[9] else (),
             )
             for r in rows
         ]

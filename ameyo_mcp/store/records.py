@@ -110,6 +110,8 @@ class CampaignIndex:
     status_counts: Mapping[str, int]
     pass_in_progress: int | None
     cursor: str | None
+    # The customer fields its contacts have, as its syncs saw them (empty: not known yet).
+    fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -291,4 +291,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 12: the entry a claim took over (a write sent again on purpose: allow_repeat, retry_unknown),
     # as JSON: put back when the new claim sends nothing, so that an unknown outcome stays unknown.
     ("ALTER TABLE write_ledger ADD COLUMN prior TEXT",),
+    # 13: the customer fields a campaign's contacts have (JSON), as its syncs saw them: an upload
+    # of a field none has ("Name" for "name", "nmae") is said to be one Ameyo may not keep.
+    ("ALTER TABLE campaigns ADD COLUMN fields TEXT",),
 )

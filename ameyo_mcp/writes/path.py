@@ -1027,6 +1027,17 @@ class WritePath:
             return None, 0
         return index.synced_at, len({p for positions in found.values() for p in positions})
 
+    async def customer_fields(self, campaign_id: int) -> tuple[datetime | None, tuple[str, ...]]:
+        """The customer fields the campaign's contacts have, as its index's syncs saw them, and when
+        it was synced: (None, ()) when it cannot tell."""
+        try:
+            index = await anyio.to_thread.run_sync(self._store().campaign, campaign_id)
+        except (StoreError, OSError):
+            return None, ()
+        if index is None or index.synced_at is None:
+            return None, ()
+        return index.synced_at, index.fields
+
     def _settle(
         self,
         write: Write,

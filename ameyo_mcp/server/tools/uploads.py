@@ -20,6 +20,7 @@ from ...answers.summaries import (
     disabled_lead_note,
     known_customers_note,
     requeued_note,
+    unknown_fields_note,
     upload_text,
 )
 from ...errors import Respelled
@@ -342,6 +343,20 @@ async def _one_per_number(
     return one_record_per_number(checked, held)
 
 
+async def _fields_note(
+    ctx: Context[Any, Any], target: UploadTarget, good: Sequence[Checked], *, dry_run: bool
+) -> list[str]:
+    """The records' fields that none of the campaign's customers has (`unknown_fields_note`)."""
+    from ...index.sync import age_text
+
+    if not good:
+        return []
+    synced_at, known = await state_of(ctx).writes.customer_fields(target.campaign.campaign_id)
+    given = (name for c in good for name in c.record)
+    note = unknown_fields_note(given, known, age_text(synced_at), dry_run=dry_run) if known else None
+    return [note] if note else []
+
+
 async def _known_note(
     ctx: Context[Any, Any], target: UploadTarget, checked: Sequence[Checked], *, update: bool, migrate: bool
 ) -> list[str]:
@@ -384,6 +399,7 @@ async def _send(
     state = state_of(ctx)
     good = [c for c in checked if c.problem is None]
     write = plan(good)
+    notes = [*notes, *await _fields_note(ctx, target, good, dry_run=dry_run)]
     if dry_run or not good:
         if dry_run:  # what Ameyo would do with the customers the index knows (update, move)
             update, migrate = existing

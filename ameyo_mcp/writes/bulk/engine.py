@@ -31,7 +31,12 @@ from ...ameyo.models import RecordResult
 from ...ameyo.result_types import DUPLICATE, SAVED, effect
 from ...ameyo.service import Ameyo, UploadTarget
 from ...answers.results import campaign_out
-from ...answers.summaries import disabled_lead_note, known_customers_note, requeued_note
+from ...answers.summaries import (
+    disabled_lead_note,
+    known_customers_note,
+    requeued_note,
+    unknown_fields_note,
+)
 from ...errors import (
     AmeyoError,
     CallbackScheduled,
@@ -329,7 +334,24 @@ class _Run:
                 self.result.close()
             raise
         self.result.close()
+        await self._say_odd_columns()
         await self._report(final=True)
+
+    async def _say_odd_columns(self) -> None:
+        """The file's columns that none of the campaign's customers has (`unknown_fields_note`)."""
+        columns = [c for c in self.reader.columns if c not in CALLBACK_COLUMNS]
+        if not columns or not (self.options.dry_run or self.tally.sent_now):
+            return
+        synced_at, known = await self.writes.customer_fields(self.target.campaign.campaign_id)
+        if not known:
+            return
+        from ...index.sync import age_text  # loaded with the store, which the write path opened
+
+        said = unknown_fields_note(
+            columns, known, age_text(synced_at), dry_run=self.options.dry_run, what="column"
+        )
+        if said:
+            self.notes.append(said)
 
     def _left(self) -> int:
         """The rows a real run would send: the file's rows less those answered by earlier runs and
