@@ -852,3 +852,12 @@ async def test_a_field_no_customer_of_the_campaign_has_is_said_before_and_after_
     said = "Note: column 'Name' (the campaign's is 'name') is not a field this campaign's customers have"
     assert said in text_of(checked) and "rename it before sending" in text_of(checked), text_of(checked)
     assert said in text_of(sent_file) and "may not have kept its values" in text_of(sent_file)
+
+
+async def test_a_span_from_a_minute_ahead_does_not_end_before_it_starts(client: Client) -> None:
+    """since a minute or two ahead of now is taken (a span that ends now counts a few minutes of
+    Ameyo's clock ahead) but was shown ending at now: "15:45 to 15:43"."""
+    since = (datetime.now(IST) + timedelta(minutes=2)).replace(tzinfo=None).isoformat(timespec="seconds")
+    result = await client.call_tool("ameyo_call_history", {"since": since})
+    out = result.structured_content
+    assert out is not None and out["since"] <= out["until"], text_of(result)

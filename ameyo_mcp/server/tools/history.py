@@ -103,8 +103,10 @@ async def ameyo_call_history(
     zone = ameyo.settings.zone
     start, end = _window(since, until, zone)
     # A span that ends now is shown ending now: it counts calls Ameyo's clock dated a few minutes
-    # ahead too (`day_so_far`), which "to 09:48" at 09:43 would read as a time to come.
-    shown_end = min(end, datetime.now(zone)) if until is None else end
+    # ahead too (`day_so_far`), which "to 09:48" at 09:43 would read as a time to come; unless it
+    # starts after now (within that skew): "09:45 to 09:43" would end before it starts.
+    now = datetime.now(zone)
+    shown_end = min(end, now) if until is None and start < now else end
     campaign_id: int | None = None
     if campaign is not None:
         # An id is taken as it is (the history is read while Ameyo is away); a name is Ameyo's.
