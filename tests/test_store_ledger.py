@@ -179,3 +179,30 @@ def test_a_dry_run_token_fits_only_its_write_and_only_for_its_time(database_url:
         assert not store.confirm_token_fits("digest-1", "write-2", since=NOW - 10)
         assert not store.confirm_token_fits("digest-1", "write-1", since=NOW + 10)
         assert not store.confirm_token_fits("digest-2", "write-1", since=NOW - 10)
+
+
+def test_the_rows_of_a_batch_the_ledger_still_holds_are_not_pruned(database_url: str) -> None:
+    """A batch whose sender died in flight, not looked at for the ledger's days: the prune took its
+    rows (by the time they were claimed) while the ledger still held the batch, so a copy of the
+    file cut otherwise sent them again while `check` still called the batch of unknown outcome."""
+    month = 31 * 86400.0
+    with Store(database_url) as store:
+        numbers = [("srv", 1, "+919876500031", "9876500031")]
+        rows = [("srv", 1, "+919876500031", "row-a")]
+        assert claim(store, ["f1"], "dead", numbers=numbers, rows=rows, spellings=True).won
+        store.prune_ledger(before=NOW + month - 30 * 86400.0, tokens_before=NOW)
+        later = claim(
+            store,
+            ["f2"],
+            "a",
+            numbers=numbers,
+            rows=rows,
+            spellings=True,
+            now=NOW + month,
+            alive=lambda _o: False,
+        )
+        assert not later.won and later.rows is not None and set(later.rows) == {"+919876500031"}
+        # Once the ledger forgets the batch, its rows go with it.
+        store.settle_write(["f1"], write_id="f1", owner="dead", now=NOW + 1, how=Settlement("unknown"))
+        assert store.prune_ledger(before=NOW + month, tokens_before=NOW) == 1
+        assert claim(store, ["f3"], "a", numbers=numbers, rows=rows, spellings=True, now=NOW + month).won

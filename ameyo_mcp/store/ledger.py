@@ -430,13 +430,19 @@ def _as_seen(entries: list[LedgerEntry], now: float, alive: Callable[[str], bool
 
 
 def prune(tx: Tx, *, before: float, tokens_before: float) -> int:
-    """Forget writes settled before `before`, and tokens made before `tokens_before`; rows in
-    flight stay until they are settled."""
+    """Forget writes settled before `before` (a file batch's rows with them), and tokens made
+    before `tokens_before`; rows in flight stay until they are settled."""
     tx.run("DELETE FROM write_ledger WHERE state <> ? AND settled_at < ?", (FLIGHT, before))
     pruned = tx.rowcount
     tx.run("DELETE FROM confirm_tokens WHERE made_at < ?", (tokens_before,))
     tx.run("DELETE FROM customer_numbers WHERE at < ?", (before,))
-    tx.run("DELETE FROM file_rows WHERE at < ?", (before,))
+    # A batch's rows go with its entry: one still held (in flight when its sender died, found
+    # unknown only later) keeps holding its rows, however long ago they were claimed.
+    tx.run(
+        "DELETE FROM file_rows WHERE at < ? AND NOT EXISTS "
+        "(SELECT 1 FROM write_ledger WHERE write_ledger.key = file_rows.write_id)",
+        (before,),
+    )
     return pruned
 
 
