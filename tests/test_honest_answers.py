@@ -386,7 +386,7 @@ async def test_what_to_do_about_a_refused_record_is_not_fenced_as_data(
         )
     for result, advice in (
         (upload, "pass outside_calling_hours=true if the person wants it"),
-        (from_file, "pass --outside-calling-hours (outside_calling_hours) if meant"),
+        (from_file, "pass outside_calling_hours=true (CLI: --outside-calling-hours) if meant"),
     ):
         text = text_of(result)
         assert not result.is_error and ("\nNot done (1):\n" in text or "First failures (of 1" in text), text
@@ -411,7 +411,7 @@ def test_the_cli_report_for_a_person_has_no_fences(tmp_path: Path) -> None:
         before = sum(sim.state.commands.values())
         huge = run("--lead", str(2**70))
         after = sum(sim.state.commands.values())
-    assert "line 2: 9876012351: " in done.stdout and "pass --outside-calling-hours" in done.stdout, (
+    assert "line 2: 9876012351: " in done.stdout and "(CLI: --outside-calling-hours)" in done.stdout, (
         done.stdout
     )
     assert "customer-data" not in done.stdout + done.stderr

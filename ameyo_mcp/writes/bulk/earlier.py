@@ -32,8 +32,7 @@ def sent_earlier_reason(earlier: Mapping[str, object], seconds: float) -> str:
     """Why a batch whose very rows an earlier upload sent is not sent again, and where they went."""
     return (
         f"not sent again: these same rows went to this lead{_by_upload(earlier)} {ago_text(seconds)}, "
-        "and Ameyo answered them then (the audit trail keeps those answers; a result file of the same "
-        "name now holds this run's)"
+        "and Ameyo answered them then (the audit trail, AMEYO_AUDIT_FILE, keeps those answers)"
     )
 
 

@@ -55,7 +55,7 @@ class Validator:
             rule=rule,
             max_phone_length=max_phone_length,
             calling_hours=calling_hours,
-            hours_hint="pass --outside-calling-hours (outside_calling_hours) if meant",
+            hours_hint="pass outside_calling_hours=true (CLI: --outside-calling-hours) if meant",
             now=now,
         )
         # Rows whose phone1 is sent in another spelling than the file's, and the first of them.
