@@ -288,7 +288,7 @@ async def test_prompts_and_resources(client: Client) -> None:
     here = datetime.now(ZoneInfo("Europe/London"))
     tomorrow = (here + timedelta(days=1)).replace(hour=15, minute=0, second=0, microsecond=0)
     assert f"in Europe/London (UTC{here.isoformat()[-6:]})" in clock, clock
-    assert f"Tomorrow at 3 pm for the person is {tomorrow.isoformat()}." in clock
+    assert f"(not the request), tomorrow at 3 pm for the person is {tomorrow.isoformat()}." in clock
     with pytest.raises(MCPError, match="'Mars/Base' is not an IANA zone name"):
         await client.get_prompt("ameyo_schedule_callback", {"request": "call", "timezone": "Mars/Base"})
     campaigns = await client.read_resource("ameyo://campaigns")

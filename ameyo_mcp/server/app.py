@@ -280,7 +280,8 @@ async def _person_clock(ctx: Context[AppState, Any], arguments: Mapping[str, str
             f"The person's clock: it is now {here:%a %Y-%m-%d %H:%M} in {zone} "
             f"(UTC{here.isoformat()[-6:]}); the Ameyo server's: {there:%a %Y-%m-%d %H:%M} {server_zone}."
         )
-    text += f" Tomorrow at 3 pm for the person is {example.isoformat()}."
+    # Labelled as an example of the format: taken for the request itself, it moved "9 am" to 3 pm.
+    text += f" For example (not the request), tomorrow at 3 pm for the person is {example.isoformat()}."
     return [TextContent(type="text", text=text)]
 
 
