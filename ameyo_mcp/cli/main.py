@@ -78,19 +78,34 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     shared = _shared(top=False)
     check = sub.add_parser(
-        "check", help="log in, ping, list campaigns, log out, and report", parents=[shared]
+        "check",
+        help="log in, ping, list campaigns, log out, and report",
+        description="Try the settings against Ameyo: log in, ping, list campaigns and log out (with "
+        "AMEYO_HASH_KEY, token authentication: read one campaign's leads), and say what to fix; then "
+        "the store, the index and the write ledger (writes of unknown outcome are listed).",
+        parents=[shared],
     )
-    check.add_argument("--campaign", type=int, default=None, help="campaign id to try (token auth)")
+    check.add_argument(
+        "--campaign",
+        type=int,
+        default=None,
+        help="with AMEYO_HASH_KEY (token authentication, no login to list campaigns): the campaign "
+        "whose leads to read (default 1)",
+    )
     sub.add_parser(
         "config",
         parents=[shared],
         help="print a claude_desktop_config.json entry that starts this installation",
+        description="Print the claude_desktop_config.json entry that starts this installation's "
+        "server over stdio, with the settings file (--env-file, default .env) by its absolute path.",
     )
     _upload_parser(sub, shared)
     receiver = sub.add_parser(
         "receiver",
         parents=[shared],
         help="receive Ameyo's call-outcome pushes at /ameyo/status into the store (needs AMEYO_PUSH_TOKEN)",
+        description="Serve only the URL Ameyo pushes each call's outcome to (/ameyo/status, with "
+        "AMEYO_PUSH_TOKEN), storing every push in the store the servers read the call history from.",
     )
     receiver.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     receiver.add_argument("--port", type=_PORT, default=8010, help="port (default 8010)")
@@ -98,6 +113,8 @@ def _parser() -> argparse.ArgumentParser:
         "sync",
         parents=[shared],
         help="bring the local index of contacts up to date with Ameyo (resumes an interrupted sync)",
+        description="Read every contact of the campaigns into the store's index, which lookups by "
+        "number or name read at any size; an interrupted sync resumes where it stopped.",
     )
     sync.add_argument(
         "--campaign", action="append", default=[], help="campaign name or id (repeatable; default: all)"
@@ -155,7 +172,11 @@ def _upload_parser(
     upload.add_argument(
         "--map", action="append", default=[], metavar="OLD=NEW", help="rename a column, e.g. Mobile=phone1"
     )
-    upload.add_argument("--status", default="NOT_TRIED", help="status of new contacts (default NOT_TRIED)")
+    upload.add_argument(
+        "--status",
+        default="NOT_TRIED",
+        help="status of the customers sent: new ones, and with --update those updated (default NOT_TRIED)",
+    )
     upload.add_argument("--attempts", type=int, default=0, help="attempts already made (default 0)")
     upload.add_argument("--update", action="store_true", help="update customers that already exist")
     upload.add_argument("--migrate", action="store_true", help="move existing customers into this lead")
