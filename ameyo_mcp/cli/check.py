@@ -92,10 +92,10 @@ async def run_check(
                 )
             ping = await ameyo.session.ping()
             when = show(ping.server_time, settings.zone) if ping.server_time else "not given"
-            # Ameyo's ping gives an instant: shown in AMEYO_TIMEZONE, for the person to compare.
+            # Ameyo's ping gives an instant: shown in the zone set here, for the person to compare.
             say(
-                f"  ok  ping: session alive, Ameyo server time {when} (shown in AMEYO_TIMEZONE: if this "
-                "is not the server's clock, set AMEYO_TIMEZONE to the server's zone)"
+                f"  ok  ping: session alive, Ameyo server time {when} (if the server's own clock shows "
+                "another time, the zone set here is not the server's)"
             )
             names = ", ".join(f"{c.campaign_name} ({c.campaign_id})" for c in info.campaign_infos)
             say(f"  ok  campaigns: {names or 'none'}")
