@@ -861,3 +861,35 @@ async def test_a_span_from_a_minute_ahead_does_not_end_before_it_starts(client: 
     result = await client.call_tool("ameyo_call_history", {"since": since})
     out = result.structured_content
     assert out is not None and out["since"] <= out["until"], text_of(result)
+
+
+async def test_a_callback_for_an_agent_no_call_knows_is_said_to_wait_for_nobody(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """Ameyo takes any user id: a self callback for "Agent 1 (Ravi)" (agent1's name, not his id)
+    was "Assigned to: Agent 1 (Ravi) only", and is never dialled."""
+    settings = settings_for(simulator, tmp_path, AMEYO_PUSH_TOKEN=TOKEN)
+    async with receiver(settings) as push:
+        await push(customerId="12002", campaignId="1", userId="agent1", systemDisposition="CONNECTED")
+        await push(customerId="12003", campaignId="1", userId="agent2", systemDisposition="CONNECTED")
+    when = (datetime.now(IST) + timedelta(days=2)).replace(hour=11, minute=0).strftime("%Y-%m-%dT%H:%M:00")
+    callback = {"campaign": 1, "callback_time": when, "self_callback": True}
+    async with Client(server_of(simulator, settings)) as client:
+        wrong = await client.call_tool(
+            "ameyo_add_callback", callback | {"customer_id": 12001, "agent": "Agent 1 (Ravi)"}
+        )
+        right = await client.call_tool(
+            "ameyo_add_callback", callback | {"customer_id": 12004, "agent": "AGENT1"}
+        )
+        record = {"customer": {"phone1": "9876500501"}, "callback_time": when, "agent": "nosuchagent"}
+        uploaded = await client.call_tool(
+            "ameyo_upload_contacts_with_callbacks",
+            {"campaign": 1, "lead_id": 1, "records": [record | {"self_callback": True}]},
+        )
+    text = text_of(wrong)
+    assert "no call pushed to this server in the last 30 days was taken by agent 'Agent 1 (Ravi)'" in text, (
+        text
+    )
+    assert "the callback waits for nobody" in text and "agent1 1, agent2 1" in text, text
+    assert "no call pushed" not in text_of(right), text_of(right)  # agent ids in any case, as matched
+    assert "taken by agent 'nosuchagent'" in text_of(uploaded), text_of(uploaded)

@@ -223,6 +223,15 @@ async def ameyo_upload_contacts_with_callbacks(
         ameyo, state_of(ctx).store, target, [c for c in checked if c.position in callbacks]
     )
     notes: list[str] = []
+    agents = [
+        cb.user_id
+        for position, cb in callbacks.items()
+        if cb.user_id and checked[position - 1].problem is None
+    ]
+    if agents:
+        from .agents import unknown_agents_note
+
+        notes += await unknown_agents_note(ctx, agents)
     for position, (customer_id, disposition) in dnc.items():
         said = f"customer {customer_id}'s last disposition is {data_text(disposition, 30)!r} (do not call)"
         if despite_do_not_call:
