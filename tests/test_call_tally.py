@@ -214,7 +214,7 @@ def test_calls_kept_before_the_tally_existed_are_counted_in(
     with monkeypatch.context() as patched:
         patched.setattr(core, "MIGRATIONS", MIGRATIONS[:6])
         with Store(database_url) as store:
-            store.campaign(1)  # opens it: schema version 6, calls and no tally
+            store.calls_held()  # opens it: schema version 6, calls and no tally
     events = pushes(60)[:60]
     # Written as the store of version 6 wrote them: an empty text kept as NULL.
     rows = []

@@ -121,3 +121,23 @@ async def test_a_foreign_customers_number_is_theirs_in_any_spelling(
         assert simulator.state.executed["addCallback"] == 1, text
     sent = [cb for cb in simulator.state.callbacks(1) if cb.customer_id == spanish.customer_id]
     assert sent and sent[-1].phone == spanish.phone1, sent
+
+
+async def test_a_customers_callbacks_still_to_come_are_shown_with_them(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    """Ameyo's API cannot list callbacks: "what callbacks does Priya have?" had no answer but to
+    schedule another, whose note named the others."""
+    before = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "customer_ids": [PRIYA]})
+    assert "Callbacks this server asked Ameyo for" not in text_of(before), text_of(before)
+    for at in ("2031-05-01T15:00:00", "2031-05-01T16:00:00"):
+        error, text = await call(client, customer_id=PRIYA, callback_time=at)
+        assert not error, text
+    found = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "customer_ids": [PRIYA]})
+    text = text_of(found)
+    assert (
+        "Callbacks this server asked Ameyo for, still to come: scheduled at 2031-05-01 15:00:00, "
+        "2031-05-01 16:00:00 (Asia/Kolkata, the Ameyo server's zone)"
+    ) in text, text
+    by_phone = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "phone": "+91 73080 59204"})
+    assert "2031-05-01 16:00:00" in text_of(by_phone), text_of(by_phone)

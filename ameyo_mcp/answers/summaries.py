@@ -553,6 +553,22 @@ def maybe_scheduled_note(times: Sequence[str], whom: str, this: str, zone: str) 
     )
 
 
+def still_to_come_note(scheduled: Sequence[str], maybe: Sequence[str], zone: str) -> str:
+    """For an answer about one customer: the callbacks to them this server scheduled, or may have,
+    that are still to come. Ameyo's API cannot list callbacks: "what callbacks does Priya have?"
+    had no answer but to schedule another."""
+    said = []
+    if scheduled:
+        said.append(f"scheduled at {_times(scheduled, zone)}")
+    if maybe:
+        said.append(f"perhaps at {_times(maybe, zone)} (Ameyo's answer never came)")
+    return (
+        f"Callbacks this server asked Ameyo for, still to come: {'; '.join(said)}. Ameyo's own callback "
+        "list (its web console) holds these and any made elsewhere: the Customer Manager API cannot "
+        "list callbacks."
+    )
+
+
 def _times(times: Sequence[str], zone: str) -> str:
     more = f" and {len(times) - 5} more" if len(times) > 5 else ""
     return f"{', '.join(times[:5])}{more} ({zone}, the Ameyo server's zone)"

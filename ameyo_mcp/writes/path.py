@@ -318,7 +318,7 @@ def what_to_check(label: str, context: Mapping[str, object]) -> str:
 # Where a callback is seen: no Customer Manager command lists callbacks, and getContacts shows none.
 CALLBACKS_ARE_IN_AMEYO = (
     "Look for this callback in Ameyo's own callback list (its web console: the Customer Manager API "
-    "cannot list callbacks, and ameyo_get_contacts does not show them)"
+    "cannot list callbacks; ameyo_get_contacts of the customer shows only those this server scheduled)"
 )
 
 
@@ -865,8 +865,25 @@ class WritePath:
         mine = {subject for _, subject, _ in write.subjects}
         if not mine:
             return {}
+        return await self.callbacks_still_to_come(
+            write.campaign.campaign_id, numbers, subjects=mine, besides=write.identity
+        )
+
+    async def callbacks_still_to_come(
+        self,
+        campaign_id: int,
+        numbers: Sequence[str],
+        *,
+        subjects: Iterable[str] = (),
+        besides: str | None = None,
+    ) -> dict[str, StillToCome]:
+        """By who they dial (`callbacks_to` of `numbers`, and `subjects`): the callbacks writes
+        through the ledger scheduled, or may have, that are still to come, but those of the write
+        `besides`. Empty when there are none, or the store cannot say."""
         server, region = self.ameyo.settings.base_url, self.ameyo.settings.phone_region
-        mine |= {callbacks_to(server, write.campaign.campaign_id, number, region) for number in numbers}
+        mine = {*subjects, *(callbacks_to(server, campaign_id, number, region) for number in numbers)}
+        if not mine:
+            return {}
         try:
             found = await self._ledger(self._store().callbacks_to, sorted(mine), now=self._clock())
         except (StoreError, LedgerUnavailable, OSError):
@@ -874,9 +891,9 @@ class WritePath:
         now = datetime.fromtimestamp(self._clock(), self.ameyo.settings.zone).strftime(AMEYO_FORMAT)
         sure: dict[str, set[str]] = {}
         maybe: dict[str, set[str]] = {}
-        for entry in found:  # (this write's own keys are claimed under its identity)
+        for entry in found:  # (a write's own keys are claimed under its identity)
             at = entry.subject_at or ""
-            if entry.subject and entry.write_id != write.identity and at > now:
+            if entry.subject and entry.write_id != besides and at > now:
                 (sure if entry.state == "answered" else maybe).setdefault(entry.subject, set()).add(at)
         return {
             subject: StillToCome(

@@ -13,10 +13,10 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from ...ameyo.columns import CAMPAIGN_COLUMN_PREFIX, CAMPAIGN_COLUMNS, statuses_of
-from ...ameyo.customers import display_name, is_phone_key
+from ...ameyo.customers import display_name, is_phone_key, phone_values
 from ...ameyo.models import CampaignInfo, Contact, GetContactsRequest, LoginInfo
 from ...answers.results import ContactOut, ContactsOut, campaign_out
-from ...answers.summaries import contacts_text, dispositions_seen_note
+from ...answers.summaries import contacts_text, dispositions_seen_note, still_to_come_note
 from ...errors import PhoneError
 from ...rules import phones
 from ...rules.counts import counted
@@ -232,7 +232,21 @@ async def ameyo_get_contacts(
         text = contacts_text(out, criteria) + "\n" + _fewer_note(len(out.contacts), len(shown))
     if out.matched == 1 and len(out.contacts) == 1:
         text += await last_call_note(ctx, page[0], info.campaign_id)
+        text += await _callbacks_note(ctx, page[0], info.campaign_id)
     return answer(text, out)
+
+
+async def _callbacks_note(ctx: Context[Any, Any], contact: Contact, campaign_id: int) -> str:
+    """For an answer about one customer: the callbacks to any of their numbers that this server
+    scheduled, or may have, still to come (`still_to_come_note`); nothing when there are none."""
+    from ...writes.path import StillToCome
+
+    state = state_of(ctx)
+    found = await state.writes.callbacks_still_to_come(campaign_id, phone_values(contact))
+    still = StillToCome.of_all(found.values())
+    if not still.scheduled and not still.maybe:
+        return ""
+    return "\n" + still_to_come_note(still.scheduled, still.maybe, str(state.ameyo.settings.zone))
 
 
 def _fewer_note(shown: int, asked: int) -> str:
