@@ -221,3 +221,19 @@ async def test_customers_moved_are_said_to_be_moved_not_updated(client: Client) 
     assert out is not None and out["counts"] == {"UPDATED_AND_MIGRATED": 2}, text
     assert "updated 2 (all also moved to this lead)" in text, text
     assert sorted(out["updated_customer_ids"]) == [12001, 12006] and out["moved_customer_ids"] == [], out
+
+
+async def test_a_customers_other_numbers_are_checked_as_phone1_is(client: Client) -> None:
+    """phone2 "abc" or "12" passed a dry run as "would send 2 records": Ameyo dials phone2 too."""
+    records = [
+        {"phone1": "9876500601", "phone2": "abc"},
+        {"phone1": "9876500602", "phone2": "12"},
+        {"phone1": "9876500603", "phone2": "+91 98765 00604"},
+    ]
+    result = await client.call_tool(
+        "ameyo_upload_contacts", {"campaign": 1, "lead_id": 39, "records": records, "dry_run": True}
+    )
+    text = text_of(result)
+    assert "would send 1 record" in text and "2 would be refused" in text, text
+    assert "record 1: 9876500601: phone2 has letters, 3 characters" in text, text
+    assert "record 2: 9876500602: phone2 has 2 digits" in text, text

@@ -26,6 +26,8 @@ from .outcome import OUTCOME_UNKNOWN, REFUSED, WOULD_SEND, Outcome
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
+# A customer's other numbers, which Ameyo dials as it dials phone1.
+_OTHER_PHONE = re.compile(r"phone[2-9]|phone[1-9][0-9]")
 MAX_VALUE_CHARS = 1000
 MAX_FIELDS = 60
 
@@ -115,6 +117,13 @@ def judge_values(
         given, record[PRIMARY_COLUMN] = phone, dial.value
     if len(dial.value) > max_phone_length:
         return refusal(PRIMARY_COLUMN, dial.value, max_phone_length), given, identity
+    if names.count("phone") > 1:  # phone2, phone3…: numbers Ameyo dials too (the usual row has none)
+        for name, value in record.items():
+            if name != PRIMARY_COLUMN and _OTHER_PHONE.fullmatch(name) and value.strip():
+                try:
+                    dialed(name, value, rule, max_phone_length)
+                except ValueError as exc:
+                    return str(exc), given, identity
     return None, given, identity
 
 
