@@ -197,8 +197,8 @@ async def test_callback_uploads_describe_refused_values_and_never_quote_them(
     assert_nothing_quoted(text + json.dumps(callbacks.structured_content))
     assert simulator.state.executed["uploadContactAndAddCallback"] == 1
 
-    # A file's callback_phone column: a partial number that is the row's own phone2 (so it passes
-    # the own-number rule) is refused by the phone rule, and described the same way.
+    # A file's callback_phone column and phone2 holding a partial number (phone2 is checked by the
+    # phone rule as phone1 is, so the row is refused for it first): described the same way.
     folder = tmp_path / "uploads"
     folder.mkdir()
     row = {"phone1": "9000022241", "phone2": PIN, "callback_time": "2031-03-03T10:00:00"}
@@ -210,6 +210,6 @@ async def test_callback_uploads_describe_refused_values_and_never_quote_them(
         )
     text = text_of(dry)
     assert not dry.is_error, text
-    assert "line 1: 9000022241: callback_phone has 6 digits and is not a complete phone number" in text
+    assert "line 1: 9000022241: phone2 has 6 digits and is not a complete phone number" in text
     assert_nothing_quoted(text + json.dumps(dry.structured_content))
     assert_nothing_quoted(files_text(folder, folder / "callbacks.jsonl"))
