@@ -893,3 +893,30 @@ async def test_a_callback_for_an_agent_no_call_knows_is_said_to_wait_for_nobody(
     assert "the callback waits for nobody" in text and "agent1 1, agent2 1" in text, text
     assert "no call pushed" not in text_of(right), text_of(right)  # agent ids in any case, as matched
     assert "taken by agent 'nosuchagent'" in text_of(uploaded), text_of(uploaded)
+
+
+async def test_an_inbound_call_is_said_to_be_one_and_a_name_shifts_no_cell(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """An inbound call leaves the customer's status and attempts as they were, and its line did not
+    say it was inbound: "NOT_TRIED, 0 attempts" beside a connected call read as a contradiction.
+    A pushed name holding " | " shifted the line's cells, as in the contact listing."""
+    settings = settings_for(simulator, tmp_path, AMEYO_PUSH_TOKEN=TOKEN)
+    async with receiver(settings) as push:
+        await push(
+            customerId="12383", campaignId="1", callType="inbound.call.dial", systemDisposition="CONNECTED"
+        )
+        await push(
+            customerId="12384", campaignId="1", callType="auto.dial.customer", systemDisposition="BUSY"
+        )
+        await push(customerId="12385", campaignId="1", name="Ravi | 9999999999", phone="9877000003")
+    async with Client(server_of(simulator, settings)) as client:
+        found = await client.call_tool("ameyo_call_history", {})
+    out, text = found.structured_content, text_of(found)
+    assert out is not None
+    inbound = {c["customer_id"]: c.get("inbound") for c in out["calls"]}
+    assert inbound == {12383: True, 12384: None, 12385: None}, out["calls"]
+    [line] = [row for row in text.splitlines() if "#12383" in row]
+    assert "| inbound: CONNECTED |" in line, line
+    [line] = [row for row in text.splitlines() if "#12385" in row]
+    assert line.split(" | ")[2] == "9877000003" and "Ravi ¦ 9999999999" in line, line

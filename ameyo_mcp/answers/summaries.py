@@ -93,10 +93,10 @@ def contact_line(c: ContactOut) -> str:
         parts.append(f"last {c.last_dialed[:16]}")
     if c.data:
         parts.append("; ".join(f"{k}={v}" for k, v in c.data.items()))
-    return " | ".join(map(_cell, parts))
+    return " | ".join(map(cell, parts))
 
 
-def _cell(text: str) -> str:
+def cell(text: str) -> str:
     """A cell of a line whose cells are joined by |: a | of its own (a name "Ravi | 9999999999") is
     shown as ¦, so that no value can shift the cells after it and be read as another column."""
     return text.replace("|", "¦") if "|" in text else text
@@ -138,7 +138,7 @@ def _lettered(column: list[str]) -> tuple[list[str], str] | None:
 def _table(contacts: list[ContactOut], which: str, zone: str) -> list[str]:
     """Many contacts as a table grouped by status: one line each of the columns that vary, joined
     by |, empty cells at the end left off; a column every contact shares is said once."""
-    values = {name: [_cell(cell(c)) for c in contacts] for name, cell in _COLUMNS.items()}
+    values = {name: [cell(column(c)) for c in contacts] for name, column in _COLUMNS.items()}
     shared: list[str] = []
     for name in _SHAREABLE:
         column = values[name]

@@ -20,6 +20,7 @@ from ...ameyo.columns import id_in
 from ...ameyo.customers import display_name, phone_values
 from ...ameyo.models import parse_ameyo_time
 from ...answers.call_chart import CHART_HEAD, MAX_PERIODS, CallCounts, chart_png, chart_text, periods
+from ...answers.summaries import cell
 from ...errors import PhoneError, StoreError, as_clause, with_step
 from ...index.lookup import sync_advice
 from ...rules import phones
@@ -57,6 +58,8 @@ class CallOut(BaseModel):
     campaign_id: int | None = None
     lead_id: int | None = None
     callback_at: str | None = None  # the callback the call's outcome asked for, as Ameyo pushed it
+    # The customer called in: Ameyo leaves an inbound call out of their status and attempts.
+    inbound: bool | None = None
 
 
 class CallHistoryOut(BaseModel):
@@ -498,6 +501,7 @@ def call_out(call: StoredCall, zone: ZoneInfo, name: str | None = None) -> CallO
         callback_at=event.callback_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
         if event.callback_at
         else None,
+        inbound=True if "inbound" in (event.call_type or "").lower() else None,
     )
 
 
@@ -525,7 +529,10 @@ def call_line(c: CallOut, *, with_date: bool) -> str:
         who += f" {c.name}"
     if c.callback_at:
         outcome += f", callback {c.callback_at}"
-    return " | ".join([when, who, c.phone or "(no number)", outcome, c.agent or "(no agent)", talk(c.talk_s)])
+    if c.inbound:
+        outcome = f"inbound: {outcome}"
+    cells = [when, who, c.phone or "(no number)", outcome, c.agent or "(no agent)", talk(c.talk_s)]
+    return " | ".join(map(cell, cells))
 
 
 def history_text(out: CallHistoryOut, criteria: str) -> str:
