@@ -593,6 +593,31 @@ async def test_a_do_not_call_customer_needs_the_persons_yes_through_the_upload_t
     assert simulator.state.executed["uploadContactAndAddCallback"] == 1
 
 
+async def test_without_an_index_the_do_not_call_check_is_said_not_made_or_made_by_customer_id(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """With no index, a callback to a DNC customer by number was scheduled without a word that
+    nothing had checked; one naming the customer_id is checked live."""
+    settings = settings_for(simulator, tmp_path)
+    dnc = simulator.state.contact(12005)  # Karthik Joshi: last disposition DNC
+    assert dnc is not None
+    by_number = {"customer": {"phone1": dnc.phone1}, "callback_time": LATER}
+    by_id = by_number | {"customer_id": 12005}
+    args = {"campaign": 1, "lead_id": dnc.lead_id, "dry_run": True}
+    async with Client(server_of(simulator, settings)) as client:
+        unchecked = await client.call_tool(
+            "ameyo_upload_contacts_with_callbacks", args | {"records": [by_number]}
+        )
+        named = await client.call_tool("ameyo_upload_contacts_with_callbacks", args | {"records": [by_id]})
+    text = text_of(unchecked)
+    assert "whether the customers of 1 record asked not to be called (their last disposition) was not" in text
+    assert "has no contacts index to find them by number" in text, text
+    text = text_of(named)
+    assert (
+        "customer 12005's last disposition is 'DNC' (do not call)" in text and "was not checked" not in text
+    )
+
+
 async def test_outcomes_beyond_the_ten_shown_are_counted_in_words(
     simulator: InProcessSimulator, tmp_path: Path
 ) -> None:

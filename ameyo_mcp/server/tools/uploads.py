@@ -12,7 +12,7 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, Field, model_validator
 
 from ...ameyo.customers import PRIMARY_COLUMN
-from ...ameyo.models import CallbackRecord, GetContactsRequest, RecordResult, campaign_label
+from ...ameyo.models import CallbackRecord, Contact, GetContactsRequest, RecordResult, campaign_label
 from ...ameyo.service import Ameyo, UploadTarget
 from ...answers.results import UploadOut, campaign_out
 from ...answers.summaries import (
@@ -23,9 +23,10 @@ from ...answers.summaries import (
     unknown_fields_note,
     upload_text,
 )
-from ...errors import Respelled
-from ...index.held import indexed_customers
+from ...errors import Respelled, StoreError
+from ...index.held import indexed_customers, synced_index
 from ...rules import phones
+from ...rules.counts import counted
 from ...rules.sanitize import clean_text, data_text
 from ...writes import callback_rules
 from ...writes import path as writes
@@ -203,7 +204,13 @@ async def ameyo_upload_contacts_with_callbacks(
             try:
                 when, dial = rules.check(entry.record, entry.phone, item.callback_time, item.callback_phone)
                 problem = callback_rules.self_callback_problem(item.self_callback, item.agent) or (
-                    _named_problem(item.customer_id, named, dial or "", target, rule.region)
+                    _named_problem(
+                        item.customer_id,
+                        {i: c.customer_data for i, c in named.items()},
+                        dial or "",
+                        target,
+                        rule.region,
+                    )
                 )
             except ValueError as exc:
                 problem = str(exc)
@@ -219,10 +226,27 @@ async def ameyo_upload_contacts_with_callbacks(
                     customer_id=str(item.customer_id) if item.customer_id is not None else None,
                 )
         checked.append(entry)
-    dnc = await _do_not_call(
+    dnc, indexed = await _do_not_call(
         ameyo, state_of(ctx).store, target, [c for c in checked if c.position in callbacks]
     )
+    # A record naming its customer: that customer, read live, whatever the index holds.
+    for position, item in enumerate(records, start=1):
+        contact = named.get(item.customer_id) if item.customer_id is not None else None
+        if contact is not None and position in callbacks:
+            disposition = callback_rules.last_disposition(contact.extra_data)
+            if callback_rules.do_not_call(disposition):
+                dnc.setdefault(position, (contact.customer_id, disposition))
     notes: list[str] = []
+    unchecked = [p for p, item in enumerate(records, start=1) if p in callbacks and item.customer_id is None]
+    if not indexed and unchecked:
+        from ...index.lookup import sync_advice
+
+        notes.append(
+            f"Note: whether the customers of {counted(len(unchecked), 'record')} asked not to be called "
+            f"(their last disposition) was not checked: {campaign_label(target.campaign)} has no contacts "
+            f"index to find them by number ({sync_advice(ameyo.settings)}); a record that names its "
+            "customer_id is checked."
+        )
     agents = [
         cb.user_id
         for position, cb in callbacks.items()
@@ -273,11 +297,16 @@ async def ameyo_upload_contacts_with_callbacks(
 
 async def _do_not_call(
     ameyo: Ameyo, store: Store, target: UploadTarget, items: Sequence[Checked]
-) -> dict[int, tuple[int, str]]:
+) -> tuple[dict[int, tuple[int, str]], bool]:
     """The records among `items` whose number is an existing customer's (as the campaign's index
     finds them, read live) whose last disposition says do not call: customer id and disposition by
-    position. `ameyo_add_callback` refuses such a callback without the person's yes; so does this."""
+    position; and whether the campaign has an index to find them by. `ameyo_add_callback` refuses
+    such a callback without the person's yes; so does this."""
     dnc: dict[int, tuple[int, str]] = {}
+    try:
+        indexed = await synced_index(store, target.campaign.campaign_id) is not None
+    except (StoreError, OSError):
+        indexed = False
     numbers = [item.record[PRIMARY_COLUMN] for item in items]
     # With the last disposition: whether they may be called back.
     columns = callback_rules.DISPOSITION_COLUMNS
@@ -287,21 +316,25 @@ async def _do_not_call(
         if callback_rules.do_not_call(disposition):
             for position in positions:
                 dnc.setdefault(items[position].position, (contact.customer_id, disposition))
-    return dnc
+    return dnc, indexed
 
 
 async def _named_customers(
     ameyo: Ameyo, target: UploadTarget, records: Sequence[CallbackContact]
-) -> dict[int, dict[str, Any]]:
-    """The stored fields of the customers records name by `customer_id`, read live in one request:
-    Ameyo attaches such a record's callback to that customer, whatever number the record holds."""
+) -> dict[int, Contact]:
+    """The customers records name by `customer_id`, with their last disposition, read live in one
+    request: Ameyo attaches such a record's callback to that customer, whatever number it holds."""
     ids = sorted({item.customer_id for item in records if item.customer_id is not None})
     if not ids:
         return {}
-    request = GetContactsRequest(campaign_id=target.campaign.campaign_id, customer_ids=[str(i) for i in ids])
+    request = GetContactsRequest(
+        campaign_id=target.campaign.campaign_id,
+        customer_ids=[str(i) for i in ids],
+        other_columns=callback_rules.DISPOSITION_COLUMNS,
+    )
     async with explained(ameyo, target.campaign):
         found = await ameyo.get_contacts(request)
-    return {contact.customer_id: contact.customer_data for contact in found}
+    return {contact.customer_id: contact for contact in found}
 
 
 def _named_problem(
