@@ -352,13 +352,16 @@ def settle(tx: Tx, keys: Sequence[str], *, write_id: str, owner: str, now: float
 def _release(tx: Tx, keys: Sequence[str], *, write_id: str, owner: str) -> None:
     """A claimed write that was never sent: its keys are free again, or, where it took over an
     earlier entry (sent again on purpose), that entry is put back as it stood: a retry that sent
-    nothing leaves an unknown outcome unknown."""
+    nothing leaves an unknown outcome unknown. A sender that holds none of its keys any more (its
+    lease ran out and another took the write over) touches nothing."""
     marks = ",".join("?" * len(keys))
     held = tx.all(
         f"SELECT key, prior FROM write_ledger WHERE key IN ({marks}) AND write_id = ? AND owner = ? "
         "AND state = ?",
         (*keys, write_id, owner, FLIGHT),
     )
+    if not held:
+        return
     back = [(key, json.loads(prior)) for key, prior in held if prior]
     free = [key for key, prior in held if not prior]
     if free:
@@ -369,10 +372,9 @@ def _release(tx: Tx, keys: Sequence[str], *, write_id: str, owner: str) -> None:
             f"UPDATE write_ledger SET {', '.join(f'{n} = ?' for n in names)}, prior = NULL WHERE key = ?",
             [(*(_column(n, e[n]) for n in names), key) for key, e in back],
         )
-    else:
-        # Never sent, and nothing sent it before: the spellings it was first to claim are not what
-        # Ameyo holds, nor its rows. (Where it took over a write of the same identity, they are
-        # that write's too, and stay.)
+    # Never sent: the spellings it was first to claim are not what Ameyo holds, nor its rows; unless
+    # an entry of the same write stands (an earlier sending of it, put back): they are its too.
+    if tx.first("SELECT 1 FROM write_ledger WHERE write_id = ?", (write_id,)) is None:
         tx.run("DELETE FROM customer_numbers WHERE write_id = ?", (write_id,))
         tx.run("DELETE FROM file_rows WHERE write_id = ?", (write_id,))
 
@@ -435,14 +437,14 @@ def prune(tx: Tx, *, before: float, tokens_before: float) -> int:
     tx.run("DELETE FROM write_ledger WHERE state <> ? AND settled_at < ?", (FLIGHT, before))
     pruned = tx.rowcount
     tx.run("DELETE FROM confirm_tokens WHERE made_at < ?", (tokens_before,))
-    tx.run("DELETE FROM customer_numbers WHERE at < ?", (before,))
-    # A batch's rows go with its entry: one still held (in flight when its sender died, found
-    # unknown only later) keeps holding its rows, however long ago they were claimed.
-    tx.run(
-        "DELETE FROM file_rows WHERE at < ? AND NOT EXISTS "
-        "(SELECT 1 FROM write_ledger WHERE write_ledger.key = file_rows.write_id)",
-        (before,),
-    )
+    # A write's rows and spellings go with its entry: one still held (in flight when its sender
+    # died, found unknown only later) keeps them, however long ago they were claimed.
+    for table in ("customer_numbers", "file_rows"):
+        tx.run(
+            f"DELETE FROM {table} WHERE at < ? AND NOT EXISTS "
+            f"(SELECT 1 FROM write_ledger WHERE write_ledger.key = {table}.write_id)",
+            (before,),
+        )
     return pruned
 
 
