@@ -136,7 +136,7 @@ async def test_a_customers_callbacks_still_to_come_are_shown_with_them(
     found = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "customer_ids": [PRIYA]})
     text = text_of(found)
     assert (
-        "Callbacks this server asked Ameyo for, still to come: scheduled at 2031-05-01 15:00:00, "
+        "(for them or anyone who shares a number), still to come: scheduled at 2031-05-01 15:00:00, "
         "2031-05-01 16:00:00 (Asia/Kolkata, the Ameyo server's zone)"
     ) in text, text
     by_phone = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "phone": "+91 73080 59204"})

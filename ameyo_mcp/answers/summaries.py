@@ -97,9 +97,17 @@ def contact_line(c: ContactOut) -> str:
 
 
 def cell(text: str) -> str:
-    """A cell of a line whose cells are joined by |: a | of its own (a name "Ravi | 9999999999") is
-    shown as ¦, so that no value can shift the cells after it and be read as another column."""
-    return text.replace("|", "¦") if "|" in text else text
+    """A cell of a line whose cells are joined by |: a | of its own (a name "Ravi | 9999999999"),
+    or one of its look-alikes, is shown as ¦, so that no value can shift the cells after it and be
+    read as another column."""
+    if text.isascii():
+        return text.replace("|", "¦") if "|" in text else text
+    return text.translate(_BARS)
+
+
+# | and what reads as it: full-width, divides, box drawing, the click letter, the vertical line
+# extension, the light vertical bar, and the Latin letter dental click.
+_BARS = str.maketrans(dict.fromkeys(map(ord, "|｜∣│┃ǀ⏐❘￨︱"), "¦"))
 
 
 def _phone(c: ContactOut) -> str:
@@ -435,7 +443,8 @@ def unknown_fields_note(
     """For an upload whose records hold customer fields that none of the campaign's contacts has
     (as its index, synced `synced`, saw them: `known`): a misspelt or miscased field ("Name" for
     "name") is a value Ameyo may not keep, and the upload's answer said nothing of it. `what`:
-    how the caller names a field ("column" for a file). None when every field is known, or none is."""
+    how the caller names a field ("column" for a file). Names are fenced: they are the data's.
+    None when every field is known, or none is."""
     if not known:
         return None
     kept = set(known)
@@ -446,10 +455,8 @@ def unknown_fields_note(
     shown = []
     for name in odd[:8]:
         twin = folded.get(name.strip().lower())
-        shown.append(f"{data_text(name, 40)!r}" + (f" (the campaign's is {twin!r})" if twin else ""))
-    listed = ", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]
-    more = f" and {len(odd) - 8} more" if len(odd) > 8 else ""
-    fields = ", ".join(data_text(name, 40) for name in list(known)[:20]) + (", …" if len(known) > 20 else "")
+        shown.append(f"{name}" + (f" (the campaign's is {twin})" if twin else ""))
+    more = len(odd) - len(shown)
     many = len(odd) > 1
     values = "their values" if many else "its values"
     if dry_run:
@@ -459,11 +466,14 @@ def unknown_fields_note(
             f"Ameyo may not have kept {values}: check a customer in Ameyo, and upload again with the "
             "names corrected if the values are missing"
         )
-    subject, verb = (f"{what}s", "are not fields") if many else (what, "is not a field")
-    return (
-        f"Note: {subject} {listed}{more} {verb} this campaign's customers have (its index, synced "
-        f"{synced}, knows {fields}): {step}."
-    )
+    subject = f"{counted(len(odd), what)} {'are not fields' if many else 'is not a field'}"
+    lines = [
+        f"Note: {subject} this campaign's customers have (its index, synced {synced}, knows "
+        f"{counted(len(known), 'field')}): {step}. The {what}{'s' if many else ''}, then the fields it "
+        "knows:",
+        *fence(["; ".join(shown) + (f"; and {more} more" if more > 0 else ""), ", ".join(known)]),
+    ]
+    return "\n".join(lines)
 
 
 def disabled_lead_note(lead_id: int, counts: Mapping[str, int] | None) -> str:
@@ -563,9 +573,9 @@ def still_to_come_note(scheduled: Sequence[str], maybe: Sequence[str], zone: str
     if maybe:
         said.append(f"perhaps at {_times(maybe, zone)} (Ameyo's answer never came)")
     return (
-        f"Callbacks this server asked Ameyo for, still to come: {'; '.join(said)}. Ameyo's own callback "
-        "list (its web console) holds these and any made elsewhere: the Customer Manager API cannot "
-        "list callbacks."
+        f"Callbacks this server asked Ameyo for to this customer's numbers (for them or anyone who "
+        f"shares a number), still to come: {'; '.join(said)}. Ameyo's own callback list (its web "
+        "console) holds these and any made elsewhere: the Customer Manager API cannot list callbacks."
     )
 
 

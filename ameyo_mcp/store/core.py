@@ -57,7 +57,8 @@ _STATUS_LOCK_SPACE = 711045
 _UNPLACED_PAIRS = 4_000
 # Characters of a contact's name kept to show.
 _NAME_CAP = 200
-# Most customer field names kept of a campaign (a deployment has a few dozen columns).
+# Most customer field names kept of a campaign (a deployment has a few dozen columns); past it,
+# none are, and uploads cannot tell a field none of its customers has.
 MAX_FIELDS = 200
 # The columns of `contacts` an IndexedContact is read from, each named as its field.
 _CONTACT_FIELDS = tuple(f.name for f in fields(IndexedContact))
@@ -627,7 +628,8 @@ class Store:
             # contact new): the rows say how many there are.
             kept = tx.first("SELECT fields FROM campaigns WHERE campaign_id = ?", (campaign_id,))
             seen = {*(json.loads(kept[0]) if kept and kept[0] else ()), *customer_fields}
-            known = sorted(seen)[:MAX_FIELDS]
+            # More than a deployment has: none kept, rather than some (a cut would drop real ones).
+            known = sorted(seen) if len(seen) <= MAX_FIELDS else []
             tx.run(
                 "UPDATE campaigns SET pass_started_at = NULL, cursor = NULL, synced_at = ?, "
                 "synced_contacts = ?, contacts = ?, fields = ? WHERE campaign_id = ?",

@@ -17,7 +17,7 @@ from ..ameyo.columns import CAMPAIGN_COLUMN_PREFIX
 from ..ameyo.customers import is_phone_key
 from ..config import CallingHours
 from ..rules.phones import PhoneRule, same_number
-from ..rules.sanitize import data_text
+from ..rules.sanitize import clean_text, data_text
 from ..rules.times import CallbackTime, parse_callback_time, show
 from .records import dialed
 
@@ -34,13 +34,21 @@ def last_disposition(extra_data: Mapping[str, object]) -> str:
     return str(extra_data.get(_DISPOSITION) or "").strip()
 
 
-def self_callback_problem(self_callback: bool, agent: str | None) -> str | None:
-    """Why a callback cannot be sent as a self callback, or None: it is reserved for one agent, so
-    it needs that agent (Ameyo schedules none without it)."""
+def self_callback_problem(self_callback: bool, agent: str | None, field: str = "agent") -> str | None:
+    """Why a callback cannot be sent to `agent` (as a self callback), or None: a self callback is
+    reserved for one agent, so it needs that agent (Ameyo schedules none without it); and an agent
+    is an Ameyo user id, which holds no invisible or control character (`agent1` followed by a
+    zero-width space is another id, which every answer shows as agent1, and nobody dials).
+    `field`: how the caller names the agent (the file's column)."""
     if self_callback and not (agent or "").strip():
         return (
-            "A self callback is reserved for one agent: give agent (their Ameyo user id), or set "
+            f"A self callback is reserved for one agent: give {field} (their Ameyo user id), or set "
             "self_callback=false"
+        )
+    if agent and clean_text(agent.strip(), len(agent)) != agent.strip():
+        return (
+            f"{field} holds invisible, control or repeated space characters: give the agent's Ameyo user "
+            "id as plain text (no user id has them)"
         )
     return None
 

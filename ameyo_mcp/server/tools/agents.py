@@ -17,6 +17,8 @@ from .common import store_of
 
 # How far back the history is asked who the agents are: long enough for every agent on shift.
 SEEN_DAYS = 30
+_NAMED = 5  # agents without calls named in a note
+_LISTED = 10  # agents with calls listed beside them
 
 
 async def unknown_agents_note(ctx: Context[Any, Any], agents: Iterable[str]) -> list[str]:
@@ -31,7 +33,7 @@ async def unknown_agents_note(ctx: Context[Any, Any], agents: Iterable[str]) -> 
 
     def read() -> tuple[list[str], list[tuple[str, int]]]:
         unseen = [a for a in asked if not store.call_history(CallQuery(since=since, agent=a, limit=0)).total]
-        return unseen, (store.agents(CallQuery(since=since)) if unseen else [])
+        return unseen, (store.agents(CallQuery(since=since), limit=_LISTED) if unseen else [])
 
     try:
         unseen, seen = await anyio.to_thread.run_sync(read)
@@ -39,13 +41,16 @@ async def unknown_agents_note(ctx: Context[Any, Any], agents: Iterable[str]) -> 
         return []
     if not unseen or not seen:
         return []
-    names = ", ".join(repr(data_text(a, 40)) for a in unseen[:5])
+    names = ", ".join(repr(data_text(a, 40)) for a in unseen[:_NAMED])
+    if len(unseen) > _NAMED:
+        names += f" and {len(unseen) - _NAMED} more"
     known = ", ".join(f"{name} {calls:,}" for name, calls in seen)
     many = len(unseen) > 1
+    which = f"the {len(seen)} with the most calls" if len(seen) == _LISTED else "with their calls"
     said = (
         f"Note: no call pushed to this server in the last {SEEN_DAYS} days was taken by "
         f"{'agents' if many else 'agent'} {names}. Ameyo routes a callback to any user id as given: "
         f"if {'these are' if many else 'this is'} not an Ameyo user id, the callback waits for nobody. "
-        "Agents with calls here:"
+        f"Agents here ({which}):"
     )
     return [said, *fence([known])]

@@ -292,6 +292,8 @@ class _Run:
             callbacks=self.reader.json_lines or any(c in CALLBACK_COLUMNS for c in self.reader.header()),
             calling_hours=None if self.options.outside_calling_hours else self.ameyo.settings.calling_hours,
         )
+        if self.reader.json_lines:
+            validator.fields = set()
         self.validator = validator
         if not self.options.dry_run:
             left, target = self._left(), self.target
@@ -339,7 +341,9 @@ class _Run:
 
     async def _say_odd_columns(self) -> None:
         """The file's columns that none of the campaign's customers has (`unknown_fields_note`)."""
-        columns = [c for c in self.reader.columns if c not in CALLBACK_COLUMNS]
+        rows = self.validator.fields if self.validator is not None else None
+        columns = sorted(rows) if rows is not None else self.reader.columns
+        columns = [c for c in columns if c not in CALLBACK_COLUMNS]
         if not columns or not (self.options.dry_run or self.tally.sent_now):
             return
         synced_at, known = await self.writes.customer_fields(self.target.campaign.campaign_id)

@@ -14,7 +14,7 @@ from ...ameyo.customers import PRIMARY_COLUMN
 from ...ameyo.models import CallbackRecord
 from ...config import CallingHours
 from ...rules import phones
-from ..callback_rules import CALLBACK_PHONE, RecordCallbacks
+from ..callback_rules import CALLBACK_PHONE, RecordCallbacks, self_callback_problem
 from ..records import Checked, judge_values
 from .reader import Row
 from .seen import SeenPhones
@@ -65,12 +65,16 @@ class Validator:
         # False when the file has no callback column at all (CSV), which spares every row a look.
         self.callbacks = callbacks
         self._seen = SeenPhones()
+        # The customer fields the rows hold, gathered where no header names them (JSON lines).
+        self.fields: set[str] | None = None
 
     def check(self, row: Row) -> Prepared:
         if row.fields is None:
             return Prepared(row.line, None, {}, row.problem or "the line could not be read")
         # An empty cell means "no value": sending "" would blank the field of an existing customer.
         customer = {k: s for k, v in row.fields.items() if k not in CALLBACK_COLUMNS and (s := v.strip())}
+        if self.fields is not None:
+            self.fields.update(customer)
         # `check_values`' findings without its `Checked`: one object less per row of a large file.
         problem, given, identity = judge_values(customer, self.max_phone_length, self.rule)
         phone = (customer.get(PRIMARY_COLUMN) or None) if identity is not None else None  # `Checked.phone`
@@ -99,6 +103,8 @@ class Validator:
     ) -> CallbackRecord | None:
         when_text = fields.get(CALLBACK_TIME, "").strip()
         user = fields.get(CALLBACK_USER, "").strip() or None
+        if (unusable := self_callback_problem(False, user, CALLBACK_USER)) is not None:
+            raise ValueError(unusable)
         callback_phone = fields.get(CALLBACK_PHONE, "").strip() or None
         if not when_text:
             if user or callback_phone:
