@@ -897,11 +897,14 @@ async def test_a_callback_for_an_agent_no_call_knows_is_said_to_wait_for_nobody(
 ) -> None:
     """Ameyo takes any user id: a self callback for "Agent 1 (Ravi)" (agent1's name, not his id)
     was "Assigned to: Agent 1 (Ravi) only", and is never dialled."""
-    settings = settings_for(simulator, tmp_path, AMEYO_PUSH_TOKEN=TOKEN)
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    settings = settings_for(simulator, tmp_path, AMEYO_PUSH_TOKEN=TOKEN, AMEYO_UPLOAD_DIRS=str(folder))
     async with receiver(settings) as push:
         await push(customerId="12002", campaignId="1", userId="agent1", systemDisposition="CONNECTED")
         await push(customerId="12003", campaignId="1", userId="agent2", systemDisposition="CONNECTED")
     when = (datetime.now(IST) + timedelta(days=2)).replace(hour=11, minute=0).strftime("%Y-%m-%dT%H:%M:00")
+    (folder / "cb.csv").write_text(f"phone1,callback_time,callback_user\n9876500502,{when},Agent 1 (Ravi)\n")
     callback = {"campaign": 1, "callback_time": when, "self_callback": True}
     async with Client(server_of(simulator, settings)) as client:
         wrong = await client.call_tool(
@@ -915,6 +918,9 @@ async def test_a_callback_for_an_agent_no_call_knows_is_said_to_wait_for_nobody(
             "ameyo_upload_contacts_with_callbacks",
             {"campaign": 1, "lead_id": 1, "records": [record | {"self_callback": True}]},
         )
+        filed = await client.call_tool(
+            "ameyo_upload_contacts_file", {"file": "cb.csv", "campaign": 1, "lead_id": 1}
+        )
     text = text_of(wrong)
     assert "no call pushed to this server in the last 30 days was taken by agent 'Agent 1 (Ravi)'" in text, (
         text
@@ -922,6 +928,7 @@ async def test_a_callback_for_an_agent_no_call_knows_is_said_to_wait_for_nobody(
     assert "the callback waits for nobody" in text and "agent1 1, agent2 1" in text, text
     assert "no call pushed" not in text_of(right), text_of(right)  # agent ids in any case, as matched
     assert "taken by agent 'nosuchagent'" in text_of(uploaded), text_of(uploaded)
+    assert "taken by agent 'Agent 1 (Ravi)'" in text_of(filed), text_of(filed)
 
 
 async def test_an_inbound_call_is_said_to_be_one_and_a_name_shifts_no_cell(

@@ -1044,6 +1044,20 @@ class WritePath:
             return None, 0
         return index.synced_at, len({p for positions in found.values() for p in positions})
 
+    async def unknown_agents_note(self, agents: Iterable[str]) -> list[str]:
+        """`answers.agents.unknown_agents_note` of the agents callbacks are routed to; nothing when
+        the store cannot say."""
+        from ..answers.agents import unknown_agents_note
+
+        asked = [a for a in agents if a]
+        if not asked:
+            return []
+        try:
+            note = await anyio.to_thread.run_sync(unknown_agents_note, self._store(), asked)
+        except (StoreError, OSError):
+            return []
+        return [note] if note else []
+
     async def customer_fields(self, campaign_id: int) -> tuple[datetime | None, tuple[str, ...]]:
         """The customer fields the campaign's contacts have, as its index's syncs saw them, and when
         it was synced: (None, ()) when it cannot tell."""

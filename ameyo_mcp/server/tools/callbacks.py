@@ -83,9 +83,7 @@ async def ameyo_add_callback(
         contact, number = await _customer_and_number(ameyo, finder, info, customer_id, phone)
         notes = await _checks(ameyo, info, contact, when, outside_calling_hours, despite_do_not_call)
     if agent is not None:
-        from .agents import unknown_agents_note
-
-        notes += await unknown_agents_note(ctx, [agent])
+        notes += await state_of(ctx).writes.unknown_agents_note([agent])
     write = writes.plan_callback(
         ameyo.settings.base_url,
         info,

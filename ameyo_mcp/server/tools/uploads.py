@@ -252,10 +252,7 @@ async def ameyo_upload_contacts_with_callbacks(
         for position, cb in callbacks.items()
         if cb.user_id and checked[position - 1].problem is None
     ]
-    if agents:
-        from .agents import unknown_agents_note
-
-        notes += await unknown_agents_note(ctx, agents)
+    notes += await state_of(ctx).writes.unknown_agents_note(agents)
     for position, (customer_id, disposition) in dnc.items():
         said = f"customer {customer_id}'s last disposition is {data_text(disposition, 30)!r} (do not call)"
         if despite_do_not_call:

@@ -337,6 +337,8 @@ class _Run:
             raise
         self.result.close()
         await self._say_odd_columns()
+        if validator.agents and (self.options.dry_run or self.tally.sent_now):
+            self.notes += await self.writes.unknown_agents_note(sorted(validator.agents))
         await self._report(final=True)
 
     async def _say_odd_columns(self) -> None:

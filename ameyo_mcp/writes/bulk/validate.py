@@ -67,6 +67,7 @@ class Validator:
         self._seen = SeenPhones()
         # The customer fields the rows hold, gathered where no header names them (JSON lines).
         self.fields: set[str] | None = None
+        self.agents: set[str] = set()  # the agents (callback_user) the rows' callbacks are routed to
 
     def check(self, row: Row) -> Prepared:
         if row.fields is None:
@@ -105,6 +106,8 @@ class Validator:
         user = fields.get(CALLBACK_USER, "").strip() or None
         if (unusable := self_callback_problem(False, user, CALLBACK_USER)) is not None:
             raise ValueError(unusable)
+        if user is not None and when_text:
+            self.agents.add(user)
         callback_phone = fields.get(CALLBACK_PHONE, "").strip() or None
         if not when_text:
             if user or callback_phone:

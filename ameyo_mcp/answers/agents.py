@@ -5,15 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import anyio
-from mcp.server.mcpserver import Context
-
-from ...errors import StoreError
-from ...rules.sanitize import data_text, fence
-from ...store.records import CallQuery
-from .common import store_of
+from ..rules.sanitize import data_text, fence
+from ..store import Store
+from ..store.records import CallQuery
 
 # How far back the history is asked who the agents are: long enough for every agent on shift.
 SEEN_DAYS = 30
@@ -21,26 +16,18 @@ _NAMED = 5  # agents without calls named in a note
 _LISTED = 10  # agents with calls listed beside them
 
 
-async def unknown_agents_note(ctx: Context[Any, Any], agents: Iterable[str]) -> list[str]:
+def unknown_agents_note(store: Store, agents: Iterable[str], now: datetime | None = None) -> str | None:
     """A note naming the `agents` (Ameyo user ids) with no call pushed to this server in the last
-    `SEEN_DAYS` days, and the agents that have; nothing when all have, or the history holds no
-    agent at all (pushes not set up: it cannot tell)."""
+    `SEEN_DAYS` days, and the agents that have; None when all have, or the history holds no agent
+    at all (pushes not set up: it cannot tell). Reads the store: call it off the event loop."""
     asked = list(dict.fromkeys(a.strip() for a in agents if a and a.strip()))
     if not asked:
-        return []
-    since = datetime.now(UTC) - timedelta(days=SEEN_DAYS)
-    store = store_of(ctx)
-
-    def read() -> tuple[list[str], list[tuple[str, int]]]:
-        unseen = [a for a in asked if not store.call_history(CallQuery(since=since, agent=a, limit=0)).total]
-        return unseen, (store.agents(CallQuery(since=since), limit=_LISTED) if unseen else [])
-
-    try:
-        unseen, seen = await anyio.to_thread.run_sync(read)
-    except (StoreError, OSError):
-        return []
+        return None
+    since = (now or datetime.now(UTC)) - timedelta(days=SEEN_DAYS)
+    unseen = [a for a in asked if not store.call_history(CallQuery(since=since, agent=a, limit=0)).total]
+    seen = store.agents(CallQuery(since=since), limit=_LISTED) if unseen else []
     if not unseen or not seen:
-        return []
+        return None
     names = ", ".join(repr(data_text(a, 40)) for a in unseen[:_NAMED])
     if len(unseen) > _NAMED:
         names += f" and {len(unseen) - _NAMED} more"
@@ -53,4 +40,4 @@ async def unknown_agents_note(ctx: Context[Any, Any], agents: Iterable[str]) -> 
         f"if {'these are' if many else 'this is'} not an Ameyo user id, the callback waits for nobody. "
         f"Agents here ({which}):"
     )
-    return [said, *fence([known])]
+    return "\n".join([said, *fence([known])])
