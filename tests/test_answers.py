@@ -237,3 +237,16 @@ async def test_a_customers_other_numbers_are_checked_as_phone1_is(client: Client
     assert "would send 1 record" in text and "2 would be refused" in text, text
     assert "record 1: 9876500601: phone2 has letters, 3 characters" in text, text
     assert "record 2: 9876500602: phone2 has 2 digits" in text, text
+
+
+def test_a_last_dialed_time_every_contact_shares_says_its_zone() -> None:
+    """Said once for all, the time lost the zone its column's heading gives it."""
+    from ameyo_mcp.answers.results import ContactOut
+    from ameyo_mcp.answers.summaries import _table
+
+    contacts = [
+        ContactOut(customer_id=i, name=f"N{i}", phone=f"98765{i:05d}", last_dialed="2026-12-01 10:00:00")
+        for i in range(21)
+    ]
+    lines = _table(contacts, "21 contacts", "Asia/Kolkata")
+    assert "All shown: lead ?, attempts ?, last dialed 2026-12-01 10:00 (Asia/Kolkata)" in lines, lines

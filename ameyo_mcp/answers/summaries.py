@@ -153,7 +153,8 @@ def _table(contacts: list[ContactOut], which: str, zone: str) -> list[str]:
         if len(set(column)) == 1:
             del values[name]
             if column[0]:
-                shared.append(f"{name} {column[0]}")
+                # A time says its zone, as the column's heading does.
+                shared.append(f"{name} {column[0]}" + (f" ({zone})" if name == "last dialed" else ""))
     lettered = _lettered(values["disposition"]) if "disposition" in values else None
     legend = ""
     if lettered is not None:
