@@ -29,7 +29,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import anyio
@@ -153,6 +153,7 @@ def contact_rows(
     region, zone = settings.phone_region, settings.zone
     key = phones.key
     rows: list[ContactRow] = []
+    last: _Shape | None = None  # the shape last gathered (a page's contacts mostly share one)
     for contact in contacts:
         try:
             customer_id = contact["customerId"]
@@ -165,9 +166,11 @@ def contact_rows(
         name: str | None = None
         data = contact.get("customerData")
         if data and isinstance(data, dict):
-            if shapes is not None:
-                shapes.add(tuple(data))
-            phone_fields, name_fields = _fields(data)
+            shape = _fields(data)
+            if shape is not last and shapes is not None:
+                shapes.add(shape.names)
+                last = shape
+            _, phone_fields, name_fields = shape
             for field in phone_fields:
                 value = data[field]
                 if value is not None and value != "":
@@ -202,16 +205,26 @@ def contact_rows(
 _NOTHING: dict[str, Any] = {}
 
 
-_FIELDS: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+class _Shape(NamedTuple):
+    """A set of customer field names, and which of them hold phones and which names."""
+
+    names: tuple[str, ...]
+    phones: tuple[str, ...]
+    name_fields: tuple[str, ...]
 
 
-def _fields(data: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+_FIELDS: dict[tuple[str, ...], _Shape] = {}
+
+
+def _fields(data: dict[str, Any]) -> _Shape:
     """Which of a contact's customer fields hold phones and which hold names; worked out once per
-    set of field names, since a deployment's contacts share a few of them."""
+    set of field names, since a deployment's contacts share a few of them (the same object for
+    each contact of one shape, so that a page's shapes are gathered by identity, not hashing)."""
     names = tuple(data)
     found = _FIELDS.get(names)
     if found is None:
-        found = (
+        found = _Shape(
+            names,
             tuple(f for f in names if is_phone_key(f)),
             tuple(f for f in names if not is_phone_key(f) and "name" in f.lower()),
         )
