@@ -7,27 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from ameyo_mcp.store import Store
-from ameyo_mcp.store.ledger import Claimant, Settlement
+from ameyo_mcp.store.ledger import Settlement
+from tests.test_store_ledger import NOW, claim
 
-NOW = 1_900_000_000.0
 SERVER, CAMPAIGN = "http://ameyo.test", 1
-
-
-def claim(store: Store, keys: list[str], owner: str, *, now: float = NOW, **extra: Any) -> Any:
-    args: dict[str, Any] = {
-        "write_id": keys[0],
-        "owner": owner,
-        "now": now,
-        "lease_s": 60.0,
-        "call_id": f"call-{owner}",
-        "label": f"write {keys[0]}",
-        "context": {},
-        "allow_repeat": False,
-        "alive": lambda _owner: True,
-        "orphan_hold_s": 86400.0,
-    }
-    args.update(extra)
-    return store.claim_write(keys, Claimant(**args))
 
 
 def settle(store: Store, keys: list[str], owner: str, how: Settlement, *, now: float) -> None:
