@@ -102,7 +102,7 @@ class Earlier:
         them). None when an earlier run journaled none under its id, or one of other rows: the
         rows refused before sending changed between the runs (outside_calling_hours given, another
         phone length limit or calling hours), so every batch after the change may hold others, or
-        some of its rows were set aside (`_put_aside`)."""
+        some of its rows were set aside (the engine's `_put_aside`)."""
         state = self.journal.batches.get(batch.id)
         if state is None:
             return None
