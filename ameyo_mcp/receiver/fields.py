@@ -335,7 +335,10 @@ def parse_duration(text: str) -> float | None:
     clock = _CLOCK.fullmatch(value)
     if clock is not None and scale == 1.0:
         hours, minutes, seconds = clock.groups()
-        number = int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
+        whole = int(hours or 0) * 3600 + int(minutes) * 60
+        if whole >= 10**7:  # out of range, and past a float's when it is long enough (OverflowError)
+            return None
+        number = whole + float(seconds)
     else:
         try:
             number = float(value) * scale
