@@ -126,7 +126,7 @@ def normalise(
     pushed = f.get(ASSOCIATIONS)
     # Decoded after the masking above, which saw `&#80;w-…` or `\u0050w-…`, not the secret they
     # spell: masked again as decoded, as it is kept and shown.
-    associations = tuple(dict(SECRETS.scrub_values(item)) for item in decode_associations(pushed))
+    associations = tuple(dict(_masked(item)) for item in decode_associations(pushed))
     for name in ("ringingTime", "setupTime", "holdTime"):
         _duration(f, name)
     raw: dict[str, Any] = {name: value for name, value in fields.items() if name.lower() != "token"}
@@ -173,18 +173,26 @@ def normalise(
 
 def _masked(fields: Mapping[str, str]) -> Mapping[str, str]:
     """`fields` with every secret masked as sent and as shown. The columns and the history show a
-    value with its zero-width and control characters dropped, which joins a secret they split
-    (`Pw-SECRET\u200b…`): a value that holds one so is kept as shown, masked."""
+    value with its zero-width and control characters dropped and its runs of spaces folded, which
+    joins a secret they split (`Pw-SECRET\u200b…`, a password's space doubled): a value that holds
+    one so is kept as shown, masked."""
     fields = SECRETS.scrub_values(fields)
-    unsplit: dict[str, str] = {}
-    for name, value in fields.items():
-        if value.isprintable():  # the usual value: nothing to drop
-            continue
-        shown = clean_text(value, len(value))
-        masked = SECRETS.scrub(shown)
-        if masked != shown:
-            unsplit[name] = masked
-    return {**fields, **unsplit} if unsplit else fields
+    if all(_plain(name) and _plain(value) for name, value in fields.items()):
+        return fields  # the usual push: nothing to drop or fold
+    return {_as_shown(name): _as_shown(value) for name, value in fields.items()}
+
+
+def _plain(text: str) -> bool:
+    return text.isprintable() and "  " not in text
+
+
+def _as_shown(text: str) -> str:
+    """`text` as sent, or as shown masked when showing it joins a secret (`_masked`)."""
+    if _plain(text):
+        return text
+    shown = clean_text(text, len(text))
+    masked = SECRETS.scrub(shown)
+    return masked if masked != shown else text
 
 
 def check_sizes(fields: Mapping[str, str]) -> None:
