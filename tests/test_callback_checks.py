@@ -141,3 +141,28 @@ async def test_a_customers_callbacks_still_to_come_are_shown_with_them(
     ) in text, text
     by_phone = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "phone": "+91 73080 59204"})
     assert "2031-05-01 16:00:00" in text_of(by_phone), text_of(by_phone)
+
+
+async def test_an_upload_sets_aside_a_record_whose_callback_is_scheduled_and_sends_the_rest(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    """The dry run said "would send 3", and the real run was refused whole ("Nothing was sent:
+    another write scheduled a callback…") for one record, naming none, and sent the others neither."""
+    error, text = await call(client, customer_id=PRIYA, callback_time="2031-05-01T15:00:00")
+    assert not error, text
+    records = [
+        {"customer": {"phone1": "917308059204"}, "callback_time": "2031-05-01T15:00:00"},
+        {"customer": {"phone1": "9876500801", "name": "New One"}, "callback_time": "2031-05-01T15:00:00"},
+        {"customer": {"phone1": "9876500802", "name": "New Two"}, "callback_time": "2031-05-01T16:00:00"},
+    ]
+    upload = {"campaign": 1, "lead_id": 21, "records": records}
+    dry = await client.call_tool("ameyo_upload_contacts_with_callbacks", upload | {"dry_run": True})
+    sent = await client.call_tool("ameyo_upload_contacts_with_callbacks", upload)
+    for answer in (dry, sent):
+        text = text_of(answer)
+        assert not answer.is_error, text
+        assert "record 1: 917308059204: not sent: another write scheduled a callback to" in text, text
+        assert "pass allow_repeat=true only if a second callback is meant" in text
+    assert "would send 2 records (with 2 callbacks to schedule)" in text_of(dry), text_of(dry)
+    assert "Sent 2 records" in text_of(sent) and "Callbacks scheduled: 2" in text_of(sent), text_of(sent)
+    assert simulator.state.executed["uploadContactAndAddCallback"] == 1

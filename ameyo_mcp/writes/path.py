@@ -322,6 +322,15 @@ CALLBACKS_ARE_IN_AMEYO = (
 )
 
 
+def held_by(entry: LedgerEntry, words: str, now: float) -> str:
+    """`words` (a callback) as the settled entry of another write holds it: "another write (may
+    have) scheduled a callback to … 3 min ago (its label)"; an unknown outcome told from when it
+    was sent, an answer from when it came."""
+    maybe = " may have" if entry.state == "unknown" else ""
+    since = entry.claimed_at if entry.state == "unknown" else entry.settled_at or entry.claimed_at
+    return f"another write{maybe} scheduled {words} {ago_text(now - since)} ({entry.label})"
+
+
 def _check_again(write: Write) -> str:
     """The step after a write of unknown outcome: what to look at first (`what_to_check`)."""
     return f"Check before sending it again: {as_clause(what_to_check(write.label, write.context))}"
@@ -853,6 +862,13 @@ class WritePath:
         now = self._clock()
         return {e.key: e for e in entries if e.write_id != write.identity and _stands(e, now)}
 
+    async def held_callback_reasons(self, write: Write) -> dict[str, str]:
+        """By callback key, why `write`'s callbacks that other writes hold (`held_callbacks`) are
+        not sent: "another write scheduled a callback to … 3 min ago (…)"."""
+        held = await self.held_callbacks(write)
+        now, words = self._clock(), dict(write.callbacks)
+        return {key: held_by(entry, words[key], now) for key, entry in held.items()}
+
     def clock(self) -> float:
         """Now, as the ledger's times are kept (seconds since the epoch)."""
         return self._clock()
@@ -928,10 +944,9 @@ class WritePath:
             answer = _answer_from(write, entry.answer)
             return Sent(answer, entry.call_id, repeat_of_s=seconds, earlier=entry.context)
         words = dict(write.callbacks).get(entry.key, "one of its callbacks")
-        maybe = " may have" if entry.state == "unknown" else ""
         # The fact apart from the step: a file upload, which has no allow_repeat, says its own.
         raise CallbackScheduled(
-            f"Nothing was sent: another write{maybe} scheduled {words} {when} ({entry.label}).",
+            f"Nothing was sent: {held_by(entry, words, now)}.",
             next_step=f"{CALLBACKS_ARE_IN_AMEYO}; pass allow_repeat=true only if a second callback is meant.",
         )
 

@@ -438,6 +438,20 @@ async def _send(
     state = state_of(ctx)
     good = [c for c in checked if c.problem is None]
     write = plan(good)
+    if write.callbacks and not allow_repeat:
+        # Records whose callback another write already holds are set aside, as a file upload sets
+        # them aside, and said so in the dry run too: the whole upload was refused for one of them.
+        held = await state.writes.held_callback_reasons(write)
+        if held:
+            step = "pass allow_repeat=true only if a second callback is meant"
+            aside = {
+                c.position: f"not sent: {held[key]}; {step}"
+                for c, (key, _) in zip(good, write.callbacks, strict=True)
+                if key in held
+            }
+            checked = [replace(c, problem=aside[c.position]) if c.position in aside else c for c in checked]
+            good = [c for c in checked if c.problem is None]
+            write = plan(good)
     notes = [*notes, *await _fields_note(ctx, target, good, dry_run=dry_run)]
     if dry_run or not good:
         if dry_run:  # what Ameyo would do with the customers the index knows (update, move)

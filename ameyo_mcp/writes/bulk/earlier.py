@@ -218,10 +218,7 @@ class Earlier:
                 aside[row.line] = Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason)
                 continue
             self.held_by_ledger += 1
-            maybe = " may have" if entry.state == "unknown" else ""
-            when = ago_text(now - (entry.claimed_at if maybe else entry.settled_at or now))
-            said = f"another write{maybe} scheduled {words} {when} ({entry.label})"
-            reason = f"not sent: {said}. {HELD_CALLBACK_STEP}"
+            reason = f"not sent: {writes.held_by(entry, words, now)}. {HELD_CALLBACK_STEP}"
             aside[row.line] = Outcome(row.line, row.phone, NOT_SENT, False, reason=reason)
         return aside
 
