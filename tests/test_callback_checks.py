@@ -166,3 +166,31 @@ async def test_an_upload_sets_aside_a_record_whose_callback_is_scheduled_and_sen
     assert "would send 2 records (with 2 callbacks to schedule)" in text_of(dry), text_of(dry)
     assert "Sent 2 records" in text_of(sent) and "Callbacks scheduled: 2" in text_of(sent), text_of(sent)
     assert simulator.state.executed["uploadContactAndAddCallback"] == 1
+
+
+@pytest.mark.parametrize(
+    ("held", "given"),
+    [("447911123456", "+44 7911 123456"), ("19175551234", "+1 917 555 1234")],
+    ids=["uk", "us"],
+)
+async def test_a_british_or_american_customers_number_is_theirs_with_its_plus(
+    client: Client, simulator: SimulatorThread, held: str, given: str
+) -> None:
+    """Their national digits (7911123456, 9175551234) are Indian mobiles too, which the reading of a
+    run together for search keys sets aside: the callback was refused as not their number."""
+    up = await client.call_tool(
+        "ameyo_upload_contacts",
+        {"campaign": 1, "lead_id": 1, "records": [{"phone1": held, "name": "Oliver"}]},
+    )
+    assert up.structured_content is not None, text_of(up)
+    [customer] = up.structured_content["added_customer_ids"]
+    error, text = await call(client, customer_id=customer, phone=given, callback_time="2031-05-01T11:00:00")
+    assert not error, text
+    sent = [cb for cb in simulator.state.callbacks(1) if cb.customer_id == customer]
+    assert sent and sent[-1].phone == held, sent
+    record = {"customer": {"phone1": held}, "callback_time": "2031-05-02T11:00:00", "callback_phone": given}
+    checked = await client.call_tool(
+        "ameyo_upload_contacts_with_callbacks",
+        {"campaign": 1, "lead_id": 21, "records": [record], "dry_run": True},
+    )
+    assert "would send 1 record" in text_of(checked), text_of(checked)

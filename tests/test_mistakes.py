@@ -12,7 +12,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from ameyo_mcp.server.tools import WRITE_TOOL_NAMES
-from ameyo_mcp.simulator import SimulatorThread
+from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from tests.conftest import server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
@@ -170,3 +170,15 @@ async def test_read_only_server_speaks_read_only(simulator: SimulatorThread, tmp
         assert "ameyo_add_callback" in told and "read-only" not in told
         follow_up = await client.get_prompt("ameyo_campaign_follow_up", {"campaign": "1"})
         assert "ameyo_add_callback" in follow_up.messages[0].content.text  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("sim_config", [SimulatorConfig(password="pw-5ec2e7-simulated", max_phone_length=13)])
+async def test_a_phone2_is_judged_by_its_length_as_sent(client: Client) -> None:
+    """phone2 goes to Ameyo as given: its length was judged on the spelling the phone rule would
+    dial (00447911123456, 14 digits), and the whole record was refused for it."""
+    records = [{"phone1": "9876500601", "phone2": "+44 7911 123456"}]
+    result = await client.call_tool(
+        "ameyo_upload_contacts", {"campaign": 1, "lead_id": 39, "records": records, "dry_run": True}
+    )
+    text = text_of(result)
+    assert "would send 1 record" in text and "refused" not in text, text

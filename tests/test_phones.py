@@ -210,6 +210,13 @@ def test_a_foreign_run_of_digits_is_the_same_number_as_its_spelling_with_plus() 
         assert phones.same_number("34697912072", spelt, "IN")
         assert phones.same_number(spelt, "34697912072", "IN")
     assert not phones.same_number("34697912072", "9697912072", "IN")
-    # A run whose national digits are a valid number of the region stays the region's reading.
-    assert not phones.same_number("18662648345", "+1 866 264 8345", "IN")
-    assert not phones.same_number("18662648345", "8662648345", "IN")
+    # Whatever its national digits are in the region: a UK or US number run together is theirs
+    # (7911123456 and 8662648345 are Indian mobiles too), and never the region's number.
+    for run, plus, national in (
+        ("447911123456", "+44 7911 123456", "7911123456"),
+        ("18662648345", "+1 866 264 8345", "8662648345"),
+    ):
+        assert phones.same_number(run, plus, "IN") and phones.same_number(plus, run, "IN")
+        assert not phones.same_number(run, national, "IN")
+    # A run that is a valid number of the region is the region's (9876543210 is not +98 …).
+    assert not phones.same_number("9876543210", "+98 765 432 10", "IN")

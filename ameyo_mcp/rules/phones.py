@@ -22,6 +22,7 @@ hypothesis.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -94,19 +95,32 @@ def identity(raw: str, region: str) -> str | None:
 
 def same_number(a: str, b: str, region: str) -> bool:
     """Whether two texts are one number: the same key in the same country. A foreign number run
-    together without its `+` (Ameyo's `34697912072`) is also the number it spells (`_with_plus`)."""
+    together without its `+` (Ameyo's `34697912072`, `447911123456`) is also the number it spells,
+    when the other text is that country's number (`_plus_reading`)."""
     one = identity(a, region)
     if one is None:
         return False
     other = identity(b, region)
+    if other is None:
+        return False
     if one == other:
         return True
-    return other is not None and not _identities(a, region, one).isdisjoint(_identities(b, region, other))
+    # Only another country's number can be a run's foreign reading: two of the region's numbers
+    # that differ (the usual pair) are told apart without parsing either again.
+    home = f"+{_home_code(region)}"
+    return (not other.startswith(home) and _plus_identity(a, region) == other) or (
+        not one.startswith(home) and _plus_identity(b, region) == one
+    )
 
 
-def _identities(text: str, region: str, own: str) -> set[str]:
-    foreign = _with_plus(text, region)
-    return {own, f"+{foreign.country_code}{foreign.nsn}"} if foreign is not None else {own}
+@functools.cache
+def _home_code(region: str) -> int:
+    return int(_lib().country_code_for_region(region))
+
+
+def _plus_identity(text: str, region: str) -> str | None:
+    foreign = _plus_reading(text, region)
+    return f"+{foreign.country_code}{foreign.nsn}" if foreign is not None else None
 
 
 def is_complete(raw: str, region: str) -> bool:
@@ -227,6 +241,16 @@ def _with_plus(text: str, region: str) -> _Facts | None:
     Ameyo's pushes write them. Not when its national number is a valid number of `region` too:
     its key would find that region's customers (`18662648345`, a US number, is not India's
     `8662648345`)."""
+    foreign = _plus_reading(text, region)
+    if foreign is None or _lib().is_valid_number(_lib().parse(foreign.nsn, region)):
+        return None
+    return foreign
+
+
+def _plus_reading(text: str, region: str) -> _Facts | None:
+    """Digits without `+` or a trunk `0` that are no valid number of `region` but a valid one with
+    `+` before them, read so (`447911123456` is +44 7911 123456), whatever its national digits
+    are in `region`."""
     text = text.strip()
     if text[:1] in ("+", "0") or not is_number_text(text):
         return None
@@ -240,10 +264,7 @@ def _with_plus(text: str, region: str) -> _Facts | None:
         return None
     if lib.is_valid_number(regional) or not lib.is_valid_number(foreign):
         return None
-    nsn: str = lib.national_significant_number(foreign)
-    if lib.is_valid_number(lib.parse(nsn, region)):
-        return None
-    return _Facts(foreign.country_code, nsn, True)
+    return _Facts(foreign.country_code, lib.national_significant_number(foreign), True)
 
 
 def for_ameyo(raw: str, region: str, style: str = DEFAULT_STYLE) -> Dialable:
