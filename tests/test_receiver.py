@@ -434,7 +434,7 @@ async def test_the_demo_over_stdio_has_the_simulators_calls(tmp_path: Path) -> N
     )
     async with Client(params) as client:
         text = await wait_for_calls(client)
-    assert "By outcome:\n<customer-data>\n" in text
+    assert "By outcome (the agent's disposition, else Ameyo's system disposition):\n<customer-data>\n" in text
 
 
 @pytest.mark.anyio

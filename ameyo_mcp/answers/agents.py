@@ -37,7 +37,8 @@ def unknown_agents_note(store: Store, agents: Iterable[str], now: datetime | Non
     said = (
         f"Note: no call pushed to this server in the last {SEEN_DAYS} days was taken by "
         f"{'agents' if many else 'agent'} {names}. Ameyo routes a callback to any user id as given: "
-        f"if {'these are' if many else 'this is'} not an Ameyo user id, the callback waits for nobody. "
-        f"Agents here ({which}):"
+        f"if {'these are' if many else 'this is'} not an Ameyo user id, the callback waits for nobody: "
+        "schedule it again for a user id below (another agent is another callback) and remove this "
+        f"one in Ameyo's console. Agents here ({which}):"
     )
     return "\n".join([said, *fence([known])])

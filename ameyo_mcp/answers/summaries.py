@@ -464,8 +464,9 @@ def unknown_fields_note(
         step = f"Ameyo may not keep {values}; rename {'them' if many else 'it'} before sending"
     else:
         step = (
-            f"Ameyo may not have kept {values}: check a customer in Ameyo, and upload again with the "
-            "names corrected if the values are missing"
+            f"Ameyo may not have kept {values}: check a customer in Ameyo, and if the values are "
+            "missing upload again with the names corrected and update_existing=true (the customers "
+            "exist now; it also gives them the upload's status and attempts)"
         )
     subject = f"{counted(len(odd), what)} {'are not fields' if many else 'is not a field'}"
     lines = [
@@ -570,9 +571,9 @@ def still_to_come_note(scheduled: Sequence[str], maybe: Sequence[str], zone: str
     had no answer but to schedule another."""
     said = []
     if scheduled:
-        said.append(f"scheduled at {_times(scheduled, zone)}")
+        said.append(f"scheduled at {_times(scheduled, zone, shown=20)}")
     if maybe:
-        said.append(f"perhaps at {_times(maybe, zone)} (Ameyo's answer never came)")
+        said.append(f"perhaps at {_times(maybe, zone, shown=20)} (Ameyo's answer never came)")
     return (
         f"Callbacks this server asked Ameyo for to this customer's numbers (for them or anyone who "
         f"shares a number), still to come: {'; '.join(said)}. Ameyo's own callback list (its web "
@@ -580,9 +581,11 @@ def still_to_come_note(scheduled: Sequence[str], maybe: Sequence[str], zone: str
     )
 
 
-def _times(times: Sequence[str], zone: str) -> str:
-    more = f" and {len(times) - 5} more" if len(times) > 5 else ""
-    return f"{', '.join(times[:5])}{more} ({zone}, the Ameyo server's zone)"
+def _times(times: Sequence[str], zone: str, shown: int = 5) -> str:
+    """Some times of callbacks, with how many more: an answer about one customer shows more of
+    them, as nothing else lists them."""
+    more = f" and {len(times) - shown} more" if len(times) > shown else ""
+    return f"{', '.join(times[:shown])}{more} ({zone}, the Ameyo server's zone)"
 
 
 def also_scheduled_by_record(shown: Sequence[str], *, unsure: bool) -> str:

@@ -545,7 +545,7 @@ def history_text(out: CallHistoryOut, criteria: str) -> str:
     # Outcome names are what the pushes said: customer text, fenced like the calls.
     if rest:
         shown += f", {counted(len(ranked) - MAX_OUTCOMES, 'other outcome')}: {counted(rest, 'call')}"
-    lines = [head, "By outcome:", *fence([shown])]
+    lines = [head, "By outcome (the agent's disposition, else Ameyo's system disposition):", *fence([shown])]
     one_day = out.since[:10] == out.until[:10]
     lines.append(
         f"{'time' if one_day else 'when'} ({out.timezone}) | customer | number | outcome | agent | talk"
