@@ -1042,3 +1042,17 @@ async def test_no_bar_or_look_alike_in_a_name_shifts_a_listings_cells(client: Cl
     listing = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "customer_ids": [ravi]})
     [row] = [line for line in text_of(listing).splitlines() if line.startswith(f"#{ravi} ")]
     assert row.split(" | ")[1] == "9877100013" and "Ravi ¦ 9999999999" in row, row
+
+
+async def test_a_disabled_lead_asked_for_with_enabled_leads_only_is_said_to_be_left_out(
+    client: Client,
+) -> None:
+    """ "0 contacts match lead 35, enabled leads" read as an empty lead: it holds customers, and is
+    disabled."""
+    result = await client.call_tool(
+        "ameyo_get_contacts", {"campaign": 1, "lead_ids": [35], "enabled_leads_only": True}
+    )
+    text = text_of(result)
+    assert "Lead 35 is disabled, and enabled_leads_only leaves disabled leads out" in text, text
+    whole = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "lead_ids": [35]})
+    assert whole.structured_content is not None and whole.structured_content["matched"] > 0

@@ -212,6 +212,19 @@ async def ameyo_get_contacts(
     if disposition and not matches and not out.matched:
         # Dispositions are free text per deployment: say which exist rather than a bare zero.
         text += "\n" + dispositions_seen_note(result.dispositions if result and result.dispositions else seen)
+    if enabled_leads_only and lead_ids and not out.matched:
+        # Ameyo reads no disabled lead then: "0 contacts of lead 35" read as an empty lead.
+        async with explained(ameyo, info):
+            disabled = [lead.lead_id for lead in await ameyo.leads(info.campaign_id) if not lead.enabled]
+        named = sorted({int(i) for i in lead_ids} & set(disabled))
+        if named:
+            listed = ", ".join(str(i) for i in named)
+            text += (
+                f"\nLead{'s' if len(named) > 1 else ''} {listed} {'are' if len(named) > 1 else 'is'} "
+                "disabled, and enabled_leads_only leaves disabled leads out: nothing of "
+                f"{'them' if len(named) > 1 else 'it'} was read. Leave enabled_leads_only out to see "
+                f"{'their' if len(named) > 1 else 'its'} contacts."
+            )
     only = status or disposition or lead_ids or enabled_leads_only
     if not matches and (number is not None or customer_ids or search) and not only:
         # Not in this campaign is not "not in Ameyo": another campaign's index may hold them.
