@@ -192,8 +192,12 @@ async def test_a_callback_an_earlier_write_scheduled_holds_back_its_row_alone_an
         first = await client.call_tool(TOOL, args | {"lead_id": 21})
         assert not first.is_error and first.structured_content is not None, text_of(first)
         assert first.structured_content["callbacks"] == 1
+        checked = await client.call_tool(TOOL, args | {"lead_id": 39, "dry_run": True})
         second = await client.call_tool(TOOL, args | {"lead_id": 39})
         again = await client.call_tool(TOOL, args | {"lead_id": 39})
+    # Every row in one count of the headline: the dry run's 3 rows, the run's 3.
+    assert "would send 2, refused before sending 0, held back 1." in text_of(checked), text_of(checked)
+    assert "sent in this run 2; answered in earlier runs (not resent) 0; not sent 1." in text_of(second)
     text = text_of(second)
     assert "allow_repeat" not in text.replace("ameyo_add_callback with allow_repeat=true", ""), text
     held = "1 row was not sent because an earlier write already scheduled the callback it asks for"

@@ -126,10 +126,12 @@ def bulk_text(out: BulkUploadOut) -> str:
                 else ""
             )
             + (
-                f", sent earlier without learning the outcome (not sent again) {counts[OUTCOME_UNKNOWN]}."
+                f", sent earlier without learning the outcome (not sent again) {counts[OUTCOME_UNKNOWN]}"
                 if counts.get(OUTCOME_UNKNOWN)
-                else "."
+                else ""
             )
+            # Rows set aside (another write holds their callback): every row is in one count.
+            + (f", held back {counts[NOT_SENT]}." if counts.get(NOT_SENT) else ".")
         ]
         by_ledger = counts.get(SENT_EARLIER, 0) - out.from_earlier_runs
         if by_ledger:
@@ -147,7 +149,7 @@ def bulk_text(out: BulkUploadOut) -> str:
             f"{counted(out.rows, 'row')} of {out.file} for {label}, lead {out.lead_id}: refused before "
             "sending "
             f"{refused}; sent in this run {out.sent_now}; answered in earlier runs (not resent) "
-            f"{out.from_earlier_runs}."
+            f"{out.from_earlier_runs}" + (f"; not sent {counts[NOT_SENT]}." if counts.get(NOT_SENT) else ".")
         ]
         if counts.get(SENT_EARLIER):
             lines.append(
@@ -160,8 +162,6 @@ def bulk_text(out: BulkUploadOut) -> str:
         answers = answered_text(answered({k: v for k, v in counts.items() if k not in local}), counts)
         if counts.get(OUTCOME_UNKNOWN):
             answers += f", outcome unknown {counts[OUTCOME_UNKNOWN]}"
-        if counts.get(NOT_SENT):
-            answers += f", not sent {counts[NOT_SENT]}"
         # A resumed run's answers include the earlier runs': said, so that none reads as just done.
         runs = " (in this run and earlier ones)" if out.from_earlier_runs else ""
         lines.append(f"Ameyo's answers{runs}: {answers}. Callbacks scheduled: {out.callbacks}.")
