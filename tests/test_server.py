@@ -380,6 +380,9 @@ async def test_columns_asked_for_are_shown_without_detail(client: Client, simula
         {"campaign": 1, "customer_ids": [never.customer_id], "columns": ["last_user_id"], "detail": True},
     )
     assert "last_user_id=(not set)" in text_of(unset), text_of(unset)
+    # In the data, no value is null: "(not set)" would read as a value some customer could hold.
+    assert unset.structured_content is not None
+    assert unset.structured_content["contacts"][0]["data"]["last_user_id"] is None
     # Without columns, a line stays a line: no field beyond the summary's.
     plain = await client.call_tool(
         "ameyo_get_contacts", {"campaign": 1, "customer_ids": [called.customer_id]}

@@ -72,7 +72,7 @@ class ContactOut(BaseModel):
     attempts: int | None = None
     disposition: str | None = None
     last_dialed: str | None = None
-    data: dict[str, str] | None = None
+    data: dict[str, str | None] | None = None  # null: a column asked for that has no value
 
 
 class ContactsOut(BaseModel):

@@ -92,8 +92,13 @@ def contact_line(c: ContactOut) -> str:
     if c.last_dialed:
         parts.append(f"last {c.last_dialed[:16]}")
     if c.data:
-        parts.append("; ".join(f"{k}={v}" for k, v in c.data.items()))
+        parts.append(_data_text(c.data))
     return " | ".join(map(cell, parts))
+
+
+def _data_text(data: Mapping[str, str | None]) -> str:
+    """A contact's other fields as a line: `k=v; …`, a column asked for without a value said so."""
+    return "; ".join(f"{k}={'(not set)' if v is None else v}" for k, v in data.items())
 
 
 def cell(text: str) -> str:
@@ -123,7 +128,7 @@ _COLUMNS: dict[str, Callable[[ContactOut], str]] = {
     "attempts": lambda c: "?" if c.attempts is None else str(c.attempts),
     "disposition": lambda c: c.disposition or "",
     "last dialed": lambda c: (c.last_dialed or "")[:16],
-    "data": lambda c: "; ".join(f"{k}={v}" for k, v in (c.data or {}).items()),
+    "data": lambda c: _data_text(c.data or {}),
 }
 # Said once when every shown contact has the same one ("all shown: lead 21, 0 attempts").
 _SHAREABLE = ("lead", "attempts", "disposition", "last dialed", "data")

@@ -306,9 +306,6 @@ def _phone_search(phone: str | None, region: str) -> phones.PhoneSearch | None:
         raise ToolError(f"phone: {exc}") from None
 
 
-NOT_SET = "(not set)"
-
-
 def _contact_out(
     contact: Contact,
     campaign: CampaignInfo,
@@ -328,7 +325,7 @@ def _contact_out(
     if masked and phone:
         phone = login.mask_value(campaign.campaign_id) if login else None
     attempts = extra.get("attempts")
-    full: dict[str, str] | None = None
+    full: dict[str, str | None] | None = None
     if detail:
         merged = {k: v for k, v in data.items() if not (masked and is_phone_key(k))}
         merged.update({k: v for k, v in extra.items() if k not in SUMMARY_COLUMNS})
@@ -339,7 +336,9 @@ def _contact_out(
     if columns:
         # Ameyo leaves a column without a value out of its answer: one asked for by name says so,
         # rather than being missing as if it had not been asked for.
-        unset = {c: NOT_SET for c in columns if c not in SUMMARY_COLUMNS and extra.get(c) in (None, "")}
+        unset: dict[str, str | None] = {
+            c: None for c in columns if c not in SUMMARY_COLUMNS and extra.get(c) in (None, "")
+        }
         full = {**(full or {}), **unset} or None
     name = display_name(data)
     return ContactOut(
