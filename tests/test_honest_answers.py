@@ -910,8 +910,11 @@ async def test_a_callback_for_an_agent_no_call_knows_is_said_to_wait_for_nobody(
         wrong = await client.call_tool(
             "ameyo_add_callback", callback | {"customer_id": 12001, "agent": "Agent 1 (Ravi)"}
         )
+        cased = await client.call_tool(
+            "ameyo_add_callback", callback | {"customer_id": 12002, "agent": "AGENT1"}
+        )
         right = await client.call_tool(
-            "ameyo_add_callback", callback | {"customer_id": 12004, "agent": "AGENT1"}
+            "ameyo_add_callback", callback | {"customer_id": 12006, "agent": "agent2"}
         )
         record = {"customer": {"phone1": "9876500501"}, "callback_time": when, "agent": "nosuchagent"}
         uploaded = await client.call_tool(
@@ -926,7 +929,12 @@ async def test_a_callback_for_an_agent_no_call_knows_is_said_to_wait_for_nobody(
         text
     )
     assert "the callback waits for nobody" in text and "agent1 1, agent2 1" in text, text
-    assert "no call pushed" not in text_of(right), text_of(right)  # agent ids in any case, as matched
+    # An id spelt in another case than the calls': it may be another user id to Ameyo.
+    text = text_of(cased)
+    assert "no call pushed" not in text and "spell agent 'AGENT1' otherwise (below)" in text, text
+    assert "\n<customer-data>\nagent1\n</customer-data>" in text, text
+    assert not cased.is_error and not right.is_error, text_of(right)
+    assert "agent 'agent2'" not in text_of(right), text_of(right)
     assert "taken by agent 'nosuchagent'" in text_of(uploaded), text_of(uploaded)
     assert "taken by agent 'Agent 1 (Ravi)'" in text_of(filed), text_of(filed)
 

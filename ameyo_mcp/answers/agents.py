@@ -24,10 +24,18 @@ def unknown_agents_note(store: Store, agents: Iterable[str], now: datetime | Non
     if not asked:
         return None
     since = (now or datetime.now(UTC)) - timedelta(days=SEEN_DAYS)
-    unseen = [a for a in asked if not store.call_history(CallQuery(since=since, agent=a, limit=0)).total]
+    unseen: list[str] = []
+    spelt: dict[str, list[str]] = {}  # agents with calls, but only under other spellings
+    for agent in asked:
+        spellings = store.agent_spellings(CallQuery(since=since, agent=agent))
+        if not spellings:
+            unseen.append(agent)
+        elif agent not in spellings:
+            spelt[agent] = spellings
+    notes = [_spelt_otherwise(agent, spellings) for agent, spellings in spelt.items()]
     seen = store.agents(CallQuery(since=since), limit=_LISTED) if unseen else []
     if not unseen or not seen:
-        return None
+        return "\n".join(notes) or None
     names = ", ".join(repr(data_text(a, 40)) for a in unseen[:_NAMED])
     if len(unseen) > _NAMED:
         names += f" and {len(unseen) - _NAMED} more"
@@ -41,4 +49,14 @@ def unknown_agents_note(store: Store, agents: Iterable[str], now: datetime | Non
         "schedule it again for a user id below (another agent is another callback) and remove this "
         f"one in Ameyo's console. Agents here ({which}):"
     )
-    return "\n".join([said, *fence([known])])
+    return "\n".join([*notes, said, *fence([known])])
+
+
+def _spelt_otherwise(agent: str, spellings: list[str]) -> str:
+    said = (
+        f"Note: the calls pushed to this server spell agent {data_text(agent, 40)!r} otherwise (below): "
+        "Ameyo may tell user ids apart by case, and routes a callback to the id as given. If the "
+        "callback is for that agent, schedule it for the id as spelt there and remove this one in "
+        "Ameyo's console."
+    )
+    return "\n".join([said, *fence([", ".join(spellings)])])

@@ -1180,6 +1180,19 @@ class Store:
         own, most calls first, as `agents` are."""
         return self._spread(replace(query, system_disposition=None), "system_disposition", limit)
 
+    def agent_spellings(self, query: CallQuery, *, limit: int = 5) -> list[str]:
+        """How the agent `query` names (in any case, as agents are matched) is spelt in the calls
+        it finds: Ameyo's user ids may tell case apart, and a callback is routed to the id as given."""
+        where, params = call_filters(query)
+        return [
+            str(spelt)
+            for (spelt,) in self._reading(
+                lambda tx: tx.all(
+                    f"SELECT DISTINCT agent FROM calls{where} ORDER BY 1 LIMIT ?", (*params, limit)
+                )
+            )
+        ]
+
     def _spread(self, query: CallQuery, column: str, limit: int) -> list[tuple[str, int]]:
         where, params = call_filters(query)
         listed = f"{where} AND {column} IS NOT NULL" if where else f" WHERE {column} IS NOT NULL"
