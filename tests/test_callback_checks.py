@@ -194,3 +194,55 @@ async def test_a_british_or_american_customers_number_is_theirs_with_its_plus(
         {"campaign": 1, "lead_id": 21, "records": [record], "dry_run": True},
     )
     assert "would send 1 record" in text_of(checked), text_of(checked)
+
+
+UP = "ameyo_upload_contacts_with_callbacks"
+LATER = "2031-05-01T15:30:00"
+RECORDS = [
+    {"customer": {"phone1": "917308059204"}, "callback_time": LATER},
+    {"customer": {"phone1": "9876500811", "name": "New One"}, "callback_time": LATER},
+]
+
+
+async def test_the_same_call_again_after_a_set_aside_is_a_repeat_not_a_refusal(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    """Record 1's callback is held by an earlier ameyo_add_callback, so record 2 alone is sent.
+    The very same call again (a client retrying a lost answer) must be answered as a REPEAT with
+    record 2's callback id, as an upload with nothing set aside is: every record was 'refused',
+    record 2 because 'another write scheduled' it, that other write being this call's."""
+    done = await client.call_tool(
+        "ameyo_add_callback", {"campaign": 1, "customer_id": PRIYA, "callback_time": LATER}
+    )
+    assert not done.is_error, text_of(done)
+    upload = {"campaign": 1, "lead_id": 21, "records": RECORDS}
+    first = await client.call_tool(UP, upload)
+    assert not first.is_error and first.structured_content is not None, text_of(first)
+    callback_id = first.structured_content["records"][1]["callback_id"]
+    again = await client.call_tool(UP, upload)
+    text = text_of(again)
+    assert not again.is_error, text
+    assert "REPEAT" in text and callback_id in text, text
+    assert simulator.state.executed["uploadContactAndAddCallback"] == 1
+
+
+async def test_two_records_of_one_callback_in_one_call_are_not_both_scheduled(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    """Two records whose callbacks are one callback (same number dialled, same time, any agent):
+    the second is what a separate call would refuse ('another write scheduled a callback to the
+    customer on 9876500902 at …'), and within one call both were scheduled, the number rung twice
+    at one time, without allow_repeat."""
+    records = [
+        {
+            "customer": {"phone1": "9876500901", "phone2": "9876500902", "name": "A"},
+            "callback_time": LATER,
+            "callback_phone": "9876500902",
+        },
+        {"customer": {"phone1": "9876500902", "name": "B"}, "callback_time": LATER},
+    ]
+    sent = await client.call_tool(UP, {"campaign": 1, "lead_id": 21, "records": records})
+    assert not sent.is_error and sent.structured_content is not None, text_of(sent)
+    assert sent.structured_content["callbacks"] == 1, text_of(sent)
+    on_902 = [cb for cb in simulator.state.callbacks(1) if cb.phone.endswith("9876500902")]
+    assert len(on_902) == 1, on_902

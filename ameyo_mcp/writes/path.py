@@ -862,13 +862,6 @@ class WritePath:
         now = self._clock()
         return {e.key: e for e in entries if e.write_id != write.identity and _stands(e, now)}
 
-    async def held_callback_reasons(self, write: Write) -> dict[str, str]:
-        """By callback key, why `write`'s callbacks that other writes hold (`held_callbacks`) are
-        not sent: "another write scheduled a callback to … 3 min ago (…)"."""
-        held = await self.held_callbacks(write)
-        now, words = self._clock(), dict(write.callbacks)
-        return {key: held_by(entry, words[key], now) for key, entry in held.items()}
-
     def clock(self) -> float:
         """Now, as the ledger's times are kept (seconds since the epoch)."""
         return self._clock()

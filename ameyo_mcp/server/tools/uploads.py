@@ -416,6 +416,46 @@ async def _known_note(
     return [known_customers_note(known, synced, target, update=update, migrate=migrate, flags=flags)]
 
 
+async def _held_aside(
+    path: writes.WritePath,
+    good: Sequence[Checked],
+    write: writes.Write,
+    plan: Callable[[list[Checked]], writes.Write],
+) -> dict[int, str]:
+    """By position, the records to set aside, and why: those whose callback another write already
+    holds, as a file upload sets its rows aside, in the dry run too (the whole upload was refused
+    for one of them); and a record whose callback an earlier record of the same call asks for.
+
+    The same call made again after records were set aside finds its other callbacks held by what it
+    sent then: that write is this call's own, and is answered as a repeat."""
+    step = "pass allow_repeat=true only if a second callback is meant"
+    callbacks = dict(zip((c.position for c in good), write.callbacks, strict=True))  # position: (key, words)
+    first: dict[str, int] = {}
+    aside: dict[int, str] = {}
+    for position, (key, words) in callbacks.items():
+        if key in first:
+            aside[position] = f"not sent: record {first[key]} asks for the same callback ({words}); {step}"
+        first.setdefault(key, position)
+    held = await path.held_callbacks(write)
+    holder = {p: held[key] for p, (key, _) in callbacks.items() if key in held}
+    for write_id in {entry.write_id for entry in holder.values()}:
+        # What this call sent before, less the records others held then: its own write.
+        kept = [
+            c
+            for c in good
+            if c.position not in aside
+            and (c.position not in holder or holder[c.position].write_id == write_id)
+        ]
+        if kept and plan(kept).identity == write_id:
+            holder = {p: e for p, e in holder.items() if e.write_id != write_id}
+            break
+    now = path.clock()
+    for position, entry in holder.items():
+        said = writes.held_by(entry, callbacks[position][1], now)
+        aside.setdefault(position, f"not sent: {said}; {step}")
+    return aside
+
+
 async def _send(
     ctx: Context[Any, Any],
     target: UploadTarget,
@@ -439,16 +479,8 @@ async def _send(
     good = [c for c in checked if c.problem is None]
     write = plan(good)
     if write.callbacks and not allow_repeat:
-        # Records whose callback another write already holds are set aside, as a file upload sets
-        # them aside, and said so in the dry run too: the whole upload was refused for one of them.
-        held = await state.writes.held_callback_reasons(write)
-        if held:
-            step = "pass allow_repeat=true only if a second callback is meant"
-            aside = {
-                c.position: f"not sent: {held[key]}; {step}"
-                for c, (key, _) in zip(good, write.callbacks, strict=True)
-                if key in held
-            }
+        aside = await _held_aside(state.writes, good, write, plan)
+        if aside:
             checked = [replace(c, problem=aside[c.position]) if c.position in aside else c for c in checked]
             good = [c for c in checked if c.problem is None]
             write = plan(good)
