@@ -156,8 +156,10 @@ class Earlier:
 
     def journaled(self, answer: JournalRow, phone: str | None) -> Outcome:
         """A row an earlier run's answer holds, as this run tells it: as answered then (a dry run:
-        not sent again), or of unknown outcome when that answer left it out."""
+        not sent again), or of unknown outcome when that answer left it out. Counted as from earlier
+        runs, unless another upload had sent it (SENT_EARLIER: said as that, and counted once)."""
         earlier = Outcome.from_journal(answer, phone)
+        self.tally.from_earlier_runs += earlier.result != SENT_EARLIER
         if earlier.result == UNKNOWN_RESULT:
             self.left_out += not self.options.dry_run
             return earlier
@@ -170,7 +172,6 @@ class Earlier:
         answer = self.journal.earlier_rows().answered.get(row.line)
         if answer is None:
             return None
-        self.tally.from_earlier_runs += 1
         return self.journaled(answer, row.phone)
 
     def refused(self, checked: Prepared) -> Outcome:

@@ -900,7 +900,6 @@ class _Run:
         by_line = {int(r[0]): r for r in rows}
         for row in batch.rows:
             self._settle(self.earlier.journaled(by_line[row.line], row.phone))
-        self.tally.from_earlier_runs += len(batch.rows)
 
     def _explain_outcomes(self) -> None:
         counts = self.tally.counts

@@ -145,11 +145,22 @@ def bulk_text(out: BulkUploadOut) -> str:
                 f'with dry_run=false and confirm="{out.confirm_token}".'
             )
     else:
+        held = out.rows - (
+            refused
+            + out.sent_now
+            + out.from_earlier_runs
+            + counts.get(NOT_SENT, 0)
+            + counts.get(SENT_EARLIER, 0)
+        )
         lines = [
             f"{counted(out.rows, 'row')} of {out.file} for {label}, lead {out.lead_id}: refused before "
             "sending "
             f"{refused}; sent in this run {out.sent_now}; answered in earlier runs (not resent) "
-            f"{out.from_earlier_runs}" + (f"; not sent {counts[NOT_SENT]}." if counts.get(NOT_SENT) else ".")
+            f"{out.from_earlier_runs}"
+            + (f"; not sent {counts[NOT_SENT]}" if counts.get(NOT_SENT) else "")
+            # Rows an earlier sending (this file's, or another upload of them) left of unknown
+            # outcome, not resent: what no other count of this line holds.
+            + (f"; of unknown outcome since an earlier sending (not resent) {held}." if held > 0 else ".")
         ]
         if counts.get(SENT_EARLIER):
             lines.append(

@@ -1,0 +1,79 @@
+"""A file upload's headline puts every row in exactly one count, in resumed runs and beside rows
+another upload sent."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from ameyo_mcp.simulator import SimulatorThread
+from tests.conftest import server_of, settings_for, text_of
+
+pytestmark = pytest.mark.anyio
+TOOL = "ameyo_upload_contacts_file"
+BODY = "phone1,name\n9876500401,Ana\n9876500402,Bo\n9876500403,Cy\n"
+
+
+def counted_rows(text: str) -> int:
+    """The rows the answer's first line and its 'Not sent again: N rows' line account for."""
+    head = text.splitlines()[0]
+    counts = re.findall(r"(?:before sending|this run|\(not resent\)|not sent) (\d+)", head)
+    total = sum(int(n) for n in counts)
+    again = re.search(r"^Not sent again: (\d+) rows?", text, re.M)
+    return total + (int(again.group(1)) if again else 0)
+
+
+@pytest.mark.network
+async def test_a_resumed_runs_rows_of_unknown_outcome_are_in_its_headline(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """The batch's answer was lost; the next run resends nothing (no retry_unknown). Its dry run
+    counts the rows ('sent earlier without learning the outcome (not sent again) 3'); the real
+    run's headline says 'refused 0; sent in this run 0; answered in earlier runs 0' of 3 rows and
+    lists them among 'Ameyo's answers' (outcome unknown 3), which this run never asked."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "a.csv").write_text(BODY, encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    args: dict[str, Any] = {"file": "a.csv", "campaign": 1, "lead_id": 21, "dry_run": False}
+    async with Client(server_of(simulator, settings)) as client:
+        simulator.state.faults.commands = {"uploadContacts"}
+        simulator.state.faults.drop_after = 1
+        first = await client.call_tool(TOOL, args)
+        simulator.state.faults.reset()
+        assert first.structured_content is not None, text_of(first)
+        assert first.structured_content["counts"] == {"OUTCOME_UNKNOWN": 3}, text_of(first)
+        dry = await client.call_tool(TOOL, args | {"dry_run": True})
+        again = await client.call_tool(TOOL, args)
+    assert "sent earlier without learning the outcome (not sent again) 3" in text_of(dry), text_of(dry)
+    assert again.structured_content is not None
+    assert again.structured_content["counts"] == {"OUTCOME_UNKNOWN": 3}
+    assert counted_rows(text_of(again)) == 3, text_of(again)
+
+
+async def test_rows_answered_in_an_earlier_run_are_not_counted_twice(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """b.csv holds a.csv's rows: its first run sends none (SENT_EARLIER, by the ledger). Its next
+    run says 'answered in earlier runs (not resent) 3' and also 'Not sent again: 3 rows that an
+    earlier upload already sent': 6 rows of 3. The dry run takes the earlier runs' rows out of
+    that line (by_ledger); the real run does not."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "a.csv").write_text(BODY, encoding="utf-8")
+    (folder / "b.csv").write_text(BODY, encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    args: dict[str, Any] = {"campaign": 1, "lead_id": 21, "dry_run": False}
+    async with Client(server_of(simulator, settings)) as client:
+        a = await client.call_tool(TOOL, args | {"file": "a.csv"})
+        assert "added 3" in text_of(a), text_of(a)
+        b = await client.call_tool(TOOL, args | {"file": "b.csv"})
+        assert counted_rows(text_of(b)) == 3, text_of(b)
+        dry = await client.call_tool(TOOL, args | {"file": "b.csv", "dry_run": True})
+        assert counted_rows(text_of(dry).replace("Would not be sent again", "Not sent again")) in (0, 3)
+        b_again = await client.call_tool(TOOL, args | {"file": "b.csv"})
+    assert counted_rows(text_of(b_again)) == 3, text_of(b_again)
