@@ -1064,3 +1064,7 @@ async def test_a_disabled_lead_asked_for_with_enabled_leads_only_is_said_to_be_l
     assert "Lead 35 is disabled, and enabled_leads_only leaves disabled leads out" in text, text
     whole = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "lead_ids": [35]})
     assert whole.structured_content is not None and whole.structured_content["matched"] > 0
+    beside = await client.call_tool(
+        "ameyo_get_contacts", {"campaign": 1, "lead_ids": [35, 1], "enabled_leads_only": True}
+    )
+    assert "Lead 35 is disabled, and enabled_leads_only leaves disabled leads out" in text_of(beside)

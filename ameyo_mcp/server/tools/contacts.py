@@ -212,8 +212,9 @@ async def ameyo_get_contacts(
     if disposition and not matches and not out.matched:
         # Dispositions are free text per deployment: say which exist rather than a bare zero.
         text += "\n" + dispositions_seen_note(result.dispositions if result and result.dispositions else seen)
-    if enabled_leads_only and lead_ids and not out.matched:
-        # Ameyo reads no disabled lead then: "0 contacts of lead 35" read as an empty lead.
+    if enabled_leads_only and lead_ids:
+        # Ameyo reads no disabled lead then: "0 contacts of lead 35" read as an empty lead, and a
+        # disabled lead asked for beside an enabled one was left out without a word.
         async with explained(ameyo, info):
             disabled = [lead.lead_id for lead in await ameyo.leads(info.campaign_id) if not lead.enabled]
         named = sorted({int(i) for i in lead_ids} & set(disabled))
