@@ -19,7 +19,8 @@ from ameyo_mcp.simulator import SimulatorThread
 from tests.conftest import text_of
 from tests.test_ledger_everywhere import WHEN, callbacks_at, env_for, stdio_server
 
-pytestmark = [pytest.mark.anyio, pytest.mark.network]
+# Server processes and CLI runs, one after another: with the multi-process runs of `-m slow`.
+pytestmark = [pytest.mark.anyio, pytest.mark.network, pytest.mark.slow]
 
 TOOL = "ameyo_upload_contacts_with_callbacks"
 
