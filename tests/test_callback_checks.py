@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import anyio
 import pytest
 from mcp import Client
 
@@ -246,3 +249,29 @@ async def test_two_records_of_one_callback_in_one_call_are_not_both_scheduled(
     assert sent.structured_content["callbacks"] == 1, text_of(sent)
     on_902 = [cb for cb in simulator.state.callbacks(1) if cb.phone.endswith("9876500902")]
     assert len(on_902) == 1, on_902
+
+
+async def test_a_callback_being_scheduled_meanwhile_sets_its_record_aside_and_the_rest_go(
+    client: Client, simulator: SimulatorThread
+) -> None:
+    """While an ameyo_add_callback of record 1's callback was on its way to Ameyo, the upload was
+    refused whole ('Nothing was sent: another write scheduled …'), naming no record, and record 2,
+    whose callback nobody held, was not sent."""
+    simulator.state.faults.commands = {"addCallback"}
+    simulator.state.faults.delay_s = 1.5
+    answers: dict[str, Any] = {}
+
+    async def schedule() -> None:
+        answers["callback"] = await call(client, customer_id=PRIYA, callback_time=LATER)
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(schedule)
+            await anyio.sleep(0.6)
+            answers["upload"] = await client.call_tool(UP, {"campaign": 1, "lead_id": 21, "records": RECORDS})
+    finally:
+        simulator.state.faults.reset()
+    assert not answers["callback"][0], answers["callback"]
+    text = text_of(answers["upload"])
+    assert not answers["upload"].is_error and "record 1: 917308059204: not sent" in text, text
+    assert simulator.state.executed["uploadContactAndAddCallback"] == 1

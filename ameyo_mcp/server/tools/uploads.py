@@ -23,7 +23,7 @@ from ...answers.summaries import (
     unknown_fields_note,
     upload_text,
 )
-from ...errors import Respelled, StoreError
+from ...errors import CallbackScheduled, Respelled, StoreError
 from ...index.held import indexed_customers, synced_index
 from ...rules import phones
 from ...rules.counts import counted
@@ -521,6 +521,18 @@ async def _send(
             checked = one_record_per_number(checked, exc.spellings)
             good = [c for c in checked if c.problem is None]
             write = plan(good)
+        except CallbackScheduled:
+            # Another write was scheduling one of these callbacks when the records were looked at,
+            # and has since: that record is set aside now, and the rest go.
+            aside = await _held_aside(state.writes, good, write, plan) if not allow_repeat else {}
+            if not aside or tries_left == 1:
+                raise
+            checked = [replace(c, problem=aside[c.position]) if c.position in aside else c for c in checked]
+            good = [c for c in checked if c.problem is None]
+            write = plan(good)
+            refused = len(checked) - len(good)
+            if not good:
+                return _report(state.ameyo, target, checked, None, False, notes=notes, requeued=requeued)
     results: Sequence[RecordResult] = sent.answer
     if sent.repeat_of_s is None and write.subjects:
         notes = [*notes, *await _other_callbacks_note(state.writes, write, good)]
