@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from ..errors import PushRejected
 from ..rules.redact import SECRETS
-from ..rules.sanitize import clean_text
+from ..rules.sanitize import clean_text, is_plain
 from ..rules.times import epoch_in, show
 from ..store.records import CallEvent
 
@@ -177,18 +177,14 @@ def _masked(fields: Mapping[str, str]) -> Mapping[str, str]:
     joins a secret they split (`Pw-SECRET\u200b…`, a password's space doubled): a value that holds
     one so is kept as shown, masked."""
     fields = SECRETS.scrub_values(fields)
-    if all(_plain(name) and _plain(value) for name, value in fields.items()):
+    if all(is_plain(name) and is_plain(value) for name, value in fields.items()):
         return fields  # the usual push: nothing to drop or fold
     return {_as_shown(name): _as_shown(value) for name, value in fields.items()}
 
 
-def _plain(text: str) -> bool:
-    return text.isprintable() and "  " not in text
-
-
 def _as_shown(text: str) -> str:
     """`text` as sent, or as shown masked when showing it joins a secret (`_masked`)."""
-    if _plain(text):
+    if is_plain(text):
         return text
     shown = clean_text(text, len(text))
     masked = SECRETS.scrub(shown)

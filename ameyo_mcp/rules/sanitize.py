@@ -22,12 +22,16 @@ _INVISIBLE = {
 _SPACE = re.compile(r"\s+")
 
 
+def is_plain(text: str) -> bool:
+    """Whether `clean_text` leaves `text` as it is (its length aside): isprintable (in C) rules out
+    control, escape, zero-width, bidirectional and non-ASCII space characters at once."""
+    return text.isprintable() and "  " not in text and text == text.strip()
+
+
 def clean_text(value: Any, cap: int = FIELD_CAP) -> str:
     """One line of plain, visible text, at most `cap` characters."""
     text = value if isinstance(value, str) else str(value)
-    # The usual field is already plain: isprintable (in C) rules out control, escape, zero-width,
-    # bidirectional and non-ASCII space characters at once.
-    if len(text) <= cap and text.isprintable() and "  " not in text and text == text.strip():
+    if len(text) <= cap and is_plain(text):  # the usual field
         return text
     text = _ANSI.sub("", text)
     text = "".join(

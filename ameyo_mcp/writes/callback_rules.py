@@ -17,7 +17,7 @@ from ..ameyo.columns import CAMPAIGN_COLUMN_PREFIX
 from ..ameyo.customers import is_phone_key
 from ..config import CallingHours
 from ..rules.phones import PhoneRule, same_number
-from ..rules.sanitize import clean_text, data_text
+from ..rules.sanitize import data_text, is_plain
 from ..rules.times import CallbackTime, parse_callback_time, show
 from .records import dialed
 
@@ -45,7 +45,7 @@ def self_callback_problem(self_callback: bool, agent: str | None, field: str = "
             f"A self callback is reserved for one agent: give {field} (their Ameyo user id), or set "
             "self_callback=false"
         )
-    if agent and clean_text(agent.strip(), len(agent)) != agent.strip():
+    if agent and not is_plain(agent.strip()):
         return (
             f"{field} holds invisible, control or repeated space characters: give the agent's Ameyo user "
             "id as plain text (no user id has them)"
