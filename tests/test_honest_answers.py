@@ -925,13 +925,13 @@ async def test_a_callback_for_an_agent_no_call_knows_is_said_to_wait_for_nobody(
             "ameyo_upload_contacts_file", {"file": "cb.csv", "campaign": 1, "lead_id": 1}
         )
     text = text_of(wrong)
-    assert "no call pushed to this server in the last 30 days was taken by agent 'Agent 1 (Ravi)'" in text, (
+    assert "none of the 2 newest calls pushed to this server was taken by agent 'Agent 1 (Ravi)'" in text, (
         text
     )
     assert "the callback waits for nobody" in text and "agent1 1, agent2 1" in text, text
     # An id spelt in another case than the calls': it may be another user id to Ameyo.
     text = text_of(cased)
-    assert "no call pushed" not in text and "spell agent 'AGENT1' otherwise (below)" in text, text
+    assert "newest calls pushed" not in text and "spell agent 'AGENT1' otherwise (below)" in text, text
     assert "\n<customer-data>\nagent1\n</customer-data>" in text, text
     assert not cased.is_error and not right.is_error, text_of(right)
     assert "agent 'agent2'" not in text_of(right), text_of(right)

@@ -1180,15 +1180,17 @@ class Store:
         own, most calls first, as `agents` are."""
         return self._spread(replace(query, system_disposition=None), "system_disposition", limit)
 
-    def agent_spellings(self, query: CallQuery, *, limit: int = 5) -> list[str]:
-        """How the agent `query` names (in any case, as agents are matched) is spelt in the calls
-        it finds: Ameyo's user ids may tell case apart, and a callback is routed to the id as given."""
-        where, params = call_filters(query)
+    def recent_agents(self, calls: int) -> list[tuple[str | None, int]]:
+        """The agents of the newest `calls` calls, as each spelt it, with their calls (None: the
+        calls pushed without one): one bounded walk back from now (calls_at), however long the
+        history and however few of its calls name an agent."""
         return [
-            str(spelt)
-            for (spelt,) in self._reading(
+            (None if agent is None else str(agent), int(count))
+            for agent, count in self._reading(
                 lambda tx: tx.all(
-                    f"SELECT DISTINCT agent FROM calls{where} ORDER BY 1 LIMIT ?", (*params, limit)
+                    "SELECT agent, COUNT(*) FROM (SELECT agent FROM calls ORDER BY at DESC LIMIT ?) newest "
+                    "GROUP BY agent",
+                    (calls,),
                 )
             )
         ]
