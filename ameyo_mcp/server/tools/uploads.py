@@ -456,6 +456,15 @@ async def _held_aside(
     return aside
 
 
+def _set_aside(
+    checked: list[Checked], aside: Mapping[int, str], plan: Callable[[list[Checked]], writes.Write]
+) -> tuple[list[Checked], list[Checked], writes.Write]:
+    """The records with those `aside` refused for its reasons; the others, and their write."""
+    checked = [replace(c, problem=aside[c.position]) if c.position in aside else c for c in checked]
+    good = [c for c in checked if c.problem is None]
+    return checked, good, plan(good)
+
+
 async def _send(
     ctx: Context[Any, Any],
     target: UploadTarget,
@@ -481,9 +490,7 @@ async def _send(
     if write.callbacks and not allow_repeat:
         aside = await _held_aside(state.writes, good, write, plan)
         if aside:
-            checked = [replace(c, problem=aside[c.position]) if c.position in aside else c for c in checked]
-            good = [c for c in checked if c.problem is None]
-            write = plan(good)
+            checked, good, write = _set_aside(checked, aside, plan)
     notes = [*notes, *await _fields_note(ctx, target, good, dry_run=dry_run)]
     if dry_run or not good:
         if dry_run:  # what Ameyo would do with the customers the index knows (update, move)
@@ -527,9 +534,7 @@ async def _send(
             aside = await _held_aside(state.writes, good, write, plan) if not allow_repeat else {}
             if not aside or tries_left == 1:
                 raise
-            checked = [replace(c, problem=aside[c.position]) if c.position in aside else c for c in checked]
-            good = [c for c in checked if c.problem is None]
-            write = plan(good)
+            checked, good, write = _set_aside(checked, aside, plan)
             refused = len(checked) - len(good)
             if not good:
                 return _report(state.ameyo, target, checked, None, False, notes=notes, requeued=requeued)
