@@ -19,7 +19,6 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
@@ -74,9 +73,6 @@ from .outputs import (
 from .reader import FileFacts, RowReader, file_facts
 from .report import BulkUploadOut, ResultFile, Tally
 from .validate import CALLBACK_COLUMNS, Prepared, Validator
-
-if TYPE_CHECKING:
-    pass
 
 RETRY_DELAY_S = 1.0
 # Batches in hand per request in flight (see `_send_all`).
