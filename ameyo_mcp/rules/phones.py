@@ -242,7 +242,7 @@ def _with_plus(text: str, region: str) -> _Facts | None:
     its key would find that region's customers (`18662648345`, a US number, is not India's
     `8662648345`)."""
     foreign = _plus_reading(text, region)
-    if foreign is None or _lib().is_valid_number(_lib().parse(foreign.nsn, region)):
+    if foreign is None or _valid(foreign.nsn, region):
         return None
     return foreign
 
