@@ -77,7 +77,7 @@ from ..errors import (
     WriteError,
     as_clause,
 )
-from ..index.held import held_spellings, index_hits
+from ..index.held import held_spellings, index_hits, synced_index
 from ..rules import phones
 from ..rules.counts import counted
 from ..rules.owners import new_owner, owner_alive
@@ -1070,12 +1070,10 @@ class WritePath:
         """The customer fields the campaign's contacts have, as its index's syncs saw them, and when
         it was synced: (None, ()) when it cannot tell."""
         try:
-            index = await anyio.to_thread.run_sync(self._store().campaign, campaign_id)
+            index = await synced_index(self._store(), campaign_id)
         except (StoreError, OSError):
             return None, ()
-        if index is None or index.synced_at is None:
-            return None, ()
-        return index.synced_at, index.fields
+        return (index.synced_at, index.fields) if index is not None else (None, ())
 
     def _settle(
         self,

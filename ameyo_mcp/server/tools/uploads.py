@@ -304,6 +304,8 @@ async def _do_not_call(
         indexed = await synced_index(store, target.campaign.campaign_id) is not None
     except (StoreError, OSError):
         indexed = False
+    if not indexed:  # (`indexed_customers` would read the same row again to find nothing)
+        return dnc, False
     numbers = [item.record[PRIMARY_COLUMN] for item in items]
     # With the last disposition: whether they may be called back.
     columns = callback_rules.DISPOSITION_COLUMNS
