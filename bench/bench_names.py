@@ -80,7 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     header(f"name search in the store, {args.contacts:,} contacts, {args.rounds} rounds")
     from ameyo_mcp.store import Store
-    from ameyo_mcp.store.core import WORD_COUNT_CAP
+    from ameyo_mcp.store.contacts import WORD_COUNT_CAP
 
     work = Path(tempfile.mkdtemp(prefix="bench-names-"))
     server = None

@@ -209,10 +209,10 @@ def test_a_day_is_told_by_outcome_by_campaign_and_hour_by_hour(store: Store) -> 
 def test_calls_kept_before_the_tally_existed_are_counted_in(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ameyo_mcp.store.core as core
+    import ameyo_mcp.store.connection as connection
 
     with monkeypatch.context() as patched:
-        patched.setattr(core, "MIGRATIONS", MIGRATIONS[:6])
+        patched.setattr(connection, "MIGRATIONS", MIGRATIONS[:6])
         with Store(database_url) as store:
             store.calls_held()  # opens it: schema version 6, calls and no tally
     events = pushes(60)[:60]

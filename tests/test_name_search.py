@@ -14,7 +14,7 @@ import pytest
 from ameyo_mcp.index.sync import sync_all
 from ameyo_mcp.simulator import SimulatorConfig
 from ameyo_mcp.store import Store, open_store
-from ameyo_mcp.store.core import WORD_COUNT_CAP
+from ameyo_mcp.store.contacts import WORD_COUNT_CAP
 from tests.conftest import InProcessSimulator, ameyo_of, settings_for
 
 pytestmark = pytest.mark.slow

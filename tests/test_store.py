@@ -441,10 +441,10 @@ def test_an_index_of_the_first_schema_is_brought_forward(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An index written before the phones column held its keys reversed reads the same after."""
-    import ameyo_mcp.store.core as core
+    import ameyo_mcp.store.connection as connection
 
     with monkeypatch.context() as patched:
-        patched.setattr(core, "MIGRATIONS", MIGRATIONS[:1])
+        patched.setattr(connection, "MIGRATIONS", MIGRATIONS[:1])
         with Store(database_url) as store:
             store.calls_held()  # opens it: schema version 1
     execute_directly(

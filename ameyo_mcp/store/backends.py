@@ -147,7 +147,7 @@ def _connect_postgres(url: str, timeout_s: float | None = None, name: str = "ame
 # How long SQLite waits for another connection's lock before answering "database is locked".
 _SQLITE_WAIT_S = 30.0
 # The oldest SQLite the store's tests have passed on (Debian 11's, RHEL 9's 3.34.1); RETURNING (3.35)
-# is not needed (see _inserted_without_returning in core.py).
+# is not needed (see _inserted_without_returning in calls.py).
 MIN_SQLITE = (3, 34, 0)
 _START_POSTGRES = "Check that PostgreSQL is running and that AMEYO_DATABASE_URL names it, then try again."
 # SQLite's result codes (`sqlite_errorname`, without the extended part) by what a person does about them.
