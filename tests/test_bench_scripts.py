@@ -37,7 +37,7 @@ def test_the_bulk_baseline_sends_the_engines_requests(
     from ameyo_mcp.rules.phones import PhoneRule
     from ameyo_mcp.writes.bulk.reader import RowReader
     from ameyo_mcp.writes.bulk.validate import Validator
-    from ameyo_mcp.writes.path import plan_upload
+    from ameyo_mcp.writes.plans import plan_upload
 
     source = tmp_path / "rows.csv"
     bench.write_csv(source, 7)

@@ -26,6 +26,7 @@ async def test_a_paused_senders_release_keeps_the_rows_its_taker_sent(
     from ameyo_mcp.ameyo.models import CampaignInfo
     from ameyo_mcp.store import Store
     from ameyo_mcp.writes import path as writes
+    from ameyo_mcp.writes import plans
 
     ameyo = ameyo_of(simulator, settings_for(simulator, tmp_path))
     stores = [Store(database_url) for _ in range(3)]
@@ -45,8 +46,8 @@ async def test_a_paused_senders_release_keeps_the_rows_its_taker_sent(
     a, b, c = path(0), path(1), path(2)
     campaign = CampaignInfo(campaign_name="MoviStarSurvey", campaign_id=1)
 
-    def batch(*phones: str) -> writes.Write:
-        write = writes.plan_upload(
+    def batch(*phones: str) -> plans.Write:
+        write = plans.plan_upload(
             ameyo.settings.base_url,
             campaign,
             21,

@@ -221,6 +221,7 @@ async def test_the_ledger_forgets_writes_after_its_days(simulator: SimulatorThre
     from ameyo_mcp.ameyo.models import CampaignInfo
     from ameyo_mcp.store import Store
     from ameyo_mcp.writes import path as writes
+    from ameyo_mcp.writes import plans
 
     ameyo = ameyo_of(simulator, settings_for(simulator, tmp_path))
     store = Store(str(tmp_path / "ledger.db"))
@@ -236,8 +237,8 @@ async def test_the_ledger_forgets_writes_after_its_days(simulator: SimulatorThre
     )
     campaign = CampaignInfo(campaign_name="MoviStarSurvey", campaign_id=1)
 
-    def upload(phone: str) -> writes.Write:
-        write = writes.plan_upload(
+    def upload(phone: str) -> plans.Write:
+        write = plans.plan_upload(
             ameyo.settings.base_url,
             campaign,
             39,
@@ -265,10 +266,10 @@ async def test_the_ledger_forgets_writes_after_its_days(simulator: SimulatorThre
 
 def _one_callback(ameyo: Any, when: str = "2031-05-02 11:00:00") -> Any:
     from ameyo_mcp.ameyo.models import CampaignInfo
-    from ameyo_mcp.writes import path as writes
+    from ameyo_mcp.writes import plans
 
     campaign = CampaignInfo(campaign_name="MoviStarSurvey", campaign_id=1)
-    return writes.plan_callback(
+    return plans.plan_callback(
         ameyo.settings.base_url,
         campaign,
         customer_id=PRIYA,

@@ -180,7 +180,7 @@ def _check_unknown_writes(settings: Settings, say: Callable[[str], None]) -> Non
         f"  warn {count} {'write has' if count == '1' else 'writes have'} an unknown outcome: Ameyo may "
         "or may not have done them. Each is refused until someone checks it, as said under it"
     )
-    from ..writes.path import what_to_check
+    from ..writes.plans import what_to_check
 
     now = time.time()
     for entry in unknown[:_UNKNOWN_SHOWN]:

@@ -20,9 +20,9 @@
          the ledger and the audit as answered, failed (Ameyo certainly did not apply it: the claim is
          released) or unknown
 
-A new write tool plans its `Write` with a `plan_*` function (or adds one here) and calls `send`;
-nothing else calls Ameyo's write commands. No MCP types here: tools/common.py adapts elicitation and
-turns these errors into tool errors.
+A new write tool plans its `Write` with a `plan_*` function (`plans.py`, or one added there) and
+calls `send`; nothing else calls Ameyo's write commands. No MCP types here: tools/common.py adapts
+elicitation and turns these errors into tool errors.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import json
 import logging
 import secrets
 import threading
@@ -40,24 +39,15 @@ import weakref
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 from pydantic import BaseModel
 
-from ..ameyo.client import ON_WIRE, compact_json
-from ..ameyo.columns import attempts_of, status_of
+from ..ameyo.client import ON_WIRE
 from ..ameyo.models import (
-    AddCallbackRequest,
-    CallbackRecord,
-    CampaignInfo,
-    CustomerAndCallback,
     RecordResult,
-    UploadContactsRequest,
-    UploadWithCallbacksRequest,
-    campaign_label,
 )
 from ..ameyo.service import Ameyo
 from ..errors import (
@@ -78,11 +68,22 @@ from ..errors import (
     as_clause,
 )
 from ..index.held import held_spellings, index_hits, synced_index
-from ..rules import phones
 from ..rules.counts import counted
 from ..rules.owners import new_owner, owner_alive
 from ..rules.times import AMEYO_FORMAT, ago_text
 from .audit import AuditLog
+from .plans import (
+    CALLBACKS_ARE_IN_AMEYO,
+    Approval,
+    Sent,
+    StillToCome,
+    Write,
+    callbacks_to,
+    canonical,
+    check_again,
+    held_by,
+    what_to_check,
+)
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -92,7 +93,6 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-WriteRequest = UploadContactsRequest | UploadWithCallbacksRequest | AddCallbackRequest
 # What the person is asked; None when this connection cannot ask (the token is needed then).
 # Asked with the question and what it binds: the identity of the exact write (its rows), so that an
 # answer given to one write is never taken for another that reads the same.
@@ -107,351 +107,6 @@ Respell = Callable[[Mapping[str, str]], "Write"]
 Answered = Callable[["Write", Sequence[Any]], Awaitable[None]]
 _AUDITED_CHARS = 20_000
 _AUDITED_RECORDS = 100
-
-
-@dataclass(frozen=True)
-class Write:
-    """One write as Ameyo will run it, planned before anything is sent."""
-
-    request: WriteRequest
-    identity: str
-    records: int
-    campaign: CampaignInfo
-    lead_id: int | None
-    label: str  # for questions and errors: "5 records into lead 21 of MoviStarSurvey (1)"
-    # Where it came from, kept in its audit lines (a bulk batch: file, batch id, lines).
-    context: Mapping[str, object] = field(default_factory=dict)
-    # The callbacks it schedules for known customers, by `callback_key`, with words for them: the
-    # same callback asked for by another command (addCallback, then uploadContactAndAddCallback) is
-    # the same thing for Ameyo to do, and is not done twice either.
-    callbacks: tuple[tuple[str, str], ...] = ()
-    # A file's batch: remembered for the whole ledger, so that a copy of the file sends nothing twice.
-    lasting: bool = False
-    # The numbers an upload sends, as (phones.identity, phone1 as sent): the ledger keeps the first
-    # spelling of each, which later uploads of the same number send (see `WritePath.spellings`).
-    numbers: tuple[tuple[str, str], ...] = ()
-    # A file's plain rows, as (phones.identity, digest of the row with its lead and options): the
-    # ledger keeps each, and a copy of the file cut into other batches finds them (`RowsSent`).
-    rows: tuple[tuple[str, str], ...] = ()
-    # Rows of unknown outcome that other file batches sent are resent (retry_unknown), not held.
-    resend_unknown: bool = False
-    # Who each callback dials and when, by its key: another callback to them at another time, by
-    # any tool, does not replace it (Ameyo cannot move or cancel one), and says so.
-    subjects: tuple[tuple[str, str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class Approval:
-    """Proof that a write of `records` records was confirmed; made only by `WritePath.approve`."""
-
-    records: int
-    _key: object = field(repr=False, compare=False)
-
-
-@dataclass(frozen=True)
-class Sent:
-    """Ameyo's answer to a write, or to the identical earlier write when `repeat_of_s` is set."""
-
-    answer: Sequence[Any]
-    call_id: str
-    repeat_of_s: float | None = None
-    # Where the earlier write came from (a file's batch: file, batch, lines), for a repeat.
-    earlier: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class StillToCome:
-    """Callbacks to one customer still to come, by their times (Ameyo server's time): those Ameyo
-    answered as scheduled, and those it may have scheduled (in flight, or of unknown outcome)."""
-
-    scheduled: list[str]
-    maybe: list[str]
-
-    @classmethod
-    def of_all(cls, each: Iterable[StillToCome]) -> StillToCome:
-        """One customer's, from those of each of their numbers."""
-        found = list(each)
-        scheduled = {at for times in found for at in times.scheduled}
-        return cls(sorted(scheduled), sorted({at for times in found for at in times.maybe} - scheduled))
-
-
-# -- planning: the wire request and its identity ----------------------------------------------------
-
-
-def identity_of(server: str, request: WriteRequest, *, ordered: bool = False) -> str:
-    """What Ameyo will do, as a key: the server, the command and the resolved request, with
-    records in a canonical order (the same records in another order are the same write).
-
-    `ordered`: the records' order is part of the write, as in a file's batch, whose rows always
-    come in file order (a copy of the file makes the same batches). Its records are then hashed as
-    they come, as their compact JSON (exact for these plain values, and a tenth of the cost of
-    sorting them), and never match an unordered identity."""
-    wire = request.wire()
-    wire.pop("sessionId", None)
-    records = wire.pop("customerRecords", None) or wire.pop("customerAndCallbackRecords", None) or []
-    if ordered:
-        lines = ["records in their order", compact_json(records)]
-    elif isinstance(request, UploadContactsRequest):  # flat str → str records
-        # Each record as the repr of its sorted items: canonical for these plain values, and a
-        # fifth of json.dumps' cost on a batch of 500.
-        lines = sorted(map(repr, map(sorted, map(dict.items, records))))
-    else:
-        lines = sorted(repr(_sorted_items(record)) for record in records)
-    text = "\n".join([server, request.command, _canonical(wire), *lines])
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _sorted_items(value: object) -> object:
-    if isinstance(value, dict):
-        return sorted((k, _sorted_items(v)) for k, v in value.items())
-    return value
-
-
-def _canonical(value: object) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def callback_key(
-    server: str,
-    campaign_id: int,
-    customer_id: int | str | None,
-    number: str,
-    when_wire: str,
-    agent: str | None,
-    region: str,
-) -> tuple[str, str]:
-    """One callback as Ameyo will hold it, whichever command schedules it, and words for it.
-
-    The customer is their number under the phone rule (`phones.identity`): Ameyo dials a number,
-    and matches an uploaded customer by it, so one person asked for by id in one tool and by a
-    number in another spelling in the next is one callback. Agent ids are compared without case."""
-    agent = (agent or "").strip().casefold()
-    text = repr(("callback", server, campaign_id, _dialled(number, region), when_wire, agent))
-    who = f"customer {customer_id}" if customer_id else "the customer"
-    words = f"a callback to {who} on {number} at {when_wire} (the Ameyo server's time)"
-    return hashlib.sha256(text.encode()).hexdigest(), words
-
-
-def plan_callback(
-    server: str,
-    campaign: CampaignInfo,
-    *,
-    customer_id: int,
-    number: str,
-    when_wire: str,
-    agent: str | None,
-    self_callback: bool,
-    region: str,
-) -> Write:
-    """A callback to a customer's full stored number (the caller has resolved it: see callbacks.py)."""
-    request = AddCallbackRequest(
-        campaign_id=campaign.campaign_id,
-        call_back_time=when_wire,
-        is_self_call_back="true" if self_callback else "false",
-        user_id=agent or None,
-        properties={"customerId": str(customer_id), "phone": number},
-    )
-    label = f"{_CALLBACK} {customer_id} in {campaign_label(campaign)} at {when_wire}"
-    key = callback_key(server, campaign.campaign_id, customer_id, number, when_wire, agent, region)
-    subject = (key[0], callbacks_to(server, campaign.campaign_id, number, region), when_wire)
-    return Write(
-        request, identity_of(server, request), 1, campaign, None, label, callbacks=(key,), subjects=(subject,)
-    )
-
-
-def callbacks_to(server: str, campaign_id: int, number: str, region: str) -> str:
-    """Who a callback dials, as the ledger keeps it (`Write.subjects`): its number under the phone
-    rule, whichever tool scheduled it and however the number was spelt."""
-    return repr(("callbacks", server, campaign_id, _dialled(number, region)))
-
-
-def _dialled(number: str, region: str) -> str:
-    """The number a callback dials, as callbacks are told apart: with its country (the national
-    digits alone made +44 7911 123456 and, in India, 7911123456 one callback, and refused the
-    second person's), or its digits where the phone rule reads no number."""
-    return phones.identity(number, region) or phones.digits(number)
-
-
-# How the labels below begin and end by kind of write, which `write_kind` reads back from the ledger.
-_CALLBACK = "a callback to customer"
-_WITH_CALLBACKS = ", each with a callback"
-UPLOAD, CALLBACK, FILE_BATCH = "upload", "callback", "file batch"
-UPLOAD_WITH_CALLBACKS = "upload with callbacks"
-
-
-def write_kind(label: str, context: Mapping[str, object]) -> str:
-    """A write's kind, from the label and context its planner gave it (as the ledger keeps them)."""
-    if "file" in context:
-        return FILE_BATCH
-    if label.startswith(_CALLBACK):
-        return CALLBACK
-    return UPLOAD_WITH_CALLBACKS if label.endswith(_WITH_CALLBACKS) else UPLOAD
-
-
-def what_to_check(label: str, context: Mapping[str, object]) -> str:
-    """What a person checks in Ameyo about a write whose outcome is unknown, before anything is sent
-    again (the write path refuses the same write until then)."""
-    kind = write_kind(label, context)
-    if kind == FILE_BATCH:
-        lines = context.get("lines")
-        where = f"lines {lines[0]}-{lines[1]} of " if isinstance(lines, list) and len(lines) == 2 else ""
-        return (
-            f"Look the customers of {where}{context.get('file')} up in Ameyo (ameyo_get_contacts); if "
-            "they are not there, run the same upload again with --retry-unknown."
-        )
-    if kind == CALLBACK:
-        return (
-            f"{CALLBACKS_ARE_IN_AMEYO}; schedule it again, with allow_repeat=true, only if it is not there."
-        )
-    if kind == UPLOAD_WITH_CALLBACKS:
-        return (
-            "Look these customers up in the lead (ameyo_get_contacts, by phone), and their callbacks in "
-            "Ameyo's own callback list (the Customer Manager API cannot list callbacks); upload again, "
-            "with allow_repeat=true, only those that are not there."
-        )
-    return (
-        "Look these customers up in the lead (ameyo_get_contacts, by phone); upload again, with "
-        "allow_repeat=true, only those that are not there."
-    )
-
-
-# Where a callback is seen: no Customer Manager command lists callbacks, and getContacts shows none.
-CALLBACKS_ARE_IN_AMEYO = (
-    "Look for this callback in Ameyo's own callback list (its web console: the Customer Manager API "
-    "cannot list callbacks; ameyo_get_contacts of the customer shows only those this server scheduled)"
-)
-
-
-def held_by(entry: LedgerEntry, words: str, now: float) -> str:
-    """`words` (a callback) as the settled entry of another write holds it: "another write (may
-    have) scheduled a callback to … 3 min ago (its label)"; an unknown outcome told from when it
-    was sent, an answer from when it came."""
-    maybe = " may have" if entry.state == "unknown" else ""
-    since = entry.claimed_at if entry.state == "unknown" else entry.settled_at or entry.claimed_at
-    return f"another write{maybe} scheduled {words} {ago_text(now - since)} ({entry.label})"
-
-
-def _check_again(write: Write) -> str:
-    """The step after a write of unknown outcome: what to look at first (`what_to_check`)."""
-    return f"Check before sending it again: {as_clause(what_to_check(write.label, write.context))}"
-
-
-def upload_label(records: int, lead_id: int, campaign: CampaignInfo) -> str:
-    return f"{counted(records, 'record')} into lead {lead_id} of {campaign_label(campaign)}"
-
-
-def plan_upload(
-    server: str,
-    campaign: CampaignInfo,
-    lead_id: int,
-    records: Sequence[dict[str, str]],
-    *,
-    status: str,
-    attempts: int,
-    update_existing: bool,
-    migrate_existing: bool,
-    context: Mapping[str, object] | None = None,
-    numbers: Sequence[tuple[str, str]] = (),
-    file_batch: bool = False,
-) -> Write:
-    """Records uploaded to a lead. `file_batch`: a file's batch, whose rows always come in file
-    order (its identity takes them in that order: see `identity_of`), and whose records are the
-    row checks' own str → str dicts, taken as they are rather than copied one by one by the
-    request's validation (a pydantic copy of each of 500 records)."""
-    fields: dict[str, Any] = {
-        "campaign_id": str(campaign.campaign_id),
-        "lead_id": lead_id,
-        "properties": {"update.customer": update_existing, "migrate.customer": migrate_existing},
-        "num_attempts": str(attempts_of(attempts)),
-        "status": status_of(status),
-        "customer_records": list(records),
-    }
-    if file_batch:
-        request = UploadContactsRequest.model_construct(**fields)
-    else:
-        request = UploadContactsRequest(**fields)
-    label = upload_label(len(records), lead_id, campaign)
-    identity = identity_of(server, request, ordered=file_batch)
-    rows: tuple[tuple[str, str], ...] = ()
-    if file_batch and len(numbers) == len(records):  # (a file's good rows each have a number)
-        head = server + "\n" + _canonical({k: v for k, v in fields.items() if k != "customer_records"})
-        digests = (row_digest(head, record) for record in records)
-        rows = tuple((number, digest) for (number, _), digest in zip(numbers, digests, strict=True))
-    return Write(
-        request,
-        identity,
-        len(records),
-        campaign,
-        lead_id,
-        label,
-        dict(context or {}),
-        numbers=tuple(numbers),
-        rows=rows,
-    )
-
-
-def row_digest(head: str, record: Mapping[str, str]) -> str:
-    """One row of a file's plain batch with what it asks of Ameyo (`head`: server, campaign,
-    lead and options), as a short digest."""
-    # 64 bits: a row is compared with the rows sent for its own number only.
-    return hashlib.blake2b(f"{head}\n{compact_json(record)}".encode(), digest_size=8).hexdigest()
-
-
-def plan_upload_with_callbacks(
-    server: str,
-    campaign: CampaignInfo,
-    lead_id: int,
-    records: Sequence[tuple[dict[str, str], CallbackRecord]],
-    *,
-    update_existing: bool,
-    migrate_existing: bool,
-    region: str,
-    context: Mapping[str, object] | None = None,
-    numbers: Sequence[tuple[str, str]] = (),
-    file_batch: bool = False,
-) -> Write:
-    """Records uploaded with a callback each; a `file_batch`'s identity takes them in file order
-    (see `plan_upload`)."""
-    request = UploadWithCallbacksRequest(
-        campaign_id=campaign.campaign_id,
-        lead_id=lead_id,
-        records=[CustomerAndCallback(customer_record=r, callback_record=c) for r, c in records],
-        properties={"update.customer": update_existing, "migrate.customer": migrate_existing},
-    )
-    label = upload_label(len(records), lead_id, campaign) + _WITH_CALLBACKS
-    identity = identity_of(server, request, ordered=file_batch)
-    dialled = [
-        (record, callback, callback.call_back_phone or record.get("phone1", ""))
-        for record, callback in records
-    ]
-    keys = tuple(
-        callback_key(
-            server,
-            campaign.campaign_id,
-            callback.customer_id,
-            number,
-            callback.call_back_time,
-            callback.user_id,
-            region,
-        )
-        for _, callback, number in dialled
-    )
-    subjects = tuple(
-        (key, callbacks_to(server, campaign.campaign_id, number, region), callback.call_back_time)
-        for (key, _), (_, callback, number) in zip(keys, dialled, strict=True)
-    )
-    return Write(
-        request,
-        identity,
-        len(records),
-        campaign,
-        lead_id,
-        label,
-        dict(context or {}),
-        keys,
-        numbers=tuple(numbers),
-        subjects=subjects,
-    )
 
 
 # -- the ledger ---------------------------------------------------------------------------------------
@@ -694,7 +349,7 @@ class WritePath:
                     raise OutcomeUnknown(
                         f"{note[:1].upper()}{note[1:]} for {write.label}: Ameyo may or may not have applied "
                         "it (outcome unknown).",
-                        next_step=_check_again(write),
+                        next_step=check_again(write),
                     )
             state = "answered"
         except OutcomeUnknown:
@@ -705,7 +360,7 @@ class WritePath:
             if exc.outcome_unknown:
                 exc.step_instead(
                     "The request was sent, so Ameyo may or may not have applied it: its outcome is "
-                    f"unknown. {_check_again(write)}"
+                    f"unknown. {check_again(write)}"
                 )
             raise
         except BaseException as exc:  # cancellation, shutdown, a bug: the request may have left
@@ -1137,7 +792,7 @@ class WritePath:
             request = write.request.wire(lists=False) | {"records": "(too large to keep)"}
         else:
             request = write.request.wire()
-            if len(_canonical(request)) > _AUDITED_CHARS:
+            if len(canonical(request)) > _AUDITED_CHARS:
                 request = write.request.wire(lists=False) | {"records": "(too large to keep)"}
         try:
             self.audit.append(

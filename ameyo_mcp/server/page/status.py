@@ -243,7 +243,7 @@ def _today(store: Store, settings: Settings, now: datetime) -> dict[str, Any]:
 
 
 def _unknown(store: Store, settings: Settings, now: datetime) -> dict[str, Any]:
-    from ...writes.path import what_to_check, write_kind
+    from ...writes.plans import what_to_check, write_kind
 
     entries = store.unknown_writes(limit=UNKNOWN_SHOWN + 1)
     return {

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 from ...rules.outcomes import outcome_counts
 from ...rules.times import day_so_far
-from ...writes.path import REPEATS, write_kind
+from ...writes.path import REPEATS
+from ...writes.plans import write_kind
 
 if TYPE_CHECKING:
     from ...store import Store, StoredCall

@@ -21,8 +21,7 @@ from ...rules import phones
 from ...rules.phones import is_complete, same_number
 from ...rules.sanitize import data_text, fence
 from ...rules.times import CallbackTime, parse_callback_time, show
-from ...writes import callback_rules
-from ...writes import path as writes
+from ...writes import callback_rules, plans
 from .common import AllowRepeatArg, ameyo_of, answer, explained, repeat_note, send_write, state_of
 from .session_tools import AmeyoId, CampaignArg
 
@@ -84,7 +83,7 @@ async def ameyo_add_callback(
         notes = await _checks(ameyo, info, contact, when, outside_calling_hours, despite_do_not_call)
     if agent is not None:
         notes += await state_of(ctx).writes.unknown_agents_note([agent])
-    write = writes.plan_callback(
+    write = plans.plan_callback(
         ameyo.settings.base_url,
         info,
         customer_id=contact.customer_id,
@@ -95,11 +94,11 @@ async def ameyo_add_callback(
         region=ameyo.settings.phone_region,
     )
     sent = await send_write(ctx, write, allow_repeat=allow_repeat)
-    others = writes.StillToCome([], [])
+    others = plans.StillToCome([], [])
     if sent.repeat_of_s is None:
         # By any of the customer's numbers: a callback to their phone2 is theirs too.
         found = await state_of(ctx).writes.other_callbacks(write, phone_values(contact))
-        others = writes.StillToCome.of_all(found.values())
+        others = plans.StillToCome.of_all(found.values())
         zone = str(ameyo.settings.zone)
         if others.scheduled:
             notes.append(also_scheduled_note(others.scheduled, "this customer", "this one", zone))
@@ -112,12 +111,12 @@ def _answer(
     ameyo: Ameyo,
     info: CampaignInfo,
     contact: Contact,
-    sent: writes.Sent,
+    sent: plans.Sent,
     number: str,
     at: datetime,
     agent: str | None,
     notes: list[str],
-    others: writes.StillToCome,
+    others: plans.StillToCome,
 ) -> CallToolResult:
     created: Sequence[Callback] = sent.answer
     callback = created[0]

@@ -39,6 +39,7 @@ from ...errors import AmeyoError, AmeyoMcpError, NotConfirmed, explain, with_ste
 from ...rules.redact import SECRETS
 from ...rules.sanitize import clean_text
 from ...writes import path as writes
+from ...writes import plans
 from ..notices import SERVER_ONLY
 
 if TYPE_CHECKING:
@@ -279,12 +280,12 @@ def _confirmed(answer: object) -> bool:
 
 async def send_write(
     ctx: Context[Any, Any],
-    write: writes.Write,
+    write: plans.Write,
     *,
     allow_repeat: bool,
     token: str | None = None,
     refused: int = 0,
-) -> writes.Sent:
+) -> plans.Sent:
     """A tool's write, through the one write path, with its failures as tool errors."""
     state = state_of(ctx)
     async with explained(state.ameyo, write.campaign):

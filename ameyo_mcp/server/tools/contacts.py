@@ -253,7 +253,7 @@ async def ameyo_get_contacts(
 async def _callbacks_note(ctx: Context[Any, Any], contact: Contact, campaign_id: int) -> str:
     """For an answer about one customer: the callbacks to any of their numbers that this server
     scheduled, or may have, still to come (`still_to_come_note`); nothing when there are none."""
-    from ...writes.path import StillToCome
+    from ...writes.plans import StillToCome
 
     state = state_of(ctx)
     found = await state.writes.callbacks_still_to_come(campaign_id, phone_values(contact))

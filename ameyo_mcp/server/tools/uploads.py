@@ -28,7 +28,7 @@ from ...index.held import indexed_customers, synced_index
 from ...rules import phones
 from ...rules.counts import counted
 from ...rules.sanitize import clean_text, data_text
-from ...writes import callback_rules
+from ...writes import callback_rules, plans
 from ...writes import path as writes
 from ...writes.outcome import Outcome
 from ...writes.records import (
@@ -132,8 +132,8 @@ async def ameyo_upload_contacts(
     checked = [check_record(i, r, target.max_phone_length, rule) for i, r in enumerate(records, start=1)]
     checked = await _one_per_number(ctx, target, checked)
 
-    def plan(good: list[Checked]) -> writes.Write:
-        return writes.plan_upload(
+    def plan(good: list[Checked]) -> plans.Write:
+        return plans.plan_upload(
             ameyo.settings.base_url,
             target.campaign,
             lead_id,
@@ -266,8 +266,8 @@ async def ameyo_upload_contacts_with_callbacks(
             "the customer asked to be called",
         )
 
-    def plan(good: list[Checked]) -> writes.Write:
-        return writes.plan_upload_with_callbacks(
+    def plan(good: list[Checked]) -> plans.Write:
+        return plans.plan_upload_with_callbacks(
             ameyo.settings.base_url,
             target.campaign,
             lead_id,
@@ -421,8 +421,8 @@ async def _known_note(
 async def _held_aside(
     path: writes.WritePath,
     good: Sequence[Checked],
-    write: writes.Write,
-    plan: Callable[[list[Checked]], writes.Write],
+    write: plans.Write,
+    plan: Callable[[list[Checked]], plans.Write],
 ) -> dict[int, str]:
     """By position, the records to set aside, and why: those whose callback another write already
     holds, as a file upload sets its rows aside, in the dry run too (the whole upload was refused
@@ -453,14 +453,14 @@ async def _held_aside(
             break
     now = path.clock()
     for position, entry in holder.items():
-        said = writes.held_by(entry, callbacks[position][1], now)
+        said = plans.held_by(entry, callbacks[position][1], now)
         aside.setdefault(position, f"not sent: {said}; {step}")
     return aside
 
 
 def _set_aside(
-    checked: list[Checked], aside: Mapping[int, str], plan: Callable[[list[Checked]], writes.Write]
-) -> tuple[list[Checked], list[Checked], writes.Write]:
+    checked: list[Checked], aside: Mapping[int, str], plan: Callable[[list[Checked]], plans.Write]
+) -> tuple[list[Checked], list[Checked], plans.Write]:
     """The records with those `aside` refused for its reasons; the others, and their write."""
     checked = [replace(c, problem=aside[c.position]) if c.position in aside else c for c in checked]
     good = [c for c in checked if c.problem is None]
@@ -471,7 +471,7 @@ async def _send(
     ctx: Context[Any, Any],
     target: UploadTarget,
     checked: list[Checked],
-    plan: Callable[[list[Checked]], writes.Write],
+    plan: Callable[[list[Checked]], plans.Write],
     *,
     dry_run: bool,
     allow_repeat: bool,
@@ -554,7 +554,7 @@ async def _send(
 
 
 async def _other_callbacks_note(
-    writes_path: writes.WritePath, write: writes.Write, good: Sequence[Any]
+    writes_path: writes.WritePath, write: plans.Write, good: Sequence[Any]
 ) -> list[str]:
     """The records whose customers have other callbacks still to come that this server scheduled,
     or may have: they stay beside the new ones (`also_scheduled_by_record`)."""
@@ -571,7 +571,7 @@ async def _other_callbacks_note(
     return [also_scheduled_by_record([*shown[:10], *more], unsure=unsure)]
 
 
-def _still_to_come(position: int, times: writes.StillToCome) -> str:
+def _still_to_come(position: int, times: plans.StillToCome) -> str:
     def listed(at: list[str]) -> str:
         return ", ".join(at[:3]) + (f" and {len(at) - 3} more" if len(at) > 3 else "")
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ...rules.counts import counted
 from ...rules.times import ago_text
-from .. import path as writes
+from .. import plans
 from ..outcome import NOT_SENT, SENT_EARLIER, JournalRow, Outcome
 from ..outcome import OUTCOME_UNKNOWN as UNKNOWN_RESULT
 from ..records import refused
@@ -201,7 +201,7 @@ class Earlier:
         return f"{base}.{number}"
 
     def callbacks_aside(
-        self, batch: Batch, write: writes.Write, held: Mapping[str, LedgerEntry]
+        self, batch: Batch, write: plans.Write, held: Mapping[str, LedgerEntry]
     ) -> dict[int, Outcome]:
         """By line, the rows of a batch whose callbacks other writes hold (`WritePath.held_callbacks`),
         to set aside so that the others still go: one an upload of a file to this lead scheduled is
@@ -219,7 +219,7 @@ class Earlier:
                 aside[row.line] = Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason)
                 continue
             self.held_by_ledger += 1
-            reason = f"not sent: {writes.held_by(entry, words, now)}. {HELD_CALLBACK_STEP}"
+            reason = f"not sent: {plans.held_by(entry, words, now)}. {HELD_CALLBACK_STEP}"
             aside[row.line] = Outcome(row.line, row.phone, NOT_SENT, False, reason=reason)
         return aside
 

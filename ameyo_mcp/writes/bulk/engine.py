@@ -52,6 +52,7 @@ from ...errors import (
 )
 from ...rules.counts import agreeing, counted
 from .. import path as writes
+from .. import plans
 from ..outcome import FAILED as FAILED_RESULT
 from ..outcome import NOT_SENT, SENT_EARLIER, WOULD_SEND, JournalRow, Outcome
 from ..outcome import OUTCOME_UNKNOWN as UNKNOWN_RESULT
@@ -229,7 +230,7 @@ class _Run:
         self.writes = path_of_writes
         self.ameyo: Ameyo = path_of_writes.ameyo
         self.ask = ask
-        self.approval: writes.Approval | None = None
+        self.approval: plans.Approval | None = None
         self.path = path
         self.options = options
         self.target = target
@@ -296,7 +297,7 @@ class _Run:
             self.approval = await self.writes.approve(
                 records=left,
                 identity=self.identity(),
-                label=f"about {writes.upload_label(left, target.lead_id, target.campaign)} from "
+                label=f"about {plans.upload_label(left, target.lead_id, target.campaign)} from "
                 f"{self.path.name}",
                 token=self.options.confirm_token,
                 ask=self.ask,
@@ -602,7 +603,7 @@ class _Run:
                 await self._answered(batch, list(sent.answer))
                 self.held_numbers += batch.respelt  # only rows that went out count
 
-    def _respelt(self, batch: Batch, write: writes.Write, held: Mapping[str, str]) -> writes.Write:
+    def _respelt(self, batch: Batch, write: plans.Write, held: Mapping[str, str]) -> plans.Write:
         """The batch as it goes out, once its claim is won: numbers an earlier upload sent to this
         campaign in another spelling (`held`, read in the claim's transaction) go out in that one,
         so Ameyo finds its customer rather than adding a second record (and its callback dials
@@ -625,7 +626,7 @@ class _Run:
             return write
         return replace(write, request=self._plan(batch, rows).request)
 
-    def _plan(self, batch: Batch, rows: list[Prepared]) -> writes.Write:
+    def _plan(self, batch: Batch, rows: list[Prepared]) -> plans.Write:
         """The batch, its records as `rows` hold them, as a write of the one write path (which
         audits it with this context). Its identity is its rows' in file order: a copy of the file
         makes the same batches, and makes them in the same order."""
@@ -639,7 +640,7 @@ class _Run:
         }
         numbers = [(row.identity, row.record[PRIMARY_COLUMN]) for row in rows if row.identity is not None]
         if batch.kind == PLAIN:
-            write = writes.plan_upload(
+            write = plans.plan_upload(
                 server,
                 target.campaign,
                 target.lead_id,
@@ -653,7 +654,7 @@ class _Run:
                 file_batch=True,
             )
         else:
-            write = writes.plan_upload_with_callbacks(
+            write = plans.plan_upload_with_callbacks(
                 server,
                 target.campaign,
                 target.lead_id,
@@ -670,11 +671,11 @@ class _Run:
         # outcome only when resent on purpose (retry_unknown).
         return replace(write, lasting=True, resend_unknown=batch.resend or options.retry_unknown)
 
-    async def _sent(self, batch: Batch) -> writes.Sent | Batch | None:
+    async def _sent(self, batch: Batch) -> plans.Sent | Batch | None:
         """The batch through the write path: its answer; or None when it failed or was held back
         (journaled and settled here); or, when other writes hold some of its rows' callbacks, its
         other rows as a batch of their own to send (those rows journaled and settled here)."""
-        write: writes.Write | None = None
+        write: plans.Write | None = None
         try:
             # Numbers the campaign's index knows as a customer's phone1 in another spelling go out
             # in Ameyo's (the ledger's spellings, read in the claim, come first).
@@ -734,8 +735,8 @@ class _Run:
             self.wire.release()
 
     async def _send_once_more(
-        self, batch: Batch, write: writes.Write, indexed: Mapping[str, str]
-    ) -> writes.Sent:
+        self, batch: Batch, write: plans.Write, indexed: Mapping[str, str]
+    ) -> plans.Sent:
         retried = False
         while True:
             try:
@@ -756,7 +757,7 @@ class _Run:
                 retried = True
                 await anyio.sleep(RETRY_DELAY_S)
 
-    async def _sent_earlier(self, batch: Batch, sent: writes.Sent) -> None:
+    async def _sent_earlier(self, batch: Batch, sent: plans.Sent) -> None:
         """A batch whose very rows an earlier upload sent (this file under another name, a copy,
         or a run whose journal was lost): not sent again, and said where they went."""
         reason = sent_earlier_reason(sent.earlier, sent.repeat_of_s or 0)
