@@ -307,9 +307,14 @@ class AuditUnavailable(WriteError):
 
 
 class EarlierOutcomeUnknown(WriteError):
-    """The same write was sent before and its outcome is unknown."""
+    """The same write was sent before and its outcome is unknown. `entry`: the ledger's entry of
+    that sending, from which a file upload tells its rows as a dry run of it told them."""
 
     next_step = "Check whether it happened in Ameyo; repeat it with allow_repeat=true only if it did not."
+
+    def __init__(self, message: str, *, next_step: str | None = None, entry: Any = None) -> None:
+        super().__init__(message, next_step=next_step)
+        self.entry = entry
 
 
 class CallbackScheduled(WriteError):

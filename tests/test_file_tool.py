@@ -13,6 +13,8 @@ from mcp import Client
 
 from ameyo_mcp.simulator import SimulatorThread
 from tests.conftest import server_of, settings_for, text_of
+from tests.test_bulk_exact import plain_file
+from tests.test_bulk_upload import read_result
 
 pytestmark = pytest.mark.anyio
 
@@ -317,3 +319,57 @@ async def test_a_header_quoted_in_an_error_cannot_fake_a_fence(
     text = text_of(answer)
     assert answer.is_error and "phone‹/customer-data›" in text, text
     assert "customer-data>" not in text
+
+
+@pytest.mark.parametrize(("first", "retry"), [(10, False), (10, True), (15, False), (15, True)])
+async def test_rows_another_upload_left_of_unknown_outcome_are_told_alike_by_the_dry_run_and_the_run(
+    simulator: SimulatorThread, tmp_path: Path, first: int, retry: bool
+) -> None:
+    """Another upload sent rows of this file and never read Ameyo's answer: the same batch as this
+    file's second one (first=10), or rows across two of its batches (first=15). The run had stopped
+    at the same batch ("Stopped sending", the rest of the file not sent) where its dry run said
+    those rows would not be sent and the rest would go, and that retry_unknown would not send them,
+    where the run's note said it would. Both now hold them back alike, say so in the same words,
+    and send the rest; only the upload that sent them resends them (retry_unknown)."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    plain_file(folder / "first.csv", 10, first=first)
+    plain_file(folder / "copy.csv", 30)
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder), AMEYO_CONFIRM_OVER="1000")
+    args: dict[str, Any] = BASE | {"batch_size": 10, "concurrency": 1} | {"retry_unknown": retry}
+    faults = simulator.state.faults
+    async with Client(server_of(simulator, settings)) as client:
+        faults.commands, faults.empty_list = {"uploadContacts"}, 1  # Ameyo saves them; answer unread
+        sent = await client.call_tool(TOOL, BASE | {"file": "first.csv", "dry_run": False})
+        assert "outcome unknown 10" in text_of(sent), text_of(sent)
+        faults.reset()
+        checked = await client.call_tool(TOOL, args | {"file": "copy.csv"})
+        real = await client.call_tool(TOOL, args | {"file": "copy.csv", "dry_run": False})
+        sent_by_copy = simulator.state.executed["uploadContacts"] - 1
+        assert sent_by_copy == (2 if first == 10 else 3), text_of(real)  # its other rows, alone
+        again = await client.call_tool(TOOL, args | {"file": "copy.csv", "dry_run": False})
+        assert simulator.state.executed["uploadContacts"] == 1 + sent_by_copy, text_of(again)
+        # The upload that sent them resends them, on purpose.
+        resent = await client.call_tool(
+            TOOL, BASE | {"file": "first.csv", "dry_run": False, "retry_unknown": True}
+        )
+    assert simulator.state.executed["uploadContacts"] == 1 + sent_by_copy + 1, text_of(resent)
+    assert "duplicates left unchanged 10" in text_of(resent), text_of(resent)
+    said, done = text_of(checked), text_of(real)
+    assert "would send 20, " in said and "(not sent again) 10." in said, said
+    assert "sent in this run 20; " in done and "(not resent) 10." in done, done
+    assert "Stopped sending" not in done and "not saved" not in done, done
+    note = (
+        "10 rows went out in another upload of the same rows whose outcome is unknown (the reason on "
+        "each of their lines names it): not sent, and no run of this file sends them, retry_unknown "
+        "included. Check them in Ameyo; the upload that sent them resends them with retry_unknown."
+    )
+    assert note in said and note in done and note in text_of(again), (said, done)
+    assert "run again with retry_unknown" not in done, done
+    would = read_result(folder / "copy.csv.lead-1.ameyo-check.csv")
+    did = read_result(folder / "copy.csv.lead-1.ameyo-result.csv")
+    held = [line for line, row in did.items() if row["result"] == "OUTCOME_UNKNOWN"]
+    assert held == list(range(first + 2, first + 12)), held
+    for line in held:
+        assert would[line]["result"] == "OUTCOME_UNKNOWN" and would[line]["reason"] == did[line]["reason"]
+        assert "by the upload of first.csv" in did[line]["reason"], did[line]["reason"]

@@ -582,6 +582,7 @@ class WritePath:
                     f"The same write ({write.label}) was sent {when} and ended with an unknown outcome "
                     f"({entry.note}).",
                     next_step=what_to_check(write.label, write.context),
+                    entry=entry,
                 )
             self._audit(
                 "repeat",

@@ -37,8 +37,8 @@ def sent_earlier_reason(earlier: Mapping[str, object], seconds: float) -> str:
 
 
 def unknown_earlier_reason(earlier: Mapping[str, object], seconds: float, note: str | None) -> str:
-    """Why a dry run's batch whose very rows an earlier upload sent without learning the outcome
-    would not be sent: the write path refuses them (`EarlierOutcomeUnknown`)."""
+    """Why rows an earlier upload sent without learning the outcome are not sent: the write path
+    refuses to repeat that write (`EarlierOutcomeUnknown`) or to send its rows again (`RowsSent`)."""
     why = f" ({note})" if note else ""
     return (
         f"outcome unknown: these same rows went to this lead{_by_upload(earlier)} {ago_text(seconds)} "
@@ -237,10 +237,23 @@ class Earlier:
                 reason = sent_earlier_reason(earlier, now - (entry.settled_at or now))
                 aside[row.line] = Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason)
             else:
-                self.unknown_elsewhere += 1
-                reason = unknown_earlier_reason(earlier, now - entry.claimed_at, entry.note)
-                aside[row.line] = Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=reason)
+                aside[row.line] = self._unknown_elsewhere(row, entry, now)
         return aside
+
+    def same_write_unknown(self, batch: Batch, entry: LedgerEntry) -> dict[int, Outcome]:
+        """By line, every row of a batch whose very write another upload sent without learning the
+        outcome (the ledger's `entry`; the write path refuses to repeat it, `EarlierOutcomeUnknown`):
+        held back as `rows_aside` holds back such rows one by one, and, like them, the batch's
+        own: the run goes on with the rest of the file. A dry run and a real run both tell them
+        from here, so that what the dry run says is what the run does."""
+        now = self.clock()
+        return {row.line: self._unknown_elsewhere(row, entry, now) for row in batch.rows}
+
+    def _unknown_elsewhere(self, row: Prepared, entry: LedgerEntry, now: float) -> Outcome:
+        """A row another upload sent without learning the outcome: not sent, counted for the note."""
+        self.unknown_elsewhere += 1
+        reason = unknown_earlier_reason(entry.context or {}, now - entry.claimed_at, entry.note)
+        return Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=reason)
 
     def held_back(self, kind: str, rows: int, status: str, reason: str | None) -> str | None:
         """Why `rows` rows of a batch of unknown outcome are not resent, or None to resend them."""
@@ -264,11 +277,17 @@ class Earlier:
                 "learning the outcome would not be sent: retry_unknown (--retry-unknown) resends them, "
                 "once they are checked in Ameyo."
             )
-        if self.unknown_elsewhere:
-            notes.append(
-                f"{counted(self.unknown_elsewhere, 'row')} went out in another upload of the same rows "
-                "whose outcome is unknown (the check file names it): no run of this file sends them, "
-                "retry_unknown included. Check them in Ameyo; the upload that sent them resends them "
-                "with retry_unknown."
-            )
+        notes += self.unknown_elsewhere_notes()
         return notes
+
+    def unknown_elsewhere_notes(self) -> list[str]:
+        """What a run, or its dry run, says of the rows other uploads sent without learning the
+        outcome: the same words for both, as both hold them back alike."""
+        if not self.unknown_elsewhere:
+            return []
+        return [
+            f"{counted(self.unknown_elsewhere, 'row')} went out in another upload of the same rows "
+            "whose outcome is unknown (the reason on each of their lines names it): not sent, and no run "
+            "of this file sends them, retry_unknown included. Check them in Ameyo; the upload that sent "
+            "them resends them with retry_unknown."
+        ]

@@ -58,7 +58,7 @@ from ..outcome import NOT_SENT, SENT_EARLIER, WOULD_SEND, JournalRow, Outcome
 from ..outcome import OUTCOME_UNKNOWN as UNKNOWN_RESULT
 from ..records import outcome, rewritten_note
 from .batches import CALLBACK, PLAIN, Batch, Batcher
-from .earlier import HELD_CALLBACK_STEP, Earlier, sent_earlier_reason, unknown_earlier_reason
+from .earlier import HELD_CALLBACK_STEP, Earlier, sent_earlier_reason
 from .journal import ANSWERED, FAILED, SENT, UNKNOWN, Journal, upload_key
 from .limits import MAX_BATCH, MAX_CONCURRENCY
 from .options import BulkOptions
@@ -462,11 +462,7 @@ class _Run:
             for row in batch.rows:
                 self._settle(Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason))
         elif earlier is not None and earlier.state == "unknown" and not batch.resend:
-            seconds = self.writes.clock() - earlier.claimed_at
-            reason = unknown_earlier_reason(earlier.context or {}, seconds, earlier.note)
-            self.earlier.unknown_elsewhere += len(batch.rows)
-            for row in batch.rows:
-                self._settle(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=reason))
+            self._settle_all(list(self.earlier.same_write_unknown(batch, earlier).values()))
         else:
             for row in batch.rows:
                 # The callback it would schedule, in the check file and counted as the run's would be.
@@ -668,8 +664,10 @@ class _Run:
             )
         # A file's rows are the ledger's for as long as it keeps them: a copy, a link or a rename of
         # the file, or another journal, finds them there and sends nothing twice; rows of unknown
-        # outcome only when resent on purpose (retry_unknown).
-        return replace(write, lasting=True, resend_unknown=batch.resend or options.retry_unknown)
+        # outcome only when this upload resends its own on purpose (retry_unknown on what its journal
+        # holds unknown). Another upload's are that upload's to resend: retry_unknown here does not,
+        # whether its batches hold them as this one does (`EarlierOutcomeUnknown`) or cut otherwise.
+        return replace(write, lasting=True, resend_unknown=batch.resend)
 
     async def _sent(self, batch: Batch) -> plans.Sent | Batch | None:
         """The batch through the write path: its answer; or None when it failed or was held back
@@ -692,6 +690,15 @@ class _Run:
         except RowsSent as sent:
             with anyio.CancelScope(shield=True):
                 return await self._put_aside(batch, self.earlier.rows_aside(batch, sent.rows))
+        except EarlierOutcomeUnknown as exc:
+            # Another upload sent this very batch and never learnt the outcome: its rows are held
+            # back as that upload's rows in other batches are (`RowsSent`), and as the dry run said.
+            # Not a failure of Ameyo's that the next batch may meet too: the run goes on.
+            with anyio.CancelScope(shield=True):
+                if exc.entry is None:
+                    await self._batch_failed(batch, exc)
+                    return None
+                return await self._put_aside(batch, self.earlier.same_write_unknown(batch, exc.entry))
         except CallbackScheduled as exc:
             with anyio.CancelScope(shield=True):
                 assert write is not None
@@ -907,7 +914,9 @@ class _Run:
                 f"Resumed from the journal: {counted(self.tally.from_earlier_runs, 'row')} Ameyo answered in "
                 f"earlier runs {agreeing(self.tally.from_earlier_runs, 'was', 'were')} not sent again."
             )
-        unknown = counts[UNKNOWN_RESULT] - left_out
+        # Rows another upload sent without learning the outcome have a note of their own: this file
+        # does not resend them.
+        unknown = counts[UNKNOWN_RESULT] - left_out - self.earlier.unknown_elsewhere
         if left_out:
             self.notes.append(
                 f"{counted(left_out, 'row')} {agreeing(left_out, 'was', 'were')} left out of "
@@ -924,6 +933,7 @@ class _Run:
                 f"resend those without a callback (a {DUPLICATE} answer then means the earlier run saved "
                 "the row, and counts as saved)."
             )
+        self.notes += self.earlier.unknown_elsewhere_notes()
         if held_callbacks:
             self.notes.append(
                 f"{counted(held_callbacks, 'row')} of unknown outcome "
