@@ -481,6 +481,35 @@ async def test_an_empty_call_history_says_what_it_was_measured_against(
     assert "history starts" not in text_of(later), text_of(later)
 
 
+async def test_calls_without_a_campaign_are_counted_by_the_rest_of_the_question(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """Asked by campaign and phone, the note about calls pushed without a campaignId counted the
+    span's every such call: "0 calls" beside "2 calls ... ask by phone to see them" for a number
+    none of them dialed, and nothing to tell a model that the number's own call was among them."""
+    settings = settings_for(simulator, tmp_path, AMEYO_PUSH_TOKEN=TOKEN)
+    async with receiver(settings) as push:
+        await push(customerId="12001", campaignId="1", phone="9422700001", systemDisposition="BUSY")
+        await push(customerId="12002", phone="9422700002", systemDisposition="BUSY")  # no campaign
+        await push(customerId="12003", phone="9422700003", userId="agent2", systemDisposition="NO_ANSWER")
+    async with Client(server_of(simulator, settings)) as client:
+        filed = await client.call_tool("ameyo_call_history", {"campaign": "1", "phone": "9422700001"})
+        unfiled = await client.call_tool("ameyo_call_history", {"campaign": "1", "phone": "94227 00002"})
+        agent = await client.call_tool("ameyo_call_history", {"campaign": "1", "agent": "AGENT2"})
+        everything = await client.call_tool("ameyo_call_history", {"campaign": "1"})
+    text = text_of(filed)
+    assert filed.structured_content is not None and filed.structured_content["matched"] == 1, text
+    assert "without a campaignId" not in text, text
+    text = text_of(unfiled)
+    assert unfiled.structured_content is not None and unfiled.structured_content["matched"] == 0, text
+    assert (
+        "1 call of this span was pushed without a campaignId and is in no campaign's count (of those "
+        "the rest of the question matches): ask the same without the campaign to see it." in text
+    ), text
+    assert "1 call of this span was pushed without a campaignId" in text_of(agent), text_of(agent)
+    assert "2 calls of this span were pushed without a campaignId" in text_of(everything), text_of(everything)
+
+
 async def test_a_customer_of_another_campaign_is_said_to_be_there_not_missing(
     simulator: InProcessSimulator, tmp_path: Path
 ) -> None:

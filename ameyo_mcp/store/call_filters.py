@@ -52,6 +52,8 @@ def call_filters(query: CallQuery) -> tuple[str, tuple[Any, ...]]:
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
+    if query.no_campaign:
+        clauses.append("campaign_id IS NULL")
     if query.agent is not None:  # userIds as people type them: agent3 is Agent3
         clauses.append("LOWER(agent) = LOWER(?)")
         params.append(query.agent)

@@ -201,7 +201,8 @@ class StoredCall:
 class CallQuery:
     """Filters of a call-history query; None (or nothing) means any. `phones`: the number's key is
     one of these whole keys (`PhoneSearch.keys`); `phone_tails`, it ends with one of them
-    (`PhoneSearch.tails`); `customer_ids`, any of these customers (none: no call)."""
+    (`PhoneSearch.tails`); `customer_ids`, any of these customers (none: no call); `no_campaign`,
+    only the calls pushed without a campaignId."""
 
     since: datetime | None = None
     until: datetime | None = None
@@ -214,6 +215,7 @@ class CallQuery:
     agent: str | None = None
     disposition: str | None = None
     system_disposition: str | None = None
+    no_campaign: bool = False
     limit: int = 50
 
 

@@ -143,6 +143,9 @@ def _filters(query: CallQuery) -> tuple[list[str], list[Any]]:
     if query.campaign_id is not None:
         clauses.append("campaign_id = ?")
         params.append(query.campaign_id)
+    if query.no_campaign:
+        clauses.append("campaign_id = ?")
+        params.append(NO_CAMPAIGN)
     if query.system_disposition is not None:
         clauses.append("UPPER(NULLIF(system_disposition, '')) = ?")
         params.append(query.system_disposition)

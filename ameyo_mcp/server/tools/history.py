@@ -328,8 +328,10 @@ def _read(
     if not history.total and query.system_disposition is not None:
         systems = tuple(store.system_dispositions(query))
     unfiled = 0
-    if query.campaign_id is not None and query.since is not None and query.until is not None:
-        unfiled = store.day_tallies(query.since, query.until).by_campaign.get(None, 0)
+    if query.campaign_id is not None:
+        # Those the rest of the question matches: the span's every one, asked by phone or agent,
+        # told a model that found none of the number's calls that there were more to be seen.
+        unfiled = store.call_history(replace(query, campaign_id=None, no_campaign=True, limit=0)).total
     kept = store.calls_held()
     ahead = 0
     later = datetime.now(UTC) + CLOCK_SKEW
@@ -359,10 +361,26 @@ def coverage(read: _Read, query: CallQuery, zone: ZoneInfo) -> list[str]:
         )
     if read.unfiled:
         n = read.unfiled
+        narrowed = bool(query.phones or query.phone_tails) or any(
+            value is not None
+            for value in (
+                query.customer_id,
+                query.customer_ids,
+                query.lead_id,
+                query.agent,
+                query.disposition,
+                query.system_disposition,
+            )
+        )
+        them = agreeing(n, "it", "them")
+        how = (
+            f" (of those the rest of the question matches): ask the same without the campaign to see {them}"
+            if narrowed
+            else f": ask by lead_id, customer or phone, or without a campaign, to see {them}"
+        )
         lines.append(
             f"{counted(n, 'call')} of this span {agreeing(n, 'was', 'were')} {UNFILED} "
-            f"and {agreeing(n, 'is', 'are')} in no campaign's count: ask by lead_id, customer or phone, or "
-            f"without a campaign, to see {agreeing(n, 'it', 'them')}."
+            f"and {agreeing(n, 'is', 'are')} in no campaign's count{how}."
         )
     if read.ahead and read.held is not None:
         n = read.ahead
