@@ -510,6 +510,36 @@ async def test_calls_without_a_campaign_are_counted_by_the_rest_of_the_question(
     assert "2 calls of this span were pushed without a campaignId" in text_of(everything), text_of(everything)
 
 
+async def test_a_name_with_an_apostrophe_is_found_as_people_type_it(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """ "obrien" found no O'Brien: "0 contacts match ... read live" told a model the customer was
+    not in the campaign, and the next step was uploading them a second time."""
+    settings = settings_for(simulator, tmp_path)
+    await synced(simulator, settings)
+    async with Client(server_of(simulator, settings)) as client:
+        sent = await client.call_tool(
+            "ameyo_upload_contacts",
+            {
+                "campaign": 1,
+                "lead_id": 21,
+                "records": [
+                    {"phone1": "9812300001", "name": "Anne-Marie D\u2019Souza"},
+                    {"phone1": "9812300002", "name": "\u00d1u\u00f1o O'Brien"},
+                ],
+            },
+        )
+        assert not sent.is_error, text_of(sent)
+        found = {
+            typed: await client.call_tool("ameyo_get_contacts", {"campaign": 1, "search": typed})
+            for typed in ("obrien", "nuno obrien", "o'brien", "dsouza", "anne d'souza", "brien")
+        }
+    for typed, result in found.items():
+        assert result.structured_content is not None, (typed, text_of(result))
+        names = [c.get("name") for c in result.structured_content["contacts"]]
+        assert names in (["\u00d1u\u00f1o O'Brien"], ["Anne-Marie D\u2019Souza"]), (typed, text_of(result))
+
+
 async def test_a_customer_of_another_campaign_is_said_to_be_there_not_missing(
     simulator: InProcessSimulator, tmp_path: Path
 ) -> None:

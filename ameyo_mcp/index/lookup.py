@@ -390,13 +390,13 @@ def unreadable(exc: StoreError | OSError) -> str:
 def name_matcher(text: str) -> Keep:
     """Whether each word of `text` starts a word of a contact's name fields, folded as the index
     folds them: what `by_name` finds, checked on the contact as Ameyo holds it now."""
-    from ..store import fold_words
+    from ..store import fold_words, name_words
 
     wanted = fold_words(text)
 
     def keep(contact: Contact) -> bool:
         names = (str(v) for k, v in contact.customer_data.items() if v and "name" in k.lower())
-        words = fold_words(*names)
+        words = name_words(*names)
         return bool(wanted) and all(any(w.startswith(x) for w in words) for x in wanted)
 
     return keep

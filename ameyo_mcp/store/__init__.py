@@ -62,7 +62,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .core import Store
-from .fold import fold_words
+from .fold import fold_words, name_words
 from .records import (
     CallEvent,
     CallHistory,
@@ -96,6 +96,7 @@ __all__ = [
     "SyncLease",
     "SyncPass",
     "fold_words",
+    "name_words",
     "open_store",
 ]
 

@@ -23,7 +23,7 @@ from .contact_rows import (
     phones_column,
     reverse,
 )
-from .fold import fold_words
+from .fold import name_words
 from .records import ContactRow, SyncLease, SyncPass, to_epoch
 
 # Contacts written together (the ids of a chunk are looked up in one statement, within that limit
@@ -291,7 +291,7 @@ class ContactWrites(Connection):
         for item in items:
             cid = item.customer_id
             phones = phone_keys(item.phones)
-            words = fold_words(*item.names)
+            words = name_words(*item.names)
             phones_text, names_text = phones_column(phones), names_column(words)
             before = old.get(cid) if keys else None
             if keys and (before is None or before[0] != phones_text):

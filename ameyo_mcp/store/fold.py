@@ -25,6 +25,8 @@ class _Marks(dict[int, int | None]):
 
 
 _MARKS = _Marks()
+# An apostrophe inside a word (O'Brien, D’Souza): people type such names without it too.
+_APOSTROPHE = re.compile(r"(?<=\w)['\u2019\u02bc\u2018`\u00b4](?=\w)")
 
 
 def fold_words(*texts: str | None) -> list[str]:
@@ -39,6 +41,20 @@ def fold_words(*texts: str | None) -> list[str]:
                 words.append(word)
                 if len(words) == MAX_WORDS:
                     return words
+    return words
+
+
+def name_words(*texts: str | None) -> list[str]:
+    """The words a name is found by in the index: its folded words, then each word an apostrophe
+    splits also joined ("O'Brien": "o", "brien" and "obrien"), so that "obrien" and "dsouza" find
+    them, as "o'brien" does. Searches fold their text with `fold_words` alone."""
+    words = fold_words(*texts)
+    joined = [_APOSTROPHE.sub("", text) for text in texts if text and _APOSTROPHE.search(text)]
+    for word in fold_words(*joined):
+        if len(words) >= MAX_WORDS:
+            break
+        if word not in words:
+            words.append(word)
     return words
 
 
