@@ -107,10 +107,13 @@ async def test_the_page_is_refused_without_the_token_and_a_browser_signs_in_once
     assert bearer.status_code == 200 and bearer.json()["server"]["transport"] == "streamable HTTP"
 
     # A cookie that is not the one signed: refused.
-    expires, signature = cookie.split(".")[1:]
+    expires, cookie_id, signature = cookie.split(".")[1:]
     for forged in (
-        f"v1.{int(expires) + 3600}.{signature}",
-        f"v1.{expires}.{signature[:-1]}{'0' if signature[-1] != '0' else '1'}",
+        f"v2.{int(expires) + 3600}.{cookie_id}.{signature}",
+        f"v2.{expires}.{cookie_id[:-1]}{'A' if cookie_id[-1] != 'A' else 'B'}.{signature}",
+        f"v2.{expires}.{cookie_id}.{signature[:-1]}{'0' if signature[-1] != '0' else '1'}",
+        # A v1 cookie (no id, so no sign-out could revoke it), signed as v1 was:
+        f"v1.{expires}.{TokenCheck(TOKEN).sign(f'operator-page:{expires}'.encode()).decode()}",
         TOKEN,
         "",
     ):
@@ -123,7 +126,8 @@ async def test_the_page_is_refused_without_the_token_and_a_browser_signs_in_once
         (ours, time.time() - 1, 401),
         (other, time.time() + 60, 401),
     ):
-        made = f"v1.{int(at)}.{check.sign(f'operator-page:{int(at)}'.encode()).decode()}"
+        signature = check.sign(f"operator-page:v2:{int(at)}:{cookie_id}".encode()).decode()
+        made = f"v2.{int(at)}.{cookie_id}.{signature}"
         assert (
             await ask("GET", "/operator/status", headers={"Cookie": f"{COOKIE}={made}"})
         ).status_code == status

@@ -795,3 +795,12 @@ def test_the_counts_by_status_hold_under_receivers_and_syncs_at_once(database_ur
     assert not failures, failures
     with Store(database_url) as store:
         assert store.status_counts(CAMPAIGN) == rows_by_status(store)
+
+
+def test_page_sign_outs_are_kept_until_their_cookie_expires_then_pruned(store: Store) -> None:
+    store.revoke_page_cookie("a" * 64, expires=1000.0, now=500.0)
+    store.revoke_page_cookie("a" * 64, expires=1000.0, now=600.0)  # signed out twice: one row
+    assert store.page_cookie_revoked("a" * 64) and not store.page_cookie_revoked("b" * 64)
+    # The next sign-out after the first cookie expired takes its row away: every cookie is dead then.
+    store.revoke_page_cookie("b" * 64, expires=2000.0, now=1000.0)
+    assert not store.page_cookie_revoked("a" * 64) and store.page_cookie_revoked("b" * 64)

@@ -46,6 +46,11 @@ call history (pushed by Ameyo):
     calls_changed(wait_s) -> bool          # stored by any process since the last look (a store of its
                                            # own: PostgreSQL LISTEN waits, SQLite's data version is read)
 
+The operator page's sign-outs (`sign_outs.py`: a digest of a cookie's id, never the cookie):
+
+    revoke_page_cookie(digest, expires=, now=)   # refused by every process until it expires
+    page_cookie_revoked(digest) -> bool
+
 The calls are counted as they are stored (`tally.py`: by quarter hour, campaign and disposition),
 so that today's figures, the call marker and a day's tallies read a day's counts, never its calls;
 each hot read has an index in its own order (see `schema.py`, migration 7), whatever the

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from ..rules.owners import owner_alive
-from . import lease, ledger
+from . import lease, ledger, sign_outs
 from .backends import Tx
 from .calls import CallEvents
 from .contact_writes import ContactWrites
@@ -121,6 +121,17 @@ class Store(ContactWrites, ContactLookups, CallEvents):
         """Remove a token made since `since` for `write_id`: True once, for whoever removed it."""
         with self._tx() as tx:
             return ledger.spend_token(tx, digest, write_id, since)
+
+    # -- the operator page's sign-outs (SQL in sign_outs.py) -----------------------------------
+
+    def revoke_page_cookie(self, digest: str, *, expires: float, now: float) -> None:
+        """Record a page cookie signed out (the digest of its id) until it `expires`; the records of
+        cookies expired by `now` go."""
+        with self._tx() as tx:
+            sign_outs.revoke(tx, digest, expires, now)
+
+    def page_cookie_revoked(self, digest: str) -> bool:
+        return self._reading(lambda tx: sign_outs.revoked(tx, digest))
 
     # -- the shared Ameyo session (SQL in lease.py) --------------------------------------------
 

@@ -294,4 +294,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 13: the customer fields a campaign's contacts have (JSON), as its syncs saw them: an upload
     # of a field none has ("Name" for "name", "nmae") is said to be one Ameyo may not keep.
     ("ALTER TABLE campaigns ADD COLUMN fields TEXT",),
+    # 14: the operator page's cookies signed out before they expire (see sign_outs.py): a digest of
+    # each one's id and its expiry, so that every replica refuses a copy of a signed-out cookie.
+    (
+        """CREATE TABLE page_sign_outs (
+            digest TEXT PRIMARY KEY,
+            expires DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX page_sign_outs_expires ON page_sign_outs (expires)",
+    ),
 )

@@ -12,7 +12,7 @@ from ...config import Settings
 from ...health import Check, Drain, readiness
 from ...listener import is_loopback
 from ..http_access import HostCheck, TokenCheck
-from .app import Mounted, OperatorPage, is_page_path, not_found
+from .app import Mounted, OperatorPage, SignOuts, is_page_path, not_found
 from .status import Serving, Status
 
 __all__ = ["Mounted", "OperatorPage", "Serving", "Status", "is_page_path", "operator_page", "receiver_page"]
@@ -37,7 +37,9 @@ def operator_page(
         return await readiness(drain, checks)
 
     status = Status(settings, Serving(transport, read_only, ready))
-    page = OperatorPage(status, check, open_without_token=is_loopback(host))
+    # Sign-outs are kept in the store the page reads, which every replica of the server shares.
+    sign_outs = SignOuts(status.store) if check is not None else None
+    page = OperatorPage(status, check, open_without_token=is_loopback(host), sign_outs=sign_outs)
     return HostCheck(page, host, port, settings.allowed_hosts)
 
 

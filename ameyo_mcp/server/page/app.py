@@ -4,26 +4,37 @@ the package (no CDN: deployments are often offline).
 
 Behind the same token as /mcp (`TokenCheck`): an `Authorization: Bearer` header, or a cookie got by
 posting the token once to the sign-in form. The cookie is HttpOnly and SameSite=Strict, and holds an
-expiry and an HMAC of it under the token, never the token; the token never travels in a URL, so no
-log or browser history holds it. Without a token the page is open where /mcp is (a loopback bind),
-and closed elsewhere (`ameyo-mcp receiver` serves off loopback without one).
+expiry, a random id and an HMAC of both under the token, never the token; the token never travels in
+a URL, so no log or browser history holds it. Signing out records the cookie's id (a digest of it) in
+the store until the cookie expires (`SignOuts`), so a copy of it is refused by every replica on the
+store, not only forgotten by the browser. Without a token the page is open where /mcp is (a loopback
+bind), and closed elsewhere (`ameyo-mcp receiver` serves off loopback without one).
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import logging
+import re
+import secrets
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ...errors import StoreError
 from ..http_access import TokenCheck
 from ..http_answers import header
+
+if TYPE_CHECKING:
+    from ...store import Store
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +55,12 @@ INDEX, SIGN_IN_FORM = "page/index.html", "page/sign-in.html"
 FILES = (INDEX, SIGN_IN_FORM, *(path for path, _ in ASSETS.values()))
 COOKIE = "ameyo_operator"
 COOKIE_S = 12 * 3600
+# `v2.<expires>.<id>.<hmac>`: the id is what a sign-out revokes. A v1 cookie (no id) could not be
+# revoked, so it is refused: its browser signs in once more.
+COOKIE_VERSION = "v2"
+_COOKIE_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# Sign-outs the store could not take yet, kept in this process until it does (`SignOuts`).
+MAX_PENDING_SIGN_OUTS = 1000
 MAX_FORM_BYTES = 4096
 
 # Only the page's own script, style sheet and JSON: customer text can never run as code here.
@@ -65,6 +82,15 @@ NO_TOKEN = (
     "then sign in with it.\n"
 )
 WRONG_TOKEN = "That is not this server's token (AMEYO_HTTP_TOKEN). Try again."
+NO_STORE = (
+    "The server's store cannot be reached, so this browser's sign-in cannot be checked against "
+    "sign-outs: try again in a minute, or send Authorization: Bearer <AMEYO_HTTP_TOKEN>."
+)
+SIGN_OUT_UNRECORDED = (
+    "Signed out of this browser, but the server's store could not record the sign-out: this process "
+    "refuses the cookie now and records it when the store is back; until then another replica may "
+    "still take a copy of it. Rotate AMEYO_HTTP_TOKEN to end every cookie at once.\n"
+)
 
 StatusSource = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -96,6 +122,55 @@ def _asset(path: str) -> bytes:
     return resources.files("ameyo_mcp.server").joinpath(path).read_bytes()
 
 
+def cookie_digest(cookie_id: str) -> str:
+    """What the store keeps of a signed-out cookie: a digest of its id, which no one can turn back
+    into the id (and a cookie would also need its HMAC under the token)."""
+    return hashlib.sha256(f"operator-page-cookie:{cookie_id}".encode()).hexdigest()
+
+
+class SignOuts:
+    """The page's cookies signed out before they expire, in the store every process on it shares
+    (`Store.revoke_page_cookie`), so that a copy of one is refused everywhere. A sign-out the store
+    cannot take is kept here (at most `MAX_PENDING_SIGN_OUTS`, until they expire): this process
+    refuses the cookie, and records it with its next check that reaches the store. Every method may
+    raise `StoreError`: a cookie is then refused, never taken unchecked."""
+
+    def __init__(self, store: Callable[[], Store], clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+        self._pending: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    async def revoked(self, cookie_id: str) -> bool:
+        digest = cookie_digest(cookie_id)
+        with self._lock:
+            if digest in self._pending:
+                return True
+        return await anyio.to_thread.run_sync(self._revoked, digest)
+
+    async def revoke(self, cookie_id: str, expires: float) -> None:
+        with self._lock:
+            self._pending[cookie_digest(cookie_id)] = expires
+        await anyio.to_thread.run_sync(self._record)
+
+    def _revoked(self, digest: str) -> bool:
+        self._record()
+        return self._store().page_cookie_revoked(digest)
+
+    def _record(self) -> None:
+        """Write the pending sign-outs to the store; those it took are no longer pending."""
+        now = self._clock()
+        with self._lock:
+            pending = {d: e for d, e in self._pending.items() if e > now}
+            # The soonest to expire go first: a cookie past its expiry is refused anyway.
+            kept = sorted(pending.items(), key=lambda item: item[1])[-MAX_PENDING_SIGN_OUTS:]
+            self._pending = dict(kept)
+        for digest, expires in kept:
+            self._store().revoke_page_cookie(digest, expires=expires, now=now)
+            with self._lock:
+                self._pending.pop(digest, None)
+
+
 class OperatorPage:
     """The page's ASGI app. `check`: the token's check, None without a token; `open_without_token`:
     whether it is served then (bound to loopback, as /mcp is)."""
@@ -106,10 +181,12 @@ class OperatorPage:
         check: TokenCheck | None,
         *,
         open_without_token: bool,
+        sign_outs: SignOuts | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.status = status
         self.check = check
+        self.sign_outs = sign_outs
         self.open = check is not None or open_without_token
         self._clock = clock
         self._files = {path: (_asset(name), kind) for path, (name, kind) in ASSETS.items()}
@@ -132,12 +209,16 @@ class OperatorPage:
             await self._signing_in(scope, receive, send)
             return
         if path == SIGN_OUT:
-            if method != "POST":
-                await _answer(send, 405, b"POST only\n", "text/plain; charset=utf-8", method)
-                return
-            await _redirect(send, self._cookie("", 0, scope))
+            await self._signing_out(scope, send)
             return
-        if not self._allowed(scope):
+        try:
+            allowed = await self._allowed(scope)
+        except StoreError as exc:
+            log.warning("operator page: a cookie could not be checked against sign-outs: %s", exc.message)
+            body, kind = _error_body(path, NO_STORE), _error_kind(path)
+            await _answer(send, 503, body, kind, method, retry_after=b"30")
+            return
+        if not allowed:
             if path == PAGE:
                 await self._form(send, method, "")
             else:
@@ -154,22 +235,31 @@ class OperatorPage:
         else:
             await _answer(send, 404, b"Not found\n", "text/plain; charset=utf-8", method)
 
-    def _allowed(self, scope: Scope) -> bool:
+    async def _allowed(self, scope: Scope) -> bool:
+        """Whether the request carries the token or a good cookie; `StoreError` when a good cookie
+        cannot be checked against the sign-outs."""
         if self.check is None:
             return self.open
         if header(scope, b"authorization") is not None:
             return self.check.bearer(header(scope, b"authorization"))
-        value = _cookie_value(header(scope, b"cookie"), COOKIE)
-        return value is not None and self._valid_cookie(value)
-
-    def _valid_cookie(self, value: str) -> bool:
-        assert self.check is not None
-        version, _, rest = value.partition(".")
-        expires, _, signature = rest.partition(".")
-        if version != "v1" or not expires.isdigit():
+        signed = self._signed_cookie(scope)
+        if signed is None:
             return False
-        fits = self.check.signed(f"operator-page:{expires}".encode(), signature.encode())
-        return fits and int(expires) > self._clock()
+        return self.sign_outs is None or not await self.sign_outs.revoked(signed[0])
+
+    def _signed_cookie(self, scope: Scope) -> tuple[str, int] | None:
+        """The id and expiry of the request's cookie, when it is one this server signed and it has
+        not expired (whether it was signed out is the store's to say)."""
+        assert self.check is not None
+        value = _cookie_value(header(scope, b"cookie"), COOKIE)
+        parts = (value or "").split(".")
+        if len(parts) != 4:
+            return None
+        version, expires, cookie_id, signature = parts
+        if version != COOKIE_VERSION or not expires.isdigit() or not _COOKIE_ID.fullmatch(cookie_id):
+            return None
+        fits = self.check.signed(_signed_text(expires, cookie_id), signature.encode())
+        return (cookie_id, int(expires)) if fits and int(expires) > self._clock() else None
 
     def _cookie(self, value: str, max_age: int, scope: Scope) -> bytes:
         secure = "; Secure" if scope.get("scheme") == "https" else ""
@@ -188,13 +278,49 @@ class OperatorPage:
             log.info("operator page: a sign-in with a wrong token")
             await self._form(send, "POST", WRONG_TOKEN)
             return
-        expires = int(self._clock()) + COOKIE_S
-        signature = self.check.sign(f"operator-page:{expires}".encode()).decode()
-        await _redirect(send, self._cookie(f"v1.{expires}.{signature}", COOKIE_S, scope))
+        expires = str(int(self._clock()) + COOKIE_S)
+        cookie_id = secrets.token_urlsafe(18)
+        signature = self.check.sign(_signed_text(expires, cookie_id)).decode()
+        value = f"{COOKIE_VERSION}.{expires}.{cookie_id}.{signature}"
+        await _redirect(send, self._cookie(value, COOKIE_S, scope))
+
+    async def _signing_out(self, scope: Scope, send: Send) -> None:
+        """Forget the cookie in the browser, and revoke it for every process on the store: a copy of
+        it (a shared machine, a stolen backup) is refused from now on, not for the rest of its
+        12 hours. Only a cookie this server signed is recorded: strangers cannot fill the store."""
+        method = scope["method"]
+        if method != "POST":
+            await _answer(send, 405, b"POST only\n", "text/plain; charset=utf-8", method)
+            return
+        cleared = self._cookie("", 0, scope)
+        signed = self._signed_cookie(scope) if self.check is not None else None
+        if signed is not None and self.sign_outs is not None:
+            try:
+                await self.sign_outs.revoke(*signed)
+            except StoreError as exc:
+                log.warning("operator page: a sign-out could not be recorded in the store: %s", exc.message)
+                body = SIGN_OUT_UNRECORDED.encode()
+                kind = "text/plain; charset=utf-8"
+                await _answer(send, 503, body, kind, method, cookie=cleared, retry_after=b"30")
+                return
+        await _redirect(send, cleared)
 
     async def _form(self, send: Send, method: str, message: str) -> None:
         page = self._sign_in.replace("<!--message-->", html.escape(message))
         await _answer(send, 401, page.encode(), "text/html; charset=utf-8", method, bearer=True)
+
+
+def _signed_text(expires: str, cookie_id: str) -> bytes:
+    return f"operator-page:{COOKIE_VERSION}:{expires}:{cookie_id}".encode()
+
+
+def _error_body(path: str, message: str) -> bytes:
+    """`message` as the page's own address answers it (text), or as its JSON does."""
+    return (message + "\n").encode() if path == PAGE else json.dumps({"error": message}).encode()
+
+
+def _error_kind(path: str) -> str:
+    return "text/plain; charset=utf-8" if path == PAGE else "application/json"
 
 
 def _cookie_value(cookies: bytes | None, name: str) -> str | None:
@@ -240,10 +366,16 @@ async def _answer(
     *,
     bearer: bool = False,
     cache: bytes | None = None,
+    cookie: bytes | None = None,
+    retry_after: bytes | None = None,
 ) -> None:
     headers = [(b"content-type", kind.encode()), (b"content-length", str(len(body)).encode())]
     headers += [(k, cache) if cache is not None and k == b"cache-control" else (k, v) for k, v in _HEADERS]
     if bearer:
         headers.append((b"www-authenticate", b"Bearer"))
+    if cookie is not None:
+        headers.append((b"set-cookie", cookie))
+    if retry_after is not None:
+        headers.append((b"retry-after", retry_after))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})

@@ -10,6 +10,7 @@ make it (`data_text`, `call_out`); the page puts every value in as text, never a
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ class Status:
         self.ttl_s = ttl_s
         self._clock = clock
         self._store: Store | None = None
+        self._store_lock = threading.Lock()
         self._lock = anyio.Lock()
         self._made: tuple[float, dict[str, Any]] | None = None
 
@@ -90,9 +92,10 @@ class Status:
             return made
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        with self._store_lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
     def _server(self, ready: dict[str, object], now: datetime) -> dict[str, Any]:
         serving = self.serving
@@ -110,12 +113,17 @@ class Status:
             "demo": self.settings.demo,
         }
 
-    def _from_store(self, now: datetime) -> dict[str, Any]:
-        if self._store is None:
-            from ...store import Store
+    def store(self) -> Store:
+        """The page's store, opened on first use (from any thread: the sign-out checks use it too)."""
+        with self._store_lock:
+            if self._store is None:
+                from ...store import Store
 
-            self._store = Store(self.settings.resolved_database_url(), name="ameyo-mcp operator page")
-        store = self._store
+                self._store = Store(self.settings.resolved_database_url(), name="ameyo-mcp operator page")
+            return self._store
+
+    def _from_store(self, now: datetime) -> dict[str, Any]:
+        store = self.store()
         return {
             "ameyo": _section(lambda: _ameyo(store, self.settings, now)),
             "index": _section(lambda: _index(store, self.settings, now)),
