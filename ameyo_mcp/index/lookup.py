@@ -357,17 +357,26 @@ def contact_filter(
     seen: Counter[str],
 ) -> Keep:
     """Whether a contact has the number searched for, `text` anywhere in its fields (case and
-    accents ignored), one of the `statuses` (upper case) and one of the `dispositions` (one outcome
+    accents ignored, and the apostrophes inside words too, as the index reads names: "obrien" is in
+    "O'Brien"), one of the `statuses` (upper case) and one of the `dispositions` (one outcome
     however spelt: `outcome_key`); an empty criterion keeps every contact. The dispositions it meets
     are counted in `seen`."""
+    from ..store import without_apostrophes
+
     needle = fold(text) if text else ""
     wanted = {outcome_key(d) for d in dispositions if d.strip()}
+
+    def has_text(value: str) -> bool:
+        if needle in fold(value):
+            return True
+        plain = without_apostrophes(value)
+        return plain is not None and needle in fold(plain)
 
     def keep(contact: Contact) -> bool:
         data, extra = contact.customer_data, contact.extra_data
         if phone is not None and not any(phone.matches(p) for p in phone_values(contact)):
             return False
-        if needle and not any(needle in fold(str(v)) for v in data.values() if v is not None):
+        if needle and not any(has_text(str(v)) for v in data.values() if v is not None):
             return False
         if wanted:
             given = str(extra.get("disposition") or "")

@@ -67,7 +67,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .core import Store
-from .fold import fold_words, name_words
+from .fold import fold_words, name_words, without_apostrophes
 from .records import (
     CallEvent,
     CallHistory,
@@ -103,6 +103,7 @@ __all__ = [
     "fold_words",
     "name_words",
     "open_store",
+    "without_apostrophes",
 ]
 
 

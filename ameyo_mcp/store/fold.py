@@ -44,12 +44,18 @@ def fold_words(*texts: str | None) -> list[str]:
     return words
 
 
+def without_apostrophes(text: str) -> str | None:
+    """The text with the apostrophes inside its words dropped ("O'Brien" → "OBrien"), as people
+    type such names; None when it has none."""
+    return _APOSTROPHE.sub("", text) if _APOSTROPHE.search(text) else None
+
+
 def name_words(*texts: str | None) -> list[str]:
     """The words a name is found by in the index: its folded words, then each word an apostrophe
     splits also joined ("O'Brien": "o", "brien" and "obrien"), so that "obrien" and "dsouza" find
     them, as "o'brien" does. Searches fold their text with `fold_words` alone."""
     words = fold_words(*texts)
-    joined = [_APOSTROPHE.sub("", text) for text in texts if text and _APOSTROPHE.search(text)]
+    joined = [plain for text in texts if text and (plain := without_apostrophes(text)) is not None]
     for word in fold_words(*joined):
         if len(words) >= MAX_WORDS:
             break
