@@ -1,19 +1,22 @@
-"""Wrong tokens at the operator's page are limited per client address, through the transport's own
-ASGI app: a few a minute, then 429 with Retry-After and a sentence saying so (the right token too,
-for that minute and from that address only); a right sign-in forgets the count, and a flood from
-many addresses is remembered within bounds. Wrong tries are logged with their address, never with
-the token tried."""
+"""Wrong tokens at the operator's page and at /mcp are limited per client, one count for both,
+through the transport's own ASGI app: a few a minute, then 429 with Retry-After and a sentence
+saying so (the right token too, for that minute and from that client only; an IPv6 client is its
+/64); a right sign-in forgets the count, sign-ins sent together are counted before they are
+compared, and a flood from many addresses is remembered within bounds. Wrong tries are logged with
+their client, never with the token tried."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
+import anyio
 import httpx
 import pytest
 
+from ameyo_mcp.server import http_access
 from ameyo_mcp.server.http import http_app
-from ameyo_mcp.server.page import app as page_app
 from tests.conftest import Simulator, server_of, settings_for
 
 TOKEN = "page-t0ken-0123456789abcdef"
@@ -35,7 +38,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock()
-    monkeypatch.setattr(page_app, "monotonic", clock, raising=False)
+    monkeypatch.setattr(http_access, "monotonic", clock)
     return clock
 
 
@@ -101,7 +104,7 @@ async def test_a_few_wrong_tokens_a_minute_then_429_from_that_address_only(
 async def test_wrong_tries_are_remembered_for_so_many_addresses_at_most(
     simulator: Simulator, tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(page_app, "WRONG_ADDRESSES", 8, raising=False)
+    monkeypatch.setattr(http_access, "WRONG_ADDRESSES", 8)
     by = clients(simulator, tmp_path)
     first = by["192.0.2.1"]
     for _ in range(TRIES):
@@ -114,3 +117,110 @@ async def test_wrong_tries_are_remembered_for_so_many_addresses_at_most(
     assert (await sign_in(first, TOKEN)).status_code == 303
     for http in by.values():
         await http.aclose()
+
+
+def app_of(simulator: Simulator, tmp_path: Path) -> Any:
+    settings = settings_for(simulator, tmp_path, AMEYO_HTTP_TOKEN=TOKEN)
+    return http_app(server_of(simulator, settings), settings, "127.0.0.1", 8000)
+
+
+async def test_sign_ins_sent_together_are_counted_before_their_tokens_are_compared(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """A guesser opens many sign-in requests, sends their headers, and only then their bodies: 5 of
+    the 30 tokens are compared, and the right one, the 30th, is refused with the rest."""
+    app = app_of(simulator, tmp_path)
+    n = 30
+    go = anyio.Event()
+    statuses: list[int] = []
+
+    async def one(token: str) -> None:
+        body = f"token={token}".encode()
+        sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                await anyio.sleep_forever()
+            await go.wait()  # the body arrives once every request's headers are in
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/operator/sign-in",
+            "raw_path": b"/operator/sign-in",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"host", b"127.0.0.1:8000"),
+                (b"content-type", b"application/x-www-form-urlencoded"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+            "client": ("203.0.113.9", 40000),
+            "server": ("127.0.0.1", 8000),
+        }
+        await app(scope, receive, send)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(n - 1):
+            tg.start_soon(one, f"{GUESS}{i}")
+        tg.start_soon(one, TOKEN)  # the guesser's lucky guess, the 30th in a second
+        await anyio.sleep(0.2)
+        go.set()
+    compared = [s for s in statuses if s != 429]
+    # 5 wrong tries may be compared; every further one must be held back (429), the right one too.
+    assert len(compared) <= 5, f"{len(compared)} of {n} tokens compared from one address: {sorted(statuses)}"
+    assert 303 not in statuses
+
+
+async def test_a_client_held_back_at_the_page_is_held_back_at_mcp(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """/mcp compares the same token as the page: a client held back at one is held back at the
+    other, and its wrong bearer headers at /mcp count as well."""
+    app = app_of(simulator, tmp_path)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("203.0.113.9", 40000)), base_url=BASE
+    ) as http:
+        for _ in range(5):
+            assert (await http.post("/operator/sign-in", data={"token": GUESS})).status_code == 401
+        assert (await http.post("/operator/sign-in", data={"token": TOKEN})).status_code == 429
+        answers = []
+        for i in range(50):
+            guessed = await http.post(
+                "/mcp",
+                headers={"Authorization": f"Bearer {GUESS}{i}"},
+                json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            )
+            answers.append(guessed.status_code)
+        assert set(answers) == {429}, f"50 more guesses at /mcp from the held address: {set(answers)}"
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("203.0.113.10", 40000)), base_url=BASE
+    ) as other:
+        for i in range(TRIES):
+            guessed = await other.post("/mcp", headers={"Authorization": f"Bearer {GUESS}{i}"}, json={})
+            assert guessed.status_code == 401
+        assert (await other.post("/operator/sign-in", data={"token": TOKEN})).status_code == 429
+
+
+async def test_an_ipv6_host_is_counted_by_its_64(simulator: Simulator, tmp_path: Path) -> None:
+    """A host on IPv6 usually holds a whole /64: counted address by address, it would get 5 more
+    tries from each."""
+    app = app_of(simulator, tmp_path)
+    statuses = []
+    for n in range(1, 61):
+        address = f"2001:db8:1:2::{n:x}"
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=(address, 40000)), base_url=BASE
+        ) as http:
+            statuses.append((await http.post("/operator/sign-in", data={"token": f"{GUESS}{n}"})).status_code)
+    assert statuses.count(401) <= 5, f"{statuses.count(401)} tokens compared from one /64 in a minute"

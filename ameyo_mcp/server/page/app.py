@@ -9,7 +9,8 @@ a URL, so no log or browser history holds it. Signing out records the cookie's i
 the store until the cookie expires (`SignOuts`), so a copy of it is refused by every replica on the
 store, not only forgotten by the browser. Without a token the page is open where /mcp is (a loopback
 bind), and closed elsewhere (`ameyo-mcp receiver` serves off loopback without one). Wrong tokens are
-limited per client address (`WrongTries`): a few a minute, then 429 for the rest of that minute.
+limited per client (`http_access.WrongTries`, one count with /mcp's): a few a minute, then 429 for
+the rest of that minute.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import re
 import secrets
 import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -33,7 +33,7 @@ import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ...errors import StoreError
-from ..http_access import TokenCheck
+from ..http_access import TokenCheck, client_key, too_many
 from ..http_answers import header
 
 if TYPE_CHECKING:
@@ -62,11 +62,6 @@ COOKIE_S = 12 * 3600
 # revoked, so it is refused: its browser signs in once more.
 COOKIE_VERSION = "v2"
 _COOKIE_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
-# Wrong tokens (the sign-in form's, and a bearer header's on the page's paths) a client address may
-# send in a window, and how many addresses are remembered at most (see `WrongTries`).
-WRONG_TRIES = 5
-WRONG_WINDOW_S = 60.0
-WRONG_ADDRESSES = 4096
 # Sign-outs the store could not take yet, kept in this process until it does (`SignOuts`).
 MAX_PENDING_SIGN_OUTS = 1000
 MAX_FORM_BYTES = 4096
@@ -128,60 +123,6 @@ async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
 
 def _asset(path: str) -> bytes:
     return resources.files("ameyo_mcp.server").joinpath(path).read_bytes()
-
-
-# The wrong tries' clock (a module name, so that a test can move it on a minute).
-monotonic = time.monotonic
-
-
-def too_many(wait_s: float) -> str:
-    return f"Too many wrong tokens from this address: try again in {math.ceil(wait_s)} seconds."
-
-
-class WrongTries:
-    """The wrong tokens each client address sent in the last `window_s`: after `allowed` of them, its
-    tries are refused until the oldest is `window_s` old. A guesser gets a few tries a minute; the
-    right token is refused at most that minute, from that address only, and a right one forgets the
-    address's count. At most `addresses` are remembered, those whose last wrong try is oldest going
-    first, so a flood from many addresses costs bounded memory (and each of them a few tries)."""
-
-    def __init__(
-        self,
-        allowed: int,
-        window_s: float,
-        addresses: int,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.allowed = allowed
-        self.window_s = window_s
-        self.addresses = addresses
-        self._clock = clock
-        self._tries: OrderedDict[str, deque[float]] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._tries)
-
-    def wait_s(self, address: str) -> float:
-        """How long `address` must wait before its next try: 0 when it may try now."""
-        tries = self._tries.get(address)
-        if tries is None or len(tries) < self.allowed:
-            return 0.0
-        return max(0.0, tries[0] + self.window_s - self._clock())
-
-    def wrong(self, address: str) -> int:
-        """Count a wrong try; how many `address` sent in the window, this one included."""
-        now = self._clock()
-        tries = self._tries.pop(address, None) or deque(maxlen=self.allowed)
-        while tries and tries[0] <= now - self.window_s:
-            tries.popleft()
-        tries.append(now)
-        self._tries[address] = tries  # last: the most recent
-        while len(self._tries) > self.addresses:
-            self._tries.popitem(last=False)
-        return len(tries)
-
-    def right(self, address: str) -> None:
-        self._tries.pop(address, None)
 
 
 def cookie_digest(cookie_id: str) -> str:
@@ -249,7 +190,6 @@ class OperatorPage:
         self.status = status
         self.check = check
         self.sign_outs = sign_outs
-        self.wrong_tries = WrongTries(WRONG_TRIES, WRONG_WINDOW_S, WRONG_ADDRESSES, monotonic)
         self.open = check is not None or open_without_token
         self._clock = clock
         self._files = {path: (_asset(name), kind) for path, (name, kind) in ASSETS.items()}
@@ -275,7 +215,7 @@ class OperatorPage:
             await self._signing_out(scope, send)
             return
         if self.check is not None and header(scope, b"authorization") is not None:
-            wait_s = self.wrong_tries.wait_s(_address(scope))
+            wait_s = self.check.tries.wait_s(client_key(scope))
             if wait_s > 0:
                 body, kind = _error_body(path, too_many(wait_s)), _error_kind(path)
                 await self._too_many(send, method, wait_s, body, kind)
@@ -312,7 +252,7 @@ class OperatorPage:
         if header(scope, b"authorization") is not None:
             if self.check.bearer(header(scope, b"authorization")):
                 return True
-            self._wrong(scope, "a bearer header")
+            self.check.wrong(scope, "a bearer header")
             return False
         signed = self._signed_cookie(scope)
         if signed is None:
@@ -344,19 +284,22 @@ class OperatorPage:
         if self.check is None:  # open without a token: nothing to sign in with
             await _redirect(send, None)
             return
-        address = _address(scope)
-        wait_s = self.wrong_tries.wait_s(address)
+        address = client_key(scope)
+        wait_s = self.check.tries.wait_s(address)
         if wait_s > 0:  # refused before the token is even compared: nothing is learnt by trying
             page = self._sign_in.replace("<!--message-->", html.escape(too_many(wait_s))).encode()
             await self._too_many(send, "POST", wait_s, page, "text/html; charset=utf-8")
             return
+        # Counted as wrong before its body is read, and forgiven if right: sign-ins sent together
+        # each wait for their bodies, and would all be compared had none been counted yet.
+        self.check.tries.wrong(address)
         body = await _form_body(receive)
         given = (parse_qs(body.decode("utf-8", "replace"), max_num_fields=4).get("token") or [""])[0]
         if not self.check.matches(given.strip().encode()):
-            self._wrong(scope, "the sign-in form")
+            self.check.log_wrong(scope, "the sign-in form")
             await self._form(send, "POST", WRONG_TOKEN)
             return
-        self.wrong_tries.right(address)
+        self.check.tries.right(address)
         expires = str(int(self._clock()) + COOKIE_S)
         cookie_id = secrets.token_urlsafe(18)
         signature = self.check.sign(_signed_text(expires, cookie_id)).decode()
@@ -384,19 +327,6 @@ class OperatorPage:
                 return
         await _redirect(send, cleared)
 
-    def _wrong(self, scope: Scope, where: str) -> None:
-        """Count a wrong token from the request's address, and log it (the address, never the token)."""
-        address = _address(scope)
-        tries = self.wrong_tries.wrong(address)
-        log.warning(
-            "operator page: a wrong token in %s from %s (%d in the last %d s; %d allowed)",
-            where,
-            address,
-            tries,
-            round(self.wrong_tries.window_s),
-            self.wrong_tries.allowed,
-        )
-
     async def _too_many(self, send: Send, method: str, wait_s: float, body: bytes, kind: str) -> None:
         retry_after = str(math.ceil(wait_s)).encode()
         await _answer(send, 429, body, kind, method, retry_after=retry_after)
@@ -404,13 +334,6 @@ class OperatorPage:
     async def _form(self, send: Send, method: str, message: str) -> None:
         page = self._sign_in.replace("<!--message-->", html.escape(message))
         await _answer(send, 401, page.encode(), "text/html; charset=utf-8", method, bearer=True)
-
-
-def _address(scope: Scope) -> str:
-    """The client's address (behind a proxy on loopback, the one its X-Forwarded-For names, as
-    uvicorn takes it by default)."""
-    client = scope.get("client")
-    return str(client[0]) if client else "an unknown address"
 
 
 def _signed_text(expires: str, cookie_id: str) -> bytes:
