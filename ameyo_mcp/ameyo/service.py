@@ -161,6 +161,22 @@ class Ameyo:
                 return lead
         raise NotFound(lead_not_in_campaign(lead_id, campaign, leads))
 
+    async def unknown_lead(self, lead_id: int, campaign: CampaignInfo | None = None) -> str | None:
+        """Why `lead_id` is no lead of `campaign` (of any of this user's campaigns when None), in the
+        words `lead` refuses it with, naming the leads there are; None when it is one, or when the
+        campaigns cannot be listed (token authentication) to say so."""
+        if campaign is not None:
+            leads = await self.leads(campaign.campaign_id)
+            found = any(lead.lead_id == lead_id for lead in leads)
+            return None if found else lead_not_in_campaign(lead_id, campaign, leads)
+        every = [(info, await self.leads(info.campaign_id)) for info in await self.campaigns()]
+        if not every or any(lead.lead_id == lead_id for _, leads in every for lead in leads):
+            return None
+        listing = "; ".join(
+            f"{info.campaign_name} ({info.campaign_id}): {_lead_ids(leads)}" for info, leads in every
+        )
+        return f"Lead {lead_id} is in none of this user's campaigns; their leads are {listing}"
+
     async def upload_target(self, campaign: str | int, lead_id: int) -> UploadTarget:
         """The campaign and lead of an upload, refusing a lead that is not in the campaign, and the
         phone length limit from the login answer."""
@@ -216,11 +232,14 @@ class Ameyo:
 
 
 def lead_not_in_campaign(lead_id: int | None, campaign: CampaignInfo, leads: Sequence[Lead]) -> str:
-    listing = ", ".join(str(i) for i in sorted(lead.lead_id for lead in leads)) or "unknown"
     return (
         f"Lead {lead_id} is not in campaign {campaign.campaign_name} ({campaign.campaign_id}); "
-        f"its leads are {listing}"
+        f"its leads are {_lead_ids(leads)}"
     )
+
+
+def _lead_ids(leads: Sequence[Lead]) -> str:
+    return ", ".join(str(i) for i in sorted(lead.lead_id for lead in leads)) or "unknown"
 
 
 # A duplicate in an upload to a disabled lead: no move to offer, Ameyo makes none into it.

@@ -21,7 +21,7 @@ from ...ameyo.customers import display_name, phone_values
 from ...ameyo.models import parse_ameyo_time
 from ...answers.call_chart import CHART_HEAD, MAX_PERIODS, CallCounts, chart_png, chart_text, periods
 from ...answers.summaries import cell
-from ...errors import PhoneError, StoreError, as_clause, with_step
+from ...errors import AmeyoError, PhoneError, StoreError, as_clause, with_step
 from ...index.lookup import sync_advice
 from ...rules import phones
 from ...rules.counts import agreeing, counted
@@ -33,6 +33,7 @@ from .session_tools import AmeyoId
 
 if TYPE_CHECKING:
     from ...ameyo.models import Contact
+    from ...ameyo.service import Ameyo
     from ...config import Settings
     from ...store import CallHistory, CallQuery, CampaignIndex, Store, StoredCall
 
@@ -172,7 +173,12 @@ async def ameyo_call_history(
             f"{shown} (its first {counted(len(read.named.ids), 'customer')} only, of more in the index)",
             1,
         )
-    text = "\n".join([history_text(out, criteria), *coverage(read, query, zone)])
+    unknown = (
+        await _unknown_lead(ameyo, lead_id, campaign_id) if lead_id is not None and not out.matched else None
+    )
+    text = "\n".join(
+        [history_text(out, criteria), *([unknown] if unknown else []), *coverage(read, query, zone)]
+    )
     if read.named is not None:
         text += "\n" + read.named.note(name or "")
     if not chart:
@@ -187,6 +193,20 @@ async def ameyo_call_history(
     if counts is not None and counts.total:
         result.content.append(await chart_image(counts))
     return result
+
+
+async def _unknown_lead(ameyo: Ameyo, lead_id: int, campaign_id: int | None) -> str | None:
+    """After a zero: that the lead asked for is no lead of the campaign (of any campaign, none
+    given), as ameyo_get_contacts refuses it; a bare zero read as a lead nobody called. Nothing when
+    Ameyo cannot say: the history itself is read without it, and does not wait on one known down."""
+    if ameyo.ready() is not None:
+        return None
+    try:
+        campaign = await ameyo.campaign(campaign_id) if campaign_id is not None else None
+        return await ameyo.unknown_lead(lead_id, campaign)
+    except AmeyoError as exc:
+        log.info("could not read the leads to check lead %s: %s", lead_id, exc.message)
+        return None
 
 
 async def todays_chart(ctx: Context[Any, Any], campaign: str | None, lead: str | None) -> list[ContentBlock]:
