@@ -4,10 +4,13 @@ go to. Through a real MCP client against the simulator."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from mcp import Client
 
-from tests.conftest import text_of
+from ameyo_mcp.index import lookup
+from tests.conftest import InProcessSimulator, server_of, settings_for, synced, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -28,3 +31,30 @@ async def test_the_call_history_of_a_lead_that_is_in_no_campaign_says_so(client:
         assert ": 0." in quiet and "Lead " not in quiet, (args, quiet)
     elsewhere = text_of(await client.call_tool("ameyo_call_history", {"lead_id": 51, "campaign": 1}))
     assert "Lead 51 is not in campaign MoviStarSurvey (1); its leads are 1, 21, 35, 39" in elsewhere
+
+
+async def test_the_whole_campaign_s_count_says_it_is_the_sync_s(
+    simulator: InProcessSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With uploads since the sync, "Whole campaign … (301 contacts)" stood beside "index of 306
+    contacts" in the next answer, neither saying what it counts."""
+    settings = settings_for(simulator, tmp_path)
+    await synced(simulator, settings)
+    records = [{"phone1": f"98760124{i:02d}", "name": f"New {i}"} for i in range(5)]
+    monkeypatch.setattr(lookup, "SCAN_CAP", 100)
+    async with Client(server_of(simulator, settings)) as client:
+        sent = await client.call_tool(
+            "ameyo_upload_contacts", {"campaign": 1, "lead_id": 21, "records": records}
+        )
+        assert not sent.is_error, text_of(sent)
+        listing = text_of(await client.call_tool("ameyo_get_contacts", {"campaign": 1, "limit": 2}))
+        capped = text_of(
+            await client.call_tool(
+                "ameyo_get_contacts", {"campaign": 1, "limit": 2, "enabled_leads_only": True}
+            )
+        )
+    assert "index of 306 contacts" in listing, listing
+    assert (
+        "Whole campaign by status, as of the index's sync just now (301 contacts at that sync; the calls "
+        "and uploads since are not counted)" in capped
+    ), capped

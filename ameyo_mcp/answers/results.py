@@ -90,6 +90,7 @@ class ContactsOut(BaseModel):
     by_status: dict[str, int]
     # The whole campaign by status as the index counted it at its last sync (`as_of`).
     campaign_by_status: dict[str, int] | None = None
+    # Its contacts at that sync: uploads since are in the index's count (`looked_in`), not here.
     campaign_contacts: int | None = None
     # Set when the index counted the matches (`matched`, `by_status`) as of its sync this long ago.
     as_of: str | None = None

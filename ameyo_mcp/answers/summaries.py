@@ -264,10 +264,14 @@ def _status_lines(out: ContactsOut) -> list[str]:
             among = f", of these {out.matched:,}"
         return [f"By status now{among}: " + _ranked(out.by_status)]
     if out.campaign_by_status:
-        total = f"{out.campaign_contacts:,} contacts" if out.campaign_contacts is not None else "contacts"
+        # The sync's count, not the index's now (which the other answers' "index of N contacts"
+        # gives, with the uploads since): said so, or the two figures read as a contradiction.
+        total = (
+            f"{out.campaign_contacts:,} contacts at that sync; " if out.campaign_contacts is not None else ""
+        )
         return [
-            f"Whole campaign by status, as of the index's sync {out.as_of} ({total}; calls since then "
-            f"are not counted): {_ranked(out.campaign_by_status)}"
+            f"Whole campaign by status, as of the index's sync {out.as_of} ({total}the calls and uploads "
+            f"since are not counted): {_ranked(out.campaign_by_status)}"
         ]
     return []
 
