@@ -58,3 +58,36 @@ async def test_the_whole_campaign_s_count_says_it_is_the_sync_s(
         "Whole campaign by status, as of the index's sync just now (301 contacts at that sync; the calls "
         "and uploads since are not counted)" in capped
     ), capped
+
+
+async def test_an_upload_s_callbacks_name_the_agent_they_are_assigned_to(client: Client) -> None:
+    """ameyo_add_callback says "Assigned to: …"; an upload with callbacks named nobody."""
+
+    def record(phone: str, **more: object) -> dict[str, object]:
+        return {"customer": {"phone1": phone, "name": "Cb"}, "callback_time": LATER, **more}
+
+    records = [
+        record("9876012501", agent="agent2"),
+        record("9876012502"),
+        record("9876012503", agent="agent3", self_callback=True),
+    ]
+    args = {"campaign": 1, "lead_id": 21, "records": records}
+    dry = text_of(await client.call_tool("ameyo_upload_contacts_with_callbacks", {**args, "dry_run": True}))
+    done = await client.call_tool("ameyo_upload_contacts_with_callbacks", args)
+    assert not done.is_error, text_of(done)
+    for text in (dry, text_of(done)):
+        lines = text.splitlines()
+        assert any(
+            line.startswith("record 1: ") and line.endswith(", assigned to agent2") for line in lines
+        ), text
+        assert any(
+            line.startswith("record 2: ") and line.endswith(", assigned to any agent") for line in lines
+        ), text
+        assert any(
+            line.startswith("record 3: ") and line.endswith(", assigned to agent3 only (self callback)")
+            for line in lines
+        ), text
+    single = await client.call_tool(
+        "ameyo_add_callback", {"campaign": 1, "customer_id": 12001, "callback_time": LATER, "agent": "agent2"}
+    )
+    assert "Assigned to: agent2." in text_of(single), text_of(single)

@@ -113,6 +113,9 @@ class RecordOut(BaseModel):
     reason: str | None = None
     callback_id: str | None = None
     callback_time: str | None = None
+    # Whom its callback goes to, as ameyo_add_callback says it: null is any agent.
+    assigned_to: str | None = None
+    self_callback: bool | None = None
 
 
 # A failed row in a file upload's answer, made by `writes.outcome.Outcome.failure_out`.

@@ -343,11 +343,18 @@ def number_alone(customer_id: int) -> str:
     return f"{NUMBER_ALONE}, not on customer {customer_id}'s record (its rule for a customer not uploaded)"
 
 
+def assignee(agent: str | None, self_callback: bool | None) -> str:
+    """Whom a callback goes to, in the words of every answer that schedules one."""
+    to = agent or "any agent"
+    return f"{to} only (self callback)" if self_callback else to
+
+
 def _callback_line(r: RecordOut) -> str:
     if r.callback_id is None:
         line = f"record {r.position}: {scheduled_callback_text(None, r.callback_time)}"
     else:
         line = f"record {r.position}: {r.callback_id}" + (f" at {r.callback_time}" if r.callback_time else "")
+    line += f", assigned to {assignee(r.assigned_to, r.self_callback)}"
     if r.reason and NUMBER_ALONE in r.reason and r.customer_id is not None:
         line += f"; {number_alone(r.customer_id)}"
     return line
@@ -387,7 +394,9 @@ def upload_text(out: UploadOut) -> str:
         # The time as the server reads it is what the person confirms: "3 pm" in which zone.
         lines.append("Callbacks it would schedule:")
         lines.extend(
-            f"record {r.position}: {r.phone} at {r.callback_time}" for r in planned[:MAX_FAILURE_LINES]
+            f"record {r.position}: {r.phone} at {r.callback_time}, assigned to "
+            f"{assignee(r.assigned_to, r.self_callback)}"
+            for r in planned[:MAX_FAILURE_LINES]
         )
         if len(planned) > MAX_FAILURE_LINES:
             lines.append(f"{len(planned) - MAX_FAILURE_LINES} more are in the structured result.")
@@ -535,9 +544,7 @@ def requeued_note(status: str, attempts: int, updated: int | None) -> str:
 
 def callback_text(out: CallbackOut) -> str:
     who = out.name or "(no name)"
-    to = out.assigned_to or "any agent"
-    if out.self_callback:
-        to += " only (self callback)"
+    to = assignee(out.assigned_to, out.self_callback)
     lines = [
         f"Callback {out.callback_id} scheduled in {campaign_label(out.campaign)}:"
         if out.callback_id

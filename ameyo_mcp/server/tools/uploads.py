@@ -289,6 +289,7 @@ async def ameyo_upload_contacts_with_callbacks(
         existing=(update_existing, migrate_existing),
         notes=notes,
         planned=planned,
+        assigned={p: (cb.user_id, cb.is_self_call_back) for p, cb in callbacks.items()},
     )
 
 
@@ -480,12 +481,13 @@ async def _send(
     notes: Sequence[str] = (),
     planned: Mapping[int, str] | None = None,
     requeued: tuple[str, int] | None = None,
+    assigned: Mapping[int, tuple[str | None, bool]] | None = None,
 ) -> CallToolResult:
     """Send the checked records, as `plan` makes them a write, through the write path and report
     each one's outcome by position (with `notes`); a dry run reports what would be sent, with the
     time of each callback it would schedule (`planned`, by position), what Ameyo would do with the
     customers the index knows (`existing`: update_existing, migrate_existing) and the token a large
-    write's confirmation needs."""
+    write's confirmation needs. `assigned`: each callback's agent and self callback, by position."""
     state = state_of(ctx)
     good = [c for c in checked if c.problem is None]
     write = plan(good)
@@ -514,6 +516,7 @@ async def _send(
             notes=notes,
             planned=planned or {},
             requeued=requeued,
+            assigned=assigned,
         )
     refused = len(checked) - len(good)
     for tries_left in range(_RESPELL_TRIES, 0, -1):
@@ -539,7 +542,16 @@ async def _send(
             checked, good, write = _set_aside(checked, aside, plan)
             refused = len(checked) - len(good)
             if not good:
-                return _report(state.ameyo, target, checked, None, False, notes=notes, requeued=requeued)
+                return _report(
+                    state.ameyo,
+                    target,
+                    checked,
+                    None,
+                    False,
+                    notes=notes,
+                    requeued=requeued,
+                    assigned=assigned,
+                )
     results: Sequence[RecordResult] = sent.answer
     if sent.repeat_of_s is None and write.subjects:
         notes = [*notes, *await _other_callbacks_note(state.writes, write, good)]
@@ -549,7 +561,15 @@ async def _send(
         for i, c in enumerate(good)
     ]
     return _report(
-        state.ameyo, target, checked, outcomes, False, repeat=sent.repeat_of_s, notes=notes, requeued=requeued
+        state.ameyo,
+        target,
+        checked,
+        outcomes,
+        False,
+        repeat=sent.repeat_of_s,
+        notes=notes,
+        requeued=requeued,
+        assigned=assigned,
     )
 
 
@@ -592,8 +612,10 @@ def _report(
     notes: Sequence[str] = (),
     planned: Mapping[int, str] | None = None,
     requeued: tuple[str, int] | None = None,
+    assigned: Mapping[int, tuple[str | None, bool]] | None = None,
 ) -> CallToolResult:
-    """An upload's answer. `requeued`: the status and attempts an update gives existing customers."""
+    """An upload's answer. `requeued`: the status and attempts an update gives existing customers;
+    `assigned`: whom each record's callback goes to (agent, self callback), by position."""
     refusals = [refused(c.position, c.phone, c.problem) for c in checked if c.problem is not None]
     if outcomes is None:
         if not dry_run and not any(c.problem is None for c in checked):
@@ -614,13 +636,18 @@ def _report(
         held_note(checked, dry_run=dry_run, repeat=repeat is not None),
         *notes,
     ]
+    shown = [r.record_out() for r in [r for r in records if not r.ok or r.callback_scheduled][:200]]
+    for r in shown:
+        if (r.callback_id or r.callback_time) and r.position in (assigned or {}):
+            agent, only = (assigned or {})[r.position]
+            r.assigned_to, r.self_callback = (data_text(agent, 64) if agent else None), only or None
     out = UploadOut(
         campaign=campaign_out(target.campaign),
         lead_id=target.lead_id,
         dry_run=dry_run,
         sent=len(sent_like),
         refused=len(refusals),
-        records=[r.record_out() for r in [r for r in records if not r.ok or r.callback_scheduled][:200]],
+        records=shown,
         timezone=str(ameyo.settings.zone),
         notes=[note for note in said if note],
         confirm_token=confirm_token,
