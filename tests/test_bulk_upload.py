@@ -422,8 +422,8 @@ async def test_a_file_sends_a_number_as_an_earlier_upload_spelt_it(
     simulator: SimulatorThread, tmp_path: Path, database_url: str
 ) -> None:
     """The ledger's spelling of a number is read in the batch's own claim: the batch goes out with
-    it (Ameyo finds its customer), its rows and result keep the file's, and a copy of the file
-    is still the same rows."""
+    it (Ameyo finds its customer), its result shows that spelling, and a copy of the file is still
+    the same rows."""
     settings = settings_for(simulator, tmp_path, AMEYO_DATABASE_URL=database_url)
     first, second = tmp_path / "monday.csv", tmp_path / "tuesday.csv"
     first.write_text("phone1,name\n09876500011,Anil\n9812300301,Asha\n", encoding="utf-8")
@@ -443,12 +443,11 @@ async def test_a_file_sends_a_number_as_an_earlier_upload_spelt_it(
     assert dry.counts == {"SENT_EARLIER": 2}, dry.counts
     assert "would send 0," in bulk_text(dry) and "Would not be sent again: 2 rows" in bulk_text(dry)
     assert out.counts == {"DUPLICATE_NOT_ADDED": 1, "ADDED": 1}, out.counts
-    assert any(
-        "1 row was sent with phone1 as Ameyo already holds that number" in note for note in out.notes
-    ), out.notes
+    held = "1 number was sent as Ameyo already holds it (e.g. +91 98765 00011 → 09876500011)"
+    assert any(held in note for note in out.notes), out.notes
     sent = [w for w in simulator.state.records_written if w.command == "uploadContacts"]
     assert sum(1 for w in sent if w.detail == "ADDED") == 3  # Anil once, Asha, Ravi
-    assert read_result(Path(out.result_file))[2]["phone1"] == "9876500011"  # the file's, as dialled
+    assert read_result(Path(out.result_file))[2]["phone1"] == "09876500011"  # as it went out
     assert copy.counts == {"SENT_EARLIER": 2} and simulator.state.executed["uploadContacts"] == 2
 
 

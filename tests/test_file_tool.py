@@ -12,7 +12,7 @@ import pytest
 from mcp import Client
 
 from ameyo_mcp.simulator import SimulatorThread
-from tests.conftest import server_of, settings_for, text_of
+from tests.conftest import server_of, settings_for, synced, text_of
 from tests.test_bulk_exact import plain_file
 from tests.test_bulk_upload import read_result
 
@@ -373,3 +373,37 @@ async def test_rows_another_upload_left_of_unknown_outcome_are_told_alike_by_the
     for line in held:
         assert would[line]["result"] == "OUTCOME_UNKNOWN" and would[line]["reason"] == did[line]["reason"]
         assert "by the upload of first.csv" in did[line]["reason"], did[line]["reason"]
+
+
+async def test_a_row_sent_as_ameyo_holds_its_number_is_told_in_that_spelling_by_the_dry_run_and_the_run(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """A row for a customer the index holds in another spelling goes out in Ameyo's. The dry run
+    had said only that it would be rewritten to the form Ameyo dials, and the run, beside its
+    note that the row was sent as Ameyo holds it, had said the same rewrite and shown that form
+    in the result file: three spellings, one of them never sent."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "priya.csv").write_text(
+        "phone1,name\n+91 73080 59204,Priya Sharma\n+91 98765 00601,Ana\n", encoding="utf-8"
+    )
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    await synced(simulator, settings)
+    args = BASE | {"file": "priya.csv", "update_existing": True}
+    async with Client(server_of(simulator, settings)) as client:
+        dry = await client.call_tool(TOOL, args)
+        real = await client.call_tool(TOOL, args | {"dry_run": False})
+    held = "1 number {} sent as Ameyo already holds it (e.g. +91 73080 59204 → 917308059204)"
+    rewritten = (
+        "1 number {} rewritten to the form Ameyo dials (AMEYO_PHONE_FORMAT=national), e.g. +91 98765 00601"
+    )
+    for answer, verb in ((dry, "would be"), (real, "was")):
+        text = text_of(answer)
+        assert not answer.is_error, text
+        assert held.format(verb) in text and rewritten.format(verb) in text, text
+        assert "59204 → 7308059204" not in text, text
+    assert "updated 1" in text_of(real) and "added 1" in text_of(real), text_of(real)
+    checked = read_result(folder / "priya.csv.lead-1.ameyo-check.csv")
+    done = read_result(folder / "priya.csv.lead-1.ameyo-result.csv")
+    assert [checked[2]["phone1"], done[2]["phone1"]] == ["917308059204"] * 2, (checked, done)
+    assert [checked[3]["phone1"], done[3]["phone1"]] == ["9876500601"] * 2, (checked, done)

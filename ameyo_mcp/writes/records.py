@@ -240,11 +240,18 @@ def held_note(checked: Sequence[Checked], *, dry_run: bool = False, repeat: bool
     """The line that says which numbers go out as Ameyo already holds them (or, for a write found
     to be a repeat, that they made it the same write as the earlier one)."""
     held = [c for c in checked if c.problem is None and c.held]
-    if not held:
+    return held_numbers_note(len(held), held[0] if held else None, dry_run=dry_run, repeat=repeat)
+
+
+def held_numbers_note(
+    count: int, example: Checked | None, *, dry_run: bool = False, repeat: bool = False
+) -> str | None:
+    """`held_note` for `count` numbers sent as Ameyo holds them, `example` one of them (its
+    `given_phone` as given, its `phone` as sent): a file's rows are counted as they go, not kept."""
+    if not count or example is None:
         return None
-    example = held[0]
-    one = len(held) == 1
-    numbers = counted(len(held), "number")
+    one = count == 1
+    numbers = counted(count, "number")
     shown = f"{clean_text(example.given_phone, 30)} → {clean_text(example.phone, 24)}"
     if repeat:
         return (

@@ -20,7 +20,9 @@ class Batch:
     kind: str
     rows: list[Prepared] = field(default_factory=list)
     resend: bool = False  # sent before by a run that did not learn the outcome
-    respelt: int = 0  # rows sent in the spelling an earlier upload gave their number
+    # phone1 by line, of the rows sent in the spelling Ameyo already holds their number in (the
+    # engine's `_respelt`): what the result file and the notes show, as it went out.
+    sent_as: dict[int, str] = field(default_factory=dict)
     let_out: bool = False  # its request may have left: without an answer, its outcome is unknown
     place: bool = False  # it holds a place among the requests in flight (the engine's `_window`)
 
@@ -31,6 +33,10 @@ class Batch:
     @property
     def last_line(self) -> int:
         return self.rows[-1].line
+
+    def phone_of(self, row: Prepared) -> str | None:
+        """phone1 of one of its rows as the batch sends it."""
+        return self.sent_as.get(row.line, row.phone)
 
 
 class Batcher:

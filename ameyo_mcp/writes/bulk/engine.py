@@ -56,7 +56,7 @@ from .. import plans
 from ..outcome import FAILED as FAILED_RESULT
 from ..outcome import NOT_SENT, SENT_EARLIER, WOULD_SEND, JournalRow, Outcome
 from ..outcome import OUTCOME_UNKNOWN as UNKNOWN_RESULT
-from ..records import outcome, rewritten_note
+from ..records import Checked, held_numbers_note, outcome, rewritten_note
 from .batches import CALLBACK, PLAIN, Batch, Batcher
 from .earlier import HELD_CALLBACK_STEP, Earlier, sent_earlier_reason
 from .journal import ANSWERED, FAILED, SENT, UNKNOWN, Journal, upload_key
@@ -117,6 +117,20 @@ class _Sent:
             f"an unknown outcome. The journal {self.journal} "
             "records each batch: run the same upload again to continue."
         )
+
+
+@dataclass
+class _Spelt:
+    """The rows sent (or, in a dry run, to send) with phone1 otherwise than the file has it, for the
+    notes: those sent as Ameyo already holds their number, and those only rewritten to the form
+    Ameyo dials. A row is told under one of the two, in the spelling that goes out."""
+
+    held: int = 0
+    held_example: Checked | None = None
+    # Rows the validator counted as rewritten that went out as Ameyo holds them instead.
+    rewritten_held: int = 0
+    first_rewritten_held: bool = False  # the validator's example is one of them
+    rewritten_example: Checked | None = None  # one rewritten and not held, for that case
 
 
 async def upload_file(
@@ -251,8 +265,8 @@ class _Run:
         # batches already out are still answered and journaled before it is raised.
         self.failure: Exception | None = None
         self.requeued = 0  # customers updated with the upload's status and attempts (plain batches)
-        # Rows sent in the spelling an earlier upload gave their number (see `_respelt`).
-        self.held_numbers = 0
+        # Rows sent in the spelling Ameyo already holds their number in (see `_respelt`).
+        self.spelt = _Spelt()
         self.resent_callbacks: list[int] = []
         # A dry run's rows to send whose numbers the campaign's index holds, and when it was synced.
         self.known = 0
@@ -464,10 +478,14 @@ class _Run:
         elif earlier is not None and earlier.state == "unknown" and not batch.resend:
             self._settle_all(list(self.earlier.same_write_unknown(batch, earlier).values()))
         else:
+            # In the spelling its run would send: Ameyo's for numbers it already holds otherwise.
+            held = await self.writes.spellings(self.target.campaign.campaign_id, self._numbers(batch.rows))
+            self._spelt_as_held(batch, held)
             for row in batch.rows:
                 # The callback it would schedule, in the check file and counted as the run's would be.
                 at = row.callback.call_back_time if row.callback is not None else None
-                self._settle(Outcome(row.line, row.phone, WOULD_SEND, True, callback_time=at))
+                self._settle(Outcome(row.line, batch.phone_of(row), WOULD_SEND, True, callback_time=at))
+            self._tell_spellings(batch)
             numbers = [row.record[PRIMARY_COLUMN] for row in batch.rows]
             synced, known = await self.writes.indexed(self.target.campaign.campaign_id, numbers)
             self.known += known
@@ -597,16 +615,27 @@ class _Run:
                 await self._sent_earlier(batch, sent)
             else:
                 await self._answered(batch, list(sent.answer))
-                self.held_numbers += batch.respelt  # only rows that went out count
+                self._tell_spellings(batch)  # only rows that went out count
 
     def _respelt(self, batch: Batch, write: plans.Write, held: Mapping[str, str]) -> plans.Write:
         """The batch as it goes out, once its claim is won: numbers an earlier upload sent to this
         campaign in another spelling (`held`, read in the claim's transaction) go out in that one,
         so Ameyo finds its customer rather than adding a second record (and its callback dials
-        it). The rows keep the file's spelling: the write keeps the identity it was claimed under."""
-        batch.respelt = 0
-        if not held:  # new numbers, or sent as spelt before: the usual batch
+        it). The rows keep the file's spelling: the write keeps the identity it was claimed under;
+        the spelling sent is the batch's `sent_as`, which the result file and the notes show."""
+        rows = self._spelt_as_held(batch, held)
+        if rows is None:  # new numbers, or sent as spelt before: the usual batch
             return write
+        return replace(write, request=self._plan(batch, rows).request)
+
+    @staticmethod
+    def _spelt_as_held(batch: Batch, held: Mapping[str, str]) -> list[Prepared] | None:
+        """The batch's rows as they go out, numbers Ameyo holds in another spelling (`held`, by
+        identity) in that one, noted in `batch.sent_as`; None when none is. The dry run's batch
+        goes through here too, so that it says the spelling its run sends."""
+        batch.sent_as = {}
+        if not held:
+            return None
         rows: list[Prepared] = []
         for row in batch.rows:
             spelling = held.get(row.identity) if row.identity is not None else None
@@ -615,12 +644,41 @@ class _Run:
                 callback = row.callback
                 if callback is not None and callback.call_back_phone == sent:
                     callback = callback.model_copy(update={"call_back_phone": spelling})
+                batch.sent_as[row.line] = spelling
                 row = replace(row, record={**row.record, PRIMARY_COLUMN: spelling}, callback=callback)
             rows.append(row)
-        batch.respelt = sum(a is not b for a, b in zip(rows, batch.rows, strict=True))
-        if not batch.respelt:
-            return write
-        return replace(write, request=self._plan(batch, rows).request)
+        return rows if batch.sent_as else None
+
+    def _tell_spellings(self, batch: Batch) -> None:
+        """Count a batch that went out (or would) for the notes on phone1's spelling (`_Spelt`)."""
+        spelt, validator = self.spelt, self.validator
+        if not batch.sent_as and (
+            spelt.rewritten_example is not None or not validator or not validator.rewritten
+        ):
+            return  # the usual batch: nothing more to learn from it
+        first = validator.first_rewritten if validator is not None else None
+        for row in batch.rows:
+            spelling = batch.sent_as.get(row.line)
+            if spelling is None:
+                if row.given_phone is not None and spelt.rewritten_example is None:
+                    spelt.rewritten_example = Checked(
+                        row.line, row.record, None, row.given_phone, row.identity
+                    )
+                continue
+            spelt.held += 1
+            if spelt.held_example is None:
+                given = row.given_phone or row.phone
+                record = {PRIMARY_COLUMN: spelling}
+                spelt.held_example = Checked(row.line, record, None, given, row.identity, held=True)
+            if row.given_phone is not None:
+                spelt.rewritten_held += 1
+                spelt.first_rewritten_held |= first is not None and first.position == row.line
+
+    @staticmethod
+    def _numbers(rows: Sequence[Prepared]) -> list[tuple[str, str]]:
+        """(identity, phone1) of the rows whose phone1 the phone rule accepted: what the ledger and
+        the index know a number by, and how the file spells it."""
+        return [(row.identity, row.record[PRIMARY_COLUMN]) for row in rows if row.identity is not None]
 
     def _plan(self, batch: Batch, rows: list[Prepared]) -> plans.Write:
         """The batch, its records as `rows` hold them, as a write of the one write path (which
@@ -634,7 +692,7 @@ class _Run:
             "lines": [batch.first_line, batch.last_line],
             "into_lead": self.target.lead_id,
         }
-        numbers = [(row.identity, row.record[PRIMARY_COLUMN]) for row in rows if row.identity is not None]
+        numbers = self._numbers(rows)
         if batch.kind == PLAIN:
             write = plans.plan_upload(
                 server,
@@ -678,7 +736,7 @@ class _Run:
             # Numbers the campaign's index knows as a customer's phone1 in another spelling go out
             # in Ameyo's (the ledger's spellings, read in the claim, come first).
             write = self._plan(batch, batch.rows)
-            numbers = [(row.identity, row.record[PRIMARY_COLUMN]) for row in batch.rows if row.identity]
+            numbers = self._numbers(batch.rows)
             indexed = await self.writes.indexed_spellings(self.target.campaign.campaign_id, numbers)
             if indexed:  # the claim keeps, for later uploads, the spelling that goes out
                 going = tuple((number, indexed.get(number, spelt)) for number, spelt in write.numbers)
@@ -787,9 +845,12 @@ class _Run:
             answer = results[index] if index < answered else None
             if answer is not None and type(answer) is RecordResult and answer.result_type in SAVED:
                 # The common case, decided as `outcome` decides it, without its per-row text work.
-                settled.append(Outcome(row.line, row.phone, answer.result_type, True, answer.customer_id))
+                settled.append(
+                    Outcome(row.line, batch.phone_of(row), answer.result_type, True, answer.customer_id)
+                )
                 continue
-            settled.append(outcome(row.line, row.phone, answer, zone, lead_enabled=self.target.lead_enabled))
+            phone = batch.phone_of(row)
+            settled.append(outcome(row.line, phone, answer, zone, lead_enabled=self.target.lead_enabled))
         self.earlier.left_out += max(len(batch.rows) - answered, 0)
         if batch.kind == PLAIN and self.options.update_existing:
             # uploadContacts gives a customer it updates the request's status and attempts.
@@ -828,7 +889,7 @@ class _Run:
             )
         with suppress(OutputError):
             for row in batch.rows:
-                self._settle(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=reason))
+                self._settle(Outcome(row.line, batch.phone_of(row), UNKNOWN_RESULT, False, reason=reason))
 
     async def _not_sent(self, batch: Batch, reason: str | None) -> None:
         """A batch journaled and claimed, but held back before its request left: the next run sends
@@ -842,7 +903,7 @@ class _Run:
         if reason is not None:
             with suppress(OutputError):
                 for row in batch.rows:
-                    self._settle(Outcome(row.line, row.phone, NOT_SENT, False, reason=reason))
+                    self._settle(Outcome(row.line, batch.phone_of(row), NOT_SENT, False, reason=reason))
 
     async def _batch_failed(self, batch: Batch, exc: AmeyoError | WriteError) -> None:
         held = isinstance(exc, CallbackScheduled)
@@ -881,7 +942,7 @@ class _Run:
         )
         tail = "" if status == UNKNOWN or held else " (Ameyo did not run it: the next run resends it)"
         for row in batch.rows:
-            self._settle(Outcome(row.line, row.phone, result, False, reason=reason + tail))
+            self._settle(Outcome(row.line, batch.phone_of(row), result, False, reason=reason + tail))
         # A held callback is this batch's alone, and every run meets it alike: stopping there would
         # hold back the rest of the file on every run. Anything else (Ameyo refusing, no answer)
         # may be the next batch's lot too, and stops the run.
@@ -983,22 +1044,15 @@ class _Run:
     def summary(self, elapsed: float) -> BulkUploadOut:
         tally = self.tally
         notes = list(self.notes)
+        spelt, dry = self.spelt, self.options.dry_run
         if self.validator is not None:
-            note = rewritten_note(
-                self.validator.rewritten,
-                self.validator.first_rewritten,
-                self.validator.rule,
-                dry_run=self.options.dry_run,
-            )
-            if note:
+            first = self.validator.first_rewritten
+            example = spelt.rewritten_example if spelt.first_rewritten_held else first
+            rewritten = self.validator.rewritten - spelt.rewritten_held
+            if note := rewritten_note(rewritten, example, self.validator.rule, dry_run=dry):
                 notes.append(note)
-        if self.held_numbers:
-            notes.append(
-                f"{counted(self.held_numbers, 'row')} {agreeing(self.held_numbers, 'was', 'were')} sent with "
-                "phone1 as Ameyo already holds that number (another spelling of it: an earlier upload "
-                "to this campaign sent it so, or the campaign's index has a customer with it), so Ameyo "
-                "finds that customer rather than adding a second record for the same person."
-            )
+        if note := held_numbers_note(spelt.held, spelt.held_example, dry_run=dry):
+            notes.append(note)
         if self.reader.legacy_lines:
             lines = self.reader.legacy_lines
             notes.append(

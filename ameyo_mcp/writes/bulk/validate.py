@@ -31,6 +31,7 @@ class Prepared:
     problem: str | None = None
     callback: CallbackRecord | None = None
     identity: str | None = None  # phones.identity of phone1: the number, however spelt
+    given_phone: str | None = None  # phone1 as the file has it, when rewritten to the form Ameyo dials
 
 
 class Validator:
@@ -97,7 +98,7 @@ class Validator:
         if given is not None:
             self.rewritten += 1
             self.first_rewritten = self.first_rewritten or Checked(row.line, customer, None, given, identity)
-        return Prepared(row.line, phone, customer, None, callback, identity)
+        return Prepared(row.line, phone, customer, None, callback, identity, given)
 
     def _callback(
         self, fields: dict[str, str], phone: str | None, record: dict[str, str]
