@@ -4,7 +4,9 @@ refusal and as a resource), spreadsheets, Windows-1252 rows and quoted line brea
 from __future__ import annotations
 
 import json
+import time
 import zipfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -407,3 +409,48 @@ async def test_a_row_sent_as_ameyo_holds_its_number_is_told_in_that_spelling_by_
     done = read_result(folder / "priya.csv.lead-1.ameyo-result.csv")
     assert [checked[2]["phone1"], done[2]["phone1"]] == ["917308059204"] * 2, (checked, done)
     assert [checked[3]["phone1"], done[3]["phone1"]] == ["9876500601"] * 2, (checked, done)
+
+
+async def test_a_refusal_that_tells_the_time_tells_the_time_of_its_own_run(
+    simulator: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A callback in the past, refused by a run: the dry run two hours later said again "(it is now"
+    the first run's time, judged by the clock the journal kept from then, and so did the run after."""
+    from ameyo_mcp.rules.times import show
+    from ameyo_mcp.writes.path import WritePath
+
+    ahead = [0.0]
+    made = WritePath.for_settings.__func__  # type: ignore[attr-defined]
+
+    def for_settings(cls: type[WritePath], *args: Any, **kwargs: Any) -> WritePath:
+        path: WritePath = made(cls, *args, **kwargs)
+        path._clock = lambda: time.time() + ahead[0]
+        return path
+
+    monkeypatch.setattr(WritePath, "for_settings", classmethod(for_settings))
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "calls.csv").write_text(
+        "phone1,name,callback_time\n9876500701,Ana,2020-01-06 10:00\n9876500702,Bo,2031-01-06 10:00\n",
+        encoding="utf-8",
+    )
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    args: dict[str, Any] = BASE | {"file": "calls.csv"}
+
+    def shown() -> str:
+        return show(datetime.fromtimestamp(time.time() + ahead[0], settings.zone))
+
+    said: list[tuple[str, str, set[str]]] = []
+    async with Client(server_of(simulator, settings)) as client:
+        for dry_run in (False, True, False):
+            before = shown()
+            answer = await client.call_tool(TOOL, args | {"dry_run": dry_run})
+            kind = "check" if dry_run else "result"
+            reason = read_result(folder / f"calls.csv.lead-1.ameyo-{kind}.csv")[2]["reason"]
+            said.append((text_of(answer), reason, {before, shown()}))
+            ahead[0] += 2 * 3600
+    assert "added 1" in said[0][0] and simulator.state.executed["uploadContactAndAddCallback"] == 1
+    for text, reason, now in said:
+        assert "is in the past (it is now " in reason, reason
+        assert any(f"(it is now {at})" in reason for at in now), (reason, now)
+        assert reason in text, text

@@ -101,7 +101,7 @@ class RecordCallbacks:
     # A tool's caller typed the callback number, so its refusal shows it; a file's cell is data,
     # described and never shown.
     show_number: bool = False
-    # Fixed for a file, so that a resumed upload judges its rows as the first run did.
+    # Fixed for a run of a file, so that its rows are judged against one moment.
     now: datetime | None = None
 
     def check(

@@ -281,10 +281,12 @@ class _Run:
     # -- the run ----------------------------------------------------------------------------
 
     async def go(self) -> None:
-        now = datetime.now(self.ameyo.settings.zone).replace(microsecond=0)
+        # Each run judges the rows' times by its own clock, a dry run too: a callback time that has
+        # passed since an earlier run is not sent, and a refusal's "it is now" is this run's. Rows
+        # whose refusal changed since then fall outside the batches the journal holds, and are
+        # judged one by one against it (`Earlier.by_rows`, `Earlier.refused`).
+        now = datetime.fromtimestamp(self.writes.clock(), self.ameyo.settings.zone).replace(microsecond=0)
         if self.journal.start is not None:
-            # Judge rows as the first run did, so that every row lands in the same batch.
-            now = datetime.fromisoformat(str(self.journal.start["now"]))
             size = int(self.journal.start["batch_size"])
             if size != self.batch_size and not self.options.dry_run:
                 self.notes.append(f"Resumed with the first run's batch size {size}.")
@@ -333,7 +335,6 @@ class _Run:
                         "campaign": self.target.campaign.campaign_id,
                         "lead": self.target.lead_id,
                         "batch_size": self.batch_size,
-                        "now": now.isoformat(),
                     }
                 )
         self.result = ResultFile(self.result_path)

@@ -35,7 +35,8 @@ class Prepared:
 
 
 class Validator:
-    """Judges rows in file order; `now` is fixed so that a resumed upload judges them the same.
+    """Judges rows in file order; `now` is fixed for the run, so that one file's rows are judged
+    against one moment.
     `calling_hours` None: the person accepted callbacks at any hour (--outside-calling-hours)."""
 
     def __init__(
