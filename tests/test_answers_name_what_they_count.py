@@ -4,13 +4,14 @@ go to. Through a real MCP client against the simulator."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from mcp import Client
 
 from ameyo_mcp.index import lookup
-from tests.conftest import InProcessSimulator, server_of, settings_for, synced, text_of
+from tests.conftest import InProcessSimulator, Simulator, server_of, settings_for, synced, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -91,3 +92,22 @@ async def test_an_upload_s_callbacks_name_the_agent_they_are_assigned_to(client:
         "ameyo_add_callback", {"campaign": 1, "customer_id": 12001, "callback_time": LATER, "agent": "agent2"}
     )
     assert "Assigned to: agent2." in text_of(single), text_of(single)
+
+
+async def test_a_zero_for_a_lead_waits_on_a_slow_ameyo_a_second_at_most(
+    simulator: Simulator, client: Client
+) -> None:
+    """The history is the store's: whether the lead is one at all is asked of Ameyo for a second at
+    most (every campaign's leads at once), slow or hung, and the zero is answered without the note."""
+    await client.call_tool("ameyo_list_campaigns", {})  # logged in: Ameyo is up, not known down
+    simulator.state.faults.commands = {"getLeadsForCampaign"}
+    try:
+        for delay_s, arguments in ((1.5, {"lead_id": 77}), (30, {"lead_id": 77, "campaign": 1})):
+            simulator.state.faults.delay_s = delay_s
+            started = time.monotonic()
+            answer = text_of(await client.call_tool("ameyo_call_history", arguments))
+            took = time.monotonic() - started
+            assert took < 2.0, (took, arguments, answer)
+            assert "0" in answer and "Lead 77" not in answer, answer
+    finally:
+        simulator.state.faults.reset()

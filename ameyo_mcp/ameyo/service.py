@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+import anyio
+
 from ..config import Settings
 from ..errors import AmeyoError, NotFound
 from .client import AmeyoClient
@@ -169,13 +171,32 @@ class Ameyo:
             leads = await self.leads(campaign.campaign_id)
             found = any(lead.lead_id == lead_id for lead in leads)
             return None if found else lead_not_in_campaign(lead_id, campaign, leads)
-        every = [(info, await self.leads(info.campaign_id)) for info in await self.campaigns()]
+        every = await self._leads_of_all(await self.campaigns())
         if not every or any(lead.lead_id == lead_id for _, leads in every for lead in leads):
             return None
         listing = "; ".join(
             f"{info.campaign_name} ({info.campaign_id}): {_lead_ids(leads)}" for info, leads in every
         )
         return f"Lead {lead_id} is in none of this user's campaigns; their leads are {listing}"
+
+    async def _leads_of_all(self, campaigns: Sequence[CampaignInfo]) -> list[tuple[CampaignInfo, list[Lead]]]:
+        """Each campaign's leads, asked for together: one wait for Ameyo, not one per campaign. The
+        first refusal is raised as itself (not in a group), once every read has ended."""
+        found: dict[int, list[Lead]] = {}
+        failed: list[AmeyoError] = []
+
+        async def read(info: CampaignInfo) -> None:
+            try:
+                found[info.campaign_id] = await self.leads(info.campaign_id)
+            except AmeyoError as exc:
+                failed.append(exc)
+
+        async with anyio.create_task_group() as group:
+            for info in campaigns:
+                group.start_soon(read, info)
+        if failed:
+            raise failed[0]
+        return [(info, found[info.campaign_id]) for info in campaigns]
 
     async def upload_target(self, campaign: str | int, lead_id: int) -> UploadTarget:
         """The campaign and lead of an upload, refusing a lead that is not in the campaign, and the

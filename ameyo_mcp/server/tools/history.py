@@ -44,6 +44,9 @@ HISTORY_READ = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
 MAX_LINES = 100
+# How long a zero for a lead waits for Ameyo's lead lists to say whether it is a lead at all: the
+# history itself is the store's, and answers in milliseconds whatever Ameyo's state.
+LEAD_CHECK_S = 1.0
 MAX_OUTCOMES = 10
 
 
@@ -198,15 +201,19 @@ async def ameyo_call_history(
 async def _unknown_lead(ameyo: Ameyo, lead_id: int, campaign_id: int | None) -> str | None:
     """After a zero: that the lead asked for is no lead of the campaign (of any campaign, none
     given), as ameyo_get_contacts refuses it; a bare zero read as a lead nobody called. Nothing when
-    Ameyo cannot say: the history itself is read without it, and does not wait on one known down."""
+    Ameyo cannot say within `LEAD_CHECK_S`: the history itself is read without it, and waits neither
+    on one known down nor on a slow one."""
     if ameyo.ready() is not None:
         return None
-    try:
-        campaign = await ameyo.campaign(campaign_id) if campaign_id is not None else None
-        return await ameyo.unknown_lead(lead_id, campaign)
-    except AmeyoError as exc:
-        log.info("could not read the leads to check lead %s: %s", lead_id, exc.message)
-        return None
+    with anyio.move_on_after(LEAD_CHECK_S):
+        try:
+            campaign = await ameyo.campaign(campaign_id) if campaign_id is not None else None
+            return await ameyo.unknown_lead(lead_id, campaign)
+        except AmeyoError as exc:
+            log.info("could not read the leads to check lead %s: %s", lead_id, exc.message)
+            return None
+    log.info("Ameyo did not list its leads within %s s to check lead %s", LEAD_CHECK_S, lead_id)
+    return None
 
 
 async def todays_chart(ctx: Context[Any, Any], campaign: str | None, lead: str | None) -> list[ContentBlock]:
