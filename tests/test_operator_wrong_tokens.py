@@ -224,3 +224,18 @@ async def test_an_ipv6_host_is_counted_by_its_64(simulator: Simulator, tmp_path:
         ) as http:
             statuses.append((await http.post("/operator/sign-in", data={"token": f"{GUESS}{n}"})).status_code)
     assert statuses.count(401) <= 5, f"{statuses.count(401)} tokens compared from one /64 in a minute"
+
+
+def test_a_client_is_its_ipv4_address_its_ipv6_64_or_the_ipv4_client_a_gateway_names() -> None:
+    keys = {
+        host: http_access.client_key({"client": (host, 40000)})
+        for host in ("192.0.2.7", "::ffff:192.0.2.7", "64:ff9b::c000:207", "2001:db8:1:2::9", "::1")
+    }
+    assert keys == {
+        "192.0.2.7": "192.0.2.7",
+        "::ffff:192.0.2.7": "192.0.2.7",
+        "64:ff9b::c000:207": "192.0.2.7",  # NAT64: each IPv4 client apart, not one /64 for them all
+        "2001:db8:1:2::9": "2001:db8:1:2::/64",
+        "::1": "::1",
+    }
+    assert http_access.client_key({"client": None}) == "an unknown address"

@@ -48,8 +48,15 @@ def client_key(scope: Scope) -> str:
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return str(address.ipv4_mapped)
+        if address in _NAT64:  # an IPv4 client seen through a NAT64 gateway: that client
+            return str(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        if address.is_loopback:
+            return host
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return host
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
