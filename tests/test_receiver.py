@@ -471,6 +471,10 @@ async def test_a_customers_contacts_answer_mentions_their_last_pushed_call(
     assert "Last call pushed by Ameyo (Asia/Kolkata):" in text
     assert "| #12458 |" in text and "CONNECTED | agent3" in text and "NO_ANSWER" not in text
     assert "Last call pushed" not in text_of(many)
+    assert after.structured_content is not None and many.structured_content is not None
+    last = after.structured_content["last_pushed_call"]
+    assert (last["customer_id"], last["outcome"], last["agent"]) == (12458, "CONNECTED", "agent3"), last
+    assert "last_pushed_call" not in many.structured_content
 
 
 @pytest.mark.anyio

@@ -75,6 +75,22 @@ class ContactOut(BaseModel):
     data: dict[str, str | None] | None = None  # null: a column asked for that has no value
 
 
+class CallOut(BaseModel):
+    at: str
+    customer_id: int | None = None
+    name: str | None = None
+    phone: str | None = None
+    outcome: str
+    system_disposition: str | None = None
+    agent: str | None = None
+    talk_s: float | None = None
+    campaign_id: int | None = None
+    lead_id: int | None = None
+    callback_at: str | None = None  # the callback the call's outcome asked for, as Ameyo pushed it
+    # The customer called in: Ameyo leaves an inbound call out of their status and attempts.
+    inbound: bool | None = None
+
+
 class ContactsOut(BaseModel):
     campaign: CampaignOut
     matched: int
@@ -100,6 +116,12 @@ class ContactsOut(BaseModel):
     next_offset: int | None = None
     timezone: str
     contacts: list[ContactOut]
+    # For an answer about one customer: the callbacks this server asked Ameyo for, to any of their
+    # numbers, still to come (the Ameyo server's time), those answered as scheduled and those it may
+    # hold (in flight, or of unknown outcome); and their last call as Ameyo pushed it.
+    callbacks_scheduled: list[str] | None = None
+    callbacks_maybe_scheduled: list[str] | None = None
+    last_pushed_call: CallOut | None = None
 
 
 # A record in an upload tool's answer, made by `writes.outcome.Outcome.record_out`. (No docstring:

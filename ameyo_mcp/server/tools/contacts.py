@@ -245,14 +245,17 @@ async def ameyo_get_contacts(
         out.next_offset = offset + len(out.contacts)
         text = contacts_text(out, criteria) + "\n" + _fewer_note(len(out.contacts), len(shown))
     if out.matched == 1 and len(out.contacts) == 1:
-        text += await last_call_note(ctx, page[0], info.campaign_id)
-        text += await _callbacks_note(ctx, page[0], info.campaign_id)
+        said, out.last_pushed_call = await last_call_note(ctx, page[0], info.campaign_id)
+        text += said + await _callbacks_note(ctx, page[0], info.campaign_id, out)
     return answer(text, out)
 
 
-async def _callbacks_note(ctx: Context[Any, Any], contact: Contact, campaign_id: int) -> str:
+async def _callbacks_note(
+    ctx: Context[Any, Any], contact: Contact, campaign_id: int, out: ContactsOut
+) -> str:
     """For an answer about one customer: the callbacks to any of their numbers that this server
-    scheduled, or may have, still to come (`still_to_come_note`); nothing when there are none."""
+    scheduled, or may have, still to come (`still_to_come_note`), said and put in `out`; nothing
+    when there are none."""
     from ...writes.plans import StillToCome
 
     state = state_of(ctx)
@@ -260,6 +263,8 @@ async def _callbacks_note(ctx: Context[Any, Any], contact: Contact, campaign_id:
     still = StillToCome.of_all(found.values())
     if not still.scheduled and not still.maybe:
         return ""
+    out.callbacks_scheduled = still.scheduled or None
+    out.callbacks_maybe_scheduled = still.maybe or None
     return "\n" + still_to_come_note(still.scheduled, still.maybe, str(state.ameyo.settings.zone))
 
 

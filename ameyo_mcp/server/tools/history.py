@@ -20,6 +20,7 @@ from ...ameyo.columns import id_in
 from ...ameyo.customers import display_name, phone_values
 from ...ameyo.models import parse_ameyo_time
 from ...answers.call_chart import CHART_HEAD, MAX_PERIODS, CallCounts, chart_png, chart_text, periods
+from ...answers.results import CallOut
 from ...answers.summaries import cell
 from ...errors import AmeyoError, PhoneError, StoreError, as_clause, with_step
 from ...index.lookup import sync_advice
@@ -48,22 +49,6 @@ MAX_LINES = 100
 # history itself is the store's, and answers in milliseconds whatever Ameyo's state.
 LEAD_CHECK_S = 1.0
 MAX_OUTCOMES = 10
-
-
-class CallOut(BaseModel):
-    at: str
-    customer_id: int | None = None
-    name: str | None = None
-    phone: str | None = None
-    outcome: str
-    system_disposition: str | None = None
-    agent: str | None = None
-    talk_s: float | None = None
-    campaign_id: int | None = None
-    lead_id: int | None = None
-    callback_at: str | None = None  # the callback the call's outcome asked for, as Ameyo pushed it
-    # The customer called in: Ameyo leaves an inbound call out of their status and attempts.
-    inbound: bool | None = None
 
 
 class CallHistoryOut(BaseModel):
@@ -612,9 +597,11 @@ def _criteria(*values: Any) -> str:
     return ", ".join(parts) if parts else "all calls"
 
 
-async def last_call_note(ctx: Context[Any, Any], contact: Contact, campaign_id: int) -> str:
-    """For an answer about one customer: their last call as Ameyo pushed it, or nothing. Never an
-    error: the contact's answer stands without it when the store cannot be read."""
+async def last_call_note(
+    ctx: Context[Any, Any], contact: Contact, campaign_id: int
+) -> tuple[str, CallOut | None]:
+    """For an answer about one customer: their last call as Ameyo pushed it, said and as data, or
+    nothing. Never an error: the contact's answer stands without it when the store cannot be read."""
     store = store_of(ctx)
     settings = ameyo_of(ctx).settings
     zone = settings.zone
@@ -623,13 +610,14 @@ async def last_call_note(ctx: Context[Any, Any], contact: Contact, campaign_id: 
         last = await anyio.to_thread.run_sync(newest_call, store, contact.customer_id, campaign_id, numbers)
     except StoreError as exc:  # said in full by the lookup, or by the call history when asked
         log.info("could not read the last pushed call of customer %s: %s", contact.customer_id, exc.message)
-        return ""
+        return "", None
     except Exception:
         log.warning("could not read the last pushed call of customer %s", contact.customer_id, exc_info=True)
-        return ""
+        return "", None
     if last is None:
-        return ""
-    line = call_line(call_out(last, zone), with_date=True)
+        return "", None
+    out = call_out(last, zone)
+    line = call_line(out, with_date=True)
     note = ["", f"Last call pushed by Ameyo ({zone}):", *fence([line])]
     dialled = _last_dialled(contact, zone)
     pushed = last.event.dialled_at or last.event.at
@@ -638,7 +626,7 @@ async def last_call_note(ctx: Context[Any, Any], contact: Contact, campaign_id: 
             f"Ameyo's own record above is newer (last dialled {show(dialled, zone)}): the push of that "
             "later call has not reached the receiver, so the status above is the current one."
         )
-    return "\n".join(note)
+    return "\n".join(note), out
 
 
 # Ameyo's "last dialled" is when the number was dialled, a push's time when the call began: the
