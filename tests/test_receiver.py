@@ -318,6 +318,29 @@ def test_the_push_token_given_again_in_other_fields_is_not_stored(receiver: Rece
     assert "refused a push" in log and TOKEN[:12] not in log
 
 
+def test_a_push_refused_shows_in_the_log_and_on_the_page_at_the_default_level(tmp_path: Path) -> None:
+    """Ameyo does not send a refused push again: a push URL with a stale token loses every outcome,
+    so the refusal must reach the log and the operator page's recent errors at the default level,
+    naming the client and never the token tried."""
+    running = start_receiver(tmp_path, str(tmp_path / "state" / "calls.db"))
+    try:
+        wrong = "stale-push-token-from-last-year"
+        with httpx.Client(timeout=10) as http:
+            refused = http.get(running.url, params={"token": wrong, "callId": "w1", "customerId": "1"})
+            unusable = http.get(running.url, params={"token": TOKEN, "dispositionCode": "Sale"})
+            errors = http.get(running.url.replace("/ameyo/status", "/operator/status")).json()["errors"]
+    finally:
+        running.proc.terminate()
+        running.proc.wait(timeout=10)
+    assert (refused.status_code, unusable.status_code) == (401, 422)
+    shown = [e["message"] for e in errors]
+    assert any("refused a push from 127.0.0.1: missing or wrong push token" in m for m in shown), shown
+    assert any("refused a push from 127.0.0.1: The push has no customerId" in m for m in shown), shown
+    log = running.log.read_text()
+    assert "WARNING" in log and "missing or wrong push token" in log, log
+    assert wrong not in log and TOKEN not in log and all(wrong not in m for m in shown)
+
+
 def test_hostile_pushes_store_nothing_and_the_receiver_keeps_answering(receiver: Receiver) -> None:
     auth = {"token": TOKEN}
     bomb = "&amp;" * 5000

@@ -65,6 +65,13 @@ class Receiver:
             return exc.status, f"{exc}\n"
         # The token is checked before the body is read: an outsider costs us nothing more.
         if not self._authorised(fields.pop(TOKEN_FIELD, None), headers):
+            # Ameyo does not send a refused push again: a push URL with a stale or mistyped token
+            # loses every call outcome, so the operator must see it in the log and on the page.
+            log.warning(
+                "refused a push from %s: missing or wrong push token (check the token in the URL "
+                "Ameyo calls against AMEYO_PUSH_TOKEN); the call outcome is lost",
+                _client(scope),
+            )
             return 401, (
                 "Missing or wrong push token: give AMEYO_PUSH_TOKEN as ?token=… in the URL, an "
                 "X-Ameyo-Token header or Authorization: Bearer …\n"
@@ -80,7 +87,8 @@ class Receiver:
                 fields, zone=self._zone, phone_key=self._phone_key, now=self._clock() if self._clock else None
             )
         except PushRejected as exc:
-            log.info("refused a push: %s", exc)
+            # A refused push is an outcome lost for good (Ameyo does not send it again).
+            log.warning("refused a push from %s: %s", _client(scope), exc)
             return exc.status, f"{exc}\n"
         try:
             new = await self._writer.add(event)
@@ -106,6 +114,11 @@ class Receiver:
         elif headers.get(b"authorization", b"")[:7].lower() == b"bearer ":  # the scheme in any case
             given = headers[b"authorization"][7:].strip()
         return given is not None and hmac.compare_digest(given, self._token)
+
+
+def _client(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "an unknown client"
 
 
 async def _read_body(headers: dict[bytes, bytes], receive: Receive) -> bytes:
