@@ -61,11 +61,26 @@ async def test_desktop_config_starts_from_anywhere_without_path(tmp_path: Path) 
 def test_desktop_config_names_the_settings_file_by_absolute_path(tmp_path: Path) -> None:
     missing = run_cli(tmp_path, "config")
     assert missing.returncode == 2 and str(tmp_path / ".env") in missing.stderr and not missing.stdout
-    (tmp_path / "prod.env").write_text("AMEYO_BASE_URL=http://127.0.0.1:9\n")
+    (tmp_path / "prod.env").write_text(
+        "AMEYO_BASE_URL=http://127.0.0.1:9\nAMEYO_USER_ID=CustomerManager\nAMEYO_PASSWORD=pw\n"
+    )
     done = run_cli(tmp_path, "config", "--env-file", "prod.env")
     assert done.returncode == 0, done.stderr
     entry = json.loads(done.stdout)["mcpServers"]["ameyo"]
     assert entry["args"][-2:] == ["--env-file", str(tmp_path / "prod.env")]
+
+
+def test_desktop_config_refuses_a_settings_file_the_server_would_refuse(tmp_path: Path) -> None:
+    """Claude Desktop shows a server that will not start only as disconnected: the entry is not
+    printed, and the exit status says so, for settings the server itself would stop at."""
+    (tmp_path / "prod.env").write_text(
+        "AMEYO_BASE_URL=http://127.0.0.1:9\nAMEYO_USER_ID=CustomerManager\nAMEYO_CONFIRM_OVER=abc\n"
+    )
+    server = run_cli(tmp_path, "--env-file", "prod.env")
+    assert server.returncode == 2, server.stderr
+    done = run_cli(tmp_path, "config", "--env-file", "prod.env")
+    assert done.returncode == 2 and not done.stdout, (done.returncode, done.stdout)
+    assert "AMEYO_PASSWORD is not set" in done.stderr and "AMEYO_CONFIRM_OVER" in done.stderr
 
 
 def uvx_environment(tmp_path: Path, *, from_index: bool) -> tuple[Path, Path]:

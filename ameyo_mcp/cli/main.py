@@ -382,6 +382,9 @@ def _desktop_config(args: argparse.Namespace) -> int:
                 f"{env_file} does not exist: create it with AMEYO_BASE_URL, AMEYO_USER_ID and AMEYO_PASSWORD "
                 "(see .env.example in the project) or name one with --env-file"
             )
+        # Claude Desktop shows a server that will not start only as "disconnected": settings the
+        # server would refuse are told here, before the entry is pasted.
+        load_settings(env_file=env_file, warn=_warn)
         server_args = ["--env-file", str(env_file)]
     from .desktop import command
 
