@@ -167,6 +167,23 @@ def test_check_warns_when_the_server_zone_is_not_set(simulator: SimulatorThread,
     assert typo.stdout.rstrip().endswith("All checks passed, with the warnings above."), typo.stdout
 
 
+@pytest.mark.network
+def test_a_failed_check_names_the_command_with_its_settings_file(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """`ameyo-mcp check` again, as it said, would read `.env`, another file than the one checked."""
+    named = tmp_path / "simulator.env"
+    sim_env_file(simulator, tmp_path, "AMEYO_TIMEZONE=Asia/Kolkata").rename(named)
+    named.write_text(named.read_text().replace(simulator.state.config.password, "not-the-password-4f1a"))
+    done = run_cli(tmp_path, "check", "--env-file", "simulator.env")
+    assert done.returncode == 1, done.stdout + done.stderr
+    last = done.stdout.rstrip().splitlines()[-1]
+    assert (
+        last
+        == "Check failed: fix what is named above and run `ameyo-mcp check --env-file simulator.env` again."
+    )
+
+
 def test_server_warns_at_start_when_the_server_zone_is_not_set(
     simulator: SimulatorThread, tmp_path: Path
 ) -> None:

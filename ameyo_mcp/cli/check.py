@@ -56,10 +56,12 @@ async def run_check(
     *,
     campaign_id: int | None = None,
     warned: bool = False,
+    again: str = "ameyo-mcp check",
 ) -> bool:
     """Log in (or take up the session the store's other processes share), ping, list campaigns,
     log out (unless others use the session); returns whether every step passed. `warned`: the
-    settings were read with warnings (a name in the file that is no setting), said before."""
+    settings were read with warnings (a name in the file that is no setting), said before; `again`:
+    the command that runs this check again, with the settings file it was given."""
 
     def say(line: str) -> None:  # noting a warning, to tell a pass with warnings from a clean one
         nonlocal warned
@@ -122,7 +124,7 @@ async def run_check(
     say(
         ("All checks passed, with the warnings above." if warned else "All checks passed.")
         if ok
-        else "Check failed: fix what is named above and run `ameyo-mcp check` again."
+        else f"Check failed: fix what is named above and run `{again}` again."
     )
     return ok
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import shlex
 import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -363,7 +364,11 @@ def _check(args: argparse.Namespace) -> int:
 
     with _settings(args) as settings:
         setup_logging(settings.log_level)
-        passed = anyio.run(lambda: run_check(settings, say, campaign_id=args.campaign, warned=bool(_WARNED)))
+        # The same settings file again: without it, the command would read another one (.env).
+        again = "ameyo-mcp check" + (f" --env-file {shlex.quote(args.env_file)}" if args.env_file else "")
+        passed = anyio.run(
+            lambda: run_check(settings, say, campaign_id=args.campaign, warned=bool(_WARNED), again=again)
+        )
         return 0 if passed else 1
 
 
