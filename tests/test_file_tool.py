@@ -411,6 +411,71 @@ async def test_a_row_sent_as_ameyo_holds_its_number_is_told_in_that_spelling_by_
     assert [checked[3]["phone1"], done[3]["phone1"]] == ["9876500601"] * 2, (checked, done)
 
 
+def priya_upload(simulator: SimulatorThread, tmp_path: Path) -> tuple[Path, Any]:
+    """A file whose line 2 Ameyo (the index) holds as 917308059204, and its settings."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "priya.csv").write_text(
+        "phone1,name\n+91 73080 59204,Priya Sharma\n+91 98765 00601,Ana\n", encoding="utf-8"
+    )
+    return folder, settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+
+
+async def test_a_row_sent_as_ameyo_holds_its_number_is_told_in_that_spelling_by_later_runs_too(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """Run again, an upload settles from its journal the row it sent as 917308059204, and its check
+    and result files (the ones people keep) had shown it as 7308059204, a spelling never sent: the
+    journal now keeps the spelling sent where it is not the file's. A journal written before it
+    kept that still resumes, its rows told as the file spells them."""
+    folder, settings = priya_upload(simulator, tmp_path)
+    await synced(simulator, settings)
+    args = BASE | {"file": "priya.csv", "update_existing": True}
+    result = folder / "priya.csv.lead-1.ameyo-result.csv"
+    async with Client(server_of(simulator, settings)) as client:
+        real = await client.call_tool(TOOL, args | {"dry_run": False})
+        assert not real.is_error, text_of(real)
+        assert read_result(result)[2]["phone1"] == "917308059204"
+        dry = await client.call_tool(TOOL, args)
+        again = await client.call_tool(TOOL, args | {"dry_run": False})
+        assert not again.is_error and not dry.is_error, (text_of(dry), text_of(again))
+        checked = read_result(folder / "priya.csv.lead-1.ameyo-check.csv")
+        done = read_result(result)
+        assert [checked[2]["phone1"], done[2]["phone1"]] == ["917308059204"] * 2, (checked, done)
+        assert [checked[3]["phone1"], done[3]["phone1"]] == ["9876500601"] * 2, (checked, done)
+        journal = folder / "priya.csv.ameyo-journal"
+        lines = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
+        for entry in lines:
+            for row in entry.get("rows", []):
+                del row[7:]
+        compact = "".join(json.dumps(entry, separators=(",", ":")) + "\n" for entry in lines)
+        journal.write_text(compact, encoding="utf-8")
+        older = await client.call_tool(TOOL, args | {"dry_run": False})
+    assert not older.is_error and "answered in earlier runs (not resent) 2" in text_of(older), text_of(older)
+    assert read_result(result)[2]["phone1"] == "7308059204"
+
+
+async def test_a_later_run_notes_each_row_once_in_the_spelling_it_went_out_in(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """Run again (nothing sent: every row answered in the first run), the upload had said "2
+    numbers were rewritten ..., e.g. +91 73080 59204 → 7308059204", a spelling never sent, counting
+    the row the first run sent as Ameyo held it: a later run's notes count its earlier runs' rows
+    as they went out, and say what the first run said."""
+    _, settings = priya_upload(simulator, tmp_path)
+    await synced(simulator, settings)
+    args = BASE | {"file": "priya.csv", "update_existing": True, "dry_run": False}
+    async with Client(server_of(simulator, settings)) as client:
+        first = await client.call_tool(TOOL, args)
+        again = await client.call_tool(TOOL, args)
+    held = "1 number was sent as Ameyo already holds it (e.g. +91 73080 59204 → 917308059204)"
+    rewritten = "1 number was rewritten to the form Ameyo dials (AMEYO_PHONE_FORMAT=national), e.g. +91 98765"
+    for answer in (first, again):
+        text = text_of(answer)
+        assert held in text and rewritten in text and "→ 7308059204" not in text, text
+    assert "sent in this run 0" in text_of(again), text_of(again)
+
+
 async def test_a_refusal_that_tells_the_time_tells_the_time_of_its_own_run(
     simulator: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

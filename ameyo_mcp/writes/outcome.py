@@ -25,8 +25,10 @@ FAILED = "FAILED"  # a file's row whose batch Ameyo certainly did not run
 # The result file's header, the columns of `Outcome.csv_row`.
 RESULT_COLUMNS = ("line", "phone1", "result", "ok", "customer_id", "reason", "callback_id", "callback_time")
 # An answered row as the journal keeps it (`Outcome.journal_row`): line, result, ok, customer id,
-# reason, callback id, callback time.
+# reason, callback id, callback time, and phone1 as sent when that is not the file's spelling (a
+# journal written before it was kept has none: its rows read as sent as the file spells them).
 JournalRow = list[Any]
+_JOURNAL_FIELDS = 7
 
 
 @dataclass(slots=True)  # not frozen: one is made per row of a file, and frozen ones cost more to build
@@ -56,9 +58,11 @@ class Outcome:
             self.callback_time or "",
         )
 
-    def journal_row(self) -> JournalRow:
-        """The row as the journal keeps it: everything but the phone, which the file holds."""
-        return [
+    def journal_row(self, respelt: bool = False) -> JournalRow:
+        """The row as the journal keeps it: everything but the phone, which the file holds, unless
+        it went out `respelt` (as Ameyo holds the number): a later run of the upload tells the row
+        in the spelling sent, which the file does not hold."""
+        row = [
             self.position,
             self.result,
             self.ok,
@@ -67,11 +71,21 @@ class Outcome:
             self.callback_id,
             self.callback_time,
         ]
+        if respelt:
+            row.append(self.phone)
+        return row
+
+    @staticmethod
+    def sent_as(row: JournalRow) -> str | None:
+        """phone1 as a journaled row (`journal_row`) went out, when not as the file spells it."""
+        return row[_JOURNAL_FIELDS] if len(row) > _JOURNAL_FIELDS else None
 
     @classmethod
     def from_journal(cls, row: JournalRow, phone: str | None) -> Outcome:
-        """A row an earlier run journaled (`journal_row`), with its phone as the file has it."""
-        line, result, ok, customer_id, reason, callback_id, callback_time = row
+        """A row an earlier run journaled (`journal_row`), with its phone as it went out: the
+        journal's spelling, else `phone`, as the file has it."""
+        line, result, ok, customer_id, reason, callback_id, callback_time = row[:_JOURNAL_FIELDS]
+        phone = cls.sent_as(row) or phone
         return cls(line, phone, result, bool(ok), customer_id, reason, callback_id, callback_time)
 
     def record_out(self) -> RecordOut:

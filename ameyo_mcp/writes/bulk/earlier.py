@@ -19,6 +19,7 @@ from ..records import refused
 from .batches import CALLBACK, PLAIN, Batch
 from .journal import ANSWERED, SENT, BatchState, Journal
 from .report import Tally
+from .spellings import Spellings
 from .validate import Prepared
 
 if TYPE_CHECKING:
@@ -78,11 +79,18 @@ class Earlier:
     counts what it holds back, for the run's notes."""
 
     def __init__(
-        self, journal: Journal, options: BulkOptions, tally: Tally, lead_id: int, clock: Callable[[], float]
+        self,
+        journal: Journal,
+        options: BulkOptions,
+        tally: Tally,
+        lead_id: int,
+        clock: Callable[[], float],
+        spellings: Spellings,
     ) -> None:
         self.journal = journal
         self.options = options
         self.tally = tally
+        self.spellings = spellings  # the rows an earlier run sent count in the spelling it sent
         self.lead_id = lead_id
         self.clock = clock
         # Rows of unknown outcome not resent because they have callbacks (retry_unknown without
@@ -154,17 +162,20 @@ class Earlier:
             parts.append(Batch(self.new_id(batch.id), batch.kind, again, resend=True))
         return settled, parts
 
-    def journaled(self, answer: JournalRow, phone: str | None) -> Outcome:
+    def journaled(self, answer: JournalRow, row: Prepared) -> Outcome:
         """A row an earlier run's answer holds, as this run tells it: as answered then (a dry run:
-        not sent again), or of unknown outcome when that answer left it out. Counted as from earlier
-        runs, unless another upload had sent it (SENT_EARLIER: said as that, and counted once)."""
-        earlier = Outcome.from_journal(answer, phone)
+        not sent again), or of unknown outcome when that answer left it out, in the spelling it
+        went out in. Counted as from earlier runs, unless another upload had sent it (SENT_EARLIER:
+        said as that, and counted once)."""
+        earlier = Outcome.from_journal(answer, row.phone)
+        if earlier.result != SENT_EARLIER:  # (another upload's sending is that upload's to tell)
+            self.spellings.tell(row, Outcome.sent_as(answer))
         self.tally.from_earlier_runs += earlier.result != SENT_EARLIER
         if earlier.result == UNKNOWN_RESULT:
             self.left_out += not self.options.dry_run
             return earlier
         if self.options.dry_run:
-            return Outcome(earlier.position, phone, SENT_EARLIER, True, reason=_ANSWERED_EARLIER)
+            return Outcome(earlier.position, earlier.phone, SENT_EARLIER, True, reason=_ANSWERED_EARLIER)
         return earlier
 
     def answered_earlier(self, row: Prepared) -> Outcome | None:
@@ -172,7 +183,7 @@ class Earlier:
         answer = self.journal.earlier_rows().answered.get(row.line)
         if answer is None:
             return None
-        return self.journaled(answer, row.phone)
+        return self.journaled(answer, row)
 
     def refused(self, checked: Prepared) -> Outcome:
         """A row the checks refuse, unless an earlier run sent it (the checks changed between the

@@ -56,7 +56,7 @@ from .. import plans
 from ..outcome import FAILED as FAILED_RESULT
 from ..outcome import NOT_SENT, SENT_EARLIER, WOULD_SEND, JournalRow, Outcome
 from ..outcome import OUTCOME_UNKNOWN as UNKNOWN_RESULT
-from ..records import Checked, held_numbers_note, outcome, rewritten_note
+from ..records import held_numbers_note, outcome, rewritten_note
 from .batches import CALLBACK, PLAIN, Batch, Batcher
 from .earlier import HELD_CALLBACK_STEP, Earlier, sent_earlier_reason
 from .journal import ANSWERED, FAILED, SENT, UNKNOWN, Journal, upload_key
@@ -73,6 +73,7 @@ from .outputs import (
 )
 from .reader import FileFacts, RowReader, file_facts
 from .report import BulkUploadOut, ResultFile, Tally
+from .spellings import Spellings
 from .validate import CALLBACK_COLUMNS, Prepared, Validator
 
 RETRY_DELAY_S = 1.0
@@ -117,20 +118,6 @@ class _Sent:
             f"an unknown outcome. The journal {self.journal} "
             "records each batch: run the same upload again to continue."
         )
-
-
-@dataclass
-class _Spelt:
-    """The rows sent (or, in a dry run, to send) with phone1 otherwise than the file has it, for the
-    notes: those sent as Ameyo already holds their number, and those only rewritten to the form
-    Ameyo dials. A row is told under one of the two, in the spelling that goes out."""
-
-    held: int = 0
-    held_example: Checked | None = None
-    # Rows the validator counted as rewritten that went out as Ameyo holds them instead.
-    rewritten_held: int = 0
-    first_rewritten_held: bool = False  # the validator's example is one of them
-    rewritten_example: Checked | None = None  # one rewritten and not held, for that case
 
 
 async def upload_file(
@@ -255,7 +242,9 @@ class _Run:
         self.expected = max(facts.lines - (0 if self.reader.json_lines else 1), 0)
         self.facts = facts
         self.tally = Tally()
-        self.earlier = Earlier(journal, options, self.tally, target.lead_id, path_of_writes.clock)
+        # How the rows sent (or, in a dry run, to send) spelt phone1, for the notes (`_tell_spellings`).
+        self.spelt = Spellings()
+        self.earlier = Earlier(journal, options, self.tally, target.lead_id, path_of_writes.clock, self.spelt)
         self.notes: list[str] = []
         self.result_path = result_path_for(path, options)
         self.result: ResultFile | None = None
@@ -265,8 +254,6 @@ class _Run:
         # batches already out are still answered and journaled before it is raised.
         self.failure: Exception | None = None
         self.requeued = 0  # customers updated with the upload's status and attempts (plain batches)
-        # Rows sent in the spelling Ameyo already holds their number in (see `_respelt`).
-        self.spelt = _Spelt()
         self.resent_callbacks: list[int] = []
         # A dry run's rows to send whose numbers the campaign's index holds, and when it was synced.
         self.known = 0
@@ -651,29 +638,15 @@ class _Run:
         return rows if batch.sent_as else None
 
     def _tell_spellings(self, batch: Batch) -> None:
-        """Count a batch that went out (or would) for the notes on phone1's spelling (`_Spelt`)."""
+        """Count a batch that went out (or would) for the notes on phone1's spelling (`Spellings`):
+        every batch whose rows are told in the spelling it sent them in (`Batch.phone_of`)."""
         spelt, validator = self.spelt, self.validator
         if not batch.sent_as and (
             spelt.rewritten_example is not None or not validator or not validator.rewritten
         ):
             return  # the usual batch: nothing more to learn from it
-        first = validator.first_rewritten if validator is not None else None
         for row in batch.rows:
-            spelling = batch.sent_as.get(row.line)
-            if spelling is None:
-                if row.given_phone is not None and spelt.rewritten_example is None:
-                    spelt.rewritten_example = Checked(
-                        row.line, row.record, None, row.given_phone, row.identity
-                    )
-                continue
-            spelt.held += 1
-            if spelt.held_example is None:
-                given = row.given_phone or row.phone
-                record = {PRIMARY_COLUMN: spelling}
-                spelt.held_example = Checked(row.line, record, None, given, row.identity, held=True)
-            if row.given_phone is not None:
-                spelt.rewritten_held += 1
-                spelt.first_rewritten_held |= first is not None and first.position == row.line
+            spelt.tell(row, batch.sent_as.get(row.line))
 
     @staticmethod
     def _numbers(rows: Sequence[Prepared]) -> list[tuple[str, str]]:
@@ -859,7 +832,9 @@ class _Run:
         if batch.resend:
             for item in settled:
                 self._judge_resent(batch, item)
-        rows = [item.journal_row() for item in settled]
+        # The spelling sent is kept where it is not the file's: a later run tells the row in it.
+        sent_as = batch.sent_as
+        rows = [item.journal_row(bool(sent_as) and item.position in sent_as) for item in settled]
         try:
             await self.journal.answered(batch.id, batch.first_line, batch.last_line, rows)
         except OutputError:
@@ -891,6 +866,7 @@ class _Run:
         with suppress(OutputError):
             for row in batch.rows:
                 self._settle(Outcome(row.line, batch.phone_of(row), UNKNOWN_RESULT, False, reason=reason))
+        self._tell_spellings(batch)  # its request may have gone out, in that spelling
 
     async def _not_sent(self, batch: Batch, reason: str | None) -> None:
         """A batch journaled and claimed, but held back before its request left: the next run sends
@@ -902,9 +878,9 @@ class _Run:
                 batch.id, FAILED, batch.first_line, batch.last_line, len(batch.rows), reason or "not sent"
             )
         if reason is not None:
-            with suppress(OutputError):
+            with suppress(OutputError):  # nothing went out: told as the file has it, as the notes count it
                 for row in batch.rows:
-                    self._settle(Outcome(row.line, batch.phone_of(row), NOT_SENT, False, reason=reason))
+                    self._settle(Outcome(row.line, row.phone, NOT_SENT, False, reason=reason))
 
     async def _batch_failed(self, batch: Batch, exc: AmeyoError | WriteError) -> None:
         held = isinstance(exc, CallbackScheduled)
@@ -942,8 +918,13 @@ class _Run:
             else NOT_SENT
         )
         tail = "" if status == UNKNOWN or held else " (Ameyo did not run it: the next run resends it)"
+        # A row told in the spelling it went out in, and counted so; one not sent as the file has it.
+        went = result != NOT_SENT
         for row in batch.rows:
-            self._settle(Outcome(row.line, batch.phone_of(row), result, False, reason=reason + tail))
+            phone = batch.phone_of(row) if went else row.phone
+            self._settle(Outcome(row.line, phone, result, False, reason=reason + tail))
+        if went:
+            self._tell_spellings(batch)
         # A held callback is this batch's alone, and every run meets it alike: stopping there would
         # hold back the rest of the file on every run. Anything else (Ameyo refusing, no answer)
         # may be the next batch's lot too, and stops the run.
@@ -965,7 +946,7 @@ class _Run:
     def _settle_answered(self, batch: Batch, rows: list[JournalRow]) -> None:
         by_line = {int(r[0]): r for r in rows}
         for row in batch.rows:
-            self._settle(self.earlier.journaled(by_line[row.line], row.phone))
+            self._settle(self.earlier.journaled(by_line[row.line], row))
 
     def _explain_outcomes(self) -> None:
         counts = self.tally.counts
@@ -1047,9 +1028,7 @@ class _Run:
         notes = list(self.notes)
         spelt, dry = self.spelt, self.options.dry_run
         if self.validator is not None:
-            first = self.validator.first_rewritten
-            example = spelt.rewritten_example if spelt.first_rewritten_held else first
-            rewritten = self.validator.rewritten - spelt.rewritten_held
+            rewritten, example = spelt.rewritten(self.validator.rewritten, self.validator.first_rewritten)
             if note := rewritten_note(rewritten, example, self.validator.rule, dry_run=dry):
                 notes.append(note)
         if note := held_numbers_note(spelt.held, spelt.held_example, dry_run=dry):
