@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -871,3 +872,28 @@ def test_a_million_contact_campaign_holds_its_last_contact() -> None:
     state = SimulatorState(SimulatorConfig(contacts=1_000_000))  # bench/bench_simulator.py times this
     last = state.contact(12000 + 1_000_000)
     assert last is not None and state.contact(12000 + 1_000_001) is None
+
+
+def test_the_simulator_says_a_password_given_to_it_only_as_given(tmp_path: Path) -> None:
+    """Its start line said the password given with --password, perhaps one used elsewhere; the
+    documented default is still said, so that the README's first commands need no reading."""
+    from tests.conftest import logged_port
+
+    for given, shown in (
+        (["--password", "pw-used-elsewhere-3d9c"], "password as given by --password"),
+        ([], "password 'simulator'"),
+    ):
+        log = tmp_path / f"simulator{len(given)}.log"
+        with log.open("wb") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "ameyo_mcp", "simulator", "--port", "0", *given],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+        try:
+            logged_port(log, proc, b"Ameyo simulator listening on http://127.0.0.1:", within=30)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        said = log.read_text()
+        assert shown in said and "pw-used-elsewhere-3d9c" not in said, said
