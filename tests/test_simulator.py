@@ -773,7 +773,7 @@ def test_serve_blocks_and_logs_one_line_to_stderr() -> None:
         assert proc.stderr is not None
         line = proc.stderr.readline()
         match = re.search(r"http://127\.0\.0\.1:(\d+)/ameyowebaccess/command", line)
-        assert match and "CustomerManager" in line and "'pw'" in line, line
+        assert match and "CustomerManager" in line and "password as given (not shown)" in line, line
         url = f"http://127.0.0.1:{match.group(1)}"
         with httpx.Client(base_url=url, timeout=5) as http:
             for _ in range(100):  # listening already; the loop may need a moment to serve
@@ -880,7 +880,7 @@ def test_the_simulator_says_a_password_given_to_it_only_as_given(tmp_path: Path)
     from tests.conftest import logged_port
 
     for given, shown in (
-        (["--password", "pw-used-elsewhere-3d9c"], "password as given by --password"),
+        (["--password", "pw-used-elsewhere-3d9c"], "password as given (not shown)"),
         ([], "password 'simulator'"),
     ):
         log = tmp_path / f"simulator{len(given)}.log"

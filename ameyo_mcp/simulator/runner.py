@@ -139,7 +139,7 @@ def serve(config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: 
     server = _make_server(state)
     shown_host = f"[{host}]" if ":" in host else host
     # The documented default is said; a password given with --password may be one used elsewhere.
-    password = repr(cfg.password) if cfg.password == SimulatorConfig().password else "as given by --password"
+    password = repr(cfg.password) if cfg.password == SimulatorConfig().password else "as given (not shown)"
     sys.stderr.write(
         f"Ameyo simulator listening on http://{shown_host}:{sock.getsockname()[1]}{COMMAND_PATH}"
         f" (login userId={cfg.user_id!r} password {password}; server zone {cfg.timezone})\n"
