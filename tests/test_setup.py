@@ -283,3 +283,33 @@ def test_a_404_is_explained_by_the_url_actually_configured(tmp_path: Path) -> No
     # The URL has no path to remove: what answered is not Ameyo, or not on that port.
     assert "without a path" not in failure and "has a path" not in failure, failure
     assert f"{base}/ameyowebaccess/command answered 404" in failure and "host and port" in failure, failure
+
+
+def desktop_config(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ameyo_mcp", "config", "--env-file", "prod.env"],
+        env=clean_env(tmp_path) | env,
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_desktop_config_judges_the_file_alone_as_the_server_desktop_starts_reads_it(tmp_path: Path) -> None:
+    """The entry names the file alone: a password in this shell is not the server's, and a file
+    without one is refused here, saying so."""
+    (tmp_path / "prod.env").write_text("AMEYO_BASE_URL=http://127.0.0.1:9\nAMEYO_USER_ID=CustomerManager\n")
+    done = desktop_config(tmp_path, AMEYO_PASSWORD="from-my-shell")
+    entry = json.loads(done.stdout)["mcpServers"]["ameyo"] if done.stdout.strip() else None
+    assert entry is None or "env" in entry, (done.returncode, done.stdout)
+    assert done.returncode == 2 and "AMEYO_PASSWORD is not set" in done.stderr, (done.returncode, done.stderr)
+    assert "this shell's environment is not passed on" in done.stderr, done.stderr
+
+
+def test_desktop_config_takes_a_good_file_whatever_the_shell_holds(tmp_path: Path) -> None:
+    (tmp_path / "prod.env").write_text(
+        "AMEYO_BASE_URL=http://127.0.0.1:9\nAMEYO_USER_ID=CustomerManager\nAMEYO_PASSWORD=pw\n"
+    )
+    done = desktop_config(tmp_path, AMEYO_CONFIRM_OVER="abc")
+    assert done.returncode == 0, done.stderr

@@ -388,8 +388,16 @@ def _desktop_config(args: argparse.Namespace) -> int:
                 "(see .env.example in the project) or name one with --env-file"
             )
         # Claude Desktop shows a server that will not start only as "disconnected": settings the
-        # server would refuse are told here, before the entry is pasted.
-        load_settings(env_file=env_file, warn=_warn)
+        # server would refuse are told here, before the entry is pasted. Judged as that server will
+        # read them, from the file alone: Claude Desktop does not pass this shell's environment on.
+        try:
+            load_settings({}, env_file=env_file, warn=_warn)
+        except SettingsError as exc:
+            raise SettingsError(
+                f"{env_file}, read alone as the server Claude Desktop starts will read it (this shell's "
+                f'environment is not passed on; settings in the entry\'s "env" object are not seen '
+                f"here): {exc.message}"
+            ) from None
         server_args = ["--env-file", str(env_file)]
     from .desktop import command
 
