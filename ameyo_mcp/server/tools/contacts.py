@@ -250,6 +250,9 @@ async def ameyo_get_contacts(
     return answer(text, out)
 
 
+CALLBACKS_SHOWN = 100
+
+
 async def _callbacks_note(
     ctx: Context[Any, Any], contact: Contact, campaign_id: int, out: ContactsOut
 ) -> str:
@@ -263,8 +266,9 @@ async def _callbacks_note(
     still = StillToCome.of_all(found.values())
     if not still.scheduled and not still.maybe:
         return ""
-    out.callbacks_scheduled = still.scheduled or None
-    out.callbacks_maybe_scheduled = still.maybe or None
+    # The soonest of each, within what an answer's data may hold whatever their number.
+    out.callbacks_scheduled = still.scheduled[:CALLBACKS_SHOWN] or None
+    out.callbacks_maybe_scheduled = still.maybe[:CALLBACKS_SHOWN] or None
     return "\n" + still_to_come_note(still.scheduled, still.maybe, str(state.ameyo.settings.zone))
 
 
