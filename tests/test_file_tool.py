@@ -455,6 +455,39 @@ async def test_a_row_sent_as_ameyo_holds_its_number_is_told_in_that_spelling_by_
     assert read_result(result)[2]["phone1"] == "7308059204"
 
 
+@pytest.mark.network  # the in-process simulator cannot lose an answer
+async def test_rows_of_unknown_outcome_are_told_by_later_runs_in_the_spelling_that_went_out(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """A batch whose answer was lost, held back by the later runs (nothing resent): they had told
+    its row sent as 917308059204 as 7308059204, a spelling never sent, in the result and check
+    files, and counted it as "rewritten ... → 7308059204". The spelling sent is the ledger's (the
+    batch's claim kept it), whatever the journal says of the batch."""
+    folder, settings = priya_upload(simulator, tmp_path)
+    await synced(simulator, settings)
+    args = BASE | {"file": "priya.csv", "update_existing": True, "dry_run": False}
+    result = folder / "priya.csv.lead-1.ameyo-result.csv"
+    simulator.state.faults.commands = {"uploadContacts"}
+    simulator.state.faults.drop_after = 1  # the batch runs, its answer is lost
+    async with Client(server_of(simulator, settings)) as client:
+        first = await client.call_tool(TOOL, args)
+        first_rows = read_result(result)
+        assert first_rows[2]["result"] == "OUTCOME_UNKNOWN", (first_rows, text_of(first))
+        assert first_rows[2]["phone1"] == "917308059204", first_rows
+        again = await client.call_tool(TOOL, args)
+        dry = await client.call_tool(TOOL, args | {"dry_run": True})
+    again_rows = read_result(result)
+    checked = read_result(folder / "priya.csv.lead-1.ameyo-check.csv")
+    assert again_rows[2]["result"] == "OUTCOME_UNKNOWN", (again_rows, text_of(again))
+    assert again_rows[2]["phone1"] == checked[2]["phone1"] == "917308059204", (again_rows, checked)
+    assert again_rows[3]["phone1"] == checked[3]["phone1"] == "9876500601", (again_rows, checked)
+    for told, verb in ((again, "was"), (dry, "would be")):
+        text = text_of(told)
+        assert "→ 7308059204" not in text, text
+        assert f"1 number {verb} sent as Ameyo already holds it (e.g. +91 73080 59204 → 917308059204)" in text
+        assert f"1 number {verb} rewritten to the form Ameyo dials" in text, text
+
+
 async def test_a_later_run_notes_each_row_once_in_the_spelling_it_went_out_in(
     simulator: SimulatorThread, tmp_path: Path
 ) -> None:

@@ -675,13 +675,22 @@ class WritePath:
         campaign's index finds it a customer's phone1 (`indexed_spellings`). What to send again."""
         if not numbers:
             return {}
+        found = await self.sent_spellings(campaign_id, numbers)
+        unknown = [(identity, phone) for identity, phone in numbers if identity not in found]
+        return found | await self.indexed_spellings(campaign_id, unknown)
+
+    async def sent_spellings(self, campaign_id: int, numbers: Sequence[tuple[str, str]]) -> dict[str, str]:
+        """phone1 by identity as earlier uploads through any process on the store sent it to the
+        campaign (each claim keeps the spelling its numbers go out in, and a later upload sends
+        them so): how a batch of unknown outcome went out."""
+        if not numbers:
+            return {}
         server = self.ameyo.settings.base_url
         identities = [identity for identity, _ in numbers]
         found: dict[str, str] = await self._ledger(
             self._store().sent_spellings, server, campaign_id, identities
         )
-        unknown = [(identity, phone) for identity, phone in numbers if identity not in found]
-        return found | await self.indexed_spellings(campaign_id, unknown)
+        return found
 
     async def indexed_spellings(self, campaign_id: int, numbers: Sequence[tuple[str, str]]) -> dict[str, str]:
         """phone1 as Ameyo holds it now for those of `numbers` the campaign's index knows as a

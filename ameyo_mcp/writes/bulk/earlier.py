@@ -127,19 +127,23 @@ class Earlier:
             return None
         return state
 
-    def by_rows(self, batch: Batch, *, dry: bool) -> tuple[list[Outcome], list[Batch]]:
+    def by_rows(
+        self, batch: Batch, *, dry: bool
+    ) -> tuple[list[Outcome], list[Batch], list[tuple[Prepared, str]]]:
         """A batch that is not one an earlier run journaled (`_as_journaled`), or one whose request
         certainly failed, judged row by row against what the earlier runs did: a row an earlier
         answer holds is settled from it; one an earlier batch sent without an answer is held back
         as that batch would be, or resent (retry_unknown) in a batch apart; the others are sent.
-        Returns the rows settled, and the batches to send in its place (itself when the journal
-        knows none of its rows)."""
+        Returns the rows settled, the batches to send in its place (itself when the journal
+        knows none of its rows), and the rows held back, each with why (the engine's
+        `_hold_back` tells them in the spelling they went out in)."""
         earlier = self.journal.earlier_rows()
         if not earlier.answered and not earlier.unsure:
-            return [], [batch]
+            return [], [batch], []
         settled: list[Outcome] = []
         fresh: list[Prepared] = []
         again: list[Prepared] = []
+        held_back: list[tuple[Prepared, str]] = []
         for row in batch.rows:
             done = self.answered_earlier(row)
             if done is not None:
@@ -154,13 +158,13 @@ class Earlier:
                 again.append(row)
                 continue
             self.unknown_in_journal += dry
-            settled.append(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
-        if not settled and not again and len(fresh) == len(batch.rows):
-            return [], [batch]  # none of its rows is the journal's: the batch as it is
+            held_back.append((row, held))
+        if len(fresh) == len(batch.rows):
+            return [], [batch], []  # none of its rows is the journal's: the batch as it is
         parts = [Batch(self.new_id(batch.id), batch.kind, fresh)] if fresh else []
         if again:
             parts.append(Batch(self.new_id(batch.id), batch.kind, again, resend=True))
-        return settled, parts
+        return settled, parts, held_back
 
     def journaled(self, answer: JournalRow, row: Prepared) -> Outcome:
         """A row an earlier run's answer holds, as this run tells it: as answered then (a dry run:

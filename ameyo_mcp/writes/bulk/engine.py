@@ -427,8 +427,9 @@ class _Run:
         path's claim: rows an earlier upload of another file, a copy, already sent are not sent)."""
         state = self.earlier.as_journaled(batch)
         if state is None or state.status == FAILED:
-            settled, parts = self.earlier.by_rows(batch, dry=True)
+            settled, parts, held_back = self.earlier.by_rows(batch, dry=True)
             self._settle_all(settled)
+            await self._hold_back(batch, held_back)
             for part in parts:
                 await self._check_to_send(part)
         elif state.status == ANSWERED:
@@ -440,8 +441,7 @@ class _Run:
                 await self._check_to_send(batch)
                 return
             self.earlier.unknown_in_journal += len(batch.rows)
-            for row in batch.rows:
-                self._settle(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
+            await self._hold_back(batch, [(row, held) for row in batch.rows])
 
     async def _check_to_send(self, batch: Batch) -> None:
         """A dry run's batch that a real run would send: what the write path would do with it."""
@@ -473,7 +473,7 @@ class _Run:
                 # The callback it would schedule, in the check file and counted as the run's would be.
                 at = row.callback.call_back_time if row.callback is not None else None
                 self._settle(Outcome(row.line, batch.phone_of(row), WOULD_SEND, True, callback_time=at))
-            self._tell_spellings(batch)
+            self._tell_spellings(batch.rows, batch.sent_as)
             numbers = [row.record[PRIMARY_COLUMN] for row in batch.rows]
             synced, known = await self.writes.indexed(self.target.campaign.campaign_id, numbers)
             self.known += known
@@ -528,8 +528,9 @@ class _Run:
             return
         state = self.earlier.as_journaled(batch)
         if state is None or state.status == FAILED:
-            settled, parts = self.earlier.by_rows(batch, dry=False)
+            settled, parts, held_back = self.earlier.by_rows(batch, dry=False)
             self._settle_all(settled)
+            await self._hold_back(batch, held_back)
             for part in parts:
                 await send.send(part)
             await self._report()
@@ -540,11 +541,27 @@ class _Run:
             return
         held = self.earlier.held_back(batch.kind, len(batch.rows), state.status, state.reason)
         if held is not None:
-            for row in batch.rows:
-                self._settle(Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=held))
+            await self._hold_back(batch, [(row, held) for row in batch.rows])
             return
         batch.resend = True
         await send.send(batch)
+
+    async def _hold_back(self, batch: Batch, held: Sequence[tuple[Prepared, str]]) -> None:
+        """Rows of `batch` an earlier run sent without learning the outcome, not resent (each with
+        why): told, and counted for the notes, in the spelling that went out, which the file may
+        not hold (`_respelt`) but the ledger does, kept by the claim of the batch that sent it."""
+        if not held:
+            return
+        part = Batch(batch.id, batch.kind, [row for row, _ in held])
+        numbers = self._numbers(part.rows)
+        with suppress(WriteError):  # a ledger that cannot say: as the file spells them
+            self._spelt_as_held(
+                part, await self.writes.sent_spellings(self.target.campaign.campaign_id, numbers)
+            )
+        self._settle_all(
+            [Outcome(row.line, part.phone_of(row), UNKNOWN_RESULT, False, reason=why) for row, why in held]
+        )
+        self._tell_spellings(part.rows, part.sent_as)
 
     def _split(self, batch: Batch, aside: Mapping[int, Outcome]) -> Batch | None:
         """Settle the rows set aside; the batch's others as a batch of their own (None: none left)."""
@@ -577,6 +594,7 @@ class _Run:
                         reason = f"not sent: the upload stopped after {self.stop_reason}"
                         for row in batch.rows:
                             self._settle(Outcome(row.line, row.phone, NOT_SENT, False, reason=reason))
+                        self._tell_spellings(batch.rows, {})
                     else:
                         await self._send(batch)
                 except OutputError as exc:
@@ -603,7 +621,7 @@ class _Run:
                 await self._sent_earlier(batch, sent)
             else:
                 await self._answered(batch, list(sent.answer))
-                self._tell_spellings(batch)  # only rows that went out count
+                self._tell_spellings(batch.rows, batch.sent_as)  # only rows that went out count
 
     def _respelt(self, batch: Batch, write: plans.Write, held: Mapping[str, str]) -> plans.Write:
         """The batch as it goes out, once its claim is won: numbers an earlier upload sent to this
@@ -637,16 +655,17 @@ class _Run:
             rows.append(row)
         return rows if batch.sent_as else None
 
-    def _tell_spellings(self, batch: Batch) -> None:
-        """Count a batch that went out (or would) for the notes on phone1's spelling (`Spellings`):
-        every batch whose rows are told in the spelling it sent them in (`Batch.phone_of`)."""
+    def _tell_spellings(self, rows: Sequence[Prepared], sent_as: Mapping[int, str]) -> None:
+        """Count rows for the notes on phone1's spelling (`Spellings`) as they are told: those that
+        went out (or would, or may have) in the spelling sent, `sent_as` by line where it is not
+        the file's; those not sent as the file has them (`sent_as` empty), which the validator
+        counts as rewritten too, so that one of them is the rewritten note's example when every
+        rewritten row that went out was sent as Ameyo holds it."""
         spelt, validator = self.spelt, self.validator
-        if not batch.sent_as and (
-            spelt.rewritten_example is not None or not validator or not validator.rewritten
-        ):
-            return  # the usual batch: nothing more to learn from it
-        for row in batch.rows:
-            spelt.tell(row, batch.sent_as.get(row.line))
+        if not sent_as and (spelt.rewritten_example is not None or not validator or not validator.rewritten):
+            return  # the usual rows: nothing more to learn from them
+        for row in rows:
+            spelt.tell(row, sent_as.get(row.line))
 
     @staticmethod
     def _numbers(rows: Sequence[Prepared]) -> list[tuple[str, str]]:
@@ -866,7 +885,7 @@ class _Run:
         with suppress(OutputError):
             for row in batch.rows:
                 self._settle(Outcome(row.line, batch.phone_of(row), UNKNOWN_RESULT, False, reason=reason))
-        self._tell_spellings(batch)  # its request may have gone out, in that spelling
+        self._tell_spellings(batch.rows, batch.sent_as)  # its request may have gone out, in that spelling
 
     async def _not_sent(self, batch: Batch, reason: str | None) -> None:
         """A batch journaled and claimed, but held back before its request left: the next run sends
@@ -881,6 +900,7 @@ class _Run:
             with suppress(OutputError):  # nothing went out: told as the file has it, as the notes count it
                 for row in batch.rows:
                     self._settle(Outcome(row.line, row.phone, NOT_SENT, False, reason=reason))
+            self._tell_spellings(batch.rows, {})
 
     async def _batch_failed(self, batch: Batch, exc: AmeyoError | WriteError) -> None:
         held = isinstance(exc, CallbackScheduled)
@@ -923,8 +943,7 @@ class _Run:
         for row in batch.rows:
             phone = batch.phone_of(row) if went else row.phone
             self._settle(Outcome(row.line, phone, result, False, reason=reason + tail))
-        if went:
-            self._tell_spellings(batch)
+        self._tell_spellings(batch.rows, batch.sent_as if went else {})
         # A held callback is this batch's alone, and every run meets it alike: stopping there would
         # hold back the rest of the file on every run. Anything else (Ameyo refusing, no answer)
         # may be the next batch's lot too, and stops the run.
