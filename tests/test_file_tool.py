@@ -301,6 +301,13 @@ async def test_a_column_map_takes_a_header_name_in_any_case_and_names_one_it_mis
         wrong = await client.call_tool(
             TOOL, BASE | {"file": "mobiles.csv", "column_map": {"Phone": "phone1"}}
         )
+        # With the phone column found, a map entry that names no column is still a mistake: the
+        # column it was meant for would go under its own name.
+        typo = await client.call_tool(
+            TOOL, BASE | {"file": "mobiles.csv", "column_map": {"Mobile": "phone1", "Nmae": "name"}}
+        )
+    assert typo.is_error, text_of(typo)
+    assert "the column map names 'Nmae', which is no column of the header (line 1)" in text_of(typo)
     assert not lower.is_error and "would send 1" in text_of(lower), text_of(lower)
     text = text_of(wrong)
     assert wrong.is_error and "the column map names 'Phone', which is no column of it" in text, text

@@ -208,6 +208,15 @@ class RowReader:
                 seen[name] = index
             if PRIMARY_COLUMN not in seen:
                 raise FileFormatError(_no_phone_column(number, columns, unmatched))
+            if unmatched:
+                # A column the map was meant for would be sent under its own name, or not at all:
+                # names or numbers missing from every record, said by no one.
+                named = ", ".join(repr(data_text(u, 30)) for u in unmatched[:3])
+                raise FileFormatError(
+                    f"the column map names {named}, which {'is' if len(unmatched) == 1 else 'are'} no "
+                    f"column of the header (line {number}): correct the map to the header's spelling, "
+                    "or leave that entry out"
+                )
             self.columns = columns
             return
         raise FileFormatError("the file is empty: it needs a header row naming the columns")
