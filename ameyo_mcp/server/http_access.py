@@ -33,6 +33,11 @@ def too_many(wait_s: float) -> str:
     return f"Too many wrong tokens from this address: try again in {math.ceil(wait_s)} seconds."
 
 
+def retry_after(wait_s: float) -> bytes:
+    """The Retry-After of a client held back for `wait_s`: the seconds `too_many` says."""
+    return str(math.ceil(wait_s)).encode()
+
+
 def client_key(scope: Scope) -> str:
     """The client wrong tries are counted by: its address (behind a proxy on loopback, the one its
     X-Forwarded-For names, as uvicorn takes it by default), and on IPv6 its /64, which one host
@@ -177,8 +182,7 @@ class BearerAuth:
             # learn which of its guesses was right.
             wait_s = self.check.tries.wait_s(client_key(scope))
             if wait_s > 0:
-                later = [(b"retry-after", str(math.ceil(wait_s)).encode())]
-                await plain(send, 429, too_many(wait_s) + "\n", later)
+                await plain(send, 429, too_many(wait_s) + "\n", [(b"retry-after", retry_after(wait_s))])
                 return
             if not self.check.bearer(header(scope, b"authorization")):
                 if header(scope, b"authorization") is not None:

@@ -19,7 +19,6 @@ import hashlib
 import html
 import json
 import logging
-import math
 import re
 import secrets
 import threading
@@ -33,7 +32,7 @@ import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ...errors import StoreError
-from ..http_access import TokenCheck, client_key, too_many
+from ..http_access import TokenCheck, client_key, retry_after, too_many
 from ..http_answers import header
 
 if TYPE_CHECKING:
@@ -328,8 +327,7 @@ class OperatorPage:
         await _redirect(send, cleared)
 
     async def _too_many(self, send: Send, method: str, wait_s: float, body: bytes, kind: str) -> None:
-        retry_after = str(math.ceil(wait_s)).encode()
-        await _answer(send, 429, body, kind, method, retry_after=retry_after)
+        await _answer(send, 429, body, kind, method, retry_after=retry_after(wait_s))
 
     async def _form(self, send: Send, method: str, message: str) -> None:
         page = self._sign_in.replace("<!--message-->", html.escape(message))
