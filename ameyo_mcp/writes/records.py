@@ -120,22 +120,23 @@ def judge_values(
     if names.count("phone") > 1:  # phone2, phone3…: numbers Ameyo dials too (the usual row has none)
         for name, value in record.items():
             if name != PRIMARY_COLUMN and _OTHER_PHONE.fullmatch(name) and value.strip():
-                other = _other_number_problem(name, value, rule, max_phone_length)
-                if other is not None:
-                    return other, given, identity
+                why, record[name] = _other_number(name, value, rule, max_phone_length)
+                if why is not None:
+                    return why, given, identity
     return None, given, identity
 
 
-def _other_number_problem(name: str, value: str, rule: phones.PhoneRule, max_length: int) -> str | None:
-    """Why a record's phone2 (or phone3…) will not do, or None. It is sent as given (phone1 alone
-    is respelt), so its length is that of the value given."""
+def _other_number(name: str, value: str, rule: phones.PhoneRule, max_length: int) -> tuple[str | None, str]:
+    """Why a record's phone2 (or phone3…) will not do (None: fine), and its spelling as sent: the
+    one the phone rule gives phone1 (Ameyo finds customers by phone1 alone, so respelling it splits
+    no customer), whose length is the one judged."""
     try:
-        phones.for_ameyo(value, rule.region, rule.style)
+        dial = phones.for_ameyo(value, rule.region, rule.style)
     except PhoneError as exc:
-        return refusal(name, value, max_length, exc)
-    if len(phones.digits(value)) > max_length:
-        return refusal(name, value, max_length)
-    return None
+        return refusal(name, value, max_length, exc), value
+    if len(dial.value) > max_length:
+        return refusal(name, dial.value, max_length), value
+    return None, dial.value
 
 
 def field_named(record: Mapping[str, str], name: str) -> str:
