@@ -66,8 +66,14 @@ def check_record(
         if value is None:
             continue
         name = (key if isinstance(key, str) else str(key)).strip()
-        if name:
+        if not name:
+            continue
+        try:
             record[name] = (value if isinstance(value, str) else str(value)).strip()
+        except ValueError:  # a whole number longer than Python converts (4,300 digits)
+            record[name] = ""  # not kept: only its name is told
+            why = f"{field_named(record, name)} is longer than {MAX_VALUE_CHARS:,} characters"
+            return Checked(position, record, why, None, None)
     return check_values(position, record, max_phone_length, rule)
 
 

@@ -242,9 +242,13 @@ class RowReader:
 
     def _json_row(self, number: int, text: str) -> Row:
         try:
-            value = json.loads(text)
+            # Whole numbers kept as written: a cell of 5,000 digits is refused as a long value, not
+            # converted (Python refuses that conversion, and the whole upload with it).
+            value = json.loads(text, parse_int=str)
         except json.JSONDecodeError as exc:
             return Row(number, None, f"not valid JSON: {exc.msg} at column {exc.colno}")
+        except RecursionError:
+            return Row(number, None, "not valid JSON: nested too deeply")
         if not isinstance(value, dict):
             return Row(number, None, "not a JSON object")
         fields: dict[str, str] = {}
