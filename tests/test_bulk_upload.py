@@ -96,6 +96,25 @@ async def test_every_bad_row_is_named_by_line_and_reason(
     assert phone(40) in saved and "9812345670" not in saved
 
 
+async def test_counts_in_a_report_are_written_one_way(
+    ameyo: Ameyo, simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """Every count of a report in the digits of its "1,006 rows": "would send 1005" beside it read as
+    another kind of number."""
+    source = tmp_path / "thousand.csv"
+    source.write_text(
+        "phone1,name\n" + "".join(f"{phone(5000 + i)},N {i}\n" for i in range(1005)) + "12,Short\n",
+        encoding="utf-8",
+    )
+    dry = await upload_file(
+        cli_writes(ameyo), source, BulkOptions(campaign=CAMPAIGN, lead_id=LEAD, dry_run=True)
+    )
+    assert "1,006 rows" in bulk_text(dry) and "would send 1,005, refused before sending 1." in bulk_text(dry)
+    real = await upload_file(cli_writes(ameyo), source, BulkOptions(campaign=CAMPAIGN, lead_id=LEAD))
+    text = bulk_text(real)
+    assert "sent in this run 1,005;" in text and "added 1,005," in text, text
+
+
 async def test_json_lines_column_map_and_callback_columns(
     ameyo: Ameyo, simulator: SimulatorThread, tmp_path: Path
 ) -> None:

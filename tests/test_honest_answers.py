@@ -415,6 +415,7 @@ def test_the_cli_report_for_a_person_has_no_fences(tmp_path: Path) -> None:
         done.stdout
     )
     assert "customer-data" not in done.stdout + done.stderr
+    assert done.returncode == 1, "a dry run with a row it would refuse exits 1, as README says"
     assert huge.returncode == 1 and "an Ameyo id is a whole number from 1 to" in huge.stderr, huge.stderr
     assert after == before, "refused before anything is asked of Ameyo"
 
@@ -741,7 +742,8 @@ async def test_an_update_says_it_puts_the_customer_back_in_the_dialling_queue(
         and requeued.columns["attempts"] == 0
     )
     assert f"status {status} and {attempts} attempts" in text_of(kept)
-    assert "its own status and attempts are gone" in text_of(kept)  # not "dialled again as if new"
+    # Not "dialled again as if new", nor that its own were lost: they were the ones given.
+    assert "where its own status and attempts differed, these replaced them" in text_of(kept), text_of(kept)
     assert any("got this upload's status" in n for n in updated.structured_content["notes"])  # type: ignore[index]
     after = simulator.state.contact(existing.customer_id)
     assert after is not None and after.columns["status"] == status and after.columns["attempts"] == attempts

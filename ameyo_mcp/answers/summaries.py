@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..ameyo.models import callback_scheduled, campaign_label
 from ..ameyo.result_types import IN_THE_LEAD, NOT_MOVED, UPDATED_AND_MOVED, UPDATED_IN_PLACE
-from ..rules.counts import agreeing, at_least, counted
+from ..rules.counts import agreeing, at_least, counted, number
 from ..rules.sanitize import data_text, fence
 
 if TYPE_CHECKING:
@@ -281,17 +281,17 @@ def answered_text(tally: Mapping[str, int], counts: Mapping[str, int]) -> str:
     duplicates, those not moved (NOT_MIGRATED) are said apart: a move was asked for and did not
     happen; of the updated, those moved too (UPDATED_AND_MIGRATED), as a move was asked for."""
     not_moved = counts.get(NOT_MOVED, 0)
-    words = [f"added {tally['added']}", f"updated {tally['updated']}"]
+    words = [f"added {number(tally['added'])}", f"updated {number(tally['updated'])}"]
     if both := counts.get(UPDATED_AND_MOVED, 0):
-        words[-1] += f" ({'all' if both == tally['updated'] else both} also moved to this lead)"
+        words[-1] += f" ({'all' if both == tally['updated'] else number(both)} also moved to this lead)"
     if tally.get("moved"):
-        words.append(f"moved to this lead {tally['moved']}")
+        words.append(f"moved to this lead {number(tally['moved'])}")
     left = tally["duplicate"] - not_moved
     if not_moved:
-        words.append(f"not moved to this lead {not_moved}")
+        words.append(f"not moved to this lead {number(not_moved)}")
     if left or not not_moved:  # "duplicates left unchanged 0" is said unless moves stand in for it
-        words.append(f"duplicates left unchanged {left}")
-    words.append(f"failed {tally['failed']}")
+        words.append(f"duplicates left unchanged {number(left)}")
+    words.append(f"failed {number(tally['failed'])}")
     return ", ".join(words)
 
 
@@ -362,7 +362,7 @@ def _callback_line(r: RecordOut) -> str:
 
 def upload_text(out: UploadOut) -> str:
     label = campaign_label(out.campaign)
-    refused = f"; {out.refused} refused before sending (below)" if out.refused else ""
+    refused = f"; {number(out.refused)} refused before sending (below)" if out.refused else ""
     planned = [r for r in out.records if out.dry_run and r.ok and r.callback_time]
     if out.dry_run:
         with_callbacks = f" (with {counted(len(planned), 'callback')} to schedule)" if planned else ""
@@ -379,11 +379,11 @@ def upload_text(out: UploadOut) -> str:
         lines = [f"Sent {_records(out.sent)} to {label}, lead {out.lead_id}{refused}."]
         tally = {"added": out.added, "updated": out.updated, "moved": out.moved}
         tally |= {"duplicate": out.duplicate, "failed": out.failed}
-        unknown = f", outcome unknown {out.outcome_unknown}" if out.outcome_unknown else ""
+        unknown = f", outcome unknown {number(out.outcome_unknown)}" if out.outcome_unknown else ""
         lines.append(f"Ameyo's answers: {answered_text(tally, out.counts)}{unknown}.")
     failures = [r for r in out.records if not r.ok]
     if failures:
-        lines.append(f"Not done ({len(failures)}):")
+        lines.append(f"Not done ({number(len(failures))}):")
         lines.extend(
             failure_line("record", r.position, r.phone, r.reason or r.result)
             for r in failures[:MAX_FAILURE_LINES]
@@ -404,7 +404,7 @@ def upload_text(out: UploadOut) -> str:
         r for r in out.records if not out.dry_run and callback_scheduled(r.callback_id, r.callback_time)
     ]
     if callbacks:
-        lines.append(f"Callbacks scheduled: {out.callbacks} ({out.timezone}):")
+        lines.append(f"Callbacks scheduled: {number(out.callbacks)} ({out.timezone}):")
         lines.extend(_callback_line(r) for r in callbacks[:MAX_FAILURE_LINES])
         if len(callbacks) > MAX_FAILURE_LINES:
             lines.append(f"{len(callbacks) - MAX_FAILURE_LINES} more callbacks are in the structured result.")
@@ -524,7 +524,11 @@ def requeued_note(status: str, attempts: int, updated: int | None) -> str:
     )
     fresh = status == "NOT_TRIED" and attempts == 0  # what the dialer takes for a contact never called
     if updated is None:
-        then = "they would be dialled again as if new" if fresh else "their own status and attempts are gone"
+        then = (
+            "they would be dialled again as if new"
+            if fresh
+            else "where a customer's own status and attempts differ, these replace them"
+        )
         return (
             f"Note: with update_existing, each existing customer Ameyo updates gets this upload's {given}, "
             f"as new ones do: {then}. {keep}"
@@ -534,7 +538,10 @@ def requeued_note(status: str, attempts: int, updated: int | None) -> str:
     then = (
         f"{agreeing(updated, 'it is', 'they are')} dialled again as if new"
         if fresh
-        else f"{agreeing(updated, 'its', 'their')} own status and attempts are gone"
+        # An upload that gives customers the status and attempts they had (as `keep` advises) changes
+        # nothing: "are gone" told the person who followed the advice that they had lost them.
+        else f"where {agreeing(updated, 'its', 'their')} own status and attempts differed, these replaced "
+        "them"
     )
     return (
         f"Note: the {counted(updated, 'updated customer')} got this upload's {given}, as new ones do: "

@@ -7,6 +7,11 @@ never "1 rows" nor "5000" beside "5,000".
 from __future__ import annotations
 
 
+def number(n: int) -> str:
+    """A count standing alone in a list of counts ("would send 9,940"): the same digits as `counted`."""
+    return f"{n:,}"
+
+
 def counted(n: int, noun: str, plural: str | None = None) -> str:
     """`n` things: "1 contact", "5,000 contacts" (`plural` where adding "s" is wrong)."""
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

@@ -20,7 +20,7 @@ from ...ameyo.models import campaign_label
 from ...answers.results import CampaignOut, FailureOut
 from ...answers.summaries import answered_text, failure_line
 from ...errors import OutputError
-from ...rules.counts import counted
+from ...rules.counts import counted, number
 from ..outcome import NOT_SENT, OUTCOME_UNKNOWN, REFUSED, RESULT_COLUMNS, SENT_EARLIER, WOULD_SEND, Outcome
 from ..records import answered
 from .outputs import create_private
@@ -117,21 +117,22 @@ def bulk_text(out: BulkUploadOut) -> str:
         lines = [
             f"Dry run, nothing written: {counted(out.rows, 'row')} of {out.file} for {label}, "
             f"lead {out.lead_id}: "
-            f"would send {counts.get(WOULD_SEND, 0)}"
+            f"would send {number(counts.get(WOULD_SEND, 0))}"
             + (f" (with {counted(out.callbacks, 'callback')} to schedule)" if out.callbacks else "")
-            + f", refused before sending {refused}"
+            + f", refused before sending {number(refused)}"
             + (
-                f", answered in an earlier run (not sent again) {out.from_earlier_runs}"
+                f", answered in an earlier run (not sent again) {number(out.from_earlier_runs)}"
                 if out.from_earlier_runs
                 else ""
             )
             + (
-                f", sent earlier without learning the outcome (not sent again) {counts[OUTCOME_UNKNOWN]}"
+                ", sent earlier without learning the outcome (not sent again) "
+                f"{number(counts[OUTCOME_UNKNOWN])}"
                 if counts.get(OUTCOME_UNKNOWN)
                 else ""
             )
             # Rows set aside (another write holds their callback): every row is in one count.
-            + (f", held back {counts[NOT_SENT]}." if counts.get(NOT_SENT) else ".")
+            + (f", held back {number(counts[NOT_SENT])}." if counts.get(NOT_SENT) else ".")
         ]
         by_ledger = counts.get(SENT_EARLIER, 0) - out.from_earlier_runs
         if by_ledger:
@@ -155,12 +156,17 @@ def bulk_text(out: BulkUploadOut) -> str:
         lines = [
             f"{counted(out.rows, 'row')} of {out.file} for {label}, lead {out.lead_id}: refused before "
             "sending "
-            f"{refused}; sent in this run {out.sent_now}; answered in earlier runs (not resent) "
-            f"{out.from_earlier_runs}"
-            + (f"; not sent {counts[NOT_SENT]}" if counts.get(NOT_SENT) else "")
+            f"{number(refused)}; sent in this run {number(out.sent_now)}; "
+            f"answered in earlier runs (not resent) "
+            f"{number(out.from_earlier_runs)}"
+            + (f"; not sent {number(counts[NOT_SENT])}" if counts.get(NOT_SENT) else "")
             # Rows an earlier sending (this file's, or another upload of them) left of unknown
             # outcome, not resent: what no other count of this line holds.
-            + (f"; of unknown outcome since an earlier sending (not resent) {held}." if held > 0 else ".")
+            + (
+                f"; of unknown outcome since an earlier sending (not resent) {number(held)}."
+                if held > 0
+                else "."
+            )
         ]
         if counts.get(SENT_EARLIER):
             lines.append(
@@ -172,13 +178,13 @@ def bulk_text(out: BulkUploadOut) -> str:
         local = {REFUSED, WOULD_SEND, NOT_SENT, OUTCOME_UNKNOWN, SENT_EARLIER}
         answers = answered_text(answered({k: v for k, v in counts.items() if k not in local}), counts)
         if counts.get(OUTCOME_UNKNOWN):
-            answers += f", outcome unknown {counts[OUTCOME_UNKNOWN]}"
+            answers += f", outcome unknown {number(counts[OUTCOME_UNKNOWN])}"
         # A resumed run's answers include the earlier runs': said, so that none reads as just done.
         runs = " (in this run and earlier ones)" if out.from_earlier_runs else ""
-        lines.append(f"Ameyo's answers{runs}: {answers}. Callbacks scheduled: {out.callbacks}.")
+        lines.append(f"Ameyo's answers{runs}: {answers}. Callbacks scheduled: {number(out.callbacks)}.")
     if out.failures:
         bad = out.rows - out.ok
-        lines.append(f"First failures (of {bad}; line: phone1: reason):")
+        lines.append(f"First failures (of {number(bad)}; line: phone1: reason):")
         lines.extend(failure_line("line", f.line, f.phone, f.reason or f.result) for f in out.failures)
     lines.extend(out.notes)
     lines.append(f"Every row's outcome is in {out.result_file}.")
