@@ -193,9 +193,17 @@ async def test_a_journal_line_cut_short_counts_its_batch_as_sent_with_unknown_ou
     sent = next(i for i, line in enumerate(lines) if b'"t":"sent","batch":"p4"' in line)
     cut = lines[sent][: lines[sent].index(b'"batch":"p4"') + len(b'"batch":"p4"') + 5]
     journal.write_bytes(b"".join(lines[:sent]) + cut)
+    # The write ledger holds p4 answered: it, not the journal, says what became of its rows.
+    dry_options = BulkOptions(**{**options.__dict__, "dry_run": True})
+    known = await upload_file(cli_writes(ameyo), source, dry_options)
+    assert known.counts == {"SENT_EARLIER": 50}, known.counts
+    # A store that does not hold it (another one, or the entry pruned): the journal alone says.
+    ameyo = ameyo_of(
+        simulator, settings_for(simulator, tmp_path, AMEYO_DATABASE_URL=str(tmp_path / "other.db"))
+    )
 
     # The dry run says what the run will do: it had said "would send 10", and the run sent none.
-    dry = await upload_file(cli_writes(ameyo), source, BulkOptions(**{**options.__dict__, "dry_run": True}))
+    dry = await upload_file(cli_writes(ameyo), source, dry_options)
     assert dry.counts == {"SENT_EARLIER": 40, "OUTCOME_UNKNOWN": 10}, dry.counts
     assert "would send 0, " in bulk_text(
         dry
@@ -215,6 +223,7 @@ async def test_a_journal_line_cut_short_counts_its_batch_as_sent_with_unknown_ou
     assert resent.counts == {"ADDED": 40, "DUPLICATE_NOT_ADDED": 10} and resent.ok == 50
     assert simulator.state.commands["uploadContacts"] == 6
     assert sum(1 for w in simulator.state.records_written if w.detail == "ADDED") == 50
+    await ameyo.aclose()
 
 
 async def test_a_dry_run_of_a_copy_of_rows_of_unknown_outcome_says_they_will_not_be_sent(

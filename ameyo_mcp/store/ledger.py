@@ -131,7 +131,10 @@ def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
             entry = _orphaned(tx, entry, now, who.orphan_hold_s)
         if entry.hold_until is not None and entry.hold_until <= now:
             continue  # settled long enough ago to be forgotten: the key is free
-        if not who.allow_repeat:
+        # A batch resent because its outcome is unknown (`resend_unknown`) is no repeat of one
+        # answered: a journal that lost the answer line (a power cut after the ledger's commit)
+        # reads it unknown, and the ledger's answer is the one to go by.
+        if not who.allow_repeat or (who.resend_unknown and entry.state == ANSWERED):
             return Claim(False, entry)
     # The numbers' spellings are read in the claim's own transaction: two uploads of one new person
     # in two spellings at the same moment are serialised here, and the second learns the first's.

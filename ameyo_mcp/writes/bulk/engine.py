@@ -434,7 +434,7 @@ class _Run:
                 await self._check_to_send(part)
         elif state.status == ANSWERED:
             self._settle_answered(batch, self.journal.answered_rows(batch.id))
-        else:
+        elif not await self._answered_in_ledger(batch):
             held = self.earlier.held_back(batch.kind, len(batch.rows), state.status, state.reason)
             if held is None:
                 batch.resend = True
@@ -539,12 +539,35 @@ class _Run:
             self._settle_answered(batch, self.journal.answered_rows(batch.id))
             await self._report()
             return
+        if await self._answered_in_ledger(batch):
+            await self._report()
+            return
         held = self.earlier.held_back(batch.kind, len(batch.rows), state.status, state.reason)
         if held is not None:
             await self._hold_back(batch, [(row, held) for row in batch.rows])
             return
         batch.resend = True
         await send.send(batch)
+
+    async def _answered_in_ledger(self, batch: Batch) -> bool:
+        """A batch the journal holds sent and unanswered that the write ledger holds answered (the
+        journal's answer line, written after the ledger's commit, lost with a power cut): its
+        rows settled as sent earlier, neither told unknown nor resent. False when the ledger does
+        not hold it answered, or cannot say (the batch is then judged by the journal alone)."""
+        try:
+            entry = await self.writes.standing(self._plan(batch, batch.rows))
+        except WriteError:
+            return False
+        if entry is None or entry.state != "answered":
+            return False
+        reason = sent_earlier_reason(entry.context or {}, self.writes.clock() - (entry.settled_at or 0))
+        settled = [Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason) for row in batch.rows]
+        if not self.options.dry_run:
+            await self.journal.answered(
+                batch.id, batch.first_line, batch.last_line, [item.journal_row() for item in settled]
+            )
+        self._settle_all(settled)
+        return True
 
     async def _hold_back(self, batch: Batch, held: Sequence[tuple[Prepared, str]]) -> None:
         """Rows of `batch` an earlier run sent without learning the outcome, not resent (each with
