@@ -446,7 +446,8 @@ async def test_a_file_sends_a_number_as_an_earlier_upload_spelt_it(
     settings = settings_for(simulator, tmp_path, AMEYO_DATABASE_URL=database_url)
     first, second = tmp_path / "monday.csv", tmp_path / "tuesday.csv"
     first.write_text("phone1,name\n09876500011,Anil\n9812300301,Asha\n", encoding="utf-8")
-    second.write_text("phone1,name\n+91 98765 00011,Anil\n9812300302,Ravi\n", encoding="utf-8")
+    # Anil again, his name corrected: another row of the same number, so it is sent.
+    second.write_text("phone1,name\n+91 98765 00011,Anil Kumar\n9812300302,Ravi\n", encoding="utf-8")
     options = BulkOptions(campaign=CAMPAIGN, lead_id=LEAD)
     service = ameyo_of(simulator, settings)
     try:

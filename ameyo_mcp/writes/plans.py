@@ -9,8 +9,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from ..ameyo.client import compact_json
 from ..ameyo.columns import attempts_of, status_of
+from ..ameyo.customers import PRIMARY_COLUMN
 from ..ameyo.models import (
     AddCallbackRequest,
     CallbackRecord,
@@ -295,8 +298,10 @@ def plan_upload(
     rows: tuple[tuple[str, str], ...] = ()
     if file_batch and len(numbers) == len(records):  # (a file's good rows each have a number)
         head = server + "\n" + canonical({k: v for k, v in fields.items() if k != "customer_records"})
-        digests = (row_digest(head, record) for record in records)
-        rows = tuple((number, digest) for (number, _), digest in zip(numbers, digests, strict=True))
+        rows = tuple(
+            (number, row_digest(head, number, record))
+            for (number, _), record in zip(numbers, records, strict=True)
+        )
     return Write(
         request,
         identity,
@@ -310,11 +315,17 @@ def plan_upload(
     )
 
 
-def row_digest(head: str, record: Mapping[str, str]) -> str:
-    """One row of a file's plain batch with what it asks of Ameyo (`head`: server, campaign,
-    lead and options), as a short digest."""
+def row_digest(head: str, number: str, record: Mapping[str, str]) -> str:
+    """One plain record with what it asks of Ameyo (`head`: server, campaign, lead and options), as
+    a short digest: phone1 as the number it is (`number`, its phones.identity), since the ledger
+    sends a number in the spelling Ameyo holds, whatever the spelling given; fields in any order."""
+    record = {**record, PRIMARY_COLUMN: number}
+    try:
+        text = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError is one: a lone surrogate, written the standard way
+        text = canonical(record).encode()
     # 64 bits: a row is compared with the rows sent for its own number only.
-    return hashlib.blake2b(f"{head}\n{compact_json(record)}".encode(), digest_size=8).hexdigest()
+    return hashlib.blake2b(head.encode() + b"\n" + text, digest_size=8).hexdigest()
 
 
 def plan_upload_with_callbacks(
