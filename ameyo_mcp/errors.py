@@ -349,12 +349,12 @@ class Respelled(WriteError):
 
 
 class RowsSent(WriteError):
-    """Rows of a file's batch that other file batches sent (a copy of the file cut into other
-    batches): nothing was claimed; the batch goes without them. `rows`: phones.identity → the
-    ledger entry of the write that sent it. Not a failure a person sees."""
+    """Records of an upload that other uploads sent (a copy of a file cut into other batches, the
+    same record through a tool): nothing was claimed; the upload goes without them. `rows`:
+    phones.identity → the ledger entry of the write that sent it. Not a failure a person sees."""
 
     def __init__(self, rows: dict[str, Any]) -> None:
-        super().__init__("rows of this batch were sent by another upload of the file: set them aside")
+        super().__init__("records of this upload were sent by another upload: set them aside")
         self.rows = rows
 
 

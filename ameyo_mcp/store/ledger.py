@@ -105,9 +105,12 @@ class Claimant:
     alive: Callable[[str], bool]  # whether an owner may still settle its write in flight
     orphan_hold_s: float
     numbers: Sequence[tuple[str, int, str, str]] = ()
-    # A file's plain rows, as (server, campaign, number, digest of the row): kept in `file_rows`,
-    # where another batch's claim finds them (`rows_held`).
+    # An upload's plain records, as (server, campaign, number, digest of the record): kept in
+    # `file_rows`, where another upload's claim finds them (`rows_held`).
     rows: Sequence[tuple[str, int, str, str]] = ()
+    # Whether other writes' rows of the same numbers hold this one back: not for a repeat the
+    # person asked for (a tool's allow_repeat), whose rows are still kept for the writes after it.
+    check_rows: bool = True
     # A file's batch resending rows of unknown outcome on purpose (retry_unknown): not held for them.
     resend_unknown: bool = False
     spellings: bool = False
@@ -144,7 +147,7 @@ def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
         held |= _spellings(tx, server, campaign_id, list(first))
     digests = _by_campaign(who.rows)
     taken: dict[str, LedgerEntry] = {}
-    for (server, campaign_id), rows in digests.items():
+    for (server, campaign_id), rows in digests.items() if who.check_rows else ():
         sent_by = rows_held(
             tx,
             server,
@@ -264,10 +267,11 @@ def rows_held(
     alive: Callable[[str], bool],
     resend_unknown: bool,
 ) -> dict[str, LedgerEntry] | LedgerEntry:
-    """By number, the writes of other file batches that sent `rows` (number → row digest) while
-    they stand: the same row answered; unless resent on purpose (`resend_unknown`), any row of the
-    number whose outcome is unknown. A batch that has one in flight, its sender `alive`, is returned
-    alone, to be waited for. The one rule for a copy of a file cut into other batches."""
+    """By number, the writes of other uploads (a file's batches, a tool's records) that sent `rows`
+    (number → row digest) while they stand: the same row answered; unless resent on purpose
+    (`resend_unknown`), any row of the number whose outcome is unknown. A write that has one in
+    flight, its sender `alive`, is returned alone, to be waited for. The one rule for a record sent
+    by more than one upload."""
     sent = tx.all(
         "SELECT identity, write_id, digest FROM file_rows WHERE server = ? AND campaign_id = ? "
         + _any_identity(tx),

@@ -449,6 +449,7 @@ class WritePath:
                 orphan_hold_s=self.ledger_s,
                 numbers=[(server, campaign_id, number, sent) for number, sent in write.numbers],
                 rows=[(server, campaign_id, number, digest) for number, digest in write.rows],
+                check_rows=not allow_repeat or write.resend_unknown,
                 resend_unknown=write.resend_unknown,
                 spellings=spellings,
                 subjects={key: (subject, at) for key, subject, at in write.subjects},
@@ -490,9 +491,9 @@ class WritePath:
         return next((e for e in entries if _stands(e, now)), None)
 
     async def rows_held(self, write: Write) -> dict[str, LedgerEntry]:
-        """For a dry run: by number, the writes of other file batches that sent rows of this file's
-        batch (`Write.rows`), as its claim would find them (`RowsSent`); one in flight, as of
-        unknown outcome."""
+        """By number, the writes of other uploads that sent records of this one (`Write.rows`), as its
+        claim would find them (`RowsSent`); one in flight, as of unknown outcome: what a dry run
+        tells, and what a tool's upload sets aside before sending."""
         if not write.rows:
             return {}
         server, campaign_id = self.ameyo.settings.base_url, write.campaign.campaign_id

@@ -56,8 +56,9 @@ class Write:
     # The numbers an upload sends, as (phones.identity, phone1 as sent): the ledger keeps the first
     # spelling of each, which later uploads of the same number send (see `WritePath.spellings`).
     numbers: tuple[tuple[str, str], ...] = ()
-    # A file's plain rows, as (phones.identity, digest of the row with its lead and options): the
-    # ledger keeps each, and a copy of the file cut into other batches finds them (`RowsSent`).
+    # An upload's plain records, as (phones.identity, digest of the record with its lead and
+    # options): the ledger keeps each, and another upload of them (a copy of the file cut into other
+    # batches, the same record through a tool) finds them (`RowsSent`).
     rows: tuple[tuple[str, str], ...] = ()
     # Rows of unknown outcome that other file batches sent are resent (retry_unknown), not held.
     resend_unknown: bool = False
@@ -254,6 +255,22 @@ def held_by(entry: LedgerEntry, words: str, now: float) -> str:
     return f"another write{maybe} scheduled {words} {ago_text(now - since)} ({entry.label})"
 
 
+def record_held_by(entry: LedgerEntry, now: float) -> str:
+    """Why a record another write sent (`WritePath.rows_held`) is not sent: the same record answered,
+    or its number sent with an unknown outcome, told from when it was sent."""
+    if entry.state == "answered":
+        since = entry.settled_at or entry.claimed_at
+        return (
+            f"not sent again: the same record went to this lead {ago_text(now - since)} ({entry.label}), "
+            "and Ameyo answered it then; pass allow_repeat=true only if it is meant to go again"
+        )
+    return (
+        f"not sent: its number went out {ago_text(now - entry.claimed_at)} ({entry.label}) and that "
+        "outcome is unknown; check the customer with ameyo_get_contacts by phone before sending it "
+        "again with allow_repeat=true"
+    )
+
+
 def check_again(write: Write) -> str:
     """The step after a write of unknown outcome: what to look at first (`what_to_check`)."""
     return f"Check before sending it again: {as_clause(what_to_check(write.label, write.context))}"
@@ -296,7 +313,7 @@ def plan_upload(
     label = upload_label(len(records), lead_id, campaign)
     identity = identity_of(server, request, ordered=file_batch)
     rows: tuple[tuple[str, str], ...] = ()
-    if file_batch and len(numbers) == len(records):  # (a file's good rows each have a number)
+    if len(numbers) == len(records):  # (good records each have a number)
         head = server + "\n" + canonical({k: v for k, v in fields.items() if k != "customer_records"})
         rows = tuple(
             (number, row_digest(head, number, record))

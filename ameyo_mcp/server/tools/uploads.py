@@ -23,7 +23,7 @@ from ...answers.summaries import (
     unknown_fields_note,
     upload_text,
 )
-from ...errors import CallbackScheduled, Respelled, StoreError
+from ...errors import CallbackScheduled, Respelled, RowsSent, StoreError
 from ...index.held import indexed_customers, synced_index
 from ...rules import phones
 from ...rules.counts import counted
@@ -425,37 +425,47 @@ async def _held_aside(
     write: plans.Write,
     plan: Callable[[list[Checked]], plans.Write],
 ) -> dict[int, str]:
-    """By position, the records to set aside, and why: those whose callback another write already
-    holds, as a file upload sets its rows aside, in the dry run too (the whole upload was refused
-    for one of them); and a record whose callback an earlier record of the same call asks for.
+    """By position, the records to set aside, and why, as a file upload sets its rows aside, in the
+    dry run too (the whole upload was refused for one of them): those whose callback another write
+    already holds; a record whose callback an earlier record of the same call asks for; and a record
+    another upload sent (the same record answered, or its number with an unknown outcome: a file's
+    row, or a record of another call).
 
-    The same call made again after records were set aside finds its other callbacks held by what it
+    The same call made again after records were set aside finds its other records held by what it
     sent then: that write is this call's own, and is answered as a repeat."""
     step = "pass allow_repeat=true only if a second callback is meant"
-    callbacks = dict(zip((c.position for c in good), write.callbacks, strict=True))  # position: (key, words)
+    callbacks = dict(zip((c.position for c in good), write.callbacks, strict=True)) if write.callbacks else {}
     first: dict[str, int] = {}
     aside: dict[int, str] = {}
     for position, (key, words) in callbacks.items():
         if key in first:
             aside[position] = f"not sent: record {first[key]} asks for the same callback ({words}); {step}"
         first.setdefault(key, position)
+    now = path.clock()
     held = await path.held_callbacks(write)
-    holder = {p: held[key] for p, (key, _) in callbacks.items() if key in held}
-    for write_id in {entry.write_id for entry in holder.values()}:
+    holder = {
+        p: (held[key], f"not sent: {plans.held_by(held[key], words, now)}; {step}")
+        for p, (key, words) in callbacks.items()
+        if key in held
+    }
+    rows = await path.rows_held(write)
+    for c in good:
+        entry = rows.get(c.identity) if c.identity is not None else None
+        if entry is not None:
+            holder.setdefault(c.position, (entry, plans.record_held_by(entry, now)))
+    for write_id in {entry.write_id for entry, _ in holder.values()}:
         # What this call sent before, less the records others held then: its own write.
         kept = [
             c
             for c in good
             if c.position not in aside
-            and (c.position not in holder or holder[c.position].write_id == write_id)
+            and (c.position not in holder or holder[c.position][0].write_id == write_id)
         ]
         if kept and plan(kept).identity == write_id:
-            holder = {p: e for p, e in holder.items() if e.write_id != write_id}
+            holder = {p: h for p, h in holder.items() if h[0].write_id != write_id}
             break
-    now = path.clock()
-    for position, entry in holder.items():
-        said = plans.held_by(entry, callbacks[position][1], now)
-        aside.setdefault(position, f"not sent: {said}; {step}")
+    for position, (_, reason) in holder.items():
+        aside.setdefault(position, reason)
     return aside
 
 
@@ -491,7 +501,7 @@ async def _send(
     state = state_of(ctx)
     good = [c for c in checked if c.problem is None]
     write = plan(good)
-    if write.callbacks and not allow_repeat:
+    if (write.callbacks or write.rows) and not allow_repeat:
         aside = await _held_aside(state.writes, good, write, plan)
         if aside:
             checked, good, write = _set_aside(checked, aside, plan)
@@ -533,9 +543,10 @@ async def _send(
             checked = one_record_per_number(checked, exc.spellings)
             good = [c for c in checked if c.problem is None]
             write = plan(good)
-        except CallbackScheduled:
-            # Another write was scheduling one of these callbacks when the records were looked at,
-            # and has since: that record is set aside now, and the rest go.
+        except (CallbackScheduled, RowsSent):
+            # Another write was scheduling one of these callbacks, or sending one of these records,
+            # when the records were looked at, and has since: that record is set aside now, and the
+            # rest go.
             aside = await _held_aside(state.writes, good, write, plan) if not allow_repeat else {}
             if not aside or tries_left == 1:
                 raise
