@@ -7,6 +7,7 @@ upload tool's records and a contact file's rows; `ameyo_add_callback` applies `o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,13 +18,27 @@ from ..ameyo.columns import CAMPAIGN_COLUMN_PREFIX
 from ..ameyo.customers import is_phone_key
 from ..config import CallingHours
 from ..rules.phones import PhoneRule, same_number
-from ..rules.sanitize import data_text, is_plain
+from ..rules.sanitize import data_text, fold, is_plain
 from ..rules.times import CallbackTime, parse_callback_time, show
 from .records import dialed
 
 CALLBACK_PHONE = "callback_phone"
-# Dispositions by which a customer asked not to be called (compared without case).
-DO_NOT_CALL = ("dnc", "do not call", "do_not_call", "donotcall", "dnd")
+# Dispositions are typed by each deployment's admins, so the same request arrives as "DNC",
+# "Do-Not-Call", "DNC - Customer Request", "NDNC" (India's registry) or "Do Not Disturb": a
+# disposition says do not call when one of its words is one of these (DNCR: a do-not-call
+# registry, as NDNC is)...
+_DNC_WORDS: Final = frozenset({"dnc", "ndnc", "dncr", "ndncr", "dnd"})
+# ...or when consecutive words spell one of these, however they are split ("Do_Not_Call",
+# "DoNot Call", "Don't call", "Do not callback"). Whole words: "Donation call" is not one.
+_DNC_PHRASES: Final = (
+    "donotcall",
+    "dontcall",
+    "donotcallback",
+    "dontcallback",
+    "donotdisturb",
+    "dontdisturb",
+)
+_WORD = re.compile(r"[^\W_]+")  # underscores separate words, as hyphens and spaces do
 _DISPOSITION = "disposition"
 # What a getContacts must ask for so that `last_disposition` can be read of its contacts.
 DISPOSITION_COLUMNS: Final = {CAMPAIGN_COLUMN_PREFIX + _DISPOSITION: _DISPOSITION}
@@ -66,8 +81,20 @@ def outside_hours(at: datetime, hours: CallingHours, zone: ZoneInfo) -> str | No
 
 def do_not_call(disposition: str) -> bool:
     """Whether a customer's last disposition says they asked not to be called: a callback to them
-    needs the person's explicit yes."""
-    return disposition.strip().lower() in DO_NOT_CALL
+    needs the person's explicit yes. The one rule for every tool that checks it."""
+    words = _WORD.findall(fold(disposition))
+    if _DNC_WORDS.intersection(words):
+        return True
+    for start in range(len(words)):
+        joined = ""
+        for word in words[start:]:
+            joined += word
+            if joined in _DNC_PHRASES:
+                return True
+            # No phrase goes on this way: the words from `start` spell none.
+            if not any(phrase.startswith(joined) for phrase in _DNC_PHRASES):
+                break
+    return False
 
 
 def own_number(number: str, record: Mapping[str, object], region: str) -> bool:
