@@ -2,7 +2,7 @@
 window, so that answers slowing down, memory or disk growing, or descriptors leaking show as a trend.
 
     python bench/bench_soak.py [--minutes 60] [--window 60] [--clients 10] [--calls 13] [--pushes 20]
-                               [--writes 30] [--contacts 2000] [--reconnect-every S] [--json FILE]
+                               [--writes 30] [--contacts 25000] [--reconnect-every S] [--json FILE]
                                [--probe] [--trim-every S] [--arena-max N]
 
 The simulator (`--contacts` in campaign 1) and the server (SQLite store, the receiver on beside the
@@ -644,7 +644,8 @@ def main() -> None:
     parser.add_argument("--calls", type=float, default=13.0, help="tool calls and reads a second, in all")
     parser.add_argument("--pushes", type=float, default=20.0, help="call outcomes pushed a second")
     parser.add_argument("--writes", type=float, default=30.0, help="callbacks written a minute (0: none)")
-    parser.add_argument("--contacts", type=int, default=2000, help="contacts in campaign 1")
+    # The dialer dials a contact at most once in 15 minutes: 20 pushes a second need 18,000.
+    parser.add_argument("--contacts", type=int, default=25_000, help="contacts in campaign 1")
     parser.add_argument(
         "--reconnect-every",
         type=float,

@@ -58,7 +58,8 @@ async def test_listings_by_status_and_disposition_follow_the_days_calls(
     async with receiver(settings) as push:
         for _ in range(200):
             placed = simulator.state.place_call(rng, "simulator.invalid")
-            await push(**placed.fields)
+            if placed is not None:
+                await push(**placed.fields)
     async with Client(server_of(simulator, settings)) as client:
         busy = truth(simulator, "status", "BUSY")
         matched, shown, text = await listed(client, status=["BUSY"])

@@ -301,3 +301,15 @@ def test_the_dialer_never_calls_a_contact_of_a_disabled_lead(receiver: Receiver)
         pushed = sim.dial(300)
         leads = {sim.state.contact(int(p.fields["customerId"])).lead_id for p in pushed}  # type: ignore[union-attr]
     assert leads and not leads & disabled
+
+
+def test_once_every_contact_is_inside_the_redial_gap_the_dialer_idles(receiver: Receiver) -> None:
+    # A fixed clock never moves past REDIAL_GAP: each contact may be dialled once, after which the
+    # dialer's turns go idle rather than dial a contact again, or one of the disabled lead.
+    with SimulatorThread(config(receiver, contacts=20)) as sim:
+        disabled = {lead.lead_id for lead in sim.state.leads(1) if not lead.enabled}
+        pushed = sim.dial(1_000)
+        customers = [p.call.customer_id for p in pushed if p.call.outbound]
+        leads = {sim.state.contact(c).lead_id for c in customers}  # type: ignore[union-attr]
+    assert customers and len(customers) == len(set(customers))
+    assert disabled and not leads & disabled and len(pushed) < 1_000

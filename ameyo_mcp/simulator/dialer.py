@@ -43,19 +43,23 @@ class Dialer:
         self._web_host = web_host  # where recordingFileUrl points: the simulator itself
         self._client = httpx.AsyncClient(timeout=_TIMEOUT_S)
         self._slots = asyncio.Semaphore(_IN_FLIGHT)
-        self._pushes: set[asyncio.Task[PushedCall]] = set()
+        self._pushes: set[asyncio.Task[PushedCall | None]] = set()
 
-    async def call(self) -> PushedCall:
-        """Place one call and push it, retries included; returns how the push ended."""
+    async def call(self) -> PushedCall | None:
+        """Place one call and push it, retries included; returns how the push ended, or None when
+        no contact could be dialled this turn."""
         placed = self.state.place_call(self.rng, self._web_host)
+        if placed is None:
+            return None
         shape = self.state.config.push_shape
         if shape == "mixed":
             shape = self.rng.choice(SHAPES)
         return await self._push(placed, shape)
 
     async def calls(self, count: int) -> list[PushedCall]:
-        """``count`` calls one after another: with a fixed seed and clock, the same calls every run."""
-        return [await self.call() for _ in range(count)]
+        """``count`` turns one after another, and the calls they placed: with a fixed seed and clock,
+        the same calls every run."""
+        return [pushed for _ in range(count) if (pushed := await self.call()) is not None]
 
     async def run(self, rate: float) -> None:
         """Place ``rate`` calls a second until cancelled."""
@@ -71,7 +75,7 @@ class Dialer:
             self._pushes.add(task)
             task.add_done_callback(self._done)
 
-    def _done(self, task: asyncio.Task[PushedCall]) -> None:
+    def _done(self, task: asyncio.Task[PushedCall | None]) -> None:
         self._pushes.discard(task)
         self._slots.release()
         if not task.cancelled() and task.exception() is not None:

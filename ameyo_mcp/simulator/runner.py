@@ -113,7 +113,8 @@ class SimulatorThread:
         self._loop = self._dialer = None
 
     def dial(self, count: int, timeout: float = 60.0) -> list[PushedCall]:
-        """Place ``count`` calls now, one after another, and push each (needs ``push_url``).
+        """Take ``count`` turns of the dialer now, one after another, and push each call placed (needs
+        ``push_url``): a turn that finds no contact it may dial places none.
 
         With ``push_rate=0`` nothing else dials, so a fixed seed and clock give the same calls every run.
         """

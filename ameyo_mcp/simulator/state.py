@@ -612,25 +612,32 @@ class SimulatorState:
 
     # --- calls -------------------------------------------------------------------------------------
 
-    def place_call(self, rng: random.Random, web_host: str) -> PlacedCall:
-        """Dial a contact drawn from ``rng``: its columns record the outcome, as Ameyo's would."""
+    def place_call(self, rng: random.Random, web_host: str) -> PlacedCall | None:
+        """Dial a contact drawn from ``rng``: its columns record the outcome, as Ameyo's would.
+        None: no contact drawn may be dialled now, so no call is placed this turn."""
         with self._lock:
-            self._calls += 1
-            tables = list(self._tables.values())
-            table = rng.choices(tables, weights=[len(t) for t in tables])[0]
-            customer_id = table.id_at(rng.randrange(len(table)))
+            tables = [t for t in self._tables.values() if len(t)]
+            if not tables:
+                return None
+            weights = [len(t) for t in tables]
             # A disabled lead's contacts are not dialled, nor a contact dialled in the last
-            # REDIAL_GAP (a few draws, so a campaign of only such contacts still gets its calls):
-            # the demo shows no call Ameyo would not place.
+            # REDIAL_GAP: the demo shows no call Ameyo would not place. A few random draws keep a
+            # turn cheap at a million contacts; once they find none, the turn is idle, as Ameyo's
+            # dialer is with nothing due.
             recent = self.now() - REDIAL_GAP
             for _ in range(_DIAL_DRAWS):
-                found = table.get(customer_id)
-                lead = self._leads.get(found.lead_id) if found is not None else None
-                last = found.columns.get("last_dialed_time") if found is not None else None
-                if (lead is None or lead.enabled) and not (isinstance(last, datetime) and last > recent):
+                table = rng.choices(tables, weights=weights)[0]
+                position = rng.randrange(len(table))
+                lead = self._leads.get(table.lead_at(position))
+                if lead is not None and not lead.enabled:
+                    continue  # known from the lead's byte, before any contact is built
+                last = table.at(position).columns.get("last_dialed_time")
+                if not (isinstance(last, datetime) and last > recent):
                     break
-                customer_id = table.id_at(rng.randrange(len(table)))
-            contact = table.for_update(customer_id)
+            else:
+                return None
+            self._calls += 1
+            contact = table.for_update(table.id_at(position))
             call = draw_call(rng, self._calls, contact, self.now())
             apply_call(contact, call)
             fields = push_fields(rng, call, contact, contact.lead_id, self.server_id, web_host)

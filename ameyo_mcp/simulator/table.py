@@ -101,6 +101,10 @@ class ContactTable:
             return self._base.id_at(position)
         return self._added[position - self._base_len]
 
+    def lead_at(self, position: int) -> int:
+        """The lead id of the contact at ``position``, without building the contact."""
+        return self._lead_ids[self._codes[position]]
+
     def at(self, position: int) -> Contact:
         """The contact at ``position``; callers must not change it (use :meth:`for_update`)."""
         customer_id = self.id_at(position)
