@@ -75,6 +75,12 @@ def show(moment: datetime, zone: ZoneInfo | None = None) -> str:
     return f"{moment:%Y-%m-%d %H:%M} {name}"
 
 
+def show_wire(text: str, zone: ZoneInfo) -> str:
+    """A time as it goes to Ameyo (`AMEYO_FORMAT`, the wall clock of `zone`, the server's), shown as
+    Ameyo's answer to it would be: a dry run's time and its real run's then read the same."""
+    return show(datetime.strptime(text, AMEYO_FORMAT), zone)
+
+
 def parse_callback_time(
     text: str,
     server_zone: ZoneInfo,

@@ -31,6 +31,7 @@ from ...ameyo.result_types import DUPLICATE, SAVED, effect
 from ...ameyo.service import Ameyo, UploadTarget
 from ...answers.results import campaign_out
 from ...answers.summaries import (
+    assignee,
     disabled_lead_note,
     known_customers_note,
     requeued_note,
@@ -51,6 +52,8 @@ from ...errors import (
     WriteError,
 )
 from ...rules.counts import agreeing, counted
+from ...rules.sanitize import data_text
+from ...rules.times import show_wire
 from .. import path as writes
 from .. import plans
 from ..outcome import FAILED as FAILED_RESULT
@@ -83,6 +86,7 @@ _CHECKPOINT_EVERY = 256
 SAVED_EARLIER = "already in the campaign: saved by the earlier run whose answer was lost (or before it)"
 MAY_DUPLICATE = "resent after an unknown outcome, as asked: its callback may now be scheduled twice"
 _LINES_SHOWN = 30
+_CALLBACKS_SHOWN = 10
 _EARLIER_NOTES = 5
 
 Progress = Callable[[int, int | None, str], Awaitable[None]]
@@ -258,6 +262,8 @@ class _Run:
         # A dry run's rows to send whose numbers the campaign's index holds, and when it was synced.
         self.known = 0
         self.synced: datetime | None = None
+        # The first callbacks a dry run would schedule, as its answer lists them.
+        self.first_callbacks: list[str] = []
         self.batch_size = min(max(options.batch_size, 1), MAX_BATCH)
         # Requests in flight: a batch holds a place while its request is out (`_window`).
         self.concurrency = min(max(options.concurrency, 1), MAX_CONCURRENCY)
@@ -469,10 +475,19 @@ class _Run:
             # In the spelling its run would send: Ameyo's for numbers it already holds otherwise.
             held = await self.writes.spellings(self.target.campaign.campaign_id, self._numbers(batch.rows))
             self._spelt_as_held(batch, held)
+            zone = self.ameyo.settings.zone
             for row in batch.rows:
-                # The callback it would schedule, in the check file and counted as the run's would be.
-                at = row.callback.call_back_time if row.callback is not None else None
-                self._settle(Outcome(row.line, batch.phone_of(row), WOULD_SEND, True, callback_time=at))
+                # The callback it would schedule, in the check file and counted as the run's would be,
+                # its time named as the result file names it: the person confirms "3 pm" in which zone.
+                at, phone = None, batch.phone_of(row)
+                if row.callback is not None:
+                    at = show_wire(row.callback.call_back_time, zone)
+                    if len(self.first_callbacks) < _CALLBACKS_SHOWN:
+                        agent = data_text(row.callback.user_id, 64) if row.callback.user_id else None
+                        self.first_callbacks.append(
+                            f"line {row.line}: {phone} at {at}, assigned to {assignee(agent, None)}"
+                        )
+                self._settle(Outcome(row.line, phone, WOULD_SEND, True, callback_time=at))
             self._tell_spellings(batch.rows, batch.sent_as)
             numbers = [row.record[PRIMARY_COLUMN] for row in batch.rows]
             synced, known = await self.writes.indexed(self.target.campaign.campaign_id, numbers)
@@ -1108,6 +1123,7 @@ class _Run:
             outcome_unknown=tally.counts[UNKNOWN_RESULT],
             callbacks=tally.callbacks,
             failures=tally.failures,
+            would_schedule=self.first_callbacks if dry else None,
             result_file=str(self.result_path),
             journal_file=None if self.options.dry_run else str(self.journal.path),
             notes=notes,

@@ -41,6 +41,9 @@ class BulkUploadOut(BaseModel):
     outcome_unknown: int
     callbacks: int = 0  # scheduled; in a dry run, those the rows would schedule
     failures: list[FailureOut]
+    # A dry run's first callbacks to schedule: "line 2: 9876500777 at 2030-03-04 11:00 Asia/Kolkata,
+    # assigned to any agent" (the check file has every row's).
+    would_schedule: list[str] | None = None
     result_file: str
     journal_file: str | None = None
     notes: list[str]
@@ -186,6 +189,11 @@ def bulk_text(out: BulkUploadOut) -> str:
         bad = out.rows - out.ok
         lines.append(f"First failures (of {number(bad)}; line: phone1: reason):")
         lines.extend(failure_line("line", f.line, f.phone, f.reason or f.result) for f in out.failures)
+    if out.would_schedule:
+        # The time as the server reads it is what the person confirms: "3 pm" in which zone.
+        first = "" if len(out.would_schedule) >= out.callbacks else f" (the first {len(out.would_schedule)})"
+        lines.append(f"Callbacks it would schedule{first}:")
+        lines.extend(out.would_schedule)
     lines.extend(out.notes)
     lines.append(f"Every row's outcome is in {out.result_file}.")
     if out.journal_file:
