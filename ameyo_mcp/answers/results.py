@@ -5,7 +5,7 @@ Kept deliberately flat and short: every schema is sent to the model in every con
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..ameyo.models import CampaignInfo
 
@@ -150,14 +150,16 @@ class FailureOut(BaseModel):
 
 
 class UploadOut(BaseModel):
-    """sent + refused = records given; sent = added + updated + moved + duplicate + failed +
-    outcome_unknown."""
+    """sent + would_send + refused = records given; sent = added + updated + moved + duplicate +
+    failed + outcome_unknown."""
 
     campaign: CampaignOut
     lead_id: int
-    dry_run: bool
-    sent: int
-    refused: int
+    dry_run: bool = Field(description="true: nothing was sent")
+    # Read alone, a dry run's count of records that passed the checks said "sent": told apart here.
+    sent: int = Field(description="records sent to Ameyo (0 in a dry run)")
+    would_send: int = Field(0, description="records a dry run would send (0 in a real run)")
+    refused: int = Field(description="refused before sending")
     added: int = 0
     updated: int = 0
     moved: int = 0

@@ -367,12 +367,12 @@ def upload_text(out: UploadOut) -> str:
     if out.dry_run:
         with_callbacks = f" (with {counted(len(planned), 'callback')} to schedule)" if planned else ""
         lines = [
-            f"Dry run, nothing written: would send {_records(out.sent)}{with_callbacks} to {label}, "
+            f"Dry run, nothing written: would send {_records(out.would_send)}{with_callbacks} to {label}, "
             f"lead {out.lead_id}{refused.replace('refused', 'would be refused')}."
         ]
         if out.confirm_token:
             lines.append(
-                f"Sending {_records(out.sent)} needs the person's confirmation: show them this, and if "
+                f"Sending {_records(out.would_send)} needs the person's confirmation: show them this, and if "
                 f'they agree call again without dry_run and with confirm="{out.confirm_token}".'
             )
     else:
