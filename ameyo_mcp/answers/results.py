@@ -68,6 +68,10 @@ class ContactOut(BaseModel):
     phone: str | None = None
     # The number a phone search matched, when it is not phone1: "phone2 9123456789".
     matched_phone: str | None = None
+    # A whole number searched for: false when none of their numbers is it, one only ends with it
+    # (0458681166572 for 8681166572, another number under the phone rule): an upload of the number
+    # searched for adds another customer, it does not update this one.
+    same_number: bool | None = None
     status: str | None = None
     attempts: int | None = None
     disposition: str | None = None

@@ -117,6 +117,8 @@ _BARS = str.maketrans(dict.fromkeys(map(ord, "|｜∣│┃ǀ⏐❘￨︱"), "¦
 
 def _phone(c: ContactOut) -> str:
     phone = c.phone or "(no phone)"
+    if c.same_number is False:
+        phone += " (ends with the number searched for: another number)"
     return f"{phone} (matched {c.matched_phone})" if c.matched_phone else phone
 
 
@@ -234,6 +236,8 @@ def contacts_text(out: ContactsOut, criteria: str | None) -> str:
             columns = "id name | phone | lead | status, attempts | agent's last disposition | last dialed"
             lines.append(f"{which}: {columns} ({out.timezone})")
             lines.extend(fence(contact_line(c) for c in out.contacts))
+    if others := [f"#{c.customer_id}" for c in out.contacts if c.same_number is False]:
+        lines.append(_ends_only_note(others))
     if out.changed_since_sync:
         lines.append(
             f"Left out of this page: {counted(out.changed_since_sync, 'contact')} the index still holds as "
@@ -244,6 +248,21 @@ def contacts_text(out: ContactsOut, criteria: str | None) -> str:
         left = f"{out.matched - out.next_offset:,} more" if counted_all else "More"
         lines.append(f"{left}: call again with offset={out.next_offset}.")
     return "\n".join(lines)
+
+
+def _ends_only_note(ids: Sequence[str]) -> str:
+    """For contacts a whole number found only because one of their numbers ends with it: the
+    lookup finds them, yet Ameyo, which matches customers by phone1 exactly, would not. Read as
+    the number's customer, an upload "correcting" them added a second customer."""
+    who = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+    one = len(ids) == 1
+    return (
+        f"Matched by its ending only: {who} {'has' if one else 'have'} no number that is the one "
+        f"searched for, only a longer number ending with it, another number under the phone rule. "
+        f"An upload of the number searched for (update_existing included) would add a new customer, "
+        f"not update {'them' if one else 'any of them'}: to change {'them' if one else 'one'}, upload "
+        f"{'their' if one else 'its'} phone1 as Ameyo holds it."
+    )
 
 
 def _status_lines(out: ContactsOut) -> list[str]:
@@ -453,6 +472,33 @@ def known_customers_note(
     return (
         f"Note: {known:,} of these {agreeing(known, 'numbers is a customer', 'numbers are customers')} "
         f"the campaign's index holds (synced {synced}): Ameyo would {done}."
+    )
+
+
+def lookalikes_note(found: Sequence[tuple[int, str, int, object]]) -> str:
+    """For a dry run: the records (position, phone1 as sent) whose number a customer's phone1
+    (customer id, phone1 as Ameyo holds it) only ends with, another number under the phone rule.
+    A lookup by the number finds that customer, so "update_existing" read as correcting them; but
+    Ameyo matches phone1 exactly, and adds the record as a new customer beside them."""
+    from ..rules.phones import is_number_text
+
+    def theirs(customer_id: int, stored: object) -> str:
+        # phone1 is the customer's text: shown only when it is a number, never words.
+        text = str(stored or "").strip()
+        held = f" {data_text(text, 24)}" if text and is_number_text(text) else ""
+        return f"customer {customer_id}'s phone1{held}"
+
+    said = "; ".join(
+        f"{theirs(customer_id, stored)} only ends with record {position}'s {phone}"
+        for position, phone, customer_id, stored in found
+    )
+    one = len(found) == 1
+    return (
+        f"Not an update: {said} ({'it is' if one else 'each is'} another number under the phone rule, "
+        f"though ameyo_get_contacts finds {'that customer' if one else 'those customers'} by "
+        f"{'it' if one else 'them'}). Ameyo matches customers by phone1 exactly: "
+        f"{'this record' if one else 'these records'} would add a new customer, whatever "
+        "update_existing says. To change an existing customer, upload phone1 as Ameyo holds it."
     )
 
 

@@ -114,3 +114,56 @@ async def held_spellings(
         for position in positions:
             held.setdefault(numbers[position][0], stored)
     return held
+
+
+def _endings(
+    store: Store, campaign_id: int, numbers: Sequence[str], region: str, cap: int
+) -> dict[int, list[int]]:
+    """By position, the customers whose number is longer than one of `numbers` and ends with it,
+    for those numbers no customer holds as such."""
+    keys = [phones.key(number, region) for number in numbers]
+    held = store.customers_by_phone(campaign_id, [k for k in keys if k])
+    unheld = [k for k in keys if k and k not in held]
+    endings = store.customers_ending_with(campaign_id, unheld, limit=cap) if unheld else {}
+    found: dict[int, list[int]] = {}
+    for position, key in enumerate(keys):
+        if key in endings and len(found) < cap:
+            found[position] = endings[key]
+    return found
+
+
+async def lookalikes(
+    ameyo: Ameyo, store: Store, campaign_id: int, numbers: Sequence[str], *, cap: int = 5
+) -> list[tuple[int, Contact]]:
+    """For an upload's numbers (phone1 of records) that are no indexed customer's: the customers
+    whose phone1 ends with one yet is another number under the phone rule (`0458681166572` for
+    `8681166572`), as Ameyo holds them now, with the record's position; up to `cap` records.
+    A lookup by the number finds them, but Ameyo matches phone1 exactly: the record adds a new
+    customer beside them, whatever update_existing says. Nothing when the index cannot tell."""
+    if not numbers:
+        return []
+    region = ameyo.settings.phone_region
+    try:
+        if await synced_index(store, campaign_id) is None:
+            return []
+        candidates = await anyio.to_thread.run_sync(_endings, store, campaign_id, numbers, region, cap)
+    except (StoreError, OSError):
+        return []
+    ids = sorted({i for found in candidates.values() for i in found})
+    if not ids:
+        return []
+    try:
+        request = GetContactsRequest(campaign_id=campaign_id, customer_ids=[str(i) for i in ids])
+        live = {c.customer_id: c for c in await ameyo.get_contacts(request)}
+    except AmeyoError:
+        return []
+    out: list[tuple[int, Contact]] = []
+    for position, found in sorted(candidates.items()):
+        number = numbers[position]
+        for customer_id in found:
+            contact = live.get(customer_id)
+            stored = str(contact.customer_data.get(PRIMARY_COLUMN) or "") if contact else ""
+            ending = stored and phones.ends_with(stored, number, region)
+            if contact is not None and ending and not phones.same_number(stored, number, region):
+                out.append((position, contact))
+    return out

@@ -160,6 +160,10 @@ def ending_matcher(tail: str, region: str) -> Callable[[str], bool]:
     return matches
 
 
+def _never(_stored: str) -> bool:
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class PhoneSearch:
     """A number a person gives to find a customer or a call (see `search`)."""
@@ -174,6 +178,9 @@ class PhoneSearch:
     # and, far more often, the end of a mobile's. A place that keeps keys looks a valid one up by
     # `keys`, any other by `tails`.
     valid: bool = False
+    # Whether a stored number it finds is the number given (`same_number`), not a longer, other
+    # number that only ends with it: never so for last digits, which name no number.
+    is_given: Callable[[str], bool] = _never
 
     @property
     def tails(self) -> tuple[str, ...]:
@@ -194,10 +201,11 @@ def search(text: str, region: str) -> PhoneSearch:
 
     It finds the numbers that end with it (`ends_with`): the same number in any spelling, a longer
     one that holds it after a prefix the phone rule does not strip (the vendor document's own
-    `0458681166572` for `8681166572`) and, for last digits, any number that ends so. `whole` says
-    whether it is a complete number, which a place that keeps only keys (the call history) looks
-    up by `key`. Raises PhoneError when it has fewer than MIN_TAIL_DIGITS digits, or anything but
-    what numbers are written with (`98765abc` is not `98765` with a typo left out)."""
+    `0458681166572` for `8681166572`, another number: `is_given` tells them apart) and, for last
+    digits, any number that ends so. `whole` says whether it is a complete number, which a place
+    that keeps only keys (the call history) looks up by `key`. Raises PhoneError when it has fewer
+    than MIN_TAIL_DIGITS digits, or anything but what numbers are written with (`98765abc` is not
+    `98765` with a typo left out)."""
     if not is_number_text(text.strip()):
         raise PhoneError(
             f"{_shown(text)} is not a phone number: use digits (the whole number or its last "
@@ -210,7 +218,8 @@ def search(text: str, region: str) -> PhoneSearch:
     keys = _keys_of(facts if regional else None, foreign, region)
     whole = regional or foreign is not None
     valid = foreign is not None or (regional and _valid(text, region))
-    return PhoneSearch(whole, facts.nsn if facts else None, digits(text), matches, keys, valid)
+    given = functools.partial(same_number, text, region=region) if whole else _never
+    return PhoneSearch(whole, facts.nsn if facts else None, digits(text), matches, keys, valid, given)
 
 
 def _valid(text: str, region: str) -> bool:

@@ -146,6 +146,31 @@ class ContactLookups(Connection):
 
         return self._reading(read) if wanted else {}
 
+    def customers_ending_with(
+        self, campaign_id: int, keys: Sequence[str], *, limit: int
+    ) -> dict[str, list[int]]:
+        """For each of `keys` the customers with a phone column whose key is longer and ends with it
+        (`0458681166572`'s for `8681166572`), up to `limit` keys that have any: an index range
+        each, in one read."""
+        wanted = list(dict.fromkeys(k for k in keys if k))
+
+        def read(tx: Tx) -> dict[str, list[int]]:
+            found: dict[str, list[int]] = {}
+            for key in wanted:
+                low, high = prefix_range(reverse(key))
+                rows = tx.all(
+                    "SELECT DISTINCT customer_id FROM contact_phones WHERE campaign_id = ? "
+                    "AND rkey > ? AND rkey < ? LIMIT ?",
+                    (campaign_id, low, high, limit),
+                )
+                if rows:
+                    found[key] = sorted(int(r[0]) for r in rows)
+                    if len(found) >= limit:
+                        break
+            return found
+
+        return self._reading(read) if wanted else {}
+
     def _by_rkey(
         self, campaign_id: int, condition: str, params: tuple[Any, ...], limit: int
     ) -> list[IndexedContact]:

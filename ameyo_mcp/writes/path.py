@@ -67,7 +67,7 @@ from ..errors import (
     WriteError,
     as_clause,
 )
-from ..index.held import held_spellings, index_hits, synced_index
+from ..index.held import held_spellings, index_hits, lookalikes, synced_index
 from ..rules.counts import counted
 from ..rules.owners import new_owner, owner_alive
 from ..rules.times import AMEYO_FORMAT, ago_text
@@ -86,6 +86,7 @@ from .plans import (
 )
 
 if TYPE_CHECKING:
+    from ..ameyo.models import Contact
     from ..store import Store
     from ..store.ledger import LedgerEntry, Settlement
 
@@ -717,6 +718,15 @@ class WritePath:
         if index is None or index.synced_at is None:
             return None, 0
         return index.synced_at, len({p for positions in found.values() for p in positions})
+
+    async def lookalikes(self, campaign_id: int, numbers: Sequence[str]) -> list[tuple[int, Contact]]:
+        """`index.held.lookalikes`: by position of `numbers`, the customers whose phone1 only ends
+        with one (another number), that its upload would not reach; nothing when the store cannot say."""
+        try:
+            store = self._store()
+        except (StoreError, OSError):
+            return []
+        return await lookalikes(self.ameyo, store, campaign_id, numbers)
 
     async def unknown_agents_note(self, agents: Iterable[str]) -> list[str]:
         """`answers.agents.unknown_agents_note` of the agents callbacks are routed to; nothing when

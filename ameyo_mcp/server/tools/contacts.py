@@ -332,6 +332,9 @@ def _contact_out(
         # Found by another of their numbers: phone1 alone would not show why they match.
         field = next((k for k, v in data.items() if is_phone_key(k) and v and number.matches(str(v))), None)
         matched = f"{data_text(field, 30)} {data_text(data[field], 24)}" if field else None
+    same: bool | None = None
+    if number is not None and number.whole:
+        same = any(number.is_given(v) for v in phone_values(contact) if number.matches(v))
     if masked and phone:
         phone = login.mask_value(campaign.campaign_id) if login else None
     attempts = extra.get("attempts")
@@ -357,6 +360,7 @@ def _contact_out(
         name=data_text(name, 60) if name else None,
         phone=data_text(phone, 24) if phone else None,
         matched_phone=matched,
+        same_number=same,
         status=data_text(extra["status"], 30) if extra.get("status") else None,
         attempts=int(str(attempts)) if str(attempts).isdigit() else None,
         disposition=data_text(extra["disposition"], 40) if extra.get("disposition") else None,

@@ -19,6 +19,7 @@ from ...answers.summaries import (
     also_scheduled_by_record,
     disabled_lead_note,
     known_customers_note,
+    lookalikes_note,
     requeued_note,
     unknown_fields_note,
     upload_text,
@@ -407,16 +408,34 @@ async def _known_note(
     from ...index.sync import age_text
 
     # The good records are one a number (`one_record_per_number`): counted by number, not customer.
-    numbers = [c.record[PRIMARY_COLUMN] for c in checked if c.problem is None]
+    good = [c for c in checked if c.problem is None]
+    numbers = [c.record[PRIMARY_COLUMN] for c in good]
+    writes = state_of(ctx).writes
     try:
-        synced_at, known = await state_of(ctx).writes.indexed(target.campaign.campaign_id, numbers)
+        synced_at, known = await writes.indexed(target.campaign.campaign_id, numbers)
+        endings = await writes.lookalikes(target.campaign.campaign_id, numbers)
     except Exception:  # the index is an aid: the write that follows says what the store cannot do
         return []
-    if synced_at is None or not known:
-        return []
-    flags = ("update_existing=true", "migrate_existing=true")
-    synced = age_text(synced_at)
-    return [known_customers_note(known, synced, target, update=update, migrate=migrate, flags=flags)]
+    notes = []
+    if synced_at is not None and known:
+        flags = ("update_existing=true", "migrate_existing=true")
+        synced = age_text(synced_at)
+        notes.append(known_customers_note(known, synced, target, update=update, migrate=migrate, flags=flags))
+    if endings:
+        notes.append(
+            lookalikes_note(
+                [
+                    (
+                        good[i].position,
+                        good[i].phone or "",
+                        c.customer_id,
+                        c.customer_data.get(PRIMARY_COLUMN),
+                    )
+                    for i, c in endings
+                ]
+            )
+        )
+    return notes
 
 
 async def _held_aside(
