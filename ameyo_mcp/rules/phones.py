@@ -48,6 +48,10 @@ DEFAULT_REGION: Final = "IN"
 _NON_DIGITS = re.compile(r"\D")
 # What people put between the digits of a number; anything else (letters, ;, #, *) is refused.
 _PASTED = re.compile(r"[\d\s+\-().\/\u00a0\u2010-\u2015]+")
+# A number cell of a spreadsheet written out as a decimal ("9876543213.0", or a JSON float): the dot
+# would be read as a separator, and the number dialled with a 0 more, someone else's.
+_DECIMAL = re.compile(r"\+?\d+\.0+")
+_DECIMAL_WHY = "a decimal number (a spreadsheet's number cell ends in .0): give it as text, without the .0"
 _MAX_NSN = 17  # libphonenumber's longest national number
 _MAX_TEXT = 250  # libphonenumber's longest input
 
@@ -299,6 +303,8 @@ def dial_and_identity(raw: str, region: str, style: str = DEFAULT_STYLE) -> tupl
         raise PhoneError(
             f"{_shown(raw)} is not a phone number: use digits, optionally with + and the country code."
         )
+    if _DECIMAL.fullmatch(text):
+        raise PhoneError(f"{_shown(raw)} is {_DECIMAL_WHY}.", _DECIMAL_WHY)
     facts = _facts(text, region)
     if facts is None or not facts.possible:
         why = f"not {'a' if facts is None else 'a complete'} phone number: {_why_not(text, region)}"
@@ -359,6 +365,8 @@ def _facts(raw: str, region: str) -> _Facts | None:
             return rule.digits_facts(text)
         if text[:1] == "+" and text[1:].isdigit():
             return _international_facts(text, text[1:], region)
+    if _DECIMAL.fullmatch(text):
+        return None  # no number's spelling: searched for, or compared, it is none
     return _library_facts(text, region)
 
 

@@ -1,0 +1,54 @@
+"""A phone number written as a decimal, as a spreadsheet writes a number cell ("9876543213.0") or a
+model passes a JSON number (9876543214.0), is refused, saying how to give it: the dot had been read
+as a separator and the number uploaded with a 0 more (98765432130), someone else's, whom the dialer
+would call. A dot between digit groups ("98765.43213") is still a separator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from ameyo_mcp.simulator import SimulatorThread
+from tests.conftest import server_of, settings_for, text_of
+
+pytestmark = pytest.mark.anyio
+
+SAID = "is a decimal number (a spreadsheet's number cell ends in .0): give it as text, without the .0"
+
+
+async def test_a_decimal_phone_is_refused_by_the_upload_tool(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    records = [
+        {"phone1": "9876543213.0", "name": "Excel"},
+        {"phone1": 9876543214.0, "name": "JSON"},
+        {"phone1": "98765.43215", "name": "Dotted"},
+    ]
+    async with Client(server_of(simulator, settings_for(simulator, tmp_path))) as client:
+        result = await client.call_tool(
+            "ameyo_upload_contacts", {"campaign": 1, "lead_id": 21, "records": records}
+        )
+    text = text_of(result)
+    stored = {c.phone1 for c in simulator.state.contacts(1)}
+    assert not {"98765432130", "98765432140"} & stored, text
+    assert f"record 1: phone1 has 11 digits and {SAID}" in text, text
+    assert f"record 2: phone1 has 11 digits and {SAID}" in text, text
+    assert "Sent 1 record" in text and "9876543215" in stored, text
+
+
+async def test_a_decimal_phone_in_a_file_is_refused_as_its_row(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "excel.csv").write_text("phone1,name\n9876543213.0,Excel\n9876543216,Text\n", encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    async with Client(server_of(simulator, settings)) as client:
+        dry = await client.call_tool(
+            "ameyo_upload_contacts_file", {"file": "excel.csv", "campaign": 1, "lead_id": 21}
+        )
+    check = (folder / "excel.csv.lead-21.ameyo-check.csv").read_text(encoding="utf-8")
+    assert "98765432130" not in check and "98765432130" not in text_of(dry), check
+    assert "would send 1, refused before sending 1" in text_of(dry) and SAID in text_of(dry), text_of(dry)
