@@ -28,6 +28,11 @@ DO_NOT_CALL = [
     "DND registered",
     "DNCR",
     "Customer said: do not call again",
+    "NCPR",
+    "NCPR registered",
+    "CustomerDNC",
+    "DNCRequest",
+    "D.N.C.",
 ]
 MAY_BE_CALLED = [
     "Callback",
@@ -37,6 +42,9 @@ MAY_BE_CALLED = [
     "Call Later",
     "Do not email",
     "Donation call",
+    "Non-DNC",
+    "Non DNC",
+    "Not DNC",
 ]
 
 

@@ -27,7 +27,12 @@ CALLBACK_PHONE = "callback_phone"
 # "Do-Not-Call", "DNC - Customer Request", "NDNC" (India's registry) or "Do Not Disturb": a
 # disposition says do not call when one of its words is one of these (DNCR: a do-not-call
 # registry, as NDNC is)...
-_DNC_WORDS: Final = frozenset({"dnc", "ndnc", "dncr", "ndncr", "dnd"})
+# NCPR: the registry's name since 2011.
+_DNC_WORDS: Final = frozenset({"dnc", "ndnc", "dncr", "ndncr", "dnd", "ncpr"})
+# "Non-DNC", "Not DNC": a marking that the customer may be called.
+_NEGATIONS: Final = frozenset({"non", "not"})
+# Words run together in CamelCase ("CustomerDNC", "DNCRequest") are words apart.
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 # ...or when consecutive words spell one of these, however they are split ("Do_Not_Call",
 # "DoNot Call", "Don't call", "Do not callback"). Whole words: "Donation call" is not one.
 _DNC_PHRASES: Final = (
@@ -82,9 +87,11 @@ def outside_hours(at: datetime, hours: CallingHours, zone: ZoneInfo) -> str | No
 def do_not_call(disposition: str) -> bool:
     """Whether a customer's last disposition says they asked not to be called: a callback to them
     needs the person's explicit yes. The one rule for every tool that checks it."""
-    words = _WORD.findall(fold(disposition))
-    if _DNC_WORDS.intersection(words):
-        return True
+    # Dots go before the words are split: initials ("D.N.C.") are one word.
+    words = _WORD.findall(fold(_CAMEL.sub(" ", disposition.replace(".", ""))))
+    for i, word in enumerate(words):
+        if word in _DNC_WORDS and (i == 0 or words[i - 1] not in _NEGATIONS):
+            return True
     for start in range(len(words)):
         joined = ""
         for word in words[start:]:
