@@ -1,7 +1,7 @@
 """A phone number written as a decimal, as a spreadsheet writes a number cell ("9876543213.0") or a
 model passes a JSON number (9876543214.0), is refused, saying how to give it: the dot had been read
 as a separator and the number uploaded with a 0 more (98765432130), someone else's, whom the dialer
-would call. A dot between digit groups ("98765.43213") is still a separator."""
+would call. A dot between digit groups ("98765.43213", "98765.00000") is still a separator."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ async def test_a_decimal_phone_is_refused_by_the_upload_tool(
         {"phone1": "9876543213.0", "name": "Excel"},
         {"phone1": 9876543214.0, "name": "JSON"},
         {"phone1": "98765.43215", "name": "Dotted"},
+        {"phone1": "+91 98765 43217.0", "name": "Spaced"},
+        {"phone1": "98765.00000", "name": "Zeros"},
     ]
     async with Client(server_of(simulator, settings_for(simulator, tmp_path))) as client:
         result = await client.call_tool(
@@ -35,7 +37,8 @@ async def test_a_decimal_phone_is_refused_by_the_upload_tool(
     assert not {"98765432130", "98765432140"} & stored, text
     assert f"record 1: phone1 has 11 digits and {SAID}" in text, text
     assert f"record 2: phone1 has 11 digits and {SAID}" in text, text
-    assert "Sent 1 record" in text and "9876543215" in stored, text
+    assert f"record 4: phone1 has 13 digits and {SAID}" in text, text
+    assert "Sent 2 records" in text and {"9876543215", "9876500000"} <= stored, text
 
 
 async def test_a_decimal_phone_in_a_file_is_refused_as_its_row(

@@ -50,7 +50,9 @@ _NON_DIGITS = re.compile(r"\D")
 _PASTED = re.compile(r"[\d\s+\-().\/\u00a0\u2010-\u2015]+")
 # A number cell of a spreadsheet written out as a decimal ("9876543213.0", or a JSON float): the dot
 # would be read as a separator, and the number dialled with a 0 more, someone else's.
-_DECIMAL = re.compile(r"\+?\d+\.0+")
+# Its one dot comes before one or two zeros that end it: a dot before a group of digits is a
+# separator ("98765.00000", "98.76.54.32.00").
+_DECIMAL = re.compile(r"[^.]*\d\.0{1,2}")
 _DECIMAL_WHY = "a decimal number (a spreadsheet's number cell ends in .0): give it as text, without the .0"
 _MAX_NSN = 17  # libphonenumber's longest national number
 _MAX_TEXT = 250  # libphonenumber's longest input
@@ -303,7 +305,7 @@ def dial_and_identity(raw: str, region: str, style: str = DEFAULT_STYLE) -> tupl
         raise PhoneError(
             f"{_shown(raw)} is not a phone number: use digits, optionally with + and the country code."
         )
-    if _DECIMAL.fullmatch(text):
+    if _DECIMAL.fullmatch(text):  # (digits alone, the usual text, never reach here)
         raise PhoneError(f"{_shown(raw)} is {_DECIMAL_WHY}.", _DECIMAL_WHY)
     facts = _facts(text, region)
     if facts is None or not facts.possible:
