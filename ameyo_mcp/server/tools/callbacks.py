@@ -79,8 +79,8 @@ async def ameyo_add_callback(
         from ...index.lookup import Finder  # on the first call: start-up does not pay for it
 
         finder = Finder(ameyo, lambda: state_of(ctx).store)
-        contact, number = await _customer_and_number(ameyo, finder, info, customer_id, phone)
-        notes = await _checks(ameyo, info, contact, when, outside_calling_hours, despite_do_not_call)
+        contact, number, notes = await _customer_and_number(ameyo, finder, info, customer_id, phone)
+        notes += await _checks(ameyo, info, contact, when, outside_calling_hours, despite_do_not_call)
     if agent is not None:
         notes += await state_of(ctx).writes.unknown_agents_note([agent])
     write = plans.plan_callback(
@@ -180,14 +180,13 @@ def _told_apart(contacts: Sequence[Contact], wanted: phones.PhoneSearch, region:
 
 async def _customer_and_number(
     ameyo: Ameyo, finder: Finder, info: CampaignInfo, customer_id: int | None, phone: str | None
-) -> tuple[Contact, str]:
-    """The customer and the full stored number Ameyo will dial: never a partial number, never a
-    number of another customer."""
+) -> tuple[Contact, str, list[str]]:
+    """The customer, the full stored number Ameyo will dial (never a partial number, never a
+    number of another customer) and what the person should know of the choice."""
     region = ameyo.settings.phone_region
     label = campaign_label(info)
     if customer_id is None:
-        contact, number = await _by_phone(finder, info, phone or "")
-        return contact, number
+        return await _by_phone(finder, info, phone or "")
     found = await ameyo.get_contacts(_request(info, customer_ids=[str(customer_id)]))
     if not found:
         from ...index.lookup import elsewhere_note  # loaded already, with the finder
@@ -205,14 +204,14 @@ async def _customer_and_number(
             + _names(contact)
         )
     if not phone:
-        return contact, numbers[0]
+        return contact, numbers[0], []
     try:
         phones.search(phone, region)  # letters or too few digits are refused, never dropped
         mine = [n for n in numbers if same_number(n, phone, region)]
     except PhoneError as exc:
         raise ToolError(f"phone: {exc}") from None
     if mine:
-        return contact, mine[0]
+        return contact, mine[0], []
     shown = data_text(phone, 24)
     listing = ", ".join(data_text(n, 24) for n in numbers)
     if not is_complete(phone, region):
@@ -221,10 +220,13 @@ async def _customer_and_number(
             f"{listing}: leave phone out to call {data_text(numbers[0], 24)}, or give one of them in full."
             + _names(contact)
         )
+    wanted = phones.search(phone, region)
+    # A customer whose number only ends with the one given does not own it: naming them would
+    # send the person to call them instead.
     owners = [
         c
-        for c in (await _scan(finder, info, phones.search(phone, region))).matches
-        if c.customer_id != contact.customer_id
+        for c in (await _scan(finder, info, wanted)).matches
+        if c.customer_id != contact.customer_id and _given(c, wanted, region)
     ]
     if owners:
         raise ToolError(
@@ -238,7 +240,7 @@ async def _customer_and_number(
     )
 
 
-async def _by_phone(finder: Finder, info: CampaignInfo, phone: str) -> tuple[Contact, str]:
+async def _by_phone(finder: Finder, info: CampaignInfo, phone: str) -> tuple[Contact, str, list[str]]:
     region = finder.ameyo.settings.phone_region
     try:
         wanted = phones.search(phone, region)
@@ -260,6 +262,9 @@ async def _by_phone(finder: Finder, info: CampaignInfo, phone: str) -> tuple[Con
             "the callback together) with ameyo_upload_contacts_with_callbacks only if they are truly not "
             "in this campaign." + (f"\n{other}" if other else "")
         )
+    matches, aside = _by_given_number(matches, wanted, region)
+    if not matches:
+        raise ToolError(_ends_only_refusal(aside, shown, label, wanted, region, found.looked.missed()))
     if len(matches) > 1:
         listing = ", ".join(_who(c) for c in matches[:10])
         more = f" and {len(matches) - 10:,} more" if len(matches) > 10 else ""
@@ -268,7 +273,73 @@ async def _by_phone(finder: Finder, info: CampaignInfo, phone: str) -> tuple[Con
             "the one to call." + _told_apart(matches[:10], wanted, region)
         )
     contact = matches[0]
-    return contact, next(n for n in _numbers(contact, region) if wanted.matches(n))
+    numbers = [n for n in _numbers(contact, region) if wanted.matches(n)]
+    number = next((n for n in numbers if wanted.is_given(n)), numbers[0])
+    return contact, number, [_left_aside_note(aside, contact, shown, wanted, region)] if aside else []
+
+
+def _given(contact: Contact, wanted: phones.PhoneSearch, region: str) -> bool:
+    return any(wanted.is_given(n) for n in _numbers(contact, region))
+
+
+def _by_given_number(
+    matches: Sequence[Contact], wanted: phones.PhoneSearch, region: str
+) -> tuple[list[Contact], list[Contact]]:
+    """The customers a whole number names, and those found only because a longer, other number of
+    theirs ends with it (`0458681166572` for `8681166572`): someone else, unless the person means
+    them. Last digits name no number: every customer they find is a candidate."""
+    if not wanted.whole:
+        return list(matches), []
+    named: list[Contact] = []
+    aside: list[Contact] = []
+    for c in matches:
+        (named if _given(c, wanted, region) else aside).append(c)
+    return named, aside
+
+
+def _ending_numbers(contacts: Sequence[Contact], wanted: phones.PhoneSearch, region: str) -> str:
+    """ "customer 12458's number 0458681166572, ...": the number of each that the search found."""
+    said = []
+    for c in contacts[:10]:
+        number = next(n for n in _numbers(c, region) if wanted.matches(n))  # `_scan` kept them so
+        said.append(f"{_who(c)}'s number {data_text(number, 24)}")
+    more = f" and {len(contacts) - 10:,} more" if len(contacts) > 10 else ""
+    return ", ".join(said) + more
+
+
+def _ends_only_refusal(
+    aside: Sequence[Contact], shown: str, label: str, wanted: phones.PhoneSearch, region: str, missed: str
+) -> str:
+    if len(aside) == 1:
+        found = f"{_ending_numbers(aside, wanted, region)} only ends with it"
+        meant = (
+            f"if customer {aside[0].customer_id} is the one the person means, pass customer_id "
+            f"{aside[0].customer_id} (without phone) to call their own number"
+        )
+    else:
+        found = f"{_ending_numbers(aside, wanted, region)} each only end with it"
+        meant = "if one of them is the one the person means, pass their customer_id (without phone)"
+    return (
+        f"No customer in campaign {label} has the number {shown}: {found}, another number under the "
+        "phone rule, someone else unless the person means them. Nothing was sent: "
+        f"{meant}; if the number's customer is not in this campaign, add them (and the callback "
+        "together) with ameyo_upload_contacts_with_callbacks."
+        + (f" {missed}" if missed else "")
+        + _told_apart(aside[:10], wanted, region)
+    )
+
+
+def _left_aside_note(
+    aside: Sequence[Contact], chosen: Contact, shown: str, wanted: phones.PhoneSearch, region: str
+) -> str:
+    why = f"another number under the phone rule; the person gave the whole number, {_who(chosen)}'s"
+    if len(aside) == 1:
+        return (
+            f"Note: left aside {_ending_numbers(aside, wanted, region)}, which only ends with {shown}: {why}."
+        )
+    return (
+        f"Note: left aside {_ending_numbers(aside, wanted, region)}, which each only end with {shown}: {why}."
+    )
 
 
 async def _scan(finder: Finder, info: CampaignInfo, wanted: phones.PhoneSearch) -> Found:
