@@ -1,7 +1,8 @@
 """A record sent with an unknown outcome is not sent again inside another write: a file's row, then
 the same record through ameyo_upload_contacts; the other way round; and inside a larger upload of
-the same tool. The single-upload tools had known only whole writes, so each went out twice. A
-record answered earlier is not sent again inside a larger upload either."""
+the same tool, or through the upload with callbacks; and a record Ameyo's answer left out. The
+single-upload tools had known only whole writes, so each went out twice. A record answered earlier
+is not sent again inside a larger upload either."""
 
 from __future__ import annotations
 
@@ -118,3 +119,91 @@ async def test_a_record_answered_is_not_sent_again_inside_a_larger_upload_but_on
     assert "Sent 2 records" in text_of(asked), text_of(asked)
     assert writes_to(simulator, PHONE) == ["ADDED", "UPDATED"]  # the second on request only
     assert writes_to(simulator, "9876512346") == ["ADDED", "UPDATED"]
+
+
+async def test_a_file_row_of_unknown_outcome_is_not_resent_by_the_callbacks_upload_tool(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "today.csv").write_text(f"phone1,name\n{PHONE},{NAME}\n", encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    faults = simulator.state.faults
+    async with Client(server_of(simulator, settings)) as client:
+        faults.commands, faults.empty_list = {"uploadContacts"}, 1  # saved; the answer says nothing
+        first = await client.call_tool(
+            "ameyo_upload_contacts_file",
+            BASE | {"file": "today.csv", "dry_run": False, "update_existing": True},
+        )
+        assert "outcome unknown 1" in text_of(first), text_of(first)
+        faults.reset()
+        record = {"customer": {"phone1": PHONE, "name": NAME}, "callback_time": "2031-05-01T11:00:00"}
+        second = await client.call_tool(
+            "ameyo_upload_contacts_with_callbacks", BASE | {"records": [record], "update_existing": True}
+        )
+    # The record went out once; its number's outcome is unknown: it is set aside.
+    assert simulator.state.executed["uploadContactAndAddCallback"] == 0, (
+        writes_to(simulator, PHONE),
+        text_of(second),
+    )
+
+
+async def test_a_callbacks_upload_of_unknown_outcome_is_not_resent_by_the_upload_tool(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    settings = settings_for(simulator, tmp_path)
+    faults = simulator.state.faults
+    async with Client(server_of(simulator, settings)) as client:
+        faults.commands, faults.empty_list = {"uploadContactAndAddCallback"}, 1
+        record = {"customer": {"phone1": PHONE, "name": NAME}, "callback_time": "2031-05-01T11:00:00"}
+        first = await client.call_tool(
+            "ameyo_upload_contacts_with_callbacks", BASE | {"records": [record], "update_existing": True}
+        )
+        assert first.is_error and "unknown" in text_of(first), text_of(first)
+        faults.reset()
+        second = await client.call_tool(
+            "ameyo_upload_contacts",
+            BASE | {"records": [{"phone1": PHONE, "name": NAME}], "update_existing": True},
+        )
+    assert simulator.state.executed["uploadContacts"] == 0, (writes_to(simulator, PHONE), text_of(second))
+
+
+ASHA, BO = {"phone1": "9876512345", "name": "Asha"}, {"phone1": "9876512346", "name": "Bo"}
+
+
+async def test_a_record_the_answer_left_out_is_not_told_answered(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """Ameyo answered the write, but not for this record: its outcome is unknown, not answered."""
+    settings = settings_for(simulator, tmp_path)
+    faults = simulator.state.faults
+    async with Client(server_of(simulator, settings)) as client:
+        faults.commands, faults.short_list = {"uploadContacts"}, 1  # Bo saved, left out of the answer
+        first = await client.call_tool("ameyo_upload_contacts", BASE | {"records": [ASHA, BO]})
+        assert "record 2: 9876512346: Ameyo's answer left this record out" in text_of(first), text_of(first)
+        faults.reset()
+        again = await client.call_tool(
+            "ameyo_upload_contacts", BASE | {"records": [BO, {"phone1": "9876512347", "name": "C"}]}
+        )
+    assert "Ameyo answered it then" not in text_of(again), text_of(again)
+    assert "record 1: " in text_of(again) and "outcome is unknown" in text_of(again), text_of(again)
+
+
+async def test_a_corrected_record_of_a_left_out_number_waits_for_the_check(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    settings = settings_for(simulator, tmp_path)
+    faults = simulator.state.faults
+    async with Client(server_of(simulator, settings)) as client:
+        faults.commands, faults.short_list = {"uploadContacts"}, 1
+        await client.call_tool("ameyo_upload_contacts", BASE | {"records": [ASHA, BO]})
+        faults.reset()
+        fixed = await client.call_tool(
+            "ameyo_upload_contacts",
+            BASE | {"records": [{"phone1": "9876512346", "name": "Bob"}], "update_existing": True},
+        )
+    # As for a whole write of unknown outcome: "not sent: its number went out ... outcome is unknown".
+    assert writes_to(simulator, "9876512346") == ["ADDED"], (
+        writes_to(simulator, "9876512346"),
+        text_of(fixed),
+    )

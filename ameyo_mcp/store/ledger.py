@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from .backends import Tx
 
 FLIGHT, ANSWERED, UNKNOWN = "flight", "answered", "unknown"
+# A kept row's digest once its write's answer left it out: no row's digest (they are hex).
+UNANSWERED = "unanswered"
 # PostgreSQL: the advisory lock every claim takes (the migrations use 7110451211).
 _CLAIM_LOCK = 7110451212
 ORPHANED = (
@@ -83,6 +85,8 @@ class Settlement:
     answer: list[Any] | None = None
     # Each key's hold: until when it keeps standing in the way of the same write.
     holds: dict[str, float] | None = None
+    # The numbers of an answered upload's records that Ameyo's answer left out: of unknown outcome.
+    unanswered: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -286,6 +290,8 @@ def rows_held(
         entry = entries.get(write)  # (none for this batch's own rows: `writes` leaves it out)
         if entry is None:
             continue
+        if digest == UNANSWERED and entry.state == ANSWERED:
+            entry = replace(entry, state=UNKNOWN)  # a record the write's answer left out
         if entry.state == FLIGHT and entry.lease_until > now and alive(entry.owner):
             return entry
         if entry.hold_until is not None and entry.hold_until <= now:
@@ -354,6 +360,11 @@ def settle(tx: Tx, keys: Sequence[str], *, write_id: str, owner: str, now: float
         "prior = NULL WHERE key = ? AND write_id = ? AND owner = ?",
         [(how.state, now, holds.get(key), how.note or None, answer, key, write_id, owner) for key in keys],
     )
+    if how.unanswered:
+        tx.run(
+            "UPDATE file_rows SET digest = ? WHERE write_id = ? " + _any_identity(tx),
+            (UNANSWERED, write_id, _json_text(list(how.unanswered))),
+        )
 
 
 def _release(tx: Tx, keys: Sequence[str], *, write_id: str, owner: str) -> None:

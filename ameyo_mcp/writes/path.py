@@ -775,7 +775,10 @@ class WritePath:
         kept_answer = [_answer_row(row) for row in answer] if keep_answer and state == "answered" else None
         from ..store.ledger import Settlement  # loaded with the store, on the first write
 
-        how = Settlement(state, note, kept_answer, holds)
+        # Records after the answer's last row (an answer cut short): their numbers stay unknown for
+        # the uploads after this one, though the write as a whole was answered.
+        unanswered = [n for n, _ in write.rows[len(answer) :]] if state == "answered" else []
+        how = Settlement(state, note, kept_answer, holds, unanswered)
         with self._unsettled_lock:
             self._unsettled.pop(write.identity, None)
         try:

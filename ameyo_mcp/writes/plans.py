@@ -332,6 +332,10 @@ def plan_upload(
     )
 
 
+# Where a row's callback goes in its digest: no customer field's name (they hold no control character).
+_CALLBACK_FIELD = "\x00callback"
+
+
 def row_digest(head: str, number: str, record: Mapping[str, str]) -> str:
     """One plain record with what it asks of Ameyo (`head`: server, campaign, lead and options), as
     a short digest: phone1 as the number it is (`number`, its phones.identity), since the ledger
@@ -388,6 +392,16 @@ def plan_upload_with_callbacks(
         (key, callbacks_to(server, campaign.campaign_id, number, region), callback.call_back_time)
         for (key, _), (_, callback, number) in zip(keys, dialled, strict=True)
     )
+    rows: tuple[tuple[str, str], ...] = ()
+    if len(numbers) == len(records):
+        head = f"{server}\n{request.command}\n" + canonical(
+            {"campaign_id": campaign.campaign_id, "lead_id": lead_id, "properties": request.properties}
+        )
+        # The callback is part of the row: the same customer with another callback is another row.
+        rows = tuple(
+            (number, row_digest(head, number, {**record, _CALLBACK_FIELD: canonical(callback.wire())}))
+            for (number, _), (record, callback) in zip(numbers, records, strict=True)
+        )
     return Write(
         request,
         identity,
@@ -398,5 +412,6 @@ def plan_upload_with_callbacks(
         dict(context or {}),
         keys,
         numbers=tuple(numbers),
+        rows=rows,
         subjects=subjects,
     )
