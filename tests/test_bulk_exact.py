@@ -767,6 +767,18 @@ async def test_a_dry_run_tells_a_row_an_earlier_answer_left_out_as_the_real_run_
     real = await upload_file(cli_writes(ameyo), source, options)
     assert dry.counts == {"SENT_EARLIER": 2, "OUTCOME_UNKNOWN": 1}, dry.counts
     assert real.counts == {"ADDED": 2, "OUTCOME_UNKNOWN": 1} and real.sent_now == 0, real.counts
+    # A copy of the file holds it back too, as of unknown outcome (it had been told answered), and
+    # says how to send it.
+    copy = tmp_path / "few-copy.csv"
+    copy.write_bytes(source.read_bytes())
+    again = await upload_file(cli_writes(ameyo), copy, options)
+    assert again.counts == {"SENT_EARLIER": 2, "OUTCOME_UNKNOWN": 1} and again.sent_now == 0, again.counts
+    assert any("ameyo_upload_contacts and allow_repeat=true" in note for note in first.notes), first.notes
+    assert any("ameyo_upload_contacts and allow_repeat=true" in note for note in again.notes), again.notes
+    copy_dry = await upload_file(
+        cli_writes(ameyo), copy, BulkOptions(**{**options.__dict__, "dry_run": True})
+    )
+    assert copy_dry.counts == {"SENT_EARLIER": 2, "OUTCOME_UNKNOWN": 1}, copy_dry.counts
 
 
 async def test_a_copy_cut_into_other_batches_updates_no_customer_twice(

@@ -51,6 +51,9 @@ class Store(ContactWrites, ContactLookups, CallEvents):
     def sent_spellings(self, server: str, campaign_id: int, identities: Sequence[str]) -> dict[str, str]:
         return self._reading(lambda tx: ledger.spellings(tx, server, campaign_id, identities))
 
+    def unanswered_rows(self, write_id: str) -> set[str]:
+        return self._reading(lambda tx: ledger.unanswered(tx, write_id))
+
     def ledger_entries(self, keys: Sequence[str]) -> list[ledger.LedgerEntry]:
         return self._reading(lambda tx: ledger.entries(tx, keys))
 

@@ -303,6 +303,12 @@ def rows_held(
     return taken
 
 
+def unanswered(tx: Tx, write_id: str) -> set[str]:
+    """The numbers of the records the answer to write `write_id` left out (`Settlement.unanswered`)."""
+    rows = tx.all("SELECT identity FROM file_rows WHERE write_id = ? AND digest = ?", (write_id, UNANSWERED))
+    return {str(r[0]) for r in rows}
+
+
 def _json_text(value: list[str] | dict[str, str]) -> str:
     """A batch's numbers as one JSON parameter, by orjson (500 of them at C speed); what orjson
     does not take (a lone surrogate) goes the standard way."""

@@ -491,6 +491,13 @@ class WritePath:
         now = self._clock()
         return next((e for e in entries if _stands(e, now)), None)
 
+    async def unanswered(self, write: Write) -> set[str]:
+        """The numbers of `write`'s records that Ameyo's answer to it left out, when it was sent
+        and answered before: a repeat of it tells those of unknown outcome, not answered."""
+        if not write.rows:
+            return set()
+        return await self._ledger(self._store().unanswered_rows, write.identity)
+
     async def rows_held(self, write: Write) -> dict[str, LedgerEntry]:
         """By number, the writes of other uploads that sent records of this one (`Write.rows`), as its
         claim would find them (`RowsSent`); one in flight, as of unknown outcome: what a dry run

@@ -53,7 +53,7 @@ from ...errors import (
 )
 from ...rules.counts import agreeing, counted
 from ...rules.sanitize import data_text
-from ...rules.times import show_wire
+from ...rules.times import ago_text, show_wire
 from .. import path as writes
 from .. import plans
 from ..outcome import FAILED as FAILED_RESULT
@@ -464,11 +464,9 @@ class _Run:
                     return
                 batch = rest
         if earlier is not None and earlier.state == "answered":
-            reason = sent_earlier_reason(
-                earlier.context or {}, self.writes.clock() - (earlier.settled_at or 0)
-            )
-            for row in batch.rows:
-                self._settle(Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason))
+            seconds = self.writes.clock() - (earlier.settled_at or 0)
+            reason = sent_earlier_reason(earlier.context or {}, seconds)
+            self._settle_all(await self._told_sent_earlier(batch, reason, seconds))
         elif earlier is not None and earlier.state == "unknown" and not batch.resend:
             self._settle_all(list(self.earlier.same_write_unknown(batch, earlier).values()))
         else:
@@ -860,13 +858,31 @@ class _Run:
         note = f"Rows of batch {batch.id} (lines {batch.first_line}-{batch.last_line}) were {reason}."
         if len(self.notes) < _EARLIER_NOTES:
             self.notes.append(note)
-        settled = [Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason) for row in batch.rows]
+        settled = await self._told_sent_earlier(batch, reason, sent.repeat_of_s or 0)
         await self.journal.answered(
             batch.id, batch.first_line, batch.last_line, [item.journal_row() for item in settled]
         )
         self.sent.requests -= 1  # nothing went out for it
         self.sent.rows -= len(batch.rows)
         self._settle_all(settled)
+
+    async def _told_sent_earlier(self, batch: Batch, reason: str, seconds: float) -> list[Outcome]:
+        """A batch whose very rows went out before and were answered, row by row: sent earlier, but
+        the rows that answer left out, of unknown outcome still (a copy of the file had told them
+        answered)."""
+        left = await self.writes.unanswered(self._plan(batch, batch.rows))
+        if not self.options.dry_run:  # (their note, as for the rows the answer left out in this run)
+            self.earlier.left_out += sum(row.identity in left for row in batch.rows)
+        why = (
+            f"outcome unknown: these same rows went out {ago_text(seconds)} and Ameyo's answer left this "
+            "one out; not sent again"
+        )
+        return [
+            Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=why)
+            if row.identity in left
+            else Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason)
+            for row in batch.rows
+        ]
 
     async def _answered(self, batch: Batch, results: list[RecordResult]) -> None:
         zone = self.ameyo.settings.zone
@@ -1021,8 +1037,10 @@ class _Run:
             self.notes.append(
                 f"{counted(left_out, 'row')} {agreeing(left_out, 'was', 'were')} left out of "
                 "Ameyo's answer to their batch, so their outcome is "
-                "unknown; retry_unknown does not resend them (their batch was answered). Check them (their "
-                "lines are in the result file) and upload those that are missing again."
+                "unknown; retry_unknown does not resend them (their batch was answered), nor does another "
+                "file holding them while the write ledger keeps their outcome unknown. Check them (their "
+                "lines are in the result file) and send those that are missing with ameyo_upload_contacts "
+                "and allow_repeat=true."
             )
         if unknown and unknown > held_callbacks:
             self.notes.append(
