@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client
 
@@ -205,5 +206,69 @@ async def test_a_corrected_record_of_a_left_out_number_waits_for_the_check(
     # As for a whole write of unknown outcome: "not sent: its number went out ... outcome is unknown".
     assert writes_to(simulator, "9876512346") == ["ADDED"], (
         writes_to(simulator, "9876512346"),
+        text_of(fixed),
+    )
+
+
+LEFT = "9876512346"
+
+
+async def test_a_left_out_record_is_still_unknown_after_the_repeat_window(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """Held as long as a write of unknown outcome (AMEYO_LEDGER_DAYS), not the repeat window."""
+    settings = settings_for(simulator, tmp_path, AMEYO_REPEAT_WINDOW_S="1")
+    faults = simulator.state.faults
+    async with Client(server_of(simulator, settings)) as client:
+        faults.commands, faults.short_list = {"uploadContacts"}, 1  # Bo saved, left out of the answer
+        first = await client.call_tool(
+            "ameyo_upload_contacts", BASE | {"update_existing": True, "records": [ASHA, BO]}
+        )
+        assert "left this record out" in text_of(first), text_of(first)
+        faults.reset()
+        await anyio.sleep(1.5)  # past the repeat window, not the ledger's days
+        again = await client.call_tool(
+            "ameyo_upload_contacts",
+            BASE | {"update_existing": True, "records": [BO, {"phone1": "9876512347", "name": "C"}]},
+        )
+    # Bo's outcome was never learnt: it is not sent again without allow_repeat.
+    assert writes_to(simulator, BO["phone1"]) == ["ADDED"], (
+        writes_to(simulator, BO["phone1"]),
+        text_of(again),
+    )
+
+
+async def test_a_left_out_row_resent_and_answered_is_no_longer_unknown(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """Checked, sent again with allow_repeat and answered: its number's outcome is known, and a later
+    correction goes (it had been held back as unknown for the ledger's days)."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "today.csv").write_text(f"phone1,name\n9876512345,Asha\n{LEFT},Bo\n", encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    faults = simulator.state.faults
+    async with Client(server_of(simulator, settings)) as client:
+        faults.commands, faults.short_list = {"uploadContacts"}, 1
+        first = await client.call_tool(
+            "ameyo_upload_contacts_file",
+            BASE | {"update_existing": True, "file": "today.csv", "dry_run": False},
+        )
+        assert "outcome unknown 1" in text_of(first), text_of(first)
+        faults.reset()
+        # As told: checked, then sent again with allow_repeat; Ameyo answers it.
+        resent = await client.call_tool(
+            "ameyo_upload_contacts",
+            BASE
+            | {"update_existing": True, "records": [{"phone1": LEFT, "name": "Bo"}], "allow_repeat": True},
+        )
+        assert "Sent 1 record" in text_of(resent), text_of(resent)
+        # Later, a correction of Bo's name.
+        fixed = await client.call_tool(
+            "ameyo_upload_contacts",
+            BASE | {"update_existing": True, "records": [{"phone1": LEFT, "name": "Bob"}]},
+        )
+    assert writes_to(simulator, LEFT) == ["ADDED", "UPDATED", "UPDATED"], (
+        writes_to(simulator, LEFT),
         text_of(fixed),
     )

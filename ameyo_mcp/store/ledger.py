@@ -87,6 +87,9 @@ class Settlement:
     holds: dict[str, float] | None = None
     # The numbers of an answered upload's records that Ameyo's answer left out: of unknown outcome.
     unanswered: Sequence[str] = ()
+    # (server, campaign, number) of records sent again on purpose and answered: other writes that
+    # left them of unknown outcome stop holding them back.
+    known: Sequence[tuple[str, int, str]] = ()
 
 
 @dataclass(frozen=True)
@@ -370,6 +373,14 @@ def settle(tx: Tx, keys: Sequence[str], *, write_id: str, owner: str, now: float
         tx.run(
             "UPDATE file_rows SET digest = ? WHERE write_id = ? " + _any_identity(tx),
             (UNANSWERED, write_id, _json_text(list(how.unanswered))),
+        )
+    for (server, campaign_id), numbers in _by_campaign([(*k, "") for k in how.known]).items():
+        tx.run(
+            "DELETE FROM file_rows WHERE server = ? AND campaign_id = ? AND write_id <> ? "
+            + _any_identity(tx)
+            + " AND (digest = ? OR write_id IN (SELECT key FROM write_ledger WHERE key = file_rows.write_id "
+            "AND state = ?))",
+            (server, campaign_id, write_id, _json_text(list(numbers)), UNANSWERED, UNKNOWN),
         )
 
 

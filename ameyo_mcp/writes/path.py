@@ -371,7 +371,8 @@ class WritePath:
         finally:
             ON_WIRE.reset(reset)
             # No await from here on: a cancelled call cannot skip settling its write.
-            self._settle(write, keys, state, answer, call_id, note, intent, keep_answer)
+            resent = allow_repeat or write.resend_unknown
+            self._settle(write, keys, state, answer, call_id, note, intent, keep_answer, resent)
         for hook in self.on_answered:
             try:
                 await hook(write, answer)
@@ -768,12 +769,17 @@ class WritePath:
         note: str,
         intent: bool,
         keep_answer: bool,
+        resent: bool = False,
     ) -> None:
         now = self._clock()
         holds: dict[str, float] = {}
+        # Records after the answer's last row (an answer cut short): their numbers stay unknown for
+        # the uploads after this one, though the write as a whole was answered, for as long as a
+        # write of unknown outcome is kept.
+        unanswered = [n for n, _ in write.rows[len(answer) :]] if state == "answered" else []
         if state is not None:
             long = now + self.ledger_s
-            kept = long if state == "unknown" or write.lasting else now + self.window_s
+            kept = long if state == "unknown" or write.lasting or unanswered else now + self.window_s
             holds = {key: long for key in keys} | {write.identity: kept}
             if state == "answered":
                 # A callback Ameyo's answer did not schedule stands in no one's way, and is named to
@@ -782,10 +788,11 @@ class WritePath:
         kept_answer = [_answer_row(row) for row in answer] if keep_answer and state == "answered" else None
         from ..store.ledger import Settlement  # loaded with the store, on the first write
 
-        # Records after the answer's last row (an answer cut short): their numbers stay unknown for
-        # the uploads after this one, though the write as a whole was answered.
-        unanswered = [n for n, _ in write.rows[len(answer) :]] if state == "answered" else []
-        how = Settlement(state, note, kept_answer, holds, unanswered)
+        # Sent again on purpose and answered: the earlier writes that left these numbers of unknown
+        # outcome hold them back no more (the person checked, and Ameyo has now answered).
+        server, campaign_id = self.ameyo.settings.base_url, write.campaign.campaign_id
+        known = [(server, campaign_id, n) for n, _ in write.rows[: len(answer)]] if resent else []
+        how = Settlement(state, note, kept_answer, holds, unanswered, known if state == "answered" else [])
         with self._unsettled_lock:
             self._unsettled.pop(write.identity, None)
         try:
