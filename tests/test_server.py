@@ -59,8 +59,8 @@ async def test_tools_listed_with_true_annotations_and_small_schemas(client: Clie
     # Under 12,000 before ameyo_call_history, whose ten filters cost 1,300 more, the callback
     # checks' flags (outside_calling_hours, despite_do_not_call) about 300, and its chart 100; the
     # upload with callbacks' despite_do_not_call (a do-not-call customer needs the person's yes
-    # there too) 120.
-    assert for_model < 13_850, f"tool definitions grew to {for_model} characters"
+    # there too) 120, and the file tool's (a file's callback rows are checked too) 130.
+    assert for_model < 13_980, f"tool definitions grew to {for_model} characters"
     # Output schemas grew with upload counts that add up, confirmation tokens and repeat flags.
     # ameyo_call_history's: 2,350 in all; where a lookup looked and what it could not rule out: 150;
     # customers' names beside their ids in the call history, the number a phone search matched and
@@ -78,8 +78,8 @@ async def test_tools_listed_with_true_annotations_and_small_schemas(client: Clie
     # (the call in the call history's shape): 800; the first callbacks a file's dry run would
     # schedule, with their zone, as the record uploads' dry runs list them: 150; the record
     # uploads' would_send beside a dry run's sent (0), and what sent, would_send, refused and
-    # dry_run mean: 450.
-    assert sum(len(json.dumps(d)) for d in dumped) < 26_000
+    # dry_run mean: 450; the model's part above, the file tool's despite_do_not_call: 130.
+    assert sum(len(json.dumps(d)) for d in dumped) < 26_070
 
 
 async def test_login_ping_campaigns_leads_logout(client: Client, simulator: SimulatorThread) -> None:

@@ -211,6 +211,11 @@ def _upload_parser(
         help="schedule the file's callbacks at their times even outside AMEYO_CALLING_HOURS",
     )
     upload.add_argument(
+        "--despite-do-not-call",
+        action="store_true",
+        help="the person confirmed calling back customers whose last disposition is do-not-call",
+    )
+    upload.add_argument(
         "--result",
         default=None,
         help="result CSV, beside FILE if relative (default FILE.lead-N.ameyo-result.csv, or "
@@ -443,6 +448,7 @@ def _upload(args: argparse.Namespace) -> int:
             retry_unknown=args.retry_unknown,
             resend_callbacks_may_duplicate=args.resend_callbacks_may_duplicate,
             outside_calling_hours=args.outside_calling_hours,
+            despite_do_not_call=args.despite_do_not_call,
             # A relative path is read beside the contact file, not the current folder.
             result_path=Path(args.result) if args.result else None,
             journal_path=Path(args.journal) if args.journal else None,

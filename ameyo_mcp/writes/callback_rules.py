@@ -104,6 +104,12 @@ def do_not_call(disposition: str) -> bool:
     return False
 
 
+def do_not_call_said(customer_id: int, disposition: str) -> str:
+    """How every tool names a customer whose callback `do_not_call` holds back: the disposition is
+    Ameyo's text, typed by its admins, so it is shown as data."""
+    return f"customer {customer_id}'s last disposition is {data_text(disposition, 30)!r} (do not call)"
+
+
 def own_number(number: str, record: Mapping[str, object], region: str) -> bool:
     """Whether `number` is one of the record's own numbers: a callback dials the customer's own
     number, never one typed beside it."""

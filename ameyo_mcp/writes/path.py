@@ -67,10 +67,11 @@ from ..errors import (
     WriteError,
     as_clause,
 )
-from ..index.held import held_spellings, index_hits, lookalikes, synced_index
+from ..index.held import held_spellings, index_hits, indexed_customers, lookalikes, synced_index
 from ..rules.counts import counted
 from ..rules.owners import new_owner, owner_alive
 from ..rules.times import AMEYO_FORMAT, ago_text
+from . import callback_rules
 from .audit import AuditLog
 from .plans import (
     CALLBACKS_ARE_IN_AMEYO,
@@ -726,6 +727,30 @@ class WritePath:
         if index is None or index.synced_at is None:
             return None, 0
         return index.synced_at, len({p for positions in found.values() for p in positions})
+
+    async def do_not_call(
+        self, campaign_id: int, numbers: Sequence[str]
+    ) -> tuple[dict[int, tuple[int, str]], bool]:
+        """By position of `numbers` (phone1 of records), the customer the campaign's index finds by
+        it whose last disposition, read live, says do not call: (customer id, disposition); and
+        whether the campaign has an index to find them by (False: none of them was checked). One
+        store query for all of `numbers`, and Ameyo asked only of the customers it finds."""
+        dnc: dict[int, tuple[int, str]] = {}
+        try:
+            store = self._store()
+            if await synced_index(store, campaign_id) is None:
+                return dnc, False
+        except (StoreError, OSError):
+            return dnc, False
+        found = await indexed_customers(
+            self.ameyo, store, campaign_id, numbers, columns=callback_rules.DISPOSITION_COLUMNS
+        )
+        for contact, positions in found:
+            disposition = callback_rules.last_disposition(contact.extra_data)
+            if callback_rules.do_not_call(disposition):
+                for position in positions:
+                    dnc.setdefault(position, (contact.customer_id, disposition))
+        return dnc, True
 
     async def lookalikes(self, campaign_id: int, numbers: Sequence[str]) -> list[tuple[int, Contact]]:
         """`index.held.lookalikes`: by position of `numbers`, the customers whose phone1 only ends

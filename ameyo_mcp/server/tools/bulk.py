@@ -16,7 +16,7 @@ from ...writes.bulk.limits import DEFAULT_BATCH, DEFAULT_CONCURRENCY, MAX_BATCH,
 from ...writes.bulk.report import BulkUploadOut, bulk_text
 from .common import ConfirmArg, ameyo_of, answer, asker, explained, state_of
 from .session_tools import CampaignArg
-from .uploads import LeadArg, MigrateArg, OutsideHoursArg, UpdateArg
+from .uploads import DespiteDncArg, LeadArg, MigrateArg, OutsideHoursArg, UpdateArg
 
 
 async def ameyo_upload_contacts_file(
@@ -32,6 +32,7 @@ async def ameyo_upload_contacts_file(
     update_existing: UpdateArg = False,
     migrate_existing: MigrateArg = False,
     outside_calling_hours: OutsideHoursArg = False,
+    despite_do_not_call: DespiteDncArg = False,
     dry_run: Annotated[bool, Field(description="Only check rows; send nothing")] = True,
     confirm: ConfirmArg = None,
     retry_unknown: Annotated[
@@ -74,6 +75,7 @@ async def ameyo_upload_contacts_file(
             retry_unknown=retry_unknown,
             resend_callbacks_may_duplicate=resend_callbacks_may_duplicate,
             outside_calling_hours=outside_calling_hours,
+            despite_do_not_call=despite_do_not_call,
             result_path=Path(result_file) if result_file else None,
             confirm_token=confirm,
         )

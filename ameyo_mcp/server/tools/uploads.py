@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -24,8 +24,7 @@ from ...answers.summaries import (
     unknown_fields_note,
     upload_text,
 )
-from ...errors import CallbackScheduled, Respelled, RowsSent, StoreError
-from ...index.held import indexed_customers, synced_index
+from ...errors import CallbackScheduled, Respelled, RowsSent
 from ...rules import phones
 from ...rules.counts import counted
 from ...rules.sanitize import clean_text, data_text
@@ -55,9 +54,6 @@ from .common import (
     state_of,
 )
 from .session_tools import AmeyoId, CampaignArg
-
-if TYPE_CHECKING:
-    from ...store import Store
 
 MAX_RECORDS = 1000
 _RESPELL_TRIES = 3
@@ -228,7 +224,7 @@ async def ameyo_upload_contacts_with_callbacks(
                 )
         checked.append(entry)
     dnc, indexed = await _do_not_call(
-        ameyo, state_of(ctx).store, target, [c for c in checked if c.position in callbacks]
+        state_of(ctx).writes, target, [c for c in checked if c.position in callbacks]
     )
     # A record naming its customer: that customer, read live, whatever the index holds.
     for position, item in enumerate(records, start=1):
@@ -255,7 +251,7 @@ async def ameyo_upload_contacts_with_callbacks(
     ]
     notes += await state_of(ctx).writes.unknown_agents_note(agents)
     for position, (customer_id, disposition) in dnc.items():
-        said = f"customer {customer_id}'s last disposition is {data_text(disposition, 30)!r} (do not call)"
+        said = callback_rules.do_not_call_said(customer_id, disposition)
         if despite_do_not_call:
             notes.append(
                 f"Note: record {position}: {said}; its callback is scheduled as the person confirmed."
@@ -295,29 +291,13 @@ async def ameyo_upload_contacts_with_callbacks(
 
 
 async def _do_not_call(
-    ameyo: Ameyo, store: Store, target: UploadTarget, items: Sequence[Checked]
+    path_of_writes: writes.WritePath, target: UploadTarget, items: Sequence[Checked]
 ) -> tuple[dict[int, tuple[int, str]], bool]:
-    """The records among `items` whose number is an existing customer's (as the campaign's index
-    finds them, read live) whose last disposition says do not call: customer id and disposition by
-    position; and whether the campaign has an index to find them by. `ameyo_add_callback` refuses
-    such a callback without the person's yes; so does this."""
-    dnc: dict[int, tuple[int, str]] = {}
-    try:
-        indexed = await synced_index(store, target.campaign.campaign_id) is not None
-    except (StoreError, OSError):
-        indexed = False
-    if not indexed:  # (`indexed_customers` would read the same row again to find nothing)
-        return dnc, False
+    """`WritePath.do_not_call` of the records among `items`, by their position in the upload.
+    `ameyo_add_callback` refuses such a callback without the person's yes; so does this."""
     numbers = [item.record[PRIMARY_COLUMN] for item in items]
-    # With the last disposition: whether they may be called back.
-    columns = callback_rules.DISPOSITION_COLUMNS
-    found = await indexed_customers(ameyo, store, target.campaign.campaign_id, numbers, columns=columns)
-    for contact, positions in found:
-        disposition = callback_rules.last_disposition(contact.extra_data)
-        if callback_rules.do_not_call(disposition):
-            for position in positions:
-                dnc.setdefault(items[position].position, (contact.customer_id, disposition))
-    return dnc, indexed
+    found, indexed = await path_of_writes.do_not_call(target.campaign.campaign_id, numbers)
+    return {items[i].position: said for i, said in found.items()}, indexed
 
 
 async def _named_customers(

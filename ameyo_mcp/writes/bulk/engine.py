@@ -26,7 +26,7 @@ import anyio.lowlevel
 
 from ...ameyo.columns import attempts_of, id_of, status_of
 from ...ameyo.customers import PRIMARY_COLUMN
-from ...ameyo.models import RecordResult
+from ...ameyo.models import RecordResult, campaign_label
 from ...ameyo.result_types import DUPLICATE, SAVED, effect
 from ...ameyo.service import Ameyo, UploadTarget
 from ...answers.results import campaign_out
@@ -54,8 +54,8 @@ from ...errors import (
 from ...rules.counts import agreeing, counted
 from ...rules.sanitize import data_text
 from ...rules.times import ago_text, show_wire
+from .. import callback_rules, plans
 from .. import path as writes
-from .. import plans
 from ..outcome import FAILED as FAILED_RESULT
 from ..outcome import NOT_SENT, SENT_EARLIER, WOULD_SEND, JournalRow, Outcome
 from ..outcome import OUTCOME_UNKNOWN as UNKNOWN_RESULT
@@ -264,6 +264,16 @@ class _Run:
         self.synced: datetime | None = None
         # The first callbacks a dry run would schedule, as its answer lists them.
         self.first_callbacks: list[str] = []
+        # Good rows with a callback, waiting to be judged against their customers' last disposition
+        # a batch at a time (`_judged`): one look-up for a batch's worth, never one a row.
+        self.callback_rows: list[Prepared] = []
+        # Rows with a callback whose customer no index could find (the campaign has none synced).
+        self.unchecked_callbacks = 0
+        # Rows with a callback to a do-not-call customer, let through as the person confirmed: how
+        # many, the first lines and the first customer, for the note (a whole file may be theirs).
+        self.despite = 0
+        self.despite_lines: list[int] = []
+        self.despite_example = ""
         self.batch_size = min(max(options.batch_size, 1), MAX_BATCH)
         # Requests in flight: a batch holds a place while its request is out (`_window`).
         self.concurrency = min(max(options.concurrency, 1), MAX_CONCURRENCY)
@@ -341,6 +351,7 @@ class _Run:
                 self.result.close()
             raise
         self.result.close()
+        self._say_do_not_call()
         await self._say_odd_columns()
         if validator.agents and (self.options.dry_run or self.tally.sent_now):
             self.notes += await self.writes.unknown_agents_note(sorted(validator.agents))
@@ -387,6 +398,7 @@ class _Run:
             options.update_existing,
             options.migrate_existing,
             options.outside_calling_hours,
+            options.despite_do_not_call,
         )
         return "upload-file:" + repr(shape)
 
@@ -399,12 +411,16 @@ class _Run:
             checked = validator.check(row)
             if checked.problem is not None:
                 self._settle(self.earlier.refused(checked))
-            elif (full := batcher.add(checked)) is not None:
-                await self._check_batch(full)
+            elif checked.callback is None:
+                if (full := batcher.add(checked)) is not None:
+                    await self._check_batch(full)
+            else:
+                for full in await self._judged(batcher, checked):
+                    await self._check_batch(full)
             if count % _CHECKPOINT_EVERY == 0:
                 await anyio.lowlevel.checkpoint()
                 await self._report()
-        for batch in batcher.rest():
+        for batch in await self._rest(batcher):
             await self._check_batch(batch)
         self.notes += self.earlier.dry_run_notes()
         answered = self.tally.from_earlier_runs
@@ -426,6 +442,72 @@ class _Run:
                     migrate=options.migrate_existing,
                     flags=("update_existing=true (--update)", "migrate_existing=true (--migrate)"),
                 )
+            )
+
+    async def _judged(self, batcher: Batcher, row: Prepared) -> list[Batch]:
+        """Place a good row with a callback: held until a batch's worth of them is judged at once
+        against their customers' last disposition (`_do_not_call`), then those that pass are
+        batched; the batches they complete. A dry run and a real run judge alike, so that the dry
+        run refuses the rows the run will."""
+        self.callback_rows.append(row)
+        if len(self.callback_rows) < self.batch_size:
+            return []
+        return await self._do_not_call(batcher)
+
+    async def _rest(self, batcher: Batcher) -> list[Batch]:
+        """The batches left at the end of the file, the rows with a callback still held judged first."""
+        full = await self._do_not_call(batcher) if self.callback_rows else []
+        return [*full, *batcher.rest()]
+
+    async def _do_not_call(self, batcher: Batcher) -> list[Batch]:
+        """The held rows with a callback, judged as `ameyo_add_callback` judges one: a callback to a
+        customer whose last disposition is do-not-call (the campaign's index finds them by phone1,
+        read live) is refused, unless the person confirmed it (despite_do_not_call). A customer
+        the index does not know goes unchecked, and the run says so when it has no index at all."""
+        rows, self.callback_rows = self.callback_rows, []
+        numbers = [row.record[PRIMARY_COLUMN] for row in rows]
+        found, indexed = await self.writes.do_not_call(self.target.campaign.campaign_id, numbers)
+        if not indexed:
+            self.unchecked_callbacks += len(rows)
+        full: list[Batch] = []
+        for position, row in enumerate(rows):
+            dnc = found.get(position)
+            if dnc is not None:
+                said = callback_rules.do_not_call_said(*dnc)
+                if not self.options.despite_do_not_call:
+                    row.problem = (
+                        f"{said}: ask the person, and run it again with despite_do_not_call=true "
+                        "(CLI: --despite-do-not-call) only if the customer asked to be called"
+                    )
+                    self._settle(self.earlier.refused(row))
+                    continue
+                self.despite += 1
+                if len(self.despite_lines) < _LINES_SHOWN:
+                    self.despite_lines.append(row.line)
+                self.despite_example = self.despite_example or said
+            if (batch := batcher.add(row)) is not None:
+                full.append(batch)
+        return full
+
+    def _say_do_not_call(self) -> None:
+        """What the rows with a callback were not checked against, or were let through despite."""
+        if self.unchecked_callbacks:
+            from ...index.lookup import sync_advice  # loaded with the store, which the write path opened
+
+            self.notes.append(
+                f"Note: whether the customers of {counted(self.unchecked_callbacks, 'row')} with a "
+                "callback asked not to be called (their last disposition) was not checked: "
+                f"{campaign_label(self.target.campaign)} has no contacts index to find them by number "
+                f"({sync_advice(self.ameyo.settings)})."
+            )
+        if self.despite:
+            lines = ", ".join(str(line) for line in self.despite_lines)
+            left = self.despite - len(self.despite_lines)
+            more = f" and {left} more" if left else ""
+            self.notes.append(
+                f"Note: {counted(self.despite, 'row')} with a callback to a customer whose last "
+                f"disposition is do-not-call (lines {lines}{more}; e.g. {self.despite_example}) "
+                f"{agreeing(self.despite, 'is', 'are')} not refused, as the person confirmed."
             )
 
     async def _check_batch(self, batch: Batch) -> None:
@@ -513,16 +595,19 @@ class _Run:
                         checked = validator.check(row)
                         if checked.problem is not None:
                             self._settle(self.earlier.refused(checked))
-                        else:
+                        elif checked.callback is None:
                             full = batcher.add(checked)
                             if full is not None:
+                                await self._dispatch(full, send)
+                        else:
+                            for full in await self._judged(batcher, checked):
                                 await self._dispatch(full, send)
                         if count % _CHECKPOINT_EVERY == 0:
                             if self.failure is not None:
                                 break
                             await anyio.lowlevel.checkpoint()
                     else:
-                        for batch in batcher.rest():
+                        for batch in await self._rest(batcher):
                             await self._dispatch(batch, send)
                 except OutputError as exc:
                     self._fail(exc)

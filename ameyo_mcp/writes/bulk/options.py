@@ -26,6 +26,8 @@ class BulkOptions:
     resend_callbacks_may_duplicate: bool = False
     # The person wants the file's callbacks at the times given, even outside AMEYO_CALLING_HOURS.
     outside_calling_hours: bool = False
+    # The person confirmed the callbacks to customers whose last disposition is do-not-call.
+    despite_do_not_call: bool = False
     result_path: Path | None = None  # a relative path is read beside the contact file
     journal_path: Path | None = None
     # A run over AMEYO_CONFIRM_OVER rows: the token a dry run of this same upload returned, for

@@ -1,0 +1,122 @@
+"""A contact file's callbacks meet the do-not-call rule that `ameyo_add_callback` and the upload
+with callbacks apply: a row whose callback goes to a customer the campaign's index finds by its
+number, whose last disposition is do-not-call, is refused (its line and why) unless the person
+confirmed it, in the dry run as in the run, through the file tool and the CLI alike. The file
+tool and `ameyo-mcp upload` had scheduled them without a word."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
+from tests.conftest import Simulator, server_of, settings_for, synced, text_of
+from tests.test_bulk_upload import read_result, upload_env
+
+pytestmark = pytest.mark.anyio
+
+TOOL = "ameyo_upload_contacts_file"
+KARTHIK = 12005  # Karthik Joshi, lead 1: last disposition DNC
+LATER = "2031-05-01T11:00:00"
+SAID = f"customer {KARTHIK}'s last disposition is 'DNC' (do not call)"
+
+
+def dnc_file(simulator: Simulator, path: Path) -> Path:
+    """Line 2 calls Karthik back, in another spelling of his number than Ameyo's; line 3 calls a new
+    customer back; line 4 has no callback."""
+    karthik = simulator.state.contact(KARTHIK)
+    assert karthik is not None and karthik.columns.get("disposition") == "DNC"
+    number = karthik.phone1.removeprefix("91")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "phone1,name,callback_time\n"
+        f"+91 {number},Karthik Joshi,{LATER}\n"
+        f"9876500871,Ana,{LATER}\n"
+        "9876500872,Bo,\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def refusal(text: str) -> str:
+    """The answer's line for the file's line 2 ("line 2: phone1: reason")."""
+    return next((line for line in text.splitlines() if line.startswith("line 2: ")), "")
+
+
+def karthiks_callbacks(simulator: Simulator) -> list[Any]:
+    """The callbacks to his number (Ameyo schedules one for a customer it did not add by number)."""
+    return [cb for cb in simulator.state.callbacks(1) if cb.phone.endswith("8783936422")]
+
+
+async def test_a_files_callback_to_a_do_not_call_customer_needs_the_persons_yes(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    folder = tmp_path / "uploads"
+    dnc_file(simulator, folder / "callbacks.csv")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    await synced(simulator, settings)
+    args = {"campaign": 1, "lead_id": 1, "file": "callbacks.csv"}
+    async with Client(server_of(simulator, settings)) as client:
+        dry = await client.call_tool(TOOL, args)
+        checked = read_result(folder / "callbacks.csv.lead-1.ameyo-check.csv")
+        real = await client.call_tool(TOOL, args | {"dry_run": False})
+        done = read_result(folder / "callbacks.csv.lead-1.ameyo-result.csv")
+        assert karthiks_callbacks(simulator) == []
+        confirmed = await client.call_tool(TOOL, args | {"dry_run": False, "despite_do_not_call": True})
+    for answer, rows in ((dry, checked), (real, done)):
+        text = text_of(answer)
+        assert not answer.is_error, text
+        assert SAID in refusal(text) and "despite_do_not_call=true" in refusal(text), text
+        assert rows[2]["result"] == "REFUSED" and SAID in rows[2]["reason"], rows
+        assert rows[3]["result"] in ("WOULD_SEND", "ADDED") and rows[4]["result"] in ("WOULD_SEND", "ADDED")
+        assert "was not checked" not in text
+    assert answer.structured_content is not None and answer.structured_content["callbacks"] == 1
+    text = text_of(confirmed)
+    assert not confirmed.is_error and "as the person confirmed" in text and SAID in text, text
+    assert len(karthiks_callbacks(simulator)) == 1
+
+
+async def test_without_an_index_a_files_callbacks_are_said_unchecked(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    folder = tmp_path / "uploads"
+    dnc_file(simulator, folder / "callbacks.csv")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    async with Client(server_of(simulator, settings)) as client:
+        dry = await client.call_tool(TOOL, {"campaign": 1, "lead_id": 1, "file": "callbacks.csv"})
+    text = text_of(dry)
+    assert "whether the customers of 2 rows with a callback asked not to be called" in text, text
+    assert "has no contacts index to find them by number" in text, text
+
+
+@pytest.mark.network  # the CLI is a process of its own
+async def test_the_cli_refuses_a_do_not_call_callback_without_its_flag(tmp_path: Path) -> None:
+    with SimulatorThread(SimulatorConfig(password="pw-5ec2e7-simulated")) as sim:
+        source = dnc_file(sim, tmp_path / "callbacks.csv")
+        settings = settings_for(sim, tmp_path)
+        await synced(sim, settings)
+        env = upload_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": str(tmp_path / "index.db")}
+        command = [sys.executable, "-m", "ameyo_mcp", "upload", str(source), "--campaign", "1", "--lead", "1"]
+
+        def run(*extra: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*command, *extra], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+            )
+
+        for extra, name in ((("--dry-run",), "check"), ((), "result")):
+            done = run(*extra)
+            assert "Traceback" not in done.stderr, done.stderr
+            said = refusal(done.stdout)
+            assert SAID in said and "--despite-do-not-call" in said, done.stdout
+            rows = read_result(tmp_path / f"callbacks.csv.lead-1.ameyo-{name}.csv")
+            assert rows[2]["result"] == "REFUSED" and SAID in rows[2]["reason"], rows
+        assert karthiks_callbacks(sim) == []
+        confirmed = run("--despite-do-not-call")
+        assert confirmed.returncode == 0, (confirmed.stdout, confirmed.stderr)
+        assert "as the person confirmed" in confirmed.stdout, confirmed.stdout
+        assert len(karthiks_callbacks(sim)) == 1
