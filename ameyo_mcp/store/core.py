@@ -109,9 +109,9 @@ class Store(ContactWrites, ContactLookups, CallEvents):
             lambda tx: ledger.claimed_since(tx, since, limit=limit, now=at, alive=_sender_alive)
         )
 
-    def prune_ledger(self, *, before: float, tokens_before: float) -> int:
+    def prune_ledger(self, *, before: float, tokens_before: float, now: float | None = None) -> int:
         with self._tx(durable=False) as tx:
-            return ledger.prune(tx, before=before, tokens_before=tokens_before)
+            return ledger.prune(tx, before=before, tokens_before=tokens_before, now=now)
 
     def add_confirm_token(self, digest: str, write_id: str, now: float) -> None:
         with self._tx() as tx:

@@ -466,10 +466,18 @@ def _as_seen(entries: list[LedgerEntry], now: float, alive: Callable[[str], bool
     ]
 
 
-def prune(tx: Tx, *, before: float, tokens_before: float) -> int:
+def prune(tx: Tx, *, before: float, tokens_before: float, now: float | None = None) -> int:
     """Forget writes settled before `before` (a file batch's rows with them), and tokens made
-    before `tokens_before`; rows in flight stay until they are settled."""
-    tx.run("DELETE FROM write_ledger WHERE state <> ? AND settled_at < ?", (FLIGHT, before))
+    before `tokens_before`; rows in flight stay until they are settled, and, given `now`, rows
+    held beyond it (a callback still to come, months ahead) until their hold ends."""
+    if now is None:
+        tx.run("DELETE FROM write_ledger WHERE state <> ? AND settled_at < ?", (FLIGHT, before))
+    else:
+        tx.run(
+            "DELETE FROM write_ledger WHERE state <> ? AND settled_at < ? "
+            "AND (hold_until IS NULL OR hold_until < ?)",
+            (FLIGHT, before, now),
+        )
     pruned = tx.rowcount
     tx.run("DELETE FROM confirm_tokens WHERE made_at < ?", (tokens_before,))
     # A write's rows and spellings go with its entry: one still held (in flight when its sender

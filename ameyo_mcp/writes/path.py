@@ -86,6 +86,9 @@ from .plans import (
     what_to_check,
 )
 
+# A callback's key is held a day past its time: still to come until then, wherever the clocks are.
+_DUE_HELD_S = 86_400.0
+
 if TYPE_CHECKING:
     from ..ameyo.models import Contact
     from ..store import Store
@@ -435,7 +438,10 @@ class WritePath:
             if now - self._pruned > _PRUNE_EVERY_S:
                 self._pruned = now
                 await self._ledger(
-                    self._store().prune_ledger, before=now - self.ledger_s, tokens_before=now - TOKEN_KEPT_S
+                    self._store().prune_ledger,
+                    before=now - self.ledger_s,
+                    tokens_before=now - TOKEN_KEPT_S,
+                    now=now,
                 )
             from ..store.ledger import Claimant  # loaded with the store, on the first write
 
@@ -609,6 +615,15 @@ class WritePath:
             f"Nothing was sent: {held_by(entry, words, now)}.",
             next_step=f"{CALLBACKS_ARE_IN_AMEYO}; pass allow_repeat=true only if a second callback is meant.",
         )
+
+    def _due(self, write: Write) -> dict[str, float]:
+        """When each callback of `write` is due (seconds since the epoch), by its key."""
+        zone = self.ameyo.settings.zone
+        due: dict[str, float] = {}
+        for key, _, at in write.subjects:
+            with contextlib.suppress(ValueError):
+                due[key] = datetime.strptime(at, AMEYO_FORMAT).replace(tzinfo=zone).timestamp()
+        return due
 
     def _alive(self, owner: str) -> bool:
         """Whether the sender of a write in flight may still answer it. On this host a sender whose
@@ -806,6 +821,9 @@ class WritePath:
             long = now + self.ledger_s
             kept = long if state == "unknown" or write.lasting or unanswered else now + self.window_s
             holds = {key: long for key in keys} | {write.identity: kept}
+            # A callback months ahead is held until it is due, not the ledger's days: forgotten
+            # while still to come, it was named to no one and could be scheduled again.
+            holds |= {key: max(long, due + _DUE_HELD_S) for key, due in self._due(write).items()}
             if state == "answered":
                 # A callback Ameyo's answer did not schedule stands in no one's way, and is named to
                 # no one as still to come: it may be asked for again.
