@@ -18,7 +18,29 @@ AMEYO_FORMAT = "%Y-%m-%d %H:%M:%S"
 _PAST_GRACE = timedelta(minutes=1)
 # A callback further ahead is a mistyped year (2200), not a plan.
 MAX_AHEAD = timedelta(days=5 * 366)
-_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A date with no time of day, with or without a zone: Python reads "2030-06-04+10:00" as 10:00 (the
+# offset taken for a time) and "20300604" or "2030-06-04Z" as midnight without a word.
+_DATE_ZONED = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})(Z|[+-]\d{2}(?::?\d{2})?)?")
+
+
+def date_alone(text: str) -> str | None:
+    """The date (YYYY-MM-DD) of an ISO 8601 text that has no time of day, or None when it has one
+    (or is no date at all)."""
+    found = _DATE_ZONED.fullmatch(text.strip())
+    return f"{found[1]}-{found[2]}-{found[3]}" if found else None
+
+
+def iso_moment(text: str) -> datetime:
+    """An ISO 8601 date, or date and time, with or without an offset ("Z" too); a date alone is its
+    midnight, in its offset when it has one. Raises ValueError when it is neither."""
+    raw = text.strip()
+    found = _DATE_ZONED.fullmatch(raw)
+    if found and found[4]:
+        offset = "+00:00" if found[4] == "Z" else found[4]
+        raw = f"{found[1]}-{found[2]}-{found[3]}T00:00{offset}"
+    elif raw.endswith("Z"):
+        raw = raw[:-1] + "+00:00"
+    return datetime.fromisoformat(raw)
 
 
 @dataclass(frozen=True)
@@ -97,14 +119,15 @@ def parse_callback_time(
     zone: Ameyo takes its local time without an offset, so it could ring at either."""
     raw = text.strip()
     shown = f" {raw[:40]!r}" if quote else ""
-    if _DATE_ONLY.fullmatch(raw):
+    day = date_alone(raw)
+    if day is not None:
         raise TimeInputError(
-            f"callback_time {raw} has no time of day, and a callback at midnight is rarely meant: send "
-            f"the time too, e.g. {raw}T10:00:00 (read in {server_zone})"
+            f"callback_time {raw[:40]} has no time of day, and a callback at midnight is rarely meant: "
+            f"send the time too, e.g. {day}T10:00:00 (read in {server_zone})"
         )
     current = (now or datetime.now(server_zone)).astimezone(server_zone)
     try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00") if raw.endswith("Z") else raw)
+        moment = iso_moment(raw)
     except ValueError:
         # Words such as "tomorrow 3pm" are the model's to turn into a date: today's date in the
         # server's zone, and an example built on it, are what it needs to do that.

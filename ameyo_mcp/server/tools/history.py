@@ -28,7 +28,7 @@ from ...rules import phones
 from ...rules.counts import agreeing, counted
 from ...rules.outcomes import outcome_counts
 from ...rules.sanitize import data_text, fence
-from ...rules.times import CLOCK_SKEW, day_so_far, show
+from ...rules.times import CLOCK_SKEW, date_alone, day_so_far, iso_moment, show
 from .common import ameyo_of, answer, explained, store_of, tool_error
 from .session_tools import AmeyoId
 
@@ -445,7 +445,7 @@ def _window(since: str | None, until: str | None, zone: ZoneInfo) -> tuple[datet
         return start, end
     if until is None:
         raise ToolError(f"since ({show(start)}) is in the future: the history holds calls up to now.")
-    if end == start and len(until.strip()) == 10:
+    if end == start and date_alone(until) is not None:
         day = start.date()
         # 9999-12-31 has no next midnight: working it out overflowed into 'something unexpected'.
         after = (day + timedelta(days=1)).isoformat() if day < date.max else f"{day}T23:59:59"
@@ -459,7 +459,7 @@ def _window(since: str | None, until: str | None, zone: ZoneInfo) -> tuple[datet
 def _moment(text: str, name: str, zone: ZoneInfo) -> datetime:
     raw = text.strip()
     try:
-        moment = datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith("Z") else raw)
+        moment = iso_moment(raw)
     except ValueError:
         today = f"{datetime.now(zone):%Y-%m-%d}"
         raise ToolError(
