@@ -509,6 +509,8 @@ async def _send(
         if dry_run:  # what Ameyo would do with the customers the index knows (update, move)
             update, migrate = existing
             notes = [*notes, *await _known_note(ctx, target, checked, update=update, migrate=migrate)]
+            if write.subjects:  # the callbacks a new one would stay beside, before the person says yes
+                notes = [*notes, *await _other_callbacks_note(state.writes, write, good)]
         needed = state.writes.needs_confirmation(write.records)
         # A token only for a client that cannot ask the person: one that can asks them when sending.
         can_ask = asker(ctx) is not None
