@@ -223,6 +223,8 @@ async def test_pushes_in_every_shape_are_read_back_through_the_tool(
     assert day_before.structured_content["matched"] == 0  # type: ignore[attr-defined]
     backwards = await history(simulator, tmp_path, db, until=ago(60 * 24).isoformat())
     assert backwards.is_error and "must be after since" in text_of(backwards)  # type: ignore[attr-defined]
+    # since not given: the answer says where the since it compared with came from.
+    assert "today's midnight" in text_of(backwards) and "give since too" in text_of(backwards)  # type: ignore[attr-defined]
     # One day given as both ends: the end is exclusive, and the answer says how to ask for the day.
     day = ago(60 * 24).date().isoformat()
     same = await history(simulator, tmp_path, db, since=day, until=day)

@@ -453,6 +453,11 @@ def _window(since: str | None, until: str | None, zone: ZoneInfo) -> tuple[datet
             f"until is where the span ends, not its last day: a date means its midnight. For the whole "
             f"of {start.date().isoformat()} give until {after}, or leave until out for a day up to now."
         )
+    if since is None:  # the model gave no since: say where the one it did not give comes from
+        raise ToolError(
+            f"until ({show(end)}) must be after since, which is today's midnight ({show(start)}) when not "
+            "given: give since too, e.g. the day before until."
+        )
     raise ToolError(f"until ({show(end)}) must be after since ({show(start)})")
 
 
