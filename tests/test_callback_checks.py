@@ -139,8 +139,8 @@ async def test_a_customers_callbacks_still_to_come_are_shown_with_them(
     found = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "customer_ids": [PRIYA]})
     text = text_of(found)
     assert (
-        "(for them or anyone who shares a number), still to come: scheduled at 2031-05-01 15:00:00, "
-        "2031-05-01 16:00:00 (Asia/Kolkata, the Ameyo server's zone)"
+        "(for them or anyone who shares a number), still to come: 2 callbacks scheduled at "
+        "2031-05-01 15:00:00, 2031-05-01 16:00:00 (Asia/Kolkata, the Ameyo server's zone)"
     ) in text, text
     # The same beside the text, for a program: the times, in the Ameyo server's zone.
     assert found.structured_content is not None

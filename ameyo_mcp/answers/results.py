@@ -123,7 +123,8 @@ class ContactsOut(BaseModel):
     # For an answer about one customer: the callbacks this server asked Ameyo for, to any of their
     # numbers (theirs, or anyone's who shares a number), still to come, the soonest 100 of each (the
     # Ameyo server's time): those answered as scheduled and those it may hold (in flight, or of
-    # unknown outcome); and their last call as Ameyo pushed it.
+    # unknown outcome), one item a callback ("2030-06-01 11:00:00 for agent agent1" when it has an
+    # agent); and their last call as Ameyo pushed it.
     callbacks_scheduled: list[str] | None = None
     callbacks_maybe_scheduled: list[str] | None = None
     last_pushed_call: CallOut | None = None

@@ -614,7 +614,8 @@ def also_scheduled_note(times: Sequence[str], whom: str, this: str, zone: str) -
     server's, whose times `times` are."""
     one = len(times) == 1
     return (
-        f"Note: {whom} also has {'a callback' if one else 'callbacks'} that this server scheduled "
+        f"Note: {whom} also has {'a callback' if one else counted(len(times), 'callback')} that this "
+        "server scheduled "
         f"earlier, still to come at {_times(times, zone)}, which {'stays' if one else 'stay'} "
         f"scheduled beside {this}: the Customer Manager API can neither move nor cancel a callback. If "
         f"{this} replaces {'it' if one else 'them'}, remove {'it' if one else 'them'} in Ameyo's own "
@@ -627,7 +628,8 @@ def maybe_scheduled_note(times: Sequence[str], whom: str, this: str, zone: str) 
     answer to them never came (outcome unknown), so only Ameyo's own list can say."""
     one = len(times) == 1
     return (
-        f"Note: {whom} may also have {'a callback' if one else 'callbacks'} still to come at "
+        f"Note: {whom} may also have {'a callback' if one else counted(len(times), 'callback')} still to "
+        "come at "
         f"{_times(times, zone)}: this server asked for {'it' if one else 'them'} earlier and Ameyo's "
         f"answer never came. Look in Ameyo's own callback list (its web console): whatever is there "
         f"stays scheduled beside {this}, as the Customer Manager API can neither move nor cancel a callback."
@@ -639,10 +641,14 @@ def still_to_come_note(scheduled: Sequence[str], maybe: Sequence[str], zone: str
     that are still to come. Ameyo's API cannot list callbacks: "what callbacks does Priya have?"
     had no answer but to schedule another."""
     said = []
+    # Counted, each listed: three at one time for three agents ring three times.
     if scheduled:
-        said.append(f"scheduled at {_times(scheduled, zone, shown=20)}")
+        said.append(f"{counted(len(scheduled), 'callback')} scheduled at {_times(scheduled, zone, shown=20)}")
     if maybe:
-        said.append(f"perhaps at {_times(maybe, zone, shown=20)} (Ameyo's answer never came)")
+        said.append(
+            f"{counted(len(maybe), 'callback')} perhaps at {_times(maybe, zone, shown=20)} (Ameyo's answer "
+            "never came)"
+        )
     return (
         f"Callbacks this server asked Ameyo for to this customer's numbers (for them or anyone who "
         f"shares a number), still to come: {'; '.join(said)}. Ameyo's own callback list (its web "

@@ -53,6 +53,7 @@ class LedgerEntry:
     context: dict[str, Any]
     subject: str | None  # who the callback of this key dials (`Write.subjects`), for callback keys
     subject_at: str | None  # and when, as sent to Ameyo
+    subject_agent: str | None  # and the agent it goes to, as asked (None: any agent)
 
 
 # The columns of `write_ledger` a LedgerEntry is read from, each named as its field.
@@ -121,7 +122,8 @@ class Claimant:
     # A file's batch resending rows of unknown outcome on purpose (retry_unknown): not held for them.
     resend_unknown: bool = False
     spellings: bool = False
-    subjects: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # key: (subject, when)
+    # key: (subject, when, agent or None)
+    subjects: Mapping[str, tuple[str, str, str | None]] = field(default_factory=dict)
 
 
 def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
@@ -192,14 +194,14 @@ def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
     )
     tx.many(
         "INSERT INTO write_ledger (key, write_id, state, owner, claimed_at, lease_until, call_id, label, "
-        "context, subject, subject_at, prior) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "context, subject, subject_at, subject_agent, prior) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (key) DO UPDATE SET write_id = excluded.write_id, state = excluded.state, "
         "owner = excluded.owner, claimed_at = excluded.claimed_at, lease_until = excluded.lease_until, "
         "settled_at = NULL, hold_until = NULL, call_id = excluded.call_id, label = excluded.label, "
         "note = NULL, answer = NULL, context = excluded.context, subject = excluded.subject, "
-        "subject_at = excluded.subject_at, prior = excluded.prior",
+        "subject_at = excluded.subject_at, subject_agent = excluded.subject_agent, prior = excluded.prior",
         [
-            (key, who.write_id, *row, *who.subjects.get(key, (None, None)), priors.get(key))
+            (key, who.write_id, *row, *who.subjects.get(key, (None, None, None)), priors.get(key))
             for key in dict.fromkeys(keys)
         ],
     )
@@ -405,7 +407,8 @@ def _release(tx: Tx, keys: Sequence[str], *, write_id: str, owner: str) -> None:
         names = [f for f in _FIELDS if f != "key"]
         tx.many(
             f"UPDATE write_ledger SET {', '.join(f'{n} = ?' for n in names)}, prior = NULL WHERE key = ?",
-            [(*(_column(n, e[n]) for n in names), key) for key, e in back],
+            # (an entry kept before a column was added has none of it)
+            [(*(_column(n, e.get(n)) for n in names), key) for key, e in back],
         )
     # Never sent: the spellings it was first to claim are not what Ameyo holds, nor its rows; unless
     # an entry of the same write stands (an earlier sending of it, put back): they are its too.

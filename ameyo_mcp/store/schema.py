@@ -303,4 +303,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX page_sign_outs_expires ON page_sign_outs (expires)",
     ),
+    # 15: the agent a callback key's callback goes to, as asked: callbacks to one customer at one
+    # time for different agents are each a callback still to come, and were named as one.
+    ("ALTER TABLE write_ledger ADD COLUMN subject_agent TEXT",),
 )

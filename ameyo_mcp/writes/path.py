@@ -70,6 +70,7 @@ from ..errors import (
 from ..index.held import held_spellings, index_hits, indexed_customers, lookalikes, synced_index
 from ..rules.counts import counted
 from ..rules.owners import new_owner, owner_alive
+from ..rules.sanitize import data_text
 from ..rules.times import AMEYO_FORMAT, ago_text
 from . import callback_rules
 from .audit import AuditLog
@@ -79,6 +80,7 @@ from .plans import (
     Sent,
     StillToCome,
     Write,
+    callback_words,
     callbacks_to,
     canonical,
     check_again,
@@ -461,7 +463,7 @@ class WritePath:
                 check_rows=not allow_repeat or write.resend_unknown,
                 resend_unknown=write.resend_unknown,
                 spellings=spellings,
-                subjects={key: (subject, at) for key, subject, at in write.subjects},
+                subjects={key: (subject, at, agent) for key, subject, at, agent in write.subjects},
             )
             # Shielded: a claim won in its thread must reach this call, which then owns it and
             # settles it (a cancellation lands at the next await, inside `send`'s settling).
@@ -543,7 +545,7 @@ class WritePath:
         numbers) are: the other callbacks to them that writes through the ledger scheduled, or may
         have (in flight, or of unknown outcome), and that are still to come. Empty when it schedules
         none, or the store cannot say."""
-        mine = {subject for _, subject, _ in write.subjects}
+        mine = {subject for _, subject, _, _ in write.subjects}
         if not mine:
             return {}
         return await self.callbacks_still_to_come(
@@ -570,16 +572,18 @@ class WritePath:
         except (StoreError, LedgerUnavailable, OSError):
             return {}
         now = datetime.fromtimestamp(self._clock(), self.ameyo.settings.zone).strftime(AMEYO_FORMAT)
-        sure: dict[str, set[str]] = {}
-        maybe: dict[str, set[str]] = {}
+        # Each entry is one callback (a callback key), listed as such: a set of times named three
+        # callbacks at one time, for three agents, as one.
+        sure: dict[str, list[str]] = {}
+        maybe: dict[str, list[str]] = {}
         for entry in found:  # (a write's own keys are claimed under its identity)
             at = entry.subject_at or ""
             if entry.subject and entry.write_id != besides and at > now:
-                (sure if entry.state == "answered" else maybe).setdefault(entry.subject, set()).add(at)
+                agent = data_text(entry.subject_agent, 64) if entry.subject_agent else None
+                shown = callback_words(at, agent)
+                (sure if entry.state == "answered" else maybe).setdefault(entry.subject, []).append(shown)
         return {
-            subject: StillToCome(
-                sorted(sure.get(subject, ())), sorted(maybe.get(subject, set()) - sure.get(subject, set()))
-            )
+            subject: StillToCome(sorted(sure.get(subject, ())), sorted(maybe.get(subject, ())))
             for subject in sure.keys() | maybe.keys()
         }
 
@@ -914,7 +918,7 @@ def _not_scheduled(write: Write, answer: Sequence[Any]) -> list[str]:
     outcome, and keeps its key."""
     return [
         key
-        for (key, _, _), row in zip(write.subjects, answer, strict=False)
+        for (key, _, _, _), row in zip(write.subjects, answer, strict=False)
         if not getattr(row, "callback_scheduled", False)
     ]
 

@@ -62,9 +62,10 @@ class Write:
     rows: tuple[tuple[str, str], ...] = ()
     # Rows of unknown outcome that other file batches sent are resent (retry_unknown), not held.
     resend_unknown: bool = False
-    # Who each callback dials and when, by its key: another callback to them at another time, by
-    # any tool, does not replace it (Ameyo cannot move or cancel one), and says so.
-    subjects: tuple[tuple[str, str, str], ...] = ()
+    # Who each callback dials, when, and the agent it goes to (None: any), by its key: another
+    # callback to them at another time, by any tool, does not replace it (Ameyo cannot move or
+    # cancel one), and says so.
+    subjects: tuple[tuple[str, str, str, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,18 +89,25 @@ class Sent:
 
 @dataclass(frozen=True)
 class StillToCome:
-    """Callbacks to one customer still to come, by their times (Ameyo server's time): those Ameyo
-    answered as scheduled, and those it may have scheduled (in flight, or of unknown outcome)."""
+    """Callbacks to one customer still to come, each as its time (Ameyo server's time) and the
+    agent it goes to, if any (`callback_words`): those Ameyo answered as scheduled, and those it
+    may have scheduled (in flight, or of unknown outcome). One a callback: three at the same time
+    for different agents are three, which ring three times."""
 
     scheduled: list[str]
     maybe: list[str]
 
     @classmethod
     def of_all(cls, each: Iterable[StillToCome]) -> StillToCome:
-        """One customer's, from those of each of their numbers."""
+        """One customer's, from those of each of their numbers (each callback dials one number)."""
         found = list(each)
-        scheduled = {at for times in found for at in times.scheduled}
-        return cls(sorted(scheduled), sorted({at for times in found for at in times.maybe} - scheduled))
+        scheduled = sorted(at for times in found for at in times.scheduled)
+        return cls(scheduled, sorted(at for times in found for at in times.maybe))
+
+
+def callback_words(at: str, agent: str | None) -> str:
+    """A callback still to come as answers list it: its time, and its agent when it has one."""
+    return f"{at} for agent {agent}" if agent else at
 
 
 def identity_of(server: str, request: WriteRequest, *, ordered: bool = False) -> str:
@@ -177,7 +185,7 @@ def plan_callback(
     )
     label = f"{_CALLBACK} {customer_id} in {campaign_label(campaign)} at {when_wire}"
     key = callback_key(server, campaign.campaign_id, customer_id, number, when_wire, agent, region)
-    subject = (key[0], callbacks_to(server, campaign.campaign_id, number, region), when_wire)
+    subject = (key[0], callbacks_to(server, campaign.campaign_id, number, region), when_wire, agent)
     return Write(
         request, identity_of(server, request), 1, campaign, None, label, callbacks=(key,), subjects=(subject,)
     )
@@ -389,7 +397,12 @@ def plan_upload_with_callbacks(
         for _, callback, number in dialled
     )
     subjects = tuple(
-        (key, callbacks_to(server, campaign.campaign_id, number, region), callback.call_back_time)
+        (
+            key,
+            callbacks_to(server, campaign.campaign_id, number, region),
+            callback.call_back_time,
+            callback.user_id or None,
+        )
         for (key, _), (_, callback, number) in zip(keys, dialled, strict=True)
     )
     rows: tuple[tuple[str, str], ...] = ()

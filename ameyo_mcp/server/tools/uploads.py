@@ -593,13 +593,13 @@ async def _other_callbacks_note(
     others = await writes_path.other_callbacks(write)
     shown = [
         _still_to_come(record.position, others[subject])
-        for (_, subject, _), record in zip(write.subjects, good, strict=False)
+        for (_, subject, _, _), record in zip(write.subjects, good, strict=False)
         if subject in others
     ]
     if not shown:
         return []
     more = [f"and {len(shown) - 10} more records"] if len(shown) > 10 else []
-    unsure = any(others[subject].maybe for _, subject, _ in write.subjects if subject in others)
+    unsure = any(others[subject].maybe for _, subject, _, _ in write.subjects if subject in others)
     return [also_scheduled_by_record([*shown[:10], *more], unsure=unsure)]
 
 
