@@ -89,11 +89,14 @@ def tomorrow_at_3pm(now: datetime) -> datetime:
     return (now + timedelta(days=1)).replace(hour=15, minute=0, second=0, microsecond=0)
 
 
-def show(moment: datetime, zone: ZoneInfo | None = None) -> str:
-    """`2026-11-28 15:00 Asia/Kolkata`: every time we show carries its zone."""
+def show(moment: datetime, zone: ZoneInfo | None = None, *, seconds: bool = False) -> str:
+    """`2026-11-28 15:00 Asia/Kolkata`: every time we show carries its zone. `seconds`: with its
+    seconds when they are not zero (a callback's, whose seconds were asked for)."""
     if zone is not None:
         moment = moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
     name = str(moment.tzinfo) if moment.tzinfo is not None else "server time"
+    if seconds and moment.second:
+        return f"{moment:%Y-%m-%d %H:%M:%S} {name}"
     return f"{moment:%Y-%m-%d %H:%M} {name}"
 
 

@@ -156,9 +156,12 @@ def callback_key(
 
     The customer is their number under the phone rule (`phones.identity`): Ameyo dials a number,
     and matches an uploaded customer by it, so one person asked for by id in one tool and by a
-    number in another spelling in the next is one callback. Agent ids are compared without case."""
+    number in another spelling in the next is one callback. Agent ids are compared without case.
+    Its time is its minute: a retry that changed the seconds ("15:00:30" for "15:00") was a second
+    callback, and the customer was rung twice within a minute (`AMEYO_FORMAT` begins with it)."""
     agent = (agent or "").strip().casefold()
-    text = repr(("callback", server, campaign_id, _dialled(number, region), when_wire, agent))
+    minute = when_wire[:16]
+    text = repr(("callback", server, campaign_id, _dialled(number, region), minute, agent))
     who = f"customer {customer_id}" if customer_id else "the customer"
     words = f"a callback to {who} on {number} at {when_wire} (the Ameyo server's time)"
     return hashlib.sha256(text.encode()).hexdigest(), words

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -122,13 +123,24 @@ def _answer(
     callback = created[0]
     name = display_name(contact.customer_data)
     moment = callback.callback_time or at
+    zone = ameyo.settings.zone
+    if sent.repeat_of_s is not None and _wall(moment, zone) != _wall(at, zone):
+        # Callbacks are one a minute (`plans.callback_key`): the time asked for is not the one
+        # Ameyo holds, and both are said to the second, or the difference is hidden.
+        notes = [
+            f"Note: {show(at, zone, seconds=True)} was asked for; it is in the same minute as this callback, "
+            f"scheduled earlier for {show(moment, zone, seconds=True)}, so it is that one: nothing was "
+            "sent. Pass allow_repeat=true only if the customer is to be called a second time within "
+            "the minute.",
+            *notes,
+        ]
     out = CallbackOut(
         campaign=campaign_out(info),
         callback_id=callback.callback_id,
         customer_id=callback.customer_id or callback.properties.customer_id or contact.customer_id,
         name=data_text(name, 60) if name else None,
         phone=data_text(callback.phone or callback.properties.phone or number, 24),
-        time=show(moment, ameyo.settings.zone),
+        time=show(moment, zone, seconds=True),
         timezone=str(ameyo.settings.zone),
         assigned_to=callback.user_id or agent,
         self_callback=callback.is_self_callback,
@@ -140,6 +152,12 @@ def _answer(
     if notes:
         text += "\n" + "\n".join(notes)
     return answer(text, out)
+
+
+def _wall(moment: datetime, zone: ZoneInfo) -> datetime:
+    """A time as the wall clock of the Ameyo server's zone, to the second."""
+    moment = moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+    return moment.replace(microsecond=0, tzinfo=None)
 
 
 def _numbers(contact: Contact, region: str) -> list[str]:
