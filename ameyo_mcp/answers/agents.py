@@ -61,10 +61,14 @@ def unknown_agents_note(store: Store, agents: Iterable[str]) -> str | None:
 
 
 def _spelt_otherwise(agent: str, spellings: list[str]) -> str:
+    # The ledger takes agent ids in any case as one callback (`plans.callback_key`): advice to
+    # schedule it for the other spelling, without allow_repeat, was refused as a repeat.
     said = (
         f"Note: the calls pushed to this server spell agent {data_text(agent, 40)!r} otherwise (below): "
         "Ameyo may tell user ids apart by case, and routes a callback to the id as given. If the "
-        "callback is for that agent, schedule it for the id as spelt there and remove this one in "
-        "Ameyo's console."
+        "callback is for that agent, schedule it again for the id as spelt there with "
+        "ameyo_add_callback and allow_repeat=true (this server takes agent ids in any case as one "
+        "callback, and sends nothing again without it), then remove this one in Ameyo's console: "
+        "the Customer Manager API can neither move nor cancel a callback."
     )
     return "\n".join([said, *fence([", ".join(spellings)])])
