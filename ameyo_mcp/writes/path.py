@@ -642,7 +642,7 @@ class WritePath:
         """When each callback of `write` is due (seconds since the epoch), by its key."""
         zone = self.ameyo.settings.zone
         due: dict[str, float] = {}
-        for key, _, at in write.subjects:
+        for key, _, at, _ in write.subjects:
             with contextlib.suppress(ValueError):
                 due[key] = datetime.strptime(at, AMEYO_FORMAT).replace(tzinfo=zone).timestamp()
         return due
