@@ -125,6 +125,22 @@ def settings_for(sim: Simulator, tmp_path: Path, **env: str) -> Settings:
 
 
 @pytest.fixture
+def writes_ahead(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Seconds that every write path made from here on runs ahead of the wall clock: set
+    `writes_ahead[0]` to move its time (the ledger's holds, pruning, "it is now") without waiting."""
+    ahead = [0.0]
+    made = WritePath.for_settings.__func__  # type: ignore[attr-defined]
+
+    def for_settings(cls: type[WritePath], *args: Any, **kwargs: Any) -> WritePath:
+        path: WritePath = made(cls, *args, **kwargs)
+        path._clock = lambda: time.time() + ahead[0]
+        return path
+
+    monkeypatch.setattr(WritePath, "for_settings", classmethod(for_settings))
+    return ahead
+
+
+@pytest.fixture
 def settings(simulator: Simulator, tmp_path: Path) -> Settings:
     return settings_for(simulator, tmp_path)
 

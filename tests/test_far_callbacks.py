@@ -5,15 +5,12 @@ scheduled without a word about it, and the same callback asked again was sent ag
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from mcp import Client
 
 from ameyo_mcp.simulator import SimulatorThread
-from ameyo_mcp.writes.path import WritePath
 from tests.conftest import server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
@@ -23,17 +20,9 @@ FAR = "2030-06-01T11:00:00"  # within five years, months ahead
 
 
 async def test_a_callback_still_to_come_is_not_forgotten_after_the_ledger_days(
-    simulator: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    simulator: SimulatorThread, tmp_path: Path, writes_ahead: list[float]
 ) -> None:
-    ahead = [0.0]
-    made = WritePath.for_settings.__func__  # type: ignore[attr-defined]
-
-    def for_settings(cls: type[WritePath], *args: Any, **kwargs: Any) -> WritePath:
-        path: WritePath = made(cls, *args, **kwargs)
-        path._clock = lambda: time.time() + ahead[0]
-        return path
-
-    monkeypatch.setattr(WritePath, "for_settings", classmethod(for_settings))
+    ahead = writes_ahead
     settings = settings_for(simulator, tmp_path)
     async with Client(server_of(simulator, settings)) as client:
         first = await client.call_tool(

@@ -517,22 +517,13 @@ async def test_a_later_run_notes_each_row_once_in_the_spelling_it_went_out_in(
 
 
 async def test_a_refusal_that_tells_the_time_tells_the_time_of_its_own_run(
-    simulator: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    simulator: SimulatorThread, tmp_path: Path, writes_ahead: list[float]
 ) -> None:
     """A callback in the past, refused by a run: the dry run two hours later said again "(it is now"
     the first run's time, judged by the clock the journal kept from then, and so did the run after."""
     from ameyo_mcp.rules.times import show
-    from ameyo_mcp.writes.path import WritePath
 
-    ahead = [0.0]
-    made = WritePath.for_settings.__func__  # type: ignore[attr-defined]
-
-    def for_settings(cls: type[WritePath], *args: Any, **kwargs: Any) -> WritePath:
-        path: WritePath = made(cls, *args, **kwargs)
-        path._clock = lambda: time.time() + ahead[0]
-        return path
-
-    monkeypatch.setattr(WritePath, "for_settings", classmethod(for_settings))
+    ahead = writes_ahead
     folder = tmp_path / "uploads"
     folder.mkdir()
     (folder / "calls.csv").write_text(

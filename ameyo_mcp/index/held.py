@@ -6,8 +6,8 @@ an aid: when it cannot be read, is not built, or Ameyo cannot be asked, nothing 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
@@ -56,6 +56,21 @@ def _hits(store: Store, campaign_id: int, numbers: Sequence[str], region: str) -
     return found
 
 
+T = TypeVar("T")
+
+
+async def _when_synced(store: Store, campaign_id: int, read: Callable[..., T], *args: Any) -> T | None:
+    """`read(*args)` in a worker thread, when the campaign has a synced index; None when it has
+    none, or the store fails (that failure is said by the write that follows)."""
+    try:
+        # An upload's every batch asks: a campaign never synced costs it no worker thread.
+        if await synced_index(store, campaign_id) is None:
+            return None
+        return await anyio.to_thread.run_sync(read, *args)
+    except (StoreError, OSError):
+        return None
+
+
 async def indexed_customers(
     ameyo: Ameyo,
     store: Store,
@@ -70,12 +85,8 @@ async def indexed_customers(
     if not numbers:
         return []
     region = ameyo.settings.phone_region
-    try:
-        # An upload's every batch asks: a campaign never synced costs it no worker thread.
-        if await synced_index(store, campaign_id) is None:
-            return []
-        candidates = await anyio.to_thread.run_sync(_hits, store, campaign_id, numbers, region)
-    except (StoreError, OSError):  # the store's own failure is said by the write that follows
+    candidates = await _when_synced(store, campaign_id, _hits, store, campaign_id, numbers, region)
+    if not candidates:
         return []
     ids = list(candidates)
     contacts: list[Contact] = []
@@ -143,11 +154,8 @@ async def lookalikes(
     if not numbers:
         return []
     region = ameyo.settings.phone_region
-    try:
-        if await synced_index(store, campaign_id) is None:
-            return []
-        candidates = await anyio.to_thread.run_sync(_endings, store, campaign_id, numbers, region, cap)
-    except (StoreError, OSError):
+    candidates = await _when_synced(store, campaign_id, _endings, store, campaign_id, numbers, region, cap)
+    if not candidates:
         return []
     ids = sorted({i for found in candidates.values() for i in found})
     if not ids:
