@@ -98,6 +98,9 @@ async def test_a_record_of_unknown_outcome_is_not_resent_inside_a_larger_upload(
     assert writes_to(simulator, PHONE) == ["ADDED"], (writes_to(simulator, PHONE), text_of(second))
     assert "Sent 1 record" in text_of(second) and "record 1: " in text_of(second), text_of(second)
     assert "outcome is unknown" in text_of(second), text_of(second)
+    out = second.structured_content
+    assert out is not None and out["set_aside"] == 1 and out["refused"] == 0, out
+    assert [r["result"] for r in out["records"] if r["position"] == 1] == ["OUTCOME_UNKNOWN"], out
 
 
 async def test_a_record_answered_is_not_sent_again_inside_a_larger_upload_but_on_request(
@@ -116,6 +119,12 @@ async def test_a_record_answered_is_not_sent_again_inside_a_larger_upload_but_on
     said = "not sent again: the same record went to this lead"
     assert said in text_of(dry) and "would send 1 record" in text_of(dry), text_of(dry)
     assert said in text_of(second) and "Sent 1 record" in text_of(second), text_of(second)
+    # Told as what it is, not a refusal: Ameyo holds it, from the earlier upload.
+    out = second.structured_content
+    assert out is not None and out["set_aside"] == 1 and out["refused"] == 0, out
+    [held] = [r for r in out["records"] if r["position"] == 1]
+    assert held["result"] == "SENT_EARLIER" and held["ok"], held
+    assert "1 set aside, as other writes sent or hold them" in text_of(second), text_of(second)
     assert "repeat" in text_of(again).lower() and said in text_of(again), text_of(again)
     assert "Sent 2 records" in text_of(asked), text_of(asked)
     assert writes_to(simulator, PHONE) == ["ADDED", "UPDATED"]  # the second on request only

@@ -9,6 +9,10 @@ from pydantic import BaseModel, Field
 
 from ..ameyo.models import CampaignInfo
 
+# A record an earlier upload sent (a copy of a file, the same record in another upload): not sent
+# twice. Named here, below the write path, for the answers that tell such records apart.
+SENT_EARLIER = "SENT_EARLIER"
+
 
 class CampaignOut(BaseModel):
     id: int
@@ -155,8 +159,8 @@ class FailureOut(BaseModel):
 
 
 class UploadOut(BaseModel):
-    """sent + would_send + refused = records given; sent = added + updated + moved + duplicate +
-    failed + outcome_unknown."""
+    """sent + would_send + refused + set_aside = records given; sent = added + updated + moved +
+    duplicate + failed + outcome_unknown."""
 
     campaign: CampaignOut
     lead_id: int
@@ -165,6 +169,7 @@ class UploadOut(BaseModel):
     sent: int = Field(description="records sent to Ameyo (0 in a dry run)")
     would_send: int = Field(0, description="records a dry run would send (0 in a real run)")
     refused: int = Field(description="refused before sending")
+    set_aside: int = Field(0, description="not sent: other writes sent or hold them")
     added: int = 0
     updated: int = 0
     moved: int = 0

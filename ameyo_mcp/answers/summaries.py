@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..ameyo.service import UploadTarget
 
 from .results import (
+    SENT_EARLIER,
     CallbackOut,
     ContactOut,
     ContactsOut,
@@ -382,6 +383,8 @@ def _callback_line(r: RecordOut) -> str:
 def upload_text(out: UploadOut) -> str:
     label = campaign_label(out.campaign)
     refused = f"; {number(out.refused)} refused before sending (below)" if out.refused else ""
+    if out.set_aside:  # not refusals: records other writes sent, or whose callbacks they hold
+        refused += f"; {number(out.set_aside)} set aside, as other writes sent or hold them (below)"
     planned = [r for r in out.records if out.dry_run and r.ok and r.callback_time]
     if out.dry_run:
         with_callbacks = f" (with {counted(len(planned), 'callback')} to schedule)" if planned else ""
@@ -400,7 +403,7 @@ def upload_text(out: UploadOut) -> str:
         tally |= {"duplicate": out.duplicate, "failed": out.failed}
         unknown = f", outcome unknown {number(out.outcome_unknown)}" if out.outcome_unknown else ""
         lines.append(f"Ameyo's answers: {answered_text(tally, out.counts)}{unknown}.")
-    failures = [r for r in out.records if not r.ok]
+    failures = [r for r in out.records if not r.ok or r.result == SENT_EARLIER]
     if failures:
         lines.append(f"Not done ({number(len(failures))}):")
         lines.extend(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..ameyo.models import callback_scheduled
+from ..answers.results import SENT_EARLIER as SENT_EARLIER  # a row an earlier upload sent
 from ..answers.results import FailureOut, RecordOut
 from ..rules.sanitize import clean_text, data_text
 
@@ -19,7 +20,6 @@ REFUSED = "REFUSED"  # refused by the checks, not sent
 WOULD_SEND = "WOULD_SEND"  # a dry run's record that passed the checks
 OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"  # sent, and no answer says what became of it
 NOT_SENT = "NOT_SENT"  # a file's row held back when its upload stopped
-SENT_EARLIER = "SENT_EARLIER"  # a file's row an earlier upload sent (a copy of the file): not sent twice
 FAILED = "FAILED"  # a file's row whose batch Ameyo certainly did not run
 
 # The result file's header, the columns of `Outcome.csv_row`.

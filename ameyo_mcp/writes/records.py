@@ -46,6 +46,9 @@ class Checked:
     identity: str | None = None
     # phone1 is sent as Ameyo already holds this number (see `one_record_per_number`).
     held: bool = False
+    # Set aside because another write sent it or holds its callback: its outcome as told
+    # (SENT_EARLIER, OUTCOME_UNKNOWN, NOT_SENT), `problem` saying why; None for a refusal.
+    aside: str | None = None
 
     @property
     def phone(self) -> str | None:

@@ -30,7 +30,7 @@ from ...rules.counts import counted
 from ...rules.sanitize import clean_text, data_text
 from ...writes import callback_rules, plans
 from ...writes import path as writes
-from ...writes.outcome import Outcome
+from ...writes.outcome import NOT_SENT, OUTCOME_UNKNOWN, REFUSED, SENT_EARLIER, Outcome
 from ...writes.records import (
     Checked,
     check_record,
@@ -423,8 +423,9 @@ async def _held_aside(
     good: Sequence[Checked],
     write: plans.Write,
     plan: Callable[[list[Checked]], plans.Write],
-) -> dict[int, str]:
-    """By position, the records to set aside, and why, as a file upload sets its rows aside, in the
+) -> dict[int, tuple[str, str]]:
+    """By position, the records to set aside, as what they are told (REFUSED for the call's own
+    repeat of a callback) and why, as a file upload sets its rows aside, in the
     dry run too (the whole upload was refused for one of them): those whose callback another write
     already holds; a record whose callback an earlier record of the same call asks for; and a record
     another upload sent (the same record answered, or its number with an unknown outcome: a file's
@@ -435,15 +436,16 @@ async def _held_aside(
     step = "pass allow_repeat=true only if a second callback is meant"
     callbacks = dict(zip((c.position for c in good), write.callbacks, strict=True)) if write.callbacks else {}
     first: dict[str, int] = {}
-    aside: dict[int, str] = {}
+    aside: dict[int, tuple[str, str]] = {}
     for position, (key, words) in callbacks.items():
         if key in first:
-            aside[position] = f"not sent: record {first[key]} asks for the same callback ({words}); {step}"
+            why = f"not sent: record {first[key]} asks for the same callback ({words}); {step}"
+            aside[position] = (REFUSED, why)
         first.setdefault(key, position)
     now = path.clock()
     held = await path.held_callbacks(write)
     holder = {
-        p: (held[key], f"not sent: {plans.held_by(held[key], words, now)}; {step}")
+        p: (held[key], (NOT_SENT, f"not sent: {plans.held_by(held[key], words, now)}; {step}"))
         for p, (key, words) in callbacks.items()
         if key in held
     }
@@ -451,7 +453,8 @@ async def _held_aside(
     for c in good:
         entry = rows.get(c.identity) if c.identity is not None else None
         if entry is not None:
-            holder.setdefault(c.position, (entry, plans.record_held_by(entry, now)))
+            result = SENT_EARLIER if entry.state == "answered" else OUTCOME_UNKNOWN
+            holder.setdefault(c.position, (entry, (result, plans.record_held_by(entry, now))))
     for write_id in {entry.write_id for entry, _ in holder.values()}:
         # What this call sent before, less the records others held then: its own write.
         kept = [
@@ -463,16 +466,23 @@ async def _held_aside(
         if kept and plan(kept).identity == write_id:
             holder = {p: h for p, h in holder.items() if h[0].write_id != write_id}
             break
-    for position, (_, reason) in holder.items():
-        aside.setdefault(position, reason)
+    for position, (_, outcome_and_why) in holder.items():
+        aside.setdefault(position, outcome_and_why)
     return aside
 
 
 def _set_aside(
-    checked: list[Checked], aside: Mapping[int, str], plan: Callable[[list[Checked]], plans.Write]
+    checked: list[Checked],
+    aside: Mapping[int, tuple[str, str]],
+    plan: Callable[[list[Checked]], plans.Write],
 ) -> tuple[list[Checked], list[Checked], plans.Write]:
-    """The records with those `aside` refused for its reasons; the others, and their write."""
-    checked = [replace(c, problem=aside[c.position]) if c.position in aside else c for c in checked]
+    """The records with those `aside` set aside as told, for its reasons; the others, and their
+    write."""
+
+    def told(c: Checked, result: str, why: str) -> Checked:
+        return replace(c, problem=why, aside=None if result == REFUSED else result)
+
+    checked = [told(c, *aside[c.position]) if c.position in aside else c for c in checked]
     good = [c for c in checked if c.problem is None]
     return checked, good, plan(good)
 
@@ -628,18 +638,25 @@ def _report(
 ) -> CallToolResult:
     """An upload's answer. `requeued`: the status and attempts an update gives existing customers;
     `assigned`: whom each record's callback goes to (agent, self callback), by position."""
-    refusals = [refused(c.position, c.phone, c.problem) for c in checked if c.problem is not None]
+    refusals = [refused(c.position, c.phone, c.problem) for c in checked if c.problem and not c.aside]
+    # Set aside as what they are: a record another upload sent and Ameyo answered is no refusal.
+    aside = [
+        Outcome(c.position, c.phone, c.aside, c.aside == SENT_EARLIER, reason=c.problem)
+        for c in checked
+        if c.aside
+    ]
     if outcomes is None:
         if not dry_run and not any(c.problem is None for c in checked):
-            reasons = "; ".join(f"record {r.position}: {r.reason}" for r in refusals[:10])
-            raise ToolError(f"Nothing was sent: every record was refused. {reasons}")
+            told = sorted([*refusals, *aside], key=lambda r: r.position)
+            reasons = "; ".join(f"record {r.position}: {r.reason}" for r in told[:10])
+            raise ToolError(f"Nothing was sent: every record was refused or set aside. {reasons}")
         planned = planned or {}
         sent_like = [
             would_send(c.position, c.phone, planned.get(c.position)) for c in checked if c.problem is None
         ]
     else:
         sent_like = outcomes
-    records = sorted([*sent_like, *refusals], key=lambda r: r.position)
+    records = sorted([*sent_like, *refusals, *aside], key=lambda r: r.position)
     rewritten = [c for c in checked if c.problem is None and c.given_phone is not None and not c.held]
     said: list[str | None] = [
         rewritten_note(
@@ -648,7 +665,10 @@ def _report(
         held_note(checked, dry_run=dry_run, repeat=repeat is not None),
         *notes,
     ]
-    shown = [r.record_out() for r in [r for r in records if not r.ok or r.callback_scheduled][:200]]
+    shown = [
+        r.record_out()
+        for r in [r for r in records if not r.ok or r.callback_scheduled or r.result == SENT_EARLIER][:200]
+    ]
     for r in shown:
         if (r.callback_id or r.callback_time) and r.position in (assigned or {}):
             agent, only = (assigned or {})[r.position]
@@ -660,6 +680,7 @@ def _report(
         sent=0 if dry_run else len(sent_like),
         would_send=len(sent_like) if dry_run else 0,
         refused=len(refusals),
+        set_aside=len(aside),
         records=shown,
         timezone=str(ameyo.settings.zone),
         notes=[note for note in said if note],
