@@ -599,14 +599,21 @@ class WritePath:
         # An unknown outcome is told from when it was sent; an answer from when it came.
         when = ago_text(now - entry.claimed_at if entry.state == "unknown" else seconds)
         REPEATS.add(now, refused=entry.write_id != write.identity or entry.state == "unknown")
-        if entry.write_id == write.identity:
-            if entry.state == "unknown":
-                raise EarlierOutcomeUnknown(
-                    f"The same write ({write.label}) was sent {when} and ended with an unknown outcome "
-                    f"({entry.note}).",
-                    next_step=what_to_check(write.label, write.context),
-                    entry=entry,
-                )
+        same = entry.write_id == write.identity
+        if same and entry.state == "unknown":
+            raise EarlierOutcomeUnknown(
+                f"The same write ({write.label}) was sent {when} and ended with an unknown outcome "
+                f"({entry.note}).",
+                next_step=what_to_check(write.label, write.context),
+                entry=entry,
+            )
+        # The same callback asked for again, its time in the same minute (its key), is answered as
+        # the same write is: Ameyo's answer to the first, whose time the tool shows.
+        if same or (
+            entry.state == "answered"
+            and _one_callback(write)
+            and write_kind(entry.label, entry.context) == CALLBACK
+        ):
             self._audit(
                 "repeat",
                 call_id=entry.call_id,
@@ -615,22 +622,6 @@ class WritePath:
             )
             answer = _answer_from(write, entry.answer)
             return Sent(answer, entry.call_id, repeat_of_s=seconds, earlier=entry.context)
-        if (
-            entry.state == "answered"
-            and _one_callback(write)
-            and write_kind(entry.label, entry.context) == CALLBACK
-        ):
-            # The same callback asked for again, its time in the same minute (its key): answered
-            # as what it is, Ameyo's answer to the first, whose time the tool shows.
-            self._audit(
-                "repeat",
-                call_id=entry.call_id,
-                command=write.request.command,
-                seconds_since=round(seconds, 1),
-            )
-            return Sent(
-                _answer_from(write, entry.answer), entry.call_id, repeat_of_s=seconds, earlier=entry.context
-            )
         words = dict(write.callbacks).get(entry.key, "one of its callbacks")
         # The fact apart from the step: a file upload, which has no allow_repeat, says its own.
         raise CallbackScheduled(
