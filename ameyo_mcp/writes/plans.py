@@ -323,13 +323,8 @@ def plan_upload(
         request = UploadContactsRequest(**fields)
     label = upload_label(len(records), lead_id, campaign)
     identity = identity_of(server, request, ordered=file_batch)
-    rows: tuple[tuple[str, str], ...] = ()
-    if len(numbers) == len(records):  # (good records each have a number)
-        head = server + "\n" + canonical({k: v for k, v in fields.items() if k != "customer_records"})
-        rows = tuple(
-            (number, row_digest(head, number, record))
-            for (number, _), record in zip(numbers, records, strict=True)
-        )
+    head = server + "\n" + canonical({k: v for k, v in fields.items() if k != "customer_records"})
+    rows = _record_rows(head, numbers, records)
     return Write(
         request,
         identity,
@@ -341,6 +336,17 @@ def plan_upload(
         numbers=tuple(numbers),
         rows=rows,
     )
+
+
+def _record_rows(
+    head: str, numbers: Sequence[tuple[str, str]], records: Sequence[Mapping[str, str]]
+) -> tuple[tuple[str, str], ...]:
+    """An upload's `Write.rows`: each record's number with its `row_digest`; none unless every record
+    has its number (good records each have one)."""
+    if len(numbers) != len(records):
+        return ()
+    pairs = zip(numbers, records, strict=True)
+    return tuple((number, row_digest(head, number, record)) for (number, _), record in pairs)
 
 
 # Where a row's callback goes in its digest: no customer field's name (they hold no control character).
@@ -408,16 +414,12 @@ def plan_upload_with_callbacks(
         )
         for (key, _), (_, callback, number) in zip(keys, dialled, strict=True)
     )
-    rows: tuple[tuple[str, str], ...] = ()
-    if len(numbers) == len(records):
-        head = f"{server}\n{request.command}\n" + canonical(
-            {"campaign_id": campaign.campaign_id, "lead_id": lead_id, "properties": request.properties}
-        )
-        # The callback is part of the row: the same customer with another callback is another row.
-        rows = tuple(
-            (number, row_digest(head, number, {**record, _CALLBACK_FIELD: canonical(callback.wire())}))
-            for (number, _), (record, callback) in zip(numbers, records, strict=True)
-        )
+    head = f"{server}\n{request.command}\n" + canonical(
+        {"campaign_id": campaign.campaign_id, "lead_id": lead_id, "properties": request.properties}
+    )
+    # The callback is part of the row: the same customer with another callback is another row.
+    with_callbacks = [{**record, _CALLBACK_FIELD: canonical(callback.wire())} for record, callback in records]
+    rows = _record_rows(head, numbers, with_callbacks)
     return Write(
         request,
         identity,
