@@ -650,7 +650,8 @@ class _Run:
     async def _answered_in_ledger(self, batch: Batch) -> bool:
         """A batch the journal holds sent and unanswered that the write ledger holds answered (the
         journal's answer line, written after the ledger's commit, lost with a power cut): its
-        rows settled as sent earlier, neither told unknown nor resent. False when the ledger does
+        rows settled as sent earlier (`_told_sent_earlier`: those its answer left out, unknown),
+        not resent. False when the ledger does
         not hold it answered, or cannot say (the batch is then judged by the journal alone)."""
         try:
             entry = await self.writes.standing(self._plan(batch, batch.rows))
@@ -658,8 +659,9 @@ class _Run:
             return False
         if entry is None or entry.state != "answered":
             return False
-        reason = sent_earlier_reason(entry.context or {}, self.writes.clock() - (entry.settled_at or 0))
-        settled = [Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason) for row in batch.rows]
+        seconds = self.writes.clock() - (entry.settled_at or 0)
+        reason = sent_earlier_reason(entry.context or {}, seconds)
+        settled = await self._told_sent_earlier(batch, reason, seconds)
         if not self.options.dry_run:
             await self.journal.answered(
                 batch.id, batch.first_line, batch.last_line, [item.journal_row() for item in settled]
