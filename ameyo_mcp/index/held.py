@@ -78,14 +78,17 @@ async def indexed_customers(
     numbers: Sequence[str],
     *,
     columns: dict[str, str] | None = None,
-) -> list[tuple[Contact, list[int]]]:
+) -> list[tuple[Contact, list[int]]] | None:
     """The customers the index finds by `numbers` (phone1 of records), as Ameyo holds them now
     (with `columns`), each with the positions of the numbers that are its phone1 under the phone
-    rule (a customer found by another of its numbers is not that record's)."""
+    rule (a customer found by another of its numbers is not that record's); None when the campaign
+    has no synced index, or the store cannot say (nothing could be found)."""
     if not numbers:
         return []
     region = ameyo.settings.phone_region
     candidates = await _when_synced(store, campaign_id, _hits, store, campaign_id, numbers, region)
+    if candidates is None:
+        return None
     if not candidates:
         return []
     ids = list(candidates)
@@ -120,7 +123,7 @@ async def held_spellings(
     upload whose number the campaign's index knows as a customer's phone1."""
     held: dict[str, str] = {}
     spelt = [phone for _, phone in numbers]
-    for contact, positions in await indexed_customers(ameyo, store, campaign_id, spelt):
+    for contact, positions in await indexed_customers(ameyo, store, campaign_id, spelt) or ():
         stored = str(contact.customer_data.get(PRIMARY_COLUMN) or "")
         for position in positions:
             held.setdefault(numbers[position][0], stored)

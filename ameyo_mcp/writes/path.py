@@ -766,13 +766,13 @@ class WritePath:
         dnc: dict[int, tuple[int, str]] = {}
         try:
             store = self._store()
-            if await synced_index(store, campaign_id) is None:
-                return dnc, False
         except (StoreError, OSError):
             return dnc, False
         found = await indexed_customers(
             self.ameyo, store, campaign_id, numbers, columns=callback_rules.DISPOSITION_COLUMNS
         )
+        if found is None:  # (its own read of the index says whether there is one)
+            return dnc, False
         for contact, positions in found:
             disposition = callback_rules.last_disposition(contact.extra_data)
             if callback_rules.do_not_call(disposition):
