@@ -36,19 +36,21 @@ class Shrinking(SimulatorState):
     def __init__(self, config: SimulatorConfig) -> None:
         super().__init__(config)
         self.gone: set[int] = set()
-        self.before_page: Callable[[int], None] | None = None
-        self.pages = 0
+        # Called before each page is served; `read_to` is the end of the furthest page served so
+        # far, so a test can act on what a pass has read rather than on the order requests arrive.
+        self.before_page: Callable[[], None] | None = None
+        self.read_to = 0
 
     def get_contacts(self, query: ContactQuery) -> list[ContactRow]:
-        self.pages += 1
+        paged = re.fullmatch(r"LIMIT (\d+) OFFSET (\d+)", str(query.limit_offset or ""))
         if self.before_page is not None:
-            self.before_page(self.pages)
+            self.before_page()
         rows = super().get_contacts(replace(query, limit_offset=None))
         rows = [r for r in rows if r.contact.customer_id not in self.gone]
-        paged = re.fullmatch(r"LIMIT (\d+) OFFSET (\d+)", str(query.limit_offset or ""))
         if paged:
             count, start = int(paged[1]), int(paged[2])
             rows = rows[start : start + count]
+            self.read_to = max(self.read_to, start + count)
         return rows
 
 
@@ -133,10 +135,11 @@ async def test_contacts_deleted_during_a_pass_are_never_skipped(
     )
     ids = sorted(c.customer_id for c in state.contacts(CAMPAIGN))
 
-    def delete_behind(page: int) -> None:
-        # While the pass is past its fourth page, 30 contacts it has read and 5 ahead are deleted:
-        # every offset after them moves back by 35.
-        if page == 5:
+    def delete_behind() -> None:
+        # Once the pass has read ids[100:130], those 30 and 5 ahead are deleted: every offset after
+        # them moves back by 35. (Keyed on what was served: with three pages in flight, requests
+        # reach Ameyo in any order.)
+        if not state.gone and state.read_to >= 130:
             state.gone |= set(ids[100:130]) | set(ids[400:405])
 
     state.before_page = delete_behind
