@@ -953,6 +953,17 @@ async def test_a_span_from_a_minute_ahead_does_not_end_before_it_starts(client: 
     assert out is not None and out["since"] <= out["until"], text_of(result)
 
 
+def test_a_span_from_a_minute_ahead_asked_just_before_midnight_ends_after_it_starts() -> None:
+    """The same at 23:59: the span ended at the day's end, and one from 00:01 was refused as "in
+    the future" (a clock injected: the wall clock is not what this is about)."""
+    clock = datetime(2026, 12, 7, 23, 59, 30, tzinfo=IST)
+    start, end = history_tool._window("2026-12-08T00:01:00", None, IST, clock)
+    assert start == datetime(2026, 12, 8, 0, 1, tzinfo=IST) and end > start
+    # Today's default span still ends at the day's end: calls dated tomorrow are not today's.
+    _, today_end = history_tool._window(None, None, IST, clock)
+    assert today_end == datetime(2026, 12, 8, tzinfo=IST)
+
+
 async def test_a_callback_for_an_agent_no_call_knows_is_said_to_wait_for_nobody(
     simulator: InProcessSimulator, tmp_path: Path
 ) -> None:

@@ -437,8 +437,16 @@ def period_counts(store: Store, query: CallQuery, heading: str, zone: ZoneInfo) 
     return CallCounts(heading, str(zone), unit, tuple(p.label for p in spans), raw)
 
 
-def _window(since: str | None, until: str | None, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    midnight, now = day_so_far(zone)
+def _window(
+    since: str | None, until: str | None, zone: ZoneInfo, clock: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """The span the call history reads: `since` (default today's midnight) to `until` (default
+    now, a few minutes of Ameyo's clock ahead). `clock`: the time now, for tests."""
+    midnight, now = day_so_far(zone, clock)
+    if since:
+        # Up to now from a given since, not to today's midnight: a span from a minute ahead, asked
+        # at 23:59, would otherwise start after it ends.
+        now = (clock or datetime.now(zone)) + CLOCK_SKEW
     start = _moment(since, "since", zone) if since else midnight
     end = _moment(until, "until", zone) if until else now
     if end > start:
