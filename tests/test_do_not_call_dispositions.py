@@ -1,7 +1,8 @@
 """A callback to a customer whose last disposition says do not call needs the person's explicit
 despite_do_not_call, however the deployment spells that disposition: abbreviations (DNC, NDNC,
-DND) as a word of it, and "do not call" / "do not disturb" split by spaces, hyphens, underscores or
-not at all. A disposition that merely mentions calling is no such request."""
+DND, in initials however separated) as a word of it, and "do not call" / "do not disturb" / "do not
+contact" / "opt out" split by spaces, hyphens, underscores or not at all. A disposition that
+merely mentions calling is no such request."""
 
 from __future__ import annotations
 
@@ -33,6 +34,12 @@ DO_NOT_CALL = [
     "CustomerDNC",
     "DNCRequest",
     "D.N.C.",
+    "D-N-C",
+    "D N C",
+    "Do Not Contact",
+    "DoNotContact",
+    "Do not dial",
+    "Opt-out",
 ]
 MAY_BE_CALLED = [
     "Callback",

@@ -1,17 +1,20 @@
 """The customers a campaign's index finds by an upload's numbers, as Ameyo holds them now: so that
 a number sent in another spelling than Ameyo's updates its customer rather than adding a second
-record. Every upload asks here, from the record tools, the file tool and the CLI alike. The index is
-an aid: when it cannot be read, is not built, or Ameyo cannot be asked, nothing is found.
+record, and whom a callback to a number would ring, for the do-not-call check. Every upload asks
+here, from the record tools, the file tool and the CLI alike. The index is an aid: when it cannot be
+read or is not built, nothing is found; when Ameyo cannot be asked, the numbers whose customers it
+found are named, so that a check can hold them back rather than pass them unread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
-from ..ameyo.customers import PRIMARY_COLUMN
+from ..ameyo.customers import PRIMARY_COLUMN, phone_values
 from ..ameyo.models import Contact, GetContactsRequest
 from ..errors import AmeyoError, StoreBusy, StoreError
 from ..rules import phones
@@ -71,6 +74,16 @@ async def _when_synced(store: Store, campaign_id: int, read: Callable[..., T], *
         return None
 
 
+@dataclass
+class Customers:
+    """What `indexed_customers` found: each customer with the positions of the numbers that are
+    theirs, and the positions whose candidates Ameyo could not be asked for (`failure`: why)."""
+
+    found: list[tuple[Contact, list[int]]] = field(default_factory=list)
+    unread: list[int] = field(default_factory=list)
+    failure: str = ""
+
+
 async def indexed_customers(
     ameyo: Ameyo,
     store: Store,
@@ -78,19 +91,18 @@ async def indexed_customers(
     numbers: Sequence[str],
     *,
     columns: dict[str, str] | None = None,
-) -> list[tuple[Contact, list[int]]] | None:
+    any_number: bool = False,
+) -> Customers | None:
     """The customers the index finds by `numbers` (phone1 of records), as Ameyo holds them now
     (with `columns`), each with the positions of the numbers that are its phone1 under the phone
-    rule (a customer found by another of its numbers is not that record's); None when the campaign
-    has no synced index, or the store cannot say (nothing could be found)."""
+    rule (with `any_number`, any of its numbers: whom a call to that number rings); None when the
+    campaign has no synced index, or the store cannot say (nothing could be found)."""
     if not numbers:
-        return []
+        return Customers()
     region = ameyo.settings.phone_region
     candidates = await _when_synced(store, campaign_id, _hits, store, campaign_id, numbers, region)
     if candidates is None:
         return None
-    if not candidates:
-        return []
     ids = list(candidates)
     contacts: list[Contact] = []
     try:
@@ -101,18 +113,21 @@ async def indexed_customers(
                 other_columns=columns,
             )
             contacts += await ameyo.get_contacts(request)
-    except AmeyoError:
-        return []
-    out: list[tuple[Contact, list[int]]] = []
+    except AmeyoError as exc:
+        unread = sorted({p for positions in candidates.values() for p in positions})
+        return Customers(unread=unread, failure=exc.message)
+    out = Customers()
     for contact in contacts:
-        stored = str(contact.customer_data.get(PRIMARY_COLUMN) or "")
+        stored = (
+            phone_values(contact) if any_number else [str(contact.customer_data.get(PRIMARY_COLUMN) or "")]
+        )
         same = [
             position
             for position in candidates.get(contact.customer_id, ())
-            if stored and phones.same_number(stored, numbers[position], region)
+            if any(s and phones.same_number(s, numbers[position], region) for s in stored)
         ]
         if same:
-            out.append((contact, same))
+            out.found.append((contact, same))
     return out
 
 
@@ -123,7 +138,8 @@ async def held_spellings(
     upload whose number the campaign's index knows as a customer's phone1."""
     held: dict[str, str] = {}
     spelt = [phone for _, phone in numbers]
-    for contact, positions in await indexed_customers(ameyo, store, campaign_id, spelt) or ():
+    customers = await indexed_customers(ameyo, store, campaign_id, spelt)
+    for contact, positions in customers.found if customers is not None else ():
         stored = str(contact.customer_data.get(PRIMARY_COLUMN) or "")
         for position in positions:
             held.setdefault(numbers[position][0], stored)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -34,14 +34,13 @@ _NEGATIONS: Final = frozenset({"non", "not"})
 # Words run together in CamelCase ("CustomerDNC", "DNCRequest") are words apart.
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 # ...or when consecutive words spell one of these, however they are split ("Do_Not_Call",
-# "DoNot Call", "Don't call", "Do not callback"). Whole words: "Donation call" is not one.
+# "DoNot Call", "Don't call", "Do not callback", "Do Not Contact", "Opt-out"). Whole words:
+# "Donation call" is not one. A customer's opting out is asked about even where it meant one
+# channel: the question costs a confirmation, a call they refused costs the deployment.
 _DNC_PHRASES: Final = (
-    "donotcall",
-    "dontcall",
-    "donotcallback",
-    "dontcallback",
-    "donotdisturb",
-    "dontdisturb",
+    *(no + verb for no in ("donot", "dont") for verb in ("call", "callback", "disturb", "contact", "dial")),
+    "optout",
+    "optedout",
 )
 _WORD = re.compile(r"[^\W_]+")  # underscores separate words, as hyphens and spaces do
 _DISPOSITION = "disposition"
@@ -87,8 +86,9 @@ def outside_hours(at: datetime, hours: CallingHours, zone: ZoneInfo) -> str | No
 def do_not_call(disposition: str) -> bool:
     """Whether a customer's last disposition says they asked not to be called: a callback to them
     needs the person's explicit yes. The one rule for every tool that checks it."""
-    # Dots go before the words are split: initials ("D.N.C.") are one word.
-    words = _WORD.findall(fold(_CAMEL.sub(" ", disposition.replace(".", ""))))
+    # Dots go before the words are split, and letters standing alone are joined after: initials
+    # ("D.N.C.", "D-N-C", "D N C") are one word.
+    words = _initials(_WORD.findall(fold(_CAMEL.sub(" ", disposition.replace(".", "")))))
     for i, word in enumerate(words):
         if word in _DNC_WORDS and (i == 0 or words[i - 1] not in _NEGATIONS):
             return True
@@ -102,6 +102,56 @@ def do_not_call(disposition: str) -> bool:
             if not any(phrase.startswith(joined) for phrase in _DNC_PHRASES):
                 break
     return False
+
+
+def _initials(words: list[str]) -> list[str]:
+    """`words` with each run of single letters joined into one word."""
+    out: list[str] = []
+    run = ""
+    for word in [*words, ""]:
+        if len(word) == 1 and word.isalpha():
+            run += word
+            continue
+        if run:
+            out.append(run)
+            run = ""
+        if word:
+            out.append(word)
+    return out
+
+
+@dataclass
+class DoNotCall:
+    """The do-not-call check of the numbers an upload's callbacks dial, by their position: the
+    customer and disposition of each that says do not call; each whose customer the index found
+    but Ameyo could not be asked for (why); and whether the campaign has an index to find customers
+    by (False: none was checked)."""
+
+    refused: dict[int, tuple[int, str]] = field(default_factory=dict)
+    unread: dict[int, str] = field(default_factory=dict)
+    indexed: bool = False
+
+    def said(self, position: int) -> str | None:
+        """What holds back the callback at `position`, or None."""
+        if (dnc := self.refused.get(position)) is not None:
+            return do_not_call_said(*dnc)
+        if (failure := self.unread.get(position)) is not None:
+            return (
+                "the last disposition of the customer the contacts index finds by this number could "
+                f"not be read from Ameyo ({failure.rstrip('.')}), so whether they asked not to be "
+                "called is unknown"
+            )
+        return None
+
+    def problem(self, position: int, flag: str) -> str | None:
+        """Why the callback at `position` is not sent without the person's yes, or None. `flag`: how
+        the caller names despite_do_not_call=true."""
+        said = self.said(position)
+        if said is None:
+            return None
+        if position in self.refused:
+            return f"{said}: ask the person, and send it again with {flag} only if they asked to be called"
+        return f"{said}: send it again later, or with {flag} if the person confirms they may be called"
 
 
 def do_not_call_said(customer_id: int, disposition: str) -> str:

@@ -756,29 +756,33 @@ class WritePath:
             return None, 0
         return index.synced_at, len({p for positions in found.values() for p in positions})
 
-    async def do_not_call(
-        self, campaign_id: int, numbers: Sequence[str]
-    ) -> tuple[dict[int, tuple[int, str]], bool]:
-        """By position of `numbers` (phone1 of records), the customer the campaign's index finds by
-        it whose last disposition, read live, says do not call: (customer id, disposition); and
-        whether the campaign has an index to find them by (False: none of them was checked). One
-        store query for all of `numbers`, and Ameyo asked only of the customers it finds."""
-        dnc: dict[int, tuple[int, str]] = {}
+    async def do_not_call(self, campaign_id: int, numbers: Sequence[str]) -> callback_rules.DoNotCall:
+        """`callback_rules.DoNotCall` of `numbers` (the numbers records' callbacks dial): the
+        customers the campaign's index finds by any of their numbers, their last disposition read
+        live. One store query for all of `numbers`, and Ameyo asked only of the customers it finds."""
+        check = callback_rules.DoNotCall()
         try:
             store = self._store()
         except (StoreError, OSError):
-            return dnc, False
+            return check
         found = await indexed_customers(
-            self.ameyo, store, campaign_id, numbers, columns=callback_rules.DISPOSITION_COLUMNS
+            self.ameyo,
+            store,
+            campaign_id,
+            numbers,
+            columns=callback_rules.DISPOSITION_COLUMNS,
+            any_number=True,
         )
         if found is None:  # (its own read of the index says whether there is one)
-            return dnc, False
-        for contact, positions in found:
+            return check
+        check.indexed = True
+        check.unread = {position: found.failure for position in found.unread}
+        for contact, positions in found.found:
             disposition = callback_rules.last_disposition(contact.extra_data)
             if callback_rules.do_not_call(disposition):
                 for position in positions:
-                    dnc.setdefault(position, (contact.customer_id, disposition))
-        return dnc, True
+                    check.refused.setdefault(position, (contact.customer_id, disposition))
+        return check
 
     async def lookalikes(self, campaign_id: int, numbers: Sequence[str]) -> list[tuple[int, Contact]]:
         """`index.held.lookalikes`: by position of `numbers`, the customers whose phone1 only ends

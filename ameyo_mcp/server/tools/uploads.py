@@ -223,8 +223,8 @@ async def ameyo_upload_contacts_with_callbacks(
                     customer_id=str(item.customer_id) if item.customer_id is not None else None,
                 )
         checked.append(entry)
-    dnc, indexed = await _do_not_call(
-        state_of(ctx).writes, target, [c for c in checked if c.position in callbacks]
+    check = await _do_not_call(
+        state_of(ctx).writes, target, [c for c in checked if c.position in callbacks], callbacks
     )
     # A record naming its customer: that customer, read live, whatever the index holds.
     for position, item in enumerate(records, start=1):
@@ -232,10 +232,11 @@ async def ameyo_upload_contacts_with_callbacks(
         if contact is not None and position in callbacks:
             disposition = callback_rules.last_disposition(contact.extra_data)
             if callback_rules.do_not_call(disposition):
-                dnc.setdefault(position, (contact.customer_id, disposition))
+                check.refused.setdefault(position, (contact.customer_id, disposition))
+                check.unread.pop(position, None)
     notes: list[str] = []
     unchecked = [p for p, item in enumerate(records, start=1) if p in callbacks and item.customer_id is None]
-    if not indexed and unchecked:
+    if not check.indexed and unchecked:
         from ...index.lookup import sync_advice
 
         notes.append(
@@ -250,17 +251,15 @@ async def ameyo_upload_contacts_with_callbacks(
         if cb.user_id and checked[position - 1].problem is None
     ]
     notes += await state_of(ctx).writes.unknown_agents_note(agents)
-    for position, (customer_id, disposition) in dnc.items():
-        said = callback_rules.do_not_call_said(customer_id, disposition)
+    for position in sorted({*check.refused, *check.unread}):
         if despite_do_not_call:
             notes.append(
-                f"Note: record {position}: {said}; its callback is scheduled as the person confirmed."
+                f"Note: record {position}: {check.said(position)}; its callback is scheduled as the person "
+                "confirmed."
             )
             continue
         checked[position - 1] = replace(
-            checked[position - 1],
-            problem=f"{said}: ask the person, and send it again with despite_do_not_call=true only if "
-            "the customer asked to be called",
+            checked[position - 1], problem=check.problem(position, "despite_do_not_call=true")
         )
 
     def plan(good: list[Checked]) -> plans.Write:
@@ -291,13 +290,21 @@ async def ameyo_upload_contacts_with_callbacks(
 
 
 async def _do_not_call(
-    path_of_writes: writes.WritePath, target: UploadTarget, items: Sequence[Checked]
-) -> tuple[dict[int, tuple[int, str]], bool]:
-    """`WritePath.do_not_call` of the records among `items`, by their position in the upload.
-    `ameyo_add_callback` refuses such a callback without the person's yes; so does this."""
-    numbers = [item.record[PRIMARY_COLUMN] for item in items]
-    found, indexed = await path_of_writes.do_not_call(target.campaign.campaign_id, numbers)
-    return {items[i].position: said for i, said in found.items()}, indexed
+    path_of_writes: writes.WritePath,
+    target: UploadTarget,
+    items: Sequence[Checked],
+    callbacks: Mapping[int, CallbackRecord],
+) -> callback_rules.DoNotCall:
+    """`WritePath.do_not_call` of the records among `items` (the number each one's callback
+    dials), by their position in the upload. `ameyo_add_callback` refuses such a callback without
+    the person's yes; so does this."""
+    numbers = [callbacks[item.position].call_back_phone or item.record[PRIMARY_COLUMN] for item in items]
+    found = await path_of_writes.do_not_call(target.campaign.campaign_id, numbers)
+    return callback_rules.DoNotCall(
+        refused={items[i].position: said for i, said in found.refused.items()},
+        unread={items[i].position: why for i, why in found.unread.items()},
+        indexed=found.indexed,
+    )
 
 
 async def _named_customers(

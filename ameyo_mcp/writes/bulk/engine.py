@@ -54,8 +54,8 @@ from ...errors import (
 from ...rules.counts import agreeing, counted
 from ...rules.sanitize import data_text
 from ...rules.times import ago_text, show_wire
-from .. import callback_rules, plans
 from .. import path as writes
+from .. import plans
 from ..outcome import FAILED as FAILED_RESULT
 from ..outcome import NOT_SENT, SENT_EARLIER, WOULD_SEND, JournalRow, Outcome
 from ..outcome import OUTCOME_UNKNOWN as UNKNOWN_RESULT
@@ -86,6 +86,8 @@ _CHECKPOINT_EVERY = 256
 SAVED_EARLIER = "already in the campaign: saved by the earlier run whose answer was lost (or before it)"
 MAY_DUPLICATE = "resent after an unknown outcome, as asked: its callback may now be scheduled twice"
 _LINES_SHOWN = 30
+# How a file upload's answers name the person's yes to a callback despite do-not-call.
+_DESPITE_DNC = "despite_do_not_call=true (CLI: --despite-do-not-call)"
 _CALLBACKS_SHOWN = 10
 _EARLIER_NOTES = 5
 
@@ -461,24 +463,23 @@ class _Run:
 
     async def _do_not_call(self, batcher: Batcher) -> list[Batch]:
         """The held rows with a callback, judged as `ameyo_add_callback` judges one: a callback to a
-        customer whose last disposition is do-not-call (the campaign's index finds them by phone1,
-        read live) is refused, unless the person confirmed it (despite_do_not_call). A customer
-        the index does not know goes unchecked, and the run says so when it has no index at all."""
+        customer whose last disposition is do-not-call (the campaign's index finds them by the
+        number the callback dials, read live), or could not be read, is refused unless the person
+        confirmed it (despite_do_not_call). A customer the index does not know goes unchecked, and
+        the run says so when it has no index at all."""
         rows, self.callback_rows = self.callback_rows, []
-        numbers = [row.record[PRIMARY_COLUMN] for row in rows]
-        found, indexed = await self.writes.do_not_call(self.target.campaign.campaign_id, numbers)
-        if not indexed:
+        numbers = [
+            (row.callback and row.callback.call_back_phone) or row.record[PRIMARY_COLUMN] for row in rows
+        ]
+        check = await self.writes.do_not_call(self.target.campaign.campaign_id, numbers)
+        if not check.indexed:
             self.unchecked_callbacks += len(rows)
         full: list[Batch] = []
         for position, row in enumerate(rows):
-            dnc = found.get(position)
-            if dnc is not None:
-                said = callback_rules.do_not_call_said(*dnc)
+            said = check.said(position)
+            if said is not None:
                 if not self.options.despite_do_not_call:
-                    row.problem = (
-                        f"{said}: ask the person, and run it again with despite_do_not_call=true "
-                        "(CLI: --despite-do-not-call) only if the customer asked to be called"
-                    )
+                    row.problem = check.problem(position, _DESPITE_DNC)
                     self._settle(self.earlier.refused(row))
                     continue
                 self.despite += 1
@@ -506,7 +507,8 @@ class _Run:
             more = f" and {left} more" if left else ""
             self.notes.append(
                 f"Note: {counted(self.despite, 'row')} with a callback to a customer whose last "
-                f"disposition is do-not-call (lines {lines}{more}; e.g. {self.despite_example}) "
+                f"disposition is do-not-call or could not be read (lines {lines}{more}; e.g. "
+                f"{self.despite_example}) "
                 f"{agreeing(self.despite, 'is', 'are')} not refused, as the person confirmed."
             )
 

@@ -1,0 +1,117 @@
+"""The do-not-call check of an upload's callbacks looks customers up as `ameyo_add_callback` does:
+a customer the campaign's index finds by any of their numbers is the one the callback rings, and
+when Ameyo cannot be asked for their last disposition the callback is held back, saying why,
+rather than scheduled unchecked. Through the upload with callbacks and a contact file alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from ameyo_mcp.rules import phones
+from ameyo_mcp.simulator import SimulatorThread
+from tests.conftest import server_of, settings_for, synced, text_of
+from tests.test_bulk_upload import read_result
+
+pytestmark = pytest.mark.anyio
+
+KARTHIK = 12005  # Karthik Joshi, lead 1: last disposition DNC
+LATER = "2031-05-01T11:00:00"
+UNREAD = "could not be read from Ameyo"
+
+
+def calls_to(simulator: SimulatorThread, number: str) -> list[Any]:
+    key = phones.key(number, "IN")
+    return [cb for cb in simulator.state.callbacks(1) if phones.key(cb.phone, "IN") == key]
+
+
+def do_not_call_by_phone2(simulator: SimulatorThread) -> tuple[int, str]:
+    """A customer whose phone2 is nobody's phone1, marked do-not-call: their id and phone2."""
+    contacts = simulator.state.contacts(1)
+    firsts = {phones.identity(c.phone1, "IN") for c in contacts}
+    contact = next(
+        c
+        for c in contacts
+        if c.customer_data.get("phone2")
+        and phones.is_complete(c.customer_data["phone2"], "IN")
+        and phones.identity(c.customer_data["phone2"], "IN") not in firsts
+    )
+    with simulator.state._lock:
+        simulator.state._find(contact.customer_id).columns["disposition"] = "DNC"
+    return contact.customer_id, contact.customer_data["phone2"]
+
+
+async def test_a_callback_to_a_do_not_call_customers_other_number_needs_the_persons_yes(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    customer_id, other = do_not_call_by_phone2(simulator)
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "other.csv").write_text(f"phone1,name,callback_time\n{other},Same person,{LATER}\n")
+    settings = settings_for(
+        simulator, tmp_path, AMEYO_CALLING_HOURS="00:00-23:59", AMEYO_UPLOAD_DIRS=str(folder)
+    )
+    await synced(simulator, settings)
+    said = f"customer {customer_id}'s last disposition is 'DNC' (do not call)"
+    async with Client(server_of(simulator, settings)) as client:
+        by_tool = await client.call_tool(
+            "ameyo_add_callback", {"campaign": 1, "phone": other, "callback_time": LATER}
+        )
+        assert by_tool.is_error and "do not call" in text_of(by_tool), text_of(by_tool)
+        record = {"customer": {"phone1": other, "name": "Same person"}, "callback_time": LATER}
+        upload = {"campaign": 1, "lead_id": 1, "records": [record]}
+        sent = await client.call_tool("ameyo_upload_contacts_with_callbacks", upload)
+        assert said in text_of(sent) and "despite_do_not_call=true" in text_of(sent), text_of(sent)
+        filed = await client.call_tool(
+            "ameyo_upload_contacts_file", {"campaign": 1, "lead_id": 1, "file": "other.csv", "dry_run": False}
+        )
+        rows = read_result(folder / "other.csv.lead-1.ameyo-result.csv")
+        assert rows[2]["result"] == "REFUSED" and said in rows[2]["reason"], (rows, text_of(filed))
+        assert calls_to(simulator, other) == []
+        confirmed = await client.call_tool(
+            "ameyo_upload_contacts_with_callbacks", upload | {"despite_do_not_call": True}
+        )
+    assert not confirmed.is_error and "as the person confirmed" in text_of(confirmed), text_of(confirmed)
+    assert len(calls_to(simulator, other)) == 1
+
+
+async def test_a_callback_whose_customers_disposition_cannot_be_read_is_held_back(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    karthik = simulator.state.contact(KARTHIK)
+    assert karthik is not None and karthik.columns.get("disposition") == "DNC"
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "karthik.csv").write_text(
+        f"phone1,name,callback_time\n{karthik.phone1},Karthik Joshi,{LATER}\n9876500873,Ana,{LATER}\n"
+    )
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    await synced(simulator, settings)
+    faults = simulator.state.faults
+    records = [
+        {"customer": {"phone1": karthik.phone1, "name": "Karthik Joshi"}, "callback_time": LATER},
+        {"customer": {"phone1": "9876500874", "name": "Bo"}, "callback_time": LATER},
+    ]
+    async with Client(server_of(simulator, settings)) as client:
+        faults.commands, faults.html_502 = {"getContacts"}, -1  # Ameyo's reads fail, for a while
+        try:
+            sent = await client.call_tool(
+                "ameyo_upload_contacts_with_callbacks", {"campaign": 1, "lead_id": 1, "records": records}
+            )
+            filed = await client.call_tool(
+                "ameyo_upload_contacts_file",
+                {"campaign": 1, "lead_id": 1, "file": "karthik.csv", "dry_run": False},
+            )
+        finally:
+            faults.reset()
+    assert calls_to(simulator, karthik.phone1) == []
+    text = text_of(sent)
+    assert not sent.is_error and UNREAD in text and "despite_do_not_call=true if" in text, text
+    # Only the record whose customer the index knows is held back; the new customer's goes.
+    assert len(calls_to(simulator, "9876500874")) == 1, text
+    rows = read_result(folder / "karthik.csv.lead-1.ameyo-result.csv")
+    assert rows[2]["result"] == "REFUSED" and UNREAD in rows[2]["reason"], (rows, text_of(filed))
+    assert rows[3]["result"] == "ADDED", rows
