@@ -38,9 +38,14 @@ def column_phones(text: str | None) -> list[str]:
     return (text or "")[::-1].split()
 
 
-def phone_keys(phones: Iterable[str]) -> list[str]:
+def phone_keys(phones: Sequence[str]) -> list[str]:
     """The phone keys a contact's column keeps, once each: ASCII without spaces, quotes or
     backslashes (the phone rule's keys are digits), so that `_build_keys` can split the column."""
+    if len(phones) == 1:
+        # A contact's one number, the usual case: the same test without a dictionary.
+        (p,) = phones
+        if p.isdigit() and p.isascii():
+            return [p]
     return [
         p
         for p in dict.fromkeys(phones)
