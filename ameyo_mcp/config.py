@@ -111,7 +111,8 @@ class Settings:
     log_level: str = "WARNING"
     # Trust: writes, audit, HTTP transport.
     repeat_window_s: float = 600.0
-    # How long the write ledger keeps settled writes (callbacks, file batches, unknown outcomes).
+    # How long the write ledger keeps settled writes (callbacks, file batches, unknown outcomes) and
+    # the records uploads sent (held inside other uploads for as long).
     ledger_days: float = 30.0
     confirm_over: int = 100
     audit_file: Path | None = None

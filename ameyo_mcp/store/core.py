@@ -66,6 +66,7 @@ class Store(ContactWrites, ContactLookups, CallEvents):
         *,
         now: float,
         resend_unknown: bool,
+        rows_s: float = 0.0,
     ) -> dict[str, ledger.LedgerEntry]:
         """The writes of other file batches that sent these rows (number → row digest), by number,
         as the claim of `write_id` would find them (`ledger.rows_held`); for a read (a dry run's),
@@ -81,6 +82,7 @@ class Store(ContactWrites, ContactLookups, CallEvents):
                 now=now,
                 alive=lambda _: False,
                 resend_unknown=resend_unknown,
+                rows_s=rows_s,
             )
             assert not isinstance(found, ledger.LedgerEntry)  # none is alive, so none is waited for
             return found

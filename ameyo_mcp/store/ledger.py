@@ -121,6 +121,9 @@ class Claimant:
     check_rows: bool = True
     # A file's batch resending rows of unknown outcome on purpose (retry_unknown): not held for them.
     resend_unknown: bool = False
+    # How long another write's rows hold this one's back once it was settled (`rows_held`): the
+    # ledger's days, however soon that write's own entry stops answering a repeat of it.
+    rows_s: float = 0.0
     spellings: bool = False
     # key: (subject, when, agent or None)
     subjects: Mapping[str, tuple[str, str, str | None]] = field(default_factory=dict)
@@ -166,6 +169,7 @@ def claim(tx: Tx, keys: Sequence[str], who: Claimant) -> Claim:
             now=now,
             alive=who.alive,
             resend_unknown=who.resend_unknown,
+            rows_s=who.rows_s,
         )
         if isinstance(sent_by, LedgerEntry):
             return Claim(False, sent_by)  # sent by a batch in flight: waited for, then judged again
@@ -275,12 +279,17 @@ def rows_held(
     now: float,
     alive: Callable[[str], bool],
     resend_unknown: bool,
+    rows_s: float = 0.0,
 ) -> dict[str, LedgerEntry] | LedgerEntry:
     """By number, the writes of other uploads (a file's batches, a tool's records) that sent `rows`
     (number → row digest) while they stand: the same row answered; unless resent on purpose
     (`resend_unknown`), any row of the number whose outcome is unknown. A write that has one in
     flight, its sender `alive`, is returned alone, to be waited for. The one rule for a record sent
-    by more than one upload."""
+    by more than one upload.
+
+    A write's rows stand while its entry does, and at least `rows_s` after it was settled (the
+    ledger's days): a tool's write is answered as a repeat only within the repeat window, but the
+    records it sent are held inside other uploads for as long as the ledger keeps them."""
     sent = tx.all(
         "SELECT identity, write_id, digest FROM file_rows WHERE server = ? AND campaign_id = ? "
         + _any_identity(tx),
@@ -299,13 +308,21 @@ def rows_held(
             entry = replace(entry, state=UNKNOWN)  # a record the write's answer left out
         if entry.state == FLIGHT and entry.lease_until > now and alive(entry.owner):
             return entry
-        if entry.hold_until is not None and entry.hold_until <= now:
+        if not _row_stands(entry, now, rows_s):
             continue
         if (entry.state == ANSWERED and digest == rows.get(number)) or (
             entry.state != ANSWERED and not resend_unknown
         ):
             taken.setdefault(number, entry)
     return taken
+
+
+def _row_stands(entry: LedgerEntry, now: float, rows_s: float) -> bool:
+    """Whether a settled write's rows still hold the same records back: while its entry stands, and
+    for `rows_s` after it was settled (a write left in flight by a sender gone was settled now)."""
+    if entry.hold_until is None or entry.hold_until > now:
+        return True
+    return entry.settled_at is not None and entry.settled_at + rows_s > now
 
 
 def unanswered(tx: Tx, write_id: str) -> set[str]:

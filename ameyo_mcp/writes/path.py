@@ -121,7 +121,9 @@ _AUDITED_RECORDS = 100
 # -- the ledger ---------------------------------------------------------------------------------------
 
 # An unknown outcome, a callback and a file's batch are remembered for the whole ledger (forgetting
-# them would let the same write go out blindly again); a small write's answer for the repeat window.
+# them would let the same write go out blindly again); a small write's answer for the repeat window,
+# though the records an upload tool sent hold back other uploads of them for the whole ledger too
+# (`ledger.rows_held`: a record goes once, whichever upload carries it).
 DEFAULT_LEDGER_DAYS = 30.0
 # Dry-run tokens are good for a day: long enough for a person to decide.
 TOKEN_KEPT_S = 24 * 3600.0
@@ -464,6 +466,7 @@ class WritePath:
                 rows=[(server, campaign_id, number, digest) for number, digest in write.rows],
                 check_rows=not allow_repeat or write.resend_unknown,
                 resend_unknown=write.resend_unknown,
+                rows_s=self.ledger_s,
                 spellings=spellings,
                 subjects={key: (subject, at, agent) for key, subject, at, agent in write.subjects},
             )
@@ -525,6 +528,7 @@ class WritePath:
             write.identity,
             now=self._clock(),
             resend_unknown=write.resend_unknown,
+            rows_s=self.ledger_s,
         )
 
     async def held_callbacks(self, write: Write) -> dict[str, LedgerEntry]:
