@@ -72,7 +72,7 @@ from ..rules.counts import counted
 from ..rules.owners import new_owner, owner_alive
 from ..rules.sanitize import data_text
 from ..rules.times import AMEYO_FORMAT, ago_text
-from . import callback_rules
+from . import callback_rules, plans
 from .audit import AuditLog
 from .plans import (
     CALLBACK,
@@ -849,7 +849,7 @@ class WritePath:
                 # A callback Ameyo's answer did not schedule stands in no one's way, and is named to
                 # no one as still to come: it may be asked for again.
                 holds |= {key: now for key in _not_scheduled(write, answer)}
-        kept_answer = [_answer_row(row) for row in answer] if keep_answer and state == "answered" else None
+        kept_answer = _kept_answer(write, answer) if keep_answer and state == "answered" else None
         from ..store.ledger import Settlement  # loaded with the store, on the first write
 
         # Sent again on purpose and answered: the earlier writes that left these numbers of unknown
@@ -945,6 +945,23 @@ def _not_scheduled(write: Write, answer: Sequence[Any]) -> list[str]:
     ]
 
 
+# The field of a kept answer row that names the record it answers (`plans.record_keys`): not one of
+# Ameyo's (theirs are words), and taken off before the row is read back.
+_RECORD = "~record"
+
+
+def _kept_answer(write: Write, answer: Sequence[Any]) -> list[Any]:
+    """Ameyo's answer as the ledger keeps it for repeats: each row with the key of the record it
+    answers (rows come one a record, in the request's order), since a repeat may list the same
+    records in another order (`identity_of` sorts them) and must tell each its own row."""
+    rows = [_answer_row(row) for row in answer]
+    keys = plans.record_keys(write.request) if rows else []
+    for position, key in enumerate(keys[: len(rows)]):  # (rows past the records, if any: as they are)
+        if isinstance(rows[position], dict):
+            rows[position] = rows[position] | {_RECORD: key}
+    return rows
+
+
 def _answer_row(row: Any) -> Any:
     """An answer row as the ledger keeps it: its fields, times as Ameyo writes them."""
     if not isinstance(row, BaseModel):
@@ -966,11 +983,25 @@ def _plain(value: object) -> object:
 
 def _answer_from(write: Write, rows: list[Any] | None) -> list[Any]:
     """The answer rows a ledger entry kept, read back into the models the tools show (as the
-    request's answer is read: `models.Reply`)."""
+    request's answer is read: `models.Reply`), in the order of `write`'s records: the same write
+    asked for with its records in another order gets each record's own row (`_kept_answer`). A
+    record the kept answer has no row for (an answer cut short) gets None: its outcome is unknown."""
     if not rows:
         return []
-    answer: list[Any] = write.request.reply.adapter.validate_python(rows)
-    return answer
+    keys = [str(row[_RECORD]) for row in rows if isinstance(row, dict) and _RECORD in row]
+    plain = [{k: v for k, v in row.items() if k != _RECORD} if isinstance(row, dict) else row for row in rows]
+    answer: list[Any] = write.request.reply.adapter.validate_python(plain)
+    if len(keys) < len(rows):  # kept before rows named their records, or a write of no records
+        return answer
+    by_key: dict[str, deque[Any]] = {}
+    for key, row in zip(keys, answer, strict=True):
+        by_key.setdefault(key, deque()).append(row)
+    mine: list[Any] = [
+        by_key[key].popleft() if by_key.get(key) else None for key in plans.record_keys(write.request)
+    ]
+    while mine and mine[-1] is None:
+        mine.pop()
+    return mine
 
 
 def answer_summary(answer: Sequence[Any]) -> dict[str, Any]:

@@ -120,17 +120,33 @@ def identity_of(server: str, request: WriteRequest, *, ordered: bool = False) ->
     sorting them), and never match an unordered identity."""
     wire = request.wire()
     wire.pop("sessionId", None)
-    records = wire.pop("customerRecords", None) or wire.pop("customerAndCallbackRecords", None) or []
-    if ordered:
-        lines = ["records in their order", compact_json(records)]
-    elif isinstance(request, UploadContactsRequest):  # flat str → str records
-        # Each record as the repr of its sorted items: canonical for these plain values, and a
-        # fifth of json.dumps' cost on a batch of 500.
-        lines = sorted(map(repr, map(sorted, map(dict.items, records))))
-    else:
-        lines = sorted(repr(_sorted_items(record)) for record in records)
+    records = _wire_records(wire)
+    lines = ["records in their order", compact_json(records)] if ordered else sorted(_lines(request, records))
     text = "\n".join([server, request.command, canonical(wire), *lines])
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def record_keys(request: WriteRequest) -> list[str]:
+    """Each record of `request`, in its order, as the unordered identity takes it (`identity_of`):
+    the key Ameyo's answer row to that record is kept under, so that a repeat of the same write
+    with its records in another order tells each record its own row. Empty for a request that
+    carries no records (addCallback)."""
+    return [
+        hashlib.sha256(line.encode()).hexdigest()[:24]
+        for line in _lines(request, _wire_records(request.wire()))
+    ]
+
+
+def _wire_records(wire: dict[str, Any]) -> list[Any]:
+    return wire.pop("customerRecords", None) or wire.pop("customerAndCallbackRecords", None) or []
+
+
+def _lines(request: WriteRequest, records: list[Any]) -> list[str]:
+    if isinstance(request, UploadContactsRequest):  # flat str → str records
+        # Each record as the repr of its sorted items: canonical for these plain values, and a
+        # fifth of json.dumps' cost on a batch of 500.
+        return list(map(repr, map(sorted, map(dict.items, records))))
+    return [repr(_sorted_items(record)) for record in records]
 
 
 def _sorted_items(value: object) -> object:
