@@ -1,7 +1,8 @@
 """A date with an offset and no time of day ("2030-06-04+10:00", "2030-06-04Z", or "20300604") is a
 date alone: a callback at it is refused as having no time of day, as "2030-06-04" is, and the call
 history reads it as the date's midnight in its offset. Python's own reading took the offset for a
-time of day, and a callback was scheduled at 10:00 in the server's zone without a word."""
+time of day, and a callback was scheduled at 10:00 in the server's zone without a word. So is a week
+date ("2030-W23-2", that Tuesday), which had been scheduled at its midnight."""
 
 from __future__ import annotations
 
@@ -17,7 +18,18 @@ from tests.conftest import text_of
 pytestmark = pytest.mark.anyio
 
 
-@pytest.mark.parametrize("given", ["2030-06-04+10:00", "2030-06-04-04:00", "2030-06-04Z", "20300604"])
+@pytest.mark.parametrize(
+    "given",
+    [
+        "2030-06-04+10:00",
+        "2030-06-04-04:00",
+        "2030-06-04Z",
+        "20300604",
+        "2030-W23-2",
+        "2030W232",
+        "2030-W23-2+10:00",
+    ],
+)
 async def test_a_date_with_an_offset_but_no_time_is_refused(
     client: Client, simulator: SimulatorThread, given: str
 ) -> None:

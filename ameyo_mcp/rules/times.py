@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ..errors import TimeInputError
@@ -18,26 +18,44 @@ AMEYO_FORMAT = "%Y-%m-%d %H:%M:%S"
 _PAST_GRACE = timedelta(minutes=1)
 # A callback further ahead is a mistyped year (2200), not a plan.
 MAX_AHEAD = timedelta(days=5 * 366)
-# A date with no time of day, with or without a zone: Python reads "2030-06-04+10:00" as 10:00 (the
-# offset taken for a time) and "20300604" or "2030-06-04Z" as midnight without a word.
-_DATE_ZONED = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})(Z|[+-]\d{2}(?::?\d{2})?)?")
+# An offset that may end an ISO 8601 text. Python reads "2030-06-04+10:00" as 10:00 (the offset
+# taken for a time) and "2030-W23-2+00:00" as midnight without its zone: a date's offset is split
+# off before the date is read.
+_OFFSET = re.compile(r"(Z|[+-]\d{2}(?::?\d{2})?)$")
+
+
+def _date_and_offset(text: str) -> tuple[date, str] | None:
+    """The date of an ISO 8601 text that has no time of day, in any of its forms ("2030-06-04",
+    "20300604", the week date "2030-W23-2"), with its offset ("" for none); None when the text has a
+    time of day or is no date."""
+    try:
+        return date.fromisoformat(text), ""
+    except ValueError:
+        pass
+    found = _OFFSET.search(text)
+    if found is None:
+        return None
+    try:
+        return date.fromisoformat(text[: found.start()]), found[0]
+    except ValueError:
+        return None
 
 
 def date_alone(text: str) -> str | None:
     """The date (YYYY-MM-DD) of an ISO 8601 text that has no time of day, or None when it has one
     (or is no date at all)."""
-    found = _DATE_ZONED.fullmatch(text.strip())
-    return f"{found[1]}-{found[2]}-{found[3]}" if found else None
+    found = _date_and_offset(text.strip())
+    return found[0].isoformat() if found else None
 
 
 def iso_moment(text: str) -> datetime:
     """An ISO 8601 date, or date and time, with or without an offset ("Z" too); a date alone is its
     midnight, in its offset when it has one. Raises ValueError when it is neither."""
     raw = text.strip()
-    found = _DATE_ZONED.fullmatch(raw)
-    if found and found[4]:
-        offset = "+00:00" if found[4] == "Z" else found[4]
-        raw = f"{found[1]}-{found[2]}-{found[3]}T00:00{offset}"
+    found = _date_and_offset(raw)
+    if found is not None:
+        day, offset = found
+        raw = f"{day.isoformat()}T00:00{'+00:00' if offset == 'Z' else offset}"
     elif raw.endswith("Z"):
         raw = raw[:-1] + "+00:00"
     return datetime.fromisoformat(raw)
