@@ -70,3 +70,20 @@ async def test_upload_dry_run_says_the_number_adds_a_customer_beside_the_one_it_
     # Its phone1 as Ameyo holds it is that customer: no such note, the update is said.
     assert "only ends with" not in text_of(held), text_of(held)
     assert "1 of these numbers is a customer the campaign's index holds" in text_of(held), text_of(held)
+
+
+async def test_a_files_dry_run_says_the_same_of_its_lines(simulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "fixes.csv").write_text(f"phone1,name\n+91 86811 66572,Fixed Name\n{SEEDED},Held Name\n")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    await synced(simulator, settings)
+    async with Client(server_of(simulator, settings)) as client:
+        dry = await client.call_tool(
+            "ameyo_upload_contacts_file",
+            {"campaign": 1, "lead_id": 1, "file": "fixes.csv", "update_existing": True},
+        )
+    text = text_of(dry)
+    assert f"customer 12458's phone1 {SEEDED} only ends with line 2's 8681166572" in text, text
+    assert "this line would add a new customer, whatever update_existing says" in text, text
+    assert "line 3's" not in text, text

@@ -478,11 +478,12 @@ def known_customers_note(
     )
 
 
-def lookalikes_note(found: Sequence[tuple[int, str, int, object]]) -> str:
+def lookalikes_note(found: Sequence[tuple[int, str, int, object]], *, what: str = "record") -> str:
     """For a dry run: the records (position, phone1 as sent) whose number a customer's phone1
     (customer id, phone1 as Ameyo holds it) only ends with, another number under the phone rule.
     A lookup by the number finds that customer, so "update_existing" read as correcting them; but
-    Ameyo matches phone1 exactly, and adds the record as a new customer beside them."""
+    Ameyo matches phone1 exactly, and adds the record as a new customer beside them. `what`: how the
+    upload names a record ("line" for a file's, whose positions are its lines)."""
     from ..rules.phones import is_number_text
 
     def theirs(customer_id: int, stored: object) -> str:
@@ -492,7 +493,7 @@ def lookalikes_note(found: Sequence[tuple[int, str, int, object]]) -> str:
         return f"customer {customer_id}'s phone1{held}"
 
     said = "; ".join(
-        f"{theirs(customer_id, stored)} only ends with record {position}'s {phone}"
+        f"{theirs(customer_id, stored)} only ends with {what} {position}'s {phone}"
         for position, phone, customer_id, stored in found
     )
     one = len(found) == 1
@@ -500,7 +501,7 @@ def lookalikes_note(found: Sequence[tuple[int, str, int, object]]) -> str:
         f"Not an update: {said} ({'it is' if one else 'each is'} another number under the phone rule, "
         f"though ameyo_get_contacts finds {'that customer' if one else 'those customers'} by "
         f"{'it' if one else 'them'}). Ameyo matches customers by phone1 exactly: "
-        f"{'this record' if one else 'these records'} would add a new customer, whatever "
+        f"{'this ' + what if one else 'these ' + what + 's'} would add a new customer, whatever "
         "update_existing says. To change an existing customer, upload phone1 as Ameyo holds it."
     )
 

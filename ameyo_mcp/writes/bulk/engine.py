@@ -34,6 +34,7 @@ from ...answers.summaries import (
     assignee,
     disabled_lead_note,
     known_customers_note,
+    lookalikes_note,
     requeued_note,
     unknown_fields_note,
 )
@@ -86,6 +87,8 @@ _CHECKPOINT_EVERY = 256
 SAVED_EARLIER = "already in the campaign: saved by the earlier run whose answer was lost (or before it)"
 MAY_DUPLICATE = "resent after an unknown outcome, as asked: its callback may now be scheduled twice"
 _LINES_SHOWN = 30
+# Rows a dry run names whose number a customer's phone1 only ends with.
+_LOOKALIKES_SHOWN = 5
 # How a file upload's answers name the person's yes to a callback despite do-not-call.
 _DESPITE_DNC = "despite_do_not_call=true (CLI: --despite-do-not-call)"
 _CALLBACKS_SHOWN = 10
@@ -264,6 +267,9 @@ class _Run:
         # A dry run's rows to send whose numbers the campaign's index holds, and when it was synced.
         self.known = 0
         self.synced: datetime | None = None
+        # A dry run's first rows whose number a customer's phone1 only ends with (`lookalikes_note`):
+        # line, phone1 as sent, the customer's id and phone1.
+        self.lookalikes: list[tuple[int, str, int, object]] = []
         # The first callbacks a dry run would schedule, as its answer lists them.
         self.first_callbacks: list[str] = []
         # Good rows with a callback, waiting to be judged against their customers' last disposition
@@ -445,6 +451,8 @@ class _Run:
                     flags=("update_existing=true (--update)", "migrate_existing=true (--migrate)"),
                 )
             )
+        if self.lookalikes:
+            self.notes.append(lookalikes_note(self.lookalikes, what="line"))
 
     async def _judged(self, batcher: Batcher, row: Prepared) -> list[Batch]:
         """Place a good row with a callback: held until a batch's worth of them is judged at once
@@ -575,6 +583,12 @@ class _Run:
             synced, known = await self.writes.indexed(self.target.campaign.campaign_id, numbers)
             self.known += known
             self.synced = synced or self.synced
+            if synced is not None and len(self.lookalikes) < _LOOKALIKES_SHOWN:
+                for i, contact in await self.writes.lookalikes(self.target.campaign.campaign_id, numbers):
+                    row = batch.rows[i]
+                    stored = contact.customer_data.get(PRIMARY_COLUMN)
+                    self.lookalikes.append((row.line, batch.phone_of(row) or "", contact.customer_id, stored))
+                del self.lookalikes[_LOOKALIKES_SHOWN:]
 
     async def _send_all(self, validator: Validator) -> None:
         batcher = Batcher(self.batch_size)
