@@ -5,6 +5,8 @@ rather than scheduled unchecked. Through the upload with callbacks and a contact
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +14,10 @@ import pytest
 from mcp import Client
 
 from ameyo_mcp.rules import phones
-from ameyo_mcp.simulator import SimulatorThread
+from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from tests.conftest import server_of, settings_for, synced, text_of
-from tests.test_bulk_upload import read_result
+from tests.test_bulk_upload import read_result, upload_env
+from tests.test_file_do_not_call import dnc_file, karthiks_callbacks
 
 pytestmark = pytest.mark.anyio
 
@@ -114,4 +117,40 @@ async def test_a_callback_whose_customers_disposition_cannot_be_read_is_held_bac
     assert len(calls_to(simulator, "9876500874")) == 1, text
     rows = read_result(folder / "karthik.csv.lead-1.ameyo-result.csv")
     assert rows[2]["result"] == "REFUSED" and UNREAD in rows[2]["reason"], (rows, text_of(filed))
+    assert rows[3]["result"] == "ADDED", rows
+
+
+@pytest.mark.network  # the CLI is a process of its own
+@pytest.mark.parametrize("fault", ["empty_list", "short_list"])
+async def test_a_customer_ameyos_answer_leaves_out_is_not_read_either(tmp_path: Path, fault: str) -> None:
+    """The index finds Karthik by the number the file's callback dials; Ameyo's getContacts answer
+    for him leaves him out (an empty list, or one short of its last row). His disposition was not
+    read: his callback is held back, through `ameyo-mcp upload` as a real process, as for an answer
+    that could not be read at all. It had been scheduled, unchecked and unsaid."""
+    with SimulatorThread(SimulatorConfig(password="pw-5ec2e7-simulated")) as sim:
+        source = dnc_file(sim, tmp_path / "callbacks.csv")
+        await synced(sim, settings_for(sim, tmp_path))
+        env = upload_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": str(tmp_path / "index.db")}
+
+        def upload() -> subprocess.CompletedProcess[str]:
+            command = [
+                sys.executable,
+                "-m",
+                "ameyo_mcp",
+                "upload",
+                str(source),
+                "--campaign",
+                "1",
+                "--lead",
+                "1",
+            ]
+            return subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+        sim.state.faults.commands = {"getContacts"}
+        setattr(sim.state.faults, fault, -1)
+        done = upload()
+        called_back = karthiks_callbacks(sim)
+    rows = read_result(tmp_path / "callbacks.csv.lead-1.ameyo-result.csv")
+    assert called_back == [], (done.stdout, rows[2])
+    assert rows[2]["result"] == "REFUSED" and "left the customer out" in rows[2]["reason"], rows
     assert rows[3]["result"] == "ADDED", rows

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 # Customers asked of Ameyo at once: one getContacts by customer ids, as a lookup's candidates.
 _PER_REQUEST = 500
+_LEFT_OUT = "its answer left the customer out: deleted since the index's last sync, or an answer cut short"
 
 
 async def synced_index(store: Store, campaign_id: int) -> CampaignIndex | None:
@@ -77,7 +78,8 @@ async def _when_synced(store: Store, campaign_id: int, read: Callable[..., T], *
 @dataclass
 class Customers:
     """What `indexed_customers` found: each customer with the positions of the numbers that are
-    theirs, and the positions whose candidates Ameyo could not be asked for (`failure`: why)."""
+    theirs, and the positions whose candidates Ameyo could not be asked for, or its answer left out
+    (`failure`: why)."""
 
     found: list[tuple[Contact, list[int]]] = field(default_factory=list)
     unread: list[int] = field(default_factory=list)
@@ -116,7 +118,10 @@ async def indexed_customers(
     except AmeyoError as exc:
         unread = sorted({p for positions in candidates.values() for p in positions})
         return Customers(unread=unread, failure=exc.message)
-    out = Customers()
+    returned = {contact.customer_id for contact in contacts}
+    # A customer the index found that Ameyo's answer left out was not read either.
+    left_out = sorted({p for i, positions in candidates.items() if i not in returned for p in positions})
+    out = Customers(unread=left_out, failure=_LEFT_OUT if left_out else "")
     for contact in contacts:
         stored = (
             phone_values(contact) if any_number else [str(contact.customer_data.get(PRIMARY_COLUMN) or "")]
