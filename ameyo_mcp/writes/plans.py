@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -103,6 +104,10 @@ class StillToCome:
         found = list(each)
         scheduled = sorted(at for times in found for at in times.scheduled)
         return cls(scheduled, sorted(at for times in found for at in times.maybe))
+
+
+# A callback's time as sent to Ameyo (`AMEYO_FORMAT`), inside the words that name it.
+_WIRE_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 
 
 def callback_words(at: str, agent: str | None) -> str:
@@ -273,13 +278,28 @@ CALLBACKS_ARE_IN_AMEYO = (
 )
 
 
+def held_words(entry: LedgerEntry, words: str) -> str:
+    """`words` (a callback asked for) told at the time of the callback `entry` holds: the same
+    minute asked at other seconds ("11:00:30" for the "11:00:00" scheduled) is that callback, and
+    no callback is at the time asked."""
+    at = entry.subject_at
+    asked = _WIRE_TIME.search(words)
+    if not at or asked is None or asked[0] == at:
+        return words
+    return (
+        f"{words[: asked.start()]}{at}{words[asked.end() :]}, the same minute as the {asked[0][11:]} asked,"
+    )
+
+
 def held_by(entry: LedgerEntry, words: str, now: float) -> str:
     """`words` (a callback) as the settled entry of another write holds it: "another write (may
     have) scheduled a callback to … 3 min ago (its label)"; an unknown outcome told from when it
     was sent, an answer from when it came."""
     maybe = " may have" if entry.state == "unknown" else ""
     since = entry.claimed_at if entry.state == "unknown" else entry.settled_at or entry.claimed_at
-    return f"another write{maybe} scheduled {words} {ago_text(now - since)} ({entry.label})"
+    return (
+        f"another write{maybe} scheduled {held_words(entry, words)} {ago_text(now - since)} ({entry.label})"
+    )
 
 
 def record_held_by(entry: LedgerEntry, now: float) -> str:

@@ -230,7 +230,8 @@ class Earlier:
             earlier = entry.context or {}
             if entry.state == "answered" and earlier.get("file") and earlier.get("into_lead") == self.lead_id:
                 seconds = now - (entry.settled_at or now)
-                reason = f"not sent again: {words} was scheduled{_by_upload(earlier)} {ago_text(seconds)}"
+                said = plans.held_words(entry, words)
+                reason = f"not sent again: {said} was scheduled{_by_upload(earlier)} {ago_text(seconds)}"
                 aside[row.line] = Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason)
                 continue
             self.held_by_ledger += 1
