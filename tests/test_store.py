@@ -482,8 +482,10 @@ def test_sqlite_file_is_owner_only_and_in_wal_mode(tmp_path: Path) -> None:
 def test_an_unopenable_database_says_what_to_fix(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(StoreError, match="AMEYO_DATABASE_URL"):
+    with pytest.raises(StoreError, match="AMEYO_DATABASE_URL") as through_a_file:
         Store(str(blocker / "index.db")).campaigns()
+    # Which file is in the way, not mkdir's "File exists".
+    assert f"({blocker} is a file, not a folder)" in str(through_a_file.value), str(through_a_file.value)
     with pytest.raises(StoreError, match="cannot be reached") as failed:
         Store("postgresql://someone:s3cret-pw@127.0.0.1:1/nothing").campaigns()
     assert "s3cret-pw" not in str(failed.value)

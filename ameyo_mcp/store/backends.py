@@ -91,8 +91,11 @@ def _connect_sqlite(path: Path) -> Any:
         # PostgreSQL's reverse(), which migration 2 uses (phone keys are kept reversed).
         conn.create_function("reverse", 1, _reversed, deterministic=True)
     except OSError as exc:
+        # mkdir says "File exists" of a path through a file: say which file is in the way.
+        blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        why = f"{blocking} is a file, not a folder" if blocking else exc.strerror or type(exc).__name__
         raise StoreError(
-            f"The index database {path} cannot be opened ({exc.strerror or type(exc).__name__})",
+            f"The index database {path} cannot be opened ({why})",
             next_step="Check that its folder is writable, or set AMEYO_DATABASE_URL to another file.",
         ) from None
     except sqlite3.Error as exc:
