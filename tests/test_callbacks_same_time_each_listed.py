@@ -44,6 +44,6 @@ async def test_every_callback_still_to_come_is_listed_with_its_agent(client: Cli
     ]
     text = text_of(found)
     assert (
-        "still to come: 3 callbacks scheduled at 2030-06-01 11:00:00, 2030-06-01 11:00:00 for agent agent1, "
-        "2030-06-01 11:00:00 for agent agent2 (Asia/Kolkata"
+        "still to come: 3 callbacks scheduled at 2030-06-01 11:00, 2030-06-01 11:00 for agent agent1, "
+        "2030-06-01 11:00 for agent agent2 (Asia/Kolkata"
     ) in text, text

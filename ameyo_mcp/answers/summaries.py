@@ -7,6 +7,7 @@ and says how to get the rest. Values that came from customer records are fenced 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -660,11 +661,16 @@ def still_to_come_note(scheduled: Sequence[str], maybe: Sequence[str], zone: str
     )
 
 
+_WHOLE_MINUTE = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}):00\b")
+
+
 def _times(times: Sequence[str], zone: str, shown: int = 5) -> str:
     """Some times of callbacks, with how many more: an answer about one customer shows more of
     them, as nothing else lists them."""
     more = f" and {len(times) - shown} more" if len(times) > shown else ""
-    return f"{', '.join(times[:shown])}{more} ({zone}, the Ameyo server's zone)"
+    # To the minute, as every other time an answer shows (`rules.times.show`), unless it has seconds.
+    listed = ", ".join(_WHOLE_MINUTE.sub(r"\1", t) for t in times[:shown])
+    return f"{listed}{more} ({zone}, the Ameyo server's zone)"
 
 
 def also_scheduled_by_record(shown: Sequence[str], *, unsure: bool) -> str:
