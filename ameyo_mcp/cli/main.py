@@ -121,7 +121,13 @@ def _parser() -> argparse.ArgumentParser:
         "--campaign", action="append", default=[], help="campaign name or id (repeatable; default: all)"
     )
     sync.add_argument("--restart", action="store_true", help="start a fresh pass instead of resuming")
-    simulator = sub.add_parser("simulator", help="run the Ameyo simulator over HTTP")
+    simulator = sub.add_parser(
+        "simulator",
+        help="run the Ameyo simulator over HTTP",
+        description="Serve a stand-in for an Ameyo server's Customer Manager API (its campaigns, leads, "
+        "contacts and callbacks, seeded from the vendor document's samples) for demos and tests: point "
+        "AMEYO_BASE_URL at it and log in with --user and --password.",
+    )
     simulator.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     simulator.add_argument("--port", type=_PORT, default=8888, help="port (default 8888)")
     simulator.add_argument("--user", default="CustomerManager", help="login user (default CustomerManager)")
