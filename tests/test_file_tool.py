@@ -371,7 +371,8 @@ async def test_rows_another_upload_left_of_unknown_outcome_are_told_alike_by_the
     note = (
         "10 rows went out in another upload of the same rows whose outcome is unknown (the reason on "
         "each of their lines names it): not sent, and no run of this file sends them, retry_unknown "
-        "included. Check them in Ameyo; the upload that sent them resends them with retry_unknown."
+        "included. Check them in Ameyo; the upload that sent them resends them: a file's with "
+        "retry_unknown, an upload tool's with allow_repeat=true."
     )
     assert note in said and note in done and note in text_of(again), (said, done)
     assert "run again with retry_unknown" not in done, done

@@ -305,5 +305,5 @@ class Earlier:
             f"{counted(self.unknown_elsewhere, 'row')} went out in another upload of the same rows "
             "whose outcome is unknown (the reason on each of their lines names it): not sent, and no run "
             "of this file sends them, retry_unknown included. Check them in Ameyo; the upload that sent "
-            "them resends them with retry_unknown."
+            "them resends them: a file's with retry_unknown, an upload tool's with allow_repeat=true."
         ]
