@@ -6,7 +6,6 @@ rather than scheduled unchecked. Through the upload with callbacks and a contact
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from mcp import Client
 from ameyo_mcp.rules import phones
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from tests.conftest import server_of, settings_for, synced, text_of
+from tests.test_bulk_exact import cli
 from tests.test_bulk_upload import read_result, upload_env
 from tests.test_file_do_not_call import dnc_file, karthiks_callbacks
 
@@ -133,18 +133,9 @@ async def test_a_customer_ameyos_answer_leaves_out_is_not_read_either(tmp_path: 
         env = upload_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": str(tmp_path / "index.db")}
 
         def upload() -> subprocess.CompletedProcess[str]:
-            command = [
-                sys.executable,
-                "-m",
-                "ameyo_mcp",
-                "upload",
-                str(source),
-                "--campaign",
-                "1",
-                "--lead",
-                "1",
-            ]
-            return subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+            return subprocess.run(
+                cli(source), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+            )
 
         sim.state.faults.commands = {"getContacts"}
         setattr(sim.state.faults, fault, -1)
