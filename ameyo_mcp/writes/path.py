@@ -181,15 +181,13 @@ class WritePath:
         self.ledger_s = ledger_days * 86400.0
         self._store = store
         self._clock = clock
-        # How long a write in flight is vouched for by its sender: a login, the request, a second
-        # login and the request again, each within the timeout. Past it, others call it unknown.
-        self.lease_s = lease_s if lease_s is not None else 4 * (ameyo.settings.timeout_s or 30.0) + 30
+        self._lease_s = lease_s
         # Who holds a claim: host and process (to see a dead sender on this host at once), and a
         # nonce, since a restarted container often gets the same process id.
         self.owner = new_owner()
         _PATHS_HERE[self.owner] = self
-        # This process's writes in flight: to wait on, and the time their lease ends.
-        self._mine: dict[str, tuple[anyio.Event, float]] = {}
+        # This process's writes in flight: to wait on, the time their lease ends, and its length.
+        self._mine: dict[str, tuple[anyio.Event, float, float]] = {}
         # Settlements the store did not take (a full disk, a database restarting), with when they
         # were made: tried again every few seconds by a thread of their own, and before the next
         # claim, so that others waiting on the write read its answer soon after the store is back.
@@ -437,6 +435,12 @@ class WritePath:
         are waited for, not raced, whichever process sends them."""
         pause = 0.02
         server, campaign_id = self.ameyo.settings.base_url, write.campaign.campaign_id
+        if self._lease_s is None and self.ameyo.settings.timeout_s is None:
+            # The session first: its login (or the one the store shares) tells Ameyo's command
+            # timeout, which the request will wait and the lease must cover. A lease from the
+            # default was shorter than a slow server's wait: others called a write still in
+            # flight unknown, and told to send it again, sent it twice.
+            await self.ameyo.session.session_id()
         while True:
             if self._unsettled:
                 await self._ledger(self._settle_again)
@@ -451,11 +455,12 @@ class WritePath:
                 )
             from ..store.ledger import Claimant  # loaded with the store, on the first write
 
+            lease_s = self.lease_s
             who = Claimant(
                 write_id=write.identity,
                 owner=self.owner,
                 now=now,
-                lease_s=self.lease_s,
+                lease_s=lease_s,
                 call_id=call_id,
                 label=write.label,
                 context=dict(write.context),
@@ -475,7 +480,7 @@ class WritePath:
             with anyio.CancelScope(shield=True):
                 claim = await self._ledger(self._store().claim_write, keys, who, in_place=in_place)
             if claim.won:
-                self._mine[write.identity] = (anyio.Event(), now + self.lease_s)
+                self._mine[write.identity] = (anyio.Event(), now + lease_s, lease_s)
                 return claim.held
             if claim.respell:
                 raise Respelled(claim.respell)
@@ -642,6 +647,15 @@ class WritePath:
                 due[key] = datetime.strptime(at, AMEYO_FORMAT).replace(tzinfo=zone).timestamp()
         return due
 
+    @property
+    def lease_s(self) -> float:
+        """How long a write in flight is vouched for by its sender: a login, the request, a second
+        login and the request again, each within the client's timeout (without AMEYO_TIMEOUT_S,
+        Ameyo's own command timeout and a margin, learnt at login). Past it, others call it unknown."""
+        if self._lease_s is not None:
+            return self._lease_s
+        return 4 * self.ameyo.client.timeout_s + 30
+
     def _alive(self, owner: str) -> bool:
         """Whether the sender of a write in flight may still answer it. On this host a sender whose
         process is gone is seen at once (an earlier life of this process id, too: a restart);
@@ -652,7 +666,7 @@ class WritePath:
         """Refuse to send a write whose lease has run half out since it was claimed (this process
         was paused, or starved): others may soon call it unknown and be told to send it again."""
         mine = self._mine.get(write.identity)
-        if mine is not None and self._clock() > mine[1] - self.lease_s / 2:
+        if mine is not None and self._clock() > mine[1] - mine[2] / 2:
             raise WriteError(
                 f"Nothing was sent: {write.label} waited too long between being claimed and being sent "
                 "(this server was paused or overloaded). Try again."
