@@ -136,7 +136,7 @@ async def test_json_lines_column_map_and_callback_columns(
     reasons = {f.line: f.reason or "" for f in out.failures}
     assert "not an ISO 8601 time" in reasons[3]
     assert "callback_user or callback_phone given without callback_time" in reasons[4]
-    assert "already in the campaign" in reasons[5] and "not valid JSON" in reasons[6]
+    assert "already in lead 1, left as it was" in reasons[5] and "not valid JSON" in reasons[6]
     assert simulator.state.executed["uploadContactAndAddCallback"] == 1
     assert simulator.state.executed["uploadContacts"] == 1
     result = read_result(Path(out.result_file))

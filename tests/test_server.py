@@ -200,9 +200,12 @@ async def test_upload_reports_each_record(client: Client, simulator: SimulatorTh
     assert "added 1, updated 0, duplicates left unchanged 1, failed 0" in text
     assert "record 2: phone1 is missing" in text
     assert "record 3: phone1 has 25 digits, more than the 20 Ameyo allows" in text
-    # Which customer, and both ways on: update them, or move them into this lead.
-    assert "record 4: 0458681166572: customer 12458 already in the campaign, left as it was" in text, text
-    assert "migrate_existing=true moves them into this lead" in text
+    # Which customer, where, and the way on: update them. They are in lead 1 already: no move offered.
+    assert (
+        "record 4: 0458681166572: customer 12458 already in lead 1, left as it was "
+        "(update_existing=true updates their fields)"
+    ) in text, text
+    assert "migrate_existing" not in text, text
     out = result.structured_content
     assert out is not None and len(out["added_customer_ids"]) == 1
     assert [r["position"] for r in out["records"]] == [2, 3, 4]

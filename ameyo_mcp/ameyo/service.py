@@ -263,18 +263,38 @@ def _lead_ids(leads: Sequence[Lead]) -> str:
     return ", ".join(str(i) for i in sorted(lead.lead_id for lead in leads)) or "unknown"
 
 
-# A duplicate in an upload to a disabled lead: no move to offer, Ameyo makes none into it.
-DUPLICATE_IN_DISABLED_LEAD = (
-    "already in the campaign, left as it was (update_existing=true updates their fields; this lead "
-    "is disabled, and Ameyo moves no customer into it)"
-)
+def duplicate_text(
+    lead_id: int | None = None, *, lead_enabled: bool = True, their_lead: int | None = None
+) -> str:
+    """A customer an upload found already in the campaign and left as it was (DUPLICATE_NOT_ADDED),
+    and what would change them: the one place for these words, the upload tools' and a file's.
+    `lead_id`: the upload's lead; `their_lead`: the lead the customer is in, when known. Ameyo's
+    answer does not say it, and a customer already in the upload's lead has no move to make: a
+    move offered there would be a second write that changes nothing. Into a disabled lead
+    (`lead_enabled` False) no move is offered either: Ameyo moves no customer there."""
+    if their_lead is not None and their_lead == lead_id:
+        return f"already in lead {lead_id}, left as it was (update_existing=true updates their fields)"
+    where = f"already in lead {their_lead}" if their_lead is not None else "already in the campaign"
+    if not lead_enabled:
+        return (
+            f"{where}, left as it was (update_existing=true updates their fields; this lead is disabled, "
+            "and Ameyo moves no customer into it)"
+        )
+    if their_lead is not None:
+        return (
+            f"{where}, left as it was (update_existing=true updates their fields, migrate_existing=true "
+            "moves them into this lead)"
+        )
+    return (
+        f"{where}, left as it was (update_existing=true updates their fields; if they are in another "
+        "lead, migrate_existing=true moves them into this lead)"
+    )
+
+
 _PLAIN: dict[str, str] = {
     "PREPROCESSING_INVALID_LENGTH": "the phone number's length ({0}) is not valid",
     "PREPROCESSOR_NOT_NULLABLE_COLUMN_GIVEN_NULL": "{0} is missing",
-    "DUPLICATE_NOT_ADDED": (
-        "already in the campaign, left as it was (update_existing=true updates their fields, "
-        "migrate_existing=true moves them into this lead)"
-    ),
+    "DUPLICATE_NOT_ADDED": duplicate_text(),
     "NOT_MIGRATED": "already in another lead and not moved (pass migrate_existing=true to move it)",
     "INVALID_RECORD_FAILED": "Ameyo found the record invalid",
     "ADD_FAILED": "Ameyo failed to add the customer",

@@ -8,16 +8,16 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from ..ameyo.customers import PRIMARY_COLUMN
-from ..ameyo.models import CallbackUploadResult, RecordResult
+from ..ameyo.models import CallbackUploadResult, GetContactsRequest, RecordResult
 from ..ameyo.result_types import DUPLICATE, KEPT_AS_IS, NOT_MOVED, SAVED, effect
-from ..ameyo.service import DUPLICATE_IN_DISABLED_LEAD, describe_failure
+from ..ameyo.service import Ameyo, describe_failure, duplicate_text
 from ..answers.summaries import number_alone, scheduled_callback_text
-from ..errors import PhoneError
+from ..errors import AmeyoError, PhoneError
 from ..rules import phones
 from ..rules.counts import counted
 from ..rules.sanitize import clean_text
@@ -298,16 +298,62 @@ def would_send(position: int, phone: str | None, callback_time: str | None = Non
     return Outcome(position, phone, WOULD_SEND, True, callback_time=callback_time)
 
 
+# The most customers an upload's answer finds already there whose lead is read, in one request.
+MAX_LEADS_READ = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LeadOf:
+    """The lead of an upload, and the lead each customer it found already there is in, as far as
+    known (by customer id): what a duplicate's outcome says (`duplicate_text`)."""
+
+    lead_id: int | None = None
+    enabled: bool = True
+    their: Mapping[int, int] = field(default_factory=dict)
+
+
+async def lead_of(
+    ameyo: Ameyo,
+    campaign_id: int,
+    lead_id: int,
+    results: Sequence[RecordResult | None],
+    *,
+    enabled: bool = True,
+    migrate: bool = False,
+) -> LeadOf:
+    """Where the customers an upload left as they were (DUPLICATE_NOT_ADDED) are: Ameyo's answer
+    does not say. A move asked for leaves one as it was only in this very lead; otherwise their lead
+    is read live, best effort (unread, the outcome says what each flag would do, as it may)."""
+    ids = sorted(
+        {
+            r.customer_id
+            for r in results
+            if r is not None and r.result_type == DUPLICATE and r.customer_id is not None
+        }
+    )
+    if not ids:
+        return LeadOf(lead_id, enabled)
+    if migrate:
+        return LeadOf(lead_id, enabled, dict.fromkeys(ids, lead_id))
+    request = GetContactsRequest(campaign_id=campaign_id, customer_ids=[str(i) for i in ids[:MAX_LEADS_READ]])
+    try:
+        found = await ameyo.get_contacts(request)
+    except AmeyoError:
+        return LeadOf(lead_id, enabled)
+    return LeadOf(lead_id, enabled, {c.customer_id: c.lead_id for c in found if c.lead_id is not None})
+
+
 def outcome(
     position: int,
     phone: str | None,
     result: RecordResult | None,
     zone: ZoneInfo | None = None,
     *,
-    lead_enabled: bool = True,
+    lead: LeadOf | None = None,
 ) -> Outcome:
     """One record's outcome in plain words; a missing answer row is an unknown outcome, said so.
-    Into a disabled lead (`lead_enabled` False) no move is offered: Ameyo moves no customer there."""
+    `lead`: the upload's lead and the one a customer left as it was is in, which decides the moves
+    offered (`duplicate_text`)."""
     if result is None:
         return Outcome(
             position,
@@ -325,8 +371,10 @@ def outcome(
             reason = describe_failure(result.failure_key, result.failure_args, fallback=kind)
         else:
             reason = describe_failure(kind, result.failure_args, fallback=kind)
-        if kind == DUPLICATE and not lead_enabled:
-            reason = DUPLICATE_IN_DISABLED_LEAD
+        if kind == DUPLICATE:
+            lead = lead or LeadOf()
+            their = lead.their.get(result.customer_id) if result.customer_id is not None else None
+            reason = duplicate_text(lead.lead_id, lead_enabled=lead.enabled, their_lead=their)
         if kind in KEPT_AS_IS and result.customer_id is not None:
             # Which one: the person may not know. Ameyo's own reason for a move refused is a clause.
             moved = " not moved:" if kind == NOT_MOVED and result.failure_key else ""

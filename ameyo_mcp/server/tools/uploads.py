@@ -35,6 +35,7 @@ from ...writes.records import (
     Checked,
     check_record,
     held_note,
+    lead_of,
     one_record_per_number,
     outcome,
     refused,
@@ -584,9 +585,17 @@ async def _send(
     results: Sequence[RecordResult] = sent.answer
     if sent.repeat_of_s is None and write.subjects:
         notes = [*notes, *await _other_callbacks_note(state.writes, write, good)]
-    zone, enabled = state.ameyo.settings.zone, target.lead_enabled
+    zone = state.ameyo.settings.zone
+    lead = await lead_of(
+        state.ameyo,
+        target.campaign.campaign_id,
+        target.lead_id,
+        results,
+        enabled=target.lead_enabled,
+        migrate=existing[1],
+    )
     outcomes = [
-        outcome(c.position, c.phone, results[i] if i < len(results) else None, zone, lead_enabled=enabled)
+        outcome(c.position, c.phone, results[i] if i < len(results) else None, zone, lead=lead)
         for i, c in enumerate(good)
     ]
     return _report(

@@ -60,7 +60,7 @@ from .. import plans
 from ..outcome import FAILED as FAILED_RESULT
 from ..outcome import NOT_SENT, SENT_EARLIER, WOULD_SEND, JournalRow, Outcome
 from ..outcome import OUTCOME_UNKNOWN as UNKNOWN_RESULT
-from ..records import held_numbers_note, outcome, rewritten_note
+from ..records import held_numbers_note, lead_of, outcome, rewritten_note
 from .batches import CALLBACK, PLAIN, Batch, Batcher
 from .earlier import HELD_CALLBACK_STEP, Earlier, sent_earlier_reason
 from .journal import ANSWERED, FAILED, SENT, UNKNOWN, Journal, upload_key
@@ -990,6 +990,15 @@ class _Run:
     async def _answered(self, batch: Batch, results: list[RecordResult]) -> None:
         zone = self.ameyo.settings.zone
         answered = len(results)
+        target = self.target
+        lead = await lead_of(
+            self.ameyo,
+            target.campaign.campaign_id,
+            target.lead_id,
+            results,
+            enabled=target.lead_enabled,
+            migrate=self.options.migrate_existing,
+        )
         settled: list[Outcome] = []
         for index, row in enumerate(batch.rows):
             answer = results[index] if index < answered else None
@@ -1000,7 +1009,7 @@ class _Run:
                 )
                 continue
             phone = batch.phone_of(row)
-            settled.append(outcome(row.line, phone, answer, zone, lead_enabled=self.target.lead_enabled))
+            settled.append(outcome(row.line, phone, answer, zone, lead=lead))
         self.earlier.left_out += max(len(batch.rows) - answered, 0)
         if batch.kind == PLAIN and self.options.update_existing:
             # uploadContacts gives a customer it updates the request's status and attempts.
