@@ -216,6 +216,30 @@ async def test_a_callback_an_earlier_write_scheduled_holds_back_its_row_alone_an
     assert simulator.state.executed["uploadContactAndAddCallback"] == 1
 
 
+async def test_a_dry_run_says_what_to_do_with_a_row_held_back_by_an_earlier_callback(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """The same file into a second lead, dry run: the row whose callback an earlier write holds is
+    held back. The model cannot read the check file, so the answer itself must carry the advice the
+    real run gives ("give the row another callback_time ..."), not a line cut off mid-word."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "calls.csv").write_text(
+        "phone1,name,callback_time\n9876500401,Ana,\n9876500402,Bo,2031-01-05 10:00\n", encoding="utf-8"
+    )
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    args: dict[str, Any] = {"file": "calls.csv", "campaign": 1}
+    async with Client(server_of(simulator, settings)) as client:
+        first = await client.call_tool(TOOL, args | {"lead_id": 21, "dry_run": False})
+        assert not first.is_error, text_of(first)
+        checked = await client.call_tool(TOOL, args | {"lead_id": 39})
+    text = text_of(checked)
+    assert "held back 1" in text, text
+    assert "callbac…" not in text and "…\n" not in text + "\n", text
+    assert "1 row would not be sent because an earlier write already scheduled the callback" in text, text
+    assert "another callback_time" in text, text
+
+
 async def test_a_dry_run_after_an_upload_counts_the_rows_already_answered_apart(
     simulator: SimulatorThread, tmp_path: Path
 ) -> None:

@@ -88,6 +88,23 @@ def data_text(value: Any, cap: int = FIELD_CAP) -> str:
     return inert(clean_text(value, cap))
 
 
+def reason_text(value: Any, cap: int) -> str:
+    """A reason as an answer shows it, as `data_text` does, but a long one cut where a sentence
+    ends (what follows is a step the answer says once, in a note), or else between words with an
+    ellipsis: never in the middle of a word, which read as garbled ("each with a callbac…")."""
+    text = clean_text(value, max(cap, 1) * 4)
+    if len(text) > cap:
+        end = text.rfind(". ", 0, cap + 2)  # the sentence without its full stop fits the cap
+        while end > 0 and text[:end].endswith(("e.g", "i.e")):
+            end = text.rfind(". ", 0, end)
+        if end >= cap // 2:
+            text = text[:end]
+        else:
+            space = text.rfind(" ", 0, cap)
+            text = (text[:space] if space >= cap // 2 else text[: cap - 1]).rstrip(" ,;:(") + "…"
+    return inert(text)
+
+
 def fence(lines: Iterable[str]) -> list[str]:
     """Lines that hold customer text, inside the `<customer-data>` fence that they cannot close:
     each one clean line (no control, escape or bidirectional characters) with `inert` brackets.

@@ -14,7 +14,7 @@ from typing import Any
 from ..ameyo.models import callback_scheduled
 from ..answers.results import SENT_EARLIER as SENT_EARLIER  # a row an earlier upload sent
 from ..answers.results import FailureOut, RecordOut
-from ..rules.sanitize import clean_text, data_text
+from ..rules.sanitize import clean_text, reason_text
 
 REFUSED = "REFUSED"  # refused by the checks, not sent
 WOULD_SEND = "WOULD_SEND"  # a dry run's record that passed the checks
@@ -96,7 +96,7 @@ class Outcome:
             result=self.result,
             ok=self.ok,
             customer_id=self.customer_id,
-            reason=data_text(self.reason, 400) if self.reason else None,
+            reason=reason_text(self.reason, 400) if self.reason else None,
             callback_id=self.callback_id,
             callback_time=self.callback_time,
         )
@@ -107,7 +107,7 @@ class Outcome:
             line=self.position,
             phone=_shown(self.phone),
             result=self.result,
-            reason=data_text(self.reason, 200) if self.reason else None,
+            reason=reason_text(self.reason, 200) if self.reason else None,
         )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ...rules.counts import counted
+from ...rules.counts import agreeing, counted
 from ...rules.times import ago_text
 from .. import plans
 from ..outcome import NOT_SENT, SENT_EARLIER, JournalRow, Outcome
@@ -284,9 +284,24 @@ class Earlier:
             )
         return None
 
+    def held_callbacks_notes(self, *, dry_run: bool = False) -> list[str]:
+        """What a run, or its dry run, says of the rows held back because an earlier write already
+        scheduled their callback, and what to do if a second one is meant: each row's line names
+        the write, and the step is said here, once, in the answer as in the check file."""
+        held = self.held_by_ledger
+        if not held:
+            return []
+        verb = "would not be sent" if dry_run else agreeing(held, "was not sent", "were not sent")
+        return [
+            f"{counted(held, 'row')} {verb} because an earlier write already scheduled the callback "
+            f"{agreeing(held, 'it asks', 'they ask')} for, or may have (see their lines): "
+            f"running the same upload again does not send them. {HELD_CALLBACK_STEP}"
+        ]
+
     def dry_run_notes(self) -> list[str]:
-        """What a dry run says of the rows earlier uploads sent without learning the outcome."""
-        notes: list[str] = []
+        """What a dry run says of the rows earlier uploads sent without learning the outcome, and
+        of those held back for a callback an earlier write holds."""
+        notes: list[str] = self.held_callbacks_notes(dry_run=True)
         if self.unknown_in_journal and not self.options.retry_unknown:
             notes.append(
                 f"{counted(self.unknown_in_journal, 'row')} an earlier run of this upload sent without "

@@ -1183,13 +1183,7 @@ class _Run:
             )
         if self.stop_reason is not None:
             self.notes.append(f"Stopped sending after {self.stop_reason.rstrip('.')}.")
-        if held_by_ledger:
-            self.notes.append(
-                f"{counted(held_by_ledger, 'row')} {agreeing(held_by_ledger, 'was', 'were')} "
-                "not sent because an earlier write already scheduled the callback "
-                f"{agreeing(held_by_ledger, 'it asks', 'they ask')} for, or may have (see their lines): "
-                f"running the same upload again does not send them. {HELD_CALLBACK_STEP}"
-            )
+        self.notes += self.earlier.held_callbacks_notes()
         resend = counts[NOT_SENT] + counts[FAILED_RESULT] - held_by_ledger
         if resend > 0:
             self.notes.append(
