@@ -47,8 +47,10 @@ NO_INDEX = "the campaign has no index yet"
 UNREADABLE = "the local index could not be read"
 ELSEWHERE = 5
 """Most customers of other campaigns named when a lookup found none in its own."""
-LISTING = "a listing reads Ameyo itself; the whole campaign's counts by status are the index's"
-"""Why a listing or a status filter scans even where the campaign has an index."""
+LISTING = "a listing in an order, or of the enabled leads only, reads Ameyo itself"
+"""Why a listing scans even where the campaign has an index. Where its counts by status come from
+is said once, by the status line: those read when the scan read every contact ("By status now"),
+else the whole campaign's as of the index's sync."""
 
 Keep = Callable[[Contact], bool]
 
