@@ -86,6 +86,15 @@ def digits(text: str) -> str:
     return _NON_DIGITS.sub("", text)
 
 
+def digit_count(text: str) -> int:
+    """How many digits a number has, as its refusal tells it: a decimal one's `.0` (`_DECIMAL`, a
+    spreadsheet's number cell or a JSON number) is no digit of the number ("9876543214.0" has 10)."""
+    text = text.strip()
+    if _DECIMAL.fullmatch(text):
+        text = text[: text.rindex(".")]
+    return len(digits(text))
+
+
 def key(raw: str, region: str) -> str | None:
     """The comparison key: the national significant number as digits, or None if there is none."""
     facts = _facts(raw, region)

@@ -177,7 +177,7 @@ def refusal(column: str, value: str, max_length: int, error: PhoneError | None =
             f"{column} has {kinds}, {counted(len(text), 'character')}: a phone number is digits, "
             f"optionally with + and the country code; check that the right column is {column}"
         )
-    count = len(phones.digits(text))
+    count = phones.digit_count(text)
     if count > max_length:
         return f"{column} has {count} digits, more than the {max_length} Ameyo allows"
     if error is None:
