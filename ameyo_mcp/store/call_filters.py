@@ -73,6 +73,9 @@ def call_filters(query: CallQuery) -> tuple[str, tuple[Any, ...]]:
     if query.until is not None:
         clauses.append("at < ?")
         params.append(to_epoch(query.until))
+    if query.callback_after is not None:
+        clauses.append("callback_at > ?")
+        params.append(to_epoch(query.callback_after))
     if query.phone_tails:
         if not all(tail.isdigit() and tail.isascii() for tail in query.phone_tails):
             raise ValueError("phone_tails must be digits only")

@@ -242,6 +242,21 @@ class CallEvents(Connection):
 
         return self._reading(read)
 
+    def callbacks_set(self, query: CallQuery) -> list[StoredCall]:
+        """The calls `query` matches whose outcome set a callback after its `callback_after`, the
+        soonest callback first, up to its limit: a customer's (or a number's) callbacks still to
+        come, from calls_callback_customer's (or calls_callback_phone's) range for them."""
+        if query.callback_after is None:
+            raise ValueError("callbacks_set reads the callbacks after a time: give callback_after")
+        where, params = call_filters(query)
+        rows = self._reading(
+            lambda tx: tx.all(
+                f"SELECT {_CALL_COLUMNS} FROM calls{where} ORDER BY callback_at, id LIMIT ?",
+                (*params, query.limit),
+            )
+        )
+        return [_call(r) for r in rows]
+
     def last_call(self, customer_id: int, *, campaign_id: int | None = None) -> StoredCall | None:
         """The latest call event of a customer (in a campaign, when given): the first entry of
         calls_customer_campaign's (or calls_customer's) range for them."""

@@ -202,7 +202,8 @@ class CallQuery:
     """Filters of a call-history query; None (or nothing) means any. `phones`: the number's key is
     one of these whole keys (`PhoneSearch.keys`); `phone_tails`, it ends with one of them
     (`PhoneSearch.tails`); `customer_ids`, any of these customers (none: no call); `no_campaign`,
-    only the calls pushed without a campaignId."""
+    only the calls pushed without a campaignId; `callback_after`, only the calls whose outcome set
+    a callback (`callbackTime`) later than this."""
 
     since: datetime | None = None
     until: datetime | None = None
@@ -216,6 +217,7 @@ class CallQuery:
     disposition: str | None = None
     system_disposition: str | None = None
     no_campaign: bool = False
+    callback_after: datetime | None = None
     limit: int = 50
 
 

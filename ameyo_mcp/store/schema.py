@@ -306,4 +306,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 15: the agent a callback key's callback goes to, as asked: callbacks to one customer at one
     # time for different agents are each a callback still to come, and were named as one.
     ("ALTER TABLE write_ledger ADD COLUMN subject_agent TEXT",),
+    # 16: the callbacks agents set on a customer's calls (`callback_at`), still to come, read by
+    # customer and by number from the few calls that set one: by calls_customer or calls_phone it
+    # read every call of theirs. Partial: most calls set none, and cost these indexes nothing.
+    (
+        "CREATE INDEX calls_callback_customer ON calls (customer_id, callback_at) "
+        "WHERE callback_at IS NOT NULL",
+        "CREATE INDEX calls_callback_phone ON calls (phone, callback_at) WHERE callback_at IS NOT NULL",
+    ),
 )

@@ -91,6 +91,7 @@ def answers(query: CallQuery) -> bool:
         and query.customer_ids is None
         and query.lead_id is None
         and query.agent is None
+        and query.callback_after is None
     )
 
 
