@@ -78,8 +78,10 @@ async def test_tools_listed_with_true_annotations_and_small_schemas(client: Clie
     # (the call in the call history's shape): 800; the first callbacks a file's dry run would
     # schedule, with their zone, as the record uploads' dry runs list them: 150; the record
     # uploads' would_send beside a dry run's sent (0), and what sent, would_send, refused and
-    # dry_run mean: 450; the model's part above, the file tool's despite_do_not_call: 130.
-    assert sum(len(json.dumps(d)) for d in dumped) < 26_300
+    # dry_run mean: 450; the model's part above, the file tool's despite_do_not_call: 130; the
+    # callbacks agents set on one customer's pushed calls, beside ameyo_get_contacts's and
+    # ameyo_add_callback's text, described (they may since be dialled or removed): 400.
+    assert sum(len(json.dumps(d)) for d in dumped) < 26_680
 
 
 async def test_login_ping_campaigns_leads_logout(client: Client, simulator: SimulatorThread) -> None:

@@ -1,8 +1,9 @@
-"""A month of pushed calls: 200,000 in the store, a quarter of them today. A one-customer lookup,
-the `ameyo://calls/today` resource and `ameyo_call_history` for today read a bounded number of
-rows however many calls there are. Shown by how the database runs the store's own reads
-(`explaining`: SQLite's query plan and the instructions each read takes, PostgreSQL's plan with the
-rows each step visited), as loaded and again once the tables' statistics are gathered; not by time."""
+"""A month of pushed calls: 200,000 in the store, a quarter of them today. A one-customer lookup
+(their last call, and the callbacks agents set on their calls still to come), the
+`ameyo://calls/today` resource and `ameyo_call_history` for today read a bounded number of rows
+however many calls there are. Shown by how the database runs the store's own reads (`explaining`:
+SQLite's query plan and the instructions each read takes, PostgreSQL's plan with the rows each step
+visited), as loaded and again once the tables' statistics are gathered; not by time."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from mcp import Client
 
 from ameyo_mcp.rules.times import day_so_far
 from ameyo_mcp.server.calls_today import URI
+from ameyo_mcp.server.tools.history import callbacks_ahead
 from ameyo_mcp.store import CallEvent, Store
 from ameyo_mcp.store.explain import explaining
 from ameyo_mcp.store.records import QueryPlan
@@ -45,6 +47,7 @@ OUTCOMES = (
 MOST_STEPS = 100_000
 MOST_ROWS = 5_000
 LOOKUP_INDEX = "calls_customer_campaign"
+CALLBACKS_INDEXES = ("calls_callback_customer", "calls_callback_phone")
 
 
 def campaign_of(customer_id: int) -> int:
@@ -78,6 +81,8 @@ def calls(zone: ZoneInfo) -> list[CallEvent]:
                 system_disposition=system,
                 started_at=at,
                 talk_s=float(i % 300) if system == "CONNECTED" else None,
+                # The agent's "call back tomorrow": still to come for today's calls, past for the rest.
+                callback_at=at + timedelta(days=1) if name == "Callback" else None,
                 raw={"callId": f"call-{i}", "customerId": str(customer_id)},
             )
         )
@@ -166,6 +171,18 @@ async def test_a_customers_last_call_and_todays_figures_read_the_same_at_200000_
             last = store.last_call(customer, campaign_id=campaign_of(customer))
         assert last is not None and last.event.call_id == newest.call_id, statistics
         assert_bounded(plans, index=LOOKUP_INDEX)
+
+        # Their callbacks still to come, by customer and by number: from the calls that set one.
+        now = datetime.now(zone)
+        with Store(database_url) as store, explaining() as plans:
+            ahead = callbacks_ahead(store, customer, campaign_of(customer), [newest.phone or ""], now)
+        expected = sorted(
+            e.call_id for e in events if e.customer_id == customer and e.callback_at and e.callback_at > now
+        )
+        assert expected and sorted(c.event.call_id for c in ahead) == expected, statistics
+        assert_bounded(plans)
+        for index in CALLBACKS_INDEXES:
+            assert any(index in line for plan in plans for line in plan.lines), [p.lines for p in plans]
 
         async with Client(server_of(simulator, settings)) as client:
             with explaining() as plans:

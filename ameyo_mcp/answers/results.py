@@ -99,6 +99,11 @@ class CallOut(BaseModel):
     inbound: bool | None = None
 
 
+# Described in the output schema: unlike the callbacks this server scheduled, these come from the
+# pushes, and Ameyo may no longer hold them.
+SET_ON_CALLS = "Set by agents on pushed calls, still to come; may since be dialled or removed"
+
+
 class ContactsOut(BaseModel):
     campaign: CampaignOut
     matched: int
@@ -131,6 +136,7 @@ class ContactsOut(BaseModel):
     # agent); and their last call as Ameyo pushed it.
     callbacks_scheduled: list[str] | None = None
     callbacks_maybe_scheduled: list[str] | None = None
+    callbacks_set_on_calls: list[str] | None = Field(default=None, description=SET_ON_CALLS)
     last_pushed_call: CallOut | None = None
 
 
@@ -203,3 +209,4 @@ class CallbackOut(BaseModel):
     also_scheduled: list[str] | None = None
     # Those this server asked for whose answer never came: Ameyo's own list says if they are there.
     maybe_scheduled: list[str] | None = None
+    also_set_on_calls: list[str] | None = Field(default=None, description=SET_ON_CALLS)

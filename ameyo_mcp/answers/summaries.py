@@ -628,6 +628,24 @@ def also_scheduled_note(times: Sequence[str], whom: str, this: str, zone: str) -
     )
 
 
+def also_set_on_calls_note(times: Sequence[str], whom: str, this: str, zone: str) -> str:
+    """`also_scheduled_note` for the callbacks still to come that agents set on the customer's
+    calls (from the pushed call outcomes): they stay beside a new one too, unless since dialled or
+    removed. Listed below it, fenced: the agents' names came in the pushes."""
+    one = len(times) == 1
+    return "\n".join(
+        [
+            f"Note: {whom} also has {'a callback' if one else counted(len(times), 'callback')} that "
+            f"{'an agent' if one else 'agents'} set on their calls (from the call outcomes Ameyo pushed), "
+            f"still to come ({zone}, the Ameyo server's zone), which {'stays' if one else 'stay'} scheduled "
+            f"beside {this}; {_set_on_calls_caveat(len(times))}. If {this} replaces "
+            f"{'it' if one else 'them'}, remove {'it' if one else 'them'} in Ameyo's own callback list (its "
+            "web console):",
+            *_listed(times),
+        ]
+    )
+
+
 def maybe_scheduled_note(times: Sequence[str], whom: str, this: str, zone: str) -> str:
     """The callbacks to the customer still to come that this server may have scheduled: Ameyo's
     answer to them never came (outcome unknown), so only Ameyo's own list can say."""
@@ -641,10 +659,13 @@ def maybe_scheduled_note(times: Sequence[str], whom: str, this: str, zone: str) 
     )
 
 
-def still_to_come_note(scheduled: Sequence[str], maybe: Sequence[str], zone: str) -> str:
+def still_to_come_note(
+    scheduled: Sequence[str], maybe: Sequence[str], zone: str, set_on_calls: Sequence[str] = ()
+) -> str:
     """For an answer about one customer: the callbacks to them this server scheduled, or may have,
-    that are still to come. Ameyo's API cannot list callbacks: "what callbacks does Priya have?"
-    had no answer but to schedule another."""
+    and those agents set on their calls (`set_on_calls`, from the pushed outcomes), that are still
+    to come. Ameyo's API cannot list callbacks: "what callbacks does Priya have?" had no answer but
+    to schedule another."""
     said = []
     # Counted, each listed: three at one time for three agents ring three times.
     if scheduled:
@@ -654,11 +675,38 @@ def still_to_come_note(scheduled: Sequence[str], maybe: Sequence[str], zone: str
             f"{counted(len(maybe), 'callback')} perhaps at {_times(maybe, zone, shown=20)} (Ameyo's answer "
             "never came)"
         )
-    return (
-        f"Callbacks this server asked Ameyo for to this customer's numbers (for them or anyone who "
-        f"shares a number), still to come: {'; '.join(said)}. Ameyo's own callback list (its web "
-        "console) holds these and any made elsewhere: the Customer Manager API cannot list callbacks."
+    lines = []
+    if said:
+        lines.append(
+            f"Callbacks this server asked Ameyo for to this customer's numbers (for them or anyone who "
+            f"shares a number), still to come: {'; '.join(said)}."
+        )
+    if set_on_calls:
+        # The agents' names came in the pushes: customer text, fenced below the sentence.
+        lines += [
+            f"Callbacks agents set on this customer's calls (from the call outcomes Ameyo pushed), still to "
+            f"come: {counted(len(set_on_calls), 'callback')} ({zone}, the Ameyo server's zone); "
+            f"{_set_on_calls_caveat(len(set_on_calls))}:",
+            *_listed(set_on_calls, shown=20),
+        ]
+    holds = (
+        "is the full truth, with any made elsewhere" if set_on_calls else "holds these and any made elsewhere"
     )
+    closing = (
+        f"Ameyo's own callback list (its web console) {holds}: the Customer Manager API cannot list "
+        "callbacks."
+    )
+    if set_on_calls:
+        lines.append(closing)
+    else:
+        lines[-1] += " " + closing
+    return "\n".join(lines)
+
+
+def _set_on_calls_caveat(count: int) -> str:
+    """What a callback an agent set on a call may have become since: the push said it was set, and
+    nothing tells this server when it is dialled or removed."""
+    return f"{'it' if count == 1 else 'any of them'} may since have been dialled or removed"
 
 
 _WHOLE_MINUTE = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}):00\b")
@@ -668,9 +716,20 @@ def _times(times: Sequence[str], zone: str, shown: int = 5) -> str:
     """Some times of callbacks, with how many more: an answer about one customer shows more of
     them, as nothing else lists them."""
     more = f" and {len(times) - shown} more" if len(times) > shown else ""
-    # To the minute, as every other time an answer shows (`rules.times.show`), unless it has seconds.
-    listed = ", ".join(_WHOLE_MINUTE.sub(r"\1", t) for t in times[:shown])
+    listed = ", ".join(_to_the_minute(t) for t in times[:shown])
     return f"{listed}{more} ({zone}, the Ameyo server's zone)"
+
+
+def _listed(times: Sequence[str], shown: int = 5) -> list[str]:
+    """`_times` as fenced lines, one a callback, for callbacks whose words hold customer text (the
+    agent a push named), with how many more below the fence."""
+    more = [f"and {len(times) - shown} more"] if len(times) > shown else []
+    return [*fence(_to_the_minute(t) for t in times[:shown]), *more]
+
+
+def _to_the_minute(words: str) -> str:
+    # To the minute, as every other time an answer shows (`rules.times.show`), unless it has seconds.
+    return _WHOLE_MINUTE.sub(r"\1", words)
 
 
 def also_scheduled_by_record(shown: Sequence[str], *, unsure: bool) -> str:

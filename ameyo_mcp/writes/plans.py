@@ -110,9 +110,10 @@ class StillToCome:
 _WIRE_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 
 
-def callback_words(at: str, agent: str | None) -> str:
-    """A callback still to come as answers list it: its time, and its agent when it has one."""
-    return f"{at} for agent {agent}" if agent else at
+def callback_words(at: str, agent: str | None, *, set_by: bool = False) -> str:
+    """A callback still to come as answers list it: its time, and its agent when it has one (the
+    agent it goes to; `set_by`: the agent whose call set it, a push's, whom it may not go to)."""
+    return f"{at} {'set by' if set_by else 'for'} agent {agent}" if agent else at
 
 
 def identity_of(server: str, request: WriteRequest, *, ordered: bool = False) -> str:

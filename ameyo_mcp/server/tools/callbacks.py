@@ -16,7 +16,12 @@ from ...ameyo.customers import display_name, is_phone_key, phone_values
 from ...ameyo.models import Callback, CampaignInfo, Contact, GetContactsRequest, campaign_label
 from ...ameyo.service import Ameyo
 from ...answers.results import CallbackOut, campaign_out
-from ...answers.summaries import also_scheduled_note, callback_text, maybe_scheduled_note
+from ...answers.summaries import (
+    also_scheduled_note,
+    also_set_on_calls_note,
+    callback_text,
+    maybe_scheduled_note,
+)
 from ...errors import PhoneError
 from ...rules import phones
 from ...rules.phones import is_complete, same_number
@@ -24,6 +29,8 @@ from ...rules.sanitize import data_text, fence
 from ...rules.times import CallbackTime, parse_callback_time, show
 from ...writes import callback_rules, plans
 from .common import AllowRepeatArg, ameyo_of, answer, explained, repeat_note, send_write, state_of
+from .contacts import CALLBACKS_SHOWN
+from .history import callbacks_set_on_calls
 from .session_tools import AmeyoId, CampaignArg
 
 if TYPE_CHECKING:
@@ -96,6 +103,7 @@ async def ameyo_add_callback(
     )
     sent = await send_write(ctx, write, allow_repeat=allow_repeat)
     others = plans.StillToCome([], [])
+    set_on_calls: list[str] = []
     if sent.repeat_of_s is None:
         # By any of the customer's numbers: a callback to their phone2 is theirs too.
         found = await state_of(ctx).writes.other_callbacks(write, phone_values(contact))
@@ -105,7 +113,10 @@ async def ameyo_add_callback(
             notes.append(also_scheduled_note(others.scheduled, "this customer", "this one", zone))
         if others.maybe:
             notes.append(maybe_scheduled_note(others.maybe, "this customer", "this one", zone))
-    return _answer(ameyo, info, contact, sent, number, when.at, agent, notes, others)
+        set_on_calls = await callbacks_set_on_calls(ctx, contact, info.campaign_id)
+        if set_on_calls:
+            notes.append(also_set_on_calls_note(set_on_calls, "this customer", "this one", zone))
+    return _answer(ameyo, info, contact, sent, number, when.at, agent, notes, others, set_on_calls)
 
 
 def _answer(
@@ -118,6 +129,7 @@ def _answer(
     agent: str | None,
     notes: list[str],
     others: plans.StillToCome,
+    set_on_calls: Sequence[str],
 ) -> CallToolResult:
     created: Sequence[Callback] = sent.answer
     callback = created[0]
@@ -147,6 +159,7 @@ def _answer(
         repeat_of_earlier_call=True if sent.repeat_of_s is not None else None,
         also_scheduled=others.scheduled or None,
         maybe_scheduled=others.maybe or None,
+        also_set_on_calls=list(set_on_calls[:CALLBACKS_SHOWN]) or None,
     )
     text = repeat_note(sent.repeat_of_s) + callback_text(out)
     if notes:

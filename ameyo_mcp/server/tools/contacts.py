@@ -23,7 +23,7 @@ from ...rules.counts import counted
 from ...rules.outcomes import UNKNOWN_STATUS
 from ...rules.sanitize import clean_mapping, clean_text, data_text, inert
 from .common import MAX_ANSWER_CHARS, MAX_STRUCTURED_CHARS, ameyo_of, answer, explained, state_of
-from .history import last_call_note
+from .history import callbacks_set_on_calls, last_call_note
 from .session_tools import AmeyoId, CampaignArg
 
 if TYPE_CHECKING:
@@ -257,19 +257,22 @@ async def _callbacks_note(
     ctx: Context[Any, Any], contact: Contact, campaign_id: int, out: ContactsOut
 ) -> str:
     """For an answer about one customer: the callbacks to any of their numbers that this server
-    scheduled, or may have, still to come (`still_to_come_note`), said and put in `out`; nothing
-    when there are none."""
+    scheduled, or may have, and those agents set on their calls, still to come
+    (`still_to_come_note`), said and put in `out`; nothing when there are none."""
     from ...writes.plans import StillToCome
 
     state = state_of(ctx)
     found = await state.writes.callbacks_still_to_come(campaign_id, phone_values(contact))
     still = StillToCome.of_all(found.values())
-    if not still.scheduled and not still.maybe:
+    set_on_calls = await callbacks_set_on_calls(ctx, contact, campaign_id)
+    if not still.scheduled and not still.maybe and not set_on_calls:
         return ""
     # The soonest of each, within what an answer's data may hold whatever their number.
     out.callbacks_scheduled = still.scheduled[:CALLBACKS_SHOWN] or None
     out.callbacks_maybe_scheduled = still.maybe[:CALLBACKS_SHOWN] or None
-    return "\n" + still_to_come_note(still.scheduled, still.maybe, str(state.ameyo.settings.zone))
+    out.callbacks_set_on_calls = set_on_calls[:CALLBACKS_SHOWN] or None
+    zone = str(state.ameyo.settings.zone)
+    return "\n" + still_to_come_note(still.scheduled, still.maybe, zone, set_on_calls)
 
 
 def _fewer_note(shown: int, asked: int) -> str:

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ...ameyo.models import Contact
     from ...ameyo.service import Ameyo
     from ...config import Settings
-    from ...store import CallHistory, CallQuery, CampaignIndex, Store, StoredCall
+    from ...store import CallEvent, CallHistory, CallQuery, CampaignIndex, Store, StoredCall
 
 log = logging.getLogger(__name__)
 
@@ -618,7 +618,7 @@ async def last_call_note(
     store = store_of(ctx)
     settings = ameyo_of(ctx).settings
     zone = settings.zone
-    numbers = [n for n in (phones.key(v, settings.phone_region) for v in phone_values(contact)) if n]
+    numbers = _keys(contact, settings)
     try:
         last = await anyio.to_thread.run_sync(newest_call, store, contact.customer_id, campaign_id, numbers)
     except StoreError as exc:  # said in full by the lookup, or by the call history when asked
@@ -642,6 +642,42 @@ async def last_call_note(
     return "\n".join(note), out
 
 
+async def callbacks_set_on_calls(ctx: Context[Any, Any], contact: Contact, campaign_id: int) -> list[str]:
+    """For an answer about one customer: the callbacks agents set on their calls in the campaign
+    (a push's `callbackTime`) that are still to come, soonest first, each as answers list a
+    callback (`callback_words`: its time in the Ameyo server's zone, with the agent whose call set it
+    when the push names one); one a time and agent, however many pushes said it. Never an error:
+    empty when the store cannot be read."""
+    from ...writes.plans import callback_words  # loaded with the write path, not at start-up
+
+    store = store_of(ctx)
+    settings = ameyo_of(ctx).settings
+    numbers = _keys(contact, settings)
+    try:
+        calls = await anyio.to_thread.run_sync(
+            callbacks_ahead, store, contact.customer_id, campaign_id, numbers, datetime.now(UTC)
+        )
+    except StoreError as exc:  # said in full by the lookup, or by the call history when asked
+        log.info(
+            "could not read the callbacks set on customer %s's calls: %s", contact.customer_id, exc.message
+        )
+        return []
+    except Exception:
+        log.warning(
+            "could not read the callbacks set on customer %s's calls", contact.customer_id, exc_info=True
+        )
+        return []
+    shown = (call_out(call, settings.zone) for call in calls)
+    return list(
+        dict.fromkeys(callback_words(c.callback_at, c.agent, set_by=True) for c in shown if c.callback_at)
+    )
+
+
+def _keys(contact: Contact, settings: Settings) -> list[str]:
+    """The customer's numbers as the store keeps calls' numbers (`phones.key`)."""
+    return [n for n in (phones.key(v, settings.phone_region) for v in phone_values(contact)) if n]
+
+
 # Ameyo's "last dialled" is when the number was dialled, a push's time when the call began: the
 # ringing between them is not a later call.
 DIAL_TO_START = timedelta(minutes=2)
@@ -663,11 +699,40 @@ def newest_call(
     queries += [CallQuery(phones=(number,), since=since, limit=_NEWER_LOOK) for number in numbers]
     for query in queries:
         for call in store.call_history(query).calls:
-            event = call.event
-            if event.campaign_id in (None, campaign_id) and event.customer_id in (None, customer_id):
+            if _theirs(call.event, customer_id, campaign_id):
                 candidates.append(call)
                 break
     return max(candidates, key=lambda c: (c.event.at, c.id), default=None)
+
+
+# Most calls setting a callback still to come read for a customer, and for each of their numbers.
+CALLBACKS_AHEAD = 100
+
+
+def callbacks_ahead(
+    store: Store, customer_id: int, campaign_id: int, numbers: Sequence[str], now: datetime
+) -> list[StoredCall]:
+    """A customer's pushed calls in a campaign whose outcome set a callback after `now`, the soonest
+    callback first: theirs as `newest_call` finds their calls, by customer id and by each of their
+    numbers (phone keys)."""
+    from ...store import CallQuery
+
+    queries = [CallQuery(customer_id=customer_id, callback_after=now, limit=CALLBACKS_AHEAD)]
+    queries += [CallQuery(phones=(number,), callback_after=now, limit=CALLBACKS_AHEAD) for number in numbers]
+    found = {
+        call.id: call
+        for query in queries
+        for call in store.callbacks_set(query)
+        if _theirs(call.event, customer_id, campaign_id)
+    }
+    return sorted(found.values(), key=lambda c: (c.event.callback_at or now, c.id))
+
+
+def _theirs(event: CallEvent, customer_id: int, campaign_id: int) -> bool:
+    """Whether a call found by a customer's id or number is theirs in the campaign: any field of a
+    push may be missing, so one without a campaignId is theirs by customer id, one without a
+    customerId by their number, unless it names another campaign or customer."""
+    return event.campaign_id in (None, campaign_id) and event.customer_id in (None, customer_id)
 
 
 def _last_dialled(contact: Contact, zone: ZoneInfo) -> datetime | None:
