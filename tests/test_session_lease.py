@@ -472,6 +472,55 @@ async def test_a_session_of_its_own_is_handed_to_the_lease_when_the_store_is_bac
     flaky.close()
 
 
+async def test_a_session_ameyo_called_gone_while_the_store_was_down_is_dropped_when_it_is_back(
+    simulator: Simulator, tmp_path: Path, database_url: str
+) -> None:
+    flaky = Unreachable(database_url)
+    async with processes(simulator, tmp_path, database_url, 1, store=lambda: flaky) as (first,):
+        await first.get_contacts(contacts())
+        assert first.session.shared and simulator.state.logins == 1
+        flaky.down = True
+        simulator.state.expire_all_sessions()
+        await first.get_contacts(contacts())  # "invalid session": the store cannot be told
+        assert not first.session.shared and simulator.state.logins == 2
+        own = simulator.state.live_sessions()
+        flaky.down = False
+        # The lease still holds the session Ameyo called gone, fresh by its clock: it is dropped,
+        # and the live session of this process is the one handed to the lease.
+        await first.session.keep_alive()
+        assert first.session.shared
+        assert simulator.state.logouts == 0 and simulator.state.live_sessions() == own
+        await first.get_contacts(contacts())
+        async with processes(simulator, tmp_path, database_url, 1) as (second,):
+            await second.get_contacts(contacts())
+            assert second.session.reused_sessions == 1
+    assert simulator.state.logins == 2
+    flaky.close()
+
+
+async def test_a_process_back_from_a_store_outage_checks_the_lease_session_before_ending_its_own(
+    simulator: Simulator, tmp_path: Path, database_url: str
+) -> None:
+    clock = Clock()
+    interval = simulator.state.config.ping_interval_ms / 1000
+    async with processes(simulator, tmp_path, database_url, 1, clock=clock) as (earlier,):
+        await earlier.get_contacts(contacts())
+    # Ameyo ended the session left in the lease, and nobody has used it for over a ping interval.
+    simulator.state.expire_all_sessions()
+    clock.advance(interval * 2)
+    flaky = Unreachable(database_url)
+    flaky.down = True
+    async with processes(simulator, tmp_path, database_url, 1, clock=clock, store=lambda: flaky) as (late,):
+        await late.get_contacts(contacts())  # a session of its own
+        own = simulator.state.live_sessions()
+        flaky.down = False
+        await late.session.keep_alive()  # pings the lease's session, finds it gone, publishes its own
+        assert late.session.shared and late.session.reused_sessions == 0
+        assert simulator.state.logouts == 0 and simulator.state.live_sessions() == own
+    assert simulator.state.logins == 2
+    flaky.close()
+
+
 # -- real processes ---------------------------------------------------------------------------------
 
 

@@ -8,7 +8,9 @@ session lease (`store/lease.py`), its id sealed (`sealing.py`):
   log in for everyone, for a short time, while the others wait and then use the session it
   publishes; within a process one coroutine asks and the others wait for it.
 - "Invalid session": the first process to meet it drops it from the lease, only if the lease still
-  holds that session (compare-and-set on its generation), and logs in once for all.
+  holds that session (compare-and-set on its generation), and logs in once for all. One that meets
+  it while the store cannot be used remembers it, and drops it alike before it next takes anything
+  from the lease: the lease never hands back a session Ameyo told this process was gone.
 - A refused login stops every process from trying again for AUTH_FAILURE_COOLDOWN_S.
 - Keepalive: each process looks at the lease once a ping interval; a ping goes out only when no
   process has used or pinged the session for an interval, from the one process that claims it.
@@ -19,7 +21,9 @@ session lease (`store/lease.py`), its id sealed (`sealing.py`):
   inactivity timeout).
 - While the store cannot be used, a process keeps a session of its own (a warning says so, once),
   logs it out on exit since nobody else could take it up, and hands it to the lease once the store
-  is back. Lookups keep working; only the one-seat guarantee waits for the store.
+  is back, unless the lease holds a session that passes the check any taken up passes and is not
+  one Ameyo told it was gone: that one is used, and its own logged out. Lookups keep working; only
+  the one-seat guarantee waits for the store.
 - A session cached by earlier versions in AMEYO_SESSION_FILE is read once, when a login would
   otherwise be needed, and taken up if Ameyo still knows it; the file is removed, never written.
 
@@ -123,6 +127,9 @@ class SessionManager:
         self._recording: asyncio.Task[None] | None = None
         self._closed = False
         self._store_down = False
+        # Generations of lease sessions Ameyo called gone while the store could not be told: `_take`
+        # drops them from the lease before it asks for a session.
+        self._gone: set[int] = set()
         self._foreign_key_told = False
         self._joined = False  # whether this process has used the lease (and so is listed as a user)
         # Figures for tests, benchmarks and `ameyo_ping_session`, all of this process.
@@ -368,7 +375,10 @@ class SessionManager:
         await self._establish_alone()
 
     async def _take(self, store: Store, now: float, *, unusable: int | None) -> Take:
-        """The lease's answer for this process: the session, its turn to log in, or a wait."""
+        """The lease's answer for this process: the session, its turn to log in, or a wait. The
+        sessions Ameyo called gone while the store could not be told are dropped from it first."""
+        for generation in sorted(self._gone):
+            await self._invalidate(store, generation)
         return await self._in_store(
             store.take_session,
             self._key,
@@ -432,12 +442,20 @@ class SessionManager:
         try:
             await self.client.ping_session(info.session_id)
         except InvalidSession:
-            await self._in_store(store.invalidate_session, self._key, lease.generation, self._clock())
+            await self._invalidate(store, lease.generation)
             return False
         self.pings += 1
         with contextlib.suppress(StoreError):
             await self._in_store(store.session_pinged, self._key, lease.generation, self.owner, self._clock())
         return True
+
+    async def _invalidate(self, store: Store, generation: int) -> None:
+        """Ameyo called the lease's session `generation` gone: the lease drops it unless it holds
+        another by now (compare-and-set). Until the store is told (a StoreError propagates), the
+        generation is remembered, and `_take` tells it before the lease can hand that session out."""
+        self._gone.add(generation)
+        await self._in_store(store.invalidate_session, self._key, generation, self._clock())
+        self._gone.discard(generation)
 
     async def _log_in_for_all(self, store: Store) -> bool:
         """Holding the login turn: log in (or take up an old cached session) and publish the session
@@ -541,7 +559,7 @@ class SessionManager:
                 store = self._lease_store() if generation is not None else None
                 if store is not None and generation is not None:
                     try:
-                        await self._in_store(store.invalidate_session, self._key, generation, self._clock())
+                        await self._invalidate(store, generation)
                     except StoreError as exc:
                         self._store_failed(exc)
             if self._sid is None:
@@ -783,7 +801,7 @@ class SessionManager:
             except InvalidSession:
                 if self._drop(sid):
                     with contextlib.suppress(StoreError):
-                        await self._in_store(store.invalidate_session, self._key, generation, self._clock())
+                        await self._invalidate(store, generation)
                 return None
             except AmeyoError as exc:
                 log.warning("Keepalive ping failed: %s", exc)  # tried again one interval later
@@ -829,7 +847,9 @@ class SessionManager:
             await self.client.ping_session(sid)
             self.pings += 1
         except InvalidSession:
-            self._drop(sid)
+            generation = self._generation
+            if self._drop(sid) and generation is not None:
+                self._gone.add(generation)  # the lease's, the store down: `_take` tells it
             return None
         except AmeyoError as exc:
             log.warning("Keepalive ping failed: %s", exc)  # tried again one interval later
@@ -837,13 +857,25 @@ class SessionManager:
         return interval
 
     async def _rejoin(self, store: Store, sid: str, info: LoginInfo) -> bool:
-        """The store is back while this process holds a session of its own: use the lease's session
-        if it has one (ending this one, which nobody else uses), else publish this one in it."""
-        now = self._clock()
-        take = await self._take(store, now, unusable=None)
-        if take.kind == SESSION:
+        """The store is back while this process holds a session of its own: publish this one in the
+        lease, or use the lease's if it holds one Ameyo still knows (ending this one, which nobody
+        else uses). The lease's is never one Ameyo told this process was gone (`_take` drops those),
+        and is checked as `_from_lease` checks it: this live session is not traded for a dead one."""
+        while True:
+            now = self._clock()
+            take = await self._take(store, now, unusable=None)
+            if take.kind != SESSION:
+                break
             shared = self._sealer.open(take.lease.sealed)
             if shared is None or self._sid != sid:
+                return False
+            try:
+                if not await self._still_known(store, shared, take.lease, now):
+                    continue  # Ameyo ended it, and it was dropped from the lease: ask again
+            except AmeyoError as exc:
+                log.warning("Could not check the shared Ameyo session (%s): keeping this one for now", exc)
+                return False
+            if self._sid != sid:
                 return False
             self.reused_sessions += 1
             self._adopt(shared, take.lease.generation)
