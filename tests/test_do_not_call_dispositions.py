@@ -40,6 +40,10 @@ DO_NOT_CALL = [
     "DoNotContact",
     "Do not dial",
     "Opt-out",
+    "Customer is a D-N-C",
+    "D-N-C (A)",
+    "Category B - D N C",
+    "Requested a D-N-D",
 ]
 MAY_BE_CALLED = [
     "Callback",
@@ -52,6 +56,8 @@ MAY_BE_CALLED = [
     "Non-DNC",
     "Non DNC",
     "Not DNC",
+    "Not D-N-C",
+    "Plan A B",
 ]
 
 

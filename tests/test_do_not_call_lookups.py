@@ -145,3 +145,70 @@ async def test_a_customer_ameyos_answer_leaves_out_is_not_read_either(tmp_path: 
     assert called_back == [], (done.stdout, rows[2])
     assert rows[2]["result"] == "REFUSED" and "left the customer out" in rows[2]["reason"], rows
     assert rows[3]["result"] == "ADDED", rows
+
+
+async def test_a_callback_to_another_of_a_do_not_call_customers_numbers_needs_the_persons_yes(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """Karthik's record (phone1 his, do-not-call) with a callback to a new number of his: Ameyo
+    matches the record to him by phone1, and the callback rings him there. The check had looked
+    only at the number dialled, which no one in the index holds, and scheduled it."""
+    karthik = simulator.state.contact(KARTHIK)
+    assert karthik is not None and karthik.columns.get("disposition") == "DNC"
+    new = "9876500999"  # nobody's number
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "k.csv").write_text(
+        "phone1,phone2,name,callback_time,callback_phone\n"
+        f"{karthik.phone1},{new},Karthik Joshi,{LATER},{new}\n"
+    )
+    settings = settings_for(
+        simulator, tmp_path, AMEYO_CALLING_HOURS="00:00-23:59", AMEYO_UPLOAD_DIRS=str(folder)
+    )
+    await synced(simulator, settings)
+    record = {
+        "customer": {"phone1": karthik.phone1, "phone2": new, "name": "Karthik Joshi"},
+        "callback_time": LATER,
+        "callback_phone": new,
+    }
+    said = f"customer {KARTHIK}'s last disposition is 'DNC' (do not call)"
+    async with Client(server_of(simulator, settings)) as client:
+        sent = await client.call_tool(
+            "ameyo_upload_contacts_with_callbacks", {"campaign": 1, "lead_id": 1, "records": [record]}
+        )
+        filed = await client.call_tool(
+            "ameyo_upload_contacts_file", {"campaign": 1, "lead_id": 1, "file": "k.csv", "dry_run": False}
+        )
+    assert said in text_of(sent), text_of(sent)
+    rows = read_result(folder / "k.csv.lead-1.ameyo-result.csv")
+    assert rows[2]["result"] == "REFUSED" and said in rows[2]["reason"], (rows, text_of(filed))
+    assert calls_to(simulator, new) == []
+
+
+@pytest.mark.parametrize("fault", ["html_502", "empty_list"])
+async def test_a_files_answer_names_the_way_past_an_unread_disposition(
+    simulator: SimulatorThread, tmp_path: Path, fault: str
+) -> None:
+    """A row's reason is cut in the answer: the step past a disposition not read (send it later, or
+    with despite_do_not_call) had been cut off with it, and said nowhere else a model reads."""
+    karthik = simulator.state.contact(KARTHIK)
+    assert karthik is not None
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "k.csv").write_text(f"phone1,name,callback_time\n{karthik.phone1},Karthik,{LATER}\n")
+    settings = settings_for(
+        simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder), AMEYO_CALLING_HOURS="00:00-23:59"
+    )
+    await synced(simulator, settings)
+    simulator.state.faults.commands = {"getContacts"}
+    setattr(simulator.state.faults, fault, -1)
+    async with Client(server_of(simulator, settings)) as client:
+        for dry_run in (True, False):
+            answer = await client.call_tool(
+                "ameyo_upload_contacts_file",
+                {"campaign": 1, "lead_id": 1, "file": "k.csv", "dry_run": dry_run},
+            )
+            text = text_of(answer)
+            assert "1 row with a callback (lines 2) was held back: whether its customer" in text, text
+            assert "or with despite_do_not_call=true (CLI: --despite-do-not-call) if the person" in text, text
+    assert calls_to(simulator, karthik.phone1) == []

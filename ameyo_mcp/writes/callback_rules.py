@@ -86,12 +86,13 @@ def outside_hours(at: datetime, hours: CallingHours, zone: ZoneInfo) -> str | No
 def do_not_call(disposition: str) -> bool:
     """Whether a customer's last disposition says they asked not to be called: a callback to them
     needs the person's explicit yes. The one rule for every tool that checks it."""
-    # Dots go before the words are split, and letters standing alone are joined after: initials
-    # ("D.N.C.", "D-N-C", "D N C") are one word.
-    words = _initials(_WORD.findall(fold(_CAMEL.sub(" ", disposition.replace(".", "")))))
+    # Dots go before the words are split: initials ("D.N.C.") are one word.
+    words = _WORD.findall(fold(_CAMEL.sub(" ", disposition.replace(".", ""))))
     for i, word in enumerate(words):
         if word in _DNC_WORDS and (i == 0 or words[i - 1] not in _NEGATIONS):
             return True
+    if _spelt_in_letters(words):
+        return True
     for start in range(len(words)):
         joined = ""
         for word in words[start:]:
@@ -104,20 +105,21 @@ def do_not_call(disposition: str) -> bool:
     return False
 
 
-def _initials(words: list[str]) -> list[str]:
-    """`words` with each run of single letters joined into one word."""
-    out: list[str] = []
-    run = ""
-    for word in [*words, ""]:
-        if len(word) == 1 and word.isalpha():
-            run += word
-            continue
-        if run:
-            out.append(run)
-            run = ""
-        if word:
-            out.append(word)
-    return out
+def _spelt_in_letters(words: list[str]) -> bool:
+    """Whether letters standing alone spell one of `_DNC_WORDS` ("D-N-C", "D N C"), anywhere in a
+    run of them ("a D-N-C", "D-N-C (A)"), not after "non" or "not"."""
+    start = 0
+    while start < len(words):
+        end = start
+        while end < len(words) and len(words[end]) == 1 and words[end].isalpha():
+            end += 1
+        letters = "".join(words[start:end])
+        for i in range(len(letters)):
+            negated = i == 0 and start > 0 and words[start - 1] in _NEGATIONS
+            if not negated and any(letters.startswith(w, i) for w in _DNC_WORDS):
+                return True
+        start = end + 1
+    return False
 
 
 @dataclass
@@ -135,23 +137,28 @@ class DoNotCall:
         """What holds back the callback at `position`, or None."""
         if (dnc := self.refused.get(position)) is not None:
             return do_not_call_said(*dnc)
-        if (failure := self.unread.get(position)) is not None:
-            return (
-                "the last disposition of the customer the contacts index finds by this number could "
-                f"not be read from Ameyo ({failure.rstrip('.')}), so whether they asked not to be "
-                "called is unknown"
-            )
+        if position in self.unread:
+            return UNREAD_SAID
         return None
 
     def problem(self, position: int, flag: str) -> str | None:
         """Why the callback at `position` is not sent without the person's yes, or None. `flag`: how
-        the caller names despite_do_not_call=true."""
+        the caller names despite_do_not_call=true. Ameyo's failure comes last: an answer that cuts
+        a long reason keeps the step."""
         said = self.said(position)
         if said is None:
             return None
         if position in self.refused:
             return f"{said}: ask the person, and send it again with {flag} only if they asked to be called"
-        return f"{said}: send it again later, or with {flag} if the person confirms they may be called"
+        failure = self.unread[position].rstrip(".")
+        return (
+            f"{said}: send it again later, or with {flag} if the person confirms they may be called. "
+            f"Ameyo: {failure}."
+        )
+
+
+# A callback whose customer the index found but whose last disposition was not read.
+UNREAD_SAID = "whether its customer asked not to be called could not be read from Ameyo"
 
 
 def do_not_call_said(customer_id: int, disposition: str) -> str:

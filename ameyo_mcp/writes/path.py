@@ -774,15 +774,23 @@ class WritePath:
             return None, 0
         return index.synced_at, len({p for positions in found.values() for p in positions})
 
-    async def do_not_call(self, campaign_id: int, numbers: Sequence[str]) -> callback_rules.DoNotCall:
-        """`callback_rules.DoNotCall` of `numbers` (the numbers records' callbacks dial): the
-        customers the campaign's index finds by any of their numbers, their last disposition read
-        live. One store query for all of `numbers`, and Ameyo asked only of the customers it finds."""
+    async def do_not_call(
+        self, campaign_id: int, records: Sequence[Sequence[str]]
+    ) -> callback_rules.DoNotCall:
+        """`callback_rules.DoNotCall` of records' callbacks, by position of `records`, each given as
+        the numbers whose customers its callback reaches: phone1 (the customer Ameyo matches the
+        record to) and the number the callback dials. The customers the campaign's index finds by
+        any of their numbers, their last disposition read live. One store query for all of them,
+        and Ameyo asked only of the customers it finds."""
         check = callback_rules.DoNotCall()
         try:
             store = self._store()
         except (StoreError, OSError):
             return check
+        numbers = [number for numbers_of in records for number in dict.fromkeys(numbers_of)]
+        record_of = [
+            position for position, numbers_of in enumerate(records) for _ in dict.fromkeys(numbers_of)
+        ]
         found = await indexed_customers(
             self.ameyo,
             store,
@@ -794,12 +802,12 @@ class WritePath:
         if found is None:  # (its own read of the index says whether there is one)
             return check
         check.indexed = True
-        check.unread = {position: found.failure for position in found.unread}
+        check.unread = {record_of[i]: found.failure for i in found.unread}
         for contact, positions in found.found:
             disposition = callback_rules.last_disposition(contact.extra_data)
             if callback_rules.do_not_call(disposition):
-                for position in positions:
-                    check.refused.setdefault(position, (contact.customer_id, disposition))
+                for i in positions:
+                    check.refused.setdefault(record_of[i], (contact.customer_id, disposition))
         return check
 
     async def lookalikes(self, campaign_id: int, numbers: Sequence[str]) -> list[tuple[int, Contact]]:

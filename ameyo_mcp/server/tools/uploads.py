@@ -296,10 +296,13 @@ async def _do_not_call(
     items: Sequence[Checked],
     callbacks: Mapping[int, CallbackRecord],
 ) -> callback_rules.DoNotCall:
-    """`WritePath.do_not_call` of the records among `items` (the number each one's callback
-    dials), by their position in the upload. `ameyo_add_callback` refuses such a callback without
+    """`WritePath.do_not_call` of the records among `items` (phone1 and the number each one's
+    callback dials), by their position in the upload. `ameyo_add_callback` refuses such a callback without
     the person's yes; so does this."""
-    numbers = [callbacks[item.position].call_back_phone or item.record[PRIMARY_COLUMN] for item in items]
+    numbers = [
+        (item.record[PRIMARY_COLUMN], callbacks[item.position].call_back_phone or item.record[PRIMARY_COLUMN])
+        for item in items
+    ]
     found = await path_of_writes.do_not_call(target.campaign.campaign_id, numbers)
     return callback_rules.DoNotCall(
         refused={items[i].position: said for i, said in found.refused.items()},

@@ -55,8 +55,8 @@ from ...errors import (
 from ...rules.counts import agreeing, counted
 from ...rules.sanitize import data_text
 from ...rules.times import ago_text, show_wire
+from .. import callback_rules, plans
 from .. import path as writes
-from .. import plans
 from ..outcome import FAILED as FAILED_RESULT
 from ..outcome import NOT_SENT, SENT_EARLIER, WOULD_SEND, JournalRow, Outcome
 from ..outcome import OUTCOME_UNKNOWN as UNKNOWN_RESULT
@@ -89,6 +89,14 @@ MAY_DUPLICATE = "resent after an unknown outcome, as asked: its callback may now
 _LINES_SHOWN = 30
 # Rows a dry run names whose number a customer's phone1 only ends with.
 _LOOKALIKES_SHOWN = 5
+
+
+def _lines_said(lines: Sequence[int], total: int) -> str:
+    """The first lines of `total` rows, and how many more."""
+    more = f" and {total - len(lines)} more" if total > len(lines) else ""
+    return ", ".join(map(str, lines)) + more
+
+
 # How a file upload's answers name the person's yes to a callback despite do-not-call.
 _DESPITE_DNC = "despite_do_not_call=true (CLI: --despite-do-not-call)"
 _CALLBACKS_SHOWN = 10
@@ -282,6 +290,9 @@ class _Run:
         self.despite = 0
         self.despite_lines: list[int] = []
         self.despite_example = ""
+        # Lines of rows with a callback held back because their customer's disposition was not read:
+        # the note names the way through, which a row's cut reason may lose.
+        self.unread_lines: list[int] = []
         self.batch_size = min(max(options.batch_size, 1), MAX_BATCH)
         # Requests in flight: a batch holds a place while its request is out (`_window`).
         self.concurrency = min(max(options.concurrency, 1), MAX_CONCURRENCY)
@@ -471,13 +482,17 @@ class _Run:
 
     async def _do_not_call(self, batcher: Batcher) -> list[Batch]:
         """The held rows with a callback, judged as `ameyo_add_callback` judges one: a callback to a
-        customer whose last disposition is do-not-call (the campaign's index finds them by the
-        number the callback dials, read live), or could not be read, is refused unless the person
+        customer whose last disposition is do-not-call (the campaign's index finds them by phone1
+        or the number the callback dials, read live), or could not be read, is refused unless the person
         confirmed it (despite_do_not_call). A customer the index does not know goes unchecked, and
         the run says so when it has no index at all."""
         rows, self.callback_rows = self.callback_rows, []
         numbers = [
-            (row.callback and row.callback.call_back_phone) or row.record[PRIMARY_COLUMN] for row in rows
+            (
+                r.record[PRIMARY_COLUMN],
+                (r.callback and r.callback.call_back_phone) or r.record[PRIMARY_COLUMN],
+            )
+            for r in rows
         ]
         check = await self.writes.do_not_call(self.target.campaign.campaign_id, numbers)
         if not check.indexed:
@@ -488,6 +503,8 @@ class _Run:
             if said is not None:
                 if not self.options.despite_do_not_call:
                     row.problem = check.problem(position, _DESPITE_DNC)
+                    if position in check.unread:
+                        self.unread_lines.append(row.line)
                     self._settle(self.earlier.refused(row))
                     continue
                 self.despite += 1
@@ -509,13 +526,20 @@ class _Run:
                 f"{campaign_label(self.target.campaign)} has no contacts index to find them by number "
                 f"({sync_advice(self.ameyo.settings)})."
             )
+        if self.unread_lines:
+            unread = len(self.unread_lines)
+            self.notes.append(
+                f"Note: {counted(unread, 'row')} with a callback (lines "
+                f"{_lines_said(self.unread_lines[:_LINES_SHOWN], unread)}) "
+                f"{agreeing(unread, 'was', 'were')} held back: "
+                f"{callback_rules.UNREAD_SAID}. Run it again later, or with {_DESPITE_DNC} if the person "
+                "confirms they may be called."
+            )
         if self.despite:
-            lines = ", ".join(str(line) for line in self.despite_lines)
-            left = self.despite - len(self.despite_lines)
-            more = f" and {left} more" if left else ""
             self.notes.append(
                 f"Note: {counted(self.despite, 'row')} with a callback to a customer whose last "
-                f"disposition is do-not-call or could not be read (lines {lines}{more}; e.g. "
+                "disposition is do-not-call or could not be read (lines "
+                f"{_lines_said(self.despite_lines, self.despite)}; e.g. "
                 f"{self.despite_example}) "
                 f"{agreeing(self.despite, 'is', 'are')} not refused, as the person confirmed."
             )
