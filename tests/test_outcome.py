@@ -47,3 +47,18 @@ def test_a_journal_row_of_the_earlier_format_reads_back() -> None:
     again = Outcome.from_journal(kept, "9812300001")
     assert again == Outcome(2, "9812300001", "ADDED", True, 9)
     assert not again.callback_scheduled and again.csv_row()[3] == "yes"
+
+
+def test_a_files_first_failures_are_its_first_lines_whatever_order_batches_settle_in() -> None:
+    """Batches in flight together settle in any order: the first 20 settled had been listed as the
+    file's "First failures", lines 502 on where the first batch answered last."""
+    from ameyo_mcp.writes.bulk.report import MAX_FAILURES, Tally
+
+    tally = Tally()
+    batches = [
+        [Outcome(line, "9876500000", "FAILED", False, reason="x") for line in range(start, start + 10)]
+        for start in (2, 12, 22, 32)
+    ]
+    for batch in reversed(batches):
+        tally.add_all(batch)
+    assert [f.line for f in tally.failures] == list(range(2, 2 + MAX_FAILURES))

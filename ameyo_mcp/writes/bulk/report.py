@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+from bisect import insort
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -108,8 +109,14 @@ class Tally:
                 self.callbacks += row.callback_scheduled
             if row.ok:
                 self.ok += 1
-            elif len(self.failures) < MAX_FAILURES:
-                self.failures.append(row.failure_out())
+            elif len(self.failures) < MAX_FAILURES or row.position < self.failures[-1].line:
+                # The first by line: batches in flight together settle in any order.
+                insort(self.failures, row.failure_out(), key=_by_line)
+                del self.failures[MAX_FAILURES:]
+
+
+def _by_line(failure: FailureOut) -> int:
+    return failure.line
 
 
 def bulk_text(out: BulkUploadOut) -> str:
