@@ -1,12 +1,9 @@
 """The one-seat promise across a store outage, with a real `ameyo-mcp` replica process on a real
 PostgreSQL (a module's own, stopped and started with pg_ctl), against the simulator on a real port.
-
-Ports are taken in 25000-25999 (the simulator's and the replica's); PostgreSQL listens on a socket.
 """
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -23,60 +20,26 @@ from mcp import Client
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.store import Store
 from ameyo_mcp.store.lease import LeaseKey
-from tests.conftest import start_postgres, stop_postgres, text_of
+from tests.conftest import free_port, start_postgres, stop_postgres, text_of
+from tests.test_ledger_everywhere import env_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.network, pytest.mark.slow]
-
-_NEXT = [25000 + (os.getpid() * 7) % 900]
-
-
-def port_in_range() -> int:
-    """A free loopback port in 25000-25999."""
-    for _ in range(1000):
-        candidate = 25000 + (_NEXT[0] - 25000) % 1000
-        _NEXT[0] += 1
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", candidate))
-            except OSError:
-                continue
-            return candidate
-    raise AssertionError("no free port in 25000-25999")
 
 
 @contextmanager
 def simulator_on(config: SimulatorConfig) -> Iterator[SimulatorThread]:
-    sim = SimulatorThread(config, port=port_in_range()).start()
+    sim = SimulatorThread(config).start()
     try:
         yield sim
     finally:
         sim.stop()
 
 
-def deployment_env(sim: SimulatorThread, folder: Path, database_url: str, **extra: str) -> dict[str, str]:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "uploads").mkdir(exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AMEYO_")}
-    env.update(
-        AMEYO_BASE_URL=sim.base_url,
-        AMEYO_USER_ID=sim.state.config.user_id,
-        AMEYO_PASSWORD=sim.state.config.password,
-        AMEYO_TIMEZONE=sim.state.config.timezone,
-        AMEYO_SESSION_FILE=str(folder / "session.json"),
-        AMEYO_AUDIT_FILE=str(folder / "audit.jsonl"),
-        AMEYO_DATABASE_URL=database_url,
-        AMEYO_SYNC_INTERVAL_S="0",
-        AMEYO_UPLOAD_DIRS=str(folder / "uploads"),
-        **extra,
-    )
-    return env
-
-
 @contextmanager
 def replica(env: dict[str, str], folder: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
-    """`ameyo-mcp --transport http` on a port in 25000-25999: its MCP URL, process and log file."""
+    """`ameyo-mcp --transport http` on a free port: its MCP URL, process and log file."""
     folder.mkdir(parents=True, exist_ok=True)
-    port = port_in_range()
+    port = free_port()
     log = folder / f"replica-{port}.log"
     with log.open("wb") as err:
         proc = subprocess.Popen(
@@ -133,7 +96,7 @@ async def test_a_replica_back_from_a_store_outage_keeps_its_live_session_over_on
     out, leaving no live session and a login more for the next call."""
     url = fresh_database(own_postgres)
     with simulator_on(SimulatorConfig(ping_interval_ms=2000)) as sim:
-        env = deployment_env(sim, tmp_path, url, AMEYO_TIMEOUT_S="10")
+        env = env_for(sim, tmp_path, url)
         with replica(env, tmp_path) as (mcp_url, _proc, log):
             async with Client(mcp_url) as client:
                 await lookup(client)
