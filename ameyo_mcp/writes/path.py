@@ -775,22 +775,25 @@ class WritePath:
         return index.synced_at, len({p for positions in found.values() for p in positions})
 
     async def do_not_call(
-        self, campaign_id: int, records: Sequence[Sequence[str]]
+        self, campaign_id: int, records: Mapping[int, tuple[str, str | None]]
     ) -> callback_rules.DoNotCall:
-        """`callback_rules.DoNotCall` of records' callbacks, by position of `records`, each given as
-        the numbers whose customers its callback reaches: phone1 (the customer Ameyo matches the
-        record to) and the number the callback dials. The customers the campaign's index finds by
-        any of their numbers, their last disposition read live. One store query for all of them,
-        and Ameyo asked only of the customers it finds."""
+        """`callback_rules.DoNotCall` of records' callbacks, by the caller's position of each record,
+        given as its phone1 and the number its callback dials (None: phone1). Both customers are
+        checked: the one Ameyo matches the record to by phone1, and the one the callback rings. The
+        customers the campaign's index finds by any of their numbers, their last disposition read
+        live. One store query for all of them, and Ameyo asked only of the customers it finds."""
         check = callback_rules.DoNotCall()
         try:
             store = self._store()
         except (StoreError, OSError):
             return check
-        numbers = [number for numbers_of in records for number in dict.fromkeys(numbers_of)]
-        record_of = [
-            position for position, numbers_of in enumerate(records) for _ in dict.fromkeys(numbers_of)
+        asked = [
+            (position, number)
+            for position, (phone1, dialled) in records.items()
+            for number in dict.fromkeys((phone1, dialled or phone1))
         ]
+        numbers = [number for _, number in asked]
+        record_of = [position for position, _ in asked]
         found = await indexed_customers(
             self.ameyo,
             store,

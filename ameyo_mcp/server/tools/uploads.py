@@ -224,8 +224,15 @@ async def ameyo_upload_contacts_with_callbacks(
                     customer_id=str(item.customer_id) if item.customer_id is not None else None,
                 )
         checked.append(entry)
-    check = await _do_not_call(
-        state_of(ctx).writes, target, [c for c in checked if c.position in callbacks], callbacks
+    # `ameyo_add_callback` refuses a callback to a do-not-call customer without the person's yes;
+    # so does this, for the customers the index finds by each record's numbers.
+    check = await state_of(ctx).writes.do_not_call(
+        target.campaign.campaign_id,
+        {
+            c.position: (c.record[PRIMARY_COLUMN], callbacks[c.position].call_back_phone)
+            for c in checked
+            if c.position in callbacks
+        },
     )
     # A record naming its customer: that customer, read live, whatever the index holds.
     for position, item in enumerate(records, start=1):
@@ -287,27 +294,6 @@ async def ameyo_upload_contacts_with_callbacks(
         notes=notes,
         planned=planned,
         assigned={p: (cb.user_id, cb.is_self_call_back) for p, cb in callbacks.items()},
-    )
-
-
-async def _do_not_call(
-    path_of_writes: writes.WritePath,
-    target: UploadTarget,
-    items: Sequence[Checked],
-    callbacks: Mapping[int, CallbackRecord],
-) -> callback_rules.DoNotCall:
-    """`WritePath.do_not_call` of the records among `items` (phone1 and the number each one's
-    callback dials), by their position in the upload. `ameyo_add_callback` refuses such a callback without
-    the person's yes; so does this."""
-    numbers = [
-        (item.record[PRIMARY_COLUMN], callbacks[item.position].call_back_phone or item.record[PRIMARY_COLUMN])
-        for item in items
-    ]
-    found = await path_of_writes.do_not_call(target.campaign.campaign_id, numbers)
-    return callback_rules.DoNotCall(
-        refused={items[i].position: said for i, said in found.refused.items()},
-        unread={items[i].position: why for i, why in found.unread.items()},
-        indexed=found.indexed,
     )
 
 

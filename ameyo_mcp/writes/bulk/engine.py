@@ -487,14 +487,13 @@ class _Run:
         confirmed it (despite_do_not_call). A customer the index does not know goes unchecked, and
         the run says so when it has no index at all."""
         rows, self.callback_rows = self.callback_rows, []
-        numbers = [
-            (
-                r.record[PRIMARY_COLUMN],
-                (r.callback and r.callback.call_back_phone) or r.record[PRIMARY_COLUMN],
-            )
-            for r in rows
-        ]
-        check = await self.writes.do_not_call(self.target.campaign.campaign_id, numbers)
+        check = await self.writes.do_not_call(
+            self.target.campaign.campaign_id,
+            {
+                i: (r.record[PRIMARY_COLUMN], r.callback.call_back_phone if r.callback else None)
+                for i, r in enumerate(rows)
+            },
+        )
         if not check.indexed:
             self.unchecked_callbacks += len(rows)
         full: list[Batch] = []
