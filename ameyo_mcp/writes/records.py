@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from ..ameyo.customers import PRIMARY_COLUMN
 from ..ameyo.models import CallbackUploadResult, GetContactsRequest, RecordResult
 from ..ameyo.result_types import DUPLICATE, KEPT_AS_IS, NOT_MOVED, SAVED, effect
-from ..ameyo.service import Ameyo, describe_failure, duplicate_text
+from ..ameyo.service import Ameyo, UploadTarget, describe_failure, duplicate_text
 from ..answers.summaries import number_alone, scheduled_callback_text
 from ..errors import AmeyoError, PhoneError
 from ..rules import phones
@@ -313,13 +313,7 @@ class LeadOf:
 
 
 async def lead_of(
-    ameyo: Ameyo,
-    campaign_id: int,
-    lead_id: int,
-    results: Sequence[RecordResult | None],
-    *,
-    enabled: bool = True,
-    migrate: bool = False,
+    ameyo: Ameyo, target: UploadTarget, results: Sequence[RecordResult | None], *, migrate: bool = False
 ) -> LeadOf:
     """Where the customers an upload left as they were (DUPLICATE_NOT_ADDED) are: Ameyo's answer
     does not say. A move asked for leaves one as it was only in this very lead; otherwise their lead
@@ -331,11 +325,14 @@ async def lead_of(
             if r is not None and r.result_type == DUPLICATE and r.customer_id is not None
         }
     )
+    lead_id, enabled = target.lead_id, target.lead_enabled
     if not ids:
         return LeadOf(lead_id, enabled)
     if migrate:
         return LeadOf(lead_id, enabled, dict.fromkeys(ids, lead_id))
-    request = GetContactsRequest(campaign_id=campaign_id, customer_ids=[str(i) for i in ids[:MAX_LEADS_READ]])
+    request = GetContactsRequest(
+        campaign_id=target.campaign.campaign_id, customer_ids=[str(i) for i in ids[:MAX_LEADS_READ]]
+    )
     try:
         found = await ameyo.get_contacts(request)
     except AmeyoError:

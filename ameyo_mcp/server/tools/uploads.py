@@ -575,14 +575,7 @@ async def _send(
     if sent.repeat_of_s is None and write.subjects:
         notes = [*notes, *await _other_callbacks_note(state.writes, write, good)]
     zone = state.ameyo.settings.zone
-    lead = await lead_of(
-        state.ameyo,
-        target.campaign.campaign_id,
-        target.lead_id,
-        results,
-        enabled=target.lead_enabled,
-        migrate=existing[1],
-    )
+    lead = await lead_of(state.ameyo, target, results, migrate=existing[1])
     outcomes = [
         outcome(c.position, c.phone, results[i] if i < len(results) else None, zone, lead=lead)
         for i, c in enumerate(good)

@@ -1013,15 +1013,7 @@ class _Run:
     async def _answered(self, batch: Batch, results: list[RecordResult]) -> None:
         zone = self.ameyo.settings.zone
         answered = len(results)
-        target = self.target
-        lead = await lead_of(
-            self.ameyo,
-            target.campaign.campaign_id,
-            target.lead_id,
-            results,
-            enabled=target.lead_enabled,
-            migrate=self.options.migrate_existing,
-        )
+        lead = await lead_of(self.ameyo, self.target, results, migrate=self.options.migrate_existing)
         settled: list[Outcome] = []
         for index, row in enumerate(batch.rows):
             answer = results[index] if index < answered else None
