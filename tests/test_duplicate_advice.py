@@ -14,6 +14,15 @@ from tests.conftest import Simulator, server_of, settings_for, text_of
 pytestmark = pytest.mark.anyio
 
 
+async def upload_one(simulator: Simulator, settings: Settings, lead_id: int, phone1: str) -> str:
+    """The answer to `ameyo_upload_contacts` of one record, `phone1`, into lead `lead_id`."""
+    async with Client(server_of(simulator, settings)) as client:
+        answer = await client.call_tool(
+            "ameyo_upload_contacts", {"campaign": 1, "lead_id": lead_id, "records": [{"phone1": phone1}]}
+        )
+    return text_of(answer)
+
+
 async def test_a_duplicate_already_in_the_lead_is_not_told_to_be_moved_into_it(
     simulator: Simulator, settings: Settings
 ) -> None:
@@ -21,12 +30,7 @@ async def test_a_duplicate_already_in_the_lead_is_not_told_to_be_moved_into_it(
     the answer must not advise migrate_existing=true to 'move them into this lead' (a pointless
     second write a model would make); it should say they are already in it."""
     already = next(c for c in simulator.state.contacts(1) if c.lead_id == 21)
-    async with Client(server_of(simulator, settings)) as client:
-        answer = await client.call_tool(
-            "ameyo_upload_contacts",
-            {"campaign": 1, "lead_id": 21, "records": [{"phone1": already.phone1}]},
-        )
-    text = text_of(answer)
+    text = await upload_one(simulator, settings, 21, already.phone1)
     assert "duplicates left unchanged 1" in text, text
     assert "moves them into this lead" not in text and "migrate_existing" not in text, text
     assert f"customer {already.customer_id} already in lead 21, left as it was" in text, text
@@ -38,12 +42,7 @@ async def test_a_duplicate_already_in_a_disabled_lead_is_told_it_is_there(
     """Into a disabled lead the customer is already in: no word of moves Ameyo would not make."""
     simulator.state.set_lead_enabled(35, False)
     already = next(c for c in simulator.state.contacts(1) if c.lead_id == 35 and c.phone1)
-    async with Client(server_of(simulator, settings)) as client:
-        answer = await client.call_tool(
-            "ameyo_upload_contacts",
-            {"campaign": 1, "lead_id": 35, "records": [{"phone1": already.phone1}]},
-        )
-    text = text_of(answer)
+    text = await upload_one(simulator, settings, 35, already.phone1)
     assert f"customer {already.customer_id} already in lead 35, left as it was" in text, text
     assert "moves no customer into it" not in text and "migrate_existing" not in text, text
 
@@ -53,12 +52,7 @@ async def test_a_duplicate_in_another_lead_is_told_where_and_offered_the_move(
 ) -> None:
     """In another lead, the move is the way on, and the answer names the lead they are in."""
     elsewhere = next(c for c in simulator.state.contacts(1) if c.lead_id == 21 and c.phone1)
-    async with Client(server_of(simulator, settings)) as client:
-        answer = await client.call_tool(
-            "ameyo_upload_contacts",
-            {"campaign": 1, "lead_id": 39, "records": [{"phone1": elsewhere.phone1}]},
-        )
-    text = text_of(answer)
+    text = await upload_one(simulator, settings, 39, elsewhere.phone1)
     assert f"customer {elsewhere.customer_id} already in lead 21, left as it was" in text, text
     assert "migrate_existing=true moves them into this lead" in text, text
 
