@@ -28,6 +28,7 @@ from ameyo_mcp.ameyo.sealing import Sealer
 from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.errors import AuthenticationFailed, StoreError
 from ameyo_mcp.rules.owners import machine
+from ameyo_mcp.server.page.status import Serving, Status
 from ameyo_mcp.store import Store
 from ameyo_mcp.store.lease import LeaseKey
 from tests.conftest import Simulator, http_process, settings_for, text_of, transport_of
@@ -280,6 +281,40 @@ async def test_one_process_pings_at_a_time(simulator: Simulator, tmp_path: Path,
         await asyncio.gather(*(a.session.keep_alive() for a in group))
         assert simulator.state.pings == 2
         assert simulator.state.logins == 1
+
+
+async def test_a_failed_ping_is_told_as_failed_and_tried_again_an_interval_later(
+    simulator: Simulator, tmp_path: Path, database_url: str
+) -> None:
+    clock = Clock()
+    async with processes(simulator, tmp_path, database_url, 2, clock=clock) as group:
+        await calls(group, 1)
+        interval = simulator.state.config.ping_interval_ms / 1000
+        page = Status(group[0].settings, Serving("stdio", None, _ready), ttl_s=0, clock=clock)
+        try:
+            clock.advance(interval + 1)
+            faults = simulator.state.faults
+            faults.commands, faults.html_502 = {"ping-session"}, 1
+            await asyncio.gather(*(a.session.keep_alive() for a in group))
+            assert faults.html_502 == 0 and simulator.state.pings == 0
+            shown = (await page())["ameyo"]
+            assert shown["last_ping"] is None and shown["ping_failed"]["ago"] == "just now", shown
+            # The failed try puts the next one an interval off, for every process, and the session
+            # stays: Ameyo did not say it was gone.
+            clock.advance(interval - 1)
+            await asyncio.gather(*(a.session.keep_alive() for a in group))
+            assert simulator.state.pings == 0
+            clock.advance(2)
+            await asyncio.gather(*(a.session.keep_alive() for a in group))
+            assert simulator.state.pings == 1 and simulator.state.logins == 1
+            shown = (await page())["ameyo"]
+            assert shown["last_ping"]["ago"] == "just now" and shown["ping_failed"] is None, shown
+        finally:
+            page.close()
+
+
+async def _ready() -> dict[str, object]:
+    return {"ready": True, "draining": False}
 
 
 async def test_idle_release_acts_for_all(simulator: Simulator, tmp_path: Path, database_url: str) -> None:

@@ -795,6 +795,7 @@ class SessionManager:
         if await self._in_store(
             store.claim_ping, self._key, generation, self.owner, now, hold_s=self.client.timeout_s
         ):
+            answered = True
             try:
                 await self.client.ping_session(sid)
                 self.pings += 1
@@ -805,9 +806,12 @@ class SessionManager:
                 return None
             except AmeyoError as exc:
                 log.warning("Keepalive ping failed: %s", exc)  # tried again one interval later
+                answered = False
             self._last_activity = self._clock()
             with contextlib.suppress(StoreError):
-                await self._in_store(store.session_pinged, self._key, generation, self.owner, self._clock())
+                await self._in_store(
+                    store.session_pinged, self._key, generation, self.owner, self._clock(), answered=answered
+                )
         return interval
 
     async def _release_idle(

@@ -223,9 +223,11 @@ class Store(ContactWrites, ContactLookups, CallEvents):
         with self._tx(durable=False) as tx:
             return lease.claim_ping(tx, key, generation, who, now, hold_s=hold_s)
 
-    def session_pinged(self, key: lease.LeaseKey, generation: int, who: str, now: float) -> None:
+    def session_pinged(
+        self, key: lease.LeaseKey, generation: int, who: str, now: float, *, answered: bool = True
+    ) -> None:
         with self._tx(durable=False) as tx:
-            lease.pinged(tx, key, generation, who, now)
+            lease.pinged(tx, key, generation, who, now, answered=answered)
 
     def release_session(
         self,

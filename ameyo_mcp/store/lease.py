@@ -63,14 +63,26 @@ class Lease:
     refusal: str | None  # Ameyo's refusal, as the process that met it worded it (no secret)
     refused_for: str | None  # which credentials were refused: a tag only their holders can make
     login_for: str | None  # which credentials logged the session in (the same kind of tag)
+    ping_failed_at: float | None  # the last ping tried that Ameyo did not answer (None: none since)
 
     @property
     def last_alive(self) -> float:
-        """When Ameyo last saw the session: its login, last use or last ping."""
+        """When the session was last used or pinged, by a ping Ameyo answered or one it did not: a
+        failed ping puts the next try an interval off, and leaves the session to be found gone by
+        Ameyo's own word, not by its silence."""
         return max(
-            (t for t in (self.logged_in_at, self.last_used_at, self.last_ping_at) if t is not None),
+            (
+                t
+                for t in (self.logged_in_at, self.last_used_at, self.last_ping_at, self.ping_failed_at)
+                if t is not None
+            ),
             default=0.0,
         )
+
+    @property
+    def ping_failed(self) -> bool:
+        """Whether the last ping tried failed."""
+        return self.ping_failed_at is not None and self.ping_failed_at >= (self.last_ping_at or 0.0)
 
     @property
     def ping_due_at(self) -> float | None:
@@ -192,9 +204,9 @@ def publish(
         return None
     tx.run(
         "UPDATE session_lease SET generation = generation + 1, sealed = ?, timeout_s = ?, ping_every_s = ?, "
-        "holder = ?, logged_in_at = ?, last_used_at = ?, last_ping_at = NULL, ping_by = NULL, "
-        "ping_until = NULL, login_by = NULL, login_until = NULL, refused_until = NULL, refusal = NULL, "
-        "refused_for = NULL, login_for = ? "
+        "holder = ?, logged_in_at = ?, last_used_at = ?, last_ping_at = NULL, ping_failed_at = NULL, "
+        "ping_by = NULL, ping_until = NULL, login_by = NULL, login_until = NULL, refused_until = NULL, "
+        "refusal = NULL, refused_for = NULL, login_for = ? "
         f"WHERE {_WHERE}",
         (sealed, timeout_s, ping_every_s, who, now, now, credentials, key.server, key.user_id),
     )
@@ -270,10 +282,12 @@ def claim_ping(tx: Tx, key: LeaseKey, generation: int, who: str, now: float, *, 
     return True
 
 
-def pinged(tx: Tx, key: LeaseKey, generation: int, who: str, now: float) -> None:
-    """`who` pinged session `generation` (or tried to, and the next try is an interval away)."""
+def pinged(tx: Tx, key: LeaseKey, generation: int, who: str, now: float, *, answered: bool = True) -> None:
+    """`who` pinged session `generation`, and Ameyo answered, or (not `answered`) tried to: either
+    way the next try is an interval away."""
+    column = "last_ping_at" if answered else "ping_failed_at"
     tx.run(
-        "UPDATE session_lease SET last_ping_at = ?, ping_by = NULL, ping_until = NULL "
+        f"UPDATE session_lease SET {column} = ?, ping_by = NULL, ping_until = NULL "
         f"WHERE {_WHERE} AND generation = ? AND (ping_by IS NULL OR ping_by = ?)",
         (now, key.server, key.user_id, generation, who),
     )

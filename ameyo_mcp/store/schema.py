@@ -314,4 +314,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "WHERE callback_at IS NOT NULL",
         "CREATE INDEX calls_callback_phone ON calls (phone, callback_at) WHERE callback_at IS NOT NULL",
     ),
+    # 17: when a keepalive ping last failed (Ameyo unreachable, or an answer not understood): a
+    # failed try was recorded as the last ping, and the operator page showed it as one Ameyo saw.
+    ("ALTER TABLE session_lease ADD COLUMN ping_failed_at DOUBLE PRECISION",),
 )

@@ -112,6 +112,7 @@ function drawAmeyo(ameyo) {
     ["Logged in as", ameyo.user || "—"],
     ["Since", ameyo.token_auth ? "—" : when(ameyo.logged_in)],
     ["Last ping", ameyo.token_auth ? "—" : when(ameyo.last_ping)],
+    ameyo.ping_failed ? ["Ping failed", el("span", { class: "bad" }, `${when(ameyo.ping_failed)}: Ameyo did not answer the last keepalive ping; the next is tried a ping interval later`)] : [null, null],
     ["Last used", ameyo.token_auth ? "—" : when(ameyo.last_used)],
     ["Seats held", seats],
     ameyo.refused ? ["Login refused", el("span", { class: "bad" }, ameyo.refused)] : [null, null],
