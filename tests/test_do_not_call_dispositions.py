@@ -44,6 +44,15 @@ DO_NOT_CALL = [
     "D-N-C (A)",
     "Category B - D N C",
     "Requested a D-N-D",
+    # Invisible characters a copy-paste leaves inside a word: every answer shows 'DNC' (they are
+    # dropped from what is shown), so the check must read 'DNC' too.
+    "D\u200bNC",
+    "DN\u00adC",
+    "Do\u2060Not\u2060Call",
+    # A code's number run into its word, and full-width letters run into another word.
+    "DNC01",
+    "DNC2 - registry",
+    "Customer\uff24\uff2e\uff23",
 ]
 MAY_BE_CALLED = [
     "Callback",

@@ -8,6 +8,7 @@ upload tool's records and a contact file's rows; `ameyo_add_callback` applies `o
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,8 +32,9 @@ CALLBACK_PHONE = "callback_phone"
 _DNC_WORDS: Final = frozenset({"dnc", "ndnc", "dncr", "ndncr", "dnd", "ncpr"})
 # "Non-DNC", "Not DNC": a marking that the customer may be called.
 _NEGATIONS: Final = frozenset({"non", "not"})
-# Words run together in CamelCase ("CustomerDNC", "DNCRequest") are words apart.
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# Words run together in CamelCase ("CustomerDNC", "DNCRequest") are words apart, as are letters and
+# the digits of a code run into them ("DNC01").
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
 # ...or when consecutive words spell one of these, however they are split ("Do_Not_Call",
 # "DoNot Call", "Don't call", "Do not callback", "Do Not Contact", "Opt-out"). Whole words:
 # "Donation call" is not one. A customer's opting out is asked about even where it meant one
@@ -86,8 +88,13 @@ def outside_hours(at: datetime, hours: CallingHours, zone: ZoneInfo) -> str | No
 def do_not_call(disposition: str) -> bool:
     """Whether a customer's last disposition says they asked not to be called: a callback to them
     needs the person's explicit yes. The one rule for every tool that checks it."""
-    # Dots go before the words are split: initials ("D.N.C.") are one word.
-    words = _WORD.findall(fold(_CAMEL.sub(" ", disposition.replace(".", ""))))
+    # Dots go before the words are split: initials ("D.N.C.") are one word. So do the invisible
+    # characters a copy-paste leaves inside a word (zero-width, soft hyphen): every answer shows the
+    # disposition without them ('DNC'), and full-width letters are read as the letters they show.
+    text = disposition.replace(".", "")
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", "".join(ch for ch in text if unicodedata.category(ch) != "Cf"))
+    words = _WORD.findall(fold(_CAMEL.sub(" ", text)))
     for i, word in enumerate(words):
         if word in _DNC_WORDS and (i == 0 or words[i - 1] not in _NEGATIONS):
             return True
