@@ -67,6 +67,9 @@ MAY_BE_CALLED = [
     "Not DNC",
     "Not D-N-C",
     "Plan A B",
+    # A negation of a phrase, as "Not DNC" is of a word.
+    "Not opted out",
+    "Non do-not-call",
 ]
 
 

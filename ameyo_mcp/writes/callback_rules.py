@@ -101,6 +101,8 @@ def do_not_call(disposition: str) -> bool:
     if _spelt_in_letters(words):
         return True
     for start in range(len(words)):
+        if start > 0 and words[start - 1] in _NEGATIONS:  # "Not opted out", "Non do-not-call"
+            continue
         joined = ""
         for word in words[start:]:
             joined += word
