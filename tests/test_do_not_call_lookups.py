@@ -212,3 +212,42 @@ async def test_a_files_answer_names_the_way_past_an_unread_disposition(
             assert "1 row with a callback (lines 2) was held back: whether its customer" in text, text
             assert "or with despite_do_not_call=true (CLI: --despite-do-not-call) if the person" in text, text
     assert calls_to(simulator, karthik.phone1) == []
+
+
+async def test_a_callback_by_customer_id_to_a_number_a_do_not_call_customer_holds_needs_the_persons_yes(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """Priya's phone2 is Karthik's phone1 (a shared family line), and Karthik is do-not-call. A
+    callback to Priya on that number rings Karthik's line: the upload with callbacks holds it back
+    (it checks the customer the number dials), and ameyo_add_callback by customer_id must too. It
+    checked only Priya, and scheduled it."""
+    karthik = simulator.state.contact(KARTHIK)
+    assert karthik is not None and karthik.columns.get("disposition") == "DNC"
+    priya_id = 12001
+    with simulator.state._lock:
+        priya = simulator.state._find(priya_id)
+        assert priya is not None
+        priya.customer_data["phone2"] = karthik.phone1
+        priya.columns.pop("disposition", None)
+        priya_phone1 = priya.phone1
+    settings = settings_for(simulator, tmp_path, AMEYO_CALLING_HOURS="00:00-23:59")
+    await synced(simulator, settings)
+    said = f"customer {KARTHIK}'s last disposition is 'DNC'"
+    async with Client(server_of(simulator, settings)) as client:
+        record = {
+            "customer_id": priya_id,
+            "customer": {"phone1": priya_phone1, "phone2": karthik.phone1},
+            "callback_time": LATER,
+            "callback_phone": karthik.phone1,
+        }
+        upload = await client.call_tool(
+            "ameyo_upload_contacts_with_callbacks",
+            {"campaign": 1, "lead_id": priya.lead_id, "records": [record], "update_existing": True},
+        )
+        assert said in text_of(upload), text_of(upload)
+        by_id = await client.call_tool(
+            "ameyo_add_callback",
+            {"campaign": 1, "customer_id": priya_id, "phone": karthik.phone1, "callback_time": LATER},
+        )
+    assert calls_to(simulator, karthik.phone1) == [], text_of(by_id)
+    assert by_id.is_error and said in text_of(by_id) and "despite_do_not_call=true" in text_of(by_id)

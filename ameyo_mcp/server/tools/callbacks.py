@@ -89,6 +89,7 @@ async def ameyo_add_callback(
         finder = Finder(ameyo, lambda: state_of(ctx).store)
         contact, number, notes = await _customer_and_number(ameyo, finder, info, customer_id, phone)
         notes += await _checks(ameyo, info, contact, when, outside_calling_hours, despite_do_not_call)
+        notes += await _line_shared(ctx, info, contact, number, despite_do_not_call)
     if agent is not None:
         notes += await state_of(ctx).writes.unknown_agents_note([agent])
     write = plans.plan_callback(
@@ -388,6 +389,27 @@ def _request(info: CampaignInfo, **fields: Any) -> GetContactsRequest:
     # The customer's last disposition decides whether they may be called.
     columns = callback_rules.DISPOSITION_COLUMNS
     return GetContactsRequest(campaign_id=info.campaign_id, other_columns=columns, **fields)
+
+
+async def _line_shared(
+    ctx: Context[Any, Any], info: CampaignInfo, contact: Contact, number: str, despite_dnc: bool
+) -> list[str]:
+    """The do-not-call check of the other customers the number dialled is theirs too (a shared
+    line), as an upload checks the customer its callback's number dials: the call rings them."""
+    check = await state_of(ctx).writes.do_not_call(info.campaign_id, {0: (number, None)})
+    refused = check.refused.get(0)
+    if refused is None or refused[0] == contact.customer_id:
+        return []  # (the customer's own disposition: `_checks`)
+    said = (
+        f"{data_text(number, 24)} is also customer {refused[0]}'s number, and "
+        f"{callback_rules.do_not_call_said(*refused)}"
+    )
+    if not despite_dnc:
+        raise ToolError(
+            f"{said}. Nothing was sent: the callback rings their line too. Ask the person, and call "
+            "again with despite_do_not_call=true only if they may be called there."
+        )
+    return [f"Note: {said}; scheduled as the person confirmed."]
 
 
 async def _checks(
