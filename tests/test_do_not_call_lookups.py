@@ -251,3 +251,33 @@ async def test_a_callback_by_customer_id_to_a_number_a_do_not_call_customer_hold
         )
     assert calls_to(simulator, karthik.phone1) == [], text_of(by_id)
     assert by_id.is_error and said in text_of(by_id) and "despite_do_not_call=true" in text_of(by_id)
+
+
+async def test_a_do_not_call_customer_added_after_the_sync_is_checked_as_ameyo_add_callback_checks(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """A customer added in Ameyo's own screens after the index's last sync, and marked do-not-call:
+    ameyo_add_callback by their number finds them among the newest contacts (read live) and holds
+    the callback back. An upload of their record with a callback (update_existing: Ameyo matches it
+    to them by phone1) must not schedule it unchecked and unsaid."""
+    from ameyo_mcp.simulator.state import UploadOptions
+
+    settings = settings_for(simulator, tmp_path, AMEYO_CALLING_HOURS="00:00-23:59")
+    await synced(simulator, settings)
+    phone = "9812300077"
+    [outcome] = simulator.state.upload_contacts(1, 1, UploadOptions(), [{"phone1": phone, "name": "Zubin"}])
+    assert outcome.customer_id is not None
+    simulator.state.change_columns(outcome.customer_id, disposition="DNC")
+    said = f"customer {outcome.customer_id}'s last disposition is 'DNC'"
+    record = {"customer": {"phone1": phone, "name": "Zubin"}, "callback_time": LATER}
+    async with Client(server_of(simulator, settings)) as client:
+        by_tool = await client.call_tool(
+            "ameyo_add_callback", {"campaign": 1, "phone": phone, "callback_time": LATER}
+        )
+        assert by_tool.is_error and "do not call" in text_of(by_tool), text_of(by_tool)
+        sent = await client.call_tool(
+            "ameyo_upload_contacts_with_callbacks",
+            {"campaign": 1, "lead_id": 1, "records": [record], "update_existing": True},
+        )
+    assert calls_to(simulator, phone) == [], text_of(sent)
+    assert said in text_of(sent) and "despite_do_not_call=true" in text_of(sent), text_of(sent)

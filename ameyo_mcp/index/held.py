@@ -136,6 +136,39 @@ async def indexed_customers(
     return out
 
 
+# The newest contacts read live for numbers the index finds no customer by, as a lookup reads them
+# (`index.lookup.NEWEST`): customers added in Ameyo since the sync.
+_NEWEST = 500
+
+
+async def newest_customers(
+    ameyo: Ameyo, campaign_id: int, numbers: Sequence[str], *, columns: dict[str, str] | None = None
+) -> list[tuple[Contact, list[int]]]:
+    """Among the campaign's newest contacts, read live in one request, those with any of `numbers`
+    (each with their positions): customers added since the index's sync, which it cannot find, as
+    `ameyo_add_callback` finds them. Best effort: nothing when Ameyo cannot be asked."""
+    if not numbers:
+        return []
+    region = ameyo.settings.phone_region
+    request = GetContactsRequest(
+        campaign_id=campaign_id,
+        other_columns=columns,
+        order_by="customerId desc",
+        limit_offset=f"LIMIT {_NEWEST} OFFSET 0",
+    )
+    try:
+        newest = await ameyo.get_contacts(request)
+    except AmeyoError:
+        return []
+    out: list[tuple[Contact, list[int]]] = []
+    for contact in newest:
+        stored = [s for s in phone_values(contact) if s]
+        same = [p for p, n in enumerate(numbers) if any(phones.same_number(s, n, region) for s in stored)]
+        if same:
+            out.append((contact, same))
+    return out
+
+
 async def held_spellings(
     ameyo: Ameyo, store: Store, campaign_id: int, numbers: Sequence[tuple[str, str]]
 ) -> dict[str, str]:

@@ -67,7 +67,14 @@ from ..errors import (
     WriteError,
     as_clause,
 )
-from ..index.held import held_spellings, index_hits, indexed_customers, lookalikes, synced_index
+from ..index.held import (
+    held_spellings,
+    index_hits,
+    indexed_customers,
+    lookalikes,
+    newest_customers,
+    synced_index,
+)
 from ..rules.counts import counted
 from ..rules.owners import new_owner, owner_alive
 from ..rules.sanitize import data_text
@@ -806,6 +813,14 @@ class WritePath:
             return check
         check.indexed = True
         check.unread = {record_of[i]: found.failure for i in found.unread}
+        # A number the index knows no customer by may be a customer's added since its sync: the
+        # newest contacts are read live for them, as ameyo_add_callback's lookup reads them.
+        seen = {i for _, positions in found.found for i in positions} | set(found.unread)
+        unseen = [i for i in range(len(numbers)) if i not in seen]
+        newest = await newest_customers(
+            self.ameyo, campaign_id, [numbers[i] for i in unseen], columns=callback_rules.DISPOSITION_COLUMNS
+        )
+        found.found += [(contact, [unseen[i] for i in positions]) for contact, positions in newest]
         for contact, positions in found.found:
             disposition = callback_rules.last_disposition(contact.extra_data)
             if callback_rules.do_not_call(disposition):
