@@ -18,6 +18,7 @@ from ..ameyo.customers import PRIMARY_COLUMN, phone_values
 from ..ameyo.models import Contact, GetContactsRequest
 from ..errors import AmeyoError, StoreBusy, StoreError
 from ..rules import phones
+from .lookup import newest
 
 if TYPE_CHECKING:
     from ..ameyo.service import Ameyo
@@ -136,11 +137,6 @@ async def indexed_customers(
     return out
 
 
-# The newest contacts read live for numbers the index finds no customer by, as a lookup reads them
-# (`index.lookup.NEWEST`): customers added in Ameyo since the sync.
-_NEWEST = 500
-
-
 async def newest_customers(
     ameyo: Ameyo, campaign_id: int, numbers: Sequence[str], *, columns: dict[str, str] | None = None
 ) -> list[tuple[Contact, list[int]]]:
@@ -150,18 +146,13 @@ async def newest_customers(
     if not numbers:
         return []
     region = ameyo.settings.phone_region
-    request = GetContactsRequest(
-        campaign_id=campaign_id,
-        other_columns=columns,
-        order_by="customerId desc",
-        limit_offset=f"LIMIT {_NEWEST} OFFSET 0",
-    )
     try:
-        newest = await ameyo.get_contacts(request)
+        request = GetContactsRequest(campaign_id=campaign_id, other_columns=columns)
+        latest = await ameyo.get_contacts(newest(request))
     except AmeyoError:
         return []
     out: list[tuple[Contact, list[int]]] = []
-    for contact in newest:
+    for contact in latest:
         stored = [s for s in phone_values(contact) if s]
         same = [p for p, n in enumerate(numbers) if any(phones.same_number(s, n, region) for s in stored)]
         if same:

@@ -55,6 +55,13 @@ else the whole campaign's as of the index's sync."""
 Keep = Callable[[Contact], bool]
 
 
+def newest(request: GetContactsRequest) -> GetContactsRequest:
+    """`request` for the campaign's NEWEST contacts: customers added since the index's sync, which
+    it cannot find, read live."""
+    last = {"order_by": "customerId desc", "limit_offset": f"LIMIT {NEWEST} OFFSET 0"}
+    return request.model_copy(update=last)
+
+
 def sync_advice(settings: Settings, *, again: bool = False) -> str:
     """What builds a campaign's index (`again`: brings it up to date), in words an answer ends with."""
     if not settings.demo:
@@ -342,13 +349,9 @@ class Finder:
     ) -> Found:
         """The newest contacts in Ameyo that `keep` accepts: where the index found none, customers
         added since its sync."""
-        newest = await self.ameyo.get_contacts(
-            request.model_copy(
-                update={"order_by": "customerId desc", "limit_offset": f"LIMIT {NEWEST} OFFSET 0"}
-            )
-        )
-        matches = sorted((c for c in newest if keep(c)), key=lambda c: c.customer_id)
-        return Found(matches, Looked(index=index, newest=len(newest), candidates_capped=capped, again=again))
+        latest = await self.ameyo.get_contacts(newest(request))
+        matches = sorted((c for c in latest if keep(c)), key=lambda c: c.customer_id)
+        return Found(matches, Looked(index=index, newest=len(latest), candidates_capped=capped, again=again))
 
 
 def contact_filter(
