@@ -117,6 +117,7 @@ async def ameyo_upload_contacts(
     attempts: Annotated[int, Field(ge=0, description="Attempts already made")] = 0,
     update_existing: UpdateArg = False,
     migrate_existing: MigrateArg = False,
+    despite_do_not_call: DespiteDncArg = False,
     dry_run: DryRunArg = False,
     confirm: ConfirmArg = None,
     allow_repeat: AllowRepeatArg = False,
@@ -129,6 +130,24 @@ async def ameyo_upload_contacts(
     rule = ameyo.settings.phone_rule
     checked = [check_record(i, r, target.max_phone_length, rule) for i, r in enumerate(records, start=1)]
     checked = await _one_per_number(ctx, target, checked)
+    notes: list[str] = []
+    if update_existing:
+        # An update gives the customer this upload's status and attempts: Ameyo dials them again
+        # as if new, so a do-not-call customer needs the person's yes, as a callback to them does.
+        check = await state_of(ctx).writes.do_not_call(
+            target.campaign.campaign_id,
+            {c.position: (c.record[PRIMARY_COLUMN], None) for c in checked if c.problem is None},
+        )
+        for position in sorted({*check.refused, *check.unread}):
+            if despite_do_not_call:
+                notes.append(
+                    f"Note: record {position}: {check.said(position)}; its update, which has them dialled "
+                    "again, goes ahead as the person confirmed."
+                )
+                continue
+            checked[position - 1] = replace(
+                checked[position - 1], problem=check.problem(position, "despite_do_not_call=true")
+            )
 
     def plan(good: list[Checked]) -> plans.Write:
         return plans.plan_upload(
@@ -152,6 +171,7 @@ async def ameyo_upload_contacts(
         allow_repeat=allow_repeat,
         token=confirm,
         existing=(update_existing, migrate_existing),
+        notes=notes,
         requeued=(status, attempts) if update_existing else None,
     )
 
