@@ -75,7 +75,7 @@ class CallbackContact(BaseModel):
     agent: str | None = Field(
         default=None, max_length=64, description="Ameyo user id to route the callback to"
     )
-    self_callback: bool = False
+    self_callback: bool = Field(default=False, description="Reserve it for that agent only")
     callback_phone: str | None = Field(
         default=None, max_length=40, description="Number to call; default phone1"
     )
