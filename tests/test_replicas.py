@@ -190,6 +190,27 @@ async def test_readyz_follows_the_store_down_and_back_without_a_restart(
     assert back == before
 
 
+async def test_readyz_right_after_a_postgresql_restart_it_did_not_see_says_ready(
+    simulator: SimulatorThread,
+    tmp_path: Path,
+    own_postgres: Any,
+) -> None:
+    """A balancer that probes every few seconds can miss a quick restart (or a failover, or a
+    connection the database ended): the probe's kept connection is then dead, though the store
+    answers. Its first probe after that must not take every replica out at once."""
+    env = replica_env(simulator, tmp_path, own_postgres.get_uri(), AMEYO_PUSH_TOKEN=PUSH)
+    with http_process(env, tmp_path) as (url, _), receiver_process(env, tmp_path) as receiver:
+        bases = [url.removesuffix("/mcp"), receiver]
+        async with httpx.AsyncClient(timeout=10) as http:
+            for base in bases:
+                await readiness_becomes(http, base, 200)
+            stop_postgres(own_postgres)  # no probe while it is down
+            start_postgres(own_postgres)
+            await anyio.sleep(1.1)  # past the probe's one-second memory of its last answer
+            after = [await http.get(f"{base}/readyz") for base in bases]
+    assert [answer.status_code for answer in after] == [200, 200], [answer.text for answer in after]
+
+
 # -- SIGTERM ---------------------------------------------------------------------------------------
 
 

@@ -60,20 +60,37 @@ class Connection:
     def ping(self, *, timeout_s: float = 2.0) -> None:
         """Whether the database answers now (for a readiness probe): one cheap query on a connection
         of the probe's own, opened within `timeout_s` and opened again after any failure. Returns, or
-        raises the `StoreError` that says why not. It never migrates, and never waits for the store."""
+        raises the `StoreError` that says why not. It never migrates, and never waits for the store.
+
+        A kept connection the database closed (PostgreSQL restarted between two probes, a failover,
+        a connection it ended) says nothing of the database now: it is asked again on a new one."""
         with self._probe_lock:
+            kept = self._probe is not None
             try:
-                if self._probe is None:
-                    self._probe = connect(self.url, timeout_s=timeout_s)
-                conn, dialect = self._probe
-                # A round trip to the server (PostgreSQL); the file's schema page (SQLite).
-                query = "SELECT 1" if dialect.name == "postgresql" else "SELECT count(*) FROM sqlite_master"
-                conn.execute(query).fetchone()
+                self._ask_probe(timeout_s)
             except Exception as exc:
+                dead = kept and self._probe is not None and is_dead(self._probe[0])
                 self._drop_probe()
-                if is_driver_error(exc):
-                    raise store_error(exc, self.url) from None
-                raise
+                if not dead:
+                    self._probe_failed(exc)
+                try:
+                    self._ask_probe(timeout_s)
+                except Exception as again:
+                    self._drop_probe()
+                    self._probe_failed(again)
+
+    def _ask_probe(self, timeout_s: float) -> None:
+        if self._probe is None:
+            self._probe = connect(self.url, timeout_s=timeout_s)
+        conn, dialect = self._probe
+        # A round trip to the server (PostgreSQL); the file's schema page (SQLite).
+        query = "SELECT 1" if dialect.name == "postgresql" else "SELECT count(*) FROM sqlite_master"
+        conn.execute(query).fetchone()
+
+    def _probe_failed(self, exc: Exception) -> None:
+        if is_driver_error(exc):
+            raise store_error(exc, self.url) from None
+        raise exc
 
     def _drop_probe(self) -> None:
         probe, self._probe = self._probe, None
