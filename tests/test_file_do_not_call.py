@@ -120,3 +120,36 @@ async def test_the_cli_refuses_a_do_not_call_callback_without_its_flag(tmp_path:
         assert confirmed.returncode == 0, (confirmed.stdout, confirmed.stderr)
         assert "as the person confirmed" in confirmed.stdout, confirmed.stdout
         assert len(karthiks_callbacks(sim)) == 1
+
+
+async def test_a_files_update_of_a_do_not_call_customer_needs_the_persons_yes(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """An update gives the customer the upload's status and attempts, and Ameyo dials them again as
+    if new: a file's row updating a do-not-call customer is held back as a callback to them is."""
+    folder = tmp_path / "uploads"
+    karthik = simulator.state.contact(KARTHIK)
+    assert karthik is not None
+    before = (karthik.columns["status"], karthik.columns["attempts"])
+    number = karthik.phone1.removeprefix("91")
+    folder.mkdir()
+    (folder / "updates.csv").write_text(
+        f"phone1,name\n+91 {number},Karthik Joshi\n9876500873,Cy\n", encoding="utf-8"
+    )
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    await synced(simulator, settings)
+    args = {"campaign": 1, "lead_id": 1, "file": "updates.csv", "update_existing": True}
+    async with Client(server_of(simulator, settings)) as client:
+        dry = await client.call_tool(TOOL, args)
+        real = await client.call_tool(TOOL, args | {"dry_run": False})
+        done = read_result(folder / "updates.csv.lead-1.ameyo-result.csv")
+        karthik = simulator.state.contact(KARTHIK)
+        assert karthik is not None and (karthik.columns["status"], karthik.columns["attempts"]) == before
+        confirmed = await client.call_tool(TOOL, args | {"dry_run": False, "despite_do_not_call": True})
+    for answer in (dry, real):
+        assert SAID in refusal(text_of(answer)), text_of(answer)
+    assert done[2]["result"] == "REFUSED" and done[3]["result"] == "ADDED", done
+    text = text_of(confirmed)
+    assert "1 row to update or call back a customer whose last disposition is do-not-call" in text, text
+    karthik = simulator.state.contact(KARTHIK)
+    assert karthik is not None and karthik.columns["status"] == "NOT_TRIED", karthik.columns

@@ -280,12 +280,13 @@ class _Run:
         self.lookalikes: list[tuple[int, str, int, object]] = []
         # The first callbacks a dry run would schedule, as its answer lists them.
         self.first_callbacks: list[str] = []
-        # Good rows with a callback, waiting to be judged against their customers' last disposition
-        # a batch at a time (`_judged`): one look-up for a batch's worth, never one a row.
-        self.callback_rows: list[Prepared] = []
-        # Rows with a callback whose customer no index could find (the campaign has none synced).
-        self.unchecked_callbacks = 0
-        # Rows with a callback to a do-not-call customer, let through as the person confirmed: how
+        # Good rows that dial their customer (`_dials`), waiting to be judged against their
+        # customers' last disposition a batch at a time (`_judged`): one look-up for a batch's
+        # worth, never one a row.
+        self.dialling_rows: list[Prepared] = []
+        # Such rows whose customer no index could find (the campaign has none synced).
+        self.unchecked_dialling = 0
+        # Such rows to a do-not-call customer, let through as the person confirmed: how
         # many, the first lines and the first customer, for the note (a whole file may be theirs).
         self.despite = 0
         self.despite_lines: list[int] = []
@@ -430,7 +431,7 @@ class _Run:
             checked = validator.check(row)
             if checked.problem is not None:
                 self._settle(self.earlier.refused(checked))
-            elif checked.callback is None:
+            elif not self._dials(checked):
                 if (full := batcher.add(checked)) is not None:
                     await self._check_batch(full)
             else:
@@ -465,28 +466,45 @@ class _Run:
         if self.lookalikes:
             self.notes.append(lookalikes_note(self.lookalikes, what="line"))
 
+    def _dials(self, row: Prepared) -> bool:
+        """Whether sending the row has its customer dialled: a callback, or an update, which gives an
+        existing customer the upload's status and attempts (Ameyo dials them again as if new). Such
+        a row is judged against its customer's last disposition (`_judged`)."""
+        return row.callback is not None or self.options.update_existing
+
+    @property
+    def _dialling(self) -> str:
+        """The rows `_dials` judges, in the notes' words ("rows …")."""
+        return "to update or call back" if self.options.update_existing else "with a callback"
+
+    @property
+    def _dialling_whom(self) -> str:
+        """The same, before their customer ("rows … a customer whose …")."""
+        return "to update or call back" if self.options.update_existing else "with a callback to"
+
     async def _judged(self, batcher: Batcher, row: Prepared) -> list[Batch]:
-        """Place a good row with a callback: held until a batch's worth of them is judged at once
-        against their customers' last disposition (`_do_not_call`), then those that pass are
-        batched; the batches they complete. A dry run and a real run judge alike, so that the dry
-        run refuses the rows the run will."""
-        self.callback_rows.append(row)
-        if len(self.callback_rows) < self.batch_size:
+        """Place a good row that dials its customer (`_dials`): held until a batch's worth of them
+        is judged at once against their customers' last disposition (`_do_not_call`), then those
+        that pass are batched; the batches they complete. A dry run and a real run judge alike, so
+        that the dry run refuses the rows the run will."""
+        self.dialling_rows.append(row)
+        if len(self.dialling_rows) < self.batch_size:
             return []
         return await self._do_not_call(batcher)
 
     async def _rest(self, batcher: Batcher) -> list[Batch]:
-        """The batches left at the end of the file, the rows with a callback still held judged first."""
-        full = await self._do_not_call(batcher) if self.callback_rows else []
+        """The batches left at the end of the file, the rows still held (`_judged`) judged first."""
+        full = await self._do_not_call(batcher) if self.dialling_rows else []
         return [*full, *batcher.rest()]
 
     async def _do_not_call(self, batcher: Batcher) -> list[Batch]:
-        """The held rows with a callback, judged as `ameyo_add_callback` judges one: a callback to a
-        customer whose last disposition is do-not-call (the campaign's index finds them by phone1
-        or the number the callback dials, read live), or could not be read, is refused unless the person
-        confirmed it (despite_do_not_call). A customer the index does not know goes unchecked, and
-        the run says so when it has no index at all."""
-        rows, self.callback_rows = self.callback_rows, []
+        """The held rows that dial their customer, judged as `ameyo_add_callback` judges a callback:
+        a callback to (or an update of) a customer whose last disposition is do-not-call (the
+        campaign's index finds them by phone1 or the number the callback dials, read live), or
+        could not be read, is refused unless the person confirmed it (despite_do_not_call). A
+        customer the index does not know goes unchecked, and the run says so when it has no index
+        at all."""
+        rows, self.dialling_rows = self.dialling_rows, []
         check = await self.writes.do_not_call(
             self.target.campaign.campaign_id,
             {
@@ -495,7 +513,7 @@ class _Run:
             },
         )
         if not check.indexed:
-            self.unchecked_callbacks += len(rows)
+            self.unchecked_dialling += len(rows)
         full: list[Batch] = []
         for position, row in enumerate(rows):
             said = check.said(position)
@@ -516,19 +534,19 @@ class _Run:
 
     def _say_do_not_call(self) -> None:
         """What the rows with a callback were not checked against, or were let through despite."""
-        if self.unchecked_callbacks:
+        if self.unchecked_dialling:
             from ...index.lookup import sync_advice  # loaded with the store, which the write path opened
 
             self.notes.append(
-                f"Note: whether the customers of {counted(self.unchecked_callbacks, 'row')} with a "
-                "callback asked not to be called (their last disposition) was not checked: "
+                f"Note: whether the customers of {counted(self.unchecked_dialling, 'row')} "
+                f"{self._dialling} asked not to be called (their last disposition) was not checked: "
                 f"{campaign_label(self.target.campaign)} has no contacts index to find them by number "
                 f"({sync_advice(self.ameyo.settings)})."
             )
         if self.unread_lines:
             unread = len(self.unread_lines)
             self.notes.append(
-                f"Note: {counted(unread, 'row')} with a callback (lines "
+                f"Note: {counted(unread, 'row')} {self._dialling} (lines "
                 f"{_lines_said(self.unread_lines[:_LINES_SHOWN], unread)}) "
                 f"{agreeing(unread, 'was', 'were')} held back: "
                 f"{callback_rules.UNREAD_SAID}. Run it again later, or with {_DESPITE_DNC} if the person "
@@ -536,7 +554,7 @@ class _Run:
             )
         if self.despite:
             self.notes.append(
-                f"Note: {counted(self.despite, 'row')} with a callback to a customer whose last "
+                f"Note: {counted(self.despite, 'row')} {self._dialling_whom} a customer whose last "
                 "disposition is do-not-call or could not be read (lines "
                 f"{_lines_said(self.despite_lines, self.despite)}; e.g. "
                 f"{self.despite_example}) "
@@ -634,7 +652,7 @@ class _Run:
                         checked = validator.check(row)
                         if checked.problem is not None:
                             self._settle(self.earlier.refused(checked))
-                        elif checked.callback is None:
+                        elif not self._dials(checked):
                             full = batcher.add(checked)
                             if full is not None:
                                 await self._dispatch(full, send)
