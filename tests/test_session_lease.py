@@ -31,7 +31,7 @@ from ameyo_mcp.rules.owners import machine
 from ameyo_mcp.server.page.status import Serving, Status
 from ameyo_mcp.store import Store
 from ameyo_mcp.store.lease import LeaseKey
-from tests.conftest import Simulator, http_process, settings_for, text_of, transport_of
+from tests.conftest import Simulator, http_process, server_of, settings_for, text_of, transport_of
 from tests.test_ledger_everywhere import env_for
 
 pytestmark = pytest.mark.anyio
@@ -311,6 +311,21 @@ async def test_a_failed_ping_is_told_as_failed_and_tried_again_an_interval_later
             assert shown["last_ping"]["ago"] == "just now" and shown["ping_failed"] is None, shown
         finally:
             page.close()
+
+
+async def test_a_ping_the_tool_asks_for_is_the_sessions_last_ping(
+    simulator: Simulator, tmp_path: Path, database_url: str
+) -> None:
+    """The operator's page shows the lease's last ping: one asked for by ameyo_ping_session counts
+    (and puts every process's keepalive ping an interval off), as a keepalive's does."""
+    settings = settings_for(simulator, tmp_path, AMEYO_DATABASE_URL=database_url)
+    async with Client(server_of(simulator, settings)) as client:
+        await client.call_tool("ameyo_login", {})
+        ping = await client.call_tool("ameyo_ping_session", {})
+        assert not ping.is_error and simulator.state.pings == 1, text_of(ping)
+        with Store(database_url) as store:
+            lease = store.session_lease(key_of(simulator))
+    assert lease is not None and lease.last_ping_at is not None, lease
 
 
 async def _ready() -> dict[str, object]:

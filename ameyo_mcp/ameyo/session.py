@@ -311,7 +311,19 @@ class SessionManager:
             result = await self.client.ping_session(sid)
         self.pings += 1
         self._last_activity = self._clock()
+        store, generation = self._lease_store(), self._generation
+        if store is not None and generation is not None:
+            await self._record_ping(store, generation)
         return result
+
+    async def _record_ping(self, store: Store, generation: int, *, answered: bool = True) -> None:
+        """Tell the lease that session `generation` was pinged (`answered`: and Ameyo answered): every
+        process's next ping is an interval away, and the operator's page shows it. Best effort: a
+        store that cannot be told now costs a ping too many at most."""
+        with contextlib.suppress(StoreError):
+            await self._in_store(
+                store.session_pinged, self._key, generation, self.owner, self._clock(), answered=answered
+            )
 
     async def logout(self) -> bool:
         """End the session now, for every process on the store (it frees the seat); returns whether
@@ -445,8 +457,7 @@ class SessionManager:
             await self._invalidate(store, lease.generation)
             return False
         self.pings += 1
-        with contextlib.suppress(StoreError):
-            await self._in_store(store.session_pinged, self._key, lease.generation, self.owner, self._clock())
+        await self._record_ping(store, lease.generation)
         return True
 
     async def _invalidate(self, store: Store, generation: int) -> None:
@@ -808,10 +819,7 @@ class SessionManager:
                 log.warning("Keepalive ping failed: %s", exc)  # tried again one interval later
                 answered = False
             self._last_activity = self._clock()
-            with contextlib.suppress(StoreError):
-                await self._in_store(
-                    store.session_pinged, self._key, generation, self.owner, self._clock(), answered=answered
-                )
+            await self._record_ping(store, generation, answered=answered)
         return interval
 
     async def _release_idle(
