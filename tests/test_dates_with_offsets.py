@@ -48,3 +48,10 @@ async def test_the_call_history_reads_a_date_with_an_offset_as_its_midnight_ther
     assert f"{today} 09:30" in text_of(result) or f"{today} 09:30" in str(result.structured_content), text_of(
         result
     )
+
+
+async def test_the_call_history_says_a_date_the_calendar_lacks_is_one(client: Client) -> None:
+    result = await client.call_tool("ameyo_call_history", {"since": "2026-02-30"})
+    said = text_of(result)
+    assert result.is_error and "since '2026-02-30' is not a real date and time" in said, said
+    assert "day is out of range for month" in said and "not an ISO 8601" not in said, said

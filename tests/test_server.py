@@ -249,6 +249,14 @@ async def test_callbacks(client: Client, simulator: SimulatorThread) -> None:
     tomorrow = f"{today + timedelta(days=1):%Y-%m-%d}T15:00:00"
     assert words.is_error and f"It is now {today:%Y-%m-%d}" in text_of(words), text_of(words)
     assert f"tomorrow at 3 pm is {tomorrow} (read in Asia/Kolkata)" in text_of(words)
+    # A date the calendar lacks is not words to turn into a time: the refusal says what is wrong.
+    for time, wrong in (("2030-02-30T15:00:00", "day is out of range"), ("2030-03-02T24:30", "hour")):
+        missing = await client.call_tool(
+            "ameyo_add_callback", {"campaign": 1, "customer_id": 12458, "callback_time": time}
+        )
+        said = text_of(missing)
+        assert missing.is_error and "not a real date and time" in said and wrong in said, said
+        assert "tomorrow at 3 pm" not in said, said
     both = await client.call_tool(
         "ameyo_upload_contacts_with_callbacks",
         {

@@ -48,9 +48,22 @@ def date_alone(text: str) -> str | None:
     return found[0].isoformat() if found else None
 
 
+class NoSuchMoment(ValueError):
+    """An ISO 8601 text in the right form whose date or time the calendar does not have (30
+    February, month 13, 25:00): its message says which part, in Python's words."""
+
+    def said(self, name: str, shown: str) -> str:
+        """The refusal of parameter `name` (`shown`: its text quoted, or nothing)."""
+        return (
+            f"{name}{shown} is not a real date and time ({self}): check the day of the month, the "
+            "month and the hour"
+        )
+
+
 def iso_moment(text: str) -> datetime:
     """An ISO 8601 date, or date and time, with or without an offset ("Z" too); a date alone is its
-    midnight, in its offset when it has one. Raises ValueError when it is neither."""
+    midnight, in its offset when it has one. Raises ValueError when it is neither, NoSuchMoment
+    when its form is right and the calendar has no such day or time."""
     raw = text.strip()
     found = _date_and_offset(raw)
     if found is not None:
@@ -58,7 +71,17 @@ def iso_moment(text: str) -> datetime:
         raw = f"{day.isoformat()}T00:00{'+00:00' if offset == 'Z' else offset}"
     elif raw.endswith("Z"):
         raw = raw[:-1] + "+00:00"
-    return datetime.fromisoformat(raw)
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError as exc:
+        # datetime's own range checks ("day is out of range for month", "hour must be in 0..23")
+        # come after the form is read: the text is a date, one the calendar lacks.
+        if _OUT_OF_RANGE.search(str(exc)):
+            raise NoSuchMoment(str(exc)) from None
+        raise
+
+
+_OUT_OF_RANGE = re.compile(r"^(year|month|day|hour|minute|second) (is out of range|must be in)")
 
 
 @dataclass(frozen=True)
@@ -149,6 +172,8 @@ def parse_callback_time(
     current = (now or datetime.now(server_zone)).astimezone(server_zone)
     try:
         moment = iso_moment(raw)
+    except NoSuchMoment as exc:
+        raise TimeInputError(exc.said("callback_time", shown)) from None
     except ValueError:
         # Words such as "tomorrow 3pm" are the model's to turn into a date: today's date in the
         # server's zone, and an example built on it, are what it needs to do that.

@@ -28,7 +28,7 @@ from ...rules import phones
 from ...rules.counts import agreeing, counted
 from ...rules.outcomes import outcome_counts
 from ...rules.sanitize import data_text, fence
-from ...rules.times import CLOCK_SKEW, date_alone, day_so_far, iso_moment, show
+from ...rules.times import CLOCK_SKEW, NoSuchMoment, date_alone, day_so_far, iso_moment, show
 from .common import ameyo_of, answer, explained, store_of, tool_error
 from .session_tools import AmeyoId
 
@@ -473,6 +473,8 @@ def _moment(text: str, name: str, zone: ZoneInfo) -> datetime:
     raw = text.strip()
     try:
         moment = iso_moment(raw)
+    except NoSuchMoment as exc:
+        raise ToolError(exc.said(name, f" {raw[:40]!r}")) from None
     except ValueError:
         today = f"{datetime.now(zone):%Y-%m-%d}"
         raise ToolError(
