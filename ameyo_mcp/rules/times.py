@@ -48,7 +48,7 @@ def date_alone(text: str) -> str | None:
     return found[0].isoformat() if found else None
 
 
-class NoSuchMoment(ValueError):
+class NoSuchMoment(TimeInputError):
     """An ISO 8601 text in the right form whose date or time the calendar does not have (30
     February, month 13, 25:00): its message says which part, in Python's words."""
 
