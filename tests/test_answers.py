@@ -207,6 +207,8 @@ async def test_customers_moved_are_said_to_be_moved_not_updated(client: Client) 
     assert out["updated_customer_ids"] == [] and sorted(out["moved_customer_ids"]) == [12001, 12006], out
     assert "updated 0, moved to this lead 2" in text and "Updated customer ids" not in text, text
     assert "Moved customer ids (fields left as they were): " in text, text
+    # Each id is told with its record: "12006, 12001" does not say which of the two is which.
+    assert "12006 (record 1)" in text and "12001 (record 2)" in text, text
     both = await client.call_tool(
         "ameyo_upload_contacts",
         {

@@ -341,8 +341,10 @@ def _records(n: int) -> str:
     return counted(n, "record")
 
 
-def _ids(label: str, ids: list[int]) -> str:
-    shown = ", ".join(str(i) for i in ids[:MAX_IDS_SHOWN])
+def _ids(label: str, ids: list[int], positions: Mapping[int, int] | None = None) -> str:
+    """`label: 12521, 12522.`; with `positions` (a customer id's record), each as `12521 (record 1)`."""
+    where = positions or {}
+    shown = ", ".join(f"{i} (record {where[i]})" if i in where else str(i) for i in ids[:MAX_IDS_SHOWN])
     more = len(ids) - MAX_IDS_SHOWN
     return f"{label}: {shown}" + (f" and {more} more." if more > 0 else ".")
 
@@ -381,7 +383,9 @@ def _callback_line(r: RecordOut) -> str:
     return line
 
 
-def upload_text(out: UploadOut) -> str:
+def upload_text(out: UploadOut, positions: Mapping[int, int] | None = None) -> str:
+    """An upload tool's answer. `positions`: each customer id's record, told beside the id (the
+    structured records list only those not plainly done), for "which one is Asha?"."""
     label = campaign_label(out.campaign)
     refused = f"; {number(out.refused)} refused before sending (below)" if out.refused else ""
     if out.set_aside:  # not refusals: records other writes sent, or whose callbacks they hold
@@ -437,11 +441,11 @@ def upload_text(out: UploadOut) -> str:
                 "none): scheduling it again would ring the customer twice."
             )
     if out.added_customer_ids:
-        lines.append(_ids("Added customer ids", out.added_customer_ids))
+        lines.append(_ids("Added customer ids", out.added_customer_ids, positions))
     if out.moved_customer_ids:
-        lines.append(_ids("Moved customer ids (fields left as they were)", out.moved_customer_ids))
+        lines.append(_ids("Moved customer ids (fields left as they were)", out.moved_customer_ids, positions))
     if out.updated_customer_ids:
-        lines.append(_ids("Updated customer ids", out.updated_customer_ids))
+        lines.append(_ids("Updated customer ids", out.updated_customer_ids, positions))
         if out.counts.get(UPDATED_IN_PLACE):
             # "updated" in an upload to lead N reads as "now in lead N": Ameyo did not move them.
             lines.append(

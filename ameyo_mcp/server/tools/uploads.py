@@ -712,4 +712,5 @@ def _report(
         out.notes.append(note)
     if requeued is not None and (note := requeued_note(*requeued, None if dry_run else out.updated)):
         out.notes.append(note)
-    return answer(repeat_note(repeat) + upload_text(out), out)
+    positions = {o.customer_id: o.position for o in outcomes or [] if o.customer_id is not None}
+    return answer(repeat_note(repeat) + upload_text(out, positions), out)
