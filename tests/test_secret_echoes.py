@@ -195,3 +195,53 @@ def test_the_database_password_is_registered_whatever_else_the_url_holds() -> No
         env_file=None,
     )
     assert password not in SECRETS.scrub(f'invalid percent-encoded token: "{password}"')
+
+
+def refusing_with(shape: str) -> Any:
+    """An Ameyo that refuses the login in the documented `{"result": "FAILURE", "comment": [key,
+    arg…]}` shape, quoting the request: in the message key itself (form-encoded), or as an argument
+    that is the request's JSON echoed as an object, or a list holding it."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = await read_body(receive)
+        data = parse_qs(body.decode()).get("data", [""])[0]
+        comment: list[Any] = {
+            "key": [f"login refused for {body.decode()}"],
+            "object": ["CustomerManager.login.failed", json.loads(data)],
+            "list": ["CustomerManager.login.failed", 7, [data]],
+        }[shape]
+        answer = json.dumps({"result": "FAILURE", "comment": comment}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
+
+    return app
+
+
+@pytest.mark.parametrize("shape", ["key", "object", "list"])
+async def test_a_password_ameyo_echoes_in_a_failures_key_or_arguments_is_masked(
+    tmp_path: Path, shape: str
+) -> None:
+    settings = load_settings(
+        {
+            "AMEYO_BASE_URL": "http://ameyo.test",
+            "AMEYO_USER_ID": "CustomerManager",
+            "AMEYO_PASSWORD": "PW-canary-4412-keyed",
+            "AMEYO_TIMEZONE": "Asia/Kolkata",
+            "AMEYO_DATABASE_URL": str(tmp_path / "index.db"),
+            "AMEYO_AUDIT_FILE": str(tmp_path / "audit.jsonl"),
+            "AMEYO_SYNC_INTERVAL_S": "0",
+        },
+        env_file=None,
+    )
+    transport = httpx.ASGITransport(app=refusing_with(shape))
+    async with Client(create_server(settings, ameyo_factory=partial(Ameyo, transport=transport))) as client:
+        result = await client.call_tool("ameyo_login", {})
+    text = text_of(result) + json.dumps(result.structured_content)
+    assert result.is_error and "Ameyo said" in text
+    assert "PW-canary" not in text and "[redacted]" in text

@@ -267,11 +267,23 @@ class AmeyoClient:
             return InvalidSession("The Ameyo session is no longer valid", key=_INVALID_SESSION_KEY)
         # Ameyo's texts may echo what a customer or another application wrote: shown as customer
         # text is (one clean line that cannot fake a fence), with secrets masked first.
-        safe_args = [data_text(self.redactor.scrub(a), _SAID_CAP) if isinstance(a, str) else a for a in args]
-        shown = data_text(self.redactor.scrub(text), _SAID_CAP)
+        # Its message key and every argument too, whatever their type: an unknown key is shown as
+        # Ameyo wrote it, and a key or an argument (a string, or the request's JSON echoed as an
+        # object) may quote the login's password.
+        safe_args = [self._said(a) for a in args]
+        shown = self._said(text)
         if key is None:  # Ameyo's sentence alone, which never says what to do
             return CommandFailed(f"Ameyo refused {command}: {shown}", next_step=CommandFailed.next_step)
-        return CommandFailed(shown, key=data_text(key, _SAID_CAP), args=safe_args)
+        return CommandFailed(shown, key=self._said(key), args=safe_args)
+
+    def _said(self, value: Any) -> Any:
+        """A word of Ameyo's error as it may be shown: a number as it is; anything else as one
+        clean line with every secret masked (a list or object as its JSON, masked inside)."""
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        if not isinstance(value, str):
+            value = self.redactor.json_text(value, ensure_ascii=False, default=str)
+        return data_text(self.redactor.scrub(value), _SAID_CAP)
 
     def _model(self, command: str, body: Any, adapter: TypeAdapter[T], write: bool) -> T:
         try:
