@@ -575,3 +575,48 @@ async def test_a_refusal_that_tells_the_time_tells_the_time_of_its_own_run(
         assert "is in the past (it is now " in reason, reason
         assert any(f"(it is now {at})" in reason for at in now), (reason, now)
         assert reason in text, text
+
+
+async def test_a_fifo_named_like_a_contact_file_holds_up_neither_a_refusal_nor_the_listing(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """A named pipe (or another file that is not a regular one) named `.csv` in an upload folder is
+    not a contact file: the listing does not open it (opening a pipe waits for a writer, which froze
+    the server's event loop on any name the tool did not find at once)."""
+    import contextlib
+    import os
+    import threading
+
+    folder = upload_folder(tmp_path)
+    pipe = folder / "drop.csv"
+    os.mkfifo(pipe)
+
+    def release() -> None:  # whoever is stuck opening the pipe gets its end of file
+        with contextlib.suppress(OSError):  # nobody is waiting on it
+            os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+
+    stop = threading.Event()
+
+    def keep_releasing() -> None:  # after 8 s, again and again: each listing opens it anew
+        if not stop.wait(8):
+            while not stop.wait(0.2):
+                release()
+
+    releaser = threading.Thread(target=keep_releasing, daemon=True)
+    releaser.start()
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    started = time.monotonic()
+    try:
+        async with Client(server_of(simulator, settings)) as client:
+            wrong = await client.call_tool(TOOL, BASE | {"file": "new_contacts.csv"})
+            fifo = await client.call_tool(TOOL, BASE | {"file": "drop.csv"})
+            listed = await client.read_resource("ameyo://files")
+    finally:
+        stop.set()
+        releaser.join()
+        release()
+    assert time.monotonic() - started < 6
+    assert wrong.is_error and "new-contacts.csv" in text_of(wrong) and "drop.csv" not in text_of(wrong)
+    assert fifo.is_error and "not a file in AMEYO_UPLOAD_DIRS" in text_of(fifo)
+    names = {f["file"] for f in json.loads(listed.contents[0].text)["files"]}  # type: ignore[union-attr]
+    assert "drop.csv" not in names and "new-contacts.csv" in names

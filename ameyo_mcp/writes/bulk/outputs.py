@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 from ...errors import OutputRefused
@@ -101,8 +102,14 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def _first_line(path: Path) -> bytes:
+    """The first line of a regular file; nothing of anything else (opened without waiting: a named
+    pipe would wait for a writer)."""
     try:
-        with path.open("rb") as handle:
-            return handle.readline(256)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError:  # gone, or not ours to read: nothing of ours is in it
         return b""
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            return handle.readline(256) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+        except OSError:
+            return b""

@@ -10,6 +10,7 @@ Nor the files uploads write beside a contact file (results, checks, journals): `
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,11 +64,15 @@ def contact_files(dirs: Sequence[Path], limit: int = LISTED_FILES) -> Listing:
                 path = here / name
                 # Listed only what `allowed_file` would read, by its own rules (a link is followed).
                 real = path.resolve()
-                if not _inside(real, dirs) or not _contact_file(real, dirs) or is_spreadsheet(real):
+                if not _inside(real, dirs):
                     continue
                 try:
                     facts = real.stat()
                 except OSError:
+                    continue
+                # A regular file only, before anything opens it: a named pipe called `.csv` held the
+                # listing (and every refusal that shows it) until something wrote to it.
+                if not stat.S_ISREG(facts.st_mode) or not _contact_file(real, dirs) or is_spreadsheet(real):
                     continue
                 modified = datetime.fromtimestamp(facts.st_mtime, UTC)
                 found.append(ContactFile(str(path.relative_to(root)), str(root), facts.st_size, modified))

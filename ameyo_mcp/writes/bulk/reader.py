@@ -16,7 +16,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import re
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -299,10 +301,15 @@ class _Lines:
 def is_spreadsheet(path: Path) -> bool:
     """Whether the file is a spreadsheet whatever its name says (an .xlsx renamed .csv)."""
     try:
-        with path.open("rb") as handle:
-            return handle.read(8).startswith(_SPREADSHEET_MAGIC)
+        # Without waiting: a file swapped for a named pipe since it was listed must not hold this up.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError:
         return False
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            return stat.S_ISREG(os.fstat(fd).st_mode) and handle.read(8).startswith(_SPREADSHEET_MAGIC)
+        except OSError:
+            return False
 
 
 def _empty_row(text: str, delimiter: str) -> bool:
