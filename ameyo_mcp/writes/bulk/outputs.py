@@ -102,14 +102,21 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def _first_line(path: Path) -> bytes:
-    """The first line of a regular file; nothing of anything else (opened without waiting: a named
-    pipe would wait for a writer)."""
+    head = regular_head(path, 256)
+    end = head.find(b"\n")
+    return head if end < 0 else head[: end + 1]
+
+
+def regular_head(path: Path, size: int) -> bytes:
+    """Up to `size` bytes from the start of a regular file; nothing of anything else, or of a file
+    gone or not ours to read. Opened without waiting: a named pipe would wait for a writer, and a
+    file swapped for one since it was listed must hold nothing up."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except OSError:  # gone, or not ours to read: nothing of ours is in it
+    except OSError:
         return b""
     with os.fdopen(fd, "rb") as handle:
         try:
-            return handle.readline(256) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+            return handle.read(size) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
         except OSError:
             return b""

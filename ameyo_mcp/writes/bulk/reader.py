@@ -16,9 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import re
-import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from ...ameyo.customers import PRIMARY_COLUMN
 from ...errors import FileFormatError
 from ...rules.encodings import legacy_text
 from ...rules.sanitize import data_text
+from .outputs import regular_head
 
 MAX_LINE_BYTES = 64 * 1024
 # Lines a quoted field may span: an address or a note, not a document.
@@ -300,16 +299,7 @@ class _Lines:
 
 def is_spreadsheet(path: Path) -> bool:
     """Whether the file is a spreadsheet whatever its name says (an .xlsx renamed .csv)."""
-    try:
-        # Without waiting: a file swapped for a named pipe since it was listed must not hold this up.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except OSError:
-        return False
-    with os.fdopen(fd, "rb") as handle:
-        try:
-            return stat.S_ISREG(os.fstat(fd).st_mode) and handle.read(8).startswith(_SPREADSHEET_MAGIC)
-        except OSError:
-            return False
+    return regular_head(path, 8).startswith(_SPREADSHEET_MAGIC)
 
 
 def _empty_row(text: str, delimiter: str) -> bool:
