@@ -138,16 +138,9 @@ async def ameyo_upload_contacts(
             target.campaign.campaign_id,
             {c.position: (c.record[PRIMARY_COLUMN], None) for c in checked if c.problem is None},
         )
-        for position in sorted({*check.refused, *check.unread}):
-            if despite_do_not_call:
-                notes.append(
-                    f"Note: record {position}: {check.said(position)}; its update, which has them dialled "
-                    "again, goes ahead as the person confirmed."
-                )
-                continue
-            checked[position - 1] = replace(
-                checked[position - 1], problem=check.problem(position, "despite_do_not_call=true")
-            )
+        notes += _held_for_dnc(
+            checked, check, despite_do_not_call, "its update, which has them dialled again, goes ahead"
+        )
 
     def plan(good: list[Checked]) -> plans.Write:
         return plans.plan_upload(
@@ -279,16 +272,7 @@ async def ameyo_upload_contacts_with_callbacks(
         if cb.user_id and checked[position - 1].problem is None
     ]
     notes += await state_of(ctx).writes.unknown_agents_note(agents)
-    for position in sorted({*check.refused, *check.unread}):
-        if despite_do_not_call:
-            notes.append(
-                f"Note: record {position}: {check.said(position)}; its callback is scheduled as the person "
-                "confirmed."
-            )
-            continue
-        checked[position - 1] = replace(
-            checked[position - 1], problem=check.problem(position, "despite_do_not_call=true")
-        )
+    notes += _held_for_dnc(checked, check, despite_do_not_call, "its callback is scheduled")
 
     def plan(good: list[Checked]) -> plans.Write:
         return plans.plan_upload_with_callbacks(
@@ -315,6 +299,23 @@ async def ameyo_upload_contacts_with_callbacks(
         planned=planned,
         assigned={p: (cb.user_id, cb.is_self_call_back) for p, cb in callbacks.items()},
     )
+
+
+def _held_for_dnc(
+    checked: list[Checked], check: callback_rules.DoNotCall, despite: bool, what: str
+) -> list[str]:
+    """The records `check` holds back (their customer asked not to be called, or could not be asked)
+    refused in `checked` with the way through, unless the person confirmed (`despite`): then each
+    is noted as going ahead (`what`: "its callback is scheduled")."""
+    notes: list[str] = []
+    for position in sorted({*check.refused, *check.unread}):
+        if despite:
+            notes.append(f"Note: record {position}: {check.said(position)}; {what} as the person confirmed.")
+            continue
+        checked[position - 1] = replace(
+            checked[position - 1], problem=check.problem(position, "despite_do_not_call=true")
+        )
+    return notes
 
 
 async def _named_customers(
