@@ -64,3 +64,17 @@ async def test_adding_without_update_is_not_held_back(simulator: Simulator, tmp_
     async with Client(server_of(simulator, settings)) as client:
         sent = await client.call_tool("ameyo_upload_contacts", upload)
     assert (sent.structured_content or {})["duplicate"] == 1, text_of(sent)
+
+
+async def test_without_an_index_an_update_says_it_was_not_checked(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """No index finds the customers by number: the update goes, and the answer says what was not
+    checked, as the upload with callbacks says it of its callbacks."""
+    settings = settings_for(simulator, tmp_path)
+    upload = {"campaign": 1, "lead_id": 1, "update_existing": True, "records": [{"phone1": KARTHIKS_NUMBER}]}
+    async with Client(server_of(simulator, settings)) as client:
+        dry = await client.call_tool("ameyo_upload_contacts", upload | {"dry_run": True})
+    text = text_of(dry)
+    assert "whether the customers of 1 record asked not to be called" in text, text
+    assert "has no contacts index" in text and "an update has them dialled again" in text, text

@@ -24,6 +24,7 @@ from ...answers.summaries import (
     unknown_fields_note,
     upload_text,
 )
+from ...config import Settings
 from ...errors import CallbackScheduled, Respelled, RowsSent
 from ...rules import phones
 from ...rules.counts import counted
@@ -141,6 +142,11 @@ async def ameyo_upload_contacts(
         notes += _held_for_dnc(
             checked, check, despite_do_not_call, "its update, which has them dialled again, goes ahead"
         )
+        updates = sum(1 for c in checked if c.problem is None)
+        if not check.indexed and updates:
+            notes.append(
+                _unchecked_note(updates, target, ameyo.settings) + " an update has them dialled again."
+            )
 
     def plan(good: list[Checked]) -> plans.Write:
         return plans.plan_upload(
@@ -258,13 +264,9 @@ async def ameyo_upload_contacts_with_callbacks(
     notes: list[str] = []
     unchecked = [p for p, item in enumerate(records, start=1) if p in callbacks and item.customer_id is None]
     if not check.indexed and unchecked:
-        from ...index.lookup import sync_advice
-
         notes.append(
-            f"Note: whether the customers of {counted(len(unchecked), 'record')} asked not to be called "
-            f"(their last disposition) was not checked: {campaign_label(target.campaign)} has no contacts "
-            f"index to find them by number ({sync_advice(ameyo.settings)}); a record that names its "
-            "customer_id is checked."
+            _unchecked_note(len(unchecked), target, ameyo.settings)
+            + " a record that names its customer_id is checked."
         )
     agents = [
         cb.user_id
@@ -298,6 +300,18 @@ async def ameyo_upload_contacts_with_callbacks(
         notes=notes,
         planned=planned,
         assigned={p: (cb.user_id, cb.is_self_call_back) for p, cb in callbacks.items()},
+    )
+
+
+def _unchecked_note(records: int, target: UploadTarget, settings: Settings) -> str:
+    """That the customers of `records` records were not checked for do-not-call: no index finds
+    them by number. The caller ends the sentence."""
+    from ...index.lookup import sync_advice
+
+    return (
+        f"Note: whether the customers of {counted(records, 'record')} asked not to be called (their last "
+        f"disposition) was not checked: {campaign_label(target.campaign)} has no contacts index to find "
+        f"them by number ({sync_advice(settings)});"
     )
 
 
