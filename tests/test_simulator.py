@@ -897,3 +897,72 @@ def test_the_simulator_says_a_password_given_to_it_only_as_given(tmp_path: Path)
             proc.wait(timeout=10)
         said = log.read_text()
         assert shown in said and "pw-used-elsewhere-3d9c" not in said, said
+
+
+def test_the_simulator_logs_each_login_and_logout_with_running_counts(tmp_path: Path) -> None:
+    """An operator could not tell from outside how many sessions a deployment took (README: one
+    Ameyo session for all the replicas): a line per login, refused login and logout says so, and
+    never the password, the session id or what a refused login gave as its userId."""
+    from tests.conftest import logged_port
+
+    log = tmp_path / "simulator.log"
+    password = "pw-ops-7f21c"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ameyo_mcp",
+                "simulator",
+                "--port",
+                "0",
+                "--user",
+                "ops",
+                "--password",
+                password,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    try:
+        port = logged_port(log, proc, b"Ameyo simulator listening on http://127.0.0.1:", within=30)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            # A password typed into the userId field is refused, and not echoed.
+            assert call(http, "login", {"userId": password, "password": "ops"}).text == "null"
+            given = {"userId": "ops", "password": password, "terminal": "127.0.0.1"}
+            first, second = run(http, "login", given)["sessionId"], run(http, "login", given)["sessionId"]
+            assert run(http, "logout", {"sessionId": first}) is not None
+            run(http, "logout", {"sessionId": first})  # no longer a session: not a logout
+        deadline = time.monotonic() + 10
+        while log.read_text().count("simulator.state: log") < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    said = log.read_text()
+    lines = [
+        line.split("ameyo_mcp.simulator.state: ", 1)[1]
+        for line in said.splitlines()
+        if "simulator.state" in line
+    ]
+    assert lines == [
+        "login refused (wrong userId or password): logins 0, logouts 0, refused 1; sessions open 0",
+        "login of ops: logins 1, logouts 0, refused 1; sessions open 1",
+        "login of ops: logins 2, logouts 0, refused 1; sessions open 2",
+        "logout: logins 2, logouts 1, refused 1; sessions open 1",
+    ], said
+    assert password not in said and first not in said and second not in said
+
+
+def test_every_option_of_the_simulator_is_in_the_readme() -> None:
+    """--user and --password were missing from the README's Commands table, the simulator's one
+    documentation outside its --help."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "ameyo_mcp", "simulator", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    options = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", shown)) - {"--help"}
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    table = readme.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    rows = "\n".join(row.split("|")[1] for row in table.splitlines() if "`ameyo-mcp simulator" in row)
+    assert {"--user", "--password", "--port"} <= options
+    assert sorted(o for o in options if o not in rows) == []

@@ -9,6 +9,7 @@ its own thread while tests read counters and contacts from theirs.
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import threading
@@ -42,6 +43,8 @@ from .table import ContactTable, ListedBase
 # Campaign 1 is built as Contact objects at start up to this size (the sample data, as it always was);
 # larger campaigns are generated from each contact's position when asked for.
 LISTED_UP_TO = 10_000
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -454,14 +457,22 @@ class SimulatorState:
         with self._lock:
             if user_id != self.config.user_id or password != self.config.password:
                 self.failed_logins += 1
-                return None
-            self._session_number += 1
-            serial = f"{self._session_rng.randint(1000, 9999)}-{self._session_number}"
-            session_id = f"{self.server_id}-ses-{user_id}-{serial}"
-            session = Session(session_id, user_id, str(terminal or ""), self.clock())
-            self._sessions[session_id] = session
-            self.logins += 1
-            return replace(session)
+                counts = self._session_counts()
+                session = None
+            else:
+                self._session_number += 1
+                serial = f"{self._session_rng.randint(1000, 9999)}-{self._session_number}"
+                session_id = f"{self.server_id}-ses-{user_id}-{serial}"
+                session = Session(session_id, user_id, str(terminal or ""), self.clock())
+                self._sessions[session_id] = session
+                self.logins += 1
+                counts = self._session_counts()
+        # What was given is not said of a refused login: a password typed as the userId would be.
+        if session is None:
+            log.info("login refused (wrong userId or password): %s", counts)
+            return None
+        log.info("login of %s: %s", self.config.user_id, counts)
+        return replace(session)
 
     def _live(self, session_id: object) -> Session | None:
         if not isinstance(session_id, str):
@@ -493,7 +504,18 @@ class SimulatorState:
                 return False
             del self._sessions[str(session_id)]
             self.logouts += 1
-            return True
+            counts = self._session_counts()
+        log.info("logout: %s", counts)
+        return True
+
+    def _session_counts(self) -> str:
+        """The running counts a login or logout line ends with (under the lock), so that an operator
+        can tell from the log how many sessions the deployment holds; never a session id."""
+        open_now = sum(self._is_fresh(s) for s in list(self._sessions.values()))
+        return (
+            f"logins {self.logins}, logouts {self.logouts}, refused {self.failed_logins}; "
+            f"sessions open {open_now}"
+        )
 
     def live_sessions(self) -> list[str]:
         with self._lock:
