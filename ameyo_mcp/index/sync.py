@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -38,7 +38,7 @@ from ..ameyo.customers import display_name, is_phone_key
 from ..ameyo.models import CampaignInfo, GetContactsRequest, parse_ameyo_time
 from ..ameyo.service import Ameyo
 from ..config import Settings
-from ..errors import AmeyoError, StoreError, SyncBusy, SyncError
+from ..errors import StoreError, SyncBusy, SyncError
 from ..rules import phones
 from ..rules.counts import counted
 from ..rules.owners import new_owner, owner_alive
@@ -578,30 +578,3 @@ def age_text(when: datetime | None, now: datetime | None = None) -> str:
     if when is None:
         return "never"
     return ago_text(((now or datetime.now(UTC)) - when).total_seconds())
-
-
-async def keep_fresh(ameyo: Ameyo, store: Store, interval_s: float) -> None:
-    """The server's background refresh: sync each campaign whose last complete pass is older than
-    `interval_s` (or never happened, or was interrupted), then sleep until the next one is due.
-    Failures are logged and retried later: a lookup never waits for a sync."""
-    while True:
-        wait = interval_s
-        try:
-            for campaign in await campaigns_to_sync(ameyo, None):
-                known = await anyio.to_thread.run_sync(store.campaign, campaign.campaign_id)
-                now = datetime.now(UTC)
-                if known is not None and known.synced_at is not None and known.pass_in_progress is None:
-                    due = known.synced_at + timedelta(seconds=interval_s)
-                    if due > now:
-                        wait = min(wait, (due - now).total_seconds())
-                        continue
-                report = await sync_campaign(ameyo, store, campaign)
-                log.info("background sync: %s", report.line())
-                if report.skipped is not None:
-                    # Look again once a holder that stopped would have lost its lease.
-                    wait = min(wait, lease_seconds(ameyo.settings) + 1)
-        except (AmeyoError, StoreError, SyncError) as exc:
-            log.warning("background sync failed, will retry in %.0f s: %s", interval_s, exc)
-        except Exception as exc:  # never let the refresh die silently: say what broke, try later
-            log.warning("background sync failed (%s), will retry in %.0f s", type(exc).__name__, interval_s)
-        await asyncio.sleep(max(wait, 30.0))

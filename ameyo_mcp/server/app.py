@@ -414,7 +414,7 @@ def _background_sync(state: AppState, interval_s: float) -> asyncio.Task[None]:
 
     async def run() -> None:
         await asyncio.sleep(min(5.0, interval_s))
-        from ..index.sync import keep_fresh  # after start-up, which does not pay for the sync and store
+        from ..index.refresh import keep_fresh  # after start-up, which does not pay for the sync and store
 
         await keep_fresh(state.ameyo, state.store, interval_s)
 

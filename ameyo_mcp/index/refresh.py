@@ -1,0 +1,73 @@
+"""The server's background refresh of the index (AMEYO_SYNC_INTERVAL_S), and when it tries again
+after a failure."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import anyio
+
+from ..ameyo.service import Ameyo
+from ..errors import AmeyoError, StoreError, SyncError
+from ..store import Store
+from .sync import campaigns_to_sync, lease_seconds, sync_campaign
+
+log = logging.getLogger(__name__)
+
+# No sooner than this between two looks: a lookup never waits for a sync, and a refresh that failed
+# at once must not become a loop of requests to a store or an Ameyo that is down.
+SHORTEST_WAIT_S = 30.0
+# The longest back-off after failures in a row: a store or Ameyo that is back is synced within it,
+# not an interval (an hour by default) after the failure.
+LONGEST_RETRY_S = 900.0
+
+
+def retry_after(failures: int, interval_s: float) -> float:
+    """Seconds until the next try after `failures` failed refreshes in a row: 30 s, doubled with
+    each further failure up to 15 min, and never later than the interval would have it."""
+    doubled = SHORTEST_WAIT_S * 2.0 ** min(failures - 1, 16)
+    return min(doubled, LONGEST_RETRY_S, max(interval_s, SHORTEST_WAIT_S))
+
+
+async def keep_fresh(
+    ameyo: Ameyo,
+    store: Store,
+    interval_s: float,
+    *,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+) -> None:
+    """Sync each campaign whose last complete pass is older than `interval_s` (or never happened,
+    or was interrupted), then sleep until the next one is due. A failure is logged and tried again
+    after a back-off (`retry_after`), then every interval once a refresh succeeds: a lookup never
+    waits for a sync. `sleep` is what tests move time with."""
+    failures = 0
+    while True:
+        wait = interval_s
+        try:
+            for campaign in await campaigns_to_sync(ameyo, None):
+                known = await anyio.to_thread.run_sync(store.campaign, campaign.campaign_id)
+                now = datetime.now(UTC)
+                if known is not None and known.synced_at is not None and known.pass_in_progress is None:
+                    due = known.synced_at + timedelta(seconds=interval_s)
+                    if due > now:
+                        wait = min(wait, (due - now).total_seconds())
+                        continue
+                report = await sync_campaign(ameyo, store, campaign)
+                log.info("background sync: %s", report.line())
+                if report.skipped is not None:
+                    # Look again once a holder that stopped would have lost its lease.
+                    wait = min(wait, lease_seconds(ameyo.settings) + 1)
+        except (AmeyoError, StoreError, SyncError) as exc:
+            failures += 1
+            wait = retry_after(failures, interval_s)
+            log.warning("background sync failed, will retry in %.0f s: %s", wait, exc)
+        except Exception as exc:  # never let the refresh die silently: say what broke, try later
+            failures += 1
+            wait = retry_after(failures, interval_s)
+            log.warning("background sync failed (%s), will retry in %.0f s", type(exc).__name__, wait)
+        else:
+            failures = 0
+        await sleep(max(wait, SHORTEST_WAIT_S))

@@ -1,0 +1,88 @@
+"""The server's background sync after a failure: tried again within a bounded back-off, not an
+interval (an hour by default) later, and every interval again once a refresh succeeds."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from ameyo_mcp.index.refresh import keep_fresh
+from ameyo_mcp.store import open_store
+from tests.conftest import Simulator, ameyo_of, settings_for
+
+pytestmark = pytest.mark.anyio
+
+HOUR = 3600.0
+
+
+class Stop(Exception):
+    """Ends the refresh loop, which otherwise runs for as long as the server does."""
+
+
+async def test_a_store_that_cannot_be_opened_is_tried_again_soon_then_every_interval(
+    simulator: Simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """'background sync failed, will retry in 3600 s': a store down for a minute left the index
+    unsynced for the hour after it was back."""
+    caplog.set_level(logging.INFO, logger="ameyo_mcp.index")
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the index's folder belongs")
+    settings = settings_for(
+        simulator, tmp_path, AMEYO_DATABASE_URL=str(blocker / "index.db"), AMEYO_SYNC_RATE="0"
+    )
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 3:
+            blocker.unlink()  # the store is back before the third try
+        if len(waits) == 5:
+            raise Stop
+
+    ameyo, store = ameyo_of(simulator, settings), open_store(settings)
+    try:
+        with pytest.raises(Stop):
+            await keep_fresh(ameyo, store, HOUR, sleep=sleep)
+        assert {c.campaign_id for c in store.campaigns() if c.synced_at is not None} == {1, 5, 10}
+    finally:
+        await ameyo.aclose()
+        store.close()
+    assert waits[:3] == [30.0, 60.0, 120.0]
+    # Synced on the fourth try: then the interval again, twice (nothing was due in between).
+    assert all(HOUR - 60 < wait <= HOUR for wait in waits[3:]), waits
+    failed = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+    assert [m.split(":", 1)[0] for m in failed] == [
+        "background sync failed, will retry in 30 s",
+        "background sync failed, will retry in 60 s",
+        "background sync failed, will retry in 120 s",
+    ]
+    assert "is a file, not a folder" in failed[0]
+
+
+async def test_ameyo_failing_backs_off_to_at_most_15_minutes_and_never_past_the_interval(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    settings = settings_for(simulator, tmp_path, AMEYO_SYNC_RATE="0")
+    simulator.state.faults.commands = {"getContacts"}
+    simulator.state.faults.html_502 = -1  # every page answered by a proxy's 502 page
+    for interval, expected in (
+        (HOUR, [30.0, 60.0, 120.0, 240.0, 480.0, 900.0, 900.0]),
+        (100.0, [30.0, 60.0, 100.0, 100.0]),
+    ):
+        waits: list[float] = []
+
+        async def sleep(seconds: float, waits: list[float] = waits, upto: int = len(expected)) -> None:
+            waits.append(seconds)
+            if len(waits) == upto:
+                raise Stop
+
+        ameyo, store = ameyo_of(simulator, settings), open_store(settings)
+        try:
+            with pytest.raises(Stop):
+                await keep_fresh(ameyo, store, interval, sleep=sleep)
+        finally:
+            await ameyo.aclose()
+            store.close()
+        assert waits == expected
