@@ -828,3 +828,29 @@ async def test_rows_of_unknown_outcome_are_not_resent_by_an_upload_with_other_op
     assert dry.counts == {"OUTCOME_UNKNOWN": 2, "WOULD_SEND": 4}, dry.counts
     assert second.counts == {"OUTCOME_UNKNOWN": 2, "ADDED": 4}, second.counts
     assert simulator.state.executed["uploadContacts"] == 3
+
+
+def test_the_progress_line_of_a_stopped_upload_says_how_many_rows_were_not_sent(tmp_path: Path) -> None:
+    """A failure that stops an upload settles its rows left as not sent: the progress line said
+    '30 of 30 rows settled (100%)', read as all of them sent, when 25 never left."""
+    source = plain_file(tmp_path / "stops.csv", 30)
+    with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
+        sim.state.faults.commands = {"uploadContacts"}
+        sim.state.faults.drop_after = 1  # the first batch runs, its answer is lost: the run stops
+        env = upload_env(sim, tmp_path) | {
+            "AMEYO_DATABASE_URL": str(tmp_path / "index.db"),
+            "AMEYO_PROGRESS_EVERY_S": "0",  # a line for every step
+        }
+        done = subprocess.run(
+            cli(source, "--batch-size", "5", "--concurrency", "1"),
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert sim.state.commands["uploadContacts"] == 1
+    assert done.returncode == 1, done.stderr
+    shown = [line for line in done.stderr.splitlines() if line.startswith("stops.csv: ")]
+    assert shown[-1] == "stops.csv: 30 of 30 rows settled: 5 sent, 25 not sent (100%)", done.stderr
+    assert "sent in this run 5; answered in earlier runs (not resent) 0; not sent 25" in done.stdout

@@ -489,10 +489,10 @@ async def _upload_once(
     from .stopping import exit_status, signal_words
 
     shown = Progress(settings.progress_every_s)
-    unit = "rows checked" if options.dry_run else "rows settled"
 
-    async def progress(done: int, total: int | None, _message: str) -> None:
-        shown.step(path.name, done, total, unit)
+    async def progress(done: int, total: int | None, message: str) -> None:
+        # The engine's words: how many of the rows settled were sent, and how many not.
+        shown.step(path.name, done, total, words=message)
 
     def fail(message: str) -> None:
         shown.clear()

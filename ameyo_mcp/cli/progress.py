@@ -44,13 +44,24 @@ class Progress:
         self._label: str | None = None
         self._first: tuple[float, int] = (0.0, 0)
 
-    def step(self, label: str, done: int, total: int | None, unit: str, *, about: bool = False) -> None:
-        """`done` of `total` (None: not known; `about`: an estimate) `unit` of `label`."""
+    def step(
+        self,
+        label: str,
+        done: int,
+        total: int | None,
+        unit: str = "",
+        *,
+        about: bool = False,
+        words: str | None = None,
+    ) -> None:
+        """`done` of `total` (None: not known; `about`: an estimate) `unit` of `label`; `words`, when
+        given, say it instead ("2,400 of 3,000 rows settled: 200 sent, 2,200 not sent")."""
         now = self._clock()
         if label != self._label:
             self._label, self._first = label, (now, done)
         of = f"{'~' if about else ''}{total:,}" if total else None
-        self.standing = f"{label}: {done:,} of {of} {unit}" if of else f"{label}: {done:,} {unit}"
+        spelt = f"{done:,} of {of} {unit}" if of else f"{done:,} {unit}"
+        self.standing = f"{label}: {words or spelt}"
         rate = self._rate(now, done)
         left = _duration((total - done) / rate) if rate and total and total > done else None
         if self.tty:
@@ -58,7 +69,8 @@ class Progress:
             if total:
                 share = min(done / total, 1.0)
                 bar = f" [{'#' * int(share * _BAR):<{_BAR}}] {share:4.0%}"
-            text = f"{label}{bar} {done:,}/{of} {unit}" if of else f"{label} {done:,} {unit}"
+            compact = f"{done:,}/{of} {unit}" if of else f"{done:,} {unit}"
+            text = f"{label}{bar} {words or compact}"
             if rate:
                 text += f", {rate:,.0f}/s"
             if left:

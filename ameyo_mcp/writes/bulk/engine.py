@@ -1234,8 +1234,9 @@ class _Run:
         self._reported = now
         done = self.tally.rows
         total = done if final else max(self.expected, done)
-        verb = "checked" if self.options.dry_run else "settled"
-        await self.progress(done, total, f"{done:,} of {counted(total, 'row')} {verb}")
+        message = f"{done:,} of {counted(total, 'row')} "
+        message += "checked" if self.options.dry_run else f"settled: {self.tally.settled_words()}"
+        await self.progress(done, total, message)
 
     def summary(self, elapsed: float) -> BulkUploadOut:
         tally = self.tally

@@ -22,7 +22,16 @@ from ...answers.results import CampaignOut, FailureOut
 from ...answers.summaries import answered_text, failure_line
 from ...errors import OutputError
 from ...rules.counts import counted, number
-from ..outcome import NOT_SENT, OUTCOME_UNKNOWN, REFUSED, RESULT_COLUMNS, SENT_EARLIER, WOULD_SEND, Outcome
+from ..outcome import (
+    FAILED,
+    NOT_SENT,
+    OUTCOME_UNKNOWN,
+    REFUSED,
+    RESULT_COLUMNS,
+    SENT_EARLIER,
+    WOULD_SEND,
+    Outcome,
+)
 from ..records import answered
 from .outputs import create_private
 
@@ -113,6 +122,23 @@ class Tally:
                 # The first by line: batches in flight together settle in any order.
                 insort(self.failures, row.failure_out(), key=_by_line)
                 del self.failures[MAX_FAILURES:]
+
+    def settled_words(self) -> str:
+        """What became of the rows settled so far, for a progress line: a run that a failure stopped
+        settles its rows left as not sent, and a bare count of settled rows read as if sent."""
+        counts = self.counts
+        refused = counts[REFUSED]
+        # FAILED is a batch refused before it left (Ameyo's own failures are answers: sent).
+        not_sent = counts[NOT_SENT] + counts[FAILED]
+        earlier = self.rows - self.sent_now - refused - not_sent
+        words = [f"{number(self.sent_now)} sent"]
+        if not_sent:
+            words.append(f"{number(not_sent)} not sent")
+        if refused:
+            words.append(f"{number(refused)} refused")
+        if earlier > 0:
+            words.append(f"{number(earlier)} sent earlier (not resent)")
+        return ", ".join(words)
 
 
 def _by_line(failure: FailureOut) -> int:
