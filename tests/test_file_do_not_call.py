@@ -153,3 +153,44 @@ async def test_a_files_update_of_a_do_not_call_customer_needs_the_persons_yes(
     assert "1 row to update or call back a customer whose last disposition is do-not-call" in text, text
     karthik = simulator.state.contact(KARTHIK)
     assert karthik is not None and karthik.columns["status"] == "NOT_TRIED", karthik.columns
+
+
+async def test_a_customer_added_since_the_sync_stays_checked_after_the_files_own_rows_are_added(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """A do-not-call customer added in Ameyo after the index's sync is found among the newest
+    contacts. A file's first batches add customers of their own, which are then the newest: read
+    again for a later batch, the window held only those, and the row updating that customer was let
+    through in the run, though its dry run (which adds nobody) held it back."""
+    from ameyo_mcp.index.lookup import NEWEST
+    from ameyo_mcp.simulator.state import UploadOptions
+
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    await synced(simulator, settings)
+    phone = "9812300077"
+    [added] = simulator.state.upload_contacts(1, 1, UploadOptions(), [{"phone1": phone, "name": "Zubin"}])
+    assert added.customer_id is not None
+    simulator.state.change_columns(added.customer_id, disposition="DNC", status="CALLED")
+    # Three batches of new customers before his row: with one request at a time, the third waits
+    # for the first to be answered, so his row is judged after the run's own 500 were added.
+    rows = "".join(f"98765{i:05d},New {i}\n" for i in range(3 * NEWEST))
+    (folder / "big.csv").write_text(f"phone1,name\n{rows}{phone},Zubin\n", encoding="utf-8")
+    args = {
+        "campaign": 1,
+        "lead_id": 1,
+        "file": "big.csv",
+        "update_existing": True,
+        "batch_size": NEWEST,
+        "concurrency": 1,
+    }
+    async with Client(server_of(simulator, settings)) as client:
+        dry = await client.call_tool(TOOL, args)
+        token = (dry.structured_content or {})["confirm_token"]
+        real = await client.call_tool(TOOL, args | {"dry_run": False, "confirm": token})
+    said = f"customer {added.customer_id}'s last disposition is 'DNC'"
+    assert said in text_of(dry), text_of(dry)
+    zubin = simulator.state.contact(added.customer_id)
+    assert zubin is not None and zubin.columns["status"] == "CALLED", text_of(real)
+    assert said in text_of(real), text_of(real)
