@@ -6,15 +6,19 @@ rather than scheduled unchecked. Through the upload with callbacks and a contact
 from __future__ import annotations
 
 import subprocess
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from mcp import Client
 
+from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.rules import phones
+from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
-from tests.conftest import server_of, settings_for, synced, text_of
+from tests.conftest import server_of, settings_for, synced, text_of, transport_of
 from tests.test_bulk_exact import cli
 from tests.test_bulk_upload import read_result, upload_env
 from tests.test_file_do_not_call import dnc_file, karthiks_callbacks
@@ -281,3 +285,50 @@ async def test_a_do_not_call_customer_added_after_the_sync_is_checked_as_ameyo_a
         )
     assert calls_to(simulator, phone) == [], text_of(sent)
     assert said in text_of(sent) and "despite_do_not_call=true" in text_of(sent), text_of(sent)
+
+
+class _ReadsFailAfterTheFirst(httpx.AsyncBaseTransport):
+    """Ameyo whose getContacts answers a proxy's 502 after the first: the customer a callback names
+    is read, and nothing after."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport | None) -> None:
+        self.inner = inner or httpx.AsyncHTTPTransport()
+        self.reads = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if b"command=getContacts" in await request.aread():
+            self.reads += 1
+            if self.reads > 1:
+                return httpx.Response(
+                    502, text="<html>Bad Gateway</html>", headers={"content-type": "text/html"}
+                )
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_callback_by_customer_id_to_a_shared_line_not_read_is_held_back(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """The other customer on the line the callback dials could not be read: ameyo_add_callback holds
+    it back with the way through, as an upload's callback to that line is held back. It had been
+    scheduled, unsaid."""
+    karthik = simulator.state.contact(KARTHIK)
+    assert karthik is not None
+    priya_id = 12001
+    with simulator.state._lock:
+        priya = simulator.state._find(priya_id)
+        assert priya is not None
+        priya.customer_data["phone2"] = karthik.phone1
+        priya.columns.pop("disposition", None)
+    settings = settings_for(simulator, tmp_path, AMEYO_CALLING_HOURS="00:00-23:59")
+    await synced(simulator, settings)
+    callback = {"campaign": 1, "customer_id": priya_id, "phone": karthik.phone1, "callback_time": LATER}
+    transport = _ReadsFailAfterTheFirst(transport_of(simulator))
+    async with Client(create_server(settings, ameyo_factory=partial(Ameyo, transport=transport))) as client:
+        held = await client.call_tool("ameyo_add_callback", callback)
+        assert calls_to(simulator, karthik.phone1) == [], text_of(held)
+        assert held.is_error and UNREAD in text_of(held), text_of(held)
+        assert "despite_do_not_call=true if the person confirms" in text_of(held), text_of(held)
+        transport.reads = 0
+        confirmed = await client.call_tool("ameyo_add_callback", callback | {"despite_do_not_call": True})
+    assert not confirmed.is_error and "scheduled as the person confirmed" in text_of(confirmed)
+    assert len(calls_to(simulator, karthik.phone1)) == 1

@@ -398,6 +398,13 @@ async def _line_shared(
     line), as an upload checks the customer its callback's number dials: the call rings them."""
     check = await state_of(ctx).writes.do_not_call(info.campaign_id, {0: (number, None)})
     refused = check.refused.get(0)
+    if refused is None and 0 in check.unread:
+        # The customers the index finds on the line could not be read: held back, as an upload's
+        # callback to that line is, with the way through.
+        problem = f"{data_text(number, 24)}: {check.problem(0, 'despite_do_not_call=true')}"
+        if not despite_dnc:
+            raise ToolError(f"Nothing was sent: {problem}")
+        return [f"Note: {data_text(number, 24)}: {check.said(0)}; scheduled as the person confirmed."]
     if refused is None or refused[0] == contact.customer_id:
         return []  # (the customer's own disposition: `_checks`)
     said = (
