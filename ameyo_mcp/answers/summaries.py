@@ -427,8 +427,11 @@ def upload_text(out: UploadOut, positions: Mapping[int, int] | None = None) -> s
         )
         if len(planned) > MAX_FAILURE_LINES:
             lines.append(f"{len(planned) - MAX_FAILURE_LINES} more are in the structured result.")
+    # (A record sent earlier tells the callback Ameyo scheduled then in its reason: none is new.)
     callbacks = [
-        r for r in out.records if not out.dry_run and callback_scheduled(r.callback_id, r.callback_time)
+        r
+        for r in out.records
+        if not out.dry_run and r.result != SENT_EARLIER and callback_scheduled(r.callback_id, r.callback_time)
     ]
     if callbacks:
         lines.append(f"Callbacks scheduled: {number(out.callbacks)} ({out.timezone}):")

@@ -43,7 +43,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from ..ameyo.client import ON_WIRE
 from ..ameyo.models import (
@@ -1044,20 +1044,45 @@ def _answer_from(write: Write, rows: list[Any] | None) -> list[Any]:
     record the kept answer has no row for (an answer cut short) gets None: its outcome is unknown."""
     if not rows:
         return []
-    keys = [str(row[_RECORD]) for row in rows if isinstance(row, dict) and _RECORD in row]
-    plain = [{k: v for k, v in row.items() if k != _RECORD} if isinstance(row, dict) else row for row in rows]
-    answer: list[Any] = write.request.reply.adapter.validate_python(plain)
-    if len(keys) < len(rows):  # kept before rows named their records, or a write of no records
+    answer, keys = _read_kept(write, rows)
+    if keys is None:  # kept before rows named their records, or a write of no records
         return answer
-    by_key: dict[str, deque[Any]] = {}
-    for key, row in zip(keys, answer, strict=True):
-        by_key.setdefault(key, deque()).append(row)
-    mine: list[Any] = [
-        by_key[key].popleft() if by_key.get(key) else None for key in plans.record_keys(write.request)
-    ]
+    mine = _by_record(write, answer, keys)
     while mine and mine[-1] is None:
         mine.pop()
     return mine
+
+
+def earlier_answer(write: Write, entry: LedgerEntry) -> list[Any | None]:
+    """The rows of Ameyo's answer to another write (`entry`, answered: one `rows_held` found) for
+    those of `write`'s records it sent too, by each record's place in `write` (None: it sent no
+    such record, or kept no row for it). What a record set aside as sent earlier is told Ameyo
+    answered then. Empty when the ledger kept no answer that names its records (a file's batch)."""
+    if entry.state != "answered" or not entry.answer:
+        return []
+    try:
+        answer, keys = _read_kept(write, entry.answer)
+    except ValidationError:  # (rows of another command's answer: not this write's kind)
+        return []
+    return [] if keys is None else _by_record(write, answer, keys)
+
+
+def _read_kept(write: Write, rows: list[Any]) -> tuple[list[Any], list[str] | None]:
+    """Kept answer rows read back as `write`'s request reads its answer, and the record key of each
+    (None: not every row names its record)."""
+    keys = [str(row[_RECORD]) for row in rows if isinstance(row, dict) and _RECORD in row]
+    plain = [{k: v for k, v in row.items() if k != _RECORD} if isinstance(row, dict) else row for row in rows]
+    answer: list[Any] = write.request.reply.adapter.validate_python(plain)
+    return answer, keys if len(keys) == len(rows) else None
+
+
+def _by_record(write: Write, answer: list[Any], keys: list[str]) -> list[Any | None]:
+    """Each of `write`'s records, in its order, given the row kept under its key (`plans.record_keys`);
+    the same record twice takes the rows in turn."""
+    by_key: dict[str, deque[Any]] = {}
+    for key, row in zip(keys, answer, strict=True):
+        by_key.setdefault(key, deque()).append(row)
+    return [by_key[key].popleft() if by_key.get(key) else None for key in plans.record_keys(write.request)]
 
 
 def answer_summary(answer: Sequence[Any]) -> dict[str, Any]:

@@ -303,14 +303,16 @@ def held_by(entry: LedgerEntry, words: str, now: float) -> str:
     )
 
 
-def record_held_by(entry: LedgerEntry, now: float) -> str:
-    """Why a record another write sent (`WritePath.rows_held`) is not sent: the same record answered,
-    or its number sent with an unknown outcome, told from when it was sent."""
+def record_held_by(entry: LedgerEntry, now: float, answered: str | None = None) -> str:
+    """Why a record another write sent (`WritePath.rows_held`) is not sent: the same record answered
+    (with what Ameyo `answered` it then, as `records.answered_then` tells it, when the ledger kept
+    it), or its number sent with an unknown outcome, told from when it was sent."""
     if entry.state == "answered":
         since = entry.settled_at or entry.claimed_at
+        then = f": {answered}" if answered else ""
         return (
             f"not sent again: the same record went to this lead {ago_text(now - since)} ({entry.label}), "
-            "and Ameyo answered it then; pass allow_repeat=true only if it is meant to go again"
+            f"and Ameyo answered it then{then}; pass allow_repeat=true only if it is meant to go again"
         )
     return (
         f"not sent: its number went out {ago_text(now - entry.claimed_at)} ({entry.label}) and that "

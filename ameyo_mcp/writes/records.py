@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from ..ameyo.customers import PRIMARY_COLUMN
 from ..ameyo.models import CallbackUploadResult, GetContactsRequest, RecordResult
-from ..ameyo.result_types import DUPLICATE, KEPT_AS_IS, NOT_MOVED, SAVED, effect
+from ..ameyo.result_types import DUPLICATE, KEPT_AS_IS, NOT_MOVED, SAVED, UPDATED_AND_MOVED, effect
 from ..ameyo.service import Ameyo, UploadTarget, describe_failure, duplicate_text
 from ..answers.summaries import number_alone, scheduled_callback_text
 from ..errors import AmeyoError, PhoneError
@@ -22,7 +22,7 @@ from ..rules import phones
 from ..rules.counts import counted
 from ..rules.sanitize import clean_text
 from ..rules.times import show
-from .outcome import OUTCOME_UNKNOWN, REFUSED, WOULD_SEND, Outcome
+from .outcome import OUTCOME_UNKNOWN, REFUSED, SENT_EARLIER, WOULD_SEND, Outcome
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
@@ -47,8 +47,9 @@ class Checked:
     # phone1 is sent as Ameyo already holds this number (see `one_record_per_number`).
     held: bool = False
     # Set aside because another write sent it or holds its callback: its outcome as told
-    # (SENT_EARLIER, OUTCOME_UNKNOWN, NOT_SENT), `problem` saying why; None for a refusal.
-    aside: str | None = None
+    # (SENT_EARLIER, with Ameyo's answer then; OUTCOME_UNKNOWN; NOT_SENT), `problem` saying why;
+    # None for a refusal.
+    aside: Outcome | None = None
 
     @property
     def phone(self) -> str | None:
@@ -399,6 +400,40 @@ def outcome(
             out.reason = f"customer saved, but no callback was scheduled ({note})"
             out.ok = False
     return out
+
+
+def sent_earlier(
+    position: int,
+    phone: str | None,
+    row: RecordResult | None,
+    zone: ZoneInfo | None,
+    held_by: Callable[[str | None], str],
+) -> Outcome:
+    """A record set aside because an earlier write sent it and Ameyo answered (SENT_EARLIER), with
+    that answer as the ledger kept it (`row`; None: it kept none): its customer, its callback and
+    whether it was done, as the earlier write's own answer told them. `held_by` gives the reason,
+    given what Ameyo answered then in a clause ("added as customer 12521")."""
+    if row is None:
+        return Outcome(position, phone, SENT_EARLIER, True, reason=held_by(None))
+    then = outcome(position, phone, row, zone)
+    kind = then.result
+    who = f"customer {then.customer_id}" if then.customer_id is not None else "its customer"
+    done = {"added": f"added as {who}", "updated": f"updated {who}", "moved": f"moved {who} into this lead"}
+    words = done.get(effect(kind))
+    if kind == UPDATED_AND_MOVED:
+        words = f"{words} and moved them into this lead"
+    elif kind in KEPT_AS_IS:
+        words = f"{who} {_KEPT_WORDS[kind]}"
+    elif words is None:
+        words = f"not saved, {describe_failure(row.failure_key or kind, row.failure_args, fallback=kind)}"
+    if then.callback_scheduled:
+        words += f", {scheduled_callback_text(then.callback_id, then.callback_time)}"
+    elif isinstance(row, CallbackUploadResult):
+        words += ", no callback scheduled"
+    reason = held_by(words)
+    return Outcome(
+        position, phone, SENT_EARLIER, then.ok, then.customer_id, reason, then.callback_id, then.callback_time
+    )
 
 
 # The customer left as it was, in words that do not invite sending the record again: with a

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -41,6 +42,7 @@ from ...writes.records import (
     outcome,
     refused,
     rewritten_note,
+    sent_earlier,
     upload_tally,
     would_send,
 )
@@ -455,38 +457,56 @@ async def _held_aside(
     good: Sequence[Checked],
     write: plans.Write,
     plan: Callable[[list[Checked]], plans.Write],
-) -> dict[int, tuple[str, str]]:
+) -> dict[int, Outcome]:
     """By position, the records to set aside, as what they are told (REFUSED for the call's own
     repeat of a callback) and why, as a file upload sets its rows aside, in the
     dry run too (the whole upload was refused for one of them): those whose callback another write
     already holds; a record whose callback an earlier record of the same call asks for; and a record
-    another upload sent (the same record answered, or its number with an unknown outcome: a file's
-    row, or a record of another call).
+    another upload sent (the same record answered, told with what Ameyo answered it then; or its
+    number with an unknown outcome: a file's row, or a record of another call). The same record
+    with the same callback answered is told as sent earlier rather than as its callback held.
 
     The same call made again after records were set aside finds its other records held by what it
     sent then: that write is this call's own, and is answered as a repeat."""
     step = "pass allow_repeat=true only if a second callback is meant"
     callbacks = dict(zip((c.position for c in good), write.callbacks, strict=True)) if write.callbacks else {}
+    phones_of = {c.position: c.phone for c in good}
     first: dict[str, int] = {}
-    aside: dict[int, tuple[str, str]] = {}
+    aside: dict[int, Outcome] = {}
     for position, (key, words) in callbacks.items():
         if key in first:
             why = f"not sent: record {first[key]} asks for the same callback ({words}); {step}"
-            aside[position] = (REFUSED, why)
+            aside[position] = refused(position, phones_of[position], why)
         first.setdefault(key, position)
     now = path.clock()
     held = await path.held_callbacks(write)
     holder = {
-        p: (held[key], (NOT_SENT, f"not sent: {plans.held_by(held[key], words, now)}; {step}"))
+        p: (held[key], Outcome(p, phones_of[p], NOT_SENT, False, reason=f"not sent: {why}; {step}"))
         for p, (key, words) in callbacks.items()
         if key in held
+        for why in [plans.held_by(held[key], words, now)]
     }
     rows = await path.rows_held(write)
-    for c in good:
+    earlier: dict[str, list[Any]] = {}  # by write: its answer's rows, by place among `good`
+    zone = path.ameyo.settings.zone
+    for place, c in enumerate(good):
         entry = rows.get(c.identity) if c.identity is not None else None
-        if entry is not None:
-            result = SENT_EARLIER if entry.state == "answered" else OUTCOME_UNKNOWN
-            holder.setdefault(c.position, (entry, (result, plans.record_held_by(entry, now))))
+        if entry is None:
+            continue
+        if entry.state != "answered":
+            told = Outcome(
+                c.position, c.phone, OUTCOME_UNKNOWN, False, reason=plans.record_held_by(entry, now)
+            )
+            holder.setdefault(c.position, (entry, told))
+            continue
+        if c.position in holder and holder[c.position][0].write_id != entry.write_id:
+            continue  # another write holds its callback: that is what it is told
+        if entry.write_id not in earlier:
+            earlier[entry.write_id] = writes.earlier_answer(write, entry)
+        rows_then = earlier[entry.write_id]
+        row = rows_then[place] if place < len(rows_then) else None
+        told = sent_earlier(c.position, c.phone, row, zone, partial(plans.record_held_by, entry, now))
+        holder[c.position] = (entry, told)
     for write_id in {entry.write_id for entry, _ in holder.values()}:
         # What this call sent before, less the records others held then: its own write.
         kept = [
@@ -498,23 +518,23 @@ async def _held_aside(
         if kept and plan(kept).identity == write_id:
             holder = {p: h for p, h in holder.items() if h[0].write_id != write_id}
             break
-    for position, (_, outcome_and_why) in holder.items():
-        aside.setdefault(position, outcome_and_why)
+    for position, (_, told) in holder.items():
+        aside.setdefault(position, told)
     return aside
 
 
 def _set_aside(
     checked: list[Checked],
-    aside: Mapping[int, tuple[str, str]],
+    aside: Mapping[int, Outcome],
     plan: Callable[[list[Checked]], plans.Write],
 ) -> tuple[list[Checked], list[Checked], plans.Write]:
     """The records with those `aside` set aside as told, for its reasons; the others, and their
     write."""
 
-    def told(c: Checked, result: str, why: str) -> Checked:
-        return replace(c, problem=why, aside=None if result == REFUSED else result)
+    def told(c: Checked, outcome: Outcome) -> Checked:
+        return replace(c, problem=outcome.reason, aside=None if outcome.result == REFUSED else outcome)
 
-    checked = [told(c, *aside[c.position]) if c.position in aside else c for c in checked]
+    checked = [told(c, aside[c.position]) if c.position in aside else c for c in checked]
     good = [c for c in checked if c.problem is None]
     return checked, good, plan(good)
 
@@ -673,11 +693,7 @@ def _report(
     `assigned`: whom each record's callback goes to (agent, self callback), by position."""
     refusals = [refused(c.position, c.phone, c.problem) for c in checked if c.problem and not c.aside]
     # Set aside as what they are: a record another upload sent and Ameyo answered is no refusal.
-    aside = [
-        Outcome(c.position, c.phone, c.aside, c.aside == SENT_EARLIER, reason=c.problem)
-        for c in checked
-        if c.aside
-    ]
+    aside = [c.aside for c in checked if c.aside]
     if outcomes is None:
         if not dry_run and not any(c.problem is None for c in checked):
             told = sorted([*refusals, *aside], key=lambda r: r.position)

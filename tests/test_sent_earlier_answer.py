@@ -1,0 +1,65 @@
+"""A record an earlier upload sent, and that a later upload sets aside as sent earlier, is told what
+Ameyo answered it then, as the ledger kept it: the customer it was added as or updated, and the
+callback scheduled. It was told only that Ameyo had answered, while a repeated callback gave its
+earlier answer again: the model could not say which customer the person's record had become."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from tests.conftest import text_of
+
+pytestmark = pytest.mark.anyio
+
+BASE: dict[str, Any] = {"campaign": 1, "lead_id": 1}
+ASHA, BO, CY = (
+    {"phone1": "9876512345", "name": "Asha"},
+    {"phone1": "9876512346", "name": "Bo"},
+    {"phone1": "9876512347", "name": "Cy"},
+)
+
+
+def by_position(result: Any) -> dict[int, dict[str, Any]]:
+    out = result.structured_content
+    assert out is not None, text_of(result)
+    return {r["position"]: r for r in out["records"]}
+
+
+async def test_records_sent_earlier_are_told_the_customer_ameyo_made_of_each(client: Client) -> None:
+    first = await client.call_tool("ameyo_upload_contacts", BASE | {"records": [ASHA, BO]})
+    assert "12521 (record 1), 12522 (record 2)" in text_of(first), text_of(first)
+    # The same two in another order, and one more: each is told its own answer then.
+    again = await client.call_tool("ameyo_upload_contacts", BASE | {"records": [BO, ASHA, CY]})
+    text = text_of(again)
+    assert (
+        "record 1: 9876512346: not sent again" in text and "answered it then: added as customer 12522" in text
+    )
+    assert "answered it then: added as customer 12521" in text, text
+    records = by_position(again)
+    assert records[1]["result"] == "SENT_EARLIER" and records[1]["customer_id"] == 12522, records
+    assert records[2]["result"] == "SENT_EARLIER" and records[2]["customer_id"] == 12521, records
+    assert records[1]["ok"] and records[2]["ok"], records
+    assert "Sent 1 record" in text and "12523 (record 3)" in text, text
+
+
+async def test_a_record_sent_earlier_with_its_callback_is_told_that_callback(client: Client) -> None:
+    asha = {"customer": ASHA, "callback_time": "2031-05-01T11:00:00", "agent": "agent7"}
+    bo = {"customer": BO, "callback_time": "2031-05-01T12:00:00"}
+    tool = "ameyo_upload_contacts_with_callbacks"
+    first = await client.call_tool(tool, BASE | {"records": [asha]})
+    [scheduled] = by_position(first).values()
+    again = await client.call_tool(tool, BASE | {"records": [asha, bo]})
+    text = text_of(again)
+    held = by_position(again)[1]
+    assert held["result"] == "SENT_EARLIER" and held["customer_id"] == scheduled["customer_id"], held
+    assert held["callback_id"] == scheduled["callback_id"], (held, scheduled)
+    assert held["callback_time"] == "2031-05-01 11:00 Asia/Kolkata" and held["assigned_to"] == "agent7", held
+    said = f"added as customer {scheduled['customer_id']}, callback {scheduled['callback_id']} scheduled at"
+    assert said in text, text
+    # Not told as a callback this call scheduled: only Bo's is new.
+    out = again.structured_content
+    assert out is not None and out["callbacks"] == 1, out
+    assert "Callbacks scheduled: 1" in text and f"record 1: {scheduled['callback_id']}" not in text, text
