@@ -140,15 +140,19 @@ async def test_a_customers_callbacks_still_to_come_are_shown_with_them(
     text = text_of(found)
     assert (
         "(for them or anyone who shares a number), still to come: 2 callbacks scheduled at "
-        "2031-05-01 15:00, 2031-05-01 16:00 (Asia/Kolkata, the Ameyo server's zone)"
+        "2031-05-01 15:00 Asia/Kolkata, 2031-05-01 16:00 Asia/Kolkata."
     ) in text, text
-    # The same beside the text, for a program: the times, in the Ameyo server's zone.
+    # The same beside the text, for a program: the times, in the Ameyo server's zone, named as
+    # every other time in the answer (they were bare: "2031-05-01 15:00:00").
     assert found.structured_content is not None
-    assert found.structured_content["callbacks_scheduled"] == ["2031-05-01 15:00:00", "2031-05-01 16:00:00"]
+    assert found.structured_content["callbacks_scheduled"] == [
+        "2031-05-01 15:00 Asia/Kolkata",
+        "2031-05-01 16:00 Asia/Kolkata",
+    ]
     assert found.structured_content.get("callbacks_maybe_scheduled") is None
     assert before.structured_content is not None and "callbacks_scheduled" not in before.structured_content
     by_phone = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "phone": "+91 73080 59204"})
-    assert "2031-05-01 16:00 (" in text_of(by_phone), text_of(by_phone)
+    assert "2031-05-01 16:00 Asia/Kolkata." in text_of(by_phone), text_of(by_phone)
 
 
 async def test_an_upload_sets_aside_a_record_whose_callback_is_scheduled_and_sends_the_rest(

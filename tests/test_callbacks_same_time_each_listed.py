@@ -29,8 +29,8 @@ async def test_every_callback_still_to_come_is_listed_with_its_agent(client: Cli
     last = result.structured_content
     assert last is not None
     assert last["also_scheduled"] == [
-        "2030-06-01 11:00:00 for agent agent1",
-        "2030-06-01 11:00:00 for agent agent2",
+        "2030-06-01 11:00 Asia/Kolkata for agent agent1",
+        "2030-06-01 11:00 Asia/Kolkata for agent agent2",
     ]
     assert "also has 2 callbacks" in text_of(result), text_of(result)
     held = [c for c in simulator.state.callbacks(1) if c.customer_id == PRIYA]
@@ -38,12 +38,12 @@ async def test_every_callback_still_to_come_is_listed_with_its_agent(client: Cli
     found = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "customer_ids": [PRIYA]})
     assert found.structured_content is not None
     assert found.structured_content["callbacks_scheduled"] == [
-        "2030-06-01 11:00:00",
-        "2030-06-01 11:00:00 for agent agent1",
-        "2030-06-01 11:00:00 for agent agent2",
+        "2030-06-01 11:00 Asia/Kolkata",
+        "2030-06-01 11:00 Asia/Kolkata for agent agent1",
+        "2030-06-01 11:00 Asia/Kolkata for agent agent2",
     ]
     text = text_of(found)
     assert (
-        "still to come: 3 callbacks scheduled at 2030-06-01 11:00, 2030-06-01 11:00 for agent agent1, "
-        "2030-06-01 11:00 for agent agent2 (Asia/Kolkata"
+        "still to come: 3 callbacks scheduled at 2030-06-01 11:00 Asia/Kolkata, 2030-06-01 11:00 "
+        "Asia/Kolkata for agent agent1, 2030-06-01 11:00 Asia/Kolkata for agent agent2."
     ) in text, text

@@ -69,18 +69,19 @@ async def test_one_customers_answer_names_the_callbacks_agents_set_on_their_call
         text = text_of(found)
         assert (
             "Callbacks agents set on this customer's calls (from the call outcomes Ameyo pushed), still to "
-            "come: 2 callbacks (Asia/Kolkata, the Ameyo server's zone); any of them may since have been "
-            "dialled or removed:\n<customer-data>\n"
-            f"{tomorrow:%Y-%m-%d %H:%M} set by agent agent7\n{later:%Y-%m-%d %H:%M}\n</customer-data>\n"
+            "come: 2 callbacks; any of them may since have been dialled or removed:\n<customer-data>\n"
+            f"{tomorrow:%Y-%m-%d %H:%M} Asia/Kolkata set by agent agent7\n"
+            f"{later:%Y-%m-%d %H:%M} Asia/Kolkata\n</customer-data>\n"
             "Ameyo's own callback list (its web console) is the full truth"
         ) in text, text
         assert f"{past:%Y-%m-%d %H:%M}" not in text, text
         for minute in (7, 8, 9):
             assert f"{tomorrow + timedelta(minutes=minute):%Y-%m-%d %H:%M}" not in text, text
         assert found.structured_content is not None
+        # Each time as every answer shows one, with its zone (they were bare, "… 15:00:00").
         assert found.structured_content["callbacks_set_on_calls"] == [
-            f"{tomorrow:%Y-%m-%d %H:%M:%S} set by agent agent7",
-            f"{later:%Y-%m-%d %H:%M:%S}",
+            f"{tomorrow:%Y-%m-%d %H:%M} Asia/Kolkata set by agent agent7",
+            f"{later:%Y-%m-%d %H:%M} Asia/Kolkata",
         ]
         # None of this server's own: those words stay out.
         assert "Callbacks this server asked Ameyo for" not in text, text
@@ -98,10 +99,11 @@ async def test_one_customers_answer_names_the_callbacks_agents_set_on_their_call
         assert not added.is_error, said
         assert (
             "Note: this customer also has 2 callbacks that agents set on their calls (from the call outcomes "
-            "Ameyo pushed), still to come (Asia/Kolkata, the Ameyo server's zone), which stay scheduled "
-            "beside this one; any of them may since have been dialled or removed. If this one replaces them, "
-            "remove them in Ameyo's own callback list (its web console):\n<customer-data>\n"
-            f"{tomorrow:%Y-%m-%d %H:%M} set by agent agent7\n{later:%Y-%m-%d %H:%M}\n</customer-data>"
+            "Ameyo pushed), still to come, which stay scheduled beside this one; any of them may since "
+            "have been dialled or removed. If this one replaces them, remove them in Ameyo's own callback "
+            "list (its web console):\n<customer-data>\n"
+            f"{tomorrow:%Y-%m-%d %H:%M} Asia/Kolkata set by agent agent7\n"
+            f"{later:%Y-%m-%d %H:%M} Asia/Kolkata\n</customer-data>"
         ) in said, said
         assert added.structured_content is not None
         assert (

@@ -197,10 +197,10 @@ async def test_a_callback_asked_for_at_another_time_says_the_first_one_stays(
     text = text_of(moved)
     assert not moved.is_error, text
     assert "this customer also has a callback that this server scheduled earlier, still to come at " in text
-    assert "2031-05-01 11:00 (Asia/Kolkata, the Ameyo server's zone)" in text, text
+    assert "still to come at 2031-05-01 11:00 Asia/Kolkata, which stays" in text, text
     assert "remove it in Ameyo's own callback list" in text, text
     assert moved.structured_content is not None
-    assert moved.structured_content["also_scheduled"] == ["2031-05-01 11:00:00"]
+    assert moved.structured_content["also_scheduled"] == ["2031-05-01 11:00 Asia/Kolkata"]
     again = await client.call_tool("ameyo_add_callback", later)  # a repeat: nothing new to say
     assert text_of(again).startswith("REPEAT:") and "also has" not in text_of(again)
     other = await client.call_tool("ameyo_add_callback", {**CALLBACK, "customer_id": 12001})
@@ -214,13 +214,15 @@ async def test_a_callback_asked_for_at_another_time_says_the_first_one_stays(
     uploaded = await client.call_tool("ameyo_upload_contacts_with_callbacks", upload)
     said = text_of(uploaded)
     assert "still to come for these records' customers" in said, said
-    assert "record 1 at 2031-05-01 11:00:00, 2031-05-01 16:00:00. Remove any" in said, said
+    assert "record 1 at 2031-05-01 11:00 Asia/Kolkata, 2031-05-01 16:00 Asia/Kolkata. Remove any" in said, (
+        said
+    )
     last = await client.call_tool("ameyo_add_callback", {**CALLBACK, "callback_time": "2031-05-01T18:00:00"})
     assert last.structured_content is not None, text_of(last)
     assert last.structured_content["also_scheduled"] == [
-        "2031-05-01 11:00:00",
-        "2031-05-01 16:00:00",
-        "2031-05-01 17:00:00",
+        "2031-05-01 11:00 Asia/Kolkata",
+        "2031-05-01 16:00 Asia/Kolkata",
+        "2031-05-01 17:00 Asia/Kolkata",
     ], text_of(last)
     # A callback to another of the customer's numbers is theirs too.
     phone2 = {
@@ -234,7 +236,10 @@ async def test_a_callback_asked_for_at_another_time_says_the_first_one_stays(
         "ameyo_add_callback", {**phone2, "phone": None, "callback_time": "2031-05-02T16:00:00"}
     )
     assert on_phone1.structured_content is not None, text_of(on_phone1)
-    assert on_phone1.structured_content["also_scheduled"] == ["2031-05-01 11:00:00", "2031-05-02 11:00:00"]
+    assert on_phone1.structured_content["also_scheduled"] == [
+        "2031-05-01 11:00 Asia/Kolkata",
+        "2031-05-02 11:00 Asia/Kolkata",
+    ]
 
 
 async def test_a_callback_ameyo_did_not_schedule_is_never_named_as_still_to_come(
@@ -269,8 +274,10 @@ async def test_a_callback_of_unknown_outcome_is_named_as_perhaps_still_to_come(
     text = text_of(later)
     assert not later.is_error and later.structured_content is not None, text
     assert later.structured_content.get("also_scheduled") is None, text
-    assert later.structured_content["maybe_scheduled"] == ["2031-05-01 11:00:00"], text
-    assert "this customer may also have a callback still to come at 2031-05-01 11:00 (" in text, text
+    assert later.structured_content["maybe_scheduled"] == ["2031-05-01 11:00 Asia/Kolkata"], text
+    assert "this customer may also have a callback still to come at 2031-05-01 11:00 Asia/Kolkata:" in text, (
+        text
+    )
     assert "Ameyo's answer never came" in text and "also has" not in text, text
 
     # Through the upload tool, by the customer's number: the one answered and the one unknown.
@@ -280,7 +287,8 @@ async def test_a_callback_of_unknown_outcome_is_named_as_perhaps_still_to_come(
         "ameyo_upload_contacts_with_callbacks", {"campaign": 1, "lead_id": 21, "records": [record]}
     )
     said = text_of(uploaded)
-    shown = "record 1 at 2031-05-01 16:00:00 and perhaps at 2031-05-01 11:00:00 (outcome unknown)"
+    shown = "record 1 at 2031-05-01 16:00 Asia/Kolkata and perhaps at 2031-05-01 11:00 Asia/Kolkata"
+    shown += " (outcome unknown)"
     assert shown in said, said
     assert "one of unknown outcome is there only if Ameyo scheduled it" in said, said
     assert simulator.state.executed["addCallback"] == 2

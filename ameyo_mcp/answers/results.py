@@ -131,9 +131,9 @@ class ContactsOut(BaseModel):
     contacts: list[ContactOut]
     # For an answer about one customer: the callbacks this server asked Ameyo for, to any of their
     # numbers (theirs, or anyone's who shares a number), still to come, the soonest 100 of each (the
-    # Ameyo server's time): those answered as scheduled and those it may hold (in flight, or of
-    # unknown outcome), one item a callback ("2030-06-01 11:00:00 for agent agent1" when it has an
-    # agent); and their last call as Ameyo pushed it.
+    # Ameyo server's time, with its zone as every time shown): those answered as scheduled and those
+    # it may hold (in flight, or of unknown outcome), one item a callback ("2030-06-01 11:00
+    # Asia/Kolkata for agent agent1" when it has an agent); and their last call as Ameyo pushed it.
     callbacks_scheduled: list[str] | None = None
     callbacks_maybe_scheduled: list[str] | None = None
     callbacks_set_on_calls: list[str] | None = Field(default=None, description=SET_ON_CALLS)
@@ -205,7 +205,7 @@ class CallbackOut(BaseModel):
     assigned_to: str | None = None
     self_callback: bool
     repeat_of_earlier_call: bool | None = None
-    # Other callbacks to the customer still to come (Ameyo server's time): they stay scheduled.
+    # Other callbacks to the customer still to come (as `callbacks_scheduled`): they stay scheduled.
     also_scheduled: list[str] | None = None
     # Those this server asked for whose answer never came: Ameyo's own list says if they are there.
     maybe_scheduled: list[str] | None = None

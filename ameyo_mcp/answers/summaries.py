@@ -7,7 +7,6 @@ and says how to get the rest. Values that came from customer records are fenced 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -620,22 +619,22 @@ def callback_text(out: CallbackOut) -> str:
     return "\n".join(lines)
 
 
-def also_scheduled_note(times: Sequence[str], whom: str, this: str, zone: str) -> str:
+def also_scheduled_note(times: Sequence[str], whom: str, this: str) -> str:
     """What to do about the callbacks still to come that stay beside a new one: Ameyo's API can
-    neither move nor cancel a callback ("make it 4 pm instead" adds one). `zone`: the Ameyo
-    server's, whose times `times` are."""
+    neither move nor cancel a callback ("make it 4 pm instead" adds one). `times`: as
+    `plans.callback_words` gives them, each with its zone."""
     one = len(times) == 1
     return (
         f"Note: {whom} also has {'a callback' if one else counted(len(times), 'callback')} that this "
         "server scheduled "
-        f"earlier, still to come at {_times(times, zone)}, which {'stays' if one else 'stay'} "
+        f"earlier, still to come at {_times(times)}, which {'stays' if one else 'stay'} "
         f"scheduled beside {this}: the Customer Manager API can neither move nor cancel a callback. If "
         f"{this} replaces {'it' if one else 'them'}, remove {'it' if one else 'them'} in Ameyo's own "
         "callback list (its web console)."
     )
 
 
-def also_set_on_calls_note(times: Sequence[str], whom: str, this: str, zone: str) -> str:
+def also_set_on_calls_note(times: Sequence[str], whom: str, this: str) -> str:
     """`also_scheduled_note` for the callbacks still to come that agents set on the customer's
     calls (from the pushed call outcomes): they stay beside a new one too, unless since dialled or
     removed. Listed below it, fenced: the agents' names came in the pushes."""
@@ -644,7 +643,7 @@ def also_set_on_calls_note(times: Sequence[str], whom: str, this: str, zone: str
         [
             f"Note: {whom} also has {'a callback' if one else counted(len(times), 'callback')} that "
             f"{'an agent' if one else 'agents'} set on their calls (from the call outcomes Ameyo pushed), "
-            f"still to come ({zone}, the Ameyo server's zone), which {'stays' if one else 'stay'} scheduled "
+            f"still to come, which {'stays' if one else 'stay'} scheduled "
             f"beside {this}; {_set_on_calls_caveat(len(times))}. If {this} replaces "
             f"{'it' if one else 'them'}, remove {'it' if one else 'them'} in Ameyo's own callback list (its "
             "web console):",
@@ -653,21 +652,21 @@ def also_set_on_calls_note(times: Sequence[str], whom: str, this: str, zone: str
     )
 
 
-def maybe_scheduled_note(times: Sequence[str], whom: str, this: str, zone: str) -> str:
+def maybe_scheduled_note(times: Sequence[str], whom: str, this: str) -> str:
     """The callbacks to the customer still to come that this server may have scheduled: Ameyo's
     answer to them never came (outcome unknown), so only Ameyo's own list can say."""
     one = len(times) == 1
     return (
         f"Note: {whom} may also have {'a callback' if one else counted(len(times), 'callback')} still to "
         "come at "
-        f"{_times(times, zone)}: this server asked for {'it' if one else 'them'} earlier and Ameyo's "
+        f"{_times(times)}: this server asked for {'it' if one else 'them'} earlier and Ameyo's "
         f"answer never came. Look in Ameyo's own callback list (its web console): whatever is there "
         f"stays scheduled beside {this}, as the Customer Manager API can neither move nor cancel a callback."
     )
 
 
 def still_to_come_note(
-    scheduled: Sequence[str], maybe: Sequence[str], zone: str, set_on_calls: Sequence[str] = ()
+    scheduled: Sequence[str], maybe: Sequence[str], set_on_calls: Sequence[str] = ()
 ) -> str:
     """For an answer about one customer: the callbacks to them this server scheduled, or may have,
     and those agents set on their calls (`set_on_calls`, from the pushed outcomes), that are still
@@ -676,10 +675,10 @@ def still_to_come_note(
     said = []
     # Counted, each listed: three at one time for three agents ring three times.
     if scheduled:
-        said.append(f"{counted(len(scheduled), 'callback')} scheduled at {_times(scheduled, zone, shown=20)}")
+        said.append(f"{counted(len(scheduled), 'callback')} scheduled at {_times(scheduled, shown=20)}")
     if maybe:
         said.append(
-            f"{counted(len(maybe), 'callback')} perhaps at {_times(maybe, zone, shown=20)} (Ameyo's answer "
+            f"{counted(len(maybe), 'callback')} perhaps at {_times(maybe, shown=20)} (Ameyo's answer "
             "never came)"
         )
     lines = []
@@ -692,7 +691,7 @@ def still_to_come_note(
         # The agents' names came in the pushes: customer text, fenced below the sentence.
         lines += [
             f"Callbacks agents set on this customer's calls (from the call outcomes Ameyo pushed), still to "
-            f"come: {counted(len(set_on_calls), 'callback')} ({zone}, the Ameyo server's zone); "
+            f"come: {counted(len(set_on_calls), 'callback')}; "
             f"{_set_on_calls_caveat(len(set_on_calls))}:",
             *_listed(set_on_calls, shown=20),
         ]
@@ -716,27 +715,18 @@ def _set_on_calls_caveat(count: int) -> str:
     return f"{'it' if count == 1 else 'any of them'} may since have been dialled or removed"
 
 
-_WHOLE_MINUTE = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}):00\b")
-
-
-def _times(times: Sequence[str], zone: str, shown: int = 5) -> str:
-    """Some times of callbacks, with how many more: an answer about one customer shows more of
-    them, as nothing else lists them."""
+def _times(times: Sequence[str], shown: int = 5) -> str:
+    """Some times of callbacks (`plans.callback_words`: each with its zone), with how many more: an
+    answer about one customer shows more of them, as nothing else lists them."""
     more = f" and {len(times) - shown} more" if len(times) > shown else ""
-    listed = ", ".join(_to_the_minute(t) for t in times[:shown])
-    return f"{listed}{more} ({zone}, the Ameyo server's zone)"
+    return ", ".join(times[:shown]) + more
 
 
 def _listed(times: Sequence[str], shown: int = 5) -> list[str]:
     """`_times` as fenced lines, one a callback, for callbacks whose words hold customer text (the
     agent a push named), with how many more below the fence."""
     more = [f"and {len(times) - shown} more"] if len(times) > shown else []
-    return [*fence(_to_the_minute(t) for t in times[:shown]), *more]
-
-
-def _to_the_minute(words: str) -> str:
-    # To the minute, as every other time an answer shows (`rules.times.show`), unless it has seconds.
-    return _WHOLE_MINUTE.sub(r"\1", words)
+    return [*fence(times[:shown]), *more]
 
 
 def also_scheduled_by_record(shown: Sequence[str], *, unsure: bool) -> str:

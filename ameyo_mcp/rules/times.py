@@ -141,10 +141,10 @@ def show(moment: datetime, zone: ZoneInfo | None = None, *, seconds: bool = Fals
     return f"{moment:%Y-%m-%d %H:%M} {name}"
 
 
-def show_wire(text: str, zone: ZoneInfo) -> str:
+def show_wire(text: str, zone: ZoneInfo, *, seconds: bool = False) -> str:
     """A time as it goes to Ameyo (`AMEYO_FORMAT`, the wall clock of `zone`, the server's), shown as
     Ameyo's answer to it would be: a dry run's time and its real run's then read the same."""
-    return show(datetime.strptime(text, AMEYO_FORMAT), zone)
+    return show(datetime.strptime(text, AMEYO_FORMAT), zone, seconds=seconds)
 
 
 def parse_callback_time(

@@ -599,7 +599,7 @@ class WritePath:
             at = entry.subject_at or ""
             if entry.subject and entry.write_id != besides and at > now:
                 agent = data_text(entry.subject_agent, 64) if entry.subject_agent else None
-                shown = callback_words(at, agent)
+                shown = callback_words(at, agent, self.ameyo.settings.zone)
                 (sure if entry.state == "answered" else maybe).setdefault(entry.subject, []).append(shown)
         return {
             subject: StillToCome(sorted(sure.get(subject, ())), sorted(maybe.get(subject, ())))

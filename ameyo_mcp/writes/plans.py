@@ -27,9 +27,11 @@ from ..ameyo.models import (
 from ..errors import as_clause
 from ..rules import phones
 from ..rules.counts import counted
-from ..rules.times import ago_text
+from ..rules.times import ago_text, show_wire
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from ..store.ledger import LedgerEntry
 
 
@@ -110,10 +112,16 @@ class StillToCome:
 _WIRE_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 
 
-def callback_words(at: str, agent: str | None, *, set_by: bool = False) -> str:
-    """A callback still to come as answers list it: its time, and its agent when it has one (the
-    agent it goes to; `set_by`: the agent whose call set it, a push's, whom it may not go to)."""
-    return f"{at} {'set by' if set_by else 'for'} agent {agent}" if agent else at
+def callback_words(at: str, agent: str | None, zone: ZoneInfo, *, set_by: bool = False) -> str:
+    """A callback still to come as answers list it: its time (`AMEYO_FORMAT`, the wall clock of the
+    Ameyo server's `zone`) shown as every answer shows a time, with its zone and to the second only
+    when it has seconds, and its agent when it has one (the agent it goes to; `set_by`: the agent
+    whose call set it, a push's, whom it may not go to)."""
+    try:
+        shown = show_wire(at, zone, seconds=True)
+    except ValueError:  # (not as this server sends times: shown as it is)
+        shown = at
+    return f"{shown} {'set by' if set_by else 'for'} agent {agent}" if agent else shown
 
 
 def identity_of(server: str, request: WriteRequest, *, ordered: bool = False) -> str:

@@ -109,14 +109,13 @@ async def ameyo_add_callback(
         # By any of the customer's numbers: a callback to their phone2 is theirs too.
         found = await state_of(ctx).writes.other_callbacks(write, phone_values(contact))
         others = plans.StillToCome.of_all(found.values())
-        zone = str(ameyo.settings.zone)
         if others.scheduled:
-            notes.append(also_scheduled_note(others.scheduled, "this customer", "this one", zone))
+            notes.append(also_scheduled_note(others.scheduled, "this customer", "this one"))
         if others.maybe:
-            notes.append(maybe_scheduled_note(others.maybe, "this customer", "this one", zone))
+            notes.append(maybe_scheduled_note(others.maybe, "this customer", "this one"))
         set_on_calls = await callbacks_set_on_calls(ctx, contact, info.campaign_id)
         if set_on_calls:
-            notes.append(also_set_on_calls_note(set_on_calls, "this customer", "this one", zone))
+            notes.append(also_set_on_calls_note(set_on_calls, "this customer", "this one"))
     return _answer(ameyo, info, contact, sent, number, when.at, agent, notes, others, set_on_calls)
 
 

@@ -271,8 +271,7 @@ async def _callbacks_note(
     out.callbacks_scheduled = still.scheduled[:CALLBACKS_SHOWN] or None
     out.callbacks_maybe_scheduled = still.maybe[:CALLBACKS_SHOWN] or None
     out.callbacks_set_on_calls = set_on_calls[:CALLBACKS_SHOWN] or None
-    zone = str(state.ameyo.settings.zone)
-    return "\n" + still_to_come_note(still.scheduled, still.maybe, zone, set_on_calls)
+    return "\n" + still_to_come_note(still.scheduled, still.maybe, set_on_calls)
 
 
 def _fewer_note(shown: int, asked: int) -> str:

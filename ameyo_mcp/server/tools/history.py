@@ -671,7 +671,9 @@ async def callbacks_set_on_calls(ctx: Context[Any, Any], contact: Contact, campa
         return []
     shown = (call_out(call, settings.zone) for call in calls)
     return list(
-        dict.fromkeys(callback_words(c.callback_at, c.agent, set_by=True) for c in shown if c.callback_at)
+        dict.fromkeys(
+            callback_words(c.callback_at, c.agent, settings.zone, set_by=True) for c in shown if c.callback_at
+        )
     )
 
 
