@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ..errors import TimeInputError
+from .sanitize import data_text
 
 AMEYO_FORMAT = "%Y-%m-%d %H:%M:%S"
 # A callback a few seconds "in the past" because the model took its time is still meant for now.
@@ -162,7 +163,7 @@ def parse_callback_time(
     typo, not a plan), a local time the clocks skip, and one that happens twice in the server's
     zone: Ameyo takes its local time without an offset, so it could ring at either."""
     raw = text.strip()
-    shown = f" {raw[:40]!r}" if quote else ""
+    shown = f" {data_text(raw, 40)!r}" if quote else ""
     day = date_alone(raw)
     if day is not None:
         raise TimeInputError(

@@ -36,6 +36,7 @@ from .. import __version__
 from ..ameyo.service import Ameyo
 from ..config import Settings
 from ..health import Check, Drain, StoreProbe
+from ..rules.sanitize import data_text
 from ..writes.path import WritePath
 from .calls_today import URI as CALLS_TODAY_URI
 from .calls_today import CallsFeed, attach, today_json
@@ -135,7 +136,7 @@ class AmeyoServer(MCPServer[AppState]):
             hint = " (it schedules callbacks, and this server is read-only)" if self._read_only else ""
             raise MCPError(
                 code=INVALID_PARAMS,
-                message=f"Unknown prompt {name[:80]!r}{hint}: the prompts are {', '.join(known)}",
+                message=f"Unknown prompt {data_text(name, 80)!r}{hint}: the prompts are {', '.join(known)}",
             )
         return await super().get_prompt(name, arguments, context)
 
@@ -259,7 +260,6 @@ async def _person_clock(ctx: Context[AppState, Any], arguments: Mapping[str, str
     from datetime import datetime
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from ..rules.sanitize import data_text
     from ..rules.times import tomorrow_at_3pm
 
     server_zone = ameyo_of(ctx).settings.zone

@@ -34,7 +34,7 @@ from mcp.types import INVALID_PARAMS
 from mcp_types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 
 from ..errors import StoreError
-from ..rules.sanitize import clean_text
+from ..rules.sanitize import data_text
 
 if TYPE_CHECKING:
     from ..store import CallHistory, CallQuery, Store, StoredCall
@@ -241,7 +241,7 @@ class CallsFeed:
             raise MCPError(
                 code=INVALID_PARAMS,
                 message=f"Only {URI} can be subscribed to: it changes as Ameyo pushes call outcomes; "
-                f"{clean_text(str(params.uri), 80)!r} does not change while the server runs.",
+                f"{data_text(str(params.uri), 80)!r} does not change while the server runs.",
             )
         if ctx.session not in self._sessions:
             if len(self._sessions) >= MAX_SESSIONS:

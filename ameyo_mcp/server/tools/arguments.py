@@ -15,7 +15,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult
 from pydantic import PrivateAttr, ValidationError
 
-from ...rules.sanitize import clean_text
+from ...rules.sanitize import data_text
 from ..notices import forwarded
 from .common import ENDING, CallEnding
 from .schemas import inline_refs
@@ -143,7 +143,7 @@ def unexpected(arguments: dict[str, Any], schema: Schema) -> list[str]:
     problems = []
     unknown = [k for k in arguments if k not in props]
     if unknown:
-        names = ", ".join(clean_text(k, 30) for k in unknown[:5])
+        names = ", ".join(data_text(k, 30) for k in unknown[:5])
         problems.append(
             f"{names} {'is not an argument' if len(unknown) == 1 else 'are not arguments'} of this tool; "
             f"its arguments are {', '.join(props)}"
@@ -151,17 +151,17 @@ def unexpected(arguments: dict[str, Any], schema: Schema) -> list[str]:
     for key, value in arguments.items():
         texts = value if isinstance(value, list) else [value]
         if any(isinstance(t, str) and "\x00" in t for t in texts):
-            problems.append(f"{clean_text(key, 30)} contains a NUL character; send plain text")
+            problems.append(f"{data_text(key, 30)} contains a NUL character; send plain text")
     return problems
 
 
 def _shown(value: Any) -> str:
     if isinstance(value, str):
-        return repr(clean_text(value, 30))
+        return repr(data_text(value, 30))
     if isinstance(value, bool) or value is None:
         return "null" if value is None else str(value).lower()
     if isinstance(value, int | float):
-        return clean_text(value, 30)
+        return data_text(value, 30)
     if isinstance(value, list):
         return f"a list of {len(value)}"
     if isinstance(value, dict):
@@ -179,7 +179,7 @@ def _step(schema: Schema, part: str | int) -> tuple[Schema | None, str | None]:
         return obj["properties"][part], f".{part}"
     extra = schema.get("additionalProperties")
     if isinstance(extra, dict) and isinstance(part, str):
-        return extra, f"[{clean_text(part, 30)!r}]"
+        return extra, f"[{data_text(part, 30)!r}]"
     return schema, None
 
 
@@ -215,8 +215,8 @@ def _problem(kind: str, ctx: dict[str, Any], value: Any, schema: Schema, msg: st
     if kind == "too_short":
         return f"needs at least {ctx.get('min_length')} item(s)"
     if kind == "value_error" and ctx.get("error") is not None:  # our own checks' sentence
-        return f"is refused: {clean_text(ctx['error'], 200).rstrip('.')}"
-    return clean_text(msg, 120).rstrip(".")
+        return f"is refused: {data_text(ctx['error'], 200).rstrip('.')}"
+    return data_text(msg, 120).rstrip(".")
 
 
 def explain(error: ValidationError, schema: Schema) -> list[str]:

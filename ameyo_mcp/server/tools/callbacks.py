@@ -154,7 +154,7 @@ def _answer(
         phone=data_text(callback.phone or callback.properties.phone or number, 24),
         time=show(moment, zone, seconds=True),
         timezone=str(ameyo.settings.zone),
-        assigned_to=callback.user_id or agent,
+        assigned_to=data_text(callback.user_id or agent, 64) if callback.user_id or agent else None,
         self_callback=callback.is_self_callback,
         repeat_of_earlier_call=True if sent.repeat_of_s is not None else None,
         also_scheduled=others.scheduled or None,

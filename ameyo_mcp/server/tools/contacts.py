@@ -21,7 +21,7 @@ from ...errors import PhoneError
 from ...rules import phones
 from ...rules.counts import counted
 from ...rules.outcomes import UNKNOWN_STATUS
-from ...rules.sanitize import clean_mapping, clean_text, data_text, inert
+from ...rules.sanitize import clean_mapping, data_text, inert
 from .common import MAX_ANSWER_CHARS, MAX_STRUCTURED_CHARS, ameyo_of, answer, explained, state_of
 from .history import callbacks_set_on_calls, last_call_note
 from .session_tools import AmeyoId, CampaignArg
@@ -299,7 +299,7 @@ def _order_by(text: str | None) -> str | None:
         return None
     match = re.fullmatch(r"\s*([A-Za-z_][\w.]*)\s*(asc|desc)?\s*", text, re.IGNORECASE)
     if match is None:
-        raise ToolError(f"order_by must be a column name with optional asc/desc, not {text[:40]!r}")
+        raise ToolError(f"order_by must be a column name with optional asc/desc, not {data_text(text, 40)!r}")
     column, direction = match.group(1), (match.group(2) or "").upper()
     bare = column.lower().removeprefix(CAMPAIGN_COLUMN_PREFIX)
     if bare in CAMPAIGN_COLUMNS:
@@ -386,15 +386,15 @@ def _criteria(
         # A whole number is found in any spelling (shown as given: "+91 98178 70362", not its
         # digits run together); last digits at the end of any number.
         if number.whole:
-            parts.append(f"phone {clean_text(given or number.digits, 30)} (any spelling)")
+            parts.append(f"phone {data_text(given or number.digits, 30)} (any spelling)")
         else:
             parts.append(f"phone ending …{number.digits[-15:]}")
     if search:
-        parts.append(f"text {clean_text(search, 40)!r}")
+        parts.append(f"text {data_text(search, 40)!r}")
     if status:
-        parts.append("status " + "/".join(s.upper() for s in status[:10]))
+        parts.append("status " + "/".join(data_text(s.upper(), 30) for s in status[:10]))
     if disposition:
-        parts.append("disposition " + "/".join(clean_text(d, 30) for d in disposition[:10]))
+        parts.append("disposition " + "/".join(data_text(d, 30) for d in disposition[:10]))
     if customer_ids:
         parts.append(counted(len(customer_ids), "customer id"))
     if lead_ids:

@@ -474,17 +474,17 @@ def _moment(text: str, name: str, zone: ZoneInfo) -> datetime:
     try:
         moment = iso_moment(raw)
     except NoSuchMoment as exc:
-        raise ToolError(exc.said(name, f" {raw[:40]!r}")) from None
+        raise ToolError(exc.said(name, f" {data_text(raw, 40)!r}")) from None
     except ValueError:
         today = f"{datetime.now(zone):%Y-%m-%d}"
         raise ToolError(
-            f"{name} {raw[:40]!r} is not an ISO 8601 time: send a date or a date and time, e.g. "
+            f"{name} {data_text(raw, 40)!r} is not an ISO 8601 time: send a date or a date and time, e.g. "
             f"{today} or {today}T09:00 (read in {zone})"
         ) from None
     try:
         return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
     except OverflowError:  # year 1 or 9999 moved across a zone
-        raise ToolError(f"{name} {raw[:40]!r} is too far from now: check the year") from None
+        raise ToolError(f"{name} {data_text(raw, 40)!r} is too far from now: check the year") from None
 
 
 def history_out(

@@ -29,7 +29,7 @@ from ...config import Settings
 from ...errors import CallbackScheduled, Respelled, RowsSent
 from ...rules import phones
 from ...rules.counts import counted
-from ...rules.sanitize import clean_text, data_text
+from ...rules.sanitize import data_text
 from ...writes import callback_rules, plans
 from ...writes import path as writes
 from ...writes.outcome import NOT_SENT, OUTCOME_UNKNOWN, REFUSED, SENT_EARLIER, Outcome
@@ -94,7 +94,7 @@ class CallbackContact(BaseModel):
         if isinstance(data, dict) and "customer" not in data:
             stray = [k for k in data if k not in cls.model_fields]
             if stray:
-                named = ", ".join(clean_text(k, 30) for k in stray[:3])
+                named = ", ".join(data_text(k, 30) for k in stray[:3])
                 raise ValueError(
                     f"the customer's fields ({named}) go inside customer: "
                     '{"customer": {"phone1": "…", "name": "…"}, "callback_time": "…"}'

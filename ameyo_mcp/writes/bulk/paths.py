@@ -139,6 +139,7 @@ def allowed_file(raw: str, dirs: Sequence[Path]) -> Path:
             f"by {os.pathsep!r}) this server may read, then restart it"
         )
     given = Path(raw.strip()).expanduser()
+    named = repr(data_text(raw, 200))  # the caller's text, as every answer echoes an argument
     candidates = [given] if given.is_absolute() else [d / given for d in dirs]
     for candidate in candidates:
         real = candidate.resolve()
@@ -153,11 +154,11 @@ def allowed_file(raw: str, dirs: Sequence[Path]) -> Path:
                 source = contact_file_of(real)
                 instead = f"upload {data_text(source, 200)} itself, or" if source else "give"
                 raise PathRefused(
-                    f"{raw[:200]!r} is a file an upload wrote (its answer for each row), not a contact "
+                    f"{named} is a file an upload wrote (its answer for each row), not a contact "
                     f"file: {instead} another contact file. {files_text(dirs)}"
                 )
             raise PathRefused(
-                f"{raw[:200]!r} is not a contact file: only {', '.join(CONTACT_SUFFIXES)} files that "
+                f"{named} is not a contact file: only {', '.join(CONTACT_SUFFIXES)} files that "
                 "are not hidden (no name starting with '.') may be uploaded"
             )
     listed = _listed_as(raw.strip(), dirs)
@@ -166,10 +167,10 @@ def allowed_file(raw: str, dirs: Sequence[Path]) -> Path:
     real = candidates[0].resolve()
     if not _inside(real, dirs):
         raise PathRefused(
-            f"{raw[:200]!r} is outside the folders this server may read; links and '..' are followed "
+            f"{named} is outside the folders this server may read; links and '..' are followed "
             f"before checking. {files_text(dirs)}"
         )
-    raise PathRefused(f"{raw[:200]!r} is not a file in AMEYO_UPLOAD_DIRS. {files_text(dirs)}")
+    raise PathRefused(f"{named} is not a file in AMEYO_UPLOAD_DIRS. {files_text(dirs)}")
 
 
 def _listed_as(name: str, dirs: Sequence[Path]) -> Path | None:
@@ -184,9 +185,9 @@ def allowed_output(raw: str | Path, dirs: Sequence[Path]) -> Path:
     real = Path(raw).expanduser().resolve()
     if not dirs or not _inside(real, dirs):
         raise PathRefused(
-            f"{str(raw)[:200]!r} is outside the folders this server may write "
+            f"{data_text(raw, 200)!r} is outside the folders this server may write "
             f"(AMEYO_UPLOAD_DIRS: {_listing(dirs) or 'none set'})"
         )
     if real.is_dir():
-        raise PathRefused(f"{str(raw)[:200]!r} is a folder; give a file name")
+        raise PathRefused(f"{data_text(raw, 200)!r} is a folder; give a file name")
     return real

@@ -87,12 +87,14 @@ def parse_column_map(pairs: Mapping[str, str] | list[str] | None) -> dict[str, s
         for pair in pairs:
             old, sep, new = pair.partition("=")
             if not sep:
-                raise FileFormatError(f"column map {pair[:60]!r} must look like old=new")
+                raise FileFormatError(f"column map {data_text(pair, 60)!r} must look like old=new")
             items.append((old, new))
     mapping: dict[str, str] = {}
     for old, new in items:
         if not old.strip() or not new.strip():
-            raise FileFormatError(f"column map {old[:40]!r} → {new[:40]!r} needs both names")
+            raise FileFormatError(
+                f"column map {data_text(old, 40)!r} → {data_text(new, 40)!r} needs both names"
+            )
         mapping[old.strip()] = new.strip()
     return mapping
 
