@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -480,6 +481,19 @@ async def test_an_empty_call_history_says_what_it_was_measured_against(
     # A span within the history: no word about its start.
     assert later.structured_content is not None and later.structured_content["matched"] == 0
     assert "history starts" not in text_of(later), text_of(later)
+
+
+async def test_an_empty_call_history_of_the_demo_says_its_dialer_fills_it(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """The demo's own dialer pushes to it from its first seconds: a model told to point Ameyo's push
+    URL at the server sends the person to configure what the demo has already wired."""
+    settings = replace(settings_for(simulator, tmp_path, AMEYO_PUSH_TOKEN=TOKEN), demo=True)
+    async with Client(server_of(simulator, settings)) as client:
+        empty = await client.call_tool("ameyo_call_history", {})
+    said = text_of(empty)
+    assert not empty.is_error and "push URL" not in said, said
+    assert "No call outcome has been pushed to this demo server yet: its dialer" in said, said
 
 
 async def test_calls_without_a_campaign_are_counted_by_the_rest_of_the_question(

@@ -165,7 +165,11 @@ async def ameyo_call_history(
         await _unknown_lead(ameyo, lead_id, campaign_id) if lead_id is not None and not out.matched else None
     )
     text = "\n".join(
-        [history_text(out, criteria), *([unknown] if unknown else []), *coverage(read, query, zone)]
+        [
+            history_text(out, criteria),
+            *([unknown] if unknown else []),
+            *coverage(read, query, zone, demo=ameyo.settings.demo),
+        ]
     )
     if read.named is not None:
         text += "\n" + read.named.note(name or "")
@@ -354,13 +358,20 @@ def _read(
     return _Read(history, names, named, counts, kept, agents, outcomes, unfiled, ahead, systems)
 
 
-def coverage(read: _Read, query: CallQuery, zone: ZoneInfo) -> list[str]:
+def coverage(read: _Read, query: CallQuery, zone: ZoneInfo, *, demo: bool) -> list[str]:
     """What an answer's count is measured against: where the history starts when the span reaches
     before it (the history holds only what was pushed to this server), and when nothing matched
     an agent or a disposition, the ones the span does have. A model told "0" alone reports that
     nobody called."""
     lines: list[str] = []
-    if read.held is None:
+    if read.held is None and demo:
+        # The demo wires its simulator's dialer to its own receiver: nothing is for the person to
+        # set up, and its first push comes within seconds of the start.
+        lines.append(
+            "No call outcome has been pushed to this demo server yet: its dialer pushes the simulator's "
+            "calls to it from its first seconds; ask again shortly."
+        )
+    elif read.held is None:
         lines.append(
             "No call outcome has been pushed to this server yet: Ameyo sends them once its push URL "
             "points at this server's /ameyo/status (README: Call outcomes pushed by Ameyo)."
