@@ -313,6 +313,39 @@ async def test_a_failed_ping_is_told_as_failed_and_tried_again_an_interval_later
             page.close()
 
 
+async def test_a_failed_ping_is_not_told_of_a_session_logged_out_or_logged_in_since(
+    simulator: Simulator, tmp_path: Path, database_url: str
+) -> None:
+    """The page said 'Ameyo did not answer the last keepalive ping; the next is tried a ping
+    interval later' with no session held (logged out, released when idle), and of a session logged
+    in after it by a process of the previous version, whose login leaves ping_failed_at as it was."""
+    clock = Clock()
+    async with processes(simulator, tmp_path, database_url, 2, clock=clock) as group:
+        await calls(group, 1)
+        interval = simulator.state.config.ping_interval_ms / 1000
+        page = Status(group[0].settings, Serving("stdio", None, _ready), ttl_s=0, clock=clock)
+        try:
+            clock.advance(interval + 1)
+            faults = simulator.state.faults
+            faults.commands, faults.html_502 = {"ping-session"}, 1
+            await asyncio.gather(*(a.session.keep_alive() for a in group))
+            assert (await page())["ameyo"]["ping_failed"] is not None
+            assert await group[0].session.logout()
+            shown = (await page())["ameyo"]
+            assert shown["seats"] == 0 and shown["ping_failed"] is None, shown
+            # A version 16 process logs in: its lease write (store.lease.publish) had no
+            # ping_failed_at to clear, so the failed try of the session before stays.
+            clock.advance(interval + 1)
+            failed_at = clock()
+            await calls(group, 1)
+            with group[0].store()._tx() as tx:
+                tx.run("UPDATE session_lease SET ping_failed_at = ?", (failed_at - interval,))
+            shown = (await page())["ameyo"]
+            assert shown["seats"] == 1 and shown["last_ping"] is None and shown["ping_failed"] is None, shown
+        finally:
+            page.close()
+
+
 async def test_a_ping_the_tool_asks_for_is_the_sessions_last_ping(
     simulator: Simulator, tmp_path: Path, database_url: str
 ) -> None:

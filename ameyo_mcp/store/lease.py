@@ -81,8 +81,11 @@ class Lease:
 
     @property
     def ping_failed(self) -> bool:
-        """Whether the last ping tried failed."""
-        return self.ping_failed_at is not None and self.ping_failed_at >= (self.last_ping_at or 0.0)
+        """Whether the last ping tried of the session the lease holds failed. A failed try before its
+        login was of an earlier session: a process of version 16 logs in without clearing it."""
+        if self.sealed is None or self.ping_failed_at is None:
+            return False
+        return self.ping_failed_at >= max(self.last_ping_at or 0.0, self.logged_in_at or 0.0)
 
     @property
     def ping_due_at(self) -> float | None:

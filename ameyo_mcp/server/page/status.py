@@ -175,7 +175,7 @@ def _ameyo(store: Store, settings: Settings, now: datetime) -> dict[str, Any]:
         "seats": 1 if live else 0,
         "logged_in": _when(lease.logged_in_at, settings, now) if live else None,
         "last_ping": _when(lease.last_ping_at, settings, now),
-        "ping_failed": _when(lease.ping_failed_at, settings, now) if lease.ping_failed else None,
+        "ping_failed": _when(lease.ping_failed_at, settings, now) if live and lease.ping_failed else None,
         "last_used": _when(lease.last_used_at, settings, now),
     }
     if lease.refused_until is not None and lease.refused_until > epoch:
