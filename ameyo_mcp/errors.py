@@ -196,6 +196,12 @@ class StoreUnreachable(StoreError):
     next_step = "Check that PostgreSQL is running and that AMEYO_DATABASE_URL names it, then try again."
 
 
+class StoreTooNew(StoreError):
+    """A newer ameyo-mcp migrated the store past the schema this one knows: it cannot use it."""
+
+    next_step = "Upgrade ameyo-mcp, or point AMEYO_DATABASE_URL elsewhere."
+
+
 class SyncError(AmeyoMcpError):
     """A sync cannot go on; the message says why and what to do."""
 

@@ -28,6 +28,8 @@ import anyio
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .errors import StoreTooNew
+
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
@@ -141,6 +143,9 @@ class StoreProbe:
     def _ask(self) -> str | None:
         try:
             self._ping()
+        except StoreTooNew as exc:
+            log.info("readiness: the store cannot be used: %s", exc)
+            return "newer than this ameyo-mcp"
         except Exception as exc:
             log.info("readiness: the store did not answer: %s", exc)
             return "unreachable"

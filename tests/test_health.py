@@ -23,6 +23,7 @@ from ameyo_mcp.health import Drain, StoreProbe
 from ameyo_mcp.server.app import checks_of, create_server
 from ameyo_mcp.server.http import DrainGate
 from ameyo_mcp.store import Store
+from ameyo_mcp.store.schema import MIGRATIONS
 from tests.conftest import Simulator, ameyo_of, free_port, read_body, server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
@@ -59,6 +60,26 @@ def test_the_probe_answers_on_its_own_connection_while_the_store_is_busy(databas
 def test_the_probe_says_a_database_that_is_not_there_is_unreachable() -> None:
     url = f"postgresql://nobody@127.0.0.1:{free_port()}/nothing"
     with Store(url) as store, pytest.raises(StoreError, match="cannot be reached"):
+        store.ping(timeout_s=2)
+
+
+async def test_a_store_a_newer_version_migrated_is_not_ready_for_this_one(
+    simulator: Simulator, tmp_path: Path, database_url: str
+) -> None:
+    """An older replica left behind by an upgrade cannot use the store once it reconnects (it
+    refuses the newer schema): no session shared, a login of its own taking another seat, every
+    write refused. Its probe said ready all the same, so a balancer kept sending it calls."""
+    server = server_of(simulator, settings_for(simulator, tmp_path, AMEYO_DATABASE_URL=database_url))
+    checks = checks_of(server)
+    async with Client(server) as client:
+        assert not (await client.call_tool("ameyo_list_campaigns", {})).is_error
+        assert await checks["store"]() is None
+        # What the next version's first process does.
+        with Store(database_url) as newer, newer._tx() as tx:
+            tx.run("INSERT INTO schema_version (version) VALUES (?)", (len(MIGRATIONS) + 1,))
+        await anyio.sleep(1.1)  # past the probe's memory of its last answer
+        assert await checks["store"]() == "newer than this ameyo-mcp"
+    with Store(database_url) as store, pytest.raises(StoreError, match="newer than this ameyo-mcp knows"):
         store.ping(timeout_s=2)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, Self, TypeVar
 
-from ..errors import StoreBusy, StoreError
+from ..errors import StoreBusy, StoreTooNew
 from .backends import Tx, connect, describe, is_dead, is_driver_error, store_error
 from .schema import MIGRATIONS, Dialect
 
@@ -83,9 +83,15 @@ class Connection:
         if self._probe is None:
             self._probe = connect(self.url, timeout_s=timeout_s)
         conn, dialect = self._probe
-        # A round trip to the server (PostgreSQL); the file's schema page (SQLite).
-        query = "SELECT 1" if dialect.name == "postgresql" else "SELECT count(*) FROM sqlite_master"
-        conn.execute(query).fetchone()
+        # A round trip to the server (PostgreSQL); the file's schema page (SQLite). Then the schema's
+        # version: a store a newer version migrated is refused on this process's next connection
+        # (a PostgreSQL restart), and one never migrated has no version yet.
+        if dialect.name == "postgresql":
+            query = "SELECT to_regclass('schema_version') IS NOT NULL"
+        else:
+            query = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        if conn.execute(query).fetchone()[0]:
+            _known(conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0)
 
     def _probe_failed(self, exc: Exception) -> None:
         if is_driver_error(exc):
@@ -229,11 +235,7 @@ def _migrate(conn: Any, dialect: Dialect) -> None:
         tx.run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         row = tx.first("SELECT MAX(version) FROM schema_version")
         current = row[0] if row and row[0] is not None else 0
-        if current > len(MIGRATIONS):
-            raise StoreError(
-                f"The index database is at schema version {current}, newer than this ameyo-mcp knows "
-                f"({len(MIGRATIONS)}): upgrade ameyo-mcp, or point AMEYO_DATABASE_URL elsewhere"
-            )
+        _known(current)
         for version in range(current + 1, len(MIGRATIONS) + 1):
             for statement in MIGRATIONS[version - 1]:
                 cur.execute(dialect.ddl(statement))
@@ -243,3 +245,12 @@ def _migrate(conn: Any, dialect: Dialect) -> None:
             cur.execute("ROLLBACK")
         raise
     cur.execute("COMMIT")
+
+
+def _known(version: int) -> None:
+    """Raises `StoreTooNew` for a schema `version` newer than this ameyo-mcp's migrations."""
+    if version > len(MIGRATIONS):
+        raise StoreTooNew(
+            f"The index database is at schema version {version}, newer than this ameyo-mcp knows "
+            f"({len(MIGRATIONS)}): upgrade ameyo-mcp, or point AMEYO_DATABASE_URL elsewhere"
+        )
