@@ -358,7 +358,15 @@ async def test_a_ping_the_tool_asks_for_is_the_sessions_last_ping(
         assert not ping.is_error and simulator.state.pings == 1, text_of(ping)
         with Store(database_url) as store:
             lease = store.session_lease(key_of(simulator))
-    assert lease is not None and lease.last_ping_at is not None, lease
+        assert lease is not None and lease.last_ping_at is not None and not lease.ping_failed, lease
+        # One Ameyo did not answer is a failed try, not the last ping.
+        faults = simulator.state.faults
+        faults.commands, faults.html_502 = {"ping-session"}, 1
+        failed = await client.call_tool("ameyo_ping_session", {})
+        assert failed.is_error and faults.html_502 == 0, text_of(failed)
+        with Store(database_url) as store:
+            after = store.session_lease(key_of(simulator))
+    assert after is not None and after.ping_failed and after.last_ping_at == lease.last_ping_at, after
 
 
 async def _ready() -> dict[str, object]:

@@ -304,17 +304,27 @@ class SessionManager:
         if sid is None:
             raise AuthenticationFailed("Token authentication needs no session ping")
         try:
-            result = await self.client.ping_session(sid)
+            try:
+                result = await self.client.ping_session(sid)
+            except InvalidSession:
+                sid = await self._renew(stale=sid)
+                assert sid is not None
+                result = await self.client.ping_session(sid)
         except InvalidSession:
-            sid = await self._renew(stale=sid)
-            assert sid is not None
-            result = await self.client.ping_session(sid)
+            raise
+        except AmeyoError:
+            # Shown on the operator's page as the keepalive's failed pings are, not as a ping.
+            await self._record_own_ping(answered=False)
+            raise
         self.pings += 1
         self._last_activity = self._clock()
+        await self._record_own_ping()
+        return result
+
+    async def _record_own_ping(self, *, answered: bool = True) -> None:
         store, generation = self._lease_store(), self._generation
         if store is not None and generation is not None:
-            await self._record_ping(store, generation)
-        return result
+            await self._record_ping(store, generation, answered=answered)
 
     async def _record_ping(self, store: Store, generation: int, *, answered: bool = True) -> None:
         """Tell the lease that session `generation` was pinged (`answered`: and Ameyo answered): every
