@@ -3,14 +3,18 @@ interval (an hour by default) later, and every interval again once a refresh suc
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
+from urllib.parse import parse_qs
 
+import httpx
 import pytest
 
+from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.index.refresh import keep_fresh
 from ameyo_mcp.store import open_store
-from tests.conftest import Simulator, ameyo_of, settings_for
+from tests.conftest import Simulator, ameyo_of, settings_for, transport_of
 
 pytestmark = pytest.mark.anyio
 
@@ -86,3 +90,46 @@ async def test_ameyo_failing_backs_off_to_at_most_15_minutes_and_never_past_the_
             await ameyo.aclose()
             store.close()
         assert waits == expected
+
+
+class _CampaignOneFails(httpx.AsyncBaseTransport):
+    """Ameyo that answers every getContacts of campaign 1 with a proxy's 502, and the others'."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport | None) -> None:
+        self.inner = inner or httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        form = parse_qs((await request.aread()).decode())
+        if form.get("command") == ["getContacts"] and json.loads(form["data"][0]).get("campaignId") == 1:
+            html = {"content-type": "text/html"}
+            return httpx.Response(502, text="<html>Bad Gateway</html>", headers=html)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_campaign_that_keeps_failing_holds_up_no_other(
+    simulator: Simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Campaign 1 fails each time: campaigns 5 and 10 are synced all the same, and campaign 1 is
+    tried again within the back-off. The first failure ended the whole refresh, so the campaigns
+    listed after it were never synced."""
+    settings = settings_for(simulator, tmp_path, AMEYO_SYNC_RATE="0")
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 2:
+            raise Stop
+
+    ameyo = Ameyo(settings, transport=_CampaignOneFails(transport_of(simulator)))
+    store = open_store(settings)
+    try:
+        with pytest.raises(Stop):
+            await keep_fresh(ameyo, store, HOUR, sleep=sleep)
+        synced = {c.campaign_id for c in store.campaigns() if c.synced_at is not None}
+    finally:
+        await ameyo.aclose()
+        store.close()
+    assert synced == {5, 10}
+    assert waits == [30.0, 60.0]
+    failed = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+    assert failed and all("campaign 1:" in m for m in failed), failed

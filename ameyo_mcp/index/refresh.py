@@ -47,6 +47,7 @@ async def keep_fresh(
     while True:
         wait = interval_s
         try:
+            failed: list[str] = []
             for campaign in await campaigns_to_sync(ameyo, None):
                 known = await anyio.to_thread.run_sync(store.campaign, campaign.campaign_id)
                 now = datetime.now(UTC)
@@ -55,11 +56,19 @@ async def keep_fresh(
                     if due > now:
                         wait = min(wait, (due - now).total_seconds())
                         continue
-                report = await sync_campaign(ameyo, store, campaign)
+                try:
+                    report = await sync_campaign(ameyo, store, campaign)
+                except (AmeyoError, SyncError) as exc:
+                    # The campaigns after it are synced all the same: one that keeps failing
+                    # must not keep the others' indexes from being brought up to date.
+                    failed.append(f"campaign {campaign.campaign_id}: {exc}")
+                    continue
                 log.info("background sync: %s", report.line())
                 if report.skipped is not None:
                     # Look again once a holder that stopped would have lost its lease.
                     wait = min(wait, lease_seconds(ameyo.settings) + 1)
+            if failed:
+                raise SyncError("; ".join(failed))
         except (AmeyoError, StoreError, SyncError) as exc:
             failures += 1
             wait = retry_after(failures, interval_s)
