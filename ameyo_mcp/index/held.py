@@ -137,35 +137,20 @@ async def indexed_customers(
     return out
 
 
-async def newest_contacts(
-    ameyo: Ameyo, campaign_id: int, *, columns: dict[str, str] | None = None
-) -> list[Contact]:
-    """The campaign's newest contacts, read live in one request: customers added since the index's
-    sync, which it cannot find, as `ameyo_add_callback` finds them. Best effort: nothing when Ameyo
-    cannot be asked."""
-    try:
-        return await ameyo.get_contacts(
-            newest(GetContactsRequest(campaign_id=campaign_id, other_columns=columns))
-        )
-    except AmeyoError:
-        return []
-
-
 async def newest_customers(
-    ameyo: Ameyo,
-    campaign_id: int,
-    numbers: Sequence[str],
-    *,
-    columns: dict[str, str] | None = None,
-    latest: Sequence[Contact] | None = None,
+    ameyo: Ameyo, campaign_id: int, numbers: Sequence[str], *, columns: dict[str, str] | None = None
 ) -> list[tuple[Contact, list[int]]]:
-    """Among the campaign's newest contacts (`newest_contacts`, or `latest` when the caller read
-    them already), those with any of `numbers`, each with their positions."""
+    """Among the campaign's newest contacts, read live in one request, those with any of `numbers`
+    (each with their positions): customers added since the index's sync, which it cannot find, as
+    `ameyo_add_callback` finds them. Best effort: nothing when Ameyo cannot be asked."""
     if not numbers:
         return []
     region = ameyo.settings.phone_region
-    if latest is None:
-        latest = await newest_contacts(ameyo, campaign_id, columns=columns)
+    try:
+        request = GetContactsRequest(campaign_id=campaign_id, other_columns=columns)
+        latest = await ameyo.get_contacts(newest(request))
+    except AmeyoError:
+        return []
     out: list[tuple[Contact, list[int]]] = []
     for contact in latest:
         stored = [s for s in phone_values(contact) if s]

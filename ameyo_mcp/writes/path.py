@@ -72,7 +72,6 @@ from ..index.held import (
     index_hits,
     indexed_customers,
     lookalikes,
-    newest_contacts,
     newest_customers,
     synced_index,
 )
@@ -783,19 +782,13 @@ class WritePath:
         return index.synced_at, len({p for positions in found.values() for p in positions})
 
     async def do_not_call(
-        self,
-        campaign_id: int,
-        records: Mapping[int, tuple[str, str | None]],
-        *,
-        latest: Sequence[Contact] | None = None,
+        self, campaign_id: int, records: Mapping[int, tuple[str, str | None]]
     ) -> callback_rules.DoNotCall:
         """`callback_rules.DoNotCall` of records' callbacks, by the caller's position of each record,
         given as its phone1 and the number its callback dials (None: phone1). Both customers are
         checked: the one Ameyo matches the record to by phone1, and the one the callback rings. The
         customers the campaign's index finds by any of their numbers, their last disposition read
-        live. One store query for all of them, and Ameyo asked only of the customers it finds.
-        `latest`: the campaign's newest contacts (`newest_contacts`) when the caller read them
-        already, before writes of its own could crowd them out."""
+        live. One store query for all of them, and Ameyo asked only of the customers it finds."""
         check = callback_rules.DoNotCall()
         try:
             store = self._store()
@@ -825,11 +818,7 @@ class WritePath:
         seen = {i for _, positions in found.found for i in positions} | set(found.unread)
         unseen = [i for i in range(len(numbers)) if i not in seen]
         newest = await newest_customers(
-            self.ameyo,
-            campaign_id,
-            [numbers[i] for i in unseen],
-            columns=callback_rules.DISPOSITION_COLUMNS,
-            latest=latest,
+            self.ameyo, campaign_id, [numbers[i] for i in unseen], columns=callback_rules.DISPOSITION_COLUMNS
         )
         found.found += [(contact, [unseen[i] for i in positions]) for contact, positions in newest]
         for contact, positions in found.found:
@@ -838,11 +827,6 @@ class WritePath:
                 for i in positions:
                     check.refused.setdefault(record_of[i], (contact.customer_id, disposition))
         return check
-
-    async def newest_contacts(self, campaign_id: int) -> list[Contact]:
-        """`index.held.newest_contacts` with what `do_not_call` reads of them: for a caller that
-        judges many batches, read once before any of its own writes."""
-        return await newest_contacts(self.ameyo, campaign_id, columns=callback_rules.DISPOSITION_COLUMNS)
 
     async def lookalikes(self, campaign_id: int, numbers: Sequence[str]) -> list[tuple[int, Contact]]:
         """`index.held.lookalikes`: by position of `numbers`, the customers whose phone1 only ends

@@ -26,7 +26,7 @@ import anyio.lowlevel
 
 from ...ameyo.columns import attempts_of, id_of, status_of
 from ...ameyo.customers import PRIMARY_COLUMN
-from ...ameyo.models import Contact, RecordResult, campaign_label
+from ...ameyo.models import RecordResult, campaign_label
 from ...ameyo.result_types import DUPLICATE, SAVED, effect
 from ...ameyo.service import Ameyo, UploadTarget
 from ...answers.results import campaign_out
@@ -284,9 +284,6 @@ class _Run:
         # customers' last disposition a batch at a time (`_judged`): one look-up for a batch's
         # worth, never one a row.
         self.dialling_rows: list[Prepared] = []
-        # The campaign's newest contacts, read once before this run adds anyone (`go`): the rows it
-        # adds become the newest, and a window read again after its first batches held only them.
-        self.latest: list[Contact] | None = None
         # Such rows whose customer no index could find (the campaign has none synced).
         self.unchecked_dialling = 0
         # Such rows to a do-not-call customer, let through as the person confirmed: how
@@ -363,8 +360,6 @@ class _Run:
                         "batch_size": self.batch_size,
                     }
                 )
-        if self.options.update_existing or validator.callbacks:  # rows `_do_not_call` will judge
-            self.latest = await self.writes.newest_contacts(self.target.campaign.campaign_id)
         self.result = ResultFile(self.result_path)
         try:
             if self.options.dry_run:
@@ -516,7 +511,6 @@ class _Run:
                 i: (r.record[PRIMARY_COLUMN], r.callback.call_back_phone if r.callback else None)
                 for i, r in enumerate(rows)
             },
-            latest=self.latest,
         )
         if not check.indexed:
             self.unchecked_dialling += len(rows)
