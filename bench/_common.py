@@ -122,9 +122,17 @@ def stdio_params(cmd: Sequence[str], env: Mapping[str, str], workdir: Path) -> S
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
+    """A free loopback port: the system's pick, or one of BENCH_PORTS (e.g. `30500-30999`) on a
+    machine whose users are each given a range."""
+    low, _, high = os.environ.get("BENCH_PORTS", "").partition("-")
+    for port in range(int(low), int(high) + 1) if low and high else [0]:
+        with socket.socket() as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise RuntimeError(f"no free port in BENCH_PORTS={os.environ['BENCH_PORTS']}")
 
 
 def wait_for_port(proc: subprocess.Popen[bytes], port: int, *, what: str, timeout_s: float = 30) -> None:
