@@ -220,3 +220,28 @@ def test_a_foreign_run_of_digits_is_the_same_number_as_its_spelling_with_plus() 
         assert not phones.same_number(run, national, "IN")
     # A run that is a valid number of the region is the region's (9876543210 is not +98 …).
     assert not phones.same_number("9876543210", "+98 765 432 10", "IN")
+
+
+# Spellings of a few numbers that are one another's under `same_number` in odd ways: a foreign run
+# without its `+` (with a trunk 0 after its code, or Italy's leading 0), the same digits in another
+# country, the region's number, text that is none.
+_SPELLINGS = [
+    "34697912072", "+34 697 91 20 72", "0034697912072", "9697912072", "697912072",
+    "447911123456", "+44 7911 123456", "7911123456", "18662648345", "+1 866 264 8345", "8662648345",
+    "+91 93344 19416", "09334419416", "9334419416", "919334419416", "9334419417", "+34 612345678",
+    "612345678", "9876543210", "+98 765 432 10", "4407911123456", "390212345678", "+39 02 1234 5678",
+    "0212345678", "", "12", "call me",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    numbers=st.lists(st.sampled_from(_SPELLINGS), max_size=8),
+    stored=st.sampled_from(_SPELLINGS),
+    region=st.sampled_from(["IN", "US", "GB"]),
+)
+def test_positions_is_same_number_for_many(numbers: list[str], stored: str, region: str) -> None:
+    """The do-not-call check's newest contacts are matched to a batch's numbers at once: exactly the
+    positions `same_number` finds, pair by pair."""
+    expected = [p for p, n in enumerate(numbers) if same_number(stored, n, region)]
+    assert phones.Positions(numbers, region)(stored) == expected

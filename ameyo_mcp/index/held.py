@@ -151,10 +151,10 @@ async def newest_customers(
         latest = await ameyo.get_contacts(newest(request))
     except AmeyoError:
         return []
+    positions = phones.Positions(numbers, region)
     out: list[tuple[Contact, list[int]]] = []
     for contact in latest:
-        stored = [s for s in phone_values(contact) if s]
-        same = [p for p, n in enumerate(numbers) if any(phones.same_number(s, n, region) for s in stored)]
+        same = sorted({p for s in phone_values(contact) if s for p in positions(s)})
         if same:
             out.append((contact, same))
     return out

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from ..errors import PhoneError, SettingsError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
 MIN_TAIL_DIGITS: Final = 4
 """Fewest digits accepted as the end of a number (and fewest a key may have)."""
@@ -126,6 +126,73 @@ def same_number(a: str, b: str, region: str) -> bool:
     return (not other.startswith(home) and _plus_identity(a, region) == other) or (
         not one.startswith(home) and _plus_identity(b, region) == one
     )
+
+
+class Positions:
+    """`same_number` against many numbers at once: called with a stored text, the positions of
+    `numbers` that are the same number, in order. Each number is read once and looked up by its
+    identity: asking `same_number` of every pair cost a file upload's do-not-call check 500 × 500
+    parses a batch. A foreign reading (`_plus_identity`, two parses of its own) is read only for
+    a text that ends as a foreign identity on the other side does (`tail`)."""
+
+    def __init__(self, numbers: Sequence[str], region: str) -> None:
+        self.numbers, self.region, self.home = numbers, region, home_prefix(region)
+        self.by_identity: dict[str, list[int]] = {}
+        for position, number in enumerate(numbers):
+            if (one := identity(number, region)) is not None:
+                self.by_identity.setdefault(one, []).append(position)
+        # Another country's numbers among them: only those can be a stored run's foreign reading.
+        self.foreign = [one for one in self.by_identity if not one.startswith(self.home)]
+        self.foreign_tails = {tail(one) for one in self.foreign}
+        self._by_tail: dict[str, list[int]] | None = None
+        self._plus: dict[int, str | None] = {}
+
+    def __call__(self, stored: str) -> list[int]:
+        one = identity(stored, self.region)
+        if one is None:
+            return []
+        found = list(self.by_identity.get(one, ()))
+        if tail(stored) in self.foreign_tails:
+            plus = _plus_identity(stored, self.region)
+            if plus is not None and not plus.startswith(self.home):
+                found += self.by_identity.get(plus, ())
+        if not one.startswith(self.home):
+            found += self._runs_of(one)
+        return sorted(set(found)) if len(found) > 1 else found
+
+    def _runs_of(self, foreign: str) -> list[int]:
+        """The positions whose number, read as another country's run without its `+`, is `foreign`."""
+        if self._by_tail is None:
+            self._by_tail = {}
+            for positions in self.by_identity.values():
+                for position in positions:
+                    self._by_tail.setdefault(tail(self.numbers[position]), []).append(position)
+        found = []
+        for position in self._by_tail.get(tail(foreign), ()):
+            if position not in self._plus:
+                self._plus[position] = _plus_identity(self.numbers[position], self.region)
+            if self._plus[position] == foreign:
+                found.append(position)
+        return found
+
+
+def tail(text: str) -> str:
+    """A text's last four digits. A foreign reading of a run of digits (`_plus_identity`) ends with
+    them, as the run does: a valid number's national part has at least four digits (the shortest
+    numbering plan's), and the run ends with it. Only a text with the tail of a foreign identity
+    can be read as it, so only such texts are parsed so."""
+    return digits(text)[-4:]
+
+
+def home_prefix(region: str) -> str:
+    """`+` and the region's country code: how its numbers' identities begin."""
+    return f"+{_home_code(region)}"
+
+
+def plus_identity(text: str, region: str) -> str | None:
+    """The identity of a run of digits read as another country's number without its `+`
+    (`447911123456` is `+447911123456`), or None: what `same_number` also compares."""
+    return _plus_identity(text, region)
 
 
 @functools.cache
