@@ -8,6 +8,7 @@ found are named, so that a check can hold them back rather than pass them unread
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -106,6 +107,21 @@ async def indexed_customers(
     candidates = await _when_synced(store, campaign_id, _hits, store, campaign_id, numbers, region)
     if candidates is None:
         return None
+    return await _read_live(ameyo, campaign_id, numbers, candidates, columns=columns, any_number=any_number)
+
+
+async def _read_live(
+    ameyo: Ameyo,
+    campaign_id: int,
+    numbers: Sequence[str],
+    candidates: dict[int, list[int]],
+    *,
+    columns: dict[str, str] | None,
+    any_number: bool,
+) -> Customers:
+    """`candidates` (customer id → the positions of `numbers` thought theirs) as Ameyo holds them
+    now, each kept with the positions of the numbers that are still theirs (`indexed_customers`)."""
+    region = ameyo.settings.phone_region
     ids = list(candidates)
     contacts: list[Contact] = []
     try:
@@ -137,26 +153,101 @@ async def indexed_customers(
     return out
 
 
+NEWEST_AGAIN_S = 10.0
+"""How long a run's read of the newest contacts stands for its later batches (`NewestSeen`)."""
+
+
+@dataclass
+class NewestSeen:
+    """The newest contacts one run (a file upload) has read, for its later batches: each batch
+    read the campaign's newest 500 again, a 500-contact getContacts a batch for a file of new people
+    (bench/bench_upload_checks.py), while the upload's own additions soon filled those 500. The
+    customers each read finds stay known for the run, by their numbers; a batch's numbers that are
+    theirs have their customers read live by id (their disposition now), and the newest are read
+    again once the last read is NEWEST_AGAIN_S old. A customer added by someone else after that
+    read is not seen until the next: they would have to be given a do-not-call disposition within
+    those seconds too."""
+
+    region: str
+    clock: Callable[[], float] = time.monotonic
+    read_at: float | None = None
+    numbers: dict[int, tuple[str, ...]] = field(default_factory=dict)  # customer id → their numbers
+    by_identity: dict[str, set[int]] = field(default_factory=dict)
+    # Customers with another country's number: a batch's run of digits may be read as theirs.
+    foreign: set[int] = field(default_factory=set)
+    # By their numbers' last digits (`phones.tail`): those a batch's foreign number may be the
+    # foreign reading of.
+    by_tail: dict[str, set[int]] = field(default_factory=dict)
+
+    def due(self) -> bool:
+        return self.read_at is None or self.clock() - self.read_at >= NEWEST_AGAIN_S
+
+    def keep(self, latest: Sequence[Contact], at: float) -> None:
+        self.read_at = at
+        home = phones.home_prefix(self.region)
+        for contact in latest:
+            # A number they no longer hold stays in the lookups below: a batch that finds them by
+            # it reads them live, and their numbers then, before counting them as found.
+            numbers = self.numbers[contact.customer_id] = tuple(s for s in phone_values(contact) if s)
+            for number in numbers:
+                self.by_tail.setdefault(phones.tail(number), set()).add(contact.customer_id)
+                if (one := phones.identity(number, self.region)) is not None:
+                    self.by_identity.setdefault(one, set()).add(contact.customer_id)
+                    if not one.startswith(home):
+                        self.foreign.add(contact.customer_id)
+
+    def candidates(self, positions: phones.Positions) -> dict[int, list[int]]:
+        """Customer id → the positions of a batch's numbers that `positions` finds among theirs:
+        those of their identity, and where either side is foreign, as `same_number` reads it."""
+        ids = {i for one in positions.by_identity for i in self.by_identity.get(one, ())} | self.foreign
+        ids |= {i for end in positions.foreign_tails for i in self.by_tail.get(end, ())}
+        found: dict[int, list[int]] = {}
+        for customer_id in sorted(ids):
+            if same := sorted({p for s in self.numbers[customer_id] for p in positions(s)}):
+                found[customer_id] = same
+        return found
+
+
 async def newest_customers(
-    ameyo: Ameyo, campaign_id: int, numbers: Sequence[str], *, columns: dict[str, str] | None = None
-) -> list[tuple[Contact, list[int]]]:
+    ameyo: Ameyo,
+    campaign_id: int,
+    numbers: Sequence[str],
+    *,
+    columns: dict[str, str] | None = None,
+    seen: NewestSeen | None = None,
+) -> Customers:
     """Among the campaign's newest contacts, read live in one request, those with any of `numbers`
     (each with their positions): customers added since the index's sync, which it cannot find, as
-    `ameyo_add_callback` finds them. Best effort: nothing when Ameyo cannot be asked."""
+    `ameyo_add_callback` finds them. With `seen`, a run's earlier reads stand for it meanwhile
+    (`NewestSeen`): their customers that hold one of `numbers` are read live by id, and those
+    Ameyo could not be asked for are `unread`, as `indexed_customers` says. Best effort for the
+    newest read itself: nothing found when Ameyo cannot be asked."""
     if not numbers:
-        return []
-    region = ameyo.settings.phone_region
-    try:
-        request = GetContactsRequest(campaign_id=campaign_id, other_columns=columns)
-        latest = await ameyo.get_contacts(newest(request))
-    except AmeyoError:
-        return []
-    positions = phones.Positions(numbers, region)
-    out: list[tuple[Contact, list[int]]] = []
+        return Customers()
+    positions = phones.Positions(numbers, ameyo.settings.phone_region)
+    latest: list[Contact] = []
+    if seen is None or seen.due():
+        try:
+            request = GetContactsRequest(campaign_id=campaign_id, other_columns=columns)
+            at = seen.clock() if seen is not None else 0.0
+            latest = await ameyo.get_contacts(newest(request))
+        except AmeyoError:
+            latest = []
+        else:
+            if seen is not None:
+                seen.keep(latest, at)
+    out = Customers()
     for contact in latest:
-        same = sorted({p for s in phone_values(contact) if s for p in positions(s)})
-        if same:
-            out.append((contact, same))
+        if same := sorted({p for s in phone_values(contact) if s for p in positions(s)}):
+            out.found.append((contact, same))
+    if seen is None:
+        return out
+    just_read = {contact.customer_id for contact in latest}
+    earlier = {i: p for i, p in seen.candidates(positions).items() if i not in just_read}
+    if earlier:
+        live = await _read_live(ameyo, campaign_id, numbers, earlier, columns=columns, any_number=True)
+        out.found += live.found
+        out.unread, out.failure = live.unread, live.failure
     return out
 
 

@@ -68,6 +68,7 @@ from ..errors import (
     as_clause,
 )
 from ..index.held import (
+    NewestSeen,
     held_spellings,
     index_hits,
     indexed_customers,
@@ -782,13 +783,18 @@ class WritePath:
         return index.synced_at, len({p for positions in found.values() for p in positions})
 
     async def do_not_call(
-        self, campaign_id: int, records: Mapping[int, tuple[str, str | None]]
+        self,
+        campaign_id: int,
+        records: Mapping[int, tuple[str, str | None]],
+        newest: NewestSeen | None = None,
     ) -> callback_rules.DoNotCall:
         """`callback_rules.DoNotCall` of records' callbacks, by the caller's position of each record,
         given as its phone1 and the number its callback dials (None: phone1). Both customers are
         checked: the one Ameyo matches the record to by phone1, and the one the callback rings. The
         customers the campaign's index finds by any of their numbers, their last disposition read
-        live. One store query for all of them, and Ameyo asked only of the customers it finds."""
+        live. One store query for all of them, and Ameyo asked only of the customers it finds.
+        `newest`: a run's reads of the newest contacts, which stand for its later checks
+        (`index.held.NewestSeen`); without it the newest are read for this check."""
         check = callback_rules.DoNotCall()
         try:
             store = self._store()
@@ -817,10 +823,16 @@ class WritePath:
         # newest contacts are read live for them, as ameyo_add_callback's lookup reads them.
         seen = {i for _, positions in found.found for i in positions} | set(found.unread)
         unseen = [i for i in range(len(numbers)) if i not in seen]
-        newest = await newest_customers(
-            self.ameyo, campaign_id, [numbers[i] for i in unseen], columns=callback_rules.DISPOSITION_COLUMNS
+        added = await newest_customers(
+            self.ameyo,
+            campaign_id,
+            [numbers[i] for i in unseen],
+            columns=callback_rules.DISPOSITION_COLUMNS,
+            seen=newest,
         )
-        found.found += [(contact, [unseen[i] for i in positions]) for contact, positions in newest]
+        found.found += [(contact, [unseen[i] for i in positions]) for contact, positions in added.found]
+        for i in added.unread:
+            check.unread.setdefault(record_of[unseen[i]], added.failure)
         for contact, positions in found.found:
             disposition = callback_rules.last_disposition(contact.extra_data)
             if callback_rules.do_not_call(disposition):

@@ -52,6 +52,7 @@ from ...errors import (
     UpstreamUnavailable,
     WriteError,
 )
+from ...index.held import NewestSeen
 from ...rules.counts import agreeing, counted
 from ...rules.sanitize import data_text
 from ...rules.times import ago_text, show_wire
@@ -284,6 +285,9 @@ class _Run:
         # customers' last disposition a batch at a time (`_judged`): one look-up for a batch's
         # worth, never one a row.
         self.dialling_rows: list[Prepared] = []
+        # The newest contacts this run has read for them (customers added since the index's sync):
+        # read again every few seconds, not for every batch (`NewestSeen`).
+        self.newest = NewestSeen(self.ameyo.settings.phone_region, path_of_writes.clock)
         # Such rows whose customer no index could find (the campaign has none synced).
         self.unchecked_dialling = 0
         # Such rows to a do-not-call customer, let through as the person confirmed: how
@@ -511,6 +515,7 @@ class _Run:
                 i: (r.record[PRIMARY_COLUMN], r.callback.call_back_phone if r.callback else None)
                 for i, r in enumerate(rows)
             },
+            self.newest,
         )
         if not check.indexed:
             self.unchecked_dialling += len(rows)

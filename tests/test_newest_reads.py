@@ -1,0 +1,66 @@
+"""A file upload judges every row that dials its customer (here: every row, with --update) against
+do-not-call a batch at a time, and looks for the numbers its index does not know among the
+campaign's newest contacts, read live (customers added since the sync). It read those 500 newest
+again for every batch: a file of new people paid a 500-contact getContacts a batch, while its own
+additions soon filled them. A run reads them once (again only after `NEWEST_AGAIN_S`), and reads
+live by id the customers of those reads whose number a later batch holds. The count of requests is
+what is pinned, not a time (bench/bench_upload_checks.py measures the time)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
+from ameyo_mcp.simulator.state import UploadOptions
+from tests.conftest import settings_for, synced
+from tests.test_bulk_upload import read_result, upload_env
+
+pytestmark = [pytest.mark.anyio, pytest.mark.network]  # the CLI is a process of its own
+
+ROWS, BATCH = 2000, 250  # eight batches, each judged on its own
+ZUBIN = "9812300077"  # added in Ameyo after the sync, and marked do-not-call
+
+
+def new_people(path: Path, last: str) -> Path:
+    """ROWS new numbers; the last row is `last`'s, so that the last batch is the one that meets it."""
+    lines = [f"98{i:08d},Customer {i}" for i in range(ROWS - 1)] + [f"{last},Zubin"]
+    path.write_text("phone1,name\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+async def test_a_files_check_reads_the_newest_contacts_once_a_run_and_still_holds_back(
+    tmp_path: Path,
+) -> None:
+    with SimulatorThread(SimulatorConfig(password="pw-5ec2e7-simulated")) as sim:
+        settings = settings_for(sim, tmp_path)
+        await synced(sim, settings)
+        [added] = sim.state.upload_contacts(1, 1, UploadOptions(), [{"phone1": ZUBIN, "name": "Zubin"}])
+        assert added.customer_id is not None
+        sim.state.change_columns(added.customer_id, disposition="DNC", status="CALLED")
+        status = "CALLED"
+        source = new_people(tmp_path / "people.csv", ZUBIN)
+        env = upload_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": str(tmp_path / "index.db")}
+        command = [sys.executable, "-m", "ameyo_mcp", "upload", str(source), "--campaign", "1", "--lead", "1"]
+        command += ["--update", "--batch-size", str(BATCH)]
+        said = f"customer {added.customer_id}'s last disposition is 'DNC'"
+        for extra, name in ((("--dry-run",), "check"), ((), "result")):
+            before = sim.state.commands["getContacts"]
+            done = run([*command, *extra], env, tmp_path)
+            assert "Traceback" not in done.stderr, done.stderr
+            rows = read_result(tmp_path / f"people.csv.lead-1.ameyo-{name}.csv")
+            # The dry run judges as the run does: Zubin's row, in the last batch, is held back.
+            assert rows[ROWS + 1]["result"] == "REFUSED" and said in rows[ROWS + 1]["reason"], done.stdout
+            assert sum(r["result"] in ("WOULD_SEND", "ADDED") for r in rows.values()) == ROWS - 1
+            # One read of the newest contacts for the run, and one of Zubin by id for the batch that
+            # holds his number: not eight 500-contact reads.
+            assert sim.state.commands["getContacts"] - before == 2, done.stdout
+        zubin = sim.state.contact(added.customer_id)
+        assert zubin is not None and zubin.columns["status"] == status, zubin.columns  # not requeued
