@@ -167,8 +167,10 @@ async def test_a_burst_of_pushes_is_a_few_notices_the_first_at_once(
             await anyio.sleep(2.5)  # the trailing notice of the burst
         first_delay = await heard.next_after(start) - (stored[0] - start)
     notices = len(heard.at)
-    # One notice a second at most (the feed's gap), and one after the burst for its tail.
-    assert 1 <= notices <= took + 2, (notices, took)
+    # One notice a second at most (the feed's gap), and one after the burst for its tail; and one
+    # more, for pushes a loaded machine stored inside the burst but the feed read after its gap.
+    # Against 300 pushes, a bound this far from one notice a push.
+    assert 1 <= notices <= took + 3, (notices, took)
     assert first_delay < WITHIN_S, (first_delay, took)  # from the first push's answer
 
 
