@@ -194,3 +194,36 @@ async def test_a_customer_added_since_the_sync_stays_checked_after_the_files_own
     zubin = simulator.state.contact(added.customer_id)
     assert zubin is not None and zubin.columns["status"] == "CALLED", text_of(real)
     assert said in text_of(real), text_of(real)
+
+
+async def test_a_callback_after_the_files_own_additions_still_finds_a_customer_added_since_the_sync(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """A file's rows without a callback are sent as they are read, while its rows with one wait to
+    be judged a batch's worth at a time: the newest contacts were first read when the first of those
+    was judged, after the run's own rows had filled the window, so the callback to a do-not-call
+    customer added since the index's sync was scheduled by the run its dry run had held back."""
+    from ameyo_mcp.index.lookup import NEWEST
+    from ameyo_mcp.simulator.state import UploadOptions
+
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    await synced(simulator, settings)
+    phone = "9812300078"
+    [added] = simulator.state.upload_contacts(1, 1, UploadOptions(), [{"phone1": phone, "name": "Zia"}])
+    assert added.customer_id is not None
+    simulator.state.change_columns(added.customer_id, disposition="DNC", status="CALLED")
+    rows = "".join(f"98766{i:05d},New {i},\n" for i in range(2 * NEWEST))
+    (folder / "mixed.csv").write_text(
+        f"phone1,name,callback_time\n{rows}{phone},Zia,{LATER}\n", encoding="utf-8"
+    )
+    args = {"campaign": 1, "lead_id": 1, "file": "mixed.csv", "batch_size": 100, "concurrency": 1}
+    async with Client(server_of(simulator, settings)) as client:
+        dry = await client.call_tool(TOOL, args)
+        token = (dry.structured_content or {})["confirm_token"]
+        real = await client.call_tool(TOOL, args | {"dry_run": False, "confirm": token})
+    said = f"customer {added.customer_id}'s last disposition is 'DNC'"
+    assert said in text_of(dry), text_of(dry)
+    assert [cb for cb in simulator.state.callbacks(1) if cb.phone.endswith(phone)] == [], text_of(real)
+    assert said in text_of(real), text_of(real)

@@ -225,17 +225,7 @@ async def newest_customers(
     if not numbers:
         return Customers()
     positions = phones.Positions(numbers, ameyo.settings.phone_region)
-    latest: list[Contact] = []
-    if seen is None or seen.due():
-        try:
-            request = GetContactsRequest(campaign_id=campaign_id, other_columns=columns)
-            at = seen.clock() if seen is not None else 0.0
-            latest = await ameyo.get_contacts(newest(request))
-        except AmeyoError:
-            latest = []
-        else:
-            if seen is not None:
-                seen.keep(latest, at)
+    latest = await _newest(ameyo, campaign_id, columns, seen) if seen is None or seen.due() else []
     out = Customers()
     for contact in latest:
         if same := sorted({p for s in phone_values(contact) if s for p in positions(s)}):
@@ -249,6 +239,32 @@ async def newest_customers(
         out.found += live.found
         out.unread, out.failure = live.unread, live.failure
     return out
+
+
+async def _newest(
+    ameyo: Ameyo, campaign_id: int, columns: dict[str, str] | None, seen: NewestSeen | None
+) -> list[Contact]:
+    """The campaign's newest contacts, read live (kept in `seen`); none when Ameyo cannot be asked."""
+    try:
+        request = GetContactsRequest(campaign_id=campaign_id, other_columns=columns)
+        at = seen.clock() if seen is not None else 0.0
+        latest = await ameyo.get_contacts(newest(request))
+    except AmeyoError:
+        return []
+    if seen is not None:
+        seen.keep(latest, at)
+    return latest
+
+
+async def newest_before_run(
+    ameyo: Ameyo, store: Store, campaign_id: int, seen: NewestSeen, *, columns: dict[str, str] | None = None
+) -> None:
+    """Read the newest contacts into `seen` before a run adds anyone, when the campaign has a synced
+    index (the checks that use them need one): a run sends its rows that dial nobody as it reads
+    them, and its first check of the rows that do came after those had filled the window, so a
+    customer added since the sync was found by the dry run and missed by the run."""
+    if await synced_index(store, campaign_id) is not None:
+        await _newest(ameyo, campaign_id, columns, seen)
 
 
 async def held_spellings(

@@ -73,6 +73,7 @@ from ..index.held import (
     index_hits,
     indexed_customers,
     lookalikes,
+    newest_before_run,
     newest_customers,
     synced_index,
 )
@@ -839,6 +840,18 @@ class WritePath:
                 for i in positions:
                     check.refused.setdefault(record_of[i], (contact.customer_id, disposition))
         return check
+
+    async def newest_before_run(self, campaign_id: int, newest: NewestSeen) -> None:
+        """`index.held.newest_before_run`: the newest contacts a run's `do_not_call` checks start
+        from, read before it sends anything; nothing when the store cannot say (nor can the checks)."""
+        try:
+            store = self._store()
+        except (StoreError, OSError):
+            return
+        with contextlib.suppress(StoreError, OSError):
+            await newest_before_run(
+                self.ameyo, store, campaign_id, newest, columns=callback_rules.DISPOSITION_COLUMNS
+            )
 
     async def lookalikes(self, campaign_id: int, numbers: Sequence[str]) -> list[tuple[int, Contact]]:
         """`index.held.lookalikes`: by position of `numbers`, the customers whose phone1 only ends

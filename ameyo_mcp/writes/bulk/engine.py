@@ -364,6 +364,8 @@ class _Run:
                         "batch_size": self.batch_size,
                     }
                 )
+        if self.options.update_existing or validator.callbacks:  # rows `_do_not_call` will judge
+            await self.writes.newest_before_run(self.target.campaign.campaign_id, self.newest)
         self.result = ResultFile(self.result_path)
         try:
             if self.options.dry_run:
