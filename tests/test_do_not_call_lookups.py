@@ -332,3 +332,45 @@ async def test_a_callback_by_customer_id_to_a_shared_line_not_read_is_held_back(
         confirmed = await client.call_tool("ameyo_add_callback", callback | {"despite_do_not_call": True})
     assert not confirmed.is_error and "scheduled as the person confirmed" in text_of(confirmed)
     assert len(calls_to(simulator, karthik.phone1)) == 1
+
+
+async def test_a_do_not_call_customer_added_after_the_sync_on_an_indexed_customers_line_is_checked(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """Zed, added in Ameyo after the index's sync and marked do-not-call, has Priya's number as his
+    phone2 (a family line). A callback to Priya on that number rings his line: the index finds
+    Priya by it, and the newest contacts were read only for the numbers the index found nobody by,
+    so Zed was never looked at and the callback was scheduled, by ameyo_add_callback and the
+    upload with callbacks alike."""
+    from ameyo_mcp.simulator.state import UploadOptions
+
+    priya = simulator.state.contact(12001)
+    assert priya is not None
+    with simulator.state._lock:
+        simulator.state._find(12001).columns.pop("disposition", None)  # type: ignore[union-attr]
+    settings = settings_for(simulator, tmp_path, AMEYO_CALLING_HOURS="00:00-23:59")
+    await synced(simulator, settings)
+    [zed] = simulator.state.upload_contacts(
+        1, 1, UploadOptions(), [{"phone1": "9812300079", "phone2": priya.phone1, "name": "Zed"}]
+    )
+    assert zed.customer_id is not None
+    simulator.state.change_columns(zed.customer_id, disposition="DNC")
+    said = f"customer {zed.customer_id}'s last disposition is 'DNC'"
+    record = {
+        "customer_id": 12001,
+        "customer": {"phone1": priya.phone1},
+        "callback_time": LATER,
+        "callback_phone": priya.phone1,
+    }
+    async with Client(server_of(simulator, settings)) as client:
+        by_id = await client.call_tool(
+            "ameyo_add_callback",
+            {"campaign": 1, "customer_id": 12001, "phone": priya.phone1, "callback_time": LATER},
+        )
+        upload = await client.call_tool(
+            "ameyo_upload_contacts_with_callbacks",
+            {"campaign": 1, "lead_id": priya.lead_id, "records": [record], "update_existing": True},
+        )
+    assert calls_to(simulator, priya.phone1) == [], (text_of(by_id), text_of(upload))
+    assert by_id.is_error and said in text_of(by_id), text_of(by_id)
+    assert said in text_of(upload), text_of(upload)

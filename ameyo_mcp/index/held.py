@@ -9,7 +9,7 @@ found are named, so that a check can hold them back rather than pass them unread
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -215,25 +215,29 @@ async def newest_customers(
     *,
     columns: dict[str, str] | None = None,
     seen: NewestSeen | None = None,
+    known: Collection[int] = (),
 ) -> Customers:
     """Among the campaign's newest contacts, read live in one request, those with any of `numbers`
     (each with their positions): customers added since the index's sync, which it cannot find, as
     `ameyo_add_callback` finds them. With `seen`, a run's earlier reads stand for it meanwhile
     (`NewestSeen`): their customers that hold one of `numbers` are read live by id, and those
-    Ameyo could not be asked for are `unread`, as `indexed_customers` says. Best effort for the
-    newest read itself: nothing found when Ameyo cannot be asked."""
+    Ameyo could not be asked for are `unread`, as `indexed_customers` says. The customers `known`
+    (already read by the caller) are left out. Best effort for the newest read itself: nothing
+    found when Ameyo cannot be asked."""
     if not numbers:
         return Customers()
     positions = phones.Positions(numbers, ameyo.settings.phone_region)
     latest = await _newest(ameyo, campaign_id, columns, seen) if seen is None or seen.due() else []
     out = Customers()
     for contact in latest:
+        if contact.customer_id in known:
+            continue
         if same := sorted({p for s in phone_values(contact) if s for p in positions(s)}):
             out.found.append((contact, same))
     if seen is None:
         return out
     just_read = {contact.customer_id for contact in latest}
-    earlier = {i: p for i, p in seen.candidates(positions).items() if i not in just_read}
+    earlier = {i: p for i, p in seen.candidates(positions).items() if i not in just_read and i not in known}
     if earlier:
         live = await _read_live(ameyo, campaign_id, numbers, earlier, columns=columns, any_number=True)
         out.found += live.found

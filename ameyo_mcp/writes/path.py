@@ -820,20 +820,21 @@ class WritePath:
             return check
         check.indexed = True
         check.unread = {record_of[i]: found.failure for i in found.unread}
-        # A number the index knows no customer by may be a customer's added since its sync: the
-        # newest contacts are read live for them, as ameyo_add_callback's lookup reads them.
-        seen = {i for _, positions in found.found for i in positions} | set(found.unread)
-        unseen = [i for i in range(len(numbers)) if i not in seen]
+        # A customer added since the index's sync is not in it, whether or not the index knows
+        # another customer by the same number (a shared line rings them both): the newest contacts
+        # are read live for every number, as ameyo_add_callback's lookup reads them, less the
+        # customers the index found and that were just read.
         added = await newest_customers(
             self.ameyo,
             campaign_id,
-            [numbers[i] for i in unseen],
+            numbers,
             columns=callback_rules.DISPOSITION_COLUMNS,
             seen=newest,
+            known={contact.customer_id for contact, _ in found.found},
         )
-        found.found += [(contact, [unseen[i] for i in positions]) for contact, positions in added.found]
+        found.found += added.found
         for i in added.unread:
-            check.unread.setdefault(record_of[unseen[i]], added.failure)
+            check.unread.setdefault(record_of[i], added.failure)
         for contact, positions in found.found:
             disposition = callback_rules.last_disposition(contact.extra_data)
             if callback_rules.do_not_call(disposition):
