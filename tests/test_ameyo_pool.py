@@ -5,6 +5,7 @@ or broken gives its slot back."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -193,3 +194,55 @@ async def test_a_proxy_named_in_the_environment_carries_the_commands(
     assert [head.split(b"\r\n")[0] for head in proxy.heads] == [
         b"POST http://ameyo.invalid:8080/ameyowebaccess/command HTTP/1.1"
     ]
+
+
+async def test_a_write_held_up_after_taking_an_idle_connection_is_not_lost_to_its_close(
+    tmp_path: Path,
+) -> None:
+    """The client takes an idle connection, then its loop is held (another task's slow step, a
+    starved CPU) past the server's keep-alive, which closes the connection meanwhile: the write
+    then went out on the closed connection, Ameyo never read it, and the client said the
+    connection broke with the outcome unknown, which stopped a file upload after that batch
+    (bench_upload_checks.py: 2,000-9,000 of 20,000 rows). Held at each await of a send in turn,
+    every write is answered."""
+    from ameyo_mcp.ameyo.models import CampaignInfo
+    from ameyo_mcp.errors import AmeyoError
+    from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
+    from ameyo_mcp.writes import plans
+    from tests.conftest import ameyo_of, settings_for
+
+    keep_alive_s = 0.1
+    campaign = CampaignInfo(campaign_name="MoviStarSurvey", campaign_id=1)
+    broken: list[tuple[int, str]] = []
+    with SimulatorThread(SimulatorConfig(keep_alive_s=keep_alive_s)) as sim:
+        ameyo = ameyo_of(sim, settings_for(sim, tmp_path))
+        try:
+            for awaits in range(10):
+                await ameyo.leads(1, fresh=True)  # the connection the write will take, idle now
+
+                async def hold(awaits: int = awaits) -> None:
+                    for _ in range(awaits):
+                        await asyncio.sleep(0)
+                    time.sleep(3 * keep_alive_s)  # noqa: ASYNC251  # the loop held: the server closes it
+
+                write = plans.plan_upload(
+                    ameyo.settings.base_url,
+                    campaign,
+                    1,
+                    [{"phone1": f"98128770{awaits:02d}", "name": "Guest"}],
+                    status="NOT_TRIED",
+                    attempts=0,
+                    update_existing=False,
+                    migrate_existing=False,
+                )
+                holding = asyncio.ensure_future(hold())
+                try:
+                    await ameyo.send(write.request)
+                except AmeyoError as exc:
+                    broken.append((awaits, exc.message))
+                await holding
+            sent = sim.state.executed["uploadContacts"]
+        finally:
+            await ameyo.aclose()
+    # Before: a write or two told "the connection broke ... outcome unknown", none of which Ameyo ran.
+    assert (broken, sent) == ([], 10), f"{sent} of 10 reached Ameyo"

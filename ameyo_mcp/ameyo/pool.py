@@ -65,8 +65,15 @@ class StackPool(httpcore.AsyncConnectionPool):
             raise httpcore.PoolTimeout("no connection to Ameyo became free in time") from None
         connection: httpcore.AsyncConnectionInterface | None = None
         try:
-            connection = await self._connection(request)
-            response = await connection.handle_async_request(request)
+            while True:
+                connection = await self._connection(request)
+                try:
+                    response = await connection.handle_async_request(request)
+                    break
+                except ClosedBeforeSent:
+                    # Nothing of the request left: another connection (a new one at last) takes it.
+                    await connection.aclose()
+                    connection = None
         except BaseException:
             await self._give_back(connection, reuse=False)
             raise
@@ -158,11 +165,17 @@ class _OneWrite(httpcore.AsyncNetworkBackend):
         await self._backend.sleep(seconds)
 
 
+class ClosedBeforeSent(Exception):
+    """The server closed a kept-alive connection before this request was written on it: it never
+    left, so it is sent on another connection, a write too."""
+
+
 class _HeldWrites(httpcore.AsyncNetworkStream):
     def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
         self._stream = stream
         self._held: list[bytes] = []
         self._timeout: float | None = None
+        self._reused = False  # a request went out on it before: it idled in the pool since
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         # A request is its head, then its body: the head waits for what follows, a read sends all.
@@ -171,6 +184,17 @@ class _HeldWrites(httpcore.AsyncNetworkStream):
 
     async def _flush(self) -> None:
         if self._held:
+            # The pool looked whether the server had closed the connection when it took it, but
+            # the request's head and body are written awaits later: a loop held up meanwhile (a
+            # slow step of another task, a starved CPU) outlived the server's keep-alive, and the
+            # request went out on a closed connection, to be told broken with its outcome unknown
+            # though the server never read it. Looked at again here, with no await before the
+            # write: the race left is the network's own. (Not a new connection's first request:
+            # a TLS server's session tickets may be there to read.)
+            if self._reused and self._stream.get_extra_info("is_readable"):
+                self._held.clear()
+                raise ClosedBeforeSent
+            self._reused = True
             data = b"".join(self._held)
             self._held.clear()
             await self._stream.write(data, self._timeout)

@@ -193,6 +193,7 @@ def _make_server(state: SimulatorState) -> uvicorn.Server:
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=1,
+        timeout_keep_alive=state.config.keep_alive_s,  # type: ignore[arg-type]  # a float works: call_later
     )
     server = _Server(config)
     config.http = _counting_protocol(server)

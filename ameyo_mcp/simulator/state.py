@@ -77,6 +77,10 @@ class SimulatorConfig:
     # "few-first": the generated campaign's names are one of six first names and a number ("Sofia
     # 4595"), a sixth of the contacts sharing each first word: the hard case of a name search.
     names: str = "varied"
+    # How long the server keeps an idle connection open before closing it (uvicorn's default, as a
+    # servlet container or a balancer keeps one for some seconds): tests of a client held up while
+    # its connection idles shorten it.
+    keep_alive_s: float = 5.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.contacts <= MAX_CONTACTS:
