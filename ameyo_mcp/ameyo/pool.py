@@ -25,6 +25,8 @@ from typing import Any
 import httpcore
 import httpx
 
+from ..errors import AmeyoMcpError
+
 # httpx's default: an idle connection older than this is closed rather than reused.
 _KEEPALIVE_S = 5.0
 
@@ -165,7 +167,7 @@ class _OneWrite(httpcore.AsyncNetworkBackend):
         await self._backend.sleep(seconds)
 
 
-class ClosedBeforeSent(Exception):
+class ClosedBeforeSent(AmeyoMcpError):
     """The server closed a kept-alive connection before this request was written on it: it never
     left, so it is sent on another connection, a write too."""
 
@@ -193,7 +195,7 @@ class _HeldWrites(httpcore.AsyncNetworkStream):
             # a TLS server's session tickets may be there to read.)
             if self._reused and self._stream.get_extra_info("is_readable"):
                 self._held.clear()
-                raise ClosedBeforeSent
+                raise ClosedBeforeSent("the server closed the kept-alive connection before the request")
             self._reused = True
             data = b"".join(self._held)
             self._held.clear()
