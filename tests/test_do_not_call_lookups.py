@@ -21,13 +21,26 @@ from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from tests.conftest import server_of, settings_for, synced, text_of, transport_of
 from tests.test_bulk_exact import cli
 from tests.test_bulk_upload import read_result, upload_env
-from tests.test_file_do_not_call import dnc_file, karthiks_callbacks
+from tests.test_file_do_not_call import added_after_the_sync, dnc_file, karthiks_callbacks
 
 pytestmark = pytest.mark.anyio
 
 KARTHIK = 12005  # Karthik Joshi, lead 1: last disposition DNC
 LATER = "2031-05-01T11:00:00"
 UNREAD = "could not be read from Ameyo"
+
+
+def priya_on_karthiks_line(simulator: SimulatorThread) -> Any:
+    """Priya (12001, no disposition) with Karthik's phone1 as her phone2: a family line, and Karthik
+    is do-not-call."""
+    karthik = simulator.state.contact(KARTHIK)
+    assert karthik is not None and karthik.columns.get("disposition") == "DNC"
+    with simulator.state._lock:
+        priya = simulator.state._find(12001)
+        assert priya is not None
+        priya.customer_data["phone2"] = karthik.phone1
+        priya.columns.pop("disposition", None)
+    return priya
 
 
 def calls_to(simulator: SimulatorThread, number: str) -> list[Any]:
@@ -226,14 +239,9 @@ async def test_a_callback_by_customer_id_to_a_number_a_do_not_call_customer_hold
     (it checks the customer the number dials), and ameyo_add_callback by customer_id must too. It
     checked only Priya, and scheduled it."""
     karthik = simulator.state.contact(KARTHIK)
-    assert karthik is not None and karthik.columns.get("disposition") == "DNC"
-    priya_id = 12001
-    with simulator.state._lock:
-        priya = simulator.state._find(priya_id)
-        assert priya is not None
-        priya.customer_data["phone2"] = karthik.phone1
-        priya.columns.pop("disposition", None)
-        priya_phone1 = priya.phone1
+    assert karthik is not None
+    priya = priya_on_karthiks_line(simulator)
+    priya_id, priya_phone1 = priya.customer_id, priya.phone1
     settings = settings_for(simulator, tmp_path, AMEYO_CALLING_HOURS="00:00-23:59")
     await synced(simulator, settings)
     said = f"customer {KARTHIK}'s last disposition is 'DNC'"
@@ -264,15 +272,11 @@ async def test_a_do_not_call_customer_added_after_the_sync_is_checked_as_ameyo_a
     ameyo_add_callback by their number finds them among the newest contacts (read live) and holds
     the callback back. An upload of their record with a callback (update_existing: Ameyo matches it
     to them by phone1) must not schedule it unchecked and unsaid."""
-    from ameyo_mcp.simulator.state import UploadOptions
-
     settings = settings_for(simulator, tmp_path, AMEYO_CALLING_HOURS="00:00-23:59")
     await synced(simulator, settings)
     phone = "9812300077"
-    [outcome] = simulator.state.upload_contacts(1, 1, UploadOptions(), [{"phone1": phone, "name": "Zubin"}])
-    assert outcome.customer_id is not None
-    simulator.state.change_columns(outcome.customer_id, disposition="DNC")
-    said = f"customer {outcome.customer_id}'s last disposition is 'DNC'"
+    zubin_id = added_after_the_sync(simulator, {"phone1": phone, "name": "Zubin"}, disposition="DNC")
+    said = f"customer {zubin_id}'s last disposition is 'DNC'"
     record = {"customer": {"phone1": phone, "name": "Zubin"}, "callback_time": LATER}
     async with Client(server_of(simulator, settings)) as client:
         by_tool = await client.call_tool(
@@ -313,12 +317,7 @@ async def test_a_callback_by_customer_id_to_a_shared_line_not_read_is_held_back(
     scheduled, unsaid."""
     karthik = simulator.state.contact(KARTHIK)
     assert karthik is not None
-    priya_id = 12001
-    with simulator.state._lock:
-        priya = simulator.state._find(priya_id)
-        assert priya is not None
-        priya.customer_data["phone2"] = karthik.phone1
-        priya.columns.pop("disposition", None)
+    priya_id = priya_on_karthiks_line(simulator).customer_id
     settings = settings_for(simulator, tmp_path, AMEYO_CALLING_HOURS="00:00-23:59")
     await synced(simulator, settings)
     callback = {"campaign": 1, "customer_id": priya_id, "phone": karthik.phone1, "callback_time": LATER}
@@ -342,20 +341,14 @@ async def test_a_do_not_call_customer_added_after_the_sync_on_an_indexed_custome
     Priya by it, and the newest contacts were read only for the numbers the index found nobody by,
     so Zed was never looked at and the callback was scheduled, by ameyo_add_callback and the
     upload with callbacks alike."""
-    from ameyo_mcp.simulator.state import UploadOptions
-
     priya = simulator.state.contact(12001)
     assert priya is not None
     with simulator.state._lock:
         simulator.state._find(12001).columns.pop("disposition", None)  # type: ignore[union-attr]
     settings = settings_for(simulator, tmp_path, AMEYO_CALLING_HOURS="00:00-23:59")
     await synced(simulator, settings)
-    [zed] = simulator.state.upload_contacts(
-        1, 1, UploadOptions(), [{"phone1": "9812300079", "phone2": priya.phone1, "name": "Zed"}]
-    )
-    assert zed.customer_id is not None
-    simulator.state.change_columns(zed.customer_id, disposition="DNC")
-    said = f"customer {zed.customer_id}'s last disposition is 'DNC'"
+    zed = {"phone1": "9812300079", "phone2": priya.phone1, "name": "Zed"}
+    said = f"customer {added_after_the_sync(simulator, zed, disposition='DNC')}'s last disposition is 'DNC'"
     record = {
         "customer_id": 12001,
         "customer": {"phone1": priya.phone1},

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from ameyo_mcp.config import Settings
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from tests.conftest import Simulator, server_of, settings_for, synced, text_of
 from tests.test_bulk_upload import read_result, upload_env
@@ -41,6 +42,17 @@ def dnc_file(simulator: Simulator, path: Path) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+def added_after_the_sync(simulator: Simulator, record: dict[str, str], **columns: str) -> int:
+    """A customer added to lead 1 in Ameyo's own screens after the index's sync, with `columns` (a
+    do-not-call disposition): their id."""
+    from ameyo_mcp.simulator.state import UploadOptions
+
+    [added] = simulator.state.upload_contacts(1, 1, UploadOptions(), [record])
+    assert added.customer_id is not None
+    simulator.state.change_columns(added.customer_id, **columns)
+    return added.customer_id
 
 
 def refusal(text: str) -> str:
@@ -155,6 +167,30 @@ async def test_a_files_update_of_a_do_not_call_customer_needs_the_persons_yes(
     assert karthik is not None and karthik.columns["status"] == "NOT_TRIED", karthik.columns
 
 
+async def _synced_then_added(
+    simulator: Simulator, tmp_path: Path, phone: str, name: str
+) -> tuple[Path, Settings, int]:
+    """An upload folder, settings reading it, the campaign's index synced, and then a do-not-call
+    customer (`phone`, `name`) added in Ameyo, whom the index does not hold: the folder, the
+    settings and their id."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    await synced(simulator, settings)
+    record = {"phone1": phone, "name": name}
+    return folder, settings, added_after_the_sync(simulator, record, disposition="DNC", status="CALLED")
+
+
+async def _dry_run_then_confirmed(
+    simulator: Simulator, settings: Settings, args: dict[str, Any]
+) -> tuple[Any, Any]:
+    """The file tool's dry run of `args`, then its run with the dry run's confirmation token."""
+    async with Client(server_of(simulator, settings)) as client:
+        dry = await client.call_tool(TOOL, args)
+        token = (dry.structured_content or {})["confirm_token"]
+        return dry, await client.call_tool(TOOL, args | {"dry_run": False, "confirm": token})
+
+
 async def test_a_customer_added_since_the_sync_stays_checked_after_the_files_own_rows_are_added(
     simulator: Simulator, tmp_path: Path
 ) -> None:
@@ -163,16 +199,9 @@ async def test_a_customer_added_since_the_sync_stays_checked_after_the_files_own
     again for a later batch, the window held only those, and the row updating that customer was let
     through in the run, though its dry run (which adds nobody) held it back."""
     from ameyo_mcp.index.lookup import NEWEST
-    from ameyo_mcp.simulator.state import UploadOptions
 
-    folder = tmp_path / "uploads"
-    folder.mkdir()
-    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
-    await synced(simulator, settings)
     phone = "9812300077"
-    [added] = simulator.state.upload_contacts(1, 1, UploadOptions(), [{"phone1": phone, "name": "Zubin"}])
-    assert added.customer_id is not None
-    simulator.state.change_columns(added.customer_id, disposition="DNC", status="CALLED")
+    folder, settings, zubin_id = await _synced_then_added(simulator, tmp_path, phone, "Zubin")
     # Three batches of new customers before his row: with one request at a time, the third waits
     # for the first to be answered, so his row is judged after the run's own 500 were added.
     rows = "".join(f"98765{i:05d},New {i}\n" for i in range(3 * NEWEST))
@@ -185,13 +214,10 @@ async def test_a_customer_added_since_the_sync_stays_checked_after_the_files_own
         "batch_size": NEWEST,
         "concurrency": 1,
     }
-    async with Client(server_of(simulator, settings)) as client:
-        dry = await client.call_tool(TOOL, args)
-        token = (dry.structured_content or {})["confirm_token"]
-        real = await client.call_tool(TOOL, args | {"dry_run": False, "confirm": token})
-    said = f"customer {added.customer_id}'s last disposition is 'DNC'"
+    dry, real = await _dry_run_then_confirmed(simulator, settings, args)
+    said = f"customer {zubin_id}'s last disposition is 'DNC'"
     assert said in text_of(dry), text_of(dry)
-    zubin = simulator.state.contact(added.customer_id)
+    zubin = simulator.state.contact(zubin_id)
     assert zubin is not None and zubin.columns["status"] == "CALLED", text_of(real)
     assert said in text_of(real), text_of(real)
 
@@ -204,26 +230,16 @@ async def test_a_callback_after_the_files_own_additions_still_finds_a_customer_a
     was judged, after the run's own rows had filled the window, so the callback to a do-not-call
     customer added since the index's sync was scheduled by the run its dry run had held back."""
     from ameyo_mcp.index.lookup import NEWEST
-    from ameyo_mcp.simulator.state import UploadOptions
 
-    folder = tmp_path / "uploads"
-    folder.mkdir()
-    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
-    await synced(simulator, settings)
     phone = "9812300078"
-    [added] = simulator.state.upload_contacts(1, 1, UploadOptions(), [{"phone1": phone, "name": "Zia"}])
-    assert added.customer_id is not None
-    simulator.state.change_columns(added.customer_id, disposition="DNC", status="CALLED")
+    folder, settings, zia_id = await _synced_then_added(simulator, tmp_path, phone, "Zia")
     rows = "".join(f"98766{i:05d},New {i},\n" for i in range(2 * NEWEST))
     (folder / "mixed.csv").write_text(
         f"phone1,name,callback_time\n{rows}{phone},Zia,{LATER}\n", encoding="utf-8"
     )
     args = {"campaign": 1, "lead_id": 1, "file": "mixed.csv", "batch_size": 100, "concurrency": 1}
-    async with Client(server_of(simulator, settings)) as client:
-        dry = await client.call_tool(TOOL, args)
-        token = (dry.structured_content or {})["confirm_token"]
-        real = await client.call_tool(TOOL, args | {"dry_run": False, "confirm": token})
-    said = f"customer {added.customer_id}'s last disposition is 'DNC'"
+    dry, real = await _dry_run_then_confirmed(simulator, settings, args)
+    said = f"customer {zia_id}'s last disposition is 'DNC'"
     assert said in text_of(dry), text_of(dry)
     assert [cb for cb in simulator.state.callbacks(1) if cb.phone.endswith(phone)] == [], text_of(real)
     assert said in text_of(real), text_of(real)

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
-from ameyo_mcp.simulator.state import UploadOptions
 from tests.conftest import settings_for, synced
 from tests.test_bulk_upload import read_result, upload_env
+from tests.test_file_do_not_call import added_after_the_sync
 
 pytestmark = [pytest.mark.anyio, pytest.mark.network]  # the CLI is a process of its own
 
@@ -42,15 +42,15 @@ async def test_a_files_check_reads_the_newest_contacts_once_a_run_and_still_hold
     with SimulatorThread(SimulatorConfig(password="pw-5ec2e7-simulated")) as sim:
         settings = settings_for(sim, tmp_path)
         await synced(sim, settings)
-        [added] = sim.state.upload_contacts(1, 1, UploadOptions(), [{"phone1": ZUBIN, "name": "Zubin"}])
-        assert added.customer_id is not None
-        sim.state.change_columns(added.customer_id, disposition="DNC", status="CALLED")
+        zubin_id = added_after_the_sync(
+            sim, {"phone1": ZUBIN, "name": "Zubin"}, disposition="DNC", status="CALLED"
+        )
         status = "CALLED"
         source = new_people(tmp_path / "people.csv", ZUBIN)
         env = upload_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": str(tmp_path / "index.db")}
         command = [sys.executable, "-m", "ameyo_mcp", "upload", str(source), "--campaign", "1", "--lead", "1"]
         command += ["--update", "--batch-size", str(BATCH)]
-        said = f"customer {added.customer_id}'s last disposition is 'DNC'"
+        said = f"customer {zubin_id}'s last disposition is 'DNC'"
         for extra, name in ((("--dry-run",), "check"), ((), "result")):
             before = sim.state.commands["getContacts"]
             done = run([*command, *extra], env, tmp_path)
@@ -62,5 +62,5 @@ async def test_a_files_check_reads_the_newest_contacts_once_a_run_and_still_hold
             # One read of the newest contacts for the run, and one of Zubin by id for the batch that
             # holds his number: not eight 500-contact reads.
             assert sim.state.commands["getContacts"] - before == 2, done.stdout
-        zubin = sim.state.contact(added.customer_id)
+        zubin = sim.state.contact(zubin_id)
         assert zubin is not None and zubin.columns["status"] == status, zubin.columns  # not requeued

@@ -283,9 +283,12 @@ async def test_one_process_pings_at_a_time(simulator: Simulator, tmp_path: Path,
         assert simulator.state.logins == 1
 
 
-async def test_a_failed_ping_is_told_as_failed_and_tried_again_an_interval_later(
+@asynccontextmanager
+async def a_failed_ping(
     simulator: Simulator, tmp_path: Path, database_url: str
-) -> None:
+) -> AsyncIterator[tuple[list[Ameyo], Clock, Status, float]]:
+    """Two processes sharing a session whose keepalive ping, due, Ameyo did not answer; with the
+    operator page's status on their store, their clock and the ping interval."""
     clock = Clock()
     async with processes(simulator, tmp_path, database_url, 2, clock=clock) as group:
         await calls(group, 1)
@@ -297,20 +300,27 @@ async def test_a_failed_ping_is_told_as_failed_and_tried_again_an_interval_later
             faults.commands, faults.html_502 = {"ping-session"}, 1
             await asyncio.gather(*(a.session.keep_alive() for a in group))
             assert faults.html_502 == 0 and simulator.state.pings == 0
-            shown = (await page())["ameyo"]
-            assert shown["last_ping"] is None and shown["ping_failed"]["ago"] == "just now", shown
-            # The failed try puts the next one an interval off, for every process, and the session
-            # stays: Ameyo did not say it was gone.
-            clock.advance(interval - 1)
-            await asyncio.gather(*(a.session.keep_alive() for a in group))
-            assert simulator.state.pings == 0
-            clock.advance(2)
-            await asyncio.gather(*(a.session.keep_alive() for a in group))
-            assert simulator.state.pings == 1 and simulator.state.logins == 1
-            shown = (await page())["ameyo"]
-            assert shown["last_ping"]["ago"] == "just now" and shown["ping_failed"] is None, shown
+            yield group, clock, page, interval
         finally:
             page.close()
+
+
+async def test_a_failed_ping_is_told_as_failed_and_tried_again_an_interval_later(
+    simulator: Simulator, tmp_path: Path, database_url: str
+) -> None:
+    async with a_failed_ping(simulator, tmp_path, database_url) as (group, clock, page, interval):
+        shown = (await page())["ameyo"]
+        assert shown["last_ping"] is None and shown["ping_failed"]["ago"] == "just now", shown
+        # The failed try puts the next one an interval off, for every process, and the session
+        # stays: Ameyo did not say it was gone.
+        clock.advance(interval - 1)
+        await asyncio.gather(*(a.session.keep_alive() for a in group))
+        assert simulator.state.pings == 0
+        clock.advance(2)
+        await asyncio.gather(*(a.session.keep_alive() for a in group))
+        assert simulator.state.pings == 1 and simulator.state.logins == 1
+        shown = (await page())["ameyo"]
+        assert shown["last_ping"]["ago"] == "just now" and shown["ping_failed"] is None, shown
 
 
 async def test_a_failed_ping_is_not_told_of_a_session_logged_out_or_logged_in_since(
@@ -319,31 +329,20 @@ async def test_a_failed_ping_is_not_told_of_a_session_logged_out_or_logged_in_si
     """The page said 'Ameyo did not answer the last keepalive ping; the next is tried a ping
     interval later' with no session held (logged out, released when idle), and of a session logged
     in after it by a process of the previous version, whose login leaves ping_failed_at as it was."""
-    clock = Clock()
-    async with processes(simulator, tmp_path, database_url, 2, clock=clock) as group:
+    async with a_failed_ping(simulator, tmp_path, database_url) as (group, clock, page, interval):
+        assert (await page())["ameyo"]["ping_failed"] is not None
+        assert await group[0].session.logout()
+        shown = (await page())["ameyo"]
+        assert shown["seats"] == 0 and shown["ping_failed"] is None, shown
+        # A version 16 process logs in: its lease write (store.lease.publish) had no
+        # ping_failed_at to clear, so the failed try of the session before stays.
+        clock.advance(interval + 1)
+        failed_at = clock()
         await calls(group, 1)
-        interval = simulator.state.config.ping_interval_ms / 1000
-        page = Status(group[0].settings, Serving("stdio", None, _ready), ttl_s=0, clock=clock)
-        try:
-            clock.advance(interval + 1)
-            faults = simulator.state.faults
-            faults.commands, faults.html_502 = {"ping-session"}, 1
-            await asyncio.gather(*(a.session.keep_alive() for a in group))
-            assert (await page())["ameyo"]["ping_failed"] is not None
-            assert await group[0].session.logout()
-            shown = (await page())["ameyo"]
-            assert shown["seats"] == 0 and shown["ping_failed"] is None, shown
-            # A version 16 process logs in: its lease write (store.lease.publish) had no
-            # ping_failed_at to clear, so the failed try of the session before stays.
-            clock.advance(interval + 1)
-            failed_at = clock()
-            await calls(group, 1)
-            with group[0].store()._tx() as tx:
-                tx.run("UPDATE session_lease SET ping_failed_at = ?", (failed_at - interval,))
-            shown = (await page())["ameyo"]
-            assert shown["seats"] == 1 and shown["last_ping"] is None and shown["ping_failed"] is None, shown
-        finally:
-            page.close()
+        with group[0].store()._tx() as tx:
+            tx.run("UPDATE session_lease SET ping_failed_at = ?", (failed_at - interval,))
+        shown = (await page())["ameyo"]
+        assert shown["seats"] == 1 and shown["last_ping"] is None and shown["ping_failed"] is None, shown
 
 
 async def test_a_ping_the_tool_asks_for_is_the_sessions_last_ping(
