@@ -45,30 +45,8 @@ async def keep_fresh(
     waits for a sync. `sleep` is what tests move time with."""
     failures = 0
     while True:
-        wait = interval_s
         try:
-            failed: list[str] = []
-            for campaign in await campaigns_to_sync(ameyo, None):
-                known = await anyio.to_thread.run_sync(store.campaign, campaign.campaign_id)
-                now = datetime.now(UTC)
-                if known is not None and known.synced_at is not None and known.pass_in_progress is None:
-                    due = known.synced_at + timedelta(seconds=interval_s)
-                    if due > now:
-                        wait = min(wait, (due - now).total_seconds())
-                        continue
-                try:
-                    report = await sync_campaign(ameyo, store, campaign)
-                except (AmeyoError, SyncError) as exc:
-                    # The campaigns after it are synced all the same: one that keeps failing
-                    # must not keep the others' indexes from being brought up to date.
-                    failed.append(f"campaign {campaign.campaign_id}: {exc}")
-                    continue
-                log.info("background sync: %s", report.line())
-                if report.skipped is not None:
-                    # Look again once a holder that stopped would have lost its lease.
-                    wait = min(wait, lease_seconds(ameyo.settings) + 1)
-            if failed:
-                raise SyncError("; ".join(failed))
+            wait = await _refresh(ameyo, store, interval_s)
         except (AmeyoError, StoreError, SyncError) as exc:
             failures += 1
             wait = retry_after(failures, interval_s)
@@ -80,3 +58,31 @@ async def keep_fresh(
         else:
             failures = 0
         await sleep(max(wait, SHORTEST_WAIT_S))
+
+
+async def _refresh(ameyo: Ameyo, store: Store, interval_s: float) -> float:
+    """One refresh: each campaign due synced; the seconds until the next is due. Raises, once every
+    campaign due was tried, the failures of those that failed: one that keeps failing must not keep
+    the others' indexes from being brought up to date."""
+    wait = interval_s
+    failed: list[str] = []
+    for campaign in await campaigns_to_sync(ameyo, None):
+        known = await anyio.to_thread.run_sync(store.campaign, campaign.campaign_id)
+        now = datetime.now(UTC)
+        if known is not None and known.synced_at is not None and known.pass_in_progress is None:
+            due = known.synced_at + timedelta(seconds=interval_s)
+            if due > now:
+                wait = min(wait, (due - now).total_seconds())
+                continue
+        try:
+            report = await sync_campaign(ameyo, store, campaign)
+        except (AmeyoError, SyncError) as exc:
+            failed.append(f"campaign {campaign.campaign_id}: {exc}")
+            continue
+        log.info("background sync: %s", report.line())
+        if report.skipped is not None:
+            # Look again once a holder that stopped would have lost its lease.
+            wait = min(wait, lease_seconds(ameyo.settings) + 1)
+    if failed:
+        raise SyncError("; ".join(failed))
+    return wait
