@@ -486,7 +486,7 @@ class _Run:
     @property
     def _dialling_whom(self) -> str:
         """The same, before their customer ("rows … a customer whose …")."""
-        return "to update or call back" if self.options.update_existing else "with a callback to"
+        return self._dialling if self.options.update_existing else f"{self._dialling} to"
 
     async def _judged(self, batcher: Batcher, row: Prepared) -> list[Batch]:
         """Place a good row that dials its customer (`_dials`): held until a batch's worth of them
