@@ -4,7 +4,6 @@ PostgreSQL (a module's own, stopped and started with pg_ctl), against the simula
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from mcp import Client
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.store import Store
 from ameyo_mcp.store.lease import LeaseKey
-from tests.conftest import free_port, start_postgres, stop_postgres, text_of
+from tests.conftest import free_port, listening, start_postgres, stop_postgres, text_of
 from tests.test_ledger_everywhere import env_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.network, pytest.mark.slow]
@@ -50,14 +49,7 @@ def replica(env: dict[str, str], folder: Path) -> Iterator[tuple[str, subprocess
             stderr=err,
         )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
+        listening(port, proc, log.read_text)
         yield f"http://127.0.0.1:{port}/mcp", proc, log
     finally:
         if proc.poll() is None:

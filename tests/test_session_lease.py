@@ -548,6 +548,13 @@ async def test_lookups_work_with_the_store_down_and_the_session_is_shared_once_i
     flaky.close()
 
 
+async def _a_process_started_now_takes_it_up(simulator: Simulator, tmp_path: Path, database_url: str) -> None:
+    """A process started now uses the session the lease holds, without a login of its own."""
+    async with processes(simulator, tmp_path, database_url, 1) as (second,):
+        await second.get_contacts(contacts())
+        assert second.session.reused_sessions == 1
+
+
 async def test_a_session_of_its_own_is_handed_to_the_lease_when_the_store_is_back(
     simulator: Simulator, tmp_path: Path, database_url: str
 ) -> None:
@@ -558,9 +565,7 @@ async def test_a_session_of_its_own_is_handed_to_the_lease_when_the_store_is_bac
         flaky.down = False
         await first.session.keep_alive()
         assert first.session.shared
-        async with processes(simulator, tmp_path, database_url, 1) as (second,):
-            await second.get_contacts(contacts())
-            assert second.session.reused_sessions == 1
+        await _a_process_started_now_takes_it_up(simulator, tmp_path, database_url)
     assert simulator.state.logins == 1
     flaky.close()
 
@@ -584,9 +589,7 @@ async def test_a_session_ameyo_called_gone_while_the_store_was_down_is_dropped_w
         assert first.session.shared
         assert simulator.state.logouts == 0 and simulator.state.live_sessions() == own
         await first.get_contacts(contacts())
-        async with processes(simulator, tmp_path, database_url, 1) as (second,):
-            await second.get_contacts(contacts())
-            assert second.session.reused_sessions == 1
+        await _a_process_started_now_takes_it_up(simulator, tmp_path, database_url)
     assert simulator.state.logins == 2
     flaky.close()
 
