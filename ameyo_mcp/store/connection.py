@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any, Self, TypeVar
+from typing import Any, NoReturn, Self, TypeVar
 
 from ..errors import StoreBusy, StoreTooNew
 from .backends import Tx, connect, describe, is_dead, is_driver_error, store_error
@@ -65,19 +65,16 @@ class Connection:
         A kept connection the database closed (PostgreSQL restarted between two probes, a failover,
         a connection it ended) says nothing of the database now: it is asked again on a new one."""
         with self._probe_lock:
-            kept = self._probe is not None
-            try:
-                self._ask_probe(timeout_s)
-            except Exception as exc:
-                dead = kept and self._probe is not None and is_dead(self._probe[0])
-                self._drop_probe()
-                if not dead:
-                    self._probe_failed(exc)
+            while True:  # twice at most: a new connection is never a kept one
+                kept = self._probe is not None
                 try:
                     self._ask_probe(timeout_s)
-                except Exception as again:
+                    return
+                except Exception as exc:
+                    dead = kept and self._probe is not None and is_dead(self._probe[0])
                     self._drop_probe()
-                    self._probe_failed(again)
+                    if not dead:
+                        self._probe_failed(exc)
 
     def _ask_probe(self, timeout_s: float) -> None:
         if self._probe is None:
@@ -93,7 +90,7 @@ class Connection:
         if conn.execute(query).fetchone()[0]:
             _known(conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0)
 
-    def _probe_failed(self, exc: Exception) -> None:
+    def _probe_failed(self, exc: Exception) -> NoReturn:
         if is_driver_error(exc):
             raise store_error(exc, self.url) from None
         raise exc
