@@ -198,7 +198,7 @@ async def test_a_customer_added_since_the_sync_stays_checked_after_the_files_own
     contacts. A file's first batches add customers of their own, which are then the newest: read
     again for a later batch, the window held only those, and the row updating that customer was let
     through in the run, though its dry run (which adds nobody) held it back."""
-    from ameyo_mcp.index.lookup import NEWEST
+    from ameyo_mcp.index.added import PAGE as NEWEST
 
     phone = "9812300077"
     folder, settings, zubin_id = await _synced_then_added(simulator, tmp_path, phone, "Zubin")
@@ -229,7 +229,7 @@ async def test_a_callback_after_the_files_own_additions_still_finds_a_customer_a
     be judged a batch's worth at a time: the newest contacts were first read when the first of those
     was judged, after the run's own rows had filled the window, so the callback to a do-not-call
     customer added since the index's sync was scheduled by the run its dry run had held back."""
-    from ameyo_mcp.index.lookup import NEWEST
+    from ameyo_mcp.index.added import PAGE as NEWEST
 
     phone = "9812300078"
     folder, settings, zia_id = await _synced_then_added(simulator, tmp_path, phone, "Zia")

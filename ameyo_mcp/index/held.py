@@ -19,7 +19,7 @@ from ..ameyo.customers import PRIMARY_COLUMN, phone_values
 from ..ameyo.models import Contact, GetContactsRequest
 from ..errors import AmeyoError, StoreBusy, StoreError
 from ..rules import phones
-from .lookup import newest
+from .added import Added, Since, read_added
 
 if TYPE_CHECKING:
     from ..ameyo.service import Ameyo
@@ -81,11 +81,13 @@ async def _when_synced(store: Store, campaign_id: int, read: Callable[..., T], *
 class Customers:
     """What `indexed_customers` found: each customer with the positions of the numbers that are
     theirs, and the positions whose candidates Ameyo could not be asked for, or its answer left out
-    (`failure`: why)."""
+    (`failure`: why). `beyond` (`newest_customers`): the customers added since the sync were read
+    only down to `added.ADDED_CAP`, and those before them not at all."""
 
     found: list[tuple[Contact, list[int]]] = field(default_factory=list)
     unread: list[int] = field(default_factory=list)
     failure: str = ""
+    beyond: bool = False
 
 
 async def indexed_customers(
@@ -159,18 +161,23 @@ NEWEST_AGAIN_S = 10.0
 
 @dataclass
 class NewestSeen:
-    """The newest contacts one run (a file upload) has read, for its later batches: each batch
-    read the campaign's newest 500 again, a 500-contact getContacts a batch for a file of new people
-    (bench/bench_upload_checks.py), while the upload's own additions soon filled those 500. The
-    customers each read finds stay known for the run, by their numbers; a batch's numbers that are
-    theirs have their customers read live by id (their disposition now), and the newest are read
-    again once the last read is NEWEST_AGAIN_S old. A customer added by someone else after that
-    read is not seen until the next: they would have to be given a do-not-call disposition within
-    those seconds too."""
+    """The customers added since the sync that one run (a file upload) has read, for its later
+    batches. Each batch read the newest contacts again, a 500-contact getContacts a batch for a file
+    of new people (bench/bench_upload_checks.py), while the upload's own additions soon filled
+    them. The customers each read finds stay known for the run, by their numbers; a batch's numbers
+    that are theirs have their customers read live by id (their disposition now). The newest are
+    read again once the last read is NEWEST_AGAIN_S old, down to the highest customer id the run
+    read (`top`) only, not to the sync's customers again: those below it were read. A customer added
+    by someone else after that read is not seen until the next: they would have to be given a
+    do-not-call disposition within those seconds too."""
 
     region: str
     clock: Callable[[], float] = time.monotonic
     read_at: float | None = None
+    top: int | None = None  # the highest customer id the run's reads went down from
+    # A read stopped at `added.ADDED_CAP`: the customers added before those it read were not read,
+    # and no later read goes down to them (they go down to `top`).
+    capped: bool = False
     numbers: dict[int, tuple[str, ...]] = field(default_factory=dict)  # customer id → their numbers
     by_identity: dict[str, set[int]] = field(default_factory=dict)
     # Customers with another country's number: a batch's run of digits may be read as theirs.
@@ -182,10 +189,13 @@ class NewestSeen:
     def due(self) -> bool:
         return self.read_at is None or self.clock() - self.read_at >= NEWEST_AGAIN_S
 
-    def keep(self, latest: Sequence[Contact], at: float) -> None:
+    def keep(self, latest: Added, at: float) -> None:
         self.read_at = at
+        if latest.top is not None:
+            self.top = latest.top if self.top is None else max(self.top, latest.top)
+        self.capped = self.capped or latest.reach == "cap"
         home = phones.home_prefix(self.region)
-        for contact in latest:
+        for contact in latest.contacts:
             # A number they no longer hold stays in the lookups below: a batch that finds them by
             # it reads them live, and their numbers then, before counting them as found.
             numbers = self.numbers[contact.customer_id] = tuple(s for s in phone_values(contact) if s)
@@ -210,6 +220,7 @@ class NewestSeen:
 
 async def newest_customers(
     ameyo: Ameyo,
+    store: Store,
     campaign_id: int,
     numbers: Sequence[str],
     *,
@@ -217,18 +228,18 @@ async def newest_customers(
     seen: NewestSeen | None = None,
     known: Collection[int] = (),
 ) -> Customers:
-    """Among the campaign's newest contacts, read live in one request, those with any of `numbers`
-    (each with their positions): customers added since the index's sync, which it cannot find, as
-    `ameyo_add_callback` finds them. With `seen`, a run's earlier reads stand for it meanwhile
-    (`NewestSeen`): their customers that hold one of `numbers` are read live by id, and those
-    Ameyo could not be asked for are `unread`, as `indexed_customers` says. The customers `known`
-    (already read by the caller) are left out. Best effort for the newest read itself: nothing
-    found when Ameyo cannot be asked."""
+    """Among the customers added since the index's sync, read live (`added.read_added`), those with
+    any of `numbers` (each with their positions): the index cannot find them; `ameyo_add_callback`
+    finds them so. With `seen`, a run's earlier reads stand for it meanwhile (`NewestSeen`): their
+    customers that hold one of `numbers` are read live by id, and those Ameyo could not be asked for
+    are `unread`, as `indexed_customers` says. The customers `known` (already read by the caller)
+    are left out. Best effort for the newest read itself: nothing found when Ameyo cannot be asked."""
     if not numbers:
         return Customers()
     positions = phones.Positions(numbers, ameyo.settings.phone_region)
-    latest = await _newest(ameyo, campaign_id, columns, seen) if seen is None or seen.due() else []
-    out = Customers()
+    added = await _newest(ameyo, store, campaign_id, columns, seen) if seen is None or seen.due() else None
+    latest = added.contacts if added is not None else []
+    out = Customers(beyond=seen.capped if seen is not None else added is not None and added.reach == "cap")
     for contact in latest:
         if contact.customer_id in known:
             continue
@@ -246,15 +257,29 @@ async def newest_customers(
 
 
 async def _newest(
-    ameyo: Ameyo, campaign_id: int, columns: dict[str, str] | None, seen: NewestSeen | None
-) -> list[Contact]:
-    """The campaign's newest contacts, read live (kept in `seen`); none when Ameyo cannot be asked."""
+    ameyo: Ameyo,
+    store: Store,
+    campaign_id: int,
+    columns: dict[str, str] | None,
+    seen: NewestSeen | None,
+    index: CampaignIndex | None = None,
+) -> Added | None:
+    """The customers added since the campaign's index (read from `store` unless given) was synced,
+    and above those `seen` read, read live (and kept in `seen`); None when Ameyo cannot be asked, or
+    there is no index to say which they are."""
+    try:
+        index = index or await synced_index(store, campaign_id)
+    except (StoreError, OSError):
+        index = None  # (the check that follows says the store failed)
+    if index is None:
+        return None
+    since = Since.sync_of(index)
     try:
         request = GetContactsRequest(campaign_id=campaign_id, other_columns=columns)
         at = seen.clock() if seen is not None else 0.0
-        latest = await ameyo.get_contacts(newest(request))
+        latest = await read_added(ameyo, request, since.above(seen.top) if seen is not None else since)
     except AmeyoError:
-        return []
+        return None
     if seen is not None:
         seen.keep(latest, at)
     return latest
@@ -267,8 +292,8 @@ async def newest_before_run(
     index (the checks that use them need one): a run sends its rows that dial nobody as it reads
     them, and its first check of the rows that do came after those had filled the window, so a
     customer added since the sync was found by the dry run and missed by the run."""
-    if await synced_index(store, campaign_id) is not None:
-        await _newest(ameyo, campaign_id, columns, seen)
+    if (index := await synced_index(store, campaign_id)) is not None:
+        await _newest(ameyo, store, campaign_id, columns, seen, index)
 
 
 async def held_spellings(

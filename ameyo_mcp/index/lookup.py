@@ -3,8 +3,8 @@ from Ameyo (one `getContacts` by customer ids), and where the lookup looked, in 
 
 Without an index (never synced, or the store unusable: unreachable, damaged, restarting) a bounded
 live scan stands in, and its limit and the reason are said: an answer never reads as "not found"
-for a customer it did not look at. When the index finds nothing, the newest contacts are read live
-too (customers added since the sync).
+for a customer it did not look at. When the index finds nothing, the customers added since the sync
+are read live too, newest first (`added`).
 The store is synchronous: it is called through a worker thread, and only when first needed
 (importing it, or the phone library, is not paid at start-up). No MCP types here.
 """
@@ -26,6 +26,7 @@ from ..errors import StoreError, as_clause
 from ..rules import phones
 from ..rules.outcomes import UNKNOWN_STATUS, outcome_key
 from ..rules.sanitize import fence, fold
+from .added import ADDED_CAP, Reach, Since, read_added
 
 if TYPE_CHECKING:
     from ..ameyo.service import Ameyo
@@ -40,8 +41,6 @@ CANDIDATES = 500
 """Most index candidates fetched live at once (one getContacts by customer ids)."""
 COUNT_CAP = 100_000
 """Most matches a listing through the index counts (a walk of the campaign's contacts)."""
-NEWEST = 500
-"""Newest contacts read live when the index finds nothing: customers added since the sync."""
 SYNC_ADVICE = "run ameyo-mcp sync"
 NO_INDEX = "the campaign has no index yet"
 UNREADABLE = "the local index could not be read"
@@ -53,13 +52,6 @@ is said once, by the status line: those read when the scan read every contact ("
 else the whole campaign's as of the index's sync."""
 
 Keep = Callable[[Contact], bool]
-
-
-def newest(request: GetContactsRequest) -> GetContactsRequest:
-    """`request` for the campaign's NEWEST contacts: customers added since the index's sync, which
-    it cannot find, read live."""
-    last = {"order_by": "customerId desc", "limit_offset": f"LIMIT {NEWEST} OFFSET 0"}
-    return request.model_copy(update=last)
 
 
 def sync_advice(settings: Settings, *, again: bool = False) -> str:
@@ -75,6 +67,16 @@ def sync_advice(settings: Settings, *, again: bool = False) -> str:
     return "a demo server builds its own throwaway index a few seconds after it starts"
 
 
+def beyond_note(what: str, settings: Settings) -> str:
+    """That `what` ("3 records were") went unchecked for do-not-call against the customers added since
+    the index's sync that a read stopped at ADDED_CAP before (`added.read_added`)."""
+    return (
+        f"Note: {what} not checked against the customers added in Ameyo since the index's sync "
+        f"beyond the newest {ADDED_CAP:,} contacts, whether they asked not to be called: "
+        f"{sync_advice(settings, again=True)}, and check again."
+    )
+
+
 @dataclass(frozen=True)
 class Looked:
     """Where a lookup looked: the campaign's index (and the newest contacts), or a live scan."""
@@ -86,6 +88,7 @@ class Looked:
     scanned: int = 0
     scan_capped: bool = False
     newest: int | None = None  # newest contacts read live after the index found nothing
+    reach: Reach | None = None  # how far that read went (`added.Reach`)
     # The index had more candidates than were fetched: more may match beyond those shown.
     candidates_capped: bool = False
     # What a live scan read: the campaign, or the leads its request asked Ameyo for.
@@ -114,8 +117,20 @@ class Looked:
     def missed(self) -> str:
         """What an empty answer cannot rule out; empty when the look was complete."""
         if self.index is not None:
-            if self.newest is not None and self.newest < NEWEST:
+            if self.reach == "campaign":
                 return ""  # the newest read covered the whole campaign
+            if self.reach == "sync":  # every customer added since the sync was read
+                return (
+                    "A customer whose number or name changed in Ameyo since the sync, outside this "
+                    f"server, may not be among them: give customer_id, or {self.again}."
+                )
+            if self.reach == "cap":
+                return (
+                    f"Customers added in Ameyo since the sync beyond the newest {ADDED_CAP:,} contacts "
+                    "were not looked at, so this is not a 'not found' (a customer whose number or name "
+                    f"changed since, outside this server, may be missed too): give customer_id, or "
+                    f"{self.again}."
+                )
             return (
                 "A customer added in Ameyo after the sync, or whose number or name changed since, "
                 f"outside this server, may not be among them: give customer_id, or {self.again}."
@@ -348,10 +363,13 @@ class Finder:
         self, request: GetContactsRequest, keep: Keep, index: CampaignIndex, again: str, *, capped: bool
     ) -> Found:
         """The newest contacts in Ameyo that `keep` accepts: where the index found none, customers
-        added since its sync."""
-        latest = await self.ameyo.get_contacts(newest(request))
-        matches = sorted((c for c in latest if keep(c)), key=lambda c: c.customer_id)
-        return Found(matches, Looked(index=index, newest=len(latest), candidates_capped=capped, again=again))
+        added since its sync (`added.read_added`)."""
+        added = await read_added(self.ameyo, request, Since.sync_of(index))
+        matches = sorted((c for c in added.contacts if keep(c)), key=lambda c: c.customer_id)
+        looked = Looked(
+            index=index, newest=len(added.contacts), reach=added.reach, candidates_capped=capped, again=again
+        )
+        return Found(matches, looked)
 
 
 def contact_filter(

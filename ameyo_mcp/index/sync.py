@@ -482,6 +482,7 @@ async def _run_pass(
             now=datetime.now(UTC),
             lease=lease,
             customer_fields={str(name) for shape in shapes for name in shape},
+            through=position.last,
         )
     )
     done = await anyio.to_thread.run_sync(store.campaign, campaign.campaign_id)

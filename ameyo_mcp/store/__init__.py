@@ -15,8 +15,9 @@ folded here, case and accents ignored):
     upsert_contacts(campaign_id, rows: Iterable[ContactRow], pass_number=, cursor=, campaign_name=)
         -> int new                         # one transaction: the page and the resume cursor together
     save_cursor(campaign_id, pass_number, cursor) / load_cursor(campaign_id) -> str | None
-    finish_pass(campaign_id, pass_number, now=) -> int removed   # contacts the pass did not see go;
-                                           # the campaign's count is counted afresh from its rows
+    finish_pass(campaign_id, pass_number, now=, through=) -> int removed   # contacts the pass did
+                                           # not see go; the campaign's count is counted afresh from
+                                           # its rows; `through`: the highest customer id it read
     # With `lease=SyncLease(...)`, begin_pass takes the campaign's sync lease (SyncBusy when another
     # process holds it), upsert_contacts renews it and finish_pass checks it (SyncLeaseLost):
     release_sync_lease(campaign_id, holder) / sync_lease(campaign_id) -> LeaseHeld | None

@@ -116,11 +116,13 @@ class ContactWrites(Connection):
         now: datetime,
         lease: SyncLease | None = None,
         customer_fields: Iterable[str] = (),
+        through: int | None = None,
     ) -> int:
         """Close a complete pass: contacts it did not see are gone from Ameyo and are removed, the
         counts by status are kept as of `now`, and the campaign's count of contacts is counted
         afresh from its rows; the `customer_fields` this process saw in it are added to those kept
-        (a resumed pass sees only its part). Returns how many contacts were removed (0 when
+        (a resumed pass sees only its part), and `through`, the highest customer id the pass read,
+        is kept (`CampaignIndex.synced_through`). Returns how many contacts were removed (0 when
         another process syncing the same pass closed it first). With `lease`: SyncLeaseLost, and
         nothing changed, when another process has taken the campaign's sync over."""
         with self._tx() as tx:
@@ -158,8 +160,8 @@ class ContactWrites(Connection):
             known = sorted(seen) if len(seen) <= MAX_FIELDS else []
             tx.run(
                 "UPDATE campaigns SET pass_started_at = NULL, cursor = NULL, synced_at = ?, "
-                "synced_contacts = ?, contacts = ?, fields = ? WHERE campaign_id = ?",
-                (to_epoch(now), total, total, json.dumps(known) if known else None, campaign_id),
+                "synced_contacts = ?, contacts = ?, fields = ?, synced_through = ? WHERE campaign_id = ?",
+                (to_epoch(now), total, total, json.dumps(known) if known else None, through, campaign_id),
             )
         # Counted apart, under the campaign's lock: pushes wait for a count, not for the whole
         # pass's end (its removals and keys took seconds at 200,000 contacts).

@@ -332,7 +332,8 @@ class ContactLookups(Connection):
         rows = self._reading(
             lambda tx: tx.all(
                 "SELECT campaign_id, name, contacts, synced_at, synced_contacts, status_counts, pass_no, "
-                f"pass_started_at, cursor, fields FROM campaigns {where} ORDER BY campaign_id",
+                "pass_started_at, cursor, fields, synced_through "
+                f"FROM campaigns {where} ORDER BY campaign_id",
                 params,
             ),
             wait=wait,
@@ -348,6 +349,7 @@ class ContactLookups(Connection):
                 pass_in_progress=r[6] if r[7] is not None else None,
                 cursor=r[8],
                 fields=tuple(json.loads(r[9])) if r[9] else (),
+                synced_through=r[10],
             )
             for r in rows
         ]

@@ -112,6 +112,9 @@ class CampaignIndex:
     cursor: str | None
     # The customer fields its contacts have, as its syncs saw them (empty: not known yet).
     fields: tuple[str, ...] = ()
+    # The highest customer id its last complete pass read (None: that pass read none, or was made by
+    # a version that did not keep it): the customers added in Ameyo since are above it.
+    synced_through: int | None = None
 
 
 @dataclass(frozen=True)

@@ -317,4 +317,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 17: when a keepalive ping last failed (Ameyo unreachable, or an answer not understood): a
     # failed try was recorded as the last ping, and the operator page showed it as one Ameyo saw.
     ("ALTER TABLE session_lease ADD COLUMN ping_failed_at DOUBLE PRECISION",),
+    # 18: the highest customer id a campaign's last complete pass read: the customers added since
+    # are above it (Ameyo gives a new customer an id above every one it holds), read live down to it
+    # (`index.added`). Not the highest the index holds: an upload between syncs adds its customers,
+    # above those others added before it. NULL until a pass of this version completes.
+    ("ALTER TABLE campaigns ADD COLUMN synced_through {bigint}",),
 )

@@ -135,12 +135,14 @@ def _spelt_in_letters(words: list[str]) -> bool:
 class DoNotCall:
     """The do-not-call check of the numbers an upload's callbacks dial, by their position: the
     customer and disposition of each that says do not call; each whose customer the index found
-    but Ameyo could not be asked for (why); and whether the campaign has an index to find customers
-    by (False: none was checked)."""
+    but Ameyo could not be asked for (why); whether the campaign has an index to find customers
+    by (False: none was checked); and whether the customers added since its sync were read only
+    down to `index.added.ADDED_CAP` (`beyond`: none was checked against those before them)."""
 
     refused: dict[int, tuple[int, str]] = field(default_factory=dict)
     unread: dict[int, str] = field(default_factory=dict)
     indexed: bool = False
+    beyond: bool = False
 
     def said(self, position: int) -> str | None:
         """What holds back the callback at `position`, or None."""

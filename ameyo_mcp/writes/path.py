@@ -826,6 +826,7 @@ class WritePath:
         # customers the index found and that were just read.
         added = await newest_customers(
             self.ameyo,
+            store,
             campaign_id,
             numbers,
             columns=callback_rules.DISPOSITION_COLUMNS,
@@ -833,6 +834,7 @@ class WritePath:
             known={contact.customer_id for contact, _ in found.found},
         )
         found.found += added.found
+        check.beyond = added.beyond
         for i in added.unread:
             check.unread.setdefault(record_of[i], added.failure)
         for contact, positions in found.found:

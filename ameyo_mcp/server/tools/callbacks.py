@@ -396,6 +396,12 @@ async def _line_shared(
     """The do-not-call check of the other customers the number dialled is theirs too (a shared
     line), as an upload checks the customer its callback's number dials: the call rings them."""
     check = await state_of(ctx).writes.do_not_call(info.campaign_id, {0: (number, None)})
+    if check.beyond:
+        from ...index.lookup import beyond_note  # loaded with the store, which the check opened
+
+        beyond = [beyond_note(f"the number {data_text(number, 24)} was", ameyo_of(ctx).settings)]
+    else:
+        beyond = []
     refused = check.refused.get(0)
     if refused is None and 0 in check.unread:
         # The customers the index finds on the line could not be read: held back, as an upload's
@@ -403,9 +409,12 @@ async def _line_shared(
         problem = f"{data_text(number, 24)}: {check.problem(0, 'despite_do_not_call=true')}"
         if not despite_dnc:
             raise ToolError(f"Nothing was sent: {problem}")
-        return [f"Note: {data_text(number, 24)}: {check.said(0)}; scheduled as the person confirmed."]
+        return [
+            f"Note: {data_text(number, 24)}: {check.said(0)}; scheduled as the person confirmed.",
+            *beyond,
+        ]
     if refused is None or refused[0] == contact.customer_id:
-        return []  # (the customer's own disposition: `_checks`)
+        return beyond  # (the customer's own disposition: `_checks`)
     said = (
         f"{data_text(number, 24)} is also customer {refused[0]}'s number, and "
         f"{callback_rules.do_not_call_said(*refused)}"
@@ -415,7 +424,7 @@ async def _line_shared(
             f"{said}. Nothing was sent: the callback rings their line too. Ask the person, and call "
             "again with despite_do_not_call=true only if they may be called there."
         )
-    return [f"Note: {said}; scheduled as the person confirmed."]
+    return [f"Note: {said}; scheduled as the person confirmed.", *beyond]
 
 
 async def _checks(

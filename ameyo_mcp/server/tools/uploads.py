@@ -28,7 +28,7 @@ from ...answers.summaries import (
 from ...config import Settings
 from ...errors import CallbackScheduled, Respelled, RowsSent
 from ...rules import phones
-from ...rules.counts import counted
+from ...rules.counts import agreeing, counted
 from ...rules.sanitize import data_text
 from ...writes import callback_rules, plans
 from ...writes import path as writes
@@ -149,6 +149,7 @@ async def ameyo_upload_contacts(
             notes.append(
                 _unchecked_note(updates, target, ameyo.settings) + " an update has them dialled again."
             )
+        notes += _beyond_note(check, updates, ameyo.settings)
 
     def plan(good: list[Checked]) -> plans.Write:
         return plans.plan_upload(
@@ -277,6 +278,7 @@ async def ameyo_upload_contacts_with_callbacks(
     ]
     notes += await state_of(ctx).writes.unknown_agents_note(agents)
     notes += _held_for_dnc(checked, check, despite_do_not_call, "its callback is scheduled")
+    notes += _beyond_note(check, sum(1 for p in callbacks if checked[p - 1].problem is None), settings)
 
     def plan(good: list[Checked]) -> plans.Write:
         return plans.plan_upload_with_callbacks(
@@ -315,6 +317,16 @@ def _unchecked_note(records: int, target: UploadTarget, settings: Settings) -> s
         f"disposition) was not checked: {campaign_label(target.campaign)} has no contacts index to find "
         f"them by number ({sync_advice(settings)});"
     )
+
+
+def _beyond_note(check: callback_rules.DoNotCall, records: int, settings: Settings) -> list[str]:
+    """That the `records` going ahead were not checked against some customers added since the sync
+    (`check.beyond`), or nothing."""
+    from ...index.lookup import beyond_note  # loaded with the store, which the check opened
+
+    if not (check.beyond and records):
+        return []
+    return [beyond_note(f"{counted(records, 'record')} {agreeing(records, 'was', 'were')}", settings)]
 
 
 def _held_for_dnc(

@@ -290,6 +290,9 @@ class _Run:
         self.newest = NewestSeen(self.ameyo.settings.phone_region, path_of_writes.clock)
         # Such rows whose customer no index could find (the campaign has none synced).
         self.unchecked_dialling = 0
+        # Such rows let through by a check that read the customers added since the sync only down
+        # to `index.added.ADDED_CAP` (`DoNotCall.beyond`).
+        self.beyond_dialling = 0
         # Such rows to a do-not-call customer, let through as the person confirmed: how
         # many, the first lines and the first customer, for the note (a whole file may be theirs).
         self.despite = 0
@@ -521,6 +524,8 @@ class _Run:
         )
         if not check.indexed:
             self.unchecked_dialling += len(rows)
+        if check.beyond:
+            self.beyond_dialling += sum(1 for position in range(len(rows)) if check.said(position) is None)
         full: list[Batch] = []
         for position, row in enumerate(rows):
             said = check.said(position)
@@ -550,6 +555,12 @@ class _Run:
                 f"{campaign_label(self.target.campaign)} has no contacts index to find them by number "
                 f"({sync_advice(self.ameyo.settings)})."
             )
+        if self.beyond_dialling:
+            from ...index.lookup import beyond_note
+
+            beyond = self.beyond_dialling
+            what = f"{counted(beyond, 'row')} {self._dialling} {agreeing(beyond, 'was', 'were')}"
+            self.notes.append(beyond_note(what, self.ameyo.settings))
         if self.unread_lines:
             unread = len(self.unread_lines)
             self.notes.append(

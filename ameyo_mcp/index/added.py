@@ -1,0 +1,115 @@
+"""The customers added in Ameyo since a campaign's index was synced, read live: the index cannot
+find them. Read newest first (customer id descending), a page at a time, down to the customers its
+last sync read. Every lookup (`lookup.Finder`) and every upload's do-not-call check (`held`) reads
+them here.
+
+What this takes of customer ids is what the sync's pass already takes, and the simulator does too
+(`simulator.table.ContactTable.add`): Ameyo gives a new customer an id above every one the campaign
+holds, so those added since the sync are above the highest id its pass read. Nothing else: not that
+a campaign's ids are contiguous (they are not where other campaigns' customers were added between
+them), nor where they start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import TYPE_CHECKING, Literal
+
+from ..ameyo.models import Contact, GetContactsRequest
+
+if TYPE_CHECKING:
+    from ..ameyo.service import Ameyo
+    from ..store import CampaignIndex
+
+PAGE = 500
+"""Contacts a page of the read asks for; all that is read for an index that keeps no bound."""
+ADDED_CAP = 10_000
+"""Most contacts one read goes through before it stops short of the sync's customers: 20 pages,
+which a lookup or an upload's check waits for one after the other (a few seconds on a loaded Ameyo).
+A campaign with more added since its sync wants syncing again, and the answers say so."""
+# At most this many requests, step-backs included (contacts deleted above the read's position).
+_REQUESTS = 2 * ADDED_CAP // PAGE
+
+Reach = Literal["campaign", "sync", "cap", "page"]
+"""How far a read went: the campaign's every contact ("campaign"); down to the customers the index
+held as of its sync, so every customer added since ("sync"); stopped at ADDED_CAP before those
+("cap"); the newest PAGE alone, for an index that keeps no bound ("page")."""
+
+
+@dataclass(frozen=True)
+class Since:
+    """Which customers a read looks for: those with an id above `floor` (None: every customer, the
+    campaign held none at the sync). Not `known`: an index synced by a version that did not keep its
+    highest customer id, for which the newest PAGE alone are read, as that version read them."""
+
+    floor: int | None
+    known: bool = True
+
+    @classmethod
+    def sync_of(cls, index: CampaignIndex) -> Since:
+        """The customers added since `index`'s last complete pass."""
+        if index.synced_through is not None:
+            return cls(index.synced_through)
+        # A pass that read nobody keeps no id: everyone the campaign holds was added since.
+        return cls(None, known=index.synced_contacts == 0)
+
+    def above(self, top: int | None) -> Since:
+        """Those of them above `top` too: the customers up to it were read already."""
+        if top is None or not self.known:
+            return self
+        return Since(top if self.floor is None else max(self.floor, top))
+
+
+@dataclass(frozen=True)
+class Added:
+    """What a read found: the contacts read, newest first (some at or below its floor: the page that
+    reached it), how far it went, and the highest customer id read (None: none)."""
+
+    contacts: list[Contact]
+    reach: Reach
+    top: int | None
+
+
+async def read_added(ameyo: Ameyo, request: GetContactsRequest, since: Since) -> Added:
+    """The campaign's newest contacts (with `request`'s columns) down to the first at or below
+    `since.floor`, at most ADDED_CAP of them. Each page after the first asks for one row before its
+    position too, as the sync's pages do: a row not read yet there means contacts above were deleted
+    meanwhile, and the read steps back (contacts added meanwhile only repeat rows already read).
+    AmeyoError when Ameyo cannot be asked."""
+    found: dict[int, Contact] = {}
+    lowest: int | None = None
+    at = 0
+    for _ in range(_REQUESTS):
+        start = max(at - 1, 0)
+        limit = PAGE + at - start
+        page = await ameyo.get_contacts(
+            request.model_copy(
+                update={"order_by": "customerId desc", "limit_offset": f"LIMIT {limit} OFFSET {start}"}
+            )
+        )
+        if at and lowest is not None and (not page or page[0].customer_id < lowest):
+            at = max(at - PAGE, 0)
+            continue
+        for contact in page:
+            found[contact.customer_id] = contact
+        if page:
+            least = min(contact.customer_id for contact in page)
+            lowest = least if lowest is None else min(lowest, least)
+        at = start + len(page)
+        reach = _reach(page, limit, lowest, since, len(found))
+        if reach is not None:
+            return Added(list(found.values()), reach, max(found, default=None))
+    return Added(list(found.values()), "cap", max(found, default=None))
+
+
+def _reach(page: list[Contact], limit: int, lowest: int | None, since: Since, read: int) -> Reach | None:
+    """Where a read stops after `page` (None: it goes on)."""
+    if len(page) < limit:
+        return "campaign"
+    if not since.known or any(a.customer_id <= b.customer_id for a, b in pairwise(page)):
+        # No bound, or an order not honoured: nothing says where the customers added since end.
+        return "page"
+    if since.floor is not None and lowest is not None and lowest <= since.floor:
+        return "sync"
+    return "cap" if read >= ADDED_CAP else None

@@ -1,0 +1,132 @@
+"""The customers added in Ameyo since a campaign's index was synced are read live, newest first, down
+to those the sync read (`index.added`): a lookup and every do-not-call check read only the 500
+newest, so with more added since (by anyone, or by a file run killed and resumed) a do-not-call
+customer among the first of them was not found: `ameyo_add_callback`, an upload's callback and a
+file's update dialled them without the person's yes, and a lookup said nobody has the number. Past
+`ADDED_CAP` the read stops, and the answers say what was not looked at."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from ameyo_mcp.config import Settings
+from ameyo_mcp.index.added import ADDED_CAP, PAGE
+from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
+from ameyo_mcp.simulator.state import UploadOptions
+from tests.conftest import Simulator, server_of, settings_for, synced, text_of
+from tests.test_bulk_upload import read_result, upload_env
+from tests.test_file_do_not_call import added_after_the_sync
+from tests.test_newest_reads import BATCH, ROWS, ZUBIN, new_people, run
+
+pytestmark = pytest.mark.anyio
+
+LATER = "2031-05-01T11:00:00"
+OTHERS = PAGE + 100  # added after Zubin: he is not among the newest 500
+
+
+def others_added(sim: Simulator, count: int) -> None:
+    """`count` customers added to lead 1 in Ameyo after the sync (and after Zubin)."""
+    records: list[object] = [{"phone1": f"97{i:08d}", "name": f"Later {i}"} for i in range(count)]
+    assert all(o.customer_id for o in sim.state.upload_contacts(1, 1, UploadOptions(), records))
+
+
+async def zubin_then_others(sim: Simulator, tmp_path: Path, others: int, **env: str) -> tuple[Settings, int]:
+    """The campaign synced, then Zubin added with a do-not-call disposition, then `others` more:
+    settings reading that index, and his id."""
+    settings = settings_for(sim, tmp_path, **env)
+    await synced(sim, settings)
+    record = {"phone1": ZUBIN, "name": "Zubin"}
+    zubin_id = added_after_the_sync(sim, record, disposition="DNC", status="CALLED")
+    others_added(sim, others)
+    return settings, zubin_id
+
+
+def said(zubin_id: int) -> str:
+    return f"customer {zubin_id}'s last disposition is 'DNC'"
+
+
+def callback_record(**extra: object) -> dict[str, object]:
+    return {"customer": {"phone1": ZUBIN, "name": "Zubin"}, "callback_time": LATER, **extra}
+
+
+async def test_a_do_not_call_customer_beyond_the_newest_500_is_found_and_held_back(
+    simulator: Simulator, tmp_path: Path, database_url: str
+) -> None:
+    # On either store: the highest customer id the sync read is kept in each.
+    settings, zubin_id = await zubin_then_others(simulator, tmp_path, OTHERS, AMEYO_DATABASE_URL=database_url)
+    async with Client(server_of(simulator, settings)) as client:
+        before = simulator.state.commands["getContacts"]
+        looked = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "phone": ZUBIN})
+        # Two pages, newest first: the second reaches the customers the sync read.
+        assert simulator.state.commands["getContacts"] - before == 2
+        text = text_of(looked)
+        assert not looked.is_error and f"#{zubin_id} Zubin |" in text, text
+        callback = await client.call_tool(
+            "ameyo_add_callback", {"campaign": 1, "phone": ZUBIN, "callback_time": LATER}
+        )
+        assert callback.is_error and said(zubin_id) in text_of(callback), text_of(callback)
+        upload = await client.call_tool(
+            "ameyo_upload_contacts_with_callbacks",
+            {"campaign": 1, "lead_id": 1, "records": [callback_record()]},
+        )
+        assert said(zubin_id) in text_of(upload) and "record 1: " in text_of(upload), text_of(upload)
+    assert [cb for cb in simulator.state.callbacks(1) if cb.phone.endswith(ZUBIN)] == []
+
+
+@pytest.mark.network  # the CLI is a process of its own
+async def test_a_files_update_holds_back_a_customer_beyond_the_newest_500_reading_each_page_once(
+    tmp_path: Path,
+) -> None:
+    with SimulatorThread(SimulatorConfig(password="pw-5ec2e7-simulated")) as sim:
+        settings, zubin_id = await zubin_then_others(sim, tmp_path, OTHERS)
+        source = new_people(tmp_path / "people.csv", ZUBIN)  # eight batches, his row in the last
+        env = upload_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": settings.database_url}
+        command = [sys.executable, "-m", "ameyo_mcp", "upload", str(source), "--campaign", "1", "--lead", "1"]
+        command += ["--update", "--batch-size", str(BATCH)]
+        for extra, name in ((("--dry-run",), "check"), ((), "result")):
+            before = sim.state.commands["getContacts"]
+            done = run([*command, *extra], env, tmp_path)
+            assert "Traceback" not in done.stderr, done.stderr
+            result = read_result(tmp_path / f"people.csv.lead-1.ameyo-{name}.csv")
+            assert result[ROWS + 1]["result"] == "REFUSED" and said(zubin_id) in result[ROWS + 1]["reason"]
+            # The two pages down to the sync's customers once a run, and Zubin by id for the batch
+            # that holds his number: not the pages again for every batch.
+            assert sim.state.commands["getContacts"] - before == 3, done.stdout
+        zubin = sim.state.contact(zubin_id)
+        assert zubin is not None and zubin.columns["status"] == "CALLED", zubin.columns  # not requeued
+
+
+async def test_past_the_cap_the_answers_say_what_was_not_looked_at(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "updates.csv").write_text(f"phone1,name\n{ZUBIN},Zubin\n", encoding="utf-8")
+    settings, zubin_id = await zubin_then_others(
+        simulator, tmp_path, ADDED_CAP + 100, AMEYO_UPLOAD_DIRS=str(folder)
+    )
+    beyond = (
+        "not checked against the customers added in Ameyo since the index's sync beyond the newest "
+        f"{ADDED_CAP:,} contacts"
+    )
+    async with Client(server_of(simulator, settings)) as client:
+        before = simulator.state.commands["getContacts"]
+        looked = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "phone": ZUBIN})
+        assert simulator.state.commands["getContacts"] - before == ADDED_CAP // PAGE
+        text = text_of(looked)
+        assert f"#{zubin_id} " not in text and "0 contacts match" in text, text
+        assert f"beyond the newest {ADDED_CAP:,} contacts were not looked at" in text, text
+        upload = await client.call_tool(
+            "ameyo_upload_contacts_with_callbacks",
+            {"campaign": 1, "lead_id": 1, "records": [callback_record()], "dry_run": True},
+        )
+        assert f"1 record was {beyond}" in text_of(upload), text_of(upload)
+        file = await client.call_tool(
+            "ameyo_upload_contacts_file",
+            {"campaign": 1, "lead_id": 1, "file": "updates.csv", "update_existing": True},
+        )
+        assert f"1 row to update or call back was {beyond}" in text_of(file), text_of(file)
