@@ -75,6 +75,8 @@ async def test_an_upload_tool_record_of_unknown_outcome_is_not_resent_by_a_file(
         second = await client.call_tool(FILE_TOOL, BASE | {"file": "today.csv", "dry_run": False})
     assert simulator.state.executed["uploadContacts"] == 1, text_of(second)
     assert "sent in this run 0;" in text_of(second) and "outcome unknown" in text_of(second), text_of(second)
+    # The line names the write that sent it, as "the reason on each of their lines names it" says.
+    assert "went to this lead by another write (1 record into lead 1" in text_of(second), text_of(second)
 
 
 async def test_a_record_of_unknown_outcome_is_not_resent_inside_a_larger_upload(

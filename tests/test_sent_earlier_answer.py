@@ -5,16 +5,19 @@ earlier answer again: the model could not say which customer the person's record
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import Client
 
-from tests.conftest import text_of
+from tests.conftest import Simulator, server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
 BASE: dict[str, Any] = {"campaign": 1, "lead_id": 1}
+FILE_TOOL = "ameyo_upload_contacts_file"
 ASHA, BO, CY = (
     {"phone1": "9876512345", "name": "Asha"},
     {"phone1": "9876512346", "name": "Bo"},
@@ -63,3 +66,34 @@ async def test_a_record_sent_earlier_with_its_callback_is_told_that_callback(cli
     out = again.structured_content
     assert out is not None and out["callbacks"] == 1, out
     assert "Callbacks scheduled: 1" in text and f"record 1: {scheduled['callback_id']}" not in text, text
+
+
+async def test_a_file_row_a_tool_sent_earlier_is_told_the_customer_ameyo_made_of_it(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """The same record, sent by ameyo_upload_contacts and then met in a file, was set aside with
+    only "Ameyo answered them then (the audit trail … keeps those answers)", naming no upload: the
+    check and result files now say what the tool's write was and what Ameyo made of the record."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "today.csv").write_text("phone1,name\n9876512346,Bo\n9876512347,Cy\n", encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    file_args = BASE | {"file": "today.csv"}
+    async with Client(server_of(simulator, settings)) as client:
+        first = await client.call_tool("ameyo_upload_contacts", BASE | {"records": [ASHA, BO]})
+        assert "12522 (record 2)" in text_of(first), text_of(first)
+        checked = await client.call_tool(FILE_TOOL, file_args)
+        sent = await client.call_tool(FILE_TOOL, file_args | {"dry_run": False})
+    assert "Would not be sent again: 1 row" in text_of(checked), text_of(checked)
+    assert "Not sent again: 1 row" in text_of(sent) and "sent in this run 1" in text_of(sent), text_of(sent)
+    said = "by another write (2 records into lead 1 of MoviStarSurvey (1))"
+    for output in ("today.csv.lead-1.ameyo-check.csv", "today.csv.lead-1.ameyo-result.csv"):
+        rows = {row["line"]: row for row in csv.DictReader((folder / output).open(encoding="utf-8"))}
+        bo = rows["2"]
+        assert bo["result"] == "SENT_EARLIER" and bo["ok"] == "yes", (output, bo)
+        assert bo["customer_id"] == "12522", (output, bo)
+        assert said in bo["reason"] and "Ameyo answered it then: added as customer 12522" in bo["reason"], (
+            output,
+            bo,
+        )
+    assert simulator.state.executed["uploadContacts"] == 2

@@ -7,15 +7,18 @@ another upload holds, or send it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from ...rules.counts import agreeing, counted
 from ...rules.times import ago_text
+from .. import path as writes
 from .. import plans
 from ..outcome import NOT_SENT, SENT_EARLIER, JournalRow, Outcome
 from ..outcome import OUTCOME_UNKNOWN as UNKNOWN_RESULT
-from ..records import refused
+from ..records import refused, sent_earlier
 from .batches import CALLBACK, PLAIN, Batch
 from .journal import ANSWERED, SENT, BatchState, Journal
 from .report import Tally
@@ -29,28 +32,40 @@ if TYPE_CHECKING:
 _ANSWERED_EARLIER = "answered in an earlier run of this upload (see its journal): not sent again"
 
 
-def sent_earlier_reason(earlier: Mapping[str, object], seconds: float) -> str:
-    """Why a batch whose very rows an earlier upload sent is not sent again, and where they went."""
+def sent_earlier_reason(
+    earlier: Mapping[str, object], seconds: float, label: str = "", answered: str | None = None
+) -> str:
+    """Why a batch whose very rows an earlier upload sent is not sent again, and where they went:
+    with what Ameyo `answered` one of them then (`records.sent_earlier` words it from the ledger's
+    answer to a tool's write), or, when no answer was kept (a file's batch), where to find it."""
+    if answered:
+        return (
+            f"not sent again: the same row went to this lead{_by_upload(earlier, label)} "
+            f"{ago_text(seconds)}, and Ameyo answered it then: {answered}"
+        )
     return (
-        f"not sent again: these same rows went to this lead{_by_upload(earlier)} {ago_text(seconds)}, "
+        f"not sent again: these same rows went to this lead{_by_upload(earlier, label)} {ago_text(seconds)}, "
         "and Ameyo answered them then (the audit trail, AMEYO_AUDIT_FILE, keeps those answers)"
     )
 
 
-def unknown_earlier_reason(earlier: Mapping[str, object], seconds: float, note: str | None) -> str:
+def unknown_earlier_reason(
+    earlier: Mapping[str, object], seconds: float, note: str | None, label: str = ""
+) -> str:
     """Why rows an earlier upload sent without learning the outcome are not sent: the write path
     refuses to repeat that write (`EarlierOutcomeUnknown`) or to send its rows again (`RowsSent`)."""
     why = f" ({note})" if note else ""
     return (
-        f"outcome unknown: these same rows went to this lead{_by_upload(earlier)} {ago_text(seconds)} "
+        f"outcome unknown: these same rows went to this lead{_by_upload(earlier, label)} {ago_text(seconds)} "
         f"and Ameyo's answer was never read{why}; not sent again"
     )
 
 
-def _by_upload(earlier: Mapping[str, object]) -> str:
-    """Which upload sent a batch's rows, from its ledger entry's context ("" when not a file's)."""
+def _by_upload(earlier: Mapping[str, object], label: str = "") -> str:
+    """Which upload sent a batch's rows, from its ledger entry's context; a tool's write, which has
+    no file, by its entry's `label` ("" when none is given)."""
     if not earlier.get("file"):
-        return ""
+        return f" by another write ({label})" if label else ""
     lines = earlier.get("lines")
     first, last = (lines[0], lines[-1]) if isinstance(lines, list) and lines else ("?", "?")
     return (
@@ -86,6 +101,7 @@ class Earlier:
         lead_id: int,
         clock: Callable[[], float],
         spellings: Spellings,
+        zone: ZoneInfo | None,
     ) -> None:
         self.journal = journal
         self.options = options
@@ -93,6 +109,7 @@ class Earlier:
         self.spellings = spellings  # the rows an earlier run sent count in the spelling it sent
         self.lead_id = lead_id
         self.clock = clock
+        self.zone = zone  # (of the callback times an earlier answer is told with)
         # Rows of unknown outcome not resent because they have callbacks (retry_unknown without
         # resend_callbacks_may_duplicate).
         self.held_callbacks = 0
@@ -239,19 +256,28 @@ class Earlier:
             aside[row.line] = Outcome(row.line, row.phone, NOT_SENT, False, reason=reason)
         return aside
 
-    def rows_aside(self, batch: Batch, held: Mapping[str, LedgerEntry]) -> dict[int, Outcome]:
-        """By line, the rows of a batch that other uploads of a file sent (`RowsSent`):
-        the same row answered is not sent again; a row of unknown outcome is not resent."""
+    def rows_aside(
+        self, batch: Batch, write: plans.Write, held: Mapping[str, LedgerEntry]
+    ) -> dict[int, Outcome]:
+        """By line, the rows of a batch (planned as `write`) that other uploads sent (`RowsSent`):
+        the same row answered is not sent again, told what Ameyo answered it then where the ledger
+        kept that (a tool's write), as the tools tell it; a row of unknown outcome is not resent."""
         now = self.clock()
         aside: dict[int, Outcome] = {}
-        for row in batch.rows:
+        answers: dict[str, list[Any | None]] = {}  # by write: its answer's rows, by place in `write`
+        for place, row in enumerate(batch.rows):
             entry = held.get(row.identity) if row.identity is not None else None
             if entry is None:
                 continue
             earlier = entry.context or {}
             if entry.state == "answered":
-                reason = sent_earlier_reason(earlier, now - (entry.settled_at or now))
-                aside[row.line] = Outcome(row.line, row.phone, SENT_EARLIER, True, reason=reason)
+                if entry.write_id not in answers:
+                    answers[entry.write_id] = writes.earlier_answer(write, entry)
+                then = answers[entry.write_id]
+                reason = partial(sent_earlier_reason, earlier, now - (entry.settled_at or now), entry.label)
+                aside[row.line] = sent_earlier(
+                    row.line, row.phone, then[place] if place < len(then) else None, self.zone, reason
+                )
             else:
                 aside[row.line] = self._unknown_elsewhere(row, entry, now)
         return aside
@@ -268,7 +294,7 @@ class Earlier:
     def _unknown_elsewhere(self, row: Prepared, entry: LedgerEntry, now: float) -> Outcome:
         """A row another upload sent without learning the outcome: not sent, counted for the note."""
         self.unknown_elsewhere += 1
-        reason = unknown_earlier_reason(entry.context or {}, now - entry.claimed_at, entry.note)
+        reason = unknown_earlier_reason(entry.context or {}, now - entry.claimed_at, entry.note, entry.label)
         return Outcome(row.line, row.phone, UNKNOWN_RESULT, False, reason=reason)
 
     def held_back(self, kind: str, rows: int, status: str, reason: str | None) -> str | None:

@@ -262,7 +262,10 @@ class _Run:
         self.tally = Tally()
         # How the rows sent (or, in a dry run, to send) spelt phone1, for the notes (`_tell_spellings`).
         self.spelt = Spellings()
-        self.earlier = Earlier(journal, options, self.tally, target.lead_id, path_of_writes.clock, self.spelt)
+        zone = self.ameyo.settings.zone
+        self.earlier = Earlier(
+            journal, options, self.tally, target.lead_id, path_of_writes.clock, self.spelt, zone
+        )
         self.notes: list[str] = []
         self.result_path = result_path_for(path, options)
         self.result: ResultFile | None = None
@@ -605,7 +608,7 @@ class _Run:
         write = self._plan(batch, batch.rows)
         earlier = await self.writes.standing(write)
         if earlier is None:
-            aside = self.earlier.rows_aside(batch, await self.writes.rows_held(write))
+            aside = self.earlier.rows_aside(batch, write, await self.writes.rows_held(write))
             if batch.kind == CALLBACK and not batch.resend:
                 # (A batch resent after an unknown outcome is sent with allow_repeat, past the ledger.)
                 aside |= self.earlier.callbacks_aside(batch, write, await self.writes.held_callbacks(write))
@@ -938,7 +941,8 @@ class _Run:
                 await self._not_sent(batch, held.reason)
         except RowsSent as sent:
             with anyio.CancelScope(shield=True):
-                return await self._put_aside(batch, self.earlier.rows_aside(batch, sent.rows))
+                assert write is not None  # (planned before the claim that found them)
+                return await self._put_aside(batch, self.earlier.rows_aside(batch, write, sent.rows))
         except EarlierOutcomeUnknown as exc:
             # Another upload sent this very batch and never learnt the outcome: its rows are held
             # back as that upload's rows in other batches are (`RowsSent`), and as the dry run said.
