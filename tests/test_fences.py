@@ -238,6 +238,6 @@ async def test_the_callback_a_calls_outcome_asked_for_is_shown_with_the_call(
         )
     async with Client(server_of(simulator, pushed_settings)) as client:
         found = await client.call_tool("ameyo_call_history", {"phone": "9334419416"})
-    assert "Callback Requested, callback 2031-05-02 10:00:00" in text_of(found), text_of(found)
+    assert "Callback Requested, callback 2031-05-02 10:00 Asia/Kolkata" in text_of(found), text_of(found)
     assert found.structured_content is not None
-    assert found.structured_content["calls"][0]["callback_at"] == "2031-05-02 10:00:00"
+    assert found.structured_content["calls"][0]["callback_at"] == "2031-05-02 10:00 Asia/Kolkata"

@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -27,7 +28,7 @@ from ..ameyo.models import (
 from ..errors import as_clause
 from ..rules import phones
 from ..rules.counts import counted
-from ..rules.times import ago_text, show_wire
+from ..rules.times import ago_text, show, show_wire
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -112,15 +113,17 @@ class StillToCome:
 _WIRE_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 
 
-def callback_words(at: str, agent: str | None, zone: ZoneInfo, *, set_by: bool = False) -> str:
+def callback_words(at: str | datetime, agent: str | None, zone: ZoneInfo, *, set_by: bool = False) -> str:
     """A callback still to come as answers list it: its time (`AMEYO_FORMAT`, the wall clock of the
-    Ameyo server's `zone`) shown as every answer shows a time, with its zone and to the second only
-    when it has seconds, and its agent when it has one (the agent it goes to; `set_by`: the agent
-    whose call set it, a push's, whom it may not go to)."""
+    Ameyo server's `zone`, or a moment, as a push's is kept) shown as every answer shows a time, with
+    its zone and to the second only when it has seconds, and its agent when it has one (the agent it
+    goes to; `set_by`: the agent whose call set it, a push's, whom it may not go to)."""
     try:
-        shown = show_wire(at, zone, seconds=True)
+        shown = (
+            show(at, zone, seconds=True) if isinstance(at, datetime) else show_wire(at, zone, seconds=True)
+        )
     except ValueError:  # (not as this server sends times: shown as it is)
-        shown = at
+        shown = str(at)
     return f"{shown} {'set by' if set_by else 'for'} agent {agent}" if agent else shown
 
 

@@ -544,7 +544,8 @@ def call_names(
 def call_out(call: StoredCall, zone: ZoneInfo, name: str | None = None) -> CallOut:
     event = call.event
     return CallOut(
-        at=event.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+        # With their zone, as every time an answer gives: the data is read without the text's head.
+        at=show(event.at, zone, seconds=True),
         customer_id=event.customer_id,
         name=data_text(name, 40) if name else None,
         phone=data_text(_dialled(event.raw) or event.phone, 24) if event.phone else None,
@@ -554,9 +555,7 @@ def call_out(call: StoredCall, zone: ZoneInfo, name: str | None = None) -> CallO
         talk_s=event.talk_s,
         campaign_id=event.campaign_id,
         lead_id=event.lead_id,
-        callback_at=event.callback_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
-        if event.callback_at
-        else None,
+        callback_at=show(event.callback_at, zone, seconds=True) if event.callback_at else None,
         inbound=True if "inbound" in (event.call_type or "").lower() else None,
     )
 
@@ -575,8 +574,10 @@ def talk(seconds: float | None) -> str:
     return f"{whole // 60}m{whole % 60:02d}s" if whole >= 60 else f"{whole}s"
 
 
-def call_line(c: CallOut, *, with_date: bool) -> str:
-    when = c.at if with_date else c.at[11:]
+def call_line(c: CallOut, zone: str, *, with_date: bool) -> str:
+    """One call as a line of a table whose head names its `zone`: its time without it."""
+    when = c.at.removesuffix(f" {zone}")
+    when = when if with_date else when[11:]
     outcome = c.outcome
     if c.system_disposition and c.system_disposition != c.outcome:
         outcome += f" ({c.system_disposition})"
@@ -606,7 +607,7 @@ def history_text(out: CallHistoryOut, criteria: str) -> str:
     lines.append(
         f"{'time' if one_day else 'when'} ({out.timezone}) | customer | number | outcome | agent | talk"
     )
-    lines.extend(fence(call_line(c, with_date=not one_day) for c in out.calls))
+    lines.extend(fence(call_line(c, out.timezone, with_date=not one_day) for c in out.calls))
     if any(c.talk_s is None for c in out.calls):
         lines.append("talk ?: the push gave no talk time (0s: it gave zero, the call was not talked on).")
     more = out.matched - len(out.calls)
@@ -643,7 +644,7 @@ async def last_call_note(
     if last is None:
         return "", None
     out = call_out(last, zone)
-    line = call_line(out, with_date=True)
+    line = call_line(out, str(zone), with_date=True)
     note = ["", f"Last call pushed by Ameyo ({zone}):", *fence([line])]
     dialled = _last_dialled(contact, zone)
     pushed = last.event.dialled_at or last.event.at
@@ -680,10 +681,12 @@ async def callbacks_set_on_calls(ctx: Context[Any, Any], contact: Contact, campa
             "could not read the callbacks set on customer %s's calls", contact.customer_id, exc_info=True
         )
         return []
-    shown = (call_out(call, settings.zone) for call in calls)
+    zone = settings.zone
     return list(
         dict.fromkeys(
-            callback_words(c.callback_at, c.agent, settings.zone, set_by=True) for c in shown if c.callback_at
+            callback_words(call.event.callback_at, call_out(call, zone).agent, zone, set_by=True)
+            for call in calls
+            if call.event.callback_at
         )
     )
 
