@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _shared(*, top: bool) -> argparse.ArgumentParser:
-    """--demo and --env-file, accepted before or after the command's name."""
+def _shared(*, top: bool, demo: bool = True) -> argparse.ArgumentParser:
+    """--demo and --env-file, accepted before or after the command's name. Not `demo`: a command
+    that refuses --demo (`_NO_DEMO`), which its help then leaves out."""
     # Below the top level the defaults are suppressed, so that a value given before the command's
     # name is not overwritten by the subcommand's own default.
     default_demo: object = False if top else argparse.SUPPRESS
@@ -41,7 +42,7 @@ def _shared(*, top: bool) -> argparse.ArgumentParser:
         "--demo",
         action="store_true",
         default=default_demo,
-        help="use the embedded Ameyo simulator and its sample data",
+        help="use the embedded Ameyo simulator and its sample data" if demo else argparse.SUPPRESS,
     )
     shared.add_argument("--env-file", default=default_env, help="settings file (default .env, if present)")
     return shared
@@ -78,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=_PORT, default=8000, help="HTTP port (default 8000)")
     sub = parser.add_subparsers(dest="command")
     shared = _shared(top=False)
+    no_demo = _shared(top=False, demo=False)
     check = sub.add_parser(
         "check",
         help="log in, ping, list campaigns, log out, and report",
@@ -103,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     _upload_parser(sub, shared)
     receiver = sub.add_parser(
         "receiver",
-        parents=[shared],
+        parents=[no_demo],
         help="receive Ameyo's call-outcome pushes at /ameyo/status into the store (needs AMEYO_PUSH_TOKEN)",
         description="Serve only the URL Ameyo pushes each call's outcome to (/ameyo/status, with "
         "AMEYO_PUSH_TOKEN), storing every push in the store the servers read the call history from.",
@@ -112,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     receiver.add_argument("--port", type=_PORT, default=8010, help="port (default 8010)")
     sync = sub.add_parser(
         "sync",
-        parents=[shared],
+        parents=[no_demo],
         help="bring the local index of contacts up to date with Ameyo (resumes an interrupted sync)",
         description="Read every contact of the campaigns into the store's index, which lookups by "
         "number or name read at any size; an interrupted sync resumes where it stopped.",
@@ -233,11 +235,25 @@ def _upload_parser(
     )
 
 
+# The commands --demo would leave doing nothing that lasts, and why, refused before the demo starts.
+_NO_DEMO = {
+    "sync": "--demo has no index to fill: a demo server (ameyo-mcp --demo) builds its own throwaway "
+    "index a few seconds after it starts, and this would fill another, removed when it ends. Run it "
+    "without --demo to sync the index of the Ameyo your settings name.",
+    "receiver": "--demo has no pushes to receive: a demo server (ameyo-mcp --demo) receives its "
+    "simulator's calls itself. Run it without --demo, with AMEYO_PUSH_TOKEN set, to receive a real "
+    "Ameyo's pushes.",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The command; a failure ends it with one or two sentences on stderr (what happened, what to
     do) and a non-zero status, never a traceback: 2 for a setting to fix, 1 otherwise."""
     args = _parser().parse_args(argv)
     name = f"ameyo-mcp {args.command}" if args.command else "ameyo-mcp"
+    if args.demo and args.command in _NO_DEMO:
+        print(f"{name}: {_NO_DEMO[args.command]}", file=sys.stderr)
+        return 2
     try:
         if args.command == "simulator":
             return _simulator(args)

@@ -1,0 +1,28 @@
+"""An option the command accepts does something, or the command refuses it before it starts
+anything: a person who gave it believes it did."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.test_transports import run_cli
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        # The demo's index is throwaway: a demo server syncs its own, and this would fill another.
+        (["sync", "--demo"], "ameyo-mcp sync: --demo has no index to fill"),
+        (["--demo", "sync", "--campaign", "1"], "ameyo-mcp sync: --demo has no index to fill"),
+        # The demo reads no AMEYO_PUSH_TOKEN: it was refused as not set, which no setting could fix.
+        (["receiver", "--demo"], "ameyo-mcp receiver: --demo has no pushes to receive"),
+    ],
+)
+def test_demo_is_refused_where_it_would_do_nothing(tmp_path: Path, argv: list[str], said: str) -> None:
+    done = run_cli(tmp_path, *argv)
+    err = done.stderr
+    assert done.returncode == 2 and said in err and done.stdout == "", err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert "demo mode" not in err, err  # refused before the demo's simulator starts
