@@ -26,3 +26,28 @@ def test_demo_is_refused_where_it_would_do_nothing(tmp_path: Path, argv: list[st
     assert done.returncode == 2 and said in err and done.stdout == "", err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert "demo mode" not in err, err  # refused before the demo's simulator starts
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        # The receiver listened on its own default, 8010, as if no port had been given.
+        (["--port", "33790", "receiver"], "ameyo-mcp receiver: --port before the command's name"),
+        (
+            ["--host", "0.0.0.0", "simulator", "--port", "33791"],
+            "ameyo-mcp simulator: --host before the command's name",
+        ),
+        (["--transport", "http", "check"], "ameyo-mcp check: --transport before the command's name"),
+        # Over stdio the server listens on no port.
+        (["--port", "33790"], "ameyo-mcp: --port is for --transport http"),
+        (["--host", "0.0.0.0", "--demo"], "ameyo-mcp: --host is for --transport http"),
+    ],
+)
+def test_the_servers_own_options_are_refused_where_nothing_reads_them(
+    tmp_path: Path, argv: list[str], said: str
+) -> None:
+    done = run_cli(tmp_path, *argv)
+    err = done.stderr
+    assert done.returncode == 2 and said in err and done.stdout == "", err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert not any(word in err for word in ("demo mode", "receiving", "listening")), err

@@ -177,7 +177,8 @@ def test_sigterm_ends_the_demo_and_removes_its_throwaway_folder(tmp_path: Path, 
     said = tmp_path / "stderr.txt"
     with said.open("wb") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ameyo_mcp", "--demo", "--transport", transport, "--port", "0"],
+            [sys.executable, "-m", "ameyo_mcp", "--demo", "--transport", transport]
+            + (["--port", "0"] if transport == "http" else []),  # (over stdio it listens on no port)
             env=clean_env(tmp_path) | {"TMPDIR": str(scratch)},
             cwd=str(tmp_path),
             stdin=subprocess.PIPE,  # stdio: a client that is still connected

@@ -74,9 +74,24 @@ def _parser() -> argparse.ArgumentParser:
         parents=[_shared(top=True)],
     )
     parser.add_argument("--version", action="version", version=f"ameyo-mcp {__version__}")
-    parser.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="default: stdio")
-    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
-    parser.add_argument("--port", type=_PORT, default=8000, help="HTTP port (default 8000)")
+    # The server's own: None when not given (`_server_options`), and apart from the receiver's and
+    # the simulator's --host and --port, whose defaults would overwrite them.
+    parser.add_argument("--transport", choices=("stdio", "http"), default=None, help="default: stdio")
+    parser.add_argument(
+        "--host",
+        dest="server_host",
+        metavar="HOST",
+        default=None,
+        help="HTTP bind address (default 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--port",
+        dest="server_port",
+        metavar="PORT",
+        type=_PORT,
+        default=None,
+        help="HTTP port (default 8000)",
+    )
     sub = parser.add_subparsers(dest="command")
     shared = _shared(top=False)
     no_demo = _shared(top=False, demo=False)
@@ -254,6 +269,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.demo and args.command in _NO_DEMO:
         print(f"{name}: {_NO_DEMO[args.command]}", file=sys.stderr)
         return 2
+    unread = _server_options(args)
+    if unread is not None:
+        print(f"{name}: {unread}", file=sys.stderr)
+        return 2
     try:
         if args.command == "simulator":
             return _simulator(args)
@@ -272,6 +291,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:
         return _failed(name, exc)
+
+
+def _server_options(args: argparse.Namespace) -> str | None:
+    """Why the server's --transport, --host or --port given go unread, or None, with the server's
+    defaults filled in (`args.transport`, `args.host`, `args.port`, as the receiver's are named):
+    before another command's name no command reads them (the receiver's and the simulator's own
+    come after it), and over stdio the server listens on no port."""
+    given = [
+        flag
+        for flag, value in (
+            ("--transport", args.transport),
+            ("--host", args.server_host),
+            ("--port", args.server_port),
+        )
+        if value is not None
+    ]
+    if args.command is not None:
+        if not given:
+            return None
+        own = [
+            f"{flag} {value}"
+            for flag, value in (("--host", args.server_host), ("--port", args.server_port))
+            if value is not None
+        ]
+        listens = args.command in ("receiver", "simulator") and own
+        instead = (
+            f"; give its own after the name (ameyo-mcp {args.command} {' '.join(own)})" if listens else ""
+        )
+        return (
+            f"{' and '.join(given)} before the command's name {'is' if len(given) == 1 else 'are'} the "
+            f"MCP server's (ameyo-mcp --transport http --port N), which {args.command} does not read"
+            f"{instead}."
+        )
+    args.transport = args.transport or "stdio"
+    args.host = args.server_host or "127.0.0.1"
+    args.port = 8000 if args.server_port is None else args.server_port
+    on_a_port = [flag for flag in given if flag != "--transport"]
+    if args.transport == "stdio" and on_a_port:
+        return (
+            f"{' and '.join(on_a_port)} {'is' if len(on_a_port) == 1 else 'are'} for --transport http: "
+            "over stdio (the default) the server listens on no port."
+        )
+    return None
 
 
 def _failed(name: str, exc: BaseException) -> int:
