@@ -51,3 +51,21 @@ def test_the_servers_own_options_are_refused_where_nothing_reads_them(
     assert done.returncode == 2 and said in err and done.stdout == "", err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert not any(word in err for word in ("demo mode", "receiving", "listening")), err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--demo", "--env-file", "prod.env"],
+        ["config", "--demo", "--env-file", "prod.env"],
+        ["--env-file", "prod.env", "check", "--demo"],
+    ],
+)
+def test_a_settings_file_is_refused_with_the_demo_which_reads_none(tmp_path: Path, argv: list[str]) -> None:
+    """The demo's settings are the simulator's: a settings file named with it was never read, and
+    `config` printed an entry without it, as if it had been taken."""
+    (tmp_path / "prod.env").write_text("AMEYO_BASE_URL=https://ameyo.example.com\n", encoding="utf-8")
+    done = run_cli(tmp_path, *argv)
+    err = done.stderr
+    assert done.returncode == 2 and "--env-file is not read with --demo" in err and done.stdout == "", err
+    assert len(err.strip().splitlines()) == 1 and "demo mode" not in err, err

@@ -269,6 +269,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.demo and args.command in _NO_DEMO:
         print(f"{name}: {_NO_DEMO[args.command]}", file=sys.stderr)
         return 2
+    if args.demo and args.env_file is not None:
+        # (`demo_settings` reads the environment, less the settings that would point it elsewhere.)
+        print(
+            f"{name}: --env-file is not read with --demo, which runs on the embedded simulator's "
+            "settings: leave out one or the other.",
+            file=sys.stderr,
+        )
+        return 2
     unread = _server_options(args)
     if unread is not None:
         print(f"{name}: {unread}", file=sys.stderr)
