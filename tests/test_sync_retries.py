@@ -25,6 +25,14 @@ class Stop(Exception):
     """Ends the refresh loop, which otherwise runs for as long as the server does."""
 
 
+def backed_off(waits: list[float], bases: list[float], interval: float = HOUR) -> bool:
+    """Whether each wait is its back-off or up to a quarter more (drawn apart from other replicas'),
+    never past 15 min nor the interval."""
+    return len(waits) == len(bases) and all(
+        base <= wait <= min(base * 1.25, 900.0, interval) for base, wait in zip(bases, waits, strict=True)
+    )
+
+
 async def test_a_store_that_cannot_be_opened_is_tried_again_soon_then_every_interval(
     simulator: Simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -53,14 +61,12 @@ async def test_a_store_that_cannot_be_opened_is_tried_again_soon_then_every_inte
     finally:
         await ameyo.aclose()
         store.close()
-    assert waits[:3] == [30.0, 60.0, 120.0]
+    assert backed_off(waits[:3], [30.0, 60.0, 120.0]), waits
     # Synced on the fourth try: then the interval again, twice (nothing was due in between).
     assert all(HOUR - 60 < wait <= HOUR for wait in waits[3:]), waits
     failed = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
     assert [m.split(":", 1)[0] for m in failed] == [
-        "background sync failed, will retry in 30 s",
-        "background sync failed, will retry in 60 s",
-        "background sync failed, will retry in 120 s",
+        f"background sync failed, will retry in {wait:.0f} s" for wait in waits[:3]
     ]
     assert "is a file, not a folder" in failed[0]
 
@@ -89,7 +95,7 @@ async def test_ameyo_failing_backs_off_to_at_most_15_minutes_and_never_past_the_
         finally:
             await ameyo.aclose()
             store.close()
-        assert waits == expected
+        assert backed_off(waits, expected, interval), (interval, waits)
 
 
 class _CampaignOneFails(httpx.AsyncBaseTransport):
@@ -130,6 +136,37 @@ async def test_a_campaign_that_keeps_failing_holds_up_no_other(
         await ameyo.aclose()
         store.close()
     assert synced == {5, 10}
-    assert waits == [30.0, 60.0]
+    assert backed_off(waits, [30.0, 60.0]), waits
     failed = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
     assert failed and all("campaign 1:" in m for m in failed), failed
+
+
+async def test_replicas_that_failed_together_try_again_apart(simulator: Simulator, tmp_path: Path) -> None:
+    """Ameyo down for every replica at once: each replica's back-off took it back at the same second
+    as the others, 30 s, 60 s, … after the failure, all together. Each wait is now up to a quarter
+    longer than its back-off, drawn apart, and still never past 15 minutes nor the interval."""
+    simulator.state.faults.commands = {"getContacts"}
+    simulator.state.faults.html_502 = -1
+    bases = [30.0, 60.0, 120.0, 240.0, 480.0, 900.0, 900.0]
+    replicas: list[list[float]] = []
+    for replica in range(3):
+        settings = settings_for(simulator, tmp_path / str(replica), AMEYO_SYNC_RATE="0")
+        waits: list[float] = []
+
+        async def sleep(seconds: float, waits: list[float] = waits) -> None:
+            waits.append(seconds)
+            if len(waits) == len(bases):
+                raise Stop
+
+        ameyo, store = ameyo_of(simulator, settings), open_store(settings)
+        try:
+            with pytest.raises(Stop):
+                await keep_fresh(ameyo, store, HOUR, sleep=sleep)
+        finally:
+            await ameyo.aclose()
+            store.close()
+        assert backed_off(waits, bases), waits
+        replicas.append(waits)
+    # Apart from the first try on, and staying apart (the last two at the cap are the same 15 min).
+    assert len({waits[0] for waits in replicas}) == 3, replicas
+    assert len({sum(waits) for waits in replicas}) == 3, replicas
