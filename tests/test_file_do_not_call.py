@@ -187,7 +187,7 @@ async def _dry_run_then_confirmed(
     """The file tool's dry run of `args`, then its run with the dry run's confirmation token."""
     async with Client(server_of(simulator, settings)) as client:
         dry = await client.call_tool(TOOL, args)
-        token = (dry.structured_content or {})["confirm_token"]
+        token = (dry.structured_content or {}).get("confirm_token")  # (none for a small file)
         return dry, await client.call_tool(TOOL, args | {"dry_run": False, "confirm": token})
 
 

@@ -236,7 +236,8 @@ def _upload_parser(
     upload.add_argument(
         "--despite-do-not-call",
         action="store_true",
-        help="the person confirmed calling back customers whose last disposition is do-not-call",
+        help="the person confirmed calling customers whose last disposition is do-not-call (a callback, "
+        "an update, or a new customer on their line)",
     )
     upload.add_argument(
         "--result",

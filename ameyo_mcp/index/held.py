@@ -287,13 +287,15 @@ async def _newest(
 
 async def newest_before_run(
     ameyo: Ameyo, store: Store, campaign_id: int, seen: NewestSeen, *, columns: dict[str, str] | None = None
-) -> None:
+) -> bool:
     """Read the newest contacts into `seen` before a run adds anyone, when the campaign has a synced
-    index (the checks that use them need one): a run sends its rows that dial nobody as it reads
-    them, and its first check of the rows that do came after those had filled the window, so a
-    customer added since the sync was found by the dry run and missed by the run."""
-    if (index := await synced_index(store, campaign_id)) is not None:
-        await _newest(ameyo, store, campaign_id, columns, seen, index)
+    index (the checks that use them need one), and say whether it has: a run sends the rows it
+    does not check as it reads them, and its first check came after those had filled the window,
+    so a customer added since the sync was found by the dry run and missed by the run."""
+    if (index := await synced_index(store, campaign_id)) is None:
+        return False
+    await _newest(ameyo, store, campaign_id, columns, seen, index)
+    return True
 
 
 async def held_spellings(

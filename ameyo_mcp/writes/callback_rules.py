@@ -2,26 +2,30 @@
 
 `RecordCallbacks.check` judges the callback of a record being uploaded, the same way for the
 upload tool's records and a contact file's rows; `ameyo_add_callback` applies `outside_hours` and
-`do_not_call` to the existing customer it calls back.
+`do_not_call` to the existing customer it calls back. `dials` says whose lines an upload's record
+has dialled, for the do-not-call check of every upload (a callback, an update, a new customer).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 from zoneinfo import ZoneInfo
 
 from ..ameyo.columns import CAMPAIGN_COLUMN_PREFIX
-from ..ameyo.customers import is_phone_key
+from ..ameyo.customers import PRIMARY_COLUMN, is_phone_key
 from ..config import CallingHours
 from ..rules.phones import PhoneRule, same_number
 from ..rules.sanitize import data_text, fold, is_plain
 from ..rules.times import CallbackTime, parse_callback_time, show
 from .records import dialed
+
+if TYPE_CHECKING:
+    from ..ameyo.models import Contact
 
 CALLBACK_PHONE = "callback_phone"
 # Dispositions are typed by each deployment's admins, so the same request arrives as "DNC",
@@ -131,13 +135,68 @@ def _spelt_in_letters(words: list[str]) -> bool:
     return False
 
 
+class Dials(NamedTuple):  # a tuple: made once per row of a bulk file
+    """The numbers a write has the dialler ring, for `WritePath.do_not_call`: `always`, whatever
+    Ameyo does with the record (a callback's number, an update's); `if_added`, only when Ameyo adds
+    the record as a new customer, which it does unless `phone1`, as sent, is an existing
+    customer's phone1 (then it is DUPLICATE_NOT_ADDED, and nobody is dialled)."""
+
+    phone1: str
+    always: tuple[str, ...]
+    if_added: tuple[str, ...] = ()
+
+
+def dials(
+    record: Mapping[str, str], callback: str | None = None, *, calls_back: bool, updates: bool
+) -> Dials:
+    """What an upload's record (as sent) has dialled: a callback (to `callback`, None: phone1)
+    rings whichever customer Ameyo matches or adds; an update has the customer dialled again as if
+    new, on the record's numbers; and a record Ameyo adds is a new customer, NOT_TRIED, dialled on
+    its numbers whoever else holds them (a family line, or a customer's phone1 in a spelling
+    Ameyo does not match). The one rule for every upload path."""
+    phone1 = record[PRIMARY_COLUMN]
+    stored = (phone1, *(v for k, v in record.items() if v and k != PRIMARY_COLUMN and is_phone_key(k)))
+    always = (phone1, callback or phone1) if calls_back else ()
+    return Dials(phone1, always + stored, ()) if updates else Dials(phone1, always, stored)
+
+
+def matched(
+    records: Mapping[int, Dials],
+    asked: Sequence[tuple[int, str]],
+    indexed: Sequence[tuple[Contact, list[int]]],
+    newest: Sequence[tuple[Contact, list[int]]],
+    region: str,
+) -> set[int]:
+    """The records with numbers `if_added` that Ameyo matches to an existing customer by phone1,
+    and so adds no new customer for: the customers found holding the `asked` numbers ((position,
+    number) by their index) include one whose stored phone1 is the record's as sent, or one the
+    campaign's index holds whose phone1 is the same number, which the upload sends in the stored
+    spelling (`index.held.held_spellings`). A customer added since the sync, whom only the newest
+    contacts found (`newest`), matches only in the very spelling: a record in another is added."""
+    if not any(dials.if_added for dials in records.values()):
+        return set()
+    out: set[int] = set()
+    for found, respelt in ((indexed, True), (newest, False)):
+        for contact, positions in found:
+            stored = str(contact.customer_data.get(PRIMARY_COLUMN) or "")
+            for i in positions:
+                position, number = asked[i]
+                phone1 = records[position].phone1
+                if number == phone1 and (
+                    stored == phone1 or (respelt and same_number(stored, phone1, region))
+                ):
+                    out.add(position)
+    return out
+
+
 @dataclass
 class DoNotCall:
-    """The do-not-call check of the numbers an upload's callbacks dial, by their position: the
-    customer and disposition of each that says do not call; each whose customer the index found
-    but Ameyo could not be asked for (why); whether the campaign has an index to find customers
-    by (False: none was checked); and whether the customers added since its sync were read only
-    down to `index.added.ADDED_CAP` (`beyond`: none was checked against those before them)."""
+    """The do-not-call check of the numbers writes dial (`Dials`: a callback's, an update's, a new
+    customer's), by their position: the customer and disposition of each that says do not call;
+    each whose customer the index found but Ameyo could not be asked for (why); whether the
+    campaign has an index to find customers by (False: none was checked); and whether the
+    customers added since its sync were read only down to `index.added.ADDED_CAP` (`beyond`: none
+    was checked against those before them)."""
 
     refused: dict[int, tuple[int, str]] = field(default_factory=dict)
     unread: dict[int, str] = field(default_factory=dict)

@@ -786,28 +786,30 @@ class WritePath:
     async def do_not_call(
         self,
         campaign_id: int,
-        records: Mapping[int, tuple[str, str | None]],
+        records: Mapping[int, callback_rules.Dials],
         newest: NewestSeen | None = None,
     ) -> callback_rules.DoNotCall:
-        """`callback_rules.DoNotCall` of records' callbacks, by the caller's position of each record,
-        given as its phone1 and the number its callback dials (None: phone1). Both customers are
-        checked: the one Ameyo matches the record to by phone1, and the one the callback rings. The
-        customers the campaign's index finds by any of their numbers, their last disposition read
-        live. One store query for all of them, and Ameyo asked only of the customers it finds.
-        `newest`: a run's reads of the newest contacts, which stand for its later checks
-        (`index.held.NewestSeen`); without it the newest are read for this check."""
+        """`callback_rules.DoNotCall` of writes, by the caller's position of each, given as the
+        numbers it has dialled (`callback_rules.dials`): the customers who hold any of them (the
+        one Ameyo matches a record to by phone1, the one a callback rings, those on the line of a
+        new customer a record adds), as the campaign's index finds them by any of their numbers,
+        their last disposition read live. One store query for all of them, and Ameyo asked only
+        of the customers it finds. `newest`: a run's reads of the newest contacts, which stand for
+        its later checks (`index.held.NewestSeen`); without it the newest are read for this check."""
         check = callback_rules.DoNotCall()
         try:
             store = self._store()
         except (StoreError, OSError):
             return check
-        asked = [
-            (position, number)
-            for position, (phone1, dialled) in records.items()
-            for number in dict.fromkeys((phone1, dialled or phone1))
-        ]
+        # (position, number) → whether it is dialled whatever Ameyo does with the record.
+        asked: dict[tuple[int, str], bool] = {}
+        for position, dials in records.items():
+            asked |= dict.fromkeys(((position, number) for number in dials.always), True)
+            for number in dials.if_added:
+                asked.setdefault((position, number), False)
         numbers = [number for _, number in asked]
         record_of = [position for position, _ in asked]
+        always = list(asked.values())
         found = await indexed_customers(
             self.ameyo,
             store,
@@ -819,7 +821,6 @@ class WritePath:
         if found is None:  # (its own read of the index says whether there is one)
             return check
         check.indexed = True
-        check.unread = {record_of[i]: found.failure for i in found.unread}
         # A customer added since the index's sync is not in it, whether or not the index knows
         # another customer by the same number (a shared line rings them both): the newest contacts
         # are read live for every number, as ameyo_add_callback's lookup reads them, less the
@@ -833,28 +834,39 @@ class WritePath:
             seen=newest,
             known={contact.customer_id for contact, _ in found.found},
         )
-        found.found += added.found
         check.beyond = added.beyond
-        for i in added.unread:
-            check.unread.setdefault(record_of[i], added.failure)
-        for contact, positions in found.found:
+        region = self.ameyo.settings.phone_region
+        matched = callback_rules.matched(records, list(asked), found.found, added.found, region)
+
+        def dialled(i: int) -> bool:
+            return always[i] or record_of[i] not in matched
+
+        for unread, failure in ((found.unread, found.failure), (added.unread, added.failure)):
+            for i in unread:
+                if dialled(i):
+                    check.unread.setdefault(record_of[i], failure)
+        for contact, positions in (*found.found, *added.found):
             disposition = callback_rules.last_disposition(contact.extra_data)
             if callback_rules.do_not_call(disposition):
                 for i in positions:
-                    check.refused.setdefault(record_of[i], (contact.customer_id, disposition))
+                    if dialled(i):
+                        check.refused.setdefault(record_of[i], (contact.customer_id, disposition))
         return check
 
-    async def newest_before_run(self, campaign_id: int, newest: NewestSeen) -> None:
+    async def newest_before_run(self, campaign_id: int, newest: NewestSeen) -> bool:
         """`index.held.newest_before_run`: the newest contacts a run's `do_not_call` checks start
-        from, read before it sends anything; nothing when the store cannot say (nor can the checks)."""
+        from, read before it sends anything, and whether the campaign has a synced index to check
+        by; nothing read, and False, when the store cannot say (nor can the checks)."""
         try:
             store = self._store()
         except (StoreError, OSError):
-            return
-        with contextlib.suppress(StoreError, OSError):
-            await newest_before_run(
+            return False
+        try:
+            return await newest_before_run(
                 self.ameyo, store, campaign_id, newest, columns=callback_rules.DISPOSITION_COLUMNS
             )
+        except (StoreError, OSError):
+            return False
 
     async def lookalikes(self, campaign_id: int, numbers: Sequence[str]) -> list[tuple[int, Contact]]:
         """`index.held.lookalikes`: by position of `numbers`, the customers whose phone1 only ends

@@ -395,7 +395,9 @@ async def _line_shared(
 ) -> list[str]:
     """The do-not-call check of the other customers the number dialled is theirs too (a shared
     line), as an upload checks the customer its callback's number dials: the call rings them."""
-    check = await state_of(ctx).writes.do_not_call(info.campaign_id, {0: (number, None)})
+    check = await state_of(ctx).writes.do_not_call(
+        info.campaign_id, {0: callback_rules.Dials(number, (number,))}
+    )
     if check.beyond:
         from ...index.lookup import beyond_note  # loaded with the store, which the check opened
 

@@ -68,6 +68,8 @@ MigrateArg = Annotated[bool, Field(description="Move existing customers into thi
 OutsideHoursArg = Annotated[bool, Field(description="The person wants callbacks outside calling hours")]
 DryRunArg = Annotated[bool, Field(description="Only check and report; write nothing")]
 DespiteDncArg = Annotated[bool, Field(description="The person confirmed calling do-not-call customers")]
+# What goes ahead of a plain add held back for do-not-call, as the person confirmed.
+_ADDED_ON_THEIR_LINE = "its new customer is added on their line, and dialled,"
 
 
 class CallbackContact(BaseModel):
@@ -133,23 +135,23 @@ async def ameyo_upload_contacts(
     rule = ameyo.settings.phone_rule
     checked = [check_record(i, r, target.max_phone_length, rule) for i, r in enumerate(records, start=1)]
     checked = await _one_per_number(ctx, target, checked)
-    notes: list[str] = []
-    if update_existing:
-        # An update gives the customer this upload's status and attempts: Ameyo dials them again
-        # as if new, so a do-not-call customer needs the person's yes, as a callback to them does.
-        check = await state_of(ctx).writes.do_not_call(
-            target.campaign.campaign_id,
-            {c.position: (c.record[PRIMARY_COLUMN], None) for c in checked if c.problem is None},
-        )
-        notes += _held_for_dnc(
-            checked, check, despite_do_not_call, "its update, which has them dialled again, goes ahead"
-        )
-        updates = sum(1 for c in checked if c.problem is None)
-        if not check.indexed and updates:
-            notes.append(
-                _unchecked_note(updates, target, ameyo.settings) + " an update has them dialled again."
-            )
-        notes += _beyond_note(check, updates, ameyo.settings)
+    # An update gives the customer this upload's status and attempts: Ameyo dials them again as if
+    # new, so a do-not-call customer needs the person's yes, as a callback to them does; and so does
+    # a new customer added on such a customer's line (`callback_rules.dials`).
+    check = await state_of(ctx).writes.do_not_call(
+        target.campaign.campaign_id,
+        {
+            c.position: callback_rules.dials(c.record, calls_back=False, updates=update_existing)
+            for c in checked
+            if c.problem is None
+        },
+    )
+    went = "its update, which has them dialled again, goes ahead" if update_existing else _ADDED_ON_THEIR_LINE
+    notes = _held_for_dnc(checked, check, despite_do_not_call, went)
+    updates = sum(1 for c in checked if c.problem is None) if update_existing else 0
+    if not check.indexed and updates:
+        notes.append(_unchecked_note(updates, target, ameyo.settings) + " an update has them dialled again.")
+    notes += _beyond_note(check, sum(1 for c in checked if c.problem is None), ameyo.settings)
 
     def plan(good: list[Checked]) -> plans.Write:
         return plans.plan_upload(
@@ -251,7 +253,9 @@ async def ameyo_upload_contacts_with_callbacks(
     check = await state_of(ctx).writes.do_not_call(
         target.campaign.campaign_id,
         {
-            c.position: (c.record[PRIMARY_COLUMN], callbacks[c.position].call_back_phone)
+            c.position: callback_rules.dials(
+                c.record, callbacks[c.position].call_back_phone, calls_back=True, updates=update_existing
+            )
             for c in checked
             if c.position in callbacks
         },

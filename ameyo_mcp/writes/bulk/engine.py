@@ -284,26 +284,32 @@ class _Run:
         self.lookalikes: list[tuple[int, str, int, object]] = []
         # The first callbacks a dry run would schedule, as its answer lists them.
         self.first_callbacks: list[str] = []
-        # Good rows that dial their customer (`_dials`), waiting to be judged against their
-        # customers' last disposition a batch at a time (`_judged`): one look-up for a batch's
-        # worth, never one a row.
+        # Good rows that may have a customer dialled (`_dials`), waiting to be judged against
+        # their customers' last disposition a batch at a time (`_judged`): one look-up for a
+        # batch's worth, never one a row.
         self.dialling_rows: list[Prepared] = []
+        # Whether the campaign had a synced index when the run began: plain adds are judged only then.
+        self.indexed = False
         # The newest contacts this run has read for them (customers added since the index's sync):
         # read again every few seconds, not for every batch (`NewestSeen`).
         self.newest = NewestSeen(self.ameyo.settings.phone_region, path_of_writes.clock)
-        # Such rows whose customer no index could find (the campaign has none synced).
+        # Such rows that dial their customer whom no index could find (the campaign has none synced).
         self.unchecked_dialling = 0
         # Such rows let through by a check that read the customers added since the sync only down
         # to `index.added.ADDED_CAP` (`DoNotCall.beyond`).
         self.beyond_dialling = 0
+        self.beyond_added = 0  # (how many of them plain adds)
         # Such rows to a do-not-call customer, let through as the person confirmed: how
-        # many, the first lines and the first customer, for the note (a whole file may be theirs).
+        # many (and how many of them plain adds), the first lines and the first customer, for the
+        # note (a whole file may be theirs).
         self.despite = 0
+        self.despite_added = 0
         self.despite_lines: list[int] = []
         self.despite_example = ""
-        # Lines of rows with a callback held back because their customer's disposition was not read:
-        # the note names the way through, which a row's cut reason may lose.
+        # Lines of such rows held back because their customer's disposition was not read (and how
+        # many of them plain adds): the note names the way through, which a row's cut reason may lose.
         self.unread_lines: list[int] = []
+        self.unread_added = 0
         self.batch_size = min(max(options.batch_size, 1), MAX_BATCH)
         # Requests in flight: a batch holds a place while its request is out (`_window`).
         self.concurrency = min(max(options.concurrency, 1), MAX_CONCURRENCY)
@@ -370,8 +376,8 @@ class _Run:
                         "batch_size": self.batch_size,
                     }
                 )
-        if self.options.update_existing or validator.callbacks:  # rows `_do_not_call` will judge
-            await self.writes.newest_before_run(self.target.campaign.campaign_id, self.newest)
+        # Whether the campaign has an index to judge plain adds by (`_dials`), the newest read.
+        self.indexed = await self.writes.newest_before_run(self.target.campaign.campaign_id, self.newest)
         self.result = ResultFile(self.result_path)
         try:
             if self.options.dry_run:
@@ -479,23 +485,33 @@ class _Run:
             self.notes.append(lookalikes_note(self.lookalikes, what="line"))
 
     def _dials(self, row: Prepared) -> bool:
+        """Whether the row is judged against do-not-call before it is sent (`_judged`): one that
+        dials its customer (`_dials_its_customer`), and a plain add when the campaign has an index
+        to find customers by: Ameyo adds it as a new customer, NOT_TRIED, unless its phone1 is a
+        customer's, and the dialler rings whoever else holds its numbers (`callback_rules.dials`).
+        Without an index nothing could be found: a plain file's rows go as they are read."""
+        return self.indexed or self._dials_its_customer(row)
+
+    def _dials_its_customer(self, row: Prepared) -> bool:
         """Whether sending the row has its customer dialled: a callback, or an update, which gives an
-        existing customer the upload's status and attempts (Ameyo dials them again as if new). Such
-        a row is judged against its customer's last disposition (`_judged`)."""
+        existing customer the upload's status and attempts (Ameyo dials them again as if new)."""
         return row.callback is not None or self.options.update_existing
 
-    @property
-    def _dialling(self) -> str:
-        """The rows `_dials` judges, in the notes' words ("rows …")."""
-        return "to update or call back" if self.options.update_existing else "with a callback"
+    def _dialling(self, added: int = 0, of: int = 0) -> str:
+        """Rows `_dials` judges, in the notes' words ("rows …"): `added` plain adds of `of`."""
+        if self.options.update_existing:  # (every row updates its customer, or is added)
+            return "to update or call back"
+        return "with a callback" if not added else "to add" if added == of else "to add or call back"
 
-    @property
-    def _dialling_whom(self) -> str:
+    def _dialling_whom(self, added: int, of: int) -> str:
         """The same, before their customer ("rows … a customer whose …")."""
-        return self._dialling if self.options.update_existing else f"{self._dialling} to"
+        rows = self._dialling(added, of)
+        if self.options.update_existing:
+            return rows
+        return f"{rows} on the line of" if added else f"{rows} to"
 
     async def _judged(self, batcher: Batcher, row: Prepared) -> list[Batch]:
-        """Place a good row that dials its customer (`_dials`): held until a batch's worth of them
+        """Place a good row that may have a customer dialled (`_dials`): held until a batch's worth of them
         is judged at once against their customers' last disposition (`_do_not_call`), then those
         that pass are batched; the batches they complete. A dry run and a real run judge alike, so
         that the dry run refuses the rows the run will."""
@@ -510,36 +526,48 @@ class _Run:
         return [*full, *batcher.rest()]
 
     async def _do_not_call(self, batcher: Batcher) -> list[Batch]:
-        """The held rows that dial their customer, judged as `ameyo_add_callback` judges a callback:
-        a callback to (or an update of) a customer whose last disposition is do-not-call (the
-        campaign's index finds them by phone1 or the number the callback dials, read live), or
-        could not be read, is refused unless the person confirmed it (despite_do_not_call). A
-        customer the index does not know goes unchecked, and the run says so when it has no index
-        at all."""
+        """The held rows that may have a customer dialled, judged as `ameyo_add_callback` judges a
+        callback: a callback to (or an update of) a customer whose last disposition is do-not-call
+        (the campaign's index finds them by phone1 or the number the callback dials, read live), or
+        a new customer added on such a customer's line, or one whose disposition could not be
+        read, is refused unless the person confirmed it (despite_do_not_call). A customer the index
+        does not know goes unchecked, and the run says so of the rows that dial their customer when
+        it has no index at all."""
         rows, self.dialling_rows = self.dialling_rows, []
+        update = self.options.update_existing
         check = await self.writes.do_not_call(
             self.target.campaign.campaign_id,
             {
-                i: (r.record[PRIMARY_COLUMN], r.callback.call_back_phone if r.callback else None)
+                i: callback_rules.dials(
+                    r.record,
+                    r.callback.call_back_phone if r.callback else None,
+                    calls_back=r.callback is not None,
+                    updates=update,
+                )
                 for i, r in enumerate(rows)
             },
             self.newest,
         )
         if not check.indexed:
-            self.unchecked_dialling += len(rows)
+            self.unchecked_dialling += sum(map(self._dials_its_customer, rows))
         if check.beyond:
-            self.beyond_dialling += sum(1 for position in range(len(rows)) if check.said(position) is None)
+            passed = [row for position, row in enumerate(rows) if check.said(position) is None]
+            self.beyond_dialling += len(passed)
+            self.beyond_added += sum(not self._dials_its_customer(row) for row in passed)
         full: list[Batch] = []
         for position, row in enumerate(rows):
             said = check.said(position)
             if said is not None:
+                added = not self._dials_its_customer(row)
                 if not self.options.despite_do_not_call:
                     row.problem = check.problem(position, _DESPITE_DNC)
                     if position in check.unread:
                         self.unread_lines.append(row.line)
+                        self.unread_added += added
                     self._settle(self.earlier.refused(row))
                     continue
                 self.despite += 1
+                self.despite_added += added
                 if len(self.despite_lines) < _LINES_SHOWN:
                     self.despite_lines.append(row.line)
                 self.despite_example = self.despite_example or said
@@ -548,13 +576,14 @@ class _Run:
         return full
 
     def _say_do_not_call(self) -> None:
-        """What the rows with a callback were not checked against, or were let through despite."""
+        """What the rows judged against do-not-call (`_dials`) were not checked against, or were
+        held back for or let through despite."""
         if self.unchecked_dialling:
             from ...index.lookup import sync_advice  # loaded with the store, which the write path opened
 
             self.notes.append(
                 f"Note: whether the customers of {counted(self.unchecked_dialling, 'row')} "
-                f"{self._dialling} asked not to be called (their last disposition) was not checked: "
+                f"{self._dialling()} asked not to be called (their last disposition) was not checked: "
                 f"{campaign_label(self.target.campaign)} has no contacts index to find them by number "
                 f"({sync_advice(self.ameyo.settings)})."
             )
@@ -562,12 +591,13 @@ class _Run:
             from ...index.lookup import beyond_note
 
             beyond = self.beyond_dialling
-            what = f"{counted(beyond, 'row')} {self._dialling} {agreeing(beyond, 'was', 'were')}"
+            rows = f"{counted(beyond, 'row')} {self._dialling(self.beyond_added, beyond)}"
+            what = f"{rows} {agreeing(beyond, 'was', 'were')}"
             self.notes.append(beyond_note(what, self.ameyo.settings))
         if self.unread_lines:
             unread = len(self.unread_lines)
             self.notes.append(
-                f"Note: {counted(unread, 'row')} {self._dialling} (lines "
+                f"Note: {counted(unread, 'row')} {self._dialling(self.unread_added, unread)} (lines "
                 f"{_lines_said(self.unread_lines[:_LINES_SHOWN], unread)}) "
                 f"{agreeing(unread, 'was', 'were')} held back: "
                 f"{callback_rules.UNREAD_SAID}. Run it again later, or with {_DESPITE_DNC} if the person "
@@ -575,7 +605,8 @@ class _Run:
             )
         if self.despite:
             self.notes.append(
-                f"Note: {counted(self.despite, 'row')} {self._dialling_whom} a customer whose last "
+                f"Note: {counted(self.despite, 'row')} "
+                f"{self._dialling_whom(self.despite_added, self.despite)} a customer whose last "
                 "disposition is do-not-call or could not be read (lines "
                 f"{_lines_said(self.despite_lines, self.despite)}; e.g. "
                 f"{self.despite_example}) "
