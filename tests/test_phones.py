@@ -245,3 +245,27 @@ def test_positions_is_same_number_for_many(numbers: list[str], stored: str, regi
     positions `same_number` finds, pair by pair."""
     expected = [p for p, n in enumerate(numbers) if same_number(stored, n, region)]
     assert phones.Positions(numbers, region)(stored) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    numbers=st.lists(st.sampled_from(_SPELLINGS), max_size=8),
+    stored=st.lists(st.sampled_from(_SPELLINGS), max_size=6),
+    region=st.sampled_from(["IN", "US", "GB"]),
+)
+def test_a_runs_newest_contacts_are_found_as_same_number_finds_them(
+    numbers: list[str], stored: list[str], region: str
+) -> None:
+    """A run's newest contacts (`NewestSeen`) are matched to a later batch's numbers through lookups
+    by identity and last digits, not every contact to every number: the customers found, and their
+    positions, are exactly those `same_number` finds pair by pair."""
+    from ameyo_mcp.ameyo.models import Contact
+    from ameyo_mcp.index.held import NewestSeen
+
+    seen = NewestSeen(region)
+    contacts = [Contact(customerId=i, customerData={"phone1": s}) for i, s in enumerate(stored, start=1)]
+    seen.keep(contacts, 0.0)
+    pairs = {
+        i: [p for p, n in enumerate(numbers) if same_number(s, n, region)] for i, s in enumerate(stored, 1)
+    }
+    assert seen.candidates(phones.Positions(numbers, region)) == {i: p for i, p in pairs.items() if p}

@@ -180,8 +180,9 @@ class NewestSeen:
     capped: bool = False
     numbers: dict[int, tuple[str, ...]] = field(default_factory=dict)  # customer id → their numbers
     by_identity: dict[str, set[int]] = field(default_factory=dict)
-    # Customers with another country's number: a batch's run of digits may be read as theirs.
-    foreign: set[int] = field(default_factory=set)
+    # Customers with another country's number, by its last digits (`phones.tail`): a batch's run of
+    # digits that ends so may be read as theirs.
+    foreign: dict[str, set[int]] = field(default_factory=dict)
     # By their numbers' last digits (`phones.tail`): those a batch's foreign number may be the
     # foreign reading of.
     by_tail: dict[str, set[int]] = field(default_factory=dict)
@@ -204,13 +205,17 @@ class NewestSeen:
                 if (one := phones.identity(number, self.region)) is not None:
                     self.by_identity.setdefault(one, set()).add(contact.customer_id)
                     if not one.startswith(home):
-                        self.foreign.add(contact.customer_id)
+                        self.foreign.setdefault(phones.tail(one), set()).add(contact.customer_id)
 
     def candidates(self, positions: phones.Positions) -> dict[int, list[int]]:
         """Customer id → the positions of a batch's numbers that `positions` finds among theirs:
         those of their identity, and where either side is foreign, as `same_number` reads it."""
-        ids = {i for one in positions.by_identity for i in self.by_identity.get(one, ())} | self.foreign
+        ids = {i for one in positions.by_identity for i in self.by_identity.get(one, ())}
         ids |= {i for end in positions.foreign_tails for i in self.by_tail.get(end, ())}
+        # Every foreign customer was matched to every batch (a sixth of the simulator's newest 500):
+        # only a number that ends as theirs can be read as their number.
+        if self.foreign:
+            ids |= {i for end in positions.tails() if end in self.foreign for i in self.foreign[end]}
         found: dict[int, list[int]] = {}
         for customer_id in sorted(ids):
             if same := sorted({p for s in self.numbers[customer_id] for p in positions(s)}):

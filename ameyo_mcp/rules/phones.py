@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from ..errors import PhoneError, SettingsError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
 MIN_TAIL_DIGITS: Final = 4
 """Fewest digits accepted as the end of a number (and fewest a key may have)."""
@@ -160,15 +160,20 @@ class Positions:
             found += self._runs_of(one)
         return sorted(set(found)) if len(found) > 1 else found
 
-    def _runs_of(self, foreign: str) -> list[int]:
-        """The positions whose number, read as another country's run without its `+`, is `foreign`."""
+    def tails(self) -> Mapping[str, list[int]]:
+        """The positions of the numbers by their last digits (`tail`), read once: a stored foreign
+        number can be the foreign reading only of those that end as it does."""
         if self._by_tail is None:
             self._by_tail = {}
             for positions in self.by_identity.values():
                 for position in positions:
                     self._by_tail.setdefault(tail(self.numbers[position]), []).append(position)
+        return self._by_tail
+
+    def _runs_of(self, foreign: str) -> list[int]:
+        """The positions whose number, read as another country's run without its `+`, is `foreign`."""
         found = []
-        for position in self._by_tail.get(tail(foreign), ()):
+        for position in self.tails().get(tail(foreign), ()):
             if position not in self._plus:
                 self._plus[position] = _plus_identity(self.numbers[position], self.region)
             if self._plus[position] == foreign:
