@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
-from tests.conftest import settings_for, synced
+from ameyo_mcp.writes.bulk.engine import upload_file
+from ameyo_mcp.writes.bulk.options import BulkOptions
+from tests.conftest import InProcessSimulator, ameyo_of, cli_writes, settings_for, synced
 from tests.test_bulk_upload import read_result, upload_env
 from tests.test_file_do_not_call import added_after_the_sync
 
@@ -64,3 +66,32 @@ async def test_a_files_check_reads_the_newest_contacts_once_a_run_and_still_hold
             assert sim.state.commands["getContacts"] - before == 2, done.stdout
         zubin = sim.state.contact(zubin_id)
         assert zubin is not None and zubin.columns["status"] == status, zubin.columns  # not requeued
+
+
+async def test_a_files_customers_are_read_once_a_batch_for_the_check_and_their_spelling(
+    tmp_path: Path,
+) -> None:
+    """A plain file's rows are judged against do-not-call (a new customer on a do-not-call line is
+    held back), which reads live the customers the index finds by their numbers; the spelling each
+    row goes out in (Ameyo's, for a number it holds) read them again, a second getContacts a batch
+    for a file of existing customers. One read a batch serves both, in the dry run and the run."""
+    sim = InProcessSimulator(SimulatorConfig(password="pw-5ec2e7-simulated"))
+    settings = settings_for(sim, tmp_path)
+    await synced(sim, settings)
+    known = list({c.phone1: c for c in sim.state.contacts(1) if c.lead_id == 1}.values())  # one a number
+    source = tmp_path / "known.csv"
+    source.write_text("phone1,name\n" + "".join(f"{c.phone1},Known\n" for c in known[:40]), encoding="utf-8")
+    ameyo = ameyo_of(sim, settings)
+    reads: dict[bool, int] = {}
+    try:
+        for dry_run in (True, False):
+            before = sim.state.commands["getContacts"]
+            options = BulkOptions(campaign=1, lead_id=1, batch_size=20, dry_run=dry_run)
+            out = await upload_file(cli_writes(ameyo), source, options)
+            assert out.counts == {"WOULD_SEND" if dry_run else "DUPLICATE_NOT_ADDED": 40}, out
+            reads[dry_run] = sim.state.commands["getContacts"] - before
+    finally:
+        await ameyo.aclose()
+    # The newest contacts once for the run, and each batch's customers by id once (the run reads
+    # too the lead of the customers Ameyo's answer names, once a batch: `lead_of`).
+    assert reads == {True: 1 + 2, False: 1 + 2 + 2}, reads

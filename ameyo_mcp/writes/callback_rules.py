@@ -166,16 +166,15 @@ def matched(
     indexed: Sequence[tuple[Contact, list[int]]],
     newest: Sequence[tuple[Contact, list[int]]],
     region: str,
-) -> set[int]:
-    """The records with numbers `if_added` that Ameyo matches to an existing customer by phone1,
-    and so adds no new customer for: the customers found holding the `asked` numbers ((position,
-    number) by their index) include one whose stored phone1 is the record's as sent, or one the
-    campaign's index holds whose phone1 is the same number, which the upload sends in the stored
-    spelling (`index.held.held_spellings`). A customer added since the sync, whom only the newest
-    contacts found (`newest`), matches only in the very spelling: a record in another is added."""
-    if not any(dials.if_added for dials in records.values()):
-        return set()
-    out: set[int] = set()
+) -> dict[int, str]:
+    """By position, the records Ameyo matches to an existing customer by phone1, and so adds no
+    new customer for, with that customer's phone1 as they hold it: among the customers found
+    holding the `asked` numbers ((position, number) by their index), one the campaign's index
+    holds whose phone1 is the same number, which the upload sends in the stored spelling
+    (`index.held.held_spellings`), or one whose stored phone1 is the record's as sent. A customer
+    added since the sync, whom only the newest contacts found (`newest`), matches only in the very
+    spelling: a record in another is added beside them."""
+    out: dict[int, str] = {}
     for found, respelt in ((indexed, True), (newest, False)):
         for contact, positions in found:
             stored = str(contact.customer_data.get(PRIMARY_COLUMN) or "")
@@ -185,7 +184,7 @@ def matched(
                 if number == phone1 and (
                     stored == phone1 or (respelt and same_number(stored, phone1, region))
                 ):
-                    out.add(position)
+                    out.setdefault(position, stored)
     return out
 
 
@@ -194,14 +193,17 @@ class DoNotCall:
     """The do-not-call check of the numbers writes dial (`Dials`: a callback's, an update's, a new
     customer's), by their position: the customer and disposition of each that says do not call;
     each whose customer the index found but Ameyo could not be asked for (why); whether the
-    campaign has an index to find customers by (False: none was checked); and whether the
-    customers added since its sync were read only down to `index.added.ADDED_CAP` (`beyond`: none
-    was checked against those before them)."""
+    campaign has an index to find customers by (False: none was checked); whether the customers
+    added since its sync were read only down to `index.added.ADDED_CAP` (`beyond`: none was checked
+    against those before them). `held`: phone1 as the customer Ameyo matches each record to holds
+    it (`matched`), the spelling an upload sends: read here, it need not be read again to send the
+    record."""
 
     refused: dict[int, tuple[int, str]] = field(default_factory=dict)
     unread: dict[int, str] = field(default_factory=dict)
     indexed: bool = False
     beyond: bool = False
+    held: dict[int, str] = field(default_factory=dict)
 
     def said(self, position: int) -> str | None:
         """What holds back the callback at `position`, or None."""

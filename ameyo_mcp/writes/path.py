@@ -836,7 +836,7 @@ class WritePath:
         )
         check.beyond = added.beyond
         region = self.ameyo.settings.phone_region
-        matched = callback_rules.matched(records, list(asked), found.found, added.found, region)
+        check.held = matched = callback_rules.matched(records, list(asked), found.found, added.found, region)
 
         def dialled(i: int) -> bool:
             return always[i] or record_of[i] not in matched

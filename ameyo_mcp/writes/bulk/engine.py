@@ -571,6 +571,10 @@ class _Run:
                 if len(self.despite_lines) < _LINES_SHOWN:
                     self.despite_lines.append(row.line)
                 self.despite_example = self.despite_example or said
+            # The spelling the check read is the one the row goes out in (`_indexed_spellings`).
+            row.held_as = (
+                check.held.get(position, "") if check.indexed and position not in check.unread else None
+            )
             if (batch := batcher.add(row)) is not None:
                 full.append(batch)
         return full
@@ -655,8 +659,15 @@ class _Run:
         elif earlier is not None and earlier.state == "unknown" and not batch.resend:
             self._settle_all(list(self.earlier.same_write_unknown(batch, earlier).values()))
         else:
-            # In the spelling its run would send: Ameyo's for numbers it already holds otherwise.
-            held = await self.writes.spellings(self.target.campaign.campaign_id, self._numbers(batch.rows))
+            # In the spelling its run would send: Ameyo's for numbers it already holds otherwise, as
+            # earlier uploads sent them (`WritePath.spellings`), else as the index holds them.
+            sent = await self.writes.sent_spellings(
+                self.target.campaign.campaign_id, self._numbers(batch.rows)
+            )
+            held = {
+                **await self._indexed_spellings([r for r in batch.rows if r.identity not in sent]),
+                **sent,
+            }
             self._spelt_as_held(batch, held)
             zone = self.ameyo.settings.zone
             for row in batch.rows:
@@ -899,6 +910,15 @@ class _Run:
         for row in rows:
             spelt.tell(row, sent_as.get(row.line))
 
+    async def _indexed_spellings(self, rows: Sequence[Prepared]) -> Mapping[str, str]:
+        """phone1 as Ameyo holds it, by identity, for the rows whose number the campaign's index
+        knows as a customer's phone1 (`WritePath.indexed_spellings`): as their do-not-call check
+        read it (`Prepared.held_as`), which made the same index look-up and live read a batch
+        (a plain file's rows, judged too, paid both); read now for rows no check read."""
+        if any(row.held_as is None for row in rows):
+            return await self.writes.indexed_spellings(self.target.campaign.campaign_id, self._numbers(rows))
+        return {row.identity: row.held_as for row in rows if row.identity is not None and row.held_as}
+
     @staticmethod
     def _numbers(rows: Sequence[Prepared]) -> list[tuple[str, str]]:
         """(identity, phone1) of the rows whose phone1 the phone rule accepted: what the ledger and
@@ -961,8 +981,7 @@ class _Run:
             # Numbers the campaign's index knows as a customer's phone1 in another spelling go out
             # in Ameyo's (the ledger's spellings, read in the claim, come first).
             write = self._plan(batch, batch.rows)
-            numbers = self._numbers(batch.rows)
-            indexed = await self.writes.indexed_spellings(self.target.campaign.campaign_id, numbers)
+            indexed = await self._indexed_spellings(batch.rows)
             if indexed:  # the claim keeps, for later uploads, the spelling that goes out
                 going = tuple((number, indexed.get(number, spelt)) for number, spelt in write.numbers)
                 write = replace(write, numbers=going)

@@ -32,6 +32,9 @@ class Prepared:
     callback: CallbackRecord | None = None
     identity: str | None = None  # phones.identity of phone1: the number, however spelt
     given_phone: str | None = None  # phone1 as the file has it, when rewritten to the form Ameyo dials
+    # phone1 as the customer Ameyo matches the row to holds it, as the row's do-not-call check read
+    # it through the index ("": nobody does); None when not read there (`_Run._indexed_spellings`).
+    held_as: str | None = None
 
 
 class Validator:
