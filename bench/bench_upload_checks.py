@@ -115,7 +115,10 @@ def child(mode: str, rows: int, workdir: Path) -> dict[str, Any]:
             elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         finally:
             await ameyo.aclose()
-        return {"elapsed_s": elapsed, "cpu_s": cpu, "rows": out.rows, "ok": out.ok, "sent": dict(sent)}
+        # A run that stopped sending (after a batch that failed) says why.
+        stopped = next((note for note in out.notes if note.startswith("Stopped sending")), None)
+        figures = {"elapsed_s": elapsed, "cpu_s": cpu, "rows": out.rows, "ok": out.ok, "sent": dict(sent)}
+        return figures | ({"stopped": stopped} if stopped else {})
 
     figures: dict[str, Any] = anyio.run(run)
     figures["package"] = str(Path(ameyo_mcp.__file__).parent.parent)
@@ -200,7 +203,7 @@ def line(run: dict[str, Any]) -> str:
     return (
         f"{rows / run['elapsed_s']:8,.0f} rows/s ({run['ok']:,} ok), CPU a row: client "
         f"{run['cpu_s'] / rows * 1e6:.1f} µs, simulator {run['simulator_cpu_s'] / rows * 1e6:.1f} µs; "
-        f"{per_batch(run)}"
+        f"{per_batch(run)}" + (f"; {run['stopped']}" if run.get("stopped") else "")
     )
 
 
