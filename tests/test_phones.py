@@ -260,11 +260,12 @@ def test_a_runs_newest_contacts_are_found_as_same_number_finds_them(
     by identity and last digits, not every contact to every number: the customers found, and their
     positions, are exactly those `same_number` finds pair by pair."""
     from ameyo_mcp.ameyo.models import Contact
+    from ameyo_mcp.index.added import Added
     from ameyo_mcp.index.held import NewestSeen
 
     seen = NewestSeen(region)
     contacts = [Contact(customerId=i, customerData={"phone1": s}) for i, s in enumerate(stored, start=1)]
-    seen.keep(contacts, 0.0)
+    seen.keep(Added(contacts, "campaign", len(contacts) or None), 0.0)
     pairs = {
         i: [p for p, n in enumerate(numbers) if same_number(s, n, region)] for i, s in enumerate(stored, 1)
     }
