@@ -63,12 +63,13 @@ def sim_config() -> SimulatorConfig:
 class InProcessSimulator:
     """The simulator's app called in this process through `httpx.ASGITransport`: no socket, no
     thread. Its address resolves nowhere, so only an `Ameyo` given its `transport` reaches it
-    (the `ameyo` and `client` fixtures, or `ameyo_of`)."""
+    (the `ameyo` and `client` fixtures, or `ameyo_of`). `state`: a test's own subclass of the
+    simulator's state, served instead."""
 
     base_url = "http://ameyo-simulator.invalid"
 
-    def __init__(self, config: SimulatorConfig) -> None:
-        self.state = SimulatorState(config)
+    def __init__(self, config: SimulatorConfig, state: SimulatorState | None = None) -> None:
+        self.state = state or SimulatorState(config)
         self.config = self.state.config
         self.transport = httpx.ASGITransport(app=create_app(self.state))
 

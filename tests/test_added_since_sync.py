@@ -16,8 +16,8 @@ from mcp import Client
 from ameyo_mcp.config import Settings
 from ameyo_mcp.index.added import ADDED_CAP, PAGE
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
-from ameyo_mcp.simulator.state import UploadOptions
-from tests.conftest import Simulator, server_of, settings_for, synced, text_of
+from ameyo_mcp.simulator.state import ContactQuery, ContactRow, SimulatorState, UploadOptions
+from tests.conftest import InProcessSimulator, Simulator, server_of, settings_for, synced, text_of
 from tests.test_bulk_upload import read_result, upload_env
 from tests.test_file_do_not_call import added_after_the_sync
 from tests.test_newest_reads import BATCH, ROWS, ZUBIN, new_people, run
@@ -130,3 +130,46 @@ async def test_past_the_cap_the_answers_say_what_was_not_looked_at(
             {"campaign": 1, "lead_id": 1, "file": "updates.csv", "update_existing": True},
         )
         assert f"1 row to update or call back was {beyond}" in text_of(file), text_of(file)
+
+
+class FailingAfterOnePage(SimulatorState):
+    """A simulated Ameyo that serves the first page of a read of the newest contacts and fails the
+    next getContacts (its proxy's 502), as a loaded Ameyo may fail one page of twenty."""
+
+    failing = False
+
+    def get_contacts(self, query: ContactQuery) -> list[ContactRow]:
+        rows = super().get_contacts(query)
+        if (
+            self.failing
+            and query.order_by == "customerId desc"
+            and query.limit_offset == f"LIMIT {PAGE} OFFSET 0"
+        ):
+            self.faults.commands, self.faults.html_502 = {"getContacts"}, 1
+        return rows
+
+
+async def test_a_failed_read_of_the_customers_added_since_is_said(tmp_path: Path) -> None:
+    """When a page of the customers added since the sync could not be read, the do-not-call check of
+    an upload's callback and update passed without a word: the callback rang, and the update
+    requeued, a customer on that page who asked not to be called. As for those past the cap (and a
+    number the index does not know when Ameyo's reads fail: test_do_not_call_lookups), the records
+    go ahead, and the answer says what they were not checked against."""
+    config = SimulatorConfig(password="pw-5ec2e7-simulated")
+    simulator = InProcessSimulator(config, FailingAfterOnePage(config))
+    settings, _ = await zubin_then_others(simulator, tmp_path, OTHERS)
+    simulator.state.failing = True
+    update = {"phone1": ZUBIN, "name": "Zubin"}
+    unread = (
+        "Note: 1 record was not checked against the customers added in Ameyo since the index's sync "
+        "(none could be read from Ameyo: Ameyo answered getContacts with an HTML page (HTTP 502)"
+    )
+    async with Client(server_of(simulator, settings)) as client:
+        for tool, args in (
+            ("ameyo_upload_contacts_with_callbacks", {"records": [callback_record()]}),
+            ("ameyo_upload_contacts", {"records": [update], "update_existing": True}),
+        ):
+            result = await client.call_tool(tool, {"campaign": 1, "lead_id": 1} | args)
+            text = text_of(result)
+            assert not result.is_error and "Sent 1 record" in text, text
+            assert unread in text, text

@@ -31,6 +31,16 @@ A campaign with more added since its sync wants syncing again, and the answers s
 # At most this many requests, step-backs included (contacts deleted above the read's position).
 _REQUESTS = 2 * ADDED_CAP // PAGE
 
+CAPPED = f"beyond the newest {ADDED_CAP:,} contacts"
+"""Which of the customers added since the sync a check did not read when its read stopped at
+ADDED_CAP (`held.Customers.beyond`)."""
+
+
+def unreadable(failure: str) -> str:
+    """Which of them a check did not read when Ameyo could not be asked (`failure`: why): any."""
+    return f"(none could be read from Ameyo: {failure.rstrip('.')})"
+
+
 Reach = Literal["campaign", "sync", "cap", "page"]
 """How far a read went: the campaign's every contact ("campaign"); down to the customers the index
 held as of its sync, so every customer added since ("sync"); stopped at ADDED_CAP before those

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,7 +20,7 @@ from ..ameyo.customers import PRIMARY_COLUMN, phone_values
 from ..ameyo.models import Contact, GetContactsRequest
 from ..errors import AmeyoError, StoreBusy, StoreError
 from ..rules import phones
-from .added import Added, Since, read_added
+from .added import CAPPED, Added, Since, read_added, unreadable
 
 if TYPE_CHECKING:
     from ..ameyo.service import Ameyo
@@ -81,13 +82,14 @@ async def _when_synced(store: Store, campaign_id: int, read: Callable[..., T], *
 class Customers:
     """What `indexed_customers` found: each customer with the positions of the numbers that are
     theirs, and the positions whose candidates Ameyo could not be asked for, or its answer left out
-    (`failure`: why). `beyond` (`newest_customers`): the customers added since the sync were read
-    only down to `added.ADDED_CAP`, and those before them not at all."""
+    (`failure`: why). `beyond` (`newest_customers`): which of the customers added since the sync
+    were not read, so not checked ("": none): those before `added.ADDED_CAP`, or any when Ameyo could
+    not be asked for them."""
 
     found: list[tuple[Contact, list[int]]] = field(default_factory=list)
     unread: list[int] = field(default_factory=list)
     failure: str = ""
-    beyond: bool = False
+    beyond: str = ""
 
 
 async def indexed_customers(
@@ -238,13 +240,20 @@ async def newest_customers(
     finds them so. With `seen`, a run's earlier reads stand for it meanwhile (`NewestSeen`): their
     customers that hold one of `numbers` are read live by id, and those Ameyo could not be asked for
     are `unread`, as `indexed_customers` says. The customers `known` (already read by the caller)
-    are left out. Best effort for the newest read itself: nothing found when Ameyo cannot be asked."""
+    are left out. When Ameyo cannot be asked for the customers added since, nothing is found among
+    them, and `beyond` says so."""
     if not numbers:
         return Customers()
     positions = phones.Positions(numbers, ameyo.settings.phone_region)
-    added = await _newest(ameyo, store, campaign_id, columns, seen) if seen is None or seen.due() else None
+    added, failure = None, ""
+    if seen is None or seen.due():
+        try:
+            added = await _newest(ameyo, store, campaign_id, columns, seen)
+        except AmeyoError as exc:
+            failure = unreadable(exc.message)
     latest = added.contacts if added is not None else []
-    out = Customers(beyond=seen.capped if seen is not None else added is not None and added.reach == "cap")
+    capped = seen.capped if seen is not None else added is not None and added.reach == "cap"
+    out = Customers(beyond=failure or (CAPPED if capped else ""))
     for contact in latest:
         if contact.customer_id in known:
             continue
@@ -270,8 +279,8 @@ async def _newest(
     index: CampaignIndex | None = None,
 ) -> Added | None:
     """The customers added since the campaign's index (read from `store` unless given) was synced,
-    and above those `seen` read, read live (and kept in `seen`); None when Ameyo cannot be asked, or
-    there is no index to say which they are."""
+    and above those `seen` read, read live (and kept in `seen`); None when there is no index to say
+    which they are. AmeyoError when Ameyo cannot be asked (`seen` is then due still)."""
     try:
         index = index or await synced_index(store, campaign_id)
     except (StoreError, OSError):
@@ -279,12 +288,9 @@ async def _newest(
     if index is None:
         return None
     since = Since.sync_of(index)
-    try:
-        request = GetContactsRequest(campaign_id=campaign_id, other_columns=columns)
-        at = seen.clock() if seen is not None else 0.0
-        latest = await read_added(ameyo, request, since.above(seen.top) if seen is not None else since)
-    except AmeyoError:
-        return None
+    request = GetContactsRequest(campaign_id=campaign_id, other_columns=columns)
+    at = seen.clock() if seen is not None else 0.0
+    latest = await read_added(ameyo, request, since.above(seen.top) if seen is not None else since)
     if seen is not None:
         seen.keep(latest, at)
     return latest
@@ -299,7 +305,9 @@ async def newest_before_run(
     so a customer added since the sync was found by the dry run and missed by the run."""
     if (index := await synced_index(store, campaign_id)) is None:
         return False
-    await _newest(ameyo, store, campaign_id, columns, seen, index)
+    # Unread, the run's first check reads them (and says so if it cannot either).
+    with suppress(AmeyoError):
+        await _newest(ameyo, store, campaign_id, columns, seen, index)
     return True
 
 

@@ -26,7 +26,7 @@ from ..errors import StoreError, as_clause
 from ..rules import phones
 from ..rules.outcomes import UNKNOWN_STATUS, outcome_key
 from ..rules.sanitize import fence, fold
-from .added import ADDED_CAP, Reach, Since, read_added
+from .added import CAPPED, Reach, Since, read_added
 
 if TYPE_CHECKING:
     from ..ameyo.service import Ameyo
@@ -67,13 +67,13 @@ def sync_advice(settings: Settings, *, again: bool = False) -> str:
     return "a demo server builds its own throwaway index a few seconds after it starts"
 
 
-def beyond_note(what: str, settings: Settings) -> str:
+def beyond_note(what: str, beyond: str, settings: Settings) -> str:
     """That `what` ("3 records were") went unchecked for do-not-call against the customers added since
-    the index's sync that a read stopped at ADDED_CAP before (`added.read_added`)."""
+    the index's sync that `beyond` names (`held.Customers.beyond`): a sync puts them in the index."""
     return (
         f"Note: {what} not checked against the customers added in Ameyo since the index's sync "
-        f"beyond the newest {ADDED_CAP:,} contacts, whether they asked not to be called: "
-        f"{sync_advice(settings, again=True)}, and check again."
+        f"{beyond}, whether they asked not to be called: {sync_advice(settings, again=True)}, and check "
+        "again."
     )
 
 
@@ -126,10 +126,9 @@ class Looked:
                 )
             if self.reach == "cap":
                 return (
-                    f"Customers added in Ameyo since the sync beyond the newest {ADDED_CAP:,} contacts "
-                    "were not looked at, so this is not a 'not found' (a customer whose number or name "
-                    f"changed since, outside this server, may be missed too): give customer_id, or "
-                    f"{self.again}."
+                    f"Customers added in Ameyo since the sync {CAPPED} were not looked at, so this is "
+                    "not a 'not found' (a customer whose number or name changed since, outside this "
+                    f"server, may be missed too): give customer_id, or {self.again}."
                 )
             return (
                 "A customer added in Ameyo after the sync, or whose number or name changed since, "

@@ -193,16 +193,16 @@ class DoNotCall:
     """The do-not-call check of the numbers writes dial (`Dials`: a callback's, an update's, a new
     customer's), by their position: the customer and disposition of each that says do not call;
     each whose customer the index found but Ameyo could not be asked for (why); whether the
-    campaign has an index to find customers by (False: none was checked); whether the customers
-    added since its sync were read only down to `index.added.ADDED_CAP` (`beyond`: none was checked
-    against those before them). `held`: phone1 as the customer Ameyo matches each record to holds
-    it (`matched`), the spelling an upload sends: read here, it need not be read again to send the
-    record."""
+    campaign has an index to find customers by (False: none was checked); which of the customers
+    added since its sync were not read, so not checked (`beyond`, "": none;
+    `index.held.Customers.beyond`). `held`: phone1 as the customer Ameyo matches each record to
+    holds it (`matched`), the spelling an upload sends: read here, it need not be read again to
+    send the record."""
 
     refused: dict[int, tuple[int, str]] = field(default_factory=dict)
     unread: dict[int, str] = field(default_factory=dict)
     indexed: bool = False
-    beyond: bool = False
+    beyond: str = ""
     held: dict[int, str] = field(default_factory=dict)
 
     def said(self, position: int) -> str | None:

@@ -401,7 +401,9 @@ async def _line_shared(
     if check.beyond:
         from ...index.lookup import beyond_note  # loaded with the store, which the check opened
 
-        beyond = [beyond_note(f"the number {data_text(number, 24)} was", ameyo_of(ctx).settings)]
+        beyond = [
+            beyond_note(f"the number {data_text(number, 24)} was", check.beyond, ameyo_of(ctx).settings)
+        ]
     else:
         beyond = []
     refused = check.refused.get(0)

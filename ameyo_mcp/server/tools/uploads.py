@@ -330,7 +330,8 @@ def _beyond_note(check: callback_rules.DoNotCall, records: int, settings: Settin
 
     if not (check.beyond and records):
         return []
-    return [beyond_note(f"{counted(records, 'record')} {agreeing(records, 'was', 'were')}", settings)]
+    what = f"{counted(records, 'record')} {agreeing(records, 'was', 'were')}"
+    return [beyond_note(what, check.beyond, settings)]
 
 
 def _held_for_dnc(

@@ -295,10 +295,10 @@ class _Run:
         self.newest = NewestSeen(self.ameyo.settings.phone_region, path_of_writes.clock)
         # Such rows that dial their customer whom no index could find (the campaign has none synced).
         self.unchecked_dialling = 0
-        # Such rows let through by a check that read the customers added since the sync only down
-        # to `index.added.ADDED_CAP` (`DoNotCall.beyond`).
-        self.beyond_dialling = 0
-        self.beyond_added = 0  # (how many of them plain adds)
+        # Such rows let through by a check that did not read some of the customers added since the
+        # sync (past `index.added.ADDED_CAP`, or Ameyo not answering): by which (`DoNotCall.beyond`),
+        # how many, and how many of them plain adds.
+        self.beyond_dialling: dict[str, tuple[int, int]] = {}
         # Such rows to a do-not-call customer, let through as the person confirmed: how
         # many (and how many of them plain adds), the first lines and the first customer, for the
         # note (a whole file may be theirs).
@@ -550,10 +550,11 @@ class _Run:
         )
         if not check.indexed:
             self.unchecked_dialling += sum(map(self._dials_its_customer, rows))
-        if check.beyond:
-            passed = [row for position, row in enumerate(rows) if check.said(position) is None]
-            self.beyond_dialling += len(passed)
-            self.beyond_added += sum(not self._dials_its_customer(row) for row in passed)
+        passed = [row for position, row in enumerate(rows) if check.said(position) is None]
+        if check.beyond and passed:
+            before, added = self.beyond_dialling.get(check.beyond, (0, 0))
+            plain = sum(not self._dials_its_customer(row) for row in passed)
+            self.beyond_dialling[check.beyond] = (before + len(passed), added + plain)
         full: list[Batch] = []
         for position, row in enumerate(rows):
             said = check.said(position)
@@ -591,13 +592,11 @@ class _Run:
                 f"{campaign_label(self.target.campaign)} has no contacts index to find them by number "
                 f"({sync_advice(self.ameyo.settings)})."
             )
-        if self.beyond_dialling:
+        for beyond, (rows, added) in self.beyond_dialling.items():
             from ...index.lookup import beyond_note
 
-            beyond = self.beyond_dialling
-            rows = f"{counted(beyond, 'row')} {self._dialling(self.beyond_added, beyond)}"
-            what = f"{rows} {agreeing(beyond, 'was', 'were')}"
-            self.notes.append(beyond_note(what, self.ameyo.settings))
+            what = f"{counted(rows, 'row')} {self._dialling(added, rows)} {agreeing(rows, 'was', 'were')}"
+            self.notes.append(beyond_note(what, beyond, self.ameyo.settings))
         if self.unread_lines:
             unread = len(self.unread_lines)
             self.notes.append(
