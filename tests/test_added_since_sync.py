@@ -173,3 +173,21 @@ async def test_a_failed_read_of_the_customers_added_since_is_said(tmp_path: Path
             text = text_of(result)
             assert not result.is_error and "Sent 1 record" in text, text
             assert unread in text, text
+
+
+async def test_a_callback_by_phone_to_a_customer_added_since_reads_their_pages_once(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """ameyo_add_callback found a customer added since the sync by reading the pages down to the
+    sync's customers, then its check of the others on the line read every page again: twice the
+    requests, forty at the cap."""
+    settings, zubin_id = await zubin_then_others(simulator, tmp_path, OTHERS)
+    simulator.state.change_columns(zubin_id, disposition="Interested")
+    async with Client(server_of(simulator, settings)) as client:
+        before = simulator.state.commands["getContacts"]
+        result = await client.call_tool(
+            "ameyo_add_callback", {"campaign": 1, "phone": ZUBIN, "callback_time": LATER}
+        )
+        assert not result.is_error and f"customer {zubin_id}" in text_of(result), text_of(result)
+        # The two pages, and Zubin by id for the check of his line.
+        assert simulator.state.commands["getContacts"] - before == 3

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ..ameyo.service import Ameyo
     from ..config import Settings
     from ..store import CampaignIndex, ContactQuery, IndexedContact, Store
+    from .held import NewestSeen
 
 log = logging.getLogger(__name__)
 
@@ -163,11 +164,14 @@ class Found:
 
 
 class Finder:
-    """Finds a campaign's customers through its index, else by a bounded live scan."""
+    """Finds a campaign's customers through its index, else by a bounded live scan. `newest`: where
+    the customers added since the sync that a lookup of the whole campaign reads are kept, for the
+    do-not-call check that follows it (`held.NewestSeen`), which would read the same pages again."""
 
-    def __init__(self, ameyo: Ameyo, store: Callable[[], Store]) -> None:
+    def __init__(self, ameyo: Ameyo, store: Callable[[], Store], newest: NewestSeen | None = None) -> None:
         self.ameyo = ameyo
         self._store = store
+        self._seen = newest
 
     async def index(self, campaign_id: int) -> tuple[CampaignIndex | None, str | None]:
         """The campaign's index when a full pass of it completed; else None and why not."""
@@ -363,7 +367,10 @@ class Finder:
     ) -> Found:
         """The newest contacts in Ameyo that `keep` accepts: where the index found none, customers
         added since its sync (`added.read_added`)."""
+        at = self._seen.clock() if self._seen is not None else 0.0
         added = await read_added(self.ameyo, request, Since.sync_of(index))
+        if self._seen is not None and not (request.lead_ids or request.choose_enabled_leads):
+            self._seen.keep(added, at)
         matches = sorted((c for c in added.contacts if keep(c)), key=lambda c: c.customer_id)
         looked = Looked(
             index=index, newest=len(added.contacts), reach=added.reach, candidates_capped=capped, again=again

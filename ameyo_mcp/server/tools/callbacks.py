@@ -34,6 +34,7 @@ from .history import callbacks_set_on_calls
 from .session_tools import AmeyoId, CampaignArg
 
 if TYPE_CHECKING:
+    from ...index.held import NewestSeen
     from ...index.lookup import Finder, Found
 
 
@@ -84,12 +85,17 @@ async def ameyo_add_callback(
         info = await ameyo.campaign(campaign)
     async with explained(ameyo, info):
         when = parse_callback_time(callback_time, ameyo.settings.zone)
-        from ...index.lookup import Finder  # on the first call: start-up does not pay for it
+        # On the first call: start-up does not pay for them.
+        from ...index.held import NewestSeen
+        from ...index.lookup import Finder
 
-        finder = Finder(ameyo, lambda: state_of(ctx).store)
+        # The customers added since the sync that a lookup by phone reads stand for the check of
+        # the line's other customers that follows it.
+        newest = NewestSeen(ameyo.settings.phone_region)
+        finder = Finder(ameyo, lambda: state_of(ctx).store, newest)
         contact, number, notes = await _customer_and_number(ameyo, finder, info, customer_id, phone)
         notes += await _checks(ameyo, info, contact, when, outside_calling_hours, despite_do_not_call)
-        notes += await _line_shared(ctx, info, contact, number, despite_do_not_call)
+        notes += await _line_shared(ctx, info, contact, number, despite_do_not_call, newest)
     if agent is not None:
         notes += await state_of(ctx).writes.unknown_agents_note([agent])
     write = plans.plan_callback(
@@ -391,12 +397,18 @@ def _request(info: CampaignInfo, **fields: Any) -> GetContactsRequest:
 
 
 async def _line_shared(
-    ctx: Context[Any, Any], info: CampaignInfo, contact: Contact, number: str, despite_dnc: bool
+    ctx: Context[Any, Any],
+    info: CampaignInfo,
+    contact: Contact,
+    number: str,
+    despite_dnc: bool,
+    newest: NewestSeen,
 ) -> list[str]:
     """The do-not-call check of the other customers the number dialled is theirs too (a shared
-    line), as an upload checks the customer its callback's number dials: the call rings them."""
+    line), as an upload checks the customer its callback's number dials: the call rings them.
+    `newest`: the customers added since the sync the lookup read, if it did."""
     check = await state_of(ctx).writes.do_not_call(
-        info.campaign_id, {0: callback_rules.Dials(number, (number,))}
+        info.campaign_id, {0: callback_rules.Dials(number, (number,))}, newest
     )
     if check.beyond:
         from ...index.lookup import beyond_note  # loaded with the store, which the check opened
