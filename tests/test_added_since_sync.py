@@ -21,6 +21,7 @@ from tests.conftest import InProcessSimulator, Simulator, server_of, settings_fo
 from tests.test_bulk_upload import read_result, upload_env
 from tests.test_file_do_not_call import added_after_the_sync
 from tests.test_newest_reads import BATCH, ROWS, ZUBIN, new_people, run
+from tests.test_store import execute_directly
 
 pytestmark = pytest.mark.anyio
 
@@ -191,3 +192,25 @@ async def test_a_callback_by_phone_to_a_customer_added_since_reads_their_pages_o
         assert not result.is_error and f"customer {zubin_id}" in text_of(result), text_of(result)
         # The two pages, and Zubin by id for the check of his line.
         assert simulator.state.commands["getContacts"] - before == 3
+
+
+async def test_an_index_synced_before_the_bound_was_kept_says_what_its_check_did_not_read(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """An index synced by a version that kept no bound (migration 18 leaves it NULL) reads the newest
+    500 alone until its next sync: an upload's callback to a do-not-call customer added before them
+    was scheduled without a word, though the answers say which customers a check did not read."""
+    settings, zubin_id = await zubin_then_others(simulator, tmp_path, OTHERS)
+    execute_directly(settings.database_url, "UPDATE campaigns SET synced_through = NULL")
+    async with Client(server_of(simulator, settings)) as client:
+        upload = await client.call_tool(
+            "ameyo_upload_contacts_with_callbacks",
+            {"campaign": 1, "lead_id": 1, "records": [callback_record()], "dry_run": True},
+        )
+    text = text_of(upload)
+    assert said(zubin_id) not in text, text  # not found: he is not among the newest 500
+    unread = (
+        "1 record was not checked against the customers added in Ameyo since the index's sync beyond "
+        f"the newest {PAGE} contacts"
+    )
+    assert unread in text and "sync again" in text, text

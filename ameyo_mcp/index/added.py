@@ -47,6 +47,13 @@ held as of its sync, so every customer added since ("sync"); stopped at ADDED_CA
 ("cap"); the newest PAGE alone, for an index that keeps no bound ("page")."""
 
 
+def left_unread(reach: Reach) -> str:
+    """Which of the customers added since the sync a read that went as far as `reach` did not read
+    ("": none): those past ADDED_CAP, or past the newest PAGE for an index that keeps no bound, where
+    nothing says there are none (`held.Customers.beyond`)."""
+    return {"cap": CAPPED, "page": f"beyond the newest {PAGE} contacts"}.get(reach, "")
+
+
 @dataclass(frozen=True)
 class Since:
     """Which customers a read looks for: those with an id above `floor` (None: every customer, the

@@ -20,7 +20,7 @@ from ..ameyo.customers import PRIMARY_COLUMN, phone_values
 from ..ameyo.models import Contact, GetContactsRequest
 from ..errors import AmeyoError, StoreBusy, StoreError
 from ..rules import phones
-from .added import CAPPED, Added, Since, read_added, unreadable
+from .added import Added, Since, left_unread, read_added, unreadable
 
 if TYPE_CHECKING:
     from ..ameyo.service import Ameyo
@@ -83,8 +83,8 @@ class Customers:
     """What `indexed_customers` found: each customer with the positions of the numbers that are
     theirs, and the positions whose candidates Ameyo could not be asked for, or its answer left out
     (`failure`: why). `beyond` (`newest_customers`): which of the customers added since the sync
-    were not read, so not checked ("": none): those before `added.ADDED_CAP`, or any when Ameyo could
-    not be asked for them."""
+    were not read, so not checked ("": none): those `added.left_unread` names, or any when Ameyo
+    could not be asked for them."""
 
     found: list[tuple[Contact, list[int]]] = field(default_factory=list)
     unread: list[int] = field(default_factory=list)
@@ -177,9 +177,9 @@ class NewestSeen:
     clock: Callable[[], float] = time.monotonic
     read_at: float | None = None
     top: int | None = None  # the highest customer id the run's reads went down from
-    # A read stopped at `added.ADDED_CAP`: the customers added before those it read were not read,
-    # and no later read goes down to them (they go down to `top`).
-    capped: bool = False
+    # Which customers added since the sync a read left unread (`added.left_unread`): no later read
+    # goes down to them (they go down to `top`, or read one page again).
+    beyond: str = ""
     numbers: dict[int, tuple[str, ...]] = field(default_factory=dict)  # customer id → their numbers
     by_identity: dict[str, set[int]] = field(default_factory=dict)
     # Customers with another country's number, by its last digits (`phones.tail`): a batch's run of
@@ -196,7 +196,7 @@ class NewestSeen:
         self.read_at = at
         if latest.top is not None:
             self.top = latest.top if self.top is None else max(self.top, latest.top)
-        self.capped = self.capped or latest.reach == "cap"
+        self.beyond = self.beyond or left_unread(latest.reach)
         home = phones.home_prefix(self.region)
         for contact in latest.contacts:
             # A number they no longer hold stays in the lookups below: a batch that finds them by
@@ -252,8 +252,8 @@ async def newest_customers(
         except AmeyoError as exc:
             failure = unreadable(exc.message)
     latest = added.contacts if added is not None else []
-    capped = seen.capped if seen is not None else added is not None and added.reach == "cap"
-    out = Customers(beyond=failure or (CAPPED if capped else ""))
+    read = seen.beyond if seen is not None else left_unread(added.reach) if added is not None else ""
+    out = Customers(beyond=failure or read)
     for contact in latest:
         if contact.customer_id in known:
             continue

@@ -296,7 +296,7 @@ class _Run:
         # Such rows that dial their customer whom no index could find (the campaign has none synced).
         self.unchecked_dialling = 0
         # Such rows let through by a check that did not read some of the customers added since the
-        # sync (past `index.added.ADDED_CAP`, or Ameyo not answering): by which (`DoNotCall.beyond`),
+        # sync (`index.added.left_unread`, or Ameyo not answering): by which (`DoNotCall.beyond`),
         # how many, and how many of them plain adds.
         self.beyond_dialling: dict[str, tuple[int, int]] = {}
         # Such rows to a do-not-call customer, let through as the person confirmed: how
