@@ -97,3 +97,66 @@ async def test_a_file_row_a_tool_sent_earlier_is_told_the_customer_ameyo_made_of
             bo,
         )
     assert simulator.state.executed["uploadContacts"] == 2
+
+
+async def test_a_file_row_whose_callback_a_tool_sent_is_told_what_ameyo_answered(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """The same customer with the same callback, sent by ameyo_upload_contacts_with_callbacks and
+    then met in a file: the file's row also asks the upload's status of the customer (NOT_TRIED,
+    what a new customer starts as anyway), so it was kept as another row, and told NOT_SENT, as
+    held by "another write", with no word of the callback Ameyo had scheduled for it."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "today.csv").write_text(
+        "phone1,name,callback_time,callback_user\n"
+        "9876512345,Asha,2031-05-01 11:00,Agent7\n"
+        "9876512347,Cy,2031-05-01 12:00,\n",
+        encoding="utf-8",
+    )
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    asha = {"customer": ASHA, "callback_time": "2031-05-01T11:00:30", "agent": "agent7"}
+    file_args = BASE | {"file": "today.csv"}
+    async with Client(server_of(simulator, settings)) as client:
+        first = await client.call_tool("ameyo_upload_contacts_with_callbacks", BASE | {"records": [asha]})
+        [scheduled] = by_position(first).values()
+        checked = await client.call_tool(FILE_TOOL, file_args)
+        sent = await client.call_tool(FILE_TOOL, file_args | {"dry_run": False})
+    assert "Would not be sent again: 1 row" in text_of(checked), text_of(checked)
+    assert "Not sent again: 1 row" in text_of(sent) and "sent in this run 1" in text_of(sent), text_of(sent)
+    said = (
+        f"Ameyo answered it then: added as customer {scheduled['customer_id']}, "
+        f"callback {scheduled['callback_id']} scheduled at"
+    )
+    for output in ("today.csv.lead-1.ameyo-check.csv", "today.csv.lead-1.ameyo-result.csv"):
+        rows = {row["line"]: row for row in csv.DictReader((folder / output).open(encoding="utf-8"))}
+        row = rows["2"]
+        assert row["result"] == "SENT_EARLIER" and row["ok"] == "yes", (output, row)
+        assert row["customer_id"] == str(scheduled["customer_id"]), (output, row)
+        assert row["callback_id"] == str(scheduled["callback_id"]), (output, row)
+        reason = row["reason"]
+        assert "by another write (1 record into lead 1" in reason and said in reason, (output, row)
+    assert simulator.state.executed["uploadContactAndAddCallback"] == 2
+
+
+async def test_a_file_row_that_would_requeue_its_customer_is_not_the_tools_write(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """With update_existing, the file's status churns a customer already there (Ameyo dials them
+    again as new), which the tool's record, giving no status, did not: that row was not sent by
+    the tool's write, and is not told so; its callback is still not scheduled twice."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "today.csv").write_text(
+        "phone1,name,callback_time\n9876512345,Asha,2031-05-01 11:00\n", encoding="utf-8"
+    )
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    asha = {"customer": ASHA, "callback_time": "2031-05-01T11:00:00"}
+    update = BASE | {"update_existing": True}
+    async with Client(server_of(simulator, settings)) as client:
+        await client.call_tool("ameyo_upload_contacts_with_callbacks", update | {"records": [asha]})
+        sent = await client.call_tool(FILE_TOOL, update | {"file": "today.csv", "dry_run": False})
+    rows = {r["line"]: r for r in csv.DictReader((folder / "today.csv.lead-1.ameyo-result.csv").open())}
+    assert rows["2"]["result"] == "NOT_SENT" and "another write scheduled" in rows["2"]["reason"], rows
+    assert "sent in this run 0" in text_of(sent), text_of(sent)
+    assert simulator.state.executed["uploadContactAndAddCallback"] == 1

@@ -1025,20 +1025,24 @@ def _not_scheduled(write: Write, answer: Sequence[Any]) -> list[str]:
     ]
 
 
-# The field of a kept answer row that names the record it answers (`plans.record_keys`): not one of
+# The fields of a kept answer row that name the record it answers: as the write's own request
+# holds it (`plans.record_keys`), and as a row any upload may send (`Write.rows`' digest). Not
 # Ameyo's (theirs are words), and taken off before the row is read back.
-_RECORD = "~record"
+_RECORD, _ROW = "~record", "~row"
 
 
 def _kept_answer(write: Write, answer: Sequence[Any]) -> list[Any]:
     """Ameyo's answer as the ledger keeps it for repeats: each row with the key of the record it
     answers (rows come one a record, in the request's order), since a repeat may list the same
-    records in another order (`identity_of` sorts them) and must tell each its own row."""
+    records in another order (`identity_of` sorts them) and must tell each its own row; and with
+    the record's row digest, by which another upload finds the same row (`earlier_answer`)."""
     rows = [_answer_row(row) for row in answer]
     keys = plans.record_keys(write.request) if rows else []
+    digests = [digest for _, digest in write.rows]
     for position, key in enumerate(keys[: len(rows)]):  # (rows past the records, if any: as they are)
         if isinstance(rows[position], dict):
-            rows[position] = rows[position] | {_RECORD: key}
+            named = {_RECORD: key, _ROW: digests[position]} if digests else {_RECORD: key}
+            rows[position] = rows[position] | named
     return rows
 
 
@@ -1081,32 +1085,52 @@ def earlier_answer(write: Write, entry: LedgerEntry) -> list[Any | None]:
     """The rows of Ameyo's answer to another write (`entry`, answered: one `rows_held` found) for
     those of `write`'s records it sent too, by each record's place in `write` (None: it sent no
     such record, or kept no row for it). What a record set aside as sent earlier is told Ameyo
-    answered then. Empty when the ledger kept no answer that names its records (a file's batch)."""
+    answered then. Empty when the ledger kept no answer that names its records (a file's batch).
+
+    A row is found by its digest, as `rows_held` found it: the same row asked by another command
+    (a file's callback row gives the upload's status, a tool's record its callback's customer id)
+    is another request's record. An answer kept before digests were kept is read by record key."""
     if entry.state != "answered" or not entry.answer:
         return []
     try:
         answer, keys = _read_kept(write, entry.answer)
     except ValidationError:  # (rows of another command's answer: not this write's kind)
         return []
+    digests = _names(entry.answer, _ROW)
+    if digests is not None and write.rows:
+        return _by_key(answer, digests, [digest for _, digest in write.rows])
     return [] if keys is None else _by_record(write, answer, keys)
 
 
 def _read_kept(write: Write, rows: list[Any]) -> tuple[list[Any], list[str] | None]:
     """Kept answer rows read back as `write`'s request reads its answer, and the record key of each
     (None: not every row names its record)."""
-    keys = [str(row[_RECORD]) for row in rows if isinstance(row, dict) and _RECORD in row]
-    plain = [{k: v for k, v in row.items() if k != _RECORD} if isinstance(row, dict) else row for row in rows]
+    plain = [
+        {k: v for k, v in row.items() if k not in (_RECORD, _ROW)} if isinstance(row, dict) else row
+        for row in rows
+    ]
     answer: list[Any] = write.request.reply.adapter.validate_python(plain)
-    return answer, keys if len(keys) == len(rows) else None
+    return answer, _names(rows, _RECORD)
+
+
+def _names(rows: list[Any], field: str) -> list[str] | None:
+    """The key in `field` of each kept answer row (None: not every row has one)."""
+    keys = [str(row[field]) for row in rows if isinstance(row, dict) and field in row]
+    return keys if len(keys) == len(rows) else None
 
 
 def _by_record(write: Write, answer: list[Any], keys: list[str]) -> list[Any | None]:
-    """Each of `write`'s records, in its order, given the row kept under its key (`plans.record_keys`);
-    the same record twice takes the rows in turn."""
+    """Each of `write`'s records, in its order, given the row kept under its key (`plans.record_keys`)."""
+    return _by_key(answer, keys, plans.record_keys(write.request))
+
+
+def _by_key(answer: list[Any], keys: list[str], mine: list[str]) -> list[Any | None]:
+    """For each of `mine` (keys, in a write's order), the answer row kept under it; the same record
+    twice takes the rows in turn."""
     by_key: dict[str, deque[Any]] = {}
     for key, row in zip(keys, answer, strict=True):
         by_key.setdefault(key, deque()).append(row)
-    return [by_key[key].popleft() if by_key.get(key) else None for key in plans.record_keys(write.request)]
+    return [by_key[key].popleft() if by_key.get(key) else None for key in mine]
 
 
 def answer_summary(answer: Sequence[Any]) -> dict[str, Any]:

@@ -314,6 +314,14 @@ def held_by(entry: LedgerEntry, words: str, now: float) -> str:
     )
 
 
+def sent_earlier_first(callback_by: LedgerEntry | None, row_by: LedgerEntry) -> bool:
+    """Whether a record that another write sent and Ameyo answered (`row_by`) is told as sent
+    earlier, with that answer, rather than as its callback held (`callback_by`: the write holding
+    it, if any): so when that same write holds both, for it sent this very record. A callback held
+    by any other write is what the record is told: it is why the record cannot go."""
+    return callback_by is None or callback_by.write_id == row_by.write_id
+
+
 def record_held_by(entry: LedgerEntry, now: float, answered: str | None = None) -> str:
     """Why a record another write sent (`WritePath.rows_held`) is not sent: the same record answered
     (with what Ameyo `answered` it then, as `records.answered_then` tells it, when the ledger kept
@@ -416,6 +424,17 @@ def row_digest(head: str, number: str, record: Mapping[str, str]) -> str:
     return hashlib.blake2b(head.encode() + b"\n" + text, digest_size=8).hexdigest()
 
 
+def _row_callback(key: str, callback: CallbackRecord, *, update_existing: bool) -> str:
+    """A row's callback as its digest (`row_digest`) takes it: the callback by its identity (its
+    `callback_key`: a tool's record gives it a customer id and the time to the second, a file's
+    row neither, and one callback is one whichever way it is spelt), with the status the row asks
+    of its customer (the callback record's status: a file's row gives the upload's, a tool's
+    none). Given none, a new customer starts as NOT_TRIED all the same, and only an update of one
+    already there churns it to the status given: so none is NOT_TRIED unless customers are updated."""
+    status = callback.status if update_existing else status_of(callback.status or "")
+    return canonical([key, status])
+
+
 def plan_upload_with_callbacks(
     server: str,
     campaign: CampaignInfo,
@@ -468,7 +487,10 @@ def plan_upload_with_callbacks(
         {"campaign_id": campaign.campaign_id, "lead_id": lead_id, "properties": request.properties}
     )
     # The callback is part of the row: the same customer with another callback is another row.
-    with_callbacks = [{**record, _CALLBACK_FIELD: canonical(callback.wire())} for record, callback in records]
+    with_callbacks = [
+        {**record, _CALLBACK_FIELD: _row_callback(key, callback, update_existing=update_existing)}
+        for (record, callback), (key, _) in zip(records, keys, strict=True)
+    ]
     rows = _record_rows(head, numbers, with_callbacks)
     return Write(
         request,

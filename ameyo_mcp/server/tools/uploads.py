@@ -516,7 +516,8 @@ async def _held_aside(
             )
             holder.setdefault(c.position, (entry, told))
             continue
-        if c.position in holder and holder[c.position][0].write_id != entry.write_id:
+        callback_by = holder[c.position][0] if c.position in holder else None
+        if not plans.sent_earlier_first(callback_by, entry):
             continue  # another write holds its callback: that is what it is told
         if entry.write_id not in earlier:
             earlier[entry.write_id] = writes.earlier_answer(write, entry)

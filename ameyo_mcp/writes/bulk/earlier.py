@@ -232,17 +232,44 @@ class Earlier:
         self._ids.add(f"{base}.{number}")
         return f"{base}.{number}"
 
-    def callbacks_aside(
-        self, batch: Batch, write: plans.Write, held: Mapping[str, LedgerEntry]
+    def aside(
+        self,
+        batch: Batch,
+        write: plans.Write,
+        rows: Mapping[str, LedgerEntry],
+        held: Mapping[str, LedgerEntry],
     ) -> dict[int, Outcome]:
-        """By line, the rows of a batch whose callbacks other writes hold (`WritePath.held_callbacks`),
-        to set aside so that the others still go: one an upload of a file to this lead scheduled is
-        done (SENT_EARLIER: that upload sent its customer here too); any other is not sent, said why."""
+        """By line, the rows of a batch (planned as `write`) to set aside so that the others still
+        go: those other writes sent (`rows`, `WritePath.rows_held`) and those whose callbacks other
+        writes hold (`held`, `WritePath.held_callbacks`). A row caught by both is told as the
+        upload tools tell such a record (`plans.sent_earlier_first`), in a dry run as in the run."""
+        answered = {
+            row.line: entry
+            for row in batch.rows
+            if row.identity is not None
+            and (entry := rows.get(row.identity)) is not None
+            and entry.state == "answered"
+        }
+        callbacks = self._callbacks_aside(batch, write, held, answered) if held else {}
+        return self._rows_aside(batch, write, rows, callbacks) | callbacks
+
+    def _callbacks_aside(
+        self,
+        batch: Batch,
+        write: plans.Write,
+        held: Mapping[str, LedgerEntry],
+        answered: Mapping[int, LedgerEntry],
+    ) -> dict[int, Outcome]:
+        """By line, the rows of a batch whose callbacks other writes hold, but those told as sent
+        earlier by the write that sent them (`answered`, by line): one an upload of a file to this
+        lead scheduled is done (SENT_EARLIER: that upload sent its customer here too); any other is
+        not sent, said why."""
         now = self.clock()
         aside: dict[int, Outcome] = {}
         for row, (key, words) in zip(batch.rows, write.callbacks, strict=True):
             entry = held.get(key)
-            if entry is None:
+            sent_by = answered.get(row.line)
+            if entry is None or (sent_by is not None and plans.sent_earlier_first(entry, sent_by)):
                 continue
             earlier = entry.context or {}
             if entry.state == "answered" and earlier.get("file") and earlier.get("into_lead") == self.lead_id:
@@ -256,18 +283,23 @@ class Earlier:
             aside[row.line] = Outcome(row.line, row.phone, NOT_SENT, False, reason=reason)
         return aside
 
-    def rows_aside(
-        self, batch: Batch, write: plans.Write, held: Mapping[str, LedgerEntry]
+    def _rows_aside(
+        self,
+        batch: Batch,
+        write: plans.Write,
+        held: Mapping[str, LedgerEntry],
+        told: Mapping[int, Outcome],
     ) -> dict[int, Outcome]:
-        """By line, the rows of a batch (planned as `write`) that other uploads sent (`RowsSent`):
-        the same row answered is not sent again, told what Ameyo answered it then where the ledger
-        kept that (a tool's write), as the tools tell it; a row of unknown outcome is not resent."""
+        """By line, the rows of a batch that other uploads sent (`RowsSent`), but those already
+        `told` otherwise: the same row answered is not sent again, told what Ameyo answered it then
+        where the ledger kept that (a tool's write), as the tools tell it; a row of unknown outcome
+        is not resent."""
         now = self.clock()
         aside: dict[int, Outcome] = {}
         answers: dict[str, list[Any | None]] = {}  # by write: its answer's rows, by place in `write`
         for place, row in enumerate(batch.rows):
             entry = held.get(row.identity) if row.identity is not None else None
-            if entry is None:
+            if entry is None or row.line in told:
                 continue
             earlier = entry.context or {}
             if entry.state == "answered":
@@ -285,7 +317,7 @@ class Earlier:
     def same_write_unknown(self, batch: Batch, entry: LedgerEntry) -> dict[int, Outcome]:
         """By line, every row of a batch whose very write another upload sent without learning the
         outcome (the ledger's `entry`; the write path refuses to repeat it, `EarlierOutcomeUnknown`):
-        held back as `rows_aside` holds back such rows one by one, and, like them, the batch's
+        held back as `_rows_aside` holds back such rows one by one, and, like them, the batch's
         own: the run goes on with the rest of the file. A dry run and a real run both tell them
         from here, so that what the dry run says is what the run does."""
         now = self.clock()

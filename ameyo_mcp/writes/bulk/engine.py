@@ -642,10 +642,10 @@ class _Run:
         write = self._plan(batch, batch.rows)
         earlier = await self.writes.standing(write)
         if earlier is None:
-            aside = self.earlier.rows_aside(batch, write, await self.writes.rows_held(write))
-            if batch.kind == CALLBACK and not batch.resend:
-                # (A batch resent after an unknown outcome is sent with allow_repeat, past the ledger.)
-                aside |= self.earlier.callbacks_aside(batch, write, await self.writes.held_callbacks(write))
+            # (A batch resent after an unknown outcome is sent with allow_repeat, past the ledger.)
+            dials = batch.kind == CALLBACK and not batch.resend
+            holding = await self.writes.held_callbacks(write) if dials else {}
+            aside = self.earlier.aside(batch, write, await self.writes.rows_held(write), holding)
             if aside:
                 rest = self._split(batch, aside)
                 if rest is None:
@@ -991,7 +991,7 @@ class _Run:
         except RowsSent as sent:
             with anyio.CancelScope(shield=True):
                 assert write is not None  # (planned before the claim that found them)
-                return await self._put_aside(batch, self.earlier.rows_aside(batch, write, sent.rows))
+                return await self._put_aside(batch, self.earlier.aside(batch, write, sent.rows, {}))
         except EarlierOutcomeUnknown as exc:
             # Another upload sent this very batch and never learnt the outcome: its rows are held
             # back as that upload's rows in other batches are (`RowsSent`), and as the dry run said.
@@ -1004,7 +1004,8 @@ class _Run:
         except CallbackScheduled as exc:
             with anyio.CancelScope(shield=True):
                 assert write is not None
-                aside = self.earlier.callbacks_aside(batch, write, await self.writes.held_callbacks(write))
+                holding = await self.writes.held_callbacks(write)
+                aside = self.earlier.aside(batch, write, await self.writes.rows_held(write), holding)
                 if not aside:  # no longer held, or not by a settled write: the batch is refused
                     await self._batch_failed(batch, exc)
                     return None
