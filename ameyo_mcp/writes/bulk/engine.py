@@ -14,7 +14,7 @@ journal: that bookkeeping runs in shielded scopes, so cancellation cannot skip i
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -66,6 +66,7 @@ from .batches import CALLBACK, PLAIN, Batch, Batcher
 from .earlier import HELD_CALLBACK_STEP, Earlier, sent_earlier_reason
 from .journal import ANSWERED, FAILED, SENT, UNKNOWN, Journal, upload_key
 from .limits import MAX_BATCH, MAX_CONCURRENCY
+from .meant import meant_columns, meant_columns_note
 from .options import BulkOptions
 from .outputs import (
     CHECK_SUFFIX,
@@ -396,14 +397,26 @@ class _Run:
         await self._report(final=True)
 
     async def _say_odd_columns(self) -> None:
-        """The file's columns that none of the campaign's customers has (`unknown_fields_note`)."""
+        """The file's columns that look like a callback column they are not (`meant_columns`), and
+        those that none of the campaign's customers has (`unknown_fields_note`)."""
         rows = self.validator.fields if self.validator is not None else None
         columns = sorted(rows) if rows is not None else self.reader.columns
+        if rows is not None and self.validator is not None:
+            given: Collection[str] = self.validator.callback_columns
+        else:
+            given = [c for c in columns if c in CALLBACK_COLUMNS]
         columns = [c for c in columns if c not in CALLBACK_COLUMNS]
         if not columns or not (self.options.dry_run or self.tally.sent_now):
             return
         synced_at, known = await self.writes.customer_fields(self.target.campaign.campaign_id)
-        if not known:
+        meant = meant_columns(columns, given, known)
+        if meant:
+            # Named as the header has them: a column the map renamed is mapped from its own name.
+            header = {new: old for old, new in self.options.column_map.items()}
+            said = meant_columns_note([(header.get(c, c), m) for c, m in meant], dry_run=self.options.dry_run)
+            self.notes += [said] if said else []
+            columns = [c for c in columns if c not in dict(meant)]
+        if not known or not columns:
             return
         from ...index.sync import age_text  # loaded with the store, which the write path opened
 

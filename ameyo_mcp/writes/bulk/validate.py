@@ -72,6 +72,8 @@ class Validator:
         self._seen = SeenPhones()
         # The customer fields the rows hold, gathered where no header names them (JSON lines).
         self.fields: set[str] | None = None
+        # And the callback columns they hold (a CSV's are its header's).
+        self.callback_columns: set[str] = set()
         self.agents: set[str] = set()  # the agents (callback_user) the rows' callbacks are routed to
 
     def check(self, row: Row) -> Prepared:
@@ -81,6 +83,7 @@ class Validator:
         customer = {k: s for k, v in row.fields.items() if k not in CALLBACK_COLUMNS and (s := v.strip())}
         if self.fields is not None:
             self.fields.update(customer)
+            self.callback_columns.update(c for c in CALLBACK_COLUMNS if c in row.fields)
         # `check_values`' findings without its `Checked`: one object less per row of a large file.
         problem, given, identity = judge_values(customer, self.max_phone_length, self.rule)
         phone = (customer.get(PRIMARY_COLUMN) or None) if identity is not None else None  # `Checked.phone`
