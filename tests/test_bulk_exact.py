@@ -95,6 +95,11 @@ async def await_for(check: Callable[[], bool], seconds: float = 20) -> None:
             await anyio.sleep(0.02)
 
 
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """No AMEYO_* settings of this shell's, and a HOME of the test's own (the store's default folder)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("AMEYO_")} | {"HOME": str(tmp_path)}
+
+
 def cli(source: Path, *extra: str) -> list[str]:
     return [
         sys.executable,
@@ -363,8 +368,11 @@ async def test_retry_unknown_never_schedules_a_second_callback_silently(
 
 def test_the_callback_resend_flag_alone_is_refused(tmp_path: Path) -> None:
     source = plain_file(tmp_path / "list.csv", 3)
+    # Refused before Ameyo is asked anything: settings of an Ameyo no one answers at.
+    unanswered = {"AMEYO_BASE_URL": "http://127.0.0.1:9", "AMEYO_USER_ID": "u", "AMEYO_PASSWORD": "p-123456"}
     done = subprocess.run(
-        [*cli(source, "--resend-callbacks-may-duplicate"), "--demo"],
+        cli(source, "--resend-callbacks-may-duplicate"),
+        env=cli_env(tmp_path) | unanswered,
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -418,33 +426,28 @@ def test_cli_outputs_beside_the_file_and_refusals_in_one_line(tmp_path: Path) ->
     unrelated = folder / "notes.csv"
     unrelated.write_text("not,a,journal\n", encoding="utf-8")
 
-    def run(*extra: str) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AMEYO_")} | {"HOME": str(tmp_path)}
-        return subprocess.run(
-            [*cli(source, *extra), "--demo"],
-            env=env,
-            cwd=elsewhere,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    checked = run("--dry-run", "--result", "check.csv")
-    assert checked.returncode == 0, checked.stderr
-    assert (folder / "check.csv").exists() and not (elsewhere / "check.csv").exists()
-    assert stat.S_IMODE((folder / "check.csv").stat().st_mode) == 0o600
-    for extra in (("--journal", "notes.csv"), ("--result", "notes.csv"), ("--result", "today.csv")):
-        refused = run(*extra)
-        assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
-        (line,) = error_lines(refused.stderr)
-        assert "notes.csv" in line or "contact file itself" in line, line
-    assert unrelated.read_text() == "not,a,journal\n" and source.read_text().startswith("phone1,name\n")
-    assert not (folder / "today.csv.ameyo-journal").exists()
-
     def no_room() -> None:  # no file may grow at all: the journal cannot take its first line
         resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
 
-    with SimulatorThread(SimulatorConfig(contacts=5)) as sim:  # the demo needs to write files itself
+    with SimulatorThread(SimulatorConfig(contacts=5)) as sim:
+        env = upload_env(sim, tmp_path) | cli_env(tmp_path)
+
+        def run(*extra: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                cli(source, *extra), env=env, cwd=elsewhere, capture_output=True, text=True, timeout=60
+            )
+
+        checked = run("--dry-run", "--result", "check.csv")
+        assert checked.returncode == 0, checked.stderr
+        assert (folder / "check.csv").exists() and not (elsewhere / "check.csv").exists()
+        assert stat.S_IMODE((folder / "check.csv").stat().st_mode) == 0o600
+        for extra in (("--journal", "notes.csv"), ("--result", "notes.csv"), ("--result", "today.csv")):
+            refused = run(*extra)
+            assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+            (line,) = error_lines(refused.stderr)
+            assert "notes.csv" in line or "contact file itself" in line, line
+        assert unrelated.read_text() == "not,a,journal\n" and source.read_text().startswith("phone1,name\n")
+        assert not (folder / "today.csv.ameyo-journal").exists()
         full = subprocess.run(
             cli(source),
             env=upload_env(sim, tmp_path),

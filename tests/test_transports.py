@@ -160,14 +160,19 @@ def test_env_file_and_demo_work_before_or_after_the_command(tmp_path: Path) -> N
         assert done.returncode == 0 and "All checks passed." in done.stdout, (argv, done.stderr)
 
 
-def test_demo_upload_of_a_file_in_the_current_folder(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_demo_upload_of_a_file_in_the_current_folder_is_refused(tmp_path: Path, where: str) -> None:
+    """Its journal and result file stayed beside the file, for an upload to a simulator gone when the
+    command ended: "run the same upload again to continue" resumed nothing (the next demo's
+    simulator is another server), or, on the same port, took rows as answered that it never held."""
     (tmp_path / "today.csv").write_text("phone1,name\n9123400001,Asha\n9123400002,Ravi\n,Nobody\n")
-    done = run_cli(tmp_path, "--demo", "upload", "today.csv", "--campaign", "1", "--lead", "21")
-    assert done.returncode == 1, done.stderr  # one row was refused
-    assert "added 2," in done.stdout and "line 4" in done.stdout and "phone1 is missing" in done.stdout
-    assert (tmp_path / "today.csv.lead-21.ameyo-result.csv").exists()
-    # The demo's writes are audited in a throwaway folder, not in the real trail under HOME.
-    assert not list((tmp_path / ".local" / "state" / "ameyo-mcp").glob("audit*"))
+    upload = ["upload", "today.csv", "--campaign", "1", "--lead", "21"]
+    done = run_cli(tmp_path, *(["--demo", *upload] if where == "before" else [*upload, "--demo"]))
+    err = done.stderr
+    assert done.returncode == 2 and "ameyo-mcp upload: --demo has no lead to upload into" in err, err
+    assert "ameyo-mcp --demo" in err and len(err.strip().splitlines()) == 1 and done.stdout == "", err
+    assert "demo mode" not in err, err  # refused before the demo's simulator starts
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["today.csv"], "nothing is left beside the file"
 
 
 @pytest.mark.parametrize("transport", ["stdio", "http"])

@@ -117,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the claude_desktop_config.json entry that starts this installation's "
         "server over stdio, with the settings file (--env-file, default .env) by its absolute path.",
     )
-    _upload_parser(sub, shared)
+    _upload_parser(sub, no_demo)
     receiver = sub.add_parser(
         "receiver",
         parents=[no_demo],
@@ -259,6 +259,10 @@ _NO_DEMO = {
     "receiver": "--demo has no pushes to receive: a demo server (ameyo-mcp --demo) receives its "
     "simulator's calls itself. Run it without --demo, with AMEYO_PUSH_TOKEN set, to receive a real "
     "Ameyo's pushes.",
+    "upload": "--demo has no lead to upload into that lasts: its simulator is gone when the command "
+    "ends, while the upload's journal and result file would stay beside the file, to resume an upload "
+    "no Ameyo holds. Try a file upload with a demo server (ameyo-mcp --demo: its file tool reads a "
+    "throwaway folder holding sample-contacts.csv), or run it without --demo.",
 }
 
 
