@@ -69,3 +69,24 @@ def test_a_settings_file_is_refused_with_the_demo_which_reads_none(tmp_path: Pat
     err = done.stderr
     assert done.returncode == 2 and "--env-file is not read with --demo" in err and done.stdout == "", err
     assert len(err.strip().splitlines()) == 1 and "demo mode" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        # The simulator dials and pushes only with a URL to push to: these were taken and ignored.
+        (["simulator", "--port", "33952", "--push-rate", "5"], "--push-rate is for --push-url"),
+        (
+            ["simulator", "--port", "33952", "--push-shape", "json", "--push-rate", "2"],
+            "--push-rate and --push-shape are for --push-url",
+        ),
+    ],
+)
+def test_an_option_read_only_with_another_is_refused_without_it(
+    tmp_path: Path, argv: list[str], said: str
+) -> None:
+    done = run_cli(tmp_path, *argv)
+    err = done.stderr
+    assert done.returncode == 2 and f"ameyo-mcp {argv[0]}: {said}" in err and done.stdout == "", err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert not any(word in err for word in ("demo mode", "login of", "listening")), err

@@ -168,12 +168,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="dial contacts and push each call's outcome to this URL (a ?token=... in it is kept)",
     )
+    # None when not given: refused without --push-url (`_unread_options`), else the config's default.
     simulator.add_argument(
-        "--push-rate", type=float, default=1.0, help="calls pushed per second with --push-url (default 1)"
+        "--push-rate", type=float, default=None, help="calls pushed per second with --push-url (default 1)"
     )
     simulator.add_argument(
         "--push-shape",
-        default="mixed",
+        default=None,
         choices=("mixed", "get", "form", "json", "text"),
         help="how pushes are sent: GET query, form POST, JSON POST, JSON as text/plain, or mixed (default)",
     )
@@ -282,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    unread = _server_options(args)
+    unread = _server_options(args) or _unread_options(args)
     if unread is not None:
         print(f"{name}: {unread}", file=sys.stderr)
         return 2
@@ -304,6 +305,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:
         return _failed(name, exc)
+
+
+def _unread_options(args: argparse.Namespace) -> str | None:
+    """Why a command's options given go unread, or None: the simulator's push options without a URL
+    to push to."""
+    if args.command == "simulator" and args.push_url is None:
+        given = [
+            flag
+            for flag, value in (("--push-rate", args.push_rate), ("--push-shape", args.push_shape))
+            if value is not None
+        ]
+        if given:
+            return (
+                f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for --push-url: without a "
+                "URL to push to, the simulator dials no one and pushes nothing. Give --push-url URL too, "
+                f"or leave {'it' if len(given) == 1 else 'them'} out."
+            )
+    return None
 
 
 def _server_options(args: argparse.Namespace) -> str | None:
@@ -652,14 +671,14 @@ def _simulator(args: argparse.Namespace) -> int:
     from ..simulator import SimulatorConfig, serve
 
     try:
+        pushes = {"push_rate": args.push_rate, "push_shape": args.push_shape}
         config = SimulatorConfig(
             user_id=args.user,
             password=args.password,
             contacts=args.contacts,
             names=args.names,
             push_url=args.push_url,
-            push_rate=args.push_rate,
-            push_shape=args.push_shape,
+            **{name: value for name, value in pushes.items() if value is not None},
         )
     except ValueError as exc:
         print(f"ameyo-mcp simulator: {exc}", file=sys.stderr)
