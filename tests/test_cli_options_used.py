@@ -80,6 +80,8 @@ def test_a_settings_file_is_refused_with_the_demo_which_reads_none(tmp_path: Pat
             ["simulator", "--port", "33952", "--push-shape", "json", "--push-rate", "2"],
             "--push-rate and --push-shape are for --push-url",
         ),
+        # With --demo, check logs in (the demo has no AMEYO_HASH_KEY): --campaign went unread.
+        (["check", "--demo", "--campaign", "3"], "--campaign is read only with AMEYO_HASH_KEY"),
     ],
 )
 def test_an_option_read_only_with_another_is_refused_without_it(
@@ -90,3 +92,18 @@ def test_an_option_read_only_with_another_is_refused_without_it(
     assert done.returncode == 2 and f"ameyo-mcp {argv[0]}: {said}" in err and done.stdout == "", err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert not any(word in err for word in ("demo mode", "login of", "listening")), err
+
+
+def test_check_refuses_a_campaign_it_would_not_read(tmp_path: Path) -> None:
+    """Without AMEYO_HASH_KEY check logs in and lists every campaign: the campaign given was passed
+    over, and the check's lines read as if it had been looked at."""
+    (tmp_path / "prod.env").write_text(
+        "AMEYO_BASE_URL=http://127.0.0.1:9\nAMEYO_USER_ID=u\nAMEYO_PASSWORD=p-123456\n", encoding="utf-8"
+    )
+    done = run_cli(tmp_path, "check", "--env-file", "prod.env", "--campaign", "3")
+    err = done.stderr
+    assert done.returncode == 2 and done.stdout == "", (done.stdout, err)
+    assert (
+        "ameyo-mcp check: --campaign is read only with AMEYO_HASH_KEY" in err and "set AMEYO_HASH_KEY" in err
+    )
+    assert len(err.strip().splitlines()) == 1, err

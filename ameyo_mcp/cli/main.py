@@ -265,6 +265,11 @@ _NO_DEMO = {
     "no Ameyo holds. Try a file upload with a demo server (ameyo-mcp --demo: its file tool reads a "
     "throwaway folder holding sample-contacts.csv), or run it without --demo.",
 }
+# check --campaign is read with token authentication alone (AMEYO_HASH_KEY): a login lists them all.
+_CAMPAIGN_UNREAD = (
+    "--campaign is read only with AMEYO_HASH_KEY (token authentication, which reads that campaign's "
+    "leads); a login, as here, lists every campaign the user has."
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -309,7 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _unread_options(args: argparse.Namespace) -> str | None:
     """Why a command's options given go unread, or None: the simulator's push options without a URL
-    to push to."""
+    to push to, and check's --campaign with --demo (whose settings have no AMEYO_HASH_KEY; without
+    --demo, `_check` judges it once the settings are read)."""
     if args.command == "simulator" and args.push_url is None:
         given = [
             flag
@@ -322,6 +328,8 @@ def _unread_options(args: argparse.Namespace) -> str | None:
                 "URL to push to, the simulator dials no one and pushes nothing. Give --push-url URL too, "
                 f"or leave {'it' if len(given) == 1 else 'them'} out."
             )
+    if args.command == "check" and args.campaign is not None and args.demo:
+        return f"{_CAMPAIGN_UNREAD} Leave it out with --demo, which logs in."
     return None
 
 
@@ -484,6 +492,10 @@ def _check(args: argparse.Namespace) -> int:
         print(line, flush=True)  # a CLI report for a person: never runs under stdio
 
     with _settings(args) as settings:
+        if args.campaign is not None and not settings.token_auth:
+            said = f"{_CAMPAIGN_UNREAD} Leave it out, or set AMEYO_HASH_KEY."
+            print(f"ameyo-mcp check: {said}", file=sys.stderr)
+            return 2
         setup_logging(settings.log_level)
         # The same settings file again: without it, the command would read another one (.env).
         again = "ameyo-mcp check" + (f" --env-file {shlex.quote(args.env_file)}" if args.env_file else "")
