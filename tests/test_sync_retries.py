@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from ameyo_mcp.ameyo.service import Ameyo
+from ameyo_mcp.config import Settings
 from ameyo_mcp.index.refresh import keep_fresh
 from ameyo_mcp.store import open_store
 from tests.conftest import Simulator, ameyo_of, settings_for, transport_of
@@ -31,6 +32,25 @@ def backed_off(waits: list[float], bases: list[float], interval: float = HOUR) -
     return len(waits) == len(bases) and all(
         base <= wait <= min(base * 1.25, 900.0, interval) for base, wait in zip(bases, waits, strict=True)
     )
+
+
+async def _first_waits(simulator: Simulator, settings: Settings, interval: float, count: int) -> list[float]:
+    """The first `count` waits of a background sync against `simulator`, read through its sleep."""
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == count:
+            raise Stop
+
+    ameyo, store = ameyo_of(simulator, settings), open_store(settings)
+    try:
+        with pytest.raises(Stop):
+            await keep_fresh(ameyo, store, interval, sleep=sleep)
+    finally:
+        await ameyo.aclose()
+        store.close()
+    return waits
 
 
 async def test_a_store_that_cannot_be_opened_is_tried_again_soon_then_every_interval(
@@ -81,20 +101,7 @@ async def test_ameyo_failing_backs_off_to_at_most_15_minutes_and_never_past_the_
         (HOUR, [30.0, 60.0, 120.0, 240.0, 480.0, 900.0, 900.0]),
         (100.0, [30.0, 60.0, 100.0, 100.0]),
     ):
-        waits: list[float] = []
-
-        async def sleep(seconds: float, waits: list[float] = waits, upto: int = len(expected)) -> None:
-            waits.append(seconds)
-            if len(waits) == upto:
-                raise Stop
-
-        ameyo, store = ameyo_of(simulator, settings), open_store(settings)
-        try:
-            with pytest.raises(Stop):
-                await keep_fresh(ameyo, store, interval, sleep=sleep)
-        finally:
-            await ameyo.aclose()
-            store.close()
+        waits = await _first_waits(simulator, settings, interval, len(expected))
         assert backed_off(waits, expected, interval), (interval, waits)
 
 
@@ -151,20 +158,7 @@ async def test_replicas_that_failed_together_try_again_apart(simulator: Simulato
     replicas: list[list[float]] = []
     for replica in range(3):
         settings = settings_for(simulator, tmp_path / str(replica), AMEYO_SYNC_RATE="0")
-        waits: list[float] = []
-
-        async def sleep(seconds: float, waits: list[float] = waits) -> None:
-            waits.append(seconds)
-            if len(waits) == len(bases):
-                raise Stop
-
-        ameyo, store = ameyo_of(simulator, settings), open_store(settings)
-        try:
-            with pytest.raises(Stop):
-                await keep_fresh(ameyo, store, HOUR, sleep=sleep)
-        finally:
-            await ameyo.aclose()
-            store.close()
+        waits = await _first_waits(simulator, settings, HOUR, len(bases))
         assert backed_off(waits, bases), waits
         replicas.append(waits)
     # Apart from the first try on, and staying apart (the last two at the cap are the same 15 min).
