@@ -108,6 +108,23 @@ def server_of(sim: Simulator, settings: Settings) -> Any:
     return create_server(settings, ameyo_factory=partial(Ameyo, transport=transport_of(sim)))
 
 
+def process_env(sim: Simulator, folder: Path, **extra: str) -> dict[str, str]:
+    """The environment of an ameyo-mcp process against `sim`: none of this shell's AMEYO_* settings,
+    and a HOME, session cache, audit trail and store of `folder`'s own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMEYO_")}
+    return env | {
+        "HOME": str(folder),
+        "AMEYO_BASE_URL": sim.base_url,
+        "AMEYO_USER_ID": sim.state.config.user_id,
+        "AMEYO_PASSWORD": sim.state.config.password,
+        "AMEYO_TIMEZONE": sim.state.config.timezone,
+        "AMEYO_SESSION_FILE": str(folder / "session.json"),
+        "AMEYO_AUDIT_FILE": str(folder / "audit.jsonl"),
+        "AMEYO_DATABASE_URL": str(folder / "index.db"),
+        **extra,
+    }
+
+
 def settings_for(sim: Simulator, tmp_path: Path, **env: str) -> Settings:
     values = {
         "AMEYO_BASE_URL": sim.base_url,

@@ -6,7 +6,6 @@ callback column, unless the campaign's customers have such a field (its index kn
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from mcp import Client
 
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
-from tests.conftest import Simulator, server_of, settings_for, synced, text_of
+from tests.conftest import Simulator, process_env, server_of, settings_for, synced, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -73,15 +72,7 @@ def test_the_cli_check_says_it_with_the_map_to_give(tmp_path: Path) -> None:
     source.write_text(f"phone1,name,Callback Time,Agent ID\n{ROWS}", encoding="utf-8")
     command = [sys.executable, "-m", "ameyo_mcp", "upload", str(source), "--campaign", "1", "--lead", "1"]
     with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AMEYO_")} | {
-            "HOME": str(tmp_path),
-            "AMEYO_BASE_URL": sim.base_url,
-            "AMEYO_USER_ID": sim.state.config.user_id,
-            "AMEYO_PASSWORD": sim.state.config.password,
-            "AMEYO_TIMEZONE": sim.state.config.timezone,
-            "AMEYO_DATABASE_URL": str(tmp_path / "index.db"),
-            "AMEYO_SESSION_FILE": str(tmp_path / "session.json"),
-        }
+        env = process_env(sim, tmp_path)
 
         def run(*extra: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run(

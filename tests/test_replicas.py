@@ -9,7 +9,6 @@ Real `ameyo-mcp` processes over loopback HTTP, real MCP clients, the simulator o
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -31,7 +30,15 @@ from mcp.types import CallToolResult, ElicitResult, InputRequiredResult
 from ameyo_mcp.simulator import SimulatorThread
 from ameyo_mcp.store import Store
 from ameyo_mcp.store.lease import LeaseKey
-from tests.conftest import announced_port, http_process, listening, start_postgres, stop_postgres, text_of
+from tests.conftest import (
+    announced_port,
+    http_process,
+    listening,
+    process_env,
+    start_postgres,
+    stop_postgres,
+    text_of,
+)
 
 # Real processes end to end, for a minute in all: run with -m slow (and by .ci/run).
 pytestmark = [pytest.mark.anyio, pytest.mark.network, pytest.mark.slow]
@@ -63,20 +70,14 @@ CONFIRM = "ameyo_confirm"
 def replica_env(sim: SimulatorThread, folder: Path, database_url: str, **extra: str) -> dict[str, str]:
     """One replica's settings: a machine of its own (session cache, audit trail), the shared store."""
     folder.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AMEYO_")}
-    env.update(
-        AMEYO_BASE_URL=sim.base_url,
-        AMEYO_USER_ID=sim.state.config.user_id,
-        AMEYO_PASSWORD=sim.state.config.password,
-        AMEYO_TIMEZONE=sim.state.config.timezone,
-        AMEYO_SESSION_FILE=str(folder / "session.json"),
-        AMEYO_AUDIT_FILE=str(folder / "audit.jsonl"),
+    return process_env(
+        sim,
+        folder,
         AMEYO_DATABASE_URL=database_url,
         AMEYO_SYNC_INTERVAL_S="0",
         AMEYO_TIMEOUT_S="15",
         **extra,
     )
-    return env
 
 
 def uploads(sim: SimulatorThread) -> int:
