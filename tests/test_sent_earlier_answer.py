@@ -160,3 +160,34 @@ async def test_a_file_row_that_would_requeue_its_customer_is_not_the_tools_write
     assert rows["2"]["result"] == "NOT_SENT" and "another write scheduled" in rows["2"]["reason"], rows
     assert "sent in this run 0" in text_of(sent), text_of(sent)
     assert simulator.state.executed["uploadContactAndAddCallback"] == 1
+
+
+async def test_a_file_row_whose_callback_a_tool_sent_is_not_counted_as_scheduled_by_the_file(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """A row told SENT_EARLIER carries the callback Ameyo scheduled for the tool's write, to say what
+    became of it; the file's counts took it as one of its own: the dry run said it "would send 1
+    (with 2 callbacks to schedule)", and the run "added 1 … Callbacks scheduled: 2", though Ameyo
+    scheduled one for it. The record tools count only the callbacks their own write scheduled."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "today.csv").write_text(
+        "phone1,name,callback_time,callback_user\n"
+        "9876512345,Asha,2031-05-01 11:00,Agent7\n"
+        "9876512347,Cy,2031-05-01 12:00,\n",
+        encoding="utf-8",
+    )
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    asha = {"customer": ASHA, "callback_time": "2031-05-01T11:00:00", "agent": "agent7"}
+    file_args = BASE | {"file": "today.csv"}
+    async with Client(server_of(simulator, settings)) as client:
+        await client.call_tool("ameyo_upload_contacts_with_callbacks", BASE | {"records": [asha]})
+        checked = await client.call_tool(FILE_TOOL, file_args)
+        sent = await client.call_tool(FILE_TOOL, file_args | {"dry_run": False})
+    said = text_of(checked)
+    assert "would send 1 (with 1 callback to schedule)" in said and "(the first" not in said, said
+    assert (checked.structured_content or {})["callbacks"] == 1, checked.structured_content
+    said = text_of(sent)
+    assert "Not sent again: 1 row" in said and "Callbacks scheduled: 1." in said, said
+    assert (sent.structured_content or {})["callbacks"] == 1, sent.structured_content
+    assert simulator.state.executed["uploadContactAndAddCallback"] == 2  # the tool's, and Cy's

@@ -7,11 +7,18 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from ..ameyo.models import CampaignInfo
+from ..ameyo.models import CampaignInfo, callback_scheduled
 
 # A record an earlier upload sent (a copy of a file, the same record in another upload): not sent
 # twice. Named here, below the write path, for the answers that tell such records apart.
 SENT_EARLIER = "SENT_EARLIER"
+
+
+def scheduled_now(result: str, callback_id: object, callback_time: object) -> bool:
+    """Whether a record's outcome tells of a callback the answering write scheduled: one sent
+    earlier carries the callback Ameyo scheduled for that earlier write, to say what became of
+    it, and is counted by no later upload (the record tools and a file's counts alike)."""
+    return result != SENT_EARLIER and callback_scheduled(callback_id, callback_time)
 
 
 class CampaignOut(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from ..ameyo.models import callback_scheduled, campaign_label
+from ..ameyo.models import campaign_label
 from ..ameyo.result_types import IN_THE_LEAD, NOT_MOVED, UPDATED_AND_MOVED, UPDATED_IN_PLACE
 from ..rules.counts import agreeing, at_least, counted, number
 from ..rules.sanitize import data_text, fence
@@ -28,6 +28,7 @@ from .results import (
     PingOut,
     RecordOut,
     UploadOut,
+    scheduled_now,
 )
 
 MAX_FAILURE_LINES = 25
@@ -428,9 +429,7 @@ def upload_text(out: UploadOut, positions: Mapping[int, int] | None = None) -> s
             lines.append(f"{len(planned) - MAX_FAILURE_LINES} more are in the structured result.")
     # (A record sent earlier tells the callback Ameyo scheduled then in its reason: none is new.)
     callbacks = [
-        r
-        for r in out.records
-        if not out.dry_run and r.result != SENT_EARLIER and callback_scheduled(r.callback_id, r.callback_time)
+        r for r in out.records if not out.dry_run and scheduled_now(r.result, r.callback_id, r.callback_time)
     ]
     if callbacks:
         lines.append(f"Callbacks scheduled: {number(out.callbacks)} ({out.timezone}):")

@@ -18,7 +18,7 @@ from typing import TextIO
 from pydantic import BaseModel
 
 from ...ameyo.models import campaign_label
-from ...answers.results import CampaignOut, FailureOut
+from ...answers.results import CampaignOut, FailureOut, scheduled_now
 from ...answers.summaries import answered_text, failure_line
 from ...errors import OutputError
 from ...rules.counts import counted, number
@@ -113,9 +113,10 @@ class Tally:
         self.rows += len(rows)
         self.counts.update(row.result for row in rows)
         for row in rows:
-            # A row whose customer failed may still have had its callback scheduled (4.8.2 5.b.iii).
+            # A row whose customer failed may still have had its callback scheduled (4.8.2 5.b.iii);
+            # one sent earlier tells the callback of the write that sent it, not one of this upload.
             if row.callback_id or row.callback_time:
-                self.callbacks += row.callback_scheduled
+                self.callbacks += scheduled_now(row.result, row.callback_id, row.callback_time)
             if row.ok:
                 self.ok += 1
             elif len(self.failures) < MAX_FAILURES or row.position < self.failures[-1].line:
