@@ -151,3 +151,44 @@ async def test_the_cli_holds_back_a_new_customer_on_a_do_not_call_line(tmp_path:
             assert done.returncode == 1 and "--despite-do-not-call" in done.stdout, done.stdout
             check_rows(read_result(tmp_path / f"people.csv.lead-1.ameyo-{name}.csv"), said, rows)
         assert added_on(sim, records, since) == [6], done.stdout
+
+
+async def test_a_number_ameyo_failed_to_add_is_not_sent_again_in_that_spelling(
+    simulator: Simulator, tmp_path: Path, database_url: str
+) -> None:
+    """The ledger kept the spelling of every number an upload sent, as the one Ameyo holds, even a
+    record Ameyo answered ADD_FAILED (a field longer than its columns take). A do-not-call customer
+    added later in another spelling of the same numbers, and synced: the records tool and the file
+    tool sent their new records in the failed spelling, which Ameyo matched to no one, so it added
+    second customers on that customer's line, NOT_TRIED, and dialled them; the do-not-call check
+    let them go as sent "as Ameyo holds it" (their customer's phone1), and the answer said so."""
+    folder = tmp_path / "uploads"
+    settings = settings_for(
+        simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder), AMEYO_DATABASE_URL=database_url
+    )
+    await synced(simulator, settings)
+    failed = [{"phone1": f"9198123000{n}", "note": "x" * 300} for n in (77, 78)]
+    tool_args = {"campaign": 1, "lead_id": 1}
+    async with Client(server_of(simulator, settings)) as client:
+        first = await client.call_tool("ameyo_upload_contacts", tool_args | {"records": failed})
+        assert "failed 2" in text_of(first), text_of(first)
+    dnc = [
+        added_after_the_sync(simulator, {"phone1": f"98123000{n}", "name": "Dee"}, disposition="DNC")
+        for n in (77, 78)
+    ]
+    await synced(simulator, settings)
+    as_csv(folder / "people.csv", [{"phone1": "9812300078", "name": "Dee at home"}])
+    since = last_id(simulator)
+    async with Client(server_of(simulator, settings)) as client:
+        record = {"phone1": "9812300077", "name": "Dee at home"}
+        tool = await client.call_tool("ameyo_upload_contacts", tool_args | {"records": [record]})
+        run = await client.call_tool(TOOL, tool_args | {"file": "people.csv", "dry_run": False})
+    assert [c.customer_id for c in simulator.state.contacts(1) if c.customer_id > since] == [], (
+        text_of(tool),
+        text_of(run),
+    )
+    records = (tool.structured_content or {})["records"]
+    assert records[0]["result"] == "DUPLICATE_NOT_ADDED" and records[0]["customer_id"] == dnc[0], records
+    assert "as Ameyo already holds it" not in text_of(tool), text_of(tool)
+    [row] = read_result(folder / "people.csv.lead-1.ameyo-result.csv").values()
+    assert row["result"] == "DUPLICATE_NOT_ADDED" and row["customer_id"] == str(dnc[1]), row

@@ -22,6 +22,8 @@ NOT_MOVED: Final = "NOT_MIGRATED"
 UPDATED_AND_MOVED: Final = "UPDATED_AND_MIGRATED"
 # Updated where it is: an existing customer's fields, in whichever lead holds it.
 UPDATED_IN_PLACE: Final = "UPDATED"
+# No customer has the record's phone1 as it was sent: Ameyo matched none, and could not add one.
+ADD_FAILED: Final = "ADD_FAILED"
 # The customer is now in the lead the records were sent to: what a disabled lead keeps from the dialer.
 IN_THE_LEAD: Final = frozenset({"ADDED", "MIGRATED", "UPDATED_AND_MIGRATED"})
 

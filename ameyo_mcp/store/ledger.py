@@ -91,6 +91,9 @@ class Settlement:
     # (server, campaign, number) of records sent again on purpose and answered: other writes that
     # left them of unknown outcome stop holding them back.
     known: Sequence[tuple[str, int, str]] = ()
+    # (server, campaign, number) of records Ameyo answered ADD_FAILED: no customer holds phone1 as
+    # sent, so that spelling is none for later uploads to send (`spellings`).
+    unheld: Sequence[tuple[str, int, str]] = ()
 
 
 @dataclass(frozen=True)
@@ -400,6 +403,11 @@ def settle(tx: Tx, keys: Sequence[str], *, write_id: str, owner: str, now: float
             + " AND (digest = ? OR write_id IN (SELECT key FROM write_ledger WHERE key = file_rows.write_id "
             "AND state = ?))",
             (server, campaign_id, write_id, _json_text(list(numbers)), UNANSWERED, UNKNOWN),
+        )
+    for (server, campaign_id), numbers in _by_campaign([(*k, "") for k in how.unheld]).items():
+        tx.run(
+            "DELETE FROM customer_numbers WHERE server = ? AND campaign_id = ? " + _any_identity(tx),
+            (server, campaign_id, _json_text(list(numbers))),
         )
 
 

@@ -49,6 +49,7 @@ from ..ameyo.client import ON_WIRE
 from ..ameyo.models import (
     RecordResult,
 )
+from ..ameyo.result_types import ADD_FAILED
 from ..ameyo.service import Ameyo
 from ..errors import (
     AmeyoError,
@@ -936,7 +937,18 @@ class WritePath:
         # outcome hold them back no more (the person checked, and Ameyo has now answered).
         server, campaign_id = self.ameyo.settings.base_url, write.campaign.campaign_id
         known = [(server, campaign_id, n) for n, _ in write.rows[: len(answer)]] if resent else []
-        how = Settlement(state, note, kept_answer, holds, unanswered, known if state == "answered" else [])
+        # A number Ameyo failed to add is held by no customer in the spelling sent: kept, later
+        # uploads of it sent that spelling, and Ameyo added them beside the customer the index knows
+        # by it in another (whom the do-not-call check took them for).
+        unheld = [
+            (server, campaign_id, n)
+            for (n, _), row in zip(write.rows, answer, strict=False)  # (an answer cut short: its rows)
+            if getattr(row, "kind", None) == ADD_FAILED
+        ]
+        answered = state == "answered"
+        how = Settlement(
+            state, note, kept_answer, holds, unanswered, known if answered else [], unheld if answered else []
+        )
         with self._unsettled_lock:
             self._unsettled.pop(write.identity, None)
         try:
