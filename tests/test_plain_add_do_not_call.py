@@ -192,3 +192,32 @@ async def test_a_number_ameyo_failed_to_add_is_not_sent_again_in_that_spelling(
     assert "as Ameyo already holds it" not in text_of(tool), text_of(tool)
     [row] = read_result(folder / "people.csv.lead-1.ameyo-result.csv").values()
     assert row["result"] == "DUPLICATE_NOT_ADDED" and row["customer_id"] == str(dnc[1]), row
+
+
+async def test_a_files_row_is_judged_in_the_spelling_it_goes_out_in(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """A do-not-call customer added after the index's sync, whose number a records tool upload sent
+    as they hold it (DUPLICATE_NOT_ADDED): the ledger keeps that spelling, and every later upload of
+    the number goes out in it. The records tool judged the record so, and let it go; the file's
+    row was judged in the file's spelling, which that customer's phone1 is not, as a new customer
+    on their line, and refused in the dry run and the run, though Ameyo would leave them as they
+    were, nobody dialled."""
+    folder = tmp_path / "uploads"
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    await synced(simulator, settings)
+    dee = added_after_the_sync(simulator, {"phone1": "919812300077", "name": "Dee"}, disposition="DNC")
+    as_csv(folder / "people.csv", [{"phone1": "9812300077", "name": "Dee"}])
+    args = {"campaign": 1, "lead_id": 1}
+    async with Client(server_of(simulator, settings)) as client:
+        first = await client.call_tool(
+            "ameyo_upload_contacts", args | {"records": [{"phone1": "919812300077"}]}
+        )
+        assert "left as it was" in text_of(first), text_of(first)
+    since = last_id(simulator)
+    dry, real = await _dry_run_then_confirmed(simulator, settings, args | {"file": "people.csv"})
+    [checked] = read_result(folder / "people.csv.lead-1.ameyo-check.csv").values()
+    assert checked["result"] == "WOULD_SEND", (checked, text_of(dry))
+    [row] = read_result(folder / "people.csv.lead-1.ameyo-result.csv").values()
+    assert row["result"] == "DUPLICATE_NOT_ADDED" and row["customer_id"] == str(dee), (row, text_of(real))
+    assert last_id(simulator) == since

@@ -548,6 +548,9 @@ class _Run:
         it has no index at all."""
         rows, self.dialling_rows = self.dialling_rows, []
         update = self.options.update_existing
+        # Each row as it goes out: a number an earlier upload sent goes in that spelling (the
+        # claim's, `_respelt`), which Ameyo matches as the records tools' checks judge theirs.
+        going = self._spelt_as_held(Batch("", PLAIN, rows), await self._sent_spellings(rows)) or rows
         check = await self.writes.do_not_call(
             self.target.campaign.campaign_id,
             {
@@ -557,7 +560,7 @@ class _Run:
                     calls_back=r.callback is not None,
                     updates=update,
                 )
-                for i, r in enumerate(rows)
+                for i, r in enumerate(going)
             },
             self.newest,
         )
@@ -592,6 +595,14 @@ class _Run:
             if (batch := batcher.add(row)) is not None:
                 full.append(batch)
         return full
+
+    async def _sent_spellings(self, rows: Sequence[Prepared]) -> Mapping[str, str]:
+        """phone1 by identity as earlier uploads sent the rows' numbers (`WritePath.sent_spellings`),
+        or nothing when the ledger cannot say: the claim that reads it again refuses to send then."""
+        try:
+            return await self.writes.sent_spellings(self.target.campaign.campaign_id, self._numbers(rows))
+        except WriteError:
+            return {}
 
     def _say_do_not_call(self) -> None:
         """What the rows judged against do-not-call (`_dials`) were not checked against, or were
