@@ -53,7 +53,12 @@ async def on_their_lines(simulator: Simulator, settings: Settings) -> tuple[list
         {"phone1": "9812300088", "name": "Zara"},
         {"phone1": "9876500882", "name": "New"},
     ]
-    said = [f"customer {i}'s last disposition is 'DNC' (do not call)" for i in (family_id, KARTHIK, zubin)]
+    # Each told whose line the new customer would be on, by which number.
+    lines = ((family_line, family_id), (karthik.phone1, KARTHIK), ("9812300077", zubin))
+    said = [
+        f"a new customer on customer {i}'s line ({number}), whose last disposition is 'DNC' (do not call)"
+        for number, i in lines
+    ]
     return records, said
 
 

@@ -197,9 +197,11 @@ class DoNotCall:
     added since its sync were not read, so not checked (`beyond`, "": none;
     `index.held.Customers.beyond`). `held`: phone1 as the customer Ameyo matches each record to
     holds it (`matched`), the spelling an upload sends: read here, it need not be read again to
-    send the record."""
+    send the record. `lines`: the number of each refused record that is not its customer's but a
+    do-not-call customer's, on whose line Ameyo would add the record as a new customer."""
 
     refused: dict[int, tuple[int, str]] = field(default_factory=dict)
+    lines: dict[int, str] = field(default_factory=dict)
     unread: dict[int, str] = field(default_factory=dict)
     indexed: bool = False
     beyond: str = ""
@@ -208,6 +210,13 @@ class DoNotCall:
     def said(self, position: int) -> str | None:
         """What holds back the callback at `position`, or None."""
         if (dnc := self.refused.get(position)) is not None:
+            if (line := self.lines.get(position)) is not None:
+                # Short: a file's reason is cut at 200 characters, and the way through follows it.
+                customer_id, disposition = dnc
+                return (
+                    f"a new customer on customer {customer_id}'s line ({data_text(line, 24)}), whose last "
+                    f"disposition is {data_text(disposition, 30)!r} (do not call)"
+                )
             return do_not_call_said(*dnc)
         if position in self.unread:
             return UNREAD_SAID

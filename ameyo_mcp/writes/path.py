@@ -850,8 +850,10 @@ class WritePath:
             disposition = callback_rules.last_disposition(contact.extra_data)
             if callback_rules.do_not_call(disposition):
                 for i in positions:
-                    if dialled(i):
-                        check.refused.setdefault(record_of[i], (contact.customer_id, disposition))
+                    if dialled(i) and record_of[i] not in check.refused:
+                        check.refused[record_of[i]] = (contact.customer_id, disposition)
+                        if not always[i]:  # (a new customer the record would add on their line)
+                            check.lines[record_of[i]] = numbers[i]
         return check
 
     async def newest_before_run(self, campaign_id: int, newest: NewestSeen) -> bool:
