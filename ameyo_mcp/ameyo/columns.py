@@ -35,6 +35,17 @@ CAMPAIGN_COLUMNS: tuple[str, ...] = (
     *(f"last_dialed_time_{k}" for k in range(1, 5)),
 )
 
+INDEX_COLUMNS: tuple[str, ...] = ("status", "disposition", "attempts", "last_dialed_time")
+"""The campaign columns the contacts index keeps of a contact (`index.sync.contact_rows`): asked for
+by every page of a sync and by every read of the customers added since it, whose contacts the index
+keeps too (`index.catch_up`)."""
+
+
+def index_columns() -> dict[str, str]:
+    """`INDEX_COLUMNS` as getContacts' otherColumns asks for them (each under its own name)."""
+    return {CAMPAIGN_COLUMN_PREFIX + c: c for c in INDEX_COLUMNS}
+
+
 STATUSES: tuple[str, ...] = ("NOT_TRIED", *DIAL_STATUSES)
 # Dispositions are set per deployment by agents; the document's examples (item 10) seed completions.
 EXAMPLE_DISPOSITIONS: tuple[str, ...] = ("Sale", "Foreign Language", "DNC")

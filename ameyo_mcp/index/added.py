@@ -1,7 +1,7 @@
 """The customers added in Ameyo since a campaign's index was synced, read live: the index cannot
 find them. Read newest first (customer id descending), a page at a time, down to the customers its
-last sync read. Every lookup (`lookup.Finder`) and every upload's do-not-call check (`held`) reads
-them here.
+last sync read, or a read since raised its bound over (`catch_up`). Every lookup (`lookup.Finder`)
+and every upload's do-not-call check (`held`) reads them here.
 
 What this takes of customer ids is what the sync's pass already takes, and the simulator does too
 (`simulator.table.ContactTable.add`): Ameyo gives a new customer an id above every one the campaign

@@ -20,7 +20,8 @@ from ..ameyo.customers import PRIMARY_COLUMN, phone_values
 from ..ameyo.models import Contact, GetContactsRequest
 from ..errors import AmeyoError, StoreBusy, StoreError
 from ..rules import phones
-from .added import Added, Since, left_unread, read_added, unreadable
+from .added import Added, Since, left_unread, unreadable
+from .catch_up import read_keeping
 
 if TYPE_CHECKING:
     from ..ameyo.service import Ameyo
@@ -290,7 +291,7 @@ async def _newest(
     since = Since.sync_of(index)
     request = GetContactsRequest(campaign_id=campaign_id, other_columns=columns)
     at = seen.clock() if seen is not None else 0.0
-    latest = await read_added(ameyo, request, since.above(seen.top) if seen is not None else since)
+    latest = await read_keeping(ameyo, store, request, since.above(seen.top) if seen is not None else since)
     if seen is not None:
         seen.keep(latest, at)
     return latest

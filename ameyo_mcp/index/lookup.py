@@ -26,7 +26,8 @@ from ..errors import StoreError, as_clause
 from ..rules import phones
 from ..rules.outcomes import UNKNOWN_STATUS, outcome_key
 from ..rules.sanitize import fence, fold
-from .added import CAPPED, Reach, Since, read_added
+from .added import CAPPED, Reach, Since
+from .catch_up import read_keeping
 
 if TYPE_CHECKING:
     from ..ameyo.service import Ameyo
@@ -366,9 +367,13 @@ class Finder:
         self, request: GetContactsRequest, keep: Keep, index: CampaignIndex, again: str, *, capped: bool
     ) -> Found:
         """The newest contacts in Ameyo that `keep` accepts: where the index found none, customers
-        added since its sync (`added.read_added`)."""
+        added since its sync (`added.read_added`), kept in the index (`catch_up`)."""
         at = self._seen.clock() if self._seen is not None else 0.0
-        added = await read_added(self.ameyo, request, Since.sync_of(index))
+        try:
+            store: Store | None = self._store()
+        except (StoreError, OSError):
+            store = None  # read as before, and kept nowhere
+        added = await read_keeping(self.ameyo, store, request, Since.sync_of(index))
         if self._seen is not None and not (request.lead_ids or request.choose_enabled_leads):
             self._seen.keep(added, at)
         matches = sorted((c for c in added.contacts if keep(c)), key=lambda c: c.customer_id)

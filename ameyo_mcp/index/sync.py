@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 import anyio
 
+from ..ameyo.columns import index_columns
 from ..ameyo.customers import display_name, is_phone_key
 from ..ameyo.models import CampaignInfo, GetContactsRequest, parse_ameyo_time
 from ..ameyo.service import Ameyo
@@ -49,9 +50,6 @@ from ..store.sync_leases import shown
 log = logging.getLogger(__name__)
 
 ORDER_BY = "customer_id"
-# The campaign columns the index keeps (section 4.6.2 of the vendor document).
-_COLUMN_PREFIX = "__campaign_customer_table_alias__."
-_COLUMNS = ("status", "disposition", "attempts", "last_dialed_time")
 
 
 @dataclass
@@ -294,7 +292,7 @@ def page_request(campaign_id: int) -> GetContactsRequest:
     return GetContactsRequest(
         campaign_id=campaign_id,
         order_by=ORDER_BY,
-        other_columns={_COLUMN_PREFIX + c: c for c in _COLUMNS},
+        other_columns=index_columns(),
     )
 
 

@@ -21,6 +21,9 @@ folded here, case and accents ignored):
     # With `lease=SyncLease(...)`, begin_pass takes the campaign's sync lease (SyncBusy when another
     # process holds it), upsert_contacts renews it and finish_pass checks it (SyncLeaseLost):
     release_sync_lease(campaign_id, holder) / sync_lease(campaign_id) -> LeaseHeld | None
+    keep_added(campaign_id, rows, above=, through=) -> bool   # a live read of those added since the
+                                           # sync: written, and the bound raised to `through` when
+                                           # every customer up to it is then held (never lowered)
     contact(campaign_id, customer_id) -> IndexedContact | None
     contacts(campaign_id, after=None, limit=1000) -> list[IndexedContact]   # by customer id, paged
     find_by_phone(campaign_id, key, limit=20) -> list[IndexedContact]       # whole key, indexed

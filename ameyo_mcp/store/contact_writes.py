@@ -226,38 +226,82 @@ class ContactWrites(Connection):
 
         `durable=False` (a sync's pages) skips the disk flush of each commit on SQLite: a power cut
         may lose the last pages, and their cursor with them, so the sync reads them again."""
+        with self._tx(durable=durable) as tx:
+            return self._upsert(tx, campaign_id, rows, pass_number, cursor, campaign_name, lease)
+
+    def keep_added(
+        self, campaign_id: int, rows: Iterable[ContactRow], *, above: int | None, through: int
+    ) -> bool:
+        """The customers a read of those added since the sync found (`index.catch_up`): every one
+        above `above` (None: the campaign's every one) up to `through`, written as an upload's are,
+        seen by the campaign's current pass (a pass under way, which may end before them, keeps them).
+        The campaign's bound (`synced_through`) is raised to `through` when every customer up to it
+        is then in the index: when the bound is at least `above` (those up to it are). Never lowered.
+        Nothing is written when the campaign has no synced index. Whether the bound was raised.
+
+        Not durable (as a sync's page): a power cut may lose it, and the next read reads them again."""
+        with self._tx(durable=False) as tx:
+            lock_statuses(tx, [campaign_id])
+            row = tx.first("SELECT synced_at FROM campaigns WHERE campaign_id = ?", (campaign_id,))
+            if row is None or row[0] is None:
+                return False
+            self._upsert(tx, campaign_id, rows, None, None, None, None)
+            # One statement, its conditions read with the row it changes: a sync's end and another
+            # read's raise, here or in another process, come before or after it, never between.
+            if above is None:
+                tx.run(
+                    "UPDATE campaigns SET synced_through = ? WHERE campaign_id = ? "
+                    "AND (synced_through IS NULL OR synced_through < ?)",
+                    (through, campaign_id, through),
+                )
+            else:
+                tx.run(
+                    "UPDATE campaigns SET synced_through = ? WHERE campaign_id = ? "
+                    "AND synced_through >= ? AND synced_through < ?",
+                    (through, campaign_id, above, through),
+                )
+            return bool(tx.cur.rowcount)
+
+    def _upsert(
+        self,
+        tx: Tx,
+        campaign_id: int,
+        rows: Iterable[ContactRow],
+        pass_number: int | None,
+        cursor: str | None,
+        campaign_name: str | None,
+        lease: SyncLease | None,
+    ) -> int:
+        """`upsert_contacts` within `tx`."""
         latest: dict[int, ContactRow] = {}
         for row in rows:
             latest[row.customer_id] = row
-        with self._tx(durable=durable) as tx:
-            lock_statuses(tx, [campaign_id])
-            self._renew(tx, campaign_id, lease)
-            if pass_number is None:
-                self._ensure_campaign(tx, campaign_id, campaign_name)
-            number, synced_at = tx.one(
-                "SELECT pass_no, synced_at FROM campaigns WHERE campaign_id = ?", (campaign_id,)
-            )
-            # The pages of a campaign's first pass write no keys: `finish_pass` builds them at once.
-            keys = pass_number is None or synced_at is not None or pass_number != number
-            # Every change of a status is counted as it is written, a sync's page's as an upload's:
-            # the counts then agree with the rows while a pass is open (its end counts them afresh).
-            changes: Counter[str] = Counter()
-            if pass_number is None:
-                pass_number = number
-            new = 0
-            items = list(latest.values())
-            for start in range(0, len(items), _WRITE_CHUNK):
-                chunk = items[start : start + _WRITE_CHUNK]
-                new += self._upsert_chunk(tx, campaign_id, chunk, pass_number, keys=keys, changes=changes)
-            if changes:
-                count_changes(tx, {campaign_id: changes})
-            if new:
-                tx.run(
-                    "UPDATE campaigns SET contacts = contacts + ? WHERE campaign_id = ?", (new, campaign_id)
-                )
-            if cursor is not None:
-                self._set_cursor(tx, campaign_id, pass_number, cursor)
-            return new
+        lock_statuses(tx, [campaign_id])  # (again, for `keep_added`: a transaction's lock is its own)
+        self._renew(tx, campaign_id, lease)
+        if pass_number is None:
+            self._ensure_campaign(tx, campaign_id, campaign_name)
+        number, synced_at = tx.one(
+            "SELECT pass_no, synced_at FROM campaigns WHERE campaign_id = ?", (campaign_id,)
+        )
+        # The pages of a campaign's first pass write no keys: `finish_pass` builds them at once.
+        keys = pass_number is None or synced_at is not None or pass_number != number
+        # Every change of a status is counted as it is written, a sync's page's as an upload's:
+        # the counts then agree with the rows while a pass is open (its end counts them afresh).
+        changes: Counter[str] = Counter()
+        if pass_number is None:
+            pass_number = number
+        new = 0
+        items = list(latest.values())
+        for start in range(0, len(items), _WRITE_CHUNK):
+            chunk = items[start : start + _WRITE_CHUNK]
+            new += self._upsert_chunk(tx, campaign_id, chunk, pass_number, keys=keys, changes=changes)
+        if changes:
+            count_changes(tx, {campaign_id: changes})
+        if new:
+            tx.run("UPDATE campaigns SET contacts = contacts + ? WHERE campaign_id = ?", (new, campaign_id))
+        if cursor is not None:
+            self._set_cursor(tx, campaign_id, pass_number, cursor)
+        return new
 
     def _upsert_chunk(
         self,

@@ -112,8 +112,9 @@ class CampaignIndex:
     cursor: str | None
     # The customer fields its contacts have, as its syncs saw them (empty: not known yet).
     fields: tuple[str, ...] = ()
-    # The highest customer id its last complete pass read (None: that pass read none, or was made by
-    # a version that did not keep it): the customers added in Ameyo since are above it.
+    # The highest customer id its last complete pass read, or raised since by a read of the customers
+    # added after it (`index.catch_up`) (None: that pass read none, or was made by a version that did
+    # not keep it): every customer up to it is in the index, those added in Ameyo since are above it.
     synced_through: int | None = None
 
 
