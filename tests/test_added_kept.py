@@ -1,12 +1,15 @@
 """A read of the customers added since the sync that gets down to the index's bound keeps them in the
 index and raises the bound over them (`index.catch_up`). The customers this server uploads go into
 the index but sat above the bound: after a file upload every `ameyo_add_callback`, every check and
-every lookup the index answers with nothing read all its pages again until the next sync. The
-index must not drop or miss a customer for it, whatever a sync pass does meanwhile."""
+every lookup the index answers with nothing read all its pages again until the next sync (20 pages
+and a note to sync again after 10,000 rows), and a file run that added more than 10,000 rows between
+two of its reads ended with a false note that rows were not checked. The index must not drop or miss
+a customer for it, whatever a sync pass does meanwhile."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import parse_qs
 
 import anyio
@@ -16,6 +19,8 @@ from mcp import Client
 
 from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.config import Settings
+from ameyo_mcp.index.added import ADDED_CAP
+from ameyo_mcp.index.held import NEWEST_AGAIN_S
 from ameyo_mcp.index.sync import sync_all
 from ameyo_mcp.simulator import SimulatorConfig
 from ameyo_mcp.simulator.state import SimulatorState, UploadOptions, UploadOutcome
@@ -186,3 +191,51 @@ async def test_a_sync_pass_under_way_keeps_what_a_check_kept(tmp_path: Path, dat
     assert index_covers(settings, sim) == raised
     await synced(sim, settings)
     assert index_covers(settings, sim) == raised
+
+
+class ClockAfter(SimulatorState):
+    """A simulated Ameyo that moves the write path's clock (`writes_ahead`) past NEWEST_AGAIN_S once
+    it has answered `after` uploads: a file run's next check reads the newest contacts again, its
+    own additions since its last read among them, as a run that adds rows faster does."""
+
+    after = 20
+    uploads = 0
+    ahead: ClassVar[list[float]] = []
+
+    def upload_contacts(
+        self, campaign_id: int, lead_id: int, options: UploadOptions, records: list[object]
+    ) -> list[UploadOutcome]:
+        self.uploads += 1
+        if self.uploads == self.after:
+            self.ahead[0] += NEWEST_AGAIN_S + 1
+        return super().upload_contacts(campaign_id, lead_id, options, records)
+
+
+async def test_a_run_that_adds_more_than_the_cap_between_its_reads_says_nothing_unchecked(
+    tmp_path: Path, writes_ahead: list[float]
+) -> None:
+    """A run's read of the newest contacts went through its own additions since its last read: past
+    ADDED_CAP of them it stopped, and the run ended saying that rows were not checked against the
+    customers added since the sync beyond the newest 10,000 contacts, sync again: false, and every
+    check after the run stopped there too, with the same note."""
+    config = SimulatorConfig(password="pw-5ec2e7-simulated")
+    state = ClockAfter(config)
+    state.ahead = writes_ahead
+    sim = InProcessSimulator(config, state)
+    folder = tmp_path / "uploads"
+    settings = settings_for(sim, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    await synced(sim, settings)
+    # 24 batches: the clock moves as the 20th is sent, 10,000 rows; the checks of the last batches
+    # come after it (those of the next two may come before: a run checks ahead of what it sends).
+    rows = ADDED_CAP + 2000
+    async with Client(server_of(sim, settings)) as client:
+        sent = await file_upload(client, folder, rows)
+        assert f"added {rows:,}" in sent and not any(u in sent for u in UNCHECKED), sent
+        assert state.uploads == 24
+        reads, text = await getcontacts(
+            sim, client, "ameyo_get_contacts", {"campaign": 1, "phone": "9000000001"}
+        )
+    # Down to the run's last read, which raised the bound over what it read: the pages of the rows
+    # sent after it (at most the last four batches), not the twenty to the cap.
+    assert "0 contacts match" in text and not any(u in text for u in UNCHECKED), text
+    assert reads <= 5, reads

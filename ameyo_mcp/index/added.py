@@ -12,6 +12,7 @@ them), nor where they start.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
@@ -25,15 +26,18 @@ if TYPE_CHECKING:
 PAGE = 500
 """Contacts a page of the read asks for; all that is read for an index that keeps no bound."""
 ADDED_CAP = 10_000
-"""Most contacts one read goes through before it stops short of the sync's customers: 20 pages,
-which a lookup or an upload's check waits for one after the other (a few seconds on a loaded Ameyo).
-A campaign with more added since its sync wants syncing again, and the answers say so."""
-# At most this many requests, step-backs included (contacts deleted above the read's position).
-_REQUESTS = 2 * ADDED_CAP // PAGE
+"""Most contacts the index does not hold that one read goes through before it stops short of the
+sync's customers: 20 pages, which a lookup or an upload's check waits for one after the other (a few
+seconds on a loaded Ameyo). A campaign with more added since its sync wants syncing again, and the
+answers say so."""
+READ_CAP = 50_000
+"""Most contacts one read goes through in all, those the index holds included (`Held`): the
+customers this server uploaded since the bound are in the index already, and a read that gets past
+them raises the bound over them (`catch_up`), so they are read once, not by every check until the
+next sync; past this many (100 pages) a read stops as at ADDED_CAP."""
 
-CAPPED = f"beyond the newest {ADDED_CAP:,} contacts"
-"""Which of the customers added since the sync a check did not read when its read stopped at
-ADDED_CAP (`held.Customers.beyond`)."""
+Held = Callable[[Sequence[int]], Awaitable[Collection[int]]]
+"""Which of some customer ids the campaign's index holds (`catch_up`): none when it cannot say."""
 
 
 def unreadable(failure: str) -> str:
@@ -43,15 +47,22 @@ def unreadable(failure: str) -> str:
 
 Reach = Literal["campaign", "sync", "cap", "page"]
 """How far a read went: the campaign's every contact ("campaign"); down to the customers the index
-held as of its sync, so every customer added since ("sync"); stopped at ADDED_CAP before those
-("cap"); the newest PAGE alone, for an index that keeps no bound ("page")."""
+held as of its sync, so every customer added since ("sync"); stopped at ADDED_CAP or READ_CAP before
+those ("cap"); the newest PAGE alone, for an index that keeps no bound ("page")."""
 
 
-def left_unread(reach: Reach) -> str:
-    """Which of the customers added since the sync a read that went as far as `reach` did not read
-    ("": none): those past ADDED_CAP, or past the newest PAGE for an index that keeps no bound, where
-    nothing says there are none (`held.Customers.beyond`)."""
-    return {"cap": CAPPED, "page": f"beyond the newest {PAGE} contacts"}.get(reach, "")
+def beyond_newest(read: int) -> str:
+    """Which of the customers added since the sync a read of the `read` newest contacts left."""
+    return f"beyond the newest {read:,} contacts"
+
+
+def left_unread(added: Added) -> str:
+    """Which of the customers added since the sync `added` did not read ("": none): those past where
+    it stopped (a cap), or past the newest PAGE for an index that keeps no bound, where nothing says
+    there are none (`held.Customers.beyond`)."""
+    if added.reach == "cap":
+        return beyond_newest(len(added.contacts))
+    return beyond_newest(PAGE) if added.reach == "page" else ""
 
 
 @dataclass(frozen=True)
@@ -88,16 +99,23 @@ class Added:
     top: int | None
 
 
-async def read_added(ameyo: Ameyo, request: GetContactsRequest, since: Since) -> Added:
+async def read_added(
+    ameyo: Ameyo, request: GetContactsRequest, since: Since, held: Held | None = None
+) -> Added:
     """The campaign's newest contacts (with `request`'s columns) down to the first at or below
-    `since.floor`, at most ADDED_CAP of them. Each page after the first asks for one row before its
-    position too, as the sync's pages do: a row not read yet there means contacts above were deleted
-    meanwhile, and the read steps back (contacts added meanwhile only repeat rows already read).
-    AmeyoError when Ameyo cannot be asked."""
+    `since.floor`, at most ADDED_CAP of them; with `held`, at most ADDED_CAP that the index does not
+    hold, and READ_CAP in all. Each page after the first asks for one row before its position too,
+    as the sync's pages do: a row not read yet there means contacts above were deleted meanwhile, and
+    the read steps back (contacts added meanwhile only repeat rows already read). AmeyoError when
+    Ameyo cannot be asked."""
     found: dict[int, Contact] = {}
     lowest: int | None = None
     at = 0
-    for _ in range(_REQUESTS):
+    most = ADDED_CAP if held is None else READ_CAP
+    unheld = 0  # contacts read that the index does not hold, of those asked about
+    unasked: list[int] = []  # contacts read that `held` was not asked about yet
+    # At most this many requests, step-backs included (contacts deleted above the read's position).
+    for _ in range(2 * most // PAGE):
         start = max(at - 1, 0)
         limit = PAGE + at - start
         page = await ameyo.get_contacts(
@@ -109,19 +127,28 @@ async def read_added(ameyo: Ameyo, request: GetContactsRequest, since: Since) ->
             at = max(at - PAGE, 0)
             continue
         for contact in page:
+            if contact.customer_id not in found:
+                unasked.append(contact.customer_id)
             found[contact.customer_id] = contact
         if page:
             least = min(contact.customer_id for contact in page)
             lowest = least if lowest is None else min(lowest, least)
         at = start + len(page)
-        reach = _reach(page, limit, lowest, since, len(found))
+        reach = _reach(page, limit, lowest, since)
+        if reach is None and unheld + len(unasked) >= ADDED_CAP:
+            # Asked only now: a read of fewer contacts than the cap costs the store nothing.
+            unheld += len(unasked) - (len(await held(unasked)) if held is not None else 0)
+            unasked = []
+            reach = "cap" if unheld >= ADDED_CAP else None
+        if reach is None and len(found) >= most:
+            reach = "cap"
         if reach is not None:
             return Added(list(found.values()), reach, max(found, default=None))
     return Added(list(found.values()), "cap", max(found, default=None))
 
 
-def _reach(page: list[Contact], limit: int, lowest: int | None, since: Since, read: int) -> Reach | None:
-    """Where a read stops after `page` (None: it goes on)."""
+def _reach(page: list[Contact], limit: int, lowest: int | None, since: Since) -> Reach | None:
+    """Where a read stops after `page` (None: it goes on, unless a cap stops it)."""
     if len(page) < limit:
         return "campaign"
     if not since.known or any(a.customer_id <= b.customer_id for a, b in pairwise(page)):
@@ -129,4 +156,4 @@ def _reach(page: list[Contact], limit: int, lowest: int | None, since: Since, re
         return "page"
     if since.floor is not None and lowest is not None and lowest <= since.floor:
         return "sync"
-    return "cap" if read >= ADDED_CAP else None
+    return None

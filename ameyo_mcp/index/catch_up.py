@@ -23,6 +23,8 @@ from ..errors import StoreError, SyncError
 from .added import Added, Since, read_added
 
 if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
+
     from ..ameyo.models import Contact, GetContactsRequest
     from ..ameyo.service import Ameyo
     from ..config import Settings
@@ -40,7 +42,14 @@ async def read_keeping(ameyo: Ameyo, store: Store | None, request: GetContactsRe
     campaign_id = request.campaign_id
     # The index's columns whatever the caller asked for: the rows are made from this read.
     asked = request.model_copy(update={"other_columns": {**(request.other_columns or {}), **index_columns()}})
-    added = await read_added(ameyo, asked, since)
+
+    async def held(ids: Sequence[int]) -> Collection[int]:
+        try:
+            return await anyio.to_thread.run_sync(store.held_ids, campaign_id, ids)
+        except (StoreError, OSError):
+            return ()  # counted as not held: the read stops at ADDED_CAP, as without an index
+
+    added = await read_added(ameyo, asked, since, held)
     if added.reach in ("sync", "campaign"):
         await _keep(ameyo.settings, store, campaign_id, added, since)
     return added

@@ -197,7 +197,7 @@ class NewestSeen:
         self.read_at = at
         if latest.top is not None:
             self.top = latest.top if self.top is None else max(self.top, latest.top)
-        self.beyond = self.beyond or left_unread(latest.reach)
+        self.beyond = self.beyond or left_unread(latest)
         home = phones.home_prefix(self.region)
         for contact in latest.contacts:
             # A number they no longer hold stays in the lookups below: a batch that finds them by
@@ -253,7 +253,7 @@ async def newest_customers(
         except AmeyoError as exc:
             failure = unreadable(exc.message)
     latest = added.contacts if added is not None else []
-    read = seen.beyond if seen is not None else left_unread(added.reach) if added is not None else ""
+    read = seen.beyond if seen is not None else left_unread(added) if added is not None else ""
     out = Customers(beyond=failure or read)
     for contact in latest:
         if contact.customer_id in known:

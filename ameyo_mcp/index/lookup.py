@@ -26,7 +26,7 @@ from ..errors import StoreError, as_clause
 from ..rules import phones
 from ..rules.outcomes import UNKNOWN_STATUS, outcome_key
 from ..rules.sanitize import fence, fold
-from .added import CAPPED, Reach, Since
+from .added import Reach, Since, beyond_newest
 from .catch_up import read_keeping
 
 if TYPE_CHECKING:
@@ -128,9 +128,9 @@ class Looked:
                 )
             if self.reach == "cap":
                 return (
-                    f"Customers added in Ameyo since the sync {CAPPED} were not looked at, so this is "
-                    "not a 'not found' (a customer whose number or name changed since, outside this "
-                    f"server, may be missed too): give customer_id, or {self.again}."
+                    f"Customers added in Ameyo since the sync {beyond_newest(self.newest or 0)} were not "
+                    "looked at, so this is not a 'not found' (a customer whose number or name changed "
+                    f"since, outside this server, may be missed too): give customer_id, or {self.again}."
                 )
             return (
                 "A customer added in Ameyo after the sync, or whose number or name changed since, "

@@ -24,6 +24,7 @@ folded here, case and accents ignored):
     keep_added(campaign_id, rows, above=, through=) -> bool   # a live read of those added since the
                                            # sync: written, and the bound raised to `through` when
                                            # every customer up to it is then held (never lowered)
+    held_ids(campaign_id, customer_ids) -> set[int]   # which of them the index holds
     contact(campaign_id, customer_id) -> IndexedContact | None
     contacts(campaign_id, after=None, limit=1000) -> list[IndexedContact]   # by customer id, paged
     find_by_phone(campaign_id, key, limit=20) -> list[IndexedContact]       # whole key, indexed

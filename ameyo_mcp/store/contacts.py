@@ -102,6 +102,11 @@ class ContactLookups(Connection):
             lambda tx: {pair: contact_of(row) for pair, row in contacts_at(tx, wanted, columns).items()}
         )
 
+    def held_ids(self, campaign_id: int, customer_ids: Sequence[int]) -> set[int]:
+        """Which of `customer_ids` the campaign's index holds, in one read."""
+        wanted = [(campaign_id, i) for i in dict.fromkeys(customer_ids)]
+        return self._reading(lambda tx: {i for _, i in contacts_at(tx, wanted, "seen_pass")})
+
     def contacts(
         self, campaign_id: int, *, after: int | None = None, limit: int = 1000
     ) -> list[IndexedContact]:
