@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.types import CallToolResult
 
 from tests.conftest import Simulator, server_of, settings_for, text_of
 
@@ -99,13 +100,11 @@ async def test_a_file_row_a_tool_sent_earlier_is_told_the_customer_ameyo_made_of
     assert simulator.state.executed["uploadContacts"] == 2
 
 
-async def test_a_file_row_whose_callback_a_tool_sent_is_told_what_ameyo_answered(
-    simulator: Simulator, tmp_path: Path
-) -> None:
-    """The same customer with the same callback, sent by ameyo_upload_contacts_with_callbacks and
-    then met in a file: the file's row also asks the upload's status of the customer (NOT_TRIED,
-    what a new customer starts as anyway), so it was kept as another row, and told NOT_SENT, as
-    held by "another write", with no word of the callback Ameyo had scheduled for it."""
+async def _a_tool_then_the_file(
+    simulator: Simulator, tmp_path: Path, at: str
+) -> tuple[CallToolResult, CallToolResult, CallToolResult]:
+    """Asha's callback at `at` (agent7) sent by ameyo_upload_contacts_with_callbacks, then the file
+    tool's dry run and run of a file in an upload folder with her row (11:00, Agent7) and Cy's."""
     folder = tmp_path / "uploads"
     folder.mkdir()
     (folder / "today.csv").write_text(
@@ -115,13 +114,25 @@ async def test_a_file_row_whose_callback_a_tool_sent_is_told_what_ameyo_answered
         encoding="utf-8",
     )
     settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
-    asha = {"customer": ASHA, "callback_time": "2031-05-01T11:00:30", "agent": "agent7"}
+    asha = {"customer": ASHA, "callback_time": at, "agent": "agent7"}
     file_args = BASE | {"file": "today.csv"}
     async with Client(server_of(simulator, settings)) as client:
         first = await client.call_tool("ameyo_upload_contacts_with_callbacks", BASE | {"records": [asha]})
-        [scheduled] = by_position(first).values()
         checked = await client.call_tool(FILE_TOOL, file_args)
         sent = await client.call_tool(FILE_TOOL, file_args | {"dry_run": False})
+    return first, checked, sent
+
+
+async def test_a_file_row_whose_callback_a_tool_sent_is_told_what_ameyo_answered(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """The same customer with the same callback, sent by ameyo_upload_contacts_with_callbacks and
+    then met in a file: the file's row also asks the upload's status of the customer (NOT_TRIED,
+    what a new customer starts as anyway), so it was kept as another row, and told NOT_SENT, as
+    held by "another write", with no word of the callback Ameyo had scheduled for it."""
+    first, checked, sent = await _a_tool_then_the_file(simulator, tmp_path, "2031-05-01T11:00:30")
+    [scheduled] = by_position(first).values()
+    folder = tmp_path / "uploads"
     assert "Would not be sent again: 1 row" in text_of(checked), text_of(checked)
     assert "Not sent again: 1 row" in text_of(sent) and "sent in this run 1" in text_of(sent), text_of(sent)
     said = (
@@ -169,21 +180,7 @@ async def test_a_file_row_whose_callback_a_tool_sent_is_not_counted_as_scheduled
     became of it; the file's counts took it as one of its own: the dry run said it "would send 1
     (with 2 callbacks to schedule)", and the run "added 1 … Callbacks scheduled: 2", though Ameyo
     scheduled one for it. The record tools count only the callbacks their own write scheduled."""
-    folder = tmp_path / "uploads"
-    folder.mkdir()
-    (folder / "today.csv").write_text(
-        "phone1,name,callback_time,callback_user\n"
-        "9876512345,Asha,2031-05-01 11:00,Agent7\n"
-        "9876512347,Cy,2031-05-01 12:00,\n",
-        encoding="utf-8",
-    )
-    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
-    asha = {"customer": ASHA, "callback_time": "2031-05-01T11:00:00", "agent": "agent7"}
-    file_args = BASE | {"file": "today.csv"}
-    async with Client(server_of(simulator, settings)) as client:
-        await client.call_tool("ameyo_upload_contacts_with_callbacks", BASE | {"records": [asha]})
-        checked = await client.call_tool(FILE_TOOL, file_args)
-        sent = await client.call_tool(FILE_TOOL, file_args | {"dry_run": False})
+    _, checked, sent = await _a_tool_then_the_file(simulator, tmp_path, "2031-05-01T11:00:00")
     said = text_of(checked)
     assert "would send 1 (with 1 callback to schedule)" in said and "(the first" not in said, said
     assert (checked.structured_content or {})["callbacks"] == 1, checked.structured_content
