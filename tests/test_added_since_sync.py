@@ -17,8 +17,16 @@ from ameyo_mcp.config import Settings
 from ameyo_mcp.index.added import ADDED_CAP, PAGE
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.simulator.state import ContactQuery, ContactRow, SimulatorState, UploadOptions
-from tests.conftest import InProcessSimulator, Simulator, server_of, settings_for, synced, text_of
-from tests.test_bulk_upload import read_result, upload_env
+from tests.conftest import (
+    InProcessSimulator,
+    Simulator,
+    process_env,
+    server_of,
+    settings_for,
+    synced,
+    text_of,
+)
+from tests.test_bulk_upload import read_result
 from tests.test_file_do_not_call import added_after_the_sync
 from tests.test_newest_reads import BATCH, ROWS, ZUBIN, new_people, run
 from tests.test_store import execute_directly
@@ -85,7 +93,7 @@ async def test_a_files_update_holds_back_a_customer_beyond_the_newest_500_readin
     with SimulatorThread(SimulatorConfig(password="pw-5ec2e7-simulated")) as sim:
         settings, zubin_id = await zubin_then_others(sim, tmp_path, OTHERS)
         source = new_people(tmp_path / "people.csv", ZUBIN)  # eight batches, his row in the last
-        env = upload_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": settings.database_url}
+        env = process_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": settings.database_url}
         command = [sys.executable, "-m", "ameyo_mcp", "upload", str(source), "--campaign", "1", "--lead", "1"]
         command += ["--update", "--batch-size", str(BATCH)]
         # The dry run reads the two pages down to the sync's customers once, and Zubin by id for the

@@ -33,8 +33,8 @@ from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.writes.bulk.engine import upload_file
 from ameyo_mcp.writes.bulk.options import BulkOptions
 from ameyo_mcp.writes.bulk.report import bulk_text
-from tests.conftest import ameyo_of, cli_writes, server_of, settings_for, synced, text_of
-from tests.test_bulk_upload import EXISTING, phone, read_result, upload_env
+from tests.conftest import ameyo_of, cli_writes, process_env, server_of, settings_for, synced, text_of
+from tests.test_bulk_upload import EXISTING, phone, read_result
 
 pytestmark = pytest.mark.anyio
 
@@ -128,7 +128,7 @@ def test_a_second_cli_run_of_the_same_upload_is_refused_naming_the_first(tmp_pat
     journal = tmp_path / "list.csv.ameyo-journal"
     command = cli(source, "--batch-size", str(batch), "--concurrency", "1")
     with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
-        env = upload_env(sim, tmp_path)
+        env = process_env(sim, tmp_path)
         sim.state.faults.commands = {"uploadContacts"}
         sim.state.faults.delay_s = 0.6  # ten batches, one at a time: six seconds at least
         first = subprocess.Popen(
@@ -284,7 +284,7 @@ def test_a_full_disk_ends_the_cli_with_one_line_and_a_resumable_journal(
         resource.setrlimit(resource.RLIMIT_FSIZE, (30_000, 30_000))
 
     with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
-        env = upload_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": postgres_url}
+        env = process_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": postgres_url}
         full = subprocess.run(
             command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, preexec_fn=small_disk
         )
@@ -354,7 +354,7 @@ async def test_retry_unknown_never_schedules_a_second_callback_silently(
     with anyio.fail_after(60):
         done = await anyio.run_process(
             cli(source, "--batch-size", "5", "--retry-unknown", "--resend-callbacks-may-duplicate"),
-            env=upload_env(simulator, tmp_path),
+            env=process_env(simulator, tmp_path),
             check=False,
         )
     stdout = done.stdout.decode()
@@ -430,7 +430,7 @@ def test_cli_outputs_beside_the_file_and_refusals_in_one_line(tmp_path: Path) ->
         resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
 
     with SimulatorThread(SimulatorConfig(contacts=5)) as sim:
-        env = upload_env(sim, tmp_path) | cli_env(tmp_path)
+        env = process_env(sim, tmp_path) | cli_env(tmp_path)
 
         def run(*extra: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run(
@@ -450,7 +450,7 @@ def test_cli_outputs_beside_the_file_and_refusals_in_one_line(tmp_path: Path) ->
         assert not (folder / "today.csv.ameyo-journal").exists()
         full = subprocess.run(
             cli(source),
-            env=upload_env(sim, tmp_path),
+            env=process_env(sim, tmp_path),
             cwd=elsewhere,
             capture_output=True,
             text=True,
@@ -525,7 +525,7 @@ def test_sigterm_leaves_every_sent_batch_answered_or_marked_unknown(tmp_path: Pa
     journal = tmp_path / "big.csv.ameyo-journal"
     command = cli(source, "--batch-size", str(batch), "--concurrency", "2")
     with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
-        env = upload_env(sim, tmp_path)
+        env = process_env(sim, tmp_path)
         sim.state.faults.commands = {"uploadContacts"}
         sim.state.faults.delay_s = 0.5
         process = subprocess.Popen(
@@ -844,7 +844,7 @@ def test_the_progress_line_of_a_stopped_upload_says_how_many_rows_were_not_sent(
     with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
         sim.state.faults.commands = {"uploadContacts"}
         sim.state.faults.drop_after = 1  # the first batch runs, its answer is lost: the run stops
-        env = upload_env(sim, tmp_path) | {
+        env = process_env(sim, tmp_path) | {
             "AMEYO_DATABASE_URL": str(tmp_path / "index.db"),
             "AMEYO_PROGRESS_EVERY_S": "0",  # a line for every step
         }

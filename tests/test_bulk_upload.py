@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from ameyo_mcp.writes.bulk.engine import upload_file
 from ameyo_mcp.writes.bulk.options import BulkOptions
 from ameyo_mcp.writes.bulk.report import bulk_text
 from ameyo_mcp.writes.path import WritePath
-from tests.conftest import ameyo_of, cli_writes, server_of, settings_for, text_of
+from tests.conftest import ameyo_of, cli_writes, process_env, server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -263,18 +262,6 @@ async def test_a_batch_claimed_on_the_loop_never_makes_it_wait_for_another_threa
     assert claiming.is_set() and max(stalls) < 0.5, max(stalls)  # the loop never waited that second
 
 
-def upload_env(sim: SimulatorThread, tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "AMEYO_BASE_URL": sim.base_url,
-        "AMEYO_USER_ID": sim.state.config.user_id,
-        "AMEYO_PASSWORD": sim.state.config.password,
-        "AMEYO_TIMEZONE": sim.state.config.timezone,
-        "AMEYO_SESSION_FILE": str(tmp_path / "session.json"),
-        "AMEYO_AUDIT_FILE": str(tmp_path / "audit.jsonl"),
-    }
-
-
 def test_killed_cli_resumes_without_sending_a_row_twice(tmp_path: Path) -> None:
     rows, batch = 1200, 100
     source = tmp_path / "big.csv"
@@ -285,7 +272,7 @@ def test_killed_cli_resumes_without_sending_a_row_twice(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "ameyo_mcp", "upload", str(source), "--campaign", "1", "--lead", "1"]
     command += ["--batch-size", str(batch), "--concurrency", "2"]
     with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
-        env = upload_env(sim, tmp_path)
+        env = process_env(sim, tmp_path)
         sim.state.faults.commands = {"uploadContacts"}
         sim.state.faults.delay_s = 0.4  # each batch runs at once, then its answer takes a while
         process = subprocess.Popen(
@@ -328,7 +315,7 @@ def test_the_cli_refuses_to_upload_a_file_an_upload_wrote(tmp_path: Path) -> Non
     source = tmp_path / "few.csv"
     source.write_text("phone1,name\n9876500201,Ana\n9876500202,Bo\n", encoding="utf-8")
     with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
-        env = upload_env(sim, tmp_path)
+        env = process_env(sim, tmp_path)
         command = [sys.executable, "-m", "ameyo_mcp", "upload", "--campaign", "1", "--lead", "1"]
         first = subprocess.run([*command, str(source)], env=env, capture_output=True, text=True, timeout=60)
         assert first.returncode == 0, first.stderr

@@ -18,9 +18,9 @@ from ameyo_mcp.ameyo.service import Ameyo
 from ameyo_mcp.rules import phones
 from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
-from tests.conftest import server_of, settings_for, synced, text_of, transport_of
+from tests.conftest import process_env, server_of, settings_for, synced, text_of, transport_of
 from tests.test_bulk_exact import cli
-from tests.test_bulk_upload import read_result, upload_env
+from tests.test_bulk_upload import read_result
 from tests.test_file_do_not_call import added_after_the_sync, dnc_file, karthiks_callbacks
 
 pytestmark = pytest.mark.anyio
@@ -147,7 +147,7 @@ async def test_a_customer_ameyos_answer_leaves_out_is_not_read_either(tmp_path: 
     with SimulatorThread(SimulatorConfig(password="pw-5ec2e7-simulated")) as sim:
         source = dnc_file(sim, tmp_path / "callbacks.csv")
         await synced(sim, settings_for(sim, tmp_path))
-        env = upload_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": str(tmp_path / "index.db")}
+        env = process_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": str(tmp_path / "index.db")}
 
         def upload() -> subprocess.CompletedProcess[str]:
             return subprocess.run(

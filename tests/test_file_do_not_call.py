@@ -16,8 +16,8 @@ from mcp import Client
 
 from ameyo_mcp.config import Settings
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
-from tests.conftest import Simulator, server_of, settings_for, synced, text_of
-from tests.test_bulk_upload import read_result, upload_env
+from tests.conftest import Simulator, process_env, server_of, settings_for, synced, text_of
+from tests.test_bulk_upload import read_result
 
 pytestmark = pytest.mark.anyio
 
@@ -112,7 +112,7 @@ async def test_the_cli_refuses_a_do_not_call_callback_without_its_flag(tmp_path:
         source = dnc_file(sim, tmp_path / "callbacks.csv")
         settings = settings_for(sim, tmp_path)
         await synced(sim, settings)
-        env = upload_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": str(tmp_path / "index.db")}
+        env = process_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": str(tmp_path / "index.db")}
         command = [sys.executable, "-m", "ameyo_mcp", "upload", str(source), "--campaign", "1", "--lead", "1"]
 
         def run(*extra: str) -> subprocess.CompletedProcess[str]:

@@ -21,8 +21,7 @@ from ameyo_mcp.server.tools import contacts as contacts_tool
 from ameyo_mcp.server.tools import history as history_tool
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.store import open_store
-from tests.conftest import InProcessSimulator, server_of, settings_for, synced, text_of
-from tests.test_bulk_upload import upload_env
+from tests.conftest import InProcessSimulator, process_env, server_of, settings_for, synced, text_of
 from tests.test_fences import IST, TOKEN, receiver
 
 pytestmark = pytest.mark.anyio
@@ -401,7 +400,7 @@ def test_the_cli_report_for_a_person_has_no_fences(tmp_path: Path) -> None:
     source.write_text(f"phone1,name,callback_time\n9876012351,Ana,{late}\n9876012352,Bo,\n", encoding="utf-8")
     command = [sys.executable, "-m", "ameyo_mcp", "upload", str(source), "--campaign", "1", "--dry-run"]
     with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
-        env = upload_env(sim, tmp_path)
+        env = process_env(sim, tmp_path)
 
         def run(*extra: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run(

@@ -17,8 +17,8 @@ import pytest
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.writes.bulk.engine import upload_file
 from ameyo_mcp.writes.bulk.options import BulkOptions
-from tests.conftest import InProcessSimulator, ameyo_of, cli_writes, settings_for, synced
-from tests.test_bulk_upload import read_result, upload_env
+from tests.conftest import InProcessSimulator, ameyo_of, cli_writes, process_env, settings_for, synced
+from tests.test_bulk_upload import read_result
 from tests.test_file_do_not_call import added_after_the_sync
 
 pytestmark = [pytest.mark.anyio, pytest.mark.network]  # the CLI is a process of its own
@@ -49,7 +49,7 @@ async def test_a_files_check_reads_the_newest_contacts_once_a_run_and_still_hold
         )
         status = "CALLED"
         source = new_people(tmp_path / "people.csv", ZUBIN)
-        env = upload_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": str(tmp_path / "index.db")}
+        env = process_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": str(tmp_path / "index.db")}
         command = [sys.executable, "-m", "ameyo_mcp", "upload", str(source), "--campaign", "1", "--lead", "1"]
         command += ["--update", "--batch-size", str(BATCH)]
         said = f"customer {zubin_id}'s last disposition is 'DNC'"

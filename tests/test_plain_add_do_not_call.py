@@ -17,9 +17,9 @@ from mcp import Client
 from ameyo_mcp.config import Settings
 from ameyo_mcp.rules import phones
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
-from tests.conftest import Simulator, server_of, settings_for, synced, text_of
+from tests.conftest import Simulator, process_env, server_of, settings_for, synced, text_of
 from tests.test_bulk_exact import cli
-from tests.test_bulk_upload import read_result, upload_env
+from tests.test_bulk_upload import read_result
 from tests.test_do_not_call_lookups import do_not_call_by_phone2
 from tests.test_file_do_not_call import TOOL, _dry_run_then_confirmed, added_after_the_sync
 
@@ -150,7 +150,7 @@ async def test_the_cli_holds_back_a_new_customer_on_a_do_not_call_line(tmp_path:
         settings = settings_for(sim, tmp_path)
         records, said = await on_their_lines(sim, settings)
         source, since = as_csv(tmp_path / "people.csv", records), last_id(sim)
-        env = upload_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": str(tmp_path / "index.db")}
+        env = process_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": str(tmp_path / "index.db")}
 
         def run(*extra: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run(

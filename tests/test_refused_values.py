@@ -20,8 +20,8 @@ import pytest
 from mcp import Client
 
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
-from tests.conftest import server_of, settings_for, text_of
-from tests.test_bulk_upload import read_result, upload_env
+from tests.conftest import process_env, server_of, settings_for, text_of
+from tests.test_bulk_upload import read_result
 
 pytestmark = pytest.mark.anyio
 
@@ -119,7 +119,7 @@ def test_cli_upload_describes_a_password_column_and_never_quotes_it(tmp_path: Pa
     command = [sys.executable, "-m", "ameyo_mcp", "upload", str(source), "--campaign", "1", "--lead", "1"]
     command += ["--map", "Password=phone1"]
     with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
-        env = upload_env(sim, tmp_path)
+        env = process_env(sim, tmp_path)
         for extra, result_name in (
             (["--dry-run"], "contacts.csv.lead-1.ameyo-check.csv"),
             ([], "contacts.csv.lead-1.ameyo-result.csv"),

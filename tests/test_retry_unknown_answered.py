@@ -11,8 +11,8 @@ from collections import Counter
 from pathlib import Path
 
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
+from tests.conftest import process_env
 from tests.test_bulk_exact import cli, plain_file
-from tests.test_bulk_upload import upload_env
 
 
 def test_retry_unknown_resends_no_batch_the_ledger_holds_answered(tmp_path: Path) -> None:
@@ -20,7 +20,7 @@ def test_retry_unknown_resends_no_batch_the_ledger_holds_answered(tmp_path: Path
     journal = tmp_path / "list.csv.ameyo-journal"
     command = cli(source, "--batch-size", "5", "--concurrency", "1", "--update")
     with SimulatorThread(SimulatorConfig(contacts=20)) as sim:
-        env = upload_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
+        env = process_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
         first = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert first.returncode == 0, first.stdout + first.stderr
         assert sim.state.executed["uploadContacts"] == 2
