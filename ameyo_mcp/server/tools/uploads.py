@@ -148,10 +148,10 @@ async def ameyo_upload_contacts(
     )
     went = "its update, which has them dialled again, goes ahead" if update_existing else _ADDED_ON_THEIR_LINE
     notes = _held_for_dnc(checked, check, despite_do_not_call, went)
-    updates = sum(1 for c in checked if c.problem is None) if update_existing else 0
-    if not check.indexed and updates:
-        notes.append(_unchecked_note(updates, target, ameyo.settings) + " an update has them dialled again.")
-    notes += _beyond_note(check, sum(1 for c in checked if c.problem is None), ameyo.settings)
+    going = sum(1 for c in checked if c.problem is None)  # (those held back have their problem now)
+    if not check.indexed and update_existing and going:
+        notes.append(_unchecked_note(going, target, ameyo.settings) + " an update has them dialled again.")
+    notes += _beyond_note(check, going, ameyo.settings)
 
     def plan(good: list[Checked]) -> plans.Write:
         return plans.plan_upload(
