@@ -45,9 +45,12 @@ async def test_tools_listed_with_true_annotations_and_small_schemas(client: Clie
         assert tool.annotations.read_only_hint is (name not in WRITES | {"ameyo_login", "ameyo_logout"})
         for prop in tool.input_schema.get("properties", {}).values():
             assert prop.get("description"), f"{name} has an argument without a description"
-    # The records of the upload with callbacks reach the model through $defs: described there too
-    # (self_callback was bare, where ameyo_add_callback's says what it does).
-    nested = tools["ameyo_upload_contacts_with_callbacks"].input_schema["$defs"]["CallbackContact"]
+    # The records of the upload with callbacks are described field by field too (self_callback was
+    # bare, where ameyo_add_callback's says what it does), in place: no $ref for a client to follow.
+    schema = tools["ameyo_upload_contacts_with_callbacks"].input_schema
+    assert "$defs" not in schema
+    assert schema["properties"]["campaign"]["type"] == ["string", "integer"]  # not an anyOf of two
+    nested = schema["properties"]["records"]["items"]
     assert [n for n, prop in nested["properties"].items() if not prop.get("description")] == []
     assert tools["ameyo_upload_contacts"].annotations.destructive_hint  # type: ignore[union-attr]
     # Logging out ends the session every process on the store shares: not an additive update.

@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult
-from pydantic import PrivateAttr, ValidationError
+from pydantic import ValidationError
 
 from ...rules.sanitize import data_text
 from ..notices import forwarded
 from .common import ENDING, CallEnding
-from .schemas import inline_refs
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import Context
@@ -31,15 +30,10 @@ Schema = dict[str, Any]
 class ExplainedTool(Tool):
     """A tool that forgives harmless spellings and explains the rest of a model's mistakes."""
 
-    # The input schema with its references inlined, made on the first call (`explain` reads it).
-    _inlined: Schema | None = PrivateAttr(None)
-
     async def run(
         self, arguments: dict[str, Any], context: Context[Any, Any], convert_result: bool = False
     ) -> Any:
-        if self._inlined is None:
-            self._inlined = inline_refs(self.parameters)
-        schema = self._inlined
+        schema = self.parameters  # inlined by `catalog.built_tool`: `explain` follows no `$ref`
         arguments = tolerant(arguments, schema)
         problems = unexpected(arguments, schema)
         if problems:

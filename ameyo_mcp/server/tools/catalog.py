@@ -67,7 +67,9 @@ def built_tool(fn: Callable[..., Any], title: str, annotations: ToolAnnotations)
     from .schemas import compact, inline_refs
 
     tool = ExplainedTool.from_function(fn, name=fn.__name__, title=title, annotations=annotations)
-    tool.parameters = compact(tool.parameters, optional_null=False)
+    # Inlined: a model reads a record's fields where they are used, not through a `$ref` to `$defs`,
+    # and `ExplainedTool` reads the same schema to explain a mistake.
+    tool.parameters = compact(inline_refs(tool.parameters), optional_null=False)
     tool.description = " ".join(tool.description.split())
     if tool.fn_metadata.output_schema is not None:
         tool.fn_metadata.output_schema = compact(inline_refs(tool.fn_metadata.output_schema))
