@@ -50,6 +50,9 @@ async def test_tools_listed_with_true_annotations_and_small_schemas(client: Clie
     schema = tools["ameyo_upload_contacts_with_callbacks"].input_schema
     assert "$defs" not in schema
     assert schema["properties"]["campaign"]["type"] == ["string", "integer"]  # not an anyOf of two
+    # A flag left out is off: only a flag that is on unless told otherwise shows its default.
+    assert all('"default": false' not in json.dumps(t.input_schema) for t in tools.values())
+    assert tools["ameyo_upload_contacts_file"].input_schema["properties"]["dry_run"]["default"] is True
     nested = schema["properties"]["records"]["items"]
     assert [n for n, prop in nested["properties"].items() if not prop.get("description")] == []
     assert tools["ameyo_upload_contacts"].annotations.destructive_hint  # type: ignore[union-attr]

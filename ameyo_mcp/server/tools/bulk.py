@@ -14,9 +14,19 @@ from pydantic import Field
 from ...errors import FileFormatError, PathRefused, UploadRefused, UploadStopped
 from ...writes.bulk.limits import DEFAULT_BATCH, DEFAULT_CONCURRENCY, MAX_BATCH, MAX_CONCURRENCY
 from ...writes.bulk.report import BulkUploadOut, bulk_text
-from .common import ConfirmArg, ameyo_of, answer, asker, explained, state_of
+from .common import (
+    ConfirmArg,
+    DespiteDncArg,
+    DryRunArg,
+    OutsideHoursArg,
+    ameyo_of,
+    answer,
+    asker,
+    explained,
+    state_of,
+)
 from .session_tools import CampaignArg
-from .uploads import DespiteDncArg, LeadArg, MigrateArg, OutsideHoursArg, UpdateArg
+from .uploads import AttemptsArg, LeadArg, MigrateArg, UpdateArg
 
 
 async def ameyo_upload_contacts_file(
@@ -28,19 +38,19 @@ async def ameyo_upload_contacts_file(
         dict[str, str] | None, Field(description="Rename columns, e.g. {Mobile: phone1}")
     ] = None,
     status: Annotated[str, Field(description="Status of new and updated contacts")] = "NOT_TRIED",
-    attempts: Annotated[int, Field(ge=0, description="Attempts already made")] = 0,
+    attempts: AttemptsArg = 0,
     update_existing: UpdateArg = False,
     migrate_existing: MigrateArg = False,
     outside_calling_hours: OutsideHoursArg = False,
     despite_do_not_call: DespiteDncArg = False,
-    dry_run: Annotated[bool, Field(description="Only check rows; send nothing")] = True,
+    dry_run: DryRunArg = True,
     confirm: ConfirmArg = None,
     retry_unknown: Annotated[
         bool, Field(description="Resend rows of unknown outcome (not callbacks)")
     ] = False,
     resend_callbacks_may_duplicate: Annotated[
         bool,
-        Field(description="With retry_unknown: also resend callback rows (may schedule twice)"),
+        Field(description="With retry_unknown, callback rows too (may schedule twice)"),
     ] = False,
     batch_size: Annotated[int, Field(ge=1, le=MAX_BATCH, description="Rows per request")] = DEFAULT_BATCH,
     concurrency: Annotated[
@@ -50,8 +60,8 @@ async def ameyo_upload_contacts_file(
         str | None, Field(description="Result CSV path, beside the file if relative")
     ] = None,
 ) -> Annotated[CallToolResult, BulkUploadOut]:
-    """Upload a contact file into a lead in batches, dry run by default; every row's outcome goes to
-    a result CSV. callback_time/_user/_phone columns add callbacks. Run again to resume."""
+    """Upload a contact file into a lead, dry run by default; each row's outcome goes to a result
+    CSV. callback_time/_user/_phone columns add callbacks. Run again to resume."""
     # The engine loads on first use: most conversations never upload a file.
     from ...writes.bulk.engine import journal_path_for, result_path_for, upload_file
     from ...writes.bulk.options import BulkOptions

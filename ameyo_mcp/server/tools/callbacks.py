@@ -28,7 +28,20 @@ from ...rules.phones import is_complete, same_number
 from ...rules.sanitize import data_text, fence
 from ...rules.times import CallbackTime, parse_callback_time, show
 from ...writes import callback_rules, plans
-from .common import AllowRepeatArg, ameyo_of, answer, explained, repeat_note, send_write, state_of
+from .common import (
+    AgentArg,
+    AllowRepeatArg,
+    CallbackTimeArg,
+    DespiteDncArg,
+    OutsideHoursArg,
+    SelfCallbackArg,
+    ameyo_of,
+    answer,
+    explained,
+    repeat_note,
+    send_write,
+    state_of,
+)
 from .contacts import CALLBACKS_SHOWN
 from .history import callbacks_set_on_calls
 from .session_tools import AmeyoId, CampaignArg
@@ -41,39 +54,23 @@ if TYPE_CHECKING:
 async def ameyo_add_callback(
     ctx: Context[Any, Any],
     campaign: CampaignArg,
-    callback_time: Annotated[
-        str,
-        Field(
-            max_length=64,
-            description="When to call, ISO 8601 with time of day, YYYY-MM-DDTHH:MM:SS (server zone) "
-            "or with offset",
-        ),
-    ],
-    customer_id: Annotated[
-        AmeyoId | None, Field(description="Ameyo customer id (from ameyo_get_contacts)")
-    ] = None,
+    callback_time: CallbackTimeArg,
+    customer_id: Annotated[AmeyoId | None, Field(description="Customer id (ameyo_get_contacts)")] = None,
     phone: Annotated[
         str | None,
         Field(
             max_length=40,
-            description="Finds the customer by number or last digits; with customer_id, which of "
-            "their numbers to call",
+            description="Their number or its last digits; with customer_id, which of theirs to call",
         ),
     ] = None,
-    agent: Annotated[
-        str | None, Field(max_length=64, description="Ameyo user id of the agent to route it to")
-    ] = None,
-    self_callback: Annotated[bool, Field(description="Reserve it for that agent only")] = False,
-    outside_calling_hours: Annotated[
-        bool, Field(description="The person wants this time outside calling hours")
-    ] = False,
-    despite_do_not_call: Annotated[
-        bool, Field(description="The person confirmed calling a do-not-call customer")
-    ] = False,
+    agent: AgentArg = None,
+    self_callback: SelfCallbackArg = False,
+    outside_calling_hours: OutsideHoursArg = False,
+    despite_do_not_call: DespiteDncArg = False,
     allow_repeat: AllowRepeatArg = False,
 ) -> Annotated[CallToolResult, CallbackOut]:
-    """Schedule a callback for an existing customer of a campaign, by customer id or phone; Ameyo
-    dials one of their full stored numbers. New customers: ameyo_upload_contacts_with_callbacks."""
+    """Schedule a callback for an existing customer, by customer_id or phone; Ameyo dials one of their
+    full stored numbers. New customers: ameyo_upload_contacts_with_callbacks."""
     ameyo = ameyo_of(ctx)
     if customer_id is None and not phone:
         raise ToolError("Give customer_id or phone: whom should Ameyo call back?")

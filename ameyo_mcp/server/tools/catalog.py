@@ -37,7 +37,7 @@ READ_ENTRIES: tuple[tuple[str, str, str, str], ...] = (
     ("session_tools", "ameyo_list_campaigns", "List campaigns", "READ"),
     ("session_tools", "ameyo_get_leads", "List a campaign's leads", "READ"),
     ("contacts", "ameyo_get_contacts", "Find contacts", "READ"),
-    ("history", "ameyo_call_history", "Call history pushed by Ameyo", "HISTORY_READ"),
+    ("history", "ameyo_call_history", "Call history", "HISTORY_READ"),
 )
 WRITE_ENTRIES: tuple[tuple[str, str, str, str], ...] = (
     ("uploads", "ameyo_upload_contacts", "Upload contacts", "OVERWRITE"),

@@ -64,17 +64,24 @@ SESSION = ToolAnnotations(
 ADD = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
-AllowRepeatArg = Annotated[bool, Field(description="Really repeat a write already made minutes ago")]
-ConfirmArg = Annotated[
-    str | None,
-    Field(
-        max_length=64,
-        description="Large writes: confirm_token from this call's dry run, once the person agreed",
-    ),
-]
 OVERWRITE = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
 )
+
+# Arguments several tools take, described once. The texts are short: every conversation is sent
+# them, and a mistake's refusal says the rest (when a confirm_token is needed, a time's forms).
+AllowRepeatArg = Annotated[bool, Field(description="The person asked to repeat a recent write")]
+ConfirmArg = Annotated[
+    str | None, Field(max_length=64, description="The dry run's confirm_token, once the person agreed")
+]
+DryRunArg = Annotated[bool, Field(description="Check only; send nothing")]
+OutsideHoursArg = Annotated[bool, Field(description="The person wants times outside calling hours")]
+DespiteDncArg = Annotated[bool, Field(description="The person confirmed calling do-not-call customers")]
+CallbackTimeArg = Annotated[
+    str, Field(max_length=64, description="YYYY-MM-DDTHH:MM:SS (server's zone) or with an offset")
+]
+AgentArg = Annotated[str | None, Field(max_length=64, description="Agent's user id to route it to")]
+SelfCallbackArg = Annotated[bool, Field(description="Reserve it for that agent only")]
 
 
 class Confirmation(BaseModel):

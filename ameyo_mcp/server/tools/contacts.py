@@ -24,7 +24,7 @@ from ...rules.outcomes import UNKNOWN_STATUS
 from ...rules.sanitize import clean_mapping, data_text, inert
 from .common import MAX_ANSWER_CHARS, MAX_STRUCTURED_CHARS, ameyo_of, answer, explained, state_of
 from .history import callbacks_set_on_calls, last_call_note
-from .session_tools import AmeyoId, CampaignArg
+from .session_tools import AmeyoId, CampaignArg, PhoneSearchArg
 
 if TYPE_CHECKING:
     from ...store import CampaignIndex
@@ -35,46 +35,33 @@ SUMMARY_COLUMNS = ("status", "attempts", "disposition", "last_dialed_time")
 async def ameyo_get_contacts(
     ctx: Context[Any, Any],
     campaign: CampaignArg,
-    phone: Annotated[
-        str | None,
-        Field(max_length=40, description="Phone number, whole or last 4+ digits"),
-    ] = None,
+    phone: PhoneSearchArg = None,
     search: Annotated[
-        str | None, Field(max_length=200, description="A name, or the starts of its words, e.g. 'pri sha'")
+        str | None, Field(max_length=200, description="Name or its words' starts, e.g. 'pri sha'")
     ] = None,
     status: Annotated[
-        list[str] | None,
-        Field(max_length=25, description="Only these last call statuses, e.g. ['BUSY']"),
+        list[str] | None, Field(max_length=25, description="Last call statuses, e.g. BUSY")
     ] = None,
     disposition: Annotated[
-        list[str] | None,
-        Field(max_length=25, description="Only these last dispositions, e.g. ['DNC']"),
+        list[str] | None, Field(max_length=25, description="Last dispositions, e.g. DNC")
     ] = None,
     customer_ids: Annotated[
-        list[AmeyoId] | None, Field(max_length=500, description="Only these Ameyo customer ids")
+        list[AmeyoId] | None, Field(max_length=500, description="Only these customers")
     ] = None,
-    lead_ids: Annotated[
-        list[AmeyoId] | None, Field(max_length=50, description="Only contacts in these leads")
-    ] = None,
+    lead_ids: Annotated[list[AmeyoId] | None, Field(max_length=50, description="Only these leads")] = None,
     enabled_leads_only: Annotated[bool, Field(description="Skip contacts in disabled leads")] = False,
+    # Any column's prefixed name is taken too, and an unknown one is refused with the list.
     columns: Annotated[
         list[str] | None,
-        Field(
-            max_length=35,
-            description="Extra campaign columns by plain name, e.g. last_status_1, last_user_id",
-        ),
+        Field(max_length=35, description="Extra columns, e.g. last_status_1, last_user_id"),
     ] = None,
-    order_by: Annotated[
-        str | None,
-        Field(max_length=80, description="Column to sort by, e.g. 'last_dialed_time desc' or 'customerId'"),
-    ] = None,
+    order_by: Annotated[str | None, Field(max_length=80, description="e.g. 'last_dialed_time desc'")] = None,
     limit: Annotated[int, Field(ge=1, le=100, description="Contacts to show")] = 20,
-    offset: Annotated[int, Field(ge=0, description="Skip this many matches (paging)")] = 0,
-    detail: Annotated[bool, Field(description="Include every customer field and extra column")] = False,
+    offset: Annotated[int, Field(ge=0, description="Matches to skip (paging)")] = 0,
+    detail: Annotated[bool, Field(description="Show every field and column")] = False,
 ) -> Annotated[CallToolResult, ContactsOut]:
-    """Find contacts in a campaign and how their calls went: counts by status, then one line per
-    contact (name, phone, lead, status, attempts, disposition). Filter by phone, text, status,
-    disposition, ids or leads; page with offset."""
+    """Find a campaign's contacts and how their calls went: counts by status, then each contact's
+    lead, status, attempts and disposition."""
     ameyo = ameyo_of(ctx)
     extra = _columns(columns or [])
     async with explained(ameyo):

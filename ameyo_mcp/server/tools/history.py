@@ -30,7 +30,7 @@ from ...rules.outcomes import outcome_counts
 from ...rules.sanitize import data_text, fence
 from ...rules.times import CLOCK_SKEW, NoSuchMoment, date_alone, day_so_far, iso_moment, show
 from .common import ameyo_of, answer, explained, store_of, tool_error
-from .session_tools import AmeyoId
+from .session_tools import AmeyoId, PhoneSearchArg
 
 if TYPE_CHECKING:
     from ...ameyo.models import Contact
@@ -66,7 +66,7 @@ class CallHistoryOut(BaseModel):
 
 async def ameyo_call_history(
     ctx: Context[Any, Any],
-    phone: Annotated[str | None, Field(max_length=40, description="Number, whole or last 4+ digits")] = None,
+    phone: PhoneSearchArg = None,
     name: Annotated[str | None, Field(max_length=80, description="Customer's name, e.g. 'pri sha'")] = None,
     customer_id: Annotated[AmeyoId | None, Field(description="Customer id")] = None,
     campaign: Annotated[str | None, Field(max_length=80, description="Campaign name or id")] = None,
@@ -81,8 +81,8 @@ async def ameyo_call_history(
     limit: Annotated[int, Field(ge=1, le=MAX_LINES, description="Calls to list")] = 20,
     chart: Annotated[bool, Field(description="Add a PNG chart by hour and outcome")] = False,
 ) -> Annotated[CallToolResult, CallHistoryOut]:
-    """Calls as Ameyo pushed them after each call: counts by outcome, then one line per call (when,
-    customer, number, outcome, agent, talk time), newest first. Times in the server's zone."""
+    """Calls as Ameyo pushed them, newest first: counts by outcome, then each call's time, customer,
+    number, outcome, agent and talk time. Times in the server's zone."""
     from ...store import CallQuery  # here: start-up does not pay for the store
 
     # A blank filter is no filter (as ameyo_get_contacts takes search=""): not a search for ''.

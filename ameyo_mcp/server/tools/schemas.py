@@ -33,7 +33,9 @@ def compact(schema: Any, *, optional_null: bool = True) -> Any:
     """The same schema without titles and with short nullable types.
 
     With `optional_null=False` (for arguments) an optional argument loses its `null` alternative:
-    leaving it out means the same, and the arguments model still accepts an explicit null.
+    leaving it out means the same, and the arguments model still accepts an explicit null. A flag
+    loses its `default: false` too: a flag left out is off, as every reader takes it (a `true`
+    default, the file tool's dry_run, stays).
     """
     if isinstance(schema, list):
         return [compact(item, optional_null=optional_null) for item in schema]
@@ -43,7 +45,7 @@ def compact(schema: Any, *, optional_null: bool = True) -> Any:
     for key, value in schema.items():
         if key == "title" and isinstance(value, str):
             continue
-        if key == "default" and value is None:
+        if key == "default" and (value is None or (value is False and not optional_null)):
             continue
         if key == "description" and isinstance(value, str):
             out[key] = " ".join(value.split())

@@ -17,7 +17,8 @@ from ...errors import as_clause
 from ...rules.times import show
 from .common import ameyo_of, answer, explained
 
-CampaignArg = Annotated[str | int, Field(description="Campaign name or id, e.g. MoviStarSurvey or 1")]
+CampaignArg = Annotated[str | int, Field(description="Campaign name or id")]
+PhoneSearchArg = Annotated[str | None, Field(max_length=40, description="Whole number or last 4+ digits")]
 # A customer or lead id; checked as the arguments are (no bound in the schema: it would cost every
 # conversation its characters for a mistake a refusal explains).
 AmeyoId = Annotated[int, AfterValidator(id_of)]
@@ -25,12 +26,10 @@ AmeyoId = Annotated[int, AfterValidator(id_of)]
 
 async def ameyo_login(
     ctx: Context[Any, Any],
-    new_session: Annotated[
-        bool, Field(description="End the live session and start a new one (rarely needed)")
-    ] = False,
+    new_session: Annotated[bool, Field(description="Replace the live session")] = False,
 ) -> Annotated[CallToolResult, LoginOut]:
-    """Show who the server is logged in to Ameyo as, the campaigns and limits. The server logs in by
-    itself when needed; call this only to inspect the session or to force a fresh one."""
+    """Who the server is logged in to Ameyo as, its campaigns and limits. Tools log in by themselves:
+    call this only to inspect or renew the session."""
     ameyo = ameyo_of(ctx)
     async with explained(ameyo):
         before = ameyo.session.logins
@@ -49,8 +48,8 @@ async def ameyo_login(
 
 
 async def ameyo_ping_session(ctx: Context[Any, Any]) -> Annotated[CallToolResult, PingOut]:
-    """Check that the Ameyo session is alive and read the Ameyo server's current time and weekday
-    (useful to turn 'Monday at 10' into a callback time)."""
+    """Check the Ameyo session is alive; read the server's time and weekday (for 'Monday at 10' as a
+    callback time)."""
     ameyo = ameyo_of(ctx)
     logins = ameyo.session.logins
     async with explained(ameyo):
@@ -73,7 +72,7 @@ async def ameyo_ping_session(ctx: Context[Any, Any]) -> Annotated[CallToolResult
 
 
 async def ameyo_logout(ctx: Context[Any, Any]) -> Annotated[CallToolResult, LogoutOut]:
-    """End the Ameyo session now and free its licensed seat. Any later call logs in again."""
+    """End the Ameyo session, freeing its licensed seat; a later call logs in again."""
     ameyo = ameyo_of(ctx)
     async with explained(ameyo):
         ended = await ameyo.session.logout()
@@ -90,7 +89,7 @@ async def ameyo_logout(ctx: Context[Any, Any]) -> Annotated[CallToolResult, Logo
 
 
 async def ameyo_list_campaigns(ctx: Context[Any, Any]) -> Annotated[CallToolResult, CampaignsOut]:
-    """List the campaigns this Ameyo user works in, with their ids and types."""
+    """The campaigns this Ameyo user works in, with ids and types."""
     ameyo = ameyo_of(ctx)
     async with explained(ameyo):
         campaigns = await ameyo.campaigns()
@@ -104,7 +103,7 @@ async def ameyo_list_campaigns(ctx: Context[Any, Any]) -> Annotated[CallToolResu
 async def ameyo_get_leads(
     ctx: Context[Any, Any], campaign: CampaignArg
 ) -> Annotated[CallToolResult, LeadsOut]:
-    """List the leads (contact lists) of a campaign: which are enabled, their priority and attempts."""
+    """A campaign's leads (contact lists): enabled or not, priority, attempts."""
     ameyo = ameyo_of(ctx)
     async with explained(ameyo):
         info = await ameyo.campaign(campaign)

@@ -47,8 +47,14 @@ from ...writes.records import (
     would_send,
 )
 from .common import (
+    AgentArg,
     AllowRepeatArg,
+    CallbackTimeArg,
     ConfirmArg,
+    DespiteDncArg,
+    DryRunArg,
+    OutsideHoursArg,
+    SelfCallbackArg,
     ameyo_of,
     answer,
     asker,
@@ -62,31 +68,24 @@ from .session_tools import AmeyoId, CampaignArg
 MAX_RECORDS = 1000
 _RESPELL_TRIES = 3
 Value = str | int | float
-LeadArg = Annotated[AmeyoId, Field(description="Lead id to upload into (see ameyo_get_leads)")]
-UpdateArg = Annotated[bool, Field(description="Update existing customers (matched by phone1)")]
+LeadArg = Annotated[AmeyoId, Field(description="Lead id (ameyo_get_leads)")]
+UpdateArg = Annotated[bool, Field(description="Update customers matched by phone1")]
 MigrateArg = Annotated[bool, Field(description="Move existing customers into this lead")]
-OutsideHoursArg = Annotated[bool, Field(description="The person wants callbacks outside calling hours")]
-DryRunArg = Annotated[bool, Field(description="Only check and report; write nothing")]
-DespiteDncArg = Annotated[bool, Field(description="The person confirmed calling do-not-call customers")]
+AttemptsArg = Annotated[int, Field(ge=0, description="Attempts already made")]
+CUSTOMER_FIELDS = "Customer fields; phone1 required"
 # What goes ahead of a plain add held back for do-not-call, as the person confirmed.
 _ADDED_ON_THEIR_LINE = "its new customer is added on their line, and dialled,"
 
 
 class CallbackContact(BaseModel):
-    customer: dict[str, Value] = Field(description="Customer fields; phone1 is required")
-    callback_time: str = Field(
-        max_length=64, description="ISO 8601; without an offset it is read in the server's zone"
-    )
-    agent: str | None = Field(
-        default=None, max_length=64, description="Ameyo user id to route the callback to"
-    )
-    self_callback: bool = Field(default=False, description="Reserve it for that agent only")
+    customer: dict[str, Value] = Field(description=CUSTOMER_FIELDS)
+    callback_time: CallbackTimeArg
+    agent: AgentArg = None
+    self_callback: SelfCallbackArg = False
     callback_phone: str | None = Field(
         default=None, max_length=40, description="Number to call; default phone1"
     )
-    customer_id: AmeyoId | None = Field(
-        default=None, description="Existing customer to attach the callback to"
-    )
+    customer_id: AmeyoId | None = Field(default=None, description="Existing customer to attach it to")
 
     @model_validator(mode="before")
     @classmethod
@@ -113,13 +112,13 @@ async def ameyo_upload_contacts(
         Field(
             min_length=1,
             max_length=MAX_RECORDS,
-            description="Customer records: field → value; phone1 required",
+            description=CUSTOMER_FIELDS,
         ),
     ],
     status: Annotated[
         str, Field(max_length=40, description="Status of new and updated contacts")
     ] = "NOT_TRIED",
-    attempts: Annotated[int, Field(ge=0, description="Attempts already made")] = 0,
+    attempts: AttemptsArg = 0,
     update_existing: UpdateArg = False,
     migrate_existing: MigrateArg = False,
     despite_do_not_call: DespiteDncArg = False,
@@ -127,8 +126,7 @@ async def ameyo_upload_contacts(
     confirm: ConfirmArg = None,
     allow_repeat: AllowRepeatArg = False,
 ) -> Annotated[CallToolResult, UploadOut]:
-    """Upload customer records into a lead of a campaign; each is checked first, and its outcome
-    reported by position."""
+    """Upload customers into a campaign's lead; each record's outcome is reported by position."""
     ameyo = ameyo_of(ctx)
     async with explained(ameyo):
         target = await ameyo.upload_target(campaign, lead_id)
@@ -196,8 +194,8 @@ async def ameyo_upload_contacts_with_callbacks(
     confirm: ConfirmArg = None,
     allow_repeat: AllowRepeatArg = False,
 ) -> Annotated[CallToolResult, UploadOut]:
-    """Upload customers and schedule a callback for each in one step; each record's result and
-    callback id are reported by position."""
+    """Upload customers with a callback each; each record's outcome and callback id are reported by
+    position."""
     ameyo = ameyo_of(ctx)
     async with explained(ameyo):
         target = await ameyo.upload_target(campaign, lead_id)
