@@ -130,6 +130,8 @@ async def schemas() -> None:
         async with Client(create_server(ameyo_settings(sim, Path(tmp))), cache=None) as client:
             tools = (await client.list_tools()).tools
     entries = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
+    # Icons are shown to people, never to a model: measured apart, as tests/test_server.py does.
+    icons = sum(size(e.pop("icons", [])) for e in entries)
     total = sum(size(e) for e in entries)
     rows = []
     fields: list[tuple[int, str]] = []
@@ -153,13 +155,11 @@ async def schemas() -> None:
     verdict = "met" if total < SCHEMA_GOAL else "MISSED"
     print(
         f"   all {len(entries)} tool entries: {total:,} characters (goal < {SCHEMA_GOAL:,}: {verdict}); "
-        f"outputSchemas {outputs:,}, descriptions {descriptions:,}"
+        f"outputSchemas {outputs:,}, descriptions {descriptions:,}; icons apart, {icons:,}"
     )
     # A client hands the model each tool's name, description and input schema (the Anthropic and
     # OpenAI tool formats have no place for an output schema): that part is the per-turn cost.
-    for_model = total - sum(
-        size(e["outputSchema"]) + len(',"outputSchema":') for e in entries if "outputSchema" in e
-    )
+    for_model = sum(size({k: v for k, v in e.items() if k != "outputSchema"}) for e in entries)
     verdict = "met" if for_model < SCHEMA_GOAL else "MISSED"
     print(f"   without outputSchemas (what a model is shown): {for_model:,} characters (goal: {verdict})")
     print("   costliest input fields:")
