@@ -54,19 +54,26 @@ MAX_ANSWER_CHARS = 20_000
 # out), and a page of the most contacts a tool shows fits both.
 MAX_STRUCTURED_CHARS = 2 * MAX_ANSWER_CHARS
 
-READ = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-)
+
+def hints(*, read_only: bool, destructive: bool, idempotent: bool, open_world: bool) -> ToolAnnotations:
+    """A tool's hints as listed, each stated only where a client could read it otherwise: a hint
+    whose default is false (read-only, idempotent) is left out when false, as any client reads it
+    then; destructive and idempotent mean nothing for a read-only tool (the MCP spec's words); the
+    destructive and open-world hints, true by default, are always stated, for a client that would
+    take a missing one as false."""
+    return ToolAnnotations(
+        read_only_hint=True if read_only else None,
+        destructive_hint=None if read_only else destructive,
+        idempotent_hint=True if idempotent and not read_only else None,
+        open_world_hint=open_world,
+    )
+
+
+READ = hints(read_only=True, destructive=False, idempotent=True, open_world=True)
 # Logging out ends the one session every process on the store shares: not an additive update.
-SESSION = ToolAnnotations(
-    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
-)
-ADD = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-)
-OVERWRITE = ToolAnnotations(
-    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
-)
+SESSION = hints(read_only=False, destructive=True, idempotent=True, open_world=True)
+ADD = hints(read_only=False, destructive=False, idempotent=False, open_world=True)
+OVERWRITE = hints(read_only=False, destructive=True, idempotent=False, open_world=True)
 
 # Arguments several tools take, described once. The texts are short: every conversation is sent
 # them, and a mistake's refusal says the rest (when a confirm_token is needed, a time's forms).

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent
 from pydantic import BaseModel, Field
 
 from ...ameyo.columns import id_in
@@ -29,7 +29,7 @@ from ...rules.counts import agreeing, counted
 from ...rules.outcomes import outcome_counts
 from ...rules.sanitize import data_text, fence
 from ...rules.times import CLOCK_SKEW, NoSuchMoment, date_alone, day_so_far, iso_moment, show
-from .common import ameyo_of, answer, explained, store_of, tool_error
+from .common import ameyo_of, answer, explained, hints, store_of, tool_error
 from .session_tools import AmeyoId, PhoneSearchArg
 
 if TYPE_CHECKING:
@@ -41,9 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Read from our own store, not from Ameyo: a closed world.
-HISTORY_READ = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
+HISTORY_READ = hints(read_only=True, destructive=False, idempotent=True, open_world=False)
 MAX_LINES = 100
 # How long a zero for a lead waits for Ameyo's lead lists to say whether it is a lead at all: the
 # history itself is the store's, and answers in milliseconds whatever Ameyo's state.
