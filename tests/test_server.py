@@ -54,7 +54,9 @@ async def test_tools_listed_with_true_annotations_and_small_schemas(client: Clie
     # bare, where ameyo_add_callback's says what it does), in place: no $ref for a client to follow.
     schema = tools["ameyo_upload_contacts_with_callbacks"].input_schema
     assert "$defs" not in schema
-    assert schema["properties"]["campaign"]["type"] == ["string", "integer"]  # not an anyOf of two
+    # A list of types ({"type": ["string", "integer"]}) is valid JSON Schema, but Gemini's function
+    # declarations and some IDE clients refuse the whole tool list for one: alternatives stay anyOf.
+    assert all('"type": [' not in json.dumps(t.input_schema) for t in tools.values())
     # A flag left out is off: only a flag that is on unless told otherwise shows its default.
     assert all('"default": false' not in json.dumps(t.input_schema) for t in tools.values())
     assert tools["ameyo_upload_contacts_file"].input_schema["properties"]["dry_run"]["default"] is True

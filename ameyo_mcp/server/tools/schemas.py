@@ -1,8 +1,7 @@
 """Smaller tool schemas: every schema is sent to the model in every conversation.
 
 pydantic writes a `title` on every property, `anyOf` for every optional value and `default: null`
-for each, and `anyOf` of bare types where a list of types says the same; none of them tells a model
-anything the property name and type do not.
+for each; none of them tells a model anything the property name and type do not.
 """
 
 from __future__ import annotations
@@ -55,11 +54,6 @@ def compact(schema: Any, *, optional_null: bool = True) -> Any:
             continue
         out[key] = compact(value, optional_null=optional_null)
     options = out.get("anyOf")
-    if isinstance(options, list) and _bare_types(options) and {"type": "null"} not in options:
-        # {"anyOf": [{"type": "string"}, {"type": "integer"}]} validates as {"type": ["string", "integer"]}.
-        del out["anyOf"]
-        out["type"] = [option["type"] for option in options]
-        return out
     if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
         other = next(o for o in options if o != {"type": "null"})
         if isinstance(other, dict) and not optional_null:
@@ -69,10 +63,3 @@ def compact(schema: Any, *, optional_null: bool = True) -> Any:
             del out["anyOf"]
             out["type"] = [other["type"], "null"]
     return out
-
-
-def _bare_types(options: list[Any]) -> bool:
-    """Whether every alternative is a lone type name, as pydantic writes `str | int`."""
-    return len(options) > 1 and all(
-        isinstance(o, dict) and set(o) == {"type"} and isinstance(o["type"], str) for o in options
-    )

@@ -17,7 +17,7 @@ from ...errors import as_clause
 from ...rules.times import show
 from .common import ameyo_of, answer, explained
 
-CampaignArg = Annotated[str | int, Field(description="Campaign name or id")]
+CampaignArg = Annotated[str, Field(max_length=80, description="Campaign name or id")]
 PhoneSearchArg = Annotated[str | None, Field(max_length=40, description="Whole number or last 4+ digits")]
 # A customer or lead id; checked as the arguments are (no bound in the schema: it would cost every
 # conversation its characters for a mistake a refusal explains).
