@@ -223,3 +223,30 @@ async def test_an_index_synced_before_the_bound_was_kept_says_what_its_check_did
         f"the newest {PAGE} contacts"
     )
     assert unread in text and "sync again" in text, text
+
+
+async def test_a_callback_by_last_digits_weighs_the_customers_added_since_the_sync(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """ameyo_add_callback by last digits took the index's only customer with them and scheduled the
+    callback to their number, though a customer added in Ameyo since the sync ends with the same
+    digits: the person may have meant either, and the one they did not mean was rung. Both are
+    named now, at no request more (the check of the line reads the same pages)."""
+    settings = settings_for(simulator, tmp_path)
+    await synced(simulator, settings)
+    [priya] = [c for c in simulator.state.contacts(1) if c.phone1.endswith("9204")]
+    later = added_after_the_sync(simulator, {"phone1": "9811119204", "name": "Later Ninety"})
+    async with Client(server_of(simulator, settings)) as client:
+        asked = {"campaign": 1, "phone": "9204", "callback_time": LATER}
+        result = await client.call_tool("ameyo_add_callback", asked)
+        told = text_of(result)
+        assert result.is_error and "Several customers" in told, told
+        assert f"customer {priya.customer_id}: Priya Sharma" in told, told
+        assert f"customer {later}: Later Ninety" in told, told
+        assert not [cb for cb in simulator.state.callbacks(1) if cb.phone.endswith("9204")]
+        before = simulator.state.commands["getContacts"]
+        result = await client.call_tool("ameyo_add_callback", asked | {"phone": "19204"})
+        assert not result.is_error and f"customer {later}" in text_of(result), text_of(result)
+        # The lookup, the customers added since, and the customer by id for the line's check.
+        assert simulator.state.commands["getContacts"] - before == 3
+    assert [cb.phone for cb in simulator.state.callbacks(1) if cb.phone.endswith("9204")] == ["9811119204"]

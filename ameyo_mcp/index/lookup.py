@@ -185,10 +185,13 @@ class Finder:
             return None, f"{NO_INDEX}: {sync_advice(self.ameyo.settings)}"
         return known, None
 
-    async def by_phone(self, request: GetContactsRequest, phone: phones.PhoneSearch, keep: Keep) -> Found:
+    async def by_phone(
+        self, request: GetContactsRequest, phone: phones.PhoneSearch, keep: Keep, *, added_too: bool = False
+    ) -> Found:
         """Contacts with a number that `phone` finds (`phones.search`): their keys end with its key
         or its digits. `keep` is applied to what Ameyo answers now (it must check the number too:
-        `phone.matches`)."""
+        `phone.matches`). `added_too`: the customers added since the sync are read even when the
+        index finds some, for a caller that must know every customer the number finds."""
         tails = list(phone.tails)
 
         def find(store: Store, campaign_id: int) -> list[IndexedContact]:
@@ -198,7 +201,7 @@ class Finder:
                     found.setdefault(contact.customer_id, contact)
             return sorted(found.values(), key=lambda c: c.customer_id)[:CANDIDATES]
 
-        return await self._through_index(request, find, keep)
+        return await self._through_index(request, find, keep, added_too=added_too)
 
     async def elsewhere(
         self,
@@ -344,6 +347,8 @@ class Finder:
         keep: Keep,
         scan_keep: Keep | None = None,
         want: int = CANDIDATES,
+        *,
+        added_too: bool = False,
     ) -> Found:
         index, why = await self.index(request.campaign_id)
         if index is None:
@@ -359,9 +364,14 @@ class Finder:
             matches = [c for c in live if keep(c)]
         capped = len(candidates) >= want
         again = sync_advice(self.ameyo.settings, again=True)
-        if matches:
+        if matches and not added_too:
             return Found(matches, Looked(index=index, candidates_capped=capped, again=again))
-        return await self._newest(request, keep, index, again, capped=capped)
+        found = await self._newest(request, keep, index, again, capped=capped)
+        if matches:
+            held = {c.customer_id for c in matches}
+            added = [c for c in found.matches if c.customer_id not in held]
+            found.matches = sorted([*matches, *added], key=lambda c: c.customer_id)
+        return found
 
     async def _newest(
         self, request: GetContactsRequest, keep: Keep, index: CampaignIndex, again: str, *, capped: bool
