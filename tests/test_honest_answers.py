@@ -107,6 +107,29 @@ async def test_a_new_session_asked_for_first_is_new(simulator: InProcessSimulato
     assert len(live) == 1 and live != cached, "the cached session is ended, not kept beside the new one"
 
 
+@pytest.mark.network  # Ameyo stopped: nothing listens at its port
+async def test_the_session_is_called_live_only_when_ameyo_says_so(tmp_path: Path) -> None:
+    """ameyo_login answered "Using the live Ameyo session" from the session it kept, without asking
+    Ameyo: after Ameyo had ended the session (a restart), and while nothing listened at its port, so
+    "are we logged in?" was answered yes when no call could go through."""
+    with SimulatorThread(SimulatorConfig(password="pw-5ec2e7-simulated")) as sim:
+        async with Client(server_of(sim, settings_for(sim, tmp_path))) as client:
+            await client.call_tool("ameyo_list_campaigns", {})
+            held = await client.call_tool("ameyo_login", {})
+            assert text_of(held).startswith("Using the live Ameyo session"), text_of(held)
+            sim.state.expire_all_sessions()  # Ameyo restarted: the session is gone
+            renewed = await client.call_tool("ameyo_login", {})
+            assert text_of(renewed).startswith("Started a new Ameyo session"), text_of(renewed)
+            assert renewed.structured_content is not None and renewed.structured_content["new_session"]
+            assert sim.state.logins == 2 and len(sim.state.live_sessions()) == 1
+            sim.stop()
+            down = await client.call_tool("ameyo_login", {})
+    told = text_of(down)
+    assert not down.is_error and "live Ameyo session" not in told, told
+    assert told.startswith("Ameyo could not confirm the session just now") and "unreachable" in told, told
+    assert "logged in as CustomerManager" in told and "MoviStarSurvey (1" in told, told
+
+
 async def test_an_upload_refuses_a_misspelt_status_as_the_contacts_filter_does(
     simulator: InProcessSimulator, tmp_path: Path
 ) -> None:

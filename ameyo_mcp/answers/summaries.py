@@ -39,9 +39,17 @@ MAX_STATUSES = 8
 COMPACT_OVER = 20
 
 
-def login_text(out: LoginOut) -> str:
+def login_text(out: LoginOut, unanswered: str | None = None) -> str:
+    """`unanswered`: why Ameyo did not answer the ping that checks a session kept from before (a
+    clause, after a colon); the session is then told as the one held, as its login gave it."""
     campaigns = ", ".join(f"{c.name} ({c.id}, {c.type or 'type unknown'})" for c in out.campaigns[:50])
-    state = "Started a new Ameyo session" if out.new_session else "Using the live Ameyo session"
+    if unanswered is not None:
+        state = (
+            f"Ameyo could not confirm the session just now, so whether it is still live is not known: "
+            f"{unanswered}\nThe session this server holds, as its login gave it: logged in"
+        )
+    else:
+        state = "Started a new Ameyo session" if out.new_session else "Using the live Ameyo session"
     return "\n".join(
         [
             f"{state} as {out.user} ({out.user_type}).",

@@ -13,9 +13,9 @@ from ...ameyo.columns import id_of
 from ...ameyo.models import campaign_label
 from ...answers.results import CampaignsOut, LeadOut, LeadsOut, LoginOut, LogoutOut, PingOut, campaign_out
 from ...answers.summaries import leads_text, login_text, ping_text
-from ...errors import as_clause
+from ...errors import AmeyoError, as_clause
 from ...rules.times import show
-from .common import ameyo_of, answer, explained
+from .common import ameyo_of, answer, explained, failure_text
 
 CampaignArg = Annotated[str, Field(max_length=80, description="Campaign name or id")]
 PhoneSearchArg = Annotated[str | None, Field(max_length=40, description="Whole number or last 4+ digits")]
@@ -34,6 +34,17 @@ async def ameyo_login(
     async with explained(ameyo):
         before = ameyo.session.logins
         info = await ameyo.session.login(new=new_session)
+    unanswered = None
+    if ameyo.session.logins == before:
+        # A session taken up from memory or the lease is one Ameyo knew at some time: asked "are we
+        # logged in?", the answer must come from Ameyo now, not from what was kept (Ameyo down, or
+        # restarted and the session gone, read as "the live session"). A session Ameyo ended is
+        # renewed by the ping, and said as new; Ameyo not answering is said, with what is known.
+        try:
+            await ameyo.session.ping()
+        except AmeyoError as exc:
+            unanswered = as_clause(failure_text(exc, where="ameyo_login"))
+        info = ameyo.session.info or info
     out = LoginOut(
         user=info.user_id,
         user_type=info.user_type,
@@ -44,7 +55,7 @@ async def ameyo_login(
         max_phone_length=info.max_phone_length,
         new_session=ameyo.session.logins > before,
     )
-    return answer(login_text(out), out)
+    return answer(login_text(out, unanswered), out)
 
 
 async def ameyo_ping_session(ctx: Context[Any, Any]) -> Annotated[CallToolResult, PingOut]:
