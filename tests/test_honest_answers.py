@@ -23,6 +23,7 @@ from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.store import open_store
 from tests.conftest import InProcessSimulator, process_env, server_of, settings_for, synced, text_of
 from tests.test_fences import IST, TOKEN, receiver
+from tests.test_file_do_not_call import added_after_the_sync
 
 pytestmark = pytest.mark.anyio
 
@@ -312,6 +313,29 @@ async def test_the_call_history_finds_a_customer_by_name_and_shows_names_beside_
         capped = text_of(await client.call_tool("ameyo_call_history", {"name": "priya"}))
     head = capped.splitlines()[0]
     assert "name priya (its first 1 customer only, of more in the index)" in head, capped
+
+
+async def test_a_name_that_finds_customers_says_those_added_since_the_sync_are_not_among_them(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """ "Did we reach Priya today?": a Priya added in Ameyo since the sync was called, her push
+    naming her, and the answer counted the ten Priyas the index holds, "name priya: 0", saying only
+    that calls without a customer id were not among them: a model told the person nobody was."""
+    settings = settings_for(simulator, tmp_path, AMEYO_PUSH_TOKEN=TOKEN)
+    await synced(simulator, settings)
+    kapoor = added_after_the_sync(simulator, {"phone1": "9811122299", "name": "Priya Kapoor"})
+    async with receiver(settings) as push:
+        await push(
+            customerId=str(kapoor), phone="9811122299", campaignId="1", dispositionCode="SALE",
+            systemDisposition="CONNECTED", name="Priya Kapoor",
+        )  # fmt: skip
+    async with Client(server_of(simulator, settings)) as client:
+        priya = await client.call_tool("ameyo_call_history", {"name": "priya"})
+    told = text_of(priya)
+    assert priya.structured_content is not None and priya.structured_content["matched"] == 0, told
+    assert "matches 10 customers in the contacts index" in told, told
+    assert "the calls of a customer added in Ameyo since the sync" in told, told
+    assert "give the phone" in told, told
 
 
 @pytest.mark.parametrize("sim_config", [SimulatorConfig(password="pw-5ec2e7-simulated", contacts=50_303)])

@@ -264,9 +264,12 @@ class Named:
                 f"({where}): only the calls of the first {len(self.ids):,} are counted; give more of the "
                 "name, the campaign, or the phone."
             )
+        # A customer added in Ameyo since the sync is in no index yet, whatever name their calls'
+        # pushes carried: "Priya: 0" read as "Priya was not called" when a new Priya was.
         return (
-            f"The name matches {counted(len(self.ids), 'customer')} in the contacts index ({where}); calls "
-            "pushed without a customer id are not among them (give the phone)."
+            f"The name matches {counted(len(self.ids), 'customer')} in the contacts index ({where}); the "
+            "calls of a customer added in Ameyo since the sync, whom the index does not hold yet, and "
+            "calls pushed without a customer id are not among them: give the phone to find those."
         )
 
 
