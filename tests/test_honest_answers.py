@@ -315,6 +315,25 @@ async def test_the_call_history_finds_a_customer_by_name_and_shows_names_beside_
     assert "name priya (its first 1 customer only, of more in the index)" in head, capped
 
 
+async def test_a_blank_search_is_no_search_in_the_lookups_as_in_the_call_history(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """search=" " (or a zero-width space) with status BUSY answered "0 contacts match text '',
+    status BUSY" in an indexed campaign: a name of no words went to the name index and matched
+    nobody, while search="" and the call history's blank filters are none; phone="" was refused."""
+    settings = settings_for(simulator, tmp_path)
+    await synced(simulator, settings)
+    busy = sum(c.columns.get("status") == "BUSY" for c in simulator.state.contacts(1))
+    async with Client(server_of(simulator, settings)) as client:
+        blanks = ("", " ", "\t", "\u200b")
+        for extra in [{"search": b} for b in blanks] + [{"search": b, "phone": b} for b in blanks]:
+            args = {"campaign": 1, "status": ["BUSY"], "limit": 1, **extra}
+            result = await client.call_tool("ameyo_get_contacts", args)
+            out = result.structured_content
+            assert out is not None and out["matched"] == busy, (extra, text_of(result))
+            assert "text ''" not in text_of(result), text_of(result)
+
+
 async def test_a_name_that_finds_customers_says_those_added_since_the_sync_are_not_among_them(
     simulator: InProcessSimulator, tmp_path: Path
 ) -> None:

@@ -9,6 +9,7 @@ import logging
 import secrets
 import time
 import traceback
+import unicodedata
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -316,6 +317,16 @@ def repeat_note(seconds_ago: float | None) -> str:
         f"REPEAT: this same write was already done {seconds_ago:.0f} s ago, so nothing was sent "
         "again (pass allow_repeat=true to really do it twice). The earlier result:\n"
     )
+
+
+def filter_given(text: str | None) -> str | None:
+    """A read tool's text filter as given, or None when it is blank: a blank filter is no filter
+    (models send search=" " or phone="" for "any"), never a search for '' that finds nobody. Blank
+    is spaces and invisible characters (a zero-width space, which every answer shows as ''). The
+    one rule for the lookups and the call history."""
+    if text is None or not "".join(ch for ch in text if unicodedata.category(ch) != "Cf").strip():
+        return None
+    return text
 
 
 def answer(text: str, out: BaseModel) -> CallToolResult:

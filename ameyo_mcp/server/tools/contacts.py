@@ -22,7 +22,15 @@ from ...rules import phones
 from ...rules.counts import counted
 from ...rules.outcomes import UNKNOWN_STATUS
 from ...rules.sanitize import clean_mapping, data_text, inert
-from .common import MAX_ANSWER_CHARS, MAX_STRUCTURED_CHARS, ameyo_of, answer, explained, state_of
+from .common import (
+    MAX_ANSWER_CHARS,
+    MAX_STRUCTURED_CHARS,
+    ameyo_of,
+    answer,
+    explained,
+    filter_given,
+    state_of,
+)
 from .history import callbacks_set_on_calls, last_call_note
 from .session_tools import AmeyoId, CampaignArg, PhoneSearchArg
 
@@ -63,6 +71,8 @@ async def ameyo_get_contacts(
     """Find a campaign's contacts and how their calls went: counts by status, then each contact's
     lead, status, attempts and disposition."""
     ameyo = ameyo_of(ctx)
+    # search=" " went to the name index as a name of no words and matched nobody, with any status.
+    search, phone = filter_given(search), filter_given(phone)
     extra = _columns(columns or [])
     async with explained(ameyo):
         info = await ameyo.campaign(campaign)

@@ -29,7 +29,7 @@ from ...rules.counts import agreeing, counted
 from ...rules.outcomes import outcome_counts
 from ...rules.sanitize import data_text, fence
 from ...rules.times import CLOCK_SKEW, NoSuchMoment, date_alone, day_so_far, iso_moment, show
-from .common import ameyo_of, answer, explained, hints, store_of, tool_error
+from .common import ameyo_of, answer, explained, filter_given, hints, store_of, tool_error
 from .session_tools import AmeyoId, PhoneSearchArg
 
 if TYPE_CHECKING:
@@ -83,9 +83,8 @@ async def ameyo_call_history(
     number, outcome, agent and talk time. Times in the server's zone."""
     from ...store import CallQuery  # here: start-up does not pay for the store
 
-    # A blank filter is no filter (as ameyo_get_contacts takes search=""): not a search for ''.
     phone, name, campaign, agent, disposition, system_disposition, since, until = (
-        text if text is not None and text.strip() else None
+        filter_given(text)
         for text in (phone, name, campaign, agent, disposition, system_disposition, since, until)
     )
     store = store_of(ctx)
