@@ -8,6 +8,7 @@ a customer for it, whatever a sync pass does meanwhile."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import parse_qs
@@ -22,9 +23,11 @@ from ameyo_mcp.config import Settings
 from ameyo_mcp.index.added import ADDED_CAP
 from ameyo_mcp.index.held import NEWEST_AGAIN_S
 from ameyo_mcp.index.sync import sync_all
+from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig
 from ameyo_mcp.simulator.state import SimulatorState, UploadOptions, UploadOutcome
 from ameyo_mcp.store import open_store
+from ameyo_mcp.writes.callback_rules import DISPOSITION_COLUMNS
 from tests.conftest import InProcessSimulator, server_of, settings_for, synced, text_of
 from tests.test_added_since_sync import LATER, OTHERS, others_added, said
 from tests.test_file_do_not_call import added_after_the_sync
@@ -239,3 +242,63 @@ async def test_a_run_that_adds_more_than_the_cap_between_its_reads_says_nothing_
     # sent after it (at most the last four batches), not the twenty to the cap.
     assert "0 contacts match" in text and not any(u in text for u in UNCHECKED), text
     assert reads <= 5, reads
+
+
+class CheckHeldOnTheLine(httpx.AsyncBaseTransport):
+    """The simulator as one server reaches it, the do-not-call check's read by id of the customers
+    the index found on a line held back until `go`: a check that asked the index, and not yet Ameyo
+    for the customers added since the sync, meets what another server does meanwhile."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.reached = anyio.Event()
+        self.go = anyio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        data = parse_qs(request.content.decode()).get("data", [""])[0]
+        column = next(iter(DISPOSITION_COLUMNS))
+        if not self.go.is_set() and '"customerIds"' in data and column in data:
+            self.reached.set()
+            await self.go.wait()
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_check_reads_down_to_the_bound_it_had_when_it_asked_the_index(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A check asks the index for the customers on its numbers, then reads those added since the
+    sync down to the bound: read after the index was asked, the bound another server raised
+    meanwhile (its lookup kept Zubin, added since the sync with a do-not-call disposition, and 600
+    after him) was taken as covering him, so the check read the 500 newest alone, found nobody on
+    his number, and his update went ahead: requeued, dialled without the person's yes."""
+    sim = InProcessSimulator(SimulatorConfig(password="pw-5ec2e7-simulated"))
+    # Someone on Zubin's line already indexed (his family's phone2): the check reads them by id.
+    family = {"phone1": "9811100001", "phone2": ZUBIN, "name": "Zubin's family"}
+    assert sim.state.upload_contacts(1, 1, UploadOptions(), [family])[0].customer_id
+    settings = settings_for(sim, tmp_path, AMEYO_DATABASE_URL=database_url)
+    await synced(sim, settings)
+    zubin = added_after_the_sync(sim, {"phone1": ZUBIN, "name": "Zubin"}, disposition="DNC", status="CALLED")
+    others_added(sim, OTHERS)
+    held = CheckHeldOnTheLine(sim.transport)
+    checking = create_server(settings, ameyo_factory=partial(Ameyo, transport=held))
+    requeue = {"campaign": 1, "lead_id": 1, "records": [{"phone1": ZUBIN}], "update_existing": True}
+    nobody = {"campaign": 1, "phone": "9000000001"}
+    answer: list[str] = []
+
+    async def update_zubin(client: Client) -> None:
+        answer.append(text_of(await client.call_tool("ameyo_upload_contacts", requeue)))
+
+    async with (
+        Client(checking) as one,
+        Client(server_of(sim, settings)) as other,
+        anyio.create_task_group() as calls,
+    ):
+        calls.start_soon(update_zubin, one)
+        await held.reached.wait()
+        found = text_of(await other.call_tool("ameyo_get_contacts", nobody))
+        assert "0 contacts match" in found, found
+        assert index_covers(settings, sim) > zubin  # the other server's lookup kept him
+        held.go.set()
+    assert said(zubin) in answer[0], answer[0]
+    after = sim.state.contact(zubin)
+    assert after is not None and after.columns["status"] == "CALLED", after.columns

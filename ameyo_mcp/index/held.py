@@ -67,14 +67,17 @@ def _hits(store: Store, campaign_id: int, numbers: Sequence[str], region: str) -
 T = TypeVar("T")
 
 
-async def _when_synced(store: Store, campaign_id: int, read: Callable[..., T], *args: Any) -> T | None:
-    """`read(*args)` in a worker thread, when the campaign has a synced index; None when it has
-    none, or the store fails (that failure is said by the write that follows)."""
+async def _when_synced(
+    store: Store, campaign_id: int, read: Callable[..., T], *args: Any
+) -> tuple[CampaignIndex, T] | None:
+    """The campaign's synced index as it was before `read(*args)` ran in a worker thread, and what
+    that read; None when it has none, or the store fails (that failure is said by the write that
+    follows)."""
     try:
         # An upload's every batch asks: a campaign never synced costs it no worker thread.
-        if await synced_index(store, campaign_id) is None:
+        if (index := await synced_index(store, campaign_id)) is None:
             return None
-        return await anyio.to_thread.run_sync(read, *args)
+        return index, await anyio.to_thread.run_sync(read, *args)
     except (StoreError, OSError):
         return None
 
@@ -91,6 +94,11 @@ class Customers:
     unread: list[int] = field(default_factory=list)
     failure: str = ""
     beyond: str = ""
+    # (`indexed_customers`) The campaign's index as read before it was asked: how far down the
+    # customers added since its sync must be read for the same numbers (`newest_customers`). Its
+    # bound read afterwards may cover a customer kept (another read, a sync's page) since it was
+    # asked, which neither read would then find.
+    index: CampaignIndex | None = None
 
 
 async def indexed_customers(
@@ -109,10 +117,13 @@ async def indexed_customers(
     if not numbers:
         return Customers()
     region = ameyo.settings.phone_region
-    candidates = await _when_synced(store, campaign_id, _hits, store, campaign_id, numbers, region)
-    if candidates is None:
+    synced = await _when_synced(store, campaign_id, _hits, store, campaign_id, numbers, region)
+    if synced is None:
         return None
-    return await _read_live(ameyo, campaign_id, numbers, candidates, columns=columns, any_number=any_number)
+    index, candidates = synced
+    out = await _read_live(ameyo, campaign_id, numbers, candidates, columns=columns, any_number=any_number)
+    out.index = index
+    return out
 
 
 async def _read_live(
@@ -235,21 +246,23 @@ async def newest_customers(
     columns: dict[str, str] | None = None,
     seen: NewestSeen | None = None,
     known: Collection[int] = (),
+    index: CampaignIndex | None = None,
 ) -> Customers:
     """Among the customers added since the index's sync, read live (`added.read_added`), those with
     any of `numbers` (each with their positions): the index cannot find them; `ameyo_add_callback`
     finds them so. With `seen`, a run's earlier reads stand for it meanwhile (`NewestSeen`): their
     customers that hold one of `numbers` are read live by id, and those Ameyo could not be asked for
     are `unread`, as `indexed_customers` says. The customers `known` (already read by the caller)
-    are left out. When Ameyo cannot be asked for the customers added since, nothing is found among
-    them, and `beyond` says so."""
+    are left out; `index`: the campaign's index as the caller's `indexed_customers` read it, whose
+    bound the read goes down to. When Ameyo cannot be asked for the customers added since, nothing
+    is found among them, and `beyond` says so."""
     if not numbers:
         return Customers()
     positions = phones.Positions(numbers, ameyo.settings.phone_region)
     added, failure = None, ""
     if seen is None or seen.due():
         try:
-            added = await _newest(ameyo, store, campaign_id, columns, seen)
+            added = await _newest(ameyo, store, campaign_id, columns, seen, index)
         except AmeyoError as exc:
             failure = unreadable(exc.message)
     latest = added.contacts if added is not None else []
@@ -354,7 +367,8 @@ async def lookalikes(
     if not numbers:
         return []
     region = ameyo.settings.phone_region
-    candidates = await _when_synced(store, campaign_id, _endings, store, campaign_id, numbers, region, cap)
+    synced = await _when_synced(store, campaign_id, _endings, store, campaign_id, numbers, region, cap)
+    candidates = synced[1] if synced is not None else {}
     if not candidates:
         return []
     ids = sorted({i for found in candidates.values() for i in found})

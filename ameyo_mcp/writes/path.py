@@ -834,6 +834,7 @@ class WritePath:
             columns=callback_rules.DISPOSITION_COLUMNS,
             seen=newest,
             known={contact.customer_id for contact, _ in found.found},
+            index=found.index,
         )
         check.beyond = added.beyond
         region = self.ameyo.settings.phone_region
