@@ -393,7 +393,10 @@ def _criteria(
     if disposition:
         parts.append("disposition " + "/".join(data_text(d, 30) for d in disposition[:10]))
     if customer_ids:
-        parts.append(counted(len(customer_ids), "customer id"))
+        # An id given twice is one customer: "1 contact matches 3 customer ids" read as two missing.
+        repeats = len(customer_ids) - len(set(customer_ids))
+        again = f" ({counted(repeats, 'repeat')} taken once)" if repeats else ""
+        parts.append(counted(len(customer_ids) - repeats, "customer id") + again)
     if lead_ids:
         parts.append("lead " + "/".join(str(i) for i in lead_ids[:10]))
     if enabled_only:
