@@ -76,6 +76,15 @@ async def ameyo_get_contacts(
     extra = _columns(columns or [])
     async with explained(ameyo):
         info = await ameyo.campaign(campaign)
+    asked_leads = lead_ids
+    skipped: list[int] = []
+    if enabled_leads_only and lead_ids:
+        # Ameyo reads no disabled lead then: named among the leads read, one read as empty ("all 0
+        # contacts of lead 35"). Left out of the request, and said to be skipped.
+        async with explained(ameyo, info):
+            disabled = {lead.lead_id for lead in await ameyo.leads(info.campaign_id) if not lead.enabled}
+        skipped = sorted({int(i) for i in lead_ids} & disabled)
+        lead_ids = [i for i in lead_ids if int(i) not in disabled]
     wanted = dict.fromkeys([*SUMMARY_COLUMNS, *extra])
     request = GetContactsRequest(
         campaign_id=info.campaign_id,
@@ -108,7 +117,9 @@ async def ameyo_get_contacts(
     result: Found | None = None
     words = fold_words(search) if search else []
     async with explained(ameyo, info):
-        if customer_ids:
+        if skipped and not lead_ids:  # every lead asked for is disabled: nothing to read
+            matches, looked = [], None
+        elif customer_ids:
             found = await ameyo.get_contacts(request)
             matches, looked = [c for c in found if keep(c)], None
         elif number is not None:
@@ -187,7 +198,7 @@ async def ameyo_get_contacts(
             matched=len(matches),
             scanned=looked.scanned if looked else len(matches),
             scan_capped=bool(looked and looked.scan_capped),
-            looked_in=looked.where() if looked else "Ameyo, by customer id",
+            looked_in=looked.where() if looked else _unread(skipped) if skipped else "Ameyo, by customer id",
             not_ruled_out=(looked.missed() or None) if looked and not matches else None,
             more=True if looked and (looked.candidates_capped or looked.scan_capped) else None,
             by_status=dict(by_status.most_common()),
@@ -203,27 +214,23 @@ async def ameyo_get_contacts(
         out.campaign_contacts = index.synced_contacts
         out.as_of = Looked(index=index).synced_ago()
     criteria = _criteria(
-        number, phone, search, status, disposition, customer_ids, lead_ids, enabled_leads_only
+        number, phone, search, status, disposition, customer_ids, asked_leads, enabled_leads_only
     )
     text = contacts_text(out, criteria)
     if disposition and not matches and not out.matched:
         # Dispositions are free text per deployment: say which exist rather than a bare zero.
         text += "\n" + dispositions_seen_note(result.dispositions if result and result.dispositions else seen)
-    if enabled_leads_only and lead_ids:
-        # Ameyo reads no disabled lead then: "0 contacts of lead 35" read as an empty lead, and a
-        # disabled lead asked for beside an enabled one was left out without a word.
-        async with explained(ameyo, info):
-            disabled = [lead.lead_id for lead in await ameyo.leads(info.campaign_id) if not lead.enabled]
-        named = sorted({int(i) for i in lead_ids} & set(disabled))
-        if named:
-            listed = ", ".join(str(i) for i in named)
-            text += (
-                f"\nLead{'s' if len(named) > 1 else ''} {listed} {'are' if len(named) > 1 else 'is'} "
-                "disabled, and enabled_leads_only leaves disabled leads out: nothing of "
-                f"{'them' if len(named) > 1 else 'it'} was read. Leave enabled_leads_only out to see "
-                f"{'their' if len(named) > 1 else 'its'} contacts."
-            )
-    only = status or disposition or lead_ids or enabled_leads_only
+    if skipped:
+        # "0 contacts of lead 35" read as an empty lead, and a disabled lead asked for beside an
+        # enabled one was left out without a word.
+        many = len(skipped) > 1
+        text += (
+            f"\nLead{'s' if many else ''} {', '.join(str(i) for i in skipped)} {'are' if many else 'is'} "
+            "disabled, and enabled_leads_only leaves disabled leads out: nothing of "
+            f"{'them' if many else 'it'} was read. Leave enabled_leads_only out to see "
+            f"{'their' if many else 'its'} contacts."
+        )
+    only = status or disposition or asked_leads or enabled_leads_only
     if not matches and (number is not None or customer_ids or search) and not only:
         # Not in this campaign is not "not in Ameyo": another campaign's index may hold them.
         hits = await finder.elsewhere(
@@ -269,6 +276,17 @@ async def _callbacks_note(
     out.callbacks_maybe_scheduled = still.maybe[:CALLBACKS_SHOWN] or None
     out.callbacks_set_on_calls = set_on_calls[:CALLBACKS_SHOWN] or None
     return "\n" + still_to_come_note(still.scheduled, still.maybe, set_on_calls)
+
+
+def _unread(skipped: Sequence[int]) -> str:
+    """Where a listing looked when every lead it asked for is disabled and enabled_leads_only skips
+    them: nowhere, and why."""
+    leads = ", ".join(str(i) for i in skipped)
+    one = len(skipped) == 1
+    return (
+        f"nothing: lead{'' if one else 's'} {leads} {'is' if one else 'are'} disabled, and "
+        f"enabled_leads_only skips {'it' if one else 'them'}"
+    )
 
 
 def _fewer_note(shown: int, asked: int) -> str:
