@@ -4,12 +4,16 @@ the simulator."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from mcp import Client
 
-from tests.conftest import InProcessSimulator, text_of
+from tests.conftest import InProcessSimulator, server_of, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
+NAMELESS = "a field has no name"
 
 
 async def test_a_customer_id_given_twice_is_counted_once(client: Client) -> None:
@@ -47,3 +51,37 @@ async def test_a_disabled_lead_skipped_by_enabled_leads_only_is_not_called_empty
     in_21 = sum(1 for c in simulator.state.contacts(1) if c.lead_id == 21)
     assert f"looked in: all {in_21} contacts of lead 21, read live" in text, text
     assert "leads 35, 21" not in text and "Lead 35 is disabled" in text, text
+
+
+async def test_a_field_without_a_name_is_refused_with_its_record(
+    client: Client, simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """A record's field named "" (or " ") was dropped without a word by the record tools, and sent
+    to Ameyo as a column named "" from a JSON-lines file: its value kept nowhere, and the answer
+    said every record went as given. The record is refused, and told why."""
+    records = [
+        {"phone1": "9876012301", "name": "Named Right"},
+        {"phone1": "9876012302", "": "VIP", "name": "Blank Key"},
+        {"phone1": "9876012303", " ": "x"},
+    ]
+    sent = await client.call_tool("ameyo_upload_contacts", {"campaign": 1, "lead_id": 21, "records": records})
+    text = text_of(sent)
+    assert not sent.is_error and sent.structured_content is not None, text
+    assert sent.structured_content["added"] == 1 and sent.structured_content["refused"] == 2, text
+    for position in (2, 3):
+        assert f"record {position}: 98760123{position:02d}: {NAMELESS}" in text, text
+    held = {c.phone1 for c in simulator.state.contacts(1)}
+    assert "9876012301" in held and not {"9876012302", "9876012303"} & held
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    rows = [{"phone1": "9876012304", "name": "Row"}, {"phone1": "9876012305", "": "VIP"}]
+    (folder / "f.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    async with Client(server_of(simulator, settings)) as files:
+        run = await files.call_tool(
+            "ameyo_upload_contacts_file", {"campaign": 1, "lead_id": 21, "file": "f.jsonl", "dry_run": False}
+        )
+    text = text_of(run)
+    assert "refused before sending 1; sent in this run 1" in text, text
+    assert f"line 2: 9876012305: {NAMELESS}" in text, text
+    assert all("" not in c.customer_data for c in simulator.state.contacts(1))

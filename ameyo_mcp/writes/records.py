@@ -30,6 +30,10 @@ _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
 _OTHER_PHONE = re.compile(r"phone[2-9]|phone[1-9][0-9]")
 MAX_VALUE_CHARS = 1000
 MAX_FIELDS = 60
+NAMELESS = (
+    "a field has no name (its key is empty): name it after the customer column its value is for, or "
+    "leave it out"
+)
 
 
 @dataclass(slots=True)  # not frozen: one is made per row, and frozen ones cost more to build
@@ -70,8 +74,6 @@ def check_record(
         if value is None:
             continue
         name = (key if isinstance(key, str) else str(key)).strip()
-        if not name:
-            continue
         try:
             record[name] = (value if isinstance(value, str) else str(value)).strip()
         except ValueError:  # a whole number longer than Python converts (4,300 digits)
@@ -99,6 +101,10 @@ def judge_values(
     if len(record) > MAX_FIELDS:
         problem = f"the record has {len(record)} fields; at most {MAX_FIELDS} are accepted"
         return problem, None, _accepted(record, rule)
+    if "" in record:
+        # Ameyo keeps a value under a column's name: one without was dropped, or sent as a column
+        # named "", while the answer said the record went as given.
+        return NAMELESS, None, _accepted(record, rule)
     # One scan over all names and values: a bulk upload checks every row of a large file, and
     # isprintable (in C) clears the usual row before the regex has to look.
     names, values = "".join(record), "".join(record.values())
