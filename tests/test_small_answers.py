@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from tests.conftest import InProcessSimulator, server_of, settings_for, text_of
+from ameyo_mcp.config import Settings
+from tests.conftest import InProcessSimulator, server_of, settings_for, synced, text_of
 
 pytestmark = pytest.mark.anyio
 NAMELESS = "a field has no name"
@@ -85,3 +86,38 @@ async def test_a_field_without_a_name_is_refused_with_its_record(
     assert "refused before sending 1; sent in this run 1" in text, text
     assert f"line 2: 9876012305: {NAMELESS}" in text, text
     assert all("" not in c.customer_data for c in simulator.state.contacts(1))
+
+
+async def test_a_customer_id_among_a_records_fields_is_said_to_choose_no_customer(
+    client: Client, simulator: InProcessSimulator, settings: Settings
+) -> None:
+    """A model correcting customer 12001's number uploaded {"customerId": 12001, "phone1": <new>}:
+    Ameyo matches by phone1, so it added a second customer, and the answer said only "added 1" (with
+    an index, that customerId is not a field the campaign's customers have, and to rename it). Each
+    such record is told that the field chose no customer, and what Ameyo did with it instead."""
+    await synced(simulator, settings)
+    held = next(c.phone1 for c in simulator.state.contacts(1) if c.customer_id == 12001)
+    records = [
+        {"phone1": "9876012311", "customerId": "12001", "name": "Priya Sharma"},
+        {"phone1": held, "customer_id": 12001, "name": "Priya Sharma"},
+        {"phone1": "9876012312", "name": "Nobody Else"},
+    ]
+    args = {"campaign": 1, "lead_id": 21, "records": records, "update_existing": True}
+    dry = await client.call_tool("ameyo_upload_contacts", args | {"dry_run": True})
+    sent = await client.call_tool("ameyo_upload_contacts", args)
+    said = (
+        "records 1, 2 give a customer id among their fields (customerId 12001; customer_id 12001), but "
+        "Ameyo matches an uploaded customer by phone1 (by default), and its uploads take no customer id "
+        "to match on: those fields {} no customer"
+    )
+    assert said.format("would choose") in text_of(dry), text_of(dry)
+    text = text_of(sent)
+    assert said.format("chose") in text, text
+    added = next(c.customer_id for c in simulator.state.contacts(1) if c.phone1 == "9876012311")
+    assert f"record 1 ADDED customer {added}, not customer 12001; record 2 UPDATED customer 12001." in text
+    assert sent.structured_content is not None and any(
+        "customerId 12001" in n for n in sent.structured_content["notes"]
+    )
+    assert "rename" not in text_of(dry) and "names corrected" not in text, text  # not a misspelt field
+    plain = await client.call_tool("ameyo_upload_contacts", args | {"records": records[2:], "dry_run": True})
+    assert "customer id among" not in text_of(plain), text_of(plain)

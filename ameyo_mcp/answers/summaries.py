@@ -8,6 +8,7 @@ and says how to get the rest. Values that came from customer records are fenced 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..ameyo.models import campaign_label
@@ -558,6 +559,52 @@ def unknown_fields_note(
         *fence(["; ".join(shown) + (f"; and {more} more" if more > 0 else ""), ", ".join(known)]),
     ]
     return "\n".join(lines)
+
+
+_NAMED_SHOWN = 10
+
+
+@dataclass(frozen=True, slots=True)
+class NamedById:
+    """A record of an upload that gives a customer id among its fields (`customer_id_note`)."""
+
+    position: int
+    field: str
+    id: str | None  # the field's value when it is an id; other text is the record's, never shown
+    result: str | None = None  # Ameyo's answer to the record (None before sending)
+    customer_id: int | None = None  # the customer Ameyo's answer names
+
+
+def customer_id_note(named: Sequence[NamedById], *, dry_run: bool) -> str:
+    """For an upload whose records give a customer id among their fields (`records.customer_id_field`):
+    Ameyo matches the customer an upload adds or updates by phone1, not by id, so a model that meant
+    the field to choose the customer (to correct customer 12001's number) is told that it did not,
+    and what Ameyo did with each record instead."""
+    shown = named[:_NAMED_SHOWN]
+    one = len(named) == 1
+    which = f"record {shown[0].position}" if one else "records " + ", ".join(str(n.position) for n in shown)
+    which += f" and {len(named) - len(shown)} more" if len(named) > len(shown) else ""
+    fields = "; ".join(f"{data_text(n.field, 20)} {n.id}" if n.id else data_text(n.field, 20) for n in shown)
+    text = (
+        f"Note: {which} {'gives' if one else 'give'} a customer id among {'its' if one else 'their'} fields "
+        f"({fields}), but Ameyo matches an uploaded customer by phone1 (by default), and its uploads take no "
+        "customer id to match on: "
+        f"{'that field' if one else 'those fields'} {'would choose' if dry_run else 'chose'} no customer "
+        f"({'it' if one else 'each'} {'would go' if dry_run else 'went'} as an ordinary field)."
+    )
+    done = []
+    for n in shown:
+        if n.result is None:
+            continue
+        did = f"{n.result} customer {n.customer_id}" if n.customer_id is not None else n.result
+        other = n.id is not None and n.customer_id is not None and int(n.id) != n.customer_id
+        done.append(f"record {n.position} {did}" + (f", not customer {n.id}" if other else ""))
+    if done:
+        text += " Ameyo's answer: " + "; ".join(done) + "."
+    return (
+        text + " To change a customer by id, upload them with the phone1 Ameyo holds for them "
+        "(ameyo_get_contacts with customer_ids shows it) and update_existing=true."
+    )
 
 
 def disabled_lead_note(lead_id: int, counts: Mapping[str, int] | None) -> str:

@@ -28,6 +28,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
 # A customer's other numbers, which Ameyo dials as it dials phone1.
 _OTHER_PHONE = re.compile(r"phone[2-9]|phone[1-9][0-9]")
+_ID_FIELD = re.compile(r"customer[ _.-]?id", re.IGNORECASE)
 MAX_VALUE_CHARS = 1000
 MAX_FIELDS = 60
 NAMELESS = (
@@ -153,6 +154,19 @@ def _other_number(name: str, value: str, rule: phones.PhoneRule, max_length: int
     if len(dial.value) > max_length:
         return refusal(name, dial.value, max_length), value
     return None, dial.value
+
+
+def customer_id_field(record: Mapping[str, str]) -> tuple[str, str] | None:
+    """A field of `record` that names a customer by Ameyo's id (customerId, customer_id, Customer
+    ID), and its value; None when it has none. Ameyo finds the customer an upload adds or updates by
+    phone1, and uploadContacts takes no customer id (4.7.1; 4.8.2's customerId is the callback's):
+    such a field chooses no customer, and a model that meant it to is told so."""
+    return next(((name, value) for name, value in record.items() if names_customer(name)), None)
+
+
+def names_customer(field: str) -> bool:
+    """Whether a field's name is that of Ameyo's customer id (`customer_id_field`)."""
+    return _ID_FIELD.fullmatch(field) is not None
 
 
 def field_named(record: Mapping[str, str], name: str) -> str:

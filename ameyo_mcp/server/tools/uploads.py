@@ -17,7 +17,9 @@ from ...ameyo.models import CallbackRecord, Contact, GetContactsRequest, RecordR
 from ...ameyo.service import Ameyo, UploadTarget
 from ...answers.results import UploadOut, campaign_out
 from ...answers.summaries import (
+    NamedById,
     also_scheduled_by_record,
+    customer_id_note,
     disabled_lead_note,
     known_customers_note,
     lookalikes_note,
@@ -36,8 +38,10 @@ from ...writes.outcome import NOT_SENT, OUTCOME_UNKNOWN, REFUSED, SENT_EARLIER, 
 from ...writes.records import (
     Checked,
     check_record,
+    customer_id_field,
     held_note,
     lead_of,
+    names_customer,
     one_record_per_number,
     outcome,
     refused,
@@ -424,7 +428,8 @@ async def _fields_note(
     if not good:
         return []
     synced_at, known = await state_of(ctx).writes.customer_fields(target.campaign.campaign_id)
-    given = (name for c in good for name in c.record)
+    # A customer id is told apart (`customer_id_note`): renaming it would not make it choose one.
+    given = (name for c in good for name in c.record if not names_customer(name))
     note = unknown_fields_note(given, known, age_text(synced_at), dry_run=dry_run) if known else None
     return [note] if note else []
 
@@ -664,6 +669,23 @@ async def _send(
     )
 
 
+def _named_by_id(checked: Sequence[Checked], outcomes: Sequence[Outcome] | None) -> list[NamedById]:
+    """The records going ahead that give a customer id among their fields, with Ameyo's answer to
+    each once sent (`customer_id_note`)."""
+    answers = {o.position: o for o in outcomes or ()}
+    named = []
+    for c in checked:
+        field = customer_id_field(c.record) if c.problem is None else None
+        if field is None:
+            continue
+        name, value = field
+        told = answers.get(c.position)
+        shown = value if value.isdigit() and len(value) <= 20 else None
+        result, customer = (told.result, told.customer_id) if told is not None else (None, None)
+        named.append(NamedById(c.position, name, shown, result, customer))
+    return named
+
+
 async def _other_callbacks_note(
     writes_path: writes.WritePath, write: plans.Write, good: Sequence[Any]
 ) -> list[str]:
@@ -759,5 +781,7 @@ def _report(
         out.notes.append(note)
     if requeued is not None and (note := requeued_note(*requeued, None if dry_run else out.updated)):
         out.notes.append(note)
+    if named := _named_by_id(checked, outcomes):
+        out.notes.append(customer_id_note(named, dry_run=dry_run))
     positions = {o.customer_id: o.position for o in outcomes or [] if o.customer_id is not None}
     return answer(repeat_note(repeat) + upload_text(out, positions), out)
