@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from ameyo_mcp.simulator import SimulatorThread
-from tests.conftest import server_of, settings_for, text_of
+from ameyo_mcp.errors import SimulatedFailure
+from ameyo_mcp.simulator import SimulatorConfig, SimulatorState, SimulatorThread
+from tests.conftest import InProcessSimulator, server_of, settings_for, text_of
+from tests.test_bulk_exact import plain_file
 
 pytestmark = pytest.mark.anyio
 TOOL = "ameyo_upload_contacts_file"
@@ -77,3 +79,35 @@ async def test_rows_answered_in_an_earlier_run_are_not_counted_twice(
         assert counted_rows(text_of(dry).replace("Would not be sent again", "Not sent again")) in (0, 3)
         b_again = await client.call_tool(TOOL, args | {"file": "b.csv"})
     assert counted_rows(text_of(b_again)) == 3, text_of(b_again)
+
+
+class RefusesFirstUpload(SimulatorState):
+    """Ameyo refusing one uploadContacts whole ({"result": "Failed."}), as for a lead taken out of
+    the campaign meanwhile: the command is not run."""
+
+    refused = False
+
+    def upload_contacts(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.refused:
+            self.refused = True
+            raise SimulatedFailure("CustomerManager.lead.not.in.camp.11", 1, 1)
+        return super().upload_contacts(*args, **kwargs)
+
+
+async def test_a_batch_ameyo_refused_whole_is_counted_as_sent_in_this_run(tmp_path: Path) -> None:
+    """Its rows were counted nowhere in the headline, so they read as "of unknown outcome since an
+    earlier sending (not resent) 10" beside "sent in this run 0", in a first run, though Ameyo had
+    answered them (failed 10) and did not run them."""
+    config = SimulatorConfig(password="pw-5ec2e7-simulated")
+    simulator = InProcessSimulator(config, RefusesFirstUpload(config))
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    plain_file(folder / "f.csv", 30)
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder), AMEYO_CONFIRM_OVER="1000")
+    args: dict[str, Any] = {"file": "f.csv", "campaign": 1, "lead_id": 1, "dry_run": False}
+    async with Client(server_of(simulator, settings)) as client:
+        first = await client.call_tool(TOOL, args | {"batch_size": 10, "concurrency": 1})
+    text = text_of(first)
+    assert "sent in this run 10; answered in earlier runs (not resent) 0; not sent 20." in text, text
+    assert "failed 10." in text and "unknown" not in text.splitlines()[0], text
+    assert counted_rows(text) == 30, text

@@ -23,7 +23,6 @@ from ...answers.summaries import answered_text, failure_line
 from ...errors import OutputError
 from ...rules.counts import counted, number
 from ..outcome import (
-    FAILED,
     NOT_SENT,
     OUTCOME_UNKNOWN,
     REFUSED,
@@ -129,8 +128,8 @@ class Tally:
         settles its rows left as not sent, and a bare count of settled rows read as if sent."""
         counts = self.counts
         refused = counts[REFUSED]
-        # FAILED is a batch refused before it left (Ameyo's own failures are answers: sent).
-        not_sent = counts[NOT_SENT] + counts[FAILED]
+        # A batch Ameyo refused whole (FAILED) was sent, and is among its answers.
+        not_sent = counts[NOT_SENT]
         earlier = self.rows - self.sent_now - refused - not_sent
         words = [f"{number(self.sent_now)} sent"]
         if not_sent:
