@@ -81,6 +81,35 @@ async def test_rows_answered_in_an_earlier_run_are_not_counted_twice(
     assert counted_rows(text_of(b_again)) == 3, text_of(b_again)
 
 
+async def test_a_resumed_run_tells_its_answers_apart_from_an_earlier_runs_unknown_outcomes(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """The first batch was answered with a 502 page (outcome unknown) and the run stopped; the
+    next run sent the other 20 rows and said "sent in this run 20" beside "Ameyo's answers: added
+    20, …, outcome unknown 10", as if 10 of this run's rows had gone unanswered. The 10 are told as
+    an earlier sending's, and the answers as this run's."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    plain_file(folder / "f.csv", 30)
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder), AMEYO_CONFIRM_OVER="1000")
+    args: dict[str, Any] = {"file": "f.csv", "campaign": 1, "lead_id": 1, "dry_run": False}
+    args |= {"batch_size": 10, "concurrency": 1}
+    async with Client(server_of(simulator, settings)) as client:
+        simulator.state.faults.commands, simulator.state.faults.html_502 = {"uploadContacts"}, 1
+        first = await client.call_tool(TOOL, args)
+        simulator.state.faults.reset()
+        resumed = await client.call_tool(TOOL, args)
+        again = await client.call_tool(TOOL, args)
+    answers = "Ameyo's answers{}: added {}, updated 0, duplicates left unchanged 0, failed 0"
+    assert answers.format("", 0) + ", outcome unknown 10." in text_of(first), text_of(first)
+    text = text_of(resumed)
+    assert "sent in this run 20;" in text, text
+    told = "; from an earlier sending, outcome unknown 10 (not resent)."
+    assert answers.format(" (in this run)", 20) + told in text, text
+    assert counted_rows(text) == 30, text
+    assert answers.format(" (in this run and earlier ones)", 20) + told in text_of(again), text_of(again)
+
+
 class RefusesFirstUpload(SimulatorState):
     """Ameyo refusing one uploadContacts whole ({"result": "Failed."}), as for a lead taken out of
     the campaign meanwhile: the command is not run."""

@@ -213,10 +213,17 @@ def bulk_text(out: BulkUploadOut) -> str:
             )
         local = {REFUSED, WOULD_SEND, NOT_SENT, OUTCOME_UNKNOWN, SENT_EARLIER}
         answers = answered_text(answered({k: v for k, v in counts.items() if k not in local}), counts)
-        if counts.get(OUTCOME_UNKNOWN):
-            answers += f", outcome unknown {number(counts[OUTCOME_UNKNOWN])}"
+        # The rows an earlier sending left of unknown outcome (`held`, not resent) were not sent in
+        # this run: told apart, or "sent in this run 20 … outcome unknown 10" read as 10 of this
+        # run's 20 unanswered.
+        earlier = min(max(held, 0), counts.get(OUTCOME_UNKNOWN, 0))
+        if counts.get(OUTCOME_UNKNOWN, 0) > earlier:
+            answers += f", outcome unknown {number(counts[OUTCOME_UNKNOWN] - earlier)}"
+        if earlier:
+            answers += f"; from an earlier sending, outcome unknown {number(earlier)} (not resent)"
         # A resumed run's answers include the earlier runs': said, so that none reads as just done.
         runs = " (in this run and earlier ones)" if out.from_earlier_runs else ""
+        runs = runs or (" (in this run)" if earlier else "")
         lines.append(f"Ameyo's answers{runs}: {answers}. Callbacks scheduled: {number(out.callbacks)}.")
     if out.failures:
         bad = out.rows - out.ok
