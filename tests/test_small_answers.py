@@ -5,13 +5,16 @@ the simulator."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from mcp import Client
 
 from ameyo_mcp.config import Settings
+from ameyo_mcp.server.calls_today import URI
 from tests.conftest import InProcessSimulator, server_of, settings_for, synced, text_of
+from tests.test_fences import IST, TOKEN, receiver
 
 pytestmark = pytest.mark.anyio
 NAMELESS = "a field has no name"
@@ -121,3 +124,26 @@ async def test_a_customer_id_among_a_records_fields_is_said_to_choose_no_custome
     assert "rename" not in text_of(dry) and "names corrected" not in text, text  # not a misspelt field
     plain = await client.call_tool("ameyo_upload_contacts", args | {"records": records[2:], "dry_run": True})
     assert "customer id among" not in text_of(plain), text_of(plain)
+
+
+async def test_todays_calls_say_that_a_call_is_dated_after_now(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """A call pushed with a callStartTime two days ahead (a clock or a zone off) was left out of
+    ameyo://calls/today without a word, where ameyo_call_history says such a call exists: the
+    resource says it, in the history's words."""
+    settings = settings_for(simulator, tmp_path, AMEYO_PUSH_TOKEN=TOKEN)
+    ahead = datetime.now(IST) + timedelta(days=2)
+    async with receiver(settings) as push:
+        await push(customerId="12001", campaignId="1", systemDisposition="BUSY")
+        async with Client(server_of(simulator, settings)) as client:
+            before = json.loads((await client.read_resource(URI)).contents[0].text)  # type: ignore[union-attr]
+            await push(customerId="12002", campaignId="1", callStartTime=ahead.strftime("%Y-%m-%d %H:%M:%S"))
+            after = json.loads((await client.read_resource(URI)).contents[0].text)  # type: ignore[union-attr]
+            history = text_of(await client.call_tool("ameyo_call_history", {}))
+    assert "dated_after_now" not in before, before
+    assert after["calls"] == 1, after
+    said = after["dated_after_now"]
+    assert said["calls"] == 1 and said["latest"].startswith(ahead.strftime("%Y-%m-%dT%H:%M")), said
+    assert said["note"] in history, (said, history)
+    assert said["note"].startswith("1 call pushed to this server is dated after now (the latest at"), said

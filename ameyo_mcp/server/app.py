@@ -160,7 +160,10 @@ FILES_URI = "ameyo://files"
 STORE_PROBE_S = 2.0
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from ..store import CallHistory, CallQuery, Store, StoredCall
+    from .tools.history import Ahead
 
 
 def create_server(
@@ -181,6 +184,11 @@ def create_server(
         from .tools.history import call_names
 
         return await anyio.to_thread.run_sync(call_names, states[-1].store, calls)
+
+    async def ahead(until: datetime) -> Ahead | None:  # (`tools.history.dated_ahead`)
+        from .tools.history import dated_ahead
+
+        return await anyio.to_thread.run_sync(dated_ahead, states[-1].store, until)
 
     def watch_store() -> Store:
         from ..store import Store  # when someone first subscribes: a start does not load the store
@@ -242,7 +250,9 @@ def create_server(
     _register_resources(server, live)
     if not settings.read_only:
         _register_files(server, settings)
-    _register_calls_today(server, feed, history, names, settings, legacy_subscriptions=not stateless_http)
+    _register_calls_today(
+        server, feed, history, names, ahead, settings, legacy_subscriptions=not stateless_http
+    )
     _register_completions(server, live, {t.name: frozenset(a.name for a in t.arguments) for t in offered})
     _register_logging(server)
     return server
@@ -354,6 +364,7 @@ def _register_calls_today(
     feed: CallsFeed,
     history: Any,
     names: Any,
+    ahead: Any,
     settings: Settings,
     *,
     legacy_subscriptions: bool,
@@ -378,7 +389,7 @@ def _register_calls_today(
     )
     async def calls_today() -> str:
         try:
-            return await today_json(history, settings.zone, names)
+            return await today_json(history, settings.zone, names, ahead)
         except Exception as exc:
             raise resource_error(exc, uri=CALLS_TODAY_URI) from None
 

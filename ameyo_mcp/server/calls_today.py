@@ -38,6 +38,7 @@ from ..rules.sanitize import data_text
 
 if TYPE_CHECKING:
     from ..store import CallHistory, CallQuery, Store, StoredCall
+    from .tools.history import Ahead as DatedAhead
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ RESOURCE_CALLS = 50
 MAX_SESSIONS = 1000
 
 History = Callable[["CallQuery"], Awaitable["CallHistory"]]
+# The calls dated after now that a span ending at the given time leaves out (`tools.history.dated_ahead`).
+Ahead = Callable[[datetime], Awaitable["DatedAhead | None"]]
 # The names of calls' customers, by call (`tools.history.call_names`).
 Names = Callable[[Sequence["StoredCall"]], Awaitable[dict[int, str]]]
 # A store of the watch's own (its connection waits on the database).
@@ -260,9 +263,10 @@ class CallsFeed:
             self._sessions.remove(session)
 
 
-async def today_json(history: History, zone: ZoneInfo, names: Names) -> str:
+async def today_json(history: History, zone: ZoneInfo, names: Names, ahead: Ahead) -> str:
     """Today's calls: counts by outcome and the newest calls, for programs (the tool is for models),
-    with their customers' names (`names`: as the call history names them)."""
+    with their customers' names (`names`: as the call history names them), and the calls dated
+    after now that today leaves out (`ahead`), as the call history says them."""
     from ..rules.outcomes import outcome_counts
     from ..rules.times import day_so_far
     from ..store import CallQuery
@@ -271,13 +275,19 @@ async def today_json(history: History, zone: ZoneInfo, names: Names) -> str:
     start, now = day_so_far(zone)
     found = await history(CallQuery(since=start, until=now, limit=RESOURCE_CALLS))
     named = await names(found.calls)
-    return json.dumps(
-        {
-            "since": start.isoformat(),
-            "timezone": str(zone),
-            "calls": found.total,
-            "by_outcome": outcome_counts(found.by_outcome),
-            "newest": [call_out(c, zone, named.get(c.id)).model_dump(exclude_none=True) for c in found.calls],
-        },
-        ensure_ascii=False,
-    )
+    today: dict[str, object] = {
+        "since": start.isoformat(),
+        "timezone": str(zone),
+        "calls": found.total,
+        "by_outcome": outcome_counts(found.by_outcome),
+        "newest": [call_out(c, zone, named.get(c.id)).model_dump(exclude_none=True) for c in found.calls],
+    }
+    later = await ahead(now)
+    if later is not None and later.calls:
+        # Left out without a word, today's count read as every call pushed.
+        today["dated_after_now"] = {
+            "calls": later.calls,
+            "latest": later.latest.astimezone(zone).isoformat(),
+            "note": later.note(zone),
+        }
+    return json.dumps(today, ensure_ascii=False)

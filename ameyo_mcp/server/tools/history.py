@@ -286,7 +286,7 @@ class _Read:
     # Asked by campaign: the span's calls pushed without a campaignId, which no campaign counts.
     unfiled: int = 0
     # Calls dated after now, when the span ends now: no span up to now counts them.
-    ahead: int = 0
+    ahead: Ahead | None = None
     # When nothing matched a system disposition: the span's system dispositions.
     systems: tuple[tuple[str, int], ...] = ()
 
@@ -301,7 +301,6 @@ def _read(
     """The calls `query` finds (for `name`: of the customers the contacts index finds by it), and
     the names of their customers: as the push gave them, else as the index holds them. With
     `charted` (the chart's heading and zone), also their counts by hour and outcome."""
-    from ...store import CallQuery  # loaded with the store, which the tool has opened already
 
     indexes: list[CampaignIndex] | None = None
 
@@ -349,13 +348,40 @@ def _read(
         # told a model that found none of the number's calls that there were more to be seen.
         unfiled = store.call_history(replace(query, campaign_id=None, no_campaign=True, limit=0)).total
     kept = store.calls_held()
-    ahead = 0
-    later = datetime.now(UTC) + CLOCK_SKEW
-    if kept is not None and kept[1] > later and (query.until is None or query.until <= later):
-        # A span that ends now leaves out calls dated later: a push's time, or the zone it was read
-        # in, is off. Said, or the count reads as every call there is.
-        ahead = store.call_history(CallQuery(since=later, limit=0)).total
+    ahead = dated_ahead(store, query.until, kept)
     return _Read(history, names, named, counts, kept, agents, outcomes, unfiled, ahead, systems)
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """Calls pushed with a time after now (`CLOCK_SKEW` past it), and the latest one's time."""
+
+    calls: int
+    latest: datetime
+
+    def note(self, zone: ZoneInfo) -> str:
+        n = self.calls
+        return (
+            f"{counted(n, 'call')} pushed to this server {agreeing(n, 'is', 'are')} dated after now (the "
+            f"latest at {show(self.latest, zone)}): the pushes' times, or the zone they are read in "
+            f"(AMEYO_TIMEZONE), are off, and no span that ends now counts {agreeing(n, 'it', 'them')}."
+        )
+
+
+def dated_ahead(
+    store: Store, until: datetime | None, held: tuple[datetime, datetime] | None = None
+) -> Ahead | None:
+    """For a span that ends now (`until`: None, or not past now): the calls dated after now, which it
+    leaves out (a push's time, or the zone it was read in, is off). Said by every view of the calls
+    up to now (the call history, ameyo://calls/today), or its count reads as every call there is.
+    `held`: `Store.calls_held`, when the caller has read it."""
+    from ...store import CallQuery  # loaded with the store, which the caller has opened already
+
+    held = held if held is not None else store.calls_held()
+    later = datetime.now(UTC) + CLOCK_SKEW
+    if held is None or held[1] <= later or (until is not None and until > later):
+        return None
+    return Ahead(store.call_history(CallQuery(since=later, limit=0)).total, held[1])
 
 
 def coverage(read: _Read, query: CallQuery, zone: ZoneInfo, *, demo: bool) -> list[str]:
@@ -405,13 +431,8 @@ def coverage(read: _Read, query: CallQuery, zone: ZoneInfo, *, demo: bool) -> li
             f"{counted(n, 'call')} of this span {agreeing(n, 'was', 'were')} {UNFILED} "
             f"and {agreeing(n, 'is', 'are')} in no campaign's count{how}."
         )
-    if read.ahead and read.held is not None:
-        n = read.ahead
-        lines.append(
-            f"{counted(n, 'call')} pushed to this server {agreeing(n, 'is', 'are')} dated after now (the "
-            f"latest at {show(read.held[1], zone)}): the pushes' times, or the zone they are read in "
-            f"(AMEYO_TIMEZONE), are off, and no span that ends now counts {agreeing(n, 'it', 'them')}."
-        )
+    if read.ahead is not None and read.ahead.calls:
+        lines.append(read.ahead.note(zone))
     if read.agents:  # read only when an agent was asked for and found nothing
         shown = ", ".join(f"{name} {calls:,}" for name, calls in read.agents)
         lines += [
