@@ -39,6 +39,22 @@ async def test_harmless_spellings_are_accepted(client: Client) -> None:
     assert one_id.structured_content is not None and one_id.structured_content["matched"] == 1
 
 
+async def test_a_whole_number_sent_as_a_double_is_taken_where_text_is_expected(client: Client) -> None:
+    """A client that keeps every JSON number as a double (Gemini's function calls) sends campaign 1
+    as 1.0: taken while a campaign's schema was text or integer, refused as "must be text, not 1.0"
+    once it was text alone. A whole double is the same text; 1.5 stays refused."""
+    for tool, arguments in [
+        ("ameyo_get_leads", {"campaign": 1.0}),
+        ("ameyo_call_history", {"campaign": 1.0}),
+    ]:
+        result = await client.call_tool(tool, arguments)
+        assert not result.is_error, text_of(result)
+    found = await client.call_tool("ameyo_get_contacts", {"campaign": 1.0, "phone": 8681166572.0})
+    assert not found.is_error and "#12458" in text_of(found), text_of(found)
+    half = await client.call_tool("ameyo_get_leads", {"campaign": 1.5})
+    assert half.is_error and "campaign must be text, not 1.5" in text_of(half), text_of(half)
+
+
 @pytest.mark.parametrize(
     ("tool", "arguments", "expected"),
     [

@@ -100,8 +100,9 @@ def _array_schema(schema: Schema) -> Schema | None:
 
 def tolerant(value: Any, schema: Schema) -> Any:
     """The arguments with harmless spellings made right: a null for an optional argument left out
-    (and a null field of a record, `"email": null`: no value, as an empty cell of a file), a number
-    where text is expected (a phone) made text, one value where a list is expected wrapped."""
+    (and a null field of a record, `"email": null`: no value, as an empty cell of a file), a whole
+    number where text is expected (a phone, a campaign's id) made text, one value where a list is
+    expected wrapped."""
     kinds = _types(schema)
     extra = schema.get("additionalProperties")
     if isinstance(value, dict) and "properties" not in schema and isinstance(extra, dict):
@@ -121,12 +122,17 @@ def tolerant(value: Any, schema: Schema) -> Any:
         arr = _array_schema(schema)
         return [tolerant(value, arr["items"]) if arr else value]
     if (
-        isinstance(value, int)
+        isinstance(value, int | float)
         and not isinstance(value, bool)
         and kinds & {"string"}
-        and not kinds & {"integer"}
+        and not kinds & {"integer", "number"}
     ):
-        return str(value)
+        # A client that keeps every JSON number as a double (Gemini's function calls come so) sends
+        # campaign 1 as 1.0: a whole one is the same text; 1.5 is refused as no campaign or phone.
+        if isinstance(value, int):
+            return str(value)
+        if value.is_integer():
+            return str(int(value))
     return value
 
 
