@@ -126,6 +126,23 @@ async def test_a_customer_id_among_a_records_fields_is_said_to_choose_no_custome
     assert "customer id among" not in text_of(plain), text_of(plain)
 
 
+async def test_a_customer_id_field_that_spells_no_id_is_told_after_its_record_went(
+    client: Client, simulator: InProcessSimulator
+) -> None:
+    """A customerId of "²" (isdigit(), though no number int() reads) crashed the answer after the
+    record had been sent: Ameyo added the customer, and the model was told that something went
+    wrong and the write may or may not have been applied. Such a value names no customer: the note
+    names the field alone, and the record's outcome is told."""
+    records = [{"phone1": "9876012321", "customerId": "\u00b2", "name": "Odd Id"}]
+    sent = await client.call_tool("ameyo_upload_contacts", {"campaign": 1, "lead_id": 21, "records": records})
+    text = text_of(sent)
+    assert not sent.is_error and sent.structured_content is not None, text
+    assert sent.structured_content["added"] == 1, text
+    added = next(c.customer_id for c in simulator.state.contacts(1) if c.phone1 == "9876012321")
+    assert "record 1 gives a customer id among its fields (customerId)" in text, text
+    assert f"record 1 ADDED customer {added}." in text and "not customer" not in text, text
+
+
 async def test_todays_calls_say_that_a_call_is_dated_after_now(
     simulator: InProcessSimulator, tmp_path: Path
 ) -> None:

@@ -570,7 +570,7 @@ class NamedById:
 
     position: int
     field: str
-    id: str | None  # the field's value when it is an id; other text is the record's, never shown
+    id: int | None  # the id the field's value spells (`columns.id_in`); other text is never shown
     result: str | None = None  # Ameyo's answer to the record (None before sending)
     customer_id: int | None = None  # the customer Ameyo's answer names
 
@@ -597,7 +597,7 @@ def customer_id_note(named: Sequence[NamedById], *, dry_run: bool) -> str:
         if n.result is None:
             continue
         did = f"{n.result} customer {n.customer_id}" if n.customer_id is not None else n.result
-        other = n.id is not None and n.customer_id is not None and int(n.id) != n.customer_id
+        other = n.id is not None and n.customer_id is not None and n.id != n.customer_id
         done.append(f"record {n.position} {did}" + (f", not customer {n.id}" if other else ""))
     if done:
         text += " Ameyo's answer: " + "; ".join(done) + "."

@@ -12,6 +12,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field, model_validator
 
+from ...ameyo.columns import id_in
 from ...ameyo.customers import PRIMARY_COLUMN
 from ...ameyo.models import CallbackRecord, Contact, GetContactsRequest, RecordResult, campaign_label
 from ...ameyo.service import Ameyo, UploadTarget
@@ -680,9 +681,9 @@ def _named_by_id(checked: Sequence[Checked], outcomes: Sequence[Outcome] | None)
             continue
         name, value = field
         told = answers.get(c.position)
-        shown = value if value.isdigit() and len(value) <= 20 else None
         result, customer = (told.result, told.customer_id) if told is not None else (None, None)
-        named.append(NamedById(c.position, name, shown, result, customer))
+        # An id as Ameyo spells one: isdigit() takes "²", which int() refuses, after the write went.
+        named.append(NamedById(c.position, name, id_in(value), result, customer))
     return named
 
 
