@@ -140,3 +140,31 @@ async def test_a_batch_ameyo_refused_whole_is_counted_as_sent_in_this_run(tmp_pa
     assert "sent in this run 10; answered in earlier runs (not resent) 0; not sent 20." in text, text
     assert "failed 10." in text and "unknown" not in text.splitlines()[0], text
     assert counted_rows(text) == 30, text
+
+
+async def test_a_resent_batch_ameyo_refused_whole_is_not_said_to_be_not_resent(tmp_path: Path) -> None:
+    """The first batch was answered with a 502 page (outcome unknown); retry_unknown resent it and
+    Ameyo refused it whole: the run said "sent in this run 0 … of unknown outcome since an earlier
+    sending (not resent) 10" and "from an earlier sending, outcome unknown 10 (not resent)", beside
+    each row's "resent as asked, but … (Ameyo did not run it)". Resent in this run, it counts so."""
+    config = SimulatorConfig(password="pw-5ec2e7-simulated")
+    state = RefusesFirstUpload(config)
+    state.refused = True  # (the 502 comes first)
+    simulator = InProcessSimulator(config, state)
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    plain_file(folder / "f.csv", 30)
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder), AMEYO_CONFIRM_OVER="1000")
+    args: dict[str, Any] = {"file": "f.csv", "campaign": 1, "lead_id": 1, "dry_run": False}
+    args |= {"batch_size": 10, "concurrency": 1}
+    async with Client(server_of(simulator, settings)) as client:
+        state.faults.commands, state.faults.html_502 = {"uploadContacts"}, 1
+        await client.call_tool(TOOL, args)
+        state.faults.reset()
+        state.refused = False
+        resent = await client.call_tool(TOOL, args | {"retry_unknown": True})
+    text = text_of(resent)
+    assert "line 2: 9700000000: outcome unknown: resent as asked, but" in text, text
+    assert "sent in this run 10; answered in earlier runs (not resent) 0; not sent 20." in text, text
+    assert "not resent) 10" not in text and "outcome unknown 10." in text, text
+    assert counted_rows(text) == 30, text

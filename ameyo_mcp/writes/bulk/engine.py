@@ -1232,9 +1232,11 @@ class _Run:
             if isinstance(exc, CommandFailed)
             else NOT_SENT
         )
-        if result == FAILED_RESULT:
+        if isinstance(exc, CommandFailed) and not unknown:
             # Sent in this run, and Ameyo's answer refused it whole: counted nowhere, its rows read
-            # as "of unknown outcome since an earlier sending" beside "sent in this run 0".
+            # as "of unknown outcome since an earlier sending (not resent)" beside "sent in this run
+            # 0", whether they fail or, resent by retry_unknown, stay of the earlier sending's
+            # unknown outcome.
             self.tally.sent_now += len(batch.rows)
         tail = "" if status == UNKNOWN or held else " (Ameyo did not run it: the next run resends it)"
         # A row told in the spelling it went out in, and counted so; one not sent as the file has it.
