@@ -131,6 +131,23 @@ async def test_the_session_is_called_live_only_when_ameyo_says_so(tmp_path: Path
     assert "logged in as CustomerManager" in told and "MoviStarSurvey (1" in told, told
 
 
+async def test_a_session_ameyo_ended_whose_renewal_is_refused_is_not_said_to_be_held(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """The session was gone at Ameyo (a restart) and the password had been changed: ameyo_login's
+    ping renewed it, Ameyo refused the login, and the answer said whether the session was live was
+    not known, then "The session this server holds, as its login gave it: logged in as …", though
+    it held none and could log in to none. It is said as any refused login is."""
+    async with Client(server_of(simulator, settings_for(simulator, tmp_path))) as client:
+        await client.call_tool("ameyo_list_campaigns", {})
+        simulator.state.expire_all_sessions()
+        simulator.state.config.password = "pw-changed-meanwhile"
+        told = await client.call_tool("ameyo_login", {})
+    text = text_of(told)
+    assert told.is_error and "Ameyo refused the login" in text, text
+    assert "logged in as" not in text and "could not confirm" not in text, text
+
+
 async def test_an_upload_refuses_a_misspelt_status_as_the_contacts_filter_does(
     simulator: InProcessSimulator, tmp_path: Path
 ) -> None:

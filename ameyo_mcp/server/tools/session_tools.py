@@ -13,7 +13,7 @@ from ...ameyo.columns import id_of
 from ...ameyo.models import campaign_label
 from ...answers.results import CampaignsOut, LeadOut, LeadsOut, LoginOut, LogoutOut, PingOut, campaign_out
 from ...answers.summaries import leads_text, login_text, ping_text
-from ...errors import AmeyoError, as_clause
+from ...errors import AmeyoError, AuthenticationFailed, as_clause
 from ...rules.times import show
 from .common import ameyo_of, answer, explained, failure_text
 
@@ -31,20 +31,25 @@ async def ameyo_login(
     """Who the server is logged in to Ameyo as, its campaigns and limits. Tools log in by themselves:
     call this only to inspect or renew the session."""
     ameyo = ameyo_of(ctx)
+    unanswered = None
     async with explained(ameyo):
         before = ameyo.session.logins
         info = await ameyo.session.login(new=new_session)
-    unanswered = None
-    if ameyo.session.logins == before:
-        # A session taken up from memory or the lease is one Ameyo knew at some time: asked "are we
-        # logged in?", the answer must come from Ameyo now, not from what was kept (Ameyo down, or
-        # restarted and the session gone, read as "the live session"). A session Ameyo ended is
-        # renewed by the ping, and said as new; Ameyo not answering is said, with what is known.
-        try:
-            await ameyo.session.ping()
-        except AmeyoError as exc:
-            unanswered = as_clause(failure_text(exc, where="ameyo_login"))
-        info = ameyo.session.info or info
+        if ameyo.session.logins == before:
+            # A session taken up from memory or the lease is one Ameyo knew at some time: asked "are
+            # we logged in?", the answer must come from Ameyo now, not from what was kept (Ameyo
+            # down, or restarted and the session gone, read as "the live session"). A session Ameyo
+            # ended is renewed by the ping, and said as new; Ameyo not answering is said, with what
+            # is known.
+            try:
+                await ameyo.session.ping()
+            except AuthenticationFailed:
+                # Ameyo answered: the session is gone and its renewal refused. Said as a refused
+                # login is, not as a session of unknown state that the server still holds.
+                raise
+            except AmeyoError as exc:
+                unanswered = as_clause(failure_text(exc, where="ameyo_login"))
+            info = ameyo.session.info or info
     out = LoginOut(
         user=info.user_id,
         user_type=info.user_type,
