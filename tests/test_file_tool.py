@@ -145,6 +145,34 @@ async def test_excels_text_formula_cells_are_read_as_their_text(
     assert stored(simulator, "9876500132")["name"] == "Bo"
 
 
+async def test_a_column_without_a_name_is_read_when_empty_and_refuses_the_row_that_fills_it(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """A spreadsheet saved as CSV often ends every line with one separator more: the whole file was
+    refused ("column 3 of the header has no name"). Such a column is read as empty, and a row that
+    does fill it is refused alone, saying what to do."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "export.csv").write_text(
+        "phone1,name,\n9876500141,Ana,\n9876500142,Bo,Pune\n9876500143,Cy,\n", encoding="utf-8"
+    )
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    async with Client(server_of(simulator, settings)) as client:
+        real = await client.call_tool(TOOL, BASE | {"file": "export.csv", "dry_run": False})
+    out = real.structured_content
+    assert not real.is_error and out is not None, text_of(real)
+    assert out["counts"] == {"ADDED": 2, "REFUSED": 1}, text_of(real)
+    assert [(f["line"], f["reason"]) for f in out["failures"]] == [
+        (
+            3,
+            "column 3 holds a value but the header gives it no name: "
+            "name the column in the header, or empty it",
+        )
+    ]
+    assert stored(simulator, "9876500141") == {"phone1": "9876500141", "name": "Ana"}
+    assert stored(simulator, "9876500143")["name"] == "Cy"
+
+
 async def test_the_files_an_upload_writes_are_neither_listed_nor_uploaded(
     simulator: SimulatorThread, tmp_path: Path
 ) -> None:

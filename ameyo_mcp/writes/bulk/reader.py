@@ -114,6 +114,9 @@ class RowReader:
         self.json_lines = path.suffix.lower() in JSON_SUFFIXES
         self.columns: list[str] = []
         self._delimiter = ","
+        # The header's width, and the positions of its columns without a name (`_read_header`).
+        self._width = 0
+        self._nameless: tuple[int, ...] = ()
         # Lines that were not UTF-8 and were read as Windows-1252, and the first of them.
         self.legacy_lines = 0
         self.first_legacy_line: int | None = None
@@ -201,11 +204,15 @@ class RowReader:
                 raise FileFormatError(f"the header (line {number}) is malformed CSV: {exc}") from None
             mapping, unmatched = _map_for(self.mapping, [n.strip() for n in names])
             columns = [_column_name(n, mapping) for n in names]
-            for index, name in enumerate(columns, start=1):
-                if not name:
-                    raise FileFormatError(f"column {index} of the header (line {number}) has no name")
+            # A spreadsheet saved as CSV often ends each line with a separator more (a column it
+            # once had, or a stray cell's width): a column without a name is read as one nobody
+            # filled, and a row that does fill it is refused (`_csv_row`).
+            self._width = len(columns)
+            self._nameless = tuple(i for i, name in enumerate(columns) if not name)
             seen: dict[str, int] = {}
             for index, name in enumerate(columns, start=1):
+                if not name:
+                    continue
                 if name in seen:
                     raise FileFormatError(f"columns {seen[name]} and {index} of the header have one name")
                 seen[name] = index
@@ -220,7 +227,7 @@ class RowReader:
                     f"column of the header (line {number}): correct the map to the header's spelling, "
                     "or leave that entry out"
                 )
-            self.columns = columns
+            self.columns = [name for name in columns if name]
             return
         raise FileFormatError("the file is empty: it needs a header row naming the columns")
 
@@ -237,10 +244,20 @@ class RowReader:
             # Excel keeps a leading 0 by writing the cell as a formula, ="09876500001": its value
             # is the text inside (only a line with quotes can hold one).
             values = [_excel_text(v) if v[:2] == '="' else v for v in values]
-        if len(values) != len(self.columns):
+        if len(values) != self._width:
             return Row(
-                number, None, f"malformed CSV: {len(values)} fields where the header has {len(self.columns)}"
+                number, None, f"malformed CSV: {len(values)} fields where the header has {self._width}"
             )
+        if self._nameless:
+            filled = next((i for i in self._nameless if values[i].strip()), None)
+            if filled is not None:
+                return Row(
+                    number,
+                    None,
+                    f"column {filled + 1} holds a value but the header gives it no name: name the "
+                    "column in the header, or empty it",
+                )
+            values = [v for i, v in enumerate(values) if i not in self._nameless]
         return Row(number, dict(zip(self.columns, values, strict=True)))
 
     def _json_row(self, number: int, text: str) -> Row:
