@@ -7,7 +7,7 @@ A file upload judges every row that dials its customer (a callback; with `--upda
 against do-not-call a batch at a time (`WritePath.do_not_call`): the customers the campaign's index
 finds by the rows' numbers, read live, and the customers added since the sync, among the newest
 contacts read live. A file of new people costs that check only the reads it makes. Here, for each
-mode (plain add, `--update`, every row with a callback) and each source tree (`--tree`, e.g. an
+mode (plain add, `--update`, every row with a callback, `--migrate`) and each source tree (`--tree`, e.g. an
 earlier commit's worktree; default: this tree):
 
 - a fresh simulator process with `--contacts` contacts in campaign 1, indexed by `ameyo-mcp sync`
@@ -42,7 +42,7 @@ from _cpu import cpu_s
 BATCH = 500
 CONCURRENCY = 4
 PASSWORD = "bench-password"
-MODES = ("plain", "update", "callbacks")
+MODES = ("plain", "update", "callbacks", "migrate")
 ZONE = "Asia/Kolkata"
 
 
@@ -108,6 +108,8 @@ def child(mode: str, rows: int, workdir: Path) -> dict[str, Any]:
             batch_size=BATCH,
             concurrency=CONCURRENCY,
             update_existing=mode == "update",
+            # Every row moves its customer, if any, into the lead: judged as a plain add is.
+            migrate_existing=mode == "migrate",
         )
         try:
             cpu, started = time.process_time(), time.perf_counter()

@@ -238,7 +238,7 @@ def _upload_parser(
         "--despite-do-not-call",
         action="store_true",
         help="the person confirmed calling customers whose last disposition is do-not-call (a callback, "
-        "an update, or a new customer on their line)",
+        "an update, a move into this lead, or a new customer on their line)",
     )
     upload.add_argument(
         "--result",

@@ -26,6 +26,7 @@ from .records import dialed
 
 if TYPE_CHECKING:
     from ..ameyo.models import Contact
+    from ..ameyo.service import UploadTarget
 
 CALLBACK_PHONE = "callback_phone"
 # Dispositions are typed by each deployment's admins, so the same request arrives as "DNC",
@@ -139,25 +140,48 @@ class Dials(NamedTuple):  # a tuple: made once per row of a bulk file
     """The numbers a write has the dialler ring, for `WritePath.do_not_call`: `always`, whatever
     Ameyo does with the record (a callback's number, an update's); `if_added`, only when Ameyo adds
     the record as a new customer, which it does unless `phone1`, as sent, is an existing
-    customer's phone1 (then it is DUPLICATE_NOT_ADDED, and nobody is dialled)."""
+    customer's phone1 (then it is DUPLICATE_NOT_ADDED, and nobody is dialled); `moves_into`, the
+    lead a migrate moves that existing customer into (`moved_into`; None: no move), which has them
+    dialled unless they are in it already."""
 
     phone1: str
     always: tuple[str, ...]
     if_added: tuple[str, ...] = ()
+    moves_into: int | None = None
+
+
+def moved_into(target: UploadTarget, migrate: bool) -> int | None:
+    """The lead an upload's migrate would put an existing customer in the dialler's queue of, or
+    None. Ameyo moves no customer into a disabled lead (NOT_MIGRATED: nothing changes), and one
+    already in the lead is not moved (DUPLICATE_NOT_ADDED, or an update, judged as one): neither
+    dials anyone. A move into an enabled lead puts the customer in a lead the dialler works, with
+    the status they have: from a disabled lead (where a do-not-call customer is often parked) that
+    is back in its queue. A move from another enabled lead is asked about too: which of their leads
+    is enabled is not read for it, and the question costs a confirmation where a call they refused
+    costs the deployment. The one rule for every upload path."""
+    return target.lead_id if migrate and target.lead_enabled else None
 
 
 def dials(
-    record: Mapping[str, str], callback: str | None = None, *, calls_back: bool, updates: bool
+    record: Mapping[str, str],
+    callback: str | None = None,
+    *,
+    calls_back: bool,
+    updates: bool,
+    moves_into: int | None = None,
 ) -> Dials:
     """What an upload's record (as sent) has dialled: a callback (to `callback`, None: phone1)
     rings whichever customer Ameyo matches or adds; an update has the customer dialled again as if
-    new, on the record's numbers; and a record Ameyo adds is a new customer, NOT_TRIED, dialled on
-    its numbers whoever else holds them (a family line, or a customer's phone1 in a spelling
-    Ameyo does not match). The one rule for every upload path."""
+    new, on the record's numbers; a migrate (`moves_into`, `moved_into`) has the customer Ameyo
+    matches by phone1 dialled when it moves them from another lead; and a record Ameyo adds is a
+    new customer, NOT_TRIED, dialled on its numbers whoever else holds them (a family line, or a
+    customer's phone1 in a spelling Ameyo does not match). The one rule for every upload path."""
     phone1 = record[PRIMARY_COLUMN]
     stored = (phone1, *(v for k, v in record.items() if v and k != PRIMARY_COLUMN and is_phone_key(k)))
     always = (phone1, callback or phone1) if calls_back else ()
-    return Dials(phone1, always + stored, ()) if updates else Dials(phone1, always, stored)
+    if updates:
+        return Dials(phone1, always + stored, (), moves_into)
+    return Dials(phone1, always, stored, moves_into)
 
 
 def matched(
@@ -166,26 +190,31 @@ def matched(
     indexed: Sequence[tuple[Contact, list[int]]],
     newest: Sequence[tuple[Contact, list[int]]],
     region: str,
-) -> dict[int, str]:
+) -> dict[int, Contact]:
     """By position, the records Ameyo matches to an existing customer by phone1, and so adds no
-    new customer for, with that customer's phone1 as they hold it: among the customers found
-    holding the `asked` numbers ((position, number) by their index), one the campaign's index
-    holds whose phone1 is the same number, which the upload sends in the stored spelling
-    (`index.held.held_spellings`), or one whose stored phone1 is the record's as sent. A customer
-    added since the sync, whom only the newest contacts found (`newest`), matches only in the very
-    spelling: a record in another is added beside them."""
-    out: dict[int, str] = {}
+    new customer for, with that customer (their phone1 as they hold it: `held_phone1`): among the
+    customers found holding the `asked` numbers ((position, number) by their index), one the
+    campaign's index holds whose phone1 is the same number, which the upload sends in the stored
+    spelling (`index.held.held_spellings`), or one whose stored phone1 is the record's as sent. A
+    customer added since the sync, whom only the newest contacts found (`newest`), matches only in
+    the very spelling: a record in another is added beside them."""
+    out: dict[int, Contact] = {}
     for found, respelt in ((indexed, True), (newest, False)):
         for contact, positions in found:
-            stored = str(contact.customer_data.get(PRIMARY_COLUMN) or "")
+            stored = held_phone1(contact)
             for i in positions:
                 position, number = asked[i]
                 phone1 = records[position].phone1
                 if number == phone1 and (
                     stored == phone1 or (respelt and same_number(stored, phone1, region))
                 ):
-                    out.setdefault(position, stored)
+                    out.setdefault(position, contact)
     return out
+
+
+def held_phone1(contact: Contact) -> str:
+    """phone1 as Ameyo holds it for the customer."""
+    return str(contact.customer_data.get(PRIMARY_COLUMN) or "")
 
 
 @dataclass
@@ -202,6 +231,9 @@ class DoNotCall:
 
     refused: dict[int, tuple[int, str]] = field(default_factory=dict)
     lines: dict[int, str] = field(default_factory=dict)
+    # The lead each refused record's migrate would move its customer into (`Dials.moves_into`),
+    # for the records refused for that alone.
+    moves: dict[int, int] = field(default_factory=dict)
     unread: dict[int, str] = field(default_factory=dict)
     indexed: bool = False
     beyond: str = ""
@@ -217,6 +249,9 @@ class DoNotCall:
                     f"a new customer on customer {customer_id}'s line ({data_text(line, 24)}), whose last "
                     f"disposition is {data_text(disposition, 30)!r} (do not call)"
                 )
+            if (lead := self.moves.get(position)) is not None:
+                said = do_not_call_said(*dnc)
+                return f"{said}; moving them into lead {lead} puts them back in the dialler's queue"
             return do_not_call_said(*dnc)
         if position in self.unread:
             return UNREAD_SAID

@@ -838,10 +838,19 @@ class WritePath:
         )
         check.beyond = added.beyond
         region = self.ameyo.settings.phone_region
-        check.held = matched = callback_rules.matched(records, list(asked), found.found, added.found, region)
+        matched = callback_rules.matched(records, list(asked), found.found, added.found, region)
+        check.held = {position: callback_rules.held_phone1(contact) for position, contact in matched.items()}
 
         def dialled(i: int) -> bool:
             return always[i] or record_of[i] not in matched
+
+        def moved(i: int, contact: Contact) -> int | None:
+            """The lead the record's migrate moves `contact` into, when they are the customer Ameyo
+            matches it to and are not in that lead already (a lead not read: taken as another)."""
+            lead, theirs = records[record_of[i]].moves_into, matched.get(record_of[i])
+            if lead is None or theirs is None or theirs.customer_id != contact.customer_id:
+                return None
+            return None if contact.lead_id == lead else lead
 
         for unread, failure in ((found.unread, found.failure), (added.unread, added.failure)):
             for i in unread:
@@ -851,10 +860,15 @@ class WritePath:
             disposition = callback_rules.last_disposition(contact.extra_data)
             if callback_rules.do_not_call(disposition):
                 for i in positions:
-                    if dialled(i) and record_of[i] not in check.refused:
+                    if record_of[i] in check.refused:
+                        continue
+                    if dialled(i):
                         check.refused[record_of[i]] = (contact.customer_id, disposition)
                         if not always[i]:  # (a new customer the record would add on their line)
                             check.lines[record_of[i]] = numbers[i]
+                    elif (lead := moved(i, contact)) is not None:
+                        check.refused[record_of[i]] = (contact.customer_id, disposition)
+                        check.moves[record_of[i]] = lead
         return check
 
     async def newest_before_run(self, campaign_id: int, newest: NewestSeen) -> bool:

@@ -80,6 +80,8 @@ AttemptsArg = Annotated[int, Field(ge=0, description="Attempts already made")]
 CUSTOMER_FIELDS = "Customer fields; phone1 required"
 # What goes ahead of a plain add held back for do-not-call, as the person confirmed.
 _ADDED_ON_THEIR_LINE = "its new customer is added on their line, and dialled,"
+# What a migrate does to a customer in another lead (`callback_rules.moved_into`).
+_MOVE_DIALS = "a move into lead {lead} puts them back in the dialler's queue"
 
 
 class CallbackContact(BaseModel):
@@ -139,12 +141,16 @@ async def ameyo_upload_contacts(
     checked = [check_record(i, r, target.max_phone_length, rule) for i, r in enumerate(records, start=1)]
     checked = await _one_per_number(ctx, target, checked)
     # An update gives the customer this upload's status and attempts: Ameyo dials them again as if
-    # new, so a do-not-call customer needs the person's yes, as a callback to them does; and so does
-    # a new customer added on such a customer's line (`callback_rules.dials`).
+    # new, so a do-not-call customer needs the person's yes, as a callback to them does; and so do a
+    # migrate that puts such a customer back in the dialler's queue and a new customer added on
+    # such a customer's line (`callback_rules.dials`).
+    moves_into = callback_rules.moved_into(target, migrate_existing)
     check = await state_of(ctx).writes.do_not_call(
         target.campaign.campaign_id,
         {
-            c.position: callback_rules.dials(c.record, calls_back=False, updates=update_existing)
+            c.position: callback_rules.dials(
+                c.record, calls_back=False, updates=update_existing, moves_into=moves_into
+            )
             for c in checked
             if c.problem is None
         },
@@ -152,8 +158,9 @@ async def ameyo_upload_contacts(
     went = "its update, which has them dialled again, goes ahead" if update_existing else _ADDED_ON_THEIR_LINE
     notes = _held_for_dnc(checked, check, despite_do_not_call, went)
     going = sum(1 for c in checked if c.problem is None)  # (those held back have their problem now)
-    if not check.indexed and update_existing and going:
-        notes.append(_unchecked_note(going, target, ameyo.settings) + " an update has them dialled again.")
+    if not check.indexed and going and (update_existing or moves_into is not None):
+        does = "an update has them dialled again" if update_existing else _MOVE_DIALS.format(lead=moves_into)
+        notes.append(_unchecked_note(going, target, ameyo.settings) + f" {does}.")
     notes += _beyond_note(check, going, ameyo.settings)
 
     def plan(good: list[Checked]) -> plans.Write:
@@ -257,7 +264,11 @@ async def ameyo_upload_contacts_with_callbacks(
         target.campaign.campaign_id,
         {
             c.position: callback_rules.dials(
-                c.record, callbacks[c.position].call_back_phone, calls_back=True, updates=update_existing
+                c.record,
+                callbacks[c.position].call_back_phone,
+                calls_back=True,
+                updates=update_existing,
+                moves_into=callback_rules.moved_into(target, migrate_existing),
             )
             for c in checked
             if c.position in callbacks
@@ -346,7 +357,9 @@ def _held_for_dnc(
     notes: list[str] = []
     for position in sorted({*check.refused, *check.unread}):
         if despite:
-            notes.append(f"Note: record {position}: {check.said(position)}; {what} as the person confirmed.")
+            # (Refused for its move alone, the record goes ahead as a move, whatever `what` says.)
+            went = "they are moved" if position in check.moves else what
+            notes.append(f"Note: record {position}: {check.said(position)}; {went} as the person confirmed.")
             continue
         checked[position - 1] = replace(
             checked[position - 1], problem=check.problem(position, "despite_do_not_call=true")

@@ -291,6 +291,11 @@ class _Run:
         self.dialling_rows: list[Prepared] = []
         # Whether the campaign had a synced index when the run began: plain adds are judged only then.
         self.indexed = False
+        # The lead a migrate moves the rows' existing customers into, back in the dialler's queue
+        # (`callback_rules.moved_into`; None: no row moves anyone).
+        self.moves_into = callback_rules.moved_into(target, options.migrate_existing)
+        # Whether a row judged so far has a callback, for the notes' words (`_dialling`).
+        self.judged_callbacks = False
         # The newest contacts this run has read for them (customers added since the index's sync):
         # read again every few seconds, not for every batch (`NewestSeen`).
         self.newest = NewestSeen(self.ameyo.settings.phone_region, path_of_writes.clock)
@@ -311,6 +316,11 @@ class _Run:
         # many of them plain adds): the note names the way through, which a row's cut reason may lose.
         self.unread_lines: list[int] = []
         self.unread_added = 0
+        # Lines of such rows held back because their move would put a do-not-call customer back in
+        # the dialler's queue (`DoNotCall.moves`), the first of them and how many: the note names
+        # the way through, as for those.
+        self.moved_lines: list[int] = []
+        self.moved = 0
         self.batch_size = min(max(options.batch_size, 1), MAX_BATCH)
         # Requests in flight: a batch holds a place while its request is out (`_window`).
         self.concurrency = min(max(options.concurrency, 1), MAX_CONCURRENCY)
@@ -506,14 +516,17 @@ class _Run:
         return self.indexed or self._dials_its_customer(row)
 
     def _dials_its_customer(self, row: Prepared) -> bool:
-        """Whether sending the row has its customer dialled: a callback, or an update, which gives an
-        existing customer the upload's status and attempts (Ameyo dials them again as if new)."""
-        return row.callback is not None or self.options.update_existing
+        """Whether sending the row may have its customer dialled: a callback, an update, which gives
+        an existing customer the upload's status and attempts (Ameyo dials them again as if new), or
+        a migrate into an enabled lead, which puts them back in the dialler's queue (`moves_into`)."""
+        return row.callback is not None or self.options.update_existing or self.moves_into is not None
 
     def _dialling(self, added: int = 0, of: int = 0) -> str:
         """Rows `_dials` judges, in the notes' words ("rows …"): `added` plain adds of `of`."""
         if self.options.update_existing:  # (every row updates its customer, or is added)
             return "to update or call back"
+        if self.moves_into is not None:  # (every row moves its customer, or is added)
+            return "to move, add or call back" if self.judged_callbacks else "to move or add"
         return "with a callback" if not added else "to add" if added == of else "to add or call back"
 
     def _dialling_whom(self, added: int, of: int) -> str:
@@ -521,6 +534,8 @@ class _Run:
         rows = self._dialling(added, of)
         if self.options.update_existing:
             return rows
+        if self.moves_into is not None:
+            return f"to move{' or call back' if self.judged_callbacks else ''} (or add on the line of)"
         return f"{rows} on the line of" if added else f"{rows} to"
 
     async def _judged(self, batcher: Batcher, row: Prepared) -> list[Batch]:
@@ -541,13 +556,15 @@ class _Run:
     async def _do_not_call(self, batcher: Batcher) -> list[Batch]:
         """The held rows that may have a customer dialled, judged as `ameyo_add_callback` judges a
         callback: a callback to (or an update of) a customer whose last disposition is do-not-call
-        (the campaign's index finds them by phone1 or the number the callback dials, read live), or
-        a new customer added on such a customer's line, or one whose disposition could not be
+        (the campaign's index finds them by phone1 or the number the callback dials, read live), a
+        migrate that moves such a customer into this enabled lead, a new customer added on such a
+        customer's line, or one whose disposition could not be
         read, is refused unless the person confirmed it (despite_do_not_call). A customer the index
         does not know goes unchecked, and the run says so of the rows that dial their customer when
         it has no index at all."""
         rows, self.dialling_rows = self.dialling_rows, []
         update = self.options.update_existing
+        self.judged_callbacks = self.judged_callbacks or any(r.callback is not None for r in rows)
         # Each row as it goes out: a number an earlier upload sent goes in that spelling (the
         # claim's, `_respelt`), which Ameyo matches as the records tools' checks judge theirs.
         going = self._spelt_as_held(Batch("", PLAIN, rows), await self._sent_spellings(rows)) or rows
@@ -559,6 +576,7 @@ class _Run:
                     r.callback.call_back_phone if r.callback else None,
                     calls_back=r.callback is not None,
                     updates=update,
+                    moves_into=self.moves_into,
                 )
                 for i, r in enumerate(going)
             },
@@ -581,6 +599,10 @@ class _Run:
                     if position in check.unread:
                         self.unread_lines.append(row.line)
                         self.unread_added += added
+                    elif position in check.moves:
+                        self.moved += 1
+                        if len(self.moved_lines) < _LINES_SHOWN:
+                            self.moved_lines.append(row.line)
                     self._settle(self.earlier.refused(row))
                     continue
                 self.despite += 1
@@ -629,6 +651,14 @@ class _Run:
                 f"{agreeing(unread, 'was', 'were')} held back: "
                 f"{callback_rules.UNREAD_SAID}. Run it again later, or with {_DESPITE_DNC} if the person "
                 "confirms they may be called."
+            )
+        if self.moved:
+            moved = self.moved
+            self.notes.append(
+                f"Note: {counted(moved, 'row')} (lines {_lines_said(self.moved_lines, moved)}) "
+                f"{agreeing(moved, 'was', 'were')} held back: each would move a customer whose last "
+                f"disposition is do-not-call into lead {self.moves_into}, back in the dialler's queue. Ask "
+                f"the person, and run it again with {_DESPITE_DNC} only if they asked to be called."
             )
         if self.despite:
             self.notes.append(
