@@ -100,7 +100,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("AMEYO_")} | {"HOME": str(tmp_path)}
 
 
-def cli(source: Path, *extra: str) -> list[str]:
+def cli(source: Path, *extra: str, lead: int = 1) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -110,7 +110,7 @@ def cli(source: Path, *extra: str) -> list[str]:
         "--campaign",
         "1",
         "--lead",
-        "1",
+        str(lead),
         *extra,
     ]
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from ameyo_mcp.config import Settings
 from ameyo_mcp.errors import SimulatedFailure
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorState, SimulatorThread
 from tests.conftest import InProcessSimulator, server_of, settings_for, text_of
@@ -27,6 +28,17 @@ def counted_rows(text: str) -> int:
     total = sum(int(n) for n in counts)
     again = re.search(r"^Not sent again: (\d+) rows?", text, re.M)
     return total + (int(again.group(1)) if again else 0)
+
+
+def thirty_rows(simulator: InProcessSimulator, tmp_path: Path) -> tuple[Settings, dict[str, Any]]:
+    """A server's settings with a 30-row file in its upload folder, and the tool's arguments to send
+    it in batches of 10, one at a time (none of it asks for a confirmation)."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    plain_file(folder / "f.csv", 30)
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder), AMEYO_CONFIRM_OVER="1000")
+    args: dict[str, Any] = {"file": "f.csv", "campaign": 1, "lead_id": 1, "dry_run": False}
+    return settings, args | {"batch_size": 10, "concurrency": 1}
 
 
 @pytest.mark.network
@@ -88,12 +100,7 @@ async def test_a_resumed_run_tells_its_answers_apart_from_an_earlier_runs_unknow
     next run sent the other 20 rows and said "sent in this run 20" beside "Ameyo's answers: added
     20, …, outcome unknown 10", as if 10 of this run's rows had gone unanswered. The 10 are told as
     an earlier sending's, and the answers as this run's."""
-    folder = tmp_path / "uploads"
-    folder.mkdir()
-    plain_file(folder / "f.csv", 30)
-    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder), AMEYO_CONFIRM_OVER="1000")
-    args: dict[str, Any] = {"file": "f.csv", "campaign": 1, "lead_id": 1, "dry_run": False}
-    args |= {"batch_size": 10, "concurrency": 1}
+    settings, args = thirty_rows(simulator, tmp_path)
     async with Client(server_of(simulator, settings)) as client:
         simulator.state.faults.commands, simulator.state.faults.html_502 = {"uploadContacts"}, 1
         first = await client.call_tool(TOOL, args)
@@ -129,13 +136,9 @@ async def test_a_batch_ameyo_refused_whole_is_counted_as_sent_in_this_run(tmp_pa
     answered them (failed 10) and did not run them."""
     config = SimulatorConfig(password="pw-5ec2e7-simulated")
     simulator = InProcessSimulator(config, RefusesFirstUpload(config))
-    folder = tmp_path / "uploads"
-    folder.mkdir()
-    plain_file(folder / "f.csv", 30)
-    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder), AMEYO_CONFIRM_OVER="1000")
-    args: dict[str, Any] = {"file": "f.csv", "campaign": 1, "lead_id": 1, "dry_run": False}
+    settings, args = thirty_rows(simulator, tmp_path)
     async with Client(server_of(simulator, settings)) as client:
-        first = await client.call_tool(TOOL, args | {"batch_size": 10, "concurrency": 1})
+        first = await client.call_tool(TOOL, args)
     text = text_of(first)
     assert "sent in this run 10; answered in earlier runs (not resent) 0; not sent 20." in text, text
     assert "failed 10." in text and "unknown" not in text.splitlines()[0], text
@@ -151,12 +154,7 @@ async def test_a_resent_batch_ameyo_refused_whole_is_not_said_to_be_not_resent(t
     state = RefusesFirstUpload(config)
     state.refused = True  # (the 502 comes first)
     simulator = InProcessSimulator(config, state)
-    folder = tmp_path / "uploads"
-    folder.mkdir()
-    plain_file(folder / "f.csv", 30)
-    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder), AMEYO_CONFIRM_OVER="1000")
-    args: dict[str, Any] = {"file": "f.csv", "campaign": 1, "lead_id": 1, "dry_run": False}
-    args |= {"batch_size": 10, "concurrency": 1}
+    settings, args = thirty_rows(simulator, tmp_path)
     async with Client(server_of(simulator, settings)) as client:
         state.faults.commands, state.faults.html_502 = {"uploadContacts"}, 1
         await client.call_tool(TOOL, args)

@@ -8,7 +8,6 @@ within the customer's own lead dials nobody, and is not held back."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from mcp import Client
 
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from tests.conftest import Simulator, process_env, server_of, settings_for, synced, text_of
+from tests.test_bulk_exact import cli
 from tests.test_bulk_upload import read_result
 
 pytestmark = pytest.mark.anyio
@@ -182,21 +182,10 @@ async def test_the_cli_refuses_a_do_not_call_move_without_its_flag(tmp_path: Pat
         settings = settings_for(sim, tmp_path)
         await synced(sim, settings)
         env = process_env(sim, tmp_path)
-        command = [
-            sys.executable,
-            "-m",
-            "ameyo_mcp",
-            "upload",
-            str(source),
-            "--campaign",
-            "1",
-            "--lead",
-            "21",
-        ]
 
         def run(*extra: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run(
-                [*command, "--migrate", *extra],
+                cli(source, "--migrate", *extra, lead=21),
                 env=env,
                 cwd=tmp_path,
                 capture_output=True,
