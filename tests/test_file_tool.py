@@ -43,6 +43,19 @@ def stored(simulator: SimulatorThread, phone: str) -> dict[str, str]:
     return found[0]
 
 
+async def sent(simulator: SimulatorThread, tmp_path: Path, name: str, body: str) -> dict[str, Any]:
+    """Send a file of `body` (UTF-8) from the server's upload folder, for real; its answer's
+    structured content (after checking it is no error)."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / name).write_text(body, encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    async with Client(server_of(simulator, settings)) as client:
+        real = await client.call_tool(TOOL, BASE | {"file": name, "dry_run": False})
+    assert not real.is_error and real.structured_content is not None, text_of(real)
+    return real.structured_content
+
+
 async def test_a_wrong_name_is_answered_with_the_files_it_may_read(
     simulator: SimulatorThread, tmp_path: Path
 ) -> None:
@@ -104,22 +117,15 @@ async def test_windows_1252_rows_are_read_and_said_to_be(simulator: SimulatorThr
 async def test_a_quoted_line_break_is_one_row_and_a_stray_quote_spoils_only_its_line(
     simulator: SimulatorThread, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "uploads"
-    folder.mkdir()
-    (folder / "addresses.csv").write_text(
+    body = (
         "phone1,name,address\n"
         '9876500121,Ana,"12 Main St\nFlat 4\nPune"\n'
         '9876500122,"Bo ""B"" Rao","Mumbai"\n'
         '9876500123,"Open quote,Pune\n'
-        "9876500124,Cy,Delhi\n",
-        encoding="utf-8",
+        "9876500124,Cy,Delhi\n"
     )
-    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
-    async with Client(server_of(simulator, settings)) as client:
-        real = await client.call_tool(TOOL, BASE | {"file": "addresses.csv", "dry_run": False})
-    out = real.structured_content
-    assert not real.is_error and out is not None, text_of(real)
-    assert out["counts"] == {"ADDED": 3, "REFUSED": 1}, text_of(real)
+    out = await sent(simulator, tmp_path, "addresses.csv", body)
+    assert out["counts"] == {"ADDED": 3, "REFUSED": 1}, out
     assert [(f["line"], "malformed CSV" in f["reason"]) for f in out["failures"]] == [(6, True)]
     assert stored(simulator, "9876500121")["address"] == "12 Main St Flat 4 Pune"
     assert stored(simulator, "9876500122")["name"] == 'Bo "B" Rao'
@@ -131,16 +137,9 @@ async def test_excels_text_formula_cells_are_read_as_their_text(
 ) -> None:
     """Excel keeps a leading 0 by saving ="09876500131": refused as "phone1 has symbols", with
     advice to check the column, which was right."""
-    folder = tmp_path / "uploads"
-    folder.mkdir()
-    (folder / "excel.csv").write_text(
-        'phone1,name\n"=""09876500131""",Ana\n="09876500132","=""Bo"""\n', encoding="utf-8"
-    )
-    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
-    async with Client(server_of(simulator, settings)) as client:
-        real = await client.call_tool(TOOL, BASE | {"file": "excel.csv", "dry_run": False})
-    out = real.structured_content
-    assert not real.is_error and out is not None and out["counts"] == {"ADDED": 2}, text_of(real)
+    body = 'phone1,name\n"=""09876500131""",Ana\n="09876500132","=""Bo"""\n'
+    out = await sent(simulator, tmp_path, "excel.csv", body)
+    assert out["counts"] == {"ADDED": 2}, out
     assert stored(simulator, "9876500131")["name"] == "Ana"
     assert stored(simulator, "9876500132")["name"] == "Bo"
 
@@ -151,17 +150,9 @@ async def test_a_column_without_a_name_is_read_when_empty_and_refuses_the_row_th
     """A spreadsheet saved as CSV often ends every line with one separator more: the whole file was
     refused ("column 3 of the header has no name"). Such a column is read as empty, and a row that
     does fill it is refused alone, saying what to do."""
-    folder = tmp_path / "uploads"
-    folder.mkdir()
-    (folder / "export.csv").write_text(
-        "phone1,name,\n9876500141,Ana,\n9876500142,Bo,Pune\n9876500143,Cy,\n", encoding="utf-8"
-    )
-    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
-    async with Client(server_of(simulator, settings)) as client:
-        real = await client.call_tool(TOOL, BASE | {"file": "export.csv", "dry_run": False})
-    out = real.structured_content
-    assert not real.is_error and out is not None, text_of(real)
-    assert out["counts"] == {"ADDED": 2, "REFUSED": 1}, text_of(real)
+    body = "phone1,name,\n9876500141,Ana,\n9876500142,Bo,Pune\n9876500143,Cy,\n"
+    out = await sent(simulator, tmp_path, "export.csv", body)
+    assert out["counts"] == {"ADDED": 2, "REFUSED": 1}, out
     assert [(f["line"], f["reason"]) for f in out["failures"]] == [
         (
             3,

@@ -18,6 +18,7 @@ from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from tests.conftest import Simulator, process_env, server_of, settings_for, synced, text_of
 from tests.test_bulk_exact import cli
 from tests.test_bulk_upload import read_result
+from tests.test_file_do_not_call import refusal
 
 pytestmark = pytest.mark.anyio
 
@@ -127,10 +128,6 @@ def moves_file(simulator: Simulator, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"phone1,name\n{phone_of(simulator, MARTA)},Marta\n9876500881,Ana\n", encoding="utf-8")
     return path
-
-
-def refusal(text: str) -> str:
-    return next((line for line in text.splitlines() if line.startswith("line 2: ")), "")
 
 
 async def test_a_files_move_of_a_do_not_call_customer_needs_the_persons_yes(
