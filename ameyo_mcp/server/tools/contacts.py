@@ -19,7 +19,7 @@ from ...answers.results import ContactOut, ContactsOut, campaign_out
 from ...answers.summaries import contacts_text, dispositions_seen_note, still_to_come_note
 from ...errors import PhoneError
 from ...rules import phones
-from ...rules.counts import counted
+from ...rules.counts import agreeing, counted
 from ...rules.outcomes import UNKNOWN_STATUS
 from ...rules.sanitize import clean_mapping, data_text, inert
 from .common import (
@@ -223,12 +223,11 @@ async def ameyo_get_contacts(
     if skipped:
         # "0 contacts of lead 35" read as an empty lead, and a disabled lead asked for beside an
         # enabled one was left out without a word.
-        many = len(skipped) > 1
+        n = len(skipped)
         text += (
-            f"\nLead{'s' if many else ''} {', '.join(str(i) for i in skipped)} {'are' if many else 'is'} "
-            "disabled, and enabled_leads_only leaves disabled leads out: nothing of "
-            f"{'them' if many else 'it'} was read. Leave enabled_leads_only out to see "
-            f"{'their' if many else 'its'} contacts."
+            f"\n{_disabled(skipped)}, and enabled_leads_only leaves disabled leads out: nothing of "
+            f"{agreeing(n, 'it', 'them')} was read. Leave enabled_leads_only out to see "
+            f"{agreeing(n, 'its', 'their')} contacts."
         )
     only = status or disposition or asked_leads or enabled_leads_only
     if not matches and (number is not None or customer_ids or search) and not only:
@@ -281,12 +280,14 @@ async def _callbacks_note(
 def _unread(skipped: Sequence[int]) -> str:
     """Where a listing looked when every lead it asked for is disabled and enabled_leads_only skips
     them: nowhere, and why."""
-    leads = ", ".join(str(i) for i in skipped)
-    one = len(skipped) == 1
-    return (
-        f"nothing: lead{'' if one else 's'} {leads} {'is' if one else 'are'} disabled, and "
-        f"enabled_leads_only skips {'it' if one else 'them'}"
-    )
+    them = agreeing(len(skipped), "it", "them")
+    return f"nothing: {_disabled(skipped).lower()}, and enabled_leads_only skips {them}"
+
+
+def _disabled(leads: Sequence[int]) -> str:
+    """'Lead 35 is disabled', 'Leads 35, 36 are disabled'."""
+    n, listed = len(leads), ", ".join(str(i) for i in leads)
+    return f"{agreeing(n, 'Lead', 'Leads')} {listed} {agreeing(n, 'is', 'are')} disabled"
 
 
 def _fewer_note(shown: int, asked: int) -> str:

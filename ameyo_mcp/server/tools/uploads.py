@@ -260,6 +260,7 @@ async def ameyo_upload_contacts_with_callbacks(
         checked.append(entry)
     # `ameyo_add_callback` refuses a callback to a do-not-call customer without the person's yes;
     # so does this, for the customers the index finds by each record's numbers.
+    moves_into = callback_rules.moved_into(target, migrate_existing)
     check = await state_of(ctx).writes.do_not_call(
         target.campaign.campaign_id,
         {
@@ -268,7 +269,7 @@ async def ameyo_upload_contacts_with_callbacks(
                 callbacks[c.position].call_back_phone,
                 calls_back=True,
                 updates=update_existing,
-                moves_into=callback_rules.moved_into(target, migrate_existing),
+                moves_into=moves_into,
             )
             for c in checked
             if c.position in callbacks
