@@ -774,6 +774,33 @@ async def test_without_an_index_the_do_not_call_check_is_said_not_made_or_made_b
     )
 
 
+async def test_without_an_index_a_record_naming_one_customer_and_updating_another_is_said_unchecked(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """A record's customer_id chooses whom its callback is for; Ameyo matches the record itself by
+    phone1. Naming a customer who may be called, with a do-not-call customer's phone1 and
+    update_existing, requeues that other customer: with no index to find them, the answer said "a
+    record that names its customer_id is checked" and nothing more."""
+    settings = settings_for(simulator, tmp_path)
+    dnc = simulator.state.contact(12005)  # Karthik Joshi: last disposition DNC
+    assert dnc is not None
+    other = next(
+        c
+        for c in simulator.state.contacts(1)
+        if c.phone1.startswith("91") and c.customer_id != 12005 and c.columns.get("disposition") is None
+    )
+    record = {"customer": {"phone1": dnc.phone1, "phone2": other.phone1}, "callback_time": LATER}
+    args = {"campaign": 1, "lead_id": dnc.lead_id, "dry_run": True, "update_existing": True}
+    async with Client(server_of(simulator, settings)) as client:
+        answer = await client.call_tool(
+            "ameyo_upload_contacts_with_callbacks",
+            args | {"records": [record | {"customer_id": other.customer_id, "callback_phone": other.phone1}]},
+        )
+    text = text_of(answer)
+    assert not answer.is_error, text
+    assert "whether the customers of 1 record asked not to be called (their last disposition) was not" in text
+
+
 async def test_outcomes_beyond_the_ten_shown_are_counted_in_words(
     simulator: InProcessSimulator, tmp_path: Path
 ) -> None:

@@ -13,7 +13,7 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, Field, model_validator
 
 from ...ameyo.columns import id_in
-from ...ameyo.customers import PRIMARY_COLUMN
+from ...ameyo.customers import PRIMARY_COLUMN, is_phone_key
 from ...ameyo.models import CallbackRecord, Contact, GetContactsRequest, RecordResult, campaign_label
 from ...ameyo.service import Ameyo, UploadTarget
 from ...answers.results import UploadOut, campaign_out
@@ -284,11 +284,15 @@ async def ameyo_upload_contacts_with_callbacks(
                 check.refused.setdefault(position, (contact.customer_id, disposition))
                 check.unread.pop(position, None)
     notes: list[str] = []
-    unchecked = [p for p, item in enumerate(records, start=1) if p in callbacks and item.customer_id is None]
+    unchecked = [
+        p
+        for p, item in enumerate(records, start=1)
+        if p in callbacks and not _reaches_named_only(item.customer_id, checked[p - 1], named, rule.region)
+    ]
     if not check.indexed and unchecked:
         notes.append(
             _unchecked_note(len(unchecked), target, ameyo.settings)
-            + " a record that names its customer_id is checked."
+            + " a record naming its customer_id, with their phone1 as Ameyo holds it, is checked."
         )
     agents = [
         cb.user_id
@@ -405,6 +409,24 @@ def _named_problem(
             "that customer's own number, or leave customer_id out"
         )
     return None
+
+
+def _reaches_named_only(
+    customer_id: int | None, entry: Checked, named: Mapping[int, Contact], region: str
+) -> bool:
+    """Whether a record dials nobody but the customer its customer_id names (read live, so checked
+    without an index): Ameyo matches the record by phone1 as sent, so that must be theirs as they
+    hold it, and its other numbers theirs too. Otherwise it updates or moves whoever phone1 is, or
+    adds a new customer on its numbers."""
+    contact = named.get(customer_id) if customer_id is not None else None
+    if contact is None:
+        return False
+    record = entry.record
+    return record[PRIMARY_COLUMN] == callback_rules.held_phone1(contact) and all(
+        callback_rules.own_number(value, contact.customer_data, region)
+        for name, value in record.items()
+        if value and name != PRIMARY_COLUMN and is_phone_key(name)
+    )
 
 
 def _dialing(callback: CallbackRecord, record: Checked, region: str) -> CallbackRecord:
