@@ -205,3 +205,29 @@ async def test_the_cli_refuses_a_do_not_call_move_without_its_flag(tmp_path: Pat
         assert confirmed.returncode == 0, (confirmed.stdout, confirmed.stderr)
         assert "as the person confirmed" in confirmed.stdout, confirmed.stdout
         assert lead_of(sim, MARTA) == 21
+
+
+async def test_a_lead_enabled_a_moment_ago_is_read_as_enabled_by_the_next_move(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """A write read its lead's state from a copy kept for a minute: a lead enabled in Ameyo within
+    that minute was still taken as disabled, where Ameyo moves nobody, so a move of a do-not-call
+    customer into it went without the person's yes and put him in the dialler's queue."""
+    settings = settings_for(simulator, tmp_path)
+    await synced(simulator, settings)
+    upload = {
+        "campaign": 1,
+        "lead_id": 35,
+        "migrate_existing": True,
+        "records": [{"phone1": phone_of(simulator, KARTHIK)}],
+    }
+    async with Client(server_of(simulator, settings)) as client:
+        before = await client.call_tool("ameyo_upload_contacts", upload | {"dry_run": True})
+        assert "do not call" not in text_of(before), text_of(before)
+        simulator.state.set_lead_enabled(35, True)
+        after = await client.call_tool("ameyo_upload_contacts", upload | {"dry_run": True})
+    text = text_of(after)
+    assert (
+        f"customer {KARTHIK}'s last disposition is 'DNC' (do not call); moving them into lead 35" in text
+    ), text
+    assert "despite_do_not_call=true" in text, text

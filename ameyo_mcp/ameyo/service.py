@@ -156,8 +156,8 @@ class Ameyo:
         self._leads[campaign_id] = (self._clock(), leads)
         return leads
 
-    async def lead(self, campaign: CampaignInfo, lead_id: int) -> Lead:
-        leads = await self.leads(campaign.campaign_id)
+    async def lead(self, campaign: CampaignInfo, lead_id: int, *, fresh: bool = False) -> Lead:
+        leads = await self.leads(campaign.campaign_id, fresh=fresh)
         for lead in leads:
             if lead.lead_id == lead_id:
                 return lead
@@ -200,9 +200,11 @@ class Ameyo:
 
     async def upload_target(self, campaign: str | int, lead_id: int) -> UploadTarget:
         """The campaign and lead of an upload, refusing a lead that is not in the campaign, and the
-        phone length limit from the login answer."""
+        phone length limit from the login answer. The lead's state is read from Ameyo, not a kept
+        copy: whether a migrate puts a customer back in the dialler's queue (`moved_into`) turns on
+        it, and a lead enabled a moment ago must not be taken as disabled."""
         info = await self.campaign(campaign)
-        lead = await self.lead(info, lead_id)
+        lead = await self.lead(info, lead_id, fresh=True)
         login = self.session.info
         return UploadTarget(info, lead_id, login.max_phone_length if login else 20, lead.enabled)
 
