@@ -62,10 +62,11 @@ async def test_a_paused_senders_release_keeps_the_rows_its_taker_sent(
         return replace(write, lasting=True)
 
     first = batch("9812877001")
-    woke = anyio.Event()
+    woke, claimed = anyio.Event(), anyio.Event()
 
     class Paused:
         async def __aenter__(self) -> None:
+            claimed.set()
             await woke.wait()  # the process is paused here, claimed, before it sends
 
         async def __aexit__(self, *exc: object) -> None:
@@ -82,7 +83,7 @@ async def test_a_paused_senders_release_keeps_the_rows_its_taker_sent(
     try:
         async with anyio.create_task_group() as group:
             group.start_soon(paused_sender)
-            await anyio.sleep(0.5)  # claimed by a
+            await claimed.wait()
             now[0] += 120  # past a's lease
             # Sent again on purpose (a retry), by another path: it takes over and is answered.
             await b.send(first, allow_repeat=True, keep_answer=False)
