@@ -57,3 +57,41 @@ async def test_a_decimal_phone_in_a_file_is_refused_as_its_row(
     assert "98765432130" not in check and "98765432130" not in text_of(dry), check
     assert "would send 1, refused before sending 1" in text_of(dry) and SAID in text_of(dry), text_of(dry)
     assert f"line 2: phone1 has 10 digits and {SAID}" in text_of(dry), text_of(dry)
+
+
+SCIENTIFIC = (
+    "is a spreadsheet's number in scientific notation (such as 9.87654E+11), which has lost its last "
+    "digits: format the column as text in the spreadsheet, check the numbers and save it again"
+)
+
+
+async def test_a_phone_in_scientific_notation_is_refused_as_a_spreadsheets_not_a_wrong_column(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """A spreadsheet shows a 12-digit number cell as 9.87654E+11 and saves it so: the row was refused
+    as 'phone1 has letters … check that the right column is phone1', though the column was right and
+    its digits were lost. A file as Excel saves it (BOM, semicolons, CRLF, a separator more) and a
+    record of the upload tool are told what happened and what to do."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    body = (
+        "\ufeffname;phone1;city;\r\nRavi;9876543217;Pune;\r\n"
+        "Asha;9.87654E+11;Delhi;\r\nDe;9,87654E+11;Bonn;\r\n"
+    )
+    (folder / "excel.csv").write_text(body, encoding="utf-8")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    async with Client(server_of(simulator, settings)) as client:
+        dry = await client.call_tool(
+            "ameyo_upload_contacts_file", {"file": "excel.csv", "campaign": 1, "lead_id": 21}
+        )
+        records = await client.call_tool(
+            "ameyo_upload_contacts",
+            {"campaign": 1, "lead_id": 21, "records": [{"phone1": "9.87654E+11"}], "dry_run": True},
+        )
+    text = text_of(dry)
+    assert "would send 1, refused before sending 2" in text, text
+    assert f"line 3: phone1 {SCIENTIFIC}" in text and f"line 4: phone1 {SCIENTIFIC}" in text, text
+    assert "right column" not in text, text
+    assert f"record 1: phone1 {SCIENTIFIC}" in text_of(records), text_of(records)
+    check = (folder / "excel.csv.lead-21.ameyo-check.csv").read_text(encoding="utf-8")
+    assert SCIENTIFIC in check and "9.87654E" not in check.replace("such as 9.87654E+11", ""), check

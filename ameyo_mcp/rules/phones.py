@@ -54,6 +54,14 @@ _PASTED = re.compile(r"[\d\s+\-().\/\u00a0\u2010-\u2015]+")
 # separator ("98765.00000", "98.76.54.32.00").
 _DECIMAL = re.compile(r"[^.]*\d\.0{1,2}")
 _DECIMAL_WHY = "a decimal number (a spreadsheet's number cell ends in .0): give it as text, without the .0"
+# A number cell a spreadsheet showed, and so saved, in scientific notation ("9.87654E+11", or
+# "9,87654E+11" where the comma is the decimal mark): the file keeps its first digits only, and no
+# reading of it is the customer's number.
+_SCIENTIFIC = re.compile(r"\d(?:[.,]\d*)?[eE]\+?\d{1,3}")
+_SCIENTIFIC_WHY = (
+    "a spreadsheet's number in scientific notation (such as 9.87654E+11), which has lost its last "
+    "digits: format the column as text in the spreadsheet, check the numbers and save it again"
+)
 _MAX_NSN = 17  # libphonenumber's longest national number
 _MAX_TEXT = 250  # libphonenumber's longest input
 
@@ -382,6 +390,8 @@ def dial_and_identity(raw: str, region: str, style: str = DEFAULT_STYLE) -> tupl
             return Dialable(text, text != raw), f"+{facts.country_code}{facts.nsn}"
     elif not text:
         raise PhoneError("The phone number is empty.")
+    elif _SCIENTIFIC.fullmatch(text):
+        raise PhoneError(f"{_shown(raw)} is {_SCIENTIFIC_WHY}.", _SCIENTIFIC_WHY)
     elif not is_number_text(text):
         raise PhoneError(
             f"{_shown(raw)} is not a phone number: use digits, optionally with + and the country code."

@@ -191,6 +191,10 @@ def refusal(column: str, value: str, max_length: int, error: PhoneError | None =
     if not text:
         return f"{column} is missing"
     if not phones.is_number_text(text):
+        if error is not None and error.why is not None:
+            # A shape the phone rule names (a spreadsheet's scientific notation): the column was
+            # right, and the advice to check it would mislead.
+            return f"{column} is {error.why}"
         letters = any(c.isalpha() for c in text)
         symbols = any(not c.isalpha() and not phones.is_number_text(c) for c in text)
         kinds = " and ".join(k for k, found in (("letters", letters), ("symbols", symbols)) if found)
