@@ -97,6 +97,34 @@ async def test_a_spreadsheet_is_told_to_be_saved_as_csv(simulator: SimulatorThre
     assert simulator.state.executed["uploadContacts"] == 0
 
 
+async def test_excels_unicode_text_and_mac_csv_are_told_to_be_saved_as_csv_utf8(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """Excel's "Unicode Text" (UTF-16) and "CSV (Macintosh)" (lines ended by a carriage return alone)
+    were refused as 'the header (line 1) is malformed CSV: new-line character seen in unquoted field
+    - do you need to open the file in universal-newline mode?', which tells a person nothing to do;
+    a Mac file past 64 KiB, as 'the header is longer than 65536 bytes'."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    rows = "phone1\tname\r\n9876500151\tAna\r\n"
+    (folder / "unicode.txt").write_bytes(rows.encode("utf-16"))
+    (folder / "mac.csv").write_bytes(b"phone1,name\r9876500152,Bo\r9876500153,Cy\r")
+    (folder / "big-mac.csv").write_bytes(b"phone1,name\r" + b"9876500154,Di\r" * 6000)
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    async with Client(server_of(simulator, settings)) as client:
+        answers = {
+            name: await client.call_tool(TOOL, BASE | {"file": name})
+            for name in ("unicode.txt", "mac.csv", "big-mac.csv")
+        }
+    said = {name: text_of(answer) for name, answer in answers.items()}
+    assert all(answer.is_error for answer in answers.values()), said
+    assert 'is UTF-16 text (what Excel saves as "Unicode Text")' in said["unicode.txt"], said
+    for name in ("mac.csv", "big-mac.csv"):
+        assert 'a carriage return alone (what Excel for Mac saves as "CSV (Macintosh)")' in said[name], said
+    assert all('save it as "CSV UTF-8"' in text and "malformed" not in text for text in said.values()), said
+    assert simulator.state.executed["uploadContacts"] == 0
+
+
 async def test_windows_1252_rows_are_read_and_said_to_be(simulator: SimulatorThread, tmp_path: Path) -> None:
     folder = tmp_path / "uploads"
     folder.mkdir()

@@ -42,6 +42,18 @@ SPREADSHEET_ADVICE = (
     "is a spreadsheet, not a text file: open it and save it as CSV (in Excel: File > Save As > "
     '"CSV UTF-8"), then upload the .csv file'
 )
+# Text files a spreadsheet saves that the byte-line reader cannot split into rows: UTF-16 (Excel's
+# "Unicode Text", its BOM first) and lines ended by a carriage return alone (Excel for Mac's "CSV
+# (Macintosh)"), which is one line of malformed CSV to a reader of line feeds.
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_SAVE_AS_CSV = (
+    'which this reader does not take: save it as "CSV UTF-8" (in Excel: File > Save As), then upload that'
+)
+_UTF16_ADVICE = f'is UTF-16 text (what Excel saves as "Unicode Text"), {_SAVE_AS_CSV}'
+_CR_ADVICE = (
+    'ends its lines with a carriage return alone (what Excel for Mac saves as "CSV (Macintosh)"), '
+    f"{_SAVE_AS_CSV}"
+)
 _HASH_CHUNK = 1 << 20
 _PHONE_LIKE = re.compile(r"(?i)phone|mobile|cell|msisdn|number|contact|tel")
 
@@ -192,6 +204,10 @@ class RowReader:
         for number, raw in lines:
             if number == 1 and raw is not None and raw.startswith(_SPREADSHEET_MAGIC):
                 raise FileFormatError(f"the file {SPREADSHEET_ADVICE}")
+            if number == 1 and raw is not None and raw.startswith(_UTF16_BOMS):
+                raise FileFormatError(f"the file {_UTF16_ADVICE}")
+            if number == 1 and (raw is None or b"\r" in raw) and _lines_end_with_cr(self.path):
+                raise FileFormatError(f"the file {_CR_ADVICE}")
             if raw is None:
                 raise FileFormatError(f"the header (line {number}) is longer than {MAX_LINE_BYTES} bytes")
             text = self._decoded(number, raw)
@@ -319,6 +335,13 @@ class _Lines:
 def is_spreadsheet(path: Path) -> bool:
     """Whether the file is a spreadsheet whatever its name says (an .xlsx renamed .csv)."""
     return regular_head(path, 8).startswith(_SPREADSHEET_MAGIC)
+
+
+def _lines_end_with_cr(path: Path) -> bool:
+    """Whether the file's lines end with a carriage return alone: its first line's worth of bytes
+    holds carriage returns and no line feed."""
+    head = regular_head(path, MAX_LINE_BYTES + 1)
+    return b"\r" in head and b"\n" not in head
 
 
 def _empty_row(text: str, delimiter: str) -> bool:
