@@ -192,6 +192,18 @@ async def test_a_column_without_a_name_is_read_when_empty_and_refuses_the_row_th
     assert stored(simulator, "9876500143")["name"] == "Cy"
 
 
+async def test_excels_separator_line_before_the_header_names_the_separator(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """A file written for Excel may begin with "sep=;": it was read as the header, and the file
+    refused as having no phone1 column, with advice to rename a phone column it had."""
+    body = "\ufeffsep=;\r\nphone1;name;city\r\n9876500161;Ana;Pune\r\n9876500162;Bo, Jr;Delhi\r\n"
+    out = await sent(simulator, tmp_path, "for-excel.csv", body)
+    assert out["counts"] == {"ADDED": 2}, out
+    assert stored(simulator, "9876500161")["city"] == "Pune"
+    assert stored(simulator, "9876500162")["name"] == "Bo, Jr"
+
+
 async def test_the_files_an_upload_writes_are_neither_listed_nor_uploaded(
     simulator: SimulatorThread, tmp_path: Path
 ) -> None:

@@ -54,6 +54,8 @@ _CR_ADVICE = (
     'ends its lines with a carriage return alone (what Excel for Mac saves as "CSV (Macintosh)"), '
     f"{_SAVE_AS_CSV}"
 )
+# Excel's line naming the separator, before the header ("sep=;"), in files written for Excel.
+_SEPARATOR_LINE = re.compile(r'"?sep=(.)"?')
 _HASH_CHUNK = 1 << 20
 _PHONE_LIKE = re.compile(r"(?i)phone|mobile|cell|msisdn|number|contact|tel")
 
@@ -201,6 +203,7 @@ class RowReader:
         return None
 
     def _read_header(self, lines: Iterator[tuple[int, bytes | None]]) -> None:
+        named: str | None = None  # the separator a "sep=" line named
         for number, raw in lines:
             if number == 1 and raw is not None and raw.startswith(_SPREADSHEET_MAGIC):
                 raise FileFormatError(f"the file {SPREADSHEET_ADVICE}")
@@ -213,7 +216,12 @@ class RowReader:
             text = self._decoded(number, raw)
             if not text.strip():
                 continue
-            self._delimiter = max(_DELIMITERS, key=text.count)
+            if number == 1 and (line := _SEPARATOR_LINE.fullmatch(text.strip())):
+                # Read as a header, it was a file without phone1, and the advice to rename a
+                # phone column misled.
+                named = line.group(1)
+                continue
+            self._delimiter = named or max(_DELIMITERS, key=text.count)
             try:
                 names = next(csv.reader([text], delimiter=self._delimiter, strict=True))
             except csv.Error as exc:
