@@ -79,10 +79,14 @@ async def test_a_phone_in_scientific_notation_is_refused_as_a_spreadsheets_not_a
         "Asha;9.87654E+11;Delhi;\r\nDe;9,87654E+11;Bonn;\r\n"
     )
     (folder / "excel.csv").write_text(body, encoding="utf-8")
+    (folder / "export.jsonl").write_text('{"phone1": 9.87654E+11}\n{"phone1": 9876543218.0}\n')
     settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
     async with Client(server_of(simulator, settings)) as client:
         dry = await client.call_tool(
             "ameyo_upload_contacts_file", {"file": "excel.csv", "campaign": 1, "lead_id": 21}
+        )
+        lines = await client.call_tool(
+            "ameyo_upload_contacts_file", {"file": "export.jsonl", "campaign": 1, "lead_id": 21}
         )
         records = await client.call_tool(
             "ameyo_upload_contacts",
@@ -93,5 +97,9 @@ async def test_a_phone_in_scientific_notation_is_refused_as_a_spreadsheets_not_a
     assert f"line 3: phone1 {SCIENTIFIC}" in text and f"line 4: phone1 {SCIENTIFIC}" in text, text
     assert "right column" not in text, text
     assert f"record 1: phone1 {SCIENTIFIC}" in text_of(records), text_of(records)
+    # A JSON number keeps its spelling: read as the float 987654000000.0, it was told to be resent
+    # without its .0, digits the spreadsheet had lost.
+    assert f"line 1: phone1 {SCIENTIFIC}" in text_of(lines), text_of(lines)
+    assert f"line 2: phone1 has 10 digits and {SAID}" in text_of(lines), text_of(lines)
     check = (folder / "excel.csv.lead-21.ameyo-check.csv").read_text(encoding="utf-8")
     assert SCIENTIFIC in check and "9.87654E" not in check.replace("such as 9.87654E+11", ""), check

@@ -286,9 +286,10 @@ class RowReader:
 
     def _json_row(self, number: int, text: str) -> Row:
         try:
-            # Whole numbers kept as written: a cell of 5,000 digits is refused as a long value, not
-            # converted (Python refuses that conversion, and the whole upload with it).
-            value = json.loads(text, parse_int=str)
+            # Numbers kept as written: a cell of 5,000 digits is refused as a long value, not
+            # converted (Python refuses that conversion, and the whole upload with it), and a phone
+            # of 9.87654E+11 is told as a spreadsheet's, not as 987654000000.0 to resend without .0.
+            value = json.loads(text, parse_int=str, parse_float=str)
         except json.JSONDecodeError as exc:
             return Row(number, None, f"not valid JSON: {exc.msg} at column {exc.colno}")
         except RecursionError:
