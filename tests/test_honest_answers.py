@@ -351,6 +351,29 @@ async def test_a_blank_search_is_no_search_in_the_lookups_as_in_the_call_history
             assert "text ''" not in text_of(result), text_of(result)
 
 
+async def test_a_search_of_no_letter_or_digit_is_refused_in_the_lookups_and_the_call_history(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """search="-" (or ".", "--", "'") has no word the index could hold: the lookup answered "0
+    contacts match", and the call history that no customer of the index has such a name, as if
+    the name were looked for and not found."""
+    settings = settings_for(simulator, tmp_path)
+    await synced(simulator, settings)
+    async with Client(server_of(simulator, settings)) as client:
+        for given in ("-", ".", "--", "'", " - "):
+            for tool, args in (
+                ("ameyo_get_contacts", {"campaign": 1, "search": given}),
+                ("ameyo_get_contacts", {"campaign": 1, "search": given, "order_by": "customer_id"}),
+                ("ameyo_call_history", {"name": given}),
+            ):
+                result = await client.call_tool(tool, args)
+                text = text_of(result)
+                assert result.is_error, (tool, given, text)
+                assert "has no letter or digit, so there is nothing to search for" in text, (tool, text)
+                assert "give some letters of the name" in text and "leave" in text, text
+                assert "0 contacts" not in text and "No customer" not in text, text
+
+
 async def test_a_name_that_finds_customers_says_those_added_since_the_sync_are_not_among_them(
     simulator: InProcessSimulator, tmp_path: Path
 ) -> None:

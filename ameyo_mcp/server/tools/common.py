@@ -38,7 +38,7 @@ from ...ameyo.models import CampaignInfo
 from ...ameyo.service import Ameyo, describe_failure
 from ...errors import AmeyoError, AmeyoMcpError, NotConfirmed, explain, with_step
 from ...rules.redact import SECRETS
-from ...rules.sanitize import clean_text
+from ...rules.sanitize import clean_text, data_text
 from ...writes import path as writes
 from ...writes import plans
 from ..notices import SERVER_ONLY
@@ -327,6 +327,23 @@ def filter_given(text: str | None) -> str | None:
     if text is None or not "".join(ch for ch in text if unicodedata.category(ch) != "Cf").strip():
         return None
     return text
+
+
+def words_given(text: str | None, argument: str) -> str | None:
+    """A name filter as given (None when blank: `filter_given`), refused when it has no letter or
+    digit: the index holds names as their folded words (`fold_words`), so "-" or "'" searched for
+    nothing and answered "0 match", or matched any field holding a dash in a live scan."""
+    given = filter_given(text)
+    if given is None:
+        return None
+    from ...store.fold import fold_words  # here: start-up does not pay for the store
+
+    if not fold_words(given):
+        raise ToolError(
+            f"{argument} {data_text(given, 40)!r} has no letter or digit, so there is nothing to search "
+            f"for: give some letters of the name (e.g. 'pri sha'), or leave {argument} out."
+        )
+    return given
 
 
 def answer(text: str, out: BaseModel) -> CallToolResult:

@@ -30,6 +30,7 @@ from .common import (
     explained,
     filter_given,
     state_of,
+    words_given,
 )
 from .history import callbacks_set_on_calls, last_call_note
 from .session_tools import AmeyoId, CampaignArg, PhoneSearchArg
@@ -72,7 +73,7 @@ async def ameyo_get_contacts(
     lead, status, attempts and disposition."""
     ameyo = ameyo_of(ctx)
     # search=" " went to the name index as a name of no words and matched nobody, with any status.
-    search, phone = filter_given(search), filter_given(phone)
+    search, phone = words_given(search, "search"), filter_given(phone)
     extra = _columns(columns or [])
     async with explained(ameyo):
         info = await ameyo.campaign(campaign)
@@ -126,7 +127,7 @@ async def ameyo_get_contacts(
             # The index found them by the phone rule; the text, when given too, is checked live.
             result = await finder.by_phone(request, number, keep)
             matches, looked = result.matches, result.looked
-        elif (words or not search) and not order_by and not enabled_leads_only:
+        elif not order_by and not enabled_leads_only:
             # The index holds each contact's name words, lead, status and disposition as of its
             # sync: it counts the matches and finds the page, which Ameyo's answer checks again. A
             # live scan (no index) also matches the text anywhere in the customer's fields.
@@ -151,8 +152,8 @@ async def ameyo_get_contacts(
             )
             matches, looked = result.matches, result.looked
         elif search:
-            # A name of no letters or digits, or an order or the enabled leads asked for: the
-            # index's candidates by name (in its order), checked and ordered by Ameyo's answer.
+            # An order or the enabled leads asked for: the index's candidates by name (in its
+            # order), checked and ordered by Ameyo's answer.
             names, rest = name_matcher(search), contact_filter(None, None, statuses, dispositions, seen)
             result = await finder.by_name(
                 request,

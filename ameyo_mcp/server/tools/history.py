@@ -29,7 +29,7 @@ from ...rules.counts import agreeing, counted
 from ...rules.outcomes import outcome_counts
 from ...rules.sanitize import data_text, fence
 from ...rules.times import CLOCK_SKEW, NoSuchMoment, date_alone, day_so_far, iso_moment, show
-from .common import ameyo_of, answer, explained, filter_given, hints, store_of, tool_error
+from .common import ameyo_of, answer, explained, filter_given, hints, store_of, tool_error, words_given
 from .session_tools import AmeyoId, PhoneSearchArg
 
 if TYPE_CHECKING:
@@ -83,10 +83,10 @@ async def ameyo_call_history(
     number, outcome, agent and talk time. Times in the server's zone."""
     from ...store import CallQuery  # here: start-up does not pay for the store
 
-    phone, name, campaign, agent, disposition, system_disposition, since, until = (
-        filter_given(text)
-        for text in (phone, name, campaign, agent, disposition, system_disposition, since, until)
+    phone, campaign, agent, disposition, system_disposition, since, until = (
+        filter_given(text) for text in (phone, campaign, agent, disposition, system_disposition, since, until)
     )
+    name = words_given(name, "name")
     store = store_of(ctx)
     ameyo = ameyo_of(ctx)
     zone = ameyo.settings.zone
