@@ -134,6 +134,51 @@ async def test_the_cli_refuses_a_do_not_call_callback_without_its_flag(tmp_path:
         assert len(karthiks_callbacks(sim)) == 1
 
 
+async def test_a_long_disposition_leaves_a_files_refusal_its_way_through(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """A row's reason in the answer was cut at 200 characters: a do-not-call customer's disposition
+    of a few hundred characters (quoted to 30) cut the end off a refusal of a new customer on their
+    line ("… send it again with despite_do_not_call=true (CLI…"), and off a migrate's, whose words
+    are longer, even with 'DNC': the person was not told the flag, or that it is only for people who
+    asked to be called. The quoted disposition is what is shortened."""
+    marta = 12108  # lead 35 (disabled): moved into enabled lead 21 by a migrate
+    long = "DNC: " + "the customer asked us never to ring this number again; " * 6
+    assert len(long) > 300
+    karthik, moved = simulator.state.contact(KARTHIK), simulator.state.contact(marta)
+    assert karthik is not None and moved is not None
+    for customer_id in (KARTHIK, marta):
+        simulator.state.change_columns(customer_id, disposition=long)
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "lodger.csv").write_text(f"phone1,phone2,name\n9876500881,{karthik.phone1},Lodger\n")
+    (folder / "moves.csv").write_text(f"phone1,name\n{moved.phone1},Marta\n")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    await synced(simulator, settings)
+    step = (
+        ": ask the person, and send it again with despite_do_not_call=true (CLI: --despite-do-not-call) "
+        "only if they asked to be called"
+    )
+    async with Client(server_of(simulator, settings)) as client:
+        for args, said, then in (
+            (
+                {"lead_id": 1, "file": "lodger.csv"},
+                f"a new customer on customer {KARTHIK}'s line ({karthik.phone1}), whose last disposition is",
+                "",
+            ),
+            (
+                {"lead_id": 21, "file": "moves.csv", "migrate_existing": True},
+                f"customer {marta}'s last disposition is",
+                "; moving them into lead 21 puts them back in the dialler's queue",
+            ),
+        ):
+            dry = await client.call_tool(TOOL, {"campaign": 1, **args})
+            line = refusal(text_of(dry))
+            assert said in line and line.endswith(f"(do not call){then}{step}"), text_of(dry)
+            quoted = line.partition(f"{said} '")[2].partition("' (do not call)")[0]
+            assert quoted.startswith("DNC: the cust") and quoted.endswith("…"), line
+
+
 async def test_a_files_update_of_a_do_not_call_customer_needs_the_persons_yes(
     simulator: Simulator, tmp_path: Path
 ) -> None:

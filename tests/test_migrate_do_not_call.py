@@ -195,7 +195,7 @@ async def test_the_cli_refuses_a_do_not_call_move_without_its_flag(tmp_path: Pat
             done = run(*extra)
             assert "Traceback" not in done.stderr, done.stderr
             said = refusal(done.stdout)
-            # (The row's reason is cut at 200 characters: the note names the way through.)
+            # The note names the way through for every line held back, as the row's reason does.
             assert SAID in said and "held back: each would move a customer" in done.stdout, done.stdout
             assert "run it again with despite_do_not_call=true (CLI: --despite-do-not-call)" in done.stdout
             outcomes.append(read_result(tmp_path / f"moves.csv.lead-21.ameyo-{name}.csv")[2]["result"])

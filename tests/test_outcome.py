@@ -7,7 +7,7 @@ import csv
 import io
 import json
 
-from ameyo_mcp.writes.outcome import RESULT_COLUMNS, Outcome
+from ameyo_mcp.writes.outcome import REASON_CAP, RESULT_COLUMNS, Outcome
 
 
 def test_an_outcome_in_each_of_its_forms() -> None:
@@ -34,10 +34,10 @@ def test_an_outcome_in_each_of_its_forms() -> None:
     )
     failure = Outcome(3, "98765\x1b[31m", "REFUSED", False, reason="x" * 300).failure_out()
     assert failure.line == 3 and failure.phone is not None and "\x1b" not in failure.phone
-    assert failure.reason is not None and len(failure.reason) <= 201
+    assert failure.reason is not None and len(failure.reason) <= REASON_CAP + 1
     # A long reason is cut between words, never inside one ("each with a callbac…").
     words = Outcome(3, None, "NOT_SENT", False, reason="x " + "callbacks " * 30).failure_out().reason
-    assert words is not None and len(words) <= 200 and words.endswith(" callbacks…"), words
+    assert words is not None and len(words) <= REASON_CAP and words.endswith(" callbacks…"), words
 
 
 def test_a_journal_row_of_the_earlier_format_reads_back() -> None:

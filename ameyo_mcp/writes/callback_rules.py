@@ -217,6 +217,12 @@ def held_phone1(contact: Contact) -> str:
     return str(contact.customer_data.get(PRIMARY_COLUMN) or "")
 
 
+# The most of a do-not-call customer's disposition a refusal quotes, and the least it is shortened
+# to when the refusal must fit a cap (`DoNotCall.problem`): 'DNC: cust…' still reads as do-not-call.
+DISPOSITION_SHOWN = 30
+LEAST_SHOWN = 10
+
+
 @dataclass
 class DoNotCall:
     """The do-not-call check of the numbers writes dial (`Dials`: a callback's, an update's, a new
@@ -239,33 +245,42 @@ class DoNotCall:
     beyond: str = ""
     held: dict[int, str] = field(default_factory=dict)
 
-    def said(self, position: int) -> str | None:
-        """What holds back the callback at `position`, or None."""
+    def said(self, position: int, shown: int = DISPOSITION_SHOWN) -> str | None:
+        """What holds back the callback at `position`, or None; the disposition quoted to at most
+        `shown` characters."""
         if (dnc := self.refused.get(position)) is not None:
             if (line := self.lines.get(position)) is not None:
-                # Short: a file's reason is cut at 200 characters, and the way through follows it.
+                # Short: a file's reason is cut at its cap, and the way through follows it.
                 customer_id, disposition = dnc
                 return (
                     f"a new customer on customer {customer_id}'s line ({data_text(line, 24)}), whose last "
-                    f"disposition is {data_text(disposition, 30)!r} (do not call)"
+                    f"disposition is {data_text(disposition, shown)!r} (do not call)"
                 )
             if (lead := self.moves.get(position)) is not None:
-                said = do_not_call_said(*dnc)
+                said = do_not_call_said(*dnc, shown)
                 return f"{said}; moving them into lead {lead} puts them back in the dialler's queue"
-            return do_not_call_said(*dnc)
+            return do_not_call_said(*dnc, shown)
         if position in self.unread:
             return UNREAD_SAID
         return None
 
-    def problem(self, position: int, flag: str) -> str | None:
+    def problem(self, position: int, flag: str, cap: int | None = None) -> str | None:
         """Why the callback at `position` is not sent without the person's yes, or None. `flag`: how
         the caller names despite_do_not_call=true. Ameyo's failure comes last: an answer that cuts
-        a long reason keeps the step."""
+        a long reason keeps the step. `cap`: the length an answer cuts the reason at; the customer's
+        disposition is quoted shorter to keep the step whole within it."""
         said = self.said(position)
         if said is None:
             return None
         if position in self.refused:
-            return f"{said}: ask the person, and send it again with {flag} only if they asked to be called"
+            step = f": ask the person, and send it again with {flag} only if they asked to be called"
+            shown = DISPOSITION_SHOWN
+            # A long disposition cut off the flag that lets the record through, or the "only if".
+            # Shortened by what is over, again if its cut fell before a space `clean_text` drops.
+            while cap is not None and len(said) + len(step) > cap and shown > LEAST_SHOWN:
+                shown = max(LEAST_SHOWN, shown - (len(said) + len(step) - cap))
+                said = self.said(position, shown) or said
+            return said + step
         failure = self.unread[position].rstrip(".")
         return (
             f"{said}: send it again later, or with {flag} if the person confirms they may be called. "
@@ -277,10 +292,10 @@ class DoNotCall:
 UNREAD_SAID = "whether its customer asked not to be called could not be read from Ameyo"
 
 
-def do_not_call_said(customer_id: int, disposition: str) -> str:
+def do_not_call_said(customer_id: int, disposition: str, shown: int = DISPOSITION_SHOWN) -> str:
     """How every tool names a customer whose callback `do_not_call` holds back: the disposition is
-    Ameyo's text, typed by its admins, so it is shown as data."""
-    return f"customer {customer_id}'s last disposition is {data_text(disposition, 30)!r} (do not call)"
+    Ameyo's text, typed by its admins, so it is shown as data, to at most `shown` characters."""
+    return f"customer {customer_id}'s last disposition is {data_text(disposition, shown)!r} (do not call)"
 
 
 def own_number(number: str, record: Mapping[str, object], region: str) -> bool:

@@ -22,6 +22,11 @@ OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"  # sent, and no answer says what became of i
 NOT_SENT = "NOT_SENT"  # a file's row held back when its upload stopped
 FAILED = "FAILED"  # a file's row whose batch Ameyo certainly did not run
 
+# The most of a reason a file upload's answer shows for a failed row (`Outcome.failure_out`): room
+# for the server's own words of its longest refusal (a migrate held back for do-not-call, with both
+# spellings of the flag that lets it through), which quotes the customer's text shorter to fit.
+REASON_CAP = 260
+
 # The result file's header, the columns of `Outcome.csv_row`.
 RESULT_COLUMNS = ("line", "phone1", "result", "ok", "customer_id", "reason", "callback_id", "callback_time")
 # An answered row as the journal keeps it (`Outcome.journal_row`): line, result, ok, customer id,
@@ -107,7 +112,7 @@ class Outcome:
             line=self.position,
             phone=_shown(self.phone),
             result=self.result,
-            reason=reason_text(self.reason, 200) if self.reason else None,
+            reason=reason_text(self.reason, REASON_CAP) if self.reason else None,
         )
 
 

@@ -59,7 +59,7 @@ from ...rules.times import ago_text, show_wire
 from .. import callback_rules, plans
 from .. import path as writes
 from ..outcome import FAILED as FAILED_RESULT
-from ..outcome import NOT_SENT, SENT_EARLIER, WOULD_SEND, JournalRow, Outcome
+from ..outcome import NOT_SENT, REASON_CAP, SENT_EARLIER, WOULD_SEND, JournalRow, Outcome
 from ..outcome import OUTCOME_UNKNOWN as UNKNOWN_RESULT
 from ..records import held_numbers_note, lead_of, outcome, rewritten_note
 from .batches import CALLBACK, PLAIN, Batch, Batcher
@@ -595,7 +595,7 @@ class _Run:
             if said is not None:
                 added = not self._dials_its_customer(row)
                 if not self.options.despite_do_not_call:
-                    row.problem = check.problem(position, _DESPITE_DNC)
+                    row.problem = check.problem(position, _DESPITE_DNC, REASON_CAP)
                     if position in check.unread:
                         self.unread_lines.append(row.line)
                         self.unread_added += added
