@@ -4,6 +4,7 @@ a real store after real pushes and writes. The page in a real browser: test_oper
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -271,6 +272,29 @@ async def test_the_status_tells_each_section_from_the_store(
     assert mine and TOKEN not in mine[0]["message"] and "[redacted]" in mine[0]["message"]
     assert mine[0]["level"] == "ERROR" and mine[0]["when"]["ago"] == "just now"
     assert any(e.message == mine[0]["message"] for e in RECENT_ERRORS.entries())
+
+
+async def test_the_page_says_the_calls_dated_after_now_that_todays_count_leaves_out(served: Served) -> None:
+    """A call pushed dated two days ahead (a clock or a zone off) is left out of today's count, which
+    ameyo://calls/today and the call history say; the page showed "1 call outcome pushed" alone."""
+    http, zone = served.http, served.settings.zone
+    now = datetime.now(zone)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    for push in (
+        pushed(max(midnight, now - timedelta(seconds=10)), "c1", systemDisposition="BUSY"),
+        pushed(now + timedelta(days=2), "c2", systemDisposition="BUSY"),
+    ):
+        stored = await http.post(f"/ameyo/status?token={PUSH_TOKEN}", data=push)
+        assert stored.status_code == 200, stored.text
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    today = (await http.get("/operator/status", headers=bearer)).json()["today"]
+    resource = json.loads((await served.mcp.read_resource("ameyo://calls/today")).contents[0].text)  # type: ignore[union-attr]
+    assert today["pushes"] == 1, today
+    said = today.get("dated_after_now")
+    assert said is not None and said == resource["dated_after_now"], (today, resource)
+    assert said["note"].startswith("1 call pushed to this server is dated after now (the latest at"), said
+    script = (await http.get("/operator/page.js", headers=bearer)).text
+    assert "today.dated_after_now.note" in script
 
 
 @pytest.mark.network

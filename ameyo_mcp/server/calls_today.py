@@ -285,9 +285,5 @@ async def today_json(history: History, zone: ZoneInfo, names: Names, ahead: Ahea
     later = await ahead(now)
     if later is not None and later.calls:
         # Left out without a word, today's count read as every call pushed.
-        today["dated_after_now"] = {
-            "calls": later.calls,
-            "latest": later.latest.astimezone(zone).isoformat(),
-            "note": later.note(zone),
-        }
+        today["dated_after_now"] = later.out(zone)
     return json.dumps(today, ensure_ascii=False)

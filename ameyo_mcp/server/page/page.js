@@ -243,6 +243,7 @@ function drawPushes(today) {
   fill("pushes",
     el("p", { class: "big", id: "push-count" }, num(today.pushes)),
     el("p", { class: "quiet" }, `call outcome${today.pushes === 1 ? "" : "s"} pushed by Ameyo since ${today.since}`),
+    today.dated_after_now ? el("p", { class: "warn", id: "dated-after-now" }, today.dated_after_now.note) : null,
     today.pushes ? el("div", { class: "charts" },
       el("figure", {}, el("figcaption", {}, "Outcomes by hour"), byHourChart(today, series), legend(series)),
       el("figure", {}, el("figcaption", {}, "Outcomes by disposition"), byOutcomeChart(today, series)),

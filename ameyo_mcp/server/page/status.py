@@ -237,9 +237,12 @@ def _today(store: Store, settings: Settings, now: datetime) -> dict[str, Any]:
 
     figures = today(store, settings.zone, now)
     names = call_names(store, figures.last)
+    ahead = figures.ahead
     return {
         "since": show(figures.since, settings.zone),
         "pushes": figures.pushes,
+        # Left out of the count without a word, it read as every call pushed, as the resource's did.
+        **({"dated_after_now": ahead.out(settings.zone)} if ahead is not None and ahead.calls else {}),
         "by_outcome": figures.by_outcome,
         "by_hour": [{"hour": f"{h:02d}:00", "counts": counts} for h, counts in enumerate(figures.by_hour)],
         "last": [

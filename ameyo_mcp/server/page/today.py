@@ -21,6 +21,7 @@ from ...writes.plans import write_kind
 
 if TYPE_CHECKING:
     from ...store import Store, StoredCall
+    from ..tools.history import Ahead
 
 LAST_CALLS = 8
 
@@ -35,10 +36,13 @@ class Today:
     writes: dict[str, dict[str, int]]  # kind (`write_kind`) -> ledger state -> writes
     repeats_answered: int  # of this process: the earlier answer given again, nothing sent
     repeats_refused: int  # of this process: not sent, an earlier one stands in the way
+    # The calls pushed dated after now, which today leaves out (`tools.history.dated_ahead`).
+    ahead: Ahead | None = None
 
 
 def today(store: Store, zone: ZoneInfo, now: datetime) -> Today:
     from ...store import CallQuery
+    from ..tools.history import dated_ahead
 
     since, until = day_so_far(zone, now)
     found = store.call_history(CallQuery(since=since, until=until, limit=LAST_CALLS))
@@ -57,4 +61,5 @@ def today(store: Store, zone: ZoneInfo, now: datetime) -> Today:
         writes={kind: dict(states) for kind, states in sorted(writes.items())},
         repeats_answered=answered,
         repeats_refused=refused,
+        ahead=dated_ahead(store, until),
     )

@@ -367,6 +367,12 @@ class Ahead:
             f"(AMEYO_TIMEZONE), are off, and no span that ends now counts {agreeing(n, 'it', 'them')}."
         )
 
+    def out(self, zone: ZoneInfo) -> dict[str, object]:
+        """As the JSON of today's calls gives it, beside their count (ameyo://calls/today and the
+        operator's page): how many, the latest one's time, and the note."""
+        latest = self.latest.astimezone(zone).isoformat()
+        return {"calls": self.calls, "latest": latest, "note": self.note(zone)}
+
 
 def dated_ahead(
     store: Store, until: datetime | None, held: tuple[datetime, datetime] | None = None
