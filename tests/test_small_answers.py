@@ -5,6 +5,7 @@ the simulator."""
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from mcp import Client
 
 from ameyo_mcp.config import Settings
 from ameyo_mcp.server.calls_today import URI
-from tests.conftest import InProcessSimulator, server_of, settings_for, synced, text_of
+from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
+from tests.conftest import InProcessSimulator, process_env, server_of, settings_for, synced, text_of
+from tests.test_bulk_exact import cli
 from tests.test_fences import IST, TOKEN, receiver
 
 pytestmark = pytest.mark.anyio
@@ -124,6 +127,75 @@ async def test_a_customer_id_among_a_records_fields_is_said_to_choose_no_custome
     assert "rename" not in text_of(dry) and "names corrected" not in text, text  # not a misspelt field
     plain = await client.call_tool("ameyo_upload_contacts", args | {"records": records[2:], "dry_run": True})
     assert "customer id among" not in text_of(plain), text_of(plain)
+
+
+def ids_file(path: Path) -> Path:
+    """Line 2 gives customer 12001's id beside a new number (meant to correct theirs); line 3 none."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "phone1,customerId,name\n9876012341,12001,Priya Sharma\n9876012342,,Nobody Else\n", encoding="utf-8"
+    )
+    return path
+
+
+FILE_SAID = (
+    "line 2 gives a customer id among its fields (customerId 12001), but Ameyo matches an uploaded "
+    "customer by phone1 (by default), and its uploads take no customer id to match on: that field {} no "
+    "customer"
+)
+
+
+def added_as(simulator: InProcessSimulator | SimulatorThread, phone1: str) -> int:
+    return next(c.customer_id for c in simulator.state.contacts(1) if c.phone1 == phone1)
+
+
+async def test_a_files_customer_id_column_is_told_it_chose_no_customer(
+    simulator: InProcessSimulator, tmp_path: Path
+) -> None:
+    """The records tools tell a record's customerId that it chose no customer; a contact file with a
+    customerId column said "added 1" (with an index: that customerId is not a field the campaign's
+    customers have, rename it), though Ameyo had added a second customer beside 12001. The file
+    tool's dry run and run say what the records tools say, by line."""
+    folder = tmp_path / "uploads"
+    ids_file(folder / "ids.csv")
+    settings = settings_for(simulator, tmp_path, AMEYO_UPLOAD_DIRS=str(folder))
+    await synced(simulator, settings)
+    args = {"campaign": 1, "lead_id": 21, "file": "ids.csv"}
+    async with Client(server_of(simulator, settings)) as client:
+        dry = await client.call_tool("ameyo_upload_contacts_file", args)
+        sent = await client.call_tool("ameyo_upload_contacts_file", args | {"dry_run": False})
+    assert FILE_SAID.format("would choose") in text_of(dry), text_of(dry)
+    text = text_of(sent)
+    assert FILE_SAID.format("chose") in text, text
+    added = added_as(simulator, "9876012341")
+    assert f"Ameyo's answer: line 2 ADDED customer {added}, not customer 12001." in text, text
+    assert "and update_existing=true (--update)." in text, text
+    assert "rename" not in text_of(dry) and "names corrected" not in text, text  # not a misspelt field
+
+
+@pytest.mark.network  # the CLI is a process of its own
+async def test_the_cli_tells_a_files_customer_id_column_it_chose_no_customer(tmp_path: Path) -> None:
+    with SimulatorThread(SimulatorConfig(password="pw-5ec2e7-simulated")) as sim:
+        source = ids_file(tmp_path / "ids.csv")
+        await synced(sim, settings_for(sim, tmp_path))
+        env = process_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": str(tmp_path / "index.db")}
+
+        def run(*extra: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                cli(source, *extra, lead=21),
+                env=env,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+
+        for extra, did in ((("--dry-run",), "would choose"), ((), "chose")):
+            done = run(*extra)
+            assert done.returncode == 0 and "Traceback" not in done.stderr, (done.stdout, done.stderr)
+            assert FILE_SAID.format(did) in done.stdout, done.stdout
+        added = added_as(sim, "9876012341")
+        assert f"line 2 ADDED customer {added}, not customer 12001." in done.stdout, done.stdout
 
 
 async def test_a_customer_id_field_that_spells_no_id_is_told_after_its_record_went(

@@ -561,7 +561,8 @@ def unknown_fields_note(
     return "\n".join(lines)
 
 
-_NAMED_SHOWN = 10
+# The records `customer_id_note` names; an upload of a file keeps no more of its rows for it.
+NAMED_SHOWN = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -575,15 +576,25 @@ class NamedById:
     customer_id: int | None = None  # the customer Ameyo's answer names
 
 
-def customer_id_note(named: Sequence[NamedById], *, dry_run: bool) -> str:
+def customer_id_note(
+    named: Sequence[NamedById],
+    *,
+    dry_run: bool,
+    total: int | None = None,
+    what: str = "record",
+    update: str = "update_existing=true",
+) -> str:
     """For an upload whose records give a customer id among their fields (`records.customer_id_field`):
     Ameyo matches the customer an upload adds or updates by phone1, not by id, so a model that meant
     the field to choose the customer (to correct customer 12001's number) is told that it did not,
-    and what Ameyo did with each record instead."""
-    shown = named[:_NAMED_SHOWN]
-    one = len(named) == 1
-    which = f"record {shown[0].position}" if one else "records " + ", ".join(str(n.position) for n in shown)
-    which += f" and {len(named) - len(shown)} more" if len(named) > len(shown) else ""
+    and what Ameyo did with each record instead. `named`: the first of them, of `total` (default:
+    all of them); `what`: what the answer calls a record (a file's "line"); `update`: how it names
+    update_existing=true."""
+    total = len(named) if total is None else total
+    shown = named[:NAMED_SHOWN]
+    one = total == 1
+    which = f"{what} {shown[0].position}" if one else f"{what}s " + ", ".join(str(n.position) for n in shown)
+    which += f" and {total - len(shown)} more" if total > len(shown) else ""
     fields = "; ".join(f"{data_text(n.field, 20)} {n.id}" if n.id else data_text(n.field, 20) for n in shown)
     text = (
         f"Note: {which} {'gives' if one else 'give'} a customer id among {'its' if one else 'their'} fields "
@@ -598,12 +609,12 @@ def customer_id_note(named: Sequence[NamedById], *, dry_run: bool) -> str:
             continue
         did = f"{n.result} customer {n.customer_id}" if n.customer_id is not None else n.result
         other = n.id is not None and n.customer_id is not None and n.id != n.customer_id
-        done.append(f"record {n.position} {did}" + (f", not customer {n.id}" if other else ""))
+        done.append(f"{what} {n.position} {did}" + (f", not customer {n.id}" if other else ""))
     if done:
         text += " Ameyo's answer: " + "; ".join(done) + "."
     return (
         text + " To change a customer by id, upload them with the phone1 Ameyo holds for them "
-        "(ameyo_get_contacts with customer_ids shows it) and update_existing=true."
+        f"(ameyo_get_contacts with customer_ids shows it) and {update}."
     )
 
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import TypedDict
 from zoneinfo import ZoneInfo
 
+from ..ameyo.columns import id_in
 from ..ameyo.customers import PRIMARY_COLUMN
 from ..ameyo.models import CallbackUploadResult, GetContactsRequest, RecordResult
 from ..ameyo.result_types import DUPLICATE, KEPT_AS_IS, NOT_MOVED, SAVED, UPDATED_AND_MOVED, effect
 from ..ameyo.service import Ameyo, UploadTarget, describe_failure, duplicate_text
-from ..answers.summaries import number_alone, scheduled_callback_text
+from ..answers.summaries import NamedById, number_alone, scheduled_callback_text
 from ..errors import AmeyoError, PhoneError
 from ..rules import phones
 from ..rules.counts import counted
@@ -162,6 +163,19 @@ def customer_id_field(record: Mapping[str, str]) -> tuple[str, str] | None:
     phone1, and uploadContacts takes no customer id (4.7.1; 4.8.2's customerId is the callback's):
     such a field chooses no customer, and a model that meant it to is told so."""
     return next(((name, value) for name, value in record.items() if names_customer(name)), None)
+
+
+def named_by_id(position: int, record: Mapping[str, str], told: Outcome | None) -> NamedById | None:
+    """The record at `position` as `customer_id_note` names it when it gives a customer id among
+    its fields (`customer_id_field`), with Ameyo's answer to it (`told`: None before sending); None
+    when it gives none."""
+    field = customer_id_field(record)
+    if field is None:
+        return None
+    name, value = field
+    result, customer = (told.result, told.customer_id) if told is not None else (None, None)
+    # An id as Ameyo spells one: isdigit() takes "²", which int() refuses, after the write went.
+    return NamedById(position, name, id_in(value), result, customer)
 
 
 def names_customer(field: str) -> bool:

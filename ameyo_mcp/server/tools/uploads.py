@@ -12,7 +12,6 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field, model_validator
 
-from ...ameyo.columns import id_in
 from ...ameyo.customers import PRIMARY_COLUMN, is_phone_key
 from ...ameyo.models import CallbackRecord, Contact, GetContactsRequest, RecordResult, campaign_label
 from ...ameyo.service import Ameyo, UploadTarget
@@ -39,9 +38,9 @@ from ...writes.outcome import NOT_SENT, OUTCOME_UNKNOWN, REFUSED, SENT_EARLIER, 
 from ...writes.records import (
     Checked,
     check_record,
-    customer_id_field,
     held_note,
     lead_of,
+    named_by_id,
     names_customer,
     one_record_per_number,
     outcome,
@@ -710,17 +709,8 @@ def _named_by_id(checked: Sequence[Checked], outcomes: Sequence[Outcome] | None)
     """The records going ahead that give a customer id among their fields, with Ameyo's answer to
     each once sent (`customer_id_note`)."""
     answers = {o.position: o for o in outcomes or ()}
-    named = []
-    for c in checked:
-        field = customer_id_field(c.record) if c.problem is None else None
-        if field is None:
-            continue
-        name, value = field
-        told = answers.get(c.position)
-        result, customer = (told.result, told.customer_id) if told is not None else (None, None)
-        # An id as Ameyo spells one: isdigit() takes "²", which int() refuses, after the write went.
-        named.append(NamedById(c.position, name, id_in(value), result, customer))
-    return named
+    going = (named_by_id(c.position, c.record, answers.get(c.position)) for c in checked if c.problem is None)
+    return [n for n in going if n is not None]
 
 
 async def _other_callbacks_note(

@@ -14,6 +14,7 @@ journal: that bookkeeping runs in shielded scopes, so cancellation cannot skip i
 from __future__ import annotations
 
 import time
+from bisect import insort
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, replace
@@ -31,7 +32,10 @@ from ...ameyo.result_types import DUPLICATE, SAVED, effect
 from ...ameyo.service import Ameyo, UploadTarget
 from ...answers.results import campaign_out
 from ...answers.summaries import (
+    NAMED_SHOWN,
+    NamedById,
     assignee,
+    customer_id_note,
     disabled_lead_note,
     known_customers_note,
     lookalikes_note,
@@ -61,7 +65,7 @@ from .. import path as writes
 from ..outcome import FAILED as FAILED_RESULT
 from ..outcome import NOT_SENT, REASON_CAP, SENT_EARLIER, WOULD_SEND, JournalRow, Outcome
 from ..outcome import OUTCOME_UNKNOWN as UNKNOWN_RESULT
-from ..records import held_numbers_note, lead_of, outcome, rewritten_note
+from ..records import held_numbers_note, lead_of, named_by_id, names_customer, outcome, rewritten_note
 from .batches import CALLBACK, PLAIN, Batch, Batcher
 from .earlier import HELD_CALLBACK_STEP, Earlier, sent_earlier_reason
 from .journal import ANSWERED, FAILED, SENT, UNKNOWN, Journal, upload_key
@@ -285,6 +289,11 @@ class _Run:
         self.lookalikes: list[tuple[int, str, int, object]] = []
         # The first callbacks a dry run would schedule, as its answer lists them.
         self.first_callbacks: list[str] = []
+        # Whether the rows may give a customer id among their fields (a column, or JSON lines' keys),
+        # the first rows by line that do, to send or sent, and how many do (`customer_id_note`).
+        self.ids_given = False
+        self.named: list[NamedById] = []
+        self.named_rows = 0
         # Good rows that may have a customer dialled (`_dials`), waiting to be judged against
         # their customers' last disposition a batch at a time (`_judged`): one look-up for a
         # batch's worth, never one a row.
@@ -358,6 +367,8 @@ class _Run:
         if self.reader.json_lines:
             validator.fields = set()
         self.validator = validator
+        # (The header was read just above; JSON lines name their fields row by row.)
+        self.ids_given = self.reader.json_lines or any(map(names_customer, self.reader.columns))
         if not self.options.dry_run:
             left, target = self._left(), self.target
             self.approval = await self.writes.approve(
@@ -402,6 +413,16 @@ class _Run:
         self.result.close()
         self._say_do_not_call()
         await self._say_odd_columns()
+        if self.named:
+            self.notes.append(
+                customer_id_note(
+                    self.named,
+                    dry_run=self.options.dry_run,
+                    total=self.named_rows,
+                    what="line",
+                    update="update_existing=true (--update)",
+                )
+            )
         if validator.agents and (self.options.dry_run or self.tally.sent_now):
             self.notes += await self.writes.unknown_agents_note(sorted(validator.agents))
         await self._report(final=True)
@@ -426,6 +447,8 @@ class _Run:
             said = meant_columns_note([(header.get(c, c), m) for c, m in meant], dry_run=self.options.dry_run)
             self.notes += [said] if said else []
             columns = [c for c in columns if c not in dict(meant)]
+        # A customer id is told apart (`customer_id_note`): renaming it would not make it choose one.
+        columns = [c for c in columns if not names_customer(c)]
         if not known or not columns:
             return
         from ...index.sync import age_text  # loaded with the store, which the write path opened
@@ -736,6 +759,7 @@ class _Run:
                         )
                 self._settle(Outcome(row.line, phone, WOULD_SEND, True, callback_time=at))
             self._tell_spellings(batch.rows, batch.sent_as)
+            self._name_by_id(batch.rows)
             numbers = [row.record[PRIMARY_COLUMN] for row in batch.rows]
             synced, known = await self.writes.indexed(self.target.campaign.campaign_id, numbers)
             self.known += known
@@ -1187,6 +1211,21 @@ class _Run:
         self.sent.answered += len(batch.rows)
         self.tally.sent_now += len(settled)
         self._settle_all(settled)
+        self._name_by_id(batch.rows, settled)
+
+    def _name_by_id(self, rows: Sequence[Prepared], told: Sequence[Outcome] | None = None) -> None:
+        """Keep the first rows by line (batches settle in any order) that give a customer id among
+        their fields, with Ameyo's answer to each (`told`, by row), and count them all."""
+        if not self.ids_given:
+            return
+        for i, row in enumerate(rows):
+            named = named_by_id(row.line, row.record, told[i] if told is not None else None)
+            if named is None:
+                continue
+            self.named_rows += 1
+            if len(self.named) < NAMED_SHOWN or named.position < self.named[-1].position:
+                insort(self.named, named, key=lambda n: n.position)
+                del self.named[NAMED_SHOWN:]
 
     def _judge_resent(self, batch: Batch, item: Outcome) -> None:
         """A row sent again after an unknown outcome: the earlier run may have saved it already."""
