@@ -679,9 +679,9 @@ def test_a_pushed_call_updates_its_customers_status_and_disposition_and_the_coun
     assert store.status_counts(CAMPAIGN) == {"NO_ANSWER": 3}
 
 
-def rows_by_status(store: Store) -> dict[str, int]:
+def rows_by_status(store: Store, campaign_id: int = CAMPAIGN) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for contact in store.contacts(CAMPAIGN, limit=100_000):
+    for contact in store.contacts(campaign_id, limit=100_000):
         counts[contact.status or "UNKNOWN"] = counts.get(contact.status or "UNKNOWN", 0) + 1
     return counts
 

@@ -14,6 +14,7 @@ the next read only: the lookup or check goes on with what it read.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import anyio
@@ -43,6 +44,9 @@ async def read_keeping(ameyo: Ameyo, store: Store | None, request: GetContactsRe
     # The index's columns whatever the caller asked for: the rows are made from this read.
     asked = request.model_copy(update={"other_columns": {**(request.other_columns or {}), **index_columns()}})
 
+    # Before the first page: every row read is as of then or later (`Store.keep_added`).
+    read_at = datetime.now(UTC)
+
     async def held(ids: Sequence[int]) -> Collection[int]:
         try:
             return await anyio.to_thread.run_sync(store.held_ids, campaign_id, ids)
@@ -51,11 +55,13 @@ async def read_keeping(ameyo: Ameyo, store: Store | None, request: GetContactsRe
 
     added = await read_added(ameyo, asked, since, held)
     if added.reach in ("sync", "campaign"):
-        await _keep(ameyo.settings, store, campaign_id, added, since)
+        await _keep(ameyo.settings, store, campaign_id, added, since, read_at)
     return added
 
 
-async def _keep(settings: Settings, store: Store, campaign_id: int, added: Added, since: Since) -> None:
+async def _keep(
+    settings: Settings, store: Store, campaign_id: int, added: Added, since: Since, read_at: datetime
+) -> None:
     # Those at or below the floor are in the index already, unless a run's floor (`held.NewestSeen`)
     # is above the index's bound: then the bound stays (`keep_added`). A read that found nobody
     # added writes nothing (most lookups and checks).
@@ -68,7 +74,7 @@ async def _keep(settings: Settings, store: Store, campaign_id: int, added: Added
         from .sync import contact_rows  # with the store: on the first write, not at start-up
 
         rows = contact_rows([_as_sent(c) for c in fresh], settings)
-        return store.keep_added(campaign_id, rows, above=since.floor, through=through)
+        return store.keep_added(campaign_id, rows, above=since.floor, through=through, read_at=read_at)
 
     try:
         await anyio.to_thread.run_sync(write)

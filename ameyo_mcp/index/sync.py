@@ -380,14 +380,18 @@ async def _run_pass(
         start = max(at - 1, 0)
         return start, size + (at - start)
 
-    async def fetch(at: int) -> list[dict[str, Any]]:
+    async def fetch(at: int) -> tuple[datetime, list[dict[str, Any]]]:
+        """The page at position `at`, and when it was asked for: what Ameyo answers is as of then
+        or later (the store keeps a push's outcome recorded after it, `upsert_contacts`)."""
         nonlocal requests
         await pacer.wait()
         requests += 1
         start, limit = window(at)
-        return await ameyo.get_contact_dicts(
+        asked = datetime.now(UTC)
+        answer = await ameyo.get_contact_dicts(
             request.model_copy(update={"limit_offset": f"LIMIT {limit} OFFSET {start}"})
         )
+        return asked, answer
 
     shapes: set[tuple[str, ...]] = set()  # the sets of customer field names seen (`contact_rows`)
 
@@ -413,7 +417,7 @@ async def _run_pass(
         pages += 1
         return fresh, position.dump()
 
-    def write(fresh: list[ContactRow], cursor: str) -> int:
+    def write(fresh: list[ContactRow], cursor: str, read_at: datetime) -> int:
         return store.upsert_contacts(
             campaign.campaign_id,
             fresh,
@@ -421,9 +425,10 @@ async def _run_pass(
             cursor=cursor,
             durable=False,
             lease=lease,
+            read_at=read_at,
         )
 
-    pending: deque[tuple[int, asyncio.Task[list[dict[str, Any]]]]] = deque()
+    pending: deque[tuple[int, asyncio.Task[tuple[datetime, list[dict[str, Any]]]]]] = deque()
     # The last page's write, in a worker thread: the store's time (SQLite's, PostgreSQL's round
     # trips) passes while the loop reads and converts the next page. One write at a time, in page
     # order, each with its own cursor: a killed sync resumes after the last page written.
@@ -448,14 +453,14 @@ async def _run_pass(
                 pending.append((next_at, asyncio.ensure_future(fetch(next_at))))
                 next_at += size
             at, task = pending.popleft()
-            answer = await task
+            asked, answer = await task
             taken = take(at, answer) if on_loop else await anyio.to_thread.run_sync(take, at, answer)
             if taken is None:
                 cancel_pending()
                 next_at = max(at - size, 0)
                 continue
             await written()
-            writing = asyncio.ensure_future(anyio.to_thread.run_sync(write, *taken))
+            writing = asyncio.ensure_future(anyio.to_thread.run_sync(write, *taken, asked))
             if progress is not None:
                 progress(SyncProgress(campaign, position.seen, expected, pages, opened.resumed))
             if len(answer) < window(at)[1]:

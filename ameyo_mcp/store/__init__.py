@@ -12,8 +12,9 @@ The contacts index, per campaign (phone keys come from the phone rule, `phones.k
 folded here, case and accents ignored):
 
     begin_pass(campaign_id, name=, restart=False, now=) -> SyncPass   # new pass, or the open one
-    upsert_contacts(campaign_id, rows: Iterable[ContactRow], pass_number=, cursor=, campaign_name=)
-        -> int new                         # one transaction: the page and the resume cursor together
+    upsert_contacts(campaign_id, rows: Iterable[ContactRow], pass_number=, cursor=, campaign_name=,
+                    read_at=) -> int new   # one transaction: the page and the resume cursor together;
+                                           # a call outcome pushed since `read_at` stays (it is newer)
     save_cursor(campaign_id, pass_number, cursor) / load_cursor(campaign_id) -> str | None
     finish_pass(campaign_id, pass_number, now=, through=) -> int removed   # contacts the pass did
                                            # not see go; the campaign's count is counted afresh from
@@ -21,8 +22,8 @@ folded here, case and accents ignored):
     # With `lease=SyncLease(...)`, begin_pass takes the campaign's sync lease (SyncBusy when another
     # process holds it), upsert_contacts renews it and finish_pass checks it (SyncLeaseLost):
     release_sync_lease(campaign_id, holder) / sync_lease(campaign_id) -> LeaseHeld | None
-    keep_added(campaign_id, rows, above=, through=) -> bool   # a live read of those added since the
-                                           # sync: written, and the bound raised to `through` when
+    keep_added(campaign_id, rows, above=, through=, read_at=) -> bool   # a live read of those added
+                                           # since the sync: written, and the bound raised to `through` when
                                            # every customer up to it is then held (never lowered)
     held_ids(campaign_id, customer_ids) -> set[int]   # which of them the index holds
     contact(campaign_id, customer_id) -> IndexedContact | None

@@ -4,6 +4,7 @@ contacts, and the reads of the history (by query, the last call, who took them, 
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import fields, replace
@@ -150,9 +151,12 @@ def _record_calls(tx: Tx, events: Sequence[CallEvent]) -> None:
     """What the calls made of their indexed customers' records (`CallEvent.record_after`): the
     status, the disposition an agent chose, the last dial and the attempts, where a call is no
     older than the last dial the index holds; and the counts by status changed with them. A
-    customer not indexed yet is left to the next sync."""
+    customer not indexed yet is left to the next sync. A call that tells the status or disposition
+    stamps the outcome with the time it is recorded (`status_at`): a sync's page read from Ameyo
+    before then, written after, keeps it (`contact_writes`)."""
     if not events:
         return
+    now = time.time()
     pairs = list(dict.fromkeys((e.campaign_id or 0, e.customer_id or 0) for e in events))
     held: dict[tuple[int, int], tuple[Any, ...]] = contacts_at(tx, pairs, "status, dialled_at")
     updates: list[tuple[Any, ...]] = []
@@ -170,11 +174,13 @@ def _record_calls(tx: Tx, events: Sequence[CallEvent]) -> None:
             counts[known[0] or UNKNOWN_STATUS] -= 1
             counts[status] += 1
         held[pair] = (status or known[0], at)
-        updates.append((status, disposition, at, event.attempts, *pair, at))
+        stamp = None if status is None and disposition is None else now
+        updates.append((status, disposition, at, event.attempts, stamp, *pair, at))
     # The last dial compared again in the statement: another writer may have moved it since the read.
     tx.many(
         "UPDATE contacts SET status = COALESCE(?, status), disposition = COALESCE(?, disposition), "
-        "dialled_at = ?, attempts = COALESCE(?, attempts) WHERE campaign_id = ? AND customer_id = ? "
+        "dialled_at = ?, attempts = COALESCE(?, attempts), status_at = COALESCE(?, status_at) "
+        "WHERE campaign_id = ? AND customer_id = ? "
         "AND (dialled_at IS NULL OR dialled_at <= ?)",
         updates,
     )

@@ -4,6 +4,7 @@ an upload's contacts between syncs; the lookup keys kept with them."""
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -48,14 +49,31 @@ _CONTACT_ROW = (
     "seen_pass",
     "name",
 )
-_REPLACE_CONTACT = "ON CONFLICT (campaign_id, customer_id) DO UPDATE SET " + ", ".join(
-    f"{c} = excluded.{c}" for c in _CONTACT_ROW[2:]
-)
 # The columns of each lookup-key table.
 _KEY_COLUMNS = {
     "contact_phones": ("campaign_id", "rkey", "customer_id"),
     "contact_words": ("campaign_id", "word", "customer_id"),
 }
+_REPLACE_CONTACT = "ON CONFLICT (campaign_id, customer_id) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in _CONTACT_ROW[2:]
+)
+# A contact's call outcome, as a push writes it too (`calls._record_calls`, which stamps it with
+# when it was recorded: `status_at`, migration 19).
+_OUTCOME = frozenset(("status", "disposition", "attempts", "dialled_at"))
+
+
+def _keeping_pushed(read_at: float) -> str:
+    """`_REPLACE_CONTACT` for contacts read from Ameyo at `read_at`, some of whose call outcomes a
+    push recorded since (`_held_is_newer`): those keep it, and its stamp, which a row read before it
+    and written later must still find. `read_at` is written into the statement, not bound: the rows
+    are the statement's parameters (PostgreSQL copies them in, `Tx.insert_rows`)."""
+    newer = f"contacts.status_at >= {float(read_at)!r}"
+    return "ON CONFLICT (campaign_id, customer_id) DO UPDATE SET " + ", ".join(
+        f"{c} = CASE WHEN {newer} THEN contacts.{c} ELSE excluded.{c} END"
+        if c in _OUTCOME
+        else f"{c} = excluded.{c}"
+        for c in _CONTACT_ROW[2:]
+    )
 
 
 class ContactWrites(Connection):
@@ -217,6 +235,7 @@ class ContactWrites(Connection):
         campaign_name: str | None = None,
         durable: bool = True,
         lease: SyncLease | None = None,
+        read_at: datetime | None = None,
     ) -> int:
         """Add or replace contacts of a campaign, in one transaction, and (with `cursor`) move the
         open pass's resume point with them. Without `pass_number` they count as seen by the
@@ -224,13 +243,23 @@ class ContactWrites(Connection):
         (a sync's page), the campaign's sync lease is renewed in the same transaction: SyncLeaseLost,
         and nothing written, when another process has taken the sync over.
 
+        `read_at`: when the rows' call outcomes (status, disposition, attempts, last dial) were read
+        (None: now). A contact's outcome that a push recorded since stays: it is newer.
+
         `durable=False` (a sync's pages) skips the disk flush of each commit on SQLite: a power cut
         may lose the last pages, and their cursor with them, so the sync reads them again."""
+        read = time.time() if read_at is None else read_at.timestamp()
         with self._tx(durable=durable) as tx:
-            return self._upsert(tx, campaign_id, rows, pass_number, cursor, campaign_name, lease)
+            return self._upsert(tx, campaign_id, rows, pass_number, cursor, campaign_name, lease, read)
 
     def keep_added(
-        self, campaign_id: int, rows: Iterable[ContactRow], *, above: int | None, through: int
+        self,
+        campaign_id: int,
+        rows: Iterable[ContactRow],
+        *,
+        above: int | None,
+        through: int,
+        read_at: datetime,
     ) -> bool:
         """The customers a read of those added since the sync found (`index.catch_up`): every one
         above `above` (None: the campaign's every one) up to `through`, written as an upload's are,
@@ -238,6 +267,7 @@ class ContactWrites(Connection):
         The campaign's bound (`synced_through`) is raised to `through` when every customer up to it
         is then in the index: when the bound is at least `above` (those up to it are). Never lowered.
         Nothing is written when the campaign has no synced index. Whether the bound was raised.
+        `read_at`: when the read began, as `upsert_contacts` takes it.
 
         Not durable (as a sync's page): a power cut may lose it, and the next read reads them again."""
         with self._tx(durable=False) as tx:
@@ -245,7 +275,7 @@ class ContactWrites(Connection):
             row = tx.first("SELECT synced_at FROM campaigns WHERE campaign_id = ?", (campaign_id,))
             if row is None or row[0] is None:
                 return False
-            self._upsert(tx, campaign_id, rows, None, None, None, None)
+            self._upsert(tx, campaign_id, rows, None, None, None, None, read_at.timestamp())
             # One statement, its conditions read with the row it changes: a sync's end and another
             # read's raise, here or in another process, come before or after it, never between.
             if above is None:
@@ -271,8 +301,9 @@ class ContactWrites(Connection):
         cursor: str | None,
         campaign_name: str | None,
         lease: SyncLease | None,
+        read_at: float,
     ) -> int:
-        """`upsert_contacts` within `tx`."""
+        """`upsert_contacts` within `tx` (`read_at` in seconds since the epoch)."""
         latest: dict[int, ContactRow] = {}
         for row in rows:
             latest[row.customer_id] = row
@@ -294,7 +325,9 @@ class ContactWrites(Connection):
         items = list(latest.values())
         for start in range(0, len(items), _WRITE_CHUNK):
             chunk = items[start : start + _WRITE_CHUNK]
-            new += self._upsert_chunk(tx, campaign_id, chunk, pass_number, keys=keys, changes=changes)
+            new += self._upsert_chunk(
+                tx, campaign_id, chunk, pass_number, read_at, keys=keys, changes=changes
+            )
         if changes:
             count_changes(tx, {campaign_id: changes})
         if new:
@@ -309,26 +342,35 @@ class ContactWrites(Connection):
         campaign_id: int,
         items: list[ContactRow],
         number: int,
+        read_at: float,
         *,
         keys: bool,
         changes: Counter[str],
     ) -> int:
         """Write contacts; with `keys`, also the lookup keys that changed (a first pass leaves them
-        to `_build_keys`). Adds to `changes` how the counts by status change (`count_changes`)."""
+        to `_build_keys`). Adds to `changes` how the counts by status change (`count_changes`). The
+        rows read here are those the write replaces, the campaign's statuses being locked: whether a
+        push recorded an outcome since `read_at` is known here, and the statement that keeps it is
+        used then only (most pages have none: theirs stays the one the driver has compiled)."""
         among, ids = tx.among("customer_id", [i.customer_id for i in items])
         old = {
-            r[0]: (r[1], r[2], r[3])
+            r[0]: (r[1], r[2], r[3], r[4])
             for r in tx.all(
-                f"SELECT customer_id, phones, names, status FROM contacts WHERE campaign_id = ? AND {among}",
+                "SELECT customer_id, phones, names, status, status_at FROM contacts "
+                f"WHERE campaign_id = ? AND {among}",
                 (campaign_id, *ids),
             )
         }
+        pushed = False
         for item in items:
             earlier = old.get(item.customer_id)
-            if earlier is None or earlier[2] != item.status:
+            if earlier is None:
                 changes[item.status or UNKNOWN_STATUS] += 1
-                if earlier is not None:
-                    changes[earlier[2] or UNKNOWN_STATUS] -= 1
+            elif _held_is_newer(earlier[3], read_at):
+                pushed = True
+            elif earlier[2] != item.status:
+                changes[item.status or UNKNOWN_STATUS] += 1
+                changes[earlier[2] or UNKNOWN_STATUS] -= 1
         drop_phones: list[tuple[int, str, int]] = []
         add_phones: list[tuple[int, str, int]] = []
         drop_words: list[tuple[int, str, int]] = []
@@ -369,7 +411,8 @@ class ContactWrites(Connection):
         ):
             tx.delete_rows(table, _KEY_COLUMNS[table], drop)
             tx.insert_rows(table, _KEY_COLUMNS[table], add, "ON CONFLICT DO NOTHING")
-        tx.insert_rows("contacts", _CONTACT_ROW, values, _REPLACE_CONTACT)
+        replace = _keeping_pushed(read_at) if pushed else _REPLACE_CONTACT
+        tx.insert_rows("contacts", _CONTACT_ROW, values, replace)
         return len(items) - len(old)
 
     def _build_keys(self, tx: Tx, campaign_id: int) -> None:
@@ -427,3 +470,9 @@ class ContactWrites(Connection):
             tx.run(
                 "UPDATE campaigns SET contacts = contacts - ? WHERE campaign_id = ?", (len(rows), campaign_id)
             )
+
+
+def _held_is_newer(held_at: float | None, read_at: float) -> bool:
+    """Whether the call outcome the index holds stays over one read at `read_at`: a push recorded
+    it at `held_at` (None: no push since this version), at or after the read."""
+    return held_at is not None and held_at >= read_at

@@ -322,4 +322,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # (`index.added`). Not the highest the index holds: an upload between syncs adds its customers,
     # above those others added before it. NULL until a pass of this version completes.
     ("ALTER TABLE campaigns ADD COLUMN synced_through {bigint}",),
+    # 19: when a push last recorded a contact's call outcome (status, disposition, attempts, last
+    # dial): seconds since the epoch with a fraction, the recording host's clock. A row read from
+    # Ameyo before then and written after (a sync's page, a read of those added since) put back the
+    # outcome the push had replaced; it keeps the push's now (`contact_writes`). NULL: none since.
+    ("ALTER TABLE contacts ADD COLUMN status_at DOUBLE PRECISION",),
 )
