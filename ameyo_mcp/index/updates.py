@@ -8,6 +8,7 @@ at start-up, so the store and the sync's row maker are imported on the first upl
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
@@ -52,9 +53,14 @@ def index_answers(
             return
 
         def save() -> None:
+            # Before the index is read for the outcomes the updated keep: a push recorded since stays.
+            read_at = datetime.now(UTC)
             merged = [_merged(target, campaign.campaign_id, row) for row in changed]
             target.upsert_contacts(
-                campaign.campaign_id, [*added, *merged], campaign_name=campaign.campaign_name
+                campaign.campaign_id,
+                [*added, *merged],
+                campaign_name=campaign.campaign_name,
+                read_at=read_at,
             )
 
         await anyio.to_thread.run_sync(save)
