@@ -14,7 +14,7 @@ import pytest
 from mcp import Client
 
 from ameyo_mcp.config import Settings
-from ameyo_mcp.index.added import ADDED_CAP, PAGE
+from ameyo_mcp.index.added import ADDED_CAP, FIRST_PAGE, PAGE
 from ameyo_mcp.simulator import SimulatorConfig, SimulatorThread
 from ameyo_mcp.simulator.state import ContactQuery, ContactRow, SimulatorState, UploadOptions
 from tests.conftest import (
@@ -70,8 +70,9 @@ async def test_a_do_not_call_customer_beyond_the_newest_500_is_found_and_held_ba
     async with Client(server_of(simulator, settings)) as client:
         before = simulator.state.commands["getContacts"]
         looked = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "phone": ZUBIN})
-        # Two pages, newest first: the second reaches the customers the sync read.
-        assert simulator.state.commands["getContacts"] - before == 2
+        # Three pages, newest first (a small one, then two of PAGE): the third reaches the
+        # customers the sync read.
+        assert simulator.state.commands["getContacts"] - before == 3
         text = text_of(looked)
         assert not looked.is_error and f"#{zubin_id} Zubin |" in text, text
         callback = await client.call_tool(
@@ -96,10 +97,10 @@ async def test_a_files_update_holds_back_a_customer_beyond_the_newest_500_readin
         env = process_env(sim, tmp_path) | {"AMEYO_DATABASE_URL": settings.database_url}
         command = [sys.executable, "-m", "ameyo_mcp", "upload", str(source), "--campaign", "1", "--lead", "1"]
         command += ["--update", "--batch-size", str(BATCH)]
-        # The dry run reads the two pages down to the sync's customers once, and Zubin by id for the
+        # The dry run reads the three pages down to the sync's customers once, and Zubin by id for the
         # batch that holds his number: not the pages again for every batch. It keeps them in the
         # index (index.catch_up): the run reads the one page down to them, and finds Zubin by it.
-        for extra, name, reads in ((("--dry-run",), "check", 3), ((), "result", 2)):
+        for extra, name, reads in ((("--dry-run",), "check", 4), ((), "result", 2)):
             before = sim.state.commands["getContacts"]
             done = run([*command, *extra], env, tmp_path)
             assert "Traceback" not in done.stderr, done.stderr
@@ -126,7 +127,8 @@ async def test_past_the_cap_the_answers_say_what_was_not_looked_at(
     async with Client(server_of(simulator, settings)) as client:
         before = simulator.state.commands["getContacts"]
         looked = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "phone": ZUBIN})
-        assert simulator.state.commands["getContacts"] - before == ADDED_CAP // PAGE
+        # The pages to the cap, and the small first page.
+        assert simulator.state.commands["getContacts"] - before == 1 + ADDED_CAP // PAGE
         text = text_of(looked)
         assert f"#{zubin_id} " not in text and "0 contacts match" in text, text
         assert f"beyond the newest {ADDED_CAP:,} contacts were not looked at" in text, text
@@ -153,7 +155,7 @@ class FailingAfterOnePage(SimulatorState):
         if (
             self.failing
             and query.order_by == "customerId desc"
-            and query.limit_offset == f"LIMIT {PAGE} OFFSET 0"
+            and query.limit_offset == f"LIMIT {FIRST_PAGE} OFFSET 0"
         ):
             self.faults.commands, self.faults.html_502 = {"getContacts"}, 1
         return rows
@@ -199,8 +201,8 @@ async def test_a_callback_by_phone_to_a_customer_added_since_reads_their_pages_o
             "ameyo_add_callback", {"campaign": 1, "phone": ZUBIN, "callback_time": LATER}
         )
         assert not result.is_error and f"customer {zubin_id}" in text_of(result), text_of(result)
-        # The two pages, and Zubin by id for the check of his line.
-        assert simulator.state.commands["getContacts"] - before == 3
+        # The three pages, and Zubin by id for the check of his line.
+        assert simulator.state.commands["getContacts"] - before == 4
 
 
 async def test_an_index_synced_before_the_bound_was_kept_says_what_its_check_did_not_read(

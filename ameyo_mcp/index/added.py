@@ -25,9 +25,13 @@ if TYPE_CHECKING:
 
 PAGE = 500
 """Contacts a page of the read asks for; all that is read for an index that keeps no bound."""
+FIRST_PAGE = 50
+"""Contacts the first page asks for, when the index keeps its bound: every lookup reads the newest
+contacts, and most find nobody added since the sync (or the few added by hand that day), which one
+page of 500 read in full. The next page reads on to PAGE, and those after it are of PAGE."""
 ADDED_CAP = 10_000
 """Most contacts the index does not hold that one read goes through before it stops short of the
-sync's customers: 20 pages, which a lookup or an upload's check waits for one after the other (a few
+sync's customers: 21 pages, which a lookup or an upload's check waits for one after the other (a few
 seconds on a loaded Ameyo). A campaign with more added since its sync wants syncing again, and the
 answers say so."""
 READ_CAP = 50_000
@@ -104,10 +108,11 @@ async def read_added(
 ) -> Added:
     """The campaign's newest contacts (with `request`'s columns) down to the first at or below
     `since.floor`, at most ADDED_CAP of them; with `held`, at most ADDED_CAP that the index does not
-    hold, and READ_CAP in all. Each page after the first asks for one row before its position too,
-    as the sync's pages do: a row not read yet there means contacts above were deleted meanwhile, and
-    the read steps back (contacts added meanwhile only repeat rows already read). AmeyoError when
-    Ameyo cannot be asked."""
+    hold, and READ_CAP in all. The first page is of FIRST_PAGE where there is a floor to reach, the
+    next reads on to PAGE, the others are of PAGE. Each page after the first asks for one row before
+    its position too, as the sync's pages do: a row not read yet there means contacts above were
+    deleted meanwhile, and the read steps back (contacts added meanwhile only repeat rows already
+    read). AmeyoError when Ameyo cannot be asked."""
     found: dict[int, Contact] = {}
     lowest: int | None = None
     at = 0
@@ -115,9 +120,12 @@ async def read_added(
     unheld = 0  # contacts read that the index does not hold, of those asked about
     unasked: list[int] = []  # contacts read that `held` was not asked about yet
     # At most this many requests, step-backs included (contacts deleted above the read's position).
-    for _ in range(2 * most // PAGE):
+    for _ in range(2 * most // PAGE + 1):
         start = max(at - 1, 0)
-        limit = PAGE + at - start
+        # The pages after a small first one end at multiples of PAGE, as they did: the caps count
+        # whole pages, and what a read left unread is said in round figures.
+        size = FIRST_PAGE if since.known and not at else PAGE - at % PAGE
+        limit = size + at - start
         page = await ameyo.get_contacts(
             request.model_copy(
                 update={"order_by": "customerId desc", "limit_offset": f"LIMIT {limit} OFFSET {start}"}
