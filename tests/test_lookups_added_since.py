@@ -1,9 +1,16 @@
 """The customers added in Ameyo since the sync, read for a lookup (and for every upload's do-not-call
 check), newest first: the first page asked for 500 contacts even when nobody was added since (most
-lookups), where a few reach the customers the sync read. It asks for FIRST_PAGE."""
+lookups), where a few reach the customers the sync read. It asks for FIRST_PAGE.
+
+A lookup by last digits or by name answered from the index alone when it found someone: a customer
+added since the sync with the same last digits, or the same name, was left out without a word
+("what happened with …9204?" named one customer of two, "Priya" listed every Priya but the new one),
+though the writes check them. Every lookup by phone or name reads them too: when nobody was added,
+at the cost of that small first page."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +19,9 @@ from mcp import Client
 from ameyo_mcp.index.added import FIRST_PAGE
 from ameyo_mcp.simulator import SimulatorConfig
 from ameyo_mcp.simulator.state import ContactQuery, ContactRow, SimulatorState
+from ameyo_mcp.store import fold_words
 from tests.conftest import InProcessSimulator, server_of, settings_for, synced, text_of
+from tests.test_file_do_not_call import added_after_the_sync
 
 pytestmark = pytest.mark.anyio
 
@@ -65,3 +74,69 @@ async def test_a_lookup_that_finds_nobody_reads_a_small_page_of_the_newest(
     assert requests == [NEWEST], requests
     assert "0 contacts match" in text and "number or name changed in Ameyo since the sync" in text, text
     assert f"and the {FIRST_PAGE} newest contacts in Ameyo, read live" in text, text
+
+
+async def test_lookups_by_last_digits_and_name_name_the_customers_added_since_the_sync_too(
+    synced_simulator: tuple[InProcessSimulator, Asked, Path],
+) -> None:
+    simulator, state, tmp_path = synced_simulator
+    [indexed] = [c for c in state.contacts(1) if c.phone1.endswith("9204")]
+    assert indexed.customer_data["name"] == "Priya Sharma"
+    later = added_after_the_sync(simulator, {"phone1": "9811119204", "name": "Later Ninety"})
+    namesake = added_after_the_sync(simulator, {"phone1": "9811117777", "name": "Priya Newcombe"})
+    names = [fold_words(str(c.customer_data.get("name") or "")) for c in state.contacts(1)]
+    priyas = sum(any(w.startswith("priya") for w in words) for words in names)
+    async with Client(server_of(simulator, settings_for(simulator, tmp_path))) as client:
+        lookup = Lookups(state, client)
+        text, requests = await lookup("ameyo_get_contacts", {"campaign": 1, "phone": "9204"})
+        assert f"#{indexed.customer_id} Priya Sharma |" in text and f"#{later} Later Ninety |" in text, text
+        assert ": 2 contacts match" in text, text
+        # The newest (its first page holds the two added and reaches the sync's customers), then the
+        # index's Sharma by id; Later Ninety as the first read him.
+        assert requests == [NEWEST, BY_ID], requests
+        for order in ({}, {"order_by": "customerId desc"}):  # the listing; the index's candidates
+            text, requests = await lookup("ameyo_get_contacts", {"campaign": 1, "search": "priya", **order})
+            assert f"#{namesake} Priya Newcombe |" in text, text
+            assert f": {priyas} contacts match" in text, text
+            # The newest, then the index's Priyas by id (in the order asked for, if one was).
+            assert requests[0] == NEWEST and [limit for _, limit in requests[1:]] == [None], requests
+        text, _ = await lookup("ameyo_get_contacts", {"campaign": 1, "search": "priya", "limit": 100})
+        assert f"#{indexed.customer_id} Priya Sharma |" in text, text
+
+
+async def test_a_lookup_the_index_answers_costs_one_small_read_more(
+    synced_simulator: tuple[InProcessSimulator, Asked, Path],
+) -> None:
+    simulator, state, tmp_path = synced_simulator
+    [indexed] = [c for c in state.contacts(1) if c.phone1.endswith("9204")]
+    async with Client(server_of(simulator, settings_for(simulator, tmp_path))) as client:
+        lookup = Lookups(state, client)
+        for args in ({"phone": "9204"}, {"search": "priya sharma"}):
+            text, requests = await lookup("ameyo_get_contacts", {"campaign": 1, **args})
+            assert requests == [NEWEST, BY_ID], requests
+            assert f"#{indexed.customer_id} Priya Sharma |" in text, text
+            assert f"and the {FIRST_PAGE} newest contacts in Ameyo, read live" in text, text
+
+
+async def test_a_listing_of_some_leads_pages_through_the_customers_added_since_with_the_indexed(
+    synced_simulator: tuple[InProcessSimulator, Asked, Path],
+) -> None:
+    """A read of some leads is not kept in the index (it says nothing of the others): the customers
+    it finds come first in the listing, counted with the index's, and the pages go on from them."""
+    simulator, state, tmp_path = synced_simulator
+    namesake = added_after_the_sync(simulator, {"phone1": "9811117777", "name": "Priya Newcombe"})
+    priyas = sorted(
+        c.customer_id
+        for c in state.contacts(1)
+        if c.lead_id == 1 and any(w.startswith("priya") for w in fold_words(str(c.customer_data.get("name"))))
+    )
+    assert namesake in priyas and len(priyas) > 3
+    shown: list[int] = []
+    async with Client(server_of(simulator, settings_for(simulator, tmp_path))) as client:
+        for offset in range(0, len(priyas), 2):
+            args = {"campaign": 1, "search": "priya", "lead_ids": [1], "limit": 2, "offset": offset}
+            result = await client.call_tool("ameyo_get_contacts", args)
+            text = text_of(result)
+            assert f": {len(priyas)} contacts match" in text, text
+            shown += [int(i) for i in re.findall(r"^#(\d+) ", text, re.MULTILINE)]
+    assert shown[0] == namesake and sorted(shown) == priyas, shown

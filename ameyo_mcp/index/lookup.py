@@ -3,8 +3,9 @@ from Ameyo (one `getContacts` by customer ids), and where the lookup looked, in 
 
 Without an index (never synced, or the store unusable: unreachable, damaged, restarting) a bounded
 live scan stands in, and its limit and the reason are said: an answer never reads as "not found"
-for a customer it did not look at. When the index finds nothing, the customers added since the sync
-are read live too, newest first (`added`).
+for a customer it did not look at. A lookup by phone or name reads live the customers added since
+the sync too, newest first (`added`), whether the index finds someone or not: a second customer with
+the same last digits or name, added since, is in the answer beside the indexed one.
 The store is synchronous: it is called through a worker thread, and only when first needed
 (importing it, or the phone library, is not paid at start-up). No MCP types here.
 """
@@ -26,7 +27,7 @@ from ..errors import StoreError, as_clause
 from ..rules import phones
 from ..rules.outcomes import UNKNOWN_STATUS, outcome_key
 from ..rules.sanitize import fence, fold
-from .added import Reach, Since, beyond_newest
+from .added import Added, Reach, Since, beyond_newest
 from .catch_up import read_keeping
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ class Looked:
     again: str = "sync again (ameyo-mcp sync)"
     scanned: int = 0
     scan_capped: bool = False
-    newest: int | None = None  # newest contacts read live after the index found nothing
+    newest: int | None = None  # newest contacts read live (the customers added since the sync)
     reach: Reach | None = None  # how far that read went (`added.Reach`)
     # The index had more candidates than were fetched: more may match beyond those shown.
     candidates_capped: bool = False
@@ -185,13 +186,10 @@ class Finder:
             return None, f"{NO_INDEX}: {sync_advice(self.ameyo.settings)}"
         return known, None
 
-    async def by_phone(
-        self, request: GetContactsRequest, phone: phones.PhoneSearch, keep: Keep, *, added_too: bool = False
-    ) -> Found:
+    async def by_phone(self, request: GetContactsRequest, phone: phones.PhoneSearch, keep: Keep) -> Found:
         """Contacts with a number that `phone` finds (`phones.search`): their keys end with its key
         or its digits. `keep` is applied to what Ameyo answers now (it must check the number too:
-        `phone.matches`). `added_too`: the customers added since the sync are read even when the
-        index finds some, for a caller that must know every customer the number finds."""
+        `phone.matches`)."""
         tails = list(phone.tails)
 
         def find(store: Store, campaign_id: int) -> list[IndexedContact]:
@@ -201,7 +199,7 @@ class Finder:
                     found.setdefault(contact.customer_id, contact)
             return sorted(found.values(), key=lambda c: c.customer_id)[:CANDIDATES]
 
-        return await self._through_index(request, find, keep, added_too=added_too)
+        return await self._through_index(request, find, keep)
 
     async def elsewhere(
         self,
@@ -271,16 +269,25 @@ class Finder:
         scan_keep: Keep | None = None,
     ) -> Found:
         """The page from `offset` of the contacts the index holds as matching `query`, as Ameyo holds
-        them now (`keep` checks them again), and how many match in the index by status. Name words
-        that match nobody in the index: the newest contacts are read live (added since the sync).
+        them now (`keep` checks them again), and how many match in the index by status. With name
+        words, the customers added since the sync are read first (`_added`), which keeps them in the
+        index: it counts and pages them with the others. Those it could not keep (past a cap, a read
+        of some leads, a failed write) come first, counted with them.
         Without an index, a live scan keeps what `scan_keep` (default `keep`) accepts."""
         index, why = await self.index(request.campaign_id)
         if index is None:
             return await self.scan(request, scan_keep or keep, why)
-
+        added = await self._added(request, index) if query.words else None
+        new = [c for c in added.contacts if keep(c)] if added is not None else []
         held: Counter[str] = Counter()
 
-        def find(store: Store) -> tuple[list[IndexedContact], dict[str | None, int]]:
+        def unheld(store: Store) -> list[Contact]:
+            if not new:
+                return []
+            kept = store.held_ids(query.campaign_id, [c.customer_id for c in new])
+            return sorted((c for c in new if c.customer_id not in kept), key=lambda c: c.customer_id)
+
+        def indexed(store: Store, skip: int, take: int) -> tuple[list[IndexedContact], dict[str | None, int]]:
             asked = query
             if query.dispositions:
                 # Dispositions are matched by the one rule of the live filter (`outcome_key`: case,
@@ -303,33 +310,35 @@ class Finder:
                 }
             else:
                 counts = store.count_contacts(asked, cap=COUNT_CAP)
-            return store.list_contacts(asked, offset=offset, limit=limit + 1), counts
+            return store.list_contacts(asked, offset=skip, limit=take + 1), counts
+
+        def find(store: Store) -> tuple[list[Contact], list[IndexedContact], dict[str | None, int]]:
+            extra = unheld(store)
+            first = extra[offset : offset + limit]
+            return extra, *indexed(store, max(offset - len(extra), 0), limit - len(first))
 
         try:
-            candidates, counts = await anyio.to_thread.run_sync(find, self._store())
+            extra, candidates, counts = await anyio.to_thread.run_sync(find, self._store())
         except (StoreError, OSError) as exc:
             return await self.scan(request, scan_keep or keep, unreadable(exc))
-        again = sync_advice(self.ameyo.settings, again=True)
-        total = sum(counts.values())
-        if not total and not candidates and query.words:
-            return await self._newest(request, keep, index, again, capped=False)
-        page = candidates[:limit]
-        matches: list[Contact] = []
-        if page:
-            ids = [str(c.customer_id) for c in page]
-            live = await self.ameyo.get_contacts(request.model_copy(update={"customer_ids": ids}))
-            order = {c.customer_id: i for i, c in enumerate(page)}
-            matches = sorted((c for c in live if keep(c)), key=lambda c: order.get(c.customer_id, 0))
+        first = extra[offset : offset + limit]
+        take = limit - len(first)
+        page = candidates[:take]
+        live = await self._now(request, [c.customer_id for c in page], added.contacts if added else ())
+        order = {c.customer_id: i for i, c in enumerate(page)}
+        matches = sorted((c for c in live if keep(c)), key=lambda c: order.get(c.customer_id, 0))
         by_status = Counter({(status or UNKNOWN_STATUS): n for status, n in counts.items()})
-        looked = Looked(index=index, scanned=total, candidates_capped=total > COUNT_CAP, again=again)
+        by_status.update(str(c.extra_data.get("status") or UNKNOWN_STATUS) for c in extra)
+        total = sum(counts.values()) + len(extra)
+        capped = total - len(extra) > COUNT_CAP
         return Found(
-            matches,
-            looked,
+            [*first, *matches],
+            self._looked(index, added, capped=capped, scanned=total),
             total=total,
             by_status=dict(by_status.most_common()),
             changed=len(page) - len(matches),
             dispositions=held,
-            more=len(candidates) > limit,
+            more=len(candidates) > take or len(extra) > offset + limit,
         )
 
     async def scan(self, request: GetContactsRequest, keep: Keep, why_no_index: str | None) -> Found:
@@ -347,8 +356,6 @@ class Finder:
         keep: Keep,
         scan_keep: Keep | None = None,
         want: int = CANDIDATES,
-        *,
-        added_too: bool = False,
     ) -> Found:
         index, why = await self.index(request.campaign_id)
         if index is None:
@@ -357,27 +364,40 @@ class Finder:
             candidates = await anyio.to_thread.run_sync(find, self._store(), request.campaign_id)
         except (StoreError, OSError) as exc:
             return await self.scan(request, scan_keep or keep, unreadable(exc))
-        matches: list[Contact] = []
-        if candidates:
-            ids = [str(c.customer_id) for c in candidates]
-            live = await self.ameyo.get_contacts(request.model_copy(update={"customer_ids": ids}))
-            matches = [c for c in live if keep(c)]
-        capped = len(candidates) >= want
-        again = sync_advice(self.ameyo.settings, again=True)
-        if matches and not added_too:
-            return Found(matches, Looked(index=index, candidates_capped=capped, again=again))
-        found = await self._newest(request, keep, index, again, capped=capped)
-        if matches:
-            held = {c.customer_id for c in matches}
-            added = [c for c in found.matches if c.customer_id not in held]
-            found.matches = sorted([*matches, *added], key=lambda c: c.customer_id)
-        return found
+        added = await self._added(request, index)
+        new = [c for c in added.contacts if keep(c)]
+        ids = [c.customer_id for c in candidates]
+        if request.order_by:
+            # Ameyo orders what it answers: the customers added since are read again with the
+            # index's, in one getContacts, rather than put after them out of order.
+            live = await self._now(request, [*ids, *(c.customer_id for c in new)])
+            matches = list({c.customer_id: c for c in live if keep(c)}.values())
+        else:
+            live = await self._now(request, ids, added.contacts)
+            found = {c.customer_id: c for c in live if keep(c)}
+            for contact in new:
+                found.setdefault(contact.customer_id, contact)
+            matches = sorted(found.values(), key=lambda c: c.customer_id)
+        return Found(matches, self._looked(index, added, capped=len(candidates) >= want))
 
-    async def _newest(
-        self, request: GetContactsRequest, keep: Keep, index: CampaignIndex, again: str, *, capped: bool
-    ) -> Found:
-        """The newest contacts in Ameyo that `keep` accepts: where the index found none, customers
-        added since its sync (`added.read_added`), kept in the index (`catch_up`)."""
+    async def _now(
+        self, request: GetContactsRequest, ids: Collection[int], read: Collection[Contact] = ()
+    ) -> list[Contact]:
+        """The customers `ids` as Ameyo holds them now, in Ameyo's order: one getContacts by customer
+        ids (none for no id) for those that `read` (the newest contacts, read just now) does not hold,
+        then those it does, as it read them."""
+        got = {c.customer_id: c for c in read}
+        wanted = list(dict.fromkeys(ids))
+        asked = [str(i) for i in wanted if i not in got]
+        live = []
+        if asked:
+            live = await self.ameyo.get_contacts(request.model_copy(update={"customer_ids": asked}))
+        return [*live, *(got[i] for i in wanted if i in got)]
+
+    async def _added(self, request: GetContactsRequest, index: CampaignIndex) -> Added:
+        """The customers added in Ameyo since `index`'s sync (`added.read_added`), newest first:
+        kept in the index (`catch_up`), and in the run's newest (`held.NewestSeen`) for the check
+        that follows a lookup of the whole campaign."""
         at = self._seen.clock() if self._seen is not None else 0.0
         try:
             store: Store | None = self._store()
@@ -386,11 +406,17 @@ class Finder:
         added = await read_keeping(self.ameyo, store, request, Since.sync_of(index))
         if self._seen is not None and not (request.lead_ids or request.choose_enabled_leads):
             self._seen.keep(added, at)
-        matches = sorted((c for c in added.contacts if keep(c)), key=lambda c: c.customer_id)
-        looked = Looked(
-            index=index, newest=len(added.contacts), reach=added.reach, candidates_capped=capped, again=again
+        return added
+
+    def _looked(self, index: CampaignIndex, added: Added | None, *, capped: bool, scanned: int = 0) -> Looked:
+        return Looked(
+            index=index,
+            newest=len(added.contacts) if added is not None else None,
+            reach=added.reach if added is not None else None,
+            candidates_capped=capped,
+            again=sync_advice(self.ameyo.settings, again=True),
+            scanned=scanned,
         )
-        return Found(matches, looked)
 
 
 def contact_filter(

@@ -378,16 +378,16 @@ def _left_aside_note(
 
 async def _scan(finder: Finder, info: CampaignInfo, wanted: phones.PhoneSearch) -> Found:
     """The customers with the number searched for (whole, or its last digits): through the index,
-    or a bounded live scan when the campaign has none. Last digits name no number: the customers
-    added since the sync are read even when the index finds one, or a second customer with those
-    digits, added since, would be passed over and the callback dial the first. (The line's check
-    reads them anyway, and takes this read: no request more.)"""
+    and the customers added since the sync (`Finder.by_phone`), or a bounded live scan when the
+    campaign has none. A second customer with those digits, added since, is named beside the
+    indexed one rather than passed over for the callback to dial the first. (The line's check reads
+    the customers added since anyway, and takes this read: no request more.)"""
     region = finder.ameyo.settings.phone_region
 
     def keep(contact: Contact) -> bool:
         return any(wanted.matches(n) for n in _numbers(contact, region))
 
-    return await finder.by_phone(_request(info), wanted, keep, added_too=not wanted.whole)
+    return await finder.by_phone(_request(info), wanted, keep)
 
 
 def _request(info: CampaignInfo, **fields: Any) -> GetContactsRequest:
