@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -24,7 +25,7 @@ from ameyo_mcp.server.app import create_server
 from ameyo_mcp.simulator import SimulatorConfig
 from ameyo_mcp.store import open_store
 from tests.conftest import InProcessSimulator, server_of, settings_for, synced, text_of
-from tests.test_fences import TOKEN, receiver
+from tests.test_fences import IST, TOKEN, receiver
 from tests.test_index_follows_calls import listed, truth
 from tests.test_store import rows_by_status
 
@@ -161,3 +162,44 @@ async def test_a_read_of_those_added_since_the_sync_keeps_a_push_recorded_meanwh
                 await called(sim, settings, nila)
         assert "0 contacts match" in found[0], found[0]
     await listed_as_ameyo_holds_them(sim, settings, nila)
+
+
+async def test_a_late_push_of_an_earlier_call_leaves_the_later_call_the_page_read(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Ameyo held the customer's second call (Sale) when the page was read; the push of their first
+    call, unanswered twenty minutes before it, came only then. The index took the first call over the
+    page's second: the push is newer to the index, not to Ameyo."""
+    sim = InProcessSimulator(SimulatorConfig(password="pw-5ec2e7-simulated"))
+    settings = settings_for(
+        sim, tmp_path, AMEYO_DATABASE_URL=database_url, AMEYO_PUSH_TOKEN=TOKEN, AMEYO_SYNC_PAGES_IN_FLIGHT="1"
+    )
+    await synced(sim, settings)
+    first = next(c for c in sim.state.contacts(1) if c.columns.get("status") != "CONNECTED")
+    now = datetime.now(IST)
+    sim.state.change_columns(
+        first.customer_id, status="CONNECTED", disposition="Sale", last_dialed_time=now - timedelta(minutes=5)
+    )
+    held = HeldOnceRead(sim.transport, SYNC_PAGE)
+
+    async def sync_pass() -> None:
+        ameyo, store = Ameyo(settings, transport=held), open_store(settings)
+        try:
+            await sync_all(ameyo, store, [1])
+        finally:
+            await ameyo.aclose()
+            store.close()
+
+    async with anyio.create_task_group() as passes:
+        passes.start_soon(sync_pass)
+        async with meanwhile(held), receiver(settings) as push:  # the page, read: the first call's push
+            await push(
+                customerId=str(first.customer_id),
+                campaignId="1",
+                phone=first.phone1,
+                systemDisposition="NO_ANSWER",
+                lastStatus="NOT_CONNECTED",
+                callType="auto.dial.customer",
+                callStartTime=(now - timedelta(minutes=20)).strftime("%Y-%m-%d %H:%M:%S"),
+            )
+    await listed_as_ameyo_holds_them(sim, settings, first.customer_id)

@@ -67,7 +67,10 @@ def _keeping_pushed(read_at: float) -> str:
     push recorded since (`_held_is_newer`): those keep it, and its stamp, which a row read before it
     and written later must still find. `read_at` is written into the statement, not bound: the rows
     are the statement's parameters (PostgreSQL copies them in, `Tx.insert_rows`)."""
-    newer = f"contacts.status_at >= {float(read_at)!r}"
+    newer = (
+        f"contacts.status_at >= {float(read_at)!r} "
+        "AND (excluded.dialled_at IS NULL OR contacts.dialled_at >= excluded.dialled_at)"
+    )
     return "ON CONFLICT (campaign_id, customer_id) DO UPDATE SET " + ", ".join(
         f"{c} = CASE WHEN {newer} THEN contacts.{c} ELSE excluded.{c} END"
         if c in _OUTCOME
@@ -354,9 +357,9 @@ class ContactWrites(Connection):
         used then only (most pages have none: theirs stays the one the driver has compiled)."""
         among, ids = tx.among("customer_id", [i.customer_id for i in items])
         old = {
-            r[0]: (r[1], r[2], r[3], r[4])
+            r[0]: (r[1], r[2], r[3], r[4], r[5])
             for r in tx.all(
-                "SELECT customer_id, phones, names, status, status_at FROM contacts "
+                "SELECT customer_id, phones, names, status, status_at, dialled_at FROM contacts "
                 f"WHERE campaign_id = ? AND {among}",
                 (campaign_id, *ids),
             )
@@ -366,7 +369,7 @@ class ContactWrites(Connection):
             earlier = old.get(item.customer_id)
             if earlier is None:
                 changes[item.status or UNKNOWN_STATUS] += 1
-            elif _held_is_newer(earlier[3], read_at):
+            elif _held_is_newer(earlier[3], earlier[4], read_at, to_epoch(item.dialled_at)):
                 pushed = True
             elif earlier[2] != item.status:
                 changes[item.status or UNKNOWN_STATUS] += 1
@@ -472,7 +475,15 @@ class ContactWrites(Connection):
             )
 
 
-def _held_is_newer(held_at: float | None, read_at: float) -> bool:
+def _held_is_newer(
+    held_at: float | None, held_dial: int | None, read_at: float, read_dial: int | None
+) -> bool:
     """Whether the call outcome the index holds stays over one read at `read_at`: a push recorded
-    it at `held_at` (None: no push since this version), at or after the read."""
-    return held_at is not None and held_at >= read_at
+    it at `held_at` (None: no push since this version), at or after the read, of a call no older
+    than the last dial the read holds (`read_dial`). A late push of an earlier call is newer to the
+    index only: Ameyo had the later call when it was read. `_keeping_pushed` says the same in SQL."""
+    return (
+        held_at is not None
+        and held_at >= read_at
+        and (read_dial is None or (held_dial is not None and held_dial >= read_dial))
+    )
