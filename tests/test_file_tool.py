@@ -204,6 +204,17 @@ async def test_excels_separator_line_before_the_header_names_the_separator(
     assert stored(simulator, "9876500162")["name"] == "Bo, Jr"
 
 
+async def test_a_separator_line_naming_a_tab_reads_the_file_by_tabs(
+    simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    """ "sep=" and a tab: the tab was taken for blank space around the line, which was then read as
+    the header, and the file refused as having no phone1 column."""
+    body = "sep=\t\nphone1\tname\tcity\n9876500163\tCy, Jr\tPune\n"
+    out = await sent(simulator, tmp_path, "tabs.csv", body)
+    assert out["counts"] == {"ADDED": 1}, out
+    assert stored(simulator, "9876500163")["name"] == "Cy, Jr"
+
+
 async def test_the_files_an_upload_writes_are_neither_listed_nor_uploaded(
     simulator: SimulatorThread, tmp_path: Path
 ) -> None:

@@ -54,8 +54,9 @@ _CR_ADVICE = (
     'ends its lines with a carriage return alone (what Excel for Mac saves as "CSV (Macintosh)"), '
     f"{_SAVE_AS_CSV}"
 )
-# Excel's line naming the separator, before the header ("sep=;"), in files written for Excel.
-_SEPARATOR_LINE = re.compile(r'"?sep=(.)"?')
+# Excel's line naming the separator, before the header ("sep=;"), in files written for Excel. Matched
+# on the line as written: the separator may be a tab or a space, which stripping the line drops.
+_SEPARATOR_LINE = re.compile(r'\s*"?sep=(.)"?\s*')
 _HASH_CHUNK = 1 << 20
 _PHONE_LIKE = re.compile(r"(?i)phone|mobile|cell|msisdn|number|contact|tel")
 
@@ -216,7 +217,7 @@ class RowReader:
             text = self._decoded(number, raw)
             if not text.strip():
                 continue
-            if number == 1 and (line := _SEPARATOR_LINE.fullmatch(text.strip())):
+            if number == 1 and (line := _SEPARATOR_LINE.fullmatch(text)):
                 # Read as a header, it was a file without phone1, and the advice to rename a
                 # phone column misled.
                 named = line.group(1)
