@@ -249,7 +249,7 @@ async def test_a_callback_by_last_digits_weighs_the_customers_added_since_the_sy
         before = simulator.state.commands["getContacts"]
         result = await client.call_tool("ameyo_add_callback", asked | {"phone": "19204"})
         assert not result.is_error and f"customer {later}" in text_of(result), text_of(result)
-        # The customers added since (the lookup's one customer among them, not read again by id),
-        # and the customer by id for the line's check.
-        assert simulator.state.commands["getContacts"] - before == 2
+        # The customers added since (the lookup's one customer among them) and the index's
+        # candidates by id, asked at once; and the customer by id for the line's check.
+        assert simulator.state.commands["getContacts"] - before == 3
     assert [cb.phone for cb in simulator.state.callbacks(1) if cb.phone.endswith("9204")] == ["9811119204"]

@@ -1,5 +1,6 @@
 """Finding a campaign's customers by phone or name: candidates from the index, their current state
-from Ameyo (one `getContacts` by customer ids), and where the lookup looked, in words.
+from Ameyo (one `getContacts` by customer ids, beside the read of those added since the sync), and
+where the lookup looked, in words.
 
 Without an index (never synced, or the store unusable: unreachable, damaged, restarting) a bounded
 live scan stands in, and its limit and the reason are said: an answer never reads as "not found"
@@ -14,10 +15,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import anyio
 
@@ -55,6 +56,8 @@ is said once, by the status line: those read when the scan read every contact ("
 else the whole campaign's as of the index's sync."""
 
 Keep = Callable[[Contact], bool]
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 def sync_advice(settings: Settings, *, again: bool = False) -> str:
@@ -364,16 +367,19 @@ class Finder:
             candidates = await anyio.to_thread.run_sync(find, self._store(), request.campaign_id)
         except (StoreError, OSError) as exc:
             return await self.scan(request, scan_keep or keep, unreadable(exc))
-        added = await self._added(request, index)
-        new = [c for c in added.contacts if keep(c)]
         ids = [c.customer_id for c in candidates]
         if request.order_by:
             # Ameyo orders what it answers: the customers added since are read again with the
             # index's, in one getContacts, rather than put after them out of order.
+            added = await self._added(request, index)
+            new = [c for c in added.contacts if keep(c)]
             live = await self._now(request, [*ids, *(c.customer_id for c in new)])
             matches = list({c.customer_id: c for c in live if keep(c)}.values())
         else:
-            live = await self._now(request, ids, added.contacts)
+            # Asked at once: the lookup waits for one answer from Ameyo, as it did when it read the
+            # index's customers alone.
+            added, live = await _together(self._added(request, index), self._now(request, ids))
+            new = [c for c in added.contacts if keep(c)]
             found = {c.customer_id: c for c in live if keep(c)}
             for contact in new:
                 found.setdefault(contact.customer_id, contact)
@@ -417,6 +423,26 @@ class Finder:
             again=sync_advice(self.ameyo.settings, again=True),
             scanned=scanned,
         )
+
+
+async def _together(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
+    """Both awaited at once. A failure is raised as itself (a tool's answer names it; a group of
+    them would reach the model as a bare error), the first one, once both have ended."""
+    done: dict[int, object] = {}
+    failed: list[Exception] = []
+
+    async def run(at: int, step: Awaitable[object]) -> None:
+        try:
+            done[at] = await step
+        except Exception as exc:
+            failed.append(exc)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run, 0, first)
+        group.start_soon(run, 1, second)
+    if failed:
+        raise failed[0]
+    return cast("A", done[0]), cast("B", done[1])
 
 
 def contact_filter(
