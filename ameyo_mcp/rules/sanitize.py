@@ -113,10 +113,16 @@ def fence(lines: Iterable[str]) -> list[str]:
     return [DATA_OPEN, *(data_text(line, _LINE_CAP) for line in lines), DATA_CLOSE]
 
 
+# The combining marks that belong to a word, kept where accents fold away: the vowel signs of
+# Indian scripts (combining class 0), the nukta (7) and the virama (9): "प्रिया" without its virama
+# is another word. The index's name rule keeps the same (`store.fold`).
+WORD_MARKS = frozenset((0, 7, 9))
+
+
 def fold(text: str) -> str:
     """Text for matching: case and accents folded ("García" and "GARCIA" are one), spaces squeezed."""
     if text.isascii():  # the usual value, and the search of every scanned contact: skip Unicode work
         return _SPACE.sub(" ", text.lower()).strip()
     decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    bare = "".join(ch for ch in decomposed if unicodedata.combining(ch) in WORD_MARKS)
     return _SPACE.sub(" ", bare.casefold()).strip()

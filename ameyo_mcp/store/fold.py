@@ -6,25 +6,43 @@ import re
 import unicodedata
 from functools import lru_cache
 
-# Letters and digits only: the folded words never hold a LIKE wildcard (`%`, `_`) or a space.
+from ..rules.sanitize import WORD_MARKS
+
+# Letters and digits only (and, beyond ASCII, the marks of a word: `_Folding`): the folded words never
+# hold a LIKE wildcard (`%`, `_`) or a space.
 _WORD = re.compile(r"[^\W_]+")
 # A name is a few words; a field of free text must not bloat the index.
 MAX_WORDS = 12
 MAX_WORD = 40
 
 
-class _Marks(dict[int, int | None]):
-    """str.translate table that deletes combining marks (accents once NFKD splits them off); each
+_SPACE = ord(" ")
+
+
+class _Folding(dict[int, int | None]):
+    """str.translate table for a name once NFKD has split accents off their letters: letters,
+    digits and the marks of a word (`WORD_MARKS`: "प्रिया" without them is "पर" and "य", which
+    "प्रकाश यादव" holds too) kept; other marks deleted (accents, Arabic and Hebrew vowel
+    points: people type names without them); invisible format characters (a zero-width joiner)
+    deleted; anything else a space, between words (punctuation, `_` and `%` among them). Each
     character is classified once, then looked up at C speed."""
 
     def __missing__(self, char: int) -> int | None:
-        kept = None if unicodedata.combining(chr(char)) else char
+        text = chr(char)
+        kind = unicodedata.category(text)
+        kept: int | None
+        if kind[0] == "M":
+            kept = char if unicodedata.combining(text) in WORD_MARKS else None
+        elif kind == "Cf":
+            kept = None
+        else:
+            kept = char if text.isalnum() else _SPACE
         if len(self) < 100_000:
             self[char] = kept
         return kept
 
 
-_MARKS = _Marks()
+_FOLDING = _Folding()
 # An apostrophe inside a word (O'Brien, D’Souza): people type such names without it too.
 _APOSTROPHE = re.compile(r"(?<=\w)['\u2019\u02bc\u2018`\u00b4](?=\w)")
 
@@ -81,6 +99,8 @@ def _folded(text: str) -> tuple[str, ...]:
     """One text's folded words, without repeats, at most MAX_WORDS. Cached: a campaign's names
     repeat (a sync folds every contact's name), and a miss costs a dictionary lookup."""
     plain = text.casefold()
-    if not plain.isascii():
-        plain = unicodedata.normalize("NFKD", plain).translate(_MARKS)
-    return tuple(dict.fromkeys(word[:MAX_WORD] for word in _WORD.findall(plain)))[:MAX_WORDS]
+    if plain.isascii():
+        words = _WORD.findall(plain)
+    else:
+        words = unicodedata.normalize("NFKD", plain).translate(_FOLDING).split()
+    return tuple(dict.fromkeys(word[:MAX_WORD] for word in words))[:MAX_WORDS]

@@ -1,0 +1,41 @@
+"""Names in Indian scripts, as an Indian contact center's customers write them. The name rule
+dropped the virama (a combining mark, as an accent is) and split words at each vowel sign (a mark,
+not a letter): "प्रिया" was folded to "पर" and "य", so a search for Priya found Prakash Yadav
+("प्रकाश यादव": "परक", "श", "य", "दव"), and counted him among the matches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from ameyo_mcp.store import fold_words
+from tests.conftest import Simulator, server_of, settings_for, synced, text_of
+from tests.test_file_do_not_call import added_after_the_sync
+
+pytestmark = pytest.mark.anyio
+
+
+def test_indian_scripts_keep_their_vowel_signs_and_viramas_while_accents_fold_away() -> None:
+    assert fold_words("प्रिया शर्मा") == ["प्रिया", "शर्मा"]
+    assert len(fold_words("মৌমিতা দাস")) == 2  # Bengali: two words, each whole
+    assert fold_words("ज़ैनब") == fold_words("ज़ैनब")  # a nukta, precomposed or not
+    assert fold_words("Ñuño  O'Brien") == ["nuno", "o", "brien"]
+    assert fold_words("محمَّد") == fold_words("محمد")  # Arabic vowel points, as accents
+    assert fold_words("ह\u200dरि") == ["हरि"]  # a zero-width joiner changes no word
+
+
+async def test_a_search_in_devanagari_finds_the_name_not_its_lookalikes(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    settings = settings_for(simulator, tmp_path)
+    priya = added_after_the_sync(simulator, {"phone1": "9811110001", "name": "प्रिया शर्मा"})
+    prakash = added_after_the_sync(simulator, {"phone1": "9811110002", "name": "प्रकाश यादव"})
+    await synced(simulator, settings)
+    async with Client(server_of(simulator, settings)) as client:
+        for search in ("प्रिया", "प्रि", "शर्मा"):
+            result = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "search": search})
+            text = text_of(result)
+            assert not result.is_error and ": 1 contact matches" in text, text
+            assert f"#{priya} " in text and f"#{prakash} " not in text, text
