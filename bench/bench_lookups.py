@@ -9,10 +9,11 @@ embedded PostgreSQL. Then, in this process, one server per backend answers `amey
 through a real MCP client (in memory): by whole number, by the last 6 digits and by a full name,
 each drawn at random from the index. Backends and kinds are interleaved round by round.
 
-Own time = the tool call's time minus the time inside the one live `getContacts` (and any other
-request to Ameyo, each counted: the goal is exactly one) and minus the MCP client's check of the
-answer against the tool's output schema (jsonschema, ~2 ms for a page of 20 contacts: the asking
-program's work, not the server's). Goals: p50 ≤ 5 ms, p99 ≤ 20 ms.
+Own time = the tool call's time minus the time with a request to Ameyo out (each request counted:
+the index's customers by id, and beside it the read of those added since the sync; and each wait,
+the requests asked at once being one) and minus the MCP client's check of the answer against the
+tool's output schema (jsonschema, ~2 ms for a page of 20 contacts: the asking program's work, not
+the server's). Goals: p50 ≤ 5 ms, p99 ≤ 20 ms, one wait for Ameyo.
 """
 
 from __future__ import annotations
@@ -39,14 +40,22 @@ def counted_ameyo(tally: dict[str, float]) -> Callable[[Any], Any]:
     """An `Ameyo` whose every request to Ameyo is counted and timed into `tally`."""
     from ameyo_mcp.ameyo.service import Ameyo
 
+    out = {"n": 0, "since": 0.0}
+
     class Counted(Ameyo):
         async def run(self, command: Callable[[str | None], Awaitable[T]]) -> T:
-            started = time.perf_counter()
+            # The time with any request out: two asked at once are one wait, not two.
+            if not out["n"]:
+                out["since"] = time.perf_counter()
+                tally["waits"] += 1
+            out["n"] += 1
             try:
                 return await super().run(command)
             finally:
                 tally["requests"] += 1
-                tally["live_s"] += time.perf_counter() - started
+                out["n"] -= 1
+                if not out["n"]:
+                    tally["live_s"] += time.perf_counter() - out["since"]
 
     return Counted
 
@@ -89,7 +98,7 @@ def draw(database_url: str, n: int = 2000) -> list[Any]:
 
 async def measure(
     base_url: str, backends: dict[str, str], rounds: int, work: Path
-) -> dict[str, dict[str, list[tuple[float, int]]]]:
+) -> dict[str, dict[str, list[tuple[float, int, int]]]]:
     from mcp import Client
     from mcp.client.session import ClientSession
 
@@ -107,13 +116,15 @@ async def measure(
 
     ClientSession.validate_tool_result = timed_check  # type: ignore[method-assign]
 
-    results: dict[str, dict[str, list[tuple[float, int]]]] = {b: {k: [] for k in KINDS} for b in backends}
+    results: dict[str, dict[str, list[tuple[float, int, int]]]] = {
+        b: {k: [] for k in KINDS} for b in backends
+    }
     clients: dict[str, tuple[Any, dict[str, float]]] = {}
     if True:
         stack: list[Any] = []
         try:
             for name, url in backends.items():
-                tally = {"requests": 0.0, "live_s": 0.0}
+                tally = {"requests": 0.0, "live_s": 0.0, "waits": 0.0}
                 server = create_server(settings_for(base_url, url, work), ameyo_factory=counted_ameyo(tally))
                 client = Client(server)
                 await client.__aenter__()
@@ -135,7 +146,7 @@ async def measure(
                             args = {"phone": contact.phones[0][-6:]}
                         else:
                             args = {"search": contact.names}
-                        tally["requests"], tally["live_s"], checking["s"] = 0, 0.0, 0.0
+                        tally["requests"], tally["live_s"], tally["waits"], checking["s"] = 0, 0.0, 0, 0.0
                         started = time.perf_counter()
                         result = await client.call_tool("ameyo_get_contacts", {"campaign": 1, **args})
                         total = time.perf_counter() - started
@@ -143,7 +154,7 @@ async def measure(
                         if result.is_error or "index of" not in text:
                             raise RuntimeError(f"{name} {kind} {args}: {text[:300]}")
                         own = total - tally["live_s"] - checking["s"]
-                        results[name][kind].append((own, int(tally["requests"])))
+                        results[name][kind].append((own, int(tally["requests"]), int(tally["waits"])))
         finally:
             for client in reversed(stack):
                 await client.__aexit__(None, None, None)
@@ -181,18 +192,23 @@ def main() -> None:
         rows = []
         for name, kinds in results.items():
             for kind, figures in kinds.items():
-                own = sorted(t for t, _ in figures)
-                requests = sorted({r for _, r in figures})
+                own = sorted(t for t, _, _ in figures)
+                requests = sorted({r for _, r, _ in figures})
+                waits = sorted({w for _, _, w in figures})
                 rows.append(
                     [
                         f"{name}: {kind}",
                         f"{statistics.median(own) * 1000:.2f} ms",
                         f"{own[int(len(own) * 0.99)] * 1000:.2f} ms",
                         "/".join(str(r) for r in requests),
+                        "/".join(str(w) for w in waits),
                     ]
                 )
-        table(rows, ["lookup (tool's own time)", "p50", "p99", "requests to Ameyo"])
-        print("   goals: p50 ≤ 5 ms, p99 ≤ 20 ms, exactly 1 request each")
+        table(rows, ["lookup (tool's own time)", "p50", "p99", "requests to Ameyo", "waits for Ameyo"])
+        print(
+            "   goals: p50 ≤ 5 ms, p99 ≤ 20 ms, one wait for Ameyo each (the index's customers by id\n"
+            "   and the newest contacts, added since the sync, asked at once)"
+        )
     finally:
         if server is not None:
             server.cleanup()
