@@ -108,6 +108,16 @@ async def listed_as_ameyo_holds_them(sim: InProcessSimulator, settings: Settings
         store.close()
 
 
+async def sync_pass(settings: Settings, transport: httpx.AsyncBaseTransport) -> None:
+    """One sync of campaign 1, reaching Ameyo through `transport`."""
+    ameyo, store = Ameyo(settings, transport=transport), open_store(settings)
+    try:
+        await sync_all(ameyo, store, [1])
+    finally:
+        await ameyo.aclose()
+        store.close()
+
+
 async def test_a_sync_page_read_before_a_push_keeps_the_pushed_outcome(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -118,17 +128,8 @@ async def test_a_sync_page_read_before_a_push_keeps_the_pushed_outcome(
     await synced(sim, settings)
     first = next(c for c in sim.state.contacts(1) if c.columns.get("status") != "CONNECTED")
     held = HeldOnceRead(sim.transport, SYNC_PAGE)
-
-    async def sync_pass() -> None:
-        ameyo, store = Ameyo(settings, transport=held), open_store(settings)
-        try:
-            await sync_all(ameyo, store, [1])
-        finally:
-            await ameyo.aclose()
-            store.close()
-
     async with anyio.create_task_group() as passes:
-        passes.start_soon(sync_pass)
+        passes.start_soon(sync_pass, settings, held)
         async with meanwhile(held):  # the pass's first page, read: the customer's call
             await called(sim, settings, first.customer_id)
     await listed_as_ameyo_holds_them(sim, settings, first.customer_id)
@@ -181,17 +182,8 @@ async def test_a_late_push_of_an_earlier_call_leaves_the_later_call_the_page_rea
         first.customer_id, status="CONNECTED", disposition="Sale", last_dialed_time=now - timedelta(minutes=5)
     )
     held = HeldOnceRead(sim.transport, SYNC_PAGE)
-
-    async def sync_pass() -> None:
-        ameyo, store = Ameyo(settings, transport=held), open_store(settings)
-        try:
-            await sync_all(ameyo, store, [1])
-        finally:
-            await ameyo.aclose()
-            store.close()
-
     async with anyio.create_task_group() as passes:
-        passes.start_soon(sync_pass)
+        passes.start_soon(sync_pass, settings, held)
         async with meanwhile(held), receiver(settings) as push:  # the page, read: the first call's push
             await push(
                 customerId=str(first.customer_id),
