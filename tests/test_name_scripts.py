@@ -39,3 +39,24 @@ async def test_a_search_in_devanagari_finds_the_name_not_its_lookalikes(
             text = text_of(result)
             assert not result.is_error and ": 1 contact matches" in text, text
             assert f"#{priya} " in text and f"#{prakash} " not in text, text
+
+
+async def test_a_search_of_marks_alone_is_refused_as_one_of_no_letter(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """The marks a word keeps (a vowel sign, a virama) are no word alone: search="ि" went to the index
+    as the word "ि", which starts no name, and answered "0 contacts match" (the call history: no
+    customer of that name), where "-" is refused as a search for nothing."""
+    settings = settings_for(simulator, tmp_path)
+    await synced(simulator, settings)
+    async with Client(server_of(simulator, settings)) as client:
+        for given in ("\u093f", "\u094d", "- \u0d4d", "\ufe0f", "\u20dd"):
+            for tool, args in (
+                ("ameyo_get_contacts", {"campaign": 1, "search": given}),
+                ("ameyo_call_history", {"name": given}),
+            ):
+                result = await client.call_tool(tool, args)
+                text = text_of(result)
+                assert result.is_error, (tool, given, text)
+                assert "has no letter or digit, so there is nothing to search for" in text, (tool, text)
+    assert fold_words("प्रिया \u093f") == ["प्रिया"]

@@ -102,5 +102,8 @@ def _folded(text: str) -> tuple[str, ...]:
     if plain.isascii():
         words = _WORD.findall(plain)
     else:
-        words = unicodedata.normalize("NFKD", plain).translate(_FOLDING).split()
+        # A mark is kept with its letter, never as a word alone: "ि" would be searched for, and
+        # found in no name.
+        folded = unicodedata.normalize("NFKD", plain).translate(_FOLDING).split()
+        words = [word for word in folded if word.isalnum() or any(ch.isalnum() for ch in word)]
     return tuple(dict.fromkeys(word[:MAX_WORD] for word in words))[:MAX_WORDS]
