@@ -60,3 +60,27 @@ async def test_a_search_of_marks_alone_is_refused_as_one_of_no_letter(
                 assert result.is_error, (tool, given, text)
                 assert "has no letter or digit, so there is nothing to search for" in text, (tool, text)
     assert fold_words("प्रिया \u093f") == ["प्रिया"]
+
+
+async def test_the_live_text_filter_reads_names_as_the_index_does(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """The index drops a zero-width joiner and the live filter kept it: by phone and name, "हरि"
+    missed "ह‍रि प्रसाद", whom the name alone found. And a Malayalam name is written with the atomic
+    chillus of Unicode 5.1 or as before them (consonant, virama, zero-width joiner): one name, which
+    either spelling of the search finds."""
+    settings = settings_for(simulator, tmp_path)
+    hari = added_after_the_sync(simulator, {"phone1": "9811110003", "name": "ह\u200dरि प्रसाद"})
+    anwar = added_after_the_sync(simulator, {"phone1": "9811110004", "name": "അന്\u200dവര്\u200d"})
+    await synced(simulator, settings)
+    async with Client(server_of(simulator, settings)) as client:
+        for customer, phone, searches in (
+            (hari, "9811110003", ("हरि", "ह\u200dरि")),
+            (anwar, "9811110004", ("അൻവർ", "അന്\u200dവര്\u200d", "അൻ")),
+        ):
+            for search in searches:
+                for args in ({"search": search}, {"search": search, "phone": phone}):
+                    result = await client.call_tool("ameyo_get_contacts", {"campaign": 1, **args})
+                    text = text_of(result)
+                    assert not result.is_error and ": 1 contact matches" in text, (args, text)
+                    assert f"#{customer} " in text, text

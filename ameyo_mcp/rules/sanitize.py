@@ -115,14 +115,54 @@ def fence(lines: Iterable[str]) -> list[str]:
 
 # The combining marks that belong to a word, kept where accents fold away: the vowel signs of
 # Indian scripts (combining class 0), the nukta (7) and the virama (9): "प्रिया" without its virama
-# is another word. The index's name rule keeps the same (`store.fold`).
+# is another word.
 WORD_MARKS = frozenset((0, 7, 9))
+# Malayalam's atomic chillus (Unicode 5.1), which names written before them spell as the consonant,
+# a virama and a zero-width joiner: one name either way, once the joiner is dropped.
+_CHILLUS = {
+    0x0D54: "\u0d2e\u0d4d", 0x0D55: "\u0d2f\u0d4d", 0x0D56: "\u0d34\u0d4d", 0x0D7A: "\u0d23\u0d4d",
+    0x0D7B: "\u0d28\u0d4d", 0x0D7C: "\u0d30\u0d4d", 0x0D7D: "\u0d32\u0d4d", 0x0D7E: "\u0d33\u0d4d",
+    0x0D7F: "\u0d15\u0d4d",
+}  # fmt: skip
+
+
+class Folding(dict[int, int | str | None]):
+    """str.translate table of the one character rule of matching, for a text NFKD has split accents
+    off (`fold`, and the index's name rule, `store.fold`, which must agree: a contact the index finds
+    by name is checked by the live filter): the marks of a word kept (`WORD_MARKS`), other marks
+    deleted (accents, Arabic and Hebrew vowel points: people type names without them), invisible
+    format characters deleted (a zero-width joiner: a name is typed with or without it), Malayalam's
+    atomic chillus spelt as before them; anything else stays, or with `apart` a character other than
+    a letter or digit becomes it (words split there). Each character is classified once, then looked
+    up at C speed."""
+
+    def __init__(self, apart: int | None = None) -> None:
+        super().__init__()
+        self._apart = apart
+
+    def __missing__(self, char: int) -> int | str | None:
+        text = chr(char)
+        kind = unicodedata.category(text)
+        kept: int | str | None = char
+        if char in _CHILLUS:
+            kept = _CHILLUS[char]
+        elif kind[0] == "M":
+            kept = char if unicodedata.combining(text) in WORD_MARKS else None
+        elif kind == "Cf":
+            kept = None
+        elif self._apart is not None and not text.isalnum():
+            kept = self._apart
+        if len(self) < 100_000:
+            self[char] = kept
+        return kept
+
+
+_MATCHING = Folding()
 
 
 def fold(text: str) -> str:
     """Text for matching: case and accents folded ("García" and "GARCIA" are one), spaces squeezed."""
     if text.isascii():  # the usual value, and the search of every scanned contact: skip Unicode work
         return _SPACE.sub(" ", text.lower()).strip()
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(ch for ch in decomposed if unicodedata.combining(ch) in WORD_MARKS)
+    bare = unicodedata.normalize("NFKD", text).translate(_MATCHING)
     return _SPACE.sub(" ", bare.casefold()).strip()

@@ -6,9 +6,9 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from ..rules.sanitize import WORD_MARKS
+from ..rules.sanitize import Folding
 
-# Letters and digits only (and, beyond ASCII, the marks of a word: `_Folding`): the folded words never
+# Letters and digits only (and, beyond ASCII, the marks of a word: `Folding`): the folded words never
 # hold a LIKE wildcard (`%`, `_`) or a space.
 _WORD = re.compile(r"[^\W_]+")
 # A name is a few words; a field of free text must not bloat the index.
@@ -16,33 +16,9 @@ MAX_WORDS = 12
 MAX_WORD = 40
 
 
-_SPACE = ord(" ")
-
-
-class _Folding(dict[int, int | None]):
-    """str.translate table for a name once NFKD has split accents off their letters: letters,
-    digits and the marks of a word (`WORD_MARKS`: "प्रिया" without them is "पर" and "य", which
-    "प्रकाश यादव" holds too) kept; other marks deleted (accents, Arabic and Hebrew vowel
-    points: people type names without them); invisible format characters (a zero-width joiner)
-    deleted; anything else a space, between words (punctuation, `_` and `%` among them). Each
-    character is classified once, then looked up at C speed."""
-
-    def __missing__(self, char: int) -> int | None:
-        text = chr(char)
-        kind = unicodedata.category(text)
-        kept: int | None
-        if kind[0] == "M":
-            kept = char if unicodedata.combining(text) in WORD_MARKS else None
-        elif kind == "Cf":
-            kept = None
-        else:
-            kept = char if text.isalnum() else _SPACE
-        if len(self) < 100_000:
-            self[char] = kept
-        return kept
-
-
-_FOLDING = _Folding()
+# Letters, digits and the marks of a word kept, anything else a space between words (punctuation,
+# `_` and `%` among them): the live filter's rule of characters, which the index's must be.
+_FOLDING = Folding(apart=ord(" "))
 # An apostrophe inside a word (O'Brien, D’Souza): people type such names without it too.
 _APOSTROPHE = re.compile(r"(?<=\w)['\u2019\u02bc\u2018`\u00b4](?=\w)")
 
