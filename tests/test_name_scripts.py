@@ -5,6 +5,7 @@ not a letter): "प्रिया" was folded to "पर" and "य", so a searc
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,44 @@ async def test_the_live_text_filter_reads_names_as_the_index_does(
                     text = text_of(result)
                     assert not result.is_error and ": 1 contact matches" in text, (args, text)
                     assert f"#{customer} " in text, text
+
+
+async def test_an_index_keyed_by_the_rule_before_finds_indian_names_live_until_its_next_sync(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """An index synced before this rule holds "प्रिया शर्मा" as the words "पर", "य" and "शरम" (the
+    rows 8a5b008's sync wrote): a search for "प्रिया" answered "0 contacts match" from it, with no
+    word that the index could not find such a name, until its next sync. It is read live until
+    then, and the next sync keys the name again."""
+    settings = settings_for(simulator, tmp_path)
+    priya = added_after_the_sync(simulator, {"phone1": "9811110001", "name": "प्रिया शर्मा"})
+    await synced(simulator, settings)
+    db = sqlite3.connect(tmp_path / "index.db")
+    with db:
+        db.execute("UPDATE contacts SET names = ' पर य शरम ' WHERE customer_id = ?", (priya,))
+        db.execute("DELETE FROM contact_words WHERE customer_id = ?", (priya,))
+        db.executemany(
+            "INSERT INTO contact_words (campaign_id, word, customer_id) VALUES (1, ?, ?)",
+            [(word, priya) for word in ("पर", "य", "शरम")],
+        )
+        db.execute("UPDATE campaigns SET name_rule = NULL")
+    async with Client(server_of(simulator, settings)) as client:
+        for args in ({"search": "प्रिया"}, {"search": "शर्मा", "order_by": "customerId"}):
+            result = await client.call_tool("ameyo_get_contacts", {"campaign": 1, **args})
+            text = text_of(result)
+            assert not result.is_error and ": 1 contact matches" in text and f"#{priya} " in text, text
+            assert "read live (the index was synced before names in Indian scripts kept" in text, text
+        result = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "search": "priya"})
+        assert "index of" in text_of(result), text_of(result)  # a Latin name: the index, as before
+        result = await client.call_tool("ameyo_call_history", {"name": "प्रिया"})
+        assert result.is_error and "finds no such name until its next sync" in text_of(result), text_of(
+            result
+        )
+    await synced(simulator, settings)
+    words = db.execute("SELECT word FROM contact_words WHERE customer_id = ? ORDER BY word", (priya,))
+    assert [w for (w,) in words] == sorted(fold_words("प्रिया शर्मा")), words
+    db.close()
+    async with Client(server_of(simulator, settings)) as client:
+        result = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "search": "प्रिया"})
+        text = text_of(result)
+        assert ": 1 contact matches" in text and "(looked in: index of" in text, text

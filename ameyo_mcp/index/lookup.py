@@ -48,6 +48,10 @@ COUNT_CAP = 100_000
 SYNC_ADVICE = "run ameyo-mcp sync"
 NO_INDEX = "the campaign has no index yet"
 UNREADABLE = "the local index could not be read"
+RULE_BEFORE = (
+    "the index was synced before names in Indian scripts kept their vowel signs and virama, and finds "
+    "no such name until its next sync"
+)
 ELSEWHERE = 5
 """Most customers of other campaigns named when a lookup found none in its own."""
 LISTING = "a listing in an order, or of the enabled leads only, reads Ameyo itself"
@@ -178,8 +182,11 @@ class Finder:
         self._store = store
         self._seen = newest
 
-    async def index(self, campaign_id: int) -> tuple[CampaignIndex | None, str | None]:
-        """The campaign's index when a full pass of it completed; else None and why not."""
+    async def index(
+        self, campaign_id: int, name: str | None = None
+    ) -> tuple[CampaignIndex | None, str | None]:
+        """The campaign's index when a full pass of it completed, and it can find `name` (a search by
+        name words); else None and why not."""
         try:
             store = self._store()
             known = await anyio.to_thread.run_sync(store.campaign, campaign_id)
@@ -187,6 +194,11 @@ class Finder:
             return None, unreadable(exc)
         if known is None or known.synced_at is None:
             return None, f"{NO_INDEX}: {sync_advice(self.ameyo.settings)}"
+        from ..store import NAME_RULE, keyed_otherwise  # loaded with the store, above
+
+        if name and known.name_rule != NAME_RULE and keyed_otherwise(name):
+            # Its words for such names are another rule's: the index would answer "0 match".
+            return None, f"{RULE_BEFORE}: {sync_advice(self.ameyo.settings, again=True)}"
         return known, None
 
     async def by_phone(self, request: GetContactsRequest, phone: phones.PhoneSearch, keep: Keep) -> Found:
@@ -259,7 +271,7 @@ class Finder:
         def find(store: Store, campaign_id: int) -> list[IndexedContact]:
             return store.search_names(campaign_id, text, limit=want)
 
-        return await self._through_index(request, find, keep, scan_keep, want)
+        return await self._through_index(request, find, keep, scan_keep, want, name=text)
 
     async def listing(
         self,
@@ -277,7 +289,7 @@ class Finder:
         index: it counts and pages them with the others. Those it could not keep (past a cap, a read
         of some leads, a failed write) come first, counted with them.
         Without an index, a live scan keeps what `scan_keep` (default `keep`) accepts."""
-        index, why = await self.index(request.campaign_id)
+        index, why = await self.index(request.campaign_id, " ".join(query.words))
         if index is None:
             return await self.scan(request, scan_keep or keep, why)
         added = await self._added(request, index) if query.words else None
@@ -359,8 +371,10 @@ class Finder:
         keep: Keep,
         scan_keep: Keep | None = None,
         want: int = CANDIDATES,
+        *,
+        name: str | None = None,
     ) -> Found:
-        index, why = await self.index(request.campaign_id)
+        index, why = await self.index(request.campaign_id, name)
         if index is None:
             return await self.scan(request, scan_keep or keep, why)
         try:

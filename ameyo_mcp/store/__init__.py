@@ -73,7 +73,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .core import Store
-from .fold import fold_words, name_words, without_apostrophes
+from .fold import NAME_RULE, fold_words, keyed_otherwise, name_words, without_apostrophes
 from .records import (
     CallEvent,
     CallHistory,
@@ -93,6 +93,7 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 __all__ = [
+    "NAME_RULE",
     "CallEvent",
     "CallHistory",
     "CallQuery",
@@ -107,6 +108,7 @@ __all__ = [
     "SyncLease",
     "SyncPass",
     "fold_words",
+    "keyed_otherwise",
     "name_words",
     "open_store",
     "without_apostrophes",

@@ -24,7 +24,7 @@ from .contact_rows import (
     phones_column,
     reverse,
 )
-from .fold import name_words
+from .fold import NAME_RULE, name_words
 from .records import ContactRow, SyncLease, SyncPass, to_epoch
 
 # Contacts written together (the ids of a chunk are looked up in one statement, within that limit
@@ -181,8 +181,17 @@ class ContactWrites(Connection):
             known = sorted(seen) if len(seen) <= MAX_FIELDS else []
             tx.run(
                 "UPDATE campaigns SET pass_started_at = NULL, cursor = NULL, synced_at = ?, "
-                "synced_contacts = ?, contacts = ?, fields = ?, synced_through = ? WHERE campaign_id = ?",
-                (to_epoch(now), total, total, json.dumps(known) if known else None, through, campaign_id),
+                "synced_contacts = ?, contacts = ?, fields = ?, synced_through = ?, name_rule = ? "
+                "WHERE campaign_id = ?",
+                (
+                    to_epoch(now),
+                    total,
+                    total,
+                    json.dumps(known) if known else None,
+                    through,
+                    NAME_RULE,
+                    campaign_id,
+                ),
             )
         # Counted apart, under the campaign's lock: pushes wait for a count, not for the whole
         # pass's end (its removals and keys took seconds at 200,000 contacts).

@@ -337,7 +337,7 @@ class ContactLookups(Connection):
         rows = self._reading(
             lambda tx: tx.all(
                 "SELECT campaign_id, name, contacts, synced_at, synced_contacts, status_counts, pass_no, "
-                "pass_started_at, cursor, fields, synced_through "
+                "pass_started_at, cursor, fields, synced_through, name_rule "
                 f"FROM campaigns {where} ORDER BY campaign_id",
                 params,
             ),
@@ -355,6 +355,7 @@ class ContactLookups(Connection):
                 cursor=r[8],
                 fields=tuple(json.loads(r[9])) if r[9] else (),
                 synced_through=r[10],
+                name_rule=r[11],
             )
             for r in rows
         ]

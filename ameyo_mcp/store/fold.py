@@ -11,6 +11,10 @@ from ..rules.sanitize import Folding
 # Letters and digits only (and, beyond ASCII, the marks of a word: `Folding`): the folded words never
 # hold a LIKE wildcard (`%`, `_`) or a space.
 _WORD = re.compile(r"[^\W_]+")
+NAME_RULE = 2
+"""The name rule's version, kept by each complete pass (`CampaignIndex.name_rule`). 2: the marks of
+a word kept (`Folding`); before it, every mark with a combining class was deleted and the others
+split words."""
 # A name is a few words; a field of free text must not bloat the index.
 MAX_WORDS = 12
 MAX_WORD = 40
@@ -36,6 +40,12 @@ def fold_words(*texts: str | None) -> list[str]:
                 if len(words) == MAX_WORDS:
                     return words
     return words
+
+
+def keyed_otherwise(text: str) -> bool:
+    """Whether the rule before NAME_RULE 2 folded `text`'s words otherwise: they hold a mark (a vowel
+    sign, a virama), which it deleted or split the word at. An index keyed by it holds none of them."""
+    return any(unicodedata.category(ch)[0] == "M" for word in fold_words(text) for ch in word)
 
 
 def without_apostrophes(text: str) -> str | None:

@@ -116,6 +116,9 @@ class CampaignIndex:
     # added after it (`index.catch_up`) (None: that pass read none, or was made by a version that did
     # not keep it): every customer up to it is in the index, those added in Ameyo since are above it.
     synced_through: int | None = None
+    # The name rule its last complete pass keyed names by (`store.fold.NAME_RULE`; None: an earlier
+    # one, `keyed_otherwise`).
+    name_rule: int | None = None
 
 
 @dataclass(frozen=True)

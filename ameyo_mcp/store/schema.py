@@ -327,4 +327,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # Ameyo before then and written after (a sync's page, a read of those added since) put back the
     # outcome the push had replaced; it keeps the push's now (`contact_writes`). NULL: none since.
     ("ALTER TABLE contacts ADD COLUMN status_at DOUBLE PRECISION",),
+    # 20: the name rule (`store.fold.NAME_RULE`) a campaign's last complete pass keyed its names by:
+    # NULL for a pass before names in Indian scripts kept their vowel signs and virama, whose words
+    # for them no search by the rule since finds (the next pass keys them again).
+    ("ALTER TABLE campaigns ADD COLUMN name_rule INTEGER",),
 )

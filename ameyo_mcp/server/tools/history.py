@@ -23,7 +23,7 @@ from ...answers.call_chart import CHART_HEAD, MAX_PERIODS, CallCounts, chart_png
 from ...answers.results import CallOut
 from ...answers.summaries import cell
 from ...errors import AmeyoError, PhoneError, StoreError, as_clause, with_step
-from ...index.lookup import sync_advice
+from ...index.lookup import RULE_BEFORE, sync_advice
 from ...rules import phones
 from ...rules.counts import agreeing, counted
 from ...rules.outcomes import outcome_counts
@@ -322,6 +322,14 @@ def _read(
             raise ToolError(
                 f"A name is looked up in the contacts index, and {which} one yet ({sync_advice(settings)}): "
                 "give the customer's phone or customer_id."
+            )
+        from ...store import NAME_RULE, keyed_otherwise
+
+        if keyed_otherwise(name) and any(i.name_rule != NAME_RULE for i in indexed()):
+            # Its words for such names are another rule's: "no customer has that name" would mislead.
+            raise ToolError(
+                f"A name is looked up in the contacts index, and {RULE_BEFORE} "
+                f"({sync_advice(settings, again=True)}): give the customer's phone or customer_id."
             )
         ids: dict[int, None] = {}
         for index in indexed():
