@@ -142,6 +142,20 @@ async def test_past_the_cap_the_answers_say_what_was_not_looked_at(
             {"campaign": 1, "lead_id": 1, "file": "updates.csv", "update_existing": True},
         )
         assert f"1 row to update or call back was {beyond}" in text_of(file), text_of(file)
+        # One found among the newest is not all there may be: the answer said "1 contact matches"
+        # as if the look had been complete, and a callback by last digits took that one.
+        newest = f"97{ADDED_CAP + 99:08d}"
+        found = text_of(await client.call_tool("ameyo_get_contacts", {"campaign": 1, "phone": newest}))
+        assert "at least 1 contact match" in found, found
+        assert f"beyond the newest {ADDED_CAP:,} contacts were not looked at, so more may match" in found, (
+            found
+        )
+        asked = {"campaign": 1, "phone": newest[-7:], "callback_time": LATER}
+        callback = await client.call_tool("ameyo_add_callback", asked)
+        told = text_of(callback)
+        assert callback.is_error and "another customer may have one too" in told, told
+        assert "give the whole number or the customer_id" in told, told
+    assert not [cb for cb in simulator.state.callbacks(1) if cb.phone == newest]
 
 
 class FailingAfterOnePage(SimulatorState):

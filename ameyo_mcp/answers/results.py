@@ -118,7 +118,8 @@ class ContactsOut(BaseModel):
     scan_capped: bool
     # Where the lookup looked, e.g. "index of 412,000 contacts, synced 14 min ago".
     looked_in: str
-    # With no match: what the look could not rule out (None when it was complete).
+    # With no match: what the look could not rule out; with some, that the customers added since the
+    # sync were not all read, so more may match (None when the look was complete).
     not_ruled_out: str | None = None
     # True: `matched` is a floor, more may match (the index was asked for one page and one more, or
     # a live scan stopped at its cap).

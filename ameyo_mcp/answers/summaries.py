@@ -225,7 +225,7 @@ def contacts_text(out: ContactsOut, criteria: str | None) -> str:
     elif floor and not out.scan_capped and not indexed:
         head += ", counted only as far as this page"
     lines = [head + f" (looked in: {out.looked_in})."]
-    if out.not_ruled_out and not out.matched:
+    if out.not_ruled_out:
         lines.append(out.not_ruled_out)
     elif out.scan_capped:
         lines.append(

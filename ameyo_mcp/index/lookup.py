@@ -124,6 +124,16 @@ class Looked:
 
         return age_text(self.index.synced_at if self.index else None, now)
 
+    def unread(self) -> str:
+        """That the customers added since the sync were read only down to a cap, so an answer that
+        found some may not have found them all; empty otherwise."""
+        if self.index is None or self.reach != "cap":
+            return ""
+        return (
+            f"Customers added in Ameyo since the sync {beyond_newest(self.newest or 0)} were not looked "
+            f"at, so more may match: {self.again}."
+        )
+
     def missed(self) -> str:
         """What an empty answer cannot rule out; empty when the look was complete."""
         if self.index is not None:

@@ -306,6 +306,12 @@ async def _by_phone(finder: Finder, info: CampaignInfo, phone: str) -> tuple[Con
             f"Several customers have a number matching {shown} ({listing}{more}): pass the customer_id of "
             "the one to call." + _told_apart(matches[:10], wanted, region)
         )
+    if not wanted.whole and (unread := found.looked.unread()):
+        # One customer found by last digits is the one meant only if nobody else has them.
+        raise ToolError(
+            f"A number ending {shown} is {_who(matches[0])}'s, but another customer may have one too. "
+            f"{unread} Nothing was sent: give the whole number or the customer_id."
+        )
     contact = matches[0]
     numbers = [n for n in _numbers(contact, region) if wanted.matches(n)]
     number = next((n for n in numbers if wanted.is_given(n)), numbers[0])
