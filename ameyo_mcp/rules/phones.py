@@ -62,6 +62,12 @@ _SCIENTIFIC_WHY = (
     "a spreadsheet's number in scientific notation (such as 9.87654E+11), which has lost its last "
     "digits: format the column as text in the spreadsheet, check the numbers and save it again"
 )
+# Two numbers in one cell, as agents note a customer's second line ("98765 43210 / 98765 43211",
+# "…43210, …43211", "022-2345 6789/90"): read as one, their digits run together into a number no
+# one has, and a search for it finds no one. Told by a separator after a complete number.
+_BETWEEN_NUMBERS = re.compile(r"\s*[/,;|]\s*")
+_TWO_NUMBERS = "two phone numbers in one field"
+_TWO_NUMBERS_WHY = f"{_TWO_NUMBERS}: give one number per field (a customer's second as phone2)"
 _MAX_NSN = 17  # libphonenumber's longest national number
 _MAX_TEXT = 250  # libphonenumber's longest input
 
@@ -301,6 +307,8 @@ def search(text: str, region: str) -> PhoneSearch:
     that keeps only keys (the call history) looks up by `key`. Raises PhoneError when it has fewer
     than MIN_TAIL_DIGITS digits, or anything but what numbers are written with (`98765abc` is not
     `98765` with a typo left out)."""
+    if _two_numbers(text, region):
+        raise PhoneError(f"{_shown(text)} is {_TWO_NUMBERS}: give one number at a time.")
     if not is_number_text(text.strip()):
         raise PhoneError(
             f"{_shown(text)} is not a phone number: use digits (the whole number or its last "
@@ -392,6 +400,8 @@ def dial_and_identity(raw: str, region: str, style: str = DEFAULT_STYLE) -> tupl
         raise PhoneError("The phone number is empty.")
     elif _SCIENTIFIC.fullmatch(text):
         raise PhoneError(f"{_shown(raw)} is {_SCIENTIFIC_WHY}.", _SCIENTIFIC_WHY)
+    elif _two_numbers(text, region):
+        raise PhoneError(f"{_shown(raw)} is {_TWO_NUMBERS_WHY}.", _TWO_NUMBERS_WHY)
     elif not is_number_text(text):
         raise PhoneError(
             f"{_shown(raw)} is not a phone number: use digits, optionally with + and the country code."
@@ -404,6 +414,16 @@ def dial_and_identity(raw: str, region: str, style: str = DEFAULT_STYLE) -> tupl
         raise PhoneError(f"{_shown(raw)} is {why}.", why)
     value = _spell(facts, region, style)
     return Dialable(value, value != raw), f"+{facts.country_code}{facts.nsn}"
+
+
+def _two_numbers(text: str, region: str) -> bool:
+    """Whether `text` is numbers joined by a separator (`_BETWEEN_NUMBERS`), the first of them a
+    complete number: `98765/43210` stays one number written with a slash."""
+    parts = _BETWEEN_NUMBERS.split(text.strip())
+    if len(parts) < 2 or not all(part and is_number_text(part) and digits(part) for part in parts):
+        return False
+    facts = _facts(parts[0], region)
+    return facts is not None and facts.possible
 
 
 def is_number_text(text: str) -> bool:
