@@ -30,6 +30,13 @@ _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
 # A customer's other numbers, which Ameyo dials as it dials phone1.
 _OTHER_PHONE = re.compile(r"phone[2-9]|phone[1-9][0-9]")
 _ID_FIELD = re.compile(r"customer[ _.-]?id", re.IGNORECASE)
+# A word of question marks only: letters a file's encoding could not hold. Excel's plain "CSV" writes
+# each Hindi, Bengali, Tamil… letter as "?", and Ameyo would keep "?????? ?????" as the name.
+_LOST_LETTERS = re.compile(r"(?:^|\s)\?{2,}(?=\s|$)")
+_LOST_LETTERS_WHY = (
+    'has question marks where letters were: a spreadsheet saved as plain "CSV" writes Hindi, '
+    'Bengali, Tamil and other such letters so; save the file as "CSV UTF-8" and upload that'
+)
 MAX_VALUE_CHARS = 1000
 MAX_FIELDS = 60
 NAMELESS = (
@@ -115,6 +122,8 @@ def judge_values(
     ):
         bad = next(n for n, t in record.items() if _CONTROL.search(n) or _CONTROL.search(t))
         return f"{field_named(record, bad)} contains control characters", None, _accepted(record, rule)
+    if "??" in values and (lost := next((n for n, t in record.items() if _LOST_LETTERS.search(t)), None)):
+        return f"{field_named(record, lost)} {_LOST_LETTERS_WHY}", None, _accepted(record, rule)
     # No value can be longer than all of them together: the usual row never looks at each one.
     if len(values) > MAX_VALUE_CHARS and max(map(len, record.values())) > MAX_VALUE_CHARS:
         long = next(n for n, t in record.items() if len(t) > MAX_VALUE_CHARS)
