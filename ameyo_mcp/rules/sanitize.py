@@ -41,8 +41,27 @@ def clean_text(value: Any, cap: int = FIELD_CAP) -> str:
     )
     text = _SPACE.sub(" ", text).strip()
     if len(text) > cap:
-        text = text[: cap - 1].rstrip() + "…"
+        text = cut(text, cap - 1).rstrip() + "…"
     return text
+
+
+# How far a cut moves back to keep a letter whole: an Indian conjunct with its marks is a few code
+# points, a run of marks longer than this is no letter (stacked diacritics), cut anywhere.
+_LONGEST_LETTER = 8
+
+
+def cut(text: str, size: int) -> str:
+    """`text[:size]`, moved back to where a letter ends: in Indian scripts a letter is a consonant
+    with its vowel sign and nukta, and a virama joins it to the next consonant ("ष्ट्र" is one), so
+    a cut between them shows another sound ("तमिलनाडु" as "तमिलनाड") or a virama joining nothing."""
+    end = size
+    while 0 < end < len(text) and (
+        unicodedata.category(text[end])[0] == "M" or unicodedata.combining(text[end - 1]) == 9
+    ):
+        end -= 1
+        if end <= size - _LONGEST_LETTER:
+            return text[:size]
+    return text[:end]
 
 
 def clean_mapping(data: dict[str, Any], *, cap: int = FIELD_CAP, max_fields: int = 30) -> dict[str, str]:
@@ -101,7 +120,7 @@ def reason_text(value: Any, cap: int) -> str:
             text = text[:end]
         else:
             space = text.rfind(" ", 0, cap)
-            text = (text[:space] if space >= cap // 2 else text[: cap - 1]).rstrip(" ,;:(") + "…"
+            text = (text[:space] if space >= cap // 2 else cut(text, cap - 1)).rstrip(" ,;:(") + "…"
     return inert(text)
 
 
