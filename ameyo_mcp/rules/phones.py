@@ -68,6 +68,12 @@ _SCIENTIFIC_WHY = (
 _BETWEEN_NUMBERS = re.compile(r"\s*[/,;|]\s*")
 _TWO_NUMBERS = "two phone numbers in one field"
 _TWO_NUMBERS_WHY = f"{_TWO_NUMBERS}: give one number per field (a customer's second as phone2)"
+# An office's number with its extension ("022-2345 6789 ext 101"): a dialer calls the number, and the
+# extension is keyed in after an answer, so no spelling of it is one to send.
+_EXTENSION = re.compile(r"(.*?\d.*?)[\s,]*(?:ext|extn|x)\.?\s*\d{1,6}", re.IGNORECASE)
+_EXTENSION_WHY = (
+    "a number with an extension, which Ameyo's dialer cannot dial: give the number without its extension"
+)
 _MAX_NSN = 17  # libphonenumber's longest national number
 _MAX_TEXT = 250  # libphonenumber's longest input
 
@@ -309,6 +315,8 @@ def search(text: str, region: str) -> PhoneSearch:
     `98765` with a typo left out)."""
     if _two_numbers(text, region):
         raise PhoneError(f"{_shown(text)} is {_TWO_NUMBERS}: give one number at a time.")
+    if _extension(text, region):
+        raise PhoneError(f"{_shown(text)} is {_EXTENSION_WHY}.")
     if not is_number_text(text.strip()):
         raise PhoneError(
             f"{_shown(text)} is not a phone number: use digits (the whole number or its last "
@@ -402,6 +410,8 @@ def dial_and_identity(raw: str, region: str, style: str = DEFAULT_STYLE) -> tupl
         raise PhoneError(f"{_shown(raw)} is {_SCIENTIFIC_WHY}.", _SCIENTIFIC_WHY)
     elif _two_numbers(text, region):
         raise PhoneError(f"{_shown(raw)} is {_TWO_NUMBERS_WHY}.", _TWO_NUMBERS_WHY)
+    elif _extension(text, region):
+        raise PhoneError(f"{_shown(raw)} is {_EXTENSION_WHY}.", _EXTENSION_WHY)
     elif not is_number_text(text):
         raise PhoneError(
             f"{_shown(raw)} is not a phone number: use digits, optionally with + and the country code."
@@ -423,6 +433,15 @@ def _two_numbers(text: str, region: str) -> bool:
     if len(parts) < 2 or not all(part and is_number_text(part) and digits(part) for part in parts):
         return False
     facts = _facts(parts[0], region)
+    return facts is not None and facts.possible
+
+
+def _extension(text: str, region: str) -> bool:
+    """Whether `text` is a complete number followed by an extension (`_EXTENSION`)."""
+    found = _EXTENSION.fullmatch(text.strip())
+    if found is None or not is_number_text(found[1]):
+        return False
+    facts = _facts(found[1], region)
     return facts is not None and facts.possible
 
 
