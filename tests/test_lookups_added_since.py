@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import anyio
 import httpx
@@ -182,3 +183,32 @@ async def test_the_newest_and_the_indexs_customers_are_asked_for_at_once(
             text, requests = await lookup("ameyo_get_contacts", {"campaign": 1, **args})
             assert at_once(requests) == at_once([NEWEST, BY_ID]), requests
             assert wire.most == 2, (wire.most, text)
+
+
+class NewestFailing(httpx.AsyncBaseTransport):
+    """The simulator, but Ameyo's proxy answers the read of the newest contacts with a 502 page, and
+    a read by customer id hangs (a loaded Ameyo)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        form = parse_qs(request.content.decode())
+        if form.get("command") == ["getContacts"]:
+            if '"orderBy":"customerIddesc"' in form["data"][0].replace(" ", ""):
+                return httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>")
+            await anyio.sleep(3600)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_failed_read_of_the_newest_is_answered_without_waiting_for_the_other(
+    synced_simulator: tuple[InProcessSimulator, Asked, Path],
+) -> None:
+    """The two reads asked at once: when one failed, the answer waited for the other, up to its
+    timeout, to say what the first already said."""
+    simulator, _, tmp_path = synced_simulator
+    simulator.transport = NewestFailing(simulator.transport)  # type: ignore[assignment]
+    async with Client(server_of(simulator, settings_for(simulator, tmp_path))) as client:
+        with anyio.fail_after(20):
+            result = await client.call_tool("ameyo_get_contacts", {"campaign": 1, "phone": "9204"})
+    assert result.is_error and "502" in text_of(result), text_of(result)

@@ -451,17 +451,19 @@ class Finder:
 
 async def _together(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
     """Both awaited at once. A failure is raised as itself (a tool's answer names it; a group of
-    them would reach the model as a bare error), the first one, once both have ended."""
+    them would reach the model as a bare error), at once: the other is cancelled, not waited for."""
     done: dict[int, object] = {}
     failed: list[Exception] = []
 
-    async def run(at: int, step: Awaitable[object]) -> None:
-        try:
-            done[at] = await step
-        except Exception as exc:
-            failed.append(exc)
-
     async with anyio.create_task_group() as group:
+
+        async def run(at: int, step: Awaitable[object]) -> None:
+            try:
+                done[at] = await step
+            except Exception as exc:
+                failed.append(exc)
+                group.cancel_scope.cancel()
+
         group.start_soon(run, 0, first)
         group.start_soon(run, 1, second)
     if failed:
