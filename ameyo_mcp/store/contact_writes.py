@@ -109,9 +109,12 @@ class ContactWrites(Connection):
             if started is not None and not restart:
                 return SyncPass(campaign_id, number, cursor, resumed=True)
             number += 1
+            # The index's name rule holds over this pass only if the pass before was this version's
+            # too: an earlier version's pass left its pages keyed by the rule before (migration 21).
             tx.run(
-                "UPDATE campaigns SET pass_no = ?, pass_started_at = ?, cursor = NULL WHERE campaign_id = ?",
-                (number, to_epoch(now), campaign_id),
+                "UPDATE campaigns SET pass_no = ?, pass_started_at = ?, cursor = NULL, name_rule_pass = ?, "
+                "name_rule = CASE WHEN name_rule_pass = pass_no THEN name_rule END WHERE campaign_id = ?",
+                (number, to_epoch(now), number, campaign_id),
             )
             return SyncPass(campaign_id, number, None, resumed=False)
 
@@ -181,8 +184,8 @@ class ContactWrites(Connection):
             known = sorted(seen) if len(seen) <= MAX_FIELDS else []
             tx.run(
                 "UPDATE campaigns SET pass_started_at = NULL, cursor = NULL, synced_at = ?, "
-                "synced_contacts = ?, contacts = ?, fields = ?, synced_through = ?, name_rule = ? "
-                "WHERE campaign_id = ?",
+                "synced_contacts = ?, contacts = ?, fields = ?, synced_through = ?, "
+                "name_rule = CASE WHEN name_rule_pass = pass_no THEN ? END WHERE campaign_id = ?",
                 (
                     to_epoch(now),
                     total,

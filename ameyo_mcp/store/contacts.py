@@ -337,7 +337,8 @@ class ContactLookups(Connection):
         rows = self._reading(
             lambda tx: tx.all(
                 "SELECT campaign_id, name, contacts, synced_at, synced_contacts, status_counts, pass_no, "
-                "pass_started_at, cursor, fields, synced_through, name_rule "
+                "pass_started_at, cursor, fields, synced_through, "
+                "CASE WHEN name_rule_pass = pass_no THEN name_rule END "
                 f"FROM campaigns {where} ORDER BY campaign_id",
                 params,
             ),

@@ -117,7 +117,7 @@ class CampaignIndex:
     # not keep it): every customer up to it is in the index, those added in Ameyo since are above it.
     synced_through: int | None = None
     # The name rule its last complete pass keyed names by (`store.fold.NAME_RULE`; None: an earlier
-    # one, `keyed_otherwise`).
+    # one, `keyed_otherwise`, or a pass an earlier version began, whose pages are keyed by it).
     name_rule: int | None = None
 
 

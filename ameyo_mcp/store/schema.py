@@ -331,4 +331,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # NULL for a pass before names in Indian scripts kept their vowel signs and virama, whose words
     # for them no search by the rule since finds (the next pass keys them again).
     ("ALTER TABLE campaigns ADD COLUMN name_rule INTEGER",),
+    # 21: the last pass begun by a version that keys names by `name_rule` (`pass_no` then). A pass an
+    # earlier version began keys its pages by the rule before: resumed by this one after an upgrade,
+    # or run by an older replica beside it, it leaves its pages so whatever `name_rule` says, which
+    # holds only while `name_rule_pass = pass_no`.
+    ("ALTER TABLE campaigns ADD COLUMN name_rule_pass {bigint}",),
 )
