@@ -57,26 +57,6 @@ _KEY_COLUMNS = {
 _REPLACE_CONTACT = "ON CONFLICT (campaign_id, customer_id) DO UPDATE SET " + ", ".join(
     f"{c} = excluded.{c}" for c in _CONTACT_ROW[2:]
 )
-# A contact's call outcome, as a push writes it too (`calls._record_calls`, which stamps it with
-# when it was recorded: `status_at`, migration 19).
-_OUTCOME = frozenset(("status", "disposition", "attempts", "dialled_at"))
-
-
-def _keeping_pushed(read_at: float) -> str:
-    """`_REPLACE_CONTACT` for contacts read from Ameyo at `read_at`, some of whose call outcomes a
-    push recorded since (`_held_is_newer`): those keep it, and its stamp, which a row read before it
-    and written later must still find. `read_at` is written into the statement, not bound: the rows
-    are the statement's parameters (PostgreSQL copies them in, `Tx.insert_rows`)."""
-    newer = (
-        f"contacts.status_at >= {float(read_at)!r} "
-        "AND (excluded.dialled_at IS NULL OR contacts.dialled_at >= excluded.dialled_at)"
-    )
-    return "ON CONFLICT (campaign_id, customer_id) DO UPDATE SET " + ", ".join(
-        f"{c} = CASE WHEN {newer} THEN contacts.{c} ELSE excluded.{c} END"
-        if c in _OUTCOME
-        else f"{c} = excluded.{c}"
-        for c in _CONTACT_ROW[2:]
-    )
 
 
 class ContactWrites(Connection):
@@ -364,25 +344,26 @@ class ContactWrites(Connection):
     ) -> int:
         """Write contacts; with `keys`, also the lookup keys that changed (a first pass leaves them
         to `_build_keys`). Adds to `changes` how the counts by status change (`count_changes`). The
-        rows read here are those the write replaces, the campaign's statuses being locked: whether a
-        push recorded an outcome since `read_at` is known here, and the statement that keeps it is
-        used then only (most pages have none: theirs stays the one the driver has compiled)."""
+        rows read here are those the write replaces, the campaign's statuses being locked (no push
+        lands before the write): a contact's call outcome that a push recorded since `read_at` is
+        written back as it is held, with its stamp left as it was for a later read to find."""
         among, ids = tx.among("customer_id", [i.customer_id for i in items])
         old = {
-            r[0]: (r[1], r[2], r[3], r[4], r[5])
+            r[0]: r[1:]
             for r in tx.all(
-                "SELECT customer_id, phones, names, status, status_at, dialled_at FROM contacts "
-                f"WHERE campaign_id = ? AND {among}",
+                "SELECT customer_id, phones, names, status, status_at, dialled_at, disposition, attempts "
+                f"FROM contacts WHERE campaign_id = ? AND {among}",
                 (campaign_id, *ids),
             )
         }
-        pushed = False
+        # The call outcome each keeps, by customer: (status, disposition, attempts, last dial).
+        kept: dict[int, tuple[Any, ...]] = {}
         for item in items:
             earlier = old.get(item.customer_id)
             if earlier is None:
                 changes[item.status or UNKNOWN_STATUS] += 1
             elif _held_is_newer(earlier[3], earlier[4], read_at, to_epoch(item.dialled_at)):
-                pushed = True
+                kept[item.customer_id] = (earlier[2], earlier[5], earlier[6], earlier[4])
             elif earlier[2] != item.status:
                 changes[item.status or UNKNOWN_STATUS] += 1
                 changes[earlier[2] or UNKNOWN_STATUS] -= 1
@@ -412,10 +393,7 @@ class ContactWrites(Connection):
                     item.lead_id,
                     phones_text,
                     names_text,
-                    item.status,
-                    item.disposition,
-                    item.attempts,
-                    to_epoch(item.dialled_at),
+                    *kept.get(cid, (item.status, item.disposition, item.attempts, to_epoch(item.dialled_at))),
                     number,
                     item.name[:_NAME_CAP] if item.name else None,
                 )
@@ -426,8 +404,7 @@ class ContactWrites(Connection):
         ):
             tx.delete_rows(table, _KEY_COLUMNS[table], drop)
             tx.insert_rows(table, _KEY_COLUMNS[table], add, "ON CONFLICT DO NOTHING")
-        replace = _keeping_pushed(read_at) if pushed else _REPLACE_CONTACT
-        tx.insert_rows("contacts", _CONTACT_ROW, values, replace)
+        tx.insert_rows("contacts", _CONTACT_ROW, values, _REPLACE_CONTACT)
         return len(items) - len(old)
 
     def _build_keys(self, tx: Tx, campaign_id: int) -> None:
@@ -493,7 +470,7 @@ def _held_is_newer(
     """Whether the call outcome the index holds stays over one read at `read_at`: a push recorded
     it at `held_at` (None: no push since this version), at or after the read, of a call no older
     than the last dial the read holds (`read_dial`). A late push of an earlier call is newer to the
-    index only: Ameyo had the later call when it was read. `_keeping_pushed` says the same in SQL."""
+    index only: Ameyo had the later call when it was read."""
     return (
         held_at is not None
         and held_at >= read_at
