@@ -134,6 +134,16 @@ class Looked:
             f"at, so more may match: {self.again}."
         )
 
+    def not_ruled_out(self, found: bool) -> str | None:
+        """What an answer cannot rule out: with nothing `found`, `missed`; with some, `unread`."""
+        return (self.unread() if found else self.missed()) or None
+
+    @property
+    def partial(self) -> bool:
+        """Whether more may match than the look found: it stopped at a cap (the index's candidates,
+        a live scan, or the read of the customers added since the sync)."""
+        return self.candidates_capped or self.scan_capped or bool(self.unread())
+
     def missed(self) -> str:
         """What an empty answer cannot rule out; empty when the look was complete."""
         if self.index is not None:

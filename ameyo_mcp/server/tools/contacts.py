@@ -180,8 +180,8 @@ async def ameyo_get_contacts(
             scanned=index_look.scanned,
             scan_capped=False,
             looked_in=index_look.where(),
-            not_ruled_out=(index_look.missed() if not total else index_look.unread()) or None,
-            more=True if index_look.candidates_capped or index_look.unread() else None,
+            not_ruled_out=index_look.not_ruled_out(bool(total)),
+            more=True if index_look.partial else None,
             by_status={data_text(k, 30): n for k, n in result.by_status.items()},
             as_of=index_look.synced_ago(),
             changed_since_sync=result.changed or None,
@@ -200,10 +200,8 @@ async def ameyo_get_contacts(
             scanned=looked.scanned if looked else len(matches),
             scan_capped=bool(looked and looked.scan_capped),
             looked_in=looked.where() if looked else _unread(skipped) if skipped else "Ameyo, by customer id",
-            not_ruled_out=((looked.missed() if not matches else looked.unread()) or None) if looked else None,
-            more=True
-            if looked and (looked.candidates_capped or looked.scan_capped or looked.unread())
-            else None,
+            not_ruled_out=looked.not_ruled_out(bool(matches)) if looked else None,
+            more=True if looked and looked.partial else None,
             by_status=dict(by_status.most_common()),
             offset=offset,
             next_offset=offset + len(shown)
